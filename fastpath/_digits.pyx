@@ -1,0 +1,61 @@
+# cython: language_level=3
+"""Digits codes (see events.py) on whole arrays."""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+cnp.import_array()
+
+
+def decode_array(const int64_t[::1] codes):
+    """Object array of digit strings for an int64 array of digits codes (0 -> "")."""
+    cdef Py_ssize_t i, n = codes.shape[0]
+    cdef int64_t c
+    cdef char buf[24]
+    cdef int k, j
+    out = np.empty(n, dtype=object)
+    cdef object[:] o = out
+    for i in range(n):
+        c = codes[i]
+        if c <= 0:
+            o[i] = ""
+            continue
+        k = 0
+        while c > 0:
+            buf[k] = <char>(48 + c % 10)
+            c //= 10
+            k += 1
+        # buf holds digits reversed; the last one is the sentinel '1'
+        s = bytearray(k - 1)
+        for j in range(k - 1):
+            s[j] = buf[k - 2 - j]
+        o[i] = s.decode("ascii")
+    return out
+
+
+def encode_array(strings):
+    """int64 digits codes of an iterable of digit strings ("" -> 0).
+
+    Raises ValueError naming the index of the first string that is not 1-18 ASCII digits.
+    """
+    cdef list items = list(strings)
+    cdef Py_ssize_t i, n = len(items)
+    cdef int64_t v
+    out = np.zeros(n, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef bytes b
+    cdef unsigned char ch
+    for i in range(n):
+        s = items[i]
+        if s is None or s == "":
+            continue
+        b = s.encode("ascii", "replace") if isinstance(s, str) else bytes(s)
+        if len(b) > 18:
+            raise ValueError(f"item {i}: more than 18 digits: {s!r}")
+        v = 1
+        for ch in b:
+            if ch < 48 or ch > 57:
+                raise ValueError(f"item {i}: not a digit string: {s!r}")
+            v = v * 10 + (ch - 48)
+        o[i] = v
+    return out

@@ -1,0 +1,192 @@
+"""The columnar event batch: the one format every reader produces.
+
+Readers (CDR CSV, 3GPP BER, signaling pcap) turn records into :class:`EventBatch`
+objects of bounded size; the aggregation kernels consume them.  Columns:
+
+==========  =======  ==========================================================
+column      dtype    meaning
+==========  =======  ==========================================================
+rtype       uint8    record type, one of :class:`RecordType`
+time        int64    event start, epoch seconds UTC
+imsi        int64    digits code of the IMSI (never 0 in a batch)
+imei        int64    digits code of the IMEI / IMEISV, 0 = unknown
+msisdn      int64    digits code of the subscriber's MSISDN, 0 = unknown
+other       int64    digits code of the other party, 0 = none (DATA, ATTACH)
+duration    int32    seconds, 0 for SMS, unanswered calls and attaches
+cell        int32    code in the reader's :class:`CellDict`, -1 = unknown
+==========  =======  ==========================================================
+
+Digits code
+-----------
+A string of decimal digits ``d`` (1 to 18 digits) is stored as the integer
+``int("1" + d)``: the leading ``1`` keeps leading zeros and the length, so
+``"0049"`` and ``"49"`` stay distinct, and numbers of the same length keep their
+order and numeric distance (consecutive IMSIs stay consecutive).  ``0`` means
+empty.  :func:`encode_digits` / :func:`decode_digits` convert; the kernels in
+``_digits.pyx`` do the same on whole arrays.
+"""
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+MAX_DIGITS = 18
+
+
+class RecordType(enum.IntEnum):
+    MOC = 0      # mobile-originated call
+    MTC = 1      # mobile-terminated call
+    SMS_MO = 2   # SMS sent
+    SMS_MT = 3   # SMS received
+    DATA = 4     # data session
+    ATTACH = 5   # attach / location update seen in signaling
+
+
+RECORD_TYPE_NAMES = [t.name for t in RecordType]
+
+COLUMNS = (
+    ("rtype", np.uint8),
+    ("time", np.int64),
+    ("imsi", np.int64),
+    ("imei", np.int64),
+    ("msisdn", np.int64),
+    ("other", np.int64),
+    ("duration", np.int32),
+    ("cell", np.int32),
+)
+COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+DTYPES = dict(COLUMNS)
+BYTES_PER_EVENT = sum(np.dtype(t).itemsize for _, t in COLUMNS)
+
+
+def encode_digits(s: str) -> int:
+    """Digits code of a digit string (``""`` -> 0).  Raises ValueError otherwise."""
+    if s == "":
+        return 0
+    if not s.isdigit() or not s.isascii():
+        raise ValueError(f"not a digit string: {s!r}")
+    if len(s) > MAX_DIGITS:
+        raise ValueError(f"more than {MAX_DIGITS} digits: {s!r}")
+    return int("1" + s)
+
+
+def decode_digits(code: int) -> str:
+    """Digit string of a digits code (0 -> ``""``)."""
+    code = int(code)
+    if code == 0:
+        return ""
+    if code < 10:
+        raise ValueError(f"not a digits code: {code}")
+    return str(code)[1:]
+
+
+def digits_length(code: int) -> int:
+    """Number of digits encoded in ``code`` (0 for empty)."""
+    return 0 if code == 0 else len(str(int(code))) - 1
+
+
+def decode_array(codes) -> np.ndarray:
+    """Digit strings (object array) of an array of digits codes."""
+    from simbox.fastpath import _digits
+    return _digits.decode_array(np.ascontiguousarray(codes, dtype=np.int64))
+
+
+class CellDict:
+    """Dictionary coding of cell tokens, shared by all readers of one run.
+
+    ``code(token)`` gives the dense int32 code of a token, adding it if new;
+    ``tokens[code]`` gives the token back.
+    """
+
+    def __init__(self, tokens=()):
+        self.tokens: list[str] = []
+        self._codes: dict[str, int] = {}
+        for t in tokens:
+            self.code(t)
+
+    def code(self, token: str) -> int:
+        c = self._codes.get(token)
+        if c is None:
+            c = len(self.tokens)
+            self._codes[token] = c
+            self.tokens.append(token)
+        return c
+
+    def get(self, token: str, default: int = -1) -> int:
+        return self._codes.get(token, default)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token) -> bool:
+        return token in self._codes
+
+    def array(self) -> np.ndarray:
+        """Tokens as an object array indexed by code."""
+        return np.array(self.tokens, dtype=object)
+
+
+class EventBatch:
+    """A bounded chunk of events in columns (see the module docstring).
+
+    ``columns`` maps each name of :data:`COLUMN_NAMES` to a 1-d array of the
+    documented dtype, all of one length.  ``source`` names where it came from.
+    """
+
+    __slots__ = ("rtype", "time", "imsi", "imei", "msisdn", "other", "duration", "cell", "source")
+
+    def __init__(self, columns: dict, source: str | None = None):
+        n = None
+        for name, dtype in COLUMNS:
+            arr = np.asarray(columns[name])
+            if arr.dtype != dtype:
+                arr = arr.astype(dtype)
+            if arr.ndim != 1:
+                raise ValueError(f"column {name} must be 1-d")
+            if n is None:
+                n = len(arr)
+            elif len(arr) != n:
+                raise ValueError(f"column {name} has {len(arr)} rows, expected {n}")
+            setattr(self, name, arr)
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def columns(self) -> dict:
+        return {name: getattr(self, name) for name in COLUMN_NAMES}
+
+    @classmethod
+    def empty(cls, source=None) -> "EventBatch":
+        return cls({name: np.empty(0, dtype) for name, dtype in COLUMNS}, source)
+
+    @classmethod
+    def concat(cls, batches) -> "EventBatch":
+        batches = list(batches)
+        if not batches:
+            return cls.empty()
+        return cls({name: np.concatenate([getattr(b, name) for b in batches])
+                    for name in COLUMN_NAMES})
+
+    def take(self, index) -> "EventBatch":
+        return EventBatch({name: getattr(self, name)[index] for name in COLUMN_NAMES}, self.source)
+
+    def to_pandas(self, cells: CellDict | None = None):
+        """A readable DataFrame (digits decoded, types named, times as UTC)."""
+        import pandas as pd
+        df = pd.DataFrame({
+            "record_type": pd.Categorical.from_codes(self.rtype.astype(np.int8), RECORD_TYPE_NAMES),
+            "start_time": pd.to_datetime(self.time, unit="s", utc=True),
+            "imsi": decode_array(self.imsi),
+            "imei": decode_array(self.imei),
+            "msisdn": decode_array(self.msisdn),
+            "other_party": decode_array(self.other),
+            "duration_s": self.duration,
+        })
+        if cells is not None:
+            toks = np.array(cells.tokens + [""], dtype=object)
+            df["cell_id"] = toks[self.cell]  # -1 picks the trailing ""
+        else:
+            df["cell"] = self.cell
+        return df

@@ -1,0 +1,1 @@
+"""simbox.features: the feature catalogue and per-IMSI feature tables."""

@@ -1,0 +1,88 @@
+"""Build simbox: one distribution, one import namespace ``simbox.*``.
+
+The top-level folders are mapped onto the namespace with ``package_dir`` and
+every ``_*.pyx`` kernel found in them is compiled.  ``SIMBOX_DEBUG=1`` builds
+the kernels with bounds checks, wraparound and initialisation checks on
+(``SIMBOX_DEBUG=1 pip install -e .``); the test suite must pass in it.
+"""
+import glob
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+PACKAGES = {
+    "simbox": "simbox",
+    "simbox.commands": "simbox/commands",
+    "simbox.fastpath": "fastpath",
+    "simbox.features": "features",
+    "simbox.training": "training",
+    "simbox.data": "data",
+}
+
+DEBUG = os.environ.get("SIMBOX_DEBUG", "") not in ("", "0")
+
+
+def extensions():
+    exts = []
+    for package, folder in PACKAGES.items():
+        for pyx in sorted(glob.glob(os.path.join(folder, "_*.pyx"))):
+            name = package + "." + os.path.splitext(os.path.basename(pyx))[0]
+            exts.append(Extension(
+                name, [pyx],
+                include_dirs=[numpy.get_include(), folder],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                extra_compile_args=["-O0", "-g"] if DEBUG else ["-O3"],
+            ))
+    directives = {
+        "language_level": "3",
+        "boundscheck": DEBUG,
+        "wraparound": DEBUG,
+        "initializedcheck": DEBUG,
+        "cdivision": not DEBUG,
+    }
+    return cythonize(exts, compiler_directives=directives,
+                     compile_time_env={"SIMBOX_DEBUG": DEBUG},
+                     force=DEBUG)
+
+
+def version():
+    with open(os.path.join("simbox", "_version.py")) as f:
+        return f.read().split("=")[1].strip().strip('"')
+
+
+setup(
+    name="simbox",
+    version=version(),
+    description="Find SIM boxes and card farms in a mobile carrier's CDRs and signaling",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={
+        "simbox.fastpath": ["*.pyx", "*.pxd", "*.pyi", "profiles/*.json"],
+        "simbox.data": ["sample/*", "*.json", "*.toml"],
+        "simbox.training": ["default_model/*"],
+        "simbox": ["templates/*"],
+    },
+    ext_modules=extensions(),
+    install_requires=[
+        "numpy>=1.26",
+        "pandas>=2.0",
+        "pyarrow>=14",
+        "scikit-learn>=1.4",
+        "joblib>=1.3",
+        "scapy>=2.5",
+        "isal>=1.6",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"],
+        "bench": ["duckdb>=1.0", "polars>=1.0", "asn1tools>=0.160", "pycrate>=0.7"],
+        "spark": ["pyspark>=3.5"],
+    },
+    entry_points={"console_scripts": ["simbox=simbox.cli:main"]},
+    zip_safe=False,
+)

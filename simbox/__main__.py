@@ -1,0 +1,3 @@
+from simbox.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``simbox``; one module each (see simbox/cli.py)."""

@@ -1,0 +1,53 @@
+"""Exception types of simbox.
+
+Every error a user can cause is a :class:`SimboxError`; the command line turns it
+into one line on stderr and exit status 1.  Messages say what went wrong, where
+(file:line:field or file:byte offset) and what to do.
+"""
+
+
+class SimboxError(Exception):
+    """Base class of every error simbox raises on purpose."""
+
+
+class InputError(SimboxError, ValueError):
+    """An input file or option is unusable as a whole (missing, empty, wrong header...)."""
+
+
+class ParseError(InputError):
+    """A record could not be parsed and the bad-record policy is ``error``.
+
+    ``path``, ``line`` (1-based, or None), ``offset`` (byte offset, or None),
+    ``field`` (or None) and ``reason`` say where and what.
+    """
+
+    def __init__(self, reason, path=None, line=None, field=None, offset=None, detail=None):
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.field = field
+        self.offset = offset
+        self.detail = detail
+        where = str(path) if path is not None else "<input>"
+        if line is not None:
+            where += f":{line}"
+        if offset is not None:
+            where += f" (byte {offset})"
+        if field:
+            where += f": field {field!r}"
+        msg = f"{where}: {reason}"
+        if detail:
+            msg += f" ({detail})"
+        super().__init__(msg)
+
+
+class EmptyInputError(InputError):
+    """An input holds no records at all."""
+
+
+class ConfigError(SimboxError, ValueError):
+    """An option, profile or configuration file is invalid."""
+
+
+class ModelError(SimboxError, ValueError):
+    """A model folder is missing, corrupted, or incompatible with this simbox."""

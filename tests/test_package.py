@@ -1,0 +1,65 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import simbox
+from simbox.cli import build_parser, command_modules, main
+from simbox.fastpath import events
+from simbox.fastpath import _digits
+
+
+def test_version_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"simbox {simbox.__version__}"
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "simbox", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "usage: simbox" in out.stdout
+
+
+def test_every_command_has_help_with_example():
+    for mod in command_modules():
+        assert mod.HELP and "Example" in mod.DESCRIPTION, mod.NAME
+
+
+@given(st.text(alphabet="0123456789", min_size=0, max_size=18))
+def test_digits_code_roundtrip(s):
+    code = events.encode_digits(s)
+    assert events.decode_digits(code) == s
+    assert list(_digits.decode_array(np.array([code], dtype=np.int64))) == [s]
+    assert list(_digits.encode_array([s])) == [code]
+
+
+def test_digits_code_keeps_leading_zeros_and_order():
+    a, b = events.encode_digits("0049"), events.encode_digits("49")
+    assert a != b
+    assert events.encode_digits("460001234567891") - events.encode_digits("460001234567890") == 1
+
+
+@pytest.mark.parametrize("bad", ["12a", "+49", "1" * 19, "１２"])
+def test_digits_code_rejects(bad):
+    with pytest.raises(ValueError):
+        events.encode_digits(bad)
+    with pytest.raises(ValueError):
+        _digits.encode_array([bad])
+
+
+def test_event_batch_concat_and_pandas():
+    cells = events.CellDict(["46000-1-2"])
+    b = events.EventBatch({
+        "rtype": [0], "time": [1772366405], "imsi": [events.encode_digits("460001234567890")],
+        "imei": [0], "msisdn": [events.encode_digits("8613800000000")],
+        "other": [events.encode_digits("0049301234")], "duration": [12], "cell": [0]})
+    both = events.EventBatch.concat([b, b])
+    assert len(both) == 2
+    df = both.to_pandas(cells)
+    assert df.loc[0, "other_party"] == "0049301234"
+    assert df.loc[0, "cell_id"] == "46000-1-2"
+    assert str(df.loc[0, "start_time"]) == "2026-03-01 12:00:05+00:00"

@@ -1,0 +1,1 @@
+"""simbox.training: labels, training sets, model fitting, calibration, evaluation."""
