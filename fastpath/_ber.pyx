@@ -93,6 +93,7 @@ cdef enum:
     R_DUPLICATE = 18        # a field appears twice in the SET
     R_BAD_LOCATION = 19     # LAC/CI not 2 octets, MCC-MNC not 3 BCD octets (a = octets)
     R_TOO_LONG = 20         # record longer than 65535 octets (raw framing) (a = length)
+    R_GARBAGE = 21          # bytes skipped to the next plausible record (a = count, b = first reason)
 
 # field codes (named per record kind in ber.py)
 cdef enum:
@@ -479,6 +480,10 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
     cdef int ton = 0
     while q < rec.vend:
         if read_tlv(p, q, rec.vend, &f, e, 1, F_RECORD) < 0:
+            if (p[q] >> 6) == 2 and (p[q] & 0x1f) != 0x1f:     # name the field when it is ours
+                fid = FIELDS[kind][p[q] & 0x1f]
+                if fid != F_NONE:
+                    e.field = fid if fid != F_OTHER_TP else F_OTHER
             return -1
         q = f.next
         if f.cls != 2 or f.tag >= 80:
@@ -628,7 +633,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
     IN: ``buf``, ``pos``, ``end``, ``final`` (no bytes follow ``end``),
     ``framing``, ``base`` (stream offset of ``buf[0]``).
     OUT: rows of ``out`` from ``n``; ``rejects`` gets
-    ``(offset, stop, reason, field, kind, a, b)`` tuples (stream offsets).
+    ``(offset, stop, reason, field, kind, a, b, at)`` tuples (stream offsets).
     Returns ``(status, pos, n, skipped)``: status DONE / NEED_MORE / FULL,
     ``pos`` where to continue, ``n`` rows filled, records of other types skipped.
     """
@@ -650,7 +655,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
     cdef int64_t[::1] o_cause = out["cause"]
     cdef int8_t[::1] o_ton = out["other_ton"]
     cdef Py_ssize_t cap = o_time.shape[0]
-    cdef Py_ssize_t skipped = 0, hl = 0, length = 0, body = 0, stop = 0, q = 0, wend
+    cdef Py_ssize_t skipped = 0, hl = 0, length = 0, body = 0, stop = 0, q = 0, wend, expect
     cdef Tlv rec
     cdef Err e
     cdef Row r
@@ -664,8 +669,10 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
         e.field = F_RECORD
         e.a = 0
         e.b = 0
+        e.at = pos
         kind = -1
         bad = 0           # 0 ok, 1 bad content (trust the framing), 2 bad framing (resync)
+        expect = -1       # where the next record starts if the framing lengths are right
         if framing == 1:
             if cdr_header(p, pos, end, &hl, &length) < 0:
                 if not final:
@@ -675,6 +682,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
             else:
                 body = pos + hl
                 stop = body + length
+                expect = stop
                 if stop > end:
                     if not final:
                         return (1, pos, n, skipped)
@@ -706,6 +714,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
                 bad = 2
             else:
                 stop = rec.next
+                expect = stop
         if bad == 0:
             if rec.cls != 2 or not rec.cons:
                 fail(&e, R_NOT_RECORD, F_RECORD, p[body], 0, body)
@@ -721,13 +730,15 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
         if bad == 2:
             if resync(p, pos, end, final, framing, &q) < 0:
                 return (1, pos, n, skipped)
-            if e.code == R_TRUNCATED and q < end:
-                e.code = R_PAST_CONTAINER     # a later record was found: the length was wrong
-            rejects.append((base + pos, base + q, e.code, e.field, kind, e.a, e.b))
+            if not (q == expect or (e.code == R_TRUNCATED and q == end)):
+                e.b = e.code                  # the framing was wrong: these bytes are garbage
+                e.a = q - pos
+                e.code = R_GARBAGE
+            rejects.append((base + pos, base + q, e.code, e.field, kind, e.a, e.b, base + e.at))
             pos = q
             continue
         if bad == 1:
-            rejects.append((base + pos, base + stop, e.code, e.field, kind, e.a, e.b))
+            rejects.append((base + pos, base + stop, e.code, e.field, kind, e.a, e.b, base + e.at))
             pos = stop
             continue
         o_rtype[n] = kind

@@ -28,7 +28,8 @@ from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 4 << 20     # bytes read at a time
+HEAD_BYTES = 4096          # bytes read first, to sniff the layout and the file header
 FILE_HEADER_MIN = 52       # TS 32.297 file header without filter, extension, release extensions
 FILE_HEADER_MAX = 1 << 16
 
@@ -57,6 +58,7 @@ REASONS = (
     "duplicate field",
     "bad location",
     "record too long",
+    "garbage bytes",
 )
 REASON_HEADER = "bad file header"
 
@@ -83,8 +85,17 @@ def field_name(field: int, kind: int) -> str | None:
     return _FIELDS.get(field, "record")
 
 
-def reason_detail(code: int, field: int, a: int, b: int) -> str | None:
-    """The numbers of a reject, in words."""
+def reason_detail(code: int, field: int, a: int, b: int, offset: int = 0, at: int = 0) -> str | None:
+    """The numbers of a reject, in words (``at``: where in the file the problem was seen)."""
+    if code == 21:
+        return f"{a} bytes skipped; {REASONS[b]} at byte {at}"
+    words = _detail(code, field, a, b)
+    if at != offset and code not in (1, 17):
+        words = f"{words}, at byte {at}" if words else f"at byte {at}"
+    return words
+
+
+def _detail(code, field, a, b):
     if code == 1:
         return f"{a} bytes needed, {b} left" if a else None
     if code == 2:
@@ -139,7 +150,7 @@ def sniff(head: bytes) -> str | None:
     if len(head) >= 12:
         flen, hlen = struct.unpack_from(">II", head, 0)
         if FILE_HEADER_MIN <= hlen <= FILE_HEADER_MAX and (flen == 0 or flen >= hlen):
-            if len(head) == hlen:
+            if len(head) == hlen or (len(head) < hlen and flen):   # no CDR yet / cut in the header
                 return "ts32297"
             if len(head) >= hlen + 6:
                 chl = 5 if head[hlen + 2] >> 5 == 7 else 4
@@ -147,34 +158,76 @@ def sniff(head: bytes) -> str | None:
                     return "ts32297"
     if len(head) >= 4 and head[0] >> 5 == 5 and head[0] & 0x1f != 0x1f:
         n = head[1]
-        off = 2 if n < 0x80 else 2 + (n & 0x7f) if n != 0x80 else 2
-        if n != 0xFF and (n & 0x7f) <= 4 and len(head) > off + 1 and head[off] == 0x80:
+        off = 2 + (n & 0x7f if 0x80 < n <= 0x84 else 0)
+        if n != 0xFF and (n <= 0x84) and len(head) > off + 1 and head[off] == 0x80:
             return "raw"
     return None
 
 
+class _Inflater:
+    """Read-only stream of the uncompressed bytes of a gzip file (members concatenated).
+
+    Unlike ``gzip.GzipFile`` it keeps every byte decompressed before a cut or a
+    corruption: ``problem`` then says what happened, and the stream just ends.
+    """
+
+    def __init__(self, raw):
+        try:
+            from isal import isal_zlib as zmod
+        except ImportError:  # pragma: no cover - isal is a dependency
+            import zlib as zmod
+        self.zmod = zmod
+        self.raw = raw
+        self.d = zmod.decompressobj(31)
+        self.buf = b""
+        self.eof = False
+        self.problem = None
+
+    def read(self, n: int) -> bytes:
+        parts, have = [self.buf], len(self.buf)
+        while have < n and not self.eof:
+            chunk = self.raw.read(1 << 20)
+            try:
+                if not chunk:
+                    self.eof = True
+                    if not self.d.eof:
+                        self.problem = "compressed stream ends early (truncated gzip)"
+                    break
+                data = self.d.decompress(chunk)
+                while self.d.eof and self.d.unused_data:       # the next gzip member
+                    rest = self.d.unused_data
+                    self.d = self.zmod.decompressobj(31)
+                    data += self.d.decompress(rest)
+            except self.zmod.error as exc:
+                self.eof = True
+                self.problem = f"corrupt gzip data ({exc})"
+                break
+            parts.append(data)
+            have += len(data)
+        data = b"".join(parts)
+        self.buf = data[n:]
+        return data[:n]
+
+    def close(self):
+        pass
+
+
 def _open(path):
-    """(binary stream of the uncompressed bytes, raw file, total bytes or None, is_gzip)."""
+    """(binary stream of the uncompressed bytes, raw file, total bytes)."""
     raw = open(path, "rb")
     magic = raw.read(2)
     raw.seek(0)
     total = os.fstat(raw.fileno()).st_size
     if magic == GZIP_MAGIC:
-        try:
-            from isal import igzip as gzmod
-        except ImportError:  # pragma: no cover - isal is a dependency
-            import gzip as gzmod
-        return gzmod.GzipFile(fileobj=raw, mode="rb"), raw, total, True
-    return raw, raw, total, False
+        return _Inflater(raw), raw, total
+    return raw, raw, total
 
 
 def sniff_path(path) -> str | None:
     """:func:`sniff` on a file (plain or gzip)."""
-    stream, raw, _, _ = _open(path)
+    stream, raw, _ = _open(path)
     try:
-        head = stream.read(4096)
-    except (EOFError, OSError):
-        return None
+        head = stream.read(HEAD_BYTES)
     finally:
         stream.close()
         raw.close()
@@ -226,19 +279,21 @@ class _Decoder:
                            byte_offset=offset, field=field, record=bytes(record[:1000]).hex())
 
     def _kernel_rejects(self, rej, buf, base):
-        for off, stop, code, field, kind, a, b in rej:
+        for off, stop, code, field, kind, a, b, at in rej:
             self.reject(off, stop, REASONS[code], field_name(field, kind),
-                        reason_detail(code, field, a, b), buf[off - base:stop - base])
+                        reason_detail(code, field, a, b, off, at), buf[off - base:stop - base])
 
     def run(self, stream, raw):
         """Yield dicts of columns (``n`` rows each) decoded from ``stream``."""
-        head = stream.read(FILE_HEADER_MAX + 8)
+        head = stream.read(HEAD_BYTES)
         layout = sniff(head)
         base = 0
         pos = 0
         header = None
         if layout == "ts32297":
             header = FileHeader(head)
+            if len(head) < header.header_length:
+                head += stream.read(header.header_length - len(head))
             if len(head) < header.header_length:
                 self.reject(0, len(head), REASONS[1], "file header",
                             f"{header.header_length} bytes needed, {len(head)} left", head)
@@ -258,21 +313,23 @@ class _Decoder:
         consumed = 0
         skipped_before = self.stats.skipped
         recs_before = (self.stats.accepted, self.stats.rejected_total)
+        need = False
         while True:
-            if not final and len(buf) - pos < BLOCK_BYTES // 2:
-                try:
-                    more = stream.read(BLOCK_BYTES)
-                except EOFError:
-                    log.warning("%s: compressed stream ends early (truncated gzip)", self.name)
-                    more = b""
+            if not final and (need or len(buf) - pos < BLOCK_BYTES // 2):
+                more = stream.read(BLOCK_BYTES)
                 if not more:
                     final = True
+                    if getattr(stream, "problem", None):
+                        log.warning("%s: %s", self.name, stream.problem)
                 buf = buf[pos:] + more
                 base += pos
                 pos = 0
             rej = []
             status, pos, n, skipped = _ber.decode(buf, pos, len(buf), final, framing, out, n, rej, base)
             self.stats.skipped += skipped
+            need = status != _ber.FULL        # DONE or NEED_MORE: read on (unless at the end)
+            if status == _ber.NEED_MORE and final:  # pragma: no cover - the kernel never asks for more at the end
+                raise RuntimeError(f"{self.name}: BER kernel asked for bytes after the end")
             if rej:
                 self._kernel_rejects(rej, buf, base)
             if self.progress is not None:
@@ -312,7 +369,7 @@ def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, prog
                 raise TypeError("read_ber_events needs a binary file object")
             closer = None
         else:
-            stream, raw, total, _ = _open(item)
+            stream, raw, total = _open(item)
             closer = (stream, raw)
             stats.bytes += total
             if progress is not None:
@@ -381,7 +438,8 @@ def read_ber_events(source, *, cells: CellDict | None = None, stats: ReadStats |
 
 
 def read_ber_records(source, *, plmn: str | None = None, stats: ReadStats | None = None,
-                     rejects: RejectsWriter | None = None, on_bad_records: str = "skip"):
+                     rejects: RejectsWriter | None = None, on_bad_records: str = "skip",
+                     chunk_records: int = 1_000_000):
     """Every decoded field of the accepted records, as a pandas DataFrame (for analysts and tests).
 
     Columns: ``file, offset, record_type, imsi, imei, msisdn, other_party,
@@ -395,7 +453,7 @@ def read_ber_records(source, *, plmn: str | None = None, stats: ReadStats | None
     frames = []
     for name, out, n in _iter_columns(source, stats=stats, rejects=rejects,
                                       on_bad_records=on_bad_records,
-                                      chunk_records=1_000_000, progress=None):
+                                      chunk_records=chunk_records, progress=None):
         o = {k: v[:n] for k, v in out.items()}
         frames.append(pd.DataFrame({
             "file": name, "offset": o["offset"],
