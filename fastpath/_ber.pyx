@@ -15,6 +15,8 @@ back, ``0x00``/``0xFF`` filler between them ignored).
 """
 import numpy as np
 cimport numpy as cnp
+from libc.stdio cimport fprintf, stderr
+from libc.stdlib cimport abort
 from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint64_t, INT64_MIN
 
 cnp.import_array()
@@ -66,6 +68,21 @@ FULL = 2        # the output columns are full
 cdef int64_t NA_TIME = INT64_MIN
 cdef int64_t NA_CAUSE = INT64_MIN
 NA = NA_TIME
+
+# Every read of the input goes through B(): in the debug build (SIMBOX_DEBUG=1) it
+# checks the offset against the buffer decode() was given and aborts the process on
+# an overread (so a fuzzer sees it); in the normal build it is a plain load.
+cdef bint CHECK_READS = SIMBOX_DEBUG
+cdef Py_ssize_t _BUFLEN = 0
+DEBUG_BUILD = bool(CHECK_READS)
+
+
+cdef inline uint8_t B(const uint8_t* p, Py_ssize_t i) noexcept nogil:
+    if CHECK_READS and (i < 0 or i >= _BUFLEN):
+        fprintf(stderr, b"simbox BER kernel: read at %zd outside the buffer of %zd bytes\n", i, _BUFLEN)
+        abort()
+    return p[i]
+
 
 cdef int MAX_DEPTH = 24          # nesting limit of constructed values
 cdef Py_ssize_t MAX_RECORD = 65535   # a TS 32.297 CDR length is 2 octets
@@ -192,7 +209,7 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
     cdef Tlv child
     if pos >= end:
         return fail(e, R_PAST_CONTAINER, field, 1, 0, pos)
-    c = p[pos]
+    c = B(p, pos)
     pos += 1
     t.cls = c >> 6
     t.cons = (c >> 5) & 1
@@ -203,7 +220,7 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
         while True:
             if pos >= end:
                 return fail(e, R_PAST_CONTAINER, field, 1, 0, pos)
-            c = p[pos]
+            c = B(p, pos)
             pos += 1
             k += 1
             if k > 4:
@@ -214,7 +231,7 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
     t.tag = tag
     if pos >= end:
         return fail(e, R_PAST_CONTAINER, field, 1, 0, pos)
-    c = p[pos]
+    c = B(p, pos)
     pos += 1
     if c < 0x80:
         length = c
@@ -228,7 +245,7 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
         while True:
             if end - q < 2:
                 return fail(e, R_NO_EOC, field, 0, 0, q)
-            if p[q] == 0 and p[q + 1] == 0:
+            if B(p, q) == 0 and B(p, q + 1) == 0:
                 t.vend = q
                 t.next = q + 2
                 return 0
@@ -247,7 +264,7 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
             return fail(e, R_PAST_CONTAINER, field, 1, 0, pos)
         length = 0
         for k in range(n):
-            length = (length << 8) | p[pos + k]
+            length = (length << 8) | B(p, pos + k)
         pos += n
     if length > end - pos:
         return fail(e, R_PAST_CONTAINER, field, length, end - pos, pos)
@@ -259,13 +276,13 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
 
 cdef int tbcd(const uint8_t* p, Py_ssize_t a, Py_ssize_t b, int64_t* code, int* ndig,
               int maxdig, Err* e, int field) noexcept nogil:
-    """TBCD digits of p[a:b] (low nibble first, F = filler up to the end) as a digits code."""
+    """TBCD digits of B(p, a:b) (low nibble first, F = filler up to the end) as a digits code."""
     cdef int64_t v = 1
     cdef int n = 0, i, d, filled = 0
     cdef Py_ssize_t j
     for j in range(a, b):
         for i in range(2):
-            d = (p[j] >> (4 * i)) & 0xf
+            d = (B(p, j) >> (4 * i)) & 0xf
             if filled:
                 if d != 0xf:
                     return fail(e, R_BAD_DIGIT, field, d, 0, j)
@@ -294,7 +311,7 @@ cdef int address(const uint8_t* p, Tlv* t, int64_t* code, int* ton, Err* e, int 
         code[0] = 0
         ton[0] = -1
         return 0
-    ton[0] = (p[t.vstart] >> 4) & 7
+    ton[0] = (B(p, t.vstart) >> 4) & 7
     return tbcd(p, t.vstart + 1, t.vend, code, &n, 18, e, field)
 
 
@@ -312,8 +329,8 @@ cdef int tp_address(const uint8_t* p, Tlv* t, int64_t* code, int* ton, Err* e, i
         code[0] = 0
         ton[0] = -1
         return 0
-    declared = p[t.vstart]
-    ton[0] = (p[t.vstart + 1] >> 4) & 7
+    declared = B(p, t.vstart)
+    ton[0] = (B(p, t.vstart + 1) >> 4) & 7
     if ton[0] == 5:
         code[0] = 0
         return 0
@@ -360,15 +377,15 @@ cdef int timestamp(const uint8_t* p, Tlv* t, int64_t* out, Err* e, int field) no
     for i in range(9):
         if i == 6:
             continue
-        hi = p[s + i] >> 4
-        lo = p[s + i] & 0xf
+        hi = B(p, s + i) >> 4
+        lo = B(p, s + i) & 0xf
         if hi > 9 or lo > 9:
             return fail(e, R_BAD_TIME, field, 9, 0, s)
         v[k] = hi * 10 + lo
         k += 1
-    if p[s + 6] == 0x2b:
+    if B(p, s + 6) == 0x2b:
         sign = 1
-    elif p[s + 6] == 0x2d:
+    elif B(p, s + 6) == 0x2d:
         sign = -1
     else:
         return fail(e, R_BAD_TIME, field, 9, 0, s)
@@ -387,9 +404,9 @@ cdef int integer(const uint8_t* p, Tlv* t, int64_t* out, Err* e, int field) noex
         return fail(e, R_WRONG_FORM, field, 1, 0, t.vstart)
     if n < 1 or n > 8:
         return fail(e, R_BAD_INT, field, n, 0, t.vstart)
-    v = -1 if p[t.vstart] & 0x80 else 0
+    v = -1 if B(p, t.vstart) & 0x80 else 0
     for j in range(t.vstart, t.vend):
-        v = <int64_t>((<uint64_t>v << 8) | p[j])
+        v = <int64_t>((<uint64_t>v << 8) | B(p, j))
     out[0] = v
     return 0
 
@@ -413,12 +430,12 @@ cdef int location(const uint8_t* p, Tlv* t, int64_t* key, Err* e) noexcept nogil
             if f.tag == 2:
                 if f.vend - f.vstart != 3:
                     return fail(e, R_BAD_LOCATION, F_PLMN, f.vend - f.vstart, 0, f.vstart)
-                d[0] = p[f.vstart] & 0xf
-                d[1] = p[f.vstart] >> 4
-                d[2] = p[f.vstart + 1] & 0xf
-                d[3] = p[f.vstart + 2] & 0xf
-                d[4] = p[f.vstart + 2] >> 4
-                d[5] = p[f.vstart + 1] >> 4
+                d[0] = B(p, f.vstart) & 0xf
+                d[1] = B(p, f.vstart) >> 4
+                d[2] = B(p, f.vstart + 1) & 0xf
+                d[3] = B(p, f.vstart + 2) & 0xf
+                d[4] = B(p, f.vstart + 2) >> 4
+                d[5] = B(p, f.vstart + 1) >> 4
                 plmn = 1
                 for i in range(6):
                     if i == 5 and d[5] == 0xf:
@@ -430,9 +447,9 @@ cdef int location(const uint8_t* p, Tlv* t, int64_t* key, Err* e) noexcept nogil
                 if f.vend - f.vstart != 2:
                     return fail(e, R_BAD_LOCATION, F_LAC + f.tag, f.vend - f.vstart, 0, f.vstart)
                 if f.tag == 0:
-                    lac = (p[f.vstart] << 8) | p[f.vstart + 1]
+                    lac = (B(p, f.vstart) << 8) | B(p, f.vstart + 1)
                 else:
-                    ci = (p[f.vstart] << 8) | p[f.vstart + 1]
+                    ci = (B(p, f.vstart) << 8) | B(p, f.vstart + 1)
         q = f.next
     if lac < 0:
         return fail(e, R_MISSING, F_LAC, 0, 0, t.vstart)
@@ -480,8 +497,8 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
     cdef int ton = 0
     while q < rec.vend:
         if read_tlv(p, q, rec.vend, &f, e, 1, F_RECORD) < 0:
-            if (p[q] >> 6) == 2 and (p[q] & 0x1f) != 0x1f:     # name the field when it is ours
-                fid = FIELDS[kind][p[q] & 0x1f]
+            if (B(p, q) >> 6) == 2 and (B(p, q) & 0x1f) != 0x1f:     # name the field when it is ours
+                fid = FIELDS[kind][B(p, q) & 0x1f]
                 if fid != F_NONE:
                     e.field = fid if fid != F_OTHER_TP else F_OTHER
             return -1
@@ -572,8 +589,8 @@ cdef int cdr_header(const uint8_t* p, Py_ssize_t q, Py_ssize_t end, Py_ssize_t* 
     """TS 32.297 CDR header at q: 0 ok, -1 fewer than its 4-5 octets before end."""
     if end - q < 4:
         return -1
-    length[0] = (p[q] << 8) | p[q + 1]
-    hl[0] = 5 if (p[q + 2] >> 5) == 7 else 4
+    length[0] = (B(p, q) << 8) | B(p, q + 1)
+    hl[0] = 5 if (B(p, q + 2) >> 5) == 7 else 4
     if end - q < hl[0]:
         return -1
     return 0
@@ -587,7 +604,7 @@ cdef int plausible(const uint8_t* p, Py_ssize_t q, Py_ssize_t end, int final, in
     if framing == 1:
         if cdr_header(p, q, end, &hl, &length) < 0:
             return 0 if final else -1
-        if (p[q + 3] >> 5) != 1 or length < 2:
+        if (B(p, q + 3) >> 5) != 1 or length < 2:
             return 0
         body = q + hl
         if body + length > end:
@@ -598,7 +615,7 @@ cdef int plausible(const uint8_t* p, Py_ssize_t q, Py_ssize_t end, int final, in
     # raw: a context-specific constructed record whose first field is recordType [0]
     if end - q < 4:
         return 0 if final else -1
-    if (p[q] >> 5) != 5:
+    if (B(p, q) >> 5) != 5:
         return 0
     wend = q + MAX_RECORD
     if wend > end:
@@ -607,7 +624,7 @@ cdef int plausible(const uint8_t* p, Py_ssize_t q, Py_ssize_t end, int final, in
         if not final and wend == end and e.code in (R_PAST_CONTAINER, R_NO_EOC) and e.a <= MAX_RECORD:
             return -1
         return 0
-    return 1 if (t.vend - t.vstart >= 3 and p[t.vstart] == 0x80) else 0
+    return 1 if (t.vend - t.vstart >= 3 and B(p, t.vstart) == 0x80) else 0
 
 
 cdef int resync(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int final, int framing,
@@ -637,8 +654,10 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
     Returns ``(status, pos, n, skipped)``: status DONE / NEED_MORE / FULL,
     ``pos`` where to continue, ``n`` rows filled, records of other types skipped.
     """
+    global _BUFLEN
     if end > buf.shape[0] or pos < 0 or pos > end:
         raise ValueError("decode: pos/end outside the buffer")
+    _BUFLEN = end
     cdef const uint8_t* p = &buf[0] if buf.shape[0] > 0 else NULL
     cdef uint8_t[::1] o_rtype = out["rtype"]
     cdef int64_t[::1] o_time = out["time"]
@@ -688,8 +707,8 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
                         return (1, pos, n, skipped)
                     fail(&e, R_TRUNCATED, F_CDR_HEADER, length, end - body, pos)
                     bad = 2
-                elif (p[pos + 3] >> 5) != 1:
-                    fail(&e, R_NOT_BER, F_CDR_HEADER, p[pos + 3] >> 5, 0, pos)
+                elif (B(p, pos + 3) >> 5) != 1:
+                    fail(&e, R_NOT_BER, F_CDR_HEADER, B(p, pos + 3) >> 5, 0, pos)
                     bad = 2
                 elif read_tlv(p, body, stop, &rec, &e, 0, F_RECORD) < 0:
                     bad = 2
@@ -697,7 +716,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
                     fail(&e, R_LEN_MISMATCH, F_CDR_HEADER, length, rec.next - body, pos)
                     bad = 2
         else:
-            if p[pos] == 0 or p[pos] == 0xff:      # filler between records
+            if B(p, pos) == 0 or B(p, pos) == 0xff:      # filler between records
                 pos += 1
                 continue
             body = pos
@@ -717,7 +736,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
                 expect = stop
         if bad == 0:
             if rec.cls != 2 or not rec.cons:
-                fail(&e, R_NOT_RECORD, F_RECORD, p[body], 0, body)
+                fail(&e, R_NOT_RECORD, F_RECORD, B(p, body), 0, body)
                 bad = 1 if framing == 1 else 2
             else:
                 kind = record_kind(rec.tag)

@@ -291,14 +291,15 @@ class _Decoder:
         pos = 0
         header = None
         if layout == "ts32297":
-            header = FileHeader(head)
-            if len(head) < header.header_length:
-                head += stream.read(header.header_length - len(head))
-            if len(head) < header.header_length:
+            hlen = struct.unpack_from(">I", head, 4)[0]
+            if len(head) < hlen:
+                head += stream.read(hlen - len(head))
+            if len(head) < hlen:
                 self.reject(0, len(head), REASONS[1], "file header",
-                            f"{header.header_length} bytes needed, {len(head)} left", head)
+                            f"{hlen} bytes needed, {len(head)} left", head)
                 return
-            pos = header.header_length
+            header = FileHeader(head)
+            pos = hlen
             framing = _ber.FRAMING_TS32297
         elif layout == "raw":
             framing = _ber.FRAMING_RAW
