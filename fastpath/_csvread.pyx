@@ -22,6 +22,11 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy
 
+cdef extern from "_csvscan.h" nogil:
+    uint64_t csv_scan64(const uint8_t* s, uint8_t sep, uint8_t quote, uint64_t* quotes,
+                        uint64_t* high)
+    int csv_ctz64(uint64_t x)
+
 # ---- roles of columns (index into role_col) --------------------------------
 cdef enum:
     R_IGNORE = 0
@@ -134,6 +139,26 @@ cdef struct Slot:
     int32_t code          # CellDict code, -1 = empty slot
 
 
+cdef inline bint _eq(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept nogil:
+    """a[:n] == b[:n], word by word (tokens are short: no call to memcmp)."""
+    cdef uint64_t x, y
+    while n >= 8:
+        memcpy(&x, a, 8)
+        memcpy(&y, b, 8)
+        if x != y:
+            return False
+        a += 8
+        b += 8
+        n -= 8
+    while n > 0:
+        if a[0] != b[0]:
+            return False
+        a += 1
+        b += 1
+        n -= 1
+    return True
+
+
 cdef inline uint64_t _hash(const uint8_t* s, Py_ssize_t n) noexcept nogil:
     cdef uint64_t h = <uint64_t>0x9E3779B97F4A7C15 ^ <uint64_t>n
     cdef uint64_t w
@@ -197,7 +222,7 @@ cdef class CellCache:
             sl = &self.slots[i]
             if sl.code < 0:
                 break
-            if sl.h == h and sl.length == n and memcmp(self.arena + sl.off, s, n) == 0:
+            if sl.h == h and sl.length == n and _eq(self.arena + sl.off, s, n):
                 return sl.code
             i = (i + 1) & self.mask
         with gil:
@@ -644,6 +669,50 @@ cdef class Parser:
             i += 1
         return k
 
+    cdef int _split_fast(self, const uint8_t* b, Py_ssize_t* pp, Py_ssize_t end,
+                         Split* sp) noexcept nogil:
+        """The record at pp[0] when it holds no quote: 64 bytes per step, SIMD.
+
+        Returns 1 with the same outputs as _split, or 0 (nothing changed) when the
+        record needs the byte-by-byte path (a quote nearby, or near the buffer end).
+        """
+        cdef Py_ssize_t p = pp[0], fs = p, e
+        cdef uint64_t stop, qm, hm, hi = 0
+        cdef int nf = 0, ncols = self.ncols, k
+        cdef Field* fields = self.fields
+        while p + 64 <= end:
+            stop = csv_scan64(b + p, self.sep, self.quote, &qm, &hm)
+            if qm:
+                return 0
+            while stop:
+                k = csv_ctz64(stop)
+                e = p + k
+                if nf < ncols:
+                    fields[nf].start = fs
+                    fields[nf].end = e
+                    fields[nf].escaped = 0
+                nf += 1
+                if b[e] == 10:
+                    if e > fs and b[e - 1] == 13:
+                        if nf <= ncols:
+                            fields[nf - 1].end = e - 1
+                        sp.recend = e - 1
+                    else:
+                        sp.recend = e
+                    if k < 63:
+                        hm &= (<uint64_t>2 << k) - 1
+                    sp.nf = nf
+                    sp.hi = 0x80 if (hi | hm) else 0
+                    sp.nl_in = 0
+                    sp.bad_quote = 0
+                    pp[0] = e + 1
+                    return 1
+                fs = e + 1
+                stop &= stop - 1
+            hi |= hm
+            p += 64
+        return 0
+
     cdef int _split(self, const uint8_t* b, Py_ssize_t* pp, Py_ssize_t end, bint final,
                     Split* sp) noexcept nogil:
         """Find the fields of the record at pp[0]; -1 if it is not complete in the buffer.
@@ -773,7 +842,7 @@ cdef class Parser:
                 break
             # ---- split one record ----
             rec = p
-            if self._split(b, &p, end, final, &sp) < 0:
+            if not self._split_fast(b, &p, end, &sp) and self._split(b, &p, end, final, &sp) < 0:
                 # incomplete record at the end of the buffer
                 p = rec
                 if end - rec >= self.max_record:
@@ -845,7 +914,7 @@ cdef class Parser:
                 s = self.tmp
             rt = -2
             for i in range(self.n_codes):
-                if self.code_len[i] == n and memcmp(self.code_txt[i], s, n) == 0:
+                if self.code_len[i] == n and _eq(self.code_txt[i], s, n):
                     rt = self.code_val[i]
                     break
             if rt == -2:

@@ -352,7 +352,7 @@ class _Reader:
                     raise InputError(f"{self.name}:1: no line end in the first {MAX_HEADER:,} "
                                      "bytes; is this a CDR CSV file?")
                 buf.extend(bytes(len(buf)))
-        if have == 0 or not buf[:have].strip(b"\xef\xbb\xbf \t\r\n"):
+        if have == 0 or (eof and not bytes(buf[:have]).strip(b"\xef\xbb\xbf \t\r\n")):
             if stream.problem:
                 raise InputError(f"{self.name}: {stream.problem[0]} ({stream.problem[1]}) "
                                  "before the header line")
