@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - isal is a dependency
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 16 << 20          # text read per chunk
 RAW_CHUNK = 4 << 20             # compressed bytes read per inflate step
+INFLATE_STEP = 1 << 20          # inflated bytes per call (stays in cache)
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
 REASONS = _csvread.REASONS
@@ -165,7 +166,7 @@ class _GzipSource:
             else:
                 data = b""
             try:
-                out = self.d.decompress(data, n - w)
+                out = self.d.decompress(data, min(n - w, INFLATE_STEP))
             except _GZIP_ERRORS as e:
                 self.problem = (CORRUPT, f"inflate failed: {e}")
                 self.done = True
