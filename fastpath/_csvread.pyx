@@ -1069,10 +1069,11 @@ cdef class Parser:
                 if _tz(s, n, &p, &off) < 0:
                     return -1
             else:
-                # two digits, or one when the next byte is not a digit (like strptime)
-                width = 2 if (p + 1 < n and <uint8_t>(s[p + 1] - 48) <= 9) else 1
-                if op == OP_Y2:
-                    width = 2
+                # two digits; one when the pattern allows it (a literal follows: arg 1)
+                # and the next byte is not a digit, as in 1/3/2026 8:00:05
+                width = 2
+                if self.op_args[i] and not (p + 1 < n and <uint8_t>(s[p + 1] - 48) <= 9):
+                    width = 1
                 v = _num(s, n, p, width)
                 if v < 0:
                     return -1

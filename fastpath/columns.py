@@ -245,7 +245,9 @@ def _compile_pattern(fmt: str, name: str):
                                   "(use %Y %y %m %d %H %M %S %f %z %%)")
             seen.add(d)
             ops.append(_csvread.PATTERN_OPS[d])
-            args.append(0)
+            # a 1-digit month/day/hour/minute/second only when a literal follows
+            short = d in "mdHMS" and i < len(fmt) and (fmt[i] != "%" or fmt[i:i + 2] == "%%")
+            args.append(1 if short else 0)
         else:
             if not ch.isascii():
                 raise ConfigError(f"column profile {name!r}: time_format: only ASCII literals "
