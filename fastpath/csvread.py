@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover - isal is a dependency
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 16 << 20          # text read per chunk
 RAW_CHUNK = 4 << 20             # compressed bytes read per inflate step
-INFLATE_STEP = 1 << 20          # inflated bytes per call (stays in cache)
+INFLATE_STEP = 128 << 10        # inflated bytes per call (a corrupt stream loses at most this)
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
 REASONS = _csvread.REASONS
