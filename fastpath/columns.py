@@ -63,7 +63,7 @@ class ColumnMapping:
     utc_offset: str = "+00:00"
     record_types: dict = field(default_factory=lambda: dict(CANONICAL_CODES))
     float_numbers: bool = False
-    description: str = ""
+    description: str = field(default="", compare=False)
 
     def __post_init__(self):
         _validate(self)
