@@ -222,7 +222,13 @@ def _split_header(raw: bytes, m: ColumnMapping, name: str) -> list:
     except UnicodeDecodeError as e:
         raise InputError(f"{name}:1: the header line is not UTF-8 text (byte 0x{raw[e.start]:02x} "
                          f"at offset {e.start}); is this a CDR CSV file?") from None
-    return next(csv.reader([text], delimiter=m.separator, quotechar=m.quote), [])
+    if "\r" in text:
+        raise InputError(f"{name}:1: the header line holds a carriage return (\\r); lines must "
+                         "end with \\n or \\r\\n (old Mac files: convert the line ends first)")
+    try:
+        return next(csv.reader([text], delimiter=m.separator, quotechar=m.quote), [])
+    except csv.Error as e:
+        raise InputError(f"{name}:1: cannot split the header line ({e})") from None
 
 
 def _header_roles(header: list, m: ColumnMapping, name: str) -> list:

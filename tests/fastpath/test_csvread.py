@@ -351,3 +351,12 @@ def test_to_pandas_round_trip_of_times():
     data = HEADER + b"MOC,1999-12-31T23:59:59-00:30,460001234567890,,,,,\n"
     batch, *_ = read(io.BytesIO(data))
     assert pd.Timestamp(int(batch.time[0]), unit="s") == pd.Timestamp("2000-01-01T00:29:59")
+
+
+def test_old_mac_line_ends():
+    data = HEADER.replace(b"\n", b"\r") + GOOD_ROW.replace(b"\n", b"\r")
+    with pytest.raises(InputError) as e:
+        read(io.BytesIO(data), name="mac.csv")
+    assert str(e.value) == ("mac.csv:1: the header line holds a carriage return (\\r); lines "
+                            "must end with \\n or \\r\\n (old Mac files: convert the line ends "
+                            "first)")
