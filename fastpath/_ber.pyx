@@ -516,7 +516,7 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
                 return fail(e, R_WRONG_FORM, fid, 1, 0, f.vstart)
             if tbcd(p, f.vstart, f.vend, &r.imsi, &n, 15, e, fid) < 0:
                 return -1
-            if n < 6:
+            if n != 15:                        # as the CSV contract: an IMSI has 15 digits
                 return fail(e, R_BAD_NDIGITS, fid, n, 0, f.vstart)
         elif fid == F_IMEI:
             if f.cons:

@@ -254,7 +254,7 @@ _EXTRA = (("cellkey", np.int64), ("offset", np.int64), ("seizure", np.int64),
 
 
 class _Decoder:
-    """Decodes one stream into chunks of columns; reports rejects."""
+    """Decodes one stream into chunks of columns; counts, and reports rejects."""
 
     def __init__(self, name, *, stats, rejects, policy, chunk_records, progress):
         self.name = name
@@ -263,15 +263,32 @@ class _Decoder:
         self.policy = policy
         self.progress = progress
         self.cap = max(1, int(chunk_records))
-        self.out = None
+        self.records = 0          # records seen in this file
+        self._consumed = 0        # raw (on disk) bytes counted so far
 
     def _new_out(self):
         cols = {k: np.empty(self.cap, t) for k, t in COLUMNS if k != "cell"}
         cols.update({k: np.empty(self.cap, t) for k, t in _EXTRA})
         return cols
 
+    def _count(self, accepted=0, skipped=0):
+        self.stats.accepted += accepted
+        self.stats.skipped += skipped
+        self.stats.records += accepted + skipped
+        self.records += accepted + skipped
+
+    def _advance(self, raw):
+        done = raw.tell()
+        if done > self._consumed:
+            self.stats.bytes += done - self._consumed
+            if self.progress is not None:
+                self.progress(done - self._consumed)
+            self._consumed = done
+
     def reject(self, offset, stop, reason, field, detail, record=b""):
         self.stats.rejected[reason] += 1
+        self.stats.records += 1
+        self.records += 1
         if self.policy == "error":
             from simbox.errors import ParseError
             raise ParseError(reason, path=self.name, offset=offset, field=field, detail=detail)
@@ -284,10 +301,11 @@ class _Decoder:
                         reason_detail(code, field, a, b, off, at), buf[off - base:stop - base])
 
     def run(self, stream, raw):
-        """Yield dicts of columns (``n`` rows each) decoded from ``stream``."""
+        """Yield ``(columns, n)`` chunks decoded from ``stream`` (raw: the file as on disk)."""
+        start = raw.tell()
+        self._consumed = start
         head = stream.read(HEAD_BYTES)
         layout = sniff(head)
-        base = 0
         pos = 0
         header = None
         if layout == "ts32297":
@@ -295,6 +313,7 @@ class _Decoder:
             if len(head) < hlen:
                 head += stream.read(hlen - len(head))
             if len(head) < hlen:
+                self._advance(raw)
                 self.reject(0, len(head), REASONS[1], "file header",
                             f"{hlen} bytes needed, {len(head)} left", head)
                 return
@@ -307,14 +326,8 @@ class _Decoder:
             from simbox.errors import InputError
             raise InputError(f"{self.name}: not a TS 32.297 CDR file nor BER CS records "
                              f"(first bytes {head[:8].hex()})")
-        buf = head
-        final = False
-        out = self._new_out()
-        n = 0
-        consumed = 0
-        skipped_before = self.stats.skipped
-        recs_before = (self.stats.accepted, self.stats.rejected_total)
-        need = False
+        buf, base, final, need = head, 0, False, False
+        out, n = self._new_out(), 0
         while True:
             if not final and (need or len(buf) - pos < BLOCK_BYTES // 2):
                 more = stream.read(BLOCK_BYTES)
@@ -326,18 +339,15 @@ class _Decoder:
                 base += pos
                 pos = 0
             rej = []
+            n0 = n
             status, pos, n, skipped = _ber.decode(buf, pos, len(buf), final, framing, out, n, rej, base)
-            self.stats.skipped += skipped
+            self._count(accepted=n - n0, skipped=skipped)
             need = status != _ber.FULL        # DONE or NEED_MORE: read on (unless at the end)
-            if status == _ber.NEED_MORE and final:  # pragma: no cover - the kernel never asks for more at the end
+            if status == _ber.NEED_MORE and final:  # pragma: no cover - never at the end
                 raise RuntimeError(f"{self.name}: BER kernel asked for bytes after the end")
             if rej:
                 self._kernel_rejects(rej, buf, base)
-            if self.progress is not None:
-                done = raw.tell()
-                if done > consumed:
-                    self.progress(done - consumed)
-                    consumed = done
+            self._advance(raw)
             if status == _ber.FULL:
                 yield out, n
                 out, n = self._new_out(), 0
@@ -346,47 +356,52 @@ class _Decoder:
         if n:
             yield out, n
         if header is not None:
-            seen = (self.stats.accepted - recs_before[0]
-                    + self.stats.rejected_total - recs_before[1] + self.stats.skipped - skipped_before)
-            if header.file_length and header.file_length != base + len(buf):
+            size = base + len(buf)
+            if header.file_length and header.file_length != size:
                 log.warning("%s: file header gives a length of %d bytes, the file has %d",
-                            self.name, header.file_length, base + len(buf))
-            if header.cdr_count != seen and not (header.cdr_count == 0 and header.file_length == 0):
+                            self.name, header.file_length, size)
+            if header.cdr_count != self.records and header.file_length:
                 log.warning("%s: file header counts %d CDRs, the file holds %d",
-                            self.name, header.cdr_count, seen)
+                            self.name, header.cdr_count, self.records)
 
 
-def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, progress):
+def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, progress, name=None):
     check_policy(on_bad_records)
     rejects = rejects if rejects is not None else RejectsWriter(None)
     if hasattr(source, "read"):
-        items = [(source, getattr(source, "name", "<stream>"))]
+        items = [(source, name or getattr(source, "name", None) or "<stream>")]
     else:
         items = [(f, str(f)) for f in ber_files(source)]
-    for item, name in items:
+        if progress is not None:
+            progress(0, total=sum(os.path.getsize(f) for f, _ in items))
+    records = 0
+    for item, item_name in items:
         if hasattr(item, "read"):
-            stream = raw = item
-            if stream.read(0) != b"" or not hasattr(raw, "tell"):
+            raw = item
+            pos = raw.tell()
+            magic = raw.read(2)
+            raw.seek(pos)
+            if not isinstance(magic, bytes):
                 raise TypeError("read_ber_events needs a binary file object")
-            closer = None
+            stream = _Inflater(raw) if magic == GZIP_MAGIC else raw
+            closer = ()
         else:
-            stream, raw, total = _open(item)
+            stream, raw, _ = _open(item)
             closer = (stream, raw)
-            stats.bytes += total
-            if progress is not None:
-                progress(0, total=total)
         stats.files += 1
-        dec = _Decoder(name, stats=stats, rejects=rejects, policy=on_bad_records,
+        dec = _Decoder(item_name, stats=stats, rejects=rejects, policy=on_bad_records,
                        chunk_records=chunk_records, progress=progress)
         try:
-            for out, n in dec.run(stream, raw):
-                stats.accepted += n
-                yield name, out, n
+            yield from ((item_name, out, n) for out, n in dec.run(stream, raw))
         finally:
-            if closer:
-                for c in closer:
-                    c.close()
-    stats.records = stats.accepted + stats.rejected_total + stats.skipped
+            for c in closer:
+                c.close()
+        records += dec.records
+        if dec.records == 0:
+            log.warning("%s: no records", item_name)
+    if records == 0:
+        from simbox.errors import EmptyInputError
+        raise EmptyInputError(f"{name or source}: no CDR records")
 
 
 def cell_token(key: int, plmn: str | None = None) -> str:
@@ -417,7 +432,8 @@ class _CellCoder:
 
 def read_ber_events(source, *, cells: CellDict | None = None, stats: ReadStats | None = None,
                     rejects: RejectsWriter | None = None, on_bad_records: str = "skip",
-                    chunk_records: int = 1_000_000, progress=None, plmn: str | None = None):
+                    chunk_records: int = 1_000_000, progress=None, plmn: str | None = None,
+                    name: str | None = None):
     """Yield :class:`EventBatch` objects from TS 32.297 / BER CDR files.
 
     ``source``: a file (plain or gzip), a folder (its BER files, sorted) or a
@@ -426,12 +442,15 @@ def read_ber_events(source, *, cells: CellDict | None = None, stats: ReadStats |
     ``on_bad_records="error"`` raises :class:`simbox.errors.ParseError` at the
     first one.  ``plmn`` (``"MCCMNC"``) completes the cell token of locations
     without an MCC-MNC.  Batches hold at most ``chunk_records`` events.
+    ``progress(advance_bytes, total=bytes)`` is called as the files are read;
+    ``name`` names a file object in messages.  :class:`EmptyInputError` when no
+    file holds any record.
     """
     cells = cells if cells is not None else CellDict()
     stats = stats if stats is not None else ReadStats()
     coder = _CellCoder(cells, plmn)
     for name, out, n in _iter_columns(source, stats=stats, rejects=rejects,
-                                      on_bad_records=on_bad_records,
+                                      on_bad_records=on_bad_records, name=name,
                                       chunk_records=chunk_records, progress=progress):
         cols = {k: out[k][:n] for k, _ in COLUMNS if k != "cell"}
         cols["cell"] = coder.codes(out["cellkey"][:n])

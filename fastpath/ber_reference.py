@@ -239,7 +239,7 @@ def decode_record(d, rec, kind):
         seen.add(fid)
         if fid in (F_IMSI, F_IMEI):
             primitive(f, fid)
-            lo, hi = (6, 15) if fid == F_IMSI else (14, 16)
+            lo, hi = (15, 15) if fid == F_IMSI else (14, 16)
             digits, n = tbcd(d, f.vstart, f.vend, hi, fid)
             if n < lo:
                 raise Bad(R_BAD_NDIGITS, fid, n, 0, f.vstart)

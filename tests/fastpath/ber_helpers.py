@@ -25,7 +25,7 @@ def sample_events(n=3, seed=0, data_rows=False):
     rand = pd.DataFrame(dict(
         record_type=rt,
         start_time=rng.integers(946771200, 4102358400, m),
-        imsi=[str(x) for x in rng.integers(10**5, 10**15, m)],
+        imsi=[str(x) if x % 11 else str(x)[:14] for x in rng.integers(10**14, 10**15, m)],
         imei=[str(x) if x % 5 else "" for x in rng.integers(10**13, 10**16, m)],
         msisdn=[str(x) if x % 7 else "" for x in rng.integers(10**6, 10**15, m)],
         other_party=[rng.choice(["", "0049301234567", "112", "8613900000000", "0" * 18])

@@ -195,7 +195,7 @@ MOC_EXTRAS = CALL_EXTRAS + ["redial", "levelOfCAMELService", "freeFormatData"]
 def record(draw):
     kind = draw(st.sampled_from(sorted(KINDS)))
     opt = lambda: draw(st.booleans())  # noqa: E731
-    imsi = ber_writer.tbcd(draw(st.text("0123456789", min_size=6, max_size=15)))
+    imsi = ber_writer.tbcd(draw(st.text("0123456789", min_size=15, max_size=15)))
     imei = ber_writer.tbcd(draw(st.text("0123456789", min_size=14, max_size=16))).ljust(8, b"\xff")
     v = {"recordType": {"moCallRecord": 0, "mtCallRecord": 1, "moSMSRecord": 6, "mtSMSRecord": 7}[kind],
          "servedIMSI": imsi, "recordingEntity": b"\x91\x44\x77"}
@@ -303,12 +303,12 @@ def test_random_pycrate_records(recs, indefinite):
 
 
 def test_records_of_other_types_are_counted_and_skipped():
-    CSRecord.set_val(("ssActionRecord", {"recordType": 10, "servedIMSI": b"\x64\x00\x00\x00\x00\xf1",
+    CSRecord.set_val(("ssActionRecord", {"recordType": 10, "servedIMSI": ber_writer.tbcd("460001234567890"),
                                          "msClassmark": b"\x33", "recordingEntity": b"\x91",
                                          "ssActionTime": ts32297_file([])[:0] + bytes(6) + b"+" + bytes(2),
                                          "callReference": b"\x01"}))
     other = CSRecord.to_ber()
-    CSRecord.set_val(("moSMSRecord", {"recordType": 6, "servedIMSI": b"\x64\x00\x00\x00\x00\xf1",
+    CSRecord.set_val(("moSMSRecord", {"recordType": 6, "servedIMSI": ber_writer.tbcd("460001234567890"),
                                       "msClassmark": b"\x33", "serviceCentre": b"\x91",
                                       "recordingEntity": b"\x91", "messageReference": b"\x01",
                                       "originationTime": bytes.fromhex("260301120005") + b"+\x00\x00"}))
