@@ -161,8 +161,10 @@ class RecordEncoder:
         self.indefinite = indefinite
         ind = indefinite
         self._c = {}
-        for tag in (1, 2, 3):
-            self._c["tbcd", tag] = _Cache(lambda s, t=tag: tlv(t, tbcd(s)))
+        for tag in (1, 2):
+            self._c["imsi", tag] = _Cache(lambda s, t=tag: tlv(t, tbcd(s)))
+        for tag in (2, 3):   # IMEI ::= TBCD-STRING (SIZE (8)): F filler up to 8 octets
+            self._c["imei", tag] = _Cache(lambda s, t=tag: tlv(t, tbcd(s).ljust(8, b"\xff")))
         for tag in (3, 4, 5):
             self._c["addr", tag] = _Cache(lambda s, t=tag: tlv(t, address(s)))
         self._c["tp", 12] = _Cache(lambda s: tlv(12, tp_address(s)))
@@ -198,9 +200,9 @@ class RecordEncoder:
             ts = start[i]
             f = [b"\x80\x01" + bytes((tag,))]
             if tag == 7:
-                f += [fx[1, SERVICE_CENTRE], c["tbcd", 2][imsi]]
+                f += [fx[1, SERVICE_CENTRE], c["imsi", 2][imsi]]
                 if imei:
-                    f.append(c["tbcd", 3][imei])
+                    f.append(c["imei", 3][imei])
                 if msisdn:
                     f.append(c["addr", 4][msisdn])
                 f += [fx[5, CLASSMARK], fx[6, RECORDING_ENTITY]]
@@ -210,9 +212,9 @@ class RecordEncoder:
                 if other:
                     f.append(c["camel", 12][other])
             else:
-                f.append(c["tbcd", 1][imsi])
+                f.append(c["imsi", 1][imsi])
                 if imei:
-                    f.append(c["tbcd", 2][imei])
+                    f.append(c["imei", 2][imei])
                 if msisdn:
                     f.append(c["addr", 3][msisdn])
                 if tag == 6:

@@ -78,7 +78,7 @@ DEBUG_BUILD = bool(CHECK_READS)
 
 
 cdef inline uint8_t B(const uint8_t* p, Py_ssize_t i) noexcept nogil:
-    if CHECK_READS and (i < 0 or i >= _BUFLEN):
+    if SIMBOX_DEBUG and (i < 0 or i >= _BUFLEN):     # a compile-time constant: no test in release
         fprintf(stderr, b"simbox BER kernel: read at %zd outside the buffer of %zd bytes\n", i, _BUFLEN)
         abort()
     return p[i]

@@ -419,7 +419,8 @@ class _CellCoder:
         self.cache = {}
 
     def codes(self, keys: np.ndarray) -> np.ndarray:
-        uniq, inv = np.unique(keys, return_inverse=True)
+        import pandas as pd   # a hash factorisation: a few ms per million keys
+        inv, uniq = pd.factorize(keys)
         m = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq.tolist()):
             c = self.cache.get(k)
