@@ -1,0 +1,185 @@
+"""Features computed after the per-IMSI reduction, from the pair tables of all IMSIs.
+
+Cross-IMSI features (IMEIs shared by several IMSIs, numeric neighbours on the
+same device or site) need every partition, and window shares need the whole
+input's time span; the kernels give per-IMSI columns and the compact IMSI-IMEI
+and IMSI-cell tables, reduced here with numpy.  :data:`POST` maps each feature
+computed here to its function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from simbox.fastpath.events import decode_array
+from simbox.features.tables import is_phone
+
+NEIGHBOUR_DISTANCE = 10
+
+
+@dataclass
+class Context:
+    imsi: np.ndarray          # int64 digits codes, one per row
+    msisdn: np.ndarray        # int64 digits codes (0 unknown)
+    feats: np.ndarray         # float64 (rows, len(names)), kernel columns filled
+    names: list
+    dev_row: np.ndarray       # IMSI-IMEI pairs
+    dev_imei: np.ndarray
+    dev_events: np.ndarray
+    cell_row: np.ndarray      # IMSI-cell pairs
+    cell_code: np.ndarray
+    cell_events: np.ndarray
+    cell_tokens: np.ndarray   # token per cell code
+    cell_site: np.ndarray     # site code per cell code
+    site_names: np.ndarray    # site name per site code
+    tac: pd.Series | None     # device_type by TAC
+    tz: object                # TimeZone
+    main_imei: np.ndarray = field(default=None)
+    main_tac: np.ndarray = field(default=None)
+    device_type: np.ndarray = field(default=None)
+    main_cell: np.ndarray = field(default=None)
+    main_site: np.ndarray = field(default=None)
+
+    def col(self, name):
+        return self.feats[:, self.names.index(name)]
+
+    def set(self, name, values):
+        self.feats[:, self.names.index(name)] = values
+
+
+def _main_of(rows, keys, events, tiebreak, n):
+    """Per row the key with most events (ties: smallest tiebreak); -1 where the row has none."""
+    out = np.full(n, -1, np.int64)
+    if len(rows):
+        o = np.lexsort((tiebreak, -events, rows))
+        first = np.ones(len(o), bool)
+        first[1:] = rows[o][1:] != rows[o][:-1]
+        out[rows[o][first]] = keys[o][first]
+    return out
+
+
+def imei_max_imsis(ctx: Context):
+    n = len(ctx.imsi)
+    out = np.zeros(n)
+    if len(ctx.dev_imei):
+        _, inv, counts = np.unique(ctx.dev_imei, return_inverse=True, return_counts=True)
+        np.maximum.at(out, ctx.dev_row, counts[inv].astype(float))
+    ctx.set("imei_max_imsis", out)
+
+
+def device_not_phone(ctx: Context):
+    n = len(ctx.imsi)
+    main = _main_of(ctx.dev_row, ctx.dev_imei, ctx.dev_events, ctx.dev_imei, n)
+    imei = decode_array(np.where(main > 0, main, 0))
+    tac = np.array([s[:8] if len(s) >= 14 else "" for s in imei], dtype=object)
+    ctx.main_imei, ctx.main_tac = imei, tac
+    dtype = np.full(n, "", dtype=object)
+    flag = np.full(n, np.nan)
+    if ctx.tac is not None and n:
+        dt = ctx.tac.reindex(tac).to_numpy(dtype=object)
+        known = pd.notna(dt) & (tac != "")
+        dtype[known] = dt[known]
+        flag[known] = [0.0 if is_phone(t) else 1.0 for t in dt[known]]
+    ctx.device_type = dtype
+    ctx.set("device_not_phone", flag)
+
+
+def window_shares(ctx: Context):
+    first, last = ctx.col("first_seen"), ctx.col("last_seen")
+    if len(first) == 0:
+        return
+    t0, t1 = int(np.nanmin(first)), int(np.nanmax(last))
+    span = t1 - t0
+    ctx.set("lifetime_share", (last - first) / span if span > 0 else np.full(len(first), np.nan))
+    off = ctx.tz.offsets([t0, t1])
+    days = (t1 + off[1]) // 86400 - (t0 + off[0]) // 86400 + 1
+    ctx.set("active_day_share", ctx.col("active_days") / days)
+
+
+def _groups(ctx: Context):
+    """(group key, row) pairs: devices (IMEI code > 0) and sites (-(site code + 1))."""
+    site = ctx.cell_site[ctx.cell_code].astype(np.int64) if len(ctx.cell_code) else np.empty(0, np.int64)
+    keys = np.concatenate([ctx.dev_imei, -(site + 1)])
+    rows = np.concatenate([ctx.dev_row, ctx.cell_row]).astype(np.int64)
+    return keys, rows
+
+
+def neighbour_counts(keys, rows, values, n, distance=NEIGHBOUR_DISTANCE):
+    """Per row: distinct other rows sharing a group key whose value is within ``distance``.
+
+    Rows with value 0 (unknown) neither have nor are neighbours.
+    """
+    v = values[rows]
+    ok = v != 0
+    keys, rows, v = keys[ok], rows[ok], v[ok]
+    o = np.lexsort((rows, v, keys))
+    keys, rows, v = keys[o], rows[o], v[o]
+    pa, pb = [], []
+    j = 1
+    while j < len(keys):
+        same = (keys[j:] == keys[:-j]) & (v[j:] - v[:-j] <= distance)
+        if not same.any():
+            break
+        a, b = rows[:-j][same], rows[j:][same]
+        diff = a != b
+        pa.append(a[diff])
+        pb.append(b[diff])
+        j += 1
+    out = np.zeros(n)
+    if pa:
+        a = np.concatenate(pa + pb)
+        b = np.concatenate(pb + pa)
+        pairs = np.unique(a * n + b)
+        np.add.at(out, pairs // n, 1.0)
+    return out
+
+
+def neighbours(ctx: Context):
+    n = len(ctx.imsi)
+    keys, rows = _groups(ctx)
+    ctx.set("imsi_neighbours", neighbour_counts(keys, rows, ctx.imsi, n))
+    ctx.set("msisdn_neighbours", neighbour_counts(keys, rows, ctx.msisdn, n))
+
+
+def main_places(ctx: Context):
+    """Not features: the main cell and main site of each IMSI (for ``sims``)."""
+    n = len(ctx.imsi)
+    tokens = ctx.cell_tokens
+    rank = np.empty(len(tokens), np.int64)
+    rank[np.argsort(tokens.astype(str), kind="stable")] = np.arange(len(tokens))
+    main = _main_of(ctx.cell_row, ctx.cell_code, ctx.cell_events,
+                    rank[ctx.cell_code] if len(tokens) else ctx.cell_code, n)
+    ctx.main_cell = np.where(main >= 0, tokens[np.maximum(main, 0)] if len(tokens) else "", "").astype(object)
+    site = ctx.cell_site[ctx.cell_code] if len(ctx.cell_code) else np.empty(0, np.int32)
+    agg = pd.DataFrame({"row": ctx.cell_row, "site": site, "events": ctx.cell_events}) \
+        .groupby(["row", "site"], sort=False)["events"].sum().reset_index()
+    names = ctx.site_names
+    srank = np.empty(len(names), np.int64)
+    srank[np.argsort(names.astype(str), kind="stable")] = np.arange(len(names))
+    ms = _main_of(agg["row"].to_numpy(), agg["site"].to_numpy(np.int64), agg["events"].to_numpy(),
+                  srank[agg["site"].to_numpy()] if len(names) else agg["site"].to_numpy(), n)
+    ctx.main_site = np.where(ms >= 0, names[np.maximum(ms, 0)] if len(names) else "", "").astype(object)
+
+
+POST = {
+    "imei_max_imsis": imei_max_imsis,
+    "device_not_phone": device_not_phone,
+    "lifetime_share": window_shares,
+    "active_day_share": window_shares,
+    "imsi_neighbours": neighbours,
+    "msisdn_neighbours": neighbours,
+}
+
+
+def fill(ctx: Context):
+    done = set()
+    for name in ctx.names:
+        fn = POST.get(name)
+        if fn is not None and fn not in done:
+            fn(ctx)
+            done.add(fn)
+    if device_not_phone not in done:
+        device_not_phone(ctx)
+    main_places(ctx)
