@@ -165,7 +165,7 @@ def catalogue(features=REGISTRY) -> str:
 def markdown() -> str:
     """``docs/features.md``, generated from the registry."""
     out = ["# Features", "",
-           "Generated from `features/registry.py` by `python features/make_docs.py`; do not edit.",
+           "Generated from `features/registry.py` by `python -m simbox.features.make_docs`; do not edit.",
            "", f"{len(REGISTRY)} per-IMSI features, schema hash `{schema_hash()}`.", ""]
     doc = (__doc__ or "").split("Conventions used in the meanings:", 1)[1].strip()
     out += ["Conventions:", "", doc, ""]
