@@ -330,28 +330,33 @@ def reduce_partition(
         const int32_t[::1] tz_offset, int64_t q0,
         # IN: per cell code: site code, latitude, longitude (NaN = not located)
         const int32_t[::1] cell_site, const double[::1] cell_lat, const double[::1] cell_lon,
+        # IN: rank of each cell code / site code by name (ties of "main" go to the lowest rank)
+        const int32_t[::1] cell_rank, const int32_t[::1] site_rank,
         # IN: output column of each slot of SLOTS (-1 = not wanted)
         const int32_t[::1] cols,
         # OUT: per IMSI id
         double[:, ::1] feats, int32_t[:, ::1] hours, int64_t[::1] msisdn_out,
-        # OUT: IMSI-IMEI pairs and IMSI-cell pairs (capacity = number of events)
+        int64_t[::1] main_imei, int32_t[::1] main_cell, int32_t[::1] main_site,
+        # OUT: IMSI-IMEI, IMSI-cell and IMSI-site pairs (capacity = number of events)
         int32_t[::1] dev_id, int64_t[::1] dev_imei, int64_t[::1] dev_events,
         int64_t[::1] dev_first, int64_t[::1] dev_last,
-        int32_t[::1] cell_id_out, int32_t[::1] cell_code_out, int64_t[::1] cell_events):
-    """Reduce one partition.  Returns (duplicates dropped, IMSI-IMEI pairs, IMSI-cell pairs)."""
+        int32_t[::1] cell_id_out, int32_t[::1] cell_code_out, int64_t[::1] cell_events,
+        int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events):
+    """Reduce one partition.  Returns (duplicates dropped, number of IMSI-IMEI, IMSI-cell,
+    IMSI-site pairs written)."""
     cdef Py_ssize_t n = time.shape[0], U = feats.shape[0], NB = tz_offset.shape[0]
     cdef Py_ssize_t i, j, u, m, maxg = 0, s, e
     cdef int64_t* start = <int64_t*>calloc(U + 1, sizeof(int64_t))
-    cdef int64_t* order = <int64_t*>malloc((n if n > 0 else 1) * sizeof(int64_t))
+    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev))   # all events, grouped by id
     cdef Ev* ev = NULL
     cdef int64_t* sa = NULL   # scratch arrays of the largest group size
     cdef int64_t* sb = NULL
     cdef int64_t* sc = NULL
     cdef int64_t* sd = NULL
     cdef int64_t* se = NULL
-    cdef int64_t ndup = 0, ndev = 0, ncell = 0
-    if start == NULL or order == NULL:
-        free(start); free(order)
+    cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0
+    if start == NULL or evs == NULL:
+        free(start); free(evs)
         raise MemoryError("reduce_partition: out of memory")
     with nogil:
         # counting sort by id (stable: keeps arrival order within an IMSI)
@@ -362,15 +367,14 @@ def reduce_partition(
                 maxg = start[u + 1]
             start[u + 1] += start[u]
     maxg = maxg if maxg > 0 else 1
-    ev = <Ev*>malloc(maxg * sizeof(Ev))
     sa = <int64_t*>malloc(maxg * sizeof(int64_t))
     sb = <int64_t*>malloc(maxg * sizeof(int64_t))
     sc = <int64_t*>malloc(maxg * sizeof(int64_t))
     sd = <int64_t*>malloc(maxg * sizeof(int64_t))
     se = <int64_t*>malloc(maxg * sizeof(int64_t))
     cdef int64_t* cursor = <int64_t*>malloc((U if U > 0 else 1) * sizeof(int64_t))
-    if ev == NULL or sa == NULL or sb == NULL or sc == NULL or sd == NULL or se == NULL or cursor == NULL:
-        free(start); free(order); free(ev); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+    if sa == NULL or sb == NULL or sc == NULL or sd == NULL or se == NULL or cursor == NULL:
+        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
         raise MemoryError("reduce_partition: out of memory for scratch arrays")
     cdef int64_t t, loc, hb, prev_hb, day
     cdef int64_t n_moc, n_ans, n_mtc, n_smo, n_smt, n_data, n_zero, n_short, n_intl, n_night_moc
@@ -384,23 +388,23 @@ def reduce_partition(
     with nogil:
         for u in range(U):
             cursor[u] = start[u]
+        # scatter the events into groups (columns read in order, one struct write each)
         for i in range(n):
-            order[cursor[ids[i]]] = i
+            ev = evs + cursor[ids[i]]
             cursor[ids[i]] += 1
+            ev.time = time[i]
+            ev.other = other[i]
+            ev.imei = imei[i]
+            ev.msisdn = msisdn[i]
+            ev.duration = duration[i]
+            ev.cell = cell[i]
+            ev.rtype = rtype[i]
 
         for u in range(U):
             s = start[u]
             e = start[u + 1]
             m = e - s
-            for k in range(m):
-                i = order[s + k]
-                ev[k].time = time[i]
-                ev[k].other = other[i]
-                ev[k].imei = imei[i]
-                ev[k].msisdn = msisdn[i]
-                ev[k].duration = duration[i]
-                ev[k].cell = cell[i]
-                ev[k].rtype = rtype[i]
+            ev = evs + s
             for k in range(1, m):
                 if ev_less(ev[k], ev[k - 1]):
                     std_sort(ev, ev + m, ev_less)
@@ -596,16 +600,28 @@ def reduce_partition(
                     n_loc += 1
             std_sort(sa, sa + ncel)
             d = rle(sa, ncel, sc, sd, &best)
+            main_cell[u] = -1
             for k in range(d):
                 cell_id_out[ncell] = <int32_t>u
                 cell_code_out[ncell] = <int32_t>sc[k]
                 cell_events[ncell] = sd[k]
                 ncell += 1
+                if sd[k] == best and (main_cell[u] < 0 or cell_rank[sc[k]] < cell_rank[main_cell[u]]):
+                    main_cell[u] = <int32_t>sc[k]
             put(feats, cols, u, S_N_CELLS, d)
             put(feats, cols, u, S_TOP_CELL_SHARE, ratio(best, ncel))
             put(feats, cols, u, S_CELL_ENTROPY, entropy_of_runs(sa, ncel))
             std_sort(sb, sb + ncel)
-            put(feats, cols, u, S_N_SITES, count_distinct(sb, ncel))
+            d = rle(sb, ncel, sc, sd, &best)
+            main_site[u] = -1
+            for k in range(d):
+                site_id_out[nsite] = <int32_t>u
+                site_code_out[nsite] = <int32_t>sc[k]
+                site_events[nsite] = sd[k]
+                nsite += 1
+                if sd[k] == best and (main_site[u] < 0 or site_rank[sc[k]] < site_rank[main_site[u]]):
+                    main_site[u] = <int32_t>sc[k]
+            put(feats, cols, u, S_N_SITES, d)
             if n_loc > 0:
                 clat = slat / n_loc
                 clon = slon / n_loc
@@ -634,6 +650,11 @@ def reduce_partition(
                 prev_imei = ev[k].imei
             std_sort(sa, sa + nimei)
             d = rle(sa, nimei, sb, se, &best)      # distinct IMEIs (sorted) and their events
+            main_imei[u] = 0
+            for k in range(d):
+                if se[k] == best:                  # ties: the smallest IMEI
+                    main_imei[u] = sb[k]
+                    break
             for k in range(d):
                 sc[k] = -1             # first index seen
                 sd[k] = -1             # last index seen
@@ -655,8 +676,8 @@ def reduce_partition(
             put(feats, cols, u, S_IMEI_CHANGES, n_changes)
             put(feats, cols, u, S_MAIN_IMEI_SHARE, ratio(best, nimei))
 
-    free(start); free(order); free(ev); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
-    return ndup, ndev, ncell
+    free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+    return ndup, ndev, ncell, nsite
 
 
 def partition_of(const int64_t[::1] imsi, int nparts, uint64_t seed, uint8_t[::1] out):

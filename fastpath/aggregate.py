@@ -67,15 +67,31 @@ def _offsets(name: str, q0: int, q1: int) -> np.ndarray:
 
 @dataclass
 class CellTable:
-    """Per cell code: site code, latitude, longitude (NaN = not located)."""
+    """Per cell code: site code, latitude, longitude (NaN = not located), and the ranks
+    of cells and sites by name (ties for the "main" cell/site go to the lowest rank)."""
 
-    site: np.ndarray   # int32
-    lat: np.ndarray    # float64
-    lon: np.ndarray    # float64
+    site: np.ndarray        # int32 site code per cell code
+    lat: np.ndarray         # float64
+    lon: np.ndarray         # float64
+    cell_rank: np.ndarray   # int32 per cell code
+    site_rank: np.ndarray   # int32 per site code
 
     @classmethod
-    def unlocated(cls, ncells: int) -> "CellTable":
-        return cls(np.arange(ncells, dtype=np.int32), np.full(ncells, np.nan), np.full(ncells, np.nan))
+    def build(cls, site, lat, lon, cell_names, site_names) -> "CellTable":
+        return cls(np.asarray(site, np.int32), np.asarray(lat, float), np.asarray(lon, float),
+                   _ranks(cell_names), _ranks(site_names))
+
+    @classmethod
+    def unlocated(cls, tokens) -> "CellTable":
+        n = len(tokens)
+        return cls.build(np.arange(n), np.full(n, np.nan), np.full(n, np.nan), tokens, tokens)
+
+
+def _ranks(names) -> np.ndarray:
+    names = np.asarray(list(names), dtype=str) if len(names) else np.empty(0, str)
+    rank = np.empty(len(names), np.int32)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names), dtype=np.int32)
+    return rank
 
 
 @dataclass
@@ -86,6 +102,9 @@ class Reduced:
     feats: np.ndarray         # float64 (n_imsi, n_cols)
     hours: np.ndarray         # int32 (n_imsi, 24): events per local hour of day
     msisdn: np.ndarray        # int64: last non-empty MSISDN seen, 0 if none
+    main_imei: np.ndarray     # int64: IMEI with most events (ties: smallest), 0 if none
+    main_cell: np.ndarray     # int32: cell code with most events (ties: first by name), -1
+    main_site: np.ndarray     # int32: site code likewise, -1
     dev_row: np.ndarray       # int32 row of the IMSI; dev_* one row per IMSI-IMEI pair
     dev_imei: np.ndarray
     dev_events: np.ndarray
@@ -94,6 +113,9 @@ class Reduced:
     cell_row: np.ndarray      # int32 row of the IMSI; one row per IMSI-cell pair
     cell_code: np.ndarray
     cell_events: np.ndarray
+    site_row: np.ndarray      # int32 row of the IMSI; one row per IMSI-site pair
+    site_code: np.ndarray
+    site_events: np.ndarray
     duplicates: int
 
     @classmethod
@@ -101,18 +123,21 @@ class Reduced:
         """One Reduced of several partitions (row indices of the pair tables shifted)."""
         if not parts:
             parts = [reduce_events(_empty_columns(), columns=np.full(len(SLOTS), -1, np.int32),
-                                   ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated(0))]
+                                   ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated([]))]
         base = np.cumsum([0] + [len(p.imsi) for p in parts[:-1]])
         cat = np.concatenate
-        return cls(
-            imsi=cat([p.imsi for p in parts]), feats=np.vstack([p.feats for p in parts]),
-            hours=np.vstack([p.hours for p in parts]), msisdn=cat([p.msisdn for p in parts]),
-            dev_row=cat([p.dev_row + b for p, b in zip(parts, base)]).astype(np.int32),
-            dev_imei=cat([p.dev_imei for p in parts]), dev_events=cat([p.dev_events for p in parts]),
-            dev_first=cat([p.dev_first for p in parts]), dev_last=cat([p.dev_last for p in parts]),
-            cell_row=cat([p.cell_row + b for p, b in zip(parts, base)]).astype(np.int32),
-            cell_code=cat([p.cell_code for p in parts]), cell_events=cat([p.cell_events for p in parts]),
-            duplicates=sum(p.duplicates for p in parts))
+        rows = ("dev_row", "cell_row", "site_row")
+        fields = {}
+        for name in cls.__dataclass_fields__:
+            if name == "duplicates":
+                fields[name] = sum(p.duplicates for p in parts)
+            elif name in ("feats", "hours"):
+                fields[name] = np.vstack([p.feats if name == "feats" else p.hours for p in parts])
+            elif name in rows:
+                fields[name] = cat([getattr(p, name) + b for p, b in zip(parts, base)]).astype(np.int32)
+            else:
+                fields[name] = cat([getattr(p, name) for p in parts])
+        return cls(**fields)
 
 
 def _empty_columns() -> dict:
@@ -147,13 +172,16 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
         tz, q0 = np.zeros(0, np.int32), 0
     feats = np.full((U, ncols), np.nan)
     hours = np.zeros((U, 24), np.int32)
-    msisdn = np.zeros(U, np.int64)
+    per_imsi = [np.zeros(U, np.int64), np.zeros(U, np.int64), np.zeros(U, np.int32),
+                np.zeros(U, np.int32)]
     dev = [np.empty(n, np.int32)] + [np.empty(n, np.int64) for _ in range(4)]
     cel = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
-    ndup, ndev, ncell = _aggregate.reduce_partition(
+    sit = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
+    ndup, ndev, ncell, nsite = _aggregate.reduce_partition(
         c["rtype"], c["time"], ids, c["imei"], c["msisdn"], c["other"], c["duration"], c["cell"],
-        tz, q0, cells.site, cells.lat, cells.lon, np.ascontiguousarray(columns, np.int32),
-        feats, hours, msisdn, *dev, *cel)
+        tz, q0, cells.site, cells.lat, cells.lon, cells.cell_rank, cells.site_rank,
+        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit)
     dev = [a[:ndev].copy() for a in dev]
     cel = [a[:ncell].copy() for a in cel]
-    return Reduced(imsi, feats, hours, msisdn, *dev, *cel, duplicates=int(ndup))
+    sit = [a[:nsite].copy() for a in sit]
+    return Reduced(imsi, feats, hours, *per_imsi, *dev, *cel, *sit, duplicates=int(ndup))

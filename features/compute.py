@@ -124,17 +124,19 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
 
 
 def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
-    imsi_s = decode_array(red.imsi)
-    order = np.argsort(imsi_s.astype(str), kind="stable")
+    imsi_s = decode_array(red.imsi).astype(str)
+    order = np.argsort(imsi_s, kind="stable")
     inv = np.empty_like(order)
     inv[order] = np.arange(len(order))
     imsi_s = imsi_s[order]
+    tokens = np.array(celldict.tokens, dtype=object)
     ctx = post.Context(
         imsi=red.imsi[order], msisdn=red.msisdn[order], feats=red.feats[order], names=names,
-        dev_row=inv[red.dev_row], dev_imei=red.dev_imei, dev_events=red.dev_events,
-        cell_row=inv[red.cell_row], cell_code=red.cell_code, cell_events=red.cell_events,
-        cell_tokens=np.array(celldict.tokens, dtype=object), cell_site=table.site,
-        site_names=site_names, tac=tac, tz=tz)
+        dev_row=inv[red.dev_row], dev_imei=red.dev_imei,
+        site_row=inv[red.site_row], site_code=red.site_code,
+        main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
+        main_site_code=red.main_site[order], cell_tokens=tokens, site_names=site_names,
+        tac=tac, tz=tz)
     post.fill(ctx)
     index = pd.Index(imsi_s, name="imsi", dtype=object)
     feats = pd.DataFrame({f.name: ctx.feats[:, i].astype(f.dtype) for i, f in enumerate(REGISTRY)},
@@ -147,19 +149,21 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         "last_seen": pd.to_datetime(feats["last_seen"].to_numpy(), unit="s", utc=True),
         "n_events": feats["n_events"].to_numpy(),
     }, index=index)
-    dev_order = np.lexsort((red.dev_imei, ctx.dev_row))
-    drow = ctx.dev_row[dev_order]
+    imsi_cat = pd.CategoricalDtype(imsi_s)   # pair tables: IMSI as a category of the index
+    drow = ctx.dev_row
+    o = np.lexsort((red.dev_imei, drow))
     devices = pd.DataFrame({
-        "imsi": imsi_s[drow], "imei": decode_array(red.dev_imei[dev_order]),
-        "events": red.dev_events[dev_order],
-        "first_seen": pd.to_datetime(red.dev_first[dev_order], unit="s", utc=True),
-        "last_seen": pd.to_datetime(red.dev_last[dev_order], unit="s", utc=True)})
-    tokens = ctx.cell_tokens
-    cell_order = np.lexsort((red.cell_code, ctx.cell_row))
+        "imsi": pd.Categorical.from_codes(drow[o], dtype=imsi_cat),
+        "imei": decode_array(red.dev_imei[o]),
+        "events": red.dev_events[o],
+        "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
+        "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
+    crow = inv[red.cell_row]
+    o = np.lexsort((table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code, crow))
     cells = pd.DataFrame({
-        "imsi": imsi_s[ctx.cell_row[cell_order]],
-        "cell_id": tokens[red.cell_code[cell_order]] if len(tokens) else np.empty(0, object),
-        "events": red.cell_events[cell_order]})
+        "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
+        "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
+        "events": red.cell_events[o]})
     return feats, sims, red.hours[order], devices, cells
 
 

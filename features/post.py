@@ -27,12 +27,12 @@ class Context:
     names: list
     dev_row: np.ndarray       # IMSI-IMEI pairs
     dev_imei: np.ndarray
-    dev_events: np.ndarray
-    cell_row: np.ndarray      # IMSI-cell pairs
-    cell_code: np.ndarray
-    cell_events: np.ndarray
+    site_row: np.ndarray      # IMSI-site pairs
+    site_code: np.ndarray
+    main_imei_code: np.ndarray  # per row (0 none)
+    main_cell_code: np.ndarray  # per row (-1 none)
+    main_site_code: np.ndarray  # per row (-1 none)
     cell_tokens: np.ndarray   # token per cell code
-    cell_site: np.ndarray     # site code per cell code
     site_names: np.ndarray    # site name per site code
     tac: pd.Series | None     # device_type by TAC
     tz: object                # TimeZone
@@ -49,17 +49,6 @@ class Context:
         self.feats[:, self.names.index(name)] = values
 
 
-def _main_of(rows, keys, events, tiebreak, n):
-    """Per row the key with most events (ties: smallest tiebreak); -1 where the row has none."""
-    out = np.full(n, -1, np.int64)
-    if len(rows):
-        o = np.lexsort((tiebreak, -events, rows))
-        first = np.ones(len(o), bool)
-        first[1:] = rows[o][1:] != rows[o][:-1]
-        out[rows[o][first]] = keys[o][first]
-    return out
-
-
 def imei_max_imsis(ctx: Context):
     n = len(ctx.imsi)
     out = np.zeros(n)
@@ -71,8 +60,7 @@ def imei_max_imsis(ctx: Context):
 
 def device_not_phone(ctx: Context):
     n = len(ctx.imsi)
-    main = _main_of(ctx.dev_row, ctx.dev_imei, ctx.dev_events, ctx.dev_imei, n)
-    imei = decode_array(np.where(main > 0, main, 0))
+    imei = decode_array(ctx.main_imei_code)
     tac = np.array([s[:8] if len(s) >= 14 else "" for s in imei], dtype=object)
     ctx.main_imei, ctx.main_tac = imei, tac
     dtype = np.full(n, "", dtype=object)
@@ -100,9 +88,8 @@ def window_shares(ctx: Context):
 
 def _groups(ctx: Context):
     """(group key, row) pairs: devices (IMEI code > 0) and sites (-(site code + 1))."""
-    site = ctx.cell_site[ctx.cell_code].astype(np.int64) if len(ctx.cell_code) else np.empty(0, np.int64)
-    keys = np.concatenate([ctx.dev_imei, -(site + 1)])
-    rows = np.concatenate([ctx.dev_row, ctx.cell_row]).astype(np.int64)
+    keys = np.concatenate([ctx.dev_imei, -(ctx.site_code.astype(np.int64) + 1)])
+    rows = np.concatenate([ctx.dev_row, ctx.site_row]).astype(np.int64)
     return keys, rows
 
 
@@ -143,24 +130,18 @@ def neighbours(ctx: Context):
     ctx.set("msisdn_neighbours", neighbour_counts(keys, rows, ctx.msisdn, n))
 
 
+def _names(codes, names):
+    out = np.full(len(codes), "", dtype=object)
+    ok = codes >= 0
+    if ok.any():
+        out[ok] = names[codes[ok]]
+    return out
+
+
 def main_places(ctx: Context):
-    """Not features: the main cell and main site of each IMSI (for ``sims``)."""
-    n = len(ctx.imsi)
-    tokens = ctx.cell_tokens
-    rank = np.empty(len(tokens), np.int64)
-    rank[np.argsort(tokens.astype(str), kind="stable")] = np.arange(len(tokens))
-    main = _main_of(ctx.cell_row, ctx.cell_code, ctx.cell_events,
-                    rank[ctx.cell_code] if len(tokens) else ctx.cell_code, n)
-    ctx.main_cell = np.where(main >= 0, tokens[np.maximum(main, 0)] if len(tokens) else "", "").astype(object)
-    site = ctx.cell_site[ctx.cell_code] if len(ctx.cell_code) else np.empty(0, np.int32)
-    agg = pd.DataFrame({"row": ctx.cell_row, "site": site, "events": ctx.cell_events}) \
-        .groupby(["row", "site"], sort=False)["events"].sum().reset_index()
-    names = ctx.site_names
-    srank = np.empty(len(names), np.int64)
-    srank[np.argsort(names.astype(str), kind="stable")] = np.arange(len(names))
-    ms = _main_of(agg["row"].to_numpy(), agg["site"].to_numpy(np.int64), agg["events"].to_numpy(),
-                  srank[agg["site"].to_numpy()] if len(names) else agg["site"].to_numpy(), n)
-    ctx.main_site = np.where(ms >= 0, names[np.maximum(ms, 0)] if len(names) else "", "").astype(object)
+    """Not features: the names of the main cell and main site of each IMSI (for ``sims``)."""
+    ctx.main_cell = _names(ctx.main_cell_code, ctx.cell_tokens)
+    ctx.main_site = _names(ctx.main_site_code, ctx.site_names)
 
 
 POST = {

@@ -90,8 +90,7 @@ def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable
     n = len(tokens)
     tok = pd.Index(tokens, dtype=object)
     if cells is None:
-        t = CellTable.unlocated(n)
-        return t, np.array(tokens, dtype=object), 0
+        return CellTable.unlocated(tokens), np.array(tokens, dtype=object), 0
     pos = cells.index.get_indexer(tok)
     known = pos >= 0
     site_name = np.where(known, cells["site_id"].to_numpy(dtype=object)[np.where(known, pos, 0)],
@@ -105,5 +104,5 @@ def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable
         msg = (f"{missing} cell(s) of the input are not in cells.csv (e.g. {sample}): each is "
                "counted as its own site, without coordinates")
         warnings.warn(msg, stacklevel=3)
-    return (CellTable(codes.astype(np.int32), lat.astype(float), lon.astype(float)),
-            np.asarray(uniq, dtype=object), missing)
+    uniq = np.asarray(uniq, dtype=object)
+    return CellTable.build(codes, lat, lon, tokens, uniq), uniq, missing
