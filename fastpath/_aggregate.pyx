@@ -51,6 +51,8 @@ cdef enum:
     DATA = 4
     OFFSET_BUCKET = 900          # time-zone offsets are looked up per 15 minutes
     SHORT_CALL_S = 10
+    SHORT_CODE_MIN = 1000        # digits codes of 3..6 digit numbers: 1000 <= code < 10**7
+    SHORT_CODE_END = 10000000
     BURST_GAP_S = 30
 
 cdef double EARTH_KM = 6371.0088
@@ -154,6 +156,15 @@ cdef inline double entropy_of_runs(const int64_t* v, Py_ssize_t n) noexcept nogi
         h -= p * log2(p)
         i = j
     return h if h > 0.0 else 0.0
+
+
+cdef inline void sort_i64(int64_t* v, Py_ssize_t n) noexcept nogil:
+    """Sort in place, skipping arrays already sorted (the common case: few distinct values)."""
+    cdef Py_ssize_t i
+    for i in range(1, n):
+        if v[i] < v[i - 1]:
+            std_sort(v, v + n)
+            return
 
 
 cdef inline Py_ssize_t count_distinct(const int64_t* v, Py_ssize_t n) noexcept nogil:
@@ -384,7 +395,22 @@ def reduce_partition(
     cdef int hour, own_n, own_cc, hh
     cdef int32_t c, site
     cdef char own[24]
-    cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d
+    cdef int64_t hist[24]
+    cdef bint days_sorted
+    cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d, nd, nds
+    cdef Py_ssize_t NC = cell_site.shape[0], NS = site_rank.shape[0]
+    cdef int32_t* mark_cell = <int32_t*>malloc((NC + 1) * sizeof(int32_t))
+    cdef int32_t* mark_site = <int32_t*>malloc((NS + 1) * sizeof(int32_t))
+    cdef int64_t* cnt_cell = <int64_t*>malloc((NC + 1) * sizeof(int64_t))
+    cdef int64_t* cnt_site = <int64_t*>malloc((NS + 1) * sizeof(int64_t))
+    if mark_cell == NULL or mark_site == NULL or cnt_cell == NULL or cnt_site == NULL:
+        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+        free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+        raise MemoryError("reduce_partition: out of memory for the cell tables")
+    for k in range(NC):
+        mark_cell[k] = -1
+    for k in range(NS):
+        mark_site[k] = -1
     with nogil:
         for u in range(U):
             cursor[u] = start[u]
@@ -426,9 +452,10 @@ def reduce_partition(
             own_ms = 0
             n_hours = 0
             prev_hb = -1
-            ndays = 0
+            ndays = 0            # local days, recorded when the day changes
+            days_sorted = True
             for hh in range(24):
-                hours[u, hh] = 0
+                hist[hh] = 0
             for k in range(m):
                 t = ev[k].time
                 if ev[k].msisdn != 0:
@@ -439,10 +466,14 @@ def reduce_partition(
                     prev_hb = hb
                 j = floordiv(t, OFFSET_BUCKET) - q0
                 loc = t + (tz_offset[j] if 0 <= j < NB else 0)
-                hour = <int>(floordiv(loc, 3600) - floordiv(loc, 86400) * 24)
-                hours[u, hour] += 1
-                sd[ndays] = floordiv(loc, 86400)
-                ndays += 1
+                day = floordiv(loc, 86400)
+                hour = <int>(floordiv(loc - day * 86400, 3600))
+                hist[hour] += 1
+                if ndays == 0 or day != sd[ndays - 1]:
+                    if ndays > 0 and day < sd[ndays - 1]:
+                        days_sorted = False       # local time went back (DST end)
+                    sd[ndays] = day
+                    ndays += 1
                 if hour < 6:
                     n_night += 1
                 if ev[k].rtype == MOC:
@@ -461,15 +492,17 @@ def reduce_partition(
                     n_smo += 1
                 elif ev[k].rtype == SMS_MT:
                     n_smt += 1
-                    d = ndigits(ev[k].other, own)
-                    if 3 <= d <= 6:
+                    if SHORT_CODE_MIN <= ev[k].other < SHORT_CODE_END:   # 3-6 digits
                         n_short_mt += 1
                 elif ev[k].rtype == DATA:
                     n_data += 1
             msisdn_out[u] = own_ms
             own_n = ndigits(own_ms, own)
             own_cc = cc_len(own) if own_n >= 8 and own[0] != 48 else 0
-            std_sort(sd, sd + ndays)
+            if not days_sorted:
+                sort_i64(sd, ndays)
+            for hh in range(24):
+                hours[u, hh] = <int32_t>hist[hh]
             put(feats, cols, u, S_N_EVENTS, m)
             put(feats, cols, u, S_N_MOC, n_moc)
             put(feats, cols, u, S_N_MOC_ANSWERED, n_ans)
@@ -490,8 +523,8 @@ def reduce_partition(
             # hour-of-day entropy from the 24 bins
             gss = 0.0
             for hh in range(24):
-                if hours[u, hh] > 0:
-                    dist = <double>hours[u, hh] / m
+                if hist[hh] > 0:
+                    dist = <double>hist[hh] / m
                     gss -= dist * log2(dist)
             put(feats, cols, u, S_HOUR_ENTROPY, gss if gss > 0.0 else 0.0)
 
@@ -535,9 +568,9 @@ def reduce_partition(
                 ss += (sb[k] - mean_d) * (sb[k] - mean_d)
             put(feats, cols, u, S_MOC_DUR_MEAN, mean_d)
             put(feats, cols, u, S_MOC_DUR_STD, sqrt(ss / (nm - 1)) if nm > 1 else NAN)
-            std_sort(sb, sb + nm)
+            sort_i64(sb, nm)
             put(feats, cols, u, S_MOC_DUR_MEDIAN, median(sb, nm))
-            std_sort(sa, sa + ncal)
+            sort_i64(sa, ncal)
             d = count_distinct(sa, ncal)
             put(feats, cols, u, S_MOC_CALLEES, d)
             put(feats, cols, u, S_MOC_CALLEE_RATIO, ratio(d, nm))
@@ -562,7 +595,7 @@ def reduce_partition(
                 gss += (sc[k] - gmean) * (sc[k] - gmean)
             put(feats, cols, u, S_MOC_GAP_CV, sqrt(gss / (ng - 1)) / gmean if ng > 1 and gmean != 0 else NAN)
             put(feats, cols, u, S_MOC_GAP_LT30_SHARE, ratio(cnt, ng))
-            std_sort(sc, sc + ng)
+            sort_i64(sc, ng)
             put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
             put(feats, cols, u, S_MOC_GAP_P10, quantile(sc, ng, 0.1))
 
@@ -578,60 +611,80 @@ def reduce_partition(
                 elif ev[k].rtype == SMS_MO or ev[k].rtype == SMS_MT:
                     sb[npeer] = ev[k].other
                     npeer += 1
-            std_sort(sa, sa + ncal)
+            sort_i64(sa, ncal)
             put(feats, cols, u, S_MTC_CALLERS, count_distinct(sa, ncal))
-            std_sort(sb, sb + npeer)
+            sort_i64(sb, npeer)
             put(feats, cols, u, S_SMS_PEERS, count_distinct(sb, npeer))
 
-            # ---- cells, sites, gyration
+            # ---- cells, sites, gyration: distinct cells/sites by mark arrays (no sort)
             ncel = 0
-            n_loc = 0
-            slat = slon = 0.0
+            nd = 0
+            nds = 0
             for k in range(m):
                 c = ev[k].cell
                 if c < 0:
                     continue
-                sa[ncel] = c
-                sb[ncel] = cell_site[c]
                 ncel += 1
-                if not isnan(cell_lat[c]) and not isnan(cell_lon[c]):
-                    slat += cell_lat[c]
-                    slon += cell_lon[c]
-                    n_loc += 1
-            std_sort(sa, sa + ncel)
-            d = rle(sa, ncel, sc, sd, &best)
+                if mark_cell[c] != u:
+                    mark_cell[c] = <int32_t>u
+                    cnt_cell[c] = 0
+                    sa[nd] = c
+                    nd += 1
+                cnt_cell[c] += 1
+                site = cell_site[c]
+                if mark_site[site] != u:
+                    mark_site[site] = <int32_t>u
+                    cnt_site[site] = 0
+                    sb[nds] = site
+                    nds += 1
+                cnt_site[site] += 1
+            best = 0
+            gss = 0.0
+            n_loc = 0
+            slat = slon = 0.0
             main_cell[u] = -1
-            for k in range(d):
+            for k in range(nd):
+                c = <int32_t>sa[k]
+                cnt = cnt_cell[c]
                 cell_id_out[ncell] = <int32_t>u
-                cell_code_out[ncell] = <int32_t>sc[k]
-                cell_events[ncell] = sd[k]
+                cell_code_out[ncell] = c
+                cell_events[ncell] = cnt
                 ncell += 1
-                if sd[k] == best and (main_cell[u] < 0 or cell_rank[sc[k]] < cell_rank[main_cell[u]]):
-                    main_cell[u] = <int32_t>sc[k]
-            put(feats, cols, u, S_N_CELLS, d)
+                dist = <double>cnt / ncel
+                gss -= dist * log2(dist)
+                if cnt > best or (cnt == best and cell_rank[c] < cell_rank[main_cell[u]]):
+                    best = cnt
+                    main_cell[u] = c
+                if not isnan(cell_lat[c]) and not isnan(cell_lon[c]):
+                    slat += cnt * cell_lat[c]
+                    slon += cnt * cell_lon[c]
+                    n_loc += cnt
+            put(feats, cols, u, S_N_CELLS, nd)
             put(feats, cols, u, S_TOP_CELL_SHARE, ratio(best, ncel))
-            put(feats, cols, u, S_CELL_ENTROPY, entropy_of_runs(sa, ncel))
-            std_sort(sb, sb + ncel)
-            d = rle(sb, ncel, sc, sd, &best)
+            put(feats, cols, u, S_CELL_ENTROPY, (gss if gss > 0.0 else 0.0) if ncel > 0 else NAN)
+            best = 0
             main_site[u] = -1
-            for k in range(d):
+            for k in range(nds):
+                site = <int32_t>sb[k]
+                cnt = cnt_site[site]
                 site_id_out[nsite] = <int32_t>u
-                site_code_out[nsite] = <int32_t>sc[k]
-                site_events[nsite] = sd[k]
+                site_code_out[nsite] = site
+                site_events[nsite] = cnt
                 nsite += 1
-                if sd[k] == best and (main_site[u] < 0 or site_rank[sc[k]] < site_rank[main_site[u]]):
-                    main_site[u] = <int32_t>sc[k]
-            put(feats, cols, u, S_N_SITES, d)
+                if cnt > best or (cnt == best and site_rank[site] < site_rank[main_site[u]]):
+                    best = cnt
+                    main_site[u] = site
+            put(feats, cols, u, S_N_SITES, nds)
             if n_loc > 0:
                 clat = slat / n_loc
                 clon = slon / n_loc
                 ss = 0.0
-                for k in range(m):
-                    c = ev[k].cell
-                    if c < 0 or isnan(cell_lat[c]) or isnan(cell_lon[c]):
+                for k in range(nd):
+                    c = <int32_t>sa[k]
+                    if isnan(cell_lat[c]) or isnan(cell_lon[c]):
                         continue
                     dist = haversine_km(cell_lat[c], cell_lon[c], clat, clon)
-                    ss += dist * dist
+                    ss += cnt_cell[c] * dist * dist
                 put(feats, cols, u, S_GYRATION_KM, sqrt(ss / n_loc))
             else:
                 put(feats, cols, u, S_GYRATION_KM, NAN)
@@ -648,7 +701,7 @@ def reduce_partition(
                 if prev_imei != 0 and ev[k].imei != prev_imei:
                     n_changes += 1
                 prev_imei = ev[k].imei
-            std_sort(sa, sa + nimei)
+            sort_i64(sa, nimei)
             d = rle(sa, nimei, sb, se, &best)      # distinct IMEIs (sorted) and their events
             main_imei[u] = 0
             for k in range(d):
@@ -677,6 +730,7 @@ def reduce_partition(
             put(feats, cols, u, S_MAIN_IMEI_SHARE, ratio(best, nimei))
 
     free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+    free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
     return ndup, ndev, ncell, nsite
 
 
@@ -687,3 +741,24 @@ def partition_of(const int64_t[::1] imsi, int nparts, uint64_t seed, uint8_t[::1
     with nogil:
         for i in range(n):
             out[i] = <uint8_t>(mix(<uint64_t>imsi[i] ^ salt) % <uint64_t>nparts)
+
+
+ctypedef fused column_t:
+    uint8_t
+    int32_t
+    int64_t
+
+
+def scatter(const column_t[::1] src, const uint8_t[::1] part, const int64_t[::1] offsets,
+            column_t[::1] out):
+    """OUT out: src grouped by partition, stable; IN offsets[p]: first row of partition p."""
+    cdef Py_ssize_t i, n = src.shape[0]
+    cdef int64_t pos[256]
+    cdef uint8_t q
+    for i in range(offsets.shape[0]):
+        pos[i] = offsets[i]
+    with nogil:
+        for i in range(n):
+            q = part[i]
+            out[pos[q]] = src[i]
+            pos[q] += 1

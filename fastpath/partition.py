@@ -82,9 +82,13 @@ class Partitioner:
         if self.nparts == 1:
             pieces = [{k: np.asarray(cols[k]) for k in COLUMN_NAMES}]
         else:
-            order = np.argsort(part, kind="stable")
-            bounds = np.cumsum(counts)[:-1]
-            split = {k: np.split(np.asarray(cols[k])[order], bounds) for k in COLUMN_NAMES}
+            ends = np.cumsum(counts)
+            offsets = (ends - counts).astype(np.int64)
+            split = {}
+            for name, dtype in COLUMNS:
+                out = np.empty(n, dtype)
+                _aggregate.scatter(np.ascontiguousarray(cols[name], dtype), part, offsets, out)
+                split[name] = np.split(out, ends[:-1])
             pieces = [{k: split[k][p] for k in COLUMN_NAMES} for p in range(self.nparts)]
         for p in range(self.nparts):
             if counts[p]:
