@@ -734,31 +734,42 @@ def reduce_partition(
     return ndup, ndev, ncell, nsite
 
 
-def partition_of(const int64_t[::1] imsi, int nparts, uint64_t seed, uint8_t[::1] out):
-    """OUT out[i]: partition (0..nparts-1, nparts <= 256) of imsi[i] by a hash seeded with seed."""
-    cdef Py_ssize_t i, n = imsi.shape[0]
+def partition_batch(const uint8_t[::1] rtype, const int64_t[::1] time, const int64_t[::1] imsi,
+                    const int64_t[::1] imei, const int64_t[::1] msisdn, const int64_t[::1] other,
+                    const int32_t[::1] duration, const int32_t[::1] cell,
+                    int nparts, uint64_t seed, int64_t[::1] counts,
+                    uint8_t[::1] o_rtype, int64_t[::1] o_time, int64_t[::1] o_imsi,
+                    int64_t[::1] o_imei, int64_t[::1] o_msisdn, int64_t[::1] o_other,
+                    int32_t[::1] o_duration, int32_t[::1] o_cell):
+    """OUT o_*: the batch grouped by partition of the IMSI hash (stable), counts[p] rows each.
+
+    Same partition function as :func:`partition_of`; nparts <= 256.
+    """
+    cdef Py_ssize_t i, n = time.shape[0]
     cdef uint64_t salt = 0x9E3779B97F4A7C15ULL * (seed + 1)
-    with nogil:
-        for i in range(n):
-            out[i] = <uint8_t>(mix(<uint64_t>imsi[i] ^ salt) % <uint64_t>nparts)
-
-
-ctypedef fused column_t:
-    uint8_t
-    int32_t
-    int64_t
-
-
-def scatter(const column_t[::1] src, const uint8_t[::1] part, const int64_t[::1] offsets,
-            column_t[::1] out):
-    """OUT out: src grouped by partition, stable; IN offsets[p]: first row of partition p."""
-    cdef Py_ssize_t i, n = src.shape[0]
     cdef int64_t pos[256]
+    cdef int64_t acc = 0
     cdef uint8_t q
-    for i in range(offsets.shape[0]):
-        pos[i] = offsets[i]
+    part_arr = np.empty(n, np.uint8)
+    cdef uint8_t[::1] part = part_arr
     with nogil:
+        for i in range(nparts):
+            counts[i] = 0
+        for i in range(n):
+            q = <uint8_t>(mix(<uint64_t>imsi[i] ^ salt) % <uint64_t>nparts)
+            part[i] = q
+            counts[q] += 1
+        for i in range(nparts):
+            pos[i] = acc
+            acc += counts[i]
         for i in range(n):
             q = part[i]
-            out[pos[q]] = src[i]
+            o_rtype[pos[q]] = rtype[i]
+            o_time[pos[q]] = time[i]
+            o_imsi[pos[q]] = imsi[i]
+            o_imei[pos[q]] = imei[i]
+            o_msisdn[pos[q]] = msisdn[i]
+            o_other[pos[q]] = other[i]
+            o_duration[pos[q]] = duration[i]
+            o_cell[pos[q]] = cell[i]
             pos[q] += 1

@@ -72,24 +72,16 @@ class Partitioner:
 
     # -- filling
     def add(self, cols: dict) -> None:
-        imsi = np.ascontiguousarray(cols["imsi"], np.int64)
-        n = len(imsi)
+        n = len(cols["imsi"])
         if n == 0:
             return
-        part = np.empty(n, np.uint8)
-        _aggregate.partition_of(imsi, self.nparts, self.seed, part)
-        counts = np.bincount(part, minlength=self.nparts)
-        if self.nparts == 1:
-            pieces = [{k: np.asarray(cols[k]) for k in COLUMN_NAMES}]
-        else:
-            ends = np.cumsum(counts)
-            offsets = (ends - counts).astype(np.int64)
-            split = {}
-            for name, dtype in COLUMNS:
-                out = np.empty(n, dtype)
-                _aggregate.scatter(np.ascontiguousarray(cols[name], dtype), part, offsets, out)
-                split[name] = np.split(out, ends[:-1])
-            pieces = [{k: split[k][p] for k in COLUMN_NAMES} for p in range(self.nparts)]
+        src = [np.ascontiguousarray(cols[name], dtype) for name, dtype in COLUMNS]
+        out = [np.empty(n, dtype) for _, dtype in COLUMNS]
+        counts = np.zeros(self.nparts, np.int64)
+        _aggregate.partition_batch(*src, self.nparts, self.seed, counts, *out)
+        bounds = np.cumsum(counts)[:-1]
+        split = [np.split(o, bounds) for o in out]
+        pieces = [{name: split[j][p] for j, name in enumerate(COLUMN_NAMES)} for p in range(self.nparts)]
         for p in range(self.nparts):
             if counts[p]:
                 self.mem[p].append(pieces[p])
