@@ -78,11 +78,11 @@ SPEC = {
         "wide_neighbours": (60, "cells within a driver's or moving box's area"),
     },
     "mobility": {
-        "p_primary_cell": (0.8, "probability an event at a place is served by its main cell"),
+        "p_primary_cell": (0.85, "probability an event at a place is served by its main cell"),
         "p_work_hours_at_work": (0.75, "probability of being at work in weekday work hours"),
         "p_home_evening": (0.8, "probability of being at home in the evening and night"),
-        "p_elsewhere_city": (0.3, "share of 'elsewhere' events anywhere in the city (rest near "
-                                  "home or work)"),
+        "p_elsewhere_city": (0.1, "share of 'elsewhere' events anywhere in the city (the rest "
+                                  "at a few favourite places near home or work)"),
         "unemployed_share": (0.25, "share of ordinary people without a work place"),
     },
     "legit": {

@@ -123,9 +123,11 @@ class RadioNetwork:
         jitter = rng.random(len(place)) >= p
         out = place.copy()
         if jitter.any():
-            k = self.near.shape[1]
-            j = rng.integers(1, max(k, 2), size=int(jitter.sum()))
-            out[jitter] = self.near[place[jitter], np.minimum(j, k - 1)]
+            # the other sectors of the site and the nearest cells, nearest first
+            k = min(4, self.near.shape[1])
+            j = np.minimum(1 + (rng.random(int(jitter.sum())) ** 2 * (k - 1)).astype(np.int64),
+                           k - 1)
+            out[jitter] = self.near[place[jitter], j]
         return out
 
     def wander(self, rng, base: np.ndarray) -> np.ndarray:

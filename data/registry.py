@@ -118,7 +118,9 @@ class Subscribers:
             anywhere = rng.random(k) < m.p_elsewhere_city
             base = np.where((work[elsewhere] >= 0) & (rng.random(k) < 0.4), work[elsewhere],
                             home[elsewhere])
-            near = net.wander(rng, base)
+            # a few favourite places per person (shops, friends, gym), fixed per SIM
+            fav = (sub[elsewhere].astype(np.int64) * 7919 + rng.integers(0, 3, size=k) * 104729)
+            near = net.wide[base, fav % net.wide.shape[1]]
             city = net.city_cells[rng.integers(len(net.city_cells), size=k)]
             place[elsewhere] = np.where(anywhere, city, near)
         wander = mode == WANDER
