@@ -152,6 +152,11 @@ class SimboxFactory:
             ports = max(gateways, int(left // per_port) // gateways * gateways)
             if ports < 1:
                 return None
+        if ports > left:
+            gateways = min(gateways, left)
+            ports = left // gateways * gateways
+        if ports * factor > left:
+            factor = max(1, left // ports)
         pool = ports * factor
         # start and places
         late = rng.random() < cfg.fraud.late_start_share and days > 1

@@ -1,0 +1,41 @@
+import json
+
+from simbox.cli import main
+
+
+def test_simulate_command_writes_files_and_a_summary(tmp_path, capsys):
+    out = tmp_path / "net"
+    rc = main(["simulate", "--subscribers", "600", "--days", "1", "--scenario", "baseline",
+               "--seed", "2", "--out", str(out)])
+    assert rc == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("simulated 600 subscribers, ") and str(out) in line
+    for name in ("cdrs.csv.gz", "cells.csv", "tac.csv", "truth.csv", "labels.csv"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_simulate_command_json(tmp_path, capsys):
+    rc = main(["simulate", "--subscribers", "300", "--days", "1", "--out", str(tmp_path),
+               "--json"])
+    assert rc == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["subscribers"] == 300 and s["cdrs"] > 0 and s["scenario"] == "mixed"
+    assert s["files"]["truth"].endswith("truth.csv")
+
+
+def test_simulate_command_bad_config_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"fraud": {"sahre": 0.1}}')
+    rc = main(["simulate", "--subscribers", "300", "--days", "1", "--out", str(tmp_path / "o"),
+               "--config", str(cfg)])
+    assert rc == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"simbox simulate: error: {cfg}: unknown key fraud.sahre "
+                   "(did you mean 'share'?)")
+
+
+def test_simulate_command_bad_format(tmp_path, capsys):
+    rc = main(["simulate", "--subscribers", "300", "--days", "1", "--out", str(tmp_path),
+               "--format", "xml"])
+    assert rc == 1
+    assert "unknown --format 'xml'; available: csv" in capsys.readouterr().err

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+
+from simbox.data.config import SPEC, Config, describe, load_config
+from simbox.errors import ConfigError
+
+
+def test_every_parameter_is_documented():
+    rows = describe()
+    assert len(rows) == sum(len(p) for p in SPEC.values())
+    for name, default, meaning in rows:
+        assert meaning and len(meaning) > 10, name
+
+
+def test_defaults_and_attribute_access():
+    cfg = Config()
+    assert cfg.fraud.share == 0.01
+    assert cfg["call_centre"].profile == "business"
+    assert cfg.run.timezone == "Asia/Shanghai"
+    with pytest.raises(AttributeError):
+        cfg.fraud.share = 0.5
+
+
+def test_json_and_toml_override(tmp_path):
+    j = tmp_path / "c.json"
+    j.write_text(json.dumps({"fraud": {"share": 0.02}, "call_centre": {"moc_per_day": 220}}))
+    cfg = load_config(j)
+    assert cfg.fraud.share == 0.02 and cfg.call_centre.moc_per_day == 220.0
+    t = tmp_path / "c.toml"
+    t.write_text('[run]\ntimezone = "Europe/Rome"\n[cardfarm]\nsims = [10, 20]\n')
+    cfg = load_config(t)
+    assert cfg.run.timezone == "Europe/Rome" and tuple(cfg.cardfarm.sims) == (10, 20)
+    # untouched values keep their defaults
+    assert cfg.fraud.share == 0.01
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"fraud": {"shar": 0.1}}, "c.json: unknown key fraud.shar (did you mean 'share'?)"),
+    ({"frod": {}}, "c.json: unknown section 'frod' (did you mean 'fraud'?)"),
+    ({"fraud": {"share": "high"}}, "c.json: fraud.share: expected a number, got 'high'"),
+    ({"fraud": {"share": 1.5}}, "c.json: fraud.share: expected a share between 0 and 1, got 1.5"),
+    ({"cardfarm": {"sims": [50]}}, "c.json: cardfarm.sims: expected a [low, high] pair, got [50]"),
+    ({"cardfarm": {"sims": [60, 50]}}, "c.json: cardfarm.sims: expected low <= high, got [60, 50]"),
+    ({"legit": {"shares": {"ordinary": 1, "pilot": 1}}},
+     "c.json: legit.shares: unknown kind 'pilot'"),
+    ({"fraud": {"mix_mixed": {"ordinary": 1}}},
+     "c.json: fraud.mix_mixed: kind 'ordinary' does not belong here"),
+    ({"run": {"timezone": "Mars/Olympus"}},
+     "c.json: run.timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as "
+     "'Asia/Shanghai')"),
+])
+def test_bad_config_messages(tmp_path, over, message):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(over))
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == f"{p.parent}/{message}"
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load_config(tmp_path / "missing.json")
+    p = tmp_path / "bad.toml"
+    p.write_text("[run\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(p)
