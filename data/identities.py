@@ -141,8 +141,9 @@ class IdentityPool:
         codes = make_imeis(tac, serial)
         # re-draw the rare collisions (two devices never share an IMEI by accident)
         for _ in range(20):
-            dup = pd.Series(codes).duplicated().to_numpy() | np.isin(
-                codes, np.fromiter(self._used_imei, np.int64, len(self._used_imei)))
+            used = self._used_imei
+            dup = pd.Series(codes).duplicated().to_numpy() | np.fromiter(
+                (c in used for c in codes.tolist()), bool, len(codes))
             if not dup.any():
                 break
             serial = np.where(dup, self.rng.integers(0, 1_000_000, size=n), serial)

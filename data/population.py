@@ -187,7 +187,7 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
             if len(pos) == 0:
                 continue
             sub = idx[pos]
-            t = window.sample_times(rng, day, np.full(len(pos), profile))
+            t = window.sample_times(rng, day, profile)
             m = len(pos)
             if rtype == DATA:
                 other = np.zeros(m, np.int64)
@@ -253,27 +253,32 @@ def mirror(seed, cfg, subs, net, window, log):
     place at that time, with the caller's MSISDN as other party.
     """
     rng = substream(seed, "mirror")
-    cols = log.columns()
-    rt = cols["rtype"]
-    out = (rt == MOC) | (rt == SMS_MO)
     msisdn = subs.msisdn
     callable_ = np.flatnonzero(subs.callable)
+    if len(callable_) == 0:
+        return 0
     order = np.argsort(msisdn[callable_], kind="stable")
     sorted_msisdn = msisdn[callable_][order]
-    other = cols["other"]
-    pos = np.searchsorted(sorted_msisdn, other)
-    pos = np.minimum(pos, len(sorted_msisdn) - 1)
-    hit = out & (len(sorted_msisdn) > 0) & (sorted_msisdn[pos] == other)
-    rows = np.flatnonzero(hit)
-    if len(rows) == 0:
+    found = []
+    for part in list(log.parts):
+        rt = part["rtype"]
+        out = np.flatnonzero((rt == MOC) | (rt == SMS_MO))
+        if len(out) == 0:
+            continue
+        other = part["other"][out]
+        pos = np.minimum(np.searchsorted(sorted_msisdn, other), len(sorted_msisdn) - 1)
+        hit = sorted_msisdn[pos] == other
+        rows = out[hit]
+        callee = callable_[order[pos[hit]]]
+        t = part["time"][rows]
+        active = window.day_of(t) >= subs.start_day[callee]
+        rows, callee, t = rows[active], callee[active], t[active]
+        found.append((callee, np.where(rt[rows] == MOC, MTC, SMS_MT), t,
+                      msisdn[part["sub"][rows]], part["duration"][rows]))
+    if not found:
         return 0
-    callee = callable_[order[pos[rows]]]
-    t = cols["time"][rows]
-    active = window.day_of(t) >= subs.start_day[callee]
-    rows, callee, t = rows[active], callee[active], t[active]
-    rtype = np.where(rt[rows] == MOC, MTC, SMS_MT)
+    callee, rtype, t, caller, dur = (np.concatenate(x) for x in zip(*found))
     cell = subs.locate(rng, net, window, cfg, callee, t)
     imei = subs.device(rng, callee, t)
-    caller = msisdn[cols["sub"][rows]]
-    log.add(callee, rtype, t, caller, cols["duration"][rows], cell, imei)
-    return len(rows)
+    log.add(callee, rtype, t, caller, dur, cell, imei)
+    return len(t)

@@ -178,8 +178,9 @@ def _assemble(seed, cfg, subs, net, window, events):
     rng = substream(seed, "assemble")
     c = events.columns()
     keep = (c["time"] >= window.start) & (c["time"] < window.end)
-    c = {k: v[keep] for k, v in c.items()}
     order = np.argsort(c["time"], kind="stable")
+    if not keep.all():
+        order = order[keep[order]]
     c = {k: v[order] for k, v in c.items()}
     sub = c["sub"]
     n = len(sub)
@@ -190,7 +191,7 @@ def _assemble(seed, cfg, subs, net, window, events):
                        "duration": c["duration"], "cell": c["cell"]}, source="simulated")
     # attaches: first event of a SIM, each new local day, a new device or location area
     lac = np.array([int(t.split("-")[1]) for t in net.cells["cell_id"]], np.int64)
-    o = np.lexsort((c["time"], sub))
+    o = np.argsort(sub, kind="stable")          # rows are in time order already
     s, t, im, cell = sub[o], c["time"][o], true_imei[o], c["cell"][o]
     day = window.day_of(t)
     new = np.ones(len(s), bool)

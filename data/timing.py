@@ -103,11 +103,16 @@ class Window:
         hour = np.empty(n, np.int64)
         u = rng.random(n)
         we = self.weekend[day]
-        for p in np.unique(profile):
+        if np.ndim(profile) == 0:
             for w in (0, 1):
-                m = (profile == p) & (we == bool(w))
-                if m.any():
-                    hour[m] = np.searchsorted(cum[p, w], u[m], side="right")
+                m = we == bool(w)
+                hour[m] = np.searchsorted(cum[int(profile), w], u[m], side="right")
+        else:
+            for p in np.unique(profile):
+                for w in (0, 1):
+                    m = (profile == p) & (we == bool(w))
+                    if m.any():
+                        hour[m] = np.searchsorted(cum[p, w], u[m], side="right")
         hour = np.minimum(hour, 23)
         sec = rng.integers(0, 3600, size=n)
         return self.midnight_utc[day] + hour * 3600 + sec
