@@ -10,8 +10,8 @@ Unknown sections or keys, and values of the wrong type, raise
 :class:`simbox.errors.ConfigError` naming the key.  Dict-valued parameters
 (population shares, scenario mixes) are replaced as a whole; their values are
 relative weights.  ``[lo, hi]`` pairs are ranges a value is drawn from uniformly
-(integers for counts).  :func:`describe` lists everything (``docs/simulator.md``
-is generated from the same table).
+(integers for counts).  :func:`describe` lists everything; :func:`markdown_table`
+prints the parameter table of ``docs/simulator.md`` (a test keeps them in step).
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _behaviour(moc, mtc, sms_mo, sms_mt, data, contacts, repeat, dur, unanswered
                **extra):
     """The common parameters of a legitimate population (per-day medians)."""
     spec = {
-        "moc_per_day": (moc, "outgoing calls per active day (median over SIMs)"),
+        "moc_per_day": (moc, "outgoing calls per active day (mean over SIMs; each SIM's own rate is "
+                                 "drawn from a gamma law around it)"),
         "mtc_per_day": (mtc, "incoming calls from off-net numbers per day; on-net callers "
                              "add mirrored incoming calls"),
         "sms_mo_per_day": (sms_mo, "SMS sent per day"),
@@ -100,7 +101,7 @@ SPEC = {
     "low_activity": _behaviour(0.3, 0.3, 0.2, 0.2, 0.8, 5, 0.85, 50, 0.2, "resident",
                                silent_day_share=(0.5, "share of days without any event")),
     "call_centre": _behaviour(
-        170.0, 3.0, 0.3, 0.5, 2.0, 20, 0.03, 70, 0.35, "business",
+        230.0, 3.0, 0.3, 0.5, 2.0, 20, 0.03, 70, 0.35, "business",
         centre_agents=([15, 120], "agents per call centre (all at one site)"),
         weekend_activity=(0.15, "weekend activity relative to weekdays"),
         fct_share=(0.25, "share of centres using fixed cellular terminals instead of handsets")),
@@ -141,14 +142,14 @@ SPEC = {
     "simbox": {
         "ports": ([4, 8, 16, 32, 64, 128, 256, 512], "gateway port counts to draw from"),
         "port_weights": ([6, 10, 14, 10, 6, 3, 1.5, 0.7], "relative weights of the port counts"),
-        "attempts_per_port_hour": (14.0, "call attempts per port per hour at the traffic peak"),
+        "attempts_per_port_hour": (18.0, "call attempts per port per hour at the traffic peak"),
         "duration_median_s": (85, "median answered call duration (lognormal)"),
         "duration_sigma": (0.95, "sigma of the log duration"),
         "unanswered_share": (0.3, "share of attempts not answered"),
         "short_call_share": (0.12, "share of answered calls cut within 10 s"),
         "setup_gap_s": (12, "median idle gap between two calls on a port, seconds"),
         "sim_bank_share": (0.4, "share of plain deployments using a SIM bank (rotation)"),
-        "bank_pool_factor": ([2, 6], "SIMs in a bank per port"),
+        "bank_pool_factor": ([2, 4], "SIMs in a bank per port"),
         "rotation_min": ([30, 240], "minutes a SIM stays on a port before rotation"),
         "replace_per_day": (0.04, "share of a box's SIMs blocked and replaced per day"),
         "moved_once_share": (0.2, "share of plain deployments moved once to another site"),
@@ -392,3 +393,16 @@ def load_config(path=None, overrides: dict | None = None) -> Config:
 def describe() -> list[tuple[str, object, str]]:
     """``(section.key, default, meaning)`` for every parameter, in table order."""
     return [(f"{s}.{k}", v[0], v[1]) for s, params in SPEC.items() for k, v in params.items()]
+
+
+def markdown_table() -> str:
+    """The parameter reference of ``docs/simulator.md``."""
+    lines = ["| parameter | default | meaning |", "|---|---|---|"]
+    for name, default, meaning in describe():
+        if isinstance(default, dict):
+            d = ", ".join(f"{k} {v:g}" for k, v in default.items())
+        else:
+            d = json.dumps(default)
+        lines.append(f"| `{name}` | {d} | {meaning} |")
+    return "\n".join(lines)
+

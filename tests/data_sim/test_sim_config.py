@@ -65,3 +65,12 @@ def test_unreadable_and_invalid_files(tmp_path):
     p.write_text("[run\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(p)
+
+
+def test_docs_list_every_parameter():
+    import pathlib
+    from simbox.data.config import markdown_table
+    doc = pathlib.Path(__file__).parents[2] / "docs" / "simulator.md"
+    text = doc.read_text(encoding="utf-8")
+    assert markdown_table() in text, "docs/simulator.md parameter table is stale: " \
+        "paste `python -m simbox.data.plot_docs --params`"
