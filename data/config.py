@@ -353,8 +353,33 @@ def _apply(values, overrides, source):
                                   f"{_suggest(key, SPEC[section])}")
             default = SPEC[section][key][0]
             values[section][key] = _check_value(f"{section}.{key}", default, value, source)
-    if values["run"]["timezone"]:
-        _check_timezone(values["run"]["timezone"], source)
+    _check_timezone(values["run"]["timezone"], source)
+    _check_date(values["run"]["start_date"], source)
+    from simbox.data.timing import PROFILES
+    for section, params in values.items():
+        prof = params.get("profile")
+        if prof is not None and prof not in PROFILES:
+            raise ConfigError(f"{source}: {section}.profile: unknown profile {prof!r}; choose one "
+                              f"of {', '.join(PROFILES)}")
+    for key in ("mcc_mnc", "country_code"):
+        v = values["run"][key]
+        if not (v.isdigit() and v.isascii()):
+            raise ConfigError(f"{source}: run.{key}: expected digits, got {v!r}")
+    if len(values["run"]["mcc_mnc"]) not in (5, 6):
+        raise ConfigError(f"{source}: run.mcc_mnc: expected 5 or 6 digits, "
+                          f"got {values['run']['mcc_mnc']!r}")
+    if not 1 <= len(values["run"]["country_code"]) <= 3:
+        raise ConfigError(f"{source}: run.country_code: expected 1 to 3 digits, "
+                          f"got {values['run']['country_code']!r}")
+
+
+def _check_date(text, source):
+    import datetime as dt
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{source}: run.start_date: expected a date like 2026-03-02, "
+                          f"got {text!r}") from None
 
 
 def _check_timezone(name, source):

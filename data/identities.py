@@ -5,7 +5,7 @@ All identities are built as *digits codes* (see :mod:`simbox.fastpath.events`):
 consecutive.
 
 - IMEI: 8-digit TAC + 6-digit serial + Luhn check digit (15 digits).
-- IMSI: MCC+MNC + 10-digit MSIN; legitimate SIMs are scattered over the MSIN
+- IMSI: MCC+MNC + MSIN, 15 digits; legitimate SIMs are scattered over the MSIN
   space, fraud SIMs come in consecutive batches (bought together).
 - MSISDN: country code + ``1`` + 10 digits (mainland-China style mobile numbers);
   again scattered for people, consecutive blocks for fraud batches.
@@ -76,8 +76,9 @@ class IdentityPool:
                  tac: pd.DataFrame):
         self.rng = rng
         self.tac = tac
-        self.imsi_prefix = int(mcc_mnc) * 10**10
-        self.imsi_code0 = 10 ** (len(mcc_mnc) + 10)
+        self.msin_digits = 15 - len(mcc_mnc)          # IMSIs have 15 digits
+        self.imsi_prefix = int(mcc_mnc) * 10**self.msin_digits
+        self.imsi_code0 = 10**15
         self.cc = country_code
         # mobile numbers: cc + "1" + 10 digits
         self.msisdn_code0 = int("1" + country_code + "1") * 10**10
@@ -110,7 +111,7 @@ class IdentityPool:
         raise RuntimeError("identity space exhausted")
 
     def imsis(self, n, block=False):
-        space = 10**10
+        space = 10**self.msin_digits
         msin = self._unique_block(n, space, self._used_msin) if block else \
             self._unique_random(n, space, self._used_msin)
         return self.imsi_code0 + self.imsi_prefix + msin

@@ -74,3 +74,32 @@ def test_docs_list_every_parameter():
     text = doc.read_text(encoding="utf-8")
     assert markdown_table() in text, "docs/simulator.md parameter table is stale: " \
         "paste `python -m simbox.data.plot_docs --params`"
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"ordinary": {"profile": "nocturnal"}},
+     "ordinary.profile: unknown profile 'nocturnal'; choose one of resident, business, driver, "
+     "flat, intl_wave"),
+    ({"run": {"start_date": "March 2"}},
+     "run.start_date: expected a date like 2026-03-02, got 'March 2'"),
+    ({"run": {"mcc_mnc": "4600"}}, "run.mcc_mnc: expected 5 or 6 digits, got '4600'"),
+    ({"run": {"country_code": "+86"}}, "run.country_code: expected digits, got '+86'"),
+])
+def test_bad_values_are_named(over, message):
+    with pytest.raises(ConfigError) as e:
+        Config(over)
+    assert str(e.value) == f"<overrides>: {message}"
+
+
+def test_other_city_time_zone_and_carrier():
+    from simbox.data import build_network
+    from simbox.fastpath.events import decode_array
+    net = build_network(800, 2, "mixed", 1, config={"run": {
+        "timezone": "Europe/Rome", "mcc_mnc": "222010", "country_code": "39",
+        "start_date": "2026-03-28"}})     # the window crosses the switch to summer time
+    imsi = decode_array(net.cdrs.imsi[:100])
+    assert all(len(s) == 15 and s.startswith("222010") for s in imsi)
+    assert all(s.startswith("39") for s in decode_array(net.cdrs.msisdn[:100]))
+    assert net.start == 1774652400          # 2026-03-28 00:00 CET = 23:00 UTC the day before
+    assert net.end == 1774821600            # 2026-03-30 00:00 CEST = 22:00 UTC the day before
+    assert net.cells["cell_id"].str.startswith("222010-").all()
