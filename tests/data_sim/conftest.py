@@ -8,6 +8,12 @@ SMALL = {"fraud": {"share": 0.03}, "cardfarm": {"sims": [20, 60]},
 
 
 @pytest.fixture(scope="session")
+def small():
+    """Overrides for small networks (import-free: test modules take it as a fixture)."""
+    return SMALL
+
+
+@pytest.fixture(scope="session")
 def mixed_net():
     return build_network(8000, 4, "mixed", 11, config=SMALL)
 

@@ -9,8 +9,6 @@ import pytest
 from simbox.data import simulate
 from simbox.data.kinds import CLASSES, KIND_BY_NAME
 
-from conftest import SMALL
-
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 DIGITS = re.compile(r"^\d+$")
 CDR_COLUMNS = ["record_type", "start_time", "imsi", "imei", "msisdn", "other_party",
@@ -48,9 +46,9 @@ def check_cdr_row(row, cells):
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory):
+def written(tmp_path_factory, small):
     out = tmp_path_factory.mktemp("sim")
-    res = simulate(3000, 2, "mixed", 4, out, config=SMALL)
+    res = simulate(3000, 2, "mixed", 4, out, config=small)
     return res, out
 
 
