@@ -55,7 +55,6 @@ class FarmFactory:
         modem_site = sites[np.arange(n_modems) % n_sites]
         modem_imei = self.ids.imeis("modem", n_modems, consecutive=True)
         sim_modem = np.arange(n_sims) // per_modem
-        sim_slot = np.arange(n_sims) % per_modem
         group = np.bincount(sim_modem, minlength=n_modems)
         late = rng.random() < cfg.fraud.late_start_share and window.days > 1
         start_day = int(rng.integers(1, window.days)) if late else 0
@@ -82,7 +81,6 @@ class FarmFactory:
         hw = tab / tab.mean()                     # hourly factor, mean 1
         hw_slot = hw[window.local_hour(ts)]
         slot_h = cycle / 3600.0
-        emitted = []
 
         def emit(per_sim_day, rtype, other_fn, dur_fn=None, burst=None):
             if np.ndim(per_sim_day) == 0:
@@ -114,7 +112,6 @@ class FarmFactory:
             n = len(t)
             dur = np.zeros(n, np.int64) if dur_fn is None else dur_fn(n)
             self.log.add(sims[s], rtype, t, other_fn(n), dur, cell, modem_imei[m])
-            emitted.append(s)
 
         ids = self.ids
         if kind == "cardfarm_otp":

@@ -183,15 +183,7 @@ def main(argv=None):
                         config={"fraud": {"share": 0.02}})
     for p in make_plots(net, a.out):
         print(p)
-    print(summary_table(net).to_markdown() if _has_tabulate() else summary_table(net))
-
-
-def _has_tabulate():
-    try:
-        import tabulate  # noqa: F401
-        return True
-    except ImportError:
-        return False
+    print(summary_table(net).to_string())
 
 
 if __name__ == "__main__":

@@ -42,20 +42,20 @@ PROFILE_NAMES = tuple(PROFILES)
 PROFILE_CODE = {n: i for i, n in enumerate(PROFILE_NAMES)}
 
 
-def profile_table(night_activity: float | None = None) -> np.ndarray:
-    """(n_profiles, 2, 24) hourly weights, normalised per row."""
+def profile_table() -> np.ndarray:
+    """(n_profiles, 2, 24) hourly weights (weekday, weekend), normalised per row."""
     tab = np.array([PROFILES[n] for n in PROFILE_NAMES], dtype=float)
     return tab / tab.sum(axis=2, keepdims=True)
 
 
 def wave(night_activity: float) -> np.ndarray:
-    """The international traffic wave (24 weights, max 1) with the night scaled."""
+    """The international traffic wave: 24 weights, peak 1, local hours 0-6 scaled so
+    that their mean is ``night_activity`` (relative to the evening peak)."""
     w = np.array(_INTL, float)
     w = w / w.max()
-    night = np.array([h < 7 for h in range(24)])
-    base = w[night].mean()
-    w[night] = w[night] / base * night_activity * w.max() * 0.35 / 0.35 if base > 0 else 0
-    return np.clip(w, 0.02, 1.0)
+    night = np.arange(24) < 7
+    w[night] = w[night] / w[night].mean() * float(night_activity)
+    return np.clip(w, 0.0, 1.0)
 
 
 class Window:

@@ -1,7 +1,6 @@
 """Every file the simulator writes follows the contracts of DESIGN.md (strict check)."""
 import csv
 import gzip
-import io
 import re
 
 import pytest

@@ -1,10 +1,9 @@
 """The properties that make the simulated network realistic (and detection hard)."""
-import numpy as np
 import pandas as pd
 import pytest
 
 from simbox.data import build_network
-from simbox.data.kinds import HARD_NEGATIVE_KINDS, SIMBOX_KINDS
+from simbox.data.kinds import HARD_NEGATIVE_KINDS
 from simbox.fastpath.events import RecordType, decode_array
 
 
