@@ -156,3 +156,18 @@ def test_labels_cover_part_of_the_fraud_and_never_contradict_truth(mixed_net, mi
     assert (by_imsi.label == "legit").sum() > 0
     # a case never mixes classes
     assert (lab.groupby("case_id")["label"].nunique() == 1).all()
+
+
+def test_some_cells_carry_heavy_load_and_the_centre_is_denser(mixed_net):
+    import numpy as np
+    cells = mixed_net.cells
+    load = np.bincount(mixed_net.cdrs.cell, minlength=len(cells))
+    s = np.sort(load)[::-1]
+    assert s[: max(1, len(s) // 20)].sum() > 0.15 * s.sum()
+    assert s[0] > 5 * np.median(s)
+    cfg = mixed_net.config.city
+    d = np.hypot((cells.lat - cfg.centre_lat) * 111.3,
+                 (cells.lon - cfg.centre_lon) * 111.3 * np.cos(np.radians(cfg.centre_lat)))
+    city = d <= cfg.radius_km
+    assert (d[city] < 10).mean() > 0.4           # sites crowd the centre
+    assert city.sum() < len(cells)               # and a few towns lie far away
