@@ -154,6 +154,8 @@ SPEC = {
         "replace_per_day": (0.04, "share of a box's SIMs blocked and replaced per day"),
         "moved_once_share": (0.2, "share of plain deployments moved once to another site"),
         "night_activity": (0.25, "traffic in the local night relative to the evening peak"),
+        "module_tac_share": (0.5, "share of gateways whose GSM modules report an M2M-module TAC "
+                                  "(the rest a dedicated gateway TAC)"),
     },
     "simbox_human": {
         "daily_cap": ([35, 90], "calls per SIM per day (cap)"),

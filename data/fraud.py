@@ -191,8 +191,11 @@ class SimboxFactory:
         self.next_id += 1
         imsi = self.ids.imsis(n_sims, block=True)
         msisdn = self.ids.msisdns(n_sims, block=True)
-        gw_imeis = [self.ids.imeis("gsm_gateway", ports // gateways, consecutive=True)
-                    for _ in range(gateways)]
+        # gateway modules: a dedicated gateway TAC, or the TAC of a common GSM module
+        # (the same modules sit in meters and trackers)
+        gw_type = ["m2m_module" if u < sc.module_tac_share else "gsm_gateway"
+                   for u in rng.random(gateways)]
+        gw_imeis = [self.ids.imeis(t, ports // gateways, consecutive=True) for t in gw_type]
         port_imei = np.concatenate(gw_imeis)
         spoof = kind == "simbox_spoof"
         sim_imei = self.ids.handset_imeis(n_sims) if spoof else None
