@@ -210,19 +210,25 @@ def _assemble(seed, cfg, subs, net, window, events):
 
 
 def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0,
-             out=None, *, config=None, format: str = "csv", signaling: bool = False,
+             out=None, *, config=None, format: str = "csv", signaling: bool | str = False,
              progress=None) -> SimulationResult:
     """Simulate a labelled network and write it to ``out`` (see ``docs/simulator.md``).
 
     Writes ``cdrs.csv.gz`` (or the CDRs in ``format``), ``cells.csv``, ``tac.csv``,
     ``truth.csv``, ``labels.csv`` and ``deployments.csv``; with ``signaling`` also
-    the attach events (pcap when a pcap writer is registered, else ``attaches.csv.gz``).
+    the attach events: ``True`` picks pcap when a pcap writer is registered, else
+    ``attaches.csv.gz``; a string names the signaling writer.
     """
     from simbox.data import writers
     t0 = _time.monotonic()
     if format not in writers.WRITERS:
         raise ConfigError(f"unknown format {format!r}; available: "
                           f"{', '.join(sorted(writers.WRITERS))}")
+    if signaling is True:
+        signaling = "pcap" if "pcap" in writers.SIGNALING_WRITERS else "csv"
+    if signaling and signaling not in writers.SIGNALING_WRITERS:
+        raise ConfigError(f"unknown signaling format {signaling!r}; available: "
+                          f"{', '.join(sorted(writers.SIGNALING_WRITERS))}")
     if out is None:
         raise ConfigError("simulate needs an output folder (out=...)")
     out = pathlib.Path(out)
@@ -236,8 +242,7 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
     paths = dict(writers.WRITERS[format](net, out, progress))
     paths.update(writers.write_tables(net, out))
     if signaling:
-        sig = writers.WRITERS.get("signaling", writers.write_attaches_csv)
-        paths.update(sig(net, out, None))
+        paths.update(writers.SIGNALING_WRITERS[signaling](net, out, None))
     if progress is not None and hasattr(progress, "finish"):
         progress.finish()
     return SimulationResult(network=net, paths=paths, seconds=_time.monotonic() - t0)

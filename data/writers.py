@@ -5,7 +5,7 @@
 CDRs in that format; the reference tables (``cells.csv``, ``tac.csv``,
 ``truth.csv``, ``labels.csv``, ``deployments.csv``) are always written as CSV.
 Other formats (3GPP BER, signaling pcap) register themselves with
-:func:`register_writer`.
+:func:`register_writer`; the attach events have their own table.
 
 CSV text is built column-wise with pyarrow compute kernels and compressed with
 ISA-L, chunk by chunk; gzip headers carry no time or name, so the same network
@@ -25,12 +25,18 @@ CDR_HEADER = "record_type,start_time,imsi,imei,msisdn,other_party,duration_s,cel
 ATTACH_HEADER = "time,imsi,imei,msisdn,cell_id\n"
 CHUNK = 500_000
 
-WRITERS: dict = {}
+WRITERS: dict = {}             # CDR formats: simulate(..., format=name)
+SIGNALING_WRITERS: dict = {}   # attach events: simulate(..., signaling=name)
 
 
-def register_writer(name: str, func) -> None:
-    """Make ``simulate(..., format=name)`` write CDRs with ``func(network, out_dir, progress)``."""
-    WRITERS[name] = func
+def register_writer(name: str, func, *, signaling: bool = False) -> None:
+    """Register ``func(network, out_dir, progress) -> {name: Path}``.
+
+    A CDR writer by default (``simulate(..., format=name)``), an attach-event
+    writer with ``signaling=True`` (``simulate(..., signaling=name)``; a writer
+    named ``pcap`` becomes the default of ``signaling=True``).
+    """
+    (SIGNALING_WRITERS if signaling else WRITERS)[name] = func
 
 
 def _digits(codes: np.ndarray) -> pa.Array:
@@ -142,3 +148,4 @@ def write_tables(net, out_dir) -> dict:
 
 
 register_writer("csv", write_cdrs_csv)
+register_writer("csv", write_attaches_csv, signaling=True)

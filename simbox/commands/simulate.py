@@ -31,8 +31,9 @@ def add_arguments(p):
     p.add_argument("--config", help="JSON or TOML file overriding simulator parameters")
     p.add_argument("--format", default=None,
                    help="CDR file format (default csv; others when their writer is installed)")
-    p.add_argument("--signaling", action="store_true",
-                   help="also write the attach / location-update events")
+    p.add_argument("--signaling", nargs="?", const=True, default=False, metavar="FORMAT",
+                   help="also write the attach / location-update events (pcap when available, "
+                        "else attaches.csv.gz; or name the format)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 

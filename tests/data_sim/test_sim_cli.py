@@ -39,3 +39,27 @@ def test_simulate_command_bad_format(tmp_path, capsys):
                "--format", "xml"])
     assert rc == 1
     assert "unknown --format 'xml'; available: csv" in capsys.readouterr().err
+
+
+def test_writer_tables_and_signaling(tmp_path, capsys):
+    from simbox.data import simulate, writers
+    seen = {}
+
+    def fake_pcap(net, out, progress):
+        seen["attaches"] = len(net.attaches)
+        p = out / "attaches.pcap"
+        p.write_bytes(b"")
+        return {"signaling": p}
+
+    writers.register_writer("pcap", fake_pcap, signaling=True)
+    try:
+        res = simulate(300, 1, "mixed", 1, tmp_path / "a", signaling=True)
+        assert res.paths["signaling"].name == "attaches.pcap" and seen["attaches"] > 0
+        res = simulate(300, 1, "mixed", 1, tmp_path / "b", signaling="csv")
+        assert res.paths["attaches"].name == "attaches.csv.gz"
+    finally:
+        del writers.SIGNALING_WRITERS["pcap"]
+    rc = main(["simulate", "--subscribers", "300", "--days", "1", "--out", str(tmp_path / "c"),
+               "--signaling", "xml"])
+    assert rc == 1
+    assert "unknown signaling format 'xml'; available: csv" in capsys.readouterr().err

@@ -171,3 +171,18 @@ def test_some_cells_carry_heavy_load_and_the_centre_is_denser(mixed_net):
     city = d <= cfg.radius_km
     assert (d[city] < 10).mean() > 0.4           # sites crowd the centre
     assert city.sum() < len(cells)               # and a few towns lie far away
+
+
+def test_attaches_show_rotation_and_precede_activity(mixed_net):
+    import numpy as np
+    a, c = mixed_net.attaches, mixed_net.cdrs
+    assert (a.rtype == RecordType.ATTACH).all() and (np.diff(a.time) >= 0).all()
+    assert (a.imei > 0).all()                                   # signaling always has the IMEI
+    assert set(np.unique(c.imsi)) == set(np.unique(a.imsi))     # every active SIM attaches
+    first_event = pd.Series(c.time).groupby(c.imsi).min()
+    first_attach = pd.Series(a.time).groupby(a.imsi).min()
+    assert (first_attach <= first_event.loc[first_attach.index]).all()
+    truth = mixed_net.truth.set_index("imsi")["class"]
+    cls = truth.loc[decode_array(a.imsi)].to_numpy()
+    per_imei = pd.Series(a.imsi[cls == "simbox"]).groupby(a.imei[cls == "simbox"]).nunique()
+    assert per_imei.max() >= 5                  # many IMSIs attach on one gateway port
