@@ -85,6 +85,8 @@ SPEC = {
         "p_elsewhere_city": (0.1, "share of 'elsewhere' events anywhere in the city (the rest "
                                   "at a few favourite places near home or work)"),
         "unemployed_share": (0.25, "share of ordinary people without a work place"),
+        "p_home_day": (0.45, "probability of being at home in the day when not at work"),
+        "p_elsewhere_near_work": (0.4, "share of 'elsewhere' places near work rather than home"),
     },
     "legit": {
         "shares": ({"ordinary": 0.70, "low_activity": 0.10, "m2m": 0.06, "driver": 0.03,
@@ -96,6 +98,12 @@ SPEC = {
         "shortcode_sms_per_day": (0.4, "SMS received from bank / service short codes per day "
                                        "(every person gets a few OTPs)"),
         "data_duration_median_s": (240, "median data session duration"),
+        "data_duration_sigma": (1.2, "sigma of the log data session duration"),
+        "duration_sigma": (1.0, "sigma of the log call duration"),
+        "contacts_sigma": (0.6, "sigma of the log contact-list size"),
+        "contact_skew": (2.2, "skew of contact choice toward the first contacts (1 = uniform)"),
+        "new_number_onnet_share": (0.3, "share of calls to new numbers that reach a subscriber "
+                                        "of this network"),
     },
     "ordinary": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident"),
     "low_activity": _behaviour(0.3, 0.3, 0.2, 0.2, 0.8, 5, 0.85, 50, 0.2, "resident",
@@ -103,15 +111,20 @@ SPEC = {
     "call_centre": _behaviour(
         230.0, 3.0, 0.3, 0.5, 2.0, 20, 0.03, 70, 0.35, "business",
         centre_agents=([15, 120], "agents per call centre (all at one site)"),
+        activity_dispersion=(6.0, "gamma shape of agents' activity (agents are alike)"),
         weekend_activity=(0.15, "weekend activity relative to weekdays"),
         fct_share=(0.25, "share of centres using fixed cellular terminals instead of handsets")),
     "driver": _behaviour(16.0, 12.0, 2.0, 3.0, 14.0, 30, 0.35, 35, 0.15, "driver"),
     "small_business": _behaviour(9.0, 14.0, 2.0, 3.0, 6.0, 25, 0.35, 75, 0.12, "business",
                                  weekend_activity=(0.6, "weekend activity relative to weekdays")),
-    "m2m": _behaviour(0.0, 0.0, 0.0, 0.0, 48.0, 1, 1.0, 0, 0.0, "flat",
-                      sms_only_share=(0.3, "share of M2M SIMs that report by SMS, not data"),
-                      report_period_min=([15, 120], "reporting period, minutes"),
-                      move_share=(0.1, "share of M2M SIMs that move (fleet trackers)")),
+    "m2m": {
+        "sms_only_share": (0.3, "share of M2M SIMs that report by SMS to a server short code, "
+                                "not by data sessions"),
+        "report_period_min": ([15, 120], "reporting period, minutes (one per SIM)"),
+        "missed_report_share": (0.03, "share of reports missed (coverage, power)"),
+        "command_share": (0.3, "share of SIMs that receive a command SMS from their server"),
+        "move_share": (0.1, "share of M2M SIMs that move (fleet trackers)"),
+    },
     "dual_sim": _behaviour(2.0, 1.2, 0.7, 0.8, 5.0, 10, 0.8, 50, 0.18, "resident",
                            second_activity=(0.5, "activity of the second SIM relative to "
                                                  "the first")),
@@ -173,6 +186,7 @@ SPEC = {
     "simbox_mobile": {
         "ports": ([4, 8, 16, 32], "port counts to draw from"),
         "move_every_min": ([10, 40], "minutes between cell changes while driving"),
+        "driving_hours": ([7, 22], "local hours on the road (parked at the base otherwise)"),
     },
     "simbox_lowrate": {
         "calls_per_sim_day": ([4, 14], "calls per SIM per day"),
@@ -189,6 +203,8 @@ SPEC = {
         "sites": ([1, 3], "sites per farm"),
         "sims_per_modem": ([8, 32], "SIMs cycled through one modem (multi-card device)"),
         "cycle_min": ([20, 180], "minutes a SIM stays active in a modem slot"),
+        "international_sender_share": (0.15, "share of verification SMS from international "
+                                             "numbers (the rest from short codes)"),
     },
     "cardfarm_otp": {
         "sms_mt_per_day": ([4, 30], "verification SMS received per active SIM-day"),
@@ -203,6 +219,7 @@ SPEC = {
     "cardfarm_rented": {
         "sms_mt_per_day": ([1, 8], "verification SMS received per SIM-day"),
         "mtc_per_day": (0.6, "incoming (voice verification) calls per SIM-day"),
+        "international_caller_share": (0.5, "share of those calls from international numbers"),
     },
     "labels": {
         "raided_share": (0.35, "share of deployments raided (labelled)"),
@@ -228,23 +245,31 @@ def _freeze(value):
 
 
 class Section:
-    """Attribute access to one section (read only)."""
+    """Attribute access to one section (read only); reads are recorded in ``used``."""
 
-    def __init__(self, name, values):
+    def __init__(self, name, values, used):
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_used", used)
 
     def __getattr__(self, key):
         try:
-            return self._values[key]
+            value = self._values[key]
         except KeyError:
             raise AttributeError(f"no parameter {self._name}.{key}") from None
+        self._used.add(f"{self._name}.{key}")
+        return value
 
     def __setattr__(self, key, value):
         raise AttributeError("configuration is read only; use Config.with_overrides")
 
     def get(self, key, default=None):
+        if key in self._values:
+            self._used.add(f"{self._name}.{key}")
         return self._values.get(key, default)
+
+    def __contains__(self, key):
+        return key in self._values
 
     def as_dict(self):
         return {k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, MappingProxyType)
@@ -260,7 +285,8 @@ class Config:
         if overrides:
             _apply(values, overrides, source)
         self._raw = values
-        self._sections = {s: Section(s, {k: _freeze(v) for k, v in p.items()})
+        self.used: set = set()       # parameters read so far (a test checks none is dead)
+        self._sections = {s: Section(s, {k: _freeze(v) for k, v in p.items()}, self.used)
                           for s, p in values.items()}
 
     def __getattr__(self, name):
@@ -284,7 +310,7 @@ class Config:
         if scenario not in SCENARIOS:
             raise ConfigError(f"unknown scenario {scenario!r}; choose one of "
                               f"{', '.join(SCENARIOS)}")
-        return dict(self._raw["fraud"][f"mix_{scenario}"])
+        return dict(getattr(self.fraud, f"mix_{scenario}"))
 
 
 def _suggest(word, choices):

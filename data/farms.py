@@ -136,7 +136,8 @@ class FarmFactory:
             emit(uniform_range(rng, kp.sms_mt_per_day, n_sims, integer=False), SMS_MT,
                  lambda n: self._senders(rng, n))
             emit(kp.mtc_per_day, MTC, lambda n: np.where(
-                rng.random(n) < 0.5, ids.international_numbers(n), ids.offnet_numbers(n)),
+                rng.random(n) < kp.international_caller_share, ids.international_numbers(n),
+                ids.offnet_numbers(n)),
                 lambda n: np.where(rng.random(n) < 0.2, 0, rng.integers(10, 90, size=n)))
         # the SIMs in the modems at the end: all of them (a farm keeps its cards)
         return Deployment(dep_id, kind, sims, modem_imei, np.unique(modem_site), sims,
@@ -145,7 +146,7 @@ class FarmFactory:
     def _senders(self, rng, n):
         """Verification senders: service short codes, sometimes international numbers."""
         sc = self.shortcodes[rng.integers(len(self.shortcodes), size=n)]
-        intl = rng.random(n) < 0.15
+        intl = rng.random(n) < self.cfg.cardfarm.international_sender_share
         if intl.any():
             sc[intl] = self.ids.international_numbers(int(intl.sum()))
         return sc

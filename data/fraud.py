@@ -304,7 +304,9 @@ class SimboxFactory:
                 if not net.city[route[i]]:
                     route[i] = route[i - 1]
             k = (t - t0) // step
-            driving = (window.local_hour(t) >= 7) & (window.local_hour(t) < 22)
+            h0, h1 = self.cfg.simbox_mobile.driving_hours
+            lh = window.local_hour(t)
+            driving = (lh >= h0) & (lh < h1)
             place = np.where(driving, route[np.clip(k, 0, n_steps - 1)], gw_site[0])
         return place
 

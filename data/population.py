@@ -115,9 +115,9 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
     return out
 
 
-def _contacts(rng, n, size_median, onnet_share, callees, ids):
+def _contacts(rng, n, size_median, sigma, onnet_share, callees, ids):
     """CSR contact lists: (ptr, numbers, onnet flags)."""
-    size = np.maximum(1, np.round(lognormal(rng, size_median, 0.6, n))).astype(np.int64)
+    size = np.maximum(1, np.round(lognormal(rng, size_median, sigma, n))).astype(np.int64)
     ptr = np.r_[0, np.cumsum(size)]
     total = int(ptr[-1])
     onnet = rng.random(total) < onnet_share
@@ -127,17 +127,17 @@ def _contacts(rng, n, size_median, onnet_share, callees, ids):
     return ptr, nums, onnet
 
 
-def _pick_others(rng, pos, ptr, nums, onnet, repeat, callees, ids, incoming=False):
+def _pick_others(rng, pos, ptr, nums, onnet, repeat, callees, ids, lp, incoming=False):
     """Other party of each event: a contact (skewed to the first ones) or a new number."""
     n = len(pos)
     size = ptr[pos + 1] - ptr[pos]
-    j = np.minimum((size * rng.random(n) ** 2.2).astype(np.int64), size - 1)
+    j = np.minimum((size * rng.random(n) ** lp.contact_skew).astype(np.int64), size - 1)
     k = ptr[pos] + j
     other = nums[k]
     new = rng.random(n) >= repeat
     fresh = ids.offnet_numbers(n)
     if not incoming and len(callees):
-        on = rng.random(n) < 0.3
+        on = rng.random(n) < lp.new_number_onnet_share
         fresh = np.where(on, callees[rng.integers(len(callees), size=n)], fresh)
     if incoming:
         # people on this network who call appear through their own outgoing calls
@@ -164,17 +164,19 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
             continue
         act = rng.gamma(cfg.run.activity_dispersion, 1.0 / cfg.run.activity_dispersion, n)
         if kind == "call_centre":
-            act = rng.gamma(6.0, 1 / 6.0, n)
+            act = rng.gamma(p.activity_dispersion, 1 / p.activity_dispersion, n)
         if kind == "dual_sim":
             act[n // 2:] *= cfg.dual_sim.second_activity
         active = (np.arange(days)[None, :] >= subs.start_day[idx][:, None]).astype(float)
         if kind == "low_activity":
             active *= rng.random((n, days)) >= p.silent_day_share
         day_factor = None
-        if "weekend_activity" in p._values:
+        if "weekend_activity" in p:
             day_factor = np.where(window.weekend, p.weekend_activity, 1.0)[None, :]
         profile = PROFILE_CODE[p.profile]
-        ptr, nums, onnet = _contacts(rng, n, p.contacts, cfg.legit.onnet_contacts, callees, ids)
+        lp = cfg.legit
+        ptr, nums, onnet = _contacts(rng, n, p.contacts, lp.contacts_sigma, lp.onnet_contacts,
+                                     callees, ids)
         streams = ((MOC, p.moc_per_day), (MTC, p.mtc_per_day), (SMS_MO, p.sms_mo_per_day),
                    (SMS_MT, p.sms_mt_per_day), (SMS_MT, cfg.legit.shortcode_sms_per_day),
                    (DATA, p.data_per_day))
@@ -191,16 +193,18 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
             m = len(pos)
             if rtype == DATA:
                 other = np.zeros(m, np.int64)
-                dur = np.maximum(1, lognormal(rng, cfg.legit.data_duration_median_s, 1.2, m))
+                dur = np.maximum(1, lognormal(rng, lp.data_duration_median_s,
+                                              lp.data_duration_sigma, m))
             elif si == 4:   # short-code SMS (bank OTPs, notifications)
                 other = shortcodes[rng.integers(len(shortcodes), size=m)]
                 dur = np.zeros(m)
             else:
                 incoming = rtype in (MTC, SMS_MT)
                 other = _pick_others(rng, pos, ptr, nums, onnet, p.repeat_share, callees, ids,
-                                     incoming)
+                                     lp, incoming)
                 if rtype in (MOC, MTC):
-                    dur = _durations(rng, m, p.duration_median_s, 1.0, p.unanswered_share)
+                    dur = _durations(rng, m, p.duration_median_s, lp.duration_sigma,
+                                     p.unanswered_share)
                 else:
                     dur = np.zeros(m)
                 if not incoming:
@@ -224,7 +228,7 @@ def _m2m(rng, cfg, subs, net, window, log, idx, shortcodes):
     t = start[pos] + phase[pos] + k * period[pos] + rng.integers(-20, 21, size=len(pos))
     t = np.clip(t, window.start, window.end - 1)
     # some devices skip reports (coverage, power)
-    keep = rng.random(len(pos)) < 0.97
+    keep = rng.random(len(pos)) >= p.missed_report_share
     pos, t = pos[keep], t[keep]
     sub = idx[pos]
     server = shortcodes[rng.integers(len(shortcodes), size=n)]
@@ -235,7 +239,7 @@ def _m2m(rng, cfg, subs, net, window, log, idx, shortcodes):
     cell = subs.locate(rng, net, window, cfg, sub, t)
     log.add(sub, rtype, t, other, dur, cell, subs.imei[sub])
     # rare commands from the server
-    cmd = rng.random(n) < 0.3
+    cmd = rng.random(n) < p.command_share
     if cmd.any():
         ci = np.flatnonzero(cmd)
         tt = window.start + rng.integers(0, window.end - window.start, size=len(ci))

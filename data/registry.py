@@ -107,7 +107,7 @@ class Subscribers:
         u = rng.random(n)
         at_work_time = (~weekend) & (hour >= 9) & (hour < 18) & (work >= 0)
         evening = (hour >= 20) | (hour < 7)
-        p_home = np.where(evening, m.p_home_evening, 0.45)
+        p_home = np.where(evening, m.p_home_evening, m.p_home_day)
         go_work = at_work_time & (u < m.p_work_hours_at_work)
         place = np.where(go_work, work, place)
         elsewhere = ~go_work & (rng.random(n) >= p_home)
@@ -116,7 +116,8 @@ class Subscribers:
         if elsewhere.any():
             k = int(elsewhere.sum())
             anywhere = rng.random(k) < m.p_elsewhere_city
-            base = np.where((work[elsewhere] >= 0) & (rng.random(k) < 0.4), work[elsewhere],
+            base = np.where((work[elsewhere] >= 0) & (rng.random(k) < m.p_elsewhere_near_work),
+                            work[elsewhere],
                             home[elsewhere])
             # a few favourite places per person (shops, friends, gym), fixed per SIM
             fav = (sub[elsewhere].astype(np.int64) * 7919 + rng.integers(0, 3, size=k) * 104729)

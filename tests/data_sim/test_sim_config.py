@@ -103,3 +103,14 @@ def test_other_city_time_zone_and_carrier():
     assert net.start == 1774652400          # 2026-03-28 00:00 CET = 23:00 UTC the day before
     assert net.end == 1774821600            # 2026-03-30 00:00 CEST = 22:00 UTC the day before
     assert net.cells["cell_id"].str.startswith("222010-").all()
+
+
+def test_every_parameter_is_used(small):
+    """No dead parameter: building each scenario reads every one of them."""
+    from simbox.data import build_network
+    used = set()
+    for scenario in ("baseline", "evasive", "mixed"):
+        cfg = Config(small)
+        build_network(3000, 2, scenario, 1, config=cfg)
+        used |= cfg.used
+    assert sorted(set(name for name, _, _ in describe()) - used) == []
