@@ -96,6 +96,10 @@ class RadioNetwork:
         kw = min(int(c.wide_neighbours) + 1, self.n_cells)
         self.wide = tree.query(self.xy, k=kw)[1].astype(np.int32)
         self.p_primary = float(cfg.mobility.p_primary_cell)
+        # radio conditions differ per place: how often another cell serves it, and how
+        # many other cells can (1 at a clean spot, up to 6 at a cell edge)
+        self.place_p = np.clip(self.p_primary + rng.normal(0, 0.07, self.n_cells), 0.55, 0.995)
+        self.place_k = rng.integers(1, min(7, self.near.shape[1]), size=self.n_cells)
 
     # -- picking places -------------------------------------------------------
     def pick(self, rng, n, weight="home", cells=None):
@@ -118,16 +122,18 @@ class RadioNetwork:
 
     def serve(self, rng, place: np.ndarray, p_primary=None) -> np.ndarray:
         """Serving cell of events at ``place`` (primary cell, sometimes a near one)."""
-        p = self.p_primary if p_primary is None else p_primary
         place = np.asarray(place, np.int32)
+        p = self.place_p[place]
+        if p_primary is not None:          # a device's own radio (e.g. a gateway's antennas)
+            p = np.maximum(p, p_primary)
         jitter = rng.random(len(place)) >= p
         out = place.copy()
         if jitter.any():
             # the other sectors of the site and the nearest cells, nearest first
-            k = min(4, self.near.shape[1])
-            j = np.minimum(1 + (rng.random(int(jitter.sum())) ** 2 * (k - 1)).astype(np.int64),
-                           k - 1)
-            out[jitter] = self.near[place[jitter], j]
+            pj = place[jitter]
+            k = self.place_k[pj]
+            j = 1 + np.minimum((rng.random(len(pj)) ** 2 * k).astype(np.int64), k - 1)
+            out[jitter] = self.near[pj, j]
         return out
 
     def wander(self, rng, base: np.ndarray) -> np.ndarray:
