@@ -56,6 +56,8 @@ SPEC = {
                                       "CDRs carry UTC"),
         "mcc_mnc": ("46000", "the carrier's MCC+MNC (IMSI prefix and cell token prefix)"),
         "country_code": ("86", "country calling code of MSISDNs and local numbers"),
+        "operator_short_code": ("10086", "the carrier's own service number (balance and top-up "
+                                         "SMS to every SIM)"),
         "missing_imei_share": (0.002, "share of CDRs exported without an IMEI"),
         "new_subscriber_share": (0.03, "share of legitimate SIMs first active during the window"),
         "activity_dispersion": (1.3, "gamma shape of per-SIM activity (smaller = more "
@@ -167,6 +169,9 @@ SPEC = {
         "replace_per_day": (0.04, "share of a box's SIMs blocked and replaced per day"),
         "moved_once_share": (0.2, "share of plain deployments moved once to another site"),
         "night_activity": (0.25, "traffic in the local night relative to the evening peak"),
+        "callback_share": (0.02, "share of box calls whose callee calls the number back "
+                                 "(the box rejects most callbacks)"),
+        "operator_sms_per_day": (0.3, "balance / top-up SMS from the carrier per SIM-day"),
         "module_tac_share": (0.5, "share of gateways whose GSM modules report an M2M-module TAC "
                                   "(the rest a dedicated gateway TAC)"),
     },
@@ -389,7 +394,7 @@ def _apply(values, overrides, source):
         if prof is not None and prof not in PROFILES:
             raise ConfigError(f"{source}: {section}.profile: unknown profile {prof!r}; choose one "
                               f"of {', '.join(PROFILES)}")
-    for key in ("mcc_mnc", "country_code"):
+    for key in ("mcc_mnc", "country_code", "operator_short_code"):
         v = values["run"][key]
         if not (v.isdigit() and v.isascii()):
             raise ConfigError(f"{source}: run.{key}: expected digits, got {v!r}")

@@ -260,6 +260,7 @@ class SimboxFactory:
             other = self._human(rng, kp, sims, msisdn, sim, t, dur, cell, imei, other, n_sims,
                                 sim_imei, port_imei, first_port)
         self.log.add(gsub, MOC, t, other, dur, cell, imei)
+        self._echoes(rng, sc, gsub, t, other, cell, imei)
         # what a raid finds at the end: SIMs in the ports (the whole bank), the gateways
         if bank:
             at_end = sims
@@ -273,6 +274,26 @@ class SimboxFactory:
         sites = np.unique(np.concatenate([gw_site, np.unique(cell)]))
         return Deployment(dep_id, kind, sims, np.unique(imei), sites, at_end,
                           np.unique(port_imei))
+
+    def _echoes(self, rng, sc, gsub, t, other, cell, imei):
+        """What reaches a box SIM from outside: a few callbacks, the carrier's SMS."""
+        end = self.window.end
+        back = np.flatnonzero(rng.random(len(t)) < sc.callback_share)
+        if len(back):
+            tb = t[back] + np.maximum(30, rng.exponential(1800, len(back))).astype(np.int64)
+            ok = tb < end
+            b = back[ok]
+            dur = np.where(rng.random(len(b)) < 0.85, 0, rng.integers(3, 30, size=len(b)))
+            self.log.add(gsub[b], MTC, tb[ok], other[b], dur, cell[b], imei[b])
+        if len(t):
+            days = (end - t.min()) / 86400.0
+            n_sims = len(np.unique(gsub))
+            k = int(rng.poisson(sc.operator_sms_per_day * days * n_sims))
+            if k:
+                pick = rng.integers(0, len(t), size=k)       # while the SIM is on air
+                ts = np.minimum(t[pick] + rng.integers(0, 600, size=k), end - 1)
+                self.log.add(gsub[pick], SMS_MT, ts, self.ids.operator_code, 0, cell[pick],
+                             imei[pick])
 
     def _callees(self, rng, n):
         f = self.cfg.fraud

@@ -73,13 +73,14 @@ class IdentityPool:
     """Hands out unique IMEIs, IMSIs and MSISDNs (deterministic for its generator)."""
 
     def __init__(self, rng: np.random.Generator, mcc_mnc: str, country_code: str,
-                 tac: pd.DataFrame):
+                 tac: pd.DataFrame, operator_code: str = "10086"):
         self.rng = rng
         self.tac = tac
         self.msin_digits = 15 - len(mcc_mnc)          # IMSIs have 15 digits
         self.imsi_prefix = int(mcc_mnc) * 10**self.msin_digits
         self.imsi_code0 = 10**15
         self.cc = country_code
+        self.operator_code = int("1" + operator_code)
         # mobile numbers: cc + "1" + 10 digits
         self.msisdn_code0 = int("1" + country_code + "1") * 10**10
         self.msisdn_len = len(country_code) + 11
@@ -186,7 +187,7 @@ class IdentityPool:
     def short_code_pool(self, n=60):
         five = 100_000 + self.rng.integers(10_000, 99_999, size=n // 2)
         six = 1_000_000 + self.rng.integers(100_000, 999_999, size=n - n // 2)
-        return np.unique(np.concatenate([five, six]))
+        return np.unique(np.concatenate([five, six, [self.operator_code]]))
 
 
 def _popularity(n):

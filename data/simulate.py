@@ -117,7 +117,8 @@ def build_network(subscribers: int, days: int, scenario: str = "mixed", seed: in
     window = Window(cfg.run.start_date, days, cfg.run.timezone)
     net = RadioNetwork(substream(seed, "network"), cfg, subscribers)
     tac = tac_table()
-    ids = IdentityPool(substream(seed, "identities"), cfg.run.mcc_mnc, cfg.run.country_code, tac)
+    ids = IdentityPool(substream(seed, "identities"), cfg.run.mcc_mnc, cfg.run.country_code, tac,
+                       cfg.run.operator_short_code)
     subs = Subscribers()
     events = EventLog()
     fraud_target = int(round(subscribers * cfg.fraud.share))

@@ -78,9 +78,10 @@ def test_drivers_are_more_mobile_than_people(mixed):
         2 * st.loc[st.kind == "ordinary", "cells"].median()
 
 
-def test_plain_boxes_have_no_incoming_but_evasive_ones_do(evasive_net, mixed):
+def test_plain_boxes_have_almost_no_incoming_but_evasive_ones_do(evasive_net, mixed):
     _, st = mixed
-    assert st.loc[st.kind == "simbox_plain", "mtc"].sum() == 0
+    plain = st[st.kind == "simbox_plain"]
+    assert plain.mtc.sum() < 0.05 * plain.callees_per_day.sum() * 4   # a few callbacks
     _, ev = per_sim(evasive_net)
     human = ev[ev.kind == "simbox_human"]
     assert len(human) > 0
