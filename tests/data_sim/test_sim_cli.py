@@ -63,3 +63,26 @@ def test_writer_tables_and_signaling(tmp_path, capsys):
                "--signaling", "xml"])
     assert rc == 1
     assert "unknown signaling format 'xml'; available: csv" in capsys.readouterr().err
+
+
+def test_progress_reports_stages_and_rows(tmp_path):
+    from simbox.data import simulate
+
+    class Recorder:
+        def __init__(self):
+            self.stages, self.rows = [], 0
+
+        def stage(self, label, total=None, unit=""):
+            self.stages.append(label)
+
+        def __call__(self, advance=0, total=None):
+            self.rows += advance
+
+        def finish(self):
+            self.stages.append("done")
+
+    rec = Recorder()
+    res = simulate(400, 1, "mixed", 1, tmp_path, progress=rec)
+    assert rec.stages == ["network", "legitimate subscribers", "fraud deployments",
+                          "legitimate traffic", "assembling", "writing CDRs", "done"]
+    assert rec.rows == len(res.network.cdrs)
