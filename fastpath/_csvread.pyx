@@ -596,11 +596,6 @@ cdef class Parser:
         self.n_rej = 0
         return out
 
-    def reject_external(self, int reason):
-        """Count a reject found by the wrapper (e.g. a record too long for any buffer)."""
-        self.records += 1
-        self.rejected_by[reason] += 1
-
     def parse(self, const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final,
               uint8_t[::1] rtype, int64_t[::1] time, int64_t[::1] imsi, int64_t[::1] imei,
               int64_t[::1] msisdn, int64_t[::1] other, int32_t[::1] duration,
