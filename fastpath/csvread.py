@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import queue
 import threading
 import weakref
+import zlib
 
 import numpy as np
 
@@ -28,39 +30,41 @@ from simbox.fastpath.columns import ColumnMapping, load_mapping
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, check_policy
 
+log = logging.getLogger(__name__)
+
+
+class ZlibDecompressor:
+    """The ``isal.igzip_lib.IgzipDecompressor`` interface over ``zlib`` (the fallback)."""
+
+    def __init__(self):
+        self._d = zlib.decompressobj(31)
+        self.needs_input = True
+
+    def decompress(self, data, max_length):
+        out = self._d.decompress(self._d.unconsumed_tail + data, max_length)
+        # output cut at max_length may leave more to come from the same input
+        self.needs_input = not self._d.unconsumed_tail and len(out) < max_length
+        return out
+
+    @property
+    def eof(self):
+        return self._d.eof
+
+    @property
+    def unused_data(self):
+        return self._d.unused_data
+
+
 try:  # ISA-L inflate is ~4x faster than zlib
     from isal import igzip_lib as _igzip
 
-    def _decompressor():
+    def isal_decompressor():
         return _igzip.IgzipDecompressor(flag=_igzip.DECOMP_GZIP)
 
-    _GZIP_ERRORS = (_igzip.IsalError, EOFError)
+    _decompressor = isal_decompressor
+    _GZIP_ERRORS = (_igzip.IsalError, zlib.error, EOFError)
 except ImportError:  # pragma: no cover - isal is a dependency
-    import zlib
-
-    class _ZlibDecompressor:
-        """The IgzipDecompressor interface over zlib."""
-
-        def __init__(self):
-            self._d = zlib.decompressobj(31)
-            self.needs_input = True
-
-        def decompress(self, data, max_length):
-            out = self._d.decompress(self._d.unconsumed_tail + data, max_length)
-            self.needs_input = not self._d.unconsumed_tail
-            return out
-
-        @property
-        def eof(self):
-            return self._d.eof
-
-        @property
-        def unused_data(self):
-            return self._d.unused_data
-
-    def _decompressor():
-        return _ZlibDecompressor()
-
+    _decompressor = ZlibDecompressor
     _GZIP_ERRORS = (zlib.error, EOFError)
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -72,6 +76,7 @@ PREFETCH_PIECES = 32               # inflated pieces the thread may run ahead
 THREADED_INFLATE = (os.cpu_count() or 1) > 1
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
+WARN_AFTER = 1000                # warn when none of the first records is accepted
 REASONS = _csvread.REASONS
 TRUNCATED = "truncated gzip"
 CORRUPT = "corrupt gzip"
@@ -342,6 +347,7 @@ class _Reader:
         self.header = []
         self._seen = (0, 0, 0)
         self._raw_seen = 0
+        self._warned = False
 
     # ---- helpers ---------------------------------------------------------------
     def _progress(self, stream):
@@ -352,7 +358,13 @@ class _Reader:
             self.progress(adv, total=self.size)
 
     def _sync_counts(self, parser):
-        records, accepted, skipped, _ = parser.counts()
+        records, accepted, skipped, by_reason = parser.counts()
+        if not self._warned and records >= WARN_AFTER and accepted == 0:
+            self._warned = True
+            top = max(by_reason, key=by_reason.get) if by_reason else None
+            log.warning("%s: none of the first %d records was accepted (mostly: %s); is the "
+                        "column profile %r the file's layout?", self.name, records,
+                        REASONS[top] if top else "skipped", self.m.name)
         r0, a0, s0 = self._seen
         self.stats.records += records - r0
         self.stats.accepted += accepted - a0

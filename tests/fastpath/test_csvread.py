@@ -2,6 +2,7 @@
 import csv
 import gzip
 import io
+import re
 import shutil
 
 import numpy as np
@@ -75,9 +76,12 @@ def test_gzip_equals_plain(datadir, tmp_path, inflate_mode):
     assert stats.bytes == gz.stat().st_size
 
 
-@pytest.fixture(params=[False, True], ids=["inline", "threaded"])
+@pytest.fixture(params=["isal", "isal-threaded", "zlib"])
 def inflate_mode(request, monkeypatch):
-    monkeypatch.setattr(csvread, "THREADED_INFLATE", request.param)
+    """Each gzip test runs with ISA-L inline, ISA-L in a thread and the zlib fallback."""
+    monkeypatch.setattr(csvread, "THREADED_INFLATE", request.param == "isal-threaded")
+    if request.param == "zlib":
+        monkeypatch.setattr(csvread, "_decompressor", csvread.ZlibDecompressor)
     return request.param
 
 
@@ -377,3 +381,14 @@ def test_stopping_early_stops_the_inflate_thread(tmp_path, monkeypatch):
     assert len(next(it)) == 10
     it.close()
     assert not any(t.name == "simbox-inflate" for t in threading.enumerate())
+
+
+def test_warns_when_no_record_is_accepted(caplog):
+    data = HEADER + GOOD_ROW.replace(b",65,", b",65;") * 1500
+    with caplog.at_level("WARNING", logger="simbox.fastpath.csvread"):
+        batch, stats, *_ = read(io.BytesIO(data), name="w.csv")
+    assert len(batch) == 0 and stats.rejected == {"wrong field count": 1500}
+    assert len(caplog.messages) == 1
+    assert re.fullmatch(r"w\.csv: none of the first \d{4} records was accepted \(mostly: wrong "
+                        r"field count\); is the column profile 'canonical' the file's layout\?",
+                        caplog.messages[0])
