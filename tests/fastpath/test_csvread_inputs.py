@@ -143,3 +143,26 @@ def test_bad_rows_through_open_events_go_to_the_rejects_file(datadir, tmp_path):
                                             stats=stats))
     assert n == 5 and stats.rejected_total == 11
     assert len((tmp_path / "rejects.csv").read_text().splitlines()) == 12
+
+
+class Pipe(io.RawIOBase):
+    """A non-seekable stream, like a pipe."""
+
+    def __init__(self, data):
+        self._b = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        return self._b.readinto(b)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_non_seekable_streams_and_text_streams(files, compress):
+    data = (files / "day1.csv").read_bytes()
+    if compress:
+        data = gzip.compress(data)
+    assert len(EventBatch.concat(open_events(Pipe(data)))) == 6
+    text = io.StringIO((files / "day1.csv").read_text())
+    assert len(EventBatch.concat(open_events([text]))) == 6
