@@ -445,43 +445,19 @@ cdef class Parser:
             if reason < 0:
                 self._reject(BAD_TIME, col, rec_line, rec, recend, 0)
                 continue
-            # imsi
-            col = self.role_col[R_IMSI]
-            f = &fields[col]
-            if _digits(b + f.start, f.end - f.start, 15, 15, False, False,
-                       self.float_numbers, &o_imsi[out_n]) < 0:
-                self._reject(BAD_IMSI, col, rec_line, rec, recend, 0)
+            # imsi, imei, msisdn, other party
+            if self._digit_field(b, R_IMSI, 15, 15, False, False, &o_imsi[out_n]) < 0:
+                self._reject(BAD_IMSI, self.role_col[R_IMSI], rec_line, rec, recend, 0)
                 continue
-            # imei
-            col = self.role_col[R_IMEI]
-            if col >= 0:
-                f = &fields[col]
-                if _digits(b + f.start, f.end - f.start, 14, 16, True, False,
-                           self.float_numbers, &o_imei[out_n]) < 0:
-                    self._reject(BAD_IMEI, col, rec_line, rec, recend, 0)
-                    continue
-            else:
-                o_imei[out_n] = 0
-            # msisdn
-            col = self.role_col[R_MSISDN]
-            if col >= 0:
-                f = &fields[col]
-                if _digits(b + f.start, f.end - f.start, 1, 18, True, True,
-                           self.float_numbers, &o_msisdn[out_n]) < 0:
-                    self._reject(BAD_MSISDN, col, rec_line, rec, recend, 0)
-                    continue
-            else:
-                o_msisdn[out_n] = 0
-            # other party
-            col = self.role_col[R_OTHER]
-            if col >= 0:
-                f = &fields[col]
-                if _digits(b + f.start, f.end - f.start, 1, 18, True, True,
-                           self.float_numbers, &o_other[out_n]) < 0:
-                    self._reject(BAD_OTHER, col, rec_line, rec, recend, 0)
-                    continue
-            else:
-                o_other[out_n] = 0
+            if self._digit_field(b, R_IMEI, 14, 16, True, False, &o_imei[out_n]) < 0:
+                self._reject(BAD_IMEI, self.role_col[R_IMEI], rec_line, rec, recend, 0)
+                continue
+            if self._digit_field(b, R_MSISDN, 1, 18, True, True, &o_msisdn[out_n]) < 0:
+                self._reject(BAD_MSISDN, self.role_col[R_MSISDN], rec_line, rec, recend, 0)
+                continue
+            if self._digit_field(b, R_OTHER, 1, 18, True, True, &o_other[out_n]) < 0:
+                self._reject(BAD_OTHER, self.role_col[R_OTHER], rec_line, rec, recend, 0)
+                continue
             # duration
             col = self.role_col[R_DURATION]
             if col >= 0:
@@ -520,6 +496,19 @@ cdef class Parser:
                 self.stop_on_reject or self.n_rej >= REJ_CAP):
             status = ST_REJECTS_READY
         return status
+
+    cdef inline int _digit_field(self, const uint8_t* b, int role, int lo, int hi,
+                                 bint empty_ok, bint plus_ok, int64_t* out) noexcept nogil:
+        """Digits code of the role's column into out[0] (0 when the file lacks the
+        column); -1 for a bad value."""
+        cdef int col = self.role_col[role]
+        cdef Field* f
+        if col < 0:
+            out[0] = 0
+            return 0
+        f = &self.fields[col]
+        return _digits(b + f.start, f.end - f.start, lo, hi, empty_ok, plus_ok,
+                       self.float_numbers, out)
 
     cdef int _joined_cell(self, const uint8_t* b) except -2 nogil:
         """Cell token of several columns joined with '-' (all empty = unknown)."""
