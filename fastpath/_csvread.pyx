@@ -174,7 +174,7 @@ cdef class Parser:
                   bytes time_args, int64_t naive_offset, codes, bint float_numbers,
                   bint stop_on_reject, Py_ssize_t max_record, CellCache cache, int64_t line=2):
         cdef int i, r
-        if ncols < 1 or ncols > 100000:
+        if ncols < 1 or ncols > (1 << 21):
             raise ValueError("ncols out of range")
         self.ncols = ncols
         self.roles = <int8_t*>calloc(ncols, 1)

@@ -392,3 +392,10 @@ def test_warns_when_no_record_is_accepted(caplog):
     assert re.fullmatch(r"w\.csv: none of the first \d{4} records was accepted \(mostly: wrong "
                         r"field count\); is the column profile 'canonical' the file's layout\?",
                         caplog.messages[0])
+
+
+def test_very_wide_header():
+    header = HEADER.rstrip(b"\n") + b"," * 300000 + b"\n"
+    row = GOOD_ROW.rstrip(b"\n") + b"," * 300000 + b"\n"
+    batch, stats, *_ = read(io.BytesIO(header + row + GOOD_ROW))
+    assert len(batch) == 1 and stats.rejected == {"wrong field count": 1}
