@@ -105,10 +105,12 @@ def expand_inputs(inputs) -> list:
 
 
 def _head(source) -> tuple:
-    """(first bytes of the content, gzipped) of a path or a seekable binary file object."""
+    """(first bytes of the content, gzipped) of a path or a binary file object (not consumed)."""
     if isinstance(source, str):
         with open(source, "rb") as f:
             raw = f.read(SNIFF_BYTES)
+    elif hasattr(source, "peek"):
+        raw = source.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     else:
         pos = source.tell()
         raw = source.read(SNIFF_BYTES) or b""
@@ -122,18 +124,24 @@ def _head(source) -> tuple:
         return b"", True
 
 
-def _seekable(source, name):
+def _peekable(source):
+    """A path, or a binary file object whose head can be read without consuming it."""
     if isinstance(source, str):
         return source
     if isinstance(source, io.TextIOBase):
-        source = getattr(source, "buffer", None) or io.BytesIO(source.read().encode("utf-8"))
+        buffer = getattr(source, "buffer", None)        # StringIO: in memory anyway
+        source = buffer if buffer is not None else io.BytesIO(source.read().encode("utf-8"))
+    if hasattr(source, "peek"):
+        return source
     try:
         if source.seekable():
             return source
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, OSError):
         pass
-    return io.BufferedReader(source) if isinstance(source, io.RawIOBase) else \
-        io.BytesIO(source.read())
+    if isinstance(source, io.RawIOBase):
+        return io.BufferedReader(source, buffer_size=1 << 16)
+    raise InputError(f"{getattr(source, 'name', '<stream>')}: cannot read the start of this "
+                     "stream twice (not seekable, no peek); give a path or a seekable file")
 
 
 def detect_format(source, name: str = None) -> Format:
@@ -176,7 +184,7 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
     for item in items:
         name = item if isinstance(item, str) else os.fsdecode(getattr(item, "name", "<stream>")) \
             if isinstance(getattr(item, "name", None), (str, bytes)) else "<stream>"
-        source = _seekable(item, name)
+        source = _peekable(item)
         fmt = detect_format(source, name)
         try:
             yield from fmt.read(source, name=name, columns=mapping, cells=cells, stats=stats,
