@@ -4,8 +4,9 @@ one's format by its content and chains the readers' event batches.
 Formats are a small table of :class:`Format` entries ``(name, sniff, read)``
 tried in order: ``sniff(head, gzipped)`` looks at the first bytes of the
 content (inflated when the file is gzip) and ``read(source, **options)``
-yields :class:`EventBatch` objects.  Readers of other formats (3GPP BER CDR
-files, pcap) add one entry each with :func:`register_format`.
+yields :class:`EventBatch` objects.  TS 32.297 / BER CDR files are in the
+table; readers of other formats (pcap) add one entry each with
+:func:`register_format`.
 """
 from __future__ import annotations
 
@@ -63,7 +64,22 @@ def _read_csv(source, *, name, columns, cells, stats, rejects, on_bad_records, c
                            progress=progress, name=name)
 
 
-FORMATS: list = [Format("csv", _looks_like_text, _read_csv)]
+def _looks_like_ber(head: bytes, gzipped: bool) -> bool:
+    """A TS 32.297 CDR file header, or BER CS records back to back (see fastpath/ber.py)."""
+    from simbox.fastpath.ber import sniff
+    return sniff(head) is not None
+
+
+def _read_ber(source, *, name, columns, cells, stats, rejects, on_bad_records, chunk_rows,
+              progress):
+    from simbox.fastpath.ber import read_ber_events
+    return read_ber_events(source, cells=cells, stats=stats, rejects=rejects,
+                           on_bad_records=on_bad_records, chunk_records=chunk_rows,
+                           progress=progress, name=name)
+
+
+FORMATS: list = [Format("ber", _looks_like_ber, _read_ber),
+                 Format("csv", _looks_like_text, _read_csv)]
 
 
 def register_format(fmt: Format, *, before: str | None = "csv") -> None:
