@@ -24,6 +24,8 @@ from libc.stdint cimport uint8_t, int16_t, int32_t, int64_t
 
 cnp.import_array()
 
+DEBUG = SIMBOX_DEBUG   # built with bounds checks (SIMBOX_DEBUG=1)?
+
 # message kinds (Sink.kind)
 cdef enum:
     KIND_GTP_CSR = 1
