@@ -64,34 +64,53 @@ def load_kernel(path: pathlib.Path):
     return mod
 
 
-def seeds() -> list[bytes]:
+def seeds() -> list[tuple[bytes, int]]:
+    """(packet, link type) of every packet of the test captures and of the pcap writer."""
     from scapy.utils import RawPcapReader
     out = []
-    for f in sorted(glob.glob(str(ROOT / "tests" / "data" / "pcap" / "*.pcap*"))):
-        for data, _ in RawPcapReader(f):
-            out.append(bytes(data))
+    files = sorted(glob.glob(str(ROOT / "tests" / "data" / "pcap" / "*.pcap*")))
     from simbox.data.pcap_writer import AttachPcapWriter
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         p = pathlib.Path(d) / "w.pcap"
         with AttachPcapWriter(p) as w:
             w.write([1772366405, 1772366406], ["460001234567890", "46000123456"],
-                     ["3520990017614823", ""], ["8613800000000", ""],
-                     ["46000-1234-56789", "310410-65535-268435455"])
-        for data, _ in RawPcapReader(str(p)):
-            out.append(bytes(data))
+                    ["3520990017614823", ""], ["8613800000000", ""],
+                    ["46000-1234-56789", "310410-65535-268435455"])
+        for f in files + [str(p)]:
+            r = RawPcapReader(f)
+            for data, meta in r:
+                out.append((bytes(data), getattr(meta, "linktype", None) or r.linktype))
+            r.close()
     return out
+
+
+def signaling_seeds(mod, pool):
+    """The seeds that reach GTPv2-C or Diameter (by the decoder's own counts); attach ones x8."""
+    keep = []
+    for data, lt in pool:
+        sink = mod.Sink(16)
+        mod.decode_packets(sink, data, np.array([0]), np.array([len(data)]), np.array([lt], np.int32),
+                           np.zeros(1, np.int64), np.zeros(1, np.uint8), np.zeros(1, np.int64), 0)
+        c = dict(zip(mod.COUNT_NAMES, sink.counts.tolist()))
+        if c["events"]:
+            keep += [(data, lt)] * 8
+        elif c["gtp_other"] or c["diameter_other"] or c["no_imsi"]:
+            keep.append((data, lt))
+    return keep
 
 
 def mutate(rng: np.random.Generator, pkt: bytes) -> bytes:
     b = bytearray(pkt)
-    for _ in range(int(rng.integers(1, 9))):
+    for _ in range(int(min(rng.geometric(0.5), 8))):
         op = int(rng.integers(0, 8))
         n = len(b)
         if n == 0:
             b = bytearray(rng.bytes(int(rng.integers(1, 64))))
             continue
-        i = int(rng.integers(0, n))
+        # mostly inside the signaling message, past the link/IP/transport headers
+        lo = min(n - 1, 42) if rng.random() < 0.85 else 0
+        i = int(rng.integers(lo, n))
         if op == 0:
             b[i] ^= 1 << int(rng.integers(0, 8))
         elif op == 1:
@@ -114,23 +133,34 @@ def mutate(rng: np.random.Generator, pkt: bytes) -> bytes:
     return bytes(b)
 
 
-def run_batch(mod, rng, pool, n):
-    pkts = [mutate(rng, pool[int(k)]) for k in rng.integers(0, len(pool), n)]
+def make_inputs(rng, pool, sig, n):
+    pick_sig = rng.random(n) < 0.8
+    out, links = [], np.empty(n, np.int32)
+    for k in range(n):
+        src = sig if pick_sig[k] else pool
+        data, lt = src[int(rng.integers(0, len(src)))]
+        out.append(mutate(rng, data))
+        links[k] = lt if rng.random() < 0.95 else LINKTYPES[int(rng.integers(0, len(LINKTYPES)))]
+    return out, links
+
+
+def run_batch(mod, rng, pool, sig, n, totals):
+    pkts, links = make_inputs(rng, pool, sig, n)
     lens = np.fromiter((len(p) for p in pkts), np.int64, n)
     ends = np.cumsum(lens)
     starts = ends - lens
     buf = b"".join(pkts)
     sink = mod.Sink(1024)
-    links = LINKTYPES[rng.integers(0, len(LINKTYPES), n)]
-    links[rng.random(n) < 0.6] = 1                       # most seeds are Ethernet
     mod.decode_packets(sink, buf, starts, ends, links, np.zeros(n, np.int64),
                        rng.integers(0, 2, n).astype(np.uint8), starts, 0)
     c = sink.counts
+    totals["counts"] += c
+    for r in np.asarray(sink.rej_reason[:sink.nrej]).tolist():
+        totals["reasons"][r] = totals["reasons"].get(r, 0) + 1
     if c[0] != n or sink.n != c[1] or (sink.n and (np.asarray(sink.imsi[:sink.n]) <= 0).any()):
         raise AssertionError(f"inconsistent counts {c.tolist()} for {n} packets, {sink.n} rows")
     # the container walker on a mutated pcap made of a few of these packets
-    recs = b"".join(np.array([0, 0, len(p), len(p)], "<u4").tobytes() + p
-                    for p in pkts[:50])
+    recs = b"".join(np.array([0, 0, len(p), len(p)], "<u4").tobytes() + p for p in pkts[:50])
     blob = mutate(rng, recs) if rng.random() < 0.5 else recs
     mod.walk_records(mod.Sink(64), blob, 0, bool(rng.integers(0, 2)), 1, 0, 24, 1 << 30, 1 << 18)
     return pkts
@@ -150,22 +180,21 @@ def main(argv=None) -> int:
     if not mod.DEBUG:
         print(f"warning: {so} is not a SIMBOX_DEBUG build: bounds are not checked", file=sys.stderr)
     pool = seeds()
-    # weight signaling seeds: they reach the deep parsers
-    sig = [p for p in pool if b"\x08\x4b" in p[:60] or b"\x0f\x1c" in p[:60] or len(p) > 100]
-    pool = pool + sig * 4
+    sig = signaling_seeds(mod, pool)     # 80% of the inputs: they reach the deep parsers
     done, batch_no, t0 = 0, 0, time.monotonic()
+    totals = {"counts": np.zeros(len(mod.COUNT_NAMES), np.int64), "reasons": {}}
     faulthandler.enable()
     while done < args.inputs:
         n = min(args.batch, args.inputs - done)
         rng = np.random.default_rng([args.seed, batch_no])
         faulthandler.dump_traceback_later(args.hang_seconds, exit=True)
         try:
-            run_batch(mod, rng, pool, n)
+            run_batch(mod, rng, pool, sig, n, totals)
         except Exception as exc:
             args.out.mkdir(parents=True, exist_ok=True)
             # replay the batch packet by packet to isolate the input
             rng = np.random.default_rng([args.seed, batch_no])
-            pkts = [mutate(rng, pool[int(k)]) for k in rng.integers(0, len(pool), n)]
+            pkts, _ = make_inputs(rng, pool, sig, n)
             bad = args.out / f"batch{batch_no}.bin"
             bad.write_bytes(b"".join(len(p).to_bytes(4, "big") + p for p in pkts))
             print(f"FAIL batch {batch_no} (seed {args.seed}): {type(exc).__name__}: {exc}; "
@@ -179,8 +208,13 @@ def main(argv=None) -> int:
             el = time.monotonic() - t0
             print(f"{done:,} inputs, {el:.0f}s, {done / el:,.0f}/s", file=sys.stderr, flush=True)
     el = time.monotonic() - t0
-    print(f"OK: {done:,} mutated inputs ({len(pool):,} seeds, debug={mod.DEBUG}) in {el:.0f}s, "
+    print(f"OK: {done:,} mutated inputs ({len(pool):,} seeds; signaling ones weighted, "
+          f"debug={mod.DEBUG}) in {el:.0f}s, "
           "no crash, no hang, no out-of-bounds read")
+    print("decoder outcomes: " + ", ".join(f"{k} {v:,}" for k, v in
+                                           zip(mod.COUNT_NAMES, totals["counts"].tolist())))
+    print("rejects by reason: " + ", ".join(
+        f"{mod.REASONS[r]} {v:,}" for r, v in sorted(totals["reasons"].items())))
     return 0
 
 
