@@ -364,6 +364,16 @@ cdef inline int reject(Msg* m, int reason, int64_t field) noexcept:
     return 0
 
 
+cdef inline bint put(Msg* m, int64_t* dst, int64_t x, int64_t field) noexcept:
+    """Store the digits code ``x`` in ``*dst``; if it is -1 (invalid), note the reject, False."""
+    if x < 0:
+        m.reason = R_DIGITS
+        m.field = field
+        return False
+    dst[0] = x
+    return True
+
+
 cdef int add_reject(Sink s, int reason, int64_t field, int64_t pkt_no, int64_t file_offset) except -1:
     if s.nrej >= s.rejcap:
         s.grow_rejects()
@@ -423,35 +433,29 @@ cdef int gtp_csr(Msg* m, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end) exc
     """IEs of a Create Session Request body [q, end) into m (instance 0 only)."""
     cdef int t, inst
     cdef Py_ssize_t l, v
-    cdef int64_t x
+    cdef int64_t gf = <int64_t>F_GTP << 32       # field code of a GTPv2 IE: gf | type
     while q < end:
         if end - q < 4:
-            return reject(m, R_GTP_IE, <int64_t>F_GTP << 32)
+            return reject(m, R_GTP_IE, gf)
         t = b[q]
         l = be16(b, q + 1)
         inst = b[q + 3] & 0x0F
         v = q + 4
         if v + l > end:
-            return reject(m, R_GTP_IE, (<int64_t>F_GTP << 32) | t)
+            return reject(m, R_GTP_IE, gf | t)
         if inst == 0:
             if t == 1:
-                x = tbcd(b, v, l, 6, 15)
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_GTP << 32) | t)
-                m.imsi = x
+                if not put(m, &m.imsi, tbcd(b, v, l, 6, 15), gf | t):
+                    return 0
             elif t == 75:
-                x = tbcd(b, v, l, 14, 16)
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_GTP << 32) | t)
-                m.imei = x
+                if not put(m, &m.imei, tbcd(b, v, l, 14, 16), gf | t):
+                    return 0
             elif t == 76:
-                x = tbcd(b, v, l, 1, 15)
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_GTP << 32) | t)
-                m.msisdn = x
+                if not put(m, &m.msisdn, tbcd(b, v, l, 1, 15), gf | t):
+                    return 0
             elif t == 86:
                 if l < 1 or uli(m, b, v + 1, v + l, b[v]):
-                    return reject(m, R_ULI, (<int64_t>F_GTP << 32) | t)
+                    return reject(m, R_ULI, gf | t)
             elif t == 82 and l >= 1:
                 m.rat = b[v]
         q = v + l
@@ -496,35 +500,32 @@ cdef int avps(Msg* m, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, int ki
               int64_t parent) except -1:
     """Walk the AVPs in [q, end); parent = code of the enclosing grouped AVP (0 at top)."""
     cdef int64_t code, vendor, x
+    cdef int64_t df = <int64_t>F_DIAM << 32      # field code of an AVP: df | code
     cdef int fl
     cdef Py_ssize_t alen, hl, v, vl
     while q < end:
         if end - q < 8:
-            return reject(m, R_DIAM_AVP, (<int64_t>F_DIAM << 32) | parent)
+            return reject(m, R_DIAM_AVP, df | parent)
         code = be32(b, q)
         fl = b[q + 4]
         alen = be24(b, q + 5)
         hl = 12 if fl & 0x80 else 8
         if alen < hl or q + alen > end:
-            return reject(m, R_DIAM_AVP, (<int64_t>F_DIAM << 32) | code)
+            return reject(m, R_DIAM_AVP, df | code)
         vendor = be32(b, q + 8) if fl & 0x80 else 0
         v = q + hl
         vl = alen - hl
         if parent == 0:
             if code == 1 and vendor == 0 and kind == KIND_S6A_ULR:
-                x = ascii_digits(b, v, vl, 6, 15)
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_DIAM << 32) | code)
-                m.imsi = x
+                if not put(m, &m.imsi, ascii_digits(b, v, vl, 6, 15), df | code):
+                    return 0
             elif code == 1032 and vendor == VENDOR_3GPP and vl == 4:
                 m.rat = <int32_t>be32(b, v)
             elif code == 1401 and vendor == VENDOR_3GPP and kind == KIND_S6A_ULR:
                 avps(m, b, v, v + vl, kind, code)
             elif code == 1407 and vendor == VENDOR_3GPP and kind == KIND_S6A_ULR:
-                x = plmn_code(b, v) if vl == 3 else -1
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_DIAM << 32) | code)
-                m.vplmn = x
+                if not put(m, &m.vplmn, plmn_code(b, v) if vl == 3 else -1, df | code):
+                    return 0
             elif (code == 443 or code == 458) and vendor == 0 and kind == KIND_GX_CCR:
                 m.grp_type = -1
                 m.grp_pos = -1
@@ -534,33 +535,27 @@ cdef int avps(Msg* m, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, int ki
                 if m.grp_pos >= 0 and code == 443 and (m.grp_type == 0 or m.grp_type == 1):
                     x = ascii_digits(b, m.grp_pos, m.grp_len, 6 if m.grp_type == 1 else 1, 15)
                     if x < 0:
-                        return reject(m, R_DIGITS, (<int64_t>F_DIAM << 32) | 444)
+                        return reject(m, R_DIGITS, df | 444)
                     if m.grp_type == 1:
                         m.imsi = x
                     else:
                         m.msisdn = x
                 elif m.grp_pos >= 0 and code == 458 and m.grp_type == 0:
-                    x = any_digits(b, m.grp_pos, m.grp_len, 14, 16)
-                    if x < 0:
-                        return reject(m, R_DIGITS, (<int64_t>F_DIAM << 32) | 460)
-                    m.imei = x
+                    if not put(m, &m.imei, any_digits(b, m.grp_pos, m.grp_len, 14, 16), df | 460):
+                        return 0
             elif code == 22 and vendor == VENDOR_3GPP and kind == KIND_GX_CCR and vl >= 1:
                 fl = b[v]
                 fl = (0x01 if fl == 0 else 0x02 if fl == 1 else 0x04 if fl == 2 else
                       0x08 if fl == 128 else 0x10 if fl == 129 else 0x18 if fl == 130 else 0)
                 if uli(m, b, v + 1, v + vl, fl):
-                    return reject(m, R_ULI, (<int64_t>F_DIAM << 32) | code)
+                    return reject(m, R_ULI, df | code)
         elif parent == 1401 and vendor == VENDOR_3GPP:
             if code == 1402:
-                x = ascii_digits(b, v, vl, 14, 16)
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_DIAM << 32) | code)
-                m.imei_raw = x
+                if not put(m, &m.imei_raw, ascii_digits(b, v, vl, 14, 16), df | code):
+                    return 0
             elif code == 1403:
-                x = ascii_digits(b, v, vl, 2, 2)
-                if x < 0:
-                    return reject(m, R_DIGITS, (<int64_t>F_DIAM << 32) | code)
-                m.sv = x
+                if not put(m, &m.sv, ascii_digits(b, v, vl, 2, 2), df | code):
+                    return 0
         elif (parent == 443 and vendor == 0 and code == 450) or \
                 (parent == 458 and vendor == 0 and code == 459):
             if vl == 4:

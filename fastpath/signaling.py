@@ -102,9 +102,10 @@ def _cell_codes(cells: CellDict, plmn, lac, ci) -> np.ndarray:
 class _Source:
     """One capture: opened, sniffed, read as pcap (Cython) or pcapng (scapy)."""
 
-    def __init__(self, src):
-        self.name = getattr(src, "name", None) if not isinstance(src, (str, os.PathLike)) else src
-        self.name = os.fspath(self.name) if self.name is not None else "<capture>"
+    def __init__(self, src, name=None):
+        if name is None:
+            name = src if isinstance(src, (str, os.PathLike)) else getattr(src, "name", None)
+        self.name = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else "<capture>"
         if isinstance(src, (str, os.PathLike)):
             try:
                 self.fh = open(src, "rb")
@@ -264,6 +265,16 @@ class _Reader:
             buf = buf[pos:]
             base += pos
 
+    @staticmethod
+    def _pcapng_tail(src, reader, last):
+        """RawPcapNgReader stops silently at a cut block: find one after the last packet."""
+        if src.compressed or src.size is None:
+            return None
+        try:
+            return _pcapng_tail_check(src.fh, last, src.size, reader.endian)
+        except (OSError, ValueError, struct.error):
+            return None
+
     # -- pcapng, blocks read by scapy ----------------------------------------------------
     def read_pcapng(self, src, chunk_packets, progress) -> Iterator[EventBatch]:
         from scapy.utils import RawPcapNgReader
@@ -323,11 +334,40 @@ class _Reader:
                     pos_prog = now
         if datas:
             decode()
+        left = self._pcapng_tail(src, reader, last)
+        if left:
+            self.stats.records += 1
+            self.reject(src, packet, left[0], f"capture ends inside a pcapng block ({left[1]} bytes left)")
         batch = self.flush(src)
         if batch is not None:
             yield batch
         if progress is not None:
             progress(src.position() - pos_prog, total=src.size)
+
+
+def sniff_capture(head: bytes, gzipped: bool) -> bool:
+    """``open_events`` format table: is this content (inflated if gzip) a capture?"""
+    return is_capture(head)
+
+
+def read_capture_format(source, *, name, columns, cells, stats, rejects, on_bad_records,
+                        chunk_rows, progress):
+    """``open_events`` format table: the capture's attach events (``columns`` is for CSV only)."""
+    return read_signaling_events(source, cells=cells, stats=stats, rejects=rejects,
+                                 on_bad_records=on_bad_records, chunk_packets=chunk_rows,
+                                 progress=progress, name=name)
+
+
+def _pcapng_tail_check(fh, pos, size, endian):
+    """(offset, bytes) of a block cut by the end of the file, walking blocks from ``pos``; or None."""
+    while pos < size:
+        fh.seek(pos)
+        head = fh.read(8)
+        blen = struct.unpack(endian + "I", head[4:8])[0] if len(head) == 8 else 0
+        if len(head) < 8 or blen < 12 or pos + blen > size:
+            return pos, size - pos
+        pos += blen
+    return None
 
 
 def _as_list(paths):
@@ -339,7 +379,8 @@ def _as_list(paths):
 def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadStats | None = None,
                           rejects=None, on_bad_records: str = "skip",
                           chunk_packets: int = 1_000_000, progress=None,
-                          counts: collections.Counter | None = None) -> Iterator[EventBatch]:
+                          counts: collections.Counter | None = None,
+                          name: str | None = None) -> Iterator[EventBatch]:
     """Yield ``ATTACH`` event batches from one or many captures, streamed.
 
     ``paths``: a path, a binary file object, or a list of them (pcap, pcapng, gzip of
@@ -349,14 +390,15 @@ def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadSt
     :class:`RejectsWriter`.  ``on_bad_records="error"`` raises :class:`ParseError` at
     the first truncated or malformed packet.  ``chunk_packets``: packets per batch.
     ``progress(advance_bytes, total=file_bytes)``.  ``counts``: a Counter that gets the
-    detailed counts (``COUNT_NAMES``).
+    detailed counts (``COUNT_NAMES``).  ``name``: the file name to report for a single
+    file object.
     """
     if not isinstance(chunk_packets, int) or chunk_packets < 1:
         from simbox.errors import ConfigError
         raise ConfigError(f"chunk_packets must be a positive integer, not {chunk_packets!r}")
     reader = _Reader(cells, stats, rejects, on_bad_records, counts)
     for p in _as_list(paths):
-        src = _Source(p)
+        src = _Source(p, name)
         try:
             reader.stats.files += 1
             if src.size is not None:
@@ -382,6 +424,7 @@ def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
     reader = _Reader(None, stats, rejects, on_bad_records, counts)
     for p in _as_list(paths):
         src = _Source(p)
+        reader.stats.files += 1
         rows = reader.keep_rows = []
         try:
             read = reader.read_pcap if src.format == "pcap" else reader.read_pcapng

@@ -219,3 +219,16 @@ def test_pcapng_copy_reads_the_same(pcapdir, tmp_path):
     a = decode_signaling(tmp_path / "n.pcapng")[FIELDS]
     b = decode_signaling(pcapdir / "magma_nsa_connection.pcap")[FIELDS]
     assert a.equals(b)
+
+
+def test_pcapng_cut_inside_a_block(pcapdir, tmp_path):
+    data = (pcapdir / "magma_nsa_connection.pcap").read_bytes()
+    path = tmp_path / "cut.pcapng"
+    path.write_bytes(data[:3000])
+    st = ReadStats()
+    rej = tmp_path / "r.csv"
+    with RejectsWriter(rej) as rw:
+        assert list(read_signaling_events(path, stats=st, rejects=rw)) == []
+    assert dict(st.rejected) == {"capture ends inside a pcapng block (180 bytes left)": 1}
+    assert rej.read_text().splitlines()[1] == (
+        f"{path},,2820,,capture ends inside a pcapng block (180 bytes left),packet 16")
