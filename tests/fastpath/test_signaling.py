@@ -232,3 +232,23 @@ def test_pcapng_cut_inside_a_block(pcapdir, tmp_path):
     assert dict(st.rejected) == {"capture ends inside a pcapng block (180 bytes left)": 1}
     assert rej.read_text().splitlines()[1] == (
         f"{path},,2820,,capture ends inside a pcapng block (180 bytes left),packet 16")
+
+
+def test_open_events_reads_captures_among_cdrs(pcapdir, tmp_path):
+    import gzip
+    from simbox.fastpath.readers import detect_format, open_events
+    csv = tmp_path / "cdrs.csv"
+    csv.write_text("record_type,start_time,imsi,imei,msisdn,other_party,duration_s,cell_id\n"
+                   "MOC,2026-03-01T12:00:05Z,987654112233445,436587092110203,8613800000000,"
+                   "0049301234,12,896457-4660-36984440\n")
+    gz = tmp_path / "gtp.pcap.gz"
+    gz.write_bytes(gzip.compress((pcapdir / "ndpi_gtp_c.pcap").read_bytes()))
+    assert detect_format(str(gz)).name == detect_format(str(pcapdir / "pcpp_gtpv2.pcap")).name == "pcap"
+    cells = CellDict()
+    st = ReadStats()
+    b = EventBatch.concat(open_events([csv, gz, pcapdir / "magma_nsa_connection.pcap"],
+                                      cells=cells, stats=st))
+    assert list(b.rtype) == [RecordType.MOC, RecordType.ATTACH, RecordType.ATTACH, RecordType.ATTACH]
+    assert b.cell[0] == b.cell[1]          # the same cell token from the CDR and from the ECGI
+    assert cells.tokens == ["896457-4660-36984440", "22201-1-917760"]
+    assert (st.files, st.accepted) == (3, 4)
