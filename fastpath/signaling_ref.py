@@ -239,15 +239,22 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]
                 out.append(m)
             q += mlen
     elif SCTP in p:
+        # scapy reads whatever follows a DATA chunk as its payload (even another chunk):
+        # frame the chunks by their length here, then let scapy dissect each DATA chunk
         port = 3868 in (p[SCTP].sport, p[SCTP].dport)
-        c = p[SCTP].payload
-        while c is not None and not isinstance(c, (Raw, type(None))) and len(bytes(c)):
-            if isinstance(c, SCTPChunkData) and (c.proto_id == 46 or (port and c.proto_id == 0)) \
-                    and c.beginning and c.ending:
-                m = _diameter(bytes(c.data), packet, t)
-                if m is not None:
-                    out.append(m)
-            c = c.payload if c.payload else None
+        raw = bytes(p[SCTP])
+        q = 12
+        while len(raw) - q >= 4:
+            ln = int.from_bytes(raw[q + 2:q + 4], "big")
+            if ln < 4:
+                break
+            if raw[q] == 0:
+                c = SCTPChunkData(raw[q:q + ln])
+                if (c.proto_id == 46 or (port and c.proto_id == 0)) and c.beginning and c.ending:
+                    m = _diameter(bytes(c.data)[:ln - 16], packet, t)
+                    if m is not None:
+                        out.append(m)
+            q += (ln + 3) & ~3
     return [m for m in out if m["imsi"]]
 
 
