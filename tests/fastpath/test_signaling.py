@@ -252,3 +252,23 @@ def test_open_events_reads_captures_among_cdrs(pcapdir, tmp_path):
     assert b.cell[0] == b.cell[1]          # the same cell token from the CDR and from the ECGI
     assert cells.tokens == ["896457-4660-36984440", "22201-1-917760"]
     assert (st.files, st.accepted) == (3, 4)
+
+
+def test_records_spanning_read_blocks(pcapdir, tmp_path, monkeypatch):
+    from simbox.fastpath import signaling
+    from simbox.data.pcap_writer import write_attach_pcap
+    from simbox.fastpath.events import encode_digits as e
+    n = 40
+    path = tmp_path / "a.pcap"
+    write_attach_pcap(path, np.arange(n) + 1772366405,
+                      np.array([e(f"4600000000000{i:02d}") for i in range(n)]),
+                      np.full(n, e("352099001761481")), np.zeros(n, np.int64),
+                      np.array([f"46000-1-{i}" for i in range(n)], dtype=object))
+    whole = EventBatch.concat(read_signaling_events(path))
+    for block in (7, 100, 333):
+        monkeypatch.setattr(signaling, "BLOCK", block)
+        st = ReadStats()
+        parts = EventBatch.concat(read_signaling_events(path, stats=st, chunk_packets=3))
+        assert st.rejected_total == 0 and st.records == 2 * n
+        for col in ("time", "imsi", "imei", "cell"):
+            assert (getattr(parts, col) == getattr(whole, col)).all()
