@@ -345,6 +345,18 @@ class _Reader:
             progress(src.position() - pos_prog, total=src.size)
 
 
+def check_captures(paths) -> None:
+    """InputError naming the first file (folders: each file in them) that is not a capture."""
+    for p in _as_list(paths):
+        if not isinstance(p, (str, os.PathLike)):
+            continue                                   # file objects are checked when read
+        if os.path.isdir(p):
+            files = [os.path.join(r, f) for r, _, fs in os.walk(p) for f in fs if not f.startswith(".")]
+            check_captures(sorted(files))
+            continue
+        _Source(p).close()
+
+
 def sniff_capture(head: bytes, gzipped: bool) -> bool:
     """``open_events`` format table: is this content (inflated if gzip) a capture?"""
     return is_capture(head)

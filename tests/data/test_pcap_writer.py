@@ -94,3 +94,52 @@ def test_bad_cells(token, msg):
     with pytest.raises(InputError) as exc:
         parse_cell(token)
     assert str(exc.value) == msg
+
+
+def test_simulate_signaling_shows_sim_bank_rotation(tmp_path):
+    """simbox simulate --signaling writes a pcap in which SIM-bank rotation is visible, and
+    simbox features reads it alone (every IMSI of the capture gets a row) or with the CDRs."""
+    import json
+    import pandas as pd
+    from simbox.cli import main
+    from simbox.fastpath.signaling import decode_signaling
+    out = tmp_path / "sim"
+    assert main(["simulate", "--subscribers", "6000", "--days", "1", "--scenario", "mixed",
+                 "--seed", "1", "--out", str(out), "--signaling"]) == 0
+    pcap = out / "signaling.pcap"
+    truth = pd.read_csv(out / "truth.csv", dtype=str).set_index("imsi")
+    df = decode_signaling(pcap)
+    csr = df[df.kind == "gtpv2_csr"]
+    assert len(csr) == len(df) // 2 and (df.imei[df.kind == "s6a_ulr"].values == csr.imei.values).all()
+    pop = truth.loc[csr.imsi, "kind"].values
+    bank = csr[pop == "simbox_remote_bank"]
+    legit = csr[truth.loc[csr.imsi, "class"].values == "legit"]
+    # rotation: a banked SIM moves between gateway ports (IMEIs); a port carries many SIMs
+    assert bank.groupby("imsi").imei.nunique().max() >= 2
+    assert bank.groupby("imei").imsi.nunique().max() >= 3
+    assert legit[legit.imei != ""].groupby("imei").imsi.nunique().max() <= 2   # dual-SIM phones
+    cells = set(pd.read_csv(out / "cells.csv", dtype=str).cell_id)
+    assert set(csr.cell_id) <= cells                    # ECGI tokens are the simulator's cells
+
+    feats = tmp_path / "f.csv"
+    assert main(["features", "--signaling", str(pcap), "--cells", str(out / "cells.csv"),
+                 "--out", str(feats)]) == 0
+    f = pd.read_csv(feats, dtype={"imsi": str}).set_index("imsi")
+    assert set(f.index) == set(df.imsi)
+    assert f.loc[bank.imsi.unique(), "n_imeis"].max() >= 2
+    assert f.loc[bank.imsi.unique(), "imei_max_imsis"].max() >= 3
+    assert (f.n_moc == 0).all()                         # attaches are never calls
+    both = tmp_path / "both.csv"
+    assert main(["features", str(out / "cdrs.csv.gz"), "--signaling", str(pcap),
+                 "--out", str(both), "--json"]) == 0
+
+
+def test_features_signaling_must_be_captures(tmp_path, capsys):
+    from simbox.cli import main
+    bad = tmp_path / "x.csv"
+    bad.write_text("a,b\n")
+    assert main(["features", "--signaling", str(bad), "--out", str(tmp_path / "f.csv")]) == 1
+    assert capsys.readouterr().err == (f"simbox features: error: {bad}: not a pcap or pcapng capture "
+                                       "(starts with 612c620a); export the capture as pcap or pcapng\n")
+    assert main(["features", "--out", str(tmp_path / "f.csv")]) == 1
+    assert "give at least one CDR file or --signaling capture" in capsys.readouterr().err
