@@ -78,7 +78,19 @@ def _read_ber(source, *, name, columns, cells, stats, rejects, on_bad_records, c
                            progress=progress, name=name)
 
 
+def _looks_like_capture(head: bytes, gzipped: bool) -> bool:
+    """pcap (either byte order, micro- or nanosecond) or pcapng magic number."""
+    from simbox.fastpath.signaling import sniff_capture
+    return sniff_capture(head, gzipped)
+
+
+def _read_capture(source, **options):
+    from simbox.fastpath.signaling import read_capture_format
+    return read_capture_format(source, **options)
+
+
 FORMATS: list = [Format("ber", _looks_like_ber, _read_ber),
+                 Format("pcap", _looks_like_capture, _read_capture),
                  Format("csv", _looks_like_text, _read_csv)]
 
 
