@@ -137,5 +137,25 @@ def test_truncated_gzip_keeps_what_is_there(tmp_path, caplog):
     rec = __import__("ber_helpers").Recorder()
     stats = ReadStats()
     n = sum(len(b) for b in read_ber_events(path, stats=stats, rejects=rec))
-    assert n + stats.rejected_total == 3 and n >= 2
-    assert "compressed stream ends early" in caplog.text
+    assert n + stats.rejected_total == 3 and n == 2
+    assert "truncated gzip (the compressed stream ends early)" in caplog.text
+    assert len(rec.items) == 1 and rec.items[0][1].startswith("truncated file (114 bytes needed, ")
+    # cut exactly after a record: the cut counts as one rejected record, as in the CSV reader
+    comp = gzip.compress(GOOD[:MTC])
+    path.write_bytes(comp[:-8])                     # the gzip trailer (CRC, size) cut off
+    rec = __import__("ber_helpers").Recorder()
+    stats = ReadStats()
+    n = sum(len(b) for b in read_ber_events(path, stats=stats, rejects=rec))
+    assert (n, stats.rejected_total) == (2, 1)
+    assert rec.items[0][:3] == (MTC, "truncated gzip (the compressed stream ends early)", None)
+
+
+def test_call_duration_bound_as_csv():
+    ev = sample_events(3)
+    ev.loc[0, "duration_s"] = 172801
+    data = ber_bytes(ev)
+    at = data.index(bytes.fromhex("9903"), MOC) + 2
+    rows, rejects, _ = kernel(data)
+    assert rejects == [(MOC, f"bad callDuration (172801 seconds, not 0-172800, at byte {at})",
+                        "callDuration")]
+    assert len(rows) == 2
