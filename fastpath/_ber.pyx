@@ -17,7 +17,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdio cimport fprintf, stderr
 from libc.stdlib cimport abort
-from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint64_t, INT64_MIN
+from libc.stdint cimport int64_t, int32_t, int16_t, int8_t, uint8_t, uint64_t, INT64_MIN
 
 cnp.import_array()
 
@@ -190,6 +190,12 @@ cdef void _init_fields():
 
 _init_fields()
 
+# TWO_DIGITS[octet] = the two TBCD digits of an octet as a number (low nibble first), -1 if
+# either nibble is not a digit
+cdef int16_t TWO_DIGITS[256]
+for _o in range(256):
+    TWO_DIGITS[_o] = (_o & 0xf) * 10 + (_o >> 4) if (_o & 0xf) <= 9 and (_o >> 4) <= 9 else -1
+
 
 cdef inline int fail(Err* e, int code, int field, int64_t a, int64_t b, Py_ssize_t at) noexcept nogil:
     e.code = code
@@ -277,13 +283,22 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
 
 cdef int tbcd(const uint8_t* p, Py_ssize_t a, Py_ssize_t b, int64_t* code, int* ndig,
               int maxdig, Err* e, int field) noexcept nogil:
-    """TBCD digits of B(p, a:b) (low nibble first, F = filler up to the end) as a digits code."""
+    """TBCD digits of p[a:b] (low nibble first, F = filler up to the end) as a digits code."""
     cdef int64_t v = 1
-    cdef int n = 0, i, d, filled = 0
+    cdef int n = 0, i, d, lo, hi, filled = 0
     cdef Py_ssize_t j
+    cdef uint8_t o
     for j in range(a, b):
+        o = B(p, j)
+        d = TWO_DIGITS[o]
+        if d >= 0 and n <= 16 and not filled:      # the common case: 2 digits
+            v = v * 100 + d
+            n += 2
+            continue
+        lo = o & 0xf
+        hi = o >> 4
         for i in range(2):
-            d = (B(p, j) >> (4 * i)) & 0xf
+            d = hi if i else lo
             if filled:
                 if d != 0xf:
                     return fail(e, R_BAD_DIGIT, field, d, 0, j)
@@ -353,6 +368,10 @@ cdef int days_in_month(int y, int m) noexcept nogil:
     return 31
 
 
+cdef int _date_key = -1        # YYMMDD of the last valid date converted ...
+cdef int64_t _date_days = 0     # ... and its day number
+
+
 cdef int64_t days_from_civil(int64_t y, int m, int d) noexcept nogil:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     cdef int64_t era, yoe, doy, doe
@@ -368,7 +387,7 @@ cdef int64_t days_from_civil(int64_t y, int m, int d) noexcept nogil:
 cdef int timestamp(const uint8_t* p, Tlv* t, int64_t* out, Err* e, int field) noexcept nogil:
     """TimeStamp: BCD YYMMDDhhmmss, '+'/'-', BCD hhmm offset from UTC -> epoch seconds UTC."""
     cdef int v[8]
-    cdef int i, k, hi, lo, sign
+    cdef int i, k, hi, lo, sign, key
     cdef Py_ssize_t s = t.vstart
     if t.cons:
         return fail(e, R_WRONG_FORM, field, 1, 0, s)
@@ -390,10 +409,16 @@ cdef int timestamp(const uint8_t* p, Tlv* t, int64_t* out, Err* e, int field) no
         sign = -1
     else:
         return fail(e, R_BAD_TIME, field, 9, 0, s)
-    if (v[1] < 1 or v[1] > 12 or v[2] < 1 or v[2] > days_in_month(2000 + v[0], v[1])
-            or v[3] > 23 or v[4] > 59 or v[5] > 59 or v[6] > 23 or v[7] > 59):
+    global _date_key, _date_days
+    if v[3] > 23 or v[4] > 59 or v[5] > 59 or v[6] > 23 or v[7] > 59:
         return fail(e, R_BAD_TIME, field, 9, 0, s)
-    out[0] = (days_from_civil(2000 + v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5]
+    key = v[0] * 10000 + v[1] * 100 + v[2]
+    if key != _date_key:               # records of a file share few dates: convert each once
+        if v[1] < 1 or v[1] > 12 or v[2] < 1 or v[2] > days_in_month(2000 + v[0], v[1]):
+            return fail(e, R_BAD_TIME, field, 9, 0, s)
+        _date_days = days_from_civil(2000 + v[0], v[1], v[2])
+        _date_key = key
+    out[0] = (_date_days * 86400 + v[3] * 3600 + v[4] * 60 + v[5]
               - sign * (v[6] * 3600 + v[7] * 60))
     return 0
 
@@ -496,10 +521,22 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
     r.cause = NA_CAUSE
     r.cellkey = -1
     cdef int ton = 0
+    cdef uint8_t c0, c1
     while q < rec.vend:
-        if read_tlv(p, q, rec.vend, &f, e, 1, F_RECORD) < 0:
-            if (B(p, q) >> 6) == 2 and (B(p, q) & 0x1f) != 0x1f:     # name the field when it is ours
-                fid = FIELDS[kind][B(p, q) & 0x1f]
+        c0 = B(p, q)
+        if rec.vend - q >= 2 and (c0 & 0x1f) != 0x1f and B(p, q + 1) < 0x80 \
+                and B(p, q + 1) <= rec.vend - q - 2:
+            # the common case inline: a short tag and a short definite length that fits
+            c1 = B(p, q + 1)
+            f.cls = c0 >> 6
+            f.cons = (c0 >> 5) & 1
+            f.tag = c0 & 0x1f
+            f.vstart = q + 2
+            f.vend = q + 2 + c1
+            f.next = f.vend
+        elif read_tlv(p, q, rec.vend, &f, e, 1, F_RECORD) < 0:
+            if (c0 >> 6) == 2 and (c0 & 0x1f) != 0x1f:     # name the field when it is ours
+                fid = FIELDS[kind][c0 & 0x1f]
                 if fid != F_NONE:
                     e.field = fid if fid != F_OTHER_TP else F_OTHER
             return -1
@@ -650,7 +687,8 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
 
     IN: ``buf``, ``pos``, ``end``, ``final`` (no bytes follow ``end``),
     ``framing``, ``base`` (stream offset of ``buf[0]``).
-    OUT: rows of ``out`` from ``n``; ``rejects`` gets
+    OUT: rows of ``out`` from ``n`` (the columns offset, seizure, answer, release,
+    cause and other_ton only when they are as long as the others); ``rejects`` gets
     ``(offset, stop, reason, field, kind, a, b, at)`` tuples (stream offsets).
     Returns ``(status, pos, n, skipped)``: status DONE / NEED_MORE / FULL,
     ``pos`` where to continue, ``n`` rows filled, records of other types skipped.
@@ -675,6 +713,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
     cdef int64_t[::1] o_cause = out["cause"]
     cdef int8_t[::1] o_ton = out["other_ton"]
     cdef Py_ssize_t cap = o_time.shape[0]
+    cdef bint full = o_offset.shape[0] >= cap       # the extra columns are wanted
     cdef Py_ssize_t skipped = 0, hl = 0, length = 0, body = 0, stop = 0, q = 0, wend, expect
     cdef Tlv rec
     cdef Err e
@@ -770,14 +809,15 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
         o_imei[n] = r.imei
         o_msisdn[n] = r.msisdn
         o_other[n] = r.other
-        o_ton[n] = r.other_ton
         o_duration[n] = <int32_t>(r.duration if r.duration >= 0 else 0)
         o_cellkey[n] = r.cellkey
-        o_offset[n] = base + pos
-        o_seizure[n] = r.seizure
-        o_answer[n] = r.answer
-        o_release[n] = r.release
-        o_cause[n] = r.cause
+        if full:
+            o_offset[n] = base + pos
+            o_seizure[n] = r.seizure
+            o_answer[n] = r.answer
+            o_release[n] = r.release
+            o_cause[n] = r.cause
+            o_ton[n] = r.other_ton
         n += 1
         pos = stop
     return (0, pos, n, skipped)

@@ -206,7 +206,7 @@ def record(draw):
     if opt():
         v["location"] = loc_value(draw)
     if kind in ("moCallRecord", "mtCallRecord"):
-        v["callDuration"] = draw(st.integers(0, 2**31 - 1))
+        v["callDuration"] = draw(st.integers(0, 172800))
         v["causeForTerm"] = draw(st.integers(0, 2**31))
         v["callReference"] = draw(st.binary(min_size=1, max_size=8))
         for k in draw(st.lists(st.sampled_from(["seizureTime", "answerTime", "releaseTime"]),
