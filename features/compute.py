@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ class FeatureResult:
     stats: ReadStats
     timezone: str
     seconds: float
-    info: dict | None = None   # partitioning details: rows, spills, splits, missing_cells
+    info: dict | None = None   # partitioning details: rows, spills, splits
 
     def summary(self) -> str:
         return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
@@ -95,8 +96,8 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     state = {}
 
     def read_done():
-        table, site_names, missing = cell_table(celldict.tokens, cells)
-        state.update(table=table, site_names=site_names, missing=missing)
+        table, site_names, warning = cell_table(celldict.tokens, cells)
+        state.update(table=table, site_names=site_names, warning=warning)
         if hasattr(progress, "stage"):
             progress.stage("aggregating")
 
@@ -113,7 +114,8 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
                                tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done)
     if "table" not in state:
         read_done()
-    info["missing_cells"] = state["missing"]
+    if state["warning"]:
+        warnings.warn(state["warning"], stacklevel=2)
     red = Reduced.concat(parts, len(names))
     stats.duplicates += red.duplicates
     res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz)
