@@ -46,7 +46,8 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
                      rejects=None, signaling=(), progress=None) -> FeatureResult:
     """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
 
-    ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only).
+    ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only);
+    ``signaling``: captures read with the inputs (an InputError if one is not a capture).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
@@ -58,6 +59,9 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         inputs = [inputs]
     if isinstance(signaling, (str, os.PathLike)):
         signaling = [signaling]
+    if signaling:
+        from simbox.fastpath.signaling import check_captures
+        check_captures(signaling)       # --signaling must name captures, not CDR files
     from simbox.fastpath.readers import open_events
     stats = ReadStats()
     celldict = CellDict()
