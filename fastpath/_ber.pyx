@@ -78,7 +78,7 @@ DEBUG_BUILD = bool(CHECK_READS)
 
 
 cdef inline uint8_t B(const uint8_t* p, Py_ssize_t i) noexcept nogil:
-    if CHECK_READS and (i < 0 or i >= _BUFLEN):
+    if SIMBOX_DEBUG and (i < 0 or i >= _BUFLEN):     # a compile-time constant: no test in release
         fprintf(stderr, b"simbox BER kernel: read at %zd outside the buffer of %zd bytes\n", i, _BUFLEN)
         abort()
     return p[i]
@@ -86,6 +86,7 @@ cdef inline uint8_t B(const uint8_t* p, Py_ssize_t i) noexcept nogil:
 
 cdef int MAX_DEPTH = 24          # nesting limit of constructed values
 cdef Py_ssize_t MAX_RECORD = 65535   # a TS 32.297 CDR length is 2 octets
+cdef int64_t MAX_DURATION = 172800   # seconds (48 h), as the CSV contract
 
 # reason codes (index into ber.REASONS)
 cdef enum:
@@ -105,7 +106,7 @@ cdef enum:
     R_BAD_NDIGITS = 13      # wrong number of digits (a = digits)
     R_BAD_TIME = 14         # TimeStamp not 9 octets or out of range (a = octets)
     R_BAD_INT = 15          # INTEGER of 0 or more than 8 octets (a = octets)
-    R_BAD_DURATION = 16     # callDuration negative or above 2**31-1 (a = value)
+    R_BAD_DURATION = 16     # callDuration negative or above MAX_DURATION (a = value)
     R_MISSING = 17          # a field the event needs is absent
     R_DUPLICATE = 18        # a field appears twice in the SET
     R_BAD_LOCATION = 19     # LAC/CI not 2 octets, MCC-MNC not 3 BCD octets (a = octets)
@@ -552,7 +553,7 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
         elif fid == F_DURATION:
             if integer(p, &f, &r.duration, e, fid) < 0:
                 return -1
-            if r.duration < 0 or r.duration > 2147483647:
+            if r.duration < 0 or r.duration > MAX_DURATION:
                 return fail(e, R_BAD_DURATION, fid, r.duration, 0, f.vstart)
         elif fid == F_CAUSE:
             if integer(p, &f, &r.cause, e, fid) < 0:

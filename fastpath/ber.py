@@ -121,7 +121,7 @@ def _detail(code, field, a, b):
     if code == 15:
         return f"{a} octets"
     if code == 16:
-        return f"{a} seconds"
+        return f"{a} seconds, not 0-172800"
     if code == 17 and field == 10:
         return "no seizureTime, answerTime or releaseTime"
     if code in (19, 20):
@@ -191,7 +191,7 @@ class _Inflater:
                 if not chunk:
                     self.eof = True
                     if not self.d.eof:
-                        self.problem = "compressed stream ends early (truncated gzip)"
+                        self.problem = "truncated gzip (the compressed stream ends early)"
                     break
                 data = self.d.decompress(chunk)
                 while self.d.eof and self.d.unused_data:       # the next gzip member
@@ -200,7 +200,7 @@ class _Inflater:
                     data += self.d.decompress(rest)
             except self.zmod.error as exc:
                 self.eof = True
-                self.problem = f"corrupt gzip data ({exc})"
+                self.problem = f"corrupt gzip ({exc})"
                 break
             parts.append(data)
             have += len(data)
@@ -328,13 +328,13 @@ class _Decoder:
                              f"(first bytes {head[:8].hex()})")
         buf, base, final, need = head, 0, False, False
         out, n = self._new_out(), 0
+        problem, tail = None, -1
         while True:
             if not final and (need or len(buf) - pos < BLOCK_BYTES // 2):
                 more = stream.read(BLOCK_BYTES)
                 if not more:
                     final = True
-                    if getattr(stream, "problem", None):
-                        log.warning("%s: %s", self.name, stream.problem)
+                    problem = getattr(stream, "problem", None)
                 buf = buf[pos:] + more
                 base += pos
                 pos = 0
@@ -347,6 +347,7 @@ class _Decoder:
                 raise RuntimeError(f"{self.name}: BER kernel asked for bytes after the end")
             if rej:
                 self._kernel_rejects(rej, buf, base)
+                tail = rej[-1][1]
             self._advance(raw)
             if status == _ber.FULL:
                 yield out, n
@@ -355,6 +356,13 @@ class _Decoder:
                 break
         if n:
             yield out, n
+        if problem:
+            # as the CSV reader: the cut-off end counts as one rejected record (unless the
+            # kernel already rejected the record the cut went through)
+            log.warning("%s: %s", self.name, problem)
+            if tail != base + len(buf):
+                self.reject(base + len(buf), base + len(buf), problem.split(" (")[0], None,
+                            problem.partition(" (")[2].rstrip(")") or None)
         if header is not None:
             size = base + len(buf)
             if header.file_length and header.file_length != size:
@@ -419,7 +427,8 @@ class _CellCoder:
         self.cache = {}
 
     def codes(self, keys: np.ndarray) -> np.ndarray:
-        uniq, inv = np.unique(keys, return_inverse=True)
+        import pandas as pd   # a hash factorisation: a few ms per million keys
+        inv, uniq = pd.factorize(keys)
         m = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq.tolist()):
             c = self.cache.get(k)
