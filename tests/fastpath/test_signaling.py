@@ -272,3 +272,20 @@ def test_records_spanning_read_blocks(pcapdir, tmp_path, monkeypatch):
         assert st.rejected_total == 0 and st.records == 2 * n
         for col in ("time", "imsi", "imei", "cell"):
             assert (getattr(parts, col) == getattr(whole, col)).all()
+
+
+def test_empty_captures(tmp_path):
+    from simbox.errors import EmptyInputError
+    from simbox.fastpath.readers import open_events
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    header_only = tmp_path / "h.pcap"
+    header_only.write_bytes(_pcap([]))
+    for p, msg in ((empty, "empty file (no capture header, no packets)"),
+                   (header_only, "the capture holds no packets")):
+        with pytest.raises(EmptyInputError) as e:
+            list(read_signaling_events(p))
+        assert str(e.value) == f"{p}: {msg}"
+    with pytest.raises(EmptyInputError) as e:
+        list(open_events([header_only]))
+    assert str(e.value) == f"{header_only}: the capture holds no packets"
