@@ -128,6 +128,9 @@ def test_file_objects_and_gzip(pcapdir, tmp_path):
     gz.write_bytes(gzip.compress(raw))
     b2 = EventBatch.concat(read_signaling_events(gz))
     assert len(b1) == len(b2) == 1 and b1.imsi[0] == b2.imsi[0]
+    ng = tmp_path / "n.pcapng.gz"
+    ng.write_bytes(gzip.compress((pcapdir / "magma_nsa_connection.pcap").read_bytes()))
+    assert list(decode_signaling(ng).cell_id) == ["", "22201-1-917760"]
 
 
 def _pcap(records, linktype=1):
