@@ -61,15 +61,15 @@ def test_empty_folder(tmp_path):
 
 
 @pytest.mark.parametrize("content,shown", [
-    (b"\x7fELF\x02\x01\x01\x00" + b"\0" * 24, "first bytes 7f 45 4c 46 02 01 01 00 00 00 00 00 00 00 00 00"),
-    (gzip.compress(b"PK\x03\x04" + b"\0" * 40), "inflated content 50 4b 03 04 00 00 00 00 00 00 00 00 00 00 00 00"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 24, "first bytes 89 50 4e 47 0d 0a 1a 0a 00 00 00 00 00 00 00 00"),
+    (gzip.compress(b"\x7fELF\x02\x01\x01" + b"\0" * 40), "inflated content 7f 45 4c 46 02 01 01 00 00 00 00 00 00 00 00 00"),
 ])
 def test_binary_content_is_not_csv(tmp_path, content, shown):
     p = tmp_path / "x.bin"
     p.write_bytes(content)
     with pytest.raises(InputError) as e:
         list(open_events(p))
-    assert str(e.value) == f"{p}: not a CDR CSV file ({shown}); the formats read are ber, pcap, csv"
+    assert str(e.value) == f"{p}: not a CDR or capture file simbox reads ({shown}); the formats read are ber, pcap, csv"
 
 
 def test_empty_file_among_others_is_skipped_with_a_warning(files, tmp_path, caplog):
