@@ -1,0 +1,342 @@
+"""The simbox model: a calibrated scikit-learn pipeline and its model folder.
+
+A model folder holds:
+
+- ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline` (column
+  selection, then :class:`~sklearn.calibration.CalibratedClassifierCV` around a
+  :class:`~sklearn.ensemble.HistGradientBoostingClassifier`), three classes
+  ``simbox, cardfarm, legit``;
+- ``model.json``: the model card: feature schema, library versions, training data
+  fingerprint, cross-validated metrics, operating threshold, and the sha256 of
+  ``model.joblib``;
+- plots (``*.png``, ``report.html``), written by :mod:`simbox.training.plots`.
+
+``model.joblib`` is a pickle: loading it runs code.  Load model folders only
+from a trusted source.  :meth:`Model.load` checks the sha256, the library
+versions and the feature schema *before* unpickling and refuses a mismatch with
+one line that says what differs and what to do.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import platform
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from simbox._version import __version__
+from simbox.errors import InputError, ModelError
+from simbox.training.cv import inner_splits
+from simbox.training.labels import CLASSES, FRAUD_CLASSES
+
+FORMAT = "simbox-model/1"
+MODEL_FILE = "model.joblib"
+CARD_FILE = "model.json"
+PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
+
+
+def library_versions() -> dict:
+    return {"simbox": __version__, "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__,
+            "joblib": joblib.__version__, "python": platform.python_version()}
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
+    """The model's input columns of ``X``, numeric, or an InputError naming what is wrong."""
+    if not isinstance(X, pd.DataFrame):
+        raise InputError(f"{what}: expected a DataFrame of features, got {type(X).__name__}")
+    missing = [n for n in names if n not in X.columns]
+    if missing:
+        raise InputError(f"{what} lack {len(missing)} feature(s) the model needs: "
+                         f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; "
+                         "recompute the features with this simbox (simbox features)")
+    out = X.loc[:, list(names)]
+    bad = [n for n in names if not pd.api.types.is_numeric_dtype(out[n])]
+    if bad:
+        raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
+    return out.astype(np.float64)
+
+
+class Model(BaseEstimator):
+    """Calibrated three-class SIM model with an operating threshold on the fraud score.
+
+    The fraud score of a SIM is ``1 - P(legit)``; a SIM is flagged when its fraud
+    score reaches :attr:`threshold`, and then gets the more likely fraud class.
+
+    Parameters (keyword-only) are stored as given; :meth:`fit` sets ``pipeline_``
+    and ``classes_``.
+    """
+
+    def __init__(self, *, feature_names=(), schema_hash=None, calibration="sigmoid",
+                 calibration_folds=3, max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
+                 min_samples_leaf=20, l2_regularization=1.0, random_state=0):
+        self.feature_names = feature_names
+        self.schema_hash = schema_hash
+        self.calibration = calibration
+        self.calibration_folds = calibration_folds
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+        self.threshold = None
+        self.card = {}
+
+    def _pipeline(self, cv):
+        names = list(self.feature_names)
+        booster = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, early_stopping=False,
+            random_state=self.random_state)
+        return Pipeline([
+            ("features", ColumnTransformer([("model_inputs", "passthrough", names)],
+                                           remainder="drop", verbose_feature_names_out=False)),
+            ("classifier", CalibratedClassifierCV(booster, method=self.calibration, cv=cv,
+                                                  ensemble=False)),
+        ])
+
+    def fit(self, X: pd.DataFrame, y, *, sample_weight=None, groups=None):
+        """Fit on feature rows ``X`` and labels ``y`` (class names).
+
+        ``groups`` (case of each row) keep the calibration folds grouped too.
+        """
+        if not len(self.feature_names):
+            raise ValueError("Model needs feature_names")
+        y = np.asarray(y).astype(str)
+        unknown = sorted(set(y) - set(CLASSES))
+        if unknown:
+            raise ValueError(f"unknown class(es) {unknown}; expected {CLASSES}")
+        missing = [c for c in CLASSES if c not in set(y)]
+        if missing:
+            raise InputError(f"no training SIM of class {', '.join(missing)}: the model needs "
+                             "examples of simbox, cardfarm and legit SIMs")
+        Xm = feature_matrix(X, self.feature_names)
+        cv = inner_splits(y, groups, n_splits=self.calibration_folds, seed=self.random_state)
+        pipe = self._pipeline(cv)
+        params = {} if sample_weight is None else {
+            "classifier__sample_weight": np.asarray(sample_weight, dtype=float)}
+        pipe.fit(Xm, y, **params)
+        self.pipeline_ = pipe
+        self.classes_ = np.asarray(pipe.classes_)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, columns in :data:`CLASSES` order."""
+        check_is_fitted(self, "pipeline_")
+        p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
+        order = [list(self.classes_).index(c) for c in CLASSES]
+        return p[:, order]
+
+    def predict(self, X: pd.DataFrame, threshold=None) -> pd.DataFrame:
+        """Scores and decisions per SIM, indexed like ``X``.
+
+        Columns: ``score_simbox, score_cardfarm, score_legit`` (calibrated
+        probabilities), ``score`` (fraud score ``1 - score_legit``), ``flagged``
+        (score >= threshold), ``class`` (the more likely fraud class when flagged,
+        else ``legit``).  ``threshold`` defaults to the model's operating threshold.
+        """
+        check_is_fitted(self, "pipeline_")
+        t = self.threshold if threshold is None else threshold
+        if t is None:
+            raise ModelError("the model has no operating threshold: pass threshold= or "
+                             "train it with simbox train")
+        p = self.predict_proba(X)
+        out = pd.DataFrame(p, index=X.index, columns=[f"score_{c}" for c in CLASSES])
+        score = 1.0 - p[:, CLASSES.index("legit")]
+        flagged = score >= float(t)
+        fraud_class = np.where(p[:, 0] >= p[:, 1], FRAUD_CLASSES[0], FRAUD_CLASSES[1])
+        out["class"] = np.where(flagged, fraud_class, "legit")
+        out["score"] = score
+        out["flagged"] = flagged
+        return out[list(PREDICT_COLUMNS)]
+
+    def importances(self, X, y, *, sample_weight=None, n_repeats=3, max_rows=20000, seed=0):
+        """Permutation importance (mean drop of log-loss) per feature, descending."""
+        check_is_fitted(self, "pipeline_")
+        Xm = feature_matrix(X, self.feature_names)
+        y = np.asarray(y).astype(str)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if len(Xm) > max_rows:
+            idx = np.random.default_rng(seed).choice(len(Xm), max_rows, replace=False)
+            Xm, y = Xm.iloc[idx], y[idx]
+            w = None if w is None else w[idx]
+        r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
+                                   n_repeats=n_repeats, random_state=seed, sample_weight=w)
+        return (pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
+                             index=list(self.feature_names))
+                .sort_values("importance", ascending=False))
+
+    # ---- model folder -------------------------------------------------------------
+
+    def save(self, path) -> pathlib.Path:
+        """Write ``model.joblib`` and ``model.json`` into the folder ``path``."""
+        check_is_fitted(self, "pipeline_")
+        folder = pathlib.Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / (MODEL_FILE + ".tmp")
+        joblib.dump(self.pipeline_, tmp, compress=3)
+        os.replace(tmp, folder / MODEL_FILE)
+        card = dict(self.card)
+        card.update({
+            "format": FORMAT,
+            "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "classes": list(CLASSES),
+            "features": {"names": list(self.feature_names), "count": len(self.feature_names),
+                         "schema_hash": self.schema_hash},
+            "libraries": library_versions(),
+            "params": {k: v for k, v in self.get_params().items()
+                       if k not in ("feature_names", "schema_hash")},
+            "threshold": dict(card.get("threshold", {}), value=_json_float(self.threshold)),
+            "files": {MODEL_FILE: {"sha256": sha256_file(folder / MODEL_FILE),
+                                   "bytes": (folder / MODEL_FILE).stat().st_size}},
+        })
+        with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
+            json.dump(card, fh, indent=2, sort_keys=False, default=_json_default)
+            fh.write("\n")
+        os.replace(folder / (CARD_FILE + ".tmp"), folder / CARD_FILE)
+        self.card = card
+        return folder
+
+    @classmethod
+    def load(cls, path, *, schema=None) -> "Model":
+        """Load a model folder, refusing anything that does not match this simbox.
+
+        ``schema``: ``(feature_names, schema_hash)`` the caller computes features
+        with; default: the feature registry of this simbox.
+        """
+        folder = pathlib.Path(path)
+        card = read_card(folder)
+        check_files(folder, card)
+        check_libraries(folder, card)
+        if schema is None:
+            from simbox.training.schema import registry_schema
+            schema = registry_schema()
+        check_schema(folder, card, *schema)
+        try:
+            pipe = joblib.load(folder / MODEL_FILE)
+        except Exception as exc:  # a pickle that passed the sha256 but does not load
+            raise ModelError(f"{folder / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: "
+                             f"{exc}); retrain the model with simbox train") from None
+        if not isinstance(pipe, Pipeline):
+            raise ModelError(f"{folder / MODEL_FILE}: holds a {type(pipe).__name__}, not a "
+                             "simbox pipeline; retrain the model with simbox train")
+        m = cls(feature_names=list(card["features"]["names"]),
+                schema_hash=card["features"]["schema_hash"], **card.get("params", {}))
+        m.pipeline_ = pipe
+        m.classes_ = np.asarray(pipe.classes_)
+        m.threshold = card.get("threshold", {}).get("value")
+        m.card = card
+        return m
+
+
+def _json_float(v):
+    return None if v is None else float(v)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (pathlib.Path,)):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_card(folder: pathlib.Path) -> dict:
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: no such model folder")
+    p = folder / CARD_FILE
+    if not p.is_file():
+        raise ModelError(f"{folder}: no {CARD_FILE}: not a simbox model folder, or an "
+                         "incomplete copy; copy the whole folder again or retrain")
+    try:
+        card = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f"line {exc.lineno}" if hasattr(exc, "lineno") else f"byte {exc.start}"
+        raise ModelError(f"{p}: corrupted (not valid JSON at {where}); copy the model "
+                         "folder again or retrain") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        got = card.get("format") if isinstance(card, dict) else None
+        raise ModelError(f"{p}: format {got!r}, this simbox reads {FORMAT!r}; retrain the "
+                         "model with this simbox")
+    for key in ("files", "libraries", "features"):
+        if not isinstance(card.get(key), dict):
+            raise ModelError(f"{p}: corrupted (no {key!r} section); copy the model folder "
+                             "again or retrain")
+    return card
+
+
+def check_files(folder: pathlib.Path, card: dict):
+    p = folder / MODEL_FILE
+    want = card["files"].get(MODEL_FILE, {})
+    if not p.is_file():
+        raise ModelError(f"{p}: missing; copy the whole model folder again or retrain")
+    size = p.stat().st_size
+    if want.get("sha256") != sha256_file(p):
+        how = (f"{size} bytes, the card says {want.get('bytes')}"
+               if size != want.get("bytes") else "same size, different content")
+        raise ModelError(f"{p}: sha256 differs from {CARD_FILE} ({how}): the file is "
+                         "truncated or corrupted; copy the model folder again or retrain")
+
+
+def check_libraries(folder: pathlib.Path, card: dict):
+    saved = card["libraries"]
+    now = library_versions()
+    if saved.get("scikit-learn") != now["scikit-learn"]:
+        v = saved.get("scikit-learn")
+        raise ModelError(f"{folder}: saved with scikit-learn {v}, this environment has "
+                         f"{now['scikit-learn']}; install it (pip install scikit-learn=={v}) "
+                         "or retrain the model with simbox train")
+    s_np, n_np = str(saved.get("numpy", "")).split(".")[0], now["numpy"].split(".")[0]
+    if s_np != n_np:
+        v = saved.get("numpy")
+        raise ModelError(f"{folder}: saved with numpy {v}, this environment has "
+                         f"{now['numpy']}; install it (pip install numpy=={v}) or retrain "
+                         "the model with simbox train")
+
+
+def check_schema(folder: pathlib.Path, card: dict, names, schema_hash):
+    f = card["features"]
+    if f.get("schema_hash") == schema_hash:
+        return
+    saved = list(f.get("names", []))
+    added = [n for n in names if n not in saved]
+    removed = [n for n in saved if n not in names]
+    diff = []
+    if added:
+        diff.append("added: " + ", ".join(added))
+    if removed:
+        diff.append("removed: " + ", ".join(removed))
+    if not diff:
+        diff.append("same names, changed definitions")
+    made_by = card.get("libraries", {}).get("simbox", "?")
+    raise ModelError(f"{folder}: feature schema {str(f.get('schema_hash'))[:12]} of the model "
+                     f"differs from this simbox's {str(schema_hash)[:12]} ({'; '.join(diff)}); "
+                     f"retrain the model with simbox train, or install simbox=={made_by} "
+                     "that made it")
