@@ -251,7 +251,7 @@ class Model(BaseEstimator):
                                    "bytes": (folder / MODEL_FILE).stat().st_size}},
         })
         with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
-            json.dump(card, fh, indent=2, sort_keys=False, default=_json_default)
+            json.dump(nan_free(card), fh, indent=2, default=_json_default, allow_nan=False)
             fh.write("\n")
         os.replace(folder / (CARD_FILE + ".tmp"), folder / CARD_FILE)
         self.card = card
@@ -287,6 +287,19 @@ class Model(BaseEstimator):
         m.threshold = card.get("threshold", {}).get("value")
         m.card = card
         return m
+
+
+def nan_free(obj):
+    """``obj`` with NaN / inf floats replaced by None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: nan_free(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [nan_free(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def _json_float(v):

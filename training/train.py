@@ -107,13 +107,15 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
           unlabelled="presumed-legit", unlabelled_max=100_000, unlabelled_weight=0.5,
           seizure_weight=1.0, simulated=None, simulated_weight=1.0, truth=None,
           feature_names=None, schema_hash=None, model_params=None, n_boot=200,
-          kind_holdout=True, out=None, inputs=None, progress=None) -> Model:
+          kind_holdout=True, timezone=None, out=None, inputs=None, progress=None) -> Model:
     """Train a model on labelled SIMs; return it fitted, with threshold and card.
 
     ``features``: FeatureResult or DataFrame indexed by imsi.  ``labels``: a
     labels file, a DataFrame of label rows or a LabelSet.  ``feature_names`` /
     ``schema_hash`` default to the feature registry.  With ``out`` the model
-    folder (model, card, plots, report.html) is written there.
+    folder (model, card, plots, report.html) is written there.  ``timezone``: the
+    network's time zone the features were computed in, when ``features`` is a
+    DataFrame (a FeatureResult carries its own).
     """
     t0 = time.monotonic()
     if feature_names is None or schema_hash is None:
@@ -169,7 +171,7 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
         ts.X, fraud, frame["weight"].to_numpy())
     importances = model.importances(ts.X, y, sample_weight=tw, seed=seed)
     model.card = {
-        "timezone": ts.info.get("timezone") or "UTC",
+        "timezone": ts.info.get("timezone") or timezone or "UTC",
         "training_data": dict(ts.info, inputs=inputs or []),
         "unlabelled": ts.info["unlabelled"],
         "cross_validation": {"folds": folds, "grouped_by": "case (merged when cases share a SIM)",
