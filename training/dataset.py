@@ -79,9 +79,23 @@ def truth_labels(truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def truth_frame(truth: pd.DataFrame) -> pd.DataFrame:
+    """The truth table with :data:`TRUTH_COLUMNS`, all strings.
+
+    Accepts the simulator's ``truth.csv`` (``imsi, class, deployment_id, kind``):
+    a fraud SIM's ``kind`` stays its kind, a legit SIM's kind becomes its
+    ``legit_group`` (call centre, driver, M2M, ...).
+    """
+    if {"class", "deployment_id", "kind"} <= set(truth.columns) and "label" not in truth:
+        cls = truth["class"].fillna("").astype(str)
+        kind = truth["kind"].fillna("").astype(str)
+        truth = pd.DataFrame({"imsi": truth["imsi"], "label": cls,
+                              "case_id": truth["deployment_id"],
+                              "kind": kind.where(cls != "legit", ""),
+                              "legit_group": kind.where(cls == "legit", "")})
     missing = [c for c in TRUTH_COLUMNS if c not in truth.columns]
     if missing:
-        raise InputError(f"truth table lacks column(s) {', '.join(missing)}")
+        raise InputError(f"truth table lacks column(s) {', '.join(missing)}; expected the "
+                         "simulator's truth.csv (imsi,class,deployment_id,kind)")
     t = truth.loc[:, list(TRUTH_COLUMNS)].copy()
     for c in TRUTH_COLUMNS:
         t[c] = t[c].fillna("").astype(str)

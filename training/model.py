@@ -228,8 +228,12 @@ class Model(BaseEstimator):
 
     # ---- model folder -------------------------------------------------------------
 
-    def save(self, path) -> pathlib.Path:
-        """Write ``model.joblib`` and ``model.json`` into the folder ``path``."""
+    def save(self, path, *, timestamp=True) -> pathlib.Path:
+        """Write ``model.joblib`` and ``model.json`` into the folder ``path``.
+
+        ``timestamp=False`` leaves the save time out of the card, so that the same
+        training run gives byte-identical files (the shipped default model).
+        """
         check_is_fitted(self, "pipeline_")
         folder = pathlib.Path(path)
         folder.mkdir(parents=True, exist_ok=True)
@@ -239,7 +243,6 @@ class Model(BaseEstimator):
         card = dict(self.card)
         card.update({
             "format": FORMAT,
-            "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "classes": list(CLASSES),
             "features": {"names": list(self.feature_names), "count": len(self.feature_names),
                          "schema_hash": self.schema_hash},
@@ -250,6 +253,11 @@ class Model(BaseEstimator):
             "files": {MODEL_FILE: {"sha256": sha256_file(folder / MODEL_FILE),
                                    "bytes": (folder / MODEL_FILE).stat().st_size}},
         })
+        if timestamp:
+            card["saved"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds")
+        else:
+            card.pop("saved", None)
         with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
             json.dump(nan_free(card), fh, indent=2, default=_json_default, allow_nan=False)
             fh.write("\n")

@@ -85,13 +85,14 @@ def read_truth(path) -> pd.DataFrame:
     if not p.is_file():
         raise InputError(f"{p}: no such truth file")
     from simbox.training.dataset import truth_frame
-    t = pd.read_csv(p, dtype=str, keep_default_na=False)
-    return truth_frame(truth_columns(t))
-
-
-def truth_columns(t: pd.DataFrame) -> pd.DataFrame:
-    """Map the simulator's truth columns onto the training ones (see simbox.data)."""
-    return t
+    try:
+        t = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not a readable truth.csv: {exc}") from None
+    try:
+        return truth_frame(t)
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None
 
 
 def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=None,

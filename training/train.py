@@ -192,11 +192,11 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
     return model
 
 
-def write_model_folder(model: Model, out):
+def write_model_folder(model: Model, out, *, timestamp=True):
     """Save the model and its plots (from the out-of-fold scores) and report.html."""
     from simbox.training import plots
     model.card["plots"] = list(plots.PLOTS) + ["report.html"]
-    folder = model.save(out)
+    folder = model.save(out, timestamp=timestamp)
     frame, proba = model.oof_
     rules = model.card["metrics"]["rules"]["per_sim"]
     plots.plot_pr_curves(folder / "pr_curves.png", frame["label"].to_numpy(), proba,

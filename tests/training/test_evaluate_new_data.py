@@ -56,3 +56,19 @@ def test_read_features_file(tmp_path, network):
     X.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InputError, match="no 'imsi' column"):
         read_features_file(tmp_path / "bad.csv")
+
+
+def test_read_simulator_truth(tmp_path):
+    from simbox.training.run import read_truth
+    p = tmp_path / "truth.csv"
+    p.write_text("imsi,class,deployment_id,kind\n460000005881096,legit,,call_centre\n"
+                 "460000005881097,simbox,D0001,simbox_plain\n")
+    t = read_truth(p)
+    assert t.to_dict("records") == [
+        {"imsi": "460000005881096", "label": "legit", "case_id": "", "kind": "",
+         "legit_group": "call_centre"},
+        {"imsi": "460000005881097", "label": "simbox", "case_id": "D0001",
+         "kind": "simbox_plain", "legit_group": ""}]
+    p.write_text("imsi,cls\n1,legit\n")
+    with pytest.raises(InputError, match="truth.csv: truth table lacks column"):
+        read_truth(p)
