@@ -40,8 +40,43 @@ def grouped_splits(y, groups, *, n_splits=5, seed=0):
         if g < n_splits:
             log.warning("%s SIMs come from only %d cases; %d of the %d test folds have none",
                         c, g, n_splits - g, n_splits)
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return [(tr, te) for tr, te in cv.split(np.zeros(len(y)), y, groups)]
+    return _splits_from_folds(_assign_folds(y, groups, n_splits, seed), n_splits)
+
+
+def _assign_folds(y, groups, n_splits, seed):
+    """Fold number of each row: groups kept whole, classes balanced across folds.
+
+    Rows alone in their group (most presumed-legit SIMs) are spread by
+    :class:`StratifiedKFold`; multi-row groups (cases, devices) by
+    :class:`StratifiedGroupKFold`, whose greedy balancing is slow on tens of
+    thousands of singletons and gains nothing there.
+    """
+    fold = np.full(len(y), -1)
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    single = counts[inverse.ravel()] == 1
+    multi = ~single
+    n_multi = len(np.unique(groups[multi]))
+    if n_multi >= n_splits and single.sum() >= n_splits and \
+            np.unique(y[single], return_counts=True)[1].min() >= n_splits:
+        sgk = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        idx = np.flatnonzero(multi)
+        for k, (_, te) in enumerate(sgk.split(idx, y[idx], groups[idx])):
+            fold[idx[te]] = k
+        skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        idx = np.flatnonzero(single)
+        # start the singletons' folds where the groups' folds are smallest
+        order = np.argsort(np.bincount(fold[multi], minlength=n_splits), kind="stable")
+        for k, (_, te) in enumerate(skf.split(idx, y[idx])):
+            fold[idx[te]] = order[k]
+    else:
+        sgk = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        for k, (_, te) in enumerate(sgk.split(np.zeros(len(y)), y, groups)):
+            fold[te] = k
+    return fold
+
+
+def _splits_from_folds(fold, n_splits):
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_splits)]
 
 
 def inner_splits(y, groups, *, n_splits=3, seed=0):
@@ -55,8 +90,7 @@ def inner_splits(y, groups, *, n_splits=3, seed=0):
         groups = np.asarray(groups).astype(str)
         per_class = min(len(np.unique(groups[y == c])) for c in np.unique(y))
         if per_class >= n_splits:
-            cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-            return list(cv.split(np.zeros(len(y)), y, groups))
+            return _splits_from_folds(_assign_folds(y, groups, n_splits, seed), n_splits)
         log.warning("a class has fewer than %d cases: calibration folds are not grouped",
                     n_splits)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
