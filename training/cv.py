@@ -97,27 +97,29 @@ def inner_splits(y, groups, *, n_splits=3, seed=0):
     return list(cv.split(np.zeros(len(y)), y))
 
 
-def out_of_fold(make_model, X: pd.DataFrame, y, splits, *, sample_weight=None, groups=None,
-                progress=None):
-    """Out-of-fold calibrated probabilities of a fresh model per fold.
+def out_of_fold(make_model, X: pd.DataFrame, y, splits, *, sample_weight=None, progress=None):
+    """Out-of-fold log-probabilities and calibrated probabilities.
 
-    ``make_model()`` returns an unfitted :class:`~simbox.training.model.Model`.
-    Returns ``(proba, fold)``: an ``(n, n_classes)`` array (each SIM scored by the
-    model that did not see its case) and the fold number of each SIM.
+    For each split a fresh booster (``make_model().fit_booster``) is fitted on the
+    training part and gives the test part's log-probabilities; then for each split
+    the calibrator is fitted on the *other* folds' out-of-fold log-probabilities and
+    applied to the test part.  So every SIM is scored by a model that never saw its
+    case.  Returns ``(logits, proba, fold)``: ``proba`` columns in ``CLASSES`` order.
     """
-    y = np.asarray(y)
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    g = None if groups is None else np.asarray(groups)
-    proba, fold = None, np.full(len(y), -1)
+    from simbox.training.labels import CLASSES
+    y = np.asarray(y).astype(str)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    m = make_model()
+    logits, proba = np.zeros((len(y), len(CLASSES))), np.zeros((len(y), len(CLASSES)))
+    fold = np.full(len(y), -1)
     for k, (train, test) in enumerate(splits):
-        m = make_model().fit(X.iloc[train], y[train],
-                             sample_weight=None if w is None else w[train],
-                             groups=None if g is None else g[train])
-        p = m.predict_proba(X.iloc[test])
-        if proba is None:
-            proba = np.zeros((len(y), p.shape[1]))
-        proba[test] = p
+        b = m.fit_booster(X.iloc[train], y[train], sample_weight=w[train])
+        logits[test] = m.booster_logits(b, X.iloc[test])
         fold[test] = k
         if progress is not None:
             progress(1)
-    return proba, fold
+    for train, test in splits:
+        cal = m.fit_calibrator(logits[train], y[train], sample_weight=w[train])
+        order = [list(cal.classes_).index(c) for c in CLASSES]
+        proba[test] = cal.predict_proba(logits[test])[:, order]
+    return logits, proba, fold

@@ -2,9 +2,11 @@
 
 A model folder holds:
 
-- ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline` (column
-  selection, then :class:`~sklearn.calibration.CalibratedClassifierCV` around a
-  :class:`~sklearn.ensemble.HistGradientBoostingClassifier`), three classes
+- ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline`: column
+  selection, quantile coding, a
+  :class:`~sklearn.ensemble.HistGradientBoostingClassifier` whose log-probabilities
+  feed a multinomial :class:`~sklearn.linear_model.LogisticRegression` calibrator
+  fitted on *out-of-fold* log-probabilities (matrix scaling); three classes
   ``simbox, cardfarm, legit``;
 - ``model.json``: the model card: feature schema, library versions, training data
   fingerprint, cross-validated metrics, operating threshold, and the sha256 of
@@ -30,10 +32,11 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -114,6 +117,22 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
         return out
 
 
+class BoosterLogits(TransformerMixin, BaseEstimator):
+    """The log-probabilities of a classifier, as features for the calibrator."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y, sample_weight=None):
+        self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "estimator_")
+        return np.log(np.clip(self.estimator_.predict_proba(X), 1e-12, 1.0))
+
+
 class Model(BaseEstimator):
     """Calibrated three-class SIM model with an operating threshold on the fraud score.
 
@@ -124,12 +143,12 @@ class Model(BaseEstimator):
     and ``classes_``.
     """
 
-    def __init__(self, *, feature_names=(), schema_hash=None, calibration="sigmoid",
+    def __init__(self, *, feature_names=(), schema_hash=None, calibration_c=100.0,
                  calibration_folds=3, max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
                  min_samples_leaf=20, l2_regularization=1.0, random_state=0):
         self.feature_names = feature_names
         self.schema_hash = schema_hash
-        self.calibration = calibration
+        self.calibration_c = calibration_c
         self.calibration_folds = calibration_folds
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -140,9 +159,9 @@ class Model(BaseEstimator):
         self.threshold = None
         self.card = {}
 
-    def _pipeline(self, cv):
+    def _booster(self):
         names = list(self.feature_names)
-        booster = HistGradientBoostingClassifier(
+        hgb = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization, early_stopping=False,
@@ -151,15 +170,10 @@ class Model(BaseEstimator):
             ("features", ColumnTransformer([("model_inputs", "passthrough", names)],
                                            remainder="drop", verbose_feature_names_out=False)),
             ("quantile_codes", QuantileCodes(random_state=self.random_state)),
-            ("classifier", CalibratedClassifierCV(booster, method=self.calibration, cv=cv,
-                                                  ensemble=False)),
+            ("booster", BoosterLogits(hgb)),
         ])
 
-    def fit(self, X: pd.DataFrame, y, *, sample_weight=None, groups=None):
-        """Fit on feature rows ``X`` and labels ``y`` (class names).
-
-        ``groups`` (case of each row) keep the calibration folds grouped too.
-        """
+    def _check_labels(self, y):
         if not len(self.feature_names):
             raise ValueError("Model needs feature_names")
         y = np.asarray(y).astype(str)
@@ -170,14 +184,46 @@ class Model(BaseEstimator):
         if missing:
             raise InputError(f"no training SIM of class {', '.join(missing)}: the model needs "
                              "examples of simbox, cardfarm and legit SIMs")
-        Xm = feature_matrix(X, self.feature_names)
-        cv = inner_splits(y, groups, n_splits=self.calibration_folds, seed=self.random_state)
-        pipe = self._pipeline(cv)
-        params = {} if sample_weight is None else {
-            "classifier__sample_weight": np.asarray(sample_weight, dtype=float)}
-        pipe.fit(Xm, y, **params)
-        self.pipeline_ = pipe
-        self.classes_ = np.asarray(pipe.classes_)
+        return y
+
+    def fit_booster(self, X, y, *, sample_weight=None):
+        """The uncalibrated part alone, fitted: a Pipeline whose ``transform`` gives logits."""
+        y = self._check_labels(y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        return self._booster().fit(feature_matrix(X, self.feature_names), y,
+                                   booster__sample_weight=w)
+
+    def booster_logits(self, booster, X) -> np.ndarray:
+        """Log-probabilities of a fitted booster (:meth:`fit_booster`) on feature rows ``X``."""
+        return booster.transform(feature_matrix(X, self.feature_names))
+
+    def fit_calibrator(self, logits, y, *, sample_weight=None):
+        """Multinomial logistic regression on out-of-fold log-probabilities."""
+        cal = LogisticRegression(C=self.calibration_c, max_iter=1000)
+        return cal.fit(logits, np.asarray(y).astype(str), sample_weight=sample_weight)
+
+    def fit(self, X: pd.DataFrame, y, *, sample_weight=None, groups=None, oof_logits=None):
+        """Fit on feature rows ``X`` and labels ``y`` (class names).
+
+        The calibrator needs log-probabilities of rows the booster did not see:
+        ``oof_logits`` when the caller already has them (its own grouped
+        cross-validation), else they come from ``calibration_folds`` folds grouped
+        by ``groups`` (the case of each row).
+        """
+        y = self._check_labels(y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if oof_logits is None:
+            splits = inner_splits(y, groups, n_splits=self.calibration_folds,
+                                  seed=self.random_state)
+            oof_logits = np.zeros((len(y), len(CLASSES)))
+            for tr, te in splits:
+                b = self.fit_booster(X.iloc[tr], y[tr],
+                                     sample_weight=None if w is None else w[tr])
+                oof_logits[te] = self.booster_logits(b, X.iloc[te])
+        booster = self.fit_booster(X, y, sample_weight=w)
+        cal = self.fit_calibrator(oof_logits, y, sample_weight=w)
+        self.pipeline_ = Pipeline(booster.steps + [("calibrator", cal)])
+        self.classes_ = np.asarray(cal.classes_)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -74,11 +74,12 @@ def _by_source(frame, flagged, n_boot, seed):
     return out
 
 
-def kind_holdout_recall(ts: TrainingSet, make_model, threshold, *, progress=None) -> dict:
-    """Recall on each fraud kind by a model that never saw that kind.
+def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=None) -> dict:
+    """Recall on each fraud kind by a booster that never saw that kind.
 
-    The model is fitted on all rows except the SIMs of the kind and scores them at
-    ``threshold``: how well a kind no raid has found yet would be caught.
+    A booster is fitted on all rows except the SIMs of the kind; its
+    log-probabilities of those SIMs go through ``model``'s calibrator and are
+    flagged at ``threshold``: how well a kind no raid has found yet would be caught.
     """
     kinds = ts.rows["kind"] if "kind" in ts.rows else None
     if kinds is None:
@@ -87,15 +88,17 @@ def kind_holdout_recall(ts: TrainingSet, make_model, threshold, *, progress=None
     out = {}
     if len(fraud_kinds) < 2:
         return out
+    cal = model.pipeline_.named_steps["calibrator"]
+    legit = list(cal.classes_).index("legit")
+    tw = ts.rows["train_weight"].to_numpy(dtype=float)
     for kind in fraud_kinds:
         held = (kinds == kind).to_numpy()
         rest = ~held
         y = ts.y[rest]
         if any((y == c).sum() == 0 for c in CLASSES):
             continue   # the kind is the only one of its class: nothing left to learn it from
-        m = make_model().fit(ts.X[rest], y, sample_weight=ts.rows["train_weight"].to_numpy()[rest],
-                             groups=ts.rows["group"].to_numpy()[rest])
-        score = 1.0 - m.predict_proba(ts.X[held])[:, CLASSES.index("legit")]
+        b = model.fit_booster(ts.X[rest], y, sample_weight=tw[rest])
+        score = 1.0 - cal.predict_proba(model.booster_logits(b, ts.X[held]))[:, legit]
         out[kind] = {"sims": int(held.sum()), "recall": float((score >= threshold).mean()),
                      "class": str(ts.rows.loc[held, "label"].iloc[0])}
         if progress is not None:
@@ -137,8 +140,8 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
     tw = ts.rows["train_weight"].to_numpy(dtype=float)
     splits = grouped_splits(y, groups, n_splits=folds, seed=seed)
     log.info("cross-validating on %d SIMs, %d folds", len(y), folds)
-    proba, fold = out_of_fold(make_model, ts.X, y, splits, sample_weight=tw, groups=groups,
-                              progress=progress)
+    logits, proba, fold = out_of_fold(make_model, ts.X, y, splits, sample_weight=tw,
+                                      progress=progress)
     frame = eval_frame(ts, proba)
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
@@ -162,11 +165,10 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
     if rp is not None and rp > 0:
         comparison = {"rules": {"precision": rp, "missed": rules_metrics["per_sim"]["missed"]},
                       "model": misses_at_precision(frame, frame["score"].to_numpy(), rp)}
-    holdout = kind_holdout_recall(ts, make_model, threshold, progress=progress) \
-        if kind_holdout and np.isfinite(threshold) else {}
-
-    model = make_model().fit(ts.X, y, sample_weight=tw, groups=groups)
+    model = make_model().fit(ts.X, y, sample_weight=tw, oof_logits=logits)
     model.threshold = float(threshold) if np.isfinite(threshold) else float("inf")
+    holdout = kind_holdout_recall(ts, model, threshold, progress=progress) \
+        if kind_holdout and np.isfinite(threshold) else {}
     final_rules = RulesBaseline(target_precision=target_precision).fit(
         ts.X, fraud, frame["weight"].to_numpy())
     importances = model.importances(ts.X, y, sample_weight=tw, seed=seed)

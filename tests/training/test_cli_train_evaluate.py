@@ -8,6 +8,9 @@ import pytest
 import simbox.data
 from simbox.cli import main
 
+pytest.importorskip("simbox.data.simulate", reason="needs the simulator's sample network")
+pytest.importorskip("simbox.features.compute", reason="needs the feature pipeline")
+
 SAMPLE = pathlib.Path(simbox.data.__file__).parent / "sample"
 FEATURE_ARGS = ["--cells", str(SAMPLE / "cells.csv"), "--tac", str(SAMPLE / "tac.csv"),
                 "--timezone", "Asia/Shanghai"]

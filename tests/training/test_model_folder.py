@@ -126,17 +126,18 @@ def test_out_of_fold_never_scores_a_case_it_trained_on(network, names):
     splits = grouped_splits(y, groups, n_splits=4, seed=0)
     for tr, te in splits:
         assert not set(groups[tr]) & set(groups[te])
-    seen = []
-
-    def make():
-        m = Model(feature_names=names, max_iter=20)
-        seen.append(m)
-        return m
-    proba, fold = out_of_fold(make, X, y, splits, groups=groups)
-    assert len(seen) == 4 and (fold >= 0).all()
+    logits, proba, fold = out_of_fold(lambda: Model(feature_names=names, max_iter=20), X, y,
+                                      splits)
+    assert (fold >= 0).all()
     assert np.allclose(proba.sum(axis=1), 1.0)
+    m = Model(feature_names=names, max_iter=20)
     for k, (tr, te) in enumerate(splits):
-        assert np.allclose(proba[te], seen[k].predict_proba(X.iloc[te]))
+        assert (fold[te] == k).all()
+        b = m.fit_booster(X.iloc[tr], y[tr])
+        assert np.allclose(logits[te], m.booster_logits(b, X.iloc[te]))
+    cal = m.fit_calibrator(logits[splits[0][0]], y[splits[0][0]])
+    order = [list(cal.classes_).index(c) for c in ("simbox", "cardfarm", "legit")]
+    assert np.allclose(proba[splits[0][1]], cal.predict_proba(logits[splits[0][1]])[:, order])
 
 
 def test_grouped_splits_refuses_single_case_class():
