@@ -3,6 +3,8 @@
 
     python benchmarks/eval_model.py                          # 50k subscribers x 7 days
     python benchmarks/eval_model.py --subscribers 10000 --days 3 --workdir /tmp/evalbench
+    python benchmarks/eval_model.py --model simbox/training/default_model   # no training:
+        # evaluate the shipped model (trained by build_default_model on mixed, seed 101)
 
 Trains on one simulator seed of the ``mixed`` scenario (features through the fast
 path, every SIM labelled by the simulator's truth, grouped by deployment) and
@@ -45,27 +47,11 @@ def check(scenario, r):
     return worst, all(ok)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--subscribers", type=int, default=50_000)
-    ap.add_argument("--days", type=int, default=7)
-    ap.add_argument("--train-seed", type=int, default=1)
-    ap.add_argument("--eval-seed", type=int, default=2)
-    ap.add_argument("--scenarios", default="baseline,evasive,mixed")
-    ap.add_argument("--target-precision", type=float, default=0.995)
-    ap.add_argument("--workdir", help="keep simulated networks here (default: a temp folder)")
-    ap.add_argument("--model-out", help="also write the trained model folder here")
-    ap.add_argument("--json", metavar="FILE", help="write all results as JSON")
-    ap.add_argument("--no-kind-holdout", action="store_true")
-    a = ap.parse_args(argv)
-
+def train_once(a, work):
+    """Simulate the training network and train on it; print the training line."""
     from simbox.training.build_default_model import simulate_features
     from simbox.training.dataset import truth_labels
-    from simbox.training.evaluate import evaluate
-    from simbox.training.model import nan_free
     from simbox.training.train import train, write_model_folder
-
-    work = pathlib.Path(a.workdir or tempfile.mkdtemp(prefix="simbox-evalbench-"))
     print(f"# {a.subscribers:,} subscribers x {a.days} days; train: mixed seed {a.train_seed}; "
           f"evaluate: seed {a.eval_seed}; target precision {a.target_precision}", flush=True)
     t0 = time.monotonic()
@@ -85,6 +71,42 @@ def main(argv=None) -> int:
         write_model_folder(model, a.model_out)
     results = {"train": {"info": info, "seconds": t_train, "card_metrics": model.card["metrics"],
                          "threshold": model.threshold}}
+    return model, results
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subscribers", type=int, default=50_000)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--train-seed", type=int, default=1)
+    ap.add_argument("--eval-seed", type=int, default=2)
+    ap.add_argument("--scenarios", default="baseline,evasive,mixed")
+    ap.add_argument("--target-precision", type=float, default=0.995)
+    ap.add_argument("--workdir", help="keep simulated networks here (default: a temp folder)")
+    ap.add_argument("--model-out", help="also write the trained model folder here")
+    ap.add_argument("--model", help="evaluate this model folder instead of training one")
+    ap.add_argument("--json", metavar="FILE", help="write all results as JSON")
+    ap.add_argument("--no-kind-holdout", action="store_true")
+    a = ap.parse_args(argv)
+
+    from simbox.training.build_default_model import simulate_features
+    from simbox.training.evaluate import evaluate
+    from simbox.training.model import nan_free
+
+    work = pathlib.Path(a.workdir or tempfile.mkdtemp(prefix="simbox-evalbench-"))
+    if a.model:
+        from simbox.training.model import Model
+        model = Model.load(a.model)
+        src = model.card["training_data"].get("inputs", [{}])[0].get("simulated", {})
+        print(f"# model {a.model}: trained on {src.get('subscribers', '?')} subscribers x "
+              f"{src.get('days', '?')} days, {src.get('scenario', '?')} seed "
+              f"{src.get('seed', '?')}; evaluate: {a.subscribers:,} subscribers x {a.days} days, "
+              f"seed {a.eval_seed}", flush=True)
+        results = {"train": {"model": a.model, "card_metrics": model.card["metrics"],
+                             "threshold": model.threshold}}
+    else:
+        model, results = train_once(a, work)
+
     rows = []
     for sc in a.scenarios.split(","):
         f2, t2, _ = simulate_features(a.subscribers, a.days, sc, a.eval_seed,

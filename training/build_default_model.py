@@ -12,6 +12,7 @@ timestamp, so a rerun with the same library versions gives the same files.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import pathlib
 import shutil
@@ -30,21 +31,25 @@ TARGET_PRECISION = 0.995
 def simulate_features(subscribers, days, scenario, seed, workdir, *, progress=None):
     """Simulate a network into ``workdir`` and compute its features from the written CDRs.
 
-    Returns ``(FeatureResult, truth DataFrame, simulation summary dict)``.
+    A folder that already holds this very simulation (``simulation.json`` with the
+    same parameters) is reused.  Returns ``(FeatureResult, truth, summary dict)``.
     """
-    from simbox.data.simulate import simulate
     from simbox.features import compute_features
     from simbox.training.run import read_truth
     workdir = pathlib.Path(workdir)
-    sim = simulate(subscribers, days, scenario, seed, out=workdir, progress=progress)
-    paths = {k: pathlib.Path(v) for k, v in sim.paths.items()}
-    cdr_files = [str(paths["cdrs"])]
-    res = compute_features(cdr_files, cells=str(workdir / "cells.csv"),
-                           tac=str(workdir / "tac.csv"), timezone=sim.network.timezone,
-                           progress=progress)
+    params = {"subscribers": subscribers, "days": days, "scenario": scenario, "seed": seed}
+    marker = workdir / "simulation.json"
+    info = json.loads(marker.read_text()) if marker.is_file() else None
+    if info is None or info.get("params") != params:
+        from simbox.data.simulate import simulate
+        sim = simulate(subscribers, days, scenario, seed, out=workdir, progress=progress)
+        info = dict(sim.network.summary(), days=days, timezone=sim.network.timezone,
+                    params=params, cdr_files=[pathlib.Path(sim.paths["cdrs"]).name])
+        marker.write_text(json.dumps(info))
+    res = compute_features([str(workdir / f) for f in info["cdr_files"]],
+                           cells=str(workdir / "cells.csv"), tac=str(workdir / "tac.csv"),
+                           timezone=info["timezone"], progress=progress)
     truth = read_truth(workdir / "truth.csv")
-    info = dict(sim.network.summary(), days=days, timezone=sim.network.timezone,
-                files=sorted(p.name for p in paths.values()))
     return res, truth, info
 
 
