@@ -50,14 +50,27 @@ def _per_group_sums(codes, columns):
 
 
 def _bootstrap(codes, columns, stat, n_boot, seed, alpha):
-    """Point value and CI of ``stat(sums)`` where ``sums`` are group-resampled column sums."""
+    """Point value and CI of ``stat(sums)`` where ``sums`` are group-resampled column sums.
+
+    ``stat`` may be a dict of statistics: then a dict of ``(point, ci)``, all from
+    the same bootstrap replicates.
+    """
+    stats = stat if isinstance(stat, dict) else {None: stat}
     sums = _per_group_sums(codes, columns)
-    point = stat(sums.sum(axis=0)[None, :])[0]
+    total = sums.sum(axis=0)[None, :]
+    points = {k: f(total)[0] for k, f in stats.items()}
     if n_boot <= 0 or len(codes) == 0:
-        return point, [None, None]
-    rng = np.random.default_rng(seed)
-    reps = np.concatenate([stat(m @ sums) for m in group_bootstrap_weights(codes, n_boot, rng)])
-    return point, _ci(reps, alpha)
+        cis = {k: [None, None] for k in stats}
+    else:
+        rng = np.random.default_rng(seed)
+        reps = {k: [] for k in stats}
+        for m in group_bootstrap_weights(codes, n_boot, rng):
+            s = m @ sums
+            for k, f in stats.items():
+                reps[k].append(f(s))
+        cis = {k: _ci(np.concatenate(v), alpha) for k, v in reps.items()}
+    out = {k: (points[k], cis[k]) for k in stats}
+    return out if isinstance(stat, dict) else out[None]
 
 
 def _fmt(v):
@@ -77,8 +90,7 @@ def sim_metrics(frame: pd.DataFrame, flagged, *, n_boot=200, seed=0, alpha=0.05)
         "recall": lambda s: _ratio(s[:, 0], s[:, 2]),
         "false_positive_rate": lambda s: _ratio(s[:, 1], s[:, 3]),
     }
-    for i, (name, fn) in enumerate(stats.items()):
-        point, ci = _bootstrap(codes, cols, fn, n_boot, seed + i, alpha)
+    for name, (point, ci) in _bootstrap(codes, cols, stats, n_boot, seed, alpha).items():
         out[name] = _fmt(point)
         out[name + "_ci"] = ci
     out.update({
