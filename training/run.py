@@ -99,8 +99,8 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
                 feature_options=None, progress=None, **train_options) -> Model:
     """``simbox train``: features from files, labels from ``labels.csv``, model folder ``out``.
 
-    ``simulated``: ``(inputs, truth.csv)`` of a simulated network to train beside the
-    seizures (its features computed with the same options).
+    ``simulated``: ``(folder, timezone)`` of a network written by ``simbox simulate``
+    to train beside the seizures (its CDRs, ``cells.csv``, ``tac.csv``, ``truth.csv``).
     """
     from simbox.training.train import train
     fopts = dict(feature_options or {})
@@ -108,10 +108,18 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
     t = read_truth(truth) if truth else None
     sim = None
     if simulated is not None:
-        s_inputs, s_truth = simulated
-        s_feats, s_print = features_from(s_inputs, None, progress=progress, **fopts)
-        sim = (s_feats, read_truth(s_truth))
-        fingerprint.append({"simulated": s_print, "truth": os.fspath(s_truth)})
+        folder, tz = simulated
+        folder = pathlib.Path(folder)
+        cdrs = sorted(str(p) for p in folder.glob("cdrs*"))
+        if not cdrs or not (folder / "truth.csv").is_file():
+            raise InputError(f"{folder}: not a simulated network (no cdrs* and truth.csv); "
+                             "make one with simbox simulate")
+        s_feats, s_print = features_from(
+            cdrs, None, progress=progress, cells=str(folder / "cells.csv"),
+            tac=str(folder / "tac.csv") if (folder / "tac.csv").is_file() else None,
+            timezone=tz)
+        sim = (s_feats, read_truth(folder / "truth.csv"))
+        fingerprint.append({"simulated": s_print, "truth": os.fspath(folder / "truth.csv")})
     if labels is None:
         if t is None:
             raise InputError("give --labels labels.csv (or --truth truth.csv of a simulation)")

@@ -30,9 +30,13 @@ def add_arguments(p):
     p.add_argument("--truth", metavar="CSV", help="the simulator's truth.csv for these SIMs "
                    "(labels every SIM when --labels is not given, adds kinds to the metrics)")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    p.add_argument("--simulated", nargs=2, metavar=("CDR_DIR", "TRUTH"),
-                   help="a simulated network (CDR folder and its truth.csv) trained beside "
-                        "the seizures, so kinds no raid found are still learnt")
+    p.add_argument("--simulated", metavar="DIR",
+                   help="a folder written by simbox simulate (cdrs, cells.csv, tac.csv, "
+                        "truth.csv) trained beside the seizures, so kinds no raid found are "
+                        "still learnt")
+    p.add_argument("--simulated-timezone", default="Asia/Shanghai", metavar="TZ",
+                   help="local time zone of the simulated network (default: the simulator's, "
+                        "Asia/Shanghai)")
     p.add_argument("--simulated-weight", type=float, default=1.0, metavar="W",
                    help="training weight of a simulated SIM (default 1)")
     p.add_argument("--seizure-weight", type=float, default=5.0, metavar="W",
@@ -77,7 +81,7 @@ def run(args) -> int:
     from simbox.training.run import train_files
     sim = None
     if args.simulated:
-        sim = ([args.simulated[0]], args.simulated[1])
+        sim = (args.simulated, args.simulated_timezone)
     model = train_files(
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
         truth=args.truth, simulated=sim, feature_options=feature_options(args),

@@ -66,3 +66,19 @@ def test_cli_errors_are_one_line(trained, tmp_path, capsys):
     assert rc == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the file is truncated or corrupted" in err
+
+
+def test_train_seizures_beside_simulated_network(tmp_path, capsys):
+    out = tmp_path / "m"
+    rc = main(["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--labels",
+               str(SAMPLE / "labels.csv"), "--simulated", str(SAMPLE), "--seizure-weight", "5",
+               "--simulated-weight", "0.5", "--out", str(out), "--folds", "3",
+               "--target-precision", "0.9", "--no-kind-holdout"])
+    assert rc == 0, capsys.readouterr().err
+    card = json.loads((out / "model.json").read_text())
+    data = card["training_data"]
+    assert data["labels"]["from_devices"] > 0            # imei rows expanded through the CDRs
+    assert data["simulated"]["train_weight"] == 0.5 and data["seizure_weight"] == 5.0
+    assert data["sources"]["simulated"] >= 1990 and data["sources"]["unlabelled"] > 1900
+    assert card["unlabelled"]["policy"] == "presumed-legit"
+    assert set(card["metrics"]["model"]["by_source"]) >= {"seizure", "simulated"}
