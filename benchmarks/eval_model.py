@@ -59,8 +59,17 @@ def train_once(a, work):
                                            work / f"mixed-{a.train_seed}")
     t_sim = time.monotonic() - t0
     t0 = time.monotonic()
+    from simbox.training.schema import registry_schema
+    names, schema = registry_schema()
+    excluded = [n for n in a.exclude_features.split(",") if n]
+    unknown = sorted(set(excluded) - set(names))
+    if unknown:
+        raise SystemExit(f"unknown feature(s) to exclude: {', '.join(unknown)}")
+    if excluded:
+        print(f"# ablation: trained without {', '.join(excluded)}", flush=True)
     model = train(feats, truth_labels(truth), truth=truth, target_precision=a.target_precision,
-                  kind_holdout=not a.no_kind_holdout)
+                  kind_holdout=not a.no_kind_holdout,
+                  feature_names=[n for n in names if n not in excluded], schema_hash=schema)
     t_train = time.monotonic() - t0
     cv = model.card["metrics"]["model"]["per_sim"]
     print(f"# simulate + features {t_sim:.0f}s; train (CV, threshold, rules, kind hold-out, "
@@ -87,6 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="evaluate this model folder instead of training one")
     ap.add_argument("--json", metavar="FILE", help="write all results as JSON")
     ap.add_argument("--no-kind-holdout", action="store_true")
+    ap.add_argument("--exclude-features", default="", metavar="A,B",
+                    help="train without these registry features (ablation)")
     a = ap.parse_args(argv)
 
     from simbox.training.build_default_model import simulate_features

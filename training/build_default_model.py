@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+from simbox.errors import SimboxError
 from simbox.training.run import DEFAULT_MODEL
 
 SUBSCRIBERS = 50_000
@@ -93,8 +94,12 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.monotonic()
-    m = build(a.out, subscribers=a.subscribers, days=a.days, seed=a.seed, workdir=a.workdir,
-              kind_holdout=not a.no_kind_holdout)
+    try:
+        m = build(a.out, subscribers=a.subscribers, days=a.days, seed=a.seed,
+                  workdir=a.workdir, kind_holdout=not a.no_kind_holdout)
+    except SimboxError as exc:
+        print(f"build_default_model: error: {exc}", file=sys.stderr)
+        return 1
     s = m.card["metrics"]["model"]["per_sim"]
     size = sum(p.stat().st_size for p in pathlib.Path(a.out).iterdir())
     print(f"default model written to {a.out} ({size / 1e6:.1f} MB) in "
