@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     for sc, r, worst, ok in rows:
         s, d = r["model"]["per_sim"], r["model"]["per_deployment"]
         g = r["model"].get("fpr_by_legit_group", {})
-        wname = max(g, key=lambda k: g[k]["false_positive_rate"] or 0.0) if g else "-"
+        wname = max(g, key=lambda k: g[k]["false_positive_rate"] or 0.0) if worst > 0 else "-"
         sp = r.get("same_precision") or {}
         rules = (f"{sp['rules']['missed']} vs {sp['model']['missed']}" if sp else "-")
         print(f"{sc:9} {s['fraud_sims']:>6} {s['legit_sims']:>7} {s['precision'] or 0:>9.4f} "
