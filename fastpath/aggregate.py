@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simbox.fastpath import _aggregate
+from simbox.fastpath import _aggregate, _partition
 from simbox.fastpath._aggregate import SLOTS  # noqa: F401  (re-exported)
 
 OFFSET_BUCKET = 900
@@ -120,7 +120,11 @@ class Reduced:
 
     @classmethod
     def concat(cls, parts: list["Reduced"], ncols: int) -> "Reduced":
-        """One Reduced of several partitions (row indices of the pair tables shifted)."""
+        """One Reduced of several partitions (row indices of the pair tables shifted).
+
+        Consumes ``parts``: each field of the parts is released once concatenated, so
+        memory holds one copy of the results (plus one field) at a time.
+        """
         if not parts:
             parts = [reduce_events(_empty_columns(), columns=np.full(len(SLOTS), -1, np.int32),
                                    ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated([]))]
@@ -131,12 +135,15 @@ class Reduced:
         for name in cls.__dataclass_fields__:
             if name == "duplicates":
                 fields[name] = sum(p.duplicates for p in parts)
-            elif name in ("feats", "hours"):
-                fields[name] = np.vstack([p.feats if name == "feats" else p.hours for p in parts])
+                continue
+            if name in ("feats", "hours"):
+                fields[name] = np.vstack([getattr(p, name) for p in parts])
             elif name in rows:
-                fields[name] = cat([getattr(p, name) + b for p, b in zip(parts, base)]).astype(np.int32)
+                fields[name] = cat([(getattr(p, name) + b).astype(np.int32) for p, b in zip(parts, base)])
             else:
                 fields[name] = cat([getattr(p, name) for p in parts])
+            for p in parts:
+                setattr(p, name, None)
         return cls(**fields)
 
 
@@ -164,7 +171,7 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     c = {name: np.ascontiguousarray(cols[name], dtype=dtype) for name, dtype in COLUMNS}
     n = len(c["time"])
     ids = np.empty(n, np.int32)
-    imsi = _aggregate.dense_ids(c["imsi"], ids)
+    imsi = _partition.dense_ids(c["imsi"], ids)
     U = len(imsi)
     if n:
         tz, q0 = timezone.table(c["time"].min(), c["time"].max())
