@@ -1,0 +1,194 @@
+"""Reasons for a flagged SIM, in words a fraud analyst reads at a glance.
+
+A reason is a short phrase built from one feature value ("412 distinct numbers
+called", "no calls received", "one cell", "23 other SIMs on the same device").
+The phrases of one SIM are ordered by how much each feature drove its score:
+
+- with ``contributions`` (per-feature contributions from the model, larger =
+  pushed the score up), in that order;
+- without, by how far the SIM sits from the reference population (the SIMs that
+  were not flagged) in the direction that looks like fraud: a robust z-score
+  ``(x - median) / scale`` on the feature (on ``log1p`` for counts), where
+  ``scale`` is the larger of 1.4826 x MAD, IQR / 1.349 and 10 % of the median
+  (never 0), multiplied by the feature's suspicious direction (+1: high values
+  look like fraud, -1: low values do, 0: either way, absolute value), capped
+  at 5: beyond that a feature is simply far outside the normal range, and among
+  such features the order of :data:`PHRASES` (most telling first) decides.
+
+Features that say the same thing (``n_mtc`` and ``mt_mo_ratio``) share a group
+and only the strongest of a group is worded.  Features the table below does not
+know are worded from the feature registry's meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Phrase", "PHRASES", "reference_stats", "deviations", "reasons", "reasons_table"]
+
+
+def _n(v) -> str:
+    return f"{int(round(v)):,}"
+
+
+def _share(v) -> str:
+    return f"{100 * v:.0f}%"
+
+
+def _few(v, none: str, some: str) -> str:
+    return none if v < 0.5 else some.format(n=_n(v))
+
+
+@dataclass(frozen=True)
+class Phrase:
+    direction: int                  # +1 high is suspicious, -1 low is, 0 both
+    group: str                      # phrases of one group are alternatives
+    log: bool                       # compare on log1p (counts)
+    words: Callable[[float], str]   # value -> phrase
+
+
+PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
+    "moc_callees": Phrase(+1, "callees", True, lambda v: f"{_n(v)} distinct numbers called"),
+    "n_sms_mo": Phrase(+1, "sms_out", True, lambda v: f"{_n(v)} SMS sent"),
+    "imei_max_imsis": Phrase(+1, "device", True,
+                             lambda v: f"{_n(v - 1)} other SIMs on the same device"
+                             if v >= 2.5 else "another SIM on the same device"),
+    "n_mtc": Phrase(-1, "received", True,
+                    lambda v: _few(v, "no calls received", "only {n} calls received")),
+    "mt_mo_ratio": Phrase(-1, "received", False,
+                          lambda v: "no calls received" if v <= 0 else
+                          f"1 call received per {1 / v:,.0f} made" if v < 0.5 else
+                          f"{v:.1f} calls received per call made"),
+    "n_cells": Phrase(-1, "cells", True,
+                      lambda v: "one cell" if round(v) <= 1 else f"only {_n(v)} cells"),
+    "moc_gap_lt30_share": Phrase(+1, "gap", False,
+                                 lambda v: f"{_share(v)} of calls within 30 s of the previous one"),
+    "n_sms_mt": Phrase(-1, "sms_in", True,
+                       lambda v: _few(v, "no SMS received", "only {n} SMS received")),
+    "n_data": Phrase(-1, "data", True,
+                     lambda v: _few(v, "no data use", "only {n} data sessions")),
+    "n_imeis": Phrase(+1, "device", True, lambda v: f"moved between {_n(v)} devices"),
+    "moc_callee_ratio": Phrase(+1, "callees", False,
+                               lambda v: f"{_share(v)} of calls to a number not called before"
+                               if v < 0.995 else "every call to a different number"),
+    "n_moc": Phrase(+1, "calls", True, lambda v: f"{_n(v)} calls made"),
+    "moc_zero_share": Phrase(+1, "unanswered", False, lambda v: f"{_share(v)} of calls unanswered"),
+    "moc_night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of calls at night"),
+    "moc_dur_std": Phrase(-1, "duration_sd", False,
+                          lambda v: f"call lengths barely vary (sd {v:,.0f} s)"),
+    "moc_dur_mean": Phrase(0, "duration", False, lambda v: f"calls last {v:,.0f} s on average"),
+    "moc_gap_median": Phrase(-1, "gap", True, lambda v: f"a call every {v:,.0f} s (median)"),
+    "active_hours": Phrase(+1, "hours", True, lambda v: f"active in {_n(v)} distinct hours"),
+}
+_RANK = {name: i for i, name in enumerate(PHRASES)}
+CAP = 5.0
+
+
+def _registry_meanings() -> dict[str, str]:
+    try:
+        from simbox.features import REGISTRY
+    except ImportError:
+        return {}
+    out = {}
+    for f in (REGISTRY.values() if isinstance(REGISTRY, dict) else REGISTRY):
+        out[getattr(f, "name", str(f))] = getattr(f, "meaning", "") or ""
+    return out
+
+
+def _phrase(name: str, meanings: dict[str, str]) -> Phrase:
+    if name in PHRASES:
+        return PHRASES[name]
+    label = meanings.get(name) or name.replace("_", " ")
+    return Phrase(0, name, False, lambda v, label=label: f"{label}: {v:,.3g}")
+
+
+def _transform(values: pd.DataFrame, names) -> pd.DataFrame:
+    out = values.astype(float)
+    for name in names:
+        if PHRASES.get(name, Phrase(0, "", False, str)).log:
+            out[name] = np.log1p(out[name].clip(lower=0))
+    return out
+
+
+def reference_stats(reference: pd.DataFrame) -> pd.DataFrame:
+    """Median and robust scale of each feature over a reference population."""
+    x = _transform(reference, reference.columns)
+    med = x.median()
+    mad = (x - med).abs().median() * 1.4826
+    iqr = (x.quantile(0.75) - x.quantile(0.25)) / 1.349
+    scale = pd.concat([mad, iqr, 0.1 * med.abs()], axis=1).max(axis=1).fillna(0.0)
+    scale = scale.where(scale > 0, 1e-3)
+    return pd.DataFrame({"median": med, "scale": scale})
+
+
+def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """Robust z-scores in the suspicious direction, capped at ``CAP`` (NaN where undefined)."""
+    cols = [c for c in features.columns if c in stats.index]
+    z = (_transform(features[cols], cols) - stats.loc[cols, "median"]) / stats.loc[cols, "scale"]
+    for name in cols:
+        d = PHRASES[name].direction if name in PHRASES else 0
+        z[name] = z[name] * d if d else z[name].abs()
+    return z.clip(upper=CAP)
+
+
+def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
+            stats: pd.DataFrame | None = None, top: int = 4, min_contribution: float | None = None,
+            meanings: dict[str, str] | None = None) -> str:
+    """The reasons of one SIM: up to ``top`` phrases joined by ", ".
+
+    ``contributions`` ranks the features (larger first, only those above
+    ``min_contribution``, default 0).  Without it ``stats`` (from
+    :func:`reference_stats`) is required: the deviation from the reference
+    ranks them, keeping deviations above ``min_contribution`` (default 1).
+    """
+    if contributions is None:
+        if stats is None:
+            raise ValueError("reasons() needs contributions or reference stats")
+        contributions = deviations(features_row.to_frame().T, stats).iloc[0]
+        floor = 1.0 if min_contribution is None else min_contribution
+    else:
+        floor = 0.0 if min_contribution is None else min_contribution
+    meanings = _registry_meanings() if meanings is None else meanings
+    c = contributions.dropna()
+    rank = [_RANK.get(name, len(_RANK)) for name in c.index]
+    order = c.iloc[np.lexsort((rank, -c.to_numpy(dtype=float)))]
+    phrases, groups = [], set()
+    for name, c in order.items():
+        if c <= floor or len(phrases) >= top:
+            break
+        value = features_row.get(name)
+        if value is None or pd.isna(value):
+            continue
+        p = _phrase(name, meanings)
+        if p.group in groups:
+            continue
+        groups.add(p.group)
+        phrases.append(p.words(float(value)))
+    return ", ".join(phrases)
+
+
+def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.DataFrame | None = None,
+                  reference: pd.DataFrame | None = None, top: int = 4) -> pd.Series:
+    """Reasons of every SIM in ``flagged_index`` (a Series indexed like it).
+
+    ``contributions`` (a DataFrame like ``features``) comes from the model when
+    it can explain its scores; otherwise the deviation from ``reference``
+    ranks the features.  ``reference`` defaults to the SIMs of ``features`` not
+    in ``flagged_index`` (all of them if every SIM is flagged).
+    """
+    flagged_index = pd.Index(flagged_index)
+    meanings = _registry_meanings()
+    floor = 0.0
+    if contributions is None:
+        if reference is None:
+            reference = features.loc[~features.index.isin(flagged_index)]
+            if len(reference) == 0:
+                reference = features
+        contributions = deviations(features.loc[flagged_index], reference_stats(reference))
+        floor = 1.0
+    out = [reasons(features.loc[imsi], contributions.loc[imsi], top=top, min_contribution=floor,
+                   meanings=meanings) for imsi in flagged_index]
+    return pd.Series(out, index=flagged_index, name="reasons", dtype=object)

@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from simbox.reasons import PHRASES, deviations, reasons, reasons_table, reference_stats
+
+
+def test_reasons_read_at_a_glance(network):
+    pred = network.predictions
+    out = reasons_table(network.res.features, pred.index[pred["flagged"]])
+    first = {d: out.loc[network.truth[network.truth == d].index[0]] for d in "ABCD"}
+    assert first["A"] == ("400 distinct numbers called, 7 other SIMs on the same device, "
+                          "no calls received, 70% of calls within 30 s of the previous one")
+    assert first["B"] == ("3,000 SMS sent, no calls received, "
+                          "70% of calls within 30 s of the previous one, no data use")
+    assert first["D"].startswith("no calls received, ")
+    assert out.index.equals(pred.index[pred["flagged"]])
+
+
+def test_reasons_follow_contributions():
+    row = pd.Series({"moc_callees": 412.0, "n_mtc": 0.0, "n_cells": 1.0, "imei_max_imsis": 24.0,
+                     "n_data": 5.0, "mystery": 0.25})
+    contrib = pd.Series({"n_cells": 0.3, "moc_callees": 0.2, "imei_max_imsis": 0.1, "n_mtc": 0.15,
+                         "n_data": -0.1, "mystery": 0.05})
+    assert reasons(row, contrib, meanings={}) == \
+        "one cell, 412 distinct numbers called, no calls received, 23 other SIMs on the same device"
+    assert reasons(row, contrib, top=2, meanings={}) == "one cell, 412 distinct numbers called"
+    # a feature the phrase table does not know is worded from the registry's meaning
+    assert reasons(row, pd.Series({"mystery": 1.0}), meanings={"mystery": "share of odd calls"}) == \
+        "share of odd calls: 0.25"
+
+
+def test_one_phrase_per_group():
+    row = pd.Series({"n_mtc": 0.0, "mt_mo_ratio": 0.0, "n_imeis": 3.0, "imei_max_imsis": 8.0})
+    contrib = pd.Series({"n_mtc": 2.0, "mt_mo_ratio": 3.0, "n_imeis": 1.0, "imei_max_imsis": 0.5})
+    assert reasons(row, contrib, meanings={}) == "no calls received, moved between 3 devices"
+
+
+def test_deviation_needs_direction_and_skips_nan():
+    ref = pd.DataFrame({"n_mtc": np.arange(10, 30, dtype=float), "moc_dur_mean": np.linspace(60, 120, 20),
+                        "mt_mo_ratio": np.linspace(0.5, 2, 20)})
+    stats = reference_stats(ref)
+    # many received calls is not suspicious; a NaN ratio is not worded
+    row = pd.Series({"n_mtc": 500.0, "moc_dur_mean": 900.0, "mt_mo_ratio": np.nan})
+    z = deviations(row.to_frame().T, stats).iloc[0]
+    assert z["n_mtc"] < 0 and z["moc_dur_mean"] == 5.0 and np.isnan(z["mt_mo_ratio"])
+    assert reasons(row, stats=stats, meanings={}) == "calls last 900 s on average"
+    with pytest.raises(ValueError, match="needs contributions or reference stats"):
+        reasons(row)
+
+
+@pytest.mark.parametrize("name, value, text", [
+    ("n_mtc", 3, "only 3 calls received"), ("mt_mo_ratio", 0.02, "1 call received per 50 made"),
+    ("mt_mo_ratio", 1.5, "1.5 calls received per call made"), ("n_cells", 4, "only 4 cells"),
+    ("imei_max_imsis", 2, "another SIM on the same device"), ("moc_callee_ratio", 1.0,
+     "every call to a different number"), ("moc_night_share", 0.456, "46% of calls at night"),
+    ("n_sms_mo", 12345, "12,345 SMS sent"), ("moc_gap_median", 12.4, "a call every 12 s (median)"),
+])
+def test_phrases(name, value, text):
+    assert PHRASES[name].words(value) == text
