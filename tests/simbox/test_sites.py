@@ -6,7 +6,7 @@ from simbox.deployments import deployment_table, group_sims
 from simbox.errors import InputError
 from simbox.sites import SITE_COLUMNS, haversine_m, load_cells, locate, site_table
 
-from conftest import LAT0, LON0, STEP, make_cells
+from synthetic_network import LAT0, LON0, STEP, make_cells
 
 
 def test_load_cells_from_file(tmp_path):
