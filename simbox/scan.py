@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-import warnings
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,7 @@ FLAGGED_COLUMNS = ["imsi", "msisdn", "class", "score", "deployment_id", "reasons
                    "last_seen", "n_events", "n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data",
                    "imei", "device_type", "main_site", "main_cell", "score_simbox", "score_cardfarm"]
 FRAUD_CLASSES = ("simbox", "cardfarm")
+log = logging.getLogger("simbox.scan")
 
 
 @dataclass
@@ -182,3 +183,155 @@ def _iso(t) -> str | None:
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+def default_model_path() -> Path:
+    """The model folder shipped with simbox (``simbox/training/default_model``)."""
+    from importlib import resources
+    return Path(str(resources.files("simbox.training").joinpath("default_model")))
+
+
+def load_model(model):
+    """A :class:`simbox.training.model.Model` from a folder (None: the shipped default)."""
+    from simbox.training.model import Model
+    if model is None:
+        path = default_model_path()
+        if not (path / "model.json").exists():
+            raise ModelError(f"{path}: this install has no default model; give a model folder "
+                             "with --model (simbox train makes one)")
+        return Model.load(path), "default"
+    if isinstance(model, (str, os.PathLike)):
+        return Model.load(model), os.fspath(model)
+    if hasattr(model, "predict") and hasattr(model, "threshold"):
+        return model, type(model).__name__
+    raise ConfigError(f"model must be a model folder or a Model, not {type(model).__name__}")
+
+
+def threshold_for_target(model, target_precision: float) -> float:
+    """The lowest threshold whose precision on the model's validation curve reaches the target.
+
+    The curve is ``card["threshold"]["curve"]``: ``[[threshold, precision, recall], ...]``.
+    """
+    curve = (getattr(model, "card", None) or {}).get("threshold", {}).get("curve")
+    if not curve:
+        raise ModelError("this model records no precision curve (model.json threshold.curve), so "
+                         "--target-precision cannot be used with it; give --threshold instead")
+    ok = [float(t) for t, p, *_ in curve if p is not None and float(p) >= target_precision]
+    if not ok:
+        best = max(float(p) for _, p, *_ in curve if p is not None)
+        raise ConfigError(f"no threshold reaches precision {target_precision} on this model's "
+                          f"validation curve (best {best:.4f}); lower --target-precision")
+    return min(ok)
+
+
+def _check_options(threshold, target_precision):
+    if threshold is not None and target_precision is not None:
+        raise ConfigError("give --threshold or --target-precision, not both")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be within [0, 1], not {threshold}")
+    if target_precision is not None and not 0.0 < target_precision < 1.0:
+        raise ConfigError(f"target precision must be within (0, 1), not {target_precision}")
+
+
+def _unknown_cells(res, cells: pd.DataFrame) -> dict:
+    ev = res.cells
+    unknown = ~ev["cell_id"].astype(str).isin(cells.index)
+    return {"cells": int(ev.loc[unknown, "cell_id"].nunique()),
+            "events": int(ev.loc[unknown, "events"].sum()),
+            "known_cells": int(ev.loc[~unknown, "cell_id"].nunique()),
+            "examples": sorted(ev.loc[unknown, "cell_id"].astype(str).unique())[:3]}
+
+
+def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
+         target_precision: float | None = None, columns="canonical", timezone: str | None = None,
+         on_bad_records: str = "skip", strict_cells: bool = False, memory_limit="1GB",
+         workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
+         progress=None) -> ScanResult:
+    """Scan CDR files: the shutdown list, the deployments and the sites.
+
+    ``cells``: ``cells.csv`` path or DataFrame (required: sites need coordinates).
+    ``model``: a model folder or a loaded Model (None: the shipped default);
+    ``threshold`` / ``target_precision`` override its operating threshold.
+    ``timezone``: the network's local time (None: the model's).  CDR cells
+    missing from the cell table are counted and warned about (an error with
+    ``strict_cells``, or when none is known).  With ``out`` every file is written
+    there atomically (rejected records in ``rejects.csv``).
+    """
+    t0 = time.monotonic()
+    _check_options(threshold, target_precision)
+    if cells is None:
+        raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
+                         "with --cells; sites need coordinates")
+    cell_table = load_cells(cells)
+    mdl, model_name = load_model(model)
+    if target_precision is not None:
+        threshold = threshold_for_target(mdl, target_precision)
+        source = f"set for precision {target_precision} on the model's validation curve"
+    elif threshold is not None:
+        source = "given"
+    else:
+        threshold = mdl.threshold
+        source = "the model's operating threshold"
+    if threshold is None or not np.isfinite(threshold):
+        raise ModelError(f"{model_name}: the model has no usable operating threshold "
+                         f"({threshold}); give --threshold")
+    tz = timezone or (getattr(mdl, "card", None) or {}).get("timezone") or "UTC"
+    if out is None:
+        return _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, tz,
+                     on_bad_records, strict_cells, memory_limit, workers, link_rules, None,
+                     progress, t0)
+    check_output_folder(out)
+    with atomic_folder(out) as tmp:
+        result = _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, tz,
+                       on_bad_records, strict_cells, memory_limit, workers, link_rules,
+                       tmp / "rejects.csv", progress, t0)
+        result.summary["out"] = os.fspath(out)
+        if hasattr(progress, "stage"):
+            progress.stage("writing outputs")
+        result.write_into(tmp, report=report)
+    result.out = Path(out)
+    if hasattr(progress, "finish"):
+        progress.finish()
+    return result
+
+
+def _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, tz,
+          on_bad_records, strict_cells, memory_limit, workers, link_rules, rejects, progress, t0):
+    from simbox.features import compute_features
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    inputs = list(inputs)
+    if not inputs:
+        raise EmptyInputError("no CDR input given")
+    res = compute_features(inputs, cells=cell_table.reset_index(), tac=tac, columns=columns,
+                           timezone=tz, memory_limit=memory_limit, workers=workers,
+                           on_bad_records=on_bad_records, rejects=rejects, progress=progress)
+    if len(res.features) == 0:
+        raise EmptyInputError(f"no CDR records in the input ({res.stats.summary()}); nothing to scan")
+    unknown = _unknown_cells(res, cell_table)
+    if unknown["cells"]:
+        msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
+               f"the cell table (e.g. {', '.join(unknown['examples'])})")
+        if unknown["known_cells"] == 0:
+            raise InputError(f"none of the CDRs' cells is in the cell table ({unknown['cells']:,} "
+                             f"cells, e.g. {', '.join(unknown['examples'])}): is it the cells file "
+                             "of this network?")
+        if strict_cells:
+            raise InputError(msg + "; add them to the cell table, or drop --strict")
+        log.warning("%s; their SIMs are located from their other cells", msg)
+    if hasattr(progress, "stage"):
+        progress.stage("scoring", total=len(res.features), unit="SIMs")
+    predictions = mdl.predict(res.features, threshold=threshold)
+    if callable(progress):
+        progress(len(res.features))
+    if hasattr(progress, "stage"):
+        progress.stage("grouping deployments")
+    stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
+    summary = {"model": model_name, "threshold_source": source, "timezone": tz,
+               "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
+               "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
+    result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
+                      summary=summary)
+    result.summary["seconds"] = round(time.monotonic() - t0, 1)
+    result.rejects_path = os.fspath(rejects) if rejects is not None else None
+    return result
