@@ -31,7 +31,21 @@ def _template() -> string.Template:
     return string.Template(text)
 
 
+def hour_bars(profile) -> str:
+    """A tiny inline SVG bar chart of 24 hourly counts (hours 0-23, left to right)."""
+    p = np.asarray(profile, dtype=float)
+    top = p.max() if len(p) and p.max() > 0 else 1.0
+    bars = "".join(f'<rect x="{3 * h}" y="{18 - 17 * v / top:.1f}" width="2.4" '
+                   f'height="{max(0.6, 17 * v / top):.1f}"/>' for h, v in enumerate(p))
+    return (f'<svg class="hours" viewBox="0 0 72 18" width="96" height="24" role="img" '
+            f'aria-label="events by hour of day"><title>events by hour of day, 00 to 23</title>'
+            f'<rect x="0" y="17.4" width="72" height="0.6" fill="#c5ced6"/>'
+            f'<g fill="#1d2329">{bars}</g></svg>')
+
+
 def _cell(col: str, v) -> str:
+    if col == "hours":
+        return f"<td>{v}</td>"
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "<td></td>"
     if col == "class":
@@ -48,7 +62,10 @@ def _cell(col: str, v) -> str:
     if isinstance(v, pd.Timestamp):
         return f'<td class="num">{v.strftime("%Y-%m-%d %H:%M")}</td>'
     cls = ' class="id"' if col in ("imsi", "msisdn", "site_id", "deployment_id", "imei") else ""
-    return f"<td{cls}>{'; '.join(html.escape(part) for part in str(v).split(';'))}</td>"
+    parts = str(v).split(";")
+    if len(parts) == 1:
+        return f"<td{cls}>{html.escape(parts[0])}</td>"
+    return f"<td{cls}>" + "; ".join(f'<span class="nw">{html.escape(p)}</span>' for p in parts) + "</td>"
 
 
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> str:
@@ -80,6 +97,10 @@ def _cards(summary: dict) -> str:
     return "".join(f'<div class="card"><b>{v}</b><span>{html.escape(t)}</span></div>' for v, t in items)
 
 
+def _count(n, word: str) -> str:
+    return f"{int(n):,} {word}{'' if int(n) == 1 else 's'}"
+
+
 def _todo(sites: pd.DataFrame, deployments: pd.DataFrame, summary: dict) -> str:
     if summary.get("flagged", 0) == 0:
         return '<p>No SIM scored above the threshold: nothing to shut down.</p>'
@@ -91,8 +112,9 @@ def _todo(sites: pd.DataFrame, deployments: pd.DataFrame, summary: dict) -> str:
             where += f" (within about {row['radius_m']:.0f} m)"
         extra = f", {html.escape(str(row['address']))}" if row.get("address") else ""
         lines.append(f'<span class="rank">{i + 1}</span> Visit site <b>{html.escape(str(row["site_id"]))}'
-                     f"</b>{extra} at {where}: {row['n_sims']} SIMs in {row['n_devices']} devices, "
-                     f"{row['class']}, active {html.escape(row['active_hours'] or '-')}.")
+                     f"</b>{extra} at {where}: {_count(row['n_sims'], 'SIM')} in "
+                     f"{_count(row['n_devices'], 'device')}, {row['class']}, active "
+                     f"{html.escape(row['active_hours'] or '-')} (local time).")
     return '<ul class="todo">' + "".join(f"<li>{x}</li>" for x in lines) + "</ul>"
 
 
@@ -140,15 +162,18 @@ def render_report(result) -> str:
     map_svg, caption = site_map(sites, result.cells)
     site_cols = ["rank", "site_id"] + (["address"] if "address" in sites.columns else []) + [
         "lat", "lon", "radius_m", "class", "n_sims", "n_devices", "deployments", "active_hours",
-        "first_seen", "last_seen", "cells", "priority"]
-    sites_view = sites.assign(rank=np.arange(1, len(sites) + 1))[
-        [c for c in site_cols if c in sites.columns or c == "rank"]] if len(sites) else sites
+        "hours", "first_seen", "last_seen", "cells", "priority"]
+    sites_view = sites.assign(
+        rank=np.arange(1, len(sites) + 1),
+        hours=[hour_bars(result.site_hours.get(s, np.zeros(24))) for s in sites["site_id"]])[
+        [c for c in site_cols if c in sites.columns or c in ("rank", "hours")]] if len(sites) else sites
     dep_cols = ["deployment_id", "class", "n_sims", "n_devices", "sites", "lat", "lon", "radius_m",
                 "active_hours", "first_seen", "last_seen", "score", "priority", "linked_by"]
     flag_cols = ["imsi", "msisdn", "class", "score", "deployment_id", "main_site", "reasons"]
     headers = {"n_sims": "SIMs", "n_devices": "devices", "radius_m": "radius m", "site_id": "site",
                "deployment_id": "deployment", "active_hours": "active hours", "first_seen": "first seen",
-               "last_seen": "last seen", "linked_by": "linked by", "main_site": "site", "rank": "#"}
+               "last_seen": "last seen", "linked_by": "linked by", "main_site": "site", "rank": "#",
+               "hours": "by hour (0-23)"}
     scores = result.predictions["score"]
     plots = [("Score distribution", score_plot(scores, result.predictions["class"],
                                                 summary.get("threshold")),
@@ -171,7 +196,8 @@ def render_report(result) -> str:
         f"simbox {summary.get('simbox_version', '')}", f"model {summary.get('model', '')}",
         f"threshold {summary.get('threshold')}", f"{summary.get('records', {}).get('accepted', 0):,} "
         "records", f"data from {summary.get('first_seen', '?')} to {summary.get('last_seen', '?')}",
-        f"scanned {summary.get('scanned_at', '')}"))
+        f"scanned {summary.get('scanned_at')}" if summary.get("scanned_at") else ""
+    ) if x)
     return _template().substitute(
         title="simbox scan: shutdown list and sites to raid",
         meta=meta, cards=_cards(summary), todo=_todo(sites, deployments, summary),

@@ -74,7 +74,7 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None) -> tuple[str, str]
         out.append("</g>")
     sx, sy = px(s["lon"].to_numpy(), s["lat"].to_numpy())
     n_sims = s["n_sims"].to_numpy(dtype=float) if "n_sims" in s else np.ones(len(s))
-    r_px = np.clip(4 + 3.2 * np.sqrt(n_sims), 7, 30)
+    r_px = np.clip(5 + 3.2 * np.sqrt(n_sims), 10, 30)
     # confidence circles first, then markers from the lowest priority up (rank 1 on top)
     for i in range(len(s)):
         if radius[i] > 0:

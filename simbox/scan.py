@@ -48,7 +48,8 @@ class ScanResult:
     predictions: pd.DataFrame = field(repr=False)       # every SIM: class, score, flagged
     features: pd.DataFrame = field(repr=False)          # every SIM's features
     cells: pd.DataFrame | None = field(default=None, repr=False)
-    deployment_hours: dict = field(default_factory=dict, repr=False)
+    deployment_hours: dict = field(default_factory=dict, repr=False)   # id -> 24 counts
+    site_hours: dict = field(default_factory=dict, repr=False)         # site_id -> 24 counts
     baseline_hours: np.ndarray | None = field(default=None, repr=False)
     rejects_path: str | None = None
     out: Path | None = None
@@ -150,6 +151,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     flagged["score"] = flagged["score"].round(4)
 
     dep_hours = {d: hours[(per_sim == d).to_numpy()].sum(axis=0) for d in deployments["deployment_id"]}
+    main_site = sims["main_site"].astype(str).to_numpy()
+    site_hours = {s: hours[main_site == s].sum(axis=0) for s in sites["site_id"]}
     summary = dict(summary or {})
     dev = res.devices.loc[res.devices["imsi"].isin(sims.index) & (res.devices["imei"].astype(str) != "")]
     by_class = flagged["class"].value_counts()
@@ -170,7 +173,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     })
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
                       predictions=preds, features=res.features, cells=cells,
-                      deployment_hours=dep_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
+                      deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
 
 
 def _iso(t) -> str | None:
