@@ -5,7 +5,9 @@ called", "no calls received", "one cell", "23 other SIMs on the same device").
 The phrases of one SIM are ordered by how much each feature drove its score:
 
 - with ``contributions`` (per-feature contributions from the model, larger =
-  pushed the score up), in that order;
+  pushed the score up), in that order.  :func:`occlusion_contributions` gets
+  them from any model: the drop of the SIM's score when one feature at a time is
+  set to the reference population's median;
 - without, by how far the SIM sits from the reference population (the SIMs that
   were not flagged) in the direction that looks like fraud: a robust z-score
   ``(x - median) / scale`` on the feature (on ``log1p`` for counts), where
@@ -27,7 +29,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["Phrase", "PHRASES", "reference_stats", "deviations", "reasons", "reasons_table"]
+__all__ = ["Phrase", "PHRASES", "reference_stats", "deviations", "reasons", "reasons_table",
+           "occlusion_contributions"]
 
 
 def _n(v) -> str:
@@ -171,24 +174,62 @@ def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
 
 
 def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.DataFrame | None = None,
-                  reference: pd.DataFrame | None = None, top: int = 4) -> pd.Series:
+                  reference: pd.DataFrame | None = None, top: int = 4,
+                  min_model_contribution: float = 0.01) -> pd.Series:
     """Reasons of every SIM in ``flagged_index`` (a Series indexed like it).
 
-    ``contributions`` (a DataFrame like ``features``) comes from the model when
-    it can explain its scores; otherwise the deviation from ``reference``
-    ranks the features.  ``reference`` defaults to the SIMs of ``features`` not
-    in ``flagged_index`` (all of them if every SIM is flagged).
+    ``contributions`` (a DataFrame like ``features``, e.g. from
+    :func:`occlusion_contributions`) ranks the features carrying at least
+    ``min_model_contribution`` of the score; for SIMs where none does, or
+    without contributions, the deviation from ``reference`` ranks them.
+    ``reference`` defaults to the SIMs of ``features`` not in ``flagged_index``
+    (all of them if every SIM is flagged).
     """
     flagged_index = pd.Index(flagged_index)
     meanings = _registry_meanings()
-    floor = 0.0
-    if contributions is None:
-        if reference is None:
-            reference = features.loc[~features.index.isin(flagged_index)]
-            if len(reference) == 0:
-                reference = features
-        contributions = deviations(features.loc[flagged_index], reference_stats(reference))
-        floor = 1.0
-    out = [reasons(features.loc[imsi], contributions.loc[imsi], top=top, min_contribution=floor,
-                   meanings=meanings) for imsi in flagged_index]
+    if reference is None:
+        reference = features.loc[~features.index.isin(flagged_index)]
+        if len(reference) == 0:
+            reference = features
+    dev = deviations(features.loc[flagged_index], reference_stats(reference))
+    out = []
+    for imsi in flagged_index:
+        text = ""
+        if contributions is not None:
+            text = reasons(features.loc[imsi], contributions.loc[imsi], top=top,
+                           min_contribution=min_model_contribution, meanings=meanings)
+        # no feature carries the score on its own (or no model contributions): deviations
+        out.append(text or reasons(features.loc[imsi], dev.loc[imsi], top=top, min_contribution=1.0,
+                                   meanings=meanings))
     return pd.Series(out, index=flagged_index, name="reasons", dtype=object)
+
+
+def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.DataFrame, *,
+                            max_rows: int = 200_000) -> pd.DataFrame:
+    """Per-feature contributions to the scores of the SIMs in ``index``.
+
+    ``score``: a callable DataFrame -> array of scores (the model's).  The
+    contribution of feature f to SIM i is ``score(x_i) - score(x_i with f set
+    to the median of reference)``: how much of the score that feature carries.
+    Rows are scored in chunks of at most ``max_rows``.
+    """
+    X = features.loc[pd.Index(index)]
+    cols = list(features.columns)
+    median = reference[cols].median()
+    if len(X) == 0:
+        return pd.DataFrame(index=X.index, columns=cols, dtype=float)
+    base = np.asarray(score(X), dtype=float)
+    out = np.zeros((len(X), len(cols)))
+    step = max(1, max_rows // len(cols))
+    values = X.to_numpy(dtype=float)
+    for lo in range(0, len(X), step):
+        block = values[lo:lo + step]
+        n = len(block)
+        stacked = np.repeat(block[None, :, :], len(cols), axis=0)     # feature, sim, column
+        for f in range(len(cols)):
+            stacked[f, :, f] = median.iloc[f]
+        frame = pd.DataFrame(stacked.reshape(-1, len(cols)), columns=cols)
+        frame = frame.astype(features.dtypes.to_dict(), errors="ignore")
+        s = np.asarray(score(frame), dtype=float).reshape(len(cols), n)
+        out[lo:lo + n] = (base[lo:lo + n][None, :] - s).T
+    return pd.DataFrame(out, index=X.index, columns=cols)

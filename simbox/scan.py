@@ -25,7 +25,7 @@ from simbox._version import __version__
 from simbox.deployments import LinkRules, deployment_table, group_sims
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.outputs import atomic_folder, check_output_folder, write_csv, write_geojson, write_kml
-from simbox.reasons import reasons_table
+from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
 
 __all__ = ["scan", "assemble", "ScanResult", "summary_line", "FLAGGED_COLUMNS"]
@@ -113,12 +113,14 @@ def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
 
 
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
-             rules: LinkRules | None = None, contributions: pd.DataFrame | None = None,
-             summary: dict | None = None) -> ScanResult:
+             rules: LinkRules | None = None, score=None, summary: dict | None = None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
     keep the predictions' ``flagged``) flags SIMs with ``score >= threshold``.
+    ``score`` (the model's scoring function, DataFrame -> scores) lets the
+    reasons follow what drove the model (:func:`simbox.reasons.occlusion_contributions`);
+    without it they follow the deviation from the SIMs not flagged.
     """
     rules = rules or LinkRules()
     preds = _flag(predictions.reindex(res.features.index), threshold)
@@ -133,7 +135,11 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
-    reasons = reasons_table(res.features, sims.index, contributions=contributions)
+    reference = res.features.loc[~mask] if (~mask).any() else res.features
+    contributions = None if score is None else \
+        occlusion_contributions(score, res.features, sims.index, reference)
+    reasons = reasons_table(res.features, sims.index, contributions=contributions,
+                            reference=reference)
     counts_cols = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
                    if c in res.features.columns]
     flagged = sims.join(res.features.loc[mask, counts_cols]).join(
@@ -327,13 +333,14 @@ def _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, 
     predictions = mdl.predict(res.features, threshold=threshold)
     if callable(progress):
         progress(len(res.features))
-    if hasattr(progress, "stage"):
-        progress.stage("grouping deployments")
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     summary = {"model": model_name, "threshold_source": source, "timezone": tz,
                "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
                "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if hasattr(progress, "stage"):
+        progress.stage("grouping deployments, reasons")
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
+                      score=lambda X: mdl.predict(X, threshold=threshold)["score"].to_numpy(),
                       summary=summary)
     result.summary["seconds"] = round(time.monotonic() - t0, 1)
     result.rejects_path = os.fspath(rejects) if rejects is not None else None

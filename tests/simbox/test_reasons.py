@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simbox.reasons import PHRASES, deviations, reasons, reasons_table, reference_stats
+from simbox.reasons import (PHRASES, deviations, occlusion_contributions, reasons, reasons_table,
+                            reference_stats)
 
 
 def test_reasons_read_at_a_glance(network):
@@ -58,3 +59,37 @@ def test_deviation_needs_direction_and_skips_nan():
 ])
 def test_phrases(name, value, text):
     assert PHRASES[name].words(value) == text
+
+
+def test_occlusion_contributions_follow_the_model(network):
+    feats = network.res.features
+    pred = network.predictions
+    flagged = pred.index[pred["flagged"]]
+    reference = feats.loc[~feats.index.isin(flagged)]
+    # a model that only looks at received calls and distinct callees
+    weights = {"n_mtc": -0.01, "moc_callees": 0.002}
+
+    def score(X):
+        return np.clip(0.5 + sum(w * X[f].to_numpy() for f, w in weights.items()), 0, 1)
+
+    c = occlusion_contributions(score, feats, flagged, reference, max_rows=100)
+    assert c.shape == (len(flagged), feats.shape[1]) and c.index.equals(flagged)
+    untouched = [f for f in feats.columns if f not in weights]
+    assert np.allclose(c[untouched].to_numpy(), 0.0)
+    a = network.truth[network.truth == "A"].index[0]
+    med = reference.median()
+    expect_mtc = score(feats.loc[[a]])[0] - score(feats.loc[[a]].assign(n_mtc=med["n_mtc"]))[0]
+    assert c.loc[a, "n_mtc"] == pytest.approx(expect_mtc) and expect_mtc > 0
+    text = reasons_table(feats, flagged, contributions=c)
+    # for the box the model leans on both features: they lead its reasons, by contribution
+    order = ["400 distinct numbers called", "no calls received"]
+    if c.loc[a, "n_mtc"] > c.loc[a, "moc_callees"]:
+        order.reverse()
+    assert text.loc[a] == ", ".join(order)
+
+
+def test_rows_without_model_contributions_fall_back_to_deviations(network):
+    feats = network.res.features
+    flagged = network.predictions.index[network.predictions["flagged"]]
+    zero = pd.DataFrame(0.0, index=flagged, columns=feats.columns)
+    assert reasons_table(feats, flagged, contributions=zero).equals(reasons_table(feats, flagged))
