@@ -42,7 +42,11 @@ def _share(v) -> str:
 
 
 def _few(v, none: str, some: str) -> str:
-    return none if v < 0.5 else some.format(n=_n(v))
+    """``none`` for 0, ``some`` with "only" while the count is small, without it above."""
+    if v < 0.5:
+        return none
+    text = some.format(n=_n(v))
+    return text if v <= 5 else text.replace("only ", "", 1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class Phrase:
     group: str                      # phrases of one group are alternatives
     log: bool                       # compare on log1p (counts)
     words: Callable[[float], str]   # value -> phrase
+
+
+def _km(v) -> str:
+    """A distance given in km, in m under 1 km."""
+    return f"{1000 * v:,.0f} m" if v < 1 else f"{v:,.1f} km"
 
 
 PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
@@ -65,27 +74,78 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
                           lambda v: "no calls received" if v <= 0 else
                           f"1 call received per {1 / v:,.0f} made" if v < 0.5 else
                           f"{v:.1f} calls received per call made"),
+    "mtc_callers": Phrase(-1, "received", True,
+                          lambda v: _few(v, "nobody calls it", "called by only {n} numbers")),
     "n_cells": Phrase(-1, "cells", True,
-                      lambda v: "one cell" if round(v) <= 1 else f"only {_n(v)} cells"),
+                      lambda v: "one cell" if round(v) <= 1 else _few(v, "", "only {n} cells")),
+    "n_sites": Phrase(-1, "cells", True,
+                      lambda v: "one site" if round(v) <= 1 else _few(v, "", "only {n} sites")),
+    "gyration_km": Phrase(-1, "cells", False,
+                          lambda v: "never moves" if v < 0.0005 else
+                          f"never moves (within {_km(v)})" if v < 1 else f"moves within {_km(v)}"),
+    "device_not_phone": Phrase(+1, "device_type", False,
+                               lambda v: "in a modem or gateway, not a phone" if v >= 0.5
+                               else "in a phone"),
+    "imsi_neighbours": Phrase(+1, "batch", True,
+                              lambda v: f"{_n(v)} SIMs with neighbouring IMSIs on its devices or sites"),
+    "msisdn_neighbours": Phrase(+1, "batch", True,
+                                lambda v: f"{_n(v)} SIMs with neighbouring numbers on its devices or sites"),
+    "sms_mt_short_share": Phrase(+1, "otp", False,
+                                 lambda v: f"{_share(v)} of SMS received from short codes"),
     "moc_gap_lt30_share": Phrase(+1, "gap", False,
                                  lambda v: f"{_share(v)} of calls within 30 s of the previous one"),
+    "moc_max_per_hour": Phrase(+1, "rate", True, lambda v: f"up to {_n(v)} calls in one hour"),
+    "hour_entropy": Phrase(+1, "hours", False,
+                           lambda v: "active around the clock" if v >= 4.2 else
+                           "active only a few hours of the day" if v <= 2.5 else
+                           "activity spread over the day"),
     "n_sms_mt": Phrase(-1, "sms_in", True,
                        lambda v: _few(v, "no SMS received", "only {n} SMS received")),
     "n_data": Phrase(-1, "data", True,
                      lambda v: _few(v, "no data use", "only {n} data sessions")),
-    "n_imeis": Phrase(+1, "device", True, lambda v: f"moved between {_n(v)} devices"),
+    "n_imeis": Phrase(+1, "rotation", True, lambda v: f"moved between {_n(v)} devices"),
+    "imei_changes": Phrase(+1, "rotation", True, lambda v: f"changed device {_n(v)} times"),
+    "main_imei_share": Phrase(-1, "rotation", False,
+                              lambda v: f"only {_share(v)} of events on its main device"),
     "moc_callee_ratio": Phrase(+1, "callees", False,
                                lambda v: f"{_share(v)} of calls to a number not called before"
                                if v < 0.995 else "every call to a different number"),
+    "moc_repeat_share": Phrase(-1, "callees", False,
+                               lambda v: "never calls a number twice" if v <= 0
+                               else f"only {_share(v)} of called numbers called again"),
     "n_moc": Phrase(+1, "calls", True, lambda v: f"{_n(v)} calls made"),
+    "n_moc_answered": Phrase(+1, "calls", True, lambda v: f"{_n(v)} answered calls made"),
     "moc_zero_share": Phrase(+1, "unanswered", False, lambda v: f"{_share(v)} of calls unanswered"),
+    "moc_short_share": Phrase(+1, "short", False,
+                              lambda v: f"{_share(v)} of calls answered but under 10 s"),
     "moc_night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of calls at night"),
+    "night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of activity at night"),
     "moc_dur_std": Phrase(-1, "duration_sd", False,
-                          lambda v: f"call lengths barely vary (sd {v:,.0f} s)"),
+                          lambda v: f"call lengths barely vary (sd {v:,.0f} s)" if v < 30
+                          else f"call lengths vary (sd {v:,.0f} s)"),
     "moc_dur_mean": Phrase(0, "duration", False, lambda v: f"calls last {v:,.0f} s on average"),
+    "moc_dur_median": Phrase(0, "duration", False, lambda v: f"median call {v:,.0f} s"),
     "moc_gap_median": Phrase(-1, "gap", True, lambda v: f"a call every {v:,.0f} s (median)"),
+    "moc_gap_p10": Phrase(-1, "gap", True,
+                          lambda v: f"a tenth of calls within {v:,.0f} s of the previous one"),
+    "moc_gap_cv": Phrase(-1, "gap_cv", False,
+                         lambda v: f"calls at a steady rhythm (gap CV {v:.2f})" if v < 0.5
+                         else f"calls at irregular intervals (gap CV {v:.2f})"),
+    "top_cell_share": Phrase(+1, "cells", False, lambda v: f"{_share(v)} of events on one cell"),
+    "cell_entropy": Phrase(-1, "cells", False,
+                           lambda v: "almost always on the same cell" if v < 1
+                           else f"spread over cells ({v:.1f} bits)"),
+    "sms_peers": Phrase(+1, "sms_out", True, lambda v: f"{_n(v)} SMS contacts"),
+    "moc_intl_share": Phrase(0, "intl", False, lambda v: f"{_share(v)} of calls international"),
+    "moc_callee_entropy": Phrase(+1, "callees", False,
+                                 lambda v: f"called numbers never repeat ({v:.1f} bits)"),
     "active_hours": Phrase(+1, "hours", True, lambda v: f"active in {_n(v)} distinct hours"),
+    "n_events": Phrase(+1, "volume", True, lambda v: f"{_n(v)} events"),
+    "lifetime_share": Phrase(-1, "lifetime", False,
+                             lambda v: f"seen over only {_share(v)} of the period"),
 }
+# features that are never a reason on their own (times, calendar coverage)
+NOT_REASONS = frozenset({"first_seen", "last_seen", "active_days", "active_day_share"})
 _RANK = {name: i for i, name in enumerate(PHRASES)}
 CAP = 5.0
 
@@ -129,7 +189,7 @@ def reference_stats(reference: pd.DataFrame) -> pd.DataFrame:
 
 def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     """Robust z-scores in the suspicious direction, capped at ``CAP`` (NaN where undefined)."""
-    cols = [c for c in features.columns if c in stats.index]
+    cols = [c for c in features.columns if c in stats.index and c not in NOT_REASONS]
     z = (_transform(features[cols], cols) - stats.loc[cols, "median"]) / stats.loc[cols, "scale"]
     for name in cols:
         d = PHRASES[name].direction if name in PHRASES else 0
@@ -156,6 +216,7 @@ def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
         floor = 0.0 if min_contribution is None else min_contribution
     meanings = _registry_meanings() if meanings is None else meanings
     c = contributions.dropna()
+    c = c[~c.index.isin(NOT_REASONS)]
     rank = [_RANK.get(name, len(_RANK)) for name in c.index]
     order = c.iloc[np.lexsort((rank, -c.to_numpy(dtype=float)))]
     phrases, groups = [], set()

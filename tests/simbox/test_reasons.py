@@ -32,8 +32,10 @@ def test_reasons_follow_contributions():
 
 
 def test_one_phrase_per_group():
-    row = pd.Series({"n_mtc": 0.0, "mt_mo_ratio": 0.0, "n_imeis": 3.0, "imei_max_imsis": 8.0})
-    contrib = pd.Series({"n_mtc": 2.0, "mt_mo_ratio": 3.0, "n_imeis": 1.0, "imei_max_imsis": 0.5})
+    row = pd.Series({"n_mtc": 0.0, "mt_mo_ratio": 0.0, "n_imeis": 3.0, "imei_changes": 8.0,
+                     "first_seen": 1.7e9})
+    contrib = pd.Series({"n_mtc": 2.0, "mt_mo_ratio": 3.0, "n_imeis": 1.0, "imei_changes": 0.5,
+                         "first_seen": 9.0})
     assert reasons(row, contrib, meanings={}) == "no calls received, moved between 3 devices"
 
 
@@ -56,6 +58,12 @@ def test_deviation_needs_direction_and_skips_nan():
     ("imei_max_imsis", 2, "another SIM on the same device"), ("moc_callee_ratio", 1.0,
      "every call to a different number"), ("moc_night_share", 0.456, "46% of calls at night"),
     ("n_sms_mo", 12345, "12,345 SMS sent"), ("moc_gap_median", 12.4, "a call every 12 s (median)"),
+    ("gyration_km", 0.25, "never moves (within 250 m)"), ("gyration_km", 3.21, "never moves (within 3.2 km)"),
+    ("device_not_phone", 1.0, "in a modem or gateway, not a phone"),
+    ("mtc_callers", 0, "nobody calls it"), ("hour_entropy", 4.5, "active around the clock"),
+    ("hour_entropy", 1.6, "active only a few hours of the day"), ("n_mtc", 200, "200 calls received"),
+    ("n_cells", 40, "40 cells"), ("gyration_km", 0.0, "never moves"),
+    ("gyration_km", 12.0, "moves within 12.0 km"),
 ])
 def test_phrases(name, value, text):
     assert PHRASES[name].words(value) == text
