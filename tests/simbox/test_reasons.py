@@ -58,7 +58,7 @@ def test_deviation_needs_direction_and_skips_nan():
     ("imei_max_imsis", 2, "another SIM on the same device"), ("moc_callee_ratio", 1.0,
      "every call to a different number"), ("moc_night_share", 0.456, "46% of calls at night"),
     ("n_sms_mo", 12345, "12,345 SMS sent"), ("moc_gap_median", 12.4, "a call every 12 s (median)"),
-    ("gyration_km", 0.25, "never moves (within 250 m)"), ("gyration_km", 3.21, "never moves (within 3.2 km)"),
+    ("gyration_km", 0.25, "never moves (within 250 m)"), ("gyration_km", 3.21, "moves within 3.2 km"),
     ("device_not_phone", 1.0, "in a modem or gateway, not a phone"),
     ("mtc_callers", 0, "nobody calls it"), ("hour_entropy", 4.5, "active around the clock"),
     ("hour_entropy", 1.6, "active only a few hours of the day"), ("n_mtc", 200, "200 calls received"),
