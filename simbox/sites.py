@@ -3,10 +3,14 @@
 The cell table (``cells.csv``: ``cell_id,site_id,lat,lon,azimuth`` plus any
 extra columns, such as an address) gives each cell a position.  A group of SIMs
 (a deployment, or the flagged SIMs whose main site is one site) is *located* at
-the event-weighted centroid of the cells that carried its events; its
-**confidence radius** is the event-weighted root-mean-square distance of those
-cells from the centroid (0 when every event was on cells at one position: the
-box is then within that site's coverage, not necessarily at the mast).
+the event-weighted centroid of the positions that carried its events, leaving
+out positions with less than ``MIN_POSITION_SHARE`` (10 %) of them -- a static
+box sends most of its traffic through its best cell and a little through
+neighbours it reselects now and then, which would otherwise drag the estimate
+towards them.  The **confidence radius** is the event-weighted root-mean-square
+distance of the kept positions from the centroid (0 when they are all one
+position: the box is then within that site's coverage, not necessarily at the
+mast).
 
 The site list has one row per cell site that is the main site of at least one
 flagged SIM: its located position, the cells used, the deployments and the
@@ -32,6 +36,7 @@ SITE_COLUMNS = ["site_id", "lat", "lon", "radius_m", "cells", "deployments", "n_
                 "class", "n_sims", "n_devices", "active_hours", "first_seen", "last_seen",
                 "events", "priority"]
 EARTH_RADIUS_M = 6_371_008.8
+MIN_POSITION_SHARE = 0.10
 
 
 def load_cells(cells) -> pd.DataFrame:
@@ -96,13 +101,16 @@ def haversine_m(lat1, lon1, lat2, lon2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
+           min_share: float = MIN_POSITION_SHARE) -> pd.DataFrame:
     """Position of each group of SIMs from the cells that carried its events.
 
     ``groups``: group key per imsi (index imsi); ``cell_events``: ``imsi,
     cell_id, events``; ``cells`` from :func:`load_cells`.  Returns a DataFrame
-    indexed by group key: ``lat, lon, radius_m, events, cells`` (cell ids by
-    events, ";"-joined).  Groups with no located event are left out.
+    indexed by group key: ``lat, lon, radius_m, events, cells`` (every cell
+    used, most events first, ";"-joined).  Positions with less than
+    ``min_share`` of a group's located events do not move its estimate.  Groups
+    with no located event are left out.
     """
     ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
     ev = ev.assign(group=groups.reindex(ev["imsi"]).to_numpy(),
@@ -117,17 +125,20 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame) ->
         events=("events", "sum"), lat=("lat", "first"), lon=("lon", "first")).reset_index()
     out = {}
     for g, c in per_cell.groupby("group", sort=False):
-        w = c["events"].to_numpy(dtype=float)
-        lat0 = float(np.average(c["lat"], weights=w))
+        pos = c.groupby(["lat", "lon"], sort=False)["events"].sum().reset_index()
+        keep = pos["events"] >= min_share * pos["events"].sum()
+        pos = pos.loc[keep] if keep.any() else pos
+        w = pos["events"].to_numpy(dtype=float)
+        lat0 = float(np.average(pos["lat"], weights=w))
         # longitude averaged as a unit vector: correct across the antimeridian
-        lon_r = np.radians(c["lon"].to_numpy())
+        lon_r = np.radians(pos["lon"].to_numpy())
         lon0 = float(np.degrees(np.arctan2(np.average(np.sin(lon_r), weights=w),
                                            np.average(np.cos(lon_r), weights=w))))
-        d = haversine_m(lat0, lon0, c["lat"].to_numpy(), c["lon"].to_numpy())
+        d = haversine_m(lat0, lon0, pos["lat"].to_numpy(), pos["lon"].to_numpy())
         radius = float(np.sqrt(np.average(d ** 2, weights=w)))
         c = c.sort_values("events", ascending=False, kind="stable")
         out[g] = {"lat": round(lat0, 6), "lon": round(lon0, 6), "radius_m": round(radius, 0),
-                  "events": int(w.sum()), "cells": ";".join(c["cell_id"].astype(str))}
+                  "events": int(c["events"].sum()), "cells": ";".join(c["cell_id"].astype(str))}
     return pd.DataFrame.from_dict(out, orient="index", columns=cols)
 
 
