@@ -32,7 +32,8 @@ def test_report_shows_the_findings(page):
         assert f">{site}</td>" in text
     for dep in res.deployments["deployment_id"]:
         assert f">{dep}</td>" in text
-    assert ("Visit site <b>S14</b>, 22 Test Road at 31.24000, 121.48000: 22 SIMs in 8 devices, simbox, "
+    assert ("Visit site <b>S14</b>, 22 Test Road at 31.24000, 121.48004 (within about 42 m): 22 SIMs in "
+            "8 devices, simbox, "
             "active 00:00-06:00, 08:00-21:00 (local time).") in text
     assert text.count("<svg") == 4 + len(res.sites)   # map, three plots, hour bars per site
     assert "400 distinct numbers called" in text

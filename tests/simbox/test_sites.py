@@ -52,32 +52,28 @@ def test_haversine():
 
 def test_locate_weighted_centroid_and_radius():
     cells = load_cells(make_cells())
-    ev = pd.DataFrame({"imsi": ["a", "a", "b", "c"],
-                       "cell_id": ["46000-0-0", "46000-1-0", "46000-7-1", "unknown-cell"],
-                       "events": [30, 10, 5, 9]})
+    ev = pd.DataFrame({"imsi": ["a", "a", "a", "b", "c"],
+                       "cell_id": ["46000-0-0", "46000-0-1", "46000-1-0", "46000-7-1", "unknown-cell"],
+                       "events": [20, 10, 10, 5, 9]})
     loc = locate(pd.Series({"a": "g1", "b": "g2", "c": "g3"}), ev, cells)
-    # g1: 3/4 on the site at (LAT0, LON0), 1/4 on the one 500 m east
+    # g1: 30 events on the mast at (LAT0, LON0) (two sectors), 10 on the one 500 m east;
+    # weights 30^2 : 10^2 put it a tenth of the way
     assert loc.loc["g1", "lat"] == pytest.approx(LAT0)
-    assert loc.loc["g1", "lon"] == pytest.approx(LON0 + STEP / 4, abs=1e-6)
+    assert loc.loc["g1", "lon"] == pytest.approx(LON0 + STEP / 10, abs=1e-6)
     d = haversine_m(LAT0, LON0, LAT0, LON0 + STEP)
-    assert loc.loc["g1", "radius_m"] == pytest.approx(np.sqrt(0.75 * (d / 4) ** 2 + 0.25 * (3 * d / 4) ** 2), abs=1)
-    assert loc.loc["g1", "cells"] == "46000-0-0;46000-1-0"
+    assert loc.loc["g1", "radius_m"] == pytest.approx(np.sqrt(0.9 * (d / 10) ** 2 + 0.1 * (9 * d / 10) ** 2), abs=1)
+    assert loc.loc["g1", "cells"] == "46000-0-0;46000-0-1;46000-1-0"
+    assert loc.loc["g1", "events"] == 40
     assert loc.loc["g2", "radius_m"] == 0
     assert "g3" not in loc.index          # no known cell: not located
 
 
-def test_locate_ignores_positions_with_few_events():
+def test_locate_even_split_lands_between():
     cells = load_cells(make_cells())
-    ev = pd.DataFrame({"imsi": ["a", "a", "a", "a"],
-                       "cell_id": ["46000-0-0", "46000-0-1", "46000-1-0", "46000-7-0"],
-                       "events": [50, 41, 5, 4]})
+    ev = pd.DataFrame({"imsi": ["a", "a"], "cell_id": ["46000-0-0", "46000-2-0"], "events": [7, 7]})
     loc = locate(pd.Series({"a": "g"}), ev, cells)
-    # 91 % at one mast (two sectors), 5 % and 4 % on neighbours: the mast, radius 0
-    assert (loc.loc["g", "lat"], loc.loc["g", "lon"], loc.loc["g", "radius_m"]) == (LAT0, LON0, 0)
-    assert loc.loc["g", "events"] == 100
-    assert loc.loc["g", "cells"] == "46000-0-0;46000-0-1;46000-1-0;46000-7-0"
-    # with the threshold off, the neighbours pull the centroid towards them
-    assert locate(pd.Series({"a": "g"}), ev, cells, min_share=0).loc["g", "radius_m"] > 0
+    assert (loc.loc["g", "lat"], loc.loc["g", "lon"]) == (pytest.approx(LAT0), pytest.approx(LON0 + STEP))
+    assert loc.loc["g", "radius_m"] == pytest.approx(haversine_m(LAT0, LON0, LAT0, LON0 + STEP), abs=1)
 
 
 def test_site_table(network):
@@ -98,10 +94,12 @@ def test_site_table(network):
     assert s14["deployments"] == ";".join(sorted(per_sim[truth.isin(["A", "C"])].unique()))
     assert s14["active_hours"] == "00:00-06:00, 08:00-21:00"
     assert s14["address"] == "22 Test Road"
-    # 94 % of the events on S14 (at LAT0 + 2 STEP, LON0 + 2 STEP), 6 % on S15 next door:
-    # the neighbour does not move the estimate
-    assert (s14["lat"], s14["lon"], s14["radius_m"]) == (pytest.approx(LAT0 + 2 * STEP),
-                                                          pytest.approx(LON0 + 2 * STEP), 0)
+    # 16 x 720 + 6 x 500 events on S14 (at LAT0 + 2 STEP, LON0 + 2 STEP), 16 x 80 on S15
+    # 500 m east: 1280^2 / (14520^2 + 1280^2) of the way
+    lean = 1280 ** 2 / (14520 ** 2 + 1280 ** 2)
+    assert (s14["lat"], s14["lon"]) == (pytest.approx(LAT0 + 2 * STEP),
+                                        pytest.approx(LON0 + 2 * STEP + lean * STEP, abs=1e-6))
+    assert 40 < s14["radius_m"] < 50
     assert s14["cells"] == "46000-14-0;46000-14-1;46000-15-2"
     dp = deps.set_index("deployment_id")["priority"]
     assert s14["priority"] == pytest.approx(dp[per_sim[truth == "A"].iloc[0]] +
