@@ -177,21 +177,27 @@ def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     return labels, counts
 
 
-def active_hours(profile: np.ndarray, min_share: float = 0.1) -> list[int]:
-    """Hours of day whose events are at least ``min_share`` of the busiest hour's."""
-    profile = np.asarray(profile, dtype=float)
-    if profile.max(initial=0) <= 0:
+def active_hours(profile: np.ndarray, min_share: float = 0.3) -> list[int]:
+    """Hours of day when a group is active: its 24 hourly event counts smoothed
+    over neighbouring hours (weights 1-2-1, around midnight too), then the hours
+    with at least ``min_share`` of the busiest smoothed hour.  The smoothing keeps
+    a sparse profile from breaking into many one-hour pieces."""
+    p = np.asarray(profile, dtype=float)
+    if p.max(initial=0) <= 0:
         return []
-    return np.flatnonzero(profile >= min_share * profile.max()).tolist()
+    smooth = (np.roll(p, 1) + 2 * p + np.roll(p, -1)) / 4
+    return np.flatnonzero(smooth >= min_share * smooth.max()).tolist()
 
 
 def format_hours(hours: list[int]) -> str:
-    """``[22, 23, 0, 1, 8, 9]`` -> ``"08:00-10:00, 22:00-02:00"`` (end exclusive)."""
+    """Hours of day as ranges, end exclusive: ``[22, 23, 0, 1, 8, 9]`` ->
+    ``"08:00-10:00, 22:00-02:00"``; 16 hours or more with one gap ->
+    ``"all day except 02:00-05:00"``."""
     if not hours:
         return ""
-    if len(hours) == 24:
-        return "00:00-24:00"
     hs = sorted(set(hours))
+    if len(hs) == 24:
+        return "00:00-24:00"
     runs = []
     for h in hs:
         if runs and h == runs[-1][1]:
@@ -200,6 +206,9 @@ def format_hours(hours: list[int]) -> str:
             runs.append([h, h + 1])
     if len(runs) > 1 and runs[0][0] == 0 and runs[-1][1] == 24:
         runs[0][0] = runs.pop()[0]
+    if len(runs) == 1 and len(hs) >= 16:
+        start, end = runs[0]
+        return f"all day except {end % 24:02d}:00-{start:02d}:00"
     return ", ".join(f"{a:02d}:00-{b if b == 24 else b % 24:02d}:00" for a, b in sorted(runs))
 
 

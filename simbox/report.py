@@ -97,6 +97,12 @@ def _cards(summary: dict) -> str:
     return "".join(f'<div class="card"><b>{v}</b><span>{html.escape(t)}</span></div>' for v, t in items)
 
 
+def _first_items(text: str, n: int) -> str:
+    """The first ``n`` items of a ";"-list, and how many more."""
+    items = [x for x in text.split(";") if x]
+    return ";".join(items[:n]) + (f";+{len(items) - n} more" if len(items) > n else "")
+
+
 def _count(n, word: str) -> str:
     return f"{int(n):,} {word}{'' if int(n) == 1 else 's'}"
 
@@ -165,6 +171,7 @@ def render_report(result) -> str:
         "hours", "first_seen", "last_seen", "cells", "priority"]
     sites_view = sites.assign(
         rank=np.arange(1, len(sites) + 1),
+        cells=[_first_items(c, 3) for c in sites["cells"].astype(str)],
         hours=[hour_bars(result.site_hours.get(s, np.zeros(24))) for s in sites["site_id"]])[
         [c for c in site_cols if c in sites.columns or c in ("rank", "hours")]] if len(sites) else sites
     dep_cols = ["deployment_id", "class", "n_sims", "n_devices", "sites", "lat", "lon", "radius_m",

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from simbox.deployments import (LinkRules, UnionFind, deployment_table, format_hours, group_sims,
-                                link_sims, priority)
+from simbox.deployments import (LinkRules, UnionFind, active_hours, deployment_table, format_hours,
+                                group_sims, link_sims, priority)
 from simbox.errors import ConfigError
 
 
@@ -94,10 +94,21 @@ def test_link_rules_validated():
 @pytest.mark.parametrize("hours, text", [
     ([], ""), (list(range(24)), "00:00-24:00"), ([8, 9, 10], "08:00-11:00"),
     ([22, 23, 0, 1, 8, 9], "08:00-10:00, 22:00-02:00"), ([0, 5, 23], "05:00-06:00, 23:00-01:00"),
-    ([23], "23:00-24:00"),
+    ([23], "23:00-24:00"), (list(range(23, 24)) + list(range(0, 17)), "all day except 17:00-23:00"),
+    (list(range(3, 24)), "all day except 00:00-03:00"),
+    (list(range(0, 8)) + list(range(9, 20)), "00:00-08:00, 09:00-20:00"),
 ])
 def test_format_hours(hours, text):
     assert format_hours(hours) == text
+
+
+def test_active_hours_smooths_sparse_profiles():
+    p = np.zeros(24)
+    p[[8, 10, 12, 14, 16]] = 10        # every other hour, a sparse day shift
+    p[3] = 1                           # one stray night event
+    assert active_hours(p) == list(range(7, 18))
+    assert format_hours(active_hours(p)) == "07:00-18:00"
+    assert active_hours(np.zeros(24)) == []
 
 
 def test_priority_formula():
