@@ -7,14 +7,16 @@ Two flagged SIMs are *linked* when
 - **site+hours**: they have the same main site, their active periods overlap
   and their hour-of-day profiles are alike (cosine similarity of the rows of
   ``FeatureResult.hours`` of at least ``hour_similarity``) -- boxes that sit
-  together and work the same shift;
+  together and work the same shift.  This link is *weak*: two separate boxes
+  can share a mast and a shift, so it never merges two groups already tied by
+  the strong links below (see :func:`group_sims`);
 - **imsi block** / **msisdn block**: their IMSIs (or MSISDNs), of the same
   length, are at most ``number_gap`` apart in a sorted run at the same main
   site -- SIMs bought as one batch of consecutive numbers.  (Consecutive SIMs in
   one device are already linked by the device rule.)
 
-A deployment is a connected component of these links (union-find); a SIM linked
-to nothing is a deployment of one SIM.  Each deployment gets the class of the
+A deployment is a connected component of these links (union-find, weak links
+restricted as said); a SIM linked to nothing is a deployment of one SIM.  Each deployment gets the class of the
 majority of its SIMs (ties go to the class with the higher summed score), the
 counts, its sites and time window, and a priority for action:
 
@@ -158,22 +160,50 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     }
 
 
+STRONG_LINKS = ("device", "imsi block", "msisdn block")
+WEAK_LINKS = ("site+hours",)
+
+
 def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
                rules: LinkRules = LinkRules()) -> tuple[np.ndarray, pd.DataFrame]:
     """Component of each flagged SIM (array aligned with ``sims``) and the link
-    counts per component (DataFrame, one column per link kind)."""
+    counts per component (DataFrame, one column per link kind).
+
+    Device and number-block links are strong: they always join.  Site+hours
+    links are weak, since two separate boxes can share a mast and a shift: they
+    join SIMs that no strong link ties to others, among themselves, and attach
+    each such group to at most one strongly linked group (the one it has most
+    site+hours links with); they never merge two strongly linked groups.
+    """
     links = link_sims(sims, hours, devices, rules)
-    uf = UnionFind(len(sims))
-    for pairs in links.values():
-        for a, b in pairs:
+    n = len(sims)
+    uf = UnionFind(n)
+    for kind in STRONG_LINKS:
+        for a, b in links[kind]:
             uf.union(a, b)
-    labels = uf.labels() if len(sims) else np.zeros(0, dtype=np.int64)
-    counts = pd.DataFrame(0, index=pd.RangeIndex(labels.max() + 1 if len(labels) else 0),
+    core = np.array([uf.find(i) for i in range(n)], dtype=np.int64)
+    core_size = np.bincount(core, minlength=n) if n else np.zeros(0, np.int64)
+    loose = core_size[core] == 1 if n else np.zeros(0, bool)
+    weak = [p for kind in WEAK_LINKS for p in links[kind]]
+    for a, b in weak:                      # loose SIMs group among themselves
+        if loose[a] and loose[b]:
+            uf.union(a, b)
+    votes: dict[int, dict[int, int]] = {}  # loose group -> core -> site+hours links
+    for a, b in weak:
+        if loose[a] != loose[b]:
+            g, c = (uf.find(a), core[b]) if loose[a] else (uf.find(b), core[a])
+            votes.setdefault(g, {}).setdefault(int(c), 0)
+            votes[g][int(c)] += 1
+    for g, by_core in votes.items():
+        best = max(sorted(by_core), key=lambda c: by_core[c])
+        uf.union(g, best)
+    labels = uf.labels() if n else np.zeros(0, dtype=np.int64)
+    counts = pd.DataFrame(0, index=pd.RangeIndex(labels.max() + 1 if n else 0),
                           columns=list(LINK_KINDS))
     for kind, pairs in links.items():
-        if pairs:
-            comp = labels[np.array([a for a, _ in pairs])]
-            counts[kind] = pd.Series(comp).value_counts().reindex(counts.index, fill_value=0)
+        inside = [labels[a] for a, b in pairs if labels[a] == labels[b]]
+        if inside:
+            counts[kind] = pd.Series(inside).value_counts().reindex(counts.index, fill_value=0)
     return labels, counts
 
 

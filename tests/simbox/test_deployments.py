@@ -144,3 +144,24 @@ def test_union_find_matches_reference(n, pairs):
         if lab not in seen:
             seen.append(lab)
     assert seen == list(range(len(seen)))
+
+
+def test_site_and_hours_never_merge_two_strong_groups():
+    t = pd.Timestamp("2026-03-01T00:00:00Z")
+    imsis = ["460000000000101", "460000000000102",   # box 1: one device
+             "460000000000901", "460000000000902",   # box 2: another device, another batch
+             "460000055555555", "460000066666666"]   # loose SIMs: random numbers, own phones
+    sims = pd.DataFrame({"msisdn": ["8613%09d" % (i * 7919) for i in range(6)], "main_site": "S1",
+                         "class": "simbox", "score": 0.9, "first_seen": t,
+                         "last_seen": t + pd.Timedelta(days=2), "n_events": 100}, index=imsis)
+    devices = pd.DataFrame({"imsi": imsis, "imei": ["111", "111", "222", "222", "333", "444"]})
+    hours = np.tile(np.r_[np.zeros(8), np.ones(12), np.zeros(4)], (6, 1))
+    labels, counts = group_sims(sims, hours, devices)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+    # the loose SIMs join each other and then one box, not both
+    assert labels[4] == labels[5] and labels[4] in (labels[0], labels[2])
+    assert len(set(labels)) == 2
+    # links are counted inside components only: one device link per box; site+hours:
+    # every pair of the 4 SIMs of the joined box (6) and the other box's pair (1)
+    assert counts["device"].tolist() == [1, 1]
+    assert sorted(counts["site+hours"].tolist()) == [1, 6]
