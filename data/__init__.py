@@ -1,1 +1,20 @@
-"""simbox.data: the labelled network simulator, reference tables and the sample data set."""
+"""simbox.data: the labelled network simulator, reference tables and the sample data set.
+
+``simulate(subscribers, days, scenario, seed, out)`` writes a labelled network;
+``build_network(...)`` returns it in memory (:class:`Network`).  Kinds and
+classes of the populations are in :mod:`simbox.data.kinds`; every parameter in
+:mod:`simbox.data.config`.  ``sample_dir()`` is the small shipped sample.
+"""
+import pathlib
+
+from simbox.data.config import SCENARIOS, Config, load_config
+from simbox.data.kinds import CLASSES, FRAUD_KINDS, KINDS, LEGIT_KINDS
+from simbox.data.simulate import Network, SimulationResult, build_network, simulate
+
+__all__ = ["simulate", "build_network", "Network", "SimulationResult", "Config", "load_config",
+           "SCENARIOS", "KINDS", "CLASSES", "LEGIT_KINDS", "FRAUD_KINDS", "sample_dir"]
+
+
+def sample_dir() -> pathlib.Path:
+    """The folder of the shipped sample network (see ``build_sample.py``)."""
+    return pathlib.Path(__file__).parent / "sample"

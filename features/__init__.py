@@ -1,1 +1,8 @@
 """simbox.features: the feature catalogue and per-IMSI feature tables."""
+from simbox.features.registry import (REGISTRY, Feature, catalogue, feature_names,  # noqa: F401
+                                      schema_hash)
+from simbox.features.compute import (FeatureResult, compute_features,  # noqa: E402,F401
+                                     features_from_events, write_table)
+
+__all__ = ["REGISTRY", "Feature", "FeatureResult", "catalogue", "compute_features",
+           "feature_names", "features_from_events", "schema_hash", "write_table"]

@@ -1,0 +1,775 @@
+# cython: language_level=3
+# distutils: language = c++
+"""Per-IMSI aggregation kernels (see aggregate.py for the wrapper).
+
+``dense_ids`` maps IMSI codes to dense ids 0..U-1 (open-addressing hash table, ids
+in order of first appearance); ``reduce_partition`` groups the events of one
+partition by id (counting sort, stable), sorts each IMSI's events by the full
+event key, drops exact duplicates and computes every kernel quantity of
+``SLOTS`` in one pass per IMSI.  Kernels trust their inputs: the wrapper checks
+shapes and dtypes and allocates the outputs.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
+from libc.math cimport NAN, asin, cos, floor, isnan, log2, sin, sqrt
+from libcpp.algorithm cimport sort as std_sort
+
+cnp.import_array()
+
+# Kernel quantities in output-slot order; the wrapper maps registry columns onto them.
+SLOTS = (
+    "n_moc", "n_moc_answered", "moc_callees", "moc_callee_ratio", "moc_callee_entropy",
+    "moc_repeat_share", "moc_dur_mean", "moc_dur_median", "moc_dur_std", "moc_zero_share",
+    "moc_short_share", "moc_intl_share", "n_mtc", "mtc_callers", "mt_mo_ratio", "n_sms_mo",
+    "n_sms_mt", "sms_peers", "sms_mt_short_share", "n_data", "n_cells", "n_sites",
+    "gyration_km", "top_cell_share", "cell_entropy", "n_events", "active_days", "active_hours",
+    "moc_night_share", "night_share", "hour_entropy", "moc_gap_median", "moc_gap_p10",
+    "moc_gap_cv", "moc_gap_lt30_share", "moc_max_per_hour", "n_imeis", "imei_changes",
+    "main_imei_share", "first_seen", "last_seen",
+)
+
+cdef enum Slot:
+    S_N_MOC, S_N_MOC_ANSWERED, S_MOC_CALLEES, S_MOC_CALLEE_RATIO, S_MOC_CALLEE_ENTROPY,
+    S_MOC_REPEAT_SHARE, S_MOC_DUR_MEAN, S_MOC_DUR_MEDIAN, S_MOC_DUR_STD, S_MOC_ZERO_SHARE,
+    S_MOC_SHORT_SHARE, S_MOC_INTL_SHARE, S_N_MTC, S_MTC_CALLERS, S_MT_MO_RATIO, S_N_SMS_MO,
+    S_N_SMS_MT, S_SMS_PEERS, S_SMS_MT_SHORT_SHARE, S_N_DATA, S_N_CELLS, S_N_SITES,
+    S_GYRATION_KM, S_TOP_CELL_SHARE, S_CELL_ENTROPY, S_N_EVENTS, S_ACTIVE_DAYS, S_ACTIVE_HOURS,
+    S_MOC_NIGHT_SHARE, S_NIGHT_SHARE, S_HOUR_ENTROPY, S_MOC_GAP_MEDIAN, S_MOC_GAP_P10,
+    S_MOC_GAP_CV, S_MOC_GAP_LT30_SHARE, S_MOC_MAX_PER_HOUR, S_N_IMEIS, S_IMEI_CHANGES,
+    S_MAIN_IMEI_SHARE, S_FIRST_SEEN, S_LAST_SEEN, N_SLOTS
+
+assert len(SLOTS) == N_SLOTS
+
+cdef enum:
+    MOC = 0
+    MTC = 1
+    SMS_MO = 2
+    SMS_MT = 3
+    DATA = 4
+    OFFSET_BUCKET = 900          # time-zone offsets are looked up per 15 minutes
+    SHORT_CALL_S = 10
+    SHORT_CODE_MIN = 1000        # digits codes of 3..6 digit numbers: 1000 <= code < 10**7
+    SHORT_CODE_END = 10000000
+    BURST_GAP_S = 30
+
+cdef double EARTH_KM = 6371.0088
+
+
+cdef struct Ev:
+    # one event of one IMSI, in sort-key order
+    int64_t time       # epoch seconds UTC
+    int64_t other      # digits code of the other party, 0 = none
+    int64_t imei       # digits code, 0 = unknown
+    int64_t msisdn     # digits code, 0 = unknown
+    int32_t duration   # seconds
+    int32_t cell       # cell code, -1 = unknown
+    uint8_t rtype      # RecordType
+
+
+cdef inline bint ev_less(const Ev& a, const Ev& b) noexcept nogil:
+    if a.time != b.time:
+        return a.time < b.time
+    if a.rtype != b.rtype:
+        return a.rtype < b.rtype
+    if a.other != b.other:
+        return a.other < b.other
+    if a.imei != b.imei:
+        return a.imei < b.imei
+    if a.msisdn != b.msisdn:
+        return a.msisdn < b.msisdn
+    if a.duration != b.duration:
+        return a.duration < b.duration
+    return a.cell < b.cell
+
+
+cdef inline bint ev_equal(const Ev& a, const Ev& b) noexcept nogil:
+    return (a.time == b.time and a.rtype == b.rtype and a.other == b.other and a.imei == b.imei
+            and a.msisdn == b.msisdn and a.duration == b.duration and a.cell == b.cell)
+
+
+cdef inline int64_t floordiv(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t q = a / b
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+
+cdef inline int ndigits(int64_t code, char* buf) noexcept nogil:
+    """Digits of a digits code into buf (most significant first); returns their number."""
+    cdef char tmp[24]
+    cdef int k = 0, j
+    if code <= 0:
+        return 0
+    while code > 0:
+        tmp[k] = <char>(48 + code % 10)
+        code //= 10
+        k += 1
+    # tmp[k-1] is the sentinel '1'
+    for j in range(k - 1):
+        buf[j] = tmp[k - 2 - j]
+    return k - 1
+
+
+cdef inline int cc_len(const char* d) noexcept nogil:
+    """Length of the E.164 country code at the start of d (at least 2 digits there)."""
+    cdef int a = d[0] - 48, b = d[1] - 48
+    if a == 1 or a == 7:
+        return 1
+    cdef int two = a * 10 + b
+    if two in (20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49,
+               51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84,
+               86, 90, 91, 92, 93, 94, 95, 98):
+        return 2
+    return 3
+
+
+cdef inline bint is_international(int64_t other, const char* own, int own_n, int own_cc) noexcept nogil:
+    cdef char d[24]
+    cdef int n = ndigits(other, d), k, j
+    if n >= 2 and d[0] == 48 and d[1] == 48:
+        return True
+    if n < 8 or d[0] == 48 or own_cc == 0:
+        return False
+    k = cc_len(d)
+    if k != own_cc:
+        return True
+    for j in range(k):
+        if d[j] != own[j]:
+            return True
+    return False
+
+
+cdef inline double entropy_of_runs(const int64_t* v, Py_ssize_t n) noexcept nogil:
+    """Shannon entropy (bits) of the value distribution of a sorted array."""
+    cdef Py_ssize_t i = 0, j
+    cdef double h = 0.0, p
+    if n == 0:
+        return NAN
+    while i < n:
+        j = i + 1
+        while j < n and v[j] == v[i]:
+            j += 1
+        p = <double>(j - i) / n
+        h -= p * log2(p)
+        i = j
+    return h if h > 0.0 else 0.0
+
+
+cdef inline void sort_i64(int64_t* v, Py_ssize_t n) noexcept nogil:
+    """Sort in place, skipping arrays already sorted (the common case: few distinct values)."""
+    cdef Py_ssize_t i
+    for i in range(1, n):
+        if v[i] < v[i - 1]:
+            std_sort(v, v + n)
+            return
+
+
+cdef inline Py_ssize_t count_distinct(const int64_t* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, d = 0
+    for i in range(n):
+        if i == 0 or v[i] != v[i - 1]:
+            d += 1
+    return d
+
+
+cdef inline Py_ssize_t rle(const int64_t* v, Py_ssize_t n, int64_t* vals, int64_t* counts,
+                            int64_t* longest) noexcept nogil:
+    """Run-length encoding of a sorted array: distinct values and their counts.
+
+    OUT vals[0..d), counts[0..d), longest[0] = the largest count; returns d.
+    """
+    cdef Py_ssize_t i = 0, j, d = 0
+    longest[0] = 0
+    while i < n:
+        j = i + 1
+        while j < n and v[j] == v[i]:
+            j += 1
+        vals[d] = v[i]
+        counts[d] = j - i
+        if j - i > longest[0]:
+            longest[0] = j - i
+        d += 1
+        i = j
+    return d
+
+
+cdef inline double quantile(const int64_t* v, Py_ssize_t n, double q) noexcept nogil:
+    """Linear-interpolated quantile of a sorted array (numpy's default method)."""
+    cdef double pos, frac
+    cdef Py_ssize_t lo
+    if n == 0:
+        return NAN
+    pos = q * (n - 1)
+    lo = <Py_ssize_t>floor(pos)
+    if lo >= n - 1:
+        return <double>v[n - 1]
+    frac = pos - lo
+    return v[lo] + (<double>v[lo + 1] - <double>v[lo]) * frac
+
+
+cdef inline double median(const int64_t* v, Py_ssize_t n) noexcept nogil:
+    if n == 0:
+        return NAN
+    if n % 2 == 1:
+        return <double>v[n // 2]
+    return (<double>v[n // 2 - 1] + <double>v[n // 2]) / 2.0
+
+
+cdef inline double haversine_km(double lat1, double lon1, double lat2, double lon2) noexcept nogil:
+    cdef double r = 0.017453292519943295
+    cdef double a = sin((lat2 - lat1) * r / 2.0) ** 2 + cos(lat1 * r) * cos(lat2 * r) * sin((lon2 - lon1) * r / 2.0) ** 2
+    if a > 1.0:
+        a = 1.0
+    return 2.0 * EARTH_KM * asin(sqrt(a))
+
+
+cdef inline void put(double[:, ::1] out, const int32_t[::1] cols, Py_ssize_t u, int slot, double v) noexcept nogil:
+    cdef int32_t c = cols[slot]
+    if c >= 0:
+        out[u, c] = v
+
+
+cdef inline double ratio(double a, double b) noexcept nogil:
+    return a / b if b != 0 else NAN
+
+
+# --------------------------------------------------------------------------- dense ids
+
+cdef inline uint64_t mix(uint64_t x) noexcept nogil:
+    x ^= x >> 33
+    x *= 0xff51afd7ed558ccdULL
+    x ^= x >> 33
+    x *= 0xc4ceb9fe1a85ec53ULL
+    x ^= x >> 33
+    return x
+
+
+def dense_ids(const int64_t[::1] imsi, int32_t[::1] ids):
+    """OUT ids[i]: dense id of imsi[i] (0.., in order of first appearance).
+
+    Returns the int64 array of distinct IMSI codes indexed by id.  IMSI codes must
+    be > 0 (the digits code of a non-empty IMSI).
+    """
+    cdef Py_ssize_t n = imsi.shape[0], i
+    cdef uint64_t cap = 1024, mask, h, k
+    cdef int64_t* keys = <int64_t*>calloc(cap, sizeof(int64_t))
+    cdef int32_t* vals = <int32_t*>malloc(cap * sizeof(int32_t))
+    cdef int64_t* uniq = <int64_t*>malloc(cap // 2 * sizeof(int64_t))
+    cdef int64_t* nkeys
+    cdef int32_t* nvals
+    cdef int64_t key
+    cdef int32_t nu = 0
+    cdef bint failed = False
+    if keys == NULL or vals == NULL or uniq == NULL:
+        free(keys); free(vals); free(uniq)
+        raise MemoryError("dense_ids: cannot allocate the hash table")
+    with nogil:
+        mask = cap - 1
+        for i in range(n):
+            key = imsi[i]
+            h = mix(<uint64_t>key) & mask
+            while keys[h] != 0 and keys[h] != key:
+                h = (h + 1) & mask
+            if keys[h] == 0:
+                keys[h] = key
+                vals[h] = nu
+                uniq[nu] = key
+                nu += 1
+                if <uint64_t>nu * 2 >= cap:       # grow: rehash into twice the slots
+                    nkeys = <int64_t*>calloc(cap * 2, sizeof(int64_t))
+                    nvals = <int32_t*>malloc(cap * 2 * sizeof(int32_t))
+                    if nkeys == NULL or nvals == NULL:
+                        free(nkeys); free(nvals)
+                        failed = True
+                        break
+                    for k in range(cap):
+                        if keys[k] != 0:
+                            h = mix(<uint64_t>keys[k]) & (cap * 2 - 1)
+                            while nkeys[h] != 0:
+                                h = (h + 1) & (cap * 2 - 1)
+                            nkeys[h] = keys[k]
+                            nvals[h] = vals[k]
+                    free(keys); free(vals)
+                    keys, vals = nkeys, nvals
+                    cap *= 2
+                    mask = cap - 1
+                    nkeys = <int64_t*>malloc(cap // 2 * sizeof(int64_t))
+                    if nkeys == NULL:
+                        failed = True
+                        break
+                    memcpy(nkeys, uniq, nu * sizeof(int64_t))
+                    free(uniq)
+                    uniq = nkeys
+                ids[i] = nu - 1
+            else:
+                ids[i] = vals[h]
+    free(keys); free(vals)
+    if failed:
+        free(uniq)
+        raise MemoryError("dense_ids: cannot grow the hash table")
+    out = np.empty(nu, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    for i in range(nu):
+        o[i] = uniq[i]
+    free(uniq)
+    return out
+
+
+# --------------------------------------------------------------------------- reduction
+
+cdef inline Py_ssize_t bsearch(const int64_t* v, Py_ssize_t n, int64_t x) noexcept nogil:
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if v[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+
+def reduce_partition(
+        # IN: the events of one partition (any order)
+        const uint8_t[::1] rtype, const int64_t[::1] time, const int32_t[::1] ids,
+        const int64_t[::1] imei, const int64_t[::1] msisdn, const int64_t[::1] other,
+        const int32_t[::1] duration, const int32_t[::1] cell,
+        # IN: time zone: offset in seconds of local time for 15-min bucket (time // 900 - q0)
+        const int32_t[::1] tz_offset, int64_t q0,
+        # IN: per cell code: site code, latitude, longitude (NaN = not located)
+        const int32_t[::1] cell_site, const double[::1] cell_lat, const double[::1] cell_lon,
+        # IN: rank of each cell code / site code by name (ties of "main" go to the lowest rank)
+        const int32_t[::1] cell_rank, const int32_t[::1] site_rank,
+        # IN: output column of each slot of SLOTS (-1 = not wanted)
+        const int32_t[::1] cols,
+        # OUT: per IMSI id
+        double[:, ::1] feats, int32_t[:, ::1] hours, int64_t[::1] msisdn_out,
+        int64_t[::1] main_imei, int32_t[::1] main_cell, int32_t[::1] main_site,
+        # OUT: IMSI-IMEI, IMSI-cell and IMSI-site pairs (capacity = number of events)
+        int32_t[::1] dev_id, int64_t[::1] dev_imei, int64_t[::1] dev_events,
+        int64_t[::1] dev_first, int64_t[::1] dev_last,
+        int32_t[::1] cell_id_out, int32_t[::1] cell_code_out, int64_t[::1] cell_events,
+        int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events):
+    """Reduce one partition.  Returns (duplicates dropped, number of IMSI-IMEI, IMSI-cell,
+    IMSI-site pairs written)."""
+    cdef Py_ssize_t n = time.shape[0], U = feats.shape[0], NB = tz_offset.shape[0]
+    cdef Py_ssize_t i, j, u, m, maxg = 0, s, e
+    cdef int64_t* start = <int64_t*>calloc(U + 1, sizeof(int64_t))
+    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev))   # all events, grouped by id
+    cdef Ev* ev = NULL
+    cdef int64_t* sa = NULL   # scratch arrays of the largest group size
+    cdef int64_t* sb = NULL
+    cdef int64_t* sc = NULL
+    cdef int64_t* sd = NULL
+    cdef int64_t* se = NULL
+    cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0
+    if start == NULL or evs == NULL:
+        free(start); free(evs)
+        raise MemoryError("reduce_partition: out of memory")
+    with nogil:
+        # counting sort by id (stable: keeps arrival order within an IMSI)
+        for i in range(n):
+            start[ids[i] + 1] += 1
+        for u in range(U):
+            if start[u + 1] > maxg:
+                maxg = start[u + 1]
+            start[u + 1] += start[u]
+    maxg = maxg if maxg > 0 else 1
+    sa = <int64_t*>malloc(maxg * sizeof(int64_t))
+    sb = <int64_t*>malloc(maxg * sizeof(int64_t))
+    sc = <int64_t*>malloc(maxg * sizeof(int64_t))
+    sd = <int64_t*>malloc(maxg * sizeof(int64_t))
+    se = <int64_t*>malloc(maxg * sizeof(int64_t))
+    cdef int64_t* cursor = <int64_t*>malloc((U if U > 0 else 1) * sizeof(int64_t))
+    if sa == NULL or sb == NULL or sc == NULL or sd == NULL or se == NULL or cursor == NULL:
+        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+        raise MemoryError("reduce_partition: out of memory for scratch arrays")
+    cdef int64_t t, loc, hb, prev_hb, day
+    cdef int64_t n_moc, n_ans, n_mtc, n_smo, n_smt, n_data, n_zero, n_short, n_intl, n_night_moc
+    cdef int64_t n_night, n_short_mt, n_known_cell, n_loc, n_known_imei, n_changes, prev_imei
+    cdef int64_t cnt, best, own_ms, run, maxrun, n_hours
+    cdef double sum_d, mean_d, ss, slat, slon, clat, clon, dist, gmean, gss
+    cdef int hour, own_n, own_cc, hh
+    cdef int32_t c, site
+    cdef char own[24]
+    cdef int64_t hist[24]
+    cdef bint days_sorted
+    cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d, nd, nds
+    cdef Py_ssize_t NC = cell_site.shape[0], NS = site_rank.shape[0]
+    cdef int32_t* mark_cell = <int32_t*>malloc((NC + 1) * sizeof(int32_t))
+    cdef int32_t* mark_site = <int32_t*>malloc((NS + 1) * sizeof(int32_t))
+    cdef int64_t* cnt_cell = <int64_t*>malloc((NC + 1) * sizeof(int64_t))
+    cdef int64_t* cnt_site = <int64_t*>malloc((NS + 1) * sizeof(int64_t))
+    if mark_cell == NULL or mark_site == NULL or cnt_cell == NULL or cnt_site == NULL:
+        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+        free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+        raise MemoryError("reduce_partition: out of memory for the cell tables")
+    for k in range(NC):
+        mark_cell[k] = -1
+    for k in range(NS):
+        mark_site[k] = -1
+    with nogil:
+        for u in range(U):
+            cursor[u] = start[u]
+        # scatter the events into groups (columns read in order, one struct write each)
+        for i in range(n):
+            ev = evs + cursor[ids[i]]
+            cursor[ids[i]] += 1
+            ev.time = time[i]
+            ev.other = other[i]
+            ev.imei = imei[i]
+            ev.msisdn = msisdn[i]
+            ev.duration = duration[i]
+            ev.cell = cell[i]
+            ev.rtype = rtype[i]
+
+        for u in range(U):
+            s = start[u]
+            e = start[u + 1]
+            m = e - s
+            ev = evs + s
+            for k in range(1, m):
+                if ev_less(ev[k], ev[k - 1]):
+                    std_sort(ev, ev + m, ev_less)
+                    break
+            # drop exact duplicates (adjacent after the full-key sort)
+            j = 0
+            for k in range(m):
+                if k > 0 and ev_equal(ev[k], ev[j - 1]):
+                    continue
+                if j != k:
+                    ev[j] = ev[k]
+                j += 1
+            ndup += m - j
+            m = j
+
+            # ---- pass 1: counts, own MSISDN, hours, nights
+            n_moc = n_ans = n_mtc = n_smo = n_smt = n_data = n_zero = n_short = 0
+            n_night_moc = n_night = n_short_mt = 0
+            own_ms = 0
+            n_hours = 0
+            prev_hb = -1
+            ndays = 0            # local days, recorded when the day changes
+            days_sorted = True
+            for hh in range(24):
+                hist[hh] = 0
+            for k in range(m):
+                t = ev[k].time
+                if ev[k].msisdn != 0:
+                    own_ms = ev[k].msisdn
+                hb = floordiv(t, 3600)
+                if k == 0 or hb != prev_hb:
+                    n_hours += 1
+                    prev_hb = hb
+                j = floordiv(t, OFFSET_BUCKET) - q0
+                loc = t + (tz_offset[j] if 0 <= j < NB else 0)
+                day = floordiv(loc, 86400)
+                hour = <int>(floordiv(loc - day * 86400, 3600))
+                hist[hour] += 1
+                if ndays == 0 or day != sd[ndays - 1]:
+                    if ndays > 0 and day < sd[ndays - 1]:
+                        days_sorted = False       # local time went back (DST end)
+                    sd[ndays] = day
+                    ndays += 1
+                if hour < 6:
+                    n_night += 1
+                if ev[k].rtype == MOC:
+                    n_moc += 1
+                    if ev[k].duration > 0:
+                        n_ans += 1
+                        if ev[k].duration < SHORT_CALL_S:
+                            n_short += 1
+                    else:
+                        n_zero += 1
+                    if hour < 6:
+                        n_night_moc += 1
+                elif ev[k].rtype == MTC:
+                    n_mtc += 1
+                elif ev[k].rtype == SMS_MO:
+                    n_smo += 1
+                elif ev[k].rtype == SMS_MT:
+                    n_smt += 1
+                    if SHORT_CODE_MIN <= ev[k].other < SHORT_CODE_END:   # 3-6 digits
+                        n_short_mt += 1
+                elif ev[k].rtype == DATA:
+                    n_data += 1
+            msisdn_out[u] = own_ms
+            own_n = ndigits(own_ms, own)
+            own_cc = cc_len(own) if own_n >= 8 and own[0] != 48 else 0
+            if not days_sorted:
+                sort_i64(sd, ndays)
+            for hh in range(24):
+                hours[u, hh] = <int32_t>hist[hh]
+            put(feats, cols, u, S_N_EVENTS, m)
+            put(feats, cols, u, S_N_MOC, n_moc)
+            put(feats, cols, u, S_N_MOC_ANSWERED, n_ans)
+            put(feats, cols, u, S_N_MTC, n_mtc)
+            put(feats, cols, u, S_N_SMS_MO, n_smo)
+            put(feats, cols, u, S_N_SMS_MT, n_smt)
+            put(feats, cols, u, S_N_DATA, n_data)
+            put(feats, cols, u, S_MOC_ZERO_SHARE, ratio(n_zero, n_moc))
+            put(feats, cols, u, S_MOC_SHORT_SHARE, ratio(n_short, n_moc))
+            put(feats, cols, u, S_MT_MO_RATIO, ratio(n_mtc, n_moc))
+            put(feats, cols, u, S_SMS_MT_SHORT_SHARE, ratio(n_short_mt, n_smt))
+            put(feats, cols, u, S_MOC_NIGHT_SHARE, ratio(n_night_moc, n_moc))
+            put(feats, cols, u, S_NIGHT_SHARE, ratio(n_night, m))
+            put(feats, cols, u, S_ACTIVE_HOURS, n_hours)
+            put(feats, cols, u, S_ACTIVE_DAYS, count_distinct(sd, ndays))
+            put(feats, cols, u, S_FIRST_SEEN, <double>ev[0].time if m > 0 else <double>NAN)
+            put(feats, cols, u, S_LAST_SEEN, <double>ev[m - 1].time if m > 0 else <double>NAN)
+            # hour-of-day entropy from the 24 bins
+            gss = 0.0
+            for hh in range(24):
+                if hist[hh] > 0:
+                    dist = <double>hist[hh] / m
+                    gss -= dist * log2(dist)
+            put(feats, cols, u, S_HOUR_ENTROPY, gss if gss > 0.0 else 0.0)
+
+            # ---- MOC: callees, durations, gaps, international, max per hour
+            nm = 0
+            ncal = 0
+            ng = 0
+            n_intl = 0
+            sum_d = 0.0
+            maxrun = 0
+            run = 0
+            prev_hb = -1
+            for k in range(m):
+                if ev[k].rtype != MOC:
+                    continue
+                sb[nm] = ev[k].duration
+                sum_d += ev[k].duration
+                if nm > 0:
+                    sc[ng] = ev[k].time - t
+                    ng += 1
+                t = ev[k].time
+                nm += 1
+                if ev[k].other != 0:
+                    sa[ncal] = ev[k].other
+                    ncal += 1
+                if is_international(ev[k].other, own, own_n, own_cc):
+                    n_intl += 1
+                hb = floordiv(t, 3600)
+                if hb == prev_hb:
+                    run += 1
+                else:
+                    run = 1
+                    prev_hb = hb
+                if run > maxrun:
+                    maxrun = run
+            put(feats, cols, u, S_MOC_INTL_SHARE, ratio(n_intl, nm))
+            put(feats, cols, u, S_MOC_MAX_PER_HOUR, maxrun)
+            mean_d = sum_d / nm if nm > 0 else NAN
+            ss = 0.0
+            for k in range(nm):
+                ss += (sb[k] - mean_d) * (sb[k] - mean_d)
+            put(feats, cols, u, S_MOC_DUR_MEAN, mean_d)
+            put(feats, cols, u, S_MOC_DUR_STD, sqrt(ss / (nm - 1)) if nm > 1 else NAN)
+            sort_i64(sb, nm)
+            put(feats, cols, u, S_MOC_DUR_MEDIAN, median(sb, nm))
+            sort_i64(sa, ncal)
+            d = count_distinct(sa, ncal)
+            put(feats, cols, u, S_MOC_CALLEES, d)
+            put(feats, cols, u, S_MOC_CALLEE_RATIO, ratio(d, nm))
+            put(feats, cols, u, S_MOC_CALLEE_ENTROPY, entropy_of_runs(sa, ncal))
+            # repeat contacts: distinct callees called 2 or more times
+            rle(sa, ncal, sd, se, &best)
+            cnt = 0
+            for k in range(d):
+                if se[k] >= 2:
+                    cnt += 1
+            put(feats, cols, u, S_MOC_REPEAT_SHARE, ratio(cnt, d))
+            # gaps
+            gmean = 0.0
+            cnt = 0
+            for k in range(ng):
+                gmean += sc[k]
+                if sc[k] < BURST_GAP_S:
+                    cnt += 1
+            gmean = gmean / ng if ng > 0 else NAN
+            gss = 0.0
+            for k in range(ng):
+                gss += (sc[k] - gmean) * (sc[k] - gmean)
+            put(feats, cols, u, S_MOC_GAP_CV, sqrt(gss / (ng - 1)) / gmean if ng > 1 and gmean != 0 else NAN)
+            put(feats, cols, u, S_MOC_GAP_LT30_SHARE, ratio(cnt, ng))
+            sort_i64(sc, ng)
+            put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
+            put(feats, cols, u, S_MOC_GAP_P10, quantile(sc, ng, 0.1))
+
+            # ---- MTC callers, SMS peers
+            ncal = 0
+            npeer = 0
+            for k in range(m):
+                if ev[k].other == 0:
+                    continue
+                if ev[k].rtype == MTC:
+                    sa[ncal] = ev[k].other
+                    ncal += 1
+                elif ev[k].rtype == SMS_MO or ev[k].rtype == SMS_MT:
+                    sb[npeer] = ev[k].other
+                    npeer += 1
+            sort_i64(sa, ncal)
+            put(feats, cols, u, S_MTC_CALLERS, count_distinct(sa, ncal))
+            sort_i64(sb, npeer)
+            put(feats, cols, u, S_SMS_PEERS, count_distinct(sb, npeer))
+
+            # ---- cells, sites, gyration: distinct cells/sites by mark arrays (no sort)
+            ncel = 0
+            nd = 0
+            nds = 0
+            for k in range(m):
+                c = ev[k].cell
+                if c < 0:
+                    continue
+                ncel += 1
+                if mark_cell[c] != u:
+                    mark_cell[c] = <int32_t>u
+                    cnt_cell[c] = 0
+                    sa[nd] = c
+                    nd += 1
+                cnt_cell[c] += 1
+                site = cell_site[c]
+                if mark_site[site] != u:
+                    mark_site[site] = <int32_t>u
+                    cnt_site[site] = 0
+                    sb[nds] = site
+                    nds += 1
+                cnt_site[site] += 1
+            best = 0
+            gss = 0.0
+            n_loc = 0
+            slat = slon = 0.0
+            main_cell[u] = -1
+            for k in range(nd):
+                c = <int32_t>sa[k]
+                cnt = cnt_cell[c]
+                cell_id_out[ncell] = <int32_t>u
+                cell_code_out[ncell] = c
+                cell_events[ncell] = cnt
+                ncell += 1
+                dist = <double>cnt / ncel
+                gss -= dist * log2(dist)
+                if cnt > best or (cnt == best and cell_rank[c] < cell_rank[main_cell[u]]):
+                    best = cnt
+                    main_cell[u] = c
+                if not isnan(cell_lat[c]) and not isnan(cell_lon[c]):
+                    slat += cnt * cell_lat[c]
+                    slon += cnt * cell_lon[c]
+                    n_loc += cnt
+            put(feats, cols, u, S_N_CELLS, nd)
+            put(feats, cols, u, S_TOP_CELL_SHARE, ratio(best, ncel))
+            put(feats, cols, u, S_CELL_ENTROPY, (gss if gss > 0.0 else 0.0) if ncel > 0 else NAN)
+            best = 0
+            main_site[u] = -1
+            for k in range(nds):
+                site = <int32_t>sb[k]
+                cnt = cnt_site[site]
+                site_id_out[nsite] = <int32_t>u
+                site_code_out[nsite] = site
+                site_events[nsite] = cnt
+                nsite += 1
+                if cnt > best or (cnt == best and site_rank[site] < site_rank[main_site[u]]):
+                    best = cnt
+                    main_site[u] = site
+            put(feats, cols, u, S_N_SITES, nds)
+            if n_loc > 0:
+                clat = slat / n_loc
+                clon = slon / n_loc
+                ss = 0.0
+                for k in range(nd):
+                    c = <int32_t>sa[k]
+                    if isnan(cell_lat[c]) or isnan(cell_lon[c]):
+                        continue
+                    dist = haversine_km(cell_lat[c], cell_lon[c], clat, clon)
+                    ss += cnt_cell[c] * dist * dist
+                put(feats, cols, u, S_GYRATION_KM, sqrt(ss / n_loc))
+            else:
+                put(feats, cols, u, S_GYRATION_KM, NAN)
+
+            # ---- devices: distinct IMEIs with events/first/last, changes, main share
+            nimei = 0
+            n_changes = 0
+            prev_imei = 0
+            for k in range(m):
+                if ev[k].imei == 0:
+                    continue
+                sa[nimei] = ev[k].imei
+                nimei += 1
+                if prev_imei != 0 and ev[k].imei != prev_imei:
+                    n_changes += 1
+                prev_imei = ev[k].imei
+            sort_i64(sa, nimei)
+            d = rle(sa, nimei, sb, se, &best)      # distinct IMEIs (sorted) and their events
+            main_imei[u] = 0
+            for k in range(d):
+                if se[k] == best:                  # ties: the smallest IMEI
+                    main_imei[u] = sb[k]
+                    break
+            for k in range(d):
+                sc[k] = -1             # first index seen
+                sd[k] = -1             # last index seen
+            for k in range(m):
+                if ev[k].imei == 0:
+                    continue
+                i = bsearch(sb, d, ev[k].imei)
+                if sc[i] < 0:
+                    sc[i] = ev[k].time
+                sd[i] = ev[k].time
+            for k in range(d):
+                dev_id[ndev] = <int32_t>u
+                dev_imei[ndev] = sb[k]
+                dev_events[ndev] = se[k]
+                dev_first[ndev] = sc[k]
+                dev_last[ndev] = sd[k]
+                ndev += 1
+            put(feats, cols, u, S_N_IMEIS, d)
+            put(feats, cols, u, S_IMEI_CHANGES, n_changes)
+            put(feats, cols, u, S_MAIN_IMEI_SHARE, ratio(best, nimei))
+
+    free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+    free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+    return ndup, ndev, ncell, nsite
+
+
+def partition_batch(const uint8_t[::1] rtype, const int64_t[::1] time, const int64_t[::1] imsi,
+                    const int64_t[::1] imei, const int64_t[::1] msisdn, const int64_t[::1] other,
+                    const int32_t[::1] duration, const int32_t[::1] cell,
+                    int nparts, uint64_t seed, int64_t[::1] counts,
+                    uint8_t[::1] o_rtype, int64_t[::1] o_time, int64_t[::1] o_imsi,
+                    int64_t[::1] o_imei, int64_t[::1] o_msisdn, int64_t[::1] o_other,
+                    int32_t[::1] o_duration, int32_t[::1] o_cell):
+    """OUT o_*: the batch grouped by partition of the IMSI hash (stable), counts[p] rows each.
+
+    Same partition function as :func:`partition_of`; nparts <= 256.
+    """
+    cdef Py_ssize_t i, n = time.shape[0]
+    cdef uint64_t salt = 0x9E3779B97F4A7C15ULL * (seed + 1)
+    cdef int64_t pos[256]
+    cdef int64_t acc = 0
+    cdef uint8_t q
+    part_arr = np.empty(n, np.uint8)
+    cdef uint8_t[::1] part = part_arr
+    with nogil:
+        for i in range(nparts):
+            counts[i] = 0
+        for i in range(n):
+            q = <uint8_t>(mix(<uint64_t>imsi[i] ^ salt) % <uint64_t>nparts)
+            part[i] = q
+            counts[q] += 1
+        for i in range(nparts):
+            pos[i] = acc
+            acc += counts[i]
+        for i in range(n):
+            q = part[i]
+            o_rtype[pos[q]] = rtype[i]
+            o_time[pos[q]] = time[i]
+            o_imsi[pos[q]] = imsi[i]
+            o_imei[pos[q]] = imei[i]
+            o_msisdn[pos[q]] = msisdn[i]
+            o_other[pos[q]] = other[i]
+            o_duration[pos[q]] = duration[i]
+            o_cell[pos[q]] = cell[i]
+            pos[q] += 1

@@ -1,0 +1,187 @@
+"""Per-IMSI reduction of event columns: the wrapper of ``_aggregate.pyx``.
+
+:func:`reduce_events` takes the events of one partition (every event of each of
+its IMSIs, in any order), drops exact duplicates and returns a
+:class:`Reduced`: one row per IMSI with the kernel quantities of :data:`SLOTS`
+(in the column order the caller asks for), the local hour-of-day histogram, the
+IMSI-IMEI and IMSI-cell pair tables.  :class:`TimeZone` gives the kernels the
+local-time offsets (DST-correct, looked up per 15 minutes of UTC time).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from simbox.fastpath import _aggregate
+from simbox.fastpath._aggregate import SLOTS  # noqa: F401  (re-exported)
+
+OFFSET_BUCKET = 900
+MAX_OFFSET_BUCKETS = 1 << 23   # ~240 years of 15-minute buckets
+
+
+class TimeZone:
+    """An IANA time zone and its UTC offsets per 15-minute bucket of UTC time."""
+
+    def __init__(self, name: str = "UTC"):
+        import zoneinfo
+        from simbox.errors import ConfigError
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ConfigError(f"unknown time zone {name!r}: give an IANA name such as "
+                              "'Asia/Shanghai' or 'Europe/Berlin' (default UTC)") from None
+        self.name = name
+
+    def table(self, tmin: int, tmax: int) -> tuple[np.ndarray, int]:
+        """(offsets int32 per bucket, first bucket) covering epoch seconds tmin..tmax."""
+        q0 = int(tmin) // OFFSET_BUCKET
+        q1 = int(tmax) // OFFSET_BUCKET
+        if q1 - q0 + 1 > MAX_OFFSET_BUCKETS:
+            from simbox.errors import InputError
+            raise InputError(f"event times span {tmin}..{tmax} (epoch seconds), more than "
+                             "240 years: check the input's time column")
+        return _offsets(self.name, q0, q1), q0
+
+    def offsets(self, times) -> np.ndarray:
+        """UTC offsets (seconds) of local time at the given epoch seconds."""
+        times = np.asarray(times, dtype=np.int64)
+        if len(times) == 0:
+            return np.zeros(0, np.int64)
+        tab, q0 = self.table(times.min(), times.max())
+        return tab[times // OFFSET_BUCKET - q0].astype(np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(name: str, q0: int, q1: int) -> np.ndarray:
+    import pandas as pd
+    if name == "UTC":
+        return np.zeros(q1 - q0 + 1, np.int32)
+    q = np.arange(q0, q1 + 1, dtype=np.int64) * OFFSET_BUCKET
+    utc = pd.to_datetime(q, unit="s", utc=True)
+    local = utc.tz_convert(name).tz_localize(None)
+    off = (local - utc.tz_localize(None)) // pd.Timedelta(seconds=1)
+    return np.asarray(off, dtype=np.int32)
+
+
+@dataclass
+class CellTable:
+    """Per cell code: site code, latitude, longitude (NaN = not located), and the ranks
+    of cells and sites by name (ties for the "main" cell/site go to the lowest rank)."""
+
+    site: np.ndarray        # int32 site code per cell code
+    lat: np.ndarray         # float64
+    lon: np.ndarray         # float64
+    cell_rank: np.ndarray   # int32 per cell code
+    site_rank: np.ndarray   # int32 per site code
+
+    @classmethod
+    def build(cls, site, lat, lon, cell_names, site_names) -> "CellTable":
+        return cls(np.asarray(site, np.int32), np.asarray(lat, float), np.asarray(lon, float),
+                   _ranks(cell_names), _ranks(site_names))
+
+    @classmethod
+    def unlocated(cls, tokens) -> "CellTable":
+        n = len(tokens)
+        return cls.build(np.arange(n), np.full(n, np.nan), np.full(n, np.nan), tokens, tokens)
+
+
+def _ranks(names) -> np.ndarray:
+    names = np.asarray(list(names), dtype=str) if len(names) else np.empty(0, str)
+    rank = np.empty(len(names), np.int32)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names), dtype=np.int32)
+    return rank
+
+
+@dataclass
+class Reduced:
+    """Kernel output of one partition (rows = IMSIs in order of first appearance)."""
+
+    imsi: np.ndarray          # int64 digits codes
+    feats: np.ndarray         # float64 (n_imsi, n_cols)
+    hours: np.ndarray         # int32 (n_imsi, 24): events per local hour of day
+    msisdn: np.ndarray        # int64: last non-empty MSISDN seen, 0 if none
+    main_imei: np.ndarray     # int64: IMEI with most events (ties: smallest), 0 if none
+    main_cell: np.ndarray     # int32: cell code with most events (ties: first by name), -1
+    main_site: np.ndarray     # int32: site code likewise, -1
+    dev_row: np.ndarray       # int32 row of the IMSI; dev_* one row per IMSI-IMEI pair
+    dev_imei: np.ndarray
+    dev_events: np.ndarray
+    dev_first: np.ndarray
+    dev_last: np.ndarray
+    cell_row: np.ndarray      # int32 row of the IMSI; one row per IMSI-cell pair
+    cell_code: np.ndarray
+    cell_events: np.ndarray
+    site_row: np.ndarray      # int32 row of the IMSI; one row per IMSI-site pair
+    site_code: np.ndarray
+    site_events: np.ndarray
+    duplicates: int
+
+    @classmethod
+    def concat(cls, parts: list["Reduced"], ncols: int) -> "Reduced":
+        """One Reduced of several partitions (row indices of the pair tables shifted)."""
+        if not parts:
+            parts = [reduce_events(_empty_columns(), columns=np.full(len(SLOTS), -1, np.int32),
+                                   ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated([]))]
+        base = np.cumsum([0] + [len(p.imsi) for p in parts[:-1]])
+        cat = np.concatenate
+        rows = ("dev_row", "cell_row", "site_row")
+        fields = {}
+        for name in cls.__dataclass_fields__:
+            if name == "duplicates":
+                fields[name] = sum(p.duplicates for p in parts)
+            elif name in ("feats", "hours"):
+                fields[name] = np.vstack([p.feats if name == "feats" else p.hours for p in parts])
+            elif name in rows:
+                fields[name] = cat([getattr(p, name) + b for p, b in zip(parts, base)]).astype(np.int32)
+            else:
+                fields[name] = cat([getattr(p, name) for p in parts])
+        return cls(**fields)
+
+
+def _empty_columns() -> dict:
+    from simbox.fastpath.events import COLUMNS
+    return {name: np.empty(0, dtype) for name, dtype in COLUMNS}
+
+
+def slot_columns(names) -> np.ndarray:
+    """The ``columns`` argument of :func:`reduce_events`: output column of each slot.
+
+    ``names`` is the caller's column order; slots not in it are not written.
+    """
+    pos = {n: i for i, n in enumerate(names)}
+    return np.array([pos.get(s, -1) for s in SLOTS], dtype=np.int32)
+
+
+def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: TimeZone,
+                  cells: CellTable) -> Reduced:
+    """Reduce the events of one partition (``cols``: the EventBatch columns).
+
+    Cell codes in ``cols["cell"]`` must be < len(cells.site); the caller checks.
+    """
+    from simbox.fastpath.events import COLUMNS
+    c = {name: np.ascontiguousarray(cols[name], dtype=dtype) for name, dtype in COLUMNS}
+    n = len(c["time"])
+    ids = np.empty(n, np.int32)
+    imsi = _aggregate.dense_ids(c["imsi"], ids)
+    U = len(imsi)
+    if n:
+        tz, q0 = timezone.table(c["time"].min(), c["time"].max())
+    else:
+        tz, q0 = np.zeros(0, np.int32), 0
+    feats = np.full((U, ncols), np.nan)
+    hours = np.zeros((U, 24), np.int32)
+    per_imsi = [np.zeros(U, np.int64), np.zeros(U, np.int64), np.zeros(U, np.int32),
+                np.zeros(U, np.int32)]
+    dev = [np.empty(n, np.int32)] + [np.empty(n, np.int64) for _ in range(4)]
+    cel = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
+    sit = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
+    ndup, ndev, ncell, nsite = _aggregate.reduce_partition(
+        c["rtype"], c["time"], ids, c["imei"], c["msisdn"], c["other"], c["duration"], c["cell"],
+        tz, q0, cells.site, cells.lat, cells.lon, cells.cell_rank, cells.site_rank,
+        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit)
+    dev = [a[:ndev].copy() for a in dev]
+    cel = [a[:ncell].copy() for a in cel]
+    sit = [a[:nsite].copy() for a in sit]
+    return Reduced(imsi, feats, hours, *per_imsi, *dev, *cel, *sit, duplicates=int(ndup))

@@ -1,0 +1,193 @@
+"""One entry point for every input: ``open_events`` finds the files, detects each
+one's format by its content and chains the readers' event batches.
+
+Formats are a small table of :class:`Format` entries ``(name, sniff, read)``
+tried in order: ``sniff(head, gzipped)`` looks at the first bytes of the
+content (inflated when the file is gzip) and ``read(source, **options)``
+yields :class:`EventBatch` objects.  Readers of other formats (3GPP BER CDR
+files, pcap) add one entry each with :func:`register_format`.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from simbox.errors import EmptyInputError, InputError
+from simbox.fastpath.columns import load_mapping
+from simbox.fastpath.events import CellDict
+from simbox.fastpath.stats import ReadStats, check_policy
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Format:
+    """An input format: ``sniff(head: bytes, gzipped: bool) -> bool`` and a reader.
+
+    ``read(source, *, name, columns, cells, stats, rejects, on_bad_records,
+    chunk_rows, progress)`` gets a path or a binary file object positioned at
+    the start (gzip or not, as on disk) and yields EventBatch objects.
+    """
+
+    name: str
+    sniff: Callable[[bytes, bool], bool]
+    read: Callable
+
+
+def _looks_like_text(head: bytes, gzipped: bool) -> bool:
+    """Text CSV: no NUL byte, and the start decodes as UTF-8 (a cut last character allowed)."""
+    if not head:
+        return True
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:
+            # a non-UTF-8 byte: text only if it is rare (a bad row, not a binary file)
+            return sum(b < 9 or 13 < b < 32 for b in head) == 0
+    return True
+
+
+def _read_csv(source, *, name, columns, cells, stats, rejects, on_bad_records, chunk_rows,
+              progress):
+    from simbox.fastpath.csvread import read_csv_events
+    return read_csv_events(source, mapping=columns, cells=cells, stats=stats, rejects=rejects,
+                           on_bad_records=on_bad_records, chunk_rows=chunk_rows,
+                           progress=progress, name=name)
+
+
+FORMATS: list = [Format("csv", _looks_like_text, _read_csv)]
+
+
+def register_format(fmt: Format, *, before: str | None = "csv") -> None:
+    """Add a format to the detection table, tried before ``before`` (None: last)."""
+    if any(f.name == fmt.name for f in FORMATS):
+        raise ValueError(f"format {fmt.name!r} is already registered")
+    names = [f.name for f in FORMATS]
+    FORMATS.insert(names.index(before) if before in names else len(FORMATS), fmt)
+
+
+def expand_inputs(inputs) -> list:
+    """Paths (folders expanded, sorted, hidden files skipped) and file objects, in order."""
+    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
+        inputs = [inputs]
+    out = []
+    for item in inputs:
+        if hasattr(item, "read"):
+            out.append(item)
+            continue
+        if not isinstance(item, (str, os.PathLike)):
+            raise InputError(f"cannot read events from a {type(item).__name__}: give paths, "
+                             "folders or binary file objects")
+        path = os.fspath(item)
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".")]
+            if not found:
+                raise InputError(f"{path}: the folder holds no files")
+            out += found
+        elif os.path.exists(path):
+            out.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    if not out:
+        raise InputError("no input files given")
+    return out
+
+
+def _head(source) -> tuple:
+    """(first bytes of the content, gzipped) of a path or a seekable binary file object."""
+    if isinstance(source, str):
+        with open(source, "rb") as f:
+            raw = f.read(SNIFF_BYTES)
+    else:
+        pos = source.tell()
+        raw = source.read(SNIFF_BYTES) or b""
+        source.seek(pos)
+    if not raw.startswith(GZIP_MAGIC):
+        return raw, False
+    from simbox.fastpath.csvread import _decompressor, _GZIP_ERRORS
+    try:
+        return _decompressor().decompress(raw, SNIFF_BYTES), True
+    except _GZIP_ERRORS:
+        return b"", True
+
+
+def _seekable(source, name):
+    if isinstance(source, str):
+        return source
+    if isinstance(source, io.TextIOBase):
+        source = getattr(source, "buffer", None) or io.BytesIO(source.read().encode("utf-8"))
+    try:
+        if source.seekable():
+            return source
+    except (AttributeError, ValueError):
+        pass
+    return io.BufferedReader(source) if isinstance(source, io.RawIOBase) else \
+        io.BytesIO(source.read())
+
+
+def detect_format(source, name: str = None) -> Format:
+    """The Format of a path or binary file object, or InputError."""
+    try:
+        head, gzipped = _head(source)
+    except OSError as e:
+        raise InputError(f"{name or source}: cannot read it ({e.strerror or e})") from None
+    for fmt in FORMATS:
+        if fmt.sniff(head, gzipped):
+            return fmt
+    shown = " ".join(f"{b:02x}" for b in head[:16])
+    what = "inflated content" if gzipped else "first bytes"
+    raise InputError(f"{name or source}: not a CDR CSV file ({what} {shown}); the formats "
+                     f"read are {', '.join(f.name for f in FORMATS)}")
+
+
+def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", rejects=None,
+                cells: CellDict | None = None, stats: ReadStats | None = None,
+                chunk_rows: int = 1_000_000, progress=None):
+    """Event batches of every input in turn (see docs/internals.md).
+
+    ``inputs``: a path, folder or binary file object, or a list of them.  A file
+    without records is skipped with a warning when other inputs have records;
+    :class:`EmptyInputError` when none has any.
+    """
+    mapping = load_mapping(columns)
+    check_policy(on_bad_records)
+    items = expand_inputs(inputs)
+    cells = cells if cells is not None else CellDict()
+    stats = stats if stats is not None else ReadStats()
+    return _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress)
+
+
+def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress):
+    if progress is not None:
+        total = sum(os.path.getsize(i) for i in items if isinstance(i, str))
+        progress(0, total=total or None)
+    empty = []
+    for item in items:
+        name = item if isinstance(item, str) else os.fsdecode(getattr(item, "name", "<stream>")) \
+            if isinstance(getattr(item, "name", None), (str, bytes)) else "<stream>"
+        source = _seekable(item, name)
+        fmt = detect_format(source, name)
+        try:
+            yield from fmt.read(source, name=name, columns=mapping, cells=cells, stats=stats,
+                                rejects=rejects, on_bad_records=on_bad_records,
+                                chunk_rows=chunk_rows,
+                                progress=(lambda adv, total=None: progress(adv))
+                                if progress is not None else None)
+        except EmptyInputError as e:
+            if len(items) == 1:
+                raise
+            log.warning("%s (skipped)", e)
+            empty.append(str(e))
+    if empty and stats.records == 0:
+        raise EmptyInputError("no records in any input: " + "; ".join(empty))

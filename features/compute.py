@@ -1,0 +1,192 @@
+"""compute_features(): CDR / signaling inputs -> per-IMSI feature table (see docs/internals.md)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simbox.fastpath.aggregate import SLOTS, Reduced, TimeZone, reduce_events, slot_columns
+from simbox.fastpath.events import CellDict, decode_array
+from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
+from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
+from simbox.features import post
+from simbox.features.registry import REGISTRY, feature_names
+from simbox.features.tables import cell_table, load_cells, load_tac
+
+POST_FEATURES = set(post.POST)
+KERNEL_FEATURES = set(SLOTS)
+assert {f.name for f in REGISTRY} <= KERNEL_FEATURES | POST_FEATURES, "a feature has no implementation"
+
+
+@dataclass
+class FeatureResult:
+    """What :func:`compute_features` returns (see docs/internals.md)."""
+
+    features: pd.DataFrame     # index imsi (str), columns feature_names()
+    sims: pd.DataFrame         # index imsi: msisdn, main_imei, main_tac, device_type, ...
+    hours: np.ndarray          # int32 (n_imsi, 24) events per local hour of day
+    devices: pd.DataFrame      # imsi, imei, events, first_seen, last_seen
+    cells: pd.DataFrame        # imsi, cell_id, events
+    stats: ReadStats
+    timezone: str
+    seconds: float
+    info: dict | None = None   # partitioning details: rows, spills, splits, missing_cells
+
+    def summary(self) -> str:
+        return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
+                f"{self.stats.summary()}, in {self.seconds:.1f} s")
+
+
+def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timezone="UTC",
+                     memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, on_bad_records="skip",
+                     rejects=None, signaling=(), progress=None) -> FeatureResult:
+    """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
+
+    ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only).
+    """
+    t0 = time.monotonic()
+    tz = TimeZone(timezone)
+    parse_memory(memory_limit)
+    check_policy(on_bad_records)
+    cells_df = load_cells(cells) if cells is not None else None
+    tac_s = load_tac(tac) if tac is not None else None
+    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
+        inputs = [inputs]
+    if isinstance(signaling, (str, os.PathLike)):
+        signaling = [signaling]
+    from simbox.fastpath.readers import open_events
+    stats = ReadStats()
+    celldict = CellDict()
+    own = not isinstance(rejects, RejectsWriter)
+    writer = RejectsWriter(rejects) if own else rejects
+    if hasattr(progress, "stage"):
+        progress.stage("reading")
+    try:
+        batches = open_events(list(inputs) + list(signaling), columns=columns,
+                              on_bad_records=on_bad_records, rejects=writer, cells=celldict,
+                              stats=stats, progress=progress)
+        return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
+                                    memory_limit=memory_limit, workers=workers, stats=stats,
+                                    progress=progress, started=t0)
+    finally:
+        if own:
+            writer.close()
+
+
+def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, timezone="UTC",
+                         memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, stats=None, progress=None,
+                         started=None, tmpdir=None) -> FeatureResult:
+    """The feature table of event batches whose cell codes are in ``celldict``.
+
+    ``cells``/``tac``: paths or DataFrames, as in :func:`compute_features`.
+    """
+    t0 = time.monotonic() if started is None else started
+    tz = timezone if isinstance(timezone, TimeZone) else TimeZone(timezone)
+    if cells is not None and not (isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id"):
+        cells = load_cells(cells)
+    if tac is not None and not isinstance(tac, pd.Series):
+        tac = load_tac(tac)
+    stats = stats if stats is not None else ReadStats()
+    names = feature_names()
+    cols = slot_columns(names)
+    state = {}
+
+    def read_done():
+        table, site_names, missing = cell_table(celldict.tokens, cells)
+        state.update(table=table, site_names=site_names, missing=missing)
+        if hasattr(progress, "stage"):
+            progress.stage("aggregating")
+
+    def reduce_fn(c):
+        table = state["table"]
+        if len(c["cell"]) and int(c["cell"].max()) >= len(table.site):
+            raise ValueError("event cell codes are not in the run's CellDict")
+        if len(c["imsi"]) and int(c["imsi"].min()) <= 0:
+            raise ValueError("events without IMSI reached the aggregation")
+        return reduce_events(c, columns=cols, ncols=len(names), timezone=tz, cells=table)
+
+    info: dict = {}
+    parts = reduce_partitioned(batches, reduce_fn, memory_limit=memory_limit, workers=workers,
+                               tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done)
+    if "table" not in state:
+        read_done()
+    info["missing_cells"] = state["missing"]
+    red = Reduced.concat(parts, len(names))
+    stats.duplicates += red.duplicates
+    res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz)
+    if hasattr(progress, "finish"):
+        progress.finish()
+    return FeatureResult(*res, stats=stats, timezone=tz.name, seconds=time.monotonic() - t0,
+                         info=info)
+
+
+def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
+    imsi_s = decode_array(red.imsi).astype(str)
+    order = np.argsort(imsi_s, kind="stable")
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    imsi_s = imsi_s[order]
+    tokens = np.array(celldict.tokens, dtype=object)
+    ctx = post.Context(
+        imsi=red.imsi[order], msisdn=red.msisdn[order], feats=red.feats[order], names=names,
+        dev_row=inv[red.dev_row], dev_imei=red.dev_imei,
+        site_row=inv[red.site_row], site_code=red.site_code,
+        main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
+        main_site_code=red.main_site[order], cell_tokens=tokens, site_names=site_names,
+        tac=tac, tz=tz)
+    post.fill(ctx)
+    index = pd.Index(imsi_s, name="imsi", dtype=object)
+    feats = pd.DataFrame({f.name: ctx.feats[:, i].astype(f.dtype) for i, f in enumerate(REGISTRY)},
+                         index=index)
+    sims = pd.DataFrame({
+        "msisdn": decode_array(ctx.msisdn),
+        "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
+        "main_cell": ctx.main_cell, "main_site": ctx.main_site,
+        "first_seen": pd.to_datetime(feats["first_seen"].to_numpy(), unit="s", utc=True),
+        "last_seen": pd.to_datetime(feats["last_seen"].to_numpy(), unit="s", utc=True),
+        "n_events": feats["n_events"].to_numpy(),
+    }, index=index)
+    imsi_cat = pd.CategoricalDtype(imsi_s)   # pair tables: IMSI as a category of the index
+    drow = ctx.dev_row
+    o = np.lexsort((red.dev_imei, drow))
+    devices = pd.DataFrame({
+        "imsi": pd.Categorical.from_codes(drow[o], dtype=imsi_cat),
+        "imei": decode_array(red.dev_imei[o]),
+        "events": red.dev_events[o],
+        "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
+        "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
+    crow = inv[red.cell_row]
+    o = np.lexsort((table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code, crow))
+    cells = pd.DataFrame({
+        "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
+        "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
+        "events": red.cell_events[o]})
+    return feats, sims, red.hours[order], devices, cells
+
+
+def write_table(df: pd.DataFrame, path) -> str:
+    """Write a feature table to .parquet or .csv atomically (temp file, then rename)."""
+    from simbox.errors import ConfigError
+    path = os.fspath(path)
+    ext = path.lower().rsplit(".", 1)[-1] if "." in os.path.basename(path) else ""
+    if ext not in ("parquet", "csv"):
+        raise ConfigError(f"--out {path}: give a .parquet or .csv file name")
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        out = df.reset_index()
+        if ext == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), tmp)
+        else:
+            out.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

@@ -1,0 +1,69 @@
+"""The registry drives the kernel column order, --list, the docs and the DataFrame."""
+import pathlib
+
+from simbox.fastpath.aggregate import SLOTS, slot_columns
+from simbox.fastpath.events import CellDict, EventBatch
+from simbox.features import REGISTRY, catalogue, feature_names, features_from_events, schema_hash
+from simbox.features import post
+from simbox.features.registry import ANCHOR_FEATURES, GROUPS, markdown
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_registry_size_and_anchor_names():
+    assert len(REGISTRY) >= 35
+    assert set(ANCHOR_FEATURES) <= set(feature_names())
+    assert {f.group for f in REGISTRY} == set(GROUPS)
+    for f in REGISTRY:
+        assert f.name.isidentifier() and f.unit and len(f.meaning) > 10, f
+
+
+def test_every_feature_has_exactly_one_implementation():
+    names = set(feature_names())
+    kernel, postf = set(SLOTS), set(post.POST)
+    assert not kernel & postf
+    assert names == kernel | postf, (names ^ (kernel | postf))
+
+
+def test_kernel_writes_columns_in_the_order_it_is_given():
+    names = feature_names()
+    cols = slot_columns(names)
+    for slot, c in zip(SLOTS, cols):
+        assert names[c] == slot
+    rev = slot_columns(list(reversed(names)))
+    assert all(list(reversed(names))[c] == s for s, c in zip(SLOTS, rev))
+    assert (slot_columns(["n_moc"]) >= 0).sum() == 1
+
+
+def test_dataframe_columns_follow_the_registry():
+    b = EventBatch({"rtype": [0, 1], "time": [10, 20], "imsi": [1460001, 1460002], "imei": [0, 0],
+                    "msisdn": [0, 0], "other": [1123, 1123], "duration": [3, 0], "cell": [-1, -1]})
+    res = features_from_events([b], CellDict())
+    assert list(res.features.columns) == feature_names()
+    assert [str(t) for t in res.features.dtypes] == [f.dtype for f in REGISTRY]
+    assert list(res.features.index) == ["460001", "460002"]
+
+
+def test_list_output_and_docs_derive_from_the_registry(capsys):
+    from simbox.cli import main
+    assert main(["features", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == catalogue()
+    lines = [l for l in out.splitlines() if l and not l.startswith("[")]
+    assert [l.split()[0] for l in lines] == feature_names()
+    doc = (ROOT / "docs" / "features.md").read_text(encoding="utf-8")
+    assert doc == markdown(), "docs/features.md is stale: python -m simbox.features.make_docs"
+    for f in REGISTRY:
+        assert f"| `{f.name}` | {f.dtype} | {f.unit} | {f.meaning} |" in doc
+
+
+def test_schema_hash_changes_with_the_registry():
+    from simbox.features import registry
+    h = schema_hash()
+    assert len(h) == 16 and h == schema_hash()
+    saved = registry.REGISTRY
+    try:
+        registry.REGISTRY = saved[:-1]
+        assert registry.schema_hash() != h
+    finally:
+        registry.REGISTRY = saved
