@@ -43,54 +43,19 @@ def load_cells(cells) -> pd.DataFrame:
     """The cell table from a path or a DataFrame, checked.
 
     Returns a DataFrame indexed by ``cell_id`` (str) with ``site_id`` (str),
-    ``lat``, ``lon``, ``azimuth`` (float, NaN if empty) and the extra columns.
-    Raises :class:`InputError` naming the file, line and field of a bad value.
+    ``lat``, ``lon`` (float) and the other columns as given (``azimuth``, an
+    address...).  The checks are those of the feature run
+    (:func:`simbox.features.tables.load_cells`: columns, coordinates, unique
+    cells, with file:line:field), plus: at least one cell.
     """
-    name = "cells"
-    if isinstance(cells, (str, os.PathLike)):
-        name = os.fspath(cells)
-        if not os.path.exists(name):
-            raise InputError(f"{name}: cells file not found (give the cell table with --cells)")
-        try:
-            df = pd.read_csv(name, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InputError(f"{name}: not a readable CSV file ({exc})") from None
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{name}: the cells file is empty") from None
-    elif isinstance(cells, pd.DataFrame):
-        df = cells.copy()
-        if df.index.name == "cell_id":
-            df = df.reset_index()
-        df = df.astype({c: str for c in df.columns if c not in ("lat", "lon", "azimuth")})
-    else:
-        raise InputError(f"cells must be a path or a DataFrame, not {type(cells).__name__}")
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in CELL_COLUMNS[:4] if c not in df.columns]
-    if missing:
-        raise InputError(f"{name}: missing column(s) {', '.join(missing)} "
-                         f"(expected {','.join(CELL_COLUMNS)})")
-    if len(df) == 0:
+    from simbox.features.tables import load_cells as read_cells
+    if isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id":
+        cells = cells.reset_index()
+    table = read_cells(cells)
+    if len(table) == 0:
+        name = os.fspath(cells) if isinstance(cells, (str, os.PathLike)) else "the cells DataFrame"
         raise InputError(f"{name}: the cells file has no rows")
-    if "azimuth" not in df.columns:
-        df["azimuth"] = ""
-    for col, lo, hi in (("lat", -90, 90), ("lon", -180, 180), ("azimuth", 0, 360)):
-        raw = df[col]
-        vals = pd.to_numeric(raw.where(raw.astype(str).str.strip() != ""), errors="coerce")
-        bad = (vals.isna() & (raw.astype(str).str.strip() != "")) | (vals < lo) | (vals > hi)
-        if col != "azimuth":
-            bad |= vals.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"{name}:{i + 2}: field {col!r}: {str(raw.iloc[i])!r} is not a "
-                             f"number within [{lo}, {hi}] ({int(bad.sum())} bad row(s))")
-        df[col] = vals.astype(float)
-    df["cell_id"] = df["cell_id"].astype(str).str.strip()
-    df["site_id"] = df["site_id"].astype(str).str.strip()
-    dup = df["cell_id"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"{name}:{i + 2}: field 'cell_id': {df['cell_id'].iloc[i]!r} appears twice")
-    return df.set_index("cell_id")
+    return table
 
 
 def haversine_m(lat1, lon1, lat2, lon2):

@@ -20,15 +20,16 @@ def test_load_cells_from_file(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("cell_id,site_id,lat\n", "cells.csv: missing column(s) lon (expected cell_id,site_id,lat,lon,azimuth)"),
+    ("cell_id,site_id,lat\n", "cells.csv: cells lacks column(s) lon (header must include "
+     "cell_id,site_id,lat,lon; e.g. 46000-1234-56789,S0042,31.23,121.47,120)"),
     ("cell_id,site_id,lat,lon\n", "cells.csv: the cells file has no rows"),
-    ("", "cells.csv: the cells file is empty"),
+    ("", "cells.csv: not a readable cells CSV (No columns to parse from file)"),
     ("cell_id,site_id,lat,lon,azimuth\nc1,s1,31.2,121.4,0\nc2,s1,abc,121.4,90\n",
-     "cells.csv:3: field 'lat': 'abc' is not a number within [-90, 90] (1 bad row(s))"),
+     "cells.csv:3: field 'lat': 'abc' is not a latitude in [-90, 90]"),
     ("cell_id,site_id,lat,lon,azimuth\nc1,s1,31.2,191.4,0\n",
-     "cells.csv:2: field 'lon': '191.4' is not a number within [-180, 180] (1 bad row(s))"),
+     "cells.csv:2: field 'lon': '191.4' is not a longitude in [-180, 180]"),
     ("cell_id,site_id,lat,lon,azimuth\nc1,s1,31.2,121.4,\nc1,s1,31.2,121.4,5\n",
-     "cells.csv:3: field 'cell_id': 'c1' appears twice"),
+     "cells.csv:3: field 'cell_id': 'c1' is listed twice"),
 ])
 def test_load_cells_errors(tmp_path, text, message):
     path = tmp_path / "cells.csv"
@@ -41,7 +42,12 @@ def test_load_cells_errors(tmp_path, text, message):
 def test_load_cells_missing_file(tmp_path):
     with pytest.raises(InputError) as e:
         load_cells(tmp_path / "nope.csv")
-    assert str(e.value) == f"{tmp_path}/nope.csv: cells file not found (give the cell table with --cells)"
+    assert str(e.value) == f"{tmp_path}/nope.csv: cells file not found"
+
+
+def test_load_cells_accepts_a_loaded_table():
+    cells = load_cells(make_cells(1))
+    assert load_cells(cells).equals(cells)
 
 
 def test_haversine():
