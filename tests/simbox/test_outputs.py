@@ -1,14 +1,13 @@
 import json
-import math
 import os
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from geo_checks import check_kml, check_rfc7946
 from simbox.errors import InputError
-from simbox.outputs import KML_NS, atomic_folder, circle, geojson
+from simbox.outputs import atomic_folder, circle, geojson
 from simbox.scan import FLAGGED_COLUMNS, assemble
 from simbox.sites import SITE_COLUMNS, haversine_m, load_cells
 
@@ -28,24 +27,6 @@ def written(result, tmp_path_factory):
     out = tmp_path_factory.mktemp("scan") / "out"
     result.write(out)
     return out
-
-
-def check_rfc7946(doc):
-    """The structure RFC 7946 requires of a FeatureCollection of Points."""
-    assert set(doc) <= {"type", "features", "bbox"} and doc["type"] == "FeatureCollection"
-    assert "crs" not in doc
-    for f in doc["features"]:
-        assert f["type"] == "Feature" and set(f) <= {"type", "geometry", "properties", "id", "bbox"}
-        assert isinstance(f.get("id", ""), (str, int, float))
-        assert f["properties"] is None or isinstance(f["properties"], dict)
-        g = f["geometry"]
-        assert g["type"] == "Point" and set(g) == {"type", "coordinates"}
-        lon, lat = g["coordinates"][:2]
-        assert len(g["coordinates"]) in (2, 3)
-        assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in g["coordinates"])
-        assert -180 <= lon <= 180 and -90 <= lat <= 90
-        # JSON values only: no NaN sneaked in as a bare token
-        json.dumps(f["properties"], allow_nan=False)
 
 
 def test_files_written(written):
@@ -89,20 +70,14 @@ def test_geojson_skips_unlocated_and_nan():
 
 
 def test_kml_parses_in_kml_namespace(written, result):
-    root = ET.parse(written / "sites.kml").getroot()
-    assert root.tag == f"{{{KML_NS}}}kml"
-    ns = {"k": KML_NS}
-    marks = root.findall(".//k:Placemark", ns)
-    points = [m for m in marks if m.find("k:Point", ns) is not None]
-    rings = [m for m in marks if m.find("k:Polygon", ns) is not None]
+    points, rings = check_kml(written / "sites.kml")
     assert len(points) == len(result.sites)
     assert len(rings) == int((result.sites["radius_m"] > 0).sum())
     first = points[0]
-    assert first.find("k:name", ns).text == result.sites.loc[0, "site_id"]
-    lon, lat, _ = map(float, first.find("k:Point/k:coordinates", ns).text.split(","))
-    assert (lon, lat) == (pytest.approx(result.sites.loc[0, "lon"]), pytest.approx(result.sites.loc[0, "lat"]))
-    data = {d.get("name"): d.find("k:value", ns).text for d in first.findall(".//k:Data", ns)}
-    assert data["n_sims"] == str(result.sites.loc[0, "n_sims"])
+    assert first["name"] == result.sites.loc[0, "site_id"]
+    assert (first["lon"], first["lat"]) == (pytest.approx(result.sites.loc[0, "lon"]),
+                                            pytest.approx(result.sites.loc[0, "lat"]))
+    assert first["data"]["n_sims"] == str(result.sites.loc[0, "n_sims"])
 
 
 def test_circle_has_the_radius():
