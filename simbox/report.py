@@ -38,9 +38,54 @@ def hour_bars(profile) -> str:
     bars = "".join(f'<rect x="{3 * h}" y="{18 - 17 * v / top:.1f}" width="2.4" '
                    f'height="{max(0.6, 17 * v / top):.1f}"/>' for h, v in enumerate(p))
     return (f'<svg class="hours" viewBox="0 0 72 18" width="96" height="24" role="img" '
+            'preserveAspectRatio="none" '
             f'aria-label="events by hour of day"><title>events by hour of day, 00 to 23</title>'
             f'<rect x="0" y="17.4" width="72" height="0.6" fill="#c5ced6"/>'
             f'<g fill="#1d2329">{bars}</g></svg>')
+
+
+FIELD_SHEETS = 6
+
+
+def _field_sheets(result, sites: pd.DataFrame) -> str:
+    flagged = result.flagged
+    cards = []
+    for i, row in enumerate(sites.head(FIELD_SHEETS).to_dict(orient="records")):
+        mini, caption = site_map(sites, result.cells, focus=i, width=250, height=250, legend=False,
+                                 min_pad_m=500, used_cells=str(row.get("cells", "")))
+        here = flagged.loc[flagged["main_site"].astype(str) == str(row["site_id"])]
+        types = here["device_type"].replace("", "unknown").value_counts() \
+            if "device_type" in here else pd.Series(dtype=int)
+        deps = here.groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
+        where = f"{row['lat']:.5f}, {row['lon']:.5f}"
+        if row.get("radius_m", 0) and row["radius_m"] > 0:
+            where += f" &plusmn; {row['radius_m']:.0f} m"
+        items = [("where", where)]
+        if row.get("address"):
+            items.append(("address", html.escape(str(row["address"]))))
+        items += [
+            ("when", html.escape(row["active_hours"] or "-") + " (local time)"),
+            ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
+            ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
+             + (" (" + ", ".join(f"{n} {html.escape(str(t))}" for t, n in types.items()) + ")"
+                if len(types) else "")),
+            ("deployments", ", ".join(f"{html.escape(d)} ({html.escape(c)})" for d, c in deps.items())),
+            ("cells", html.escape(_first_items(str(row.get("cells", "")), 4).replace(";", "; "))),
+            ("priority", f"{row['priority']:.1f}"),
+        ]
+        dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
+        bars = hour_bars(result.site_hours.get(row["site_id"], np.zeros(24)))
+        cards.append(f'<div class="sheet"><h3><span class="rank">{i + 1}</span> site '
+                     f'{html.escape(str(row["site_id"]))} <span class="badge {html.escape(row["class"])}">'
+                     f'{html.escape(row["class"])}</span></h3><div class="body"><div>{mini}'
+                     f'<div class="note">{html.escape(caption)}; ringed: masts of the cells used'
+                     f'</div></div><div><dl>{dl}</dl><div class="note" style="margin-top:6px">events '
+                     f'by hour of day, 00-23</div>{bars}</div></div></div>')
+    return "".join(cards) or '<p class="note">No site to visit.</p>'
+
+
+def _day(t) -> str:
+    return pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") if pd.notna(t) else "?"
 
 
 def _cell(col: str, v) -> str:
@@ -209,6 +254,7 @@ def render_report(result) -> str:
         title="simbox scan: shutdown list and sites to raid",
         meta=meta, cards=_cards(summary), todo=_todo(sites, deployments, summary),
         warnings=_warnings(summary), map=map_svg, map_caption=html.escape(caption),
+        field_sheets=_field_sheets(result, sites),
         sites_table=html_table(sites_view, headers),
         deployments_table=html_table(deployments[[c for c in dep_cols if c in deployments.columns]],
                                      headers),

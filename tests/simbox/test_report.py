@@ -35,7 +35,10 @@ def test_report_shows_the_findings(page):
     assert ("Visit site <b>S14</b>, 22 Test Road at 31.24000, 121.48004 (within about 42 m): 22 SIMs in "
             "8 devices, simbox, "
             "active 00:00-06:00, 08:00-21:00 (local time).") in text
-    assert text.count("<svg") == 4 + len(res.sites)   # map, three plots, hour bars per site
+    # the map, three plots, hour bars per site, and a mini map + hour bars per field sheet
+    assert text.count("<svg") == 4 + len(res.sites) + 2 * min(6, len(res.sites))
+    assert text.count('<div class="sheet">') == len(res.sites) == 3
+    assert "<dt>expect</dt><dd>22 SIMs in 8 devices (22 unknown)</dd>" in text
     assert "400 distinct numbers called" in text
 
 
