@@ -62,7 +62,7 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
-        "simbox.fastpath": ["*.pyx", "*.pxd", "*.pyi", "profiles/*.json"],
+        "simbox.fastpath": ["*.pyx", "*.pxd", "*.pxi", "*.h", "*.pyi", "profiles/*.json"],
         "simbox.data": ["sample/*", "*.json", "*.toml"],
         "simbox.training": ["default_model/*"],
         "simbox": ["templates/*"],

@@ -31,6 +31,14 @@ REPO = os.path.dirname(HERE)
 ANCHOR_FEATURES = None   # filled from the registry in main()
 
 
+def default_anchors() -> str:
+    for up in (os.path.dirname(REPO), os.path.dirname(os.path.dirname(REPO))):
+        p = os.path.join(up, "shared", "anchors")
+        if os.path.isdir(p):
+            return p
+    return os.path.join(os.path.dirname(REPO), "shared", "anchors")
+
+
 def timed(cmd: list[str] | str, *, pin: bool = False, env=None) -> tuple[float, float, str]:
     """Run cmd under /usr/bin/time -v: (wall s, peak RSS MiB, stderr tail)."""
     shell = isinstance(cmd, str)
@@ -78,7 +86,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=lambda s: int(s.replace("_", "")), default=10_000_000)
     ap.add_argument("--work", default=os.path.join(REPO, "bench-out"), help="folder for data and outputs")
-    ap.add_argument("--anchors", default=os.path.join(os.path.dirname(REPO), "shared", "anchors"))
+    ap.add_argument("--anchors", default=default_anchors(),
+                    help="folder of features_duckdb.py / features_polars.py / compare.py "
+                         "(default ../shared/anchors of the repository, or of its parent for a worktree)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     ap.add_argument("--only", default="", help="comma list: floor,simbox,duckdb,polars (default all)")
     ap.add_argument("--memory-limit", default="1GB", help="simbox --memory-limit")

@@ -59,6 +59,16 @@ class Network:
         tod = np.where(box, rng.integers(0, 86400, m),
                        (rng.normal(15 * 3600, 4.5 * 3600, m) % 86400).astype(np.int64))
         t = T0 + d * 86400 + tod
+        # no two events of one SIM in the same second: no exact duplicate rows (the
+        # DuckDB/polars anchors keep duplicates, simbox drops them)
+        o = np.lexsort((t, sub))
+        s_sub, s_t = sub[o], t[o]
+        while True:
+            clash = np.flatnonzero((s_sub[1:] == s_sub[:-1]) & (s_t[1:] <= s_t[:-1])) + 1
+            if not len(clash):
+                break
+            s_t[clash] = s_t[clash - 1] + 1
+        t[o] = s_t
         rtype = np.where(box, np.where(rng.random(m) < 0.9, 0, 1),
                          rng.choice(5, m, p=MIX)).astype(np.int8)
         dur = np.where(rtype <= 1, np.where(rng.random(m) < 0.2, 0, rng.gamma(1.5, 60, m).astype(np.int64)), 0)

@@ -109,7 +109,9 @@ SPEC = {
     },
     "ordinary": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident"),
     "low_activity": _behaviour(0.3, 0.3, 0.2, 0.2, 0.8, 5, 0.85, 50, 0.2, "resident",
-                               silent_day_share=(0.5, "share of days without any event")),
+                               silent_day_share=(0.5, "share of days without any event"),
+                               callee_weight=(0.15, "how likely others call this SIM, relative "
+                                                    "to other people (1)")),
     "call_centre": _behaviour(
         230.0, 3.0, 0.3, 0.5, 2.0, 20, 0.03, 70, 0.35, "business",
         centre_agents=([15, 120], "agents per call centre (all at one site)"),

@@ -128,7 +128,7 @@ class FarmFactory:
                 out = ids.offnet_numbers(n)
                 on = rng.random(n) < cfg.fraud.onnet_callee_share
                 if len(callees):
-                    out[on] = callees[rng.integers(len(callees), size=int(on.sum()))]
+                    out[on] = callees.draw(rng, on.sum())
                 return out
             emit(uniform_range(rng, kp.sms_mo_per_day, n_sims, integer=False), SMS_MO, targets,
                  burst=kp.burst_size)

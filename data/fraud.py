@@ -300,7 +300,7 @@ class SimboxFactory:
         other = self.ids.offnet_numbers(n)
         on = rng.random(n) < f.onnet_callee_share
         if len(self.callees):
-            other[on] = self.callees[rng.integers(len(self.callees), size=int(on.sum()))]
+            other[on] = self.callees.draw(rng, on.sum())
         intl = rng.random(n) < f.international_share
         if intl.any():
             other[intl] = self.ids.international_numbers(int(intl.sum()))

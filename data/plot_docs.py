@@ -165,6 +165,18 @@ def summary_table(net) -> pd.DataFrame:
     return t
 
 
+def markdown_summary(net) -> str:
+    """The table of medians in docs/simulator.md."""
+    t = summary_table(net)
+    lines = ["| group | SIMs | outgoing calls / day | distinct callees / day | cells (7 days) "
+             "| median gap between calls (s) |", "|---|---|---|---|---|---|"]
+    for g, r in t.iterrows():
+        gap = "—" if np.isnan(r.gap_median_s) else f"{r.gap_median_s:,.0f}"
+        lines.append(f"| {g} | {int(r.sims):,} | {r.calls_per_day:g} | {r.callees_per_day:g} "
+                     f"| {r.cells:g} | {gap} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Make the plots of docs/simulator.md.")
     ap.add_argument("--out", default="docs/img")
@@ -183,7 +195,7 @@ def main(argv=None):
                         config={"fraud": {"share": 0.02}})
     for p in make_plots(net, a.out):
         print(p)
-    print(summary_table(net).to_string())
+    print(markdown_summary(net))
 
 
 if __name__ == "__main__":

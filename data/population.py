@@ -14,8 +14,8 @@ import numpy as np
 
 from simbox.data.kinds import KIND_CODE, LEGIT_KINDS
 from simbox.data.registry import (DATA, FIXED, MOC, MTC, RESIDENT, SMS_MO, SMS_MT, TRAVELLER,
-                                  WANDER, daily_counts, expand, lognormal, substream,
-                                  uniform_range)
+                                  WANDER, daily_counts, expand, lognormal, reachable,
+                                  substream, uniform_range)
 from simbox.data.timing import PROFILE_CODE
 
 VOICE_KINDS = tuple(k for k in LEGIT_KINDS if k != "m2m")
@@ -123,7 +123,7 @@ def _contacts(rng, n, size_median, sigma, onnet_share, callees, ids):
     onnet = rng.random(total) < onnet_share
     nums = ids.offnet_numbers(total)
     if len(callees):
-        nums[onnet] = callees[rng.integers(len(callees), size=int(onnet.sum()))]
+        nums[onnet] = callees.draw(rng, onnet.sum())
     return ptr, nums, onnet
 
 
@@ -138,7 +138,7 @@ def _pick_others(rng, pos, ptr, nums, onnet, repeat, callees, ids, lp, incoming=
     fresh = ids.offnet_numbers(n)
     if not incoming and len(callees):
         on = rng.random(n) < lp.new_number_onnet_share
-        fresh = np.where(on, callees[rng.integers(len(callees), size=n)], fresh)
+        fresh = np.where(on, callees.draw(rng, n), fresh)
     if incoming:
         # people on this network who call appear through their own outgoing calls
         new |= onnet[k]
@@ -153,7 +153,7 @@ def _durations(rng, n, median, sigma, unanswered):
 
 def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
     """Events of every legitimate population."""
-    callees = subs.msisdn[subs.callable]
+    callees = reachable(subs, cfg)
     days = window.days
     for kind, (idx, extra) in created.items():
         rng = substream(seed, "events:" + kind)

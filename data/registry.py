@@ -144,6 +144,39 @@ class Subscribers:
         return imei
 
 
+class Callees:
+    """The network's reachable subscribers (MSISDNs), drawn with weights.
+
+    People who use their phone more are called more: a SIM's weight is its
+    kind's ``callee_weight`` (low-activity SIMs are rarely someone's callee).
+    """
+
+    def __init__(self, msisdn: np.ndarray, weight: np.ndarray):
+        self.msisdn = np.asarray(msisdn, np.int64)
+        w = np.asarray(weight, float)
+        self.cum = np.cumsum(w) / w.sum() if len(w) and w.sum() > 0 else np.empty(0)
+
+    def __len__(self):
+        return len(self.msisdn)
+
+    def draw(self, rng, n):
+        i = np.searchsorted(self.cum, rng.random(int(n)), side="right")
+        return self.msisdn[np.minimum(i, len(self.msisdn) - 1)]
+
+
+def reachable(subs, cfg) -> Callees:
+    """The callable subscribers registered so far, weighted by kind."""
+    from simbox.data.kinds import KIND_NAMES
+    idx = np.flatnonzero(subs.callable)
+    kw = np.array([cfg[k].get("callee_weight", 1.0) if k in LEGIT_SECTIONS else 1.0
+                   for k in KIND_NAMES])
+    return Callees(subs.msisdn[idx], kw[subs.kind[idx]])
+
+
+LEGIT_SECTIONS = ("ordinary", "low_activity", "call_centre", "driver", "small_business",
+                  "dual_sim", "phone_changer", "traveller")
+
+
 class EventLog:
     """Columns of generated events, appended per population."""
 

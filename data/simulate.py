@@ -21,7 +21,7 @@ from simbox.data.kinds import CARDFARM_KINDS, FRAUD_KINDS, KIND_BY_NAME, SIMBOX_
 from simbox.data.labels import label_table, truth_table
 from simbox.data.network import RadioNetwork
 from simbox.data.population import create_legit, generate_legit, mirror, split_counts
-from simbox.data.registry import EventLog, Subscribers, substream
+from simbox.data.registry import EventLog, Subscribers, reachable, substream
 from simbox.data.timing import Window
 from simbox.errors import ConfigError
 from simbox.fastpath.events import EventBatch, RecordType
@@ -125,7 +125,7 @@ def build_network(subscribers: int, days: int, scenario: str = "mixed", seed: in
     step("legitimate subscribers")
     created = create_legit(seed, cfg, subs, ids, net, window, subscribers - fraud_target)
     shortcodes = ids.short_code_pool()
-    callees = subs.msisdn[subs.callable]
+    callees = reachable(subs, cfg)
     step("fraud deployments")
     budgets = split_counts(fraud_target, cfg.fraud_mix(scenario), FRAUD_KINDS)
     deployments = []

@@ -149,3 +149,12 @@ def write_tables(net, out_dir) -> dict:
 
 register_writer("csv", write_cdrs_csv)
 register_writer("csv", write_attaches_csv, signaling=True)
+
+
+def _write_signaling_pcap(net, out_dir, progress=None):
+    """``signaling.pcap``: the attaches as GTPv2-C + Diameter S6a packets (data/pcap_writer.py)."""
+    from simbox.data.pcap_writer import write_signaling
+    return write_signaling(net, out_dir, progress)
+
+
+register_writer("pcap", _write_signaling_pcap, signaling=True)

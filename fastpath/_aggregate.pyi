@@ -2,7 +2,6 @@ import numpy as np
 
 SLOTS: tuple[str, ...]
 
-def dense_ids(imsi: np.ndarray, ids: np.ndarray) -> np.ndarray: ...
 def reduce_partition(
     rtype: np.ndarray, time: np.ndarray, ids: np.ndarray, imei: np.ndarray, msisdn: np.ndarray,
     other: np.ndarray, duration: np.ndarray, cell: np.ndarray,
@@ -17,6 +16,3 @@ def reduce_partition(
     cell_id_out: np.ndarray, cell_code_out: np.ndarray, cell_events: np.ndarray,
     site_id_out: np.ndarray, site_code_out: np.ndarray, site_events: np.ndarray,
 ) -> tuple[int, int, int, int]: ...
-def partition_batch(rtype: np.ndarray, time: np.ndarray, imsi: np.ndarray, imei: np.ndarray,
-                    msisdn: np.ndarray, other: np.ndarray, duration: np.ndarray, cell: np.ndarray,
-                    nparts: int, seed: int, counts: np.ndarray, *outs: np.ndarray) -> None: ...

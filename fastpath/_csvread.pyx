@@ -16,11 +16,17 @@ Record syntax (RFC 4180 with a configurable separator): fields separated by
 ``sep``; a field starting with the quote character runs to the closing quote,
 ``""`` inside stands for one quote, separators and newlines inside are data;
 records end with ``\\n`` or ``\\r\\n``; blank lines are ignored.
+
+Parts: ``_csvsplit.pxi`` splits a record (``_csvscan.h``: 64 bytes per step with
+SSE2 for records without quotes), ``_csvfields.pxi`` converts fields,
+``_cellcache.pxi`` memoises cell codes in a C hash table.
 """
 cimport cython
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy
+
+include "_csvfields.pxi"
 
 cdef extern from "_csvscan.h" nogil:
     uint64_t csv_scan64(const uint8_t* s, uint8_t sep, uint8_t quote, uint64_t* quotes,
@@ -79,23 +85,6 @@ REASON_FIELD_COUNT, REASON_UTF8, REASON_QUOTE, REASON_TOO_LONG = (
     BAD_FIELD_COUNT, BAD_UTF8, BAD_QUOTE, BAD_TOO_LONG)
 
 # ---- time formats ------------------------------------------------------------
-cdef enum:
-    TF_ISO = 0
-    TF_EPOCH = 1
-    TF_EPOCH_MS = 2
-    TF_PATTERN = 3
-    OP_LIT = 0
-    OP_Y4 = 1
-    OP_Y2 = 2
-    OP_MON = 3
-    OP_DAY = 4
-    OP_HOUR = 5
-    OP_MIN = 6
-    OP_SEC = 7
-    OP_FRAC = 8
-    OP_TZ = 9
-    MAX_OPS = 64
-
 TIME_ISO, TIME_EPOCH, TIME_EPOCH_MS, TIME_PATTERN = TF_ISO, TF_EPOCH, TF_EPOCH_MS, TF_PATTERN
 PATTERN_OPS = {"Y": OP_Y4, "y": OP_Y2, "m": OP_MON, "d": OP_DAY, "H": OP_HOUR,
                "M": OP_MIN, "S": OP_SEC, "f": OP_FRAC, "z": OP_TZ}
@@ -114,8 +103,6 @@ cdef enum:
     MAX_CODES = 64         # record-type codes
     MAX_CODE_LEN = 32
 
-cdef int64_t MAX_DURATION = 172800
-cdef int64_t MAX_EPOCH = 7258118400   # 2200-01-01
 
 
 cdef struct Field:
@@ -139,348 +126,8 @@ cdef struct Slot:
     int32_t code          # CellDict code, -1 = empty slot
 
 
-cdef inline bint _eq(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept nogil:
-    """a[:n] == b[:n], word by word (tokens are short: no call to memcmp)."""
-    cdef uint64_t x, y
-    while n >= 8:
-        memcpy(&x, a, 8)
-        memcpy(&y, b, 8)
-        if x != y:
-            return False
-        a += 8
-        b += 8
-        n -= 8
-    while n > 0:
-        if a[0] != b[0]:
-            return False
-        a += 1
-        b += 1
-        n -= 1
-    return True
-
-
-cdef inline uint64_t _hash(const uint8_t* s, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = <uint64_t>0x9E3779B97F4A7C15 ^ <uint64_t>n
-    cdef uint64_t w
-    while n >= 8:
-        memcpy(&w, s, 8)
-        h = (h ^ w) * <uint64_t>0xff51afd7ed558ccd
-        h ^= h >> 32
-        s += 8
-        n -= 8
-    w = 0
-    if n > 0:
-        memcpy(&w, s, n)
-    h = (h ^ w) * <uint64_t>0xc4ceb9fe1a85ec53
-    h ^= h >> 29
-    return h
-
-
-cdef class CellCache:
-    """A C hash table memoising ``cells.code(token)`` for byte tokens.
-
-    Every code comes from the ``CellDict`` itself, so the codes stay those of the
-    run's dictionary whoever else adds tokens to it.
-    """
-    cdef Slot* slots        # open addressing, linear probing
-    cdef size_t mask        # capacity - 1 (capacity a power of two)
-    cdef size_t used
-    cdef uint8_t* arena     # token bytes
-    cdef size_t arena_len, arena_cap
-    cdef readonly object cells
-
-    def __cinit__(self, cells):
-        self.cells = cells
-        self.mask = 1023
-        self.slots = <Slot*>malloc((self.mask + 1) * sizeof(Slot))
-        self.arena_cap = 1 << 16
-        self.arena = <uint8_t*>malloc(self.arena_cap)
-        if self.slots == NULL or self.arena == NULL:
-            raise MemoryError("cell cache")
-        cdef size_t i
-        for i in range(self.mask + 1):
-            self.slots[i].code = -1
-        self.used = 0
-        self.arena_len = 0
-
-    def __dealloc__(self):
-        free(self.slots)
-        free(self.arena)
-
-    def __len__(self):
-        return self.used
-
-    def lookup(self, bytes token):
-        """Code of ``token`` (UTF-8 bytes), added to the CellDict if new."""
-        return self._lookup(<const uint8_t*>(<char*>token), len(token))
-
-    cdef int32_t _lookup(self, const uint8_t* s, Py_ssize_t n) except -2 nogil:
-        cdef uint64_t h = _hash(s, n)
-        cdef size_t i = h & self.mask
-        cdef Slot* sl
-        while True:
-            sl = &self.slots[i]
-            if sl.code < 0:
-                break
-            if sl.h == h and sl.length == n and _eq(self.arena + sl.off, s, n):
-                return sl.code
-            i = (i + 1) & self.mask
-        with gil:
-            return self._insert(s, n, h)
-
-    cdef int32_t _insert(self, const uint8_t* s, Py_ssize_t n, uint64_t h) except -2:
-        token = (<const char*>s)[:n].decode("utf-8", "surrogateescape")
-        cdef int64_t code = self.cells.code(token)
-        if code < 0 or code > 2147483647:
-            raise OverflowError(f"cell code {code} out of int32 range")
-        cdef uint8_t* na
-        if self.arena_len + n > self.arena_cap:
-            while self.arena_len + n > self.arena_cap:
-                self.arena_cap *= 2
-            na = <uint8_t*>realloc(self.arena, self.arena_cap)
-            if na == NULL:
-                raise MemoryError("cell cache")
-            self.arena = na
-        memcpy(self.arena + self.arena_len, s, n)
-        if (self.used + 1) * 2 > self.mask + 1:
-            self._grow()
-        cdef size_t i = h & self.mask
-        while self.slots[i].code >= 0:
-            i = (i + 1) & self.mask
-        self.slots[i].h = h
-        self.slots[i].off = self.arena_len
-        self.slots[i].length = <int32_t>n
-        self.slots[i].code = <int32_t>code
-        self.arena_len += n
-        self.used += 1
-        return <int32_t>code
-
-    cdef int _grow(self) except -1:
-        cdef size_t cap = (self.mask + 1) * 2, i, j
-        cdef Slot* ns = <Slot*>malloc(cap * sizeof(Slot))
-        if ns == NULL:
-            raise MemoryError("cell cache")
-        for i in range(cap):
-            ns[i].code = -1
-        for i in range(self.mask + 1):
-            if self.slots[i].code >= 0:
-                j = self.slots[i].h & (cap - 1)
-                while ns[j].code >= 0:
-                    j = (j + 1) & (cap - 1)
-                ns[j] = self.slots[i]
-        free(self.slots)
-        self.slots = ns
-        self.mask = cap - 1
-        return 0
-
-
-# ---- field converters (return 0 on success, -1 on a bad value) -------------------
-
-cdef inline int _digits(const uint8_t* s, Py_ssize_t n, int minlen, int maxlen,
-                        bint allow_empty, bint allow_plus, bint float_ok,
-                        int64_t* out) noexcept nogil:
-    """Digits code of s[:n]; optional leading '+', optional '.0*' suffix."""
-    cdef Py_ssize_t i, k
-    cdef int64_t v
-    cdef uint8_t c
-    if allow_plus and n > 0 and s[0] == 43:   # '+'
-        s += 1
-        n -= 1
-        if n == 0:
-            return -1
-    if float_ok:
-        for i in range(n):
-            if s[i] == 46:                     # '.'
-                if i == 0:
-                    return -1
-                for k in range(i + 1, n):
-                    if s[k] != 48:
-                        return -1
-                n = i
-                break
-    if n == 0:
-        out[0] = 0
-        return 0 if allow_empty else -1
-    if n < minlen or n > maxlen:
-        return -1
-    v = 1
-    for i in range(n):
-        c = s[i] - 48
-        if c > 9:
-            return -1
-        v = v * 10 + c
-    out[0] = v
-    return 0
-
-
-cdef inline int _duration(const uint8_t* s, Py_ssize_t n, int32_t* out) noexcept nogil:
-    """Seconds 0-172800; empty = 0; a fraction is rounded half up."""
-    cdef Py_ssize_t i = 0
-    cdef int64_t v = 0
-    cdef uint8_t c
-    if n == 0:
-        out[0] = 0
-        return 0
-    while i < n and s[i] != 46:
-        c = s[i] - 48
-        if c > 9 or v > MAX_DURATION:
-            return -1
-        v = v * 10 + c
-        i += 1
-    if i == 0:
-        return -1
-    if i < n:                                  # fraction
-        if i + 1 == n:
-            return -1
-        c = s[i + 1] - 48
-        if c > 9:
-            return -1
-        if c >= 5:
-            v += 1
-        for i in range(i + 1, n):
-            if <uint8_t>(s[i] - 48) > 9:
-                return -1
-    if v > MAX_DURATION:
-        return -1
-    out[0] = <int32_t>v
-    return 0
-
-
-cdef inline int64_t _days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
-    # Howard Hinnant's algorithm; y >= 1900 here, so C division is floor division.
-    if m <= 2:
-        y -= 1
-    cdef int64_t era = y // 400
-    cdef int64_t yoe = y - era * 400
-    cdef int64_t mp = m - 3 if m > 2 else m + 9
-    cdef int64_t doy = (153 * mp + 2) // 5 + d - 1
-    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-cdef inline int _days_in_month(int64_t y, int64_t m) noexcept nogil:
-    if m == 2:
-        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    if m == 4 or m == 6 or m == 9 or m == 11:
-        return 30
-    return 31
-
-
-cdef inline int _num(const uint8_t* s, Py_ssize_t n, Py_ssize_t p, int width) noexcept nogil:
-    """Value of exactly `width` digits at s[p:], -1 if not digits."""
-    cdef int v = 0, i
-    cdef uint8_t c
-    if p + width > n:
-        return -1
-    for i in range(width):
-        c = s[p + i] - 48
-        if c > 9:
-            return -1
-        v = v * 10 + c
-    return v
-
-
-cdef inline int _tz(const uint8_t* s, Py_ssize_t n, Py_ssize_t* p, int64_t* off) noexcept nogil:
-    """Parse Z | +HH | +HHMM | +HH:MM (and '-') at s[p[0]:]; seconds east of UTC."""
-    cdef Py_ssize_t q = p[0]
-    cdef int hh, mm = 0, sign
-    if q >= n:
-        return -1
-    if s[q] == 90:                             # 'Z'
-        off[0] = 0
-        p[0] = q + 1
-        return 0
-    if s[q] == 43:
-        sign = 1
-    elif s[q] == 45:
-        sign = -1
-    else:
-        return -1
-    hh = _num(s, n, q + 1, 2)
-    if hh < 0 or hh > 23:
-        return -1
-    q += 3
-    if q < n and s[q] == 58:                   # ':'
-        mm = _num(s, n, q + 1, 2)
-        if mm < 0:
-            return -1
-        q += 3
-    elif q + 1 < n and <uint8_t>(s[q] - 48) <= 9:
-        mm = _num(s, n, q, 2)
-        if mm < 0:
-            return -1
-        q += 2
-    if mm > 59:
-        return -1
-    off[0] = sign * (hh * 3600 + mm * 60)
-    p[0] = q
-    return 0
-
-
-cdef inline int _finish_time(int64_t Y, int64_t M, int64_t D, int64_t h, int64_t mi,
-                             int64_t sec, int64_t off, int64_t* out) noexcept nogil:
-    if Y < 1900 or Y > 2199 or M < 1 or M > 12 or D < 1 or D > _days_in_month(Y, M):
-        return -1
-    if h > 23 or mi > 59 or sec > 59:
-        return -1
-    out[0] = _days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - off
-    return 0
-
-
-cdef inline int _iso(const uint8_t* s, Py_ssize_t n, int64_t naive_off, int64_t* out) noexcept nogil:
-    """YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|+HH[[:]MM]]; no zone = local at naive_off."""
-    cdef int Y, M, D, h, mi, sec
-    cdef Py_ssize_t p, k
-    cdef int64_t off = naive_off
-    if n < 19 or s[4] != 45 or s[7] != 45 or (s[10] != 84 and s[10] != 32) \
-            or s[13] != 58 or s[16] != 58:
-        return -1
-    Y = _num(s, n, 0, 4)
-    M = _num(s, n, 5, 2)
-    D = _num(s, n, 8, 2)
-    h = _num(s, n, 11, 2)
-    mi = _num(s, n, 14, 2)
-    sec = _num(s, n, 17, 2)
-    if Y < 0 or M < 0 or D < 0 or h < 0 or mi < 0 or sec < 0:
-        return -1
-    p = 19
-    if p < n and s[p] == 46:
-        k = p + 1
-        while k < n and <uint8_t>(s[k] - 48) <= 9:
-            k += 1
-        if k == p + 1 or k - p - 1 > 9:
-            return -1
-        p = k
-    if p < n:
-        if _tz(s, n, &p, &off) < 0 or p != n:
-            return -1
-    return _finish_time(Y, M, D, h, mi, sec, off, out)
-
-
-cdef inline int _epoch(const uint8_t* s, Py_ssize_t n, int64_t div, int64_t* out) noexcept nogil:
-    """Integer epoch seconds (div=1) or milliseconds (div=1000), optional '.digits'."""
-    cdef Py_ssize_t i = 0
-    cdef int64_t v = 0
-    cdef uint8_t c
-    while i < n and s[i] != 46:
-        c = s[i] - 48
-        if c > 9 or i >= 15:
-            return -1
-        v = v * 10 + c
-        i += 1
-    if i == 0:
-        return -1
-    if i < n:
-        if i + 1 == n:
-            return -1
-        for i in range(i + 1, n):
-            if <uint8_t>(s[i] - 48) > 9:
-                return -1
-    v = v // div
-    if v >= MAX_EPOCH:
-        return -1
-    out[0] = v
-    return 0
+include "_cellcache.pxi"
+include "_csvsplit.pxi"
 
 
 cdef class Parser:
@@ -527,7 +174,7 @@ cdef class Parser:
                   bytes time_args, int64_t naive_offset, codes, bint float_numbers,
                   bint stop_on_reject, Py_ssize_t max_record, CellCache cache, int64_t line=2):
         cdef int i, r
-        if ncols < 1 or ncols > 100000:
+        if ncols < 1 or ncols > (1 << 21):
             raise ValueError("ncols out of range")
         self.ncols = ncols
         self.roles = <int8_t*>calloc(ncols, 1)
@@ -595,11 +242,6 @@ cdef class Parser:
                for i in range(self.n_rej)]
         self.n_rej = 0
         return out
-
-    def reject_external(self, int reason):
-        """Count a reject found by the wrapper (e.g. a record too long for any buffer)."""
-        self.records += 1
-        self.rejected_by[reason] += 1
 
     def parse(self, const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final,
               uint8_t[::1] rtype, int64_t[::1] time, int64_t[::1] imsi, int64_t[::1] imei,
@@ -669,143 +311,6 @@ cdef class Parser:
             i += 1
         return k
 
-    cdef int _split_fast(self, const uint8_t* b, Py_ssize_t* pp, Py_ssize_t end,
-                         Split* sp) noexcept nogil:
-        """The record at pp[0] when it holds no quote: 64 bytes per step, SIMD.
-
-        Returns 1 with the same outputs as _split, or 0 (nothing changed) when the
-        record needs the byte-by-byte path (a quote nearby, or near the buffer end).
-        """
-        cdef Py_ssize_t p = pp[0], fs = p, e
-        cdef uint64_t stop, qm, hm, hi = 0
-        cdef int nf = 0, ncols = self.ncols, k
-        cdef Field* fields = self.fields
-        while p + 64 <= end:
-            stop = csv_scan64(b + p, self.sep, self.quote, &qm, &hm)
-            if qm:
-                return 0
-            while stop:
-                k = csv_ctz64(stop)
-                e = p + k
-                if nf < ncols:
-                    fields[nf].start = fs
-                    fields[nf].end = e
-                    fields[nf].escaped = 0
-                nf += 1
-                if b[e] == 10:
-                    if e > fs and b[e - 1] == 13:
-                        if nf <= ncols:
-                            fields[nf - 1].end = e - 1
-                        sp.recend = e - 1
-                    else:
-                        sp.recend = e
-                    if k < 63:
-                        hm &= (<uint64_t>2 << k) - 1
-                    sp.nf = nf
-                    sp.hi = 0x80 if (hi | hm) else 0
-                    sp.nl_in = 0
-                    sp.bad_quote = 0
-                    pp[0] = e + 1
-                    return 1
-                fs = e + 1
-                stop &= stop - 1
-            hi |= hm
-            p += 64
-        return 0
-
-    cdef int _split(self, const uint8_t* b, Py_ssize_t* pp, Py_ssize_t end, bint final,
-                    Split* sp) noexcept nogil:
-        """Find the fields of the record at pp[0]; -1 if it is not complete in the buffer.
-
-        OUT: self.fields (first ncols), sp; pp[0] = start of the next record.
-        """
-        cdef Py_ssize_t p = pp[0], fs, fe
-        cdef uint8_t c, hi = 0, sep = self.sep, quote = self.quote, esc, bad_quote = 0
-        cdef int nf = 0, ncols = self.ncols
-        cdef int64_t nl_in = 0
-        cdef Field* fields = self.fields
-        while True:
-            if p < end and b[p] == quote:
-                p += 1
-                fs = p
-                esc = 0
-                while p < end:
-                    c = b[p]
-                    if c == quote:
-                        if p + 1 < end and b[p + 1] == quote:
-                            esc = 1
-                            p += 2
-                            continue
-                        break
-                    hi |= c
-                    if c == 10:
-                        nl_in += 1
-                    p += 1
-                fe = p
-                if p >= end:                       # no closing quote in the buffer
-                    if not final:
-                        return -1
-                    bad_quote = 2                  # unterminated at the end of input
-                else:
-                    p += 1                         # the closing quote
-                    if p == end and not final:
-                        return -1                  # a "" pair may continue in the next read
-                    if p < end and b[p] != sep and b[p] != 10:
-                        if b[p] == 13 and p + 1 < end and b[p + 1] == 10:
-                            p += 1                 # the \r of \r\n
-                        elif b[p] == 13 and p + 1 == end:
-                            if not final:
-                                return -1
-                            p += 1
-                        else:
-                            bad_quote = 1          # junk after the closing quote
-                            while p < end and b[p] != sep and b[p] != 10:
-                                hi |= b[p]
-                                p += 1
-                            if p >= end and not final:
-                                return -1
-                if nf < ncols:
-                    fields[nf].start = fs
-                    fields[nf].end = fe
-                    fields[nf].escaped = esc
-            else:
-                fs = p
-                while p < end:
-                    c = b[p]
-                    if c == sep or c == 10:
-                        break
-                    hi |= c
-                    p += 1
-                if p >= end and not final:
-                    return -1
-                fe = p
-                if fe > fs and b[fe - 1] == 13 and (p >= end or b[p] == 10):
-                    fe -= 1
-                if nf < ncols:
-                    fields[nf].start = fs
-                    fields[nf].end = fe
-                    fields[nf].escaped = 0
-            nf += 1
-            if p >= end:
-                sp.recend = p
-                if p > pp[0] and b[p - 1] == 13:
-                    sp.recend = p - 1
-                break
-            if b[p] == sep:
-                p += 1
-                continue
-            sp.recend = p                          # b[p] == '\n'
-            if p > pp[0] and b[p - 1] == 13:
-                sp.recend = p - 1
-            p += 1
-            break
-        sp.nf = nf
-        sp.hi = hi
-        sp.nl_in = nl_in
-        sp.bad_quote = bad_quote
-        pp[0] = p
-        return 0
-
     cdef int _run(self, const uint8_t* b, Py_ssize_t* ppos, Py_ssize_t end, bint final,
                   uint8_t* o_rtype, int64_t* o_time, int64_t* o_imsi, int64_t* o_imei,
                   int64_t* o_msisdn, int64_t* o_other, int32_t* o_dur, int32_t* o_cell,
@@ -842,7 +347,8 @@ cdef class Parser:
                 break
             # ---- split one record ----
             rec = p
-            if not self._split_fast(b, &p, end, &sp) and self._split(b, &p, end, final, &sp) < 0:
+            if not _split_fast(fields, ncols, self.sep, quote, b, &p, end, &sp) and \
+                    _split(fields, ncols, self.sep, quote, b, &p, end, final, &sp) < 0:
                 # incomplete record at the end of the buffer
                 p = rec
                 if end - rec >= self.max_record:
@@ -931,7 +437,7 @@ cdef class Parser:
             if self.time_kind == TF_ISO:
                 reason = _iso(s, n, self.naive_off, &t)
             elif self.time_kind == TF_PATTERN:
-                reason = self._pattern(s, n, &t)
+                reason = _pattern(self.ops, self.op_args, self.n_ops, self.naive_off, s, n, &t)
             elif self.time_kind == TF_EPOCH:
                 reason = _epoch(s, n, 1, &t)
             else:
@@ -939,43 +445,19 @@ cdef class Parser:
             if reason < 0:
                 self._reject(BAD_TIME, col, rec_line, rec, recend, 0)
                 continue
-            # imsi
-            col = self.role_col[R_IMSI]
-            f = &fields[col]
-            if _digits(b + f.start, f.end - f.start, 15, 15, False, False,
-                       self.float_numbers, &o_imsi[out_n]) < 0:
-                self._reject(BAD_IMSI, col, rec_line, rec, recend, 0)
+            # imsi, imei, msisdn, other party
+            if self._digit_field(b, R_IMSI, 15, 15, False, False, &o_imsi[out_n]) < 0:
+                self._reject(BAD_IMSI, self.role_col[R_IMSI], rec_line, rec, recend, 0)
                 continue
-            # imei
-            col = self.role_col[R_IMEI]
-            if col >= 0:
-                f = &fields[col]
-                if _digits(b + f.start, f.end - f.start, 14, 16, True, False,
-                           self.float_numbers, &o_imei[out_n]) < 0:
-                    self._reject(BAD_IMEI, col, rec_line, rec, recend, 0)
-                    continue
-            else:
-                o_imei[out_n] = 0
-            # msisdn
-            col = self.role_col[R_MSISDN]
-            if col >= 0:
-                f = &fields[col]
-                if _digits(b + f.start, f.end - f.start, 1, 18, True, True,
-                           self.float_numbers, &o_msisdn[out_n]) < 0:
-                    self._reject(BAD_MSISDN, col, rec_line, rec, recend, 0)
-                    continue
-            else:
-                o_msisdn[out_n] = 0
-            # other party
-            col = self.role_col[R_OTHER]
-            if col >= 0:
-                f = &fields[col]
-                if _digits(b + f.start, f.end - f.start, 1, 18, True, True,
-                           self.float_numbers, &o_other[out_n]) < 0:
-                    self._reject(BAD_OTHER, col, rec_line, rec, recend, 0)
-                    continue
-            else:
-                o_other[out_n] = 0
+            if self._digit_field(b, R_IMEI, 14, 16, True, False, &o_imei[out_n]) < 0:
+                self._reject(BAD_IMEI, self.role_col[R_IMEI], rec_line, rec, recend, 0)
+                continue
+            if self._digit_field(b, R_MSISDN, 1, 18, True, True, &o_msisdn[out_n]) < 0:
+                self._reject(BAD_MSISDN, self.role_col[R_MSISDN], rec_line, rec, recend, 0)
+                continue
+            if self._digit_field(b, R_OTHER, 1, 18, True, True, &o_other[out_n]) < 0:
+                self._reject(BAD_OTHER, self.role_col[R_OTHER], rec_line, rec, recend, 0)
+                continue
             # duration
             col = self.role_col[R_DURATION]
             if col >= 0:
@@ -1015,6 +497,19 @@ cdef class Parser:
             status = ST_REJECTS_READY
         return status
 
+    cdef inline int _digit_field(self, const uint8_t* b, int role, int lo, int hi,
+                                 bint empty_ok, bint plus_ok, int64_t* out) noexcept nogil:
+        """Digits code of the role's column into out[0] (0 when the file lacks the
+        column); -1 for a bad value."""
+        cdef int col = self.role_col[role]
+        cdef Field* f
+        if col < 0:
+            out[0] = 0
+            return 0
+        f = &self.fields[col]
+        return _digits(b + f.start, f.end - f.start, lo, hi, empty_ok, plus_ok,
+                       self.float_numbers, out)
+
     cdef int _joined_cell(self, const uint8_t* b) except -2 nogil:
         """Cell token of several columns joined with '-' (all empty = unknown)."""
         cdef Py_ssize_t need = 0, k = 0
@@ -1040,93 +535,3 @@ cdef class Parser:
                 memcpy(self.tmp + k, b + f.start, f.end - f.start)
                 k += f.end - f.start
         return self.cache._lookup(self.tmp, k)
-
-    cdef int _pattern(self, const uint8_t* s, Py_ssize_t n, int64_t* out) noexcept nogil:
-        """Time by a strftime-style pattern compiled to ops (see columns.py)."""
-        cdef int64_t Y = -1, M = -1, D = -1, h = 0, mi = 0, sec = 0, off = self.naive_off
-        cdef Py_ssize_t p = 0, k
-        cdef int i, op, v, width
-        for i in range(self.n_ops):
-            op = self.ops[i]
-            if op == OP_LIT:
-                if p >= n or s[p] != self.op_args[i]:
-                    return -1
-                p += 1
-            elif op == OP_Y4:
-                v = _num(s, n, p, 4)
-                if v < 0:
-                    return -1
-                Y = v
-                p += 4
-            elif op == OP_FRAC:
-                k = p
-                while k < n and <uint8_t>(s[k] - 48) <= 9:
-                    k += 1
-                if k == p or k - p > 9:
-                    return -1
-                p = k
-            elif op == OP_TZ:
-                if _tz(s, n, &p, &off) < 0:
-                    return -1
-            else:
-                # two digits; one when the pattern allows it (a literal follows: arg 1)
-                # and the next byte is not a digit, as in 1/3/2026 8:00:05
-                width = 2
-                if self.op_args[i] and not (p + 1 < n and <uint8_t>(s[p + 1] - 48) <= 9):
-                    width = 1
-                v = _num(s, n, p, width)
-                if v < 0:
-                    return -1
-                p += width
-                if op == OP_Y2:
-                    Y = 2000 + v
-                elif op == OP_MON:
-                    M = v
-                elif op == OP_DAY:
-                    D = v
-                elif op == OP_HOUR:
-                    h = v
-                elif op == OP_MIN:
-                    mi = v
-                else:
-                    sec = v
-        if p != n:
-            return -1
-        return _finish_time(Y, M, D, h, mi, sec, off, out)
-
-
-cdef Py_ssize_t _utf8_error(const uint8_t* s, Py_ssize_t n) noexcept nogil:
-    """Offset of the first byte that is not valid UTF-8 (as Python decodes it), -1 if none."""
-    cdef Py_ssize_t i = 0, k, need
-    cdef uint8_t c, c1
-    while i < n:
-        c = s[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if 0xC2 <= c <= 0xDF:
-            need = 1
-        elif 0xE0 <= c <= 0xEF:
-            need = 2
-        elif 0xF0 <= c <= 0xF4:
-            need = 3
-        else:
-            return i
-        if i + need >= n:
-            return i
-        c1 = s[i + 1]
-        if (c1 & 0xC0) != 0x80:
-            return i
-        if c == 0xE0 and c1 < 0xA0:
-            return i
-        if c == 0xED and c1 > 0x9F:
-            return i
-        if c == 0xF0 and c1 < 0x90:
-            return i
-        if c == 0xF4 and c1 > 0x8F:
-            return i
-        for k in range(2, need + 1):
-            if (s[i + k] & 0xC0) != 0x80:
-                return i
-        i += need + 1
-    return -1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simbox.fastpath import _aggregate
+from simbox.fastpath import _aggregate, _partition
 from simbox.fastpath._aggregate import SLOTS  # noqa: F401  (re-exported)
 
 OFFSET_BUCKET = 900
@@ -164,7 +164,7 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     c = {name: np.ascontiguousarray(cols[name], dtype=dtype) for name, dtype in COLUMNS}
     n = len(c["time"])
     ids = np.empty(n, np.int32)
-    imsi = _aggregate.dense_ids(c["imsi"], ids)
+    imsi = _partition.dense_ids(c["imsi"], ids)
     U = len(imsi)
     if n:
         tz, q0 = timezone.table(c["time"].min(), c["time"].max())

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
+import queue
 import threading
 import weakref
+import zlib
 
 import numpy as np
 
@@ -27,47 +30,53 @@ from simbox.fastpath.columns import ColumnMapping, load_mapping
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, check_policy
 
+log = logging.getLogger(__name__)
+
+
+class ZlibDecompressor:
+    """The ``isal.igzip_lib.IgzipDecompressor`` interface over ``zlib`` (the fallback)."""
+
+    def __init__(self):
+        self._d = zlib.decompressobj(31)
+        self.needs_input = True
+
+    def decompress(self, data, max_length):
+        out = self._d.decompress(self._d.unconsumed_tail + data, max_length)
+        # output cut at max_length may leave more to come from the same input
+        self.needs_input = not self._d.unconsumed_tail and len(out) < max_length
+        return out
+
+    @property
+    def eof(self):
+        return self._d.eof
+
+    @property
+    def unused_data(self):
+        return self._d.unused_data
+
+
 try:  # ISA-L inflate is ~4x faster than zlib
     from isal import igzip_lib as _igzip
 
-    def _decompressor():
+    def isal_decompressor():
         return _igzip.IgzipDecompressor(flag=_igzip.DECOMP_GZIP)
 
-    _GZIP_ERRORS = (_igzip.IsalError, EOFError)
+    _decompressor = isal_decompressor
+    _GZIP_ERRORS = (_igzip.IsalError, zlib.error, EOFError)
 except ImportError:  # pragma: no cover - isal is a dependency
-    import zlib
-
-    class _ZlibDecompressor:
-        """The IgzipDecompressor interface over zlib."""
-
-        def __init__(self):
-            self._d = zlib.decompressobj(31)
-            self.needs_input = True
-
-        def decompress(self, data, max_length):
-            out = self._d.decompress(self._d.unconsumed_tail + data, max_length)
-            self.needs_input = not self._d.unconsumed_tail
-            return out
-
-        @property
-        def eof(self):
-            return self._d.eof
-
-        @property
-        def unused_data(self):
-            return self._d.unused_data
-
-    def _decompressor():
-        return _ZlibDecompressor()
-
+    _decompressor = ZlibDecompressor
     _GZIP_ERRORS = (zlib.error, EOFError)
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 16 << 20          # text read per chunk
 RAW_CHUNK = 4 << 20             # compressed bytes read per inflate step
 INFLATE_STEP = 128 << 10        # inflated bytes per call (a corrupt stream loses at most this)
+PREFETCH_PIECES = 32               # inflated pieces the thread may run ahead
+#: inflate in a background thread when there is a second core to run it
+THREADED_INFLATE = (os.cpu_count() or 1) > 1
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
+WARN_AFTER = 1000                # warn when none of the first records is accepted
 REASONS = _csvread.REASONS
 TRUNCATED = "truncated gzip"
 CORRUPT = "corrupt gzip"
@@ -115,66 +124,125 @@ class _PlainSource:
 
 
 class _GzipSource:
-    """Inflated text of a gzip file (several members allowed).
+    """Inflated text of a gzip file (several members allowed); ``fill`` like ``readinto``.
 
     At the end ``problem`` is None, or ``(reason, detail)`` when the stream is
-    truncated or corrupt; the text before the problem has been delivered.
+    truncated or corrupt; the text before the problem has been delivered.  With
+    ``threaded`` the file is read and inflated one step ahead in a thread (ISA-L
+    releases the GIL), so inflating overlaps parsing on a second core.
     """
 
-    def __init__(self, f, head: bytes):
+    def __init__(self, f, head: bytes, threaded: bool = False):
         self.f = f
-        self.feed = head
-        self.raw_pos = len(head)
-        self.d = _decompressor()
-        self.done = False
+        self.head = head
+        self.raw_pos = 0            # compressed bytes consumed (as seen by the reader)
         self.problem = None
+        self._raw = 0               # compressed bytes read by the inflater
+        self._problem = None
+        self._cur, self._off = b"", 0
+        self._thread = None
+        self._it = self._threaded() if threaded else self._sync()
 
     def _read(self) -> bytes:
-        data = self.f.read(RAW_CHUNK) or b""
-        self.raw_pos += len(data)
+        if self.head:
+            data, self.head = self.head, b""
+        else:
+            data = self.f.read(RAW_CHUNK) or b""
+        self._raw += len(data)
         return data
 
-    def fill(self, mv) -> int:
-        n, w = len(mv), 0
-        while w < n and not self.done:
-            if self.d.eof:
-                tail = self.d.unused_data or self.feed or self._read()
-                self.feed = b""
+    def _inflate(self):
+        """Yield the text in pieces of at most INFLATE_STEP bytes; set _problem at the end."""
+        d, feed = _decompressor(), b""
+        while True:
+            if d.eof:
+                tail = d.unused_data or self._read()
                 if not tail:
-                    self.done = True
-                    break
-                if tail[:2] == GZIP_MAGIC or (len(tail) < 2 and tail == GZIP_MAGIC[:1]):
-                    self.d = _decompressor()
-                    self.feed = tail
+                    return
+                if tail[:2] == GZIP_MAGIC or tail == GZIP_MAGIC[:1]:
+                    d, feed = _decompressor(), tail          # the next member
                     continue
-                rest = tail
-                while rest and not rest.strip(b"\0"):
-                    rest = self._read()
-                if rest:
-                    self.problem = (CORRUPT, "bytes that are not gzip follow the compressed "
-                                             "stream")
-                self.done = True
-                break
-            if self.d.needs_input:
-                data = self.feed or self._read()
-                self.feed = b""
+                while tail and not tail.strip(b"\0"):
+                    tail = self._read()                      # zero padding is allowed
+                if tail:
+                    self._problem = (CORRUPT, "bytes that are not gzip follow the compressed "
+                                              "stream")
+                return
+            if d.needs_input:
+                data, feed = feed or self._read(), b""
                 if not data:
-                    self.problem = (TRUNCATED, "the file ends inside the compressed stream, "
-                                               "before the gzip end marker")
-                    self.done = True
-                    break
+                    self._problem = (TRUNCATED, "the file ends inside the compressed stream, "
+                                                "before the gzip end marker")
+                    return
             else:
                 data = b""
             try:
-                out = self.d.decompress(data, min(n - w, INFLATE_STEP))
+                out = d.decompress(data, INFLATE_STEP)
             except _GZIP_ERRORS as e:
-                self.problem = (CORRUPT, f"inflate failed: {e}")
-                self.done = True
-                break
-            k = len(out)
-            mv[w:w + k] = out
+                self._problem = (CORRUPT, f"inflate failed: {e}")
+                return
+            if out:
+                yield out
+
+    def _sync(self):
+        for piece in self._inflate():
+            self.raw_pos = self._raw
+            yield piece
+        self.raw_pos, self.problem = self._raw, self._problem
+
+    def _threaded(self):
+        q = queue.Queue(PREFETCH_PIECES)
+        stop = threading.Event()
+
+        def put(item):
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    pass
+            return False
+
+        def work():
+            try:
+                for piece in self._inflate():
+                    if not put((piece, self._raw)):
+                        return
+                put((None, self._raw))
+            except BaseException as e:       # re-raised in the reading thread
+                put((e, self._raw))
+
+        self._stop = stop
+        self._thread = threading.Thread(target=work, name="simbox-inflate", daemon=True)
+        self._thread.start()
+        while True:
+            piece, self.raw_pos = q.get()
+            if piece is None:
+                self.problem = self._problem
+                return
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+
+    def fill(self, mv) -> int:
+        n, w = len(mv), 0
+        while w < n:
+            if self._off == len(self._cur):
+                piece = next(self._it, None)
+                if piece is None:
+                    break
+                self._cur, self._off = piece, 0
+            k = min(n - w, len(self._cur) - self._off)
+            mv[w:w + k] = memoryview(self._cur)[self._off:self._off + k]
+            self._off += k
             w += k
         return w
+
+    def close(self):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
 
 
 def _open(source, name):
@@ -279,6 +347,7 @@ class _Reader:
         self.header = []
         self._seen = (0, 0, 0)
         self._raw_seen = 0
+        self._warned = False
 
     # ---- helpers ---------------------------------------------------------------
     def _progress(self, stream):
@@ -289,7 +358,13 @@ class _Reader:
             self.progress(adv, total=self.size)
 
     def _sync_counts(self, parser):
-        records, accepted, skipped, _ = parser.counts()
+        records, accepted, skipped, by_reason = parser.counts()
+        if not self._warned and records >= WARN_AFTER and accepted == 0:
+            self._warned = True
+            top = max(by_reason, key=by_reason.get) if by_reason else None
+            log.warning("%s: none of the first %d records was accepted (mostly: %s); is the "
+                        "column profile %r the file's layout?", self.name, records,
+                        REASONS[top] if top else "skipped", self.m.name)
         r0, a0, s0 = self._seen
         self.stats.records += records - r0
         self.stats.accepted += accepted - a0
@@ -328,16 +403,22 @@ class _Reader:
     # ---- the read --------------------------------------------------------------
     def batches(self):
         f, self.name, self.size, owned = _open(self.source, self.name)
+        self.stream = None
         try:
             yield from self._batches(f)
         finally:
+            if self.stream is not None:
+                self.stream.close()
             if owned:
                 f.close()
 
     def _batches(self, f):
         m, stats = self.m, self.stats
         head = f.read(2) or b""
-        stream = (_GzipSource if head == GZIP_MAGIC else _PlainSource)(f, head)
+        if head == GZIP_MAGIC:
+            stream = self.stream = _GzipSource(f, head, threaded=THREADED_INFLATE)
+        else:
+            stream = _PlainSource(f, head)
         stats.files += 1
         buf = bytearray(max(self.chunk_bytes, 64))
         have, eof = 0, False

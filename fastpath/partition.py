@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from simbox.fastpath import _aggregate
+from simbox.fastpath import _partition
 from simbox.fastpath.events import BYTES_PER_EVENT, COLUMNS, COLUMN_NAMES
 
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -78,7 +78,7 @@ class Partitioner:
         src = [np.ascontiguousarray(cols[name], dtype) for name, dtype in COLUMNS]
         out = [np.empty(n, dtype) for _, dtype in COLUMNS]
         counts = np.zeros(self.nparts, np.int64)
-        _aggregate.partition_batch(*src, self.nparts, self.seed, counts, *out)
+        _partition.partition_batch(*src, self.nparts, self.seed, counts, *out)
         bounds = np.cumsum(counts)[:-1]
         split = [np.split(o, bounds) for o in out]
         pieces = [{name: split[j][p] for j, name in enumerate(COLUMN_NAMES)} for p in range(self.nparts)]

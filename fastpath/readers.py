@@ -4,8 +4,9 @@ one's format by its content and chains the readers' event batches.
 Formats are a small table of :class:`Format` entries ``(name, sniff, read)``
 tried in order: ``sniff(head, gzipped)`` looks at the first bytes of the
 content (inflated when the file is gzip) and ``read(source, **options)``
-yields :class:`EventBatch` objects.  Readers of other formats (3GPP BER CDR
-files, pcap) add one entry each with :func:`register_format`.
+yields :class:`EventBatch` objects.  TS 32.297 / BER CDR files are in the
+table; readers of other formats (pcap) add one entry each with
+:func:`register_format`.
 """
 from __future__ import annotations
 
@@ -63,7 +64,34 @@ def _read_csv(source, *, name, columns, cells, stats, rejects, on_bad_records, c
                            progress=progress, name=name)
 
 
-FORMATS: list = [Format("csv", _looks_like_text, _read_csv)]
+def _looks_like_ber(head: bytes, gzipped: bool) -> bool:
+    """A TS 32.297 CDR file header, or BER CS records back to back (see fastpath/ber.py)."""
+    from simbox.fastpath.ber import sniff
+    return sniff(head) is not None
+
+
+def _read_ber(source, *, name, columns, cells, stats, rejects, on_bad_records, chunk_rows,
+              progress):
+    from simbox.fastpath.ber import read_ber_events
+    return read_ber_events(source, cells=cells, stats=stats, rejects=rejects,
+                           on_bad_records=on_bad_records, chunk_records=chunk_rows,
+                           progress=progress, name=name)
+
+
+def _looks_like_capture(head: bytes, gzipped: bool) -> bool:
+    """pcap (either byte order, micro- or nanosecond) or pcapng magic number."""
+    from simbox.fastpath.signaling import sniff_capture
+    return sniff_capture(head, gzipped)
+
+
+def _read_capture(source, **options):
+    from simbox.fastpath.signaling import read_capture_format
+    return read_capture_format(source, **options)
+
+
+FORMATS: list = [Format("ber", _looks_like_ber, _read_ber),
+                 Format("pcap", _looks_like_capture, _read_capture),
+                 Format("csv", _looks_like_text, _read_csv)]
 
 
 def register_format(fmt: Format, *, before: str | None = "csv") -> None:
@@ -105,10 +133,12 @@ def expand_inputs(inputs) -> list:
 
 
 def _head(source) -> tuple:
-    """(first bytes of the content, gzipped) of a path or a seekable binary file object."""
+    """(first bytes of the content, gzipped) of a path or a binary file object (not consumed)."""
     if isinstance(source, str):
         with open(source, "rb") as f:
             raw = f.read(SNIFF_BYTES)
+    elif hasattr(source, "peek"):
+        raw = source.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     else:
         pos = source.tell()
         raw = source.read(SNIFF_BYTES) or b""
@@ -122,18 +152,24 @@ def _head(source) -> tuple:
         return b"", True
 
 
-def _seekable(source, name):
+def _peekable(source):
+    """A path, or a binary file object whose head can be read without consuming it."""
     if isinstance(source, str):
         return source
     if isinstance(source, io.TextIOBase):
-        source = getattr(source, "buffer", None) or io.BytesIO(source.read().encode("utf-8"))
+        buffer = getattr(source, "buffer", None)        # StringIO: in memory anyway
+        source = buffer if buffer is not None else io.BytesIO(source.read().encode("utf-8"))
+    if hasattr(source, "peek"):
+        return source
     try:
         if source.seekable():
             return source
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, OSError):
         pass
-    return io.BufferedReader(source) if isinstance(source, io.RawIOBase) else \
-        io.BytesIO(source.read())
+    if isinstance(source, io.RawIOBase):
+        return io.BufferedReader(source, buffer_size=1 << 16)
+    raise InputError(f"{getattr(source, 'name', '<stream>')}: cannot read the start of this "
+                     "stream twice (not seekable, no peek); give a path or a seekable file")
 
 
 def detect_format(source, name: str = None) -> Format:
@@ -176,7 +212,7 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
     for item in items:
         name = item if isinstance(item, str) else os.fsdecode(getattr(item, "name", "<stream>")) \
             if isinstance(getattr(item, "name", None), (str, bytes)) else "<stream>"
-        source = _seekable(item, name)
+        source = _peekable(item)
         fmt = detect_format(source, name)
         try:
             yield from fmt.read(source, name=name, columns=mapping, cells=cells, stats=stats,

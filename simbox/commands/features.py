@@ -7,20 +7,28 @@ import sys
 NAME = "features"
 HELP = "compute the per-IMSI feature table of CDR files (--list: the catalogue)"
 DESCRIPTION = """\
-Read CDR files (CSV, gzip CSV, 3GPP BER) and signaling captures (pcap), reduce the
-events per IMSI and write one row of features per IMSI to a Parquet or CSV file.
+Read CDR files (CSV, gzip CSV, 3GPP BER) and signaling captures (pcap, pcapng:
+--signaling), reduce the events per IMSI and write one row of features per IMSI
+to a Parquet or CSV file.  Signaling adds attach events (IMSI, IMEI, cell) to the
+device and mobility features, also for SIMs that never call; it may be given
+without CDR files.
 Malformed records are counted and written to the rejects file (default:
 <out>.rejects.csv); exact duplicate records are counted and dropped.
 
 Example:
   simbox features cdrs/day1.csv.gz cdrs/day2.csv.gz --cells cells.csv \\
       --timezone Asia/Shanghai --out features.parquet
+  simbox features cdrs.csv.gz --signaling s11.pcap s6a.pcapng --out features.parquet
+  simbox features --signaling core/ --out attaches-only.parquet
   simbox features --list
 """
 
 
 def add_arguments(p):
     p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders (and pcap files)")
+    p.add_argument("--signaling", nargs="+", default=[], metavar="PCAP",
+                   help="signaling captures or folders of them (pcap, pcapng, gzip): attach "
+                        "events (GTPv2-C Create Session, Diameter S6a ULR, Gx CCR)")
     p.add_argument("--out", metavar="FILE", help="output .parquet or .csv")
     p.add_argument("--list", action="store_true", help="print the feature catalogue and exit")
     p.add_argument("--cells", metavar="CSV", help="cells.csv: cell_id,site_id,lat,lon,azimuth")
@@ -47,14 +55,16 @@ def run(args) -> int:
     if args.list:
         print(catalogue())
         return 0
-    if not args.inputs:
-        raise ConfigError("give at least one CDR file (or --list)")
+    if not args.inputs and not args.signaling:
+        raise ConfigError("give at least one CDR file or --signaling capture (or --list)")
     if not args.out:
         raise ConfigError("give --out FILE.parquet or FILE.csv")
     if not args.out.lower().endswith((".parquet", ".csv")):
         raise ConfigError(f"--out {args.out}: give a .parquet or .csv file name")
+    from simbox.fastpath.signaling import check_captures
+    check_captures(args.signaling)
     rejects = args.rejects or args.out + ".rejects.csv"
-    res = compute_features(args.inputs, cells=args.cells, tac=args.tac, columns=args.columns,
+    res = compute_features(args.inputs, signaling=args.signaling, cells=args.cells, tac=args.tac, columns=args.columns,
                            timezone=args.timezone, memory_limit=args.memory_limit,
                            workers=args.workers, on_bad_records=args.on_bad_records,
                            rejects=rejects, progress=Progress("reading"))

@@ -51,6 +51,7 @@ def test_writer_tables_and_signaling(tmp_path, capsys):
         p.write_bytes(b"")
         return {"signaling": p}
 
+    real = writers.SIGNALING_WRITERS.get("pcap")     # data/pcap_writer.py, registered by writers
     writers.register_writer("pcap", fake_pcap, signaling=True)
     try:
         res = simulate(300, 1, "mixed", 1, tmp_path / "a", signaling=True)
@@ -58,11 +59,14 @@ def test_writer_tables_and_signaling(tmp_path, capsys):
         res = simulate(300, 1, "mixed", 1, tmp_path / "b", signaling="csv")
         assert res.paths["attaches"].name == "attaches.csv.gz"
     finally:
-        del writers.SIGNALING_WRITERS["pcap"]
+        if real is None:
+            del writers.SIGNALING_WRITERS["pcap"]
+        else:
+            writers.register_writer("pcap", real, signaling=True)
     rc = main(["simulate", "--subscribers", "300", "--days", "1", "--out", str(tmp_path / "c"),
                "--signaling", "xml"])
     assert rc == 1
-    assert "unknown signaling format 'xml'; available: csv" in capsys.readouterr().err
+    assert "unknown signaling format 'xml'; available: csv, pcap" in capsys.readouterr().err
 
 
 def test_progress_reports_stages_and_rows(tmp_path):

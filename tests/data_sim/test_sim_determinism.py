@@ -15,7 +15,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, small):
     b = simulate(2000, 2, "mixed", 42, tmp_path / "b", config=small, signaling=True)
     da, db = digest(tmp_path / "a"), digest(tmp_path / "b")
     assert set(da) == {"cdrs.csv.gz", "cells.csv", "tac.csv", "truth.csv", "labels.csv",
-                       "deployments.csv", "attaches.csv.gz"}
+                       "deployments.csv", "signaling.pcap"}
     assert da == db
     assert len(a.network.cdrs) == len(b.network.cdrs)
 

@@ -2,6 +2,7 @@
 import csv
 import gzip
 import io
+import re
 import shutil
 
 import numpy as np
@@ -67,7 +68,7 @@ def test_golden_file(datadir, fixture):
     assert batch.cell[3] == -1 and cells.tokens == ["46000-1234-56789", "46000-1234-56788"]
 
 
-def test_gzip_equals_plain(datadir, tmp_path):
+def test_gzip_equals_plain(datadir, tmp_path, inflate_mode):
     gz = tmp_path / "good.csv.gz"
     gz.write_bytes(gzip.compress((datadir / "csv" / "good.csv").read_bytes()))
     batch, stats, cells, _ = read(gz)
@@ -75,7 +76,16 @@ def test_gzip_equals_plain(datadir, tmp_path):
     assert stats.bytes == gz.stat().st_size
 
 
-def test_multi_member_gzip(datadir, tmp_path):
+@pytest.fixture(params=["isal", "isal-threaded", "zlib"])
+def inflate_mode(request, monkeypatch):
+    """Each gzip test runs with ISA-L inline, ISA-L in a thread and the zlib fallback."""
+    monkeypatch.setattr(csvread, "THREADED_INFLATE", request.param == "isal-threaded")
+    if request.param == "zlib":
+        monkeypatch.setattr(csvread, "_decompressor", csvread.ZlibDecompressor)
+    return request.param
+
+
+def test_multi_member_gzip(datadir, tmp_path, inflate_mode):
     data = (datadir / "csv" / "good.csv").read_bytes()
     cut = data.index(b"\nSMS_MO") + 1
     gz = tmp_path / "two.csv.gz"
@@ -179,7 +189,7 @@ def test_record_too_long(monkeypatch, tmp_path):
     assert rows[0]["line"] == "3" and rows[0]["record"] == "MOC," + "9" * 1996
 
 
-def test_truncated_gzip_keeps_complete_rows(datadir, tmp_path):
+def test_truncated_gzip_keeps_complete_rows(datadir, tmp_path, inflate_mode):
     data = (datadir / "csv" / "good.csv").read_bytes()
     gz = gzip.compress(data)
     path = tmp_path / "cut.csv.gz"
@@ -197,7 +207,7 @@ def test_truncated_gzip_keeps_complete_rows(datadir, tmp_path):
                             "compressed stream, before the gzip end marker)")
 
 
-def test_corrupt_gzip(tmp_path):
+def test_corrupt_gzip(tmp_path, inflate_mode):
     data = HEADER + b"".join(GOOD_ROW.replace(b"65", b"%d" % (i % 1000)) for i in range(20000))
     gz = bytearray(gzip.compress(data))
     gz[-8] ^= 0xFF                                               # the CRC
@@ -336,7 +346,7 @@ def test_bad_options():
     assert str(e.value) == "on_bad_records must be one of skip, error, not 'ignore'"
 
 
-def test_progress_reports_every_byte(datadir, tmp_path):
+def test_progress_reports_every_byte(datadir, tmp_path, inflate_mode):
     gz = tmp_path / "g.csv.gz"
     shutil.copy(datadir / "csv" / "good.csv", tmp_path / "g.csv")
     gz.write_bytes(gzip.compress((tmp_path / "g.csv").read_bytes()))
@@ -360,3 +370,32 @@ def test_old_mac_line_ends():
     assert str(e.value) == ("mac.csv:1: the header line holds a carriage return (\\r); lines "
                             "must end with \\n or \\r\\n (old Mac files: convert the line ends "
                             "first)")
+
+
+def test_stopping_early_stops_the_inflate_thread(tmp_path, monkeypatch):
+    import threading
+    monkeypatch.setattr(csvread, "THREADED_INFLATE", True)
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(HEADER + GOOD_ROW * 50000))
+    it = read_csv_events(path, chunk_rows=10)
+    assert len(next(it)) == 10
+    it.close()
+    assert not any(t.name == "simbox-inflate" for t in threading.enumerate())
+
+
+def test_warns_when_no_record_is_accepted(caplog):
+    data = HEADER + GOOD_ROW.replace(b",65,", b",65;") * 1500
+    with caplog.at_level("WARNING", logger="simbox.fastpath.csvread"):
+        batch, stats, *_ = read(io.BytesIO(data), name="w.csv")
+    assert len(batch) == 0 and stats.rejected == {"wrong field count": 1500}
+    assert len(caplog.messages) == 1
+    assert re.fullmatch(r"w\.csv: none of the first \d{4} records was accepted \(mostly: wrong "
+                        r"field count\); is the column profile 'canonical' the file's layout\?",
+                        caplog.messages[0])
+
+
+def test_very_wide_header():
+    header = HEADER.rstrip(b"\n") + b"," * 300000 + b"\n"
+    row = GOOD_ROW.rstrip(b"\n") + b"," * 300000 + b"\n"
+    batch, stats, *_ = read(io.BytesIO(header + row + GOOD_ROW))
+    assert len(batch) == 1 and stats.rejected == {"wrong field count": 1}

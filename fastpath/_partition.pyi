@@ -1,0 +1,6 @@
+import numpy as np
+
+def dense_ids(imsi: np.ndarray, ids: np.ndarray) -> np.ndarray: ...
+def partition_batch(rtype: np.ndarray, time: np.ndarray, imsi: np.ndarray, imei: np.ndarray,
+                    msisdn: np.ndarray, other: np.ndarray, duration: np.ndarray, cell: np.ndarray,
+                    nparts: int, seed: int, counts: np.ndarray, *outs: np.ndarray) -> None: ...

@@ -1,0 +1,497 @@
+"""Read the MSC's own CDR files: 3GPP TS 32.298 CS records, BER, in TS 32.297 files.
+
+:func:`read_ber_events` turns files of ``moCallRecord [0]``, ``mtCallRecord [1]``,
+``moSMSRecord [6]`` and ``mtSMSRecord [7]`` into the same :class:`EventBatch`
+objects as the CSV reader; :func:`read_ber_records` gives every decoded field as
+a DataFrame.  The field mapping, the type-of-number rule and the cell token are
+in ``docs/input-formats-ber.md``.
+
+Files are read in blocks (plain or gzip, by content), never whole.  A bad record
+(truncated, a length past its container, a wrong tag, garbage bytes, a bad field)
+is rejected with its file, byte offset (in the uncompressed file), field and
+reason; decoding goes on with the next record, found by the CDR header length or,
+when that cannot be trusted, by scanning for the next plausible record.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import struct
+
+import numpy as np
+
+from simbox.fastpath import _ber
+from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
+from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+BLOCK_BYTES = 4 << 20     # bytes read at a time
+HEAD_BYTES = 4096          # bytes read first, to sniff the layout and the file header
+FILE_HEADER_MIN = 52       # TS 32.297 file header without filter, extension, release extensions
+FILE_HEADER_MAX = 1 << 16
+
+RECORD_NAMES = ("moCallRecord", "mtCallRecord", "moSMSRecord", "mtSMSRecord")
+
+# reason strings, indexed by the kernel's reason codes (R_* in _ber.pyx)
+REASONS = (
+    "ok",
+    "truncated file",
+    "length runs past its container",
+    "bad length octets",
+    "indefinite length on a primitive value",
+    "missing end-of-contents",
+    "nesting too deep",
+    "tag number too large",
+    "wrong tag",
+    "record length mismatch",
+    "not BER",
+    "wrong tag form",
+    "bad BCD digit",
+    "bad number of digits",
+    "bad time stamp",
+    "bad integer",
+    "bad callDuration",
+    "missing field",
+    "duplicate field",
+    "bad location",
+    "record too long",
+    "garbage bytes",
+)
+REASON_HEADER = "bad file header"
+
+_OTHER = ("calledNumber", "callingNumber", "destinationNumber", "cAMELSMSInformation.callingPartyNumber")
+_SMSTIME = ("seizureTime", "seizureTime", "originationTime", "deliveryTime")
+_FIELDS = {
+    2: "servedIMSI", 3: "servedIMEI", 4: "servedMSISDN", 6: "location",
+    7: "location.locationAreaCode", 8: "location.cellId", 9: "location.mCC-MNC",
+    10: "seizureTime", 11: "answerTime", 12: "releaseTime", 14: "callDuration",
+    15: "causeForTerm", 16: "cAMELSMSInformation", 17: "CDR header",
+}
+
+
+def field_name(field: int, kind: int) -> str | None:
+    """Name of a kernel field code in a record of kind ``kind`` (-1 = not known)."""
+    if field == 0:
+        return None
+    if field == 1:
+        return RECORD_NAMES[kind] if kind >= 0 else "record"
+    if field == 5:
+        return _OTHER[kind] if kind >= 0 else "number"
+    if field == 13:
+        return _SMSTIME[kind] if kind >= 0 else "time"
+    return _FIELDS.get(field, "record")
+
+
+def reason_detail(code: int, field: int, a: int, b: int, offset: int = 0, at: int = 0) -> str | None:
+    """The numbers of a reject, in words (``at``: where in the file the problem was seen)."""
+    if code == 21:
+        return f"{a} bytes skipped; {REASONS[b]} at byte {at}"
+    words = _detail(code, field, a, b)
+    if at != offset and code not in (1, 17):
+        words = f"{words}, at byte {at}" if words else f"at byte {at}"
+    return words
+
+
+def _detail(code, field, a, b):
+    if code == 1:
+        return f"{a} bytes needed, {b} left" if a else None
+    if code == 2:
+        return f"length {a}, {b} bytes left" if not (a == 1 and b == 0) else "tag or length octets cut"
+    if code == 3:
+        return f"length octet 0x{a:02x}"
+    if code == 6:
+        return f"more than {a} levels"
+    if code == 8:
+        return f"identifier octet 0x{a:02x} is not a context-specific constructed record tag"
+    if code == 9:
+        return f"the CDR header says {a} bytes, the BER record has {b}"
+    if code == 10:
+        return f"data record format {a}, 1 is BER"
+    if code == 11:
+        return "constructed, expected primitive" if a else "primitive, expected constructed"
+    if code == 12:
+        return f"nibble 0x{a:x}"
+    if code in (13,):
+        return f"{a} digits"
+    if code == 14:
+        return f"{a} octets, expected 9" if a != 9 else "not BCD YYMMDDhhmmss, sign, hhmm"
+    if code == 15:
+        return f"{a} octets"
+    if code == 16:
+        return f"{a} seconds"
+    if code == 17 and field == 10:
+        return "no seizureTime, answerTime or releaseTime"
+    if code in (19, 20):
+        return f"{a} octets" if code == 19 else f"{a} bytes, at most 65535"
+    return None
+
+
+class FileHeader:
+    """The TS 32.297 CDR file header (the fields simbox checks)."""
+
+    __slots__ = ("file_length", "header_length", "cdr_count", "sequence")
+
+    def __init__(self, head: bytes):
+        (self.file_length, self.header_length) = struct.unpack_from(">II", head, 0)
+        self.cdr_count, self.sequence = struct.unpack_from(">II", head, 18)
+
+
+def sniff(head: bytes) -> str | None:
+    """The BER layout of a file from its first (uncompressed) bytes, or None.
+
+    ``"ts32297"``: a TS 32.297 file header followed by a CDR header with data
+    record format BER and a context-specific constructed record tag.
+    ``"raw"``: BER CS records back to back (the first is a context-specific
+    constructed tag whose contents start with ``recordType [0]``).
+    """
+    if len(head) >= 12:
+        flen, hlen = struct.unpack_from(">II", head, 0)
+        if FILE_HEADER_MIN <= hlen <= FILE_HEADER_MAX and (flen == 0 or flen >= hlen):
+            if len(head) == hlen or (len(head) < hlen and flen):   # no CDR yet / cut in the header
+                return "ts32297"
+            if len(head) >= hlen + 6:
+                chl = 5 if head[hlen + 2] >> 5 == 7 else 4
+                if head[hlen + 3] >> 5 == 1 and head[hlen + chl] >> 5 == 5:
+                    return "ts32297"
+    if len(head) >= 4 and head[0] >> 5 == 5 and head[0] & 0x1f != 0x1f:
+        n = head[1]
+        off = 2 + (n & 0x7f if 0x80 < n <= 0x84 else 0)
+        if n != 0xFF and (n <= 0x84) and len(head) > off + 1 and head[off] == 0x80:
+            return "raw"
+    return None
+
+
+class _Inflater:
+    """Read-only stream of the uncompressed bytes of a gzip file (members concatenated).
+
+    Unlike ``gzip.GzipFile`` it keeps every byte decompressed before a cut or a
+    corruption: ``problem`` then says what happened, and the stream just ends.
+    """
+
+    def __init__(self, raw):
+        try:
+            from isal import isal_zlib as zmod
+        except ImportError:  # pragma: no cover - isal is a dependency
+            import zlib as zmod
+        self.zmod = zmod
+        self.raw = raw
+        self.d = zmod.decompressobj(31)
+        self.buf = b""
+        self.eof = False
+        self.problem = None
+
+    def read(self, n: int) -> bytes:
+        parts, have = [self.buf], len(self.buf)
+        while have < n and not self.eof:
+            chunk = self.raw.read(1 << 20)
+            try:
+                if not chunk:
+                    self.eof = True
+                    if not self.d.eof:
+                        self.problem = "compressed stream ends early (truncated gzip)"
+                    break
+                data = self.d.decompress(chunk)
+                while self.d.eof and self.d.unused_data:       # the next gzip member
+                    rest = self.d.unused_data
+                    self.d = self.zmod.decompressobj(31)
+                    data += self.d.decompress(rest)
+            except self.zmod.error as exc:
+                self.eof = True
+                self.problem = f"corrupt gzip data ({exc})"
+                break
+            parts.append(data)
+            have += len(data)
+        data = b"".join(parts)
+        self.buf = data[n:]
+        return data[:n]
+
+    def close(self):
+        pass
+
+
+def _open(path):
+    """(binary stream of the uncompressed bytes, raw file, total bytes)."""
+    raw = open(path, "rb")
+    magic = raw.read(2)
+    raw.seek(0)
+    total = os.fstat(raw.fileno()).st_size
+    if magic == GZIP_MAGIC:
+        return _Inflater(raw), raw, total
+    return raw, raw, total
+
+
+def sniff_path(path) -> str | None:
+    """:func:`sniff` on a file (plain or gzip)."""
+    stream, raw, _ = _open(path)
+    try:
+        head = stream.read(HEAD_BYTES)
+    finally:
+        stream.close()
+        raw.close()
+    return sniff(head)
+
+
+def ber_files(source) -> list:
+    """Files to read for a path: the file itself, or a folder's BER files (sorted, recursive)."""
+    p = pathlib.Path(source)
+    if not p.is_dir():
+        return [p]
+    files = []
+    for f in sorted(x for x in p.rglob("*") if x.is_file()):
+        if sniff_path(f):
+            files.append(f)
+        else:
+            log.info("%s: not a BER CDR file, skipped", f)
+    return files
+
+
+_EXTRA = (("cellkey", np.int64), ("offset", np.int64), ("seizure", np.int64),
+          ("answer", np.int64), ("release", np.int64), ("cause", np.int64),
+          ("other_ton", np.int8))
+
+
+class _Decoder:
+    """Decodes one stream into chunks of columns; counts, and reports rejects."""
+
+    def __init__(self, name, *, stats, rejects, policy, chunk_records, progress):
+        self.name = name
+        self.stats = stats
+        self.rejects = rejects
+        self.policy = policy
+        self.progress = progress
+        self.cap = max(1, int(chunk_records))
+        self.records = 0          # records seen in this file
+        self._consumed = 0        # raw (on disk) bytes counted so far
+
+    def _new_out(self):
+        cols = {k: np.empty(self.cap, t) for k, t in COLUMNS if k != "cell"}
+        cols.update({k: np.empty(self.cap, t) for k, t in _EXTRA})
+        return cols
+
+    def _count(self, accepted=0, skipped=0):
+        self.stats.accepted += accepted
+        self.stats.skipped += skipped
+        self.stats.records += accepted + skipped
+        self.records += accepted + skipped
+
+    def _advance(self, raw):
+        done = raw.tell()
+        if done > self._consumed:
+            self.stats.bytes += done - self._consumed
+            if self.progress is not None:
+                self.progress(done - self._consumed)
+            self._consumed = done
+
+    def reject(self, offset, stop, reason, field, detail, record=b""):
+        self.stats.rejected[reason] += 1
+        self.stats.records += 1
+        self.records += 1
+        if self.policy == "error":
+            from simbox.errors import ParseError
+            raise ParseError(reason, path=self.name, offset=offset, field=field, detail=detail)
+        self.rejects.write(self.name, reason if not detail else f"{reason} ({detail})",
+                           byte_offset=offset, field=field, record=bytes(record[:1000]).hex())
+
+    def _kernel_rejects(self, rej, buf, base):
+        for off, stop, code, field, kind, a, b, at in rej:
+            self.reject(off, stop, REASONS[code], field_name(field, kind),
+                        reason_detail(code, field, a, b, off, at), buf[off - base:stop - base])
+
+    def run(self, stream, raw):
+        """Yield ``(columns, n)`` chunks decoded from ``stream`` (raw: the file as on disk)."""
+        start = raw.tell()
+        self._consumed = start
+        head = stream.read(HEAD_BYTES)
+        layout = sniff(head)
+        pos = 0
+        header = None
+        if layout == "ts32297":
+            hlen = struct.unpack_from(">I", head, 4)[0]
+            if len(head) < hlen:
+                head += stream.read(hlen - len(head))
+            if len(head) < hlen:
+                self._advance(raw)
+                self.reject(0, len(head), REASONS[1], "file header",
+                            f"{hlen} bytes needed, {len(head)} left", head)
+                return
+            header = FileHeader(head)
+            pos = hlen
+            framing = _ber.FRAMING_TS32297
+        elif layout == "raw":
+            framing = _ber.FRAMING_RAW
+        else:
+            from simbox.errors import InputError
+            raise InputError(f"{self.name}: not a TS 32.297 CDR file nor BER CS records "
+                             f"(first bytes {head[:8].hex()})")
+        buf, base, final, need = head, 0, False, False
+        out, n = self._new_out(), 0
+        while True:
+            if not final and (need or len(buf) - pos < BLOCK_BYTES // 2):
+                more = stream.read(BLOCK_BYTES)
+                if not more:
+                    final = True
+                    if getattr(stream, "problem", None):
+                        log.warning("%s: %s", self.name, stream.problem)
+                buf = buf[pos:] + more
+                base += pos
+                pos = 0
+            rej = []
+            n0 = n
+            status, pos, n, skipped = _ber.decode(buf, pos, len(buf), final, framing, out, n, rej, base)
+            self._count(accepted=n - n0, skipped=skipped)
+            need = status != _ber.FULL        # DONE or NEED_MORE: read on (unless at the end)
+            if status == _ber.NEED_MORE and final:  # pragma: no cover - never at the end
+                raise RuntimeError(f"{self.name}: BER kernel asked for bytes after the end")
+            if rej:
+                self._kernel_rejects(rej, buf, base)
+            self._advance(raw)
+            if status == _ber.FULL:
+                yield out, n
+                out, n = self._new_out(), 0
+            elif final and status == _ber.DONE:
+                break
+        if n:
+            yield out, n
+        if header is not None:
+            size = base + len(buf)
+            if header.file_length and header.file_length != size:
+                log.warning("%s: file header gives a length of %d bytes, the file has %d",
+                            self.name, header.file_length, size)
+            if header.cdr_count != self.records and header.file_length:
+                log.warning("%s: file header counts %d CDRs, the file holds %d",
+                            self.name, header.cdr_count, self.records)
+
+
+def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, progress, name=None):
+    check_policy(on_bad_records)
+    rejects = rejects if rejects is not None else RejectsWriter(None)
+    if hasattr(source, "read"):
+        items = [(source, name or getattr(source, "name", None) or "<stream>")]
+    else:
+        items = [(f, str(f)) for f in ber_files(source)]
+        if progress is not None:
+            progress(0, total=sum(os.path.getsize(f) for f, _ in items))
+    records = 0
+    for item, item_name in items:
+        if hasattr(item, "read"):
+            raw = item
+            pos = raw.tell()
+            magic = raw.read(2)
+            raw.seek(pos)
+            if not isinstance(magic, bytes):
+                raise TypeError("read_ber_events needs a binary file object")
+            stream = _Inflater(raw) if magic == GZIP_MAGIC else raw
+            closer = ()
+        else:
+            stream, raw, _ = _open(item)
+            closer = (stream, raw)
+        stats.files += 1
+        dec = _Decoder(item_name, stats=stats, rejects=rejects, policy=on_bad_records,
+                       chunk_records=chunk_records, progress=progress)
+        try:
+            yield from ((item_name, out, n) for out, n in dec.run(stream, raw))
+        finally:
+            for c in closer:
+                c.close()
+        records += dec.records
+        if dec.records == 0:
+            log.warning("%s: no records", item_name)
+    if records == 0:
+        from simbox.errors import EmptyInputError
+        raise EmptyInputError(f"{name or source}: no CDR records")
+
+
+def cell_token(key: int, plmn: str | None = None) -> str:
+    """``MCCMNC-LAC-CI`` of a kernel cell key (``LAC-CI`` with no MCC-MNC and no ``plmn``)."""
+    key = int(key)
+    code, lac, ci = key >> 32, (key >> 16) & 0xFFFF, key & 0xFFFF
+    mccmnc = str(code)[1:] if code else (plmn or "")
+    return f"{mccmnc}-{lac}-{ci}" if mccmnc else f"{lac}-{ci}"
+
+
+class _CellCoder:
+    def __init__(self, cells: CellDict, plmn):
+        self.cells = cells
+        self.plmn = plmn
+        self.cache = {}
+
+    def codes(self, keys: np.ndarray) -> np.ndarray:
+        uniq, inv = np.unique(keys, return_inverse=True)
+        m = np.empty(len(uniq), np.int32)
+        for i, k in enumerate(uniq.tolist()):
+            c = self.cache.get(k)
+            if c is None:
+                c = -1 if k < 0 else self.cells.code(cell_token(k, self.plmn))
+                self.cache[k] = c
+            m[i] = c
+        return m[inv].astype(np.int32, copy=False)
+
+
+def read_ber_events(source, *, cells: CellDict | None = None, stats: ReadStats | None = None,
+                    rejects: RejectsWriter | None = None, on_bad_records: str = "skip",
+                    chunk_records: int = 1_000_000, progress=None, plmn: str | None = None,
+                    name: str | None = None):
+    """Yield :class:`EventBatch` objects from TS 32.297 / BER CDR files.
+
+    ``source``: a file (plain or gzip), a folder (its BER files, sorted) or a
+    binary file object.  ``cells`` is the run's :class:`CellDict` (cell tokens
+    are added); ``stats`` gets the counts; rejected records go to ``rejects``;
+    ``on_bad_records="error"`` raises :class:`simbox.errors.ParseError` at the
+    first one.  ``plmn`` (``"MCCMNC"``) completes the cell token of locations
+    without an MCC-MNC.  Batches hold at most ``chunk_records`` events.
+    ``progress(advance_bytes, total=bytes)`` is called as the files are read;
+    ``name`` names a file object in messages.  :class:`EmptyInputError` when no
+    file holds any record.
+    """
+    cells = cells if cells is not None else CellDict()
+    stats = stats if stats is not None else ReadStats()
+    coder = _CellCoder(cells, plmn)
+    for name, out, n in _iter_columns(source, stats=stats, rejects=rejects,
+                                      on_bad_records=on_bad_records, name=name,
+                                      chunk_records=chunk_records, progress=progress):
+        cols = {k: out[k][:n] for k, _ in COLUMNS if k != "cell"}
+        cols["cell"] = coder.codes(out["cellkey"][:n])
+        yield EventBatch(cols, source=name)
+
+
+def read_ber_records(source, *, plmn: str | None = None, stats: ReadStats | None = None,
+                     rejects: RejectsWriter | None = None, on_bad_records: str = "skip",
+                     chunk_records: int = 1_000_000):
+    """Every decoded field of the accepted records, as a pandas DataFrame (for analysts and tests).
+
+    Columns: ``file, offset, record_type, imsi, imei, msisdn, other_party,
+    other_ton, seizure, answer, release, time, duration, cause, cell_id``; times
+    are epoch seconds UTC (``NaN``-free int64, :data:`NA` where absent), cause
+    :data:`NA` where absent, ``other_ton`` -1 where absent.
+    """
+    import pandas as pd
+    from simbox.fastpath.events import decode_array
+    stats = stats if stats is not None else ReadStats()
+    frames = []
+    for name, out, n in _iter_columns(source, stats=stats, rejects=rejects,
+                                      on_bad_records=on_bad_records,
+                                      chunk_records=chunk_records, progress=None):
+        o = {k: v[:n] for k, v in out.items()}
+        frames.append(pd.DataFrame({
+            "file": name, "offset": o["offset"],
+            "record_type": np.array(RECORD_NAMES, dtype=object)[o["rtype"]],
+            "imsi": decode_array(o["imsi"]), "imei": decode_array(o["imei"]),
+            "msisdn": decode_array(o["msisdn"]), "other_party": decode_array(o["other"]),
+            "other_ton": o["other_ton"].astype(np.int64), "seizure": o["seizure"],
+            "answer": o["answer"], "release": o["release"], "time": o["time"],
+            "duration": o["duration"], "cause": o["cause"],
+            "cell_id": [cell_token(k, plmn) if k >= 0 else "" for k in o["cellkey"].tolist()],
+        }))
+    if not frames:
+        return pd.DataFrame(columns=["file", "offset", "record_type", "imsi", "imei", "msisdn",
+                                     "other_party", "other_ton", "seizure", "answer", "release",
+                                     "time", "duration", "cause", "cell_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+NA = _ber.NA
+__all__ = ["read_ber_events", "read_ber_records", "sniff", "sniff_path", "cell_token",
+           "REASONS", "NA", "FileHeader"]

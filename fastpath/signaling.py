@@ -1,0 +1,463 @@
+"""Attach events from signaling captures (pcap, pcapng; plain or gzip).
+
+Each GTPv2-C Create Session Request, Diameter S6a Update-Location-Request and Gx
+Credit-Control-Request with an IMSI becomes one ``ATTACH`` event
+``(time, imsi, imei, msisdn, cell)``; every other packet is counted and skipped, and
+truncated or malformed packets are counted, written to the rejects file with their
+packet number and byte offset, and skipped (see ``docs/input-formats-signaling.md``).
+
+Classic pcap is read in blocks and walked in Cython (``_sigdecode.walk_records``);
+pcapng is read with scapy's ``RawPcapNgReader`` and its packets decoded by the same
+Cython walker.  ``simbox.fastpath.signaling_ref`` is the slow scapy reference.
+"""
+from __future__ import annotations
+
+import collections
+import gzip
+import io
+import os
+import struct
+from typing import Iterator
+
+import numpy as np
+
+from simbox.errors import InputError, ParseError
+from simbox.fastpath import _sigdecode
+from simbox.fastpath.events import CellDict, EventBatch, RecordType
+from simbox.fastpath.stats import ReadStats, check_policy
+
+__all__ = ["read_signaling_events", "decode_signaling", "is_capture", "cell_token",
+           "COUNT_NAMES", "KIND_NAMES"]
+
+COUNT_NAMES = _sigdecode.COUNT_NAMES
+KIND_NAMES = _sigdecode.KIND_NAMES
+REASONS = _sigdecode.REASONS
+SKIP_COUNTS = ("not_ip", "not_signaling", "ip_fragment", "gtp_other", "diameter_other",
+               "tcp_continuation", "tcp_split", "sctp_other", "no_imsi")
+
+PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1": False, b"\xa1\xb2\xc3\xd4": True,      # microseconds
+              b"\x4d\x3c\xb2\xa1": False, b"\xa1\xb2\x3c\x4d": True}      # nanoseconds
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC = b"\x1f\x8b"
+BLOCK = 4 << 20            # bytes read per step from a classic pcap
+DECODE_PACKETS = 65536     # pcapng packets decoded per kernel call
+MAX_RECORD = 64 << 20      # a pcap record larger than this means a corrupt file
+
+# names of the IEs / AVPs a field code (protocol << 32 | code) can point at
+FIELD_NAMES = {
+    (1, 1): "GTPv2 IE 1 (IMSI)", (1, 75): "GTPv2 IE 75 (MEI)", (1, 76): "GTPv2 IE 76 (MSISDN)",
+    (1, 86): "GTPv2 IE 86 (ULI)",
+    (2, 1): "Diameter AVP 1 (User-Name)", (2, 22): "Diameter AVP 22 (3GPP-User-Location-Info)",
+    (2, 444): "Diameter AVP 444 (Subscription-Id-Data)",
+    (2, 460): "Diameter AVP 460 (User-Equipment-Info-Value)",
+    (2, 1402): "Diameter AVP 1402 (IMEI)", (2, 1403): "Diameter AVP 1403 (Software-Version)",
+    (2, 1407): "Diameter AVP 1407 (Visited-PLMN-Id)",
+}
+
+
+def field_name(code: int) -> str:
+    proto, c = code >> 32, code & 0xFFFFFFFF
+    if proto == 0:
+        return ""
+    if (proto, c) in FIELD_NAMES:
+        return FIELD_NAMES[(proto, c)]
+    if proto == 1:
+        return f"GTPv2 IE {c}" if c else "GTPv2-C"
+    return f"Diameter AVP {c}" if c else "Diameter"
+
+
+def is_capture(head: bytes) -> bool:
+    """True if ``head`` (the first bytes of a file) starts a pcap or pcapng capture."""
+    return head[:4] in PCAP_MAGIC or head[:4] == PCAPNG_MAGIC
+
+
+def cell_token(plmn: str, lac: int, ci: int) -> str:
+    """The cell token of a decoded location: ``MCCMNC-TAC-ECI`` / ``MCCMNC-LAC-CI``.
+
+    ``lac`` < 0 (an ECGI without a TAI) gives ``MCCMNC-ECI``; ``ci`` < 0 gives "" (no cell).
+    """
+    if ci < 0 or not plmn:
+        return ""
+    return f"{plmn}-{ci}" if lac < 0 else f"{plmn}-{lac}-{ci}"
+
+
+def _cell_codes(cells: CellDict, plmn, lac, ci) -> np.ndarray:
+    """CellDict codes (-1 = no cell) of the locations, formatting each distinct one once."""
+    out = np.full(len(ci), -1, np.int32)
+    has = ci >= 0
+    if not has.any():
+        return out
+    p, l, c = plmn[has], lac[has].astype(np.int64), ci[has]
+    pu, pinv = np.unique(p, return_inverse=True)
+    key = (pinv.astype(np.int64) << 45) | ((l + 1) << 28) | c
+    ku, kinv = np.unique(key, return_inverse=True)
+    codes = np.empty(len(ku), np.int32)
+    for j, k in enumerate(ku.tolist()):
+        plmn_s = str(int(pu[k >> 45]))[1:]
+        codes[j] = cells.code(cell_token(plmn_s, ((k >> 28) & 0x1FFFF) - 1, k & 0xFFFFFFF))
+    out[has] = codes[kinv]
+    return out
+
+
+class _Source:
+    """One capture: opened, sniffed, read as pcap (Cython) or pcapng (scapy)."""
+
+    def __init__(self, src, name=None):
+        if name is None:
+            name = src if isinstance(src, (str, os.PathLike)) else getattr(src, "name", None)
+        self.name = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else "<capture>"
+        if isinstance(src, (str, os.PathLike)):
+            try:
+                self.fh = open(src, "rb")
+            except OSError as exc:
+                raise InputError(f"{self.name}: cannot open capture: {exc.strerror}") from exc
+            self.owned = True
+        else:
+            self.fh = src
+            self.owned = False
+        try:
+            self.size = os.fstat(self.fh.fileno()).st_size
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            self.size = None
+        head = self.fh.read(4)
+        self.compressed = head[:2] == GZIP_MAGIC
+        if self.compressed:
+            self.fh.seek(0)
+            self.raw = self.fh
+            self.fh = gzip.GzipFile(fileobj=self.raw, mode="rb")
+            head = self.fh.read(4)
+        if len(head) < 4:
+            self.close()
+            raise InputError(f"{self.name}: empty or not a capture (too short for a pcap header)")
+        if head in PCAP_MAGIC:
+            self.format = "pcap"
+        elif head == PCAPNG_MAGIC:
+            self.format = "pcapng"
+        else:
+            self.close()
+            raise InputError(f"{self.name}: not a pcap or pcapng capture "
+                             f"(starts with {head.hex()}); export the capture as pcap or pcapng")
+        self.head = head
+
+    def position(self) -> int:
+        """Bytes of the underlying file consumed so far (for progress)."""
+        f = self.raw if self.compressed else self.fh
+        try:
+            return f.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def close(self):
+        if self.compressed:
+            self.fh.close()
+        if self.owned:
+            (self.raw if self.compressed else self.fh).close()
+
+
+class _Reader:
+    """Shared state of one read: the sink, the policy, the counts, the rejects."""
+
+    def __init__(self, cells, stats, rejects, on_bad_records, counts):
+        self.cells = cells if cells is not None else CellDict()
+        self.stats = stats if stats is not None else ReadStats()
+        self.rejects = rejects
+        self.policy = check_policy(on_bad_records)
+        self.counts = counts if counts is not None else collections.Counter()
+        self.sink = _sigdecode.Sink(1 << 16)
+        self._last_counts = np.zeros(len(COUNT_NAMES), np.int64)
+        self.keep_rows = None      # a list: decode_signaling keeps the raw rows here
+
+    def reject(self, src, packet, offset, reason, field="", record=None):
+        self.stats.rejected[reason] += 1
+        if self.policy == "error":
+            raise ParseError(reason, path=src.name, offset=offset, field=field or None,
+                             detail=f"packet {packet + 1}")
+        if self.rejects is not None:
+            self.rejects.write(src.name, reason, byte_offset=offset, field=field,
+                               record=f"packet {packet + 1}" + (f": {record.hex()}" if record else ""))
+
+    def drain_rejects(self, src, packet_bytes):
+        """Write the sink's rejects (while their packets are still in memory) and forget them."""
+        s = self.sink
+        for pkt, off, reason, fld in s.rejects():
+            self.reject(src, pkt, off, REASONS[reason], field_name(fld), packet_bytes(pkt, off))
+        s.nrej = 0
+
+    def flush(self, src) -> EventBatch | None:
+        """Turn the sink's rows into an EventBatch, add up the counts; clear the sink."""
+        s = self.sink
+        diff = s.counts - self._last_counts
+        self._last_counts = s.counts.copy()
+        for name, v in zip(COUNT_NAMES, diff.tolist()):
+            if v:
+                self.counts[name] += v
+        self.stats.records += int(diff[0])
+        self.stats.accepted += int(diff[1])
+        self.stats.skipped += int(sum(diff[COUNT_NAMES.index(k)] for k in SKIP_COUNTS))
+        n = s.n
+        if n == 0:
+            return None
+        rows = s.rows()
+        s.clear()
+        if self.keep_rows is not None:
+            self.keep_rows.append(rows)
+        zeros = np.zeros(n, np.int64)
+        return EventBatch({
+            "rtype": np.full(n, int(RecordType.ATTACH), np.uint8), "time": rows["time"],
+            "imsi": rows["imsi"], "imei": rows["imei"], "msisdn": rows["msisdn"],
+            "other": zeros, "duration": np.zeros(n, np.int32),
+            "cell": _cell_codes(self.cells, rows["plmn"], rows["lac"], rows["ci"]),
+        }, source=src.name)
+
+    # -- classic pcap, walked in Cython ------------------------------------------------
+    def read_pcap(self, src, chunk_packets, progress) -> Iterator[EventBatch]:
+        rest = src.fh.read(20)
+        if len(rest) < 20:
+            raise InputError(f"{src.name}: truncated pcap file header ({4 + len(rest)} of 24 bytes)")
+        swapped = PCAP_MAGIC[src.head]
+        snaplen, linktype = struct.unpack((">" if swapped else "<") + "II", rest[12:20])
+        linktype &= 0xFFFF
+        max_record = max(min(snaplen, MAX_RECORD), 1 << 18)
+        buf, base, packet, since = b"", 24, 0, 0     # base: file offset of buf[0]
+        pos_prog = src.position()
+
+        def packet_bytes(pkt, off):
+            return bytes(buf[off - base + 16: off - base + 16 + 64]) if off >= base else None
+
+        while True:
+            data = src.fh.read(BLOCK)
+            buf = buf + data if buf else data
+            pos = 0
+            while True:
+                pos, n, bad = _sigdecode.walk_records(self.sink, buf, pos, swapped, linktype,
+                                                      packet, base, chunk_packets - since,
+                                                      max_record)
+                packet += n
+                since += n
+                self.drain_rejects(src, packet_bytes)
+                if bad:
+                    self.stats.records += 1
+                    self.reject(src, packet, base + pos,
+                                f"pcap record header announces {bad:,} bytes: file corrupt, "
+                                "rest of the file skipped")
+                    data = b""
+                    pos = len(buf)
+                    break
+                if since < chunk_packets:
+                    break                      # the block holds no further complete record
+                batch = self.flush(src)
+                since = 0
+                if batch is not None:
+                    yield batch
+            if progress is not None:
+                now = src.position()
+                progress(now - pos_prog, total=src.size)
+                pos_prog = now
+            if not data:
+                if pos < len(buf):
+                    self.stats.records += 1
+                    self.reject(src, packet, base + pos, "capture ends inside a packet record "
+                                f"({len(buf) - pos} bytes left)")
+                batch = self.flush(src)
+                if batch is not None:
+                    yield batch
+                return
+            buf = buf[pos:]
+            base += pos
+
+    @staticmethod
+    def _pcapng_tail(src, reader, last):
+        """RawPcapNgReader stops silently at a cut block: find one after the last packet."""
+        if src.compressed or src.size is None:
+            return None
+        try:
+            return _pcapng_tail_check(src.fh, last, src.size, reader.endian)
+        except (OSError, ValueError, struct.error):
+            return None
+
+    # -- pcapng, blocks read by scapy ----------------------------------------------------
+    def read_pcapng(self, src, chunk_packets, progress) -> Iterator[EventBatch]:
+        from scapy.utils import RawPcapNgReader
+        src.fh.seek(0)
+        try:
+            reader = RawPcapNgReader(src.fh)
+        except Exception as exc:  # scapy raises Scapy_Exception / struct.error on a bad header
+            raise InputError(f"{src.name}: unreadable pcapng section header: {exc}") from exc
+        packet, since, pos_prog = 0, 0, src.position()
+        datas, times, links, cuts, offs = [], [], [], [], []
+        state = {}
+
+        def packet_bytes(pkt, off):
+            i = pkt - state["first"]
+            return bytes(datas[i][:64]) if 0 <= i < len(datas) else None
+
+        def decode():
+            state["first"] = packet - len(datas)
+            lens = np.fromiter((len(d) for d in datas), np.int64, len(datas))
+            ends = np.cumsum(lens)
+            _sigdecode.decode_packets(self.sink, b"".join(datas), ends - lens, ends,
+                                      np.array(links, np.int32), np.array(times, np.int64),
+                                      np.array(cuts, np.uint8), np.array(offs, np.int64),
+                                      state["first"])
+            self.drain_rejects(src, packet_bytes)
+
+        last = src.fh.tell()
+        while True:
+            try:
+                data, meta = reader._read_packet()
+            except EOFError:
+                break
+            except Exception as exc:  # a malformed block: scapy cannot go on either
+                self.stats.records += 1
+                self.reject(src, packet, last, f"unreadable pcapng block ({exc}), rest of the file skipped")
+                break
+            tsresol = meta.tsresol or 1000000
+            datas.append(data)
+            times.append(((meta.tshigh << 32) | meta.tslow) // tsresol)
+            links.append(meta.linktype)
+            cuts.append(len(data) < (meta.wirelen or 0))
+            offs.append(last)
+            last = src.fh.tell()
+            packet += 1
+            since += 1
+            if len(datas) >= DECODE_PACKETS or since >= chunk_packets:
+                decode()
+                if since >= chunk_packets:
+                    batch = self.flush(src)
+                    since = 0
+                    if batch is not None:
+                        yield batch
+                datas, times, links, cuts, offs = [], [], [], [], []
+                if progress is not None:
+                    now = src.position()
+                    progress(now - pos_prog, total=src.size)
+                    pos_prog = now
+        if datas:
+            decode()
+        left = self._pcapng_tail(src, reader, last)
+        if left:
+            self.stats.records += 1
+            self.reject(src, packet, left[0], f"capture ends inside a pcapng block ({left[1]} bytes left)")
+        batch = self.flush(src)
+        if batch is not None:
+            yield batch
+        if progress is not None:
+            progress(src.position() - pos_prog, total=src.size)
+
+
+def check_captures(paths) -> None:
+    """InputError naming the first file (folders: each file in them) that is not a capture."""
+    for p in _as_list(paths):
+        if not isinstance(p, (str, os.PathLike)):
+            continue                                   # file objects are checked when read
+        if os.path.isdir(p):
+            files = [os.path.join(r, f) for r, _, fs in os.walk(p) for f in fs if not f.startswith(".")]
+            check_captures(sorted(files))
+            continue
+        _Source(p).close()
+
+
+def sniff_capture(head: bytes, gzipped: bool) -> bool:
+    """``open_events`` format table: is this content (inflated if gzip) a capture?"""
+    return is_capture(head)
+
+
+def read_capture_format(source, *, name, columns, cells, stats, rejects, on_bad_records,
+                        chunk_rows, progress):
+    """``open_events`` format table: the capture's attach events (``columns`` is for CSV only)."""
+    return read_signaling_events(source, cells=cells, stats=stats, rejects=rejects,
+                                 on_bad_records=on_bad_records, chunk_packets=chunk_rows,
+                                 progress=progress, name=name)
+
+
+def _pcapng_tail_check(fh, pos, size, endian):
+    """(offset, bytes) of a block cut by the end of the file, walking blocks from ``pos``; or None."""
+    while pos < size:
+        fh.seek(pos)
+        head = fh.read(8)
+        blen = struct.unpack(endian + "I", head[4:8])[0] if len(head) == 8 else 0
+        if len(head) < 8 or blen < 12 or pos + blen > size:
+            return pos, size - pos
+        pos += blen
+    return None
+
+
+def _as_list(paths):
+    if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read"):
+        return [paths]
+    return list(paths)
+
+
+def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadStats | None = None,
+                          rejects=None, on_bad_records: str = "skip",
+                          chunk_packets: int = 1_000_000, progress=None,
+                          counts: collections.Counter | None = None,
+                          name: str | None = None) -> Iterator[EventBatch]:
+    """Yield ``ATTACH`` event batches from one or many captures, streamed.
+
+    ``paths``: a path, a binary file object, or a list of them (pcap, pcapng, gzip of
+    either).  ``cells``: the run's :class:`CellDict` (cell tokens are added to it).
+    ``stats``: a :class:`ReadStats` the counts are added to (records = packets,
+    accepted = events, skipped = packets and messages set aside).  ``rejects``: a
+    :class:`RejectsWriter`.  ``on_bad_records="error"`` raises :class:`ParseError` at
+    the first truncated or malformed packet.  ``chunk_packets``: packets per batch.
+    ``progress(advance_bytes, total=file_bytes)``.  ``counts``: a Counter that gets the
+    detailed counts (``COUNT_NAMES``).  ``name``: the file name to report for a single
+    file object.
+    """
+    if not isinstance(chunk_packets, int) or chunk_packets < 1:
+        from simbox.errors import ConfigError
+        raise ConfigError(f"chunk_packets must be a positive integer, not {chunk_packets!r}")
+    reader = _Reader(cells, stats, rejects, on_bad_records, counts)
+    for p in _as_list(paths):
+        src = _Source(p, name)
+        try:
+            reader.stats.files += 1
+            if src.size is not None:
+                reader.stats.bytes += src.size
+            read = reader.read_pcap if src.format == "pcap" else reader.read_pcapng
+            yield from read(src, chunk_packets, progress)
+        finally:
+            src.close()
+
+
+def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
+                     stats: ReadStats | None = None, counts=None):
+    """All attach messages of the captures as a DataFrame, with every decoded field.
+
+    Columns: ``packet`` (0-based, per file), ``kind`` (gtpv2_csr, s6a_ulr, gx_ccr),
+    ``time``, ``imsi``, ``imei``, ``msisdn`` (digit strings), ``plmn``, ``lac``
+    (TAC/LAC, -1 none), ``ci`` (ECI/CI, -1 none), ``cell_id`` (token), ``rat``, ``file``.
+    For inspection and tests; meant for captures that fit in memory.
+    """
+    import pandas as pd
+    from simbox.fastpath.events import decode_array
+    frames = []
+    reader = _Reader(None, stats, rejects, on_bad_records, counts)
+    for p in _as_list(paths):
+        src = _Source(p)
+        reader.stats.files += 1
+        rows = reader.keep_rows = []
+        try:
+            read = reader.read_pcap if src.format == "pcap" else reader.read_pcapng
+            for _ in read(src, 1 << 30, None):
+                pass
+        finally:
+            src.close()
+        cols = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]} if rows else \
+            {k: np.empty(0, np.int64) for k in ("time", "imsi", "imei", "msisdn", "plmn", "lac",
+                                                  "ci", "kind", "rat", "packet")}
+        df = pd.DataFrame({
+            "packet": cols["packet"].astype(np.int64),
+            "kind": [KIND_NAMES.get(int(k), "") for k in cols["kind"]],
+            "time": cols["time"].astype(np.int64),
+            "imsi": decode_array(cols["imsi"]), "imei": decode_array(cols["imei"]),
+            "msisdn": decode_array(cols["msisdn"]), "plmn": decode_array(cols["plmn"]),
+            "lac": cols["lac"].astype(np.int64), "ci": cols["ci"].astype(np.int64),
+            "rat": cols["rat"].astype(np.int64),
+        })
+        df["cell_id"] = [cell_token(p_, l_, c_) for p_, l_, c_ in
+                         zip(df["plmn"], df["lac"].tolist(), df["ci"].tolist())]
+        df["file"] = src.name
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,222 @@
+"""Fuzz the signaling decoder with byte mutations of real packets, under the bounds-checked build.
+
+    python tools/fuzz_signaling.py --inputs 1000000            # builds the debug kernel first
+    python tools/fuzz_signaling.py --inputs 20000 --module path/to/_sigdecode.so
+
+Seeds: every packet of the captures in tests/data/pcap/ plus packets written by the
+simulator's pcap writer.  Each input is a seed packet with 1-8 mutations (bit flips,
+random bytes, 16/24/32-bit length fields set to extremes, truncation, insertion,
+deletion, duplication), decoded under each link type it could be read as; whole
+mutated pcap files go through the classic-pcap record walker too.
+
+The kernel is built with ``SIMBOX_DEBUG=1`` (Cython bounds checks on) in a copy of
+the source tree under ``build/fuzz-debug`` so the normal in-place build is left
+alone.  An out-of-bounds read shows as an IndexError, a crash kills the process
+(faulthandler prints where), a hang trips the watchdog (``--hang-seconds`` per
+batch).  The failing input is saved to ``--out`` with its batch seed.  Exit 0 =
+no failure.
+"""
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import glob
+import importlib.util
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LINKTYPES = np.array([1, 113, 101, 276, 0], np.int32)
+
+
+def build_debug(dest: pathlib.Path) -> pathlib.Path:
+    """Copy the source tree to ``dest`` and build it in place with SIMBOX_DEBUG=1."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for item in ("setup.py", "README.md", "pyproject.toml", "simbox", "fastpath", "features",
+                 "training", "data"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
+        elif src.exists():
+            shutil.copy(src, dest / item)
+    env = dict(os.environ, SIMBOX_DEBUG="1")
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=dest, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    so = glob.glob(str(dest / "fastpath" / "_sigdecode*.so"))
+    if not so:
+        raise SystemExit(f"debug build produced no _sigdecode module in {dest}")
+    return pathlib.Path(so[0])
+
+
+def load_kernel(path: pathlib.Path):
+    spec = importlib.util.spec_from_file_location("simbox.fastpath._sigdecode", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["simbox.fastpath._sigdecode"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def seeds() -> list[tuple[bytes, int]]:
+    """(packet, link type) of every packet of the test captures and of the pcap writer."""
+    from scapy.utils import RawPcapReader
+    out = []
+    files = sorted(glob.glob(str(ROOT / "tests" / "data" / "pcap" / "*.pcap*")))
+    from simbox.data.pcap_writer import AttachPcapWriter
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        p = pathlib.Path(d) / "w.pcap"
+        with AttachPcapWriter(p) as w:
+            w.write([1772366405, 1772366406], ["460001234567890", "46000123456"],
+                    ["3520990017614823", ""], ["8613800000000", ""],
+                    ["46000-1234-56789", "310410-65535-268435455"])
+        for f in files + [str(p)]:
+            r = RawPcapReader(f)
+            for data, meta in r:
+                out.append((bytes(data), getattr(meta, "linktype", None) or r.linktype))
+            r.close()
+    return out
+
+
+def signaling_seeds(mod, pool):
+    """The seeds that reach GTPv2-C or Diameter (by the decoder's own counts); attach ones x8."""
+    keep = []
+    for data, lt in pool:
+        sink = mod.Sink(16)
+        mod.decode_packets(sink, data, np.array([0]), np.array([len(data)]), np.array([lt], np.int32),
+                           np.zeros(1, np.int64), np.zeros(1, np.uint8), np.zeros(1, np.int64), 0)
+        c = dict(zip(mod.COUNT_NAMES, sink.counts.tolist()))
+        if c["events"]:
+            keep += [(data, lt)] * 8
+        elif c["gtp_other"] or c["diameter_other"] or c["no_imsi"]:
+            keep.append((data, lt))
+    return keep
+
+
+def mutate(rng: np.random.Generator, pkt: bytes) -> bytes:
+    b = bytearray(pkt)
+    for _ in range(int(min(rng.geometric(0.5), 8))):
+        op = int(rng.integers(0, 8))
+        n = len(b)
+        if n == 0:
+            b = bytearray(rng.bytes(int(rng.integers(1, 64))))
+            continue
+        # mostly inside the signaling message, past the link/IP/transport headers
+        lo = min(n - 1, 42) if rng.random() < 0.85 else 0
+        i = int(rng.integers(lo, n))
+        if op == 0:
+            b[i] ^= 1 << int(rng.integers(0, 8))
+        elif op == 1:
+            b[i] = int(rng.integers(0, 256))
+        elif op == 2:                                   # a length-like field to an extreme
+            w = int(rng.choice([1, 2, 3, 4]))
+            v = int(rng.choice([0, 1, 4, 7, 8, 12, 20, 255, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF]))
+            b[i:i + w] = (v & ((1 << (8 * w)) - 1)).to_bytes(w, "big")
+        elif op == 3:
+            del b[i:]
+        elif op == 4:
+            b[i:i] = rng.bytes(int(rng.integers(1, 16)))
+        elif op == 5:
+            del b[i:i + int(rng.integers(1, 16))]
+        elif op == 6:
+            j = int(rng.integers(0, n))
+            b[i:i] = b[j:j + int(rng.integers(1, 32))]
+        else:
+            b[i:i + 4] = b"\x00" * 4
+    return bytes(b)
+
+
+def make_inputs(rng, pool, sig, n):
+    pick_sig = rng.random(n) < 0.8
+    out, links = [], np.empty(n, np.int32)
+    for k in range(n):
+        src = sig if pick_sig[k] else pool
+        data, lt = src[int(rng.integers(0, len(src)))]
+        out.append(mutate(rng, data))
+        links[k] = lt if rng.random() < 0.95 else LINKTYPES[int(rng.integers(0, len(LINKTYPES)))]
+    return out, links
+
+
+def run_batch(mod, rng, pool, sig, n, totals):
+    pkts, links = make_inputs(rng, pool, sig, n)
+    lens = np.fromiter((len(p) for p in pkts), np.int64, n)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    buf = b"".join(pkts)
+    sink = mod.Sink(1024)
+    mod.decode_packets(sink, buf, starts, ends, links, np.zeros(n, np.int64),
+                       rng.integers(0, 2, n).astype(np.uint8), starts, 0)
+    c = sink.counts
+    totals["counts"] += c
+    for r in np.asarray(sink.rej_reason[:sink.nrej]).tolist():
+        totals["reasons"][r] = totals["reasons"].get(r, 0) + 1
+    if c[0] != n or sink.n != c[1] or (sink.n and (np.asarray(sink.imsi[:sink.n]) <= 0).any()):
+        raise AssertionError(f"inconsistent counts {c.tolist()} for {n} packets, {sink.n} rows")
+    # the container walker on a mutated pcap made of a few of these packets
+    recs = b"".join(np.array([0, 0, len(p), len(p)], "<u4").tobytes() + p for p in pkts[:50])
+    blob = mutate(rng, recs) if rng.random() < 0.5 else recs
+    mod.walk_records(mod.Sink(64), blob, 0, bool(rng.integers(0, 2)), 1, 0, 24, 1 << 30, 1 << 18)
+    return pkts
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--inputs", type=int, default=1_000_000, help="mutated packets to decode")
+    ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--module", type=pathlib.Path, help="a built _sigdecode module (default: build debug)")
+    ap.add_argument("--hang-seconds", type=float, default=120.0)
+    ap.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "fuzz-failures")
+    args = ap.parse_args(argv)
+    so = args.module or build_debug(ROOT / "build" / "fuzz-debug")
+    mod = load_kernel(so)
+    if not mod.DEBUG:
+        print(f"warning: {so} is not a SIMBOX_DEBUG build: bounds are not checked", file=sys.stderr)
+    pool = seeds()
+    sig = signaling_seeds(mod, pool)     # 80% of the inputs: they reach the deep parsers
+    done, batch_no, t0 = 0, 0, time.monotonic()
+    totals = {"counts": np.zeros(len(mod.COUNT_NAMES), np.int64), "reasons": {}}
+    faulthandler.enable()
+    while done < args.inputs:
+        n = min(args.batch, args.inputs - done)
+        rng = np.random.default_rng([args.seed, batch_no])
+        faulthandler.dump_traceback_later(args.hang_seconds, exit=True)
+        try:
+            run_batch(mod, rng, pool, sig, n, totals)
+        except Exception as exc:
+            args.out.mkdir(parents=True, exist_ok=True)
+            # replay the batch packet by packet to isolate the input
+            rng = np.random.default_rng([args.seed, batch_no])
+            pkts, _ = make_inputs(rng, pool, sig, n)
+            bad = args.out / f"batch{batch_no}.bin"
+            bad.write_bytes(b"".join(len(p).to_bytes(4, "big") + p for p in pkts))
+            print(f"FAIL batch {batch_no} (seed {args.seed}): {type(exc).__name__}: {exc}; "
+                  f"inputs saved to {bad}", file=sys.stderr)
+            return 1
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        done += n
+        batch_no += 1
+        if batch_no % 20 == 0:
+            el = time.monotonic() - t0
+            print(f"{done:,} inputs, {el:.0f}s, {done / el:,.0f}/s", file=sys.stderr, flush=True)
+    el = time.monotonic() - t0
+    print(f"OK: {done:,} mutated inputs ({len(pool):,} seeds; signaling ones weighted, "
+          f"debug={mod.DEBUG}) in {el:.0f}s, "
+          "no crash, no hang, no out-of-bounds read")
+    print("decoder outcomes: " + ", ".join(f"{k} {v:,}" for k, v in
+                                           zip(mod.COUNT_NAMES, totals["counts"].tolist())))
+    print("rejects by reason: " + ", ".join(
+        f"{mod.REASONS[r]} {v:,}" for r, v in sorted(totals["reasons"].items())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
