@@ -194,23 +194,17 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def default_model_path() -> Path:
-    """The model folder shipped with simbox (``simbox/training/default_model``)."""
-    from importlib import resources
-    return Path(str(resources.files("simbox.training").joinpath("default_model")))
-
-
 def load_model(model):
-    """A :class:`simbox.training.model.Model` from a folder (None: the shipped default)."""
-    from simbox.training.model import Model
+    """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default)."""
+    from simbox.training.run import default_model_path, load_model as load_folder
     if model is None:
         path = default_model_path()
         if not (path / "model.json").exists():
             raise ModelError(f"{path}: this install has no default model; give a model folder "
                              "with --model (simbox train makes one)")
-        return Model.load(path), "default"
+        return load_folder(None), "default"
     if isinstance(model, (str, os.PathLike)):
-        return Model.load(model), os.fspath(model)
+        return load_folder(model), os.fspath(model)
     if hasattr(model, "predict") and hasattr(model, "threshold"):
         return model, type(model).__name__
     raise ConfigError(f"model must be a model folder or a Model, not {type(model).__name__}")
