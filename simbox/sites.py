@@ -2,16 +2,23 @@
 
 The cell table (``cells.csv``: ``cell_id,site_id,lat,lon,azimuth`` plus any
 extra columns, such as an address) gives each cell a position.  A group of SIMs
-(a deployment, or the flagged SIMs whose main site is one site) is *located* at
-the centroid of the positions (masts) that carried its events, each weighted by
-the square of its events: a static box sends most of its traffic through its
-best cell and some through neighbours it reselects now and then; squared
-weights keep the estimate at the dominant mast, leaning towards a strong second
-one (86 % / 14 % of the events: 3 % of the way), while a box that moved or sits
-between masts (50 % / 50 %) lands between them.  The **confidence radius** is
-the root-mean-square distance of the positions from the centroid, with the same
-weights (0 when all events were on one mast: the box is then within that site's
-coverage, not necessarily at the mast).
+(a deployment, or the flagged SIMs whose main site is one site) is *located* from
+the positions (masts) that carried its events:
+
+1. positions are grouped into clusters of masts within ``CLUSTER_M`` (3 km) of
+   the cluster's busiest mast, and only the cluster with most events is kept: a
+   box that moved, or a SIM bank feeding remote gateways, is located where most
+   of its traffic was (its other sites are still in the site list);
+2. the location is the centroid of the kept positions, each weighted by the
+   square of its events: a static box sends most of its traffic through its
+   best cell and some through neighbours it reselects now and then; squared
+   weights keep the estimate at the dominant mast, leaning towards a strong
+   second one (86 % / 14 % of the events: 3 % of the way), while a box between
+   two masts (50 % / 50 %) lands between them;
+3. the **confidence radius** is the root-mean-square distance of the kept
+   positions from the centroid, with the same weights (0 when all its events
+   were on one mast: the box is then within that site's coverage, not
+   necessarily at the mast).
 
 The site list has one row per cell site that is the main site of at least one
 flagged SIM: its located position, the cells used, the deployments and the
@@ -37,6 +44,7 @@ SITE_COLUMNS = ["site_id", "lat", "lon", "radius_m", "cells", "deployments", "n_
                 "class", "n_sims", "n_devices", "active_hours", "first_seen", "last_seen",
                 "events", "priority"]
 EARTH_RADIUS_M = 6_371_008.8
+CLUSTER_M = 3000.0
 
 
 def load_cells(cells) -> pd.DataFrame:
@@ -66,7 +74,26 @@ def haversine_m(lat1, lon1, lat2, lon2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def _main_cluster(pos: pd.DataFrame, cluster_m: float) -> np.ndarray:
+    """Mask of the positions in the busiest cluster: positions are taken busiest
+    first and join the first cluster whose seed is within ``cluster_m``."""
+    order = np.argsort(-pos["events"].to_numpy(), kind="stable")
+    lat, lon = pos["lat"].to_numpy(), pos["lon"].to_numpy()
+    label = np.full(len(pos), -1)
+    seeds: list[int] = []
+    for i in order:
+        near = [k for k, j in enumerate(seeds) if haversine_m(lat[i], lon[i], lat[j], lon[j]) <= cluster_m]
+        if near:
+            label[i] = near[0]
+        else:
+            label[i] = len(seeds)
+            seeds.append(i)
+    totals = np.bincount(label, weights=pos["events"].to_numpy(dtype=float))
+    return label == int(np.argmax(totals))
+
+
+def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
+           cluster_m: float = CLUSTER_M) -> pd.DataFrame:
     """Position of each group of SIMs from the cells that carried its events.
 
     ``groups``: group key per imsi (index imsi); ``cell_events``: ``imsi,
@@ -89,6 +116,7 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame) ->
     out = {}
     for g, c in per_cell.groupby("group", sort=False):
         pos = c.groupby(["lat", "lon"], sort=False)["events"].sum().reset_index()
+        pos = pos.loc[_main_cluster(pos, cluster_m)]
         w = pos["events"].to_numpy(dtype=float) ** 2
         lat0 = float(np.average(pos["lat"], weights=w))
         # longitude averaged as a unit vector: correct across the antimeridian

@@ -74,6 +74,21 @@ def test_locate_weighted_centroid_and_radius():
     assert "g3" not in loc.index          # no known cell: not located
 
 
+def test_locate_keeps_the_busiest_cluster_of_masts():
+    cells = load_cells(make_cells())
+    # a box that moved 3.5 km: 60 events at the first place, 100 (+ 20 on a neighbour) later
+    ev = pd.DataFrame({"imsi": ["a"] * 4, "cell_id": ["46000-0-0", "46000-35-0", "46000-34-0", "46000-0-1"],
+                       "events": [50, 100, 20, 10]})
+    loc = locate(pd.Series({"a": "g"}), ev, cells)
+    far = (LAT0 + 5 * STEP, LON0 + 5 * STEP)
+    lean = 20 ** 2 / (100 ** 2 + 20 ** 2)
+    assert loc.loc["g", "lat"] == pytest.approx(far[0])
+    assert loc.loc["g", "lon"] == pytest.approx(far[1] - lean * STEP, abs=1e-6)
+    assert loc.loc["g", "radius_m"] < 200
+    assert loc.loc["g", "events"] == 180    # all events counted, all cells listed
+    assert loc.loc["g", "cells"] == "46000-35-0;46000-0-0;46000-34-0;46000-0-1"
+
+
 def test_locate_even_split_lands_between():
     cells = load_cells(make_cells())
     ev = pd.DataFrame({"imsi": ["a", "a"], "cell_id": ["46000-0-0", "46000-2-0"], "events": [7, 7]})
