@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -306,11 +307,17 @@ def _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, 
     inputs = list(inputs)
     if not inputs:
         raise EmptyInputError("no CDR input given")
-    res = compute_features(inputs, cells=cell_table.reset_index(), tac=tac, columns=columns,
-                           timezone=tz, memory_limit=memory_limit, workers=workers,
-                           on_bad_records=on_bad_records, rejects=rejects, progress=progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = compute_features(inputs, cells=cell_table.reset_index(), tac=tac, columns=columns,
+                               timezone=tz, memory_limit=memory_limit, workers=workers,
+                               on_bad_records=on_bad_records, rejects=rejects, progress=progress)
+    for w in caught:   # one line each; cells missing from the table are said once, below
+        if "not in cells.csv" not in str(w.message):
+            log.warning("%s", w.message)
     if len(res.features) == 0:
-        raise EmptyInputError(f"no CDR records in the input ({res.stats.summary()}); nothing to scan")
+        raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
+                              "nothing to scan")
     unknown = _unknown_cells(res, cell_table)
     if unknown["cells"]:
         msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "

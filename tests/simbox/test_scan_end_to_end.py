@@ -10,6 +10,8 @@ from its place's cell most of the time).
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -149,11 +151,13 @@ def test_cells_missing_for_some_cdr_cells(small, capsys):
     cells = pd.read_csv(net / "cells.csv", dtype=str)
     cells.iloc[3:].to_csv(base / "some_cells.csv", index=False)
     argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(base / "some_cells.csv"), "--json"]
-    code, out, err = run(argv + ["--out", str(base / "o2")], capsys)
-    assert code == 0
-    assert err.count("\n") == 1 and "simbox: WARNING: 3 cell(s) of the CDRs (" in err
-    assert "are not in the cell table (e.g. " in err
-    assert json.loads(out)["unknown_cells"]["cells"] == 3
+    # a real process: the warning goes to stderr through the command's logging set-up
+    p = subprocess.run([sys.executable, "-m", "simbox", *argv, "--out", str(base / "o2")],
+                       capture_output=True, text=True, env=dict(os.environ, SIMBOX_NO_PROGRESS="1"))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("simbox: WARNING: 3 cell(s) of the CDRs (")
+    assert p.stderr.endswith("; their SIMs are located from their other cells\n")
+    assert json.loads(p.stdout)["unknown_cells"]["cells"] == 3
     code, out, err = run(argv + ["--out", str(base / "o3"), "--strict"], capsys)
     assert code == 1 and out == "" and err.count("\n") == 1
     assert err.startswith("simbox scan: error: 3 cell(s) of the CDRs (")
@@ -174,12 +178,20 @@ def test_cells_of_another_network(small, capsys):
 
 def test_empty_cdr_set(small, capsys):
     base, net = small
+    header = "record_type,start_time,imsi,imei,msisdn,other_party,duration_s,cell_id\n"
     empty = base / "empty.csv"
-    empty.write_text("record_type,start_time,imsi,imei,msisdn,other_party,duration_s,cell_id\n")
+    empty.write_text(header)
     code, out, err = run(["scan", str(empty), "--cells", str(net / "cells.csv"), "--out",
                           str(base / "o5")], capsys)
+    assert (code, out) == (1, "")
+    assert err == f"simbox scan: error: {empty}: no records after the header line\n"
+    bad = base / "all_bad.csv"
+    bad.write_text(header + "MOC,yesterday,4600,,,,x,\nSMS,2026-03-01T00:00:00Z,,,,,0,c\n")
+    code, out, err = run(["scan", str(bad), "--cells", str(net / "cells.csv"), "--out",
+                          str(base / "o5")], capsys)
     assert (code, out) == (1, "") and err.count("\n") == 1
-    assert err.startswith("simbox scan: error: no CDR records in the input (1 file(s), 0 records read")
+    assert err.startswith("simbox scan: error: no usable CDR record in the input (1 file(s), "
+                          "2 records read, 0 accepted, 2 rejected")
     assert err.endswith("; nothing to scan\n")
     assert not (base / "o5").exists()
 
