@@ -5,7 +5,8 @@ called", "no calls received", "one cell", "23 other SIMs on the same device").
 The phrases of one SIM are ordered by how much each feature drove its score:
 
 - with ``contributions`` (per-feature contributions from the model, larger =
-  pushed the score up), in that order.  :func:`occlusion_contributions` gets
+  pushed the score up), those come first, in that order, and the deviations
+  below fill the remaining places.  :func:`occlusion_contributions` gets
   them from any model: the drop of the SIM's score when one feature at a time is
   set to the reference population's median;
 - without, by how far the SIM sits from the reference population (the SIMs that
@@ -197,33 +198,19 @@ def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     return z.clip(upper=CAP)
 
 
-def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
-            stats: pd.DataFrame | None = None, top: int = 4, min_contribution: float | None = None,
-            meanings: dict[str, str] | None = None) -> str:
-    """The reasons of one SIM: up to ``top`` phrases joined by ", ".
-
-    ``contributions`` ranks the features (larger first, only those above
-    ``min_contribution``, default 0).  Without it ``stats`` (from
-    :func:`reference_stats`) is required: the deviation from the reference
-    ranks them, keeping deviations above ``min_contribution`` (default 1).
-    """
-    if contributions is None:
-        if stats is None:
-            raise ValueError("reasons() needs contributions or reference stats")
-        contributions = deviations(features_row.to_frame().T, stats).iloc[0]
-        floor = 1.0 if min_contribution is None else min_contribution
-    else:
-        floor = 0.0 if min_contribution is None else min_contribution
-    meanings = _registry_meanings() if meanings is None else meanings
+def _phrases(row: pd.Series, contributions: pd.Series, floor: float, top: int,
+             meanings: dict[str, str], groups: set) -> list[str]:
+    """Up to ``top`` phrases of the features above ``floor``, strongest first, one per
+    group; ``groups`` (updated) holds the groups already worded."""
     c = contributions.dropna()
     c = c[~c.index.isin(NOT_REASONS)]
     rank = [_RANK.get(name, len(_RANK)) for name in c.index]
     order = c.iloc[np.lexsort((rank, -c.to_numpy(dtype=float)))]
-    phrases, groups = [], set()
-    for name, c in order.items():
-        if c <= floor or len(phrases) >= top:
+    phrases = []
+    for name, v in order.items():
+        if v <= floor or len(phrases) >= top:
             break
-        value = features_row.get(name)
+        value = row.get(name)
         if value is None or pd.isna(value):
             continue
         p = _phrase(name, meanings)
@@ -231,6 +218,32 @@ def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
             continue
         groups.add(p.group)
         phrases.append(p.words(float(value)))
+    return phrases
+
+
+def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
+            stats: pd.DataFrame | None = None, top: int = 4, min_contribution: float | None = None,
+            meanings: dict[str, str] | None = None) -> str:
+    """The reasons of one SIM: up to ``top`` phrases joined by ", ".
+
+    ``contributions`` ranks the features (larger first, only those above
+    ``min_contribution``, default 0); with ``stats`` too, the remaining places
+    are filled by the deviation ranking.  Without ``contributions``, ``stats``
+    (from :func:`reference_stats`) is required: the deviation from the reference
+    ranks the features, keeping deviations above ``min_contribution`` (default 1).
+    """
+    if contributions is None and stats is None:
+        raise ValueError("reasons() needs contributions or reference stats")
+    meanings = _registry_meanings() if meanings is None else meanings
+    groups: set = set()
+    phrases = []
+    if contributions is not None:
+        floor = 0.0 if min_contribution is None else min_contribution
+        phrases = _phrases(features_row, contributions, floor, top, meanings, groups)
+    if stats is not None and len(phrases) < top:
+        floor = 1.0 if contributions is not None or min_contribution is None else min_contribution
+        dev = deviations(features_row.to_frame().T, stats).iloc[0]
+        phrases += _phrases(features_row, dev, floor, top - len(phrases), meanings, groups)
     return ", ".join(phrases)
 
 
@@ -240,11 +253,11 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     """Reasons of every SIM in ``flagged_index`` (a Series indexed like it).
 
     ``contributions`` (a DataFrame like ``features``, e.g. from
-    :func:`occlusion_contributions`) ranks the features carrying at least
-    ``min_model_contribution`` of the score; for SIMs where none does, or
-    without contributions, the deviation from ``reference`` ranks them.
-    ``reference`` defaults to the SIMs of ``features`` not in ``flagged_index``
-    (all of them if every SIM is flagged).
+    :func:`occlusion_contributions`) puts first the features carrying at least
+    ``min_model_contribution`` of the score; the remaining places (all of them
+    without contributions) go to the features where the SIM deviates most from
+    ``reference``, which defaults to the SIMs of ``features`` not in
+    ``flagged_index`` (all of them if every SIM is flagged).
     """
     flagged_index = pd.Index(flagged_index)
     meanings = _registry_meanings()
@@ -255,13 +268,11 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     dev = deviations(features.loc[flagged_index], reference_stats(reference))
     out = []
     for imsi in flagged_index:
-        text = ""
-        if contributions is not None:
-            text = reasons(features.loc[imsi], contributions.loc[imsi], top=top,
-                           min_contribution=min_model_contribution, meanings=meanings)
-        # no feature carries the score on its own (or no model contributions): deviations
-        out.append(text or reasons(features.loc[imsi], dev.loc[imsi], top=top, min_contribution=1.0,
-                                   meanings=meanings))
+        row, groups = features.loc[imsi], set()
+        phrases = [] if contributions is None else _phrases(
+            row, contributions.loc[imsi], min_model_contribution, top, meanings, groups)
+        phrases += _phrases(row, dev.loc[imsi], 1.0, top - len(phrases), meanings, groups)
+        out.append(", ".join(phrases))
     return pd.Series(out, index=flagged_index, name="reasons", dtype=object)
 
 

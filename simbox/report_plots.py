@@ -90,7 +90,7 @@ def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraud score", fontsize=10)
     ax.set_ylabel("SIMs (log scale)", fontsize=10)
-    ax.legend(fontsize=8.5, frameon=False, loc="upper right")
+    ax.legend(fontsize=8.5, frameon=False, loc="upper center")
     _style(ax)
     return _svg(fig, "score")
 

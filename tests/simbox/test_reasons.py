@@ -89,11 +89,13 @@ def test_occlusion_contributions_follow_the_model(network):
     expect_mtc = score(feats.loc[[a]])[0] - score(feats.loc[[a]].assign(n_mtc=med["n_mtc"]))[0]
     assert c.loc[a, "n_mtc"] == pytest.approx(expect_mtc) and expect_mtc > 0
     text = reasons_table(feats, flagged, contributions=c)
-    # for the box the model leans on both features: they lead its reasons, by contribution
+    # for the box the model leans on both features: they lead its reasons, by contribution;
+    # the deviations from the others fill the remaining places
     order = ["400 distinct numbers called", "no calls received"]
     if c.loc[a, "n_mtc"] > c.loc[a, "moc_callees"]:
         order.reverse()
-    assert text.loc[a] == ", ".join(order)
+    assert text.loc[a] == ", ".join(order + ["7 other SIMs on the same device",
+                                             "70% of calls within 30 s of the previous one"])
 
 
 def test_rows_without_model_contributions_fall_back_to_deviations(network):
