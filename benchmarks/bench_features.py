@@ -107,9 +107,9 @@ def main(argv=None) -> int:
     out = lambda name: os.path.join(a.work, name)  # noqa: E731
     cases = []   # (label, input kind, threads, cmd, pin, env, output)
     if "floor" in only:
-        cases += [("floor: zcat | wc -l", "gz", 1, f"zcat {gz} | wc -l", True, None, None),
-                  ("floor: isal igzip -d", "gz", 1, f"{py} -m isal.igzip -d -c {gz} | wc -l", True, None, None),
-                  ("floor: cat | wc -l", "plain", 1, f"cat {csv} | wc -l", True, None, None)]
+        cases += [("floor: zcat, wc -l", "gz", 1, f"zcat {gz} | wc -l", True, None, None),
+                  ("floor: isal igzip -d, wc -l", "gz", 1, f"{py} -m isal.igzip -d -c {gz} | wc -l", True, None, None),
+                  ("floor: cat, wc -l", "plain", 1, f"cat {csv} | wc -l", True, None, None)]
     for kind, path in (("gz", gz), ("plain", csv)):
         if "simbox" in only:
             for w in (1, 2):

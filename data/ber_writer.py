@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import gzip as _gzip
 import os
+import pathlib
 import shutil
 import struct
 import tempfile
@@ -161,8 +162,10 @@ class RecordEncoder:
         self.indefinite = indefinite
         ind = indefinite
         self._c = {}
-        for tag in (1, 2, 3):
-            self._c["tbcd", tag] = _Cache(lambda s, t=tag: tlv(t, tbcd(s)))
+        for tag in (1, 2):
+            self._c["imsi", tag] = _Cache(lambda s, t=tag: tlv(t, tbcd(s)))
+        for tag in (2, 3):   # IMEI ::= TBCD-STRING (SIZE (8)): F filler up to 8 octets
+            self._c["imei", tag] = _Cache(lambda s, t=tag: tlv(t, tbcd(s).ljust(8, b"\xff")))
         for tag in (3, 4, 5):
             self._c["addr", tag] = _Cache(lambda s, t=tag: tlv(t, address(s)))
         self._c["tp", 12] = _Cache(lambda s: tlv(12, tp_address(s)))
@@ -198,9 +201,9 @@ class RecordEncoder:
             ts = start[i]
             f = [b"\x80\x01" + bytes((tag,))]
             if tag == 7:
-                f += [fx[1, SERVICE_CENTRE], c["tbcd", 2][imsi]]
+                f += [fx[1, SERVICE_CENTRE], c["imsi", 2][imsi]]
                 if imei:
-                    f.append(c["tbcd", 3][imei])
+                    f.append(c["imei", 3][imei])
                 if msisdn:
                     f.append(c["addr", 4][msisdn])
                 f += [fx[5, CLASSMARK], fx[6, RECORDING_ENTITY]]
@@ -210,9 +213,9 @@ class RecordEncoder:
                 if other:
                     f.append(c["camel", 12][other])
             else:
-                f.append(c["tbcd", 1][imsi])
+                f.append(c["imsi", 1][imsi])
                 if imei:
-                    f.append(c["tbcd", 2][imei])
+                    f.append(c["imei", 2][imei])
                 if msisdn:
                     f.append(c["addr", 3][msisdn])
                 if tag == 6:
@@ -302,7 +305,12 @@ class BerWriter:
         self._bytes = 0
 
     def write(self, df) -> None:
-        cols = _columns(df)
+        """Append the CS events of a DataFrame of the CSV contract (DATA rows counted, not written)."""
+        self.write_columns(_columns(df))
+
+    def write_columns(self, cols) -> None:
+        """Append events given as lists: record_type, time (epoch s), imsi, imei, msisdn,
+        other_party, duration_s, cell_id."""
         keep = [i for i, rt in enumerate(cols[0]) if rt in RECORD_TAGS]
         self.counts["not_cs"] += len(cols[0]) - len(keep)
         if len(keep) < len(cols[0]):
@@ -351,3 +359,65 @@ def write_ber(path, events, **kwargs) -> dict:
         for df in ([events] if hasattr(events, "columns") else events):
             w.write(df)
     return w.counts
+
+
+def write_network(net, out_dir, progress=None, *, records_per_file: int = 1_000_000,
+                  utc_offset_minutes: int = 0, chunk: int = 200_000) -> dict:
+    """``simulate(..., format="ber")``: the network's CDRs as an MSC would drop them.
+
+    ``cdrs/`` holds TS 32.297 files ``cdrs-00001.cdr``, ... of at most
+    ``records_per_file`` CS records each (MOC, MTC, SMS_MO, SMS_MT, in the order
+    of the network's event log); DATA sessions have no CS record and go to
+    ``cdrs/data_sessions.csv.gz`` in the CSV contract, so ``simbox features
+    cdrs/`` reads the same events as from ``cdrs.csv.gz``.
+    """
+    import types
+
+    from simbox.data import writers
+    from simbox.fastpath.events import RECORD_TYPE_NAMES, RecordType, decode_array
+    folder = pathlib.Path(out_dir) / "cdrs"
+    folder.mkdir(parents=True, exist_ok=True)
+    c = net.cdrs
+    tokens = net.cells["cell_id"].to_numpy(dtype=object)
+    names = np.array(RECORD_TYPE_NAMES, dtype=object)
+    cs = np.flatnonzero(c.rtype != RecordType.DATA)
+    data_rows = np.flatnonzero(c.rtype == RecordType.DATA)
+    paths = {"cdrs": folder}
+    writer, seq, in_file = None, 0, 0
+    try:
+        for start in range(0, len(cs), chunk):
+            idx = cs[start:start + chunk]
+            cols = [names[c.rtype[idx]].tolist(), c.time[idx].tolist(),
+                    decode_array(c.imsi[idx]).tolist(), decode_array(c.imei[idx]).tolist(),
+                    decode_array(c.msisdn[idx]).tolist(), decode_array(c.other[idx]).tolist(),
+                    c.duration[idx].tolist(),
+                    np.where(c.cell[idx] >= 0, tokens[np.maximum(c.cell[idx], 0)], "").tolist()]
+            done = 0
+            while done < len(idx):
+                if writer is None:
+                    seq += 1
+                    writer = BerWriter(folder / f"cdrs-{seq:05d}.cdr", sequence=seq,
+                                       utc_offset_minutes=utc_offset_minutes)
+                    in_file = 0
+                take = min(len(idx) - done, records_per_file - in_file)
+                writer.write_columns([col[done:done + take] for col in cols])
+                done += take
+                in_file += take
+                if in_file == records_per_file:
+                    writer.close()
+                    writer = None
+            if progress:
+                progress(len(idx))
+        if writer is not None:
+            writer.close()
+            writer = None
+    finally:
+        if writer is not None:
+            writer.__exit__(RuntimeError, None, None)
+    if len(data_rows):
+        sub = types.SimpleNamespace(cdrs=c.take(data_rows), cells=net.cells)
+        paths["data_sessions"] = writers.write_cdrs_csv(sub, folder, None,
+                                                        name="data_sessions.csv.gz")["cdrs"]
+        if progress:
+            progress(len(data_rows))
+    return paths

@@ -158,3 +158,12 @@ def _write_signaling_pcap(net, out_dir, progress=None):
 
 
 register_writer("pcap", _write_signaling_pcap, signaling=True)
+
+
+def _write_cdrs_ber(net, out_dir, progress=None):
+    """``cdrs/``: the CS CDRs as TS 32.297 BER files, DATA as CSV (data/ber_writer.py)."""
+    from simbox.data.ber_writer import write_network
+    return write_network(net, out_dir, progress)
+
+
+register_writer("ber", _write_cdrs_ber)

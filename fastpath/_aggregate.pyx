@@ -9,6 +9,7 @@ full event key, drops exact duplicates and computes every kernel quantity of
 shapes and dtypes and allocates the outputs.
 """
 import numpy as np
+cimport cython
 cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport calloc, free, malloc
@@ -88,8 +89,10 @@ cdef inline bint ev_equal(const Ev& a, const Ev& b) noexcept nogil:
             and a.msisdn == b.msisdn and a.duration == b.duration and a.cell == b.cell)
 
 
+@cython.cdivision(True)
 cdef inline int64_t floordiv(int64_t a, int64_t b) noexcept nogil:
-    cdef int64_t q = a / b
+    """Floor division (C division truncates toward zero; the directive makes it C here)."""
+    cdef int64_t q = a // b
     if (a % b != 0) and ((a < 0) != (b < 0)):
         q -= 1
     return q

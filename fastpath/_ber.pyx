@@ -17,7 +17,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdio cimport fprintf, stderr
 from libc.stdlib cimport abort
-from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint64_t, INT64_MIN
+from libc.stdint cimport int64_t, int32_t, int16_t, int8_t, uint8_t, uint64_t, INT64_MIN
 
 cnp.import_array()
 
@@ -78,7 +78,7 @@ DEBUG_BUILD = bool(CHECK_READS)
 
 
 cdef inline uint8_t B(const uint8_t* p, Py_ssize_t i) noexcept nogil:
-    if CHECK_READS and (i < 0 or i >= _BUFLEN):
+    if SIMBOX_DEBUG and (i < 0 or i >= _BUFLEN):     # a compile-time constant: no test in release
         fprintf(stderr, b"simbox BER kernel: read at %zd outside the buffer of %zd bytes\n", i, _BUFLEN)
         abort()
     return p[i]
@@ -86,6 +86,7 @@ cdef inline uint8_t B(const uint8_t* p, Py_ssize_t i) noexcept nogil:
 
 cdef int MAX_DEPTH = 24          # nesting limit of constructed values
 cdef Py_ssize_t MAX_RECORD = 65535   # a TS 32.297 CDR length is 2 octets
+cdef int64_t MAX_DURATION = 172800   # seconds (48 h), as the CSV contract
 
 # reason codes (index into ber.REASONS)
 cdef enum:
@@ -105,7 +106,7 @@ cdef enum:
     R_BAD_NDIGITS = 13      # wrong number of digits (a = digits)
     R_BAD_TIME = 14         # TimeStamp not 9 octets or out of range (a = octets)
     R_BAD_INT = 15          # INTEGER of 0 or more than 8 octets (a = octets)
-    R_BAD_DURATION = 16     # callDuration negative or above 2**31-1 (a = value)
+    R_BAD_DURATION = 16     # callDuration negative or above MAX_DURATION (a = value)
     R_MISSING = 17          # a field the event needs is absent
     R_DUPLICATE = 18        # a field appears twice in the SET
     R_BAD_LOCATION = 19     # LAC/CI not 2 octets, MCC-MNC not 3 BCD octets (a = octets)
@@ -188,6 +189,12 @@ cdef void _init_fields():
     FIELDS[K_SMS_MT][12] = F_CAMEL    # cAMELSMSInformation (callingPartyNumber = originator)
 
 _init_fields()
+
+# TWO_DIGITS[octet] = the two TBCD digits of an octet as a number (low nibble first), -1 if
+# either nibble is not a digit
+cdef int16_t TWO_DIGITS[256]
+for _o in range(256):
+    TWO_DIGITS[_o] = (_o & 0xf) * 10 + (_o >> 4) if (_o & 0xf) <= 9 and (_o >> 4) <= 9 else -1
 
 
 cdef inline int fail(Err* e, int code, int field, int64_t a, int64_t b, Py_ssize_t at) noexcept nogil:
@@ -274,206 +281,7 @@ cdef int read_tlv(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, Tlv* t, Err*
     return 0
 
 
-cdef int tbcd(const uint8_t* p, Py_ssize_t a, Py_ssize_t b, int64_t* code, int* ndig,
-              int maxdig, Err* e, int field) noexcept nogil:
-    """TBCD digits of B(p, a:b) (low nibble first, F = filler up to the end) as a digits code."""
-    cdef int64_t v = 1
-    cdef int n = 0, i, d, filled = 0
-    cdef Py_ssize_t j
-    for j in range(a, b):
-        for i in range(2):
-            d = (B(p, j) >> (4 * i)) & 0xf
-            if filled:
-                if d != 0xf:
-                    return fail(e, R_BAD_DIGIT, field, d, 0, j)
-                continue
-            if d == 0xf:
-                filled = 1
-                continue
-            if d > 9:
-                return fail(e, R_BAD_DIGIT, field, d, 0, j)
-            n += 1
-            if n <= 18:
-                v = v * 10 + d
-    if n > maxdig:
-        return fail(e, R_BAD_NDIGITS, field, n, 0, a)
-    ndig[0] = n
-    code[0] = v if n > 0 else 0
-    return 0
-
-
-cdef int address(const uint8_t* p, Tlv* t, int64_t* code, int* ton, Err* e, int field) noexcept nogil:
-    """ISDN-AddressString / BCDDirectoryNumber: octet 1 = ext | TON | NPI, then TBCD digits."""
-    cdef int n
-    if t.cons:
-        return fail(e, R_WRONG_FORM, field, 1, 0, t.vstart)
-    if t.vend == t.vstart:
-        code[0] = 0
-        ton[0] = -1
-        return 0
-    ton[0] = (B(p, t.vstart) >> 4) & 7
-    return tbcd(p, t.vstart + 1, t.vend, code, &n, 18, e, field)
-
-
-cdef int tp_address(const uint8_t* p, Tlv* t, int64_t* code, int* ton, Err* e, int field) noexcept nogil:
-    """SmsTpDestinationNumber (TS 23.040 address): digit count, type of address, TBCD digits.
-
-    Digits past the declared count are ignored; a count above the digits
-    present keeps the digits present.  Alphanumeric addresses (TON 5) give no digits.
-    """
-    cdef int n, declared
-    cdef Py_ssize_t stop
-    if t.cons:
-        return fail(e, R_WRONG_FORM, field, 1, 0, t.vstart)
-    if t.vend - t.vstart < 2:
-        code[0] = 0
-        ton[0] = -1
-        return 0
-    declared = B(p, t.vstart)
-    ton[0] = (B(p, t.vstart + 1) >> 4) & 7
-    if ton[0] == 5:
-        code[0] = 0
-        return 0
-    stop = t.vstart + 2 + (declared + 1) // 2
-    if stop > t.vend:
-        stop = t.vend
-    if tbcd(p, t.vstart + 2, stop, code, &n, 18, e, field) < 0:
-        return -1
-    if n > declared:   # odd count: the last high nibble is not a digit of the address
-        code[0] = code[0] // 10 if n > 1 else 0
-    return 0
-
-
-cdef int days_in_month(int y, int m) noexcept nogil:
-    if m == 2:
-        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    if m == 4 or m == 6 or m == 9 or m == 11:
-        return 30
-    return 31
-
-
-cdef int64_t days_from_civil(int64_t y, int m, int d) noexcept nogil:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    cdef int64_t era, yoe, doy, doe
-    if m <= 2:
-        y -= 1
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-cdef int timestamp(const uint8_t* p, Tlv* t, int64_t* out, Err* e, int field) noexcept nogil:
-    """TimeStamp: BCD YYMMDDhhmmss, '+'/'-', BCD hhmm offset from UTC -> epoch seconds UTC."""
-    cdef int v[8]
-    cdef int i, k, hi, lo, sign
-    cdef Py_ssize_t s = t.vstart
-    if t.cons:
-        return fail(e, R_WRONG_FORM, field, 1, 0, s)
-    if t.vend - s != 9:
-        return fail(e, R_BAD_TIME, field, t.vend - s, 0, s)
-    k = 0
-    for i in range(9):
-        if i == 6:
-            continue
-        hi = B(p, s + i) >> 4
-        lo = B(p, s + i) & 0xf
-        if hi > 9 or lo > 9:
-            return fail(e, R_BAD_TIME, field, 9, 0, s)
-        v[k] = hi * 10 + lo
-        k += 1
-    if B(p, s + 6) == 0x2b:
-        sign = 1
-    elif B(p, s + 6) == 0x2d:
-        sign = -1
-    else:
-        return fail(e, R_BAD_TIME, field, 9, 0, s)
-    if (v[1] < 1 or v[1] > 12 or v[2] < 1 or v[2] > days_in_month(2000 + v[0], v[1])
-            or v[3] > 23 or v[4] > 59 or v[5] > 59 or v[6] > 23 or v[7] > 59):
-        return fail(e, R_BAD_TIME, field, 9, 0, s)
-    out[0] = (days_from_civil(2000 + v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5]
-              - sign * (v[6] * 3600 + v[7] * 60))
-    return 0
-
-
-cdef int integer(const uint8_t* p, Tlv* t, int64_t* out, Err* e, int field) noexcept nogil:
-    cdef Py_ssize_t n = t.vend - t.vstart, j
-    cdef int64_t v
-    if t.cons:
-        return fail(e, R_WRONG_FORM, field, 1, 0, t.vstart)
-    if n < 1 or n > 8:
-        return fail(e, R_BAD_INT, field, n, 0, t.vstart)
-    v = -1 if B(p, t.vstart) & 0x80 else 0
-    for j in range(t.vstart, t.vend):
-        v = <int64_t>((<uint64_t>v << 8) | B(p, j))
-    out[0] = v
-    return 0
-
-
-cdef int location(const uint8_t* p, Tlv* t, int64_t* key, Err* e) noexcept nogil:
-    """LocationAreaAndCell -> (plmn digits code << 32) | (LAC << 16) | CI."""
-    cdef Tlv f
-    cdef Py_ssize_t q
-    cdef int64_t lac = -1, ci = -1, plmn = 0
-    cdef int d[6]
-    cdef int i
-    if not t.cons:
-        return fail(e, R_WRONG_FORM, F_LOCATION, 0, 0, t.vstart)
-    q = t.vstart
-    while q < t.vend:
-        if read_tlv(p, q, t.vend, &f, e, 2, F_LOCATION) < 0:
-            return -1
-        if f.cls == 2 and f.tag <= 2:
-            if f.cons:
-                return fail(e, R_WRONG_FORM, F_LAC + f.tag, 1, 0, f.vstart)
-            if f.tag == 2:
-                if f.vend - f.vstart != 3:
-                    return fail(e, R_BAD_LOCATION, F_PLMN, f.vend - f.vstart, 0, f.vstart)
-                d[0] = B(p, f.vstart) & 0xf
-                d[1] = B(p, f.vstart) >> 4
-                d[2] = B(p, f.vstart + 1) & 0xf
-                d[3] = B(p, f.vstart + 2) & 0xf
-                d[4] = B(p, f.vstart + 2) >> 4
-                d[5] = B(p, f.vstart + 1) >> 4
-                plmn = 1
-                for i in range(6):
-                    if i == 5 and d[5] == 0xf:
-                        break
-                    if d[i] > 9:
-                        return fail(e, R_BAD_LOCATION, F_PLMN, 3, 0, f.vstart)
-                    plmn = plmn * 10 + d[i]
-            else:
-                if f.vend - f.vstart != 2:
-                    return fail(e, R_BAD_LOCATION, F_LAC + f.tag, f.vend - f.vstart, 0, f.vstart)
-                if f.tag == 0:
-                    lac = (B(p, f.vstart) << 8) | B(p, f.vstart + 1)
-                else:
-                    ci = (B(p, f.vstart) << 8) | B(p, f.vstart + 1)
-        q = f.next
-    if lac < 0:
-        return fail(e, R_MISSING, F_LAC, 0, 0, t.vstart)
-    if ci < 0:
-        return fail(e, R_MISSING, F_CI, 0, 0, t.vstart)
-    key[0] = (plmn << 32) | (lac << 16) | ci
-    return 0
-
-
-cdef int camel_calling(const uint8_t* p, Tlv* t, Row* r, Err* e) noexcept nogil:
-    """cAMELSMSInformation: the callingPartyNumber [5], if there."""
-    cdef Tlv f
-    cdef Py_ssize_t q
-    if not t.cons:
-        return fail(e, R_WRONG_FORM, F_CAMEL, 0, 0, t.vstart)
-    q = t.vstart
-    while q < t.vend:
-        if read_tlv(p, q, t.vend, &f, e, 2, F_CAMEL) < 0:
-            return -1
-        if f.cls == 2 and f.tag == 5:
-            if address(p, &f, &r.other, &r.other_ton, e, F_OTHER) < 0:
-                return -1
-        q = f.next
-    return 0
+include "_ber_fields.pxi"
 
 
 cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noexcept nogil:
@@ -495,10 +303,22 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
     r.cause = NA_CAUSE
     r.cellkey = -1
     cdef int ton = 0
+    cdef uint8_t c0, c1
     while q < rec.vend:
-        if read_tlv(p, q, rec.vend, &f, e, 1, F_RECORD) < 0:
-            if (B(p, q) >> 6) == 2 and (B(p, q) & 0x1f) != 0x1f:     # name the field when it is ours
-                fid = FIELDS[kind][B(p, q) & 0x1f]
+        c0 = B(p, q)
+        if rec.vend - q >= 2 and (c0 & 0x1f) != 0x1f and B(p, q + 1) < 0x80 \
+                and B(p, q + 1) <= rec.vend - q - 2:
+            # the common case inline: a short tag and a short definite length that fits
+            c1 = B(p, q + 1)
+            f.cls = c0 >> 6
+            f.cons = (c0 >> 5) & 1
+            f.tag = c0 & 0x1f
+            f.vstart = q + 2
+            f.vend = q + 2 + c1
+            f.next = f.vend
+        elif read_tlv(p, q, rec.vend, &f, e, 1, F_RECORD) < 0:
+            if (c0 >> 6) == 2 and (c0 & 0x1f) != 0x1f:     # name the field when it is ours
+                fid = FIELDS[kind][c0 & 0x1f]
                 if fid != F_NONE:
                     e.field = fid if fid != F_OTHER_TP else F_OTHER
             return -1
@@ -552,7 +372,7 @@ cdef int decode_record(const uint8_t* p, Tlv* rec, int kind, Row* r, Err* e) noe
         elif fid == F_DURATION:
             if integer(p, &f, &r.duration, e, fid) < 0:
                 return -1
-            if r.duration < 0 or r.duration > 2147483647:
+            if r.duration < 0 or r.duration > MAX_DURATION:
                 return fail(e, R_BAD_DURATION, fid, r.duration, 0, f.vstart)
         elif fid == F_CAUSE:
             if integer(p, &f, &r.cause, e, fid) < 0:
@@ -649,7 +469,8 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
 
     IN: ``buf``, ``pos``, ``end``, ``final`` (no bytes follow ``end``),
     ``framing``, ``base`` (stream offset of ``buf[0]``).
-    OUT: rows of ``out`` from ``n``; ``rejects`` gets
+    OUT: rows of ``out`` from ``n`` (the columns offset, seizure, answer, release,
+    cause and other_ton only when they are as long as the others); ``rejects`` gets
     ``(offset, stop, reason, field, kind, a, b, at)`` tuples (stream offsets).
     Returns ``(status, pos, n, skipped)``: status DONE / NEED_MORE / FULL,
     ``pos`` where to continue, ``n`` rows filled, records of other types skipped.
@@ -674,6 +495,7 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
     cdef int64_t[::1] o_cause = out["cause"]
     cdef int8_t[::1] o_ton = out["other_ton"]
     cdef Py_ssize_t cap = o_time.shape[0]
+    cdef bint full = o_offset.shape[0] >= cap       # the extra columns are wanted
     cdef Py_ssize_t skipped = 0, hl = 0, length = 0, body = 0, stop = 0, q = 0, wend, expect
     cdef Tlv rec
     cdef Err e
@@ -769,14 +591,15 @@ def decode(const uint8_t[::1] buf, Py_ssize_t pos, Py_ssize_t end, bint final, i
         o_imei[n] = r.imei
         o_msisdn[n] = r.msisdn
         o_other[n] = r.other
-        o_ton[n] = r.other_ton
         o_duration[n] = <int32_t>(r.duration if r.duration >= 0 else 0)
         o_cellkey[n] = r.cellkey
-        o_offset[n] = base + pos
-        o_seizure[n] = r.seizure
-        o_answer[n] = r.answer
-        o_release[n] = r.release
-        o_cause[n] = r.cause
+        if full:
+            o_offset[n] = base + pos
+            o_seizure[n] = r.seizure
+            o_answer[n] = r.answer
+            o_release[n] = r.release
+            o_cause[n] = r.cause
+            o_ton[n] = r.other_ton
         n += 1
         pos = stop
     return (0, pos, n, skipped)

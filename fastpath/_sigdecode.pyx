@@ -520,7 +520,8 @@ cdef int avps(Msg* m, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, int ki
                 if not put(m, &m.imsi, ascii_digits(b, v, vl, 6, 15), df | code):
                     return 0
             elif code == 1032 and vendor == VENDOR_3GPP and vl == 4:
-                m.rat = <int32_t>be32(b, v)
+                x = be32(b, v)
+                m.rat = <int32_t>x if x <= 32767 else -1       # RAT-Type values are small
             elif code == 1401 and vendor == VENDOR_3GPP and kind == KIND_S6A_ULR:
                 avps(m, b, v, v + vl, kind, code)
             elif code == 1407 and vendor == VENDOR_3GPP and kind == KIND_S6A_ULR:

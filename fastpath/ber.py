@@ -121,7 +121,7 @@ def _detail(code, field, a, b):
     if code == 15:
         return f"{a} octets"
     if code == 16:
-        return f"{a} seconds"
+        return f"{a} seconds, not 0-172800"
     if code == 17 and field == 10:
         return "no seizureTime, answerTime or releaseTime"
     if code in (19, 20):
@@ -191,7 +191,7 @@ class _Inflater:
                 if not chunk:
                     self.eof = True
                     if not self.d.eof:
-                        self.problem = "compressed stream ends early (truncated gzip)"
+                        self.problem = "truncated gzip (the compressed stream ends early)"
                     break
                 data = self.d.decompress(chunk)
                 while self.d.eof and self.d.unused_data:       # the next gzip member
@@ -200,7 +200,7 @@ class _Inflater:
                     data += self.d.decompress(rest)
             except self.zmod.error as exc:
                 self.eof = True
-                self.problem = f"corrupt gzip data ({exc})"
+                self.problem = f"corrupt gzip ({exc})"
                 break
             parts.append(data)
             have += len(data)
@@ -256,8 +256,9 @@ _EXTRA = (("cellkey", np.int64), ("offset", np.int64), ("seizure", np.int64),
 class _Decoder:
     """Decodes one stream into chunks of columns; counts, and reports rejects."""
 
-    def __init__(self, name, *, stats, rejects, policy, chunk_records, progress):
+    def __init__(self, name, *, stats, rejects, policy, chunk_records, progress, full=False):
         self.name = name
+        self.full = full          # also fill the columns of read_ber_records
         self.stats = stats
         self.rejects = rejects
         self.policy = policy
@@ -268,7 +269,8 @@ class _Decoder:
 
     def _new_out(self):
         cols = {k: np.empty(self.cap, t) for k, t in COLUMNS if k != "cell"}
-        cols.update({k: np.empty(self.cap, t) for k, t in _EXTRA})
+        cols.update({k: np.empty(self.cap if self.full or k == "cellkey" else 0, t)
+                     for k, t in _EXTRA})
         return cols
 
     def _count(self, accepted=0, skipped=0):
@@ -326,27 +328,36 @@ class _Decoder:
             from simbox.errors import InputError
             raise InputError(f"{self.name}: not a TS 32.297 CDR file nor BER CS records "
                              f"(first bytes {head[:8].hex()})")
-        buf, base, final, need = head, 0, False, False
+        buf, end, base, final, need = bytearray(head), len(head), 0, False, False
         out, n = self._new_out(), 0
+        problem, tail = None, -1
         while True:
-            if not final and (need or len(buf) - pos < BLOCK_BYTES // 2):
-                more = stream.read(BLOCK_BYTES)
-                if not more:
+            if not final and (need or end - pos < BLOCK_BYTES // 2):
+                rest = end - pos                       # keep the unread tail, read a block after it
+                buf[:rest] = buf[pos:end]
+                if len(buf) < rest + BLOCK_BYTES:
+                    buf.extend(bytes(rest + BLOCK_BYTES - len(buf)))
+                if hasattr(stream, "readinto"):
+                    got = stream.readinto(memoryview(buf)[rest:rest + BLOCK_BYTES])
+                else:
+                    more = stream.read(BLOCK_BYTES)
+                    got = len(more)
+                    buf[rest:rest + got] = more
+                if not got:
                     final = True
-                    if getattr(stream, "problem", None):
-                        log.warning("%s: %s", self.name, stream.problem)
-                buf = buf[pos:] + more
+                    problem = getattr(stream, "problem", None)
                 base += pos
-                pos = 0
+                pos, end = 0, rest + got
             rej = []
             n0 = n
-            status, pos, n, skipped = _ber.decode(buf, pos, len(buf), final, framing, out, n, rej, base)
+            status, pos, n, skipped = _ber.decode(buf, pos, end, final, framing, out, n, rej, base)
             self._count(accepted=n - n0, skipped=skipped)
             need = status != _ber.FULL        # DONE or NEED_MORE: read on (unless at the end)
             if status == _ber.NEED_MORE and final:  # pragma: no cover - never at the end
                 raise RuntimeError(f"{self.name}: BER kernel asked for bytes after the end")
             if rej:
                 self._kernel_rejects(rej, buf, base)
+                tail = rej[-1][1]
             self._advance(raw)
             if status == _ber.FULL:
                 yield out, n
@@ -355,8 +366,15 @@ class _Decoder:
                 break
         if n:
             yield out, n
+        if problem:
+            # as the CSV reader: the cut-off end counts as one rejected record (unless the
+            # kernel already rejected the record the cut went through)
+            log.warning("%s: %s", self.name, problem)
+            if tail != base + end:
+                self.reject(base + end, base + end, problem.split(" (")[0], None,
+                            problem.partition(" (")[2].rstrip(")") or None)
         if header is not None:
-            size = base + len(buf)
+            size = base + end
             if header.file_length and header.file_length != size:
                 log.warning("%s: file header gives a length of %d bytes, the file has %d",
                             self.name, header.file_length, size)
@@ -365,7 +383,8 @@ class _Decoder:
                             self.name, header.cdr_count, self.records)
 
 
-def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, progress, name=None):
+def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, progress, name=None,
+                  full=False):
     check_policy(on_bad_records)
     rejects = rejects if rejects is not None else RejectsWriter(None)
     if hasattr(source, "read"):
@@ -390,7 +409,7 @@ def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, prog
             closer = (stream, raw)
         stats.files += 1
         dec = _Decoder(item_name, stats=stats, rejects=rejects, policy=on_bad_records,
-                       chunk_records=chunk_records, progress=progress)
+                       chunk_records=chunk_records, progress=progress, full=full)
         try:
             yield from ((item_name, out, n) for out, n in dec.run(stream, raw))
         finally:
@@ -419,7 +438,8 @@ class _CellCoder:
         self.cache = {}
 
     def codes(self, keys: np.ndarray) -> np.ndarray:
-        uniq, inv = np.unique(keys, return_inverse=True)
+        import pandas as pd   # a hash factorisation: a few ms per million keys
+        inv, uniq = pd.factorize(keys)
         m = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq.tolist()):
             c = self.cache.get(k)
@@ -472,7 +492,7 @@ def read_ber_records(source, *, plmn: str | None = None, stats: ReadStats | None
     stats = stats if stats is not None else ReadStats()
     frames = []
     for name, out, n in _iter_columns(source, stats=stats, rejects=rejects,
-                                      on_bad_records=on_bad_records,
+                                      on_bad_records=on_bad_records, full=True,
                                       chunk_records=chunk_records, progress=None):
         o = {k: v[:n] for k, v in out.items()}
         frames.append(pd.DataFrame({

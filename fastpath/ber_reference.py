@@ -258,7 +258,7 @@ def decode_record(d, rec, kind):
             r[name] = timestamp(d, f, fid)
         elif fid == F_DURATION:
             v = integer(d, f, fid)
-            if not 0 <= v <= 2**31 - 1:
+            if not 0 <= v <= 172800:
                 raise Bad(R_BAD_DURATION, fid, v, 0, f.vstart)
             r["duration"] = v
         elif fid == F_CAUSE:

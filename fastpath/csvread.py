@@ -24,7 +24,7 @@ import zlib
 
 import numpy as np
 
-from simbox.errors import EmptyInputError, InputError, ParseError
+from simbox.errors import ConfigError, EmptyInputError, InputError, ParseError
 from simbox.fastpath import _csvread
 from simbox.fastpath.columns import ColumnMapping, load_mapping
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
@@ -332,7 +332,8 @@ def read_csv_events(source, *, mapping="canonical", cells: CellDict | None = Non
     m = load_mapping(mapping)
     check_policy(on_bad_records)
     if int(chunk_rows) < 1 or int(chunk_bytes) < 1:
-        raise ValueError("chunk_rows and chunk_bytes must be positive")
+        raise ConfigError(f"chunk_rows and chunk_bytes must be positive, not {chunk_rows} "
+                          f"and {chunk_bytes}")
     return _Reader(source, m, cells if cells is not None else CellDict(),
                    stats if stats is not None else ReadStats(), rejects, on_bad_records,
                    int(chunk_rows), int(chunk_bytes), progress, name).batches()

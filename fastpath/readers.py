@@ -183,7 +183,7 @@ def detect_format(source, name: str = None) -> Format:
             return fmt
     shown = " ".join(f"{b:02x}" for b in head[:16])
     what = "inflated content" if gzipped else "first bytes"
-    raise InputError(f"{name or source}: not a CDR CSV file ({what} {shown}); the formats "
+    raise InputError(f"{name or source}: not a CDR or capture file simbox reads ({what} {shown}); the formats "
                      f"read are {', '.join(f.name for f in FORMATS)}")
 
 

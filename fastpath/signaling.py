@@ -21,7 +21,12 @@ from typing import Iterator
 
 import numpy as np
 
-from simbox.errors import InputError, ParseError
+try:                                    # ISA-L inflates several times faster than zlib
+    from isal.igzip import GzipFile as _GzipFile
+except ImportError:  # pragma: no cover - isal is a dependency
+    _GzipFile = gzip.GzipFile
+
+from simbox.errors import EmptyInputError, InputError, ParseError
 from simbox.fastpath import _sigdecode
 from simbox.fastpath.events import CellDict, EventBatch, RecordType
 from simbox.fastpath.stats import ReadStats, check_policy
@@ -124,11 +129,14 @@ class _Source:
         if self.compressed:
             self.fh.seek(0)
             self.raw = self.fh
-            self.fh = gzip.GzipFile(fileobj=self.raw, mode="rb")
+            self.fh = _GzipFile(fileobj=self.raw, mode="rb")
             head = self.fh.read(4)
+        if len(head) == 0:
+            self.close()
+            raise EmptyInputError(f"{self.name}: empty file (no capture header, no packets)")
         if len(head) < 4:
             self.close()
-            raise InputError(f"{self.name}: empty or not a capture (too short for a pcap header)")
+            raise InputError(f"{self.name}: not a capture (too short for a pcap header)")
         if head in PCAP_MAGIC:
             self.format = "pcap"
         elif head == PCAPNG_MAGIC:
@@ -416,7 +424,10 @@ def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadSt
             if src.size is not None:
                 reader.stats.bytes += src.size
             read = reader.read_pcap if src.format == "pcap" else reader.read_pcapng
+            before = reader.stats.records
             yield from read(src, chunk_packets, progress)
+            if reader.stats.records == before:
+                raise EmptyInputError(f"{src.name}: the capture holds no packets")
         finally:
             src.close()
 

@@ -154,7 +154,8 @@ def _diameter(msg: bytes, packet: int, t: int) -> dict | None:
     for a in _avps(d.avpList):
         c, v = int(a.avpCode), _vendor(a)
         if c == 1032 and v == VENDOR_3GPP and len(_raw_val(a)) == 4:
-            out["rat"] = int.from_bytes(_raw_val(a), "big")
+            rat = int.from_bytes(_raw_val(a), "big")
+            out["rat"] = rat if rat <= 32767 else -1
         elif kind == KIND_S6A_ULR and (c, v) == (1, 0):
             out["imsi"] = digits(_raw_val(a), 6, 15)
         elif kind == KIND_S6A_ULR and (c, v) == (1401, VENDOR_3GPP):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ class FeatureResult:
     stats: ReadStats
     timezone: str
     seconds: float
-    info: dict | None = None   # partitioning details: rows, spills, splits, missing_cells
+    info: dict | None = None   # partitioning details: rows, spills, splits
 
     def summary(self) -> str:
         return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
@@ -45,7 +46,8 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
                      rejects=None, signaling=(), progress=None) -> FeatureResult:
     """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
 
-    ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only).
+    ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only);
+    ``signaling``: captures read with the inputs (an InputError if one is not a capture).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
@@ -57,6 +59,9 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         inputs = [inputs]
     if isinstance(signaling, (str, os.PathLike)):
         signaling = [signaling]
+    if signaling:
+        from simbox.fastpath.signaling import check_captures
+        check_captures(signaling)       # --signaling must name captures, not CDR files
     from simbox.fastpath.readers import open_events
     stats = ReadStats()
     celldict = CellDict()
@@ -95,8 +100,8 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     state = {}
 
     def read_done():
-        table, site_names, missing = cell_table(celldict.tokens, cells)
-        state.update(table=table, site_names=site_names, missing=missing)
+        table, site_names, warning = cell_table(celldict.tokens, cells)
+        state.update(table=table, site_names=site_names, warning=warning)
         if hasattr(progress, "stage"):
             progress.stage("aggregating")
 
@@ -113,8 +118,10 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
                                tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done)
     if "table" not in state:
         read_done()
-    info["missing_cells"] = state["missing"]
+    if state["warning"]:
+        warnings.warn(state["warning"], stacklevel=2)
     red = Reduced.concat(parts, len(names))
+    del parts
     stats.duplicates += red.duplicates
     res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz)
     if hasattr(progress, "finish"):
@@ -130,8 +137,10 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
     inv[order] = np.arange(len(order))
     imsi_s = imsi_s[order]
     tokens = np.array(celldict.tokens, dtype=object)
+    feats_sorted = red.feats[order]
+    red.feats = None                         # one copy of the feature matrix at a time
     ctx = post.Context(
-        imsi=red.imsi[order], msisdn=red.msisdn[order], feats=red.feats[order], names=names,
+        imsi=red.imsi[order], msisdn=red.msisdn[order], feats=feats_sorted, names=names,
         dev_row=inv[red.dev_row], dev_imei=red.dev_imei,
         site_row=inv[red.site_row], site_code=red.site_code,
         main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
@@ -139,8 +148,12 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         tac=tac, tz=tz)
     post.fill(ctx)
     index = pd.Index(imsi_s, name="imsi", dtype=object)
-    feats = pd.DataFrame({f.name: ctx.feats[:, i].astype(f.dtype) for i, f in enumerate(REGISTRY)},
-                         index=index)
+    columns = {}
+    for i, f in enumerate(REGISTRY):
+        columns[f.name] = ctx.feats[:, i].astype(f.dtype)
+    ctx.feats = feats_sorted = None
+    feats = pd.DataFrame(columns, index=index, copy=False)
+    del columns
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,

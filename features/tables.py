@@ -2,17 +2,13 @@
 the TAC table (``tac,device_type``, GSMA style)."""
 from __future__ import annotations
 
-import logging
 import os
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError
 from simbox.fastpath.aggregate import CellTable
-
-log = logging.getLogger("simbox.features")
 
 CELL_COLUMNS = ("cell_id", "site_id", "lat", "lon")
 TAC_COLUMNS = ("tac", "device_type")
@@ -80,17 +76,17 @@ def is_phone(device_type: str) -> bool:
     return any(w in t for w in PHONE_WORDS)
 
 
-def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable, np.ndarray, int]:
+def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable, np.ndarray, str]:
     """Kernel cell table for the run's cell tokens.
 
-    Returns (table, site names indexed by site code, number of cells missing from
-    cells.csv).  Without cells.csv every cell is its own site, unlocated; a cell
-    missing from cells.csv is its own site too.
+    Returns (table, site names indexed by site code, a warning about the cells
+    missing from cells.csv or "").  Without cells.csv every cell is its own site,
+    unlocated; a cell missing from cells.csv is its own site too.
     """
     n = len(tokens)
     tok = pd.Index(tokens, dtype=object)
     if cells is None:
-        return CellTable.unlocated(tokens), np.array(tokens, dtype=object), 0
+        return CellTable.unlocated(tokens), np.array(tokens, dtype=object), ""
     pos = cells.index.get_indexer(tok)
     known = pos >= 0
     site_name = np.where(known, cells["site_id"].to_numpy(dtype=object)[np.where(known, pos, 0)],
@@ -99,10 +95,10 @@ def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable
     lat = np.where(known, cells["lat"].to_numpy()[np.where(known, pos, 0)], np.nan) if n else np.empty(0)
     lon = np.where(known, cells["lon"].to_numpy()[np.where(known, pos, 0)], np.nan) if n else np.empty(0)
     missing = int((~known).sum())
+    msg = ""
     if missing:
         sample = ", ".join(list(np.array(tokens, dtype=object)[~known][:3]))
         msg = (f"{missing} cell(s) of the input are not in cells.csv (e.g. {sample}): each is "
                "counted as its own site, without coordinates")
-        warnings.warn(msg, stacklevel=3)
     uniq = np.asarray(uniq, dtype=object)
-    return CellTable.build(codes, lat, lon, tokens, uniq), uniq, missing
+    return CellTable.build(codes, lat, lon, tokens, uniq), uniq, msg

@@ -9,9 +9,8 @@ random bytes, 16/24/32-bit length fields set to extremes, truncation, insertion,
 deletion, duplication), decoded under each link type it could be read as; whole
 mutated pcap files go through the classic-pcap record walker too.
 
-The kernel is built with ``SIMBOX_DEBUG=1`` (Cython bounds checks on) in a copy of
-the source tree under ``build/fuzz-debug`` so the normal in-place build is left
-alone.  An out-of-bounds read shows as an IndexError, a crash kills the process
+The kernel is built as ``SIMBOX_DEBUG=1`` builds it (Cython bounds checks on) under
+``build/fuzz-debug``, so the normal in-place build is left alone.  An out-of-bounds read shows as an IndexError, a crash kills the process
 (faulthandler prints where), a hang trips the watchdog (``--hang-seconds`` per
 batch).  The failing input is saved to ``--out`` with its batch seed.  Exit 0 =
 no failure.
@@ -35,22 +34,32 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 LINKTYPES = np.array([1, 113, 101, 276, 0], np.int32)
 
 
+BUILD_DEBUG = """
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+ext = Extension("simbox.fastpath._sigdecode", ["_sigdecode.pyx"], include_dirs=[numpy.get_include()],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                extra_compile_args=["-O0", "-g"])
+setup(ext_modules=cythonize([ext], compiler_directives={
+          "language_level": "3", "boundscheck": True, "wraparound": True,
+          "initializedcheck": True, "cdivision": False},
+      compile_time_env={"SIMBOX_DEBUG": True}, force=True),
+      script_args=["-q", "build_ext", "--inplace"])
+"""
+
+
 def build_debug(dest: pathlib.Path) -> pathlib.Path:
-    """Copy the source tree to ``dest`` and build it in place with SIMBOX_DEBUG=1."""
+    """Build fastpath/_sigdecode.pyx in ``dest`` as setup.py does with SIMBOX_DEBUG=1."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    for item in ("setup.py", "README.md", "pyproject.toml", "simbox", "fastpath", "features",
-                 "training", "data"):
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
-        elif src.exists():
-            shutil.copy(src, dest / item)
-    env = dict(os.environ, SIMBOX_DEBUG="1")
-    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=dest, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
-    so = glob.glob(str(dest / "fastpath" / "_sigdecode*.so"))
+    shutil.copy(ROOT / "fastpath" / "_sigdecode.pyx", dest / "_sigdecode.pyx")
+    (dest / "build_debug.py").write_text(BUILD_DEBUG)
+    (dest / "simbox" / "fastpath").mkdir(parents=True)
+    subprocess.run([sys.executable, "build_debug.py"], cwd=dest, check=True,
+                   stdout=subprocess.DEVNULL)
+    so = glob.glob(str(dest / "simbox" / "fastpath" / "_sigdecode*.so"))
     if not so:
         raise SystemExit(f"debug build produced no _sigdecode module in {dest}")
     return pathlib.Path(so[0])

@@ -17,6 +17,7 @@ The same seed gives byte-identical files.  See docs/simulator.md.
 Example:
   simbox simulate --subscribers 20000 --days 7 --scenario mixed --seed 1 --out sim/
   simbox simulate --subscribers 5000 --days 3 --scenario evasive --config my.toml --out ev/
+  simbox simulate --subscribers 20000 --days 7 --seed 1 --format ber --out sim-ber/
 """
 
 
@@ -30,7 +31,8 @@ def add_arguments(p):
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--config", help="JSON or TOML file overriding simulator parameters")
     p.add_argument("--format", default=None,
-                   help="CDR file format (default csv; others when their writer is installed)")
+                   help="CDR file format: csv (default) or ber (3GPP TS 32.297 files of "
+                        "TS 32.298 CS records in cdrs/, see docs/input-formats-ber.md)")
     p.add_argument("--signaling", nargs="?", const=True, default=False, metavar="FORMAT",
                    help="also write the attach / location-update events (pcap when available, "
                         "else attaches.csv.gz; or name the format)")

@@ -1,6 +1,8 @@
 """Shared helpers of the BER tests: sample events, files, and the kernel-vs-reference check."""
 import io
+import os
 import struct
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -36,30 +38,12 @@ def sample_events(n=3, seed=0, data_rows=False):
 
 
 def ber_bytes(events, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    w = ber_writer.BerWriter(buf_path := _TmpPath(), **kwargs)
-    w.write(events)
-    w.close()
-    data = buf_path.read()
-    return data
-
-
-class _TmpPath(str):
-    """A temporary file path whose content can be read back once (for ber_bytes)."""
-
-    def __new__(cls):
-        import tempfile
-        fd, name = tempfile.mkstemp(suffix=".cdr")
-        import os
-        os.close(fd)
-        return str.__new__(cls, name)
-
-    def read(self):
-        import os
-        with open(self, "rb") as f:
-            data = f.read()
-        os.unlink(self)
-        return data
+    """The TS 32.297 file simbox's writer makes of ``events`` (kwargs: BerWriter's)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "x.cdr")
+        ber_writer.write_ber(path, events, **kwargs)
+        with open(path, "rb") as f:
+            return f.read()
 
 
 def raw_records(data: bytes) -> bytes:

@@ -13,9 +13,10 @@ from simbox.fastpath.ber import read_ber_events, read_ber_records, sniff_path
 from ber_helpers import ber_bytes, kernel, raw_records, sample_events
 
 # sample_events(3) as a TS 32.297 file: a 54-byte file header, then CDRs at 54 (moCallRecord,
-# 117 bytes), 171 (moSMSRecord, 98 bytes) and 269 (mtCallRecord, 118 bytes); 387 bytes.
+# 118 bytes), 172 (moSMSRecord, 99 bytes) and 271 (mtCallRecord, 119 bytes); 390 bytes.
 GOOD = ber_bytes(sample_events(3))
-MOC, SMS, MTC = 54, 171, 269
+MOC, SMS, MTC = 54, 172, 271
+SEIZURE = GOOD.index(bytes.fromhex("960926"), MOC) + 2     # the moCallRecord's seizureTime value
 
 
 def mutate(at, value):
@@ -25,19 +26,19 @@ def mutate(at, value):
 
 
 CASES = [
-    ("truncated file", GOOD[:-20], [SMS and MOC, SMS],
-     (MTC, "truncated file (113 bytes needed, 93 left)", "CDR header")),
+    ("truncated file", GOOD[:-20], [MOC, SMS],
+     (MTC, "truncated file (114 bytes needed, 94 left)", "CDR header")),
     ("length past its container", mutate(65, 0x7F), [SMS, MTC],
-     (MOC, "length runs past its container (length 127, 105 bytes left, at byte 66)", "servedIMSI")),
+     (MOC, "length runs past its container (length 127, 106 bytes left, at byte 66)", "servedIMSI")),
     ("wrong tag", mutate(SMS + 5, 0x06), [MOC, MTC],
      (SMS, "wrong tag (identifier octet 0x06 is not a context-specific constructed record tag, "
-           "at byte 176)", "record")),
+           "at byte 177)", "record")),
     ("garbage bytes", GOOD[:SMS] + bytes(10) + GOOD[SMS:], [MOC, SMS + 10, MTC + 10],
-     (SMS, "garbage bytes (10 bytes skipped; not BER at byte 171)", "CDR header")),
-    ("CDR length too short", mutate(MOC + 1, 0x60), [SMS, MTC],
-     (MOC, "garbage bytes (117 bytes skipped; length runs past its container at byte 61)", "record")),
-    ("bad time", GOOD[:127] + b"\x26\x13" + GOOD[129:], [SMS, MTC],
-     (MOC, "bad time stamp (not BCD YYMMDDhhmmss, sign, hhmm, at byte 127)", "seizureTime")),
+     (SMS, "garbage bytes (10 bytes skipped; not BER at byte 172)", "CDR header")),
+    ("CDR length too short", mutate(MOC + 1, 0x61), [SMS, MTC],
+     (MOC, "garbage bytes (118 bytes skipped; length runs past its container at byte 61)", "record")),
+    ("bad time", GOOD[:SEIZURE] + b"\x26\x13" + GOOD[SEIZURE + 2:], [SMS, MTC],
+     (MOC, f"bad time stamp (not BCD YYMMDDhhmmss, sign, hhmm, at byte {SEIZURE})", "seizureTime")),
     ("bad digit", mutate(67, 0xA0), [SMS, MTC],
      (MOC, "bad BCD digit (nibble 0xa, at byte 67)", "servedIMSI")),
     ("indefinite primitive", mutate(65, 0x80), [SMS, MTC],
@@ -79,7 +80,7 @@ def test_strict_mode_raises_parse_error(tmp_path):
     with pytest.raises(ParseError) as e:
         list(read_ber_events(path, on_bad_records="error"))
     assert str(e.value) == (f"{path} (byte 54): field 'servedIMSI': length runs past its container "
-                            "(length 127, 105 bytes left, at byte 66)")
+                            "(length 127, 106 bytes left, at byte 66)")
     assert (e.value.offset, e.value.field) == (54, "servedIMSI")
     with pytest.raises(ConfigError):
         list(read_ber_events(path, on_bad_records="ignore"))
@@ -126,7 +127,7 @@ def test_gzip_folder_and_file_objects(tmp_path):
     assert stats.files == 3 and stats.accepted == 9 and stats.rejected_total == 0
     assert cells.tokens == ["46000-1234-56789"]
     assert sum(n for n, _ in progress) == stats.bytes
-    df = read_ber_records(io.BytesIO(gzip.compress(GOOD)[:0]) if False else io.BytesIO(GOOD))
+    df = read_ber_records(io.BytesIO(GOOD))
     assert list(df.other_party) == ["0049301234", "10086", "8613800000002"]
 
 
@@ -136,5 +137,25 @@ def test_truncated_gzip_keeps_what_is_there(tmp_path, caplog):
     rec = __import__("ber_helpers").Recorder()
     stats = ReadStats()
     n = sum(len(b) for b in read_ber_events(path, stats=stats, rejects=rec))
-    assert n + stats.rejected_total == 3 and n >= 2
-    assert "compressed stream ends early" in caplog.text
+    assert n + stats.rejected_total == 3 and n == 2
+    assert "truncated gzip (the compressed stream ends early)" in caplog.text
+    assert len(rec.items) == 1 and rec.items[0][1].startswith("truncated file (114 bytes needed, ")
+    # cut exactly after a record: the cut counts as one rejected record, as in the CSV reader
+    comp = gzip.compress(GOOD[:MTC])
+    path.write_bytes(comp[:-8])                     # the gzip trailer (CRC, size) cut off
+    rec = __import__("ber_helpers").Recorder()
+    stats = ReadStats()
+    n = sum(len(b) for b in read_ber_events(path, stats=stats, rejects=rec))
+    assert (n, stats.rejected_total) == (2, 1)
+    assert rec.items[0][:3] == (MTC, "truncated gzip (the compressed stream ends early)", None)
+
+
+def test_call_duration_bound_as_csv():
+    ev = sample_events(3)
+    ev.loc[0, "duration_s"] = 172801
+    data = ber_bytes(ev)
+    at = data.index(bytes.fromhex("9903"), MOC) + 2
+    rows, rejects, _ = kernel(data)
+    assert rejects == [(MOC, f"bad callDuration (172801 seconds, not 0-172800, at byte {at})",
+                        "callDuration")]
+    assert len(rows) == 2

@@ -61,15 +61,15 @@ def test_empty_folder(tmp_path):
 
 
 @pytest.mark.parametrize("content,shown", [
-    (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\0" * 24, "first bytes d4 c3 b2 a1 02 00 04 00 00 00 00 00 00 00 00 00"),
-    (gzip.compress(b"\x30\x82\x01\x00" + b"\0" * 40), "inflated content 30 82 01 00 00 00 00 00 00 00 00 00 00 00 00 00"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 24, "first bytes 89 50 4e 47 0d 0a 1a 0a 00 00 00 00 00 00 00 00"),
+    (gzip.compress(b"\x7fELF\x02\x01\x01" + b"\0" * 40), "inflated content 7f 45 4c 46 02 01 01 00 00 00 00 00 00 00 00 00"),
 ])
 def test_binary_content_is_not_csv(tmp_path, content, shown):
     p = tmp_path / "x.bin"
     p.write_bytes(content)
     with pytest.raises(InputError) as e:
         list(open_events(p))
-    assert str(e.value) == f"{p}: not a CDR CSV file ({shown}); the formats read are csv"
+    assert str(e.value) == f"{p}: not a CDR or capture file simbox reads ({shown}); the formats read are ber, pcap, csv"
 
 
 def test_empty_file_among_others_is_skipped_with_a_warning(files, tmp_path, caplog):

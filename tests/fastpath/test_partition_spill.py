@@ -96,3 +96,15 @@ def test_reader_errors_reach_the_caller(tmp_path):
     with pytest.raises(ValueError, match="line 7: bad"):
         reduce_partitioned(bad_reader(), lambda c: None, memory_limit="1MB", tmpdir=str(tmp_path))
     assert os.listdir(tmp_path) == []
+
+
+def test_one_huge_imsi_under_a_tiny_budget(tmp_path):
+    # all events of one IMSI cannot be split further: reduced in one piece, no endless recursion
+    batches = random_batches(120_000, 1, seed=5)
+    tokens = [f"c{i}" for i in range(50)]
+    big = features_from_events(batches, CellDict(tokens), memory_limit="4GB", workers=1)
+    small = features_from_events(batches, CellDict(tokens), memory_limit="1MB", workers=2,
+                                 tmpdir=str(tmp_path))
+    assert small.info["spills"] > 0 and small.info["splits"] >= 1
+    pd.testing.assert_frame_equal(small.features, big.features)
+    assert len(small.features) == 1 and os.listdir(tmp_path) == []

@@ -128,6 +128,9 @@ def test_file_objects_and_gzip(pcapdir, tmp_path):
     gz.write_bytes(gzip.compress(raw))
     b2 = EventBatch.concat(read_signaling_events(gz))
     assert len(b1) == len(b2) == 1 and b1.imsi[0] == b2.imsi[0]
+    ng = tmp_path / "n.pcapng.gz"
+    ng.write_bytes(gzip.compress((pcapdir / "magma_nsa_connection.pcap").read_bytes()))
+    assert list(decode_signaling(ng).cell_id) == ["", "22201-1-917760"]
 
 
 def _pcap(records, linktype=1):
@@ -272,3 +275,20 @@ def test_records_spanning_read_blocks(pcapdir, tmp_path, monkeypatch):
         assert st.rejected_total == 0 and st.records == 2 * n
         for col in ("time", "imsi", "imei", "cell"):
             assert (getattr(parts, col) == getattr(whole, col)).all()
+
+
+def test_empty_captures(tmp_path):
+    from simbox.errors import EmptyInputError
+    from simbox.fastpath.readers import open_events
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    header_only = tmp_path / "h.pcap"
+    header_only.write_bytes(_pcap([]))
+    for p, msg in ((empty, "empty file (no capture header, no packets)"),
+                   (header_only, "the capture holds no packets")):
+        with pytest.raises(EmptyInputError) as e:
+            list(read_signaling_events(p))
+        assert str(e.value) == f"{p}: {msg}"
+    with pytest.raises(EmptyInputError) as e:
+        list(open_events([header_only]))
+    assert str(e.value) == f"{header_only}: the capture holds no packets"

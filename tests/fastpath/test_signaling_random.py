@@ -42,6 +42,7 @@ subscriber = st.fixed_dictionaries({
     "imsi": digits(6, 15), "imei": st.one_of(st.just(""), digits(14, 16)),
     "msisdn": st.one_of(st.just(""), digits(1, 15)), "loc": location,
     "rat": st.integers(0, 10),
+    "diameter_rat": st.sampled_from([1000, 1004, 1005, 32767, 32768, 2**32 - 1]),
 })
 
 
@@ -71,7 +72,7 @@ def csr(sub, seq):
 
 def ulr(sub):
     avps = [dm.AVP(263, val="mme;1;2"), dm.AVP(1, val=sub["imsi"]),
-            dm.AVP([1032, 10415], val=1004)]
+            dm.AVP([1032, 10415], val=sub["diameter_rat"])]
     imei = sub["imei"]
     if imei:
         ti = [dm.AVP([1402, 10415], val=imei[:14] if len(imei) == 16 else imei)]

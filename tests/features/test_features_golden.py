@@ -109,7 +109,7 @@ def test_features_command_rejects_and_errors(datadir, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == \
         f"simbox features: error: --out {tmp_path / 'f.txt'}: give a .parquet or .csv file name"
     assert main(["features", "--out", str(out)]) == 1
-    assert "give at least one CDR file (or --list)" in capsys.readouterr().err
+    assert "give at least one CDR file or --signaling capture (or --list)" in capsys.readouterr().err
     assert main(["features", str(bad), "--out", str(out), "--timezone", "Mars/Base"]) == 1
     assert "unknown time zone 'Mars/Base'" in capsys.readouterr().err
     assert main(["features", str(bad), "--out", str(out), "--memory-limit", "lots"]) == 1

@@ -139,3 +139,10 @@ def test_unknown_timezone_is_a_clear_error():
     from simbox.errors import ConfigError
     with pytest.raises(ConfigError, match="unknown time zone 'Mars/Base'"):
         features_from_events([], CellDict(), timezone="Mars/Base")
+
+
+def test_times_before_1970_floor_to_the_right_hour_and_day():
+    b = [one(0, -1, other="10086", duration=5), one(0, -3601, other="10086"), one(1, -86401)]
+    got, want, _ = run_both(b, timezone="America/St_Johns")
+    assert_frames_match(got.features, want)
+    assert got.features.active_hours.iloc[0] == 3
