@@ -25,7 +25,7 @@ import pandas as pd
 from simbox._version import __version__
 from simbox.deployments import LinkRules, deployment_table, group_sims
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
-from simbox.outputs import atomic_folder, check_output_folder, write_csv, write_geojson, write_kml
+from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
 
@@ -280,15 +280,14 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
         raise ModelError(f"{model_name}: the model has no usable operating threshold "
                          f"({threshold}); give --threshold")
     tz = timezone or (getattr(mdl, "card", None) or {}).get("timezone") or "UTC"
+    run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
+               strict_cells=strict_cells, link_rules=link_rules, progress=progress, started=t0,
+               features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
+                             workers=workers, on_bad_records=on_bad_records, progress=progress))
     if out is None:
-        return _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, tz,
-                     on_bad_records, strict_cells, memory_limit, workers, link_rules, None,
-                     progress, t0)
-    check_output_folder(out)
+        return _scan(inputs, cell_table, rejects=None, **run)
     with atomic_folder(out) as tmp:
-        result = _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, tz,
-                       on_bad_records, strict_cells, memory_limit, workers, link_rules,
-                       tmp / "rejects.csv", progress, t0)
+        result = _scan(inputs, cell_table, rejects=tmp / "rejects.csv", **run)
         result.summary["out"] = os.fspath(out)
         if hasattr(progress, "stage"):
             progress.stage("writing outputs")
@@ -299,8 +298,10 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     return result
 
 
-def _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, tz,
-          on_bad_records, strict_cells, memory_limit, workers, link_rules, rejects, progress, t0):
+def _scan(inputs, cell_table, *, model, model_name, threshold, source, strict_cells, link_rules,
+          progress, started, features, rejects):
+    """Features, scores, tables: the work of :func:`scan` (``features``: options of
+    :func:`simbox.features.compute_features`)."""
     from simbox.features import compute_features
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -309,9 +310,7 @@ def _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, 
         raise EmptyInputError("no CDR input given")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute_features(inputs, cells=cell_table.reset_index(), tac=tac, columns=columns,
-                               timezone=tz, memory_limit=memory_limit, workers=workers,
-                               on_bad_records=on_bad_records, rejects=rejects, progress=progress)
+        res = compute_features(inputs, cells=cell_table.reset_index(), rejects=rejects, **features)
     for w in caught:   # one line each; cells missing from the table are said once, below
         if "not in cells.csv" not in str(w.message):
             log.warning("%s", w.message)
@@ -331,18 +330,18 @@ def _scan(inputs, cell_table, tac, mdl, model_name, threshold, source, columns, 
         log.warning("%s; their SIMs are located from their other cells", msg)
     if hasattr(progress, "stage"):
         progress.stage("scoring", total=len(res.features), unit="SIMs")
-    predictions = mdl.predict(res.features, threshold=threshold)
+    predictions = model.predict(res.features, threshold=threshold)
     if callable(progress):
         progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
-    summary = {"model": model_name, "threshold_source": source, "timezone": tz,
+    summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
                "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
                "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
     if hasattr(progress, "stage"):
         progress.stage("grouping deployments, reasons")
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
-                      score=lambda X: mdl.predict(X, threshold=threshold)["score"].to_numpy(),
+                      score=lambda X: model.predict(X, threshold=threshold)["score"].to_numpy(),
                       summary=summary)
-    result.summary["seconds"] = round(time.monotonic() - t0, 1)
+    result.summary["seconds"] = round(time.monotonic() - started, 1)
     result.rejects_path = os.fspath(rejects) if rejects is not None else None
     return result
