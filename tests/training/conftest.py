@@ -1,6 +1,6 @@
 import pytest
 
-from synthetic_network import NAMES, SCHEMA_HASH, make_network
+from training_network import NAMES, SCHEMA_HASH, make_network
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from synthetic_network import make_network
+from training_network import make_network
 from simbox.errors import InputError
 from simbox.training.dataset import truth_labels
 from simbox.training.evaluate import evaluate, format_report, nan_free
