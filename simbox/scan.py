@@ -250,9 +250,11 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
          target_precision: float | None = None, columns="canonical", timezone: str | None = None,
          on_bad_records: str = "skip", strict_cells: bool = False, memory_limit="1GB",
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
-         progress=None) -> ScanResult:
+         signaling=(), progress=None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
+    ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
+    (see docs/input-formats-signaling.md); ``inputs`` may then be empty.
     ``cells``: ``cells.csv`` path or DataFrame (required: sites need coordinates).
     ``model``: a model folder or a loaded Model (None: the shipped default);
     ``threshold`` / ``target_precision`` override its operating threshold.
@@ -283,7 +285,8 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
                strict_cells=strict_cells, link_rules=link_rules, progress=progress, started=t0,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
-                             workers=workers, on_bad_records=on_bad_records, progress=progress))
+                             workers=workers, on_bad_records=on_bad_records, progress=progress,
+                             signaling=signaling))
     if out is None:
         return _scan(inputs, cell_table, rejects=None, **run)
     with atomic_folder(out) as tmp:
@@ -306,8 +309,8 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, strict_ce
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     inputs = list(inputs)
-    if not inputs:
-        raise EmptyInputError("no CDR input given")
+    if not inputs and not features.get("signaling"):
+        raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = compute_features(inputs, cells=cell_table.reset_index(), rejects=rejects, **features)

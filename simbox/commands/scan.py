@@ -17,11 +17,15 @@ and rejects.csv (malformed records, if any).  See docs/scan.md.
 Example:
   simbox scan cdrs/*.csv.gz --cells cells.csv --tac tac.csv --out scan-2026-03/
   simbox scan cdrs.csv.gz --cells cells.csv --model models/v3 --target-precision 0.99 --out out/ --json
+  simbox scan cdrs/*.csv.gz --signaling core/s11.pcap --cells cells.csv --out scan-2026-03/
 """
 
 
 def add_arguments(p):
-    p.add_argument("inputs", nargs="+", metavar="CDR", help="CDR files or folders (CSV, gzip, BER)")
+    p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders (CSV, gzip, BER)")
+    p.add_argument("--signaling", nargs="+", default=[], metavar="PCAP",
+                   help="signaling captures or folders (pcap, pcapng, gzip): attach events "
+                        "(IMSI, IMEI, cell) joined to the CDRs; may be given without CDRs")
     p.add_argument("--cells", help="cells.csv: cell_id,site_id,lat,lon,azimuth (required)")
     p.add_argument("--tac", help="tac.csv: tac,device_type (device types of IMEIs)")
     p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
@@ -42,9 +46,14 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from simbox.errors import ConfigError
+    from simbox.fastpath.signaling import check_captures
     from simbox.progress import Progress
     from simbox.scan import scan, summary_line
-    result = scan(args.inputs, cells=args.cells, tac=args.tac, model=args.model,
+    if not args.inputs and not args.signaling:
+        raise ConfigError("give at least one CDR file or --signaling capture")
+    check_captures(args.signaling)
+    result = scan(args.inputs, signaling=args.signaling, cells=args.cells, tac=args.tac, model=args.model,
                   threshold=args.threshold, target_precision=args.target_precision,
                   columns=args.columns, timezone=args.timezone,
                   on_bad_records="error" if args.strict else "skip", strict_cells=args.strict,
