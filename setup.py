@@ -72,7 +72,7 @@ setup(
         "numpy>=1.26",
         "pandas>=2.0",
         "pyarrow>=14",
-        "scikit-learn>=1.4",
+        "scikit-learn>=1.9,<1.10",  # the series the shipped default model was saved with
         "joblib>=1.3",
         "scapy>=2.5",
         "isal>=1.6",

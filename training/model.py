@@ -416,10 +416,17 @@ def check_files(folder: pathlib.Path, card: dict):
                          "truncated or corrupted; copy the model folder again or retrain")
 
 
+def _series(version) -> str:
+    """``"1.9.1"`` -> ``"1.9"``: the release series of a version string."""
+    return ".".join(str(version or "").split(".")[:2])
+
+
 def check_libraries(folder: pathlib.Path, card: dict):
     saved = card["libraries"]
     now = library_versions()
-    if saved.get("scikit-learn") != now["scikit-learn"]:
+    # A pickled estimator is only guaranteed to load in the scikit-learn release
+    # series it was saved with; patch releases of one series are accepted.
+    if _series(saved.get("scikit-learn")) != _series(now["scikit-learn"]):
         v = saved.get("scikit-learn")
         raise ModelError(f"{folder}: saved with scikit-learn {v}, this environment has "
                          f"{now['scikit-learn']}; install it (pip install scikit-learn=={v}) "

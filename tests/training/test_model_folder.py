@@ -107,6 +107,11 @@ def test_load_refuses_other_library_versions(fitted, names, schema_hash, tmp_pat
     (d / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match=r"saved with numpy 1.26.4.*pip install numpy==1.26.4"):
         Model.load(d, schema=(names, schema_hash))
+    # another patch release of the same scikit-learn series loads
+    card["libraries"]["numpy"] = np.__version__
+    card["libraries"]["scikit-learn"] = ".".join(sklearn.__version__.split(".")[:2]) + ".999"
+    (d / "model.json").write_text(json.dumps(card))
+    Model.load(d, schema=(names, schema_hash))
 
 
 def test_load_refuses_other_feature_schema(fitted, names, schema_hash, tmp_path):
