@@ -38,7 +38,7 @@ def test_simulate_command_bad_format(tmp_path, capsys):
     rc = main(["simulate", "--subscribers", "300", "--days", "1", "--out", str(tmp_path),
                "--format", "xml"])
     assert rc == 1
-    assert "unknown --format 'xml'; available: csv" in capsys.readouterr().err
+    assert "unknown --format 'xml'; available: ber, csv" in capsys.readouterr().err
 
 
 def test_writer_tables_and_signaling(tmp_path, capsys):
