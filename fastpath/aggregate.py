@@ -120,7 +120,11 @@ class Reduced:
 
     @classmethod
     def concat(cls, parts: list["Reduced"], ncols: int) -> "Reduced":
-        """One Reduced of several partitions (row indices of the pair tables shifted)."""
+        """One Reduced of several partitions (row indices of the pair tables shifted).
+
+        Consumes ``parts``: each field of the parts is released once concatenated, so
+        memory holds one copy of the results (plus one field) at a time.
+        """
         if not parts:
             parts = [reduce_events(_empty_columns(), columns=np.full(len(SLOTS), -1, np.int32),
                                    ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated([]))]
@@ -131,12 +135,15 @@ class Reduced:
         for name in cls.__dataclass_fields__:
             if name == "duplicates":
                 fields[name] = sum(p.duplicates for p in parts)
-            elif name in ("feats", "hours"):
-                fields[name] = np.vstack([p.feats if name == "feats" else p.hours for p in parts])
+                continue
+            if name in ("feats", "hours"):
+                fields[name] = np.vstack([getattr(p, name) for p in parts])
             elif name in rows:
-                fields[name] = cat([getattr(p, name) + b for p, b in zip(parts, base)]).astype(np.int32)
+                fields[name] = cat([(getattr(p, name) + b).astype(np.int32) for p, b in zip(parts, base)])
             else:
                 fields[name] = cat([getattr(p, name) for p in parts])
+            for p in parts:
+                setattr(p, name, None)
         return cls(**fields)
 
 

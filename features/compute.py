@@ -121,6 +121,7 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     if state["warning"]:
         warnings.warn(state["warning"], stacklevel=2)
     red = Reduced.concat(parts, len(names))
+    del parts
     stats.duplicates += red.duplicates
     res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz)
     if hasattr(progress, "finish"):
@@ -136,8 +137,10 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
     inv[order] = np.arange(len(order))
     imsi_s = imsi_s[order]
     tokens = np.array(celldict.tokens, dtype=object)
+    feats_sorted = red.feats[order]
+    red.feats = None                         # one copy of the feature matrix at a time
     ctx = post.Context(
-        imsi=red.imsi[order], msisdn=red.msisdn[order], feats=red.feats[order], names=names,
+        imsi=red.imsi[order], msisdn=red.msisdn[order], feats=feats_sorted, names=names,
         dev_row=inv[red.dev_row], dev_imei=red.dev_imei,
         site_row=inv[red.site_row], site_code=red.site_code,
         main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
@@ -145,8 +148,12 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         tac=tac, tz=tz)
     post.fill(ctx)
     index = pd.Index(imsi_s, name="imsi", dtype=object)
-    feats = pd.DataFrame({f.name: ctx.feats[:, i].astype(f.dtype) for i, f in enumerate(REGISTRY)},
-                         index=index)
+    columns = {}
+    for i, f in enumerate(REGISTRY):
+        columns[f.name] = ctx.feats[:, i].astype(f.dtype)
+    ctx.feats = feats_sorted = None
+    feats = pd.DataFrame(columns, index=index, copy=False)
+    del columns
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,

@@ -1,0 +1,57 @@
+"""``simbox scan``: the shutdown list, the deployments and the sites for a raid."""
+from __future__ import annotations
+
+import json
+
+NAME = "scan"
+HELP = "scan CDRs: SIMs to shut down, deployments, sites to raid, report.html"
+DESCRIPTION = """\
+Compute the features of the CDR files, score every SIM with the model (the
+shipped default unless --model), flag those at or above the operating threshold,
+group them into deployments (shared devices, same site and hours, blocks of
+consecutive numbers) and locate them on sites.  Writes into --out:
+flagged.csv (the shutdown list with reasons), deployments.csv, sites.csv,
+sites.geojson (QGIS), sites.kml (Google Earth), report.html (offline), summary.json
+and rejects.csv (malformed records, if any).  See docs/scan.md.
+
+Example:
+  simbox scan cdrs/*.csv.gz --cells cells.csv --tac tac.csv --out scan-2026-03/
+  simbox scan cdrs.csv.gz --cells cells.csv --model models/v3 --target-precision 0.99 --out out/ --json
+"""
+
+
+def add_arguments(p):
+    p.add_argument("inputs", nargs="+", metavar="CDR", help="CDR files or folders (CSV, gzip, BER)")
+    p.add_argument("--cells", help="cells.csv: cell_id,site_id,lat,lon,azimuth (required)")
+    p.add_argument("--tac", help="tac.csv: tac,device_type (device types of IMEIs)")
+    p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--threshold", type=float, help="flag SIMs with a fraud score at least this")
+    g.add_argument("--target-precision", type=float,
+                   help="use the lowest threshold reaching this precision on the model's validation")
+    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--columns", default="canonical",
+                   help="column profile name or file mapping a vendor CSV (default canonical)")
+    p.add_argument("--timezone", help="the network's IANA time zone (default: the model's)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first malformed record or CDR cell missing from --cells")
+    p.add_argument("--memory-limit", default="1GB", help="memory for aggregation (default 1GB)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args) -> int:
+    from simbox.progress import Progress
+    from simbox.scan import scan, summary_line
+    result = scan(args.inputs, cells=args.cells, tac=args.tac, model=args.model,
+                  threshold=args.threshold, target_precision=args.target_precision,
+                  columns=args.columns, timezone=args.timezone,
+                  on_bad_records="error" if args.strict else "skip", strict_cells=args.strict,
+                  memory_limit=args.memory_limit, workers=args.workers, out=args.out,
+                  report=not args.no_report, progress=Progress("scan"))
+    if args.json:
+        print(json.dumps(result.summary, default=str))
+    else:
+        print(summary_line(result.summary))
+    return 0

@@ -1,0 +1,110 @@
+"""simbox train: fit a model on labelled seizures and write a model folder."""
+from __future__ import annotations
+
+import json
+
+NAME = "train"
+HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
+DESCRIPTION = """\
+Train the SIM box / card farm model on what raids confirmed.  Features come from
+CDR files (through the fast path) or from a features file; labels.csv has rows
+imsi|imei,label,case_id with label in simbox, cardfarm, legit.  Cross-validation
+is grouped by case_id; the operating threshold is chosen on cross-validated
+scores to reach --target-precision.  The folder gets model.joblib, model.json
+(the model card), PR/calibration/importance plots and report.html.
+
+model.joblib is a pickle: a model folder is executable, use only trusted ones.
+
+Example:
+  simbox train cdrs/*.csv.gz --cells cells.csv --labels labels.csv --out model/
+  simbox train --features features.parquet --labels labels.csv --out model/ \\
+      --target-precision 0.99 --unlabelled ignore
+"""
+
+
+def add_arguments(p):
+    p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders")
+    p.add_argument("--features", metavar="FILE", help="a features file (simbox features --out) "
+                   "instead of CDR files")
+    p.add_argument("--labels", metavar="CSV", help="labels.csv: imsi|imei,label,case_id")
+    p.add_argument("--truth", metavar="CSV", help="the simulator's truth.csv for these SIMs "
+                   "(labels every SIM when --labels is not given, adds kinds to the metrics)")
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    p.add_argument("--simulated", metavar="DIR",
+                   help="a folder written by simbox simulate (cdrs, cells.csv, tac.csv, "
+                        "truth.csv) trained beside the seizures, so kinds no raid found are "
+                        "still learnt")
+    p.add_argument("--simulated-timezone", default="Asia/Shanghai", metavar="TZ",
+                   help="local time zone of the simulated network (default: the simulator's, "
+                        "Asia/Shanghai)")
+    p.add_argument("--simulated-weight", type=float, default=1.0, metavar="W",
+                   help="training weight of a simulated SIM (default 1)")
+    p.add_argument("--seizure-weight", type=float, default=5.0, metavar="W",
+                   help="training weight of a seized (labelled) SIM (default 5)")
+    p.add_argument("--unlabelled", choices=("presumed-legit", "ignore"),
+                   default="presumed-legit",
+                   help="unlabelled SIMs: a sample used as legit with a lower weight "
+                        "(default), or left out")
+    p.add_argument("--unlabelled-max", type=int, default=100_000, metavar="N",
+                   help="size of the presumed-legit sample (default 100000)")
+    p.add_argument("--unlabelled-weight", type=float, default=0.5, metavar="W",
+                   help="training weight of a presumed-legit SIM (default 0.5)")
+    p.add_argument("--target-precision", type=float, default=0.995, metavar="P",
+                   help="per-SIM precision the operating threshold must reach (default 0.995)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-kind-holdout", action="store_true",
+                   help="skip refitting without each fraud kind (recall on unseen kinds)")
+    add_feature_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the model card summary as JSON")
+
+
+def add_feature_arguments(p):
+    p.add_argument("--cells", metavar="CSV", help="cells.csv (cell_id,site_id,lat,lon,azimuth)")
+    p.add_argument("--tac", metavar="CSV", help="tac.csv (tac,device_type)")
+    p.add_argument("--columns", default="canonical", help="column profile of the CDR CSV")
+    p.add_argument("--timezone", default=None, help="the network's IANA time zone (default UTC)")
+    p.add_argument("--rejects", metavar="CSV", help="write rejected CDR rows here")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad CDR row")
+
+
+def feature_options(args) -> dict:
+    opts = {"cells": args.cells, "tac": args.tac, "columns": args.columns,
+            "on_bad_records": "error" if args.strict else "skip", "rejects": args.rejects}
+    if args.timezone:
+        opts["timezone"] = args.timezone
+    return opts
+
+
+def run(args) -> int:
+    from simbox.progress import Progress
+    from simbox.training.run import train_files
+    sim = None
+    if args.simulated:
+        sim = (args.simulated, args.simulated_timezone)
+    model = train_files(
+        inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
+        truth=args.truth, simulated=sim, feature_options=feature_options(args),
+        progress=Progress("reading CDRs"),
+        target_precision=args.target_precision, folds=args.folds, seed=args.seed,
+        unlabelled=args.unlabelled, unlabelled_max=args.unlabelled_max,
+        unlabelled_weight=args.unlabelled_weight, seizure_weight=args.seizure_weight,
+        simulated_weight=args.simulated_weight, kind_holdout=not args.no_kind_holdout)
+    s = model.card["metrics"]["model"]["per_sim"]
+    r = model.card["metrics"]["rules"]["per_sim"]
+    summary = {"out": args.out, "threshold": model.threshold,
+               "sims": model.card["training_data"]["sims"],
+               "label_counts": model.card["training_data"]["label_counts"],
+               "cv_precision": s["precision"], "cv_recall": s["recall"],
+               "cv_false_positive_rate": s["false_positive_rate"],
+               "rules_recall": r["recall"], "seconds": model.card["seconds"]}
+    if args.json:
+        from simbox.training.model import nan_free
+        print(json.dumps(nan_free(summary)))
+    else:
+        f = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        print(f"model written to {args.out}: {summary['sims']:,} SIMs, threshold "
+              f"{f(model.threshold)}; cross-validated precision {f(s['precision'])}, recall "
+              f"{f(s['recall'])}, FPR {f(s['false_positive_rate'])} (rules recall "
+              f"{f(r['recall'])}); see {args.out}/report.html")
+    return 0

@@ -1,0 +1,307 @@
+"""Reasons for a flagged SIM, in words a fraud analyst reads at a glance.
+
+A reason is a short phrase built from one feature value ("412 distinct numbers
+called", "no calls received", "one cell", "23 other SIMs on the same device").
+The phrases of one SIM are ordered by how much each feature drove its score:
+
+- with ``contributions`` (per-feature contributions from the model, larger =
+  pushed the score up), those come first, in that order, and the deviations
+  below fill the remaining places.  :func:`occlusion_contributions` gets
+  them from any model: the drop of the SIM's score when one feature at a time is
+  set to the reference population's median;
+- without, by how far the SIM sits from the reference population (the SIMs that
+  were not flagged) in the direction that looks like fraud: a robust z-score
+  ``(x - median) / scale`` on the feature (on ``log1p`` for counts), where
+  ``scale`` is the larger of 1.4826 x MAD, IQR / 1.349 and 10 % of the median
+  (never 0), multiplied by the feature's suspicious direction (+1: high values
+  look like fraud, -1: low values do, 0: either way, absolute value), capped
+  at 5: beyond that a feature is simply far outside the normal range, and among
+  such features the order of :data:`PHRASES` (most telling first) decides.
+
+Features that say the same thing (``n_mtc`` and ``mt_mo_ratio``) share a group
+and only the strongest of a group is worded.  Features the table below does not
+know are worded from the feature registry's meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Phrase", "PHRASES", "reference_stats", "deviations", "reasons", "reasons_table",
+           "occlusion_contributions"]
+
+
+def _n(v) -> str:
+    return f"{int(round(v)):,}"
+
+
+def _share(v) -> str:
+    return f"{100 * v:.0f}%"
+
+
+def _few(v, none: str, some: str) -> str:
+    """``none`` for 0, ``some`` with "only" while the count is small, without it above."""
+    if v < 0.5:
+        return none
+    text = some.format(n=_n(v))
+    return text if v <= 5 else text.replace("only ", "", 1)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    direction: int                  # +1 high is suspicious, -1 low is, 0 both
+    group: str                      # phrases of one group are alternatives
+    log: bool                       # compare on log1p (counts)
+    words: Callable[[float], str]   # value -> phrase
+
+
+def _km(v) -> str:
+    """A distance given in km, in m under 1 km."""
+    return f"{1000 * v:,.0f} m" if v < 1 else f"{v:,.1f} km"
+
+
+PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
+    "moc_callees": Phrase(+1, "callees", True, lambda v: f"{_n(v)} distinct numbers called"),
+    "n_sms_mo": Phrase(+1, "sms_out", True, lambda v: f"{_n(v)} SMS sent"),
+    "imei_max_imsis": Phrase(+1, "device", True,
+                             lambda v: f"{_n(v - 1)} other SIMs on the same device"
+                             if v >= 2.5 else "another SIM on the same device"),
+    "n_mtc": Phrase(-1, "received", True,
+                    lambda v: _few(v, "no calls received", "only {n} calls received")),
+    "mt_mo_ratio": Phrase(-1, "received", False,
+                          lambda v: "no calls received" if v <= 0 else
+                          f"1 call received per {1 / v:,.0f} made" if v < 0.5 else
+                          f"{v:.1f} calls received per call made"),
+    "mtc_callers": Phrase(-1, "received", True,
+                          lambda v: _few(v, "nobody calls it", "called by only {n} numbers")),
+    "n_cells": Phrase(-1, "cells", True,
+                      lambda v: "one cell" if round(v) <= 1 else _few(v, "", "only {n} cells")),
+    "n_sites": Phrase(-1, "cells", True,
+                      lambda v: "one site" if round(v) <= 1 else _few(v, "", "only {n} sites")),
+    "gyration_km": Phrase(-1, "cells", False,
+                          lambda v: "never moves" if v < 0.0005 else
+                          f"never moves (within {_km(v)})" if v < 1 else f"moves within {_km(v)}"),
+    "device_not_phone": Phrase(+1, "device_type", False,
+                               lambda v: "in a modem or gateway, not a phone" if v >= 0.5
+                               else "in a phone"),
+    "imsi_neighbours": Phrase(+1, "batch", True,
+                              lambda v: f"{_n(v)} SIMs with neighbouring IMSIs on its devices or sites"),
+    "msisdn_neighbours": Phrase(+1, "batch", True,
+                                lambda v: f"{_n(v)} SIMs with neighbouring numbers on its devices or sites"),
+    "sms_mt_short_share": Phrase(+1, "otp", False,
+                                 lambda v: f"{_share(v)} of SMS received from short codes"),
+    "moc_gap_lt30_share": Phrase(+1, "gap", False,
+                                 lambda v: f"{_share(v)} of calls within 30 s of the previous one"),
+    "moc_max_per_hour": Phrase(+1, "rate", True, lambda v: f"up to {_n(v)} calls in one hour"),
+    "hour_entropy": Phrase(+1, "hours", False,
+                           lambda v: "active around the clock" if v >= 4.2 else
+                           "active only a few hours of the day" if v <= 2.5 else
+                           "activity spread over the day"),
+    "n_sms_mt": Phrase(-1, "sms_in", True,
+                       lambda v: _few(v, "no SMS received", "only {n} SMS received")),
+    "n_data": Phrase(-1, "data", True,
+                     lambda v: _few(v, "no data use", "only {n} data sessions")),
+    "n_imeis": Phrase(+1, "rotation", True, lambda v: f"moved between {_n(v)} devices"),
+    "imei_changes": Phrase(+1, "rotation", True, lambda v: f"changed device {_n(v)} times"),
+    "main_imei_share": Phrase(-1, "rotation", False,
+                              lambda v: f"only {_share(v)} of events on its main device"),
+    "moc_callee_ratio": Phrase(+1, "callees", False,
+                               lambda v: f"{_share(v)} of calls to a number not called before"
+                               if v < 0.995 else "every call to a different number"),
+    "moc_repeat_share": Phrase(-1, "callees", False,
+                               lambda v: "never calls a number twice" if v <= 0
+                               else f"only {_share(v)} of called numbers called again"),
+    "n_moc": Phrase(+1, "calls", True, lambda v: f"{_n(v)} calls made"),
+    "n_moc_answered": Phrase(+1, "calls", True, lambda v: f"{_n(v)} answered calls made"),
+    "moc_zero_share": Phrase(+1, "unanswered", False, lambda v: f"{_share(v)} of calls unanswered"),
+    "moc_short_share": Phrase(+1, "short", False,
+                              lambda v: f"{_share(v)} of calls answered but under 10 s"),
+    "moc_night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of calls at night"),
+    "night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of activity at night"),
+    "moc_dur_std": Phrase(-1, "duration_sd", False,
+                          lambda v: f"call lengths barely vary (sd {v:,.0f} s)" if v < 30
+                          else f"call lengths vary (sd {v:,.0f} s)"),
+    "moc_dur_mean": Phrase(0, "duration", False, lambda v: f"calls last {v:,.0f} s on average"),
+    "moc_dur_median": Phrase(0, "duration", False, lambda v: f"median call {v:,.0f} s"),
+    "moc_gap_median": Phrase(-1, "gap", True, lambda v: f"a call every {v:,.0f} s (median)"),
+    "moc_gap_p10": Phrase(-1, "gap", True,
+                          lambda v: f"a tenth of calls within {v:,.0f} s of the previous one"),
+    "moc_gap_cv": Phrase(-1, "gap_cv", False,
+                         lambda v: f"calls at a steady rhythm (gap CV {v:.2f})" if v < 0.5
+                         else f"calls at irregular intervals (gap CV {v:.2f})"),
+    "top_cell_share": Phrase(+1, "cells", False, lambda v: f"{_share(v)} of events on one cell"),
+    "cell_entropy": Phrase(-1, "cells", False,
+                           lambda v: "almost always on the same cell" if v < 1
+                           else f"spread over cells ({v:.1f} bits)"),
+    "sms_peers": Phrase(+1, "sms_out", True, lambda v: f"{_n(v)} SMS contacts"),
+    "moc_intl_share": Phrase(0, "intl", False, lambda v: f"{_share(v)} of calls international"),
+    "moc_callee_entropy": Phrase(+1, "callees", False,
+                                 lambda v: f"called numbers never repeat ({v:.1f} bits)"),
+    "active_hours": Phrase(+1, "hours", True, lambda v: f"active in {_n(v)} distinct hours"),
+    "n_events": Phrase(+1, "volume", True, lambda v: f"{_n(v)} events"),
+    "lifetime_share": Phrase(-1, "lifetime", False,
+                             lambda v: f"seen over only {_share(v)} of the period"),
+}
+# features that are never a reason on their own (times, calendar coverage)
+NOT_REASONS = frozenset({"first_seen", "last_seen", "active_days", "active_day_share"})
+_RANK = {name: i for i, name in enumerate(PHRASES)}
+CAP = 5.0
+
+
+def _registry_meanings() -> dict[str, str]:
+    try:
+        from simbox.features import REGISTRY
+    except ImportError:
+        return {}
+    out = {}
+    for f in (REGISTRY.values() if isinstance(REGISTRY, dict) else REGISTRY):
+        out[getattr(f, "name", str(f))] = getattr(f, "meaning", "") or ""
+    return out
+
+
+def _phrase(name: str, meanings: dict[str, str]) -> Phrase:
+    if name in PHRASES:
+        return PHRASES[name]
+    label = meanings.get(name) or name.replace("_", " ")
+    return Phrase(0, name, False, lambda v, label=label: f"{label}: {v:,.3g}")
+
+
+def _transform(values: pd.DataFrame, names) -> pd.DataFrame:
+    out = values.astype(float)
+    for name in names:
+        if PHRASES.get(name, Phrase(0, "", False, str)).log:
+            out[name] = np.log1p(out[name].clip(lower=0))
+    return out
+
+
+def reference_stats(reference: pd.DataFrame) -> pd.DataFrame:
+    """Median and robust scale of each feature over a reference population."""
+    x = _transform(reference, reference.columns)
+    med = x.median()
+    mad = (x - med).abs().median() * 1.4826
+    iqr = (x.quantile(0.75) - x.quantile(0.25)) / 1.349
+    scale = pd.concat([mad, iqr, 0.1 * med.abs()], axis=1).max(axis=1).fillna(0.0)
+    scale = scale.where(scale > 0, 1e-3)
+    return pd.DataFrame({"median": med, "scale": scale})
+
+
+def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """Robust z-scores in the suspicious direction, capped at ``CAP`` (NaN where undefined)."""
+    cols = [c for c in features.columns if c in stats.index and c not in NOT_REASONS]
+    z = (_transform(features[cols], cols) - stats.loc[cols, "median"]) / stats.loc[cols, "scale"]
+    for name in cols:
+        d = PHRASES[name].direction if name in PHRASES else 0
+        z[name] = z[name] * d if d else z[name].abs()
+    return z.clip(upper=CAP)
+
+
+def _phrases(row: pd.Series, contributions: pd.Series, floor: float, top: int,
+             meanings: dict[str, str], groups: set) -> list[str]:
+    """Up to ``top`` phrases of the features above ``floor``, strongest first, one per
+    group; ``groups`` (updated) holds the groups already worded."""
+    c = contributions.dropna()
+    c = c[~c.index.isin(NOT_REASONS)]
+    rank = [_RANK.get(name, len(_RANK)) for name in c.index]
+    order = c.iloc[np.lexsort((rank, -c.to_numpy(dtype=float)))]
+    phrases = []
+    for name, v in order.items():
+        if v <= floor or len(phrases) >= top:
+            break
+        value = row.get(name)
+        if value is None or pd.isna(value):
+            continue
+        p = _phrase(name, meanings)
+        if p.group in groups:
+            continue
+        groups.add(p.group)
+        phrases.append(p.words(float(value)))
+    return phrases
+
+
+def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
+            stats: pd.DataFrame | None = None, top: int = 4, min_contribution: float | None = None,
+            meanings: dict[str, str] | None = None) -> str:
+    """The reasons of one SIM: up to ``top`` phrases joined by ", ".
+
+    ``contributions`` ranks the features (larger first, only those above
+    ``min_contribution``, default 0); with ``stats`` too, the remaining places
+    are filled by the deviation ranking.  Without ``contributions``, ``stats``
+    (from :func:`reference_stats`) is required: the deviation from the reference
+    ranks the features, keeping deviations above ``min_contribution`` (default 1).
+    """
+    if contributions is None and stats is None:
+        raise ValueError("reasons() needs contributions or reference stats")
+    meanings = _registry_meanings() if meanings is None else meanings
+    groups: set = set()
+    phrases = []
+    if contributions is not None:
+        floor = 0.0 if min_contribution is None else min_contribution
+        phrases = _phrases(features_row, contributions, floor, top, meanings, groups)
+    if stats is not None and len(phrases) < top:
+        floor = 1.0 if contributions is not None or min_contribution is None else min_contribution
+        dev = deviations(features_row.to_frame().T, stats).iloc[0]
+        phrases += _phrases(features_row, dev, floor, top - len(phrases), meanings, groups)
+    return ", ".join(phrases)
+
+
+def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.DataFrame | None = None,
+                  reference: pd.DataFrame | None = None, top: int = 4,
+                  min_model_contribution: float = 0.01) -> pd.Series:
+    """Reasons of every SIM in ``flagged_index`` (a Series indexed like it).
+
+    ``contributions`` (a DataFrame like ``features``, e.g. from
+    :func:`occlusion_contributions`) puts first the features carrying at least
+    ``min_model_contribution`` of the score; the remaining places (all of them
+    without contributions) go to the features where the SIM deviates most from
+    ``reference``, which defaults to the SIMs of ``features`` not in
+    ``flagged_index`` (all of them if every SIM is flagged).
+    """
+    flagged_index = pd.Index(flagged_index)
+    meanings = _registry_meanings()
+    if reference is None:
+        reference = features.loc[~features.index.isin(flagged_index)]
+        if len(reference) == 0:
+            reference = features
+    dev = deviations(features.loc[flagged_index], reference_stats(reference))
+    out = []
+    for imsi in flagged_index:
+        row, groups = features.loc[imsi], set()
+        phrases = [] if contributions is None else _phrases(
+            row, contributions.loc[imsi], min_model_contribution, top, meanings, groups)
+        phrases += _phrases(row, dev.loc[imsi], 1.0, top - len(phrases), meanings, groups)
+        out.append(", ".join(phrases))
+    return pd.Series(out, index=flagged_index, name="reasons", dtype=object)
+
+
+def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.DataFrame, *,
+                            max_rows: int = 200_000) -> pd.DataFrame:
+    """Per-feature contributions to the scores of the SIMs in ``index``.
+
+    ``score``: a callable DataFrame -> array of scores (the model's).  The
+    contribution of feature f to SIM i is ``score(x_i) - score(x_i with f set
+    to the median of reference)``: how much of the score that feature carries.
+    Rows are scored in chunks of at most ``max_rows``.
+    """
+    X = features.loc[pd.Index(index)]
+    cols = list(features.columns)
+    median = reference[cols].median()
+    if len(X) == 0:
+        return pd.DataFrame(index=X.index, columns=cols, dtype=float)
+    base = np.asarray(score(X), dtype=float)
+    out = np.zeros((len(X), len(cols)))
+    step = max(1, max_rows // len(cols))
+    values = X.to_numpy(dtype=float)
+    for lo in range(0, len(X), step):
+        block = values[lo:lo + step]
+        n = len(block)
+        stacked = np.repeat(block[None, :, :], len(cols), axis=0)     # feature, sim, column
+        for f in range(len(cols)):
+            stacked[f, :, f] = median.iloc[f]
+        frame = pd.DataFrame(stacked.reshape(-1, len(cols)), columns=cols)
+        frame = frame.astype(features.dtypes.to_dict(), errors="ignore")
+        s = np.asarray(score(frame), dtype=float).reshape(len(cols), n)
+        out[lo:lo + n] = (base[lo:lo + n][None, :] - s).T
+    return pd.DataFrame(out, index=X.index, columns=cols)

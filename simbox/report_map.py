@@ -1,0 +1,156 @@
+"""The map of the report: inline SVG drawn from coordinates, no tiles.
+
+The view covers the sites with a margin (at least 1 km); the city's cells in the
+view are drawn as faint points, so the map reads without any base map.  Each site
+is a circle sized by its SIM count and coloured by class, numbered by priority
+rank, with its dashed confidence circle (true to scale) when it has one.  A scale
+bar and a north arrow make distances readable; hovering shows the details.
+"""
+from __future__ import annotations
+
+import math
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pandas as pd
+
+from simbox.outputs import CLASS_COLOURS
+
+__all__ = ["site_map"]
+
+WIDTH, HEIGHT, PAD = 1000, 620, 28
+M_PER_DEG = 111_195.0
+
+
+NICE_LENGTHS_M = (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000,
+                  100_000, 200_000, 500_000)
+
+
+def _nice_length(max_m: float) -> float:
+    """The longest round length not above ``max_m`` (50 m at least)."""
+    fits = [v for v in NICE_LENGTHS_M if v <= max_m]
+    return fits[-1] if fits else NICE_LENGTHS_M[0]
+
+
+def _label(m: float) -> str:
+    return f"{m / 1000:g} km" if m >= 1000 else f"{m:g} m"
+
+
+def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | None = None,
+             width: int = WIDTH, height: int = HEIGHT, legend: bool = True,
+             min_pad_m: float = 1000.0, used_cells: str = "") -> tuple[str, str]:
+    """An ``<svg>`` element with the sites over the cells, and its caption.
+
+    Sites are numbered by their row (priority rank).  ``focus`` (a row number)
+    centres the view on that site alone (the others still drawn when in view);
+    ``used_cells`` (";"-list) rings the masts of those cells.
+    """
+    s = sites.reset_index(drop=True)
+    s = s.assign(_rank=np.arange(1, len(s) + 1)).dropna(subset=["lat", "lon"]).reset_index(drop=True)
+    if len(s) == 0:
+        return '<p class="note">No located site to draw.</p>', ""
+    view = s if focus is None else s.loc[s["_rank"] == focus + 1]
+    lat0 = float(view["lat"].mean())
+    kx = math.cos(math.radians(lat0)) * M_PER_DEG       # metres per degree of longitude
+    ky = M_PER_DEG
+    # view in metres around the sites, padded, with the map's aspect ratio
+    xs, ys = view["lon"].to_numpy() * kx, view["lat"].to_numpy() * ky
+    rv = view["radius_m"].fillna(0).to_numpy() if "radius_m" in view else np.zeros(len(view))
+    x0, x1 = float((xs - rv).min()), float((xs + rv).max())
+    y0, y1 = float((ys - rv).min()), float((ys + rv).max())
+    radius = s["radius_m"].fillna(0).to_numpy() if "radius_m" in s else np.zeros(len(s))
+    pad = max(min_pad_m, 0.15 * max(x1 - x0, y1 - y0))
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    w, h = width - 2 * PAD, height - 2 * PAD
+    scale = min(w / (x1 - x0), h / (y1 - y0))          # px per metre
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def px(lon, lat):
+        return (width / 2 + (np.asarray(lon) * kx - cx) * scale,
+                height / 2 - (np.asarray(lat) * ky - cy) * scale)
+
+    out = [f'<svg class="map" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
+           'role="img" aria-label="Map of the sites">',
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fdfdfb"/>']
+    n_cells = 0
+    if cells is not None and len(cells):
+        c = cells.drop_duplicates(subset=["lat", "lon"])
+        cx_, cy_ = px(c["lon"].to_numpy(), c["lat"].to_numpy())
+        inside = (cx_ >= 0) & (cx_ <= width) & (cy_ >= 0) & (cy_ <= height)
+        n_cells = int(inside.sum())
+        dot = 2 if focus is None else 3
+        out.append('<g fill="#8a97a3" fill-opacity="0.45">')
+        out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{dot}"/>' for a, b in zip(cx_[inside], cy_[inside])]
+        out.append("</g>")
+        used = cells.loc[cells.index.isin([x for x in used_cells.split(";") if x])]
+        if len(used):
+            ux, uy = px(used["lon"].to_numpy(), used["lat"].to_numpy())
+            out.append('<g fill="none" stroke="#1d2329" stroke-width="1.3"><title>masts of the '
+                       'cells these SIMs used</title>')
+            out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="6"/>' for a, b in zip(ux, uy)]
+            out.append("</g>")
+    sx, sy = px(s["lon"].to_numpy(), s["lat"].to_numpy())
+    n_sims = s["n_sims"].to_numpy(dtype=float) if "n_sims" in s else np.ones(len(s))
+    r_px = np.clip(5 + 3.2 * np.sqrt(n_sims), 10, 30)
+    # confidence circles first, then markers from the lowest priority up (rank 1 on top)
+    for i in range(len(s)):
+        i_rank = int(s.loc[i, "_rank"])
+        if radius[i] > 0:
+            colour = CLASS_COLOURS.get(s.loc[i, "class"], "#444")
+            out.append(f'<circle cx="{sx[i]:.1f}" cy="{sy[i]:.1f}" r="{radius[i] * scale:.1f}" '
+                       f'fill="{colour}" fill-opacity="{0.07 if focus in (None, i_rank - 1) else 0}" '
+                       f'stroke="{colour}" stroke-width="1.2" '
+                       'stroke-dasharray="5 4"/>')
+    order = list(reversed(range(len(s))))
+    if focus is not None:   # the focused site on top
+        order = [i for i in order if s.loc[i, "_rank"] != focus + 1] + \
+            [i for i in order if s.loc[i, "_rank"] == focus + 1]
+    for i in order:
+        row = s.loc[i]
+        colour = CLASS_COLOURS.get(row.get("class"), "#444")
+        tip = (f"#{row['_rank']} site {row['site_id']}: {row.get('n_sims', '?')} SIMs, "
+               f"{row.get('n_devices', '?')} devices, {row.get('class', '')}; deployments "
+               f"{row.get('deployments', '')}; active {row.get('active_hours', '')}; "
+               f"{row['lat']:.5f}, {row['lon']:.5f}")
+        if radius[i] > 0:
+            tip += f" (within about {radius[i]:.0f} m)"
+        out.append(f'<g><title>{escape(tip)}</title>'
+                   f'<circle cx="{sx[i]:.1f}" cy="{sy[i]:.1f}" r="{r_px[i]:.1f}" fill="{colour}" '
+                   'fill-opacity="0.85" stroke="#fff" stroke-width="2"/>'
+                   f'<text x="{sx[i]:.1f}" y="{sy[i] + 4:.1f}" text-anchor="middle" font-size="12" '
+                   f'font-weight="700" fill="#fff">{row["_rank"]}</text>'
+                   f'<text x="{sx[i] + r_px[i] + 4:.1f}" y="{sy[i] + 4:.1f}" font-size="12.5" '
+                   'fill="#1d2329" stroke="#fdfdfb" stroke-width="3" paint-order="stroke">'
+                   f'{escape(str(row["site_id"]))}</text></g>')
+    # scale bar and north arrow
+    bar_m = _nice_length((width / 4) / scale)
+    bar_px = bar_m * scale
+    bx, by = PAD, height - PAD
+    out.append(f'<g font-size="12" fill="#1d2329"><rect x="{bx - 6}" y="{by - 22}" '
+               f'width="{bar_px + 60:.1f}" height="30" fill="#fdfdfb" fill-opacity="0.85"/>'
+               f'<path d="M{bx} {by - 6}v6h{bar_px:.1f}v-6" fill="none" stroke="#1d2329" stroke-width="2"/>'
+               f'<text x="{bx + bar_px + 6:.1f}" y="{by}">{_label(bar_m)}</text></g>')
+    nx, ny = width - PAD - 10, PAD + 6
+    out.append(f'<g><path d="M{nx} {ny}l8 22h-16z" fill="#1d2329"/>'
+               f'<text x="{nx}" y="{ny + 38}" text-anchor="middle" font-size="13" '
+               'font-weight="700" fill="#1d2329">N</text></g>')
+    if not legend:
+        out.append("</svg>")
+        return "\n".join(out), f"view about {_label(round(width / scale, -2))} across"
+    # legend
+    ly = PAD
+    out.append(f'<g font-size="12" fill="#1d2329"><rect x="{PAD - 6}" y="{ly - 14}" width="230" '
+               'height="84" fill="#fdfdfb" fill-opacity="0.9" stroke="#d9dee3"/>')
+    for k, (cls, colour) in enumerate(CLASS_COLOURS.items()):
+        out.append(f'<circle cx="{PAD + 4}" cy="{ly + k * 18}" r="6" fill="{colour}"/>'
+                   f'<text x="{PAD + 16}" y="{ly + 4 + k * 18}">{cls} site (size: SIMs)</text>')
+    out.append(f'<circle cx="{PAD + 4}" cy="{ly + 36}" r="2.5" fill="#8a97a3"/>'
+               f'<text x="{PAD + 16}" y="{ly + 40}">cell site of the network</text>'
+               f'<circle cx="{PAD + 4}" cy="{ly + 54}" r="6" fill="none" stroke="#444" '
+               'stroke-dasharray="3 2"/>'
+               f'<text x="{PAD + 16}" y="{ly + 58}">confidence radius</text></g>')
+    out.append("</svg>")
+    width_m = width / scale
+    caption = (f"{len(s)} site(s), {n_cells} cell site(s) of the network in view, "
+               f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
+    return "\n".join(out), caption

@@ -1,0 +1,347 @@
+"""The main job: CDRs in; shutdown list, deployments and sites out.
+
+``scan()`` computes the features through the fast path, scores every SIM with
+the model (the shipped default when none is given), flags those at or above the
+operating threshold (the model's, unless ``threshold`` or ``target_precision``
+overrides it), explains each flag in words, groups the flagged SIMs into
+deployments and locates them on sites.  :class:`ScanResult` holds the tables as
+DataFrames; ``ScanResult.write(folder)`` writes the files of DESIGN.md
+atomically.  See docs/scan.md for the columns and formulas.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simbox._version import __version__
+from simbox.deployments import LinkRules, deployment_table, group_sims
+from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
+from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
+from simbox.reasons import occlusion_contributions, reasons_table
+from simbox.sites import load_cells, locate, site_table
+
+__all__ = ["scan", "assemble", "ScanResult", "summary_line", "FLAGGED_COLUMNS"]
+
+FLAGGED_COLUMNS = ["imsi", "msisdn", "class", "score", "deployment_id", "reasons", "first_seen",
+                   "last_seen", "n_events", "n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data",
+                   "imei", "device_type", "main_site", "main_cell", "score_simbox", "score_cardfarm"]
+FRAUD_CLASSES = ("simbox", "cardfarm")
+log = logging.getLogger("simbox.scan")
+
+
+@dataclass
+class ScanResult:
+    """The tables of a scan (DataFrames) and what the report needs to draw them."""
+
+    flagged: pd.DataFrame
+    deployments: pd.DataFrame
+    sites: pd.DataFrame
+    summary: dict
+    predictions: pd.DataFrame = field(repr=False)       # every SIM: class, score, flagged
+    features: pd.DataFrame = field(repr=False)          # every SIM's features
+    cells: pd.DataFrame | None = field(default=None, repr=False)
+    deployment_hours: dict = field(default_factory=dict, repr=False)   # id -> 24 counts
+    site_hours: dict = field(default_factory=dict, repr=False)         # site_id -> 24 counts
+    baseline_hours: np.ndarray | None = field(default=None, repr=False)
+    rejects_path: str | None = None
+    out: Path | None = None
+
+    def write(self, out_dir, *, report: bool = True) -> Path:
+        """Write every output file into ``out_dir`` atomically; returns the folder."""
+        with atomic_folder(out_dir) as tmp:
+            self.write_into(tmp, report=report)
+        self.out = Path(out_dir)
+        self.summary["out"] = os.fspath(self.out)
+        return self.out
+
+    def write_into(self, folder, *, report: bool = True) -> None:
+        """Write the files into an existing folder (not atomic: see :meth:`write`)."""
+        folder = Path(folder)
+        write_csv(self.flagged, folder / "flagged.csv")
+        write_csv(self.deployments, folder / "deployments.csv")
+        write_csv(self.sites, folder / "sites.csv")
+        write_geojson(self.sites, folder / "sites.geojson")
+        write_kml(self.sites, folder / "sites.kml")
+        if self.rejects_path and os.path.exists(self.rejects_path) and \
+                Path(self.rejects_path).resolve() != (folder / "rejects.csv").resolve():
+            shutil.copyfile(self.rejects_path, folder / "rejects.csv")
+        if report:
+            from simbox.report import render_report
+            (folder / "report.html").write_text(render_report(self), encoding="utf-8")
+        with open(folder / "summary.json", "w", encoding="utf-8") as f:
+            json.dump(self.summary, f, indent=1, default=str)
+            f.write("\n")
+
+
+def summary_line(summary: dict) -> str:
+    """The one-line summary a command prints."""
+    by = summary.get("flagged_by_class", {})
+    classes = " (" + ", ".join(f"{n:,} {c}" for c, n in by.items()) + ")" if by else ""
+    line = (f"scanned {summary['sims']:,} SIMs ({summary.get('records', {}).get('accepted', 0):,} "
+            f"records): {summary['flagged']:,} flagged{classes} in {summary['deployments']:,} "
+            f"deployment(s) at {summary['sites']:,} site(s)")
+    if summary.get("top_site"):
+        t = summary["top_site"]
+        line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
+    if summary.get("out"):
+        line += f"; report: {os.path.join(summary['out'], 'report.html')}"
+    return line
+
+
+def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+    p = predictions.copy()
+    if threshold is not None:
+        p["flagged"] = p["score"].to_numpy() >= threshold
+    p["flagged"] = p["flagged"].astype(bool)
+    # a SIM flagged under a lowered threshold takes the likelier fraud class
+    fraud = [c for c in ("score_simbox", "score_cardfarm") if c in p.columns]
+    wrong = p["flagged"] & ~p["class"].isin(FRAUD_CLASSES)
+    if wrong.any() and len(fraud) == 2:
+        p.loc[wrong, "class"] = np.where(p.loc[wrong, "score_simbox"] >= p.loc[wrong, "score_cardfarm"],
+                                         "simbox", "cardfarm")
+    elif wrong.any():
+        p.loc[wrong, "class"] = "simbox"
+    return p
+
+
+def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
+             rules: LinkRules | None = None, score=None, summary: dict | None = None) -> ScanResult:
+    """The scan's tables from a ``FeatureResult`` and the model's predictions.
+
+    ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
+    keep the predictions' ``flagged``) flags SIMs with ``score >= threshold``.
+    ``score`` (the model's scoring function, DataFrame -> scores) lets the
+    reasons follow what drove the model (:func:`simbox.reasons.occlusion_contributions`);
+    without it they follow the deviation from the SIMs not flagged.
+    """
+    rules = rules or LinkRules()
+    preds = _flag(predictions.reindex(res.features.index), threshold)
+    mask = preds["flagged"].to_numpy()
+    sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
+    hours = np.asarray(res.hours)[mask]
+    labels, counts = group_sims(sims, hours, res.devices, rules)
+    locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
+    scan_end = res.sims["last_seen"].max() if len(res.sims) else None
+    deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
+                                            scan_end=scan_end)
+    sims = sims.assign(deployment_id=per_sim)
+    sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
+
+    reference = res.features.loc[~mask] if (~mask).any() else res.features
+    contributions = None if score is None else \
+        occlusion_contributions(score, res.features, sims.index, reference)
+    reasons = reasons_table(res.features, sims.index, contributions=contributions,
+                            reference=reference)
+    counts_cols = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
+                   if c in res.features.columns]
+    flagged = sims.join(res.features.loc[mask, counts_cols]).join(
+        preds.loc[mask, [c for c in ("score_simbox", "score_cardfarm") if c in preds.columns]])
+    flagged = flagged.assign(reasons=reasons, imei=sims["main_imei"])
+    flagged.index.name = "imsi"
+    flagged = flagged.reset_index()
+    for c in FLAGGED_COLUMNS:
+        if c not in flagged.columns:
+            flagged[c] = np.nan
+    rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
+    flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
+        .sort_values(["_r", "score", "imsi"], ascending=[True, False, True], kind="stable")
+    flagged = flagged[FLAGGED_COLUMNS].reset_index(drop=True)
+    flagged["score"] = flagged["score"].round(4)
+
+    dep_hours = {d: hours[(per_sim == d).to_numpy()].sum(axis=0) for d in deployments["deployment_id"]}
+    main_site = sims["main_site"].astype(str).to_numpy()
+    site_hours = {s: hours[main_site == s].sum(axis=0) for s in sites["site_id"]}
+    summary = dict(summary or {})
+    dev = res.devices.loc[res.devices["imsi"].isin(sims.index) & (res.devices["imei"].astype(str) != "")]
+    by_class = flagged["class"].value_counts()
+    summary.update({
+        "simbox_version": __version__,
+        "threshold": None if threshold is None else round(float(threshold), 4),
+        "sims": int(len(res.features)),
+        "flagged": int(mask.sum()),
+        "flagged_by_class": {c: int(by_class[c]) for c in FRAUD_CLASSES if c in by_class},
+        "deployments": int(len(deployments)),
+        "sites": int(len(sites)),
+        "devices": int(dev["imei"].nunique()),
+        "unlocated_flagged": int((sims["main_site"].astype(str) == "").sum()),
+        "first_seen": _iso(res.sims["first_seen"].min()) if len(res.sims) else None,
+        "last_seen": _iso(res.sims["last_seen"].max()) if len(res.sims) else None,
+        "top_site": ({k: _plain(sites.iloc[0][k]) for k in ("site_id", "lat", "lon", "n_sims")}
+                     if len(sites) else None),
+    })
+    return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
+                      predictions=preds, features=res.features, cells=cells,
+                      deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
+
+
+def _iso(t) -> str | None:
+    if t is None or pd.isna(t):
+        return None
+    t = pd.Timestamp(t)
+    t = t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def load_model(model):
+    """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default)."""
+    from simbox.training.run import default_model_path, load_model as load_folder
+    if model is None:
+        path = default_model_path()
+        if not (path / "model.json").exists():
+            raise ModelError(f"{path}: this install has no default model; give a model folder "
+                             "with --model (simbox train makes one)")
+        return load_folder(None), "default"
+    if isinstance(model, (str, os.PathLike)):
+        return load_folder(model), os.fspath(model)
+    if hasattr(model, "predict") and hasattr(model, "threshold"):
+        return model, type(model).__name__
+    raise ConfigError(f"model must be a model folder or a Model, not {type(model).__name__}")
+
+
+def threshold_for_target(model, target_precision: float) -> float:
+    """The lowest threshold whose precision on the model's validation curve reaches the target.
+
+    The curve is ``card["threshold"]["curve"]``: ``[[threshold, precision, recall], ...]``.
+    """
+    curve = (getattr(model, "card", None) or {}).get("threshold", {}).get("curve")
+    if not curve:
+        raise ModelError("this model records no precision curve (model.json threshold.curve), so "
+                         "--target-precision cannot be used with it; give --threshold instead")
+    ok = [float(t) for t, p, *_ in curve if p is not None and float(p) >= target_precision]
+    if not ok:
+        best = max(float(p) for _, p, *_ in curve if p is not None)
+        raise ConfigError(f"no threshold reaches precision {target_precision} on this model's "
+                          f"validation curve (best {best:.4f}); lower --target-precision")
+    return min(ok)
+
+
+def _check_options(threshold, target_precision):
+    if threshold is not None and target_precision is not None:
+        raise ConfigError("give --threshold or --target-precision, not both")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be within [0, 1], not {threshold}")
+    if target_precision is not None and not 0.0 < target_precision < 1.0:
+        raise ConfigError(f"target precision must be within (0, 1), not {target_precision}")
+
+
+def _unknown_cells(res, cells: pd.DataFrame) -> dict:
+    ev = res.cells
+    unknown = ~ev["cell_id"].astype(str).isin(cells.index)
+    return {"cells": int(ev.loc[unknown, "cell_id"].nunique()),
+            "events": int(ev.loc[unknown, "events"].sum()),
+            "known_cells": int(ev.loc[~unknown, "cell_id"].nunique()),
+            "examples": sorted(ev.loc[unknown, "cell_id"].astype(str).unique())[:3]}
+
+
+def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
+         target_precision: float | None = None, columns="canonical", timezone: str | None = None,
+         on_bad_records: str = "skip", strict_cells: bool = False, memory_limit="1GB",
+         workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
+         progress=None) -> ScanResult:
+    """Scan CDR files: the shutdown list, the deployments and the sites.
+
+    ``cells``: ``cells.csv`` path or DataFrame (required: sites need coordinates).
+    ``model``: a model folder or a loaded Model (None: the shipped default);
+    ``threshold`` / ``target_precision`` override its operating threshold.
+    ``timezone``: the network's local time (None: the model's).  CDR cells
+    missing from the cell table are counted and warned about (an error with
+    ``strict_cells``, or when none is known).  With ``out`` every file is written
+    there atomically (rejected records in ``rejects.csv``).
+    """
+    t0 = time.monotonic()
+    _check_options(threshold, target_precision)
+    if cells is None:
+        raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
+                         "with --cells; sites need coordinates")
+    cell_table = load_cells(cells)
+    mdl, model_name = load_model(model)
+    if target_precision is not None:
+        threshold = threshold_for_target(mdl, target_precision)
+        source = f"set for precision {target_precision} on the model's validation curve"
+    elif threshold is not None:
+        source = "given"
+    else:
+        threshold = mdl.threshold
+        source = "the model's operating threshold"
+    if threshold is None or not np.isfinite(threshold):
+        raise ModelError(f"{model_name}: the model has no usable operating threshold "
+                         f"({threshold}); give --threshold")
+    tz = timezone or (getattr(mdl, "card", None) or {}).get("timezone") or "UTC"
+    run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
+               strict_cells=strict_cells, link_rules=link_rules, progress=progress, started=t0,
+               features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
+                             workers=workers, on_bad_records=on_bad_records, progress=progress))
+    if out is None:
+        return _scan(inputs, cell_table, rejects=None, **run)
+    with atomic_folder(out) as tmp:
+        result = _scan(inputs, cell_table, rejects=tmp / "rejects.csv", **run)
+        result.summary["out"] = os.fspath(out)
+        if hasattr(progress, "stage"):
+            progress.stage("writing outputs")
+        result.write_into(tmp, report=report)
+    result.out = Path(out)
+    if hasattr(progress, "finish"):
+        progress.finish()
+    return result
+
+
+def _scan(inputs, cell_table, *, model, model_name, threshold, source, strict_cells, link_rules,
+          progress, started, features, rejects):
+    """Features, scores, tables: the work of :func:`scan` (``features``: options of
+    :func:`simbox.features.compute_features`)."""
+    from simbox.features import compute_features
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    inputs = list(inputs)
+    if not inputs:
+        raise EmptyInputError("no CDR input given")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = compute_features(inputs, cells=cell_table.reset_index(), rejects=rejects, **features)
+    for w in caught:   # one line each; cells missing from the table are said once, below
+        if "not in cells.csv" not in str(w.message):
+            log.warning("%s", w.message)
+    if len(res.features) == 0:
+        raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
+                              "nothing to scan")
+    unknown = _unknown_cells(res, cell_table)
+    if unknown["cells"]:
+        msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
+               f"the cell table (e.g. {', '.join(unknown['examples'])})")
+        if unknown["known_cells"] == 0:
+            raise InputError(f"none of the CDRs' cells is in the cell table ({unknown['cells']:,} "
+                             f"cells, e.g. {', '.join(unknown['examples'])}): is it the cells file "
+                             "of this network?")
+        if strict_cells:
+            raise InputError(msg + "; add them to the cell table, or drop --strict")
+        log.warning("%s; their SIMs are located from their other cells", msg)
+    if hasattr(progress, "stage"):
+        progress.stage("scoring", total=len(res.features), unit="SIMs")
+    predictions = model.predict(res.features, threshold=threshold)
+    if callable(progress):
+        progress(len(res.features))
+    stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
+    summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
+               "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
+               "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if hasattr(progress, "stage"):
+        progress.stage("grouping deployments, reasons")
+    result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
+                      score=lambda X: model.predict(X, threshold=threshold)["score"].to_numpy(),
+                      summary=summary)
+    result.summary["seconds"] = round(time.monotonic() - started, 1)
+    result.rejects_path = os.fspath(rejects) if rejects is not None else None
+    return result

@@ -1,0 +1,190 @@
+"""Sites: where the flagged SIMs physically are, for the field team.
+
+The cell table (``cells.csv``: ``cell_id,site_id,lat,lon,azimuth`` plus any
+extra columns, such as an address) gives each cell a position.  A group of SIMs
+(a deployment, or the flagged SIMs whose main site is one site) is *located* from
+the positions (masts) that carried its events:
+
+1. positions are grouped into clusters of masts within ``CLUSTER_M`` (3 km) of
+   the cluster's busiest mast, and only the cluster with most events is kept: a
+   box that moved, or a SIM bank feeding remote gateways, is located where most
+   of its traffic was (its other sites are still in the site list);
+2. the location is the centroid of the kept positions, each weighted by the
+   square of its events: a static box sends most of its traffic through its
+   best cell and some through neighbours it reselects now and then; squared
+   weights keep the estimate at the dominant mast, leaning towards a strong
+   second one (86 % / 14 % of the events: 3 % of the way), while a box between
+   two masts (50 % / 50 %) lands between them;
+3. the **confidence radius** is the root-mean-square distance of the kept
+   positions from the centroid, with the same weights (0 when all its events
+   were on one mast: the box is then within that site's coverage, not
+   necessarily at the mast).
+
+The site list has one row per cell site that is the main site of at least one
+flagged SIM: its located position, the cells used, the deployments and the
+counts, the hours it is active, first and last seen, and a priority:
+
+    site priority = sum over deployments d at the site of
+                    priority(d) x (SIMs of d whose main site is this site) / (SIMs of d)
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from simbox.deployments import active_hours, format_hours
+from simbox.errors import InputError
+
+__all__ = ["CELL_COLUMNS", "load_cells", "haversine_m", "locate", "site_table", "SITE_COLUMNS"]
+
+CELL_COLUMNS = ("cell_id", "site_id", "lat", "lon", "azimuth")
+SITE_COLUMNS = ["site_id", "lat", "lon", "radius_m", "cells", "deployments", "n_deployments",
+                "class", "n_sims", "n_devices", "active_hours", "first_seen", "last_seen",
+                "events", "priority"]
+EARTH_RADIUS_M = 6_371_008.8
+CLUSTER_M = 3000.0
+
+
+def load_cells(cells) -> pd.DataFrame:
+    """The cell table from a path or a DataFrame, checked.
+
+    Returns a DataFrame indexed by ``cell_id`` (str) with ``site_id`` (str),
+    ``lat``, ``lon`` (float) and the other columns as given (``azimuth``, an
+    address...).  The checks are those of the feature run
+    (:func:`simbox.features.tables.load_cells`: columns, coordinates, unique
+    cells, with file:line:field), plus: at least one cell.
+    """
+    from simbox.features.tables import load_cells as read_cells
+    if isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id":
+        cells = cells.reset_index()
+    table = read_cells(cells)
+    if len(table) == 0:
+        name = os.fspath(cells) if isinstance(cells, (str, os.PathLike)) else "the cells DataFrame"
+        raise InputError(f"{name}: the cells file has no rows")
+    return table
+
+
+def haversine_m(lat1, lon1, lat2, lon2):
+    """Great-circle distance in metres (vectorised)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _main_cluster(pos: pd.DataFrame, cluster_m: float) -> np.ndarray:
+    """Mask of the positions in the busiest cluster: positions are taken busiest
+    first and join the first cluster whose seed is within ``cluster_m``."""
+    order = np.argsort(-pos["events"].to_numpy(), kind="stable")
+    lat, lon = pos["lat"].to_numpy(), pos["lon"].to_numpy()
+    label = np.full(len(pos), -1)
+    seeds: list[int] = []
+    for i in order:
+        near = [k for k, j in enumerate(seeds) if haversine_m(lat[i], lon[i], lat[j], lon[j]) <= cluster_m]
+        if near:
+            label[i] = near[0]
+        else:
+            label[i] = len(seeds)
+            seeds.append(i)
+    totals = np.bincount(label, weights=pos["events"].to_numpy(dtype=float))
+    return label == int(np.argmax(totals))
+
+
+def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
+           cluster_m: float = CLUSTER_M) -> pd.DataFrame:
+    """Position of each group of SIMs from the cells that carried its events.
+
+    ``groups``: group key per imsi (index imsi); ``cell_events``: ``imsi,
+    cell_id, events``; ``cells`` from :func:`load_cells`.  Returns a DataFrame
+    indexed by group key: ``lat, lon, radius_m, events, cells`` (every cell
+    used, most events first, ";"-joined).  Groups with no located event are
+    left out.
+    """
+    ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
+    ev = ev.assign(group=groups.reindex(ev["imsi"]).to_numpy(),
+                   lat=cells["lat"].reindex(ev["cell_id"]).to_numpy(),
+                   lon=cells["lon"].reindex(ev["cell_id"]).to_numpy())
+    ev = ev.dropna(subset=["lat", "lon"])
+    ev = ev.loc[ev["events"] > 0]
+    cols = ["lat", "lon", "radius_m", "events", "cells"]
+    if len(ev) == 0:
+        return pd.DataFrame(columns=cols)
+    per_cell = ev.groupby(["group", "cell_id"], sort=False).agg(
+        events=("events", "sum"), lat=("lat", "first"), lon=("lon", "first")).reset_index()
+    out = {}
+    for g, c in per_cell.groupby("group", sort=False):
+        pos = c.groupby(["lat", "lon"], sort=False)["events"].sum().reset_index()
+        pos = pos.loc[_main_cluster(pos, cluster_m)]
+        w = pos["events"].to_numpy(dtype=float) ** 2
+        lat0 = float(np.average(pos["lat"], weights=w))
+        # longitude averaged as a unit vector: correct across the antimeridian
+        lon_r = np.radians(pos["lon"].to_numpy())
+        lon0 = float(np.degrees(np.arctan2(np.average(np.sin(lon_r), weights=w),
+                                           np.average(np.cos(lon_r), weights=w))))
+        d = haversine_m(lat0, lon0, pos["lat"].to_numpy(), pos["lon"].to_numpy())
+        radius = float(np.sqrt(np.average(d ** 2, weights=w)))
+        c = c.sort_values("events", ascending=False, kind="stable")
+        out[g] = {"lat": round(lat0, 6), "lon": round(lon0, 6), "radius_m": round(radius, 0),
+                  "events": int(c["events"].sum()), "cells": ";".join(c["cell_id"].astype(str))}
+    return pd.DataFrame.from_dict(out, orient="index", columns=cols)
+
+
+def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
+               cell_events: pd.DataFrame, cells: pd.DataFrame,
+               deployments: pd.DataFrame) -> pd.DataFrame:
+    """The site list.
+
+    ``sims`` (index imsi, flagged SIMs): ``main_site, deployment_id, class,
+    first_seen, last_seen``; ``hours`` its hour rows; ``devices``: ``imsi,
+    imei``; ``deployments`` from :func:`simbox.deployments.deployment_table`.
+    Extra columns of the cell table (first value per site) follow the
+    documented ones.
+    """
+    extra = [c for c in cells.columns if c not in CELL_COLUMNS]
+    columns = SITE_COLUMNS + extra
+    site = sims["main_site"].astype(str)
+    sims = sims.loc[site != ""]
+    hours = np.asarray(hours)[(site != "").to_numpy()]
+    if len(sims) == 0:
+        return pd.DataFrame(columns=columns)
+    located = locate(sims["main_site"].astype(str), cell_events, cells)
+    dep_size = deployments.set_index("deployment_id")["n_sims"]
+    dep_prio = deployments.set_index("deployment_id")["priority"]
+    site_info = cells.groupby("site_id")[extra].first() if extra else None
+    dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
+    rows = []
+    for s, g in sims.groupby(sims["main_site"].astype(str), sort=False):
+        pos = np.flatnonzero((sims["main_site"].astype(str) == s).to_numpy())
+        per_dep = g["deployment_id"].value_counts()
+        prio = float((dep_prio.reindex(per_dep.index) * per_dep /
+                      dep_size.reindex(per_dep.index)).sum())
+        loc = located.loc[s] if s in located.index else None
+        if loc is None:
+            at_site = cells.loc[cells["site_id"] == s]
+            lat = float(at_site["lat"].mean()) if len(at_site) else np.nan
+            lon = float(at_site["lon"].mean()) if len(at_site) else np.nan
+        row = {
+            "site_id": s,
+            "lat": float(loc["lat"]) if loc is not None else lat,
+            "lon": float(loc["lon"]) if loc is not None else lon,
+            "radius_m": float(loc["radius_m"]) if loc is not None else 0.0,
+            "cells": loc["cells"] if loc is not None else "",
+            "deployments": ";".join(sorted(per_dep.index)),
+            "n_deployments": len(per_dep),
+            "class": g["class"].value_counts().index[0],
+            "n_sims": len(g),
+            "n_devices": int(dev.loc[dev["imsi"].isin(g.index), "imei"].nunique()),
+            "active_hours": format_hours(active_hours(hours[pos].sum(axis=0))),
+            "first_seen": g["first_seen"].min(),
+            "last_seen": g["last_seen"].max(),
+            "events": int(g["n_events"].sum()) if "n_events" in g else 0,
+            "priority": round(prio, 1),
+        }
+        for c in extra:
+            row[c] = site_info[c].get(s, "") if site_info is not None else ""
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["priority", "n_sims"], ascending=False, kind="stable") \
+        .reset_index(drop=True)

@@ -1,0 +1,167 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from simbox.deployments import (LinkRules, UnionFind, active_hours, deployment_table, format_hours,
+                                group_sims, link_sims, priority)
+from simbox.errors import ConfigError
+
+
+def flagged_view(network):
+    pred = network.predictions
+    keep = pred["flagged"].to_numpy()
+    sims = network.res.sims.loc[keep].join(pred.loc[keep, ["class", "score"]])
+    return sims, network.res.hours[keep]
+
+
+def test_planted_deployments_come_back_grouped(network):
+    sims, hours = flagged_view(network)
+    labels, counts = group_sims(sims, hours, network.res.devices)
+    truth = network.truth.reindex(sims.index)
+    # each planted deployment is exactly one component, and no component mixes two
+    for dep in ["A", "B", "C", "D"]:
+        comps = set(labels[(truth == dep).to_numpy()])
+        assert len(comps) == 1, dep
+    assert len(set(labels)) == 4
+    a = labels[(truth == "A").to_numpy()][0]
+    b = labels[(truth == "B").to_numpy()][0]
+    assert counts.loc[a, "device"] == 14          # 2 gateways of 8 SIMs: 7 + 7 links
+    assert counts.loc[a, "imsi block"] == 15      # 16 consecutive IMSIs
+    assert counts.loc[b, "device"] == 0           # one IMEI per modem
+    assert counts.loc[b, "msisdn block"] == 23
+    assert counts.loc[b, "site+hours"] > 0
+
+
+def test_same_site_different_shift_stays_apart(network):
+    sims, hours = flagged_view(network)
+    links = link_sims(sims, hours, network.res.devices)
+    truth = network.truth.reindex(sims.index).to_numpy()
+    for kind, pairs in links.items():
+        for i, j in pairs:
+            assert truth[i] == truth[j], (kind, sims.index[i], sims.index[j])
+
+
+def test_deployment_table(network):
+    sims, hours = flagged_view(network)
+    labels, counts = group_sims(sims, hours, network.res.devices)
+    table, per_sim = deployment_table(sims, labels, hours, network.res.devices, counts)
+    assert list(table["deployment_id"]) == ["D001", "D002", "D003", "D004"]
+    assert table["priority"].is_monotonic_decreasing
+    truth = network.truth.reindex(sims.index)
+    a = table.set_index("deployment_id").loc[per_sim[truth == "A"].iloc[0]]
+    assert (a["class"], a["n_sims"], a["n_devices"], a["sites"]) == ("simbox", 16, 2, "S14")
+    assert a["active_hours"] == "08:00-21:00"
+    assert a["first_seen"] == pd.Timestamp("2026-03-01T01:00:00Z")
+    assert a["last_seen"] == pd.Timestamp("2026-03-07T22:00:00Z")
+    assert "device (14)" in a["linked_by"] and "imsi block (15)" in a["linked_by"]
+    b = table.set_index("deployment_id").loc[per_sim[truth == "B"].iloc[0]]
+    assert (b["class"], b["n_sims"], b["n_devices"]) == ("cardfarm", 24, 24)
+    assert b["active_hours"] == "00:00-24:00"
+    c = table.set_index("deployment_id").loc[per_sim[truth == "C"].iloc[0]]
+    # last seen 3 days before the scan's end: recency 0.8 ** 3
+    assert c["priority"] == pytest.approx(100 * 0.7 * np.log2(7) / np.log2(33) * 0.8 ** 3, abs=0.05)
+    assert per_sim.notna().all() and per_sim.index.equals(sims.index)
+
+
+def test_empty_flagged_set(network):
+    sims, hours = flagged_view(network)
+    none = sims.iloc[:0]
+    labels, counts = group_sims(none, hours[:0], network.res.devices)
+    table, per_sim = deployment_table(none, labels, hours[:0], network.res.devices, counts)
+    assert len(table) == 0 and "deployment_id" in table.columns and len(per_sim) == 0
+
+
+def test_majority_class_ties_go_to_higher_score():
+    t = pd.Timestamp("2026-03-01T00:00:00Z")
+    sims = pd.DataFrame({"msisdn": ["1", "2"], "main_site": ["S", "S"], "class": ["simbox", "cardfarm"],
+                         "score": [0.6, 0.9], "first_seen": [t, t], "last_seen": [t, t],
+                         "n_events": [1, 1]}, index=["460000000000001", "460000000000002"])
+    devices = pd.DataFrame({"imsi": sims.index, "imei": ["1111", "1111"]})
+    hours = np.ones((2, 24))
+    labels, counts = group_sims(sims, hours, devices)
+    table, _ = deployment_table(sims, labels, hours, devices, counts)
+    assert table.loc[0, "class"] == "cardfarm"
+
+
+def test_link_rules_validated():
+    with pytest.raises(ConfigError, match=r"hour_similarity must be within \[0, 1\], not 1.5"):
+        LinkRules(hour_similarity=1.5)
+    with pytest.raises(ConfigError, match="number_gap must be at least 1, not 0"):
+        LinkRules(number_gap=0)
+
+
+@pytest.mark.parametrize("hours, text", [
+    ([], ""), (list(range(24)), "00:00-24:00"), ([8, 9, 10], "08:00-11:00"),
+    ([22, 23, 0, 1, 8, 9], "08:00-10:00, 22:00-02:00"), ([0, 5, 23], "05:00-06:00, 23:00-01:00"),
+    ([23], "23:00-24:00"), (list(range(23, 24)) + list(range(0, 17)), "all day except 17:00-23:00"),
+    (list(range(3, 24)), "all day except 00:00-03:00"),
+    (list(range(0, 8)) + list(range(9, 20)), "00:00-08:00, 09:00-20:00"),
+])
+def test_format_hours(hours, text):
+    assert format_hours(hours) == text
+
+
+def test_active_hours_smooths_sparse_profiles():
+    p = np.zeros(24)
+    p[[8, 10, 12, 14, 16]] = 10        # every other hour, a sparse day shift
+    p[3] = 1                           # one stray night event
+    assert active_hours(p) == list(range(7, 18))
+    assert format_hours(active_hours(p)) == "07:00-18:00"
+    assert active_hours(np.zeros(24)) == []
+
+
+def test_priority_formula():
+    assert priority([1.0], [32], [0])[0] == 100.0
+    assert priority([1.0], [1], [0])[0] == pytest.approx(100 / np.log2(33), abs=0.05)
+    assert priority([0.5], [64], [2])[0] == pytest.approx(50 * 0.64, abs=0.05)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 30), st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29)), max_size=60))
+def test_union_find_matches_reference(n, pairs):
+    pairs = [(a % n, b % n) for a, b in pairs]
+    uf = UnionFind(n)
+    for a, b in pairs:
+        uf.union(a, b)
+    labels = uf.labels()
+    # reference: repeated relabelling until stable
+    ref = list(range(n))
+    changed = True
+    while changed:
+        changed = False
+        for a, b in pairs:
+            m = min(ref[a], ref[b])
+            if ref[a] != m or ref[b] != m:
+                ref[a] = ref[b] = m
+                changed = True
+    for i in range(n):
+        for j in range(n):
+            assert (labels[i] == labels[j]) == (ref[i] == ref[j])
+    # labels numbered in order of first appearance
+    seen = []
+    for lab in labels:
+        if lab not in seen:
+            seen.append(lab)
+    assert seen == list(range(len(seen)))
+
+
+def test_site_and_hours_never_merge_two_strong_groups():
+    t = pd.Timestamp("2026-03-01T00:00:00Z")
+    imsis = ["460000000000101", "460000000000102",   # box 1: one device
+             "460000000000901", "460000000000902",   # box 2: another device, another batch
+             "460000055555555", "460000066666666"]   # loose SIMs: random numbers, own phones
+    sims = pd.DataFrame({"msisdn": ["8613%09d" % (i * 7919) for i in range(6)], "main_site": "S1",
+                         "class": "simbox", "score": 0.9, "first_seen": t,
+                         "last_seen": t + pd.Timedelta(days=2), "n_events": 100}, index=imsis)
+    devices = pd.DataFrame({"imsi": imsis, "imei": ["111", "111", "222", "222", "333", "444"]})
+    hours = np.tile(np.r_[np.zeros(8), np.ones(12), np.zeros(4)], (6, 1))
+    labels, counts = group_sims(sims, hours, devices)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+    # the loose SIMs join each other and then one box, not both
+    assert labels[4] == labels[5] and labels[4] in (labels[0], labels[2])
+    assert len(set(labels)) == 2
+    # links are counted inside components only: one device link per box; site+hours:
+    # every pair of the 4 SIMs of the joined box (6) and the other box's pair (1)
+    assert counts["device"].tolist() == [1, 1]
+    assert sorted(counts["site+hours"].tolist()) == [1, 6]

@@ -1,0 +1,105 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from simbox.reasons import (PHRASES, deviations, occlusion_contributions, reasons, reasons_table,
+                            reference_stats)
+
+
+def test_reasons_read_at_a_glance(network):
+    pred = network.predictions
+    out = reasons_table(network.res.features, pred.index[pred["flagged"]])
+    first = {d: out.loc[network.truth[network.truth == d].index[0]] for d in "ABCD"}
+    assert first["A"] == ("400 distinct numbers called, 7 other SIMs on the same device, "
+                          "no calls received, 70% of calls within 30 s of the previous one")
+    assert first["B"] == ("3,000 SMS sent, no calls received, "
+                          "70% of calls within 30 s of the previous one, no data use")
+    assert first["D"].startswith("no calls received, ")
+    assert out.index.equals(pred.index[pred["flagged"]])
+
+
+def test_reasons_follow_contributions():
+    row = pd.Series({"moc_callees": 412.0, "n_mtc": 0.0, "n_cells": 1.0, "imei_max_imsis": 24.0,
+                     "n_data": 5.0, "mystery": 0.25})
+    contrib = pd.Series({"n_cells": 0.3, "moc_callees": 0.2, "imei_max_imsis": 0.1, "n_mtc": 0.15,
+                         "n_data": -0.1, "mystery": 0.05})
+    assert reasons(row, contrib, meanings={}) == \
+        "one cell, 412 distinct numbers called, no calls received, 23 other SIMs on the same device"
+    assert reasons(row, contrib, top=2, meanings={}) == "one cell, 412 distinct numbers called"
+    # a feature the phrase table does not know is worded from the registry's meaning
+    assert reasons(row, pd.Series({"mystery": 1.0}), meanings={"mystery": "share of odd calls"}) == \
+        "share of odd calls: 0.25"
+
+
+def test_one_phrase_per_group():
+    row = pd.Series({"n_mtc": 0.0, "mt_mo_ratio": 0.0, "n_imeis": 3.0, "imei_changes": 8.0,
+                     "first_seen": 1.7e9})
+    contrib = pd.Series({"n_mtc": 2.0, "mt_mo_ratio": 3.0, "n_imeis": 1.0, "imei_changes": 0.5,
+                         "first_seen": 9.0})
+    assert reasons(row, contrib, meanings={}) == "no calls received, moved between 3 devices"
+
+
+def test_deviation_needs_direction_and_skips_nan():
+    ref = pd.DataFrame({"n_mtc": np.arange(10, 30, dtype=float), "moc_dur_mean": np.linspace(60, 120, 20),
+                        "mt_mo_ratio": np.linspace(0.5, 2, 20)})
+    stats = reference_stats(ref)
+    # many received calls is not suspicious; a NaN ratio is not worded
+    row = pd.Series({"n_mtc": 500.0, "moc_dur_mean": 900.0, "mt_mo_ratio": np.nan})
+    z = deviations(row.to_frame().T, stats).iloc[0]
+    assert z["n_mtc"] < 0 and z["moc_dur_mean"] == 5.0 and np.isnan(z["mt_mo_ratio"])
+    assert reasons(row, stats=stats, meanings={}) == "calls last 900 s on average"
+    with pytest.raises(ValueError, match="needs contributions or reference stats"):
+        reasons(row)
+
+
+@pytest.mark.parametrize("name, value, text", [
+    ("n_mtc", 3, "only 3 calls received"), ("mt_mo_ratio", 0.02, "1 call received per 50 made"),
+    ("mt_mo_ratio", 1.5, "1.5 calls received per call made"), ("n_cells", 4, "only 4 cells"),
+    ("imei_max_imsis", 2, "another SIM on the same device"), ("moc_callee_ratio", 1.0,
+     "every call to a different number"), ("moc_night_share", 0.456, "46% of calls at night"),
+    ("n_sms_mo", 12345, "12,345 SMS sent"), ("moc_gap_median", 12.4, "a call every 12 s (median)"),
+    ("gyration_km", 0.25, "never moves (within 250 m)"), ("gyration_km", 3.21, "moves within 3.2 km"),
+    ("device_not_phone", 1.0, "in a modem or gateway, not a phone"),
+    ("mtc_callers", 0, "nobody calls it"), ("hour_entropy", 4.5, "active around the clock"),
+    ("hour_entropy", 1.6, "active only a few hours of the day"), ("n_mtc", 200, "200 calls received"),
+    ("n_cells", 40, "40 cells"), ("gyration_km", 0.0, "never moves"),
+    ("gyration_km", 12.0, "moves within 12.0 km"),
+])
+def test_phrases(name, value, text):
+    assert PHRASES[name].words(value) == text
+
+
+def test_occlusion_contributions_follow_the_model(network):
+    feats = network.res.features
+    pred = network.predictions
+    flagged = pred.index[pred["flagged"]]
+    reference = feats.loc[~feats.index.isin(flagged)]
+    # a model that only looks at received calls and distinct callees
+    weights = {"n_mtc": -0.01, "moc_callees": 0.002}
+
+    def score(X):
+        return np.clip(0.5 + sum(w * X[f].to_numpy() for f, w in weights.items()), 0, 1)
+
+    c = occlusion_contributions(score, feats, flagged, reference, max_rows=100)
+    assert c.shape == (len(flagged), feats.shape[1]) and c.index.equals(flagged)
+    untouched = [f for f in feats.columns if f not in weights]
+    assert np.allclose(c[untouched].to_numpy(), 0.0)
+    a = network.truth[network.truth == "A"].index[0]
+    med = reference.median()
+    expect_mtc = score(feats.loc[[a]])[0] - score(feats.loc[[a]].assign(n_mtc=med["n_mtc"]))[0]
+    assert c.loc[a, "n_mtc"] == pytest.approx(expect_mtc) and expect_mtc > 0
+    text = reasons_table(feats, flagged, contributions=c)
+    # for the box the model leans on both features: they lead its reasons, by contribution;
+    # the deviations from the others fill the remaining places
+    order = ["400 distinct numbers called", "no calls received"]
+    if c.loc[a, "n_mtc"] > c.loc[a, "moc_callees"]:
+        order.reverse()
+    assert text.loc[a] == ", ".join(order + ["7 other SIMs on the same device",
+                                             "70% of calls within 30 s of the previous one"])
+
+
+def test_rows_without_model_contributions_fall_back_to_deviations(network):
+    feats = network.res.features
+    flagged = network.predictions.index[network.predictions["flagged"]]
+    zero = pd.DataFrame(0.0, index=flagged, columns=feats.columns)
+    assert reasons_table(feats, flagged, contributions=zero).equals(reasons_table(feats, flagged))

@@ -1,0 +1,453 @@
+"""The simbox model: a calibrated scikit-learn pipeline and its model folder.
+
+A model folder holds:
+
+- ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline`: column
+  selection, quantile coding, a
+  :class:`~sklearn.ensemble.HistGradientBoostingClassifier` whose log-probabilities
+  feed a multinomial :class:`~sklearn.linear_model.LogisticRegression` calibrator
+  fitted on *out-of-fold* log-probabilities (matrix scaling); three classes
+  ``simbox, cardfarm, legit``;
+- ``model.json``: the model card: feature schema, library versions, training data
+  fingerprint, cross-validated metrics, operating threshold, and the sha256 of
+  ``model.joblib``;
+- plots (``*.png``, ``report.html``), written by :mod:`simbox.training.plots`.
+
+``model.joblib`` is a pickle: loading it runs code.  Load model folders only
+from a trusted source.  :meth:`Model.load` checks the sha256, the library
+versions and the feature schema *before* unpickling and refuses a mismatch with
+one line that says what differs and what to do.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import platform
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from simbox._version import __version__
+from simbox.errors import InputError, ModelError
+from simbox.training.cv import inner_splits
+from simbox.training.labels import CLASSES, FRAUD_CLASSES
+
+FORMAT = "simbox-model/1"
+MODEL_FILE = "model.joblib"
+CARD_FILE = "model.json"
+PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
+
+
+def library_versions() -> dict:
+    return {"simbox": __version__, "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__,
+            "joblib": joblib.__version__, "python": platform.python_version()}
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
+    """The model's input columns of ``X``, numeric, or an InputError naming what is wrong."""
+    if not isinstance(X, pd.DataFrame):
+        raise InputError(f"{what}: expected a DataFrame of features, got {type(X).__name__}")
+    missing = [n for n in names if n not in X.columns]
+    if missing:
+        raise InputError(f"{what} lack {len(missing)} feature(s) the model needs: "
+                         f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; "
+                         "recompute the features with this simbox (simbox features)")
+    out = X.loc[:, list(names)]
+    bad = [n for n in names if not pd.api.types.is_numeric_dtype(out[n])]
+    if bad:
+        raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
+    return out.astype(np.float64)
+
+
+class QuantileCodes(TransformerMixin, BaseEstimator):
+    """Replace each feature by the index of its (unweighted) quantile bin; NaN stays NaN.
+
+    A monotone recoding, so trees split the same way, but with at most ``n_bins``
+    distinct values per feature: the boosting step then bins by distinct values
+    instead of computing weighted percentiles (slow when sample weights are given).
+    """
+
+    def __init__(self, *, n_bins=255, subsample=200_000, random_state=0):
+        self.n_bins = n_bins
+        self.subsample = subsample
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        if len(X) > self.subsample:
+            rng = np.random.default_rng(self.random_state)
+            X = X[rng.choice(len(X), self.subsample, replace=False)]
+        qs = np.linspace(0, 1, self.n_bins + 1)[1:-1]
+        self.edges_ = []
+        for j in range(X.shape[1]):
+            col = X[:, j][~np.isnan(X[:, j])]
+            self.edges_.append(np.unique(np.quantile(col, qs)) if len(col) else np.array([]))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "edges_")
+        X = np.asarray(X, dtype=np.float64)
+        out = np.empty_like(X)
+        for j, e in enumerate(self.edges_):
+            col = X[:, j]
+            out[:, j] = np.where(np.isnan(col), np.nan, np.searchsorted(e, col, side="left"))
+        return out
+
+
+class BoosterLogits(TransformerMixin, BaseEstimator):
+    """The log-probabilities of a classifier, as features for the calibrator."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y, sample_weight=None):
+        self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "estimator_")
+        return np.log(np.clip(self.estimator_.predict_proba(X), 1e-12, 1.0))
+
+
+class Model(BaseEstimator):
+    """Calibrated three-class SIM model with an operating threshold on the fraud score.
+
+    The fraud score of a SIM is ``1 - P(legit)``; a SIM is flagged when its fraud
+    score reaches :attr:`threshold`, and then gets the more likely fraud class.
+
+    Parameters (keyword-only) are stored as given; :meth:`fit` sets ``pipeline_``
+    and ``classes_``.
+    """
+
+    def __init__(self, *, feature_names=(), schema_hash=None, calibration_c=100.0,
+                 calibration_folds=3, max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
+                 min_samples_leaf=20, l2_regularization=1.0, random_state=0):
+        self.feature_names = feature_names
+        self.schema_hash = schema_hash
+        self.calibration_c = calibration_c
+        self.calibration_folds = calibration_folds
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+        self.threshold = None
+        self.card = {}
+
+    def _booster(self):
+        names = list(self.feature_names)
+        hgb = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, early_stopping=False,
+            random_state=self.random_state)
+        return Pipeline([
+            ("features", ColumnTransformer([("model_inputs", "passthrough", names)],
+                                           remainder="drop", verbose_feature_names_out=False)),
+            ("quantile_codes", QuantileCodes(random_state=self.random_state)),
+            ("booster", BoosterLogits(hgb)),
+        ])
+
+    def _check_labels(self, y):
+        if not len(self.feature_names):
+            raise ValueError("Model needs feature_names")
+        y = np.asarray(y).astype(str)
+        unknown = sorted(set(y) - set(CLASSES))
+        if unknown:
+            raise ValueError(f"unknown class(es) {unknown}; expected {CLASSES}")
+        missing = [c for c in CLASSES if c not in set(y)]
+        if missing:
+            raise InputError(f"no training SIM of class {', '.join(missing)}: the model needs "
+                             "examples of simbox, cardfarm and legit SIMs")
+        return y
+
+    def fit_booster(self, X, y, *, sample_weight=None):
+        """The uncalibrated part alone, fitted: a Pipeline whose ``transform`` gives logits."""
+        y = self._check_labels(y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        return self._booster().fit(feature_matrix(X, self.feature_names), y,
+                                   booster__sample_weight=w)
+
+    def booster_logits(self, booster, X) -> np.ndarray:
+        """Log-probabilities of a fitted booster (:meth:`fit_booster`) on feature rows ``X``."""
+        return booster.transform(feature_matrix(X, self.feature_names))
+
+    def fit_calibrator(self, logits, y, *, sample_weight=None):
+        """Multinomial logistic regression on out-of-fold log-probabilities."""
+        cal = LogisticRegression(C=self.calibration_c, max_iter=1000)
+        return cal.fit(logits, np.asarray(y).astype(str), sample_weight=sample_weight)
+
+    def fit(self, X: pd.DataFrame, y, *, sample_weight=None, groups=None, oof_logits=None):
+        """Fit on feature rows ``X`` and labels ``y`` (class names).
+
+        The calibrator needs log-probabilities of rows the booster did not see:
+        ``oof_logits`` when the caller already has them (its own grouped
+        cross-validation), else they come from ``calibration_folds`` folds grouped
+        by ``groups`` (the case of each row).
+        """
+        y = self._check_labels(y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if oof_logits is None:
+            splits = inner_splits(y, groups, n_splits=self.calibration_folds,
+                                  seed=self.random_state)
+            oof_logits = np.zeros((len(y), len(CLASSES)))
+            for tr, te in splits:
+                b = self.fit_booster(X.iloc[tr], y[tr],
+                                     sample_weight=None if w is None else w[tr])
+                oof_logits[te] = self.booster_logits(b, X.iloc[te])
+        booster = self.fit_booster(X, y, sample_weight=w)
+        cal = self.fit_calibrator(oof_logits, y, sample_weight=w)
+        self.pipeline_ = Pipeline(booster.steps + [("calibrator", cal)])
+        self.classes_ = np.asarray(cal.classes_)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, columns in :data:`CLASSES` order."""
+        check_is_fitted(self, "pipeline_")
+        p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
+        order = [list(self.classes_).index(c) for c in CLASSES]
+        return p[:, order]
+
+    def predict(self, X: pd.DataFrame, threshold=None) -> pd.DataFrame:
+        """Scores and decisions per SIM, indexed like ``X``.
+
+        Columns: ``score_simbox, score_cardfarm, score_legit`` (calibrated
+        probabilities), ``score`` (fraud score ``1 - score_legit``), ``flagged``
+        (score >= threshold), ``class`` (the more likely fraud class when flagged,
+        else ``legit``).  ``threshold`` defaults to the model's operating threshold.
+        """
+        check_is_fitted(self, "pipeline_")
+        t = self.threshold if threshold is None else threshold
+        if t is None:
+            raise ModelError("the model has no operating threshold: pass threshold= or "
+                             "train it with simbox train")
+        p = self.predict_proba(X)
+        out = pd.DataFrame(p, index=X.index, columns=[f"score_{c}" for c in CLASSES])
+        score = 1.0 - p[:, CLASSES.index("legit")]
+        flagged = score >= float(t)
+        fraud_class = np.where(p[:, 0] >= p[:, 1], FRAUD_CLASSES[0], FRAUD_CLASSES[1])
+        out["class"] = np.where(flagged, fraud_class, "legit")
+        out["score"] = score
+        out["flagged"] = flagged
+        return out[list(PREDICT_COLUMNS)]
+
+    def importances(self, X, y, *, sample_weight=None, n_repeats=2, max_rows=5000, seed=0):
+        """Permutation importance (mean drop of log-loss) per feature, descending.
+
+        Measured on at most ``max_rows`` rows, drawn per class (at most a third each)
+        so that the rare fraud classes weigh in.
+        """
+        check_is_fitted(self, "pipeline_")
+        Xm = feature_matrix(X, self.feature_names)
+        y = np.asarray(y).astype(str)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if len(Xm) > max_rows:
+            rng = np.random.default_rng(seed)
+            idx = np.sort(np.concatenate([
+                rng.choice(i, min(len(i), max_rows // len(CLASSES)), replace=False)
+                for i in (np.flatnonzero(y == c) for c in CLASSES)]))
+            Xm, y = Xm.iloc[idx], y[idx]
+            w = None if w is None else w[idx]
+        r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
+                                   n_repeats=n_repeats, random_state=seed, sample_weight=w)
+        return (pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
+                             index=list(self.feature_names))
+                .sort_values("importance", ascending=False))
+
+    # ---- model folder -------------------------------------------------------------
+
+    def save(self, path, *, timestamp=True) -> pathlib.Path:
+        """Write ``model.joblib`` and ``model.json`` into the folder ``path``.
+
+        ``timestamp=False`` leaves the save time out of the card, so that the same
+        training run gives byte-identical files (the shipped default model).
+        """
+        check_is_fitted(self, "pipeline_")
+        folder = pathlib.Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / (MODEL_FILE + ".tmp")
+        joblib.dump(self.pipeline_, tmp, compress=3)
+        os.replace(tmp, folder / MODEL_FILE)
+        card = dict(self.card)
+        card.update({
+            "format": FORMAT,
+            "classes": list(CLASSES),
+            "features": {"names": list(self.feature_names), "count": len(self.feature_names),
+                         "schema_hash": self.schema_hash},
+            "libraries": library_versions(),
+            "params": {k: v for k, v in self.get_params().items()
+                       if k not in ("feature_names", "schema_hash")},
+            "threshold": dict(card.get("threshold", {}), value=_json_float(self.threshold)),
+            "files": {MODEL_FILE: {"sha256": sha256_file(folder / MODEL_FILE),
+                                   "bytes": (folder / MODEL_FILE).stat().st_size}},
+        })
+        if timestamp:
+            card["saved"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds")
+        else:
+            card.pop("saved", None)
+        with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
+            json.dump(nan_free(card), fh, indent=2, default=_json_default, allow_nan=False)
+            fh.write("\n")
+        os.replace(folder / (CARD_FILE + ".tmp"), folder / CARD_FILE)
+        self.card = card
+        return folder
+
+    @classmethod
+    def load(cls, path, *, schema=None) -> "Model":
+        """Load a model folder, refusing anything that does not match this simbox.
+
+        ``schema``: ``(feature_names, schema_hash)`` the caller computes features
+        with; default: the feature registry of this simbox.
+        """
+        folder = pathlib.Path(path)
+        card = read_card(folder)
+        check_files(folder, card)
+        check_libraries(folder, card)
+        if schema is None:
+            from simbox.training.schema import registry_schema
+            schema = registry_schema()
+        check_schema(folder, card, *schema)
+        try:
+            pipe = joblib.load(folder / MODEL_FILE)
+        except Exception as exc:  # a pickle that passed the sha256 but does not load
+            raise ModelError(f"{folder / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: "
+                             f"{exc}); retrain the model with simbox train") from None
+        if not isinstance(pipe, Pipeline):
+            raise ModelError(f"{folder / MODEL_FILE}: holds a {type(pipe).__name__}, not a "
+                             "simbox pipeline; retrain the model with simbox train")
+        m = cls(feature_names=list(card["features"]["names"]),
+                schema_hash=card["features"]["schema_hash"], **card.get("params", {}))
+        m.pipeline_ = pipe
+        m.classes_ = np.asarray(pipe.classes_)
+        m.threshold = card.get("threshold", {}).get("value")
+        m.card = card
+        return m
+
+
+def nan_free(obj):
+    """``obj`` with NaN / inf floats replaced by None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: nan_free(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [nan_free(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _json_float(v):
+    return None if v is None else float(v)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (pathlib.Path,)):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_card(folder: pathlib.Path) -> dict:
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: no such model folder")
+    p = folder / CARD_FILE
+    if not p.is_file():
+        raise ModelError(f"{folder}: no {CARD_FILE}: not a simbox model folder, or an "
+                         "incomplete copy; copy the whole folder again or retrain")
+    try:
+        card = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f"line {exc.lineno}" if hasattr(exc, "lineno") else f"byte {exc.start}"
+        raise ModelError(f"{p}: corrupted (not valid JSON at {where}); copy the model "
+                         "folder again or retrain") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        got = card.get("format") if isinstance(card, dict) else None
+        raise ModelError(f"{p}: format {got!r}, this simbox reads {FORMAT!r}; retrain the "
+                         "model with this simbox")
+    for key in ("files", "libraries", "features"):
+        if not isinstance(card.get(key), dict):
+            raise ModelError(f"{p}: corrupted (no {key!r} section); copy the model folder "
+                             "again or retrain")
+    return card
+
+
+def check_files(folder: pathlib.Path, card: dict):
+    p = folder / MODEL_FILE
+    want = card["files"].get(MODEL_FILE, {})
+    if not p.is_file():
+        raise ModelError(f"{p}: missing; copy the whole model folder again or retrain")
+    size = p.stat().st_size
+    if want.get("sha256") != sha256_file(p):
+        how = (f"{size} bytes, the card says {want.get('bytes')}"
+               if size != want.get("bytes") else "same size, different content")
+        raise ModelError(f"{p}: sha256 differs from {CARD_FILE} ({how}): the file is "
+                         "truncated or corrupted; copy the model folder again or retrain")
+
+
+def check_libraries(folder: pathlib.Path, card: dict):
+    saved = card["libraries"]
+    now = library_versions()
+    if saved.get("scikit-learn") != now["scikit-learn"]:
+        v = saved.get("scikit-learn")
+        raise ModelError(f"{folder}: saved with scikit-learn {v}, this environment has "
+                         f"{now['scikit-learn']}; install it (pip install scikit-learn=={v}) "
+                         "or retrain the model with simbox train")
+    s_np, n_np = str(saved.get("numpy", "")).split(".")[0], now["numpy"].split(".")[0]
+    if s_np != n_np:
+        v = saved.get("numpy")
+        raise ModelError(f"{folder}: saved with numpy {v}, this environment has "
+                         f"{now['numpy']}; install it (pip install numpy=={v}) or retrain "
+                         "the model with simbox train")
+
+
+def check_schema(folder: pathlib.Path, card: dict, names, schema_hash):
+    f = card["features"]
+    if f.get("schema_hash") == schema_hash:
+        return
+    saved = list(f.get("names", []))
+    added = [n for n in names if n not in saved]
+    removed = [n for n in saved if n not in names]
+    diff = []
+    if added:
+        diff.append("added: " + ", ".join(added))
+    if removed:
+        diff.append("removed: " + ", ".join(removed))
+    if not diff:
+        diff.append("same names, changed definitions")
+    made_by = card.get("libraries", {}).get("simbox", "?")
+    raise ModelError(f"{folder}: feature schema {str(f.get('schema_hash'))[:12]} of the model "
+                     f"differs from this simbox's {str(schema_hash)[:12]} ({'; '.join(diff)}); "
+                     f"retrain the model with simbox train, or install simbox=={made_by} "
+                     "that made it")

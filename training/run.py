@@ -1,0 +1,153 @@
+"""File-level entry points of ``simbox train`` and ``simbox evaluate``.
+
+They turn paths into tables (CDR files through the fast path, or a features file),
+call :func:`~simbox.training.train.train` / :func:`~simbox.training.evaluate.evaluate`
+and return what the command prints.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+
+import pandas as pd
+
+from simbox.errors import InputError
+from simbox.training.model import Model
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = pathlib.Path(__file__).parent / "default_model"
+
+
+def default_model_path() -> pathlib.Path:
+    """The model folder shipped in the package (used by ``simbox scan`` without --model)."""
+    return DEFAULT_MODEL
+
+
+def load_model(path=None) -> Model:
+    """Load a model folder, or the shipped default model when ``path`` is None."""
+    return Model.load(DEFAULT_MODEL if path is None else path)
+
+
+def read_features_file(path) -> pd.DataFrame:
+    """A per-IMSI features table written by ``simbox features`` (Parquet or CSV)."""
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such features file")
+    with open(p, "rb") as fh:
+        magic = fh.read(4)
+    try:
+        if magic == b"PAR1":
+            df = pd.read_parquet(p)
+        else:
+            df = pd.read_csv(p, dtype={"imsi": str}, compression="infer")
+    except Exception as exc:
+        raise InputError(f"{p}: not a readable features file (Parquet or CSV): {exc}") from None
+    if "imsi" in df.columns:
+        df = df.set_index("imsi")
+    elif df.index.name != "imsi":
+        raise InputError(f"{p}: no 'imsi' column; write features with simbox features --out")
+    df.index = df.index.astype(str)
+    if df.index.has_duplicates:
+        dup = df.index[df.index.duplicated()][0]
+        raise InputError(f"{p}: imsi {dup} appears more than once")
+    return df
+
+
+def features_from(inputs=(), features=None, *, cells=None, tac=None, columns="canonical",
+                  timezone="UTC", memory_limit="1GB", workers=2, on_bad_records="skip",
+                  rejects=None, progress=None):
+    """``(FeatureResult or DataFrame, input fingerprint)`` from CDR files or a features file."""
+    if bool(inputs) == bool(features):
+        raise InputError("give either CDR files or --features FILE (not both, not neither)")
+    if features:
+        df = read_features_file(features)
+        return df, [{"path": os.fspath(features), "rows": int(len(df))}]
+    from simbox.features import compute_features
+    from simbox.fastpath.stats import RejectsWriter
+    rw = RejectsWriter(rejects) if rejects else None
+    try:
+        res = compute_features(list(inputs), cells=cells, tac=tac, columns=columns,
+                               timezone=timezone, memory_limit=memory_limit, workers=workers,
+                               on_bad_records=on_bad_records, rejects=rw, progress=progress)
+    finally:
+        if rw is not None:
+            rw.close()
+    files = [{"path": os.fspath(p), "bytes": os.path.getsize(p) if os.path.isfile(p) else None}
+             for p in inputs]
+    return res, [{"files": files, "read": res.stats.as_dict(), "sims": int(len(res.features))}]
+
+
+def read_truth(path) -> pd.DataFrame:
+    """The simulator's ``truth.csv`` as a table with ``imsi, label, case_id, kind, legit_group``."""
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such truth file")
+    from simbox.training.dataset import truth_frame
+    try:
+        t = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not a readable truth.csv: {exc}") from None
+    try:
+        return truth_frame(t)
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None
+
+
+def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=None,
+                feature_options=None, progress=None, **train_options) -> Model:
+    """``simbox train``: features from files, labels from ``labels.csv``, model folder ``out``.
+
+    ``simulated``: ``(folder, timezone)`` of a network written by ``simbox simulate``
+    to train beside the seizures (its CDRs, ``cells.csv``, ``tac.csv``, ``truth.csv``).
+    """
+    from simbox.training.train import train
+    fopts = dict(feature_options or {})
+    feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
+    t = read_truth(truth) if truth else None
+    sim = None
+    if simulated is not None:
+        folder, tz = simulated
+        folder = pathlib.Path(folder)
+        cdrs = sorted(str(p) for p in folder.glob("cdrs*"))
+        if not cdrs or not (folder / "truth.csv").is_file():
+            raise InputError(f"{folder}: not a simulated network (no cdrs* and truth.csv); "
+                             "make one with simbox simulate")
+        s_feats, s_print = features_from(
+            cdrs, None, progress=progress, cells=str(folder / "cells.csv"),
+            tac=str(folder / "tac.csv") if (folder / "tac.csv").is_file() else None,
+            timezone=tz)
+        sim = (s_feats, read_truth(folder / "truth.csv"))
+        fingerprint.append({"simulated": s_print, "truth": os.fspath(folder / "truth.csv")})
+    if labels is None:
+        if t is None:
+            raise InputError("give --labels labels.csv (or --truth truth.csv of a simulation)")
+        from simbox.training.dataset import truth_labels
+        labels = truth_labels(t)
+    else:
+        fingerprint.append({"labels": os.fspath(labels)})
+    if hasattr(progress, "stage"):
+        progress.stage("training", unit="model fits")
+    model = train(feats, labels, truth=t, simulated=sim, out=out, inputs=fingerprint,
+                  timezone=fopts.get("timezone"), progress=progress, **train_options)
+    if hasattr(progress, "finish"):
+        progress.finish()
+    return model
+
+
+def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=None,
+                   feature_options=None, progress=None, **options) -> dict:
+    """``simbox evaluate``: the metrics of a model folder on new labelled data."""
+    from simbox.training.evaluate import evaluate
+    from simbox.training.labels import load_labels
+    m = load_model(model)
+    fopts = dict(feature_options or {})
+    if "timezone" not in fopts:
+        fopts["timezone"] = m.card.get("timezone", "UTC")
+    feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
+    devices = getattr(feats, "devices", None)
+    ls = load_labels(labels, devices) if labels else None
+    res = evaluate(m, feats, labels=ls, truth=read_truth(truth) if truth else None, **options)
+    res["inputs"] = fingerprint
+    return res

@@ -1,0 +1,16 @@
+"""The feature schema a model is tied to: the feature registry's names and hash.
+
+A model uses every registry feature except absolute times (unit ``epoch s``:
+``first_seen``, ``last_seen``), which say *when* the data was taken, not how a
+SIM behaves, and would not carry over to another week of data.  The hash covers
+the whole registry: any change to it makes old models refuse to load.
+"""
+from __future__ import annotations
+
+EXCLUDED_UNITS = ("epoch s",)
+
+
+def registry_schema() -> tuple[list[str], str]:
+    """``(model feature names, schema_hash)`` of this simbox's feature registry."""
+    from simbox.features.registry import REGISTRY, schema_hash
+    return [f.name for f in REGISTRY if f.unit not in EXCLUDED_UNITS], schema_hash()

@@ -1,0 +1,127 @@
+"""The operating threshold: the lowest fraud score that still reaches a target precision.
+
+Scores are calibrated fraud probabilities (``1 - P(legit)``) computed out of fold.
+Precision counts each SIM with its *population weight*: 1 for a labelled SIM,
+``1 / sampling rate`` for a SIM of the presumed-legit sample of the unlabelled
+(one sampled SIM stands for that many of the network), so false positives are
+not under-counted because only a sample of the unlabelled was scored.
+
+Uncertainty comes from a bootstrap over cases (:func:`group_bootstrap_weights`):
+all SIMs of one raid are drawn together, as they are not independent.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def _as_arrays(y_fraud, score, weight):
+    y = np.asarray(y_fraud, dtype=bool)
+    s = np.asarray(score, dtype=float)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    if not (len(y) == len(s) == len(w)):
+        raise ValueError("y_fraud, score and weight must have the same length")
+    return y, s, w
+
+
+def _curve_order(score):
+    """Order by descending score and the index of the last SIM of each run of equal scores."""
+    order = np.argsort(-score, kind="stable")
+    s = score[order]
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+    return order, ends, s[ends]
+
+
+def _pick(tp, fp, thresholds, target):
+    """Lowest threshold with precision >= target (max recall), or +inf if none."""
+    flagged = tp + fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(flagged > 0, tp / flagged, 0.0)
+    ok = np.flatnonzero((prec >= target) & (tp > 0))
+    if len(ok) == 0:
+        return np.inf
+    return thresholds[ok[-1]]
+
+
+def precision_recall_curve_weighted(y_fraud, score, weight=None):
+    """Weighted precision and recall at every distinct score, highest first.
+
+    Returns ``(thresholds, precision, recall)``; SIMs with score >= threshold are flagged.
+    """
+    y, s, w = _as_arrays(y_fraud, score, weight)
+    order, ends, thr = _curve_order(s)
+    tp = np.cumsum((w * y)[order])[ends]
+    fp = np.cumsum((w * ~y)[order])[ends]
+    pos = tp[-1] if len(tp) else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 1.0)
+        rec = tp / pos if pos > 0 else np.zeros_like(tp)
+    return thr, prec, rec
+
+
+def threshold_for_precision(y_fraud, score, target=0.995, weight=None) -> float:
+    """The lowest score threshold at which weighted precision reaches ``target``.
+
+    That is the point of highest recall among those with precision >= target.
+    Returns ``inf`` (flag nothing) when no threshold reaches the target.
+    """
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target precision must be in (0, 1], not {target}")
+    y, s, w = _as_arrays(y_fraud, score, weight)
+    order, ends, thr = _curve_order(s)
+    tp = np.cumsum((w * y)[order])[ends]
+    fp = np.cumsum((w * ~y)[order])[ends]
+    return float(_pick(tp, fp, thr, target))
+
+
+def group_bootstrap_weights(groups, n_boot, rng, chunk=25):
+    """Yield ``(k, n_groups)`` arrays: how often each group is drawn in each replicate.
+
+    ``groups`` are integer codes 0..G-1.  Drawing G groups with replacement is one
+    multinomial draw per replicate.
+    """
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    p = np.full(n_groups, 1.0 / max(n_groups, 1))
+    done = 0
+    while done < n_boot:
+        k = min(chunk, n_boot - done)
+        yield rng.multinomial(n_groups, p, size=k).astype(np.float64)
+        done += k
+
+
+def group_codes(groups) -> np.ndarray:
+    """Integer codes 0..G-1 of arbitrary group labels."""
+    _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    return codes.ravel()
+
+
+def threshold_bootstrap(y_fraud, score, groups, target=0.995, weight=None, *,
+                        n_boot=200, seed=0, alpha=0.05) -> dict:
+    """The threshold and its case-grouped bootstrap interval.
+
+    Returns ``{"threshold", "ci": [lo, hi], "unreachable_share"}``: the threshold
+    on all data, the ``alpha``-level percentile interval of thresholds chosen on
+    bootstrap replicates, and the share of replicates where the target could not be
+    reached.  A wide interval says the threshold rests on few cases.
+    """
+    y, s, w = _as_arrays(y_fraud, score, weight)
+    codes = group_codes(groups)
+    order, ends, thr = _curve_order(s)
+    yo, wo, co = y[order], w[order], codes[order]
+    rng = np.random.default_rng(seed)
+    picks = []
+    for mult in group_bootstrap_weights(codes, n_boot, rng):
+        wb = mult[:, co] * wo                      # (k, n) weights of each SIM in each replicate
+        tp = np.cumsum(wb * yo, axis=1)[:, ends]
+        fp = np.cumsum(wb * ~yo, axis=1)[:, ends]
+        picks.extend(_pick(tp[i], fp[i], thr, target) for i in range(len(wb)))
+    picks = np.asarray(picks)
+    finite = picks[np.isfinite(picks)]
+    t0 = threshold_for_precision(y, s, target, w)
+    ci = ([float(np.quantile(finite, alpha / 2)), float(np.quantile(finite, 1 - alpha / 2))]
+          if len(finite) else [float("inf"), float("inf")])
+    return {"threshold": t0, "ci": ci,
+            "unreachable_share": float(1.0 - len(finite) / max(len(picks), 1))}

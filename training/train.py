@@ -1,0 +1,210 @@
+"""``train``: fit, cross-validate, choose the threshold, write the model folder.
+
+Steps (each reported in the model card):
+
+1. the training set (:mod:`simbox.training.dataset`): seized SIMs, a weighted
+   sample of the unlabelled SIMs as presumed legit, optionally the simulator's
+   labelled network;
+2. cross-validation grouped by case and stratified (:mod:`simbox.training.cv`):
+   out-of-fold calibrated scores for every SIM;
+3. the operating threshold: the lowest fraud score reaching the target
+   precision on the out-of-fold scores, with a case-bootstrap interval.  The
+   metrics reported are *cross-validated thresholds*: each fold is flagged with
+   the threshold chosen on the other folds' scores, so the figures include the
+   error of choosing the threshold;
+4. the rules baseline fitted and evaluated on the same folds;
+5. recall on kinds absent from training: for each fraud kind (when a simulator
+   truth gives kinds), a model fitted without that kind scores it;
+6. the final model on all rows; permutation importances; plots.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from simbox.training.cv import grouped_splits, out_of_fold
+from simbox.training.dataset import TrainingSet, build_training_set
+from simbox.training.labels import CLASSES, FRAUD_CLASSES
+from simbox.training.metrics import evaluate_flags, misses_at_precision
+from simbox.training.model import Model
+from simbox.training.rules import RulesBaseline, rules_out_of_fold
+from simbox.training.threshold import threshold_bootstrap, threshold_for_precision
+
+log = logging.getLogger(__name__)
+
+
+def eval_frame(ts: TrainingSet, proba: np.ndarray) -> pd.DataFrame:
+    """The evaluation frame (:mod:`simbox.training.metrics`) of scored training rows."""
+    r = ts.rows
+    frame = pd.DataFrame({
+        "label": r["label"].to_numpy(), "score": 1.0 - proba[:, CLASSES.index("legit")],
+        "pred_class": np.where(proba[:, 0] >= proba[:, 1], FRAUD_CLASSES[0], FRAUD_CLASSES[1]),
+        "group": r["group"].to_numpy(), "weight": r["weight"].to_numpy(dtype=float),
+        "deployment": r["deployment"].to_numpy(), "source": r["source"].to_numpy(),
+    }, index=r.index)
+    for c in ("kind", "legit_group"):
+        if c in r:
+            frame[c] = r[c].to_numpy()
+    return frame
+
+
+def cross_validated_flags(frame, fold, target):
+    """Flag each fold with the threshold chosen on the other folds' out-of-fold scores."""
+    fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
+    score, w = frame["score"].to_numpy(), frame["weight"].to_numpy()
+    flagged = np.zeros(len(frame), dtype=bool)
+    per_fold = []
+    for k in np.unique(fold):
+        test, rest = fold == k, fold != k
+        t = threshold_for_precision(fraud[rest], score[rest], target, w[rest])
+        flagged[test] = score[test] >= t
+        per_fold.append(float(t))
+    return flagged, per_fold
+
+
+def _by_source(frame, flagged, n_boot, seed):
+    out = {}
+    for src in sorted(frame["source"].unique()):
+        m = (frame["source"] == src).to_numpy()
+        if frame.loc[m, "label"].isin(FRAUD_CLASSES).any():
+            out[src] = evaluate_flags(frame[m], flagged[m], n_boot=n_boot, seed=seed)["per_sim"]
+    return out
+
+
+def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=None) -> dict:
+    """Recall on each fraud kind by a booster that never saw that kind.
+
+    A booster is fitted on all rows except the SIMs of the kind; its
+    log-probabilities of those SIMs go through ``model``'s calibrator and are
+    flagged at ``threshold``: how well a kind no raid has found yet would be caught.
+    """
+    kinds = ts.rows["kind"] if "kind" in ts.rows else None
+    if kinds is None:
+        return {}
+    fraud_kinds = sorted(k for k in kinds[ts.rows["label"] != "legit"].unique() if k)
+    out = {}
+    if len(fraud_kinds) < 2:
+        return out
+    cal = model.pipeline_.named_steps["calibrator"]
+    legit = list(cal.classes_).index("legit")
+    tw = ts.rows["train_weight"].to_numpy(dtype=float)
+    for kind in fraud_kinds:
+        held = (kinds == kind).to_numpy()
+        rest = ~held
+        y = ts.y[rest]
+        if any((y == c).sum() == 0 for c in CLASSES):
+            continue   # the kind is the only one of its class: nothing left to learn it from
+        b = model.fit_booster(ts.X[rest], y, sample_weight=tw[rest])
+        score = 1.0 - cal.predict_proba(model.booster_logits(b, ts.X[held]))[:, legit]
+        out[kind] = {"sims": int(held.sum()), "recall": float((score >= threshold).mean()),
+                     "class": str(ts.rows.loc[held, "label"].iloc[0])}
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
+          unlabelled="presumed-legit", unlabelled_max=100_000, unlabelled_weight=0.5,
+          seizure_weight=1.0, simulated=None, simulated_weight=1.0, truth=None,
+          feature_names=None, schema_hash=None, model_params=None, n_boot=200,
+          kind_holdout=True, timezone=None, out=None, inputs=None, progress=None) -> Model:
+    """Train a model on labelled SIMs; return it fitted, with threshold and card.
+
+    ``features``: FeatureResult or DataFrame indexed by imsi.  ``labels``: a
+    labels file, a DataFrame of label rows or a LabelSet.  ``feature_names`` /
+    ``schema_hash`` default to the feature registry.  With ``out`` the model
+    folder (model, card, plots, report.html) is written there.  ``timezone``: the
+    network's time zone the features were computed in, when ``features`` is a
+    DataFrame (a FeatureResult carries its own).
+    """
+    t0 = time.monotonic()
+    if feature_names is None or schema_hash is None:
+        from simbox.training.schema import registry_schema
+        reg_names, reg_hash = registry_schema()
+        feature_names = reg_names if feature_names is None else feature_names
+        schema_hash = reg_hash if schema_hash is None else schema_hash
+    ts = build_training_set(features, labels, unlabelled=unlabelled,
+                            unlabelled_max=unlabelled_max, unlabelled_weight=unlabelled_weight,
+                            seizure_weight=seizure_weight, simulated=simulated,
+                            simulated_weight=simulated_weight, truth=truth, seed=seed)
+    params = dict(model_params or {})
+    params.setdefault("random_state", seed)
+
+    def make_model():
+        return Model(feature_names=list(feature_names), schema_hash=schema_hash, **params)
+
+    y, groups = ts.y, ts.rows["group"].to_numpy()
+    tw = ts.rows["train_weight"].to_numpy(dtype=float)
+    splits = grouped_splits(y, groups, n_splits=folds, seed=seed)
+    log.info("cross-validating on %d SIMs, %d folds", len(y), folds)
+    logits, proba, fold = out_of_fold(make_model, ts.X, y, splits, sample_weight=tw,
+                                      progress=progress)
+    frame = eval_frame(ts, proba)
+    fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
+    thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
+                              frame["weight"], n_boot=n_boot, seed=seed)
+    threshold = thr["threshold"]
+    if not np.isfinite(threshold):
+        log.warning("no threshold reaches precision %s on the cross-validated scores: the "
+                    "model flags nothing; add labelled cases or lower --target-precision",
+                    target_precision)
+    flagged, per_fold = cross_validated_flags(frame, fold, target_precision)
+    model_metrics = evaluate_flags(frame, flagged, n_boot=n_boot, seed=seed)
+    model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
+
+    rules_flags, rules_score, rules_class, rules_params = rules_out_of_fold(
+        ts.X, fraud, splits, sample_weight=frame["weight"].to_numpy(),
+        target_precision=target_precision)
+    rframe = frame.assign(score=rules_score, pred_class=rules_class)
+    rules_metrics = evaluate_flags(rframe, rules_flags, n_boot=n_boot, seed=seed)
+    rp = rules_metrics["per_sim"]["precision"]
+    comparison = None
+    if rp is not None and rp > 0:
+        comparison = {"rules": {"precision": rp, "missed": rules_metrics["per_sim"]["missed"]},
+                      "model": misses_at_precision(frame, frame["score"].to_numpy(), rp)}
+    model = make_model().fit(ts.X, y, sample_weight=tw, oof_logits=logits)
+    model.threshold = float(threshold) if np.isfinite(threshold) else float("inf")
+    holdout = kind_holdout_recall(ts, model, threshold, progress=progress) \
+        if kind_holdout and np.isfinite(threshold) else {}
+    final_rules = RulesBaseline(target_precision=target_precision).fit(
+        ts.X, fraud, frame["weight"].to_numpy())
+    importances = model.importances(ts.X, y, sample_weight=tw, seed=seed)
+    model.card = {
+        "timezone": ts.info.get("timezone") or timezone or "UTC",
+        "training_data": dict(ts.info, inputs=inputs or []),
+        "unlabelled": ts.info["unlabelled"],
+        "cross_validation": {"folds": folds, "grouped_by": "case (merged when cases share a SIM)",
+                             "stratified": True, "seed": seed, "bootstrap": n_boot,
+                             "thresholds_per_fold": per_fold},
+        "threshold": {"score": "1 - P(legit)", "target_precision": target_precision,
+                      "ci": thr["ci"], "unreachable_share": thr["unreachable_share"]},
+        "metrics": {"model": model_metrics, "rules": rules_metrics,
+                    "same_precision": comparison, "kinds_absent_from_training": holdout},
+        "rules_baseline": {"params_per_fold": rules_params, "params": final_rules.params_},
+        "importances": importances["importance"].round(6).to_dict(),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    model.oof_ = (frame, proba)
+    model.importances_ = importances
+    if out is not None:
+        write_model_folder(model, out)
+    return model
+
+
+def write_model_folder(model: Model, out, *, timestamp=True):
+    """Save the model and its plots (from the out-of-fold scores) and report.html."""
+    from simbox.training import plots
+    model.card["plots"] = list(plots.PLOTS) + ["report.html"]
+    folder = model.save(out, timestamp=timestamp)
+    frame, proba = model.oof_
+    rules = model.card["metrics"]["rules"]["per_sim"]
+    plots.plot_pr_curves(folder / "pr_curves.png", frame["label"].to_numpy(), proba,
+                         frame["weight"].to_numpy(), threshold=model.threshold,
+                         rules_point=(rules.get("recall"), rules.get("precision")))
+    plots.plot_calibration(folder / "calibration.png", frame["label"].to_numpy(), proba)
+    plots.plot_importances(folder / "importances.png", model.importances_)
+    plots.write_report(folder, model.card)
+    return folder
