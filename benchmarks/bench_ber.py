@@ -213,9 +213,14 @@ def main(argv=None) -> int:
     except ImportError:
         compute_features = None
     if compute_features is not None:
-        for name, path in (("simbox features on BER", ber_path), ("simbox features on CSV", csv_path)):
-            res, wall, cpu = timed(lambda p=path: compute_features([str(p)], workers=1), args.repeat)
-            rows.append((name + " (end to end, 1 worker)", res.stats.accepted, wall, cpu))
+        best = {}
+        for _ in range(max(5, args.repeat)):      # alternating runs: the load drifts
+            for name, path in (("simbox features on BER", ber_path), ("simbox features on CSV", csv_path)):
+                res, wall, cpu = timed(lambda p=path: compute_features([str(p)], workers=1), 1)
+                w0, c0 = best.get(name, (0, float("inf"), float("inf")))[1:]
+                best[name] = (res.stats.accepted, min(w0, wall), min(c0, cpu))
+        for name, (n, wall, cpu) in best.items():
+            rows.append((name + " (end to end, 1 worker)", n, wall, cpu))
 
     load = os.getloadavg()
     print(f"BER decoding, {args.records:,} CS records ({ber_path.stat().st_size / 2**20:.0f} MiB), "

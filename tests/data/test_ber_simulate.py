@@ -64,3 +64,13 @@ def test_simulate_command_format_ber(tmp_path, capsys):
     assert main(["features", str(tmp_path / "cdrs"), "--cells", str(tmp_path / "cells.csv"),
                  "--out", str(out)]) == 0
     assert "0 rejected" in capsys.readouterr().out
+
+
+def test_scan_same_on_ber_and_csv(two_formats, tmp_path):
+    from simbox.cli import main
+    csv, ber = two_formats
+    for name, res, inp in (("csv", csv, csv.paths["cdrs"]), ("ber", ber, ber.paths["cdrs"])):
+        assert main(["scan", str(inp), "--cells", str(res.paths["cells"]), "--tac",
+                     str(res.paths["tac"]), "--out", str(tmp_path / name), "--no-report"]) == 0
+    for f in ("flagged.csv", "deployments.csv", "sites.csv"):
+        assert (tmp_path / "ber" / f).read_bytes() == (tmp_path / "csv" / f).read_bytes(), f
