@@ -253,3 +253,8 @@ def test_target_precision(small, capsys):
     assert code == 0, err
     s = json.loads(out)
     assert s["threshold"] == 0.6 and s["threshold_source"].startswith("set for precision 0.99")
+    argv[-1] = "0.9995"
+    code, out, err = run(argv + ["--model", str(model), "--out", str(base / "o8")], capsys)
+    assert (code, out) == (1, "")
+    assert err == ("simbox scan: error: no threshold reaches precision 0.9995 on this model's "
+                   "validation curve (best 0.9990); lower --target-precision\n")
