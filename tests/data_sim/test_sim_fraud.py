@@ -61,3 +61,19 @@ def test_boxes_follow_the_international_wave_with_night_traffic(events, mixed_ne
     people = events[(events.kind == "ordinary") & (events.rtype == RecordType.MOC)]
     night = lambda t: (((t + 8 * 3600) % 86400) // 3600 < 6).mean()   # noqa: E731
     assert night(box.time) > 2 * night(people.time)
+
+
+def test_deployment_site_is_where_most_of_its_events_are_served(events, mixed_net):
+    cells = mixed_net.cells
+    site = cells["site_id"].to_numpy()[events["cell"].to_numpy()]
+    busiest = (events.assign(site=site)[events.deployment_id != ""]
+               .groupby("deployment_id")["site"].agg(lambda s: s.value_counts().index[0]))
+    deps = mixed_net.deployments.set_index("deployment_id")
+    assert len(deps) >= 5 and set(busiest.index) == set(deps.index)
+    for dep, row in deps.iterrows():
+        counts = pd.Series(site).loc[(events.deployment_id == dep).to_numpy()].value_counts()
+        assert counts[row.main_site] == counts.max(), dep          # ties: any busiest site
+        here = cells.loc[cells.site_id == row.main_site].iloc[0]
+        assert (row.lat, row.lon) == (here.lat, here.lon)
+    far = deps.loc[deps.sites > 1]
+    assert len(far), "every deployment sits at one site: the test proves little"
