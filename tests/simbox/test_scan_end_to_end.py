@@ -236,6 +236,12 @@ def test_target_precision(small, capsys):
     base, net = small
     argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(net / "cells.csv"), "--json",
             "--target-precision", "0.99"]
+    code, out, err = run(argv + ["--out", str(base / "o6b")], capsys)   # the shipped model
+    assert code == 0, err
+    s = json.loads(out)
+    shipped = json.loads((default_model_path() / "model.json").read_text())["threshold"]
+    assert s["threshold"] == round(min(t for t, p, _ in shipped["curve"] if p >= 0.99), 4)
+    assert s["threshold_source"].startswith("set for precision 0.99")
     model = base / "curve_model"
     shutil.copytree(default_model_path(), model)
     card = json.loads((model / "model.json").read_text())
