@@ -107,7 +107,10 @@ SPEC = {
         "new_number_onnet_share": (0.3, "share of calls to new numbers that reach a subscriber "
                                         "of this network"),
     },
-    "ordinary": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident"),
+    "ordinary": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident",
+                           block_share=(0.03, "share of SIMs on a family plan: consecutive IMSIs "
+                                              "and MSISDNs bought together, one home"),
+                           block_sims=([2, 5], "SIMs per family plan")),
     "low_activity": _behaviour(0.3, 0.3, 0.2, 0.2, 0.8, 5, 0.85, 50, 0.2, "resident",
                                silent_day_share=(0.5, "share of days without any event"),
                                callee_weight=(0.15, "how likely others call this SIM, relative "
@@ -117,10 +120,19 @@ SPEC = {
         centre_agents=([15, 120], "agents per call centre (all at one site)"),
         activity_dispersion=(6.0, "gamma shape of agents' activity (agents are alike)"),
         weekend_activity=(0.15, "weekend activity relative to weekdays"),
-        fct_share=(0.25, "share of centres using fixed cellular terminals instead of handsets")),
-    "driver": _behaviour(16.0, 12.0, 2.0, 3.0, 14.0, 30, 0.35, 35, 0.15, "driver"),
+        fct_share=(0.25, "share of centres using fixed cellular terminals instead of handsets"),
+        block_share=(0.6, "share of centres whose agents' SIMs were bought as one block "
+                          "(consecutive IMSIs and MSISDNs)")),
+    "driver": _behaviour(16.0, 12.0, 2.0, 3.0, 14.0, 30, 0.35, 35, 0.15, "driver",
+                         block_share=(0.5, "share of drivers whose SIM came from a fleet "
+                                           "purchase (taxi / delivery company: consecutive "
+                                           "IMSIs and MSISDNs)"),
+                         block_sims=([5, 40], "SIMs per fleet purchase")),
     "small_business": _behaviour(9.0, 14.0, 2.0, 3.0, 6.0, 25, 0.35, 75, 0.12, "business",
-                                 weekend_activity=(0.6, "weekend activity relative to weekdays")),
+                                 weekend_activity=(0.6, "weekend activity relative to weekdays"),
+                                 block_share=(0.4, "share of SIMs bought as a company block "
+                                                   "(consecutive numbers, one workplace)"),
+                                 block_sims=([3, 15], "SIMs per company block")),
     "m2m": {
         "sms_only_share": (0.3, "share of M2M SIMs that report by SMS to a server short code, "
                                 "not by data sessions"),
@@ -128,6 +140,11 @@ SPEC = {
         "missed_report_share": (0.03, "share of reports missed (coverage, power)"),
         "command_share": (0.3, "share of SIMs that receive a command SMS from their server"),
         "move_share": (0.1, "share of M2M SIMs that move (fleet trackers)"),
+        "block_share": (0.8, "share of M2M SIMs provisioned in fleets (consecutive IMSIs and "
+                             "MSISDNs)"),
+        "block_sims": ([10, 200], "SIMs per M2M fleet"),
+        "fleet_sites": ([1, 3], "sites a fleet's fixed devices stand at (meters, POS "
+                                "terminals of one customer)"),
     },
     "dual_sim": _behaviour(2.0, 1.2, 0.7, 0.8, 5.0, 10, 0.8, 50, 0.18, "resident",
                            second_activity=(0.5, "activity of the second SIM relative to "
@@ -155,6 +172,9 @@ SPEC = {
         "international_share": (0.0, "share of box calls with an international callee"),
         "onnet_callee_share": (0.3, "share of box callees that are this network's subscribers"),
         "late_start_share": (0.3, "share of deployments that start after the first day"),
+        "scattered_numbers_share": (0.15, "share of deployments whose SIMs were bought one "
+                                          "by one (scattered IMSIs and MSISDNs) instead of as "
+                                          "one batch"),
     },
     "simbox": {
         "ports": ([4, 8, 16, 32, 64, 128, 256, 512], "gateway port counts to draw from"),

@@ -59,8 +59,8 @@ class FarmFactory:
         late = rng.random() < cfg.fraud.late_start_share and window.days > 1
         start_day = int(rng.integers(1, window.days)) if late else 0
         t0 = window.start + start_day * 86400
-        imsi = self.ids.imsis(n_sims, block=True)
-        msisdn = self.ids.msisdns(n_sims, block=True)
+        batch = rng.random() >= cfg.fraud.scattered_numbers_share   # else bought one by one
+        imsi, msisdn = self.ids.sim_numbers(n_sims, block=batch)
         sims = self.subs.add(imsi=imsi, msisdn=msisdn, kind=KIND_CODE[kind],
                              deployment=int(dep_id[1:]), imei=modem_imei[sim_modem],
                              home=modem_site[sim_modem], mode=OWN, start_day=start_day)

@@ -186,11 +186,11 @@ class SimboxFactory:
             o = np.lexsort((repl_t, repl_port))
             repl_port, repl_t = repl_port[o], repl_t[o]
         n_sims = pool + len(repl_t)
-        # register the SIMs: consecutive batches
+        # register the SIMs: one consecutive batch, or bought one by one
         dep_id = f"D{self.next_id:04d}"
         self.next_id += 1
-        imsi = self.ids.imsis(n_sims, block=True)
-        msisdn = self.ids.msisdns(n_sims, block=True)
+        batch = rng.random() >= cfg.fraud.scattered_numbers_share   # else bought one by one
+        imsi, msisdn = self.ids.sim_numbers(n_sims, block=batch)
         # gateway modules: a dedicated gateway TAC, or the TAC of a common GSM module
         # (the same modules sit in meters and trackers)
         gw_type = ["m2m_module" if u < sc.module_tac_share else "gsm_gateway"

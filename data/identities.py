@@ -5,10 +5,11 @@ All identities are built as *digits codes* (see :mod:`simbox.fastpath.events`):
 consecutive.
 
 - IMEI: 8-digit TAC + 6-digit serial + Luhn check digit (15 digits).
-- IMSI: MCC+MNC + MSIN, 15 digits; legitimate SIMs are scattered over the MSIN
-  space, fraud SIMs come in consecutive batches (bought together).
+- IMSI: MCC+MNC + MSIN, 15 digits; a SIM bought alone gets a random MSIN, SIMs
+  bought together (a fraud batch, a company fleet, an M2M fleet, a family plan)
+  get consecutive ones.
 - MSISDN: country code + ``1`` + 10 digits (mainland-China style mobile numbers);
-  again scattered for people, consecutive blocks for fraud batches.
+  again random alone, one consecutive block per purchase.
 - Other parties: local numbers of other carriers, international numbers
   (``00`` + country code + digits) and service short codes (5-6 digits).
 """
@@ -122,6 +123,22 @@ class IdentityPool:
         loc = self._unique_block(n, space, self._used_msisdn) if block else \
             self._unique_random(n, space, self._used_msisdn)
         return self.msisdn_code0 + loc
+
+    def sim_numbers(self, n, block=False):
+        """IMSIs and MSISDNs of ``n`` SIMs; consecutive (in step) when bought as one block."""
+        return self.imsis(n, block=block), self.msisdns(n, block=block)
+
+    def purchases(self, group):
+        """IMSIs and MSISDNs for purchase ids: one block per id >= 0, -1 bought alone."""
+        group = np.asarray(group)
+        imsi = np.empty(len(group), np.int64)
+        msisdn = np.empty(len(group), np.int64)
+        alone = group < 0
+        imsi[alone], msisdn[alone] = self.sim_numbers(int(alone.sum()))
+        for g in np.unique(group[~alone]):
+            m = group == g
+            imsi[m], msisdn[m] = self.sim_numbers(int(m.sum()), block=True)
+        return imsi, msisdn
 
     # -- devices ------------------------------------------------------------
     def imeis(self, device_type, n, consecutive=False, tac=None):

@@ -33,6 +33,32 @@ def split_counts(total: int, weights: dict, order) -> dict:
     return {k: int(c) for k, c in zip(keys, base)}
 
 
+def purchases(rng, n, share, sizes) -> np.ndarray:
+    """Purchase id of each of ``n`` SIMs: about ``share`` of them in blocks of ``sizes``
+    (consecutive SIMs, ids 0, 1, ...), the rest bought alone (-1)."""
+    group = np.full(n, -1, np.int64)
+    target = int(round(share * n))
+    pos = g = 0
+    while pos < target:
+        size = int(min(uniform_range(rng, sizes), n - pos))
+        if size < 2:
+            break
+        group[pos:pos + size] = g
+        pos, g = pos + size, g + 1
+    return group
+
+
+def _shared_place(group, place):
+    """Every member of a purchase gets the place of its first member."""
+    place = place.copy()
+    block = np.flatnonzero(group >= 0)
+    if len(block):
+        _, first = np.unique(group[block], return_index=True)
+        lead = dict(zip(group[block][first].tolist(), place[block][first].tolist()))
+        place[block] = [lead[g] for g in group[block].tolist()]
+    return place
+
+
 def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""):
     """Add every legitimate SIM to the registry; returns ``{kind: (indices, extra)}``."""
     if counts is None:
@@ -48,8 +74,6 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
             continue
         rng = substream(seed, "create:" + kind + tag)
         p = cfg[kind]
-        imsi = ids.imsis(n)
-        msisdn = ids.msisdns(n)
         home = net.pick(rng, n, "home")
         work = np.where(rng.random(n) < cfg.mobility.unemployed_share, -1,
                         net.pick(rng, n, "work"))
@@ -58,6 +82,8 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
         extra = {}
         new = rng.random(n) < cfg.run.new_subscriber_share
         start_day = np.where(new & (days > 1), rng.integers(1, max(days, 2), size=n), 0)
+        group = purchases(rng, n, p.block_share, p.block_sims) if "block_sims" in p else \
+            np.full(n, -1, np.int64)
         if kind == "call_centre":
             # agents grouped in centres, all agents of a centre at one site
             sizes = []
@@ -77,23 +103,32 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
                 imei[m] = ids.imeis("fct", int(m.sum()))
             start_day = np.zeros(n, int)
             extra["centre"] = centre
+            group = np.where((rng.random(len(sizes)) < p.block_share)[centre], centre, -1)
         elif kind == "driver":
             mode = np.full(n, WANDER, np.int8)
         elif kind == "small_business":
             work = net.pick(rng, n, "work")
+            work = _shared_place(group, work)             # a company block: one workplace
         elif kind == "m2m":
             mode = np.where(rng.random(n) < p.move_share, WANDER, FIXED).astype(np.int8)
             home = net.pick(rng, n, "work")
+            for g in np.unique(group[group >= 0]):        # a fleet stands at 1-3 sites
+                m = np.flatnonzero(group == g)
+                sites = net.pick_sites(rng, int(uniform_range(rng, p.fleet_sites)), "work")
+                home[m] = sites[np.arange(len(m)) % len(sites)]
             work = np.full(n, -1)
             dev = rng.random(n)
             imei = np.where(dev < 0.7, ids.imeis("m2m_module", n),
                             np.where(dev < 0.85, ids.imeis("router", n), ids.imeis("modem", n)))
+        elif kind == "ordinary":
+            home = _shared_place(group, home)             # a family plan: one home
         elif kind == "dual_sim":
             half = n // 2
             home[half:] = home[:half]
             work[half:] = work[:half]
             imei[half:] = imei[:half]
             start_day[half:] = start_day[:half]
+        imsi, msisdn = ids.purchases(group)
         cols = dict(imsi=imsi, msisdn=msisdn, kind=KIND_CODE[kind], imei=imei, home=home,
                     work=work, mode=mode, start_day=start_day, callable=kind != "m2m")
         if kind == "phone_changer":

@@ -158,19 +158,34 @@ def build_network(subscribers: int, days: int, scenario: str = "mixed", seed: in
             legit_groups[kind] = [idx]
     labels = label_table(seed, cfg, subs, deployments, legit_groups)
     return Network(cdrs=cdrs, attaches=attaches, cells=net.cells, tac=tac, truth=truth,
-                   labels=labels, deployments=_deployment_table(deployments, net),
+                   labels=labels, deployments=_deployment_table(deployments, net, cdrs, subs),
                    config=cfg, scenario=scenario, seed=seed, timezone=cfg.run.timezone,
                    start=window.start, end=window.end)
 
 
-def _deployment_table(deployments, net) -> pd.DataFrame:
+def _deployment_table(deployments, net, cdrs, subs) -> pd.DataFrame:
+    """One row per deployment; ``main_site``/``lat``/``lon`` is where it really is.
+
+    That is the site serving most of the deployment's CDR events: the place of its
+    gateways or modems for a box that stays put (their serving cells jitter around
+    it), the place it spent most traffic at for one that moved once, the base it
+    returns to between drives for a mobile box, and the busiest of its places for
+    a farm spread over several sites.  Ties go to the lowest site index; a
+    deployment without events keeps its first place.
+    """
+    col = cdrs.columns()
+    ev_site = net.site_of_cell[np.asarray(col["cell"], np.int64)]
+    ev_imsi = np.asarray(col["imsi"])
     rows = []
     for d in deployments:
         sites = np.unique(net.site_of_cell[d.sites])
-        main = d.sites[0]
+        mine = np.isin(ev_imsi, subs.imsi[np.asarray(d.sims)])
+        counts = np.bincount(ev_site[mine])
+        main_site = int(np.argmax(counts)) if counts.sum() else int(net.site_of_cell[d.sites[0]])
+        main = int(np.argmax(net.site_of_cell == main_site))      # a cell of that site
         rows.append((d.id, KIND_BY_NAME[d.kind].cls, d.kind, len(d.sims), len(d.seizable_devices),
-                     len(sites), net.cells.at[int(main), "site_id"],
-                     net.cells.at[int(main), "lat"], net.cells.at[int(main), "lon"]))
+                     len(sites), net.cells.at[main, "site_id"],
+                     net.cells.at[main, "lat"], net.cells.at[main, "lon"]))
     return pd.DataFrame(rows, columns=["deployment_id", "class", "kind", "sims", "devices",
                                        "sites", "main_site", "lat", "lon"])
 

@@ -8,7 +8,8 @@ found against the simulator's truth:
 - planted deployments *found*: at least half of their SIMs flagged;
 - SIM precision and recall of the shutdown list;
 - legitimate SIMs flagged, by kind (the hard negatives a wrong shutdown hits);
-- distance from each found deployment's located position to its planted site.
+- distance from each found deployment's located position to its planted site (the site
+  serving most of its traffic, deployments.csv main_site).
 """
 from __future__ import annotations
 

@@ -62,6 +62,44 @@ def precision_recall_curve_weighted(y_fraud, score, weight=None):
     return thr, prec, rec
 
 
+PRECISION_GRID = (0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.997, 0.998, 0.999, 0.9995,
+                  0.9999)
+
+
+def compact_curve(y_fraud, score, weight=None, max_points=200, digits=5, exact_at=()) -> list:
+    """A short precision curve for picking thresholds later: ``[[threshold, precision, recall]]``.
+
+    Keeps only the points a lowest-threshold-reaching-P choice can land on: a
+    threshold whose precision is higher than at every lower threshold, highest
+    threshold first (precision strictly falls along the curve).  When more than
+    ``max_points`` remain, a subset is kept: the exact choice for each precision
+    of :data:`PRECISION_GRID` and ``exact_at``, then points spread evenly by
+    precision and by recall, always the first and last.  Precision is rounded
+    *down* to ``digits`` decimals so it is never overstated, recall is rounded;
+    thresholds stay exact scores.  Picking the lowest kept threshold with
+    precision >= P never gives less than P on these scores, and gives exactly the
+    full curve's choice for the grid precisions.
+    """
+    thr, prec, rec = precision_recall_curve_weighted(y_fraud, score, weight)
+    if len(thr) == 0:
+        return []
+    # suffix maximum of precision over lower thresholds: keep strict records
+    later_best = np.r_[np.maximum.accumulate(prec[::-1])[::-1][1:], -np.inf]
+    keep = np.flatnonzero(prec > later_best)
+    if len(keep) > max_points:
+        pk, rk = prec[keep], rec[keep]
+        grid = np.unique(np.r_[PRECISION_GRID, np.asarray(exact_at, float)])
+        exact = np.searchsorted(-pk, -grid, side="right") - 1
+        n = max((max_points - len(grid) - 2) // 2, 1)
+        by_prec = np.searchsorted(-pk, -np.linspace(pk[0], pk[-1], n), side="right") - 1
+        by_rec = np.searchsorted(rk, np.linspace(rk[0], rk[-1], n), side="left")
+        pos = np.r_[0, exact, by_prec, by_rec, len(keep) - 1]
+        keep = keep[np.unique(pos[(pos >= 0) & (pos < len(keep))])]
+    scale = 10.0 ** digits
+    return [[float(thr[i]), float(np.floor(prec[i] * scale + 1e-6) / scale),
+             round(float(rec[i]), digits)] for i in keep]
+
+
 def threshold_for_precision(y_fraud, score, target=0.995, weight=None) -> float:
     """The lowest score threshold at which weighted precision reaches ``target``.
 

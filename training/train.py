@@ -31,7 +31,8 @@ from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
 from simbox.training.rules import RulesBaseline, rules_out_of_fold
-from simbox.training.threshold import threshold_bootstrap, threshold_for_precision
+from simbox.training.threshold import (compact_curve, threshold_bootstrap,
+                                       threshold_for_precision)
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,10 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
                              "stratified": True, "seed": seed, "bootstrap": n_boot,
                              "thresholds_per_fold": per_fold},
         "threshold": {"score": "1 - P(legit)", "target_precision": target_precision,
-                      "ci": thr["ci"], "unreachable_share": thr["unreachable_share"]},
+                      "ci": thr["ci"], "unreachable_share": thr["unreachable_share"],
+                      "curve": compact_curve(fraud, frame["score"].to_numpy(),
+                                             frame["weight"].to_numpy(),
+                                             exact_at=(target_precision,))},
         "metrics": {"model": model_metrics, "rules": rules_metrics,
                     "same_precision": comparison, "kinds_absent_from_training": holdout},
         "rules_baseline": {"params_per_fold": rules_params, "params": final_rules.params_},

@@ -35,11 +35,65 @@ def test_ports_dial_in_bursts_and_never_carry_two_calls(events):
     assert np.median(idle) < 120          # back to back at the peak
 
 
-def test_batches_of_consecutive_imsis_and_msisdns(mixed_net):
-    truth = mixed_net.truth
-    for dep, g in truth[truth.deployment_id != ""].groupby("deployment_id"):
-        imsi = np.sort(g.imsi.astype(np.int64).to_numpy())
-        assert (np.diff(imsi) == 1).all(), dep
+def sim_numbers(net):
+    """truth.csv with each SIM's MSISDN (from its CDRs and attaches) as int64 columns.
+
+    A few quiet SIMs have no event in the window: they are left out."""
+    c = pd.concat([pd.DataFrame({"imsi": decode_array(b.imsi), "msisdn": decode_array(b.msisdn)})
+                   for b in (net.cdrs, net.attaches)]).drop_duplicates("imsi")
+    t = net.truth.merge(c, on="imsi", how="inner")
+    assert len(t) > 0.95 * len(net.truth)
+    return t.astype({"imsi": np.int64, "msisdn": np.int64})
+
+
+def runs_in_step(g):
+    """Lengths of runs of SIMs whose IMSI and MSISDN both go up by one."""
+    g = g.sort_values("imsi")
+    step = (np.diff(g.imsi.to_numpy()) == 1) & (np.diff(g.msisdn.to_numpy()) == 1)
+    ends = np.flatnonzero(np.r_[True, ~step, True])
+    return np.diff(ends)
+
+
+def test_fraud_batches_are_consecutive_or_scattered(mixed_net):
+    t = sim_numbers(mixed_net)
+    batch, scattered = 0, 0
+    for dep, g in t[t.deployment_id != ""].groupby("deployment_id"):
+        runs = runs_in_step(g)
+        if runs.max() > 1:                        # a batch (a SIM never seen splits a run)
+            assert runs[runs > 1].sum() >= 0.9 * len(g), dep
+            batch += 1
+        else:
+            assert runs.max() == 1, dep           # bought one by one: no two in step
+            scattered += 1
+    assert batch >= 10 and scattered >= 1, (batch, scattered)
+
+
+def test_legit_blocks_of_consecutive_numbers(mixed_net):
+    t = sim_numbers(mixed_net)
+    blocks = {k: (runs_in_step(g) >= 2).sum() for k, g in t[t.deployment_id == ""].groupby("kind")}
+    assert blocks["call_centre"] >= 1 and blocks["m2m"] >= 2 and blocks["driver"] >= 1
+    assert blocks["small_business"] >= 1
+    assert blocks.get("low_activity", 0) == 0 and blocks.get("traveller", 0) == 0
+
+
+def test_number_blocks_follow_the_configuration(small):
+    from simbox.data import build_network
+    none = {"call_centre": {"block_share": 0.0}, "driver": {"block_share": 0.0},
+            "m2m": {"block_share": 0.0}, "small_business": {"block_share": 0.0},
+            "ordinary": {"block_share": 0.0}, "fraud": {"share": 0.03,
+                                                          "scattered_numbers_share": 1.0}}
+    t = sim_numbers(build_network(3000, 1, "baseline", 4, config=dict(small, **none)))
+    assert all(runs_in_step(g).max() == 1 for _, g in t.groupby("deployment_id"))
+    allin = {"m2m": {"block_share": 1.0, "block_sims": [10, 10], "fleet_sites": [1, 1]},
+             "fraud": {"share": 0.03, "scattered_numbers_share": 0.0}}
+    net = build_network(3000, 1, "baseline", 4, config=dict(small, **allin))
+    t = sim_numbers(net)
+    m2m = t[t.kind == "m2m"]
+    runs = runs_in_step(m2m)                 # fleets of 10 (the last one may be cut short)
+    assert len(m2m) >= 20 and runs.max() == 10 and (runs == 10).sum() >= len(runs) - 2
+    for dep, g in t[t.deployment_id != ""].groupby("deployment_id"):
+        runs = runs_in_step(g)
+        assert runs[runs > 1].sum() >= 0.9 * len(g), dep
 
 
 def test_card_farms(events):
@@ -61,3 +115,19 @@ def test_boxes_follow_the_international_wave_with_night_traffic(events, mixed_ne
     people = events[(events.kind == "ordinary") & (events.rtype == RecordType.MOC)]
     night = lambda t: (((t + 8 * 3600) % 86400) // 3600 < 6).mean()   # noqa: E731
     assert night(box.time) > 2 * night(people.time)
+
+
+def test_deployment_site_is_where_most_of_its_events_are_served(events, mixed_net):
+    cells = mixed_net.cells
+    site = cells["site_id"].to_numpy()[events["cell"].to_numpy()]
+    busiest = (events.assign(site=site)[events.deployment_id != ""]
+               .groupby("deployment_id")["site"].agg(lambda s: s.value_counts().index[0]))
+    deps = mixed_net.deployments.set_index("deployment_id")
+    assert len(deps) >= 5 and set(busiest.index) == set(deps.index)
+    for dep, row in deps.iterrows():
+        counts = pd.Series(site).loc[(events.deployment_id == dep).to_numpy()].value_counts()
+        assert counts[row.main_site] == counts.max(), dep          # ties: any busiest site
+        here = cells.loc[cells.site_id == row.main_site].iloc[0]
+        assert (row.lat, row.lon) == (here.lat, here.lon)
+    far = deps.loc[deps.sites > 1]
+    assert len(far), "every deployment sits at one site: the test proves little"

@@ -67,9 +67,12 @@ def test_call_centre_agents_call_more_distinct_numbers_than_the_median_simbox(mi
 
 
 def test_m2m_is_as_stationary_as_simboxes(mixed):
+    """Within one cell: M2M fleets stand at a few sites each, so the SIM median
+    follows a handful of fleet places (some with more neighbouring cells)."""
     _, st = mixed
-    assert st.loc[st.kind == "m2m", "cells"].median() <= \
-        st.loc[st.kind == "simbox_plain", "cells"].median()
+    m2m = st.loc[st.kind == "m2m", "cells"]
+    assert m2m.median() <= st.loc[st.kind == "simbox_plain", "cells"].median() + 1
+    assert m2m.quantile(0.75) <= st.loc[st.kind == "ordinary", "cells"].quantile(0.25)
 
 
 def test_drivers_are_more_mobile_than_people(mixed):

@@ -236,6 +236,12 @@ def test_target_precision(small, capsys):
     base, net = small
     argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(net / "cells.csv"), "--json",
             "--target-precision", "0.99"]
+    code, out, err = run(argv + ["--out", str(base / "o6b")], capsys)   # the shipped model
+    assert code == 0, err
+    s = json.loads(out)
+    shipped = json.loads((default_model_path() / "model.json").read_text())["threshold"]
+    assert s["threshold"] == round(min(t for t, p, _ in shipped["curve"] if p >= 0.99), 4)
+    assert s["threshold_source"].startswith("set for precision 0.99")
     model = base / "curve_model"
     shutil.copytree(default_model_path(), model)
     card = json.loads((model / "model.json").read_text())
@@ -253,3 +259,8 @@ def test_target_precision(small, capsys):
     assert code == 0, err
     s = json.loads(out)
     assert s["threshold"] == 0.6 and s["threshold_source"].startswith("set for precision 0.99")
+    argv[-1] = "0.9995"
+    code, out, err = run(argv + ["--model", str(model), "--out", str(base / "o8")], capsys)
+    assert (code, out) == (1, "")
+    assert err == ("simbox scan: error: no threshold reaches precision 0.9995 on this model's "
+                   "validation curve (best 0.9990); lower --target-precision\n")

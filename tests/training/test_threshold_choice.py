@@ -1,7 +1,8 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from simbox.training.threshold import (precision_recall_curve_weighted, threshold_bootstrap,
+from simbox.training.threshold import (PRECISION_GRID, compact_curve,
+                                       precision_recall_curve_weighted, threshold_bootstrap,
                                        threshold_for_precision)
 
 
@@ -55,3 +56,35 @@ def test_threshold_bootstrap_interval_contains_threshold():
     assert r["unreachable_share"] == 0.0
     again = threshold_bootstrap(y, s, groups, 0.95, n_boot=100, seed=3)
     assert again == r
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 40), st.sampled_from([1.0, 1.0, 3.0])),
+                min_size=1, max_size=80),
+       st.sampled_from([0.5, 0.75, 0.9, 1.0]))
+def test_compact_curve_gives_the_exact_threshold(rows, target):
+    """Picking the lowest curve threshold reaching P equals the brute-force choice."""
+    y = np.array([r[0] for r in rows]); s = np.array([r[1] / 40 for r in rows])
+    w = np.array([r[2] for r in rows])
+    curve = compact_curve(y, s, w)
+    thr = [t for t, p, _ in curve if p >= target and _ > 0]
+    assert (min(thr) if thr else np.inf) == reference_threshold(y, s, w, target)
+    ts = [c[0] for c in curve]
+    assert ts == sorted(ts, reverse=True)
+    assert [c[1] for c in curve] == sorted((c[1] for c in curve), reverse=True)
+
+
+def test_compact_curve_is_short_and_never_overstates_precision():
+    rng = np.random.default_rng(4)
+    y = rng.random(20_000) < 0.1
+    s = np.clip(np.where(y, 0.75, 0.35) + rng.normal(0, 0.15, len(y)), 0, 1)
+    curve = compact_curve(y, s, max_points=50)
+    assert 2 <= len(curve) <= 50
+    assert curve[0][1] == 1.0 and curve[-1] == compact_curve(y, s)[-1]
+    for t, p, r in curve:
+        f = s >= t
+        assert p - 1e-12 <= (y & f).sum() / f.sum() < p + 1e-5
+        assert r == round((y & f).sum() / y.sum(), 5)
+    for target in PRECISION_GRID:
+        picks = [t for t, p, _ in curve if p >= target]
+        assert (min(picks) if picks else np.inf) == threshold_for_precision(y, s, target)

@@ -86,3 +86,13 @@ def test_simulated_network_added_with_prefix(network, caplog):
     assert ts.X.index.equals(ts.rows.index)
     assert "labelled SIM(s) do not occur in the features" in caplog.text
     assert ts.info["simulated"]["sims"] == len(X)
+
+
+def test_card_curve_gives_back_the_operating_threshold(trained):
+    from simbox.scan import threshold_for_target
+    m, out = trained
+    curve = json.loads((out / "model.json").read_text())["threshold"]["curve"]
+    assert 2 <= len(curve) <= 200
+    assert all(0 <= p <= 1 and 0 <= r <= 1 for _, p, r in curve)
+    assert threshold_for_target(Model.load(out, schema=(m.feature_names, m.schema_hash)),
+                                0.99) == m.threshold
