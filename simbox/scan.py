@@ -248,7 +248,7 @@ def _unknown_cells(res, cells: pd.DataFrame) -> dict:
 
 def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
          target_precision: float | None = None, columns="canonical", timezone: str | None = None,
-         on_bad_records: str = "skip", strict_cells: bool = False, memory_limit="1GB",
+         on_bad_records: str = "skip", allow_missing_cells: bool = False, memory_limit="1GB",
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
          signaling=(), progress=None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
@@ -259,8 +259,9 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     ``model``: a model folder or a loaded Model (None: the shipped default);
     ``threshold`` / ``target_precision`` override its operating threshold.
     ``timezone``: the network's local time (None: the model's).  CDR cells
-    missing from the cell table are counted and warned about (an error with
-    ``strict_cells``, or when none is known).  With ``out`` every file is written
+    missing from the cell table are an error (a site list would silently lose
+    them) unless ``allow_missing_cells``: then they are counted and warned about
+    and their SIMs are located from their other cells.  With ``out`` every file is written
     there atomically (rejected records in ``rejects.csv``).
     """
     t0 = time.monotonic()
@@ -283,7 +284,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
                          f"({threshold}); give --threshold")
     tz = timezone or (getattr(mdl, "card", None) or {}).get("timezone") or "UTC"
     run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
-               strict_cells=strict_cells, link_rules=link_rules, progress=progress, started=t0,
+               allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
                              signaling=signaling))
@@ -301,7 +302,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     return result
 
 
-def _scan(inputs, cell_table, *, model, model_name, threshold, source, strict_cells, link_rules,
+def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_missing_cells, link_rules,
           progress, started, features, rejects):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
@@ -328,8 +329,9 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, strict_ce
             raise InputError(f"none of the CDRs' cells is in the cell table ({unknown['cells']:,} "
                              f"cells, e.g. {', '.join(unknown['examples'])}): is it the cells file "
                              "of this network?")
-        if strict_cells:
-            raise InputError(msg + "; add them to the cell table, or drop --strict")
+        if not allow_missing_cells:
+            raise InputError(msg + "; add them to the cell table, or pass --allow-missing-cells "
+                             "to locate their SIMs from their other cells")
         log.warning("%s; their SIMs are located from their other cells", msg)
     if hasattr(progress, "stage"):
         progress.stage("scoring", total=len(res.features), unit="SIMs")

@@ -38,7 +38,11 @@ def add_arguments(p):
                    help="column profile name or file mapping a vendor CSV (default canonical)")
     p.add_argument("--timezone", help="the network's IANA time zone (default: the model's)")
     p.add_argument("--strict", action="store_true",
-                   help="stop at the first malformed record or CDR cell missing from --cells")
+                   help="stop at the first malformed record (default: skip it, count it, "
+                        "write it to rejects.csv)")
+    p.add_argument("--allow-missing-cells", action="store_true",
+                   help="scan even when some CDR cells are missing from --cells: warn, and "
+                        "locate their SIMs from their other cells (default: an error)")
     p.add_argument("--memory-limit", default="1GB", help="memory for aggregation (default 1GB)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -56,7 +60,7 @@ def run(args) -> int:
     result = scan(args.inputs, signaling=args.signaling, cells=args.cells, tac=args.tac, model=args.model,
                   threshold=args.threshold, target_precision=args.target_precision,
                   columns=args.columns, timezone=args.timezone,
-                  on_bad_records="error" if args.strict else "skip", strict_cells=args.strict,
+                  on_bad_records="error" if args.strict else "skip", allow_missing_cells=args.allow_missing_cells,
                   memory_limit=args.memory_limit, workers=args.workers, out=args.out,
                   report=not args.no_report, progress=Progress("scan"))
     if args.json:

@@ -152,17 +152,20 @@ def test_cells_missing_for_some_cdr_cells(small, capsys):
     cells = pd.read_csv(net / "cells.csv", dtype=str)
     cells.iloc[3:].to_csv(base / "some_cells.csv", index=False)
     argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(base / "some_cells.csv"), "--json"]
-    # a real process: the warning goes to stderr through the command's logging set-up
-    p = subprocess.run([sys.executable, "-m", "simbox", *argv, "--out", str(base / "o2")],
+    # by default an error: a site list must not silently lose the SIMs of unknown cells
+    code, out, err = run(argv + ["--out", str(base / "o3")], capsys)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("simbox scan: error: 3 cell(s) of the CDRs (")
+    assert err.endswith("; add them to the cell table, or pass --allow-missing-cells to locate "
+                        "their SIMs from their other cells\n")
+    # a real process: with --allow-missing-cells the warning goes to stderr through logging
+    p = subprocess.run([sys.executable, "-m", "simbox", *argv, "--allow-missing-cells",
+                        "--out", str(base / "o2")],
                        capture_output=True, text=True, env=dict(os.environ, SIMBOX_NO_PROGRESS="1"))
     assert p.returncode == 0, p.stderr
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("simbox: WARNING: 3 cell(s) of the CDRs (")
     assert p.stderr.endswith("; their SIMs are located from their other cells\n")
     assert json.loads(p.stdout)["unknown_cells"]["cells"] == 3
-    code, out, err = run(argv + ["--out", str(base / "o3"), "--strict"], capsys)
-    assert code == 1 and out == "" and err.count("\n") == 1
-    assert err.startswith("simbox scan: error: 3 cell(s) of the CDRs (")
-    assert err.endswith("; add them to the cell table, or drop --strict\n")
     assert not (base / "o3").exists()
 
 
