@@ -262,6 +262,21 @@ def file_header(file_length: int, n_cdrs: int, first: int, last: int, sequence: 
     return h
 
 
+def records_without_headers(data: bytes) -> bytes:
+    """The BER records of a TS 32.297 file back to back, without file and CDR headers.
+
+    The file header's length is the 4 octets at offset 4; each CDR header is 5
+    octets, the first two the length of the record that follows (as written by
+    :func:`file_header` and :class:`BerWriter`).
+    """
+    out, off = [], struct.unpack_from(">I", data, 4)[0]
+    while off < len(data):
+        n = int.from_bytes(data[off:off + 2], "big")
+        out.append(data[off + 5:off + 5 + n])
+        off += 5 + n
+    return b"".join(out)
+
+
 def _gzip_open(path):
     try:
         from isal import igzip

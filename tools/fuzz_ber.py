@@ -60,7 +60,7 @@ def corpus(seed: int) -> list[bytes]:
         data = pathlib.Path(path).read_bytes()
         os.unlink(path)
         files.append(data)
-        files.append(raw_records(data))
+        files.append(ber_writer.records_without_headers(data))
     if FIXTURE.exists():
         fx = FIXTURE.read_bytes()
         for start in (0, 3000):
@@ -76,15 +76,6 @@ def cdr_boundary(data: bytes, index: int) -> int:
     for _ in range(index):
         off += 5 + int.from_bytes(data[off:off + 2], "big")
     return off
-
-
-def raw_records(data: bytes) -> bytes:
-    out, off = [], struct.unpack_from(">I", data, 4)[0]
-    while off < len(data):
-        n = int.from_bytes(data[off:off + 2], "big")
-        out.append(data[off + 5:off + 5 + n])
-        off += 5 + n
-    return b"".join(out)
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:

@@ -46,14 +46,7 @@ def ber_bytes(events, **kwargs) -> bytes:
             return f.read()
 
 
-def raw_records(data: bytes) -> bytes:
-    """The BER records of a TS 32.297 file back to back, without file and CDR headers."""
-    out, off = [], struct.unpack_from(">I", data, 4)[0]
-    while off < len(data):
-        n = int.from_bytes(data[off:off + 2], "big")
-        out.append(data[off + 5:off + 5 + n])
-        off += 5 + n
-    return b"".join(out)
+raw_records = ber_writer.records_without_headers
 
 
 class Recorder(RejectsWriter):
