@@ -15,4 +15,5 @@ def reduce_partition(
     dev_first: np.ndarray, dev_last: np.ndarray,
     cell_id_out: np.ndarray, cell_code_out: np.ndarray, cell_events: np.ndarray,
     site_id_out: np.ndarray, site_code_out: np.ndarray, site_events: np.ndarray,
-) -> tuple[int, int, int, int]: ...
+    move_id: np.ndarray, move_from: np.ndarray, move_to: np.ndarray, move_time: np.ndarray,
+) -> tuple[int, int, int, int, int]: ...

@@ -53,6 +53,7 @@ cdef enum:
     SHORT_CODE_MIN = 1000        # digits codes of 3..6 digit numbers: 1000 <= code < 10**7
     SHORT_CODE_END = 10000000
     BURST_GAP_S = 30
+    MOVE_GAP_S = 1200            # a site change is a move when the runs are at most 20 min apart
 
 cdef double EARTH_KM = 6371.0088
 
@@ -271,9 +272,12 @@ def reduce_partition(
         int32_t[::1] dev_id, int64_t[::1] dev_imei, int64_t[::1] dev_events,
         int64_t[::1] dev_first, int64_t[::1] dev_last,
         int32_t[::1] cell_id_out, int32_t[::1] cell_code_out, int64_t[::1] cell_events,
-        int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events):
+        int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events,
+        # OUT: moves (site changes, see below; capacity = number of events)
+        int32_t[::1] move_id, int32_t[::1] move_from, int32_t[::1] move_to,
+        int64_t[::1] move_time):
     """Reduce one partition.  Returns (duplicates dropped, number of IMSI-IMEI, IMSI-cell,
-    IMSI-site pairs written)."""
+    IMSI-site pairs, moves written)."""
     cdef Py_ssize_t n = time.shape[0], U = feats.shape[0], NB = tz_offset.shape[0]
     cdef Py_ssize_t i, j, u, m, maxg = 0, s, e
     cdef int64_t* start = <int64_t*>calloc(U + 1, sizeof(int64_t))
@@ -284,7 +288,7 @@ def reduce_partition(
     cdef int64_t* sc = NULL
     cdef int64_t* sd = NULL
     cdef int64_t* se = NULL
-    cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0
+    cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0, nmove = 0
     if start == NULL or evs == NULL:
         free(start); free(evs)
         raise MemoryError("reduce_partition: out of memory")
@@ -648,7 +652,39 @@ def reduce_partition(
             put(feats, cols, u, S_IMEI_CHANGES, n_changes)
             put(feats, cols, u, S_MAIN_IMEI_SHARE, ratio(best, nimei))
 
+            # ---- moves: runs of events at one site (a lone event at B between runs at A,
+            # a serving-cell flicker, is dropped and A's run goes on); consecutive runs at
+            # most MOVE_GAP_S apart give a move (from site, to site, first time at the new
+            # site).  sa: site, sb: first time, sc: last time, sd: events of each run.
+            nd = 0
+            for k in range(m):
+                c = ev[k].cell
+                if c < 0:
+                    continue
+                site = cell_site[c]
+                t = ev[k].time
+                if nd > 0 and sa[nd - 1] == site:
+                    sc[nd - 1] = t
+                    sd[nd - 1] += 1
+                elif nd >= 2 and sd[nd - 1] == 1 and sa[nd - 2] == site:
+                    nd -= 1
+                    sc[nd - 1] = t
+                    sd[nd - 1] += 1
+                else:
+                    sa[nd] = site
+                    sb[nd] = t
+                    sc[nd] = t
+                    sd[nd] = 1
+                    nd += 1
+            for k in range(1, nd):
+                if sb[k] - sc[k - 1] <= MOVE_GAP_S:
+                    move_id[nmove] = <int32_t>u
+                    move_from[nmove] = <int32_t>sa[k - 1]
+                    move_to[nmove] = <int32_t>sa[k]
+                    move_time[nmove] = sb[k]
+                    nmove += 1
+
     free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
     free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
-    return ndup, ndev, ncell, nsite
+    return ndup, ndev, ncell, nsite, nmove
 

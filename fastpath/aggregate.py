@@ -4,7 +4,7 @@
 its IMSIs, in any order), drops exact duplicates and returns a
 :class:`Reduced`: one row per IMSI with the kernel quantities of :data:`SLOTS`
 (in the column order the caller asks for), the local hour-of-day histogram, the
-IMSI-IMEI and IMSI-cell pair tables.  :class:`TimeZone` gives the kernels the
+IMSI-IMEI, IMSI-cell and IMSI-site pair tables and the moves (site changes).  :class:`TimeZone` gives the kernels the
 local-time offsets (DST-correct, looked up per 15 minutes of UTC time).
 """
 from __future__ import annotations
@@ -116,6 +116,10 @@ class Reduced:
     site_row: np.ndarray      # int32 row of the IMSI; one row per IMSI-site pair
     site_code: np.ndarray
     site_events: np.ndarray
+    move_row: np.ndarray      # int32 row of the IMSI; one row per move: a change of site
+    move_from: np.ndarray     # int32 site code left
+    move_to: np.ndarray       # int32 site code reached
+    move_time: np.ndarray     # int64 first event at the new site (epoch s)
     duplicates: int
 
     @classmethod
@@ -130,7 +134,7 @@ class Reduced:
                                    ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated([]))]
         base = np.cumsum([0] + [len(p.imsi) for p in parts[:-1]])
         cat = np.concatenate
-        rows = ("dev_row", "cell_row", "site_row")
+        rows = ("dev_row", "cell_row", "site_row", "move_row")
         fields = {}
         for name in cls.__dataclass_fields__:
             if name == "duplicates":
@@ -184,11 +188,14 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     dev = [np.empty(n, np.int32)] + [np.empty(n, np.int64) for _ in range(4)]
     cel = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
     sit = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
-    ndup, ndev, ncell, nsite = _aggregate.reduce_partition(
+    mov = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int32),
+           np.empty(n, np.int64)]
+    ndup, ndev, ncell, nsite, nmove = _aggregate.reduce_partition(
         c["rtype"], c["time"], ids, c["imei"], c["msisdn"], c["other"], c["duration"], c["cell"],
         tz, q0, cells.site, cells.lat, cells.lon, cells.cell_rank, cells.site_rank,
-        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit)
+        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit, *mov)
     dev = [a[:ndev].copy() for a in dev]
     cel = [a[:ncell].copy() for a in cel]
     sit = [a[:nsite].copy() for a in sit]
-    return Reduced(imsi, feats, hours, *per_imsi, *dev, *cel, *sit, duplicates=int(ndup))
+    mov = [a[:nmove].copy() for a in mov]
+    return Reduced(imsi, feats, hours, *per_imsi, *dev, *cel, *sit, *mov, duplicates=int(ndup))

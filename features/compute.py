@@ -143,6 +143,8 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         imsi=red.imsi[order], msisdn=red.msisdn[order], feats=feats_sorted, names=names,
         dev_row=inv[red.dev_row], dev_imei=red.dev_imei,
         site_row=inv[red.site_row], site_code=red.site_code,
+        move_row=inv[red.move_row], move_from=red.move_from, move_to=red.move_to,
+        move_time=red.move_time,
         main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
         main_site_code=red.main_site[order], cell_tokens=tokens, site_names=site_names,
         tac=tac, tz=tz)

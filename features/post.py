@@ -1,7 +1,7 @@
 """Features computed after the per-IMSI reduction, from the pair tables of all IMSIs.
 
 Cross-IMSI features (IMEIs shared by several IMSIs, numeric neighbours on the
-same device or site) need every partition, and window shares need the whole
+same device or site, SIMs moving together) need every partition, and window shares need the whole
 input's time span; the kernels give per-IMSI columns and the compact IMSI-IMEI
 and IMSI-cell tables, reduced here with numpy.  :data:`POST` maps each feature
 computed here to its function.
@@ -36,6 +36,10 @@ class Context:
     site_names: np.ndarray    # site name per site code
     tac: pd.Series | None     # device_type by TAC
     tz: object                # TimeZone
+    move_row: np.ndarray = field(default=None)    # moves (site changes), one per row
+    move_from: np.ndarray = field(default=None)
+    move_to: np.ndarray = field(default=None)
+    move_time: np.ndarray = field(default=None)
     main_imei: np.ndarray = field(default=None)
     main_tac: np.ndarray = field(default=None)
     device_type: np.ndarray = field(default=None)
@@ -130,6 +134,18 @@ def neighbours(ctx: Context):
     ctx.set("msisdn_neighbours", neighbour_counts(keys, rows, ctx.msisdn, n))
 
 
+def comovement(ctx: Context):
+    from simbox.features.comove import comovement_counts
+    n = len(ctx.imsi)
+    empty = np.empty(0, np.int64)
+    get = lambda a: empty if a is None else a  # noqa: E731
+    moves, peers, share = comovement_counts(get(ctx.move_row), get(ctx.move_from),
+                                            get(ctx.move_to), get(ctx.move_time), n)
+    ctx.set("moves", moves)
+    ctx.set("comove_peers", peers)
+    ctx.set("comove_share", share)
+
+
 def _names(codes, names):
     out = np.full(len(codes), "", dtype=object)
     ok = codes >= 0
@@ -151,6 +167,9 @@ POST = {
     "active_day_share": window_shares,
     "imsi_neighbours": neighbours,
     "msisdn_neighbours": neighbours,
+    "moves": comovement,
+    "comove_peers": comovement,
+    "comove_share": comovement,
 }
 
 

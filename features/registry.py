@@ -81,6 +81,16 @@ REGISTRY: tuple[Feature, ...] = (
        "used cell", "mobility"),
     _f("cell_entropy", F, "bits", "Shannon entropy of the cell distribution of events with a "
        "known cell", "mobility"),
+    _f("moves", I, "moves", "site changes: events with a known cell form runs at one site (a "
+       "lone event at site B between events at site A is dropped and A's run goes on); two "
+       "consecutive runs at different sites at most 20 min apart are a move, timed at the first "
+       "event at the new site", "mobility"),
+    _f("comove_peers", I, "SIMs", "co-movement: other IMSIs sharing at least 3 of this IMSI's "
+       "moves (a move of theirs between the same two sites, in the same direction, at most "
+       "20 min apart); moves with more than 48 moves between the same two sites within 20 min "
+       "(a busy road, a train) share nothing", "mobility"),
+    _f("comove_share", F, "share", "share of this IMSI's moves shared with the one other IMSI "
+       "sharing most of them (as in comove_peers); NaN without moves", "mobility"),
     # time
     _f("n_events", I, "events", "events of any type after dropping exact duplicates", "time"),
     _f("active_days", I, "days", "distinct local calendar days with any event", "time"),

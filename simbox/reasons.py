@@ -87,6 +87,12 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "device_not_phone": Phrase(+1, "device_type", False,
                                lambda v: "in a modem or gateway, not a phone" if v >= 0.5
                                else "in a phone"),
+    "comove_share": Phrase(+1, "comove", False,
+                           lambda v: f"{_share(v)} of its moves between sites made together "
+                           "with another SIM (same sites, same minutes)"),
+    "comove_peers": Phrase(+1, "comove", True,
+                           lambda v: f"moves together with {_n(v)} other SIMs"
+                           if v >= 1.5 else "moves together with another SIM"),
     "imsi_neighbours": Phrase(+1, "batch", True,
                               lambda v: f"{_n(v)} SIMs with neighbouring IMSIs on its devices or sites"),
     "msisdn_neighbours": Phrase(+1, "batch", True,

@@ -3,7 +3,8 @@
 A model folder holds:
 
 - ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline`: column
-  selection, quantile coding, a
+  selection, the minimum-evidence mask (:mod:`simbox.training.evidence`),
+  quantile coding, a
   :class:`~sklearn.ensemble.HistGradientBoostingClassifier` whose log-probabilities
   feed a multinomial :class:`~sklearn.linear_model.LogisticRegression` calibrator
   fitted on *out-of-fold* log-probabilities (matrix scaling); three classes
@@ -43,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 from simbox._version import __version__
 from simbox.errors import InputError, ModelError
 from simbox.training.cv import inner_splits
+from simbox.training.evidence import MIN_EVENTS, EvidenceMask
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 
 FORMAT = "simbox-model/1"
@@ -140,12 +142,18 @@ class Model(BaseEstimator):
     score reaches :attr:`threshold`, and then gets the more likely fraud class.
 
     Parameters (keyword-only) are stored as given; :meth:`fit` sets ``pipeline_``
-    and ``classes_``.
+    and ``classes_``.  Besides the booster's own: ``max_features`` (share of the
+    features each split may choose from: the trees cannot all lean on the one
+    feature a new kind of fraud defeats), ``min_evidence`` (:mod:`~simbox.training.
+    evidence`), ``fraud_weight`` (fraud rows weigh this much more in the *booster*
+    only: the few fraud cases shape the trees, while the calibrator, fitted with the
+    population weights, keeps the probabilities honest).
     """
 
     def __init__(self, *, feature_names=(), schema_hash=None, calibration_c=100.0,
                  calibration_folds=3, max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
-                 min_samples_leaf=20, l2_regularization=1.0, random_state=0):
+                 min_samples_leaf=20, l2_regularization=1.0, max_features=0.5,
+                 min_evidence=MIN_EVENTS, fraud_weight=30.0, random_state=0):
         self.feature_names = feature_names
         self.schema_hash = schema_hash
         self.calibration_c = calibration_c
@@ -155,6 +163,9 @@ class Model(BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.max_features = max_features
+        self.min_evidence = min_evidence
+        self.fraud_weight = fraud_weight
         self.random_state = random_state
         self.threshold = None
         self.card = {}
@@ -164,11 +175,12 @@ class Model(BaseEstimator):
         hgb = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, early_stopping=False,
-            random_state=self.random_state)
+            l2_regularization=self.l2_regularization, max_features=self.max_features,
+            early_stopping=False, random_state=self.random_state)
         return Pipeline([
             ("features", ColumnTransformer([("model_inputs", "passthrough", names)],
                                            remainder="drop", verbose_feature_names_out=False)),
+            ("evidence", EvidenceMask(feature_names=names, min_events=self.min_evidence)),
             ("quantile_codes", QuantileCodes(random_state=self.random_state)),
             ("booster", BoosterLogits(hgb)),
         ])
@@ -189,7 +201,8 @@ class Model(BaseEstimator):
     def fit_booster(self, X, y, *, sample_weight=None):
         """The uncalibrated part alone, fitted: a Pipeline whose ``transform`` gives logits."""
         y = self._check_labels(y)
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        w = w * np.where(y == "legit", 1.0, float(self.fraud_weight))
         return self._booster().fit(feature_matrix(X, self.feature_names), y,
                                    booster__sample_weight=w)
 

@@ -8,7 +8,8 @@ Steps (each reported in the model card):
 2. cross-validation grouped by case and stratified (:mod:`simbox.training.cv`):
    out-of-fold calibrated scores for every SIM;
 3. the operating threshold: the lowest fraud score reaching the target
-   precision on the out-of-fold scores, with a case-bootstrap interval.  The
+   precision on the out-of-fold scores, bagged over case-bootstrap replicates
+   (:mod:`simbox.training.threshold`), with its interval.  The
    metrics reported are *cross-validated thresholds*: each fold is flagged with
    the threshold chosen on the other folds' scores, so the figures include the
    error of choosing the threshold;
@@ -31,8 +32,7 @@ from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
 from simbox.training.rules import RulesBaseline, rules_out_of_fold
-from simbox.training.threshold import (compact_curve, threshold_bootstrap,
-                                       threshold_for_precision)
+from simbox.training.threshold import compact_curve, threshold_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,18 @@ def eval_frame(ts: TrainingSet, proba: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def cross_validated_flags(frame, fold, target):
-    """Flag each fold with the threshold chosen on the other folds' out-of-fold scores."""
+def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0):
+    """Flag each fold with the threshold chosen (bagged, as the model's own) on the other
+    folds' out-of-fold scores."""
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     score, w = frame["score"].to_numpy(), frame["weight"].to_numpy()
+    groups = frame["group"].to_numpy()
     flagged = np.zeros(len(frame), dtype=bool)
     per_fold = []
     for k in np.unique(fold):
         test, rest = fold == k, fold != k
-        t = threshold_for_precision(fraud[rest], score[rest], target, w[rest])
+        t = threshold_bootstrap(fraud[rest], score[rest], groups[rest], target, w[rest],
+                                n_boot=n_boot, seed=seed)["bagged"]
         flagged[test] = score[test] >= t
         per_fold.append(float(t))
     return flagged, per_fold
@@ -101,6 +104,8 @@ def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=No
         b = model.fit_booster(ts.X[rest], y, sample_weight=tw[rest])
         score = 1.0 - cal.predict_proba(model.booster_logits(b, ts.X[held]))[:, legit]
         out[kind] = {"sims": int(held.sum()), "recall": float((score >= threshold).mean()),
+                     "score_quartiles": [round(float(q), 4) for q in
+                                         np.quantile(score, [0.25, 0.5, 0.75])],
                      "class": str(ts.rows.loc[held, "label"].iloc[0])}
         if progress is not None:
             progress(1)
@@ -147,12 +152,13 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
                               frame["weight"], n_boot=n_boot, seed=seed)
-    threshold = thr["threshold"]
+    threshold = thr["bagged"]
     if not np.isfinite(threshold):
         log.warning("no threshold reaches precision %s on the cross-validated scores: the "
                     "model flags nothing; add labelled cases or lower --target-precision",
                     target_precision)
-    flagged, per_fold = cross_validated_flags(frame, fold, target_precision)
+    flagged, per_fold = cross_validated_flags(frame, fold, target_precision, n_boot=n_boot,
+                                              seed=seed)
     model_metrics = evaluate_flags(frame, flagged, n_boot=n_boot, seed=seed)
     model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
 
@@ -181,6 +187,9 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
                              "stratified": True, "seed": seed, "bootstrap": n_boot,
                              "thresholds_per_fold": per_fold},
         "threshold": {"score": "1 - P(legit)", "target_precision": target_precision,
+                      "rule": "median of the lowest thresholds reaching the target on "
+                              f"{n_boot} case-bootstrap replicates of the out-of-fold scores",
+                      "unbagged": thr["threshold"],
                       "ci": thr["ci"], "unreachable_share": thr["unreachable_share"],
                       "curve": compact_curve(fraud, frame["score"].to_numpy(),
                                              frame["weight"].to_numpy(),

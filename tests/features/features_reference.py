@@ -82,6 +82,51 @@ def events_frame(batches, tokens, cells=None, timezone="UTC"):
     return df, dups
 
 
+MOVE_GAP_S = 1200
+
+
+def reference_moves(sites, times, gap=MOVE_GAP_S):
+    """Moves of one IMSI: ``[(from site, to site, time)]`` from its time-ordered events
+    with a known site (runs at one site; a lone event between two events at one site is
+    no run of its own)."""
+    runs = []                       # [site, first time, last time, events]
+    for site, t in zip(sites, times):
+        if runs and runs[-1][0] == site:
+            runs[-1][2], runs[-1][3] = t, runs[-1][3] + 1
+        elif len(runs) >= 2 and runs[-1][3] == 1 and runs[-2][0] == site:
+            runs.pop()
+            runs[-1][2], runs[-1][3] = t, runs[-1][3] + 1
+        else:
+            runs.append([site, t, t, 1])
+    return [(a[0], b[0], b[1]) for a, b in zip(runs, runs[1:]) if b[1] - a[2] <= gap]
+
+
+def reference_comovement(moves: dict, match_s=1200, crowd=48, min_shared=3) -> dict:
+    """``{key: (moves, comove_peers, comove_share)}`` by brute force over all pairs of moves.
+
+    ``moves``: ``{key: [(from, to, time)]}``.
+    """
+    every = [(k, f, t, tm) for k, ms in moves.items() for f, t, tm in ms]
+
+    def crowded(f, t, tm):
+        return sum(1 for _, f2, t2, tm2 in every
+                   if f2 == f and t2 == t and abs(tm2 - tm) <= match_s) > crowd
+
+    free = {k: [m for m in ms if not crowded(*m)] for k, ms in moves.items()}
+    out = {}
+    for a, ms in moves.items():
+        shared = {}
+        for f, t, tm in free[a]:
+            for b, others in free.items():
+                if b != a and any(f2 == f and t2 == t and abs(tm2 - tm) <= match_s
+                                  for f2, t2, tm2 in others):
+                    shared[b] = shared.get(b, 0) + 1
+        best = max(shared.values(), default=0)
+        out[a] = (len(ms), sum(1 for v in shared.values() if v >= min_shared),
+                  best / len(ms) if ms else math.nan)
+    return out
+
+
 def per_imsi(g: pd.DataFrame) -> dict:
     f = {}
     moc = g[g.rtype == 0]
@@ -179,6 +224,12 @@ def reference_features(batches, tokens, *, cells=None, tac=None, timezone="UTC")
     out["device_not_phone"] = dev
     # the window
     t0, t1 = df.time.min(), df.time.max()
+    # moves and co-movement
+    moves = {imsi: reference_moves(list(g.site[g.cell >= 0]), list(g.time[g.cell >= 0]))
+             for imsi, g in df.groupby("imsi_s")}
+    co = reference_comovement(moves)
+    for i, col in enumerate(("moves", "comove_peers", "comove_share")):
+        out[col] = [co[imsi][i] for imsi in out.index]
     out["lifetime_share"] = [(b - a) / (t1 - t0) if t1 > t0 else math.nan
                              for a, b in zip(out.first_seen, out.last_seen)]
     z = pd.to_datetime(pd.Series([t0, t1]), unit="s", utc=True).dt.tz_convert(timezone).dt.date

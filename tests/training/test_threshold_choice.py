@@ -56,6 +56,10 @@ def test_threshold_bootstrap_interval_contains_threshold():
     assert r["unreachable_share"] == 0.0
     again = threshold_bootstrap(y, s, groups, 0.95, n_boot=100, seed=3)
     assert again == r
+    # the bagged threshold: the median replicate's own choice, a real score
+    picks = _bootstrap_picks(y, s, groups, 0.95, 100, 3)
+    assert r["bagged"] == np.quantile(picks, 0.5, method="lower")
+    assert r["bagged"] in set(s.tolist())
 
 
 @settings(max_examples=100, deadline=None)
@@ -88,3 +92,17 @@ def test_compact_curve_is_short_and_never_overstates_precision():
     for target in PRECISION_GRID:
         picks = [t for t, p, _ in curve if p >= target]
         assert (min(picks) if picks else np.inf) == threshold_for_precision(y, s, target)
+
+
+def _bootstrap_picks(y, s, groups, target, n_boot, seed):
+    """Brute force: the plain choice on each case-bootstrap replicate, drawn as the code does."""
+    from simbox.training.threshold import group_bootstrap_weights, group_codes
+    codes = group_codes(groups)
+    picks = []
+    for mult in group_bootstrap_weights(codes, n_boot, np.random.default_rng(seed)):
+        for m in mult:
+            w = m[codes]
+            picks.append(threshold_for_precision(y, s, target, w) if (w * y).sum() > 0
+                         else np.inf)
+    return np.array(picks)
+

@@ -1,0 +1,104 @@
+"""Co-movement: SIMs that change site together, in the same minutes (a SIM box on wheels).
+
+The SIMs of one box share its radio: when the vehicle moves, all of them leave the
+same site for the same next site within minutes of each other.  Drivers of one
+fleet, however alike their call patterns, drive different routes.
+
+The kernel (``fastpath/_aggregate.pyx``) gives each IMSI's *moves*: a change of
+site between two runs of its events at most an hour apart, with the time of its
+first event at the new site (a lone event at another site between two events at
+one site, a serving-cell flicker, is no move).  Here, across all IMSIs:
+
+- two moves of different IMSIs *match* when they go from the same site to the same
+  site and their times differ by at most :data:`MATCH_S`;
+- a move is *crowded*, and matches nothing, when more than :data:`CROWD` moves
+  (of any IMSIs, itself included) go between the same two sites within
+  :data:`MATCH_S` of it: a busy road at rush hour, a train;
+- ``shared(a, b)``: the moves of ``a`` matching at least one move of ``b``.
+
+Per IMSI: ``comove_peers`` = the IMSIs ``b`` with ``shared(a, b) >= MIN_SHARED``,
+``comove_share`` = the largest ``shared(a, b)`` over the number of moves of ``a``.
+The work is bounded by the crowd cap: each move is compared with at most
+:data:`CROWD` others.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MATCH_S = 1200       # moves of two SIMs at most 20 min apart are the same move
+CROWD = 48           # more moves than this between two sites within MATCH_S: no evidence
+MIN_SHARED = 3       # a peer shares at least this many of the IMSI's moves
+
+
+def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
+                      min_shared=MIN_SHARED):
+    """Per row 0..n-1: ``(moves, comove_peers, comove_share)`` as float arrays.
+
+    IN: one entry per move: ``row`` (the IMSI's row), ``frm``/``to`` (site codes),
+    ``time`` (epoch seconds).  ``comove_share`` is NaN for a row without moves.
+    """
+    row = np.asarray(row, np.int64)
+    moves = np.bincount(row, minlength=n).astype(float)
+    peers = np.zeros(n)
+    share = np.where(moves > 0, 0.0, np.nan)
+    if len(row) < 2:
+        return moves, peers, share
+    frm = np.asarray(frm, np.int64)
+    to = np.asarray(to, np.int64)
+    time = np.asarray(time, np.int64)
+    # one sortable value per move: (site pair code, time); pair codes are > span apart
+    rel = time - time.min()
+    span = int(rel.max()) + 2 * match_s + 1
+    sites = int(max(frm.max(), to.max())) + 1
+    code = frm * sites + to
+    if sites * sites * span >= 2 ** 62:      # many sites and a long window: dense codes
+        _, code = np.unique(code, return_inverse=True)
+        code = code.ravel().astype(np.int64)
+        if (int(code.max()) + 1) * span >= 2 ** 62:
+            raise ValueError(f"co-movement: {len(row)} moves over {span} s do not fit "
+                             "64-bit sort keys")
+    v = code * span + rel
+    o = np.argsort(v)
+    vs = v[o]
+    dense = np.searchsorted(vs, vs + match_s, "right") - np.searchsorted(vs, vs - match_s, "left")
+    keep = dense <= crowd
+    vs, idx = vs[keep], o[keep]
+    own, other = [], []
+    for j in range(1, crowd):
+        if len(vs) <= j:
+            break
+        near = vs[j:] - vs[:-j] <= match_s      # same pair code (codes are > span apart)
+        if not near.any():
+            break
+        a, b = idx[:-j][near], idx[j:][near]
+        diff = row[a] != row[b]
+        own += [a[diff], b[diff]]
+        other += [row[b][diff], row[a][diff]]
+    if not own:
+        return moves, peers, share
+    mv = np.concatenate(own)
+    peer = np.concatenate(other)
+    # distinct (move, peer) -> per (row, peer): moves of the row shared with the peer
+    mp = _distinct(mv * n + peer)
+    rp, shared = _runs(np.sort(row[mp // n] * n + mp % n))
+    r = rp // n
+    np.add.at(peers, r[shared >= min_shared], 1.0)
+    best = np.zeros(n)
+    np.maximum.at(best, r, shared.astype(float))
+    has = moves > 0
+    share[has] = best[has] / moves[has]
+    return moves, peers, share
+
+
+def _distinct(x):
+    """The distinct values of an int64 array, sorted (a sort, no hashing)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def _runs(x):
+    """Distinct values of a sorted array and how often each occurs."""
+    if not len(x):
+        return x, np.zeros(0, np.int64)
+    start = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    return x[start], np.diff(np.r_[start, len(x)])

@@ -1,0 +1,54 @@
+"""Minimum evidence: statistics of too few events say nothing, so the model does not see them.
+
+A SIM with two outgoing calls 112 s apart has a "median gap between calls" of
+112 s, right where SIM boxes sit; a booster that learned boxes from that median
+scores such a SIM as sure fraud.  :class:`EvidenceMask` replaces a statistic by
+NaN (the booster's "unknown", learned from the data like any value) when the
+events it is computed from are fewer than :data:`MIN_EVENTS`.  Counts themselves
+are never masked, so the amount of evidence stays visible to the model.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+MIN_EVENTS = 5
+
+_MOC = ("n_moc",)
+# statistic -> the counts whose sum is the number of events it is computed from
+EVIDENCE = {
+    "moc_callee_ratio": _MOC, "moc_callee_entropy": _MOC, "moc_repeat_share": _MOC,
+    "moc_dur_mean": _MOC, "moc_dur_median": _MOC, "moc_dur_std": _MOC,
+    "moc_zero_share": _MOC, "moc_short_share": _MOC, "moc_intl_share": _MOC,
+    "moc_night_share": _MOC, "moc_gap_median": _MOC, "moc_gap_p10": _MOC,
+    "moc_gap_cv": _MOC, "moc_gap_lt30_share": _MOC,
+    "mt_mo_ratio": ("n_moc", "n_mtc"),
+    "sms_mt_short_share": ("n_sms_mt",),
+    "comove_share": ("moves",),
+}
+
+
+class EvidenceMask(TransformerMixin, BaseEstimator):
+    """NaN for each statistic of :data:`EVIDENCE` whose counts sum to less than ``min_events``.
+
+    ``feature_names``: the column order of the arrays it is given.  Statistics or
+    counts missing from it are left alone.
+    """
+
+    def __init__(self, *, feature_names=(), min_events=MIN_EVENTS):
+        self.feature_names = feature_names
+        self.min_events = min_events
+
+    def fit(self, X, y=None):
+        pos = {n: i for i, n in enumerate(self.feature_names)}
+        self.rules_ = [(pos[s], [pos[c] for c in counts]) for s, counts in EVIDENCE.items()
+                       if s in pos and all(c in pos for c in counts)]
+        self.n_features_in_ = len(self.feature_names)
+        return self
+
+    def transform(self, X):
+        X = np.array(X, dtype=np.float64, copy=True)
+        for stat, counts in getattr(self, "rules_", []):
+            few = np.nansum(X[:, counts], axis=1) < self.min_events
+            X[few, stat] = np.nan
+        return X
