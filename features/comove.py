@@ -60,8 +60,14 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
     v = code * span + rel
     o = np.argsort(v)
     vs = v[o]
-    dense = np.searchsorted(vs, vs + match_s, "right") - np.searchsorted(vs, vs - match_s, "left")
-    keep = dense <= crowd
+    # most moves have no other within match_s: only the others are counted and paired
+    close = np.diff(vs) <= match_s
+    social = np.zeros(len(vs), bool)
+    social[:-1] |= close
+    social[1:] |= close
+    q = vs[social]
+    dense = np.searchsorted(vs, q + match_s, "right") - np.searchsorted(vs, q - match_s, "left")
+    keep = np.flatnonzero(social)[dense <= crowd]
     vs, idx = vs[keep], o[keep]
     own, other = [], []
     for j in range(1, crowd):
