@@ -212,20 +212,23 @@ def load_model(model):
 
 
 def threshold_for_target(model, target_precision: float) -> float:
-    """The lowest threshold whose precision on the model's validation curve reaches the target.
+    """The threshold reaching the target precision on the model's validation curve.
 
-    The curve is ``card["threshold"]["curve"]``: ``[[threshold, precision, recall], ...]``.
+    The curve is ``card["threshold"]["curve"]``: ``[[threshold, precision, recall], ...]``;
+    the choice is the model's own rule, precision first
+    (:func:`simbox.training.threshold.pick_on_curve`).
     """
+    from simbox.training.threshold import pick_on_curve
     curve = (getattr(model, "card", None) or {}).get("threshold", {}).get("curve")
     if not curve:
         raise ModelError("this model records no precision curve (model.json threshold.curve), so "
                          "--target-precision cannot be used with it; give --threshold instead")
-    ok = [float(t) for t, p, *_ in curve if p is not None and float(p) >= target_precision]
-    if not ok:
+    t = pick_on_curve(curve, target_precision)
+    if t is None:
         best = max(float(p) for _, p, *_ in curve if p is not None)
         raise ConfigError(f"no threshold reaches precision {target_precision} on this model's "
                           f"validation curve (best {best:.4f}); lower --target-precision")
-    return min(ok)
+    return t
 
 
 def _check_options(threshold, target_precision):

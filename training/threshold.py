@@ -1,4 +1,4 @@
-"""The operating threshold: the lowest fraud score that still reaches a target precision.
+"""The operating threshold: a fraud score that reaches a target precision, precision first.
 
 Scores are calibrated fraud probabilities (``1 - P(legit)``) computed out of fold.
 Precision counts each SIM with its *population weight*: 1 for a labelled SIM,
@@ -15,6 +15,16 @@ lowest threshold reaching the target by a lot (from 0.3 to 0.99999 between the
 folds of one training run).  The operating threshold is therefore *bagged*: the
 median of the thresholds chosen on case-bootstrap replicates
 (:func:`threshold_bootstrap`), always one replicate's own choice (a real score).
+
+Precision first: among the thresholds reaching the target, the lowest gives the
+most recall, but it sits right on the last legitimate SIMs of the validation
+data, where a new network's legitimate SIMs land too.  The choice is the
+*highest* threshold whose recall is within ``recall_slack`` (default 0.005, half
+a point of recall) of the best recall reachable at the target: when the recall
+curve is flat there (the usual case: a few fraud SIMs score low, most score
+high), the threshold moves up into the gap between the classes at a cost of at
+most half a percent of fraud SIMs.  With ``recall_slack=0`` it is the highest
+threshold of the best recall (lower ones would only add legitimate SIMs).
 """
 from __future__ import annotations
 
@@ -23,6 +33,8 @@ import logging
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+RECALL_SLACK = 0.005
 
 
 def _as_arrays(y_fraud, score, weight):
@@ -42,15 +54,31 @@ def _curve_order(score):
     return order, ends, s[ends]
 
 
-def _pick(tp, fp, thresholds, target):
-    """Lowest threshold with precision >= target (max recall), or +inf if none."""
+def _pick(tp, fp, thresholds, target, slack=RECALL_SLACK):
+    """The highest threshold with precision >= target and recall within ``slack`` of the
+    best recall at that precision, or +inf if no threshold reaches the target.
+
+    ``tp``/``fp``: weighted counts flagged at each threshold, highest threshold first.
+    """
     flagged = tp + fp
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(flagged > 0, tp / flagged, 0.0)
     ok = np.flatnonzero((prec >= target) & (tp > 0))
     if len(ok) == 0:
         return np.inf
-    return thresholds[ok[-1]]
+    pos = tp[-1]
+    enough = ok[tp[ok] >= tp[ok[-1]] - slack * pos]
+    return thresholds[enough[0]]
+
+
+def pick_on_curve(curve, target, slack=RECALL_SLACK):
+    """The same choice on a stored curve ``[[threshold, precision, recall], ...]`` (highest
+    threshold first, as :func:`compact_curve` writes it); None if no point reaches ``target``."""
+    ok = [(float(t), float(r)) for t, p, r, *_ in curve if p is not None and float(p) >= target]
+    if not ok:
+        return None
+    best = max(r for _, r in ok)
+    return max(t for t, r in ok if r >= best - slack)
 
 
 def precision_recall_curve_weighted(y_fraud, score, weight=None):
@@ -107,11 +135,13 @@ def compact_curve(y_fraud, score, weight=None, max_points=200, digits=5, exact_a
              round(float(rec[i]), digits)] for i in keep]
 
 
-def threshold_for_precision(y_fraud, score, target=0.995, weight=None) -> float:
-    """The lowest score threshold at which weighted precision reaches ``target``.
+def threshold_for_precision(y_fraud, score, target=0.995, weight=None,
+                            slack=RECALL_SLACK) -> float:
+    """The score threshold at which weighted precision reaches ``target``, precision first.
 
-    That is the point of highest recall among those with precision >= target.
-    Returns ``inf`` (flag nothing) when no threshold reaches the target.
+    The highest such threshold whose recall is within ``slack`` of the best recall
+    reachable at the target (module docstring).  Returns ``inf`` (flag nothing) when no
+    threshold reaches the target.
     """
     if not 0.0 < target <= 1.0:
         raise ValueError(f"target precision must be in (0, 1], not {target}")
@@ -119,7 +149,7 @@ def threshold_for_precision(y_fraud, score, target=0.995, weight=None) -> float:
     order, ends, thr = _curve_order(s)
     tp = np.cumsum((w * y)[order])[ends]
     fp = np.cumsum((w * ~y)[order])[ends]
-    return float(_pick(tp, fp, thr, target))
+    return float(_pick(tp, fp, thr, target, slack))
 
 
 def group_bootstrap_weights(groups, n_boot, rng, chunk=25):
@@ -144,7 +174,7 @@ def group_codes(groups) -> np.ndarray:
 
 
 def threshold_bootstrap(y_fraud, score, groups, target=0.995, weight=None, *,
-                        n_boot=200, seed=0, alpha=0.05) -> dict:
+                        n_boot=200, seed=0, alpha=0.05, slack=RECALL_SLACK) -> dict:
     """The threshold and its case-grouped bootstrap interval.
 
     Returns ``{"threshold", "bagged", "ci": [lo, hi], "unreachable_share"}``: the
@@ -164,10 +194,10 @@ def threshold_bootstrap(y_fraud, score, groups, target=0.995, weight=None, *,
         wb = mult[:, co] * wo                      # (k, n) weights of each SIM in each replicate
         tp = np.cumsum(wb * yo, axis=1)[:, ends]
         fp = np.cumsum(wb * ~yo, axis=1)[:, ends]
-        picks.extend(_pick(tp[i], fp[i], thr, target) for i in range(len(wb)))
+        picks.extend(_pick(tp[i], fp[i], thr, target, slack) for i in range(len(wb)))
     picks = np.asarray(picks)
     finite = picks[np.isfinite(picks)]
-    t0 = threshold_for_precision(y, s, target, w)
+    t0 = threshold_for_precision(y, s, target, w, slack)
     ci = ([float(np.quantile(finite, alpha / 2)), float(np.quantile(finite, 1 - alpha / 2))]
           if len(finite) else [float("inf"), float("inf")])
     bagged = float(np.quantile(picks, 0.5, method="lower")) if len(picks) else t0

@@ -7,9 +7,10 @@ Steps (each reported in the model card):
    labelled network;
 2. cross-validation grouped by case and stratified (:mod:`simbox.training.cv`):
    out-of-fold calibrated scores for every SIM;
-3. the operating threshold: the lowest fraud score reaching the target
-   precision on the out-of-fold scores, bagged over case-bootstrap replicates
-   (:mod:`simbox.training.threshold`), with its interval.  The
+3. the operating threshold: a fraud score reaching the target precision on the
+   out-of-fold scores, precision first (recall within 0.005 of the best), bagged
+   over case-bootstrap replicates (:mod:`simbox.training.threshold`), with its
+   interval.  The
    metrics reported are *cross-validated thresholds*: each fold is flagged with
    the threshold chosen on the other folds' scores, so the figures include the
    error of choosing the threshold;
@@ -32,7 +33,7 @@ from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
 from simbox.training.rules import RulesBaseline, rules_out_of_fold
-from simbox.training.threshold import compact_curve, threshold_bootstrap
+from simbox.training.threshold import RECALL_SLACK, compact_curve, threshold_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +188,11 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
                              "stratified": True, "seed": seed, "bootstrap": n_boot,
                              "thresholds_per_fold": per_fold},
         "threshold": {"score": "1 - P(legit)", "target_precision": target_precision,
-                      "rule": "median of the lowest thresholds reaching the target on "
-                              f"{n_boot} case-bootstrap replicates of the out-of-fold scores",
+                      "rule": "median over "
+                              f"{n_boot} case-bootstrap replicates of the out-of-fold scores "
+                              "of the highest threshold reaching the target whose recall is "
+                              f"within {RECALL_SLACK} of the best recall at the target",
+                      "recall_slack": RECALL_SLACK,
                       "unbagged": thr["threshold"],
                       "ci": thr["ci"], "unreachable_share": thr["unreachable_share"],
                       "curve": compact_curve(fraud, frame["score"].to_numpy(),

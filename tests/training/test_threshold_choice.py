@@ -1,30 +1,49 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from simbox.training.threshold import (PRECISION_GRID, compact_curve,
-                                       precision_recall_curve_weighted, threshold_bootstrap,
-                                       threshold_for_precision)
+from simbox.training.threshold import (PRECISION_GRID, RECALL_SLACK, compact_curve,
+                                       pick_on_curve, precision_recall_curve_weighted,
+                                       threshold_bootstrap, threshold_for_precision)
 
 
-def reference_threshold(y, s, w, target):
-    """Brute force: every distinct score, keep those reaching target, take the lowest."""
-    best = np.inf
+def reference_threshold(y, s, w, target, slack=None):
+    """Brute force: every distinct score reaching target with its recall; the highest
+    within ``slack`` of the best recall among them (``slack=None``: the lowest such score)."""
+    ok = []
     for t in sorted(set(s)):
         f = s >= t
         tp, fp = (w * (y & f)).sum(), (w * (~y & f)).sum()
         if tp > 0 and tp / (tp + fp) >= target:
-            best = min(best, t)
-    return best
+            ok.append((t, tp / (w * y).sum()))
+    if not ok:
+        return np.inf
+    best = max(r for _, r in ok)
+    if slack is None:
+        return min(t for t, _ in ok)
+    return max(t for t, r in ok if r >= best - slack - 1e-12)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 20), st.sampled_from([1.0, 1.0, 4.0])),
                 min_size=1, max_size=60),
-       st.sampled_from([0.5, 0.8, 0.9, 1.0]))
-def test_threshold_matches_brute_force(rows, target):
+       st.sampled_from([0.5, 0.8, 0.9, 1.0]), st.sampled_from([0.0, RECALL_SLACK, 0.1, 0.3]))
+def test_threshold_matches_brute_force(rows, target, slack):
     y = np.array([r[0] for r in rows]); s = np.array([r[1] / 20 for r in rows])
     w = np.array([r[2] for r in rows])
-    assert threshold_for_precision(y, s, target, w) == reference_threshold(y, s, w, target)
+    assert threshold_for_precision(y, s, target, w, slack) == \
+        reference_threshold(y, s, w, target, slack)
+
+
+def test_precision_first_moves_into_the_gap():
+    """1,000 fraud SIMs, 3 of them scoring among the legitimate: the plain choice sits on
+    the last legitimate SIM, the precision-first one in the gap above it."""
+    y = np.r_[np.ones(1000, bool), np.zeros(5000, bool)]
+    s = np.r_[np.linspace(0.9, 0.99, 997), [0.05, 0.04, 0.03], np.linspace(0.0, 0.035, 5000)]
+    plain = reference_threshold(y, s, np.ones(len(y)), 0.995)
+    first = threshold_for_precision(y, s, 0.995)
+    assert plain <= 0.04 and first >= 0.9
+    assert (s[y] >= first).mean() >= (s[y] >= plain).mean() - RECALL_SLACK
+    assert ((s >= first) & ~y).sum() == 0
 
 
 def test_weights_count_sampled_negatives_fully():
@@ -73,6 +92,11 @@ def test_compact_curve_gives_the_exact_threshold(rows, target):
     curve = compact_curve(y, s, w)
     thr = [t for t, p, _ in curve if p >= target and _ > 0]
     assert (min(thr) if thr else np.inf) == reference_threshold(y, s, w, target)
+    # the precision-first choice on the short curve never falls below the target
+    t = pick_on_curve(curve, target)
+    if t is not None:
+        f = s >= t
+        assert (w * (y & f)).sum() / (w * f).sum() >= target - 1e-9
     ts = [c[0] for c in curve]
     assert ts == sorted(ts, reverse=True)
     assert [c[1] for c in curve] == sorted((c[1] for c in curve), reverse=True)
@@ -91,7 +115,8 @@ def test_compact_curve_is_short_and_never_overstates_precision():
         assert r == round((y & f).sum() / y.sum(), 5)
     for target in PRECISION_GRID:
         picks = [t for t, p, _ in curve if p >= target]
-        assert (min(picks) if picks else np.inf) == threshold_for_precision(y, s, target)
+        assert (min(picks) if picks else np.inf) == reference_threshold(y, s, np.ones(len(y)),
+                                                                        target)
 
 
 def _bootstrap_picks(y, s, groups, target, n_boot, seed):

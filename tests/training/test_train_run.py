@@ -94,5 +94,10 @@ def test_card_curve_gives_back_the_operating_threshold(trained):
     curve = json.loads((out / "model.json").read_text())["threshold"]["curve"]
     assert 2 <= len(curve) <= 200
     assert all(0 <= p <= 1 and 0 <= r <= 1 for _, p, r in curve)
-    assert threshold_for_target(Model.load(out, schema=(m.feature_names, m.schema_hash)),
-                                0.99) == m.threshold
+    t = threshold_for_target(Model.load(out, schema=(m.feature_names, m.schema_hash)), 0.99)
+    point = {c[0]: c for c in curve}[t]          # a stored point reaching the target
+    assert point[1] >= 0.99
+    card = json.loads((out / "model.json").read_text())["threshold"]
+    lo, hi = card["ci"]
+    assert lo <= t <= hi and lo <= m.threshold <= hi
+    assert threshold_for_target(m, 0.5) <= t
