@@ -89,166 +89,7 @@ cdef inline bint ev_equal(const Ev& a, const Ev& b) noexcept nogil:
             and a.msisdn == b.msisdn and a.duration == b.duration and a.cell == b.cell)
 
 
-@cython.cdivision(True)
-cdef inline int64_t floordiv(int64_t a, int64_t b) noexcept nogil:
-    """Floor division (C division truncates toward zero; the directive makes it C here)."""
-    cdef int64_t q = a // b
-    if (a % b != 0) and ((a < 0) != (b < 0)):
-        q -= 1
-    return q
-
-
-cdef inline int ndigits(int64_t code, char* buf) noexcept nogil:
-    """Digits of a digits code into buf (most significant first); returns their number."""
-    cdef char tmp[24]
-    cdef int k = 0, j
-    if code <= 0:
-        return 0
-    while code > 0:
-        tmp[k] = <char>(48 + code % 10)
-        code //= 10
-        k += 1
-    # tmp[k-1] is the sentinel '1'
-    for j in range(k - 1):
-        buf[j] = tmp[k - 2 - j]
-    return k - 1
-
-
-cdef inline int cc_len(const char* d) noexcept nogil:
-    """Length of the E.164 country code at the start of d (at least 2 digits there)."""
-    cdef int a = d[0] - 48, b = d[1] - 48
-    if a == 1 or a == 7:
-        return 1
-    cdef int two = a * 10 + b
-    if two in (20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49,
-               51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84,
-               86, 90, 91, 92, 93, 94, 95, 98):
-        return 2
-    return 3
-
-
-cdef inline bint is_international(int64_t other, const char* own, int own_n, int own_cc) noexcept nogil:
-    cdef char d[24]
-    cdef int n = ndigits(other, d), k, j
-    if n >= 2 and d[0] == 48 and d[1] == 48:
-        return True
-    if n < 8 or d[0] == 48 or own_cc == 0:
-        return False
-    k = cc_len(d)
-    if k != own_cc:
-        return True
-    for j in range(k):
-        if d[j] != own[j]:
-            return True
-    return False
-
-
-cdef inline double entropy_of_runs(const int64_t* v, Py_ssize_t n) noexcept nogil:
-    """Shannon entropy (bits) of the value distribution of a sorted array."""
-    cdef Py_ssize_t i = 0, j
-    cdef double h = 0.0, p
-    if n == 0:
-        return NAN
-    while i < n:
-        j = i + 1
-        while j < n and v[j] == v[i]:
-            j += 1
-        p = <double>(j - i) / n
-        h -= p * log2(p)
-        i = j
-    return h if h > 0.0 else 0.0
-
-
-cdef inline void sort_i64(int64_t* v, Py_ssize_t n) noexcept nogil:
-    """Sort in place, skipping arrays already sorted (the common case: few distinct values)."""
-    cdef Py_ssize_t i
-    for i in range(1, n):
-        if v[i] < v[i - 1]:
-            std_sort(v, v + n)
-            return
-
-
-cdef inline Py_ssize_t count_distinct(const int64_t* v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, d = 0
-    for i in range(n):
-        if i == 0 or v[i] != v[i - 1]:
-            d += 1
-    return d
-
-
-cdef inline Py_ssize_t rle(const int64_t* v, Py_ssize_t n, int64_t* vals, int64_t* counts,
-                            int64_t* longest) noexcept nogil:
-    """Run-length encoding of a sorted array: distinct values and their counts.
-
-    OUT vals[0..d), counts[0..d), longest[0] = the largest count; returns d.
-    """
-    cdef Py_ssize_t i = 0, j, d = 0
-    longest[0] = 0
-    while i < n:
-        j = i + 1
-        while j < n and v[j] == v[i]:
-            j += 1
-        vals[d] = v[i]
-        counts[d] = j - i
-        if j - i > longest[0]:
-            longest[0] = j - i
-        d += 1
-        i = j
-    return d
-
-
-cdef inline double quantile(const int64_t* v, Py_ssize_t n, double q) noexcept nogil:
-    """Linear-interpolated quantile of a sorted array (numpy's default method)."""
-    cdef double pos, frac
-    cdef Py_ssize_t lo
-    if n == 0:
-        return NAN
-    pos = q * (n - 1)
-    lo = <Py_ssize_t>floor(pos)
-    if lo >= n - 1:
-        return <double>v[n - 1]
-    frac = pos - lo
-    return v[lo] + (<double>v[lo + 1] - <double>v[lo]) * frac
-
-
-cdef inline double median(const int64_t* v, Py_ssize_t n) noexcept nogil:
-    if n == 0:
-        return NAN
-    if n % 2 == 1:
-        return <double>v[n // 2]
-    return (<double>v[n // 2 - 1] + <double>v[n // 2]) / 2.0
-
-
-cdef inline double haversine_km(double lat1, double lon1, double lat2, double lon2) noexcept nogil:
-    cdef double r = 0.017453292519943295
-    cdef double a = sin((lat2 - lat1) * r / 2.0) ** 2 + cos(lat1 * r) * cos(lat2 * r) * sin((lon2 - lon1) * r / 2.0) ** 2
-    if a > 1.0:
-        a = 1.0
-    return 2.0 * EARTH_KM * asin(sqrt(a))
-
-
-cdef inline void put(double[:, ::1] out, const int32_t[::1] cols, Py_ssize_t u, int slot, double v) noexcept nogil:
-    cdef int32_t c = cols[slot]
-    if c >= 0:
-        out[u, c] = v
-
-
-cdef inline double ratio(double a, double b) noexcept nogil:
-    return a / b if b != 0 else NAN
-
-
-# --------------------------------------------------------------------------- reduction
-
-cdef inline Py_ssize_t bsearch(const int64_t* v, Py_ssize_t n, int64_t x) noexcept nogil:
-    cdef Py_ssize_t lo = 0, hi = n, mid
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if v[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
+include "_aggregate_math.pxi"
 
 
 def reduce_partition(
@@ -309,7 +150,7 @@ def reduce_partition(
     cdef int64_t t, loc, hb, prev_hb, day
     cdef int64_t n_moc, n_ans, n_mtc, n_smo, n_smt, n_data, n_zero, n_short, n_intl, n_night_moc
     cdef int64_t n_night, n_short_mt, n_known_cell, n_loc, n_known_imei, n_changes, prev_imei
-    cdef int64_t cnt, best, own_ms, run, maxrun, n_hours
+    cdef int64_t cnt, best, own_ms, run, maxrun, n_hours, own_ccv
     cdef double sum_d, mean_d, ss, slat, slon, clat, clon, dist, gmean, gss
     cdef int hour, own_n, own_cc, hh
     cdef int32_t c, site
@@ -418,6 +259,7 @@ def reduce_partition(
             msisdn_out[u] = own_ms
             own_n = ndigits(own_ms, own)
             own_cc = cc_len(own) if own_n >= 8 and own[0] != 48 else 0
+            own_ccv = own_prefix(own, own_cc)
             if not days_sorted:
                 sort_i64(sd, ndays)
             for hh in range(24):
@@ -469,7 +311,7 @@ def reduce_partition(
                 if ev[k].other != 0:
                     sa[ncal] = ev[k].other
                     ncal += 1
-                if is_international(ev[k].other, own, own_n, own_cc):
+                if is_international(ev[k].other, own_cc, own_ccv):
                     n_intl += 1
                 hb = floordiv(t, 3600)
                 if hb == prev_hb:
@@ -487,7 +329,6 @@ def reduce_partition(
                 ss += (sb[k] - mean_d) * (sb[k] - mean_d)
             put(feats, cols, u, S_MOC_DUR_MEAN, mean_d)
             put(feats, cols, u, S_MOC_DUR_STD, sqrt(ss / (nm - 1)) if nm > 1 else NAN)
-            sort_i64(sb, nm)
             put(feats, cols, u, S_MOC_DUR_MEDIAN, median(sb, nm))
             sort_i64(sa, ncal)
             d = count_distinct(sa, ncal)
@@ -514,9 +355,8 @@ def reduce_partition(
                 gss += (sc[k] - gmean) * (sc[k] - gmean)
             put(feats, cols, u, S_MOC_GAP_CV, sqrt(gss / (ng - 1)) / gmean if ng > 1 and gmean != 0 else NAN)
             put(feats, cols, u, S_MOC_GAP_LT30_SHARE, ratio(cnt, ng))
-            sort_i64(sc, ng)
-            put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
             put(feats, cols, u, S_MOC_GAP_P10, quantile(sc, ng, 0.1))
+            put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
 
             # ---- MTC callers, SMS peers
             ncal = 0

@@ -60,8 +60,14 @@ cdef inline uint64_t _hash(const uint8_t* s, Py_ssize_t n) noexcept nogil:
     w = 0
     if n > 0:
         memcpy(&w, s, n)
-    h = (h ^ w) * <uint64_t>0xc4ceb9fe1a85ec53
-    h ^= h >> 29
+    # murmur3's fmix64: every byte moves the low bits the table index is taken from
+    # (without it, tokens differing only in their last digits collide)
+    h ^= w
+    h ^= h >> 33
+    h *= <uint64_t>0xff51afd7ed558ccd
+    h ^= h >> 33
+    h *= <uint64_t>0xc4ceb9fe1a85ec53
+    h ^= h >> 33
     return h
 
 

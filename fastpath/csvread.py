@@ -468,7 +468,7 @@ class _Reader:
             self._sync_counts(parser)
             self._flush(parser, buf, base)
             if status == _csvread.OUT_FULL:
-                yield EventBatch(cols, source=self.name)
+                yield EventBatch(cols, source=self.name, reusable=True)
                 cols = _new_columns(self.chunk_rows)
                 out_n = 0
                 continue
@@ -506,4 +506,4 @@ class _Reader:
             cols = {k: v[:n].copy() for k, v in cols.items()}
         else:
             cols = {k: v[:n] for k, v in cols.items()}
-        return EventBatch(cols, source=self.name)
+        return EventBatch(cols, source=self.name, reusable=True)

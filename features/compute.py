@@ -75,7 +75,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
                               stats=stats, progress=progress)
         return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
                                     memory_limit=memory_limit, workers=workers, stats=stats,
-                                    progress=progress, started=t0)
+                                    progress=progress, started=t0, reuse_batches=True)
     finally:
         if own:
             writer.close()
@@ -83,10 +83,11 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
 
 def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, timezone="UTC",
                          memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, stats=None, progress=None,
-                         started=None, tmpdir=None) -> FeatureResult:
+                         started=None, tmpdir=None, reuse_batches=False) -> FeatureResult:
     """The feature table of event batches whose cell codes are in ``celldict``.
 
     ``cells``/``tac``: paths or DataFrames, as in :func:`compute_features`.
+    ``reuse_batches``: the caller keeps none of ``batches`` (their memory is recycled).
     """
     t0 = time.monotonic() if started is None else started
     tz = timezone if isinstance(timezone, TimeZone) else TimeZone(timezone)
@@ -115,7 +116,8 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
 
     info: dict = {}
     parts = reduce_partitioned(batches, reduce_fn, memory_limit=memory_limit, workers=workers,
-                               tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done)
+                               tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done,
+                               reuse_batches=reuse_batches)
     if "table" not in state:
         read_done()
     if state["warning"]:
