@@ -1,6 +1,8 @@
 """compute_features(): CDR / signaling inputs -> per-IMSI feature table (see docs/internals.md)."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import time
 import warnings
@@ -73,12 +75,26 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
                               stats=stats, progress=progress)
-        return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
-                                    memory_limit=memory_limit, workers=workers, stats=stats,
-                                    progress=progress, started=t0, reuse_batches=True)
+        with _gc_paused():
+            return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
+                                        memory_limit=memory_limit, workers=workers, stats=stats,
+                                        progress=progress, started=t0, reuse_batches=True)
     finally:
         if own:
             writer.close()
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """The cyclic garbage collector off for the run: it would scan the many small
+    objects of the run again and again (~3% of the time) and find no cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, timezone="UTC",
@@ -174,12 +190,20 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
         "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
     crow = inv[red.cell_row]
-    o = np.lexsort((table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code, crow))
+    o = _pair_order(crow, table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code,
+                    len(table.cell_rank))
     cells = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
     return feats, sims, red.hours[order], devices, cells
+
+
+def _pair_order(row, rank, nrank):
+    """``np.lexsort((rank, row))`` for distinct (row, rank) pairs, by one sort of one key."""
+    if (int(row.max()) + 1 if len(row) else 0) * max(nrank, 1) >= 1 << 62:
+        return np.lexsort((rank, row))
+    return np.argsort(row.astype(np.int64) * nrank + rank)
 
 
 def write_table(df: pd.DataFrame, path) -> str:
