@@ -68,6 +68,9 @@ cdef struct Ev:
     uint8_t rtype      # RecordType
 
 
+EV_BYTES = sizeof(Ev)     # bytes of one grouped event (size of reduce_partition's ev_buf)
+
+
 cdef inline bint ev_less(const Ev& a, const Ev& b) noexcept nogil:
     if a.time != b.time:
         return a.time < b.time
@@ -112,13 +115,18 @@ def reduce_partition(
         int32_t[::1] dev_id, int64_t[::1] dev_imei, int64_t[::1] dev_events,
         int64_t[::1] dev_first, int64_t[::1] dev_last,
         int32_t[::1] cell_id_out, int32_t[::1] cell_code_out, int64_t[::1] cell_events,
-        int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events):
+        int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events,
+        # IN/OUT, optional: scratch of >= n * EV_BYTES bytes for the grouped events (a
+        # buffer reused across partitions saves paging in fresh memory each time)
+        uint8_t[::1] ev_buf=None):
     """Reduce one partition.  Returns (duplicates dropped, number of IMSI-IMEI, IMSI-cell,
     IMSI-site pairs written)."""
     cdef Py_ssize_t n = time.shape[0], U = feats.shape[0], NB = tz_offset.shape[0]
     cdef Py_ssize_t i, j, u, m, maxg = 0, s, e
     cdef int64_t* start = <int64_t*>calloc(U + 1, sizeof(int64_t))
-    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev))   # all events, grouped by id
+    cdef bint own_evs = ev_buf is None or ev_buf.shape[0] < <Py_ssize_t>sizeof(Ev) * (n if n > 0 else 1)
+    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev)) if own_evs else NULL
+    cdef Ev* evd = evs if own_evs else <Ev*>&ev_buf[0]   # all events, grouped by id
     cdef Ev* ev = NULL
     cdef int64_t* sa = NULL   # scratch arrays of the largest group size
     cdef int64_t* sb = NULL
@@ -126,7 +134,7 @@ def reduce_partition(
     cdef int64_t* sd = NULL
     cdef int64_t* se = NULL
     cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0
-    if start == NULL or evs == NULL:
+    if start == NULL or evd == NULL:
         free(start); free(evs)
         raise MemoryError("reduce_partition: out of memory")
     with nogil:
@@ -176,7 +184,7 @@ def reduce_partition(
             cursor[u] = start[u]
         # scatter the events into groups (columns read in order, one struct write each)
         for i in range(n):
-            ev = evs + cursor[ids[i]]
+            ev = evd + cursor[ids[i]]
             cursor[ids[i]] += 1
             ev.time = time[i]
             ev.other = other[i]
@@ -190,7 +198,7 @@ def reduce_partition(
             s = start[u]
             e = start[u + 1]
             m = e - s
-            ev = evs + s
+            ev = evd + s
             for k in range(1, m):
                 if ev_less(ev[k], ev[k - 1]):
                     std_sort(ev, ev + m, ev_less)

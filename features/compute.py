@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simbox.fastpath.aggregate import SLOTS, Reduced, TimeZone, reduce_events, slot_columns
+from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
+                                       slot_columns)
 from simbox.fastpath.events import CellDict, decode_array
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
@@ -122,13 +124,18 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
         if hasattr(progress, "stage"):
             progress.stage("aggregating")
 
+    local = threading.local()       # a reduction Workspace per thread, for this run
+
     def reduce_fn(c):
         table = state["table"]
         if len(c["cell"]) and int(c["cell"].max()) >= len(table.site):
             raise ValueError("event cell codes are not in the run's CellDict")
         if len(c["imsi"]) and int(c["imsi"].min()) <= 0:
             raise ValueError("events without IMSI reached the aggregation")
-        return reduce_events(c, columns=cols, ncols=len(names), timezone=tz, cells=table)
+        if not hasattr(local, "workspace"):
+            local.workspace = Workspace()
+        return reduce_events(c, columns=cols, ncols=len(names), timezone=tz, cells=table,
+                             workspace=local.workspace)
 
     info: dict = {}
     parts = reduce_partitioned(batches, reduce_fn, memory_limit=memory_limit, workers=workers,
