@@ -92,6 +92,26 @@ cdef inline bint ev_equal(const Ev& a, const Ev& b) noexcept nogil:
             and a.msisdn == b.msisdn and a.duration == b.duration and a.cell == b.cell)
 
 
+cdef enum:
+    ORDER_STRICT = 0      # sorted by the full key, no two events equal
+    ORDER_SORTED = 1      # sorted, with exact duplicates (adjacent)
+    ORDER_UNSORTED = 2
+
+
+cdef inline int ev_order(const Ev* ev, Py_ssize_t m) noexcept nogil:
+    """How ev[0..m) is ordered by ev_less (one pass; times usually decide at once)."""
+    cdef Py_ssize_t k
+    cdef int order = ORDER_STRICT
+    for k in range(1, m):
+        if ev[k].time > ev[k - 1].time:
+            continue
+        if ev_less(ev[k], ev[k - 1]):
+            return ORDER_UNSORTED
+        if not ev_less(ev[k - 1], ev[k]):
+            order = ORDER_SORTED
+    return order
+
+
 include "_aggregate_math.pxi"
 
 
@@ -165,6 +185,7 @@ def reduce_partition(
     cdef char own[24]
     cdef int64_t hist[24]
     cdef bint days_sorted
+    cdef int order
     cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d, nd, nds
     cdef Py_ssize_t NC = cell_site.shape[0], NS = site_rank.shape[0]
     cdef int32_t* mark_cell = <int32_t*>malloc((NC + 1) * sizeof(int32_t))
@@ -199,20 +220,21 @@ def reduce_partition(
             e = start[u + 1]
             m = e - s
             ev = evd + s
-            for k in range(1, m):
-                if ev_less(ev[k], ev[k - 1]):
-                    std_sort(ev, ev + m, ev_less)
-                    break
-            # drop exact duplicates (adjacent after the full-key sort)
-            j = 0
-            for k in range(m):
-                if k > 0 and ev_equal(ev[k], ev[j - 1]):
-                    continue
-                if j != k:
-                    ev[j] = ev[k]
-                j += 1
-            ndup += m - j
-            m = j
+            # one pass tells sorted (the usual case: arrival order) and duplicates
+            order = ev_order(ev, m)
+            if order == ORDER_UNSORTED:
+                std_sort(ev, ev + m, ev_less)
+            if order != ORDER_STRICT:
+                # drop exact duplicates (adjacent after the full-key sort)
+                j = 0
+                for k in range(m):
+                    if k > 0 and ev_equal(ev[k], ev[j - 1]):
+                        continue
+                    if j != k:
+                        ev[j] = ev[k]
+                    j += 1
+                ndup += m - j
+                m = j
 
             # ---- pass 1: counts, own MSISDN, hours, nights
             n_moc = n_ans = n_mtc = n_smo = n_smt = n_data = n_zero = n_short = 0
