@@ -131,6 +131,7 @@ class Partitioner:
 
     def load(self, p: int, *, release: bool = True) -> dict:
         """All events of partition ``p`` as contiguous columns (memory part released)."""
+        self._spare = None                 # reading back: no more batches to receive
         out = {}
         for name, dtype in COLUMNS:
             parts = []
