@@ -200,6 +200,12 @@ def reduce_partition(
         mark_cell[k] = -1
     for k in range(NS):
         mark_site[k] = -1
+    # hash-set slots for distinct counts: a power of two >= 2 * the largest group
+    cdef int64_t* hset = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
+    if hset == NULL:
+        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+        free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+        raise MemoryError("reduce_partition: out of memory for the hash set")
     with nogil:
         for u in range(U):
             cursor[u] = start[u]
@@ -400,10 +406,8 @@ def reduce_partition(
                 elif ev[k].rtype == SMS_MO or ev[k].rtype == SMS_MT:
                     sb[npeer] = ev[k].other
                     npeer += 1
-            sort_i64(sa, ncal)
-            put(feats, cols, u, S_MTC_CALLERS, count_distinct(sa, ncal))
-            sort_i64(sb, npeer)
-            put(feats, cols, u, S_SMS_PEERS, count_distinct(sb, npeer))
+            put(feats, cols, u, S_MTC_CALLERS, count_distinct_hashed(sa, ncal, hset))
+            put(feats, cols, u, S_SMS_PEERS, count_distinct_hashed(sb, npeer, hset))
 
             # ---- cells, sites, gyration: distinct cells/sites by mark arrays (no sort)
             ncel = 0
@@ -520,5 +524,6 @@ def reduce_partition(
 
     free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
     free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+    free(hset)
     return ndup, ndev, ncell, nsite
 

@@ -1,6 +1,7 @@
 # Scalar helpers of the aggregation kernels, included by _aggregate.pyx.
 
 from libc.stdint cimport uint64_t
+from libc.string cimport memset
 from libcpp.algorithm cimport nth_element
 
 cdef extern from *:
@@ -122,6 +123,38 @@ cdef inline Py_ssize_t count_distinct(const int64_t* v, Py_ssize_t n) noexcept n
     cdef Py_ssize_t i, d = 0
     for i in range(n):
         if i == 0 or v[i] != v[i - 1]:
+            d += 1
+    return d
+
+
+cdef inline Py_ssize_t hash_set_slots(Py_ssize_t n) noexcept nogil:
+    """Slots of the hash set of count_distinct_hashed for up to n values."""
+    cdef Py_ssize_t cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    return cap
+
+
+cdef inline Py_ssize_t count_distinct_hashed(const int64_t* v, Py_ssize_t n, int64_t* slots) noexcept nogil:
+    """Number of distinct values of v[0..n) (all != 0) without sorting: an open-addressing
+    hash set in ``slots`` (hash_set_slots(n) of them, overwritten)."""
+    cdef Py_ssize_t cap, i, d = 0
+    cdef uint64_t mask, h, x
+    if n < 2:
+        return n
+    cap = hash_set_slots(n)
+    mask = <uint64_t>(cap - 1)
+    memset(slots, 0, cap * sizeof(int64_t))
+    for i in range(n):
+        x = <uint64_t>v[i]                       # murmur3 fmix64
+        x ^= x >> 33
+        x *= <uint64_t>0xff51afd7ed558ccd
+        x ^= x >> 33
+        h = x & mask
+        while slots[h] != 0 and slots[h] != v[i]:
+            h = (h + 1) & mask
+        if slots[h] == 0:
+            slots[h] = v[i]
             d += 1
     return d
 
