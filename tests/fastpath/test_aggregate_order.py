@@ -137,3 +137,17 @@ def test_selection_quantiles_equal_the_sorted_ones(n):
     p10 = g[lo] + (float(g[min(lo + 1, n - 1)]) - float(g[lo])) * (0.1 * (n - 1) - lo)
     assert f["moc_gap_p10"] == p10
     assert f["moc_gap_p10"] == pytest.approx(np.quantile(g, 0.1), rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("n,pool", [(1, 5), (2, 1), (17, 3), (300, 40), (5000, 4000), (5000, 7)])
+def test_distinct_callers_and_peers_by_hash_set(n, pool):
+    rng = np.random.default_rng(n + pool)
+    other = np.where(rng.random(n) < 0.1, 0, 18_613_900_000_000 + rng.integers(0, pool, n) * 7919)
+    rtype = rng.choice([1, 2, 3], size=n).astype(np.uint8)          # MTC, SMS_MO, SMS_MT
+    cols = {"rtype": rtype, "time": 1_711_839_600 + np.arange(n, dtype=np.int64),
+            "imsi": np.full(n, 1_460_001_234_567_890, np.int64), "imei": np.zeros(n, np.int64),
+            "msisdn": np.zeros(n, np.int64), "other": other.astype(np.int64),
+            "duration": np.zeros(n, np.int32), "cell": np.full(n, -1, np.int32)}
+    f = dict(zip(SLOTS, reduce(cols).feats[0]))
+    assert f["mtc_callers"] == len(set(other[(rtype == 1) & (other != 0)].tolist()))
+    assert f["sms_peers"] == len(set(other[(rtype != 1) & (other != 0)].tolist()))
