@@ -69,6 +69,9 @@ cdef struct Ev:
     uint8_t rtype      # RecordType
 
 
+EV_BYTES = sizeof(Ev)     # bytes of one grouped event (size of reduce_partition's ev_buf)
+
+
 cdef inline bint ev_less(const Ev& a, const Ev& b) noexcept nogil:
     if a.time != b.time:
         return a.time < b.time
@@ -90,166 +93,27 @@ cdef inline bint ev_equal(const Ev& a, const Ev& b) noexcept nogil:
             and a.msisdn == b.msisdn and a.duration == b.duration and a.cell == b.cell)
 
 
-@cython.cdivision(True)
-cdef inline int64_t floordiv(int64_t a, int64_t b) noexcept nogil:
-    """Floor division (C division truncates toward zero; the directive makes it C here)."""
-    cdef int64_t q = a // b
-    if (a % b != 0) and ((a < 0) != (b < 0)):
-        q -= 1
-    return q
+cdef enum:
+    ORDER_STRICT = 0      # sorted by the full key, no two events equal
+    ORDER_SORTED = 1      # sorted, with exact duplicates (adjacent)
+    ORDER_UNSORTED = 2
 
 
-cdef inline int ndigits(int64_t code, char* buf) noexcept nogil:
-    """Digits of a digits code into buf (most significant first); returns their number."""
-    cdef char tmp[24]
-    cdef int k = 0, j
-    if code <= 0:
-        return 0
-    while code > 0:
-        tmp[k] = <char>(48 + code % 10)
-        code //= 10
-        k += 1
-    # tmp[k-1] is the sentinel '1'
-    for j in range(k - 1):
-        buf[j] = tmp[k - 2 - j]
-    return k - 1
+cdef inline int ev_order(const Ev* ev, Py_ssize_t m) noexcept nogil:
+    """How ev[0..m) is ordered by ev_less (one pass; times usually decide at once)."""
+    cdef Py_ssize_t k
+    cdef int order = ORDER_STRICT
+    for k in range(1, m):
+        if ev[k].time > ev[k - 1].time:
+            continue
+        if ev_less(ev[k], ev[k - 1]):
+            return ORDER_UNSORTED
+        if not ev_less(ev[k - 1], ev[k]):
+            order = ORDER_SORTED
+    return order
 
 
-cdef inline int cc_len(const char* d) noexcept nogil:
-    """Length of the E.164 country code at the start of d (at least 2 digits there)."""
-    cdef int a = d[0] - 48, b = d[1] - 48
-    if a == 1 or a == 7:
-        return 1
-    cdef int two = a * 10 + b
-    if two in (20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49,
-               51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84,
-               86, 90, 91, 92, 93, 94, 95, 98):
-        return 2
-    return 3
-
-
-cdef inline bint is_international(int64_t other, const char* own, int own_n, int own_cc) noexcept nogil:
-    cdef char d[24]
-    cdef int n = ndigits(other, d), k, j
-    if n >= 2 and d[0] == 48 and d[1] == 48:
-        return True
-    if n < 8 or d[0] == 48 or own_cc == 0:
-        return False
-    k = cc_len(d)
-    if k != own_cc:
-        return True
-    for j in range(k):
-        if d[j] != own[j]:
-            return True
-    return False
-
-
-cdef inline double entropy_of_runs(const int64_t* v, Py_ssize_t n) noexcept nogil:
-    """Shannon entropy (bits) of the value distribution of a sorted array."""
-    cdef Py_ssize_t i = 0, j
-    cdef double h = 0.0, p
-    if n == 0:
-        return NAN
-    while i < n:
-        j = i + 1
-        while j < n and v[j] == v[i]:
-            j += 1
-        p = <double>(j - i) / n
-        h -= p * log2(p)
-        i = j
-    return h if h > 0.0 else 0.0
-
-
-cdef inline void sort_i64(int64_t* v, Py_ssize_t n) noexcept nogil:
-    """Sort in place, skipping arrays already sorted (the common case: few distinct values)."""
-    cdef Py_ssize_t i
-    for i in range(1, n):
-        if v[i] < v[i - 1]:
-            std_sort(v, v + n)
-            return
-
-
-cdef inline Py_ssize_t count_distinct(const int64_t* v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, d = 0
-    for i in range(n):
-        if i == 0 or v[i] != v[i - 1]:
-            d += 1
-    return d
-
-
-cdef inline Py_ssize_t rle(const int64_t* v, Py_ssize_t n, int64_t* vals, int64_t* counts,
-                            int64_t* longest) noexcept nogil:
-    """Run-length encoding of a sorted array: distinct values and their counts.
-
-    OUT vals[0..d), counts[0..d), longest[0] = the largest count; returns d.
-    """
-    cdef Py_ssize_t i = 0, j, d = 0
-    longest[0] = 0
-    while i < n:
-        j = i + 1
-        while j < n and v[j] == v[i]:
-            j += 1
-        vals[d] = v[i]
-        counts[d] = j - i
-        if j - i > longest[0]:
-            longest[0] = j - i
-        d += 1
-        i = j
-    return d
-
-
-cdef inline double quantile(const int64_t* v, Py_ssize_t n, double q) noexcept nogil:
-    """Linear-interpolated quantile of a sorted array (numpy's default method)."""
-    cdef double pos, frac
-    cdef Py_ssize_t lo
-    if n == 0:
-        return NAN
-    pos = q * (n - 1)
-    lo = <Py_ssize_t>floor(pos)
-    if lo >= n - 1:
-        return <double>v[n - 1]
-    frac = pos - lo
-    return v[lo] + (<double>v[lo + 1] - <double>v[lo]) * frac
-
-
-cdef inline double median(const int64_t* v, Py_ssize_t n) noexcept nogil:
-    if n == 0:
-        return NAN
-    if n % 2 == 1:
-        return <double>v[n // 2]
-    return (<double>v[n // 2 - 1] + <double>v[n // 2]) / 2.0
-
-
-cdef inline double haversine_km(double lat1, double lon1, double lat2, double lon2) noexcept nogil:
-    cdef double r = 0.017453292519943295
-    cdef double a = sin((lat2 - lat1) * r / 2.0) ** 2 + cos(lat1 * r) * cos(lat2 * r) * sin((lon2 - lon1) * r / 2.0) ** 2
-    if a > 1.0:
-        a = 1.0
-    return 2.0 * EARTH_KM * asin(sqrt(a))
-
-
-cdef inline void put(double[:, ::1] out, const int32_t[::1] cols, Py_ssize_t u, int slot, double v) noexcept nogil:
-    cdef int32_t c = cols[slot]
-    if c >= 0:
-        out[u, c] = v
-
-
-cdef inline double ratio(double a, double b) noexcept nogil:
-    return a / b if b != 0 else NAN
-
-
-# --------------------------------------------------------------------------- reduction
-
-cdef inline Py_ssize_t bsearch(const int64_t* v, Py_ssize_t n, int64_t x) noexcept nogil:
-    cdef Py_ssize_t lo = 0, hi = n, mid
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if v[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
+include "_aggregate_math.pxi"
 
 
 def reduce_partition(
@@ -275,13 +139,18 @@ def reduce_partition(
         int32_t[::1] site_id_out, int32_t[::1] site_code_out, int64_t[::1] site_events,
         # OUT: moves (site changes, see below; capacity = number of events)
         int32_t[::1] move_id, int32_t[::1] move_from, int32_t[::1] move_to,
-        int64_t[::1] move_time):
+        int64_t[::1] move_time,
+        # IN/OUT, optional: scratch of >= n * EV_BYTES bytes for the grouped events (a
+        # buffer reused across partitions saves paging in fresh memory each time)
+        uint8_t[::1] ev_buf=None):
     """Reduce one partition.  Returns (duplicates dropped, number of IMSI-IMEI, IMSI-cell,
     IMSI-site pairs, moves written)."""
     cdef Py_ssize_t n = time.shape[0], U = feats.shape[0], NB = tz_offset.shape[0]
     cdef Py_ssize_t i, j, u, m, maxg = 0, s, e
     cdef int64_t* start = <int64_t*>calloc(U + 1, sizeof(int64_t))
-    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev))   # all events, grouped by id
+    cdef bint own_evs = ev_buf is None or ev_buf.shape[0] < <Py_ssize_t>sizeof(Ev) * (n if n > 0 else 1)
+    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev)) if own_evs else NULL
+    cdef Ev* evd = evs if own_evs else <Ev*>&ev_buf[0]   # all events, grouped by id
     cdef Ev* ev = NULL
     cdef int64_t* sa = NULL   # scratch arrays of the largest group size
     cdef int64_t* sb = NULL
@@ -289,7 +158,7 @@ def reduce_partition(
     cdef int64_t* sd = NULL
     cdef int64_t* se = NULL
     cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0, nmove = 0
-    if start == NULL or evs == NULL:
+    if start == NULL or evd == NULL:
         free(start); free(evs)
         raise MemoryError("reduce_partition: out of memory")
     with nogil:
@@ -313,13 +182,14 @@ def reduce_partition(
     cdef int64_t t, loc, hb, prev_hb, day
     cdef int64_t n_moc, n_ans, n_mtc, n_smo, n_smt, n_data, n_zero, n_short, n_intl, n_night_moc
     cdef int64_t n_night, n_short_mt, n_known_cell, n_loc, n_known_imei, n_changes, prev_imei
-    cdef int64_t cnt, best, own_ms, run, maxrun, n_hours
+    cdef int64_t cnt, best, own_ms, run, maxrun, n_hours, own_ccv
     cdef double sum_d, mean_d, ss, slat, slon, clat, clon, dist, gmean, gss
     cdef int hour, own_n, own_cc, hh
     cdef int32_t c, site
     cdef char own[24]
     cdef int64_t hist[24]
     cdef bint days_sorted
+    cdef int order
     cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d, nd, nds
     cdef Py_ssize_t NC = cell_site.shape[0], NS = site_rank.shape[0]
     cdef int32_t* mark_cell = <int32_t*>malloc((NC + 1) * sizeof(int32_t))
@@ -334,12 +204,18 @@ def reduce_partition(
         mark_cell[k] = -1
     for k in range(NS):
         mark_site[k] = -1
+    # hash-set slots for distinct counts: a power of two >= 2 * the largest group
+    cdef int64_t* hset = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
+    if hset == NULL:
+        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+        free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+        raise MemoryError("reduce_partition: out of memory for the hash set")
     with nogil:
         for u in range(U):
             cursor[u] = start[u]
         # scatter the events into groups (columns read in order, one struct write each)
         for i in range(n):
-            ev = evs + cursor[ids[i]]
+            ev = evd + cursor[ids[i]]
             cursor[ids[i]] += 1
             ev.time = time[i]
             ev.other = other[i]
@@ -353,21 +229,22 @@ def reduce_partition(
             s = start[u]
             e = start[u + 1]
             m = e - s
-            ev = evs + s
-            for k in range(1, m):
-                if ev_less(ev[k], ev[k - 1]):
-                    std_sort(ev, ev + m, ev_less)
-                    break
-            # drop exact duplicates (adjacent after the full-key sort)
-            j = 0
-            for k in range(m):
-                if k > 0 and ev_equal(ev[k], ev[j - 1]):
-                    continue
-                if j != k:
-                    ev[j] = ev[k]
-                j += 1
-            ndup += m - j
-            m = j
+            ev = evd + s
+            # one pass tells sorted (the usual case: arrival order) and duplicates
+            order = ev_order(ev, m)
+            if order == ORDER_UNSORTED:
+                std_sort(ev, ev + m, ev_less)
+            if order != ORDER_STRICT:
+                # drop exact duplicates (adjacent after the full-key sort)
+                j = 0
+                for k in range(m):
+                    if k > 0 and ev_equal(ev[k], ev[j - 1]):
+                        continue
+                    if j != k:
+                        ev[j] = ev[k]
+                    j += 1
+                ndup += m - j
+                m = j
 
             # ---- pass 1: counts, own MSISDN, hours, nights
             n_moc = n_ans = n_mtc = n_smo = n_smt = n_data = n_zero = n_short = 0
@@ -422,6 +299,7 @@ def reduce_partition(
             msisdn_out[u] = own_ms
             own_n = ndigits(own_ms, own)
             own_cc = cc_len(own) if own_n >= 8 and own[0] != 48 else 0
+            own_ccv = own_prefix(own, own_cc)
             if not days_sorted:
                 sort_i64(sd, ndays)
             for hh in range(24):
@@ -473,7 +351,7 @@ def reduce_partition(
                 if ev[k].other != 0:
                     sa[ncal] = ev[k].other
                     ncal += 1
-                if is_international(ev[k].other, own, own_n, own_cc):
+                if is_international(ev[k].other, own_cc, own_ccv):
                     n_intl += 1
                 hb = floordiv(t, 3600)
                 if hb == prev_hb:
@@ -491,7 +369,6 @@ def reduce_partition(
                 ss += (sb[k] - mean_d) * (sb[k] - mean_d)
             put(feats, cols, u, S_MOC_DUR_MEAN, mean_d)
             put(feats, cols, u, S_MOC_DUR_STD, sqrt(ss / (nm - 1)) if nm > 1 else NAN)
-            sort_i64(sb, nm)
             put(feats, cols, u, S_MOC_DUR_MEDIAN, median(sb, nm))
             sort_i64(sa, ncal)
             d = count_distinct(sa, ncal)
@@ -518,9 +395,8 @@ def reduce_partition(
                 gss += (sc[k] - gmean) * (sc[k] - gmean)
             put(feats, cols, u, S_MOC_GAP_CV, sqrt(gss / (ng - 1)) / gmean if ng > 1 and gmean != 0 else NAN)
             put(feats, cols, u, S_MOC_GAP_LT30_SHARE, ratio(cnt, ng))
-            sort_i64(sc, ng)
-            put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
             put(feats, cols, u, S_MOC_GAP_P10, quantile(sc, ng, 0.1))
+            put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
 
             # ---- MTC callers, SMS peers
             ncal = 0
@@ -534,10 +410,8 @@ def reduce_partition(
                 elif ev[k].rtype == SMS_MO or ev[k].rtype == SMS_MT:
                     sb[npeer] = ev[k].other
                     npeer += 1
-            sort_i64(sa, ncal)
-            put(feats, cols, u, S_MTC_CALLERS, count_distinct(sa, ncal))
-            sort_i64(sb, npeer)
-            put(feats, cols, u, S_SMS_PEERS, count_distinct(sb, npeer))
+            put(feats, cols, u, S_MTC_CALLERS, count_distinct_hashed(sa, ncal, hset))
+            put(feats, cols, u, S_SMS_PEERS, count_distinct_hashed(sb, npeer, hset))
 
             # ---- cells, sites, gyration: distinct cells/sites by mark arrays (no sort)
             ncel = 0
@@ -686,5 +560,6 @@ def reduce_partition(
 
     free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
     free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
+    free(hset)
     return ndup, ndev, ncell, nsite, nmove
 

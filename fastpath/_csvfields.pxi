@@ -50,18 +50,27 @@ cdef inline bint _eq(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept 
 
 cdef inline uint64_t _hash(const uint8_t* s, Py_ssize_t n) noexcept nogil:
     cdef uint64_t h = <uint64_t>0x9E3779B97F4A7C15 ^ <uint64_t>n
-    cdef uint64_t w
-    while n >= 8:
-        memcpy(&w, s, 8)
-        h = (h ^ w) * <uint64_t>0xff51afd7ed558ccd
-        h ^= h >> 32
-        s += 8
-        n -= 8
-    w = 0
-    if n > 0:
-        memcpy(&w, s, n)
-    h = (h ^ w) * <uint64_t>0xc4ceb9fe1a85ec53
-    h ^= h >> 29
+    cdef uint64_t w = 0
+    cdef Py_ssize_t i = 0
+    if n >= 8:
+        while n - i > 8:
+            memcpy(&w, s + i, 8)
+            h = (h ^ w) * <uint64_t>0xff51afd7ed558ccd
+            h ^= h >> 32
+            i += 8
+        memcpy(&w, s + n - 8, 8)               # the last 8 bytes (overlap): no byte loop
+    else:
+        while i < n:
+            w |= (<uint64_t>s[i]) << (8 * i)
+            i += 1
+    # murmur3's fmix64: every byte moves the low bits the table index is taken from
+    # (without it, tokens differing only in their last digits collide)
+    h ^= w
+    h ^= h >> 33
+    h *= <uint64_t>0xff51afd7ed558ccd
+    h ^= h >> 33
+    h *= <uint64_t>0xc4ceb9fe1a85ec53
+    h ^= h >> 33
     return h
 
 
@@ -95,12 +104,34 @@ cdef inline int _digits(const uint8_t* s, Py_ssize_t n, int minlen, int maxlen,
     if n < minlen or n > maxlen:
         return -1
     v = 1
-    for i in range(n):
+    i = 0
+    while n - i >= 8:                          # eight digits at a time
+        if _eight_digits(s + i, &v) < 0:
+            return -1
+        i += 8
+    while i < n:
         c = s[i] - 48
         if c > 9:
             return -1
         v = v * 10 + c
+        i += 1
     out[0] = v
+    return 0
+
+
+cdef inline int _eight_digits(const uint8_t* s, int64_t* v) noexcept nogil:
+    """v = v * 10**8 + the number of the 8 digits at s (SWAR, as simdjson's
+    parse_eight_digits_unrolled); -1 if one of the bytes is not a digit."""
+    cdef uint64_t w
+    memcpy(&w, s, 8)                           # first digit in the lowest byte
+    if ((w + <uint64_t>0x4646464646464646) | (w - <uint64_t>0x3030303030303030)) \
+            & <uint64_t>0x8080808080808080:
+        return -1
+    w -= <uint64_t>0x3030303030303030
+    w = (w * 10 + (w >> 8)) & <uint64_t>0x00FF00FF00FF00FF
+    w = (w * 100 + (w >> 16)) & <uint64_t>0x0000FFFF0000FFFF
+    w = (w * 10000 + (w >> 32)) & <uint64_t>0x00000000FFFFFFFF
+    v[0] = v[0] * 100000000 + <int64_t>w
     return 0
 
 

@@ -165,11 +165,29 @@ def slot_columns(names) -> np.ndarray:
     return np.array([pos.get(s, -1) for s in SLOTS], dtype=np.int32)
 
 
+class Workspace:
+    """Scratch memory of :func:`reduce_events` kept from one partition to the next
+    (one per thread): the grouped events of a partition need tens of MB, and fresh
+    memory costs a page fault per page."""
+
+    def __init__(self):
+        self.ev_buf = np.empty(0, np.uint8)
+
+    def events(self, n: int) -> np.ndarray:
+        """A buffer for the grouped events of ``n`` events."""
+        need = n * _aggregate.EV_BYTES
+        if len(self.ev_buf) < need:
+            self.ev_buf = None
+            self.ev_buf = np.empty(need + need // 8, np.uint8)   # partitions differ a little
+        return self.ev_buf
+
+
 def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: TimeZone,
-                  cells: CellTable) -> Reduced:
+                  cells: CellTable, workspace: Workspace | None = None) -> Reduced:
     """Reduce the events of one partition (``cols``: the EventBatch columns).
 
     Cell codes in ``cols["cell"]`` must be < len(cells.site); the caller checks.
+    ``workspace``: scratch reused across calls of one thread (None: allocated here).
     """
     from simbox.fastpath.events import COLUMNS
     c = {name: np.ascontiguousarray(cols[name], dtype=dtype) for name, dtype in COLUMNS}
@@ -193,7 +211,8 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     ndup, ndev, ncell, nsite, nmove = _aggregate.reduce_partition(
         c["rtype"], c["time"], ids, c["imei"], c["msisdn"], c["other"], c["duration"], c["cell"],
         tz, q0, cells.site, cells.lat, cells.lon, cells.cell_rank, cells.site_rank,
-        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit, *mov)
+        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit, *mov,
+        ev_buf=workspace.events(n) if workspace is not None else None)
     dev = [a[:ndev].copy() for a in dev]
     cel = [a[:ncell].copy() for a in cel]
     sit = [a[:nsite].copy() for a in sit]

@@ -132,11 +132,13 @@ class EventBatch:
 
     ``columns`` maps each name of :data:`COLUMN_NAMES` to a 1-d array of the
     documented dtype, all of one length.  ``source`` names where it came from.
+    ``reusable``: the arrays belong to this batch alone (see the attribute).
     """
 
-    __slots__ = ("rtype", "time", "imsi", "imei", "msisdn", "other", "duration", "cell", "source")
+    __slots__ = ("rtype", "time", "imsi", "imei", "msisdn", "other", "duration", "cell", "source",
+                 "reusable")
 
-    def __init__(self, columns: dict, source: str | None = None):
+    def __init__(self, columns: dict, source: str | None = None, *, reusable: bool = False):
         n = None
         for name, dtype in COLUMNS:
             arr = np.asarray(columns[name])
@@ -150,6 +152,9 @@ class EventBatch:
                 raise ValueError(f"column {name} has {len(arr)} rows, expected {n}")
             setattr(self, name, arr)
         self.source = source
+        # True when nothing else refers to the column arrays (a reader's fresh batch):
+        # the one consumer may then overwrite them (the partitioner reuses their memory)
+        self.reusable = reusable
 
     def __len__(self) -> int:
         return len(self.time)

@@ -27,8 +27,8 @@ from simbox.fastpath.events import BYTES_PER_EVENT, COLUMNS, COLUMN_NAMES
 DEFAULT_MEMORY_LIMIT = "1GB"
 NPARTS = 32
 # bytes of working memory the reduction of one partition needs per event (event
-# columns, the sorted copy, ids and order, the pair tables), a safe upper bound
-WORK_BYTES_PER_EVENT = 4 * BYTES_PER_EVENT
+# columns, the sorted copy, ids and order, the pair and move tables), a safe upper bound
+WORK_BYTES_PER_EVENT = 5 * BYTES_PER_EVENT
 READ_CHUNK = 1 << 20
 MAX_DEPTH = 6
 
@@ -69,16 +69,30 @@ class Partitioner:
         self.buffered_bytes = 0
         self.rows = 0
         self.spills = 0
+        self._spare = None     # column arrays given away by the last add(reuse=True)
 
     # -- filling
-    def add(self, cols: dict) -> None:
+    def add(self, cols: dict, *, reuse: bool = False) -> None:
+        """Buffer the events of ``cols`` by partition (spilling past the budget).
+
+        ``reuse``: the caller gives the column arrays away (no one reads them
+        afterwards); their memory, already paged in, receives the next batch, so
+        buffering costs no fresh pages beyond the reader's.
+        """
         n = len(cols["imsi"])
         if n == 0:
             return
         src = [np.ascontiguousarray(cols[name], dtype) for name, dtype in COLUMNS]
-        out = [np.empty(n, dtype) for _, dtype in COLUMNS]
+        spare, self._spare = self._spare, None
+        if spare is not None and len(spare[0]) >= n:
+            out = [a[:n] for a in spare]
+        else:
+            out = [np.empty(n, dtype) for _, dtype in COLUMNS]
+        del spare
         counts = np.zeros(self.nparts, np.int64)
         _partition.partition_batch(*src, self.nparts, self.seed, counts, *out)
+        if reuse:
+            self._spare = src
         bounds = np.cumsum(counts)[:-1]
         split = [np.split(o, bounds) for o in out]
         pieces = [{name: split[j][p] for j, name in enumerate(COLUMN_NAMES)} for p in range(self.nparts)]
@@ -117,6 +131,7 @@ class Partitioner:
 
     def load(self, p: int, *, release: bool = True) -> dict:
         """All events of partition ``p`` as contiguous columns (memory part released)."""
+        self._spare = None                 # reading back: no more batches to receive
         out = {}
         for name, dtype in COLUMNS:
             parts = []
@@ -153,6 +168,7 @@ class Partitioner:
 
     def close(self) -> None:
         self.mem = [[] for _ in range(self.nparts)]
+        self._spare = None
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
@@ -202,13 +218,15 @@ def _threaded(iterable, depth: int = 2):
 
 def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT, workers: int = 2,
                        nparts: int = NPARTS, tmpdir: str | None = None, read_thread: bool = True,
-                       progress=None, info: dict | None = None, on_read_done=None) -> list:
+                       progress=None, info: dict | None = None, on_read_done=None,
+                       reuse_batches: bool = False) -> list:
     """Partition ``batches`` (EventBatch or column dicts) by IMSI and reduce each partition.
 
     ``reduce_fn(columns) -> result`` is called once per non-empty partition (from
     ``workers`` threads), after ``on_read_done()`` (if given) has run once all input
     is read; returns the list of results.  ``info`` (a dict), if given, receives
-    ``rows``, ``spills`` and ``splits``.
+    ``rows``, ``spills`` and ``splits``.  ``reuse_batches``: the caller keeps no batch,
+    so the memory of those marked ``reusable`` by their reader is recycled.
     """
     limit = parse_memory(memory_limit)
     workers = max(1, int(workers))
@@ -217,7 +235,11 @@ def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT,
     source = _threaded(batches) if read_thread else batches
     with Partitioner(nparts, limit, tmpdir=tmpdir) as part:
         for b in source:
-            part.add(b.columns() if hasattr(b, "columns") and callable(b.columns) else b)
+            if hasattr(b, "columns") and callable(b.columns):
+                part.add(b.columns(), reuse=reuse_batches and getattr(b, "reusable", False))
+            else:
+                part.add(b)
+            del b
         if part.spills:
             part.spill()      # all on disk: the buffers' memory goes to the reducers
         info["rows"] = part.rows

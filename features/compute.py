@@ -1,7 +1,10 @@
 """compute_features(): CDR / signaling inputs -> per-IMSI feature table (see docs/internals.md)."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -9,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simbox.fastpath.aggregate import SLOTS, Reduced, TimeZone, reduce_events, slot_columns
+from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
+                                       slot_columns)
 from simbox.fastpath.events import CellDict, decode_array
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
@@ -73,20 +77,35 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
                               stats=stats, progress=progress)
-        return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
-                                    memory_limit=memory_limit, workers=workers, stats=stats,
-                                    progress=progress, started=t0)
+        with _gc_paused():
+            return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
+                                        memory_limit=memory_limit, workers=workers, stats=stats,
+                                        progress=progress, started=t0, reuse_batches=True)
     finally:
         if own:
             writer.close()
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """The cyclic garbage collector off for the run: it would scan the many small
+    objects of the run again and again (~3% of the time) and find no cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, timezone="UTC",
                          memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, stats=None, progress=None,
-                         started=None, tmpdir=None) -> FeatureResult:
+                         started=None, tmpdir=None, reuse_batches=False) -> FeatureResult:
     """The feature table of event batches whose cell codes are in ``celldict``.
 
     ``cells``/``tac``: paths or DataFrames, as in :func:`compute_features`.
+    ``reuse_batches``: the caller keeps none of ``batches`` (their memory is recycled).
     """
     t0 = time.monotonic() if started is None else started
     tz = timezone if isinstance(timezone, TimeZone) else TimeZone(timezone)
@@ -105,17 +124,23 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
         if hasattr(progress, "stage"):
             progress.stage("aggregating")
 
+    local = threading.local()       # a reduction Workspace per thread, for this run
+
     def reduce_fn(c):
         table = state["table"]
         if len(c["cell"]) and int(c["cell"].max()) >= len(table.site):
             raise ValueError("event cell codes are not in the run's CellDict")
         if len(c["imsi"]) and int(c["imsi"].min()) <= 0:
             raise ValueError("events without IMSI reached the aggregation")
-        return reduce_events(c, columns=cols, ncols=len(names), timezone=tz, cells=table)
+        if not hasattr(local, "workspace"):
+            local.workspace = Workspace()
+        return reduce_events(c, columns=cols, ncols=len(names), timezone=tz, cells=table,
+                             workspace=local.workspace)
 
     info: dict = {}
     parts = reduce_partitioned(batches, reduce_fn, memory_limit=memory_limit, workers=workers,
-                               tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done)
+                               tmpdir=tmpdir, progress=progress, info=info, on_read_done=read_done,
+                               reuse_batches=reuse_batches)
     if "table" not in state:
         read_done()
     if state["warning"]:
@@ -174,12 +199,20 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
         "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
     crow = inv[red.cell_row]
-    o = np.lexsort((table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code, crow))
+    o = _pair_order(crow, table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code,
+                    len(table.cell_rank))
     cells = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
     return feats, sims, red.hours[order], devices, cells
+
+
+def _pair_order(row, rank, nrank):
+    """``np.lexsort((rank, row))`` for distinct (row, rank) pairs, by one sort of one key."""
+    if (int(row.max()) + 1 if len(row) else 0) * max(nrank, 1) >= 1 << 62:
+        return np.lexsort((rank, row))
+    return np.argsort(row.astype(np.int64) * nrank + rank)
 
 
 def write_table(df: pd.DataFrame, path) -> str:

@@ -105,7 +105,7 @@ def neighbour_counts(keys, rows, values, n, distance=NEIGHBOUR_DISTANCE):
     v = values[rows]
     ok = v != 0
     keys, rows, v = keys[ok], rows[ok], v[ok]
-    o = np.lexsort((rows, v, keys))
+    o = _group_order(keys, rows, values, n)
     keys, rows, v = keys[o], rows[o], v[o]
     pa, pb = [], []
     j = 1
@@ -125,6 +125,23 @@ def neighbour_counts(keys, rows, values, n, distance=NEIGHBOUR_DISTANCE):
         pairs = np.unique(a * n + b)
         np.add.at(out, pairs // n, 1.0)
     return out
+
+
+def _group_order(keys, rows, values, n):
+    """The permutation ``np.lexsort((rows, values[rows], keys))``, by one sort of one key.
+
+    Ordering by (value, row) is ordering by the row's rank in a stable sort of
+    ``values`` (n rows: cheap); keys are replaced by their dense rank.  The (key, row)
+    pairs are distinct, so are the combined keys: any sort gives this order.
+    """
+    if len(keys) == 0:
+        return np.zeros(0, np.intp)
+    rank = np.empty(n, np.int64)
+    rank[np.argsort(values, kind="stable")] = np.arange(n, dtype=np.int64)
+    uk, kd = np.unique(keys, return_inverse=True)
+    if len(uk) * n >= 1 << 62:              # no room for one combined key
+        return np.lexsort((rows, values[rows], keys))
+    return np.argsort(kd.astype(np.int64).reshape(-1) * n + rank[rows])
 
 
 def neighbours(ctx: Context):
