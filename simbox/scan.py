@@ -215,15 +215,16 @@ def threshold_for_target(model, target_precision: float) -> float:
     """The threshold reaching the target precision on the model's validation curve.
 
     The curve is ``card["threshold"]["curve"]``: ``[[threshold, precision, recall], ...]``;
-    the choice is the model's own rule, precision first
-    (:func:`simbox.training.threshold.pick_on_curve`).
+    the choice is the model's own rule (:func:`simbox.training.threshold.pick_on_curve`
+    with the card's ``threshold.recall_slack``).
     """
     from simbox.training.threshold import pick_on_curve
     curve = (getattr(model, "card", None) or {}).get("threshold", {}).get("curve")
     if not curve:
         raise ModelError("this model records no precision curve (model.json threshold.curve), so "
                          "--target-precision cannot be used with it; give --threshold instead")
-    t = pick_on_curve(curve, target_precision)
+    slack = float(model.card["threshold"].get("recall_slack") or 0.0)
+    t = pick_on_curve(curve, target_precision, slack)
     if t is None:
         best = max(float(p) for _, p, *_ in curve if p is not None)
         raise ConfigError(f"no threshold reaches precision {target_precision} on this model's "

@@ -8,7 +8,7 @@ Steps (each reported in the model card):
 2. cross-validation grouped by case and stratified (:mod:`simbox.training.cv`):
    out-of-fold calibrated scores for every SIM;
 3. the operating threshold: a fraud score reaching the target precision on the
-   out-of-fold scores, precision first (recall within 0.005 of the best), bagged
+   out-of-fold scores (the highest within ``recall_slack`` of the best recall), bagged
    over case-bootstrap replicates (:mod:`simbox.training.threshold`), with its
    interval.  The
    metrics reported are *cross-validated thresholds*: each fold is flagged with
@@ -53,7 +53,7 @@ def eval_frame(ts: TrainingSet, proba: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0):
+def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0, slack=RECALL_SLACK):
     """Flag each fold with the threshold chosen (bagged, as the model's own) on the other
     folds' out-of-fold scores."""
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
@@ -64,7 +64,7 @@ def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0):
     for k in np.unique(fold):
         test, rest = fold == k, fold != k
         t = threshold_bootstrap(fraud[rest], score[rest], groups[rest], target, w[rest],
-                                n_boot=n_boot, seed=seed)["bagged"]
+                                n_boot=n_boot, seed=seed, slack=slack)["bagged"]
         flagged[test] = score[test] >= t
         per_fold.append(float(t))
     return flagged, per_fold
@@ -113,8 +113,8 @@ def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=No
     return out
 
 
-def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
-          unlabelled="presumed-legit", unlabelled_max=100_000, unlabelled_weight=0.5,
+def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK, folds=5,
+          seed=0, unlabelled="presumed-legit", unlabelled_max=100_000, unlabelled_weight=0.5,
           seizure_weight=1.0, simulated=None, simulated_weight=1.0, truth=None,
           feature_names=None, schema_hash=None, model_params=None, n_boot=200,
           kind_holdout=True, timezone=None, out=None, inputs=None, progress=None) -> Model:
@@ -125,8 +125,12 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
     ``schema_hash`` default to the feature registry.  With ``out`` the model
     folder (model, card, plots, report.html) is written there.  ``timezone``: the
     network's time zone the features were computed in, when ``features`` is a
-    DataFrame (a FeatureResult carries its own).
+    DataFrame (a FeatureResult carries its own).  ``recall_slack``: the recall the
+    threshold may give up for a higher score (:mod:`simbox.training.threshold`).
     """
+    if not 0.0 <= recall_slack < 1.0:
+        from simbox.errors import ConfigError
+        raise ConfigError(f"recall slack must be within [0, 1), not {recall_slack}")
     t0 = time.monotonic()
     if feature_names is None or schema_hash is None:
         from simbox.training.schema import registry_schema
@@ -152,14 +156,14 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
     frame = eval_frame(ts, proba)
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
-                              frame["weight"], n_boot=n_boot, seed=seed)
+                              frame["weight"], n_boot=n_boot, seed=seed, slack=recall_slack)
     threshold = thr["bagged"]
     if not np.isfinite(threshold):
         log.warning("no threshold reaches precision %s on the cross-validated scores: the "
                     "model flags nothing; add labelled cases or lower --target-precision",
                     target_precision)
     flagged, per_fold = cross_validated_flags(frame, fold, target_precision, n_boot=n_boot,
-                                              seed=seed)
+                                              seed=seed, slack=recall_slack)
     model_metrics = evaluate_flags(frame, flagged, n_boot=n_boot, seed=seed)
     model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
 
@@ -191,8 +195,8 @@ def train(features, labels, *, target_precision=0.995, folds=5, seed=0,
                       "rule": "median over "
                               f"{n_boot} case-bootstrap replicates of the out-of-fold scores "
                               "of the highest threshold reaching the target whose recall is "
-                              f"within {RECALL_SLACK} of the best recall at the target",
-                      "recall_slack": RECALL_SLACK,
+                              f"within {recall_slack} of the best recall at the target",
+                      "recall_slack": recall_slack,
                       "unbagged": thr["threshold"],
                       "ci": thr["ci"], "unreachable_share": thr["unreachable_share"],
                       "curve": compact_curve(fraud, frame["score"].to_numpy(),

@@ -51,6 +51,9 @@ def add_arguments(p):
                    help="training weight of a presumed-legit SIM (default 0.5)")
     p.add_argument("--target-precision", type=float, default=0.995, metavar="P",
                    help="per-SIM precision the operating threshold must reach (default 0.995)")
+    p.add_argument("--recall-slack", type=float, default=0.0, metavar="R",
+                   help="give up at most this share of recall for a higher threshold "
+                        "(default 0: the threshold of the best recall reaching P)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-kind-holdout", action="store_true",
@@ -86,7 +89,8 @@ def run(args) -> int:
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
         truth=args.truth, simulated=sim, feature_options=feature_options(args),
         progress=Progress("reading CDRs"),
-        target_precision=args.target_precision, folds=args.folds, seed=args.seed,
+        target_precision=args.target_precision, recall_slack=args.recall_slack,
+        folds=args.folds, seed=args.seed,
         unlabelled=args.unlabelled, unlabelled_max=args.unlabelled_max,
         unlabelled_weight=args.unlabelled_weight, seizure_weight=args.seizure_weight,
         simulated_weight=args.simulated_weight, kind_holdout=not args.no_kind_holdout)
