@@ -1,4 +1,4 @@
-"""The operating threshold: a fraud score that reaches a target precision, precision first.
+"""The operating threshold: the lowest fraud score that still reaches a target precision.
 
 Scores are calibrated fraud probabilities (``1 - P(legit)``) computed out of fold.
 Precision counts each SIM with its *population weight*: 1 for a labelled SIM,
@@ -16,16 +16,17 @@ folds of one training run).  The operating threshold is therefore *bagged*: the
 median of the thresholds chosen on case-bootstrap replicates
 (:func:`threshold_bootstrap`), always one replicate's own choice (a real score).
 
-Among the thresholds reaching the target, the choice is the highest one whose
-recall is within ``recall_slack`` of the best recall reachable at the target.
-With the default ``recall_slack=0`` that is the threshold of the best recall
-(the lowest reaching the target, bar lower ones that only add legitimate SIMs).
-A positive slack (``simbox train --recall-slack``) trades up to that share of
-the fraud SIMs for a threshold further from the last legitimate SIMs of the
-training data.  It is not the default because the gap it moves into is where
-deployments unlike those of the training data score: on the shipped model's
-training network a slack of 0.005 put two of the five folds' thresholds at
-0.99 and cut cross-validated recall from 0.996 to 0.81.
+The choice is the lowest threshold reaching the target (the most recall).  Lower
+thresholds that add no fraud SIM are kept on purpose: in a bootstrap replicate
+the fraud SIMs of undrawn cases weigh nothing, and the lowest choice keeps the
+threshold below where such SIMs, and new deployments like them, score; taking
+the highest threshold of the same recall instead cut cross-validated recall of
+the shipped model from 0.996 to 0.84.  ``recall_slack`` > 0 (``simbox train
+--recall-slack``) takes the highest threshold whose recall is within that much
+of the best, trading up to that share of the fraud SIMs for a threshold further
+from the last legitimate SIMs of the training data.  It is not the default for
+the same reason: a slack of 0.005 put two of the five folds' thresholds at 0.99
+and cut cross-validated recall to 0.81.
 """
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def _curve_order(score):
 
 
 def _pick(tp, fp, thresholds, target, slack=RECALL_SLACK):
-    """The highest threshold with precision >= target and recall within ``slack`` of the
-    best recall at that precision, or +inf if no threshold reaches the target.
+    """The lowest threshold with precision >= target (``slack`` 0), or the highest whose
+    recall is within ``slack`` of the best at that precision; +inf if none reaches it.
 
     ``tp``/``fp``: weighted counts flagged at each threshold, highest threshold first.
     """
@@ -67,6 +68,8 @@ def _pick(tp, fp, thresholds, target, slack=RECALL_SLACK):
     ok = np.flatnonzero((prec >= target) & (tp > 0))
     if len(ok) == 0:
         return np.inf
+    if slack <= 0:
+        return thresholds[ok[-1]]
     pos = tp[-1]
     enough = ok[tp[ok] >= tp[ok[-1]] - slack * pos]
     return thresholds[enough[0]]
@@ -78,6 +81,8 @@ def pick_on_curve(curve, target, slack=RECALL_SLACK):
     ok = [(float(t), float(r)) for t, p, r, *_ in curve if p is not None and float(p) >= target]
     if not ok:
         return None
+    if slack <= 0:
+        return min(t for t, _ in ok)
     best = max(r for _, r in ok)
     return max(t for t, r in ok if r >= best - slack)
 
@@ -140,8 +145,8 @@ def threshold_for_precision(y_fraud, score, target=0.995, weight=None,
                             slack=RECALL_SLACK) -> float:
     """The score threshold at which weighted precision reaches ``target``, precision first.
 
-    The highest such threshold whose recall is within ``slack`` of the best recall
-    reachable at the target (module docstring).  Returns ``inf`` (flag nothing) when no
+    The lowest such threshold, or with ``slack`` > 0 the highest whose recall is
+    within ``slack`` of the best recall reachable at the target (module docstring).  Returns ``inf`` (flag nothing) when no
     threshold reaches the target.
     """
     if not 0.0 < target <= 1.0:

@@ -243,9 +243,8 @@ def test_target_precision(small, capsys):
     assert code == 0, err
     s = json.loads(out)
     shipped = json.loads((default_model_path() / "model.json").read_text())["threshold"]
-    ok = [(t, r) for t, p, r in shipped["curve"] if p >= 0.99]     # the highest threshold
-    best, slack = max(r for _, r in ok), shipped.get("recall_slack", 0.0)   # near best recall
-    assert s["threshold"] == round(max(t for t, r in ok if r >= best - slack), 4)
+    assert not shipped.get("recall_slack")          # the lowest threshold reaching 0.99
+    assert s["threshold"] == round(min(t for t, p, _ in shipped["curve"] if p >= 0.99), 4)
     assert s["threshold_source"].startswith("set for precision 0.99")
     model = base / "curve_model"
     shutil.copytree(default_model_path(), model)
