@@ -19,7 +19,8 @@ one site, a serving-cell flicker, is no move).  Here, across all IMSIs:
 Per IMSI: ``comove_peers`` = the IMSIs ``b`` with ``shared(a, b) >= MIN_SHARED``,
 ``comove_share`` = the largest ``shared(a, b)`` over the number of moves of ``a``.
 The work is bounded by the crowd cap: each move is compared with at most
-:data:`CROWD` others.
+:data:`CROWD` others; memory by working through buckets of site pairs of about
+:data:`CHUNK` moves.
 """
 from __future__ import annotations
 
@@ -28,29 +29,60 @@ import numpy as np
 MATCH_S = 1200       # moves of two SIMs at most 20 min apart are the same move
 CROWD = 48           # more moves than this between two sites within MATCH_S: no evidence
 MIN_SHARED = 3       # a peer shares at least this many of the IMSI's moves
+CHUNK = 1 << 20      # moves per bucket of site pairs worked through at once
 
 
 def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
-                      min_shared=MIN_SHARED):
+                      min_shared=MIN_SHARED, chunk=CHUNK):
     """Per row 0..n-1: ``(moves, comove_peers, comove_share)`` as float arrays.
 
     IN: one entry per move: ``row`` (the IMSI's row), ``frm``/``to`` (site codes),
     ``time`` (epoch seconds).  ``comove_share`` is NaN for a row without moves.
+    Moves match only between the same two sites, so they are worked through in
+    buckets of site pairs of about ``chunk`` moves each: memory stays a few
+    hundred bytes per move of one bucket, whatever the number of moves.
     """
-    row = np.asarray(row, np.int64)
+    row = np.asarray(row)
     moves = np.bincount(row, minlength=n).astype(float)
     peers = np.zeros(n)
     share = np.where(moves > 0, 0.0, np.nan)
     if len(row) < 2:
         return moves, peers, share
-    frm = np.asarray(frm, np.int64)
-    to = np.asarray(to, np.int64)
+    frm, to = np.asarray(frm), np.asarray(to)
     time = np.asarray(time, np.int64)
-    # one sortable value per move: (site pair code, time); pair codes are > span apart
-    rel = time - time.min()
-    span = int(rel.max()) + 2 * match_s + 1
+    t0 = int(time.min())
+    span = int(time.max()) - t0 + 2 * match_s + 1
     sites = int(max(frm.max(), to.max())) + 1
-    code = frm * sites + to
+    nb = max(1, -(-len(row) // max(int(chunk), 1)))
+    bucket = ((frm.astype(np.int64) * sites + to) % nb).astype(np.int32) if nb > 1 else None
+    keys, counts = [], []
+    for b in range(nb):
+        sel = np.flatnonzero(bucket == b) if nb > 1 else np.arange(len(row))
+        k, c = _bucket_shared(row[sel], frm[sel], to[sel], time[sel] - t0, span, sites, n,
+                              match_s, crowd)
+        keys.append(k)
+        counts.append(c)
+    # per (row, peer) over all buckets: moves of the row shared with the peer
+    rp, shared = _sum_runs(np.concatenate(keys), np.concatenate(counts))
+    if not len(rp):
+        return moves, peers, share
+    r = rp // n
+    np.add.at(peers, r[shared >= min_shared], 1.0)
+    best = np.zeros(n)
+    np.maximum.at(best, r, shared.astype(float))
+    has = moves > 0
+    share[has] = best[has] / moves[has]
+    return moves, peers, share
+
+
+def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
+    """The moves of one bucket of site pairs: distinct ``row * n + peer`` keys (sorted)
+    and, for each, how many of the row's moves match a move of the peer."""
+    empty = np.zeros(0, np.int64)
+    if len(row) < 2:
+        return empty, empty
+    # one sortable value per move: (site pair code, time); pair codes are > span apart
+    code = frm.astype(np.int64) * sites + to
     if sites * sites * span >= 2 ** 62:      # many sites and a long window: dense codes
         _, code = np.unique(code, return_inverse=True)
         code = code.ravel().astype(np.int64)
@@ -58,8 +90,10 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
             raise ValueError(f"co-movement: {len(row)} moves over {span} s do not fit "
                              "64-bit sort keys")
     v = code * span + rel
+    del code
     o = np.argsort(v)
     vs = v[o]
+    del v
     # most moves have no other within match_s: only the others are counted and paired
     close = np.diff(vs) <= match_s
     social = np.zeros(len(vs), bool)
@@ -81,19 +115,23 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
         own += [a[diff], b[diff]]
         other += [row[b][diff], row[a][diff]]
     if not own:
-        return moves, peers, share
-    mv = np.concatenate(own)
-    peer = np.concatenate(other)
+        return empty, empty
+    mv = np.concatenate(own).astype(np.int64)
+    peer = np.concatenate(other).astype(np.int64)
+    del own, other
     # distinct (move, peer) -> per (row, peer): moves of the row shared with the peer
     mp = _distinct(mv * n + peer)
-    rp, shared = _runs(np.sort(row[mp // n] * n + mp % n))
-    r = rp // n
-    np.add.at(peers, r[shared >= min_shared], 1.0)
-    best = np.zeros(n)
-    np.maximum.at(best, r, shared.astype(float))
-    has = moves > 0
-    share[has] = best[has] / moves[has]
-    return moves, peers, share
+    return _runs(np.sort(row[mp // n].astype(np.int64) * n + mp % n))
+
+
+def _sum_runs(keys, counts):
+    """Distinct keys (sorted) and the sum of their counts."""
+    if not len(keys):
+        return keys, counts
+    o = np.argsort(keys, kind="stable")
+    k = keys[o]
+    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return k[start], np.add.reduceat(counts[o], start)
 
 
 def _distinct(x):

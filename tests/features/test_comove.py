@@ -25,13 +25,15 @@ def move_sets(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(move_sets(), st.integers(1, 6), st.integers(1, 3), st.sampled_from([0, 60, 1200]))
-def test_comovement_matches_brute_force(data, crowd, min_shared, match_s):
+@given(move_sets(), st.integers(1, 6), st.integers(1, 3), st.sampled_from([0, 60, 1200]),
+       st.sampled_from([1 << 20, 1, 4, 16]))
+def test_comovement_matches_brute_force(data, crowd, min_shared, match_s, chunk):
+    """Also worked through in buckets of site pairs (``chunk``): the same counts."""
     n, rows, frm, to, times = data
     moves, peers, share = comovement_counts(np.array(rows, np.int32), np.array(frm, np.int32),
                                             np.array(to, np.int32), np.array(times, np.int64),
                                             n, match_s=match_s, crowd=crowd,
-                                            min_shared=min_shared)
+                                            min_shared=min_shared, chunk=chunk)
     by_row = {r: [] for r in range(n)}
     for r, f, t, tm in zip(rows, frm, to, times):
         by_row[r].append((f, t, tm))
