@@ -88,6 +88,7 @@ THREADED_INFLATE = _usable_cores() > 1
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
 WARN_AFTER = 1000                # warn when none of the first records is accepted
+POOL = 4                         # batches handed back and kept for refilling
 REASONS = _csvread.REASONS
 TRUNCATED = "truncated gzip"
 CORRUPT = "corrupt gzip"
@@ -360,6 +361,17 @@ class _Reader:
         self._seen = (0, 0, 0)
         self._raw_seen = 0
         self._warned = False
+        self._pool = []          # column dicts of batches handed back (EventBatch.recycle)
+
+    def _columns(self):
+        try:
+            return self._pool.pop()
+        except IndexError:
+            return _new_columns(self.chunk_rows)
+
+    def _take_back(self, cols):
+        if len(cols["time"]) == self.chunk_rows and len(self._pool) < POOL:
+            self._pool.append(cols)
 
     # ---- helpers ---------------------------------------------------------------
     def _progress(self, stream):
@@ -467,7 +479,7 @@ class _Reader:
             MAX_RECORD, cache)
         pos = min(nl + 1, have)
         base = 0
-        cols = _new_columns(self.chunk_rows)
+        cols = self._columns()
         out_n = 0
         while True:
             final = eof and stream.problem is None
@@ -479,8 +491,8 @@ class _Reader:
             self._sync_counts(parser)
             self._flush(parser, buf, base)
             if status == _csvread.OUT_FULL:
-                yield EventBatch(cols, source=self.name, reusable=True)
-                cols = _new_columns(self.chunk_rows)
+                yield EventBatch(cols, source=self.name, reusable=True, home=self._take_back)
+                cols = self._columns()
                 out_n = 0
                 continue
             if status == _csvread.REJECTS_READY:
@@ -517,4 +529,4 @@ class _Reader:
             cols = {k: v[:n].copy() for k, v in cols.items()}
         else:
             cols = {k: v[:n] for k, v in cols.items()}
-        return EventBatch(cols, source=self.name, reusable=True)
+        return EventBatch(cols, source=self.name, reusable=True, home=self._take_back)

@@ -22,6 +22,9 @@ from simbox.features.registry import REGISTRY, feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 
 POST_FEATURES = set(post.POST)
+# rows per batch read: the reader refills the batches the partitioner hands back, so
+# the batches in flight (a few) are all the fresh memory reading needs beyond the events
+BATCH_ROWS = 1 << 18
 KERNEL_FEATURES = set(SLOTS)
 assert {f.name for f in REGISTRY} <= KERNEL_FEATURES | POST_FEATURES, "a feature has no implementation"
 
@@ -76,7 +79,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     try:
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
-                              stats=stats, progress=progress)
+                              stats=stats, progress=progress, chunk_rows=BATCH_ROWS)
         with _gc_paused():
             return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
                                         memory_limit=memory_limit, workers=workers, stats=stats,
