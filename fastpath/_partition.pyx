@@ -9,7 +9,7 @@ partition of a seeded hash of its IMSI and ``scatter_rows`` appends the events t
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc
 cimport cpython
 from libc.string cimport memcpy
 
@@ -180,14 +180,26 @@ def scatter_rows(const uint8_t[::1] rtype, const int64_t[::1] time, const int64_
             fill[q] = k + 1
 
 
+cdef extern from "<sys/mman.h>" nogil:
+    void* mmap(void* addr, size_t length, int prot, int flags, int fd, long offset)
+    void* mremap(void* old, size_t old_size, size_t new_size, int flags)
+    int munmap(void* addr, size_t length)
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MREMAP_MAYMOVE
+    void* MAP_FAILED
+
+
+cdef size_t PAGE = 4096
+
+
 cdef class GrowingColumn:
-    """A column that grows in place (``realloc``: the C library moves the pages of a
-    large block instead of copying them; the new rows are not touched, so cost no
-    memory until written).  ``view(n)`` is an array of the first n rows; no view may
-    be alive when the column grows or is freed by the caller's logic (the owner,
-    ``partition.Partitioner``, only takes views once filling is over).
+    """A column that grows in place: its own anonymous mapping, enlarged by ``mremap``
+    (the kernel moves the page tables, no row is copied; new rows cost no memory
+    until written).  ``view(n)`` is an array of the first n rows; no view may be
+    alive when the column grows (the owner, ``partition.Partitioner``, only takes
+    views once filling is over; a view keeps the column, so its mapping, alive).
     """
     cdef char* ptr
+    cdef size_t nbytes
     cdef readonly Py_ssize_t capacity
     cdef readonly object dtype
     cdef Py_ssize_t itemsize
@@ -196,22 +208,29 @@ cdef class GrowingColumn:
         self.dtype = np.dtype(dtype)
         self.itemsize = self.dtype.itemsize
         self.ptr = NULL
+        self.nbytes = 0
         self.capacity = 0
 
     def __dealloc__(self):
-        free(self.ptr)
+        if self.ptr != NULL:
+            munmap(self.ptr, self.nbytes)
 
     def grow(self, Py_ssize_t rows):
         """Capacity of at least ``rows`` rows (the rows already there are kept)."""
-        cdef char* p
+        cdef void* p
+        cdef size_t nbytes
         if rows <= self.capacity:
             return
-        p = <char*>realloc(self.ptr, rows * self.itemsize)
-        if p == NULL:
+        nbytes = (<size_t>rows * self.itemsize + PAGE - 1) & ~(PAGE - 1)
+        if self.ptr == NULL:
+            p = mmap(NULL, nbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        else:
+            p = mremap(self.ptr, self.nbytes, nbytes, MREMAP_MAYMOVE)
+        if p == MAP_FAILED:
             raise MemoryError(f"no memory for a column of {rows} rows")
-        self.ptr = p
-        self.capacity = rows
-
+        self.ptr = <char*>p
+        self.nbytes = nbytes
+        self.capacity = nbytes // self.itemsize
     @property
     def address(self):
         return <size_t>self.ptr
