@@ -31,17 +31,43 @@ assert {f.name for f in REGISTRY} <= KERNEL_FEATURES | POST_FEATURES, "a feature
 
 @dataclass
 class FeatureResult:
-    """What :func:`compute_features` returns (see docs/internals.md)."""
+    """What :func:`compute_features` returns (see docs/internals.md).
+
+    ``sims``, ``hours``, ``devices`` and ``cells`` are built on first use (by
+    ``tables()``, once): ``simbox features`` writes the feature table alone.
+    """
 
     features: pd.DataFrame     # index imsi (str), columns feature_names()
-    sims: pd.DataFrame         # index imsi: msisdn, main_imei, main_tac, device_type, ...
-    hours: np.ndarray          # int32 (n_imsi, 24) events per local hour of day
-    devices: pd.DataFrame      # imsi, imei, events, first_seen, last_seen
-    cells: pd.DataFrame        # imsi, cell_id, events
+    tables: object             # () -> (sims, hours, devices, cells), called once on first use
     stats: ReadStats
     timezone: str
     seconds: float
     info: dict | None = None   # partitioning details: rows, spills, splits
+
+    def _table(self, i: int):
+        if callable(self.tables):
+            self.tables = self.tables()
+        return self.tables[i]
+
+    @property
+    def sims(self) -> pd.DataFrame:
+        """Index imsi: msisdn, main_imei, main_tac, device_type, ..."""
+        return self._table(0)
+
+    @property
+    def hours(self) -> np.ndarray:
+        """int32 (n_imsi, 24) events per local hour of day."""
+        return self._table(1)
+
+    @property
+    def devices(self) -> pd.DataFrame:
+        """imsi, imei, events, first_seen, last_seen."""
+        return self._table(2)
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        """imsi, cell_id, events."""
+        return self._table(3)
 
     def summary(self) -> str:
         return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
@@ -184,6 +210,11 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
     ctx.feats = feats_sorted = None
     feats = pd.DataFrame(columns, index=index, copy=False)
     del columns
+    return feats, lambda: _tables(red, ctx, feats, index, imsi_s, inv, order, tokens, table)
+
+
+def _tables(red: Reduced, ctx, feats, index, imsi_s, inv, order, tokens, table):
+    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
@@ -208,7 +239,7 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
-    return feats, sims, red.hours[order], devices, cells
+    return sims, red.hours[order], devices, cells
 
 
 def _pair_order(row, rank, nrank):
