@@ -49,25 +49,13 @@ class FeatureResult:
             self.tables = self.tables()
         return self.tables[i]
 
-    @property
-    def sims(self) -> pd.DataFrame:
-        """Index imsi: msisdn, main_imei, main_tac, device_type, ..."""
-        return self._table(0)
-
-    @property
-    def hours(self) -> np.ndarray:
-        """int32 (n_imsi, 24) events per local hour of day."""
-        return self._table(1)
-
-    @property
-    def devices(self) -> pd.DataFrame:
-        """imsi, imei, events, first_seen, last_seen."""
-        return self._table(2)
-
-    @property
-    def cells(self) -> pd.DataFrame:
-        """imsi, cell_id, events."""
-        return self._table(3)
+    sims = property(lambda self: self._table(0),
+                    doc="index imsi: msisdn, main_imei, main_tac, device_type, ...")
+    hours = property(lambda self: self._table(1),
+                     doc="int32 (n_imsi, 24) events per local hour of day")
+    devices = property(lambda self: self._table(2),
+                       doc="imsi, imei, events, first_seen, last_seen")
+    cells = property(lambda self: self._table(3), doc="imsi, cell_id, events")
 
     def summary(self) -> str:
         return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
