@@ -37,29 +37,35 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
     IN: one entry per move: ``row`` (the IMSI's row), ``frm``/``to`` (site codes),
     ``time`` (epoch seconds).  ``comove_share`` is NaN for a row without moves.
     """
-    row = np.asarray(row, np.int64)
+    row = np.asarray(row)
     moves = np.bincount(row, minlength=n).astype(float)
     peers = np.zeros(n)
     share = np.where(moves > 0, 0.0, np.nan)
     if len(row) < 2:
         return moves, peers, share
-    frm = np.asarray(frm, np.int64)
-    to = np.asarray(to, np.int64)
+    frm = np.asarray(frm)
+    to = np.asarray(to)
     time = np.asarray(time, np.int64)
-    # one sortable value per move: (site pair code, time); pair codes are > span apart
-    rel = time - time.min()
-    span = int(rel.max()) + 2 * match_s + 1
+    # one sortable value per move: (site pair code, time - t0); pair codes are > span apart.
+    # Built in place: a few arrays of len(row), not one per step (fresh memory is costly)
+    t0 = int(time.min())
+    span = int(time.max()) - t0 + 2 * match_s + 1
     sites = int(max(frm.max(), to.max())) + 1
-    code = frm * sites + to
     if sites * sites * span >= 2 ** 62:      # many sites and a long window: dense codes
-        _, code = np.unique(code, return_inverse=True)
-        code = code.ravel().astype(np.int64)
-        if (int(code.max()) + 1) * span >= 2 ** 62:
+        _, v = np.unique(frm.astype(np.int64) * sites + to, return_inverse=True)
+        v = v.ravel().astype(np.int64)
+        if (int(v.max()) + 1) * span >= 2 ** 62:
             raise ValueError(f"co-movement: {len(row)} moves over {span} s do not fit "
                              "64-bit sort keys")
-    v = code * span + rel
-    o = np.argsort(v)
-    vs = v[o]
+    else:
+        v = frm.astype(np.int64)
+        v *= sites
+        v += to
+    top = (int(v.max()) + 1) * span
+    v *= span
+    v += time
+    v -= t0
+    vs, o = _sort_with_index(v, top)
     # most moves have no other within match_s: only the others are counted and paired
     close = np.diff(vs) <= match_s
     social = np.zeros(len(vs), bool)
@@ -77,16 +83,17 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
         if not near.any():
             break
         a, b = idx[:-j][near], idx[j:][near]
-        diff = row[a] != row[b]
+        ra, rb = row[a].astype(np.int64), row[b].astype(np.int64)
+        diff = ra != rb
         own += [a[diff], b[diff]]
-        other += [row[b][diff], row[a][diff]]
+        other += [rb[diff], ra[diff]]
     if not own:
         return moves, peers, share
     mv = np.concatenate(own)
     peer = np.concatenate(other)
     # distinct (move, peer) -> per (row, peer): moves of the row shared with the peer
     mp = _distinct(mv * n + peer)
-    rp, shared = _runs(np.sort(row[mp // n] * n + mp % n))
+    rp, shared = _runs(np.sort(row[mp // n].astype(np.int64) * n + mp % n))
     r = rp // n
     np.add.at(peers, r[shared >= min_shared], 1.0)
     best = np.zeros(n)
@@ -94,6 +101,24 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
     has = moves > 0
     share[has] = best[has] / moves[has]
     return moves, peers, share
+
+
+def _sort_with_index(v, top):
+    """``(np.sort(v), order)`` for an int64 array ``v`` of values in ``0..top-1``, consumed.
+
+    Equal values come in any order.  When index and value fit one int64, both are
+    sorted as one key (a plain sort, several times faster than an argsort).
+    """
+    bits = max(1, (len(v) - 1).bit_length())
+    if top >= 1 << (62 - bits):
+        o = np.argsort(v)
+        return v[o], o
+    v <<= bits
+    v |= np.arange(len(v), dtype=np.int64)
+    v.sort()
+    o = v & ((1 << bits) - 1)
+    v >>= bits
+    return v, o
 
 
 def _distinct(x):
