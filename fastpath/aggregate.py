@@ -172,6 +172,15 @@ class Workspace:
 
     def __init__(self):
         self.ev_buf = np.empty(0, np.uint8)
+        self._arrays: dict = {}
+
+    def array(self, key, n: int, dtype) -> np.ndarray:
+        """Scratch array ``key`` of ``n`` rows (contents undefined), reused across calls."""
+        a = self._arrays.get(key)
+        if a is None or len(a) < n:
+            self._arrays[key] = None
+            a = self._arrays[key] = np.empty(n + n // 8, dtype)
+        return a[:n]
 
     def events(self, n: int) -> np.ndarray:
         """A buffer for the grouped events of ``n`` events."""
@@ -192,7 +201,13 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     from simbox.fastpath.events import COLUMNS
     c = {name: np.ascontiguousarray(cols[name], dtype=dtype) for name, dtype in COLUMNS}
     n = len(c["time"])
-    ids = np.empty(n, np.int32)
+    if workspace is None:
+        def scratch(key, dtype):
+            return np.empty(n, dtype)
+    else:
+        def scratch(key, dtype):
+            return workspace.array(key, n, dtype)
+    ids = scratch("ids", np.int32)
     imsi = _partition.dense_ids(c["imsi"], ids)
     U = len(imsi)
     if n:
@@ -203,11 +218,11 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     hours = np.zeros((U, 24), np.int32)
     per_imsi = [np.zeros(U, np.int64), np.zeros(U, np.int64), np.zeros(U, np.int32),
                 np.zeros(U, np.int32)]
-    dev = [np.empty(n, np.int32)] + [np.empty(n, np.int64) for _ in range(4)]
-    cel = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
-    sit = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int64)]
-    mov = [np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int32),
-           np.empty(n, np.int64)]
+    # the pair and move tables: at most n rows each, filled here, copied out below
+    dev = [scratch(("dev", j), t) for j, t in enumerate([np.int32] + [np.int64] * 4)]
+    cel = [scratch(("cel", j), t) for j, t in enumerate((np.int32, np.int32, np.int64))]
+    sit = [scratch(("sit", j), t) for j, t in enumerate((np.int32, np.int32, np.int64))]
+    mov = [scratch(("mov", j), t) for j, t in enumerate((np.int32, np.int32, np.int32, np.int64))]
     ndup, ndev, ncell, nsite, nmove = _aggregate.reduce_partition(
         c["rtype"], c["time"], ids, c["imei"], c["msisdn"], c["other"], c["duration"], c["cell"],
         tz, q0, cells.site, cells.lat, cells.lon, cells.cell_rank, cells.site_rank,

@@ -29,6 +29,7 @@ from simbox.fastpath import _csvread
 from simbox.fastpath.columns import ColumnMapping, load_mapping
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, check_policy
+from simbox.fastpath.textmap import Exhausted, MappedText
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ THREADED_INFLATE = _usable_cores() > 1
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
 WARN_AFTER = 1000                # warn when none of the first records is accepted
+POOL = 4                         # batches handed back and kept for refilling
+MAP_MIN = 64 << 20               # plain files at least this big are parsed in place (mmap)
 REASONS = _csvread.REASONS
 TRUNCATED = "truncated gzip"
 CORRUPT = "corrupt gzip"
@@ -360,6 +363,17 @@ class _Reader:
         self._seen = (0, 0, 0)
         self._raw_seen = 0
         self._warned = False
+        self._pool = []          # column dicts of batches handed back (EventBatch.recycle)
+
+    def _columns(self):
+        try:
+            return self._pool.pop()
+        except IndexError:
+            return _new_columns(self.chunk_rows)
+
+    def _take_back(self, cols):
+        if len(cols["time"]) == self.chunk_rows and len(self._pool) < POOL:
+            self._pool.append(cols)
 
     # ---- helpers ---------------------------------------------------------------
     def _progress(self, stream):
@@ -467,7 +481,10 @@ class _Reader:
             MAX_RECORD, cache)
         pos = min(nl + 1, have)
         base = 0
-        cols = _new_columns(self.chunk_rows)
+        mapped = self._map(f, stream, pos, have, eof)
+        if mapped is not None:                     # parse the file's text in place
+            buf, have = mapped.mm, mapped.cut
+        cols = self._columns()
         out_n = 0
         while True:
             final = eof and stream.problem is None
@@ -478,15 +495,29 @@ class _Reader:
                     cols["cell"], out_n)
             self._sync_counts(parser)
             self._flush(parser, buf, base)
+            if mapped is not None and buf is mapped.mm:
+                stream.raw_pos = max(stream.raw_pos, pos)
+                self._progress(stream)
             if status == _csvread.OUT_FULL:
-                yield EventBatch(cols, source=self.name, reusable=True)
-                cols = _new_columns(self.chunk_rows)
+                yield EventBatch(cols, source=self.name, reusable=True, home=self._take_back)
+                if mapped is not None and buf is mapped.mm:
+                    mapped.drop(pos)
+                cols = self._columns()
                 out_n = 0
                 continue
             if status == _csvread.REJECTS_READY:
                 continue
             if eof:
                 break
+            if mapped is not None and buf is mapped.mm:
+                # the mapped part is parsed: the last records go through a buffer
+                rest = mapped.size - pos
+                buf = bytearray(max(self.chunk_bytes, 2 * rest, 64))
+                buf[:rest] = mapped.mm[pos:]
+                base, have, pos = pos, rest, 0
+                mapped.close()
+                stream = Exhausted(mapped.size)
+                self._progress(stream)
             # carry the incomplete record over and read more
             if pos > 0:
                 buf[:have - pos] = buf[pos:have]
@@ -512,9 +543,23 @@ class _Reader:
         if parser.records == 0 and stream.problem is None:
             raise EmptyInputError(f"{self.name}: no records after the header line")
 
+    def _map(self, f, stream, pos, have, eof):
+        """A :class:`MappedText` of a big plain file whose header was read, else None."""
+        if (eof or not isinstance(stream, _PlainSource) or self.size is None
+                or self.size < MAP_MIN or self.size < have or not hasattr(f, "fileno")):
+            return None
+        try:
+            mapped = MappedText(f, self.size)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return None
+        if mapped.cut <= pos:
+            mapped.close()
+            return None
+        return mapped
+
     def _last_batch(self, cols, n):
         if n < self.chunk_rows // 2:
             cols = {k: v[:n].copy() for k, v in cols.items()}
         else:
             cols = {k: v[:n] for k, v in cols.items()}
-        return EventBatch(cols, source=self.name, reusable=True)
+        return EventBatch(cols, source=self.name, reusable=True, home=self._take_back)

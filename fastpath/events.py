@@ -132,13 +132,16 @@ class EventBatch:
 
     ``columns`` maps each name of :data:`COLUMN_NAMES` to a 1-d array of the
     documented dtype, all of one length.  ``source`` names where it came from.
-    ``reusable``: the arrays belong to this batch alone (see the attribute).
+    ``reusable``: the arrays belong to this batch alone (see the attribute);
+    ``home``: for a reusable batch, a callable that takes the column dict back
+    (a reader refilling the same memory, see :meth:`recycle`).
     """
 
     __slots__ = ("rtype", "time", "imsi", "imei", "msisdn", "other", "duration", "cell", "source",
-                 "reusable")
+                 "reusable", "_home")
 
-    def __init__(self, columns: dict, source: str | None = None, *, reusable: bool = False):
+    def __init__(self, columns: dict, source: str | None = None, *, reusable: bool = False,
+                 home=None):
         n = None
         for name, dtype in COLUMNS:
             arr = np.asarray(columns[name])
@@ -155,6 +158,17 @@ class EventBatch:
         # True when nothing else refers to the column arrays (a reader's fresh batch):
         # the one consumer may then overwrite them (the partitioner reuses their memory)
         self.reusable = reusable
+        self._home = home if reusable else None
+
+    def recycle(self) -> None:
+        """Hand the column arrays back to the reader that made them (if it takes them).
+
+        Only its one consumer may call this, once done with the batch: the reader
+        then parses a later batch into the same memory (no fresh pages per batch).
+        """
+        home, self._home = self._home, None
+        if home is not None:
+            home(self.columns())
 
     def __len__(self) -> int:
         return len(self.time)

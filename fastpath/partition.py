@@ -30,6 +30,7 @@ NPARTS = 32
 # columns, the sorted copy, ids and order, the pair and move tables), a safe upper bound
 WORK_BYTES_PER_EVENT = 5 * BYTES_PER_EVENT
 READ_CHUNK = 1 << 20
+MIN_CAPACITY = 1 << 14      # rows of a partition's first arrays
 MAX_DEPTH = 6
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
@@ -63,62 +64,77 @@ class Partitioner:
         self.seed = seed
         self._tmp_parent = tmpdir
         self.tmpdir: str | None = None
-        self.mem = [[] for _ in range(nparts)]       # per partition: list of column dicts
+        # per partition: its column arrays (capacity rows, mem_rows[p] of them in use) or None
+        self.mem: list = [None] * nparts
+        self.cap = np.zeros(nparts, np.int64)
         self.mem_rows = np.zeros(nparts, np.int64)
         self.disk_rows = np.zeros(nparts, np.int64)
         self.buffered_bytes = 0
         self.rows = 0
         self.spills = 0
-        self._spare = None     # column arrays given away by the last add(reuse=True)
+        self._part = np.empty(0, np.uint8)
+        self._addr = np.zeros((len(COLUMNS), nparts), np.int64)
 
     # -- filling
-    def add(self, cols: dict, *, reuse: bool = False) -> None:
-        """Buffer the events of ``cols`` by partition (spilling past the budget).
+    def add(self, cols: dict) -> None:
+        """Append the events of ``cols`` to their partitions (spilling past the budget).
 
-        ``reuse``: the caller gives the column arrays away (no one reads them
-        afterwards); their memory, already paged in, receives the next batch, so
-        buffering costs no fresh pages beyond the reader's.
+        Each partition's columns grow in place (:class:`_partition.GrowingColumn`),
+        so a partition is contiguous without a join, and ``cols`` is free to be
+        reused once this returns.
         """
         n = len(cols["imsi"])
         if n == 0:
             return
         src = [np.ascontiguousarray(cols[name], dtype) for name, dtype in COLUMNS]
-        spare, self._spare = self._spare, None
-        if spare is not None and len(spare[0]) >= n:
-            out = [a[:n] for a in spare]
-        else:
-            out = [np.empty(n, dtype) for _, dtype in COLUMNS]
-        del spare
+        if len(self._part) < n:
+            self._part = np.empty(n, np.uint8)
         counts = np.zeros(self.nparts, np.int64)
-        _partition.partition_batch(*src, self.nparts, self.seed, counts, *out)
-        if reuse:
-            self._spare = src
-        bounds = np.cumsum(counts)[:-1]
-        split = [np.split(o, bounds) for o in out]
-        pieces = [{name: split[j][p] for j, name in enumerate(COLUMN_NAMES)} for p in range(self.nparts)]
-        for p in range(self.nparts):
-            if counts[p]:
-                self.mem[p].append(pieces[p])
-        self.mem_rows += counts
+        _partition.assign_partitions(src[2], self.nparts, self.seed, self._part, counts)
+        need = self.mem_rows + counts
+        for p in np.flatnonzero(need > self.cap).tolist():
+            self._grow(p, int(need[p]))
+        _partition.scatter_rows(*src, self._part, self.mem_rows, self.cap, self._addr)
         self.rows += n
         self.buffered_bytes += n * BYTES_PER_EVENT
         if self.buffered_bytes > self.memory_limit:
             self.spill()
+
+    def _grow(self, p: int, need: int) -> None:
+        cap = max(need, 2 * int(self.cap[p]), MIN_CAPACITY)
+        if self.mem[p] is None:
+            self.mem[p] = [_partition.GrowingColumn(dtype) for _, dtype in COLUMNS]
+        for c, col in enumerate(self.mem[p]):      # no view of them is alive while filling
+            col.grow(cap)
+            self._addr[c, p] = col.address
+        self.cap[p] = cap
+
+    def _release(self, p: int) -> None:
+        self.buffered_bytes -= int(self.mem_rows[p]) * BYTES_PER_EVENT
+        self.mem[p] = None
+        self.mem_rows[p] = 0
+        self.cap[p] = 0
+        self._addr[:, p] = 0
+
+    def _in_memory(self, p: int) -> list:
+        """Views of the buffered rows of partition ``p``, one per column (empty if none)."""
+        k = int(self.mem_rows[p])
+        if not k:
+            return []
+        return [col.view(k) for col in self.mem[p]]
 
     def spill(self) -> None:
         """Append every buffered partition to its column files and free the memory."""
         if self.tmpdir is None:
             self.tmpdir = tempfile.mkdtemp(prefix="simbox-spill-", dir=self._tmp_parent)
         for p in range(self.nparts):
-            if not self.mem[p]:
+            if self.mem[p] is None:
                 continue
-            for name in COLUMN_NAMES:
+            for name, arr in zip(COLUMN_NAMES, self._in_memory(p)):
                 with open(self._path(p, name), "ab") as fh:
-                    for chunk in self.mem[p]:
-                        np.ascontiguousarray(chunk[name]).tofile(fh)
+                    arr.tofile(fh)
             self.disk_rows[p] += self.mem_rows[p]
-            self.mem[p] = []
-            self.mem_rows[p] = 0
+            self._release(p)
         self.buffered_bytes = 0
         self.spills += 1
 
@@ -130,20 +146,22 @@ class Partitioner:
         return int(self.mem_rows[p] + self.disk_rows[p])
 
     def load(self, p: int, *, release: bool = True) -> dict:
-        """All events of partition ``p`` as contiguous columns (memory part released)."""
-        self._spare = None                 # reading back: no more batches to receive
+        """All events of partition ``p`` as contiguous columns (memory part released).
+
+        Events only in memory come back as views of the partition's arrays, no copy.
+        """
+        mem = self._in_memory(p)
         out = {}
-        for name, dtype in COLUMNS:
+        for c, (name, dtype) in enumerate(COLUMNS):
             parts = []
             if self.disk_rows[p]:
                 parts.append(np.fromfile(self._path(p, name), dtype=dtype))
-            parts += [c[name] for c in self.mem[p]]
-            out[name] = (np.concatenate(parts) if len(parts) != 1 else np.ascontiguousarray(parts[0])) \
+            if mem:
+                parts.append(mem[c])
+            out[name] = (np.concatenate(parts) if len(parts) != 1 else parts[0]) \
                 if parts else np.empty(0, dtype)
         if release:
-            self.buffered_bytes -= int(self.mem_rows[p]) * BYTES_PER_EVENT
-            self.mem[p] = []
-            self.mem_rows[p] = 0
+            self._release(p)
         return out
 
     def chunks(self, p: int, rows: int = READ_CHUNK):
@@ -154,8 +172,9 @@ class Partitioner:
             yield {name: np.fromfile(self._path(p, name), dtype=dtype, count=k,
                                      offset=start * np.dtype(dtype).itemsize)
                    for name, dtype in COLUMNS}
-        for c in self.mem[p]:
-            yield c
+        mem = self._in_memory(p)
+        if mem:
+            yield dict(zip(COLUMN_NAMES, mem))
 
     def drop(self, p: int) -> None:
         if self.tmpdir is not None:
@@ -164,11 +183,11 @@ class Partitioner:
                     os.remove(self._path(p, name))
                 except FileNotFoundError:
                     pass
-        self.mem[p] = []
+        self._release(p)
 
     def close(self) -> None:
-        self.mem = [[] for _ in range(self.nparts)]
-        self._spare = None
+        for p in range(self.nparts):
+            self._release(p)
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
@@ -226,7 +245,8 @@ def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT,
     ``workers`` threads), after ``on_read_done()`` (if given) has run once all input
     is read; returns the list of results.  ``info`` (a dict), if given, receives
     ``rows``, ``spills`` and ``splits``.  ``reuse_batches``: the caller keeps no batch,
-    so the memory of those marked ``reusable`` by their reader is recycled.
+    so the memory of those marked ``reusable`` by their reader goes back to it
+    (:meth:`EventBatch.recycle`) to receive a later batch.
     """
     limit = parse_memory(memory_limit)
     workers = max(1, int(workers))
@@ -236,7 +256,9 @@ def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT,
     with Partitioner(nparts, limit, tmpdir=tmpdir) as part:
         for b in source:
             if hasattr(b, "columns") and callable(b.columns):
-                part.add(b.columns(), reuse=reuse_batches and getattr(b, "reusable", False))
+                part.add(b.columns())
+                if reuse_batches and hasattr(b, "recycle"):
+                    b.recycle()
             else:
                 part.add(b)
             del b

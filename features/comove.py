@@ -81,19 +81,22 @@ def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
     empty = np.zeros(0, np.int64)
     if len(row) < 2:
         return empty, empty
-    # one sortable value per move: (site pair code, time); pair codes are > span apart
-    code = frm.astype(np.int64) * sites + to
+    # one sortable value per move: (site pair code, time); pair codes are > span apart.
+    # Built in place: a few arrays of len(row), not one per step (fresh memory is costly)
     if sites * sites * span >= 2 ** 62:      # many sites and a long window: dense codes
-        _, code = np.unique(code, return_inverse=True)
-        code = code.ravel().astype(np.int64)
-        if (int(code.max()) + 1) * span >= 2 ** 62:
+        _, v = np.unique(frm.astype(np.int64) * sites + to, return_inverse=True)
+        v = v.ravel().astype(np.int64)
+        if (int(v.max()) + 1) * span >= 2 ** 62:
             raise ValueError(f"co-movement: {len(row)} moves over {span} s do not fit "
                              "64-bit sort keys")
-    v = code * span + rel
-    del code
-    o = np.argsort(v)
-    vs = v[o]
-    del v
+    else:
+        v = frm.astype(np.int64)
+        v *= sites
+        v += to
+    top = (int(v.max()) + 1) * span
+    v *= span
+    v += rel
+    vs, o = _sort_with_index(v, top)
     # most moves have no other within match_s: only the others are counted and paired
     close = np.diff(vs) <= match_s
     social = np.zeros(len(vs), bool)
@@ -111,9 +114,10 @@ def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
         if not near.any():
             break
         a, b = idx[:-j][near], idx[j:][near]
-        diff = row[a] != row[b]
+        ra, rb = row[a].astype(np.int64), row[b].astype(np.int64)
+        diff = ra != rb
         own += [a[diff], b[diff]]
-        other += [row[b][diff], row[a][diff]]
+        other += [rb[diff], ra[diff]]
     if not own:
         return empty, empty
     mv = np.concatenate(own).astype(np.int64)
@@ -122,6 +126,24 @@ def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
     # distinct (move, peer) -> per (row, peer): moves of the row shared with the peer
     mp = _distinct(mv * n + peer)
     return _runs(np.sort(row[mp // n].astype(np.int64) * n + mp % n))
+
+
+def _sort_with_index(v, top):
+    """``(np.sort(v), order)`` for an int64 array ``v`` of values in ``0..top-1``, consumed.
+
+    Equal values come in any order.  When index and value fit one int64, both are
+    sorted as one key (a plain sort, several times faster than an argsort).
+    """
+    bits = max(1, (len(v) - 1).bit_length())
+    if top >= 1 << (62 - bits):
+        o = np.argsort(v)
+        return v[o], o
+    v <<= bits
+    v |= np.arange(len(v), dtype=np.int64)
+    v.sort()
+    o = v & ((1 << bits) - 1)
+    v >>= bits
+    return v, o
 
 
 def _sum_runs(keys, counts):

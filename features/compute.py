@@ -22,23 +22,40 @@ from simbox.features.registry import REGISTRY, feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 
 POST_FEATURES = set(post.POST)
+# rows per batch read: the reader refills the batches the partitioner hands back, so
+# the batches in flight (a few) are all the fresh memory reading needs beyond the events
+BATCH_ROWS = 1 << 18
 KERNEL_FEATURES = set(SLOTS)
 assert {f.name for f in REGISTRY} <= KERNEL_FEATURES | POST_FEATURES, "a feature has no implementation"
 
 
 @dataclass
 class FeatureResult:
-    """What :func:`compute_features` returns (see docs/internals.md)."""
+    """What :func:`compute_features` returns (see docs/internals.md).
+
+    ``sims``, ``hours``, ``devices`` and ``cells`` are built on first use (by
+    ``tables()``, once): ``simbox features`` writes the feature table alone.
+    """
 
     features: pd.DataFrame     # index imsi (str), columns feature_names()
-    sims: pd.DataFrame         # index imsi: msisdn, main_imei, main_tac, device_type, ...
-    hours: np.ndarray          # int32 (n_imsi, 24) events per local hour of day
-    devices: pd.DataFrame      # imsi, imei, events, first_seen, last_seen
-    cells: pd.DataFrame        # imsi, cell_id, events
+    tables: object             # () -> (sims, hours, devices, cells), called once on first use
     stats: ReadStats
     timezone: str
     seconds: float
     info: dict | None = None   # partitioning details: rows, spills, splits
+
+    def _table(self, i: int):
+        if callable(self.tables):
+            self.tables = self.tables()
+        return self.tables[i]
+
+    sims = property(lambda self: self._table(0),
+                    doc="index imsi: msisdn, main_imei, main_tac, device_type, ...")
+    hours = property(lambda self: self._table(1),
+                     doc="int32 (n_imsi, 24) events per local hour of day")
+    devices = property(lambda self: self._table(2),
+                       doc="imsi, imei, events, first_seen, last_seen")
+    cells = property(lambda self: self._table(3), doc="imsi, cell_id, events")
 
     def summary(self) -> str:
         return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
@@ -76,7 +93,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     try:
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
-                              stats=stats, progress=progress)
+                              stats=stats, progress=progress, chunk_rows=BATCH_ROWS)
         with _gc_paused():
             return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
                                         memory_limit=memory_limit, workers=workers, stats=stats,
@@ -181,6 +198,11 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
     ctx.feats = feats_sorted = None
     feats = pd.DataFrame(columns, index=index, copy=False)
     del columns
+    return feats, lambda: _tables(red, ctx, feats, index, imsi_s, inv, order, tokens, table)
+
+
+def _tables(red: Reduced, ctx, feats, index, imsi_s, inv, order, tokens, table):
+    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
@@ -205,7 +227,7 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
-    return feats, sims, red.hours[order], devices, cells
+    return sims, red.hours[order], devices, cells
 
 
 def _pair_order(row, rank, nrank):

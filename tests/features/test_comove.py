@@ -76,3 +76,26 @@ def test_sims_of_a_moving_box_are_peers_and_a_driver_is_not():
     assert (box_rows.comove_share == 1.0).all()
     d = f.loc["460000000000009"]
     assert (d.moves, d.comove_peers, d.comove_share) == (3, 0, 0.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=80), st.sampled_from([51, 1 << 60]))
+def test_sort_with_index_packed_and_plain(values, top):
+    from simbox.features.comove import _sort_with_index
+    v = np.array(values, np.int64)
+    vs, o = _sort_with_index(v.copy(), top)       # top 2**60: no room for the index bits
+    assert np.array_equal(vs, np.sort(v)) and np.array_equal(v[o], vs)
+    assert sorted(o.tolist()) == list(range(len(v)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(move_sets())
+def test_comovement_same_with_huge_site_codes(data):
+    # site codes far apart: the sort keys no longer leave room for the index (plain argsort)
+    n, rows, frm, to, times = data
+    args = (np.array(rows, np.int32), np.array(times, np.int64), n)
+    small = comovement_counts(args[0], np.array(frm, np.int32), np.array(to, np.int32), *args[1:])
+    big = comovement_counts(args[0], np.array(frm, np.int32) * 2_000_000,
+                            np.array(to, np.int32) * 2_000_000, *args[1:])
+    for a, b in zip(small, big):
+        assert np.array_equal(a, b, equal_nan=True)

@@ -134,3 +134,12 @@ def test_cells_and_tac_errors(gold, tmp_path):
         compute_features(gold["cdr"], tac=tac)
     with pytest.raises(InputError, match="nothere.csv: cells file not found"):
         compute_features(gold["cdr"], cells=tmp_path / "nothere.csv")
+
+
+def test_side_tables_are_built_once_on_first_use(gold):
+    res = run(gold)[0]
+    assert callable(res.tables)                 # nothing built for the feature table alone
+    sims = res.sims
+    assert not callable(res.tables)
+    assert res.sims is sims and res.cells is res.cells and res.devices is res.devices
+    assert list(sims.index) == list(res.features.index) and res.hours.shape == (len(sims), 24)

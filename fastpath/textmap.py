@@ -1,0 +1,54 @@
+"""A plain CSV file's text mapped in memory, for the CSV reader to parse in place.
+
+Reading a big file into a buffer copies every byte once more (kernel to buffer);
+a mapping lets the parser read the page cache directly.
+"""
+from __future__ import annotations
+
+import mmap
+
+MAP_SLACK = 4096      # bytes at the end of a mapped file parsed from a buffer instead
+
+
+class MappedText:
+    """A plain file's text mapped in memory, parsed in place (no copy into a buffer).
+
+    Parsing stops at ``cut``, the end of the last record ending at least
+    :data:`MAP_SLACK` bytes before the end of the file (the parser never reads past
+    the part it is given, but the mapping has no slack after the file's last byte);
+    the rest goes through the ordinary buffer.  Parsed pages are dropped from the
+    mapping as batches go (the text stays in the page cache; the process's resident
+    memory does not grow with the file).
+    """
+
+    def __init__(self, f, size):
+        self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.size = size
+        self.cut = self.mm.rfind(b"\n", 0, max(size - MAP_SLACK, 0)) + 1
+        self.dropped = 0
+        if hasattr(mmap, "MADV_SEQUENTIAL"):
+            self.mm.madvise(mmap.MADV_SEQUENTIAL)
+
+    def drop(self, pos):
+        end = pos - pos % mmap.PAGESIZE
+        if end > self.dropped and hasattr(mmap, "MADV_DONTNEED"):
+            self.mm.madvise(mmap.MADV_DONTNEED, self.dropped, end - self.dropped)
+            self.dropped = end
+
+    def close(self):
+        try:
+            self.mm.close()
+        except BufferError:      # a view still refers to it: freed with the view
+            pass
+
+
+class Exhausted:
+    """The source once a mapped file's text is all in the buffer."""
+
+    problem = None
+
+    def __init__(self, raw_pos):
+        self.raw_pos = raw_pos
+
+    def fill(self, mv) -> int:
+        return 0
