@@ -73,7 +73,8 @@ def kernel(data: bytes, **kwargs):
 
 
 def reference(data: bytes):
-    """The same, from the pure-Python reference (None if the layout is not recognised)."""
+    """The same, from the pure-Python reference (None if the layout is not recognised or
+    the input holds no record)."""
     layout = ber.sniff(data[:ber.HEAD_BYTES])
     if layout is None:
         return None
@@ -94,4 +95,6 @@ def reference(data: bytes):
         detail = ber.reason_detail(code, field, a, b, off, at)
         rej.append((off, ber.REASONS[code] + (f" ({detail})" if detail else ""),
                     ber.field_name(field, kind)))
+    if not out and not rej and not skipped:
+        return None         # no record at all: the reader refuses the input (EmptyInputError)
     return out, rej, skipped
