@@ -63,6 +63,7 @@ setup(
     package_dir=PACKAGES,
     package_data={
         "simbox.fastpath": ["*.pyx", "*.pxd", "*.pxi", "*.h", "*.pyi", "profiles/*.json"],
+        "simbox.features": ["*.pyx", "*.pyi"],
         "simbox.data": ["sample/*", "*.json", "*.toml"],
         "simbox.training": ["default_model/*"],
         "simbox": ["templates/*"],

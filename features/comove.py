@@ -20,16 +20,22 @@ Per IMSI: ``comove_peers`` = the IMSIs ``b`` with ``shared(a, b) >= MIN_SHARED``
 ``comove_share`` = the largest ``shared(a, b)`` over the number of moves of ``a``.
 The work is bounded by the crowd cap: each move is compared with at most
 :data:`CROWD` others; memory by working through buckets of site pairs of about
-:data:`CHUNK` moves.
+:data:`CHUNK` moves.  The pairing of moves is the kernel ``_comove.matched_peers``
+(the numpy reference it replaced: ``tests/features/comove_reference.py``).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from simbox.features import _comove
+
 MATCH_S = 1200       # moves of two SIMs at most 20 min apart are the same move
 CROWD = 48           # more moves than this between two sites within MATCH_S: no evidence
 MIN_SHARED = 3       # a peer shares at least this many of the IMSI's moves
-CHUNK = 1 << 20      # moves per bucket of site pairs worked through at once
+# moves per bucket of site pairs worked through at once: the kernel needs about 55 B a
+# move of a bucket (the numpy pairing it replaced, 150 B: 1 << 20 then; 3.9M moves:
+# peak 282 MiB then, 204 MiB now)
+CHUNK = 1 << 21
 
 
 def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
@@ -39,55 +45,62 @@ def comovement_counts(row, frm, to, time, n, *, match_s=MATCH_S, crowd=CROWD,
     IN: one entry per move: ``row`` (the IMSI's row), ``frm``/``to`` (site codes),
     ``time`` (epoch seconds).  ``comove_share`` is NaN for a row without moves.
     Moves match only between the same two sites, so they are worked through in
-    buckets of site pairs of about ``chunk`` moves each: memory stays a few
-    hundred bytes per move of one bucket, whatever the number of moves.
+    buckets of site pairs of about ``chunk`` moves each: memory stays some tens of
+    bytes per move of one bucket, whatever the number of moves.
     """
     row = np.asarray(row)
     moves = np.bincount(row, minlength=n).astype(float)
     peers = np.zeros(n)
     share = np.where(moves > 0, 0.0, np.nan)
+    parts = bucket_counts(row, frm, to, time, n, match_s, crowd, chunk, _bucket_shared)
+    while len(parts) > 1:        # pairwise merges: log2(buckets) passes over the keys
+        parts = [_comove.merge_counts(*parts[i], *parts[i + 1]) if i + 1 < len(parts)
+                 else parts[i] for i in range(0, len(parts), 2)]
+    if parts:
+        best = np.zeros(n)
+        _comove.tally(*parts[0], n, min_shared, peers, best)
+        has = moves > 0
+        share[has] = best[has] / moves[has]
+    return moves, peers, share
+
+
+def bucket_counts(row, frm, to, time, n, match_s, crowd, chunk, per_bucket):
+    """Per bucket of site pairs, ``per_bucket(row, frm, to, rel, span, sites, n, match_s,
+    crowd)`` of its moves (``rel``: seconds since the first move): a list.
+
+    ``per_bucket`` gives distinct ``row * n + peer`` keys (sorted) and, for each, how
+    many of the row's moves match a move of the peer.  Fewer than two moves: no bucket.
+    """
     if len(row) < 2:
-        return moves, peers, share
+        return []
     frm, to = np.asarray(frm), np.asarray(to)
     time = np.asarray(time, np.int64)
     t0 = int(time.min())
     span = int(time.max()) - t0 + 2 * match_s + 1
     sites = int(max(frm.max(), to.max())) + 1
     nb = max(1, -(-len(row) // max(int(chunk), 1)))
-    bucket = ((frm.astype(np.int64) * sites + to) % nb).astype(np.int32) if nb > 1 else None
-    keys, counts = [], []
+    if nb == 1:
+        return [per_bucket(row, frm, to, time - t0, span, sites, n, match_s, crowd)]
+    bucket = ((frm.astype(np.int64) * sites + to) % nb).astype(np.int32)
+    parts = []
     for b in range(nb):
-        sel = np.flatnonzero(bucket == b) if nb > 1 else np.arange(len(row))
-        k, c = _bucket_shared(row[sel], frm[sel], to[sel], time[sel] - t0, span, sites, n,
-                              match_s, crowd)
-        keys.append(k)
-        counts.append(c)
-    # per (row, peer) over all buckets: moves of the row shared with the peer
-    rp, shared = _sum_runs(np.concatenate(keys), np.concatenate(counts))
-    if not len(rp):
-        return moves, peers, share
-    r = rp // n
-    np.add.at(peers, r[shared >= min_shared], 1.0)
-    best = np.zeros(n)
-    np.maximum.at(best, r, shared.astype(float))
-    has = moves > 0
-    share[has] = best[has] / moves[has]
-    return moves, peers, share
+        sel = np.flatnonzero(bucket == b)
+        parts.append(per_bucket(row[sel], frm[sel], to[sel], time[sel] - t0, span, sites, n,
+                                match_s, crowd))
+    return parts
 
 
-def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
-    """The moves of one bucket of site pairs: distinct ``row * n + peer`` keys (sorted)
-    and, for each, how many of the row's moves match a move of the peer."""
-    empty = np.zeros(0, np.int64)
-    if len(row) < 2:
-        return empty, empty
-    # one sortable value per move: (site pair code, time); pair codes are > span apart.
-    # Built in place: a few arrays of len(row), not one per step (fresh memory is costly)
+def pair_time_codes(frm, to, rel, span, sites):
+    """One int64 per move, ``(site pair code, time)`` in sortable form, and its bound.
+
+    Pair codes are ``span`` apart, more than the times of one pair spread.
+    """
+    # built in place: a few arrays of len(frm), not one per step (fresh memory is costly)
     if sites * sites * span >= 2 ** 62:      # many sites and a long window: dense codes
         _, v = np.unique(frm.astype(np.int64) * sites + to, return_inverse=True)
         v = v.ravel().astype(np.int64)
         if (int(v.max()) + 1) * span >= 2 ** 62:
-            raise ValueError(f"co-movement: {len(row)} moves over {span} s do not fit "
+            raise ValueError(f"co-movement: {len(frm)} moves over {span} s do not fit "
                              "64-bit sort keys")
     else:
         v = frm.astype(np.int64)
@@ -96,75 +109,36 @@ def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
     top = (int(v.max()) + 1) * span
     v *= span
     v += rel
-    vs, o = _sort_with_index(v, top)
-    # most moves have no other within match_s: only the others are counted and paired
-    close = np.diff(vs) <= match_s
-    social = np.zeros(len(vs), bool)
-    social[:-1] |= close
-    social[1:] |= close
-    q = vs[social]
-    dense = np.searchsorted(vs, q + match_s, "right") - np.searchsorted(vs, q - match_s, "left")
-    keep = np.flatnonzero(social)[dense <= crowd]
-    vs, idx = vs[keep], o[keep]
-    own, other = [], []
-    for j in range(1, crowd):
-        if len(vs) <= j:
-            break
-        near = vs[j:] - vs[:-j] <= match_s      # same pair code (codes are > span apart)
-        if not near.any():
-            break
-        a, b = idx[:-j][near], idx[j:][near]
-        ra, rb = row[a].astype(np.int64), row[b].astype(np.int64)
-        diff = ra != rb
-        own += [a[diff], b[diff]]
-        other += [rb[diff], ra[diff]]
-    if not own:
+    return v, top
+
+
+def _bucket_shared(row, frm, to, rel, span, sites, n, match_s, crowd):
+    """The moves of one bucket of site pairs: distinct ``row * n + peer`` keys (sorted)
+    and, for each, how many of the row's moves match a move of the peer."""
+    if len(row) < 2:
+        empty = np.zeros(0, np.int64)
         return empty, empty
-    mv = np.concatenate(own).astype(np.int64)
-    peer = np.concatenate(other).astype(np.int64)
-    del own, other
-    # distinct (move, peer) -> per (row, peer): moves of the row shared with the peer
-    mp = _distinct(mv * n + peer)
-    return _runs(np.sort(row[mp // n].astype(np.int64) * n + mp % n))
+    v, top = pair_time_codes(frm, to, rel, span, sites)
+    vs, rs = _sort_with_tags(v, top, row, n)         # the row of each move, not its index
+    keys = _comove.matched_peers(vs, np.asarray(rs, np.int64), int(match_s), int(crowd), int(n))
+    keys.sort()
+    return _comove.count_runs(keys)
 
 
-def _sort_with_index(v, top):
-    """``(np.sort(v), order)`` for an int64 array ``v`` of values in ``0..top-1``, consumed.
+def _sort_with_tags(v, top, tags, limit):
+    """``(np.sort(v), tags in the same order)`` for an int64 array ``v`` of values in
+    ``0..top-1`` (consumed) and integer ``tags`` in ``0..limit-1``.
 
-    Equal values come in any order.  When index and value fit one int64, both are
+    Equal values come in any order.  When value and tag fit one int64, both are
     sorted as one key (a plain sort, several times faster than an argsort).
     """
-    bits = max(1, (len(v) - 1).bit_length())
+    bits = max(1, (int(limit) - 1).bit_length())
     if top >= 1 << (62 - bits):
         o = np.argsort(v)
-        return v[o], o
+        return v[o], tags[o]
     v <<= bits
-    v |= np.arange(len(v), dtype=np.int64)
+    v |= tags
     v.sort()
-    o = v & ((1 << bits) - 1)
+    t = v & ((1 << bits) - 1)
     v >>= bits
-    return v, o
-
-
-def _sum_runs(keys, counts):
-    """Distinct keys (sorted) and the sum of their counts."""
-    if not len(keys):
-        return keys, counts
-    o = np.argsort(keys, kind="stable")
-    k = keys[o]
-    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    return k[start], np.add.reduceat(counts[o], start)
-
-
-def _distinct(x):
-    """The distinct values of an int64 array, sorted (a sort, no hashing)."""
-    x = np.sort(x)
-    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
-
-
-def _runs(x):
-    """Distinct values of a sorted array and how often each occurs."""
-    if not len(x):
-        return x, np.zeros(0, np.int64)
-    start = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
-    return x[start], np.diff(np.r_[start, len(x)])
+    return v, t

@@ -3,7 +3,8 @@
 Cross-IMSI features (IMEIs shared by several IMSIs, numeric neighbours on the
 same device or site, SIMs moving together) need every partition, and window shares need the whole
 input's time span; the kernels give per-IMSI columns and the compact IMSI-IMEI
-and IMSI-cell tables, reduced here with numpy.  :data:`POST` maps each feature
+and IMSI-cell tables, reduced here with numpy and the kernels ``_post.pyx`` (numeric
+neighbours) and ``_comove.pyx`` (co-movement).  :data:`POST` maps each feature
 computed here to its function.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.fastpath.events import decode_array
+from simbox.features import _post
 from simbox.features.tables import is_phone
 
 NEIGHBOUR_DISTANCE = 10
@@ -64,18 +66,41 @@ def imei_max_imsis(ctx: Context):
 
 def device_not_phone(ctx: Context):
     n = len(ctx.imsi)
-    imei = decode_array(ctx.main_imei_code)
-    tac = np.array([s[:8] if len(s) >= 14 else "" for s in imei], dtype=object)
+    code = np.asarray(ctx.main_imei_code, np.int64)
+    imei = decode_array(code)
+    tacs, tac_of, has = _tacs(code)
+    tac = np.full(n, "", dtype=object)
+    tac[has] = tacs[tac_of]
     ctx.main_imei, ctx.main_tac = imei, tac
     dtype = np.full(n, "", dtype=object)
     flag = np.full(n, np.nan)
-    if ctx.tac is not None and n:
-        dt = ctx.tac.reindex(tac).to_numpy(dtype=object)
-        known = pd.notna(dt) & (tac != "")
-        dtype[known] = dt[known]
-        flag[known] = [0.0 if is_phone(t) else 1.0 for t in dt[known]]
+    if ctx.tac is not None and len(tacs):
+        # per distinct TAC: its device type and whether it is a phone
+        dt = ctx.tac.reindex(tacs).to_numpy(dtype=object)
+        known = pd.notna(dt)
+        not_phone = np.full(len(tacs), np.nan)
+        not_phone[known] = [0.0 if is_phone(t) else 1.0 for t in dt[known]]
+        rows = np.flatnonzero(has)[known[tac_of]]
+        dtype[rows] = dt[tac_of][known[tac_of]]
+        flag[rows] = not_phone[tac_of][known[tac_of]]
     ctx.device_type = dtype
     ctx.set("device_not_phone", flag)
+
+
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+
+def _tacs(code):
+    """The TACs of IMEI digits codes: the first 8 digits of an IMEI of 14 digits or more.
+
+    Returns ``(tacs, tac_of, has)``: the distinct TACs (str, sorted), for each code
+    with a TAC (``has``) the index of its TAC.  A digits code is ``"1" + digits``.
+    """
+    has = code >= _POW10[14]                 # 14 digits or more
+    long = code[has]
+    width = np.searchsorted(_POW10, long, side="right")      # digits of the code
+    codes, tac_of = np.unique(long // _POW10[width - 9], return_inverse=True)
+    return decode_array(codes), tac_of.reshape(-1), has
 
 
 def window_shares(ctx: Context):
@@ -91,64 +116,56 @@ def window_shares(ctx: Context):
 
 
 def _groups(ctx: Context):
-    """(group key, row) pairs: devices (IMEI code > 0) and sites (-(site code + 1))."""
-    keys = np.concatenate([ctx.dev_imei, -(ctx.site_code.astype(np.int64) + 1)])
-    rows = np.concatenate([ctx.dev_row, ctx.site_row]).astype(np.int64)
-    return keys, rows
+    """(group, row) pairs: devices (IMEI code > 0) and sites; groups numbered 0..count-1.
 
-
-def neighbour_counts(keys, rows, values, n, distance=NEIGHBOUR_DISTANCE):
-    """Per row: distinct other rows sharing a group key whose value is within ``distance``.
-
-    Rows with value 0 (unknown) neither have nor are neighbours.
+    Returns ``(group, row, count)``.
     """
-    v = values[rows]
-    ok = v != 0
-    keys, rows, v = keys[ok], rows[ok], v[ok]
-    o = _group_order(keys, rows, values, n)
-    keys, rows, v = keys[o], rows[o], v[o]
-    pa, pb = [], []
-    j = 1
-    while j < len(keys):
-        same = (keys[j:] == keys[:-j]) & (v[j:] - v[:-j] <= distance)
-        if not same.any():
-            break
-        a, b = rows[:-j][same], rows[j:][same]
-        diff = a != b
-        pa.append(a[diff])
-        pb.append(b[diff])
-        j += 1
+    imeis, dev = np.unique(ctx.dev_imei, return_inverse=True)
+    site = ctx.site_code.astype(np.int64) + len(imeis)
+    count = len(imeis) + (int(ctx.site_code.max()) + 1 if len(site) else 0)
+    group = np.concatenate([dev.reshape(-1).astype(np.int64), site])
+    rows = np.concatenate([ctx.dev_row, ctx.site_row]).astype(np.int64)
+    return group, rows, count
+
+
+def neighbour_counts(group, rows, values, n, count, distance=NEIGHBOUR_DISTANCE):
+    """Per row: distinct other rows sharing a group whose value is within ``distance``.
+
+    IN: distinct (group, row) pairs, groups in ``0..count-1``.  Rows with value 0
+    (unknown) neither have nor are neighbours.
+    """
+    ok = values[rows] != 0
+    group, rows = _group_sort(group[ok], rows[ok], values, n, count)
+    keys = _post.close_pairs(group, rows, values[rows], distance, n)
+    keys.sort()
     out = np.zeros(n)
-    if pa:
-        a = np.concatenate(pa + pb)
-        b = np.concatenate(pb + pa)
-        pairs = np.unique(a * n + b)
-        np.add.at(out, pairs // n, 1.0)
+    _post.distinct_per_row(keys, n, out)
     return out
 
 
-def _group_order(keys, rows, values, n):
-    """The permutation ``np.lexsort((rows, values[rows], keys))``, by one sort of one key.
+def _group_sort(group, rows, values, n, count):
+    """The (group, row) pairs sorted by (group, value of the row), by one plain sort.
 
-    Ordering by (value, row) is ordering by the row's rank in a stable sort of
-    ``values`` (n rows: cheap); keys are replaced by their dense rank.  The (key, row)
-    pairs are distinct, so are the combined keys: any sort gives this order.
+    Rows of equal value come in any order.  Ordering by value is ordering by the
+    row's rank in a sort of ``values`` (n rows: cheap).  The (group, row) pairs are
+    distinct, so are the combined keys ``group * n + rank``, which give both back.
     """
-    if len(keys) == 0:
-        return np.zeros(0, np.intp)
+    if count * n >= 1 << 62:                 # no room for one combined key
+        o = np.lexsort((values[rows], group))
+        return group[o], rows[o]
+    by_rank = np.argsort(values)
     rank = np.empty(n, np.int64)
-    rank[np.argsort(values, kind="stable")] = np.arange(n, dtype=np.int64)
-    uk, kd = np.unique(keys, return_inverse=True)
-    if len(uk) * n >= 1 << 62:              # no room for one combined key
-        return np.lexsort((rows, values[rows], keys))
-    return np.argsort(kd.astype(np.int64).reshape(-1) * n + rank[rows])
+    rank[by_rank] = np.arange(n, dtype=np.int64)
+    c = group * n + rank[rows]
+    c.sort()
+    return c // n, by_rank[c % n]
 
 
 def neighbours(ctx: Context):
     n = len(ctx.imsi)
-    keys, rows = _groups(ctx)
-    ctx.set("imsi_neighbours", neighbour_counts(keys, rows, ctx.imsi, n))
-    ctx.set("msisdn_neighbours", neighbour_counts(keys, rows, ctx.msisdn, n))
+    group, rows, count = _groups(ctx)
+    ctx.set("imsi_neighbours", neighbour_counts(group, rows, ctx.imsi, n, count))
+    ctx.set("msisdn_neighbours", neighbour_counts(group, rows, ctx.msisdn, n, count))
 
 
 def comovement(ctx: Context):

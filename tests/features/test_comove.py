@@ -80,12 +80,16 @@ def test_sims_of_a_moving_box_are_peers_and_a_driver_is_not():
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=80), st.sampled_from([51, 1 << 60]))
-def test_sort_with_index_packed_and_plain(values, top):
-    from simbox.features.comove import _sort_with_index
+def test_sort_with_tags_packed_and_plain(values, top):
+    from simbox.features.comove import _sort_with_tags
     v = np.array(values, np.int64)
-    vs, o = _sort_with_index(v.copy(), top)       # top 2**60: no room for the index bits
+    # top 2**60: no room for the tag bits (argsort)
+    vs, o = _sort_with_tags(v.copy(), top, np.arange(len(v)), len(v))
     assert np.array_equal(vs, np.sort(v)) and np.array_equal(v[o], vs)
     assert sorted(o.tolist()) == list(range(len(v)))
+    tags = (v * 7 + 3) % 5                         # tags of the values: they travel along
+    vs, t = _sort_with_tags(v.copy(), top, tags.astype(np.int32), 5)
+    assert np.array_equal(vs, np.sort(v)) and np.array_equal(t, (vs * 7 + 3) % 5)
 
 
 @settings(max_examples=60, deadline=None)
