@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from simbox.fastpath.events import decode_array
 from simbox.features.tables import is_phone
@@ -34,7 +33,7 @@ class Context:
     main_site_code: np.ndarray  # per row (-1 none)
     cell_tokens: np.ndarray   # token per cell code
     site_names: np.ndarray    # site name per site code
-    tac: pd.Series | None     # device_type by TAC
+    tac: dict | None          # device_type by TAC (features.tables.load_tac)
     tz: object                # TimeZone
     move_row: np.ndarray = field(default=None)    # moves (site changes), one per row
     move_from: np.ndarray = field(default=None)
@@ -70,8 +69,10 @@ def device_not_phone(ctx: Context):
     dtype = np.full(n, "", dtype=object)
     flag = np.full(n, np.nan)
     if ctx.tac is not None and n:
-        dt = ctx.tac.reindex(tac).to_numpy(dtype=object)
-        known = pd.notna(dt) & (tac != "")
+        get = ctx.tac.get
+        dt = [get(t) if t else None for t in tac]
+        known = np.array([t is not None for t in dt], dtype=bool)
+        dt = np.array(dt, dtype=object)
         dtype[known] = dt[known]
         flag[known] = [0.0 if is_phone(t) else 1.0 for t in dt[known]]
     ctx.device_type = dtype
