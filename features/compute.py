@@ -90,8 +90,8 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     tz = TimeZone(timezone)
     parse_memory(memory_limit)
     check_policy(on_bad_records)
-    cells_df = load_cells(cells) if cells is not None else None
-    tac_s = load_tac(tac) if tac is not None else None
+    cell_rows = load_cells(cells) if cells is not None else None
+    tac_map = load_tac(tac) if tac is not None else None
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
         inputs = [inputs]
     if isinstance(signaling, (str, os.PathLike)):
@@ -111,7 +111,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
                               stats=stats, progress=progress, chunk_rows=BATCH_ROWS)
         with _gc_paused():
-            return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
+            return features_from_events(batches, celldict, cells=cell_rows, tac=tac_map, timezone=tz,
                                         memory_limit=memory_limit, workers=workers, stats=stats,
                                         progress=progress, started=t0, reuse_batches=True)
     finally:
