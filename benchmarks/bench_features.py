@@ -71,6 +71,14 @@ def build(rows: int, work: str) -> tuple[str, str]:
     return csv, csv + ".gz"
 
 
+def warm(*paths: str) -> None:
+    """Read the inputs once, so every case finds them in the page cache."""
+    for path in paths:
+        with open(path, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
 def agree(simbox_out: str, duck_out: str, anchors: str, work: str) -> str:
     import pandas as pd
     ref = pd.read_parquet(duck_out)
@@ -89,8 +97,10 @@ def main(argv=None) -> int:
     ap.add_argument("--anchors", default=default_anchors(),
                     help="folder of features_duckdb.py / features_polars.py / compare.py "
                          "(default ../shared/anchors of the repository, or of its parent for a worktree)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds: every case runs once per round; the table shows medians")
     ap.add_argument("--only", default="", help="comma list: floor,simbox,duckdb,polars (default all)")
+    ap.add_argument("--inputs", default="gz,plain", help="comma list: gz,plain (default both)")
     ap.add_argument("--memory-limit", default="1GB", help="simbox --memory-limit")
     a = ap.parse_args(argv)
     os.makedirs(a.work, exist_ok=True)
@@ -105,12 +115,19 @@ def main(argv=None) -> int:
     simbox = [py, "-m", "simbox", "features"]
     env1 = dict(os.environ, POLARS_MAX_THREADS="1", SIMBOX_NO_PROGRESS="1")
     out = lambda name: os.path.join(a.work, name)  # noqa: E731
+    kinds = set(a.inputs.split(",")) - {""}
+    if not kinds <= {"gz", "plain"}:
+        ap.error(f"--inputs {a.inputs}: give gz, plain or gz,plain")
     cases = []   # (label, input kind, threads, cmd, pin, env, output)
     if "floor" in only:
-        cases += [("floor: zcat, wc -l", "gz", 1, f"zcat {gz} | wc -l", True, None, None),
-                  ("floor: isal igzip -d, wc -l", "gz", 1, f"{py} -m isal.igzip -d -c {gz} | wc -l", True, None, None),
-                  ("floor: cat, wc -l", "plain", 1, f"cat {csv} | wc -l", True, None, None)]
+        cases += [c for c in [
+            ("floor: zcat, wc -l", "gz", 1, f"zcat {gz} | wc -l", True, None, None),
+            ("floor: isal igzip -d, wc -l", "gz", 1, f"{py} -m isal.igzip -d -c {gz} | wc -l", True, None, None),
+            ("floor: cat, wc -l", "plain", 1, f"cat {csv} | wc -l", True, None, None)]
+            if c[1] in kinds]
     for kind, path in (("gz", gz), ("plain", csv)):
+        if kind not in kinds:
+            continue
         if "simbox" in only:
             for w in (1, 2):
                 o = out(f"f_simbox_{kind}_{w}.parquet")
@@ -129,21 +146,27 @@ def main(argv=None) -> int:
                 cases.append((f"polars, {t} thread{'s' * (t > 1)}", kind, t,
                               [py, os.path.join(a.anchors, "features_polars.py"), path, "--out", o,
                                "--threads", str(t)], t == 1, None, o))
+    # rounds: every case once per round, so a drift of the machine's speed (a shared,
+    # noisy VM) hits all engines alike instead of the cases run in its bad minutes
+    runs = {(label, kind): ([], []) for label, kind, *_ in cases}
+    for rnd in range(a.repeat):
+        warm(csv, gz)
+        for label, kind, threads, cmd, pin, env, o in cases:
+            w, r, _ = timed(cmd, pin=pin, env=env)
+            runs[(label, kind)][0].append(w)
+            runs[(label, kind)][1].append(r)
+            print(f"  round {rnd + 1}: {label:<28} {kind:<5} {w:7.2f} s  {r:7.0f} MiB",
+                  file=sys.stderr)
     results = {}
     for label, kind, threads, cmd, pin, env, o in cases:
-        walls, rsss = [], []
-        for _ in range(a.repeat):
-            w, r, _ = timed(cmd, pin=pin, env=env)
-            walls.append(w)
-            rsss.append(r)
+        walls, rsss = runs[(label, kind)]
         results[(label, kind)] = (statistics.median(walls), max(rsss), threads, o)
-        print(f"  {label:<28} {kind:<5} {statistics.median(walls):7.2f} s  {max(rsss):7.0f} MiB",
-              file=sys.stderr)
     load = os.getloadavg()
     print(f"\n{rows:,} rows; {os.path.getsize(csv) / 2**20:,.0f} MiB plain, "
           f"{os.path.getsize(gz) / 2**20:,.0f} MiB gzip; {os.cpu_count()} cores; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (machine shared: noisy)")
-    print(f"'1 thread' runs are pinned to one core (taskset -c 0); medians of {a.repeat} run(s)\n")
+    print(f"'1 thread' runs are pinned to one core (taskset -c 0); medians of {a.repeat} run(s), "
+          "each round running every case once\n")
     print(f"| what | input | wall s | M rows/s | peak MiB | DuckDB (same input, threads) / this |")
     print("|---|---|---|---|---|---|")
     for (label, kind), (wall, rss, threads, o) in results.items():

@@ -4,7 +4,7 @@
 # for a value that breaks the rules of docs/input-formats.md, which the pure-Python
 # reference (csvref.py) implements again, slowly.
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcpy
 
 cdef enum:
@@ -109,6 +109,12 @@ cdef inline int _digits(const uint8_t* s, Py_ssize_t n, int minlen, int maxlen,
         if _eight_digits(s + i, &v) < 0:
             return -1
         i += 8
+    if i < n and i >= 8:
+        # the last n - i digits: the 8 bytes ending at s + n, those already read
+        # (the first 8 - (n - i)) replaced by '0'
+        if _tail_digits(s + n - 8, 8 - (n - i), &v) < 0:
+            return -1
+        i = n
     while i < n:
         c = s[i] - 48
         if c > 9:
@@ -119,11 +125,13 @@ cdef inline int _digits(const uint8_t* s, Py_ssize_t n, int minlen, int maxlen,
     return 0
 
 
-cdef inline int _eight_digits(const uint8_t* s, int64_t* v) noexcept nogil:
-    """v = v * 10**8 + the number of the 8 digits at s (SWAR, as simdjson's
-    parse_eight_digits_unrolled); -1 if one of the bytes is not a digit."""
-    cdef uint64_t w
-    memcpy(&w, s, 8)                           # first digit in the lowest byte
+cdef int64_t _POW10[9]
+_POW10[:] = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000]
+
+
+cdef inline int _swar8(uint64_t w, int64_t* v) noexcept nogil:
+    """v = the number of the 8 digit bytes of w (first digit in the lowest byte); -1 if
+    one of them is not a digit (SWAR, as simdjson's parse_eight_digits_unrolled)."""
     if ((w + <uint64_t>0x4646464646464646) | (w - <uint64_t>0x3030303030303030)) \
             & <uint64_t>0x8080808080808080:
         return -1
@@ -131,7 +139,34 @@ cdef inline int _eight_digits(const uint8_t* s, int64_t* v) noexcept nogil:
     w = (w * 10 + (w >> 8)) & <uint64_t>0x00FF00FF00FF00FF
     w = (w * 100 + (w >> 16)) & <uint64_t>0x0000FFFF0000FFFF
     w = (w * 10000 + (w >> 32)) & <uint64_t>0x00000000FFFFFFFF
-    v[0] = v[0] * 100000000 + <int64_t>w
+    v[0] = <int64_t>w
+    return 0
+
+
+cdef inline int _tail_digits(const uint8_t* s, int skip, int64_t* v) noexcept nogil:
+    """v = v * 10**(8 - skip) + the number of the digits s[skip:8] (0 <= skip < 8;
+    the first `skip` bytes, digits already read, are taken as '0'); -1 if not digits."""
+    cdef uint64_t w, low
+    cdef int64_t x
+    memcpy(&w, s, 8)
+    if skip:
+        low = (<uint64_t>1 << (8 * skip)) - 1
+        w = (w & ~low) | (<uint64_t>0x3030303030303030 & low)
+    if _swar8(w, &x) < 0:
+        return -1
+    v[0] = v[0] * _POW10[8 - skip] + x
+    return 0
+
+
+cdef inline int _eight_digits(const uint8_t* s, int64_t* v) noexcept nogil:
+    """v = v * 10**8 + the number of the 8 digits at s (SWAR, as simdjson's
+    parse_eight_digits_unrolled); -1 if one of the bytes is not a digit."""
+    cdef uint64_t w
+    cdef int64_t x
+    memcpy(&w, s, 8)                           # first digit in the lowest byte
+    if _swar8(w, &x) < 0:
+        return -1
+    v[0] = v[0] * 100000000 + x
     return 0
 
 
@@ -249,22 +284,63 @@ cdef inline int _finish_time(int64_t Y, int64_t M, int64_t D, int64_t h, int64_t
     return 0
 
 
-cdef inline int _iso(const uint8_t* s, Py_ssize_t n, int64_t naive_off, int64_t* out) noexcept nogil:
-    """YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|+HH[[:]MM]]; no zone = local at naive_off."""
+cdef struct DateCache:
+    # the date part (first 10 bytes) of the last ISO time parsed, and its day number:
+    # CDRs come in time order, so most records repeat the previous record's date
+    uint64_t head         # bytes 0-7 ("YYYY-MM-")
+    uint16_t tail         # bytes 8-9 ("DD")
+    int64_t days          # days since 1970-01-01 of that date
+    bint valid
+
+
+cdef inline int _iso(const uint8_t* s, Py_ssize_t n, int64_t naive_off, int64_t* out,
+                     DateCache* dc) noexcept nogil:
+    """YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|+HH[[:]MM]]; no zone = local at naive_off.
+
+    ``dc`` (or NULL): the date of the last valid time, reused when the date is the same."""
     cdef int Y, M, D, h, mi, sec
     cdef Py_ssize_t p, k
     cdef int64_t off = naive_off
+    cdef uint64_t head
+    cdef uint16_t tail
     if n < 19 or s[4] != 45 or s[7] != 45 or (s[10] != 84 and s[10] != 32) \
             or s[13] != 58 or s[16] != 58:
         return -1
-    Y = _num(s, n, 0, 4)
-    M = _num(s, n, 5, 2)
-    D = _num(s, n, 8, 2)
     h = _num(s, n, 11, 2)
     mi = _num(s, n, 14, 2)
     sec = _num(s, n, 17, 2)
-    if Y < 0 or M < 0 or D < 0 or h < 0 or mi < 0 or sec < 0:
+    if h < 0 or mi < 0 or sec < 0:
         return -1
+    if dc != NULL:
+        memcpy(&head, s, 8)
+        memcpy(&tail, s + 8, 2)
+        if dc.valid and head == dc.head and tail == dc.tail:
+            p = 19
+            if p < n:
+                if s[p] == 46:
+                    k = p + 1
+                    while k < n and <uint8_t>(s[k] - 48) <= 9:
+                        k += 1
+                    if k == p + 1 or k - p - 1 > 9:
+                        return -1
+                    p = k
+                if p < n:
+                    if _tz(s, n, &p, &off) < 0 or p != n:
+                        return -1
+            if h > 23 or mi > 59 or sec > 59:
+                return -1
+            out[0] = dc.days * 86400 + h * 3600 + mi * 60 + sec - off
+            return 0
+    Y = _num(s, n, 0, 4)
+    M = _num(s, n, 5, 2)
+    D = _num(s, n, 8, 2)
+    if Y < 0 or M < 0 or D < 0:
+        return -1
+    if dc != NULL and 1900 <= Y <= 2199 and 1 <= M <= 12 and 1 <= D <= _days_in_month(Y, M):
+        dc.head = head
+        dc.tail = tail
+        dc.days = _days_from_civil(Y, M, D)
+        dc.valid = True
     p = 19
     if p < n and s[p] == 46:
         k = p + 1

@@ -157,6 +157,7 @@ cdef class Parser:
         Py_ssize_t tmp_cap
         bint skipping                   # dropping the rest of an over-long record
         CellCache cache
+        DateCache dates                 # the last ISO date parsed (see _iso)
         # counts
         int64_t rejected_by[N_REASONS]
         # reject entries of the last call
@@ -441,7 +442,7 @@ cdef class Parser:
             s = b + f.start
             n = f.end - f.start
             if self.time_kind == TF_ISO:
-                reason = _iso(s, n, self.naive_off, &t)
+                reason = _iso(s, n, self.naive_off, &t, &self.dates)
             elif self.time_kind == TF_PATTERN:
                 reason = _pattern(self.ops, self.op_args, self.n_ops, self.naive_off, s, n, &t)
             elif self.time_kind == TF_EPOCH:

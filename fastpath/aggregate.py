@@ -9,6 +9,7 @@ local-time offsets (DST-correct, looked up per 15 minutes of UTC time).
 """
 from __future__ import annotations
 
+import datetime
 import functools
 from dataclasses import dataclass
 
@@ -19,6 +20,9 @@ from simbox.fastpath._aggregate import SLOTS  # noqa: F401  (re-exported)
 
 OFFSET_BUCKET = 900
 MAX_OFFSET_BUCKETS = 1 << 23   # ~240 years of 15-minute buckets
+COARSE_BUCKETS = 24            # offsets sampled every 6 hours, refined where they change
+_FIRST_SECOND = -62135596800 + 86400     # 0001-01-02 UTC: datetime's range, a day inside
+_LAST_SECOND = 253402300799 - 86400      # 9999-12-30 UTC
 
 
 class TimeZone:
@@ -55,14 +59,34 @@ class TimeZone:
 
 @functools.lru_cache(maxsize=64)
 def _offsets(name: str, q0: int, q1: int) -> np.ndarray:
-    import pandas as pd
+    """UTC offsets (int32 seconds) of the buckets q0..q1 (bucket q starts at q * 900 s).
+
+    Offsets are sampled every :data:`COARSE_BUCKETS`; only a block whose two ends
+    differ (a transition inside it) is looked up bucket by bucket.  Offsets are
+    assumed not to change and change back within one block (6 hours).
+    """
+    n = q1 - q0 + 1
     if name == "UTC":
-        return np.zeros(q1 - q0 + 1, np.int32)
-    q = np.arange(q0, q1 + 1, dtype=np.int64) * OFFSET_BUCKET
-    utc = pd.to_datetime(q, unit="s", utc=True)
-    local = utc.tz_convert(name).tz_localize(None)
-    off = (local - utc.tz_localize(None)) // pd.Timedelta(seconds=1)
-    return np.asarray(off, dtype=np.int32)
+        return np.zeros(n, np.int32)
+    import zoneinfo
+    zone = zoneinfo.ZoneInfo(name)
+    step = COARSE_BUCKETS
+    s0 = q0 - q0 % step
+    m = (q1 - s0) // step + 1                   # blocks s0 + step*i ..+step-1 cover q0..q1
+    ends = np.array([_utcoffset(zone, (s0 + step * i) * OFFSET_BUCKET) for i in range(m + 1)],
+                    dtype=np.int32)
+    full = np.repeat(ends[:-1], step)
+    for i in np.flatnonzero(ends[1:] != ends[:-1]):
+        b = s0 + step * int(i)
+        full[step * i:step * (i + 1)] = [_utcoffset(zone, (b + k) * OFFSET_BUCKET)
+                                         for k in range(step)]
+    return full[q0 - s0:q0 - s0 + n].copy()
+
+
+def _utcoffset(zone, t: int) -> int:
+    """UTC offset (seconds) of ``zone`` at epoch second ``t`` (clamped to years 1..9999)."""
+    t = min(max(t, _FIRST_SECOND), _LAST_SECOND)
+    return int(datetime.datetime.fromtimestamp(t, zone).utcoffset().total_seconds())
 
 
 @dataclass

@@ -28,6 +28,7 @@ from simbox.errors import ConfigError, EmptyInputError, InputError, ParseError
 from simbox.fastpath import _csvread
 from simbox.fastpath.columns import ColumnMapping, load_mapping
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
+from simbox.fastpath.machine import usable_cores
 from simbox.fastpath.stats import ReadStats, check_policy
 from simbox.fastpath.textmap import Exhausted, MappedText
 
@@ -75,17 +76,9 @@ INFLATE_STEP = 128 << 10        # inflated bytes per call (a corrupt stream lose
 PREFETCH_PIECES = 32               # inflated pieces the thread may run ahead
 
 
-def _usable_cores() -> int:
-    """Cores this process may run on (taskset / cgroup affinity), not the machine's."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):       # not on Linux
-        return os.cpu_count() or 1
-
-
 #: inflate in a background thread when there is a second core to run it (on one
 #: core the thread only adds hand-overs: measured 30% slower)
-THREADED_INFLATE = _usable_cores() > 1
+THREADED_INFLATE = usable_cores() > 1
 MAX_RECORD = 1 << 20            # a record longer than this is rejected
 MAX_HEADER = 1 << 20
 WARN_AFTER = 1000                # warn when none of the first records is accepted

@@ -23,6 +23,7 @@ import numpy as np
 
 from simbox.fastpath import _partition
 from simbox.fastpath.events import BYTES_PER_EVENT, COLUMNS, COLUMN_NAMES
+from simbox.fastpath.machine import usable_cores
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 NPARTS = 32
@@ -236,7 +237,8 @@ def _threaded(iterable, depth: int = 2):
 
 
 def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT, workers: int = 2,
-                       nparts: int = NPARTS, tmpdir: str | None = None, read_thread: bool = True,
+                       nparts: int = NPARTS, tmpdir: str | None = None,
+                       read_thread: bool | None = None,
                        progress=None, info: dict | None = None, on_read_done=None,
                        reuse_batches: bool = False) -> list:
     """Partition ``batches`` (EventBatch or column dicts) by IMSI and reduce each partition.
@@ -246,12 +248,16 @@ def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT,
     is read; returns the list of results.  ``info`` (a dict), if given, receives
     ``rows``, ``spills`` and ``splits``.  ``reuse_batches``: the caller keeps no batch,
     so the memory of those marked ``reusable`` by their reader goes back to it
-    (:meth:`EventBatch.recycle`) to receive a later batch.
+    (:meth:`EventBatch.recycle`) to receive a later batch.  ``read_thread``: read in
+    a thread of its own, beside the partitioning (default: when the process may use
+    two cores or more; on one, the thread could only take turns with this one).
     """
     limit = parse_memory(memory_limit)
     workers = max(1, int(workers))
     info = info if info is not None else {}
     info.setdefault("splits", 0)
+    if read_thread is None:
+        read_thread = usable_cores() > 1
     source = _threaded(batches) if read_thread else batches
     with Partitioner(nparts, limit, tmpdir=tmpdir) as part:
         for b in source:

@@ -7,10 +7,9 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
                                        slot_columns)
@@ -19,7 +18,7 @@ from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
 from simbox.features import post
 from simbox.features.registry import REGISTRY, feature_names
-from simbox.features.tables import cell_table, load_cells, load_tac
+from simbox.features.tables import Cells, cell_table, is_frame, load_cells, load_tac
 
 POST_FEATURES = set(post.POST)
 # rows per batch read: the reader refills the batches the partitioner hands back, so
@@ -33,16 +32,33 @@ assert {f.name for f in REGISTRY} <= KERNEL_FEATURES | POST_FEATURES, "a feature
 class FeatureResult:
     """What :func:`compute_features` returns (see docs/internals.md).
 
-    ``sims``, ``hours``, ``devices`` and ``cells`` are built on first use (by
-    ``tables()``, once): ``simbox features`` writes the feature table alone.
+    ``features`` (a DataFrame) is built on first use from ``columns``; ``sims``,
+    ``hours``, ``devices`` and ``cells`` likewise (by ``tables()``, once):
+    ``simbox features`` writes the feature table from ``columns`` without pandas.
     """
 
-    features: pd.DataFrame     # index imsi (str), columns feature_names()
+    columns: dict              # "imsi" (str array, sorted), then one array per feature (registry order)
     tables: object             # () -> (sims, hours, devices, cells), called once on first use
     stats: ReadStats
     timezone: str
     seconds: float
     info: dict | None = None   # partitioning details: rows, spills, splits
+    _features: object = field(default=None, init=False, repr=False)
+
+    @property
+    def features(self):
+        """DataFrame: index imsi (str), columns feature_names() with the registry's dtypes."""
+        if self._features is None:
+            import pandas as pd
+            cols = dict(self.columns)
+            index = pd.Index(cols.pop("imsi"), name="imsi", dtype=object)
+            self._features = pd.DataFrame(cols, index=index, copy=False)
+        return self._features
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(IMSIs, features) of the feature table."""
+        return len(self.columns["imsi"]), len(self.columns) - 1
 
     def _table(self, i: int):
         if callable(self.tables):
@@ -58,8 +74,8 @@ class FeatureResult:
     cells = property(lambda self: self._table(3), doc="imsi, cell_id, events")
 
     def summary(self) -> str:
-        return (f"{len(self.features):,} IMSIs x {self.features.shape[1]} features from "
-                f"{self.stats.summary()}, in {self.seconds:.1f} s")
+        n, k = self.shape
+        return f"{n:,} IMSIs x {k} features from {self.stats.summary()}, in {self.seconds:.1f} s"
 
 
 def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timezone="UTC",
@@ -74,8 +90,8 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     tz = TimeZone(timezone)
     parse_memory(memory_limit)
     check_policy(on_bad_records)
-    cells_df = load_cells(cells) if cells is not None else None
-    tac_s = load_tac(tac) if tac is not None else None
+    cell_rows = load_cells(cells) if cells is not None else None
+    tac_map = load_tac(tac) if tac is not None else None
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
         inputs = [inputs]
     if isinstance(signaling, (str, os.PathLike)):
@@ -95,7 +111,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
                               stats=stats, progress=progress, chunk_rows=BATCH_ROWS)
         with _gc_paused():
-            return features_from_events(batches, celldict, cells=cells_df, tac=tac_s, timezone=tz,
+            return features_from_events(batches, celldict, cells=cell_rows, tac=tac_map, timezone=tz,
                                         memory_limit=memory_limit, workers=workers, stats=stats,
                                         progress=progress, started=t0, reuse_batches=True)
     finally:
@@ -121,14 +137,17 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
                          started=None, tmpdir=None, reuse_batches=False) -> FeatureResult:
     """The feature table of event batches whose cell codes are in ``celldict``.
 
-    ``cells``/``tac``: paths or DataFrames, as in :func:`compute_features`.
+    ``cells``/``tac``: paths or DataFrames, as in :func:`compute_features`, or loaded
+    (:func:`~simbox.features.tables.load_cells`, :func:`~simbox.features.tables.load_tac`).
     ``reuse_batches``: the caller keeps none of ``batches`` (their memory is recycled).
     """
     t0 = time.monotonic() if started is None else started
     tz = timezone if isinstance(timezone, TimeZone) else TimeZone(timezone)
-    if cells is not None and not (isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id"):
+    if is_frame(cells) and cells.index.name == "cell_id":    # a loaded table (simbox.sites)
+        cells = cells.reset_index()
+    if cells is not None and not isinstance(cells, Cells):
         cells = load_cells(cells)
-    if tac is not None and not isinstance(tac, pd.Series):
+    if tac is not None:
         tac = load_tac(tac)
     stats = stats if stats is not None else ReadStats()
     names = feature_names()
@@ -191,25 +210,24 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         main_site_code=red.main_site[order], cell_tokens=tokens, site_names=site_names,
         tac=tac, tz=tz)
     post.fill(ctx)
-    index = pd.Index(imsi_s, name="imsi", dtype=object)
-    columns = {}
+    columns = {"imsi": imsi_s}
     for i, f in enumerate(REGISTRY):
         columns[f.name] = ctx.feats[:, i].astype(f.dtype)
     ctx.feats = feats_sorted = None
-    feats = pd.DataFrame(columns, index=index, copy=False)
-    del columns
-    return feats, lambda: _tables(red, ctx, feats, index, imsi_s, inv, order, tokens, table)
+    return columns, lambda: _tables(red, ctx, columns, imsi_s, inv, order, tokens, table)
 
 
-def _tables(red: Reduced, ctx, feats, index, imsi_s, inv, order, tokens, table):
+def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table):
     """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
+    import pandas as pd
+    index = pd.Index(imsi_s, name="imsi", dtype=object)
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
         "main_cell": ctx.main_cell, "main_site": ctx.main_site,
-        "first_seen": pd.to_datetime(feats["first_seen"].to_numpy(), unit="s", utc=True),
-        "last_seen": pd.to_datetime(feats["last_seen"].to_numpy(), unit="s", utc=True),
-        "n_events": feats["n_events"].to_numpy(),
+        "first_seen": pd.to_datetime(feats["first_seen"], unit="s", utc=True),
+        "last_seen": pd.to_datetime(feats["last_seen"], unit="s", utc=True),
+        "n_events": feats["n_events"],
     }, index=index)
     imsi_cat = pd.CategoricalDtype(imsi_s)   # pair tables: IMSI as a category of the index
     drow = ctx.dev_row
@@ -237,8 +255,12 @@ def _pair_order(row, rank, nrank):
     return np.argsort(row.astype(np.int64) * nrank + rank)
 
 
-def write_table(df: pd.DataFrame, path) -> str:
-    """Write a feature table to .parquet or .csv atomically (temp file, then rename)."""
+def write_table(table, path) -> str:
+    """Write a feature table (a :class:`FeatureResult` or a DataFrame indexed by imsi) to
+    .parquet or .csv atomically (temp file, then rename).
+
+    A FeatureResult goes to Parquet straight from its columns (no pandas).
+    """
     from simbox.errors import ConfigError
     path = os.fspath(path)
     ext = path.lower().rsplit(".", 1)[-1] if "." in os.path.basename(path) else ""
@@ -248,15 +270,65 @@ def write_table(df: pd.DataFrame, path) -> str:
     os.makedirs(d, exist_ok=True)
     tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        out = df.reset_index()
         if ext == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
-            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), tmp)
+            if isinstance(table, FeatureResult):
+                arrow = arrow_table(table.columns)
+            else:
+                arrow = pa.Table.from_pandas(table.reset_index(), preserve_index=False)
+            pq.write_table(arrow, tmp)
         else:
-            out.to_csv(tmp, index=False)
+            df = table.features if isinstance(table, FeatureResult) else table
+            df.reset_index().to_csv(tmp, index=False)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def arrow_table(columns: dict):
+    """The pyarrow Table of :attr:`FeatureResult.columns`, as ``pa.Table.from_pandas``
+    makes it of ``features.reset_index()`` (imsi a large_string first, NaN as null).
+
+    Built from buffers: ``pa.array`` would import pandas (to ask whether its input is
+    a pandas object).
+    """
+    import pyarrow as pa
+    arrays = {}
+    for name, a in columns.items():
+        a = np.ascontiguousarray(a)
+        if name == "imsi":
+            arrays[name] = _arrow_strings(a)
+            continue
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"feature column {name!r}: dtype {a.dtype} is not numeric")
+        mask = np.isnan(a) if a.dtype.kind == "f" else None
+        nulls = int(mask.sum()) if mask is not None else 0
+        valid = pa.py_buffer(np.packbits(~mask, bitorder="little")) if nulls else None
+        arrays[name] = pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a),
+                                             [valid, pa.py_buffer(a)], null_count=nulls)
+    return pa.table(arrays)
+
+
+def _arrow_strings(a: np.ndarray):
+    """A large_string pyarrow Array of a numpy str array (no nulls)."""
+    import pyarrow as pa
+    n = len(a)
+    offsets = np.zeros(n + 1, np.int64)
+    try:
+        b = a.astype("S")                   # IMSIs: ASCII digits, one fixed-width block
+    except UnicodeEncodeError:
+        b = None
+    if b is not None and n and b.dtype.itemsize:
+        mat = b.view(np.uint8).reshape(n, b.dtype.itemsize)
+        keep = mat != 0                     # the NUL padding after each string
+        np.cumsum(keep.sum(axis=1), out=offsets[1:])
+        data = mat[keep].tobytes()
+    else:
+        enc = [s.encode() for s in a.tolist()]
+        np.cumsum(np.fromiter(map(len, enc), np.int64, n), out=offsets[1:])
+        data = b"".join(enc)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
+                                                       pa.py_buffer(data)], null_count=0)

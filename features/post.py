@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from simbox.fastpath.events import decode_array
 from simbox.features import _post
@@ -36,7 +35,7 @@ class Context:
     main_site_code: np.ndarray  # per row (-1 none)
     cell_tokens: np.ndarray   # token per cell code
     site_names: np.ndarray    # site name per site code
-    tac: pd.Series | None     # device_type by TAC
+    tac: dict | None          # device_type by TAC (features.tables.load_tac)
     tz: object                # TimeZone
     move_row: np.ndarray = field(default=None)    # moves (site changes), one per row
     move_from: np.ndarray = field(default=None)
@@ -76,8 +75,9 @@ def device_not_phone(ctx: Context):
     flag = np.full(n, np.nan)
     if ctx.tac is not None and len(tacs):
         # per distinct TAC: its device type and whether it is a phone
-        dt = ctx.tac.reindex(tacs).to_numpy(dtype=object)
-        known = pd.notna(dt)
+        get = ctx.tac.get
+        dt = np.array([get(t) for t in tacs], dtype=object)
+        known = np.array([t is not None for t in dt], dtype=bool)
         not_phone = np.full(len(tacs), np.nan)
         not_phone[known] = [0.0 if is_phone(t) else 1.0 for t in dt[known]]
         rows = np.flatnonzero(has)[known[tac_of]]

@@ -1,11 +1,19 @@
 """Reference tables a feature run joins: ``cells.csv`` (cell -> site, coordinates) and
-the TAC table (``tac,device_type``, GSMA style)."""
+the TAC table (``tac,device_type``, GSMA style).
+
+Read with the ``csv`` module and numpy: ``simbox features`` never imports pandas.
+DataFrames from library callers are accepted too (recognised without importing
+pandas); :meth:`Cells.to_frame` gives the checked cell table as a DataFrame.
+"""
 from __future__ import annotations
 
+import csv
+import math
 import os
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from simbox.errors import InputError
 from simbox.fastpath.aggregate import CellTable
@@ -14,61 +22,186 @@ CELL_COLUMNS = ("cell_id", "site_id", "lat", "lon")
 TAC_COLUMNS = ("tac", "device_type")
 # device types (GSMA TAC database wording, lower case) that are handsets
 PHONE_WORDS = ("phone", "tablet", "smartphone", "handheld")
+TAC_RE = re.compile(r"[0-9]{8}")
 
 
-def _read(src, what: str, required, example: str) -> tuple[pd.DataFrame, str]:
-    if isinstance(src, pd.DataFrame):
-        df, name = src.copy(), f"the {what} DataFrame"
+def is_frame(x) -> bool:
+    """A pandas DataFrame, told without importing pandas."""
+    return type(x).__module__.startswith("pandas") and hasattr(x, "columns") and hasattr(x, "iloc")
+
+
+def is_series(x) -> bool:
+    """A pandas Series, told without importing pandas."""
+    return type(x).__module__.startswith("pandas") and hasattr(x, "index") and not hasattr(x, "columns")
+
+
+@dataclass
+class _Rows:
+    """A reference table as object columns: from a CSV file (strings as written) or a
+    DataFrame (its values)."""
+
+    name: str                   # file name or "the <what> DataFrame", for messages
+    columns: list               # column names, stripped
+    data: dict                  # column name -> object ndarray
+    frame: object = None        # the DataFrame given, if any
+
+    def __len__(self):
+        return len(self.data[self.columns[0]]) if self.columns else 0
+
+    def value(self, col: str, i: int):
+        """The value as given (for messages)."""
+        if self.frame is not None:
+            return self.frame.iloc[i, self.columns.index(col)]
+        return self.data[col][i]
+
+    def strings(self, col: str) -> np.ndarray:
+        """``str(value).strip()`` of every value of a column (object array)."""
+        return np.array([str(v).strip() for v in self.data[col]], dtype=object)
+
+
+def _header(names) -> list:
+    """Column names as pandas.read_csv gives them: stripped here, blank names
+    ``Unnamed: i``, repeated names ``name.1``, ``name.2``..."""
+    out, seen = [], set()
+    for i, c in enumerate(names):
+        c = c if c != "" else f"Unnamed: {i}"
+        base, k = c, 0
+        while c in seen:
+            k += 1
+            c = f"{base}.{k}"
+        seen.add(c)
+        out.append(c)
+    return [c.strip() for c in out]
+
+
+def _read_csv(name: str, what: str) -> _Rows:
+    try:
+        with open(name, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if r and not (len(r) == 1 and not r[0].strip())]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not a readable {what} CSV ({exc})") from None
+    except csv.Error as exc:
+        raise InputError(f"{name}: not a readable {what} CSV ({exc})") from None
+    if not rows:
+        raise InputError(f"{name}: not a readable {what} CSV (No columns to parse from file)")
+    header = rows[0]
+    k = len(header)
+    for line, r in enumerate(rows[1:], 2):
+        if len(r) > k:
+            raise InputError(f"{name}: not a readable {what} CSV (Error tokenizing data. C error: "
+                             f"Expected {k} fields in line {line}, saw {len(r)}\n)")
+    cols = [np.array([r[j] if j < len(r) else "" for r in rows[1:]], dtype=object) for j in range(k)]
+    columns = _header(header)
+    return _Rows(name, columns, dict(zip(columns, cols)))
+
+
+def _read(src, what: str, required, example: str) -> _Rows:
+    if is_frame(src):
+        columns = [str(c).strip() for c in src.columns]
+        data = {c: src.iloc[:, j].to_numpy(dtype=object) for j, c in enumerate(columns)}
+        rows = _Rows(f"the {what} DataFrame", columns, data, frame=src)
     else:
         name = os.fspath(src)
         if not os.path.exists(name):
             raise InputError(f"{name}: {what} file not found")
-        try:
-            df = pd.read_csv(name, dtype=str, keep_default_na=False, encoding="utf-8")
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputError(f"{name}: not a readable {what} CSV ({exc})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in required if c not in df.columns]
+        rows = _read_csv(name, what)
+    missing = [c for c in required if c not in rows.columns]
     if missing:
-        raise InputError(f"{name}: {what} lacks column(s) {', '.join(missing)} "
+        raise InputError(f"{rows.name}: {what} lacks column(s) {', '.join(missing)} "
                          f"(header must include {','.join(required)}; e.g. {example})")
-    return df, name
+    return rows
 
 
-def load_cells(src) -> pd.DataFrame:
+def _number(v) -> float:
+    """The value as a float, NaN when it is not a number (as ``pd.to_numeric(errors="coerce")``)."""
+    if isinstance(v, str):
+        s = v.strip()
+        if not s.isascii() or "_" in s:
+            return math.nan
+        try:
+            return float(s)
+        except ValueError:
+            return math.nan
+    if isinstance(v, (bool, int, float, np.number)):
+        return float(v)
+    return math.nan
+
+
+@dataclass
+class Cells:
+    """The checked cell table: ``cell_id`` (unique, str), ``site_id`` (str), ``lat``,
+    ``lon`` (float64) per row, in file order, and the other columns as given."""
+
+    cell_id: np.ndarray         # object (str)
+    site_id: np.ndarray         # object (str)
+    lat: np.ndarray             # float64
+    lon: np.ndarray             # float64
+    rows: _Rows = field(repr=False)
+
+    def __len__(self):
+        return len(self.cell_id)
+
+    def to_frame(self):
+        """A DataFrame indexed by ``cell_id`` with ``site_id``, ``lat``, ``lon`` and the
+        other columns (from a file: strings; from a DataFrame: as given)."""
+        import pandas as pd
+        rows = self.rows
+        if rows.frame is not None:
+            df = rows.frame.copy()
+            df.columns = rows.columns
+        else:
+            df = pd.DataFrame(rows.data, columns=rows.columns, dtype=str)
+        df["cell_id"] = pd.Series(self.cell_id, index=df.index, dtype=str)
+        df["site_id"] = pd.Series(self.site_id, index=df.index, dtype=str)
+        df["lat"] = self.lat
+        df["lon"] = self.lon
+        return df.set_index("cell_id")
+
+
+def load_cells(src) -> Cells:
     """``cells.csv`` (path or DataFrame) checked: cell_id unique, lat/lon numeric in range.
 
-    Returns a DataFrame indexed by ``cell_id`` (str) with ``site_id`` (str), ``lat``,
-    ``lon`` (float) and any extra columns.
+    Returns a :class:`Cells` (``.to_frame()``: a DataFrame indexed by ``cell_id``).
     """
-    df, name = _read(src, "cells", CELL_COLUMNS, "46000-1234-56789,S0042,31.23,121.47,120")
-    df["cell_id"] = df["cell_id"].astype(str).str.strip()
-    df["site_id"] = df["site_id"].astype(str).str.strip()
+    if isinstance(src, Cells):
+        return src
+    rows = _read(src, "cells", CELL_COLUMNS, "46000-1234-56789,S0042,31.23,121.47,120")
+    cell_id, site_id = rows.strings("cell_id"), rows.strings("site_id")
+    coords = {}
     for col, lo, hi in (("lat", -90, 90), ("lon", -180, 180)):
-        vals = pd.to_numeric(df[col], errors="coerce")
-        bad = vals.isna() | (vals < lo) | (vals > hi)
+        vals = np.array([_number(v) for v in rows.data[col]], dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = np.isnan(vals) | (vals < lo) | (vals > hi)
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"{name}:{i + 2}: field {col!r}: {df[col].iloc[i]!r} is not a "
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{rows.name}:{i + 2}: field {col!r}: {rows.value(col, i)!r} is not a "
                              f"{'latitude' if col == 'lat' else 'longitude'} in [{lo}, {hi}]")
-        df[col] = vals.astype(float)
-    dup = df["cell_id"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"{name}:{i + 2}: field 'cell_id': {df['cell_id'].iloc[i]!r} is listed twice")
-    return df.set_index("cell_id")
+        coords[col] = vals
+    seen = {}
+    for i, c in enumerate(cell_id):
+        if seen.setdefault(c, i) != i:
+            raise InputError(f"{rows.name}:{i + 2}: field 'cell_id': {c!r} is listed twice")
+    return Cells(cell_id, site_id, coords["lat"], coords["lon"], rows)
 
 
-def load_tac(src) -> pd.Series:
-    """TAC table (path or DataFrame) -> Series device_type indexed by 8-digit TAC (str)."""
-    df, name = _read(src, "TAC", TAC_COLUMNS, "35693803,Smartphone")
-    tac = df["tac"].astype(str).str.strip()
-    bad = ~tac.str.fullmatch(r"[0-9]{8}")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{name}:{i + 2}: field 'tac': {tac.iloc[i]!r} is not 8 digits")
-    s = pd.Series(df["device_type"].astype(str).str.strip().to_numpy(), index=tac.to_numpy())
-    return s[~s.index.duplicated(keep="first")]
+def load_tac(src) -> dict:
+    """TAC table (path or DataFrame) -> ``{8-digit TAC: device_type}`` (first row of a
+    TAC listed twice)."""
+    if isinstance(src, dict):
+        return src
+    if is_series(src):          # an already loaded table: device_type by TAC
+        pairs = zip(map(str, src.index), src.to_numpy(dtype=object))
+    else:
+        rows = _read(src, "TAC", TAC_COLUMNS, "35693803,Smartphone")
+        tac = rows.strings("tac")
+        for i, t in enumerate(tac):
+            if not TAC_RE.fullmatch(t):
+                raise InputError(f"{rows.name}:{i + 2}: field 'tac': {t!r} is not 8 digits")
+        pairs = zip(tac, rows.strings("device_type"))
+    out: dict = {}
+    for t, d in pairs:
+        out.setdefault(t, d)
+    return out
 
 
 def is_phone(device_type: str) -> bool:
@@ -76,7 +209,7 @@ def is_phone(device_type: str) -> bool:
     return any(w in t for w in PHONE_WORDS)
 
 
-def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable, np.ndarray, str]:
+def cell_table(tokens: list[str], cells: Cells | None) -> tuple[CellTable, np.ndarray, str]:
     """Kernel cell table for the run's cell tokens.
 
     Returns (table, site names indexed by site code, a warning about the cells
@@ -84,21 +217,31 @@ def cell_table(tokens: list[str], cells: pd.DataFrame | None) -> tuple[CellTable
     unlocated; a cell missing from cells.csv is its own site too.
     """
     n = len(tokens)
-    tok = pd.Index(tokens, dtype=object)
     if cells is None:
         return CellTable.unlocated(tokens), np.array(tokens, dtype=object), ""
-    pos = cells.index.get_indexer(tok)
+    index = {c: i for i, c in enumerate(cells.cell_id)}
+    pos = np.array([index.get(t, -1) for t in tokens], dtype=np.intp)
     known = pos >= 0
-    site_name = np.where(known, cells["site_id"].to_numpy(dtype=object)[np.where(known, pos, 0)],
-                         np.array(tokens, dtype=object)) if n else np.empty(0, object)
-    codes, uniq = pd.factorize(pd.Series(site_name, dtype=object), sort=False)
-    lat = np.where(known, cells["lat"].to_numpy()[np.where(known, pos, 0)], np.nan) if n else np.empty(0)
-    lon = np.where(known, cells["lon"].to_numpy()[np.where(known, pos, 0)], np.nan) if n else np.empty(0)
+    pos[~known] = 0
+    if not len(cells):
+        cells = Cells(np.empty(1, object), np.empty(1, object), np.full(1, np.nan),
+                      np.full(1, np.nan), None)     # nothing known: any row serves
+    tok = np.array(tokens, dtype=object) if n else np.empty(0, object)
+    site_name = np.where(known, cells.site_id[pos], tok) if n else tok
+    codes, uniq = _factorize(site_name)
+    lat = np.where(known, cells.lat[pos], np.nan) if n else np.empty(0)
+    lon = np.where(known, cells.lon[pos], np.nan) if n else np.empty(0)
     missing = int((~known).sum())
     msg = ""
     if missing:
-        sample = ", ".join(list(np.array(tokens, dtype=object)[~known][:3]))
+        sample = ", ".join(list(tok[~known][:3]))
         msg = (f"{missing} cell(s) of the input are not in cells.csv (e.g. {sample}): each is "
                "counted as its own site, without coordinates")
-    uniq = np.asarray(uniq, dtype=object)
     return CellTable.build(codes, lat, lon, tokens, uniq), uniq, msg
+
+
+def _factorize(values) -> tuple[np.ndarray, np.ndarray]:
+    """(code per value, distinct values in order of first appearance)."""
+    first: dict = {}
+    codes = np.array([first.setdefault(v, len(first)) for v in values], dtype=np.intp)
+    return codes, np.array(list(first), dtype=object)

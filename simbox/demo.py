@@ -19,11 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from simbox.sites import haversine_m
-
 __all__ = ["demo", "compare_with_truth", "DemoResult", "DEMO_NETWORK"]
 
 DEMO_NETWORK = {"subscribers": 4000, "days": 3, "scenario": "baseline", "seed": 7}
@@ -50,6 +45,9 @@ class DemoResult:
 def compare_with_truth(flagged: pd.DataFrame, deployments: pd.DataFrame, truth: pd.DataFrame,
                        planted: pd.DataFrame) -> dict:
     """What a scan found against the simulator's ``truth.csv`` and ``deployments.csv``."""
+    import numpy as np      # here, not at the top: the CLI's parser reads DEMO_NETWORK
+    import pandas as pd
+    from simbox.sites import haversine_m
     truth = truth.astype({"imsi": str}).set_index("imsi")
     fraud = truth.index[truth["class"].isin(["simbox", "cardfarm"])]
     flagged_ids = pd.Index(flagged["imsi"].astype(str))
@@ -96,6 +94,7 @@ def demo(out=None, *, subscribers: int = DEMO_NETWORK["subscribers"],
 
     ``out`` defaults to a new folder in the system's temporary folder.
     """
+    import pandas as pd
     from simbox.data import simulate
     from simbox.scan import scan
     t0 = time.monotonic()

@@ -59,7 +59,7 @@ def load_cells(cells) -> pd.DataFrame:
     from simbox.features.tables import load_cells as read_cells
     if isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id":
         cells = cells.reset_index()
-    table = read_cells(cells)
+    table = read_cells(cells).to_frame()
     if len(table) == 0:
         name = os.fspath(cells) if isinstance(cells, (str, os.PathLike)) else "the cells DataFrame"
         raise InputError(f"{name}: the cells file has no rows")

@@ -1,6 +1,7 @@
 """simbox features: per-IMSI feature table from CDR files (and signaling captures)."""
 from __future__ import annotations
 
+import gc
 import json
 import sys
 
@@ -48,6 +49,18 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    # the cyclic garbage collector would run some 50 times over the objects of the
+    # imports below (numpy, pyarrow, the fast path) and find nothing: off for the command
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _run(args) -> int:
     from simbox.errors import ConfigError
     from simbox.features import catalogue, compute_features, write_table
     from simbox.progress import Progress
@@ -68,10 +81,11 @@ def run(args) -> int:
                            timezone=args.timezone, memory_limit=args.memory_limit,
                            workers=args.workers, on_bad_records=args.on_bad_records,
                            rejects=rejects, progress=Progress("reading"))
-    write_table(res.features, args.out)
+    write_table(res, args.out)        # Parquet straight from the result's columns: no pandas
     st = res.stats
     if args.json:
-        out = {"out": args.out, "imsis": len(res.features), "features": res.features.shape[1],
+        n_imsis, n_features = res.shape
+        out = {"out": args.out, "imsis": n_imsis, "features": n_features,
                "seconds": round(res.seconds, 3), "timezone": res.timezone, **st.as_dict(),
                "rejects_file": rejects if st.rejected_total else None}
         print(json.dumps(out))

@@ -1,5 +1,6 @@
 """Partitioning by IMSI hash, spilling under a memory budget, recursive splits."""
 import os
+import threading
 
 import numpy as np
 import pandas as pd
@@ -88,14 +89,43 @@ def test_spill_folder_removed_on_error(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_reader_errors_reach_the_caller(tmp_path):
+@pytest.mark.parametrize("read_thread", [True, False])
+def test_reader_errors_reach_the_caller(tmp_path, read_thread):
     def bad_reader():
         yield from random_batches(10_000, 100)
         raise ValueError("line 7: bad")
 
     with pytest.raises(ValueError, match="line 7: bad"):
-        reduce_partitioned(bad_reader(), lambda c: None, memory_limit="1MB", tmpdir=str(tmp_path))
+        reduce_partitioned(bad_reader(), lambda c: None, memory_limit="1MB", tmpdir=str(tmp_path),
+                           read_thread=read_thread)
     assert os.listdir(tmp_path) == []
+
+
+def test_reading_in_a_thread_or_not_gives_the_same_partitions(monkeypatch):
+    # on one core (taskset) the batches are read in the partitioning thread itself
+    from simbox.fastpath import partition
+    batches = random_batches(60_000, 3_000, seed=4, batch=7_000)
+
+    readers = set()
+
+    def read():
+        for b in batches:
+            readers.add(threading.current_thread().name)
+            yield b
+
+    def run():
+        readers.clear()
+        return sorted((int(c["imsi"][0]), len(c["imsi"]), int(c["time"].sum()))
+                      for c in reduce_partitioned(read(), lambda c: {k: v.copy() for k, v in c.items()},
+                                                  memory_limit="1MB", workers=1))
+
+    monkeypatch.setattr(partition, "usable_cores", lambda: 1)
+    one_core = run()
+    assert readers == {threading.current_thread().name}
+    monkeypatch.setattr(partition, "usable_cores", lambda: 2)
+    assert run() == one_core
+    assert readers == {"simbox-reader"}
+    assert sum(n for _, n, _ in one_core) == 60_000
 
 
 def test_one_huge_imsi_under_a_tiny_budget(tmp_path):

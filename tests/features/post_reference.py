@@ -4,7 +4,6 @@ Pairs are found by shifting the sorted (group, value) entries against themselves
 ``j = 1, 2, ...`` places, one array op per shift, and made distinct by ``np.unique``.
 """
 import numpy as np
-import pandas as pd
 
 
 def reference_neighbour_counts(keys, rows, values, n, distance=10):
@@ -40,14 +39,15 @@ def reference_neighbour_counts(keys, rows, values, n, distance=10):
 def reference_device_not_phone(imei, tac_table, is_phone):
     """``(tac, device_type, device_not_phone)`` per IMEI string, one by one.
 
-    ``tac_table``: Series device_type by TAC, or None.
+    ``tac_table``: ``{TAC: device_type}``, or None.
     """
     tac = np.array([s[:8] if len(s) >= 14 else "" for s in imei], dtype=object)
     dtype = np.full(len(imei), "", dtype=object)
     flag = np.full(len(imei), np.nan)
     if tac_table is not None and len(imei):
-        dt = tac_table.reindex(tac).to_numpy(dtype=object)
-        known = pd.notna(dt) & (tac != "")
+        dt = [tac_table.get(t) if t else None for t in tac]
+        known = np.array([t is not None for t in dt], dtype=bool)
+        dt = np.array(dt, dtype=object)
         dtype[known] = dt[known]
         flag[known] = [0.0 if is_phone(t) else 1.0 for t in dt[known]]
     return tac, dtype, flag

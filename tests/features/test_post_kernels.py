@@ -3,7 +3,6 @@ numpy and per-string code they replaced (tests/features/post_reference.py)."""
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 from hypothesis import given, settings, strategies as st
 
 from post_reference import reference_device_not_phone, reference_neighbour_counts
@@ -65,7 +64,7 @@ TYPES = ["Smartphone", "IoT module", "Feature phone", "Modem / gateway"]
                           .map("".join)), max_size=30),
        st.booleans())
 def test_tacs_and_device_types_are_the_per_string_reference(imeis, with_table):
-    table = pd.Series(TYPES, index=TACS) if with_table else None
+    table = dict(zip(TACS, TYPES)) if with_table else None
     ctx = _context([encode_digits(s) for s in imeis], table)
     device_not_phone(ctx)
     tac, dtype, flag = reference_device_not_phone(decode_array(ctx.main_imei_code), table,
