@@ -121,8 +121,9 @@ def _groups(ctx: Context):
     Returns ``(group, row, count)``.
     """
     imeis, dev = np.unique(ctx.dev_imei, return_inverse=True)
-    site = ctx.site_code.astype(np.int64) + len(imeis)
-    count = len(imeis) + (int(ctx.site_code.max()) + 1 if len(site) else 0)
+    lo, hi = (int(ctx.site_code.min()), int(ctx.site_code.max())) if len(ctx.site_code) else (0, -1)
+    site = ctx.site_code.astype(np.int64) + (len(imeis) - lo)
+    count = len(imeis) + hi - lo + 1
     group = np.concatenate([dev.reshape(-1).astype(np.int64), site])
     rows = np.concatenate([ctx.dev_row, ctx.site_row]).astype(np.int64)
     return group, rows, count

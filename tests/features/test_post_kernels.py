@@ -23,7 +23,7 @@ def pair_tables(draw):
     dev = sorted(draw(st.sets(st.tuples(st.integers(0, n - 1),
                                         st.sampled_from([7, 10 ** 15 + 1, 10 ** 17 + 5])),
                               max_size=40)))
-    site = sorted(draw(st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, 5)), max_size=60)))
+    site = sorted(draw(st.sets(st.tuples(st.integers(0, n - 1), st.integers(-2, 5)), max_size=60)))
     ns = SimpleNamespace(dev_row=np.array([r for r, _ in dev], np.int64),
                          dev_imei=np.array([k for _, k in dev], np.int64),
                          site_row=np.array([r for r, _ in site], np.int64),
