@@ -84,6 +84,6 @@ setup(
         "bench": ["duckdb>=1.0", "polars>=1.0", "asn1tools>=0.160", "pycrate>=0.7"],
         "spark": ["pyspark>=3.5"],
     },
-    entry_points={"console_scripts": ["simbox=simbox.cli:main"]},
+    entry_points={"console_scripts": ["simbox=simbox.cli:entry"]},
     zip_safe=False,
 )
