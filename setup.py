@@ -22,6 +22,27 @@ PACKAGES = {
 }
 
 DEBUG = os.environ.get("SIMBOX_DEBUG", "") not in ("", "0")
+# the mode of the last build: the generated C files of a debug build must not be
+# reused by a normal one (Cython regenerates them only when the .pyx is newer)
+MODE_FILE = ".cython-build-mode"
+
+
+def mode_changed() -> bool:
+    """True when the kernels were last generated in the other mode, or never (recorded here)."""
+    mode = "debug" if DEBUG else "release"
+    try:
+        with open(MODE_FILE) as f:
+            last = f.read().strip()
+    except OSError:
+        last = None
+    if last != mode:
+        try:
+            with open(MODE_FILE, "w") as f:
+                f.write(mode + "\n")
+        except OSError:            # a read-only source tree: regenerate every time
+            pass
+        return True
+    return False
 
 
 def extensions():
@@ -44,7 +65,7 @@ def extensions():
     }
     return cythonize(exts, compiler_directives=directives,
                      compile_time_env={"SIMBOX_DEBUG": DEBUG},
-                     force=DEBUG)
+                     force=DEBUG or mode_changed())
 
 
 def version():
