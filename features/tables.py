@@ -44,9 +44,14 @@ class _Rows:
     columns: list               # column names, stripped
     data: dict                  # column name -> object ndarray
     frame: object = None        # the DataFrame given, if any
+    lines: list | None = None   # the file line of each row (None: row i is line i + 2)
 
     def __len__(self):
         return len(self.data[self.columns[0]]) if self.columns else 0
+
+    def line(self, i: int) -> int:
+        """The line of the file row i stands on (of a DataFrame: i + 2, as if written out)."""
+        return self.lines[i] if self.lines is not None else i + 2
 
     def value(self, col: str, i: int):
         """The value as given (for messages)."""
@@ -75,24 +80,31 @@ def _header(names) -> list:
 
 
 def _read_csv(name: str, what: str) -> _Rows:
+    rows, lines = [], []
     try:
         with open(name, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r and not (len(r) == 1 and not r[0].strip())]
+            reader = csv.reader(f)
+            start = 1
+            for r in reader:                     # blank lines are skipped
+                if r and not (len(r) == 1 and not r[0].strip()):
+                    rows.append(r)
+                    lines.append(start)
+                start = reader.line_num + 1
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not a readable {what} CSV ({exc})") from None
     except csv.Error as exc:
         raise InputError(f"{name}: not a readable {what} CSV ({exc})") from None
     if not rows:
-        raise InputError(f"{name}: not a readable {what} CSV (No columns to parse from file)")
+        raise InputError(f"{name}: empty {what} file (no header line)")
     header = rows[0]
     k = len(header)
-    for line, r in enumerate(rows[1:], 2):
+    for line, r in zip(lines[1:], rows[1:]):
         if len(r) > k:
-            raise InputError(f"{name}: not a readable {what} CSV (Error tokenizing data. C error: "
-                             f"Expected {k} fields in line {line}, saw {len(r)}\n)")
+            raise InputError(f"{name}:{line}: {len(r)} fields where the header has {k} (a value "
+                             "holding the separator must be quoted)")
     cols = [np.array([r[j] if j < len(r) else "" for r in rows[1:]], dtype=object) for j in range(k)]
     columns = _header(header)
-    return _Rows(name, columns, dict(zip(columns, cols)))
+    return _Rows(name, columns, dict(zip(columns, cols)), lines=lines[1:])
 
 
 def _read(src, what: str, required, example: str) -> _Rows:
@@ -174,13 +186,13 @@ def load_cells(src) -> Cells:
             bad = np.isnan(vals) | (vals < lo) | (vals > hi)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{rows.name}:{i + 2}: field {col!r}: {rows.value(col, i)!r} is not a "
+            raise InputError(f"{rows.name}:{rows.line(i)}: field {col!r}: {rows.value(col, i)!r} is not a "
                              f"{'latitude' if col == 'lat' else 'longitude'} in [{lo}, {hi}]")
         coords[col] = vals
     seen = {}
     for i, c in enumerate(cell_id):
         if seen.setdefault(c, i) != i:
-            raise InputError(f"{rows.name}:{i + 2}: field 'cell_id': {c!r} is listed twice")
+            raise InputError(f"{rows.name}:{rows.line(i)}: field 'cell_id': {c!r} is listed twice")
     return Cells(cell_id, site_id, coords["lat"], coords["lon"], rows)
 
 
@@ -196,7 +208,7 @@ def load_tac(src) -> dict:
         tac = rows.strings("tac")
         for i, t in enumerate(tac):
             if not TAC_RE.fullmatch(t):
-                raise InputError(f"{rows.name}:{i + 2}: field 'tac': {t!r} is not 8 digits")
+                raise InputError(f"{rows.name}:{rows.line(i)}: field 'tac': {t!r} is not 8 digits")
         pairs = zip(tac, rows.strings("device_type"))
     out: dict = {}
     for t, d in pairs:

@@ -1,4 +1,6 @@
-"""cells.csv and TAC readers (csv module, no pandas) against the pandas readers they replaced."""
+"""cells.csv and TAC readers (csv module, no pandas) against the pandas readers they replaced
+(two messages reworded: a long row, an empty file)."""
+import re
 import string
 
 import numpy as np
@@ -17,7 +19,20 @@ def outcome(fn, src):
     try:
         return "ok", fn(src)
     except InputError as exc:
-        return "error", str(exc)
+        return "error", ours(str(exc))
+
+
+def ours(msg):
+    """A message of the pandas readers as the csv readers word it (one line, the file line)."""
+    m = re.fullmatch(r"(.*): not a readable (\w+) CSV \(Error tokenizing data\. C error: "
+                     r"Expected (\d+) fields in line (\d+), saw (\d+)\n\)", msg, re.S)
+    if m:
+        return (f"{m[1]}:{m[4]}: {m[5]} fields where the header has {m[3]} (a value holding the "
+                "separator must be quoted)")
+    m = re.fullmatch(r"(.*): not a readable (\w+) CSV \(No columns to parse from file\)", msg)
+    if m:
+        return f"{m[1]}: empty {m[2]} file (no header line)"
+    return msg
 
 
 def check_cells(src):

@@ -23,7 +23,13 @@ def test_load_cells_from_file(tmp_path):
     ("cell_id,site_id,lat\n", "cells.csv: cells lacks column(s) lon (header must include "
      "cell_id,site_id,lat,lon; e.g. 46000-1234-56789,S0042,31.23,121.47,120)"),
     ("cell_id,site_id,lat,lon\n", "cells.csv: the cells file has no rows"),
-    ("", "cells.csv: not a readable cells CSV (No columns to parse from file)"),
+    ("", "cells.csv: empty cells file (no header line)"),
+    ("cell_id,site_id,lat,lon\nc1,s1,1,2\nc2,s1,1,2,3\n",
+     "cells.csv:3: 5 fields where the header has 4 (a value holding the separator must be quoted)"),
+    ("cell_id,site_id,lat,lon\n\nc1,s1,95,1\n",          # the line of the file, blank lines counted
+     "cells.csv:3: field 'lat': '95' is not a latitude in [-90, 90]"),
+    ('cell_id,site_id,lat,lon\nc1,"s\n1",1,1\nc2,s1,1,x\n',
+     "cells.csv:4: field 'lon': 'x' is not a longitude in [-180, 180]"),
     ("cell_id,site_id,lat,lon,azimuth\nc1,s1,31.2,121.4,0\nc2,s1,abc,121.4,90\n",
      "cells.csv:3: field 'lat': 'abc' is not a latitude in [-90, 90]"),
     ("cell_id,site_id,lat,lon,azimuth\nc1,s1,31.2,191.4,0\n",
