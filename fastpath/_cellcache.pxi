@@ -47,13 +47,19 @@ cdef class CellCache:
         """Code of ``token`` (UTF-8 bytes), added to the CellDict if new."""
         return self._lookup(<const uint8_t*>(<char*>token), len(token))
 
-    cdef inline void _prefetch(self, const uint8_t* s, Py_ssize_t n) noexcept nogil:
+    cdef inline uint64_t _prefetch(self, const uint8_t* s, Py_ssize_t n) noexcept nogil:
         """Start loading the slot of a token looked up soon (hides a cache miss: the
-        parser streams much more data through the cache than this table)."""
-        prefetch(&self.slots[_hash(s, n) & self.mask])
-
-    cdef int32_t _lookup(self, const uint8_t* s, Py_ssize_t n) except -2 nogil:
+        parser streams much more data through the cache than this table); returns the
+        token's hash for :meth:`_lookup_hashed`."""
         cdef uint64_t h = _hash(s, n)
+        prefetch(&self.slots[h & self.mask])
+        return h
+
+    cdef inline int32_t _lookup(self, const uint8_t* s, Py_ssize_t n) except -2 nogil:
+        return self._lookup_hashed(s, n, _hash(s, n))
+
+    cdef int32_t _lookup_hashed(self, const uint8_t* s, Py_ssize_t n, uint64_t h) except -2 nogil:
+        """Code of the token s[:n] whose _hash is h."""
         cdef uint32_t hi = <uint32_t>(h >> 32)
         cdef size_t i = h & self.mask
         cdef Slot* sl

@@ -331,6 +331,7 @@ cdef class Parser:
         cdef const uint8_t* nlp
         cdef int status = ST_NEED_INPUT
         cdef int64_t t = 0
+        cdef uint64_t cell_h = 0
 
         if self.skipping:
             nlp = <const uint8_t*>memchr(b + p, 10, end - p)
@@ -399,10 +400,11 @@ cdef class Parser:
             if bad_quote:
                 self._reject(BAD_QUOTE, -1, rec_line, rec, recend, 0)
                 continue
+            cell_h = 0
             if self.n_cell_parts == 1 and nf == ncols:
                 f = &fields[self.role_col[R_CELL]]
                 if not f.escaped:
-                    self.cache._prefetch(b + f.start, f.end - f.start)
+                    cell_h = self.cache._prefetch(b + f.start, f.end - f.start)
             if nf != ncols:
                 self._reject(BAD_FIELD_COUNT, -1, rec_line, rec, recend, nf)
                 continue
@@ -484,8 +486,8 @@ cdef class Parser:
                         self._grow_tmp(n)
                         n = self._unescape(b, f, self.tmp)
                         code = self.cache._lookup(self.tmp, n)
-                    else:
-                        code = self.cache._lookup(b + f.start, n)
+                    else:                          # hashed when its slot was prefetched
+                        code = self.cache._lookup_hashed(b + f.start, n, cell_h)
             elif self.n_cell_parts > 1:
                 code = self._joined_cell(b)
             o_rtype[out_n] = <uint8_t>rt
