@@ -39,16 +39,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from simbox.training.build_default_model import parse_worlds
+
 WHOLE = 0.8
 DETECTED = 0.5
-
-
-def _worlds(text):
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def world(w, a, work):
@@ -168,7 +162,7 @@ def raid_labels(truth, rng, share=0.7, legit=300):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--heldout", type=_worlds, default=_worlds("1000-1003"), metavar="A-B",
+    ap.add_argument("--heldout", type=parse_worlds, default=parse_worlds("1000-1003"), metavar="A-B",
                     help="held-out world seeds (>= 1000; default 1000-1003)")
     ap.add_argument("--subscribers", type=int, default=20_000)
     ap.add_argument("--days", type=int, default=7)

@@ -152,7 +152,8 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
     return model
 
 
-def _worlds(text):
+def parse_worlds(text):
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``."""
     out = []
     for part in text.split(","):
         lo, _, hi = part.partition("-")
@@ -166,7 +167,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_MODEL))
     ap.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     ap.add_argument("--days", type=int, default=DAYS)
-    ap.add_argument("--worlds", type=_worlds, default=list(WORLDS), metavar="A-B,C",
+    ap.add_argument("--worlds", type=parse_worlds, default=list(WORLDS), metavar="A-B,C",
                     help=f"training world seeds (default {WORLDS.start}-{WORLDS.stop - 1})")
     ap.add_argument("--easy-rate", type=float, default=EASY_LEGIT_RATE,
                     help="share of the easy legit SIMs kept in the knowledge")
