@@ -178,6 +178,8 @@ def _warnings(summary: dict) -> str:
     if summary.get("unlocated_flagged"):
         out.append(f"{summary['unlocated_flagged']:,} flagged SIM(s) have no known main site and appear "
                    "in no site.")
+    for w in summary.get("model_warnings", []):
+        out.append("The model warns: " + html.escape(w))
     rec = summary.get("records", {})
     if rec.get("rejected"):
         out.append(f"{rec['rejected']:,} malformed record(s) were rejected (see <code>rejects.csv</code>).")

@@ -343,7 +343,11 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     if callable(progress):
         progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
+    model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
+    for w in model_warnings:
+        log.warning("model %s: %s", model_name, w)
     summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
+               "model_warnings": model_warnings,
                "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
                "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
     if hasattr(progress, "stage"):
