@@ -135,6 +135,7 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
         kn = read_knowledge(stage / KNOWLEDGE_FILE, names, schema)
         model = train(kn.X.iloc[:0], pd.DataFrame(columns=["imsi", "label", "case_id"]),
                       simulated=kn, unlabelled="ignore", target_precision=target_precision,
+                      cv_group="world",
                       seed=0, kind_holdout=kind_holdout,
                       inputs=[{"knowledge": {"worlds": [i["world"] for i in infos],
                                              "subscribers": subscribers, "days": days,

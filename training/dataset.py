@@ -150,6 +150,10 @@ def _with_truth(rows, truth, prefix=""):
     t.index = prefix + t.index
     rows["kind"] = t["kind"].reindex(rows.index).fillna("").to_numpy()
     rows["legit_group"] = t["legit_group"].reindex(rows.index).fillna("").to_numpy()
+    if "world" in truth:
+        w = pd.Series(truth["world"].astype(str).to_numpy(), index=prefix + pd.Index(
+            truth["imsi"].astype(str)))
+        rows["world"] = w.reindex(rows.index).fillna("").to_numpy()
     return rows
 
 
@@ -233,7 +237,7 @@ def build_training_set(features, labels, *, unlabelled="presumed-legit",
         sim_info.append(dict(s_meta, sims=int(len(s_rows)),
                              train_weight=float(simulated_weight),
                              label_counts=s_rows["label"].value_counts().to_dict()))
-    for c in ("kind", "legit_group"):
+    for c in ("kind", "legit_group", "world"):
         if c in rows:
             rows[c] = rows[c].fillna("")
     Xall = pd.concat(Xs)

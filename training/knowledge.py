@@ -115,7 +115,8 @@ def read_knowledge(path, names, schema_hash) -> Knowledge:
     X = df.loc[:, list(names)].astype(np.float64).set_axis(index)
     truth = pd.DataFrame({"imsi": index, "label": df["_label"].to_numpy(),
                           "case_id": df["_case"].to_numpy(), "kind": df["_kind"].to_numpy(),
-                          "legit_group": df["_legit_group"].to_numpy()})
+                          "legit_group": df["_legit_group"].to_numpy(),
+                          "world": df["_world"].to_numpy()})
     return Knowledge(X, truth, df["_weight"].to_numpy(dtype=float), info)
 
 

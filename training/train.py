@@ -159,7 +159,8 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
           seed=0, unlabelled=UNLABELLED, unlabelled_max=100_000, unlabelled_weight=0.5,
           seizure_weight=SEIZURE_WEIGHT, simulated=SIMULATED_DEFAULT, simulated_weight=1.0,
           truth=None, feature_names=None, schema_hash=None, model_params=None, n_boot=200,
-          kind_holdout=True, timezone=None, out=None, inputs=None, progress=None) -> Model:
+          kind_holdout=True, cv_group="case", timezone=None, out=None, inputs=None,
+          progress=None) -> Model:
     """Train a model on labelled SIMs; return it fitted, with threshold and card.
 
     ``features``: FeatureResult or DataFrame indexed by imsi.  ``labels``: a
@@ -174,7 +175,9 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     worlds), None (the seizures alone), a ``(features, truth)`` pair of a simulated
     network, or a list of these.  ``unlabelled``: ``"pu"`` (presumed legit except
     the SIMs that score like labelled fraud, :mod:`simbox.training.pu`),
-    ``"presumed-legit"`` (all of the sample) or ``"ignore"``.
+    ``"presumed-legit"`` (all of the sample) or ``"ignore"``.  ``cv_group``:
+    ``"case"`` (folds keep each case whole) or ``"world"`` (folds keep each simulated
+    world whole: the cross-validated figures are then leave-world-out figures).
 
     Raises :class:`~simbox.errors.InputError` when no threshold reaches
     ``target_precision`` on the cross-validated scores (no honest operating point);
@@ -212,6 +215,13 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
             ts = TrainingSet(ts.X[~drop], ts.rows[~drop], ts.info)
         ts.info["unlabelled"] = dict(ts.info["unlabelled"], policy="pu", pu=pu_info)
     y, groups = ts.y, ts.rows["group"].to_numpy()
+    if cv_group == "world":
+        if "world" not in ts.rows or (ts.rows["world"] == "").any():
+            raise ConfigError("cv_group='world' needs a world for every training SIM "
+                              "(simulated knowledge alone)")
+        groups = ("world:" + ts.rows["world"]).to_numpy()
+    elif cv_group != "case":
+        raise ConfigError(f"cv_group must be 'case' or 'world', not {cv_group!r}")
     tw = ts.rows["train_weight"].to_numpy(dtype=float)
     folds = _fold_count(y, groups, folds)
     splits = grouped_splits(y, groups, n_splits=folds, seed=seed)
@@ -265,7 +275,8 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
         "timezone": ts.info.get("timezone") or timezone or "UTC",
         "training_data": dict(ts.info, inputs=inputs or []),
         "unlabelled": ts.info["unlabelled"],
-        "cross_validation": {"folds": folds, "grouped_by": "case (merged when cases share a SIM)",
+        "cross_validation": {"folds": folds, "grouped_by": "simulated world (leave-world-out)"
+                             if cv_group == "world" else "case (merged when cases share a SIM)",
                              "stratified": True, "seed": seed, "bootstrap": n_boot,
                              "thresholds_per_fold": per_fold},
         "threshold": {"score": "1 - P(legit)", "target_precision": target_precision,
