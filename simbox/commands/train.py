@@ -115,7 +115,8 @@ def run(args) -> int:
                "label_counts": model.card["training_data"]["label_counts"],
                "cv_precision": s["precision"], "cv_recall": s["recall"],
                "cv_false_positive_rate": s["false_positive_rate"],
-               "rules_recall": r["recall"], "seconds": model.card["seconds"]}
+               "rules_recall": r["recall"], "seconds": model.card["seconds"],
+               "warnings": model.card.get("warnings", [])}
     if args.json:
         from simbox.training.model import nan_free
         print(json.dumps(nan_free(summary)))
@@ -124,5 +125,6 @@ def run(args) -> int:
         print(f"model written to {args.out}: {summary['sims']:,} SIMs, threshold "
               f"{f(model.threshold)}; cross-validated precision {f(s['precision'])}, recall "
               f"{f(s['recall'])}, FPR {f(s['false_positive_rate'])} (rules recall "
-              f"{f(r['recall'])}); see {args.out}/report.html")
+              f"{f(r['recall'])}); see {args.out}/report.html"
+              + (f"; {len(summary['warnings'])} WARNING(S) above" if summary["warnings"] else ""))
     return 0
