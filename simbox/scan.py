@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
+import types
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -358,3 +360,15 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     result.summary["seconds"] = round(time.monotonic() - started, 1)
     result.rejects_path = os.fspath(rejects) if rejects is not None else None
     return result
+
+
+class _ScanModule(types.ModuleType):
+    """``simbox.scan`` is both this module and the public function: once the module is
+    imported, Python binds the package attribute ``simbox.scan`` to it, so the module
+    itself calls :func:`scan`."""
+
+    def __call__(self, *args, **kwargs):
+        return scan(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _ScanModule

@@ -67,8 +67,9 @@ def test_event_batch_concat_and_pandas():
 
 def test_public_api_is_exported_and_lazy():
     code = ("import sys, simbox; assert 'pandas' not in sys.modules; "
-            "import simbox.scan as s; from simbox.training.train import train; "
-            "assert simbox.scan is s.scan and simbox.train is train; "
+            "f = simbox.scan; import simbox.scan as s; from simbox.training.train import train; "
+            "assert f is s.scan and simbox.train is train; "
+            "assert callable(simbox.scan) and simbox.scan.__call__.__doc__ is None; "
             "assert callable(simbox.compute_features) and callable(simbox.evaluate); "
             "assert set(simbox.__all__) >= {'scan', 'train', 'evaluate', 'simulate'}")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
