@@ -60,9 +60,12 @@ def scan_world(model, folder, info):
                 model=model, timezone=info["timezone"], allow_missing_cells=True)
 
 
-def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None) -> dict:
-    """Figures of a set of flagged SIMs against a simulator truth."""
+def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) -> dict:
+    """Figures of a set of flagged SIMs against a simulator truth (restricted to the
+    ``scanned`` SIMs, those with at least one event, when given)."""
     t = truth.set_index("imsi")
+    if scanned is not None:
+        t = t[t.index.isin(pd.Index(scanned).astype(str))]
     fraud = t["label"] != "legit"
     flag = t.index.isin(list(flagged_imsi))
     tp, fp = int((flag & fraud).sum()), int((flag & ~fraud).sum())
@@ -193,7 +196,8 @@ def main(argv=None) -> int:
         worlds[w] = (folder, res, truth, info)
         sr = scan_world(model, folder, info)
         dep_of = sr.flagged.set_index("imsi")["deployment_id"].astype(str)
-        r = score_flags(truth, set(sr.flagged["imsi"].astype(str)), dep_of)
+        r = score_flags(truth, set(sr.flagged["imsi"].astype(str)), dep_of,
+                        sr.predictions.index)
         rows.append((str(w), r))
         results["zero_shot"][w] = r
         print(f"# world {w}: scanned in {time.monotonic() - t0:.0f}s", flush=True)
@@ -218,7 +222,8 @@ def main(argv=None) -> int:
             folder_b, _, truth_b, info_b = worlds[wb]
             sr = scan_world(m, folder_b, info_b)
             dep_of = sr.flagged.set_index("imsi")["deployment_id"].astype(str)
-            r = score_flags(truth_b, set(sr.flagged["imsi"].astype(str)), dep_of)
+            r = score_flags(truth_b, set(sr.flagged["imsi"].astype(str)), dep_of,
+                            sr.predictions.index)
             absent = {k: v for k, v in r["by_kind"].items() if k not in seized}
             r["absent"] = absent
             r["train_seconds"] = secs
