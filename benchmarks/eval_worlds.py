@@ -217,7 +217,8 @@ def main(argv=None) -> int:
             _, res_a, truth_a, _ = worlds[wa]
             labels, seized = raid_labels(truth_a, rng)
             t0 = time.monotonic()
-            m = train(res_a, labels, n_boot=100, kind_holdout=False)
+            m = train(res_a, labels, n_boot=100, kind_holdout=False,
+                      simulated=a.model or "default")
             secs = time.monotonic() - t0
             folder_b, _, truth_b, info_b = worlds[wb]
             sr = scan_world(m, folder_b, info_b)

@@ -144,15 +144,25 @@ UNLABELLED = "pu"
 
 def resolve_simulated(simulated, feature_names, schema_hash):
     """``simulated`` as :func:`build_training_set` takes it: ``"default"`` is the knowledge
-    shipped with the default model, a list may mix it with simulated networks."""
-    from simbox.training.knowledge import default_knowledge
+    shipped with the default model, a path a ``knowledge.parquet`` (or a model folder
+    holding one); a list may mix them with ``(features, truth)`` pairs."""
+    import os
+    import pathlib
+    from simbox.training.knowledge import KNOWLEDGE_FILE, default_knowledge, read_knowledge
+    from simbox.training.schema import registry_schema
     if simulated is None or simulated is False:
         return None
     items = simulated if isinstance(simulated, list) else [simulated]
-    from simbox.training.schema import registry_schema
     names, reg_hash = registry_schema()
-    return [default_knowledge(names, reg_hash) if isinstance(s, str) and s == SIMULATED_DEFAULT
-            else s for s in items]
+    out = []
+    for s in items:
+        if isinstance(s, str) and s == SIMULATED_DEFAULT:
+            s = default_knowledge(names, reg_hash)
+        elif isinstance(s, (str, os.PathLike)):
+            p = pathlib.Path(s)
+            s = read_knowledge(p / KNOWLEDGE_FILE if p.is_dir() else p, names, reg_hash)
+        out.append(s)
+    return out
 
 
 def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK, folds=5,
@@ -172,8 +182,9 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     threshold may give up for a higher score (:mod:`simbox.training.threshold`).
 
     ``simulated``: ``"default"`` (simbox's shipped knowledge of many simulated
-    worlds), None (the seizures alone), a ``(features, truth)`` pair of a simulated
-    network, or a list of these.  ``unlabelled``: ``"pu"`` (presumed legit except
+    worlds), the path of a ``knowledge.parquet`` or of a model folder holding one,
+    None (the seizures alone), a ``(features, truth)`` pair of a simulated network,
+    or a list of these.  ``unlabelled``: ``"pu"`` (presumed legit except
     the SIMs that score like labelled fraud, :mod:`simbox.training.pu`),
     ``"presumed-legit"`` (all of the sample) or ``"ignore"``.  ``cv_group``:
     ``"case"`` (folds keep each case whole) or ``"world"`` (folds keep each simulated
