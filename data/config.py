@@ -25,6 +25,7 @@ from simbox.data.kinds import FRAUD_KINDS, LEGIT_KINDS
 from simbox.errors import ConfigError
 
 SCENARIOS = ("baseline", "evasive", "mixed")
+SIGNED = {"city.centre_lat": (-90, 90), "city.centre_lon": (-180, 180)}   # may be negative
 
 
 def _behaviour(moc, mtc, sms_mo, sms_mt, data, contacts, repeat, dur, unanswered, profile,
@@ -358,7 +359,11 @@ def _check_value(where, default, value, source):
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) \
                 and not value.is_integer():
             bad("expected an integer")
-        if value < 0:
+        if where in SIGNED:
+            lo, hi = SIGNED[where]
+            if not lo <= value <= hi:
+                bad(f"expected a number between {lo} and {hi}")
+        elif value < 0:
             bad("expected a number >= 0")
         if where.endswith(("share", "_share")) or where.split(".")[-1].startswith("p_"):
             if value > 1:
@@ -446,25 +451,34 @@ def _check_timezone(name, source):
                           "(use an IANA name such as 'Asia/Shanghai')") from None
 
 
+def read_config_file(path) -> dict:
+    """The overrides of a JSON/TOML configuration file, validated (a ``world.json``
+    written by :func:`simbox.data.worlds.simulate_world` gives its ``config`` table)."""
+    p = pathlib.Path(path)
+    try:
+        text = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+            data = tomllib.loads(text.decode("utf-8"))
+        else:
+            data = json.loads(text.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid {'TOML' if p.suffix.lower() == '.toml' else 'JSON'}:"
+                          f" {exc}") from None
+    if isinstance(data, dict) and "world" in data and "config" in data:
+        data = data["config"]
+    Config(data, str(p))
+    return data
+
+
 def load_config(path=None, overrides: dict | None = None) -> Config:
     """The default configuration, overridden by a JSON/TOML file and then by ``overrides``."""
     cfg = Config()
     if path is not None:
-        p = pathlib.Path(path)
-        try:
-            text = p.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
-        try:
-            if p.suffix.lower() == ".toml":
-                import tomllib
-                data = tomllib.loads(text.decode("utf-8"))
-            else:
-                data = json.loads(text.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid {'TOML' if p.suffix.lower() == '.toml' else 'JSON'}:"
-                              f" {exc}") from None
-        cfg = cfg.with_overrides(data, str(p))
+        cfg = Config(read_config_file(path), str(path))
     if overrides:
         cfg = cfg.with_overrides(overrides)
     return cfg
