@@ -15,12 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from simbox.data.kinds import KIND_CODE
-from simbox.data.registry import (DATA, MOC, MTC, OWN, SMS_MO, SMS_MT, lognormal,
-                                  rank_in_group, substream, uniform_range)
+from simbox.data.registry import (BIG, DATA, MOC, MTC, OWN, SMS_MO, SMS_MT, lognormal,
+                                  push_back, rank_in_group, substream, uniform_range)
 from simbox.data.timing import wave
-
-BIG = np.int64(10**11)
-
 
 class Deployment:
     """What a raid would find, and what truth.csv needs."""
@@ -67,20 +64,6 @@ def _call_durations(rng, n, sc):
     dur = np.where(ans, d, 0)
     occupy = np.where(ans, d, rng.integers(20, 46, size=n))     # ringing time when unanswered
     return dur, occupy
-
-
-def _push_back(port, t, occupy, gap):
-    """Shift calls so a port never carries two at once (exact, vectorised)."""
-    if len(t) == 0:
-        return t
-    step = occupy + gap
-    cs = np.cumsum(step) - step                      # sum of previous steps (global)
-    first = np.r_[True, port[1:] != port[:-1]]
-    base = np.maximum.accumulate(np.where(first, cs, 0))
-    s = cs - base                                    # within-port prefix sum
-    key = port.astype(np.int64) * BIG + (t - s)
-    run = np.maximum.accumulate(key) - port.astype(np.int64) * BIG
-    return run + s
 
 
 def _schedule_bank(rng, n_ports, pool, t0, rotation_s, n_slots):
@@ -216,6 +199,8 @@ class SimboxFactory:
                              home=home, mode=OWN, start_day=start_day)
         # traffic: attempts per port following the wave
         hour_w = wave(sc.night_activity)
+        if sc.caller_shift_h[1] > 0:       # callers in a zone behind: their evening, our night
+            hour_w = np.roll(hour_w, int(uniform_range(rng, sc.caller_shift_h)) % 24)
         if kind == "simbox_human":
             lo, hi = kp.sleep_hours
             hour_w = hour_w.copy()
@@ -230,7 +215,7 @@ class SimboxFactory:
         port, t = _attempts(rng, window, ports, t0, rate, hour_w)
         dur, occ = _call_durations(rng, len(t), sc)
         gap = np.maximum(1, lognormal(rng, sc.setup_gap_s, 0.8, len(t))).astype(np.int64)
-        t = _push_back(port, t, occ, gap)
+        t = push_back(port, t, occ, gap)
         keep = t < window.end
         port, t, dur = port[keep], t[keep], dur[keep]
         # which SIM was on the port

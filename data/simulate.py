@@ -152,7 +152,7 @@ def build_network(subscribers: int, days: int, scenario: str = "mixed", seed: in
     truth = truth_table(subs, deployments)
     legit_groups = {}
     for kind, (idx, extra_info) in created.items():
-        if kind == "call_centre" and "centre" in extra_info:
+        if kind in ("call_centre", "desk_gateway") and "centre" in extra_info:
             c = extra_info["centre"]
             legit_groups[kind] = [idx[c == k] for k in np.unique(c)]
         else:

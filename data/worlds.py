@@ -118,12 +118,26 @@ RANGES = {
     "low_activity": {"silent_day_share": ("share", 0.2, 0.8),
                      "callee_weight": ("x", 0.4, 2.5)},
     "call_centre": {"centre_agents": ("range", 0.3, 1.5, 3),
-                    "activity_dispersion": ("x", 0.5, 2.0), "fct_share": ("share", 0.0, 0.6)},
+                    "activity_dispersion": ("x", 0.5, 2.0), "fct_share": ("share", 0.0, 0.6),
+                    "callback_share": ("share", 0.0, 0.15),
+                    "callback_delay_min": ("x", 0.3, 3.0)},
+    "desk_gateway": {"office_agents": ("range", 0.4, 1.6, 4),
+                     "gateway_sims": ("range", 0.5, 1.2, 2),
+                     "shared_imei_share": ("share", 0.2, 1.0),
+                     "gateway_tac_share": ("share", 0.0, 1.0),
+                     "activity_dispersion": ("x", 0.5, 2.0), "sessions_per_day": ("upto", 1, 6),
+                     "wrapup_s": ("x", 0.4, 2.5), "international_share": ("share", 0.0, 0.08),
+                     "inbound_agent_share": ("share", 0.0, 0.8),
+                     "inbound_per_day": ("x", 0.3, 2.0), "callback_share": ("share", 0.02, 0.3),
+                     "callback_delay_min": ("x", 0.3, 3.0)},
+    "roamer": {"stay_days": ("range", 0.5, 2.0, 1), "home_share": ("share", 0.4, 0.95)},
     "m2m": {"sms_only_share": ("share", 0.0, 0.85),
             "report_period_min": ("range", 0.3, 2.5, 5),
             "missed_report_share": ("share", 0.0, 0.1), "command_share": ("share", 0.05, 0.6),
             "move_share": ("share", 0.0, 0.3), "block_share": ("share", 0.4, 1.0),
-            "block_sims": ("range", 0.3, 1.5, 4), "fleet_sites": ("upto", 1, 5)},
+            "block_sims": ("range", 0.3, 1.5, 4), "fleet_sites": ("upto", 1, 5),
+            "modem_tac_share": ("share", 0.0, 0.8),
+            "server_long_number_share": ("share", 0.0, 0.8)},
     "dual_sim": {"second_activity": ("share", 0.1, 1.0)},
     "phone_changer": {"back_and_forth_share": ("share", 0.0, 0.6)},
     "traveller": {"away_days": ("upto", 1, 6)},
@@ -175,6 +189,9 @@ BEHAVIOUR = {
 }
 BEHAVIOUR_RATES = ("moc_per_day", "mtc_per_day", "sms_mo_per_day", "sms_mt_per_day",
                    "data_per_day")
+# shares of the kinds that are absent from the default configuration (as in the
+# default population's relative weights)
+WORLD_SHARES = {"desk_gateway": 0.008, "roamer": 0.015}
 ABSENT_CHANCE = 0.15          # a non-ordinary legitimate kind is absent from a world
 CROWDED_CHANCE = 0.15         # ... or 2.5-5 times as common as its lognormal draw
 FRAUD_ABSENT_CHANCE = 0.25    # a fraud kind is absent from a world
@@ -279,7 +296,7 @@ def _city(d: _Draw, world_seed) -> dict:
 
 def _legit(d: _Draw, world_seed) -> dict:
     shares = {}
-    for kind, w in SPEC["legit"]["shares"][0].items():
+    for kind, w in dict(SPEC["legit"]["shares"][0], **WORLD_SHARES).items():
         if kind == "ordinary":
             shares[kind] = _round(w * d.factor(0.75, 1.15))
             continue
@@ -307,7 +324,8 @@ def _fraud(d: _Draw, world_seed) -> dict:
 def _simbox(d: _Draw, world_seed) -> dict:
     weights = [_round(w * float(np.exp(d.rng.normal(0, 0.7))))
                for w in d.spec["port_weights"][0]]
-    return {"port_weights": weights}, d
+    shift = d.integer(2, 12) if d.chance(0.5) else 0
+    return {"port_weights": weights, "caller_shift_h": [0, shift]}, d
 
 
 def _simbox_human(d: _Draw, world_seed) -> dict:
@@ -321,13 +339,16 @@ SPECIAL_DOC = {
     "run.timezone, mcc_mnc, country_code, operator_short_code; city.centre_lat/lon":
         f"one of {len(CITIES)} cities ({', '.join(sorted(CITIES))})",
     "run.start_date": "any day of 2025-2027 (any weekday; DST switches included)",
-    "legit.shares": f"ordinary x 0.75-1.15; every other kind default x lognormal(0, 0.6), "
-                    f"absent with probability {ABSENT_CHANCE}, 2.5-5x more with "
-                    f"{CROWDED_CHANCE}",
+    "legit.shares": f"ordinary x 0.75-1.15; every other kind default x lognormal(0, 0.6) "
+                    f"(desk_gateway {WORLD_SHARES['desk_gateway']}, roamer "
+                    f"{WORLD_SHARES['roamer']}), absent with probability {ABSENT_CHANCE}, "
+                    f"2.5-5x more with {CROWDED_CHANCE}",
     "fraud.share": "log-uniform 0.3 %-3 % of subscribers",
     "fraud.mix_mixed": f"every fraud kind lognormal(0, 0.8), absent with probability "
                        f"{FRAUD_ABSENT_CHANCE}; at least one SIM-box and one card-farm kind",
     "simbox.port_weights": "default x lognormal(0, 0.7) per port count",
+    "simbox.caller_shift_h": "[0, 0] in half the worlds, else [0, 2-12] (callers' time zones "
+                             "behind the box's)",
     "simbox_human.sleep_hours": "from 0-2 h for 4-8 hours",
 }
 

@@ -72,13 +72,16 @@ def test_legit_blocks_of_consecutive_numbers(mixed_net):
     t = sim_numbers(mixed_net)
     blocks = {k: (runs_in_step(g) >= 2).sum() for k, g in t[t.deployment_id == ""].groupby("kind")}
     assert blocks["call_centre"] >= 1 and blocks["m2m"] >= 2 and blocks["driver"] >= 1
+    assert blocks["desk_gateway"] >= 1
     assert blocks["small_business"] >= 1
     assert blocks.get("low_activity", 0) == 0 and blocks.get("traveller", 0) == 0
+    assert blocks.get("roamer", 0) == 0
 
 
 def test_number_blocks_follow_the_configuration(small):
     from simbox.data import build_network
-    none = {"call_centre": {"block_share": 0.0}, "driver": {"block_share": 0.0},
+    none = {"call_centre": {"block_share": 0.0}, "desk_gateway": {"block_share": 0.0},
+            "driver": {"block_share": 0.0},
             "m2m": {"block_share": 0.0}, "small_business": {"block_share": 0.0},
             "ordinary": {"block_share": 0.0}, "fraud": {"share": 0.03,
                                                           "scattered_numbers_share": 1.0}}

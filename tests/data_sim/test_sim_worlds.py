@@ -124,3 +124,25 @@ def test_the_simulator_never_imports_the_detector():
             "'simbox.features'))]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_docs_list_how_worlds_are_drawn():
+    from simbox.data.worlds import ranges_table
+    doc = pathlib.Path(__file__).parents[2] / "docs" / "simulator.md"
+    assert ranges_table() in doc.read_text(encoding="utf-8"), \
+        "docs/simulator.md world table is stale: paste simbox.data.worlds.ranges_table()"
+
+
+def test_every_kind_appears_across_a_handful_of_worlds():
+    """Small networks (2,000 SIMs x 3 days): every kind shows up in some world, and the
+    worlds differ in which ones they have."""
+    from simbox.data.kinds import KIND_NAMES
+    seen, per_world = set(), []
+    for w in range(6):
+        net = build_world(w, 2000, 3, overrides={"fraud": {"share": 0.04},
+                                                 "cardfarm": {"sims": [8, 30]}})
+        kinds = set(net.truth["kind"])
+        seen |= kinds
+        per_world.append(kinds)
+    assert seen == set(KIND_NAMES)
+    assert len({frozenset(k) for k in per_world}) == len(per_world)
