@@ -193,7 +193,7 @@ class IdentityPool:
         (one code or one per number) fixes the countries, else drawn from
         :data:`ABROAD`."""
         if cc is None:
-            codes = np.array([c for _, c in ABROAD.values()], np.int64)
+            codes = np.array([c for _, c in ABROAD.values() if str(c) != self.cc], np.int64)
             c = codes[self.rng.integers(len(codes), size=n)]
         else:
             c = np.broadcast_to(np.asarray(cc, np.int64), (n,))

@@ -194,6 +194,7 @@ BEHAVIOUR_RATES = ("moc_per_day", "mtc_per_day", "sms_mo_per_day", "sms_mt_per_d
 WORLD_SHARES = {"desk_gateway": 0.008, "roamer": 0.015}
 ABSENT_CHANCE = 0.15          # a non-ordinary legitimate kind is absent from a world
 CROWDED_CHANCE = 0.15         # ... or 2.5-5 times as common as its lognormal draw
+MAX_FACTOR = 4.0              # no kind more than 4 times its default share
 FRAUD_ABSENT_CHANCE = 0.25    # a fraud kind is absent from a world
 
 
@@ -305,7 +306,7 @@ def _legit(d: _Draw, world_seed) -> dict:
             f = 0.0                                  # this world has none of them
         elif d.chance(CROWDED_CHANCE):
             f *= d.factor(2.5, 5.0)                  # and this one many
-        shares[kind] = _round(w * f)
+        shares[kind] = _round(w * min(f, MAX_FACTOR))
     return {"shares": shares}, d
 
 
@@ -342,7 +343,7 @@ SPECIAL_DOC = {
     "legit.shares": f"ordinary x 0.75-1.15; every other kind default x lognormal(0, 0.6) "
                     f"(desk_gateway {WORLD_SHARES['desk_gateway']}, roamer "
                     f"{WORLD_SHARES['roamer']}), absent with probability {ABSENT_CHANCE}, "
-                    f"2.5-5x more with {CROWDED_CHANCE}",
+                    f"2.5-5x more with {CROWDED_CHANCE}, at most {MAX_FACTOR:g}x the default",
     "fraud.share": "log-uniform 0.3 %-3 % of subscribers",
     "fraud.mix_mixed": f"every fraud kind lognormal(0, 0.8), absent with probability "
                        f"{FRAUD_ABSENT_CHANCE}; at least one SIM-box and one card-farm kind",

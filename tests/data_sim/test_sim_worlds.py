@@ -130,7 +130,7 @@ def test_docs_list_how_worlds_are_drawn():
     from simbox.data.worlds import ranges_table
     doc = pathlib.Path(__file__).parents[2] / "docs" / "simulator.md"
     assert ranges_table() in doc.read_text(encoding="utf-8"), \
-        "docs/simulator.md world table is stale: paste simbox.data.worlds.ranges_table()"
+        "docs/simulator.md world table is stale: paste `python -m simbox.data.plot_docs --worlds`"
 
 
 def test_every_kind_appears_across_a_handful_of_worlds():
