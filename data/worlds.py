@@ -162,7 +162,7 @@ RANGES = {
                        "pool_factor": ("range", 0.5, 1.6, 2)},
     "simbox_remote_bank": {"gateways": ("upto", 2, 6), "rotation_min": ("range", 0.4, 2.0, 3)},
     "cardfarm": {"sims": ("range", 0.3, 1.5, 8), "sites": ("upto", 1, 4),
-                 "sims_per_modem": ("range", 0.4, 1.5, 2), "cycle_min": ("range", 0.3, 2.0, 5),
+                 "cycle_min": ("range", 0.3, 2.0, 5),
                  "international_sender_share": ("share", 0.0, 0.5)},
     "cardfarm_otp": {"sms_mt_per_day": ("range", 0.3, 1.8, 1), "mtc_per_day": ("x", 0.2, 5.0),
                      "data_per_day": ("x", 0.0, 3.0)},
@@ -194,6 +194,7 @@ BEHAVIOUR_RATES = ("moc_per_day", "mtc_per_day", "sms_mo_per_day", "sms_mt_per_d
 WORLD_SHARES = {"desk_gateway": 0.008, "roamer": 0.015}
 ABSENT_CHANCE = 0.15          # a non-ordinary legitimate kind is absent from a world
 CROWDED_CHANCE = 0.15         # ... or 2.5-5 times as common as its lognormal draw
+PORT_POOL_CHANCE = 0.3       # a world's farms keep one SIM (or few) per modem port
 MAX_FACTOR = 4.0              # no kind more than 4 times its default share
 FRAUD_ABSENT_CHANCE = 0.25    # a fraud kind is absent from a world
 
@@ -334,7 +335,13 @@ def _simbox_human(d: _Draw, world_seed) -> dict:
     return {"sleep_hours": [lo, lo + d.integer(4, 8)]}, d
 
 
-SPECIAL = {"run": _run, "city": _city, "legit": _legit, "fraud": _fraud, "simbox": _simbox,
+def _cardfarm(d: _Draw, world_seed) -> dict:
+    if d.chance(PORT_POOL_CHANCE):      # modem pools with one SIM per port: one IMSI per IMEI
+        return {"sims_per_modem": [1, d.integer(1, 4)]}, d
+    return {"sims_per_modem": d.rule("sims_per_modem", ("range", 0.4, 1.5, 2))}, d
+
+
+SPECIAL = {"run": _run, "cardfarm": _cardfarm, "city": _city, "legit": _legit, "fraud": _fraud, "simbox": _simbox,
            "simbox_human": _simbox_human}
 SPECIAL_DOC = {
     "run.timezone, mcc_mnc, country_code, operator_short_code; city.centre_lat/lon":
@@ -351,6 +358,9 @@ SPECIAL_DOC = {
     "simbox.caller_shift_h": "[0, 0] in half the worlds, else [0, 2-12] (callers' time zones "
                              "behind the box's)",
     "simbox_human.sleep_hours": "from 0-2 h for 4-8 hours",
+    "cardfarm.sims_per_modem": f"[1, 1-4] (modem pools with a SIM per port) in "
+                               f"{PORT_POOL_CHANCE:.0%} of worlds, else the default range "
+                               f"x 0.4-1.5 (at least 2)",
 }
 
 
