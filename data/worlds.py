@@ -37,7 +37,7 @@ import pathlib
 import numpy as np
 
 from simbox.data.config import SPEC, Config
-from simbox.data.kinds import CARDFARM_KINDS, FRAUD_KINDS, LEGIT_KINDS, SIMBOX_KINDS
+from simbox.data.kinds import CARDFARM_KINDS, FRAUD_KINDS, SIMBOX_KINDS
 from simbox.data.registry import substream
 from simbox.errors import ConfigError
 
@@ -416,8 +416,14 @@ def world_document(world_seed: int, seed: int | None = None, config: dict | None
             "config": world_config(world_seed) if config is None else config}
 
 
-def _world_seed_default(world_seed, seed):
-    return int(world_seed) if seed is None else int(seed)
+def _world(world_seed, seed, overrides):
+    """(Config, its overrides as a dict, the network seed) of a world run."""
+    conf = world_config(world_seed)
+    cfg = Config(conf, source=f"world {world_seed}")
+    if overrides:
+        cfg = cfg.with_overrides(overrides)
+        conf = cfg.as_dict()
+    return cfg, conf, int(world_seed) if seed is None else int(seed)
 
 
 def build_world(world_seed: int, subscribers: int, days: int, seed: int | None = None, *,
@@ -428,11 +434,8 @@ def build_world(world_seed: int, subscribers: int, days: int, seed: int | None =
     ``overrides`` apply on top of the world's configuration.
     """
     from simbox.data.simulate import build_network
-    cfg = Config(world_config(world_seed), source=f"world {world_seed}")
-    if overrides:
-        cfg = cfg.with_overrides(overrides)
-    net = build_network(subscribers, days, "mixed", _world_seed_default(world_seed, seed),
-                        config=cfg, progress=progress)
+    cfg, _, s = _world(world_seed, seed, overrides)
+    net = build_network(subscribers, days, "mixed", s, config=cfg, progress=progress)
     net.world = int(world_seed)
     return net
 
@@ -447,12 +450,7 @@ def simulate_world(world_seed: int, subscribers: int, days: int, seed: int | Non
     ``simulate_world(w, n, d)`` is fully determined by ``w``.
     """
     from simbox.data.simulate import simulate
-    conf = world_config(world_seed)
-    cfg = Config(conf, source=f"world {world_seed}")
-    if overrides:
-        cfg = cfg.with_overrides(overrides)
-        conf = cfg.as_dict()
-    s = _world_seed_default(world_seed, seed)
+    cfg, conf, s = _world(world_seed, seed, overrides)
     res = simulate(subscribers, days, "mixed", s, out, config=cfg, format=format,
                    signaling=signaling, progress=progress)
     res.network.world = int(world_seed)
@@ -464,5 +462,5 @@ def simulate_world(world_seed: int, subscribers: int, days: int, seed: int | Non
     return res
 
 
-__all__ = ["world_config", "world_document", "ranges_table", "build_world", "simulate_world", "split_of",
-           "training_worlds", "heldout_worlds", "TRAINING_WORLDS", "HELDOUT_FIRST", "CITIES"]
+__all__ = ["world_config", "world_document", "ranges_table", "build_world", "simulate_world",
+           "split_of", "training_worlds", "heldout_worlds", "TRAINING_WORLDS", "HELDOUT_FIRST", "CITIES"]
