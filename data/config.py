@@ -213,6 +213,8 @@ SPEC = {
         "international_share": (0.0, "share of box calls with an international callee"),
         "onnet_callee_share": (0.3, "share of box callees that are this network's subscribers"),
         "late_start_share": (0.3, "share of deployments that start after the first day"),
+        "roaming_sims_share": (0.0, "share of SIM-box deployments using foreign SIMs roaming on "
+                                    "this network (one foreign carrier's batch)"),
         "scattered_numbers_share": (0.15, "share of deployments whose SIMs were bought one "
                                           "by one (scattered IMSIs and MSISDNs) instead of as "
                                           "one batch"),
@@ -235,6 +237,8 @@ SPEC = {
         "callback_share": (0.02, "share of box calls whose callee calls the number back "
                                  "(the box rejects most callbacks)"),
         "operator_sms_per_day": (0.3, "balance / top-up SMS from the carrier per SIM-day"),
+        "fct_tac_share": (0.0, "share of gateways whose modules report a fixed-cellular-"
+                               "terminal TAC (FCTs used as small boxes)"),
         "caller_shift_h": ([0, 0], "hours the callers' time zone lags the box's (each "
                                    "deployment draws its own; 0: callers' evening is local "
                                    "evening, 7: callers in Europe for a box in China)"),

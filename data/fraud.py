@@ -173,11 +173,17 @@ class SimboxFactory:
         dep_id = f"D{self.next_id:04d}"
         self.next_id += 1
         batch = rng.random() >= cfg.fraud.scattered_numbers_share   # else bought one by one
-        imsi, msisdn = self.ids.sim_numbers(n_sims, block=batch)
+        if cfg.fraud.roaming_sims_share > 0 and rng.random() < cfg.fraud.roaming_sims_share:
+            imsi, msisdn, _ = self.ids.foreign_sims(n_sims, one_home=True, block=batch)
+        else:
+            imsi, msisdn = self.ids.sim_numbers(n_sims, block=batch)
         # gateway modules: a dedicated gateway TAC, or the TAC of a common GSM module
-        # (the same modules sit in meters and trackers)
+        # (the same modules sit in meters and trackers), or a fixed cellular terminal's
         gw_type = ["m2m_module" if u < sc.module_tac_share else "gsm_gateway"
                    for u in rng.random(gateways)]
+        if sc.fct_tac_share > 0:
+            gw_type = ["fct" if u < sc.fct_tac_share else t
+                       for u, t in zip(rng.random(gateways), gw_type)]
         gw_imeis = [self.ids.imeis(t, ports // gateways, consecutive=True) for t in gw_type]
         port_imei = np.concatenate(gw_imeis)
         spoof = kind == "simbox_spoof"

@@ -89,6 +89,7 @@ class IdentityPool:
         self._used_msin: set = set()
         self._used_msisdn: set = set()
         self._used_imei: set = set()
+        self._used_foreign: set = set()     # foreign IMSIs and MSISDNs (roamers, boxes)
         self._imei_serial_next: dict = {}
 
     # -- SIM numbers --------------------------------------------------------
@@ -202,30 +203,43 @@ class IdentityPool:
         # "1" + "00" + cc + body  ->  code = (1*10^2 ... ) built arithmetically
         return ((10**2 * 10 ** ndig + c) * 10**9 + body)
 
-    def roamer_numbers(self, n):
-        """Foreign SIMs of inbound roamers: (IMSIs, MSISDNs, country codes).
+    def foreign_sims(self, n, one_home=False, block=False):
+        """Foreign SIMs (inbound roamers, or a box's roaming SIMs): (IMSIs, MSISDNs,
+        country codes).
 
-        Each roamer's home carrier is drawn from :data:`ABROAD`; the IMSI is that
-        carrier's MCC-MNC + a random MSIN (15 digits), the MSISDN its country code
-        + 10 digits.
+        Each SIM's home carrier is drawn from :data:`ABROAD` (never this country;
+        ``one_home``: one carrier for all); the IMSI is that carrier's MCC-MNC +
+        MSIN (15 digits), the MSISDN its country code + 10 digits; random, or
+        consecutive and in step for a ``block`` bought together.
         """
         homes = [h for h in ABROAD.values() if h[0] != self.mcc_mnc and str(h[1]) != self.cc]
-        which = self.rng.integers(len(homes), size=n)
+        which = np.full(n, self.rng.integers(len(homes))) if one_home else \
+            self.rng.integers(len(homes), size=n)
         mccmnc = np.array([homes[i][0] for i in which])
         cc = np.array([homes[i][1] for i in which], np.int64)
         msin_digits = 15 - np.char.str_len(mccmnc)
         prefix = np.array([int("1" + m) for m in mccmnc], np.int64) * 10**msin_digits
         ndig = np.where(cc < 10, 1, np.where(cc < 100, 2, 3))
+        cc_code = (10**ndig + cc) * 10**10
         imsi = np.zeros(n, np.int64)
         msisdn = np.zeros(n, np.int64)
+        used = self._used_foreign
         todo = np.arange(n)
-        while len(todo):       # foreign numbers are random: re-draw the rare repeats
-            imsi[todo] = prefix[todo] + (self.rng.random(len(todo)) *
-                                         10.0**msin_digits[todo]).astype(np.int64)
-            msisdn[todo] = (10**ndig[todo] + cc[todo]) * 10**10 + \
-                self.rng.integers(10**9, 10**10, size=len(todo))
-            todo = np.flatnonzero(pd.Series(imsi).duplicated().to_numpy() |
+        while len(todo):       # re-draw the rare repeats
+            if block:
+                step = np.arange(n)
+                imsi = prefix + int(self.rng.integers(0, 10**8)) + step
+                msisdn = cc_code + int(self.rng.integers(10**9, 10**10 - n)) + step
+            else:
+                imsi[todo] = prefix[todo] + (self.rng.random(len(todo)) *
+                                             10.0**msin_digits[todo]).astype(np.int64)
+                msisdn[todo] = cc_code[todo] + self.rng.integers(10**9, 10**10, size=len(todo))
+            seen = np.fromiter(((a in used or b in used) for a, b in
+                                zip(imsi.tolist(), msisdn.tolist())), bool, n)
+            todo = np.flatnonzero(seen | pd.Series(imsi).duplicated().to_numpy() |
                                   pd.Series(msisdn).duplicated().to_numpy())
+        used.update(imsi.tolist())
+        used.update(msisdn.tolist())
         return imsi, msisdn, cc
 
     def short_codes(self, n, pool):

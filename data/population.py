@@ -139,7 +139,7 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
             arrive = rng.integers(1 - stay, days)         # some arrived before the window
             start_day = np.maximum(arrive, 0)
         if kind == "roamer":
-            imsi, msisdn, extra["country"] = ids.roamer_numbers(n)
+            imsi, msisdn, extra["country"] = ids.foreign_sims(n)
         else:
             imsi, msisdn = ids.purchases(group)
         cols = dict(imsi=imsi, msisdn=msisdn, kind=KIND_CODE[kind], imei=imei, home=home,
