@@ -41,7 +41,7 @@ from simbox.data.kinds import CARDFARM_KINDS, FRAUD_KINDS, SIMBOX_KINDS
 from simbox.data.registry import substream
 from simbox.errors import ConfigError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2     # raised whenever a world seed would draw another configuration
 TRAINING_WORLDS = range(0, 1000)          # build, tune and train here
 HELDOUT_FIRST = 1000                      # worlds >= 1000: held out for the final report
 WORLD_FILE = "world.json"
