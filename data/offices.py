@@ -25,6 +25,7 @@ from simbox.data.timing import PROFILE_CODE
 
 OPEN_HOURS = (8, 19)     # local hours an office answers its phones (weekdays)
 CLOSING_H = 20           # no dialling session runs past this local hour
+LUNCH_H = 12             # ... nor through the lunch hour
 
 
 def offices(rng, sizes_range, n, net):
@@ -68,11 +69,12 @@ def dial_sessions(rng, p, window, pos, day, dur):
     """Times of outgoing calls dialled in sessions (desk-gateway agents).
 
     Each agent-day has ``sessions_per_day`` sessions starting at hours drawn from
-    the kind's rhythm within office hours; its calls are spread over them and placed back to back from
-    the session start (an unanswered call rings 20-45 s, then a wrap-up pause of
-    median ``wrapup_s``), never two at once on one SIM.  Calls that would start
-    after ``CLOSING_H`` local time are not made (the agent has gone home).
-    Returns the times and that mask.
+    the kind's rhythm within office hours; its calls are spread over them and placed back to back from the session start (an unanswered
+    call rings 20-45 s, then a wrap-up pause of median ``wrapup_s``), never two at
+    once on one SIM.  Each agent takes an hour's lunch starting between 11:30 and
+    13:00 (around ``LUNCH_H``); morning calls that would run into it and afternoon
+    calls after ``CLOSING_H`` local time are not made (the agent is at lunch, or
+    has gone home).  Returns the times and that mask.
     """
     n = len(pos)
     if n == 0:
@@ -83,17 +85,26 @@ def dial_sessions(rng, p, window, pos, day, dur):
     sess = (rng.random(n) * n_sess[inv]).astype(np.int64)
     first = np.zeros(len(uniq), np.int64)
     first[inv[::-1]] = np.arange(n)[::-1]           # a call of each agent-day
-    lo, hi = p.sessions_per_day
-    office = (np.arange(24) >= OPEN_HOURS[0] - 1) & (np.arange(24) < CLOSING_H - 1)
-    starts = window.sample_times(rng, np.repeat(day[first], int(hi)), PROFILE_CODE[p.profile],
+    hi = int(p.sessions_per_day[1])
+    h = np.arange(24)
+    office = (h >= OPEN_HOURS[0] - 1) & (h < CLOSING_H - 1)
+    starts = window.sample_times(rng, np.repeat(day[first], hi), PROFILE_CODE[p.profile],
                                  hours_mask=office)
-    start = starts.reshape(len(uniq), int(hi))[inv, sess]
+    start = starts.reshape(len(uniq), hi)[inv, sess]
+    midnight = window.midnight_utc[day]
+    # each agent's own lunch hour: from 11:30, 12:00, 12:30 or 13:00
+    agents = np.unique(pos, return_inverse=True)[1]
+    lunch = midnight + LUNCH_H * 3600 + \
+        rng.choice(np.array([-1800, 0, 1800, 3600]), size=agents.max() + 1)[agents]
+    afternoon = start >= lunch
+    start = np.where(afternoon, np.maximum(start, lunch + 3600), start)
     occupy = np.where(dur > 0, dur, rng.integers(20, 46, size=n))
     gap = np.maximum(1, lognormal(rng, p.wrapup_s, 0.7, n)).astype(np.int64)
-    order = np.lexsort((rng.random(n), start, inv))
+    block = inv * 2 + afternoon                     # morning and afternoon dial apart
+    order = np.lexsort((rng.random(n), start, block))
     t = np.empty(n, np.int64)
-    t[order] = push_back(inv[order], start[order], occupy[order], gap[order])
-    return t, t < window.midnight_utc[day] + CLOSING_H * 3600
+    t[order] = push_back(block[order], start[order], occupy[order], gap[order])
+    return t, t < np.where(afternoon, midnight + CLOSING_H * 3600, lunch)
 
 
 def callbacks(seed, kind, cfg, subs, net, window, log, sub, t, other, dur):
