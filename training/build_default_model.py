@@ -56,7 +56,9 @@ def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
     workdir = pathlib.Path(workdir)
     params = {"subscribers": subscribers, "days": days, "scenario": scenario, "seed": seed}
     if world is not None:
-        params = {"subscribers": subscribers, "days": days, "world": world, "seed": seed}
+        from simbox.data.worlds import GENERATOR_VERSION
+        params = {"subscribers": subscribers, "days": days, "world": world, "seed": seed,
+                  "generator": GENERATOR_VERSION}
     marker = workdir / "simulation.json"
     info = json.loads(marker.read_text()) if marker.is_file() else None
     if info is None or info.get("params") != params:
