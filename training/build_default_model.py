@@ -147,6 +147,7 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     model.card.pop("seconds", None)     # keep the card reproducible
+    model.card.pop("seconds_by_step", None)
     if out.exists():
         shutil.rmtree(out)
     write_model_folder(model, out, timestamp=False)

@@ -280,7 +280,7 @@ class Model(BaseEstimator):
         out["flagged"] = flagged
         return out[list(PREDICT_COLUMNS)]
 
-    def importances(self, X, y, *, sample_weight=None, n_repeats=2, max_rows=5000, seed=0):
+    def importances(self, X, y, *, sample_weight=None, n_repeats=1, max_rows=3000, seed=0):
         """Permutation importance (mean drop of log-loss) per feature, descending.
 
         Measured on at most ``max_rows`` rows, drawn per class (at most a third each)

@@ -198,6 +198,15 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     if not 0.0 <= recall_slack < 1.0:
         raise ConfigError(f"recall slack must be within [0, 1), not {recall_slack}")
     t0 = time.monotonic()
+    steps = {}
+    last = [t0]
+
+    def step(name):
+        now = time.monotonic()
+        steps[name] = round(now - last[0], 1)
+        last[0] = now
+        log.info("training: %s %.1fs", name, steps[name])
+
     if feature_names is None or schema_hash is None:
         from simbox.training.schema import registry_schema
         reg_names, reg_hash = registry_schema()
@@ -218,6 +227,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     def make_model():
         return Model(feature_names=list(feature_names), schema_hash=schema_hash, **params)
 
+    step("training set")
     pu_info = None
     if unlabelled == "pu":
         drop, pu_info = exclude_likely_fraud(make_model, ts.X, ts.rows, seed=seed,
@@ -225,6 +235,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
         if drop.any():
             ts = TrainingSet(ts.X[~drop], ts.rows[~drop], ts.info)
         ts.info["unlabelled"] = dict(ts.info["unlabelled"], policy="pu", pu=pu_info)
+        step("positive-unlabelled")
     y, groups = ts.y, ts.rows["group"].to_numpy()
     if cv_group == "world":
         if "world" not in ts.rows or (ts.rows["world"] == "").any():
@@ -239,6 +250,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     log.info("cross-validating on %d SIMs, %d folds", len(y), folds)
     logits, proba, fold = out_of_fold(make_model, ts.X, y, splits, sample_weight=tw,
                                       progress=progress)
+    step("cross-validation")
     frame = eval_frame(ts, proba)
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
@@ -258,6 +270,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
                                               seed=seed, slack=recall_slack)
     model_metrics = evaluate_flags(frame, flagged, n_boot=n_boot, seed=seed)
     model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
+    step("threshold and metrics")
 
     rules_flags, rules_score, rules_class, rules_params = rules_out_of_fold(
         ts.X, fraud, splits, sample_weight=frame["weight"].to_numpy(),
@@ -269,13 +282,17 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     if rp is not None and rp > 0:
         comparison = {"rules": {"precision": rp, "missed": rules_metrics["per_sim"]["missed"]},
                       "model": misses_at_precision(frame, frame["score"].to_numpy(), rp)}
+    step("rules baseline")
     model = make_model().fit(ts.X, y, sample_weight=tw, oof_logits=logits)
+    step("final fit")
     model.threshold = float(threshold) if np.isfinite(threshold) else float("inf")
     holdout = kind_holdout_recall(ts, model, threshold, progress=progress) \
         if kind_holdout and np.isfinite(threshold) else {}
     final_rules = RulesBaseline(target_precision=target_precision).fit(
         ts.X, fraud, frame["weight"].to_numpy())
+    step("kind hold-out")
     importances = model.importances(ts.X, y, sample_weight=tw, seed=seed)
+    step("importances")
     model.card = {
         "warnings": sep["warnings"],
         "separability": {k: v for k, v in sep.items() if k != "warnings"},
@@ -306,6 +323,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
         "rules_baseline": {"params_per_fold": rules_params, "params": final_rules.params_},
         "importances": importances["importance"].round(6).to_dict(),
         "seconds": round(time.monotonic() - t0, 1),
+        "seconds_by_step": steps,
     }
     model.oof_ = (frame, proba)
     model.importances_ = importances
