@@ -29,12 +29,17 @@ from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
 
-__all__ = ["scan", "assemble", "ScanResult", "summary_line", "FLAGGED_COLUMNS"]
+__all__ = ["scan", "assemble", "ScanResult", "summary_line", "time_outliers", "FLAGGED_COLUMNS",
+           "SCORES_COLUMNS"]
 
 FLAGGED_COLUMNS = ["imsi", "msisdn", "class", "score", "deployment_id", "reasons", "first_seen",
                    "last_seen", "n_events", "n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data",
                    "imei", "device_type", "main_site", "main_cell", "score_simbox", "score_cardfarm"]
+SCORES_COLUMNS = ["imsi", "msisdn", "score", "score_simbox", "score_cardfarm", "score_legit",
+                  "class", "flagged"]
 FRAUD_CLASSES = ("simbox", "cardfarm")
+OCCLUDED_FEATURES = 8          # reasons: features occluded per flagged SIM (its most deviating)
+OCCLUSION_MIN_ROWS = 12_000    # reasons: model evaluations allowed, at least (else SIMs / 8)
 log = logging.getLogger("simbox.scan")
 
 
@@ -54,6 +59,7 @@ class ScanResult:
     baseline_hours: np.ndarray | None = field(default=None, repr=False)
     rejects_path: str | None = None
     out: Path | None = None
+    scores: pd.DataFrame | None = field(default=None, repr=False)   # every SIM, SCORES_COLUMNS
 
     def write(self, out_dir, *, report: bool = True) -> Path:
         """Write every output file into ``out_dir`` atomically; returns the folder."""
@@ -71,6 +77,8 @@ class ScanResult:
         write_csv(self.sites, folder / "sites.csv")
         write_geojson(self.sites, folder / "sites.geojson")
         write_kml(self.sites, folder / "sites.kml")
+        if self.scores is not None:
+            write_csv(self.scores, folder / "scores.csv")
         if self.rejects_path and os.path.exists(self.rejects_path) and \
                 Path(self.rejects_path).resolve() != (folder / "rejects.csv").resolve():
             shutil.copyfile(self.rejects_path, folder / "rejects.csv")
@@ -95,6 +103,42 @@ def summary_line(summary: dict) -> str:
     if summary.get("out"):
         line += f"; report: {os.path.join(summary['out'], 'report.html')}"
     return line
+
+
+def time_outliers(sims: pd.DataFrame) -> dict:
+    """SIMs whose first or last event lies far from the bulk of the data.
+
+    The bulk runs from the 10th percentile of the SIMs' first events to the 90th
+    percentile of their last events; a SIM is an outlier when its first event is
+    more than ``max(1 day, the bulk's length)`` before the bulk or its last event
+    that much after it (one row dated 2199 in a week of CDRs).  Returns ``mask``
+    (per SIM), ``end`` (the latest last event that is not an outlier: the scan's
+    end for recency), ``start`` and, when any, ``summary`` (for summary.json)
+    and ``message`` (the warning).
+    """
+    first = pd.to_datetime(sims["first_seen"], utc=True)
+    last = pd.to_datetime(sims["last_seen"], utc=True)
+    if len(sims) == 0 or last.isna().all():
+        return {"mask": np.zeros(len(sims), bool), "end": None, "start": None}
+    lo, hi = first.quantile(0.1), last.quantile(0.9)
+    tol = max(pd.Timedelta(days=1), hi - lo)
+    mask = ((first < lo - tol) | (last > hi + tol)).fillna(False).to_numpy()
+    out = {"mask": mask, "end": last[~mask].max(), "start": first[~mask].min()}
+    if mask.any():
+        early = (lo - first).where(first < lo - tol)
+        late = (last - hi).where(last > hi + tol)
+        cand = pd.DataFrame({"d": pd.concat([early, late]), "t": pd.concat([first, last])}).dropna()
+        worst = cand["d"].idxmax()
+        when = cand["t"].to_numpy()[cand["d"].to_numpy().argmax()]
+        out["summary"] = {"sims": int(mask.sum()), "bulk": [_iso(out["start"]), _iso(out["end"])],
+                          "earliest": _iso(min(first[mask].min(), last[mask].min())),
+                          "latest": _iso(max(first[mask].max(), last[mask].max())),
+                          "examples": [str(i) for i in sims.index[mask][:3]]}
+        out["message"] = (f"{int(mask.sum()):,} SIM(s) have events far outside the bulk of the "
+                          f"data ({_iso(out['start'])} to {_iso(out['end'])}), e.g. IMSI {worst} "
+                          f"at {_iso(when)}; they do not move the scan's end: recency is measured "
+                          f"to {_iso(out['end'])}")
+    return out
 
 
 def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
@@ -130,15 +174,21 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     hours = np.asarray(res.hours)[mask]
     labels, counts = group_sims(sims, hours, res.devices, rules)
     locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
-    scan_end = res.sims["last_seen"].max() if len(res.sims) else None
+    outliers = time_outliers(res.sims)
+    scan_end = outliers["end"]
+    if outliers.get("message"):
+        log.warning("%s", outliers["message"])
     deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
                                             scan_end=scan_end)
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
     reference = res.features.loc[~mask] if (~mask).any() else res.features
-    contributions = None if score is None else \
-        occlusion_contributions(score, res.features, sims.index, reference)
+    by_score = sims["score"].sort_values(ascending=False, kind="stable").index
+    contributions = None if score is None else occlusion_contributions(
+        score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
+        budget_rows=max(OCCLUSION_MIN_ROWS, len(res.features) // 8),
+        base=sims["score"].reindex(by_score).to_numpy())
     reasons = reasons_table(res.features, sims.index, contributions=contributions,
                             reference=reference)
     counts_cols = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
@@ -157,6 +207,18 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     flagged = flagged[FLAGGED_COLUMNS].reset_index(drop=True)
     flagged["score"] = flagged["score"].round(4)
 
+    scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
+        else preds.assign(msisdn="")
+    scores.index.name = "imsi"
+    scores = scores.reset_index()
+    for c in SCORES_COLUMNS:
+        if c not in scores.columns:
+            scores[c] = np.nan
+    scores = scores[SCORES_COLUMNS].sort_values(["score", "imsi"], ascending=[False, True],
+                                                kind="stable").reset_index(drop=True)
+    for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
+        scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
+
     dep_hours = {d: hours[(per_sim == d).to_numpy()].sum(axis=0) for d in deployments["deployment_id"]}
     main_site = sims["main_site"].astype(str).to_numpy()
     site_hours = {s: hours[main_site == s].sum(axis=0) for s in sites["site_id"]}
@@ -173,13 +235,14 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "sites": int(len(sites)),
         "devices": int(dev["imei"].nunique()),
         "unlocated_flagged": int((sims["main_site"].astype(str) == "").sum()),
-        "first_seen": _iso(res.sims["first_seen"].min()) if len(res.sims) else None,
-        "last_seen": _iso(res.sims["last_seen"].max()) if len(res.sims) else None,
+        "first_seen": _iso(outliers["start"]),
+        "last_seen": _iso(outliers["end"]),
+        "time_outliers": outliers.get("summary", {"sims": 0}),
         "top_site": ({k: _plain(sites.iloc[0][k]) for k in ("site_id", "lat", "lon", "n_sims")}
                      if len(sites) else None),
     })
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
-                      predictions=preds, features=res.features, cells=cells,
+                      scores=scores, predictions=preds, features=res.features, cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
 
 

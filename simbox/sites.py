@@ -34,7 +34,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import active_hours, format_hours
+from simbox.deployments import hours_text
 from simbox.errors import InputError
 
 __all__ = ["CELL_COLUMNS", "load_cells", "haversine_m", "locate", "site_table", "SITE_COLUMNS"]
@@ -154,17 +154,23 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     dep_prio = deployments.set_index("deployment_id")["priority"]
     site_info = cells.groupby("site_id")[extra].first() if extra else None
     dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
+    site_of = sims["main_site"].astype(str)
+    n_dev = dev.assign(site=site_of.reindex(dev["imsi"]).to_numpy()).groupby("site")["imei"].nunique()
+    texts = {}
+    positions = pd.Series(np.arange(len(sims))).groupby(site_of.to_numpy(), sort=False).indices
+    sites_seen = list(positions)
+    texts = dict(zip(sites_seen, hours_text(np.stack([hours[positions[s]].sum(axis=0)
+                                                        for s in sites_seen]))))
+    mean_lat = cells.groupby("site_id")["lat"].mean()
+    mean_lon = cells.groupby("site_id")["lon"].mean()
     rows = []
-    for s, g in sims.groupby(sims["main_site"].astype(str), sort=False):
-        pos = np.flatnonzero((sims["main_site"].astype(str) == s).to_numpy())
+    for s, g in sims.groupby(site_of, sort=False):
         per_dep = g["deployment_id"].value_counts()
         prio = float((dep_prio.reindex(per_dep.index) * per_dep /
                       dep_size.reindex(per_dep.index)).sum())
         loc = located.loc[s] if s in located.index else None
         if loc is None:
-            at_site = cells.loc[cells["site_id"] == s]
-            lat = float(at_site["lat"].mean()) if len(at_site) else np.nan
-            lon = float(at_site["lon"].mean()) if len(at_site) else np.nan
+            lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
         row = {
             "site_id": s,
             "lat": float(loc["lat"]) if loc is not None else lat,
@@ -175,8 +181,8 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "n_deployments": len(per_dep),
             "class": g["class"].value_counts().index[0],
             "n_sims": len(g),
-            "n_devices": int(dev.loc[dev["imsi"].isin(g.index), "imei"].nunique()),
-            "active_hours": format_hours(active_hours(hours[pos].sum(axis=0))),
+            "n_devices": int(n_dev.get(s, 0)),
+            "active_hours": texts[s],
             "first_seen": g["first_seen"].min(),
             "last_seen": g["last_seen"].max(),
             "events": int(g["n_events"].sum()) if "n_events" in g else 0,

@@ -162,6 +162,47 @@ def test_site_and_hours_never_merge_two_strong_groups():
     assert labels[4] == labels[5] and labels[4] in (labels[0], labels[2])
     assert len(set(labels)) == 2
     # links are counted inside components only: one device link per box; site+hours:
-    # every pair of the 4 SIMs of the joined box (6) and the other box's pair (1)
+    # each SIM of the site to its leader (the first SIM): 3 inside the joined box, while
+    # the other box's two links cross to the leader's group and are not counted
     assert counts["device"].tolist() == [1, 1]
-    assert sorted(counts["site+hours"].tolist()) == [1, 6]
+    assert sorted(counts["site+hours"].tolist()) == [0, 3]
+
+
+def one_site_farm(n, shifts=500, seed=0):
+    """``n`` flagged SIMs at one site in one IMEI, hour profiles from ``shifts`` distinct shifts."""
+    rng = np.random.default_rng(seed)
+    t = pd.Timestamp("2026-03-01T00:00:00Z")
+    imsis = [f"46000{i:010d}" for i in rng.choice(10**9, n, replace=False)]
+    sims = pd.DataFrame({"msisdn": [f"86{i:011d}" for i in rng.choice(10**10, n, replace=False)],
+                         "main_site": "S1", "class": "cardfarm", "score": 0.9, "first_seen": t,
+                         "last_seen": t + pd.Timedelta(days=7), "n_events": 50}, index=imsis)
+    profiles = rng.poisson(3.0, size=(shifts, 24)) * (rng.random((shifts, 24)) < 0.3)
+    hours = profiles[rng.integers(0, shifts, n)] + 0
+    devices = pd.DataFrame({"imsi": imsis, "imei": "35000000000001"})
+    return sims, hours, devices
+
+
+def test_grouping_comparisons_grow_linearly_with_sims_at_one_site():
+    """Issue 14 item 1: 100k flagged SIMs at one site must not compare every pair."""
+    rules = LinkRules()
+    done = {}
+    for n in (1_000, 10_000, 100_000):
+        sims, hours, devices = one_site_farm(n)
+        stats = {}
+        labels, counts = group_sims(sims, hours, devices, rules, stats=stats)
+        assert len(set(labels)) == 1                      # one IMEI: one deployment
+        assert stats["comparisons"] <= n * rules.max_leaders
+        done[n] = stats["comparisons"]
+    assert done[100_000] <= 12 * done[10_000] and done[10_000] <= 12 * done[1_000]
+    assert done[100_000] < 100_000 ** 2 / 1000
+
+
+def test_site_hours_leaders_cap_the_work_but_keep_alike_profiles_together():
+    sims, hours, devices = one_site_farm(5_000, shifts=3)
+    devices = devices.iloc[:0]                            # no shared device
+    stats = {}
+    labels, _ = group_sims(sims, hours, devices, LinkRules(max_leaders=8), stats=stats)
+    assert stats["comparisons"] <= 5_000 * 8
+    assert len(set(labels)) <= 3 + int((np.asarray(hours).sum(axis=1) == 0).sum())
+    with pytest.raises(ConfigError, match="max_leaders must be at least 1, not 0"):
+        LinkRules(max_leaders=0)
