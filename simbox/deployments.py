@@ -4,16 +4,24 @@ Two flagged SIMs are *linked* when
 
 - **device**: they were seen in the same device (IMEI) -- the slots of one
   gateway, or SIMs rotated through one modem;
+- **device block**: they were seen in devices with consecutive IMEIs (one TAC,
+  serials at most ``number_gap`` apart) in a run of at least 4 devices -- the
+  ports of one gateway, the modems of one farm, wherever they are;
 - **site+hours**: they have the same main site, their active periods overlap
   and their hour-of-day profiles are alike (cosine similarity of the rows of
   ``FeatureResult.hours`` of at least ``hour_similarity``) -- boxes that sit
-  together and work the same shift.  This link is *weak*: two separate boxes
+  together and work the same shift.  Found by leader clustering per site (each
+  SIM compared with at most ``max_leaders`` leaders, never with every other
+  SIM: see :func:`_site_hours_links`).  This link is *weak*: two separate boxes
   can share a mast and a shift, so it never merges two groups already tied by
-  the strong links below (see :func:`group_sims`);
+  the strong links (see :func:`group_sims`);
 - **imsi block** / **msisdn block**: their IMSIs (or MSISDNs), of the same
   length, are at most ``number_gap`` apart in a sorted run at the same main
-  site -- SIMs bought as one batch of consecutive numbers.  (Consecutive SIMs in
-  one device are already linked by the device rule.)
+  site -- SIMs bought as one batch of consecutive numbers; at different sites
+  when IMSI and MSISDN step together (a batch spread over several sites).
+
+Every link but site+hours comes from sorting or grouping by a key, so the
+grouping is near-linear in the flagged SIMs however many share a site.
 
 A deployment is a connected component of these links (union-find, weak links
 restricted as said); a SIM linked to nothing is a deployment of one SIM.  Each deployment gets the class of the
@@ -40,7 +48,7 @@ __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_tabl
            "active_hours", "format_hours", "hours_text", "priority", "LINK_KINDS"]
 
 log = logging.getLogger("simbox.deployments")
-LINK_KINDS = ("device", "site+hours", "imsi block", "msisdn block")
+LINK_KINDS = ("device", "device block", "site+hours", "imsi block", "msisdn block")
 FULL_BOX_SIMS = 32
 
 
@@ -191,22 +199,84 @@ def _site_hours_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float, m
     return _pairs(np.concatenate(out_a), np.concatenate(out_b))
 
 
-def _block_links(numbers: pd.Series, sites: pd.Series, gap: int) -> np.ndarray:
-    """Neighbours in the sorted run of numbers of one length at one site (sort, no comparison)."""
-    s = numbers.astype(str).to_numpy()
-    site = sites.astype(str).to_numpy()
+def _runs(group: np.ndarray, value: np.ndarray, gap: int, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)`` of sorted neighbours in runs: rows already sorted by
+    (group, value); a run is a stretch of neighbours of one group at most ``gap``
+    apart, kept when it has at least ``min_run`` members."""
+    near = (group[1:] == group[:-1]) & (value[1:] - value[:-1] <= gap)
+    k = np.flatnonzero(near)
+    if min_run > 2 and len(k):
+        start = np.r_[True, k[1:] != k[:-1] + 1]          # first link of each run
+        run_id = np.cumsum(start) - 1
+        members = np.bincount(run_id) + 1
+        k = k[members[run_id] >= min_run]
+    return k, k + 1
+
+
+def _digits(numbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(positions, lengths, values)`` of the entries that are 1-18 ASCII digits."""
+    s = np.asarray(numbers, dtype=object).astype(str)
     valid = np.array([x.isdigit() and x.isascii() and 0 < len(x) <= 18 for x in s], dtype=bool)
     idx = np.flatnonzero(valid)
+    return idx, np.array([len(s[i]) for i in idx], dtype=np.int64), \
+        np.array([int(s[i]) for i in idx], dtype=np.int64)
+
+
+def _block_links(numbers: pd.Series, sites: pd.Series, gap: int, partner=None) -> np.ndarray:
+    """Neighbours in the sorted run of numbers of one length at one site (sort, no comparison).
+
+    With ``partner`` (the other number of each SIM: MSISDN for IMSI) SIMs at
+    *different* sites are linked too when both numbers step together (IMSI and
+    MSISDN each ``d`` apart, ``d <= gap``): one batch of SIMs spread over a
+    farm's sites, a moving box, a remote bank.
+    """
+    site = sites.astype(str).to_numpy()
+    idx, length, value = _digits(numbers)
     if len(idx) < 2:
         return _pairs([], [])
-    length = np.array([len(s[i]) for i in idx])
-    value = np.array([int(s[i]) for i in idx], dtype=np.int64)
-    order = np.lexsort((value, site[idx], length))
-    idx, length, value = idx[order], length[order], value[order]
-    same = (length[1:] == length[:-1]) & (site[idx[1:]] == site[idx[:-1]]) & \
-           (site[idx[1:]] != "") & (value[1:] - value[:-1] <= gap)
-    k = np.flatnonzero(same)
-    return _pairs(idx[k], idx[k + 1])
+    out = []
+    here = site[idx] != ""
+    i1, v1 = idx[here], value[here]
+    grp = pd.factorize(pd.Series(length[here]).astype(str).to_numpy() + "|" + site[i1])[0]
+    order = np.lexsort((v1, grp))
+    a, b = _runs(grp[order], v1[order], gap, 2)
+    out.append(_pairs(i1[order][a], i1[order][b]))
+    if partner is not None:
+        pidx, plen, pval = _digits(partner)
+        other = np.full(len(site), -1, dtype=np.int64)
+        other[pidx] = pval
+        plength = np.zeros(len(site), dtype=np.int64)
+        plength[pidx] = plen
+        order = np.lexsort((value, length))
+        i3, v3 = idx[order], value[order]
+        a, b = _runs(length[order], v3, gap, 2)
+        pa, pb = other[i3[a]], other[i3[b]]
+        same = (pa >= 0) & (pb >= 0) & (plength[i3[a]] == plength[i3[b]]) & \
+            (pb - pa == v3[b] - v3[a]) & (site[i3[a]] != site[i3[b]])
+        out.append(_pairs(i3[a[same]], i3[b[same]]))
+    return np.concatenate(out)
+
+
+def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_run: int = 4
+                        ) -> np.ndarray:
+    """SIMs in devices with consecutive IMEIs: one type allocation code (first 8
+    digits), serials (digits 9-14) at most ``gap`` apart, in runs of at least
+    ``min_run`` devices -- the ports of one gateway, the modems of one farm.  Runs
+    (not pairs) keep two handsets that happen to be neighbours apart."""
+    d = devices.loc[devices["imsi"].isin(imsis), ["imsi", "imei"]].drop_duplicates()
+    imei = d["imei"].astype(str).to_numpy()
+    ok = np.array([x.isdigit() and x.isascii() and 14 <= len(x) <= 16 for x in imei], dtype=bool)
+    d, imei = d.loc[ok], imei[ok]
+    if len(d) < 2:
+        return _pairs([], [])
+    pos = pd.Series(np.arange(len(imsis)), index=imsis).reindex(d["imsi"]).to_numpy()
+    tac = np.array([int(x[:8]) for x in imei], dtype=np.int64)
+    serial = np.array([int(x[8:14]) for x in imei], dtype=np.int64)
+    u = pd.DataFrame({"tac": tac, "serial": serial, "i": pos}).sort_values(["tac", "serial", "i"])
+    first = u.drop_duplicates(["tac", "serial"])            # one SIM per device
+    a, b = _runs(first["tac"].to_numpy(), first["serial"].to_numpy(), gap, min_run)
+    i = first["i"].to_numpy()
+    return _pairs(i[a], i[b])
 
 
 def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
@@ -225,8 +295,9 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
         "device": _device_links(sims.index, devices),
         "site+hours": _site_hours_links(sims, hours, rules.hour_similarity, rules.max_leaders,
                                         counter, log_every=50_000 if n >= 50_000 else 0),
+        "device block": _device_block_links(sims.index, devices, rules.number_gap),
         "imsi block": _block_links(pd.Series(sims.index, index=sims.index), sims["main_site"],
-                                   rules.number_gap),
+                                   rules.number_gap, partner=sims["msisdn"]),
         "msisdn block": _block_links(sims["msisdn"], sims["main_site"], rules.number_gap),
     }
     if stats is not None:
@@ -235,7 +306,7 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     return links
 
 
-STRONG_LINKS = ("device", "imsi block", "msisdn block")
+STRONG_LINKS = ("device", "device block", "imsi block", "msisdn block")
 WEAK_LINKS = ("site+hours",)
 
 

@@ -162,7 +162,7 @@ def atomic_folder(out):
     except OutputError:
         raise
     except OSError as exc:
-        raise output_error(exc, shown, where=lock.path) from None
+        raise output_error(exc, shown, where=shown) from None
     try:
         for old in lock.stale():
             log.warning("%s: removing the leftover of an interrupted run", old)

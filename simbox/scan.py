@@ -258,17 +258,19 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def load_model(model):
-    """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default)."""
+def load_model(model, *, key=None, trust_pickle: bool = False):
+    """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default);
+    ``key`` (signing key bytes or key file) and ``trust_pickle``: see
+    :meth:`simbox.training.model.Model.load`."""
     from simbox.training.run import default_model_path, load_model as load_folder
     if model is None:
         path = default_model_path()
         if not (path / "model.json").exists():
             raise ModelError(f"{path}: this install has no default model; give a model folder "
                              "with --model (simbox train makes one)")
-        return load_folder(None), "default"
+        return load_folder(None, trust_pickle=trust_pickle), "default"
     if isinstance(model, (str, os.PathLike)):
-        return load_folder(model), os.fspath(model)
+        return load_folder(model, key=key, trust_pickle=trust_pickle), os.fspath(model)
     if hasattr(model, "predict") and hasattr(model, "threshold"):
         return model, type(model).__name__
     raise ConfigError(f"model must be a model folder or a Model, not {type(model).__name__}")
@@ -317,7 +319,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
          target_precision: float | None = None, columns="canonical", timezone: str | None = None,
          on_bad_records: str = "skip", allow_missing_cells: bool = False, memory_limit="1GB",
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
-         signaling=(), progress=None) -> ScanResult:
+         signaling=(), progress=None, model_key=None, trust_pickle: bool = False) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -329,7 +331,9 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     missing from the cell table are an error (a site list would silently lose
     them) unless ``allow_missing_cells``: then they are counted and warned about
     and their SIMs are located from their other cells.  With ``out`` every file is written
-    there atomically (rejected records in ``rejects.csv``).
+    there atomically (rejected records in ``rejects.csv``).  ``model_key``: the
+    model folder must be signed with this key (bytes or a key file);
+    ``trust_pickle``: also load a model folder of an older simbox (a pickle).
     """
     t0 = time.monotonic()
     _check_options(threshold, target_precision)
@@ -337,7 +341,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
         raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
                          "with --cells; sites need coordinates")
     cell_table = load_cells(cells)
-    mdl, model_name = load_model(model)
+    mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
     if target_precision is not None:
         threshold = threshold_for_target(mdl, target_precision)
         source = f"set for precision {target_precision} on the model's validation curve"

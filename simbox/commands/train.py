@@ -10,10 +10,10 @@ Train the SIM box / card farm model on what raids confirmed.  Features come from
 CDR files (through the fast path) or from a features file; labels.csv has rows
 imsi|imei,label,case_id with label in simbox, cardfarm, legit.  Cross-validation
 is grouped by case_id; the operating threshold is chosen on cross-validated
-scores to reach --target-precision.  The folder gets model.joblib, model.json
-(the model card), PR/calibration/importance plots and report.html.
-
-model.joblib is a pickle: a model folder is executable, use only trusted ones.
+scores to reach --target-precision.  The folder gets model.skops (skops.io: it
+cannot run code when loaded), model.json (the model card), PR/calibration/importance
+plots and report.html.  To sign it for others: python -m simbox.training.convert_model
+FOLDER --model-key KEY_FILE (docs/training.md, "Model folders").
 
 Example:
   simbox train cdrs/*.csv.gz --cells cells.csv --labels labels.csv --out model/
