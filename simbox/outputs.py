@@ -228,8 +228,11 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         col = df[c]
         if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
             continue
-        text = col.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START)
-                       and _NUMBER.fullmatch(v) is None)
+        first = col.str[:1] if pd.api.types.is_string_dtype(col) else \
+            col.map(lambda v: v[:1] if isinstance(v, str) else "")
+        text = first.isin(FORMULA_START).to_numpy(dtype=bool).copy()
+        if text.any():
+            text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
         if text.any():
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)

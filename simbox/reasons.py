@@ -308,8 +308,8 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     out = []
     for i in range(len(flagged_index)):
         groups: set = set()
-        got = [] if contrib is None else _pick(values[i], contrib[i], rank, phrases,
-                                               min_model_contribution, top, groups)
+        got = [] if contrib is None or np.isnan(contrib[i]).all() else _pick(
+            values[i], contrib[i], rank, phrases, min_model_contribution, top, groups)
         got += _pick(values[i], dev[i], rank, phrases, 1.0, top - len(got), groups)
         out.append(", ".join(got))
     return pd.Series(out, index=flagged_index, name="reasons", dtype=object)
