@@ -39,6 +39,7 @@ SCORES_COLUMNS = ["imsi", "msisdn", "score", "score_simbox", "score_cardfarm", "
                   "class", "flagged"]
 FRAUD_CLASSES = ("simbox", "cardfarm")
 OCCLUDED_FEATURES = 8          # reasons: features occluded per flagged SIM (its most deviating)
+REFERENCE_SIMS = 20_000        # reasons: SIMs not flagged that give the medians (a fixed sample)
 OCCLUSION_MIN_ROWS = 12_000    # reasons: model evaluations allowed, at least (else SIMs / 8)
 log = logging.getLogger("simbox.scan")
 
@@ -100,8 +101,10 @@ def summary_line(summary: dict) -> str:
     if summary.get("top_site"):
         t = summary["top_site"]
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
-    if summary.get("out"):
+    if summary.get("out") and summary.get("report", True):
         line += f"; report: {os.path.join(summary['out'], 'report.html')}"
+    elif summary.get("out"):
+        line += f"; output: {summary['out']}"
     return line
 
 
@@ -184,6 +187,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
     reference = res.features.loc[~mask] if (~mask).any() else res.features
+    if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
+        reference = reference.sample(REFERENCE_SIMS, random_state=0)
     by_score = sims["score"].sort_values(ascending=False, kind="stable").index
     contributions = None if score is None else occlusion_contributions(
         score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
@@ -341,7 +346,13 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
         raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
                          "with --cells; sites need coordinates")
     cell_table = load_cells(cells)
-    mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
+    card = _peek_card(model, trust_pickle)
+    if card is None:      # a loaded Model, or a folder that will not load: say why at once
+        mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
+    else:                 # load it (and import scikit-learn) while the features are computed
+        model_name = "default" if model is None else os.fspath(model)
+        mdl = ModelLoading(card, lambda: load_model(model, key=model_key,
+                                                    trust_pickle=trust_pickle)[0])
     if target_precision is not None:
         threshold = threshold_for_target(mdl, target_precision)
         source = f"set for precision {target_precision} on the model's validation curve"
@@ -364,6 +375,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     with atomic_folder(out) as tmp:
         result = _scan(inputs, cell_table, rejects=tmp / "rejects.csv", **run)
         result.summary["out"] = os.fspath(out)
+        result.summary["report"] = bool(report)
         if hasattr(progress, "stage"):
             progress.stage("writing outputs")
         result.write_into(tmp, report=report)
@@ -371,6 +383,54 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     if hasattr(progress, "finish"):
         progress.finish()
     return result
+
+
+def _peek_card(model, trust_pickle: bool) -> dict | None:
+    """The card of a model folder that looks loadable (read as JSON, nothing checked), else None."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return None
+    if model is None:
+        from simbox.training import __file__ as training_init
+        folder = Path(training_init).parent / "default_model"
+    else:
+        folder = Path(model)
+    try:
+        card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = card.get("files") if isinstance(card, dict) else None
+    if not isinstance(files, dict) or not isinstance(card.get("threshold", {}), dict):
+        return None
+    if "model.skops" not in files and not (trust_pickle and "model.joblib" in files):
+        return None
+    return card
+
+
+class ModelLoading:
+    """A model folder loading in a thread (its card already read): :meth:`get` waits
+    for the model, or raises what loading raised.  A scan starts it before the
+    features, which then hide the import of scikit-learn and the load."""
+
+    def __init__(self, card: dict, load):
+        import threading
+        self.card = card
+        self.threshold = card.get("threshold", {}).get("value")
+        self._done: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
+                                        name="simbox-model-load")
+        self._thread.start()
+
+    def _run(self, load):
+        try:
+            self._done["model"] = load()
+        except BaseException as exc:      # handed to the caller of get()
+            self._done["error"] = exc
+
+    def get(self):
+        self._thread.join()
+        if "error" in self._done:
+            raise self._done["error"]
+        return self._done["model"]
 
 
 def one_thread():
@@ -412,6 +472,8 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
             raise InputError(msg + "; add them to the cell table, or pass --allow-missing-cells "
                              "to locate their SIMs from their other cells")
         log.warning("%s; their SIMs are located from their other cells", msg)
+    if isinstance(model, ModelLoading):
+        model = model.get()
     if hasattr(progress, "stage"):
         progress.stage("scoring", total=len(res.features), unit="SIMs")
     with one_thread():
