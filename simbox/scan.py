@@ -340,7 +340,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     model folder must be signed with this key (bytes or a key file);
     ``trust_pickle``: also load a model folder of an older simbox (a pickle).
     """
-    t0 = time.monotonic()
+    t0 = _T0[0] = time.monotonic()
     _check_options(threshold, target_precision)
     if cells is None:
         raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
@@ -376,8 +376,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
         result = _scan(inputs, cell_table, rejects=tmp / "rejects.csv", **run)
         result.summary["out"] = os.fspath(out)
         result.summary["report"] = bool(report)
-        if hasattr(progress, "stage"):
-            progress.stage("writing outputs")
+        _stage(progress, "writing outputs", f"into {tmp}")
         result.write_into(tmp, report=report)
     result.out = Path(out)
     if hasattr(progress, "finish"):
@@ -433,6 +432,16 @@ class ModelLoading:
         return self._done["model"]
 
 
+def _stage(progress, label: str, detail: str = "", **bar) -> None:
+    """A new stage: logged (seen with -v, also without a terminal) and shown on the bar."""
+    log.info("%s%s (%.1fs)", label, f": {detail}" if detail else "", time.monotonic() - _T0[0])
+    if hasattr(progress, "stage"):
+        progress.stage(label, **bar)
+
+
+_T0 = [time.monotonic()]
+
+
 def one_thread():
     """Model evaluation on one OpenMP thread: the booster's threads spin-wait for each
     other, and on a busy machine (other jobs on the cores) a call costs several times
@@ -474,8 +483,7 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
         log.warning("%s; their SIMs are located from their other cells", msg)
     if isinstance(model, ModelLoading):
         model = model.get()
-    if hasattr(progress, "stage"):
-        progress.stage("scoring", total=len(res.features), unit="SIMs")
+    _stage(progress, "scoring", f"{len(res.features):,} SIMs", total=len(res.features), unit="SIMs")
     with one_thread():
         predictions = model.predict(res.features, threshold=threshold)
     if callable(progress):
@@ -484,8 +492,8 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
                "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
                "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if hasattr(progress, "stage"):
-        progress.stage("grouping deployments, reasons")
+    _stage(progress, "grouping deployments, reasons",
+           f"{int(predictions['flagged'].sum()):,} SIMs at the model's threshold")
     def score(X):
         with one_thread():
             return model.predict(X, threshold=threshold)["score"].to_numpy()

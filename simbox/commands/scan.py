@@ -10,7 +10,8 @@ Compute the features of the CDR files, score every SIM with the model (the
 shipped default unless --model), flag those at or above the operating threshold,
 group them into deployments (shared devices, same site and hours, blocks of
 consecutive numbers) and locate them on sites.  Writes into --out:
-flagged.csv (the shutdown list with reasons), deployments.csv, sites.csv,
+flagged.csv (the shutdown list with reasons), scores.csv (every SIM's score),
+deployments.csv, sites.csv,
 sites.geojson (QGIS), sites.kml (Google Earth), report.html (offline), summary.json
 and rejects.csv (malformed records, if any).  See docs/scan.md.
 
