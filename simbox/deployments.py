@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table",
-           "active_hours", "format_hours", "hours_text", "priority", "LINK_KINDS"]
+           "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
 
 log = logging.getLogger("simbox.deployments")
 LINK_KINDS = ("device", "device block", "site+hours", "imsi block", "msisdn block")
@@ -421,6 +421,16 @@ def priority(mean_score, n_sims, days_idle) -> np.ndarray:
     return np.round(100.0 * np.asarray(mean_score, dtype=float) * size * recency, 1)
 
 
+def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Rows summed per group (``group``: 0..n_groups-1 per row), as a sparse product:
+    linear in the rows, whatever the number of groups."""
+    from scipy.sparse import csr_matrix
+    rows = np.asarray(rows, dtype=float).reshape(len(group), -1)
+    m = csr_matrix((np.ones(len(group)), (np.asarray(group), np.arange(len(group)))),
+                   shape=(n_groups, len(group)))
+    return np.asarray(m @ rows)
+
+
 def hours_text(profiles: np.ndarray, min_share: float = 0.3) -> list[str]:
     """:func:`format_hours` of :func:`active_hours` for each row of ``profiles``
     (vectorised smoothing; one formatting per distinct set of hours)."""
@@ -486,9 +496,7 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     for c in ("lat", "lon", "radius_m"):
         table[c] = (locations[c].astype(float).reindex(comps).to_numpy()
                     if locations is not None and len(locations) else np.nan)
-    summed = np.zeros((len(comps), 24))
-    np.add.at(summed, np.searchsorted(comps, labels), np.asarray(hours, dtype=float).reshape(-1, 24))
-    table["active_hours"] = hours_text(summed)
+    table["active_hours"] = hours_text(sum_rows(hours, np.searchsorted(comps, labels), len(comps)))
     kinds = link_counts.reindex(comps, fill_value=0)
     table["linked_by"] = [", ".join(f"{k} ({int(n)})" for k, n in zip(LINK_KINDS, row) if n > 0)
                           for row in kinds[list(LINK_KINDS)].to_numpy()]

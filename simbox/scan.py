@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from simbox._version import __version__
-from simbox.deployments import LinkRules, deployment_table, group_sims
+from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.reasons import occlusion_contributions, reasons_table
@@ -224,9 +224,11 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
         scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
 
-    dep_hours = {d: hours[(per_sim == d).to_numpy()].sum(axis=0) for d in deployments["deployment_id"]}
-    main_site = sims["main_site"].astype(str).to_numpy()
-    site_hours = {s: hours[main_site == s].sum(axis=0) for s in sites["site_id"]}
+    dep_code, dep_names = pd.factorize(per_sim.to_numpy())
+    dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
+    site_code, site_names = pd.factorize(sims["main_site"].astype(str).to_numpy())
+    by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
+    site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
     dev = res.devices.loc[res.devices["imsi"].isin(sims.index) & (res.devices["imei"].astype(str) != "")]
     by_class = flagged["class"].value_counts()
