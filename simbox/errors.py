@@ -51,3 +51,7 @@ class ConfigError(SimboxError, ValueError):
 
 class ModelError(SimboxError, ValueError):
     """A model folder is missing, corrupted, or incompatible with this simbox."""
+
+
+class OutputError(SimboxError, OSError):
+    """An output cannot be written (no space, read-only disk, another run writing it)."""

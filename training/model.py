@@ -2,7 +2,10 @@
 
 A model folder holds:
 
-- ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline`: column
+- ``model.skops``: the fitted :class:`sklearn.pipeline.Pipeline` in the skops.io
+  format, which cannot run code when loaded: it holds no pickle, and every type
+  in it is checked against an allow-list (:data:`ALLOWED_TYPES`) before anything
+  is built; the pipeline: column
   selection, the minimum-evidence mask (:mod:`simbox.training.evidence`),
   quantile coding, a
   :class:`~sklearn.ensemble.HistGradientBoostingClassifier` whose log-probabilities
@@ -10,19 +13,28 @@ A model folder holds:
   *out-of-fold* log-probabilities (Platt scaling of the fraud margin, increasing:
   calibration never reorders SIMs); three classes ``simbox, cardfarm, legit``;
 - ``model.json``: the model card: feature schema, library versions, training data
-  fingerprint, cross-validated metrics, operating threshold, and the sha256 of
-  ``model.joblib``;
+  fingerprint, cross-validated metrics, operating threshold, the sha256 of
+  ``model.skops`` and, when saved with a signing key, ``signature``: an
+  HMAC-SHA256 with that key over the card (which holds the files' sha256);
 - plots (``*.png``, ``report.html``), written by :mod:`simbox.training.plots`.
 
-``model.joblib`` is a pickle: loading it runs code.  Load model folders only
-from a trusted source.  :meth:`Model.load` checks the sha256, the library
-versions and the feature schema *before* unpickling and refuses a mismatch with
-one line that says what differs and what to do.
+The sha256 in the card finds truncated and corrupted copies, not forgeries: whoever
+can change the model file can change the card too.  Teams that pass models around
+sign them: ``Model.save(path, key=...)`` and ``Model.load(path, key=...)`` (the
+key is a secret kept *outside* the folder: ``--model-key FILE`` or the file named
+by ``SIMBOX_MODEL_KEY_FILE``); loading with a key refuses an unsigned or
+differently signed folder.  Folders of older simbox versions (``model.joblib``,
+a pickle: loading it runs code) load only with ``trust_pickle=True``
+(``--trust-pickle``); ``python -m simbox.training.convert_model DIR`` rewrites one
+in the skops format once.  :meth:`Model.load` checks the signature, the sha256,
+the library versions and the feature schema *before* it loads the pipeline and
+refuses a mismatch with one line that says what differs and what to do.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
 import os
 import pathlib
@@ -47,16 +59,36 @@ from simbox.training.cv import inner_splits
 from simbox.training.evidence import MIN_EVENTS, EvidenceMask
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 
-FORMAT = "simbox-model/1"
-MODEL_FILE = "model.joblib"
+FORMAT = "simbox-model/2"
+FORMATS_READ = ("simbox-model/1", FORMAT)     # /1: model.joblib (a pickle)
+MODEL_FILE = "model.skops"
+PICKLE_FILE = "model.joblib"
 CARD_FILE = "model.json"
+KEY_ENV = "SIMBOX_MODEL_KEY_FILE"
+# the only types (besides those skops trusts by default: numpy, builtins) a model file may hold
+ALLOWED_TYPES = frozenset({
+    "simbox.training.calibration.MonotoneCalibrator",
+    "simbox.training.evidence.EvidenceMask",
+    "simbox.training.model.BoosterLogits",
+    "simbox.training.model.QuantileCodes",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+})
 PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
 
 
 def library_versions() -> dict:
     return {"simbox": __version__, "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "pandas": pd.__version__,
-            "joblib": joblib.__version__, "python": platform.python_version()}
+            "joblib": joblib.__version__, "skops": _skops_version(),
+            "python": platform.python_version()}
+
+
+def _skops_version() -> str | None:
+    try:
+        import skops
+    except ImportError:
+        return None
+    return skops.__version__
 
 
 def sha256_file(path) -> str:
@@ -305,18 +337,24 @@ class Model(BaseEstimator):
 
     # ---- model folder -------------------------------------------------------------
 
-    def save(self, path, *, timestamp=True) -> pathlib.Path:
-        """Write ``model.joblib`` and ``model.json`` into the folder ``path``.
+    def save(self, path, *, timestamp=True, key=None) -> pathlib.Path:
+        """Write ``model.skops`` and ``model.json`` into the folder ``path``.
 
         ``timestamp=False`` leaves the save time out of the card, so that the same
         training run gives byte-identical files (the shipped default model).
+        ``key`` (bytes, or a key file's path): sign the folder (see the module doc).
+        A ``model.joblib`` of an older save is removed.
         """
+        import zipfile
+        from skops import io as sio
         check_is_fitted(self, "pipeline_")
+        secret = read_key(key) if key is not None else None
         folder = pathlib.Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / (MODEL_FILE + ".tmp")
-        joblib.dump(self.pipeline_, tmp, compress=3)
+        sio.dump(self.pipeline_, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         os.replace(tmp, folder / MODEL_FILE)
+        (folder / PICKLE_FILE).unlink(missing_ok=True)
         card = dict(self.card)
         card.update({
             "format": FORMAT,
@@ -335,6 +373,10 @@ class Model(BaseEstimator):
                 timespec="seconds")
         else:
             card.pop("saved", None)
+        card.pop("signature", None)
+        card = nan_free(card)
+        if secret is not None:
+            card["signature"] = {"algorithm": "hmac-sha256", "value": sign_card(card, secret)}
         with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
             json.dump(nan_free(card), fh, indent=2, default=_json_default, allow_nan=False)
             fh.write("\n")
@@ -343,28 +385,29 @@ class Model(BaseEstimator):
         return folder
 
     @classmethod
-    def load(cls, path, *, schema=None) -> "Model":
+    def load(cls, path, *, schema=None, key=None, trust_pickle=False) -> "Model":
         """Load a model folder, refusing anything that does not match this simbox.
 
         ``schema``: ``(feature_names, schema_hash)`` the caller computes features
-        with; default: the feature registry of this simbox.
+        with; default: the feature registry of this simbox.  ``key`` (bytes or a
+        key file's path; default: the file named by ``SIMBOX_MODEL_KEY_FILE``, if
+        set): the folder must be signed with it.  ``trust_pickle``: also load an
+        older folder's ``model.joblib`` (a pickle runs code when loaded).
         """
         folder = pathlib.Path(path)
         card = read_card(folder)
-        check_files(folder, card)
+        if key is None and os.environ.get(KEY_ENV):
+            key = os.environ[KEY_ENV]
+        if key is not None:
+            check_signature(folder, card, read_key(key))
+        name = model_file(folder, card, trust_pickle)
+        check_files(folder, card, name)
         check_libraries(folder, card)
         if schema is None:
             from simbox.training.schema import registry_schema
             schema = registry_schema()
         check_schema(folder, card, *schema)
-        try:
-            pipe = joblib.load(folder / MODEL_FILE)
-        except Exception as exc:  # a pickle that passed the sha256 but does not load
-            raise ModelError(f"{folder / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: "
-                             f"{exc}); retrain the model with simbox train") from None
-        if not isinstance(pipe, Pipeline):
-            raise ModelError(f"{folder / MODEL_FILE}: holds a {type(pipe).__name__}, not a "
-                             "simbox pipeline; retrain the model with simbox train")
+        pipe = load_pipeline(folder / name)
         m = cls(feature_names=list(card["features"]["names"]),
                 schema_hash=card["features"]["schema_hash"], **card.get("params", {}))
         m.pipeline_ = pipe
@@ -416,7 +459,7 @@ def read_card(folder: pathlib.Path) -> dict:
         where = f"line {exc.lineno}" if hasattr(exc, "lineno") else f"byte {exc.start}"
         raise ModelError(f"{p}: corrupted (not valid JSON at {where}); copy the model "
                          "folder again or retrain") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
+    if not isinstance(card, dict) or card.get("format") not in FORMATS_READ:
         got = card.get("format") if isinstance(card, dict) else None
         raise ModelError(f"{p}: format {got!r}, this simbox reads {FORMAT!r}; retrain the "
                          "model with this simbox")
@@ -427,9 +470,88 @@ def read_card(folder: pathlib.Path) -> dict:
     return card
 
 
-def check_files(folder: pathlib.Path, card: dict):
-    p = folder / MODEL_FILE
-    want = card["files"].get(MODEL_FILE, {})
+def read_key(key) -> bytes:
+    """The signing key: bytes as given, or the contents of a key file (str or Path)."""
+    if isinstance(key, (bytes, bytearray)):
+        secret = bytes(key)
+    else:
+        p = pathlib.Path(key)
+        try:
+            secret = p.read_bytes().strip()
+        except OSError as exc:
+            raise ModelError(f"{p}: cannot read the model signing key ({exc.strerror})") from None
+        if not secret:
+            raise ModelError(f"{p}: the model signing key file is empty")
+    if len(secret) < 16:
+        raise ModelError("the model signing key is shorter than 16 bytes; use a long random "
+                         "secret (e.g. head -c 32 /dev/urandom | base64 > model.key)")
+    return secret
+
+
+def sign_card(card: dict, secret: bytes) -> str:
+    """HMAC-SHA256 (hex) of the card without its signature, as canonical JSON; the card
+    holds each file's sha256, so this signs the files too."""
+    body = {k: v for k, v in card.items() if k != "signature"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default,
+                      allow_nan=False)
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def check_signature(folder: pathlib.Path, card: dict, secret: bytes):
+    sig = card.get("signature")
+    if not isinstance(sig, dict) or not sig.get("value"):
+        raise ModelError(f"{folder}: the model folder is not signed, and a signing key was "
+                         "given; sign it (python -m simbox.training.convert_model FOLDER --model-key KEY_FILE) "
+                         "or load it without the key")
+    if sig.get("algorithm") != "hmac-sha256" or not hmac.compare_digest(
+            str(sig["value"]), sign_card(card, secret)):
+        raise ModelError(f"{folder}: signature does not match the signing key: the model was "
+                         "changed after it was signed, or signed with another key; do not use it")
+
+
+def model_file(folder: pathlib.Path, card: dict, trust_pickle: bool) -> str:
+    """The model file of a folder: ``model.skops``, or the pickle of an older save when trusted."""
+    if MODEL_FILE in card["files"]:
+        return MODEL_FILE
+    if PICKLE_FILE in card["files"]:
+        if not trust_pickle:
+            raise ModelError(f"{folder}: holds {PICKLE_FILE}, a pickle that can run any code when "
+                             "loaded; convert it once from a trusted copy (python -m "
+                             f"simbox.training.convert_model {folder}), or pass --trust-pickle "
+                             "if you trust where it came from")
+        return PICKLE_FILE
+    raise ModelError(f"{folder / CARD_FILE}: names no model file; copy the model folder again "
+                     "or retrain")
+
+
+def load_pipeline(p: pathlib.Path) -> Pipeline:
+    """The pipeline of a model file: skops with the allow-list, or a trusted pickle."""
+    try:
+        if p.name == MODEL_FILE:
+            from skops import io as sio
+            types = sio.get_untrusted_types(file=p)
+            refused = sorted(t for t in types if t not in ALLOWED_TYPES)
+            if refused:
+                raise ModelError(f"{p}: holds types simbox does not load ({', '.join(refused[:3])}"
+                                 f"{' ...' if len(refused) > 3 else ''}); it was not written by "
+                                 "simbox train: retrain the model")
+            pipe = sio.load(p, trusted=types)
+        else:
+            pipe = joblib.load(p)
+    except ModelError:
+        raise
+    except Exception as exc:  # a file that passed the sha256 but does not load
+        raise ModelError(f"{p}: cannot be loaded ({type(exc).__name__}: {exc}); retrain the "
+                         "model with simbox train") from None
+    if not isinstance(pipe, Pipeline):
+        raise ModelError(f"{p}: holds a {type(pipe).__name__}, not a simbox pipeline; retrain "
+                         "the model with simbox train")
+    return pipe
+
+
+def check_files(folder: pathlib.Path, card: dict, name: str = MODEL_FILE):
+    p = folder / name
+    want = card["files"].get(name, {})
     if not p.is_file():
         raise ModelError(f"{p}: missing; copy the whole model folder again or retrain")
     size = p.stat().st_size

@@ -162,7 +162,7 @@ Unlabelled SIMs: {html.escape(str(card.get('unlabelled', {}).get('policy', '?'))
 {'<h2>Recall per fraud kind</h2><table><tr><th>kind</th><th>SIMs</th><th>recall</th></tr>'
  + kinds + '</table>' if kinds else ''}
 <h2>Plots</h2>{imgs}
-<p><small>model.joblib is a pickle: load model folders only from a trusted source.
+<p><small>model.skops cannot run code when loaded; sign folders you pass around (docs/training.md).
 Full card: model.json.</small></p>
 </body></html>
 """

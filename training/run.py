@@ -25,9 +25,13 @@ def default_model_path() -> pathlib.Path:
     return DEFAULT_MODEL
 
 
-def load_model(path=None) -> Model:
-    """Load a model folder, or the shipped default model when ``path`` is None."""
-    return Model.load(DEFAULT_MODEL if path is None else path)
+def load_model(path=None, *, key=None, trust_pickle=False) -> Model:
+    """Load a model folder, or the shipped default model when ``path`` is None
+    (``key``, ``trust_pickle``: see :meth:`Model.load`; the shipped model is unsigned,
+    so a key applies to given folders only)."""
+    if path is None:
+        return Model.load(DEFAULT_MODEL, trust_pickle=trust_pickle)
+    return Model.load(path, key=key, trust_pickle=trust_pickle)
 
 
 def read_features_file(path) -> pd.DataFrame:

@@ -10,7 +10,8 @@ Compute the features of the CDR files, score every SIM with the model (the
 shipped default unless --model), flag those at or above the operating threshold,
 group them into deployments (shared devices, same site and hours, blocks of
 consecutive numbers) and locate them on sites.  Writes into --out:
-flagged.csv (the shutdown list with reasons), deployments.csv, sites.csv,
+flagged.csv (the shutdown list with reasons), scores.csv (every SIM's score),
+deployments.csv, sites.csv,
 sites.geojson (QGIS), sites.kml (Google Earth), report.html (offline), summary.json
 and rejects.csv (malformed records, if any).  See docs/scan.md.
 
@@ -29,6 +30,12 @@ def add_arguments(p):
     p.add_argument("--cells", help="cells.csv: cell_id,site_id,lat,lon,azimuth (required)")
     p.add_argument("--tac", help="tac.csv: tac,device_type (device types of IMEIs)")
     p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
+    p.add_argument("--model-key", metavar="FILE",
+                   help="the model folder must be signed with this key file (HMAC; default: "
+                        "the file named by SIMBOX_MODEL_KEY_FILE, if set)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="also load a model folder of an older simbox (model.joblib: a pickle, "
+                        "which runs code when loaded); only for folders from a trusted source")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--threshold", type=float, help="flag SIMs with a fraud score at least this")
     g.add_argument("--target-precision", type=float,
@@ -62,7 +69,8 @@ def run(args) -> int:
                   columns=args.columns, timezone=args.timezone,
                   on_bad_records="error" if args.strict else "skip", allow_missing_cells=args.allow_missing_cells,
                   memory_limit=args.memory_limit, workers=args.workers, out=args.out,
-                  report=not args.no_report, progress=Progress("scan"))
+                  report=not args.no_report, progress=Progress("scan"),
+                  model_key=args.model_key, trust_pickle=args.trust_pickle)
     if args.json:
         print(json.dumps(result.summary, default=str))
     else:

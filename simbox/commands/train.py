@@ -10,8 +10,10 @@ Train the SIM box / card farm model on what raids confirmed.  Features come from
 CDR files (through the fast path) or from a features file; labels.csv has rows
 imsi|imei,label,case_id with label in simbox, cardfarm, legit.  Cross-validation
 is grouped by case_id; the operating threshold is chosen on cross-validated
-scores to reach --target-precision.  The folder gets model.joblib, model.json
-(the model card), PR/calibration/importance plots and report.html.
+scores to reach --target-precision.  The folder gets model.skops (skops.io: it
+cannot run code when loaded), model.json (the model card), PR/calibration/importance
+plots and report.html.  To sign it for others: python -m simbox.training.convert_model
+FOLDER --model-key KEY_FILE (docs/training.md, "Model folders").
 
 By default the model also learns from simbox's own labelled simulated knowledge
 (SIMs of many simulated networks, shipped with the default model), so kinds of
@@ -19,8 +21,6 @@ fraud your raids did not find are still caught; seized SIMs weigh more
 (--seizure-weight).  --no-simulated trains on the seizures alone.  Unlabelled
 SIMs that score like labelled fraud are not used as legit (--unlabelled pu).
 The mix and the method are written in the model card.
-
-model.joblib is a pickle: a model folder is executable, use only trusted ones.
 
 Example:
   simbox train cdrs/*.csv.gz --cells cells.csv --labels labels.csv --out model/

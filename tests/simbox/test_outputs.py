@@ -31,7 +31,8 @@ def written(result, tmp_path_factory):
 
 def test_files_written(written):
     assert sorted(os.listdir(written)) == ["deployments.csv", "flagged.csv", "report.html",
-                                           "sites.csv", "sites.geojson", "sites.kml", "summary.json"]
+                                           "scores.csv", "sites.csv", "sites.geojson", "sites.kml",
+                                           "summary.json"]
     # no temporary folder left beside it
     assert [p.name for p in written.parent.iterdir()] == ["out"]
 

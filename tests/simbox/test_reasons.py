@@ -103,3 +103,23 @@ def test_rows_without_model_contributions_fall_back_to_deviations(network):
     flagged = network.predictions.index[network.predictions["flagged"]]
     zero = pd.DataFrame(0.0, index=flagged, columns=feats.columns)
     assert reasons_table(feats, flagged, contributions=zero).equals(reasons_table(feats, flagged))
+
+
+def test_occlusion_budget_and_candidates_bound_the_model_calls(network):
+    feats = network.res.features
+    pred = network.predictions
+    ranked = pred.sort_values("score", ascending=False)
+    flagged = ranked.index[ranked["flagged"].to_numpy()]
+    reference = feats.loc[~feats.index.isin(flagged)]
+    rows = []
+
+    def score(X):
+        rows.append(len(X))
+        return np.clip(0.5 - 0.01 * X["n_mtc"].to_numpy() + 0.002 * X["moc_callees"].to_numpy(), 0, 1)
+
+    c = occlusion_contributions(score, feats, flagged, reference, candidates=3, budget_rows=30)
+    assert sum(rows) == 10 + 30                       # base scores of 10 SIMs, then 10 x 3
+    assert c.iloc[:10].notna().all().all() and c.iloc[10:].isna().all().all()
+    assert (c.iloc[:10].ne(0).sum(axis=1) <= 3).all()
+    text = reasons_table(feats, flagged, contributions=c)
+    assert text.iloc[10:].equals(reasons_table(feats, flagged).iloc[10:])

@@ -61,7 +61,7 @@ def test_cli_errors_are_one_line(trained, tmp_path, capsys):
         f"simbox train: error: {tmp_path / 'none.parquet'}: no such features file")
     broken = tmp_path / "broken"
     shutil.copytree(trained, broken)
-    (broken / "model.joblib").write_bytes((broken / "model.joblib").read_bytes()[:1000])
+    (broken / "model.skops").write_bytes((broken / "model.skops").read_bytes()[:1000])
     rc = main(["evaluate", "--model", str(broken), "--features", str(tmp_path / "x.parquet"),
                "--labels", str(bad)])
     assert rc == 1

@@ -24,7 +24,7 @@ def trained(network, names, schema_hash, tmp_path_factory):
 def test_train_writes_model_folder(trained, names, schema_hash, network):
     m, out = trained
     assert sorted(p.name for p in out.iterdir()) == [
-        "calibration.png", "importances.png", "model.joblib", "model.json", "pr_curves.png",
+        "calibration.png", "importances.png", "model.json", "model.skops", "pr_curves.png",
         "report.html"]
     card = json.loads((out / "model.json").read_text())
     assert card["classes"] == ["simbox", "cardfarm", "legit"]
