@@ -40,6 +40,10 @@ def merged(flagged, truth) -> int:
                                                  suffixes=("", "_true"))
     m = m.loc[m["class"] != "legit"]
     per = m.groupby("deployment_id")["deployment_id_true"].nunique()
+    for dep in per.index[per > 1]:
+        g = m.loc[m["deployment_id"] == dep]
+        parts = g.groupby(["deployment_id_true", "kind"]).size()
+        print(f"    merged {dep}: " + ", ".join(f"{k} ({n} SIMs)" for (_, k), n in parts.items()))
     return int((per > 1).sum())
 
 

@@ -134,7 +134,8 @@ def farm(work, a):
     feats = Run(SIMBOX + ["features", str(path), "--cells", str(s / "cells.csv"), "--out",
                           str(work / "farm.parquet")], timeout=a.timeout)
     out = work / "farm-out"
-    r = Run(scan_args(s, out, path, extra=["--threshold", "0.0"]), timeout=a.timeout)
+    r = Run(scan_args(s, out, path, extra=["--threshold", str(a.farm_threshold)]
+                      if a.farm_threshold is not None else []), timeout=a.timeout)
     ratio = r.seconds / max(feats.seconds, 0.1)
     ok = r.code == 0 and not r.timed_out and ratio <= 1.5          # the bound
     return r, ok, f"{kept(out)}; features {feats.seconds:.0f}s, scan/features {ratio:.1f}x"
@@ -481,6 +482,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", default=[], help="attacks whose name contains a word")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per child (default 900)")
     ap.add_argument("--workdir", help="scratch folder (default: a new temporary one)")
+    ap.add_argument("--farm-threshold", type=float,
+                    help="--threshold for the farm attack (0 flags all 100k SIMs: the worst case)")
     a = ap.parse_args(argv)
     work = pathlib.Path(a.workdir or tempfile.mkdtemp(prefix="simbox-attack-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,19 +182,24 @@ def one_site_farm(n, shifts=500, seed=0):
     return bench.farm(n, shifts, True, seed)
 
 
-def test_grouping_comparisons_grow_linearly_with_sims_at_one_site():
+def test_grouping_comparisons_grow_linearly_with_sims_at_one_site(caplog):
     """Issue 14 item 1: 100k flagged SIMs at one site must not compare every pair."""
     rules = LinkRules()
     done = {}
     for n in (1_000, 10_000, 100_000):
         sims, hours, devices = one_site_farm(n)
         stats = {}
-        labels, counts = group_sims(sims, hours, devices, rules, stats=stats)
+        with caplog.at_level("INFO", logger="simbox.deployments"):
+            labels, counts = group_sims(sims, hours, devices, rules, stats=stats)
         assert len(set(labels)) == 1                      # one IMEI: one deployment
         assert stats["comparisons"] <= n * rules.max_leaders
         done[n] = stats["comparisons"]
     assert done[100_000] <= 12 * done[10_000] and done[10_000] <= 12 * done[1_000]
     assert done[100_000] < 100_000 ** 2 / 1000
+    # progress at -v: a long grouping says how far it is
+    assert re.search(r"grouping: site\+hours links, 5\d,\d{3} of 100,000 SIMs \([\d,]+ comparisons\)",
+                     caplog.text)
+    assert "grouping: 100,000 flagged SIMs, 1 deployments, " in caplog.text
 
 
 def test_site_hours_leaders_cap_the_work_but_keep_alike_profiles_together():
