@@ -136,63 +136,78 @@ cdef struct Scratch:
     int64_t* cnt_cell    # per cell code: events of the current IMSI
     int64_t* cnt_site    # per site code: likewise
     int64_t* hset        # hash-set slots (hash_set_slots of the largest group)
-    uint8_t* hflag       # one flag per hash-set slot
+    int64_t* hcall       # a second hash set of that size (numbers called, reduce_peers)
+    uint8_t* hflag       # one flag per slot of hcall
 
 
 cdef void scratch_free(Scratch* w) noexcept nogil:
     free(w.start); free(w.cursor); free(w.evs)
     free(w.sa); free(w.sb); free(w.sc); free(w.sd); free(w.se)
     free(w.mark_cell); free(w.mark_site); free(w.cnt_cell); free(w.cnt_site)
-    free(w.hset); free(w.hflag)
+    free(w.hset); free(w.hcall); free(w.hflag)
     memset(w, 0, sizeof(Scratch))
 
 
-cdef struct Contacts:
-    # the other parties of one IMSI: who calls back, where incoming traffic comes from
+cdef struct Peers:
+    # the other parties of one IMSI's incoming traffic and SMS
+    Py_ssize_t callers      # distinct calling numbers over MTC
+    Py_ssize_t sms_peers    # distinct other parties over SMS MO and MT
     int64_t mtc_known       # MTC with a calling number
     int64_t callbacks       # of those, from a number the IMSI called (MOC) at an earlier event
-    int64_t callees         # distinct numbers called (MOC)
-    int64_t called_back     # of those, numbers that called the IMSI (MTC) after its first call
-    int64_t incoming        # MTC and SMS MT
-    int64_t incoming_intl   # of those, from an international number
+    int64_t called_back     # distinct numbers called (MOC) that called the IMSI (MTC) later
+    int64_t incoming_intl   # MTC and SMS MT from an international number
 
 
-cdef inline void reduce_contacts(const Ev* ev, Py_ssize_t m, Py_ssize_t n_moc, int own_cc,
-                                 int64_t own_ccv, int64_t* slots, uint8_t* flag,
-                                 Contacts* out) noexcept nogil:
-    """One pass over the IMSI's events ev[0..m) in sort order: the numbers called so
-    far in a hash set (``slots``, ``flag``: hash_set_slots(n_moc) entries, overwritten;
-    a flag marks a callee that called back), each MTC looked up in it."""
-    cdef Py_ssize_t k
+cdef inline void reduce_peers(const Ev* ev, Py_ssize_t m, Py_ssize_t n_moc, Py_ssize_t n_mtc,
+                              int own_cc, int64_t own_ccv, int64_t* callers, int64_t* peers,
+                              int64_t* hset, int64_t* called, uint8_t* flag,
+                              Peers* out) noexcept nogil:
+    """One pass over the IMSI's events ev[0..m) in sort order.
+
+    The numbers called so far go into a hash set (``called``, ``flag``:
+    hash_set_slots(n_moc) entries, overwritten; a flag marks a callee that called
+    back), where each MTC's caller is looked up: only when the IMSI has both MOC and
+    MTC.  ``callers``, ``peers``: room for m numbers; ``hset``: the slots of
+    count_distinct_hashed for m values.
+    """
+    cdef Py_ssize_t k, ncal = 0, npeer = 0
+    cdef bint track = n_moc > 0 and n_mtc > 0
     cdef uint64_t mask = <uint64_t>(hash_set_slots(n_moc) - 1), h
     cdef int64_t x
     cdef uint8_t r
-    memset(out, 0, sizeof(Contacts))
-    if n_moc > 0:
-        memset(slots, 0, (mask + 1) * sizeof(int64_t))
+    memset(out, 0, sizeof(Peers))
+    if track:
+        memset(called, 0, (mask + 1) * sizeof(int64_t))
         memset(flag, 0, (mask + 1) * sizeof(uint8_t))
     for k in range(m):
-        r = ev[k].rtype
         x = ev[k].other
+        if x == 0:
+            continue
+        r = ev[k].rtype
         if r == MOC:
-            if x != 0:
-                h = hash_slot(slots, mask, x)
-                if slots[h] == 0:
-                    slots[h] = x
-                    out.callees += 1
-        elif r == MTC or r == SMS_MT:
-            out.incoming += 1
+            if track:
+                h = hash_slot(called, mask, x)
+                called[h] = x
+        elif r == MTC:
+            callers[ncal] = x
+            ncal += 1
             if is_international(x, own_cc, own_ccv):
                 out.incoming_intl += 1
-            if r == MTC and x != 0:
-                out.mtc_known += 1
-                if n_moc > 0:
-                    h = hash_slot(slots, mask, x)
-                    if slots[h] == x:
-                        out.callbacks += 1
-                        if flag[h] == 0:
-                            flag[h] = 1
-                            out.called_back += 1
+            if track:
+                h = hash_slot(called, mask, x)
+                if called[h] == x:
+                    out.callbacks += 1
+                    if flag[h] == 0:
+                        flag[h] = 1
+                        out.called_back += 1
+        elif r == SMS_MO or r == SMS_MT:
+            peers[npeer] = x
+            npeer += 1
+            if r == SMS_MT and is_international(x, own_cc, own_ccv):
+                out.incoming_intl += 1
+    out.mtc_known = ncal
+    out.callers = count_distinct_hashed(callers, ncal, hset)
+    out.sms_peers = count_distinct_hashed(peers, npeer, hset)
 
 
 def reduce_partition(
@@ -263,10 +278,11 @@ def reduce_partition(
     w.cnt_cell = <int64_t*>malloc((NC + 1) * sizeof(int64_t))
     w.cnt_site = <int64_t*>malloc((NS + 1) * sizeof(int64_t))
     w.hset = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
+    w.hcall = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
     w.hflag = <uint8_t*>malloc(hash_set_slots(maxg) * sizeof(uint8_t))
     if (w.sa == NULL or w.sb == NULL or w.sc == NULL or w.sd == NULL or w.se == NULL
             or w.mark_cell == NULL or w.mark_site == NULL or w.cnt_cell == NULL
-            or w.cnt_site == NULL or w.hset == NULL or w.hflag == NULL):
+            or w.cnt_site == NULL or w.hset == NULL or w.hcall == NULL or w.hflag == NULL):
         scratch_free(&w)
         raise MemoryError("reduce_partition: out of memory for scratch arrays")
     cdef int64_t* sa = w.sa
@@ -291,8 +307,9 @@ def reduce_partition(
     cdef int64_t hist[24]
     cdef bint days_sorted
     cdef int order
-    cdef Contacts con
-    cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d, nd, nds
+    cdef Peers peers
+    cdef Py_ssize_t d_callees
+    cdef Py_ssize_t k, nm, ng, ncal, ncel, ndays, nimei, d, nd, nds
     for k in range(NC):
         mark_cell[k] = -1
     for k in range(NS):
@@ -427,12 +444,6 @@ def reduce_partition(
                     gss -= dist * log2(dist)
             put(feats, cols, u, S_HOUR_ENTROPY, gss if gss > 0.0 else 0.0)
 
-            # ---- contacts: call-backs, where incoming traffic comes from
-            reduce_contacts(ev, m, n_moc, own_cc, own_ccv, hset, w.hflag, &con)
-            put(feats, cols, u, S_MTC_CALLBACK_SHARE, ratio(con.callbacks, con.mtc_known))
-            put(feats, cols, u, S_MOC_CALLED_BACK_SHARE, ratio(con.called_back, con.callees))
-            put(feats, cols, u, S_IN_INTL_SHARE, ratio(con.incoming_intl, con.incoming))
-
             # ---- MOC: callees, durations, gaps, international, max per hour
             nm = 0
             ncal = 0
@@ -477,6 +488,7 @@ def reduce_partition(
             sort_i64(sa, ncal)
             d = count_distinct(sa, ncal)
             put(feats, cols, u, S_MOC_CALLEES, d)
+            d_callees = d
             put(feats, cols, u, S_MOC_CALLEE_RATIO, ratio(d, nm))
             put(feats, cols, u, S_MOC_CALLEE_ENTROPY, entropy_of_runs(sa, ncal))
             # repeat contacts: distinct callees called 2 or more times
@@ -502,20 +514,14 @@ def reduce_partition(
             put(feats, cols, u, S_MOC_GAP_P10, quantile(sc, ng, 0.1))
             put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
 
-            # ---- MTC callers, SMS peers
-            ncal = 0
-            npeer = 0
-            for k in range(m):
-                if ev[k].other == 0:
-                    continue
-                if ev[k].rtype == MTC:
-                    sa[ncal] = ev[k].other
-                    ncal += 1
-                elif ev[k].rtype == SMS_MO or ev[k].rtype == SMS_MT:
-                    sb[npeer] = ev[k].other
-                    npeer += 1
-            put(feats, cols, u, S_MTC_CALLERS, count_distinct_hashed(sa, ncal, hset))
-            put(feats, cols, u, S_SMS_PEERS, count_distinct_hashed(sb, npeer, hset))
+            # ---- MTC callers, SMS peers, call-backs, where incoming traffic comes from
+            reduce_peers(ev, m, n_moc, n_mtc, own_cc, own_ccv, sa, sb, hset, w.hcall, w.hflag,
+                         &peers)
+            put(feats, cols, u, S_MTC_CALLERS, peers.callers)
+            put(feats, cols, u, S_SMS_PEERS, peers.sms_peers)
+            put(feats, cols, u, S_MTC_CALLBACK_SHARE, ratio(peers.callbacks, peers.mtc_known))
+            put(feats, cols, u, S_MOC_CALLED_BACK_SHARE, ratio(peers.called_back, d_callees))
+            put(feats, cols, u, S_IN_INTL_SHARE, ratio(peers.incoming_intl, n_mtc + n_smt))
 
             # ---- cells, sites, gyration: distinct cells/sites by mark arrays (no sort)
             ncel = 0
