@@ -14,7 +14,13 @@ Conventions used in the meanings:
   count is 0.
 - Events are sorted by time (ties broken by record type, other party, IMEI,
   MSISDN, duration, cell) and exact duplicates are dropped before anything is
-  computed.
+  computed; "earlier" and "later" follow that order (a MOC sorts before an MTC
+  of the same second).
+- Other parties are compared as digit strings: "8613900000001" and
+  "013900000001" are two numbers.
+- A ``*_pct`` feature (group ``network``) ranks a level among the SIMs scanned
+  together, so that it survives a change of network (tariffs, habits): its value
+  depends on which SIMs are in the input.
 """
 from __future__ import annotations
 
