@@ -87,7 +87,9 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "moc_called_back_share": Phrase(-1, "callback", False,
                                     lambda v: "no number it calls ever calls back" if v <= 0 else
                                     f"{_share(v)} of the numbers it calls call back"),
-    "mtc_callback_share": Phrase(-1, "callback", False,
+    # either way: a box's few received calls are mostly call-backs (nobody else knows its
+    # number), a phone's mostly are not, an office's customers call back
+    "mtc_callback_share": Phrase(0, "callback", False,
                                  lambda v: "no call received from a number it called" if v <= 0
                                  else f"{_share(v)} of calls received from numbers it called"),
     "n_cells": Phrase(-1, "cells", True,
