@@ -149,12 +149,15 @@ COLS = {"record_type": "t", "start_time": "s", "imsi": "i"}
 @pytest.mark.parametrize("profile,message", [
     ({"columns": COLS, "sep": ";"},
      "column profile {p}: unknown key(s) sep (allowed: name, description, separator, quote, "
-     "columns, time_format, utc_offset, record_types, float_numbers)"),
+     "columns, time_format, utc_offset, record_types, float_numbers, null_tokens, subscriber_key, "
+     "imei_tokens, timezone, parties, keep, detect)"),
     ({"columns": {"record_type": "t", "start_time": "s"}},
-     "column profile '{p}': columns: imsi is required (give the header name of its column)"),
+     "column profile '{p}': columns: imsi is required by subscriber_key 'imsi' (give the header "
+     "name of its column); if the export has no IMSI, set subscriber_key to msisdn, token or "
+     "imsi_or_msisdn"),
     ({"columns": dict(COLS, cell="c")},
      "column profile '{p}': columns: unknown field(s) cell (fields: record_type, start_time, "
-     "imsi, imei, msisdn, other_party, duration_s, cell_id)"),
+     "imsi, imei, msisdn, other_party, duration_s, cell_id, token)"),
     ({"columns": dict(COLS, imei=3)},
      "column profile '{p}': columns: imei must be a header name (string) or null, not 3"),
     ({"columns": COLS, "separator": ";;"},
@@ -202,8 +205,11 @@ def test_profile_missing_columns_in_file(tmp_path):
                                    "columns of profile 'msc-semicolon'")
 
 
-def test_two_fields_on_one_column_is_an_error():
-    m = ColumnMapping(columns={"record_type": "t", "start_time": "s", "imsi": "s"})
-    with pytest.raises(ConfigError) as e:
-        list(read_csv_events(io.BytesIO(b"t,s\nMOC,1\n"), mapping=m))
-    assert str(e.value) == "column profile 'canonical' maps several fields to the column(s) s"
+def test_one_column_may_feed_several_fields():
+    # the profiled engine reads it: the subscriber's number is both the key and the msisdn
+    m = ColumnMapping(columns={"record_type": "t", "start_time": "s", "imsi": None, "msisdn": "a",
+                               "other_party": "a"}, subscriber_key="msisdn")
+    assert m.engine == "profile"
+    b = EventBatch.concat(read_csv_events(io.BytesIO(b"t,s,a\nMOC,2026-03-01T12:00:05Z,8613800000001\n"),
+                                          mapping=m))
+    assert b.to_pandas()[["msisdn", "other_party"]].values.tolist() == [["8613800000001"] * 2]
