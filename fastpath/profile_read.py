@@ -79,22 +79,18 @@ class _Counted(io.RawIOBase):
     """A binary stream of ``head`` then ``f``, counting the bytes read (for progress)."""
 
     def __init__(self, f, head: bytes):
-        self.f, self.head, self.pos = f, head, 0
+        from simbox.fastpath.csvread import _PlainSource
+        self.src = _PlainSource(f, head)
+
+    @property
+    def pos(self) -> int:
+        return self.src.raw_pos
 
     def readable(self):
         return True
 
     def readinto(self, b):
-        if self.head:
-            n = min(len(b), len(self.head))
-            b[:n] = self.head[:n]
-            self.head = self.head[n:]
-        else:
-            data = self.f.read(len(b)) or b""
-            n = len(data)
-            b[:n] = data
-        self.pos += n
-        return n
+        return self.src.fill(b)
 
 
 def read_profiled_events(source, *, mapping, cells: CellDict | None = None,
