@@ -194,11 +194,13 @@ class EventBatch:
     def to_pandas(self, cells: CellDict | None = None):
         """A readable DataFrame (digits decoded, types named, times as UTC)."""
         import pandas as pd
+        from simbox.fastpath.keys import decode_ids
+        book = getattr(cells, "keys", None)
         df = pd.DataFrame({
             "record_type": pd.Categorical.from_codes(self.rtype.astype(np.int8), RECORD_TYPE_NAMES),
             "start_time": pd.to_datetime(self.time, unit="s", utc=True),
-            "imsi": decode_array(self.imsi),
-            "imei": decode_array(self.imei),
+            "imsi": decode_ids(self.imsi, book),
+            "imei": decode_ids(self.imei, book),
             "msisdn": decode_array(self.msisdn),
             "other_party": decode_array(self.other),
             "duration_s": self.duration,

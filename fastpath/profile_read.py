@@ -419,7 +419,8 @@ class Normaliser:
         # imei
         v, where = self.party("imei")
         codes, present, ok = self.digits(v, 14, 16)
-        if m.imei_tokens:
+        if m.imei_tokens:           # any identifier: digits as digits, the rest hashed
+            codes, _, ok = self.digits(v, 1, 18)
             other = present & ~ok
             if other.any():
                 codes = codes.copy()
