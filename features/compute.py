@@ -16,7 +16,9 @@ from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, redu
 from simbox.fastpath.events import CellDict, decode_array
 from simbox.fastpath.keys import MSISDN_BASE, decode_ids, kind_of
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
-from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
+from simbox.errors import TooManyRejectsError
+from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
+                                   check_share, reject_share_error)
 from simbox.features import post
 from simbox.features.registry import REGISTRY, feature_names
 from simbox.features.tables import Cells, cell_table, is_frame, load_cells, load_tac
@@ -98,16 +100,21 @@ class FeatureResult:
 
 def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timezone="UTC",
                      memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, on_bad_records="skip",
-                     rejects=None, signaling=(), progress=None) -> FeatureResult:
+                     rejects=None, signaling=(), progress=None,
+                     max_reject_share=MAX_REJECT_SHARE) -> FeatureResult:
     """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
 
     ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only);
     ``signaling``: captures read with the inputs (an InputError if one is not a capture).
+    ``workers``: threads reducing partitions.  A file, or the whole run, rejecting more
+    than ``max_reject_share`` of its records raises :class:`TooManyRejectsError`
+    (None: no limit); a rejects file given by path is then removed (no output).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
     parse_memory(memory_limit)
     check_policy(on_bad_records)
+    max_reject_share = check_share(max_reject_share)
     cell_rows = load_cells(cells) if cells is not None else None
     tac_map = load_tac(tac) if tac is not None else None
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
@@ -127,11 +134,23 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     try:
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
-                              stats=stats, progress=progress, chunk_rows=BATCH_ROWS)
+                              stats=stats, progress=progress, chunk_rows=BATCH_ROWS,
+                              max_reject_share=max_reject_share)
         with _gc_paused():
-            return features_from_events(batches, celldict, cells=cell_rows, tac=tac_map, timezone=tz,
-                                        memory_limit=memory_limit, workers=workers, stats=stats,
-                                        progress=progress, started=t0, reuse_batches=True)
+            res = features_from_events(batches, celldict, cells=cell_rows, tac=tac_map,
+                                       timezone=tz, memory_limit=memory_limit, workers=workers,
+                                       stats=stats, progress=progress, started=t0,
+                                       reuse_batches=True)
+        error = reject_share_error("the run", stats.records, stats.rejected, max_reject_share)
+        if error is not None:
+            raise error
+        return res
+    except TooManyRejectsError:
+        if own:
+            writer.close()
+            if writer.path is not None and os.path.exists(writer.path):
+                os.remove(writer.path)
+        raise
     finally:
         if own:
             writer.close()

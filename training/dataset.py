@@ -25,6 +25,9 @@ import pandas as pd
 from simbox.errors import InputError
 from simbox.training.labels import CLASSES, LabelSet, expand_labels, read_labels
 
+#: training weight of a seized (labelled) SIM, against 1 per simulated SIM
+SEIZURE_WEIGHT = 5.0
+
 log = logging.getLogger(__name__)
 
 UNLABELLED_POLICIES = ("presumed-legit", "ignore")
@@ -154,7 +157,7 @@ def _with_truth(rows, truth, prefix=""):
 
 
 def build_training_set(features, labels, *, unlabelled="presumed-legit",
-                       unlabelled_max=100_000, unlabelled_weight=0.5, seizure_weight=1.0,
+                       unlabelled_max=100_000, unlabelled_weight=0.5, seizure_weight=SEIZURE_WEIGHT,
                        simulated=None, simulated_weight=1.0, truth=None,
                        seed=0) -> TrainingSet:
     """Assemble the rows a model is trained and cross-validated on.

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.training.cv import grouped_splits, out_of_fold
-from simbox.training.dataset import TrainingSet, build_training_set
+from simbox.training.dataset import SEIZURE_WEIGHT, TrainingSet, build_training_set
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
@@ -115,7 +115,7 @@ def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=No
 
 def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK, folds=5,
           seed=0, unlabelled="presumed-legit", unlabelled_max=100_000, unlabelled_weight=0.5,
-          seizure_weight=1.0, simulated=None, simulated_weight=1.0, truth=None,
+          seizure_weight=SEIZURE_WEIGHT, simulated=None, simulated_weight=1.0, truth=None,
           feature_names=None, schema_hash=None, model_params=None, n_boot=200,
           kind_holdout=True, timezone=None, out=None, inputs=None, progress=None) -> Model:
     """Train a model on labelled SIMs; return it fitted, with threshold and card.

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_input_options, input_options
+from simbox.training.dataset import SEIZURE_WEIGHT
+
 NAME = "train"
 HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
 DESCRIPTION = """\
@@ -39,8 +42,8 @@ def add_arguments(p):
                         "Asia/Shanghai)")
     p.add_argument("--simulated-weight", type=float, default=1.0, metavar="W",
                    help="training weight of a simulated SIM (default 1)")
-    p.add_argument("--seizure-weight", type=float, default=5.0, metavar="W",
-                   help="training weight of a seized (labelled) SIM (default 5)")
+    p.add_argument("--seizure-weight", type=float, default=SEIZURE_WEIGHT, metavar="W",
+                   help="training weight of a seized (labelled) SIM (default %(default)s)")
     p.add_argument("--unlabelled", choices=("presumed-legit", "ignore"),
                    default="presumed-legit",
                    help="unlabelled SIMs: a sample used as legit with a lower weight "
@@ -58,25 +61,8 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-kind-holdout", action="store_true",
                    help="skip refitting without each fraud kind (recall on unseen kinds)")
-    add_feature_arguments(p)
     p.add_argument("--json", action="store_true", help="print the model card summary as JSON")
-
-
-def add_feature_arguments(p):
-    p.add_argument("--cells", metavar="CSV", help="cells.csv (cell_id,site_id,lat,lon,azimuth)")
-    p.add_argument("--tac", metavar="CSV", help="tac.csv (tac,device_type)")
-    p.add_argument("--columns", default="canonical", help="column profile of the CDR CSV")
-    p.add_argument("--timezone", default=None, help="the network's IANA time zone (default UTC)")
-    p.add_argument("--rejects", metavar="CSV", help="write rejected CDR rows here")
-    p.add_argument("--strict", action="store_true", help="stop at the first bad CDR row")
-
-
-def feature_options(args) -> dict:
-    opts = {"cells": args.cells, "tac": args.tac, "columns": args.columns,
-            "on_bad_records": "error" if args.strict else "skip", "rejects": args.rejects}
-    if args.timezone:
-        opts["timezone"] = args.timezone
-    return opts
+    add_input_options(p, NAME)
 
 
 def run(args) -> int:
@@ -87,7 +73,7 @@ def run(args) -> int:
         sim = (args.simulated, args.simulated_timezone)
     model = train_files(
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
-        truth=args.truth, simulated=sim, feature_options=feature_options(args),
+        truth=args.truth, simulated=sim, feature_options=input_options(args, out=args.out),
         progress=Progress("reading CDRs"),
         target_precision=args.target_precision, recall_slack=args.recall_slack,
         folds=args.folds, seed=args.seed,
