@@ -15,6 +15,7 @@ from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, redu
                                        slot_columns)
 from simbox.fastpath.events import CellDict, decode_array
 from simbox.fastpath.keys import MSISDN_BASE, decode_ids, kind_of
+from simbox.fastpath.profile_read import normalise_cell_id
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.errors import TooManyRejectsError
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
@@ -237,7 +238,7 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=No
     inv = np.empty_like(order)
     inv[order] = np.arange(len(order))
     imsi_s = imsi_s[order]
-    tokens = np.array(celldict.tokens, dtype=object)
+    tokens = np.array([normalise_cell_id(t) for t in celldict.tokens], dtype=object)
     feats_sorted = red.feats[order]
     red.feats = None                         # one copy of the feature matrix at a time
     ctx = post.Context(

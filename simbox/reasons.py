@@ -87,6 +87,9 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "device_not_phone": Phrase(+1, "device_type", False,
                                lambda v: "in a modem or gateway, not a phone" if v >= 0.5
                                else "in a phone"),
+    "moves": Phrase(-1, "cells", True,
+                    lambda v: "never changes site" if v < 0.5 else
+                    "changes site once" if v < 1.5 else f"changes site {_n(v)} times"),
     "comove_share": Phrase(+1, "comove", False,
                            lambda v: f"{_share(v)} of its moves between sites made together "
                            "with another SIM (same sites, same minutes)"),

@@ -63,7 +63,8 @@ def test_deviation_needs_direction_and_skips_nan():
     ("mtc_callers", 0, "nobody calls it"), ("hour_entropy", 4.5, "active around the clock"),
     ("hour_entropy", 1.6, "active only a few hours of the day"), ("n_mtc", 200, "200 calls received"),
     ("n_cells", 40, "40 cells"), ("gyration_km", 0.0, "never moves"),
-    ("gyration_km", 12.0, "moves within 12.0 km"),
+    ("gyration_km", 12.0, "moves within 12.0 km"), ("moves", 0, "never changes site"),
+    ("moves", 1, "changes site once"), ("moves", 1234, "changes site 1,234 times"),
 ])
 def test_phrases(name, value, text):
     assert PHRASES[name].words(value) == text
@@ -103,3 +104,12 @@ def test_rows_without_model_contributions_fall_back_to_deviations(network):
     flagged = network.predictions.index[network.predictions["flagged"]]
     zero = pd.DataFrame(0.0, index=flagged, columns=feats.columns)
     assert reasons_table(feats, flagged, contributions=zero).equals(reasons_table(feats, flagged))
+
+
+def test_every_feature_has_a_phrase():
+    # a reason reads as a phrase, never as the feature's registry definition
+    from simbox.features.registry import REGISTRY
+    from simbox.reasons import NOT_REASONS
+    names = [f.name for f in REGISTRY]
+    assert [n for n in names if n not in PHRASES and n not in NOT_REASONS] == []
+    assert sorted(set(PHRASES) - set(names)) == []
