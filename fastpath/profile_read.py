@@ -183,8 +183,9 @@ class _Profiled:
         k = len(self.header)
         names = [f"c{i}" for i in range(k)]
 
-        def bad_row(row):
-            self.bad_rows.append((row.number, row.text, row.actual_columns))
+        def bad_row(row):       # numbered from the first line after the header (read above)
+            number = None if row.number is None else row.number + 1
+            self.bad_rows.append((number, row.text, row.actual_columns))
             return "skip"
 
         try:
