@@ -64,9 +64,13 @@ def iso(t: int) -> str:
 
 def write_canonical(rows, path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(CANONICAL) + "\n")
-        for r in rows:
-            f.write(",".join(iso(r[c]) if c == "start_time" else r[c] for c in CANONICAL) + "\n")
+        write_canonical_to(rows, f)
+
+
+def write_canonical_to(rows, f) -> None:
+    f.write(",".join(CANONICAL) + "\n")
+    for r in rows:
+        f.write(",".join(iso(r[c]) if c == "start_time" else r[c] for c in CANONICAL) + "\n")
 
 
 def local(t: int, zone: str | None) -> dt.datetime:
