@@ -200,6 +200,7 @@ class _Guess:
         self.ambiguities = []
         self.roles = {}
         self.taken = set()
+        self.unsure = {}            # field -> the columns that fit it equally
 
     # ---- value tests -----------------------------------------------------------
     def digits(self, h, lo, hi) -> float:
@@ -251,6 +252,7 @@ class _Guess:
                               f"{', '.join(h or repr(h) for h in self.header)}); write the "
                               "profile by hand (docs/input-formats.md)")
         if len(fits) > 1:
+            self.unsure[fld] = fits
             self.ambiguities.append(f"{fld}: several columns fit ({', '.join(fits)}); none chosen")
         return None
 
@@ -300,6 +302,11 @@ class _Guess:
             key = "msisdn"
             self.ambiguities.append(f"no IMSI column: the subscriber key is the MSISDN "
                                     f"({cols['msisdn']})")
+        elif "imsi" in self.unsure or "msisdn" in self.unsure:
+            fld = "imsi" if "imsi" in self.unsure else "msisdn"
+            raise DetectError(f"{self.path}: cannot tell which column holds the {fld}: "
+                              f"{', '.join(self.unsure[fld])} all fit; write the profile by "
+                              "hand (docs/input-formats.md)")
         else:
             raise DetectError(f"{self.path}: no column looks like an IMSI or an MSISDN (header: "
                               f"{', '.join(h or repr(h) for h in self.header)}); set "
