@@ -68,41 +68,25 @@ def test_preview_shows_ten_parsed_records(files):
         "cell_id"]
 
 
-def test_ambiguous_detection_is_one_line(tmp_path):
-    p = tmp_path / "two.csv"
-    p.write_text("kind,when,x,y\nMOC,2024-06-03 10:00:00,262014000000001,262014000000002\n"
-                 "MTC,2024-06-03 10:00:05,262014000000003,262014000000004\n")
+@pytest.mark.parametrize("text,message", [
+    ("kind,when,x,y\nMOC,2024-06-03 10:00:00,262014000000001,262014000000002\n"
+     "MTC,2024-06-03 10:00:05,262014000000003,262014000000004\n",
+     "cannot tell which column holds the imsi: x, y all fit; write the profile by hand "
+     "(docs/input-formats.md)"),
+    ("kind,when,dur\nMOC,2024-06-03 10:00:00,12\n",
+     "no column looks like an IMSI or an MSISDN (header: kind, when, dur); set subscriber_key "
+     "and its column in a profile by hand (docs/input-formats.md)"),
+    ("type,imsi\nMOC,262014000000001\n",
+     "no column (or date and time columns) parses as times (header: type, imsi); write the "
+     "profile by hand with its time_format (docs/input-formats.md)"),
+    ("0,20240603100000,262014000000001\n1,20240603100001,262014000000002\n",
+     "no header line (line 1 is numbers); simbox needs a header naming the columns: add one, or "
+     "write the profile by hand (docs/input-formats.md)"),
+])
+def test_undecidable_detection_is_one_line(tmp_path, text, message):
+    p = tmp_path / "x.csv"
+    p.write_text(text)
     with pytest.raises(DetectError) as e:
         detect_profile(p)
-    assert str(e.value) == (f"{p}: cannot tell which column holds the imsi: x, y all fit; "
-                            "write the profile by hand (docs/input-formats.md)")
-
-
-def test_no_subscriber_column(tmp_path):
-    p = tmp_path / "k.csv"
-    p.write_text("kind,when,dur\nMOC,2024-06-03 10:00:00,12\n")
-    with pytest.raises(DetectError) as e:
-        detect_profile(p)
-    assert str(e.value) == (f"{p}: no column looks like an IMSI or an MSISDN (header: kind, "
-                            "when, dur); set subscriber_key and its column in a profile by hand "
-                            "(docs/input-formats.md)")
-
-
-def test_no_time_column(tmp_path):
-    p = tmp_path / "t.csv"
-    p.write_text("type,imsi\nMOC,262014000000001\n")
-    with pytest.raises(DetectError) as e:
-        detect_profile(p)
-    assert str(e.value) == (f"{p}: no column (or date and time columns) parses as times "
-                            "(header: type, imsi); write the profile by hand with its "
-                            "time_format (docs/input-formats.md)")
-
-
-def test_no_header_line(tmp_path):
-    p = tmp_path / "n.csv"
-    p.write_text("0,20240603100000,262014000000001\n1,20240603100001,262014000000002\n")
-    with pytest.raises(DetectError) as e:
-        detect_profile(p)
-    assert str(e.value) == (f"{p}:1: no header line (line 1 is numbers); simbox needs a header "
-                            "naming the columns: add one, or write the profile by hand "
-                            "(docs/input-formats.md)")
+    where = f"{p}:1" if message.startswith("no header") else f"{p}"
+    assert str(e.value) == f"{where}: {message}"
