@@ -151,7 +151,8 @@ def test_cells_missing_for_some_cdr_cells(small, capsys):
     base, net = small
     cells = pd.read_csv(net / "cells.csv", dtype=str)
     cells.iloc[3:].to_csv(base / "some_cells.csv", index=False)
-    argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(base / "some_cells.csv"), "--json"]
+    argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(base / "some_cells.csv"), "--json",
+            "--timezone", "Asia/Shanghai"]      # (else a warning that the model's zone is used)
     # by default an error: a site list must not silently lose the SIMs of unknown cells
     code, out, err = run(argv + ["--out", str(base / "o3")], capsys)
     assert code == 1 and out == "" and err.count("\n") == 1
