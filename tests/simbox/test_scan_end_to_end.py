@@ -195,6 +195,13 @@ def test_empty_cdr_set(small, capsys):
     code, out, err = run(["scan", str(bad), "--cells", str(net / "cells.csv"), "--out",
                           str(base / "o5")], capsys)
     assert (code, out) == (1, "") and err.count("\n") == 1
+    assert err == (f"simbox scan: error: {bad}: 2 of 2 records rejected (more than the "
+                   "--max-reject-share 0.5), no output written: unparsable time in 1 of 2 "
+                   "records: check time_format (and the time column) of the profile; unknown "
+                   "record type in 1\n")
+    code, out, err = run(["scan", str(bad), "--cells", str(net / "cells.csv"), "--out",
+                          str(base / "o5"), "--max-reject-share", "1"], capsys)
+    assert (code, out) == (1, "") and err.count("\n") == 1
     assert err.startswith("simbox scan: error: no usable CDR record in the input (1 file(s), "
                           "2 records read, 0 accepted, 2 rejected")
     assert err.endswith("; nothing to scan\n")
