@@ -23,7 +23,8 @@ def read(path, mapping, tmp_path):
 
 
 def test_builtin_profiles_load():
-    assert builtin_profiles() == ["canonical", "msc-semicolon", "spreadsheet"]
+    assert builtin_profiles() == ["canonical", "msc-compact", "msc-hourly", "msc-semicolon",
+                                  "msc-words", "operator-anon", "spreadsheet"]
     for name in builtin_profiles():
         m = load_mapping(name)
         assert m.name == name and ColumnMapping.from_dict(m.to_dict()) == m
@@ -191,7 +192,8 @@ def test_unknown_profile_name_and_missing_file(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_mapping("ericsson")
     assert str(e.value) == ("unknown column profile 'ericsson': built-in profiles are canonical, "
-                            "msc-semicolon, spreadsheet; or give the path of a .json profile file")
+                            "msc-compact, msc-hourly, msc-semicolon, msc-words, operator-anon, "
+                            "spreadsheet; or give the path of a .json profile file")
     with pytest.raises(ConfigError) as e:
         load_mapping(str(tmp_path / "none.json"))
     assert str(e.value) == f"column profile file {tmp_path / 'none.json'} does not exist"
