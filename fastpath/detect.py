@@ -154,8 +154,26 @@ def _is_number(v: str) -> bool:
         return False
 
 
-def detect_profile(path, *, use_builtins: bool = True, name: str | None = None) -> Detection:
-    """Propose a column profile for the CDR file ``path`` (see the module docstring)."""
+def detect_profile(path, *, use_builtins: bool = True, name: str | None = None,
+                   timezone: str | None = None) -> Detection:
+    """Propose a column profile for the CDR file ``path`` (see the module docstring).
+
+    ``timezone``: the IANA zone of the file's local times (detection cannot see it),
+    written into the profile when its times carry no zone.
+    """
+    det = _detect(path, use_builtins, name)
+    m = det.profile
+    if timezone and m.time_format not in ("epoch", "epoch_ms") and \
+            not (det.builtin and m.time_format == "iso"):      # ISO times carry their zone
+        d = m.to_dict()
+        d["timezone"] = timezone
+        det.profile = ColumnMapping.from_dict(d, source=os.fspath(path))
+        det.ambiguities = [a for a in det.ambiguities if not a.startswith("times carry no zone")]
+        det.confidence = max(0.1, 1.0 - 0.1 * len(det.ambiguities)) if not det.builtin else 1.0
+    return det
+
+
+def _detect(path, use_builtins, name) -> Detection:
     p = os.fspath(path)
     text = read_sample(p)
     sep = sniff_separator(text)

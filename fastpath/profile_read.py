@@ -71,6 +71,8 @@ FIELD_COUNT = "wrong field count"
 
 def normalise_cell_id(token: str) -> str:
     """A cell id as both sides are matched: ``7585772.0`` -> ``7585772`` (others as given)."""
+    if "." not in token:
+        return token
     m = _NUMERIC_CELL.match(token)
     return m.group(1) if m else token
 

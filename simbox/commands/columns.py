@@ -9,7 +9,7 @@ HELP = "column profiles of CDR exports: detect one from a file, check a file aga
 DESCRIPTION = """\
 From an unknown CDR export to a scan in three commands, without rewriting it:
 
-  simbox columns detect export.csv --out profile.json
+  simbox columns detect export.csv --timezone Europe/Berlin --out profile.json
       sniffs the separator, header, null tokens, time format, record-type codes and
       which column is which (IMSI-, IMEI-, MSISDN-like, duration, time, cell), writes
       the profile with its confidence and the points to check, and shows 10 records
@@ -32,6 +32,9 @@ def add_arguments(p):
                        description="Propose a column profile (JSON) for CDR files.")
     d.add_argument("files", nargs="+", metavar="FILE", help="CDR CSV files (plain or gzip)")
     d.add_argument("--out", metavar="JSON", help="write the profile here (default: print it)")
+    d.add_argument("--timezone", metavar="TZ",
+                   help="IANA zone of the export's local times (e.g. Europe/Berlin), written into "
+                        "the profile (detection cannot see it)")
     d.add_argument("--no-builtin", action="store_true",
                    help="guess every column even when a built-in layout matches the header")
     d.add_argument("--json", action="store_true", help="print the detection as JSON")
@@ -64,9 +67,10 @@ def run(args) -> int:
 def _detect(args) -> int:
     from simbox.fastpath.detect import DetectError, detect_profile
     from simbox.fastpath.profile_check import preview
-    det = detect_profile(args.files[0], use_builtins=not args.no_builtin)
+    det = detect_profile(args.files[0], use_builtins=not args.no_builtin,
+                         timezone=args.timezone)
     for other in args.files[1:]:
-        d2 = detect_profile(other, use_builtins=not args.no_builtin)
+        d2 = detect_profile(other, use_builtins=not args.no_builtin, timezone=args.timezone)
         if d2.profile.to_dict()["columns"] != det.profile.to_dict()["columns"]:
             raise DetectError(f"{other}: its layout differs from that of {args.files[0]}; "
                               "detect each layout apart")

@@ -90,3 +90,12 @@ def test_undecidable_detection_is_one_line(tmp_path, text, message):
         detect_profile(p)
     where = f"{p}:1" if message.startswith("no header") else f"{p}"
     assert str(e.value) == f"{where}: {message}"
+
+
+def test_detect_writes_the_given_time_zone(files):
+    d = detect_profile(files["msc-compact"], use_builtins=False, timezone="Europe/London")
+    assert d.profile.timezone == "Europe/London"
+    assert not any(a.startswith("times carry no zone") for a in d.ambiguities)
+    assert d.profile.to_dict() == dict(load_mapping("msc-compact").to_dict(),
+                                       name=d.profile.name, description=d.profile.description,
+                                       time_format="%y%m%d%H%M%S")

@@ -31,12 +31,13 @@ def run(argv, capsys):
 def test_three_commands_from_export_to_scan(files, layout, tmp_path, capsys):
     f = files[layout]
     profile = tmp_path / "profile.json"
-    code, out, err = run(["columns", "detect", f, "--out", profile, "--no-builtin"], capsys)
+    code, out, err = run(["columns", "detect", f, "--timezone", TIMEZONES[layout], "--out",
+                          profile, "--no-builtin"], capsys)
     assert (code, err) == (0, "")
     assert out.splitlines()[0].startswith(f"{f}: a new layout, confidence ")
     assert "first records as read:" in out
     doc = json.loads(profile.read_text())
-    assert doc["detect"]["ambiguities"]          # at least the time zone to check
+    assert doc["timezone"] == TIMEZONES[layout] and doc["detect"]["ambiguities"]
     code, out, err = run(["columns", "check", f, "--columns", profile], capsys)
     assert (code, err) == (0, "")
     skipped, reasons = exports.BROKEN[layout]
