@@ -23,10 +23,8 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError
+from simbox.training.defaults import SEIZURE_WEIGHT
 from simbox.training.labels import CLASSES, LabelSet, expand_labels, read_labels
-
-#: training weight of a seized (labelled) SIM, against 1 per simulated SIM
-SEIZURE_WEIGHT = 5.0
 
 log = logging.getLogger(__name__)
 

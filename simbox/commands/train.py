@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from simbox.options import add_input_options, input_options
-from simbox.training.dataset import SEIZURE_WEIGHT
+from simbox.training.defaults import SEIZURE_WEIGHT
 
 NAME = "train"
 HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
