@@ -366,7 +366,9 @@ class Normaliser:
         v = self._vals.get(header_name)
         if v is None:
             pc = self.pc
-            v = pc.utf8_trim_whitespace(self.text[self.col[header_name]])
+            v = self.text[self.col[header_name]]
+            if _has_any(pc, v, pc.starts_with, " ") or _has_any(pc, v, pc.ends_with, " "):
+                v = pc.utf8_trim_whitespace(v)
             nulls = [""] + list(self.m.null_tokens)
             v = pc.if_else(pc.is_in(v, value_set=_strings(nulls)), None, v)
             self._vals[header_name] = v
@@ -401,15 +403,15 @@ class Normaliser:
         import pyarrow as pa
         present = ~_isnull(v)
         s = v
-        if self.m.float_numbers:
+        if self.m.float_numbers and _has(pc, s, "."):
             s = pc.replace_substring_regex(s, pattern=r"^([0-9]+)\.0+$", replacement=r"\1")
-        if plus:
+        if plus and _has(pc, s, "+"):
             s = pc.replace_substring_regex(s, pattern=r"^\+", replacement="")
-        ok = pc.match_substring_regex(s, pattern=f"^[0-9]{{{lo},{hi}}}$")
-        ok = np.asarray(ok.fill_null(False))
+        n = _np(pc.binary_length(s).fill_null(0))
+        ok = _np(pc.ascii_is_decimal(s).fill_null(False)) & (n >= lo) & (n <= hi)
         s = pc.if_else(_bools(ok), s, pa.scalar("0"))
         codes = pc.cast(pc.binary_join_element_wise("1", s, ""), pa.int64())
-        codes = np.where(ok, np.asarray(codes), 0)
+        codes = np.where(ok, _np(codes), 0)
         return codes.astype(np.int64), present, ok
 
     # ---- the steps ---------------------------------------------------------------
@@ -458,7 +460,7 @@ class Normaliser:
             idx = pc.index_in(both, value_set=_strings(codes))
         alone = pc.index_in(word, value_set=_strings(codes))
         idx = alone if idx is None else pc.coalesce(idx, alone)
-        idx = np.asarray(idx.fill_null(len(codes)), np.int64)
+        idx = _np(idx.fill_null(len(codes))).astype(np.int64)
         self.rtype = values[idx]
         self.skipped = (self.rtype == -1) & (self.reason == 0)
         self.fail(self.rtype == -2, R_TYPE, names[0])
@@ -474,7 +476,7 @@ class Normaliser:
         if fmt in ("epoch", "epoch_ms"):
             num = pc.cast(pc.if_else(pc.match_substring_regex(text, r"^-?[0-9]+(\.[0-9]*)?$"),
                                      text, None), pa.float64())
-            sec = np.asarray(num.fill_null(np.nan), float)
+            sec = _np(num.fill_null(np.nan)).astype(float)
             if fmt == "epoch_ms":
                 sec = sec / 1000.0
             bad = ~np.isfinite(sec)
@@ -483,10 +485,10 @@ class Normaliser:
         else:
             t, bad, zoned = self._parse(text, fmt)
         if m.timezone and not zoned.all():
-            local = pa.array(np.where(zoned, 0, t), pa.timestamp("s"))
+            local = _int64s(np.where(zoned, 0, t), pa.timestamp("s"))
             utc = pc.assume_timezone(local, m.timezone, ambiguous="earliest",
                                      nonexistent="earliest")
-            t = np.where(zoned, t, np.asarray(utc.cast(pa.int64())))
+            t = np.where(zoned, t, _np(utc.cast(pa.int64())))
         elif not zoned.all():
             t = np.where(zoned, t, t - m.offset_seconds)
         self.fail(bad, R_TIME, names[0])
@@ -507,16 +509,21 @@ class Normaliser:
         t = np.zeros(self.n, np.int64)
         done = np.zeros(self.n, bool)
         zoned = np.zeros(self.n, bool)
-        padded = _pad(pc, s)
         for f, has_zone in fmts:
             ts = pc.strptime(s, format=f, unit="s", error_is_null=True)
             ok = ~_isnull(ts)
-            if not has_zone:         # an impossible date (Feb 30) parses as another day
-                back = pc.strftime(ts, format=f)
-                ok &= np.asarray(pc.equal(back, padded).fill_null(False))
+            if not has_zone:
+                # an impossible date (Feb 30) parses as a day 1-3 of the next month: those
+                # rows are printed back and must give the text (one-digit fields padded)
+                early = ok & (_np(pc.day(ts).fill_null(9)) <= 3)
+                if early.any():
+                    idx = np.flatnonzero(early)
+                    back = pc.strftime(ts.take(idx), format=f)
+                    same = _np(pc.equal(back, _pad(pc, s.take(idx))).fill_null(False))
+                    ok[idx[~same]] = False
             new = ok & ~done
             if new.any():
-                t[new] = np.asarray(ts.cast(pa.int64()).fill_null(0))[new]
+                t[new] = _np(ts.cast(pa.int64()).fill_null(0))[new]
                 zoned[new] = has_zone
                 done |= new
         year = 1970 + t // 31556952
@@ -559,7 +566,7 @@ class Normaliser:
         if isinstance(enc, pa.ChunkedArray):
             enc = enc.combine_chunks()
         codes = self.book.encode(enc.dictionary.to_pylist())
-        return codes[np.asarray(enc.indices)]
+        return codes[_np(enc.indices)]
 
     def durations(self):
         import pyarrow as pa
@@ -568,7 +575,7 @@ class Normaliser:
         present = ~_isnull(v)
         num = pc.cast(pc.if_else(pc.match_substring_regex(v, r"^[+]?[0-9]+(\.[0-9]*)?$"), v, None),
                       pa.float64())
-        x = np.asarray(num.fill_null(np.nan), float)
+        x = _np(num.fill_null(np.nan)).astype(float)
         d = np.floor(x + 0.5)
         ok = np.isfinite(d) & (d >= 0) & (d <= MAX_DURATION)
         self.fail(present & ~ok, R_DUR, where)
@@ -580,27 +587,80 @@ class Normaliser:
         if not names:
             return np.full(self.n, -1, np.int32)
         parts = [pc.replace_substring_regex(self.val(c), pattern=r"^([0-9]+)\.0+$",
-                                            replacement=r"\1") for c in names]
+                                            replacement=r"\1")
+                 if _has(pc, self.val(c), ".") else self.val(c) for c in names]
         tok = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "-")
         enc = pc.dictionary_encode(tok)
         table = np.array([self.cells.code(t) for t in enc.dictionary.to_pylist()] + [-1], np.int32)
-        idx = np.asarray(enc.indices.fill_null(len(table) - 1), np.int64)
+        idx = _np(enc.indices.fill_null(len(table) - 1)).astype(np.int64)
         return table[idx]
 
 
+# Arrow arrays are built from buffers: pa.array would import pandas (to ask whether
+# its input is a pandas object), half a second the commands never need.
+
 def _strings(values):
     import pyarrow as pa
-    return pa.array(list(values), pa.string())
+    enc = [str(v).encode("utf-8") for v in values]
+    offsets = np.zeros(len(enc) + 1, np.int32)
+    np.cumsum([len(e) for e in enc], out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(enc), [None, pa.py_buffer(offsets),
+                                                         pa.py_buffer(b"".join(enc))])
 
 
 def _bools(mask):
     import pyarrow as pa
-    return pa.array(np.asarray(mask, bool))
+    mask = np.asarray(mask, bool)
+    return pa.Array.from_buffers(pa.bool_(), len(mask),
+                                 [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
+
+
+def _int64s(values, type_=None):
+    import pyarrow as pa
+    values = np.ascontiguousarray(values, np.int64)
+    return pa.Array.from_buffers(type_ or pa.int64(), len(values),
+                                 [None, pa.py_buffer(values)])
+
+
+def _has(pc, arr, char: str) -> bool:
+    """Whether any value of ``arr`` holds ``char`` (a regex is run only then)."""
+    return _has_any(pc, arr, pc.match_substring, char)
+
+
+def _has_any(pc, arr, test, pattern: str) -> bool:
+    return bool(pc.any(test(arr, pattern)).as_py())
+
+
+_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+          "uint8": np.uint8, "uint32": np.uint32, "uint64": np.uint64, "double": np.float64,
+          "float": np.float32}
+
+
+def _np(arr) -> np.ndarray:
+    """A numpy copy of a null-free primitive or boolean Arrow array (from its buffers:
+    ``to_numpy`` would import pandas)."""
+    import pyarrow as pa
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        raise ValueError("_np: fill the nulls first")
+    n, off = len(arr), arr.offset
+    buf = arr.buffers()[1]
+    if n == 0:
+        return np.zeros(0, bool if pa.types.is_boolean(arr.type) else np.int64)
+    if pa.types.is_boolean(arr.type):
+        bits = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")
+        return bits[off:off + n].astype(bool)
+    if pa.types.is_timestamp(arr.type):
+        dtype = np.int64
+    else:
+        dtype = _NUMPY[str(arr.type)]
+    return np.frombuffer(buf, dtype)[off:off + n].copy()
 
 
 def _isnull(arr) -> np.ndarray:
     import pyarrow.compute as pc
-    return np.asarray(pc.is_null(arr))
+    return _np(pc.is_null(arr))
 
 
 def _pad(pc, s):
