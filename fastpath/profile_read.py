@@ -252,18 +252,22 @@ class _Profiled:
         if self.policy == "error":
             raise ParseError(reason, self.name, line, field=field, detail=detail)
 
-    def _flush_bad(self, upto):
-        """Reject the rows with a wrong field count numbered below ``upto`` (None: all)."""
-        keep = []
+    def _flush_bad(self, upto, others=()):
+        """Reject the rows with a wrong field count numbered below ``upto`` (None: all),
+        with ``others`` (rejects of the batch: (line, reason, field, record, detail)), in
+        line order."""
+        keep, due = [], list(others)
         for number, text, actual in self.bad_rows:
             if upto is None or (number is not None and number < upto):
                 self.stats.records += 1
                 self.stats_records += 1
-                self._reject(FIELD_COUNT, number, None, text,
-                             f"expected {len(self.header)} fields, saw {actual}")
+                due.append((number, FIELD_COUNT, None, text,
+                            f"expected {len(self.header)} fields, saw {actual}"))
             else:
                 keep.append((number, text, actual))
         self.bad_rows = keep
+        for line, reason, field, record, detail in sorted(due, key=lambda r: r[0] or 0):
+            self._reject(reason, line, field, record, detail)
 
     def _row_numbers(self, n: int) -> np.ndarray:
         """Record numbers of the next ``n`` good rows (rows with a wrong field count skipped)."""
@@ -281,8 +285,8 @@ class _Profiled:
     def _convert(self, batch):
         n = batch.num_rows
         rows = self._row_numbers(n)
-        self._flush_bad(int(rows[-1]) + 1 if n else None)
         if n == 0:
+            self._flush_bad(None)
             return
         conv = Normaliser(self.m, batch, self.col, self.cells, self.book)
         out, reason, field = conv.run()
@@ -290,13 +294,13 @@ class _Profiled:
         self.stats_records += n
         skipped = conv.skipped
         self.stats.skipped += int(skipped.sum())
-        bad = np.flatnonzero(reason > 0)
-        for i in bad:
-            r = int(reason[i])
+        others = []
+        for i in np.flatnonzero(reason > 0):
             col = field[i]
             value = conv.raw(col, int(i)) if col else ""
-            self._reject(REASON_TEXT[r], int(rows[i]), col or None, conv.record(int(i)),
-                         f"value {value!r}")
+            others.append((int(rows[i]), REASON_TEXT[int(reason[i])], col or None,
+                           conv.record(int(i)), f"value {value!r}"))
+        self._flush_bad(int(rows[-1]) + 1, others)
         ok = (reason == 0) & ~skipped
         self.stats.accepted += int(ok.sum())
         if not ok.any():

@@ -202,3 +202,24 @@ def test_gzip_layout_is_streamed(files):
     assert stats.bytes == len(open(files["msc-hourly"], "rb").read())
     assert (df["start_time"].dt.minute == 0).all() and (df["imei"] == "").all()
     assert (df["cell_id"] == "").all()
+
+
+def test_profiled_engine_rejects_like_the_kernel(tmp_path):
+    # the canonical layout read by both engines: the same reasons, lines and fields (the
+    # profiled engine reads unbalanced quotes leniently: no 'bad quoting')
+    bad = pathlib.Path(__file__).parents[1] / "data" / "csv" / "bad_rows.csv"
+    profiled = ColumnMapping(null_tokens=("\\N",))
+    assert profiled.engine == "profile" and ColumnMapping().engine == "kernel"
+    got = {}
+    for engine, m in (("kernel", ColumnMapping()), ("profile", profiled)):
+        (tmp_path / engine).mkdir()
+        df, stats = read(bad, m, tmp_path / engine)
+        lines = (tmp_path / engine / "rejects.csv").read_text().splitlines()[1:]
+        got[engine] = (df, stats, [tuple(x.split(",")[1:5:2]) + (x.split(",")[4],)
+                                   for x in lines])
+    kernel, profile = got["kernel"], got["profile"]
+    assert [r for r in kernel[2] if r[2] != "bad quoting"][:-1] == profile[2][:-1]
+    # every record the kernel accepts is accepted alike; pyarrow also takes the badly quoted one
+    k, p = (x[0].astype(str).apply(tuple, axis=1).tolist() for x in (kernel, profile))
+    assert len(p) == len(k) + 1 and all(r in p for r in k)
+    assert kernel[1].rejected - profile[1].rejected == {"bad quoting": 1}
