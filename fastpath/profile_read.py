@@ -364,8 +364,8 @@ class Normaliser:
 
     def val(self, header_name):
         """The column's trimmed values, null where empty or a null token."""
+        import pyarrow as pa
         if header_name is None:
-            import pyarrow as pa
             return pa.nulls(self.n, pa.string())
         v = self._vals.get(header_name)
         if v is None:
@@ -374,7 +374,8 @@ class Normaliser:
             if _has_any(pc, v, pc.starts_with, " ") or _has_any(pc, v, pc.ends_with, " "):
                 v = pc.utf8_trim_whitespace(v)
             nulls = [""] + list(self.m.null_tokens)
-            v = pc.if_else(pc.is_in(v, value_set=_strings(nulls)), None, v)
+            v = pc.if_else(pc.is_in(v, value_set=_strings(nulls)), pa.nulls(self.n, pa.string()),
+                           v)
             self._vals[header_name] = v
         return v
 
@@ -411,10 +412,11 @@ class Normaliser:
             s = pc.replace_substring_regex(s, pattern=r"^([0-9]+)\.0+$", replacement=r"\1")
         if plus and _has(pc, s, "+"):
             s = pc.replace_substring_regex(s, pattern=r"^\+", replacement="")
-        n = _np(pc.binary_length(s).fill_null(0))
-        ok = _np(pc.ascii_is_decimal(s).fill_null(False)) & (n >= lo) & (n <= hi)
-        s = pc.if_else(_bools(ok), s, pa.scalar("0"))
-        codes = pc.cast(pc.binary_join_element_wise("1", s, ""), pa.int64())
+        n = _np(pc.binary_length(s), 0)
+        ok = _np(pc.ascii_is_decimal(s), False) & (n >= lo) & (n <= hi)
+        s = pc.if_else(_bools(ok), s, _const("0", self.n))
+        codes = pc.cast(pc.binary_join_element_wise(_const("1", self.n), s, _const("", self.n)),
+                        pa.int64())
         codes = np.where(ok, _np(codes), 0)
         return codes.astype(np.int64), present, ok
 
@@ -460,11 +462,11 @@ class Normaliser:
         values = np.array(list(table.values()) + [-2], np.int64)
         idx = None
         if len(names) > 1:
-            both = pc.binary_join_element_wise(word, self.val(names[1]), "|")
+            both = pc.binary_join_element_wise(word, self.val(names[1]), _const("|", self.n))
             idx = pc.index_in(both, value_set=_strings(codes))
         alone = pc.index_in(word, value_set=_strings(codes))
         idx = alone if idx is None else pc.coalesce(idx, alone)
-        idx = _np(idx.fill_null(len(codes))).astype(np.int64)
+        idx = _np(idx, len(codes)).astype(np.int64)
         self.rtype = values[idx]
         self.skipped = (self.rtype == -1) & (self.reason == 0)
         self.fail(self.rtype == -2, R_TYPE, names[0])
@@ -475,12 +477,12 @@ class Normaliser:
         names = m.source_columns("start_time")
         text = self.val(names[0])
         if len(names) > 1:
-            text = pc.binary_join_element_wise(text, self.val(names[1]), " ")
+            text = pc.binary_join_element_wise(text, self.val(names[1]), _const(" ", self.n))
         fmt = {"compact": "%Y%m%d%H%M%S"}.get(m.time_format, m.time_format)
         if fmt in ("epoch", "epoch_ms"):
             num = pc.cast(pc.if_else(pc.match_substring_regex(text, r"^-?[0-9]+(\.[0-9]*)?$"),
-                                     text, None), pa.float64())
-            sec = _np(num.fill_null(np.nan)).astype(float)
+                                     text, pa.nulls(self.n, pa.string())), pa.float64())
+            sec = _np(num, np.nan).astype(float)
             if fmt == "epoch_ms":
                 sec = sec / 1000.0
             bad = ~np.isfinite(sec)
@@ -519,15 +521,15 @@ class Normaliser:
             if not has_zone:
                 # an impossible date (Feb 30) parses as a day 1-3 of the next month: those
                 # rows are printed back and must give the text (one-digit fields padded)
-                early = ok & (_np(pc.day(ts).fill_null(9)) <= 3)
+                early = ok & (_np(pc.day(ts), 9) <= 3)
                 if early.any():
                     idx = np.flatnonzero(early)
-                    back = pc.strftime(ts.take(idx), format=f)
-                    same = _np(pc.equal(back, _pad(pc, s.take(idx))).fill_null(False))
+                    back = pc.strftime(ts.take(_int64s(idx)), format=f)
+                    same = _np(pc.equal(back, _pad(pc, s.take(_int64s(idx)))), False)
                     ok[idx[~same]] = False
             new = ok & ~done
             if new.any():
-                t[new] = _np(ts.cast(pa.int64()).fill_null(0))[new]
+                t[new] = _np(ts.cast(pa.int64()), 0)[new]
                 zoned[new] = has_zone
                 done |= new
         year = 1970 + t // 31556952
@@ -577,9 +579,9 @@ class Normaliser:
         pc = self.pc
         v, where = self.party("duration_s")
         present = ~_isnull(v)
-        num = pc.cast(pc.if_else(pc.match_substring_regex(v, r"^[+]?[0-9]+(\.[0-9]*)?$"), v, None),
-                      pa.float64())
-        x = _np(num.fill_null(np.nan)).astype(float)
+        num = pc.cast(pc.if_else(pc.match_substring_regex(v, r"^[+]?[0-9]+(\.[0-9]*)?$"), v,
+                                 pa.nulls(self.n, pa.string())), pa.float64())
+        x = _np(num, np.nan).astype(float)
         d = np.floor(x + 0.5)
         ok = np.isfinite(d) & (d >= 0) & (d <= MAX_DURATION)
         self.fail(present & ~ok, R_DUR, where)
@@ -593,10 +595,11 @@ class Normaliser:
         parts = [pc.replace_substring_regex(self.val(c), pattern=r"^([0-9]+)\.0+$",
                                             replacement=r"\1")
                  if _has(pc, self.val(c), ".") else self.val(c) for c in names]
-        tok = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "-")
+        tok = parts[0] if len(parts) == 1 else \
+            pc.binary_join_element_wise(*parts, _const("-", self.n))
         enc = pc.dictionary_encode(tok)
         table = np.array([self.cells.code(t) for t in enc.dictionary.to_pylist()] + [-1], np.int32)
-        idx = _np(enc.indices.fill_null(len(table) - 1)).astype(np.int64)
+        idx = _np(enc.indices, len(table) - 1).astype(np.int64)
         return table[idx]
 
 
@@ -640,26 +643,41 @@ _NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int
           "float": np.float32}
 
 
-def _np(arr) -> np.ndarray:
-    """A numpy copy of a null-free primitive or boolean Arrow array (from its buffers:
-    ``to_numpy`` would import pandas)."""
+def _np(arr, fill=None) -> np.ndarray:
+    """A numpy copy of a primitive or boolean Arrow array, nulls as ``fill`` (from its
+    buffers: ``to_numpy`` and ``fill_null`` would import pandas)."""
     import pyarrow as pa
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if arr.null_count:
-        raise ValueError("_np: fill the nulls first")
     n, off = len(arr), arr.offset
-    buf = arr.buffers()[1]
+    valid_buf, buf = arr.buffers()[:2]
     if n == 0:
         return np.zeros(0, bool if pa.types.is_boolean(arr.type) else np.int64)
     if pa.types.is_boolean(arr.type):
-        bits = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")
-        return bits[off:off + n].astype(bool)
-    if pa.types.is_timestamp(arr.type):
-        dtype = np.int64
+        out = _bits(buf, off, n)
     else:
-        dtype = _NUMPY[str(arr.type)]
-    return np.frombuffer(buf, dtype)[off:off + n].copy()
+        dtype = np.int64 if pa.types.is_timestamp(arr.type) else _NUMPY[str(arr.type)]
+        out = np.frombuffer(buf, dtype)[off:off + n].copy()
+    if arr.null_count:
+        if fill is None:
+            raise ValueError("_np: nulls need a fill value")
+        if isinstance(fill, float) and out.dtype.kind != "f":
+            out = out.astype(float)
+        out[~_bits(valid_buf, off, n)] = fill
+    return out
+
+
+def _bits(buf, off, n) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")[off:off + n].astype(bool)
+
+
+def _const(text: str, n: int):
+    """A string array of ``n`` times ``text``."""
+    import pyarrow as pa
+    b = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * len(b)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(b * n)])
 
 
 def _isnull(arr) -> np.ndarray:
