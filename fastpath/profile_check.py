@@ -46,7 +46,9 @@ class CheckResult:
         out = []
         for f in FIELDS + ("token",):
             cols = m.source_columns(f)
-            cols += [p[f] for p in m.parties.values() if p.get(f) and p[f] not in cols]
+            for p in m.parties.values():
+                if p.get(f) and p[f] not in cols:
+                    cols.append(p[f])
             if cols:
                 out.append((f, cols, sum(self.bad_by_column.get(c, 0) for c in cols)))
         return out
