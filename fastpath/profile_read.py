@@ -306,9 +306,11 @@ class _Profiled:
         if not ok.any():
             return
         idx = np.flatnonzero(ok)
+        kept = {h: np.array(conv.val(h).to_pylist(), dtype=object) for h in self.m.keep}
         for s in range(0, len(idx), self.chunk_rows):
             part = idx[s:s + self.chunk_rows]
-            yield EventBatch({name: out[name][part] for name, _ in COLUMNS}, source=self.name)
+            yield EventBatch({name: out[name][part] for name, _ in COLUMNS}, source=self.name,
+                             extra={h: v[part] for h, v in kept.items()} if kept else None)
 
 
 def keybook(cells: CellDict) -> KeyBook:

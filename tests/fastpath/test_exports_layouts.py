@@ -223,3 +223,11 @@ def test_profiled_engine_rejects_like_the_kernel(tmp_path):
     k, p = (x[0].astype(str).apply(tuple, axis=1).tolist() for x in (kernel, profile))
     assert len(p) == len(k) + 1 and all(r in p for r in k)
     assert kernel[1].rejected - profile[1].rejected == {"bad quoting": 1}
+
+
+def test_kept_columns_ride_on_the_batches(files):
+    df, _ = read(files["msc-words"], "msc-words")
+    assert list(df.columns[-2:]) == ["IN_TRUNK", "OUT_TRUNK"]
+    assert set(df["IN_TRUNK"]) == {"TRK_IN_07"} and set(df["OUT_TRUNK"]) == {"TRK_OUT_12"}
+    df, _ = read(files["msc-hourly"], "msc-hourly")
+    assert set(df["TRUNK_IN"]) == {"JKT01"} and df["TRUNK_OUT"].isna().all()   # _N is empty
