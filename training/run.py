@@ -149,7 +149,7 @@ def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=N
     from simbox.training.labels import load_labels
     m = load_model(model)
     fopts = dict(feature_options or {})
-    if "timezone" not in fopts:
+    if "timezone" not in fopts and inputs:        # (a features file has its times)
         fopts["timezone"] = model_timezone(None, m, os.fspath(model) if model else "default")[0]
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     devices = getattr(feats, "devices", None)
