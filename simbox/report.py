@@ -185,6 +185,8 @@ def _warnings(summary: dict) -> str:
     if summary.get("unlocated_flagged"):
         out.append(f"{summary['unlocated_flagged']:,} flagged SIM(s) have no known main site and appear "
                    "in no site.")
+    for w in summary.get("model_warnings", []):
+        out.append("The model warns: " + html.escape(w))
     for note in summary.get("notes", []):
         out.append(html.escape(note[0].upper() + note[1:]) + ".")
     if summary.get("timezone_source", "given") != "given":

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
+import types
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -366,7 +368,11 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     if callable(progress):
         progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
+    model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
+    for w in model_warnings:
+        log.warning("model %s: %s", model_name, w)
     summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
+               "model_warnings": model_warnings,
                "timezone_source": timezone_source, "subscriber_key": res.key_kinds,
                "key_collisions": res.key_collisions,
                "coordinates": "known" if located else "unknown",
@@ -385,3 +391,15 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     result.summary["seconds"] = round(time.monotonic() - started, 1)
     result.rejects_path = os.fspath(rejects) if rejects is not None else None
     return result
+
+
+class _ScanModule(types.ModuleType):
+    """``simbox.scan`` is both this module and the public function: once the module is
+    imported, Python binds the package attribute ``simbox.scan`` to it, so the module
+    itself calls :func:`scan`."""
+
+    def __call__(self, *args, **kwargs):
+        return scan(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _ScanModule

@@ -6,9 +6,9 @@ A model folder holds:
   selection, the minimum-evidence mask (:mod:`simbox.training.evidence`),
   quantile coding, a
   :class:`~sklearn.ensemble.HistGradientBoostingClassifier` whose log-probabilities
-  feed a multinomial :class:`~sklearn.linear_model.LogisticRegression` calibrator
-  fitted on *out-of-fold* log-probabilities (matrix scaling); three classes
-  ``simbox, cardfarm, legit``;
+  feed a :class:`~simbox.training.calibration.MonotoneCalibrator` fitted on
+  *out-of-fold* log-probabilities (Platt scaling of the fraud margin, increasing:
+  calibration never reorders SIMs); three classes ``simbox, cardfarm, legit``;
 - ``model.json``: the model card: feature schema, library versions, training data
   fingerprint, cross-validated metrics, operating threshold, and the sha256 of
   ``model.joblib``;
@@ -37,12 +37,12 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from simbox._version import __version__
 from simbox.errors import InputError, ModelError
+from simbox.training.calibration import MonotoneCalibrator
 from simbox.training.cv import inner_splits
 from simbox.training.evidence import MIN_EVENTS, EvidenceMask
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
@@ -103,9 +103,12 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
             X = X[rng.choice(len(X), self.subsample, replace=False)]
         qs = np.linspace(0, 1, self.n_bins + 1)[1:-1]
         self.edges_ = []
+        self.empty_ = []
         for j in range(X.shape[1]):
             col = X[:, j][~np.isnan(X[:, j])]
             self.edges_.append(np.unique(np.quantile(col, qs)) if len(col) else np.array([]))
+            if not len(col):
+                self.empty_.append(j)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -116,11 +119,15 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
         for j, e in enumerate(self.edges_):
             col = X[:, j]
             out[:, j] = np.where(np.isnan(col), np.nan, np.searchsorted(e, col, side="left"))
+        # a feature missing for every training SIM (no TAC table, no signaling) says
+        # nothing: a constant (the booster's binning fails on an all-missing column)
+        out[:, getattr(self, "empty_", [])] = 0.0
         return out
 
 
 class BoosterLogits(TransformerMixin, BaseEstimator):
-    """The log-probabilities of a classifier, as features for the calibrator."""
+    """The log-probabilities of a classifier in :data:`CLASSES` order, as features for the
+    calibrator; a class absent from the training rows gets probability ~0 (1e-12)."""
 
     def __init__(self, estimator=None):
         self.estimator = estimator
@@ -132,7 +139,11 @@ class BoosterLogits(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "estimator_")
-        return np.log(np.clip(self.estimator_.predict_proba(X), 1e-12, 1.0))
+        p = self.estimator_.predict_proba(X)
+        out = np.full((len(p), len(CLASSES)), 1e-12)
+        for j, c in enumerate(self.classes_):
+            out[:, CLASSES.index(str(c))] = p[:, j]
+        return np.log(np.clip(out, 1e-12, 1.0))
 
 
 class Model(BaseEstimator):
@@ -192,10 +203,10 @@ class Model(BaseEstimator):
         unknown = sorted(set(y) - set(CLASSES))
         if unknown:
             raise ValueError(f"unknown class(es) {unknown}; expected {CLASSES}")
-        missing = [c for c in CLASSES if c not in set(y)]
-        if missing:
-            raise InputError(f"no training SIM of class {', '.join(missing)}: the model needs "
-                             "examples of simbox, cardfarm and legit SIMs")
+        if "legit" not in set(y) or not set(FRAUD_CLASSES) & set(y):
+            missing = "legit" if "legit" not in set(y) else " or ".join(FRAUD_CLASSES)
+            raise InputError(f"no training SIM of class {missing}: the model needs examples "
+                             "of fraud (simbox or cardfarm) and of legit SIMs")
         return y
 
     def fit_booster(self, X, y, *, sample_weight=None):
@@ -211,8 +222,8 @@ class Model(BaseEstimator):
         return booster.transform(feature_matrix(X, self.feature_names))
 
     def fit_calibrator(self, logits, y, *, sample_weight=None):
-        """Multinomial logistic regression on out-of-fold log-probabilities."""
-        cal = LogisticRegression(C=self.calibration_c, max_iter=1000)
+        """The monotone calibrator fitted on out-of-fold log-probabilities."""
+        cal = MonotoneCalibrator(C=self.calibration_c)
         return cal.fit(logits, np.asarray(y).astype(str), sample_weight=sample_weight)
 
     def fit(self, X: pd.DataFrame, y, *, sample_weight=None, groups=None, oof_logits=None):
@@ -269,7 +280,7 @@ class Model(BaseEstimator):
         out["flagged"] = flagged
         return out[list(PREDICT_COLUMNS)]
 
-    def importances(self, X, y, *, sample_weight=None, n_repeats=2, max_rows=5000, seed=0):
+    def importances(self, X, y, *, sample_weight=None, n_repeats=1, max_rows=3000, seed=0):
         """Permutation importance (mean drop of log-loss) per feature, descending.
 
         Measured on at most ``max_rows`` rows, drawn per class (at most a third each)

@@ -101,20 +101,22 @@ def read_truth(path) -> pd.DataFrame:
         raise InputError(f"{p}: {exc}") from None
 
 
-def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=None,
-                feature_options=None, progress=None, **train_options) -> Model:
+def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=(),
+                knowledge=True, feature_options=None, progress=None, **train_options) -> Model:
     """``simbox train``: features from files, labels from ``labels.csv``, model folder ``out``.
 
-    ``simulated``: ``(folder, timezone)`` of a network written by ``simbox simulate``
-    to train beside the seizures (its CDRs, ``cells.csv``, ``tac.csv``, ``truth.csv``).
+    ``simulated``: ``[(folder, timezone), ...]`` of networks written by ``simbox
+    simulate`` to train beside the seizures (their CDRs, ``cells.csv``, ``tac.csv``,
+    ``truth.csv``); ``knowledge``: also simbox's shipped simulated knowledge.
     """
-    from simbox.training.train import train
+    from simbox.training.train import SIMULATED_DEFAULT, train
     fopts = dict(feature_options or {})
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     t = read_truth(truth) if truth else None
-    sim = None
-    if simulated is not None:
-        folder, tz = simulated
+    sims = [SIMULATED_DEFAULT] if knowledge else []
+    if isinstance(simulated, tuple) and len(simulated) == 2 and isinstance(simulated[1], str):
+        simulated = [simulated]
+    for folder, tz in simulated or ():
         folder = pathlib.Path(folder)
         cdrs = sorted(str(p) for p in folder.glob("cdrs*"))
         if not cdrs or not (folder / "truth.csv").is_file():
@@ -124,7 +126,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
             cdrs, None, progress=progress, cells=str(folder / "cells.csv"),
             tac=str(folder / "tac.csv") if (folder / "tac.csv").is_file() else None,
             timezone=tz)
-        sim = (s_feats, read_truth(folder / "truth.csv"))
+        sims.append((s_feats, read_truth(folder / "truth.csv")))
         fingerprint.append({"simulated": s_print, "truth": os.fspath(folder / "truth.csv")})
     if labels is None:
         if t is None:
@@ -135,7 +137,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
         fingerprint.append({"labels": os.fspath(labels)})
     if hasattr(progress, "stage"):
         progress.stage("training", unit="model fits")
-    model = train(feats, labels, truth=t, simulated=sim, out=out, inputs=fingerprint,
+    model = train(feats, labels, truth=t, simulated=sims or None, out=out, inputs=fingerprint,
                   timezone=fopts.get("timezone"), progress=progress, **train_options)
     if hasattr(progress, "finish"):
         progress.finish()
