@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simbox.fastpath.events import decode_array
+from simbox.fastpath.keys import decode_ids
 from simbox.features import _post
 from simbox.features.tables import is_phone
 
@@ -46,6 +47,7 @@ class Context:
     device_type: np.ndarray = field(default=None)
     main_cell: np.ndarray = field(default=None)
     main_site: np.ndarray = field(default=None)
+    keys: object = field(default=None)              # the run's KeyBook (device tokens)
 
     def col(self, name):
         return self.feats[:, self.names.index(name)]
@@ -66,7 +68,7 @@ def imei_max_imsis(ctx: Context):
 def device_not_phone(ctx: Context):
     n = len(ctx.imsi)
     code = np.asarray(ctx.main_imei_code, np.int64)
-    imei = decode_array(code)
+    imei = decode_ids(code, ctx.keys)
     tacs, tac_of, has = _tacs(code)
     tac = np.full(n, "", dtype=object)
     tac[has] = tacs[tac_of]
@@ -91,12 +93,12 @@ _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
 
 def _tacs(code):
-    """The TACs of IMEI digits codes: the first 8 digits of an IMEI of 14 digits or more.
+    """The TACs of IMEI digits codes: the first 8 digits of an IMEI of 14-16 digits.
 
     Returns ``(tacs, tac_of, has)``: the distinct TACs (str, sorted), for each code
     with a TAC (``has``) the index of its TAC.  A digits code is ``"1" + digits``.
     """
-    has = code >= _POW10[14]                 # 14 digits or more
+    has = (code >= _POW10[14]) & (code < 2 * _POW10[16])     # 14-16 digits (not a token)
     long = code[has]
     width = np.searchsorted(_POW10, long, side="right")      # digits of the code
     codes, tac_of = np.unique(long // _POW10[width - 9], return_inverse=True)

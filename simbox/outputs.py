@@ -262,9 +262,13 @@ def geojson(sites: pd.DataFrame) -> dict:
     features = []
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
-        if lat is None or lon is None or pd.isna(lat) or pd.isna(lon):
-            continue
         props = {k: _json_value(v) for k, v in row.items() if k not in ("lat", "lon")}
+        if lat is None or lon is None or pd.isna(lat) or pd.isna(lon):
+            # coordinates unknown (no cell table): a Feature without geometry (RFC 7946 3.2)
+            props["coordinates"] = "unknown"
+            features.append({"type": "Feature", "id": str(row["site_id"]), "geometry": None,
+                             "properties": props})
+            continue
         features.append({"type": "Feature", "id": str(row["site_id"]),
                          "geometry": {"type": "Point", "coordinates": [round(float(lon), 7),
                                                                        round(float(lat), 7)]},
@@ -303,8 +307,7 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
                    f"</LineStyle><PolyStyle><color>{_kml_colour(colour, '40')}</color></PolyStyle></Style>")
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
-        if pd.isna(lat) or pd.isna(lon):
-            continue
+        located = not (pd.isna(lat) or pd.isna(lon))
         style = row.get("class") if row.get("class") in CLASS_COLOURS else "simbox"
         data = "".join(f'<Data name="{escape(str(k))}"><value>{escape("" if pd.isna(v) else str(v))}'
                        "</value></Data>" for k, v in row.items() if k not in ("lat", "lon"))
@@ -313,11 +316,13 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
                 f"priority {row['priority']}")
         if row.get("radius_m") and row["radius_m"] > 0:
             desc += f"; within about {row['radius_m']:.0f} m"
+        if not located:
+            desc = "coordinates unknown (no cell table); " + desc
+        point = f"<Point><coordinates>{lon:.7f},{lat:.7f},0</coordinates></Point>" if located else ""
         out.append(f"<Placemark><name>{escape(str(row['site_id']))}</name>"
                    f"<description>{escape(desc)}</description><styleUrl>#{style}</styleUrl>"
-                   f"<ExtendedData>{data}</ExtendedData>"
-                   f"<Point><coordinates>{lon:.7f},{lat:.7f},0</coordinates></Point></Placemark>")
-        if row.get("radius_m") and row["radius_m"] > 0:
+                   f"<ExtendedData>{data}</ExtendedData>{point}</Placemark>")
+        if located and row.get("radius_m") and row["radius_m"] > 0:
             ring = " ".join(f"{x:.7f},{y:.7f},0" for x, y in circle(lat, lon, float(row["radius_m"])))
             out.append(f"<Placemark><name>{escape(str(row['site_id']))} (confidence radius)</name>"
                        f"<styleUrl>#{style}</styleUrl><Polygon><outerBoundaryIs><LinearRing>"

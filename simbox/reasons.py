@@ -105,6 +105,9 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "device_not_phone": Phrase(+1, "device_type", False,
                                lambda v: "in a modem or gateway, not a phone" if v >= 0.5
                                else "in a phone"),
+    "moves": Phrase(-1, "cells", True,
+                    lambda v: "never changes site" if v < 0.5 else
+                    "changes site once" if v < 1.5 else f"changes site {_n(v)} times"),
     "comove_share": Phrase(+1, "comove", False,
                            lambda v: f"{_share(v)} of its moves between sites made together "
                            "with another SIM (same sites, same minutes)"),
@@ -168,7 +171,6 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "n_events": Phrase(+1, "volume", True, lambda v: f"{_n(v)} events"),
     "lifetime_share": Phrase(-1, "lifetime", False,
                              lambda v: f"seen over only {_share(v)} of the period"),
-    "moves": Phrase(0, "moves", True, lambda v: f"{_n(v)} moves between sites"),
     # the weekly rhythm: offices rest at weekends and evenings, boxes carry the evening wave
     "moc_weekend_share": Phrase(+1, "week", False, lambda v: f"{_share(v)} of calls at weekends"),
     "moc_office_share": Phrase(-1, "week", False,

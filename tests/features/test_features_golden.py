@@ -108,7 +108,14 @@ def test_features_command_golden(gold, tmp_path, capsys):
 def test_features_command_rejects_and_errors(datadir, tmp_path, capsys):
     bad = datadir / "csv" / "bad_rows.csv"
     out = tmp_path / "f.csv"
-    assert main(["features", str(bad), "--out", str(out)]) == 0
+    # 11 of its 16 records are bad: over the default --max-reject-share 0.5
+    assert main(["features", str(bad), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"simbox features: error: {bad}: 11 of 16 records rejected (more than the "
+        "--max-reject-share 0.5), no output written: wrong field count in 2 of 16 records: "
+        "check the separator and quote of the profile; not UTF-8 in 1; unparsable time in 1\n")
+    assert not out.exists() and not (tmp_path / "f.csv.rejects.csv").exists()
+    assert main(["features", str(bad), "--out", str(out), "--max-reject-share", "1"]) == 0
     line = capsys.readouterr().out
     assert "rejected" in line and f"rejects in {out}.rejects.csv" in line
     assert (tmp_path / "f.csv.rejects.csv").exists()

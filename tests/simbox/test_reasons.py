@@ -73,6 +73,8 @@ def test_deviation_needs_direction_and_skips_nan():
     ("moc_per_day_pct", 0.995, "calls a day in the top 1% of the network's SIMs"),
     ("callees_per_day_pct", 0.9, "numbers called a day in the top 10% of the network's SIMs"),
     ("moc_dur_mean_pct", 0.02, "mean call length in the bottom 2% of the network's SIMs"),
+    ("moves", 0, "never changes site"),
+    ("moves", 1, "changes site once"), ("moves", 1234, "changes site 1,234 times"),
 ])
 def test_phrases(name, value, text):
     assert PHRASES[name].words(value) == text
