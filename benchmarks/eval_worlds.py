@@ -14,7 +14,7 @@ Part A, zero-shot: ``simbox scan`` (the library call) of every held-out world wi
 the model as shipped.  Per world and pooled: per-SIM precision and recall, legit
 false-positive rate, the worst legitimate group's FPR, deployments detected (at
 least half their SIMs flagged) and recovered whole (at least 80% of their flagged
-SIMs under one deployment id), then recall per fraud kind and FPR per legit group.
+SIMs under one deployment id, among the deployments with a flagged SIM), then recall per fraud kind and FPR per legit group.
 
 Part B (``--raid``), training on what raids would give: in held-out world A, all
 SIMs of 70% of the deployments and 300 confirmed-legit SIMs are labelled, the rest
@@ -79,11 +79,12 @@ def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) ->
                            int((t["legit_group"] == g).sum())]
                        for g in sorted(t.loc[~fraud, "legit_group"].unique()) if g}
     deps = t.loc[fraud, "case_id"]
-    detected = whole = 0
+    detected = whole = touched = 0
     for d, members in deps.groupby(deps):
         fl = members.index[members.index.isin(list(flagged_imsi))]
         if len(fl) >= DETECTED * len(members):
             detected += 1
+        touched += bool(len(fl))
         if len(fl) and dep_of is not None:
             ids = dep_of.reindex(fl).fillna("")
             if ids.value_counts().iloc[0] >= WHOLE * len(fl):
@@ -91,7 +92,7 @@ def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) ->
         elif len(fl) and dep_of is None:
             whole += 1
     n = int(deps.nunique())
-    out.update(deployments=n, detected=detected, whole=whole)
+    out.update(deployments=n, detected=detected, whole=whole, touched=touched)
     return out
 
 
@@ -108,7 +109,8 @@ def pooled(rows):
            "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / fr if fr else None,
            "fpr": fp / lg if lg else None,
            "deployments": sum(r["deployments"] for r in rows),
-           "detected": sum(r["detected"] for r in rows), "whole": sum(r["whole"] for r in rows)}
+           "detected": sum(r["detected"] for r in rows), "whole": sum(r["whole"] for r in rows),
+           "touched": sum(r["touched"] for r in rows)}
     for key in ("by_kind", "by_group"):
         acc = {}
         for r in rows:
@@ -138,7 +140,7 @@ def table(title, rows):
         wv, wk = worst_group(r)
         print(f"{name:>8} {r['fraud']:>6} {r['legit']:>7} {_f(r['precision']):>9} "
               f"{_f(r['recall']):>7} {_f(r['fpr'], '.1e'):>9} {wv:>9.1e} {wk[:16]:>16} "
-              f"{r['detected']:>4}/{r['deployments']:<4} {r['whole']:>4}/{r['detected']:<4}")
+              f"{r['detected']:>4}/{r['deployments']:<4} {r['whole']:>4}/{r['touched']:<4}")
 
 
 def kinds_line(r):
@@ -173,6 +175,8 @@ def main(argv=None) -> int:
                     "simulation's own randomness")
     ap.add_argument("--model", help="model folder (default: the shipped default model)")
     ap.add_argument("--raid", action="store_true", help="also Part B: train on raid-like labels")
+    ap.add_argument("--raid-pairs", type=int, default=None, metavar="N",
+                    help="Part B on the first N pairs of worlds only (default: every world)")
     ap.add_argument("--workdir", help="keep simulated worlds here (default: a temp folder)")
     ap.add_argument("--json", metavar="FILE", help="write all figures as JSON")
     ap.add_argument("--dev", action="store_true",
@@ -212,7 +216,7 @@ def main(argv=None) -> int:
         from simbox.training.train import train
         rng = np.random.default_rng(12)
         brows, absent_rows = [], []
-        for i, wa in enumerate(a.heldout):
+        for i, wa in enumerate(a.heldout[:a.raid_pairs]):
             wb = a.heldout[(i + 1) % len(a.heldout)]
             _, res_a, truth_a, _ = worlds[wa]
             labels, seized = raid_labels(truth_a, rng)
