@@ -24,4 +24,4 @@ def test_plots_and_report(tmp_path):
     page = write_report(tmp_path, card).read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "0.9900 [0.9800, 1.0000]" in page and "<td>plain</td>" in page
-    assert "trusted source" in page
+    assert "cannot run code when loaded" in page
