@@ -233,8 +233,8 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
 
     Writes ``cdrs.csv.gz`` (or the CDRs in ``format``), ``cells.csv``, ``tac.csv``,
     ``truth.csv``, ``labels.csv`` and ``deployments.csv``; with ``signaling`` also
-    the attach events: ``True`` picks pcap when a pcap writer is registered, else
-    ``attaches.csv.gz``; a string names the signaling writer.
+    the attach events: ``True`` writes ``signaling.pcap``, a string names the
+    signaling writer (``csv``: ``attaches.csv.gz``).
     """
     from simbox.data import writers
     t0 = _time.monotonic()
@@ -242,7 +242,7 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
         raise ConfigError(f"unknown format {format!r}; available: "
                           f"{', '.join(sorted(writers.WRITERS))}")
     if signaling is True:
-        signaling = "pcap" if "pcap" in writers.SIGNALING_WRITERS else "csv"
+        signaling = "pcap"
     if signaling and signaling not in writers.SIGNALING_WRITERS:
         raise ConfigError(f"unknown signaling format {signaling!r}; available: "
                           f"{', '.join(sorted(writers.SIGNALING_WRITERS))}")

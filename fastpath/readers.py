@@ -4,9 +4,9 @@ one's format by its content and chains the readers' event batches.
 Formats are a small table of :class:`Format` entries ``(name, sniff, read)``
 tried in order: ``sniff(head, gzipped)`` looks at the first bytes of the
 content (inflated when the file is gzip) and ``read(source, **options)``
-yields :class:`EventBatch` objects.  TS 32.297 / BER CDR files are in the
-table; readers of other formats (pcap) add one entry each with
-:func:`register_format`.
+yields :class:`EventBatch` objects.  The table holds TS 32.297 / BER CDR
+files, pcap/pcapng signaling captures and CSV (tried last); readers of other
+formats add one entry each with :func:`register_format`.
 """
 from __future__ import annotations
 
