@@ -28,6 +28,7 @@ from simbox._version import __version__
 from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
+from simbox.progress import as_progress
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
 
@@ -345,6 +346,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     ``trust_pickle``: also load a model folder of an older simbox (a pickle).
     """
     t0 = _T0[0] = time.monotonic()
+    progress = as_progress(progress)
     _check_options(threshold, target_precision)
     if cells is None:
         raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
@@ -383,8 +385,7 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
         _stage(progress, "writing outputs", f"into {tmp}")
         result.write_into(tmp, report=report)
     result.out = Path(out)
-    if hasattr(progress, "finish"):
-        progress.finish()
+    progress.finish()
     return result
 
 
@@ -439,8 +440,7 @@ class ModelLoading:
 def _stage(progress, label: str, detail: str = "", **bar) -> None:
     """A new stage: logged (seen with -v, also without a terminal) and shown on the bar."""
     log.info("%s%s (%.1fs)", label, f": {detail}" if detail else "", time.monotonic() - _T0[0])
-    if hasattr(progress, "stage"):
-        progress.stage(label, **bar)
+    progress.stage(label, **bar)
 
 
 _T0 = [time.monotonic()]
@@ -490,8 +490,7 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     _stage(progress, "scoring", f"{len(res.features):,} SIMs", total=len(res.features), unit="SIMs")
     with one_thread():
         predictions = model.predict(res.features, threshold=threshold)
-    if callable(progress):
-        progress(len(res.features))
+    progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
     for w in model_warnings:

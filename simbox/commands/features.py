@@ -63,7 +63,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from simbox.errors import ConfigError
     from simbox.features import catalogue, compute_features, write_table
-    from simbox.progress import Progress
+    from simbox.progress import Bar
 
     if args.list:
         print(catalogue())
@@ -80,7 +80,7 @@ def _run(args) -> int:
     res = compute_features(args.inputs, signaling=args.signaling, cells=args.cells, tac=args.tac, columns=args.columns,
                            timezone=args.timezone, memory_limit=args.memory_limit,
                            workers=args.workers, on_bad_records=args.on_bad_records,
-                           rejects=rejects, progress=Progress("reading"))
+                           rejects=rejects, progress=Bar("reading"))
     write_table(res, args.out)        # Parquet straight from the result's columns: no pandas
     st = res.stats
     if args.json:

@@ -59,7 +59,7 @@ def add_arguments(p):
 def run(args) -> int:
     from simbox.errors import ConfigError
     from simbox.fastpath.signaling import check_captures
-    from simbox.progress import Progress
+    from simbox.progress import Bar
     from simbox.scan import scan, summary_line
     if not args.inputs and not args.signaling:
         raise ConfigError("give at least one CDR file or --signaling capture")
@@ -69,7 +69,7 @@ def run(args) -> int:
                   columns=args.columns, timezone=args.timezone,
                   on_bad_records="error" if args.strict else "skip", allow_missing_cells=args.allow_missing_cells,
                   memory_limit=args.memory_limit, workers=args.workers, out=args.out,
-                  report=not args.no_report, progress=Progress("scan"),
+                  report=not args.no_report, progress=Bar("scan"),
                   model_key=args.model_key, trust_pickle=args.trust_pickle)
     if args.json:
         print(json.dumps(result.summary, default=str))
