@@ -1,8 +1,8 @@
 """Plots of a model folder: PR curves per class, calibration, feature importances.
 
 Each figure is written as a PNG and all of them, with the headline metrics, in a
-self-contained ``report.html`` (images inlined, works offline).  Matplotlib runs
-with the non-interactive Agg backend.
+self-contained ``report.html`` (images inlined, works offline; template
+``simbox/templates/model_report.html``).  Figures come from :mod:`simbox.plotting`.
 """
 from __future__ import annotations
 
@@ -11,17 +11,11 @@ import pathlib
 
 import numpy as np
 
+from simbox.plotting import figure
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.threshold import precision_recall_curve_weighted
 
 PLOTS = ("pr_curves.png", "calibration.png", "importances.png")
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _finish(fig, ax, path, title, xlabel, ylabel, *, legend):
@@ -34,14 +28,13 @@ def _finish(fig, ax, path, title, xlabel, ylabel, *, legend):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    _pyplot().close(fig)
 
 
 def plot_pr_curves(path, labels, proba, weight=None, *, threshold=None, rules_point=None):
     """Precision-recall per class (one-vs-rest) and for fraud (``1 - P(legit)``)."""
-    plt = _pyplot()
     labels = np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    fig = figure(6.4, 4.8)
+    ax = fig.subplots()
     curves = [(c, labels == c, proba[:, CLASSES.index(c)]) for c in CLASSES]
     curves.append(("fraud (any)", np.isin(labels, FRAUD_CLASSES),
                    1.0 - proba[:, CLASSES.index("legit")]))
@@ -70,9 +63,9 @@ def plot_pr_curves(path, labels, proba, weight=None, *, threshold=None, rules_po
 def plot_calibration(path, labels, proba, *, n_bins=10):
     """Reliability diagram per class: mean predicted probability vs observed share."""
     from sklearn.calibration import calibration_curve
-    plt = _pyplot()
     labels = np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    fig = figure(6.4, 4.8)
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
     for c in CLASSES:
         y = labels == c
@@ -86,9 +79,9 @@ def plot_calibration(path, labels, proba, *, n_bins=10):
 
 def plot_importances(path, importances, *, top=20):
     """Horizontal bars of permutation importance (``importance``, ``std`` columns)."""
-    plt = _pyplot()
     imp = importances.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(imp) + 1.2), dpi=100)
+    fig = figure(6.4, 0.3 * len(imp) + 1.2)
+    ax = fig.subplots()
     ax.barh(list(imp.index), imp["importance"], xerr=imp["std"], color="#4878a8")
     _finish(fig, ax, path, "Feature importance (permutation)",
             "drop in log-likelihood when the feature is shuffled", None, legend=None)
