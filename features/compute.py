@@ -106,7 +106,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     own = not isinstance(rejects, RejectsWriter)
     writer = RejectsWriter(rejects) if own else rejects
     progress = as_progress(progress)
-    progress.stage("reading")
+    progress.stage("reading", unit="B")
     try:
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,

@@ -73,7 +73,8 @@ class Bar:
         if self.enabled:
             from tqdm import tqdm
             self._bar = tqdm(desc=label, total=total, unit=unit or "it", file=self.stream,
-                             unit_scale=True, dynamic_ncols=True, mininterval=0.2, leave=True)
+                             unit_scale=unit == "B", unit_divisor=1024, dynamic_ncols=True,
+                             mininterval=0.2, leave=True)
 
     def __call__(self, advance: float = 0, total: float | None = None) -> None:
         if not self.enabled:
