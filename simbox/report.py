@@ -179,7 +179,7 @@ def render_report(result) -> str:
              ("Flagged SIMs against the others", feature_plot(result.features,
                                                                result.predictions["flagged"]),
               "Boxes span the middle half of each group, the line is the median.")]
-    meta = [str(x) for x in (
+    meta = [x for x in (
         f"simbox {summary.get('simbox_version', '')}", f"model {summary.get('model', '')}",
         f"threshold {summary.get('threshold')}", f"{summary.get('records', {}).get('accepted', 0):,} "
         "records", f"data from {summary.get('first_seen', '?')} to {summary.get('last_seen', '?')}",
