@@ -74,7 +74,9 @@ class Bar:
             from tqdm import tqdm
             self._bar = tqdm(desc=label, total=total, unit=unit or "it", file=self.stream,
                              unit_scale=unit == "B", unit_divisor=1024, dynamic_ncols=True,
-                             mininterval=0.2, leave=True)
+                             mininterval=0.2, leave=True,
+                             # a step that counts nothing shows its time only
+                             bar_format=None if total or unit else "{desc}: {elapsed}")
 
     def __call__(self, advance: float = 0, total: float | None = None) -> None:
         if not self.enabled:
@@ -83,6 +85,7 @@ class Bar:
             self.stage(self.label, total)
         elif total is not None and total != self._bar.total:
             self._bar.total = total
+            self._bar.bar_format = None
             self._bar.refresh()
         if advance:
             self._bar.update(advance)
