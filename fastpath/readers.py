@@ -19,7 +19,8 @@ from typing import Callable
 from simbox.errors import EmptyInputError, InputError
 from simbox.fastpath.columns import load_mapping
 from simbox.fastpath.events import CellDict
-from simbox.fastpath.stats import ReadStats, check_policy
+from simbox.fastpath.stats import (ReadStats, check_policy, check_share,
+                                   reject_share_error)
 from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
@@ -190,19 +191,24 @@ def detect_format(source, name: str = None) -> Format:
 
 def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", rejects=None,
                 cells: CellDict | None = None, stats: ReadStats | None = None,
-                chunk_rows: int = 1_000_000, progress=None):
+                chunk_rows: int = 1_000_000, progress=None,
+                max_reject_share: float | None = None):
     """Event batches of every input in turn (see docs/internals.md).
 
     ``inputs``: a path, folder or binary file object, or a list of them.  A file
     without records is skipped with a warning when other inputs have records;
-    :class:`EmptyInputError` when none has any.
+    :class:`EmptyInputError` when none has any.  A file rejecting more than
+    ``max_reject_share`` of its records raises :class:`TooManyRejectsError` once
+    read (None: no limit).
     """
     mapping = load_mapping(columns)
     check_policy(on_bad_records)
+    max_reject_share = check_share(max_reject_share)
     items = expand_inputs(inputs)
     cells = cells if cells is not None else CellDict()
     stats = stats if stats is not None else ReadStats()
-    return _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress)
+    return _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
+                   max_reject_share)
 
 
 class _Files:
@@ -227,7 +233,8 @@ class _Files:
         return advance
 
 
-def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress):
+def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
+            max_reject_share=None):
     files = _Files(progress, items)
     empty = []
     for item in items:
@@ -235,6 +242,7 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
             if isinstance(getattr(item, "name", None), (str, bytes)) else "<stream>"
         source = _peekable(item)
         fmt = detect_format(source, name)
+        snap = stats.snapshot()
         try:
             yield from fmt.read(source, name=name, columns=mapping, cells=cells, stats=stats,
                                 rejects=rejects, on_bad_records=on_bad_records,
@@ -244,5 +252,9 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
                 raise
             log.warning("%s (skipped)", e)
             empty.append(str(e))
+            continue
+        error = reject_share_error(name, *stats.since(snap), max_reject_share)
+        if error is not None:
+            raise error
     if empty and stats.records == 0:
         raise EmptyInputError("no records in any input: " + "; ".join(empty))

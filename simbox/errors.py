@@ -41,6 +41,10 @@ class ParseError(InputError):
         super().__init__(msg)
 
 
+class TooManyRejectsError(InputError):
+    """A file or a run rejected more than the allowed share of its records."""
+
+
 class EmptyInputError(InputError):
     """An input holds no records at all."""
 

@@ -262,9 +262,13 @@ def geojson(sites: pd.DataFrame) -> dict:
     features = []
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
-        if lat is None or lon is None or pd.isna(lat) or pd.isna(lon):
-            continue
         props = {k: _json_value(v) for k, v in row.items() if k not in ("lat", "lon")}
+        if lat is None or lon is None or pd.isna(lat) or pd.isna(lon):
+            # coordinates unknown (no cell table): a Feature without geometry (RFC 7946 3.2)
+            props["coordinates"] = "unknown"
+            features.append({"type": "Feature", "id": str(row["site_id"]), "geometry": None,
+                             "properties": props})
+            continue
         features.append({"type": "Feature", "id": str(row["site_id"]),
                          "geometry": {"type": "Point", "coordinates": [round(float(lon), 7),
                                                                        round(float(lat), 7)]},
@@ -315,14 +319,15 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
         _sub(_sub(style, "PolyStyle"), "color", _kml_colour(colour, "40"))
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
-        if pd.isna(lat) or pd.isna(lon):
-            continue
+        located = not (pd.isna(lat) or pd.isna(lon))
         style = row.get("class") if row.get("class") in CLASS_COLOURS else "simbox"
         desc = (f"{row['n_sims']} SIMs, {row['n_devices']} devices, deployments {row['deployments']}; "
                 f"active {row['active_hours']}; seen {row['first_seen']} to {row['last_seen']}; "
                 f"priority {row['priority']}")
         if row.get("radius_m") and row["radius_m"] > 0:
             desc += f"; within about {row['radius_m']:.0f} m"
+        if not located:
+            desc = "coordinates unknown (no cell table); " + desc
         mark = _sub(doc, "Placemark")
         _sub(mark, "name", str(row["site_id"]))
         _sub(mark, "description", desc)
@@ -331,8 +336,9 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
         for k, v in row.items():
             if k not in ("lat", "lon"):
                 _sub(_sub(data, "Data", name=str(k)), "value", "" if pd.isna(v) else str(v))
-        _sub(_sub(mark, "Point"), "coordinates", f"{lon:.7f},{lat:.7f},0")
-        if row.get("radius_m") and row["radius_m"] > 0:
+        if located:
+            _sub(_sub(mark, "Point"), "coordinates", f"{lon:.7f},{lat:.7f},0")
+        if located and row.get("radius_m") and row["radius_m"] > 0:
             ring = " ".join(f"{x:.7f},{y:.7f},0" for x, y in circle(lat, lon, float(row["radius_m"])))
             mark = _sub(doc, "Placemark")
             _sub(mark, "name", f"{row['site_id']} (confidence radius)")

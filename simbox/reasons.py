@@ -61,6 +61,13 @@ class Phrase:
     words: Callable[[float], str]   # value -> phrase
 
 
+def _tail(v) -> str:
+    """A percentile rank (0-1, 1 = the most) as the "top n%" or "bottom n%" of the
+    network's SIMs (at least 1%)."""
+    side, part = ("top", 1 - v) if v >= 0.5 else ("bottom", v)
+    return f"{side} {max(1, int(np.ceil(100 * part - 1e-9)))}% of the network's SIMs"
+
+
 def _km(v) -> str:
     """A distance given in km, in m under 1 km."""
     return f"{1000 * v:,.0f} m" if v < 1 else f"{v:,.1f} km"
@@ -80,6 +87,14 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
                           f"{v:.1f} calls received per call made"),
     "mtc_callers": Phrase(-1, "received", True,
                           lambda v: _few(v, "nobody calls it", "called by only {n} numbers")),
+    "moc_called_back_share": Phrase(-1, "callback", False,
+                                    lambda v: "no number it calls ever calls back" if v <= 0 else
+                                    f"{_share(v)} of the numbers it calls call back"),
+    # either way: a box's few received calls are mostly call-backs (nobody else knows its
+    # number), a phone's mostly are not, an office's customers call back
+    "mtc_callback_share": Phrase(0, "callback", False,
+                                 lambda v: "no call received from a number it called" if v <= 0
+                                 else f"{_share(v)} of calls received from numbers it called"),
     "n_cells": Phrase(-1, "cells", True,
                       lambda v: "one cell" if round(v) <= 1 else _few(v, "", "only {n} cells")),
     "n_sites": Phrase(-1, "cells", True,
@@ -90,6 +105,9 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "device_not_phone": Phrase(+1, "device_type", False,
                                lambda v: "in a modem or gateway, not a phone" if v >= 0.5
                                else "in a phone"),
+    "moves": Phrase(-1, "cells", True,
+                    lambda v: "never changes site" if v < 0.5 else
+                    "changes site once" if v < 1.5 else f"changes site {_n(v)} times"),
     "comove_share": Phrase(+1, "comove", False,
                            lambda v: f"{_share(v)} of its moves between sites made together "
                            "with another SIM (same sites, same minutes)"),
@@ -153,6 +171,23 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "n_events": Phrase(+1, "volume", True, lambda v: f"{_n(v)} events"),
     "lifetime_share": Phrase(-1, "lifetime", False,
                              lambda v: f"seen over only {_share(v)} of the period"),
+    # the weekly rhythm: offices rest at weekends and evenings, boxes carry the evening wave
+    "moc_weekend_share": Phrase(+1, "week", False, lambda v: f"{_share(v)} of calls at weekends"),
+    "moc_office_share": Phrase(-1, "week", False,
+                               lambda v: f"{_share(v)} of calls in office hours (Mon-Fri 9-18)"),
+    "moc_evening_share": Phrase(+1, "evening", False,
+                                lambda v: f"{_share(v)} of calls in the evening (18-24)"),
+    "in_intl_share": Phrase(+1, "intl_in", False,
+                            lambda v: f"{_share(v)} of calls and SMS received from abroad"),
+    # levels ranked within the scanned network
+    "moc_per_day_pct": Phrase(+1, "calls", False,
+                              lambda v: f"calls a day in the {_tail(v)}"),
+    "callees_per_day_pct": Phrase(+1, "callees", False,
+                                  lambda v: f"numbers called a day in the {_tail(v)}"),
+    "sms_mo_per_day_pct": Phrase(+1, "sms_out", False,
+                                 lambda v: f"SMS sent a day in the {_tail(v)}"),
+    "moc_dur_mean_pct": Phrase(0, "duration", False,
+                               lambda v: f"mean call length in the {_tail(v)}"),
 }
 # features that are never a reason on their own (times, calendar coverage)
 NOT_REASONS = frozenset({"first_seen", "last_seen", "active_days", "active_day_share"})

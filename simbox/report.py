@@ -43,7 +43,12 @@ FIELD_SHEETS = 6
 
 
 def _where(row, within: str) -> str:
-    where = f"{row['lat']:.5f}, {row['lon']:.5f}"
+    """A site's coordinates (``within`` formats its confidence radius), or that they are unknown
+    (a scan without a cell table)."""
+    if pd.isna(row["lat"]) or pd.isna(row["lon"]):
+        where = "coordinates unknown (no cell table)"
+    else:
+        where = f"{row['lat']:.5f}, {row['lon']:.5f}"
     if row.get("radius_m", 0) and row["radius_m"] > 0:
         where += within.format(row["radius_m"])
     return where

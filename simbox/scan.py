@@ -27,6 +27,7 @@ import pandas as pd
 from simbox._version import __version__
 from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
+from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
 from simbox.reasons import occlusion_contributions, reasons_table
@@ -44,6 +45,8 @@ FRAUD_CLASSES = ("simbox", "cardfarm")
 OCCLUDED_FEATURES = 8          # reasons: features occluded per flagged SIM (its most deviating)
 REFERENCE_SIMS = 20_000        # reasons: SIMs not flagged that give the medians (a fixed sample)
 OCCLUSION_MIN_ROWS = 12_000    # reasons: model evaluations allowed, at least (else SIMs / 8)
+NO_CELLS_NOTE = ("no cell table (--cells): each site is one cell, its coordinates are unknown; "
+                 "no map")
 log = logging.getLogger("simbox.scan")
 
 
@@ -104,6 +107,13 @@ def summary_line(summary: dict) -> str:
     if summary.get("top_site"):
         t = summary["top_site"]
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
+    kinds = summary.get("subscriber_key") or {}
+    if set(kinds) - {"imsi"}:
+        line += "; subscriber key: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+    for note in summary.get("notes", []):
+        line += f"; {note}"
+    if summary.get("timezone_source", "given") != "given":
+        line += f"; time zone {summary.get('timezone')}: {summary['timezone_source']}"
     if summary.get("out") and summary.get("report", True):
         line += f"; report: {os.path.join(summary['out'], 'report.html')}"
     elif summary.get("out"):
@@ -212,7 +222,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
     flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
         .sort_values(["_r", "score", "imsi"], ascending=[True, False, True], kind="stable")
-    flagged = flagged[FLAGGED_COLUMNS].reset_index(drop=True)
+    columns = FLAGGED_COLUMNS + (["subscriber_key"] if "subscriber_key" in flagged else [])
+    flagged = flagged[columns].reset_index(drop=True)
     flagged["score"] = flagged["score"].round(4)
 
     scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
@@ -265,7 +276,8 @@ def _iso(t) -> str | None:
 
 
 def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if isinstance(v, float) and np.isnan(v) else v
 
 
 def load_model(model, *, key=None, trust_pickle: bool = False):
@@ -325,33 +337,34 @@ def _unknown_cells(res, cells: pd.DataFrame) -> dict:
             "examples": sorted(ev.loc[unknown, "cell_id"].astype(str).unique())[:3]}
 
 
-def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
+def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = None,
          target_precision: float | None = None, columns="canonical", timezone: str | None = None,
          on_bad_records: str = "skip", allow_missing_cells: bool = False, memory_limit="1GB",
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
-         signaling=(), progress=None, model_key=None, trust_pickle: bool = False) -> ScanResult:
+         signaling=(), progress=None, rejects=None,
+         max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
+         trust_pickle: bool = False) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
     (see docs/input-formats-signaling.md); ``inputs`` may then be empty.
-    ``cells``: ``cells.csv`` path or DataFrame (required: sites need coordinates).
+    ``cells``: ``cells.csv`` path or DataFrame, or None: then every cell is its own
+    site, without coordinates (the site files say so; the report has no map).
     ``model``: a model folder or a loaded Model (None: the shipped default);
     ``threshold`` / ``target_precision`` override its operating threshold.
-    ``timezone``: the network's local time (None: the model's).  CDR cells
+    ``timezone``: the network's local time (None: the model's, with a warning).  CDR cells
     missing from the cell table are an error (a site list would silently lose
     them) unless ``allow_missing_cells``: then they are counted and warned about
     and their SIMs are located from their other cells.  With ``out`` every file is written
-    there atomically (rejected records in ``rejects.csv``).  ``model_key``: the
-    model folder must be signed with this key (bytes or a key file);
-    ``trust_pickle``: also load a model folder of an older simbox (a pickle).
+    there atomically (rejected records in ``rejects.csv``, or in ``rejects``).
+    ``model_key``: the model folder must be signed with this key (bytes or a key
+    file); ``trust_pickle``: also load a model folder of an older simbox (a pickle).
+    The other options are those of :func:`simbox.features.compute_features`.
     """
     t0 = _T0[0] = time.monotonic()
     progress = as_progress(progress)
     _check_options(threshold, target_precision)
-    if cells is None:
-        raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
-                         "with --cells; sites need coordinates")
-    cell_table = load_cells(cells)
+    cell_table = load_cells(cells) if cells is not None else no_cells()
     card = _peek_card(model, trust_pickle)
     if card is None:      # a loaded Model, or a folder that will not load: say why at once
         mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
@@ -370,16 +383,18 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     if threshold is None or not np.isfinite(threshold):
         raise ModelError(f"{model_name}: the model has no usable operating threshold "
                          f"({threshold}); give --threshold")
-    tz = timezone or (getattr(mdl, "card", None) or {}).get("timezone") or "UTC"
+    from simbox.training.run import model_timezone
+    tz, tz_source = model_timezone(timezone, mdl, model_name)
     run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
+               located=cells is not None, timezone_source=tz_source,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
-                             signaling=signaling))
+                             signaling=signaling, max_reject_share=max_reject_share))
     if out is None:
-        return _scan(inputs, cell_table, rejects=None, **run)
+        return _scan(inputs, cell_table, rejects=rejects, **run)
     with atomic_folder(out) as tmp:
-        result = _scan(inputs, cell_table, rejects=tmp / "rejects.csv", **run)
+        result = _scan(inputs, cell_table, rejects=rejects or tmp / "rejects.csv", **run)
         result.summary["out"] = os.fspath(out)
         result.summary["report"] = bool(report)
         _stage(progress, "writing outputs", f"into {tmp}")
@@ -387,6 +402,13 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     result.out = Path(out)
     progress.finish()
     return result
+
+
+def no_cells() -> pd.DataFrame:
+    """The cell table of a scan without one: no cell, so no coordinates."""
+    return pd.DataFrame({"site_id": pd.Series(dtype=object), "lat": pd.Series(dtype=float),
+                         "lon": pd.Series(dtype=float)},
+                        index=pd.Index([], name="cell_id", dtype=object))
 
 
 def _peek_card(model, trust_pickle: bool) -> dict | None:
@@ -455,7 +477,7 @@ def one_thread():
 
 
 def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_missing_cells, link_rules,
-          progress, started, features, rejects):
+          progress, started, features, rejects, located=True, timezone_source="given"):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
     from simbox.features import compute_features
@@ -466,14 +488,16 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
         raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute_features(inputs, cells=cell_table.reset_index(), rejects=rejects, **features)
+        res = compute_features(inputs, cells=cell_table.reset_index() if located else None,
+                               rejects=rejects, **features)
     for w in caught:   # one line each; cells missing from the table are said once, below
         if "not in cells.csv" not in str(w.message):
             log.warning("%s", w.message)
     if len(res.features) == 0:
         raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
                               "nothing to scan")
-    unknown = _unknown_cells(res, cell_table)
+    unknown = _unknown_cells(res, cell_table) if located else \
+        {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
     if unknown["cells"]:
         msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
                f"the cell table (e.g. {', '.join(unknown['examples'])})")
@@ -497,6 +521,9 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
         log.warning("model %s: %s", model_name, w)
     summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
                "model_warnings": model_warnings,
+               "timezone_source": timezone_source, "subscriber_key": res.key_kinds,
+               "key_collisions": res.key_collisions,
+               "coordinates": "known" if located else "unknown",
                "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
                "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
     _stage(progress, "grouping deployments, reasons",
@@ -506,6 +533,11 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
             return model.predict(X, threshold=threshold)["score"].to_numpy()
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
                       score=score, summary=summary)
+    if not located:
+        result.summary["notes"] = [NO_CELLS_NOTE]
+        sites = result.sites
+        result.sites = sites.assign(coordinates="unknown", cells=sites["site_id"].astype(str)) \
+            if len(sites) else sites.assign(coordinates=pd.Series(dtype=object))
     result.summary["seconds"] = round(time.monotonic() - started, 1)
     result.rejects_path = os.fspath(rejects) if rejects is not None else None
     return result

@@ -35,7 +35,7 @@ import pandas as pd
 from simbox.errors import SimboxError
 from simbox.training.run import DEFAULT_MODEL
 
-SUBSCRIBERS = 20_000
+SUBSCRIBERS = 10_000
 DAYS = 7
 WORLDS = range(0, 8)      # training worlds; held-out worlds are 1000 and up
 EASY_LEGIT_RATE = 0.15    # share of the easy legit SIMs kept in the knowledge

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError
+from simbox.training.defaults import SEIZURE_WEIGHT
 from simbox.training.labels import CLASSES, LabelSet, expand_labels, read_labels
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def unavailable_features(X: pd.DataFrame) -> list:
 
 
 def build_training_set(features, labels, *, unlabelled="presumed-legit",
-                       unlabelled_max=100_000, unlabelled_weight=0.5, seizure_weight=5.0,
+                       unlabelled_max=100_000, unlabelled_weight=0.5, seizure_weight=SEIZURE_WEIGHT,
                        simulated=None, simulated_weight=1.0, truth=None,
                        seed=0) -> TrainingSet:
     """Assemble the rows a model is trained and cross-validated on.

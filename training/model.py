@@ -76,6 +76,21 @@ ALLOWED_TYPES = frozenset({
 PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
 
 
+def booster_threads():
+    """A context in which the booster uses the OpenMP threads that pay: the usable cores on
+    an idle machine, one thread when the cores are already busy (the load average at least
+    the cores): the booster's threads spin-wait for each other, and on a busy machine a
+    fit or a prediction costs several times more with two threads than with one."""
+    from threadpoolctl import threadpool_limits
+    from simbox.fastpath.machine import usable_cores
+    cores = usable_cores()
+    try:
+        busy = os.getloadavg()[0] >= cores
+    except OSError:
+        busy = False
+    return threadpool_limits(limits=1 if busy else cores, user_api="openmp")
+
+
 def library_versions() -> dict:
     return {"simbox": __version__, "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "pandas": pd.__version__,
@@ -246,12 +261,14 @@ class Model(BaseEstimator):
         y = self._check_labels(y)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         w = w * np.where(y == "legit", 1.0, float(self.fraud_weight))
-        return self._booster().fit(feature_matrix(X, self.feature_names), y,
-                                   booster__sample_weight=w)
+        with booster_threads():
+            return self._booster().fit(feature_matrix(X, self.feature_names), y,
+                                       booster__sample_weight=w)
 
     def booster_logits(self, booster, X) -> np.ndarray:
         """Log-probabilities of a fitted booster (:meth:`fit_booster`) on feature rows ``X``."""
-        return booster.transform(feature_matrix(X, self.feature_names))
+        with booster_threads():
+            return booster.transform(feature_matrix(X, self.feature_names))
 
     def fit_calibrator(self, logits, y, *, sample_weight=None):
         """The monotone calibrator fitted on out-of-fold log-probabilities."""
@@ -285,7 +302,8 @@ class Model(BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, columns in :data:`CLASSES` order."""
         check_is_fitted(self, "pipeline_")
-        p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
+        with booster_threads():
+            p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
         order = [list(self.classes_).index(c) for c in CLASSES]
         return p[:, order]
 
@@ -329,8 +347,10 @@ class Model(BaseEstimator):
                 for i in (np.flatnonzero(y == c) for c in CLASSES)]))
             Xm, y = Xm.iloc[idx], y[idx]
             w = None if w is None else w[idx]
-        r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
-                                   n_repeats=n_repeats, random_state=seed, sample_weight=w)
+        with booster_threads():
+            r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
+                                       n_repeats=n_repeats, random_state=seed,
+                                       sample_weight=w)
         return (pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
                              index=list(self.feature_names))
                 .sort_values("importance", ascending=False))

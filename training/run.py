@@ -35,6 +35,19 @@ def load_model(path=None, *, key=None, trust_pickle=False) -> Model:
     return Model.load(path, key=key, trust_pickle=trust_pickle)
 
 
+def model_timezone(timezone, model, name) -> tuple[str, str]:
+    """``(time zone, where it comes from)``: the one given, else the model's (with a
+    warning: the network's zone should be given), else UTC."""
+    if timezone:
+        return timezone, "given"
+    tz = (getattr(model, "card", None) or {}).get("timezone")
+    if tz:
+        log.warning("no --timezone given: time-of-day features use the model's time zone %s "
+                    "(model %s); give the network's with --timezone", tz, name)
+        return tz, "the model's (no --timezone given)"
+    return "UTC", "UTC (no --timezone given, none in the model)"
+
+
 def read_features_file(path) -> pd.DataFrame:
     """A per-IMSI features table written by ``simbox features`` (Parquet or CSV)."""
     p = pathlib.Path(path)
@@ -60,25 +73,18 @@ def read_features_file(path) -> pd.DataFrame:
     return df
 
 
-def features_from(inputs=(), features=None, *, cells=None, tac=None, columns="canonical",
-                  timezone="UTC", memory_limit="1GB", workers=2, on_bad_records="skip",
-                  rejects=None, progress=None):
-    """``(FeatureResult or DataFrame, input fingerprint)`` from CDR files or a features file."""
+def features_from(inputs=(), features=None, *, progress=None, **options):
+    """``(FeatureResult or DataFrame, input fingerprint)`` from CDR files or a features file.
+
+    ``options``: those of :func:`simbox.features.compute_features` (its defaults).
+    """
     if bool(inputs) == bool(features):
         raise InputError("give either CDR files or --features FILE (not both, not neither)")
     if features:
         df = read_features_file(features)
         return df, [{"path": os.fspath(features), "rows": int(len(df))}]
     from simbox.features import compute_features
-    from simbox.fastpath.stats import RejectsWriter
-    rw = RejectsWriter(rejects) if rejects else None
-    try:
-        res = compute_features(list(inputs), cells=cells, tac=tac, columns=columns,
-                               timezone=timezone, memory_limit=memory_limit, workers=workers,
-                               on_bad_records=on_bad_records, rejects=rw, progress=progress)
-    finally:
-        if rw is not None:
-            rw.close()
+    res = compute_features(list(inputs), progress=progress, **options)
     files = [{"path": os.fspath(p), "bytes": os.path.getsize(p) if os.path.isfile(p) else None}
              for p in inputs]
     return res, [{"files": files, "read": res.stats.as_dict(), "sims": int(len(res.features))}]
@@ -149,8 +155,8 @@ def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=N
     from simbox.training.labels import load_labels
     m = load_model(model)
     fopts = dict(feature_options or {})
-    if "timezone" not in fopts:
-        fopts["timezone"] = m.card.get("timezone", "UTC")
+    if "timezone" not in fopts and inputs:        # (a features file has its times)
+        fopts["timezone"] = model_timezone(None, m, os.fspath(model) if model else "default")[0]
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     devices = getattr(feats, "devices", None)
     ls = load_labels(labels, devices) if labels else None

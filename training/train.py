@@ -33,6 +33,7 @@ from simbox.errors import ConfigError, InputError
 from simbox.training.calibration import separability
 from simbox.training.cv import grouped_splits, out_of_fold
 from simbox.training.dataset import UNLABELLED_POLICIES, TrainingSet, build_training_set
+from simbox.training.defaults import SEIZURE_WEIGHT, UNLABELLED  # noqa: F401 (re-exported)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
@@ -138,8 +139,6 @@ def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=No
 
 
 SIMULATED_DEFAULT = "default"
-SEIZURE_WEIGHT = 5.0
-UNLABELLED = "pu"
 
 
 def resolve_simulated(simulated, feature_names, schema_hash):

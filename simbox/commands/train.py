@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_input_options, input_options
+from simbox.training.defaults import SEIZURE_WEIGHT, UNLABELLED
+
 NAME = "train"
 HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
 DESCRIPTION = """\
@@ -30,7 +33,6 @@ Example:
 
 
 def add_arguments(p):
-    from simbox.training.train import SEIZURE_WEIGHT, UNLABELLED
     p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders")
     p.add_argument("--features", metavar="FILE", help="a features file (simbox features --out) "
                    "instead of CDR files")
@@ -73,25 +75,8 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-kind-holdout", action="store_true",
                    help="skip refitting without each fraud kind (recall on unseen kinds)")
-    add_feature_arguments(p)
     p.add_argument("--json", action="store_true", help="print the model card summary as JSON")
-
-
-def add_feature_arguments(p):
-    p.add_argument("--cells", metavar="CSV", help="cells.csv (cell_id,site_id,lat,lon,azimuth)")
-    p.add_argument("--tac", metavar="CSV", help="tac.csv (tac,device_type)")
-    p.add_argument("--columns", default="canonical", help="column profile of the CDR CSV")
-    p.add_argument("--timezone", default=None, help="the network's IANA time zone (default UTC)")
-    p.add_argument("--rejects", metavar="CSV", help="write rejected CDR rows here")
-    p.add_argument("--strict", action="store_true", help="stop at the first bad CDR row")
-
-
-def feature_options(args) -> dict:
-    opts = {"cells": args.cells, "tac": args.tac, "columns": args.columns,
-            "on_bad_records": "error" if args.strict else "skip", "rejects": args.rejects}
-    if args.timezone:
-        opts["timezone"] = args.timezone
-    return opts
+    add_input_options(p, NAME)
 
 
 def run(args) -> int:
@@ -101,7 +86,7 @@ def run(args) -> int:
     model = train_files(
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
         truth=args.truth, simulated=sim, knowledge=not args.no_simulated,
-        feature_options=feature_options(args),
+        feature_options=input_options(args, out=args.out),
         progress=Bar("reading CDRs"),
         target_precision=args.target_precision, recall_slack=args.recall_slack,
         folds=args.folds, seed=args.seed,
