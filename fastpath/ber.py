@@ -24,6 +24,7 @@ import numpy as np
 from simbox.fastpath import _ber
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
+from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class _Decoder:
         self.stats = stats
         self.rejects = rejects
         self.policy = policy
-        self.progress = progress
+        self.progress = as_progress(progress)
         self.cap = max(1, int(chunk_records))
         self.records = 0          # records seen in this file
         self._consumed = 0        # raw (on disk) bytes counted so far
@@ -283,8 +284,7 @@ class _Decoder:
         done = raw.tell()
         if done > self._consumed:
             self.stats.bytes += done - self._consumed
-            if self.progress is not None:
-                self.progress(done - self._consumed)
+            self.progress(done - self._consumed)
             self._consumed = done
 
     def reject(self, offset, stop, reason, field, detail, record=b""):
@@ -391,8 +391,7 @@ def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, prog
         items = [(source, name or getattr(source, "name", None) or "<stream>")]
     else:
         items = [(f, str(f)) for f in ber_files(source)]
-        if progress is not None:
-            progress(0, total=sum(os.path.getsize(f) for f, _ in items))
+        as_progress(progress)(0, total=sum(os.path.getsize(f) for f, _ in items))
     records = 0
     for item, item_name in items:
         if hasattr(item, "read"):

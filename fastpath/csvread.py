@@ -31,6 +31,7 @@ from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.machine import usable_cores
 from simbox.fastpath.stats import ReadStats, check_policy
 from simbox.fastpath.textmap import Exhausted, MappedText
+from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ class _Reader:
                  progress, name):
         self.source, self.m, self.cells, self.stats = source, m, cells, stats
         self.rejects, self.policy, self.chunk_rows = rejects, policy, chunk_rows
-        self.chunk_bytes, self.progress, self.name = chunk_bytes, progress, name
+        self.chunk_bytes, self.progress, self.name = chunk_bytes, as_progress(progress), name
         self.header = []
         self._seen = (0, 0, 0)
         self._raw_seen = 0
@@ -372,7 +373,7 @@ class _Reader:
         adv = stream.raw_pos - self._raw_seen
         self._raw_seen = stream.raw_pos
         self.stats.bytes += adv
-        if self.progress is not None and adv:
+        if adv:
             self.progress(adv, total=self.size)
 
     def _sync_counts(self, parser):
