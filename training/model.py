@@ -182,11 +182,16 @@ class BoosterLogits(TransformerMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.estimator_.classes_
+        self.in_class_order_ = True      # columns in CLASSES order (older models: classes_)
         return self
 
     def transform(self, X):
         check_is_fitted(self, "estimator_")
         p = self.estimator_.predict_proba(X)
+        if not getattr(self, "in_class_order_", False):
+            # a model of an older simbox (--trust-pickle): its calibrator reads the
+            # columns in the booster's classes_ order
+            return np.log(np.clip(p, 1e-12, 1.0))
         out = np.full((len(p), len(CLASSES)), 1e-12)
         for j, c in enumerate(self.classes_):
             out[:, CLASSES.index(str(c))] = p[:, j]

@@ -155,3 +155,17 @@ def test_leave_world_out_cross_validation(network, names, schema_hash, tmp_path)
         train(X, truth_labels(truth), simulated=None, unlabelled="ignore", cv_group="world",
               feature_names=names, schema_hash=schema_hash, model_params=FAST, n_boot=20,
               kind_holdout=False)
+
+
+def test_booster_logits_of_an_older_model_keep_their_column_order(network, names, schema_hash):
+    from simbox.training.model import BoosterLogits
+    X, truth = network
+    y = truth.set_index("imsi")["label"].reindex(X.index).to_numpy()
+    b = Model(feature_names=names, schema_hash=schema_hash, **FAST).fit_booster(X, y)
+    step = b.named_steps["booster"]
+    new = step.transform(b[:-1].transform(X))
+    assert list(step.classes_) == ["cardfarm", "legit", "simbox"]
+    del step.in_class_order_                      # as unpickled from an older simbox
+    old = step.transform(b[:-1].transform(X))
+    assert np.allclose(old[:, [2, 0, 1]], new)    # same numbers, the booster's own order
+    assert isinstance(step, BoosterLogits)
