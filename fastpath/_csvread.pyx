@@ -367,7 +367,7 @@ cdef class Parser:
                         self._reject(BAD_QUOTE, -1, self.line, rec, recend, 0)
                         self.line += 1
                         continue
-                    self._reject(BAD_TOO_LONG, -1, self.line, rec, min(rec + 2000, end), end - rec)
+                    self._reject(BAD_TOO_LONG, -1, self.line, rec, min(rec + 2000, end), 0)
                     self.skipping = True
                     p = end
                 break
@@ -397,6 +397,10 @@ cdef class Parser:
             if nf == 1 and fields[0].end == fields[0].start and b[rec] != quote:
                 continue                               # blank line
             self.records += 1
+            if recend - rec > self.max_record:
+                # whole in the buffer but longer than the limit (aux: its length)
+                self._reject(BAD_TOO_LONG, -1, rec_line, rec, min(rec + 2000, recend), recend - rec)
+                continue
             if bad_quote:
                 self._reject(BAD_QUOTE, -1, rec_line, rec, recend, 0)
                 continue

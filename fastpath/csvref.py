@@ -102,7 +102,7 @@ def _digits(v: bytes, lo, hi, empty_ok, plus_ok, float_ok):
 
 
 def _duration(v: bytes):
-    if v == b"":
+    if v == b"" or re.fullmatch(rb"-0+(?:\.0+)?", v):
         return 0
     m = re.fullmatch(rb"([0-9]+)(?:\.([0-9]+))?", v)
     if not m:

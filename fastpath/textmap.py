@@ -42,13 +42,23 @@ class MappedText:
             pass
 
 
-class Exhausted:
-    """The source once a mapped file's text is all in the buffer."""
+class MappedTail:
+    """The rest of a mapped file from ``pos``, read like a stream (in bounded pieces), so a
+    long last record never costs more than the reader's buffer; closes the map at its end."""
 
     problem = None
 
-    def __init__(self, raw_pos):
-        self.raw_pos = raw_pos
+    def __init__(self, mapped: MappedText, pos: int):
+        self.mapped = mapped
+        self.raw_pos = pos
 
-    def fill(self, mv) -> int:
-        return 0
+    def readinto(self, mv) -> int:
+        m = self.mapped
+        n = max(0, min(len(mv), m.size - self.raw_pos))
+        if n:
+            mv[:n] = m.mm[self.raw_pos:self.raw_pos + n]
+            self.raw_pos += n
+            m.drop(self.raw_pos)
+        else:
+            m.close()
+        return n

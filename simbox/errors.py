@@ -54,7 +54,7 @@ class ParseError(InputError):
         where = str(path) if path is not None else "<input>"
         if line is not None:
             where += f":{line}"
-        if offset is not None:
+        if offset is not None and line is None:       # a line number says where already
             where += f" (byte {offset})"
         if field:
             where += f": field {field!r}"

@@ -37,7 +37,8 @@ class Collect(RejectsWriter):
         super().__init__(None)
         self.rows = []
 
-    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None):
+    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None,
+              detail=None):
         super().write(file, reason)
         self.rows.append((line, field, reason))
 

@@ -11,7 +11,7 @@ import pytest
 
 from simbox.errors import EmptyInputError, InputError, ParseError
 from simbox.fastpath import CellDict, EventBatch, ReadStats, RejectsWriter
-from simbox.fastpath import csvread
+from simbox.fastpath import bytesource, csvread
 from simbox.fastpath.csvread import read_csv_events
 from simbox.fastpath.csvref import read_reference
 
@@ -79,9 +79,9 @@ def test_gzip_equals_plain(datadir, tmp_path, inflate_mode):
 @pytest.fixture(params=["isal", "isal-threaded", "zlib"])
 def inflate_mode(request, monkeypatch):
     """Each gzip test runs with ISA-L inline, ISA-L in a thread and the zlib fallback."""
-    monkeypatch.setattr(csvread, "THREADED_INFLATE", request.param == "isal-threaded")
+    monkeypatch.setattr(bytesource, "THREADED_INFLATE", request.param == "isal-threaded")
     if request.param == "zlib":
-        monkeypatch.setattr(csvread, "_decompressor", csvread.ZlibDecompressor)
+        monkeypatch.setattr(bytesource, "decompressor", bytesource.ZlibDecompressor)
     return request.param
 
 
@@ -374,7 +374,7 @@ def test_old_mac_line_ends():
 
 def test_stopping_early_stops_the_inflate_thread(tmp_path, monkeypatch):
     import threading
-    monkeypatch.setattr(csvread, "THREADED_INFLATE", True)
+    monkeypatch.setattr(bytesource, "THREADED_INFLATE", True)
     path = tmp_path / "big.csv.gz"
     path.write_bytes(gzip.compress(HEADER + GOOD_ROW * 50000))
     it = read_csv_events(path, chunk_rows=10)
