@@ -355,7 +355,7 @@ cdef class Parser:
                     _split(fields, ncols, self.sep, quote, b, &p, end, final, &sp) < 0:
                 # incomplete record at the end of the buffer
                 p = rec
-                if end - rec >= self.max_record:
+                if end - rec > self.max_record:     # over the limit before its line end
                     nlp = <const uint8_t*>memchr(b + rec, 10, end - rec)
                     self.records += 1
                     if nlp != NULL:

@@ -183,8 +183,8 @@ class _Reader:
                 detail = ('a quoted field must be closed by a quote followed by the separator '
                           'or the line end; a quote inside it is written ""')
             elif reason == _csvread.REASON_TOO_LONG:
-                detail = (f"{aux:,} bytes, at most {MAX_RECORD:,}" if aux
-                          else f"no line end within {MAX_RECORD:,} bytes")
+                # the same words however the record fell into buffers (its end may be unread)
+                detail = f"longer than {MAX_RECORD:,} bytes"
             else:
                 detail = f"value {shorten(bytes(buf[fs:min(fe, fs + 64)]))!r}" if fe - fs <= 40 \
                     else f"value '{shorten(bytes(buf[fs:fs + 41]))[:40]}... ({fe - fs} bytes)'"
@@ -239,8 +239,8 @@ class _Reader:
         pos = min(nl + 1, have)
         base = 0
         mapped = self._map(stream, pos, have, eof)
-        if mapped is not None:                     # parse the file's text in place
-            buf, have = mapped.mm, mapped.cut
+        if mapped is not None:                     # parse the file's text in place, a window
+            buf, have = mapped.mm, min(mapped.cut, pos + self.chunk_bytes)   # at a time
         cols = self._columns()
         out_n = 0
         while True:
@@ -266,6 +266,11 @@ class _Reader:
                 continue
             if eof:
                 break
+            if mapped is not None and buf is mapped.mm and have < mapped.cut:
+                # the next window (pages behind are dropped: a long record is not kept)
+                mapped.drop(pos)
+                have = min(mapped.cut, have + self.chunk_bytes)
+                continue
             if mapped is not None and buf is mapped.mm:
                 # the mapped part is parsed: the rest goes through a buffer, read from the map
                 buf = bytearray(max(self.chunk_bytes, 64))
