@@ -22,7 +22,7 @@ import numpy as np
 from simbox.errors import EmptyInputError, InputError
 from simbox.fastpath import _sigdecode
 from simbox.fastpath.badrecords import BadRecords
-from simbox.fastpath.bytesource import open_source
+from simbox.fastpath.bytesource import STDIN, open_source
 from simbox.fastpath.events import CellDict, EventBatch, RecordType
 from simbox.fastpath.stats import ReadStats, check_policy
 
@@ -362,7 +362,10 @@ class _Reader:
 
 
 def check_captures(paths) -> None:
-    """InputError naming the first file (folders: each file in them) that is not a capture."""
+    """InputError naming the first file (folders: each file in them) that is not a capture.
+
+    Standard input (``-``), FIFOs and file objects are not looked at here (they can be
+    read only once): they are checked when read."""
     for p in _as_list(paths):
         if not isinstance(p, (str, os.PathLike)):
             continue                                   # file objects are checked when read
@@ -370,6 +373,8 @@ def check_captures(paths) -> None:
             files = [os.path.join(r, f) for r, _, fs in os.walk(p) for f in fs if not f.startswith(".")]
             check_captures(sorted(files))
             continue
+        if os.fspath(p) == STDIN or (os.path.exists(p) and not os.path.isfile(p)):
+            continue                                   # a pipe is read once: checked when read
         _Source(p).close()
 
 
