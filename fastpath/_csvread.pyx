@@ -26,6 +26,8 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint64_t, u
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
+DEBUG = SIMBOX_DEBUG   # built with bounds checks (SIMBOX_DEBUG=1)?
+
 include "_csvfields.pxi"
 
 cdef extern from "_csvscan.h" nogil:

@@ -14,7 +14,6 @@ from simbox.fastpath.events import CellDict, EventBatch
 from simbox.fastpath.readers import expand_inputs, open_events
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
-CAPTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "captures"
 
 
 def read_all(inputs):
@@ -54,12 +53,10 @@ def test_fifo_csv_does_not_hang_and_loses_nothing(tmp_path, gz):
     assert st.records == 6 and st.accepted == 6
 
 
-@pytest.mark.skipif(not (CAPTURES / "ndpi_gtp_c.pcap").exists(),
-                    reason="../shared/captures/ (real captures) is not here")
-def test_fifo_pcap_gz(tmp_path):
-    raw = (CAPTURES / "ndpi_gtp_c.pcap").read_bytes()
+def test_fifo_pcap_gz(tmp_path, captures_dir):
+    raw = (captures_dir / "ndpi_gtp_c.pcap").read_bytes()
     df, st = through_fifo(tmp_path, gzip.compress(raw))
-    ref, _ = read_all([str(CAPTURES / "ndpi_gtp_c.pcap")])
+    ref, _ = read_all([str(captures_dir / "ndpi_gtp_c.pcap")])
     pd.testing.assert_frame_equal(df, ref)
     assert st.records == 4
 

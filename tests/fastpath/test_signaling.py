@@ -52,8 +52,8 @@ GOLDEN = {
 
 
 @pytest.fixture
-def pcapdir(datadir):
-    return datadir / "pcap"
+def pcapdir(captures_dir):
+    return captures_dir
 
 
 @pytest.mark.parametrize("name", CAPTURES)
