@@ -399,3 +399,14 @@ def test_very_wide_header():
     row = GOOD_ROW.rstrip(b"\n") + b"," * 300000 + b"\n"
     batch, stats, *_ = read(io.BytesIO(header + row + GOOD_ROW))
     assert len(batch) == 1 and stats.rejected == {"wrong field count": 1}
+
+
+def test_signed_zero_duration_is_zero():
+    """'-0' (a float export of 0) is a duration of 0; other signed values stay rejected."""
+    values = [b"-0", b"-0.0", b"-00", b"-1", b"-0.5", b"-", b"-.0", b"-0.", b"--0", b"-0.0.0"]
+    data = HEADER + b"".join(GOOD_ROW.replace(b",65,", b"," + v + b",") for v in values)
+    batch, stats, _, _ = read(io.BytesIO(data))
+    ref_rows, ref_rejects, _ = read_reference(data)
+    assert list(batch.duration) == [r[6] for r in ref_rows] == [0, 0, 0]
+    assert [line for line, _, _ in ref_rejects] == list(range(5, 12))
+    assert stats.rejected == {"duration is not 0-172800 seconds": 7}

@@ -143,3 +143,19 @@ def test_mutated_capture_keeps_most_packets_and_accounts_for_every_byte(capture,
     assert st.records == counts["packets"] + st.rejected["bad pcap record header"]
     assert st.bytes == len(data) and st.skipped_bytes < len(data) // 10
 
+
+
+def test_command_keeps_the_packets_of_a_cut_pcap_gz(capture, tmp_path):
+    """Was: exit status 3, EOFError, every packet lost."""
+    import json
+    import subprocess
+    import sys
+    gz = gzip.compress(capture.read_bytes())
+    path = tmp_path / "cut.pcap.gz"
+    path.write_bytes(gz[:len(gz) // 2])
+    r = subprocess.run([sys.executable, "-m", "simbox", "features", "--signaling", str(path),
+                        "--out", str(tmp_path / "f.csv"), "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    kept = len(decode_signaling(path))
+    assert kept > 300 and s["accepted"] == kept and s["rejected_by_reason"] == {"truncated gzip": 1}
