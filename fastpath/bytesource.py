@@ -180,15 +180,17 @@ class _Inflater:
 class ByteSource:
     """The content of one input, read once: ``peek``, then ``readinto`` / ``read``.
 
-    Attributes: ``name`` (for messages), ``size`` (bytes on disk, None for a pipe
-    or a file object), ``gzipped``, ``pos`` (content bytes delivered: the offset of
+    Attributes: ``name`` (for messages), ``path`` (the path opened, None for a
+    stream or a file object: a random-access format such as Parquet reads it there),
+    ``size`` (bytes on disk, None for a pipe or a file object), ``gzipped``, ``pos`` (content bytes delivered: the offset of
     the next byte), ``raw_pos`` (bytes of the input consumed, for progress),
     ``problem`` (None, or ``(reason, detail)`` once a damaged gzip stream has ended).
     """
 
-    def __init__(self, f, name: str, *, size=None, owned=False, threaded=None):
+    def __init__(self, f, name: str, *, size=None, owned=False, threaded=None, path=None):
         self.f = f
         self.name = name
+        self.path = path              # the path opened (None: a stream or a file object)
         self.size = size
         self.owned = owned
         self.pos = 0
@@ -355,7 +357,8 @@ def open_source(source, name: str | None = None, *, threaded: bool | None = None
         except OSError:
             size = None
         try:
-            return ByteSource(f, name or path, size=size, owned=True, threaded=threaded)
+            return ByteSource(f, name or path, size=size, owned=True, threaded=threaded,
+                              path=path if size is not None else None)
         except OSError as e:
             f.close()
             raise InputError(f"{path}: cannot read it ({e.strerror or e})") from None

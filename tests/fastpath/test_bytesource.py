@@ -41,7 +41,7 @@ def test_peek_does_not_consume_and_every_byte_comes_once(tmp_path, gz, inflate):
         assert src.peek(10) == DATA[:10] and src.peek(5000) == DATA[:5000] and src.pos == 0
         assert chunks(src) == DATA and src.pos == len(DATA)
         assert src.raw_pos == p.stat().st_size and src.problem is None
-        assert (src.mappable() is not None) is (not gz)
+        assert (src.mappable() is not None) is (not gz) and src.path == str(p)
 
 
 def test_members_padding_and_damage(inflate):
@@ -70,6 +70,7 @@ def test_what_can_be_opened(tmp_path):
     assert open_source(io.StringIO("a,b\n")).read() == b"a,b\n"
     s = open_source(io.BytesIO(b"x"))
     assert open_source(s) is s and s.name == "<stream>" and s.mappable() is None
+    assert s.path is None
 
 
 def test_policy_counts_writes_then_raises(tmp_path):
