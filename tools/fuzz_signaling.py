@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import glob
-import os
 import pathlib
 import sys
 import time

@@ -6,7 +6,6 @@ LocationAreaAndCell), written independently of simbox's kernel and reference.
 """
 import datetime as dt
 import io
-import pathlib
 import struct
 
 import numpy as np
