@@ -6,7 +6,8 @@ into ``sys.modules`` before anything imports them:
 
 - with Cython installed, they are built (as ``setup.py`` builds them with
   ``SIMBOX_DEBUG=1``: bounds, wraparound and initialisation checks, -O0) under
-  ``build/fuzz-debug`` from the source tree, and reused while the sources are unchanged;
+  ``build/fuzz-debug/<sources hash>-<kernels>`` from the source tree, once per version of
+  the sources;
 - without Cython (an installed environment), the installed kernels are used when they
   are a debug build (``SIMBOX_DEBUG=1 pip install .``); otherwise the fuzzer stops with a
   message saying how to get one (``allow_release=True``: go on, with a warning).
@@ -17,6 +18,7 @@ import glob
 import hashlib
 import importlib
 import importlib.util
+import os
 import pathlib
 import shutil
 import subprocess
@@ -54,30 +56,36 @@ def _sources_hash() -> str:
 
 
 def build(names, dest: pathlib.Path = DEST) -> dict:
-    """{name: path of the built module}; rebuilt when the kernel sources changed."""
-    stamp = dest / "sources.sha"
-    want = _sources_hash() + " " + " ".join(sorted(names))
-    found = {n: glob.glob(str(dest / "simbox" / "fastpath" / f"{n}.*.so")) for n in names}
-    if stamp.exists() and stamp.read_text() == want and all(found.values()):
-        return {n: pathlib.Path(p[0]) for n, p in found.items()}
-    if dest.exists():
-        shutil.rmtree(dest)
-    (dest / "simbox" / "fastpath").mkdir(parents=True)
+    """{name: path of the built module}, built once per version of the kernel sources.
+
+    Each build goes to its own folder ``dest/<sources hash>-<names>`` (made under a
+    temporary name, then renamed), so fuzzers running side by side never see a
+    half-built or deleted module."""
+    names = sorted(names)
+    final = dest / f"{_sources_hash()}-{'-'.join(n.strip('_') for n in names)}"
+
+    def found(root):
+        so = {n: glob.glob(str(root / "simbox" / "fastpath" / f"{n}.*.so")) for n in names}
+        return {n: pathlib.Path(p[0]) for n, p in so.items()} if all(so.values()) else None
+
+    if final.exists() and found(final):
+        return found(final)
+    tmp = dest / f"{final.name}.tmp{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "simbox" / "fastpath").mkdir(parents=True)
     for f in list((ROOT / "fastpath").glob("_*.p*")) + list((ROOT / "fastpath").glob("*.h")):
-        shutil.copy(f, dest / f.name)
-    (dest / "build_debug.py").write_text(BUILD)
-    r = subprocess.run([sys.executable, "build_debug.py", *names], cwd=dest, capture_output=True,
+        shutil.copy(f, tmp / f.name)
+    (tmp / "build_debug.py").write_text(BUILD)
+    r = subprocess.run([sys.executable, "build_debug.py", *names], cwd=tmp, capture_output=True,
                        text=True)
-    if r.returncode:
-        raise SystemExit(f"the debug build failed:\n{r.stderr[-3000:]}")
-    stamp.write_text(want)
-    out = {}
-    for n in names:
-        so = glob.glob(str(dest / "simbox" / "fastpath" / f"{n}.*.so"))
-        if not so:
-            raise SystemExit(f"the debug build produced no {n} module in {dest}")
-        out[n] = pathlib.Path(so[0])
-    return out
+    if r.returncode or not found(tmp):
+        raise SystemExit(f"the debug build failed in {tmp}:\n{r.stderr[-3000:]}")
+    try:
+        os.rename(tmp, final)
+    except OSError:                      # another fuzzer finished the same build first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return found(final)
 
 
 def load(name: str, path: pathlib.Path):
