@@ -6,7 +6,7 @@ with mutated whole files, on the bounds-checked kernels.
 
 Formats: csv, csv.gz, ber, ber.gz, pcap, pcap.gz (``all``: each).  Seeds are small valid
 files: CDR CSV rows, BER files written by ``simbox.data.ber_writer``, pcap files written
-by the simulator's pcap writer.  Each input is a seed with 1-8 mutations (bit flips,
+by the simulator's pcap writer and the small classic pcaps of ``../shared/captures``.  Each input is a seed with 1-8 mutations (bit flips,
 random bytes, 32-bit fields set to extremes, cuts, insertions, deletions, duplications,
 junk after the end); ``.gz`` inputs are mutated before or after compression.  Each is
 read with ``open_events`` from memory; a failure is any exception that is not a
@@ -83,6 +83,11 @@ def seeds(fmt: str) -> list[bytes]:
                               np.array([encode_digits("8613800000001")] * n),
                               np.array(["46000-1-2"] * n, dtype=object))
             out.append(pathlib.Path(p).read_bytes())
+        # small real captures, when the shared folder is there (../shared/captures)
+        for f in sorted((ROOT.parent / "shared" / "captures").glob("*.pcap")):
+            data = f.read_bytes()
+            if len(data) <= 1 << 16 and data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+                out.append(data)
         return out
 
 
