@@ -199,7 +199,8 @@ def main(argv=None) -> int:
     ap.add_argument("--format", choices=FORMATS + ("all",), default="all")
     ap.add_argument("--inputs", type=int, default=100_000, help="inputs per format")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--hang-seconds", type=float, default=60.0)
+    ap.add_argument("--hang-seconds", type=float, default=300.0,
+                    help="seconds one input may take (a loaded shared machine stalls for a minute)")
     ap.add_argument("--report", type=int, default=50_000, help="print progress every N inputs")
     ap.add_argument("--allow-release", action="store_true",
                     help="without Cython and without an installed debug build, fuzz the release build")
