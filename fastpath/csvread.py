@@ -17,7 +17,6 @@ import csv
 import io
 import logging
 import threading
-import weakref
 
 import numpy as np
 
@@ -43,15 +42,17 @@ MAP_MIN = 64 << 20               # plain files at least this big are parsed in p
 REASONS = _csvread.REASONS
 TRUNCATED, CORRUPT = bytesource.TRUNCATED, bytesource.CORRUPT
 
-_caches = weakref.WeakKeyDictionary()   # CellDict -> (CellCache, lock)
 _caches_lock = threading.Lock()
 
 
 def _cell_cache(cells: CellDict):
+    """The kernel's cache of ``cells`` (and its lock), kept on the CellDict itself: it lives
+    and dies with it (a table keyed by the CellDict leaked every cache, the cache
+    referring to its key: 128 KiB per read with a new CellDict)."""
     with _caches_lock:
-        entry = _caches.get(cells)
+        entry = getattr(cells, "_csv_cache", None)
         if entry is None:
-            entry = _caches[cells] = (_csvread.CellCache(cells), threading.Lock())
+            entry = cells._csv_cache = (_csvread.CellCache(cells), threading.Lock())
         return entry
 
 

@@ -410,3 +410,23 @@ def test_signed_zero_duration_is_zero():
     assert list(batch.duration) == [r[6] for r in ref_rows] == [0, 0, 0]
     assert [line for line, _, _ in ref_rejects] == list(range(5, 12))
     assert stats.rejected == {"duration is not 0-172800 seconds": 7}
+
+
+def test_reads_with_new_cell_dicts_do_not_leak():
+    """Each CellDict's kernel cache (128 KiB) goes with it (fuzzing ran out of memory)."""
+    import gc
+    import resource
+
+    def rss_mib():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / (1 << 20)
+
+    data = HEADER + GOOD_ROW
+    for _ in range(200):
+        read(io.BytesIO(data))
+    gc.collect()
+    before = rss_mib()
+    for _ in range(2000):
+        read(io.BytesIO(data))
+    gc.collect()
+    assert rss_mib() - before < 60          # a leak: 2000 x 128 KiB = 250 MiB
