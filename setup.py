@@ -97,6 +97,7 @@ setup(
         "pyarrow>=14",
         "scikit-learn>=1.9,<1.10",  # the series the shipped default model was saved with
         "joblib>=1.3",
+        "skops>=0.10",              # model files that cannot run code when loaded
         "scapy>=2.5",
         "isal>=1.6",
         "matplotlib>=3.7",

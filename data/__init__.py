@@ -1,7 +1,9 @@
 """simbox.data: the labelled network simulator, reference tables and the sample data set.
 
 ``simulate(subscribers, days, scenario, seed, out)`` writes a labelled network;
-``build_network(...)`` returns it in memory (:class:`Network`).  Kinds and
+``build_network(...)`` returns it in memory (:class:`Network`);
+``simulate_world(world, ...)`` / ``build_world`` do the same for a world whose
+whole configuration is drawn from its seed (:mod:`simbox.data.worlds`).  Kinds and
 classes of the populations are in :mod:`simbox.data.kinds`; every parameter in
 :mod:`simbox.data.config`.  ``sample_dir()`` is the small shipped sample.
 """
@@ -10,8 +12,10 @@ import pathlib
 from simbox.data.config import SCENARIOS, Config, load_config
 from simbox.data.kinds import CLASSES, FRAUD_KINDS, KINDS, LEGIT_KINDS
 from simbox.data.simulate import Network, SimulationResult, build_network, simulate
+from simbox.data.worlds import build_world, simulate_world, split_of, world_config
 
-__all__ = ["simulate", "build_network", "Network", "SimulationResult", "Config", "load_config",
+__all__ = ["simulate", "build_network", "simulate_world", "build_world", "world_config",
+           "split_of", "Network", "SimulationResult", "Config", "load_config",
            "SCENARIOS", "KINDS", "CLASSES", "LEGIT_KINDS", "FRAUD_KINDS", "sample_dir"]
 
 

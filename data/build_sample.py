@@ -3,9 +3,9 @@
     python -m simbox.data.build_sample [--out DIR]
 
 The sample is a mixed-scenario network of 2,000 subscribers over 3 days with a
-raised fraud share (3 %, so that every fraud kind appears) and smaller card
-farms (``data/sample_config.json``).  It is deterministic: a test checks that
-the shipped files equal a fresh rebuild.
+raised fraud share (3 %, so that every fraud kind appears), smaller card
+farms, and desk gateways and roamers at 1 % each (``data/sample_config.json``).
+It is deterministic: a test checks that the shipped files equal a fresh rebuild.
 """
 from __future__ import annotations
 

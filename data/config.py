@@ -25,6 +25,7 @@ from simbox.data.kinds import FRAUD_KINDS, LEGIT_KINDS
 from simbox.errors import ConfigError
 
 SCENARIOS = ("baseline", "evasive", "mixed")
+SIGNED = {"city.centre_lat": (-90, 90), "city.centre_lon": (-180, 180)}   # may be negative
 
 
 def _behaviour(moc, mtc, sms_mo, sms_mt, data, contacts, repeat, dur, unanswered, profile,
@@ -47,6 +48,18 @@ def _behaviour(moc, mtc, sms_mo, sms_mt, data, contacts, repeat, dur, unanswered
     for k, v in extra.items():
         spec[k] = v
     return spec
+
+
+def _agents(dispersion, weekend, callback):
+    """The parameters every office of agents has (call centres, desk gateways)."""
+    return {
+        "activity_dispersion": (dispersion, "gamma shape of agents' activity (agents are alike)"),
+        "weekend_activity": (weekend, "weekend activity relative to weekdays"),
+        "callback_share": (callback, "share of outgoing calls to other carriers' numbers whose "
+                                     "callee calls the agent back later (a customer returning "
+                                     "the call)"),
+        "callback_delay_min": (90, "median delay of a callback, minutes (lognormal)"),
+    }
 
 
 SPEC = {
@@ -93,8 +106,9 @@ SPEC = {
     "legit": {
         "shares": ({"ordinary": 0.70, "low_activity": 0.10, "m2m": 0.06, "driver": 0.03,
                     "small_business": 0.03, "dual_sim": 0.03, "phone_changer": 0.02,
-                    "traveller": 0.02, "call_centre": 0.01},
-                   "relative share of each legitimate kind among legitimate SIMs"),
+                    "traveller": 0.02, "call_centre": 0.01, "desk_gateway": 0.0, "roamer": 0.0},
+                   "relative share of each legitimate kind among legitimate SIMs (desk "
+                   "gateways and roamers come with worlds, see simbox.data.worlds)"),
         "onnet_contacts": (0.35, "share of a person's contacts that are subscribers of this "
                                  "network (their calls appear on both sides)"),
         "shortcode_sms_per_day": (0.4, "SMS received from bank / service short codes per day "
@@ -118,11 +132,27 @@ SPEC = {
     "call_centre": _behaviour(
         230.0, 3.0, 0.3, 0.5, 2.0, 20, 0.03, 70, 0.35, "business",
         centre_agents=([15, 120], "agents per call centre (all at one site)"),
-        activity_dispersion=(6.0, "gamma shape of agents' activity (agents are alike)"),
-        weekend_activity=(0.15, "weekend activity relative to weekdays"),
         fct_share=(0.25, "share of centres using fixed cellular terminals instead of handsets"),
         block_share=(0.6, "share of centres whose agents' SIMs were bought as one block "
-                          "(consecutive IMSIs and MSISDNs)")),
+                          "(consecutive IMSIs and MSISDNs)"),
+        **_agents(6.0, 0.15, 0.06)),
+    "desk_gateway": _behaviour(
+        150.0, 2.0, 0.3, 0.3, 0.0, 15, 0.03, 60, 0.35, "business",
+        office_agents=([8, 60], "agents (SIMs) per office, all at one site"),
+        gateway_sims=([4, 32], "SIMs per desk gateway / multi-SIM fixed cellular terminal"),
+        shared_imei_share=(0.7, "share of gateways whose SIMs all report the gateway's one IMEI "
+                                "(the rest one IMEI per channel, consecutive serials)"),
+        gateway_tac_share=(0.5, "share of gateways reporting a GSM-gateway TAC (the rest a "
+                                "fixed-cellular-terminal TAC)"),
+        sessions_per_day=([1, 4], "dialling sessions per agent-day (calls back to back)"),
+        wrapup_s=(25, "median pause between two calls of a session, seconds (dialler wrap-up)"),
+        international_share=(0.02, "share of outgoing calls to international numbers"),
+        inbound_agent_share=(0.3, "share of agents who also take inbound queue calls"),
+        inbound_per_day=(30.0, "inbound queue calls per weekday for those agents (callers "
+                               "never called before)"),
+        **_agents(5.0, 0.08, 0.12),
+        block_share=(0.9, "share of offices whose SIMs were bought as one block (consecutive "
+                          "IMSIs and MSISDNs, in gateway order)")),
     "driver": _behaviour(16.0, 12.0, 2.0, 3.0, 14.0, 30, 0.35, 35, 0.15, "driver",
                          block_share=(0.5, "share of drivers whose SIM came from a fleet "
                                            "purchase (taxi / delivery company: consecutive "
@@ -145,6 +175,11 @@ SPEC = {
         "block_sims": ([10, 200], "SIMs per M2M fleet"),
         "fleet_sites": ([1, 3], "sites a fleet's fixed devices stand at (meters, POS "
                                 "terminals of one customer)"),
+        "modem_tac_share": (0.25, "share of fleets whose devices are modems (modem TAC; the rest "
+                                  "IoT modules, some routers); a fleet has one TAC, consecutive "
+                                  "serials"),
+        "server_long_number_share": (0.3, "share of SMS-reporting fleets whose server is a mobile "
+                                          "number rather than a short code"),
     },
     "dual_sim": _behaviour(2.0, 1.2, 0.7, 0.8, 5.0, 10, 0.8, 50, 0.18, "resident",
                            second_activity=(0.5, "activity of the second SIM relative to "
@@ -154,6 +189,12 @@ SPEC = {
                                                            "handset now and then")),
     "traveller": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident",
                             away_days=([1, 4], "days spent in a distant town")),
+    "roamer": _behaviour(2.0, 1.2, 1.5, 1.5, 10.0, 10, 0.75, 110, 0.2, "resident",
+                         stay_days=([1, 6], "days in the country (arrivals on any day)"),
+                         home_share=(0.75, "share of contacts in the home country: calls "
+                                           "and SMS to and from international numbers"),
+                         callee_weight=(0.0, "how likely locals call this SIM (its foreign "
+                                             "number is international for them)")),
     "fraud": {
         "share": (0.01, "fraud SIMs as a share of all subscribers (0.005-0.02 is realistic)"),
         "mix_baseline": ({"simbox_plain": 0.55, "cardfarm_otp": 0.15, "cardfarm_spam": 0.15,
@@ -172,6 +213,8 @@ SPEC = {
         "international_share": (0.0, "share of box calls with an international callee"),
         "onnet_callee_share": (0.3, "share of box callees that are this network's subscribers"),
         "late_start_share": (0.3, "share of deployments that start after the first day"),
+        "roaming_sims_share": (0.0, "share of SIM-box deployments using foreign SIMs roaming on "
+                                    "this network (one foreign carrier's batch)"),
         "scattered_numbers_share": (0.15, "share of deployments whose SIMs were bought one "
                                           "by one (scattered IMSIs and MSISDNs) instead of as "
                                           "one batch"),
@@ -194,6 +237,11 @@ SPEC = {
         "callback_share": (0.02, "share of box calls whose callee calls the number back "
                                  "(the box rejects most callbacks)"),
         "operator_sms_per_day": (0.3, "balance / top-up SMS from the carrier per SIM-day"),
+        "fct_tac_share": (0.0, "share of gateways whose modules report a fixed-cellular-"
+                               "terminal TAC (FCTs used as small boxes)"),
+        "caller_shift_h": ([0, 0], "hours the callers' time zone lags the box's (each "
+                                   "deployment draws its own; 0: callers' evening is local "
+                                   "evening, 7: callers in Europe for a box in China)"),
         "module_tac_share": (0.5, "share of gateways whose GSM modules report an M2M-module TAC "
                                   "(the rest a dedicated gateway TAC)"),
     },
@@ -358,7 +406,11 @@ def _check_value(where, default, value, source):
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) \
                 and not value.is_integer():
             bad("expected an integer")
-        if value < 0:
+        if where in SIGNED:
+            lo, hi = SIGNED[where]
+            if not lo <= value <= hi:
+                bad(f"expected a number between {lo} and {hi}")
+        elif value < 0:
             bad("expected a number >= 0")
         if where.endswith(("share", "_share")) or where.split(".")[-1].startswith("p_"):
             if value > 1:
@@ -446,25 +498,34 @@ def _check_timezone(name, source):
                           "(use an IANA name such as 'Asia/Shanghai')") from None
 
 
+def read_config_file(path) -> dict:
+    """The overrides of a JSON/TOML configuration file, validated (a ``world.json``
+    written by :func:`simbox.data.worlds.simulate_world` gives its ``config`` table)."""
+    p = pathlib.Path(path)
+    try:
+        text = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+            data = tomllib.loads(text.decode("utf-8"))
+        else:
+            data = json.loads(text.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid {'TOML' if p.suffix.lower() == '.toml' else 'JSON'}:"
+                          f" {exc}") from None
+    if isinstance(data, dict) and "world" in data and "config" in data:
+        data = data["config"]
+    Config(data, str(p))
+    return data
+
+
 def load_config(path=None, overrides: dict | None = None) -> Config:
     """The default configuration, overridden by a JSON/TOML file and then by ``overrides``."""
     cfg = Config()
     if path is not None:
-        p = pathlib.Path(path)
-        try:
-            text = p.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
-        try:
-            if p.suffix.lower() == ".toml":
-                import tomllib
-                data = tomllib.loads(text.decode("utf-8"))
-            else:
-                data = json.loads(text.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid {'TOML' if p.suffix.lower() == '.toml' else 'JSON'}:"
-                              f" {exc}") from None
-        cfg = cfg.with_overrides(data, str(p))
+        cfg = Config(read_config_file(path), str(path))
     if overrides:
         cfg = cfg.with_overrides(overrides)
     return cfg

@@ -15,12 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from simbox.data.kinds import KIND_CODE
-from simbox.data.registry import (DATA, MOC, MTC, OWN, SMS_MO, SMS_MT, lognormal,
-                                  rank_in_group, substream, uniform_range)
+from simbox.data.registry import (BIG, DATA, MOC, MTC, OWN, SMS_MO, SMS_MT, lognormal,
+                                  push_back, rank_in_group, substream, uniform_range)
 from simbox.data.timing import wave
-
-BIG = np.int64(10**11)
-
 
 class Deployment:
     """What a raid would find, and what truth.csv needs."""
@@ -67,20 +64,6 @@ def _call_durations(rng, n, sc):
     dur = np.where(ans, d, 0)
     occupy = np.where(ans, d, rng.integers(20, 46, size=n))     # ringing time when unanswered
     return dur, occupy
-
-
-def _push_back(port, t, occupy, gap):
-    """Shift calls so a port never carries two at once (exact, vectorised)."""
-    if len(t) == 0:
-        return t
-    step = occupy + gap
-    cs = np.cumsum(step) - step                      # sum of previous steps (global)
-    first = np.r_[True, port[1:] != port[:-1]]
-    base = np.maximum.accumulate(np.where(first, cs, 0))
-    s = cs - base                                    # within-port prefix sum
-    key = port.astype(np.int64) * BIG + (t - s)
-    run = np.maximum.accumulate(key) - port.astype(np.int64) * BIG
-    return run + s
 
 
 def _schedule_bank(rng, n_ports, pool, t0, rotation_s, n_slots):
@@ -190,11 +173,17 @@ class SimboxFactory:
         dep_id = f"D{self.next_id:04d}"
         self.next_id += 1
         batch = rng.random() >= cfg.fraud.scattered_numbers_share   # else bought one by one
-        imsi, msisdn = self.ids.sim_numbers(n_sims, block=batch)
+        if cfg.fraud.roaming_sims_share > 0 and rng.random() < cfg.fraud.roaming_sims_share:
+            imsi, msisdn, _ = self.ids.foreign_sims(n_sims, one_home=True, block=batch)
+        else:
+            imsi, msisdn = self.ids.sim_numbers(n_sims, block=batch)
         # gateway modules: a dedicated gateway TAC, or the TAC of a common GSM module
-        # (the same modules sit in meters and trackers)
+        # (the same modules sit in meters and trackers), or a fixed cellular terminal's
         gw_type = ["m2m_module" if u < sc.module_tac_share else "gsm_gateway"
                    for u in rng.random(gateways)]
+        if sc.fct_tac_share > 0:
+            gw_type = ["fct" if u < sc.fct_tac_share else t
+                       for u, t in zip(rng.random(gateways), gw_type)]
         gw_imeis = [self.ids.imeis(t, ports // gateways, consecutive=True) for t in gw_type]
         port_imei = np.concatenate(gw_imeis)
         spoof = kind == "simbox_spoof"
@@ -216,6 +205,8 @@ class SimboxFactory:
                              home=home, mode=OWN, start_day=start_day)
         # traffic: attempts per port following the wave
         hour_w = wave(sc.night_activity)
+        if sc.caller_shift_h[1] > 0:       # callers in a zone behind: their evening, our night
+            hour_w = np.roll(hour_w, int(uniform_range(rng, sc.caller_shift_h)) % 24)
         if kind == "simbox_human":
             lo, hi = kp.sleep_hours
             hour_w = hour_w.copy()
@@ -230,7 +221,7 @@ class SimboxFactory:
         port, t = _attempts(rng, window, ports, t0, rate, hour_w)
         dur, occ = _call_durations(rng, len(t), sc)
         gap = np.maximum(1, lognormal(rng, sc.setup_gap_s, 0.8, len(t))).astype(np.int64)
-        t = _push_back(port, t, occ, gap)
+        t = push_back(port, t, occ, gap)
         keep = t < window.end
         port, t, dur = port[keep], t[keep], dur[keep]
         # which SIM was on the port

@@ -81,6 +81,7 @@ class IdentityPool:
         self.imsi_prefix = int(mcc_mnc) * 10**self.msin_digits
         self.imsi_code0 = 10**15
         self.cc = country_code
+        self.mcc_mnc = mcc_mnc
         self.operator_code = int("1" + operator_code)
         # mobile numbers: cc + "1" + 10 digits
         self.msisdn_code0 = int("1" + country_code + "1") * 10**10
@@ -88,6 +89,7 @@ class IdentityPool:
         self._used_msin: set = set()
         self._used_msisdn: set = set()
         self._used_imei: set = set()
+        self._used_foreign: set = set()     # foreign IMSIs and MSISDNs (roamers, boxes)
         self._imei_serial_next: dict = {}
 
     # -- SIM numbers --------------------------------------------------------
@@ -187,15 +189,58 @@ class IdentityPool:
         """Local mobile numbers of other carriers (random, may repeat)."""
         return self.msisdn_code0 + self.rng.integers(0, 10**10, size=n)
 
-    def international_numbers(self, n):
-        """International numbers: 00 + country code (2-3 digits) + 8-9 digits."""
-        cc = np.array([1, 44, 49, 33, 971, 966, 60, 65, 81, 82, 234, 254, 91, 92, 880, 63],
-                      np.int64)
-        c = cc[self.rng.integers(len(cc), size=n)]
+    def international_numbers(self, n, cc=None):
+        """International numbers: 00 + country code (1-3 digits) + 9 digits; ``cc``
+        (one code or one per number) fixes the countries, else drawn from
+        :data:`ABROAD`."""
+        if cc is None:
+            codes = np.array([c for _, c in ABROAD.values() if str(c) != self.cc], np.int64)
+            c = codes[self.rng.integers(len(codes), size=n)]
+        else:
+            c = np.broadcast_to(np.asarray(cc, np.int64), (n,))
         body = self.rng.integers(10**8, 10**9, size=n)
         ndig = np.where(c < 10, 1, np.where(c < 100, 2, 3))
         # "1" + "00" + cc + body  ->  code = (1*10^2 ... ) built arithmetically
         return ((10**2 * 10 ** ndig + c) * 10**9 + body)
+
+    def foreign_sims(self, n, one_home=False, block=False):
+        """Foreign SIMs (inbound roamers, or a box's roaming SIMs): (IMSIs, MSISDNs,
+        country codes).
+
+        Each SIM's home carrier is drawn from :data:`ABROAD` (never this country;
+        ``one_home``: one carrier for all); the IMSI is that carrier's MCC-MNC +
+        MSIN (15 digits), the MSISDN its country code + 10 digits; random, or
+        consecutive and in step for a ``block`` bought together.
+        """
+        homes = [h for h in ABROAD.values() if h[0] != self.mcc_mnc and str(h[1]) != self.cc]
+        which = np.full(n, self.rng.integers(len(homes))) if one_home else \
+            self.rng.integers(len(homes), size=n)
+        mccmnc = np.array([homes[i][0] for i in which])
+        cc = np.array([homes[i][1] for i in which], np.int64)
+        msin_digits = 15 - np.char.str_len(mccmnc)
+        prefix = np.array([int("1" + m) for m in mccmnc], np.int64) * 10**msin_digits
+        ndig = np.where(cc < 10, 1, np.where(cc < 100, 2, 3))
+        cc_code = (10**ndig + cc) * 10**10
+        imsi = np.zeros(n, np.int64)
+        msisdn = np.zeros(n, np.int64)
+        used = self._used_foreign
+        todo = np.arange(n)
+        while len(todo):       # re-draw the rare repeats
+            if block:
+                step = np.arange(n)
+                imsi = prefix + int(self.rng.integers(0, 10**8)) + step
+                msisdn = cc_code + int(self.rng.integers(10**9, 10**10 - n)) + step
+            else:
+                imsi[todo] = prefix[todo] + (self.rng.random(len(todo)) *
+                                             10.0**msin_digits[todo]).astype(np.int64)
+                msisdn[todo] = cc_code[todo] + self.rng.integers(10**9, 10**10, size=len(todo))
+            seen = np.fromiter(((a in used or b in used) for a, b in
+                                zip(imsi.tolist(), msisdn.tolist())), bool, n)
+            todo = np.flatnonzero(seen | pd.Series(imsi).duplicated().to_numpy() |
+                                  pd.Series(msisdn).duplicated().to_numpy())
+        used.update(imsi.tolist())
+        used.update(msisdn.tolist())
+        return imsi, msisdn, cc
 
     def short_codes(self, n, pool):
         """Service short codes (5-6 digits) picked from ``pool`` (digits codes)."""
@@ -205,6 +250,16 @@ class IdentityPool:
         five = 100_000 + self.rng.integers(10_000, 99_999, size=n // 2)
         six = 1_000_000 + self.rng.integers(100_000, 999_999, size=n - n // 2)
         return np.unique(np.concatenate([five, six, [self.operator_code]]))
+
+
+# foreign carriers: the home networks of inbound roamers, and the countries of
+# international numbers (country: (MCC-MNC, country calling code))
+ABROAD = {
+    "US": ("310260", 1), "GB": ("23410", 44), "DE": ("26201", 49), "FR": ("20801", 33),
+    "AE": ("42402", 971), "SA": ("42001", 966), "MY": ("50212", 60), "SG": ("52501", 65),
+    "JP": ("44010", 81), "KR": ("45005", 82), "NG": ("62130", 234), "KE": ("63902", 254),
+    "IN": ("40410", 91), "PK": ("41001", 92), "BD": ("47001", 880), "PH": ("51502", 63),
+}
 
 
 def _popularity(n):

@@ -31,6 +31,12 @@ KINDS = (
     Kind("phone_changer", "legit", "a person who changes (or swaps back and forth) handsets", True),
     Kind("traveller", "legit", "a person who leaves the city for some days", True),
     Kind("low_activity", "legit", "a rarely used SIM", False),
+    Kind("desk_gateway", "legit", "call-centre or office agent whose SIM sits in a multi-SIM "
+         "desk gateway / fixed cellular terminal: several IMSIs on one gateway IMEI, "
+         "consecutive numbers, one site, weekday office hours, dialling sessions to fresh "
+         "numbers, customers calling back", True),
+    Kind("roamer", "legit", "inbound roamer: foreign IMSI and number, a few days' stay, "
+         "calls and SMS with the home country", True),
     Kind("simbox_plain", "simbox", "GOIP-style gateway or SIM bank at one site: outgoing calls "
          "only, many distinct local callees, port bursts"),
     Kind("simbox_human", "simbox", "SIM box simulating humans: SIMs call and text each other, "

@@ -64,7 +64,8 @@ def label_table(seed, cfg, subs, deployments, legit_groups) -> pd.DataFrame:
                 for imei in decode_array(np.intersect1d(d.seizable_devices, d.devices)):
                     rows.append(("", imei, label, cid))
     # complaints confirmed legitimate: hard negatives mostly
-    prefer = ["call_centre", "driver", "small_business", "m2m", "dual_sim", "ordinary"]
+    prefer = ["call_centre", "desk_gateway", "driver", "small_business", "m2m", "dual_sim",
+              "ordinary"]
     for _ in range(int(lab.legit_cases)):
         kinds = [k for k in prefer if len(legit_groups.get(k, ())) > 0]
         if not kinds:

@@ -185,10 +185,16 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--params", action="store_true",
                     help="print the parameter table of docs/simulator.md and stop")
+    ap.add_argument("--worlds", action="store_true",
+                    help="print the table of how worlds draw their parameters and stop")
     a = ap.parse_args(argv)
     if a.params:
         from simbox.data.config import markdown_table
         print(markdown_table())
+        return
+    if a.worlds:
+        from simbox.data.worlds import ranges_table
+        print(ranges_table())
         return
     from simbox.data import build_network
     net = build_network(a.subscribers, a.days, "mixed", a.seed,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from simbox.data.kinds import KIND_CODE, LEGIT_KINDS
+from simbox.data.offices import callbacks, dial_sessions, gateway_imeis, offices
 from simbox.data.registry import (DATA, FIXED, MOC, MTC, RESIDENT, SMS_MO, SMS_MT, TRAVELLER,
                                   WANDER, daily_counts, expand, lognormal, reachable,
                                   substream, uniform_range)
@@ -84,26 +85,23 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
         start_day = np.where(new & (days > 1), rng.integers(1, max(days, 2), size=n), 0)
         group = purchases(rng, n, p.block_share, p.block_sims) if "block_sims" in p else \
             np.full(n, -1, np.int64)
-        if kind == "call_centre":
-            # agents grouped in centres, all agents of a centre at one site
-            sizes = []
-            while sum(sizes) < n:
-                sizes.append(int(uniform_range(rng, p.centre_agents)))
-            sizes[-1] -= sum(sizes) - n
-            sizes = [s for s in sizes if s > 0]
-            sites = net.pick_sites(rng, len(sizes), "work")
-            centre = np.repeat(np.arange(len(sizes)), sizes)
-            site_cell = sites[centre]
-            home = site_cell
+        if kind in ("call_centre", "desk_gateway"):
+            # agents grouped in offices, all agents of an office at one site
+            centre, home = offices(rng, p.centre_agents if kind == "call_centre"
+                                   else p.office_agents, n, net)
             work = np.full(n, -1)
             mode = np.full(n, FIXED, np.int8)
-            fct = rng.random(len(sizes)) < p.fct_share
-            if fct.any():
-                m = fct[centre]
-                imei[m] = ids.imeis("fct", int(m.sum()))
+            n_centres = int(centre.max()) + 1
+            if kind == "call_centre":
+                fct = rng.random(n_centres) < p.fct_share
+                if fct.any():
+                    m = fct[centre]
+                    imei[m] = ids.imeis("fct", int(m.sum()))
             start_day = np.zeros(n, int)
             extra["centre"] = centre
-            group = np.where((rng.random(len(sizes)) < p.block_share)[centre], centre, -1)
+            group = np.where((rng.random(n_centres) < p.block_share)[centre], centre, -1)
+            if kind == "desk_gateway":
+                imei, extra["gateway"] = gateway_imeis(rng, p, centre, ids)
         elif kind == "driver":
             mode = np.full(n, WANDER, np.int8)
         elif kind == "small_business":
@@ -120,6 +118,13 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
             dev = rng.random(n)
             imei = np.where(dev < 0.7, ids.imeis("m2m_module", n),
                             np.where(dev < 0.85, ids.imeis("router", n), ids.imeis("modem", n)))
+            for g in np.unique(group[group >= 0]):        # a fleet: one model, one TAC
+                m = np.flatnonzero(group == g)
+                u = rng.random()
+                dtype = "modem" if u < p.modem_tac_share else \
+                    "router" if u < p.modem_tac_share + 0.15 else "m2m_module"
+                imei[m] = ids.imeis(dtype, len(m), consecutive=True)
+            extra["fleet"] = group
         elif kind == "ordinary":
             home = _shared_place(group, home)             # a family plan: one home
         elif kind == "dual_sim":
@@ -128,9 +133,20 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
             work[half:] = work[:half]
             imei[half:] = imei[:half]
             start_day[half:] = start_day[:half]
-        imsi, msisdn = ids.purchases(group)
+        elif kind == "roamer":
+            home = net.pick(rng, n, "work")               # hotels crowd the centre
+            stay = uniform_range(rng, p.stay_days, n)
+            arrive = rng.integers(1 - stay, days)         # some arrived before the window
+            start_day = np.maximum(arrive, 0)
+        if kind == "roamer":
+            imsi, msisdn, extra["country"] = ids.foreign_sims(n)
+        else:
+            imsi, msisdn = ids.purchases(group)
         cols = dict(imsi=imsi, msisdn=msisdn, kind=KIND_CODE[kind], imei=imei, home=home,
-                    work=work, mode=mode, start_day=start_day, callable=kind != "m2m")
+                    work=work, mode=mode, start_day=start_day,
+                    callable=kind not in ("m2m", "roamer"))
+        if kind == "roamer":
+            cols["end_day"] = np.minimum(arrive + stay, 32767)
         if kind == "phone_changer":
             cols["imei2"] = ids.handset_imeis(n)
             lo, hi = window.start + 6 * 3600, window.end - 6 * 3600
@@ -195,14 +211,16 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
         p = cfg[kind]
         n = len(idx)
         if kind == "m2m":
-            _m2m(rng, cfg, subs, net, window, log, idx, shortcodes)
+            _m2m(rng, cfg, subs, ids, net, window, log, idx, extra["fleet"], shortcodes)
             continue
         act = rng.gamma(cfg.run.activity_dispersion, 1.0 / cfg.run.activity_dispersion, n)
-        if kind == "call_centre":
+        if kind in ("call_centre", "desk_gateway"):
             act = rng.gamma(p.activity_dispersion, 1 / p.activity_dispersion, n)
         if kind == "dual_sim":
             act[n // 2:] *= cfg.dual_sim.second_activity
-        active = (np.arange(days)[None, :] >= subs.start_day[idx][:, None]).astype(float)
+        day_no = np.arange(days)[None, :]
+        active = ((day_no >= subs.start_day[idx][:, None]) &
+                  (day_no < subs.end_day[idx][:, None])).astype(float)
         if kind == "low_activity":
             active *= rng.random((n, days)) >= p.silent_day_share
         day_factor = None
@@ -212,11 +230,20 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
         lp = cfg.legit
         ptr, nums, onnet = _contacts(rng, n, p.contacts, lp.contacts_sigma, lp.onnet_contacts,
                                      callees, ids)
-        streams = ((MOC, p.moc_per_day), (MTC, p.mtc_per_day), (SMS_MO, p.sms_mo_per_day),
-                   (SMS_MT, p.sms_mt_per_day), (SMS_MT, cfg.legit.shortcode_sms_per_day),
-                   (DATA, p.data_per_day))
-        for si, (rtype, rate) in enumerate(streams):
-            if rate <= 0:
+        if kind == "roamer":            # family and colleagues at home: international numbers
+            home = np.flatnonzero(rng.random(len(nums)) < p.home_share)
+            country = np.repeat(extra["country"], np.diff(ptr))[home]
+            nums[home] = ids.international_numbers(len(home), cc=country)
+            onnet[home] = False
+        streams = [(MOC, p.moc_per_day, "people"), (MTC, p.mtc_per_day, "people"),
+                   (SMS_MO, p.sms_mo_per_day, "people"), (SMS_MT, p.sms_mt_per_day, "people"),
+                   (SMS_MT, cfg.legit.shortcode_sms_per_day, "shortcode"),
+                   (DATA, p.data_per_day, "data")]
+        if "inbound_agent_share" in p:  # inbound queue calls for some agents
+            queue = rng.random(n) < p.inbound_agent_share
+            streams.append((MTC, np.where(queue, p.inbound_per_day, 0.0), "queue"))
+        for rtype, rate, source in streams:
+            if np.all(np.asarray(rate) <= 0):
                 continue
             counts = daily_counts(rng, act * rate, days, cfg.run.day_dispersion, active,
                                   day_factor)
@@ -226,16 +253,17 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
             sub = idx[pos]
             t = window.sample_times(rng, day, profile)
             m = len(pos)
-            if rtype == DATA:
+            if source == "data":
                 other = np.zeros(m, np.int64)
                 dur = np.maximum(1, lognormal(rng, lp.data_duration_median_s,
                                               lp.data_duration_sigma, m))
-            elif si == 4:   # short-code SMS (bank OTPs, notifications)
+            elif source == "shortcode":   # short-code SMS (bank OTPs, notifications)
                 other = shortcodes[rng.integers(len(shortcodes), size=m)]
                 dur = np.zeros(m)
             else:
                 incoming = rtype in (MTC, SMS_MT)
-                other = _pick_others(rng, pos, ptr, nums, onnet, p.repeat_share, callees, ids,
+                repeat = 0.0 if source == "queue" else p.repeat_share
+                other = _pick_others(rng, pos, ptr, nums, onnet, repeat, callees, ids,
                                      lp, incoming)
                 if rtype in (MOC, MTC):
                     dur = _durations(rng, m, p.duration_median_s, lp.duration_sigma,
@@ -244,17 +272,35 @@ def generate_legit(seed, cfg, subs, ids, net, window, log, created, shortcodes):
                     dur = np.zeros(m)
                 if not incoming:
                     other = np.where(other == subs.msisdn[sub], ids.offnet_numbers(m), other)
+            if rtype == MOC and "international_share" in p:
+                intl = np.flatnonzero(rng.random(m) < p.international_share)
+                other[intl] = ids.international_numbers(len(intl))
+            if rtype == MOC and "sessions_per_day" in p:
+                t, keep = dial_sessions(rng, p, window, pos, day, dur)
+                keep &= t < window.end
+                sub, t, other, dur = sub[keep], t[keep], other[keep], dur[keep]
             cell = subs.locate(rng, net, window, cfg, sub, t)
             imei = subs.device(rng, sub, t)
             log.add(sub, rtype, t, other, dur, cell, imei)
+            if rtype == MOC and "callback_share" in p:
+                callbacks(seed, kind, cfg, subs, net, window, log, sub, t, other, dur)
 
 
-def _m2m(rng, cfg, subs, net, window, log, idx, shortcodes):
-    """M2M / IoT: periodic reports (data sessions, or SMS to a server short code)."""
+def _m2m(rng, cfg, subs, ids, net, window, log, idx, fleet, shortcodes):
+    """M2M / IoT: periodic reports around the clock (data sessions, or SMS to a server).
+
+    A fleet (one customer's meters, terminals or trackers) shares its firmware:
+    one reporting period, one way of reporting and one server number (a short
+    code, or a mobile number for ``server_long_number_share`` of SMS fleets); a
+    SIM bought alone has its own.  Each device keeps its own phase.
+    """
     p = cfg.m2m
     n = len(idx)
-    period = uniform_range(rng, p.report_period_min, n) * 60
-    sms_only = rng.random(n) < p.sms_only_share
+    unit = np.where(fleet >= 0, fleet, fleet.max(initial=-1) + 1 + np.arange(n))
+    _, unit = np.unique(unit, return_inverse=True)
+    n_units = int(unit.max()) + 1 if n else 0
+    period = (uniform_range(rng, p.report_period_min, n_units) * 60)[unit]
+    sms_only = (rng.random(n_units) < p.sms_only_share)[unit]
     phase = rng.integers(0, period)
     start = window.start + subs.start_day[idx].astype(np.int64) * 86400
     count = np.maximum(0, (window.end - start - phase) // period)
@@ -266,7 +312,9 @@ def _m2m(rng, cfg, subs, net, window, log, idx, shortcodes):
     keep = rng.random(len(pos)) >= p.missed_report_share
     pos, t = pos[keep], t[keep]
     sub = idx[pos]
-    server = shortcodes[rng.integers(len(shortcodes), size=n)]
+    server = np.where(rng.random(n_units) < p.server_long_number_share,
+                      ids.offnet_numbers(n_units),
+                      shortcodes[rng.integers(len(shortcodes), size=n_units)])[unit]
     is_sms = sms_only[pos]
     rtype = np.where(is_sms, SMS_MO, DATA)
     other = np.where(is_sms, server[pos], 0)

@@ -48,6 +48,7 @@ class Subscribers:
         "imsi": np.int64, "msisdn": np.int64, "kind": np.int16, "deployment": np.int32,
         "imei": np.int64, "imei2": np.int64, "switch_t": np.int64, "old_share": np.float32,
         "home": np.int32, "work": np.int32, "mode": np.int8, "start_day": np.int16,
+        "end_day": np.int16,
         "away_day": np.int16, "away_len": np.int16, "away_cell": np.int32,
         "callable": np.bool_,
     }
@@ -61,7 +62,8 @@ class Subscribers:
         """Add SIMs; returns their global indices."""
         n = len(cols["imsi"])
         defaults = {"deployment": -1, "imei2": 0, "switch_t": np.iinfo(np.int64).max,
-                    "old_share": 0.0, "work": -1, "start_day": 0, "away_day": -1,
+                    "old_share": 0.0, "work": -1, "start_day": 0, "end_day": 32767,
+                    "away_day": -1,
                     "away_len": 0, "away_cell": -1, "callable": False, "home": -1,
                     "mode": OWN}
         for k, dt in self.FIELDS.items():
@@ -166,15 +168,11 @@ class Callees:
 
 def reachable(subs, cfg) -> Callees:
     """The callable subscribers registered so far, weighted by kind."""
-    from simbox.data.kinds import KIND_NAMES
+    from simbox.data.kinds import KIND_NAMES, LEGIT_KINDS
     idx = np.flatnonzero(subs.callable)
-    kw = np.array([cfg[k].get("callee_weight", 1.0) if k in LEGIT_SECTIONS else 1.0
+    kw = np.array([cfg[k].get("callee_weight", 1.0) if k in LEGIT_KINDS else 1.0
                    for k in KIND_NAMES])
     return Callees(subs.msisdn[idx], kw[subs.kind[idx]])
-
-
-LEGIT_SECTIONS = ("ordinary", "low_activity", "call_centre", "driver", "small_business",
-                  "dual_sim", "phone_changer", "traveller")
 
 
 class EventLog:
@@ -235,3 +233,23 @@ def rank_in_group(keys_sorted):
     idx = np.arange(n)
     first = np.maximum.accumulate(np.where(start, idx, 0))
     return idx - first
+
+
+BIG = np.int64(10**11)
+
+
+def push_back(port, t, occupy, gap):
+    """Shift calls so a port never carries two at once (exact, vectorised).
+
+    ``port`` sorted, ``t`` sorted within each port; a call starts at its time or
+    when the port's previous call (``occupy`` seconds) and a ``gap`` have passed."""
+    if len(t) == 0:
+        return t
+    step = occupy + gap
+    cs = np.cumsum(step) - step                      # sum of previous steps (global)
+    first = np.r_[True, port[1:] != port[:-1]]
+    base = np.maximum.accumulate(np.where(first, cs, 0))
+    s = cs - base                                    # within-port prefix sum
+    key = port.astype(np.int64) * BIG + (t - s)
+    run = np.maximum.accumulate(key) - port.astype(np.int64) * BIG
+    return run + s

@@ -52,6 +52,7 @@ class Network:
     timezone: str
     start: int
     end: int
+    world: int | None = None      # the world drawn by simbox.data.worlds, if any
 
     def cdr_frame(self) -> pd.DataFrame:
         """The CDRs as a readable DataFrame (for small networks)."""
@@ -65,7 +66,7 @@ class Network:
                 "simbox_sims": int(cls.get("simbox", 0)),
                 "cardfarm_sims": int(cls.get("cardfarm", 0)),
                 "deployments": len(self.deployments), "labels": len(self.labels),
-                "scenario": self.scenario, "seed": self.seed}
+                "scenario": self.scenario, "seed": self.seed, "world": self.world}
 
 
 @dataclasses.dataclass
@@ -151,7 +152,7 @@ def build_network(subscribers: int, days: int, scenario: str = "mixed", seed: in
     truth = truth_table(subs, deployments)
     legit_groups = {}
     for kind, (idx, extra_info) in created.items():
-        if kind == "call_centre" and "centre" in extra_info:
+        if kind in ("call_centre", "desk_gateway") and "centre" in extra_info:
             c = extra_info["centre"]
             legit_groups[kind] = [idx[c == k] for k in np.unique(c)]
         else:

@@ -27,7 +27,8 @@ SLOTS = (
     "gyration_km", "top_cell_share", "cell_entropy", "n_events", "active_days", "active_hours",
     "moc_night_share", "night_share", "hour_entropy", "moc_gap_median", "moc_gap_p10",
     "moc_gap_cv", "moc_gap_lt30_share", "moc_max_per_hour", "n_imeis", "imei_changes",
-    "main_imei_share", "first_seen", "last_seen",
+    "main_imei_share", "first_seen", "last_seen", "moc_weekend_share", "moc_office_share",
+    "moc_evening_share", "mtc_callback_share", "moc_called_back_share", "in_intl_share",
 )
 
 cdef enum Slot:
@@ -38,7 +39,8 @@ cdef enum Slot:
     S_GYRATION_KM, S_TOP_CELL_SHARE, S_CELL_ENTROPY, S_N_EVENTS, S_ACTIVE_DAYS, S_ACTIVE_HOURS,
     S_MOC_NIGHT_SHARE, S_NIGHT_SHARE, S_HOUR_ENTROPY, S_MOC_GAP_MEDIAN, S_MOC_GAP_P10,
     S_MOC_GAP_CV, S_MOC_GAP_LT30_SHARE, S_MOC_MAX_PER_HOUR, S_N_IMEIS, S_IMEI_CHANGES,
-    S_MAIN_IMEI_SHARE, S_FIRST_SEEN, S_LAST_SEEN, N_SLOTS
+    S_MAIN_IMEI_SHARE, S_FIRST_SEEN, S_LAST_SEEN, S_MOC_WEEKEND_SHARE, S_MOC_OFFICE_SHARE,
+    S_MOC_EVENING_SHARE, S_MTC_CALLBACK_SHARE, S_MOC_CALLED_BACK_SHARE, S_IN_INTL_SHARE, N_SLOTS
 
 assert len(SLOTS) == N_SLOTS
 
@@ -54,6 +56,9 @@ cdef enum:
     SHORT_CODE_END = 10000000
     BURST_GAP_S = 30
     MOVE_GAP_S = 1200            # a site change is a move when the runs are at most 20 min apart
+    OFFICE_FROM = 9              # office hours: Monday-Friday 09:00-17:59 local
+    OFFICE_TO = 18
+    EVENING_FROM = 18            # evening: 18:00-23:59 local
 
 cdef double EARTH_KM = 6371.0088
 
@@ -116,6 +121,95 @@ cdef inline int ev_order(const Ev* ev, Py_ssize_t m) noexcept nogil:
 include "_aggregate_math.pxi"
 
 
+cdef struct Scratch:
+    # the memory of one reduce_partition call, freed in one place (scratch_free)
+    int64_t* start       # U + 1: first grouped event of each IMSI id
+    int64_t* cursor      # U: scatter position of each IMSI id
+    Ev* evs              # the grouped events, when not in the caller's ev_buf
+    int64_t* sa          # five arrays of the largest group size
+    int64_t* sb
+    int64_t* sc
+    int64_t* sd
+    int64_t* se
+    int32_t* mark_cell   # per cell code: last IMSI id that used it
+    int32_t* mark_site   # per site code: likewise
+    int64_t* cnt_cell    # per cell code: events of the current IMSI
+    int64_t* cnt_site    # per site code: likewise
+    int64_t* hset        # hash-set slots (hash_set_slots of the largest group)
+    int64_t* hcall       # a second hash set of that size (numbers called, reduce_peers)
+    uint8_t* hflag       # one flag per slot of hcall
+
+
+cdef void scratch_free(Scratch* w) noexcept nogil:
+    free(w.start); free(w.cursor); free(w.evs)
+    free(w.sa); free(w.sb); free(w.sc); free(w.sd); free(w.se)
+    free(w.mark_cell); free(w.mark_site); free(w.cnt_cell); free(w.cnt_site)
+    free(w.hset); free(w.hcall); free(w.hflag)
+    memset(w, 0, sizeof(Scratch))
+
+
+cdef struct Peers:
+    # the other parties of one IMSI's incoming traffic and SMS
+    Py_ssize_t callers      # distinct calling numbers over MTC
+    Py_ssize_t sms_peers    # distinct other parties over SMS MO and MT
+    int64_t mtc_known       # MTC with a calling number
+    int64_t callbacks       # of those, from a number the IMSI called (MOC) at an earlier event
+    int64_t called_back     # distinct numbers called (MOC) that called the IMSI (MTC) later
+    int64_t incoming_intl   # MTC and SMS MT from an international number
+
+
+cdef inline void reduce_peers(const Ev* ev, Py_ssize_t m, Py_ssize_t n_moc, Py_ssize_t n_mtc,
+                              int own_cc, int64_t own_ccv, int64_t* callers, int64_t* peers,
+                              int64_t* hset, int64_t* called, uint8_t* flag,
+                              Peers* out) noexcept nogil:
+    """One pass over the IMSI's events ev[0..m) in sort order.
+
+    The numbers called so far go into a hash set (``called``, ``flag``:
+    hash_set_slots(n_moc) entries, overwritten; a flag marks a callee that called
+    back), where each MTC's caller is looked up: only when the IMSI has both MOC and
+    MTC.  ``callers``, ``peers``: room for m numbers; ``hset``: the slots of
+    count_distinct_hashed for m values.
+    """
+    cdef Py_ssize_t k, ncal = 0, npeer = 0
+    cdef bint track = n_moc > 0 and n_mtc > 0
+    cdef uint64_t mask = <uint64_t>(hash_set_slots(n_moc) - 1), h
+    cdef int64_t x
+    cdef uint8_t r
+    memset(out, 0, sizeof(Peers))
+    if track:
+        memset(called, 0, (mask + 1) * sizeof(int64_t))
+        memset(flag, 0, (mask + 1) * sizeof(uint8_t))
+    for k in range(m):
+        x = ev[k].other
+        if x == 0:
+            continue
+        r = ev[k].rtype
+        if r == MOC:
+            if track:
+                h = hash_slot(called, mask, x)
+                called[h] = x
+        elif r == MTC:
+            callers[ncal] = x
+            ncal += 1
+            if is_international(x, own_cc, own_ccv):
+                out.incoming_intl += 1
+            if track:
+                h = hash_slot(called, mask, x)
+                if called[h] == x:
+                    out.callbacks += 1
+                    if flag[h] == 0:
+                        flag[h] = 1
+                        out.called_back += 1
+        elif r == SMS_MO or r == SMS_MT:
+            peers[npeer] = x
+            npeer += 1
+            if r == SMS_MT and is_international(x, own_cc, own_ccv):
+                out.incoming_intl += 1
+    out.mtc_known = ncal
+    out.callers = count_distinct_hashed(callers, ncal, hset)
+    out.sms_peers = count_distinct_hashed(peers, npeer, hset)
+
+
 def reduce_partition(
         # IN: the events of one partition (any order)
         const uint8_t[::1] rtype, const int64_t[::1] time, const int32_t[::1] ids,
@@ -147,19 +241,21 @@ def reduce_partition(
     IMSI-site pairs, moves written)."""
     cdef Py_ssize_t n = time.shape[0], U = feats.shape[0], NB = tz_offset.shape[0]
     cdef Py_ssize_t i, j, u, m, maxg = 0, s, e
-    cdef int64_t* start = <int64_t*>calloc(U + 1, sizeof(int64_t))
+    cdef Py_ssize_t NC = cell_site.shape[0], NS = site_rank.shape[0]
+    cdef Scratch w
+    memset(&w, 0, sizeof(Scratch))
     cdef bint own_evs = ev_buf is None or ev_buf.shape[0] < <Py_ssize_t>sizeof(Ev) * (n if n > 0 else 1)
-    cdef Ev* evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev)) if own_evs else NULL
-    cdef Ev* evd = evs if own_evs else <Ev*>&ev_buf[0]   # all events, grouped by id
+    w.start = <int64_t*>calloc(U + 1, sizeof(int64_t))
+    w.cursor = <int64_t*>malloc((U if U > 0 else 1) * sizeof(int64_t))
+    if own_evs:
+        w.evs = <Ev*>malloc((n if n > 0 else 1) * sizeof(Ev))
+    cdef Ev* evd = w.evs if own_evs else <Ev*>&ev_buf[0]   # all events, grouped by id
     cdef Ev* ev = NULL
-    cdef int64_t* sa = NULL   # scratch arrays of the largest group size
-    cdef int64_t* sb = NULL
-    cdef int64_t* sc = NULL
-    cdef int64_t* sd = NULL
-    cdef int64_t* se = NULL
+    cdef int64_t* start = w.start
+    cdef int64_t* cursor = w.cursor
     cdef int64_t ndup = 0, ndev = 0, ncell = 0, nsite = 0, nmove = 0
-    if start == NULL or evd == NULL:
-        free(start); free(evs)
+    if start == NULL or cursor == NULL or evd == NULL:
+        scratch_free(&w)
         raise MemoryError("reduce_partition: out of memory")
     with nogil:
         # counting sort by id (stable: keeps arrival order within an IMSI)
@@ -170,46 +266,54 @@ def reduce_partition(
                 maxg = start[u + 1]
             start[u + 1] += start[u]
     maxg = maxg if maxg > 0 else 1
-    sa = <int64_t*>malloc(maxg * sizeof(int64_t))
-    sb = <int64_t*>malloc(maxg * sizeof(int64_t))
-    sc = <int64_t*>malloc(maxg * sizeof(int64_t))
-    sd = <int64_t*>malloc(maxg * sizeof(int64_t))
-    se = <int64_t*>malloc(maxg * sizeof(int64_t))
-    cdef int64_t* cursor = <int64_t*>malloc((U if U > 0 else 1) * sizeof(int64_t))
-    if sa == NULL or sb == NULL or sc == NULL or sd == NULL or se == NULL or cursor == NULL:
-        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
+    # scratch arrays of the largest group size; per cell / site code tables; hash-set
+    # slots for distinct counts (a power of two >= 2 * the largest group) and their flags
+    w.sa = <int64_t*>malloc(maxg * sizeof(int64_t))
+    w.sb = <int64_t*>malloc(maxg * sizeof(int64_t))
+    w.sc = <int64_t*>malloc(maxg * sizeof(int64_t))
+    w.sd = <int64_t*>malloc(maxg * sizeof(int64_t))
+    w.se = <int64_t*>malloc(maxg * sizeof(int64_t))
+    w.mark_cell = <int32_t*>malloc((NC + 1) * sizeof(int32_t))
+    w.mark_site = <int32_t*>malloc((NS + 1) * sizeof(int32_t))
+    w.cnt_cell = <int64_t*>malloc((NC + 1) * sizeof(int64_t))
+    w.cnt_site = <int64_t*>malloc((NS + 1) * sizeof(int64_t))
+    w.hset = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
+    w.hcall = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
+    w.hflag = <uint8_t*>malloc(hash_set_slots(maxg) * sizeof(uint8_t))
+    if (w.sa == NULL or w.sb == NULL or w.sc == NULL or w.sd == NULL or w.se == NULL
+            or w.mark_cell == NULL or w.mark_site == NULL or w.cnt_cell == NULL
+            or w.cnt_site == NULL or w.hset == NULL or w.hcall == NULL or w.hflag == NULL):
+        scratch_free(&w)
         raise MemoryError("reduce_partition: out of memory for scratch arrays")
+    cdef int64_t* sa = w.sa
+    cdef int64_t* sb = w.sb
+    cdef int64_t* sc = w.sc
+    cdef int64_t* sd = w.sd
+    cdef int64_t* se = w.se
+    cdef int32_t* mark_cell = w.mark_cell
+    cdef int32_t* mark_site = w.mark_site
+    cdef int64_t* cnt_cell = w.cnt_cell
+    cdef int64_t* cnt_site = w.cnt_site
+    cdef int64_t* hset = w.hset
     cdef int64_t t, loc, hb, prev_hb, day
     cdef int64_t n_moc, n_ans, n_mtc, n_smo, n_smt, n_data, n_zero, n_short, n_intl, n_night_moc
     cdef int64_t n_night, n_short_mt, n_known_cell, n_loc, n_known_imei, n_changes, prev_imei
+    cdef int64_t n_weekend_moc, n_office_moc, n_evening_moc
     cdef int64_t cnt, best, own_ms, run, maxrun, n_hours, own_ccv
     cdef double sum_d, mean_d, ss, slat, slon, clat, clon, dist, gmean, gss
-    cdef int hour, own_n, own_cc, hh
+    cdef int hour, own_n, own_cc, hh, weekday
     cdef int32_t c, site
     cdef char own[24]
     cdef int64_t hist[24]
     cdef bint days_sorted
     cdef int order
-    cdef Py_ssize_t k, nm, ng, ncal, npeer, ncel, ndays, nimei, d, nd, nds
-    cdef Py_ssize_t NC = cell_site.shape[0], NS = site_rank.shape[0]
-    cdef int32_t* mark_cell = <int32_t*>malloc((NC + 1) * sizeof(int32_t))
-    cdef int32_t* mark_site = <int32_t*>malloc((NS + 1) * sizeof(int32_t))
-    cdef int64_t* cnt_cell = <int64_t*>malloc((NC + 1) * sizeof(int64_t))
-    cdef int64_t* cnt_site = <int64_t*>malloc((NS + 1) * sizeof(int64_t))
-    if mark_cell == NULL or mark_site == NULL or cnt_cell == NULL or cnt_site == NULL:
-        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
-        free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
-        raise MemoryError("reduce_partition: out of memory for the cell tables")
+    cdef Peers peers
+    cdef Py_ssize_t d_callees
+    cdef Py_ssize_t k, nm, ng, ncal, ncel, ndays, nimei, d, nd, nds
     for k in range(NC):
         mark_cell[k] = -1
     for k in range(NS):
         mark_site[k] = -1
-    # hash-set slots for distinct counts: a power of two >= 2 * the largest group
-    cdef int64_t* hset = <int64_t*>malloc(hash_set_slots(maxg) * sizeof(int64_t))
-    if hset == NULL:
-        free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
-        free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
-        raise MemoryError("reduce_partition: out of memory for the hash set")
     with nogil:
         for u in range(U):
             cursor[u] = start[u]
@@ -249,6 +353,7 @@ def reduce_partition(
             # ---- pass 1: counts, own MSISDN, hours, nights
             n_moc = n_ans = n_mtc = n_smo = n_smt = n_data = n_zero = n_short = 0
             n_night_moc = n_night = n_short_mt = 0
+            n_weekend_moc = n_office_moc = n_evening_moc = 0
             own_ms = 0
             n_hours = 0
             prev_hb = -1
@@ -286,6 +391,13 @@ def reduce_partition(
                         n_zero += 1
                     if hour < 6:
                         n_night_moc += 1
+                    elif hour >= EVENING_FROM:
+                        n_evening_moc += 1
+                    weekday = <int>(day + 3 - 7 * floordiv(day + 3, 7))   # 0 = Monday (day 0: a Thursday)
+                    if weekday >= 5:
+                        n_weekend_moc += 1
+                    elif OFFICE_FROM <= hour < OFFICE_TO:
+                        n_office_moc += 1
                 elif ev[k].rtype == MTC:
                     n_mtc += 1
                 elif ev[k].rtype == SMS_MO:
@@ -316,6 +428,9 @@ def reduce_partition(
             put(feats, cols, u, S_MT_MO_RATIO, ratio(n_mtc, n_moc))
             put(feats, cols, u, S_SMS_MT_SHORT_SHARE, ratio(n_short_mt, n_smt))
             put(feats, cols, u, S_MOC_NIGHT_SHARE, ratio(n_night_moc, n_moc))
+            put(feats, cols, u, S_MOC_WEEKEND_SHARE, ratio(n_weekend_moc, n_moc))
+            put(feats, cols, u, S_MOC_OFFICE_SHARE, ratio(n_office_moc, n_moc))
+            put(feats, cols, u, S_MOC_EVENING_SHARE, ratio(n_evening_moc, n_moc))
             put(feats, cols, u, S_NIGHT_SHARE, ratio(n_night, m))
             put(feats, cols, u, S_ACTIVE_HOURS, n_hours)
             put(feats, cols, u, S_ACTIVE_DAYS, count_distinct(sd, ndays))
@@ -373,6 +488,7 @@ def reduce_partition(
             sort_i64(sa, ncal)
             d = count_distinct(sa, ncal)
             put(feats, cols, u, S_MOC_CALLEES, d)
+            d_callees = d
             put(feats, cols, u, S_MOC_CALLEE_RATIO, ratio(d, nm))
             put(feats, cols, u, S_MOC_CALLEE_ENTROPY, entropy_of_runs(sa, ncal))
             # repeat contacts: distinct callees called 2 or more times
@@ -398,20 +514,14 @@ def reduce_partition(
             put(feats, cols, u, S_MOC_GAP_P10, quantile(sc, ng, 0.1))
             put(feats, cols, u, S_MOC_GAP_MEDIAN, median(sc, ng))
 
-            # ---- MTC callers, SMS peers
-            ncal = 0
-            npeer = 0
-            for k in range(m):
-                if ev[k].other == 0:
-                    continue
-                if ev[k].rtype == MTC:
-                    sa[ncal] = ev[k].other
-                    ncal += 1
-                elif ev[k].rtype == SMS_MO or ev[k].rtype == SMS_MT:
-                    sb[npeer] = ev[k].other
-                    npeer += 1
-            put(feats, cols, u, S_MTC_CALLERS, count_distinct_hashed(sa, ncal, hset))
-            put(feats, cols, u, S_SMS_PEERS, count_distinct_hashed(sb, npeer, hset))
+            # ---- MTC callers, SMS peers, call-backs, where incoming traffic comes from
+            reduce_peers(ev, m, n_moc, n_mtc, own_cc, own_ccv, sa, sb, hset, w.hcall, w.hflag,
+                         &peers)
+            put(feats, cols, u, S_MTC_CALLERS, peers.callers)
+            put(feats, cols, u, S_SMS_PEERS, peers.sms_peers)
+            put(feats, cols, u, S_MTC_CALLBACK_SHARE, ratio(peers.callbacks, peers.mtc_known))
+            put(feats, cols, u, S_MOC_CALLED_BACK_SHARE, ratio(peers.called_back, d_callees))
+            put(feats, cols, u, S_IN_INTL_SHARE, ratio(peers.incoming_intl, n_mtc + n_smt))
 
             # ---- cells, sites, gyration: distinct cells/sites by mark arrays (no sort)
             ncel = 0
@@ -558,8 +668,6 @@ def reduce_partition(
                     move_time[nmove] = sb[k]
                     nmove += 1
 
-    free(start); free(evs); free(sa); free(sb); free(sc); free(sd); free(se); free(cursor)
-    free(mark_cell); free(mark_site); free(cnt_cell); free(cnt_site)
-    free(hset)
+    scratch_free(&w)
     return ndup, ndev, ncell, nsite, nmove
 

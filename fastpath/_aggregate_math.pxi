@@ -135,24 +135,31 @@ cdef inline Py_ssize_t hash_set_slots(Py_ssize_t n) noexcept nogil:
     return cap
 
 
+cdef inline uint64_t hash_slot(const int64_t* slots, uint64_t mask, int64_t v) noexcept nogil:
+    """The slot of v (!= 0) in an open-addressing hash set of mask + 1 slots (0 = empty):
+    the slot holding v, or the empty slot where it goes (linear probing)."""
+    cdef uint64_t x = <uint64_t>v                # murmur3 fmix64
+    x ^= x >> 33
+    x *= <uint64_t>0xff51afd7ed558ccd
+    x ^= x >> 33
+    x &= mask
+    while slots[x] != 0 and slots[x] != v:
+        x = (x + 1) & mask
+    return x
+
+
 cdef inline Py_ssize_t count_distinct_hashed(const int64_t* v, Py_ssize_t n, int64_t* slots) noexcept nogil:
     """Number of distinct values of v[0..n) (all != 0) without sorting: an open-addressing
     hash set in ``slots`` (hash_set_slots(n) of them, overwritten)."""
     cdef Py_ssize_t cap, i, d = 0
-    cdef uint64_t mask, h, x
+    cdef uint64_t mask, h
     if n < 2:
         return n
     cap = hash_set_slots(n)
     mask = <uint64_t>(cap - 1)
     memset(slots, 0, cap * sizeof(int64_t))
     for i in range(n):
-        x = <uint64_t>v[i]                       # murmur3 fmix64
-        x ^= x >> 33
-        x *= <uint64_t>0xff51afd7ed558ccd
-        x ^= x >> 33
-        h = x & mask
-        while slots[h] != 0 and slots[h] != v[i]:
-            h = (h + 1) & mask
+        h = hash_slot(slots, mask, v[i])
         if slots[h] == 0:
             slots[h] = v[i]
             d += 1

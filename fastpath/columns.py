@@ -17,6 +17,13 @@ Columns not named are ignored; a contract field mapped to ``null`` is absent
 (0 / unknown in the batches); ``cell_id`` may list several columns, joined with
 ``-``; a record-type code mapped to ``null`` marks records that are skipped
 (counted, not rejected).
+
+The keys of *real operator exports* (``null_tokens``, ``subscriber_key``,
+``imei_tokens``, ``timezone``, ``parties``, ``keep``, a ``token`` column, a
+``record_type`` of a word and a code column, a ``start_time`` of a date and a
+time column, one column feeding several fields) are read by the profiled
+engine (``profile_read.py``); :attr:`ColumnMapping.engine` says which engine a
+profile needs.  The Cython kernel keeps every profile it can express.
 """
 from __future__ import annotations
 
@@ -35,7 +42,15 @@ PROFILES_DIR = pathlib.Path(__file__).parent / "profiles"
 #: Contract fields in canonical order (the canonical header).
 FIELDS = ("record_type", "start_time", "imsi", "imei", "msisdn", "other_party",
           "duration_s", "cell_id")
-REQUIRED = ("record_type", "start_time", "imsi")
+#: fields only the profiled engine reads: an anonymised subscriber token
+EXTRA_FIELDS = ("token",)
+REQUIRED = ("record_type", "start_time")
+#: the column a subscriber key needs
+KEY_FIELDS = {"imsi": ("imsi",), "msisdn": ("msisdn",), "token": ("token",),
+              "imsi_or_msisdn": ("imsi", "msisdn")}
+#: fields a record type may take from other columns (``parties``)
+PARTY_FIELDS = ("imsi", "imei", "msisdn", "other_party", "token")
+MULTI = {"cell_id": 4, "record_type": 2, "start_time": 2}
 ROLES = {
     "record_type": _csvread.ROLE_RTYPE, "start_time": _csvread.ROLE_TIME,
     "imsi": _csvread.ROLE_IMSI, "imei": _csvread.ROLE_IMEI, "msisdn": _csvread.ROLE_MSISDN,
@@ -46,7 +61,10 @@ TIME_KINDS = {"iso": _csvread.TIME_ISO, "epoch": _csvread.TIME_EPOCH,
 TIME_ALIASES = {"compact": "%Y%m%d%H%M%S"}
 RECORD_TYPES = [t.name for t in RecordType if t != RecordType.ATTACH]
 KEYS = ("name", "description", "separator", "quote", "columns", "time_format",
-        "utc_offset", "record_types", "float_numbers")
+        "utc_offset", "record_types", "float_numbers", "null_tokens", "subscriber_key",
+        "imei_tokens", "timezone", "parties", "keep", "detect")
+#: keys whose non-default value needs the profiled engine
+PROFILED_KEYS = ("null_tokens", "subscriber_key", "imei_tokens", "timezone", "parties", "keep")
 CANONICAL_CODES = {name: name for name in RECORD_TYPES}
 _OFFSET = re.compile(r"^([+-])(\d\d):?(\d\d)$")
 
@@ -64,9 +82,32 @@ class ColumnMapping:
     record_types: dict = field(default_factory=lambda: dict(CANONICAL_CODES))
     float_numbers: bool = False
     description: str = field(default="", compare=False)
+    null_tokens: tuple = ()
+    subscriber_key: str = "imsi"
+    imei_tokens: bool = False
+    timezone: str | None = None
+    parties: dict = field(default_factory=dict)
+    keep: tuple = ()
+    detect: dict | None = field(default=None, compare=False)
 
     def __post_init__(self):
+        if "token" not in self.columns:
+            object.__setattr__(self, "columns", {**self.columns, "token": None})
+        for key in ("null_tokens", "keep"):
+            if isinstance(getattr(self, key), list):
+                object.__setattr__(self, key, tuple(getattr(self, key)))
         _validate(self)
+
+    @property
+    def engine(self) -> str:
+        """``"kernel"`` (the Cython CSV kernel reads it) or ``"profile"`` (profile_read.py)."""
+        if (self.null_tokens or self.subscriber_key != "imsi" or self.imei_tokens
+                or self.timezone or self.parties or self.keep
+                or self.columns.get("token") is not None
+                or any(len(self.source_columns(f)) > 1 for f in ("record_type", "start_time"))):
+            return "profile"
+        used = [_norm(n) for f in FIELDS for n in self.source_columns(f)]
+        return "profile" if len(used) != len(set(used)) else "kernel"
 
     # ---- derived -----------------------------------------------------------
     @property
@@ -94,6 +135,25 @@ class ColumnMapping:
             return []
         return list(v) if isinstance(v, (list, tuple)) else [v]
 
+    def field_columns(self, fld: str, rtype: str | None = None) -> list:
+        """Header names of field ``fld`` for records of type ``rtype`` (``parties`` applied)."""
+        if rtype is not None and fld in self.parties.get(rtype, {}):
+            v = self.parties[rtype][fld]
+            return [] if v is None else [v]
+        return self.source_columns(fld)
+
+    def used_columns(self) -> list:
+        """Every header name the profile reads (fields, parties, keep), in order, once."""
+        names = [n for f in FIELDS + EXTRA_FIELDS for n in self.source_columns(f)]
+        names += [v for p in self.parties.values() for v in p.values() if v is not None]
+        names += list(self.keep)
+        out, seen = [], set()
+        for n in names:
+            if _norm(n) not in seen:
+                seen.add(_norm(n))
+                out.append(n)
+        return out
+
     def resolve(self, header: list, path) -> list:
         """[(column index, role)] for a file's header; InputError if columns are missing."""
         index = {}
@@ -112,6 +172,9 @@ class ColumnMapping:
                     roles.append((i, ROLES[fld]))
         if missing:
             raise InputError(_missing_message(path, self, missing, header))
+        if self.engine != "kernel":
+            raise ConfigError(f"column profile {self.name!r} needs the profiled reader "
+                              "(simbox.fastpath.profile_read), not the CSV kernel")
         used = [i for i, _ in roles]
         dup = sorted({header[i] for i in used if used.count(i) > 1})
         if dup:
@@ -119,12 +182,26 @@ class ColumnMapping:
                               f"{', '.join(dup)}")
         return roles
 
+    def missing_columns(self, header: list) -> list:
+        """Header names the profile reads that ``header`` lacks."""
+        have = {_norm(h) for h in header}
+        return [n for n in self.used_columns() if _norm(n) not in have]
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description,
-                "separator": self.separator, "quote": self.quote,
-                "columns": dict(self.columns), "time_format": self.time_format,
-                "utc_offset": self.utc_offset, "record_types": dict(self.record_types),
-                "float_numbers": self.float_numbers}
+        d = {"name": self.name, "description": self.description,
+             "separator": self.separator, "quote": self.quote,
+             "columns": {k: v for k, v in self.columns.items()
+                         if v is not None or k in FIELDS},
+             "time_format": self.time_format,
+             "utc_offset": self.utc_offset, "record_types": dict(self.record_types),
+             "float_numbers": self.float_numbers}
+        extra = {"null_tokens": list(self.null_tokens), "subscriber_key": self.subscriber_key,
+                 "imei_tokens": self.imei_tokens, "timezone": self.timezone,
+                 "parties": dict(self.parties), "keep": list(self.keep), "detect": self.detect}
+        default = {"null_tokens": [], "subscriber_key": "imsi", "imei_tokens": False,
+                   "timezone": None, "parties": {}, "keep": [], "detect": None}
+        d.update({k: v for k, v in extra.items() if v != default[k]})
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<profile>") -> "ColumnMapping":
@@ -138,7 +215,7 @@ class ColumnMapping:
         kw = dict(d)
         kw.setdefault("name", source)
         if "columns" in kw and isinstance(kw["columns"], dict):
-            cols = {f: None for f in FIELDS}
+            cols = {f: None for f in FIELDS + EXTRA_FIELDS}
             cols.update(kw["columns"])
             kw["columns"] = cols
         try:
@@ -163,6 +240,16 @@ def _missing_message(path, m, missing, header) -> str:
             f"see docs/input-formats.md)")
 
 
+def no_header_message(path, m, header, wanted) -> str:
+    """The message of a first line that names none of the profile's columns."""
+    line = m.separator.join(header)
+    shown = line if len(line) <= 80 else line[:77] + "..."
+    return (f"{path}:1: no header line: line 1 ({shown!r}) names none of the columns of "
+            f"profile {m.name!r} ({m.separator.join(wanted)}); a CDR CSV file starts with a "
+            "header line naming its columns, or give the file's layout with --columns "
+            "(see docs/input-formats.md)")
+
+
 def _validate(m: ColumnMapping):
     def bad(key, msg):
         raise ConfigError(f"column profile {m.name!r}: {key}: {msg}")
@@ -177,23 +264,34 @@ def _validate(m: ColumnMapping):
         bad("quote", "must differ from the separator")
     if not isinstance(m.columns, dict):
         bad("columns", "must be an object {contract field: header name}")
-    extra = sorted(set(m.columns) - set(FIELDS))
+    extra = sorted(set(m.columns) - set(FIELDS + EXTRA_FIELDS))
     if extra:
-        bad("columns", f"unknown field(s) {', '.join(extra)} (fields: {', '.join(FIELDS)})")
-    for fld in FIELDS:
+        bad("columns", f"unknown field(s) {', '.join(extra)} "
+                       f"(fields: {', '.join(FIELDS + EXTRA_FIELDS)})")
+    if m.subscriber_key not in KEY_FIELDS:
+        bad("subscriber_key", f"{m.subscriber_key!r} is not one of {', '.join(KEY_FIELDS)}")
+    for fld in FIELDS + EXTRA_FIELDS:
         v = m.columns.get(fld)
         if v is None:
             if fld in REQUIRED:
                 bad("columns", f"{fld} is required (give the header name of its column)")
+            if fld in KEY_FIELDS[m.subscriber_key] and not any(
+                    m.parties.get(rt, {}).get(fld) for rt in m.parties or {}):
+                hint = ("; if the export has no IMSI, set subscriber_key to msisdn, token or "
+                        "imsi_or_msisdn" if fld == "imsi" else "")
+                bad("columns", f"{fld} is required by subscriber_key {m.subscriber_key!r} "
+                               f"(give the header name of its column){hint}")
             continue
-        names = v if (fld == "cell_id" and isinstance(v, list)) else [v]
-        if fld == "cell_id" and not 1 <= len(names) <= _csvread.CELL_PARTS:
-            bad("columns", f"cell_id lists 1 to {_csvread.CELL_PARTS} columns")
+        most = MULTI.get(fld, 1)
+        names = v if (most > 1 and isinstance(v, list)) else [v]
+        if most > 1 and not 1 <= len(names) <= most:
+            bad("columns", f"{fld} lists 1 to {most} columns")
         for name in names:
             if not isinstance(name, str) or not name.strip():
-                what = "a header name or a list of 1-4 header names" if fld == "cell_id" \
+                what = f"a header name or a list of 1-{most} header names" if most > 1 \
                     else "a header name (string) or null"
                 bad("columns", f"{fld} must be {what}, not {name!r}")
+    _validate_profiled(m, bad)
     tf = m.time_format
     if not isinstance(tf, str) or not tf:
         bad("time_format", "must be a string")
@@ -222,6 +320,40 @@ def _validate(m: ColumnMapping):
         bad("float_numbers", f"must be true or false, not {m.float_numbers!r}")
     if not isinstance(m.description, str):
         bad("description", "must be a string")
+
+
+def _validate_profiled(m: ColumnMapping, bad):
+    """The keys of the profiled engine (see the module docstring)."""
+    if not isinstance(m.null_tokens, tuple) or not all(isinstance(t, str) for t in m.null_tokens):
+        bad("null_tokens", 'must be a list of strings, e.g. ["\\\\N", "_N", "NULL"]')
+    if not isinstance(m.imei_tokens, bool):
+        bad("imei_tokens", f"must be true or false, not {m.imei_tokens!r}")
+    if m.timezone is not None:
+        import zoneinfo
+        try:
+            zoneinfo.ZoneInfo(m.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            bad("timezone", f"{m.timezone!r} is not an IANA time zone such as 'Europe/Berlin' "
+                            "(times written without a zone are local times of that zone)")
+        if TIME_ALIASES.get(m.time_format, m.time_format) in TIME_KINDS and \
+                m.time_format != "iso":
+            bad("timezone", f"is not used with time_format {m.time_format!r} (epoch times are UTC)")
+    if not isinstance(m.parties, dict):
+        bad("parties", "must be an object {record type: {field: header name}}")
+    for rt, cols in m.parties.items():
+        if rt not in RECORD_TYPES:
+            bad("parties", f"{rt!r} is not a record type ({', '.join(RECORD_TYPES)})")
+        if not isinstance(cols, dict):
+            bad("parties", f"{rt}: must be an object {{field: header name}}")
+        for fld, name in cols.items():
+            if fld not in PARTY_FIELDS:
+                bad("parties", f"{rt}: {fld!r} is not one of {', '.join(PARTY_FIELDS)}")
+            if name is not None and (not isinstance(name, str) or not name.strip()):
+                bad("parties", f"{rt}: {fld} must be a header name or null, not {name!r}")
+    if not isinstance(m.keep, tuple) or not all(isinstance(k, str) and k for k in m.keep):
+        bad("keep", "must be a list of header names")
+    if m.detect is not None and not isinstance(m.detect, dict):
+        bad("detect", "must be an object (written by simbox columns detect)")
 
 
 def _compile_pattern(fmt: str, name: str):

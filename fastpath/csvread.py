@@ -23,7 +23,7 @@ import numpy as np
 from simbox.errors import ConfigError, EmptyInputError, InputError, shorten
 from simbox.fastpath import _csvread, bytesource
 from simbox.fastpath.badrecords import BadRecords
-from simbox.fastpath.columns import ColumnMapping, load_mapping
+from simbox.fastpath.columns import ColumnMapping, load_mapping, no_header_message
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, check_policy
 from simbox.fastpath.textmap import MappedTail, MappedText
@@ -83,13 +83,7 @@ def _header_roles(header: list, m: ColumnMapping, name: str) -> list:
     wanted = [n for f in m.columns for n in m.source_columns(f)]
     names = {h.strip().lower() for h in header}
     if not any(w.strip().lower() in names for w in wanted):
-        line = m.separator.join(header)
-        shown = line if len(line) <= 80 else line[:77] + "..."
-        raise InputError(
-            f"{name}:1: no header line: line 1 ({shown!r}) names none of the columns of "
-            f"profile {m.name!r} ({m.separator.join(wanted)}); a CDR CSV file starts with a "
-            "header line naming its columns, or give the file's layout with --columns "
-            "(see docs/input-formats.md)")
+        raise InputError(no_header_message(name, m, header, wanted))
     return m.resolve(header, name)
 
 
@@ -111,6 +105,11 @@ def read_csv_events(source, *, mapping="canonical", cells: CellDict | None = Non
     ``on_bad_records="error"``, :class:`ParseError` at the first bad record.
     """
     m = load_mapping(mapping)
+    if m.engine == "profile":           # what the kernel cannot express (profile_read.py)
+        from simbox.fastpath.profile_read import read_profiled_events
+        return read_profiled_events(source, mapping=m, cells=cells, stats=stats, rejects=rejects,
+                                    on_bad_records=on_bad_records, chunk_rows=chunk_rows,
+                                    progress=progress, name=name)
     check_policy(on_bad_records)
     if int(chunk_rows) < 1 or int(chunk_bytes) < 1:
         raise ConfigError(f"chunk_rows and chunk_bytes must be positive, not {chunk_rows} "

@@ -138,10 +138,10 @@ class EventBatch:
     """
 
     __slots__ = ("rtype", "time", "imsi", "imei", "msisdn", "other", "duration", "cell", "source",
-                 "reusable", "_home")
+                 "reusable", "_home", "extra")
 
     def __init__(self, columns: dict, source: str | None = None, *, reusable: bool = False,
-                 home=None):
+                 home=None, extra: dict | None = None):
         n = None
         for name, dtype in COLUMNS:
             arr = np.asarray(columns[name])
@@ -159,6 +159,9 @@ class EventBatch:
         # the one consumer may then overwrite them (the partitioner reuses their memory)
         self.reusable = reusable
         self._home = home if reusable else None
+        # columns a profile keeps for later features (``keep``: trunks, a record kind):
+        # header name -> object array of the raw values, one per event; None without
+        self.extra = extra
 
     def recycle(self) -> None:
         """Hand the column arrays back to the reader that made them (if it takes them).
@@ -185,20 +188,28 @@ class EventBatch:
         batches = list(batches)
         if not batches:
             return cls.empty()
+        extra = None
+        if all(b.extra is not None for b in batches):
+            keys = set.intersection(*(set(b.extra) for b in batches))
+            extra = {k: np.concatenate([b.extra[k] for b in batches]) for k in sorted(keys)}
         return cls({name: np.concatenate([getattr(b, name) for b in batches])
-                    for name in COLUMN_NAMES})
+                    for name in COLUMN_NAMES}, extra=extra)
 
     def take(self, index) -> "EventBatch":
-        return EventBatch({name: getattr(self, name)[index] for name in COLUMN_NAMES}, self.source)
+        extra = None if self.extra is None else {k: v[index] for k, v in self.extra.items()}
+        return EventBatch({name: getattr(self, name)[index] for name in COLUMN_NAMES}, self.source,
+                          extra=extra)
 
     def to_pandas(self, cells: CellDict | None = None):
         """A readable DataFrame (digits decoded, types named, times as UTC)."""
         import pandas as pd
+        from simbox.fastpath.keys import decode_ids
+        book = getattr(cells, "keys", None)
         df = pd.DataFrame({
             "record_type": pd.Categorical.from_codes(self.rtype.astype(np.int8), RECORD_TYPE_NAMES),
             "start_time": pd.to_datetime(self.time, unit="s", utc=True),
-            "imsi": decode_array(self.imsi),
-            "imei": decode_array(self.imei),
+            "imsi": decode_ids(self.imsi, book),
+            "imei": decode_ids(self.imei, book),
             "msisdn": decode_array(self.msisdn),
             "other_party": decode_array(self.other),
             "duration_s": self.duration,
@@ -208,4 +219,6 @@ class EventBatch:
             df["cell_id"] = toks[self.cell]  # -1 picks the trailing ""
         else:
             df["cell"] = self.cell
+        for name, values in (self.extra or {}).items():
+            df[name] = values
         return df

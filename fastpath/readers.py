@@ -20,7 +20,8 @@ from simbox.errors import EmptyInputError, InputError
 from simbox.fastpath.bytesource import SNIFF_BYTES, STDIN, open_source
 from simbox.fastpath.columns import load_mapping
 from simbox.fastpath.events import CellDict
-from simbox.fastpath.stats import ReadStats, check_policy
+from simbox.fastpath.stats import (ReadStats, check_policy, check_share,
+                                   reject_share_error)
 
 log = logging.getLogger(__name__)
 
@@ -175,29 +176,36 @@ def _disk_size(item) -> int:
 
 def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", rejects=None,
                 cells: CellDict | None = None, stats: ReadStats | None = None,
-                chunk_rows: int = 1_000_000, progress=None):
+                chunk_rows: int = 1_000_000, progress=None,
+                max_reject_share: float | None = None):
     """Event batches of every input in turn (see docs/internals.md).
 
     ``inputs``: a path, folder, ``-`` (standard input) or binary file object, or a
     list of them; each is read once (pipes and FIFOs work).  A file
     without records is skipped with a warning when other inputs have records;
-    :class:`EmptyInputError` when none has any.
+    :class:`EmptyInputError` when none has any.  A file rejecting more than
+    ``max_reject_share`` of its records raises :class:`TooManyRejectsError` once
+    read (None: no limit).
     """
     mapping = load_mapping(columns)
     check_policy(on_bad_records)
+    max_reject_share = check_share(max_reject_share)
     items = expand_inputs(inputs)
     cells = cells if cells is not None else CellDict()
     stats = stats if stats is not None else ReadStats()
-    return _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress)
+    return _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
+                   max_reject_share)
 
 
-def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress):
+def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
+            max_reject_share=None):
     if progress is not None:
         total = sum(_disk_size(i) for i in items)
         progress(0, total=total or None)
     empty = []
     for item in items:
         source = open_source(item)
+        snap = stats.snapshot()
         try:
             fmt = detect_format(source)
             yield from fmt.read(source, name=source.name, columns=mapping, cells=cells, stats=stats,
@@ -210,7 +218,11 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
                 raise
             log.warning("%s (skipped)", e)
             empty.append(str(e))
+            continue
         finally:
             source.close()
+        error = reject_share_error(source.name, *stats.since(snap), max_reject_share)
+        if error is not None:
+            raise error
     if empty and stats.records == 0:
         raise EmptyInputError("no records in any input: " + "; ".join(empty))

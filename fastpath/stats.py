@@ -14,6 +14,54 @@ from simbox.fastpath.badrecords import (  # noqa: F401  (re-exported)
     BAD_RECORD_POLICIES, REJECTS_COLUMNS, RejectsWriter, check_policy,
 )
 
+#: a file (or a run) rejecting more than this share of its records fails (None: never)
+MAX_REJECT_SHARE = 0.5
+#: what to do about the commonest reasons, for the message of a failed share check
+FIXES = {
+    "imsi is not 15 digits": "if the export has no IMSI, set subscriber_key in the profile "
+                             "(msisdn, token or imsi_or_msisdn)",
+    "imei is not 14-16 digits": "if the device identifiers are anonymised tokens, set "
+                                "imei_tokens: true in the profile",
+    "unparsable time": "check time_format (and the time column) of the profile",
+    "unknown record type": "list the file's record-type codes in record_types of the profile",
+    "wrong field count": "check the separator and quote of the profile",
+    "not UTF-8": "convert the file to UTF-8",
+    "no subscriber key": "check the subscriber_key columns of the profile",
+}
+
+
+def check_share(limit) -> float | None:
+    """``limit`` checked: None, or a share in [0, 1]."""
+    if limit is None:
+        return None
+    try:
+        v = float(limit)
+    except (TypeError, ValueError):
+        v = -1.0
+    if not 0.0 <= v <= 1.0:
+        from simbox.errors import ConfigError
+        raise ConfigError(f"max_reject_share must be a share between 0 and 1 (or None), "
+                          f"not {limit!r}")
+    return v
+
+
+def reject_share_error(name: str, records: int, rejected, limit: float | None):
+    """A :class:`TooManyRejectsError` when more than ``limit`` of ``records`` were rejected
+    (``rejected``: reason -> count), else None."""
+    total = sum(rejected.values())
+    if limit is None or records <= 0 or total <= limit * records:
+        return None
+    from simbox.errors import TooManyRejectsError
+    top = collections.Counter(rejected).most_common()
+    reason, n = top[0]
+    fix = FIXES.get(reason, "check the column profile (simbox columns check FILE --columns "
+                            "PROFILE)")
+    more = "".join(f"; {r} in {c:,}" for r, c in top[1:3])
+    return TooManyRejectsError(
+        f"{name}: {total:,} of {records:,} records rejected (more than the "
+        f"--max-reject-share {limit:g}), no output written: {reason} in {n:,} of {records:,} "
+        f"records: {fix}{more}")
+
 
 @dataclass
 class ReadStats:
@@ -27,6 +75,14 @@ class ReadStats:
     skipped: int = 0          # records deliberately ignored (other record types, non-signaling packets)
     skipped_bytes: int = 0    # bytes passed over to find the next record after damage
     rejected: collections.Counter = field(default_factory=collections.Counter)  # reason -> count
+
+    def snapshot(self) -> tuple:
+        """(records, rejected by reason) now, for the counts of one file (:meth:`since`)."""
+        return self.records, collections.Counter(self.rejected)
+
+    def since(self, snap) -> tuple:
+        """(records, rejected by reason) added since ``snap``."""
+        return self.records - snap[0], self.rejected - snap[1]
 
     @property
     def rejected_total(self) -> int:

@@ -14,8 +14,12 @@ import numpy as np
 from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
                                        slot_columns)
 from simbox.fastpath.events import CellDict, decode_array
+from simbox.fastpath.keys import MSISDN_BASE, decode_ids, kind_of
+from simbox.fastpath.profile_read import normalise_cell_id
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
-from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
+from simbox.errors import TooManyRejectsError
+from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
+                                   check_share, reject_share_error)
 from simbox.features import post
 from simbox.features.registry import REGISTRY, feature_names
 from simbox.features.tables import Cells, cell_table, is_frame, load_cells, load_tac
@@ -43,7 +47,18 @@ class FeatureResult:
     timezone: str
     seconds: float
     info: dict | None = None   # partitioning details: rows, spills, splits
+    #: the subscriber key of each row when some key is not an IMSI (None: every key is one)
+    subscriber_key: object = None
+    key_collisions: int = 0    # distinct tokens hashed to one key (see fastpath/keys.py)
     _features: object = field(default=None, init=False, repr=False)
+
+    @property
+    def key_kinds(self) -> dict:
+        """Subscribers per kind of key: ``{"imsi": n}`` or e.g. ``{"imsi": n, "msisdn": m}``."""
+        if self.subscriber_key is None:
+            return {"imsi": len(self.columns["imsi"])}
+        kinds, counts = np.unique(self.subscriber_key.astype(str), return_counts=True)
+        return {str(k): int(c) for k, c in zip(kinds, counts)}
 
     @property
     def features(self):
@@ -75,21 +90,32 @@ class FeatureResult:
 
     def summary(self) -> str:
         n, k = self.shape
-        return f"{n:,} IMSIs x {k} features from {self.stats.summary()}, in {self.seconds:.1f} s"
+        key = "IMSIs"
+        if self.subscriber_key is not None:
+            key = "subscribers (key: " + ", ".join(f"{c:,} {k_}" for k_, c in
+                                                    self.key_kinds.items()) + ")"
+            if self.key_collisions:
+                key += f" ({self.key_collisions} token collision(s))"
+        return f"{n:,} {key} x {k} features from {self.stats.summary()}, in {self.seconds:.1f} s"
 
 
 def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timezone="UTC",
                      memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, on_bad_records="skip",
-                     rejects=None, signaling=(), progress=None) -> FeatureResult:
+                     rejects=None, signaling=(), progress=None,
+                     max_reject_share=MAX_REJECT_SHARE) -> FeatureResult:
     """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
 
     ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only);
     ``signaling``: captures read with the inputs (an InputError if one is not a capture).
+    ``workers``: threads reducing partitions.  A file, or the whole run, rejecting more
+    than ``max_reject_share`` of its records raises :class:`TooManyRejectsError`
+    (None: no limit); a rejects file given by path is then removed (no output).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
     parse_memory(memory_limit)
     check_policy(on_bad_records)
+    max_reject_share = check_share(max_reject_share)
     cell_rows = load_cells(cells) if cells is not None else None
     tac_map = load_tac(tac) if tac is not None else None
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
@@ -109,11 +135,23 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     try:
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
-                              stats=stats, progress=progress, chunk_rows=BATCH_ROWS)
+                              stats=stats, progress=progress, chunk_rows=BATCH_ROWS,
+                              max_reject_share=max_reject_share)
         with _gc_paused():
-            return features_from_events(batches, celldict, cells=cell_rows, tac=tac_map, timezone=tz,
-                                        memory_limit=memory_limit, workers=workers, stats=stats,
-                                        progress=progress, started=t0, reuse_batches=True)
+            res = features_from_events(batches, celldict, cells=cell_rows, tac=tac_map,
+                                       timezone=tz, memory_limit=memory_limit, workers=workers,
+                                       stats=stats, progress=progress, started=t0,
+                                       reuse_batches=True)
+        error = reject_share_error("the run", stats.records, stats.rejected, max_reject_share)
+        if error is not None:
+            raise error
+        return res
+    except TooManyRejectsError:
+        if own:
+            writer.close()
+            if writer.path is not None and os.path.exists(writer.path):
+                os.remove(writer.path)
+        raise
     finally:
         if own:
             writer.close()
@@ -184,20 +222,23 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     red = Reduced.concat(parts, len(names))
     del parts
     stats.duplicates += red.duplicates
-    res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz)
+    book = getattr(celldict, "keys", None)
+    res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz, book)
     if hasattr(progress, "finish"):
         progress.finish()
-    return FeatureResult(*res, stats=stats, timezone=tz.name, seconds=time.monotonic() - t0,
-                         info=info)
+    columns, tables, key_kind = res
+    return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
+                         seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,
+                         key_collisions=book.collisions if book is not None else 0)
 
 
-def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
-    imsi_s = decode_array(red.imsi).astype(str)
+def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=None):
+    imsi_s = decode_ids(red.imsi, book).astype(str)
     order = np.argsort(imsi_s, kind="stable")
     inv = np.empty_like(order)
     inv[order] = np.arange(len(order))
     imsi_s = imsi_s[order]
-    tokens = np.array(celldict.tokens, dtype=object)
+    tokens = np.array([normalise_cell_id(t) for t in celldict.tokens], dtype=object)
     feats_sorted = red.feats[order]
     red.feats = None                         # one copy of the feature matrix at a time
     ctx = post.Context(
@@ -208,16 +249,21 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz):
         move_time=red.move_time,
         main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
         main_site_code=red.main_site[order], cell_tokens=tokens, site_names=site_names,
-        tac=tac, tz=tz)
+        tac=tac, tz=tz, keys=book)
     post.fill(ctx)
     columns = {"imsi": imsi_s}
     for i, f in enumerate(REGISTRY):
         columns[f.name] = ctx.feats[:, i].astype(f.dtype)
     ctx.feats = feats_sorted = None
-    return columns, lambda: _tables(red, ctx, columns, imsi_s, inv, order, tokens, table)
+    key_kind = None
+    if len(red.imsi) and int(red.imsi.max()) >= MSISDN_BASE:
+        key_kind = kind_of(red.imsi[order])
+    return (columns, lambda: _tables(red, ctx, columns, imsi_s, inv, order, tokens, table, book,
+                                     key_kind), key_kind)
 
 
-def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table):
+def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=None,
+            key_kind=None):
     """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
     import pandas as pd
     index = pd.Index(imsi_s, name="imsi", dtype=object)
@@ -229,12 +275,14 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table):
         "last_seen": pd.to_datetime(feats["last_seen"], unit="s", utc=True),
         "n_events": feats["n_events"],
     }, index=index)
+    if key_kind is not None:
+        sims["subscriber_key"] = key_kind
     imsi_cat = pd.CategoricalDtype(imsi_s)   # pair tables: IMSI as a category of the index
     drow = ctx.dev_row
     o = np.lexsort((red.dev_imei, drow))
     devices = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(drow[o], dtype=imsi_cat),
-        "imei": decode_array(red.dev_imei[o]),
+        "imei": decode_ids(red.dev_imei[o], book),
         "events": red.dev_events[o],
         "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
         "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
@@ -275,11 +323,17 @@ def write_table(table, path) -> str:
             import pyarrow.parquet as pq
             if isinstance(table, FeatureResult):
                 arrow = arrow_table(table.columns)
+                if table.subscriber_key is not None:     # the key is not always an IMSI
+                    arrow = arrow.add_column(1, "subscriber_key",
+                                             pa.array(table.subscriber_key.astype(str)))
             else:
                 arrow = pa.Table.from_pandas(table.reset_index(), preserve_index=False)
             pq.write_table(arrow, tmp)
         else:
             df = table.features if isinstance(table, FeatureResult) else table
+            if isinstance(table, FeatureResult) and table.subscriber_key is not None:
+                df = df.copy()
+                df.insert(0, "subscriber_key", table.subscriber_key.astype(str))
             df.reset_index().to_csv(tmp, index=False)
         os.replace(tmp, path)
     finally:

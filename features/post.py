@@ -1,8 +1,8 @@
 """Features computed after the per-IMSI reduction, from the pair tables of all IMSIs.
 
 Cross-IMSI features (IMEIs shared by several IMSIs, numeric neighbours on the
-same device or site, SIMs moving together) need every partition, and window shares need the whole
-input's time span; the kernels give per-IMSI columns and the compact IMSI-IMEI
+same device or site, SIMs moving together) need every partition, window shares need the whole
+input's time span and percentile ranks (``*_pct``) the whole scanned network; the kernels give per-IMSI columns and the compact IMSI-IMEI
 and IMSI-cell tables, reduced here with numpy and the kernels ``_post.pyx`` (numeric
 neighbours) and ``_comove.pyx`` (co-movement).  :data:`POST` maps each feature
 computed here to its function.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simbox.fastpath.events import decode_array
+from simbox.fastpath.keys import decode_ids
 from simbox.features import _post
 from simbox.features.tables import is_phone
 
@@ -46,6 +47,7 @@ class Context:
     device_type: np.ndarray = field(default=None)
     main_cell: np.ndarray = field(default=None)
     main_site: np.ndarray = field(default=None)
+    keys: object = field(default=None)              # the run's KeyBook (device tokens)
 
     def col(self, name):
         return self.feats[:, self.names.index(name)]
@@ -66,7 +68,7 @@ def imei_max_imsis(ctx: Context):
 def device_not_phone(ctx: Context):
     n = len(ctx.imsi)
     code = np.asarray(ctx.main_imei_code, np.int64)
-    imei = decode_array(code)
+    imei = decode_ids(code, ctx.keys)
     tacs, tac_of, has = _tacs(code)
     tac = np.full(n, "", dtype=object)
     tac[has] = tacs[tac_of]
@@ -91,12 +93,12 @@ _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
 
 def _tacs(code):
-    """The TACs of IMEI digits codes: the first 8 digits of an IMEI of 14 digits or more.
+    """The TACs of IMEI digits codes: the first 8 digits of an IMEI of 14-16 digits.
 
     Returns ``(tacs, tac_of, has)``: the distinct TACs (str, sorted), for each code
     with a TAC (``has``) the index of its TAC.  A digits code is ``"1" + digits``.
     """
-    has = code >= _POW10[14]                 # 14 digits or more
+    has = (code >= _POW10[14]) & (code < 2 * _POW10[16])     # 14-16 digits (not a token)
     long = code[has]
     width = np.searchsorted(_POW10, long, side="right")      # digits of the code
     codes, tac_of = np.unique(long // _POW10[width - 9], return_inverse=True)
@@ -181,6 +183,40 @@ def comovement(ctx: Context):
     ctx.set("comove_share", share)
 
 
+def percentile_rank(values, among):
+    """Per row: the mean rank (1-based) of its value among the rows of ``among`` whose
+    value is not NaN, divided by their number (pandas' ``rank(pct=True)``); NaN for the
+    other rows.  Equal values share their mean rank."""
+    out = np.full(len(values), np.nan)
+    ok = among & ~np.isnan(values)
+    v = values[ok]
+    if len(v):
+        s = np.sort(v)
+        below = np.searchsorted(s, v, side="left")
+        upto = np.searchsorted(s, v, side="right")
+        out[ok] = (below + upto + 1) / 2 / len(v)
+    return out
+
+
+# percentile features: (feature, numerator, denominator or None)
+RANKED = (("moc_per_day_pct", "n_moc", "active_days"),
+          ("callees_per_day_pct", "moc_callees", "active_days"),
+          ("sms_mo_per_day_pct", "n_sms_mo", "active_days"),
+          ("moc_dur_mean_pct", "moc_dur_mean", None))
+
+
+def network_ranks(ctx: Context):
+    """Levels that depend on the network (tariffs, habits) as percentile ranks within the
+    scanned network, among the SIMs with a call or SMS."""
+    active = (ctx.col("n_moc") + ctx.col("n_mtc") + ctx.col("n_sms_mo") + ctx.col("n_sms_mt")) > 0
+    for name, num, den in RANKED:
+        x = ctx.col(num)
+        if den is not None:
+            d = ctx.col(den)
+            x = np.divide(x, d, out=np.full(len(x), np.nan), where=d > 0)
+        ctx.set(name, percentile_rank(x, active))
+
+
 def _names(codes, names):
     out = np.full(len(codes), "", dtype=object)
     ok = codes >= 0
@@ -205,6 +241,7 @@ POST = {
     "moves": comovement,
     "comove_peers": comovement,
     "comove_share": comovement,
+    **{name: network_ranks for name, _, _ in RANKED},
 }
 
 

@@ -14,14 +14,20 @@ Conventions used in the meanings:
   count is 0.
 - Events are sorted by time (ties broken by record type, other party, IMEI,
   MSISDN, duration, cell) and exact duplicates are dropped before anything is
-  computed.
+  computed; "earlier" and "later" follow that order (a MOC sorts before an MTC
+  of the same second).
+- Other parties are compared as digit strings: "8613900000001" and
+  "013900000001" are two numbers.
+- A ``*_pct`` feature (group ``network``) ranks a level among the SIMs scanned
+  together, so that it survives a change of network (tariffs, habits): its value
+  depends on which SIMs are in the input.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 
-GROUPS = ("voice_out", "voice_in", "sms_data", "mobility", "time", "device", "sim")
+GROUPS = ("voice_out", "voice_in", "sms_data", "mobility", "time", "device", "sim", "network")
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,19 @@ REGISTRY: tuple[Feature, ...] = (
     _f("moc_intl_share", F, "share", "share of MOC to an international number: dialled with 00, "
        "or an E.164 number (8+ digits, not starting with 0) whose country code differs from "
        "the country code of the SIM's MSISDN", "voice_out"),
+    _f("moc_called_back_share", F, "share", "share of the distinct called numbers (MOC) that call "
+       "the SIM (MTC from the same digits) after its first call to them: customers calling "
+       "back; NaN without callees", "voice_out"),
     # voice in
     _f("n_mtc", I, "calls", "incoming calls (MTC records)", "voice_in"),
     _f("mtc_callers", I, "numbers", "distinct calling numbers (non-empty) over MTC", "voice_in"),
     _f("mt_mo_ratio", F, "ratio", "n_mtc / n_moc: incoming per outgoing call", "voice_in"),
+    _f("mtc_callback_share", F, "share", "share of the MTC with a calling number whose caller the "
+       "SIM had called (MOC to the same digits) at an earlier event: calls received that answer "
+       "its own", "voice_in"),
+    _f("in_intl_share", F, "share", "share of incoming calls and SMS (MTC, SMS MT) from an "
+       "international number (the rule of moc_intl_share applied to the calling party)",
+       "voice_in"),
     # SMS and data
     _f("n_sms_mo", I, "messages", "SMS sent (SMS_MO records)", "sms_data"),
     _f("n_sms_mt", I, "messages", "SMS received (SMS_MT records)", "sms_data"),
@@ -96,6 +111,10 @@ REGISTRY: tuple[Feature, ...] = (
     _f("active_days", I, "days", "distinct local calendar days with any event", "time"),
     _f("active_hours", I, "hours", "distinct clock hours (date + hour) with any event", "time"),
     _f("moc_night_share", F, "share", "share of MOC in local hours 00:00-05:59", "time"),
+    _f("moc_evening_share", F, "share", "share of MOC in local hours 18:00-23:59", "time"),
+    _f("moc_office_share", F, "share", "share of MOC in office hours: Monday to Friday, local "
+       "hours 09:00-17:59", "time"),
+    _f("moc_weekend_share", F, "share", "share of MOC on local Saturdays and Sundays", "time"),
     _f("night_share", F, "share", "share of events of any type in local hours 00:00-05:59", "time"),
     _f("hour_entropy", F, "bits", "Shannon entropy of the local hour-of-day distribution of "
        "all events", "time"),
@@ -130,6 +149,17 @@ REGISTRY: tuple[Feature, ...] = (
        "of its devices or sites (SIMs bought in a batch)", "sim"),
     _f("msisdn_neighbours", I, "SIMs", "other SIMs whose MSISDN is within 10 of this SIM's "
        "MSISDN, seen on one of its devices or sites", "sim"),
+    # network: levels as percentile ranks within the scanned network
+    _f("moc_per_day_pct", F, "share", "percentile rank of MOC per active day (n_moc / "
+       "active_days) among the scanned network's SIMs with a call or SMS: mean rank of equal "
+       "values / number of those SIMs (0-1, 1 = the most); NaN for the others", "network"),
+    _f("callees_per_day_pct", F, "share", "percentile rank of distinct called numbers per active "
+       "day (moc_callees / active_days), as in moc_per_day_pct", "network"),
+    _f("sms_mo_per_day_pct", F, "share", "percentile rank of SMS sent per active day (n_sms_mo / "
+       "active_days), as in moc_per_day_pct", "network"),
+    _f("moc_dur_mean_pct", F, "share", "percentile rank of the mean MOC duration (moc_dur_mean) "
+       "among the scanned network's SIMs with a MOC, as in moc_per_day_pct; NaN without MOC",
+       "network"),
 )
 
 BY_NAME = {f.name: f for f in REGISTRY}

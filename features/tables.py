@@ -17,6 +17,7 @@ import numpy as np
 
 from simbox.errors import InputError
 from simbox.fastpath.aggregate import CellTable
+from simbox.fastpath.profile_read import normalise_cell_id
 
 CELL_COLUMNS = ("cell_id", "site_id", "lat", "lon")
 TAC_COLUMNS = ("tac", "device_type")
@@ -179,6 +180,8 @@ def load_cells(src) -> Cells:
         return src
     rows = _read(src, "cells", CELL_COLUMNS, "46000-1234-56789,S0042,31.23,121.47,120")
     cell_id, site_id = rows.strings("cell_id"), rows.strings("site_id")
+    # 7585772.0 (a spreadsheet's) is 7585772, as in the CDRs
+    cell_id = np.array([normalise_cell_id(c) for c in cell_id], dtype=object)
     coords = {}
     for col, lo, hi in (("lat", -90, 90), ("lon", -180, 180)):
         vals = np.array([_number(v) for v in rows.data[col]], dtype=float)
@@ -232,7 +235,7 @@ def cell_table(tokens: list[str], cells: Cells | None) -> tuple[CellTable, np.nd
     if cells is None:
         return CellTable.unlocated(tokens), np.array(tokens, dtype=object), ""
     index = {c: i for i, c in enumerate(cells.cell_id)}
-    pos = np.array([index.get(t, -1) for t in tokens], dtype=np.intp)
+    pos = np.array([index.get(normalise_cell_id(t), -1) for t in tokens], dtype=np.intp)
     known = pos >= 0
     pos[~known] = 0
     if not len(cells):

@@ -13,6 +13,7 @@ import gc
 import importlib
 import logging
 import pkgutil
+import signal
 import sys
 
 from simbox import __version__
@@ -59,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def terminate(signum, frame):
+    """SIGTERM handler: stop the way Ctrl-C does (temporaries removed, exit status 143)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM (kill, systemd, a container stop) is handled like SIGINT, so a command
+    cleans up its temporary files on the way out (see simbox.outputs)."""
+    try:
+        signal.signal(signal.SIGTERM, terminate)
+    except ValueError:       # not the main thread (the CLI called from a thread): leave it
+        pass
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -70,6 +85,7 @@ def main(argv=None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    install_signal_handlers()
     try:
         return int(args._run(args) or 0)
     except SimboxError as exc:
@@ -77,7 +93,10 @@ def main(argv=None) -> int:
             raise
         print(f"simbox {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if exc.args == ("SIGTERM",):
+            print(f"simbox {args.command}: terminated", file=sys.stderr)
+            return 143
         print(f"simbox {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

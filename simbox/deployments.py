@@ -4,16 +4,24 @@ Two flagged SIMs are *linked* when
 
 - **device**: they were seen in the same device (IMEI) -- the slots of one
   gateway, or SIMs rotated through one modem;
+- **device block**: they were seen in devices with consecutive IMEIs (one TAC,
+  serials at most ``number_gap`` apart) in a run of at least 4 devices -- the
+  ports of one gateway, the modems of one farm, wherever they are;
 - **site+hours**: they have the same main site, their active periods overlap
   and their hour-of-day profiles are alike (cosine similarity of the rows of
   ``FeatureResult.hours`` of at least ``hour_similarity``) -- boxes that sit
-  together and work the same shift.  This link is *weak*: two separate boxes
+  together and work the same shift.  Found by leader clustering per site (each
+  SIM compared with at most ``max_leaders`` leaders, never with every other
+  SIM: see :func:`_site_hours_links`).  This link is *weak*: two separate boxes
   can share a mast and a shift, so it never merges two groups already tied by
-  the strong links below (see :func:`group_sims`);
+  the strong links (see :func:`group_sims`);
 - **imsi block** / **msisdn block**: their IMSIs (or MSISDNs), of the same
   length, are at most ``number_gap`` apart in a sorted run at the same main
-  site -- SIMs bought as one batch of consecutive numbers.  (Consecutive SIMs in
-  one device are already linked by the device rule.)
+  site -- SIMs bought as one batch of consecutive numbers; at different sites
+  when IMSI and MSISDN step together (a batch spread over several sites).
+
+Every link but site+hours comes from sorting or grouping by a key, so the
+grouping is near-linear in the flagged SIMs however many share a site.
 
 A deployment is a connected component of these links (union-find, weak links
 restricted as said); a SIM linked to nothing is a deployment of one SIM.  Each deployment gets the class of the
@@ -29,15 +37,18 @@ Deployment ids (``D001``, ``D002``, ...) follow the priority order.
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table",
-           "active_hours", "format_hours", "priority", "LINK_KINDS"]
+           "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
 
-LINK_KINDS = ("device", "site+hours", "imsi block", "msisdn block")
+log = logging.getLogger("simbox.deployments")
+LINK_KINDS = ("device", "device block", "site+hours", "imsi block", "msisdn block")
 FULL_BOX_SIMS = 32
 
 
@@ -47,6 +58,7 @@ class LinkRules:
 
     hour_similarity: float = 0.8   # cosine of hour-of-day profiles, same main site
     number_gap: int = 8            # max difference of neighbouring IMSIs/MSISDNs in a block
+    max_leaders: int = 64          # site+hours: profiles each SIM is compared with, per site
 
     def __post_init__(self):
         from simbox.errors import ConfigError
@@ -54,6 +66,8 @@ class LinkRules:
             raise ConfigError(f"hour_similarity must be within [0, 1], not {self.hour_similarity}")
         if self.number_gap < 1:
             raise ConfigError(f"number_gap must be at least 1, not {self.number_gap}")
+        if self.max_leaders < 1:
+            raise ConfigError(f"max_leaders must be at least 1, not {self.max_leaders}")
 
 
 class UnionFind:
@@ -88,7 +102,14 @@ class UnionFind:
         return order[inverse]
 
 
-def _device_links(imsis: pd.Index, devices: pd.DataFrame):
+def _pairs(a, b) -> np.ndarray:
+    """Row pairs as an int64 array of shape (k, 2)."""
+    return np.stack([np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)], axis=1) \
+        if len(a) else np.zeros((0, 2), dtype=np.int64)
+
+
+def _device_links(imsis: pd.Index, devices: pd.DataFrame) -> np.ndarray:
+    """A star per IMEI: its first SIM linked to each other SIM seen in it (no comparison)."""
     d = devices.loc[devices["imsi"].isin(imsis) & (devices["imei"].astype(str) != ""),
                     ["imsi", "imei"]].drop_duplicates()
     pos = pd.Series(np.arange(len(imsis)), index=imsis)
@@ -96,76 +117,218 @@ def _device_links(imsis: pd.Index, devices: pd.DataFrame):
     first = d.groupby("imei", sort=False)["i"].transform("first").to_numpy()
     i = d["i"].to_numpy()
     keep = first != i
-    return list(zip(first[keep].tolist(), i[keep].tolist()))
+    return _pairs(first[keep], i[keep])
 
 
-def _cosine_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float):
-    h = np.asarray(hours, dtype=float)
-    norm = np.linalg.norm(h, axis=1)
-    unit = np.divide(h, norm[:, None], out=np.zeros_like(h), where=norm[:, None] > 0)
-    first = sims["first_seen"].to_numpy()
-    last = sims["last_seen"].to_numpy()
-    site = sims["main_site"].astype(str).to_numpy()
-    pairs = []
-    for s in pd.unique(site):
-        if s == "":
-            continue
-        idx = np.flatnonzero(site == s)
-        if len(idx) < 2:
-            continue
-        for lo in range(0, len(idx), 2048):
-            rows = idx[lo:lo + 2048]
-            sim = unit[rows] @ unit[idx].T
-            overlap = (first[rows][:, None] <= last[idx][None, :]) & \
-                      (first[idx][None, :] <= last[rows][:, None])
-            a, b = np.nonzero((sim >= threshold) & overlap)
-            a, b = rows[a], idx[b]
-            keep = a < b
-            pairs.extend(zip(a[keep].tolist(), b[keep].tolist()))
-    return pairs
+def _unit_rows(hours: np.ndarray) -> np.ndarray:
+    h = np.asarray(hours, dtype=np.float64)
+    norm = np.linalg.norm(h, axis=1) if h.size else np.zeros(len(h))
+    return np.divide(h, norm[:, None], out=np.zeros_like(h), where=norm[:, None] > 0)
 
 
-def _block_links(numbers: pd.Series, sites: pd.Series, gap: int):
-    s = numbers.astype(str).to_numpy()
-    site = sites.astype(str).to_numpy()
-    valid = np.array([x.isdigit() and x.isascii() and 0 < len(x) <= 18 for x in s], dtype=bool)
-    pairs = []
-    idx = np.flatnonzero(valid)
+def _ns(times: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds since 1970 (UTC)."""
+    t = pd.to_datetime(times, utc=True)
+    return t.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _site_hours_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float, max_leaders: int,
+                      counter: dict, log_every: int = 0) -> np.ndarray:
+    """Site+hours links by leader clustering, site by site (near-linear).
+
+    The SIMs of a site are taken in order of first activity.  Each is compared
+    with the site's *leaders* (at most ``max_leaders`` of them): it is linked to
+    the most alike leader whose hour-of-day profile reaches ``threshold``
+    (cosine) and whose active period overlaps its own; a SIM that matches no
+    leader becomes one while there are fewer than ``max_leaders``.  So a site of
+    ``m`` SIMs costs at most ``m x max_leaders`` profile comparisons (counted in
+    ``counter["comparisons"]``), never ``m^2``: 100,000 SIMs at one site are
+    grouped like 100.
+    """
+    unit = _unit_rows(hours)
+    first, last = _ns(sims["first_seen"]), _ns(sims["last_seen"])
+    site, names = pd.factorize(sims["main_site"].astype(str), sort=False)
+    blank = np.flatnonzero(names == "")
+    ok = site >= 0
+    if len(blank):
+        ok &= site != blank[0]
+    idx = np.flatnonzero(ok)
     if len(idx) < 2:
-        return pairs
-    length = np.array([len(s[i]) for i in idx])
-    value = np.array([int(s[i]) for i in idx], dtype=np.int64)
-    order = np.lexsort((value, site[idx], length))
-    idx, length, value = idx[order], length[order], value[order]
-    same = (length[1:] == length[:-1]) & (site[idx[1:]] == site[idx[:-1]]) & \
-           (site[idx[1:]] != "") & (value[1:] - value[:-1] <= gap)
-    for k in np.flatnonzero(same):
-        pairs.append((int(idx[k]), int(idx[k + 1])))
-    return pairs
+        return _pairs([], [])
+    order = idx[np.lexsort((idx, first[idx], site[idx]))]
+    bounds = np.flatnonzero(np.diff(site[order])) + 1
+    out_a, out_b = [], []
+    done = 0
+    for block in np.split(order, bounds):
+        if len(block) < 2:
+            continue
+        leaders = np.empty(0, dtype=np.int64)
+        for lo in range(0, len(block), 4096):
+            rows = block[lo:lo + 4096]
+            matched = np.zeros(len(rows), dtype=bool)
+            if len(leaders):
+                sim = unit[rows] @ unit[leaders].T
+                counter["comparisons"] += sim.size
+                fit = (sim >= threshold) & (first[rows][:, None] <= last[leaders][None, :]) & \
+                      (first[leaders][None, :] <= last[rows][:, None])
+                matched = fit.any(axis=1)
+                best = np.argmax(np.where(fit, sim, -np.inf), axis=1)
+                out_a.append(leaders[best[matched]])
+                out_b.append(rows[matched])
+            new: list[int] = []
+            for r in rows[~matched]:            # SIMs no leader fits, in order
+                if new:
+                    lead = np.asarray(new)
+                    s = unit[lead] @ unit[r]
+                    counter["comparisons"] += len(lead)
+                    f = (s >= threshold) & (first[r] <= last[lead]) & (first[lead] <= last[r])
+                    if f.any():
+                        out_a.append(lead[[int(np.argmax(np.where(f, s, -np.inf)))]])
+                        out_b.append(np.array([r]))
+                        continue
+                if len(leaders) + len(new) < max_leaders:
+                    new.append(int(r))
+            if new:
+                leaders = np.concatenate([leaders, np.asarray(new, dtype=np.int64)])
+            done += len(rows)
+            if log_every and done // log_every != (done - len(rows)) // log_every:
+                log.info("grouping: site+hours links, %s of %s SIMs (%s comparisons)",
+                         f"{done:,}", f"{len(idx):,}", f"{counter['comparisons']:,}")
+    if not out_a:
+        return _pairs([], [])
+    return _pairs(np.concatenate(out_a), np.concatenate(out_b))
+
+
+def _runs(group: np.ndarray, value: np.ndarray, gap: int, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)`` of sorted neighbours in runs: rows already sorted by
+    (group, value); a run is a stretch of neighbours of one group at most ``gap``
+    apart, kept when it has at least ``min_run`` members."""
+    near = (group[1:] == group[:-1]) & (value[1:] - value[:-1] <= gap)
+    k = np.flatnonzero(near)
+    if min_run > 2 and len(k):
+        start = np.r_[True, k[1:] != k[:-1] + 1]          # first link of each run
+        run_id = np.cumsum(start) - 1
+        members = np.bincount(run_id) + 1
+        k = k[members[run_id] >= min_run]
+    return k, k + 1
+
+
+def _digits(numbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(positions, lengths, values)`` of the entries that are 1-18 ASCII digits."""
+    s = np.asarray(numbers, dtype=object).astype(str)
+    valid = np.array([x.isdigit() and x.isascii() and 0 < len(x) <= 18 for x in s], dtype=bool)
+    idx = np.flatnonzero(valid)
+    return idx, np.array([len(s[i]) for i in idx], dtype=np.int64), \
+        np.array([int(s[i]) for i in idx], dtype=np.int64)
+
+
+def _block_links(numbers: pd.Series, sites: pd.Series, gap: int, partner=None) -> np.ndarray:
+    """Neighbours in the sorted run of numbers of one length at one site (sort, no comparison).
+
+    With ``partner`` (the other number of each SIM: MSISDN for IMSI) SIMs at
+    *different* sites are linked too when both numbers step together (IMSI and
+    MSISDN each ``d`` apart, ``d <= gap``): one batch of SIMs spread over a
+    farm's sites, a moving box, a remote bank.
+    """
+    site = sites.astype(str).to_numpy()
+    idx, length, value = _digits(numbers)
+    if len(idx) < 2:
+        return _pairs([], [])
+    out = []
+    here = site[idx] != ""
+    i1, v1 = idx[here], value[here]
+    grp = pd.factorize(pd.Series(length[here]).astype(str).to_numpy() + "|" + site[i1])[0]
+    order = np.lexsort((v1, grp))
+    a, b = _runs(grp[order], v1[order], gap, 2)
+    out.append(_pairs(i1[order][a], i1[order][b]))
+    if partner is not None:
+        pidx, plen, pval = _digits(partner)
+        other = np.full(len(site), -1, dtype=np.int64)
+        other[pidx] = pval
+        plength = np.zeros(len(site), dtype=np.int64)
+        plength[pidx] = plen
+        order = np.lexsort((value, length))
+        i3, v3 = idx[order], value[order]
+        a, b = _runs(length[order], v3, gap, 2)
+        pa, pb = other[i3[a]], other[i3[b]]
+        same = (pa >= 0) & (pb >= 0) & (plength[i3[a]] == plength[i3[b]]) & \
+            (pb - pa == v3[b] - v3[a]) & (site[i3[a]] != site[i3[b]])
+        out.append(_pairs(i3[a[same]], i3[b[same]]))
+    return np.concatenate(out)
+
+
+def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_run: int = 4
+                        ) -> np.ndarray:
+    """SIMs in devices with consecutive IMEIs: one type allocation code (first 8
+    digits), serials (digits 9-14) at most ``gap`` apart, in runs of at least
+    ``min_run`` devices -- the ports of one gateway, the modems of one farm.  Runs
+    (not pairs) keep two handsets that happen to be neighbours apart."""
+    d = devices.loc[devices["imsi"].isin(imsis), ["imsi", "imei"]].drop_duplicates()
+    imei = d["imei"].astype(str).to_numpy()
+    ok = np.array([x.isdigit() and x.isascii() and 14 <= len(x) <= 16 for x in imei], dtype=bool)
+    d, imei = d.loc[ok], imei[ok]
+    if len(d) < 2:
+        return _pairs([], [])
+    pos = pd.Series(np.arange(len(imsis)), index=imsis).reindex(d["imsi"]).to_numpy()
+    tac = np.array([int(x[:8]) for x in imei], dtype=np.int64)
+    serial = np.array([int(x[8:14]) for x in imei], dtype=np.int64)
+    u = pd.DataFrame({"tac": tac, "serial": serial, "i": pos}).sort_values(["tac", "serial", "i"])
+    first = u.drop_duplicates(["tac", "serial"])            # one SIM per device
+    a, b = _runs(first["tac"].to_numpy(), first["serial"].to_numpy(), gap, min_run)
+    i = first["i"].to_numpy()
+    return _pairs(i[a], i[b])
 
 
 def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
-              rules: LinkRules = LinkRules()) -> dict[str, list[tuple[int, int]]]:
-    """The links between flagged SIMs, by kind: lists of (row, row) pairs.
+              rules: LinkRules = LinkRules(), *, stats: dict | None = None) -> dict[str, np.ndarray]:
+    """The links between flagged SIMs, by kind: int arrays of (row, row) pairs.
 
     ``sims`` (index imsi): ``msisdn, main_site, first_seen, last_seen``;
     ``hours``: its hour-of-day rows; ``devices``: ``imsi, imei`` pairs.
+    ``stats`` (a dict, optional) receives ``comparisons``: the hour-profile
+    comparisons made (at most ``SIMs x rules.max_leaders``); every other link
+    comes from sorting or grouping by a key, without pairwise comparison.
     """
-    return {
+    counter = {"comparisons": 0}
+    n = len(sims)
+    links = {
         "device": _device_links(sims.index, devices),
-        "site+hours": _cosine_links(sims, hours, rules.hour_similarity),
+        "site+hours": _site_hours_links(sims, hours, rules.hour_similarity, rules.max_leaders,
+                                        counter, log_every=50_000 if n >= 50_000 else 0),
+        "device block": _device_block_links(sims.index, devices, rules.number_gap),
         "imsi block": _block_links(pd.Series(sims.index, index=sims.index), sims["main_site"],
-                                   rules.number_gap),
+                                   rules.number_gap, partner=sims["msisdn"]),
         "msisdn block": _block_links(sims["msisdn"], sims["main_site"], rules.number_gap),
     }
+    if stats is not None:
+        stats.update(counter)
+        stats["links"] = {k: int(len(v)) for k, v in links.items()}
+    return links
 
 
-STRONG_LINKS = ("device", "imsi block", "msisdn block")
+STRONG_LINKS = ("device", "device block", "imsi block", "msisdn block")
 WEAK_LINKS = ("site+hours",)
 
 
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Connected component of each of ``n`` nodes (scipy.sparse.csgraph), any numbering."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(g, directed=False)[1].astype(np.int64)
+
+
+def _first_appearance(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..k-1 in order of first appearance."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse]
+
+
 def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
-               rules: LinkRules = LinkRules()) -> tuple[np.ndarray, pd.DataFrame]:
+               rules: LinkRules = LinkRules(), *, stats: dict | None = None
+               ) -> tuple[np.ndarray, pd.DataFrame]:
     """Component of each flagged SIM (array aligned with ``sims``) and the link
     counts per component (DataFrame, one column per link kind).
 
@@ -173,37 +336,45 @@ def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     links are weak, since two separate boxes can share a mast and a shift: they
     join SIMs that no strong link ties to others, among themselves, and attach
     each such group to at most one strongly linked group (the one it has most
-    site+hours links with); they never merge two strongly linked groups.
+    site+hours links with; ties: the group seen first); they never merge two
+    strongly linked groups.  Components come from sparse graphs
+    (``scipy.sparse.csgraph.connected_components``): linear in SIMs and links.
+    ``stats``: see :func:`link_sims`.
     """
-    links = link_sims(sims, hours, devices, rules)
+    t0 = time.monotonic()
+    stats = {} if stats is None else stats
+    links = link_sims(sims, hours, devices, rules, stats=stats)
     n = len(sims)
-    uf = UnionFind(n)
-    for kind in STRONG_LINKS:
-        for a, b in links[kind]:
-            uf.union(a, b)
-    core = np.array([uf.find(i) for i in range(n)], dtype=np.int64)
-    core_size = np.bincount(core, minlength=n) if n else np.zeros(0, np.int64)
-    loose = core_size[core] == 1 if n else np.zeros(0, bool)
-    weak = [p for kind in WEAK_LINKS for p in links[kind]]
-    for a, b in weak:                      # loose SIMs group among themselves
-        if loose[a] and loose[b]:
-            uf.union(a, b)
-    votes: dict[int, dict[int, int]] = {}  # loose group -> core -> site+hours links
-    for a, b in weak:
-        if loose[a] != loose[b]:
-            g, c = (uf.find(a), core[b]) if loose[a] else (uf.find(b), core[a])
-            votes.setdefault(g, {}).setdefault(int(c), 0)
-            votes[g][int(c)] += 1
-    for g, by_core in votes.items():
-        best = max(sorted(by_core), key=lambda c: by_core[c])
-        uf.union(g, best)
-    labels = uf.labels() if n else np.zeros(0, dtype=np.int64)
-    counts = pd.DataFrame(0, index=pd.RangeIndex(labels.max() + 1 if n else 0),
-                          columns=list(LINK_KINDS))
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pd.DataFrame(columns=list(LINK_KINDS), dtype=int)
+    strong = np.concatenate([links[k] for k in STRONG_LINKS])
+    core = _components(n, strong)
+    loose = np.bincount(core)[core] == 1
+    weak = np.concatenate([links[k] for k in WEAK_LINKS])
+    both = loose[weak[:, 0]] & loose[weak[:, 1]]
+    groups = _components(n, np.concatenate([strong, weak[both]]))   # loose SIMs among themselves
+    mixed = weak[loose[weak[:, 0]] != loose[weak[:, 1]]]
+    if len(mixed):
+        a_loose = loose[mixed[:, 0]]
+        g = np.where(a_loose, groups[mixed[:, 0]], groups[mixed[:, 1]])
+        other = np.where(a_loose, mixed[:, 1], mixed[:, 0])        # a SIM of the core
+        votes = pd.DataFrame({"g": g, "c": groups[other], "first": other})
+        votes = votes.groupby(["g", "c"], sort=False).agg(n=("first", "size"),
+                                                          first=("first", "min")).reset_index()
+        votes = votes.sort_values(["g", "n", "first"], ascending=[True, False, True])
+        best = votes.drop_duplicates("g")
+        rep = pd.Series(np.arange(n)).groupby(groups).first()      # a SIM of each group
+        join = _pairs(rep.reindex(best["g"]).to_numpy(), best["first"].to_numpy())
+        groups = _components(n, np.concatenate([strong, weak[both], join]))
+    labels = _first_appearance(groups)
+    k = int(labels.max()) + 1
+    counts = pd.DataFrame(0, index=pd.RangeIndex(k), columns=list(LINK_KINDS))
     for kind, pairs in links.items():
-        inside = [labels[a] for a, b in pairs if labels[a] == labels[b]]
-        if inside:
-            counts[kind] = pd.Series(inside).value_counts().reindex(counts.index, fill_value=0)
+        inside = labels[pairs[:, 0]][labels[pairs[:, 0]] == labels[pairs[:, 1]]]
+        counts[kind] = np.bincount(inside, minlength=k)
+    log.info("grouping: %s flagged SIMs, %s deployments, %s links, %s profile comparisons "
+             "(%.1fs)", f"{n:,}", f"{k:,}", f"{sum(len(v) for v in links.values()):,}",
+             f"{stats['comparisons']:,}", time.monotonic() - t0)
     return labels, counts
 
 
@@ -250,9 +421,36 @@ def priority(mean_score, n_sims, days_idle) -> np.ndarray:
     return np.round(100.0 * np.asarray(mean_score, dtype=float) * size * recency, 1)
 
 
-def _majority_class(group: pd.DataFrame) -> str:
-    tally = group.groupby("class")["score"].agg(["size", "sum"])
-    return tally.sort_values(["size", "sum"], ascending=False).index[0]
+def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Rows summed per group (``group``: 0..n_groups-1 per row), as a sparse product:
+    linear in the rows, whatever the number of groups."""
+    from scipy.sparse import csr_matrix
+    rows = np.asarray(rows, dtype=float).reshape(len(group), -1)
+    m = csr_matrix((np.ones(len(group)), (np.asarray(group), np.arange(len(group)))),
+                   shape=(n_groups, len(group)))
+    return np.asarray(m @ rows)
+
+
+def hours_text(profiles: np.ndarray, min_share: float = 0.3) -> list[str]:
+    """:func:`format_hours` of :func:`active_hours` for each row of ``profiles``
+    (vectorised smoothing; one formatting per distinct set of hours)."""
+    p = np.asarray(profiles, dtype=float).reshape(-1, 24)
+    smooth = (np.roll(p, 1, axis=1) + 2 * p + np.roll(p, -1, axis=1)) / 4
+    top = smooth.max(axis=1, initial=0)
+    on = (smooth >= min_share * top[:, None]) & (top[:, None] > 0)
+    keys = on.astype(np.int64) @ (1 << np.arange(24, dtype=np.int64))
+    uniq, first = np.unique(keys, return_index=True)
+    done = {int(k): format_hours(np.flatnonzero(on[i]).tolist()) for k, i in zip(uniq, first)}
+    return [done[int(k)] for k in keys]
+
+
+def _ordered_join(keys: np.ndarray, values: pd.Series) -> pd.Series:
+    """Per key, its values ``;``-joined, most frequent first (ties: first seen)."""
+    df = pd.DataFrame({"k": keys, "v": values.astype(str).to_numpy(), "o": np.arange(len(keys))})
+    df = df.loc[df["v"] != ""]
+    c = df.groupby(["k", "v"], sort=False).agg(n=("o", "size"), o=("o", "min")).reset_index()
+    c = c.sort_values(["k", "n", "o"], ascending=[True, False, True])
+    return c.groupby("k", sort=False).agg(n=("v", "size"), joined=("v", ";".join))
 
 
 def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
@@ -264,7 +462,9 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     ``sims`` (index imsi): ``class, score, main_site, first_seen, last_seen,
     n_events``; ``labels`` from :func:`group_sims`; ``locations`` (optional,
     indexed by component label): ``lat, lon, radius_m``.  ``scan_end`` defaults
-    to the latest ``last_seen``.
+    to the latest ``last_seen``.  Grouped operations only (no loop over
+    deployments): 100,000 deployments of one SIM cost about as much as one of
+    100,000.
     """
     columns = ["deployment_id", "class", "n_sims", "n_devices", "n_sites", "sites", "lat", "lon",
                "radius_m", "first_seen", "last_seen", "active_hours", "events", "score",
@@ -272,37 +472,35 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     if len(sims) == 0:
         return pd.DataFrame(columns=columns), pd.Series([], index=sims.index, name="deployment_id",
                                                        dtype=object)
+    labels = np.asarray(labels, dtype=np.int64)
     df = sims.assign(_comp=labels)
     if scan_end is None:
         scan_end = df["last_seen"].max()
     dev = devices.loc[devices["imsi"].isin(df.index) & (devices["imei"].astype(str) != "")]
     dev = dev.assign(_comp=pd.Series(labels, index=df.index).reindex(dev["imsi"]).to_numpy())
     n_devices = dev.groupby("_comp")["imei"].nunique()
-    rows = []
-    for comp, g in df.groupby("_comp", sort=True):
-        pos = np.flatnonzero(labels == comp)
-        site_counts = g.loc[g["main_site"].astype(str) != "", "main_site"].value_counts()
-        kinds = link_counts.loc[comp] if comp in link_counts.index else pd.Series(dtype=int)
-        loc = locations.loc[comp] if locations is not None and comp in locations.index else None
-        rows.append({
-            "_comp": comp,
-            "class": _majority_class(g),
-            "n_sims": len(g),
-            "n_devices": int(n_devices.get(comp, 0)),
-            "n_sites": len(site_counts),
-            "sites": ";".join(map(str, site_counts.index)),
-            "lat": float(loc["lat"]) if loc is not None else np.nan,
-            "lon": float(loc["lon"]) if loc is not None else np.nan,
-            "radius_m": float(loc["radius_m"]) if loc is not None else np.nan,
-            "first_seen": g["first_seen"].min(),
-            "last_seen": g["last_seen"].max(),
-            "active_hours": format_hours(active_hours(np.asarray(hours)[pos].sum(axis=0))),
-            "events": int(g["n_events"].sum()),
-            "score": round(float(g["score"].mean()), 4),
-            "linked_by": ", ".join(f"{k} ({int(kinds[k])})" for k in LINK_KINDS
-                                   if kinds.get(k, 0) > 0),
-        })
-    table = pd.DataFrame(rows)
+    g = df.groupby("_comp", sort=True)
+    table = pd.DataFrame({"n_sims": g.size(), "first_seen": g["first_seen"].min(),
+                          "last_seen": g["last_seen"].max(),
+                          "events": g["n_events"].sum().astype(np.int64),
+                          "score": g["score"].mean().round(4)})
+    comps = table.index.to_numpy()
+    # majority class, ties to the higher summed score
+    tally = df.groupby(["_comp", "class"]).agg(size=("score", "size"), sum=("score", "sum"))
+    tally = tally.reset_index().sort_values(["_comp", "size", "sum"], ascending=[True, False, False])
+    table["class"] = tally.drop_duplicates("_comp").set_index("_comp")["class"].reindex(comps)
+    table["n_devices"] = n_devices.reindex(comps, fill_value=0).astype(int).to_numpy()
+    sites = _ordered_join(labels, df["main_site"])
+    table["n_sites"] = sites["n"].reindex(comps, fill_value=0).astype(int).to_numpy()
+    table["sites"] = sites["joined"].reindex(comps, fill_value="").to_numpy()
+    for c in ("lat", "lon", "radius_m"):
+        table[c] = (locations[c].astype(float).reindex(comps).to_numpy()
+                    if locations is not None and len(locations) else np.nan)
+    table["active_hours"] = hours_text(sum_rows(hours, np.searchsorted(comps, labels), len(comps)))
+    kinds = link_counts.reindex(comps, fill_value=0)
+    table["linked_by"] = [", ".join(f"{k} ({int(n)})" for k, n in zip(LINK_KINDS, row) if n > 0)
+                          for row in kinds[list(LINK_KINDS)].to_numpy()]
+    table = table.rename_axis("_comp").reset_index()
     idle = (pd.Timestamp(scan_end) - table["last_seen"]).dt.total_seconds() / 86400.0
     table["priority"] = priority(table["score"], table["n_sims"], idle)
     table = table.sort_values(["priority", "n_sims", "score"], ascending=False, kind="stable")

@@ -64,6 +64,10 @@ class ParseError(InputError):
         super().__init__(msg)
 
 
+class TooManyRejectsError(InputError):
+    """A file or a run rejected more than the allowed share of its records."""
+
+
 class EmptyInputError(InputError):
     """An input holds no records at all."""
 
@@ -74,3 +78,7 @@ class ConfigError(SimboxError, ValueError):
 
 class ModelError(SimboxError, ValueError):
     """A model folder is missing, corrupted, or incompatible with this simbox."""
+
+
+class OutputError(SimboxError, OSError):
+    """An output cannot be written (no space, read-only disk, another run writing it)."""

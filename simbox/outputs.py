@@ -14,8 +14,11 @@ sites with a confidence radius, a circle polygon around it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import math
+import re
 import os
 import shutil
 import tempfile
@@ -25,13 +28,14 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from simbox.errors import InputError
+from simbox.errors import InputError, OutputError, SimboxError
 
-__all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "write_csv", "write_geojson",
-           "write_kml", "iso_times", "KML_NS"]
+__all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
+           "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
 
 OUTPUT_FILES = ("flagged.csv", "deployments.csv", "sites.csv", "sites.geojson", "sites.kml",
-                "report.html", "summary.json", "rejects.csv")
+                "scores.csv", "report.html", "summary.json", "rejects.csv")
+log = logging.getLogger("simbox.outputs")
 KML_NS = "http://www.opengis.net/kml/2.2"
 CLASS_COLOURS = {"simbox": "#d62728", "cardfarm": "#7b3fb2"}   # also used by the report
 
@@ -50,27 +54,144 @@ def check_output_folder(out) -> Path:
     return out
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # someone else's live process
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class OutputLock:
+    """``.<name>.lock`` beside an output folder: one writer at a time.
+
+    The lock file holds the owner's pid and is held with ``flock`` while the
+    owner writes; the kernel releases a ``flock`` when its process dies however
+    it dies (kill -9, a crash), so a later run that gets the lock has proof that
+    the previous owner is dead, and with it, that temporaries beside the folder
+    (``.<name>.*.tmp``, ``.<name>.*.old``) are leftovers it may remove.
+    """
+
+    def __init__(self, folder: Path, shown: Path | None = None):
+        self.folder = folder
+        self.shown = shown or folder
+        self.path = folder.parent / f".{folder.name}.lock"
+        self.fd = None
+
+    def acquire(self) -> "OutputLock":
+        import fcntl
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    pid = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+                finally:
+                    os.close(fd)
+                raise OutputError(f"{self.shown}: another simbox run (pid {pid}) is writing this "
+                                 "output folder; wait for it to finish, or give another --out")
+            try:                   # the file may have been released and removed meanwhile
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+    def stale(self) -> list[Path]:
+        """Temporaries of earlier runs on this folder (only call while holding the lock)."""
+        mine = re.compile(rf"\.{re.escape(self.folder.name)}\.[A-Za-z0-9_]+\.(tmp|old)")
+        return sorted(p for p in self.folder.parent.glob(f".{self.folder.name}.*")
+                      if mine.fullmatch(p.name) and p.is_dir() and not p.is_symlink())
+
+
+ERRNO_WORDS = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+               errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
+               errno.EPERM: "operation not permitted", errno.EIO: "input/output error"}
+
+
+def output_error(exc: OSError, out, where=None) -> OutputError:
+    """An OSError met while writing ``out`` as one line naming the path and what to do."""
+    words = ERRNO_WORDS.get(exc.errno) or (exc.strerror or str(exc)).lower()
+    path = where or exc.filename or out
+    hint = "free some space or give --out on another disk" if exc.errno in (
+        errno.ENOSPC, errno.EDQUOT) else "give a writable folder for --out"
+    return OutputError(f"{path}: cannot write the scan output: {words}; {hint}")
+
+
 @contextlib.contextmanager
 def atomic_folder(out):
-    """Yield a temporary folder; on success it replaces ``out`` in one rename."""
-    out = check_output_folder(out)
-    parent = out.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    """Yield a temporary folder; on success it replaces ``out`` in one rename.
+
+    ``out`` may be a symbolic link: the folder it points to is replaced and the
+    link kept.  One writer at a time (:class:`OutputLock`): a second run on the
+    same folder is refused with one line, and leftovers of killed runs are
+    removed.  A failing write (no space, read-only disk) is an
+    :class:`~simbox.errors.OutputError` naming the path.
+    """
+    shown = Path(out)
+    real = Path(os.path.realpath(shown)) if shown.is_symlink() else shown.absolute()
+    check_output_folder(real if shown.is_symlink() else shown)
+    parent = real.parent
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, shown, where=exc.filename or parent) from None
+    lock = OutputLock(real, shown)
+    try:
+        lock.acquire()
+    except OutputError:
         raise
-    os.chmod(tmp, 0o777 & ~_umask())
-    old = None
-    if out.exists():
-        check_output_folder(out)
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
-        os.rename(out, old / out.name)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise output_error(exc, shown, where=shown) from None
+    try:
+        for old in lock.stale():
+            log.warning("%s: removing the leftover of an interrupted run", old)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".tmp", dir=parent))
+        except OSError as exc:
+            raise output_error(exc, shown, where=parent) from None
+        try:
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_umask())
+            old = None
+            if real.exists():
+                check_output_folder(real)
+                old = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".old", dir=parent))
+                os.rename(real, old / real.name)
+            os.rename(tmp, real)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, SimboxError):
+                raise
+            raise output_error(exc, shown) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        lock.release()
 
 
 def _umask() -> int:
@@ -90,8 +211,38 @@ def iso_times(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, made inert (CSV injection).
+
+    As OWASP recommends: a text cell starting with ``= + - @``, a tab or a carriage
+    return gets a leading single quote (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``),
+    so Excel, LibreOffice and Google Sheets show it as text.  Numbers (``-12.5``)
+    and non-text columns are left as they are.
+    """
+    out = None
+    for c in df.columns:
+        col = df[c]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        first = col.str[:1] if pd.api.types.is_string_dtype(col) else \
+            col.map(lambda v: v[:1] if isinstance(v, str) else "")
+        text = first.isin(FORMULA_START).to_numpy(dtype=bool).copy()
+        if text.any():
+            text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        if text.any():
+            out = df.copy() if out is None else out
+            out.loc[text, c] = "'" + col[text].astype(str)
+    return df if out is None else out
+
+
 def write_csv(df: pd.DataFrame, path) -> None:
-    iso_times(df).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    """A table as UTF-8 CSV: ISO times, formulas made inert (:func:`neutralise_formulas`)."""
+    neutralise_formulas(iso_times(df)).to_csv(path, index=False, lineterminator="\n",
+                                              float_format="%.10g")
 
 
 def _json_value(v):
@@ -111,9 +262,13 @@ def geojson(sites: pd.DataFrame) -> dict:
     features = []
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
-        if lat is None or lon is None or pd.isna(lat) or pd.isna(lon):
-            continue
         props = {k: _json_value(v) for k, v in row.items() if k not in ("lat", "lon")}
+        if lat is None or lon is None or pd.isna(lat) or pd.isna(lon):
+            # coordinates unknown (no cell table): a Feature without geometry (RFC 7946 3.2)
+            props["coordinates"] = "unknown"
+            features.append({"type": "Feature", "id": str(row["site_id"]), "geometry": None,
+                             "properties": props})
+            continue
         features.append({"type": "Feature", "id": str(row["site_id"]),
                          "geometry": {"type": "Point", "coordinates": [round(float(lon), 7),
                                                                        round(float(lat), 7)]},
@@ -152,8 +307,7 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
                    f"</LineStyle><PolyStyle><color>{_kml_colour(colour, '40')}</color></PolyStyle></Style>")
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
-        if pd.isna(lat) or pd.isna(lon):
-            continue
+        located = not (pd.isna(lat) or pd.isna(lon))
         style = row.get("class") if row.get("class") in CLASS_COLOURS else "simbox"
         data = "".join(f'<Data name="{escape(str(k))}"><value>{escape("" if pd.isna(v) else str(v))}'
                        "</value></Data>" for k, v in row.items() if k not in ("lat", "lon"))
@@ -162,11 +316,13 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
                 f"priority {row['priority']}")
         if row.get("radius_m") and row["radius_m"] > 0:
             desc += f"; within about {row['radius_m']:.0f} m"
+        if not located:
+            desc = "coordinates unknown (no cell table); " + desc
+        point = f"<Point><coordinates>{lon:.7f},{lat:.7f},0</coordinates></Point>" if located else ""
         out.append(f"<Placemark><name>{escape(str(row['site_id']))}</name>"
                    f"<description>{escape(desc)}</description><styleUrl>#{style}</styleUrl>"
-                   f"<ExtendedData>{data}</ExtendedData>"
-                   f"<Point><coordinates>{lon:.7f},{lat:.7f},0</coordinates></Point></Placemark>")
-        if row.get("radius_m") and row["radius_m"] > 0:
+                   f"<ExtendedData>{data}</ExtendedData>{point}</Placemark>")
+        if located and row.get("radius_m") and row["radius_m"] > 0:
             ring = " ".join(f"{x:.7f},{y:.7f},0" for x, y in circle(lat, lon, float(row["radius_m"])))
             out.append(f"<Placemark><name>{escape(str(row['site_id']))} (confidence radius)</name>"
                        f"<styleUrl>#{style}</styleUrl><Polygon><outerBoundaryIs><LinearRing>"

@@ -24,11 +24,14 @@ know are worded from the feature registry's meaning.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger("simbox.reasons")
 
 __all__ = ["Phrase", "PHRASES", "reference_stats", "deviations", "reasons", "reasons_table",
            "occlusion_contributions"]
@@ -58,6 +61,13 @@ class Phrase:
     words: Callable[[float], str]   # value -> phrase
 
 
+def _tail(v) -> str:
+    """A percentile rank (0-1, 1 = the most) as the "top n%" or "bottom n%" of the
+    network's SIMs (at least 1%)."""
+    side, part = ("top", 1 - v) if v >= 0.5 else ("bottom", v)
+    return f"{side} {max(1, int(np.ceil(100 * part - 1e-9)))}% of the network's SIMs"
+
+
 def _km(v) -> str:
     """A distance given in km, in m under 1 km."""
     return f"{1000 * v:,.0f} m" if v < 1 else f"{v:,.1f} km"
@@ -77,6 +87,14 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
                           f"{v:.1f} calls received per call made"),
     "mtc_callers": Phrase(-1, "received", True,
                           lambda v: _few(v, "nobody calls it", "called by only {n} numbers")),
+    "moc_called_back_share": Phrase(-1, "callback", False,
+                                    lambda v: "no number it calls ever calls back" if v <= 0 else
+                                    f"{_share(v)} of the numbers it calls call back"),
+    # either way: a box's few received calls are mostly call-backs (nobody else knows its
+    # number), a phone's mostly are not, an office's customers call back
+    "mtc_callback_share": Phrase(0, "callback", False,
+                                 lambda v: "no call received from a number it called" if v <= 0
+                                 else f"{_share(v)} of calls received from numbers it called"),
     "n_cells": Phrase(-1, "cells", True,
                       lambda v: "one cell" if round(v) <= 1 else _few(v, "", "only {n} cells")),
     "n_sites": Phrase(-1, "cells", True,
@@ -87,6 +105,9 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "device_not_phone": Phrase(+1, "device_type", False,
                                lambda v: "in a modem or gateway, not a phone" if v >= 0.5
                                else "in a phone"),
+    "moves": Phrase(-1, "cells", True,
+                    lambda v: "never changes site" if v < 0.5 else
+                    "changes site once" if v < 1.5 else f"changes site {_n(v)} times"),
     "comove_share": Phrase(+1, "comove", False,
                            lambda v: f"{_share(v)} of its moves between sites made together "
                            "with another SIM (same sites, same minutes)"),
@@ -150,6 +171,23 @@ PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
     "n_events": Phrase(+1, "volume", True, lambda v: f"{_n(v)} events"),
     "lifetime_share": Phrase(-1, "lifetime", False,
                              lambda v: f"seen over only {_share(v)} of the period"),
+    # the weekly rhythm: offices rest at weekends and evenings, boxes carry the evening wave
+    "moc_weekend_share": Phrase(+1, "week", False, lambda v: f"{_share(v)} of calls at weekends"),
+    "moc_office_share": Phrase(-1, "week", False,
+                               lambda v: f"{_share(v)} of calls in office hours (Mon-Fri 9-18)"),
+    "moc_evening_share": Phrase(+1, "evening", False,
+                                lambda v: f"{_share(v)} of calls in the evening (18-24)"),
+    "in_intl_share": Phrase(+1, "intl_in", False,
+                            lambda v: f"{_share(v)} of calls and SMS received from abroad"),
+    # levels ranked within the scanned network
+    "moc_per_day_pct": Phrase(+1, "calls", False,
+                              lambda v: f"calls a day in the {_tail(v)}"),
+    "callees_per_day_pct": Phrase(+1, "callees", False,
+                                  lambda v: f"numbers called a day in the {_tail(v)}"),
+    "sms_mo_per_day_pct": Phrase(+1, "sms_out", False,
+                                 lambda v: f"SMS sent a day in the {_tail(v)}"),
+    "moc_dur_mean_pct": Phrase(0, "duration", False,
+                               lambda v: f"mean call length in the {_tail(v)}"),
 }
 # features that are never a reason on their own (times, calendar coverage)
 NOT_REASONS = frozenset({"first_seen", "last_seen", "active_days", "active_day_share"})
@@ -253,6 +291,27 @@ def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
     return ", ".join(phrases)
 
 
+def _pick(values: np.ndarray, scores: np.ndarray, rank: np.ndarray, phrases: list, floor: float,
+          top: int, groups: set) -> list[str]:
+    """:func:`_phrases` on arrays: ``scores`` aligned with ``values`` and ``phrases``."""
+    if top <= 0:
+        return []
+    ok = np.flatnonzero(~np.isnan(scores) & (scores > floor))
+    out = []
+    for j in ok[np.lexsort((rank[ok], -scores[ok]))]:
+        if len(out) >= top:
+            break
+        v = values[j]
+        if np.isnan(v):
+            continue
+        p = phrases[j]
+        if p.group in groups:
+            continue
+        groups.add(p.group)
+        out.append(p.words(float(v)))
+    return out
+
+
 def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.DataFrame | None = None,
                   reference: pd.DataFrame | None = None, top: int = 4,
                   min_model_contribution: float = 0.01) -> pd.Series:
@@ -263,7 +322,9 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     ``min_model_contribution`` of the score; the remaining places (all of them
     without contributions) go to the features where the SIM deviates most from
     ``reference``, which defaults to the SIMs of ``features`` not in
-    ``flagged_index`` (all of them if every SIM is flagged).
+    ``flagged_index`` (all of them if every SIM is flagged).  A row of
+    ``contributions`` that is all NaN (a SIM not occluded) falls back to the
+    deviations.  Arrays, not a DataFrame per SIM: 100,000 SIMs take seconds.
     """
     flagged_index = pd.Index(flagged_index)
     meanings = _registry_meanings()
@@ -271,43 +332,75 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
         reference = features.loc[~features.index.isin(flagged_index)]
         if len(reference) == 0:
             reference = features
+    cols = [c for c in features.columns if c not in NOT_REASONS]
+    rank = np.array([_RANK.get(c, len(_RANK)) for c in cols])
+    phrases = [_phrase(c, meanings) for c in cols]
+    values = features.loc[flagged_index, cols].to_numpy(dtype=float)
     dev = deviations(features.loc[flagged_index], reference_stats(reference))
+    dev = dev.reindex(columns=cols).to_numpy(dtype=float)
+    contrib = None if contributions is None else \
+        contributions.reindex(index=flagged_index, columns=cols).to_numpy(dtype=float)
     out = []
-    for imsi in flagged_index:
-        row, groups = features.loc[imsi], set()
-        phrases = [] if contributions is None else _phrases(
-            row, contributions.loc[imsi], min_model_contribution, top, meanings, groups)
-        phrases += _phrases(row, dev.loc[imsi], 1.0, top - len(phrases), meanings, groups)
-        out.append(", ".join(phrases))
+    for i in range(len(flagged_index)):
+        groups: set = set()
+        got = [] if contrib is None or np.isnan(contrib[i]).all() else _pick(
+            values[i], contrib[i], rank, phrases, min_model_contribution, top, groups)
+        got += _pick(values[i], dev[i], rank, phrases, 1.0, top - len(got), groups)
+        out.append(", ".join(got))
     return pd.Series(out, index=flagged_index, name="reasons", dtype=object)
 
 
 def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.DataFrame, *,
-                            max_rows: int = 200_000) -> pd.DataFrame:
+                            max_rows: int = 200_000, candidates: int | None = None,
+                            budget_rows: int | None = None, base=None) -> pd.DataFrame:
     """Per-feature contributions to the scores of the SIMs in ``index``.
 
     ``score``: a callable DataFrame -> array of scores (the model's).  The
     contribution of feature f to SIM i is ``score(x_i) - score(x_i with f set
     to the median of reference)``: how much of the score that feature carries.
     Rows are scored in chunks of at most ``max_rows``.
+
+    The cost is one model evaluation per SIM and occluded feature.  To bound it:
+    ``candidates`` occludes, per SIM, only the features where it sits furthest
+    from the reference (robust z-score, either direction; the others get 0: a
+    feature at the median carries nothing); ``budget_rows`` caps the evaluations
+    of the whole call: SIMs in ``index`` order (give the highest scores first)
+    until the budget is spent, the rest get NaN rows (their reasons then follow
+    the deviations).  ``base``: the SIMs' scores when already known.
     """
     X = features.loc[pd.Index(index)]
     cols = list(features.columns)
     median = reference[cols].median()
     if len(X) == 0:
         return pd.DataFrame(index=X.index, columns=cols, dtype=float)
-    base = np.asarray(score(X), dtype=float)
-    out = np.zeros((len(X), len(cols)))
-    step = max(1, max_rows // len(cols))
-    values = X.to_numpy(dtype=float)
-    for lo in range(0, len(X), step):
-        block = values[lo:lo + step]
-        n = len(block)
-        stacked = np.repeat(block[None, :, :], len(cols), axis=0)     # feature, sim, column
-        for f in range(len(cols)):
-            stacked[f, :, f] = median.iloc[f]
-        frame = pd.DataFrame(stacked.reshape(-1, len(cols)), columns=cols)
-        frame = frame.astype(features.dtypes.to_dict(), errors="ignore")
-        s = np.asarray(score(frame), dtype=float).reshape(len(cols), n)
-        out[lo:lo + n] = (base[lo:lo + n][None, :] - s).T
+    k = len(cols) if candidates is None else max(1, min(int(candidates), len(cols)))
+    n = len(X) if budget_rows is None else min(len(X), max(0, int(budget_rows) // k))
+    out = np.full((len(X), len(cols)), np.nan)
+    if n == 0:
+        return pd.DataFrame(out, index=X.index, columns=cols)
+    if n < len(X):
+        log.info("reasons: the model's contributions for the first %s of %s flagged SIMs; the "
+                 "others are explained by their deviations", f"{n:,}", f"{len(X):,}")
+    values = X.to_numpy(dtype=float)[:n]
+    base = np.asarray(score(X.iloc[:n]) if base is None else base, dtype=float)[:n]
+    if k == len(cols):
+        which = np.tile(np.arange(len(cols)), (n, 1))
+    else:
+        stats = reference_stats(reference[cols])
+        z = ((_transform(X.iloc[:n], cols) - stats["median"]) / stats["scale"]).abs()
+        z = z.fillna(-1.0).to_numpy()
+        which = np.argsort(-z, axis=1, kind="stable")[:, :k]
+    med = median.to_numpy(dtype=float)
+    dtypes = features.dtypes.to_dict()
+    step = max(1, max_rows // k)
+    out[:n] = 0.0
+    for lo in range(0, n, step):
+        block, w = values[lo:lo + step], which[lo:lo + step]
+        m = len(block)
+        stacked = np.repeat(block, k, axis=0)                        # sim-major, k rows each
+        f = w.reshape(-1)
+        stacked[np.arange(m * k), f] = med[f]
+        frame = pd.DataFrame(stacked, columns=cols).astype(dtypes, errors="ignore")
+        s = np.asarray(score(frame), dtype=float).reshape(m, k)
+        np.put_along_axis(out[lo:lo + m], w, base[lo:lo + m, None] - s, axis=1)
     return pd.DataFrame(out, index=X.index, columns=cols)

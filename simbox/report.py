@@ -47,6 +47,13 @@ def hour_bars(profile) -> str:
 FIELD_SHEETS = 6
 
 
+def _where(row) -> str:
+    """A site's coordinates, or that they are unknown (a scan without a cell table)."""
+    if pd.isna(row["lat"]) or pd.isna(row["lon"]):
+        return "coordinates unknown (no cell table)"
+    return f"{row['lat']:.5f}, {row['lon']:.5f}"
+
+
 def _field_sheets(result, sites: pd.DataFrame) -> str:
     flagged = result.flagged
     cards = []
@@ -57,7 +64,7 @@ def _field_sheets(result, sites: pd.DataFrame) -> str:
         types = here["device_type"].replace("", "unknown").value_counts() \
             if "device_type" in here else pd.Series(dtype=int)
         deps = here.groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
-        where = f"{row['lat']:.5f}, {row['lon']:.5f}"
+        where = _where(row)
         if row.get("radius_m", 0) and row["radius_m"] > 0:
             where += f" &plusmn; {row['radius_m']:.0f} m"
         items = [("where", where)]
@@ -158,7 +165,7 @@ def _todo(sites: pd.DataFrame, deployments: pd.DataFrame, summary: dict) -> str:
     lines = [f"Shut down the {summary['flagged']:,} SIMs of <code>flagged.csv</code>, "
              "deployment by deployment, highest priority first."]
     for i, row in enumerate(sites.head(3).to_dict(orient="records")):
-        where = f"{row['lat']:.5f}, {row['lon']:.5f}"
+        where = _where(row)
         if row.get("radius_m", 0) and row["radius_m"] > 0:
             where += f" (within about {row['radius_m']:.0f} m)"
         extra = f", {html.escape(str(row['address']))}" if row.get("address") else ""
@@ -178,6 +185,13 @@ def _warnings(summary: dict) -> str:
     if summary.get("unlocated_flagged"):
         out.append(f"{summary['unlocated_flagged']:,} flagged SIM(s) have no known main site and appear "
                    "in no site.")
+    for w in summary.get("model_warnings", []):
+        out.append("The model warns: " + html.escape(w))
+    for note in summary.get("notes", []):
+        out.append(html.escape(note[0].upper() + note[1:]) + ".")
+    if summary.get("timezone_source", "given") != "given":
+        out.append(html.escape(f"Time of day in {summary.get('timezone')}: "
+                               f"{summary['timezone_source']}."))
     rec = summary.get("records", {})
     if rec.get("rejected"):
         out.append(f"{rec['rejected']:,} malformed record(s) were rejected (see <code>rejects.csv</code>).")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
+import types
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -23,18 +25,27 @@ import numpy as np
 import pandas as pd
 
 from simbox._version import __version__
-from simbox.deployments import LinkRules, deployment_table, group_sims
+from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
+from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
 
-__all__ = ["scan", "assemble", "ScanResult", "summary_line", "FLAGGED_COLUMNS"]
+__all__ = ["scan", "assemble", "ScanResult", "summary_line", "time_outliers", "FLAGGED_COLUMNS",
+           "SCORES_COLUMNS"]
 
 FLAGGED_COLUMNS = ["imsi", "msisdn", "class", "score", "deployment_id", "reasons", "first_seen",
                    "last_seen", "n_events", "n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data",
                    "imei", "device_type", "main_site", "main_cell", "score_simbox", "score_cardfarm"]
+SCORES_COLUMNS = ["imsi", "msisdn", "score", "score_simbox", "score_cardfarm", "score_legit",
+                  "class", "flagged"]
 FRAUD_CLASSES = ("simbox", "cardfarm")
+OCCLUDED_FEATURES = 8          # reasons: features occluded per flagged SIM (its most deviating)
+REFERENCE_SIMS = 20_000        # reasons: SIMs not flagged that give the medians (a fixed sample)
+OCCLUSION_MIN_ROWS = 12_000    # reasons: model evaluations allowed, at least (else SIMs / 8)
+NO_CELLS_NOTE = ("no cell table (--cells): each site is one cell, its coordinates are unknown; "
+                 "no map")
 log = logging.getLogger("simbox.scan")
 
 
@@ -54,6 +65,7 @@ class ScanResult:
     baseline_hours: np.ndarray | None = field(default=None, repr=False)
     rejects_path: str | None = None
     out: Path | None = None
+    scores: pd.DataFrame | None = field(default=None, repr=False)   # every SIM, SCORES_COLUMNS
 
     def write(self, out_dir, *, report: bool = True) -> Path:
         """Write every output file into ``out_dir`` atomically; returns the folder."""
@@ -71,6 +83,8 @@ class ScanResult:
         write_csv(self.sites, folder / "sites.csv")
         write_geojson(self.sites, folder / "sites.geojson")
         write_kml(self.sites, folder / "sites.kml")
+        if self.scores is not None:
+            write_csv(self.scores, folder / "scores.csv")
         if self.rejects_path and os.path.exists(self.rejects_path) and \
                 Path(self.rejects_path).resolve() != (folder / "rejects.csv").resolve():
             shutil.copyfile(self.rejects_path, folder / "rejects.csv")
@@ -92,9 +106,54 @@ def summary_line(summary: dict) -> str:
     if summary.get("top_site"):
         t = summary["top_site"]
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
-    if summary.get("out"):
+    kinds = summary.get("subscriber_key") or {}
+    if set(kinds) - {"imsi"}:
+        line += "; subscriber key: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+    for note in summary.get("notes", []):
+        line += f"; {note}"
+    if summary.get("timezone_source", "given") != "given":
+        line += f"; time zone {summary.get('timezone')}: {summary['timezone_source']}"
+    if summary.get("out") and summary.get("report", True):
         line += f"; report: {os.path.join(summary['out'], 'report.html')}"
+    elif summary.get("out"):
+        line += f"; output: {summary['out']}"
     return line
+
+
+def time_outliers(sims: pd.DataFrame) -> dict:
+    """SIMs whose first or last event lies far from the bulk of the data.
+
+    The bulk runs from the 10th percentile of the SIMs' first events to the 90th
+    percentile of their last events; a SIM is an outlier when its first event is
+    more than ``max(1 day, the bulk's length)`` before the bulk or its last event
+    that much after it (one row dated 2199 in a week of CDRs).  Returns ``mask``
+    (per SIM), ``end`` (the latest last event that is not an outlier: the scan's
+    end for recency), ``start`` and, when any, ``summary`` (for summary.json)
+    and ``message`` (the warning).
+    """
+    first = pd.to_datetime(sims["first_seen"], utc=True)
+    last = pd.to_datetime(sims["last_seen"], utc=True)
+    if len(sims) == 0 or last.isna().all():
+        return {"mask": np.zeros(len(sims), bool), "end": None, "start": None}
+    lo, hi = first.quantile(0.1), last.quantile(0.9)
+    tol = max(pd.Timedelta(days=1), hi - lo)
+    mask = ((first < lo - tol) | (last > hi + tol)).fillna(False).to_numpy()
+    out = {"mask": mask, "end": last[~mask].max(), "start": first[~mask].min()}
+    if mask.any():
+        early = (lo - first).where(first < lo - tol)
+        late = (last - hi).where(last > hi + tol)
+        cand = pd.DataFrame({"d": pd.concat([early, late]), "t": pd.concat([first, last])}).dropna()
+        worst = cand["d"].idxmax()
+        when = cand["t"].to_numpy()[cand["d"].to_numpy().argmax()]
+        out["summary"] = {"sims": int(mask.sum()), "bulk": [_iso(out["start"]), _iso(out["end"])],
+                          "earliest": _iso(min(first[mask].min(), last[mask].min())),
+                          "latest": _iso(max(first[mask].max(), last[mask].max())),
+                          "examples": [str(i) for i in sims.index[mask][:3]]}
+        out["message"] = (f"{int(mask.sum()):,} SIM(s) have events far outside the bulk of the "
+                          f"data ({_iso(out['start'])} to {_iso(out['end'])}), e.g. IMSI {worst} "
+                          f"at {_iso(when)}; they do not move the scan's end: recency is measured "
+                          f"to {_iso(out['end'])}")
+    return out
 
 
 def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
@@ -130,15 +189,23 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     hours = np.asarray(res.hours)[mask]
     labels, counts = group_sims(sims, hours, res.devices, rules)
     locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
-    scan_end = res.sims["last_seen"].max() if len(res.sims) else None
+    outliers = time_outliers(res.sims)
+    scan_end = outliers["end"]
+    if outliers.get("message"):
+        log.warning("%s", outliers["message"])
     deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
                                             scan_end=scan_end)
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
     reference = res.features.loc[~mask] if (~mask).any() else res.features
-    contributions = None if score is None else \
-        occlusion_contributions(score, res.features, sims.index, reference)
+    if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
+        reference = reference.sample(REFERENCE_SIMS, random_state=0)
+    by_score = sims["score"].sort_values(ascending=False, kind="stable").index
+    contributions = None if score is None else occlusion_contributions(
+        score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
+        budget_rows=max(OCCLUSION_MIN_ROWS, len(res.features) // 8),
+        base=sims["score"].reindex(by_score).to_numpy())
     reasons = reasons_table(res.features, sims.index, contributions=contributions,
                             reference=reference)
     counts_cols = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
@@ -154,12 +221,27 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
     flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
         .sort_values(["_r", "score", "imsi"], ascending=[True, False, True], kind="stable")
-    flagged = flagged[FLAGGED_COLUMNS].reset_index(drop=True)
+    columns = FLAGGED_COLUMNS + (["subscriber_key"] if "subscriber_key" in flagged else [])
+    flagged = flagged[columns].reset_index(drop=True)
     flagged["score"] = flagged["score"].round(4)
 
-    dep_hours = {d: hours[(per_sim == d).to_numpy()].sum(axis=0) for d in deployments["deployment_id"]}
-    main_site = sims["main_site"].astype(str).to_numpy()
-    site_hours = {s: hours[main_site == s].sum(axis=0) for s in sites["site_id"]}
+    scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
+        else preds.assign(msisdn="")
+    scores.index.name = "imsi"
+    scores = scores.reset_index()
+    for c in SCORES_COLUMNS:
+        if c not in scores.columns:
+            scores[c] = np.nan
+    scores = scores[SCORES_COLUMNS].sort_values(["score", "imsi"], ascending=[False, True],
+                                                kind="stable").reset_index(drop=True)
+    for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
+        scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
+
+    dep_code, dep_names = pd.factorize(per_sim.to_numpy())
+    dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
+    site_code, site_names = pd.factorize(sims["main_site"].astype(str).to_numpy())
+    by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
+    site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
     dev = res.devices.loc[res.devices["imsi"].isin(sims.index) & (res.devices["imei"].astype(str) != "")]
     by_class = flagged["class"].value_counts()
@@ -173,13 +255,14 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "sites": int(len(sites)),
         "devices": int(dev["imei"].nunique()),
         "unlocated_flagged": int((sims["main_site"].astype(str) == "").sum()),
-        "first_seen": _iso(res.sims["first_seen"].min()) if len(res.sims) else None,
-        "last_seen": _iso(res.sims["last_seen"].max()) if len(res.sims) else None,
+        "first_seen": _iso(outliers["start"]),
+        "last_seen": _iso(outliers["end"]),
+        "time_outliers": outliers.get("summary", {"sims": 0}),
         "top_site": ({k: _plain(sites.iloc[0][k]) for k in ("site_id", "lat", "lon", "n_sims")}
                      if len(sites) else None),
     })
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
-                      predictions=preds, features=res.features, cells=cells,
+                      scores=scores, predictions=preds, features=res.features, cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
 
 
@@ -192,20 +275,23 @@ def _iso(t) -> str | None:
 
 
 def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if isinstance(v, float) and np.isnan(v) else v
 
 
-def load_model(model):
-    """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default)."""
+def load_model(model, *, key=None, trust_pickle: bool = False):
+    """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default);
+    ``key`` (signing key bytes or key file) and ``trust_pickle``: see
+    :meth:`simbox.training.model.Model.load`."""
     from simbox.training.run import default_model_path, load_model as load_folder
     if model is None:
         path = default_model_path()
         if not (path / "model.json").exists():
             raise ModelError(f"{path}: this install has no default model; give a model folder "
                              "with --model (simbox train makes one)")
-        return load_folder(None), "default"
+        return load_folder(None, trust_pickle=trust_pickle), "default"
     if isinstance(model, (str, os.PathLike)):
-        return load_folder(model), os.fspath(model)
+        return load_folder(model, key=key, trust_pickle=trust_pickle), os.fspath(model)
     if hasattr(model, "predict") and hasattr(model, "threshold"):
         return model, type(model).__name__
     raise ConfigError(f"model must be a model folder or a Model, not {type(model).__name__}")
@@ -250,31 +336,40 @@ def _unknown_cells(res, cells: pd.DataFrame) -> dict:
             "examples": sorted(ev.loc[unknown, "cell_id"].astype(str).unique())[:3]}
 
 
-def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
+def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = None,
          target_precision: float | None = None, columns="canonical", timezone: str | None = None,
          on_bad_records: str = "skip", allow_missing_cells: bool = False, memory_limit="1GB",
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
-         signaling=(), progress=None) -> ScanResult:
+         signaling=(), progress=None, rejects=None,
+         max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
+         trust_pickle: bool = False) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
     (see docs/input-formats-signaling.md); ``inputs`` may then be empty.
-    ``cells``: ``cells.csv`` path or DataFrame (required: sites need coordinates).
+    ``cells``: ``cells.csv`` path or DataFrame, or None: then every cell is its own
+    site, without coordinates (the site files say so; the report has no map).
     ``model``: a model folder or a loaded Model (None: the shipped default);
     ``threshold`` / ``target_precision`` override its operating threshold.
-    ``timezone``: the network's local time (None: the model's).  CDR cells
+    ``timezone``: the network's local time (None: the model's, with a warning).  CDR cells
     missing from the cell table are an error (a site list would silently lose
     them) unless ``allow_missing_cells``: then they are counted and warned about
     and their SIMs are located from their other cells.  With ``out`` every file is written
-    there atomically (rejected records in ``rejects.csv``).
+    there atomically (rejected records in ``rejects.csv``, or in ``rejects``).
+    ``model_key``: the model folder must be signed with this key (bytes or a key
+    file); ``trust_pickle``: also load a model folder of an older simbox (a pickle).
+    The other options are those of :func:`simbox.features.compute_features`.
     """
-    t0 = time.monotonic()
+    t0 = _T0[0] = time.monotonic()
     _check_options(threshold, target_precision)
-    if cells is None:
-        raise InputError("no cells file: give the cell table (cell_id,site_id,lat,lon,azimuth) "
-                         "with --cells; sites need coordinates")
-    cell_table = load_cells(cells)
-    mdl, model_name = load_model(model)
+    cell_table = load_cells(cells) if cells is not None else no_cells()
+    card = _peek_card(model, trust_pickle)
+    if card is None:      # a loaded Model, or a folder that will not load: say why at once
+        mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
+    else:                 # load it (and import scikit-learn) while the features are computed
+        model_name = "default" if model is None else os.fspath(model)
+        mdl = ModelLoading(card, lambda: load_model(model, key=model_key,
+                                                    trust_pickle=trust_pickle)[0])
     if target_precision is not None:
         threshold = threshold_for_target(mdl, target_precision)
         source = f"set for precision {target_precision} on the model's validation curve"
@@ -286,19 +381,21 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     if threshold is None or not np.isfinite(threshold):
         raise ModelError(f"{model_name}: the model has no usable operating threshold "
                          f"({threshold}); give --threshold")
-    tz = timezone or (getattr(mdl, "card", None) or {}).get("timezone") or "UTC"
+    from simbox.training.run import model_timezone
+    tz, tz_source = model_timezone(timezone, mdl, model_name)
     run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
+               located=cells is not None, timezone_source=tz_source,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
-                             signaling=signaling))
+                             signaling=signaling, max_reject_share=max_reject_share))
     if out is None:
-        return _scan(inputs, cell_table, rejects=None, **run)
+        return _scan(inputs, cell_table, rejects=rejects, **run)
     with atomic_folder(out) as tmp:
-        result = _scan(inputs, cell_table, rejects=tmp / "rejects.csv", **run)
+        result = _scan(inputs, cell_table, rejects=rejects or tmp / "rejects.csv", **run)
         result.summary["out"] = os.fspath(out)
-        if hasattr(progress, "stage"):
-            progress.stage("writing outputs")
+        result.summary["report"] = bool(report)
+        _stage(progress, "writing outputs", f"into {tmp}")
         result.write_into(tmp, report=report)
     result.out = Path(out)
     if hasattr(progress, "finish"):
@@ -306,8 +403,81 @@ def scan(inputs, *, cells, tac=None, model=None, threshold: float | None = None,
     return result
 
 
+def no_cells() -> pd.DataFrame:
+    """The cell table of a scan without one: no cell, so no coordinates."""
+    return pd.DataFrame({"site_id": pd.Series(dtype=object), "lat": pd.Series(dtype=float),
+                         "lon": pd.Series(dtype=float)},
+                        index=pd.Index([], name="cell_id", dtype=object))
+
+
+def _peek_card(model, trust_pickle: bool) -> dict | None:
+    """The card of a model folder that looks loadable (read as JSON, nothing checked), else None."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return None
+    if model is None:
+        from simbox.training import __file__ as training_init
+        folder = Path(training_init).parent / "default_model"
+    else:
+        folder = Path(model)
+    try:
+        card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = card.get("files") if isinstance(card, dict) else None
+    if not isinstance(files, dict) or not isinstance(card.get("threshold", {}), dict):
+        return None
+    if "model.skops" not in files and not (trust_pickle and "model.joblib" in files):
+        return None
+    return card
+
+
+class ModelLoading:
+    """A model folder loading in a thread (its card already read): :meth:`get` waits
+    for the model, or raises what loading raised.  A scan starts it before the
+    features, which then hide the import of scikit-learn and the load."""
+
+    def __init__(self, card: dict, load):
+        import threading
+        self.card = card
+        self.threshold = card.get("threshold", {}).get("value")
+        self._done: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
+                                        name="simbox-model-load")
+        self._thread.start()
+
+    def _run(self, load):
+        try:
+            self._done["model"] = load()
+        except BaseException as exc:      # handed to the caller of get()
+            self._done["error"] = exc
+
+    def get(self):
+        self._thread.join()
+        if "error" in self._done:
+            raise self._done["error"]
+        return self._done["model"]
+
+
+def _stage(progress, label: str, detail: str = "", **bar) -> None:
+    """A new stage: logged (seen with -v, also without a terminal) and shown on the bar."""
+    log.info("%s%s (%.1fs)", label, f": {detail}" if detail else "", time.monotonic() - _T0[0])
+    if hasattr(progress, "stage"):
+        progress.stage(label, **bar)
+
+
+_T0 = [time.monotonic()]
+
+
+def one_thread():
+    """Model evaluation on one OpenMP thread: the booster's threads spin-wait for each
+    other, and on a busy machine (other jobs on the cores) a call costs several times
+    more with two threads than with one (100k SIMs: 21 s against 3.5 s, measured)."""
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_missing_cells, link_rules,
-          progress, started, features, rejects):
+          progress, started, features, rejects, located=True, timezone_source="given"):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
     from simbox.features import compute_features
@@ -318,14 +488,16 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
         raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute_features(inputs, cells=cell_table.reset_index(), rejects=rejects, **features)
+        res = compute_features(inputs, cells=cell_table.reset_index() if located else None,
+                               rejects=rejects, **features)
     for w in caught:   # one line each; cells missing from the table are said once, below
         if "not in cells.csv" not in str(w.message):
             log.warning("%s", w.message)
     if len(res.features) == 0:
         raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
                               "nothing to scan")
-    unknown = _unknown_cells(res, cell_table)
+    unknown = _unknown_cells(res, cell_table) if located else \
+        {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
     if unknown["cells"]:
         msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
                f"the cell table (e.g. {', '.join(unknown['examples'])})")
@@ -337,20 +509,48 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
             raise InputError(msg + "; add them to the cell table, or pass --allow-missing-cells "
                              "to locate their SIMs from their other cells")
         log.warning("%s; their SIMs are located from their other cells", msg)
-    if hasattr(progress, "stage"):
-        progress.stage("scoring", total=len(res.features), unit="SIMs")
-    predictions = model.predict(res.features, threshold=threshold)
+    if isinstance(model, ModelLoading):
+        model = model.get()
+    _stage(progress, "scoring", f"{len(res.features):,} SIMs", total=len(res.features), unit="SIMs")
+    with one_thread():
+        predictions = model.predict(res.features, threshold=threshold)
     if callable(progress):
         progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
+    model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
+    for w in model_warnings:
+        log.warning("model %s: %s", model_name, w)
     summary = {"model": model_name, "threshold_source": source, "timezone": features["timezone"],
+               "model_warnings": model_warnings,
+               "timezone_source": timezone_source, "subscriber_key": res.key_kinds,
+               "key_collisions": res.key_collisions,
+               "coordinates": "known" if located else "unknown",
                "records": stats, "unknown_cells": {k: unknown[k] for k in ("cells", "events")},
                "scanned_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if hasattr(progress, "stage"):
-        progress.stage("grouping deployments, reasons")
+    _stage(progress, "grouping deployments, reasons",
+           f"{int(predictions['flagged'].sum()):,} SIMs at the model's threshold")
+    def score(X):
+        with one_thread():
+            return model.predict(X, threshold=threshold)["score"].to_numpy()
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
-                      score=lambda X: model.predict(X, threshold=threshold)["score"].to_numpy(),
-                      summary=summary)
+                      score=score, summary=summary)
+    if not located:
+        result.summary["notes"] = [NO_CELLS_NOTE]
+        sites = result.sites
+        result.sites = sites.assign(coordinates="unknown", cells=sites["site_id"].astype(str)) \
+            if len(sites) else sites.assign(coordinates=pd.Series(dtype=object))
     result.summary["seconds"] = round(time.monotonic() - started, 1)
     result.rejects_path = os.fspath(rejects) if rejects is not None else None
     return result
+
+
+class _ScanModule(types.ModuleType):
+    """``simbox.scan`` is both this module and the public function: once the module is
+    imported, Python binds the package attribute ``simbox.scan`` to it, so the module
+    itself calls :func:`scan`."""
+
+    def __call__(self, *args, **kwargs):
+        return scan(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _ScanModule

@@ -34,7 +34,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import active_hours, format_hours
+from simbox.deployments import hours_text, sum_rows
 from simbox.errors import InputError
 
 __all__ = ["CELL_COLUMNS", "load_cells", "haversine_m", "locate", "site_table", "SITE_COLUMNS"]
@@ -92,6 +92,43 @@ def _main_cluster(pos: pd.DataFrame, cluster_m: float) -> np.ndarray:
     return label == int(np.argmax(totals))
 
 
+def _centroid(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
+    """Location of one group from its kept positions (``lat, lon, events``) and its cells."""
+    w = pos["events"].to_numpy(dtype=float) ** 2
+    lat0 = float(np.average(pos["lat"], weights=w))
+    # longitude averaged as a unit vector: correct across the antimeridian
+    lon_r = np.radians(pos["lon"].to_numpy())
+    lon0 = float(np.degrees(np.arctan2(np.average(np.sin(lon_r), weights=w),
+                                       np.average(np.cos(lon_r), weights=w))))
+    d = haversine_m(lat0, lon0, pos["lat"].to_numpy(), pos["lon"].to_numpy())
+    radius = float(np.sqrt(np.average(d ** 2, weights=w)))
+    c = cells_used.sort_values("events", ascending=False, kind="stable")
+    return {"lat": round(lat0, 6), "lon": round(lon0, 6), "radius_m": round(radius, 0),
+            "events": int(c["events"].sum()), "cells": ";".join(c["cell_id"].astype(str))}
+
+
+def _centroids(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
+    """:func:`_centroid` of many groups at once (every position of a group kept)."""
+    w = pos["events"].to_numpy(dtype=float) ** 2
+    lon_r = np.radians(pos["lon"].to_numpy())
+    sums = pd.DataFrame({"group": pos["group"].to_numpy(), "w": w, "wlat": w * pos["lat"].to_numpy(),
+                         "wsin": w * np.sin(lon_r), "wcos": w * np.cos(lon_r)}) \
+        .groupby("group", sort=False).sum()
+    lat0 = sums["wlat"] / sums["w"]
+    lon0 = np.degrees(np.arctan2(sums["wsin"] / sums["w"], sums["wcos"] / sums["w"]))
+    d = haversine_m(lat0.reindex(pos["group"]).to_numpy(), lon0.reindex(pos["group"]).to_numpy(),
+                    pos["lat"].to_numpy(), pos["lon"].to_numpy())
+    rad = pd.Series(w * d ** 2, index=pos["group"].to_numpy()).groupby(level=0, sort=False).sum()
+    radius = np.sqrt(rad.reindex(sums.index) / sums["w"])
+    c = cells_used.assign(_o=np.arange(len(cells_used))) \
+        .sort_values(["group", "events", "_o"], ascending=[True, False, True], kind="stable")
+    c = c.assign(cell_id=c["cell_id"].astype(str))
+    per = c.groupby("group", sort=False).agg(events=("events", "sum"), cells=("cell_id", ";".join))
+    return {g: {"lat": round(float(lat0[g]), 6), "lon": round(float(lon0[g]), 6),
+                "radius_m": round(float(radius[g]), 0), "events": int(per.at[g, "events"]),
+                "cells": per.at[g, "cells"]} for g in sums.index}
+
+
 def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
            cluster_m: float = CLUSTER_M) -> pd.DataFrame:
     """Position of each group of SIMs from the cells that carried its events.
@@ -113,21 +150,22 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
         return pd.DataFrame(columns=cols)
     per_cell = ev.groupby(["group", "cell_id"], sort=False).agg(
         events=("events", "sum"), lat=("lat", "first"), lon=("lon", "first")).reset_index()
+    pos = per_cell.groupby(["group", "lat", "lon"], sort=False)["events"].sum().reset_index()
+    # the busiest position of each group; a group whose positions all lie within cluster_m
+    # of it is one cluster (every position joins the first seed): done in bulk below,
+    # the others (a box that moved, a remote bank) one by one
+    top = pos.sort_values(["group", "events"], ascending=[True, False], kind="stable") \
+        .drop_duplicates("group").set_index("group")
+    far = haversine_m(top["lat"].reindex(pos["group"]).to_numpy(), top["lon"].reindex(pos["group"]).to_numpy(),
+                      pos["lat"].to_numpy(), pos["lon"].to_numpy()) > cluster_m
+    spread = set(pos.loc[far, "group"])
     out = {}
-    for g, c in per_cell.groupby("group", sort=False):
-        pos = c.groupby(["lat", "lon"], sort=False)["events"].sum().reset_index()
-        pos = pos.loc[_main_cluster(pos, cluster_m)]
-        w = pos["events"].to_numpy(dtype=float) ** 2
-        lat0 = float(np.average(pos["lat"], weights=w))
-        # longitude averaged as a unit vector: correct across the antimeridian
-        lon_r = np.radians(pos["lon"].to_numpy())
-        lon0 = float(np.degrees(np.arctan2(np.average(np.sin(lon_r), weights=w),
-                                           np.average(np.cos(lon_r), weights=w))))
-        d = haversine_m(lat0, lon0, pos["lat"].to_numpy(), pos["lon"].to_numpy())
-        radius = float(np.sqrt(np.average(d ** 2, weights=w)))
-        c = c.sort_values("events", ascending=False, kind="stable")
-        out[g] = {"lat": round(lat0, 6), "lon": round(lon0, 6), "radius_m": round(radius, 0),
-                  "events": int(c["events"].sum()), "cells": ";".join(c["cell_id"].astype(str))}
+    for g, c in per_cell.loc[per_cell["group"].isin(spread)].groupby("group", sort=False):
+        p = c.groupby(["lat", "lon"], sort=False)["events"].sum().reset_index()
+        out[g] = _centroid(p.loc[_main_cluster(p, cluster_m)], c)
+    one = pos.loc[~pos["group"].isin(spread)]
+    if len(one):
+        out.update(_centroids(one, per_cell.loc[~per_cell["group"].isin(spread)]))
     return pd.DataFrame.from_dict(out, orient="index", columns=cols)
 
 
@@ -154,17 +192,20 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     dep_prio = deployments.set_index("deployment_id")["priority"]
     site_info = cells.groupby("site_id")[extra].first() if extra else None
     dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
+    site_of = sims["main_site"].astype(str)
+    n_dev = dev.assign(site=site_of.reindex(dev["imsi"]).to_numpy()).groupby("site")["imei"].nunique()
+    code, names = pd.factorize(site_of.to_numpy())
+    texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
+    mean_lat = cells.groupby("site_id")["lat"].mean()
+    mean_lon = cells.groupby("site_id")["lon"].mean()
     rows = []
-    for s, g in sims.groupby(sims["main_site"].astype(str), sort=False):
-        pos = np.flatnonzero((sims["main_site"].astype(str) == s).to_numpy())
+    for s, g in sims.groupby(site_of, sort=False):
         per_dep = g["deployment_id"].value_counts()
         prio = float((dep_prio.reindex(per_dep.index) * per_dep /
                       dep_size.reindex(per_dep.index)).sum())
         loc = located.loc[s] if s in located.index else None
         if loc is None:
-            at_site = cells.loc[cells["site_id"] == s]
-            lat = float(at_site["lat"].mean()) if len(at_site) else np.nan
-            lon = float(at_site["lon"].mean()) if len(at_site) else np.nan
+            lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
         row = {
             "site_id": s,
             "lat": float(loc["lat"]) if loc is not None else lat,
@@ -175,8 +216,8 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "n_deployments": len(per_dep),
             "class": g["class"].value_counts().index[0],
             "n_sims": len(g),
-            "n_devices": int(dev.loc[dev["imsi"].isin(g.index), "imei"].nunique()),
-            "active_hours": format_hours(active_hours(hours[pos].sum(axis=0))),
+            "n_devices": int(n_dev.get(s, 0)),
+            "active_hours": texts[s],
             "first_seen": g["first_seen"].min(),
             "last_seen": g["last_seen"].max(),
             "events": int(g["n_events"].sum()) if "n_events" in g else 0,

@@ -63,3 +63,14 @@ def test_event_batch_concat_and_pandas():
     assert df.loc[0, "other_party"] == "0049301234"
     assert df.loc[0, "cell_id"] == "46000-1-2"
     assert str(df.loc[0, "start_time"]) == "2026-03-01 12:00:05+00:00"
+
+
+def test_public_api_is_exported_and_lazy():
+    code = ("import sys, simbox; assert 'pandas' not in sys.modules; "
+            "f = simbox.scan; import simbox.scan as s; from simbox.training.train import train; "
+            "assert f is s.scan and simbox.train is train; "
+            "assert callable(simbox.scan) and simbox.scan.__call__.__doc__ is None; "
+            "assert callable(simbox.compute_features) and callable(simbox.evaluate); "
+            "assert set(simbox.__all__) >= {'scan', 'train', 'evaluate', 'simulate'}")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

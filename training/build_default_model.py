@@ -1,13 +1,22 @@
-"""Rebuild the default model shipped in ``training/default_model/``.
+"""Rebuild the default model shipped in ``training/default_model/``, and its knowledge.
 
-    python -m simbox.training.build_default_model            # the shipped settings
-    python -m simbox.training.build_default_model --out /tmp/m --subscribers 20000
+    python -m simbox.training.build_default_model                 # the shipped settings
+    python -m simbox.training.build_default_model --out /tmp/m --worlds 0-3 --subscribers 10000
 
-Simulates the ``mixed`` scenario of the labelled network simulator
-(``simbox.data.simulate``), computes the features through the fast path exactly
-as ``simbox scan`` does, and trains on the simulator's truth (every SIM
-labelled, cases = deployments).  Everything is seeded and the card carries no
-timestamp, so a rerun with the same library versions gives the same files.
+Simulates the *training worlds* of the many-world simulator (``simbox.data.worlds``:
+population mix, hard negatives and fraud variants drawn per world; the held-out
+worlds are never used here), computes each world's features through the fast path
+exactly as ``simbox scan`` does, and writes
+
+- ``knowledge.parquet`` (:mod:`simbox.training.knowledge`): every fraud and
+  hard-negative SIM of every world, and a weighted sample of the other legit
+  SIMs: what ``simbox train`` learns beside a carrier's seizures;
+- the default model, trained on that knowledge (every SIM labelled by the
+  simulator's truth, cases = deployments).
+
+Everything is seeded and the card carries no timestamp, so a rerun with the same
+library versions gives the same files.  Leave-world-out figures:
+``python benchmarks/eval_worlds.py``.
 """
 from __future__ import annotations
 
@@ -20,30 +29,46 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+import pandas as pd
+
 from simbox.errors import SimboxError
 from simbox.training.run import DEFAULT_MODEL
 
-SUBSCRIBERS = 50_000
+SUBSCRIBERS = 10_000
 DAYS = 7
-SEED = 101          # simulator seed of the training network (benchmarks evaluate on others)
+WORLDS = range(0, 8)      # training worlds; held-out worlds are 1000 and up
+EASY_LEGIT_RATE = 0.15    # share of the easy legit SIMs kept in the knowledge
 TARGET_PRECISION = 0.995
 
 
-def simulate_features(subscribers, days, scenario, seed, workdir, *, progress=None):
+def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
+                      progress=None):
     """Simulate a network into ``workdir`` and compute its features from the written CDRs.
 
-    A folder that already holds this very simulation (``simulation.json`` with the
-    same parameters) is reused.  Returns ``(FeatureResult, truth, summary dict)``.
+    ``world``: a world seed of :mod:`simbox.data.worlds` (its drawn configuration;
+    ``scenario`` is then ignored).  A folder that already holds this very
+    simulation (``simulation.json`` with the same parameters) is reused.  Returns
+    ``(FeatureResult, truth, summary dict)``.
     """
     from simbox.features import compute_features
     from simbox.training.run import read_truth
     workdir = pathlib.Path(workdir)
     params = {"subscribers": subscribers, "days": days, "scenario": scenario, "seed": seed}
+    if world is not None:
+        from simbox.data.worlds import GENERATOR_VERSION
+        params = {"subscribers": subscribers, "days": days, "world": world, "seed": seed,
+                  "generator": GENERATOR_VERSION}
     marker = workdir / "simulation.json"
     info = json.loads(marker.read_text()) if marker.is_file() else None
     if info is None or info.get("params") != params:
-        from simbox.data.simulate import simulate
-        sim = simulate(subscribers, days, scenario, seed, out=workdir, progress=progress)
+        if world is not None:
+            from simbox.data.worlds import simulate_world
+            sim = simulate_world(world, subscribers, days, seed=seed, out=workdir,
+                                 progress=progress)
+        else:
+            from simbox.data.simulate import simulate
+            sim = simulate(subscribers, days, scenario, seed, out=workdir, progress=progress)
         info = dict(sim.network.summary(), days=days, timezone=sim.network.timezone,
                     params=params, cdr_files=[pathlib.Path(sim.paths["cdrs"]).name])
         marker.write_text(json.dumps(info))
@@ -54,32 +79,90 @@ def simulate_features(subscribers, days, scenario, seed, workdir, *, progress=No
     return res, truth, info
 
 
-def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, seed=SEED,
-          target_precision=TARGET_PRECISION, workdir=None, kind_holdout=True):
-    """Simulate, train, write the model folder ``out``; return the Model."""
-    from simbox.training.dataset import truth_labels
+def world_tables(worlds, subscribers, days, workdir, *, log=print):
+    """Features and truth of several worlds, stacked: index ``w<world>:<imsi>``.
+
+    Returns ``(X, truth with a world column, [info per world])``.
+    """
+    from simbox.training.schema import registry_schema
+    names, _ = registry_schema()
+    Xs, truths, infos = [], [], []
+    for w in worlds:
+        t0 = time.monotonic()
+        res, truth, info = simulate_features(subscribers, days, None, w,
+                                             pathlib.Path(workdir) / f"world-{w}", world=w)
+        X = res.features.loc[:, names].copy()
+        X.index = f"w{w}:" + X.index.astype(str)
+        t = truth.copy()
+        t["imsi"] = f"w{w}:" + t["imsi"].astype(str)
+        t["case_id"] = np.where(t["case_id"] != "", f"w{w}:" + t["case_id"], "")
+        t["world"] = str(w)
+        t = t.set_index("imsi").reindex(X.index).dropna(subset=["label"])
+        X = X.loc[t.index]
+        Xs.append(X)
+        truths.append(t.reset_index())
+        infos.append({"world": w, "sims": int(len(X)), "cdrs": info.get("cdrs"),
+                      "simbox_sims": info.get("simbox_sims"),
+                      "cardfarm_sims": info.get("cardfarm_sims"),
+                      "deployments": info.get("deployments"), "timezone": info["timezone"]})
+        log(f"world {w}: {len(X):,} SIMs, {info.get('deployments')} deployments "
+            f"({time.monotonic() - t0:.0f}s)")
+    return pd.concat(Xs), pd.concat(truths, ignore_index=True), infos
+
+
+def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLDS,
+          target_precision=TARGET_PRECISION, workdir=None, kind_holdout=True,
+          easy_rate=EASY_LEGIT_RATE):
+    """Simulate the training worlds, write ``knowledge.parquet`` and the model into ``out``."""
+    from simbox.data.kinds import HARD_NEGATIVE_KINDS
+    from simbox.training.knowledge import KNOWLEDGE_FILE, read_knowledge, subsample, \
+        write_knowledge
+    from simbox.training.schema import registry_schema
     from simbox.training.train import train, write_model_folder
     tmp = None
     if workdir is None:
         tmp = tempfile.mkdtemp(prefix="simbox-default-model-")
         workdir = tmp
+    names, schema = registry_schema()
+    out = pathlib.Path(out)
+    stage = pathlib.Path(tempfile.mkdtemp(prefix="simbox-knowledge-"))
     try:
-        res, truth, info = simulate_features(subscribers, days, "mixed", seed, workdir)
-        model = train(res, truth_labels(truth), truth=truth, target_precision=target_precision,
+        X, truth, infos = world_tables(list(worlds), subscribers, days, workdir)
+        weight = subsample(truth, HARD_NEGATIVE_KINDS, rate=easy_rate, seed=0)
+        info = {"schema_hash": schema, "worlds": infos, "subscribers": subscribers,
+                "days": days, "easy_legit_rate": easy_rate,
+                "kept_whole": ["fraud", *HARD_NEGATIVE_KINDS],
+                "rebuild": "python -m simbox.training.build_default_model"}
+        write_knowledge(stage / KNOWLEDGE_FILE, X, truth, weight, info)
+        kn = read_knowledge(stage / KNOWLEDGE_FILE, names, schema)
+        model = train(kn.X.iloc[:0], pd.DataFrame(columns=["imsi", "label", "case_id"]),
+                      simulated=kn, unlabelled="ignore", target_precision=target_precision,
+                      cv_group="world",
                       seed=0, kind_holdout=kind_holdout,
-                      inputs=[{"simulated": {k: info[k] for k in (
-                          "scenario", "seed", "subscribers", "days", "cdrs", "simbox_sims",
-                          "cardfarm_sims", "deployments", "timezone")},
-                          "rebuild": "python -m simbox.training.build_default_model"}])
+                      inputs=[{"knowledge": {"worlds": [i["world"] for i in infos],
+                                             "subscribers": subscribers, "days": days,
+                                             "rows": len(kn)},
+                               "rebuild": "python -m simbox.training.build_default_model"}])
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     model.card.pop("seconds", None)     # keep the card reproducible
-    out = pathlib.Path(out)
+    model.card.pop("seconds_by_step", None)
     if out.exists():
         shutil.rmtree(out)
     write_model_folder(model, out, timestamp=False)
+    shutil.move(str(stage / KNOWLEDGE_FILE), out / KNOWLEDGE_FILE)
+    shutil.rmtree(stage, ignore_errors=True)
     return model
+
+
+def parse_worlds(text):
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]``."""
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
 
 
 def main(argv=None) -> int:
@@ -88,15 +171,18 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_MODEL))
     ap.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     ap.add_argument("--days", type=int, default=DAYS)
-    ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--workdir", help="keep the simulated network here")
+    ap.add_argument("--worlds", type=parse_worlds, default=list(WORLDS), metavar="A-B,C",
+                    help=f"training world seeds (default {WORLDS.start}-{WORLDS.stop - 1})")
+    ap.add_argument("--easy-rate", type=float, default=EASY_LEGIT_RATE,
+                    help="share of the easy legit SIMs kept in the knowledge")
+    ap.add_argument("--workdir", help="keep the simulated networks here")
     ap.add_argument("--no-kind-holdout", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.monotonic()
     try:
-        m = build(a.out, subscribers=a.subscribers, days=a.days, seed=a.seed,
-                  workdir=a.workdir, kind_holdout=not a.no_kind_holdout)
+        m = build(a.out, subscribers=a.subscribers, days=a.days, worlds=a.worlds,
+                  workdir=a.workdir, kind_holdout=not a.no_kind_holdout, easy_rate=a.easy_rate)
     except SimboxError as exc:
         print(f"build_default_model: error: {exc}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError
+from simbox.training.defaults import SEIZURE_WEIGHT
 from simbox.training.labels import CLASSES, LabelSet, expand_labels, read_labels
 
 log = logging.getLogger(__name__)
@@ -150,21 +151,57 @@ def _with_truth(rows, truth, prefix=""):
     t.index = prefix + t.index
     rows["kind"] = t["kind"].reindex(rows.index).fillna("").to_numpy()
     rows["legit_group"] = t["legit_group"].reindex(rows.index).fillna("").to_numpy()
+    if "world" in truth:
+        w = pd.Series(truth["world"].astype(str).to_numpy(), index=prefix + pd.Index(
+            truth["imsi"].astype(str)))
+        rows["world"] = w.reindex(rows.index).fillna("").to_numpy()
     return rows
 
 
+def _simulated_sets(simulated):
+    """``[(X DataFrame, truth, population weights or None, info)]`` of the simulated inputs:
+    a :class:`~simbox.training.knowledge.Knowledge`, a ``(features, truth)`` pair, or a
+    list of them."""
+    from simbox.training.knowledge import Knowledge
+    if simulated is None:
+        return []
+    if isinstance(simulated, (Knowledge, tuple)):
+        simulated = [simulated]
+    out = []
+    for s in simulated:
+        if isinstance(s, Knowledge):
+            out.append((s.X, s.truth, s.weight, dict(s.info, source="knowledge")))
+        else:
+            sX, s_truth = s
+            sX, _, _, _ = split_features(sX)
+            out.append((sX, s_truth, None, {"source": "simulated network"}))
+    return out
+
+
+def unavailable_features(X: pd.DataFrame) -> list:
+    """Features missing (NaN) for every SIM of ``X``: what this network's data cannot give
+    (no TAC table, no signaling, no cells)."""
+    if not len(X):
+        return []
+    num = X.select_dtypes("number")
+    return [c for c in num.columns if num[c].isna().all()]
+
+
 def build_training_set(features, labels, *, unlabelled="presumed-legit",
-                       unlabelled_max=100_000, unlabelled_weight=0.5, seizure_weight=1.0,
+                       unlabelled_max=100_000, unlabelled_weight=0.5, seizure_weight=SEIZURE_WEIGHT,
                        simulated=None, simulated_weight=1.0, truth=None,
                        seed=0) -> TrainingSet:
     """Assemble the rows a model is trained and cross-validated on.
 
     ``features``: FeatureResult or DataFrame (index imsi); ``labels``: labels file,
-    DataFrame of label rows or :class:`LabelSet`.  ``simulated``: optional
-    ``(features, truth)`` of a simulated network, added with ``simulated_weight``
-    (its SIMs are prefixed ``sim:`` so they never collide with real ones).
-    ``truth``: the simulator truth of ``features`` itself (benchmarks), which adds
-    ``kind`` and ``legit_group``.
+    DataFrame of label rows or :class:`LabelSet`.  ``simulated``: labelled simulated
+    SIMs added with ``simulated_weight``: simbox's shipped knowledge
+    (:class:`~simbox.training.knowledge.Knowledge`), a ``(features, truth)`` pair of
+    a simulated network, or a list of them (their SIMs are prefixed ``sim:<n>:`` so
+    they never collide with real ones).  Features this network's data lacks
+    entirely (:func:`unavailable_features`) are blanked in the simulated rows too, so
+    the model cannot tell the worlds apart by them.  ``truth``: the simulator truth
+    of ``features`` itself (benchmarks), which adds ``kind`` and ``legit_group``.
     """
     X, devices, sims, tz = split_features(features)
     X = X.copy()
@@ -180,20 +217,28 @@ def build_training_set(features, labels, *, unlabelled="presumed-legit",
     if truth is not None:
         rows = _with_truth(rows, truth)
     Xs = [X.loc[rows.index]]
-    sim_info = None
-    if simulated is not None:
-        sX, s_truth = simulated
-        sX, _, _, _ = split_features(sX)
+    blank = unavailable_features(X)
+    sim_info = []
+    for n, (sX, s_truth, pop, s_meta) in enumerate(_simulated_sets(simulated)):
+        prefix = f"sim:{n}:"
         sX = sX.copy()
-        sX.index = "sim:" + sX.index.astype(str)
+        sX.index = prefix + sX.index.astype(str)
+        if blank:
+            sX.loc[:, [c for c in blank if c in sX.columns]] = np.nan
         s_ls = as_label_set(truth_labels(s_truth), None)
-        s_rows, s_missing = _labelled_rows(sX, s_ls, "simulated", simulated_weight, "sim:")
-        s_rows = _with_truth(s_rows, s_truth, "sim:")
+        s_rows, s_missing = _labelled_rows(sX, s_ls, "simulated", simulated_weight, prefix)
+        s_rows = _with_truth(s_rows, s_truth, prefix)
+        if pop is not None:
+            pw = pd.Series(np.asarray(pop, dtype=float), index=prefix + pd.Index(
+                s_truth["imsi"].astype(str))).reindex(s_rows.index).fillna(1.0).to_numpy()
+            s_rows["weight"] = pw
+            s_rows["train_weight"] = s_rows["train_weight"].to_numpy() * pw
         rows = pd.concat([rows, s_rows])
         Xs.append(sX.loc[s_rows.index])
-        sim_info = {"sims": int(len(s_rows)), "train_weight": float(simulated_weight),
-                    "label_counts": s_rows["label"].value_counts().to_dict()}
-    for c in ("kind", "legit_group"):
+        sim_info.append(dict(s_meta, sims=int(len(s_rows)),
+                             train_weight=float(simulated_weight),
+                             label_counts=s_rows["label"].value_counts().to_dict()))
+    for c in ("kind", "legit_group", "world"):
         if c in rows:
             rows[c] = rows[c].fillna("")
     Xall = pd.concat(Xs)
@@ -203,7 +248,8 @@ def build_training_set(features, labels, *, unlabelled="presumed-legit",
         "labels": dict(ls.summary(), not_in_features=int(missing)),
         "unlabelled": un_info,
         "seizure_weight": float(seizure_weight),
-        "simulated": sim_info,
+        "simulated": sim_info or None,
+        "unavailable_features": blank,
         "sources": rows["source"].value_counts().to_dict(),
         "timezone": tz,
     }

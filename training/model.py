@@ -2,27 +2,39 @@
 
 A model folder holds:
 
-- ``model.joblib``: the fitted :class:`sklearn.pipeline.Pipeline`: column
+- ``model.skops``: the fitted :class:`sklearn.pipeline.Pipeline` in the skops.io
+  format, which cannot run code when loaded: it holds no pickle, and every type
+  in it is checked against an allow-list (:data:`ALLOWED_TYPES`) before anything
+  is built; the pipeline: column
   selection, the minimum-evidence mask (:mod:`simbox.training.evidence`),
   quantile coding, a
   :class:`~sklearn.ensemble.HistGradientBoostingClassifier` whose log-probabilities
-  feed a multinomial :class:`~sklearn.linear_model.LogisticRegression` calibrator
-  fitted on *out-of-fold* log-probabilities (matrix scaling); three classes
-  ``simbox, cardfarm, legit``;
+  feed a :class:`~simbox.training.calibration.MonotoneCalibrator` fitted on
+  *out-of-fold* log-probabilities (Platt scaling of the fraud margin, increasing:
+  calibration never reorders SIMs); three classes ``simbox, cardfarm, legit``;
 - ``model.json``: the model card: feature schema, library versions, training data
-  fingerprint, cross-validated metrics, operating threshold, and the sha256 of
-  ``model.joblib``;
+  fingerprint, cross-validated metrics, operating threshold, the sha256 of
+  ``model.skops`` and, when saved with a signing key, ``signature``: an
+  HMAC-SHA256 with that key over the card (which holds the files' sha256);
 - plots (``*.png``, ``report.html``), written by :mod:`simbox.training.plots`.
 
-``model.joblib`` is a pickle: loading it runs code.  Load model folders only
-from a trusted source.  :meth:`Model.load` checks the sha256, the library
-versions and the feature schema *before* unpickling and refuses a mismatch with
-one line that says what differs and what to do.
+The sha256 in the card finds truncated and corrupted copies, not forgeries: whoever
+can change the model file can change the card too.  Teams that pass models around
+sign them: ``Model.save(path, key=...)`` and ``Model.load(path, key=...)`` (the
+key is a secret kept *outside* the folder: ``--model-key FILE`` or the file named
+by ``SIMBOX_MODEL_KEY_FILE``); loading with a key refuses an unsigned or
+differently signed folder.  Folders of older simbox versions (``model.joblib``,
+a pickle: loading it runs code) load only with ``trust_pickle=True``
+(``--trust-pickle``); ``python -m simbox.training.convert_model DIR`` rewrites one
+in the skops format once.  :meth:`Model.load` checks the signature, the sha256,
+the library versions and the feature schema *before* it loads the pipeline and
+refuses a mismatch with one line that says what differs and what to do.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
 import os
 import pathlib
@@ -37,26 +49,61 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from simbox._version import __version__
 from simbox.errors import InputError, ModelError
+from simbox.training.calibration import MonotoneCalibrator
 from simbox.training.cv import inner_splits
 from simbox.training.evidence import MIN_EVENTS, EvidenceMask
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 
-FORMAT = "simbox-model/1"
-MODEL_FILE = "model.joblib"
+FORMAT = "simbox-model/2"
+FORMATS_READ = ("simbox-model/1", FORMAT)     # /1: model.joblib (a pickle)
+MODEL_FILE = "model.skops"
+PICKLE_FILE = "model.joblib"
 CARD_FILE = "model.json"
+KEY_ENV = "SIMBOX_MODEL_KEY_FILE"
+# the only types (besides those skops trusts by default: numpy, builtins) a model file may hold
+ALLOWED_TYPES = frozenset({
+    "simbox.training.calibration.MonotoneCalibrator",
+    "simbox.training.evidence.EvidenceMask",
+    "simbox.training.model.BoosterLogits",
+    "simbox.training.model.QuantileCodes",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+})
 PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
+
+
+def booster_threads():
+    """A context in which the booster uses the OpenMP threads that pay: the usable cores on
+    an idle machine, one thread when the cores are already busy (the load average at least
+    the cores): the booster's threads spin-wait for each other, and on a busy machine a
+    fit or a prediction costs several times more with two threads than with one."""
+    from threadpoolctl import threadpool_limits
+    from simbox.fastpath.machine import usable_cores
+    cores = usable_cores()
+    try:
+        busy = os.getloadavg()[0] >= cores
+    except OSError:
+        busy = False
+    return threadpool_limits(limits=1 if busy else cores, user_api="openmp")
 
 
 def library_versions() -> dict:
     return {"simbox": __version__, "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "pandas": pd.__version__,
-            "joblib": joblib.__version__, "python": platform.python_version()}
+            "joblib": joblib.__version__, "skops": _skops_version(),
+            "python": platform.python_version()}
+
+
+def _skops_version() -> str | None:
+    try:
+        import skops
+    except ImportError:
+        return None
+    return skops.__version__
 
 
 def sha256_file(path) -> str:
@@ -103,9 +150,12 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
             X = X[rng.choice(len(X), self.subsample, replace=False)]
         qs = np.linspace(0, 1, self.n_bins + 1)[1:-1]
         self.edges_ = []
+        self.empty_ = []
         for j in range(X.shape[1]):
             col = X[:, j][~np.isnan(X[:, j])]
             self.edges_.append(np.unique(np.quantile(col, qs)) if len(col) else np.array([]))
+            if not len(col):
+                self.empty_.append(j)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -116,11 +166,15 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
         for j, e in enumerate(self.edges_):
             col = X[:, j]
             out[:, j] = np.where(np.isnan(col), np.nan, np.searchsorted(e, col, side="left"))
+        # a feature missing for every training SIM (no TAC table, no signaling) says
+        # nothing: a constant (the booster's binning fails on an all-missing column)
+        out[:, getattr(self, "empty_", [])] = 0.0
         return out
 
 
 class BoosterLogits(TransformerMixin, BaseEstimator):
-    """The log-probabilities of a classifier, as features for the calibrator."""
+    """The log-probabilities of a classifier in :data:`CLASSES` order, as features for the
+    calibrator; a class absent from the training rows gets probability ~0 (1e-12)."""
 
     def __init__(self, estimator=None):
         self.estimator = estimator
@@ -132,7 +186,11 @@ class BoosterLogits(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "estimator_")
-        return np.log(np.clip(self.estimator_.predict_proba(X), 1e-12, 1.0))
+        p = self.estimator_.predict_proba(X)
+        out = np.full((len(p), len(CLASSES)), 1e-12)
+        for j, c in enumerate(self.classes_):
+            out[:, CLASSES.index(str(c))] = p[:, j]
+        return np.log(np.clip(out, 1e-12, 1.0))
 
 
 class Model(BaseEstimator):
@@ -192,10 +250,10 @@ class Model(BaseEstimator):
         unknown = sorted(set(y) - set(CLASSES))
         if unknown:
             raise ValueError(f"unknown class(es) {unknown}; expected {CLASSES}")
-        missing = [c for c in CLASSES if c not in set(y)]
-        if missing:
-            raise InputError(f"no training SIM of class {', '.join(missing)}: the model needs "
-                             "examples of simbox, cardfarm and legit SIMs")
+        if "legit" not in set(y) or not set(FRAUD_CLASSES) & set(y):
+            missing = "legit" if "legit" not in set(y) else " or ".join(FRAUD_CLASSES)
+            raise InputError(f"no training SIM of class {missing}: the model needs examples "
+                             "of fraud (simbox or cardfarm) and of legit SIMs")
         return y
 
     def fit_booster(self, X, y, *, sample_weight=None):
@@ -203,16 +261,18 @@ class Model(BaseEstimator):
         y = self._check_labels(y)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         w = w * np.where(y == "legit", 1.0, float(self.fraud_weight))
-        return self._booster().fit(feature_matrix(X, self.feature_names), y,
-                                   booster__sample_weight=w)
+        with booster_threads():
+            return self._booster().fit(feature_matrix(X, self.feature_names), y,
+                                       booster__sample_weight=w)
 
     def booster_logits(self, booster, X) -> np.ndarray:
         """Log-probabilities of a fitted booster (:meth:`fit_booster`) on feature rows ``X``."""
-        return booster.transform(feature_matrix(X, self.feature_names))
+        with booster_threads():
+            return booster.transform(feature_matrix(X, self.feature_names))
 
     def fit_calibrator(self, logits, y, *, sample_weight=None):
-        """Multinomial logistic regression on out-of-fold log-probabilities."""
-        cal = LogisticRegression(C=self.calibration_c, max_iter=1000)
+        """The monotone calibrator fitted on out-of-fold log-probabilities."""
+        cal = MonotoneCalibrator(C=self.calibration_c)
         return cal.fit(logits, np.asarray(y).astype(str), sample_weight=sample_weight)
 
     def fit(self, X: pd.DataFrame, y, *, sample_weight=None, groups=None, oof_logits=None):
@@ -242,7 +302,8 @@ class Model(BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, columns in :data:`CLASSES` order."""
         check_is_fitted(self, "pipeline_")
-        p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
+        with booster_threads():
+            p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
         order = [list(self.classes_).index(c) for c in CLASSES]
         return p[:, order]
 
@@ -269,7 +330,7 @@ class Model(BaseEstimator):
         out["flagged"] = flagged
         return out[list(PREDICT_COLUMNS)]
 
-    def importances(self, X, y, *, sample_weight=None, n_repeats=2, max_rows=5000, seed=0):
+    def importances(self, X, y, *, sample_weight=None, n_repeats=1, max_rows=3000, seed=0):
         """Permutation importance (mean drop of log-loss) per feature, descending.
 
         Measured on at most ``max_rows`` rows, drawn per class (at most a third each)
@@ -286,26 +347,34 @@ class Model(BaseEstimator):
                 for i in (np.flatnonzero(y == c) for c in CLASSES)]))
             Xm, y = Xm.iloc[idx], y[idx]
             w = None if w is None else w[idx]
-        r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
-                                   n_repeats=n_repeats, random_state=seed, sample_weight=w)
+        with booster_threads():
+            r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
+                                       n_repeats=n_repeats, random_state=seed,
+                                       sample_weight=w)
         return (pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
                              index=list(self.feature_names))
                 .sort_values("importance", ascending=False))
 
     # ---- model folder -------------------------------------------------------------
 
-    def save(self, path, *, timestamp=True) -> pathlib.Path:
-        """Write ``model.joblib`` and ``model.json`` into the folder ``path``.
+    def save(self, path, *, timestamp=True, key=None) -> pathlib.Path:
+        """Write ``model.skops`` and ``model.json`` into the folder ``path``.
 
         ``timestamp=False`` leaves the save time out of the card, so that the same
         training run gives byte-identical files (the shipped default model).
+        ``key`` (bytes, or a key file's path): sign the folder (see the module doc).
+        A ``model.joblib`` of an older save is removed.
         """
+        import zipfile
+        from skops import io as sio
         check_is_fitted(self, "pipeline_")
+        secret = read_key(key) if key is not None else None
         folder = pathlib.Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / (MODEL_FILE + ".tmp")
-        joblib.dump(self.pipeline_, tmp, compress=3)
+        sio.dump(self.pipeline_, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         os.replace(tmp, folder / MODEL_FILE)
+        (folder / PICKLE_FILE).unlink(missing_ok=True)
         card = dict(self.card)
         card.update({
             "format": FORMAT,
@@ -324,6 +393,10 @@ class Model(BaseEstimator):
                 timespec="seconds")
         else:
             card.pop("saved", None)
+        card.pop("signature", None)
+        card = nan_free(card)
+        if secret is not None:
+            card["signature"] = {"algorithm": "hmac-sha256", "value": sign_card(card, secret)}
         with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
             json.dump(nan_free(card), fh, indent=2, default=_json_default, allow_nan=False)
             fh.write("\n")
@@ -332,28 +405,29 @@ class Model(BaseEstimator):
         return folder
 
     @classmethod
-    def load(cls, path, *, schema=None) -> "Model":
+    def load(cls, path, *, schema=None, key=None, trust_pickle=False) -> "Model":
         """Load a model folder, refusing anything that does not match this simbox.
 
         ``schema``: ``(feature_names, schema_hash)`` the caller computes features
-        with; default: the feature registry of this simbox.
+        with; default: the feature registry of this simbox.  ``key`` (bytes or a
+        key file's path; default: the file named by ``SIMBOX_MODEL_KEY_FILE``, if
+        set): the folder must be signed with it.  ``trust_pickle``: also load an
+        older folder's ``model.joblib`` (a pickle runs code when loaded).
         """
         folder = pathlib.Path(path)
         card = read_card(folder)
-        check_files(folder, card)
+        if key is None and os.environ.get(KEY_ENV):
+            key = os.environ[KEY_ENV]
+        if key is not None:
+            check_signature(folder, card, read_key(key))
+        name = model_file(folder, card, trust_pickle)
+        check_files(folder, card, name)
         check_libraries(folder, card)
         if schema is None:
             from simbox.training.schema import registry_schema
             schema = registry_schema()
         check_schema(folder, card, *schema)
-        try:
-            pipe = joblib.load(folder / MODEL_FILE)
-        except Exception as exc:  # a pickle that passed the sha256 but does not load
-            raise ModelError(f"{folder / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: "
-                             f"{exc}); retrain the model with simbox train") from None
-        if not isinstance(pipe, Pipeline):
-            raise ModelError(f"{folder / MODEL_FILE}: holds a {type(pipe).__name__}, not a "
-                             "simbox pipeline; retrain the model with simbox train")
+        pipe = load_pipeline(folder / name)
         m = cls(feature_names=list(card["features"]["names"]),
                 schema_hash=card["features"]["schema_hash"], **card.get("params", {}))
         m.pipeline_ = pipe
@@ -405,7 +479,7 @@ def read_card(folder: pathlib.Path) -> dict:
         where = f"line {exc.lineno}" if hasattr(exc, "lineno") else f"byte {exc.start}"
         raise ModelError(f"{p}: corrupted (not valid JSON at {where}); copy the model "
                          "folder again or retrain") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
+    if not isinstance(card, dict) or card.get("format") not in FORMATS_READ:
         got = card.get("format") if isinstance(card, dict) else None
         raise ModelError(f"{p}: format {got!r}, this simbox reads {FORMAT!r}; retrain the "
                          "model with this simbox")
@@ -416,9 +490,88 @@ def read_card(folder: pathlib.Path) -> dict:
     return card
 
 
-def check_files(folder: pathlib.Path, card: dict):
-    p = folder / MODEL_FILE
-    want = card["files"].get(MODEL_FILE, {})
+def read_key(key) -> bytes:
+    """The signing key: bytes as given, or the contents of a key file (str or Path)."""
+    if isinstance(key, (bytes, bytearray)):
+        secret = bytes(key)
+    else:
+        p = pathlib.Path(key)
+        try:
+            secret = p.read_bytes().strip()
+        except OSError as exc:
+            raise ModelError(f"{p}: cannot read the model signing key ({exc.strerror})") from None
+        if not secret:
+            raise ModelError(f"{p}: the model signing key file is empty")
+    if len(secret) < 16:
+        raise ModelError("the model signing key is shorter than 16 bytes; use a long random "
+                         "secret (e.g. head -c 32 /dev/urandom | base64 > model.key)")
+    return secret
+
+
+def sign_card(card: dict, secret: bytes) -> str:
+    """HMAC-SHA256 (hex) of the card without its signature, as canonical JSON; the card
+    holds each file's sha256, so this signs the files too."""
+    body = {k: v for k, v in card.items() if k != "signature"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default,
+                      allow_nan=False)
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def check_signature(folder: pathlib.Path, card: dict, secret: bytes):
+    sig = card.get("signature")
+    if not isinstance(sig, dict) or not sig.get("value"):
+        raise ModelError(f"{folder}: the model folder is not signed, and a signing key was "
+                         "given; sign it (python -m simbox.training.convert_model FOLDER --model-key KEY_FILE) "
+                         "or load it without the key")
+    if sig.get("algorithm") != "hmac-sha256" or not hmac.compare_digest(
+            str(sig["value"]), sign_card(card, secret)):
+        raise ModelError(f"{folder}: signature does not match the signing key: the model was "
+                         "changed after it was signed, or signed with another key; do not use it")
+
+
+def model_file(folder: pathlib.Path, card: dict, trust_pickle: bool) -> str:
+    """The model file of a folder: ``model.skops``, or the pickle of an older save when trusted."""
+    if MODEL_FILE in card["files"]:
+        return MODEL_FILE
+    if PICKLE_FILE in card["files"]:
+        if not trust_pickle:
+            raise ModelError(f"{folder}: holds {PICKLE_FILE}, a pickle that can run any code when "
+                             "loaded; convert it once from a trusted copy (python -m "
+                             f"simbox.training.convert_model {folder}), or pass --trust-pickle "
+                             "if you trust where it came from")
+        return PICKLE_FILE
+    raise ModelError(f"{folder / CARD_FILE}: names no model file; copy the model folder again "
+                     "or retrain")
+
+
+def load_pipeline(p: pathlib.Path) -> Pipeline:
+    """The pipeline of a model file: skops with the allow-list, or a trusted pickle."""
+    try:
+        if p.name == MODEL_FILE:
+            from skops import io as sio
+            types = sio.get_untrusted_types(file=p)
+            refused = sorted(t for t in types if t not in ALLOWED_TYPES)
+            if refused:
+                raise ModelError(f"{p}: holds types simbox does not load ({', '.join(refused[:3])}"
+                                 f"{' ...' if len(refused) > 3 else ''}); it was not written by "
+                                 "simbox train: retrain the model")
+            pipe = sio.load(p, trusted=types)
+        else:
+            pipe = joblib.load(p)
+    except ModelError:
+        raise
+    except Exception as exc:  # a file that passed the sha256 but does not load
+        raise ModelError(f"{p}: cannot be loaded ({type(exc).__name__}: {exc}); retrain the "
+                         "model with simbox train") from None
+    if not isinstance(pipe, Pipeline):
+        raise ModelError(f"{p}: holds a {type(pipe).__name__}, not a simbox pipeline; retrain "
+                         "the model with simbox train")
+    return pipe
+
+
+def check_files(folder: pathlib.Path, card: dict, name: str = MODEL_FILE):
+    p = folder / name
+    want = card["files"].get(name, {})
     if not p.is_file():
         raise ModelError(f"{p}: missing; copy the whole model folder again or retrain")
     size = p.stat().st_size

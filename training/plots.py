@@ -129,12 +129,24 @@ def write_report(folder, card: dict) -> pathlib.Path:
         for p in PLOTS if (folder / p).is_file())
     t = card.get("threshold", {})
     data = card.get("training_data", {})
+    warn = "".join(f"<li>{html.escape(w)}</li>" for w in card.get("warnings", []))
+    warn = (f'<div style="border:2px solid #c00;padding:0 1em;background:#fee">'
+            f"<h2>Warnings</h2><ul>{warn}</ul></div>") if warn else ""
+    mix = [f"{s.get('sims', 0):,} simulated SIMs ({html.escape(str(s.get('source', '')))}, "
+           f"weight {s.get('train_weight')})" for s in data.get("simulated") or []]
+    pu = (card.get("unlabelled") or {}).get("pu") or {}
+    mix_line = (f"<p>Mix: seized SIMs weigh {data.get('seizure_weight')}; "
+                f"{html.escape('; '.join(mix) or 'no simulated knowledge (--no-simulated)')}."
+                + (f" Positive-unlabelled: {html.escape(pu.get('method', ''))}; "
+                   f"{pu.get('excluded', 0):,} of {pu.get('unlabelled', 0):,} unlabelled SIMs "
+                   "left out." if pu else "") + "</p>")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>simbox model card</title>
 <style>body{{font-family:sans-serif;max-width:980px;margin:2em auto}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
 td:first-child{{text-align:left}}figure{{display:inline-block;margin:4px}}</style></head><body>
 <h1>simbox model</h1>
+{warn}
 <p>Classes: {html.escape(', '.join(card.get('classes', CLASSES)))}.
 Operating threshold on the fraud score (1 - P(legit)): <b>{_fmt(t.get('value'))}</b>,
 chosen on out-of-fold scores for precision {_fmt(t.get('target_precision'))}
@@ -143,13 +155,14 @@ chosen on out-of-fold scores for precision {_fmt(t.get('target_precision'))}
 <p>Training data: {html.escape(str(data.get('sims', '?')))} SIMs,
 labels {html.escape(str(data.get('label_counts', {})))}.
 Unlabelled SIMs: {html.escape(str(card.get('unlabelled', {}).get('policy', '?')))}.</p>
+{mix_line}
 <h2>Cross-validated metrics (grouped by case, 95% intervals)</h2>
 <table><tr><th></th><th>precision</th><th>recall</th><th>false-positive rate</th>
 <th>missed</th><th>deployments recovered</th></tr>{''.join(rows)}</table>
 {'<h2>Recall per fraud kind</h2><table><tr><th>kind</th><th>SIMs</th><th>recall</th></tr>'
  + kinds + '</table>' if kinds else ''}
 <h2>Plots</h2>{imgs}
-<p><small>model.joblib is a pickle: load model folders only from a trusted source.
+<p><small>model.skops cannot run code when loaded; sign folders you pass around (docs/training.md).
 Full card: model.json.</small></p>
 </body></html>
 """

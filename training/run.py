@@ -25,9 +25,26 @@ def default_model_path() -> pathlib.Path:
     return DEFAULT_MODEL
 
 
-def load_model(path=None) -> Model:
-    """Load a model folder, or the shipped default model when ``path`` is None."""
-    return Model.load(DEFAULT_MODEL if path is None else path)
+def load_model(path=None, *, key=None, trust_pickle=False) -> Model:
+    """Load a model folder, or the shipped default model when ``path`` is None
+    (``key``, ``trust_pickle``: see :meth:`Model.load`; the shipped model is unsigned,
+    so a key applies to given folders only)."""
+    if path is None:
+        return Model.load(DEFAULT_MODEL, trust_pickle=trust_pickle)
+    return Model.load(path, key=key, trust_pickle=trust_pickle)
+
+
+def model_timezone(timezone, model, name) -> tuple[str, str]:
+    """``(time zone, where it comes from)``: the one given, else the model's (with a
+    warning: the network's zone should be given), else UTC."""
+    if timezone:
+        return timezone, "given"
+    tz = (getattr(model, "card", None) or {}).get("timezone")
+    if tz:
+        log.warning("no --timezone given: time-of-day features use the model's time zone %s "
+                    "(model %s); give the network's with --timezone", tz, name)
+        return tz, "the model's (no --timezone given)"
+    return "UTC", "UTC (no --timezone given, none in the model)"
 
 
 def read_features_file(path) -> pd.DataFrame:
@@ -55,25 +72,18 @@ def read_features_file(path) -> pd.DataFrame:
     return df
 
 
-def features_from(inputs=(), features=None, *, cells=None, tac=None, columns="canonical",
-                  timezone="UTC", memory_limit="1GB", workers=2, on_bad_records="skip",
-                  rejects=None, progress=None):
-    """``(FeatureResult or DataFrame, input fingerprint)`` from CDR files or a features file."""
+def features_from(inputs=(), features=None, *, progress=None, **options):
+    """``(FeatureResult or DataFrame, input fingerprint)`` from CDR files or a features file.
+
+    ``options``: those of :func:`simbox.features.compute_features` (its defaults).
+    """
     if bool(inputs) == bool(features):
         raise InputError("give either CDR files or --features FILE (not both, not neither)")
     if features:
         df = read_features_file(features)
         return df, [{"path": os.fspath(features), "rows": int(len(df))}]
     from simbox.features import compute_features
-    from simbox.fastpath.stats import RejectsWriter
-    rw = RejectsWriter(rejects) if rejects else None
-    try:
-        res = compute_features(list(inputs), cells=cells, tac=tac, columns=columns,
-                               timezone=timezone, memory_limit=memory_limit, workers=workers,
-                               on_bad_records=on_bad_records, rejects=rw, progress=progress)
-    finally:
-        if rw is not None:
-            rw.close()
+    res = compute_features(list(inputs), progress=progress, **options)
     files = [{"path": os.fspath(p), "bytes": os.path.getsize(p) if os.path.isfile(p) else None}
              for p in inputs]
     return res, [{"files": files, "read": res.stats.as_dict(), "sims": int(len(res.features))}]
@@ -95,20 +105,22 @@ def read_truth(path) -> pd.DataFrame:
         raise InputError(f"{p}: {exc}") from None
 
 
-def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=None,
-                feature_options=None, progress=None, **train_options) -> Model:
+def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=(),
+                knowledge=True, feature_options=None, progress=None, **train_options) -> Model:
     """``simbox train``: features from files, labels from ``labels.csv``, model folder ``out``.
 
-    ``simulated``: ``(folder, timezone)`` of a network written by ``simbox simulate``
-    to train beside the seizures (its CDRs, ``cells.csv``, ``tac.csv``, ``truth.csv``).
+    ``simulated``: ``[(folder, timezone), ...]`` of networks written by ``simbox
+    simulate`` to train beside the seizures (their CDRs, ``cells.csv``, ``tac.csv``,
+    ``truth.csv``); ``knowledge``: also simbox's shipped simulated knowledge.
     """
-    from simbox.training.train import train
+    from simbox.training.train import SIMULATED_DEFAULT, train
     fopts = dict(feature_options or {})
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     t = read_truth(truth) if truth else None
-    sim = None
-    if simulated is not None:
-        folder, tz = simulated
+    sims = [SIMULATED_DEFAULT] if knowledge else []
+    if isinstance(simulated, tuple) and len(simulated) == 2 and isinstance(simulated[1], str):
+        simulated = [simulated]
+    for folder, tz in simulated or ():
         folder = pathlib.Path(folder)
         cdrs = sorted(str(p) for p in folder.glob("cdrs*"))
         if not cdrs or not (folder / "truth.csv").is_file():
@@ -118,7 +130,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
             cdrs, None, progress=progress, cells=str(folder / "cells.csv"),
             tac=str(folder / "tac.csv") if (folder / "tac.csv").is_file() else None,
             timezone=tz)
-        sim = (s_feats, read_truth(folder / "truth.csv"))
+        sims.append((s_feats, read_truth(folder / "truth.csv")))
         fingerprint.append({"simulated": s_print, "truth": os.fspath(folder / "truth.csv")})
     if labels is None:
         if t is None:
@@ -129,7 +141,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
         fingerprint.append({"labels": os.fspath(labels)})
     if hasattr(progress, "stage"):
         progress.stage("training", unit="model fits")
-    model = train(feats, labels, truth=t, simulated=sim, out=out, inputs=fingerprint,
+    model = train(feats, labels, truth=t, simulated=sims or None, out=out, inputs=fingerprint,
                   timezone=fopts.get("timezone"), progress=progress, **train_options)
     if hasattr(progress, "finish"):
         progress.finish()
@@ -143,8 +155,8 @@ def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=N
     from simbox.training.labels import load_labels
     m = load_model(model)
     fopts = dict(feature_options or {})
-    if "timezone" not in fopts:
-        fopts["timezone"] = m.card.get("timezone", "UTC")
+    if "timezone" not in fopts and inputs:        # (a features file has its times)
+        fopts["timezone"] = model_timezone(None, m, os.fspath(model) if model else "default")[0]
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     devices = getattr(feats, "devices", None)
     ls = load_labels(labels, devices) if labels else None

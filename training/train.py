@@ -2,9 +2,11 @@
 
 Steps (each reported in the model card):
 
-1. the training set (:mod:`simbox.training.dataset`): seized SIMs, a weighted
-   sample of the unlabelled SIMs as presumed legit, optionally the simulator's
-   labelled network;
+1. the training set (:mod:`simbox.training.dataset`): seized SIMs (weighted
+   ``seizure_weight``), simbox's labelled simulated knowledge of many worlds
+   (:mod:`simbox.training.knowledge`, on by default) and a weighted sample of the
+   unlabelled SIMs as presumed legit, less those that score like labelled fraud
+   (positive-unlabelled learning, :mod:`simbox.training.pu`);
 2. cross-validation grouped by case and stratified (:mod:`simbox.training.cv`):
    out-of-fold calibrated scores for every SIM;
 3. the operating threshold: a fraud score reaching the target precision on the
@@ -27,11 +29,15 @@ import time
 import numpy as np
 import pandas as pd
 
+from simbox.errors import ConfigError, InputError
+from simbox.training.calibration import separability
 from simbox.training.cv import grouped_splits, out_of_fold
-from simbox.training.dataset import TrainingSet, build_training_set
+from simbox.training.dataset import UNLABELLED_POLICIES, TrainingSet, build_training_set
+from simbox.training.defaults import SEIZURE_WEIGHT, UNLABELLED  # noqa: F401 (re-exported)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
+from simbox.training.pu import exclude_likely_fraud
 from simbox.training.rules import RulesBaseline, rules_out_of_fold
 from simbox.training.threshold import RECALL_SLACK, compact_curve, threshold_bootstrap
 
@@ -68,6 +74,25 @@ def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0, slack=RECA
         flagged[test] = score[test] >= t
         per_fold.append(float(t))
     return flagged, per_fold
+
+
+def _fold_count(y, groups, folds):
+    """``folds``, lowered to the number of cases of the rarest class (at least 2)."""
+    fewest = min(len(set(groups[y == c])) for c in np.unique(y))
+    if fewest < 2:
+        return folds          # grouped_splits says what is wrong
+    if fewest < folds:
+        log.warning("only %d cases of a class: %d-fold cross-validation instead of %d",
+                    fewest, fewest, folds)
+    return max(2, min(folds, fewest))
+
+
+def _best_precision(fraud, score, weight):
+    order = np.argsort(-score, kind="stable")
+    tp = np.cumsum(np.where(fraud[order], weight[order], 0.0))
+    fp = np.cumsum(np.where(fraud[order], 0.0, weight[order]))
+    prec = tp / np.maximum(tp + fp, 1e-12)
+    return float(prec[tp > 0].max()) if (tp > 0).any() else 0.0
 
 
 def _by_source(frame, flagged, n_boot, seed):
@@ -113,11 +138,38 @@ def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=No
     return out
 
 
+SIMULATED_DEFAULT = "default"
+
+
+def resolve_simulated(simulated, feature_names, schema_hash):
+    """``simulated`` as :func:`build_training_set` takes it: ``"default"`` is the knowledge
+    shipped with the default model, a path a ``knowledge.parquet`` (or a model folder
+    holding one); a list may mix them with ``(features, truth)`` pairs."""
+    import os
+    import pathlib
+    from simbox.training.knowledge import KNOWLEDGE_FILE, default_knowledge, read_knowledge
+    from simbox.training.schema import registry_schema
+    if simulated is None or simulated is False:
+        return None
+    items = simulated if isinstance(simulated, list) else [simulated]
+    names, reg_hash = registry_schema()
+    out = []
+    for s in items:
+        if isinstance(s, str) and s == SIMULATED_DEFAULT:
+            s = default_knowledge(names, reg_hash)
+        elif isinstance(s, (str, os.PathLike)):
+            p = pathlib.Path(s)
+            s = read_knowledge(p / KNOWLEDGE_FILE if p.is_dir() else p, names, reg_hash)
+        out.append(s)
+    return out
+
+
 def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK, folds=5,
-          seed=0, unlabelled="presumed-legit", unlabelled_max=100_000, unlabelled_weight=0.5,
-          seizure_weight=1.0, simulated=None, simulated_weight=1.0, truth=None,
-          feature_names=None, schema_hash=None, model_params=None, n_boot=200,
-          kind_holdout=True, timezone=None, out=None, inputs=None, progress=None) -> Model:
+          seed=0, unlabelled=UNLABELLED, unlabelled_max=100_000, unlabelled_weight=0.5,
+          seizure_weight=SEIZURE_WEIGHT, simulated=SIMULATED_DEFAULT, simulated_weight=1.0,
+          truth=None, feature_names=None, schema_hash=None, model_params=None, n_boot=200,
+          kind_holdout=True, cv_group="case", timezone=None, out=None, inputs=None,
+          progress=None) -> Model:
     """Train a model on labelled SIMs; return it fitted, with threshold and card.
 
     ``features``: FeatureResult or DataFrame indexed by imsi.  ``labels``: a
@@ -127,19 +179,46 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     network's time zone the features were computed in, when ``features`` is a
     DataFrame (a FeatureResult carries its own).  ``recall_slack``: the recall the
     threshold may give up for a higher score (:mod:`simbox.training.threshold`).
+
+    ``simulated``: ``"default"`` (simbox's shipped knowledge of many simulated
+    worlds), the path of a ``knowledge.parquet`` or of a model folder holding one,
+    None (the seizures alone), a ``(features, truth)`` pair of a simulated network,
+    or a list of these.  ``unlabelled``: ``"pu"`` (presumed legit except
+    the SIMs that score like labelled fraud, :mod:`simbox.training.pu`),
+    ``"presumed-legit"`` (all of the sample) or ``"ignore"``.  ``cv_group``:
+    ``"case"`` (folds keep each case whole) or ``"world"`` (folds keep each simulated
+    world whole: the cross-validated figures are then leave-world-out figures).
+
+    Raises :class:`~simbox.errors.InputError` when no threshold reaches
+    ``target_precision`` on the cross-validated scores (no honest operating point);
+    warns (log, card ``warnings``, report) when the seized fraud SIMs do not rank
+    above the labelled legit ones out of fold or are too few.
     """
     if not 0.0 <= recall_slack < 1.0:
-        from simbox.errors import ConfigError
         raise ConfigError(f"recall slack must be within [0, 1), not {recall_slack}")
     t0 = time.monotonic()
+    steps = {}
+    last = [t0]
+
+    def step(name):
+        now = time.monotonic()
+        steps[name] = round(now - last[0], 1)
+        last[0] = now
+        log.info("training: %s %.1fs", name, steps[name])
+
     if feature_names is None or schema_hash is None:
         from simbox.training.schema import registry_schema
         reg_names, reg_hash = registry_schema()
         feature_names = reg_names if feature_names is None else feature_names
         schema_hash = reg_hash if schema_hash is None else schema_hash
-    ts = build_training_set(features, labels, unlabelled=unlabelled,
+    if unlabelled not in UNLABELLED_POLICIES + ("pu",):
+        raise ConfigError(f"unlabelled policy must be one of pu, "
+                          f"{', '.join(UNLABELLED_POLICIES)}, not {unlabelled!r}")
+    sim = resolve_simulated(simulated, feature_names, schema_hash)
+    ts = build_training_set(features, labels,
+                            unlabelled="presumed-legit" if unlabelled == "pu" else unlabelled,
                             unlabelled_max=unlabelled_max, unlabelled_weight=unlabelled_weight,
-                            seizure_weight=seizure_weight, simulated=simulated,
+                            seizure_weight=seizure_weight, simulated=sim,
                             simulated_weight=simulated_weight, truth=truth, seed=seed)
     params = dict(model_params or {})
     params.setdefault("random_state", seed)
@@ -147,25 +226,50 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     def make_model():
         return Model(feature_names=list(feature_names), schema_hash=schema_hash, **params)
 
+    step("training set")
+    pu_info = None
+    if unlabelled == "pu":
+        drop, pu_info = exclude_likely_fraud(make_model, ts.X, ts.rows, seed=seed,
+                                             progress=progress)
+        if drop.any():
+            ts = TrainingSet(ts.X[~drop], ts.rows[~drop], ts.info)
+        ts.info["unlabelled"] = dict(ts.info["unlabelled"], policy="pu", pu=pu_info)
+        step("positive-unlabelled")
     y, groups = ts.y, ts.rows["group"].to_numpy()
+    if cv_group == "world":
+        if "world" not in ts.rows or (ts.rows["world"] == "").any():
+            raise ConfigError("cv_group='world' needs a world for every training SIM "
+                              "(simulated knowledge alone)")
+        groups = ("world:" + ts.rows["world"]).to_numpy()
+    elif cv_group != "case":
+        raise ConfigError(f"cv_group must be 'case' or 'world', not {cv_group!r}")
     tw = ts.rows["train_weight"].to_numpy(dtype=float)
+    folds = _fold_count(y, groups, folds)
     splits = grouped_splits(y, groups, n_splits=folds, seed=seed)
     log.info("cross-validating on %d SIMs, %d folds", len(y), folds)
     logits, proba, fold = out_of_fold(make_model, ts.X, y, splits, sample_weight=tw,
                                       progress=progress)
+    step("cross-validation")
     frame = eval_frame(ts, proba)
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
                               frame["weight"], n_boot=n_boot, seed=seed, slack=recall_slack)
     threshold = thr["bagged"]
     if not np.isfinite(threshold):
-        log.warning("no threshold reaches precision %s on the cross-validated scores: the "
-                    "model flags nothing; add labelled cases or lower --target-precision",
-                    target_precision)
+        best = _best_precision(fraud, frame["score"].to_numpy(), frame["weight"].to_numpy())
+        raise InputError(f"no threshold reaches precision {target_precision} on the "
+                         f"cross-validated scores (the best is {best:.4f}): there is no "
+                         "honest operating point; add labelled cases, check the labels, or "
+                         "lower --target-precision")
+    sep = separability(frame["label"].to_numpy(), frame["score"].to_numpy(),
+                       frame["source"].to_numpy(), cases=frame["deployment"].to_numpy())
+    for w in sep["warnings"]:
+        log.warning("%s", w)
     flagged, per_fold = cross_validated_flags(frame, fold, target_precision, n_boot=n_boot,
                                               seed=seed, slack=recall_slack)
     model_metrics = evaluate_flags(frame, flagged, n_boot=n_boot, seed=seed)
     model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
+    step("threshold and metrics")
 
     rules_flags, rules_score, rules_class, rules_params = rules_out_of_fold(
         ts.X, fraud, splits, sample_weight=frame["weight"].to_numpy(),
@@ -177,18 +281,29 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     if rp is not None and rp > 0:
         comparison = {"rules": {"precision": rp, "missed": rules_metrics["per_sim"]["missed"]},
                       "model": misses_at_precision(frame, frame["score"].to_numpy(), rp)}
+    step("rules baseline")
     model = make_model().fit(ts.X, y, sample_weight=tw, oof_logits=logits)
+    step("final fit")
     model.threshold = float(threshold) if np.isfinite(threshold) else float("inf")
     holdout = kind_holdout_recall(ts, model, threshold, progress=progress) \
         if kind_holdout and np.isfinite(threshold) else {}
     final_rules = RulesBaseline(target_precision=target_precision).fit(
         ts.X, fraud, frame["weight"].to_numpy())
+    step("kind hold-out")
     importances = model.importances(ts.X, y, sample_weight=tw, seed=seed)
+    step("importances")
     model.card = {
+        "warnings": sep["warnings"],
+        "separability": {k: v for k, v in sep.items() if k != "warnings"},
+        "calibration": {"method": "Platt scaling of the booster's fraud margin, slope > 0 "
+                                  "(monotone: never reorders SIMs)",
+                        "slope": model.pipeline_.named_steps["calibrator"].slope_,
+                        "intercept": model.pipeline_.named_steps["calibrator"].intercept_},
         "timezone": ts.info.get("timezone") or timezone or "UTC",
         "training_data": dict(ts.info, inputs=inputs or []),
         "unlabelled": ts.info["unlabelled"],
-        "cross_validation": {"folds": folds, "grouped_by": "case (merged when cases share a SIM)",
+        "cross_validation": {"folds": folds, "grouped_by": "simulated world (leave-world-out)"
+                             if cv_group == "world" else "case (merged when cases share a SIM)",
                              "stratified": True, "seed": seed, "bootstrap": n_boot,
                              "thresholds_per_fold": per_fold},
         "threshold": {"score": "1 - P(legit)", "target_precision": target_precision,
@@ -207,6 +322,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
         "rules_baseline": {"params_per_fold": rules_params, "params": final_rules.params_},
         "importances": importances["importance"].round(6).to_dict(),
         "seconds": round(time.monotonic() - t0, 1),
+        "seconds_by_step": steps,
     }
     model.oof_ = (frame, proba)
     model.importances_ = importances

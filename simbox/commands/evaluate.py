@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from simbox.commands.train import add_feature_arguments, feature_options
+from simbox.options import add_input_options, input_options
 
 NAME = "evaluate"
 HELP = "print a model's metrics on new labelled data (labels.csv and/or the simulator's truth.csv)"
@@ -30,8 +30,8 @@ def add_arguments(p):
     p.add_argument("--threshold", type=float, help="score threshold instead of the model's")
     p.add_argument("--unlabelled", choices=("ignore", "presumed-legit"), default="ignore",
                    help="unlabelled SIMs: left out (default) or counted as legit")
-    add_feature_arguments(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_input_options(p, NAME)
 
 
 def run(args) -> int:
@@ -41,7 +41,7 @@ def run(args) -> int:
     from simbox.training.run import evaluate_files
     res = evaluate_files(model=args.model, inputs=args.inputs, features=args.features,
                          labels=args.labels, truth=args.truth,
-                         feature_options=feature_options(args), progress=Progress("reading CDRs"),
+                         feature_options=input_options(args), progress=Progress("reading CDRs"),
                          threshold=args.threshold, unlabelled=args.unlabelled)
     if args.json:
         print(json.dumps(nan_free(res)))

@@ -5,6 +5,8 @@ import gc
 import json
 import sys
 
+from simbox.options import add_input_options, input_options
+
 NAME = "features"
 HELP = "compute the per-IMSI feature table of CDR files (--list: the catalogue)"
 DESCRIPTION = """\
@@ -32,20 +34,8 @@ def add_arguments(p):
                         "events (GTPv2-C Create Session, Diameter S6a ULR, Gx CCR)")
     p.add_argument("--out", metavar="FILE", help="output .parquet or .csv")
     p.add_argument("--list", action="store_true", help="print the feature catalogue and exit")
-    p.add_argument("--cells", metavar="CSV", help="cells.csv: cell_id,site_id,lat,lon,azimuth")
-    p.add_argument("--tac", metavar="CSV", help="TAC table: tac,device_type")
-    p.add_argument("--columns", default="canonical", metavar="PROFILE",
-                   help="column profile of the CDR CSV (name or file; default canonical)")
-    p.add_argument("--timezone", default="UTC", metavar="TZ",
-                   help="the network's IANA time zone for time-of-day features (default UTC)")
-    p.add_argument("--memory-limit", default="1GB", metavar="SIZE",
-                   help="events kept in memory before spilling to disk (default 1GB)")
-    p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="threads reducing partitions (default 2)")
-    p.add_argument("--on-bad-records", choices=("skip", "error"), default="skip",
-                   help="skip (count + rejects file) or stop at the first bad record")
-    p.add_argument("--rejects", metavar="CSV", help="rejects file (default <out>.rejects.csv)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_input_options(p, NAME)
 
 
 def run(args) -> int:
@@ -76,17 +66,18 @@ def _run(args) -> int:
         raise ConfigError(f"--out {args.out}: give a .parquet or .csv file name")
     from simbox.fastpath.signaling import check_captures
     check_captures(args.signaling)
-    rejects = args.rejects or args.out + ".rejects.csv"
-    res = compute_features(args.inputs, signaling=args.signaling, cells=args.cells, tac=args.tac, columns=args.columns,
-                           timezone=args.timezone, memory_limit=args.memory_limit,
-                           workers=args.workers, on_bad_records=args.on_bad_records,
-                           rejects=rejects, progress=Progress("reading"))
+    opts = input_options(args, out=args.out)
+    rejects = opts["rejects"]
+    res = compute_features(args.inputs, signaling=args.signaling, progress=Progress("reading"),
+                           **opts)
     write_table(res, args.out)        # Parquet straight from the result's columns: no pandas
     st = res.stats
     if args.json:
         n_imsis, n_features = res.shape
         out = {"out": args.out, "imsis": n_imsis, "features": n_features,
-               "seconds": round(res.seconds, 3), "timezone": res.timezone, **st.as_dict(),
+               "seconds": round(res.seconds, 3), "timezone": res.timezone,
+               "subscriber_key": res.key_kinds, "key_collisions": res.key_collisions,
+               **st.as_dict(),
                "rejects_file": rejects if st.rejected_total else None}
         print(json.dumps(out))
     else:

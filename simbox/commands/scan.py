@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_input_options, input_options
+
 NAME = "scan"
 HELP = "scan CDRs: SIMs to shut down, deployments, sites to raid, report.html"
 DESCRIPTION = """\
 Compute the features of the CDR files, score every SIM with the model (the
 shipped default unless --model), flag those at or above the operating threshold,
 group them into deployments (shared devices, same site and hours, blocks of
-consecutive numbers) and locate them on sites.  Writes into --out:
-flagged.csv (the shutdown list with reasons), deployments.csv, sites.csv,
+consecutive numbers) and locate them on sites.  Without --cells the sites are
+the cells themselves, without coordinates (no map; the site files say so).  Writes into --out:
+flagged.csv (the shutdown list with reasons), scores.csv (every SIM's score),
+deployments.csv, sites.csv,
 sites.geojson (QGIS), sites.kml (Google Earth), report.html (offline), summary.json
 and rejects.csv (malformed records, if any).  See docs/scan.md.
 
@@ -18,6 +22,7 @@ Example:
   simbox scan cdrs/*.csv.gz --cells cells.csv --tac tac.csv --out scan-2026-03/
   simbox scan cdrs.csv.gz --cells cells.csv --model models/v3 --target-precision 0.99 --out out/ --json
   simbox scan cdrs/*.csv.gz --signaling core/s11.pcap --cells cells.csv --out scan-2026-03/
+  simbox scan export.csv --columns profile.json --timezone Europe/Berlin --out scan/
 """
 
 
@@ -26,27 +31,24 @@ def add_arguments(p):
     p.add_argument("--signaling", nargs="+", default=[], metavar="PCAP",
                    help="signaling captures or folders (pcap, pcapng, gzip): attach events "
                         "(IMSI, IMEI, cell) joined to the CDRs; may be given without CDRs")
-    p.add_argument("--cells", help="cells.csv: cell_id,site_id,lat,lon,azimuth (required)")
-    p.add_argument("--tac", help="tac.csv: tac,device_type (device types of IMEIs)")
     p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
+    p.add_argument("--model-key", metavar="FILE",
+                   help="the model folder must be signed with this key file (HMAC; default: "
+                        "the file named by SIMBOX_MODEL_KEY_FILE, if set)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="also load a model folder of an older simbox (model.joblib: a pickle, "
+                        "which runs code when loaded); only for folders from a trusted source")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--threshold", type=float, help="flag SIMs with a fraud score at least this")
     g.add_argument("--target-precision", type=float,
                    help="use the lowest threshold reaching this precision on the model's validation")
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    p.add_argument("--columns", default="canonical",
-                   help="column profile name or file mapping a vendor CSV (default canonical)")
-    p.add_argument("--timezone", help="the network's IANA time zone (default: the model's)")
-    p.add_argument("--strict", action="store_true",
-                   help="stop at the first malformed record (default: skip it, count it, "
-                        "write it to rejects.csv)")
     p.add_argument("--allow-missing-cells", action="store_true",
                    help="scan even when some CDR cells are missing from --cells: warn, and "
                         "locate their SIMs from their other cells (default: an error)")
-    p.add_argument("--memory-limit", default="1GB", help="memory for aggregation (default 1GB)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_input_options(p, NAME)
 
 
 def run(args) -> int:
@@ -57,12 +59,11 @@ def run(args) -> int:
     if not args.inputs and not args.signaling:
         raise ConfigError("give at least one CDR file or --signaling capture")
     check_captures(args.signaling)
-    result = scan(args.inputs, signaling=args.signaling, cells=args.cells, tac=args.tac, model=args.model,
+    result = scan(args.inputs, signaling=args.signaling, model=args.model,
                   threshold=args.threshold, target_precision=args.target_precision,
-                  columns=args.columns, timezone=args.timezone,
-                  on_bad_records="error" if args.strict else "skip", allow_missing_cells=args.allow_missing_cells,
-                  memory_limit=args.memory_limit, workers=args.workers, out=args.out,
-                  report=not args.no_report, progress=Progress("scan"))
+                  allow_missing_cells=args.allow_missing_cells, out=args.out,
+                  report=not args.no_report, progress=Progress("scan"),
+                  model_key=args.model_key, trust_pickle=args.trust_pickle, **input_options(args))
     if args.json:
         print(json.dumps(result.summary, default=str))
     else:

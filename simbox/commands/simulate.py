@@ -14,20 +14,30 @@ full truth, for evaluation), labels.csv (what a carrier would know: raided
 deployments and confirmed-legitimate complaints) and deployments.csv.
 The same seed gives byte-identical files.  See docs/simulator.md.
 
+--world N draws the whole configuration of world N (city, population mix and
+behaviour, fraud share, mix and variants; see simbox.data.worlds) and writes it
+as world.json beside the outputs; worlds 0-999 are training worlds, 1000 on are
+held out.  --config then overrides the world, --scenario is the world's own.
+
 Example:
   simbox simulate --subscribers 20000 --days 7 --scenario mixed --seed 1 --out sim/
   simbox simulate --subscribers 5000 --days 3 --scenario evasive --config my.toml --out ev/
   simbox simulate --subscribers 20000 --days 7 --seed 1 --format ber --out sim-ber/
+  simbox simulate --subscribers 20000 --days 7 --world 17 --out world17/
 """
 
 
 def add_arguments(p):
     p.add_argument("--subscribers", type=int, default=10_000, help="number of SIMs (default 10000)")
     p.add_argument("--days", type=int, default=7, help="days to simulate (default 7)")
-    p.add_argument("--scenario", default="mixed", choices=["baseline", "evasive", "mixed"],
+    p.add_argument("--scenario", default=None, choices=["baseline", "evasive", "mixed"],
                    help="baseline: plain boxes and farms; evasive: mostly evasive variants; "
-                        "mixed: both (default)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                        "mixed: both (default; not with --world)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed (default 0; with --world, the world number)")
+    p.add_argument("--world", type=int, default=None, metavar="N",
+                   help="simulate world N: a whole configuration drawn from seed N "
+                        "(0-999 training worlds, 1000+ held out); writes world.json")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--config", help="JSON or TOML file overriding simulator parameters")
     p.add_argument("--format", default=None,
@@ -47,9 +57,22 @@ def run(args) -> int:
     if fmt not in writers.WRITERS:
         from simbox.errors import ConfigError
         raise ConfigError(f"unknown --format {fmt!r}; available: {', '.join(sorted(writers.WRITERS))}")
-    res = simulate(args.subscribers, args.days, args.scenario, args.seed, args.out,
-                   config=args.config, format=fmt, signaling=args.signaling,
-                   progress=Progress("simulate"))
+    if args.world is not None:
+        from simbox.data.config import read_config_file
+        from simbox.data.worlds import simulate_world
+        if args.scenario is not None:
+            from simbox.errors import ConfigError
+            raise ConfigError("--scenario does not go with --world (a world draws its own "
+                              "fraud mix)")
+        overrides = read_config_file(args.config) if args.config else None
+        res = simulate_world(args.world, args.subscribers, args.days, args.seed, args.out,
+                             overrides=overrides, format=fmt, signaling=args.signaling,
+                             progress=Progress("simulate"))
+    else:
+        res = simulate(args.subscribers, args.days, args.scenario or "mixed",
+                       0 if args.seed is None else args.seed, args.out,
+                       config=args.config, format=fmt, signaling=args.signaling,
+                       progress=Progress("simulate"))
     if args.json:
         s = res.network.summary()
         s["seconds"] = round(res.seconds, 2)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_input_options, input_options
+from simbox.training.defaults import SEIZURE_WEIGHT, UNLABELLED
+
 NAME = "train"
 HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
 DESCRIPTION = """\
@@ -10,10 +13,17 @@ Train the SIM box / card farm model on what raids confirmed.  Features come from
 CDR files (through the fast path) or from a features file; labels.csv has rows
 imsi|imei,label,case_id with label in simbox, cardfarm, legit.  Cross-validation
 is grouped by case_id; the operating threshold is chosen on cross-validated
-scores to reach --target-precision.  The folder gets model.joblib, model.json
-(the model card), PR/calibration/importance plots and report.html.
+scores to reach --target-precision.  The folder gets model.skops (skops.io: it
+cannot run code when loaded), model.json (the model card), PR/calibration/importance
+plots and report.html.  To sign it for others: python -m simbox.training.convert_model
+FOLDER --model-key KEY_FILE (docs/training.md, "Model folders").
 
-model.joblib is a pickle: a model folder is executable, use only trusted ones.
+By default the model also learns from simbox's own labelled simulated knowledge
+(SIMs of many simulated networks, shipped with the default model), so kinds of
+fraud your raids did not find are still caught; seized SIMs weigh more
+(--seizure-weight).  --no-simulated trains on the seizures alone.  Unlabelled
+SIMs that score like labelled fraud are not used as legit (--unlabelled pu).
+The mix and the method are written in the model card.
 
 Example:
   simbox train cdrs/*.csv.gz --cells cells.csv --labels labels.csv --out model/
@@ -30,21 +40,28 @@ def add_arguments(p):
     p.add_argument("--truth", metavar="CSV", help="the simulator's truth.csv for these SIMs "
                    "(labels every SIM when --labels is not given, adds kinds to the metrics)")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    p.add_argument("--simulated", metavar="DIR",
-                   help="a folder written by simbox simulate (cdrs, cells.csv, tac.csv, "
-                        "truth.csv) trained beside the seizures, so kinds no raid found are "
-                        "still learnt")
+    p.add_argument("--simulated", metavar="DIR", action="append",
+                   help="also train on this folder written by simbox simulate (cdrs, "
+                        "cells.csv, tac.csv, truth.csv); may be repeated.  simbox's own "
+                        "simulated knowledge of many worlds is always added unless "
+                        "--no-simulated")
+    p.add_argument("--no-simulated", action="store_true",
+                   help="train on the seizures alone, without simbox's simulated knowledge "
+                        "(kinds no raid found are then not learnt)")
     p.add_argument("--simulated-timezone", default="Asia/Shanghai", metavar="TZ",
                    help="local time zone of the simulated network (default: the simulator's, "
                         "Asia/Shanghai)")
     p.add_argument("--simulated-weight", type=float, default=1.0, metavar="W",
                    help="training weight of a simulated SIM (default 1)")
-    p.add_argument("--seizure-weight", type=float, default=5.0, metavar="W",
-                   help="training weight of a seized (labelled) SIM (default 5)")
-    p.add_argument("--unlabelled", choices=("presumed-legit", "ignore"),
-                   default="presumed-legit",
-                   help="unlabelled SIMs: a sample used as legit with a lower weight "
-                        "(default), or left out")
+    p.add_argument("--seizure-weight", type=float, default=SEIZURE_WEIGHT, metavar="W",
+                   help=f"training weight of a seized (labelled) SIM (default {SEIZURE_WEIGHT:g}; "
+                        "a simulated SIM weighs 1)")
+    p.add_argument("--unlabelled", choices=("pu", "presumed-legit", "ignore"),
+                   default=UNLABELLED,
+                   help="unlabelled SIMs: pu (default): a sample used as legit with a lower "
+                        "weight, except those that score like labelled fraud (positive-"
+                        "unlabelled learning); presumed-legit: all of the sample; ignore: "
+                        "left out")
     p.add_argument("--unlabelled-max", type=int, default=100_000, metavar="N",
                    help="size of the presumed-legit sample (default 100000)")
     p.add_argument("--unlabelled-weight", type=float, default=0.5, metavar="W",
@@ -58,36 +75,18 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-kind-holdout", action="store_true",
                    help="skip refitting without each fraud kind (recall on unseen kinds)")
-    add_feature_arguments(p)
     p.add_argument("--json", action="store_true", help="print the model card summary as JSON")
-
-
-def add_feature_arguments(p):
-    p.add_argument("--cells", metavar="CSV", help="cells.csv (cell_id,site_id,lat,lon,azimuth)")
-    p.add_argument("--tac", metavar="CSV", help="tac.csv (tac,device_type)")
-    p.add_argument("--columns", default="canonical", help="column profile of the CDR CSV")
-    p.add_argument("--timezone", default=None, help="the network's IANA time zone (default UTC)")
-    p.add_argument("--rejects", metavar="CSV", help="write rejected CDR rows here")
-    p.add_argument("--strict", action="store_true", help="stop at the first bad CDR row")
-
-
-def feature_options(args) -> dict:
-    opts = {"cells": args.cells, "tac": args.tac, "columns": args.columns,
-            "on_bad_records": "error" if args.strict else "skip", "rejects": args.rejects}
-    if args.timezone:
-        opts["timezone"] = args.timezone
-    return opts
+    add_input_options(p, NAME)
 
 
 def run(args) -> int:
     from simbox.progress import Progress
     from simbox.training.run import train_files
-    sim = None
-    if args.simulated:
-        sim = (args.simulated, args.simulated_timezone)
+    sim = [(d, args.simulated_timezone) for d in args.simulated or []]
     model = train_files(
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
-        truth=args.truth, simulated=sim, feature_options=feature_options(args),
+        truth=args.truth, simulated=sim, knowledge=not args.no_simulated,
+        feature_options=input_options(args, out=args.out),
         progress=Progress("reading CDRs"),
         target_precision=args.target_precision, recall_slack=args.recall_slack,
         folds=args.folds, seed=args.seed,
@@ -101,7 +100,8 @@ def run(args) -> int:
                "label_counts": model.card["training_data"]["label_counts"],
                "cv_precision": s["precision"], "cv_recall": s["recall"],
                "cv_false_positive_rate": s["false_positive_rate"],
-               "rules_recall": r["recall"], "seconds": model.card["seconds"]}
+               "rules_recall": r["recall"], "seconds": model.card["seconds"],
+               "warnings": model.card.get("warnings", [])}
     if args.json:
         from simbox.training.model import nan_free
         print(json.dumps(nan_free(summary)))
@@ -110,5 +110,6 @@ def run(args) -> int:
         print(f"model written to {args.out}: {summary['sims']:,} SIMs, threshold "
               f"{f(model.threshold)}; cross-validated precision {f(s['precision'])}, recall "
               f"{f(s['recall'])}, FPR {f(s['false_positive_rate'])} (rules recall "
-              f"{f(r['recall'])}); see {args.out}/report.html")
+              f"{f(r['recall'])}); see {args.out}/report.html"
+              + (f"; {len(summary['warnings'])} WARNING(S) above" if summary["warnings"] else ""))
     return 0

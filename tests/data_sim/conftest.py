@@ -3,8 +3,13 @@ import pytest
 from simbox.data import build_network
 
 # a small network where every population and fraud kind appears
-SMALL = {"fraud": {"share": 0.03}, "cardfarm": {"sims": [20, 60]},
-         "simbox": {"ports": [4, 8, 16, 32], "port_weights": [1, 1, 1, 1]}}
+SMALL = {"fraud": {"share": 0.03, "roaming_sims_share": 0.1}, "cardfarm": {"sims": [20, 60]},
+         "simbox": {"ports": [4, 8, 16, 32], "port_weights": [1, 1, 1, 1],
+                    "caller_shift_h": [0, 8], "fct_tac_share": 0.1},
+         "legit": {"shares": {"ordinary": 0.70, "low_activity": 0.10, "m2m": 0.06,
+                              "driver": 0.03, "small_business": 0.03, "dual_sim": 0.03,
+                              "phone_changer": 0.02, "traveller": 0.02, "call_centre": 0.01,
+                              "desk_gateway": 0.01, "roamer": 0.01}}}
 
 
 @pytest.fixture(scope="session")

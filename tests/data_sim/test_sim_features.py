@@ -32,3 +32,8 @@ def test_hard_negatives_overlap_fraud_on_single_features(feats):
     assert f.loc[f.kind == "m2m", "n_cells"].median() <= box["n_cells"].median() + 1
     assert f.loc[f.kind == "dual_sim", "imei_max_imsis"].max() >= 2
     assert f.loc[f["class"] == "cardfarm", "imei_max_imsis"].median() >= 4
+    # desk gateways: more callees than a box, several IMSIs on a gateway IMEI, as still
+    desk = f[f.kind == "desk_gateway"]
+    assert desk["moc_callees"].median() > box["moc_callees"].median()
+    assert desk["imei_max_imsis"].max() >= 4
+    assert desk["n_cells"].median() <= box["n_cells"].median()

@@ -72,13 +72,16 @@ def test_legit_blocks_of_consecutive_numbers(mixed_net):
     t = sim_numbers(mixed_net)
     blocks = {k: (runs_in_step(g) >= 2).sum() for k, g in t[t.deployment_id == ""].groupby("kind")}
     assert blocks["call_centre"] >= 1 and blocks["m2m"] >= 2 and blocks["driver"] >= 1
+    assert blocks["desk_gateway"] >= 1
     assert blocks["small_business"] >= 1
     assert blocks.get("low_activity", 0) == 0 and blocks.get("traveller", 0) == 0
+    assert blocks.get("roamer", 0) == 0
 
 
 def test_number_blocks_follow_the_configuration(small):
     from simbox.data import build_network
-    none = {"call_centre": {"block_share": 0.0}, "driver": {"block_share": 0.0},
+    none = {"call_centre": {"block_share": 0.0}, "desk_gateway": {"block_share": 0.0},
+            "driver": {"block_share": 0.0},
             "m2m": {"block_share": 0.0}, "small_business": {"block_share": 0.0},
             "ordinary": {"block_share": 0.0}, "fraud": {"share": 0.03,
                                                           "scattered_numbers_share": 1.0}}
@@ -131,3 +134,25 @@ def test_deployment_site_is_where_most_of_its_events_are_served(events, mixed_ne
         assert (row.lat, row.lon) == (here.lat, here.lon)
     far = deps.loc[deps.sites > 1]
     assert len(far), "every deployment sits at one site: the test proves little"
+
+
+def test_boxes_on_roaming_sims_and_fct_modules(small):
+    """No artificial tell: boxes can run foreign SIMs (as roamers have) and report
+    fixed-cellular-terminal TACs (as desk phones do); their callers' evening can be
+    our night."""
+    from simbox.data import build_network
+    over = dict(small, fraud={"share": 0.03, "roaming_sims_share": 1.0},
+                simbox=dict(small["simbox"], fct_tac_share=1.0, caller_shift_h=[7, 7],
+                            night_activity=0.25))
+    net = build_network(2000, 2, "baseline", 8, config=over)
+    t = net.truth
+    boxes = t[t["class"] == "simbox"]
+    assert len(boxes) > 0 and not boxes.imsi.str.startswith("46000").any()
+    c = net.cdrs
+    box_rows = np.isin(decode_array(c.imsi), boxes.imsi.to_numpy())
+    tac = net.tac.set_index("tac")["device_type"]
+    imeis = pd.Series(decode_array(np.unique(c.imei[box_rows & (c.imei > 0)]))).str[:8]
+    assert set(tac.loc[imeis]) == {"fct"}
+    hour = ((c.time[box_rows] + 8 * 3600) % 86400) // 3600
+    per_hour = np.bincount(hour, minlength=24)
+    assert per_hour[2:5].sum() > per_hour[14:17].sum()      # the wave peaks in our night

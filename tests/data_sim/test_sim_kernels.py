@@ -4,7 +4,8 @@ import datetime as dt
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from simbox.data.fraud import _push_back, _schedule_bank
+from simbox.data.fraud import _schedule_bank
+from simbox.data.registry import push_back as _push_back
 from simbox.data.identities import luhn_digit, make_imeis
 from simbox.data.population import split_counts
 from simbox.data.registry import expand, rank_in_group

@@ -263,7 +263,7 @@ def test_header_lacking_columns():
         "x.csv: the header lacks column(s) imsi, cell_id required by column profile "
         "'canonical' (header: record_type, start_time, IMSI_NO, imei, msisdn, other_party, "
         "duration_s, cell); give the file's layout with --columns (a built-in profile: "
-        "canonical, msc-semicolon, spreadsheet, or a profile file, see docs/input-formats.md)")
+        "canonical, msc-compact, msc-hourly, msc-semicolon, msc-words, operator-anon, spreadsheet, or a profile file, see docs/input-formats.md)")
 
 
 def test_header_not_utf8():

@@ -67,6 +67,7 @@ def events_frame(batches, tokens, cells=None, timezone="UTC"):
     local = pd.to_datetime(df["time"], unit="s", utc=True).dt.tz_convert(timezone)
     df["lhour"] = local.dt.hour
     df["lday"] = local.dt.date
+    df["lweekday"] = local.dt.day_of_week      # 0 = Monday
     tok = [tokens[c] if c >= 0 else None for c in df["cell"]]
     df["token"] = pd.Series(tok, dtype=object)
     site, lat, lon = {}, {}, {}
@@ -150,6 +151,20 @@ def per_imsi(g: pd.DataFrame) -> dict:
     own = [m for m in g.msisdn_s if m != ""]
     own = own[-1] if own else ""
     f["moc_intl_share"] = div(sum(international(o, own) for o in moc.other_s), n_moc)
+    # contacts: walk the events in order, remembering the numbers called so far
+    called, back, mtc_known, callbacks = set(), set(), 0, 0
+    for r, o in zip(g.rtype, g.other_s):
+        if r == 0 and o:
+            called.add(o)
+        elif r == 1 and o:
+            mtc_known += 1
+            if o in called:
+                callbacks += 1
+                back.add(o)
+    f["moc_called_back_share"] = div(len(back), len(called))
+    f["mtc_callback_share"] = div(callbacks, mtc_known)
+    inc = g[g.rtype.isin([1, 3])]
+    f["in_intl_share"] = div(sum(international(o, own) for o in inc.other_s), len(inc))
     f["n_mtc"] = len(mtc)
     f["mtc_callers"] = len({o for o in mtc.other_s if o})
     f["mt_mo_ratio"] = div(len(mtc), n_moc)
@@ -174,6 +189,10 @@ def per_imsi(g: pd.DataFrame) -> dict:
     f["active_days"] = g.lday.nunique()
     f["active_hours"] = (g.time // 3600).nunique()
     f["moc_night_share"] = div(int((moc.lhour < 6).sum()), n_moc)
+    f["moc_evening_share"] = div(int((moc.lhour >= 18).sum()), n_moc)
+    weekend = moc.lweekday >= 5
+    f["moc_weekend_share"] = div(int(weekend.sum()), n_moc)
+    f["moc_office_share"] = div(int((~weekend & (moc.lhour >= 9) & (moc.lhour < 18)).sum()), n_moc)
     f["night_share"] = div(int((g.lhour < 6).sum()), len(g))
     f["hour_entropy"] = entropy(g.lhour)
     gaps = np.diff(moc.time.to_numpy()).astype(float)
@@ -252,5 +271,12 @@ def reference_features(batches, tokens, *, cells=None, tac=None, timezone="UTC")
                     n += 1
             res.append(n)
         out[col] = res
+    # percentile ranks within the network, among SIMs with a call or SMS
+    active = (out.n_moc + out.n_mtc + out.n_sms_mo + out.n_sms_mt) > 0
+    for col, x in (("moc_per_day_pct", out.n_moc / out.active_days),
+                   ("callees_per_day_pct", out.moc_callees / out.active_days),
+                   ("sms_mo_per_day_pct", out.n_sms_mo / out.active_days),
+                   ("moc_dur_mean_pct", out.moc_dur_mean)):
+        out[col] = x[active].rank(method="average", pct=True).reindex(out.index)
     out.index.name = "imsi"
     return out[feature_names()].sort_index(), dups

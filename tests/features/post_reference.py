@@ -41,7 +41,7 @@ def reference_device_not_phone(imei, tac_table, is_phone):
 
     ``tac_table``: ``{TAC: device_type}``, or None.
     """
-    tac = np.array([s[:8] if len(s) >= 14 else "" for s in imei], dtype=object)
+    tac = np.array([s[:8] if 14 <= len(s) <= 16 else "" for s in imei], dtype=object)
     dtype = np.full(len(imei), "", dtype=object)
     flag = np.full(len(imei), np.nan)
     if tac_table is not None and len(imei):

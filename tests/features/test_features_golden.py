@@ -53,8 +53,18 @@ def test_golden_values_by_hand(gold):
     assert (d.n_moc, d.n_mtc, d.n_sms_mt, d.sms_mt_short_share) == (4, 2, 2, 0.5)
     assert (d.n_imeis, d.imei_changes, d.moc_gap_median, d.moc_gap_lt30_share) == (2, 1, 60, 1 / 3)
     assert (d.device_not_phone, d.imsi_neighbours, d.moc_intl_share) == (0, 0, 0)
+    # 8613900000001, called at 07:59 and 08:00 UTC, calls back at 09:30; 8613900000005 is
+    # never called.  Local (Asia/Shanghai) 2026-03-01 is a Sunday: three MOC on Sunday
+    # afternoon, one on Monday at 17:00
+    assert (d.mtc_callback_share, d.moc_called_back_share, d.in_intl_share) == (0.5, 0.5, 0)
+    assert (d.moc_weekend_share, d.moc_office_share, d.moc_evening_share) == (0.75, 0.25, 0)
+    assert (a.moc_weekend_share, a.moc_office_share, a.moc_called_back_share) == (0, 0, 0)
+    assert np.isnan(a.mtc_callback_share) and np.isnan(a.in_intl_share)      # nothing received
+    # per active day among the four SIMs with calls: MOC 4, 2, 2, 2 (d: 4 over 2 days)
+    assert (a.moc_per_day_pct, d.moc_per_day_pct, d.callees_per_day_pct) == (1, 0.5, 0.25)
     e = f.loc["262019876543210"]
     assert (e.n_events, e.n_data, e.n_sites, e.n_cells) == (1, 1, 1, 1)
+    assert np.isnan(e.moc_per_day_pct) and np.isnan(e.in_intl_share)
     assert np.isnan(e.gyration_km) and np.isnan(e.device_not_phone)
 
 
@@ -98,7 +108,14 @@ def test_features_command_golden(gold, tmp_path, capsys):
 def test_features_command_rejects_and_errors(datadir, tmp_path, capsys):
     bad = datadir / "csv" / "bad_rows.csv"
     out = tmp_path / "f.csv"
-    assert main(["features", str(bad), "--out", str(out)]) == 0
+    # 11 of its 16 records are bad: over the default --max-reject-share 0.5
+    assert main(["features", str(bad), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"simbox features: error: {bad}: 11 of 16 records rejected (more than the "
+        "--max-reject-share 0.5), no output written: wrong field count in 2 of 16 records: "
+        "check the separator and quote of the profile; not UTF-8 in 1; unparsable time in 1\n")
+    assert not out.exists() and not (tmp_path / "f.csv.rejects.csv").exists()
+    assert main(["features", str(bad), "--out", str(out), "--max-reject-share", "1"]) == 0
     line = capsys.readouterr().out
     assert "rejected" in line and f"rejects in {out}.rejects.csv" in line
     assert (tmp_path / "f.csv.rejects.csv").exists()

@@ -1,4 +1,5 @@
 """``simbox features --out x.parquet`` imports no pandas; the file is the DataFrame's."""
+import pathlib
 import subprocess
 import sys
 
@@ -46,3 +47,16 @@ def test_feature_frame_is_built_once_from_the_columns(datadir):
     assert res.features is f and f.index.name == "imsi" and f.index.dtype == object
     assert res.shape == f.shape and list(f.index) == list(res.columns["imsi"])
     assert [str(t) for t in f.dtypes] == [str(res.columns[c].dtype) for c in f.columns]
+
+
+def test_profiled_engine_imports_no_pandas(tmp_path):
+    # a real export through the profiled engine (pyarrow) is as light as the canonical kernel
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
+    import exports
+    f = exports.write_all(tmp_path)["msc-words"]
+    args = ["features", f, "--columns", "msc-words", "--timezone", "Europe/Berlin", "--out",
+            str(tmp_path / "w.parquet")]
+    proc = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "heavy:"

@@ -146,3 +146,31 @@ def test_times_before_1970_floor_to_the_right_hour_and_day():
     got, want, _ = run_both(b, timezone="America/St_Johns")
     assert_frames_match(got.features, want)
     assert got.features.active_hours.iloc[0] == 3
+
+
+def test_callbacks_with_many_numbers():
+    """Hundreds of callees (the hash set grows and probes), call-backs before, after and
+    in the same second as the call, callers that were never called."""
+    rng = np.random.default_rng(7)
+    numbers = [f"86139{k:08d}" for k in rng.choice(10**8, 400, replace=False)]
+    n = 1500
+    rtype = rng.choice([0, 1, 3], n, p=[0.5, 0.4, 0.1]).astype(np.uint8)
+    cols = {"rtype": rtype, "time": T0 + np.sort(rng.integers(0, 20 * 86400, n)) // 5 * 5,
+            "imsi": _codes(IMSIS, rng.integers(0, 2, n)), "imei": np.zeros(n, np.int64),
+            "msisdn": _codes(MSISDNS, np.full(n, 1)),
+            "other": np.array([encode_digits(numbers[i]) for i in rng.integers(0, 400, n)]),
+            "duration": rng.integers(0, 100, n).astype(np.int32), "cell": np.full(n, -1, np.int32)}
+    got, want, _ = run_both([EventBatch(cols)], timezone="Europe/Berlin")
+    assert_frames_match(got.features, want)
+    f = got.features
+    assert (f.mtc_callback_share > 0.2).all() and (f.moc_called_back_share > 0.2).all()
+
+
+def test_a_callback_in_the_same_second_follows_the_call():
+    # events of one second sort MOC before MTC: the MTC answers the call
+    b = [one(1, T0, other="8613900000000"), one(0, T0, other="8613900000000"),
+         one(1, T0 + 5, other="4930123456")]
+    got, want, _ = run_both(b)
+    assert_frames_match(got.features, want)
+    f = got.features.iloc[0]
+    assert (f.mtc_callback_share, f.moc_called_back_share) == (0.5, 1.0)

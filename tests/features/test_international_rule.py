@@ -39,3 +39,24 @@ def test_international_rule_matches_the_string_rule():
     want = [float(international(other, own)) for own, other in rows]
     bad = [(rows[i], got[i], want[i]) for i in range(n) if got[i] != want[i]]
     assert not bad
+
+
+def test_incoming_calls_and_sms_follow_the_same_rule():
+    rows = [(own, other) for own in OWNS for other in OTHER_CASES]
+    n = len(rows)
+    own = np.array([encode_digits(o) for o, _ in rows], np.int64)
+    other = np.array([encode_digits(x) for _, x in rows], np.int64)
+    cols = {   # per IMSI: one MTC and one SMS MT from the same number
+        "rtype": np.repeat(np.array([[1, 3]], np.uint8), n, axis=0).ravel(),
+        "time": np.full(2 * n, 1_711_839_600, np.int64),
+        "imsi": np.repeat(1_460_001_000_000_000 + np.arange(n, dtype=np.int64), 2),
+        "imei": np.zeros(2 * n, np.int64),
+        "msisdn": np.repeat(own, 2),
+        "other": np.repeat(other, 2),
+        "duration": np.zeros(2 * n, np.int32),
+        "cell": np.full(2 * n, -1, np.int32),
+    }
+    r = reduce(cols)
+    got = r.feats[np.argsort(r.imsi), SLOTS.index("in_intl_share")]
+    want = [float(international(x, o)) for o, x in rows]
+    assert [(rows[i], got[i]) for i in range(n) if got[i] != want[i]] == []

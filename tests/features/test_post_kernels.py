@@ -73,3 +73,18 @@ def test_tacs_and_device_types_are_the_per_string_reference(imeis, with_table):
     assert ctx.main_tac.tolist() == tac.tolist() and ctx.device_type.tolist() == dtype.tolist()
     got = ctx.col("device_not_phone")
     assert np.array_equal(got, flag, equal_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([np.nan, 0.0, 0.5, 1.0, 2.0, 1e9, -3.0]), st.booleans()),
+                max_size=40))
+def test_percentile_rank_is_pandas_rank_pct(rows):
+    import pandas as pd
+    from simbox.features.post import percentile_rank
+    values = np.array([v for v, _ in rows], dtype=float)
+    among = np.array([a for _, a in rows], dtype=bool)
+    got = percentile_rank(values, among)
+    s = pd.Series(values)
+    want = s[among].rank(method="average", pct=True).reindex(s.index).to_numpy(dtype=float)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-12, atol=0)

@@ -15,6 +15,10 @@ def check_rfc7946(doc):
         assert isinstance(f.get("id", ""), (str, int, float))
         assert f["properties"] is None or isinstance(f["properties"], dict)
         g = f["geometry"]
+        if g is None:                # a site whose coordinates are unknown (RFC 7946 3.2)
+            assert f["properties"]["coordinates"] == "unknown"
+            json.dumps(f["properties"], allow_nan=False)
+            continue
         assert g["type"] == "Point" and set(g) == {"type", "coordinates"}
         assert len(g["coordinates"]) in (2, 3)
         assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in g["coordinates"])

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,6 +164,83 @@ def test_site_and_hours_never_merge_two_strong_groups():
     assert labels[4] == labels[5] and labels[4] in (labels[0], labels[2])
     assert len(set(labels)) == 2
     # links are counted inside components only: one device link per box; site+hours:
-    # every pair of the 4 SIMs of the joined box (6) and the other box's pair (1)
+    # each SIM of the site to its leader (the first SIM): 3 inside the joined box, while
+    # the other box's two links cross to the leader's group and are not counted
     assert counts["device"].tolist() == [1, 1]
-    assert sorted(counts["site+hours"].tolist()) == [1, 6]
+    assert sorted(counts["site+hours"].tolist()) == [0, 3]
+
+
+def one_site_farm(n, shifts=500, seed=0):
+    """``n`` flagged SIMs at one site in one IMEI, hour profiles from ``shifts`` distinct shifts
+    (the benchmark's farm: benchmarks/bench_grouping.py)."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_grouping.py"
+    spec = importlib.util.spec_from_file_location("bench_grouping", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.farm(n, shifts, True, seed)
+
+
+def test_grouping_comparisons_grow_linearly_with_sims_at_one_site(caplog):
+    """Issue 14 item 1: 100k flagged SIMs at one site must not compare every pair."""
+    rules = LinkRules()
+    done = {}
+    for n in (1_000, 10_000, 100_000):
+        sims, hours, devices = one_site_farm(n)
+        stats = {}
+        with caplog.at_level("INFO", logger="simbox.deployments"):
+            labels, counts = group_sims(sims, hours, devices, rules, stats=stats)
+        assert len(set(labels)) == 1                      # one IMEI: one deployment
+        assert stats["comparisons"] <= n * rules.max_leaders
+        done[n] = stats["comparisons"]
+    assert done[100_000] <= 12 * done[10_000] and done[10_000] <= 12 * done[1_000]
+    assert done[100_000] < 100_000 ** 2 / 1000
+    # progress at -v: a long grouping says how far it is
+    assert re.search(r"grouping: site\+hours links, 5\d,\d{3} of 100,000 SIMs \([\d,]+ comparisons\)",
+                     caplog.text)
+    assert "grouping: 100,000 flagged SIMs, 1 deployments, " in caplog.text
+
+
+def test_site_hours_leaders_cap_the_work_but_keep_alike_profiles_together():
+    sims, hours, devices = one_site_farm(5_000, shifts=3)
+    devices = devices.iloc[:0]                            # no shared device
+    stats = {}
+    labels, _ = group_sims(sims, hours, devices, LinkRules(max_leaders=8), stats=stats)
+    assert stats["comparisons"] <= 5_000 * 8
+    assert len(set(labels)) <= 3 + int((np.asarray(hours).sum(axis=1) == 0).sum())
+    with pytest.raises(ConfigError, match="max_leaders must be at least 1, not 0"):
+        LinkRules(max_leaders=0)
+
+
+def _loose_sims(imsis, msisdns, sites):
+    t = pd.Timestamp("2026-03-01T00:00:00Z")
+    n = len(imsis)
+    return pd.DataFrame({"msisdn": msisdns, "main_site": sites, "class": "simbox", "score": 0.9,
+                         "first_seen": t, "last_seen": t + pd.Timedelta(days=2),
+                         "n_events": 100}, index=imsis)
+
+
+def test_device_block_links_need_a_run_of_consecutive_imeis():
+    # a moving gateway: 5 ports with consecutive IMEIs, SIMs with main sites along its route;
+    # two handsets elsewhere whose IMEIs happen to be neighbours are not a run
+    imsis = [f"46000{7000000000 + i * 977:010d}" for i in range(7)]
+    sims = _loose_sims(imsis, [f"86{13000000000 + i * 7919:011d}" for i in range(7)],
+                       ["S1", "S2", "S3", "S4", "S5", "S8", "S9"])
+    imeis = [f"86123456{100200 + i}0" for i in range(5)] + ["35000000123450", "35000000123460"]
+    devices = pd.DataFrame({"imsi": imsis, "imei": imeis})
+    hours = np.eye(24)[np.arange(7) * 3]                          # no site+hours link
+    links = link_sims(sims, hours, devices)
+    assert sorted(map(tuple, links["device block"].tolist())) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    labels, counts = group_sims(sims, hours, devices)
+    assert len(set(labels[:5])) == 1 and len(set(labels)) == 3
+    assert counts.loc[labels[0], "device block"] == 4
+
+
+def test_one_batch_at_two_sites_is_linked_when_imsi_and_msisdn_step_together():
+    imsis = ["460001234500001", "460001234500002", "460001234500003", "460009999900001"]
+    msisdns = ["8613800000101", "8613800000102", "8613800000203", "8613800000104"]
+    sims = _loose_sims(imsis, msisdns, ["S1", "S2", "S3", "S4"])
+    links = link_sims(sims, np.eye(24)[[0, 5, 10, 15]], pd.DataFrame(columns=["imsi", "imei"]))
+    # 1-2: both +1 (in step) across sites; 2-3: IMSI +1 but MSISDN +101: not a batch
+    assert links["imsi block"].tolist() == [[0, 1]]

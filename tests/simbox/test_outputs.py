@@ -31,7 +31,8 @@ def written(result, tmp_path_factory):
 
 def test_files_written(written):
     assert sorted(os.listdir(written)) == ["deployments.csv", "flagged.csv", "report.html",
-                                           "sites.csv", "sites.geojson", "sites.kml", "summary.json"]
+                                           "scores.csv", "sites.csv", "sites.geojson", "sites.kml",
+                                           "summary.json"]
     # no temporary folder left beside it
     assert [p.name for p in written.parent.iterdir()] == ["out"]
 
@@ -60,13 +61,16 @@ def test_geojson_is_rfc7946_longitude_first(written, result):
         assert f["properties"]["first_seen"].endswith("Z")
 
 
-def test_geojson_skips_unlocated_and_nan():
+def test_geojson_unlocated_without_geometry_and_nan():
     sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [1.0, np.nan], "lon": [2.0, np.nan],
                           "radius_m": [np.nan, 0.0], "n_sims": [np.int64(3), np.int64(1)]})
     doc = geojson(sites)
     check_rfc7946(doc)
-    assert [f["id"] for f in doc["features"]] == ["a"]
+    assert [f["id"] for f in doc["features"]] == ["a", "b"]
     assert doc["features"][0]["properties"] == {"site_id": "a", "radius_m": None, "n_sims": 3}
+    assert doc["features"][1]["geometry"] is None
+    assert doc["features"][1]["properties"] == {"site_id": "b", "radius_m": 0.0, "n_sims": 1,
+                                                "coordinates": "unknown"}
 
 
 def test_kml_parses_in_kml_namespace(written, result):

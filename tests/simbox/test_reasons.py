@@ -64,9 +64,27 @@ def test_deviation_needs_direction_and_skips_nan():
     ("hour_entropy", 1.6, "active only a few hours of the day"), ("n_mtc", 200, "200 calls received"),
     ("n_cells", 40, "40 cells"), ("gyration_km", 0.0, "never moves"),
     ("gyration_km", 12.0, "moves within 12.0 km"),
+    ("moc_called_back_share", 0, "no number it calls ever calls back"),
+    ("moc_called_back_share", 0.123, "12% of the numbers it calls call back"),
+    ("mtc_callback_share", 0, "no call received from a number it called"),
+    ("moc_weekend_share", 2 / 7, "29% of calls at weekends"),
+    ("moc_office_share", 0.05, "5% of calls in office hours (Mon-Fri 9-18)"),
+    ("in_intl_share", 0.9, "90% of calls and SMS received from abroad"),
+    ("moc_per_day_pct", 0.995, "calls a day in the top 1% of the network's SIMs"),
+    ("callees_per_day_pct", 0.9, "numbers called a day in the top 10% of the network's SIMs"),
+    ("moc_dur_mean_pct", 0.02, "mean call length in the bottom 2% of the network's SIMs"),
+    ("moves", 0, "never changes site"),
+    ("moves", 1, "changes site once"), ("moves", 1234, "changes site 1,234 times"),
 ])
 def test_phrases(name, value, text):
     assert PHRASES[name].words(value) == text
+
+
+def test_every_feature_has_a_phrase():
+    from simbox.features import feature_names
+    from simbox.reasons import NOT_REASONS
+    assert [n for n in feature_names() if n not in PHRASES and n not in NOT_REASONS] == []
+    assert set(PHRASES) <= set(feature_names())
 
 
 def test_occlusion_contributions_follow_the_model(network):
@@ -103,3 +121,23 @@ def test_rows_without_model_contributions_fall_back_to_deviations(network):
     flagged = network.predictions.index[network.predictions["flagged"]]
     zero = pd.DataFrame(0.0, index=flagged, columns=feats.columns)
     assert reasons_table(feats, flagged, contributions=zero).equals(reasons_table(feats, flagged))
+
+
+def test_occlusion_budget_and_candidates_bound_the_model_calls(network):
+    feats = network.res.features
+    pred = network.predictions
+    ranked = pred.sort_values("score", ascending=False)
+    flagged = ranked.index[ranked["flagged"].to_numpy()]
+    reference = feats.loc[~feats.index.isin(flagged)]
+    rows = []
+
+    def score(X):
+        rows.append(len(X))
+        return np.clip(0.5 - 0.01 * X["n_mtc"].to_numpy() + 0.002 * X["moc_callees"].to_numpy(), 0, 1)
+
+    c = occlusion_contributions(score, feats, flagged, reference, candidates=3, budget_rows=30)
+    assert sum(rows) == 10 + 30                       # base scores of 10 SIMs, then 10 x 3
+    assert c.iloc[:10].notna().all().all() and c.iloc[10:].isna().all().all()
+    assert (c.iloc[:10].ne(0).sum(axis=1) <= 3).all()
+    text = reasons_table(feats, flagged, contributions=c)
+    assert text.iloc[10:].equals(reasons_table(feats, flagged).iloc[10:])

@@ -19,12 +19,18 @@ def cdr(tmp_path):
     return p
 
 
-def test_no_cells_file(tmp_path, cdr, capsys):
-    code, out, err = run(["scan", str(cdr), "--out", str(tmp_path / "o")], capsys)
-    assert (code, out) == (1, "")
-    assert err == ("simbox scan: error: no cells file: give the cell table "
-                   "(cell_id,site_id,lat,lon,azimuth) with --cells; sites need coordinates\n")
-    assert not (tmp_path / "o").exists()
+def test_no_cells_file_scans_without_coordinates(tmp_path, cdr, capsys):
+    code, out, err = run(["scan", str(cdr), "--out", str(tmp_path / "o"), "--timezone", "UTC",
+                          "--threshold", "0"], capsys)
+    assert code == 0 and err == ""
+    head, tail = out.split(" in 1 deployment(s)")       # the class is the model's
+    assert head.startswith("scanned 1 SIMs (1 records): 1 flagged (1 ")
+    assert tail == (" at 1 site(s); first site 46000-0-0 (1 SIMs); no cell table (--cells): "
+                    "each site is one cell, its coordinates are unknown; no map; report: "
+                    f"{tmp_path / 'o' / 'report.html'}\n")
+    sites = (tmp_path / "o" / "sites.csv").read_text().splitlines()
+    assert sites[0].endswith(",coordinates") and sites[1].startswith("46000-0-0,,,")
+    assert sites[1].endswith(",unknown")
 
 
 def test_cells_file_not_found(tmp_path, cdr, capsys):

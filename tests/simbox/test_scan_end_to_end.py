@@ -102,8 +102,8 @@ def test_hard_negatives_stay_out(scanned):
 
 def test_files_as_documented(scanned):
     _, _, out, result = scanned
-    assert sorted(os.listdir(out)) == ["deployments.csv", "flagged.csv", "report.html", "sites.csv",
-                                       "sites.geojson", "sites.kml", "summary.json"]
+    assert sorted(os.listdir(out)) == ["deployments.csv", "flagged.csv", "report.html", "scores.csv",
+                                       "sites.csv", "sites.geojson", "sites.kml", "summary.json"]
     flagged = pd.read_csv(out / "flagged.csv", dtype=str, keep_default_na=False)
     assert list(flagged.columns) == FLAGGED_COLUMNS and len(flagged) == result.summary["flagged"]
     assert (flagged["reasons"] != "").all()
@@ -151,7 +151,8 @@ def test_cells_missing_for_some_cdr_cells(small, capsys):
     base, net = small
     cells = pd.read_csv(net / "cells.csv", dtype=str)
     cells.iloc[3:].to_csv(base / "some_cells.csv", index=False)
-    argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(base / "some_cells.csv"), "--json"]
+    argv = ["scan", str(net / "cdrs.csv.gz"), "--cells", str(base / "some_cells.csv"), "--json",
+            "--timezone", "Asia/Shanghai"]      # (else a warning that the model's zone is used)
     # by default an error: a site list must not silently lose the SIMs of unknown cells
     code, out, err = run(argv + ["--out", str(base / "o3")], capsys)
     assert code == 1 and out == "" and err.count("\n") == 1
@@ -193,6 +194,13 @@ def test_empty_cdr_set(small, capsys):
     bad.write_text(header + "MOC,yesterday,4600,,,,x,\nSMS,2026-03-01T00:00:00Z,,,,,0,c\n")
     code, out, err = run(["scan", str(bad), "--cells", str(net / "cells.csv"), "--out",
                           str(base / "o5")], capsys)
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert err == (f"simbox scan: error: {bad}: 2 of 2 records rejected (more than the "
+                   "--max-reject-share 0.5), no output written: unparsable time in 1 of 2 "
+                   "records: check time_format (and the time column) of the profile; unknown "
+                   "record type in 1\n")
+    code, out, err = run(["scan", str(bad), "--cells", str(net / "cells.csv"), "--out",
+                          str(base / "o5"), "--max-reject-share", "1"], capsys)
     assert (code, out) == (1, "") and err.count("\n") == 1
     assert err.startswith("simbox scan: error: no usable CDR record in the input (1 file(s), "
                           "2 records read, 0 accepted, 2 rejected")

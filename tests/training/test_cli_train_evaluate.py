@@ -21,7 +21,7 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "model"
     rc = main(["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--truth",
                str(SAMPLE / "truth.csv"), "--out", str(out), "--folds", "3",
-               "--target-precision", "0.95", "--no-kind-holdout", "--json"])
+               "--target-precision", "0.95", "--no-kind-holdout", "--no-simulated", "--json"])
     assert rc == 0
     return out
 
@@ -61,7 +61,7 @@ def test_cli_errors_are_one_line(trained, tmp_path, capsys):
         f"simbox train: error: {tmp_path / 'none.parquet'}: no such features file")
     broken = tmp_path / "broken"
     shutil.copytree(trained, broken)
-    (broken / "model.joblib").write_bytes((broken / "model.joblib").read_bytes()[:1000])
+    (broken / "model.skops").write_bytes((broken / "model.skops").read_bytes()[:1000])
     rc = main(["evaluate", "--model", str(broken), "--features", str(tmp_path / "x.parquet"),
                "--labels", str(bad)])
     assert rc == 1
@@ -74,14 +74,15 @@ def test_train_seizures_beside_simulated_network(tmp_path, capsys):
     rc = main(["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--labels",
                str(SAMPLE / "labels.csv"), "--simulated", str(SAMPLE), "--seizure-weight", "5",
                "--simulated-weight", "0.5", "--out", str(out), "--folds", "3",
-               "--target-precision", "0.9", "--no-kind-holdout"])
+               "--target-precision", "0.9", "--no-kind-holdout", "--no-simulated"])
     assert rc == 0, capsys.readouterr().err
     card = json.loads((out / "model.json").read_text())
     data = card["training_data"]
     assert data["labels"]["from_devices"] > 0            # imei rows expanded through the CDRs
-    assert data["simulated"]["train_weight"] == 0.5 and data["seizure_weight"] == 5.0
+    assert data["simulated"][0]["train_weight"] == 0.5 and data["seizure_weight"] == 5.0
     n_truth = sum(1 for _ in open(SAMPLE / "truth.csv")) - 1
     assert 0.95 * n_truth < data["sources"]["simulated"] <= n_truth
     assert data["sources"]["unlabelled"] > 0.9 * n_truth
-    assert card["unlabelled"]["policy"] == "presumed-legit"
+    assert card["unlabelled"]["policy"] == "pu"
+    assert card["unlabelled"]["pu"]["excluded"] <= 0.02 * data["sources"]["unlabelled"] + 1
     assert set(card["metrics"]["model"]["by_source"]) >= {"seizure", "simulated"}

@@ -16,7 +16,7 @@ def model(names, schema_hash):
     X, truth = make_network(n_legit=1500, n_boxes=12, n_farms=8, seed=5)
     return train(X, truth_labels(truth), truth=truth, target_precision=0.99, folds=3,
                  feature_names=names, schema_hash=schema_hash, model_params={"max_iter": 30},
-                 n_boot=20, kind_holdout=False)
+                 n_boot=20, kind_holdout=False, simulated=None)
 
 
 def test_evaluate_on_another_seed_with_truth(model):

@@ -1,3 +1,4 @@
+import os
 import json
 
 import numpy as np
@@ -55,7 +56,8 @@ def test_save_load_roundtrip(fitted, network, names, schema_hash, tmp_path):
     fitted.card = {"timezone": "UTC", "threshold": {"target_precision": 0.99}}
     fitted.save(tmp_path / "m")
     card = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert card["files"]["model.joblib"]["sha256"] == model_mod.sha256_file(tmp_path / "m" / "model.joblib")
+    assert card["files"]["model.skops"]["sha256"] == model_mod.sha256_file(tmp_path / "m" / "model.skops")
+    assert card["format"] == "simbox-model/2" and "signature" not in card
     assert card["threshold"] == {"target_precision": 0.99, "value": 0.5}
     assert card["features"] == {"names": names, "count": len(names), "schema_hash": schema_hash}
     m2 = Model.load(tmp_path / "m", schema=(names, schema_hash))
@@ -70,7 +72,7 @@ def saved(fitted, tmp_path):
 
 def test_load_refuses_truncated_and_corrupted(fitted, names, schema_hash, tmp_path):
     d = saved(fitted, tmp_path)
-    f = d / "model.joblib"
+    f = d / "model.skops"
     data = f.read_bytes()
     f.write_bytes(data[:-100])
     with pytest.raises(ModelError) as e:
@@ -81,7 +83,7 @@ def test_load_refuses_truncated_and_corrupted(fitted, names, schema_hash, tmp_pa
     f.write_bytes(data[:50] + bytes([data[50] ^ 1]) + data[51:])
     with pytest.raises(ModelError, match=r"\(same size, different content\): the file is truncated"):
         Model.load(d, schema=(names, schema_hash))
-    (d / "model.json").write_text('{"format": "simbox-model/1", ')
+    (d / "model.json").write_text('{"format": "simbox-model/2", ')
     with pytest.raises(ModelError, match=r"model.json: corrupted \(not valid JSON at line 1\)"):
         Model.load(d, schema=(names, schema_hash))
     (d / "model.json").unlink()
@@ -152,3 +154,100 @@ def test_grouped_splits_refuses_single_case_class():
         grouped_splits(y, g, n_splits=3)
     with pytest.raises(InputError, match="only 11 cases for 20-fold"):
         grouped_splits(y, g, n_splits=20)
+
+
+# ---- issue 14 item 6: a model file that cannot run code; signed folders ---------------------
+
+KEY = b"0123456789abcdef-team-secret"
+
+
+def _rewrite_card(d, **changes):
+    card = json.loads((d / "model.json").read_text())
+    card.update(changes)
+    (d / "model.json").write_text(json.dumps(card))
+    return card
+
+
+def test_a_swapped_pickle_with_its_hash_updated_is_not_loaded(fitted, names, schema_hash, tmp_path):
+    import joblib
+    d = saved(fitted, tmp_path)
+    ran = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(ran), "w"))
+    joblib.dump(Evil(), d / "model.joblib")
+    (d / "model.skops").unlink()
+    _rewrite_card(d, format="simbox-model/1", files={"model.joblib": {
+        "sha256": model_mod.sha256_file(d / "model.joblib"),
+        "bytes": (d / "model.joblib").stat().st_size}})
+    with pytest.raises(ModelError) as e:
+        Model.load(d, schema=(names, schema_hash))
+    assert str(e.value) == (f"{d}: holds model.joblib, a pickle that can run any code when loaded; "
+                            "convert it once from a trusted copy (python -m "
+                            f"simbox.training.convert_model {d}), or pass --trust-pickle if you "
+                            "trust where it came from")
+    assert not ran.exists()
+
+
+def test_skops_file_with_a_type_outside_the_allow_list_is_refused(fitted, names, schema_hash,
+                                                                  tmp_path):
+    from skops import io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    d = saved(fitted, tmp_path)
+    sio.dump(Pipeline([("f", FunctionTransformer(os.system))]), d / "model.skops")
+    _rewrite_card(d, files={"model.skops": {"sha256": model_mod.sha256_file(d / "model.skops"),
+                                            "bytes": (d / "model.skops").stat().st_size}})
+    with pytest.raises(ModelError) as e:
+        Model.load(d, schema=(names, schema_hash))
+    assert str(e.value).startswith(f"{d / 'model.skops'}: holds types simbox does not load (")
+    assert str(e.value).endswith("); it was not written by simbox train: retrain the model")
+
+
+def test_old_pickle_folder_loads_when_trusted_and_converts(fitted, names, schema_hash, tmp_path,
+                                                           network):
+    import joblib
+    from simbox.training.convert_model import convert
+    X, _ = network
+    d = saved(fitted, tmp_path)
+    joblib.dump(fitted.pipeline_, d / "model.joblib")
+    (d / "model.skops").unlink()
+    _rewrite_card(d, format="simbox-model/1", files={"model.joblib": {
+        "sha256": model_mod.sha256_file(d / "model.joblib"),
+        "bytes": (d / "model.joblib").stat().st_size}})
+    old = Model.load(d, schema=(names, schema_hash), trust_pickle=True)
+    assert old.predict(X).equals(fitted.predict(X))
+    convert(d)
+    assert sorted(p.name for p in d.iterdir()) == ["model.json", "model.skops"]
+    assert Model.load(d, schema=(names, schema_hash)).predict(X).equals(fitted.predict(X))
+
+
+def test_signed_folder(fitted, names, schema_hash, tmp_path, network):
+    X, _ = network
+    key_file = tmp_path / "team.key"
+    key_file.write_bytes(KEY + b"\n")
+    fitted.card = {}
+    d = fitted.save(tmp_path / "m", key=key_file)
+    card = json.loads((d / "model.json").read_text())
+    assert card["signature"]["algorithm"] == "hmac-sha256" and len(card["signature"]["value"]) == 64
+    assert Model.load(d, schema=(names, schema_hash), key=KEY).predict(X).equals(fitted.predict(X))
+    assert Model.load(d, schema=(names, schema_hash)).threshold == 0.5       # no key: not checked
+    # a changed threshold (or a swapped file with its sha256 updated) breaks the signature
+    card["threshold"]["value"] = 0.01
+    (d / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError) as e:
+        Model.load(d, schema=(names, schema_hash), key=key_file)
+    assert str(e.value) == (f"{d}: signature does not match the signing key: the model was changed "
+                            "after it was signed, or signed with another key; do not use it")
+    with pytest.raises(ModelError, match="signature does not match"):
+        fitted.save(tmp_path / "m2", key=KEY)
+        Model.load(tmp_path / "m2", schema=(names, schema_hash), key=b"another-key-of-16-bytes")
+    unsigned = saved(fitted, tmp_path / "u")
+    with pytest.raises(ModelError) as e:
+        Model.load(unsigned, schema=(names, schema_hash), key=KEY)
+    assert str(e.value) == (f"{unsigned}: the model folder is not signed, and a signing key was "
+                            "given; sign it (python -m simbox.training.convert_model FOLDER --model-key "
+                            "KEY_FILE) or load it without the key")
+    with pytest.raises(ModelError, match="the model signing key is shorter than 16 bytes"):
+        Model.load(d, schema=(names, schema_hash), key=b"short")

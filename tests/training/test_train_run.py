@@ -17,14 +17,14 @@ def trained(network, names, schema_hash, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "m"
     m = train(X, truth_labels(truth), truth=truth, target_precision=0.99, folds=4,
               feature_names=names, schema_hash=schema_hash, model_params=FAST, n_boot=50,
-              out=out)
+              simulated=None, out=out)
     return m, out
 
 
 def test_train_writes_model_folder(trained, names, schema_hash, network):
     m, out = trained
     assert sorted(p.name for p in out.iterdir()) == [
-        "calibration.png", "importances.png", "model.joblib", "model.json", "pr_curves.png",
+        "calibration.png", "importances.png", "model.json", "model.skops", "pr_curves.png",
         "report.html"]
     card = json.loads((out / "model.json").read_text())
     assert card["classes"] == ["simbox", "cardfarm", "legit"]
@@ -85,7 +85,7 @@ def test_simulated_network_added_with_prefix(network, caplog):
     assert np.allclose(sim["train_weight"], 0.3)
     assert ts.X.index.equals(ts.rows.index)
     assert "labelled SIM(s) do not occur in the features" in caplog.text
-    assert ts.info["simulated"]["sims"] == len(X)
+    assert ts.info["simulated"][0]["sims"] == len(X)
 
 
 def test_card_curve_gives_back_the_operating_threshold(trained):

@@ -1,0 +1,90 @@
+"""The input options of ``features``, ``scan``, ``train`` and ``evaluate``, defined once.
+
+Every command that reads CDRs takes the same options, with the same names, help
+and defaults, and the defaults are those of the library function
+(:func:`simbox.features.compute_features`): the command line and the library
+give the same result for the same call.  Only the default rejects file differs,
+as the outputs do (it lies beside the command's output).
+
+``add_input_options(parser, command)`` adds them; ``input_options(args)`` gives
+the keyword arguments of the library call.
+"""
+from __future__ import annotations
+
+import inspect
+
+#: the options, in the order --help lists them (keyword names of compute_features)
+INPUT_OPTIONS = ("columns", "timezone", "on_bad_records", "max_reject_share", "rejects",
+                 "cells", "tac", "workers", "memory_limit")
+#: where each command writes rejected records unless --rejects is given
+REJECTS_DEFAULT = {"features": "<out>.rejects.csv", "scan": "<out>/rejects.csv",
+                   "train": "<out>.rejects.csv", "evaluate": "evaluate.rejects.csv"}
+#: commands whose model gives the time zone when --timezone is not given
+MODEL_TIMEZONE = ("scan", "evaluate")
+
+
+def library_defaults() -> dict:
+    """The defaults of the input options: those of :func:`compute_features`."""
+    from simbox.features import compute_features
+    sig = inspect.signature(compute_features).parameters
+    return {name: sig[name].default for name in INPUT_OPTIONS if name in sig}
+
+
+def add_input_options(p, command: str) -> None:
+    """Add the input options to the argparse parser of ``command``."""
+    from simbox.fastpath.columns import builtin_profiles
+    from simbox.fastpath.stats import BAD_RECORD_POLICIES
+    d = library_defaults()
+    g = p.add_argument_group("input options (the same in features, scan, train and evaluate)")
+    g.add_argument("--columns", default=d["columns"], metavar="PROFILE",
+                   help="column profile of CDR CSV files: a built-in name "
+                        f"({', '.join(builtin_profiles())}) or a profile file; "
+                        "'simbox columns detect FILE' proposes one (default %(default)s)")
+    g.add_argument("--timezone", default=None, metavar="TZ",
+                   help="the network's IANA time zone for time-of-day features, e.g. "
+                        "Asia/Shanghai (default: where a model scores the SIMs (scan, "
+                        f"evaluate) the model's, with a warning; else {d['timezone']})")
+    g.add_argument("--on-bad-records", choices=BAD_RECORD_POLICIES, default=d["on_bad_records"],
+                   help="a malformed record: skip it (counted, written to the rejects file) "
+                        "or stop with an error at the first (default %(default)s)")
+    g.add_argument("--strict", dest="on_bad_records", action="store_const", const="error",
+                   help="the same as --on-bad-records error")
+    g.add_argument("--max-reject-share", type=float, default=d["max_reject_share"],
+                   metavar="SHARE",
+                   help="fail (exit status 1, no output) when a file or the whole run rejects "
+                        "more than this share of its records (default %(default)s; 1: never)")
+    g.add_argument("--rejects", metavar="CSV",
+                   help="file of the rejected records (default: features and train "
+                        "<out>.rejects.csv, scan <out>/rejects.csv, evaluate "
+                        "evaluate.rejects.csv; written only when a record is rejected)")
+    g.add_argument("--cells", metavar="CSV",
+                   help="cell table cell_id,site_id,lat,lon[,azimuth,...] (docs/input-formats.md, "
+                        "'Cells and TAC tables'); optional: without it each cell is its own "
+                        "site, without coordinates")
+    g.add_argument("--tac", metavar="CSV",
+                   help="TAC table tac,device_type: the device type of each IMEI's first 8 "
+                        "digits (IMEIs of 14-16 digits only)")
+    g.add_argument("--workers", type=int, default=d["workers"], metavar="N",
+                   help="threads reducing partitions (default %(default)s)")
+    g.add_argument("--memory-limit", default=d["memory_limit"], metavar="SIZE",
+                   help="events kept in memory before spilling to disk (default %(default)s)")
+    p.set_defaults(_input_command=command)
+
+
+def input_options(args, out: str | None = None) -> dict:
+    """Keyword arguments of the library call from parsed ``args``.
+
+    ``out``: the command's output, for the default rejects file (None: none).
+    ``timezone`` is left out when not given (the library picks its default).
+    """
+    from simbox.errors import ConfigError
+    opts = {name: getattr(args, name) for name in INPUT_OPTIONS}
+    if opts["workers"] is not None and opts["workers"] < 1:
+        raise ConfigError(f"--workers must be at least 1, not {opts['workers']}")
+    if opts["rejects"] is None:
+        default = REJECTS_DEFAULT[args._input_command]
+        opts["rejects"] = None if "<out>" in default and out is None else \
+            default.replace("<out>", str(out).rstrip("/")) if out is not None else default
+    if opts["timezone"] is None:
+        del opts["timezone"]
+    return opts
