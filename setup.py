@@ -101,11 +101,11 @@ setup(
         "scapy>=2.5",
         "isal>=1.6",
         "matplotlib>=3.7",
+        "jinja2>=3.1",              # report.html and the training report page
+        "tqdm>=4.66",               # the command line's progress bar
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"],
-        "bench": ["duckdb>=1.0", "polars>=1.0", "asn1tools>=0.160", "pycrate>=0.7"],
-        "spark": ["pyspark>=3.5"],
     },
     entry_points={"console_scripts": ["simbox=simbox.cli:entry"]},
     zip_safe=False,

@@ -14,8 +14,9 @@ the contract, then measures in one run:
   ``simbox.features.compute_features`` is installed, the end-to-end feature
   computation on both files.
 
-Usage::
+Usage (pycrate and asn1tools are not simbox dependencies)::
 
+    pip install pycrate asn1tools
     python benchmarks/bench_ber.py [--records 1000000] [--sample 20000] [--out bench-out]
 
 Prints a table.  Figures drift with machine load: compare ratios from one run.

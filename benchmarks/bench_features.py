@@ -6,14 +6,16 @@ as a separate process under ``/usr/bin/time -v`` (wall seconds, peak RSS):
 
 - the read floors: ``zcat | wc -l``, ``cat | wc -l`` and isal's inflater;
 - ``simbox features`` with 1 worker (pinned to one core with taskset) and 2 workers;
-- the DuckDB and polars anchors (``--anchors``, default ../shared/anchors next to
-  the repository) with 1 thread (pinned) and all threads;
+- the DuckDB and polars anchors (``--anchors DIR``: a folder of features_duckdb.py,
+  features_polars.py and compare.py kept outside this repository; they need
+  ``pip install duckdb polars``) with 1 thread (pinned) and all threads;
 
 checks that simbox's 18 anchor features equal DuckDB's (the anchors' compare.py,
 integers equal, floats within 1e-9) and prints one table with the ratios to DuckDB.
 Absolute times drift with machine load: compare ratios taken in one run.
 
-    python benchmarks/bench_features.py --rows 10_000_000 --work bench-out
+    pip install duckdb polars          # for the anchors' rows only
+    python benchmarks/bench_features.py --rows 10_000_000 --work bench-out --anchors DIR
 """
 from __future__ import annotations
 
@@ -30,13 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ANCHOR_FEATURES = None   # filled from the registry in main()
 
-
-def default_anchors() -> str:
-    for up in (os.path.dirname(REPO), os.path.dirname(os.path.dirname(REPO))):
-        p = os.path.join(up, "shared", "anchors")
-        if os.path.isdir(p):
-            return p
-    return os.path.join(os.path.dirname(REPO), "shared", "anchors")
 
 
 def timed(cmd: list[str] | str, *, pin: bool = False, env=None) -> tuple[float, float, str]:
@@ -94,9 +89,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=lambda s: int(s.replace("_", "")), default=10_000_000)
     ap.add_argument("--work", default=os.path.join(REPO, "bench-out"), help="folder for data and outputs")
-    ap.add_argument("--anchors", default=default_anchors(),
+    ap.add_argument("--anchors", default=None,
                     help="folder of features_duckdb.py / features_polars.py / compare.py "
-                         "(default ../shared/anchors of the repository, or of its parent for a worktree)")
+                         "(without it the DuckDB/polars rows are skipped)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds: every case runs once per round; the table shows medians")
     ap.add_argument("--only", default="", help="comma list: floor,simbox,duckdb,polars (default all)")
@@ -104,10 +99,10 @@ def main(argv=None) -> int:
     ap.add_argument("--memory-limit", default="1GB", help="simbox --memory-limit")
     a = ap.parse_args(argv)
     os.makedirs(a.work, exist_ok=True)
-    have_anchors = os.path.exists(os.path.join(a.anchors, "features_duckdb.py"))
+    have_anchors = a.anchors is not None and os.path.exists(os.path.join(a.anchors, "features_duckdb.py"))
     if not have_anchors:
-        print(f"anchors folder {a.anchors} not found (give --anchors): DuckDB/polars rows skipped",
-              file=sys.stderr)
+        print(f"no anchors folder{f' at {a.anchors}' if a.anchors else ''} (give --anchors DIR; "
+              "pip install duckdb polars): DuckDB/polars rows skipped", file=sys.stderr)
     only = set(a.only.split(",")) - {""} or {"floor", "simbox", "duckdb", "polars"}
     csv, gz = build(a.rows, a.work)
     rows = count_rows(csv)

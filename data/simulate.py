@@ -25,6 +25,7 @@ from simbox.data.registry import EventLog, Subscribers, reachable, substream
 from simbox.data.timing import Window
 from simbox.errors import ConfigError
 from simbox.fastpath.events import EventBatch, RecordType
+from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,10 @@ def build_network(subscribers: int, days: int, scenario: str = "mixed", seed: in
         raise ConfigError(f"days must be at least 1, got {days}")
     if seed < 0:
         raise ConfigError(f"seed must be >= 0, got {seed}")
-    stage = getattr(progress, "stage", None)
+    progress = as_progress(progress)
 
     def step(label):
-        if stage:
-            stage(label, total=None, unit="")
+        progress.stage(label)
         log.info("simulate: %s", label)
 
     step("network")
@@ -233,8 +233,8 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
 
     Writes ``cdrs.csv.gz`` (or the CDRs in ``format``), ``cells.csv``, ``tac.csv``,
     ``truth.csv``, ``labels.csv`` and ``deployments.csv``; with ``signaling`` also
-    the attach events: ``True`` picks pcap when a pcap writer is registered, else
-    ``attaches.csv.gz``; a string names the signaling writer.
+    the attach events: ``True`` writes ``signaling.pcap``, a string names the
+    signaling writer (``csv``: ``attaches.csv.gz``).
     """
     from simbox.data import writers
     t0 = _time.monotonic()
@@ -242,26 +242,25 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
         raise ConfigError(f"unknown format {format!r}; available: "
                           f"{', '.join(sorted(writers.WRITERS))}")
     if signaling is True:
-        signaling = "pcap" if "pcap" in writers.SIGNALING_WRITERS else "csv"
+        signaling = "pcap"
     if signaling and signaling not in writers.SIGNALING_WRITERS:
         raise ConfigError(f"unknown signaling format {signaling!r}; available: "
                           f"{', '.join(sorted(writers.SIGNALING_WRITERS))}")
     if out is None:
         raise ConfigError("simulate needs an output folder (out=...)")
     out = pathlib.Path(out)
+    progress = as_progress(progress)
     net = build_network(subscribers, days, scenario, seed, config=config, progress=progress)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create output folder {out}: {exc.strerror}") from None
-    if progress is not None and hasattr(progress, "stage"):
-        progress.stage("writing CDRs", total=len(net.cdrs), unit="rows")
+    progress.stage("writing CDRs", total=len(net.cdrs), unit="rows")
     paths = dict(writers.WRITERS[format](net, out, progress))
     paths.update(writers.write_tables(net, out))
     if signaling:
         paths.update(writers.SIGNALING_WRITERS[signaling](net, out, None))
-    if progress is not None and hasattr(progress, "finish"):
-        progress.finish()
+    progress.finish()
     return SimulationResult(network=net, paths=paths, seconds=_time.monotonic() - t0)
 
 

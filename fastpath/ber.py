@@ -26,6 +26,7 @@ from simbox.fastpath.badrecords import BadRecords
 from simbox.fastpath.bytesource import ByteSource, open_source
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
+from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ class _Decoder:
         self.stats = stats
         self.rejects = rejects
         self.policy = policy
-        self.progress = progress
+        self.progress = as_progress(progress)
         self.cap = max(1, int(chunk_records))
         self.records = 0          # records seen in this file
         self._consumed = 0        # raw (on disk) bytes counted so far
@@ -221,8 +222,7 @@ class _Decoder:
         done = src.raw_pos
         if done > self._consumed:
             self.stats.bytes += done - self._consumed
-            if self.progress is not None:
-                self.progress(done - self._consumed)
+            self.progress(done - self._consumed)
             self._consumed = done
 
     def reject(self, offset, stop, reason, field, detail, record=b""):
@@ -319,8 +319,7 @@ def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, prog
         items = [source]
     else:
         items = [str(f) for f in ber_files(source)]
-        if progress is not None:
-            progress(0, total=sum(os.path.getsize(f) for f in items))
+        as_progress(progress)(0, total=sum(os.path.getsize(f) for f in items))
     records = 0
     for item in items:
         src = open_source(item, name if len(items) == 1 else None, what="a BER CDR file")

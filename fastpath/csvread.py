@@ -27,6 +27,7 @@ from simbox.fastpath.columns import ColumnMapping, load_mapping, no_header_messa
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, check_policy
 from simbox.fastpath.textmap import MappedTail, MappedText
+from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class _Reader:
                  progress, name):
         self.source, self.m, self.cells, self.stats = source, m, cells, stats
         self.rejects, self.policy, self.chunk_rows = rejects, policy, chunk_rows
-        self.chunk_bytes, self.progress, self.name = chunk_bytes, progress, name
+        self.chunk_bytes, self.progress, self.name = chunk_bytes, as_progress(progress), name
         self.header = []
         self._seen = (0, 0, 0)
         self._raw_seen = 0
@@ -149,7 +150,7 @@ class _Reader:
         adv = now - self._raw_seen
         self._raw_seen = now
         self.stats.bytes += adv
-        if self.progress is not None and adv:
+        if adv:
             self.progress(adv, total=self.size)
 
     def _sync_counts(self, parser):

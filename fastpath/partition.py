@@ -24,6 +24,7 @@ import numpy as np
 from simbox.fastpath import _partition
 from simbox.fastpath.events import BYTES_PER_EVENT, COLUMNS, COLUMN_NAMES
 from simbox.fastpath.machine import usable_cores
+from simbox.progress import as_progress
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 NPARTS = 32
@@ -276,8 +277,8 @@ def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT,
             on_read_done()
         budget = max(limit // workers, 1 << 20)
         todo = [p for p in range(nparts) if part.rows_of(p)]
-        if progress is not None:
-            progress(0, total=len(todo))
+        progress = as_progress(progress)
+        progress(0, total=len(todo))
         lock = threading.Lock()
 
         def one(p):
@@ -286,9 +287,8 @@ def reduce_partitioned(batches, reduce_fn, *, memory_limit=DEFAULT_MEMORY_LIMIT,
             else:
                 res = [reduce_fn(part.load(p))]
             part.drop(p)
-            if progress is not None:
-                with lock:
-                    progress(1)
+            with lock:
+                progress(1)
             return res
 
         if workers == 1 or len(todo) <= 1:

@@ -50,6 +50,7 @@ from simbox.fastpath.csvread import _Reader
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, RecordType
 from simbox.fastpath.keys import MSISDN_BASE, KeyBook
 from simbox.fastpath.stats import ReadStats, check_policy
+from simbox.progress import as_progress
 
 BLOCK_BYTES = 4 << 20
 MAX_DURATION = 172800
@@ -147,7 +148,7 @@ class _Profiled:
                  progress, name):
         self.source, self.m, self.cells, self.stats = source, m, cells, stats
         self.rejects, self.policy, self.chunk_rows = rejects, policy, chunk_rows
-        self.progress, self.name = progress, name
+        self.progress, self.name = as_progress(progress), name
         self.book = keybook(cells)
         self.bad_rows = []          # (record number, text) of rows with a wrong field count
         self.next_row = 2           # record number of the next data row (header = 1)
@@ -253,7 +254,7 @@ class _Profiled:
         adv = self.raw.pos - self._seen
         self._seen = self.raw.pos
         self.stats.bytes += adv
-        if self.progress is not None and adv:
+        if adv:
             self.progress(adv, total=self.size)
 
     # ---- rejects ---------------------------------------------------------------

@@ -4,9 +4,9 @@ one's format by its content and chains the readers' event batches.
 Formats are a small table of :class:`Format` entries ``(name, sniff, read)``
 tried in order: ``sniff(head, gzipped)`` looks at the first bytes of the
 content (inflated when the file is gzip) and ``read(source, **options)``
-yields :class:`EventBatch` objects.  TS 32.297 / BER CDR files are in the
-table; readers of other formats (pcap) add one entry each with
-:func:`register_format`.
+yields :class:`EventBatch` objects.  The table holds TS 32.297 / BER CDR
+files, pcap/pcapng signaling captures and CSV (tried last); readers of other
+formats add one entry each with :func:`register_format`.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from simbox.fastpath.columns import load_mapping
 from simbox.fastpath.events import CellDict
 from simbox.fastpath.stats import (ReadStats, check_policy, check_share,
                                    reject_share_error)
+from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
@@ -197,11 +198,32 @@ def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", re
                    max_reject_share)
 
 
+class _Files:
+    """The progress of several files as one step: the total is the sum of the files'
+    sizes, each file's reader advancing it; a stream (size unknown up front) adds the
+    total its reader reports."""
+
+    def __init__(self, progress, items):
+        self.progress = as_progress(progress)
+        self.sizes = {id(i): _disk_size(i) for i in items}    # 0: a pipe, FIFO, `-`, object
+        self.total = sum(self.sizes.values())
+        self.progress(0, total=self.total or None)
+
+    def of(self, item):
+        """The progress handed to the reader of ``item``."""
+        counted = self.sizes.get(id(item), 0) > 0
+
+        def advance(n=0, total=None):
+            nonlocal counted
+            if total is not None and not counted:
+                self.total, counted = self.total + total, True
+            self.progress(n, total=self.total or None)
+        return advance
+
+
 def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
             max_reject_share=None):
-    if progress is not None:
-        total = sum(_disk_size(i) for i in items)
-        progress(0, total=total or None)
+    files = _Files(progress, items)
     empty = []
     for item in items:
         source = open_source(item)
@@ -210,9 +232,7 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
             fmt = detect_format(source)
             yield from fmt.read(source, name=source.name, columns=mapping, cells=cells, stats=stats,
                                 rejects=rejects, on_bad_records=on_bad_records,
-                                chunk_rows=chunk_rows,
-                                progress=(lambda adv, total=None: progress(adv))
-                                if progress is not None else None)
+                                chunk_rows=chunk_rows, progress=files.of(item))
         except EmptyInputError as e:
             if len(items) == 1:
                 raise

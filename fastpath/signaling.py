@@ -25,6 +25,7 @@ from simbox.fastpath.badrecords import BadRecords
 from simbox.fastpath.bytesource import STDIN, open_source
 from simbox.fastpath.events import CellDict, EventBatch, RecordType
 from simbox.fastpath.stats import ReadStats, check_policy
+from simbox.progress import NO_PROGRESS, as_progress
 
 __all__ = ["read_signaling_events", "decode_signaling", "is_capture", "cell_token",
            "COUNT_NAMES", "KIND_NAMES"]
@@ -242,10 +243,9 @@ class _Reader:
                 since = 0
                 if batch is not None:
                     yield batch
-            if progress is not None:
-                now = src.position()
-                progress(now - pos_prog, total=src.size)
-                pos_prog = now
+            now = src.position()
+            progress(now - pos_prog, total=src.size)
+            pos_prog = now
             if final:
                 self._end(src, packet, base + pos, len(buf) - pos)
                 batch = self.flush(src)
@@ -340,10 +340,9 @@ class _Reader:
                     if batch is not None:
                         yield batch
                 datas, times, links, cuts, offs = [], [], [], [], []
-                if progress is not None:
-                    now = src.position()
-                    progress(now - pos_prog, total=src.size)
-                    pos_prog = now
+                now = src.position()
+                progress(now - pos_prog, total=src.size)
+                pos_prog = now
         if datas:
             decode()
         left = self._pcapng_tail(src, reader, last)
@@ -357,8 +356,7 @@ class _Reader:
         batch = self.flush(src)
         if batch is not None:
             yield batch
-        if progress is not None:
-            progress(src.position() - pos_prog, total=src.size)
+        progress(src.position() - pos_prog, total=src.size)
 
 
 def check_captures(paths) -> None:
@@ -430,6 +428,7 @@ def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadSt
         from simbox.errors import ConfigError
         raise ConfigError(f"chunk_packets must be a positive integer, not {chunk_packets!r}")
     reader = _Reader(cells, stats, rejects, on_bad_records, counts)
+    progress = as_progress(progress)
     for p in _as_list(paths):
         src = _Source(p, name)
         try:
@@ -463,7 +462,7 @@ def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
         rows = reader.keep_rows = []
         try:
             read = reader.read_pcap if src.format == "pcap" else reader.read_pcapng
-            for _ in read(src, 1 << 30, None):
+            for _ in read(src, 1 << 30, NO_PROGRESS):
                 pass
         finally:
             src.close()

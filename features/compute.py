@@ -23,6 +23,7 @@ from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, c
 from simbox.features import post
 from simbox.features.registry import REGISTRY, feature_names
 from simbox.features.tables import Cells, cell_table, is_frame, load_cells, load_tac
+from simbox.progress import as_progress
 
 POST_FEATURES = set(post.POST)
 # rows per batch read: the reader refills the batches the partitioner hands back, so
@@ -130,8 +131,8 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     celldict = CellDict()
     own = not isinstance(rejects, RejectsWriter)
     writer = RejectsWriter(rejects) if own else rejects
-    if hasattr(progress, "stage"):
-        progress.stage("reading")
+    progress = as_progress(progress)
+    progress.stage("reading", unit="B")
     try:
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
@@ -188,6 +189,7 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     if tac is not None:
         tac = load_tac(tac)
     stats = stats if stats is not None else ReadStats()
+    progress = as_progress(progress)
     names = feature_names()
     cols = slot_columns(names)
     state = {}
@@ -195,8 +197,7 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     def read_done():
         table, site_names, warning = cell_table(celldict.tokens, cells)
         state.update(table=table, site_names=site_names, warning=warning)
-        if hasattr(progress, "stage"):
-            progress.stage("aggregating")
+        progress.stage("aggregating")
 
     local = threading.local()       # a reduction Workspace per thread, for this run
 
@@ -224,8 +225,7 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     stats.duplicates += red.duplicates
     book = getattr(celldict, "keys", None)
     res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz, book)
-    if hasattr(progress, "finish"):
-        progress.finish()
+    progress.finish()
     columns, tables, key_kind = res
     return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
                          seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,

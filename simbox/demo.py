@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from simbox.progress import as_progress
+
 __all__ = ["demo", "compare_with_truth", "DemoResult", "DEMO_NETWORK"]
 
 DEMO_NETWORK = {"subscribers": 4000, "days": 3, "scenario": "baseline", "seed": 7}
@@ -100,8 +102,8 @@ def demo(out=None, *, subscribers: int = DEMO_NETWORK["subscribers"],
     t0 = time.monotonic()
     out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="simbox-demo-"))
     net_dir = out / "network"
-    if hasattr(progress, "stage"):
-        progress.stage("simulating")
+    progress = as_progress(progress)
+    progress.stage("simulating")
     sim = simulate(subscribers, days, scenario, seed, net_dir, progress=progress)
     paths = {k: Path(v) for k, v in sim.paths.items()}
     cdrs = paths.get("cdrs", net_dir / "cdrs.csv.gz")

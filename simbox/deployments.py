@@ -425,7 +425,9 @@ def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     """Rows summed per group (``group``: 0..n_groups-1 per row), as a sparse product:
     linear in the rows, whatever the number of groups."""
     from scipy.sparse import csr_matrix
-    rows = np.asarray(rows, dtype=float).reshape(len(group), -1)
+    rows = np.asarray(rows, dtype=float)
+    if rows.ndim != 2:      # (0, 24) stays as it is: reshape(0, -1) cannot infer the width
+        rows = rows.reshape(len(group), -1 if len(group) else 0)
     m = csr_matrix((np.ones(len(group)), (np.asarray(group), np.arange(len(group)))),
                    shape=(n_groups, len(group)))
     return np.asarray(m @ rows)

@@ -22,8 +22,8 @@ import re
 import os
 import shutil
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
@@ -297,20 +297,30 @@ def _kml_colour(hex_rgb: str, alpha: str = "ff") -> str:
     return f"{alpha}{b}{g}{r}"   # KML colours are aabbggrr
 
 
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib) -> ET.Element:
+    e = ET.SubElement(parent, tag, attrib)
+    e.text = text
+    return e
+
+
 def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
     """The site list as a KML 2.2 document (one Placemark per site)."""
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', f'<kml xmlns="{KML_NS}">', "<Document>",
-           f"<name>{escape(title)}</name>"]
+    root = ET.Element("kml", xmlns=KML_NS)
+    doc = _sub(root, "Document")
+    _sub(doc, "name", title)
     for cls, colour in CLASS_COLOURS.items():
-        out.append(f'<Style id="{cls}"><IconStyle><color>{_kml_colour(colour)}</color><scale>1.2</scale>'
-                   f"</IconStyle><LineStyle><color>{_kml_colour(colour)}</color><width>2</width>"
-                   f"</LineStyle><PolyStyle><color>{_kml_colour(colour, '40')}</color></PolyStyle></Style>")
+        style = _sub(doc, "Style", id=cls)
+        icon = _sub(style, "IconStyle")
+        _sub(icon, "color", _kml_colour(colour))
+        _sub(icon, "scale", "1.2")
+        line = _sub(style, "LineStyle")
+        _sub(line, "color", _kml_colour(colour))
+        _sub(line, "width", "2")
+        _sub(_sub(style, "PolyStyle"), "color", _kml_colour(colour, "40"))
     for row in iso_times(sites).to_dict(orient="records"):
         lat, lon = row["lat"], row["lon"]
         located = not (pd.isna(lat) or pd.isna(lon))
         style = row.get("class") if row.get("class") in CLASS_COLOURS else "simbox"
-        data = "".join(f'<Data name="{escape(str(k))}"><value>{escape("" if pd.isna(v) else str(v))}'
-                       "</value></Data>" for k, v in row.items() if k not in ("lat", "lon"))
         desc = (f"{row['n_sims']} SIMs, {row['n_devices']} devices, deployments {row['deployments']}; "
                 f"active {row['active_hours']}; seen {row['first_seen']} to {row['last_seen']}; "
                 f"priority {row['priority']}")
@@ -318,18 +328,25 @@ def kml(sites: pd.DataFrame, title: str = "simbox sites") -> str:
             desc += f"; within about {row['radius_m']:.0f} m"
         if not located:
             desc = "coordinates unknown (no cell table); " + desc
-        point = f"<Point><coordinates>{lon:.7f},{lat:.7f},0</coordinates></Point>" if located else ""
-        out.append(f"<Placemark><name>{escape(str(row['site_id']))}</name>"
-                   f"<description>{escape(desc)}</description><styleUrl>#{style}</styleUrl>"
-                   f"<ExtendedData>{data}</ExtendedData>{point}</Placemark>")
+        mark = _sub(doc, "Placemark")
+        _sub(mark, "name", str(row["site_id"]))
+        _sub(mark, "description", desc)
+        _sub(mark, "styleUrl", f"#{style}")
+        data = _sub(mark, "ExtendedData")
+        for k, v in row.items():
+            if k not in ("lat", "lon"):
+                _sub(_sub(data, "Data", name=str(k)), "value", "" if pd.isna(v) else str(v))
+        if located:
+            _sub(_sub(mark, "Point"), "coordinates", f"{lon:.7f},{lat:.7f},0")
         if located and row.get("radius_m") and row["radius_m"] > 0:
             ring = " ".join(f"{x:.7f},{y:.7f},0" for x, y in circle(lat, lon, float(row["radius_m"])))
-            out.append(f"<Placemark><name>{escape(str(row['site_id']))} (confidence radius)</name>"
-                       f"<styleUrl>#{style}</styleUrl><Polygon><outerBoundaryIs><LinearRing>"
-                       f"<coordinates>{ring}</coordinates></LinearRing></outerBoundaryIs></Polygon>"
-                       "</Placemark>")
-    out += ["</Document>", "</kml>", ""]
-    return "\n".join(out)
+            mark = _sub(doc, "Placemark")
+            _sub(mark, "name", f"{row['site_id']} (confidence radius)")
+            _sub(mark, "styleUrl", f"#{style}")
+            boundary = _sub(_sub(mark, "Polygon"), "outerBoundaryIs")
+            _sub(_sub(boundary, "LinearRing"), "coordinates", ring)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def write_kml(sites: pd.DataFrame, path, title: str = "simbox sites") -> None:

@@ -1,59 +1,96 @@
-"""A progress bar on stderr for long steps (no dependency, no print to stdout).
+"""How long library calls report their progress: one protocol and a no-op default.
 
-Library functions take ``progress=None | callable``; the CLI passes a
-:class:`Progress`.  Drawn only when stderr is a terminal unless forced.
+A :class:`Progress` is told three things:
+
+- ``progress.stage(label, total=None, unit="")``: a new step begins;
+- ``progress(advance, total=None)``: ``advance`` more units of the step are done;
+  ``total``, when given, is the step's total (a reader learns it when it opens
+  its files);
+- ``progress.finish()``: the last step is over.
+
+Library functions take ``progress=None`` and call :func:`as_progress` once, so
+that ``None`` becomes :data:`NO_PROGRESS` and no caller probes what it was given.
+The readers of ``simbox.fastpath`` only advance, so a plain function
+``f(advance, total=None)`` is enough for them.  This module imports nothing of the
+project (every layer may use it); the command line draws a :class:`Bar`.
 """
 from __future__ import annotations
 
 import os
 import sys
-import time
+from typing import Protocol
 
 
-class Progress:
-    def __init__(self, label: str = "", total: float | None = None, unit: str = "",
-                 stream=None, enabled: bool | None = None, min_interval: float = 0.2):
+class Progress(Protocol):
+    def stage(self, label: str, total: float | None = None, unit: str = "") -> None: ...
+
+    def __call__(self, advance: float = 0, total: float | None = None) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """A :class:`Progress` that says nothing: the default of every library call."""
+
+    def stage(self, label: str, total: float | None = None, unit: str = "") -> None:
+        pass
+
+    def __call__(self, advance: float = 0, total: float | None = None) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+NO_PROGRESS = NoProgress()
+
+
+def as_progress(progress: Progress | None) -> Progress:
+    """``progress``, or :data:`NO_PROGRESS` for None."""
+    return NO_PROGRESS if progress is None else progress
+
+
+def quiet(stream=None) -> bool:
+    """True when no bar may be drawn: ``SIMBOX_NO_PROGRESS`` is set or the stream is no terminal."""
+    stream = stream or sys.stderr
+    return os.environ.get("SIMBOX_NO_PROGRESS", "") != "" or not stream.isatty()
+
+
+class Bar:
+    """The command line's :class:`Progress`: one tqdm bar per stage on stderr.
+
+    Draws nothing (and costs nothing) when :func:`quiet`, unless ``enabled=True``.
+    """
+
+    def __init__(self, label: str = "", stream=None, enabled: bool | None = None):
         self.stream = stream or sys.stderr
-        if enabled is None:
-            enabled = self.stream.isatty() and os.environ.get("SIMBOX_NO_PROGRESS", "") == ""
-        self.enabled = enabled
+        self.enabled = (not quiet(self.stream)) if enabled is None else enabled
         self.label = label
-        self.total = total
-        self.unit = unit
-        self.done = 0.0
-        self.start = time.monotonic()
-        self._last = 0.0
-        self.min_interval = min_interval
+        self._bar = None
 
-    def stage(self, label: str, total: float | None = None, unit: str = ""):
-        """Start a new stage (a new bar)."""
+    def stage(self, label: str, total: float | None = None, unit: str = "") -> None:
         self.finish()
-        self.label, self.total, self.unit, self.done = label, total, unit, 0.0
-        self.start = time.monotonic()
-        self._last = 0.0
+        if self.enabled:
+            from tqdm import tqdm
+            self._bar = tqdm(desc=label, total=total, unit=unit or "it", file=self.stream,
+                             unit_scale=unit == "B", unit_divisor=1024, dynamic_ncols=True,
+                             mininterval=0.2, leave=True,
+                             # a step that counts nothing shows its time only
+                             bar_format=None if total or unit else "{desc}: {elapsed}")
 
-    def __call__(self, advance: float = 0.0, total: float | None = None):
-        if total is not None:
-            self.total = total
-        self.done += advance
-        now = time.monotonic()
-        if self.enabled and now - self._last >= self.min_interval:
-            self._last = now
-            self._draw(now)
+    def __call__(self, advance: float = 0, total: float | None = None) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            self.stage(self.label, total)
+        elif total is not None and total != self._bar.total:
+            self._bar.total = total
+            self._bar.bar_format = None
+            self._bar.refresh()
+        if advance:
+            self._bar.update(advance)
 
-    def _draw(self, now, end="\r"):
-        el = now - self.start
-        if self.total:
-            frac = min(1.0, self.done / self.total)
-            bar = "#" * int(frac * 30)
-            eta = el / frac - el if frac > 0 else 0
-            text = f"{self.label:<22} [{bar:<30}] {frac*100:5.1f}% {el:6.1f}s eta {eta:5.0f}s"
-        else:
-            text = f"{self.label:<22} {self.done:,.0f} {self.unit} {el:6.1f}s"
-        self.stream.write(text[:110].ljust(110) + end)
-        self.stream.flush()
-
-    def finish(self):
-        if self.enabled and self.label:
-            self._draw(time.monotonic(), end="\n")
-            self.label = ""
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

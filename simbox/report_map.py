@@ -9,7 +9,7 @@ bar and a north arrow make distances readable; hovering shows the details.
 from __future__ import annotations
 
 import math
-from xml.sax.saxutils import escape
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -69,26 +69,27 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
         return (width / 2 + (np.asarray(lon) * kx - cx) * scale,
                 height / 2 - (np.asarray(lat) * ky - cy) * scale)
 
-    out = [f'<svg class="map" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
-           'role="img" aria-label="Map of the sites">',
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fdfdfb"/>']
+    svg = ET.Element("svg", {"class": "map", "viewBox": f"0 0 {width} {height}",
+                             "xmlns": "http://www.w3.org/2000/svg", "role": "img",
+                             "aria-label": "Map of the sites"})
+    _add(svg, "rect", x="0", y="0", width=str(width), height=str(height), fill="#fdfdfb")
     n_cells = 0
     if cells is not None and len(cells):
         c = cells.drop_duplicates(subset=["lat", "lon"])
         cx_, cy_ = px(c["lon"].to_numpy(), c["lat"].to_numpy())
         inside = (cx_ >= 0) & (cx_ <= width) & (cy_ >= 0) & (cy_ <= height)
         n_cells = int(inside.sum())
-        dot = 2 if focus is None else 3
-        out.append('<g fill="#8a97a3" fill-opacity="0.45">')
-        out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{dot}"/>' for a, b in zip(cx_[inside], cy_[inside])]
-        out.append("</g>")
+        dot = str(2 if focus is None else 3)
+        g = _add(svg, "g", fill="#8a97a3", fill_opacity="0.45")
+        for a, b in zip(cx_[inside], cy_[inside]):
+            _add(g, "circle", cx=f"{a:.1f}", cy=f"{b:.1f}", r=dot)
         used = cells.loc[cells.index.isin([x for x in used_cells.split(";") if x])]
         if len(used):
             ux, uy = px(used["lon"].to_numpy(), used["lat"].to_numpy())
-            out.append('<g fill="none" stroke="#1d2329" stroke-width="1.3"><title>masts of the '
-                       'cells these SIMs used</title>')
-            out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="6"/>' for a, b in zip(ux, uy)]
-            out.append("</g>")
+            g = _add(svg, "g", fill="none", stroke="#1d2329", stroke_width="1.3")
+            _add(g, "title", "masts of the cells these SIMs used")
+            for a, b in zip(ux, uy):
+                _add(g, "circle", cx=f"{a:.1f}", cy=f"{b:.1f}", r="6")
     sx, sy = px(s["lon"].to_numpy(), s["lat"].to_numpy())
     n_sims = s["n_sims"].to_numpy(dtype=float) if "n_sims" in s else np.ones(len(s))
     r_px = np.clip(5 + 3.2 * np.sqrt(n_sims), 10, 30)
@@ -97,10 +98,9 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
         i_rank = int(s.loc[i, "_rank"])
         if radius[i] > 0:
             colour = CLASS_COLOURS.get(s.loc[i, "class"], "#444")
-            out.append(f'<circle cx="{sx[i]:.1f}" cy="{sy[i]:.1f}" r="{radius[i] * scale:.1f}" '
-                       f'fill="{colour}" fill-opacity="{0.07 if focus in (None, i_rank - 1) else 0}" '
-                       f'stroke="{colour}" stroke-width="1.2" '
-                       'stroke-dasharray="5 4"/>')
+            _add(svg, "circle", cx=f"{sx[i]:.1f}", cy=f"{sy[i]:.1f}", r=f"{radius[i] * scale:.1f}",
+                 fill=colour, fill_opacity=f"{0.07 if focus in (None, i_rank - 1) else 0}",
+                 stroke=colour, stroke_width="1.2", stroke_dasharray="5 4")
     order = list(reversed(range(len(s))))
     if focus is not None:   # the focused site on top
         order = [i for i in order if s.loc[i, "_rank"] != focus + 1] + \
@@ -114,43 +114,56 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
                f"{row['lat']:.5f}, {row['lon']:.5f}")
         if radius[i] > 0:
             tip += f" (within about {radius[i]:.0f} m)"
-        out.append(f'<g><title>{escape(tip)}</title>'
-                   f'<circle cx="{sx[i]:.1f}" cy="{sy[i]:.1f}" r="{r_px[i]:.1f}" fill="{colour}" '
-                   'fill-opacity="0.85" stroke="#fff" stroke-width="2"/>'
-                   f'<text x="{sx[i]:.1f}" y="{sy[i] + 4:.1f}" text-anchor="middle" font-size="12" '
-                   f'font-weight="700" fill="#fff">{row["_rank"]}</text>'
-                   f'<text x="{sx[i] + r_px[i] + 4:.1f}" y="{sy[i] + 4:.1f}" font-size="12.5" '
-                   'fill="#1d2329" stroke="#fdfdfb" stroke-width="3" paint-order="stroke">'
-                   f'{escape(str(row["site_id"]))}</text></g>')
+        g = _add(svg, "g")
+        _add(g, "title", tip)
+        _add(g, "circle", cx=f"{sx[i]:.1f}", cy=f"{sy[i]:.1f}", r=f"{r_px[i]:.1f}", fill=colour,
+             fill_opacity="0.85", stroke="#fff", stroke_width="2")
+        _add(g, "text", str(row["_rank"]), x=f"{sx[i]:.1f}", y=f"{sy[i] + 4:.1f}", text_anchor="middle",
+             font_size="12", font_weight="700", fill="#fff")
+        _add(g, "text", str(row["site_id"]), x=f"{sx[i] + r_px[i] + 4:.1f}", y=f"{sy[i] + 4:.1f}",
+             font_size="12.5", fill="#1d2329", stroke="#fdfdfb", stroke_width="3", paint_order="stroke")
     # scale bar and north arrow
     bar_m = _nice_length((width / 4) / scale)
     bar_px = bar_m * scale
     bx, by = PAD, height - PAD
-    out.append(f'<g font-size="12" fill="#1d2329"><rect x="{bx - 6}" y="{by - 22}" '
-               f'width="{bar_px + 60:.1f}" height="30" fill="#fdfdfb" fill-opacity="0.85"/>'
-               f'<path d="M{bx} {by - 6}v6h{bar_px:.1f}v-6" fill="none" stroke="#1d2329" stroke-width="2"/>'
-               f'<text x="{bx + bar_px + 6:.1f}" y="{by}">{_label(bar_m)}</text></g>')
+    g = _add(svg, "g", font_size="12", fill="#1d2329")
+    _add(g, "rect", x=str(bx - 6), y=str(by - 22), width=f"{bar_px + 60:.1f}", height="30",
+         fill="#fdfdfb", fill_opacity="0.85")
+    _add(g, "path", d=f"M{bx} {by - 6}v6h{bar_px:.1f}v-6", fill="none", stroke="#1d2329",
+         stroke_width="2")
+    _add(g, "text", _label(bar_m), x=f"{bx + bar_px + 6:.1f}", y=str(by))
     nx, ny = width - PAD - 10, PAD + 6
-    out.append(f'<g><path d="M{nx} {ny}l8 22h-16z" fill="#1d2329"/>'
-               f'<text x="{nx}" y="{ny + 38}" text-anchor="middle" font-size="13" '
-               'font-weight="700" fill="#1d2329">N</text></g>')
+    g = _add(svg, "g")
+    _add(g, "path", d=f"M{nx} {ny}l8 22h-16z", fill="#1d2329")
+    _add(g, "text", "N", x=str(nx), y=str(ny + 38), text_anchor="middle", font_size="13",
+         font_weight="700", fill="#1d2329")
     if not legend:
-        out.append("</svg>")
-        return "\n".join(out), f"view about {_label(round(width / scale, -2))} across"
+        return _text(svg), f"view about {_label(round(width / scale, -2))} across"
     # legend
     ly = PAD
-    out.append(f'<g font-size="12" fill="#1d2329"><rect x="{PAD - 6}" y="{ly - 14}" width="230" '
-               'height="84" fill="#fdfdfb" fill-opacity="0.9" stroke="#d9dee3"/>')
+    g = _add(svg, "g", font_size="12", fill="#1d2329")
+    _add(g, "rect", x=str(PAD - 6), y=str(ly - 14), width="230", height="84", fill="#fdfdfb",
+         fill_opacity="0.9", stroke="#d9dee3")
     for k, (cls, colour) in enumerate(CLASS_COLOURS.items()):
-        out.append(f'<circle cx="{PAD + 4}" cy="{ly + k * 18}" r="6" fill="{colour}"/>'
-                   f'<text x="{PAD + 16}" y="{ly + 4 + k * 18}">{cls} site (size: SIMs)</text>')
-    out.append(f'<circle cx="{PAD + 4}" cy="{ly + 36}" r="2.5" fill="#8a97a3"/>'
-               f'<text x="{PAD + 16}" y="{ly + 40}">cell site of the network</text>'
-               f'<circle cx="{PAD + 4}" cy="{ly + 54}" r="6" fill="none" stroke="#444" '
-               'stroke-dasharray="3 2"/>'
-               f'<text x="{PAD + 16}" y="{ly + 58}">confidence radius</text></g>')
-    out.append("</svg>")
+        _add(g, "circle", cx=str(PAD + 4), cy=str(ly + k * 18), r="6", fill=colour)
+        _add(g, "text", f"{cls} site (size: SIMs)", x=str(PAD + 16), y=str(ly + 4 + k * 18))
+    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 36), r="2.5", fill="#8a97a3")
+    _add(g, "text", "cell site of the network", x=str(PAD + 16), y=str(ly + 40))
+    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 54), r="6", fill="none", stroke="#444",
+         stroke_dasharray="3 2")
+    _add(g, "text", "confidence radius", x=str(PAD + 16), y=str(ly + 58))
     width_m = width / scale
     caption = (f"{len(s)} site(s), {n_cells} cell site(s) of the network in view, "
                f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
-    return "\n".join(out), caption
+    return _text(svg), caption
+
+
+def _add(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.Element:
+    """A child element; ``stroke_width=`` becomes the attribute ``stroke-width``."""
+    e = ET.SubElement(parent, tag, {k.replace("_", "-"): v for k, v in attrs.items()})
+    e.text = text
+    return e
+
+
+def _text(svg: ET.Element) -> str:
+    return ET.tostring(svg, encoding="unicode", short_empty_elements=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.outputs import CLASS_COLOURS
+from simbox.plotting import figure
 
 __all__ = ["score_plot", "hours_plot", "feature_plot", "COMPARED_FEATURES"]
 
@@ -23,14 +24,6 @@ COMPARED_FEATURES = [("moc_callees", "distinct numbers called"), ("n_mtc", "call
                      ("moc_gap_median", "median s between calls"),
                      ("moc_dur_mean", "mean call length, s")]
 DEPLOYMENT_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#7b3fb2", "#8c564b"]
-
-
-def _figure(w, h):
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(w, h), dpi=100)
-    return fig
 
 
 def _horizontal_kwargs():
@@ -73,7 +66,7 @@ def _style(ax):
 
 
 def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -> str:
-    fig = _figure(6.4, 3.2)
+    fig = figure(6.4, 3.2)
     ax = fig.add_subplot()
     bins = np.linspace(0, 1, 51)
     flagged = scores >= threshold if threshold is not None else pd.Series(False, index=scores.index)
@@ -97,7 +90,7 @@ def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -
 
 def hours_plot(deployments: pd.DataFrame, profiles: dict[str, np.ndarray],
                baseline: np.ndarray | None, top: int = 5) -> str:
-    fig = _figure(6.4, 3.2)
+    fig = figure(6.4, 3.2)
     ax = fig.add_subplot()
     hrs = np.arange(24)
     if baseline is not None and baseline.sum() > 0:
@@ -125,7 +118,7 @@ def feature_plot(features: pd.DataFrame, flagged: pd.Series) -> str:
         return ""
     cols = 4
     rows = (len(feats) + cols - 1) // cols
-    fig = _figure(12.8, 1.6 * rows + 0.3)
+    fig = figure(12.8, 1.6 * rows + 0.3)
     for k, (name, label) in enumerate(feats):
         ax = fig.add_subplot(rows, cols, k + 1)
         groups = [features.loc[~flagged, name].dropna(), features.loc[flagged, name].dropna()]

@@ -29,6 +29,7 @@ from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
+from simbox.progress import as_progress
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
 
@@ -361,6 +362,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     The other options are those of :func:`simbox.features.compute_features`.
     """
     t0 = _T0[0] = time.monotonic()
+    progress = as_progress(progress)
     _check_options(threshold, target_precision)
     cell_table = load_cells(cells) if cells is not None else no_cells()
     card = _peek_card(model, trust_pickle)
@@ -398,8 +400,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
         _stage(progress, "writing outputs", f"into {tmp}")
         result.write_into(tmp, report=report)
     result.out = Path(out)
-    if hasattr(progress, "finish"):
-        progress.finish()
+    progress.finish()
     return result
 
 
@@ -461,8 +462,7 @@ class ModelLoading:
 def _stage(progress, label: str, detail: str = "", **bar) -> None:
     """A new stage: logged (seen with -v, also without a terminal) and shown on the bar."""
     log.info("%s%s (%.1fs)", label, f": {detail}" if detail else "", time.monotonic() - _T0[0])
-    if hasattr(progress, "stage"):
-        progress.stage(label, **bar)
+    progress.stage(label, **bar)
 
 
 _T0 = [time.monotonic()]
@@ -514,8 +514,7 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     _stage(progress, "scoring", f"{len(res.features):,} SIMs", total=len(res.features), unit="SIMs")
     with one_thread():
         predictions = model.predict(res.features, threshold=threshold)
-    if callable(progress):
-        progress(len(res.features))
+    progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
     for w in model_warnings:

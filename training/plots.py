@@ -1,28 +1,21 @@
 """Plots of a model folder: PR curves per class, calibration, feature importances.
 
 Each figure is written as a PNG and all of them, with the headline metrics, in a
-self-contained ``report.html`` (images inlined, works offline).  Matplotlib runs
-with the non-interactive Agg backend.
+self-contained ``report.html`` (images inlined, works offline; template
+``simbox/templates/model_report.html``).  Figures come from :mod:`simbox.plotting`.
 """
 from __future__ import annotations
 
 import base64
-import html
 import pathlib
 
 import numpy as np
 
+from simbox.plotting import figure
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.threshold import precision_recall_curve_weighted
 
 PLOTS = ("pr_curves.png", "calibration.png", "importances.png")
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _finish(fig, ax, path, title, xlabel, ylabel, *, legend):
@@ -35,14 +28,13 @@ def _finish(fig, ax, path, title, xlabel, ylabel, *, legend):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    _pyplot().close(fig)
 
 
 def plot_pr_curves(path, labels, proba, weight=None, *, threshold=None, rules_point=None):
     """Precision-recall per class (one-vs-rest) and for fraud (``1 - P(legit)``)."""
-    plt = _pyplot()
     labels = np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    fig = figure(6.4, 4.8)
+    ax = fig.subplots()
     curves = [(c, labels == c, proba[:, CLASSES.index(c)]) for c in CLASSES]
     curves.append(("fraud (any)", np.isin(labels, FRAUD_CLASSES),
                    1.0 - proba[:, CLASSES.index("legit")]))
@@ -71,9 +63,9 @@ def plot_pr_curves(path, labels, proba, weight=None, *, threshold=None, rules_po
 def plot_calibration(path, labels, proba, *, n_bins=10):
     """Reliability diagram per class: mean predicted probability vs observed share."""
     from sklearn.calibration import calibration_curve
-    plt = _pyplot()
     labels = np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    fig = figure(6.4, 4.8)
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
     for c in CLASSES:
         y = labels == c
@@ -87,85 +79,41 @@ def plot_calibration(path, labels, proba, *, n_bins=10):
 
 def plot_importances(path, importances, *, top=20):
     """Horizontal bars of permutation importance (``importance``, ``std`` columns)."""
-    plt = _pyplot()
     imp = importances.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(imp) + 1.2), dpi=100)
+    fig = figure(6.4, 0.3 * len(imp) + 1.2)
+    ax = fig.subplots()
     ax.barh(list(imp.index), imp["importance"], xerr=imp["std"], color="#4878a8")
     _finish(fig, ax, path, "Feature importance (permutation)",
             "drop in log-likelihood when the feature is shuffled", None, legend=None)
 
 
-def _fmt(v, digits=4):
+def _fmt(v, digits=4) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
         return f"{v:.{digits}f}"
-    return html.escape(str(v))
-
-
-def _ci(m, key):
-    lo, hi = m.get(key + "_ci", [None, None])
-    if lo is None:
-        return _fmt(m.get(key))
-    return f"{_fmt(m.get(key))} [{_fmt(lo)}, {_fmt(hi)}]"
+    return str(v)
 
 
 def write_report(folder, card: dict) -> pathlib.Path:
     """``report.html`` with the model card's headline numbers and the PNGs inlined."""
+    from simbox.pages import render
     folder = pathlib.Path(folder)
     cv = card.get("metrics", {})
-    rows = []
-    for name, m in (("model", cv.get("model", {})), ("rules baseline", cv.get("rules", {}))):
-        s, d = m.get("per_sim", {}), m.get("per_deployment", {})
-        if s:
-            rows.append(f"<tr><td>{name}</td><td>{_ci(s, 'precision')}</td>"
-                        f"<td>{_ci(s, 'recall')}</td><td>{_ci(s, 'false_positive_rate')}</td>"
-                        f"<td>{_fmt(s.get('missed'))}</td><td>{_ci(d, 'share')}</td></tr>")
-    kinds = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['sims']}</td><td>{_ci(v, 'recall')}"
-                    f"</td></tr>" for k, v in cv.get("model", {}).get("recall_by_kind", {}).items())
-    imgs = "".join(
-        f'<figure><img alt="{p}" src="data:image/png;base64,'
-        f'{base64.b64encode((folder / p).read_bytes()).decode()}"></figure>'
-        for p in PLOTS if (folder / p).is_file())
-    t = card.get("threshold", {})
+    rows = [(name, m.get("per_sim", {}), m.get("per_deployment", {}))
+            for name, m in (("model", cv.get("model", {})), ("rules baseline", cv.get("rules", {})))
+            if m.get("per_sim")]
+    images = [(p, "data:image/png;base64," + base64.b64encode((folder / p).read_bytes()).decode())
+              for p in PLOTS if (folder / p).is_file()]
     data = card.get("training_data", {})
-    warn = "".join(f"<li>{html.escape(w)}</li>" for w in card.get("warnings", []))
-    warn = (f'<div style="border:2px solid #c00;padding:0 1em;background:#fee">'
-            f"<h2>Warnings</h2><ul>{warn}</ul></div>") if warn else ""
-    mix = [f"{s.get('sims', 0):,} simulated SIMs ({html.escape(str(s.get('source', '')))}, "
-           f"weight {s.get('train_weight')})" for s in data.get("simulated") or []]
-    pu = (card.get("unlabelled") or {}).get("pu") or {}
-    mix_line = (f"<p>Mix: seized SIMs weigh {data.get('seizure_weight')}; "
-                f"{html.escape('; '.join(mix) or 'no simulated knowledge (--no-simulated)')}."
-                + (f" Positive-unlabelled: {html.escape(pu.get('method', ''))}; "
-                   f"{pu.get('excluded', 0):,} of {pu.get('unlabelled', 0):,} unlabelled SIMs "
-                   "left out." if pu else "") + "</p>")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>simbox model card</title>
-<style>body{{font-family:sans-serif;max-width:980px;margin:2em auto}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
-td:first-child{{text-align:left}}figure{{display:inline-block;margin:4px}}</style></head><body>
-<h1>simbox model</h1>
-{warn}
-<p>Classes: {html.escape(', '.join(card.get('classes', CLASSES)))}.
-Operating threshold on the fraud score (1 - P(legit)): <b>{_fmt(t.get('value'))}</b>,
-chosen on out-of-fold scores for precision {_fmt(t.get('target_precision'))}
-(bootstrap interval over cases {_fmt((t.get('ci') or [None])[0])} to
-{_fmt((t.get('ci') or [None, None])[1])}).</p>
-<p>Training data: {html.escape(str(data.get('sims', '?')))} SIMs,
-labels {html.escape(str(data.get('label_counts', {})))}.
-Unlabelled SIMs: {html.escape(str(card.get('unlabelled', {}).get('policy', '?')))}.</p>
-{mix_line}
-<h2>Cross-validated metrics (grouped by case, 95% intervals)</h2>
-<table><tr><th></th><th>precision</th><th>recall</th><th>false-positive rate</th>
-<th>missed</th><th>deployments recovered</th></tr>{''.join(rows)}</table>
-{'<h2>Recall per fraud kind</h2><table><tr><th>kind</th><th>SIMs</th><th>recall</th></tr>'
- + kinds + '</table>' if kinds else ''}
-<h2>Plots</h2>{imgs}
-<p><small>model.skops cannot run code when loaded; sign folders you pass around (docs/training.md).
-Full card: model.json.</small></p>
-</body></html>
-"""
+    mix = [f"{s.get('sims', 0):,} simulated SIMs ({s.get('source', '')}, weight {s.get('train_weight')})"
+           for s in data.get("simulated") or []]
+    page = render("model_report.html", title="simbox model card", fmt=_fmt,
+                  warnings=card.get("warnings", []), classes=card.get("classes", CLASSES),
+                  threshold=card.get("threshold", {}), data=data,
+                  unlabelled=card.get("unlabelled", {}),
+                  pu=(card.get("unlabelled") or {}).get("pu") or {}, mix=mix, rows=rows,
+                  kinds=list(cv.get("model", {}).get("recall_by_kind", {}).items()), images=images)
     out = folder / "report.html"
     out.write_text(page, encoding="utf-8")
     return out

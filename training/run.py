@@ -13,6 +13,7 @@ import pathlib
 import pandas as pd
 
 from simbox.errors import InputError
+from simbox.progress import as_progress
 from simbox.training.model import Model
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
     """
     from simbox.training.train import SIMULATED_DEFAULT, train
     fopts = dict(feature_options or {})
+    progress = as_progress(progress)
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     t = read_truth(truth) if truth else None
     sims = [SIMULATED_DEFAULT] if knowledge else []
@@ -139,12 +141,10 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
         labels = truth_labels(t)
     else:
         fingerprint.append({"labels": os.fspath(labels)})
-    if hasattr(progress, "stage"):
-        progress.stage("training", unit="model fits")
+    progress.stage("training", unit="model fits")
     model = train(feats, labels, truth=t, simulated=sims or None, out=out, inputs=fingerprint,
                   timezone=fopts.get("timezone"), progress=progress, **train_options)
-    if hasattr(progress, "finish"):
-        progress.finish()
+    progress.finish()
     return model
 
 

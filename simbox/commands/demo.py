@@ -34,10 +34,10 @@ def add_arguments(p):
 
 def run(args) -> int:
     from simbox.demo import demo
-    from simbox.progress import Progress
+    from simbox.progress import Bar
     from simbox.scan import summary_line
     res = demo(args.out, subscribers=args.subscribers, days=args.days, seed=args.seed,
-               model=args.model, progress=Progress("demo"))
+               model=args.model, progress=Bar("demo"))
     if args.json:
         print(json.dumps({"report": str(res.report), "network": str(res.network_dir),
                           "scan": res.scan.summary, "truth": res.comparison,

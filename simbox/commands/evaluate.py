@@ -35,13 +35,13 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.progress import Progress
+    from simbox.progress import Bar
     from simbox.training.evaluate import format_report
     from simbox.training.model import nan_free
     from simbox.training.run import evaluate_files
     res = evaluate_files(model=args.model, inputs=args.inputs, features=args.features,
                          labels=args.labels, truth=args.truth,
-                         feature_options=input_options(args), progress=Progress("reading CDRs"),
+                         feature_options=input_options(args), progress=Bar("reading CDRs"),
                          threshold=args.threshold, unlabelled=args.unlabelled)
     if args.json:
         print(json.dumps(nan_free(res)))

@@ -53,7 +53,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from simbox.errors import ConfigError
     from simbox.features import catalogue, compute_features, write_table
-    from simbox.progress import Progress
+    from simbox.progress import Bar
 
     if args.list:
         print(catalogue())
@@ -68,7 +68,7 @@ def _run(args) -> int:
     check_captures(args.signaling)
     opts = input_options(args, out=args.out)
     rejects = opts["rejects"]
-    res = compute_features(args.inputs, signaling=args.signaling, progress=Progress("reading"),
+    res = compute_features(args.inputs, signaling=args.signaling, progress=Bar("reading"),
                            **opts)
     write_table(res, args.out)        # Parquet straight from the result's columns: no pandas
     st = res.stats

@@ -54,7 +54,7 @@ def add_arguments(p):
 def run(args) -> int:
     from simbox.errors import ConfigError
     from simbox.fastpath.signaling import check_captures
-    from simbox.progress import Progress
+    from simbox.progress import Bar
     from simbox.scan import scan, summary_line
     if not args.inputs and not args.signaling:
         raise ConfigError("give at least one CDR file or --signaling capture")
@@ -62,7 +62,7 @@ def run(args) -> int:
     result = scan(args.inputs, signaling=args.signaling, model=args.model,
                   threshold=args.threshold, target_precision=args.target_precision,
                   allow_missing_cells=args.allow_missing_cells, out=args.out,
-                  report=not args.no_report, progress=Progress("scan"),
+                  report=not args.no_report, progress=Bar("scan"),
                   model_key=args.model_key, trust_pickle=args.trust_pickle, **input_options(args))
     if args.json:
         print(json.dumps(result.summary, default=str))

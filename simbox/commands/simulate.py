@@ -52,7 +52,7 @@ def add_arguments(p):
 def run(args) -> int:
     from simbox.data import simulate
     from simbox.data import writers
-    from simbox.progress import Progress
+    from simbox.progress import Bar
     fmt = args.format or "csv"
     if fmt not in writers.WRITERS:
         from simbox.errors import ConfigError
@@ -67,12 +67,12 @@ def run(args) -> int:
         overrides = read_config_file(args.config) if args.config else None
         res = simulate_world(args.world, args.subscribers, args.days, args.seed, args.out,
                              overrides=overrides, format=fmt, signaling=args.signaling,
-                             progress=Progress("simulate"))
+                             progress=Bar("simulate"))
     else:
         res = simulate(args.subscribers, args.days, args.scenario or "mixed",
                        0 if args.seed is None else args.seed, args.out,
                        config=args.config, format=fmt, signaling=args.signaling,
-                       progress=Progress("simulate"))
+                       progress=Bar("simulate"))
     if args.json:
         s = res.network.summary()
         s["seconds"] = round(res.seconds, 2)

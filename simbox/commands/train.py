@@ -80,14 +80,14 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.progress import Progress
+    from simbox.progress import Bar
     from simbox.training.run import train_files
     sim = [(d, args.simulated_timezone) for d in args.simulated or []]
     model = train_files(
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
         truth=args.truth, simulated=sim, knowledge=not args.no_simulated,
         feature_options=input_options(args, out=args.out),
-        progress=Progress("reading CDRs"),
+        progress=Bar("reading CDRs"),
         target_precision=args.target_precision, recall_slack=args.recall_slack,
         folds=args.folds, seed=args.seed,
         unlabelled=args.unlabelled, unlabelled_max=args.unlabelled_max,

@@ -56,14 +56,16 @@ def test_three_commands_from_export_to_scan(files, layout, tmp_path, capsys):
 
 
 def test_scan_warns_when_the_time_zone_is_the_models(files, tmp_path, capsys, caplog):
+    from simbox.training.run import DEFAULT_MODEL
+    zone = json.loads((DEFAULT_MODEL / "model.json").read_text())["timezone"]   # the default model's
     with caplog.at_level(logging.WARNING):
         code, out, _ = run(["scan", files["operator-anon"], "--columns", "operator-anon",
                             "--out", tmp_path / "s"], capsys)
     assert code == 0
-    assert "no --timezone given: time-of-day features use the model's time zone Asia/Shanghai " \
+    assert f"no --timezone given: time-of-day features use the model's time zone {zone} " \
            "(model default); give the network's with --timezone" in caplog.text
     assert out.rstrip().split("; ")[-2] == \
-        "time zone Asia/Shanghai: the model's (no --timezone given)"
+        f"time zone {zone}: the model's (no --timezone given)"
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert summary["timezone_source"] == "the model's (no --timezone given)"
 

@@ -24,4 +24,18 @@ def test_plots_and_report(tmp_path):
     page = write_report(tmp_path, card).read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "0.9900 [0.9800, 1.0000]" in page and "<td>plain</td>" in page
-    assert "trusted source" in page
+    assert "cannot run code when loaded" in page
+
+
+def test_report_page_escapes_the_card(tmp_path):
+    card = {"classes": ["simbox", "cardfarm", "legit"], "threshold": {"value": 0.5},
+            "warnings": ["<script>x</script> few labels"],
+            "training_data": {"sims": 10, "seizure_weight": 1.0,
+                              "simulated": [{"sims": 1200, "source": "<b>sim</b>", "train_weight": 0.5}]},
+            "unlabelled": {"policy": "legit", "pu": {"method": "spy & co", "excluded": 1200,
+                                                     "unlabelled": 5000}},
+            "metrics": {}}
+    page = write_report(tmp_path, card).read_text()
+    assert "<script" not in page and "<h2>Warnings</h2><ul>\n<li>&lt;script&gt;x&lt;/script&gt; few labels" in page
+    assert ("<p>Mix: seized SIMs weigh 1.0;\n1,200 simulated SIMs (&lt;b&gt;sim&lt;/b&gt;, weight 0.5).\n"
+            " Positive-unlabelled: spy &amp; co;\n1,200 of 5,000 unlabelled SIMs left out.</p>") in page
