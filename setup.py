@@ -63,9 +63,10 @@ def extensions():
         "initializedcheck": DEBUG,
         "cdivision": not DEBUG,
     }
+    changed = mode_changed()        # always recorded: a debug build must force the next release one
     return cythonize(exts, compiler_directives=directives,
                      compile_time_env={"SIMBOX_DEBUG": DEBUG},
-                     force=DEBUG or mode_changed())
+                     force=DEBUG or changed)
 
 
 def version():

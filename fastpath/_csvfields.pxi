@@ -171,11 +171,27 @@ cdef inline int _eight_digits(const uint8_t* s, int64_t* v) noexcept nogil:
 
 
 cdef inline int _duration(const uint8_t* s, Py_ssize_t n, int32_t* out) noexcept nogil:
-    """Seconds 0-172800; empty = 0; a fraction is rounded half up."""
+    """Seconds 0-172800; empty = 0; a fraction is rounded half up; a signed zero is 0."""
     cdef Py_ssize_t i = 0
     cdef int64_t v = 0
     cdef uint8_t c
     if n == 0:
+        out[0] = 0
+        return 0
+    if s[0] == 45:                             # "-0", "-0.0": a signed zero is 0
+        i = 1
+        while i < n and s[i] == 48:
+            i += 1
+        if i == 1:
+            return -1
+        if i < n:
+            if s[i] != 46 or i + 1 == n:
+                return -1
+            i += 1
+            while i < n and s[i] == 48:
+                i += 1
+            if i < n:
+                return -1
         out[0] = 0
         return 0
     while i < n and s[i] != 46:

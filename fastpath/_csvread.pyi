@@ -46,3 +46,5 @@ class Parser:
               rtype: np.ndarray, time: np.ndarray, imsi: np.ndarray, imei: np.ndarray,
               msisdn: np.ndarray, other: np.ndarray, duration: np.ndarray, cell: np.ndarray,
               out_n: int) -> tuple[int, int, int]: ...
+
+DEBUG: bool

@@ -26,6 +26,8 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint64_t, u
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
+DEBUG = SIMBOX_DEBUG   # built with bounds checks (SIMBOX_DEBUG=1)?
+
 include "_csvfields.pxi"
 
 cdef extern from "_csvscan.h" nogil:
@@ -355,7 +357,7 @@ cdef class Parser:
                     _split(fields, ncols, self.sep, quote, b, &p, end, final, &sp) < 0:
                 # incomplete record at the end of the buffer
                 p = rec
-                if end - rec >= self.max_record:
+                if end - rec > self.max_record:     # over the limit before its line end
                     nlp = <const uint8_t*>memchr(b + rec, 10, end - rec)
                     self.records += 1
                     if nlp != NULL:
@@ -367,7 +369,7 @@ cdef class Parser:
                         self._reject(BAD_QUOTE, -1, self.line, rec, recend, 0)
                         self.line += 1
                         continue
-                    self._reject(BAD_TOO_LONG, -1, self.line, rec, min(rec + 2000, end), end - rec)
+                    self._reject(BAD_TOO_LONG, -1, self.line, rec, min(rec + 2000, end), 0)
                     self.skipping = True
                     p = end
                 break
@@ -397,6 +399,10 @@ cdef class Parser:
             if nf == 1 and fields[0].end == fields[0].start and b[rec] != quote:
                 continue                               # blank line
             self.records += 1
+            if recend - rec > self.max_record:
+                # whole in the buffer but longer than the limit (aux: its length)
+                self._reject(BAD_TOO_LONG, -1, rec_line, rec, min(rec + 2000, recend), recend - rec)
+                continue
             if bad_quote:
                 self._reject(BAD_QUOTE, -1, rec_line, rec, recend, 0)
                 continue

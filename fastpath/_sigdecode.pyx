@@ -136,6 +136,9 @@ cdef class Sink:
     cdef int64_t[::1] v_packet
     cdef public Py_ssize_t n     # rows filled
     cdef Py_ssize_t cap          # rows allocated
+    cdef public int64_t last_time  # seconds of the last pcap record walked whose time is
+                                   # trusted (near the one before, or near its neighbour); -1: none
+    cdef public int64_t prev_time  # seconds of the last pcap record walked
     # counts by C_* index (the message-level ones count messages, the others packets)
     cdef public object counts
     cdef int64_t[::1] v_counts
@@ -152,6 +155,8 @@ cdef class Sink:
     cdef Py_ssize_t rejcap       # rejects allocated
 
     def __init__(self, Py_ssize_t capacity=4096):
+        self.last_time = -1
+        self.prev_time = -1
         self.cap = max(capacity, 16)
         self.n = 0
         self.time = np.empty(self.cap, np.int64)
@@ -812,17 +817,34 @@ cdef inline int64_t u32(const uint8_t[::1] b, Py_ssize_t p, bint swapped) except
             | b[p])
 
 
+#: seconds within which a record's time must be of the last trusted one to resynchronise on it
+TIME_WINDOW = 30 * 86400
+
+
+cdef inline bint plausible_header(const uint8_t[::1] b, Py_ssize_t p, bint swapped,
+                                  int64_t max_record, int64_t frac_limit) except -1:
+    """Does a pcap record header start at ``b[p]`` (16 bytes there)?  Its captured length
+    is at most ``max_record`` and not above the original length, and (``frac_limit`` > 0)
+    its sub-second part is below ``frac_limit`` (10**6 or 10**9)."""
+    cdef int64_t incl = u32(b, p + 8, swapped)
+    if incl > max_record or u32(b, p + 12, swapped) < incl:
+        return False
+    return frac_limit <= 0 or u32(b, p + 4, swapped) < frac_limit
+
+
 def walk_records(Sink sink, const uint8_t[::1] buf, Py_ssize_t pos, bint swapped, int linktype,
                  int64_t first_packet, int64_t base_offset, int64_t max_packets,
-                 int64_t max_record):
+                 int64_t max_record, int64_t frac_limit=0):
     """Decode the complete pcap records in ``buf[pos:]`` (at most ``max_packets``).
 
     IN: ``swapped`` (file written big-endian), ``linktype`` (of the file header),
     ``first_packet`` (number of the first record here), ``base_offset`` (file offset of
-    ``buf[0]``), ``max_record`` (largest acceptable captured length).
+    ``buf[0]``), ``max_record`` (largest acceptable captured length), ``frac_limit``
+    (10**6 or 10**9: the sub-second field must be below it, and the captured length not
+    above the original one; 0: only ``max_record`` is checked).
     OUT: the sink.  Returns ``(pos, packets, bad)``: where the next record starts,
-    how many were decoded, and ``bad`` = the captured length of a record header that
-    announces more than ``max_record`` bytes (a corrupt file; 0 if none).
+    how many were decoded, and ``bad`` = 1 when the record header at ``pos`` is not
+    plausible (a damaged file: see :func:`find_record`; 0 if none).
     """
     cdef Py_ssize_t end = buf.shape[0]
     cdef int64_t n = 0, ts, incl, orig
@@ -830,12 +852,54 @@ def walk_records(Sink sink, const uint8_t[::1] buf, Py_ssize_t pos, bint swapped
         ts = u32(buf, pos, swapped)
         incl = u32(buf, pos + 8, swapped)
         orig = u32(buf, pos + 12, swapped)
-        if incl > max_record:
-            return pos, n, incl
+        if incl > max_record or (frac_limit > 0 and not plausible_header(
+                buf, pos, swapped, max_record, frac_limit)):
+            return pos, n, 1
         if end - pos - 16 < incl:
             break
         decode_packet(sink, buf, pos + 16, pos + 16 + incl, linktype, ts,
                       first_packet + n, base_offset + pos, incl < orig)
+        if (sink.last_time < 0 or abs(ts - sink.last_time) <= TIME_WINDOW
+                or abs(ts - sink.prev_time) <= TIME_WINDOW):
+            sink.last_time = ts            # one damaged time stamp is not trusted
+        sink.prev_time = ts
         pos += 16 + incl
         n += 1
     return pos, n, 0
+
+
+def find_record(const uint8_t[::1] buf, Py_ssize_t pos, bint swapped, int64_t max_record,
+                int64_t frac_limit, bint final, int64_t last_time=-1, int64_t window=0):
+    """Resynchronise after a damaged record header, as tcpdump's and Wireshark's repair
+    tools do: the first offset >= ``pos`` where a plausible record header starts whose
+    record is followed by another plausible header (or ends exactly at the end of the
+    data, when ``final``).  Both headers' seconds must be within ``window`` of
+    ``last_time`` (the time of the last good record; when < 0, of the candidate's own
+    time), and the candidate's captured length above 0 (zero bytes look like headers).
+
+    Returns ``(offset, found)``.  Not found: ``offset`` is where the search must go on
+    once more bytes are in the buffer (``final``: the end of the buffer).
+    """
+    cdef Py_ssize_t end = buf.shape[0], p, q
+    cdef int64_t t
+    p = pos
+    while p + 16 <= end:
+        t = u32(buf, p, swapped)
+        if u32(buf, p + 8, swapped) > 0 and plausible_header(
+                buf, p, swapped, max_record, frac_limit) and (
+                last_time < 0 or abs(t - last_time) <= window):
+            q = p + 16 + u32(buf, p + 8, swapped)
+            if q == end and final:
+                return p, True
+            if q + 16 <= end:
+                # the next header: plausible too, and near in time (to the candidate's
+                # own time when there is no good record yet)
+                if plausible_header(buf, q, swapped, max_record, frac_limit) and abs(
+                        u32(buf, q, swapped) - (last_time if last_time >= 0 else t)) <= window:
+                    return p, True
+            elif not final:
+                return p, False            # the next header is not read yet
+        p += 1
+    return (end if final else p), False
+
+

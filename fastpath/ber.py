@@ -22,13 +22,14 @@ import struct
 import numpy as np
 
 from simbox.fastpath import _ber
+from simbox.fastpath.badrecords import BadRecords
+from simbox.fastpath.bytesource import ByteSource, open_source
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
 from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
-GZIP_MAGIC = b"\x1f\x8b"
 BLOCK_BYTES = 4 << 20     # bytes read at a time
 HEAD_BYTES = 4096          # bytes read first, to sniff the layout and the file header
 FILE_HEADER_MIN = 52       # TS 32.297 file header without filter, extension, release extensions
@@ -165,74 +166,10 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-class _Inflater:
-    """Read-only stream of the uncompressed bytes of a gzip file (members concatenated).
-
-    Unlike ``gzip.GzipFile`` it keeps every byte decompressed before a cut or a
-    corruption: ``problem`` then says what happened, and the stream just ends.
-    """
-
-    def __init__(self, raw):
-        try:
-            from isal import isal_zlib as zmod
-        except ImportError:  # pragma: no cover - isal is a dependency
-            import zlib as zmod
-        self.zmod = zmod
-        self.raw = raw
-        self.d = zmod.decompressobj(31)
-        self.buf = b""
-        self.eof = False
-        self.problem = None
-
-    def read(self, n: int) -> bytes:
-        parts, have = [self.buf], len(self.buf)
-        while have < n and not self.eof:
-            chunk = self.raw.read(1 << 20)
-            try:
-                if not chunk:
-                    self.eof = True
-                    if not self.d.eof:
-                        self.problem = "truncated gzip (the compressed stream ends early)"
-                    break
-                data = self.d.decompress(chunk)
-                while self.d.eof and self.d.unused_data:       # the next gzip member
-                    rest = self.d.unused_data
-                    self.d = self.zmod.decompressobj(31)
-                    data += self.d.decompress(rest)
-            except self.zmod.error as exc:
-                self.eof = True
-                self.problem = f"corrupt gzip ({exc})"
-                break
-            parts.append(data)
-            have += len(data)
-        data = b"".join(parts)
-        self.buf = data[n:]
-        return data[:n]
-
-    def close(self):
-        pass
-
-
-def _open(path):
-    """(binary stream of the uncompressed bytes, raw file, total bytes)."""
-    raw = open(path, "rb")
-    magic = raw.read(2)
-    raw.seek(0)
-    total = os.fstat(raw.fileno()).st_size
-    if magic == GZIP_MAGIC:
-        return _Inflater(raw), raw, total
-    return raw, raw, total
-
-
 def sniff_path(path) -> str | None:
     """:func:`sniff` on a file (plain or gzip)."""
-    stream, raw, _ = _open(path)
-    try:
-        head = stream.read(HEAD_BYTES)
-    finally:
-        stream.close()
-        raw.close()
-    return sniff(head)
+    with open_source(path, threaded=False) as src:
+        return sniff(src.peek(HEAD_BYTES))
 
 
 def ber_files(source) -> list:
@@ -267,6 +204,7 @@ class _Decoder:
         self.cap = max(1, int(chunk_records))
         self.records = 0          # records seen in this file
         self._consumed = 0        # raw (on disk) bytes counted so far
+        self.bad = BadRecords(policy, rejects, stats)
 
     def _new_out(self):
         cols = {k: np.empty(self.cap, t) for k, t in COLUMNS if k != "cell"}
@@ -280,32 +218,27 @@ class _Decoder:
         self.stats.records += accepted + skipped
         self.records += accepted + skipped
 
-    def _advance(self, raw):
-        done = raw.tell()
+    def _advance(self, src):
+        done = src.raw_pos
         if done > self._consumed:
             self.stats.bytes += done - self._consumed
             self.progress(done - self._consumed)
             self._consumed = done
 
     def reject(self, offset, stop, reason, field, detail, record=b""):
-        self.stats.rejected[reason] += 1
         self.stats.records += 1
         self.records += 1
-        if self.policy == "error":
-            from simbox.errors import ParseError
-            raise ParseError(reason, path=self.name, offset=offset, field=field, detail=detail)
-        self.rejects.write(self.name, reason if not detail else f"{reason} ({detail})",
-                           byte_offset=offset, field=field, record=bytes(record[:1000]).hex())
+        self.bad.reject(self.name, reason, detail, offset=offset, field=field,
+                        record=bytes(record[:1000]).hex())
 
     def _kernel_rejects(self, rej, buf, base):
         for off, stop, code, field, kind, a, b, at in rej:
             self.reject(off, stop, REASONS[code], field_name(field, kind),
                         reason_detail(code, field, a, b, off, at), buf[off - base:stop - base])
 
-    def run(self, stream, raw):
-        """Yield ``(columns, n)`` chunks decoded from ``stream`` (raw: the file as on disk)."""
-        start = raw.tell()
-        self._consumed = start
+    def run(self, stream):
+        """Yield ``(columns, n)`` chunks decoded from ``stream`` (a ByteSource at its start)."""
+        self._consumed = stream.raw_pos
         head = stream.read(HEAD_BYTES)
         layout = sniff(head)
         pos = 0
@@ -315,7 +248,7 @@ class _Decoder:
             if len(head) < hlen:
                 head += stream.read(hlen - len(head))
             if len(head) < hlen:
-                self._advance(raw)
+                self._advance(stream)
                 self.reject(0, len(head), REASONS[1], "file header",
                             f"{hlen} bytes needed, {len(head)} left", head)
                 return
@@ -337,15 +270,11 @@ class _Decoder:
                 buf[:rest] = buf[pos:end]
                 if len(buf) < rest + BLOCK_BYTES:
                     buf.extend(bytes(rest + BLOCK_BYTES - len(buf)))
-                if hasattr(stream, "readinto"):
-                    got = stream.readinto(memoryview(buf)[rest:rest + BLOCK_BYTES])
-                else:
-                    more = stream.read(BLOCK_BYTES)
-                    got = len(more)
-                    buf[rest:rest + got] = more
+                with memoryview(buf) as mv:
+                    got = stream.readinto(mv[rest:rest + BLOCK_BYTES])
                 if not got:
                     final = True
-                    problem = getattr(stream, "problem", None)
+                    problem = stream.problem
                 base += pos
                 pos, end = 0, rest + got
             rej = []
@@ -358,7 +287,7 @@ class _Decoder:
             if rej:
                 self._kernel_rejects(rej, buf, base)
                 tail = rej[-1][1]
-            self._advance(raw)
+            self._advance(stream)
             if status == _ber.FULL:
                 yield out, n
                 out, n = self._new_out(), 0
@@ -369,10 +298,9 @@ class _Decoder:
         if problem:
             # as the CSV reader: the cut-off end counts as one rejected record (unless the
             # kernel already rejected the record the cut went through)
-            log.warning("%s: %s", self.name, problem)
+            log.warning("%s: %s (%s)", self.name, *problem)
             if tail != base + end:
-                self.reject(base + end, base + end, problem.split(" (")[0], None,
-                            problem.partition(" (")[2].rstrip(")") or None)
+                self.reject(base + end, base + end, problem[0], None, problem[1])
         if header is not None:
             size = base + end
             if header.file_length and header.file_length != size:
@@ -387,33 +315,23 @@ def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, prog
                   full=False):
     check_policy(on_bad_records)
     rejects = rejects if rejects is not None else RejectsWriter(None)
-    if hasattr(source, "read"):
-        items = [(source, name or getattr(source, "name", None) or "<stream>")]
+    if isinstance(source, ByteSource) or hasattr(source, "read"):
+        items = [source]
     else:
-        items = [(f, str(f)) for f in ber_files(source)]
-        as_progress(progress)(0, total=sum(os.path.getsize(f) for f, _ in items))
+        items = [str(f) for f in ber_files(source)]
+        as_progress(progress)(0, total=sum(os.path.getsize(f) for f in items))
     records = 0
-    for item, item_name in items:
-        if hasattr(item, "read"):
-            raw = item
-            pos = raw.tell()
-            magic = raw.read(2)
-            raw.seek(pos)
-            if not isinstance(magic, bytes):
-                raise TypeError("read_ber_events needs a binary file object")
-            stream = _Inflater(raw) if magic == GZIP_MAGIC else raw
-            closer = ()
-        else:
-            stream, raw, _ = _open(item)
-            closer = (stream, raw)
+    for item in items:
+        src = open_source(item, name if len(items) == 1 else None, what="a BER CDR file")
+        item_name = src.name
         stats.files += 1
         dec = _Decoder(item_name, stats=stats, rejects=rejects, policy=on_bad_records,
                        chunk_records=chunk_records, progress=progress, full=full)
         try:
-            yield from ((item_name, out, n) for out, n in dec.run(stream, raw))
+            yield from ((item_name, out, n) for out, n in dec.run(src))
         finally:
-            for c in closer:
-                c.close()
+            if src is not item:
+                src.close()
         records += dec.records
         if dec.records == 0:
             log.warning("%s: no records", item_name)

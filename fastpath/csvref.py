@@ -102,7 +102,7 @@ def _digits(v: bytes, lo, hi, empty_ok, plus_ok, float_ok):
 
 
 def _duration(v: bytes):
-    if v == b"":
+    if v == b"" or re.fullmatch(rb"-0+(?:\.0+)?", v):
         return 0
     m = re.fullmatch(rb"([0-9]+)(?:\.([0-9]+))?", v)
     if not m:
@@ -194,8 +194,10 @@ def _pattern(v: bytes, fmt: str, off: int):
     return _finish(vals["Y"], vals["m"], vals["d"], vals["H"], vals["M"], vals["S"], off)
 
 
-def read_reference(source, mapping="canonical"):
-    """(rows, rejects, skipped) of a CSV file or its bytes, by the slow reference rules."""
+def read_reference(source, mapping="canonical", max_record: int = 1 << 20):
+    """(rows, rejects, skipped) of a CSV file or its bytes, by the slow reference rules.
+
+    A record (without its line end) longer than ``max_record`` bytes is "record too long"."""
     m = load_mapping(mapping)
     data = source if isinstance(source, bytes) else open(source, "rb").read()
     if data[:2] == b"\x1f\x8b":
@@ -215,6 +217,9 @@ def read_reference(source, mapping="canonical"):
     for line, raw, fields, bad in split_records(body, ord(m.separator), ord(m.quote), 2):
         def reject(reason, c=None):
             rejects.append((line, header[c] if c is not None else None, reason))
+        if len(raw) > max_record:
+            reject("record too long")
+            continue
         if bad:
             reject(bad)
             continue

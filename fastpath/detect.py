@@ -29,7 +29,6 @@ A required field that no column or several columns equally fit raises
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 import re
@@ -108,17 +107,15 @@ def _key(name: str) -> str:
 
 def read_sample(path) -> str:
     """The first ``SAMPLE_BYTES`` of a file's text (gzip inflated), cut at a line end."""
+    from simbox.fastpath.bytesource import open_source
     p = os.fspath(path)
+    src = open_source(p, threaded=False, what="a CSV file")
     try:
-        with open(p, "rb") as f:
-            head = f.read(2)
-            f.seek(0)
-            raw = gzip.GzipFile(fileobj=f).read(SAMPLE_BYTES) if head == b"\x1f\x8b" \
-                else f.read(SAMPLE_BYTES)
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except (OSError, EOFError) as e:
+        raw = src.peek(SAMPLE_BYTES)
+    except OSError as e:
         raise InputError(f"{p}: cannot read it ({e})") from None
+    finally:
+        src.close()
     if not raw.strip():
         raise InputError(f"{p}: empty file (no header line, no records)")
     if len(raw) == SAMPLE_BYTES and b"\n" in raw:

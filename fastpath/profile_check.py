@@ -24,7 +24,8 @@ class _Collector:
         self.examples = {}                             # reason -> (file, line, field, record)
         self.count = 0
 
-    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None):
+    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None,
+              detail=None):
         self.count += 1
         self.by_field[field or ""] += 1
         if isinstance(record, (bytes, bytearray)):

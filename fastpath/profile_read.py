@@ -37,17 +37,16 @@ again with the separator.
 """
 from __future__ import annotations
 
-import gzip
 import io
-import os
 import re
-import zlib
 
 import numpy as np
 
-from simbox.errors import ConfigError, EmptyInputError, InputError, ParseError
+from simbox.errors import ConfigError, EmptyInputError, InputError
+from simbox.fastpath.badrecords import BadRecords
 from simbox.fastpath.columns import (ColumnMapping, _missing_message, _norm, load_mapping,
                                       no_header_message)
+from simbox.fastpath.csvread import _Reader
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, RecordType
 from simbox.fastpath.keys import MSISDN_BASE, KeyBook
 from simbox.fastpath.stats import ReadStats, check_policy
@@ -78,12 +77,17 @@ def normalise_cell_id(token: str) -> str:
     return m.group(1) if m else token
 
 
-class _Counted(io.RawIOBase):
-    """A binary stream of ``head`` then ``f``, counting the bytes read (for progress)."""
+class _Content(io.RawIOBase):
+    """The content of a :class:`~simbox.fastpath.bytesource.ByteSource` for pyarrow, whole
+    lines only when a damaged gzip stream ends it: the record cut by the damage is kept
+    back (``cut``) and rejected by the reader, as the kernel does."""
 
-    def __init__(self, f, head: bytes):
-        from simbox.fastpath.csvread import _PlainSource
-        self.src = _PlainSource(f, head)
+    def __init__(self, src):
+        self.src = src
+        self.pending = b""          # content ready to hand over
+        self.tail = b""             # content after the last line end seen
+        self.ended = False
+        self.cut = None             # the incomplete last record of a damaged stream
 
     @property
     def pos(self) -> int:
@@ -93,7 +97,30 @@ class _Counted(io.RawIOBase):
         return True
 
     def readinto(self, b):
-        return self.src.fill(b)
+        mv = memoryview(b).cast("B")
+        while True:
+            if self.pending:
+                k = min(len(mv), len(self.pending))
+                mv[:k] = self.pending[:k]
+                self.pending = self.pending[k:]
+                return k
+            if self.ended or not len(mv):
+                return 0
+            data = self.src.read(max(len(mv), 1 << 16))
+            if not data:
+                self.ended = True
+                if self.src.problem is None:
+                    self.pending = self.tail
+                else:
+                    self.cut = self.tail
+                self.tail = b""
+                continue
+            data = self.tail + data if self.tail else data
+            nl = data.rfind(b"\n")
+            if nl < 0:
+                self.tail = data
+                continue
+            self.pending, self.tail = data[:nl + 1], data[nl + 1:]
 
 
 def read_profiled_events(source, *, mapping, cells: CellDict | None = None,
@@ -126,29 +153,24 @@ class _Profiled:
         self.bad_rows = []          # (record number, text) of rows with a wrong field count
         self.next_row = 2           # record number of the next data row (header = 1)
         self._seen = 0
+        self.bad = BadRecords(policy, rejects, stats)
 
     # ---- opening ---------------------------------------------------------------
-    def batches(self):
-        from simbox.fastpath.csvread import _open
-        f, self.name, self.size, owned = _open(self.source, self.name)
-        try:
-            yield from self._batches(f)
-        finally:
-            if owned:
-                f.close()
+    #: the kernel reader's: the ByteSource opened (name, size), ``_batches``, closed
+    batches = _Reader.batches
 
-    def _text(self, f):
-        head = f.read(2) or b""
-        self.raw = _Counted(f, head)
-        if head == b"\x1f\x8b":
-            return io.BufferedReader(gzip.GzipFile(fileobj=io.BufferedReader(self.raw), mode="rb"),
-                                     1 << 20)
+    def _text(self, src):
+        self.src = src
+        self.raw = _Content(src)
         return io.BufferedReader(self.raw, 1 << 20)
 
     def _header(self, text) -> list:
         import csv
         line = text.readline(1 << 20)
         if not line.strip(b"\xef\xbb\xbf \t\r\n"):
+            if self.src.problem:
+                raise InputError(f"{self.name}: {self.src.problem[0]} ({self.src.problem[1]}) "
+                                 "before the header line")
             raise EmptyInputError(f"{self.name}: empty file (no header line, no records)")
         if line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]
@@ -180,7 +202,7 @@ class _Profiled:
         try:
             text = self._text(f)
             self.header = self._header(text)
-        except (OSError, EOFError, zlib.error) as e:
+        except OSError as e:
             raise InputError(f"{self.name}: cannot read it ({e})") from None
         self._check_header(self.header)
         k = len(self.header)
@@ -203,40 +225,30 @@ class _Profiled:
                                                     strings_can_be_null=False,
                                                     quoted_strings_can_be_null=False))
         except pa.ArrowInvalid as e:
-            if "Empty CSV file" in str(e):
-                raise EmptyInputError(f"{self.name}: no records after the header line") from None
-            raise InputError(f"{self.name}: cannot read it as CSV ({e})") from None
-        problem = None
-        while True:
+            if "Empty CSV file" not in str(e):
+                raise InputError(f"{self.name}: cannot read it as CSV ({e})") from None
+            reader = None
+        while reader is not None:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except (EOFError, zlib.error, gzip.BadGzipFile, OSError, pa.ArrowInvalid) as e:
-                problem = e
-                break
+            except (OSError, pa.ArrowInvalid) as e:
+                raise InputError(f"{self.name}: cannot read it ({e})") from None
             yield from self._convert(batch)
             self._progress()
         self._flush_bad(None)
-        if problem is not None:
-            self._gzip_problem(problem)
+        problem = self.src.problem
+        if problem is not None:         # a damaged gzip stream: the record it cut, rejected
+            reason, detail = problem
+            self.stats.records += 1
+            self.stats_records += 1
+            self._reject(reason, self.next_row, None, self.raw.cut or b"", detail)
         self._progress()
         if self.stats_records == 0 and problem is None:
             raise EmptyInputError(f"{self.name}: no records after the header line")
 
     stats_records = 0
-
-    def _gzip_problem(self, e):
-        if isinstance(e, EOFError):
-            reason, detail = "truncated gzip", ("the file ends inside the compressed stream, "
-                                                "before the gzip end marker")
-        elif isinstance(e, (zlib.error, gzip.BadGzipFile)):
-            reason, detail = "corrupt gzip", f"inflate failed: {e}"
-        else:
-            raise InputError(f"{self.name}: cannot read it ({e})") from None
-        self.stats.records += 1
-        self.stats_records += 1
-        self._reject(reason, self.next_row, None, "", detail)
 
     def _progress(self):
         adv = self.raw.pos - self._seen
@@ -247,11 +259,7 @@ class _Profiled:
 
     # ---- rejects ---------------------------------------------------------------
     def _reject(self, reason, line, field, record, detail):
-        self.stats.rejected[reason] += 1
-        if self.rejects is not None:
-            self.rejects.write(self.name, reason, line=line, field=field, record=record)
-        if self.policy == "error":
-            raise ParseError(reason, self.name, line, field=field, detail=detail)
+        self.bad.reject(self.name, reason, detail, line=line, field=field, record=record)
 
     def _flush_bad(self, upto, others=()):
         """Reject the rows with a wrong field count numbered below ``upto`` (None: all),

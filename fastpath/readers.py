@@ -10,13 +10,14 @@ formats add one entry each with :func:`register_format`.
 """
 from __future__ import annotations
 
-import io
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from typing import Callable
 
 from simbox.errors import EmptyInputError, InputError
+from simbox.fastpath.bytesource import SNIFF_BYTES, STDIN, open_source
 from simbox.fastpath.columns import load_mapping
 from simbox.fastpath.events import CellDict
 from simbox.fastpath.stats import (ReadStats, check_policy, check_share,
@@ -25,8 +26,6 @@ from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
 
-GZIP_MAGIC = b"\x1f\x8b"
-SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -34,8 +33,9 @@ class Format:
     """An input format: ``sniff(head: bytes, gzipped: bool) -> bool`` and a reader.
 
     ``read(source, *, name, columns, cells, stats, rejects, on_bad_records,
-    chunk_rows, progress)`` gets a path or a binary file object positioned at
-    the start (gzip or not, as on disk) and yields EventBatch objects.
+    chunk_rows, progress)`` gets a :class:`~simbox.fastpath.bytesource.ByteSource`
+    (content inflated, nothing consumed yet; the caller closes it) and yields
+    EventBatch objects.
     """
 
     name: str
@@ -105,7 +105,7 @@ def register_format(fmt: Format, *, before: str | None = "csv") -> None:
 
 
 def expand_inputs(inputs) -> list:
-    """Paths (folders expanded, sorted, hidden files skipped) and file objects, in order."""
+    """Paths (folders expanded, sorted, hidden files skipped), ``-`` and file objects, in order."""
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
         inputs = [inputs]
     out = []
@@ -117,7 +117,9 @@ def expand_inputs(inputs) -> list:
             raise InputError(f"cannot read events from a {type(item).__name__}: give paths, "
                              "folders or binary file objects")
         path = os.fspath(item)
-        if os.path.isdir(path):
+        if path == STDIN:
+            out.append(path)
+        elif os.path.isdir(path):
             found = []
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -134,59 +136,43 @@ def expand_inputs(inputs) -> list:
     return out
 
 
-def _head(source) -> tuple:
-    """(first bytes of the content, gzipped) of a path or a binary file object (not consumed)."""
-    if isinstance(source, str):
-        with open(source, "rb") as f:
-            raw = f.read(SNIFF_BYTES)
-    elif hasattr(source, "peek"):
-        raw = source.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-    else:
-        pos = source.tell()
-        raw = source.read(SNIFF_BYTES) or b""
-        source.seek(pos)
-    if not raw.startswith(GZIP_MAGIC):
-        return raw, False
-    from simbox.fastpath.csvread import _decompressor, _GZIP_ERRORS
-    try:
-        return _decompressor().decompress(raw, SNIFF_BYTES), True
-    except _GZIP_ERRORS:
-        return b"", True
-
-
-def _peekable(source):
-    """A path, or a binary file object whose head can be read without consuming it."""
-    if isinstance(source, str):
-        return source
-    if isinstance(source, io.TextIOBase):
-        buffer = getattr(source, "buffer", None)        # StringIO: in memory anyway
-        source = buffer if buffer is not None else io.BytesIO(source.read().encode("utf-8"))
-    if hasattr(source, "peek"):
-        return source
-    try:
-        if source.seekable():
-            return source
-    except (AttributeError, ValueError, OSError):
-        pass
-    if isinstance(source, io.RawIOBase):
-        return io.BufferedReader(source, buffer_size=1 << 16)
-    raise InputError(f"{getattr(source, 'name', '<stream>')}: cannot read the start of this "
-                     "stream twice (not seekable, no peek); give a path or a seekable file")
+def _sniff(src) -> tuple:
+    """(first bytes of the content, inflated when gzip; gzipped) of a ByteSource, not consumed."""
+    return src.peek(SNIFF_BYTES), src.gzipped
 
 
 def detect_format(source, name: str = None) -> Format:
-    """The Format of a path or binary file object, or InputError."""
+    """The Format of a path, ``-``, binary file object or ByteSource, or InputError.
+
+    Only the head is looked at (:meth:`ByteSource.peek`): nothing is consumed, so a
+    ByteSource passed in is then read by the format's reader from its start.
+    """
+    src = open_source(source, name)
     try:
-        head, gzipped = _head(source)
+        head, gzipped = _sniff(src)
     except OSError as e:
-        raise InputError(f"{name or source}: cannot read it ({e.strerror or e})") from None
+        raise InputError(f"{src.name}: cannot read it ({e.strerror or e})") from None
+    finally:
+        if src is not source:
+            src.close()
     for fmt in FORMATS:
         if fmt.sniff(head, gzipped):
             return fmt
     shown = " ".join(f"{b:02x}" for b in head[:16])
     what = "inflated content" if gzipped else "first bytes"
-    raise InputError(f"{name or source}: not a CDR or capture file simbox reads ({what} {shown}); the formats "
-                     f"read are {', '.join(f.name for f in FORMATS)}")
+    raise InputError(f"{src.name}: not a CDR or capture file simbox reads ({what} {shown}); the "
+                     f"formats read are {', '.join(f.name for f in FORMATS)}")
+
+
+def _disk_size(item) -> int:
+    """Bytes of a regular file (0 for standard input, pipes and file objects)."""
+    if not isinstance(item, str) or item == STDIN:
+        return 0
+    try:
+        st = os.stat(item)
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", rejects=None,
@@ -195,7 +181,8 @@ def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", re
                 max_reject_share: float | None = None):
     """Event batches of every input in turn (see docs/internals.md).
 
-    ``inputs``: a path, folder or binary file object, or a list of them.  A file
+    ``inputs``: a path, folder, ``-`` (standard input) or binary file object, or a
+    list of them; each is read once (pipes and FIFOs work).  A file
     without records is skipped with a warning when other inputs have records;
     :class:`EmptyInputError` when none has any.  A file rejecting more than
     ``max_reject_share`` of its records raises :class:`TooManyRejectsError` once
@@ -218,12 +205,13 @@ class _Files:
 
     def __init__(self, progress, items):
         self.progress = as_progress(progress)
-        self.total = sum(os.path.getsize(i) for i in items if isinstance(i, str))
+        self.sizes = {id(i): _disk_size(i) for i in items}    # 0: a pipe, FIFO, `-`, object
+        self.total = sum(self.sizes.values())
         self.progress(0, total=self.total or None)
 
     def of(self, item):
         """The progress handed to the reader of ``item``."""
-        counted = isinstance(item, str)
+        counted = self.sizes.get(id(item), 0) > 0
 
         def advance(n=0, total=None):
             nonlocal counted
@@ -238,13 +226,11 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
     files = _Files(progress, items)
     empty = []
     for item in items:
-        name = item if isinstance(item, str) else os.fsdecode(getattr(item, "name", "<stream>")) \
-            if isinstance(getattr(item, "name", None), (str, bytes)) else "<stream>"
-        source = _peekable(item)
-        fmt = detect_format(source, name)
+        source = open_source(item)
         snap = stats.snapshot()
         try:
-            yield from fmt.read(source, name=name, columns=mapping, cells=cells, stats=stats,
+            fmt = detect_format(source)
+            yield from fmt.read(source, name=source.name, columns=mapping, cells=cells, stats=stats,
                                 rejects=rejects, on_bad_records=on_bad_records,
                                 chunk_rows=chunk_rows, progress=files.of(item))
         except EmptyInputError as e:
@@ -253,7 +239,9 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
             log.warning("%s (skipped)", e)
             empty.append(str(e))
             continue
-        error = reject_share_error(name, *stats.since(snap), max_reject_share)
+        finally:
+            source.close()
+        error = reject_share_error(source.name, *stats.since(snap), max_reject_share)
         if error is not None:
             raise error
     if empty and stats.records == 0:

@@ -13,21 +13,16 @@ Cython walker.  ``simbox.fastpath.signaling_ref`` is the slow scapy reference.
 from __future__ import annotations
 
 import collections
-import gzip
-import io
 import os
 import struct
 from typing import Iterator
 
 import numpy as np
 
-try:                                    # ISA-L inflates several times faster than zlib
-    from isal.igzip import GzipFile as _GzipFile
-except ImportError:  # pragma: no cover - isal is a dependency
-    _GzipFile = gzip.GzipFile
-
-from simbox.errors import EmptyInputError, InputError, ParseError
+from simbox.errors import EmptyInputError, InputError
 from simbox.fastpath import _sigdecode
+from simbox.fastpath.badrecords import BadRecords
+from simbox.fastpath.bytesource import STDIN, open_source
 from simbox.fastpath.events import CellDict, EventBatch, RecordType
 from simbox.fastpath.stats import ReadStats, check_policy
 from simbox.progress import NO_PROGRESS, as_progress
@@ -44,10 +39,12 @@ SKIP_COUNTS = ("not_ip", "not_signaling", "ip_fragment", "gtp_other", "diameter_
 PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1": False, b"\xa1\xb2\xc3\xd4": True,      # microseconds
               b"\x4d\x3c\xb2\xa1": False, b"\xa1\xb2\x3c\x4d": True}      # nanoseconds
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-GZIP_MAGIC = b"\x1f\x8b"
+NANO_MAGIC = (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+BAD_HEADER = "bad pcap record header"
 BLOCK = 4 << 20            # bytes read per step from a classic pcap
 DECODE_PACKETS = 65536     # pcapng packets decoded per kernel call
 MAX_RECORD = 64 << 20      # a pcap record larger than this means a corrupt file
+RESYNC_WINDOW = _sigdecode.TIME_WINDOW  # a record found after damage is this near the last good one
 
 # names of the IEs / AVPs a field code (protocol << 32 | code) can point at
 FIELD_NAMES = {
@@ -106,34 +103,20 @@ def _cell_codes(cells: CellDict, plmn, lac, ci) -> np.ndarray:
 
 
 class _Source:
-    """One capture: opened, sniffed, read as pcap (Cython) or pcapng (scapy)."""
+    """One capture, read once through a ByteSource: sniffed, then read as pcap (Cython) or
+    pcapng (scapy)."""
 
     def __init__(self, src, name=None):
-        if name is None:
-            name = src if isinstance(src, (str, os.PathLike)) else getattr(src, "name", None)
-        self.name = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else "<capture>"
-        if isinstance(src, (str, os.PathLike)):
-            try:
-                self.fh = open(src, "rb")
-            except OSError as exc:
-                raise InputError(f"{self.name}: cannot open capture: {exc.strerror}") from exc
-            self.owned = True
-        else:
-            self.fh = src
-            self.owned = False
-        try:
-            self.size = os.fstat(self.fh.fileno()).st_size
-        except (OSError, AttributeError, io.UnsupportedOperation):
-            self.size = None
-        head = self.fh.read(4)
-        self.compressed = head[:2] == GZIP_MAGIC
-        if self.compressed:
-            self.fh.seek(0)
-            self.raw = self.fh
-            self.fh = _GzipFile(fileobj=self.raw, mode="rb")
-            head = self.fh.read(4)
+        self.src = open_source(src, name, what="a capture")
+        self.owned = self.src is not src
+        self.name, self.size, self.compressed = self.src.name, self.src.size, self.src.gzipped
+        self.fh = self.src
+        head = self.src.peek(4)
         if len(head) == 0:
             self.close()
+            if self.src.problem:
+                raise InputError(f"{self.name}: {self.src.problem[0]} ({self.src.problem[1]}) "
+                                 "before the capture header")
             raise EmptyInputError(f"{self.name}: empty file (no capture header, no packets)")
         if len(head) < 4:
             self.close()
@@ -149,18 +132,12 @@ class _Source:
         self.head = head
 
     def position(self) -> int:
-        """Bytes of the underlying file consumed so far (for progress)."""
-        f = self.raw if self.compressed else self.fh
-        try:
-            return f.tell()
-        except (OSError, ValueError):
-            return 0
+        """Bytes of the input consumed so far (for progress)."""
+        return self.src.raw_pos
 
     def close(self):
-        if self.compressed:
-            self.fh.close()
         if self.owned:
-            (self.raw if self.compressed else self.fh).close()
+            self.src.close()
 
 
 class _Reader:
@@ -171,19 +148,17 @@ class _Reader:
         self.stats = stats if stats is not None else ReadStats()
         self.rejects = rejects
         self.policy = check_policy(on_bad_records)
+        self.bad = BadRecords(on_bad_records, rejects, self.stats)
         self.counts = counts if counts is not None else collections.Counter()
         self.sink = _sigdecode.Sink(1 << 16)
         self._last_counts = np.zeros(len(COUNT_NAMES), np.int64)
         self.keep_rows = None      # a list: decode_signaling keeps the raw rows here
 
-    def reject(self, src, packet, offset, reason, field="", record=None):
-        self.stats.rejected[reason] += 1
-        if self.policy == "error":
-            raise ParseError(reason, path=src.name, offset=offset, field=field or None,
-                             detail=f"packet {packet + 1}")
-        if self.rejects is not None:
-            self.rejects.write(src.name, reason, byte_offset=offset, field=field,
-                               record=f"packet {packet + 1}" + (f": {record.hex()}" if record else ""))
+    def reject(self, src, packet, offset, reason, field="", record=None, detail=None):
+        """One bad packet (or damaged stretch) at ``offset``; ``packet``: 0-based number."""
+        self.bad.reject(src.name, reason, detail or f"packet {packet + 1}", offset=offset,
+                        field=field or None,
+                        record=f"packet {packet + 1}" + (f": {record.hex()}" if record else ""))
 
     def drain_rejects(self, src, packet_bytes):
         """Write the sink's rejects (while their packets are still in memory) and forget them."""
@@ -220,14 +195,17 @@ class _Reader:
 
     # -- classic pcap, walked in Cython ------------------------------------------------
     def read_pcap(self, src, chunk_packets, progress) -> Iterator[EventBatch]:
-        rest = src.fh.read(20)
-        if len(rest) < 20:
-            raise InputError(f"{src.name}: truncated pcap file header ({4 + len(rest)} of 24 bytes)")
+        hdr = src.fh.read(24)
+        if len(hdr) < 24:
+            raise InputError(f"{src.name}: truncated pcap file header ({len(hdr)} of 24 bytes)")
         swapped = PCAP_MAGIC[src.head]
-        snaplen, linktype = struct.unpack((">" if swapped else "<") + "II", rest[12:20])
+        snaplen, linktype = struct.unpack((">" if swapped else "<") + "II", hdr[16:24])
         linktype &= 0xFFFF
         max_record = max(min(snaplen, MAX_RECORD), 1 << 18)
-        buf, base, packet, since = b"", 24, 0, 0     # base: file offset of buf[0]
+        frac = 10 ** 9 if src.head in NANO_MAGIC else 10 ** 6
+        buf, base, pos, packet, since = b"", 24, 0, 0, 0     # base: file offset of buf[0]
+        damage = None           # offset where unreadable bytes began (while resynchronising)
+        self.sink.last_time = self.sink.prev_time = -1
         pos_prog = src.position()
 
         def packet_bytes(pkt, off):
@@ -235,23 +213,30 @@ class _Reader:
 
         while True:
             data = src.fh.read(BLOCK)
+            final = not data
+            if pos:
+                buf, base, pos = buf[pos:], base + pos, 0
             buf = buf + data if buf else data
-            pos = 0
             while True:
+                if damage is not None:
+                    pos, found = _sigdecode.find_record(buf, pos, swapped, max_record, frac, final,
+                                                        self.sink.last_time, RESYNC_WINDOW)
+                    if not found and not final:
+                        break                  # search on once more bytes are in
+                    self._passed_over(src, packet, damage, base + pos, found)
+                    damage = None
+                    self.sink.prev_time = -1
+                    if not found:
+                        break
                 pos, n, bad = _sigdecode.walk_records(self.sink, buf, pos, swapped, linktype,
                                                       packet, base, chunk_packets - since,
-                                                      max_record)
+                                                      max_record, frac)
                 packet += n
                 since += n
                 self.drain_rejects(src, packet_bytes)
                 if bad:
-                    self.stats.records += 1
-                    self.reject(src, packet, base + pos,
-                                f"pcap record header announces {bad:,} bytes: file corrupt, "
-                                "rest of the file skipped")
-                    data = b""
-                    pos = len(buf)
-                    break
+                    damage, pos = base + pos, pos + 1
+                    continue
                 if since < chunk_packets:
                     break                      # the block holds no further complete record
                 batch = self.flush(src)
@@ -261,32 +246,50 @@ class _Reader:
             now = src.position()
             progress(now - pos_prog, total=src.size)
             pos_prog = now
-            if not data:
-                if pos < len(buf):
-                    self.stats.records += 1
-                    self.reject(src, packet, base + pos, "capture ends inside a packet record "
-                                f"({len(buf) - pos} bytes left)")
+            if final:
+                self._end(src, packet, base + pos, len(buf) - pos)
                 batch = self.flush(src)
                 if batch is not None:
                     yield batch
                 return
-            buf = buf[pos:]
-            base += pos
+
+    def _passed_over(self, src, packet, start, stop, found):
+        """A damaged stretch ``start..stop`` (file offsets) passed over: one rejected record."""
+        self.stats.records += 1
+        self.stats.skipped_bytes += stop - start
+        where = (f"to the next plausible record at byte {stop:,}" if found
+                 else "to the end of the capture, no plausible record after them")
+        self.reject(src, packet, start, BAD_HEADER,
+                    detail=f"{stop - start:,} bytes passed over {where}")
+
+    def _end(self, src, packet, offset, left):
+        """The end of a capture: a record cut by it, or a damaged gzip stream, is one reject."""
+        problem = src.src.problem
+        if not left and problem is None:
+            return
+        self.stats.records += 1
+        if problem is not None:
+            reason, detail = problem
+            if left:
+                detail += f"; {left:,} bytes of a packet record left"
+        else:
+            reason, detail = "capture ends inside a packet record", f"{left:,} bytes left"
+        self.reject(src, packet, offset, reason, detail=detail)
 
     @staticmethod
     def _pcapng_tail(src, reader, last):
         """RawPcapNgReader stops silently at a cut block: find one after the last packet."""
-        if src.compressed or src.size is None:
+        fh = src.src.mappable()            # a plain regular file: walked again by offset
+        if fh is None or src.size is None:
             return None
         try:
-            return _pcapng_tail_check(src.fh, last, src.size, reader.endian)
+            return _pcapng_tail_check(fh, last, src.size, reader.endian)
         except (OSError, ValueError, struct.error):
             return None
 
     # -- pcapng, blocks read by scapy ----------------------------------------------------
     def read_pcapng(self, src, chunk_packets, progress) -> Iterator[EventBatch]:
         from scapy.utils import RawPcapNgReader
-        src.fh.seek(0)
         try:
             reader = RawPcapNgReader(src.fh)
         except Exception as exc:  # scapy raises Scapy_Exception / struct.error on a bad header
@@ -317,7 +320,8 @@ class _Reader:
                 break
             except Exception as exc:  # a malformed block: scapy cannot go on either
                 self.stats.records += 1
-                self.reject(src, packet, last, f"unreadable pcapng block ({exc}), rest of the file skipped")
+                self.reject(src, packet, last, "unreadable pcapng block",
+                            detail=f"{exc}; rest of the file skipped")
                 break
             tsresol = meta.tsresol or 1000000
             datas.append(data)
@@ -344,7 +348,11 @@ class _Reader:
         left = self._pcapng_tail(src, reader, last)
         if left:
             self.stats.records += 1
-            self.reject(src, packet, left[0], f"capture ends inside a pcapng block ({left[1]} bytes left)")
+            self.reject(src, packet, left[0], "capture ends inside a pcapng block",
+                        detail=f"{left[1]} bytes left")
+        elif src.src.problem is not None:
+            self.stats.records += 1
+            self.reject(src, packet, last, *src.src.problem[:1], detail=src.src.problem[1])
         batch = self.flush(src)
         if batch is not None:
             yield batch
@@ -352,7 +360,10 @@ class _Reader:
 
 
 def check_captures(paths) -> None:
-    """InputError naming the first file (folders: each file in them) that is not a capture."""
+    """InputError naming the first file (folders: each file in them) that is not a capture.
+
+    Standard input (``-``), FIFOs and file objects are not looked at here (they can be
+    read only once): they are checked when read."""
     for p in _as_list(paths):
         if not isinstance(p, (str, os.PathLike)):
             continue                                   # file objects are checked when read
@@ -360,6 +371,8 @@ def check_captures(paths) -> None:
             files = [os.path.join(r, f) for r, _, fs in os.walk(p) for f in fs if not f.startswith(".")]
             check_captures(sorted(files))
             continue
+        if os.fspath(p) == STDIN or (os.path.exists(p) and not os.path.isfile(p)):
+            continue                                   # a pipe is read once: checked when read
         _Source(p).close()
 
 
@@ -420,11 +433,10 @@ def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadSt
         src = _Source(p, name)
         try:
             reader.stats.files += 1
-            if src.size is not None:
-                reader.stats.bytes += src.size
             read = reader.read_pcap if src.format == "pcap" else reader.read_pcapng
             before = reader.stats.records
             yield from read(src, chunk_packets, progress)
+            reader.stats.bytes += src.position()
             if reader.stats.records == before:
                 raise EmptyInputError(f"{src.name}: the capture holds no packets")
         finally:

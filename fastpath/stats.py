@@ -1,4 +1,4 @@
-"""What every reader counts, and the rejects file every reader writes to.
+"""What every reader counts (the rejects file and policy: ``simbox.fastpath.badrecords``).
 
 A reader never drops a record silently: each one is either accepted or rejected
 with a reason, and rejected records go to the rejects file with their file, line
@@ -8,15 +8,12 @@ readers and printed by every command.
 from __future__ import annotations
 
 import collections
-import csv
-import io
-import os
-import threading
 from dataclasses import dataclass, field
 
-REJECTS_COLUMNS = ("file", "line", "byte_offset", "field", "reason", "record")
+from simbox.fastpath.badrecords import (  # noqa: F401  (re-exported)
+    BAD_RECORD_POLICIES, REJECTS_COLUMNS, RejectsWriter, check_policy,
+)
 
-BAD_RECORD_POLICIES = ("skip", "error")
 #: a file (or a run) rejecting more than this share of its records fails (None: never)
 MAX_REJECT_SHARE = 0.5
 #: what to do about the commonest reasons, for the message of a failed share check
@@ -66,14 +63,6 @@ def reject_share_error(name: str, records: int, rejected, limit: float | None):
         f"records: {fix}{more}")
 
 
-def check_policy(on_bad_records: str) -> str:
-    if on_bad_records not in BAD_RECORD_POLICIES:
-        from simbox.errors import ConfigError
-        raise ConfigError(f"on_bad_records must be one of {', '.join(BAD_RECORD_POLICIES)}, "
-                          f"not {on_bad_records!r}")
-    return on_bad_records
-
-
 @dataclass
 class ReadStats:
     """Counts of one read (one file, or the sum of many)."""
@@ -84,6 +73,7 @@ class ReadStats:
     accepted: int = 0         # records that became events
     duplicates: int = 0       # exact duplicate events dropped (counted by aggregation)
     skipped: int = 0          # records deliberately ignored (other record types, non-signaling packets)
+    skipped_bytes: int = 0    # bytes passed over to find the next record after damage
     rejected: collections.Counter = field(default_factory=collections.Counter)  # reason -> count
 
     def snapshot(self) -> tuple:
@@ -105,6 +95,7 @@ class ReadStats:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.skipped += other.skipped
+        self.skipped_bytes += other.skipped_bytes
         self.rejected.update(other.rejected)
         return self
 
@@ -114,6 +105,7 @@ class ReadStats:
             "accepted": self.accepted, "rejected": self.rejected_total,
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "duplicates": self.duplicates, "skipped": self.skipped,
+            "skipped_bytes": self.skipped_bytes,
         }
 
     def summary(self) -> str:
@@ -121,54 +113,8 @@ class ReadStats:
              f"{self.rejected_total:,} rejected, {self.duplicates:,} duplicates dropped")
         if self.skipped:
             s += f", {self.skipped:,} skipped"
+        if self.skipped_bytes:
+            s += f", {self.skipped_bytes:,} damaged bytes passed over"
         if self.rejected:
             s += " (" + ", ".join(f"{r}: {n:,}" for r, n in self.rejected.most_common()) + ")"
         return s
-
-
-class RejectsWriter:
-    """Appends rejected records to a CSV file (``REJECTS_COLUMNS``), thread-safe.
-
-    With ``path=None`` nothing is written but the counts are still kept by the
-    readers.  The file is created on the first reject only, so a clean run leaves
-    no empty rejects file.
-    """
-
-    def __init__(self, path: str | os.PathLike | None):
-        self.path = os.fspath(path) if path is not None else None
-        self._fh = None
-        self._writer = None
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None):
-        self.count += 1
-        if self.path is None:
-            return
-        if isinstance(record, (bytes, bytearray)):
-            record = bytes(record).decode("utf-8", "backslashreplace")
-        if record is not None and len(record) > 2000:
-            record = record[:2000] + "..."
-        with self._lock:
-            if self._fh is None:
-                d = os.path.dirname(self.path)
-                if d:
-                    os.makedirs(d, exist_ok=True)
-                self._fh = io.open(self.path, "w", newline="", encoding="utf-8")
-                self._writer = csv.writer(self._fh)
-                self._writer.writerow(REJECTS_COLUMNS)
-            self._writer.writerow([os.fspath(file), "" if line is None else line,
-                                   "" if byte_offset is None else byte_offset,
-                                   field or "", reason, "" if record is None else record])
-
-    def close(self):
-        with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

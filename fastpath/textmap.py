@@ -8,13 +8,15 @@ from __future__ import annotations
 import mmap
 
 MAP_SLACK = 4096      # bytes at the end of a mapped file parsed from a buffer instead
+FIND_WINDOW = 2 << 20  # the end of the mapped part is looked for this far back
 
 
 class MappedText:
     """A plain file's text mapped in memory, parsed in place (no copy into a buffer).
 
-    Parsing stops at ``cut``, the end of the last record ending at least
-    :data:`MAP_SLACK` bytes before the end of the file (the parser never reads past
+    Parsing stops at ``cut``, the end of the last line ending at least
+    :data:`MAP_SLACK` bytes (and at most :data:`FIND_WINDOW` more) before the end of the
+    file, else that point itself (the parser never reads past
     the part it is given, but the mapping has no slack after the file's last byte);
     the rest goes through the ordinary buffer.  Parsed pages are dropped from the
     mapping as batches go (the text stays in the page cache; the process's resident
@@ -24,7 +26,10 @@ class MappedText:
     def __init__(self, f, size):
         self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         self.size = size
-        self.cut = self.mm.rfind(b"\n", 0, max(size - MAP_SLACK, 0)) + 1
+        stop = max(size - MAP_SLACK, 0)
+        # the last line end within a window (a long last line is not read through)
+        nl = self.mm.rfind(b"\n", max(stop - FIND_WINDOW, 0), stop)
+        self.cut = nl + 1 if nl >= 0 else stop
         self.dropped = 0
         if hasattr(mmap, "MADV_SEQUENTIAL"):
             self.mm.madvise(mmap.MADV_SEQUENTIAL)
@@ -42,13 +47,23 @@ class MappedText:
             pass
 
 
-class Exhausted:
-    """The source once a mapped file's text is all in the buffer."""
+class MappedTail:
+    """The rest of a mapped file from ``pos``, read like a stream (in bounded pieces), so a
+    long last record never costs more than the reader's buffer; closes the map at its end."""
 
     problem = None
 
-    def __init__(self, raw_pos):
-        self.raw_pos = raw_pos
+    def __init__(self, mapped: MappedText, pos: int):
+        self.mapped = mapped
+        self.raw_pos = pos
 
-    def fill(self, mv) -> int:
-        return 0
+    def readinto(self, mv) -> int:
+        m = self.mapped
+        n = max(0, min(len(mv), m.size - self.raw_pos))
+        if n:
+            mv[:n] = m.mm[self.raw_pos:self.raw_pos + n]
+            self.raw_pos += n
+            m.drop(self.raw_pos)
+        else:
+            m.close()
+        return n

@@ -6,6 +6,23 @@ into one line on stderr and exit status 1.  Messages say what went wrong, where
 """
 
 
+def shorten(value, keep: int = 40) -> str:
+    """``value`` as one short line: its first ``keep`` characters and its length when longer.
+
+    ``shorten("x" * 3145728)`` is forty ``x`` and ``... (3145728 bytes)``.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value[:keep + 1]) if len(value) > keep else bytes(value)
+        text, size, unit = raw.decode("utf-8", "backslashreplace"), len(value), "bytes"
+    else:
+        text, size = str(value), len(str(value))
+        unit = "bytes" if text.isascii() else "characters"
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if size <= keep and len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]}... ({size} {unit})"
+
+
 class SimboxError(Exception):
     """Base class of every error simbox raises on purpose."""
 
@@ -28,10 +45,16 @@ class ParseError(InputError):
         self.field = field
         self.offset = offset
         self.detail = detail
+        if field:
+            field = shorten(field)
+        if detail:
+            detail = " ".join(str(detail).split("\n"))
+            if len(detail) > 300:
+                detail = shorten(detail, 300)
         where = str(path) if path is not None else "<input>"
         if line is not None:
             where += f":{line}"
-        if offset is not None:
+        if offset is not None and line is None:       # a line number says where already
             where += f" (byte {offset})"
         if field:
             where += f": field {field!r}"

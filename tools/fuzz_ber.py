@@ -30,12 +30,33 @@ import struct
 import sys
 import time
 
-from simbox.data import ber_writer
-from simbox.errors import InputError
-from simbox.fastpath import ReadStats, ber, ber_reference
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+if __name__ == "__main__":      # the bounds-checked kernel, loaded before the reader imports it
+    from debug_build import kernels
+    kernels(["_ber"], allow_release="--allow-release" in sys.argv)
+
+from simbox.data import ber_writer  # noqa: E402
+from simbox.errors import InputError  # noqa: E402
+from simbox.fastpath import ReadStats, ber, ber_reference  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-FIXTURE = HERE.parent / "tests" / "data" / "ber" / "ts32297_cs_10k_pycrate.cdr"
+MAKE_FIXTURE = HERE.parent / "tests" / "data" / "ber" / "make_pycrate_cdr.py"
+
+
+def pycrate_fixture() -> bytes | None:
+    """The pycrate-encoded cross-check file (written by tests/data/ber/make_pycrate_cdr.py),
+    or None without pycrate."""
+    import importlib.util
+    import tempfile
+    try:
+        import pycrate_asn1dir.CDR  # noqa: F401
+    except ImportError:
+        return None
+    spec = importlib.util.spec_from_file_location("make_pycrate_cdr", MAKE_FIXTURE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with tempfile.TemporaryDirectory() as d:
+        return mod.build(pathlib.Path(d) / "x.cdr", records=200).read_bytes()
 
 
 def corpus(seed: int) -> list[bytes]:
@@ -61,8 +82,8 @@ def corpus(seed: int) -> list[bytes]:
         os.unlink(path)
         files.append(data)
         files.append(ber_writer.records_without_headers(data))
-    if FIXTURE.exists():
-        fx = FIXTURE.read_bytes()
+    fx = pycrate_fixture()
+    if fx is not None:
         for start in (0, 3000):
             end = cdr_boundary(fx, start + 40)
             body = fx[cdr_boundary(fx, start):end] if start else fx[54:end]
@@ -144,6 +165,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per input before a hang")
     ap.add_argument("--check-every", type=int, default=50)
     ap.add_argument("--replay", type=int, default=None, help="run only input number N (debugging)")
+    ap.add_argument("--allow-release", action="store_true",
+                    help="without Cython and without an installed debug build, fuzz the release build")
     args = ap.parse_args(argv)
     faulthandler.enable()
     logging.getLogger("simbox").setLevel(logging.ERROR)   # header/count mismatch warnings

@@ -7,6 +7,7 @@ the pure-Python reference (``simbox.fastpath.csvref``) at random chunk sizes.
 With ``atheris`` installed, ``--atheris`` runs it coverage-guided instead::
 
     python tools/fuzz_csv.py --seconds 600 [--seed 1]
+    python tools/fuzz_csv.py --inputs 1000000 --seed 1     # bounds-checked kernel (tools/debug_build.py)
     python tools/fuzz_csv.py --atheris -- -max_total_time=600
 """
 from __future__ import annotations
@@ -18,10 +19,15 @@ import random
 import sys
 import time
 
-from simbox.errors import SimboxError
-from simbox.fastpath import CellDict, EventBatch, ReadStats, RejectsWriter
-from simbox.fastpath.csvread import read_csv_events
-from simbox.fastpath.csvref import read_reference
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+if __name__ == "__main__":      # the bounds-checked kernel, loaded before the reader imports it
+    from debug_build import kernels
+    kernels(["_csvread"], allow_release="--allow-release" in sys.argv)
+
+from simbox.errors import SimboxError  # noqa: E402
+from simbox.fastpath import CellDict, EventBatch, ReadStats, RejectsWriter  # noqa: E402
+from simbox.fastpath.csvread import read_csv_events  # noqa: E402
+from simbox.fastpath.csvref import read_reference  # noqa: E402
 
 SEED = (b"record_type,start_time,imsi,imei,msisdn,other_party,duration_s,cell_id\n"
         b"MOC,2026-03-01T12:00:05Z,460001234567890,35678901234567,8613800000001,10086,65,46000-1-2\n"
@@ -37,7 +43,8 @@ class Collect(RejectsWriter):
         super().__init__(None)
         self.rows = []
 
-    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None):
+    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None,
+              detail=None):
         super().write(file, reason)
         self.rows.append((line, field, reason))
 
@@ -81,6 +88,9 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--inputs", type=int, default=None, help="stop after N inputs (not a time)")
+    ap.add_argument("--allow-release", action="store_true",
+                    help="without Cython and without an installed debug build, fuzz the release build")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--atheris", action="store_true", help="coverage-guided (needs atheris)")
     a, rest = ap.parse_known_args(argv)
@@ -95,8 +105,9 @@ def main(argv=None) -> int:
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     gz = gzip.compress(SEED * 3)
-    n, end = 0, time.monotonic() + a.seconds
-    while time.monotonic() < end:
+    n, end = 0, time.monotonic() + (a.seconds if a.inputs is None else float("inf"))
+    t0 = time.monotonic()
+    while time.monotonic() < end and (a.inputs is None or n < a.inputs):
         data = mutate(rng, SEED) if rng.random() < 0.8 else mutate(rng, gz)[:rng.randint(0, len(gz))]
         try:
             check(data, rng.randint(1, 200))
@@ -104,7 +115,10 @@ def main(argv=None) -> int:
             print(f"seed {seed}, case {n}: {e}\ninput: {data!r}", file=sys.stderr)
             return 1
         n += 1
-    print(f"{n:,} inputs, no failure (seed {seed})")
+        if n % 100_000 == 0:
+            print(f"{n:,} inputs, {time.monotonic() - t0:.0f}s", file=sys.stderr, flush=True)
+    from simbox.fastpath import _csvread
+    print(f"{n:,} inputs, no failure (seed {seed}, debug={_csvread.DEBUG})")
     return 0
 
 

@@ -3,14 +3,15 @@
     python tools/fuzz_signaling.py --inputs 1000000            # builds the debug kernel first
     python tools/fuzz_signaling.py --inputs 20000 --module path/to/_sigdecode.so
 
-Seeds: every packet of the captures in tests/data/pcap/ plus packets written by the
+Seeds: every packet of the captures in ../shared/captures/ (when there) plus packets written by the
 simulator's pcap writer.  Each input is a seed packet with 1-8 mutations (bit flips,
 random bytes, 16/24/32-bit length fields set to extremes, truncation, insertion,
 deletion, duplication), decoded under each link type it could be read as; whole
 mutated pcap files go through the classic-pcap record walker too.
 
 The kernel is built as ``SIMBOX_DEBUG=1`` builds it (Cython bounds checks on) under
-``build/fuzz-debug``, so the normal in-place build is left alone.  An out-of-bounds read shows as an IndexError, a crash kills the process
+``build/fuzz-debug`` (``tools/debug_build.py``), so the normal in-place build is left alone;
+without Cython an installed ``SIMBOX_DEBUG=1`` build is used.  An out-of-bounds read shows as an IndexError, a crash kills the process
 (faulthandler prints where), a hang trips the watchdog (``--hang-seconds`` per
 batch).  The failing input is saved to ``--out`` with its batch seed.  Exit 0 =
 no failure.
@@ -20,64 +21,24 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import glob
-import importlib.util
-import os
 import pathlib
-import shutil
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+CAPTURES = ROOT.parent / "shared" / "captures"      # real captures, beside the repository
+sys.path.insert(0, str(ROOT / "tools"))
+from debug_build import kernels  # noqa: E402
 LINKTYPES = np.array([1, 113, 101, 276, 0], np.int32)
-
-
-BUILD_DEBUG = """
-import numpy
-from Cython.Build import cythonize
-from setuptools import Extension, setup
-ext = Extension("simbox.fastpath._sigdecode", ["_sigdecode.pyx"], include_dirs=[numpy.get_include()],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                extra_compile_args=["-O0", "-g"])
-setup(ext_modules=cythonize([ext], compiler_directives={
-          "language_level": "3", "boundscheck": True, "wraparound": True,
-          "initializedcheck": True, "cdivision": False},
-      compile_time_env={"SIMBOX_DEBUG": True}, force=True),
-      script_args=["-q", "build_ext", "--inplace"])
-"""
-
-
-def build_debug(dest: pathlib.Path) -> pathlib.Path:
-    """Build fastpath/_sigdecode.pyx in ``dest`` as setup.py does with SIMBOX_DEBUG=1."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    shutil.copy(ROOT / "fastpath" / "_sigdecode.pyx", dest / "_sigdecode.pyx")
-    (dest / "build_debug.py").write_text(BUILD_DEBUG)
-    (dest / "simbox" / "fastpath").mkdir(parents=True)
-    subprocess.run([sys.executable, "build_debug.py"], cwd=dest, check=True,
-                   stdout=subprocess.DEVNULL)
-    so = glob.glob(str(dest / "simbox" / "fastpath" / "_sigdecode*.so"))
-    if not so:
-        raise SystemExit(f"debug build produced no _sigdecode module in {dest}")
-    return pathlib.Path(so[0])
-
-
-def load_kernel(path: pathlib.Path):
-    spec = importlib.util.spec_from_file_location("simbox.fastpath._sigdecode", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["simbox.fastpath._sigdecode"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def seeds() -> list[tuple[bytes, int]]:
     """(packet, link type) of every packet of the test captures and of the pcap writer."""
     from scapy.utils import RawPcapReader
     out = []
-    files = sorted(glob.glob(str(ROOT / "tests" / "data" / "pcap" / "*.pcap*")))
+    files = sorted(glob.glob(str(CAPTURES / "*.pcap*")))
     from simbox.data.pcap_writer import AttachPcapWriter
     import tempfile
     with tempfile.TemporaryDirectory() as d:
@@ -182,12 +143,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--module", type=pathlib.Path, help="a built _sigdecode module (default: build debug)")
     ap.add_argument("--hang-seconds", type=float, default=120.0)
+    ap.add_argument("--allow-release", action="store_true",
+                    help="without Cython and without an installed debug build, fuzz the release build")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "fuzz-failures")
     args = ap.parse_args(argv)
-    so = args.module or build_debug(ROOT / "build" / "fuzz-debug")
-    mod = load_kernel(so)
+    mod = kernels(["_sigdecode"], allow_release=args.allow_release,
+                  module_paths={"_sigdecode": args.module} if args.module else None)["_sigdecode"]
     if not mod.DEBUG:
-        print(f"warning: {so} is not a SIMBOX_DEBUG build: bounds are not checked", file=sys.stderr)
+        print(f"warning: {mod.__file__} is not a SIMBOX_DEBUG build: bounds are not checked",
+              file=sys.stderr)
     pool = seeds()
     sig = signaling_seeds(mod, pool)     # 80% of the inputs: they reach the deep parsers
     done, batch_no, t0 = 0, 0, time.monotonic()

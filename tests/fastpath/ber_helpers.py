@@ -50,15 +50,17 @@ raw_records = ber_writer.records_without_headers
 
 
 class Recorder(RejectsWriter):
-    """A RejectsWriter that keeps (byte_offset, reason, field, record hex) in memory."""
+    """A RejectsWriter that keeps (byte_offset, "reason (detail)", field, record hex) in memory."""
 
     def __init__(self):
         super().__init__(None)
         self.items = []
 
-    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None):
-        super().write(file, reason, line=line, byte_offset=byte_offset, field=field, record=record)
-        self.items.append((byte_offset, reason, field, record))
+    def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None,
+              detail=None):
+        super().write(file, reason, line=line, byte_offset=byte_offset, field=field, record=record,
+                      detail=detail)
+        self.items.append((byte_offset, f"{reason} ({detail})" if detail else reason, field, record))
 
 
 def kernel(data: bytes, **kwargs):

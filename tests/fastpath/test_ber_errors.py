@@ -67,8 +67,8 @@ def test_rejects_file_and_counts(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "rejects.csv")))
     assert len(rows) == 1
     r = rows[0]
-    assert (r["file"], r["line"], r["byte_offset"], r["field"], r["reason"]) == (
-        str(path), "", "54", "servedIMSI", "bad BCD digit (nibble 0xa, at byte 67)")
+    assert (r["file"], r["line"], r["byte_offset"], r["field"], r["reason"], r["detail"]) == (
+        str(path), "", "54", "servedIMSI", "bad BCD digit", "nibble 0xa, at byte 67")
     assert bytes.fromhex(r["record"]) == mutate(67, 0xA0)[MOC:SMS]
     assert stats.summary() == ("1 file(s), 3 records read, 2 accepted, 1 rejected, 0 duplicates "
                                "dropped (bad BCD digit: 1)")
@@ -138,7 +138,8 @@ def test_truncated_gzip_keeps_what_is_there(tmp_path, caplog):
     stats = ReadStats()
     n = sum(len(b) for b in read_ber_events(path, stats=stats, rejects=rec))
     assert n + stats.rejected_total == 3 and n == 2
-    assert "truncated gzip (the compressed stream ends early)" in caplog.text
+    assert ("truncated gzip (the file ends inside the compressed stream, before the gzip end "
+            "marker)") in caplog.text
     assert len(rec.items) == 1 and rec.items[0][1].startswith("truncated file (114 bytes needed, ")
     # cut exactly after a record: the cut counts as one rejected record, as in the CSV reader
     comp = gzip.compress(GOOD[:MTC])
@@ -147,7 +148,7 @@ def test_truncated_gzip_keeps_what_is_there(tmp_path, caplog):
     stats = ReadStats()
     n = sum(len(b) for b in read_ber_events(path, stats=stats, rejects=rec))
     assert (n, stats.rejected_total) == (2, 1)
-    assert rec.items[0][:3] == (MTC, "truncated gzip (the compressed stream ends early)", None)
+    assert rec.items[0][:3] == (MTC, "truncated gzip (the file ends inside the compressed stream, before the gzip end marker)", None)
 
 
 def test_call_duration_bound_as_csv():

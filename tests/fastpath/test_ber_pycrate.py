@@ -6,7 +6,6 @@ LocationAreaAndCell), written independently of simbox's kernel and reference.
 """
 import datetime as dt
 import io
-import pathlib
 import struct
 
 import numpy as np
@@ -19,7 +18,6 @@ from simbox.data import ber_writer  # noqa: E402
 from simbox.fastpath import CellDict, ReadStats, RejectsWriter  # noqa: E402
 from simbox.fastpath.ber import read_ber_events, read_ber_records  # noqa: E402
 
-CAPTURE = pathlib.Path(__file__).parents[1] / "data" / "ber" / "ts32297_cs_10k_pycrate.cdr"
 CSRecord = pycrate_cdr.CSChargingDataTypes.CSRecord
 KINDS = {"moCallRecord": "MOC", "mtCallRecord": "MTC", "moSMSRecord": "SMS_MO", "mtSMSRecord": "SMS_MT"}
 
@@ -99,9 +97,10 @@ def ours(path_or_obj):
     return df, rows, stats
 
 
-# -- the independently encoded capture ---------------------------------------------------
+# -- the independently encoded file (made in the session: tests/data/ber/make_pycrate_cdr.py) ---------------------------------------------------
 
-def test_capture_field_for_field_with_pycrate():
+def test_capture_field_for_field_with_pycrate(pycrate_cdr):
+    CAPTURE = pycrate_cdr
     data = CAPTURE.read_bytes()
     header_length = struct.unpack_from(">I", data, 4)[0]
     recs = pycrate_records(data, header_length)
@@ -118,7 +117,8 @@ def test_capture_field_for_field_with_pycrate():
             assert (r.seizure == utc(v["seizureTime"])) if "seizureTime" in v else r.seizure < 0
 
 
-def test_capture_events_same_as_records():
+def test_capture_events_same_as_records(pycrate_cdr):
+    CAPTURE = pycrate_cdr
     cells = CellDict()
     stats = ReadStats()
     batches = list(read_ber_events(CAPTURE, cells=cells, stats=stats, chunk_records=3000))
@@ -132,7 +132,8 @@ def test_capture_events_same_as_records():
     assert stats.summary() == "1 file(s), 10,000 records read, 10,000 accepted, 0 rejected, 0 duplicates dropped"
 
 
-def test_capture_from_file_object_and_plmn_option():
+def test_capture_from_file_object_and_plmn_option(pycrate_cdr):
+    CAPTURE = pycrate_cdr
     df = read_ber_records(io.BytesIO(CAPTURE.read_bytes()), plmn="23415")
     assert len(df) == 10_000
     assert df.cell_id.str.startswith("23415-4660-").all()

@@ -11,7 +11,7 @@ import pytest
 
 from simbox.errors import EmptyInputError, InputError, ParseError
 from simbox.fastpath import CellDict, EventBatch, ReadStats, RejectsWriter
-from simbox.fastpath import csvread
+from simbox.fastpath import bytesource, csvread
 from simbox.fastpath.csvread import read_csv_events
 from simbox.fastpath.csvref import read_reference
 
@@ -79,9 +79,9 @@ def test_gzip_equals_plain(datadir, tmp_path, inflate_mode):
 @pytest.fixture(params=["isal", "isal-threaded", "zlib"])
 def inflate_mode(request, monkeypatch):
     """Each gzip test runs with ISA-L inline, ISA-L in a thread and the zlib fallback."""
-    monkeypatch.setattr(csvread, "THREADED_INFLATE", request.param == "isal-threaded")
+    monkeypatch.setattr(bytesource, "THREADED_INFLATE", request.param == "isal-threaded")
     if request.param == "zlib":
-        monkeypatch.setattr(csvread, "_decompressor", csvread.ZlibDecompressor)
+        monkeypatch.setattr(bytesource, "decompressor", bytesource.ZlibDecompressor)
     return request.param
 
 
@@ -374,7 +374,7 @@ def test_old_mac_line_ends():
 
 def test_stopping_early_stops_the_inflate_thread(tmp_path, monkeypatch):
     import threading
-    monkeypatch.setattr(csvread, "THREADED_INFLATE", True)
+    monkeypatch.setattr(bytesource, "THREADED_INFLATE", True)
     path = tmp_path / "big.csv.gz"
     path.write_bytes(gzip.compress(HEADER + GOOD_ROW * 50000))
     it = read_csv_events(path, chunk_rows=10)
@@ -399,3 +399,34 @@ def test_very_wide_header():
     row = GOOD_ROW.rstrip(b"\n") + b"," * 300000 + b"\n"
     batch, stats, *_ = read(io.BytesIO(header + row + GOOD_ROW))
     assert len(batch) == 1 and stats.rejected == {"wrong field count": 1}
+
+
+def test_signed_zero_duration_is_zero():
+    """'-0' (a float export of 0) is a duration of 0; other signed values stay rejected."""
+    values = [b"-0", b"-0.0", b"-00", b"-1", b"-0.5", b"-", b"-.0", b"-0.", b"--0", b"-0.0.0"]
+    data = HEADER + b"".join(GOOD_ROW.replace(b",65,", b"," + v + b",") for v in values)
+    batch, stats, _, _ = read(io.BytesIO(data))
+    ref_rows, ref_rejects, _ = read_reference(data)
+    assert list(batch.duration) == [r[6] for r in ref_rows] == [0, 0, 0]
+    assert [line for line, _, _ in ref_rejects] == list(range(5, 12))
+    assert stats.rejected == {"duration is not 0-172800 seconds": 7}
+
+
+def test_reads_with_new_cell_dicts_do_not_leak():
+    """Each CellDict's kernel cache (128 KiB) goes with it (fuzzing ran out of memory)."""
+    import gc
+    import resource
+
+    def rss_mib():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / (1 << 20)
+
+    data = HEADER + GOOD_ROW
+    for _ in range(200):
+        read(io.BytesIO(data))
+    gc.collect()
+    before = rss_mib()
+    for _ in range(2000):
+        read(io.BytesIO(data))
+    gc.collect()
+    assert rss_mib() - before < 60          # a leak: 2000 x 128 KiB = 250 MiB

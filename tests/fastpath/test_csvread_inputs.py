@@ -109,15 +109,15 @@ def test_registered_format_is_detected_first(tmp_path):
         return head.startswith(b"FAKE")
 
     def read(source, **kw):
-        calls.append((source, sorted(kw)))
-        yield EventBatch.empty(source=str(source))
+        calls.append((source.name, source.peek(4), sorted(kw)))    # a ByteSource, unread
+        yield EventBatch.empty(source=source.name)
 
     register_format(Format("fake", sniff, read))
     try:
         p = tmp_path / "f.fake"
         p.write_bytes(b"FAKE data")
         assert [b.source for b in open_events(p)] == [str(p)]
-        assert calls == [(str(p), ["cells", "chunk_rows", "columns", "name", "on_bad_records",
+        assert calls == [(str(p), b"FAKE", ["cells", "chunk_rows", "columns", "name", "on_bad_records",
                                    "progress", "rejects", "stats"])]
         assert detect_format(str(p)).name == "fake"
         with pytest.raises(ValueError):

@@ -46,9 +46,9 @@ def test_msc_semicolon_profile(datadir, tmp_path):
     assert stats.skipped == 1                        # code 2 (call forwarding) maps to null
     assert stats.rejected == {"unknown record type": 1, "unparsable time": 1}
     assert (tmp_path / "r.csv").read_text().splitlines()[1:] == [
-        f"{datadir / 'csv' / 'msc_semicolon.csv'},7,568,RECORD_TYPE,unknown record type,"
+        f"{datadir / 'csv' / 'msc_semicolon.csv'},7,568,RECORD_TYPE,unknown record type,value '9',"
         "9;20260301120005;460001234567890;35678901234567;8613800000001;10086;0;46000;1234;56789;MSC02",
-        f"{datadir / 'csv' / 'msc_semicolon.csv'},8,661,SEIZURE_TIME,unparsable time,"
+        f"{datadir / 'csv' / 'msc_semicolon.csv'},8,661,SEIZURE_TIME,unparsable time,value '2026030112000',"
         "0;2026030112000;460001234567890;35678901234567;8613800000001;10086;0;46000;1234;56789;MSC02",
     ]
 

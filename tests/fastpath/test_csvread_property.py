@@ -69,7 +69,8 @@ def kernel(data, mapping="canonical", chunk_bytes=1 << 20, chunk_rows=1000):
             super().__init__(None)
             self.rows = []
 
-        def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None):
+        def write(self, file, reason, *, line=None, byte_offset=None, field=None, record=None,
+                  detail=None):
             super().write(file, reason, line=line)
             self.rows.append((line, field, reason))
 

@@ -1,6 +1,7 @@
 """Real operator exports (the built-in layouts of tests/exports.py, with broken rows): counts,
 reasons, rejects, messages, and the events against the canonical file of the same records."""
 import gzip
+import csv
 import io
 import sys
 import pathlib
@@ -39,8 +40,12 @@ def test_layout_counts_and_reasons(files, layout, tmp_path):
     assert stats.records == 333 + skipped + sum(reasons.values())
     assert len(df) == 333
     lines = (tmp_path / "rejects.csv").read_text().splitlines()
-    assert lines[0] == "file,line,byte_offset,field,reason,record"
+    assert lines[0] == "file,line,byte_offset,field,reason,detail,record"
     assert len(lines) == 1 + sum(reasons.values())
+    # the profiled engine rejects through the one policy: reason and detail apart
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rejects.csv").read_text())))
+    assert {r["reason"] for r in rows} == set(reasons)
+    assert all(r["detail"] for r in rows)
 
 
 def expected_events(layout):
@@ -75,13 +80,13 @@ def test_msc_words_rejects_file(files, tmp_path):
     name = files["msc-words"]
     tail = ";\\N;4917299;\\N;0;\\N;TRK_IN_07;TRK_OUT_12"
     assert (tmp_path / "rejects.csv").read_text().splitlines()[1:] == [
-        f"{name},338,,CALL_DATE,unparsable time,"
+        f"{name},338,,CALL_DATE,unparsable time,value '31/4/2024',"
         f"originating;11;31/4/2024;10:00:00;262014000000000;491720000000;\\N{tail}",
-        f"{name},339,,RECORD_KIND,unknown record type,"
+        f"{name},339,,RECORD_KIND,unknown record type,value 'originating',"
         f"originating;99;3/6/2024;10:00:00;262014000000000;491720000000;\\N{tail}",
-        f"{name},340,,A_IMSI,no subscriber key,"
+        f"{name},340,,A_IMSI,no subscriber key,value '\\\\N',"
         f"originating;11;3/6/2024;10:00:00;\\N;\\N;\\N{tail}",
-        f"{name},341,,A_IMSI,imsi is not 15 digits,"
+        f"{name},341,,A_IMSI,imsi is not 15 digits,value '26201400000',"
         f"originating;11;3/6/2024;10:00:00;26201400000;491720000000;\\N{tail}"]
 
 
@@ -231,3 +236,51 @@ def test_kept_columns_ride_on_the_batches(files):
     assert set(df["IN_TRUNK"]) == {"TRK_IN_07"} and set(df["OUT_TRUNK"]) == {"TRK_OUT_12"}
     df, _ = read(files["msc-hourly"], "msc-hourly")
     assert set(df["TRUNK_IN"]) == {"JKT01"} and df["TRUNK_OUT"].isna().all()   # _N is empty
+
+
+# ---- the profiled engine reads through the one byte source ---------------------------------
+def test_profiled_engine_reads_a_pipe_once(files, tmp_path):
+    """A file object that cannot seek (a pipe, standard input) gives the same events."""
+    want, _ = read(files["msc-words"], "msc-words")
+
+    class Pipe(io.RawIOBase):
+        def __init__(self, data):
+            self.data = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def seekable(self):
+            return False
+
+        def readinto(self, b):
+            return self.data.readinto(b)
+
+    pipe = Pipe(gzip.compress(pathlib.Path(files["msc-words"]).read_bytes()))
+    got, stats = read(io.BufferedReader(pipe), "msc-words")
+    assert stats.accepted == 333
+    assert got.equals(want)
+
+
+def test_profiled_engine_keeps_what_came_before_gzip_damage(files, tmp_path):
+    text = pathlib.Path(files["msc-words"]).read_bytes()
+    whole = gzip.compress(text)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[:len(whole) * 2 // 3])
+    df, stats = read(cut, "msc-words", tmp_path)
+    assert 0 < stats.accepted < 333
+    assert stats.rejected["truncated gzip"] == 1
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rejects.csv").read_text())))
+    row = [r for r in rows if r["reason"] == "truncated gzip"][0]
+    assert row["detail"] and row["detail"] not in row["reason"]
+    # every accepted record is one of the whole file's, the cut one is not half read
+    want, _ = read(files["msc-words"], "msc-words")
+    key = ["start_time", "msisdn", "other_party"]
+    assert set(map(tuple, df[key].astype(str).values)) <= \
+        set(map(tuple, want[key].astype(str).values))
+
+
+def test_profiled_engine_error_policy_raises_reason_and_detail(files):
+    with pytest.raises(ParseError) as e:
+        read(files["msc-words"], "msc-words", on_bad_records="error")
+    assert "unparsable time" in str(e.value) and "'31/4/2024'" in str(e.value)

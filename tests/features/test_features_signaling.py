@@ -4,14 +4,14 @@ import shutil
 from simbox.features import compute_features
 
 
-def test_signaling_only_imsis_get_a_row(datadir, tmp_path):
+def test_signaling_only_imsis_get_a_row(datadir, captures_dir, tmp_path):
     csv = tmp_path / "cdrs.csv"
     csv.write_text("record_type,start_time,imsi,imei,msisdn,other_party,duration_s,cell_id\n"
                    "MOC,2021-03-03T10:32:38Z,987654112233445,436587092110203,896745214365,"
                    "0049301234,12,896457-4660-36984440\n"
                    "MOC,2021-03-03T11:00:00Z,460001111111111,352099001761481,8613800000000,"
                    "0049301234,30,46000-1-2\n")
-    pcaps = [datadir / "pcap" / "ndpi_gtp_c.pcap", datadir / "pcap" / "magma_nsa_connection.pcap"]
+    pcaps = [captures_dir / "ndpi_gtp_c.pcap", captures_dir / "magma_nsa_connection.pcap"]
     res = compute_features([csv], signaling=pcaps)
     f = res.features
     assert sorted(f.index) == ["222010100001140", "460001111111111", "987654112233445"]
