@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,20 +45,25 @@ def main(argv=None) -> int:
     ap.add_argument("--threshold", help="for the scans (0: flag every SIM)")
     ap.add_argument("--peer", help="python of another install, scanned beside (e.g. before)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", help="folder to keep the last scans' outputs in (scan/, peer/)")
     a = ap.parse_args(argv)
     common = ["--cells", a.cells] + (["--tac", a.tac] if a.tac else []) + \
         (["--timezone", a.timezone] if a.timezone else [])
     scan_extra = ["--threshold", a.threshold] if a.threshold is not None else []
     pythons = [("scan", sys.executable)] + ([("peer scan", a.peer)] if a.peer else [])
     times: dict[str, list] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = a.keep or scratch
+        os.makedirs(tmp, exist_ok=True)
         for r in range(a.repeat):
             jobs = [("features", [sys.executable, "-m", "simbox", "features", *a.input, *common,
-                                  "--out", os.path.join(tmp, f"f{r}.parquet")])]
+                                  "--out", os.path.join(scratch, f"f{r}.parquet")])]
             jobs += [(name, [py, "-m", "simbox", "scan", *a.input, *common, *scan_extra,
-                             "--no-report", "--out", os.path.join(tmp, f"{name[:4]}{r}")])
+                             "--no-report", "--out", os.path.join(tmp, name.split()[0])])
                      for name, py in pythons]
             for name, args in jobs:
+                if name != "features":
+                    shutil.rmtree(args[-1], ignore_errors=True)
                 wall, cpu, status = run(args)
                 if status:
                     print(f"{name} failed (status {status})", file=sys.stderr)
