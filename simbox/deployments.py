@@ -113,7 +113,7 @@ def _device_links(imsis: pd.Index, devices: pd.DataFrame) -> np.ndarray:
     d = devices.loc[devices["imsi"].isin(imsis) & (devices["imei"].astype(str) != ""),
                     ["imsi", "imei"]].drop_duplicates()
     pos = pd.Series(np.arange(len(imsis)), index=imsis)
-    d = d.assign(i=pos.reindex(d["imsi"]).to_numpy()).sort_values(["imei", "i"])
+    d = d.assign(i=pos.reindex(d["imsi"].to_numpy()).to_numpy()).sort_values(["imei", "i"])
     first = d.groupby("imei", sort=False)["i"].transform("first").to_numpy()
     i = d["i"].to_numpy()
     keep = first != i
@@ -269,7 +269,7 @@ def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_ru
     d, imei = d.loc[ok], imei[ok]
     if len(d) < 2:
         return _pairs([], [])
-    pos = pd.Series(np.arange(len(imsis)), index=imsis).reindex(d["imsi"]).to_numpy()
+    pos = pd.Series(np.arange(len(imsis)), index=imsis).reindex(d["imsi"].to_numpy()).to_numpy()
     tac = np.array([int(x[:8]) for x in imei], dtype=np.int64)
     serial = np.array([int(x[8:14]) for x in imei], dtype=np.int64)
     u = pd.DataFrame({"tac": tac, "serial": serial, "i": pos}).sort_values(["tac", "serial", "i"])
@@ -479,7 +479,7 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     if scan_end is None:
         scan_end = df["last_seen"].max()
     dev = devices.loc[devices["imsi"].isin(df.index) & (devices["imei"].astype(str) != "")]
-    dev = dev.assign(_comp=pd.Series(labels, index=df.index).reindex(dev["imsi"]).to_numpy())
+    dev = dev.assign(_comp=pd.Series(labels, index=df.index).reindex(dev["imsi"].to_numpy()).to_numpy())
     n_devices = dev.groupby("_comp")["imei"].nunique()
     g = df.groupby("_comp", sort=True)
     table = pd.DataFrame({"n_sims": g.size(), "first_seen": g["first_seen"].min(),

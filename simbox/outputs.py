@@ -207,7 +207,9 @@ def iso_times(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
             s = out[c]
             s = s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
-            out[c] = s.dt.strftime("%Y-%m-%dT%H:%M:%SZ").where(s.notna(), "")
+            secs = s.dt.tz_localize(None).to_numpy().astype("datetime64[s]")   # as strftime: floor
+            text = np.char.add(np.datetime_as_string(secs, unit="s"), "Z").astype(object)
+            out[c] = pd.Series(text, index=out.index).where(s.notna(), "")
     return out
 
 

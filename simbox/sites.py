@@ -140,7 +140,7 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     left out.
     """
     ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
-    ev = ev.assign(group=groups.reindex(ev["imsi"]).to_numpy(),
+    ev = ev.assign(group=groups.reindex(ev["imsi"].to_numpy()).to_numpy(),
                    lat=cells["lat"].reindex(ev["cell_id"]).to_numpy(),
                    lon=cells["lon"].reindex(ev["cell_id"]).to_numpy())
     ev = ev.dropna(subset=["lat", "lon"])
@@ -193,7 +193,7 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     site_info = cells.groupby("site_id")[extra].first() if extra else None
     dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
     site_of = sims["main_site"].astype(str)
-    n_dev = dev.assign(site=site_of.reindex(dev["imsi"]).to_numpy()).groupby("site")["imei"].nunique()
+    n_dev = dev.assign(site=site_of.reindex(dev["imsi"].to_numpy()).to_numpy()).groupby("site")["imei"].nunique()
     code, names = pd.factorize(site_of.to_numpy())
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()

@@ -141,3 +141,49 @@ def test_occlusion_budget_and_candidates_bound_the_model_calls(network):
     assert (c.iloc[:10].ne(0).sum(axis=1) <= 3).all()
     text = reasons_table(feats, flagged, contributions=c)
     assert text.iloc[10:].equals(reasons_table(feats, flagged).iloc[10:])
+
+
+def _reasons_one_by_one(features, index, contributions, reference, top=4, floor=0.01):
+    """The slow reference of reasons_table: each SIM on its own, through ``_pick``."""
+    from simbox.reasons import NOT_REASONS, _RANK, _phrase, _pick
+    cols = [c for c in features.columns if c not in NOT_REASONS]
+    rank = np.array([_RANK.get(c, len(_RANK)) for c in cols])
+    phrases = [_phrase(c, {}) for c in cols]
+    values = features.loc[index, cols].to_numpy(dtype=float)
+    dev = deviations(features.loc[index], reference_stats(reference)).reindex(columns=cols)
+    dev = dev.to_numpy(dtype=float)
+    contrib = None if contributions is None else \
+        contributions.reindex(index=index, columns=cols).to_numpy(dtype=float)
+    out = []
+    for i in range(len(index)):
+        groups: set = set()
+        got = [] if contrib is None or np.isnan(contrib[i]).all() else _pick(
+            values[i], contrib[i], rank, phrases, floor, top, groups)
+        got += _pick(values[i], dev[i], rank, phrases, 1.0, top - len(got), groups)
+        out.append(", ".join(got))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reasons_table_equals_one_sim_at_a_time(seed, monkeypatch):
+    """Vectorised picking and wording (per feature, not per SIM) give the per-SIM result:
+    ties, NaN values, all-NaN contribution rows, -0.0, repeated values, top 0 to 6."""
+    import simbox.reasons as r
+    monkeypatch.setattr(r, "_registry_meanings", lambda: {})
+    rng = np.random.default_rng(seed)
+    names = [n for n in PHRASES][:30] + ["mystery", "first_seen"]
+    n = 400
+    x = pd.DataFrame(rng.choice([0.0, -0.0, 1.0, 2.0, 0.3, 40.0, 2500.0], size=(n, len(names))),
+                     columns=names, index=[f"46000{i:010d}" for i in range(n)])
+    x = x.mask(rng.random(x.shape) < 0.1)
+    x.iloc[:, :10] *= rng.lognormal(0, 2, size=(n, 10)).round(1)
+    index = x.index[rng.permutation(n)[:250]]
+    contrib = pd.DataFrame(rng.choice([0.0, 0.005, 0.02, 0.05, 0.3], size=(250, len(names))),
+                           index=index, columns=names)
+    contrib.iloc[::4] = np.nan
+    reference = x.loc[~x.index.isin(index)]
+    for c in (None, contrib):
+        for top in (0, 1, 4, 6):
+            got = reasons_table(x, index, contributions=c, reference=reference, top=top)
+            assert got.tolist() == _reasons_one_by_one(x, index, c, reference, top=top)
+            assert (got.str.count(", ") == top - 1).any() if top else (got == "").all()
