@@ -141,7 +141,7 @@ def kind_holdout_recall(ts: TrainingSet, model: Model, threshold, *, progress=No
 SIMULATED_DEFAULT = "default"
 
 
-def resolve_simulated(simulated, feature_names, schema_hash):
+def resolve_simulated(simulated):
     """``simulated`` as :func:`build_training_set` takes it: ``"default"`` is the knowledge
     shipped with the default model, a path a ``knowledge.parquet`` (or a model folder
     holding one); a list may mix them with ``(features, truth)`` pairs."""
@@ -214,7 +214,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     if unlabelled not in UNLABELLED_POLICIES + ("pu",):
         raise ConfigError(f"unlabelled policy must be one of pu, "
                           f"{', '.join(UNLABELLED_POLICIES)}, not {unlabelled!r}")
-    sim = resolve_simulated(simulated, feature_names, schema_hash)
+    sim = resolve_simulated(simulated)
     ts = build_training_set(features, labels,
                             unlabelled="presumed-legit" if unlabelled == "pu" else unlabelled,
                             unlabelled_max=unlabelled_max, unlabelled_weight=unlabelled_weight,
