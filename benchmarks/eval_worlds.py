@@ -80,6 +80,7 @@ def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) ->
                        for g in sorted(t.loc[~fraud, "legit_group"].unique()) if g}
     deps = t.loc[fraud, "case_id"]
     detected = whole = touched = 0
+    split = []
     for d, members in deps.groupby(deps):
         fl = members.index[members.index.isin(list(flagged_imsi))]
         if len(fl) >= DETECTED * len(members):
@@ -87,12 +88,16 @@ def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) ->
         touched += bool(len(fl))
         if len(fl) and dep_of is not None:
             ids = dep_of.reindex(fl).fillna("")
-            if ids.value_counts().iloc[0] >= WHOLE * len(fl):
+            counts = ids.value_counts()
+            if counts.iloc[0] >= WHOLE * len(fl):
                 whole += 1
+            else:
+                split.append({"case": str(d), "kind": str(t.loc[members.index[0], "kind"]),
+                              "flagged": len(fl), "parts": [int(c) for c in counts]})
         elif len(fl) and dep_of is None:
             whole += 1
     n = int(deps.nunique())
-    out.update(deployments=n, detected=detected, whole=whole, touched=touched)
+    out.update(deployments=n, detected=detected, whole=whole, touched=touched, split=split)
     return out
 
 
@@ -210,6 +215,11 @@ def main(argv=None) -> int:
     table("A. zero-shot (the model as shipped) on held-out worlds", rows + [("pooled", p)])
     print(f"\nrecall by kind (pooled): {kinds_line(p)}")
     print(f"legit FPR by group (pooled): {groups_line(p)}")
+    split = [(w, x) for w, r in rows for x in r["split"]]
+    if split:
+        print("deployments not recovered whole: " + "; ".join(
+            f"world {w} {x['kind']} ({x['flagged']} flagged SIMs in parts of "
+            f"{'+'.join(map(str, x['parts']))})" for w, x in split))
 
     if a.raid and len(a.heldout) >= 2:
         from simbox.training.dataset import truth_labels  # noqa: F401 (import check)

@@ -262,7 +262,10 @@ def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_ru
     """SIMs in devices with consecutive IMEIs: one type allocation code (first 8
     digits), serials (digits 9-14) at most ``gap`` apart, in runs of at least
     ``min_run`` devices -- the ports of one gateway, the modems of one farm.  Runs
-    (not pairs) keep two handsets that happen to be neighbours apart."""
+    (not pairs) keep two handsets that happen to be neighbours apart.  Devices that
+    each held two or more flagged SIMs (SIM rotation: modems, gateway ports) link in
+    runs of any length: two or three modems of one farm at different sites are one
+    batch of hardware, and a phone rarely carries several flagged SIMs."""
     d = devices.loc[devices["imsi"].isin(imsis), ["imsi", "imei"]].drop_duplicates()
     imei = d["imei"].astype(str).to_numpy()
     ok = np.array([x.isdigit() and x.isascii() and 14 <= len(x) <= 16 for x in imei], dtype=bool)
@@ -273,10 +276,14 @@ def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_ru
     tac = np.array([int(x[:8]) for x in imei], dtype=np.int64)
     serial = np.array([int(x[8:14]) for x in imei], dtype=np.int64)
     u = pd.DataFrame({"tac": tac, "serial": serial, "i": pos}).sort_values(["tac", "serial", "i"])
+    sims_in = u.groupby(["tac", "serial"], sort=False)["i"].transform("nunique").to_numpy()
     first = u.drop_duplicates(["tac", "serial"])            # one SIM per device
     a, b = _runs(first["tac"].to_numpy(), first["serial"].to_numpy(), gap, min_run)
     i = first["i"].to_numpy()
-    return _pairs(i[a], i[b])
+    multi = first.loc[sims_in[~u.duplicated(["tac", "serial"]).to_numpy()] >= 2]
+    ma, mb = _runs(multi["tac"].to_numpy(), multi["serial"].to_numpy(), gap, 2)
+    mi = multi["i"].to_numpy()
+    return np.concatenate([_pairs(i[a], i[b]), _pairs(mi[ma], mi[mb])])
 
 
 def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,

@@ -303,7 +303,8 @@ def threshold_for_target(model, target_precision: float) -> float:
 
     The curve is ``card["threshold"]["curve"]``: ``[[threshold, precision, recall], ...]``;
     the choice is the model's own rule (:func:`simbox.training.threshold.pick_on_curve`
-    with the card's ``threshold.recall_slack``).
+    with the card's ``threshold.recall_slack``), raised to the card's ``group_floor`` (no legit
+    group of the simulated knowledge over the model's ``max_group_fpr``).
     """
     from simbox.training.threshold import pick_on_curve
     curve = (getattr(model, "card", None) or {}).get("threshold", {}).get("curve")
@@ -316,7 +317,8 @@ def threshold_for_target(model, target_precision: float) -> float:
         best = max(float(p) for _, p, *_ in curve if p is not None)
         raise ConfigError(f"no threshold reaches precision {target_precision} on this model's "
                           f"validation curve (best {best:.4f}); lower --target-precision")
-    return t
+    floor = model.card["threshold"].get("group_floor")
+    return max(t, float(floor)) if floor is not None else t
 
 
 def _check_options(threshold, target_precision):

@@ -37,8 +37,12 @@ from simbox.training.run import DEFAULT_MODEL
 
 SUBSCRIBERS = 10_000
 DAYS = 7
-WORLDS = range(0, 8)      # training worlds; held-out worlds are 1000 and up
+WORLDS = range(0, 48)     # training worlds; held-out worlds are 1000 and up
 EASY_LEGIT_RATE = 0.15    # share of the easy legit SIMs kept in the knowledge
+# large legit groups sampled too (each kept SIM weighs 1 / rate): the knowledge of 48
+# worlds stays ~100k SIMs, so that `simbox train` beside it stays within minutes
+GROUP_RATES = {"ordinary": 0.1, "m2m": 0.3, "driver": 0.4, "small_business": 0.4,
+               "dual_sim": 0.4, "phone_changer": 0.4, "traveller": 0.5}
 TARGET_PRECISION = 0.995
 
 
@@ -128,10 +132,11 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
     stage = pathlib.Path(tempfile.mkdtemp(prefix="simbox-knowledge-"))
     try:
         X, truth, infos = world_tables(list(worlds), subscribers, days, workdir)
-        weight = subsample(truth, HARD_NEGATIVE_KINDS, rate=easy_rate, seed=0)
+        weight = subsample(truth, HARD_NEGATIVE_KINDS, rate=easy_rate, seed=0,
+                           group_rates=GROUP_RATES)
         info = {"schema_hash": schema, "worlds": infos, "subscribers": subscribers,
-                "days": days, "easy_legit_rate": easy_rate,
-                "kept_whole": ["fraud", *HARD_NEGATIVE_KINDS],
+                "days": days, "easy_legit_rate": easy_rate, "group_rates": GROUP_RATES,
+                "kept_whole": ["fraud", *(k for k in HARD_NEGATIVE_KINDS if k not in GROUP_RATES)],
                 "rebuild": "python -m simbox.training.build_default_model"}
         write_knowledge(stage / KNOWLEDGE_FILE, X, truth, weight, info)
         kn = read_knowledge(stage / KNOWLEDGE_FILE, names, schema)

@@ -5,3 +5,6 @@ command line reads them without importing the training stack)."""
 SEIZURE_WEIGHT = 5.0
 #: what is done with unlabelled SIMs (see simbox.training.dataset.UNLABELLED_POLICIES)
 UNLABELLED = "pu"
+#: no legitimate population group (call centres, desk gateways, IoT fleets, ...) of the
+#: simulated knowledge may have a higher weighted false-positive rate out of fold
+MAX_GROUP_FPR = 1e-3

@@ -46,21 +46,27 @@ class Knowledge:
         return len(self.X)
 
 
-def subsample(truth: pd.DataFrame, keep_groups, *, rate: float, seed: int = 0) -> np.ndarray:
+def subsample(truth: pd.DataFrame, keep_groups, *, rate: float, seed: int = 0,
+              group_rates=None) -> np.ndarray:
     """Population weights (0 = dropped) for the rows of a truth table.
 
     Fraud SIMs and legit SIMs whose ``legit_group`` is in ``keep_groups`` (the hard
     negatives) are all kept with weight 1; the other legit SIMs are kept at
-    ``rate`` with weight ``1 / rate``.
+    ``rate`` with weight ``1 / rate``.  ``group_rates`` (``{group: rate}``) sets
+    the rate of named groups, kept or not: a large group the model separates well
+    (IoT fleets, drivers) is sampled too, its kept SIMs standing for the rest.
     """
     rng = np.random.default_rng(seed)
     label = truth["label"].to_numpy().astype(str)
     group = truth["legit_group"].to_numpy().astype(str)
-    easy = (label == "legit") & ~np.isin(group, list(keep_groups))
-    w = np.ones(len(truth))
-    drawn = rng.random(len(truth)) < rate
-    w[easy] = np.where(drawn[easy], 1.0 / rate, 0.0)
-    return w
+    legit = label == "legit"
+    r = np.where(legit & ~np.isin(group, list(keep_groups)), rate, 1.0)
+    for g, gr in (group_rates or {}).items():
+        if not 0.0 < gr <= 1.0:
+            raise ValueError(f"sampling rate of {g} must be within (0, 1], not {gr}")
+        r[legit & (group == g)] = gr
+    drawn = rng.random(len(truth)) < r
+    return np.where(r >= 1.0, 1.0, np.where(drawn, 1.0 / r, 0.0))
 
 
 def write_knowledge(path, X: pd.DataFrame, truth: pd.DataFrame, weight, info: dict):

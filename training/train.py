@@ -33,13 +33,14 @@ from simbox.errors import ConfigError, InputError
 from simbox.training.calibration import separability
 from simbox.training.cv import grouped_splits, out_of_fold
 from simbox.training.dataset import UNLABELLED_POLICIES, TrainingSet, build_training_set
-from simbox.training.defaults import SEIZURE_WEIGHT, UNLABELLED  # noqa: F401 (re-exported)
+from simbox.training.defaults import MAX_GROUP_FPR, SEIZURE_WEIGHT, UNLABELLED  # noqa: F401 (re-exported)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
 from simbox.training.pu import exclude_likely_fraud
 from simbox.training.rules import RulesBaseline, rules_out_of_fold
-from simbox.training.threshold import RECALL_SLACK, compact_curve, threshold_bootstrap
+from simbox.training.threshold import RECALL_SLACK, compact_curve, group_fpr_floor, \
+    threshold_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +54,41 @@ def eval_frame(ts: TrainingSet, proba: np.ndarray) -> pd.DataFrame:
         "group": r["group"].to_numpy(), "weight": r["weight"].to_numpy(dtype=float),
         "deployment": r["deployment"].to_numpy(), "source": r["source"].to_numpy(),
     }, index=r.index)
-    for c in ("kind", "legit_group"):
+    for c in ("kind", "legit_group", "world"):
         if c in r:
             frame[c] = r[c].to_numpy()
     return frame
 
 
-def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0, slack=RECALL_SLACK):
-    """Flag each fold with the threshold chosen (bagged, as the model's own) on the other
-    folds' out-of-fold scores."""
+def legit_groups(frame):
+    """The population group of each SIM of an evaluation frame, per simulated world
+    (``"<world>:<group>"``: a carrier judges the false positives of its own network), or
+    None when no SIM has one."""
+    if "legit_group" not in frame:
+        return None
+    g = frame["legit_group"].fillna("").astype(str)
+    if "world" in frame:
+        w = frame["world"].fillna("").astype(str)
+        g = g.where((g == "") | (w == ""), w + ":" + g)
+    return g.to_numpy(dtype=object)
+
+
+def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0, slack=RECALL_SLACK,
+                          max_group_fpr=MAX_GROUP_FPR):
+    """Flag each fold with the threshold chosen (bagged, as the model's own, raised to the
+    group floor) on the other folds' out-of-fold scores."""
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     score, w = frame["score"].to_numpy(), frame["weight"].to_numpy()
-    groups = frame["group"].to_numpy()
+    groups, lg = frame["group"].to_numpy(), legit_groups(frame)
     flagged = np.zeros(len(frame), dtype=bool)
     per_fold = []
     for k in np.unique(fold):
         test, rest = fold == k, fold != k
         t = threshold_bootstrap(fraud[rest], score[rest], groups[rest], target, w[rest],
                                 n_boot=n_boot, seed=seed, slack=slack)["bagged"]
+        if lg is not None and max_group_fpr < 1.0:
+            t = max(t, group_fpr_floor(fraud[rest], score[rest], lg[rest], w[rest],
+                                       max_group_fpr)[0])
         flagged[test] = score[test] >= t
         per_fold.append(float(t))
     return flagged, per_fold
@@ -164,7 +182,8 @@ def resolve_simulated(simulated):
     return out
 
 
-def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK, folds=5,
+def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK,
+          max_group_fpr=MAX_GROUP_FPR, folds=5,
           seed=0, unlabelled=UNLABELLED, unlabelled_max=100_000, unlabelled_weight=0.5,
           seizure_weight=SEIZURE_WEIGHT, simulated=SIMULATED_DEFAULT, simulated_weight=1.0,
           truth=None, feature_names=None, schema_hash=None, model_params=None, n_boot=200,
@@ -178,7 +197,9 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     folder (model, card, plots, report.html) is written there.  ``timezone``: the
     network's time zone the features were computed in, when ``features`` is a
     DataFrame (a FeatureResult carries its own).  ``recall_slack``: the recall the
-    threshold may give up for a higher score (:mod:`simbox.training.threshold`).
+    threshold may give up for a higher score; ``max_group_fpr``: the highest out-of-fold
+    false-positive rate any legit population group of the simulated knowledge may
+    have at the threshold (1 turns it off; :mod:`simbox.training.threshold`).
 
     ``simulated``: ``"default"`` (simbox's shipped knowledge of many simulated
     worlds), the path of a ``knowledge.parquet`` or of a model folder holding one,
@@ -196,6 +217,9 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     """
     if not 0.0 <= recall_slack < 1.0:
         raise ConfigError(f"recall slack must be within [0, 1), not {recall_slack}")
+    if not 0.0 <= max_group_fpr <= 1.0:
+        raise ConfigError(f"max group false-positive rate must be within [0, 1], "
+                          f"not {max_group_fpr}")
     t0 = time.monotonic()
     steps = {}
     last = [t0]
@@ -255,6 +279,19 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
                               frame["weight"], n_boot=n_boot, seed=seed, slack=recall_slack)
     threshold = thr["bagged"]
+    floor, floor_group = -np.inf, None
+    if legit_groups(frame) is not None and max_group_fpr < 1.0:
+        floor, floor_group = group_fpr_floor(fraud, frame["score"], legit_groups(frame),
+                                             frame["weight"], max_group_fpr)
+        if np.isfinite(threshold) and floor > threshold:
+            log.info("threshold raised from %.4f to %.4f: at the lower one more than %g of "
+                     "the %s SIMs would be flagged", threshold, floor, max_group_fpr,
+                     floor_group)
+            threshold = floor
+    if np.isfinite(threshold) and threshold > 1.0:
+        raise InputError(f"no threshold keeps the false-positive rate of every legit group "
+                         f"under {max_group_fpr} ({floor_group} SIMs score 1.0 out of fold): "
+                         "check the labels, or raise --max-group-fpr")
     if not np.isfinite(threshold):
         best = _best_precision(fraud, frame["score"].to_numpy(), frame["weight"].to_numpy())
         raise InputError(f"no threshold reaches precision {target_precision} on the "
@@ -266,7 +303,8 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     for w in sep["warnings"]:
         log.warning("%s", w)
     flagged, per_fold = cross_validated_flags(frame, fold, target_precision, n_boot=n_boot,
-                                              seed=seed, slack=recall_slack)
+                                              seed=seed, slack=recall_slack,
+                                              max_group_fpr=max_group_fpr)
     model_metrics = evaluate_flags(frame, flagged, n_boot=n_boot, seed=seed)
     model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
     step("threshold and metrics")
@@ -310,8 +348,13 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
                       "rule": "median over "
                               f"{n_boot} case-bootstrap replicates of the out-of-fold scores "
                               "of the highest threshold reaching the target whose recall is "
-                              f"within {recall_slack} of the best recall at the target",
+                              f"within {recall_slack} of the best recall at the target, "
+                              "raised to the lowest at which no legit group of the simulated "
+                              f"knowledge has a false-positive rate over {max_group_fpr}",
                       "recall_slack": recall_slack,
+                      "max_group_fpr": max_group_fpr,
+                      "group_floor": float(floor) if np.isfinite(floor) else None,
+                      "group_floor_group": floor_group,
                       "unbagged": thr["threshold"],
                       "ci": thr["ci"], "unreachable_share": thr["unreachable_share"],
                       "curve": compact_curve(fraud, frame["score"].to_numpy(),

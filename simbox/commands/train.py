@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from simbox.options import add_input_options, input_options
-from simbox.training.defaults import SEIZURE_WEIGHT, UNLABELLED
+from simbox.training.defaults import MAX_GROUP_FPR, SEIZURE_WEIGHT, UNLABELLED
 
 NAME = "train"
 HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
@@ -71,6 +71,11 @@ def add_arguments(p):
     p.add_argument("--recall-slack", type=float, default=0.0, metavar="R",
                    help="give up at most this share of recall for a higher threshold "
                         "(default 0: the threshold of the best recall reaching P)")
+    p.add_argument("--max-group-fpr", type=float, default=MAX_GROUP_FPR, metavar="F",
+                   help="raise the threshold until no legit population group of the simulated "
+                        "knowledge (call centres, desk gateways, IoT fleets, ...) has a "
+                        f"cross-validated false-positive rate over F (default {MAX_GROUP_FPR:g}; "
+                        "1 turns it off)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-kind-holdout", action="store_true",
@@ -89,6 +94,7 @@ def run(args) -> int:
         feature_options=input_options(args, out=args.out),
         progress=Bar("reading CDRs"),
         target_precision=args.target_precision, recall_slack=args.recall_slack,
+        max_group_fpr=args.max_group_fpr,
         folds=args.folds, seed=args.seed,
         unlabelled=args.unlabelled, unlabelled_max=args.unlabelled_max,
         unlabelled_weight=args.unlabelled_weight, seizure_weight=args.seizure_weight,

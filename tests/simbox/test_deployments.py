@@ -237,6 +237,25 @@ def test_device_block_links_need_a_run_of_consecutive_imeis():
     assert counts.loc[labels[0], "device block"] == 4
 
 
+def test_two_modems_of_one_farm_at_two_sites_are_one_deployment():
+    # a farm's modems (consecutive IMEIs) at two sites, three rotated SIMs each, numbers
+    # bought one by one; two single-SIM handsets with neighbouring IMEIs stay apart
+    imsis = [f"46000{7000000000 + i * 977:010d}" for i in range(8)]
+    sims = _loose_sims(imsis, [f"86{13000000000 + i * 7919:011d}" for i in range(8)],
+                       ["S1", "S1", "S1", "S2", "S2", "S2", "S8", "S9"])
+    imeis = ["86123456100200", "86123456100200", "86123456100200",
+             "86123456100204", "86123456100204", "86123456100204",
+             "35000000123450", "35000000123460"]
+    devices = pd.DataFrame({"imsi": imsis, "imei": imeis})
+    hours = np.eye(24)[np.arange(8) * 3]                          # no site+hours link
+    links = link_sims(sims, hours, devices)
+    pairs = {tuple(sorted(p)) for p in links["device block"].tolist()}
+    assert len(pairs) == 1 and pairs.pop()[1] >= 3 and not (set(map(tuple, links[
+        "device block"].tolist())) & {(6, 7), (7, 6)})
+    labels, _ = group_sims(sims, hours, devices)
+    assert len(set(labels[:6])) == 1 and len(set(labels)) == 3
+
+
 def test_one_batch_at_two_sites_is_linked_when_imsi_and_msisdn_step_together():
     imsis = ["460001234500001", "460001234500002", "460001234500003", "460009999900001"]
     msisdns = ["8613800000101", "8613800000102", "8613800000203", "8613800000104"]

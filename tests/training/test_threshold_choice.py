@@ -1,7 +1,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from simbox.training.threshold import (PRECISION_GRID, RECALL_SLACK, compact_curve,
+from simbox.training.threshold import (PRECISION_GRID, RECALL_SLACK, compact_curve, group_fpr_floor,
                                        pick_on_curve, precision_recall_curve_weighted,
                                        threshold_bootstrap, threshold_for_precision)
 
@@ -132,3 +132,50 @@ def _bootstrap_picks(y, s, groups, target, n_boot, seed):
                          else np.inf)
     return np.array(picks)
 
+
+
+def _group_floor_brute(y, s, g, w, max_fpr):
+    """Try every candidate threshold (each score and just above it), lowest first."""
+    cands = sorted({float(v) for v in s} | {float(np.nextafter(v, np.inf)) for v in s}
+                   | {-np.inf})
+    groups = {x for x, yy in zip(g, y) if x and not yy}
+    for t in cands:
+        ok = True
+        for name in groups:
+            m = (g == name) & ~y
+            if w[m & (s >= t)].sum() > max_fpr * w[m].sum() * (1 + 1e-12):
+                ok = False
+        if ok:
+            return t
+    raise AssertionError("no candidate")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 15), st.sampled_from(["", "a", "b", "c"]),
+                          st.sampled_from([1.0, 1.0, 5.0])), min_size=1, max_size=60),
+       st.sampled_from([0.0, 0.05, 0.1, 0.34]))
+def test_group_floor_is_the_lowest_threshold_keeping_every_group_under_the_rate(rows, max_fpr):
+    y = np.array([r[0] for r in rows])
+    s = np.array([r[1] / 10 for r in rows], dtype=float)
+    g = np.array([r[2] for r in rows], dtype=object)
+    w = np.array([r[3] for r in rows])
+    floor, group = group_fpr_floor(y, s, g, w, max_fpr)
+    ref = _group_floor_brute(y, s, g, w, max_fpr)
+    # the same flags: no score lies between the two thresholds
+    assert ((s >= floor) == (s >= ref)).all()
+    if group is not None:
+        m = (g == group) & ~y
+        lower = s[m][s[m] < floor].max(initial=-np.inf)
+        assert w[m & (s >= lower)].sum() > max_fpr * w[m].sum()   # it binds
+    else:
+        assert floor == -np.inf
+
+
+def test_group_floor_keeps_a_call_centre_out_that_precision_lets_in():
+    # 1000 fraud SIMs at 0.9, 2 call-centre SIMs at 0.5 among 100 (FPR 2e-2), fraud at 0.3
+    y = np.r_[np.ones(1000, bool), np.zeros(100, bool), np.ones(10, bool)]
+    s = np.r_[np.full(1000, 0.9), [0.5, 0.5], np.full(98, 0.01), np.full(10, 0.3)]
+    g = np.r_[[""] * 1000, ["call_centre"] * 100, [""] * 10].astype(object)
+    assert threshold_for_precision(y, s, 0.995) <= 0.3          # precision alone flags both
+    floor, group = group_fpr_floor(y, s, g, None, 1e-3)
+    assert group == "call_centre" and 0.5 < floor < 0.9

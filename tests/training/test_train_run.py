@@ -7,6 +7,7 @@ import pytest
 from simbox.training.dataset import build_training_set, truth_labels
 from simbox.training.model import Model
 from simbox.training.train import train
+from simbox.training.threshold import pick_on_curve
 
 FAST = {"max_iter": 30}
 
@@ -95,9 +96,13 @@ def test_card_curve_gives_back_the_operating_threshold(trained):
     assert 2 <= len(curve) <= 200
     assert all(0 <= p <= 1 and 0 <= r <= 1 for _, p, r in curve)
     t = threshold_for_target(Model.load(out, schema=(m.feature_names, m.schema_hash)), 0.99)
-    point = {c[0]: c for c in curve}[t]          # a stored point reaching the target
-    assert point[1] >= 0.99
     card = json.loads((out / "model.json").read_text())["threshold"]
+    floor = card["group_floor"] if card["group_floor"] is not None else -np.inf
+    pick = pick_on_curve(curve, 0.99)
+    assert t == max(pick, floor)                 # the model's rule, floor included
+    point = {c[0]: c for c in curve}[pick]       # a stored point reaching the target
+    assert point[1] >= 0.99
     lo, hi = card["ci"]
-    assert lo <= t <= hi and lo <= m.threshold <= hi
+    assert lo <= pick <= hi and lo <= card["unbagged"] <= hi
+    assert m.threshold == max(card["value"], floor) == card["value"]
     assert threshold_for_target(m, 0.5) <= t

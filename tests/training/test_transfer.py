@@ -120,6 +120,10 @@ def test_knowledge_file_round_trip_and_schema_guard(network, names, schema_hash,
     assert (w[(t["legit_group"] == "call_centre").to_numpy()] == 1).all()
     easy = (lab == "legit") & (t["legit_group"] != "call_centre").to_numpy()
     assert set(np.unique(w[easy])) <= {0.0, 10.0}
+    cc = (t["legit_group"] == "call_centre").to_numpy()
+    w2 = subsample(t, ["call_centre"], rate=0.1, seed=0, group_rates={"call_centre": 0.5})
+    assert (w2[lab != "legit"] == 1).all() and set(np.unique(w2[cc])) == {0.0, 2.0}
+    assert abs(w2[cc].sum() - cc.sum()) < 0.35 * cc.sum()      # the kept stand for the rest
     path = tmp_path / "knowledge.parquet"
     write_knowledge(path, X, t, w, {"schema_hash": schema_hash, "worlds": [7]})
     kn = read_knowledge(path, names, schema_hash)
