@@ -46,11 +46,30 @@ DETECTED = 0.5
 
 
 def world(w, a, work):
+    """Simulate (or reuse) held-out network ``w``: a world seed, or ``"<scenario>#<seed>"``
+    (a network of the default configuration's scenario, which no training world is)."""
     from simbox.training.build_default_model import simulate_features
-    folder = work / f"world-{w}"
-    res, truth, info = simulate_features(a.subscribers, a.days, None, a.sim_seed + w, folder,
-                                         world=w)
+    if isinstance(w, str):
+        scenario, seed = w.split("#")
+        folder = work / f"scenario-{scenario}-{seed}"
+        res, truth, info = simulate_features(a.subscribers, a.days, scenario, int(seed), folder)
+    else:
+        folder = work / f"world-{w}"
+        res, truth, info = simulate_features(a.subscribers, a.days, None, a.sim_seed + w,
+                                             folder, world=w)
     return folder, res, truth, info
+
+
+def raid_pairs(a):
+    """(A, B) pairs for Part B: consecutive held-out worlds (cyclic, the first
+    ``--raid-pairs``), and for each scenario its first seed -> its second."""
+    ws = a.heldout
+    pairs = [(ws[i], ws[(i + 1) % len(ws)]) for i in range(len(ws))][:a.raid_pairs] \
+        if len(ws) >= 2 else []
+    seeds = a.scenario_seeds
+    if len(seeds) >= 2:
+        pairs += [(f"{s}#{seeds[0]}", f"{s}#{seeds[1]}") for s in a.scenarios]
+    return pairs
 
 
 def scan_world(model, folder, info):
@@ -137,13 +156,13 @@ def worst_group(r):
 
 def table(title, rows):
     print(f"\n{title}")
-    head = (f"{'world':>8} {'fraud':>6} {'legit':>7} {'precision':>9} {'recall':>7} "
+    head = (f"{'world':>16} {'fraud':>6} {'legit':>7} {'precision':>9} {'recall':>7} "
             f"{'legit FPR':>9} {'worst group FPR':>26} {'detected':>9} {'whole':>9}")
     print(head)
     print("-" * len(head))
     for name, r in rows:
         wv, wk = worst_group(r)
-        print(f"{name:>8} {r['fraud']:>6} {r['legit']:>7} {_f(r['precision']):>9} "
+        print(f"{name:>16} {r['fraud']:>6} {r['legit']:>7} {_f(r['precision']):>9} "
               f"{_f(r['recall']):>7} {_f(r['fpr'], '.1e'):>9} {wv:>9.1e} {wk[:16]:>16} "
               f"{r['detected']:>4}/{r['deployments']:<4} {r['whole']:>4}/{r['touched']:<4}")
 
@@ -182,6 +201,12 @@ def main(argv=None) -> int:
     ap.add_argument("--raid", action="store_true", help="also Part B: train on raid-like labels")
     ap.add_argument("--raid-pairs", type=int, default=None, metavar="N",
                     help="Part B on the first N pairs of worlds only (default: every world)")
+    ap.add_argument("--scenarios", type=lambda v: [x for x in v.split(",") if x], default=[],
+                    metavar="A,B", help="also networks of the default configuration's "
+                    "scenarios (baseline, evasive, mixed), never used in training")
+    ap.add_argument("--scenario-seeds", type=parse_worlds, default=parse_worlds("5000-5001"),
+                    metavar="A-B", help="seeds of the scenario networks (default 5000-5001; "
+                    "Part B trains on the first and scans the second)")
     ap.add_argument("--workdir", help="keep simulated worlds here (default: a temp folder)")
     ap.add_argument("--json", metavar="FILE", help="write all figures as JSON")
     ap.add_argument("--dev", action="store_true",
@@ -199,7 +224,7 @@ def main(argv=None) -> int:
           f"{a.subscribers:,} subscribers x {a.days} days each", flush=True)
     results = {"zero_shot": {}, "raid": {}}
     rows, worlds = [], {}
-    for w in a.heldout:
+    for w in a.heldout + [f"{sc}#{seed}" for sc in a.scenarios for seed in a.scenario_seeds]:
         t0 = time.monotonic()
         folder, res, truth, info = world(w, a, work)
         worlds[w] = (folder, res, truth, info)
@@ -221,13 +246,12 @@ def main(argv=None) -> int:
             f"world {w} {x['kind']} ({x['flagged']} flagged SIMs in parts of "
             f"{'+'.join(map(str, x['parts']))})" for w, x in split))
 
-    if a.raid and len(a.heldout) >= 2:
+    if a.raid and raid_pairs(a):
         from simbox.training.dataset import truth_labels  # noqa: F401 (import check)
         from simbox.training.train import train
         rng = np.random.default_rng(12)
         brows, absent_rows = [], []
-        for i, wa in enumerate(a.heldout[:a.raid_pairs]):
-            wb = a.heldout[(i + 1) % len(a.heldout)]
+        for wa, wb in raid_pairs(a):
             _, res_a, truth_a, _ = worlds[wa]
             labels, seized = raid_labels(truth_a, rng)
             t0 = time.monotonic()
