@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from simbox.fastpath import constants
+
 GROUPS = ("voice_out", "voice_in", "sms_data", "mobility", "time", "device", "sim", "network")
 
 
@@ -37,41 +39,50 @@ class Feature:
     unit: str
     meaning: str
     group: str
+    # the counts whose sum is the number of events a statistic is computed from: the
+    # model does not see it below MIN_EVIDENCE events (training/evidence.py)
+    evidence: tuple[str, ...] = ()
 
 
-def _f(name, dtype, unit, meaning, group):
-    return Feature(name, dtype, unit, meaning, group)
+def _f(name, dtype, unit, meaning, group, *, evidence=()):
+    return Feature(name, dtype, unit, meaning, group, evidence)
 
 
 I, F = "int64", "float64"
+MOC = ("n_moc",)
+MIN_EVIDENCE = constants.MIN_EVIDENCE
 
 REGISTRY: tuple[Feature, ...] = (
     # voice out
     _f("n_moc", I, "calls", "outgoing calls (MOC records)", "voice_out"),
     _f("n_moc_answered", I, "calls", "outgoing calls with duration > 0", "voice_out"),
     _f("moc_callees", I, "numbers", "distinct called numbers (non-empty) over MOC", "voice_out"),
-    _f("moc_callee_ratio", F, "ratio", "moc_callees / n_moc: callee diversity per call", "voice_out"),
+    _f("moc_callee_ratio", F, "ratio", "moc_callees / n_moc: callee diversity per call", "voice_out",
+       evidence=MOC),
     _f("moc_callee_entropy", F, "bits", "Shannon entropy of the called-number distribution over MOC "
-       "with a callee", "voice_out"),
+       "with a callee", "voice_out", evidence=MOC),
     _f("moc_repeat_share", F, "share", "share of distinct callees called two or more times "
-       "(repeat contacts)", "voice_out"),
-    _f("moc_dur_mean", F, "s", "mean MOC duration (unanswered calls count as 0 s)", "voice_out"),
-    _f("moc_dur_median", F, "s", "median MOC duration (interpolated)", "voice_out"),
+       "(repeat contacts)", "voice_out", evidence=MOC),
+    _f("moc_dur_mean", F, "s", "mean MOC duration (unanswered calls count as 0 s)", "voice_out",
+       evidence=MOC),
+    _f("moc_dur_median", F, "s", "median MOC duration (interpolated)", "voice_out", evidence=MOC),
     _f("moc_dur_std", F, "s", "sample standard deviation (ddof 1) of MOC duration; NaN under 2 MOC",
-       "voice_out"),
-    _f("moc_zero_share", F, "share", "share of MOC with duration 0 (unanswered)", "voice_out"),
+       "voice_out", evidence=MOC),
+    _f("moc_zero_share", F, "share", "share of MOC with duration 0 (unanswered)", "voice_out",
+       evidence=MOC),
     _f("moc_short_share", F, "share", "share of MOC answered but shorter than 10 s (0 < d < 10)",
-       "voice_out"),
+       "voice_out", evidence=MOC),
     _f("moc_intl_share", F, "share", "share of MOC to an international number: dialled with 00, "
        "or an E.164 number (8+ digits, not starting with 0) whose country code differs from "
-       "the country code of the SIM's MSISDN", "voice_out"),
+       "the country code of the SIM's MSISDN", "voice_out", evidence=MOC),
     _f("moc_called_back_share", F, "share", "share of the distinct called numbers (MOC) that call "
        "the SIM (MTC from the same digits) after its first call to them: customers calling "
        "back; NaN without callees", "voice_out"),
     # voice in
     _f("n_mtc", I, "calls", "incoming calls (MTC records)", "voice_in"),
     _f("mtc_callers", I, "numbers", "distinct calling numbers (non-empty) over MTC", "voice_in"),
-    _f("mt_mo_ratio", F, "ratio", "n_mtc / n_moc: incoming per outgoing call", "voice_in"),
+    _f("mt_mo_ratio", F, "ratio", "n_mtc / n_moc: incoming per outgoing call", "voice_in",
+       evidence=("n_moc", "n_mtc")),
     _f("mtc_callback_share", F, "share", "share of the MTC with a calling number whose caller the "
        "SIM had called (MOC to the same digits) at an earlier event: calls received that answer "
        "its own", "voice_in"),
@@ -83,7 +94,7 @@ REGISTRY: tuple[Feature, ...] = (
     _f("n_sms_mt", I, "messages", "SMS received (SMS_MT records)", "sms_data"),
     _f("sms_peers", I, "numbers", "distinct non-empty other parties over SMS MO and MT", "sms_data"),
     _f("sms_mt_short_share", F, "share", "share of received SMS whose sender is a short code "
-       "(3-6 digits)", "sms_data"),
+       "(3-6 digits)", "sms_data", evidence=("n_sms_mt",)),
     _f("n_data", I, "sessions", "data sessions (DATA records)", "sms_data"),
     # mobility
     _f("n_cells", I, "cells", "distinct known cells over all events", "mobility"),
@@ -105,12 +116,14 @@ REGISTRY: tuple[Feature, ...] = (
        "20 min apart); moves with more than 48 moves between the same two sites within 20 min "
        "(a busy road, a train) share nothing", "mobility"),
     _f("comove_share", F, "share", "share of this IMSI's moves shared with the one other IMSI "
-       "sharing most of them (as in comove_peers); NaN without moves", "mobility"),
+       "sharing most of them (as in comove_peers); NaN without moves", "mobility",
+       evidence=("moves",)),
     # time
     _f("n_events", I, "events", "events of any type after dropping exact duplicates", "time"),
     _f("active_days", I, "days", "distinct local calendar days with any event", "time"),
     _f("active_hours", I, "hours", "distinct clock hours (date + hour) with any event", "time"),
-    _f("moc_night_share", F, "share", "share of MOC in local hours 00:00-05:59", "time"),
+    _f("moc_night_share", F, "share", "share of MOC in local hours 00:00-05:59", "time",
+       evidence=MOC),
     _f("moc_evening_share", F, "share", "share of MOC in local hours 18:00-23:59", "time"),
     _f("moc_office_share", F, "share", "share of MOC in office hours: Monday to Friday, local "
        "hours 09:00-17:59", "time"),
@@ -119,13 +132,13 @@ REGISTRY: tuple[Feature, ...] = (
     _f("hour_entropy", F, "bits", "Shannon entropy of the local hour-of-day distribution of "
        "all events", "time"),
     _f("moc_gap_median", F, "s", "median gap between consecutive MOC (interpolated); NaN under "
-       "2 MOC", "time"),
+       "2 MOC", "time", evidence=MOC),
     _f("moc_gap_p10", F, "s", "10th percentile of the gaps between consecutive MOC (linear "
-       "interpolation)", "time"),
+       "interpolation)", "time", evidence=MOC),
     _f("moc_gap_cv", F, "ratio", "coefficient of variation of MOC gaps: sample std (ddof 1) / "
-       "mean; NaN under 2 gaps or a zero mean", "time"),
+       "mean; NaN under 2 gaps or a zero mean", "time", evidence=MOC),
     _f("moc_gap_lt30_share", F, "share", "burst share: share of MOC gaps shorter than 30 s",
-       "time"),
+       "time", evidence=MOC),
     _f("moc_max_per_hour", I, "calls", "largest number of MOC in one clock hour", "time"),
     # device
     _f("n_imeis", I, "devices", "distinct non-empty IMEIs", "device"),
@@ -179,10 +192,19 @@ def feature_names() -> list[str]:
 
 
 def schema_hash() -> str:
-    """A short hash of the names, dtypes and units, in order (stored with models)."""
+    """A short hash of what the feature values mean (stored with models and knowledge files).
+
+    It covers each feature's name, dtype, unit, meaning and evidence counts, in
+    registry order, and every number of ``fastpath/constants.py`` (the thresholds
+    the kernels and the post-processing compute with, the evidence minimum): a
+    change to any of them makes the models and knowledge files made before refuse
+    to load.
+    """
     h = hashlib.sha256()
     for f in REGISTRY:
-        h.update(f"{f.name}\t{f.dtype}\t{f.unit}\n".encode())
+        h.update(f"{f.name}\t{f.dtype}\t{f.unit}\t{f.meaning}\t{' '.join(f.evidence)}\n".encode())
+    for name, value in sorted(constants.values().items()):
+        h.update(f"{name}={value!r}\n".encode())
     return h.hexdigest()[:16]
 
 

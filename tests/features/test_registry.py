@@ -67,3 +67,41 @@ def test_schema_hash_changes_with_the_registry():
         assert registry.schema_hash() != h
     finally:
         registry.REGISTRY = saved
+
+
+def test_schema_hash_covers_meanings_evidence_and_every_constant(monkeypatch):
+    import dataclasses
+    from simbox.fastpath import constants
+    from simbox.features import registry
+    h = schema_hash()
+    seen = {h}
+    for change in ({"meaning": "outgoing calls"}, {"evidence": ("n_mtc",)}, {"unit": "MOC"}):
+        f = dataclasses.replace(registry.BY_NAME["n_moc"], **change)
+        monkeypatch.setattr(registry, "REGISTRY", (f,) + registry.REGISTRY[1:])
+        seen.add(registry.schema_hash())
+        monkeypatch.undo()
+    for name, value in constants.values().items():
+        monkeypatch.setattr(constants, name, value + 1)
+        seen.add(registry.schema_hash())
+        monkeypatch.undo()
+    assert schema_hash() == h and len(seen) == 4 + len(constants.values())
+
+
+def test_constants_have_one_home():
+    """The kernel and the post-processing compute with the numbers of fastpath/constants.py."""
+    from simbox.fastpath import _aggregate, constants
+    from simbox.features import comove
+    from simbox.training import evidence
+    used = _aggregate.constants_in_use()
+    assert used == {k: constants.values()[k] for k in used}
+    assert (comove.MATCH_S, comove.CROWD, comove.MIN_SHARED) == (
+        constants.COMOVE_MATCH_S, constants.COMOVE_CROWD, constants.COMOVE_MIN_SHARED)
+    assert post.NEIGHBOUR_DISTANCE == constants.NEIGHBOUR_DISTANCE
+    assert evidence.MIN_EVENTS == constants.MIN_EVIDENCE
+    assert evidence.EVIDENCE == {f.name: f.evidence for f in REGISTRY if f.evidence}
+    # every constant is read by a kernel or a module that computes features
+    others = {"COMOVE_MATCH_S", "COMOVE_CROWD", "COMOVE_MIN_SHARED", "NEIGHBOUR_DISTANCE",
+              "MIN_EVIDENCE"}
+    assert set(constants.values()) == set(used) | others
+    for f in REGISTRY:
+        assert set(f.evidence) <= set(feature_names()) and f.name not in f.evidence, f
