@@ -23,6 +23,16 @@ def test_every_feature_has_exactly_one_implementation():
     kernel, postf = set(SLOTS), set(post.POST)
     assert not kernel & postf
     assert names == kernel | postf, (names ^ (kernel | postf))
+    assert {f.name for f in REGISTRY if f.source == "kernel"} == kernel
+    assert {f.name for f in REGISTRY if f.source == "post"} == postf
+
+
+def test_the_report_compares_the_features_the_registry_places():
+    from simbox.features.registry import compared_features
+    from simbox.report_plots import COMPARED_FEATURES
+    places = [f.compare[0] for f in compared_features()]
+    assert places == list(range(1, len(places) + 1)) and len(places) >= 4
+    assert COMPARED_FEATURES == [(f.name, f.compare[1]) for f in compared_features()]
 
 
 def test_kernel_writes_columns_in_the_order_it_is_given():
