@@ -76,8 +76,8 @@ REGISTRY: tuple[Feature, ...] = (
     _f("moc_callees", I, "numbers", "distinct called numbers (non-empty) over MOC", "voice_out",
        phrase=P(+1, "callees", True, lambda v: f"{count(v)} distinct numbers called"),
        compare=(1, "distinct numbers called")),
-    _f("moc_callee_ratio", F, "ratio", "moc_callees / n_moc: callee diversity per call", "voice_out",
-       evidence=MOC,
+    _f("moc_callee_ratio", F, "ratio", "moc_callees / n_moc: callee diversity per call",
+       "voice_out", evidence=MOC,
        phrase=P(+1, "callees", False,
                 lambda v: f"{share(v)} of calls to a number not called before"
                 if v < 0.995 else "every call to a different number")),

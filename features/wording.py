@@ -15,7 +15,7 @@ __all__ = ["Phrase", "count", "share", "few", "tail", "km"]
 @dataclass(frozen=True)
 class Phrase:
     direction: int                  # +1 high is suspicious, -1 low is, 0 both
-    group: str                      # phrases of one group say one thing: only the strongest is worded
+    group: str                      # alternatives: only the strongest of a group is worded
     log: bool                       # compare on log1p (counts)
     words: Callable[[float], str]   # value -> phrase
 
