@@ -1,6 +1,9 @@
 import numpy as np
 
 SLOTS: tuple[str, ...]
+EV_BYTES: int
+
+def constants_in_use() -> dict[str, float]: ...
 
 def reduce_partition(
     rtype: np.ndarray, time: np.ndarray, ids: np.ndarray, imei: np.ndarray, msisdn: np.ndarray,

@@ -51,16 +51,30 @@ cdef enum:
     SMS_MT = 3
     DATA = 4
     OFFSET_BUCKET = 900          # time-zone offsets are looked up per 15 minutes
-    SHORT_CALL_S = 10
-    SHORT_CODE_MIN = 1000        # digits codes of 3..6 digit numbers: 1000 <= code < 10**7
-    SHORT_CODE_END = 10000000
-    BURST_GAP_S = 30
-    MOVE_GAP_S = 1200            # a site change is a move when the runs are at most 20 min apart
-    OFFICE_FROM = 9              # office hours: Monday-Friday 09:00-17:59 local
-    OFFICE_TO = 18
-    EVENING_FROM = 18            # evening: 18:00-23:59 local
 
-cdef double EARTH_KM = 6371.0088
+# The numbers that define feature values live in fastpath/constants.py (the feature
+# schema hash covers them); read once here, when the module is imported.
+from simbox.fastpath import constants as _K
+cdef int64_t SHORT_CALL_S = _K.SHORT_CALL_S
+cdef int64_t SHORT_CODE_MIN = _K.SHORT_CODE_MIN
+cdef int64_t SHORT_CODE_END = _K.SHORT_CODE_END
+cdef int INTL_MIN_DIGITS = _K.INTL_MIN_DIGITS
+cdef int64_t BURST_GAP_S = _K.BURST_GAP_S
+cdef int NIGHT_END = _K.NIGHT_END
+cdef int OFFICE_FROM = _K.OFFICE_FROM
+cdef int OFFICE_TO = _K.OFFICE_TO
+cdef int EVENING_FROM = _K.EVENING_FROM
+cdef double EARTH_KM = _K.EARTH_KM
+cdef int64_t MOVE_GAP_S = _K.MOVE_GAP_S
+
+
+def constants_in_use() -> dict:
+    """The values of fastpath/constants.py this module computes with (a test compares)."""
+    return {"SHORT_CALL_S": SHORT_CALL_S, "SHORT_CODE_MIN": SHORT_CODE_MIN,
+            "SHORT_CODE_END": SHORT_CODE_END, "INTL_MIN_DIGITS": INTL_MIN_DIGITS,
+            "BURST_GAP_S": BURST_GAP_S, "NIGHT_END": NIGHT_END, "OFFICE_FROM": OFFICE_FROM,
+            "OFFICE_TO": OFFICE_TO, "EVENING_FROM": EVENING_FROM, "EARTH_KM": EARTH_KM,
+            "MOVE_GAP_S": MOVE_GAP_S}
 
 
 cdef struct Ev:
@@ -379,7 +393,7 @@ def reduce_partition(
                         days_sorted = False       # local time went back (DST end)
                     sd[ndays] = day
                     ndays += 1
-                if hour < 6:
+                if hour < NIGHT_END:
                     n_night += 1
                 if ev[k].rtype == MOC:
                     n_moc += 1
@@ -389,7 +403,7 @@ def reduce_partition(
                             n_short += 1
                     else:
                         n_zero += 1
-                    if hour < 6:
+                    if hour < NIGHT_END:
                         n_night_moc += 1
                     elif hour >= EVENING_FROM:
                         n_evening_moc += 1

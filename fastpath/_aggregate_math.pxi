@@ -88,7 +88,7 @@ cdef inline bint is_international(int64_t other, int own_cc, int64_t own_cc_valu
     rest = other - POW10[n]                 # the digits as a number (leading zeros dropped)
     if rest < POW10[n - 2]:
         return True                         # "00..."
-    if n < 8 or own_cc == 0 or rest < POW10[n - 1]:
+    if n < INTL_MIN_DIGITS or own_cc == 0 or rest < POW10[n - 1]:
         return False                        # short, or a national "0..." number
     scale = POW10[n - own_cc]
     return not (own_cc_value * scale <= rest < (own_cc_value + 1) * scale)

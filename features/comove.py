@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from simbox.fastpath import constants
 from simbox.features import _comove
 
-MATCH_S = 1200       # moves of two SIMs at most 20 min apart are the same move
-CROWD = 48           # more moves than this between two sites within MATCH_S: no evidence
-MIN_SHARED = 3       # a peer shares at least this many of the IMSI's moves
+MATCH_S = constants.COMOVE_MATCH_S        # moves of two SIMs this close are the same move
+CROWD = constants.COMOVE_CROWD            # more moves than this between two sites: no evidence
+MIN_SHARED = constants.COMOVE_MIN_SHARED  # a peer shares at least this many of the IMSI's moves
 # moves per bucket of site pairs worked through at once: the kernel needs about 55 B a
 # move of a bucket (the numpy pairing it replaced, 150 B: 1 << 20 then; 3.9M moves:
 # peak 282 MiB then, 204 MiB now)

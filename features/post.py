@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simbox.fastpath import constants
 from simbox.fastpath.events import decode_array
 from simbox.fastpath.keys import decode_ids
 from simbox.features import _post
 from simbox.features.tables import is_phone
 
-NEIGHBOUR_DISTANCE = 10
+NEIGHBOUR_DISTANCE = constants.NEIGHBOUR_DISTANCE
 
 
 @dataclass

@@ -27,7 +27,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from simbox.fastpath import constants
+from simbox.features.wording import Phrase as P
+from simbox.features.wording import count, few, km, share, tail
+
 GROUPS = ("voice_out", "voice_in", "sms_data", "mobility", "time", "device", "sim", "network")
+
+
+# the phrase of the features that are never a reason on their own (times, calendar coverage)
+NOT_A_REASON = P(0, "", False, lambda v: "")
 
 
 @dataclass(frozen=True)
@@ -37,134 +45,307 @@ class Feature:
     unit: str
     meaning: str
     group: str
+    # the counts whose sum is the number of events a statistic is computed from: the
+    # model does not see it below MIN_EVIDENCE events (training/evidence.py)
+    evidence: tuple[str, ...] = ()
+    # what fills it: "kernel" (fastpath/_aggregate.pyx, the slot of its name in SLOTS) or
+    # "post" (features/post.py, the function of its name in POST)
+    source: str = "kernel"
+    # how a reason for a flag words it (simbox/reasons.py), or NOT_A_REASON; every
+    # feature says which (a test fails on None)
+    phrase: P | None = None
+    # (place, label) in the report's plot of flagged SIMs against the others, or None
+    compare: tuple[int, str] | None = None
 
 
-def _f(name, dtype, unit, meaning, group):
-    return Feature(name, dtype, unit, meaning, group)
+def _f(name, dtype, unit, meaning, group, *, evidence=(), source="kernel", phrase=None,
+       compare=None):
+    return Feature(name, dtype, unit, meaning, group, evidence, source, phrase, compare)
 
 
 I, F = "int64", "float64"
+MOC = ("n_moc",)
+MIN_EVIDENCE = constants.MIN_EVIDENCE
 
 REGISTRY: tuple[Feature, ...] = (
     # voice out
-    _f("n_moc", I, "calls", "outgoing calls (MOC records)", "voice_out"),
-    _f("n_moc_answered", I, "calls", "outgoing calls with duration > 0", "voice_out"),
-    _f("moc_callees", I, "numbers", "distinct called numbers (non-empty) over MOC", "voice_out"),
-    _f("moc_callee_ratio", F, "ratio", "moc_callees / n_moc: callee diversity per call", "voice_out"),
+    _f("n_moc", I, "calls", "outgoing calls (MOC records)", "voice_out",
+       phrase=P(+1, "calls", True, lambda v: f"{count(v)} calls made")),
+    _f("n_moc_answered", I, "calls", "outgoing calls with duration > 0", "voice_out",
+       phrase=P(+1, "calls", True, lambda v: f"{count(v)} answered calls made")),
+    _f("moc_callees", I, "numbers", "distinct called numbers (non-empty) over MOC", "voice_out",
+       phrase=P(+1, "callees", True, lambda v: f"{count(v)} distinct numbers called"),
+       compare=(1, "distinct numbers called")),
+    _f("moc_callee_ratio", F, "ratio", "moc_callees / n_moc: callee diversity per call",
+       "voice_out", evidence=MOC,
+       phrase=P(+1, "callees", False,
+                lambda v: f"{share(v)} of calls to a number not called before"
+                if v < 0.995 else "every call to a different number")),
     _f("moc_callee_entropy", F, "bits", "Shannon entropy of the called-number distribution over MOC "
-       "with a callee", "voice_out"),
+       "with a callee", "voice_out", evidence=MOC,
+       phrase=P(+1, "callees", False,
+                lambda v: f"called numbers never repeat ({v:.1f} bits)")),
     _f("moc_repeat_share", F, "share", "share of distinct callees called two or more times "
-       "(repeat contacts)", "voice_out"),
-    _f("moc_dur_mean", F, "s", "mean MOC duration (unanswered calls count as 0 s)", "voice_out"),
-    _f("moc_dur_median", F, "s", "median MOC duration (interpolated)", "voice_out"),
+       "(repeat contacts)", "voice_out", evidence=MOC,
+       phrase=P(-1, "callees", False,
+                lambda v: "never calls a number twice" if v <= 0
+                else f"only {share(v)} of called numbers called again")),
+    _f("moc_dur_mean", F, "s", "mean MOC duration (unanswered calls count as 0 s)", "voice_out",
+       evidence=MOC,
+       phrase=P(0, "duration", False, lambda v: f"calls last {v:,.0f} s on average"),
+       compare=(8, "mean call length, s")),
+    _f("moc_dur_median", F, "s", "median MOC duration (interpolated)", "voice_out", evidence=MOC,
+       phrase=P(0, "duration", False, lambda v: f"median call {v:,.0f} s")),
     _f("moc_dur_std", F, "s", "sample standard deviation (ddof 1) of MOC duration; NaN under 2 MOC",
-       "voice_out"),
-    _f("moc_zero_share", F, "share", "share of MOC with duration 0 (unanswered)", "voice_out"),
+       "voice_out", evidence=MOC,
+       phrase=P(-1, "duration_sd", False,
+                lambda v: f"call lengths barely vary (sd {v:,.0f} s)" if v < 30
+                else f"call lengths vary (sd {v:,.0f} s)")),
+    _f("moc_zero_share", F, "share", "share of MOC with duration 0 (unanswered)", "voice_out",
+       evidence=MOC,
+       phrase=P(+1, "unanswered", False, lambda v: f"{share(v)} of calls unanswered")),
     _f("moc_short_share", F, "share", "share of MOC answered but shorter than 10 s (0 < d < 10)",
-       "voice_out"),
+       "voice_out", evidence=MOC,
+       phrase=P(+1, "short", False,
+                lambda v: f"{share(v)} of calls answered but under 10 s")),
     _f("moc_intl_share", F, "share", "share of MOC to an international number: dialled with 00, "
        "or an E.164 number (8+ digits, not starting with 0) whose country code differs from "
-       "the country code of the SIM's MSISDN", "voice_out"),
+       "the country code of the SIM's MSISDN", "voice_out", evidence=MOC,
+       phrase=P(0, "intl", False, lambda v: f"{share(v)} of calls international")),
     _f("moc_called_back_share", F, "share", "share of the distinct called numbers (MOC) that call "
        "the SIM (MTC from the same digits) after its first call to them: customers calling "
-       "back; NaN without callees", "voice_out"),
+       "back; NaN without callees", "voice_out",
+       phrase=P(-1, "callback", False,
+                lambda v: "no number it calls ever calls back" if v <= 0 else
+                f"{share(v)} of the numbers it calls call back")),
     # voice in
-    _f("n_mtc", I, "calls", "incoming calls (MTC records)", "voice_in"),
-    _f("mtc_callers", I, "numbers", "distinct calling numbers (non-empty) over MTC", "voice_in"),
-    _f("mt_mo_ratio", F, "ratio", "n_mtc / n_moc: incoming per outgoing call", "voice_in"),
+    _f("n_mtc", I, "calls", "incoming calls (MTC records)", "voice_in",
+       phrase=P(-1, "received", True,
+                lambda v: few(v, "no calls received", "only {n} calls received")),
+       compare=(2, "calls received")),
+    _f("mtc_callers", I, "numbers", "distinct calling numbers (non-empty) over MTC", "voice_in",
+       phrase=P(-1, "received", True,
+                lambda v: few(v, "nobody calls it", "called by only {n} numbers"))),
+    _f("mt_mo_ratio", F, "ratio", "n_mtc / n_moc: incoming per outgoing call", "voice_in",
+       evidence=("n_moc", "n_mtc"),
+       phrase=P(-1, "received", False,
+                lambda v: "no calls received" if v <= 0 else
+                f"1 call received per {1 / v:,.0f} made" if v < 0.5 else
+                f"{v:.1f} calls received per call made")),
     _f("mtc_callback_share", F, "share", "share of the MTC with a calling number whose caller the "
        "SIM had called (MOC to the same digits) at an earlier event: calls received that answer "
-       "its own", "voice_in"),
+       "its own", "voice_in",
+       phrase=P(0, "callback", False,
+                lambda v: "no call received from a number it called" if v <= 0
+                else f"{share(v)} of calls received from numbers it called")),
     _f("in_intl_share", F, "share", "share of incoming calls and SMS (MTC, SMS MT) from an "
        "international number (the rule of moc_intl_share applied to the calling party)",
-       "voice_in"),
+       "voice_in",
+       phrase=P(+1, "intl_in", False,
+                lambda v: f"{share(v)} of calls and SMS received from abroad")),
     # SMS and data
-    _f("n_sms_mo", I, "messages", "SMS sent (SMS_MO records)", "sms_data"),
-    _f("n_sms_mt", I, "messages", "SMS received (SMS_MT records)", "sms_data"),
-    _f("sms_peers", I, "numbers", "distinct non-empty other parties over SMS MO and MT", "sms_data"),
+    _f("n_sms_mo", I, "messages", "SMS sent (SMS_MO records)", "sms_data",
+       phrase=P(+1, "sms_out", True, lambda v: f"{count(v)} SMS sent"),
+       compare=(5, "SMS sent")),
+    _f("n_sms_mt", I, "messages", "SMS received (SMS_MT records)", "sms_data",
+       phrase=P(-1, "sms_in", True,
+                lambda v: few(v, "no SMS received", "only {n} SMS received"))),
+    _f("sms_peers", I, "numbers", "distinct non-empty other parties over SMS MO and MT", "sms_data",
+       phrase=P(+1, "sms_out", True, lambda v: f"{count(v)} SMS contacts")),
     _f("sms_mt_short_share", F, "share", "share of received SMS whose sender is a short code "
-       "(3-6 digits)", "sms_data"),
-    _f("n_data", I, "sessions", "data sessions (DATA records)", "sms_data"),
+       "(3-6 digits)", "sms_data", evidence=("n_sms_mt",),
+       phrase=P(+1, "otp", False,
+                lambda v: f"{share(v)} of SMS received from short codes")),
+    _f("n_data", I, "sessions", "data sessions (DATA records)", "sms_data",
+       phrase=P(-1, "data", True,
+                lambda v: few(v, "no data use", "only {n} data sessions")),
+       compare=(6, "data sessions")),
     # mobility
-    _f("n_cells", I, "cells", "distinct known cells over all events", "mobility"),
+    _f("n_cells", I, "cells", "distinct known cells over all events", "mobility",
+       phrase=P(-1, "cells", True,
+                lambda v: "one cell" if round(v) <= 1 else few(v, "", "only {n} cells")),
+       compare=(3, "cells used")),
     _f("n_sites", I, "sites", "distinct sites over all events (a cell missing from cells.csv is "
-       "its own site)", "mobility"),
+       "its own site)", "mobility",
+       phrase=P(-1, "cells", True,
+                lambda v: "one site" if round(v) <= 1 else few(v, "", "only {n} sites"))),
     _f("gyration_km", F, "km", "radius of gyration: root mean square haversine distance of the "
        "events with located cells to their mean latitude/longitude; NaN without located cells",
-       "mobility"),
+       "mobility",
+       phrase=P(-1, "cells", False,
+                lambda v: "never moves" if v < 0.0005 else
+                f"never moves (within {km(v)})" if v < 1 else f"moves within {km(v)}")),
     _f("top_cell_share", F, "share", "share of events with a known cell that are in the most "
-       "used cell", "mobility"),
+       "used cell", "mobility",
+       phrase=P(+1, "cells", False, lambda v: f"{share(v)} of events on one cell")),
     _f("cell_entropy", F, "bits", "Shannon entropy of the cell distribution of events with a "
-       "known cell", "mobility"),
+       "known cell", "mobility",
+       phrase=P(-1, "cells", False,
+                lambda v: "almost always on the same cell" if v < 1
+                else f"spread over cells ({v:.1f} bits)")),
     _f("moves", I, "moves", "site changes: events with a known cell form runs at one site (a "
        "lone event at site B between events at site A is dropped and A's run goes on); two "
        "consecutive runs at different sites at most 20 min apart are a move, timed at the first "
-       "event at the new site", "mobility"),
+       "event at the new site", "mobility",
+       source="post",
+       phrase=P(-1, "cells", True,
+                lambda v: "never changes site" if v < 0.5 else
+                "changes site once" if v < 1.5 else f"changes site {count(v)} times")),
     _f("comove_peers", I, "SIMs", "co-movement: other IMSIs sharing at least 3 of this IMSI's "
        "moves (a move of theirs between the same two sites, in the same direction, at most "
        "20 min apart); moves with more than 48 moves between the same two sites within 20 min "
-       "(a busy road, a train) share nothing", "mobility"),
+       "(a busy road, a train) share nothing", "mobility",
+       source="post",
+       phrase=P(+1, "comove", True,
+                lambda v: f"moves together with {count(v)} other SIMs"
+                if v >= 1.5 else "moves together with another SIM")),
     _f("comove_share", F, "share", "share of this IMSI's moves shared with the one other IMSI "
-       "sharing most of them (as in comove_peers); NaN without moves", "mobility"),
+       "sharing most of them (as in comove_peers); NaN without moves", "mobility",
+       evidence=("moves",),
+       source="post",
+       phrase=P(+1, "comove", False,
+                lambda v: f"{share(v)} of its moves between sites made together "
+                "with another SIM (same sites, same minutes)")),
     # time
-    _f("n_events", I, "events", "events of any type after dropping exact duplicates", "time"),
-    _f("active_days", I, "days", "distinct local calendar days with any event", "time"),
-    _f("active_hours", I, "hours", "distinct clock hours (date + hour) with any event", "time"),
-    _f("moc_night_share", F, "share", "share of MOC in local hours 00:00-05:59", "time"),
-    _f("moc_evening_share", F, "share", "share of MOC in local hours 18:00-23:59", "time"),
+    _f("n_events", I, "events", "events of any type after dropping exact duplicates", "time",
+       phrase=P(+1, "volume", True, lambda v: f"{count(v)} events")),
+    _f("active_days", I, "days", "distinct local calendar days with any event", "time",
+       phrase=NOT_A_REASON),
+    _f("active_hours", I, "hours", "distinct clock hours (date + hour) with any event", "time",
+       phrase=P(+1, "hours", True, lambda v: f"active in {count(v)} distinct hours")),
+    _f("moc_night_share", F, "share", "share of MOC in local hours 00:00-05:59", "time",
+       evidence=MOC,
+       phrase=P(+1, "night", False, lambda v: f"{share(v)} of calls at night")),
+    _f("moc_evening_share", F, "share", "share of MOC in local hours 18:00-23:59", "time",
+       phrase=P(+1, "evening", False,
+                lambda v: f"{share(v)} of calls in the evening (18-24)")),
     _f("moc_office_share", F, "share", "share of MOC in office hours: Monday to Friday, local "
-       "hours 09:00-17:59", "time"),
-    _f("moc_weekend_share", F, "share", "share of MOC on local Saturdays and Sundays", "time"),
-    _f("night_share", F, "share", "share of events of any type in local hours 00:00-05:59", "time"),
+       "hours 09:00-17:59", "time",
+       phrase=P(-1, "week", False,
+                lambda v: f"{share(v)} of calls in office hours (Mon-Fri 9-18)")),
+    _f("moc_weekend_share", F, "share", "share of MOC on local Saturdays and Sundays", "time",
+       phrase=P(+1, "week", False, lambda v: f"{share(v)} of calls at weekends")),
+    _f("night_share", F, "share", "share of events of any type in local hours 00:00-05:59", "time",
+       phrase=P(+1, "night", False, lambda v: f"{share(v)} of activity at night")),
     _f("hour_entropy", F, "bits", "Shannon entropy of the local hour-of-day distribution of "
-       "all events", "time"),
+       "all events", "time",
+       phrase=P(+1, "hours", False,
+                lambda v: "active around the clock" if v >= 4.2 else
+                "active only a few hours of the day" if v <= 2.5 else
+                "activity spread over the day")),
     _f("moc_gap_median", F, "s", "median gap between consecutive MOC (interpolated); NaN under "
-       "2 MOC", "time"),
+       "2 MOC", "time", evidence=MOC,
+       phrase=P(-1, "gap", True, lambda v: f"a call every {v:,.0f} s (median)"),
+       compare=(7, "median s between calls")),
     _f("moc_gap_p10", F, "s", "10th percentile of the gaps between consecutive MOC (linear "
-       "interpolation)", "time"),
+       "interpolation)", "time", evidence=MOC,
+       phrase=P(-1, "gap", True,
+                lambda v: f"a tenth of calls within {v:,.0f} s of the previous one")),
     _f("moc_gap_cv", F, "ratio", "coefficient of variation of MOC gaps: sample std (ddof 1) / "
-       "mean; NaN under 2 gaps or a zero mean", "time"),
+       "mean; NaN under 2 gaps or a zero mean", "time", evidence=MOC,
+       phrase=P(-1, "gap_cv", False,
+                lambda v: f"calls at a steady rhythm (gap CV {v:.2f})" if v < 0.5
+                else f"calls at irregular intervals (gap CV {v:.2f})")),
     _f("moc_gap_lt30_share", F, "share", "burst share: share of MOC gaps shorter than 30 s",
-       "time"),
-    _f("moc_max_per_hour", I, "calls", "largest number of MOC in one clock hour", "time"),
+       "time", evidence=MOC,
+       phrase=P(+1, "gap", False,
+                lambda v: f"{share(v)} of calls within 30 s of the previous one")),
+    _f("moc_max_per_hour", I, "calls", "largest number of MOC in one clock hour", "time",
+       phrase=P(+1, "rate", True, lambda v: f"up to {count(v)} calls in one hour")),
     # device
-    _f("n_imeis", I, "devices", "distinct non-empty IMEIs", "device"),
+    _f("n_imeis", I, "devices", "distinct non-empty IMEIs", "device",
+       phrase=P(+1, "rotation", True, lambda v: f"moved between {count(v)} devices")),
     _f("imei_changes", I, "changes", "times the IMEI differs from the previous event's known IMEI "
-       "(events without IMEI skipped)", "device"),
+       "(events without IMEI skipped)", "device",
+       phrase=P(+1, "rotation", True, lambda v: f"changed device {count(v)} times")),
     _f("imei_max_imsis", I, "SIMs", "largest number of distinct IMSIs seen on any of this IMSI's "
-       "IMEIs (0 without IMEI)", "device"),
+       "IMEIs (0 without IMEI)", "device",
+       source="post",
+       phrase=P(+1, "device", True,
+                lambda v: f"{count(v - 1)} other SIMs on the same device"
+                if v >= 2.5 else "another SIM on the same device"),
+       compare=(4, "SIMs on the same device")),
     _f("main_imei_share", F, "share", "share of events with an IMEI that are on the main IMEI "
-       "(the one with most events)", "device"),
+       "(the one with most events)", "device",
+       phrase=P(-1, "rotation", False,
+                lambda v: f"only {share(v)} of events on its main device")),
     _f("device_not_phone", F, "flag", "1 if the main device's TAC class in the TAC table is not "
        "a phone or tablet (modem, dongle, module, router, IoT...), 0 if it is, NaN if unknown",
-       "device"),
+       "device",
+       source="post",
+       phrase=P(+1, "device_type", False,
+                lambda v: "in a modem or gateway, not a phone" if v >= 0.5
+                else "in a phone")),
     # SIM
-    _f("first_seen", I, "epoch s", "time of the first event (UTC epoch seconds)", "sim"),
-    _f("last_seen", I, "epoch s", "time of the last event (UTC epoch seconds)", "sim"),
+    _f("first_seen", I, "epoch s", "time of the first event (UTC epoch seconds)", "sim",
+       phrase=NOT_A_REASON),
+    _f("last_seen", I, "epoch s", "time of the last event (UTC epoch seconds)", "sim",
+       phrase=NOT_A_REASON),
     _f("lifetime_share", F, "share", "(last_seen - first_seen) / span of the whole input window; "
-       "NaN if the window is a single second", "sim"),
+       "NaN if the window is a single second", "sim",
+       source="post",
+       phrase=P(-1, "lifetime", False,
+                lambda v: f"seen over only {share(v)} of the period")),
     _f("active_day_share", F, "share", "active_days / local calendar days in the input window",
-       "sim"),
+       "sim",
+       source="post",
+       phrase=NOT_A_REASON),
     _f("imsi_neighbours", I, "SIMs", "other IMSIs within 10 of this IMSI's number seen on one "
-       "of its devices or sites (SIMs bought in a batch)", "sim"),
+       "of its devices or sites (SIMs bought in a batch)", "sim",
+       source="post",
+       phrase=P(+1, "batch", True,
+                lambda v: f"{count(v)} SIMs with neighbouring IMSIs on its devices or sites")),
     _f("msisdn_neighbours", I, "SIMs", "other SIMs whose MSISDN is within 10 of this SIM's "
-       "MSISDN, seen on one of its devices or sites", "sim"),
+       "MSISDN, seen on one of its devices or sites", "sim",
+       source="post",
+       phrase=P(+1, "batch", True,
+                lambda v: f"{count(v)} SIMs with neighbouring numbers on its devices or sites")),
     # network: levels as percentile ranks within the scanned network
     _f("moc_per_day_pct", F, "share", "percentile rank of MOC per active day (n_moc / "
        "active_days) among the scanned network's SIMs with a call or SMS: mean rank of equal "
-       "values / number of those SIMs (0-1, 1 = the most); NaN for the others", "network"),
+       "values / number of those SIMs (0-1, 1 = the most); NaN for the others", "network",
+       source="post",
+       phrase=P(+1, "calls", False,
+                lambda v: f"calls a day in the {tail(v)}")),
     _f("callees_per_day_pct", F, "share", "percentile rank of distinct called numbers per active "
-       "day (moc_callees / active_days), as in moc_per_day_pct", "network"),
+       "day (moc_callees / active_days), as in moc_per_day_pct", "network",
+       source="post",
+       phrase=P(+1, "callees", False,
+                lambda v: f"numbers called a day in the {tail(v)}")),
     _f("sms_mo_per_day_pct", F, "share", "percentile rank of SMS sent per active day (n_sms_mo / "
-       "active_days), as in moc_per_day_pct", "network"),
+       "active_days), as in moc_per_day_pct", "network",
+       source="post",
+       phrase=P(+1, "sms_out", False,
+                lambda v: f"SMS sent a day in the {tail(v)}")),
     _f("moc_dur_mean_pct", F, "share", "percentile rank of the mean MOC duration (moc_dur_mean) "
        "among the scanned network's SIMs with a MOC, as in moc_per_day_pct; NaN without MOC",
-       "network"),
+       "network",
+       source="post",
+       phrase=P(0, "duration", False,
+                lambda v: f"mean call length in the {tail(v)}")),
 )
 
 BY_NAME = {f.name: f for f in REGISTRY}
 assert len(BY_NAME) == len(REGISTRY), "duplicate feature name"
 assert all(f.group in GROUPS and f.dtype in (I, F) for f in REGISTRY)
+assert all(f.source in ("kernel", "post") for f in REGISTRY)
+
+# The features with a phrase, most telling first: among features that drive a flag
+# equally (deviations capped in simbox/reasons.py), the earlier is worded first.
+REASON_ORDER = (
+    "moc_callees", "n_sms_mo", "imei_max_imsis", "n_mtc", "mt_mo_ratio", "mtc_callers",
+    "moc_called_back_share", "mtc_callback_share", "n_cells", "n_sites", "gyration_km",
+    "device_not_phone", "moves", "comove_share", "comove_peers", "imsi_neighbours",
+    "msisdn_neighbours", "sms_mt_short_share", "moc_gap_lt30_share", "moc_max_per_hour",
+    "hour_entropy", "n_sms_mt", "n_data", "n_imeis", "imei_changes", "main_imei_share",
+    "moc_callee_ratio", "moc_repeat_share", "n_moc", "n_moc_answered", "moc_zero_share",
+    "moc_short_share", "moc_night_share", "night_share", "moc_dur_std", "moc_dur_mean",
+    "moc_dur_median", "moc_gap_median", "moc_gap_p10", "moc_gap_cv", "top_cell_share",
+    "cell_entropy", "sms_peers", "moc_intl_share", "moc_callee_entropy", "active_hours",
+    "n_events", "lifetime_share", "moc_weekend_share", "moc_office_share", "moc_evening_share",
+    "in_intl_share", "moc_per_day_pct", "callees_per_day_pct", "sms_mo_per_day_pct",
+    "moc_dur_mean_pct",
+)
 
 # The 18 features whose definitions match ../shared/anchors/ (DuckDB / polars).
 ANCHOR_FEATURES = ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data", "moc_callees",
@@ -178,11 +359,25 @@ def feature_names() -> list[str]:
     return [f.name for f in REGISTRY]
 
 
+def compared_features() -> list[Feature]:
+    """The features the report compares between flagged SIMs and the others, in plot order."""
+    return sorted((f for f in REGISTRY if f.compare), key=lambda f: f.compare[0])
+
+
 def schema_hash() -> str:
-    """A short hash of the names, dtypes and units, in order (stored with models)."""
+    """A short hash of what the feature values mean (stored with models and knowledge files).
+
+    It covers each feature's name, dtype, unit, meaning and evidence counts, in
+    registry order, and every number of ``fastpath/constants.py`` (the thresholds
+    the kernels and the post-processing compute with, the evidence minimum): a
+    change to any of them makes the models and knowledge files made before refuse
+    to load.
+    """
     h = hashlib.sha256()
     for f in REGISTRY:
-        h.update(f"{f.name}\t{f.dtype}\t{f.unit}\n".encode())
+        h.update(f"{f.name}\t{f.dtype}\t{f.unit}\t{f.meaning}\t{' '.join(f.evidence)}\n".encode())
+    for name, value in sorted(constants.values().items()):
+        h.update(f"{name}={value!r}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -215,4 +410,14 @@ def markdown() -> str:
             group = f.group
             out += ["", f"## {group}", "", "| feature | dtype | unit | meaning |", "|---|---|---|---|"]
         out.append(f"| `{f.name}` | {f.dtype} | {f.unit} | {f.meaning} |")
+    out += ["", "## What the schema hash covers", "",
+            "Each feature's name, dtype, unit, meaning and evidence counts, and the numbers of "
+            "`fastpath/constants.py` that the kernels and the post-processing compute with. A "
+            "change to any of them makes the models and knowledge files made before refuse to "
+            "load.", "", "| constant | value |", "|---|---|"]
+    out += [f"| `{k}` | {v!r} |" for k, v in constants.values().items()]
+    counted = [f"`{f.name}` ({' + '.join(f.evidence)})" for f in REGISTRY if f.evidence]
+    out += ["", "A model sees these statistics only when the counts in brackets sum to at least "
+            f"{MIN_EVIDENCE} (`MIN_EVIDENCE`); below, they are unknown (NaN) to it: "
+            f"{', '.join(counted)}."]
     return "\n".join(out) + "\n"

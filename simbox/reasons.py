@@ -1,7 +1,8 @@
 """Reasons for a flagged SIM, in words a fraud analyst reads at a glance.
 
 A reason is a short phrase built from one feature value ("412 distinct numbers
-called", "no calls received", "one cell", "23 other SIMs on the same device").
+called", "no calls received", "one cell", "23 other SIMs on the same device");
+each feature's phrase is in its feature registry entry (``features/registry.py``).
 The phrases of one SIM are ordered by how much each feature drove its score:
 
 - with ``contributions`` (per-feature contributions from the model, larger =
@@ -16,200 +17,41 @@ The phrases of one SIM are ordered by how much each feature drove its score:
   (never 0), multiplied by the feature's suspicious direction (+1: high values
   look like fraud, -1: low values do, 0: either way, absolute value), capped
   at 5: beyond that a feature is simply far outside the normal range, and among
-  such features the order of :data:`PHRASES` (most telling first) decides.
+  such features the registry's ``REASON_ORDER`` (most telling first) decides.
 
-Features that say the same thing (``n_mtc`` and ``mt_mo_ratio``) share a group
-and only the strongest of a group is worded.  Features the table below does not
-know are worded from the feature registry's meaning.
+Features that say the same thing (``n_mtc`` and ``mt_mo_ratio``) share a phrase
+group and only the strongest of a group is worded.  Columns the registry does not
+know are worded from their name (or a label given in ``meanings``).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from simbox.features.registry import BY_NAME, NOT_A_REASON, REASON_ORDER, REGISTRY
+from simbox.features.wording import Phrase
 
 log = logging.getLogger("simbox.reasons")
 
 __all__ = ["Phrase", "PHRASES", "reference_stats", "deviations", "reasons", "reasons_table",
            "occlusion_contributions"]
 
-
-def _n(v) -> str:
-    return f"{int(round(v)):,}"
-
-
-def _share(v) -> str:
-    return f"{100 * v:.0f}%"
-
-
-def _few(v, none: str, some: str) -> str:
-    """``none`` for 0, ``some`` with "only" while the count is small, without it above."""
-    if v < 0.5:
-        return none
-    text = some.format(n=_n(v))
-    return text if v <= 5 else text.replace("only ", "", 1)
-
-
-@dataclass(frozen=True)
-class Phrase:
-    direction: int                  # +1 high is suspicious, -1 low is, 0 both
-    group: str                      # phrases of one group are alternatives
-    log: bool                       # compare on log1p (counts)
-    words: Callable[[float], str]   # value -> phrase
-
-
-def _tail(v) -> str:
-    """A percentile rank (0-1, 1 = the most) as the "top n%" or "bottom n%" of the
-    network's SIMs (at least 1%)."""
-    side, part = ("top", 1 - v) if v >= 0.5 else ("bottom", v)
-    return f"{side} {max(1, int(np.ceil(100 * part - 1e-9)))}% of the network's SIMs"
-
-
-def _km(v) -> str:
-    """A distance given in km, in m under 1 km."""
-    return f"{1000 * v:,.0f} m" if v < 1 else f"{v:,.1f} km"
-
-
-PHRASES: dict[str, Phrase] = {  # most telling first: this order breaks ties
-    "moc_callees": Phrase(+1, "callees", True, lambda v: f"{_n(v)} distinct numbers called"),
-    "n_sms_mo": Phrase(+1, "sms_out", True, lambda v: f"{_n(v)} SMS sent"),
-    "imei_max_imsis": Phrase(+1, "device", True,
-                             lambda v: f"{_n(v - 1)} other SIMs on the same device"
-                             if v >= 2.5 else "another SIM on the same device"),
-    "n_mtc": Phrase(-1, "received", True,
-                    lambda v: _few(v, "no calls received", "only {n} calls received")),
-    "mt_mo_ratio": Phrase(-1, "received", False,
-                          lambda v: "no calls received" if v <= 0 else
-                          f"1 call received per {1 / v:,.0f} made" if v < 0.5 else
-                          f"{v:.1f} calls received per call made"),
-    "mtc_callers": Phrase(-1, "received", True,
-                          lambda v: _few(v, "nobody calls it", "called by only {n} numbers")),
-    "moc_called_back_share": Phrase(-1, "callback", False,
-                                    lambda v: "no number it calls ever calls back" if v <= 0 else
-                                    f"{_share(v)} of the numbers it calls call back"),
-    # either way: a box's few received calls are mostly call-backs (nobody else knows its
-    # number), a phone's mostly are not, an office's customers call back
-    "mtc_callback_share": Phrase(0, "callback", False,
-                                 lambda v: "no call received from a number it called" if v <= 0
-                                 else f"{_share(v)} of calls received from numbers it called"),
-    "n_cells": Phrase(-1, "cells", True,
-                      lambda v: "one cell" if round(v) <= 1 else _few(v, "", "only {n} cells")),
-    "n_sites": Phrase(-1, "cells", True,
-                      lambda v: "one site" if round(v) <= 1 else _few(v, "", "only {n} sites")),
-    "gyration_km": Phrase(-1, "cells", False,
-                          lambda v: "never moves" if v < 0.0005 else
-                          f"never moves (within {_km(v)})" if v < 1 else f"moves within {_km(v)}"),
-    "device_not_phone": Phrase(+1, "device_type", False,
-                               lambda v: "in a modem or gateway, not a phone" if v >= 0.5
-                               else "in a phone"),
-    "moves": Phrase(-1, "cells", True,
-                    lambda v: "never changes site" if v < 0.5 else
-                    "changes site once" if v < 1.5 else f"changes site {_n(v)} times"),
-    "comove_share": Phrase(+1, "comove", False,
-                           lambda v: f"{_share(v)} of its moves between sites made together "
-                           "with another SIM (same sites, same minutes)"),
-    "comove_peers": Phrase(+1, "comove", True,
-                           lambda v: f"moves together with {_n(v)} other SIMs"
-                           if v >= 1.5 else "moves together with another SIM"),
-    "imsi_neighbours": Phrase(+1, "batch", True,
-                              lambda v: f"{_n(v)} SIMs with neighbouring IMSIs on its devices or sites"),
-    "msisdn_neighbours": Phrase(+1, "batch", True,
-                                lambda v: f"{_n(v)} SIMs with neighbouring numbers on its devices or sites"),
-    "sms_mt_short_share": Phrase(+1, "otp", False,
-                                 lambda v: f"{_share(v)} of SMS received from short codes"),
-    "moc_gap_lt30_share": Phrase(+1, "gap", False,
-                                 lambda v: f"{_share(v)} of calls within 30 s of the previous one"),
-    "moc_max_per_hour": Phrase(+1, "rate", True, lambda v: f"up to {_n(v)} calls in one hour"),
-    "hour_entropy": Phrase(+1, "hours", False,
-                           lambda v: "active around the clock" if v >= 4.2 else
-                           "active only a few hours of the day" if v <= 2.5 else
-                           "activity spread over the day"),
-    "n_sms_mt": Phrase(-1, "sms_in", True,
-                       lambda v: _few(v, "no SMS received", "only {n} SMS received")),
-    "n_data": Phrase(-1, "data", True,
-                     lambda v: _few(v, "no data use", "only {n} data sessions")),
-    "n_imeis": Phrase(+1, "rotation", True, lambda v: f"moved between {_n(v)} devices"),
-    "imei_changes": Phrase(+1, "rotation", True, lambda v: f"changed device {_n(v)} times"),
-    "main_imei_share": Phrase(-1, "rotation", False,
-                              lambda v: f"only {_share(v)} of events on its main device"),
-    "moc_callee_ratio": Phrase(+1, "callees", False,
-                               lambda v: f"{_share(v)} of calls to a number not called before"
-                               if v < 0.995 else "every call to a different number"),
-    "moc_repeat_share": Phrase(-1, "callees", False,
-                               lambda v: "never calls a number twice" if v <= 0
-                               else f"only {_share(v)} of called numbers called again"),
-    "n_moc": Phrase(+1, "calls", True, lambda v: f"{_n(v)} calls made"),
-    "n_moc_answered": Phrase(+1, "calls", True, lambda v: f"{_n(v)} answered calls made"),
-    "moc_zero_share": Phrase(+1, "unanswered", False, lambda v: f"{_share(v)} of calls unanswered"),
-    "moc_short_share": Phrase(+1, "short", False,
-                              lambda v: f"{_share(v)} of calls answered but under 10 s"),
-    "moc_night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of calls at night"),
-    "night_share": Phrase(+1, "night", False, lambda v: f"{_share(v)} of activity at night"),
-    "moc_dur_std": Phrase(-1, "duration_sd", False,
-                          lambda v: f"call lengths barely vary (sd {v:,.0f} s)" if v < 30
-                          else f"call lengths vary (sd {v:,.0f} s)"),
-    "moc_dur_mean": Phrase(0, "duration", False, lambda v: f"calls last {v:,.0f} s on average"),
-    "moc_dur_median": Phrase(0, "duration", False, lambda v: f"median call {v:,.0f} s"),
-    "moc_gap_median": Phrase(-1, "gap", True, lambda v: f"a call every {v:,.0f} s (median)"),
-    "moc_gap_p10": Phrase(-1, "gap", True,
-                          lambda v: f"a tenth of calls within {v:,.0f} s of the previous one"),
-    "moc_gap_cv": Phrase(-1, "gap_cv", False,
-                         lambda v: f"calls at a steady rhythm (gap CV {v:.2f})" if v < 0.5
-                         else f"calls at irregular intervals (gap CV {v:.2f})"),
-    "top_cell_share": Phrase(+1, "cells", False, lambda v: f"{_share(v)} of events on one cell"),
-    "cell_entropy": Phrase(-1, "cells", False,
-                           lambda v: "almost always on the same cell" if v < 1
-                           else f"spread over cells ({v:.1f} bits)"),
-    "sms_peers": Phrase(+1, "sms_out", True, lambda v: f"{_n(v)} SMS contacts"),
-    "moc_intl_share": Phrase(0, "intl", False, lambda v: f"{_share(v)} of calls international"),
-    "moc_callee_entropy": Phrase(+1, "callees", False,
-                                 lambda v: f"called numbers never repeat ({v:.1f} bits)"),
-    "active_hours": Phrase(+1, "hours", True, lambda v: f"active in {_n(v)} distinct hours"),
-    "n_events": Phrase(+1, "volume", True, lambda v: f"{_n(v)} events"),
-    "lifetime_share": Phrase(-1, "lifetime", False,
-                             lambda v: f"seen over only {_share(v)} of the period"),
-    # the weekly rhythm: offices rest at weekends and evenings, boxes carry the evening wave
-    "moc_weekend_share": Phrase(+1, "week", False, lambda v: f"{_share(v)} of calls at weekends"),
-    "moc_office_share": Phrase(-1, "week", False,
-                               lambda v: f"{_share(v)} of calls in office hours (Mon-Fri 9-18)"),
-    "moc_evening_share": Phrase(+1, "evening", False,
-                                lambda v: f"{_share(v)} of calls in the evening (18-24)"),
-    "in_intl_share": Phrase(+1, "intl_in", False,
-                            lambda v: f"{_share(v)} of calls and SMS received from abroad"),
-    # levels ranked within the scanned network
-    "moc_per_day_pct": Phrase(+1, "calls", False,
-                              lambda v: f"calls a day in the {_tail(v)}"),
-    "callees_per_day_pct": Phrase(+1, "callees", False,
-                                  lambda v: f"numbers called a day in the {_tail(v)}"),
-    "sms_mo_per_day_pct": Phrase(+1, "sms_out", False,
-                                 lambda v: f"SMS sent a day in the {_tail(v)}"),
-    "moc_dur_mean_pct": Phrase(0, "duration", False,
-                               lambda v: f"mean call length in the {_tail(v)}"),
-}
+# the registry's phrases, most telling first: this order breaks ties
+PHRASES: dict[str, Phrase] = {name: BY_NAME[name].phrase for name in REASON_ORDER}
 # features that are never a reason on their own (times, calendar coverage)
-NOT_REASONS = frozenset({"first_seen", "last_seen", "active_days", "active_day_share"})
+NOT_REASONS = frozenset(f.name for f in REGISTRY if f.phrase is NOT_A_REASON)
 _RANK = {name: i for i, name in enumerate(PHRASES)}
 CAP = 5.0
 
 
-def _registry_meanings() -> dict[str, str]:
-    try:
-        from simbox.features import REGISTRY
-    except ImportError:
-        return {}
-    out = {}
-    for f in (REGISTRY.values() if isinstance(REGISTRY, dict) else REGISTRY):
-        out[getattr(f, "name", str(f))] = getattr(f, "meaning", "") or ""
-    return out
-
-
-def _phrase(name: str, meanings: dict[str, str]) -> Phrase:
+def _phrase(name: str, meanings: dict[str, str] | None = None) -> Phrase:
+    """The registry's phrase of a feature; a column it does not know is worded from
+    ``meanings`` (name -> label) or its name."""
     if name in PHRASES:
         return PHRASES[name]
-    label = meanings.get(name) or name.replace("_", " ")
+    label = (meanings or {}).get(name) or name.replace("_", " ")
     return Phrase(0, name, False, lambda v, label=label: f"{label}: {v:,.3g}")
 
 
@@ -243,7 +85,7 @@ def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
 
 
 def _phrases(row: pd.Series, contributions: pd.Series, floor: float, top: int,
-             meanings: dict[str, str], groups: set) -> list[str]:
+             meanings: dict[str, str] | None, groups: set) -> list[str]:
     """Up to ``top`` phrases of the features above ``floor``, strongest first, one per
     group; ``groups`` (updated) holds the groups already worded."""
     c = contributions.dropna()
@@ -278,7 +120,6 @@ def reasons(features_row: pd.Series, contributions: pd.Series | None = None, *,
     """
     if contributions is None and stats is None:
         raise ValueError("reasons() needs contributions or reference stats")
-    meanings = _registry_meanings() if meanings is None else meanings
     groups: set = set()
     phrases = []
     if contributions is not None:
@@ -328,14 +169,13 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     over its distinct values: 100,000 SIMs take a fraction of a second.
     """
     flagged_index = pd.Index(flagged_index)
-    meanings = _registry_meanings()
     if reference is None:
         reference = features.loc[~features.index.isin(flagged_index)]
         if len(reference) == 0:
             reference = features
     cols = [c for c in features.columns if c not in NOT_REASONS]
     rank = np.array([_RANK.get(c, len(_RANK)) for c in cols])
-    phrases = [_phrase(c, meanings) for c in cols]
+    phrases = [_phrase(c) for c in cols]
     values = features.loc[flagged_index, cols].to_numpy(dtype=float)
     dev = deviations(features.loc[flagged_index], reference_stats(reference))
     dev = dev.reindex(columns=cols).to_numpy(dtype=float)

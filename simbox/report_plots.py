@@ -3,7 +3,7 @@
 - score distribution of every scanned SIM, with the operating threshold;
 - activity by hour of day of the top deployments (share of each one's events);
 - feature comparison: flagged SIMs against all SIMs on the features that most
-  often explain a flag.
+  often explain a flag (those with a ``compare`` place in the feature registry).
 """
 from __future__ import annotations
 
@@ -13,16 +13,14 @@ import re
 import numpy as np
 import pandas as pd
 
+from simbox.features.registry import compared_features
 from simbox.outputs import CLASS_COLOURS
 from simbox.plotting import figure
 
 __all__ = ["score_plot", "hours_plot", "feature_plot", "COMPARED_FEATURES"]
 
-COMPARED_FEATURES = [("moc_callees", "distinct numbers called"), ("n_mtc", "calls received"),
-                     ("n_cells", "cells used"), ("imei_max_imsis", "SIMs on the same device"),
-                     ("n_sms_mo", "SMS sent"), ("n_data", "data sessions"),
-                     ("moc_gap_median", "median s between calls"),
-                     ("moc_dur_mean", "mean call length, s")]
+# (feature, label) in plot order, from the feature registry's ``compare``
+COMPARED_FEATURES = [(f.name, f.compare[1]) for f in compared_features()]
 DEPLOYMENT_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#7b3fb2", "#8c564b"]
 
 

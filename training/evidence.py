@@ -12,20 +12,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-MIN_EVENTS = 5
+from simbox.features.registry import MIN_EVIDENCE, REGISTRY
 
-_MOC = ("n_moc",)
+MIN_EVENTS = MIN_EVIDENCE
 # statistic -> the counts whose sum is the number of events it is computed from
-EVIDENCE = {
-    "moc_callee_ratio": _MOC, "moc_callee_entropy": _MOC, "moc_repeat_share": _MOC,
-    "moc_dur_mean": _MOC, "moc_dur_median": _MOC, "moc_dur_std": _MOC,
-    "moc_zero_share": _MOC, "moc_short_share": _MOC, "moc_intl_share": _MOC,
-    "moc_night_share": _MOC, "moc_gap_median": _MOC, "moc_gap_p10": _MOC,
-    "moc_gap_cv": _MOC, "moc_gap_lt30_share": _MOC,
-    "mt_mo_ratio": ("n_moc", "n_mtc"),
-    "sms_mt_short_share": ("n_sms_mt",),
-    "comove_share": ("moves",),
-}
+EVIDENCE = {f.name: f.evidence for f in REGISTRY if f.evidence}
 
 
 class EvidenceMask(TransformerMixin, BaseEstimator):

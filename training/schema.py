@@ -3,7 +3,9 @@
 A model uses every registry feature except absolute times (unit ``epoch s``:
 ``first_seen``, ``last_seen``), which say *when* the data was taken, not how a
 SIM behaves, and would not carry over to another week of data.  The hash covers
-the whole registry: any change to it makes old models refuse to load.
+what the feature values mean (names, dtypes, units, meanings, evidence rules and
+the constants of ``fastpath/constants.py``; see ``features.registry.schema_hash``):
+any change to it makes old models refuse to load.
 """
 from __future__ import annotations
 

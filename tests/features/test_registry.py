@@ -23,6 +23,16 @@ def test_every_feature_has_exactly_one_implementation():
     kernel, postf = set(SLOTS), set(post.POST)
     assert not kernel & postf
     assert names == kernel | postf, (names ^ (kernel | postf))
+    assert {f.name for f in REGISTRY if f.source == "kernel"} == kernel
+    assert {f.name for f in REGISTRY if f.source == "post"} == postf
+
+
+def test_the_report_compares_the_features_the_registry_places():
+    from simbox.features.registry import compared_features
+    from simbox.report_plots import COMPARED_FEATURES
+    places = [f.compare[0] for f in compared_features()]
+    assert places == list(range(1, len(places) + 1)) and len(places) >= 4
+    assert COMPARED_FEATURES == [(f.name, f.compare[1]) for f in compared_features()]
 
 
 def test_kernel_writes_columns_in_the_order_it_is_given():
@@ -67,3 +77,41 @@ def test_schema_hash_changes_with_the_registry():
         assert registry.schema_hash() != h
     finally:
         registry.REGISTRY = saved
+
+
+def test_schema_hash_covers_meanings_evidence_and_every_constant(monkeypatch):
+    import dataclasses
+    from simbox.fastpath import constants
+    from simbox.features import registry
+    h = schema_hash()
+    seen = {h}
+    for change in ({"meaning": "outgoing calls"}, {"evidence": ("n_mtc",)}, {"unit": "MOC"}):
+        f = dataclasses.replace(registry.BY_NAME["n_moc"], **change)
+        monkeypatch.setattr(registry, "REGISTRY", (f,) + registry.REGISTRY[1:])
+        seen.add(registry.schema_hash())
+        monkeypatch.undo()
+    for name, value in constants.values().items():
+        monkeypatch.setattr(constants, name, value + 1)
+        seen.add(registry.schema_hash())
+        monkeypatch.undo()
+    assert schema_hash() == h and len(seen) == 4 + len(constants.values())
+
+
+def test_constants_have_one_home():
+    """The kernel and the post-processing compute with the numbers of fastpath/constants.py."""
+    from simbox.fastpath import _aggregate, constants
+    from simbox.features import comove
+    from simbox.training import evidence
+    used = _aggregate.constants_in_use()
+    assert used == {k: constants.values()[k] for k in used}
+    assert (comove.MATCH_S, comove.CROWD, comove.MIN_SHARED) == (
+        constants.COMOVE_MATCH_S, constants.COMOVE_CROWD, constants.COMOVE_MIN_SHARED)
+    assert post.NEIGHBOUR_DISTANCE == constants.NEIGHBOUR_DISTANCE
+    assert evidence.MIN_EVENTS == constants.MIN_EVIDENCE
+    assert evidence.EVIDENCE == {f.name: f.evidence for f in REGISTRY if f.evidence}
+    # every constant is read by a kernel or a module that computes features
+    others = {"COMOVE_MATCH_S", "COMOVE_CROWD", "COMOVE_MIN_SHARED", "NEIGHBOUR_DISTANCE",
+              "MIN_EVIDENCE"}
+    assert set(constants.values()) == set(used) | others
+    for f in REGISTRY:
+        assert set(f.evidence) <= set(feature_names()) and f.name not in f.evidence, f

@@ -81,10 +81,21 @@ def test_phrases(name, value, text):
 
 
 def test_every_feature_has_a_phrase():
-    from simbox.features import feature_names
+    """Each registry entry says how a reason words its feature, or that it is never a reason;
+    the phrases of the registry are ranked, and word any value."""
+    from simbox.features.registry import NOT_A_REASON, REASON_ORDER, REGISTRY
+    from simbox.features.wording import Phrase
     from simbox.reasons import NOT_REASONS
-    assert [n for n in feature_names() if n not in PHRASES and n not in NOT_REASONS] == []
-    assert set(PHRASES) <= set(feature_names())
+    assert [f.name for f in REGISTRY if not isinstance(f.phrase, Phrase)] == []
+    assert sorted(NOT_REASONS) == ["active_day_share", "active_days", "first_seen", "last_seen"]
+    worded = [f for f in REGISTRY if f.phrase is not NOT_A_REASON]
+    assert sorted(REASON_ORDER) == sorted(f.name for f in worded)
+    assert list(PHRASES) == list(REASON_ORDER)
+    for f in worded:
+        assert f.phrase.direction in (-1, 0, 1) and f.phrase.group, f.name
+        for v in (0.0, 0.004, 0.5, 1.0, 2.0, 7.0, 1234.5):
+            text = f.phrase.words(v)
+            assert text and ": " not in text and "nan" not in text.split(), (f.name, v, text)
 
 
 def test_occlusion_contributions_follow_the_model(network):
@@ -165,11 +176,9 @@ def _reasons_one_by_one(features, index, contributions, reference, top=4, floor=
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_reasons_table_equals_one_sim_at_a_time(seed, monkeypatch):
+def test_reasons_table_equals_one_sim_at_a_time(seed):
     """Vectorised picking and wording (per feature, not per SIM) give the per-SIM result:
     ties, NaN values, all-NaN contribution rows, -0.0, repeated values, top 0 to 6."""
-    import simbox.reasons as r
-    monkeypatch.setattr(r, "_registry_meanings", lambda: {})
     rng = np.random.default_rng(seed)
     names = [n for n in PHRASES][:30] + ["mystery", "first_seen"]
     n = 400
