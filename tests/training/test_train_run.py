@@ -7,8 +7,7 @@ import pytest
 from simbox.training.dataset import build_training_set, truth_labels
 from simbox.training.model import Model
 from simbox.training.train import train
-
-FAST = {"max_iter": 30}
+from training_network import FAST
 
 
 @pytest.fixture(scope="module")
