@@ -32,6 +32,8 @@ import re
 
 import numpy as np
 
+from simbox.fastpath import _digits
+
 MAX_DIGITS = 18
 
 
@@ -89,7 +91,6 @@ def digits_length(code: int) -> int:
 
 def decode_array(codes) -> np.ndarray:
     """Digit strings (object array) of an array of digits codes."""
-    from simbox.fastpath import _digits
     return _digits.decode_array(np.ascontiguousarray(codes, dtype=np.int64))
 
 
