@@ -110,7 +110,7 @@ class BadRecords:
     __slots__ = ("policy", "rejects", "stats", "raises")
 
     def __init__(self, on_bad_records: str = "skip", rejects=None, stats=None):
-        from simbox.fastpath.stats import ReadStats
+        from simbox.fastpath.stats import ReadStats  # lazy: stats imports this module
         self.policy = check_policy(on_bad_records)
         self.raises = self.policy == "error"
         self.rejects = rejects

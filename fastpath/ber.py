@@ -21,10 +21,11 @@ import struct
 
 import numpy as np
 
+from simbox.errors import EmptyInputError, InputError
 from simbox.fastpath import _ber
 from simbox.fastpath.badrecords import BadRecords
 from simbox.fastpath.bytesource import ByteSource, open_source
-from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
+from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, decode_array
 from simbox.fastpath.stats import ReadStats, RejectsWriter, check_policy
 from simbox.progress import as_progress
 
@@ -258,7 +259,6 @@ class _Decoder:
         elif layout == "raw":
             framing = _ber.FRAMING_RAW
         else:
-            from simbox.errors import InputError
             raise InputError(f"{self.name}: not a TS 32.297 CDR file nor BER CS records "
                              f"(first bytes {head[:8].hex()})")
         buf, end, base, final, need = bytearray(head), len(head), 0, False, False
@@ -336,7 +336,6 @@ def _iter_columns(source, *, stats, rejects, on_bad_records, chunk_records, prog
         if dec.records == 0:
             log.warning("%s: no records", item_name)
     if records == 0:
-        from simbox.errors import EmptyInputError
         raise EmptyInputError(f"{name or source}: no CDR records")
 
 
@@ -355,7 +354,7 @@ class _CellCoder:
         self.cache = {}
 
     def codes(self, keys: np.ndarray) -> np.ndarray:
-        import pandas as pd   # a hash factorisation: a few ms per million keys
+        import pandas as pd  # lazy: ~0.4 s, for BER input only (a hash factorisation)
         inv, uniq = pd.factorize(keys)
         m = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq.tolist()):
@@ -404,8 +403,7 @@ def read_ber_records(source, *, plmn: str | None = None, stats: ReadStats | None
     are epoch seconds UTC (``NaN``-free int64, :data:`NA` where absent), cause
     :data:`NA` where absent, ``other_ton`` -1 where absent.
     """
-    import pandas as pd
-    from simbox.fastpath.events import decode_array
+    import pandas as pd  # lazy: ~0.4 s, only for this DataFrame
     stats = stats if stats is not None else ReadStats()
     frames = []
     for name, out, n in _iter_columns(source, stats=stats, rejects=rejects,

@@ -329,7 +329,7 @@ def _validate_profiled(m: ColumnMapping, bad):
     if not isinstance(m.imei_tokens, bool):
         bad("imei_tokens", f"must be true or false, not {m.imei_tokens!r}")
     if m.timezone is not None:
-        import zoneinfo
+        import zoneinfo  # lazy: it loads sysconfig; the CLI's parser imports this module
         try:
             zoneinfo.ZoneInfo(m.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):

@@ -9,6 +9,7 @@ with the cell as its token (``None`` = unknown), rejects as
 from __future__ import annotations
 
 import calendar
+import csv
 import datetime
 import gzip
 import re
@@ -206,7 +207,6 @@ def read_reference(source, mapping="canonical", max_record: int = 1 << 20):
         data = data[3:]
     nl = data.find(b"\n")
     head = data[: nl if nl >= 0 else len(data)].rstrip(b"\r").decode("utf-8")
-    import csv
     header = next(csv.reader([head], delimiter=m.separator, quotechar=m.quote))
     index = {h.strip().lower(): i for i, h in reversed(list(enumerate(header)))}
     col = {f: [index[n.strip().lower()] for n in m.source_columns(f)] for f in FIELDS}

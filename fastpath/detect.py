@@ -29,6 +29,7 @@ A required field that no column or several columns equally fit raises
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import re
@@ -36,6 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from simbox.errors import InputError
+from simbox.fastpath.bytesource import open_source
 from simbox.fastpath.columns import (PROFILES_DIR, ColumnMapping, _norm, builtin_profiles,
                                      load_mapping)
 
@@ -107,7 +109,6 @@ def _key(name: str) -> str:
 
 def read_sample(path) -> str:
     """The first ``SAMPLE_BYTES`` of a file's text (gzip inflated), cut at a line end."""
-    from simbox.fastpath.bytesource import open_source
     p = os.fspath(path)
     src = open_source(p, threaded=False, what="a CSV file")
     try:
@@ -272,7 +273,6 @@ class _Guess:
         return None
 
     def time_format(self, h, formats):
-        import datetime as dt
         vs = self.values[h][:200]
         for f in formats:
             try:

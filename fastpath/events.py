@@ -28,8 +28,11 @@ empty.  :func:`encode_digits` / :func:`decode_digits` convert; the kernels in
 from __future__ import annotations
 
 import enum
+import re
 
 import numpy as np
+
+from simbox.fastpath import _digits
 
 MAX_DIGITS = 18
 
@@ -88,8 +91,18 @@ def digits_length(code: int) -> int:
 
 def decode_array(codes) -> np.ndarray:
     """Digit strings (object array) of an array of digits codes."""
-    from simbox.fastpath import _digits
     return _digits.decode_array(np.ascontiguousarray(codes, dtype=np.int64))
+
+
+_NUMERIC_CELL = re.compile(r"^([0-9]+)\.0+$")
+
+
+def normalise_cell_id(token: str) -> str:
+    """A cell id as both sides are matched: ``7585772.0`` -> ``7585772`` (others as given)."""
+    if "." not in token:
+        return token
+    m = _NUMERIC_CELL.match(token)
+    return m.group(1) if m else token
 
 
 class CellDict:
@@ -202,8 +215,8 @@ class EventBatch:
 
     def to_pandas(self, cells: CellDict | None = None):
         """A readable DataFrame (digits decoded, types named, times as UTC)."""
-        import pandas as pd
-        from simbox.fastpath.keys import decode_ids
+        import pandas as pd  # lazy: ~0.4 s, only for this DataFrame
+        from simbox.fastpath.keys import decode_ids  # lazy: keys imports this module
         book = getattr(cells, "keys", None)
         df = pd.DataFrame({
             "record_type": pd.Categorical.from_codes(self.rtype.astype(np.int8), RECORD_TYPE_NAMES),

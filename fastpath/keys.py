@@ -30,6 +30,8 @@ import threading
 
 import numpy as np
 
+from simbox.fastpath.events import decode_array
+
 MSISDN_BASE = 2 * 10 ** 18
 TOKEN_BASE = 4 * 10 ** 18
 TOKEN_RANGE = (1 << 63) - 1 - TOKEN_BASE
@@ -75,7 +77,6 @@ class KeyBook:
 
     def decode(self, codes) -> np.ndarray:
         """Strings of key or device codes: digits for digit codes, the token for tokens."""
-        from simbox.fastpath.events import decode_array
         codes = np.ascontiguousarray(codes, np.int64)
         tok = codes >= TOKEN_BASE
         msisdn = (codes >= MSISDN_BASE) & ~tok
@@ -91,7 +92,6 @@ class KeyBook:
 def decode_ids(codes, book: KeyBook | None = None) -> np.ndarray:
     """Strings of subscriber keys or device codes (``book`` None: plain digits codes)."""
     if book is None:
-        from simbox.fastpath.events import decode_array
         codes = np.ascontiguousarray(codes, np.int64)
         if not len(codes) or int(codes.max()) < MSISDN_BASE:
             return decode_array(codes)

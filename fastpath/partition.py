@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from simbox.errors import ConfigError
 from simbox.fastpath import _partition
 from simbox.fastpath.events import BYTES_PER_EVENT, COLUMNS, COLUMN_NAMES
 from simbox.fastpath.machine import usable_cores
@@ -41,7 +42,6 @@ _UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 
 
 def parse_memory(value) -> int:
     """Bytes of a memory size: an int, or text such as ``"512MB"``, ``"2G"``, ``"1.5GiB"``."""
-    from simbox.errors import ConfigError
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         n = int(value)
     else:

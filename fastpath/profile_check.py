@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from simbox.fastpath.columns import FIELDS, load_mapping
 from simbox.fastpath.events import CellDict, EventBatch
+from simbox.fastpath.readers import expand_inputs, open_events
 from simbox.fastpath.stats import ReadStats, reject_share_error
 
 
@@ -72,7 +73,6 @@ class CheckResult:
 
 def check_profile(inputs, columns="canonical") -> CheckResult:
     """Read ``inputs`` with the profile ``columns``; the counts per field and reason."""
-    from simbox.fastpath.readers import expand_inputs, open_events
     m = load_mapping(columns)
     stats, sink, cells = ReadStats(), _Collector(), CellDict()
     per_file = []
@@ -87,7 +87,6 @@ def check_profile(inputs, columns="canonical") -> CheckResult:
 
 def preview(path, columns, n: int = 10):
     """The first ``n`` records of ``path`` read with the profile, as a readable DataFrame."""
-    from simbox.fastpath.readers import open_events
     cells, got = CellDict(), []
     for b in open_events(path, columns=load_mapping(columns), cells=cells, stats=ReadStats()):
         got.append(b.take(slice(0, n - sum(len(g) for g in got))))

@@ -24,7 +24,7 @@ each record batch (``pyarrow.compute`` and numpy):
    parsed time printed back must equal the text (one-digit fields padded);
 5. digits fields as in the kernel, ``7585772.0`` read as ``7585772`` when
    ``float_numbers``; cell parts are always read so (on both sides: the cell
-   table's ids are normalised the same way, ``normalise_cell_id``);
+   table's ids are normalised the same way, ``events.normalise_cell_id``);
 6. the subscriber key (``simbox.fastpath.keys``): the IMSI, the MSISDN, a hashed
    token, or per record the IMSI with a fallback to the MSISDN.
 
@@ -37,10 +37,13 @@ again with the separator.
 """
 from __future__ import annotations
 
+import csv
 import io
-import re
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from simbox.errors import ConfigError, EmptyInputError, InputError
 from simbox.fastpath.badrecords import BadRecords
@@ -55,7 +58,6 @@ from simbox.progress import as_progress
 BLOCK_BYTES = 4 << 20
 MAX_DURATION = 172800
 NO_KEY = "no subscriber key"
-_NUMERIC_CELL = re.compile(r"^([0-9]+)\.0+$")
 
 # reasons in the order they are checked (the kernel's wording)
 R_UTF8, R_TYPE, R_TIME, R_IMSI, R_MSISDN_KEY, R_NOKEY, R_IMEI, R_MSISDN, R_OTHER, R_DUR = \
@@ -67,14 +69,6 @@ REASON_TEXT = {R_UTF8: "not UTF-8", R_TYPE: "unknown record type", R_TIME: "unpa
                R_OTHER: "other_party is not a digit string",
                R_DUR: "duration is not 0-172800 seconds"}
 FIELD_COUNT = "wrong field count"
-
-
-def normalise_cell_id(token: str) -> str:
-    """A cell id as both sides are matched: ``7585772.0`` -> ``7585772`` (others as given)."""
-    if "." not in token:
-        return token
-    m = _NUMERIC_CELL.match(token)
-    return m.group(1) if m else token
 
 
 class _Content(io.RawIOBase):
@@ -165,7 +159,6 @@ class _Profiled:
         return io.BufferedReader(self.raw, 1 << 20)
 
     def _header(self, text) -> list:
-        import csv
         line = text.readline(1 << 20)
         if not line.strip(b"\xef\xbb\xbf \t\r\n"):
             if self.src.problem:
@@ -196,8 +189,6 @@ class _Profiled:
         self.col = {n: f"c{index[_norm(n)]}" for n in used}
 
     def _batches(self, f):
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
         self.stats.files += 1
         try:
             text = self._text(f)
@@ -334,7 +325,6 @@ class Normaliser:
     """Columns of one record batch -> event columns, a reason per row (see the module docstring)."""
 
     def __init__(self, m: ColumnMapping, batch, col: dict, cells: CellDict, book: KeyBook):
-        import pyarrow.compute as pc
         self.pc, self.m, self.batch, self.col = pc, m, batch, col
         self.cells, self.book = cells, book
         self.n = batch.num_rows
@@ -349,7 +339,6 @@ class Normaliser:
                 self.text[name] = self._utf8(batch.column(j), by_col[name])
 
     def _utf8(self, arr, header_name):
-        import pyarrow as pa
         try:
             return arr.cast(pa.string())
         except pa.ArrowInvalid:
@@ -375,7 +364,6 @@ class Normaliser:
 
     def val(self, header_name):
         """The column's trimmed values, null where empty or a null token."""
-        import pyarrow as pa
         if header_name is None:
             return pa.nulls(self.n, pa.string())
         v = self._vals.get(header_name)
@@ -416,7 +404,6 @@ class Normaliser:
     def digits(self, v, lo, hi, plus=False):
         """(digits codes, present, valid) of a string column (``+`` dropped with ``plus``)."""
         pc = self.pc
-        import pyarrow as pa
         present = ~_isnull(v)
         s = v
         if self.m.float_numbers and _has(pc, s, "."):
@@ -483,7 +470,6 @@ class Normaliser:
         self.fail(self.rtype == -2, R_TYPE, names[0])
 
     def times(self):
-        import pyarrow as pa
         pc, m = self.pc, self.m
         names = m.source_columns("start_time")
         text = self.val(names[0])
@@ -513,7 +499,6 @@ class Normaliser:
 
     def _parse(self, text, fmt):
         """(epoch seconds as written, bad, zoned) of a time column."""
-        import pyarrow as pa
         pc = self.pc
         s = pc.replace_substring_regex(text, pattern=r"\.[0-9]+", replacement="", max_replacements=1) \
             if (fmt == "iso" or "%f" in fmt) else text
@@ -577,7 +562,6 @@ class Normaliser:
 
     def tokens(self, v, mask) -> np.ndarray:
         """Token codes of the values of ``v`` where ``mask`` (hashed once per distinct value)."""
-        import pyarrow as pa
         sub = v.filter(_bools(mask))
         enc = self.pc.dictionary_encode(sub)
         if isinstance(enc, pa.ChunkedArray):
@@ -586,7 +570,6 @@ class Normaliser:
         return codes[_np(enc.indices)]
 
     def durations(self):
-        import pyarrow as pa
         pc = self.pc
         v, where = self.party("duration_s")
         present = ~_isnull(v)
@@ -618,7 +601,6 @@ class Normaliser:
 # its input is a pandas object), half a second the commands never need.
 
 def _strings(values):
-    import pyarrow as pa
     enc = [str(v).encode("utf-8") for v in values]
     offsets = np.zeros(len(enc) + 1, np.int32)
     np.cumsum([len(e) for e in enc], out=offsets[1:])
@@ -627,14 +609,12 @@ def _strings(values):
 
 
 def _bools(mask):
-    import pyarrow as pa
     mask = np.asarray(mask, bool)
     return pa.Array.from_buffers(pa.bool_(), len(mask),
                                  [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
 
 
 def _int64s(values, type_=None):
-    import pyarrow as pa
     values = np.ascontiguousarray(values, np.int64)
     return pa.Array.from_buffers(type_ or pa.int64(), len(values),
                                  [None, pa.py_buffer(values)])
@@ -657,7 +637,6 @@ _NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int
 def _np(arr, fill=None) -> np.ndarray:
     """A numpy copy of a primitive or boolean Arrow array, nulls as ``fill`` (from its
     buffers: ``to_numpy`` and ``fill_null`` would import pandas)."""
-    import pyarrow as pa
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     n, off = len(arr), arr.offset
@@ -684,7 +663,6 @@ def _bits(buf, off, n) -> np.ndarray:
 
 def _const(text: str, n: int):
     """A string array of ``n`` times ``text``."""
-    import pyarrow as pa
     b = text.encode("utf-8")
     offsets = np.arange(n + 1, dtype=np.int32) * len(b)
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
@@ -692,7 +670,6 @@ def _const(text: str, n: int):
 
 
 def _isnull(arr) -> np.ndarray:
-    import pyarrow.compute as pc
     return _np(pc.is_null(arr))
 
 

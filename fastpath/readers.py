@@ -19,6 +19,7 @@ from typing import Callable
 from simbox.errors import EmptyInputError, InputError
 from simbox.fastpath.bytesource import SNIFF_BYTES, STDIN, open_source
 from simbox.fastpath.columns import load_mapping
+from simbox.fastpath.csvread import read_csv_events
 from simbox.fastpath.events import CellDict
 from simbox.fastpath.stats import (ReadStats, check_policy, check_share,
                                    reject_share_error)
@@ -60,7 +61,6 @@ def _looks_like_text(head: bytes, gzipped: bool) -> bool:
 
 def _read_csv(source, *, name, columns, cells, stats, rejects, on_bad_records, chunk_rows,
               progress):
-    from simbox.fastpath.csvread import read_csv_events
     return read_csv_events(source, mapping=columns, cells=cells, stats=stats, rejects=rejects,
                            on_bad_records=on_bad_records, chunk_rows=chunk_rows,
                            progress=progress, name=name)
@@ -68,13 +68,13 @@ def _read_csv(source, *, name, columns, cells, stats, rejects, on_bad_records, c
 
 def _looks_like_ber(head: bytes, gzipped: bool) -> bool:
     """A TS 32.297 CDR file header, or BER CS records back to back (see fastpath/ber.py)."""
-    from simbox.fastpath.ber import sniff
+    from simbox.fastpath.ber import sniff  # lazy: ~12 ms, only for BER input
     return sniff(head) is not None
 
 
 def _read_ber(source, *, name, columns, cells, stats, rejects, on_bad_records, chunk_rows,
               progress):
-    from simbox.fastpath.ber import read_ber_events
+    from simbox.fastpath.ber import read_ber_events  # lazy: ~12 ms, only for BER input
     return read_ber_events(source, cells=cells, stats=stats, rejects=rejects,
                            on_bad_records=on_bad_records, chunk_records=chunk_rows,
                            progress=progress, name=name)
@@ -82,12 +82,12 @@ def _read_ber(source, *, name, columns, cells, stats, rejects, on_bad_records, c
 
 def _looks_like_capture(head: bytes, gzipped: bool) -> bool:
     """pcap (either byte order, micro- or nanosecond) or pcapng magic number."""
-    from simbox.fastpath.signaling import sniff_capture
+    from simbox.fastpath.signaling import sniff_capture  # lazy: ~9 ms, only for captures
     return sniff_capture(head, gzipped)
 
 
 def _read_capture(source, **options):
-    from simbox.fastpath.signaling import read_capture_format
+    from simbox.fastpath.signaling import read_capture_format  # lazy: ~9 ms, only for captures
     return read_capture_format(source, **options)
 
 

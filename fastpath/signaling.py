@@ -19,11 +19,11 @@ from typing import Iterator
 
 import numpy as np
 
-from simbox.errors import EmptyInputError, InputError
+from simbox.errors import ConfigError, EmptyInputError, InputError
 from simbox.fastpath import _sigdecode
 from simbox.fastpath.badrecords import BadRecords
 from simbox.fastpath.bytesource import STDIN, open_source
-from simbox.fastpath.events import CellDict, EventBatch, RecordType
+from simbox.fastpath.events import CellDict, EventBatch, RecordType, decode_array
 from simbox.fastpath.stats import ReadStats, check_policy
 from simbox.progress import NO_PROGRESS, as_progress
 
@@ -289,7 +289,7 @@ class _Reader:
 
     # -- pcapng, blocks read by scapy ----------------------------------------------------
     def read_pcapng(self, src, chunk_packets, progress) -> Iterator[EventBatch]:
-        from scapy.utils import RawPcapNgReader
+        from scapy.utils import RawPcapNgReader  # lazy: scapy (~1 s), for pcapng only
         try:
             reader = RawPcapNgReader(src.fh)
         except Exception as exc:  # scapy raises Scapy_Exception / struct.error on a bad header
@@ -425,7 +425,6 @@ def read_signaling_events(paths, *, cells: CellDict | None = None, stats: ReadSt
     file object.
     """
     if not isinstance(chunk_packets, int) or chunk_packets < 1:
-        from simbox.errors import ConfigError
         raise ConfigError(f"chunk_packets must be a positive integer, not {chunk_packets!r}")
     reader = _Reader(cells, stats, rejects, on_bad_records, counts)
     progress = as_progress(progress)
@@ -452,8 +451,7 @@ def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
     (TAC/LAC, -1 none), ``ci`` (ECI/CI, -1 none), ``cell_id`` (token), ``rat``, ``file``.
     For inspection and tests; meant for captures that fit in memory.
     """
-    import pandas as pd
-    from simbox.fastpath.events import decode_array
+    import pandas as pd  # lazy: ~0.4 s, only for this DataFrame
     frames = []
     reader = _Reader(None, stats, rejects, on_bad_records, counts)
     for p in _as_list(paths):

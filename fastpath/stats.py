@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
+from simbox.errors import ConfigError, TooManyRejectsError
 from simbox.fastpath.badrecords import (  # noqa: F401  (re-exported)
     BAD_RECORD_POLICIES, REJECTS_COLUMNS, RejectsWriter, check_policy,
 )
@@ -39,7 +40,6 @@ def check_share(limit) -> float | None:
     except (TypeError, ValueError):
         v = -1.0
     if not 0.0 <= v <= 1.0:
-        from simbox.errors import ConfigError
         raise ConfigError(f"max_reject_share must be a share between 0 and 1 (or None), "
                           f"not {limit!r}")
     return v
@@ -51,7 +51,6 @@ def reject_share_error(name: str, records: int, rejected, limit: float | None):
     total = sum(rejected.values())
     if limit is None or records <= 0 or total <= limit * records:
         return None
-    from simbox.errors import TooManyRejectsError
     top = collections.Counter(rejected).most_common()
     reason, n = top[0]
     fix = FIXES.get(reason, "check the column profile (simbox columns check FILE --columns "

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simbox.errors import ConfigError, TooManyRejectsError
 from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
                                        slot_columns)
-from simbox.fastpath.events import CellDict, decode_array
+from simbox.fastpath.events import CellDict, decode_array, normalise_cell_id
 from simbox.fastpath.keys import MSISDN_BASE, decode_ids, kind_of
-from simbox.fastpath.profile_read import normalise_cell_id
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
-from simbox.errors import TooManyRejectsError
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
                                    check_share, reject_share_error)
 from simbox.features import post
+from simbox.features.frames import arrow_table, is_frame
 from simbox.features.registry import REGISTRY, feature_names
-from simbox.features.tables import Cells, cell_table, is_frame, load_cells, load_tac
+from simbox.features.tables import Cells, cell_table, load_cells, load_tac
 from simbox.progress import as_progress
 
 POST_FEATURES = set(post.POST)
@@ -65,7 +65,7 @@ class FeatureResult:
     def features(self):
         """DataFrame: index imsi (str), columns feature_names() with the registry's dtypes."""
         if self._features is None:
-            import pandas as pd
+            import pandas as pd  # lazy: simbox features never imports pandas
             cols = dict(self.columns)
             index = pd.Index(cols.pop("imsi"), name="imsi", dtype=object)
             self._features = pd.DataFrame(cols, index=index, copy=False)
@@ -123,10 +123,12 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         inputs = [inputs]
     if isinstance(signaling, (str, os.PathLike)):
         signaling = [signaling]
-    if signaling:
-        from simbox.fastpath.signaling import check_captures
-        check_captures(signaling)       # --signaling must name captures, not CDR files
+    # lazy: the readers (isal, kernels, ~140 ms); the CLI's parser imports this module for
+    # compute_features' defaults
     from simbox.fastpath.readers import open_events
+    if signaling:
+        from simbox.fastpath.signaling import check_captures  # lazy: as open_events
+        check_captures(signaling)       # --signaling must name captures, not CDR files
     stats = ReadStats()
     celldict = CellDict()
     own = not isinstance(rejects, RejectsWriter)
@@ -265,7 +267,7 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=No
 def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=None,
             key_kind=None):
     """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
-    import pandas as pd
+    import pandas as pd  # lazy: simbox features never imports pandas
     index = pd.Index(imsi_s, name="imsi", dtype=object)
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
@@ -309,7 +311,6 @@ def write_table(table, path) -> str:
 
     A FeatureResult goes to Parquet straight from its columns (no pandas).
     """
-    from simbox.errors import ConfigError
     path = os.fspath(path)
     ext = path.lower().rsplit(".", 1)[-1] if "." in os.path.basename(path) else ""
     if ext not in ("parquet", "csv"):
@@ -319,8 +320,8 @@ def write_table(table, path) -> str:
     tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         if ext == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            import pyarrow as pa  # lazy: ~80 ms, only to write Parquet
+            import pyarrow.parquet as pq  # lazy: as pyarrow
             if isinstance(table, FeatureResult):
                 arrow = arrow_table(table.columns)
                 if table.subscriber_key is not None:     # the key is not always an IMSI
@@ -340,49 +341,3 @@ def write_table(table, path) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
-
-
-def arrow_table(columns: dict):
-    """The pyarrow Table of :attr:`FeatureResult.columns`, as ``pa.Table.from_pandas``
-    makes it of ``features.reset_index()`` (imsi a large_string first, NaN as null).
-
-    Built from buffers: ``pa.array`` would import pandas (to ask whether its input is
-    a pandas object).
-    """
-    import pyarrow as pa
-    arrays = {}
-    for name, a in columns.items():
-        a = np.ascontiguousarray(a)
-        if name == "imsi":
-            arrays[name] = _arrow_strings(a)
-            continue
-        if a.dtype.kind not in "iuf":
-            raise TypeError(f"feature column {name!r}: dtype {a.dtype} is not numeric")
-        mask = np.isnan(a) if a.dtype.kind == "f" else None
-        nulls = int(mask.sum()) if mask is not None else 0
-        valid = pa.py_buffer(np.packbits(~mask, bitorder="little")) if nulls else None
-        arrays[name] = pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a),
-                                             [valid, pa.py_buffer(a)], null_count=nulls)
-    return pa.table(arrays)
-
-
-def _arrow_strings(a: np.ndarray):
-    """A large_string pyarrow Array of a numpy str array (no nulls)."""
-    import pyarrow as pa
-    n = len(a)
-    offsets = np.zeros(n + 1, np.int64)
-    try:
-        b = a.astype("S")                   # IMSIs: ASCII digits, one fixed-width block
-    except UnicodeEncodeError:
-        b = None
-    if b is not None and n and b.dtype.itemsize:
-        mat = b.view(np.uint8).reshape(n, b.dtype.itemsize)
-        keep = mat != 0                     # the NUL padding after each string
-        np.cumsum(keep.sum(axis=1), out=offsets[1:])
-        data = mat[keep].tobytes()
-    else:
-        enc = [s.encode() for s in a.tolist()]
-        np.cumsum(np.fromiter(map(len, enc), np.int64, n), out=offsets[1:])
-        data = b"".join(enc)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
-                                                       pa.py_buffer(data)], null_count=0)

@@ -17,6 +17,7 @@ from simbox.fastpath import constants
 from simbox.fastpath.events import decode_array
 from simbox.fastpath.keys import decode_ids
 from simbox.features import _post
+from simbox.features.comove import comovement_counts
 from simbox.features.tables import is_phone
 
 NEIGHBOUR_DISTANCE = constants.NEIGHBOUR_DISTANCE
@@ -173,7 +174,6 @@ def neighbours(ctx: Context):
 
 
 def comovement(ctx: Context):
-    from simbox.features.comove import comovement_counts
     n = len(ctx.imsi)
     empty = np.empty(0, np.int64)
     get = lambda a: empty if a is None else a  # noqa: E731

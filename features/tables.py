@@ -1,9 +1,11 @@
 """Reference tables a feature run joins: ``cells.csv`` (cell -> site, coordinates) and
 the TAC table (``tac,device_type``, GSMA style).
 
-Read with the ``csv`` module and numpy: ``simbox features`` never imports pandas.
-DataFrames from library callers are accepted too (recognised without importing
-pandas); :meth:`Cells.to_frame` gives the checked cell table as a DataFrame.
+Read with the ``csv`` module and numpy, as ``pandas.read_csv`` reads them (blank and
+repeated column names, short rows, blank lines): ``simbox features`` never imports
+pandas (see :mod:`simbox.features.frames`).  pyarrow's CSV reader refuses short rows
+and lines of spaces.  DataFrames from library callers are accepted too;
+:meth:`Cells.to_frame` gives the checked cell table as a DataFrame.
 """
 from __future__ import annotations
 
@@ -17,23 +19,14 @@ import numpy as np
 
 from simbox.errors import InputError
 from simbox.fastpath.aggregate import CellTable
-from simbox.fastpath.profile_read import normalise_cell_id
+from simbox.fastpath.events import normalise_cell_id
+from simbox.features.frames import is_frame, is_series
 
 CELL_COLUMNS = ("cell_id", "site_id", "lat", "lon")
 TAC_COLUMNS = ("tac", "device_type")
 # device types (GSMA TAC database wording, lower case) that are handsets
 PHONE_WORDS = ("phone", "tablet", "smartphone", "handheld")
 TAC_RE = re.compile(r"[0-9]{8}")
-
-
-def is_frame(x) -> bool:
-    """A pandas DataFrame, told without importing pandas."""
-    return type(x).__module__.startswith("pandas") and hasattr(x, "columns") and hasattr(x, "iloc")
-
-
-def is_series(x) -> bool:
-    """A pandas Series, told without importing pandas."""
-    return type(x).__module__.startswith("pandas") and hasattr(x, "index") and not hasattr(x, "columns")
 
 
 @dataclass
@@ -157,7 +150,7 @@ class Cells:
     def to_frame(self):
         """A DataFrame indexed by ``cell_id`` with ``site_id``, ``lat``, ``lon`` and the
         other columns (from a file: strings; from a DataFrame: as given)."""
-        import pandas as pd
+        import pandas as pd  # lazy: simbox features never imports pandas
         rows = self.rows
         if rows.frame is not None:
             df = rows.frame.copy()
@@ -257,6 +250,8 @@ def cell_table(tokens: list[str], cells: Cells | None) -> tuple[CellTable, np.nd
 
 def _factorize(values) -> tuple[np.ndarray, np.ndarray]:
     """(code per value, distinct values in order of first appearance)."""
-    first: dict = {}
-    codes = np.array([first.setdefault(v, len(first)) for v in values], dtype=np.intp)
-    return codes, np.array(list(first), dtype=object)
+    uniq, first, codes = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[codes], uniq[order]

@@ -9,6 +9,8 @@ The public API (loaded on first use, so that ``import simbox`` stays light)::
     report = simbox.evaluate(model, feats, labels="labels.csv")
     net = simbox.simulate(20_000, 7, "mixed", seed=1, out="sim/")
 """
+import importlib
+
 from simbox._version import __version__
 from simbox.errors import (ConfigError, EmptyInputError, InputError, ModelError,
                            ParseError, SimboxError)
@@ -29,7 +31,6 @@ __all__ = ["__version__", "SimboxError", "InputError", "ParseError", "EmptyInput
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'simbox' has no attribute {name!r}")

@@ -47,9 +47,9 @@ class DemoResult:
 def compare_with_truth(flagged: pd.DataFrame, deployments: pd.DataFrame, truth: pd.DataFrame,
                        planted: pd.DataFrame) -> dict:
     """What a scan found against the simulator's ``truth.csv`` and ``deployments.csv``."""
-    import numpy as np      # here, not at the top: the CLI's parser reads DEMO_NETWORK
-    import pandas as pd
-    from simbox.sites import haversine_m
+    import numpy as np  # lazy: the CLI's parser reads DEMO_NETWORK
+    import pandas as pd  # lazy: the CLI's parser reads DEMO_NETWORK
+    from simbox.sites import haversine_m  # lazy: pandas; the CLI's parser reads DEMO_NETWORK
     truth = truth.astype({"imsi": str}).set_index("imsi")
     fraud = truth.index[truth["class"].isin(["simbox", "cardfarm"])]
     flagged_ids = pd.Index(flagged["imsi"].astype(str))
@@ -96,9 +96,9 @@ def demo(out=None, *, subscribers: int = DEMO_NETWORK["subscribers"],
 
     ``out`` defaults to a new folder in the system's temporary folder.
     """
-    import pandas as pd
-    from simbox.data import simulate
-    from simbox.scan import scan
+    import pandas as pd  # lazy: the CLI's parser reads DEMO_NETWORK
+    from simbox.data import simulate  # lazy: pandas; the CLI's parser reads DEMO_NETWORK
+    from simbox.scan import scan  # lazy: sklearn; the CLI's parser reads DEMO_NETWORK
     t0 = time.monotonic()
     out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="simbox-demo-"))
     net_dir = out / "network"

@@ -43,6 +43,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from simbox.errors import ConfigError
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
@@ -61,7 +65,6 @@ class LinkRules:
     max_leaders: int = 64          # site+hours: profiles each SIM is compared with, per site
 
     def __post_init__(self):
-        from simbox.errors import ConfigError
         if not 0.0 <= self.hour_similarity <= 1.0:
             raise ConfigError(f"hour_similarity must be within [0, 1], not {self.hour_similarity}")
         if self.number_gap < 1:
@@ -319,8 +322,6 @@ WEAK_LINKS = ("site+hours",)
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
     """Connected component of each of ``n`` nodes (scipy.sparse.csgraph), any numbering."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
@@ -431,7 +432,6 @@ def priority(mean_score, n_sims, days_idle) -> np.ndarray:
 def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     """Rows summed per group (``group``: 0..n_groups-1 per row), as a sparse product:
     linear in the rows, whatever the number of groups."""
-    from scipy.sparse import csr_matrix
     rows = np.asarray(rows, dtype=float)
     if rows.ndim != 2:      # (0, 24) stays as it is: reshape(0, -1) cannot infer the width
         rows = rows.reshape(len(group), -1 if len(group) else 0)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import inspect
 
+from simbox.errors import ConfigError
+
 #: the options, in the order --help lists them (keyword names of compute_features)
 INPUT_OPTIONS = ("columns", "timezone", "on_bad_records", "max_reject_share", "rejects",
                  "cells", "tac", "workers", "memory_limit")
@@ -25,13 +27,14 @@ MODEL_TIMEZONE = ("scan", "evaluate")
 
 def library_defaults() -> dict:
     """The defaults of the input options: those of :func:`compute_features`."""
-    from simbox.features import compute_features
+    from simbox.features import compute_features  # lazy: when a parser is built, not on import
     sig = inspect.signature(compute_features).parameters
     return {name: sig[name].default for name in INPUT_OPTIONS if name in sig}
 
 
 def add_input_options(p, command: str) -> None:
     """Add the input options to the argparse parser of ``command``."""
+    # lazy: when a parser is built, not on import (the fast path: numpy, kernels)
     from simbox.fastpath.columns import builtin_profiles
     from simbox.fastpath.stats import BAD_RECORD_POLICIES
     d = library_defaults()
@@ -77,7 +80,6 @@ def input_options(args, out: str | None = None) -> dict:
     ``out``: the command's output, for the default rejects file (None: none).
     ``timezone`` is left out when not given (the library picks its default).
     """
-    from simbox.errors import ConfigError
     opts = {name: getattr(args, name) for name in INPUT_OPTIONS}
     if opts["workers"] is not None and opts["workers"] < 1:
         raise ConfigError(f"--workers must be at least 1, not {opts['workers']}")

@@ -8,10 +8,11 @@ This module imports nothing of the project, so every layer may use it.
 """
 from __future__ import annotations
 
+from matplotlib.figure import Figure
+
 __all__ = ["figure"]
 
 
 def figure(width: float, height: float, dpi: int = 100):
     """A new Figure of ``width`` x ``height`` inches."""
-    from matplotlib.figure import Figure
     return Figure(figsize=(width, height), dpi=dpi)

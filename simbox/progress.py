@@ -71,7 +71,7 @@ class Bar:
     def stage(self, label: str, total: float | None = None, unit: str = "") -> None:
         self.finish()
         if self.enabled:
-            from tqdm import tqdm
+            from tqdm import tqdm  # lazy: only when a bar is drawn (the parser imports this module)
             self._bar = tqdm(desc=label, total=total, unit=unit or "it", file=self.stream,
                              unit_scale=unit == "B", unit_divisor=1024, dynamic_ncols=True,
                              mininterval=0.2, leave=True,

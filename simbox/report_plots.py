@@ -7,11 +7,15 @@
 """
 from __future__ import annotations
 
+import inspect
 import io
 import re
 
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from simbox.features.registry import compared_features
 from simbox.outputs import CLASS_COLOURS
@@ -25,15 +29,12 @@ DEPLOYMENT_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#7b3fb2", "#8
 
 
 def _horizontal_kwargs():
-    import inspect
-    from matplotlib.axes import Axes
     if "orientation" in inspect.signature(Axes.boxplot).parameters:
         return {"orientation": "horizontal"}
     return {"vert": False}
 
 
 def _svg(fig, salt: str) -> str:
-    import matplotlib
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt,
                                 "font.family": "sans-serif"}):
@@ -51,7 +52,6 @@ def _plain_number(v, _pos=None):
 
 def _plain():
     """A tick formatter writing plain numbers (1, 10, 1,000)."""
-    from matplotlib.ticker import FuncFormatter
     return FuncFormatter(_plain_number)
 
 
@@ -129,7 +129,6 @@ def feature_plot(features: pd.DataFrame, flagged: pd.Series) -> str:
         ax.set_yticks([1, 2], ["others", "flagged"], fontsize=8.5)
         top = max(np.nanmax(d) if np.isfinite(d).any() else 0 for d in data)
         if top > 50:
-            from matplotlib.ticker import FixedLocator
             ax.set_xscale("symlog", linthresh=1)
             ax.set_xlim(left=0)
             ax.xaxis.set_major_locator(FixedLocator([0] + [10 ** k for k in range(int(np.log10(top)) + 1)]))

@@ -36,6 +36,7 @@ import pandas as pd
 
 from simbox.deployments import hours_text, sum_rows
 from simbox.errors import InputError
+from simbox.features.tables import load_cells as read_cells
 
 __all__ = ["CELL_COLUMNS", "load_cells", "haversine_m", "locate", "site_table", "SITE_COLUMNS"]
 
@@ -56,7 +57,6 @@ def load_cells(cells) -> pd.DataFrame:
     (:func:`simbox.features.tables.load_cells`: columns, coordinates, unique
     cells, with file:line:field), plus: at least one cell.
     """
-    from simbox.features.tables import load_cells as read_cells
     if isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id":
         cells = cells.reset_index()
     table = read_cells(cells).to_frame()

@@ -21,13 +21,15 @@ CANONICAL = ("record_type", "start_time", "imsi", "imei", "msisdn", "other_party
              "duration_s", "cell_id")
 LAYOUTS = ("operator-anon", "msc-words", "msc-hourly", "msc-compact")
 T0 = int(dt.datetime(2024, 6, 3, tzinfo=dt.timezone.utc).timestamp())
+EVENTS = 333        # good records of each layout's file (besides its broken rows)
+SUBSCRIBERS = 12    # the SIMs the events cycle through: 3 boxes, 2 farms, 7 phones
 
 
-def base_events(seed: int = 7, n: int = 333, *, cells_numeric: bool = True) -> list:
+def base_events(seed: int = 7, n: int = EVENTS, *, cells_numeric: bool = True) -> list:
     """``n`` canonical rows (dicts of strings; start_time as epoch seconds, int)."""
     rng = random.Random(seed)
     subs = []
-    for i in range(12):
+    for i in range(SUBSCRIBERS):
         kind = "box" if i < 3 else "farm" if i < 5 else "phone"
         subs.append({"imsi": f"26201{4000000000 + 37 * i:010d}",
                      "msisdn": f"4917{20000000 + 7919 * i:08d}",
@@ -219,7 +221,7 @@ def canonical_rows(rows, layout: str) -> list:
     return out
 
 
-def write_all(folder, seed: int = 7, n: int = 333) -> dict:
+def write_all(folder, seed: int = 7, n: int = EVENTS) -> dict:
     """Every built-in layout's test file (broken rows included) in ``folder``: {layout: path}."""
     os.makedirs(folder, exist_ok=True)
     out = {}

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from simbox.errors import InputError
+from simbox.training.labels import CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,6 @@ def out_of_fold(make_model, X: pd.DataFrame, y, splits, *, sample_weight=None, p
     applied to the test part.  So every SIM is scored by a model that never saw its
     case.  Returns ``(logits, proba, fold)``: ``proba`` columns in ``CLASSES`` order.
     """
-    from simbox.training.labels import CLASSES
     y = np.asarray(y).astype(str)
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     m = make_model()

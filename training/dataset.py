@@ -24,6 +24,7 @@ import pandas as pd
 
 from simbox.errors import InputError
 from simbox.training.defaults import SEIZURE_WEIGHT
+from simbox.training.knowledge import Knowledge
 from simbox.training.labels import CLASSES, LabelSet, expand_labels, read_labels
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,6 @@ def _simulated_sets(simulated):
     """``[(X DataFrame, truth, population weights or None, info)]`` of the simulated inputs:
     a :class:`~simbox.training.knowledge.Knowledge`, a ``(features, truth)`` pair, or a
     list of them."""
-    from simbox.training.knowledge import Knowledge
     if simulated is None:
         return []
     if isinstance(simulated, (Knowledge, tuple)):

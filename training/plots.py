@@ -10,7 +10,9 @@ import base64
 import pathlib
 
 import numpy as np
+from sklearn.calibration import calibration_curve
 
+from simbox.pages import render
 from simbox.plotting import figure
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.threshold import precision_recall_curve_weighted
@@ -62,7 +64,6 @@ def plot_pr_curves(path, labels, proba, weight=None, *, threshold=None, rules_po
 
 def plot_calibration(path, labels, proba, *, n_bins=10):
     """Reliability diagram per class: mean predicted probability vs observed share."""
-    from sklearn.calibration import calibration_curve
     labels = np.asarray(labels)
     fig = figure(6.4, 4.8)
     ax = fig.subplots()
@@ -97,7 +98,6 @@ def _fmt(v, digits=4) -> str:
 
 def write_report(folder, card: dict) -> pathlib.Path:
     """``report.html`` with the model card's headline numbers and the PNGs inlined."""
-    from simbox.pages import render
     folder = pathlib.Path(folder)
     cv = card.get("metrics", {})
     rows = [(name, m.get("per_sim", {}), m.get("per_deployment", {}))

@@ -13,6 +13,7 @@ import pathlib
 import pandas as pd
 
 from simbox.errors import InputError
+from simbox.features import compute_features
 from simbox.progress import as_progress
 from simbox.training.model import Model
 
@@ -83,7 +84,6 @@ def features_from(inputs=(), features=None, *, progress=None, **options):
     if features:
         df = read_features_file(features)
         return df, [{"path": os.fspath(features), "rows": int(len(df))}]
-    from simbox.features import compute_features
     res = compute_features(list(inputs), progress=progress, **options)
     files = [{"path": os.fspath(p), "bytes": os.path.getsize(p) if os.path.isfile(p) else None}
              for p in inputs]
@@ -95,6 +95,7 @@ def read_truth(path) -> pd.DataFrame:
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such truth file")
+    # lazy: the training modules (~25 ms) are not for simbox scan, which loads this module
     from simbox.training.dataset import truth_frame
     try:
         t = pd.read_csv(p, dtype=str, keep_default_na=False)
@@ -114,7 +115,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
     simulate`` to train beside the seizures (their CDRs, ``cells.csv``, ``tac.csv``,
     ``truth.csv``); ``knowledge``: also simbox's shipped simulated knowledge.
     """
-    from simbox.training.train import SIMULATED_DEFAULT, train
+    from simbox.training.train import SIMULATED_DEFAULT, train  # lazy: as truth_frame
     fopts = dict(feature_options or {})
     progress = as_progress(progress)
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
@@ -137,7 +138,7 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
     if labels is None:
         if t is None:
             raise InputError("give --labels labels.csv (or --truth truth.csv of a simulation)")
-        from simbox.training.dataset import truth_labels
+        from simbox.training.dataset import truth_labels  # lazy: as truth_frame
         labels = truth_labels(t)
     else:
         fingerprint.append({"labels": os.fspath(labels)})
@@ -151,8 +152,8 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
 def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=None,
                    feature_options=None, progress=None, **options) -> dict:
     """``simbox evaluate``: the metrics of a model folder on new labelled data."""
-    from simbox.training.evaluate import evaluate
-    from simbox.training.labels import load_labels
+    from simbox.training.evaluate import evaluate  # lazy: as truth_frame
+    from simbox.training.labels import load_labels  # lazy: as truth_frame
     m = load_model(model)
     fopts = dict(feature_options or {})
     if "timezone" not in fopts and inputs:        # (a features file has its times)

@@ -9,10 +9,11 @@ any change to it makes old models refuse to load.
 """
 from __future__ import annotations
 
+from simbox.features.registry import REGISTRY, schema_hash
+
 EXCLUDED_UNITS = ("epoch s",)
 
 
 def registry_schema() -> tuple[list[str], str]:
     """``(model feature names, schema_hash)`` of this simbox's feature registry."""
-    from simbox.features.registry import REGISTRY, schema_hash
     return [f.name for f in REGISTRY if f.unit not in EXCLUDED_UNITS], schema_hash()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 
+from simbox.errors import ConfigError
+
 NAME = "columns"
 HELP = "column profiles of CDR exports: detect one from a file, check a file against one"
 DESCRIPTION = """\
@@ -51,13 +53,12 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.errors import ConfigError
     if args.action == "detect":
         return _detect(args)
     if args.action == "check":
         return _check(args)
     if args.action == "list":
-        from simbox.fastpath.columns import builtin_profiles, load_mapping
+        from simbox.fastpath.columns import builtin_profiles, load_mapping  # lazy: CLI start-up
         for name in builtin_profiles():
             print(f"{name}: {load_mapping(name).description}")
         return 0
@@ -65,8 +66,8 @@ def run(args) -> int:
 
 
 def _detect(args) -> int:
-    from simbox.fastpath.detect import DetectError, detect_profile
-    from simbox.fastpath.profile_check import preview
+    from simbox.fastpath.detect import DetectError, detect_profile  # lazy: CLI start-up
+    from simbox.fastpath.profile_check import preview  # lazy: CLI start-up
     det = detect_profile(args.files[0], use_builtins=not args.no_builtin,
                          timezone=args.timezone)
     for other in args.files[1:]:
@@ -103,8 +104,8 @@ def _detect(args) -> int:
 
 
 def _check(args) -> int:
-    from simbox.fastpath.profile_check import check_profile
-    from simbox.fastpath.stats import MAX_REJECT_SHARE, check_share
+    from simbox.fastpath.profile_check import check_profile  # lazy: CLI start-up
+    from simbox.fastpath.stats import MAX_REJECT_SHARE, check_share  # lazy: CLI start-up
     limit = check_share(MAX_REJECT_SHARE if args.max_reject_share is None
                         else args.max_reject_share)
     res = check_profile(args.files, args.columns)

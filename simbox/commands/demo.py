@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from simbox.demo import DEMO_NETWORK, demo
+from simbox.progress import Bar
+
 NAME = "demo"
 HELP = "simulate a small network, scan it with the default model, compare with the truth"
 DESCRIPTION = """\
@@ -20,7 +23,6 @@ Example:
 
 
 def add_arguments(p):
-    from simbox.demo import DEMO_NETWORK
     p.add_argument("--out", help="output folder (default: a new temporary folder)")
     p.add_argument("--subscribers", type=int, default=DEMO_NETWORK["subscribers"],
                    help=f"SIMs to simulate (default {DEMO_NETWORK['subscribers']})")
@@ -33,9 +35,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.demo import demo
-    from simbox.progress import Bar
-    from simbox.scan import summary_line
+    from simbox.scan import summary_line  # lazy: CLI start-up (scan: pandas, sklearn)
     res = demo(args.out, subscribers=args.subscribers, days=args.days, seed=args.seed,
                model=args.model, progress=Bar("demo"))
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from simbox.options import add_input_options, input_options
+from simbox.progress import Bar
 
 NAME = "evaluate"
 HELP = "print a model's metrics on new labelled data (labels.csv and/or the simulator's truth.csv)"
@@ -35,10 +36,9 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.progress import Bar
-    from simbox.training.evaluate import format_report
-    from simbox.training.model import nan_free
-    from simbox.training.run import evaluate_files
+    from simbox.training.evaluate import format_report  # lazy: CLI start-up (sklearn, pandas)
+    from simbox.training.model import nan_free  # lazy: CLI start-up (sklearn, pandas)
+    from simbox.training.run import evaluate_files  # lazy: CLI start-up (sklearn, pandas)
     res = evaluate_files(model=args.model, inputs=args.inputs, features=args.features,
                          labels=args.labels, truth=args.truth,
                          feature_options=input_options(args), progress=Bar("reading CDRs"),

@@ -1,11 +1,12 @@
 """simbox features: per-IMSI feature table from CDR files (and signaling captures)."""
 from __future__ import annotations
 
-import gc
 import json
 import sys
 
+from simbox.errors import ConfigError
 from simbox.options import add_input_options, input_options
+from simbox.progress import Bar
 
 NAME = "features"
 HELP = "compute the per-IMSI feature table of CDR files (--list: the catalogue)"
@@ -39,21 +40,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    # the cyclic garbage collector would run some 50 times over the objects of the
-    # imports below (numpy, pyarrow, the fast path) and find nothing: off for the command
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        return _run(args)
-    finally:
-        if was:
-            gc.enable()
-
-
-def _run(args) -> int:
-    from simbox.errors import ConfigError
-    from simbox.features import catalogue, compute_features, write_table
-    from simbox.progress import Bar
+    from simbox.features import catalogue, compute_features, write_table  # lazy: CLI start-up
 
     if args.list:
         print(catalogue())
@@ -64,7 +51,7 @@ def _run(args) -> int:
         raise ConfigError("give --out FILE.parquet or FILE.csv")
     if not args.out.lower().endswith((".parquet", ".csv")):
         raise ConfigError(f"--out {args.out}: give a .parquet or .csv file name")
-    from simbox.fastpath.signaling import check_captures
+    from simbox.fastpath.signaling import check_captures  # lazy: CLI start-up
     check_captures(args.signaling)
     opts = input_options(args, out=args.out)
     rejects = opts["rejects"]

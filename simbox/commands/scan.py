@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
+from simbox.errors import ConfigError
 from simbox.options import add_input_options, input_options
+from simbox.progress import Bar
 
 NAME = "scan"
 HELP = "scan CDRs: SIMs to shut down, deployments, sites to raid, report.html"
@@ -52,10 +54,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.errors import ConfigError
-    from simbox.fastpath.signaling import check_captures
-    from simbox.progress import Bar
-    from simbox.scan import scan, summary_line
+    from simbox.fastpath.signaling import check_captures  # lazy: CLI start-up
+    from simbox.scan import scan, summary_line  # lazy: CLI start-up (pandas, sklearn)
     if not args.inputs and not args.signaling:
         raise ConfigError("give at least one CDR file or --signaling capture")
     check_captures(args.signaling)

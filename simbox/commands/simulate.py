@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from simbox.errors import ConfigError
+from simbox.progress import Bar
+
 NAME = "simulate"
 HELP = "simulate a labelled carrier network (CDRs, cells, TACs, truth, labels)"
 DESCRIPTION = """\
@@ -50,18 +53,15 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.data import simulate
-    from simbox.data import writers
-    from simbox.progress import Bar
+    from simbox.data import simulate  # lazy: CLI start-up (the simulator: pandas)
+    from simbox.data import writers  # lazy: CLI start-up (the simulator: pandas)
     fmt = args.format or "csv"
     if fmt not in writers.WRITERS:
-        from simbox.errors import ConfigError
         raise ConfigError(f"unknown --format {fmt!r}; available: {', '.join(sorted(writers.WRITERS))}")
     if args.world is not None:
-        from simbox.data.config import read_config_file
-        from simbox.data.worlds import simulate_world
+        from simbox.data.config import read_config_file  # lazy: CLI start-up
+        from simbox.data.worlds import simulate_world  # lazy: CLI start-up
         if args.scenario is not None:
-            from simbox.errors import ConfigError
             raise ConfigError("--scenario does not go with --world (a world draws its own "
                               "fraud mix)")
         overrides = read_config_file(args.config) if args.config else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from simbox.options import add_input_options, input_options
+from simbox.progress import Bar
 from simbox.training.defaults import MAX_GROUP_FPR, SEIZURE_WEIGHT, UNLABELLED
 
 NAME = "train"
@@ -85,8 +86,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from simbox.progress import Bar
-    from simbox.training.run import train_files
+    from simbox.training.run import train_files  # lazy: CLI start-up (sklearn, pandas)
     sim = [(d, args.simulated_timezone) for d in args.simulated or []]
     model = train_files(
         inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
@@ -109,7 +109,7 @@ def run(args) -> int:
                "rules_recall": r["recall"], "seconds": model.card["seconds"],
                "warnings": model.card.get("warnings", [])}
     if args.json:
-        from simbox.training.model import nan_free
+        from simbox.training.model import nan_free  # lazy: CLI start-up (sklearn, pandas)
         print(json.dumps(nan_free(summary)))
     else:
         f = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731

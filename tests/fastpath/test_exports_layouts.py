@@ -36,9 +36,10 @@ def read(path, columns, tmp_path=None, **kw):
 def test_layout_counts_and_reasons(files, layout, tmp_path):
     df, stats = read(files[layout], layout, tmp_path)
     skipped, reasons = exports.BROKEN[layout]
-    assert (stats.accepted, stats.skipped, dict(stats.rejected)) == (333, skipped, reasons)
-    assert stats.records == 333 + skipped + sum(reasons.values())
-    assert len(df) == 333
+    assert (stats.accepted, stats.skipped, dict(stats.rejected)) == (exports.EVENTS, skipped,
+                                                                     reasons)
+    assert stats.records == exports.EVENTS + skipped + sum(reasons.values())
+    assert len(df) == exports.EVENTS
     lines = (tmp_path / "rejects.csv").read_text().splitlines()
     assert lines[0] == "file,line,byte_offset,field,reason,detail,record"
     assert len(lines) == 1 + sum(reasons.values())
@@ -258,7 +259,7 @@ def test_profiled_engine_reads_a_pipe_once(files, tmp_path):
 
     pipe = Pipe(gzip.compress(pathlib.Path(files["msc-words"]).read_bytes()))
     got, stats = read(io.BufferedReader(pipe), "msc-words")
-    assert stats.accepted == 333
+    assert stats.accepted == exports.EVENTS
     assert got.equals(want)
 
 
@@ -268,7 +269,7 @@ def test_profiled_engine_keeps_what_came_before_gzip_damage(files, tmp_path):
     cut = tmp_path / "cut.csv.gz"
     cut.write_bytes(whole[:len(whole) * 2 // 3])
     df, stats = read(cut, "msc-words", tmp_path)
-    assert 0 < stats.accepted < 333
+    assert 0 < stats.accepted < exports.EVENTS
     assert stats.rejected["truncated gzip"] == 1
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rejects.csv").read_text())))
     row = [r for r in rows if r["reason"] == "truncated gzip"][0]

@@ -102,9 +102,13 @@ def ccr(sub, ue_format):
     return dm.DiamG(drFlags=0xC0, drCode=272, drAppId=16777238, avpList=avps)
 
 
+# MAC addresses given: scapy would look the destination up (ARP, routes) for each frame
+MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+
+
 def frame(l3, link, vlan):
     if link == "ether":
-        return (Ether() / Dot1Q(vlan=7) / l3) if vlan else Ether() / l3
+        return (Ether(**MACS) / Dot1Q(vlan=7) / l3) if vlan else Ether(**MACS) / l3
     if link == "sll":
         return CookedLinux(proto=0x0800 if IP in l3 else 0x86DD) / l3
     return l3

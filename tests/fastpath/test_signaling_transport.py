@@ -25,6 +25,10 @@ def csr(imsi, piggyback=False):
                  / g2.GTPV2CreateSessionRequest(IE_list=[g2.IE_IMSI(IMSI=imsi)]))
 
 
+# MAC addresses given: scapy would look the destination up (ARP, routes) for each frame
+MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+
+
 def write(path, packets):
     out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     for p in packets:
@@ -42,7 +46,7 @@ def run(path):
 
 
 def tcp(payload, flags="PA"):
-    return Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=3868, flags=flags) / payload
+    return Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=3868, flags=flags) / payload
 
 
 def test_tcp_several_messages_split_and_continuation(tmp_path):
@@ -61,7 +65,7 @@ def test_tcp_several_messages_split_and_continuation(tmp_path):
 
 def test_sctp_bundles_and_fragments(tmp_path):
     a, b = ulr("001010000000004"), ulr("001010000000005")
-    base = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / SCTP(sport=3868, dport=3868)
+    base = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / SCTP(sport=3868, dport=3868)
     path = write(tmp_path / "s.pcap", [
         base / SCTPChunkSACK() / SCTPChunkData(proto_id=46, data=a, beginning=1, ending=1)
         / SCTPChunkData(proto_id=46, data=b, beginning=1, ending=1),
@@ -77,9 +81,9 @@ def test_ip_fragments_vlan_and_piggyback(tmp_path):
     udp = UDP(sport=2123, dport=2123)
     two = csr("001010000000006", piggyback=True) + csr("001010000000007")
     path = write(tmp_path / "g.pcap", [
-        Ether() / Dot1Q(vlan=10) / Dot1Q(vlan=20) / IP() / udp / two,
-        Ether() / IP(flags="MF", frag=0) / udp / csr("001010000000008"),
-        Ether() / IP() / UDP(sport=9999, dport=2152) / b"\x30\xff\x00\x00",
+        Ether(**MACS) / Dot1Q(vlan=10) / Dot1Q(vlan=20) / IP() / udp / two,
+        Ether(**MACS) / IP(flags="MF", frag=0) / udp / csr("001010000000008"),
+        Ether(**MACS) / IP() / UDP(sport=9999, dport=2152) / b"\x30\xff\x00\x00",
     ])
     imsis, counts = run(path)
     assert imsis == ["001010000000006", "001010000000007"]

@@ -41,12 +41,13 @@ def test_three_commands_from_export_to_scan(files, layout, tmp_path, capsys):
     code, out, err = run(["columns", "check", f, "--columns", profile], capsys)
     assert (code, err) == (0, "")
     skipped, reasons = exports.BROKEN[layout]
-    assert f"{333 + skipped + sum(reasons.values())} records read, 333 accepted" in out
+    n = exports.EVENTS
+    assert f"{n + skipped + sum(reasons.values())} records read, {n} accepted" in out
     scan = tmp_path / "scan"
     code, out, err = run(["scan", f, "--columns", profile, "--timezone", TIMEZONES[layout],
                           "--out", scan], capsys)
     assert (code, err) == (0, "")
-    assert out.startswith("scanned 12 SIMs (333 records)")
+    assert out.startswith(f"scanned {exports.SUBSCRIBERS} SIMs ({n} records)")
     assert "no cell table (--cells): each site is one cell, its coordinates are unknown" in out
     summary = json.loads((scan / "summary.json").read_text())
     assert summary["coordinates"] == "unknown" and summary["timezone_source"] == "given"

@@ -1,4 +1,5 @@
 """simbox train / simbox evaluate end to end on the shipped sample network (simbox.data)."""
+import contextlib
 import json
 import pathlib
 import shutil
@@ -6,7 +7,9 @@ import shutil
 import pytest
 
 import simbox.data
+import simbox.training.run
 from simbox.cli import main
+from training_network import FAST
 
 pytest.importorskip("simbox.data.simulate", reason="needs the simulator's sample network")
 pytest.importorskip("simbox.features.compute", reason="needs the feature pipeline")
@@ -14,24 +17,56 @@ pytest.importorskip("simbox.features.compute", reason="needs the feature pipelin
 SAMPLE = pathlib.Path(simbox.data.__file__).parent / "sample"
 FEATURE_ARGS = ["--cells", str(SAMPLE / "cells.csv"), "--tac", str(SAMPLE / "tac.csv"),
                 "--timezone", "Asia/Shanghai"]
+TRAIN_ARGS = ["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--truth",
+              str(SAMPLE / "truth.csv"), "--folds", "3", "--target-precision", "0.95",
+              "--no-kind-holdout", "--no-simulated", "--json"]
+# small model settings for the library (simbox train has no options for them)
+SMALL = {"model_params": FAST, "n_boot": 20}
+
+
+@contextlib.contextmanager
+def small_models():
+    """``simbox train`` whose library call gets :data:`SMALL`; fails if the command does not
+    train through :func:`simbox.training.run.train_files`."""
+    real, calls = simbox.training.run.train_files, []
+
+    def train_files(**options):
+        calls.append(options)
+        return real(**options, **SMALL)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(simbox.training.run, "train_files", train_files)
+        yield
+    assert calls, "simbox train did not call simbox.training.run.train_files"
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "model"
-    rc = main(["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--truth",
-               str(SAMPLE / "truth.csv"), "--out", str(out), "--folds", "3",
-               "--target-precision", "0.95", "--no-kind-holdout", "--no-simulated", "--json"])
-    assert rc == 0
+    with small_models():
+        assert main([*TRAIN_ARGS, "--out", str(out)]) == 0
     return out
 
 
-def test_train_cli_writes_folder_and_card(trained, capsys):
-    card = json.loads((trained / "model.json").read_text())
+def check_folder_and_card(folder, bootstrap, boosting_iterations):
+    card = json.loads((folder / "model.json").read_text())
     assert card["timezone"] == "Asia/Shanghai"
     assert card["training_data"]["label_counts"]["simbox"] > 20
     assert card["training_data"]["inputs"][0]["read"]["accepted"] > 100_000
-    assert (trained / "report.html").stat().st_size > 10_000
+    assert (folder / "report.html").stat().st_size > 10_000
+    assert card["cross_validation"]["bootstrap"] == bootstrap
+    assert card["params"]["max_iter"] == boosting_iterations
+
+
+def test_train_cli_writes_folder_and_card(trained):
+    check_folder_and_card(trained, SMALL["n_boot"], FAST["max_iter"])
+
+
+@pytest.mark.slow
+def test_train_cli_at_the_library_defaults(tmp_path):
+    """The one end-to-end training at the library's model settings (the suite's slowest)."""
+    assert main([*TRAIN_ARGS, "--out", str(tmp_path / "model")]) == 0
+    check_folder_and_card(tmp_path / "model", 200, 200)
 
 
 def test_evaluate_cli_with_truth_and_device_labels(trained, capsys):
@@ -71,10 +106,11 @@ def test_cli_errors_are_one_line(trained, tmp_path, capsys):
 
 def test_train_seizures_beside_simulated_network(tmp_path, capsys):
     out = tmp_path / "m"
-    rc = main(["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--labels",
-               str(SAMPLE / "labels.csv"), "--simulated", str(SAMPLE), "--seizure-weight", "5",
-               "--simulated-weight", "0.5", "--out", str(out), "--folds", "3",
-               "--target-precision", "0.9", "--no-kind-holdout", "--no-simulated"])
+    with small_models():
+        rc = main(["train", str(SAMPLE / "cdrs.csv.gz"), *FEATURE_ARGS, "--labels",
+                   str(SAMPLE / "labels.csv"), "--simulated", str(SAMPLE), "--seizure-weight",
+                   "5", "--simulated-weight", "0.5", "--out", str(out), "--folds", "3",
+                   "--target-precision", "0.9", "--no-kind-holdout", "--no-simulated"])
     assert rc == 0, capsys.readouterr().err
     card = json.loads((out / "model.json").read_text())
     data = card["training_data"]

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from training_network import make_network
+from training_network import FAST, make_network
 from simbox.errors import InputError
 from simbox.training.dataset import truth_labels
 from simbox.training.evaluate import evaluate, format_report, nan_free
@@ -15,7 +15,7 @@ from simbox.training.train import train
 def model(names, schema_hash):
     X, truth = make_network(n_legit=1500, n_boxes=12, n_farms=8, seed=5)
     return train(X, truth_labels(truth), truth=truth, target_precision=0.99, folds=3,
-                 feature_names=names, schema_hash=schema_hash, model_params={"max_iter": 30},
+                 feature_names=names, schema_hash=schema_hash, model_params=FAST,
                  n_boot=20, kind_holdout=False, simulated=None)
 
 

@@ -6,15 +6,23 @@ from simbox.training.threshold import (PRECISION_GRID, RECALL_SLACK, compact_cur
                                        threshold_bootstrap, threshold_for_precision)
 
 
-def reference_threshold(y, s, w, target, slack=None):
-    """Brute force: every distinct score reaching target with its recall; the highest
-    within ``slack`` of the best recall among them (no slack: the lowest such score)."""
-    ok = []
+def reference_points(y, s, w):
+    """Brute force: (threshold, precision, recall) at every distinct score with a true positive."""
+    points = []
     for t in sorted(set(s)):
         f = s >= t
         tp, fp = (w * (y & f)).sum(), (w * (~y & f)).sum()
-        if tp > 0 and tp / (tp + fp) >= target:
-            ok.append((t, tp / (w * y).sum()))
+        if tp > 0:
+            points.append((t, tp / (tp + fp), tp / (w * y).sum()))
+    return points
+
+
+def reference_threshold(y, s, w, target, slack=None, points=None):
+    """Every distinct score reaching target with its recall; the highest within ``slack``
+    of the best recall among them (no slack: the lowest such score).  ``points``: those
+    of :func:`reference_points`, when already made."""
+    points = reference_points(y, s, w) if points is None else points
+    ok = [(t, r) for t, p, r in points if p >= target]
     if not ok:
         return np.inf
     best = max(r for _, r in ok)
@@ -114,10 +122,11 @@ def test_compact_curve_is_short_and_never_overstates_precision():
         f = s >= t
         assert p - 1e-12 <= (y & f).sum() / f.sum() < p + 1e-5
         assert r == round((y & f).sum() / y.sum(), 5)
+    points = reference_points(y, s, np.ones(len(y)))     # one brute-force pass for every target
     for target in PRECISION_GRID:
         picks = [t for t, p, _ in curve if p >= target]
-        assert (min(picks) if picks else np.inf) == reference_threshold(y, s, np.ones(len(y)),
-                                                                        target)
+        assert (min(picks) if picks else np.inf) == reference_threshold(y, s, None, target,
+                                                                        points=points)
 
 
 def _bootstrap_picks(y, s, groups, target, n_boot, seed):

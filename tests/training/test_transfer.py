@@ -12,8 +12,7 @@ from simbox.training.labels import CLASSES
 from simbox.training.model import Model
 from simbox.training.pu import exclude_likely_fraud
 from simbox.training.train import train
-
-FAST = {"max_iter": 30}
+from training_network import FAST
 
 
 def _logits(rng, n, shift):

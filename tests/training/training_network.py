@@ -7,6 +7,9 @@ NAMES = ["n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data", "moc_callees", "moc
          "moc_night_share", "active_hours", "moc_gap_median", "moc_gap_lt30_share",
          "mt_mo_ratio", "imei_max_imsis"]
 SCHEMA_HASH = "test-schema-" + "-".join(n[:3] for n in NAMES)
+#: model settings of the tests that train: 30 boosting iterations (the library's 200 take
+#: ~7x as long and test nothing more; the one slow end-to-end run keeps the defaults)
+FAST = {"max_iter": 30}
 
 
 def make_network(n_legit=3000, n_boxes=24, n_farms=12, seed=0, overlap=0.15):
