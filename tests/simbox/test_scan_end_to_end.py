@@ -252,7 +252,9 @@ def test_target_precision(small, capsys):
     s = json.loads(out)
     shipped = json.loads((default_model_path() / "model.json").read_text())["threshold"]
     assert not shipped.get("recall_slack")          # the lowest threshold reaching 0.99
-    assert s["threshold"] == round(min(t for t, p, _ in shipped["curve"] if p >= 0.99), 4)
+    lowest = min(t for t, p, _ in shipped["curve"] if p >= 0.99)
+    floor = shipped.get("group_floor") or 0.0          # no legit group over max_group_fpr
+    assert s["threshold"] == round(max(lowest, floor), 4)
     assert s["threshold_source"].startswith("set for precision 0.99")
     model = base / "curve_model"
     shutil.copytree(default_model_path(), model)
@@ -271,6 +273,12 @@ def test_target_precision(small, capsys):
     assert code == 0, err
     s = json.loads(out)
     assert s["threshold"] == 0.6 and s["threshold_source"].startswith("set for precision 0.99")
+    card["threshold"]["group_floor"] = 0.45          # 0.4 reaches 0.98, the floor raises it
+    (model / "model.json").write_text(json.dumps(card))
+    code, out, err = run(argv[:-1] + ["0.98", "--model", str(model), "--out", str(base / "o7b")],
+                         capsys)
+    assert code == 0, err
+    assert json.loads(out)["threshold"] == 0.45
     argv[-1] = "0.9995"
     code, out, err = run(argv + ["--model", str(model), "--out", str(base / "o8")], capsys)
     assert (code, out) == (1, "")
