@@ -14,7 +14,9 @@ Part A, zero-shot: ``simbox scan`` (the library call) of every held-out world wi
 the model as shipped.  Per world and pooled: per-SIM precision and recall, legit
 false-positive rate, the worst legitimate group's FPR, deployments detected (at
 least half their SIMs flagged) and recovered whole (at least 80% of their flagged
-SIMs under one deployment id, among the deployments with a flagged SIM), then recall per fraud kind and FPR per legit group.
+SIMs under one deployment id, among the deployments with a flagged SIM), merged
+(reported deployments holding the SIMs of two or more true ones), then recall per
+fraud kind and FPR per legit group, and the deployments not recovered whole.
 
 Part B (``--raid``), training on what raids would give: in held-out world A, all
 SIMs of 70% of the deployments and 300 confirmed-legit SIMs are labelled, the rest
@@ -116,7 +118,13 @@ def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) ->
         elif len(fl) and dep_of is None:
             whole += 1
     n = int(deps.nunique())
-    out.update(deployments=n, detected=detected, whole=whole, touched=touched, split=split)
+    merged = 0          # reported deployments holding the SIMs of two or more true ones
+    if dep_of is not None:
+        fl = deps[deps.index.isin(list(flagged_imsi))]
+        ids = dep_of.reindex(fl.index).fillna("")
+        merged = int((fl.groupby(ids.to_numpy()).nunique() > 1).sum())
+    out.update(deployments=n, detected=detected, whole=whole, touched=touched, split=split,
+               merged=merged)
     return out
 
 
@@ -134,7 +142,8 @@ def pooled(rows):
            "fpr": fp / lg if lg else None,
            "deployments": sum(r["deployments"] for r in rows),
            "detected": sum(r["detected"] for r in rows), "whole": sum(r["whole"] for r in rows),
-           "touched": sum(r["touched"] for r in rows)}
+           "touched": sum(r["touched"] for r in rows),
+           "merged": sum(r.get("merged", 0) for r in rows)}
     for key in ("by_kind", "by_group"):
         acc = {}
         for r in rows:
@@ -157,14 +166,15 @@ def worst_group(r):
 def table(title, rows):
     print(f"\n{title}")
     head = (f"{'world':>16} {'fraud':>6} {'legit':>7} {'precision':>9} {'recall':>7} "
-            f"{'legit FPR':>9} {'worst group FPR':>26} {'detected':>9} {'whole':>9}")
+            f"{'legit FPR':>9} {'worst group FPR':>26} {'detected':>9} {'whole':>9} {'merged':>6}")
     print(head)
     print("-" * len(head))
     for name, r in rows:
         wv, wk = worst_group(r)
         print(f"{name:>16} {r['fraud']:>6} {r['legit']:>7} {_f(r['precision']):>9} "
               f"{_f(r['recall']):>7} {_f(r['fpr'], '.1e'):>9} {wv:>9.1e} {wk[:16]:>16} "
-              f"{r['detected']:>4}/{r['deployments']:<4} {r['whole']:>4}/{r['touched']:<4}")
+              f"{r['detected']:>4}/{r['deployments']:<4} {r['whole']:>4}/{r['touched']:<4} "
+              f"{r.get('merged', 0):>6}")
 
 
 def kinds_line(r):

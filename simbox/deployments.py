@@ -15,6 +15,9 @@ Two flagged SIMs are *linked* when
   SIM: see :func:`_site_hours_links`).  This link is *weak*: two separate boxes
   can share a mast and a shift, so it never merges two groups already tied by
   the strong links (see :func:`group_sims`);
+- **handover**: they have the same main site and one starts within
+  ``handover_gap_s`` (30 min) of the other's last event, neither at the edge of
+  the data -- a box replacing a burnt SIM in the same slot.  Weak, like site+hours;
 - **imsi block** / **msisdn block**: their IMSIs (or MSISDNs), of the same
   length, are at most ``number_gap`` apart in a sorted run at the same main
   site -- SIMs bought as one batch of consecutive numbers; at different sites
@@ -52,7 +55,8 @@ __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_tabl
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
 
 log = logging.getLogger("simbox.deployments")
-LINK_KINDS = ("device", "device block", "site+hours", "imsi block", "msisdn block")
+LINK_KINDS = ("device", "device block", "site+hours", "handover", "imsi block",
+              "msisdn block")
 FULL_BOX_SIMS = 32
 
 
@@ -63,12 +67,15 @@ class LinkRules:
     hour_similarity: float = 0.8   # cosine of hour-of-day profiles, same main site
     number_gap: int = 8            # max difference of neighbouring IMSIs/MSISDNs in a block
     max_leaders: int = 64          # site+hours: profiles each SIM is compared with, per site
+    handover_gap_s: int = 1800     # handover: a SIM starts at most this long after another ends
 
     def __post_init__(self):
         if not 0.0 <= self.hour_similarity <= 1.0:
             raise ConfigError(f"hour_similarity must be within [0, 1], not {self.hour_similarity}")
         if self.number_gap < 1:
             raise ConfigError(f"number_gap must be at least 1, not {self.number_gap}")
+        if self.handover_gap_s < 0:
+            raise ConfigError(f"handover_gap_s must be at least 0, not {self.handover_gap_s}")
         if self.max_leaders < 1:
             raise ConfigError(f"max_leaders must be at least 1, not {self.max_leaders}")
 
@@ -202,6 +209,36 @@ def _site_hours_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float, m
     return _pairs(np.concatenate(out_a), np.concatenate(out_b))
 
 
+def _handover_links(sims: pd.DataFrame, gap_s: int) -> np.ndarray:
+    """SIMs of one main site where one begins at most ``gap_s`` after the other's last
+    event: each SIM that stops before the end of the data is linked to the first SIM
+    of its site that starts after it within the gap (not at the start of the data).
+    One sort and one binary search: linear-logarithmic in the SIMs."""
+    if len(sims) < 2:
+        return _pairs([], [])
+    first, last = _ns(sims["first_seen"]) // 10**9, _ns(sims["last_seen"]) // 10**9   # s
+    begin, end = first.min(), last.max()
+    site, names = pd.factorize(sims["main_site"].astype(str), sort=False)
+    blank = np.flatnonzero(names == "")
+    ok = site >= 0
+    if len(blank):
+        ok &= site != blank[0]
+    starts = np.flatnonzero(ok & (first > begin + gap_s))         # B: began inside the data
+    stops = np.flatnonzero(ok & (last < end - gap_s))             # A: stopped inside the data
+    if not len(starts) or not len(stops):
+        return _pairs([], [])
+    span = np.int64(end - begin + 1)
+    key = site[starts].astype(np.int64) * span + (first[starts] - begin)
+    order = np.argsort(key, kind="stable")
+    starts, key = starts[order], key[order]
+    pos = np.searchsorted(key, site[stops].astype(np.int64) * span + (last[stops] - begin),
+                          side="left")
+    hit = pos < len(starts)
+    a, b = stops[hit], starts[pos[hit]]
+    near = (site[b] == site[a]) & (first[b] - last[a] <= gap_s) & (a != b)
+    return _pairs(a[near], b[near])
+
+
 def _runs(group: np.ndarray, value: np.ndarray, gap: int, min_run: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``(i, j)`` of sorted neighbours in runs: rows already sorted by
     (group, value); a run is a stretch of neighbours of one group at most ``gap``
@@ -306,6 +343,7 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
         "site+hours": _site_hours_links(sims, hours, rules.hour_similarity, rules.max_leaders,
                                         counter, log_every=50_000 if n >= 50_000 else 0),
         "device block": _device_block_links(sims.index, devices, rules.number_gap),
+        "handover": _handover_links(sims, rules.handover_gap_s),
         "imsi block": _block_links(pd.Series(sims.index, index=sims.index), sims["main_site"],
                                    rules.number_gap, partner=sims["msisdn"]),
         "msisdn block": _block_links(sims["msisdn"], sims["main_site"], rules.number_gap),
@@ -317,7 +355,7 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
 
 
 STRONG_LINKS = ("device", "device block", "imsi block", "msisdn block")
-WEAK_LINKS = ("site+hours",)
+WEAK_LINKS = ("site+hours", "handover")
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:

@@ -263,3 +263,28 @@ def test_one_batch_at_two_sites_is_linked_when_imsi_and_msisdn_step_together():
     links = link_sims(sims, np.eye(24)[[0, 5, 10, 15]], pd.DataFrame(columns=["imsi", "imei"]))
     # 1-2: both +1 (in step) across sites; 2-3: IMSI +1 but MSISDN +101: not a batch
     assert links["imsi block"].tolist() == [[0, 1]]
+
+
+def test_handover_links_a_sim_that_takes_over_a_burnt_sims_slot():
+    t = pd.Timestamp("2026-03-01T00:00:00Z")
+    h = pd.Timedelta(hours=1)
+    imsis = [f"46000{7000000000 + i * 977:010d}" for i in range(6)]
+    sims = pd.DataFrame({
+        "msisdn": [f"86{13000000000 + i * 7919:011d}" for i in range(6)],
+        "main_site": ["S1", "S1", "S1", "S2", "S1", "S1"], "class": "simbox", "score": 0.9,
+        "first_seen": [t, t + 30 * h + pd.Timedelta(minutes=10), t, t + 30 * h + pd.Timedelta(minutes=5),
+                       t + 33 * h, t + 2 * h],
+        "last_seen": [t + 30 * h, t + 72 * h, t + 72 * h, t + 72 * h, t + 72 * h, t + 72 * h],
+        "n_events": 100}, index=imsis)
+    # 0 stops at 30 h; 1 starts 10 min later at its site: a handover.  3 starts then too,
+    # at another site; 4 starts 3 h later; 5 starts long before 0 stops
+    hours = np.eye(24)[np.arange(6) * 3]                          # no site+hours link
+    links = link_sims(sims, hours, pd.DataFrame(columns=["imsi", "imei"]))
+    assert links["handover"].tolist() == [[0, 1]]
+    labels, counts = group_sims(sims, hours, pd.DataFrame(columns=["imsi", "imei"]))
+    assert labels[0] == labels[1] and len(set(labels)) == 5
+    assert counts.loc[labels[0], "handover"] == 1
+    # none at the edges of the data: a SIM seen from the first second did not "start"
+    late = sims.assign(first_seen=[t, t, t, t, t, t + 30 * h + pd.Timedelta(minutes=1)])
+    assert link_sims(late, hours, pd.DataFrame(columns=["imsi", "imei"]))["handover"].tolist() \
+        == [[0, 5]]
