@@ -53,11 +53,12 @@ class Ensemble:
         roots = np.cumsum(sizes) - sizes
         nodes = np.zeros(int(sizes.sum()), dtype=NODE_DTYPE)
         for i, (tree, root, size) in enumerate(zip(trees, roots, sizes)):
-            _check_tree(i, tree, int(size), n_features)
+            split = _check_tree(i, tree, int(size), n_features)
             part = nodes[root:root + size]
-            for f in ("value", "threshold", "missing_left", "is_leaf"):
+            for f in ("value", "threshold"):
                 part[f] = np.asarray(tree[f])
-            split = ~part["is_leaf"].astype(bool)
+            part["missing_left"] = np.asarray(tree["missing_left"]) != 0
+            part["is_leaf"] = ~split
             part["feature"] = np.where(split, tree["feature"], 0)
             part["left"] = np.where(split, np.asarray(tree["left"], dtype=np.int64) + root, 0)
             part["right"] = np.where(split, np.asarray(tree["right"], dtype=np.int64) + root, 0)
@@ -76,13 +77,14 @@ class Ensemble:
         return out
 
 
-def _check_tree(i: int, tree, size: int, n_features: int) -> None:
+def _check_tree(i: int, tree, size: int, n_features: int) -> np.ndarray:
+    """The split nodes of a tree (the others are leaves), or MalformedTrees."""
     if size == 0:
         raise MalformedTrees(f"tree {i}: no node")
     for f in NODE_FIELDS:
         if len(tree[f]) != size:
             raise MalformedTrees(f"tree {i}: {len(tree[f])} values of {f!r} for {size} nodes")
-    split = ~np.asarray(tree["is_leaf"]).astype(bool)
+    split = np.asarray(tree["is_leaf"]) == 0
     at = np.flatnonzero(split)
     for f in ("left", "right"):
         child = np.asarray(tree[f], dtype=np.int64)[split]
@@ -97,3 +99,4 @@ def _check_tree(i: int, tree, size: int, n_features: int) -> None:
         j = int(np.argmax(bad))
         raise MalformedTrees(f"tree {i} node {at[j]}: feature {feature[j]} outside the "
                              f"{n_features} features")
+    return split

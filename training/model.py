@@ -29,6 +29,15 @@ a pickle: loading it runs code) load only with ``trust_pickle=True``
 in the skops format once.  :meth:`Model.load` checks the signature, the sha256,
 the library versions and the feature schema *before* it loads the pipeline and
 refuses a mismatch with one line that says what differs and what to do.
+
+skops checks the *types* in a file, not what they hold: the booster's tree nodes
+hold child and feature indices that scikit-learn follows without bounds checks
+(skops itself warns that a crafted ``TreePredictor`` can crash the process).  So
+:func:`load_pipeline` checks every node (:func:`packed_trees`,
+:class:`simbox.fastpath.trees.Ensemble`) before the model scores anything, and
+the booster is then scored by that packed, checked copy: the same probabilities
+as scikit-learn's, bit for bit, a few times faster (each SIM walks all trees
+while its features are in the cache).
 """
 from __future__ import annotations
 
@@ -118,20 +127,6 @@ def sha256_file(path) -> str:
 
 def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
     """The model's input columns of ``X``, numeric, or an InputError naming what is wrong."""
-    return _checked_columns(X, names, what).astype(np.float64)
-
-
-def feature_array(X: pd.DataFrame, names, what="features") -> np.ndarray:
-    """:func:`feature_matrix` as a float64 array (column-major: the steps work by column),
-    filled column by column without pandas' block copies."""
-    cols = _checked_columns(X, names, what)
-    out = np.empty((len(names), len(cols))).T
-    for j, n in enumerate(names):
-        out[:, j] = cols[n].to_numpy(dtype=np.float64, na_value=np.nan)
-    return out
-
-
-def _checked_columns(X: pd.DataFrame, names, what) -> pd.DataFrame:
     if not isinstance(X, pd.DataFrame):
         raise InputError(f"{what}: expected a DataFrame of features, got {type(X).__name__}")
     missing = [n for n in names if n not in X.columns]
@@ -143,23 +138,7 @@ def _checked_columns(X: pd.DataFrame, names, what) -> pd.DataFrame:
     bad = [n for n in names if not pd.api.types.is_numeric_dtype(out[n])]
     if bad:
         raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
-    return out
-
-
-def _after_selection(pipe: Pipeline, names):
-    """The steps of a model pipeline after its first, when the first only selects the
-    model's input columns ``names`` in order (as :meth:`Model._booster` builds it): they
-    then take :func:`feature_array` and give the same result, without the column
-    transformer's DataFrame round trip.  None for any other first step."""
-    first = pipe.steps[0][1]
-    if not isinstance(first, ColumnTransformer) or len(pipe.steps) < 2:
-        return None
-    spec = first.get_params(deep=False)
-    parts = spec["transformers"]
-    if spec["remainder"] != "drop" or len(parts) != 1 or not isinstance(parts[0][1], str) or \
-            parts[0][1] != "passthrough" or list(parts[0][2]) != list(names):
-        return None
-    return pipe[1:]
+    return out.astype(np.float64)
 
 
 class QuantileCodes(TransformerMixin, BaseEstimator):
@@ -375,12 +354,8 @@ class Model(BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, columns in :data:`CLASSES` order."""
         check_is_fitted(self, "pipeline_")
-        rest = _after_selection(self.pipeline_, self.feature_names)
         with booster_threads():
-            if rest is None:
-                p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
-            else:
-                p = rest.predict_proba(feature_array(X, self.feature_names))
+            p = self.pipeline_.predict_proba(feature_matrix(X, self.feature_names))
         order = [list(self.classes_).index(c) for c in CLASSES]
         return p[:, order]
 

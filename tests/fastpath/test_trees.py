@@ -97,3 +97,11 @@ def test_outputs_must_match_the_baseline():
         Ensemble.from_nodes([tree_of(LEAF)], [2], [0.0, 0.0], 3)
     with pytest.raises(MalformedTrees, match="1 trees but 2 output columns"):
         Ensemble.from_nodes([tree_of(LEAF)], [0, 1], [0.0, 0.0], 3)
+
+
+def test_a_leaf_flag_means_the_same_to_the_check_and_the_kernel():
+    # 256 does not fit the kernel's byte (it would wrap to 0, a split with unchecked
+    # children): any non-zero flag is a leaf to both
+    odd = dict(split(99, 99), value=2.5, is_leaf=256)
+    e = Ensemble.from_nodes([tree_of(odd)], [0], [1.0], 3)
+    assert e.raw_predict(np.zeros((2, 3))).tolist() == [[3.5], [3.5]]
