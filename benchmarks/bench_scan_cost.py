@@ -2,20 +2,27 @@
 """What a scan costs beside ``simbox features`` on the same files (issue 14 item 1).
 
     python benchmarks/bench_scan_cost.py --input cdrs.csv.gz --cells cells.csv --tac tac.csv
+    python benchmarks/bench_scan_cost.py ... --threshold 0          # every SIM flagged
     python benchmarks/bench_scan_cost.py ... --peer /work/venv-main/bin/python --repeat 3
 
 Runs ``simbox features`` and ``simbox scan --no-report`` as child processes, in
 turns (features, scan, peer scan, ...) so that the load of a shared machine
 falls on all alike, ``--repeat`` times, and prints the medians: wall seconds
-and CPU seconds (user + system of the child and its threads, from ``wait4``),
-and the ratio scan / features.  ``--peer``: another interpreter with simbox
-installed (the code before a change) whose scan is timed beside.  The issue's
-bound is a ratio of at most 1.5.
+and CPU seconds (user + system of the child and its threads),
+and the ratio scan / features.  CPU is the figure to trust on a busy machine.
+The scans run through ``benchmarks/scan_stages.py``, which times the scan's
+stages in the same run: a second table gives their medians (CPU of the thread
+that ran each stage; the features' reading threads and the model loading thread
+are counted in the total only, the latter also as ``model load (thread)``).
+``--peer``: another interpreter with simbox installed (the code before a
+change) whose scan is timed beside.  The issue's bound is a ratio of at most 1.5.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -23,16 +30,28 @@ import sys
 import tempfile
 import time
 
+STAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scan_stages.py")
 
-def run(args) -> tuple[float, float, int]:
+
+def run(args) -> tuple[float, float, int, str]:
+    """Wall and CPU seconds of one child, its status and its standard output."""
     t0 = time.monotonic()
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env=dict(os.environ, SIMBOX_NO_PROGRESS="1"))
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.run(args, capture_output=True, env=dict(os.environ, SIMBOX_NO_PROGRESS="1"))
     wall = time.monotonic() - t0
-    if status:
-        sys.stderr.write(p.stderr.read().decode(errors="replace")[-2000:])
-    return wall, usage.ru_utime + usage.ru_stime, status
+    if p.returncode:
+        sys.stderr.write(p.stderr.decode(errors="replace")[-2000:])
+    return wall, _child_cpu(), p.returncode, p.stdout.decode(errors="replace")
+
+
+_LAST = [0.0]
+
+
+def _child_cpu() -> float:
+    """CPU seconds (user + system, all threads) of the children ended since the last call."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = r.ru_utime + r.ru_stime
+    cpu, _LAST[0] = total - _LAST[0], total
+    return cpu
 
 
 def main(argv=None) -> int:
@@ -41,42 +60,62 @@ def main(argv=None) -> int:
     ap.add_argument("--input", nargs="+", required=True)
     ap.add_argument("--cells", required=True)
     ap.add_argument("--tac")
-    ap.add_argument("--timezone")
+    ap.add_argument("--timezone", default="UTC")
+    ap.add_argument("--model", help="model folder for the scans (default: the shipped one)")
     ap.add_argument("--threshold", help="for the scans (0: flag every SIM)")
     ap.add_argument("--peer", help="python of another install, scanned beside (e.g. before)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="folder to keep the last scans' outputs in (scan/, peer/)")
     a = ap.parse_args(argv)
-    common = ["--cells", a.cells] + (["--tac", a.tac] if a.tac else []) + \
-        (["--timezone", a.timezone] if a.timezone else [])
-    scan_extra = ["--threshold", a.threshold] if a.threshold is not None else []
+    common = ["--cells", a.cells, "--timezone", a.timezone] + (["--tac", a.tac] if a.tac else [])
+    scan_extra = (["--threshold", a.threshold] if a.threshold is not None else []) + \
+        (["--model", a.model] if a.model else [])
     pythons = [("scan", sys.executable)] + ([("peer scan", a.peer)] if a.peer else [])
     times: dict[str, list] = {}
+    stages: dict[str, dict[str, list]] = {}
+    _child_cpu()
     with tempfile.TemporaryDirectory() as scratch:
         tmp = a.keep or scratch
         os.makedirs(tmp, exist_ok=True)
         for r in range(a.repeat):
             jobs = [("features", [sys.executable, "-m", "simbox", "features", *a.input, *common,
                                   "--out", os.path.join(scratch, f"f{r}.parquet")])]
-            jobs += [(name, [py, "-m", "simbox", "scan", *a.input, *common, *scan_extra,
+            jobs += [(name, [py, STAGES, "--", "scan", *a.input, *common, *scan_extra,
                              "--no-report", "--out", os.path.join(tmp, name.split()[0])])
                      for name, py in pythons]
             for name, args in jobs:
                 if name != "features":
                     shutil.rmtree(args[-1], ignore_errors=True)
-                wall, cpu, status = run(args)
+                wall, cpu, status, out = run(args)
                 if status:
                     print(f"{name} failed (status {status})", file=sys.stderr)
                     return 1
                 times.setdefault(name, []).append((wall, cpu))
+                if name != "features":
+                    report = json.loads(out.strip().splitlines()[-1])
+                    for stage, (c, w) in report["stages"].items():
+                        stages.setdefault(name, {}).setdefault(stage, []).append((c, w))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
            for k, v in times.items()}
     fw, fc = med["features"]
-    print(f"| {', '.join(map(os.path.basename, a.input))} | wall s (median of {a.repeat}) | "
+    flag = f", --threshold {a.threshold}" if a.threshold is not None else ""
+    print(f"| {', '.join(map(os.path.basename, a.input))}{flag} | wall s (median of {a.repeat}) | "
           f"x features | CPU s | x features |")
     print("|---|---|---|---|---|")
     for k, (w, c) in med.items():
         print(f"| {k} | {w:.1f} | {w / fw:.2f} | {c:.1f} | {c / fc:.2f} |")
+    names = list(stages)
+    print()
+    print("| stage (median) | " + " | ".join(f"{n}: CPU s | wall s" for n in names) + " |")
+    print("|---|" + "---|---|" * len(names))
+    order = list(dict.fromkeys(s for n in names for s in stages[n]))
+    for s in order:
+        cells = []
+        for n in names:
+            v = stages[n].get(s)
+            cells.append(f"{statistics.median(c for c, _ in v):.2f} | "
+                         f"{statistics.median(w for _, w in v):.2f}" if v else "- | -")
+        print(f"| {s} | " + " | ".join(cells) + " |")
     return 0
 
 

@@ -14,6 +14,7 @@ sites with a confidence radius, a circle polygon around it.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import json
 import logging
@@ -241,10 +242,38 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
+FLOAT_FORMAT = "%.10g"
+
+
 def write_csv(df: pd.DataFrame, path) -> None:
-    """A table as UTF-8 CSV: ISO times, formulas made inert (:func:`neutralise_formulas`)."""
-    neutralise_formulas(iso_times(df)).to_csv(path, index=False, lineterminator="\n",
-                                              float_format="%.10g")
+    """A table as UTF-8 CSV: ISO times, formulas made inert (:func:`neutralise_formulas`).
+
+    The bytes of ``DataFrame.to_csv(index=False, lineterminator="\\n",
+    float_format="%.10g")``, written faster: each column becomes text at once
+    (:func:`csv_texts`) and the standard library's writer quotes and joins them.
+    """
+    df = neutralise_formulas(iso_times(df))
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(list(df.columns))
+        w.writerows(zip(*(csv_texts(df.iloc[:, j]) for j in range(df.shape[1]))))
+
+
+def csv_texts(col: pd.Series) -> list:
+    """The fields of one column as pandas' ``to_csv`` writes them: floats with
+    :data:`FLOAT_FORMAT`, integers and booleans as ``str``, missing values empty, other
+    values as they are (the csv writer takes ``str`` of them)."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else None
+    if kind == "f":
+        return [FLOAT_FORMAT % v if v == v else "" for v in col.to_numpy().tolist()]
+    if kind in ("i", "u", "b"):
+        return col.to_numpy().astype(str).tolist()
+    values = col.to_numpy(dtype=object)
+    missing = col.isna().to_numpy()
+    if missing.any():
+        values = values.copy()
+        values[missing] = ""
+    return values.tolist()
 
 
 def _json_value(v):

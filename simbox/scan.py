@@ -470,14 +470,6 @@ def _stage(progress, label: str, detail: str = "", **bar) -> None:
 _T0 = [time.monotonic()]
 
 
-def one_thread():
-    """Model evaluation on one OpenMP thread: the booster's threads spin-wait for each
-    other, and on a busy machine (other jobs on the cores) a call costs several times
-    more with two threads than with one (100k SIMs: 21 s against 3.5 s, measured)."""
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=1, user_api="openmp")
-
-
 def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_missing_cells, link_rules,
           progress, started, features, rejects, located=True, timezone_source="given"):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
@@ -514,8 +506,7 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     if isinstance(model, ModelLoading):
         model = model.get()
     _stage(progress, "scoring", f"{len(res.features):,} SIMs", total=len(res.features), unit="SIMs")
-    with one_thread():
-        predictions = model.predict(res.features, threshold=threshold)
+    predictions = model.predict(res.features, threshold=threshold)
     progress(len(res.features))
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
@@ -531,8 +522,7 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     _stage(progress, "grouping deployments, reasons",
            f"{int(predictions['flagged'].sum()):,} SIMs at the model's threshold")
     def score(X):
-        with one_thread():
-            return model.predict(X, threshold=threshold)["score"].to_numpy()
+        return model.predict(X, threshold=threshold)["score"].to_numpy()
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
                       score=score, summary=summary)
     if not located:

@@ -29,6 +29,15 @@ a pickle: loading it runs code) load only with ``trust_pickle=True``
 in the skops format once.  :meth:`Model.load` checks the signature, the sha256,
 the library versions and the feature schema *before* it loads the pipeline and
 refuses a mismatch with one line that says what differs and what to do.
+
+skops checks the *types* in a file, not what they hold: the booster's tree nodes
+hold child and feature indices that scikit-learn follows without bounds checks
+(skops itself warns that a crafted ``TreePredictor`` can crash the process).  So
+:func:`load_pipeline` checks every node (:func:`packed_trees`,
+:class:`simbox.fastpath.trees.Ensemble`) before the model scores anything, and
+the booster is then scored by that packed, checked copy: the same probabilities
+as scikit-learn's, bit for bit, a few times faster (each SIM walks all trees
+while its features are in the cache).
 """
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ import json
 import os
 import pathlib
 import platform
+import weakref
 
 import joblib
 import numpy as np
@@ -54,6 +64,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from simbox._version import __version__
 from simbox.errors import InputError, ModelError
+from simbox.fastpath.trees import Ensemble, MalformedTrees
 from simbox.training.calibration import MonotoneCalibrator
 from simbox.training.cv import inner_splits
 from simbox.training.evidence import MIN_EVENTS, EvidenceMask
@@ -164,8 +175,8 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         out = np.empty_like(X)
         for j, e in enumerate(self.edges_):
-            col = X[:, j]
-            out[:, j] = np.where(np.isnan(col), np.nan, np.searchsorted(e, col, side="left"))
+            out[:, j] = np.searchsorted(e, X[:, j], side="left")
+        out[np.isnan(X)] = np.nan
         # a feature missing for every training SIM (no TAC table, no signaling) says
         # nothing: a constant (the booster's binning fails on an all-missing column)
         out[:, getattr(self, "empty_", [])] = 0.0
@@ -187,7 +198,11 @@ class BoosterLogits(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "estimator_")
-        p = self.estimator_.predict_proba(X)
+        trees = packed_trees(self.estimator_)
+        if trees is None:
+            p = self.estimator_.predict_proba(X)
+        else:       # the same probabilities as predict_proba, bit for bit, faster
+            p = self.estimator_._loss.predict_proba(trees.raw_predict(X))
         if not getattr(self, "in_class_order_", False):
             # a model of an older simbox (--trust-pickle): its calibrator reads the
             # columns in the booster's classes_ order
@@ -196,6 +211,38 @@ class BoosterLogits(TransformerMixin, BaseEstimator):
         for j, c in enumerate(self.classes_):
             out[:, CLASSES.index(str(c))] = p[:, j]
         return np.log(np.clip(out, 1e-12, 1.0))
+
+
+_PACKED = weakref.WeakKeyDictionary()     # fitted booster -> its Ensemble (None: not packable)
+
+
+def packed_trees(booster) -> Ensemble | None:
+    """The trees of a fitted :class:`HistGradientBoostingClassifier`, checked and packed for
+    :class:`simbox.fastpath.trees.Ensemble` (kept while the booster lives), or None for what
+    the kernel does not score (another estimator, categorical splits).  Raises
+    :class:`~simbox.fastpath.trees.MalformedTrees` for nodes that are not trees."""
+    try:
+        return _PACKED[booster]
+    except (KeyError, TypeError):
+        pass
+    ensemble = None
+    if isinstance(booster, HistGradientBoostingClassifier) and \
+            getattr(booster, "is_categorical_", None) is None:
+        try:
+            k = int(booster.n_trees_per_iteration_)
+            trees = [p.nodes for iteration in booster._predictors for p in iteration]
+            trees = [{"value": t["value"], "threshold": t["num_threshold"],
+                      "feature": t["feature_idx"], "left": t["left"], "right": t["right"],
+                      "missing_left": t["missing_go_to_left"], "is_leaf": t["is_leaf"]}
+                     for t in trees]
+            baseline, n_features = booster._baseline_prediction, int(booster.n_features_in_)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise MalformedTrees(f"not the trees of a fitted booster ({type(exc).__name__}: "
+                                 f"{exc})") from None
+        ensemble = Ensemble.from_nodes(trees, output=np.arange(len(trees)) % k,
+                                       baseline=baseline, n_features=n_features)
+    _PACKED[booster] = ensemble
+    return ensemble
 
 
 class Model(BaseEstimator):
@@ -554,13 +601,15 @@ def load_pipeline(p: pathlib.Path) -> Pipeline:
     try:
         if p.name == MODEL_FILE:
             from skops import io as sio
-            types = sio.get_untrusted_types(file=p)
-            refused = sorted(t for t in types if t not in ALLOWED_TYPES)
-            if refused:
+            from skops.io.exceptions import UntrustedTypesFoundException
+            try:      # one pass: skops checks every type against the allow-list before building
+                pipe = sio.load(p, trusted=sorted(ALLOWED_TYPES))
+            except UntrustedTypesFoundException:
+                refused = sorted(t for t in sio.get_untrusted_types(file=p)
+                                 if t not in ALLOWED_TYPES)
                 raise ModelError(f"{p}: holds types simbox does not load ({', '.join(refused[:3])}"
                                  f"{' ...' if len(refused) > 3 else ''}); it was not written by "
-                                 "simbox train: retrain the model")
-            pipe = sio.load(p, trusted=types)
+                                 "simbox train: retrain the model") from None
         else:
             pipe = joblib.load(p)
     except ModelError:
@@ -571,6 +620,17 @@ def load_pipeline(p: pathlib.Path) -> Pipeline:
     if not isinstance(pipe, Pipeline):
         raise ModelError(f"{p}: holds a {type(pipe).__name__}, not a simbox pipeline; retrain "
                          "the model with simbox train")
+    for _, step in pipe.steps:       # scikit-learn walks the nodes unchecked: check them first
+        if isinstance(step, BoosterLogits) and hasattr(step, "estimator_"):
+            try:
+                packed = packed_trees(step.estimator_)
+            except MalformedTrees as exc:
+                raise ModelError(f"{p}: the booster's trees are malformed ({exc}); the file was "
+                                 "damaged or crafted: do not use it, retrain the model") from None
+            if packed is None and p.name == MODEL_FILE:
+                raise ModelError(f"{p}: holds a booster simbox train does not make "
+                                 f"({type(step.estimator_).__name__}, categorical splits?); "
+                                 "retrain the model")
     return pipe
 
 

@@ -251,3 +251,41 @@ def test_signed_folder(fitted, names, schema_hash, tmp_path, network):
                             "KEY_FILE) or load it without the key")
     with pytest.raises(ModelError, match="the model signing key is shorter than 16 bytes"):
         Model.load(d, schema=(names, schema_hash), key=b"short")
+
+
+def test_scores_equal_scikit_learn_bit_for_bit(fitted, network, names):
+    # the packed trees (fastpath.trees) and the column fast path against the pipeline as
+    # scikit-learn runs it, step by step on a DataFrame
+    X, _ = network
+    order = [list(fitted.classes_).index(c) for c in ("simbox", "cardfarm", "legit")]
+    booster = fitted.pipeline_.named_steps["booster"].estimator_
+    assert model_mod.packed_trees(booster) is not None
+    fast = fitted.predict_proba(X)
+    model_mod._PACKED[booster] = None          # scikit-learn's own predict_proba
+    try:
+        slow = fitted.pipeline_.predict_proba(model_mod.feature_matrix(X, names))[:, order]
+    finally:
+        del model_mod._PACKED[booster]
+    assert np.isnan(fitted.pipeline_[:-2].transform(model_mod.feature_matrix(X, names))).any()
+    assert np.array_equal(fast, slow)
+
+
+def test_skops_file_with_malformed_trees_is_refused(fitted, names, schema_hash, tmp_path):
+    # skops checks the types, not what is in them: a tree node pointing past its tree would
+    # make scikit-learn read out of bounds when scoring; loading checks every node first
+    import copy
+    from skops import io as sio
+    d = saved(fitted, tmp_path)
+    pipe = copy.deepcopy(fitted.pipeline_)
+    nodes = pipe.named_steps["booster"].estimator_._predictors[3][1].nodes
+    split = int(np.flatnonzero(nodes["is_leaf"] == 0)[0])
+    nodes["left"][split] = 10_000
+    sio.dump(pipe, d / "model.skops")
+    _rewrite_card(d, files={"model.skops": {"sha256": model_mod.sha256_file(d / "model.skops"),
+                                            "bytes": (d / "model.skops").stat().st_size}})
+    with pytest.raises(ModelError) as e:
+        Model.load(d, schema=(names, schema_hash))
+    assert str(e.value) == (
+        f"{d / 'model.skops'}: the booster's trees are malformed (tree 10 node {split}: left "
+        f"child 10000 is not after it inside the tree ({len(nodes)} nodes)); the file was "
+        "damaged or crafted: do not use it, retrain the model")

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Where a scan's time goes: one ``simbox scan`` in this process, its stages timed.
+
+    python benchmarks/scan_stages.py -- scan cdrs.csv.gz --cells cells.csv --out scan/ --no-report
+
+Runs :func:`simbox.cli.main` with the arguments after ``--``, with the scan's stage
+functions wrapped, and prints one JSON object: per stage, the CPU seconds of the
+thread that ran it (``time.thread_time``) and the wall seconds, summed over calls;
+``model load`` is the loading thread's CPU, which runs beside the features.
+``benchmarks/bench_scan_cost.py`` runs its scans through it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import threading
+import time
+
+_T = {}
+_PROCESS = (time.process_time(), time.monotonic())
+
+
+def timed(label, fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        c0, w0 = time.thread_time(), time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            c, w = _T.get(label, (0.0, 0.0))
+            _T[label] = (c + time.thread_time() - c0, w + time.monotonic() - w0)
+    return wrapper
+
+
+def main(argv) -> int:
+    c0, w0 = time.thread_time(), time.monotonic()
+    import simbox.scan  # noqa: F401  (the module; ``simbox.scan`` the attribute is callable)
+    from simbox.cli import main as cli_main
+    _T["imports"] = (time.thread_time() - c0, time.monotonic() - w0)
+    sc = sys.modules["simbox.scan"]
+    import simbox.features as feats
+    feats.compute_features = timed("features", feats.compute_features)
+    for name, label in (("group_sims", "grouping"), ("locate", "tables"),
+                        ("deployment_table", "tables"), ("site_table", "tables"),
+                        ("time_outliers", "tables"), ("occlusion_contributions", "reasons"),
+                        ("reasons_table", "reasons"), ("assemble", "assemble (tables, reasons)")):
+        if hasattr(sc, name):          # an older simbox (--peer) may lack one
+            setattr(sc, name, timed(label, getattr(sc, name)))
+    if hasattr(sc, "ModelLoading"):
+        sc.ModelLoading.get = timed("waiting for the model", sc.ModelLoading.get)
+    sc.ScanResult.write_into = timed("writing", sc.ScanResult.write_into)
+    from simbox.training import model as model_mod
+    predict = model_mod.Model.predict
+    calls = []
+
+    def predict_timed(self, X, *a, **k):
+        label = "scoring" if not calls else "scoring (reasons)"
+        calls.append(len(X))
+        return timed(label, predict)(self, X, *a, **k)
+    model_mod.Model.predict = predict_timed
+    load = getattr(sc, "load_model", None)
+    if load is not None:
+        sc.load_model = lambda *a, **k: timed(
+            "model load" + ("" if threading.current_thread() is threading.main_thread()
+                            else " (thread)"), load)(*a, **k)
+    code = cli_main(argv)
+    _T["total (process CPU)"] = (time.process_time() - _PROCESS[0], time.monotonic() - _PROCESS[1])
+    print(json.dumps({"status": code, "stages": {k: [round(c, 3), round(w, 3)]
+                                                 for k, (c, w) in _T.items()}}))
+    return code
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args and args[0] == "--":
+        args = args[1:]
+    sys.exit(main(args))

@@ -1,0 +1,102 @@
+"""A tree ensemble (gradient boosting) scored row by row: the sum of leaf values per output.
+
+:meth:`Ensemble.from_nodes` takes the trees as node arrays (children numbered
+within their tree), checks every node and packs them for the kernel
+(``_trees.raw_predict``); :meth:`Ensemble.raw_predict` gives, for each row of
+``X``, ``baseline[c]`` plus the leaf values of the trees of output ``c``, added
+tree by tree in the order given: the same floating-point sums as scikit-learn's
+``HistGradientBoosting*._raw_predict``, several times faster (each row walks all
+trees while it is in the cache).
+
+The check makes a crafted model file harmless: a split node's children must lie
+after it and inside its tree (so every walk ends at a leaf: no cycle), and its
+feature inside the row; anything else is a :class:`MalformedTrees` error naming
+the tree and node, before any row is scored.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from simbox.fastpath import _trees
+
+#: one packed node, the kernel's ``node_t``
+NODE_DTYPE = np.dtype([("value", "<f8"), ("threshold", "<f8"), ("feature", "<i4"),
+                       ("left", "<i4"), ("right", "<i4"), ("missing_left", "u1"),
+                       ("is_leaf", "u1")])
+NODE_FIELDS = ("value", "threshold", "feature", "left", "right", "missing_left", "is_leaf")
+
+
+class MalformedTrees(ValueError):
+    """Tree nodes that do not form trees over the given features."""
+
+
+class Ensemble:
+    """Trees packed for :func:`_trees.raw_predict`; build with :meth:`from_nodes`."""
+
+    def __init__(self, nodes: np.ndarray, roots: np.ndarray, output: np.ndarray,
+                 baseline: np.ndarray, n_features: int):
+        self.nodes, self.roots, self.output = nodes, roots, output
+        self.baseline, self.n_features = baseline, n_features
+
+    @classmethod
+    def from_nodes(cls, trees, output, baseline, n_features: int) -> "Ensemble":
+        """``trees``: per tree, a mapping of :data:`NODE_FIELDS` to equal-length arrays
+        (``left``/``right`` numbered within the tree, ignored on leaves); ``output``: the
+        output column of each tree; ``baseline``: the starting value of each column."""
+        baseline = np.array(baseline, dtype=np.float64).ravel()
+        output = np.asarray(output, dtype=np.int64)
+        if len(output) != len(trees):
+            raise MalformedTrees(f"{len(trees)} trees but {len(output)} output columns")
+        if len(output) and (output.min() < 0 or output.max() >= len(baseline)):
+            raise MalformedTrees(f"an output column outside 0..{len(baseline) - 1}")
+        sizes = np.array([len(t["value"]) for t in trees], dtype=np.int64)
+        roots = np.cumsum(sizes) - sizes
+        nodes = np.zeros(int(sizes.sum()), dtype=NODE_DTYPE)
+        for i, (tree, root, size) in enumerate(zip(trees, roots, sizes)):
+            split = _check_tree(i, tree, int(size), n_features)
+            part = nodes[root:root + size]
+            for f in ("value", "threshold"):
+                part[f] = np.asarray(tree[f])
+            part["missing_left"] = np.asarray(tree["missing_left"]) != 0
+            part["is_leaf"] = ~split
+            part["feature"] = np.where(split, tree["feature"], 0)
+            part["left"] = np.where(split, np.asarray(tree["left"], dtype=np.int64) + root, 0)
+            part["right"] = np.where(split, np.asarray(tree["right"], dtype=np.int64) + root, 0)
+        return cls(nodes, roots, output.astype(np.int32), baseline, int(n_features))
+
+    def raw_predict(self, X) -> np.ndarray:
+        """``(rows, outputs)``: baseline plus the leaf values of each output's trees."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"expected rows of {self.n_features} features, got shape {X.shape}")
+        out = np.empty((len(X), len(self.baseline)))
+        if not len(self.roots):
+            out[:] = 0.0 + self.baseline
+            return out
+        _trees.raw_predict(X, self.nodes, self.roots, self.output, self.baseline, out)
+        return out
+
+
+def _check_tree(i: int, tree, size: int, n_features: int) -> np.ndarray:
+    """The split nodes of a tree (the others are leaves), or MalformedTrees."""
+    if size == 0:
+        raise MalformedTrees(f"tree {i}: no node")
+    for f in NODE_FIELDS:
+        if len(tree[f]) != size:
+            raise MalformedTrees(f"tree {i}: {len(tree[f])} values of {f!r} for {size} nodes")
+    split = np.asarray(tree["is_leaf"]) == 0
+    at = np.flatnonzero(split)
+    for f in ("left", "right"):
+        child = np.asarray(tree[f], dtype=np.int64)[split]
+        bad = (child <= at) | (child >= size)
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise MalformedTrees(f"tree {i} node {at[j]}: {f} child {child[j]} is not after it "
+                                 f"inside the tree ({size} nodes)")
+    feature = np.asarray(tree["feature"], dtype=np.int64)[split]
+    bad = (feature < 0) | (feature >= n_features)
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise MalformedTrees(f"tree {i} node {at[j]}: feature {feature[j]} outside the "
+                             f"{n_features} features")
+    return split

@@ -1,0 +1,107 @@
+"""The tree-ensemble kernel against a plain walk, and its refusal of nodes that are not trees."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simbox.fastpath.trees import Ensemble, MalformedTrees
+
+
+def random_tree(rng, n_features, depth):
+    """Nodes in depth-first order (children after their parent), as a boosting tree has them."""
+    nodes = []
+
+    def grow(d):
+        i = len(nodes)
+        nodes.append(None)
+        if d == 0 or rng.random() < 0.25:
+            nodes[i] = dict(value=rng.normal(), threshold=0.0, feature=0, left=0, right=0,
+                            missing_left=0, is_leaf=1)
+            return i
+        left = grow(d - 1)
+        right = grow(d - 1)
+        nodes[i] = dict(value=0.0, threshold=float(rng.integers(-3, 4)),   # rows hit it exactly too
+                        feature=int(rng.integers(n_features)), left=left, right=right,
+                        missing_left=int(rng.integers(2)), is_leaf=0)
+        return i
+    grow(depth)
+    return {k: np.array([n[k] for n in nodes]) for k in nodes[0]}
+
+
+def walk(tree, row):
+    i = 0
+    while not tree["is_leaf"][i]:
+        v = row[tree["feature"][i]]
+        if np.isnan(v):
+            i = tree["left"][i] if tree["missing_left"][i] else tree["right"][i]
+        else:
+            i = tree["left"][i] if v <= tree["threshold"][i] else tree["right"][i]
+    return tree["value"][i]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_trees=st.integers(0, 12), k=st.integers(1, 3),
+       n_features=st.integers(1, 6), rows=st.integers(0, 40))
+def test_sums_equal_a_plain_walk_tree_by_tree(seed, n_trees, k, n_features, rows):
+    rng = np.random.default_rng(seed)
+    trees = [random_tree(rng, n_features, int(rng.integers(0, 6))) for _ in range(n_trees)]
+    output = np.arange(n_trees) % k
+    baseline = rng.normal(size=k)
+    X = rng.integers(-4, 5, size=(rows, n_features)).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    want = np.zeros((rows, k)) + baseline
+    for t, c in zip(trees, output):          # added in the trees' order: the same float sums
+        want[:, c] += [walk(t, r) for r in X]
+    got = Ensemble.from_nodes(trees, output, baseline, n_features).raw_predict(X)
+    assert got.shape == (rows, k)
+    assert np.array_equal(got, want)
+
+
+def test_rows_of_another_width_are_refused():
+    rng = np.random.default_rng(0)
+    e = Ensemble.from_nodes([random_tree(rng, 3, 3)], [0], [0.0], 3)
+    with pytest.raises(ValueError, match=r"expected rows of 3 features, got shape \(2, 4\)"):
+        e.raw_predict(np.zeros((2, 4)))
+
+
+def split(left, right, feature=0):
+    return dict(value=0.0, threshold=0.5, feature=feature, left=left, right=right,
+                missing_left=0, is_leaf=0)
+
+
+LEAF = dict(value=1.0, threshold=0.0, feature=0, left=0, right=0, missing_left=0, is_leaf=1)
+
+
+def tree_of(*nodes):
+    return {k: np.array([n[k] for n in nodes]) for k in LEAF}
+
+
+@pytest.mark.parametrize("tree, message", [
+    (tree_of(split(1, 0), LEAF), "tree 0 node 0: right child 0 is not after it inside the tree (2 nodes)"),
+    (tree_of(split(1, 2), LEAF, split(1, 3), LEAF),
+     "tree 0 node 2: left child 1 is not after it inside the tree (4 nodes)"),
+    (tree_of(split(1, 7), LEAF), "tree 0 node 0: right child 7 is not after it inside the tree (2 nodes)"),
+    (tree_of(split(1, 2, feature=3), LEAF, LEAF), "tree 0 node 0: feature 3 outside the 3 features"),
+    (tree_of(split(1, 2, feature=-1), LEAF, LEAF), "tree 0 node 0: feature -1 outside the 3 features"),
+    ({k: np.array([]) for k in LEAF}, "tree 0: no node"),
+])
+def test_nodes_that_are_not_trees_are_refused(tree, message):
+    # a cycle or an index past the end would loop for ever or read out of bounds in the kernel
+    with pytest.raises(MalformedTrees) as e:
+        Ensemble.from_nodes([tree], [0], [0.0], 3)
+    assert str(e.value) == message
+
+
+def test_outputs_must_match_the_baseline():
+    with pytest.raises(MalformedTrees, match="an output column outside 0..1"):
+        Ensemble.from_nodes([tree_of(LEAF)], [2], [0.0, 0.0], 3)
+    with pytest.raises(MalformedTrees, match="1 trees but 2 output columns"):
+        Ensemble.from_nodes([tree_of(LEAF)], [0, 1], [0.0, 0.0], 3)
+
+
+def test_a_leaf_flag_means_the_same_to_the_check_and_the_kernel():
+    # 256 does not fit the kernel's byte (it would wrap to 0, a split with unchecked
+    # children): any non-zero flag is a leaf to both
+    odd = dict(split(99, 99), value=2.5, is_leaf=256)
+    e = Ensemble.from_nodes([tree_of(odd)], [0], [1.0], 3)
+    assert e.raw_predict(np.zeros((2, 3))).tolist() == [[3.5], [3.5]]
