@@ -269,6 +269,12 @@ cdef int scratch_groups(Scratch* w, Arrays a, uint8_t[::1] ev_buf) except -1:
     cdef int64_t* start
     cdef int64_t* cursor
     cdef Ev* ev
+    # the columns as local views: the scatter's byte stores (rtype) would otherwise make
+    # the compiler reload every column's address from `a` at each event
+    cdef const int32_t[::1] ids = a.ids
+    cdef const uint8_t[::1] rtype = a.rtype
+    cdef const int64_t[::1] time = a.time, other = a.other, imei = a.imei, msisdn = a.msisdn
+    cdef const int32_t[::1] duration = a.duration, cell = a.cell
     w.start = <int64_t*>calloc(U + 1, sizeof(int64_t))
     w.cursor = <int64_t*>malloc((U if U > 0 else 1) * sizeof(int64_t))
     if ev_buf is None or ev_buf.shape[0] < <Py_ssize_t>sizeof(Ev) * (n if n > 0 else 1):
@@ -281,7 +287,7 @@ cdef int scratch_groups(Scratch* w, Arrays a, uint8_t[::1] ev_buf) except -1:
     cursor = w.cursor
     with nogil:
         for i in range(n):
-            start[a.ids[i] + 1] += 1
+            start[ids[i] + 1] += 1
         for u in range(U):
             if start[u + 1] > w.maxg:
                 w.maxg = start[u + 1]
@@ -289,15 +295,15 @@ cdef int scratch_groups(Scratch* w, Arrays a, uint8_t[::1] ev_buf) except -1:
             cursor[u] = start[u]
         # scatter the events into groups (columns read in order, one struct write each)
         for i in range(n):
-            ev = w.grouped + cursor[a.ids[i]]
-            cursor[a.ids[i]] += 1
-            ev.time = a.time[i]
-            ev.other = a.other[i]
-            ev.imei = a.imei[i]
-            ev.msisdn = a.msisdn[i]
-            ev.duration = a.duration[i]
-            ev.cell = a.cell[i]
-            ev.rtype = a.rtype[i]
+            ev = w.grouped + cursor[ids[i]]
+            cursor[ids[i]] += 1
+            ev.time = time[i]
+            ev.other = other[i]
+            ev.imei = imei[i]
+            ev.msisdn = msisdn[i]
+            ev.duration = duration[i]
+            ev.cell = cell[i]
+            ev.rtype = rtype[i]
     if w.maxg == 0:
         w.maxg = 1
     return 0

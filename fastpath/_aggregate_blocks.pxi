@@ -21,7 +21,9 @@ cdef inline int reduce_counts(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     seen, and the IMSI's own number (its last non-empty MSISDN) with its country code."""
     cdef int64_t* days = w.work[0]       # local days, recorded when the day changes
     cdef const Ev* ev = s.ev
-    cdef Py_ssize_t u = s.row, m = s.m, NB = a.tz_offset.shape[0], k, j, ndays = 0
+    cdef const int32_t[::1] tz = a.tz_offset
+    cdef Py_ssize_t u = s.row, m = s.m, NB = tz.shape[0], k, j, ndays = 0
+    cdef int64_t q0 = a.q0
     cdef int64_t n_moc = 0, n_ans = 0, n_mtc = 0, n_smo = 0, n_smt = 0, n_data = 0
     cdef int64_t n_zero = 0, n_short = 0, n_night_moc = 0, n_night = 0, n_short_mt = 0
     cdef int64_t n_weekend_moc = 0, n_office_moc = 0, n_evening_moc = 0
@@ -41,8 +43,8 @@ cdef inline int reduce_counts(Arrays a, Sub* s, Scratch* w) except -1 nogil:
         if k == 0 or hb != prev_hb:
             n_hours += 1
             prev_hb = hb
-        j = floordiv(t, OFFSET_BUCKET) - a.q0
-        loc = t + (a.tz_offset[j] if 0 <= j < NB else 0)
+        j = floordiv(t, OFFSET_BUCKET) - q0
+        loc = t + (tz[j] if 0 <= j < NB else 0)
         day = floordiv(loc, 86400)
         hour = <int>(floordiv(loc - day * 86400, 3600))
         hist[hour] += 1
@@ -258,7 +260,7 @@ cdef inline int reduce_cells(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     cdef int64_t* count = w.cnt_cell
     cdef const Ev* ev = s.ev
     cdef Py_ssize_t u = s.row, k, nd = 0
-    cdef int64_t n_known = 0, n_loc = 0, cnt, best = 0
+    cdef int64_t n_known = 0, n_loc = 0, cnt, best = 0, row = a.n.cell   # next row of cell_*
     cdef int32_t c, main = -1
     cdef double gss = 0.0, slat = 0.0, slon = 0.0, clat, clon, dist, ss
     for k in range(s.m):
@@ -276,10 +278,10 @@ cdef inline int reduce_cells(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     for k in range(nd):
         c = <int32_t>cells[k]
         cnt = count[c]
-        a.cell_row[a.n.cell] = <int32_t>u
-        a.cell_code[a.n.cell] = c
-        a.cell_events[a.n.cell] = cnt
-        a.n.cell += 1
+        a.cell_row[row] = <int32_t>u
+        a.cell_code[row] = c
+        a.cell_events[row] = cnt
+        row += 1
         dist = <double>cnt / n_known
         gss -= dist * log2(dist)
         if cnt > best or (cnt == best and a.cell_rank[c] < a.cell_rank[main]):
@@ -289,6 +291,7 @@ cdef inline int reduce_cells(Arrays a, Sub* s, Scratch* w) except -1 nogil:
             slat += cnt * a.cell_lat[c]
             slon += cnt * a.cell_lon[c]
             n_loc += cnt
+    a.n.cell = row
     a.main_cell[u] = main
     put(a, u, S_N_CELLS, nd)
     put(a, u, S_TOP_CELL_SHARE, ratio(best, n_known))
@@ -317,7 +320,7 @@ cdef inline int reduce_sites(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     cdef int32_t* mark = w.mark_site
     cdef int64_t* count = w.cnt_site
     cdef Py_ssize_t u = s.row, k, nds = 0
-    cdef int64_t cnt, best = 0
+    cdef int64_t cnt, best = 0, row = a.n.site        # next row of site_*
     cdef int32_t c, site, main = -1
     for k in range(s.n_cells):
         c = <int32_t>w.cells[k]
@@ -331,13 +334,14 @@ cdef inline int reduce_sites(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     for k in range(nds):
         site = <int32_t>sites[k]
         cnt = count[site]
-        a.site_row[a.n.site] = <int32_t>u
-        a.site_code[a.n.site] = site
-        a.site_events[a.n.site] = cnt
-        a.n.site += 1
+        a.site_row[row] = <int32_t>u
+        a.site_code[row] = site
+        a.site_events[row] = cnt
+        row += 1
         if cnt > best or (cnt == best and a.site_rank[site] < a.site_rank[main]):
             best = cnt
             main = site
+    a.n.site = row
     a.main_site[u] = main
     put(a, u, S_N_SITES, nds)
     return 0
@@ -353,7 +357,7 @@ cdef inline int reduce_devices(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     cdef int64_t* last = w.work[4]        # and last time
     cdef const Ev* ev = s.ev
     cdef Py_ssize_t u = s.row, k, i, n = 0, d
-    cdef int64_t n_changes = 0, prev = 0, best
+    cdef int64_t n_changes = 0, prev = 0, best, row = a.n.dev    # next row of dev_*
     for k in range(s.m):
         if ev[k].imei == 0:
             continue
@@ -380,12 +384,13 @@ cdef inline int reduce_devices(Arrays a, Sub* s, Scratch* w) except -1 nogil:
             first[i] = ev[k].time
         last[i] = ev[k].time
     for k in range(d):
-        a.dev_row[a.n.dev] = <int32_t>u
-        a.dev_imei[a.n.dev] = distinct[k]
-        a.dev_events[a.n.dev] = events[k]
-        a.dev_first[a.n.dev] = first[k]
-        a.dev_last[a.n.dev] = last[k]
-        a.n.dev += 1
+        a.dev_row[row] = <int32_t>u
+        a.dev_imei[row] = distinct[k]
+        a.dev_events[row] = events[k]
+        a.dev_first[row] = first[k]
+        a.dev_last[row] = last[k]
+        row += 1
+    a.n.dev = row
     put(a, u, S_N_IMEIS, d)
     put(a, u, S_IMEI_CHANGES, n_changes)
     put(a, u, S_MAIN_IMEI_SHARE, ratio(best, n))
@@ -402,13 +407,14 @@ cdef inline int reduce_moves(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     cdef int64_t* events = w.work[3]      # and events
     cdef const Ev* ev = s.ev
     cdef Py_ssize_t u = s.row, k, nr = 0
-    cdef int64_t t
+    cdef const int32_t[::1] cell_site = a.cell_site
+    cdef int64_t t, row = a.n.move                    # next row of move_*
     cdef int32_t c, site
     for k in range(s.m):
         c = ev[k].cell
         if c < 0:
             continue
-        site = a.cell_site[c]
+        site = cell_site[c]
         t = ev[k].time
         if nr > 0 and site_of[nr - 1] == site:
             t_last[nr - 1] = t
@@ -425,9 +431,10 @@ cdef inline int reduce_moves(Arrays a, Sub* s, Scratch* w) except -1 nogil:
             nr += 1
     for k in range(1, nr):
         if t_first[k] - t_last[k - 1] <= MOVE_GAP_S:
-            a.move_row[a.n.move] = <int32_t>u
-            a.move_from[a.n.move] = <int32_t>site_of[k - 1]
-            a.move_to[a.n.move] = <int32_t>site_of[k]
-            a.move_time[a.n.move] = t_first[k]
-            a.n.move += 1
+            a.move_row[row] = <int32_t>u
+            a.move_from[row] = <int32_t>site_of[k - 1]
+            a.move_to[row] = <int32_t>site_of[k]
+            a.move_time[row] = t_first[k]
+            row += 1
+    a.n.move = row
     return 0
