@@ -1,3 +1,5 @@
+from typing import Any, Mapping, TypedDict
+
 import numpy as np
 
 SLOTS: tuple[str, ...]
@@ -5,18 +7,19 @@ EV_BYTES: int
 
 def constants_in_use() -> dict[str, float]: ...
 
+class Counts(TypedDict):
+    duplicates: int
+    dev: int
+    cell: int
+    site: int
+    move: int
+
 def reduce_partition(
-    rtype: np.ndarray, time: np.ndarray, ids: np.ndarray, imei: np.ndarray, msisdn: np.ndarray,
-    other: np.ndarray, duration: np.ndarray, cell: np.ndarray,
-    tz_offset: np.ndarray, q0: int,
-    cell_site: np.ndarray, cell_lat: np.ndarray, cell_lon: np.ndarray,
-    cell_rank: np.ndarray, site_rank: np.ndarray,
-    cols: np.ndarray,
-    feats: np.ndarray, hours: np.ndarray, msisdn_out: np.ndarray,
-    main_imei: np.ndarray, main_cell: np.ndarray, main_site: np.ndarray,
-    dev_id: np.ndarray, dev_imei: np.ndarray, dev_events: np.ndarray,
-    dev_first: np.ndarray, dev_last: np.ndarray,
-    cell_id_out: np.ndarray, cell_code_out: np.ndarray, cell_events: np.ndarray,
-    site_id_out: np.ndarray, site_code_out: np.ndarray, site_events: np.ndarray,
-    move_id: np.ndarray, move_from: np.ndarray, move_to: np.ndarray, move_time: np.ndarray,
-) -> tuple[int, int, int, int, int]: ...
+    events: Mapping[str, np.ndarray],      # IN: rtype, time, imei, msisdn, other, duration, cell
+    ids: np.ndarray,                       # IN: int32 dense IMSI id per event
+    tz: tuple[np.ndarray, int],            # IN: (int32 offsets per 15-min bucket, first bucket)
+    cells: Any,                            # IN: aggregate.CellTable (site, lat, lon, cell_rank, site_rank)
+    columns: np.ndarray,                   # IN: int32 output column of each slot (-1 = not wanted)
+    out: Any,                              # OUT: aggregate.Reduced with the arrays allocated
+    ev_buf: np.ndarray | None = None,      # IN/OUT: uint8 scratch of >= n * EV_BYTES bytes
+) -> Counts: ...

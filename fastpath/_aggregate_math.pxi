@@ -243,12 +243,6 @@ cdef inline double haversine_km(double lat1, double lon1, double lat2, double lo
     return 2.0 * EARTH_KM * asin(sqrt(a))
 
 
-cdef inline void put(double[:, ::1] out, const int32_t[::1] cols, Py_ssize_t u, int slot, double v) noexcept nogil:
-    cdef int32_t c = cols[slot]
-    if c >= 0:
-        out[u, c] = v
-
-
 cdef inline double ratio(double a, double b) noexcept nogil:
     return a / b if b != 0 else NAN
 

@@ -219,6 +219,18 @@ class Workspace:
         return self.ev_buf
 
 
+# The pair and move tables of Reduced, by the key of the kernel's row counts: field ->
+# dtype.  The kernel writes at most one row per event into each.
+TABLES = {
+    "dev": {"dev_row": np.int32, "dev_imei": np.int64, "dev_events": np.int64,
+            "dev_first": np.int64, "dev_last": np.int64},
+    "cell": {"cell_row": np.int32, "cell_code": np.int32, "cell_events": np.int64},
+    "site": {"site_row": np.int32, "site_code": np.int32, "site_events": np.int64},
+    "move": {"move_row": np.int32, "move_from": np.int32, "move_to": np.int32,
+             "move_time": np.int64},
+}
+
+
 def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: TimeZone,
                   cells: CellTable, workspace: Workspace | None = None) -> Reduced:
     """Reduce the events of one partition (``cols``: the EventBatch columns).
@@ -242,22 +254,17 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
         tz, q0 = timezone.table(c["time"].min(), c["time"].max())
     else:
         tz, q0 = np.zeros(0, np.int32), 0
-    feats = np.full((U, ncols), np.nan)
-    hours = np.zeros((U, 24), np.int32)
-    per_imsi = [np.zeros(U, np.int64), np.zeros(U, np.int64), np.zeros(U, np.int32),
-                np.zeros(U, np.int32)]
-    # the pair and move tables: at most n rows each, filled here, copied out below
-    dev = [scratch(("dev", j), t) for j, t in enumerate([np.int32] + [np.int64] * 4)]
-    cel = [scratch(("cel", j), t) for j, t in enumerate((np.int32, np.int32, np.int64))]
-    sit = [scratch(("sit", j), t) for j, t in enumerate((np.int32, np.int32, np.int64))]
-    mov = [scratch(("mov", j), t) for j, t in enumerate((np.int32, np.int32, np.int32, np.int64))]
-    ndup, ndev, ncell, nsite, nmove = _aggregate.reduce_partition(
-        c["rtype"], c["time"], ids, c["imei"], c["msisdn"], c["other"], c["duration"], c["cell"],
-        tz, q0, cells.site, cells.lat, cells.lon, cells.cell_rank, cells.site_rank,
-        np.ascontiguousarray(columns, np.int32), feats, hours, *per_imsi, *dev, *cel, *sit, *mov,
+    # the tables are filled in scratch of n rows and copied out below
+    out = Reduced(imsi=imsi, feats=np.full((U, ncols), np.nan), hours=np.zeros((U, 24), np.int32),
+                  msisdn=np.zeros(U, np.int64), main_imei=np.zeros(U, np.int64),
+                  main_cell=np.zeros(U, np.int32), main_site=np.zeros(U, np.int32),
+                  **{f: scratch(f, t) for table in TABLES.values() for f, t in table.items()},
+                  duplicates=0)
+    rows = _aggregate.reduce_partition(
+        c, ids, (tz, q0), cells, np.ascontiguousarray(columns, np.int32), out,
         ev_buf=workspace.events(n) if workspace is not None else None)
-    dev = [a[:ndev].copy() for a in dev]
-    cel = [a[:ncell].copy() for a in cel]
-    sit = [a[:nsite].copy() for a in sit]
-    mov = [a[:nmove].copy() for a in mov]
-    return Reduced(imsi, feats, hours, *per_imsi, *dev, *cel, *sit, *mov, duplicates=int(ndup))
+    for table, fields in TABLES.items():
+        for f in fields:
+            setattr(out, f, getattr(out, f)[:rows[table]].copy())
+    out.duplicates = int(rows["duplicates"])
+    return out
