@@ -33,7 +33,8 @@ from simbox.errors import ConfigError, InputError
 from simbox.training.calibration import separability
 from simbox.training.cv import grouped_splits, out_of_fold
 from simbox.training.dataset import UNLABELLED_POLICIES, TrainingSet, build_training_set
-from simbox.training.defaults import MAX_GROUP_FPR, SEIZURE_WEIGHT, UNLABELLED  # noqa: F401 (re-exported)
+from simbox.training.defaults import KIND_HOLDOUT, MAX_GROUP_FPR, SEIZURE_WEIGHT, \
+    UNLABELLED  # noqa: F401 (re-exported)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
@@ -187,7 +188,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
           seed=0, unlabelled=UNLABELLED, unlabelled_max=100_000, unlabelled_weight=0.5,
           seizure_weight=SEIZURE_WEIGHT, simulated=SIMULATED_DEFAULT, simulated_weight=1.0,
           truth=None, feature_names=None, schema_hash=None, model_params=None, n_boot=200,
-          kind_holdout=True, cv_group="case", timezone=None, out=None, inputs=None,
+          kind_holdout=KIND_HOLDOUT, cv_group="case", timezone=None, out=None, inputs=None,
           progress=None) -> Model:
     """Train a model on labelled SIMs; return it fitted, with threshold and card.
 

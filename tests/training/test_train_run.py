@@ -17,7 +17,7 @@ def trained(network, names, schema_hash, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "m"
     m = train(X, truth_labels(truth), truth=truth, target_precision=0.99, folds=4,
               feature_names=names, schema_hash=schema_hash, model_params=FAST, n_boot=50,
-              simulated=None, out=out)
+              simulated=None, kind_holdout=True, out=out)
     return m, out
 
 
