@@ -165,13 +165,13 @@ def worst_group(r):
 
 def table(title, rows):
     print(f"\n{title}")
-    head = (f"{'world':>16} {'fraud':>6} {'legit':>7} {'precision':>9} {'recall':>7} "
+    head = (f"{'world':>28} {'fraud':>6} {'legit':>7} {'precision':>9} {'recall':>7} "
             f"{'legit FPR':>9} {'worst group FPR':>26} {'detected':>9} {'whole':>9} {'merged':>6}")
     print(head)
     print("-" * len(head))
     for name, r in rows:
         wv, wk = worst_group(r)
-        print(f"{name:>16} {r['fraud']:>6} {r['legit']:>7} {_f(r['precision']):>9} "
+        print(f"{name:>28} {r['fraud']:>6} {r['legit']:>7} {_f(r['precision']):>9} "
               f"{_f(r['recall']):>7} {_f(r['fpr'], '.1e'):>9} {wv:>9.1e} {wk[:16]:>16} "
               f"{r['detected']:>4}/{r['deployments']:<4} {r['whole']:>4}/{r['touched']:<4} "
               f"{r.get('merged', 0):>6}")
