@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simbox.errors import ConfigError, InputError
+from simbox.fastpath.events import COLUMNS
 from simbox.fastpath import _aggregate, _partition
 from simbox.fastpath._aggregate import SLOTS  # noqa: F401  (re-exported)
 
@@ -29,8 +31,7 @@ class TimeZone:
     """An IANA time zone and its UTC offsets per 15-minute bucket of UTC time."""
 
     def __init__(self, name: str = "UTC"):
-        import zoneinfo
-        from simbox.errors import ConfigError
+        import zoneinfo  # lazy: zoneinfo loads sysconfig, on every parser build otherwise
         try:
             zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
@@ -43,7 +44,6 @@ class TimeZone:
         q0 = int(tmin) // OFFSET_BUCKET
         q1 = int(tmax) // OFFSET_BUCKET
         if q1 - q0 + 1 > MAX_OFFSET_BUCKETS:
-            from simbox.errors import InputError
             raise InputError(f"event times span {tmin}..{tmax} (epoch seconds), more than "
                              "240 years: check the input's time column")
         return _offsets(self.name, q0, q1), q0
@@ -68,7 +68,7 @@ def _offsets(name: str, q0: int, q1: int) -> np.ndarray:
     n = q1 - q0 + 1
     if name == "UTC":
         return np.zeros(n, np.int32)
-    import zoneinfo
+    import zoneinfo  # lazy: as above
     zone = zoneinfo.ZoneInfo(name)
     step = COARSE_BUCKETS
     s0 = q0 - q0 % step
@@ -180,7 +180,6 @@ class Reduced:
 
 
 def _empty_columns() -> dict:
-    from simbox.fastpath.events import COLUMNS
     return {name: np.empty(0, dtype) for name, dtype in COLUMNS}
 
 
@@ -238,7 +237,6 @@ def reduce_events(cols: dict, *, columns: np.ndarray, ncols: int, timezone: Time
     Cell codes in ``cols["cell"]`` must be < len(cells.site); the caller checks.
     ``workspace``: scratch reused across calls of one thread (None: allocated here).
     """
-    from simbox.fastpath.events import COLUMNS
     c = {name: np.ascontiguousarray(cols[name], dtype=dtype) for name, dtype in COLUMNS}
     n = len(c["time"])
     if workspace is None:

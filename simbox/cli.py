@@ -17,6 +17,7 @@ import signal
 import sys
 
 from simbox import __version__
+import simbox.commands as pkg
 from simbox.errors import SimboxError
 
 EXAMPLES = """\
@@ -28,7 +29,6 @@ Examples:
 
 
 def command_modules():
-    import simbox.commands as pkg
     mods = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):

@@ -32,8 +32,15 @@ import time
 import numpy as np
 import pandas as pd
 
+from simbox.data.kinds import HARD_NEGATIVE_KINDS
+from simbox.data.simulate import simulate
+from simbox.data.worlds import GENERATOR_VERSION, simulate_world
 from simbox.errors import SimboxError
-from simbox.training.run import DEFAULT_MODEL
+from simbox.features import compute_features
+from simbox.training.knowledge import KNOWLEDGE_FILE, read_knowledge, subsample, write_knowledge
+from simbox.training.run import DEFAULT_MODEL, read_truth
+from simbox.training.schema import registry_schema
+from simbox.training.train import train, write_model_folder
 
 SUBSCRIBERS = 10_000
 DAYS = 7
@@ -55,23 +62,18 @@ def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
     simulation (``simulation.json`` with the same parameters) is reused.  Returns
     ``(FeatureResult, truth, summary dict)``.
     """
-    from simbox.features import compute_features
-    from simbox.training.run import read_truth
     workdir = pathlib.Path(workdir)
     params = {"subscribers": subscribers, "days": days, "scenario": scenario, "seed": seed}
     if world is not None:
-        from simbox.data.worlds import GENERATOR_VERSION
         params = {"subscribers": subscribers, "days": days, "world": world, "seed": seed,
                   "generator": GENERATOR_VERSION}
     marker = workdir / "simulation.json"
     info = json.loads(marker.read_text()) if marker.is_file() else None
     if info is None or info.get("params") != params:
         if world is not None:
-            from simbox.data.worlds import simulate_world
             sim = simulate_world(world, subscribers, days, seed=seed, out=workdir,
                                  progress=progress)
         else:
-            from simbox.data.simulate import simulate
             sim = simulate(subscribers, days, scenario, seed, out=workdir, progress=progress)
         info = dict(sim.network.summary(), days=days, timezone=sim.network.timezone,
                     params=params, cdr_files=[pathlib.Path(sim.paths["cdrs"]).name])
@@ -88,7 +90,6 @@ def world_tables(worlds, subscribers, days, workdir, *, log=print):
 
     Returns ``(X, truth with a world column, [info per world])``.
     """
-    from simbox.training.schema import registry_schema
     names, _ = registry_schema()
     Xs, truths, infos = [], [], []
     for w in worlds:
@@ -118,11 +119,6 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
           target_precision=TARGET_PRECISION, workdir=None, kind_holdout=True,
           easy_rate=EASY_LEGIT_RATE):
     """Simulate the training worlds, write ``knowledge.parquet`` and the model into ``out``."""
-    from simbox.data.kinds import HARD_NEGATIVE_KINDS
-    from simbox.training.knowledge import KNOWLEDGE_FILE, read_knowledge, subsample, \
-        write_knowledge
-    from simbox.training.schema import registry_schema
-    from simbox.training.train import train, write_model_folder
     tmp = None
     if workdir is None:
         tmp = tempfile.mkdtemp(prefix="simbox-default-model-")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from simbox.errors import InputError
 
@@ -71,8 +73,6 @@ def subsample(truth: pd.DataFrame, keep_groups, *, rate: float, seed: int = 0,
 
 def write_knowledge(path, X: pd.DataFrame, truth: pd.DataFrame, weight, info: dict):
     """Write ``knowledge.parquet``: features as float32 plus the label columns."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     weight = np.asarray(weight, dtype=float)
     keep = weight > 0
     t = truth.reset_index(drop=True)[keep]
@@ -98,7 +98,6 @@ def write_knowledge(path, X: pd.DataFrame, truth: pd.DataFrame, weight, info: di
 
 def read_knowledge(path, names, schema_hash) -> Knowledge:
     """Read ``knowledge.parquet``, refusing one computed with another feature schema."""
-    import pyarrow.parquet as pq
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no simulated knowledge here; rebuild the default model "
@@ -128,5 +127,5 @@ def read_knowledge(path, names, schema_hash) -> Knowledge:
 
 def default_knowledge(names, schema_hash) -> Knowledge:
     """The knowledge shipped beside the default model."""
-    from simbox.training.run import DEFAULT_MODEL
+    from simbox.training.run import DEFAULT_MODEL  # lazy: circular (run -> train -> knowledge)
     return read_knowledge(DEFAULT_MODEL / KNOWLEDGE_FILE, names, schema_hash)

@@ -24,6 +24,8 @@ Steps (each reported in the model card):
 from __future__ import annotations
 
 import logging
+import os
+import pathlib
 import time
 
 import numpy as np
@@ -33,6 +35,7 @@ from simbox.errors import ConfigError, InputError
 from simbox.training.calibration import separability
 from simbox.training.cv import grouped_splits, out_of_fold
 from simbox.training.dataset import UNLABELLED_POLICIES, TrainingSet, build_training_set
+from simbox.training.knowledge import KNOWLEDGE_FILE, default_knowledge, read_knowledge
 from simbox.training.defaults import KIND_HOLDOUT, MAX_GROUP_FPR, SEIZURE_WEIGHT, \
     UNLABELLED  # noqa: F401 (re-exported)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
@@ -40,6 +43,7 @@ from simbox.training.metrics import evaluate_flags, misses_at_precision
 from simbox.training.model import Model
 from simbox.training.pu import exclude_likely_fraud
 from simbox.training.rules import RulesBaseline, rules_out_of_fold
+from simbox.training.schema import registry_schema
 from simbox.training.threshold import RECALL_SLACK, compact_curve, group_fpr_floor, \
     threshold_bootstrap
 
@@ -164,10 +168,6 @@ def resolve_simulated(simulated):
     """``simulated`` as :func:`build_training_set` takes it: ``"default"`` is the knowledge
     shipped with the default model, a path a ``knowledge.parquet`` (or a model folder
     holding one); a list may mix them with ``(features, truth)`` pairs."""
-    import os
-    import pathlib
-    from simbox.training.knowledge import KNOWLEDGE_FILE, default_knowledge, read_knowledge
-    from simbox.training.schema import registry_schema
     if simulated is None or simulated is False:
         return None
     items = simulated if isinstance(simulated, list) else [simulated]
@@ -232,7 +232,6 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
         log.info("training: %s %.1fs", name, steps[name])
 
     if feature_names is None or schema_hash is None:
-        from simbox.training.schema import registry_schema
         reg_names, reg_hash = registry_schema()
         feature_names = reg_names if feature_names is None else feature_names
         schema_hash = reg_hash if schema_hash is None else schema_hash
@@ -377,7 +376,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
 
 def write_model_folder(model: Model, out, *, timestamp=True):
     """Save the model and its plots (from the out-of-fold scores) and report.html."""
-    from simbox.training import plots
+    from simbox.training import plots  # lazy: matplotlib, only when a folder is written
     model.card["plots"] = list(plots.PLOTS) + ["report.html"]
     folder = model.save(out, timestamp=timestamp)
     frame, proba = model.oof_
