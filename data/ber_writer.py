@@ -17,8 +17,12 @@ import pathlib
 import shutil
 import struct
 import tempfile
+import types
 
 import numpy as np
+
+from simbox.data import writers
+from simbox.fastpath.events import RECORD_TYPE_NAMES, RecordType, decode_array
 
 RECORD_TAGS = {"MOC": 0, "MTC": 1, "SMS_MO": 6, "SMS_MT": 7}
 CDR_HEADER = b"\xe0\x26\x09"       # release 7+9 (Rel-16), version 0; format 1 (BER), TS number 6
@@ -279,7 +283,7 @@ def records_without_headers(data: bytes) -> bytes:
 
 def _gzip_open(path):
     try:
-        from isal import igzip
+        from isal import igzip  # lazy: isal may be absent (fallback below)
         return igzip.open(path, "wb", compresslevel=2)
     except ImportError:  # pragma: no cover - isal is a dependency
         return _gzip.open(path, "wb", compresslevel=6)
@@ -289,7 +293,7 @@ def _columns(df):
     """Plain lists of the contract's columns; times as epoch seconds."""
     t = df["start_time"]
     if not np.issubdtype(np.asarray(t).dtype, np.integer):
-        import pandas as pd
+        import pandas as pd  # lazy: pandas only for datetime columns
         t = pd.to_datetime(t, utc=True).astype("int64") // 10**9
     def s(col):
         return ["" if v is None or v != v else str(v) for v in df[col].tolist()]
@@ -386,10 +390,7 @@ def write_network(net, out_dir, progress=None, *, records_per_file: int = 1_000_
     ``cdrs/data_sessions.csv.gz`` in the CSV contract, so ``simbox features
     cdrs/`` reads the same events as from ``cdrs.csv.gz``.
     """
-    import types
 
-    from simbox.data import writers
-    from simbox.fastpath.events import RECORD_TYPE_NAMES, RecordType, decode_array
     folder = pathlib.Path(out_dir) / "cdrs"
     folder.mkdir(parents=True, exist_ok=True)
     c = net.cdrs

@@ -22,7 +22,7 @@ CONFIG = HERE / "sample_config.json"
 
 def build(out=None):
     """Write the sample to ``out`` (default: the package's ``sample/`` folder)."""
-    from simbox.data import simulate
+    from simbox.data import simulate  # lazy: a maintainer script; simulate imports the whole generator
     out = pathlib.Path(out) if out is not None else HERE / "sample"
     return simulate(SUBSCRIBERS, DAYS, SCENARIO, SEED, out, config=CONFIG)
 

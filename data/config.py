@@ -22,6 +22,7 @@ import pathlib
 from types import MappingProxyType
 
 from simbox.data.kinds import FRAUD_KINDS, LEGIT_KINDS
+from simbox.data.timing import PROFILES
 from simbox.errors import ConfigError
 
 SCENARIOS = ("baseline", "evasive", "mixed")
@@ -462,7 +463,6 @@ def _apply(values, overrides, source):
             values[section][key] = _check_value(f"{section}.{key}", default, value, source)
     _check_timezone(values["run"]["timezone"], source)
     _check_date(values["run"]["start_date"], source)
-    from simbox.data.timing import PROFILES
     for section, params in values.items():
         prof = params.get("profile")
         if prof is not None and prof not in PROFILES:
@@ -481,7 +481,7 @@ def _apply(values, overrides, source):
 
 
 def _check_date(text, source):
-    import datetime as dt
+    import datetime as dt  # lazy: only for dates in the config
     try:
         dt.date.fromisoformat(text)
     except ValueError:
@@ -490,7 +490,7 @@ def _check_date(text, source):
 
 
 def _check_timezone(name, source):
-    import zoneinfo
+    import zoneinfo  # lazy: zoneinfo loads sysconfig; only when a zone is checked
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -508,7 +508,7 @@ def read_config_file(path) -> dict:
         raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
     try:
         if p.suffix.lower() == ".toml":
-            import tomllib
+            import tomllib  # lazy: only when a TOML config is read
             data = tomllib.loads(text.decode("utf-8"))
         else:
             data = json.loads(text.decode("utf-8"))

@@ -79,10 +79,10 @@ class _Templates:
     """Template packets (bytes) and their field offsets, one per length shape."""
 
     def __init__(self):
-        import scapy.contrib.diameter as dm
-        import scapy.contrib.gtp_v2 as g2
-        from scapy.layers.inet import IP, TCP, UDP
-        from scapy.layers.l2 import Ether
+        import scapy.contrib.diameter as dm  # lazy: scapy contrib layers, only when writing pcap
+        import scapy.contrib.gtp_v2 as g2  # lazy: as above
+        from scapy.layers.inet import IP, TCP, UDP  # lazy: as above
+        from scapy.layers.l2 import Ether  # lazy: as above
         self.g2, self.dm = g2, dm
         self.Ether, self.IP, self.UDP, self.TCP = Ether, IP, UDP, TCP
         self.cache = {}

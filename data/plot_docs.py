@@ -75,9 +75,9 @@ def _hist(ax, st, col, title, xlabel, log=True):
 
 
 def make_plots(net, out) -> list[pathlib.Path]:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib, only when the docs plots are made
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as above
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     st, ev = per_sim_stats(net)
@@ -103,8 +103,8 @@ def make_plots(net, out) -> list[pathlib.Path]:
         save(fig, name)
     # local hourly rhythm of outgoing activity
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    import zoneinfo
-    import datetime as dt
+    import zoneinfo  # lazy: only for the plots
+    import datetime as dt  # lazy: only for the plots
     tz = zoneinfo.ZoneInfo(net.timezone)
     off = int(dt.datetime.fromtimestamp(net.start + 43200, tz).utcoffset().total_seconds())
     hour = ((ev["time"] + off) % 86400) // 3600
@@ -189,14 +189,14 @@ def main(argv=None):
                     help="print the table of how worlds draw their parameters and stop")
     a = ap.parse_args(argv)
     if a.params:
-        from simbox.data.config import markdown_table
+        from simbox.data.config import markdown_table  # lazy: only for the tables
         print(markdown_table())
         return
     if a.worlds:
-        from simbox.data.worlds import ranges_table
+        from simbox.data.worlds import ranges_table  # lazy: only for the tables
         print(ranges_table())
         return
-    from simbox.data import build_network
+    from simbox.data import build_network  # lazy: the whole generator, only for the plots
     net = build_network(a.subscribers, a.days, "mixed", a.seed,
                         config={"fraud": {"share": 0.02}})
     for p in make_plots(net, a.out):

@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from simbox.data.kinds import KIND_NAMES, LEGIT_KINDS
 from simbox.fastpath.events import RecordType
 
 MOC, MTC, SMS_MO, SMS_MT, DATA = (int(RecordType.MOC), int(RecordType.MTC),
@@ -168,7 +169,6 @@ class Callees:
 
 def reachable(subs, cfg) -> Callees:
     """The callable subscribers registered so far, weighted by kind."""
-    from simbox.data.kinds import KIND_NAMES, LEGIT_KINDS
     idx = np.flatnonzero(subs.callable)
     kw = np.array([cfg[k].get("callee_weight", 1.0) if k in LEGIT_KINDS else 1.0
                    for k in KIND_NAMES])

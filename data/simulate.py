@@ -13,6 +13,7 @@ import time as _time
 import numpy as np
 import pandas as pd
 
+from simbox.data import writers
 from simbox.data.config import SCENARIOS, Config, load_config
 from simbox.data.farms import FarmFactory
 from simbox.data.fraud import SimboxFactory
@@ -24,7 +25,7 @@ from simbox.data.population import create_legit, generate_legit, mirror, split_c
 from simbox.data.registry import EventLog, Subscribers, reachable, substream
 from simbox.data.timing import Window
 from simbox.errors import ConfigError
-from simbox.fastpath.events import EventBatch, RecordType
+from simbox.fastpath.events import CellDict, EventBatch, RecordType
 from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ class Network:
 
     def cdr_frame(self) -> pd.DataFrame:
         """The CDRs as a readable DataFrame (for small networks)."""
-        from simbox.fastpath.events import CellDict
         return self.cdrs.to_pandas(CellDict(self.cells["cell_id"]))
 
     def summary(self) -> dict:
@@ -236,7 +236,6 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
     the attach events: ``True`` writes ``signaling.pcap``, a string names the
     signaling writer (``csv``: ``attaches.csv.gz``).
     """
-    from simbox.data import writers
     t0 = _time.monotonic()
     if format not in writers.WRITERS:
         raise ConfigError(f"unknown format {format!r}; available: "

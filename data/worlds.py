@@ -39,6 +39,7 @@ import numpy as np
 from simbox.data.config import SPEC, Config
 from simbox.data.kinds import CARDFARM_KINDS, FRAUD_KINDS, SIMBOX_KINDS
 from simbox.data.registry import substream
+from simbox.data.simulate import build_network, simulate
 from simbox.errors import ConfigError
 
 GENERATOR_VERSION = 2     # raised whenever a world seed would draw another configuration
@@ -435,7 +436,6 @@ def build_world(world_seed: int, subscribers: int, days: int, seed: int | None =
     ``seed`` draws the network inside the world (default: the world seed);
     ``overrides`` apply on top of the world's configuration.
     """
-    from simbox.data.simulate import build_network
     cfg, _, s = _world(world_seed, seed, overrides)
     net = build_network(subscribers, days, "mixed", s, config=cfg, progress=progress)
     net.world = int(world_seed)
@@ -451,7 +451,6 @@ def simulate_world(world_seed: int, subscribers: int, days: int, seed: int | Non
     ``seed`` draws the network inside the world (default: the world seed), so
     ``simulate_world(w, n, d)`` is fully determined by ``w``.
     """
-    from simbox.data.simulate import simulate
     cfg, conf, s = _world(world_seed, seed, overrides)
     res = simulate(subscribers, days, "mixed", s, out, config=cfg, format=format,
                    signaling=signaling, progress=progress)

@@ -78,7 +78,7 @@ def _lines(columns) -> bytes:
 
 
 def _gzip_writer(path):
-    from isal import igzip
+    from isal import igzip  # lazy: isal only when writing .gz
     raw = open(path, "wb")
     return igzip.IGzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0), raw
 
@@ -153,7 +153,7 @@ register_writer("csv", write_attaches_csv, signaling=True)
 
 def _write_signaling_pcap(net, out_dir, progress=None):
     """``signaling.pcap``: the attaches as GTPv2-C + Diameter S6a packets (data/pcap_writer.py)."""
-    from simbox.data.pcap_writer import write_signaling
+    from simbox.data.pcap_writer import write_signaling  # lazy: scapy, only when writing pcap
     return write_signaling(net, out_dir, progress)
 
 
@@ -162,7 +162,7 @@ register_writer("pcap", _write_signaling_pcap, signaling=True)
 
 def _write_cdrs_ber(net, out_dir, progress=None):
     """``cdrs/``: the CS CDRs as TS 32.297 BER files, DATA as CSV (data/ber_writer.py)."""
-    from simbox.data.ber_writer import write_network
+    from simbox.data.ber_writer import write_network  # lazy: circular (ber_writer imports writers)
     return write_network(net, out_dir, progress)
 
 

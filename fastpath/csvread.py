@@ -108,7 +108,7 @@ def read_csv_events(source, *, mapping="canonical", cells: CellDict | None = Non
     m = load_mapping(mapping)
     if m.engine == "profile":           # what the kernel cannot express (profile_read.py)
         # lazy: pyarrow (~130 ms), only for the profiles the kernel cannot read
-        from simbox.fastpath.profile_read import read_profiled_events
+        from simbox.fastpath.profile_read import read_profiled_events  # lazy: pyarrow engine, only for profiled layouts
         return read_profiled_events(source, mapping=m, cells=cells, stats=stats, rejects=rejects,
                                     on_bad_records=on_bad_records, chunk_rows=chunk_rows,
                                     progress=progress, name=name)

@@ -125,7 +125,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         signaling = [signaling]
     # lazy: the readers (isal, kernels, ~140 ms); the CLI's parser imports this module for
     # compute_features' defaults
-    from simbox.fastpath.readers import open_events
+    from simbox.fastpath.readers import open_events  # lazy: readers pull the signaling and BER stacks; only when reading files
     if signaling:
         from simbox.fastpath.signaling import check_captures  # lazy: as open_events
         check_captures(signaling)       # --signaling must name captures, not CDR files

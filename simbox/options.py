@@ -35,8 +35,8 @@ def library_defaults() -> dict:
 def add_input_options(p, command: str) -> None:
     """Add the input options to the argparse parser of ``command``."""
     # lazy: when a parser is built, not on import (the fast path: numpy, kernels)
-    from simbox.fastpath.columns import builtin_profiles
-    from simbox.fastpath.stats import BAD_RECORD_POLICIES
+    from simbox.fastpath.columns import builtin_profiles  # lazy: fastpath only when the parser's profile choices are listed
+    from simbox.fastpath.stats import BAD_RECORD_POLICIES  # lazy: as above
     d = library_defaults()
     g = p.add_argument_group("input options (the same in features, scan, train and evaluate)")
     g.add_argument("--columns", default=d["columns"], metavar="PROFILE",
