@@ -27,6 +27,7 @@ import pandas as pd
 from simbox._version import __version__
 from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
+from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
@@ -109,7 +110,8 @@ def summary_line(summary: dict) -> str:
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
     kinds = summary.get("subscriber_key") or {}
     if set(kinds) - {"imsi"}:
-        line += "; subscriber key: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+        line += (f"; key column {summary.get('key_column', 'subscriber')}: "
+                 + ", ".join(f"{n:,} {k}" for k, n in kinds.items()))
     for note in summary.get("notes", []):
         line += f"; {note}"
     if summary.get("timezone_source", "given") != "given":
@@ -155,6 +157,12 @@ def time_outliers(sims: pd.DataFrame) -> dict:
                           f"at {_iso(when)}; they do not move the scan's end: recency is measured "
                           f"to {_iso(out['end'])}")
     return out
+
+
+def keyed(columns: list, key: str) -> list:
+    """``columns`` (flagged.csv's or scores.csv's) with their ``imsi`` named ``key``
+    (:func:`~simbox.fastpath.keys.key_column`: ``subscriber`` when some key is not an IMSI)."""
+    return [key if c == IMSI_COLUMN else c for c in columns]
 
 
 def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
@@ -214,27 +222,30 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     flagged = sims.join(res.features.loc[mask, counts_cols]).join(
         preds.loc[mask, [c for c in ("score_simbox", "score_cardfarm") if c in preds.columns]])
     flagged = flagged.assign(reasons=reasons, imei=sims["main_imei"])
-    flagged.index.name = "imsi"
+    key = getattr(res, "key_column", IMSI_COLUMN)
+    per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
+    flagged.index.name = key
     flagged = flagged.reset_index()
-    for c in FLAGGED_COLUMNS:
+    for c in keyed(FLAGGED_COLUMNS, key):
         if c not in flagged.columns:
             flagged[c] = np.nan
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
     flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
-        .sort_values(["_r", "score", "imsi"], ascending=[True, False, True], kind="stable")
-    columns = FLAGGED_COLUMNS + (["subscriber_key"] if "subscriber_key" in flagged else [])
-    flagged = flagged[columns].reset_index(drop=True)
+        .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
+    flagged = flagged[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
     flagged["score"] = flagged["score"].round(4)
 
     scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
         else preds.assign(msisdn="")
-    scores.index.name = "imsi"
+    if per_row:
+        scores["subscriber_key"] = res.sims["subscriber_key"].reindex(preds.index)
+    scores.index.name = key
     scores = scores.reset_index()
-    for c in SCORES_COLUMNS:
+    for c in keyed(SCORES_COLUMNS, key):
         if c not in scores.columns:
             scores[c] = np.nan
-    scores = scores[SCORES_COLUMNS].sort_values(["score", "imsi"], ascending=[False, True],
-                                                kind="stable").reset_index(drop=True)
+    scores = scores[keyed(SCORES_COLUMNS, key) + per_row].sort_values(
+        ["score", key], ascending=[False, True], kind="stable").reset_index(drop=True)
     for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
         scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
 
@@ -262,6 +273,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "top_site": ({k: _plain(sites.iloc[0][k]) for k in ("site_id", "lat", "lon", "n_sims")}
                      if len(sites) else None),
     })
+    if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
+        summary["key_column"] = key
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
                       scores=scores, predictions=preds, features=res.features, cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
