@@ -85,7 +85,7 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
     keys = [c for c in KEY_COLUMNS if c in header]
     if len(keys) > 1:
         raise ParseError(f"more than one key column ({', '.join(keys)})", path=name, line=1,
-                         detail="give one of imsi, subscriber or msisdn (the features' key)")
+                         detail="give one of imsi, subscriber or msisdn: the features' key column")
     key = keys[0] if keys else None
     if features_key is not None:
         check_key(key, features_key, name)
