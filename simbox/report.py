@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import LINK_KINDS
+from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK
 from simbox.pages import Markup, render
 from simbox.report_map import site_map
 from simbox.report_plots import feature_plot, hours_plot, score_plot
@@ -194,7 +194,9 @@ def render_report(result) -> str:
     shown = flagged.head(FLAGGED_ROWS)
     return render(
         "report.html", title="simbox scan: shutdown list and sites to raid", summary=summary,
-        meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=LINK_KINDS,
+        meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=[
+            SUBSCRIBER_BLOCK if k == "imsi block" and summary.get("key_column") else k
+            for k in LINK_KINDS],
         map=Markup(map_svg), map_caption=caption, sheets=_field_sheets(result, sites),
         sites_table=html_table(sites_view, headers),
         deployments_table=html_table(deployments[[c for c in dep_cols if c in deployments.columns]],

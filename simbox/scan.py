@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from simbox._version import __version__
-from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
+from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
+                                sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.fastpath.stats import MAX_REJECT_SHARE
@@ -123,7 +124,7 @@ def summary_line(summary: dict) -> str:
     return line
 
 
-def time_outliers(sims: pd.DataFrame) -> dict:
+def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN) -> dict:
     """SIMs whose first or last event lies far from the bulk of the data.
 
     The bulk runs from the 10th percentile of the SIMs' first events to the 90th
@@ -132,7 +133,8 @@ def time_outliers(sims: pd.DataFrame) -> dict:
     that much after it (one row dated 2199 in a week of CDRs).  Returns ``mask``
     (per SIM), ``end`` (the latest last event that is not an outlier: the scan's
     end for recency), ``start`` and, when any, ``summary`` (for summary.json)
-    and ``message`` (the warning).
+    and ``message`` (the warning, naming an example by its ``key``: ``imsi`` or
+    ``subscriber``).
     """
     first = pd.to_datetime(sims["first_seen"], utc=True)
     last = pd.to_datetime(sims["last_seen"], utc=True)
@@ -153,7 +155,8 @@ def time_outliers(sims: pd.DataFrame) -> dict:
                           "latest": _iso(max(first[mask].max(), last[mask].max())),
                           "examples": [str(i) for i in sims.index[mask][:3]]}
         out["message"] = (f"{int(mask.sum()):,} SIM(s) have events far outside the bulk of the "
-                          f"data ({_iso(out['start'])} to {_iso(out['end'])}), e.g. IMSI {worst} "
+                          f"data ({_iso(out['start'])} to {_iso(out['end'])}), e.g. "
+                          f"{'IMSI' if key == IMSI_COLUMN else key} {worst} "
                           f"at {_iso(when)}; they do not move the scan's end: recency is measured "
                           f"to {_iso(out['end'])}")
     return out
@@ -198,12 +201,16 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     hours = np.asarray(res.hours)[mask]
     labels, counts = group_sims(sims, hours, res.devices, rules)
     locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
-    outliers = time_outliers(res.sims)
+    key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
+    outliers = time_outliers(res.sims, key)
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
     deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
                                             scan_end=scan_end)
+    if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
+        deployments["linked_by"] = deployments["linked_by"].str.replace(
+            "imsi block", SUBSCRIBER_BLOCK, regex=False)
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
@@ -222,7 +229,6 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     flagged = sims.join(res.features.loc[mask, counts_cols]).join(
         preds.loc[mask, [c for c in ("score_simbox", "score_cardfarm") if c in preds.columns]])
     flagged = flagged.assign(reasons=reasons, imei=sims["main_imei"])
-    key = getattr(res, "key_column", IMSI_COLUMN)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged.index.name = key
     flagged = flagged.reset_index()

@@ -9,6 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
+import simbox.data
+import simbox.fastpath
 from simbox.features import compute_features, write_table
 from simbox.scan import scan
 
@@ -110,3 +112,24 @@ def test_mixed_keys_name_each_rows_kind(tmp_path):
     assert kinds == {"imsi", "msisdn"}
     for key, kind, *_ in rows:
         assert key in (IMSIS if kind == "imsi" else MSISDNS)
+
+
+def test_number_blocks_of_subscriber_keys_are_named_so(tmp_path):
+    """The sample network keyed by MSISDN: the links of neighbouring keys are a
+    ``subscriber block`` in deployments.csv and the report (``imsi block`` keyed by IMSI)."""
+    sample = pathlib.Path(simbox.data.__file__).parent / "sample"
+    profile = json.loads((pathlib.Path(simbox.fastpath.__file__).parent / "profiles"
+                          / "canonical.json").read_text())
+    profile.update(name="canonical-msisdn", subscriber_key="msisdn")
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    linked = {}
+    for columns in ("canonical", tmp_path / "profile.json"):
+        out = tmp_path / ("imsi" if columns == "canonical" else "msisdn")
+        scan(sample / "cdrs.csv.gz", cells=sample / "cells.csv", columns=columns,
+             timezone="UTC", out=out)
+        linked[out.name] = " ".join(pd.read_csv(out / "deployments.csv")["linked_by"])
+        linked[out.name + " report"] = (out / "report.html").read_text()
+    assert "imsi block" in linked["imsi"] and "subscriber block" not in linked["imsi"]
+    assert "subscriber block" in linked["msisdn"] and "imsi block" not in linked["msisdn"]
+    assert "handover, subscriber block, msisdn block)" in linked["msisdn report"]
+    assert "imsi block" not in linked["msisdn report"]
