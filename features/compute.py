@@ -100,7 +100,7 @@ class FeatureResult:
         n, k = self.shape
         key = "IMSIs"
         if self.subscriber_key is not None:
-            key = "subscribers (key: " + ", ".join(f"{c:,} {k_}" for k_, c in
+            key = f"subscribers (key column {self.key_column}: " + ", ".join(f"{c:,} {k_}" for k_, c in
                                                     self.key_kinds.items()) + ")"
             if self.key_collisions:
                 key += f" ({self.key_collisions} token collision(s))"

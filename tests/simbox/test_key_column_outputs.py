@@ -133,3 +133,14 @@ def test_number_blocks_of_subscriber_keys_are_named_so(tmp_path):
     assert "subscriber block" in linked["msisdn"] and "imsi block" not in linked["msisdn"]
     assert "handover, subscriber block, msisdn block)" in linked["msisdn report"]
     assert "imsi block" not in linked["msisdn report"]
+
+
+@pytest.mark.parametrize("layout, key", [("operator-anon", "subscriber"), ("canonical", "imsi")])
+def test_features_command_says_the_key_column(files, tmp_path, capsys, layout, key):
+    from simbox.cli import main
+    out = tmp_path / "f.csv"
+    assert main(["features", files[layout], "--columns", layout, "--timezone", "UTC",
+                 "--out", str(out), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said.get("key_column", "imsi") == key and ("key_column" in said) == (key != "imsi")
+    assert header_and_rows(out)[0][0] == key
