@@ -100,8 +100,8 @@ class FeatureResult:
         n, k = self.shape
         key = "IMSIs"
         if self.subscriber_key is not None:
-            key = f"subscribers (key column {self.key_column}: " + ", ".join(f"{c:,} {k_}" for k_, c in
-                                                    self.key_kinds.items()) + ")"
+            kinds = ", ".join(f"{c:,} {k_}" for k_, c in self.key_kinds.items())
+            key = f"subscribers (key column {self.key_column}: {kinds})"
             if self.key_collisions:
                 key += f" ({self.key_collisions} token collision(s))"
         return f"{n:,} {key} x {k} features from {self.stats.summary()}, in {self.seconds:.1f} s"
