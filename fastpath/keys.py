@@ -36,6 +36,16 @@ MSISDN_BASE = 2 * 10 ** 18
 TOKEN_BASE = 4 * 10 ** 18
 TOKEN_RANGE = (1 << 63) - 1 - TOKEN_BASE
 KEY_KINDS = ("imsi", "msisdn", "token", "imsi_or_msisdn")
+#: the name of the key column in the outputs: ``imsi`` when every key of a run is an IMSI,
+#: else ``subscriber`` (and a ``subscriber_key`` column gives each row's kind)
+IMSI_COLUMN, SUBSCRIBER_COLUMN = "imsi", "subscriber"
+
+
+def key_column(kinds) -> str:
+    """The key column's name in the outputs of a run whose keys are of ``kinds`` (kind names,
+    e.g. :attr:`FeatureResult.key_kinds`): :data:`IMSI_COLUMN` when all are IMSIs, else
+    :data:`SUBSCRIBER_COLUMN`."""
+    return IMSI_COLUMN if set(kinds) <= {"imsi"} else SUBSCRIBER_COLUMN
 
 
 def token_code(token: str) -> int:

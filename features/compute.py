@@ -15,7 +15,7 @@ from simbox.errors import ConfigError, TooManyRejectsError
 from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
                                        slot_columns)
 from simbox.fastpath.events import CellDict, decode_array, normalise_cell_id
-from simbox.fastpath.keys import MSISDN_BASE, decode_ids, kind_of
+from simbox.fastpath.keys import MSISDN_BASE, decode_ids, key_column, kind_of
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
                                    check_share, reject_share_error)
@@ -62,6 +62,13 @@ class FeatureResult:
         return {str(k): int(c) for k, c in zip(kinds, counts)}
 
     @property
+    def key_column(self) -> str:
+        """The key column's name in the outputs: ``imsi``, or ``subscriber`` when some key
+        is not an IMSI (:func:`~simbox.fastpath.keys.key_column`).  Inside, the tables
+        keep the name ``imsi``."""
+        return key_column(self.key_kinds)
+
+    @property
     def features(self):
         """DataFrame: index imsi (str), columns feature_names() with the registry's dtypes."""
         if self._features is None:
@@ -93,8 +100,8 @@ class FeatureResult:
         n, k = self.shape
         key = "IMSIs"
         if self.subscriber_key is not None:
-            key = "subscribers (key: " + ", ".join(f"{c:,} {k_}" for k_, c in
-                                                    self.key_kinds.items()) + ")"
+            kinds = ", ".join(f"{c:,} {k_}" for k_, c in self.key_kinds.items())
+            key = f"subscribers (key column {self.key_column}: {kinds})"
             if self.key_collisions:
                 key += f" ({self.key_collisions} token collision(s))"
         return f"{n:,} {key} x {k} features from {self.stats.summary()}, in {self.seconds:.1f} s"
@@ -309,7 +316,9 @@ def write_table(table, path) -> str:
     """Write a feature table (a :class:`FeatureResult` or a DataFrame indexed by imsi) to
     .parquet or .csv atomically (temp file, then rename).
 
-    A FeatureResult goes to Parquet straight from its columns (no pandas).
+    A FeatureResult goes to Parquet straight from its columns (no pandas).  Its key
+    column is named :attr:`FeatureResult.key_column` (``subscriber`` when some key is
+    not an IMSI, followed by each row's ``subscriber_key``).
     """
     path = os.fspath(path)
     ext = path.lower().rsplit(".", 1)[-1] if "." in os.path.basename(path) else ""
@@ -327,13 +336,14 @@ def write_table(table, path) -> str:
                 if table.subscriber_key is not None:     # the key is not always an IMSI
                     arrow = arrow.add_column(1, "subscriber_key",
                                              pa.array(table.subscriber_key.astype(str)))
+                    arrow = arrow.rename_columns([table.key_column] + arrow.column_names[1:])
             else:
                 arrow = pa.Table.from_pandas(table.reset_index(), preserve_index=False)
             pq.write_table(arrow, tmp)
         else:
             df = table.features if isinstance(table, FeatureResult) else table
             if isinstance(table, FeatureResult) and table.subscriber_key is not None:
-                df = df.copy()
+                df = df.rename_axis(table.key_column)      # a copy: the result keeps imsi
                 df.insert(0, "subscriber_key", table.subscriber_key.astype(str))
             df.reset_index().to_csv(tmp, index=False)
         os.replace(tmp, path)

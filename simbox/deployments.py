@@ -57,6 +57,9 @@ __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_tabl
 log = logging.getLogger("simbox.deployments")
 LINK_KINDS = ("device", "device block", "site+hours", "handover", "imsi block",
               "msisdn block")
+#: the name of the "imsi block" links in the outputs of a run keyed by subscriber (some key is
+#: not an IMSI: the blocks are of keys, e.g. MSISDNs)
+SUBSCRIBER_BLOCK = "subscriber block"
 FULL_BOX_SIMS = 32
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import LINK_KINDS
+from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK
 from simbox.pages import Markup, render
 from simbox.report_map import site_map
 from simbox.report_plots import feature_plot, hours_plot, score_plot
@@ -23,7 +23,7 @@ __all__ = ["render_report", "html_table"]
 FLAGGED_ROWS = 500
 NUMBER_FORMATS = {"lat": "{:.5f}", "lon": "{:.5f}", "radius_m": "{:,.0f}", "score": "{:.3f}",
                   "priority": "{:.1f}"}
-ID_COLUMNS = ("imsi", "msisdn", "site_id", "deployment_id", "imei")
+ID_COLUMNS = ("imsi", "subscriber", "msisdn", "site_id", "deployment_id", "imei")
 
 
 def hour_bars(profile) -> Markup:
@@ -169,7 +169,8 @@ def render_report(result) -> str:
         [c for c in site_cols if c in sites.columns or c in ("rank", "hours")]] if len(sites) else sites
     dep_cols = ["deployment_id", "class", "n_sims", "n_devices", "sites", "lat", "lon", "radius_m",
                 "active_hours", "first_seen", "last_seen", "score", "priority", "linked_by"]
-    flag_cols = ["imsi", "msisdn", "class", "score", "deployment_id", "main_site", "reasons"]
+    flag_cols = [summary.get("key_column", "imsi"), "msisdn", "class", "score", "deployment_id",
+                 "main_site", "reasons"]
     headers = {"n_sims": "SIMs", "n_devices": "devices", "radius_m": "radius m", "site_id": "site",
                "deployment_id": "deployment", "active_hours": "active hours", "first_seen": "first seen",
                "last_seen": "last seen", "linked_by": "linked by", "main_site": "site", "rank": "#",
@@ -193,7 +194,9 @@ def render_report(result) -> str:
     shown = flagged.head(FLAGGED_ROWS)
     return render(
         "report.html", title="simbox scan: shutdown list and sites to raid", summary=summary,
-        meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=LINK_KINDS,
+        meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=[
+            SUBSCRIBER_BLOCK if k == "imsi block" and summary.get("key_column") else k
+            for k in LINK_KINDS],
         map=Markup(map_svg), map_caption=caption, sheets=_field_sheets(result, sites),
         sites_table=html_table(sites_view, headers),
         deployments_table=html_table(deployments[[c for c in dep_cols if c in deployments.columns]],

@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from simbox._version import __version__
-from simbox.deployments import LinkRules, deployment_table, group_sims, sum_rows
+from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
+                                sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
+from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
@@ -109,7 +111,8 @@ def summary_line(summary: dict) -> str:
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
     kinds = summary.get("subscriber_key") or {}
     if set(kinds) - {"imsi"}:
-        line += "; subscriber key: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+        line += (f"; key column {summary.get('key_column', 'subscriber')}: "
+                 + ", ".join(f"{n:,} {k}" for k, n in kinds.items()))
     for note in summary.get("notes", []):
         line += f"; {note}"
     if summary.get("timezone_source", "given") != "given":
@@ -121,7 +124,7 @@ def summary_line(summary: dict) -> str:
     return line
 
 
-def time_outliers(sims: pd.DataFrame) -> dict:
+def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN) -> dict:
     """SIMs whose first or last event lies far from the bulk of the data.
 
     The bulk runs from the 10th percentile of the SIMs' first events to the 90th
@@ -130,7 +133,8 @@ def time_outliers(sims: pd.DataFrame) -> dict:
     that much after it (one row dated 2199 in a week of CDRs).  Returns ``mask``
     (per SIM), ``end`` (the latest last event that is not an outlier: the scan's
     end for recency), ``start`` and, when any, ``summary`` (for summary.json)
-    and ``message`` (the warning).
+    and ``message`` (the warning, naming an example by its ``key``: ``imsi`` or
+    ``subscriber``).
     """
     first = pd.to_datetime(sims["first_seen"], utc=True)
     last = pd.to_datetime(sims["last_seen"], utc=True)
@@ -151,10 +155,17 @@ def time_outliers(sims: pd.DataFrame) -> dict:
                           "latest": _iso(max(first[mask].max(), last[mask].max())),
                           "examples": [str(i) for i in sims.index[mask][:3]]}
         out["message"] = (f"{int(mask.sum()):,} SIM(s) have events far outside the bulk of the "
-                          f"data ({_iso(out['start'])} to {_iso(out['end'])}), e.g. IMSI {worst} "
+                          f"data ({_iso(out['start'])} to {_iso(out['end'])}), e.g. "
+                          f"{'IMSI' if key == IMSI_COLUMN else key} {worst} "
                           f"at {_iso(when)}; they do not move the scan's end: recency is measured "
                           f"to {_iso(out['end'])}")
     return out
+
+
+def keyed(columns: list, key: str) -> list:
+    """``columns`` (flagged.csv's or scores.csv's) with their ``imsi`` named ``key``
+    (:func:`~simbox.fastpath.keys.key_column`: ``subscriber`` when some key is not an IMSI)."""
+    return [key if c == IMSI_COLUMN else c for c in columns]
 
 
 def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
@@ -190,12 +201,16 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     hours = np.asarray(res.hours)[mask]
     labels, counts = group_sims(sims, hours, res.devices, rules)
     locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
-    outliers = time_outliers(res.sims)
+    key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
+    outliers = time_outliers(res.sims, key)
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
     deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
                                             scan_end=scan_end)
+    if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
+        deployments["linked_by"] = deployments["linked_by"].str.replace(
+            "imsi block", SUBSCRIBER_BLOCK, regex=False)
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
@@ -214,27 +229,29 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     flagged = sims.join(res.features.loc[mask, counts_cols]).join(
         preds.loc[mask, [c for c in ("score_simbox", "score_cardfarm") if c in preds.columns]])
     flagged = flagged.assign(reasons=reasons, imei=sims["main_imei"])
-    flagged.index.name = "imsi"
+    per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
+    flagged.index.name = key
     flagged = flagged.reset_index()
-    for c in FLAGGED_COLUMNS:
+    for c in keyed(FLAGGED_COLUMNS, key):
         if c not in flagged.columns:
             flagged[c] = np.nan
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
     flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
-        .sort_values(["_r", "score", "imsi"], ascending=[True, False, True], kind="stable")
-    columns = FLAGGED_COLUMNS + (["subscriber_key"] if "subscriber_key" in flagged else [])
-    flagged = flagged[columns].reset_index(drop=True)
+        .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
+    flagged = flagged[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
     flagged["score"] = flagged["score"].round(4)
 
     scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
         else preds.assign(msisdn="")
-    scores.index.name = "imsi"
+    if per_row:
+        scores["subscriber_key"] = res.sims["subscriber_key"].reindex(preds.index)
+    scores.index.name = key
     scores = scores.reset_index()
-    for c in SCORES_COLUMNS:
+    for c in keyed(SCORES_COLUMNS, key):
         if c not in scores.columns:
             scores[c] = np.nan
-    scores = scores[SCORES_COLUMNS].sort_values(["score", "imsi"], ascending=[False, True],
-                                                kind="stable").reset_index(drop=True)
+    scores = scores[keyed(SCORES_COLUMNS, key) + per_row].sort_values(
+        ["score", key], ascending=[False, True], kind="stable").reset_index(drop=True)
     for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
         scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
 
@@ -262,6 +279,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "top_site": ({k: _plain(sites.iloc[0][k]) for k in ("site_id", "lat", "lon", "n_sims")}
                      if len(sites) else None),
     })
+    if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
+        summary["key_column"] = key
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
                       scores=scores, predictions=preds, features=res.features, cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))

@@ -12,6 +12,13 @@ a raid::
 recorded).  A device row labels every SIM seen on that device in the training
 window (the IMSI-IMEI link table ``devices`` of the feature run).
 
+Features of data whose subscriber key is not always the IMSI (a column profile's
+``subscriber_key``) are keyed by ``subscriber``; their labels file names its key
+column ``subscriber`` (the key as the features give it: MSISDN, IMSI or token) or
+``msisdn`` (digits) instead of ``imsi``.  :func:`check_key` refuses a labels file
+keyed otherwise than its features.  Inside, the key column is ``imsi`` whatever its
+name in the file.
+
 A SIM labelled twice with different labels is a *conflict*: it is reported
 (:attr:`LabelSet.conflicts`, a warning) and left out of training.  Cases that
 share a SIM are merged into one *group*, so cross-validation never puts the same
@@ -33,6 +40,8 @@ log = logging.getLogger(__name__)
 CLASSES = ("simbox", "cardfarm", "legit")
 FRAUD_CLASSES = ("simbox", "cardfarm")
 MAX_REPORTED_ERRORS = 5
+#: the key columns a labels file may have (one of them), and the check of their values
+KEY_COLUMNS = {"imsi": (15, 15), "msisdn": (1, 18), "subscriber": None}
 
 
 def _check_digits(value: str, lo: int, hi: int) -> str | None:
@@ -44,8 +53,9 @@ def _check_digits(value: str, lo: int, hi: int) -> str | None:
     return None
 
 
-def read_labels(path) -> pd.DataFrame:
-    """Read and check a labels file.
+def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
+    """Read and check a labels file (its key column against ``features_key``, the
+    features' key column, with :func:`check_key`; None: not checked).
 
     Returns a DataFrame with columns ``imsi, imei, label, case_id, line`` (strings,
     ``""`` where absent; ``line`` is the 1-based line in the file).  Every bad row
@@ -72,13 +82,21 @@ def read_labels(path) -> pd.DataFrame:
         raise EmptyInputError(f"{name}: empty labels file; expected a header "
                               "'imsi,label,case_id' (or 'imei,label,case_id')")
     header = [h.strip().lower() for h in header]
+    keys = [c for c in KEY_COLUMNS if c in header]
+    if len(keys) > 1:
+        raise ParseError(f"more than one key column ({', '.join(keys)})", path=name, line=1,
+                         detail="give one of imsi, subscriber or msisdn: the features' key column")
+    key = keys[0] if keys else None
+    if features_key is not None:
+        check_key(key, features_key, name)
     missing = [c for c in ("label", "case_id") if c not in header]
-    if "imsi" not in header and "imei" not in header:
+    if key is None and "imei" not in header:
         missing.insert(0, "imsi or imei")
     if missing:
         raise ParseError(f"missing column(s) {', '.join(missing)}", path=name, line=1,
                          detail=f"header is {','.join(header)}; expected imsi,imei,label,case_id")
-    col = {c: header.index(c) for c in ("imsi", "imei", "label", "case_id") if c in header}
+    col = {c: header.index(c) for c in (key, "imei", "label", "case_id") if c in header}
+    key = key or "imsi"
     rows, errors = [], []
     for lineno, rec in enumerate(reader, start=2):
         if not rec or all(not f.strip() for f in rec):
@@ -87,13 +105,13 @@ def read_labels(path) -> pd.DataFrame:
             errors.append((lineno, None, f"expected {len(header)} fields, saw {len(rec)}"))
             continue
         get = {c: rec[i].strip() for c, i in col.items()}
-        imsi, imei = get.get("imsi", ""), get.get("imei", "")
+        imsi, imei = get.get(key, ""), get.get("imei", "")
         label, case = get["label"].lower(), get["case_id"]
         row_errors = []
         if not imsi and not imei:
-            row_errors.append(("imsi", "neither imsi nor imei given"))
-        if imsi and (why := _check_digits(imsi, 15, 15)):
-            row_errors.append(("imsi", why))
+            row_errors.append((key, f"neither {key} nor imei given"))
+        if imsi and KEY_COLUMNS[key] and (why := _check_digits(imsi, *KEY_COLUMNS[key])):
+            row_errors.append((key, why))
         if imei and (why := _check_digits(imei, 14, 16)):
             row_errors.append(("imei", why))
         if label not in CLASSES:
@@ -117,6 +135,24 @@ def read_labels(path) -> pd.DataFrame:
     if not rows:
         raise EmptyInputError(f"{name}: no label rows after the header")
     return pd.DataFrame(rows, columns=["imsi", "imei", "label", "case_id", "line"])
+
+
+def check_key(key: str | None, features_key: str, source: str = "labels.csv") -> None:
+    """Refuse a labels file whose key column ``key`` (None: device rows only) does not
+    fit the features' key column ``features_key`` (``imsi`` or ``subscriber``:
+    :func:`simbox.fastpath.keys.key_column`).  ``imsi`` features take ``imsi`` labels;
+    ``subscriber`` features take ``subscriber`` or ``msisdn`` labels; device rows fit both.
+    """
+    fits = {"imsi": ("imsi",), "subscriber": ("subscriber", "msisdn")}.get(features_key, ())
+    if key is None or key in fits:
+        return
+    if features_key == "imsi":
+        hint = "name the key column imsi and give the SIMs' IMSIs"
+    else:
+        hint = ("not every SIM of the features has an IMSI: name the key column subscriber and "
+                "give the features' subscriber values (or msisdn)")
+    raise InputError(f"{source}: the labels are keyed by {key} but the features by "
+                     f"{features_key}; {hint}")
 
 
 class LabelSet:
@@ -228,7 +264,9 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
     return LabelSet(sims, conflicts, unseen.reset_index(drop=True), len(labels))
 
 
-def load_labels(path, devices: pd.DataFrame | None = None) -> LabelSet:
-    """:func:`read_labels` then :func:`expand_labels`."""
+def load_labels(path, devices: pd.DataFrame | None = None, *,
+                key: str | None = None) -> LabelSet:
+    """:func:`read_labels` (its key column checked against the features' ``key`` column;
+    None: not checked), then :func:`expand_labels`."""
     name = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", "<labels>")
-    return expand_labels(read_labels(path), devices, source=name)
+    return expand_labels(read_labels(path, features_key=key), devices, source=name)

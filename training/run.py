@@ -13,6 +13,7 @@ import pathlib
 import pandas as pd
 
 from simbox.errors import InputError
+from simbox.fastpath.keys import IMSI_COLUMN, SUBSCRIBER_COLUMN
 from simbox.features import compute_features
 from simbox.progress import as_progress
 from simbox.training.model import Model
@@ -20,6 +21,7 @@ from simbox.training.model import Model
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = pathlib.Path(__file__).parent / "default_model"
+KEY_COLUMNS = (IMSI_COLUMN, SUBSCRIBER_COLUMN)     # a features file's key column
 
 
 def default_model_path() -> pathlib.Path:
@@ -50,7 +52,12 @@ def model_timezone(timezone, model, name) -> tuple[str, str]:
 
 
 def read_features_file(path) -> pd.DataFrame:
-    """A per-IMSI features table written by ``simbox features`` (Parquet or CSV)."""
+    """A per-IMSI features table written by ``simbox features`` (Parquet or CSV).
+
+    Its key column is ``imsi``, or ``subscriber`` when some key is not an IMSI; the
+    table is indexed by it (named ``imsi`` inside) and ``attrs["key_column"]`` keeps
+    the file's name (:func:`features_key`).
+    """
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such features file")
@@ -60,18 +67,31 @@ def read_features_file(path) -> pd.DataFrame:
         if magic == b"PAR1":
             df = pd.read_parquet(p)
         else:
-            df = pd.read_csv(p, dtype={"imsi": str}, compression="infer")
+            df = pd.read_csv(p, dtype={k: str for k in KEY_COLUMNS}, compression="infer")
     except Exception as exc:
         raise InputError(f"{p}: not a readable features file (Parquet or CSV): {exc}") from None
-    if "imsi" in df.columns:
-        df = df.set_index("imsi")
-    elif df.index.name != "imsi":
-        raise InputError(f"{p}: no 'imsi' column; write features with simbox features --out")
-    df.index = df.index.astype(str)
+    key = next((k for k in KEY_COLUMNS if k in df.columns), None)
+    if key is not None:
+        df = df.set_index(key)
+    elif df.index.name in KEY_COLUMNS:
+        key = df.index.name
+    else:
+        raise InputError(f"{p}: no 'imsi' column (nor 'subscriber', for keys that are not all "
+                         "IMSIs); write features with simbox features --out")
+    df.index = df.index.astype(str).rename(IMSI_COLUMN)
     if df.index.has_duplicates:
         dup = df.index[df.index.duplicated()][0]
-        raise InputError(f"{p}: imsi {dup} appears more than once")
+        raise InputError(f"{p}: {key} {dup} appears more than once")
+    df.attrs["key_column"] = key
     return df
+
+
+def features_key(features) -> str:
+    """The key column of features: ``imsi``, or ``subscriber`` when some key is not an IMSI
+    (a FeatureResult's :attr:`key_column`, or a features file's key column)."""
+    if isinstance(features, pd.DataFrame):
+        return features.attrs.get("key_column", IMSI_COLUMN)
+    return getattr(features, "key_column", IMSI_COLUMN)
 
 
 def features_from(inputs=(), features=None, *, progress=None, **options):
@@ -142,6 +162,8 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
         labels = truth_labels(t)
     else:
         fingerprint.append({"labels": os.fspath(labels)})
+        from simbox.training.labels import load_labels  # lazy: as truth_frame
+        labels = load_labels(labels, getattr(feats, "devices", None), key=features_key(feats))
     progress.stage("training", unit="model fits")
     model = train(feats, labels, truth=t, simulated=sims or None, out=out, inputs=fingerprint,
                   timezone=fopts.get("timezone"), progress=progress, **train_options)
@@ -160,7 +182,7 @@ def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=N
         fopts["timezone"] = model_timezone(None, m, os.fspath(model) if model else "default")[0]
     feats, fingerprint = features_from(inputs, features, progress=progress, **fopts)
     devices = getattr(feats, "devices", None)
-    ls = load_labels(labels, devices) if labels else None
+    ls = load_labels(labels, devices, key=features_key(feats)) if labels else None
     res = evaluate(m, feats, labels=ls, truth=read_truth(truth) if truth else None, **options)
     res["inputs"] = fingerprint
     return res

@@ -26,7 +26,8 @@ def add_arguments(p):
     p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
     p.add_argument("--features", metavar="FILE", help="a features file instead of CDR files")
-    p.add_argument("--labels", metavar="CSV", help="labels.csv: imsi|imei,label,case_id")
+    p.add_argument("--labels", metavar="CSV", help="labels.csv: imsi|imei,label,case_id "
+                   "(subscriber|msisdn for features keyed by subscriber)")
     p.add_argument("--truth", metavar="CSV", help="the simulator's truth.csv")
     p.add_argument("--threshold", type=float, help="score threshold instead of the model's")
     p.add_argument("--unlabelled", choices=("ignore", "presumed-legit"), default="ignore",

@@ -64,6 +64,7 @@ def run(args) -> int:
         out = {"out": args.out, "imsis": n_imsis, "features": n_features,
                "seconds": round(res.seconds, 3), "timezone": res.timezone,
                "subscriber_key": res.key_kinds, "key_collisions": res.key_collisions,
+               **({"key_column": res.key_column} if res.subscriber_key is not None else {}),
                **st.as_dict(),
                "rejects_file": rejects if st.rejected_total else None}
         print(json.dumps(out))

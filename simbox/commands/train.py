@@ -12,7 +12,9 @@ HELP = "train a model on labelled SIMs (labels.csv) and write a model folder"
 DESCRIPTION = """\
 Train the SIM box / card farm model on what raids confirmed.  Features come from
 CDR files (through the fast path) or from a features file; labels.csv has rows
-imsi|imei,label,case_id with label in simbox, cardfarm, legit.  Cross-validation
+imsi|imei,label,case_id with label in simbox, cardfarm, legit (subscriber or msisdn
+instead of imsi for features keyed by subscriber, e.g. of exports without an IMSI;
+docs/input-formats.md, "Anonymised exports").  Cross-validation
 is grouped by case_id; the operating threshold is chosen on cross-validated
 scores to reach --target-precision.  The folder gets model.skops (skops.io: it
 cannot run code when loaded), model.json (the model card), PR/calibration/importance
@@ -37,7 +39,8 @@ def add_arguments(p):
     p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders")
     p.add_argument("--features", metavar="FILE", help="a features file (simbox features --out) "
                    "instead of CDR files")
-    p.add_argument("--labels", metavar="CSV", help="labels.csv: imsi|imei,label,case_id")
+    p.add_argument("--labels", metavar="CSV", help="labels.csv: imsi|imei,label,case_id "
+                   "(subscriber|msisdn for features keyed by subscriber)")
     p.add_argument("--truth", metavar="CSV", help="the simulator's truth.csv for these SIMs "
                    "(labels every SIM when --labels is not given, adds kinds to the metrics)")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")

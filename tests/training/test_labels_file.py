@@ -60,9 +60,9 @@ def test_read_labels_counts_every_bad_row(tmp_path):
 
 def test_read_labels_header_problems(tmp_path):
     with pytest.raises(ParseError) as e:
-        read_labels(write(tmp_path, "msisdn,label\n1,simbox\n"))
+        read_labels(write(tmp_path, "phone,label\n1,simbox\n"))
     assert str(e.value).endswith("labels.csv:1: missing column(s) imsi or imei, case_id "
-                                 "(header is msisdn,label; expected imsi,imei,label,case_id)")
+                                 "(header is phone,label; expected imsi,imei,label,case_id)")
     with pytest.raises(EmptyInputError):
         read_labels(write(tmp_path, ""))
     with pytest.raises(EmptyInputError, match="no label rows"):
