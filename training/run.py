@@ -9,17 +9,19 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from simbox.errors import InputError
 from simbox.features import compute_features
 from simbox.progress import as_progress
-from simbox.training.model import Model
+from simbox.training.folder import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from simbox.training.model import Model
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MODEL = pathlib.Path(__file__).parent / "default_model"
 
 
 def default_model_path() -> pathlib.Path:
@@ -31,6 +33,7 @@ def load_model(path=None, *, key=None, trust_pickle=False) -> Model:
     """Load a model folder, or the shipped default model when ``path`` is None
     (``key``, ``trust_pickle``: see :meth:`Model.load`; the shipped model is unsigned,
     so a key applies to given folders only)."""
+    from simbox.training.model import Model  # lazy: a scan (model_timezone) needs no sklearn
     if path is None:
         return Model.load(DEFAULT_MODEL, trust_pickle=trust_pickle)
     return Model.load(path, key=key, trust_pickle=trust_pickle)
