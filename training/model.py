@@ -12,9 +12,11 @@ A model folder holds:
   feed a :class:`~simbox.training.calibration.MonotoneCalibrator` fitted on
   *out-of-fold* log-probabilities (Platt scaling of the fraud margin, increasing:
   calibration never reorders SIMs); three classes ``simbox, cardfarm, legit``;
+- ``scoring.npz``: the same model as plain arrays (:mod:`simbox.training.scoring`):
+  what a scan scores with, without importing scikit-learn or skops;
 - ``model.json``: the model card: feature schema, library versions, training data
   fingerprint, cross-validated metrics, operating threshold, the sha256 of
-  ``model.skops`` and, when saved with a signing key, ``signature``: an
+  ``model.skops`` and ``scoring.npz`` and, when saved with a signing key, ``signature``: an
   HMAC-SHA256 with that key over the card (which holds the files' sha256);
 - plots (``*.png``, ``report.html``), written by :mod:`simbox.training.plots`.
 
