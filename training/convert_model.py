@@ -23,8 +23,8 @@ import pathlib
 import sys
 
 from simbox.errors import ModelError, SimboxError
-from simbox.training.model import (SCORING_FILE, Model, file_entry, read_card, read_key,
-                                   write_card)
+from simbox.training.folder import SCORING_FILE, file_entry, read_card, read_key, write_card
+from simbox.training.model import Model
 
 
 def convert(folder, out=None, *, key=None) -> pathlib.Path:

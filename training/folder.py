@@ -217,3 +217,23 @@ def check_numpy(folder: pathlib.Path, card: dict):
         raise ModelError(f"{folder}: saved with numpy {saved}, this environment has "
                          f"{np.__version__}; install it (pip install numpy=={saved}) or retrain "
                          "the model with simbox train")
+
+
+def checked_folder(path, pick, *, key=None, schema=None, libraries=check_numpy):
+    """``(folder, card, file)`` of a model folder whose card, signature (``key``, default:
+    :func:`card_key`), file ``pick(folder, card)`` (its sha256), library versions
+    (``libraries(folder, card)``) and feature schema (``schema``: ``(names, schema_hash)``,
+    default: this simbox's registry) check out, else a one-line ModelError."""
+    folder = pathlib.Path(path)
+    card = read_card(folder)
+    key = card_key(key)
+    if key is not None:
+        check_signature(folder, card, read_key(key))
+    name = pick(folder, card)
+    check_files(folder, card, name)
+    libraries(folder, card)
+    if schema is None:
+        from simbox.training.schema import registry_schema
+        schema = registry_schema()
+    check_schema(folder, card, *schema)
+    return folder, card, name

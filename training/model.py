@@ -68,13 +68,13 @@ from simbox.training.calibration import MonotoneCalibrator
 from simbox.training.cv import inner_splits
 from simbox.training.evidence import MIN_EVENTS, EvidenceMask
 from simbox.training.folder import (  # noqa: F401  (the folder's names, also from here)
-    CARD_FILE, FORMAT, FORMATS_READ, KEY_ENV, MODEL_FILE, PICKLE_FILE, SCORING_FILE, _json_float,
-    _series,    card_key, check_files, check_numpy, check_schema, check_signature, file_entry, model_file,
-    nan_free, read_card, read_key, sha256_file, sign_card, write_card)
+    FORMAT, MODEL_FILE, PICKLE_FILE, SCORING_FILE, _json_float, _series, check_numpy,
+    checked_folder, file_entry, model_file, nan_free, read_card, read_key, sha256_file,
+    write_card)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
-from simbox.training.scoring import (PREDICT_COLUMNS, TINY, NotScorable,  # noqa: F401
-                                     booster_proba, class_logits, decisions, feature_matrix,
-                                     no_threshold, quantile_codes, scoring_arrays, write_npz)
+from simbox.training.scoring import (TINY, NotScorable, booster_proba, class_logits,
+                                     decisions, feature_matrix, no_threshold, quantile_codes,
+                                     scoring_arrays, write_npz)
 # the only types (besides those skops trusts by default: numpy, builtins) a model file may hold
 ALLOWED_TYPES = frozenset({
     "simbox.training.calibration.MonotoneCalibrator",
@@ -432,18 +432,9 @@ class Model(BaseEstimator):
         set): the folder must be signed with it.  ``trust_pickle``: also load an
         older folder's ``model.joblib`` (a pickle runs code when loaded).
         """
-        folder = pathlib.Path(path)
-        card = read_card(folder)
-        key = card_key(key)
-        if key is not None:
-            check_signature(folder, card, read_key(key))
-        name = model_file(folder, card, trust_pickle)
-        check_files(folder, card, name)
-        check_libraries(folder, card)
-        if schema is None:
-            from simbox.training.schema import registry_schema
-            schema = registry_schema()
-        check_schema(folder, card, *schema)
+        folder, card, name = checked_folder(
+            path, lambda folder, card: model_file(folder, card, trust_pickle), key=key,
+            schema=schema, libraries=check_libraries)
         pipe = load_pipeline(folder / name)
         m = cls(feature_names=list(card["features"]["names"]),
                 schema_hash=card["features"]["schema_hash"], **card.get("params", {}))

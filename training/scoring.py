@@ -31,8 +31,7 @@ from scipy.special import expit, logsumexp
 
 from simbox.errors import InputError, ModelError
 from simbox.fastpath.trees import NODE_FIELDS, Ensemble, MalformedTrees
-from simbox.training.folder import (SCORING_FILE, card_key, check_files, check_numpy,
-                                    check_schema, check_signature, read_card, read_key)
+from simbox.training.folder import SCORING_FILE, checked_folder, read_card
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 
 SCORING_FORMAT = "simbox-scoring/1"
@@ -318,20 +317,11 @@ def load_scorer(path, *, schema=None, key=None, trust_pickle=False):
     """The model of a folder for scoring: a :class:`ScoringModel` when the folder has a
     ``scoring.npz`` (no scikit-learn, no skops), else ``Model.load`` (its pipeline).
     The card, signature (``key``), file and schema checks are those of ``Model.load``."""
-    folder = pathlib.Path(path)
-    card = read_card(folder)
-    if SCORING_FILE not in card["files"]:
+    if SCORING_FILE not in read_card(pathlib.Path(path))["files"]:
         from simbox.training.model import Model
-        return Model.load(folder, schema=schema, key=key, trust_pickle=trust_pickle)
-    key = card_key(key)
-    if key is not None:
-        check_signature(folder, card, read_key(key))
-    check_files(folder, card, SCORING_FILE)
-    check_numpy(folder, card)
-    if schema is None:
-        from simbox.training.schema import registry_schema
-        schema = registry_schema()
-    check_schema(folder, card, *schema)
+        return Model.load(path, schema=schema, key=key, trust_pickle=trust_pickle)
+    folder, card, _ = checked_folder(path, lambda folder, card: SCORING_FILE, key=key,
+                                     schema=schema)
     scoring = read_scoring(folder / SCORING_FILE)
     if scoring["columns"] != list(card["features"]["names"]):
         raise ModelError(f"{folder / SCORING_FILE}: scores other features than model.json "
