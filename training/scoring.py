@@ -192,12 +192,12 @@ def scoring_arrays(pipeline, ensemble: Ensemble | None, feature_names) -> dict:
 
 def write_npz(path: pathlib.Path, arrays: dict) -> None:
     """``arrays`` as an ``.npz`` whose bytes depend on the arrays only (fixed member dates,
-    sorted names), written atomically."""
+    sorted names, stored: no compressor whose output could differ between builds), written
+    atomically."""
     tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
             with zf.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asarray(arrays[name]), allow_pickle=False)
     tmp.replace(path)
