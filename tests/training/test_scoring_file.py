@@ -13,7 +13,7 @@ from simbox.errors import ModelError
 from simbox.training import scoring
 from simbox.training.convert_model import add_scoring
 from simbox.training.folder import DEFAULT_MODEL, sha256_file
-from simbox.training.model import Model
+from simbox.training.model import Model, feature_matrix, packed_trees
 from simbox.training.scoring import ScoringModel, load_scorer
 
 KEY = b"0123456789abcdef-team-secret"
@@ -81,7 +81,12 @@ def test_light_model_scores_bit_for_bit(folder, fitted, network, names, schema_h
 def test_two_class_booster(network, names, schema_hash, tmp_path):
     # labels of one fraud class: the booster has one output (logistic, not softmax)
     m = fit(network, names, schema_hash, relabel={"cardfarm": "simbox"})
-    assert m.pipeline_.named_steps["booster"].estimator_.n_trees_per_iteration_ == 1
+    booster = m.pipeline_.named_steps["booster"].estimator_
+    assert booster.n_trees_per_iteration_ == 1
+    # the logistic of the packed trees against scikit-learn's own predict_proba
+    codes = m.pipeline_[:-2].transform(feature_matrix(network[0], names))
+    assert np.array_equal(scoring.booster_proba(packed_trees(booster).raw_predict(codes)),
+                          booster.predict_proba(codes))
     light = load_scorer(m.save(tmp_path / "m2"), schema=(names, schema_hash))
     assert isinstance(light, ScoringModel)
     for seed in range(3):
