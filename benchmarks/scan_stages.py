@@ -50,20 +50,30 @@ def main(argv) -> int:
     if hasattr(sc, "ModelLoading"):
         sc.ModelLoading.get = timed("waiting for the model", sc.ModelLoading.get)
     sc.ScanResult.write_into = timed("writing", sc.ScanResult.write_into)
-    from simbox.training import model as model_mod
-    predict = model_mod.Model.predict
-    calls = []
+    calls, patched = [], set()
 
-    def predict_timed(self, X, *a, **k):
-        label = "scoring" if not calls else "scoring (reasons)"
-        calls.append(len(X))
-        return timed(label, predict)(self, X, *a, **k)
-    model_mod.Model.predict = predict_timed
+    def time_predict(model):
+        # the class of the loaded model (Model, or the ScoringModel of a folder with
+        # scoring.npz): imported by the scan itself, so timing it imports nothing more
+        cls = type(model)
+        if cls not in patched:
+            patched.add(cls)
+            predict = cls.predict
+
+            def predict_timed(self, X, *a, **k):
+                label = "scoring" if not calls else "scoring (reasons)"
+                calls.append(len(X))
+                return timed(label, predict)(self, X, *a, **k)
+            cls.predict = predict_timed
+        return model
     load = getattr(sc, "load_model", None)
     if load is not None:
-        sc.load_model = lambda *a, **k: timed(
-            "model load" + ("" if threading.current_thread() is threading.main_thread()
-                            else " (thread)"), load)(*a, **k)
+        def load_timed(*a, **k):
+            label = "model load" + ("" if threading.current_thread() is threading.main_thread()
+                                    else " (thread)")
+            model, name = timed(label, load)(*a, **k)
+            return time_predict(model), name
+        sc.load_model = load_timed
     code = cli_main(argv)
     _T["total (process CPU)"] = (time.process_time() - _PROCESS[0], time.monotonic() - _PROCESS[1])
     print(json.dumps({"status": code, "stages": {k: [round(c, 3), round(w, 3)]

@@ -303,15 +303,16 @@ def load_model(model, *, key=None, trust_pickle: bool = False):
     """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default);
     ``key`` (signing key bytes or key file) and ``trust_pickle``: see
     :meth:`simbox.training.model.Model.load`."""
-    from simbox.training.run import default_model_path, load_model as load_folder
+    from simbox.training.folder import DEFAULT_MODEL
+    from simbox.training.scoring import load_scorer   # scoring.npz: no scikit-learn import
     if model is None:
-        path = default_model_path()
-        if not (path / "model.json").exists():
-            raise ModelError(f"{path}: this install has no default model; give a model folder "
-                             "with --model (simbox train makes one)")
-        return load_folder(None, trust_pickle=trust_pickle), "default"
+        if not (DEFAULT_MODEL / "model.json").exists():
+            raise ModelError(f"{DEFAULT_MODEL}: this install has no default model; give a model "
+                             "folder with --model (simbox train makes one)")
+        # the shipped model is unsigned, so a key applies to given folders only
+        return load_scorer(DEFAULT_MODEL, trust_pickle=trust_pickle), "default"
     if isinstance(model, (str, os.PathLike)):
-        return load_folder(model, key=key, trust_pickle=trust_pickle), os.fspath(model)
+        return load_scorer(model, key=key, trust_pickle=trust_pickle), os.fspath(model)
     if hasattr(model, "predict") and hasattr(model, "threshold"):
         return model, type(model).__name__
     raise ConfigError(f"model must be a model folder or a Model, not {type(model).__name__}")
@@ -437,8 +438,7 @@ def _peek_card(model, trust_pickle: bool) -> dict | None:
     if model is not None and not isinstance(model, (str, os.PathLike)):
         return None
     if model is None:
-        from simbox.training import __file__ as training_init
-        folder = Path(training_init).parent / "default_model"
+        from simbox.training.folder import DEFAULT_MODEL as folder
     else:
         folder = Path(model)
     try:

@@ -22,23 +22,15 @@ loud warning (:func:`separability`).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
+from simbox.training.scoring import calibrated, fraud_margin  # noqa: F401
 
-_LEGIT = CLASSES.index("legit")
-_FRAUD = [CLASSES.index(c) for c in FRAUD_CLASSES]
 MIN_SLOPE = 1e-3
-
-
-def fraud_margin(logits) -> np.ndarray:
-    """``log P(fraud) - log P(legit)`` from log-probabilities in :data:`CLASSES` order."""
-    lg = np.asarray(logits, dtype=np.float64)
-    return logsumexp(lg[:, _FRAUD], axis=1) - lg[:, _LEGIT]
 
 
 class MonotoneCalibrator(ClassifierMixin, BaseEstimator):
@@ -73,14 +65,7 @@ class MonotoneCalibrator(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, logits):
         check_is_fitted(self, "slope_")
-        lg = np.asarray(logits, dtype=np.float64)
-        pf = expit(self.slope_ * fraud_margin(lg) + self.intercept_)
-        fr = lg[:, _FRAUD]
-        share = np.exp(fr - logsumexp(fr, axis=1)[:, None])      # P(class | fraud)
-        out = np.empty((len(lg), len(CLASSES)))
-        out[:, _FRAUD] = pf[:, None] * share
-        out[:, _LEGIT] = 1.0 - pf
-        return out
+        return calibrated(logits, self.slope_, self.intercept_)
 
     def predict(self, logits):
         return self.classes_[np.argmax(self.predict_proba(logits), axis=1)]

@@ -9,10 +9,10 @@ are never masked, so the amount of evidence stays visible to the model.
 """
 from __future__ import annotations
 
-import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from simbox.features.registry import MIN_EVIDENCE, REGISTRY
+from simbox.training.scoring import mask_evidence
 
 MIN_EVENTS = MIN_EVIDENCE
 # statistic -> the counts whose sum is the number of events it is computed from
@@ -38,8 +38,4 @@ class EvidenceMask(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        X = np.array(X, dtype=np.float64, copy=True)
-        for stat, counts in getattr(self, "rules_", []):
-            few = np.nansum(X[:, counts], axis=1) < self.min_events
-            X[few, stat] = np.nan
-        return X
+        return mask_evidence(X, getattr(self, "rules_", []), self.min_events)

@@ -12,9 +12,11 @@ A model folder holds:
   feed a :class:`~simbox.training.calibration.MonotoneCalibrator` fitted on
   *out-of-fold* log-probabilities (Platt scaling of the fraud margin, increasing:
   calibration never reorders SIMs); three classes ``simbox, cardfarm, legit``;
+- ``scoring.npz``: the same model as plain arrays (:mod:`simbox.training.scoring`):
+  what a scan scores with, without importing scikit-learn or skops;
 - ``model.json``: the model card: feature schema, library versions, training data
   fingerprint, cross-validated metrics, operating threshold, the sha256 of
-  ``model.skops`` and, when saved with a signing key, ``signature``: an
+  ``model.skops`` and ``scoring.npz`` and, when saved with a signing key, ``signature``: an
   HMAC-SHA256 with that key over the card (which holds the files' sha256);
 - plots (``*.png``, ``report.html``), written by :mod:`simbox.training.plots`.
 
@@ -42,9 +44,6 @@ while its features are in the cache).
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
-import json
 import os
 import pathlib
 import platform
@@ -68,14 +67,14 @@ from simbox.fastpath.trees import Ensemble, MalformedTrees
 from simbox.training.calibration import MonotoneCalibrator
 from simbox.training.cv import inner_splits
 from simbox.training.evidence import MIN_EVENTS, EvidenceMask
+from simbox.training.folder import (  # noqa: F401  (the folder's names, also from here)
+    FORMAT, MODEL_FILE, PICKLE_FILE, SCORING_FILE, _json_float, _series, check_numpy,
+    checked_folder, file_entry, model_file, nan_free, read_card, read_key, sha256_file,
+    write_card)
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
-
-FORMAT = "simbox-model/2"
-FORMATS_READ = ("simbox-model/1", FORMAT)     # /1: model.joblib (a pickle)
-MODEL_FILE = "model.skops"
-PICKLE_FILE = "model.joblib"
-CARD_FILE = "model.json"
-KEY_ENV = "SIMBOX_MODEL_KEY_FILE"
+from simbox.training.scoring import (TINY, NotScorable, booster_proba, class_logits,
+                                     decisions, feature_matrix, no_threshold, quantile_codes,
+                                     scoring_arrays, write_npz)
 # the only types (besides those skops trusts by default: numpy, builtins) a model file may hold
 ALLOWED_TYPES = frozenset({
     "simbox.training.calibration.MonotoneCalibrator",
@@ -84,7 +83,6 @@ ALLOWED_TYPES = frozenset({
     "simbox.training.model.QuantileCodes",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 })
-PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
 
 
 def booster_threads():
@@ -115,30 +113,6 @@ def _skops_version() -> str | None:
     except ImportError:
         return None
     return skops.__version__
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
-    """The model's input columns of ``X``, numeric, or an InputError naming what is wrong."""
-    if not isinstance(X, pd.DataFrame):
-        raise InputError(f"{what}: expected a DataFrame of features, got {type(X).__name__}")
-    missing = [n for n in names if n not in X.columns]
-    if missing:
-        raise InputError(f"{what} lack {len(missing)} feature(s) the model needs: "
-                         f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; "
-                         "recompute the features with this simbox (simbox features)")
-    out = X.loc[:, list(names)]
-    bad = [n for n in names if not pd.api.types.is_numeric_dtype(out[n])]
-    if bad:
-        raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
-    return out.astype(np.float64)
 
 
 class QuantileCodes(TransformerMixin, BaseEstimator):
@@ -172,15 +146,9 @@ class QuantileCodes(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "edges_")
-        X = np.asarray(X, dtype=np.float64)
-        out = np.empty_like(X)
-        for j, e in enumerate(self.edges_):
-            out[:, j] = np.searchsorted(e, X[:, j], side="left")
-        out[np.isnan(X)] = np.nan
         # a feature missing for every training SIM (no TAC table, no signaling) says
         # nothing: a constant (the booster's binning fails on an all-missing column)
-        out[:, getattr(self, "empty_", [])] = 0.0
-        return out
+        return quantile_codes(X, self.edges_, getattr(self, "empty_", []))
 
 
 class BoosterLogits(TransformerMixin, BaseEstimator):
@@ -202,15 +170,12 @@ class BoosterLogits(TransformerMixin, BaseEstimator):
         if trees is None:
             p = self.estimator_.predict_proba(X)
         else:       # the same probabilities as predict_proba, bit for bit, faster
-            p = self.estimator_._loss.predict_proba(trees.raw_predict(X))
+            p = booster_proba(trees.raw_predict(X))
         if not getattr(self, "in_class_order_", False):
             # a model of an older simbox (--trust-pickle): its calibrator reads the
             # columns in the booster's classes_ order
-            return np.log(np.clip(p, 1e-12, 1.0))
-        out = np.full((len(p), len(CLASSES)), 1e-12)
-        for j, c in enumerate(self.classes_):
-            out[:, CLASSES.index(str(c))] = p[:, j]
-        return np.log(np.clip(out, 1e-12, 1.0))
+            return np.log(np.clip(p, TINY, 1.0))
+        return class_logits(p, self.classes_)
 
 
 _PACKED = weakref.WeakKeyDictionary()     # fitted booster -> its Ensemble (None: not packable)
@@ -370,17 +335,8 @@ class Model(BaseEstimator):
         check_is_fitted(self, "pipeline_")
         t = self.threshold if threshold is None else threshold
         if t is None:
-            raise ModelError("the model has no operating threshold: pass threshold= or "
-                             "train it with simbox train")
-        p = self.predict_proba(X)
-        out = pd.DataFrame(p, index=X.index, columns=[f"score_{c}" for c in CLASSES])
-        score = 1.0 - p[:, CLASSES.index("legit")]
-        flagged = score >= float(t)
-        fraud_class = np.where(p[:, 0] >= p[:, 1], FRAUD_CLASSES[0], FRAUD_CLASSES[1])
-        out["class"] = np.where(flagged, fraud_class, "legit")
-        out["score"] = score
-        out["flagged"] = flagged
-        return out[list(PREDICT_COLUMNS)]
+            raise no_threshold()
+        return decisions(self.predict_proba(X), X.index, t)
 
     def importances(self, X, y, *, sample_weight=None, n_repeats=1, max_rows=3000, seed=0):
         """Permutation importance (mean drop of log-loss) per feature, descending.
@@ -410,7 +366,7 @@ class Model(BaseEstimator):
     # ---- model folder -------------------------------------------------------------
 
     def save(self, path, *, timestamp=True, key=None) -> pathlib.Path:
-        """Write ``model.skops`` and ``model.json`` into the folder ``path``.
+        """Write ``model.skops``, ``scoring.npz`` and ``model.json`` into the folder ``path``.
 
         ``timestamp=False`` leaves the save time out of the card, so that the same
         training run gives byte-identical files (the shipped default model).
@@ -427,6 +383,9 @@ class Model(BaseEstimator):
         sio.dump(self.pipeline_, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         os.replace(tmp, folder / MODEL_FILE)
         (folder / PICKLE_FILE).unlink(missing_ok=True)
+        files = {MODEL_FILE: file_entry(folder / MODEL_FILE)}
+        if self.write_scoring(folder):
+            files[SCORING_FILE] = file_entry(folder / SCORING_FILE)
         card = dict(self.card)
         card.update({
             "format": FORMAT,
@@ -437,24 +396,31 @@ class Model(BaseEstimator):
             "params": {k: v for k, v in self.get_params().items()
                        if k not in ("feature_names", "schema_hash")},
             "threshold": dict(card.get("threshold", {}), value=_json_float(self.threshold)),
-            "files": {MODEL_FILE: {"sha256": sha256_file(folder / MODEL_FILE),
-                                   "bytes": (folder / MODEL_FILE).stat().st_size}},
+            "files": files,
         })
         if timestamp:
             card["saved"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds")
         else:
             card.pop("saved", None)
-        card.pop("signature", None)
-        card = nan_free(card)
-        if secret is not None:
-            card["signature"] = {"algorithm": "hmac-sha256", "value": sign_card(card, secret)}
-        with open(folder / (CARD_FILE + ".tmp"), "w", encoding="utf-8") as fh:
-            json.dump(nan_free(card), fh, indent=2, default=_json_default, allow_nan=False)
-            fh.write("\n")
-        os.replace(folder / (CARD_FILE + ".tmp"), folder / CARD_FILE)
-        self.card = card
+        self.card = write_card(folder, card, secret)
         return folder
+
+    def write_scoring(self, folder) -> bool:
+        """Write the folder's ``scoring.npz`` (:mod:`simbox.training.scoring`) from the fitted
+        pipeline; False (and no file) for a pipeline of an older simbox it cannot reproduce."""
+        check_is_fitted(self, "pipeline_")
+        path = pathlib.Path(folder) / SCORING_FILE
+        booster = self.pipeline_.named_steps.get("booster")
+        try:
+            arrays = scoring_arrays(self.pipeline_, packed_trees(getattr(booster, "estimator_",
+                                                                         None)),
+                                    self.feature_names)
+        except NotScorable:
+            path.unlink(missing_ok=True)
+            return False
+        write_npz(path, arrays)
+        return True
 
     @classmethod
     def load(cls, path, *, schema=None, key=None, trust_pickle=False) -> "Model":
@@ -466,19 +432,9 @@ class Model(BaseEstimator):
         set): the folder must be signed with it.  ``trust_pickle``: also load an
         older folder's ``model.joblib`` (a pickle runs code when loaded).
         """
-        folder = pathlib.Path(path)
-        card = read_card(folder)
-        if key is None and os.environ.get(KEY_ENV):
-            key = os.environ[KEY_ENV]
-        if key is not None:
-            check_signature(folder, card, read_key(key))
-        name = model_file(folder, card, trust_pickle)
-        check_files(folder, card, name)
-        check_libraries(folder, card)
-        if schema is None:
-            from simbox.training.schema import registry_schema
-            schema = registry_schema()
-        check_schema(folder, card, *schema)
+        folder, card, name = checked_folder(
+            path, lambda folder, card: model_file(folder, card, trust_pickle), key=key,
+            schema=schema, libraries=check_libraries)
         pipe = load_pipeline(folder / name)
         m = cls(feature_names=list(card["features"]["names"]),
                 schema_hash=card["features"]["schema_hash"], **card.get("params", {}))
@@ -487,113 +443,6 @@ class Model(BaseEstimator):
         m.threshold = card.get("threshold", {}).get("value")
         m.card = card
         return m
-
-
-def nan_free(obj):
-    """``obj`` with NaN / inf floats replaced by None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: nan_free(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [nan_free(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _json_float(v):
-    return None if v is None else float(v)
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (pathlib.Path,)):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def read_card(folder: pathlib.Path) -> dict:
-    if not folder.is_dir():
-        raise ModelError(f"{folder}: no such model folder")
-    p = folder / CARD_FILE
-    if not p.is_file():
-        raise ModelError(f"{folder}: no {CARD_FILE}: not a simbox model folder, or an "
-                         "incomplete copy; copy the whole folder again or retrain")
-    try:
-        card = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno}" if hasattr(exc, "lineno") else f"byte {exc.start}"
-        raise ModelError(f"{p}: corrupted (not valid JSON at {where}); copy the model "
-                         "folder again or retrain") from None
-    if not isinstance(card, dict) or card.get("format") not in FORMATS_READ:
-        got = card.get("format") if isinstance(card, dict) else None
-        raise ModelError(f"{p}: format {got!r}, this simbox reads {FORMAT!r}; retrain the "
-                         "model with this simbox")
-    for key in ("files", "libraries", "features"):
-        if not isinstance(card.get(key), dict):
-            raise ModelError(f"{p}: corrupted (no {key!r} section); copy the model folder "
-                             "again or retrain")
-    return card
-
-
-def read_key(key) -> bytes:
-    """The signing key: bytes as given, or the contents of a key file (str or Path)."""
-    if isinstance(key, (bytes, bytearray)):
-        secret = bytes(key)
-    else:
-        p = pathlib.Path(key)
-        try:
-            secret = p.read_bytes().strip()
-        except OSError as exc:
-            raise ModelError(f"{p}: cannot read the model signing key ({exc.strerror})") from None
-        if not secret:
-            raise ModelError(f"{p}: the model signing key file is empty")
-    if len(secret) < 16:
-        raise ModelError("the model signing key is shorter than 16 bytes; use a long random "
-                         "secret (e.g. head -c 32 /dev/urandom | base64 > model.key)")
-    return secret
-
-
-def sign_card(card: dict, secret: bytes) -> str:
-    """HMAC-SHA256 (hex) of the card without its signature, as canonical JSON; the card
-    holds each file's sha256, so this signs the files too."""
-    body = {k: v for k, v in card.items() if k != "signature"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default,
-                      allow_nan=False)
-    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def check_signature(folder: pathlib.Path, card: dict, secret: bytes):
-    sig = card.get("signature")
-    if not isinstance(sig, dict) or not sig.get("value"):
-        raise ModelError(f"{folder}: the model folder is not signed, and a signing key was "
-                         "given; sign it (python -m simbox.training.convert_model FOLDER --model-key KEY_FILE) "
-                         "or load it without the key")
-    if sig.get("algorithm") != "hmac-sha256" or not hmac.compare_digest(
-            str(sig["value"]), sign_card(card, secret)):
-        raise ModelError(f"{folder}: signature does not match the signing key: the model was "
-                         "changed after it was signed, or signed with another key; do not use it")
-
-
-def model_file(folder: pathlib.Path, card: dict, trust_pickle: bool) -> str:
-    """The model file of a folder: ``model.skops``, or the pickle of an older save when trusted."""
-    if MODEL_FILE in card["files"]:
-        return MODEL_FILE
-    if PICKLE_FILE in card["files"]:
-        if not trust_pickle:
-            raise ModelError(f"{folder}: holds {PICKLE_FILE}, a pickle that can run any code when "
-                             "loaded; convert it once from a trusted copy (python -m "
-                             f"simbox.training.convert_model {folder}), or pass --trust-pickle "
-                             "if you trust where it came from")
-        return PICKLE_FILE
-    raise ModelError(f"{folder / CARD_FILE}: names no model file; copy the model folder again "
-                     "or retrain")
 
 
 def load_pipeline(p: pathlib.Path) -> Pipeline:
@@ -634,24 +483,6 @@ def load_pipeline(p: pathlib.Path) -> Pipeline:
     return pipe
 
 
-def check_files(folder: pathlib.Path, card: dict, name: str = MODEL_FILE):
-    p = folder / name
-    want = card["files"].get(name, {})
-    if not p.is_file():
-        raise ModelError(f"{p}: missing; copy the whole model folder again or retrain")
-    size = p.stat().st_size
-    if want.get("sha256") != sha256_file(p):
-        how = (f"{size} bytes, the card says {want.get('bytes')}"
-               if size != want.get("bytes") else "same size, different content")
-        raise ModelError(f"{p}: sha256 differs from {CARD_FILE} ({how}): the file is "
-                         "truncated or corrupted; copy the model folder again or retrain")
-
-
-def _series(version) -> str:
-    """``"1.9.1"`` -> ``"1.9"``: the release series of a version string."""
-    return ".".join(str(version or "").split(".")[:2])
-
-
 def check_libraries(folder: pathlib.Path, card: dict):
     saved = card["libraries"]
     now = library_versions()
@@ -662,30 +493,6 @@ def check_libraries(folder: pathlib.Path, card: dict):
         raise ModelError(f"{folder}: saved with scikit-learn {v}, this environment has "
                          f"{now['scikit-learn']}; install it (pip install scikit-learn=={v}) "
                          "or retrain the model with simbox train")
-    s_np, n_np = str(saved.get("numpy", "")).split(".")[0], now["numpy"].split(".")[0]
-    if s_np != n_np:
-        v = saved.get("numpy")
-        raise ModelError(f"{folder}: saved with numpy {v}, this environment has "
-                         f"{now['numpy']}; install it (pip install numpy=={v}) or retrain "
-                         "the model with simbox train")
+    check_numpy(folder, card)
 
 
-def check_schema(folder: pathlib.Path, card: dict, names, schema_hash):
-    f = card["features"]
-    if f.get("schema_hash") == schema_hash:
-        return
-    saved = list(f.get("names", []))
-    added = [n for n in names if n not in saved]
-    removed = [n for n in saved if n not in names]
-    diff = []
-    if added:
-        diff.append("added: " + ", ".join(added))
-    if removed:
-        diff.append("removed: " + ", ".join(removed))
-    if not diff:
-        diff.append("same names, changed definitions")
-    made_by = card.get("libraries", {}).get("simbox", "?")
-    raise ModelError(f"{folder}: feature schema {str(f.get('schema_hash'))[:12]} of the model "
-                     f"differs from this simbox's {str(schema_hash)[:12]} ({'; '.join(diff)}); "
-                     f"retrain the model with simbox train, or install simbox=={made_by} "
-                     "that made it")

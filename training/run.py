@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,11 +17,13 @@ from simbox.errors import InputError
 from simbox.fastpath.keys import IMSI_COLUMN, SUBSCRIBER_COLUMN
 from simbox.features import compute_features
 from simbox.progress import as_progress
-from simbox.training.model import Model
+from simbox.training.folder import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from simbox.training.model import Model
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = pathlib.Path(__file__).parent / "default_model"
 KEY_COLUMNS = (IMSI_COLUMN, SUBSCRIBER_COLUMN)     # a features file's key column
 
 
@@ -33,6 +36,7 @@ def load_model(path=None, *, key=None, trust_pickle=False) -> Model:
     """Load a model folder, or the shipped default model when ``path`` is None
     (``key``, ``trust_pickle``: see :meth:`Model.load`; the shipped model is unsigned,
     so a key applies to given folders only)."""
+    from simbox.training.model import Model  # lazy: a scan (model_timezone) needs no sklearn
     if path is None:
         return Model.load(DEFAULT_MODEL, trust_pickle=trust_pickle)
     return Model.load(path, key=key, trust_pickle=trust_pickle)

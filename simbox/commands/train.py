@@ -17,7 +17,8 @@ instead of imsi for features keyed by subscriber, e.g. of exports without an IMS
 docs/input-formats.md, "Anonymised exports").  Cross-validation
 is grouped by case_id; the operating threshold is chosen on cross-validated
 scores to reach --target-precision.  The folder gets model.skops (skops.io: it
-cannot run code when loaded), model.json (the model card), PR/calibration/importance
+cannot run code when loaded), scoring.npz (the same model as plain arrays: what
+simbox scan scores with), model.json (the model card), PR/calibration/importance
 plots and report.html.  To sign it for others: python -m simbox.training.convert_model
 FOLDER --model-key KEY_FILE (docs/training.md, "Model folders").
 

@@ -219,7 +219,7 @@ def test_old_pickle_folder_loads_when_trusted_and_converts(fitted, names, schema
     old = Model.load(d, schema=(names, schema_hash), trust_pickle=True)
     assert old.predict(X).equals(fitted.predict(X))
     convert(d)
-    assert sorted(p.name for p in d.iterdir()) == ["model.json", "model.skops"]
+    assert sorted(p.name for p in d.iterdir()) == ["model.json", "model.skops", "scoring.npz"]
     assert Model.load(d, schema=(names, schema_hash)).predict(X).equals(fitted.predict(X))
 
 

@@ -25,7 +25,7 @@ def test_train_writes_model_folder(trained, names, schema_hash, network):
     m, out = trained
     assert sorted(p.name for p in out.iterdir()) == [
         "calibration.png", "importances.png", "model.json", "model.skops", "pr_curves.png",
-        "report.html"]
+        "report.html", "scoring.npz"]
     card = json.loads((out / "model.json").read_text())
     assert card["classes"] == ["simbox", "cardfarm", "legit"]
     assert card["threshold"]["target_precision"] == 0.99

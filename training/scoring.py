@@ -1,0 +1,329 @@
+"""A model's scores from plain arrays: what a scan runs, without scikit-learn or skops.
+
+The model (:mod:`simbox.training.model`) is a scikit-learn pipeline; scoring with
+it needs scikit-learn and skops imported (about 0.8 s of a scan).  Its steps are
+simple once fitted: pick the feature columns, mask statistics of too few events
+(:mod:`~simbox.training.evidence`), replace each value by its quantile bin, sum the
+booster's trees (:mod:`simbox.fastpath.trees`), take the booster's probabilities
+and the calibrator's Platt curve (:mod:`~simbox.training.calibration`).  This
+module holds that arithmetic once: the pipeline's steps call these functions, and
+:class:`ScoringModel` calls them on the arrays of the model folder's
+``scoring.npz``, so both give the same scores, bit for bit.
+
+``scoring.npz`` is a zip of ``.npy`` arrays (numbers and strings, read with
+``allow_pickle=False``: nothing in it runs), written beside ``model.skops`` by
+``Model.save`` and listed with its sha256 in ``model.json`` (so covered by the
+signature).  Every array is checked when read (:func:`read_scoring`): the trees
+by :meth:`Ensemble.from_nodes`, the indices against the feature count; a damaged
+or crafted file is a one-line :class:`~simbox.errors.ModelError`.  A folder
+without it (older simbox) loads its pipeline from ``model.skops``
+(:func:`load_scorer`); ``python -m simbox.training.convert_model DIR
+--add-scoring`` adds it.
+"""
+from __future__ import annotations
+
+import pathlib
+import zipfile
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logsumexp
+
+from simbox.errors import InputError, ModelError
+from simbox.fastpath.trees import NODE_FIELDS, Ensemble, MalformedTrees
+from simbox.training.folder import SCORING_FILE, checked_folder, read_card
+from simbox.training.labels import CLASSES, FRAUD_CLASSES
+
+SCORING_FORMAT = "simbox-scoring/1"
+PREDICT_COLUMNS = ("score_simbox", "score_cardfarm", "score_legit", "class", "score", "flagged")
+_LEGIT = CLASSES.index("legit")
+_FRAUD = [CLASSES.index(c) for c in FRAUD_CLASSES]
+TINY = 1e-12           # the probability of a class the booster never saw
+
+
+class NotScorable(ValueError):
+    """A pipeline whose steps :class:`ScoringModel` does not reproduce (an older simbox's)."""
+
+
+# ---- the arithmetic of the pipeline's steps -----------------------------------------
+
+def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
+    """The model's input columns of ``X``, numeric, or an InputError naming what is wrong."""
+    if not isinstance(X, pd.DataFrame):
+        raise InputError(f"{what}: expected a DataFrame of features, got {type(X).__name__}")
+    missing = [n for n in names if n not in X.columns]
+    if missing:
+        raise InputError(f"{what} lack {len(missing)} feature(s) the model needs: "
+                         f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; "
+                         "recompute the features with this simbox (simbox features)")
+    out = X.loc[:, list(names)]
+    bad = [n for n in names if not pd.api.types.is_numeric_dtype(out[n])]
+    if bad:
+        raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
+    return out.astype(np.float64)
+
+
+def mask_evidence(X, rules, min_events) -> np.ndarray:
+    """A copy of ``X`` with NaN for statistic ``stat`` of each rule ``(stat, counts)`` where
+    the ``counts`` columns sum to less than ``min_events``."""
+    X = np.array(X, dtype=np.float64, copy=True)
+    for stat, counts in rules:
+        few = np.nansum(X[:, counts], axis=1) < min_events
+        X[few, stat] = np.nan
+    return X
+
+
+def quantile_codes(X, edges, empty) -> np.ndarray:
+    """Each value replaced by its bin among ``edges[j]`` of its column; NaN stays NaN; the
+    columns ``empty`` (missing for every training SIM) become 0."""
+    X = np.asarray(X, dtype=np.float64)
+    out = np.empty_like(X)
+    for j, e in enumerate(edges):
+        out[:, j] = np.searchsorted(e, X[:, j], side="left")
+    out[np.isnan(X)] = np.nan
+    out[:, empty] = 0.0
+    return out
+
+
+def booster_proba(raw: np.ndarray) -> np.ndarray:
+    """The booster's probabilities from its raw sums: scikit-learn's log-loss link (softmax
+    over the columns; one column: the logistic of the second class), the same arithmetic."""
+    if raw.shape[1] == 1:
+        proba = np.empty((raw.shape[0], 2), dtype=raw.dtype)
+        proba[:, 1] = expit(raw[:, 0])
+        proba[:, 0] = 1 - proba[:, 1]
+        return proba
+    X = np.array(raw, copy=True)
+    X -= X.max(axis=1).reshape((-1, 1))
+    np.exp(X, out=X)
+    X /= X.sum(axis=1).reshape((-1, 1))
+    return X
+
+
+def class_logits(p: np.ndarray, classes) -> np.ndarray:
+    """Log-probabilities in :data:`CLASSES` order from probabilities of ``classes``."""
+    out = np.full((len(p), len(CLASSES)), TINY)
+    for j, c in enumerate(classes):
+        out[:, CLASSES.index(str(c))] = p[:, j]
+    return np.log(np.clip(out, TINY, 1.0))
+
+
+def fraud_margin(logits) -> np.ndarray:
+    """``log P(fraud) - log P(legit)`` from log-probabilities in :data:`CLASSES` order."""
+    lg = np.asarray(logits, dtype=np.float64)
+    return logsumexp(lg[:, _FRAUD], axis=1) - lg[:, _LEGIT]
+
+
+def calibrated(logits, slope: float, intercept: float) -> np.ndarray:
+    """Calibrated probabilities (:data:`CLASSES` order): the Platt curve of the fraud
+    margin, split between the fraud classes in the booster's proportion."""
+    lg = np.asarray(logits, dtype=np.float64)
+    pf = expit(slope * fraud_margin(lg) + intercept)
+    fr = lg[:, _FRAUD]
+    share = np.exp(fr - logsumexp(fr, axis=1)[:, None])      # P(class | fraud)
+    out = np.empty((len(lg), len(CLASSES)))
+    out[:, _FRAUD] = pf[:, None] * share
+    out[:, _LEGIT] = 1.0 - pf
+    return out
+
+
+def decisions(p: np.ndarray, index, threshold) -> pd.DataFrame:
+    """The columns of ``Model.predict`` from probabilities ``p`` (:data:`CLASSES` order)."""
+    out = pd.DataFrame(p, index=index, columns=[f"score_{c}" for c in CLASSES])
+    score = 1.0 - p[:, _LEGIT]
+    flagged = score >= float(threshold)
+    fraud_class = np.where(p[:, 0] >= p[:, 1], FRAUD_CLASSES[0], FRAUD_CLASSES[1])
+    out["class"] = np.where(flagged, fraud_class, "legit")
+    out["score"] = score
+    out["flagged"] = flagged
+    return out[list(PREDICT_COLUMNS)]
+
+
+def no_threshold() -> ModelError:
+    return ModelError("the model has no operating threshold: pass threshold= or train it "
+                      "with simbox train")
+
+
+# ---- scoring.npz ---------------------------------------------------------------------
+
+def scoring_arrays(pipeline, ensemble: Ensemble | None, feature_names) -> dict:
+    """The arrays of ``scoring.npz`` for a fitted simbox pipeline whose trees ``ensemble``
+    packs, or :class:`NotScorable` (read by attribute: no scikit-learn import here)."""
+    steps = dict(pipeline.steps)
+    if [n for n, _ in pipeline.steps] != ["features", "evidence", "quantile_codes", "booster",
+                                          "calibrator"] or ensemble is None:
+        raise NotScorable("not the steps of a simbox pipeline")
+    booster, cal = steps["booster"], steps["calibrator"]
+    if not getattr(booster, "in_class_order_", False) or not hasattr(cal, "slope_"):
+        raise NotScorable("a booster or calibrator of an older simbox")
+    (_, how, columns), = [t for t in steps["features"].transformers_ if t[0] != "remainder"]
+    identity = how == "passthrough" or (type(how).__name__ == "FunctionTransformer"
+                                        and getattr(how, "func", 0) is None)
+    if not identity or list(columns) != list(feature_names):
+        raise NotScorable("the pipeline selects other columns than the model's features")
+    rules = steps["evidence"].rules_
+    edges = steps["quantile_codes"].edges_
+    sizes = np.diff(np.append(ensemble.roots, len(ensemble.nodes)))
+    root = np.repeat(ensemble.roots, sizes)
+    split = ensemble.nodes["is_leaf"] == 0
+    trees = {f"node_{f}": ensemble.nodes[f] for f in NODE_FIELDS}
+    for f in ("left", "right"):        # numbered within the tree, as Ensemble.from_nodes takes
+        trees[f"node_{f}"] = np.where(split, ensemble.nodes[f] - root, 0).astype(np.int32)
+    return {
+        "format": np.array(SCORING_FORMAT),
+        "columns": np.array(list(columns), dtype=str),
+        "evidence_stat": np.array([s for s, _ in rules], dtype=np.int64),
+        "evidence_counts": np.array([c for _, cs in rules for c in cs], dtype=np.int64),
+        "evidence_offsets": np.cumsum([0] + [len(cs) for _, cs in rules]).astype(np.int64),
+        "min_events": np.array(steps["evidence"].min_events),
+        "quantile_edges": np.concatenate([np.asarray(e, np.float64) for e in edges] + [[]]),
+        "quantile_offsets": np.cumsum([0] + [len(e) for e in edges]).astype(np.int64),
+        "quantile_empty": np.array(getattr(steps["quantile_codes"], "empty_", []), np.int64),
+        **trees,
+        "tree_sizes": sizes.astype(np.int64),
+        "tree_output": ensemble.output.astype(np.int64),
+        "baseline": ensemble.baseline,
+        "booster_classes": np.array([str(c) for c in booster.classes_], dtype=str),
+        "calibrator_slope": np.array(float(cal.slope_)),
+        "calibrator_intercept": np.array(float(cal.intercept_)),
+        "classes": np.array([str(c) for c in cal.classes_], dtype=str),
+    }
+
+
+def write_npz(path: pathlib.Path, arrays: dict) -> None:
+    """``arrays`` as an ``.npz`` whose bytes depend on the arrays only (fixed member dates,
+    sorted names, stored: no compressor whose output could differ between builds), written
+    atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asarray(arrays[name]), allow_pickle=False)
+    tmp.replace(path)
+
+
+def _array(z, name, kind, ndim, what):
+    try:
+        a = z[name]
+    except KeyError:
+        raise MalformedTrees(f"no array {name!r}") from None
+    if a.dtype.kind not in kind or a.ndim != ndim:
+        raise MalformedTrees(f"{name!r} is {a.dtype} of {a.ndim} dimension(s), not {what}")
+    return a
+
+
+def _ragged(flat, offsets, name, limit=None):
+    """``flat`` cut at ``offsets`` (checked: increasing from 0 to its length)."""
+    if len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(flat) or \
+            (np.diff(offsets) < 0).any():
+        raise MalformedTrees(f"{name!r}: offsets do not cut its {len(flat)} values")
+    if limit is not None and len(flat) and (flat.min() < 0 or flat.max() >= limit):
+        raise MalformedTrees(f"{name!r}: a feature index outside the {limit} features")
+    return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def read_scoring(path: pathlib.Path) -> dict:
+    """The checked contents of a ``scoring.npz``: ``columns``, ``rules``, ``min_events``,
+    ``edges``, ``empty``, ``ensemble``, ``booster_classes``, ``slope``, ``intercept``,
+    ``classes``; a damaged or crafted file is a ModelError."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(_array(z, "format", "U", 0, "a string")) != SCORING_FORMAT:
+                raise MalformedTrees(f"format {str(z['format'])!r}, this simbox reads "
+                                     f"{SCORING_FORMAT!r}")
+            columns = [str(c) for c in _array(z, "columns", "U", 1, "strings")]
+            n = len(columns)
+            stat = _array(z, "evidence_stat", "i", 1, "integers")
+            counts = _ragged(_array(z, "evidence_counts", "i", 1, "integers"),
+                             _array(z, "evidence_offsets", "i", 1, "integers"),
+                             "evidence_counts", n)
+            if len(counts) != len(stat) or (len(stat) and (stat.min() < 0 or stat.max() >= n)):
+                raise MalformedTrees("'evidence_stat': not one feature per rule")
+            edges = _ragged(_array(z, "quantile_edges", "f", 1, "floats"),
+                            _array(z, "quantile_offsets", "i", 1, "integers"), "quantile_edges")
+            empty = _array(z, "quantile_empty", "i", 1, "integers")
+            if len(edges) != n or (len(empty) and (empty.min() < 0 or empty.max() >= n)):
+                raise MalformedTrees(f"quantile bins for {len(edges)} of {n} features")
+            nodes = {f: _array(z, f"node_{f}", "fiub", 1, "numbers") for f in NODE_FIELDS}
+            sizes = _array(z, "tree_sizes", "i", 1, "integers")
+            if (sizes < 0).any() or sizes.sum() != len(nodes["value"]):
+                raise MalformedTrees("'tree_sizes' do not add up to the nodes")
+            cut = np.cumsum(sizes)[:-1]
+            trees = [dict(zip(NODE_FIELDS, parts)) for parts in
+                     zip(*(np.split(nodes[f], cut) for f in NODE_FIELDS))] if len(sizes) else []
+            baseline = _array(z, "baseline", "f", 1, "floats")
+            ensemble = Ensemble.from_nodes(trees, _array(z, "tree_output", "i", 1, "integers"),
+                                           baseline, n)
+            booster_classes = [str(c) for c in _array(z, "booster_classes", "U", 1, "strings")]
+            if not set(booster_classes) <= set(CLASSES) or \
+                    len(booster_classes) != (2 if len(baseline) == 1 else len(baseline)):
+                raise MalformedTrees(f"booster classes {booster_classes} for {len(baseline)} "
+                                     "tree outputs")
+            classes = [str(c) for c in _array(z, "classes", "U", 1, "strings")]
+            if sorted(classes) != sorted(CLASSES):
+                raise MalformedTrees(f"classes {classes}, not {list(CLASSES)}")
+            out = {"columns": columns, "rules": list(zip(stat.tolist(),
+                                                          [c.tolist() for c in counts])),
+                   "min_events": _array(z, "min_events", "iuf", 0, "a number")[()],
+                   "edges": edges, "empty": empty.tolist(), "ensemble": ensemble,
+                   "booster_classes": booster_classes, "classes": classes,
+                   "slope": float(_array(z, "calibrator_slope", "f", 0, "a float")),
+                   "intercept": float(_array(z, "calibrator_intercept", "f", 0, "a float"))}
+    except MalformedTrees as exc:
+        raise ModelError(f"{path}: malformed ({exc}); the file was damaged or crafted: do not "
+                         "use it, retrain the model") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); copy the "
+                         "model folder again or retrain") from None
+    return out
+
+
+# ---- the light model -------------------------------------------------------------------
+
+class ScoringModel:
+    """A model folder's scores from its ``scoring.npz``: ``predict`` and ``predict_proba``
+    as :class:`~simbox.training.model.Model`'s (the same numbers), with its
+    ``feature_names``, ``schema_hash``, ``threshold``, ``classes_`` and ``card``."""
+
+    def __init__(self, scoring: dict, card: dict):
+        self.scoring = scoring
+        self.card = card
+        self.feature_names = list(card["features"]["names"])
+        self.schema_hash = card["features"]["schema_hash"]
+        self.threshold = card.get("threshold", {}).get("value")
+        self.classes_ = np.asarray(scoring["classes"])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, columns in :data:`CLASSES` order."""
+        s = self.scoring
+        Xm = feature_matrix(X, self.feature_names).loc[:, s["columns"]].to_numpy()
+        codes = quantile_codes(mask_evidence(Xm, s["rules"], s["min_events"]), s["edges"],
+                               s["empty"])
+        logits = class_logits(booster_proba(s["ensemble"].raw_predict(codes)),
+                              s["booster_classes"])
+        p = calibrated(logits, s["slope"], s["intercept"])
+        return p[:, [s["classes"].index(c) for c in CLASSES]]
+
+    def predict(self, X: pd.DataFrame, threshold=None) -> pd.DataFrame:
+        """Scores and decisions per SIM, indexed like ``X`` (see ``Model.predict``)."""
+        t = self.threshold if threshold is None else threshold
+        if t is None:
+            raise no_threshold()
+        return decisions(self.predict_proba(X), X.index, t)
+
+
+def load_scorer(path, *, schema=None, key=None, trust_pickle=False):
+    """The model of a folder for scoring: a :class:`ScoringModel` when the folder has a
+    ``scoring.npz`` (no scikit-learn, no skops), else ``Model.load`` (its pipeline).
+    The card, signature (``key``), file and schema checks are those of ``Model.load``."""
+    if SCORING_FILE not in read_card(pathlib.Path(path))["files"]:
+        from simbox.training.model import Model
+        return Model.load(path, schema=schema, key=key, trust_pickle=trust_pickle)
+    folder, card, _ = checked_folder(path, lambda folder, card: SCORING_FILE, key=key,
+                                     schema=schema)
+    scoring = read_scoring(folder / SCORING_FILE)
+    if scoring["columns"] != list(card["features"]["names"]):
+        raise ModelError(f"{folder / SCORING_FILE}: scores other features than model.json "
+                         "names; copy the model folder again or retrain")
+    return ScoringModel(scoring, card)
