@@ -57,12 +57,13 @@ def exclude_likely_fraud(make_model, X, rows, *, quantile=0.1, max_share=0.02, f
     tw = rows["train_weight"].to_numpy(dtype=float)
     groups = rows["group"].to_numpy().astype(str)
     lab = np.flatnonzero(~unl)
-    per_class = [len(set(groups[lab][label[lab] == c])) for c in set(label[lab])]
-    if len(per_class) < 2 or min(per_class) < 2:
+    legit_lab = ~np.isin(label[lab], FRAUD_CLASSES)
+    per_class = [len(set(groups[lab][legit_lab])), len(set(groups[lab][~legit_lab]))]
+    if min(per_class) < 2:
         # too few labelled legit to fit against without the unlabelled: keep them all
-        log.warning("positive-unlabelled: fewer than two labelled cases of a class; every "
-                    "unlabelled SIM is used as legit")
-        info["skipped"] = "fewer than two labelled cases of a class"
+        log.warning("positive-unlabelled: fewer than two labelled cases of fraud or of legit "
+                    "SIMs (confirmed or simulated); every unlabelled SIM is used as legit")
+        info["skipped"] = "fewer than two labelled cases of fraud or of legit"
         return np.zeros(len(rows), dtype=bool), info
     n = max(2, min(folds, len(set(groups[fraud]))))
     splits = grouped_splits(label[lab], groups[lab], n_splits=n, seed=seed)
