@@ -84,7 +84,7 @@ class OutputLock:
         self.fd = None
 
     def acquire(self) -> "OutputLock":
-        import fcntl
+        import fcntl  # lazy: POSIX only, only when a folder is locked
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

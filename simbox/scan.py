@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 import types
 import logging
@@ -28,12 +29,17 @@ from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
                                 sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
+from simbox.features import compute_features
 from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import load_cells, locate, site_table
+from simbox.training.folder import DEFAULT_MODEL
+from simbox.training.run import model_timezone
+from simbox.training.scoring import load_scorer   # scoring.npz: no scikit-learn import
+from simbox.training.threshold import pick_on_curve
 
 __all__ = ["scan", "assemble", "ScanResult", "summary_line", "time_outliers", "FLAGGED_COLUMNS",
            "SCORES_COLUMNS"]
@@ -92,7 +98,7 @@ class ScanResult:
                 Path(self.rejects_path).resolve() != (folder / "rejects.csv").resolve():
             shutil.copyfile(self.rejects_path, folder / "rejects.csv")
         if report:
-            from simbox.report import render_report
+            from simbox.report import render_report  # lazy: Jinja2 and matplotlib, only when a report is written
             (folder / "report.html").write_text(render_report(self), encoding="utf-8")
         with open(folder / "summary.json", "w", encoding="utf-8") as f:
             json.dump(self.summary, f, indent=1, default=str)
@@ -303,8 +309,6 @@ def load_model(model, *, key=None, trust_pickle: bool = False):
     """``(model, name)`` from a model folder, a loaded Model, or None (the shipped default);
     ``key`` (signing key bytes or key file) and ``trust_pickle``: see
     :meth:`simbox.training.model.Model.load`."""
-    from simbox.training.folder import DEFAULT_MODEL
-    from simbox.training.scoring import load_scorer   # scoring.npz: no scikit-learn import
     if model is None:
         if not (DEFAULT_MODEL / "model.json").exists():
             raise ModelError(f"{DEFAULT_MODEL}: this install has no default model; give a model "
@@ -326,7 +330,6 @@ def threshold_for_target(model, target_precision: float) -> float:
     with the card's ``threshold.recall_slack``), raised to the card's ``group_floor`` (no legit
     group of the simulated knowledge over the model's ``max_group_fpr``).
     """
-    from simbox.training.threshold import pick_on_curve
     curve = (getattr(model, "card", None) or {}).get("threshold", {}).get("curve")
     if not curve:
         raise ModelError("this model records no precision curve (model.json threshold.curve), so "
@@ -405,7 +408,6 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     if threshold is None or not np.isfinite(threshold):
         raise ModelError(f"{model_name}: the model has no usable operating threshold "
                          f"({threshold}); give --threshold")
-    from simbox.training.run import model_timezone
     tz, tz_source = model_timezone(timezone, mdl, model_name)
     run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
@@ -438,7 +440,7 @@ def _peek_card(model, trust_pickle: bool) -> dict | None:
     if model is not None and not isinstance(model, (str, os.PathLike)):
         return None
     if model is None:
-        from simbox.training.folder import DEFAULT_MODEL as folder
+        folder = DEFAULT_MODEL
     else:
         folder = Path(model)
     try:
@@ -459,7 +461,6 @@ class ModelLoading:
     features, which then hide the import of scikit-learn and the load."""
 
     def __init__(self, card: dict, load):
-        import threading
         self.card = card
         self.threshold = card.get("threshold", {}).get("value")
         self._done: dict = {}
@@ -493,7 +494,6 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
           progress, started, features, rejects, located=True, timezone_source="given"):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
-    from simbox.features import compute_features
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     inputs = list(inputs)

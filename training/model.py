@@ -48,11 +48,13 @@ import os
 import pathlib
 import platform
 import weakref
+import zipfile
 
 import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -63,6 +65,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from simbox._version import __version__
 from simbox.errors import InputError, ModelError
+from simbox.fastpath.machine import usable_cores
 from simbox.fastpath.trees import Ensemble, MalformedTrees
 from simbox.training.calibration import MonotoneCalibrator
 from simbox.training.cv import inner_splits
@@ -90,8 +93,6 @@ def booster_threads():
     an idle machine, one thread when the cores are already busy (the load average at least
     the cores): the booster's threads spin-wait for each other, and on a busy machine a
     fit or a prediction costs several times more with two threads than with one."""
-    from threadpoolctl import threadpool_limits
-    from simbox.fastpath.machine import usable_cores
     cores = usable_cores()
     try:
         busy = os.getloadavg()[0] >= cores
@@ -109,7 +110,7 @@ def library_versions() -> dict:
 
 def _skops_version() -> str | None:
     try:
-        import skops
+        import skops  # lazy: skops costs ~0.3 s, only to save or load model.skops
     except ImportError:
         return None
     return skops.__version__
@@ -373,8 +374,7 @@ class Model(BaseEstimator):
         ``key`` (bytes, or a key file's path): sign the folder (see the module doc).
         A ``model.joblib`` of an older save is removed.
         """
-        import zipfile
-        from skops import io as sio
+        from skops import io as sio  # lazy: as above
         check_is_fitted(self, "pipeline_")
         secret = read_key(key) if key is not None else None
         folder = pathlib.Path(path)
@@ -449,8 +449,8 @@ def load_pipeline(p: pathlib.Path) -> Pipeline:
     """The pipeline of a model file: skops with the allow-list, or a trusted pickle."""
     try:
         if p.name == MODEL_FILE:
-            from skops import io as sio
-            from skops.io.exceptions import UntrustedTypesFoundException
+            from skops import io as sio  # lazy: as above
+            from skops.io.exceptions import UntrustedTypesFoundException  # lazy: as above
             try:      # one pass: skops checks every type against the allow-list before building
                 pipe = sio.load(p, trusted=sorted(ALLOWED_TYPES))
             except UntrustedTypesFoundException:

@@ -318,7 +318,7 @@ def load_scorer(path, *, schema=None, key=None, trust_pickle=False):
     ``scoring.npz`` (no scikit-learn, no skops), else ``Model.load`` (its pipeline).
     The card, signature (``key``), file and schema checks are those of ``Model.load``."""
     if SCORING_FILE not in read_card(pathlib.Path(path))["files"]:
-        from simbox.training.model import Model
+        from simbox.training.model import Model  # lazy: scikit-learn, only for folders without scoring.npz
         return Model.load(path, schema=schema, key=key, trust_pickle=trust_pickle)
     folder, card, _ = checked_folder(path, lambda folder, card: SCORING_FILE, key=key,
                                      schema=schema)
