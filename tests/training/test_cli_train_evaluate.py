@@ -122,3 +122,13 @@ def test_train_seizures_beside_simulated_network(tmp_path, capsys):
     assert card["unlabelled"]["policy"] == "pu"
     assert card["unlabelled"]["pu"]["excluded"] <= 0.02 * data["sources"]["unlabelled"] + 1
     assert set(card["metrics"]["model"]["by_source"]) >= {"seizure", "simulated"}
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_max_group_fpr_out_of_range_is_one_line_and_writes_nothing(tmp_path, capsys, value):
+    out = tmp_path / "m"
+    assert main(TRAIN_ARGS + ["--out", str(out), "--max-group-fpr", value]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"simbox train: error: max group false-positive rate must be within [0, 1], "
+                   f"not {float(value)}\n")
+    assert not out.exists()
