@@ -62,3 +62,32 @@ def raw_predict(const double[:, :] X,            # IN (rows, features), any layo
                 for j in range(rows):
                     out[i0 + j, output[t]] += base[at[j]].value
             i0 += rows
+
+
+def bin_codes(const double[:, :] X,              # IN (rows, features), any layout
+              const double[::1] edges,           # IN every column's sorted edges, one after another
+              const int64_t[::1] offsets,        # IN column j's edges: edges[offsets[j]:offsets[j+1]]
+              double[:, ::1] out):               # OUT (rows, features): the bin of each value
+    """Each value's bin among its column's edges: the number of edges below it (numpy's
+    ``searchsorted(edges, v, side="left")``); NaN stays NaN.  The caller checked that
+    ``offsets`` has one more entry than the columns and stays inside ``edges``."""
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1], i, j
+    cdef int64_t lo, hi, mid, first
+    cdef double v
+    with nogil:
+        for i in range(n):
+            for j in range(m):
+                v = X[i, j]
+                if isnan(v):
+                    out[i, j] = v
+                    continue
+                first = offsets[j]
+                lo = 0
+                hi = offsets[j + 1] - first
+                while lo < hi:             # the first edge at or above v
+                    mid = (lo + hi) >> 1
+                    if edges[first + mid] < v:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                out[i, j] = <double>lo

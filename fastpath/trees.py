@@ -77,6 +77,23 @@ class Ensemble:
         return out
 
 
+def bin_codes(X, edges) -> np.ndarray:
+    """Each value of ``X`` (rows, columns) replaced by its bin among ``edges[j]`` of its
+    column (sorted, no NaN): the number of edges below it, as numpy's
+    ``searchsorted(edges[j], v, side="left")``; NaN stays NaN."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != len(edges):
+        raise ValueError(f"expected rows of {len(edges)} features, got shape {X.shape}")
+    sizes = np.array([len(e) for e in edges], dtype=np.int64)
+    offsets = np.zeros(len(edges) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    flat = np.concatenate([np.asarray(e, dtype=np.float64) for e in edges]) if len(edges) \
+        else np.empty(0)
+    out = np.empty(X.shape)
+    _trees.bin_codes(X, flat, offsets, out)
+    return out
+
+
 def _check_tree(i: int, tree, size: int, n_features: int) -> np.ndarray:
     """The split nodes of a tree (the others are leaves), or MalformedTrees."""
     if size == 0:

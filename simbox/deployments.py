@@ -46,8 +46,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from simbox.errors import ConfigError
 
@@ -363,8 +361,10 @@ WEAK_LINKS = ("site+hours", "handover")
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
     """Connected component of each of ``n`` nodes (scipy.sparse.csgraph), any numbering."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
+    if n == 0 or len(pairs) == 0:
+        return np.arange(n, dtype=np.int64)
+    from scipy.sparse import coo_matrix  # lazy: 0.1 s of imports, only when SIMs are linked
+    from scipy.sparse.csgraph import connected_components  # lazy: as above
     g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     return connected_components(g, directed=False)[1].astype(np.int64)
 
@@ -471,14 +471,16 @@ def priority(mean_score, n_sims, days_idle) -> np.ndarray:
 
 
 def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Rows summed per group (``group``: 0..n_groups-1 per row), as a sparse product:
-    linear in the rows, whatever the number of groups."""
+    """Rows summed per group (``group``: 0..n_groups-1 per row), column by column with
+    ``np.bincount``: linear in the rows, whatever the number of groups."""
     rows = np.asarray(rows, dtype=float)
     if rows.ndim != 2:      # (0, 24) stays as it is: reshape(0, -1) cannot infer the width
         rows = rows.reshape(len(group), -1 if len(group) else 0)
-    m = csr_matrix((np.ones(len(group)), (np.asarray(group), np.arange(len(group)))),
-                   shape=(n_groups, len(group)))
-    return np.asarray(m @ rows)
+    group = np.asarray(group, dtype=np.int64)
+    out = np.empty((n_groups, rows.shape[1]))
+    for c in range(rows.shape[1]):
+        out[:, c] = np.bincount(group, weights=rows[:, c], minlength=n_groups)
+    return out
 
 
 def hours_text(profiles: np.ndarray, min_share: float = 0.3) -> list[str]:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simbox.fastpath.trees import Ensemble, MalformedTrees
+from simbox.fastpath.trees import Ensemble, MalformedTrees, bin_codes
 
 
 def random_tree(rng, n_features, depth):
@@ -105,3 +105,34 @@ def test_a_leaf_flag_means_the_same_to_the_check_and_the_kernel():
     odd = dict(split(99, 99), value=2.5, is_leaf=256)
     e = Ensemble.from_nodes([tree_of(odd)], [0], [1.0], 3)
     assert e.raw_predict(np.zeros((2, 3))).tolist() == [[3.5], [3.5]]
+
+
+def reference_bins(X, edges):
+    """numpy, column by column: the bin of each value, NaN kept."""
+    out = np.empty(X.shape)
+    for j, e in enumerate(edges):
+        out[:, j] = np.searchsorted(e, X[:, j], side="left")
+    out[np.isnan(X)] = np.nan
+    return out
+
+
+_values = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                    st.sampled_from([0.0, -0.0, 1.0, 2.0, 2.5]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(0, 6), st.integers(0, 30))
+def test_bin_codes_equal_numpy_searchsorted(data, m, n):
+    edges = [np.sort(np.array(data.draw(st.lists(st.one_of(
+        st.floats(allow_nan=False, allow_infinity=True), st.sampled_from([1.0, 2.0, 2.0])),
+        max_size=12)), dtype=float)) for _ in range(m)]
+    X = np.array(data.draw(st.lists(st.lists(_values, min_size=m, max_size=m), min_size=n,
+                                    max_size=n)), dtype=float).reshape(n, m)
+    if data.draw(st.booleans()):
+        X = np.asfortranarray(X)
+    assert np.array_equal(bin_codes(X, edges), reference_bins(X, edges), equal_nan=True)
+
+
+def test_bin_codes_refuse_rows_of_another_width():
+    with pytest.raises(ValueError, match="expected rows of 2 features"):
+        bin_codes(np.zeros((3, 1)), [np.array([1.0]), np.array([2.0])])

@@ -159,6 +159,7 @@ def test_damaged_or_missing_file_is_refused(folder, names, schema_hash):
     (lambda z: {"evidence_counts": z["evidence_counts"] + 99}, r"a feature index outside"),
     (lambda z: {"evidence_offsets": z["evidence_offsets"][:-1]}, r"offsets do not cut"),
     (lambda z: {"quantile_offsets": z["quantile_offsets"][:5]}, r"offsets do not cut"),
+    (lambda z: {"quantile_edges": z["quantile_edges"][::-1].copy()}, r"edges are not sorted"),
     (lambda z: {"tree_sizes": z["tree_sizes"][:-1]}, r"do not add up to the nodes"),
     (lambda z: {"tree_output": z["tree_output"] + 3}, r"an output column outside"),
     (lambda z: {"classes": np.array(["a", "b", "c"])}, r"classes \['a', 'b', 'c'\]"),
