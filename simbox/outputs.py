@@ -34,7 +34,7 @@ from simbox.errors import InputError, OutputError, SimboxError
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
 
-OUTPUT_FILES = ("flagged.csv", "deployments.csv", "sites.csv", "sites.geojson", "sites.kml",
+OUTPUT_FILES = ("flagged.csv", "excluded.csv", "deployments.csv", "sites.csv", "sites.geojson", "sites.kml",
                 "scores.csv", "report.html", "summary.json", "rejects.csv")
 log = logging.getLogger("simbox.outputs")
 KML_NS = "http://www.opengis.net/kml/2.2"
