@@ -58,7 +58,8 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
     features' key column, with :func:`check_key`; None: not checked).
 
     Returns a DataFrame with columns ``imsi, imei, label, case_id, line`` (strings,
-    ``""`` where absent; ``line`` is the 1-based line in the file).  Every bad row
+    ``""`` where absent; ``line`` is the 1-based line in the file), and ``provenance``
+    when the file has that column (``simbox labels export``: testcall, verdict, seizure).  Every bad row
     is checked; the first few are named in one :class:`~simbox.errors.ParseError`
     (``file:line: field 'x': reason``) with the count of all bad rows.
     """
@@ -95,7 +96,8 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
     if missing:
         raise ParseError(f"missing column(s) {', '.join(missing)}", path=name, line=1,
                          detail=f"header is {','.join(header)}; expected imsi,imei,label,case_id")
-    col = {c: header.index(c) for c in (key, "imei", "label", "case_id") if c in header}
+    col = {c: header.index(c) for c in (key, "imei", "label", "case_id", "provenance")
+           if c in header}
     key = key or "imsi"
     rows, errors = [], []
     for lineno, rec in enumerate(reader, start=2):
@@ -121,7 +123,7 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
         if row_errors:
             errors.extend((lineno, f, why) for f, why in row_errors)
             continue
-        rows.append((imsi, imei, label, case, lineno))
+        rows.append((imsi, imei, label, case, lineno, get.get("provenance", "")))
     if errors:
         first_line, first_field, first_why = errors[0]
         others = [f"{name}:{ln}: " + (f"field {f!r}: " if f else "") + why
@@ -134,7 +136,8 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
         raise ParseError(first_why, path=name, line=first_line, field=first_field, detail=detail)
     if not rows:
         raise EmptyInputError(f"{name}: no label rows after the header")
-    return pd.DataFrame(rows, columns=["imsi", "imei", "label", "case_id", "line"])
+    out = pd.DataFrame(rows, columns=["imsi", "imei", "label", "case_id", "line", "provenance"])
+    return out if "provenance" in header else out.drop(columns="provenance")
 
 
 def check_key(key: str | None, features_key: str, source: str = "labels.csv") -> None:
@@ -162,7 +165,8 @@ class LabelSet:
     ----------
     sims : DataFrame indexed by ``imsi``: ``label``, ``case_id`` (the first case
         naming the SIM), ``group`` (merged case: cases sharing a SIM are one
-        group), ``source`` (``imsi`` or ``imei``).
+        group), ``source`` (``imsi`` or ``imei``), and ``provenance`` when the label
+        rows give one (where the label comes from: testcall, verdict, seizure).
     conflicts : DataFrame ``imsi, labels, cases, lines``: SIMs labelled with
         different labels; left out of :attr:`sims`.
     unseen_imeis : DataFrame of device rows (``imei, label, case_id, line``) whose
@@ -179,7 +183,10 @@ class LabelSet:
         return {c: int((self.sims["label"] == c).sum()) for c in CLASSES}
 
     def summary(self) -> dict:
-        return {
+        by = {} if "provenance" not in self.sims else {"by_provenance": {
+            str(p): int(n) for p, n in self.sims["provenance"].replace("", "unknown")
+            .value_counts().items()}}
+        return {**by,
             "rows": int(self.n_rows),
             "sims": int(len(self.sims)),
             "by_label": self.counts(),
@@ -221,9 +228,10 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
     training window, as ``FeatureResult.devices``).  Needed when a row gives only an
     ``imei``; a device row then labels every SIM seen on the device.
     """
-    by_imsi = labels.loc[labels["imsi"] != "", ["imsi", "label", "case_id", "line"]].copy()
+    extra = ["provenance"] if "provenance" in labels else []
+    by_imsi = labels.loc[labels["imsi"] != "", ["imsi", "label", "case_id", "line"] + extra].copy()
     by_imsi["source"] = "imsi"
-    dev_rows = labels.loc[labels["imsi"] == "", ["imei", "label", "case_id", "line"]]
+    dev_rows = labels.loc[labels["imsi"] == "", ["imei", "label", "case_id", "line"] + extra]
     unseen = dev_rows.iloc[0:0]
     parts = [by_imsi]
     if len(dev_rows):
@@ -239,7 +247,7 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
             log.warning("%d device row(s) of %s name a device no SIM was seen on "
                         "(first: %s:%s imei %s); they label nothing", len(unseen), source,
                         source, unseen["line"].iloc[0], unseen["imei"].iloc[0])
-        exp = joined.loc[joined["imsi"].notna(), ["imsi", "label", "case_id", "line"]].copy()
+        exp = joined.loc[joined["imsi"].notna(), ["imsi", "label", "case_id", "line"] + extra].copy()
         exp["source"] = "imei"
         parts.append(exp)
     pairs = pd.concat(parts, ignore_index=True)
@@ -259,7 +267,7 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
     group_of = _merge_groups(pairs) if len(pairs) else {}
     # an explicit imsi row wins over a device expansion for case and source
     pairs = pairs.sort_values(["imsi", "source", "line"], kind="stable")
-    sims = pairs.drop_duplicates("imsi").set_index("imsi")[["label", "case_id", "source"]]
+    sims = pairs.drop_duplicates("imsi").set_index("imsi")[["label", "case_id", "source"] + extra]
     sims.insert(2, "group", sims["case_id"].map(group_of))
     return LabelSet(sims, conflicts, unseen.reset_index(drop=True), len(labels))
 

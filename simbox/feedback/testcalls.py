@@ -284,12 +284,15 @@ def _unmatched_table(calls, notes, duplicates) -> pd.DataFrame:
 
 
 def _labels(matched: pd.DataFrame) -> pd.DataFrame:
-    """One label row per SIM and case, its test ids as evidence."""
+    """One label row per SIM: the case of its first caught call (campaign and day), every
+    call that caught it as evidence.  (One case per SIM: cases sharing a SIM would be
+    merged into one cross-validation group, and a box caught on several days would leave
+    a single case.)"""
     cols = ["imsi", "label", "case_id", "provenance", "evidence"]
     if not len(matched):
         return pd.DataFrame(columns=cols)
-    g = matched.groupby(["imsi", "case_id"], sort=True)
-    out = g.agg(label=("label", "first"),
+    g = matched.sort_values(["attempt_time", "test_id"]).groupby("imsi", sort=True)
+    out = g.agg(label=("label", "first"), case_id=("case_id", "first"),
                 evidence=("evidence", lambda s: "; ".join(s))).reset_index()
     out["provenance"] = "testcall"
     return out[cols]
