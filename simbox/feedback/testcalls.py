@@ -23,7 +23,7 @@ Matching (:func:`match_testcalls`), for each call whose result is ``bypass``,
 4. each CDR event matches one call at most (the nearest in time first).
 
 A call that does not match is reported with the reason (no MOC of that CLI to the
-probe; the nearest one is N s away: clock skew?; the CLI is no SIM of the CDRs; the
+probe; the nearest one is N s away: clock skew?; the CLI made no call to a probe; the
 call was not answered and left no CDR; several candidates).  A test id seen twice keeps
 its first row; the repeat is reported.
 """
@@ -235,8 +235,8 @@ def _why_not(c, cli, mine, ev_time, known, tolerance_s, answered) -> str:
         if not answered:
             return (f"not answered and no CDR: no MOC of CLI {cli} to the probe (an "
                     "unanswered call may leave no CDR)")
-        return (f"no MOC of CLI {cli} to the probe in the CDRs (the CLI is no SIM of these "
-                "CDRs: another network's SIM, a spoofed local CLI, or CDRs of other days)")
+        return (f"no MOC of CLI {cli} to the probe in the CDRs (the CLI made no call to a "
+                "probe: another network's SIM, a spoofed local CLI, or CDRs of other days)")
     return f"no MOC of CLI {cli} to the probe {c.b_number}"
 
 
