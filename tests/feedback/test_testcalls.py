@@ -178,3 +178,20 @@ def test_probe_numbers_leave_the_features(tc_network, tmp_path):
     assert b.info["probe_calls_dropped"] == len(to_probe) > 0
     diff = (a.features["n_moc"] - b.features["n_moc"].reindex(a.features.index).fillna(0))
     assert diff[diff != 0].astype(int).to_dict() == per_sim.to_dict()
+
+
+def test_simulate_writes_a_campaign(tmp_path, capsys):
+    assert main(["simulate", "--subscribers", "2000", "--days", "2", "--seed", "3",
+                 "--testcalls", "50", "--out", str(tmp_path / "s"), "--json"]) == 0
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert {"testcalls", "probes", "testcalls_truth"} <= set(files)
+    res = read_testcalls(files["testcalls"], country_code="86")
+    probes = (tmp_path / "s" / "probes.txt").read_text().split()
+    assert set(res.calls["b_number"]) <= set(probes) and len(res.calls) == 50
+    cdr = pd.read_csv(tmp_path / "s" / "cdrs.csv.gz", dtype=str)
+    truth = pd.read_csv(files["testcalls_truth"], dtype=str)
+    # each bypassed call whose CDR was kept is an MOC of its SIM to a probe, in the CDRs
+    kept = truth[truth["lost"] == "False"]
+    moc = cdr[(cdr["record_type"] == "MOC") & cdr["other_party"].isin(probes)]
+    assert sorted(zip(kept["imsi"], kept["cdr_time"])) == \
+        sorted(zip(moc["imsi"], moc["start_time"]))
