@@ -21,6 +21,7 @@ import numpy as np
 
 from simbox.errors import InputError, ParseError
 from simbox.fastpath.events import EventBatch, RecordType, encode_digits
+from simbox.fastpath.smallfile import read_small_text
 
 __all__ = ["read_probe_numbers", "probe_codes", "drop_probe_calls"]
 
@@ -29,14 +30,7 @@ _IGNORED = str.maketrans("", "", "+ -().")
 
 def read_probe_numbers(path) -> list[str]:
     """The digit strings of a probe numbers file (see the module docstring)."""
-    name = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such probe numbers file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    name, text = read_small_text(path, "probe numbers")
     lines = text.splitlines()
     first = lines[0].strip().lower() if lines else ""
     if "," in first or first in ("number", "b_number"):

@@ -95,6 +95,25 @@ def input_options(args, out: str | None = None) -> dict:
     return opts
 
 
+HISTORY_HELP = ("history store (SQLite; default: $SIMBOX_HISTORY, else "
+                "~/.local/share/simbox/history.sqlite; docs/feedback.md)")
+
+
+def add_history_option(p, *, optional: bool = False) -> None:
+    """``--history DB`` (and, for a command that records, ``--no-history``)."""
+    p.add_argument("--history", metavar="DB", help=HISTORY_HELP)
+    if optional:
+        p.add_argument("--no-history", action="store_true",
+                       help="record nothing in a history store")
+
+
+def history_option(args):
+    """The ``history`` of the library call: a path, None (the default store) or False."""
+    if getattr(args, "no_history", False) and args.history:
+        raise ConfigError("give --history or --no-history, not both")
+    return False if getattr(args, "no_history", False) else args.history
+
+
 def add_feedback_options(p) -> None:
     """The options of the feedback loop (``scan``; the same names for ``watch``):
     ``--exclude``, ``--history`` / ``--no-history``, ``--dismiss-margin``."""
@@ -103,11 +122,7 @@ def add_feedback_options(p) -> None:
     g.add_argument("--exclude", metavar="CSV",
                    help="exclusions kind,value,reason,owner,expires: SIMs never put on the "
                         "shutdown list (written to excluded.csv instead)")
-    g.add_argument("--history", metavar="DB",
-                   help="history store (SQLite) to record the scan in (default: $SIMBOX_HISTORY, "
-                        "else ~/.local/share/simbox/history.sqlite)")
-    g.add_argument("--no-history", action="store_true",
-                   help="record nothing; flagged.csv's first_flagged and status stay empty")
+    add_history_option(g, optional=True)
     g.add_argument("--dismiss-margin", type=float, default=DISMISS_MARGIN, metavar="M",
                    help="a SIM an analyst dismissed is flagged again only when its score rose "
                         "by at least M since (default %(default)s)")
@@ -115,7 +130,5 @@ def add_feedback_options(p) -> None:
 
 def feedback_options(args) -> dict:
     """Keyword arguments of :func:`simbox.scan.scan` from :func:`add_feedback_options`."""
-    if args.no_history and args.history:
-        raise ConfigError("give --history or --no-history, not both")
-    return {"exclude": args.exclude, "history": False if args.no_history else args.history,
+    return {"exclude": args.exclude, "history": history_option(args),
             "dismiss_margin": args.dismiss_margin}

@@ -34,6 +34,7 @@ import os
 import pandas as pd
 
 from simbox.errors import EmptyInputError, InputError, ParseError
+from simbox.fastpath.smallfile import check_digits, read_small_text
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,6 @@ FRAUD_CLASSES = ("simbox", "cardfarm")
 MAX_REPORTED_ERRORS = 5
 #: the key columns a labels file may have (one of them), and the check of their values
 KEY_COLUMNS = {"imsi": (15, 15), "msisdn": (1, 18), "subscriber": None}
-
-
-def _check_digits(value: str, lo: int, hi: int) -> str | None:
-    if not (value.isascii() and value.isdigit()):
-        return f"{value!r} is not a string of digits"
-    if not lo <= len(value) <= hi:
-        want = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        return f"{value!r} has {len(value)} digits, expected {want}"
-    return None
 
 
 def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
@@ -63,20 +55,7 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
     is checked; the first few are named in one :class:`~simbox.errors.ParseError`
     (``file:line: field 'x': reason``) with the count of all bad rows.
     """
-    name = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", "<labels>")
-    if hasattr(path, "read"):
-        text = path.read()
-        if isinstance(text, bytes):
-            text = text.decode("utf-8-sig")
-    else:
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such labels file") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not UTF-8 text (byte {exc.start}); "
-                             "save the labels as UTF-8 CSV") from None
+    name, text = read_small_text(path, "labels")
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None or not any(h.strip() for h in header):
@@ -112,9 +91,9 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
         row_errors = []
         if not imsi and not imei:
             row_errors.append((key, f"neither {key} nor imei given"))
-        if imsi and KEY_COLUMNS[key] and (why := _check_digits(imsi, *KEY_COLUMNS[key])):
+        if imsi and KEY_COLUMNS[key] and (why := check_digits(imsi, *KEY_COLUMNS[key])):
             row_errors.append((key, why))
-        if imei and (why := _check_digits(imei, 14, 16)):
+        if imei and (why := check_digits(imei, 14, 16)):
             row_errors.append(("imei", why))
         if label not in CLASSES:
             row_errors.append(("label", f"{get['label']!r} is not one of {', '.join(CLASSES)}"))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_history_option
+
 NAME = "history"
 HELP = "print one SIM's record from the history store: flags, scores, verdicts, test calls"
 DESCRIPTION = """\
@@ -19,15 +21,13 @@ Example:
 
 def add_arguments(p):
     p.add_argument("sim", metavar="SIM", help="the SIM's key (IMSI) or an MSISDN")
-    p.add_argument("--history", metavar="DB",
-                   help="history store (default: $SIMBOX_HISTORY, else "
-                        "~/.local/share/simbox/history.sqlite)")
+    add_history_option(p)
     p.add_argument("--json", action="store_true", help="print the record as JSON")
 
 
 def run(args) -> int:
-    from simbox.feedback.history import HistoryStore, default_history_path  # lazy: pandas
-    with HistoryStore(args.history or default_history_path(), create=False) as store:
+    from simbox.feedback.history import open_history  # lazy: pandas
+    with open_history(args.history, create=False) as store:
         rec = store.sim_record(args.sim)
     if args.json:
         out = {k: (v.to_dict(orient="records") if hasattr(v, "to_dict") else v)

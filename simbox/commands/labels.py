@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_history_option
+
 NAME = "labels"
 HELP = "export labels.csv from the history store (test calls, verdicts, seizures)"
 DESCRIPTION = """\
@@ -21,18 +23,16 @@ Example:
 
 def add_arguments(p):
     p.add_argument("action", choices=("export",), help="export: write labels.csv")
-    p.add_argument("--history", metavar="DB",
-                   help="history store (default: $SIMBOX_HISTORY, else "
-                        "~/.local/share/simbox/history.sqlite)")
+    add_history_option(p)
     p.add_argument("--out", required=True, metavar="CSV", help="labels file to write")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
 
 
 def run(args) -> int:
-    from simbox.feedback.history import HistoryStore, default_history_path  # lazy: pandas
+    from simbox.feedback.history import open_history  # lazy: pandas
     from simbox.outputs import write_csv  # lazy: as above
     from simbox.errors import InputError
-    with HistoryStore(args.history or default_history_path(), create=False) as store:
+    with open_history(args.history, create=False) as store:
         labels = store.labels()
     if not len(labels):
         raise InputError(f"{store.path}: no labels yet (no matched test call, no confirmed or "

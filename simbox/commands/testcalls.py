@@ -6,6 +6,8 @@ import pathlib
 
 from simbox.errors import ConfigError
 
+from simbox.options import add_history_option, history_option
+
 NAME = "testcalls"
 HELP = "match test-call results to the CDRs: the SIMs that terminated bypassed calls, as labels"
 DESCRIPTION = """\
@@ -28,7 +30,7 @@ Example:
 
 
 def add_arguments(p):
-    from simbox.feedback.testcalls import DEFAULT_TOLERANCE_S  # lazy: pandas
+    from simbox.feedback import DEFAULT_TOLERANCE_S  # lazy: when a parser is built
     p.add_argument("results", metavar="RESULTS", help="test-call results CSV")
     p.add_argument("inputs", nargs="+", metavar="CDR", help="CDR files or folders")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
@@ -44,17 +46,13 @@ def add_arguments(p):
     p.add_argument("--results-columns", metavar="PROFILE",
                    help="column profile (JSON) of a results file with other column names or "
                         "result words")
-    p.add_argument("--history", metavar="DB",
-                   help="history store to keep the matches in (default: $SIMBOX_HISTORY, else "
-                        "~/.local/share/simbox/history.sqlite)")
-    p.add_argument("--no-history", action="store_true", help="keep nothing in a history store")
+    add_history_option(p, optional=True)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def run(args) -> int:
     from simbox.feedback import testcalls as tc  # lazy: pandas
-    if args.no_history and args.history:
-        raise ConfigError("give --history or --no-history, not both")
+    history = history_option(args)
     if args.country_code is not None and not args.country_code.isdigit():
         raise ConfigError(f"--country-code must be digits (e.g. 86), not {args.country_code!r}")
     results = tc.read_testcalls(args.results, country_code=args.country_code,
@@ -65,9 +63,9 @@ def run(args) -> int:
     res = tc.match_testcalls(results, events, campaign=campaign, country_code=args.country_code,
                              tolerance_s=args.tolerance)
     tc.write_testcalls(res, args.out)
-    if not args.no_history:
-        from simbox.feedback.history import HistoryStore, default_history_path  # lazy: sqlite3
-        with HistoryStore(args.history or default_history_path()) as store:
+    if history is not False:
+        from simbox.feedback.history import open_history  # lazy: sqlite3
+        with open_history(history) as store:
             res.summary["history"] = dict(store.record_testcalls(res.matched, source=results.source),
                                           store=str(store.path))
     s = res.summary

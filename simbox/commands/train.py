@@ -141,10 +141,10 @@ def run(args) -> int:
 def history_labels(path, labels_file=None):
     """The label rows of a history store (``--labels-from``), its path in ``attrs``."""
     from simbox.errors import ConfigError, InputError
-    from simbox.feedback.history import HistoryStore  # lazy: pandas, sqlite3
+    from simbox.feedback.history import open_history  # lazy: pandas, sqlite3
     if labels_file:
         raise ConfigError("give --labels or --labels-from, not both")
-    with HistoryStore(path, create=False) as store:
+    with open_history(path, create=False) as store:
         rows = store.labels()
     if not len(rows):
         raise InputError(f"{path}: the history store holds no labels yet (no matched test call, "

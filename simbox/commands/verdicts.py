@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from simbox.options import add_history_option
+
 NAME = "verdicts"
 HELP = "import analysts' verdicts (confirmed, dismissed, seized) into the history store"
 DESCRIPTION = """\
@@ -21,19 +23,17 @@ Example:
 
 def add_arguments(p):
     p.add_argument("file", metavar="CSV", help="verdicts file")
-    p.add_argument("--history", metavar="DB",
-                   help="history store (default: $SIMBOX_HISTORY, else "
-                        "~/.local/share/simbox/history.sqlite)")
+    add_history_option(p)
     p.add_argument("--columns", metavar="PROFILE",
                    help="column profile (JSON) of a verdicts file with other column names")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
 
 
 def run(args) -> int:
-    from simbox.feedback.history import HistoryStore, default_history_path  # lazy: pandas
+    from simbox.feedback.history import open_history  # lazy: pandas
     from simbox.feedback.verdicts import read_verdicts  # lazy: as above
     name, verdicts = read_verdicts(args.file, profile=args.columns)
-    with HistoryStore(args.history or default_history_path()) as store:
+    with open_history(args.history) as store:
         counts = store.import_verdicts(verdicts, source=name)
     if args.json:
         print(json.dumps(dict(counts, store=str(store.path))))

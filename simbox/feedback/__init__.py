@@ -16,3 +16,5 @@ See docs/feedback.md.
 #: a dismissed SIM is alerted again when its score rises this much above its score when it
 #: was dismissed (here, not in history.py: the command line reads it without pandas)
 DISMISS_MARGIN = 0.05
+#: seconds between a test call's attempt time and its CDR (clock skew, set-up) by default
+DEFAULT_TOLERANCE_S = 120

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simbox.feedback.tables import RowErrors, check_digits, parse_date, read_table
+from simbox.fastpath.smallfile import check_digits
+from simbox.feedback.tables import RowErrors, parse_date, read_table
 
 __all__ = ["KINDS", "COLUMNS", "EXCLUDED_COLUMNS", "Exclusion", "Exclusions", "read_exclusions",
            "match_exclusions", "split_flagged"]

@@ -409,11 +409,12 @@ def _num(v):
     return None if v is None or pd.isna(v) else float(v)
 
 
-def open_history(history) -> HistoryStore | None:
-    """A store from a scan's ``history`` option: None (the default store), a path, a
-    :class:`HistoryStore` (used as is), or False (no history)."""
+def open_history(history, *, create: bool = True) -> HistoryStore | None:
+    """A store from a ``history`` option: None (the default store,
+    :func:`default_history_path`), a path, a :class:`HistoryStore` (used as is), or False
+    (no history: None).  ``create=False``: a missing store is an error."""
     if history is False:
         return None
     if isinstance(history, HistoryStore):
         return history
-    return HistoryStore(default_history_path() if history is None else history)
+    return HistoryStore(default_history_path() if history is None else history, create=create)

@@ -15,7 +15,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from simbox.errors import ConfigError, EmptyInputError, InputError, ParseError
+from simbox.errors import ConfigError, EmptyInputError, ParseError
+from simbox.fastpath.smallfile import read_small_text
 
 MAX_REPORTED_ERRORS = 5
 
@@ -83,21 +84,7 @@ def read_table(path, required, *, what: str, optional=(), profile=None) -> Rows:
     number of fields are left out and noted in ``rows.errors`` (a :class:`RowErrors` the
     caller adds its own checks to, then raises)."""
     profile = Profile.load(profile)
-    name = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", f"<{what}>")
-    if hasattr(path, "read"):
-        text = path.read()
-        text = text.decode("utf-8-sig") if isinstance(text, bytes) else text
-    else:
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such {what} file") from None
-        except IsADirectoryError:
-            raise InputError(f"{name}: is a folder, not a {what} file") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not UTF-8 text (byte {exc.start}); save the {what} as "
-                             "UTF-8 CSV") from None
+    name, text = read_small_text(path, what)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None or not any(h.strip() for h in header):
@@ -150,16 +137,6 @@ class RowErrors:
             if len(items) > MAX_REPORTED_ERRORS:
                 detail += "; ..."
         raise ParseError(why, path=self.name, line=line, field=fld, detail=detail)
-
-
-def check_digits(value: str, lo: int = 1, hi: int = 18) -> str | None:
-    """Why ``value`` is not a string of ``lo`` to ``hi`` digits (None: it is)."""
-    if not (value.isascii() and value.isdigit()):
-        return f"{value!r} is not a string of digits"
-    if not lo <= len(value) <= hi:
-        want = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        return f"{value!r} has {len(value)} digits, expected {want}"
-    return None
 
 
 def parse_date(value: str) -> dt.date:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simbox.feedback import DEFAULT_TOLERANCE_S
 from simbox.feedback.numbers import e164
 from simbox.feedback.tables import iso, parse_time, read_table
 
@@ -50,7 +51,6 @@ REQUIRED = ("test_id", "b_number", "cli_received", "attempt_time", "result")
 MATCHED = ("bypass", "blank_cli", "spoofed_cli")
 #: the files of ``simbox testcalls --out``
 OUTPUT_FILES = ("matched.csv", "unmatched.csv", "labels.csv", "summary.json")
-DEFAULT_TOLERANCE_S = 120
 MATCHED_COLUMNS = ["test_id", "imsi", "msisdn", "label", "case_id", "matched_by", "result",
                    "cli_received", "b_number", "attempt_time", "cdr_time", "skew_s",
                    "cdr_duration_s", "cell_id", "imei", "evidence", "line"]

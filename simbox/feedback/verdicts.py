@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simbox.feedback.tables import check_digits, parse_date, read_table
+from simbox.fastpath.smallfile import check_digits
+from simbox.feedback.tables import parse_date, read_table
 
 __all__ = ["VERDICTS", "Verdict", "read_verdicts"]
 
