@@ -85,7 +85,8 @@ def one(seed, args, base):
             model = train_files(inputs=[str(d / "cdrs.csv.gz")], labels=labels,
                                 out=base / f"model{seed}", knowledge=False, feature_options=fopts,
                                 kind_holdout=False, target_precision=target,
-                                unlabelled_max=int(args.sample * args.subscribers))
+                                unlabelled_max=int(args.sample * args.subscribers),
+                                unlabelled_weight=args.unlabelled_weight)
             break
         except InputError as exc:
             if "no threshold reaches precision" not in str(exc):
@@ -147,6 +148,8 @@ def main(argv=None):
     ap.add_argument("--sample", type=float, default=0.3,
                     help="share of the SIMs sampled as presumed legit (unlabelled-max); the "
                          "recall on the same network counts the others only")
+    ap.add_argument("--unlabelled-weight", type=float, default=0.5,
+                    help="training weight of a presumed-legit SIM (simbox train's default 0.5)")
     ap.add_argument("--label-recall", type=float, default=0.9,
                     help="the second operating point: the threshold catching this share of "
                          "the labelled SIMs by their out-of-fold scores")
@@ -158,7 +161,8 @@ def main(argv=None):
     fmt = lambda r: f"{r[0]}/{r[1]} ({r[0] / r[1]:.0%})" if r[1] else "-"  # noqa: E731
     print(f"\n{args.subscribers:,} subscribers, {args.days} days, mixed scenario, {args.calls} "
           "test calls per network; model trained on the test-call labels alone, no simulated "
-          "knowledge")
+          f"knowledge; presumed-legit sample {args.sample:.0%} of the SIMs, weight "
+          f"{args.unlabelled_weight:g}")
     for rule, title in (("model", "the model's threshold (the highest precision target "
                                   "reached on cross-validation, shown)"),
                         ("labels", f"a threshold catching {args.label_recall:.0%} of the "
