@@ -240,3 +240,21 @@ def test_history_of_an_unknown_sim(history, tmp_path, capsys):
     assert capsys.readouterr().err == (f"simbox history: error: 123: no such SIM in the history "
                                        f"store {history} (never flagged, no verdict, no test "
                                        "call)\n")
+
+
+def test_report_shows_the_excluded_and_the_stale_exclusions(tc_network, history, tmp_path):
+    net, _, _ = tc_network
+    assert main(scan_argv(net, tmp_path / "o1")) == 0
+    first = pd.read_csv(tmp_path / "o1" / "flagged.csv", dtype=str).iloc[0]
+    (tmp_path / "ex.csv").write_text(
+        "kind,value,reason,owner,expires\n"
+        f"imsi,{first['imsi']},call centre of a bank,sales,\n"
+        "prefix,999,expired block,ops,2020-01-01\n"
+        "msisdn,111,covers nothing,ops,\n", encoding="utf-8")
+    argv = [a for a in scan_argv(net, tmp_path / "o2") if a != "--no-report"]
+    assert main(argv + ["--exclude", str(tmp_path / "ex.csv")]) == 0
+    html = (tmp_path / "o2" / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="excluded">'):html.index('<section id="method">')]
+    assert first["imsi"] in section and "call centre of a bank" in section
+    assert "expired before" in section and "expired block" in section
+    assert "covered no flagged SIM in this scan" in section and "covers nothing" in section
