@@ -134,7 +134,10 @@ def one(seed, args, base):
                      "legit_flagged": sum(x in flagged for x in legit),
                      "fresh_legit_flagged": sum(x in flagged2 for x in
                                                 t2.index[t2["class"] == "legit"]),
-                     "cardfarm": recall(flagged, farms)}
+                     "cardfarm": recall(flagged, farms),
+                     "fresh_by_kind": {k: recall(flagged2, g.index) for k, g in
+                                       t2[t2["class"] == "simbox"].groupby("kind")}}
+    out["labelled_kinds"] = truth.loc[list(hit), "kind"].value_counts().to_dict()
     return out
 
 
@@ -186,6 +189,21 @@ def main(argv=None):
                   f"{q['fresh_legit_flagged']} of {r['fresh_legit']:,} | {fmt(q['cardfarm'])} |")
         print(f"| all | | | | | {fmt(tot['hit'])} | {fmt(tot['same box'])} | "
               f"{fmt(tot['unreached box'])} | {fmt(tot['fresh network'])} | | |")
+    kinds = {}
+    for r in out:
+        for k, (n, d) in r["labels"]["fresh_by_kind"].items():
+            kinds.setdefault(k, [0, 0])
+            kinds[k][0] += n
+            kinds[k][1] += d
+    labelled = {}
+    for r in out:
+        for k, n in r["labelled_kinds"].items():
+            labelled[k] = labelled.get(k, 0) + n
+    print("\nFresh networks, by SIM-box kind, at the second threshold (labelled SIMs of that "
+          "kind in all campaigns):\n")
+    print("| kind | labelled SIMs | recall |\n|---|---|---|")
+    for k in sorted(kinds):
+        print(f"| {k} | {labelled.get(k, 0)} | {fmt(kinds[k])} |")
     print("\ntraining seconds: " + ", ".join(str(r["train_s"]) for r in out))
     print("label provenance on the card (seed %d): %s" % (out[0]["seed"], out[0]["provenance"]))
     return out
