@@ -303,7 +303,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
         summary["key_column"] = key
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
-                      scores=scores, excluded=excluded, predictions=preds, features=res.features, cells=cells,
+                      scores=scores, excluded=excluded, predictions=preds, features=res.features,
+                      cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
 
 
