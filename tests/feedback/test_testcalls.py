@@ -195,3 +195,24 @@ def test_simulate_writes_a_campaign(tmp_path, capsys):
     moc = cdr[(cdr["record_type"] == "MOC") & cdr["other_party"].isin(probes)]
     assert sorted(zip(kept["imsi"], kept["cdr_time"])) == \
         sorted(zip(moc["imsi"], moc["start_time"]))
+
+
+def test_a_vendor_file_through_a_column_profile(files, tmp_path):
+    vendor = pd.read_csv(files / "results.csv", dtype=str, keep_default_na=False).head(9)
+    vendor = vendor.rename(columns={"test_id": "CallRef", "b_number": "Probe",
+                                    "cli_received": "CLI", "attempt_time": "Start",
+                                    "result": "Verdict"})
+    vendor["Verdict"] = vendor["Verdict"].map({"bypass": "SIMBOX", "blank_cli": "NO CLI",
+                                               "spoofed_cli": "FAKE CLI", "no_answer": "NA",
+                                               "ok": "OK"})
+    vendor.to_csv(tmp_path / "vendor.csv", index=False)
+    (tmp_path / "vendor.json").write_text(json.dumps({
+        "columns": {"test_id": "CallRef", "b_number": "Probe", "cli_received": "CLI",
+                    "attempt_time": "Start", "result": "Verdict"},
+        "values": {"result": {"SIMBOX": "bypass", "NO CLI": "blank_cli",
+                              "FAKE CLI": "spoofed_cli", "NA": "no_answer", "OK": "ok"}}}))
+    ours = read_testcalls(files / "results.csv", country_code="86").calls.head(9)
+    theirs = read_testcalls(tmp_path / "vendor.csv", country_code="86",
+                            profile=tmp_path / "vendor.json").calls
+    pd.testing.assert_frame_equal(theirs.drop(columns="line"),
+                                  ours.drop(columns="line").reset_index(drop=True))
