@@ -61,7 +61,8 @@ def main(argv=None):
             clock = StageClock()
             t0 = time.monotonic()
             r = scan([net / "cdrs.csv.gz"], cells=net / "cells.csv", tac=net / "tac.csv",
-                     timezone=sim.network.timezone, out=Path(tmp) / f"out{n}", progress=clock)
+                     timezone=sim.network.timezone, out=Path(tmp) / f"out{n}", progress=clock,
+                     history=False)
             total = time.monotonic() - t0
             stages = ", ".join(f"{k} {v:.1f}" for k, v in clock.durations().items() if v >= 0.05)
             rows.append((f"scan {n:,} x {args.days} d", r.summary["sims"],

@@ -73,7 +73,7 @@ def main(argv=None) -> int:
                          config=load_config(overrides={"fraud": {"share": a.fraud_share}}))
             t0 = time.monotonic()
             res = scan([folder / "cdrs.csv.gz"], cells=folder / "cells.csv",
-                       tac=folder / "tac.csv")
+                       tac=folder / "tac.csv", history=False)
             truth = pd.read_csv(folder / "truth.csv", dtype=str)
             truth = truth.rename(columns={"deployment_id": "deployment_id_true"})
             got = judge(res.flagged.astype({"imsi": str}), truth)

@@ -78,7 +78,7 @@ def scan_world(model, folder, info):
     from simbox.scan import scan
     files = [str(folder / f) for f in info["cdr_files"]]
     return scan(files, cells=str(folder / "cells.csv"), tac=str(folder / "tac.csv"),
-                model=model, timezone=info["timezone"], allow_missing_cells=True)
+                model=model, timezone=info["timezone"], allow_missing_cells=True, history=False)
 
 
 def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) -> dict:

@@ -228,13 +228,16 @@ def _assemble(seed, cfg, subs, net, window, events):
 
 def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0,
              out=None, *, config=None, format: str = "csv", signaling: bool | str = False,
-             progress=None) -> SimulationResult:
+             testcalls: int | dict | None = None, progress=None) -> SimulationResult:
     """Simulate a labelled network and write it to ``out`` (see ``docs/simulator.md``).
 
     Writes ``cdrs.csv.gz`` (or the CDRs in ``format``), ``cells.csv``, ``tac.csv``,
     ``truth.csv``, ``labels.csv`` and ``deployments.csv``; with ``signaling`` also
     the attach events: ``True`` writes ``signaling.pcap``, a string names the
-    signaling writer (``csv``: ``attaches.csv.gz``).
+    signaling writer (``csv``: ``attaches.csv.gz``).  ``testcalls``: a test-call campaign
+    of that many calls (or the options of :func:`simbox.data.testcalls.campaign`) runs on
+    the network: its probe calls are in the CDRs, and ``testcalls.csv``, ``probes.txt``
+    and ``testcalls_truth.csv`` are written.
     """
     t0 = _time.monotonic()
     if format not in writers.WRITERS:
@@ -250,6 +253,11 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
     out = pathlib.Path(out)
     progress = as_progress(progress)
     net = build_network(subscribers, days, scenario, seed, config=config, progress=progress)
+    tc = None
+    if testcalls:
+        from simbox.data.testcalls import campaign  # lazy: only with a campaign
+        net, tc = campaign(net, seed=seed, **(testcalls if isinstance(testcalls, dict)
+                                               else {"calls": int(testcalls)}))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -259,6 +267,9 @@ def simulate(subscribers: int, days: int, scenario: str = "mixed", seed: int = 0
     paths.update(writers.write_tables(net, out))
     if signaling:
         paths.update(writers.SIGNALING_WRITERS[signaling](net, out, None))
+    if tc is not None:
+        from simbox.data.testcalls import write_campaign  # lazy: as above
+        paths.update(write_campaign(tc, out))
     progress.finish()
     return SimulationResult(network=net, paths=paths, seconds=_time.monotonic() - t0)
 

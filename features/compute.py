@@ -21,6 +21,7 @@ from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, c
                                    check_share, reject_share_error)
 from simbox.features import post
 from simbox.features.frames import arrow_table, is_frame
+from simbox.features.probes import drop_probe_calls, probe_codes
 from simbox.features.registry import REGISTRY, feature_names
 from simbox.features.tables import Cells, cell_table, load_cells, load_tac
 from simbox.progress import as_progress
@@ -110,7 +111,7 @@ class FeatureResult:
 def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timezone="UTC",
                      memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, on_bad_records="skip",
                      rejects=None, signaling=(), progress=None,
-                     max_reject_share=MAX_REJECT_SHARE) -> FeatureResult:
+                     max_reject_share=MAX_REJECT_SHARE, probe_numbers=None) -> FeatureResult:
     """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
 
     ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only);
@@ -118,12 +119,15 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     ``workers``: threads reducing partitions.  A file, or the whole run, rejecting more
     than ``max_reject_share`` of its records raises :class:`TooManyRejectsError`
     (None: no limit); a rejects file given by path is then removed (no output).
+    ``probe_numbers``: a file (or list) of test-call probe numbers whose MOC are dropped
+    (:mod:`simbox.features.probes`; counted in ``info["probe_calls_dropped"]``).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
     parse_memory(memory_limit)
     check_policy(on_bad_records)
     max_reject_share = check_share(max_reject_share)
+    probes = probe_codes(probe_numbers) if probe_numbers is not None else None
     cell_rows = load_cells(cells) if cells is not None else None
     tac_map = load_tac(tac) if tac is not None else None
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
@@ -147,6 +151,9 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
                               stats=stats, progress=progress, chunk_rows=BATCH_ROWS,
                               max_reject_share=max_reject_share)
+        dropped = {}
+        if probes is not None:
+            batches = drop_probe_calls(batches, probes, dropped)
         with _gc_paused():
             res = features_from_events(batches, celldict, cells=cell_rows, tac=tac_map,
                                        timezone=tz, memory_limit=memory_limit, workers=workers,
@@ -155,6 +162,8 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         error = reject_share_error("the run", stats.records, stats.rejected, max_reject_share)
         if error is not None:
             raise error
+        if probes is not None:
+            res.info = dict(res.info or {}, **dropped)
         return res
     except TooManyRejectsError:
         if own:

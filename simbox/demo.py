@@ -109,7 +109,8 @@ def demo(out=None, *, subscribers: int = DEMO_NETWORK["subscribers"],
     cdrs = paths.get("cdrs", net_dir / "cdrs.csv.gz")
     result = scan([cdrs], cells=paths.get("cells", net_dir / "cells.csv"),
                   tac=paths.get("tac", net_dir / "tac.csv"), model=model, out=out / "scan",
-                  timezone=sim.network.timezone, progress=progress)
+                  timezone=sim.network.timezone, progress=progress,
+                  history=False)          # a simulated network: nothing for the team's store
     truth = pd.read_csv(paths.get("truth", net_dir / "truth.csv"), dtype=str, keep_default_na=False)
     planted = pd.read_csv(paths.get("deployments", net_dir / "deployments.csv"),
                           dtype={"deployment_id": str})

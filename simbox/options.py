@@ -17,7 +17,7 @@ from simbox.errors import ConfigError
 
 #: the options, in the order --help lists them (keyword names of compute_features)
 INPUT_OPTIONS = ("columns", "timezone", "on_bad_records", "max_reject_share", "rejects",
-                 "cells", "tac", "workers", "memory_limit")
+                 "cells", "tac", "workers", "memory_limit", "probe_numbers")
 #: where each command writes rejected records unless --rejects is given
 REJECTS_DEFAULT = {"features": "<out>.rejects.csv", "scan": "<out>/rejects.csv",
                    "train": "<out>.rejects.csv", "evaluate": "evaluate.rejects.csv"}
@@ -71,6 +71,9 @@ def add_input_options(p, command: str) -> None:
                    help="threads reducing partitions (default %(default)s)")
     g.add_argument("--memory-limit", default=d["memory_limit"], metavar="SIZE",
                    help="events kept in memory before spilling to disk (default %(default)s)")
+    g.add_argument("--probe-numbers", metavar="FILE",
+                   help="test-call probe numbers, one a line: calls to them are dropped before "
+                        "the features (they are test calls, not callees; docs/feedback.md)")
     p.set_defaults(_input_command=command)
 
 
@@ -90,3 +93,42 @@ def input_options(args, out: str | None = None) -> dict:
     if opts["timezone"] is None:
         del opts["timezone"]
     return opts
+
+
+HISTORY_HELP = ("history store (SQLite; default: $SIMBOX_HISTORY, else "
+                "~/.local/share/simbox/history.sqlite; docs/feedback.md)")
+
+
+def add_history_option(p, *, optional: bool = False) -> None:
+    """``--history DB`` (and, for a command that records, ``--no-history``)."""
+    p.add_argument("--history", metavar="DB", help=HISTORY_HELP)
+    if optional:
+        p.add_argument("--no-history", action="store_true",
+                       help="record nothing in a history store")
+
+
+def history_option(args):
+    """The ``history`` of the library call: a path, None (the default store) or False."""
+    if getattr(args, "no_history", False) and args.history:
+        raise ConfigError("give --history or --no-history, not both")
+    return False if getattr(args, "no_history", False) else args.history
+
+
+def add_feedback_options(p) -> None:
+    """The options of the feedback loop (``scan``; the same names for ``watch``):
+    ``--exclude``, ``--history`` / ``--no-history``, ``--dismiss-margin``."""
+    from simbox.feedback import DISMISS_MARGIN  # lazy: when a parser is built
+    g = p.add_argument_group("feedback loop (docs/feedback.md)")
+    g.add_argument("--exclude", metavar="CSV",
+                   help="exclusions kind,value,reason,owner,expires: SIMs never put on the "
+                        "shutdown list (written to excluded.csv instead)")
+    add_history_option(g, optional=True)
+    g.add_argument("--dismiss-margin", type=float, default=DISMISS_MARGIN, metavar="M",
+                   help="a SIM an analyst dismissed is flagged again only when its score rose "
+                        "by at least M since (default %(default)s)")
+
+
+def feedback_options(args) -> dict:
+    """Keyword arguments of :func:`simbox.scan.scan` from :func:`add_feedback_options`."""
+    return {"exclude": args.exclude, "history": history_option(args),
+            "dismiss_margin": args.dismiss_margin}

@@ -34,20 +34,21 @@ from simbox.errors import InputError, OutputError, SimboxError
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
 
-OUTPUT_FILES = ("flagged.csv", "deployments.csv", "sites.csv", "sites.geojson", "sites.kml",
-                "scores.csv", "report.html", "summary.json", "rejects.csv")
+OUTPUT_FILES = ("flagged.csv", "excluded.csv", "deployments.csv", "sites.csv", "sites.geojson",
+                "sites.kml", "scores.csv", "report.html", "summary.json", "rejects.csv")
 log = logging.getLogger("simbox.outputs")
 KML_NS = "http://www.opengis.net/kml/2.2"
 CLASS_COLOURS = {"simbox": "#d62728", "cardfarm": "#7b3fb2"}   # also used by the report
 
 
-def check_output_folder(out) -> Path:
-    """The output folder as a Path, refused when it holds files a scan does not write."""
+def check_output_folder(out, files=OUTPUT_FILES) -> Path:
+    """The output folder as a Path, refused when it holds files other than ``files`` (those
+    a scan writes)."""
     out = Path(out)
     if out.exists():
         if not out.is_dir():
             raise InputError(f"{out}: exists and is not a folder (give a folder for --out)")
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in files)
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise InputError(f"{out}: refusing to replace a folder that holds files simbox did "
@@ -140,8 +141,11 @@ def output_error(exc: OSError, out, where=None) -> OutputError:
 
 
 @contextlib.contextmanager
-def atomic_folder(out):
+def atomic_folder(out, files=OUTPUT_FILES):
     """Yield a temporary folder; on success it replaces ``out`` in one rename.
+
+    ``files``: the names the command writes (an existing ``out`` holding others is
+    refused: :func:`check_output_folder`).
 
     ``out`` may be a symbolic link: the folder it points to is replaced and the
     link kept.  One writer at a time (:class:`OutputLock`): a second run on the
@@ -151,7 +155,7 @@ def atomic_folder(out):
     """
     shown = Path(out)
     real = Path(os.path.realpath(shown)) if shown.is_symlink() else shown.absolute()
-    check_output_folder(real if shown.is_symlink() else shown)
+    check_output_folder(real if shown.is_symlink() else shown, files)
     parent = real.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +181,7 @@ def atomic_folder(out):
             os.chmod(tmp, 0o777 & ~_umask())
             old = None
             if real.exists():
-                check_output_folder(real)
+                check_output_folder(real, files)
                 old = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".old", dir=parent))
                 os.rename(real, old / real.name)
             os.rename(tmp, real)

@@ -170,11 +170,13 @@ def render_report(result) -> str:
     dep_cols = ["deployment_id", "class", "n_sims", "n_devices", "sites", "lat", "lon", "radius_m",
                 "active_hours", "first_seen", "last_seen", "score", "priority", "linked_by"]
     flag_cols = [summary.get("key_column", "imsi"), "msisdn", "class", "score", "deployment_id",
-                 "main_site", "reasons"]
+                 "main_site", "status", "first_flagged", "reasons"]
     headers = {"n_sims": "SIMs", "n_devices": "devices", "radius_m": "radius m", "site_id": "site",
                "deployment_id": "deployment", "active_hours": "active hours", "first_seen": "first seen",
                "last_seen": "last seen", "linked_by": "linked by", "main_site": "site", "rank": "#",
-               "hours": "by hour (0-23)"}
+               "hours": "by hour (0-23)", "first_flagged": "first flagged",
+               "excluded_by": "excluded by", "exclusion_reason": "why",
+               "exclusion_owner": "owner", "exclusion_expires": "expires"}
     scores = result.predictions["score"]
     plots = [("Score distribution", score_plot(scores, result.predictions["class"],
                                                 summary.get("threshold")),
@@ -203,4 +205,28 @@ def render_report(result) -> str:
                                      headers),
         plots=[(t, Markup(svg), c) for t, svg, c in plots if svg],
         flagged_shown=len(shown), flagged_total=len(flagged),
-        flagged_table=html_table(shown[[c for c in flag_cols if c in shown.columns]], headers))
+        flagged_table=html_table(shown[[c for c in flag_cols if c in shown.columns]], headers),
+        **_excluded(result, headers))
+
+
+def _excluded(result, headers) -> dict:
+    """The report's "Excluded SIMs" section: who would have been flagged, the exclusions
+    that expired and those that covered no flagged SIM (stale ones show)."""
+    ex = result.excluded
+    info = result.summary.get("exclusions") or {}
+    if ex is None and not info:
+        return {"excluded": None}
+    key = result.summary.get("key_column", "imsi")
+    cols = [key, "msisdn", "class", "score", "excluded_by", "exclusion_reason", "exclusion_owner",
+            "exclusion_expires"]
+    shown = ex.head(FLAGGED_ROWS) if ex is not None else pd.DataFrame(columns=cols)
+    rules = lambda rows: pd.DataFrame(rows, columns=["line", "kind", "value", "reason", "owner",  # noqa: E731
+                                                     "expires"])
+    return {"excluded": {
+        "total": len(ex) if ex is not None else 0, "shown": len(shown),
+        "table": html_table(shown[[c for c in cols if c in shown.columns]], headers),
+        "file": info.get("file"), "as_of": info.get("as_of"),
+        "expired": html_table(rules(info["expired_rows"]), headers)
+        if info.get("expired_rows") else None,
+        "unused": html_table(rules(info["unused_rows"]), headers)
+        if info.get("unused_rows") else None}}

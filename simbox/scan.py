@@ -46,7 +46,8 @@ __all__ = ["scan", "assemble", "ScanResult", "summary_line", "time_outliers", "F
 
 FLAGGED_COLUMNS = ["imsi", "msisdn", "class", "score", "deployment_id", "reasons", "first_seen",
                    "last_seen", "n_events", "n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data",
-                   "imei", "device_type", "main_site", "main_cell", "score_simbox", "score_cardfarm"]
+                   "imei", "device_type", "main_site", "main_cell", "score_simbox", "score_cardfarm",
+                   "first_flagged", "status"]    # the last two: from the history store
 SCORES_COLUMNS = ["imsi", "msisdn", "score", "score_simbox", "score_cardfarm", "score_legit",
                   "class", "flagged"]
 FRAUD_CLASSES = ("simbox", "cardfarm")
@@ -75,6 +76,8 @@ class ScanResult:
     rejects_path: str | None = None
     out: Path | None = None
     scores: pd.DataFrame | None = field(default=None, repr=False)   # every SIM, SCORES_COLUMNS
+    #: SIMs that would have been flagged but are excluded (exclusions, dismissed verdicts)
+    excluded: pd.DataFrame | None = field(default=None, repr=False)
 
     def write(self, out_dir, *, report: bool = True) -> Path:
         """Write every output file into ``out_dir`` atomically; returns the folder."""
@@ -94,6 +97,8 @@ class ScanResult:
         write_kml(self.sites, folder / "sites.kml")
         if self.scores is not None:
             write_csv(self.scores, folder / "scores.csv")
+        if self.excluded is not None:
+            write_csv(self.excluded, folder / "excluded.csv")
         if self.rejects_path and os.path.exists(self.rejects_path) and \
                 Path(self.rejects_path).resolve() != (folder / "rejects.csv").resolve():
             shutil.copyfile(self.rejects_path, folder / "rejects.csv")
@@ -112,6 +117,8 @@ def summary_line(summary: dict) -> str:
     line = (f"scanned {summary['sims']:,} SIMs ({summary.get('records', {}).get('accepted', 0):,} "
             f"records): {summary['flagged']:,} flagged{classes} in {summary['deployments']:,} "
             f"deployment(s) at {summary['sites']:,} site(s)")
+    if summary.get("excluded"):
+        line += f"; {summary['excluded']:,} excluded (excluded.csv)"
     if summary.get("top_site"):
         t = summary["top_site"]
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
@@ -191,7 +198,8 @@ def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
 
 
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
-             rules: LinkRules | None = None, score=None, summary: dict | None = None) -> ScanResult:
+             rules: LinkRules | None = None, score=None, summary: dict | None = None,
+             exclude: pd.DataFrame | None = None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -199,10 +207,16 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     ``score`` (the model's scoring function, DataFrame -> scores) lets the
     reasons follow what drove the model (:func:`simbox.reasons.occlusion_contributions`);
     without it they follow the deviation from the SIMs not flagged.
+    ``exclude``: SIMs kept off the shutdown list (indexed by the key, with
+    :data:`simbox.feedback.exclusions.EXCLUDED_COLUMNS`): a flagged one goes to
+    ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
     """
     rules = rules or LinkRules()
     preds = _flag(predictions.reindex(res.features.index), threshold)
-    mask = preds["flagged"].to_numpy()
+    would = preds["flagged"].to_numpy()          # flagged before the exclusions
+    held = would & preds.index.isin(exclude.index) if exclude is not None and len(exclude) \
+        else np.zeros(len(preds), bool)
+    mask = would & ~held
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
     hours = np.asarray(res.hours)[mask]
     labels, counts = group_sims(sims, hours, res.devices, rules)
@@ -220,7 +234,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
-    reference = res.features.loc[~mask] if (~mask).any() else res.features
+    reference = res.features.loc[~would] if (~would).any() else res.features
     if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
         reference = reference.sample(REFERENCE_SIMS, random_state=0)
     by_score = sims["score"].sort_values(ascending=False, kind="stable").index
@@ -230,22 +244,22 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         base=sims["score"].reindex(by_score).to_numpy())
     reasons = reasons_table(res.features, sims.index, contributions=contributions,
                             reference=reference)
-    counts_cols = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
-                   if c in res.features.columns]
-    flagged = sims.join(res.features.loc[mask, counts_cols]).join(
-        preds.loc[mask, [c for c in ("score_simbox", "score_cardfarm") if c in preds.columns]])
-    flagged = flagged.assign(reasons=reasons, imei=sims["main_imei"])
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
-    flagged.index.name = key
-    flagged = flagged.reset_index()
-    for c in keyed(FLAGGED_COLUMNS, key):
-        if c not in flagged.columns:
-            flagged[c] = np.nan
+    flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
     flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
         .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
     flagged = flagged[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
-    flagged["score"] = flagged["score"].round(4)
+    excluded = None
+    if exclude is not None:
+        from simbox.feedback.exclusions import EXCLUDED_COLUMNS  # lazy: only with exclusions or a history
+        ex_sims = res.sims.loc[held].join(preds.loc[held, ["class", "score"]])
+        ex_reasons = reasons_table(res.features, ex_sims.index, contributions=None,
+                                   reference=reference) if held.any() else []
+        excluded = _sim_rows(res, preds, ex_sims, ex_reasons, key).join(
+            exclude.reindex(ex_sims.index).reset_index(drop=True))
+        excluded = excluded.sort_values(["score", key], ascending=[False, True], kind="stable")[
+            keyed(FLAGGED_COLUMNS, key) + per_row + EXCLUDED_COLUMNS].reset_index(drop=True)
 
     scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
         else preds.assign(msisdn="")
@@ -274,6 +288,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "threshold": None if threshold is None else round(float(threshold), 4),
         "sims": int(len(res.features)),
         "flagged": int(mask.sum()),
+        **({"excluded": int(held.sum())} if exclude is not None else {}),
         "flagged_by_class": {c: int(by_class[c]) for c in FRAUD_CLASSES if c in by_class},
         "deployments": int(len(deployments)),
         "sites": int(len(sites)),
@@ -288,8 +303,27 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
         summary["key_column"] = key
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
-                      scores=scores, predictions=preds, features=res.features, cells=cells,
+                      scores=scores, excluded=excluded, predictions=preds, features=res.features,
+                      cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
+
+
+def _sim_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str) -> pd.DataFrame:
+    """The rows of ``flagged.csv`` (or ``excluded.csv``) of the SIMs of ``sims`` (indexed by
+    the key, with ``class`` and ``score`` joined): counts, class scores, reasons, the key
+    column named ``key``, every column of :data:`FLAGGED_COLUMNS` present."""
+    counts_cols = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
+                   if c in res.features.columns]
+    rows = sims.join(res.features.loc[sims.index, counts_cols]).join(
+        preds.loc[sims.index, [c for c in ("score_simbox", "score_cardfarm") if c in preds.columns]])
+    rows = rows.assign(reasons=reasons, imei=sims["main_imei"])
+    rows.index.name = key
+    rows = rows.reset_index()
+    for c in keyed(FLAGGED_COLUMNS, key):
+        if c not in rows.columns:
+            rows[c] = np.nan
+    rows["score"] = rows["score"].round(4)
+    return rows
 
 
 def _iso(t) -> str | None:
@@ -368,7 +402,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
          signaling=(), progress=None, rejects=None,
          max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
-         trust_pickle: bool = False) -> ScanResult:
+         trust_pickle: bool = False, exclude=None, history=None,
+         dismiss_margin: float | None = None, probe_numbers=None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -384,12 +419,20 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     there atomically (rejected records in ``rejects.csv``, or in ``rejects``).
     ``model_key``: the model folder must be signed with this key (bytes or a key
     file); ``trust_pickle``: also load a model folder of an older simbox (a pickle).
+    ``exclude``: an exclusions file (or :class:`~simbox.feedback.exclusions.Exclusions`):
+    SIMs it covers go to ``excluded.csv`` instead of the shutdown list.  ``history``: the
+    history store (None: the default one, :func:`~simbox.feedback.history.default_history_path`;
+    a path or a :class:`~simbox.feedback.history.HistoryStore`; False: none): the scan is
+    recorded there, ``flagged.csv`` gets ``first_flagged`` and ``status``, and SIMs an analyst
+    dismissed stay off the list unless their score rose by ``dismiss_margin`` (default
+    :data:`~simbox.feedback.history.DISMISS_MARGIN`).  See docs/feedback.md.
     The other options are those of :func:`simbox.features.compute_features`.
     """
     t0 = _T0[0] = time.monotonic()
     progress = as_progress(progress)
     _check_options(threshold, target_precision)
     cell_table = load_cells(cells) if cells is not None else no_cells()
+    feedback = _feedback(exclude, history, dismiss_margin)
     card = _peek_card(model, trust_pickle)
     if card is None:      # a loaded Model, or a folder that will not load: say why at once
         mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
@@ -411,21 +454,69 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     tz, tz_source = model_timezone(timezone, mdl, model_name)
     run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
-               located=cells is not None, timezone_source=tz_source,
+               located=cells is not None, timezone_source=tz_source, feedback=feedback,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
-                             signaling=signaling, max_reject_share=max_reject_share))
-    if out is None:
-        return _scan(inputs, cell_table, rejects=rejects, **run)
-    with atomic_folder(out) as tmp:
-        result = _scan(inputs, cell_table, rejects=rejects or tmp / "rejects.csv", **run)
-        result.summary["out"] = os.fspath(out)
-        result.summary["report"] = bool(report)
-        _stage(progress, "writing outputs", f"into {tmp}")
-        result.write_into(tmp, report=report)
+                             signaling=signaling, max_reject_share=max_reject_share,
+                             **({"probe_numbers": probe_numbers} if probe_numbers else {})))
+    try:
+        if out is None:
+            return _scan(inputs, cell_table, rejects=rejects, **run)
+        with atomic_folder(out) as tmp:
+            feedback["out"] = out
+            result = _scan(inputs, cell_table, rejects=rejects or tmp / "rejects.csv", **run)
+            result.summary["out"] = os.fspath(out)
+            result.summary["report"] = bool(report)
+            _stage(progress, "writing outputs", f"into {tmp}")
+            result.write_into(tmp, report=report)
+    finally:
+        if feedback["store"] is not None and feedback["own_store"]:
+            feedback["store"].close()
     result.out = Path(out)
     progress.finish()
     return result
+
+
+def _feedback(exclude, history, dismiss_margin) -> dict:
+    """The exclusions and the history store of a scan, opened before the work starts (a
+    bad file fails at once)."""
+    from simbox.feedback.exclusions import Exclusions, read_exclusions  # lazy: feedback only
+    from simbox.feedback.history import DISMISS_MARGIN, HistoryStore, open_history  # lazy: sqlite3
+    margin = DISMISS_MARGIN if dismiss_margin is None else float(dismiss_margin)
+    if not 0.0 <= margin <= 1.0:
+        raise ConfigError(f"dismiss margin must be within [0, 1], not {margin}")
+    exclusions = exclude if exclude is None or isinstance(exclude, Exclusions) else \
+        read_exclusions(exclude)
+    return {"exclusions": exclusions, "store": open_history(history), "margin": margin,
+            "own_store": not isinstance(history, HistoryStore), "out": None}
+
+
+def _held(res, predictions, threshold, feedback, summary) -> pd.DataFrame | None:
+    """The flagged SIMs kept off the shutdown list: those an exclusion covers (each
+    expired exclusion warned about), then those an analyst dismissed (history)."""
+    exclusions, store = feedback["exclusions"], feedback["store"]
+    if exclusions is None and store is None:
+        return None
+    from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as _feedback
+    flagged = _flag(predictions.reindex(res.features.index), threshold)
+    cand = flagged.index[flagged["flagged"].to_numpy()]
+    parts = []
+    if exclusions is not None:
+        sims = res.sims.reindex(cand)
+        sims = pd.DataFrame({"msisdn": sims["msisdn"] if "msisdn" in sims else "",
+                             "imei": sims.get("main_imei", "")}, index=cand)
+        matched = match_exclusions(sims, exclusions, res.devices)
+        summary["exclusions"] = exclusions.summary(hits_per_line(matched))
+        for e in exclusions.expired:
+            log.warning("%s:%d: exclusion %s (%s, owner %s) expired on %s: it no longer applies",
+                        exclusions.source, e.line, e.label, e.reason, e.owner, e.expires)
+        parts.append(matched)
+    if store is not None:
+        dismissed = store.dismissed(flagged.loc[cand, "score"], margin=feedback["margin"])
+        if parts:
+            dismissed = dismissed[~dismissed.index.isin(parts[0].index)]
+        parts.append(dismissed)
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def no_cells() -> pd.DataFrame:
@@ -491,7 +582,8 @@ _T0 = [time.monotonic()]
 
 
 def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_missing_cells, link_rules,
-          progress, started, features, rejects, located=True, timezone_source="given"):
+          progress, started, features, rejects, located=True, timezone_source="given",
+          feedback=None):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
     if isinstance(inputs, (str, os.PathLike)):
@@ -542,8 +634,12 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
            f"{int(predictions['flagged'].sum()):,} SIMs at the model's threshold")
     def score(X):
         return model.predict(X, threshold=threshold)["score"].to_numpy()
+    feedback = feedback or {"exclusions": None, "store": None}
+    held = _held(res, predictions, threshold, feedback, summary)
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
-                      score=score, summary=summary)
+                      score=score, summary=summary, exclude=held)
+    if feedback["store"] is not None:
+        feedback["store"].record_scan(result, out=feedback.get("out"))
     if not located:
         result.summary["notes"] = [NO_CELLS_NOTE]
         sites = result.sites

@@ -35,3 +35,9 @@ def pycrate_cdr(tmp_path_factory):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.build(tmp_path_factory.mktemp("ber") / "ts32297_cs_10k_pycrate.cdr")
+
+# the history store of every scan the tests run: a temporary file, never the user's home
+if not os.environ.get("SIMBOX_HISTORY"):
+    import tempfile
+    os.environ["SIMBOX_HISTORY"] = os.path.join(tempfile.mkdtemp(prefix="simbox-test-history-"),
+                                                "history.sqlite")

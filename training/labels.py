@@ -34,6 +34,7 @@ import os
 import pandas as pd
 
 from simbox.errors import EmptyInputError, InputError, ParseError
+from simbox.fastpath.smallfile import check_digits, read_small_text
 
 log = logging.getLogger(__name__)
 
@@ -44,38 +45,17 @@ MAX_REPORTED_ERRORS = 5
 KEY_COLUMNS = {"imsi": (15, 15), "msisdn": (1, 18), "subscriber": None}
 
 
-def _check_digits(value: str, lo: int, hi: int) -> str | None:
-    if not (value.isascii() and value.isdigit()):
-        return f"{value!r} is not a string of digits"
-    if not lo <= len(value) <= hi:
-        want = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        return f"{value!r} has {len(value)} digits, expected {want}"
-    return None
-
-
 def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
     """Read and check a labels file (its key column against ``features_key``, the
     features' key column, with :func:`check_key`; None: not checked).
 
     Returns a DataFrame with columns ``imsi, imei, label, case_id, line`` (strings,
-    ``""`` where absent; ``line`` is the 1-based line in the file).  Every bad row
+    ``""`` where absent; ``line`` is the 1-based line in the file), and ``provenance``
+    when the file has that column (``simbox labels export``: testcall, verdict, seizure).  Every bad row
     is checked; the first few are named in one :class:`~simbox.errors.ParseError`
     (``file:line: field 'x': reason``) with the count of all bad rows.
     """
-    name = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", "<labels>")
-    if hasattr(path, "read"):
-        text = path.read()
-        if isinstance(text, bytes):
-            text = text.decode("utf-8-sig")
-    else:
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such labels file") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not UTF-8 text (byte {exc.start}); "
-                             "save the labels as UTF-8 CSV") from None
+    name, text = read_small_text(path, "labels")
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None or not any(h.strip() for h in header):
@@ -95,7 +75,8 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
     if missing:
         raise ParseError(f"missing column(s) {', '.join(missing)}", path=name, line=1,
                          detail=f"header is {','.join(header)}; expected imsi,imei,label,case_id")
-    col = {c: header.index(c) for c in (key, "imei", "label", "case_id") if c in header}
+    col = {c: header.index(c) for c in (key, "imei", "label", "case_id", "provenance")
+           if c in header}
     key = key or "imsi"
     rows, errors = [], []
     for lineno, rec in enumerate(reader, start=2):
@@ -110,9 +91,9 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
         row_errors = []
         if not imsi and not imei:
             row_errors.append((key, f"neither {key} nor imei given"))
-        if imsi and KEY_COLUMNS[key] and (why := _check_digits(imsi, *KEY_COLUMNS[key])):
+        if imsi and KEY_COLUMNS[key] and (why := check_digits(imsi, *KEY_COLUMNS[key])):
             row_errors.append((key, why))
-        if imei and (why := _check_digits(imei, 14, 16)):
+        if imei and (why := check_digits(imei, 14, 16)):
             row_errors.append(("imei", why))
         if label not in CLASSES:
             row_errors.append(("label", f"{get['label']!r} is not one of {', '.join(CLASSES)}"))
@@ -121,7 +102,7 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
         if row_errors:
             errors.extend((lineno, f, why) for f, why in row_errors)
             continue
-        rows.append((imsi, imei, label, case, lineno))
+        rows.append((imsi, imei, label, case, lineno, get.get("provenance", "")))
     if errors:
         first_line, first_field, first_why = errors[0]
         others = [f"{name}:{ln}: " + (f"field {f!r}: " if f else "") + why
@@ -134,7 +115,8 @@ def read_labels(path, *, features_key: str | None = None) -> pd.DataFrame:
         raise ParseError(first_why, path=name, line=first_line, field=first_field, detail=detail)
     if not rows:
         raise EmptyInputError(f"{name}: no label rows after the header")
-    return pd.DataFrame(rows, columns=["imsi", "imei", "label", "case_id", "line"])
+    out = pd.DataFrame(rows, columns=["imsi", "imei", "label", "case_id", "line", "provenance"])
+    return out if "provenance" in header else out.drop(columns="provenance")
 
 
 def check_key(key: str | None, features_key: str, source: str = "labels.csv") -> None:
@@ -162,7 +144,8 @@ class LabelSet:
     ----------
     sims : DataFrame indexed by ``imsi``: ``label``, ``case_id`` (the first case
         naming the SIM), ``group`` (merged case: cases sharing a SIM are one
-        group), ``source`` (``imsi`` or ``imei``).
+        group), ``source`` (``imsi`` or ``imei``), and ``provenance`` when the label
+        rows give one (where the label comes from: testcall, verdict, seizure).
     conflicts : DataFrame ``imsi, labels, cases, lines``: SIMs labelled with
         different labels; left out of :attr:`sims`.
     unseen_imeis : DataFrame of device rows (``imei, label, case_id, line``) whose
@@ -179,7 +162,10 @@ class LabelSet:
         return {c: int((self.sims["label"] == c).sum()) for c in CLASSES}
 
     def summary(self) -> dict:
-        return {
+        by = {} if "provenance" not in self.sims else {"by_provenance": {
+            str(p): int(n) for p, n in self.sims["provenance"].replace("", "unknown")
+            .value_counts().items()}}
+        return {**by,
             "rows": int(self.n_rows),
             "sims": int(len(self.sims)),
             "by_label": self.counts(),
@@ -221,9 +207,10 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
     training window, as ``FeatureResult.devices``).  Needed when a row gives only an
     ``imei``; a device row then labels every SIM seen on the device.
     """
-    by_imsi = labels.loc[labels["imsi"] != "", ["imsi", "label", "case_id", "line"]].copy()
+    extra = ["provenance"] if "provenance" in labels else []
+    by_imsi = labels.loc[labels["imsi"] != "", ["imsi", "label", "case_id", "line"] + extra].copy()
     by_imsi["source"] = "imsi"
-    dev_rows = labels.loc[labels["imsi"] == "", ["imei", "label", "case_id", "line"]]
+    dev_rows = labels.loc[labels["imsi"] == "", ["imei", "label", "case_id", "line"] + extra]
     unseen = dev_rows.iloc[0:0]
     parts = [by_imsi]
     if len(dev_rows):
@@ -239,7 +226,7 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
             log.warning("%d device row(s) of %s name a device no SIM was seen on "
                         "(first: %s:%s imei %s); they label nothing", len(unseen), source,
                         source, unseen["line"].iloc[0], unseen["imei"].iloc[0])
-        exp = joined.loc[joined["imsi"].notna(), ["imsi", "label", "case_id", "line"]].copy()
+        exp = joined.loc[joined["imsi"].notna(), ["imsi", "label", "case_id", "line"] + extra].copy()
         exp["source"] = "imei"
         parts.append(exp)
     pairs = pd.concat(parts, ignore_index=True)
@@ -259,7 +246,7 @@ def expand_labels(labels: pd.DataFrame, devices: pd.DataFrame | None = None, *,
     group_of = _merge_groups(pairs) if len(pairs) else {}
     # an explicit imsi row wins over a device expansion for case and source
     pairs = pairs.sort_values(["imsi", "source", "line"], kind="stable")
-    sims = pairs.drop_duplicates("imsi").set_index("imsi")[["label", "case_id", "source"]]
+    sims = pairs.drop_duplicates("imsi").set_index("imsi")[["label", "case_id", "source"] + extra]
     sims.insert(2, "group", sims["case_id"].map(group_of))
     return LabelSet(sims, conflicts, unseen.reset_index(drop=True), len(labels))
 

@@ -60,6 +60,7 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
+from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -114,6 +115,15 @@ def _skops_version() -> str | None:
     except ImportError:
         return None
     return skops.__version__
+
+
+def _neg_log_loss(estimator, X, y, sample_weight=None):
+    """``neg_log_loss`` over all of the model's classes, also when ``y`` lacks one (labels
+    of one fraud class only, e.g. test calls: simbox and legit)."""
+    classes = np.asarray(estimator.classes_).astype(str)
+    order = np.argsort(classes, kind="stable")      # log_loss takes the labels sorted
+    return -log_loss(y, estimator.predict_proba(X)[:, order], labels=list(classes[order]),
+                     sample_weight=sample_weight)
 
 
 class QuantileCodes(TransformerMixin, BaseEstimator):
@@ -357,7 +367,7 @@ class Model(BaseEstimator):
             Xm, y = Xm.iloc[idx], y[idx]
             w = None if w is None else w[idx]
         with booster_threads():
-            r = permutation_importance(self.pipeline_, Xm, y, scoring="neg_log_loss",
+            r = permutation_importance(self.pipeline_, Xm, y, scoring=_neg_log_loss,
                                        n_repeats=n_repeats, random_state=seed,
                                        sample_weight=w)
         return (pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},

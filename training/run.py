@@ -135,6 +135,11 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
                 knowledge=True, feature_options=None, progress=None, **train_options) -> Model:
     """``simbox train``: features from files, labels from ``labels.csv``, model folder ``out``.
 
+    ``labels``: a labels file, or a table of label rows (``imsi, label, case_id``, and
+    ``provenance`` / ``evidence``: what ``HistoryStore.labels()`` of
+    :mod:`simbox.feedback.history` exports; its ``attrs["source"]`` names it).  With a
+    ``provenance`` the card gets ``label_provenance`` (:func:`provenance_metrics`).
+
     ``simulated``: ``[(folder, timezone), ...]`` of networks written by ``simbox
     simulate`` to train beside the seizures (their CDRs, ``cells.csv``, ``tac.csv``,
     ``truth.csv``); ``knowledge``: also simbox's shipped simulated knowledge.
@@ -164,15 +169,66 @@ def train_files(*, inputs=(), features=None, labels, out, truth=None, simulated=
             raise InputError("give --labels labels.csv (or --truth truth.csv of a simulation)")
         from simbox.training.dataset import truth_labels  # lazy: as truth_frame
         labels = truth_labels(t)
+    elif isinstance(labels, pd.DataFrame):
+        fingerprint.append({"labels": labels.attrs.get("source", "<label rows>"),
+                            "rows": int(len(labels))})
+        from simbox.training.labels import expand_labels  # lazy: as truth_frame
+        labels = expand_labels(label_rows(labels), getattr(feats, "devices", None),
+                               source=labels.attrs.get("source", "labels"))
     else:
         fingerprint.append({"labels": os.fspath(labels)})
         from simbox.training.labels import load_labels  # lazy: as truth_frame
         labels = load_labels(labels, getattr(feats, "devices", None), key=features_key(feats))
     progress.stage("training", unit="model fits")
-    model = train(feats, labels, truth=t, simulated=sims or None, out=out, inputs=fingerprint,
+    model = train(feats, labels, truth=t, simulated=sims or None, out=None, inputs=fingerprint,
                   timezone=fopts.get("timezone"), progress=progress, **train_options)
+    if "provenance" in getattr(getattr(labels, "sims", None), "columns", ()):
+        model.card["label_provenance"] = provenance_metrics(model, labels.sims)
+    if out is not None:
+        from simbox.training.train import write_model_folder  # lazy: as truth_frame
+        write_model_folder(model, out)
     progress.finish()
     return model
+
+
+def label_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Label rows (:func:`simbox.training.labels.read_labels`' columns) of a table with
+    ``imsi`` (or ``subscriber`` / ``msisdn``), ``label``, ``case_id`` and optionally
+    ``imei`` and ``provenance``."""
+    key = next((k for k in ("imsi", "subscriber", "msisdn") if k in table), None)
+    missing = [c for c in ("label", "case_id") if c not in table] + ([] if key else ["imsi"])
+    if missing:
+        raise InputError(f"label rows lack column(s) {', '.join(missing)}")
+    out = pd.DataFrame({"imsi": table[key].fillna("").astype(str),
+                        "imei": table["imei"].fillna("").astype(str) if "imei" in table else "",
+                        "label": table["label"].astype(str), "case_id": table["case_id"].astype(str),
+                        "line": range(2, len(table) + 2)})
+    if "provenance" in table:
+        out["provenance"] = table["provenance"].fillna("").astype(str)
+    return out
+
+
+def provenance_metrics(model, sims: pd.DataFrame) -> dict:
+    """Per label provenance (testcall, verdict, seizure): the labelled SIMs by class and,
+    for the fraud ones, the share flagged by their out-of-fold score at the model's
+    threshold (``recall_oof``: each SIM scored by a model that did not train on its case).
+
+    ``sims``: a LabelSet's ``sims`` with ``provenance``; the model's ``oof_`` frame gives
+    the scores (SIMs not in the features are counted as ``not_in_features``)."""
+    frame = model.oof_[0]
+    prov = sims["provenance"].replace("", "unknown")
+    out = {}
+    for p in sorted(prov.unique()):
+        ids = prov.index[prov == p].astype(str)
+        here = frame.reindex(ids).dropna(subset=["score"])
+        fraud = here[here["label"] != "legit"]
+        flagged = int((fraud["score"] >= model.threshold).sum())
+        out[p] = {"sims": int(len(ids)), "not_in_features": int(len(ids) - len(here)),
+                  "by_label": {str(k): int(v) for k, v in
+                               sims.loc[prov == p, "label"].value_counts().items()},
+                  "fraud_flagged_oof": flagged,
+                  "recall_oof": round(flagged / len(fraud), 4) if len(fraud) else None}
+    return out
 
 
 def evaluate_files(*, model=None, inputs=(), features=None, labels=None, truth=None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from simbox.errors import ConfigError
-from simbox.options import add_input_options, input_options
+from simbox.options import add_feedback_options, add_input_options, feedback_options, \
+    input_options
 from simbox.progress import Bar
 
 NAME = "scan"
@@ -20,11 +21,18 @@ deployments.csv, sites.csv,
 sites.geojson (QGIS), sites.kml (Google Earth), report.html (offline), summary.json
 and rejects.csv (malformed records, if any).  See docs/scan.md.
 
+Every scan is recorded in the history store (--history, else $SIMBOX_HISTORY, else
+~/.local/share/simbox/history.sqlite; --no-history: none): flagged.csv gets
+first_flagged and status, and SIMs an analyst dismissed stay off the list unless their
+score rose by --dismiss-margin.  --exclude exclusions.csv keeps known customers off the
+list: they go to excluded.csv.  See docs/feedback.md.
+
 Example:
   simbox scan cdrs/*.csv.gz --cells cells.csv --tac tac.csv --out scan-2026-03/
   simbox scan cdrs.csv.gz --cells cells.csv --model models/v3 --target-precision 0.99 --out out/ --json
   simbox scan cdrs/*.csv.gz --signaling core/s11.pcap --cells cells.csv --out scan-2026-03/
   simbox scan export.csv --columns profile.json --timezone Europe/Berlin --out scan/
+  simbox scan cdrs/*.csv.gz --cells cells.csv --exclude exclusions.csv --history team.sqlite --out scan/
 """
 
 
@@ -50,6 +58,7 @@ def add_arguments(p):
                         "locate their SIMs from their other cells (default: an error)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_feedback_options(p)
     add_input_options(p, NAME)
 
 
@@ -63,7 +72,8 @@ def run(args) -> int:
                   threshold=args.threshold, target_precision=args.target_precision,
                   allow_missing_cells=args.allow_missing_cells, out=args.out,
                   report=not args.no_report, progress=Bar("scan"),
-                  model_key=args.model_key, trust_pickle=args.trust_pickle, **input_options(args))
+                  model_key=args.model_key, trust_pickle=args.trust_pickle,
+                  **feedback_options(args), **input_options(args))
     if args.json:
         print(json.dumps(result.summary, default=str))
     else:

@@ -27,6 +27,7 @@ Example:
   simbox simulate --subscribers 5000 --days 3 --scenario evasive --config my.toml --out ev/
   simbox simulate --subscribers 20000 --days 7 --seed 1 --format ber --out sim-ber/
   simbox simulate --subscribers 20000 --days 7 --world 17 --out world17/
+  simbox simulate --subscribers 20000 --days 7 --testcalls 500 --out sim-tc/
 """
 
 
@@ -49,6 +50,10 @@ def add_arguments(p):
     p.add_argument("--signaling", nargs="?", const=True, default=False, metavar="FORMAT",
                    help="also write the attach / location-update events (pcap when available, "
                         "else attaches.csv.gz; or name the format)")
+    p.add_argument("--testcalls", type=int, default=0, metavar="N",
+                   help="also run a test-call campaign of N calls to probe numbers (some "
+                        "terminated by SIM boxes): testcalls.csv, probes.txt, "
+                        "testcalls_truth.csv (docs/feedback.md)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -65,6 +70,8 @@ def run(args) -> int:
             raise ConfigError("--scenario does not go with --world (a world draws its own "
                               "fraud mix)")
         overrides = read_config_file(args.config) if args.config else None
+        if args.testcalls:
+            raise ConfigError("--testcalls does not go with --world yet")
         res = simulate_world(args.world, args.subscribers, args.days, args.seed, args.out,
                              overrides=overrides, format=fmt, signaling=args.signaling,
                              progress=Bar("simulate"))
@@ -72,7 +79,7 @@ def run(args) -> int:
         res = simulate(args.subscribers, args.days, args.scenario or "mixed",
                        0 if args.seed is None else args.seed, args.out,
                        config=args.config, format=fmt, signaling=args.signaling,
-                       progress=Bar("simulate"))
+                       testcalls=args.testcalls or None, progress=Bar("simulate"))
     if args.json:
         s = res.network.summary()
         s["seconds"] = round(res.seconds, 2)

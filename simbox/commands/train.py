@@ -33,6 +33,7 @@ Example:
   simbox train cdrs/*.csv.gz --cells cells.csv --labels labels.csv --out model/
   simbox train --features features.parquet --labels labels.csv --out model/ \\
       --target-precision 0.99 --unlabelled ignore
+  simbox train cdrs/*.csv.gz --labels-from team.sqlite --probe-numbers probes.txt --out model/
 """
 
 
@@ -42,6 +43,10 @@ def add_arguments(p):
                    "instead of CDR files")
     p.add_argument("--labels", metavar="CSV", help="labels.csv: imsi|imei,label,case_id "
                    "(subscriber|msisdn for features keyed by subscriber)")
+    p.add_argument("--labels-from", metavar="HISTORY",
+                   help="take the labels from a history store (test calls, confirmed and "
+                        "seized verdicts: what simbox labels export writes); the model card "
+                        "lists their provenance and the recall per provenance")
     p.add_argument("--truth", metavar="CSV", help="the simulator's truth.csv for these SIMs "
                    "(labels every SIM when --labels is not given, adds kinds to the metrics)")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
@@ -97,8 +102,11 @@ def add_arguments(p):
 def run(args) -> int:
     from simbox.training.run import train_files  # lazy: CLI start-up (sklearn, pandas)
     sim = [(d, args.simulated_timezone) for d in args.simulated or []]
+    labels = args.labels
+    if args.labels_from:
+        labels = history_labels(args.labels_from, args.labels)
     model = train_files(
-        inputs=args.inputs, features=args.features, labels=args.labels, out=args.out,
+        inputs=args.inputs, features=args.features, labels=labels, out=args.out,
         truth=args.truth, simulated=sim, knowledge=not args.no_simulated,
         feature_options=input_options(args, out=args.out),
         progress=Bar("reading CDRs"),
@@ -128,3 +136,18 @@ def run(args) -> int:
               f"{f(r['recall'])}); see {args.out}/report.html"
               + (f"; {len(summary['warnings'])} WARNING(S) above" if summary["warnings"] else ""))
     return 0
+
+
+def history_labels(path, labels_file=None):
+    """The label rows of a history store (``--labels-from``), its path in ``attrs``."""
+    from simbox.errors import ConfigError, InputError
+    from simbox.feedback.history import open_history  # lazy: pandas, sqlite3
+    if labels_file:
+        raise ConfigError("give --labels or --labels-from, not both")
+    with open_history(path, create=False) as store:
+        rows = store.labels()
+    if not len(rows):
+        raise InputError(f"{path}: the history store holds no labels yet (no matched test call, "
+                         "no confirmed or seized verdict)")
+    rows.attrs["source"] = f"history {path}"
+    return rows

@@ -102,7 +102,8 @@ def test_hard_negatives_stay_out(scanned):
 
 def test_files_as_documented(scanned):
     _, _, out, result = scanned
-    assert sorted(os.listdir(out)) == ["deployments.csv", "flagged.csv", "report.html", "scores.csv",
+    assert sorted(os.listdir(out)) == ["deployments.csv", "excluded.csv", "flagged.csv", "report.html",
+                                       "scores.csv",
                                        "sites.csv", "sites.geojson", "sites.kml", "summary.json"]
     flagged = pd.read_csv(out / "flagged.csv", dtype=str, keep_default_na=False)
     assert list(flagged.columns) == FLAGGED_COLUMNS and len(flagged) == result.summary["flagged"]
