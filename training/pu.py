@@ -20,6 +20,13 @@ fraud" and is kept out of the presumed-legit set, both for fitting and for
 choosing the threshold.  At most ``max_share`` of the unlabelled SIMs are
 excluded (the highest margins), so a weak first model cannot empty the negative
 set.  The count and the margin cut go into the model card.
+
+Without two labelled cases of legit SIMs (test-call labels, for one: they name box
+SIMs only), there is nothing to fit against but the unlabelled, and the method
+falls back to the spy technique itself: the booster is cross-fitted on labelled
+fraud against the unlabelled (folds over the fraud cases and over the unlabelled
+SIMs), so that every unlabelled SIM is scored by a fit that did not see it as legit,
+and the labelled fraud SIMs scored out of fold are the spies that set the cut.
 """
 from __future__ import annotations
 
@@ -59,25 +66,38 @@ def exclude_likely_fraud(make_model, X, rows, *, quantile=0.1, max_share=0.02, f
     lab = np.flatnonzero(~unl)
     legit_lab = ~np.isin(label[lab], FRAUD_CLASSES)
     per_class = [len(set(groups[lab][legit_lab])), len(set(groups[lab][~legit_lab]))]
-    if min(per_class) < 2:
-        # too few labelled legit to fit against without the unlabelled: keep them all
-        log.warning("positive-unlabelled: fewer than two labelled cases of fraud or of legit "
-                    "SIMs (confirmed or simulated); every unlabelled SIM is used as legit")
-        info["skipped"] = "fewer than two labelled cases of fraud or of legit"
-        return np.zeros(len(rows), dtype=bool), info
     n = max(2, min(folds, len(set(groups[fraud]))))
-    splits = grouped_splits(label[lab], groups[lab], n_splits=n, seed=seed)
     m = make_model()
     margin = np.full(len(rows), np.nan)
-    margin[unl] = 0.0
-    Xu = X.iloc[np.flatnonzero(unl)]
-    for train, test in splits:
-        tr, te = lab[train], lab[test]
-        b = m.fit_booster(X.iloc[tr], label[tr], sample_weight=tw[tr])
-        margin[te] = fraud_margin(m.booster_logits(b, X.iloc[te]))
-        margin[unl] += fraud_margin(m.booster_logits(b, Xu)) / len(splits)
-        if progress is not None:
-            progress(1)
+    if per_class[1] < 2:
+        log.warning("positive-unlabelled: fewer than two labelled cases of fraud SIMs; every "
+                    "unlabelled SIM is used as legit")
+        info["skipped"] = "fewer than two labelled cases of fraud"
+        return np.zeros(len(rows), dtype=bool), info
+    if per_class[0] < 2:
+        # no labelled legit to fit against: labelled fraud against the unlabelled, each
+        # unlabelled SIM scored by the fit of a fold that left it out
+        fit = np.flatnonzero(fraud | unl)
+        y = np.where(fraud[fit], label[fit], "legit")
+        splits = grouped_splits(y, groups[fit], n_splits=n, seed=seed)
+        info["against"] = "the unlabelled (no labelled legit SIMs)"
+        for train, test in splits:
+            tr, te = fit[train], fit[test]
+            b = m.fit_booster(X.iloc[tr], y[train], sample_weight=tw[tr])
+            margin[te] = fraud_margin(m.booster_logits(b, X.iloc[te]))
+            if progress is not None:
+                progress(1)
+    else:
+        splits = grouped_splits(label[lab], groups[lab], n_splits=n, seed=seed)
+        margin[unl] = 0.0
+        Xu = X.iloc[np.flatnonzero(unl)]
+        for train, test in splits:
+            tr, te = lab[train], lab[test]
+            b = m.fit_booster(X.iloc[tr], label[tr], sample_weight=tw[tr])
+            margin[te] = fraud_margin(m.booster_logits(b, X.iloc[te]))
+            margin[unl] += fraud_margin(m.booster_logits(b, Xu)) / len(splits)
+            if progress is not None:
+                progress(1)
     cut = float(np.quantile(margin[fraud], quantile))
     cand = np.flatnonzero(unl & (margin >= cut))
     cap = int(max_share * unl.sum())

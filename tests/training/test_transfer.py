@@ -172,3 +172,27 @@ def test_booster_logits_of_an_older_model_keep_their_column_order(network, names
     old = step.transform(b[:-1].transform(X))
     assert np.allclose(old[:, [2, 0, 1]], new)    # same numbers, the booster's own order
     assert isinstance(step, BoosterLogits)
+
+
+def test_fraud_labels_alone_are_fitted_against_the_unlabelled(network, names, schema_hash):
+    # test-call labels: box SIMs only, no labelled legit SIM; the spies' fallback fits the
+    # labelled fraud against the unlabelled, each unlabelled SIM scored out of fold
+    X, truth = network
+    fraud_cases = sorted(truth.loc[truth["label"] != "legit", "case_id"].unique())
+    lab = truth[truth["case_id"].isin(set(fraud_cases[::2]))]
+    assert (lab["label"] != "legit").all()
+    ts = build_training_set(X, truth_labels(lab), unlabelled="presumed-legit")
+
+    def make():
+        return Model(feature_names=names, schema_hash=schema_hash, **FAST)
+
+    drop, info = exclude_likely_fraud(make, ts.X, ts.rows, max_share=0.05)
+    assert info["against"] == "the unlabelled (no labelled legit SIMs)"
+    assert "skipped" not in info
+    unraided = truth.set_index("imsi").reindex(ts.rows.index)
+    is_fraud = (unraided["label"] != "legit").to_numpy()
+    un = (ts.rows["source"] == "unlabelled").to_numpy()
+    assert info["excluded"] == drop.sum() <= int(0.05 * un.sum())
+    assert not drop[~un].any()
+    assert (drop & is_fraud).sum() >= 0.5 * (un & is_fraud).sum()
+    assert (drop & ~is_fraud).sum() <= 0.02 * (un & ~is_fraud).sum()
