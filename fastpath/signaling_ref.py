@@ -202,8 +202,11 @@ def _diameter(msg: bytes, packet: int, t: int) -> dict | None:
     return out
 
 
-def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]:
-    """Attach messages of one packet, via scapy's dissection (``Malformed`` if a field is bad)."""
+def decode_packet(data: bytes, linktype: int, t: int, packet: int, map_ref=None) -> list[dict]:
+    """Attach messages of one packet, via scapy's dissection (``Malformed`` if a field is bad).
+
+    ``map_ref``: a :class:`~simbox.fastpath.sigtran_ref.MapReference` (state of one
+    capture) that decodes the M3UA payloads (SCTP PPID 3, or port 2905); None: skipped."""
     cls = conf.l2types.get(linktype)
     if cls is None:
         return []
@@ -243,6 +246,7 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]
         # scapy reads whatever follows a DATA chunk as its payload (even another chunk):
         # frame the chunks by their length here, then let scapy dissect each DATA chunk
         port = 3868 in (p[SCTP].sport, p[SCTP].dport)
+        port_m3ua = 2905 in (p[SCTP].sport, p[SCTP].dport)
         raw = bytes(p[SCTP])
         q = 12
         while len(raw) - q >= 4:
@@ -255,13 +259,18 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]
                     m = _diameter(bytes(c.data)[:ln - 16], packet, t)
                     if m is not None:
                         out.append(m)
+                elif (map_ref is not None and (c.proto_id == 3 or (port_m3ua and c.proto_id == 0))
+                      and c.beginning and c.ending):
+                    out.extend(map_ref.m3ua(bytes(c.data)[:ln - 16], packet, t))
             q += (ln + 3) & ~3
     return [m for m in out if m["imsi"]]
 
 
 def reference_decode(path) -> list[dict]:
     """Attach messages of a capture file (one dict per message, as ``decode_signaling`` rows)."""
+    from simbox.fastpath.sigtran_ref import MapReference  # lazy: pycrate, for MAP captures
     out = []
+    map_ref = MapReference()
     reader = RawPcapReader(os.fspath(path))
     try:
         for i, (data, meta) in enumerate(reader):
@@ -271,7 +280,7 @@ def reference_decode(path) -> list[dict]:
                 t = meta.sec
             else:
                 t = ((meta.tshigh << 32) | meta.tslow) // (meta.tsresol or 1000000)
-            out.extend(decode_packet(data, lt, t, i))
+            out.extend(decode_packet(data, lt, t, i, map_ref))
     finally:
         reader.close()
     return out

@@ -1,0 +1,248 @@
+"""GSM MAP over SIGTRAN packets, BER-encoded by hand: the simulator's 2G/3G registration traffic.
+
+Each MAP dialogue is two packets in Ethernet / IPv4 / SCTP (one DATA chunk, PPID 3) /
+M3UA Transfer DATA / SCCP UDT (route on SSN + point code) / TCAP (ITU Q.773):
+
+- a Begin (OTID, dialogue portion AARQ with the MAP application context, v3) with one
+  Invoke, from the VLR / SGSN / MSC to the HLR or EIR;
+- an End (DTID = the Begin's OTID, AARE accepted) with the ReturnResultLast.
+
+Operations (TS 29.002): updateLocation (IMSI, MSC and VLR numbers, add-info IMEISV,
+pagingArea LAI), updateGprsLocation (IMSI, SGSN number and address, add-info IMEISV),
+sendAuthenticationInfo (IMSI, 5 vectors asked), checkIMEI (Ericsson's
+EnhancedCheckIMEI-Arg: IMEI, requested equipment status, IMSI [PRIVATE 1]; the answer
+carries the equipment status), provideSubscriberInfo (IMSI; the answer the CGI).
+Tests decode what is written here with pycrate and tshark (``docs/input-formats-signaling.md``).
+SCTP checksums are left 0 (Wireshark does not check them by default).
+"""
+from __future__ import annotations
+
+import struct
+
+from simbox.data.pcap_writer import _ones_sum, _tbcd, plmn_octets
+
+OP_UL, OP_UGL, OP_SAI, OP_CHECK_IMEI, OP_PSI = 2, 23, 56, 43, 70
+# MAP application contexts (0.4.0.0.1.0.<ac>.3) of each operation
+AC = {OP_UL: 1, OP_UGL: 32, OP_SAI: 14, OP_CHECK_IMEI: 11, OP_PSI: 28}
+DIALOGUE_AS = bytes.fromhex("00118605010101")   # 0.0.17.773.1.1.1 (dialogue-as-id)
+SSN_HLR, SSN_VLR, SSN_MSC, SSN_EIR, SSN_SGSN = 6, 7, 8, 9, 149
+# point codes, IP addresses of the nodes
+PC = {"vlr": 101, "hlr": 201, "eir": 301, "sgsn": 401}
+IP = {"vlr": "10.40.0.1", "hlr": "10.40.0.2", "eir": "10.40.0.3", "sgsn": "10.40.0.4"}
+HLR_NUMBER = "8613900000001"
+STATUS = {"white": 0, "black": 1, "grey": 2}
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    """One BER TLV, definite length (short or long form)."""
+    n = len(value)
+    if n < 0x80:
+        return bytes([tag, n]) + value
+    if n < 0x100:
+        return bytes([tag, 0x81, n]) + value
+    return bytes([tag, 0x82, n >> 8, n & 0xFF]) + value
+
+
+def address(digits: str) -> bytes:
+    """ISDN-AddressString: international E.164, then TBCD digits."""
+    return b"\x91" + _tbcd(digits)
+
+
+def imei_octets(digits: str) -> bytes:
+    """IMEI (15 digits, F filler) or IMEISV (16 digits): 8 TBCD octets."""
+    return _tbcd(digits)
+
+
+def lai_octets(plmn: str, lac: int, ci: int | None = None) -> bytes:
+    """LAI (5 octets) or CGI (7 octets) of TS 24.008."""
+    b = plmn_octets(plmn) + lac.to_bytes(2, "big")
+    return b + ci.to_bytes(2, "big") if ci is not None else b
+
+
+def _oid_ac(op: int) -> bytes:
+    return bytes([0x06, 7, 0x04, 0, 0, 1, 0, AC[op], 3])
+
+
+def dialogue_request(op: int) -> bytes:
+    aarq = tlv(0x60, b"\x80\x02\x07\x80" + tlv(0xA1, _oid_ac(op)))
+    return tlv(0x6B, tlv(0x28, tlv(0x06, DIALOGUE_AS) + tlv(0xA0, aarq)))
+
+
+def dialogue_response(op: int) -> bytes:
+    aare = tlv(0x61, b"\x80\x02\x07\x80" + tlv(0xA1, _oid_ac(op)) + b"\xa2\x03\x02\x01\x00"
+               + b"\xa3\x05\xa1\x03\x02\x01\x00")
+    return tlv(0x6B, tlv(0x28, tlv(0x06, DIALOGUE_AS) + tlv(0xA0, aare)))
+
+
+def begin(otid: int, op: int, arg: bytes, invoke_id: int = 1) -> bytes:
+    inv = tlv(0xA1, b"\x02\x01" + bytes([invoke_id]) + b"\x02\x01" + bytes([op]) + arg)
+    return tlv(0x62, tlv(0x48, otid.to_bytes(4, "big")) + dialogue_request(op) + tlv(0x6C, inv))
+
+
+def end(dtid: int, op: int, res: bytes | None, invoke_id: int = 1) -> bytes:
+    body = b"\x02\x01" + bytes([invoke_id])
+    if res is not None:
+        body += tlv(0x30, b"\x02\x01" + bytes([op]) + res)
+    return tlv(0x64, tlv(0x49, dtid.to_bytes(4, "big")) + dialogue_response(op)
+               + tlv(0x6C, tlv(0xA2, body)))
+
+
+# --- MAP arguments and results --------------------------------------------------------
+
+def ul_arg(imsi: str, vlr: str, imeisv: str = "", lai: bytes = b"") -> bytes:
+    b = tlv(0x04, _tbcd(imsi)) + tlv(0x81, address(vlr)) + tlv(0x04, address(vlr))
+    if imeisv:
+        b += tlv(0xAD, tlv(0x80, imei_octets(imeisv)))
+    if lai:
+        b += tlv(0xAE, tlv(0x80, lai))
+    return tlv(0x30, b)
+
+
+def ugl_arg(imsi: str, sgsn: str, imeisv: str = "") -> bytes:
+    b = tlv(0x04, _tbcd(imsi)) + tlv(0x04, address(sgsn)) + tlv(0x04, b"\x04\x0a\x28\x00\x04")
+    if imeisv:
+        b += tlv(0xA4, tlv(0x80, imei_octets(imeisv)))
+    return tlv(0x30, b)
+
+
+def sai_arg(imsi: str) -> bytes:
+    return tlv(0x30, tlv(0x80, _tbcd(imsi)) + b"\x02\x01\x05")
+
+
+def check_imei_arg(imei: str, imsi: str = "") -> bytes:
+    b = tlv(0x04, imei_octets(imei)) + b"\x03\x02\x00\x80"
+    if imsi:
+        b += tlv(0xC1, _tbcd(imsi))
+    return tlv(0x30, b)
+
+
+def psi_arg(imsi: str) -> bytes:
+    return tlv(0x30, tlv(0x80, _tbcd(imsi)) + tlv(0xA2, b"\x80\x00"))
+
+
+def ul_res() -> bytes:
+    return tlv(0x30, tlv(0x04, address(HLR_NUMBER)))
+
+
+def check_imei_res(status: int) -> bytes:
+    return tlv(0x30, bytes([0x0A, 1, status]))
+
+
+def psi_res(cgi: bytes, imei: str = "") -> bytes:
+    loc = tlv(0xA0, b"\x02\x01\x00" + tlv(0xA3, tlv(0x80 if len(cgi) == 7 else 0x81, cgi)))
+    return tlv(0x30, tlv(0x30, loc + (tlv(0x85, imei_octets(imei)) if imei else b"")))
+
+
+def sai_res() -> bytes:
+    return tlv(0xA3, b"")
+
+
+# --- SCCP, M3UA, SCTP, IPv4, Ethernet ---------------------------------------------------
+
+def sccp_udt(data: bytes, called_pc: int, called_ssn: int, calling_pc: int,
+             calling_ssn: int) -> bytes:
+    """UDT, class 0 (return on error), both addresses route on SSN with a point code."""
+    called = bytes([0x43, called_pc & 0xFF, called_pc >> 8, called_ssn])
+    calling = bytes([0x43, calling_pc & 0xFF, calling_pc >> 8, calling_ssn])
+    if len(data) > 255:
+        raise ValueError("SCCP UDT data longer than 255 octets")
+    return (bytes([0x09, 0x80, 3, 3 + len(called), 3 + len(called) + len(calling)])
+            + bytes([len(called)]) + called + bytes([len(calling)]) + calling
+            + bytes([len(data)]) + data)
+
+
+def m3ua_data(sccp: bytes, opc: int, dpc: int, sls: int = 0) -> bytes:
+    pd = struct.pack("!IIBBBB", opc, dpc, 3, 2, 0, sls & 0xFF) + sccp
+    param = struct.pack("!HH", 0x0210, 4 + len(pd)) + pd
+    param += b"\0" * (-len(param) % 4)
+    rc = struct.pack("!HHI", 0x0006, 8, 1)
+    return struct.pack("!BBBBI", 1, 0, 1, 1, 8 + len(rc) + len(param)) + rc + param
+
+
+class Framer:
+    """Ethernet / IPv4 / SCTP DATA framing with per-association TSN and stream sequence."""
+
+    def __init__(self):
+        self.tsn = {}
+        self.ip_id = 0
+
+    def packet(self, src: str, dst: str, payload: bytes, ppid: int = 3, port: int = 2905) -> bytes:
+        key = (src, dst)
+        tsn = self.tsn.get(key, 1)
+        self.tsn[key] = tsn + 1
+        chunk = struct.pack("!BBHIHHI", 0, 3, 16 + len(payload), tsn, 0, tsn & 0xFFFF, ppid) + payload
+        chunk += b"\0" * (-len(chunk) % 4)
+        # the verification tag is the receiver's: one per direction of an association
+        vtag = 0x5C000000 | (sum(map(int, dst.split("."))) << 8) | sum(map(int, src.split(".")))
+        sctp = struct.pack("!HHII", port, port, vtag, 0) + chunk
+        self.ip_id = (self.ip_id + 1) & 0xFFFF
+        ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(sctp), self.ip_id, 0x4000,
+                                   64, 132, 0, bytes(map(int, src.split("."))),
+                                   bytes(map(int, dst.split(".")))))
+        s = _ones_sum(bytes(ip))
+        while s >> 16:
+            s = (s & 0xFFFF) + (s >> 16)
+        ip[10:12] = struct.pack("=H", ~s & 0xFFFF)
+        return (b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + bytes(ip) + sctp)
+
+
+class MapDialogues:
+    """Builds the two packets (Begin, End) of each MAP dialogue; ``records`` collects
+    ``(time_us, packet)``."""
+
+    def __init__(self):
+        self.framer = Framer()
+        self.tid = 0x1000
+        self.records: list[tuple[int, bytes]] = []
+
+    def _dialogue(self, t_us: int, op: int, arg: bytes, res: bytes | None, client: str,
+                  server: str, client_ssn: int, server_ssn: int, delay_us: int = 20_000):
+        self.tid = (self.tid + 1) & 0xFFFFFFFF
+        f = self.framer
+        req = sccp_udt(begin(self.tid, op, arg), PC[server], server_ssn, PC[client], client_ssn)
+        ans = sccp_udt(end(self.tid, op, res), PC[client], client_ssn, PC[server], server_ssn)
+        self.records.append((t_us, f.packet(IP[client], IP[server],
+                                            m3ua_data(req, PC[client], PC[server], self.tid))))
+        self.records.append((t_us + delay_us, f.packet(IP[server], IP[client],
+                                                       m3ua_data(ans, PC[server], PC[client],
+                                                                 self.tid))))
+
+    def update_location(self, t_us, imsi, vlr, imeisv="", lai=b""):
+        self._dialogue(t_us, OP_UL, ul_arg(imsi, vlr, imeisv, lai), ul_res(), "vlr", "hlr",
+                       SSN_VLR, SSN_HLR)
+
+    def update_gprs_location(self, t_us, imsi, sgsn, imeisv=""):
+        self._dialogue(t_us, OP_UGL, ugl_arg(imsi, sgsn, imeisv), ul_res(), "sgsn", "hlr",
+                       SSN_SGSN, SSN_HLR)
+
+    def send_auth_info(self, t_us, imsi):
+        self._dialogue(t_us, OP_SAI, sai_arg(imsi), sai_res(), "vlr", "hlr", SSN_VLR, SSN_HLR)
+
+    def check_imei(self, t_us, imei, imsi="", status=0):
+        self._dialogue(t_us, OP_CHECK_IMEI, check_imei_arg(imei, imsi), check_imei_res(status),
+                       "vlr", "eir", SSN_VLR, SSN_EIR)
+
+    def provide_subscriber_info(self, t_us, imsi, cgi, imei=""):
+        self._dialogue(t_us, OP_PSI, psi_arg(imsi), psi_res(cgi, imei), "hlr", "vlr",
+                       SSN_HLR, SSN_VLR)
+
+
+def pcap_records(records) -> bytes:
+    """Classic pcap records (microsecond times), in time order."""
+    out = []
+    for t_us, data in sorted(records, key=lambda r: r[0]):
+        out.append(struct.pack("<IIII", t_us // 1_000_000, t_us % 1_000_000, len(data), len(data)))
+        out.append(data)
+    return b"".join(out)
+
+
+def write_map_pcap(path, records) -> int:
+    """Write ``(time_us, packet)`` records as a classic pcap (Ethernet); returns packets."""
+    from simbox.data.pcap_writer import PCAP_HEADER
+    with open(path, "wb") as fh:
+        fh.write(PCAP_HEADER)
+        fh.write(pcap_records(records))
+    return len(records)
+
+
+__all__ = ["MapDialogues", "write_map_pcap", "pcap_records", "lai_octets", "tlv"]
