@@ -151,6 +151,29 @@ def sccp_udt(data: bytes, called_pc: int, called_ssn: int, calling_pc: int,
             + bytes([len(data)]) + data)
 
 
+def sccp_xudt(data: bytes, called_pc: int, called_ssn: int, calling_pc: int,
+              calling_ssn: int, segment: bytes | None = None) -> bytes:
+    """XUDT, class 0, hop counter 15; ``segment``: the 4 octets of a Segmentation
+    parameter (optional part), None: no optional part."""
+    called = bytes([0x43, called_pc & 0xFF, called_pc >> 8, called_ssn])
+    calling = bytes([0x43, calling_pc & 0xFF, calling_pc >> 8, calling_ssn])
+    if len(data) > 254:
+        raise ValueError("SCCP XUDT data longer than 254 octets")
+    p_data = 2 + 1 + len(called) + 1 + len(calling)      # from the pointer at offset 5
+    body = (bytes([len(called)]) + called + bytes([len(calling)]) + calling
+            + bytes([len(data)]) + data)
+    p_opt = 0 if segment is None else 1 + len(body)      # from the pointer at offset 6
+    opt = b"" if segment is None else bytes([0x10, 4]) + segment + b"\0"
+    return bytes([0x11, 0x80, 15, 4, 3 + len(called) + 1, p_data, p_opt]) + body + opt
+
+
+def m2pa_data(sccp: bytes, opc: int, dpc: int, sls: int = 0, fsn: int = 1) -> bytes:
+    """M2PA User Data carrying an MTP3 message (SIO: SCCP, national; ITU routing label)."""
+    label = (dpc & 0x3FFF) | ((opc & 0x3FFF) << 14) | ((sls & 0xF) << 28)
+    data = bytes([0, 0x83]) + label.to_bytes(4, "little") + sccp     # priority, SIO, label
+    return struct.pack("!BBBBIII", 1, 0, 11, 1, 16 + len(data), 0xFFFFFF, fsn & 0xFFFFFF) + data
+
+
 def m3ua_data(sccp: bytes, opc: int, dpc: int, sls: int = 0) -> bytes:
     pd = struct.pack("!IIBBBB", opc, dpc, 3, 2, 0, sls & 0xFF) + sccp
     param = struct.pack("!HH", 0x0210, 4 + len(pd)) + pd
@@ -190,7 +213,10 @@ class MapDialogues:
     """Builds the two packets (Begin, End) of each MAP dialogue; ``records`` collects
     ``(time_us, packet)``."""
 
-    def __init__(self):
+    def __init__(self, transport: str = "m3ua", sccp: str = "udt"):
+        if transport not in ("m3ua", "m2pa") or sccp not in ("udt", "xudt"):
+            raise ValueError(f"transport m3ua|m2pa and sccp udt|xudt, not {transport}, {sccp}")
+        self.transport, self.sccp = transport, sccp
         self.framer = Framer()
         self.tid = 0x1000
         self.records: list[tuple[int, bytes]] = []
@@ -198,14 +224,17 @@ class MapDialogues:
     def _dialogue(self, t_us: int, op: int, arg: bytes, res: bytes | None, client: str,
                   server: str, client_ssn: int, server_ssn: int, delay_us: int = 20_000):
         self.tid = (self.tid + 1) & 0xFFFFFFFF
-        f = self.framer
-        req = sccp_udt(begin(self.tid, op, arg), PC[server], server_ssn, PC[client], client_ssn)
-        ans = sccp_udt(end(self.tid, op, res), PC[client], client_ssn, PC[server], server_ssn)
-        self.records.append((t_us, f.packet(IP[client], IP[server],
-                                            m3ua_data(req, PC[client], PC[server], self.tid))))
-        self.records.append((t_us + delay_us, f.packet(IP[server], IP[client],
-                                                       m3ua_data(ans, PC[server], PC[client],
-                                                                 self.tid))))
+        udt = sccp_udt if self.sccp == "udt" else sccp_xudt
+        req = udt(begin(self.tid, op, arg), PC[server], server_ssn, PC[client], client_ssn)
+        ans = udt(end(self.tid, op, res), PC[client], client_ssn, PC[server], server_ssn)
+        self.records.append((t_us, self._frame(client, server, req)))
+        self.records.append((t_us + delay_us, self._frame(server, client, ans)))
+
+    def _frame(self, src, dst, sccp):
+        if self.transport == "m3ua":
+            return self.framer.packet(IP[src], IP[dst], m3ua_data(sccp, PC[src], PC[dst], self.tid))
+        return self.framer.packet(IP[src], IP[dst], m2pa_data(sccp, PC[src], PC[dst], self.tid,
+                                                              self.tid), ppid=5, port=3565)
 
     def update_location(self, t_us, imsi, vlr, imeisv="", lai=b""):
         self._dialogue(t_us, OP_UL, ul_arg(imsi, vlr, imeisv, lai), ul_res(), "vlr", "hlr",
