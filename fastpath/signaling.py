@@ -71,6 +71,9 @@ FIELD_NAMES = {
     (3, 2): "MAP updateLocation", (3, 23): "MAP updateGprsLocation",
     (3, 56): "MAP sendAuthenticationInfo", (3, 43): "MAP checkIMEI",
     (3, 70): "MAP provideSubscriberInfo", (3, 71): "MAP anyTimeInterrogation",
+    (4, 0x48): "TCAP OTID", (4, 0x49): "TCAP DTID", (4, 0x6C): "TCAP component portion",
+    (4, 0xA1): "TCAP Invoke", (4, 0xA2): "TCAP ReturnResult", (4, 0xA7): "TCAP ReturnResult",
+    (5, 0x09): "SCCP UDT", (5, 0x11): "SCCP XUDT", (6, 0x0210): "M3UA Protocol Data",
 }
 PROTOCOL_NAMES = {1: "GTPv2-C", 2: "Diameter", 3: "MAP", 4: "TCAP", 5: "SCCP", 6: "M3UA", 7: "M2PA"}
 

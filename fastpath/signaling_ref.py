@@ -206,7 +206,8 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int, map_ref=None)
     """Attach messages of one packet, via scapy's dissection (``Malformed`` if a field is bad).
 
     ``map_ref``: a :class:`~simbox.fastpath.sigtran_ref.MapReference` (state of one
-    capture) that decodes the M3UA payloads (SCTP PPID 3, or port 2905); None: skipped."""
+    capture) that decodes the M3UA and M2PA payloads (SCTP PPID 3 or port 2905, PPID 5 or
+    port 3565); None: skipped."""
     cls = conf.l2types.get(linktype)
     if cls is None:
         return []
@@ -247,6 +248,7 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int, map_ref=None)
         # frame the chunks by their length here, then let scapy dissect each DATA chunk
         port = 3868 in (p[SCTP].sport, p[SCTP].dport)
         port_m3ua = 2905 in (p[SCTP].sport, p[SCTP].dport)
+        port_m2pa = 3565 in (p[SCTP].sport, p[SCTP].dport)
         raw = bytes(p[SCTP])
         q = 12
         while len(raw) - q >= 4:
@@ -262,6 +264,9 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int, map_ref=None)
                 elif (map_ref is not None and (c.proto_id == 3 or (port_m3ua and c.proto_id == 0))
                       and c.beginning and c.ending):
                     out.extend(map_ref.m3ua(bytes(c.data)[:ln - 16], packet, t))
+                elif (map_ref is not None and (c.proto_id == 5 or (port_m2pa and c.proto_id == 0))
+                      and c.beginning and c.ending):
+                    out.extend(map_ref.m2pa(bytes(c.data)[:ln - 16], packet, t))
             q += (ln + 3) & ~3
     return [m for m in out if m["imsi"]]
 

@@ -1,7 +1,7 @@
 """The slow, obviously-correct reference of the MAP walker: pycrate's SIGTRAN, SCCP and TCAP-MAP.
 
-An M3UA message (the payload of an SCTP DATA chunk, PPID 3) is parsed by
-``pycrate_mobile.SIGTRAN``; the Protocol Data's SCCP message by ``pycrate_mobile.SCCP``;
+An M3UA message (the payload of an SCTP DATA chunk, PPID 3) or M2PA message (PPID 5)
+is parsed by ``pycrate_mobile.SIGTRAN`` (its MTP3 routing label too); the Protocol Data's SCCP message by ``pycrate_mobile.SCCP``;
 the TCAP message and its MAP operations by ``pycrate_asn1dir.TCAP_MAPv2v3`` (the ASN.1 of
 Q.773 and TS 29.002).  pycrate decodes checkIMEI with the standard CheckIMEI-Arg, which
 ignores Ericsson's IMSI [PRIVATE 1]: that argument is decoded a second time with pycrate's
@@ -74,6 +74,19 @@ class MapReference:
                     return []
                 return self.sccp(pd[12:], opc, dpc, packet, t)
         return []
+
+    def m2pa(self, payload: bytes, packet: int, t: int) -> list[dict]:
+        m = self.SIGTRAN.M2PA()
+        m.from_bytes(payload)
+        hdr = m["Header"]
+        if hdr["Class"].get_val() != 11 or hdr["Type"].get_val() != 1 or hdr["Len"].get_val() <= 16:
+            return []
+        mtp3 = self.SIGTRAN.MTP3()
+        rest = m["Data"]["Data"].get_val()
+        mtp3.from_bytes(rest)
+        if mtp3["ServiceInd"].get_val() != 3:
+            return []
+        return self.sccp(rest[5:], mtp3["OPC"].get_val(), mtp3["DPC"].get_val(), packet, t)
 
     def sccp(self, data: bytes, opc: int, dpc: int, packet: int, t: int) -> list[dict]:
         msg, err = self.SCCP.parse_SCCP(data)
