@@ -134,7 +134,7 @@ class MapReference:
                         req["status"] = _status(val)
                 else:
                     ev = dict(req, packet=packet, time=t)
-                    info = val["subscriberInfo"]
+                    info = val.get("subscriberInfo", {})
                     loc = info.get("locationInformation", {}).get("cellGlobalIdOrServiceAreaIdOrLAI")
                     if loc is not None:
                         _location(ev, loc[1])
