@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 from simbox.data.pcap_writer import _ones_sum, _tbcd, plmn_octets
 
 OP_UL, OP_UGL, OP_SAI, OP_CHECK_IMEI, OP_PSI = 2, 23, 56, 43, 70
@@ -275,3 +277,111 @@ def write_map_pcap(path, records) -> int:
 
 
 __all__ = ["MapDialogues", "write_map_pcap", "pcap_records", "lai_octets", "tlv"]
+
+
+# --- the simulator's registration traffic ------------------------------------------------
+
+#: share of the ordinary population on 2G/3G (their registrations go through MAP; the others
+#: attach on LTE: GTPv2-C + Diameter, data/pcap_writer.py); SIM boxes (GSM gateways) all
+MAP_SHARE = 0.3
+PERIODIC_S = 6 * 3600          # periodic location update timer (T3212): authenticated with SAI
+PERIODIC_MAX = 2               # periodic updates written after a registration, at most
+GPRS_SHARE = 0.4               # registrations followed by a GPRS attach (UpdateGprsLocation)
+PSI_SHARE = 0.05               # registrations after which the HLR asks the VLR for the location
+BANK_SHARE = 0.6               # box registrations that bring another SIM of the bank in (rotation)
+VLR_NUMBER, SGSN_NUMBER = "8613900000101", "8613900000401"
+
+
+def _on_map(imsi: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Which subscribers register over MAP: SIM boxes, and MAP_SHARE of the others (a fixed
+    hash of the IMSI, so a SIM keeps its technology)."""
+    h = (imsi.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
+    return (cls == "simbox") | ((h % np.uint64(1000)).astype(np.int64) < MAP_SHARE * 1000)
+
+
+def registration_plan(net, seed: int = 0) -> dict:
+    """The MAP registrations of a simulated network, as arrays (one row per registration).
+
+    From ``net.attaches`` (a SIM's first event, each new local day, a new device or
+    location area: power-on and location updates): the attaches of MAP subscribers
+    (:func:`_on_map`), and for SIM boxes the bank's rotation: BANK_SHARE of a box SIM's
+    registrations bring another SIM of its deployment onto the same port (IMEI, cell)
+    within 5 minutes, whether or not that SIM then calls.  Returns ``time``, ``imsi``,
+    ``imei`` (digits codes), ``cell`` (row of ``net.cells``), ``map`` (bool: MAP, else
+    LTE) and ``lte`` (the rows of ``net.attaches`` left to the LTE writer).
+    """
+    a = net.attaches.columns()
+    truth = net.truth
+    from simbox.fastpath.events import encode_digits  # noqa: PLC0415 (data -> fastpath is allowed)
+    code = {encode_digits(i): (c, d) for i, c, d in zip(truth["imsi"], truth["class"],
+                                                         truth["deployment_id"])}
+    cls = np.array([code.get(int(i), ("legit", ""))[0] for i in a["imsi"]], dtype=object)
+    dep = np.array([code.get(int(i), ("legit", ""))[1] for i in a["imsi"]], dtype=object)
+    on_map = _on_map(a["imsi"], cls)
+    rng = np.random.default_rng([seed, 19])
+    t, imsi, imei, cell = (a["time"][on_map], a["imsi"][on_map], a["imei"][on_map],
+                           a["cell"][on_map])
+    # SIM-bank rotation: another SIM of the deployment registers on the same port
+    box = on_map & (cls == "simbox")
+    extra_t, extra_imsi, extra_imei, extra_cell = [], [], [], []
+    if box.any():
+        sims_of = {}
+        for i, d in zip(a["imsi"][box], dep[box]):
+            sims_of.setdefault(d, set()).add(int(i))
+        sims_of = {d: np.array(sorted(s), np.int64) for d, s in sims_of.items()}
+        rows = np.flatnonzero(box)
+        pick = rows[rng.random(len(rows)) < BANK_SHARE]
+        for r in pick.tolist():
+            pool = sims_of[dep[r]]
+            extra_t.append(int(a["time"][r]) + int(rng.integers(1, 300)))
+            extra_imsi.append(int(pool[rng.integers(0, len(pool))]))
+            extra_imei.append(int(a["imei"][r]))
+            extra_cell.append(int(a["cell"][r]))
+    t = np.concatenate([t, np.array(extra_t, np.int64)])
+    o = np.argsort(t, kind="stable")
+    return {"time": t[o], "imsi": np.concatenate([imsi, np.array(extra_imsi, np.int64)])[o],
+            "imei": np.concatenate([imei, np.array(extra_imei, np.int64)])[o],
+            "cell": np.concatenate([cell, np.array(extra_cell, np.int64)])[o],
+            "periodic": ~np.concatenate([box[on_map], np.ones(len(extra_t), bool)])[o],
+            "lte": np.flatnonzero(~on_map)}
+
+
+def registration_records(plan: dict, cells: np.ndarray, seed: int = 0, start: int = 0,
+                         stop: int | None = None, until: int | None = None) -> list:
+    """``(time_us, packet)`` of the MAP dialogues of plan rows ``start:stop``: per
+    registration sendAuthenticationInfo, updateLocation (IMEISV, LAI), checkIMEI (with
+    the IMSI); GPRS_SHARE of them an updateGprsLocation, PSI_SHARE a provideSubscriberInfo
+    answered with the cell; ordinary SIMs (``periodic``) then authenticate at each periodic
+    location update (every PERIODIC_S, at most PERIODIC_MAX, before ``until``)."""
+    from simbox.data.pcap_writer import parse_cell
+    from simbox.fastpath.events import decode_digits  # noqa: PLC0415
+    stop = len(plan["time"]) if stop is None else stop
+    rng = np.random.default_rng([seed, 19, start])
+    w = MapDialogues()
+    w.tid = (start * 16) & 0xFFFFFFFF
+    loc = {}
+    for k in range(start, stop):
+        t_us = int(plan["time"][k]) * 1_000_000 + int(rng.integers(0, 900_000))
+        imsi = decode_digits(plan["imsi"][k])
+        imei = decode_digits(plan["imei"][k]) if plan["imei"][k] else ""
+        c = int(plan["cell"][k])
+        if c not in loc:
+            p, lac, ci = parse_cell(str(cells[c]))
+            loc[c] = (lai_octets(p, lac), lai_octets(p, lac, ci & 0xFFFF))
+        lai, cgi = loc[c]
+        w.send_auth_info(t_us - 2_000_000, imsi)
+        w.update_location(t_us - 1_000_000, imsi, VLR_NUMBER, imei, lai)
+        if imei:
+            w.check_imei(t_us, imei, imsi, 0)
+        if rng.random() < GPRS_SHARE:
+            w.update_gprs_location(t_us + 3_000_000, imsi, SGSN_NUMBER, imei)
+        if rng.random() < PSI_SHARE:
+            w.provide_subscriber_info(t_us + int(rng.integers(60, 3600)) * 1_000_000, imsi, cgi,
+                                      imei)
+        if plan["periodic"][k]:
+            for j in range(1, PERIODIC_MAX + 1):
+                tp = t_us + j * PERIODIC_S * 1_000_000
+                if until is not None and tp // 1_000_000 >= until:
+                    break
+                w.send_auth_info(tp, imsi)
+    return w.records

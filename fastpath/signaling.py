@@ -5,8 +5,10 @@ Credit-Control-Request with an IMSI becomes one ``ATTACH`` event
 ``(time, imsi, imei, msisdn, cell)``; so does each GSM MAP UpdateLocation,
 UpdateGprsLocation, SendAuthenticationInfo and CheckIMEI (with an IMSI) and each
 answered ProvideSubscriberInfo / AnyTimeInterrogation with a location, over
-SIGTRAN (M3UA or M2PA, SCCP, TCAP).  The event's ``other`` column holds its
-source (:data:`SOURCES`); every other packet is counted and skipped, and
+SIGTRAN (M3UA or M2PA, SCCP, TCAP).  An ATTACH event's ``other`` column holds its
+source (:data:`SOURCES`) and, for MAP, its ``duration`` column the LAC + 1 of its location
+(0: unknown; LTE attaches: 0): a MAP location area without a cell (a LAI) is no cell
+(``cell`` -1); every other packet is counted and skipped, and
 truncated or malformed packets are counted, written to the rejects file with their
 packet number and byte offset, and skipped (see ``docs/input-formats-signaling.md``).
 
@@ -115,19 +117,17 @@ def cell_token(plmn: str, lac: int, ci: int) -> str:
 def _cell_codes(cells: CellDict, plmn, lac, ci) -> np.ndarray:
     """CellDict codes (-1 = no cell) of the locations, formatting each distinct one once."""
     out = np.full(len(ci), -1, np.int32)
-    has = ((ci >= 0) | (lac >= 0)) & (plmn > 0)
+    has = ci >= 0                    # a location area without a cell (a MAP LAI) is no cell
     if not has.any():
         return out
     p, l, c = plmn[has], lac[has].astype(np.int64), ci[has]
     pu, pinv = np.unique(p, return_inverse=True)
-    key = (pinv.astype(np.int64) << 45) | ((l + 1) << 28) | (c & 0xFFFFFFF)      # -1: 0xFFFFFFF
+    key = (pinv.astype(np.int64) << 45) | ((l + 1) << 28) | c
     ku, kinv = np.unique(key, return_inverse=True)
     codes = np.empty(len(ku), np.int32)
     for j, k in enumerate(ku.tolist()):
         plmn_s = str(int(pu[k >> 45]))[1:]
-        c = k & 0xFFFFFFF
-        codes[j] = cells.code(cell_token(plmn_s, ((k >> 28) & 0x1FFFF) - 1,
-                                         -1 if c == 0xFFFFFFF else c))
+        codes[j] = cells.code(cell_token(plmn_s, ((k >> 28) & 0x1FFFF) - 1, k & 0xFFFFFFF))
     out[has] = codes[kinv]
     return out
 
@@ -215,10 +215,13 @@ class _Reader:
         s.clear()
         if self.keep_rows is not None:
             self.keep_rows.append(rows)
+        source = _SOURCE_OF_KIND[rows["kind"]]
         return EventBatch({
             "rtype": np.full(n, int(RecordType.ATTACH), np.uint8), "time": rows["time"],
             "imsi": rows["imsi"], "imei": rows["imei"], "msisdn": rows["msisdn"],
-            "other": _SOURCE_OF_KIND[rows["kind"]], "duration": np.zeros(n, np.int32),
+            "other": source,
+            "duration": np.where((source > 0) & (rows["lac"] >= 0), rows["lac"] + 1,
+                                 0).astype(np.int32),
             "cell": _cell_codes(self.cells, rows["plmn"], rows["lac"], rows["ci"]),
         }, source=src.name)
 

@@ -115,6 +115,8 @@ def test_events_carry_their_source_and_lai_token(tmp_path):
     assert c["other"].tolist() == [SOURCES[k] for k in ("map_ul", "map_ugl", "map_sai",
                                                          "map_check_imei", "map_psi")]
     assert c["other"].tolist() == [1, 1, 2, 3, 4]
+    assert c["duration"].tolist() == [1235, 0, 0, 0, 65536]        # LAC + 1
+    assert c["cell"][0] == -1 and c["cell"][4] >= 0                # a LAI alone is no cell
     assert counts["no_imsi"] == 1 and counts["packets"] == 12 and counts["events"] == 5
     df = decode_signaling(path)
     assert df["source"].tolist() == ["map_registration", "map_registration", "map_auth",
