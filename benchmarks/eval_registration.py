@@ -35,6 +35,7 @@ import pandas as pd
 
 CUTS_H = (1, 2, 3, 4, 6, 8, 12, 18, 24, 36, 48, 72)
 TARGET = 0.99
+LEGIT = 2          # column of "legit" in Model.predict_proba (training.labels.CLASSES)
 
 
 def parse_range(s: str) -> list[int]:
@@ -104,7 +105,10 @@ def main(argv=None):
     ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--workdir", type=pathlib.Path)
     args = ap.parse_args(argv)
+    from simbox.training.labels import CLASSES
     from simbox.training.model import Model
+    legit = CLASSES.index("legit")
+    assert legit == LEGIT
     work = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="eval-reg-"))
     work.mkdir(parents=True, exist_ok=True)
     names = registration_names()
@@ -131,7 +135,7 @@ def main(argv=None):
             continue
         m = Model(feature_names=names, calibration_folds=3, random_state=0).fit(
             X[tr], y[tr], groups=g[tr])
-        oof[te] = 1 - m.predict_proba(X[te])[:, list(("simbox", "cardfarm", "legit")).index("legit")]
+        oof[te] = 1 - m.predict_proba(X[te])[:, legit]
     fraud_tr = y != "legit"
     thr = None
     for t in np.unique(oof)[::-1]:
@@ -149,7 +153,7 @@ def main(argv=None):
     rows, pooled, hours = [], [], []
     for w in parse_range(args.heldout):
         f, cls, on_map, (batches, cd, cells, truth) = frame(w, args, work)
-        s = 1 - model.predict_proba(f.loc[on_map, names])[:, 2]
+        s = 1 - model.predict_proba(f.loc[on_map, names])[:, legit]
         c = cls[on_map].to_numpy()
         flag = s >= thr
         box, fraud = c == "simbox", c != "legit"
@@ -208,7 +212,7 @@ def hours_to_flag(model, names, thr, batches, cd, cells, truth, box_imsis):
             seen = [i for i in f.index if i in dep.index]
             if not seen:
                 continue
-            s = pd.Series(1 - model.predict_proba(f.loc[seen, names])[:, 2], index=seen)
+            s = pd.Series(1 - model.predict_proba(f.loc[seen, names])[:, LEGIT], index=seen)
             for d in [d for d in open_ if cut[d] == until]:
                 mine = [i for i in seen if dep[i] == d]
                 if mine and (s[mine] >= thr).mean() >= 0.5:
