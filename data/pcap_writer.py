@@ -282,9 +282,9 @@ def write_signaling(net, out_dir, progress=None) -> dict:
     a = net.attaches
     tokens = np.asarray(net.cells["cell_id"], dtype=object)
     path = pathlib.Path(out_dir) / "signaling.pcap"
-    plan = registration_plan(net, getattr(net, "seed", 0))
+    plan = registration_plan(net, net.seed)
     lte, mt = plan["lte"], plan["time"]
-    until = int(getattr(net, "end", 0)) or None
+    until = int(net.end)
     with AttachPcapWriter(path) as w:
         j = 0
         for start in range(0, max(len(lte), 1), CHUNK):
@@ -294,7 +294,7 @@ def write_signaling(net, out_dir, progress=None) -> dict:
             recs = w.packets(np.asarray(a.time[sl]).tolist(), decode_array(a.imsi[sl]),
                              decode_array(a.imei[sl]), decode_array(a.msisdn[sl]),
                              tokens[a.cell[sl]])
-            recs += registration_records(plan, tokens, getattr(net, "seed", 0), j, j2, until)
+            recs += registration_records(plan, tokens, net.seed, j, j2, until)
             recs.sort(key=lambda r: r[0])
             w.fh.write(b"".join(w.record(t, d) for t, d in recs))
             w.packets_written(len(recs))

@@ -21,7 +21,8 @@ import struct
 
 import numpy as np
 
-from simbox.data.pcap_writer import _ones_sum, _tbcd, plmn_octets
+from simbox.data.pcap_writer import PCAP_HEADER, _ones_sum, _tbcd, parse_cell, plmn_octets
+from simbox.fastpath.events import decode_digits, encode_digits
 
 OP_UL, OP_UGL, OP_SAI, OP_CHECK_IMEI, OP_PSI = 2, 23, 56, 43, 70
 # MAP application contexts (0.4.0.0.1.0.<ac>.3) of each operation
@@ -269,7 +270,6 @@ def pcap_records(records) -> bytes:
 
 def write_map_pcap(path, records) -> int:
     """Write ``(time_us, packet)`` records as a classic pcap (Ethernet); returns packets."""
-    from simbox.data.pcap_writer import PCAP_HEADER
     with open(path, "wb") as fh:
         fh.write(PCAP_HEADER)
         fh.write(pcap_records(records))
@@ -312,7 +312,6 @@ def registration_plan(net, seed: int = 0) -> dict:
     """
     a = net.attaches.columns()
     truth = net.truth
-    from simbox.fastpath.events import encode_digits  # noqa: PLC0415 (data -> fastpath is allowed)
     code = {encode_digits(i): (c, d) for i, c, d in zip(truth["imsi"], truth["class"],
                                                          truth["deployment_id"])}
     cls = np.array([code.get(int(i), ("legit", ""))[0] for i in a["imsi"]], dtype=object)
@@ -353,8 +352,6 @@ def registration_records(plan: dict, cells: np.ndarray, seed: int = 0, start: in
     the IMSI); GPRS_SHARE of them an updateGprsLocation, PSI_SHARE a provideSubscriberInfo
     answered with the cell; ordinary SIMs (``periodic``) then authenticate at each periodic
     location update (every PERIODIC_S, at most PERIODIC_MAX, before ``until``)."""
-    from simbox.data.pcap_writer import parse_cell
-    from simbox.fastpath.events import decode_digits  # noqa: PLC0415
     stop = len(plan["time"]) if stop is None else stop
     rng = np.random.default_rng([seed, 19, start])
     w = MapDialogues()
