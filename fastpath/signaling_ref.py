@@ -58,7 +58,11 @@ def imeisv_octets(b: bytes) -> str:
     try:
         return digits(b, 14, 16)
     except Malformed:
-        pass
+        return tbcd(b, 14, 16)
+
+
+def tbcd(b: bytes, lo: int, hi: int) -> str:
+    """Digits of TBCD octets (low nibble first, a final F filler), ``lo`` to ``hi`` of them."""
     out = []
     for i, x in enumerate(b):
         for k, d in enumerate((x & 15, x >> 4)):
@@ -66,8 +70,8 @@ def imeisv_octets(b: bytes) -> str:
                 break
             out.append(d)
     if any(d > 9 for d in out):
-        raise Malformed("bad IMEISV")
-    return digits("".join(map(str, out)), 14, 16)
+        raise Malformed("bad TBCD digits")
+    return digits("".join(map(str, out)), lo, hi)
 
 
 def _empty(kind, packet, t):

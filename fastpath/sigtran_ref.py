@@ -15,7 +15,7 @@ For tests and the benchmark only (~1-2 thousand messages/s).
 """
 from __future__ import annotations
 
-from simbox.fastpath.signaling_ref import Malformed, plmn
+from simbox.fastpath.signaling_ref import Malformed, plmn, tbcd
 
 OPS = {2: "map_ul", 23: "map_ugl", 56: "map_sai", 43: "map_check_imei", 70: "map_psi",
        71: "map_ati"}
@@ -26,18 +26,6 @@ def _mods():
     from pycrate_asn1dir import TCAP_MAPv2v3  # lazy: pycrate's ASN.1 tables (~0.2 s), tests only
     from pycrate_mobile import SCCP, SIGTRAN  # lazy: as above
     return TCAP_MAPv2v3, SCCP, SIGTRAN
-
-
-def tbcd(b: bytes, lo: int, hi: int) -> str:
-    out = []
-    for i, x in enumerate(b):
-        for k, d in enumerate((x & 15, x >> 4)):
-            if d == 15 and k == 1 and i == len(b) - 1:
-                break
-            out.append(d)
-    if any(d > 9 for d in out) or not lo <= len(out) <= hi:
-        raise Malformed("bad TBCD digits")
-    return "".join(map(str, out))
 
 
 def _location(out: dict, octets: bytes):
