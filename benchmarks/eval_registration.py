@@ -10,7 +10,8 @@ simulated with ``--signaling`` (GSM MAP over SIGTRAN for SIM boxes and 30% of th
 population, LTE for the others); its features come from the capture alone (no CDRs:
 ``compute_features([], signaling=...)``).  A model (``training.model.Model``, the
 library's calibrated booster) is fitted on the *registration features* only (group
-``registration`` of the registry) of the training worlds (seeds < 1000); its threshold
+``registration`` of the registry; ``--features signaling``: every feature a signaling
+capture alone gives, device and mobility ones too) of the training worlds (seeds < 1000); its threshold
 is the lowest fraud score at which the training worlds' out-of-fold precision is
 >= 0.99.  Held-out worlds (seeds >= 1000, never used for tuning) are scored with it.
 
@@ -43,9 +44,15 @@ def parse_range(s: str) -> list[int]:
     return list(range(int(a), int(b or a) + 1))
 
 
-def registration_names() -> list[str]:
+def model_names(which: str) -> list[str]:
+    """``registration``: the registry's registration group; ``signaling``: every model
+    feature a signaling capture alone gives values to (the registry minus absolute times:
+    device, mobility and time features come from the attach events too)."""
     from simbox.features.registry import REGISTRY
-    return [f.name for f in REGISTRY if f.group == "registration"]
+    from simbox.training.schema import registry_schema
+    if which == "registration":
+        return [f.name for f in REGISTRY if f.group == "registration"]
+    return registry_schema()[0]
 
 
 def world_capture(w: int, a, work: pathlib.Path):
@@ -104,6 +111,9 @@ def main(argv=None):
     ap.add_argument("--subscribers", type=int, default=8000)
     ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--workdir", type=pathlib.Path)
+    ap.add_argument("--features", choices=("registration", "signaling"), default="registration",
+                    help="the model's inputs: the registration group, or every feature of a "
+                         "signaling-only input")
     args = ap.parse_args(argv)
     from simbox.training.labels import CLASSES
     from simbox.training.model import Model
@@ -111,7 +121,7 @@ def main(argv=None):
     assert legit == LEGIT
     work = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="eval-reg-"))
     work.mkdir(parents=True, exist_ok=True)
-    names = registration_names()
+    names = model_names(args.features)
     t0 = time.monotonic()
     Xs, ys, groups = [], [], []
     for w in parse_range(args.train):
@@ -146,7 +156,7 @@ def main(argv=None):
     model.fit(X, y, groups=g)
     model.threshold = thr
     p, r, _, _ = precision_recall(oof >= thr, fraud_tr)
-    print(f"\nmodel: {len(names)} registration features, {len(y):,} training SIMs "
+    print(f"\nmodel: {len(names)} {args.features} features, {len(y):,} training SIMs "
           f"({int(fraud_tr.sum())} fraud) of worlds {args.train}; threshold {thr:.4f} "
           f"(out-of-fold precision {p:.3f}, recall {r:.3f})")
 
@@ -169,7 +179,7 @@ def main(argv=None):
     sc, cl = P["score"].to_numpy(), P["class"].to_numpy()
     pb, rb, _, _ = precision_recall(sc >= thr, cl == "simbox")
     pf, rf, tpf, fpf = precision_recall(sc >= thr, cl != "legit")
-    print("\nheld-out worlds (SIMs with MAP registration signaling; registration features only)")
+    print(f"\nheld-out worlds (SIMs with MAP registration signaling; {args.features} features)")
     print(f"{'world':>6} {'SIMs':>7} {'box SIMs':>8} {'fraud':>6} {'precision':>9} {'recall':>7} "
           f"{'box recall':>10} {'FP':>4} {'best recall @P>=0.99':>21} {'fraud on LTE only':>17}")
     for w, n, nb, nf, p_, r_, rb_, fp_, br, lte in rows:
