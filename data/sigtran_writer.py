@@ -26,7 +26,7 @@ from simbox.fastpath.events import decode_digits, encode_digits
 
 OP_UL, OP_UGL, OP_SAI, OP_CHECK_IMEI, OP_PSI = 2, 23, 56, 43, 70
 # MAP application contexts (0.4.0.0.1.0.<ac>.3) of each operation
-AC = {OP_UL: 1, OP_UGL: 32, OP_SAI: 14, OP_CHECK_IMEI: 11, OP_PSI: 28}
+AC = {OP_UL: 1, OP_UGL: 32, OP_SAI: 14, OP_CHECK_IMEI: 13, OP_PSI: 28}
 DIALOGUE_AS = bytes.fromhex("00118605010101")   # 0.0.17.773.1.1.1 (dialogue-as-id)
 SSN_HLR, SSN_VLR, SSN_MSC, SSN_EIR, SSN_SGSN = 6, 7, 8, 9, 149
 # point codes, IP addresses of the nodes

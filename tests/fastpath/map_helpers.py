@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from simbox.data import sigtran_writer as W
 
 MS = "MAP-MS-DataTypes"
-AC = {2: 1, 23: 32, 56: 14, 43: 11, 70: 28, 71: 29}
+AC = {2: 1, 23: 32, 56: 14, 43: 13, 70: 28, 71: 29}
 STATUS = ("whiteListed", "blackListed", "greyListed")
 
 

@@ -238,6 +238,12 @@ def test_tshark_dissects_the_simulator_writer(tmp_path, transport, sccp):
     path = tmp_path / "w.pcap"
     _writer_capture(path, transport, sccp)
     _check_tshark(path)
+    # each dialogue in the application context of its operation (TS 29.002 17.3.2)
+    ac = {(ln[3], ln[4]) for ln in tshark_fields(path, "tcap.application_context_name",
+                                                 "gsm_old.localValue") if ln[3]}
+    assert ac == {("0.4.0.0.1.0.1.3", "2"), ("0.4.0.0.1.0.32.3", "23"),
+                  ("0.4.0.0.1.0.14.3", "56"), ("0.4.0.0.1.0.13.3", "43"),
+                  ("0.4.0.0.1.0.28.3", "70")}
 
 
 def test_tshark_dissects_pycrate_encoded_dialogues(tmp_path):
