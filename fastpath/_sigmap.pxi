@@ -322,14 +322,98 @@ cdef inline int64_t tx_key(int64_t tid, int64_t pc) noexcept:
     return (<int64_t>1 << 62) | (pc << 32) | tid
 
 
+cdef int tcap_invoke(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, int mtype,
+                     int64_t otid, Mtp* mtp, int64_t t, int64_t pkt_no,
+                     int64_t file_offset) except -1:
+    """An Invoke after its invokeID, in [q, end): (linkedID [0]), the local operation code,
+    the MAP argument -> its event; a Begin's checkIMEI / PSI / ATI waits for its answer
+    (PSI / ATI events come with the answer).  Returns 1 when the component is not valid
+    TCAP (a reject is added), else 0."""
+    cdef int tag, op, kind
+    cdef Py_ssize_t l, v, slot
+    cdef int64_t key
+    cdef Msg m
+    v = ber(b, q, end, &tag, &l) if q < end else -1
+    if v >= 0 and tag == 0x80:                       # linkedID
+        q = v + l
+        v = ber(b, q, end, &tag, &l) if q < end else -1
+    if v >= 0 and tag == 0x06:
+        s.v_counts[C_MAP_OTHER] += 1                 # a global (OID) operation code
+        return 0
+    if v < 0 or tag != 0x02 or l < 1 or l > 2:
+        add_reject(s, R_TCAP, (<int64_t>F_TCAP << 32) | 0xA1, pkt_no, file_offset)
+        return 1
+    op = b[v] if l == 1 else <int>be16(b, v)
+    msg_init(&m)
+    kind = map_invoke(&m, b, v + l, end, op)
+    if m.reason:
+        add_reject(s, m.reason, m.field, pkt_no, file_offset)
+        return 0
+    if kind == 0:
+        s.v_counts[C_MAP_OTHER] += 1
+        return 0
+    if (kind == KIND_MAP_PSI or kind == KIND_MAP_ATI or kind == KIND_MAP_CHECK_IMEI) and \
+            mtype == 0x62 and otid >= 0:
+        key = tx_key(otid, mtp.opc)
+        slot = tx_slot(key)
+        s.v_tx_key[slot] = key
+        s.v_tx_kind[slot] = kind
+        s.v_tx_imsi[slot] = m.imsi
+        s.v_tx_msisdn[slot] = m.msisdn
+        s.v_tx_row[slot] = s.n if m.imsi > 0 else -1
+        s.v_tx_packet[slot] = pkt_no
+    if kind != KIND_MAP_PSI and kind != KIND_MAP_ATI:
+        emit(s, &m, kind, t, pkt_no)
+    return 0
+
+
+cdef int tcap_result(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, int ctag,
+                     int64_t dtid, Mtp* mtp, int64_t t, int64_t pkt_no,
+                     int64_t file_offset) except -1:
+    """A ReturnResult (last: ``ctag`` 0xA2, not last: 0xA7) after its invokeID, in [q, end),
+    answering a pending Begin (found by DTID and DPC): the equipment status of a checkIMEI,
+    the PSI / ATI event with the answer's location.  Returns 1 when the component is not
+    valid TCAP (a reject is added), else 0."""
+    cdef int tag, op, kind
+    cdef Py_ssize_t l, v, lo, vo, slot
+    cdef int64_t key
+    cdef Msg m
+    if q >= end or dtid < 0:
+        return 0
+    key = tx_key(dtid, mtp.dpc)
+    slot = tx_slot(key)
+    if s.v_tx_key[slot] != key:
+        return 0
+    kind = s.v_tx_kind[slot]
+    op = OP_CHECK_IMEI if kind == KIND_MAP_CHECK_IMEI else OP_PSI if kind == KIND_MAP_PSI else OP_ATI
+    v = ber(b, q, end, &tag, &l)                     # SEQUENCE { opcode, result }
+    vo = ber(b, v, v + l, &tag, &lo) if v >= 0 and tag == 0x30 else -1
+    if vo < 0 or tag != 0x02:
+        add_reject(s, R_TCAP, (<int64_t>F_TCAP << 32) | ctag, pkt_no, file_offset)
+        return 1
+    msg_init(&m)
+    map_result(&m, b, vo + lo, v + l, op)
+    if m.reason:
+        add_reject(s, m.reason, m.field, pkt_no, file_offset)
+        return 0
+    if kind == KIND_MAP_CHECK_IMEI:
+        slot_status(s, slot, m.status)
+    elif m.lac >= 0 or m.imei > 0:
+        m.imsi = s.v_tx_imsi[slot]
+        m.msisdn = s.v_tx_msisdn[slot]
+        emit(s, &m, kind, t, pkt_no)
+    if ctag == 0xA2:
+        s.v_tx_key[slot] = 0
+    return 0
+
+
 cdef int tcap(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, Mtp* mtp,
               int64_t t, int64_t pkt_no, int64_t file_offset) except -1:
-    """A TCAP message in [q, end) (the SCCP user data)."""
-    cdef int tag, mtype, ctag, op, kind, k
-    cdef Py_ssize_t l, v, e, cl, cv, ce, pl, pv, slot
+    """A TCAP message in [q, end) (the SCCP user data): its transaction ids, then each
+    component of its component portion (Invoke, ReturnResult; others skipped)."""
+    cdef int tag, mtype, ctag, k
+    cdef Py_ssize_t l, v, e, cl, cv, ce, pl, pv, nxt
     cdef int64_t otid = -1, dtid = -1, key, tcf = <int64_t>F_TCAP << 32
-    cdef Py_ssize_t nxt
-    cdef Msg m
     v = ber(b, q, end, &mtype, &l)
     if v < 0:
         return add_reject(s, R_TCAP, tcf, pkt_no, file_offset)
@@ -354,7 +438,7 @@ cdef int tcap(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, Mtp* m
             else:
                 dtid = key
         elif tag == 0x6C:                            # component portion
-            ce = v + l
+            ce = nxt
             cv = v
             while cv < ce:
                 pv = ber(b, cv, ce, &ctag, &cl)
@@ -363,76 +447,15 @@ cdef int tcap(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, Mtp* m
                 cv = pv + cl
                 if ctag != 0xA1 and ctag != 0xA2 and ctag != 0xA7:
                     continue                          # ReturnError, Reject
-                # invokeID, (linkedID [0]), then the operation code: INTEGER (local)
-                op = -1
-                pl = 0
-                pv = ber(b, pv, cv, &tag, &pl) if pv < cv else -1
+                pv = ber(b, pv, cv, &tag, &pl) if pv < cv else -1        # invokeID
                 if pv < 0 or tag != 0x02:
                     return add_reject(s, R_TCAP, tcf | ctag, pkt_no, file_offset)
-                pv += pl
                 if ctag == 0xA1:
-                    v = ber(b, pv, cv, &tag, &pl) if pv < cv else -1
-                    if v >= 0 and tag == 0x80:       # linkedID
-                        pv = v + pl
-                        v = ber(b, pv, cv, &tag, &pl) if pv < cv else -1
-                    if v < 0 or tag != 0x02 or pl < 1 or pl > 2:
-                        if v >= 0 and tag == 0x06:
-                            s.v_counts[C_MAP_OTHER] += 1     # a global (OID) operation code
-                            continue
-                        return add_reject(s, R_TCAP, tcf | ctag, pkt_no, file_offset)
-                    op = b[v] if pl == 1 else <int>be16(b, v)
-                    pv = v + pl
-                    msg_init(&m)
-                    kind = map_invoke(&m, b, pv, cv, op)
-                    if m.reason:
-                        add_reject(s, m.reason, m.field, pkt_no, file_offset)
-                        continue
-                    if kind == 0:
-                        s.v_counts[C_MAP_OTHER] += 1
-                        continue
-                    if kind == KIND_MAP_PSI or kind == KIND_MAP_ATI or kind == KIND_MAP_CHECK_IMEI:
-                        if mtype == 0x62 and otid >= 0:
-                            key = tx_key(otid, mtp.opc)
-                            slot = tx_slot(key)
-                            s.v_tx_key[slot] = key
-                            s.v_tx_kind[slot] = kind
-                            s.v_tx_imsi[slot] = m.imsi
-                            s.v_tx_msisdn[slot] = m.msisdn
-                            s.v_tx_row[slot] = s.n if m.imsi > 0 else -1
-                            s.v_tx_packet[slot] = pkt_no
-                    if kind != KIND_MAP_PSI and kind != KIND_MAP_ATI:
-                        emit(s, &m, kind, t, pkt_no)
-                else:
-                    # ReturnResult: the answer of a pending Begin (End / Continue, DTID)
-                    if pv >= cv or dtid < 0 or mtype == 0x62:
-                        continue
-                    key = tx_key(dtid, mtp.dpc)
-                    slot = tx_slot(key)
-                    if s.v_tx_key[slot] != key:
-                        continue
-                    kind = s.v_tx_kind[slot]
-                    op = (OP_CHECK_IMEI if kind == KIND_MAP_CHECK_IMEI
-                          else OP_PSI if kind == KIND_MAP_PSI else OP_ATI)
-                    v = ber(b, pv, cv, &tag, &pl)
-                    if v < 0 or tag != 0x30:
-                        return add_reject(s, R_TCAP, tcf | ctag, pkt_no, file_offset)
-                    pv = v
-                    v = ber(b, pv, pv + pl, &tag, &l)          # the operation code
-                    if v < 0 or tag != 0x02:
-                        return add_reject(s, R_TCAP, tcf | ctag, pkt_no, file_offset)
-                    msg_init(&m)
-                    map_result(&m, b, v + l, pv + pl, op)
-                    if m.reason:
-                        add_reject(s, m.reason, m.field, pkt_no, file_offset)
-                        continue
-                    if kind == KIND_MAP_CHECK_IMEI:
-                        slot_status(s, slot, m.status)
-                    elif m.lac >= 0 or m.imei > 0:
-                        m.imsi = s.v_tx_imsi[slot]
-                        m.msisdn = s.v_tx_msisdn[slot]
-                        emit(s, &m, kind, t, pkt_no)
-                    if ctag == 0xA2:
-                        s.v_tx_key[slot] = 0
+                    if tcap_invoke(s, b, pv + pl, cv, mtype, otid, mtp, t, pkt_no, file_offset):
+                        return 0
+                elif mtype != 0x62 and tcap_result(s, b, pv + pl, cv, ctag, dtid, mtp, t,
+                                                   pkt_no, file_offset):
+                    return 0
         q = nxt
     return 0
 
