@@ -264,3 +264,22 @@ def test_tshark_dissects_pycrate_encoded_dialogues(tmp_path):
     assert rows(path) == expected
     theirs = _check_tshark(path)
     assert sum(v for (k, _), v in theirs.items() if k == "imsi") >= 40
+
+
+def test_tshark_reads_the_simulated_network_as_simbox_does(tmp_path):
+    """``simulate --signaling``: every MAP packet dissects without error, and the IMSIs and
+    IMEIs of its requests are the ones simbox reads."""
+    from simbox.data.simulate import simulate
+    simulate(400, 1, "mixed", 3, tmp_path / "sim", signaling=True)
+    pcap = tmp_path / "sim" / "signaling.pcap"
+    map_only = tmp_path / "map.pcap"
+    df = decode_signaling(pcap)
+    mp = df[df.kind.str.startswith("map_")]
+    assert len(mp) > 100 and set(mp.kind) >= {"map_ul", "map_sai", "map_check_imei"}
+    if TSHARK is None:
+        pytest.skip("tshark is not installed (.ci/run installs Debian's tshark)")
+    subprocess.run([TSHARK, "-r", str(pcap), "-Y", "sctp", "-w", str(map_only)],
+                   capture_output=True, check=True)
+    theirs = _check_tshark(map_only)
+    assert sum(v for (k, _), v in theirs.items() if k == "imsi") >= len(mp[~mp.kind.isin(
+        ["map_psi", "map_ati"])])
