@@ -61,14 +61,14 @@ def build_capture(path, packets, subscribers, days, seed):
     reps = 0
     t0 = time.perf_counter()
     with AttachPcapWriter(path) as w:
-        while w.packets < packets:
+        while w.written < packets:
             for s in range(0, len(t), 100_000):
                 sl = slice(s, s + 100_000)
                 w.write((t[sl] + reps * span).tolist(), imsi_s[sl], imei_s[sl], msisdn_s[sl], cells[sl])
-                if w.packets >= packets:
+                if w.written >= packets:
                     break
             reps += 1
-        n = w.packets
+        n = w.written
     return n, time.perf_counter() - t0, f"{note}, written {reps}x"
 
 

@@ -161,10 +161,19 @@ class AttachPcapWriter:
         self.t = _Templates()
         self.seq = 0
         self.tcp_seq = 1
-        self.packets = 0
+        self.written = 0
 
     def write(self, time, imsi, imei, msisdn, cells):
         """Write attaches given as arrays: time (epoch s), digit strings, cell tokens."""
+        out = [self.record(t, data) for t, data in self.packets(time, imsi, imei, msisdn, cells)]
+        self.fh.write(b"".join(out))
+        self.packets_written(len(out))
+
+    def packets_written(self, n: int):
+        self.written += n
+
+    def packets(self, time, imsi, imei, msisdn, cells) -> list:
+        """``(time_us, packet)`` of attaches given as in :meth:`write` (not written)."""
         out = []
         cell_cache = {}
         for t, i, e, m, c in zip(time, imsi, imei, msisdn, cells):
@@ -173,14 +182,14 @@ class AttachPcapWriter:
                 cell_cache[c] = (plmn_octets(p), lac.to_bytes(2, "big"),
                                  (ci & 0x0FFFFFFF).to_bytes(4, "big"))
             plmn, tac, eci = cell_cache[c]
-            t = int(t)
-            out.append(self._record(t, ULR_USEC, self._ulr(i, e, plmn)))
-            out.append(self._record(t, CSR_USEC, self._csr(i, e, m, plmn, tac, eci)))
-        self.fh.write(b"".join(out))
-        self.packets += len(out)
+            t = int(t) * 1_000_000
+            out.append((t + ULR_USEC, self._ulr(i, e, plmn)))
+            out.append((t + CSR_USEC, self._csr(i, e, m, plmn, tac, eci)))
+        return out
 
-    def _record(self, t, usec, data):
-        return struct.pack("<IIII", t, usec, len(data), len(data)) + data
+    @staticmethod
+    def record(t_us, data):
+        return struct.pack("<IIII", t_us // 1_000_000, t_us % 1_000_000, len(data), len(data)) + data
 
     def _csr(self, imsi, imei, msisdn, plmn, tac, eci):
         tpl, off = self.t.csr(len(imsi), len(msisdn), len(imei))
@@ -258,15 +267,40 @@ def write_attach_pcap(path, time, imsi, imei, msisdn, cells, progress=None) -> i
                     decode_array(msisdn[sl]), cells[sl])
             if progress is not None:
                 progress(sl.stop - sl.start)
-        return w.packets
+        return w.written
 
 
 def write_signaling(net, out_dir, progress=None) -> dict:
-    """Simulator writer: ``signaling.pcap`` from ``net.attaches`` (``cell`` = row of ``net.cells``)."""
+    """Simulator writer: ``signaling.pcap`` from ``net.attaches`` (``cell`` = row of ``net.cells``).
+
+    The registrations of subscribers on 2G/3G (SIM boxes, part of the population) are
+    GSM MAP over SIGTRAN dialogues (``data/sigtran_writer.py``: authentication, location
+    updates, CheckIMEI, the SIM bank's rotation, periodic updates); the others LTE attaches
+    (Diameter S6a + GTPv2-C).  Packets in time order within each chunk of attaches.
+    """
+    from simbox.data.sigtran_writer import registration_plan, registration_records
     a = net.attaches
     tokens = np.asarray(net.cells["cell_id"], dtype=object)
     path = pathlib.Path(out_dir) / "signaling.pcap"
-    write_attach_pcap(path, a.time, a.imsi, a.imei, a.msisdn, tokens[a.cell], progress)
+    plan = registration_plan(net, net.seed)
+    lte, mt = plan["lte"], plan["time"]
+    until = int(net.end)
+    with AttachPcapWriter(path) as w:
+        j = 0
+        for start in range(0, max(len(lte), 1), CHUNK):
+            sl = lte[start:start + CHUNK]
+            last = start + CHUNK >= len(lte)
+            j2 = len(mt) if last else int(np.searchsorted(mt, a.time[sl[-1]], "right"))
+            recs = w.packets(np.asarray(a.time[sl]).tolist(), decode_array(a.imsi[sl]),
+                             decode_array(a.imei[sl]), decode_array(a.msisdn[sl]),
+                             tokens[a.cell[sl]])
+            recs += registration_records(plan, tokens, net.seed, j, j2, until)
+            recs.sort(key=lambda r: r[0])
+            w.fh.write(b"".join(w.record(t, d) for t, d in recs))
+            w.packets_written(len(recs))
+            if progress is not None:
+                progress(len(sl) + j2 - j)
+            j = j2
     return {"signaling": path}
 
 

@@ -13,6 +13,7 @@ class Counts(TypedDict):
     cell: int
     site: int
     move: int
+    reg: int
 
 def reduce_partition(
     events: Mapping[str, np.ndarray],      # IN: rtype, time, imei, msisdn, other, duration, cell

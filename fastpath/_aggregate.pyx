@@ -16,6 +16,8 @@ full event key, drops exact duplicates and computes every kernel quantity of
 ``reduce_sites``    IMSI-site pairs, main site (from the distinct cells)
 ``reduce_devices``  IMSI-IMEI pairs, main IMEI, IMEI changes
 ``reduce_moves``    moves: site changes between runs of events at one site
+``reduce_registrations``  MAP registrations, authentication bursts, idle
+                    registrations, the reg_* table (``_aggregate_registration.pxi``)
 ==================  =========================================================
 
 Kernels trust their inputs: the wrapper checks shapes and dtypes and allocates the
@@ -45,6 +47,7 @@ SLOTS = (
     "moc_gap_cv", "moc_gap_lt30_share", "moc_max_per_hour", "n_imeis", "imei_changes",
     "main_imei_share", "first_seen", "last_seen", "moc_weekend_share", "moc_office_share",
     "moc_evening_share", "mtc_callback_share", "moc_called_back_share", "in_intl_share",
+    "n_registrations", "auth_max_per_hour", "reg_idle_share",
 )
 
 cdef enum Slot:
@@ -56,7 +59,8 @@ cdef enum Slot:
     S_MOC_NIGHT_SHARE, S_NIGHT_SHARE, S_HOUR_ENTROPY, S_MOC_GAP_MEDIAN, S_MOC_GAP_P10,
     S_MOC_GAP_CV, S_MOC_GAP_LT30_SHARE, S_MOC_MAX_PER_HOUR, S_N_IMEIS, S_IMEI_CHANGES,
     S_MAIN_IMEI_SHARE, S_FIRST_SEEN, S_LAST_SEEN, S_MOC_WEEKEND_SHARE, S_MOC_OFFICE_SHARE,
-    S_MOC_EVENING_SHARE, S_MTC_CALLBACK_SHARE, S_MOC_CALLED_BACK_SHARE, S_IN_INTL_SHARE, N_SLOTS
+    S_MOC_EVENING_SHARE, S_MTC_CALLBACK_SHARE, S_MOC_CALLED_BACK_SHARE, S_IN_INTL_SHARE,
+    S_N_REGISTRATIONS, S_AUTH_MAX_PER_HOUR, S_REG_IDLE_SHARE, N_SLOTS
 
 assert len(SLOTS) == N_SLOTS
 
@@ -178,6 +182,7 @@ cdef struct Counts:
     int64_t cell         # IMSI-cell pairs written to cell_*
     int64_t site         # IMSI-site pairs written to site_*
     int64_t move         # moves written to move_*
+    int64_t reg          # MAP registration rows written to reg_*
 
 
 @cython.final
@@ -229,6 +234,10 @@ cdef class Arrays:
     cdef int32_t[::1] move_from
     cdef int32_t[::1] move_to
     cdef int64_t[::1] move_time
+    cdef int32_t[::1] reg_row             # MAP registrations (reduce_registrations)
+    cdef int64_t[::1] reg_imei
+    cdef int64_t[::1] reg_time
+    cdef int32_t[::1] reg_lac             # LAC + 1, 0 = unknown
     cdef Counts n
 
 
@@ -354,6 +363,7 @@ cdef int scratch_blocks(Scratch* w, Arrays a) except -1:
 # --------------------------------------------------------------------------- blocks
 
 include "_aggregate_blocks.pxi"
+include "_aggregate_registration.pxi"
 
 
 cdef int reduce_groups(Arrays a, Scratch* w) except -1 nogil:
@@ -376,6 +386,7 @@ cdef int reduce_groups(Arrays a, Scratch* w) except -1 nogil:
         reduce_sites(a, &s, w)
         reduce_devices(a, &s, w)
         reduce_moves(a, &s, w)
+        reduce_registrations(a, &s, w)
     return 0
 
 
@@ -395,7 +406,7 @@ def reduce_partition(events, const int32_t[::1] ids, tz, cells, const int32_t[::
     OUT ``out``: the arrays named as the fields of aggregate.Reduced, allocated by the
     caller: per IMSI ``feats`` (IMSIs x columns), ``hours`` (IMSIs x 24), ``msisdn``,
     ``main_imei``, ``main_cell``, ``main_site``; the tables ``dev_*``, ``cell_*``,
-    ``site_*``, ``move_*`` with room for one row per event.
+    ``site_*``, ``move_*``, ``reg_*`` with room for one row per event.
     IN/OUT, optional ``ev_buf``: scratch of >= n * EV_BYTES bytes for the grouped events
     (a buffer reused across partitions saves paging in fresh memory each time).
     """
@@ -427,6 +438,7 @@ def reduce_partition(events, const int32_t[::1] ids, tz, cells, const int32_t[::
     a.site_row, a.site_code, a.site_events = out.site_row, out.site_code, out.site_events
     a.move_row, a.move_from, a.move_to = out.move_row, out.move_from, out.move_to
     a.move_time = out.move_time
+    a.reg_row, a.reg_imei, a.reg_time, a.reg_lac = out.reg_row, out.reg_imei, out.reg_time, out.reg_lac
     cdef Scratch w
     memset(&w, 0, sizeof(Scratch))
     try:

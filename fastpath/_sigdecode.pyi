@@ -16,6 +16,9 @@ class Sink:
     kind: np.ndarray
     rat: np.ndarray
     packet: np.ndarray
+    node: np.ndarray        # MAP: VLR / SGSN number (digits code), 0 = none
+    status: np.ndarray      # MAP CheckIMEI equipment status, -1 = none
+    tx_key: np.ndarray      # MAP Begins waiting for their answer (0 = empty slot)
     counts: np.ndarray
     rej_packet: np.ndarray
     rej_offset: np.ndarray

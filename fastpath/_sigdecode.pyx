@@ -11,7 +11,10 @@ events out, into a :class:`Sink`.  Layers walked:
   inside a message, or a message that continues in the next segment, is counted
   and skipped (no TCP reassembly);
 - SCTP DATA chunks (PPID 46 or port 3868) -> Diameter: S6a Update-Location-Request,
-  Gx Credit-Control-Request.
+  Gx Credit-Control-Request;
+- SCTP DATA chunks (PPID 3 or port 2905: M3UA; PPID 5 or port 3565: M2PA) -> SCCP
+  UDT / XUDT -> TCAP -> GSM MAP registration, authentication, CheckIMEI and location
+  answers (``_sigmap.pxi``).
 
 Every read is checked against the end of its enclosing structure; a structure that
 does not fit is a reject (reason code ``R_*``, field code = protocol << 32 | IE type
@@ -20,7 +23,7 @@ or AVP code), never an out-of-bounds read.  The kernel trusts its arguments
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, int16_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, int16_t, int32_t, int64_t, uint64_t
 
 cnp.import_array()
 
@@ -31,7 +34,16 @@ cdef enum:
     KIND_GTP_CSR = 1
     KIND_S6A_ULR = 2
     KIND_GX_CCR = 3
-KIND_NAMES = {KIND_GTP_CSR: "gtpv2_csr", KIND_S6A_ULR: "s6a_ulr", KIND_GX_CCR: "gx_ccr"}
+    KIND_MAP_UL = 4
+    KIND_MAP_UGL = 5
+    KIND_MAP_SAI = 6
+    KIND_MAP_CHECK_IMEI = 7
+    KIND_MAP_PSI = 8
+    KIND_MAP_ATI = 9
+KIND_NAMES = {KIND_GTP_CSR: "gtpv2_csr", KIND_S6A_ULR: "s6a_ulr", KIND_GX_CCR: "gx_ccr",
+              KIND_MAP_UL: "map_ul", KIND_MAP_UGL: "map_ugl", KIND_MAP_SAI: "map_sai",
+              KIND_MAP_CHECK_IMEI: "map_check_imei", KIND_MAP_PSI: "map_psi",
+              KIND_MAP_ATI: "map_ati"}
 
 # counts (Sink.counts); the message-level ones count messages, the others packets
 cdef enum:
@@ -47,10 +59,16 @@ cdef enum:
     C_SCTP_OTHER = 9
     C_NO_IMSI = 10
     C_REJECTED = 11
-    N_COUNTS = 12
+    C_SIGTRAN_OTHER = 12
+    C_SCCP_OTHER = 13
+    C_SCCP_SEGMENT = 14
+    C_TCAP_OTHER = 15
+    C_MAP_OTHER = 16
+    N_COUNTS = 17
 COUNT_NAMES = ("packets", "events", "not_ip", "not_signaling", "ip_fragment", "gtp_other",
                "diameter_other", "tcp_continuation", "tcp_split", "sctp_other", "no_imsi",
-               "rejected")
+               "rejected", "sigtran_other", "sccp_other", "sccp_segment", "tcap_other",
+               "map_other")
 
 # reject reasons (Sink.rej_reason)
 cdef enum:
@@ -66,6 +84,12 @@ cdef enum:
     R_SCTP_CHUNK = 10
     R_GTP_HDR = 11
     R_DIAM_HDR = 12
+    R_M3UA = 13
+    R_M2PA = 14
+    R_SCCP = 15
+    R_TCAP = 16
+    R_MAP = 17
+    R_MAP_LOCATION = 18
 REASONS = {
     R_LINK_TRUNC: "truncated link-layer header",
     R_IP_HDR: "invalid or truncated IP header",
@@ -79,10 +103,21 @@ REASONS = {
     R_SCTP_CHUNK: "SCTP chunk length invalid",
     R_GTP_HDR: "GTPv2-C header invalid",
     R_DIAM_HDR: "Diameter header invalid",
+    R_M3UA: "M3UA message or parameter length invalid",
+    R_M2PA: "M2PA message length invalid",
+    R_SCCP: "SCCP pointer or length invalid",
+    R_TCAP: "TCAP message invalid (BER TLV, transaction id or component)",
+    R_MAP: "MAP parameter invalid (BER TLV or type)",
+    R_MAP_LOCATION: "invalid MAP location (LAI / CGI)",
 }
 cdef enum:
     F_GTP = 1
     F_DIAM = 2
+    F_MAP = 3
+    F_TCAP = 4
+    F_SCCP = 5
+    F_M3UA = 6
+    F_M2PA = 7
 
 cdef enum:
     PORT_GTPC = 2123
@@ -101,6 +136,8 @@ cdef struct Msg:
     int64_t ci
     int32_t lac
     int32_t rat
+    int64_t node         # MAP: digits code of the VLR / SGSN number, 0 = none
+    int32_t status       # MAP CheckIMEI: equipment status, -1 = none
     int64_t imei_raw     # Diameter IMEI AVP (digits code)
     int64_t sv           # Diameter Software-Version AVP (digits code)
     int64_t vplmn        # Diameter Visited-PLMN-Id
@@ -124,6 +161,8 @@ cdef class Sink:
     cdef public object kind      # uint8 message kind (KIND_*)
     cdef public object rat       # int16 RAT type (GTPv2 value or Diameter RAT-Type), -1 = none
     cdef public object packet    # int64 packet number in its file (0-based)
+    cdef public object node      # int64 digits code of the MAP VLR / SGSN number, 0 = none
+    cdef public object status    # int16 MAP CheckIMEI equipment status, -1 = none
     cdef int64_t[::1] v_time
     cdef int64_t[::1] v_imsi
     cdef int64_t[::1] v_imei
@@ -134,6 +173,16 @@ cdef class Sink:
     cdef uint8_t[::1] v_kind
     cdef int16_t[::1] v_rat
     cdef int64_t[::1] v_packet
+    cdef int64_t[::1] v_node
+    cdef int16_t[::1] v_status
+    # MAP Begins waiting for their answer (_sigmap.pxi), direct-mapped by transaction key
+    cdef public object tx_key    # int64 key (1 << 62 | point code << 32 | TCAP id), 0 = empty
+    cdef int64_t[::1] v_tx_key
+    cdef uint8_t[::1] v_tx_kind      # KIND_* of the request
+    cdef int64_t[::1] v_tx_imsi
+    cdef int64_t[::1] v_tx_msisdn
+    cdef int64_t[::1] v_tx_row       # the request's event row in the sink (-1 none)
+    cdef int64_t[::1] v_tx_packet    # ... and its packet number
     cdef public Py_ssize_t n     # rows filled
     cdef Py_ssize_t cap          # rows allocated
     cdef public int64_t last_time  # seconds of the last pcap record walked whose time is
@@ -169,7 +218,16 @@ cdef class Sink:
         self.kind = np.empty(self.cap, np.uint8)
         self.rat = np.empty(self.cap, np.int16)
         self.packet = np.empty(self.cap, np.int64)
+        self.node = np.empty(self.cap, np.int64)
+        self.status = np.empty(self.cap, np.int16)
         self._views()
+        self.tx_key = np.zeros(1 << TX_BITS, np.int64)
+        self.v_tx_key = self.tx_key
+        self.v_tx_kind = np.zeros(1 << TX_BITS, np.uint8)
+        self.v_tx_imsi = np.zeros(1 << TX_BITS, np.int64)
+        self.v_tx_msisdn = np.zeros(1 << TX_BITS, np.int64)
+        self.v_tx_row = np.zeros(1 << TX_BITS, np.int64)
+        self.v_tx_packet = np.zeros(1 << TX_BITS, np.int64)
         self.counts = np.zeros(N_COUNTS, np.int64)
         self.v_counts = self.counts
         self.rejcap = 64
@@ -191,6 +249,8 @@ cdef class Sink:
         self.v_kind = self.kind
         self.v_rat = self.rat
         self.v_packet = self.packet
+        self.v_node = self.node
+        self.v_status = self.status
 
     def _rej_views(self):
         self.v_rej_packet = self.rej_packet
@@ -200,7 +260,8 @@ cdef class Sink:
 
     cdef int grow(self) except -1:
         self.cap *= 2
-        for name in ("time", "imsi", "imei", "msisdn", "plmn", "lac", "ci", "kind", "rat", "packet"):
+        for name in ("time", "imsi", "imei", "msisdn", "plmn", "lac", "ci", "kind", "rat", "packet",
+                     "node", "status"):
             old = getattr(self, name)
             new = np.empty(self.cap, old.dtype)
             new[:self.n] = old[:self.n]
@@ -227,7 +288,7 @@ cdef class Sink:
         """The filled event columns as a dict of arrays (copies)."""
         return {name: getattr(self, name)[:self.n].copy()
                 for name in ("time", "imsi", "imei", "msisdn", "plmn", "lac", "ci", "kind",
-                             "rat", "packet")}
+                             "rat", "packet", "node", "status")}
 
     def rejects(self):
         """(packet, byte_offset, reason_code, field_code) of each reject, as a list of tuples."""
@@ -408,6 +469,8 @@ cdef int emit(Sink s, Msg* m, int kind, int64_t t, int64_t pkt_no) except -1:
     s.v_kind[i] = kind
     s.v_rat[i] = m.rat
     s.v_packet[i] = pkt_no
+    s.v_node[i] = m.node
+    s.v_status[i] = <int16_t>m.status
     s.n = i + 1
     s.v_counts[C_EVENTS] += 1
     return 0
@@ -421,6 +484,8 @@ cdef inline void msg_init(Msg* m) noexcept:
     m.ci = -1
     m.lac = -1
     m.rat = -1
+    m.node = 0
+    m.status = -1
     m.imei_raw = 0
     m.sv = 0
     m.vplmn = 0
@@ -642,8 +707,14 @@ cdef int diameter_stream(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t 
     return 0
 
 
-cdef int sctp(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, bint port_diam,
-              int64_t t, int64_t pkt_no, int64_t file_offset) except -1:
+include "_sigmap.pxi"
+
+
+cdef int sctp(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, int64_t sport,
+              int64_t dport, int64_t t, int64_t pkt_no, int64_t file_offset) except -1:
+    cdef bint port_diam = sport == PORT_DIAMETER or dport == PORT_DIAMETER
+    cdef bint port_m3ua = sport == PORT_M3UA or dport == PORT_M3UA
+    cdef bint port_m2pa = sport == PORT_M2PA or dport == PORT_M2PA
     cdef int ct, cf
     cdef Py_ssize_t cl, mlen
     cdef int64_t ppid
@@ -668,11 +739,21 @@ cdef int sctp(Sink s, const uint8_t[::1] b, Py_ssize_t q, Py_ssize_t end, bint p
                     diameter(s, b, q + 16, q + 16 + mlen, t, pkt_no, file_offset)
                 else:
                     return add_reject(s, R_DIAM_HDR, <int64_t>F_DIAM << 32, pkt_no, file_offset)
+            elif ppid == PPID_M3UA or ppid == PPID_M2PA or (ppid == 0 and (port_m3ua or port_m2pa)):
+                if (cf & 3) != 3:
+                    other = True      # a fragment of a larger message
+                else:
+                    data = True
+                    if ppid == PPID_M3UA or (ppid == 0 and port_m3ua):
+                        m3ua(s, b, q + 16, q + cl, t, pkt_no, file_offset)
+                    else:
+                        m2pa(s, b, q + 16, q + cl, t, pkt_no, file_offset)
             else:
                 other = True
         q += (cl + 3) & ~3
     if not data:
-        s.v_counts[C_SCTP_OTHER if other or port_diam else C_NOT_SIGNALING] += 1
+        s.v_counts[C_SCTP_OTHER if other or port_diam or port_m3ua or port_m2pa
+                   else C_NOT_SIGNALING] += 1
     return 0
 
 
@@ -783,8 +864,7 @@ cdef int decode_packet(Sink s, const uint8_t[::1] b, Py_ssize_t start, Py_ssize_
             return add_reject(s, R_L4_HDR, 0, pkt_no, file_offset)
         sport = be16(b, p)
         dport = be16(b, p + 2)
-        return sctp(s, b, p, end, sport == PORT_DIAMETER or dport == PORT_DIAMETER,
-                    t, pkt_no, file_offset)
+        return sctp(s, b, p, end, sport, dport, t, pkt_no, file_offset)
     s.v_counts[C_NOT_SIGNALING] += 1
     return 0
 

@@ -148,6 +148,10 @@ class Reduced:
     move_from: np.ndarray     # int32 site code left
     move_to: np.ndarray       # int32 site code reached
     move_time: np.ndarray     # int64 first event at the new site (epoch s)
+    reg_row: np.ndarray       # int32 row of the IMSI; one row per MAP registration or CheckIMEI
+    reg_imei: np.ndarray      # int64 its IMEI (0 none)
+    reg_time: np.ndarray      # int64 its time (epoch s)
+    reg_lac: np.ndarray       # int32 LAC + 1 of its location area (0 unknown)
     duplicates: int
 
     @classmethod
@@ -162,7 +166,7 @@ class Reduced:
                                    ncols=ncols, timezone=TimeZone("UTC"), cells=CellTable.unlocated([]))]
         base = np.cumsum([0] + [len(p.imsi) for p in parts[:-1]])
         cat = np.concatenate
-        rows = ("dev_row", "cell_row", "site_row", "move_row")
+        rows = ("dev_row", "cell_row", "site_row", "move_row", "reg_row")
         fields = {}
         for name in cls.__dataclass_fields__:
             if name == "duplicates":
@@ -227,6 +231,8 @@ TABLES = {
     "site": {"site_row": np.int32, "site_code": np.int32, "site_events": np.int64},
     "move": {"move_row": np.int32, "move_from": np.int32, "move_to": np.int32,
              "move_time": np.int64},
+    "reg": {"reg_row": np.int32, "reg_imei": np.int64, "reg_time": np.int64,
+            "reg_lac": np.int32},
 }
 
 

@@ -11,8 +11,11 @@ time        int64    event start, epoch seconds UTC
 imsi        int64    digits code of the IMSI (never 0 in a batch)
 imei        int64    digits code of the IMEI / IMEISV, 0 = unknown
 msisdn      int64    digits code of the subscriber's MSISDN, 0 = unknown
-other       int64    digits code of the other party, 0 = none (DATA, ATTACH)
-duration    int32    seconds, 0 for SMS, unanswered calls and attaches
+other       int64    digits code of the other party, 0 = none (DATA); for ATTACH
+                     its source (signaling.SOURCES: 0 LTE, 1 MAP registration,
+                     2 MAP authentication, 3 MAP CheckIMEI, 4 MAP location answer)
+duration    int32    seconds, 0 for SMS and unanswered calls; for a MAP ATTACH the
+                     LAC + 1 of its location (0 = unknown; LTE ATTACH: 0)
 cell        int32    code in the reader's :class:`CellDict`, -1 = unknown
 ==========  =======  ==========================================================
 

@@ -2,7 +2,13 @@
 
 Each GTPv2-C Create Session Request, Diameter S6a Update-Location-Request and Gx
 Credit-Control-Request with an IMSI becomes one ``ATTACH`` event
-``(time, imsi, imei, msisdn, cell)``; every other packet is counted and skipped, and
+``(time, imsi, imei, msisdn, cell)``; so does each GSM MAP UpdateLocation,
+UpdateGprsLocation, SendAuthenticationInfo and CheckIMEI (with an IMSI) and each
+answered ProvideSubscriberInfo / AnyTimeInterrogation with a location, over
+SIGTRAN (M3UA or M2PA, SCCP, TCAP).  An ATTACH event's ``other`` column holds its
+source (:data:`SOURCES`) and, for MAP, its ``duration`` column the LAC + 1 of its location
+(0: unknown; LTE attaches: 0): a MAP location area without a cell (a LAI) is no cell
+(``cell`` -1); every other packet is counted and skipped, and
 truncated or malformed packets are counted, written to the rejects file with their
 packet number and byte offset, and skipped (see ``docs/input-formats-signaling.md``).
 
@@ -31,10 +37,19 @@ __all__ = ["read_signaling_events", "decode_signaling", "is_capture", "cell_toke
            "COUNT_NAMES", "KIND_NAMES"]
 
 COUNT_NAMES = _sigdecode.COUNT_NAMES
+#: the source of an ATTACH event, by message kind: the code in the event's ``other`` column
+#: (0 for LTE attaches, as before MAP was read) and its name
+SOURCE_NAMES = ("lte_attach", "map_registration", "map_auth", "map_check_imei", "map_location")
+SOURCES = {"gtpv2_csr": 0, "s6a_ulr": 0, "gx_ccr": 0, "map_ul": 1, "map_ugl": 1, "map_sai": 2,
+           "map_check_imei": 3, "map_psi": 4, "map_ati": 4}
+_SOURCE_OF_KIND = np.zeros(256, np.int64)
+for _k, _name in _sigdecode.KIND_NAMES.items():
+    _SOURCE_OF_KIND[_k] = SOURCES[_name]
 KIND_NAMES = _sigdecode.KIND_NAMES
 REASONS = _sigdecode.REASONS
 SKIP_COUNTS = ("not_ip", "not_signaling", "ip_fragment", "gtp_other", "diameter_other",
-               "tcp_continuation", "tcp_split", "sctp_other", "no_imsi")
+               "tcp_continuation", "tcp_split", "sctp_other", "no_imsi", "sigtran_other",
+               "sccp_other", "sccp_segment", "tcap_other", "map_other")
 
 PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1": False, b"\xa1\xb2\xc3\xd4": True,      # microseconds
               b"\x4d\x3c\xb2\xa1": False, b"\xa1\xb2\x3c\x4d": True}      # nanoseconds
@@ -55,7 +70,14 @@ FIELD_NAMES = {
     (2, 460): "Diameter AVP 460 (User-Equipment-Info-Value)",
     (2, 1402): "Diameter AVP 1402 (IMEI)", (2, 1403): "Diameter AVP 1403 (Software-Version)",
     (2, 1407): "Diameter AVP 1407 (Visited-PLMN-Id)",
+    (3, 2): "MAP updateLocation", (3, 23): "MAP updateGprsLocation",
+    (3, 56): "MAP sendAuthenticationInfo", (3, 43): "MAP checkIMEI",
+    (3, 70): "MAP provideSubscriberInfo", (3, 71): "MAP anyTimeInterrogation",
+    (4, 0x48): "TCAP OTID", (4, 0x49): "TCAP DTID", (4, 0x6C): "TCAP component portion",
+    (4, 0xA1): "TCAP Invoke", (4, 0xA2): "TCAP ReturnResult", (4, 0xA7): "TCAP ReturnResult",
+    (5, 0x09): "SCCP UDT", (5, 0x11): "SCCP XUDT", (6, 0x0210): "M3UA Protocol Data",
 }
+PROTOCOL_NAMES = {1: "GTPv2-C", 2: "Diameter", 3: "MAP", 4: "TCAP", 5: "SCCP", 6: "M3UA", 7: "M2PA"}
 
 
 def field_name(code: int) -> str:
@@ -66,7 +88,12 @@ def field_name(code: int) -> str:
         return FIELD_NAMES[(proto, c)]
     if proto == 1:
         return f"GTPv2 IE {c}" if c else "GTPv2-C"
-    return f"Diameter AVP {c}" if c else "Diameter"
+    if proto == 2:
+        return f"Diameter AVP {c}" if c else "Diameter"
+    name = PROTOCOL_NAMES.get(proto, f"protocol {proto}")
+    if proto == 3:
+        return f"MAP operation {c}"
+    return f"{name} tag/type {c}" if c else name
 
 
 def is_capture(head: bytes) -> bool:
@@ -77,17 +104,20 @@ def is_capture(head: bytes) -> bool:
 def cell_token(plmn: str, lac: int, ci: int) -> str:
     """The cell token of a decoded location: ``MCCMNC-TAC-ECI`` / ``MCCMNC-LAC-CI``.
 
-    ``lac`` < 0 (an ECGI without a TAI) gives ``MCCMNC-ECI``; ``ci`` < 0 gives "" (no cell).
+    ``lac`` < 0 (an ECGI without a TAI) gives ``MCCMNC-ECI``; a location area without a
+    cell (a MAP LAI) gives ``MCCMNC-LAC-*``; no location gives "".
     """
-    if ci < 0 or not plmn:
+    if not plmn or (ci < 0 and lac < 0):
         return ""
+    if ci < 0:
+        return f"{plmn}-{lac}-*"
     return f"{plmn}-{ci}" if lac < 0 else f"{plmn}-{lac}-{ci}"
 
 
 def _cell_codes(cells: CellDict, plmn, lac, ci) -> np.ndarray:
     """CellDict codes (-1 = no cell) of the locations, formatting each distinct one once."""
     out = np.full(len(ci), -1, np.int32)
-    has = ci >= 0
+    has = ci >= 0                    # a location area without a cell (a MAP LAI) is no cell
     if not has.any():
         return out
     p, l, c = plmn[has], lac[has].astype(np.int64), ci[has]
@@ -185,11 +215,13 @@ class _Reader:
         s.clear()
         if self.keep_rows is not None:
             self.keep_rows.append(rows)
-        zeros = np.zeros(n, np.int64)
+        source = _SOURCE_OF_KIND[rows["kind"]]
         return EventBatch({
             "rtype": np.full(n, int(RecordType.ATTACH), np.uint8), "time": rows["time"],
             "imsi": rows["imsi"], "imei": rows["imei"], "msisdn": rows["msisdn"],
-            "other": zeros, "duration": np.zeros(n, np.int32),
+            "other": source,
+            "duration": np.where((source > 0) & (rows["lac"] >= 0), rows["lac"] + 1,
+                                 0).astype(np.int32),
             "cell": _cell_codes(self.cells, rows["plmn"], rows["lac"], rows["ci"]),
         }, source=src.name)
 
@@ -446,9 +478,11 @@ def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
                      stats: ReadStats | None = None, counts=None):
     """All attach messages of the captures as a DataFrame, with every decoded field.
 
-    Columns: ``packet`` (0-based, per file), ``kind`` (gtpv2_csr, s6a_ulr, gx_ccr),
+    Columns: ``packet`` (0-based, per file), ``kind`` (gtpv2_csr, s6a_ulr, gx_ccr, map_ul,
+    map_ugl, map_sai, map_check_imei, map_psi, map_ati), ``source`` (:data:`SOURCE_NAMES`),
     ``time``, ``imsi``, ``imei``, ``msisdn`` (digit strings), ``plmn``, ``lac``
-    (TAC/LAC, -1 none), ``ci`` (ECI/CI, -1 none), ``cell_id`` (token), ``rat``, ``file``.
+    (TAC/LAC, -1 none), ``ci`` (ECI/CI, -1 none), ``cell_id`` (token), ``rat``, ``node``
+    (MAP: VLR / SGSN number), ``status`` (MAP CheckIMEI equipment status, -1 none), ``file``.
     For inspection and tests; meant for captures that fit in memory.
     """
     import pandas as pd  # lazy: ~0.4 s, only for this DataFrame
@@ -466,7 +500,8 @@ def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
             src.close()
         cols = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]} if rows else \
             {k: np.empty(0, np.int64) for k in ("time", "imsi", "imei", "msisdn", "plmn", "lac",
-                                                  "ci", "kind", "rat", "packet")}
+                                                  "ci", "kind", "rat", "packet", "node",
+                                                  "status")}
         df = pd.DataFrame({
             "packet": cols["packet"].astype(np.int64),
             "kind": [KIND_NAMES.get(int(k), "") for k in cols["kind"]],
@@ -475,6 +510,8 @@ def decode_signaling(paths, *, on_bad_records: str = "skip", rejects=None,
             "msisdn": decode_array(cols["msisdn"]), "plmn": decode_array(cols["plmn"]),
             "lac": cols["lac"].astype(np.int64), "ci": cols["ci"].astype(np.int64),
             "rat": cols["rat"].astype(np.int64),
+            "source": [SOURCE_NAMES[_SOURCE_OF_KIND[int(k)]] for k in cols["kind"]],
+            "node": decode_array(cols["node"]), "status": cols["status"].astype(np.int64),
         })
         df["cell_id"] = [cell_token(p_, l_, c_) for p_, l_, c_ in
                          zip(df["plmn"], df["lac"].tolist(), df["ci"].tolist())]

@@ -58,7 +58,11 @@ def imeisv_octets(b: bytes) -> str:
     try:
         return digits(b, 14, 16)
     except Malformed:
-        pass
+        return tbcd(b, 14, 16)
+
+
+def tbcd(b: bytes, lo: int, hi: int) -> str:
+    """Digits of TBCD octets (low nibble first, a final F filler), ``lo`` to ``hi`` of them."""
     out = []
     for i, x in enumerate(b):
         for k, d in enumerate((x & 15, x >> 4)):
@@ -66,8 +70,8 @@ def imeisv_octets(b: bytes) -> str:
                 break
             out.append(d)
     if any(d > 9 for d in out):
-        raise Malformed("bad IMEISV")
-    return digits("".join(map(str, out)), 14, 16)
+        raise Malformed("bad TBCD digits")
+    return digits("".join(map(str, out)), lo, hi)
 
 
 def _empty(kind, packet, t):
@@ -202,8 +206,12 @@ def _diameter(msg: bytes, packet: int, t: int) -> dict | None:
     return out
 
 
-def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]:
-    """Attach messages of one packet, via scapy's dissection (``Malformed`` if a field is bad)."""
+def decode_packet(data: bytes, linktype: int, t: int, packet: int, map_ref=None) -> list[dict]:
+    """Attach messages of one packet, via scapy's dissection (``Malformed`` if a field is bad).
+
+    ``map_ref``: a :class:`~simbox.fastpath.sigtran_ref.MapReference` (state of one
+    capture) that decodes the M3UA and M2PA payloads (SCTP PPID 3 or port 2905, PPID 5 or
+    port 3565); None: skipped."""
     cls = conf.l2types.get(linktype)
     if cls is None:
         return []
@@ -243,6 +251,8 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]
         # scapy reads whatever follows a DATA chunk as its payload (even another chunk):
         # frame the chunks by their length here, then let scapy dissect each DATA chunk
         port = 3868 in (p[SCTP].sport, p[SCTP].dport)
+        port_m3ua = 2905 in (p[SCTP].sport, p[SCTP].dport)
+        port_m2pa = 3565 in (p[SCTP].sport, p[SCTP].dport)
         raw = bytes(p[SCTP])
         q = 12
         while len(raw) - q >= 4:
@@ -255,13 +265,21 @@ def decode_packet(data: bytes, linktype: int, t: int, packet: int) -> list[dict]
                     m = _diameter(bytes(c.data)[:ln - 16], packet, t)
                     if m is not None:
                         out.append(m)
+                elif (map_ref is not None and (c.proto_id == 3 or (port_m3ua and c.proto_id == 0))
+                      and c.beginning and c.ending):
+                    out.extend(map_ref.m3ua(bytes(c.data)[:ln - 16], packet, t))
+                elif (map_ref is not None and (c.proto_id == 5 or (port_m2pa and c.proto_id == 0))
+                      and c.beginning and c.ending):
+                    out.extend(map_ref.m2pa(bytes(c.data)[:ln - 16], packet, t))
             q += (ln + 3) & ~3
     return [m for m in out if m["imsi"]]
 
 
 def reference_decode(path) -> list[dict]:
     """Attach messages of a capture file (one dict per message, as ``decode_signaling`` rows)."""
+    from simbox.fastpath.sigtran_ref import MapReference  # lazy: pycrate, for MAP captures
     out = []
+    map_ref = MapReference()
     reader = RawPcapReader(os.fspath(path))
     try:
         for i, (data, meta) in enumerate(reader):
@@ -271,7 +289,7 @@ def reference_decode(path) -> list[dict]:
                 t = meta.sec
             else:
                 t = ((meta.tshigh << 32) | meta.tslow) // (meta.tsresol or 1000000)
-            out.extend(decode_packet(data, lt, t, i))
+            out.extend(decode_packet(data, lt, t, i, map_ref))
     finally:
         reader.close()
     return out

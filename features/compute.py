@@ -267,7 +267,8 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=No
         move_time=red.move_time,
         main_imei_code=red.main_imei[order], main_cell_code=red.main_cell[order],
         main_site_code=red.main_site[order], cell_tokens=tokens, site_names=site_names,
-        tac=tac, tz=tz, keys=book)
+        tac=tac, tz=tz, keys=book, reg_row=inv[red.reg_row], reg_imei=red.reg_imei,
+        reg_time=red.reg_time, reg_lac=red.reg_lac)
     post.fill(ctx)
     columns = {"imsi": imsi_s}
     for i, f in enumerate(REGISTRY):

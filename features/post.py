@@ -50,6 +50,10 @@ class Context:
     main_cell: np.ndarray = field(default=None)
     main_site: np.ndarray = field(default=None)
     keys: object = field(default=None)              # the run's KeyBook (device tokens)
+    reg_row: np.ndarray = field(default=None)       # MAP registrations (fastpath reg_*)
+    reg_imei: np.ndarray = field(default=None)
+    reg_time: np.ndarray = field(default=None)
+    reg_lac: np.ndarray = field(default=None)
 
     def col(self, name):
         return self.feats[:, self.names.index(name)]
@@ -226,6 +230,59 @@ def _names(codes, names):
     return out
 
 
+def imei14(codes: np.ndarray) -> np.ndarray:
+    """Digits codes of the first 14 digits (TAC + serial) of IMEI / IMEISV codes (0: 0).
+
+    A digits code of d digits lies in [10**d, 2 * 10**d); the IMEI of a device and its
+    IMEISV share these 14 digits."""
+    codes = np.asarray(codes, np.int64)
+    out = codes.copy()
+    for d in range(15, 19):
+        big = (codes >= 10 ** d) & (codes < 2 * 10 ** d)
+        out[big] = codes[big] // 10 ** (d - 14)
+    return out
+
+
+def registration_devices(ctx: Context):
+    """reg_imei_imsis_hour and reg_device_churn from the registrations with an IMEI."""
+    n = len(ctx.imsi)
+    per_hour = np.zeros(n)
+    churn = np.full(n, np.nan)
+    has = ctx.reg_imei != 0 if ctx.reg_imei is not None else np.zeros(0, bool)
+    if has.any():
+        row = ctx.reg_row[has].astype(np.int64)
+        dev = np.unique(imei14(ctx.reg_imei[has]), return_inverse=True)[1].reshape(-1)
+        t = ctx.reg_time[has]
+        nd = int(dev.max()) + 1
+        # distinct IMSIs per (device, hour): distinct (device, hour, row), counted per (device, hour)
+        dh = np.unique(np.stack([dev, t // 3600]), axis=1, return_inverse=True)[1].reshape(-1)
+        trip = np.unique(np.stack([dh, row]), axis=1)
+        imsis_dh = np.bincount(trip[0], minlength=int(dh.max()) + 1)
+        np.maximum.at(per_hour, row, imsis_dh[dh].astype(float))
+        # churn per device: distinct IMSIs / distinct UTC days
+        imsis_d = np.bincount(np.unique(np.stack([dev, row]), axis=1)[0], minlength=nd)
+        days_d = np.bincount(np.unique(np.stack([dev, t // 86400]), axis=1)[0], minlength=nd)
+        c = imsis_d / days_d
+        np.fmax.at(churn, row, c[dev])
+    ctx.set("reg_imei_imsis_hour", per_hour)
+    ctx.set("reg_device_churn", churn)
+
+
+def registration_neighbours(ctx: Context):
+    """reg_lac_neighbours: numeric IMSI neighbours among the SIMs registering in one location
+    area in one clock hour (groups: distinct (LAC, hour))."""
+    n = len(ctx.imsi)
+    has = ctx.reg_lac > 0 if ctx.reg_lac is not None else np.zeros(0, bool)
+    if not has.any():
+        ctx.set("reg_lac_neighbours", np.zeros(n))
+        return
+    grp = np.unique(np.stack([ctx.reg_lac[has].astype(np.int64), ctx.reg_time[has] // 3600]),
+                    axis=1, return_inverse=True)[1].reshape(-1)
+    pairs = np.unique(np.stack([grp, ctx.reg_row[has].astype(np.int64)]), axis=1)
+    ctx.set("reg_lac_neighbours", neighbour_counts(pairs[0], pairs[1], ctx.imsi, n,
+                                                   int(grp.max()) + 1))
+
+
 def main_places(ctx: Context):
     """Not features: the names of the main cell and main site of each IMSI (for ``sims``)."""
     ctx.main_cell = _names(ctx.main_cell_code, ctx.cell_tokens)
@@ -243,6 +300,9 @@ POST = {
     "comove_peers": comovement,
     "comove_share": comovement,
     **{name: network_ranks for name, _, _ in RANKED},
+    "reg_imei_imsis_hour": registration_devices,
+    "reg_device_churn": registration_devices,
+    "reg_lac_neighbours": registration_neighbours,
 }
 
 

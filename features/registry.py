@@ -18,6 +18,11 @@ Conventions used in the meanings:
   of the same second).
 - Other parties are compared as digit strings: "8613900000001" and
   "013900000001" are two numbers.
+- Group ``registration``: 2G/3G registration signaling (GSM MAP over SIGTRAN in a
+  ``--signaling`` capture): a "registration" is a MAP UpdateLocation or
+  UpdateGprsLocation, an "authentication" a SendAuthenticationInfo; an IMEI is compared
+  on its first 14 digits (TAC + serial: an IMEI and an IMEISV of one device match).
+  Without MAP signaling the counts are 0 and the other values NaN.
 - A ``*_pct`` feature (group ``network``) ranks a level among the SIMs scanned
   together, so that it survives a change of network (tariffs, habits): its value
   depends on which SIMs are in the input.
@@ -31,7 +36,8 @@ from simbox.fastpath import constants
 from simbox.features.wording import Phrase as P
 from simbox.features.wording import count, few, km, share, tail
 
-GROUPS = ("voice_out", "voice_in", "sms_data", "mobility", "time", "device", "sim", "network")
+GROUPS = ("voice_out", "voice_in", "sms_data", "mobility", "time", "device", "sim", "network",
+          "registration")
 
 
 # the phrase of the features that are never a reason on their own (times, calendar coverage)
@@ -323,6 +329,37 @@ REGISTRY: tuple[Feature, ...] = (
        source="post",
        phrase=P(0, "duration", False,
                 lambda v: f"mean call length in the {tail(v)}")),
+    # registration: GSM MAP registration signaling (issue 19)
+    _f("n_registrations", I, "registrations", "MAP registrations (UpdateLocation, "
+       "UpdateGprsLocation) of the SIM", "registration",
+       phrase=P(+1, "registrations", True, lambda v: f"registered {count(v)} times")),
+    _f("auth_max_per_hour", I, "requests", "largest number of MAP authentications "
+       "(SendAuthenticationInfo) of the SIM in one clock hour", "registration",
+       phrase=P(+1, "auth", True, lambda v: f"up to {count(v)} authentications in one hour")),
+    _f("reg_idle_share", F, "share", "share of the SIM's registrations after which it makes or "
+       "receives no call or SMS (MOC, MTC, SMS MO, SMS MT) before its next registration or its "
+       "last event: registered, then waiting (in a SIM bank); NaN without registrations",
+       "registration", evidence=("n_registrations",),
+       phrase=P(+1, "idle", False,
+                lambda v: f"{share(v)} of its registrations followed by no call or SMS")),
+    _f("reg_imei_imsis_hour", I, "SIMs", "largest number of distinct IMSIs registering (MAP "
+       "registration or CheckIMEI) from one IMEI in one clock hour, over the IMEIs this SIM "
+       "registers from (0 without)", "registration",
+       source="post",
+       phrase=P(+1, "device", True,
+                lambda v: f"{count(v)} SIMs registered from its device within an hour")),
+    _f("reg_device_churn", F, "SIMs/day", "largest IMSI churn of a device it registers from: "
+       "distinct IMSIs registering from the IMEI / distinct UTC days with a registration from "
+       "it; NaN without a registration with an IMEI", "registration",
+       source="post",
+       phrase=P(+1, "rotation", False,
+                lambda v: f"its device takes {v:,.1f} SIMs a day")),
+    _f("reg_lac_neighbours", I, "SIMs", "other IMSIs within 10 of this IMSI's number "
+       "registering (MAP registration or CheckIMEI) in the same location area (LAC) in the same "
+       "clock hour as it (SIMs of a batch registering together)", "registration",
+       source="post",
+       phrase=P(+1, "batch", True,
+                lambda v: f"{count(v)} SIMs with neighbouring IMSIs registered with it")),
 )
 
 BY_NAME = {f.name: f for f in REGISTRY}
@@ -344,7 +381,8 @@ REASON_ORDER = (
     "cell_entropy", "sms_peers", "moc_intl_share", "moc_callee_entropy", "active_hours",
     "n_events", "lifetime_share", "moc_weekend_share", "moc_office_share", "moc_evening_share",
     "in_intl_share", "moc_per_day_pct", "callees_per_day_pct", "sms_mo_per_day_pct",
-    "moc_dur_mean_pct",
+    "moc_dur_mean_pct", "reg_imei_imsis_hour", "reg_idle_share", "reg_lac_neighbours",
+    "reg_device_churn", "auth_max_per_hour", "n_registrations",
 )
 
 # The 18 features whose definitions match ../shared/anchors/ (DuckDB / polars).
@@ -364,8 +402,12 @@ def compared_features() -> list[Feature]:
     return sorted((f for f in REGISTRY if f.compare), key=lambda f: f.compare[0])
 
 
-def schema_hash() -> str:
+def schema_hash(names=None) -> str:
     """A short hash of what the feature values mean (stored with models and knowledge files).
+
+    ``names``: hash only the features of these names (in registry order), as a registry
+    without the others would: a model keyed to the registry before features were added
+    still matches on its own features (``training/folder.py``).
 
     It covers each feature's name, dtype, unit, meaning and evidence counts, in
     registry order, and every number of ``fastpath/constants.py`` (the thresholds
@@ -374,7 +416,10 @@ def schema_hash() -> str:
     to load.
     """
     h = hashlib.sha256()
+    keep = None if names is None else set(names)
     for f in REGISTRY:
+        if keep is not None and f.name not in keep:
+            continue
         h.update(f"{f.name}\t{f.dtype}\t{f.unit}\t{f.meaning}\t{' '.join(f.evidence)}\n".encode())
     for name, value in sorted(constants.values().items()):
         h.update(f"{name}={value!r}\n".encode())

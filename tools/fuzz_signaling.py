@@ -1,5 +1,7 @@
 """Fuzz the signaling decoder with byte mutations of real packets, under the bounds-checked build.
 
+Since issue 19 the seeds include GSM MAP over SIGTRAN (M3UA / M2PA, SCCP UDT / XUDT).
+
     python tools/fuzz_signaling.py --inputs 1000000            # builds the debug kernel first
     python tools/fuzz_signaling.py --inputs 20000 --module path/to/_sigdecode.so
 
@@ -47,12 +49,41 @@ def seeds() -> list[tuple[bytes, int]]:
             w.write([1772366405, 1772366406], ["460001234567890", "46000123456"],
                     ["3520990017614823", ""], ["8613800000000", ""],
                     ["46000-1234-56789", "310410-65535-268435455"])
-        for f in files + [str(p)]:
+        for f in files + [str(p)] + map_seed_captures(pathlib.Path(d)):
             r = RawPcapReader(f)
             for data, meta in r:
                 out.append((bytes(data), getattr(meta, "linktype", None) or r.linktype))
             r.close()
     return out
+
+
+def map_seed_captures(d: pathlib.Path) -> list[str]:
+    """GSM MAP over SIGTRAN captures of every operation, transport and SCCP message type
+    written by the simulator's SIGTRAN writer (``data/sigtran_writer.py``)."""
+    from simbox.data import sigtran_writer as W
+    out = []
+    for tr in ("m3ua", "m2pa"):
+        for sc in ("udt", "xudt"):
+            w = W.MapDialogues(tr, sc)
+            t = 1772366405_000000
+            w.update_location(t, "460001234567890", "8613900000101", "3520990017614823",
+                              W.lai_octets("46000", 1234))
+            w.update_gprs_location(t, "46000123456789", "8613900000401", "352099001761482")
+            w.send_auth_info(t, "460001234567892")
+            w.check_imei(t, "352099001761482", "460001234567893", 2)
+            w.check_imei(t, "352099001761482")
+            w.provide_subscriber_info(t, "460001234567894", W.lai_octets("310410", 65535, 65535),
+                                      "3520990017614823")
+            p = d / f"map_{tr}_{sc}.pcap"
+            W.write_map_pcap(p, w.records)
+            out.append(str(p))
+    return out
+
+
+def is_sigtran(pkt: bytes) -> bool:
+    """An Ethernet/IPv4/SCTP packet whose first chunk is DATA with PPID 3 (M3UA) or 5 (M2PA)."""
+    return (len(pkt) > 62 and pkt[12:14] == b"\x08\x00" and pkt[23] == 132 and pkt[46] == 0
+            and pkt[58:62] in (b"\0\0\0\x03", b"\0\0\0\x05"))
 
 
 def signaling_seeds(mod, pool):
@@ -65,7 +96,8 @@ def signaling_seeds(mod, pool):
         c = dict(zip(mod.COUNT_NAMES, sink.counts.tolist()))
         if c["events"]:
             keep += [(data, lt)] * 8
-        elif c["gtp_other"] or c["diameter_other"] or c["no_imsi"]:
+        elif (c["gtp_other"] or c["diameter_other"] or c["no_imsi"] or c["map_other"]
+              or c["tcap_other"] or c["sccp_segment"]):
             keep.append((data, lt))
     return keep
 
@@ -154,6 +186,10 @@ def main(argv=None) -> int:
               file=sys.stderr)
     pool = seeds()
     sig = signaling_seeds(mod, pool)     # 80% of the inputs: they reach the deep parsers
+    # MAP over SIGTRAN: half of the signaling inputs (its few seeds weighted up)
+    maps = [x for x in sig if is_sigtran(x[0])]
+    if maps:
+        sig += maps * max(1, (len(sig) - len(maps)) // len(maps))
     done, batch_no, t0 = 0, 0, time.monotonic()
     totals = {"counts": np.zeros(len(mod.COUNT_NAMES), np.int64), "reasons": {}}
     faulthandler.enable()

@@ -193,6 +193,9 @@ def check_schema(folder: pathlib.Path, card: dict, names, schema_hash):
     f = card["features"]
     if f.get("schema_hash") == schema_hash:
         return
+    from simbox.training.schema import own_features_unchanged  # lazy: schema -> features registry
+    if own_features_unchanged(f.get("names", []), f.get("schema_hash")):
+        return          # features were added since: the model scores with its own
     saved = list(f.get("names", []))
     added = [n for n in names if n not in saved]
     removed = [n for n in saved if n not in names]

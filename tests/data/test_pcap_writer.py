@@ -110,16 +110,27 @@ def test_simulate_signaling_shows_sim_bank_rotation(tmp_path):
     truth = pd.read_csv(out / "truth.csv", dtype=str).set_index("imsi")
     df = decode_signaling(pcap)
     csr = df[df.kind == "gtpv2_csr"]
-    assert len(csr) == len(df) // 2 and (df.imei[df.kind == "s6a_ulr"].values == csr.imei.values).all()
-    pop = truth.loc[csr.imsi, "kind"].values
-    bank = csr[pop == "simbox_remote_bank"]
-    legit = csr[truth.loc[csr.imsi, "class"].values == "legit"]
+    ulr = df[df.kind == "s6a_ulr"]
+    assert len(csr) == len(ulr) and (ulr.imei.values == csr.imei.values).all()
+    # 2G/3G registrations (GSM MAP over SIGTRAN): every SIM box, part of the population
+    ul = df[df.kind == "map_ul"]
+    assert set(truth.loc[csr.imsi, "class"]) <= {"legit", "cardfarm"}
+    assert set(truth.loc[ul.imsi, "class"]) == {"legit", "cardfarm", "simbox"}
+    assert set(df.kind) == {"gtpv2_csr", "s6a_ulr", "map_ul", "map_ugl", "map_sai",
+                            "map_check_imei", "map_psi"}
+    reg = pd.concat([csr, ul])
+    pop = truth.loc[reg.imsi, "kind"].values
+    bank = reg[pop == "simbox_remote_bank"]
+    legit = reg[truth.loc[reg.imsi, "class"].values == "legit"]
     # rotation: a banked SIM moves between gateway ports (IMEIs); a port carries many SIMs
     assert bank.groupby("imsi").imei.nunique().max() >= 2
     assert bank.groupby("imei").imsi.nunique().max() >= 3
     assert legit[legit.imei != ""].groupby("imei").imsi.nunique().max() <= 2   # dual-SIM phones
     cells = set(pd.read_csv(out / "cells.csv", dtype=str).cell_id)
     assert set(csr.cell_id) <= cells                    # ECGI tokens are the simulator's cells
+    assert set(df[df.kind == "map_psi"].cell_id) <= cells          # so are the CGIs of PSI answers
+    lai = {c.rsplit("-", 1)[0] + "-*" for c in cells}
+    assert set(ul.cell_id) <= lai                       # the LAI of UpdateLocation: MCCMNC-LAC-*
 
     feats = tmp_path / "f.csv"
     assert main(["features", "--signaling", str(pcap), "--cells", str(out / "cells.csv"),

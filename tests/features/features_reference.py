@@ -278,5 +278,9 @@ def reference_features(batches, tokens, *, cells=None, tac=None, timezone="UTC")
                    ("sms_mo_per_day_pct", out.n_sms_mo / out.active_days),
                    ("moc_dur_mean_pct", out.moc_dur_mean)):
         out[col] = x[active].rank(method="average", pct=True).reindex(out.index)
+    from registration_reference import reference_registration
+    reg = reference_registration(df)
+    for col in reg.columns:
+        out[col] = reg[col].reindex(out.index)
     out.index.name = "imsi"
     return out[feature_names()].sort_index(), dups

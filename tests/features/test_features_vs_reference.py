@@ -46,6 +46,13 @@ def event_sets(draw):
                                            min_size=n, max_size=n)), np.int32),
         "cell": np.array(ints(len(TOKENS)), np.int32) - 1,
     }
+    # ATTACH events: a MAP source (1 registration, 2 authentication, 3 CheckIMEI, 4
+    # location) in ``other``, the LAC + 1 in ``duration`` (fastpath/signaling.py)
+    att = cols["rtype"] == 5
+    if att.any() and draw(st.booleans()):
+        k = int(att.sum())
+        cols["other"][att] = draw(st.lists(st.integers(0, 4), min_size=k, max_size=k))
+        cols["duration"][att] = draw(st.lists(st.integers(0, 3), min_size=k, max_size=k))
     # exact duplicates: repeat some rows
     rep = draw(st.lists(st.integers(0, n - 1), max_size=5))
     if rep:

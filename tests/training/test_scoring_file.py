@@ -250,3 +250,23 @@ def test_scan_imports_neither_scikit_learn_nor_skops(tmp_path):
     for f in ("scores.csv", "flagged.csv", "deployments.csv"):
         assert (tmp_path / "light" / f).read_bytes() == (tmp_path / "full" / f).read_bytes()
     assert (tmp_path / "light" / "scores.csv").read_text().count("\n") > 1000
+
+
+def test_a_model_made_before_features_were_added_scores_with_its_own(folder, names, schema_hash):
+    """The registry gained features (e.g. the registration group): a model whose own features
+    are defined as when it was made loads; one whose features changed meaning does not."""
+    from simbox.features.registry import REGISTRY
+    from simbox.features.registry import schema_hash as registry_hash
+    from simbox.training.schema import own_features_unchanged
+    card = json.loads((folder / "model.json").read_text())
+    added = [f.name for f in REGISTRY if f.group == "registration"]
+    own = [n for n in card["features"]["names"] if n not in added]
+    times = [f.name for f in REGISTRY if f.unit == "epoch s"]
+    old_hash = registry_hash(own + times)          # what a registry of only these gave
+    assert old_hash != schema_hash
+    assert own_features_unchanged(own, old_hash)
+    assert not own_features_unchanged(own, "another-hash")
+    assert not own_features_unchanged(own + ["retired_feature"], old_hash)
+    card["features"]["names"], card["features"]["schema_hash"] = own, old_hash
+    (folder / "model.json").write_text(json.dumps(card))
+    assert load_scorer(folder, schema=(names, schema_hash)).feature_names == own
