@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simbox.errors import InputError
+from simbox.errors import InputError, OutputError
 from simbox.fastpath.events import COLUMNS
 
 SCHEMA_VERSION = 1
@@ -78,8 +78,28 @@ class Store:
             raise InputError(f"{self.folder}: state of another simbox version (schema {version}, "
                              f"this simbox {SCHEMA_VERSION}); give a new --state folder")
 
+    def lock(self) -> None:
+        """Hold the state folder for this process (``flock`` on ``STATE_DIR/lock``, released
+        by the kernel however the process ends): a second watcher on it is refused."""
+        import fcntl  # lazy: POSIX only
+        self._lock = open(self.folder / "lock", "a+")
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.seek(0)
+            pid = self._lock.read().strip() or "?"
+            self._lock.close()
+            raise OutputError(f"{self.folder}: another simbox watch (pid {pid}) keeps this "
+                              "state; stop it first, or give another --state") from None
+        self._lock.truncate(0)
+        self._lock.write(f"{os.getpid()}\n")
+        self._lock.flush()
+
     def close(self) -> None:
         self.db.close()
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()
 
     # -- meta ------------------------------------------------------------------------
     def meta(self, key: str, default=None):
