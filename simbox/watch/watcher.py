@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simbox.errors import ConfigError, OutputError, SimboxError
+from simbox.errors import ConfigError, EmptyInputError, OutputError, SimboxError
 from simbox.fastpath.badrecords import RejectsWriter
 from simbox.fastpath.events import COLUMNS
 from simbox.fastpath.stats import MAX_REJECT_SHARE, ReadStats
@@ -278,6 +278,8 @@ class Watcher:
             batches = [b.columns() for b in open_events(
                 [path], cells=self.window.celldict, stats=stats, rejects=rejects,
                 **self.read_options)]
+        except EmptyInputError:         # a quiet quarter hour: a file of no records is taken
+            batches = []
         finally:
             rejects.close()
         if batches:
@@ -288,6 +290,8 @@ class Watcher:
 
     def _failed(self, path: Path, size: int, mtime: float, exc: Exception) -> None:
         reason = _words(exc)
+        if str(path) in reason:          # a reader's message names the file already
+            reason = reason.replace(f"{path}: ", "", 1)
         attempts = self.store.failed(path.name, size, mtime, reason, self.clock())
         fields = {"event": "file_failed", "file": path.name, "attempt": attempts,
                   "error": reason}
