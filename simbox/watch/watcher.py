@@ -290,17 +290,16 @@ class Watcher:
 
     def _failed(self, path: Path, size: int, mtime: float, exc: Exception) -> None:
         reason = _words(exc)
-        if str(path) in reason:          # a reader's message names the file already
-            reason = reason.replace(f"{path}: ", "", 1)
+        shown = reason if str(path) in reason else f"{path}: {reason}"   # where, once
         attempts = self.store.failed(path.name, size, mtime, reason, self.clock())
         fields = {"event": "file_failed", "file": path.name, "attempt": attempts,
                   "error": reason}
         if attempts < self.retries:
-            log.error("%s: %s (attempt %d of %d; retried at the next poll)", path, reason,
+            log.error("%s (attempt %d of %d; retried at the next poll)", shown,
                       attempts, self.retries, extra={"fields": fields})
             return
         where = self._quarantine(path, reason, attempts)
-        log.error("%s: %s (attempt %d of %d): moved to %s", path, reason, attempts,
+        log.error("%s (attempt %d of %d): moved to %s", shown, attempts,
                   self.retries, where, extra={"fields": {**fields, "event": "quarantined",
                                                          "to": str(where)}})
 
