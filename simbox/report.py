@@ -192,6 +192,7 @@ def render_report(result) -> str:
         f"scanned {summary.get('scanned_at')}" if summary.get("scanned_at") else ""
     ) if x]
     shown = flagged.head(FLAGGED_ROWS)
+    since = _since_last_drop(summary.get("since_last_drop"), headers)
     return render(
         "report.html", title="simbox scan: shutdown list and sites to raid", summary=summary,
         meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=[
@@ -203,4 +204,19 @@ def render_report(result) -> str:
                                      headers),
         plots=[(t, Markup(svg), c) for t, svg, c in plots if svg],
         flagged_shown=len(shown), flagged_total=len(flagged),
-        flagged_table=html_table(shown[[c for c in flag_cols if c in shown.columns]], headers))
+        flagged_table=html_table(shown[[c for c in flag_cols if c in shown.columns]], headers),
+        since=since)
+
+
+SINCE_COLUMNS = ["state", "imsi", "class", "score", "deployment", "site", "first_seen", "reasons"]
+
+
+def _since_last_drop(since: dict | None, headers: dict) -> dict | None:
+    """The "since last drop" section of ``simbox watch`` (None in a scan's report): the
+    files of the drop and the alerts they raised."""
+    if not since:
+        return None
+    files = ", ".join(f"{f['name']} ({f['events']:,} events)" for f in since.get("files", []))
+    alerts = pd.DataFrame(since.get("alerts", []), columns=SINCE_COLUMNS)
+    return {"files": files or "none (a restart)", "network_time": since.get("network_time"),
+            "count": len(alerts), "table": html_table(alerts.head(FLAGGED_ROWS), headers)}
