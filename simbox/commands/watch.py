@@ -57,6 +57,9 @@ def add_arguments(p):
     p.add_argument("--retries", type=int, default=3, metavar="N",
                    help="attempts at a file that fails to read before it is quarantined "
                         "(default %(default)s)")
+    p.add_argument("--batch", type=int, default=1, metavar="N",
+                   help="a backlog (after a stop): take up to N files, then score once "
+                        "(default %(default)s: score after every file)")
     p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
     p.add_argument("--threshold", type=float, help="operating threshold (default: the model's)")
     p.add_argument("--on-alert", metavar="CMD",
@@ -136,7 +139,8 @@ def run(args) -> int:
                  threshold=args.threshold, timezone=opts.get("timezone"), cells=opts["cells"],
                  tac=opts["tac"], columns=opts["columns"], on_bad_records=opts["on_bad_records"],
                  max_reject_share=opts["max_reject_share"], settle=args.settle,
-                 retries=args.retries, report=not args.no_report, hooks=hooks) as w:
+                 retries=args.retries, report=not args.no_report, hooks=hooks,
+                 batch=args.batch) as w:
         taken = w.run(once=args.once, interval=args.interval)
     if args.once and not args.print_alerts:
         print(f"{args.drop_dir}: {taken} file(s) taken; state {args.state}"

@@ -123,7 +123,7 @@ class Watcher:
                  tac=None, columns="canonical", on_bad_records="skip",
                  max_reject_share=MAX_REJECT_SHARE, settle: float = 5.0, retries: int = 3,
                  report: bool = True, hooks=(), on_flagged=None, link_rules=None,
-                 clock=time.time):
+                 batch: int = 1, clock=time.time):
         from simbox.scan import load_model, no_cells          # lazy: pandas, the model
         from simbox.sites import load_cells                    # lazy: as above
         from simbox.training.run import model_timezone         # lazy: as above
@@ -132,8 +132,9 @@ class Watcher:
             raise ConfigError(f"{self.drop_dir}: no such folder (give the folder the mediation "
                               "system drops CDR files into)")
         self.window_s = parse_duration(window)
-        if settle < 0 or retries < 1:
-            raise ConfigError("--settle must be >= 0 and --retries >= 1")
+        if settle < 0 or retries < 1 or batch < 1:
+            raise ConfigError("--settle must be >= 0, --retries and --batch >= 1")
+        self.batch = int(batch)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.settle, self.retries, self.report = float(settle), int(retries), report
         self.hooks, self.on_flagged, self.link_rules = list(hooks), on_flagged, link_rules
@@ -169,6 +170,7 @@ class Watcher:
         self._features = self._predictions = None
         self.result = None          # the ScanResult of the last drop
         self.last: list = []        # the Drops of the last poll
+        self.timings: dict = {}     # seconds of each step of the last refresh
         if self.window.slices:      # a restart: the window's table, and alerts not yet raised
             self.refresh([])
         elif self.alert_log is not None:
@@ -210,14 +212,21 @@ class Watcher:
         return [(self.drop_dir / n, s, m) for m, n, s in sorted(found)]
 
     def poll(self, once: bool = False) -> list:
-        """Take the files ready now (each followed by its alerts); returns their Drops."""
-        drops = []
+        """Take the files ready now, each followed by its alerts (a backlog: up to
+        ``batch`` files, each committed alone, then one refresh); returns their Drops."""
+        drops, pending = [], []
         for path, size, mtime in self.ready(once):
             drop = self.take(path, size, mtime)
             if drop is None:
                 continue
-            drops.append(drop)
-            self.refresh([drop])
+            pending.append(drop)
+            if len(pending) >= self.batch:
+                self.refresh(pending)
+                drops += pending
+                pending = []
+        if pending:
+            self.refresh(pending)
+            drops += pending
         self.last = drops
         return drops
 
@@ -328,11 +337,14 @@ class Watcher:
         features changed, deployments, alerts, outputs."""
         from simbox.scan import NO_CELLS_NOTE, assemble  # lazy: pandas, deployments
         t0 = time.monotonic()
+        marks = [("features", t0)]
         res, todo = self.window.features()
         if len(res.features) == 0:
             return
         feats = res.features
+        marks.append(("scores", time.monotonic()))
         preds = self._score(feats)
+        marks.append(("deployments, sites, reasons", time.monotonic()))
         network_time = self.window.newest
         summary = {"model": self.model_name, "threshold_source": "given or the model's",
                    "timezone": self.timezone, "timezone_source": self.timezone_source,
@@ -350,6 +362,7 @@ class Watcher:
                           rules=self.link_rules, score=score, summary=summary)
         if not self.located:
             result.summary["notes"] = [NO_CELLS_NOTE]
+        marks.append(("alerts", time.monotonic()))
         flagged = result.flagged
         if self.on_flagged is not None:
             flagged = self.on_flagged(flagged)
@@ -369,8 +382,11 @@ class Watcher:
             "files": [d.as_dict() for d in drops], "alerts": alerts,
             "network_time": iso(network_time)}
         self.result = result
+        marks.append(("outputs", time.monotonic()))
         if self.out_dir is not None:
             result.write(self.out_dir / "current", report=self.report)
+        marks.append(("", time.monotonic()))
+        self.timings = {a: round(t1 - t, 4) for (a, t), (_, t1) in zip(marks, marks[1:])}
         seconds = time.monotonic() - t0
         for d in drops:
             d.refresh_seconds = seconds / len(drops)
