@@ -47,6 +47,9 @@ def add_arguments(p):
     p.add_argument("--window", default="7d", metavar="DURATION",
                    help="the rolling window before the newest event: 7d, 36h... in whole UTC "
                         "hours (default %(default)s)")
+    p.add_argument("--min-history", default="1d", metavar="DURATION",
+                   help="no alert before the state holds this much network time (the model "
+                        "scores days of behaviour; 0: alert at once; default %(default)s)")
     p.add_argument("--once", action="store_true",
                    help="take the files ready now and exit (for cron)")
     p.add_argument("--interval", type=float, default=5.0, metavar="S",
@@ -140,7 +143,7 @@ def run(args) -> int:
                  tac=opts["tac"], columns=opts["columns"], on_bad_records=opts["on_bad_records"],
                  max_reject_share=opts["max_reject_share"], settle=args.settle,
                  retries=args.retries, report=not args.no_report, hooks=hooks,
-                 batch=args.batch) as w:
+                 batch=args.batch, min_history=args.min_history) as w:
         taken = w.run(once=args.once, interval=args.interval)
     if args.once and not args.print_alerts:
         print(f"{args.drop_dir}: {taken} file(s) taken; state {args.state}"

@@ -48,6 +48,9 @@ from simbox.watch.window import Window
 log = logging.getLogger("simbox.watch")
 
 DEFAULT_WINDOW = "7d"
+#: no alert before the state holds this much network time: the model scores days of
+#: behaviour, and hours of a call centre look like a SIM box (docs/watch.md)
+DEFAULT_MIN_HISTORY = "1d"
 SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".reason.txt")
 QUARANTINE = "quarantine"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -123,7 +126,7 @@ class Watcher:
                  tac=None, columns="canonical", on_bad_records="skip",
                  max_reject_share=MAX_REJECT_SHARE, settle: float = 5.0, retries: int = 3,
                  report: bool = True, hooks=(), on_flagged=None, link_rules=None,
-                 batch: int = 1, clock=time.time):
+                 batch: int = 1, min_history=DEFAULT_MIN_HISTORY, clock=time.time):
         from simbox.scan import load_model, no_cells          # lazy: pandas, the model
         from simbox.sites import load_cells                    # lazy: as above
         from simbox.training.run import model_timezone         # lazy: as above
@@ -132,6 +135,8 @@ class Watcher:
             raise ConfigError(f"{self.drop_dir}: no such folder (give the folder the mediation "
                               "system drops CDR files into)")
         self.window_s = parse_duration(window)
+        self.min_history = 0 if min_history in (0, "0") else parse_duration(min_history,
+                                                                             "--min-history")
         if settle < 0 or retries < 1 or batch < 1:
             raise ConfigError("--settle must be >= 0, --retries and --batch >= 1")
         self.batch = int(batch)
@@ -254,10 +259,13 @@ class Watcher:
                        processed_at=self.clock(), records=stats.records, events=pending.events,
                        duplicates=pending.duplicates, rejected=stats.rejected_total,
                        too_old=pending.too_old, network_time=pending.network_time)
+            meta = {"newest": pending.newest}
+            started = self.store.meta("started")
+            if pending.oldest is not None and (started is None or pending.oldest < started):
+                meta["started"] = pending.oldest
             try:
                 replaced = self.store.commit(row, pending.new, pending.expired,
-                                             self.window.celldict.tokens,
-                                             {"newest": pending.newest})
+                                             self.window.celldict.tokens, meta)
             except BaseException:
                 self.store.remove(f for f, _ in pending.new.values())
                 raise
@@ -367,10 +375,17 @@ class Watcher:
         if self.on_flagged is not None:
             flagged = self.on_flagged(flagged)
         key = flagged.columns[0]
-        flags, alerts = diff(self.store.flags(), flagged, network_time=network_time,
-                             now=self.clock(), key=key)
-        lines = [line(a) for a in alerts]
-        self.store.record_alerts(flags, lines)
+        history = network_time - self.store.meta("started", network_time)
+        if history >= self.min_history:
+            flags, alerts = diff(self.store.flags(), flagged, network_time=network_time,
+                                 now=self.clock(), key=key)
+            lines = [line(a) for a in alerts]
+            self.store.record_alerts(flags, lines)
+        else:
+            alerts, lines = [], []
+            log.info("warming up: %.1f h of network time in the state, alerts from %.1f h on",
+                     history / 3600, self.min_history / 3600,
+                     extra={"fields": {"event": "warming_up", "history_s": history}})
         if self.alert_log is not None:
             self.alert_log.flush(self.store)
         for hook in self.hooks if lines else ():

@@ -112,6 +112,7 @@ class Pending:
     too_old: int               # events of the drop older than the window (not kept)
     touched: np.ndarray        # subscribers with events in the drop (in the window)
     network_time: int | None   # the drop's newest event time
+    oldest: int | None = None  # the drop's oldest event time in the window
 
 
 @dataclass
@@ -182,7 +183,9 @@ class Window:
             self.store.remove(written)
             raise
         touched = np.unique(rows["imsi"])
-        return Pending(new, expired, newest, int(len(rows)), dups, too_old, touched, drop_newest)
+        oldest = int(rows["time"].min()) if len(rows) else None
+        return Pending(new, expired, newest, int(len(rows)), dups, too_old, touched, drop_newest,
+                       oldest)
 
     def apply(self, p: Pending) -> None:
         """Take a committed drop into memory: new slices opened, expired ones closed; the

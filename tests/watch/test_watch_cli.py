@@ -8,6 +8,7 @@ import sys
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simbox.cli import main
@@ -60,6 +61,10 @@ def test_once_takes_each_file_once_and_skips_the_rest(tmp_path, drops, cells_csv
     assert {a["state"] for a in alerts} <= {"new", "escalated", "cleared"}
     first = next(a for a in alerts if a["state"] == "new")
     assert first["network_time"] >= first["first_seen"]
+    start = min(epoch(pd.read_csv(drops / f"d{i}.csv", dtype=str))
+                               .min() for i in range(4))
+    # no alert in the first day of network time (--min-history 1d)
+    assert min(pd.Timestamp(a["network_time"]).timestamp() for a in alerts) >= start + 86400
     for f in ("flagged.csv", "deployments.csv", "sites.csv", "sites.geojson", "sites.kml",
               "report.html"):
         assert (tmp_path / "out" / "current" / f).is_file()
