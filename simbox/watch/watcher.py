@@ -23,7 +23,6 @@ cannot be written (a full disk) is reported and the file retried: never skipped.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ from simbox.errors import ConfigError, EmptyInputError, OutputError, SimboxError
 from simbox.fastpath.badrecords import RejectsWriter
 from simbox.fastpath.events import COLUMNS
 from simbox.fastpath.stats import MAX_REJECT_SHARE, ReadStats
+from simbox.training.folder import sha256_file
 from simbox.watch.alerts import AlertLog, diff, iso, line
 from simbox.watch.store import Store
 from simbox.watch.window import Window
@@ -69,14 +69,6 @@ def parse_duration(text, what: str = "--window") -> int:
     if seconds <= 0:
         raise ConfigError(f"{what} {text!r}: give a positive duration such as 7d")
     return seconds
-
-
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def state_full(exc: BaseException) -> bool:
@@ -241,7 +233,7 @@ class Watcher:
         t0 = time.monotonic()
         name = path.name
         try:
-            digest = sha256(path)
+            digest = sha256_file(path)
             same = self.store.in_ledger(digest, size)
             if same is not None:
                 log.info("%s: the same file as %s, already taken; skipped", name, same,
@@ -402,6 +394,7 @@ class Watcher:
             result.write(self.out_dir / "current", report=self.report)
         marks.append(("", time.monotonic()))
         self.timings = {a: round(t1 - t, 4) for (a, t), (_, t1) in zip(marks, marks[1:])}
+        self.timings.update(self.window.timings)     # features = reduce + post
         seconds = time.monotonic() - t0
         for d in drops:
             d.refresh_seconds = seconds / len(drops)

@@ -22,6 +22,7 @@ docs/watch.md says why this beats a merge of hourly partials.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,6 +130,7 @@ class Window:
     newest: int | None = field(init=False)
     red: Reduced | None = field(init=False, default=None)
     dirty: set = field(init=False, default_factory=set)   # subscribers to reduce again
+    timings: dict = field(init=False, default_factory=dict)   # of the last features()
 
     def __post_init__(self):
         self.tz = TimeZone(self.timezone)
@@ -211,14 +213,20 @@ class Window:
         else:
             todo = np.array(sorted(self.dirty), np.int64)
             keep = np.flatnonzero(~np.isin(self.red.imsi, todo))
+        t0 = time.monotonic()
         parts = [] if keep is None else [self.red.take(keep)]
+        events = 0
         for chunk in self._chunks(todo):
+            events += len(chunk["time"])
             parts.append(reduce_events(chunk, columns=cols, ncols=len(names), timezone=self.tz,
                                        cells=table, workspace=self._workspace()))
         self.red = Reduced.concat(parts, len(names))
         self.dirty.clear()
+        t1 = time.monotonic()
         res = features_from_reduced(self.red, self.celldict, cells=self.cells, tac=self.tac,
                                     timezone=self.tz, stats=stats)
+        self.timings = {"reduce": round(t1 - t0, 4), "reduced_events": events,
+                        "post": round(time.monotonic() - t1, 4)}
         return res, todo
 
     def _workspace(self) -> Workspace:
