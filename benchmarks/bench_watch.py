@@ -20,8 +20,8 @@ first CDR to its first alert; per SIM: the precision of the first alerts.  Then
 ``compute_features`` over the same file (one worker) for the batch rate.
 
 ``scale``: the 100k network's files, a day at a time (``batch``: 96 files, one
-refresh) for days 1-7, then single 15-minute drops (the per-drop latency, with the
-time of each step), then the rest a day at a time; the state size after each day,
+refresh) for days 1-7, then on day 8 single 15-minute drops from ``--latency-offset``
+(the per-drop latency, with the time of each step), then the rest a day at a time; the state size after each day,
 the peak memory, and the batch rate of ``compute_features`` on the whole file.
 """
 from __future__ import annotations
@@ -202,8 +202,11 @@ def scale(args) -> dict:
         for i in range(min(7, len(days))):
             day(i, days[i])
         if len(days) > 7:
+            w.batch = 96
+            a, b = args.latency_offset, args.latency_offset + args.latency_drops
+            _drop(w, days[7][:a])
             w.batch = 1
-            for p in days[7][:args.latency_drops]:
+            for p in days[7][a:b]:
                 d = _drop(w, [p])[0]
                 out["drops"].append({"name": d.name, "events": d.events, "touched": d.touched,
                                      "read_commit_s": d.seconds, "refresh_s": d.refresh_seconds,
@@ -212,8 +215,8 @@ def scale(args) -> dict:
                       f"again, {d.seconds:.2f} s read+commit, {d.refresh_seconds:.2f} s refresh "
                       f"{w.timings}", flush=True)
             w.batch = 96
-            day(7, days[7][args.latency_drops:])
-            for i in range(8, len(days)):
+            day(7, days[7][b:])
+            for i in range(8, min(len(days), args.days)):
                 day(i, days[i])
     finally:
         w.close()
@@ -241,6 +244,10 @@ def main(argv=None) -> int:
                     help="the simulated city's time zone (default %(default)s)")
     ap.add_argument("--latency-drops", type=int, default=16,
                     help="scale: single 15-minute drops timed on day 8 (default %(default)s)")
+    ap.add_argument("--latency-offset", type=int, default=40,
+                    help="scale: the first timed drop's place in day 8 (default %(default)s: "
+                         "10:00 local time in a network starting at local midnight)")
+    ap.add_argument("--days", type=int, default=14, help="scale: days to replay (default 14)")
     ap.add_argument("--no-batch", action="store_true", help="scale: skip the batch run")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
