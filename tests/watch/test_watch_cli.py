@@ -168,3 +168,17 @@ def test_log_json_and_print_alerts(tmp_path, drops, cells_csv):
     assert [x["name"] for x in drops_logged] == ["d0.csv", "d1.csv", "d2.csv", "d3.csv"]
     assert all(x["events"] > 0 and x["level"] == "info" for x in drops_logged)
     assert p.stdout == (tmp_path / "out" / "alerts.jsonl").read_text()
+
+
+def test_a_backlog_in_one_refresh(tmp_path, drops, cells_csv, model):
+    w = Watcher(drops, tmp_path / "st", tmp_path / "out", model=model, cells=cells_csv,
+                timezone="UTC", settle=0, batch=4, report=False)
+    try:
+        taken = w.poll()
+        assert [d.name for d in taken] == ["d0.csv", "d1.csv", "d2.csv", "d3.csv"]
+        assert w.store.files() == 4
+    finally:
+        w.close()
+    alerts = [json.loads(x) for x in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()]
+    assert alerts and {a["state"] for a in alerts} == {"new"}
+    assert len({a["network_time"] for a in alerts}) == 1      # one refresh, at the end
