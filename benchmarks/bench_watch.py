@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.features import compute_features
-from simbox.watch import Watcher
+from simbox.watch import Watcher, parse_duration
 from simbox.watch.replay import split_by_time
 
 FRAUD = ("simbox", "cardfarm")
@@ -75,6 +75,7 @@ def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
 
 # -- time to detect -------------------------------------------------------------------
 def replay(net: Path, work: Path, timezone: str) -> dict:
+    """Drop the network's 15-minute files one by one; the watch's and the batch's rates."""
     shutil.rmtree(work, ignore_errors=True)
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
     w = _watcher(net, work, timezone)
@@ -87,92 +88,135 @@ def replay(net: Path, work: Path, timezone: str) -> dict:
     finally:
         w.close()
     wall = time.monotonic() - t0
-    alerts = [json.loads(x) for x in (work / "out" / "alerts.jsonl").read_text().splitlines()]
     n_batch, s_batch = _batch_rate(net, timezone)
     return {"net": net.name, "drops": len(paths), "events": events, "watch_s": wall,
-            "per_drop": per_drop, "batch_events": n_batch, "batch_s": s_batch,
-            **detection(net, alerts)}
+            "per_drop": per_drop, "batch_events": n_batch, "batch_s": s_batch}
 
 
-def detection(net: Path, alerts: list) -> dict:
-    """Per deployment: minutes and calls from its first CDR to its first alert; per SIM:
-    the precision of the first alerts."""
+def first_alerts(alerts: list, start, warmup) -> dict:
+    """imsi -> (network time of its first alert, class) had the watch raised no alert
+    before ``start + warmup`` (None: the alerts as raised).  The flags are rebuilt from
+    the alerts (new / escalated: flagged, cleared: not); a SIM flagged when the warm-up
+    ends is alerted at the first refresh after it.  Exact for a warm-up at least the
+    run's ``--min-history``."""
+    if warmup is None:
+        out = {}
+        for a in alerts:
+            if a["state"] in ("new", "escalated") and a["imsi"] not in out:
+                out[a["imsi"]] = (pd.Timestamp(a["network_time"]), a["class"])
+        return out
+    end = start + warmup
+    flagged, out, crossed = {}, {}, False
+    for a in alerts:
+        t = pd.Timestamp(a["network_time"])
+        if t >= end and not crossed:            # the first refresh after the warm-up
+            crossed = True
+            for imsi, cls in flagged.items():
+                out.setdefault(imsi, (t, cls))
+        if a["state"] == "cleared":
+            flagged.pop(a["imsi"], None)
+        else:
+            flagged[a["imsi"]] = a["class"]
+            if t >= end:
+                out.setdefault(a["imsi"], (t, a["class"]))
+    return out
+
+
+def detection(net: Path, alerts: list, warmup=None) -> dict:
+    """Per deployment: minutes and calls from its first CDR to its first alert (``late``:
+    the first CDR after the warm-up, i.e. the box started while the watch was alerting);
+    per SIM: the precision of the first alerts."""
     truth = pd.read_csv(net / "truth.csv", dtype=str).set_index("imsi")
     cdrs = pd.read_csv(net / "cdrs.csv.gz", usecols=["record_type", "start_time", "imsi"],
                        dtype=str)
     start = pd.to_datetime(cdrs["start_time"].min(), utc=True)
+    late_from = start + (warmup if warmup is not None else pd.Timedelta(days=1))
     fraud = truth[truth["class"].isin(FRAUD)]
     ev = cdrs[cdrs["imsi"].isin(fraud.index)].copy()
     ev["t"] = pd.to_datetime(ev["start_time"], utc=True)
     ev["dep"] = fraud["deployment_id"].reindex(ev["imsi"]).to_numpy()
     ev["call"] = ev["record_type"].isin(["MOC", "MTC"])
-    first_alert = {}
-    for a in alerts:
-        if a["state"] in ("new", "escalated") and a["imsi"] not in first_alert:
-            first_alert[a["imsi"]] = pd.Timestamp(a["network_time"])
+    first = first_alerts(alerts, start, warmup)
     deps = []
     for dep, g in ev.groupby("dep"):
         sims = fraud.index[fraud["deployment_id"] == dep]
-        hits = [first_alert[s] for s in sims if s in first_alert]
-        first = g["t"].min()
-        row = {"deployment": dep, "class": fraud.loc[sims[0], "class"],
+        hits = [first[s][0] for s in sims if s in first]
+        t0 = g["t"].min()
+        row = {"net": net.name, "deployment": dep, "class": fraud.loc[sims[0], "class"],
                "kind": fraud.loc[sims[0], "kind"], "sims": len(sims),
-               "late": bool(first >= start + pd.Timedelta(days=1)),
-               "first_cdr": first, "alert": min(hits) if hits else None}
+               "late": bool(t0 >= late_from), "first_cdr": t0,
+               "alert": min(hits) if hits else None}
         if hits:
-            row["minutes"] = (row["alert"] - first).total_seconds() / 60
+            row["minutes"] = (row["alert"] - t0).total_seconds() / 60
             row["calls"] = int((g["call"] & (g["t"] <= row["alert"])).sum())
         deps.append(row)
-    alerted = list(first_alert)
-    cls = truth["class"].reindex(alerted)
-    alert_cls = {a["imsi"]: a["class"] for a in alerts if a["state"] == "new"}
-    return {"deployments": deps, "alerted_sims": len(alerted),
+    cls = truth["class"].reindex(list(first))
+    return {"deployments": deps, "alerted_sims": len(first),
             "true_sims": int(cls.isin(FRAUD).sum()),
-            "class_right": int(sum(cls.get(s) == alert_cls.get(s) for s in alerted)),
+            "class_right": int(sum(cls.get(s) == c for s, (_, c) in first.items())),
             "legit_alerted": int((cls == "legit").sum())}
 
 
-def ttd(args) -> dict:
-    runs = [replay(Path(n), Path(args.work) / Path(n).name, args.timezone) for n in args.nets]
-    deps = [d for r in runs for d in r["deployments"]]
-    out = {"runs": [{k: v for k, v in r.items() if k not in ("deployments", "per_drop")}
-                    for r in runs]}
+def _table(deps: list) -> list:
     rows = []
     for cls in FRAUD:
         for late in (True, None):
             sel = [d for d in deps if d["class"] == cls and (late is None or d["late"])]
             found = [d for d in sel if d["alert"] is not None]
-            rows.append({"class": cls, "boxes": "started mid-window" if late else "all",
+            rows.append({"class": cls, "boxes": "started after warm-up" if late else "all",
                          "n": len(sel), "alerted": len(found),
                          "median_min": _q([d["minutes"] for d in found], 0.5),
                          "p90_min": _q([d["minutes"] for d in found], 0.9),
                          "median_calls": _q([d["calls"] for d in found], 0.5),
                          "p90_calls": _q([d["calls"] for d in found], 0.9)})
-    alerted = sum(r["alerted_sims"] for r in runs)
-    per_drop = [x for r in runs for x in r["per_drop"]]
+    return rows
+
+
+def ttd(args) -> dict:
+    work = Path(args.work)
+    if args.reuse:
+        runs = json.loads(Path(args.reuse).read_text())["runs"]
+    else:
+        runs = [replay(Path(n), work / Path(n).name, args.timezone) for n in args.nets]
+    out = {"runs": [{k: v for k, v in r.items() if k != "per_drop"} for r in runs]}
+    per_drop = [x for r in runs for x in r.get("per_drop", [])]
     out.update(
-        table=rows, deployments=[{**d, "first_cdr": str(d["first_cdr"]), "alert": str(d["alert"])}
-                                 for d in deps],
-        precision=sum(r["true_sims"] for r in runs) / alerted if alerted else None,
-        class_precision=sum(r["class_right"] for r in runs) / alerted if alerted else None,
-        alerted_sims=alerted, legit_alerted=sum(r["legit_alerted"] for r in runs),
         watch_events_per_s=sum(r["events"] for r in runs) / sum(r["watch_s"] for r in runs),
         batch_events_per_s=sum(r["batch_events"] for r in runs) / sum(r["batch_s"] for r in runs),
-        per_drop_median_s=_q(per_drop, 0.5), per_drop_p90_s=_q(per_drop, 0.9),
-        per_drop_max_s=max(per_drop), peak_rss_mb=_rss_mb())
-    print(f"{'class':<9} {'deployments':<19} {'n':>3} {'alerted':>7} {'median min':>10} "
-          f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
-    for r in rows:
-        print(f"{r['class']:<9} {r['boxes']:<19} {r['n']:>3} {r['alerted']:>7} "
-              f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
-              f"{r['p90_calls']:>9.0f}")
-    print(f"per-SIM precision at alert time: {out['precision']:.4f} (class right "
-          f"{out['class_precision']:.4f}; {out['alerted_sims']} SIMs alerted, "
-          f"{out['legit_alerted']} legit)")
+        peak_rss_mb=_rss_mb())
+    if per_drop:
+        out.update(per_drop_median_s=_q(per_drop, 0.5), per_drop_p90_s=_q(per_drop, 0.9),
+                   per_drop_max_s=max(per_drop))
+    out["warmups"] = {}
+    for text in args.warmup:
+        warmup = pd.Timedelta(seconds=parse_duration(text, "--warmup"))
+        dets = [detection(Path(n), [json.loads(x) for x in (
+            work / Path(n).name / "out" / "alerts.jsonl").read_text().splitlines()], warmup)
+            for n in args.nets]
+        deps = [d for r in dets for d in r["deployments"]]
+        alerted = sum(r["alerted_sims"] for r in dets)
+        res = out["warmups"][text] = {
+            "table": _table(deps),
+            "precision": sum(r["true_sims"] for r in dets) / alerted if alerted else None,
+            "class_precision": sum(r["class_right"] for r in dets) / alerted if alerted else None,
+            "alerted_sims": alerted, "legit_alerted": sum(r["legit_alerted"] for r in dets),
+            "deployments": [{**d, "first_cdr": str(d["first_cdr"]), "alert": str(d["alert"])}
+                            for d in deps]}
+        print(f"--min-history {text}: {len(args.nets)} network(s)")
+        print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
+              f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
+        for r in res["table"]:
+            print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
+                  f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
+                  f"{r['p90_calls']:>9.0f}")
+        print(f"per-SIM precision at alert time: {res['precision']:.4f} (class right "
+              f"{res['class_precision']:.4f}; {alerted} SIMs alerted, {res['legit_alerted']} "
+              "legit)\n")
     print(f"watch {out['watch_events_per_s']:,.0f} events/s over 15-minute drops; batch "
           f"(compute_features, 1 worker) {out['batch_events_per_s']:,.0f} events/s")
-    print(f"per drop: median {out['per_drop_median_s']:.2f} s, p90 {out['per_drop_p90_s']:.2f} s, "
-          f"max {out['per_drop_max_s']:.2f} s; peak RSS {out['peak_rss_mb']:.0f} MB")
+    if per_drop:
+        print(f"per drop: median {out['per_drop_median_s']:.2f} s, p90 {out['per_drop_p90_s']:.2f} s, "
+              f"max {out['per_drop_max_s']:.2f} s")
     return out
 
 
@@ -249,6 +293,12 @@ def main(argv=None) -> int:
                          "10:00 local time in a network starting at local midnight)")
     ap.add_argument("--days", type=int, default=14, help="scale: days to replay (default 14)")
     ap.add_argument("--no-batch", action="store_true", help="scale: skip the batch run")
+    ap.add_argument("--warmup", nargs="+", default=["1d", "2d"], metavar="DURATION",
+                    help="ttd: the figures as if no alert were raised before this much network "
+                         "time (at least the run's --min-history, 1d; default 1d 2d)")
+    ap.add_argument("--reuse", metavar="JSON",
+                    help="ttd: take the rates of this earlier run's JSON and its alerts in "
+                         "--work; no replay")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     out = ttd(args) if args.run == "ttd" else scale(args)
