@@ -23,9 +23,12 @@ import shlex
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pandas as pd
+
+from simbox.errors import ConfigError
 
 log = logging.getLogger("simbox.watch")
 
@@ -145,6 +148,9 @@ def command_hook(cmd: str, timeout: float = 60.0):
 def url_hook(url: str, *, timeout: float = 10.0, retries: int = 3, backoff: float = 1.0):
     """A hook POSTing the alerts of a drop as one JSON array to ``url``, retried
     ``retries`` times (``backoff`` seconds, doubling) on a network error or a 5xx."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError(f"--on-alert-url {url!r}: give an http:// or https:// URL")
+
     def hook(lines: list) -> None:
         body = ("[" + ", ".join(lines) + "]").encode("utf-8")
         wait = backoff

@@ -391,7 +391,12 @@ class Watcher:
         self.result = result
         marks.append(("outputs", time.monotonic()))
         if self.out_dir is not None:
-            result.write(self.out_dir / "current", report=self.report)
+            try:
+                result.write(self.out_dir / "current", report=self.report)
+            except OSError as exc:       # OutputError too: the alerts are out already
+                log.error("%s: the outputs are not rewritten (%s); they are at the next drop",
+                          self.out_dir / "current", _words(exc),
+                          extra={"fields": {"event": "output_error", "error": _words(exc)}})
         marks.append(("", time.monotonic()))
         self.timings = {a: round(t1 - t, 4) for (a, t), (_, t1) in zip(marks, marks[1:])}
         self.timings.update(self.window.timings)     # features = reduce + post

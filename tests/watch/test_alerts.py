@@ -48,3 +48,12 @@ def test_alert_log_cuts_a_partial_line_and_appends_the_rest(tmp_path):
         assert AlertLog(path).flush(st) == []
     finally:
         st.close()
+
+
+def test_a_url_that_is_not_http_is_refused():
+    import pytest
+    from simbox.errors import ConfigError
+    from simbox.watch import url_hook
+    with pytest.raises(ConfigError, match="^--on-alert-url 'ftp://x': give an http:// or "
+                                          "https:// URL$"):
+        url_hook("ftp://x")

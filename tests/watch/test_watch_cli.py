@@ -182,3 +182,21 @@ def test_a_backlog_in_one_refresh(tmp_path, drops, cells_csv, model):
     alerts = [json.loads(x) for x in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()]
     assert alerts and {a["state"] for a in alerts} == {"new"}
     assert len({a["network_time"] for a in alerts}) == 1      # one refresh, at the end
+
+
+def test_outputs_that_cannot_be_written_do_not_stop_the_watch(tmp_path, drops, cells_csv,
+                                                              model, monkeypatch, caplog):
+    from simbox.errors import OutputError
+    from simbox.scan import ScanResult
+
+    def full(self, out_dir, *, report=True):
+        raise OutputError(f"{out_dir}: cannot write the scan output: no space left on the device")
+    monkeypatch.setattr(ScanResult, "write", full)
+    w = Watcher(drops, tmp_path / "st", tmp_path / "out", model=model, cells=cells_csv,
+                timezone="UTC", settle=0, report=False)
+    try:
+        assert len(w.poll()) == 4
+    finally:
+        w.close()
+    assert "the outputs are not rewritten" in caplog.text
+    assert (tmp_path / "out" / "alerts.jsonl").read_text().count("\n") > 0
