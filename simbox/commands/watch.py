@@ -47,7 +47,7 @@ def add_arguments(p):
     p.add_argument("--window", default="7d", metavar="DURATION",
                    help="the rolling window before the newest event: 7d, 36h... in whole UTC "
                         "hours (default %(default)s)")
-    p.add_argument("--min-history", default="1d", metavar="DURATION",
+    p.add_argument("--min-history", default="2d", metavar="DURATION",
                    help="no alert before the state holds this much network time (the model "
                         "scores days of behaviour; 0: alert at once; default %(default)s)")
     p.add_argument("--once", action="store_true",

@@ -50,7 +50,7 @@ log = logging.getLogger("simbox.watch")
 DEFAULT_WINDOW = "7d"
 #: no alert before the state holds this much network time: the model scores days of
 #: behaviour, and hours of a call centre look like a SIM box (docs/watch.md)
-DEFAULT_MIN_HISTORY = "1d"
+DEFAULT_MIN_HISTORY = "2d"
 SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".reason.txt")
 QUARANTINE = "quarantine"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
