@@ -104,7 +104,7 @@ def _status_text(s: dict) -> str:
     rows = [("state", s["state"]), ("files taken", f"{s['files']:,}"),
             ("last file", f"{s['last_file']} (network time {s['last_file_network_time']})"),
             ("lag", f"{s['lag_s']} s since the last file; network time {s['network_time']}"),
-            ("events per second", s["events_per_s"]),
+            ("events per second", f"{s['events_per_s']:,.0f}" if s["events_per_s"] else "-"),
             ("window", f"{s['window_hours']} hour slices, {s['window_events']:,} events"),
             ("state size", f"{s['state_bytes'] / 1e6:.1f} MB"),
             ("alerts", f"{s['alerts']:,}"),
