@@ -182,6 +182,23 @@ class Reduced:
                 setattr(p, name, None)
         return cls(**fields)
 
+    def take(self, rows) -> "Reduced":
+        """The rows ``rows`` (IMSI row indices, in the order given), their pair and move
+        tables re-indexed; the other rows dropped.  ``duplicates`` is set to 0."""
+        rows = np.asarray(rows, np.int64)
+        new = np.full(len(self.imsi), -1, np.int64)
+        new[rows] = np.arange(len(rows))
+        fields = {}
+        for name in ("imsi", "feats", "hours", "msisdn", "main_imei", "main_cell", "main_site"):
+            fields[name] = getattr(self, name)[rows]
+        for table, cols in TABLES.items():
+            row = getattr(self, f"{table}_row")
+            to = new[row]
+            keep = to >= 0
+            for f in cols:
+                fields[f] = to[keep].astype(np.int32) if f == f"{table}_row" else getattr(self, f)[keep]
+        return type(self)(**fields, duplicates=0)
+
 
 def _empty_columns() -> dict:
     return {name: np.empty(0, dtype) for name, dtype in COLUMNS}

@@ -7,7 +7,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 from simbox.features.registry import (REGISTRY, Feature, catalogue, feature_names,  # noqa: F401
                                       schema_hash)
 from simbox.features.compute import (FeatureResult, compute_features,  # noqa: E402,F401
-                                     features_from_events, write_table)
+                                     features_from_events, features_from_reduced,
+                                     write_table)
 
 __all__ = ["REGISTRY", "Feature", "FeatureResult", "catalogue", "compute_features",
-           "feature_names", "features_from_events", "schema_hash", "write_table"]
+           "feature_names", "features_from_events", "features_from_reduced", "schema_hash", "write_table"]

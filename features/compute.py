@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import threading
@@ -241,10 +242,39 @@ def features_from_events(batches, celldict: CellDict, *, cells=None, tac=None, t
     red = Reduced.concat(parts, len(names))
     del parts
     stats.duplicates += red.duplicates
-    book = getattr(celldict, "keys", None)
-    res = _assemble(red, names, celldict, state["table"], state["site_names"], tac, tz, book)
+    res = _result(red, celldict, state["table"], state["site_names"], tac, tz, stats, t0, info)
     progress.finish()
-    columns, tables, key_kind = res
+    return res
+
+
+def features_from_reduced(red: Reduced, celldict: CellDict, *, cells=None, tac=None,
+                          timezone="UTC", stats=None, started=None) -> FeatureResult:
+    """The feature table of kernel rows already reduced (:func:`reduce_events` with the
+    columns of :func:`slot_columns` of :func:`feature_names`; several reductions joined
+    with :meth:`Reduced.concat`, rows kept with :meth:`Reduced.take`): the features
+    computed after the kernel (``features/post.py``) over all the rows.
+
+    ``red`` is not changed (``simbox watch`` keeps it and replaces the rows of the
+    subscribers a drop touched).  ``cells``/``tac`` as in :func:`features_from_events`.
+    """
+    t0 = time.monotonic() if started is None else started
+    tz = timezone if isinstance(timezone, TimeZone) else TimeZone(timezone)
+    if cells is not None and not isinstance(cells, Cells):
+        cells = load_cells(cells)
+    if tac is not None:
+        tac = load_tac(tac)
+    table, site_names, warning = cell_table(celldict.tokens, cells)
+    if warning:
+        warnings.warn(warning, stacklevel=2)
+    red = dataclasses.replace(red)          # _assemble releases the feature matrix it holds
+    return _result(red, celldict, table, site_names, tac, tz,
+                   stats if stats is not None else ReadStats(), t0, {})
+
+
+def _result(red, celldict, table, site_names, tac, tz, stats, t0, info) -> FeatureResult:
+    book = getattr(celldict, "keys", None)
+    columns, tables, key_kind = _assemble(red, feature_names(), celldict, table, site_names,
+                                          tac, tz, book)
     return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
                          seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,
                          key_collisions=book.collisions if book is not None else 0)

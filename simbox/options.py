@@ -20,7 +20,8 @@ INPUT_OPTIONS = ("columns", "timezone", "on_bad_records", "max_reject_share", "r
                  "cells", "tac", "workers", "memory_limit", "probe_numbers")
 #: where each command writes rejected records unless --rejects is given
 REJECTS_DEFAULT = {"features": "<out>.rejects.csv", "scan": "<out>/rejects.csv",
-                   "train": "<out>.rejects.csv", "evaluate": "evaluate.rejects.csv"}
+                   "train": "<out>.rejects.csv", "evaluate": "evaluate.rejects.csv",
+                   "watch": "STATE_DIR/rejects/<file>.csv"}
 #: commands whose model gives the time zone when --timezone is not given
 MODEL_TIMEZONE = ("scan", "evaluate")
 

@@ -194,6 +194,7 @@ def render_report(result) -> str:
         f"scanned {summary.get('scanned_at')}" if summary.get("scanned_at") else ""
     ) if x]
     shown = flagged.head(FLAGGED_ROWS)
+    since = _since_last_drop(summary.get("since_last_drop"), headers)
     return render(
         "report.html", title="simbox scan: shutdown list and sites to raid", summary=summary,
         meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=[
@@ -206,7 +207,7 @@ def render_report(result) -> str:
         plots=[(t, Markup(svg), c) for t, svg, c in plots if svg],
         flagged_shown=len(shown), flagged_total=len(flagged),
         flagged_table=html_table(shown[[c for c in flag_cols if c in shown.columns]], headers),
-        **_excluded(result, headers))
+        since=since, **_excluded(result, headers))
 
 
 def _excluded(result, headers) -> dict:
@@ -230,3 +231,17 @@ def _excluded(result, headers) -> dict:
         if info.get("expired_rows") else None,
         "unused": html_table(rules(info["unused_rows"]), headers)
         if info.get("unused_rows") else None}}
+
+
+SINCE_COLUMNS = ["state", "imsi", "class", "score", "deployment", "site", "first_seen", "reasons"]
+
+
+def _since_last_drop(since: dict | None, headers: dict) -> dict | None:
+    """The "since last drop" section of ``simbox watch`` (None in a scan's report): the
+    files of the drop and the alerts they raised."""
+    if not since:
+        return None
+    files = ", ".join(f"{f['name']} ({f['events']:,} events)" for f in since.get("files", []))
+    alerts = pd.DataFrame(since.get("alerts", []), columns=SINCE_COLUMNS)
+    return {"files": files or "none (a restart)", "network_time": since.get("network_time"),
+            "count": len(alerts), "table": html_table(alerts.head(FLAGGED_ROWS), headers)}

@@ -1,0 +1,311 @@
+"""Time to detect, throughput, per-drop latency and state size of ``simbox watch`` (issue 16).
+
+Two runs, each printing a table (and ``--json`` a JSON object)::
+
+    # simulated networks whose boxes and farms start mid-window
+    simbox simulate --subscribers 20000 --days 7 --seed 3 --config late.json --out net3
+    python benchmarks/bench_watch.py ttd net3 net4 net5 --work /tmp/ttd
+
+    # a 100k-subscriber network over 14 days
+    simbox simulate --subscribers 100000 --days 14 --seed 5 --config late.json --out net100k
+    python benchmarks/bench_watch.py scale net100k --work /tmp/scale
+
+(``late.json``: ``{"fraud": {"late_start_share": 0.6}}``.)
+
+``ttd``: each network's CDRs are cut into 15-minute files by event time and dropped
+one by one into a :class:`~simbox.watch.Watcher` (the shipped default model, outputs
+written without report.html), as fast as it takes them.  Per deployment (truth from
+``truth.csv``): the network minutes and the calls (MOC + MTC of its SIMs) from its
+first CDR to its first alert; per SIM: the precision of the first alerts.  Then
+``compute_features`` over the same file (one worker) for the batch rate.
+
+``scale``: the 100k network's files, a day at a time (``batch``: 96 files, one
+refresh) for days 1-7, then on day 8 single 15-minute drops from ``--latency-offset``
+(the per-drop latency, with the time of each step), then the rest a day at a time; the state size after each day,
+the peak memory, and the batch rate of ``compute_features`` on the whole file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simbox.features import compute_features
+from simbox.watch import Watcher, parse_duration
+from simbox.watch.replay import split_by_time
+
+FRAUD = ("simbox", "cardfarm")
+
+
+def _q(values, q):
+    v = np.asarray([x for x in values if x is not None], float)
+    return float(np.quantile(v, q)) if len(v) else float("nan")
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _watcher(net: Path, work: Path, timezone: str, **kw) -> Watcher:
+    (work / "drop").mkdir(parents=True, exist_ok=True)
+    return Watcher(work / "drop", work / "state", work / "out", cells=net / "cells.csv",
+                   tac=net / "tac.csv", timezone=timezone, settle=0, report=False, **kw)
+
+
+def _drop(w: Watcher, paths) -> list:
+    for p in paths:
+        os.link(p, w.drop_dir / p.name)
+    return w.poll()
+
+
+def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
+    t = time.monotonic()
+    res = compute_features([net / "cdrs.csv.gz"], cells=net / "cells.csv", tac=net / "tac.csv",
+                           timezone=timezone, workers=1)
+    return res.stats.accepted, time.monotonic() - t
+
+
+# -- time to detect -------------------------------------------------------------------
+def replay(net: Path, work: Path, timezone: str) -> dict:
+    """Drop the network's 15-minute files one by one; the watch's and the batch's rates."""
+    shutil.rmtree(work, ignore_errors=True)
+    paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
+    w = _watcher(net, work, timezone)
+    per_drop, events, t0 = [], 0, time.monotonic()
+    try:
+        for p in paths:
+            for d in _drop(w, [p]):
+                per_drop.append(d.seconds + d.refresh_seconds)
+                events += d.events
+    finally:
+        w.close()
+    wall = time.monotonic() - t0
+    n_batch, s_batch = _batch_rate(net, timezone)
+    return {"net": net.name, "drops": len(paths), "events": events, "watch_s": wall,
+            "per_drop": per_drop, "batch_events": n_batch, "batch_s": s_batch}
+
+
+def first_alerts(alerts: list, start, warmup) -> dict:
+    """imsi -> (network time of its first alert, class) had the watch raised no alert
+    before ``start + warmup`` (None: the alerts as raised).  The flags are rebuilt from
+    the alerts (new / escalated: flagged, cleared: not); a SIM flagged when the warm-up
+    ends is alerted at the first refresh after it.  Exact for a warm-up at least the
+    run's ``--min-history``."""
+    if warmup is None:
+        out = {}
+        for a in alerts:
+            if a["state"] in ("new", "escalated") and a["imsi"] not in out:
+                out[a["imsi"]] = (pd.Timestamp(a["network_time"]), a["class"])
+        return out
+    end = start + warmup
+    flagged, out, crossed = {}, {}, False
+    for a in alerts:
+        t = pd.Timestamp(a["network_time"])
+        if t >= end and not crossed:            # the first refresh after the warm-up
+            crossed = True
+            for imsi, cls in flagged.items():
+                out.setdefault(imsi, (t, cls))
+        if a["state"] == "cleared":
+            flagged.pop(a["imsi"], None)
+        else:
+            flagged[a["imsi"]] = a["class"]
+            if t >= end:
+                out.setdefault(a["imsi"], (t, a["class"]))
+    return out
+
+
+def detection(net: Path, alerts: list, warmup=None) -> dict:
+    """Per deployment: minutes and calls from its first CDR to its first alert (``late``:
+    the first CDR after the warm-up, i.e. the box started while the watch was alerting);
+    per SIM: the precision of the first alerts."""
+    truth = pd.read_csv(net / "truth.csv", dtype=str).set_index("imsi")
+    cdrs = pd.read_csv(net / "cdrs.csv.gz", usecols=["record_type", "start_time", "imsi"],
+                       dtype=str)
+    start = pd.to_datetime(cdrs["start_time"].min(), utc=True)
+    late_from = start + (warmup if warmup is not None else pd.Timedelta(days=1))
+    fraud = truth[truth["class"].isin(FRAUD)]
+    ev = cdrs[cdrs["imsi"].isin(fraud.index)].copy()
+    ev["t"] = pd.to_datetime(ev["start_time"], utc=True)
+    ev["dep"] = fraud["deployment_id"].reindex(ev["imsi"]).to_numpy()
+    ev["call"] = ev["record_type"].isin(["MOC", "MTC"])
+    first = first_alerts(alerts, start, warmup)
+    deps = []
+    for dep, g in ev.groupby("dep"):
+        sims = fraud.index[fraud["deployment_id"] == dep]
+        hits = [first[s][0] for s in sims if s in first]
+        t0 = g["t"].min()
+        row = {"net": net.name, "deployment": dep, "class": fraud.loc[sims[0], "class"],
+               "kind": fraud.loc[sims[0], "kind"], "sims": len(sims),
+               "late": bool(t0 >= late_from), "first_cdr": t0,
+               "alert": min(hits) if hits else None}
+        if hits:
+            row["minutes"] = (row["alert"] - t0).total_seconds() / 60
+            row["calls"] = int((g["call"] & (g["t"] <= row["alert"])).sum())
+        deps.append(row)
+    cls = truth["class"].reindex(list(first))
+    return {"deployments": deps, "alerted_sims": len(first),
+            "true_sims": int(cls.isin(FRAUD).sum()),
+            "class_right": int(sum(cls.get(s) == c for s, (_, c) in first.items())),
+            "legit_alerted": int((cls == "legit").sum())}
+
+
+def _table(deps: list) -> list:
+    rows = []
+    for cls in FRAUD:
+        for late in (True, None):
+            sel = [d for d in deps if d["class"] == cls and (late is None or d["late"])]
+            found = [d for d in sel if d["alert"] is not None]
+            rows.append({"class": cls, "boxes": "started after warm-up" if late else "all",
+                         "n": len(sel), "alerted": len(found),
+                         "median_min": _q([d["minutes"] for d in found], 0.5),
+                         "p90_min": _q([d["minutes"] for d in found], 0.9),
+                         "median_calls": _q([d["calls"] for d in found], 0.5),
+                         "p90_calls": _q([d["calls"] for d in found], 0.9)})
+    return rows
+
+
+def ttd(args) -> dict:
+    work = Path(args.work)
+    if args.reuse:
+        runs = json.loads(Path(args.reuse).read_text())["runs"]
+    else:
+        runs = [replay(Path(n), work / Path(n).name, args.timezone) for n in args.nets]
+    out = {"runs": [{k: v for k, v in r.items() if k != "per_drop"} for r in runs]}
+    per_drop = [x for r in runs for x in r.get("per_drop", [])]
+    out.update(
+        watch_events_per_s=sum(r["events"] for r in runs) / sum(r["watch_s"] for r in runs),
+        batch_events_per_s=sum(r["batch_events"] for r in runs) / sum(r["batch_s"] for r in runs),
+        peak_rss_mb=_rss_mb())
+    if per_drop:
+        out.update(per_drop_median_s=_q(per_drop, 0.5), per_drop_p90_s=_q(per_drop, 0.9),
+                   per_drop_max_s=max(per_drop))
+    out["warmups"] = {}
+    for text in args.warmup:
+        warmup = pd.Timedelta(seconds=parse_duration(text, "--warmup"))
+        dets = [detection(Path(n), [json.loads(x) for x in (
+            work / Path(n).name / "out" / "alerts.jsonl").read_text().splitlines()], warmup)
+            for n in args.nets]
+        deps = [d for r in dets for d in r["deployments"]]
+        alerted = sum(r["alerted_sims"] for r in dets)
+        res = out["warmups"][text] = {
+            "table": _table(deps),
+            "precision": sum(r["true_sims"] for r in dets) / alerted if alerted else None,
+            "class_precision": sum(r["class_right"] for r in dets) / alerted if alerted else None,
+            "alerted_sims": alerted, "legit_alerted": sum(r["legit_alerted"] for r in dets),
+            "deployments": [{**d, "first_cdr": str(d["first_cdr"]), "alert": str(d["alert"])}
+                            for d in deps]}
+        print(f"--min-history {text}: {len(args.nets)} network(s)")
+        print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
+              f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
+        for r in res["table"]:
+            print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
+                  f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
+                  f"{r['p90_calls']:>9.0f}")
+        print(f"per-SIM precision at alert time: {res['precision']:.4f} (class right "
+              f"{res['class_precision']:.4f}; {alerted} SIMs alerted, {res['legit_alerted']} "
+              "legit)\n")
+    print(f"watch {out['watch_events_per_s']:,.0f} events/s over 15-minute drops; batch "
+          f"(compute_features, 1 worker) {out['batch_events_per_s']:,.0f} events/s")
+    if per_drop:
+        print(f"per drop: median {out['per_drop_median_s']:.2f} s, p90 {out['per_drop_p90_s']:.2f} s, "
+              f"max {out['per_drop_max_s']:.2f} s")
+    return out
+
+
+# -- 100k: state size, per-drop latency ---------------------------------------------------
+def scale(args) -> dict:
+    net, work = Path(args.nets[0]), Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    t = time.monotonic()
+    paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
+    split_s = time.monotonic() - t
+    days = [paths[i:i + 96] for i in range(0, len(paths), 96)]
+    w = _watcher(net, work, args.timezone, batch=96)
+    out = {"net": net.name, "files": len(paths), "split_s": split_s, "days": [], "drops": []}
+
+    def day(i, files):
+        t0 = time.monotonic()
+        taken = _drop(w, files)
+        row = {"day": i + 1, "files": len(taken), "events": sum(d.events for d in taken),
+               "seconds": time.monotonic() - t0, "window_events": w.window.events(),
+               "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb()}
+        out["days"].append(row)
+        print(f"day {row['day']:>2}: {row['events']:>10,} events in {row['seconds']:6.1f} s "
+              f"({row['events'] / row['seconds']:,.0f}/s), window {row['window_events']:,} "
+              f"events, state {row['state_mb']:,.0f} MB, peak RSS {row['rss_mb']:,.0f} MB",
+              flush=True)
+    try:
+        for i in range(min(7, len(days))):
+            day(i, days[i])
+        if len(days) > 7:
+            w.batch = 96
+            a, b = args.latency_offset, args.latency_offset + args.latency_drops
+            _drop(w, days[7][:a])
+            w.batch = 1
+            for p in days[7][a:b]:
+                d = _drop(w, [p])[0]
+                out["drops"].append({"name": d.name, "events": d.events, "touched": d.touched,
+                                     "read_commit_s": d.seconds, "refresh_s": d.refresh_seconds,
+                                     **w.timings})
+                print(f"drop {d.name}: {d.events:,} events, {d.touched:,} subscribers reduced "
+                      f"again, {d.seconds:.2f} s read+commit, {d.refresh_seconds:.2f} s refresh "
+                      f"{w.timings}", flush=True)
+            w.batch = 96
+            day(7, days[7][b:])
+            for i in range(8, min(len(days), args.days)):
+                day(i, days[i])
+    finally:
+        w.close()
+    lat = [d["read_commit_s"] + d["refresh_s"] for d in out["drops"]]
+    if lat:
+        out.update(latency_median_s=_q(lat, 0.5), latency_p90_s=_q(lat, 0.9),
+                   latency_max_s=max(lat))
+        print(f"per-drop latency ({len(lat)} drops of 15 min): median {out['latency_median_s']:.2f} s, "
+              f"p90 {out['latency_p90_s']:.2f} s, max {out['latency_max_s']:.2f} s")
+    if not args.no_batch:
+        n, s = _batch_rate(net, args.timezone)
+        out.update(batch_events=n, batch_s=s)
+        print(f"batch compute_features (1 worker): {n:,} events in {s:.1f} s ({n / s:,.0f}/s)")
+    out["peak_rss_mb"] = _rss_mb()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", choices=("ttd", "scale"))
+    ap.add_argument("nets", nargs="+", help="folders of simbox simulate")
+    ap.add_argument("--work", required=True, help="scratch folder (replaced)")
+    ap.add_argument("--timezone", default="Asia/Shanghai",
+                    help="the simulated city's time zone (default %(default)s)")
+    ap.add_argument("--latency-drops", type=int, default=16,
+                    help="scale: single 15-minute drops timed on day 8 (default %(default)s)")
+    ap.add_argument("--latency-offset", type=int, default=40,
+                    help="scale: the first timed drop's place in day 8 (default %(default)s: "
+                         "10:00 local time in a network starting at local midnight)")
+    ap.add_argument("--days", type=int, default=14, help="scale: days to replay (default 14)")
+    ap.add_argument("--no-batch", action="store_true", help="scale: skip the batch run")
+    ap.add_argument("--warmup", nargs="+", default=["1d", "2d"], metavar="DURATION",
+                    help="ttd: the figures as if no alert were raised before this much network "
+                         "time (at least the run's --min-history, 1d; default 1d 2d)")
+    ap.add_argument("--reuse", metavar="JSON",
+                    help="ttd: take the rates of this earlier run's JSON and its alerts in "
+                         "--work; no replay")
+    ap.add_argument("--json", help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    out = ttd(args) if args.run == "ttd" else scale(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

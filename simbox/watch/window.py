@@ -1,0 +1,273 @@
+"""The rolling window of ``simbox watch``: hour slices of events, and the feature table.
+
+The window is the last ``window_s`` seconds (whole UTC hours) before the newest event
+time seen: hour ``h`` (``time // 3600``) is in it while ``h > newest_hour - hours``.
+Each hour of the window is a *slice*: its distinct events (exact duplicates dropped,
+as the kernel drops them), sorted by subscriber, in a file of the state folder
+(:mod:`simbox.watch.store`), memory-mapped; in memory only the index of each slice
+(its subscribers and where their events start).
+
+A drop (:meth:`Window.add`) merges its events into the slices of their hours and
+expires the hours that left the window.  The subscribers it touched (events in the
+drop, or in an expired hour) are reduced again by the batch kernel
+(:func:`~simbox.fastpath.aggregate.reduce_events`) from all their events of the
+window; the kernel rows of the others are kept from the last drop
+(:meth:`Reduced.take`); the features computed over all subscribers (shared IMEIs,
+neighbours, co-movement, percentile ranks) are computed again over all rows
+(:func:`~simbox.features.features_from_reduced`).  The kernel output of a subscriber
+depends on its events alone, so the table equals ``compute_features`` of the same
+files with the events outside the window dropped (tests/watch/test_incremental.py).
+docs/watch.md says why this beats a merge of hourly partials.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simbox.fastpath.aggregate import Reduced, TimeZone, Workspace, reduce_events, slot_columns
+from simbox.fastpath.events import COLUMNS, CellDict
+from simbox.features import feature_names, features_from_reduced
+from simbox.features.tables import cell_table, load_cells, load_tac
+from simbox.watch.store import SLICE_DTYPE, Store
+
+HOUR = 3600
+#: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
+CHUNK_EVENTS = 1 << 21
+
+
+def to_rows(cols: dict) -> np.ndarray:
+    """Event columns (an EventBatch's) as slice rows (unsorted)."""
+    n = len(cols["time"])
+    rows = np.empty(n, SLICE_DTYPE)
+    for name in SLICE_DTYPE.names:
+        rows[name] = cols[name]
+    return rows
+
+
+def distinct(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows, sorted by every field (subscriber first)."""
+    if len(rows) < 2:
+        return rows.copy()
+    order = np.lexsort([rows[n] for n in reversed(SLICE_DTYPE.names)])
+    rows = rows[order]
+    keep = np.ones(len(rows), bool)
+    same = np.ones(len(rows) - 1, bool)
+    for n in SLICE_DTYPE.names:
+        col = rows[n]
+        same &= col[1:] == col[:-1]
+    keep[1:] = ~same
+    return rows[keep]
+
+
+def window_hours(window_s: int) -> int:
+    return max(1, -(-int(window_s) // HOUR))
+
+
+def in_window(times, newest: int, window_s: int) -> np.ndarray:
+    """Mask of the event times inside the window ending at the newest time ``newest``."""
+    first = int(newest) // HOUR - window_hours(window_s) + 1
+    return np.asarray(times) // HOUR >= first
+
+
+@dataclass
+class Slice:
+    """One hour of the window: its file and, in memory, its subscriber index."""
+
+    name: str
+    rows: np.ndarray          # memory-mapped SLICE_DTYPE rows, sorted
+    imsi: np.ndarray          # distinct subscribers, sorted
+    start: np.ndarray         # where each subscriber's events start (len(imsi) + 1 entries)
+
+    @classmethod
+    def open(cls, store: Store, name: str) -> "Slice":
+        rows = store.read_slice(name)
+        col = np.asarray(rows["imsi"])
+        if len(col):
+            first = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+        else:
+            first = np.zeros(0, np.int64)
+        return cls(name, rows, col[first].copy(), np.r_[first, len(col)].astype(np.int64))
+
+    def spans(self, imsis: np.ndarray) -> tuple:
+        """(position in ``imsis``, start, stop) of the sorted ``imsis`` that have events here."""
+        pos = np.searchsorted(self.imsi, imsis)
+        pos_c = np.minimum(pos, max(len(self.imsi) - 1, 0))
+        hit = (pos < len(self.imsi)) & (self.imsi[pos_c] == imsis) if len(self.imsi) else \
+            np.zeros(len(imsis), bool)
+        p = pos[hit]
+        return np.flatnonzero(hit), self.start[p], self.start[p + 1]
+
+
+@dataclass
+class Pending:
+    """A drop's change to the window, written but not yet committed."""
+
+    new: dict                  # hour -> (file name, rows)
+    expired: list              # hours that leave the window
+    newest: int
+    events: int                # events of the drop inside the window
+    duplicates: int            # events of the drop already in the window (or twice in it)
+    too_old: int               # events of the drop older than the window (not kept)
+    touched: np.ndarray        # subscribers with events in the drop (in the window)
+    network_time: int | None   # the drop's newest event time
+    oldest: int | None = None  # the drop's oldest event time in the window
+
+
+@dataclass
+class Window:
+    """The slices of the window and the kernel rows of its subscribers."""
+
+    store: Store
+    window_s: int
+    timezone: str = "UTC"
+    cells: object = None               # cells.csv path / table, or None
+    tac: object = None
+    celldict: CellDict = field(init=False)
+    slices: dict = field(init=False)   # hour -> Slice
+    newest: int | None = field(init=False)
+    red: Reduced | None = field(init=False, default=None)
+    dirty: set = field(init=False, default_factory=set)   # subscribers to reduce again
+    timings: dict = field(init=False, default_factory=dict)   # of the last features()
+
+    def __post_init__(self):
+        self.tz = TimeZone(self.timezone)
+        if self.cells is not None:
+            self.cells = load_cells(self.cells)
+        if self.tac is not None:
+            self.tac = load_tac(self.tac)
+        self.celldict = CellDict(self.store.cell_tokens())
+        self.slices = {h: Slice.open(self.store, n) for h, n in self.store.manifest().items()}
+        self.newest = self.store.meta("newest")
+        self._local = threading.local()
+
+    @property
+    def hours(self) -> int:
+        return window_hours(self.window_s)
+
+    def events(self) -> int:
+        return int(sum(len(s.rows) for s in self.slices.values()))
+
+    # -- a drop ----------------------------------------------------------------------
+    def add(self, cols: dict) -> Pending:
+        """Write the new versions of the slices a drop's events (``cols``) fall in.
+
+        Nothing changes in memory or in the manifest: :meth:`Store.commit`, then
+        :meth:`apply` do.  Files written are removed again if writing fails.
+        """
+        rows = to_rows(cols)
+        t = rows["time"]
+        drop_newest = int(t.max()) if len(t) else None
+        newest = self.newest if drop_newest is None else \
+            drop_newest if self.newest is None else max(self.newest, drop_newest)
+        if newest is None:
+            return Pending({}, [], newest, 0, 0, 0, np.zeros(0, np.int64), None)
+        keep = in_window(t, newest, self.window_s)
+        too_old = int(len(rows) - keep.sum())
+        rows = rows[keep]
+        first = newest // HOUR - self.hours + 1
+        expired = sorted(h for h in self.slices if h < first)
+        hour = rows["time"] // HOUR
+        new, dups, written = {}, 0, []
+        try:
+            for h in np.unique(hour).tolist():
+                part = rows[hour == h]
+                old = self.slices.get(h)
+                merged = np.concatenate([np.asarray(old.rows), part]) if old is not None else part
+                merged = distinct(merged)
+                dups += len(part) + (len(old.rows) if old is not None else 0) - len(merged)
+                name = self.store.write_slice(h, merged)
+                written.append(name)
+                new[h] = (name, len(merged))
+        except BaseException:
+            self.store.remove(written)
+            raise
+        touched = np.unique(rows["imsi"])
+        oldest = int(rows["time"].min()) if len(rows) else None
+        return Pending(new, expired, newest, int(len(rows)), dups, too_old, touched, drop_newest,
+                       oldest)
+
+    def apply(self, p: Pending) -> None:
+        """Take a committed drop into memory: new slices opened, expired ones closed; the
+        subscribers touched marked for :meth:`features`."""
+        for h in p.expired:
+            s = self.slices.pop(h)
+            self.dirty.update(s.imsi.tolist())
+        for h, (name, _) in p.new.items():
+            self.slices[h] = Slice.open(self.store, name)
+        self.dirty.update(p.touched.tolist())
+        self.newest = p.newest
+
+    # -- the feature table -----------------------------------------------------------
+    def features(self, stats=None):
+        """The feature table of the window (a FeatureResult) and the subscribers whose
+        kernel rows were computed again (all of them the first time)."""
+        names = feature_names()
+        cols = slot_columns(names)
+        table, _, _ = cell_table(self.celldict.tokens, self.cells)
+        if self.red is None:
+            todo = self._all_imsis()
+            keep = None
+        else:
+            todo = np.array(sorted(self.dirty), np.int64)
+            keep = np.flatnonzero(~np.isin(self.red.imsi, todo))
+        t0 = time.monotonic()
+        parts = [] if keep is None else [self.red.take(keep)]
+        events = 0
+        for chunk in self._chunks(todo):
+            events += len(chunk["time"])
+            parts.append(reduce_events(chunk, columns=cols, ncols=len(names), timezone=self.tz,
+                                       cells=table, workspace=self._workspace()))
+        self.red = Reduced.concat(parts, len(names))
+        self.dirty.clear()
+        t1 = time.monotonic()
+        res = features_from_reduced(self.red, self.celldict, cells=self.cells, tac=self.tac,
+                                    timezone=self.tz, stats=stats)
+        self.timings = {"reduce": round(t1 - t0, 4), "reduced_events": events,
+                        "post": round(time.monotonic() - t1, 4)}
+        return res, todo
+
+    def _workspace(self) -> Workspace:
+        if not hasattr(self._local, "ws"):
+            self._local.ws = Workspace()
+        return self._local.ws
+
+    def _all_imsis(self) -> np.ndarray:
+        if not self.slices:
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate([s.imsi for s in self.slices.values()]))
+
+    def _chunks(self, imsis: np.ndarray):
+        """Event columns of the subscribers ``imsis`` (sorted), all their events of the
+        window, in chunks of about :data:`CHUNK_EVENTS` events (a subscriber never split)."""
+        if len(imsis) == 0:
+            return
+        spans = [(h, *s.spans(imsis)) for h, s in sorted(self.slices.items())]
+        count = np.zeros(len(imsis), np.int64)
+        for _, pos, a, b in spans:
+            np.add.at(count, pos, b - a)
+        bounds = np.searchsorted(np.cumsum(count), np.arange(1, 1 + int(count.sum()) // CHUNK_EVENTS + 1)
+                                 * CHUNK_EVENTS, side="left")
+        cuts = np.unique(np.r_[0, np.minimum(bounds + 1, len(imsis)), len(imsis)])
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            pieces = []
+            for h, pos, a, b in spans:
+                sel = (pos >= lo) & (pos < hi)
+                if not sel.any():
+                    continue
+                pieces.append(np.asarray(self.slices[h].rows[_ranges(a[sel], b[sel])]))
+            rows = np.concatenate(pieces) if pieces else np.empty(0, SLICE_DTYPE)
+            if len(rows):
+                yield {name: np.ascontiguousarray(rows[name]) for name, _ in COLUMNS}
+
+
+def _ranges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The indices a[0]..b[0]-1, a[1]..b[1]-1, ... as one array."""
+    n = b - a
+    total = int(n.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offs = np.repeat(a - np.r_[0, np.cumsum(n)[:-1]], n)
+    return offs + np.arange(total)

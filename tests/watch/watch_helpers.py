@@ -1,0 +1,36 @@
+"""Helpers of the watch tests: event times, the batch reference, the comparison."""
+import numpy as np
+import pandas as pd
+
+
+def epoch(rows: pd.DataFrame) -> np.ndarray:
+    t = pd.to_datetime(rows["start_time"], utc=True)
+    return ((t - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy()
+
+
+def batch_features(paths, newest, window_s, cells, timezone):
+    """The reference: the batch path (``features_from_events``) over the files, the events
+    outside the window ending at ``newest`` dropped."""
+    from simbox.fastpath.events import CellDict, EventBatch
+    from simbox.fastpath.readers import open_events
+    from simbox.features import features_from_events
+    from simbox.watch.window import in_window
+    cd = CellDict()
+    batches = []
+    for b in open_events(list(paths), cells=cd):
+        b = EventBatch(b.columns())        # a copy: the reader recycles its memory
+        batches.append(b.take(in_window(b.time, newest, window_s)))
+    return features_from_events(batches, cd, cells=cells, timezone=timezone).features
+
+
+def assert_same_features(got: pd.DataFrame, want: pd.DataFrame):
+    """Bit for bit for integer features, 1e-9 relative for floats."""
+    assert list(got.index) == list(want.index)
+    assert list(got.columns) == list(want.columns)
+    for c in want.columns:
+        a, b = got[c].to_numpy(), want[c].to_numpy()
+        if np.issubdtype(b.dtype, np.integer):
+            np.testing.assert_array_equal(a, b, err_msg=c)
+        else:
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-9, atol=0,
+                                       equal_nan=True, err_msg=c)
