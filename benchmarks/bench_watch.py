@@ -57,7 +57,8 @@ def _rss_mb() -> float:
 def _watcher(net: Path, work: Path, timezone: str, **kw) -> Watcher:
     (work / "drop").mkdir(parents=True, exist_ok=True)
     return Watcher(work / "drop", work / "state", work / "out", cells=net / "cells.csv",
-                   tac=net / "tac.csv", timezone=timezone, settle=0, report=False, **kw)
+                   tac=net / "tac.csv", timezone=timezone, settle=0, report=False,
+                   history=False, **kw)
 
 
 def _drop(w: Watcher, paths) -> list:

@@ -432,7 +432,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     progress = as_progress(progress)
     _check_options(threshold, target_precision)
     cell_table = load_cells(cells) if cells is not None else no_cells()
-    feedback = _feedback(exclude, history, dismiss_margin)
+    feedback = open_feedback(exclude, history, dismiss_margin)
     card = _peek_card(model, trust_pickle)
     if card is None:      # a loaded Model, or a folder that will not load: say why at once
         mdl, model_name = load_model(model, key=model_key, trust_pickle=trust_pickle)
@@ -477,7 +477,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     return result
 
 
-def _feedback(exclude, history, dismiss_margin) -> dict:
+def open_feedback(exclude, history, dismiss_margin) -> dict:
     """The exclusions and the history store of a scan, opened before the work starts (a
     bad file fails at once)."""
     from simbox.feedback.exclusions import Exclusions, read_exclusions  # lazy: feedback only
@@ -491,13 +491,13 @@ def _feedback(exclude, history, dismiss_margin) -> dict:
             "own_store": not isinstance(history, HistoryStore), "out": None}
 
 
-def _held(res, predictions, threshold, feedback, summary) -> pd.DataFrame | None:
+def held_back(res, predictions, threshold, feedback, summary) -> pd.DataFrame | None:
     """The flagged SIMs kept off the shutdown list: those an exclusion covers (each
     expired exclusion warned about), then those an analyst dismissed (history)."""
     exclusions, store = feedback["exclusions"], feedback["store"]
     if exclusions is None and store is None:
         return None
-    from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as _feedback
+    from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as open_feedback
     flagged = _flag(predictions.reindex(res.features.index), threshold)
     cand = flagged.index[flagged["flagged"].to_numpy()]
     parts = []
@@ -635,7 +635,7 @@ def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_mis
     def score(X):
         return model.predict(X, threshold=threshold)["score"].to_numpy()
     feedback = feedback or {"exclusions": None, "store": None}
-    held = _held(res, predictions, threshold, feedback, summary)
+    held = held_back(res, predictions, threshold, feedback, summary)
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
                       score=score, summary=summary, exclude=held)
     if feedback["store"] is not None:

@@ -7,7 +7,7 @@ import sys
 import time
 
 from simbox.errors import ConfigError
-from simbox.options import add_input_options, input_options
+from simbox.options import add_feedback_options, add_input_options, feedback_options, input_options
 
 NAME = "watch"
 HELP = "scan each new CDR file of a drop folder as it lands; alerts to OUT/alerts.jsonl"
@@ -21,7 +21,9 @@ files (flagged.csv, deployments.csv, sites.*, report.html), rewritten atomically
 after each file.  Files named *.tmp, *.part or .* and files still growing (size or
 time changed within --settle seconds) are not read.  A file that fails to read is
 retried, then moved to DROP_DIR/quarantine/ with the reason.  kill -9 and a restart
-lose no event and count none twice (docs/watch.md).
+lose no event and count none twice (docs/watch.md).  --exclude keeps SIMs off the
+flags (current/excluded.csv; the file is read again when it changes), and every drop
+is recorded in the history store (docs/feedback.md).
 The rejects of each file go to STATE_DIR/rejects/<file>.csv; --workers and
 --memory-limit are not used (a drop is small).
 
@@ -77,6 +79,7 @@ def add_arguments(p):
                    help="log JSON lines on standard error (time, level, event, fields)")
     p.add_argument("--json", action="store_true", help="status: print the status as JSON")
     add_input_options(p, NAME)
+    add_feedback_options(p)
 
 
 class JsonLines(logging.Formatter):
@@ -143,7 +146,7 @@ def run(args) -> int:
                  tac=opts["tac"], columns=opts["columns"], on_bad_records=opts["on_bad_records"],
                  max_reject_share=opts["max_reject_share"], settle=args.settle,
                  retries=args.retries, report=not args.no_report, hooks=hooks,
-                 batch=args.batch, min_history=args.min_history) as w:
+                 batch=args.batch, min_history=args.min_history, **feedback_options(args)) as w:
         taken = w.run(once=args.once, interval=args.interval)
     if args.once and not args.print_alerts:
         print(f"{args.drop_dir}: {taken} file(s) taken; state {args.state}"

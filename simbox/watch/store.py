@@ -44,7 +44,8 @@ create table if not exists ledger (
     id integer primary key, name text not null, size integer not null, sha256 text not null,
     mtime real not null, processed_at real not null, records integer not null,
     events integer not null, duplicates integer not null, rejected integer not null,
-    too_old integer not null, network_time integer, unique (sha256, size));
+    too_old integer not null, network_time integer, ahead integer not null default 0,
+    unique (sha256, size));
 create table if not exists slices (hour integer primary key, file text not null,
     events integer not null);
 create table if not exists cells (code integer primary key, token text not null);

@@ -89,6 +89,7 @@ class Drop:
     duplicates: int = 0
     rejected: int = 0
     too_old: int = 0
+    ahead: int = 0                 # events dated far after the rest of the file (clock errors)
     network_time: int | None = None
     seconds: float = 0.0           # reading and committing
     refresh_seconds: float = 0.0   # features, scores, deployments, alerts, outputs
@@ -97,7 +98,7 @@ class Drop:
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("name", "size", "records", "events", "duplicates",
-                                           "rejected", "too_old", "touched")}
+                                           "rejected", "too_old", "ahead", "touched")}
         d.update(network_time=iso(self.network_time), seconds=round(self.seconds, 3),
                  refresh_seconds=round(self.refresh_seconds, 3), alerts=len(self.alerts))
         return d
@@ -110,7 +111,12 @@ class Watcher:
     reads :attr:`result`).  ``hooks``: callables given the alert lines of each drop
     that raised some.  ``on_flagged``: a callable given the flagged table (the scan's
     ``flagged.csv``) after each drop, returning the table to alert on (exclusions hook
-    here).  ``clock``: wall time (tests).  The other options are :func:`simbox.scan`'s.
+    here).  ``exclude``, ``history``, ``dismiss_margin``: the feedback loop, as
+    :func:`simbox.scan.scan`'s (docs/feedback.md): excluded and dismissed SIMs are kept
+    off the flags (``excluded.csv``), and every drop is recorded in the history store
+    (None: the default store; False: none).  The exclusions file is read again when it
+    changes and at each new UTC day, so edits and expiries apply without a restart.
+    ``clock``: wall time (tests).  The other options are :func:`simbox.scan`'s.
     """
 
     def __init__(self, drop_dir, state_dir, out_dir=None, *, window=DEFAULT_WINDOW, model=None,
@@ -118,8 +124,9 @@ class Watcher:
                  tac=None, columns="canonical", on_bad_records="skip",
                  max_reject_share=MAX_REJECT_SHARE, settle: float = 5.0, retries: int = 3,
                  report: bool = True, hooks=(), on_flagged=None, link_rules=None,
-                 batch: int = 1, min_history=DEFAULT_MIN_HISTORY, clock=time.time):
-        from simbox.scan import load_model, no_cells          # lazy: pandas, the model
+                 batch: int = 1, min_history=DEFAULT_MIN_HISTORY, exclude=None, history=None,
+                 dismiss_margin: float | None = None, clock=time.time):
+        from simbox.scan import load_model, open_feedback, no_cells  # lazy: pandas, the model
         from simbox.sites import load_cells                    # lazy: as above
         from simbox.training.run import model_timezone         # lazy: as above
         self.drop_dir = Path(drop_dir)
@@ -147,6 +154,9 @@ class Watcher:
                                                              self.model_name)
         self.cell_frame = load_cells(cells) if cells is not None else no_cells()
         self.located = cells is not None
+        self.feedback = open_feedback(exclude, history, dismiss_margin)
+        self._exclude_path = exclude if isinstance(exclude, (str, os.PathLike)) else None
+        self._exclude_seen = self._exclusions_stamp()
         self.store = Store(state_dir)
         self.store.lock()
         for name in self.store.collect():
@@ -175,6 +185,34 @@ class Watcher:
 
     def close(self) -> None:
         self.store.close()
+        if self.feedback["store"] is not None and self.feedback["own_store"]:
+            self.feedback["store"].close()
+
+    def _exclusions_stamp(self):
+        """What decides whether the exclusions file is read again: its size and time, and
+        the UTC day (an exclusion expires at a day's start)."""
+        if self._exclude_path is None:
+            return None
+        try:
+            st = os.stat(self._exclude_path)
+            return (st.st_size, st.st_mtime_ns, int(self.clock() // 86400))
+        except OSError:
+            return None
+
+    def _current_feedback(self) -> dict:
+        """The feedback of this refresh: the exclusions read again if they changed (a file
+        that no longer reads is logged and the previous exclusions kept)."""
+        from simbox.feedback.exclusions import read_exclusions  # lazy: feedback only
+        stamp = self._exclusions_stamp()
+        if stamp is not None and stamp != self._exclude_seen:
+            try:
+                self.feedback["exclusions"] = read_exclusions(self._exclude_path)
+                self._exclude_seen = stamp
+                log.info("%s: exclusions read again", self._exclude_path)
+            except (SimboxError, OSError) as exc:
+                log.error("%s: kept the previous exclusions (%s)", self._exclude_path, exc,
+                          extra={"fields": {"event": "exclusions_error", "error": str(exc)}})
+        return self.feedback
 
     def __enter__(self):
         return self
@@ -250,7 +288,8 @@ class Watcher:
             row = dict(name=name, size=size, sha256=digest, mtime=mtime,
                        processed_at=self.clock(), records=stats.records, events=pending.events,
                        duplicates=pending.duplicates, rejected=stats.rejected_total,
-                       too_old=pending.too_old, network_time=pending.network_time)
+                       too_old=pending.too_old, ahead=pending.ahead,
+                       network_time=pending.network_time)
             meta = {"newest": pending.newest}
             started = self.store.meta("started")
             if pending.oldest is not None and (started is None or pending.oldest < started):
@@ -274,6 +313,13 @@ class Watcher:
         self.known.add((name, size, mtime))
         drop.events, drop.duplicates, drop.too_old = pending.events, pending.duplicates, \
             pending.too_old
+        drop.ahead = pending.ahead
+        if pending.ahead:
+            log.warning("%s: %d event(s) dated more than a day after the rest of the file were "
+                        "not taken (a clock error would move the window past every other "
+                        "event)", name, pending.ahead,
+                        extra={"fields": {"event": "ahead", "name": name,
+                                          "ahead": pending.ahead}})
         drop.network_time = pending.network_time
         drop.seconds = time.monotonic() - t0
         return drop
@@ -335,7 +381,7 @@ class Watcher:
     def refresh(self, drops: list) -> None:
         """The window's features (touched subscribers again), scores of the SIMs whose
         features changed, deployments, alerts, outputs."""
-        from simbox.scan import NO_CELLS_NOTE, assemble  # lazy: pandas, deployments
+        from simbox.scan import NO_CELLS_NOTE, assemble, held_back  # lazy: pandas, deployments
         t0 = time.monotonic()
         marks = [("features", t0)]
         res, todo = self.window.features()
@@ -358,8 +404,11 @@ class Watcher:
 
         def score(X):
             return self.model.predict(X, threshold=self.threshold)["score"].to_numpy()
+        held = held_back(res, preds, self.threshold, self._current_feedback(), summary)
         result = assemble(res, preds, self.cell_frame, threshold=self.threshold,
-                          rules=self.link_rules, score=score, summary=summary)
+                          rules=self.link_rules, score=score, summary=summary, exclude=held)
+        if self.feedback["store"] is not None:
+            self.feedback["store"].record_scan(result, kind="watch", out=self.out_dir)
         if not self.located:
             result.summary["notes"] = [NO_CELLS_NOTE]
         marks.append(("alerts", time.monotonic()))

@@ -34,6 +34,10 @@ from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
 
 HOUR = 3600
+#: an event dated more than this after its file's median time (or twice the file's spread
+#: below the median, when that is more) is a clock error, not taken: one row dated 2199
+#: would otherwise move the window past every other event and expire the whole state
+AHEAD_S = 86400
 #: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
 CHUNK_EVENTS = 1 << 21
 
@@ -45,6 +49,19 @@ def to_rows(cols: dict) -> np.ndarray:
     for name in SLICE_DTYPE.names:
         rows[name] = cols[name]
     return rows
+
+
+def _without_far_ahead(rows: np.ndarray) -> tuple:
+    """The rows of a file without those dated far after the file's median time (see
+    :data:`AHEAD_S`), and how many those were."""
+    if len(rows) == 0:
+        return rows, 0
+    t = rows["time"]
+    mid = int(np.median(t))
+    limit = mid + max(AHEAD_S, 2 * (mid - int(t.min())))
+    far = t > limit
+    n = int(far.sum())
+    return (rows[~far], n) if n else (rows, 0)
 
 
 def distinct(rows: np.ndarray) -> np.ndarray:
@@ -114,6 +131,7 @@ class Pending:
     touched: np.ndarray        # subscribers with events in the drop (in the window)
     network_time: int | None   # the drop's newest event time
     oldest: int | None = None  # the drop's oldest event time in the window
+    ahead: int = 0             # events dated far after the rest of their file (not kept)
 
 
 @dataclass
@@ -158,12 +176,13 @@ class Window:
         :meth:`apply` do.  Files written are removed again if writing fails.
         """
         rows = to_rows(cols)
+        rows, ahead = _without_far_ahead(rows)
         t = rows["time"]
         drop_newest = int(t.max()) if len(t) else None
         newest = self.newest if drop_newest is None else \
             drop_newest if self.newest is None else max(self.newest, drop_newest)
         if newest is None:
-            return Pending({}, [], newest, 0, 0, 0, np.zeros(0, np.int64), None)
+            return Pending({}, [], newest, 0, 0, 0, np.zeros(0, np.int64), None, ahead=ahead)
         keep = in_window(t, newest, self.window_s)
         too_old = int(len(rows) - keep.sum())
         rows = rows[keep]
@@ -187,7 +206,7 @@ class Window:
         touched = np.unique(rows["imsi"])
         oldest = int(rows["time"].min()) if len(rows) else None
         return Pending(new, expired, newest, int(len(rows)), dups, too_old, touched, drop_newest,
-                       oldest)
+                       oldest, ahead)
 
     def apply(self, p: Pending) -> None:
         """Take a committed drop into memory: new slices opened, expired ones closed; the
