@@ -89,7 +89,7 @@ class Drop:
     duplicates: int = 0
     rejected: int = 0
     too_old: int = 0
-    ahead: int = 0                 # events dated far after the rest of the file (clock errors)
+    ahead: int = 0                 # events dated a window after the rest (clock errors)
     network_time: int | None = None
     seconds: float = 0.0           # reading and committing
     refresh_seconds: float = 0.0   # features, scores, deployments, alerts, outputs
@@ -315,9 +315,9 @@ class Watcher:
             pending.too_old
         drop.ahead = pending.ahead
         if pending.ahead:
-            log.warning("%s: %d event(s) dated more than a day after the rest of the file were "
-                        "not taken (a clock error would move the window past every other "
-                        "event)", name, pending.ahead,
+            log.warning("%s: %d event(s) dated more than the window after the rest of the file "
+                        "and the state were not taken (a clock error would expire the whole "
+                        "window)", name, pending.ahead,
                         extra={"fields": {"event": "ahead", "name": name,
                                           "ahead": pending.ahead}})
         drop.network_time = pending.network_time

@@ -34,10 +34,6 @@ from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
 
 HOUR = 3600
-#: an event dated more than this after its file's median time (or twice the file's spread
-#: below the median, when that is more) is a clock error, not taken: one row dated 2199
-#: would otherwise move the window past every other event and expire the whole state
-AHEAD_S = 86400
 #: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
 CHUNK_EVENTS = 1 << 21
 
@@ -51,15 +47,19 @@ def to_rows(cols: dict) -> np.ndarray:
     return rows
 
 
-def _without_far_ahead(rows: np.ndarray) -> tuple:
-    """The rows of a file without those dated far after the file's median time (see
-    :data:`AHEAD_S`), and how many those were."""
+def _without_far_ahead(rows: np.ndarray, newest: int | None, window_s: int) -> tuple:
+    """The rows of a file without those dated more than a window after both the file's
+    median time and the newest event of the state (or twice the file's spread below its
+    median, when a file spans more than that), and how many those were.  Such an event is
+    a clock error: one row dated 2199 would move the window past every other event and
+    expire the whole state.  A file of late records with a few current ones, a file after
+    a gap of days, a backlog spanning weeks: all taken."""
     if len(rows) == 0:
         return rows, 0
     t = rows["time"]
     mid = int(np.median(t))
-    limit = mid + max(AHEAD_S, 2 * (mid - int(t.min())))
-    far = t > limit
+    base = mid if newest is None else max(mid, int(newest))
+    far = t > base + max(int(window_s), 2 * (mid - int(t.min())))
     n = int(far.sum())
     return (rows[~far], n) if n else (rows, 0)
 
@@ -131,7 +131,7 @@ class Pending:
     touched: np.ndarray        # subscribers with events in the drop (in the window)
     network_time: int | None   # the drop's newest event time
     oldest: int | None = None  # the drop's oldest event time in the window
-    ahead: int = 0             # events dated far after the rest of their file (not kept)
+    ahead: int = 0             # events dated a window after the rest (not kept)
 
 
 @dataclass
@@ -176,7 +176,7 @@ class Window:
         :meth:`apply` do.  Files written are removed again if writing fails.
         """
         rows = to_rows(cols)
-        rows, ahead = _without_far_ahead(rows)
+        rows, ahead = _without_far_ahead(rows, self.newest, self.window_s)
         t = rows["time"]
         drop_newest = int(t.max()) if len(t) else None
         newest = self.newest if drop_newest is None else \
