@@ -17,7 +17,7 @@ from simbox.errors import ConfigError
 
 #: the options, in the order --help lists them (keyword names of compute_features)
 INPUT_OPTIONS = ("columns", "timezone", "on_bad_records", "max_reject_share", "rejects",
-                 "cells", "tac", "workers", "memory_limit")
+                 "cells", "tac", "workers", "memory_limit", "time_from", "time_to")
 #: where each command writes rejected records unless --rejects is given
 REJECTS_DEFAULT = {"features": "<out>.rejects.csv", "scan": "<out>/rejects.csv",
                    "train": "<out>.rejects.csv", "evaluate": "evaluate.rejects.csv"}
@@ -71,6 +71,13 @@ def add_input_options(p, command: str) -> None:
                    help="threads reducing partitions (default %(default)s)")
     g.add_argument("--memory-limit", default=d["memory_limit"], metavar="SIZE",
                    help="events kept in memory before spilling to disk (default %(default)s)")
+    g.add_argument("--from", dest="time_from", default=d["time_from"], metavar="TIME",
+                   help="only events at or after this time (ISO-8601, UTC unless zoned, e.g. "
+                        "2026-03-01 or 2026-03-01T13:00:00Z); hive partitions (date=/hour=) "
+                        "before it are not read")
+    g.add_argument("--to", dest="time_to", default=d["time_to"], metavar="TIME",
+                   help="only events before this time (as --from); later hive partitions are "
+                        "not read")
     p.set_defaults(_input_command=command)
 
 

@@ -368,7 +368,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
          workers: int = 2, link_rules: LinkRules | None = None, out=None, report: bool = True,
          signaling=(), progress=None, rejects=None,
          max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
-         trust_pickle: bool = False) -> ScanResult:
+         trust_pickle: bool = False, time_from=None, time_to=None,
+         engine: str = "local") -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -414,7 +415,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
                located=cells is not None, timezone_source=tz_source,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
-                             signaling=signaling, max_reject_share=max_reject_share))
+                             signaling=signaling, max_reject_share=max_reject_share,
+                             time_from=time_from, time_to=time_to, engine=engine))
     if out is None:
         return _scan(inputs, cell_table, rejects=rejects, **run)
     with atomic_folder(out) as tmp:
