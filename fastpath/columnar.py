@@ -62,6 +62,17 @@ def read_columnar_events(source, *, kind: str, mapping="canonical", cells: CellD
                      int(chunk_rows), progress, name, kind).batches()
 
 
+def batch_reader(mapping, *, name: str, cells: CellDict, stats: ReadStats, rejects=None,
+                 on_bad_records: str = "skip"):
+    """The normalisation of a columnar reader for record batches that come from elsewhere
+    (a Spark partition): ``r.columns_read(header)`` checks a schema's names, then
+    ``r.convert(batch, wanted, where, first)`` yields the events of each batch."""
+    m = load_mapping(mapping)
+    check_policy(on_bad_records)
+    return _Columnar(None, m, cells, stats, rejects, on_bad_records, 1 << 62, None, name,
+                     "parquet")
+
+
 class _Columnar(_Profiled):
     """The profiled reader's header check, normaliser and rejects over record batches of a
     columnar file (``_Profiled.batches`` opens the ByteSource and calls ``_batches``)."""
@@ -94,12 +105,8 @@ class _Columnar(_Profiled):
         self.stats.files += 1
         self.src = src
         schema, nrows, ngroups, read = self._open(src)
-        self.header = list(schema.names)
-        self._check_header(self.header)
-        # the file's column of each header name the profile reads, in file order
-        wanted = sorted({int(c[1:]) for c in self.col.values()})
-        names = [self.header[j] for j in wanted]
-        self.where = "row group" if self.kind == "parquet" else "stripe"
+        wanted, names = self.columns_read(schema.names)
+        where = "row group" if self.kind == "parquet" else "stripe"
         if nrows == 0:
             raise EmptyInputError(f"{self.name}: no rows")
         size = self.size or 0
@@ -108,10 +115,10 @@ class _Columnar(_Profiled):
             row = 0
             try:
                 for batch in read(g, names):
-                    yield from self._convert_batch(batch, wanted, g, row)
+                    yield from self.convert(batch, wanted, f"{where} {g}", row)
                     row += batch.num_rows
             except (OSError, pa.ArrowException) as e:
-                raise InputError(f"{self.name}: {self.where} {g} cannot be read "
+                raise InputError(f"{self.name}: {where} {g} cannot be read "
                                  f"({str(e).splitlines()[0]})") from None
             adv = size * (g + 1) // ngroups - done
             done += adv
@@ -119,7 +126,17 @@ class _Columnar(_Profiled):
             if adv:
                 self.progress(adv, total=self.size)
 
-    def _convert_batch(self, batch, wanted, group, first):
+    def columns_read(self, header) -> tuple:
+        """(indices, names) of the columns of ``header`` the profile reads, in header order
+        (InputError when one is missing)."""
+        self.header = list(header)
+        self._check_header(self.header)
+        wanted = sorted({int(c[1:]) for c in self.col.values()})
+        return wanted, [self.header[j] for j in wanted]
+
+    def convert(self, batch, wanted, where: str, first: int):
+        """The events of a record batch of the columns ``wanted`` (:meth:`columns_read`), its
+        bad records rejected at ``"{where}, row {first + i}"``."""
         n = batch.num_rows
         if n == 0:
             return
@@ -142,7 +159,7 @@ class _Columnar(_Profiled):
             col = field[i] or None
             value = conv.raw(col, int(i)) if col else ""
             self.bad.reject(self.name, REASON_TEXT[int(reason[i])], f"value {value!r}",
-                            line=f"{self.where} {group}, row {first + int(i)}", field=col,
+                            line=f"{where}, row {first + int(i)}", field=col,
                             record=conv.record(int(i)))
         ok = (reason == 0) & ~conv.skipped
         self.stats.accepted += int(ok.sum())
