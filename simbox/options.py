@@ -81,6 +81,23 @@ def add_input_options(p, command: str) -> None:
     p.set_defaults(_input_command=command)
 
 
+def add_engine_options(p) -> None:
+    """Add ``--engine`` and ``--spark-master`` (``features`` and ``scan``)."""
+    from simbox.engines import ENGINES  # lazy: as above
+    g = p.add_argument_group("engine (docs/spark.md)")
+    g.add_argument("--engine", choices=ENGINES, default="local",
+                   help="compute the features on this machine or on Apache Spark (the same "
+                        "table; Spark reads Parquet, ORC or CSV files; default %(default)s)")
+    g.add_argument("--spark-master", metavar="URL",
+                   help="Spark master for --engine spark (default: spark-submit's, else "
+                        "local[*])")
+
+
+def engine_options(args) -> dict:
+    """``engine`` and ``spark_master`` of parsed ``args``."""
+    return {"engine": args.engine, "spark_master": args.spark_master}
+
+
 def input_options(args, out: str | None = None) -> dict:
     """Keyword arguments of the library call from parsed ``args``.
 
