@@ -32,8 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from simbox.errors import ConfigError, EmptyInputError, InputError
-from simbox.fastpath.columns import load_mapping
-from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
+from simbox.fastpath.columns import _norm, load_mapping
+from simbox.fastpath import _columnar
+from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, RecordType
 from simbox.fastpath.profile_read import (REASON_TEXT, R_TIME, Normaliser, _Profiled, _isnull,
                                           _np)
 from simbox.fastpath.stats import ReadStats, check_policy
@@ -89,9 +90,18 @@ class _Columnar(_Profiled):
             if self.kind == "parquet":
                 import pyarrow.parquet as pq  # lazy: only for Parquet input
                 pf = pq.ParquetFile(f)
-                return pf.schema_arrow, pf.metadata.num_rows, pf.num_row_groups, \
-                    lambda i, cols: pf.iter_batches(batch_size=self.chunk_rows, row_groups=[i],
-                                                    columns=cols, use_threads=False)
+                opened = []
+
+                def read(i, cols):
+                    # record types and cells come as dictionaries: fewer strings to make
+                    if not opened:
+                        keep = {_norm(n) for fld in ("record_type", "cell_id")
+                                for n in self.m.source_columns(fld)}
+                        opened.append(pq.ParquetFile(
+                            f, read_dictionary=[c for c in cols if _norm(c) in keep]))
+                    return opened[0].iter_batches(batch_size=self.chunk_rows, row_groups=[i],
+                                                  columns=cols, use_threads=False)
+                return pf.schema_arrow, pf.metadata.num_rows, pf.num_row_groups, read
             import pyarrow.orc as orc  # lazy: only for ORC input
             of = orc.ORCFile(f)
             return of.schema, of.nrows, of.nstripes, \
@@ -132,13 +142,71 @@ class _Columnar(_Profiled):
         self.header = list(header)
         self._check_header(self.header)
         wanted = sorted({int(c[1:]) for c in self.col.values()})
+        m = self.m
+        # the fast path: profiles the CSV kernel reads (no null tokens, keys, parties...),
+        # ISO times, one cell column (see _plain)
+        self.fast = (m.engine == "kernel" and m.time_format == "iso" and not m.float_numbers
+                     and len(m.source_columns("cell_id")) <= 1)
         return wanted, [self.header[j] for j in wanted]
+
+    def _plain(self, batch, wanted):
+        """The event columns of a batch whose every value is in its plain form (record types
+        of the profile's table, ``YYYY-MM-DDTHH:MM:SSZ`` or timestamp times, digit strings
+        or non-negative integers of the right lengths, whole-second durations, cell tokens
+        without spaces or ``.``), read by the ``_columnar`` kernels; None when one is not
+        (the normaliser then reads the batch, and says what is wrong)."""
+        pos = {f"c{j}": k for k, j in enumerate(wanted)}
+        n = batch.num_rows
+
+        def column(fld):
+            names = self.m.source_columns(fld)
+            return batch.column(pos[self.col[names[0]]]) if names else None
+
+        out = {}
+        rt = _record_types(column("record_type"), self.m)
+        if rt is None:
+            return None
+        out["rtype"] = rt
+        t = column("start_time")
+        if _is_instant(t.type):
+            sec, null = self._instants(t)
+            if null.any():
+                return None
+            out["time"] = sec
+        else:
+            out["time"] = np.empty(n, np.int64)
+            if _kernel(_columnar.iso_utc_times, t, out["time"]) != -1:
+                return None
+        for fld, key, lo, hi in (("imsi", "imsi", 15, 15), ("imei", "imei", 14, 16),
+                                 ("msisdn", "msisdn", 1, 18), ("other_party", "other", 1, 18)):
+            arr = column(fld)
+            codes = np.zeros(n, np.int64)
+            if arr is not None and _digits(arr, lo, hi, codes) != -1:
+                return None
+            if fld == "imsi" and not codes.all():
+                return None
+            out[key] = codes
+        d = column("duration_s")
+        out["duration"] = np.zeros(n, np.int32)
+        if d is not None and _durations(d, out["duration"]) is None:
+            return None
+        cells = _cell_codes(column("cell_id"), self.cells, n)
+        if cells is None:
+            return None
+        out["cell"] = cells
+        return out
 
     def convert(self, batch, wanted, where: str, first: int):
         """The events of a record batch of the columns ``wanted`` (:meth:`columns_read`), its
         bad records rejected at ``"{where}, row {first + i}"``."""
         n = batch.num_rows
         if n == 0:
+            return
+        plain = self._plain(batch, wanted) if self.fast else None
+        if plain is not None:               # every value in its plain form: no normaliser
+            self.stats.records += n
+            self.stats.accepted += n
+            yield EventBatch(plain, source=self.name)
             return
         time_cols = {self.col[c] for c in self.m.source_columns("start_time")}
         arrays, epoch = [], None
@@ -183,6 +251,100 @@ class _Columnar(_Profiled):
         if arr.type.tz is None and not self.m.timezone:
             sec = sec - self.m.offset_seconds
         return sec.astype(np.int64), _isnull(arr)
+
+
+MAX_DURATION = 172800
+
+
+def _text(arr):
+    """A string column as ``pa.string()`` (one chunk), or None for another type."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr if pa.types.is_string(arr.type) else None
+
+
+def _kernel(fn, arr, out, *args) -> int:
+    """``fn`` of ``_columnar`` on a string array's buffers (-2: not a string array)."""
+    arr = _text(arr)
+    if arr is None:
+        return -2
+    bits, offsets, data = arr.buffers()
+    u8 = np.frombuffer(bits, np.uint8) if bits is not None else np.zeros(0, np.uint8)
+    off = np.frombuffer(offsets, np.int32)
+    dat = np.frombuffer(data, np.uint8) if data is not None else np.zeros(1, np.uint8)
+    return fn(u8, off, dat, arr.offset, len(arr), *args, out)
+
+
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+
+def _digits(arr, lo, hi, out) -> int:
+    """Digits codes of a string or integer column into ``out`` (-1: all plain)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    if pa.types.is_integer(arr.type):
+        v = _np(arr.cast(pa.int64()), -1)
+        if (v < -1).any():
+            return 0
+        null = v == -1
+        k = np.searchsorted(_POW10, np.where(null, 0, v), side="right")   # digits of v
+        k = np.maximum(k, 1)
+        if ((~null) & ((k < lo) | (k > hi))).any():
+            return 0
+        out[:] = np.where(null, 0, _POW10[np.minimum(k, 18)] + v)
+        return -1
+    return _kernel(_columnar.digits_codes, arr, out, lo, hi)
+
+
+def _durations(arr, out):
+    """Whole seconds 0..MAX_DURATION of a string or integer column into ``out``, or None."""
+    if pa.types.is_integer(arr.type):
+        v = _np(arr.cast(pa.int64()), 0)
+        if ((v < 0) | (v > MAX_DURATION)).any():
+            return None
+        out[:] = v
+        return out
+    return out if _kernel(_columnar.small_ints, arr, out, MAX_DURATION) == -1 else None
+
+
+def _dictionary(arr):
+    """(indices as int64 with -1 for null, distinct values as str list) of a column."""
+    if not pa.types.is_dictionary(arr.type):
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = arr.cast(pa.string())
+        arr = pc.dictionary_encode(arr)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return _np(arr.indices.cast(pa.int64()), -1), arr.dictionary.cast(pa.string()).to_pylist()
+
+
+def _record_types(arr, m):
+    """Record type codes (uint8) when every value is a code of the profile's table that is
+    not skipped, else None."""
+    idx, values = _dictionary(arr)
+    table = []
+    for v in values:
+        rt = m.record_types.get(v, "?")
+        if rt is None or rt == "?":
+            return None
+        table.append(int(RecordType[rt]))
+    if (idx < 0).any():
+        return None
+    return np.array(table, np.uint8)[idx] if table else np.zeros(len(idx), np.uint8)
+
+
+def _cell_codes(arr, cells, n):
+    """Codes in ``cells`` of a cell column (-1: null or empty), or None when a token holds
+    a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as ``7585772``)."""
+    if arr is None:
+        return np.full(n, -1, np.int32)
+    idx, values = _dictionary(arr)
+    if any("." in v or v != v.strip() for v in values):
+        return None
+    table = np.array([cells.code(v) if v else -1 for v in values] + [-1], np.int32)
+    return table[idx]
 
 
 def _is_instant(t) -> bool:
