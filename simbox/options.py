@@ -87,7 +87,8 @@ def add_engine_options(p) -> None:
     g = p.add_argument_group("engine (docs/spark.md)")
     g.add_argument("--engine", choices=ENGINES, default="local",
                    help="compute the features on this machine or on Apache Spark (the same "
-                        "table; Spark reads Parquet, ORC or CSV files; default %(default)s)")
+                        "table; Spark reads Parquet, ORC or CSV files and catalog tables given "
+                        "as table:DB.NAME; default %(default)s)")
     g.add_argument("--spark-master", metavar="URL",
                    help="Spark master for --engine spark (default: spark-submit's, else "
                         "local[*])")

@@ -499,8 +499,8 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
           progress, started, features, rejects, located=True, timezone_source="given"):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
+    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "sparkSession"):
+        inputs = [inputs]           # a path, or a Spark DataFrame (engine spark)
     inputs = list(inputs)
     if not inputs and not features.get("signaling"):
         raise EmptyInputError("no CDR input given (and no signaling capture)")

@@ -93,8 +93,18 @@ def compute_features_spark(inputs, *, spark=None, master=None, cells=None, tac=N
                            max_reject_share=MAX_REJECT_SHARE, partitions=None, progress=None,
                            **ignored) -> FeatureResult:
     """:func:`simbox.features.compute_features` on Spark: CDR files (Parquet, ORC or CSV;
-    hive partitions pruned by the window) read by ``spark`` (default: :func:`get_session`
-    with ``master``).  ``workers`` and ``memory_limit`` are Spark's to set (ignored)."""
+    hive partitions pruned by the window), a catalog table (``table:db.name``) or a Spark
+    DataFrame, read by ``spark`` (default: :func:`get_session` with ``master``).
+    ``workers`` and ``memory_limit`` are Spark's to set (ignored)."""
+    frames = [i for i in (inputs if isinstance(inputs, (list, tuple)) else [inputs])
+              if hasattr(i, "sparkSession")]
+    if frames:
+        if len(frames) > 1 or isinstance(inputs, (list, tuple)) and len(inputs) > 1:
+            raise InputError("give one Spark DataFrame alone as the input")
+        return spark_features(frames[0], cells=cells, tac=tac, columns=columns,
+                              timezone=timezone, on_bad_records=on_bad_records, rejects=rejects,
+                              time_from=time_from, time_to=time_to, partitions=partitions,
+                              max_reject_share=max_reject_share)
     spark = spark or get_session(master)
     df, nfiles, size, pruned = read_cdrs(spark, inputs, columns=columns, time_from=time_from,
                                          time_to=time_to)

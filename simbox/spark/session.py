@@ -42,13 +42,28 @@ def get_session(master: str | None = None, *, app_name: str = "simbox", conf: di
     return b.getOrCreate()
 
 
+TABLE_PREFIX = "table:"
+
+
 def read_cdrs(spark, inputs, *, columns="canonical", time_from=None, time_to=None):
-    """(DataFrame, files, bytes) of CDR files: Parquet, ORC or CSV (plain or gzip), all of
-    one format.  CSV is read as text with the profile's separator and quote (the
-    profile then reads it as the local engine does).  Hive partition files outside the
-    ``time_from``/``time_to`` window are left out (``pruned``: how many).
+    """(DataFrame, files, bytes, pruned) of CDR files: Parquet, ORC or CSV (plain or gzip),
+    all of one format; or of one catalog table named ``table:db.name`` (a Hive table).
+
+    CSV is read as text with the profile's separator and quote (the profile then reads
+    it as the local engine does).  Hive partition files outside the ``time_from``/
+    ``time_to`` window are left out (``pruned``: how many); a table is filtered on its
+    day partition column (``date``, ``dt``, ``day``, ``ds``: ``YYYY-MM-DD`` strings or
+    dates), which Spark prunes.
     """
     m = load_mapping(columns)
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    tables = [os.fspath(i)[len(TABLE_PREFIX):] for i in inputs
+              if isinstance(i, (str, os.PathLike)) and os.fspath(i).startswith(TABLE_PREFIX)]
+    if tables:
+        if len(tables) != len(inputs) or len(tables) > 1:
+            raise InputError("give one table:NAME input alone (not with files or other tables)")
+        return read_table(spark, tables[0], TimeWindow.of(time_from, time_to)) + (0, 0, 0)
     files = expand_inputs(inputs)
     if any(not isinstance(f, str) or f == "-" for f in files):
         raise InputError("the Spark engine reads files and folders, not standard input or "
@@ -79,3 +94,25 @@ def read_cdrs(spark, inputs, *, columns="canonical", time_from=None, time_to=Non
                          f"({paths[0]}); use the local engine")
     size = sum(os.path.getsize(p) for p in paths)
     return df, len(paths), size, pruned
+
+
+def read_table(spark, name: str, window) -> tuple:
+    """(DataFrame,) of a catalog table, filtered on its day partition by ``window``."""
+    from pyspark.sql import functions as F  # lazy: pyspark
+    from pyspark.sql.utils import AnalysisException  # lazy: pyspark
+    try:
+        df = spark.table(name)
+        parts = [c.name for c in spark.catalog.listColumns(name) if c.isPartition]
+    except AnalysisException as e:
+        raise InputError(f"table:{name}: {str(e).splitlines()[0]}") from None
+    day = next((c for c in parts if c.lower() in ("date", "dt", "day", "ds")), None)
+    if window is not None and day is not None:
+        import datetime
+        def iso(t):
+            return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d")
+        col = F.col(day).cast("string")
+        if window.start is not None:
+            df = df.where(col >= iso(window.start))
+        if window.end is not None:
+            df = df.where(col <= iso(window.end - 1))
+    return (df,)

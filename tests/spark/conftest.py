@@ -7,7 +7,7 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory):
     pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[test]')")
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         pytest.skip("Java is not installed (the Spark tests need Java 17: .ci/run installs it)")
@@ -21,6 +21,7 @@ def spark():
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.memory": "1g",
         "spark.python.worker.reuse": "true",
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse")),
     })
     s.sparkContext.setLogLevel("ERROR")
     yield s

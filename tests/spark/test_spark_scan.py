@@ -55,3 +55,26 @@ def test_spark_engine_refuses_signaling(net):
     assert str(e.value).startswith("the Spark engine reads CDRs only")
     with pytest.raises(ConfigError):
         compute("hadoop", [n / "cdrs.csv.gz"])
+
+
+def test_scan_of_a_dataframe_and_of_a_partitioned_table(spark, net):
+    """From a catalog table (partitioned by date, pruned by --from) and from a DataFrame."""
+    from simbox.spark import compute_features_spark
+    from spark_checks import assert_same_features
+    base, n, tz = net
+    df = pd.read_csv(n / "cdrs.csv.gz", dtype=str, keep_default_na=False)
+    df["date"] = df["start_time"].str[:10]
+    days = sorted(df["date"].unique())
+    sdf = spark.createDataFrame(df)
+    sdf.write.partitionBy("date").mode("overwrite").saveAsTable("cdr")
+    kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz)
+    ref = scan([n / "cdrs.csv.gz"], time_from=days[1], report=False, **kw)
+    got = scan("table:cdr", engine="spark", time_from=days[1], report=False, **kw)
+    pd.testing.assert_frame_equal(ref.flagged, got.flagged)
+    assert got.summary["records"]["records"] == int((df["date"] >= days[1]).sum())
+    whole = scan(sdf.drop("date"), engine="spark", report=False, **kw)
+    local = scan([n / "cdrs.csv.gz"], report=False, **kw)
+    pd.testing.assert_frame_equal(local.flagged, whole.flagged)
+    with pytest.raises(Exception) as e:
+        compute_features_spark("table:no_such_table", spark=spark)
+    assert str(e.value).startswith("table:no_such_table: ")
