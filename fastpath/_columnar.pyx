@@ -18,29 +18,36 @@ cdef inline bint _valid(const uint8_t[::1] bits, Py_ssize_t i) noexcept nogil:
     return (bits[i >> 3] >> (i & 7)) & 1
 
 
-cdef Py_ssize_t _digits_codes(const uint8_t[::1] bits, const int32_t[::1] offsets,
-                              const uint8_t[::1] data, Py_ssize_t offset, Py_ssize_t n, int lo, int hi, int64_t[::1] out) noexcept nogil:
-    cdef Py_ssize_t i, j, s, e
-    cdef int64_t code
+cdef inline int64_t _number(const uint8_t[::1] data, Py_ssize_t s, Py_ssize_t e,
+                           int64_t lead) noexcept nogil:
+    """``lead`` followed by the ASCII digits data[s:e], as a number; -1 if one is not a digit
+    (at most 18 digits after a lead of 1, the caller checks)."""
+    cdef Py_ssize_t j
     cdef uint8_t c
+    cdef int64_t v = lead
+    for j in range(s, e):
+        c = data[j] - 48
+        if c > 9:
+            return -1
+        v = v * 10 + c
+    return v
+
+
+cdef Py_ssize_t _digits_codes(const uint8_t[::1] bits, const int32_t[::1] offsets,
+                              const uint8_t[::1] data, Py_ssize_t offset, Py_ssize_t n, int lo,
+                              int hi, int64_t[::1] out) noexcept nogil:
+    cdef Py_ssize_t i, s, e
     for i in range(n):
-        if not _valid(bits, offset + i):
-            out[i] = 0
-            continue
         s = offsets[offset + i]
         e = offsets[offset + i + 1]
-        if e == s:
+        if not _valid(bits, offset + i) or e == s:
             out[i] = 0
             continue
         if e - s < lo or e - s > hi:
             return i
-        code = 1
-        for j in range(s, e):
-            c = data[j] - 48
-            if c > 9:
-                return i
-            code = code * 10 + c
-        out[i] = code
+        out[i] = _number(data, s, e, 1)
+        if out[i] < 0:
+            return i
     return -1
 
 
@@ -57,25 +64,20 @@ def digits_codes(const uint8_t[::1] bits, const int32_t[::1] offsets, const uint
 
 
 cdef Py_ssize_t _small_ints(const uint8_t[::1] bits, const int32_t[::1] offsets,
-                            const uint8_t[::1] data, Py_ssize_t offset, Py_ssize_t n, int64_t most, int32_t[::1] out) noexcept nogil:
-    cdef Py_ssize_t i, j, s, e
+                            const uint8_t[::1] data, Py_ssize_t offset, Py_ssize_t n,
+                            int64_t most, int32_t[::1] out) noexcept nogil:
+    cdef Py_ssize_t i, s, e
     cdef int64_t v
-    cdef uint8_t c
     for i in range(n):
+        s = offsets[offset + i]
+        e = offsets[offset + i + 1]
         if not _valid(bits, offset + i):
             out[i] = 0
             continue
-        s = offsets[offset + i]
-        e = offsets[offset + i + 1]
         if e - s > 9:
             return i
-        v = 0
-        for j in range(s, e):
-            c = data[j] - 48
-            if c > 9:
-                return i
-            v = v * 10 + c
-        if v > most:
+        v = _number(data, s, e, 0)
+        if v < 0 or v > most:
             return i
         out[i] = <int32_t>v
     return -1

@@ -81,6 +81,7 @@ class _Columnar(_Profiled):
     def __init__(self, *args):
         *args, self.kind = args
         super().__init__(*args)
+        self._pool = []             # full-size event columns handed back by the consumer
 
     def _open(self, src):
         f = src.f if getattr(src, "path", None) is not None and not src.gzipped else None
@@ -162,39 +163,43 @@ class _Columnar(_Profiled):
             names = self.m.source_columns(fld)
             return batch.column(pos[self.col[names[0]]]) if names else None
 
-        out = {}
-        rt = _record_types(column("record_type"), self.m)
-        if rt is None:
+        full = self._pool.pop() if self._pool else None
+        if full is None or len(full["time"]) < n:
+            size = max(n, min(self.chunk_rows, 1 << 20))
+            full = {name: np.empty(size, dtype) for name, dtype in COLUMNS}
+        out = {name: a[:n] for name, a in full.items()}
+        if not self._fill_plain(out, column):
+            self._pool.append(full)
             return None
-        out["rtype"] = rt
+        return out, lambda cols: self._pool.append(full) if len(self._pool) < POOL else None
+
+    def _fill_plain(self, out, column) -> bool:
+        """Fill ``out`` (the event columns of ``_plain``); False at the first value not plain."""
+        if not _record_types(column("record_type"), self.m, out["rtype"]):
+            return False
         t = column("start_time")
         if _is_instant(t.type):
             sec, null = self._instants(t)
             if null.any():
-                return None
-            out["time"] = sec
-        else:
-            out["time"] = np.empty(n, np.int64)
-            if _kernel(_columnar.iso_utc_times, t, out["time"]) != -1:
-                return None
+                return False
+            out["time"][:] = sec
+        elif _kernel(_columnar.iso_utc_times, t, out["time"]) != -1:
+            return False
         for fld, key, lo, hi in (("imsi", "imsi", 15, 15), ("imei", "imei", 14, 16),
                                  ("msisdn", "msisdn", 1, 18), ("other_party", "other", 1, 18)):
-            arr = column(fld)
-            codes = np.zeros(n, np.int64)
-            if arr is not None and _digits(arr, lo, hi, codes) != -1:
-                return None
+            arr, codes = column(fld), out[key]
+            if arr is None:
+                codes[:] = 0
+            elif _digits(arr, lo, hi, codes) != -1:
+                return False
             if fld == "imsi" and not codes.all():
-                return None
-            out[key] = codes
+                return False
         d = column("duration_s")
-        out["duration"] = np.zeros(n, np.int32)
-        if d is not None and _durations(d, out["duration"]) is None:
-            return None
-        cells = _cell_codes(column("cell_id"), self.cells, n)
-        if cells is None:
-            return None
-        out["cell"] = cells
-        return out
+        if d is None:
+            out["duration"][:] = 0
+        elif _durations(d, out["duration"]) is None:
+            return False
+        return _cell_codes(column("cell_id"), self.cells, out["cell"])
 
     def convert(self, batch, wanted, where: str, first: int):
         """The events of a record batch of the columns ``wanted`` (:meth:`columns_read`), its
@@ -206,7 +211,8 @@ class _Columnar(_Profiled):
         if plain is not None:               # every value in its plain form: no normaliser
             self.stats.records += n
             self.stats.accepted += n
-            yield EventBatch(plain, source=self.name)
+            cols, home = plain              # memory of a pool: the consumer hands it back
+            yield EventBatch(cols, source=self.name, reusable=True, home=home)
             return
         time_cols = {self.col[c] for c in self.m.source_columns("start_time")}
         arrays, epoch = [], None
@@ -254,6 +260,7 @@ class _Columnar(_Profiled):
 
 
 MAX_DURATION = 172800
+POOL = 4                        # batches handed back and kept for refilling (as csvread)
 
 
 def _text(arr):
@@ -320,31 +327,36 @@ def _dictionary(arr):
     return _np(arr.indices.cast(pa.int64()), -1), arr.dictionary.cast(pa.string()).to_pylist()
 
 
-def _record_types(arr, m):
-    """Record type codes (uint8) when every value is a code of the profile's table that is
-    not skipped, else None."""
+def _record_types(arr, m, out) -> bool:
+    """Record type codes into ``out`` (uint8) when every value is a code of the profile's
+    table that is not skipped; else False."""
     idx, values = _dictionary(arr)
     table = []
     for v in values:
         rt = m.record_types.get(v, "?")
         if rt is None or rt == "?":
-            return None
+            return False
         table.append(int(RecordType[rt]))
     if (idx < 0).any():
-        return None
-    return np.array(table, np.uint8)[idx] if table else np.zeros(len(idx), np.uint8)
+        return False
+    if table:
+        np.take(np.array(table, np.uint8), idx, out=out)
+    return True
 
 
-def _cell_codes(arr, cells, n):
-    """Codes in ``cells`` of a cell column (-1: null or empty), or None when a token holds
-    a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as ``7585772``)."""
+def _cell_codes(arr, cells, out) -> bool:
+    """Codes in ``cells`` of a cell column into ``out`` (-1: null or empty); False when a
+    token holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
+    ``7585772``)."""
     if arr is None:
-        return np.full(n, -1, np.int32)
+        out[:] = -1
+        return True
     idx, values = _dictionary(arr)
     if any("." in v or v != v.strip() for v in values):
-        return None
+        return False
     table = np.array([cells.code(v) if v else -1 for v in values] + [-1], np.int32)
-    return table[idx]
+    np.take(table, idx, out=out)
+    return True
 
 
 def _is_instant(t) -> bool:
