@@ -98,7 +98,7 @@ def test_the_random_batches_took_both_paths():
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows, st.lists(st.integers(-1, 10 ** 19 - 1) | st.none(), min_size=40, max_size=40))
+@given(rows, st.lists(st.integers(-1, 2 ** 63 - 1) | st.none(), min_size=40, max_size=40))
 def test_typed_columns(rows, ints):
     """Integer digits columns, integer durations, timestamps, dictionaries, nulls."""
     n = len(rows)

@@ -31,13 +31,14 @@ def run(cmd, **kw):
 
 
 def test_wheel_and_packed_venv_run_on_spark_executors(tmp_path):
-    pytest.importorskip("pyspark")
+    pyspark = pytest.importorskip("pyspark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Java is not installed")
     from simbox.data import simulate
     dist = tmp_path / "dist"
     # with Cython here, build with it (no download of the build requirements)
-    iso = ["--no-build-isolation"] if importlib.util.find_spec("Cython") else []
+    iso = ["--no-build-isolation"] if all(importlib.util.find_spec(m) for m in ("Cython", "wheel")) \
+        else []
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", *iso, "-q", "-w", dist, ROOT])
     wheel, = dist.glob("simbox-*.whl")
     env = tmp_path / "simbox-env"
@@ -59,7 +60,8 @@ def test_wheel_and_packed_venv_run_on_spark_executors(tmp_path):
     run([submit, "--master", "local[2]", "--conf", "spark.ui.enabled=false",
          "--conf", "spark.sql.shuffle.partitions=4", script, "scan", *common,
          "--engine", "spark", "--out", tmp_path / "spark"],
-        env={**os.environ, "PYSPARK_PYTHON": str(node / "bin" / "python"),
+        env={**os.environ, "SPARK_HOME": os.path.dirname(pyspark.__file__),
+             "PYSPARK_PYTHON": str(node / "bin" / "python"),
              "PYSPARK_DRIVER_PYTHON": str(node / "bin" / "python"),
              "PYTHONPATH": ""}, cwd=tmp_path)
     run([node / "bin" / "python", "-m", "simbox", "scan", *common, "--out", tmp_path / "local"])
