@@ -64,6 +64,7 @@ def test_wheel_and_packed_venv_run_on_spark_executors(tmp_path):
              "PYSPARK_PYTHON": str(node / "bin" / "python"),
              "PYSPARK_DRIVER_PYTHON": str(node / "bin" / "python"),
              "PYTHONPATH": ""}, cwd=tmp_path)
-    run([node / "bin" / "python", "-m", "simbox", "scan", *common, "--out", tmp_path / "local"])
+    run([node / "bin" / "python", "-m", "simbox", "scan", *common, "--out", tmp_path / "local"],
+        cwd=tmp_path)
     for name in ("flagged.csv", "scores.csv", "sites.csv"):
         assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
