@@ -41,6 +41,33 @@ from simbox.fastpath.stats import ReadStats, check_policy
 
 # ---- the reader -----------------------------------------------------------------------------
 
+def sample_csv(path, rows: int = 2000) -> str | None:
+    """The first ``rows`` rows of a Parquet or ORC file as CSV text under a header line
+    (timestamps in ISO-8601 with their offset), or None when the file is neither: what
+    ``simbox columns detect`` reads to propose a profile."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    try:
+        if head == b"PAR1":
+            import pyarrow.parquet as pq  # lazy: only for Parquet input
+            batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+        elif head[:3] == b"ORC":
+            import pyarrow.orc as orc  # lazy: only for ORC input
+            of = orc.ORCFile(path)
+            batch = of.read_stripe(0).slice(0, rows) if of.nstripes else None
+        else:
+            return None
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"{path}: cannot read it ({str(e).splitlines()[0]})") from None
+    if batch is None:
+        raise EmptyInputError(f"{path}: no rows")
+    import pyarrow.csv as pcsv  # lazy: only here
+    text = pa.table([_as_text(c) for c in batch.columns], names=batch.schema.names)
+    out = io.BytesIO()
+    pcsv.write_csv(text, out, pcsv.WriteOptions(quoting_style="needed"))
+    return out.getvalue().decode("utf-8", "replace")
+
+
 def read_columnar_events(source, *, kind: str, mapping="canonical", cells: CellDict | None = None,
                          stats: ReadStats | None = None, rejects=None,
                          on_bad_records: str = "skip", chunk_rows: int = 1_000_000,

@@ -191,3 +191,20 @@ def test_hive_dataset_is_pruned_and_filtered_by_from_to(tmp_path, sample_table):
     flat = compute_features(SAMPLE, time_from=lo.isoformat(), time_to=hi.isoformat())
     pd.testing.assert_frame_equal(ref.features, flat.features)
     assert flat.stats.filtered == len(df) - len(inside)
+
+
+def test_columns_detect_reads_a_parquet_or_orc_sample(tmp_path):
+    """``simbox columns detect`` proposes the profile of a columnar file from its first rows
+    (written as CSV), and that profile reads the file as the CSV is read."""
+    from simbox.fastpath.detect import detect_profile
+    t = as_text_table(CSV / "msc_semicolon.csv", sep=";")
+    pq.write_table(t, tmp_path / "msc.parquet")
+    import pyarrow.orc as orc
+    orc.write_table(t, tmp_path / "msc.orc")
+    ref, rs = events(CSV / "msc_semicolon.csv", columns="msc-semicolon")
+    for name in ("msc.parquet", "msc.orc"):
+        d = detect_profile(tmp_path / name)
+        got, gs = events(tmp_path / name, columns=d.profile)
+        assert (gs.records, gs.accepted, gs.skipped) == (rs.records, rs.accepted, rs.skipped)
+        for k in ref:
+            np.testing.assert_array_equal(got[k], ref[k], err_msg=f"{name}: {k}")

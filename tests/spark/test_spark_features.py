@@ -148,3 +148,31 @@ def test_hive_lake_pruned_like_the_local_engine(spark, net, tmp_path):
     assert_same_features(ref, got)
     assert got.stats.pruned_files == ref.stats.pruned_files == 1
     assert got.stats.filtered == ref.stats.filtered
+
+
+@pytest.mark.slow
+def test_one_subscriber_with_a_million_events(spark, tmp_path):
+    """The issue's skew: one IMSI with 1,000,000 events (16 Arrow batches of 65,536 rows
+    and more, one kernel chunk) beside 200 ordinary ones."""
+    from simbox.spark import spark_features
+    rng = np.random.default_rng(5)
+    n_big, n_small = 1_000_000, 20_000
+    n = n_big + n_small
+    t0 = int(datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc).timestamp())
+    times = t0 + rng.integers(0, 14 * 86400, n)
+    imsi = np.where(np.arange(n) < n_big, 460001234567890, 460001234500000 + rng.integers(0, 200, n))
+    t = pa.table({
+        "record_type": pa.array(rng.choice(["MOC", "MTC", "SMS_MO", "SMS_MT"], n)),
+        "start_time": pa.array(times * 1000, pa.timestamp("ms", tz="UTC")),
+        "imsi": pa.array(imsi.astype(str)),
+        "imei": pa.array(np.where(rng.random(n) < 0.5, "35678901234567", "35678901234568")),
+        "msisdn": pa.array(np.full(n, "8613800000001")),
+        "other_party": pa.array((8613900000000 + rng.integers(0, 5000, n)).astype(str)),
+        "duration_s": pa.array(rng.integers(0, 300, n).astype(np.int32)),
+        "cell_id": pa.array([f"46000-1-{x}" for x in rng.integers(0, 60, n)]),
+    })
+    pq.write_table(t, tmp_path / "skew.parquet", row_group_size=200_000)
+    local = compute_features(tmp_path / "skew.parquet")
+    got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8)
+    assert_same_features(local, got)
+    assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big
