@@ -164,10 +164,13 @@ def _simbox_error(e: Exception) -> Exception:
     """The simbox error inside a failed Spark job (its one line), else an InputError."""
     m = _SIMBOX_LINE.search(str(e))
     if m is not None:
-        err = InputError(m.group(2).strip())
-        if m.group(1) == "ParseError":
-            err = ParseError.__new__(ParseError)
-            InputError.__init__(err, m.group(2).strip())
+        message = m.group(2).strip()
+        if m.group(1) != "ParseError":
+            return InputError(message)
+        err = ParseError.__new__(ParseError)        # its message as the executor wrote it
+        InputError.__init__(err, message)
+        err.reason = message
+        err.path = err.line = err.field = err.offset = err.detail = None
         return err
     first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
     return InputError(f"the Spark job failed: {first.strip()}")

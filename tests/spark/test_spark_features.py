@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from simbox.data import simulate
-from simbox.errors import InputError
+from simbox.errors import InputError, ParseError
 from simbox.features import compute_features
 
 from spark_checks import assert_same_features
@@ -119,7 +119,7 @@ def test_rejects_counted_and_written(spark, tmp_path):
     assert [(r["line"], r["field"], r["reason"]) for r in rows] == [
         ("partition 0, batch 0, row 1", "imsi", "imsi is not 15 digits"),
         ("partition 0, batch 0, row 3", "start_time", "unparsable time")]
-    with pytest.raises(InputError) as e:
+    with pytest.raises(ParseError) as e:
         spark_features(sdf, on_bad_records="error")
     assert str(e.value) == ("<spark DataFrame>:partition 0, batch 0, row 1: field 'imsi': imsi "
                             "is not 15 digits (value '46000123456789X')")
