@@ -12,9 +12,9 @@
    (``features.compute._assemble``: IMEIs shared across subscribers, numeric
    neighbours, co-movement, percentile ranks) on them.
 
-The driver thus holds the per-subscriber table (a few hundred bytes per subscriber
-plus its pairs), never the events: its memory grows with the subscribers, not with
-the days of CDRs.  The result is a :class:`~simbox.features.FeatureResult` equal to
+The driver thus holds the per-subscriber table (about 3 KB per subscriber for a week of
+CDRs, with its pairs and its moves between sites), never the events; the moves, kept
+for the co-movement features, grow with the days of CDRs (docs/spark.md).  The result is a :class:`~simbox.features.FeatureResult` equal to
 the local engine's on the same records (tests/spark/).
 """
 from __future__ import annotations
