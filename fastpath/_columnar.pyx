@@ -117,7 +117,7 @@ _MONTH_DAYS[:] = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 cdef inline bint _in_years(int64_t t) noexcept nogil:
     """The normaliser's year check: ``1970 + t // 31556952`` (floored) in 1900..2199."""
-    cdef int64_t q = (t if t >= 0 else t - 31556951) / 31556952
+    cdef int64_t q = t // 31556952 if t >= 0 else -((31556951 - t) // 31556952)
     return 1900 <= 1970 + q <= 2199
 
 

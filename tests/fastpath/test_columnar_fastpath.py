@@ -130,3 +130,13 @@ def test_not_plain_goes_to_the_normaliser(value):
     r = columnar.batch_reader("canonical", name="t", cells=CellDict(), stats=ReadStats())
     wanted, _ = r.columns_read(t.schema.names)
     assert r._plain(t.to_batches()[0], wanted) is None
+
+
+@pytest.mark.parametrize("time", ["1900-01-01T00:10:00Z", "1900-01-01T01:00:00Z",
+                                  "2199-12-31T18:00:00Z", "2199-12-31T19:00:00Z",
+                                  "2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z",
+                                  "1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_edge_times_as_the_normaliser(time):
+    """The normaliser's year check (an approximate year) and real dates, at their edges."""
+    row = ["MOC", time, "460001234567891", "", "", "", "1", "c"]
+    same(pa.table({h: pa.array([v], pa.string()) for h, v in zip(HEADER, row)}))
