@@ -15,6 +15,7 @@ from setuptools import Extension, setup
 PACKAGES = {
     "simbox": "simbox",
     "simbox.commands": "simbox/commands",
+    "simbox.spark": "simbox/spark",
     "simbox.fastpath": "fastpath",
     "simbox.features": "features",
     "simbox.training": "training",
@@ -105,7 +106,8 @@ setup(
         "tqdm>=4.66",               # the command line's progress bar
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"],
+        "test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7", "pyspark>=3.5"],
+        "spark": ["pyspark>=3.5", "venv-pack>=0.2"],   # the Spark engine (docs/spark.md)
     },
     entry_points={"console_scripts": ["simbox=simbox.cli:entry"]},
     zip_safe=False,

@@ -108,8 +108,14 @@ def _key(name: str) -> str:
 
 
 def read_sample(path) -> str:
-    """The first ``SAMPLE_BYTES`` of a file's text (gzip inflated), cut at a line end."""
+    """The first ``SAMPLE_BYTES`` of a file's text (gzip inflated), cut at a line end; of a
+    Parquet or ORC file, its first rows written as CSV."""
     p = os.fspath(path)
+    if os.path.isfile(p):
+        from simbox.fastpath.columnar import sample_csv  # lazy: pyarrow, only to sniff columnar files
+        text = sample_csv(p)                # Parquet or ORC: its first rows as CSV
+        if text is not None:
+            return text
     src = open_source(p, threaded=False, what="a CSV file")
     try:
         raw = src.peek(SAMPLE_BYTES)

@@ -23,6 +23,7 @@ from simbox.fastpath.csvread import read_csv_events
 from simbox.fastpath.events import CellDict
 from simbox.fastpath.stats import (ReadStats, check_policy, check_share,
                                    reject_share_error)
+from simbox.fastpath.window import TimeWindow
 from simbox.progress import as_progress
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,18 @@ def register_format(fmt: Format, *, before: str | None = "csv") -> None:
     FORMATS.insert(names.index(before) if before in names else len(FORMATS), fmt)
 
 
+def _columnar(kind: str, magic: bytes) -> Format:
+    """Parquet or ORC (fastpath/columnar.py): known by its magic number, never gzip."""
+    def read(source, *, columns, **options):
+        from simbox.fastpath.columnar import read_columnar_events  # lazy: pyarrow, only for columnar input
+        return read_columnar_events(source, kind=kind, mapping=columns, **options)
+    return Format(kind, lambda head, gzipped: not gzipped and head.startswith(magic), read)
+
+
+register_format(_columnar("parquet", b"PAR1"))
+register_format(_columnar("orc", b"ORC"))
+
+
 def expand_inputs(inputs) -> list:
     """Paths (folders expanded, sorted, hidden files skipped), ``-`` and file objects, in order."""
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "read"):
@@ -178,7 +191,7 @@ def _disk_size(item) -> int:
 def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", rejects=None,
                 cells: CellDict | None = None, stats: ReadStats | None = None,
                 chunk_rows: int = 1_000_000, progress=None,
-                max_reject_share: float | None = None):
+                max_reject_share: float | None = None, window: TimeWindow | None = None):
     """Event batches of every input in turn (see docs/internals.md).
 
     ``inputs``: a path, folder, ``-`` (standard input) or binary file object, or a
@@ -186,7 +199,9 @@ def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", re
     without records is skipped with a warning when other inputs have records;
     :class:`EmptyInputError` when none has any.  A file rejecting more than
     ``max_reject_share`` of its records raises :class:`TooManyRejectsError` once
-    read (None: no limit).
+    read (None: no limit).  ``window`` (a :class:`TimeWindow`): events outside it are
+    dropped (``stats.filtered``) and hive partition files outside it are not read
+    (``stats.pruned_files``).
     """
     mapping = load_mapping(columns)
     check_policy(on_bad_records)
@@ -194,8 +209,15 @@ def open_events(inputs, *, columns="canonical", on_bad_records: str = "skip", re
     items = expand_inputs(inputs)
     cells = cells if cells is not None else CellDict()
     stats = stats if stats is not None else ReadStats()
+    if window is not None:
+        kept = [i for i in items if not isinstance(i, str) or window.keeps_path(i)]
+        stats.pruned_files += len(items) - len(kept)
+        if not kept:
+            raise EmptyInputError(f"no input file lies in the window {window} ({len(items)} "
+                                  "partition file(s) outside it)")
+        items = kept
     return _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
-                   max_reject_share)
+                   max_reject_share, window)
 
 
 class _Files:
@@ -222,7 +244,7 @@ class _Files:
 
 
 def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, progress,
-            max_reject_share=None):
+            max_reject_share=None, window=None):
     files = _Files(progress, items)
     empty = []
     for item in items:
@@ -230,9 +252,16 @@ def _events(items, mapping, on_bad_records, rejects, cells, stats, chunk_rows, p
         snap = stats.snapshot()
         try:
             fmt = detect_format(source)
-            yield from fmt.read(source, name=source.name, columns=mapping, cells=cells, stats=stats,
-                                rejects=rejects, on_bad_records=on_bad_records,
-                                chunk_rows=chunk_rows, progress=files.of(item))
+            batches = fmt.read(source, name=source.name, columns=mapping, cells=cells, stats=stats,
+                               rejects=rejects, on_bad_records=on_bad_records,
+                               chunk_rows=chunk_rows, progress=files.of(item))
+            if window is None:
+                yield from batches
+            else:
+                for b in batches:
+                    b = window.filter(b, stats)
+                    if b is not None:
+                        yield b
         except EmptyInputError as e:
             if len(items) == 1:
                 raise

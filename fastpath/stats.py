@@ -73,6 +73,8 @@ class ReadStats:
     duplicates: int = 0       # exact duplicate events dropped (counted by aggregation)
     skipped: int = 0          # records deliberately ignored (other record types, non-signaling packets)
     skipped_bytes: int = 0    # bytes passed over to find the next record after damage
+    filtered: int = 0         # accepted events outside the --from/--to window, dropped
+    pruned_files: int = 0     # hive partition files outside the --from/--to window, unread
     rejected: collections.Counter = field(default_factory=collections.Counter)  # reason -> count
 
     def snapshot(self) -> tuple:
@@ -95,6 +97,8 @@ class ReadStats:
         self.duplicates += other.duplicates
         self.skipped += other.skipped
         self.skipped_bytes += other.skipped_bytes
+        self.filtered += other.filtered
+        self.pruned_files += other.pruned_files
         self.rejected.update(other.rejected)
         return self
 
@@ -105,6 +109,7 @@ class ReadStats:
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "duplicates": self.duplicates, "skipped": self.skipped,
             "skipped_bytes": self.skipped_bytes,
+            "filtered": self.filtered, "pruned_files": self.pruned_files,
         }
 
     def summary(self) -> str:
@@ -114,6 +119,10 @@ class ReadStats:
             s += f", {self.skipped:,} skipped"
         if self.skipped_bytes:
             s += f", {self.skipped_bytes:,} damaged bytes passed over"
+        if self.filtered:
+            s += f", {self.filtered:,} outside --from/--to"
+        if self.pruned_files:
+            s += f", {self.pruned_files:,} partition file(s) outside --from/--to unread"
         if self.rejected:
             s += " (" + ", ".join(f"{r}: {n:,}" for r, n in self.rejected.most_common()) + ")"
         return s

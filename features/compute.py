@@ -20,6 +20,7 @@ from simbox.fastpath.keys import MSISDN_BASE, decode_ids, key_column, kind_of
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
                                    check_share, reject_share_error)
+from simbox.fastpath.window import TimeWindow
 from simbox.features import post
 from simbox.features.frames import arrow_table, is_frame
 from simbox.features.probes import drop_probe_calls, probe_codes
@@ -112,7 +113,8 @@ class FeatureResult:
 def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timezone="UTC",
                      memory_limit=DEFAULT_MEMORY_LIMIT, workers=2, on_bad_records="skip",
                      rejects=None, signaling=(), progress=None,
-                     max_reject_share=MAX_REJECT_SHARE, probe_numbers=None) -> FeatureResult:
+                     max_reject_share=MAX_REJECT_SHARE, probe_numbers=None, time_from=None,
+                     time_to=None) -> FeatureResult:
     """Per-IMSI features of CDR files (and signaling captures); see docs/internals.md.
 
     ``rejects`` is a path or a :class:`RejectsWriter` (None: rejects counted only);
@@ -122,9 +124,12 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
     (None: no limit); a rejects file given by path is then removed (no output).
     ``probe_numbers``: a file (or list) of test-call probe numbers whose MOC are dropped
     (:mod:`simbox.features.probes`; counted in ``info["probe_calls_dropped"]``).
+    ``time_from``/``time_to``: only events in ``[time_from, time_to)`` (ISO-8601, UTC
+    unless zoned; see ``fastpath/window.py``); hive partitions outside it are not read.
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
+    window = TimeWindow.of(time_from, time_to)
     parse_memory(memory_limit)
     check_policy(on_bad_records)
     max_reject_share = check_share(max_reject_share)
@@ -151,7 +156,7 @@ def compute_features(inputs, *, cells=None, tac=None, columns="canonical", timez
         batches = open_events(list(inputs) + list(signaling), columns=columns,
                               on_bad_records=on_bad_records, rejects=writer, cells=celldict,
                               stats=stats, progress=progress, chunk_rows=BATCH_ROWS,
-                              max_reject_share=max_reject_share)
+                              max_reject_share=max_reject_share, window=window)
         dropped = {}
         if probes is not None:
             batches = drop_probe_calls(batches, probes, dropped)

@@ -17,7 +17,8 @@ from simbox.errors import ConfigError
 
 #: the options, in the order --help lists them (keyword names of compute_features)
 INPUT_OPTIONS = ("columns", "timezone", "on_bad_records", "max_reject_share", "rejects",
-                 "cells", "tac", "workers", "memory_limit", "probe_numbers")
+                 "cells", "tac", "workers", "memory_limit", "probe_numbers", "time_from",
+                 "time_to")
 #: where each command writes rejected records unless --rejects is given
 REJECTS_DEFAULT = {"features": "<out>.rejects.csv", "scan": "<out>/rejects.csv",
                    "train": "<out>.rejects.csv", "evaluate": "evaluate.rejects.csv",
@@ -75,7 +76,32 @@ def add_input_options(p, command: str) -> None:
     g.add_argument("--probe-numbers", metavar="FILE",
                    help="test-call probe numbers, one a line: calls to them are dropped before "
                         "the features (they are test calls, not callees; docs/feedback.md)")
+    g.add_argument("--from", dest="time_from", default=d["time_from"], metavar="TIME",
+                   help="only events at or after this time (ISO-8601, UTC unless zoned, e.g. "
+                        "2026-03-01 or 2026-03-01T13:00:00Z); hive partitions (date=/hour=) "
+                        "before it are not read")
+    g.add_argument("--to", dest="time_to", default=d["time_to"], metavar="TIME",
+                   help="only events before this time (as --from); later hive partitions are "
+                        "not read")
     p.set_defaults(_input_command=command)
+
+
+def add_engine_options(p) -> None:
+    """Add ``--engine`` and ``--spark-master`` (``features`` and ``scan``)."""
+    from simbox.engines import ENGINES  # lazy: as above
+    g = p.add_argument_group("engine (docs/spark.md)")
+    g.add_argument("--engine", choices=ENGINES, default="local",
+                   help="compute the features on this machine or on Apache Spark (the same "
+                        "table; Spark reads Parquet, ORC or CSV files and catalog tables given "
+                        "as table:DB.NAME; default %(default)s)")
+    g.add_argument("--spark-master", metavar="URL",
+                   help="Spark master for --engine spark (default: spark-submit's, else "
+                        "local[*])")
+
+
+def engine_options(args) -> dict:
+    """``engine`` and ``spark_master`` of parsed ``args``."""
+    return {"engine": args.engine, "spark_master": args.spark_master}
 
 
 def input_options(args, out: str | None = None) -> dict:

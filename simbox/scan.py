@@ -29,7 +29,7 @@ from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
                                 sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
-from simbox.features import compute_features
+from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
@@ -403,7 +403,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
          signaling=(), progress=None, rejects=None,
          max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
          trust_pickle: bool = False, exclude=None, history=None,
-         dismiss_margin: float | None = None, probe_numbers=None) -> ScanResult:
+         dismiss_margin: float | None = None, probe_numbers=None, time_from=None,
+         time_to=None, engine: str = "local", spark_master: str | None = None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -426,6 +427,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     recorded there, ``flagged.csv`` gets ``first_flagged`` and ``status``, and SIMs an analyst
     dismissed stay off the list unless their score rose by ``dismiss_margin`` (default
     :data:`~simbox.feedback.history.DISMISS_MARGIN`).  See docs/feedback.md.
+    ``engine``: ``local`` or ``spark`` (``spark_master``: its master; see docs/spark.md).
     The other options are those of :func:`simbox.features.compute_features`.
     """
     t0 = _T0[0] = time.monotonic()
@@ -452,12 +454,14 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
         raise ModelError(f"{model_name}: the model has no usable operating threshold "
                          f"({threshold}); give --threshold")
     tz, tz_source = model_timezone(timezone, mdl, model_name)
-    run = dict(model=mdl, model_name=model_name, threshold=threshold, source=source,
+    run = dict(engine=check_engine(engine), spark_master=spark_master,
+               model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
                located=cells is not None, timezone_source=tz_source, feedback=feedback,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
                              signaling=signaling, max_reject_share=max_reject_share,
+                             time_from=time_from, time_to=time_to,
                              **({"probe_numbers": probe_numbers} if probe_numbers else {})))
     try:
         if out is None:
@@ -581,20 +585,20 @@ def _stage(progress, label: str, detail: str = "", **bar) -> None:
 _T0 = [time.monotonic()]
 
 
-def _scan(inputs, cell_table, *, model, model_name, threshold, source, allow_missing_cells, link_rules,
-          progress, started, features, rejects, located=True, timezone_source="given",
-          feedback=None):
+def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, threshold, source,
+          allow_missing_cells, link_rules, progress, started, features, rejects, located=True,
+          timezone_source="given", feedback=None):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
+    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "sparkSession"):
+        inputs = [inputs]           # a path, or a Spark DataFrame (engine spark)
     inputs = list(inputs)
     if not inputs and not features.get("signaling"):
         raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute_features(inputs, cells=cell_table.reset_index() if located else None,
-                               rejects=rejects, **features)
+        res = compute(engine, inputs, cells=cell_table.reset_index() if located else None,
+                      rejects=rejects, spark_master=spark_master, **features)
     for w in caught:   # one line each; cells missing from the table are said once, below
         if "not in cells.csv" not in str(w.message):
             log.warning("%s", w.message)

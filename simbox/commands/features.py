@@ -5,7 +5,7 @@ import json
 import sys
 
 from simbox.errors import ConfigError
-from simbox.options import add_input_options, input_options
+from simbox.options import add_engine_options, add_input_options, engine_options, input_options
 from simbox.progress import Bar
 
 NAME = "features"
@@ -25,6 +25,7 @@ Example:
   simbox features cdrs.csv.gz --signaling s11.pcap s6a.pcapng --out features.parquet
   simbox features --signaling core/ --out attaches-only.parquet
   simbox features --list
+  simbox features lake/cdr/ --from 2026-03-01 --to 2026-03-02 --engine spark --out features.parquet
 """
 
 
@@ -37,10 +38,12 @@ def add_arguments(p):
     p.add_argument("--list", action="store_true", help="print the feature catalogue and exit")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_input_options(p, NAME)
+    add_engine_options(p)
 
 
 def run(args) -> int:
-    from simbox.features import catalogue, compute_features, write_table  # lazy: CLI start-up
+    from simbox.engines import compute  # lazy: CLI start-up
+    from simbox.features import catalogue, write_table  # lazy: CLI start-up
 
     if args.list:
         print(catalogue())
@@ -55,8 +58,8 @@ def run(args) -> int:
     check_captures(args.signaling)
     opts = input_options(args, out=args.out)
     rejects = opts["rejects"]
-    res = compute_features(args.inputs, signaling=args.signaling, progress=Bar("reading"),
-                           **opts)
+    res = compute(args.engine, args.inputs, signaling=args.signaling, progress=Bar("reading"),
+                  spark_master=args.spark_master, **opts)
     write_table(res, args.out)        # Parquet straight from the result's columns: no pandas
     st = res.stats
     if args.json:

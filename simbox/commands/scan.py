@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from simbox.errors import ConfigError
-from simbox.options import add_feedback_options, add_input_options, feedback_options, \
-    input_options
+from simbox.options import add_engine_options, add_feedback_options, add_input_options, \
+    engine_options, feedback_options, input_options
 from simbox.progress import Bar
 
 NAME = "scan"
@@ -33,11 +33,12 @@ Example:
   simbox scan cdrs/*.csv.gz --signaling core/s11.pcap --cells cells.csv --out scan-2026-03/
   simbox scan export.csv --columns profile.json --timezone Europe/Berlin --out scan/
   simbox scan cdrs/*.csv.gz --cells cells.csv --exclude exclusions.csv --history team.sqlite --out scan/
+  simbox scan lake/cdr/ --from 2026-03-01 --to 2026-03-08 --engine spark --cells cells.csv --out scan/
 """
 
 
 def add_arguments(p):
-    p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders (CSV, gzip, BER)")
+    p.add_argument("inputs", nargs="*", metavar="CDR", help="CDR files or folders (CSV, gzip, BER, Parquet, ORC)")
     p.add_argument("--signaling", nargs="+", default=[], metavar="PCAP",
                    help="signaling captures or folders (pcap, pcapng, gzip): attach events "
                         "(IMSI, IMEI, cell) joined to the CDRs; may be given without CDRs")
@@ -60,6 +61,7 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_feedback_options(p)
     add_input_options(p, NAME)
+    add_engine_options(p)
 
 
 def run(args) -> int:
@@ -73,7 +75,7 @@ def run(args) -> int:
                   allow_missing_cells=args.allow_missing_cells, out=args.out,
                   report=not args.no_report, progress=Bar("scan"),
                   model_key=args.model_key, trust_pickle=args.trust_pickle,
-                  **feedback_options(args), **input_options(args))
+                  **feedback_options(args), **input_options(args), **engine_options(args))
     if args.json:
         print(json.dumps(result.summary, default=str))
     else:

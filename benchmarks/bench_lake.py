@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""The data-lake figures of issue 17: local CSV vs local Parquet vs Spark, and a projection.
+
+On the benchmark network of ``gen_cdrs.py`` (``--rows``, default 11M) this times, in
+one run and interleaved (``--repeat`` rounds, medians printed):
+
+- ``simbox features`` on the plain CSV and on a Parquet copy (string columns, 1M-row
+  row groups), with ``--workers 2``, each in its own process under ``/usr/bin/time``
+  (wall seconds, peak RSS);
+- the Spark engine (``simbox.spark.compute_features_spark``) on the same Parquet file
+  in ``local[1]`` and ``local[2]``, each in its own process (``--spark-run``): wall
+  seconds, the seconds of stage 1 alone (read + normalise, written to Spark's
+  ``noop`` sink), the peak RSS of the driver's Python process, of the JVM (driver
+  and executor in local mode) and of the executors' Python workers (summed, sampled
+  every 0.2 s from /proc);
+
+then prints a Markdown table and a projection of nodes and hours for 5 billion CDRs a
+day from the measured per-core throughput of ``local[1]`` and the scaling of
+``local[2]``.
+
+    python benchmarks/bench_lake.py --rows 11_000_000 --work bench-out --repeat 3
+    python benchmarks/bench_lake.py --rows 50_000_000 --days 32 --work bench-out --repeat 1
+
+Absolute times drift with the machine's load (2 shared cores): compare within a run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = ["record_type", "start_time", "imsi", "imei", "msisdn", "other_party", "duration_s",
+          "cell_id"]
+CDRS_PER_DAY = 5_000_000_000
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+def build(rows: int, work: str, days: int = 7) -> tuple[str, str]:
+    """(CSV, Parquet) of the benchmark network of ``rows`` rows over ``days`` days in ``work``
+    (kept for reuse; about rows / days / 16 subscribers)."""
+    os.makedirs(work, exist_ok=True)
+    tag = f"{rows // 1_000_000}M" + (f"-{days}d" if days != 7 else "")
+    csv_path = os.path.join(work, f"lake-{tag}.csv")
+    pq_path = os.path.join(work, f"lake-{tag}.parquet")
+    if not os.path.exists(csv_path):
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_cdrs.py"), "--rows", str(rows),
+                        "--days", str(days), "--out", csv_path], check=True)
+    if not os.path.exists(pq_path):
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+        import pyarrow.parquet as pq
+        reader = pcsv.open_csv(csv_path, read_options=pcsv.ReadOptions(block_size=64 << 20),
+                               convert_options=pcsv.ConvertOptions(
+                                   column_types={h: pa.string() for h in HEADER},
+                                   strings_can_be_null=False))
+        tmp = pq_path + ".tmp"
+        writer = None
+        for batch in reader:
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, batch.schema)
+            writer.write_table(pa.Table.from_batches([batch]), row_group_size=1 << 20)
+        writer.close()
+        os.replace(tmp, pq_path)
+    return csv_path, pq_path
+
+
+def count_rows(pq_path: str) -> int:
+    import pyarrow.parquet as pq
+    return pq.ParquetFile(pq_path).metadata.num_rows
+
+
+# ---- runs ----------------------------------------------------------------------------------
+
+def local_run(path: str, out: str) -> dict:
+    """``simbox features`` in its own process: wall s and peak RSS MiB."""
+    cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "simbox", "features", path,
+           "--workers", "2", "--out", out]
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env={**os.environ, "SIMBOX_NO_PROGRESS": "1"})
+    if p.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    wall, kb = p.stderr.strip().splitlines()[-1].split()
+    return {"wall": float(wall), "peak_mib": int(kb) / 1024}
+
+
+def spark_run(master: str, path: str, partitions: int) -> dict:
+    """The Spark engine in its own process (this script with ``--spark-run``)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--spark-run", master, path,
+           "--partitions", str(partitions)]
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+class TreeMemory:
+    """Peak RSS (MiB) of this process, its JVM child and the JVM's Python workers, sampled
+    from /proc every ``every`` seconds in a thread."""
+
+    def __init__(self, every: float = 0.2):
+        self.every, self.peak = every, {"driver_python": 0.0, "jvm": 0.0, "workers": 0.0}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _procs():
+        out = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+                with open(f"/proc/{pid}/status") as f:
+                    rss = next((int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")), 0)
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            out[int(pid)] = (ppid, rss / 1024, stat.split("(", 1)[1].split(")")[0])
+        return out
+
+    def sample(self):
+        procs = self._procs()
+        me = os.getpid()
+        kids = {}
+        for pid, (ppid, _, _) in procs.items():
+            kids.setdefault(ppid, []).append(pid)
+        jvm = [p for p in kids.get(me, []) if procs[p][2] == "java"]
+        workers = []
+        stack = list(jvm)
+        while stack:
+            p = stack.pop()
+            for c in kids.get(p, []):
+                stack.append(c)
+                if procs[c][2].startswith("python"):
+                    workers.append(c)
+        now = {"driver_python": procs.get(me, (0, 0.0))[1],
+               "jvm": sum(procs[p][1] for p in jvm),
+               "workers": sum(procs[p][1] for p in workers)}
+        for k, v in now.items():
+            self.peak[k] = max(self.peak[k], v)
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def spark_child(master: str, path: str, partitions: int) -> None:
+    """``--spark-run``: one Spark engine run, a JSON line on stdout."""
+    import warnings
+    warnings.simplefilter("ignore")
+    from simbox.fastpath.columnar import batch_reader
+    from simbox.fastpath.events import CellDict
+    from simbox.fastpath.stats import ReadStats
+    from simbox.spark import compute_features_spark, get_session
+    from simbox.spark.events import EVENT_SCHEMA, Counts, normaliser
+
+    with TreeMemory() as mem:
+        spark = get_session(master, conf={"spark.ui.enabled": "false",
+                                          "spark.sql.shuffle.partitions": str(partitions),
+                                          "spark.driver.memory": "2g"})
+        spark.sparkContext.setLogLevel("ERROR")
+        # stage 1 alone: read + normalise, into Spark's noop sink
+        df = spark.read.parquet(path)
+        probe = batch_reader("canonical", name=path, cells=CellDict(), stats=ReadStats())
+        _, names = probe.columns_read(df.columns)
+        counts = spark.sparkContext.accumulator(Counts().zero(), Counts())
+        t = time.monotonic()
+        (df.select(*names).mapInArrow(normaliser(probe.m, names, name=path, on_bad_records="skip",
+                                                 window=None, counts=counts), EVENT_SCHEMA)
+         .write.format("noop").mode("overwrite").save())
+        stage1 = time.monotonic() - t
+        t = time.monotonic()
+        res = compute_features_spark(path, spark=spark, partitions=partitions)
+        wall = time.monotonic() - t
+        mem.sample()
+    with open("/proc/self/status") as f:
+        hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+    print(json.dumps({"wall": wall, "stage1": stage1, "subscribers": res.shape[0],
+                      "records": res.stats.records, "driver_python_hwm": hwm, **mem.peak}))
+
+
+# ---- the table -----------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=lambda s: int(s.replace("_", "")), default=11_000_000)
+    ap.add_argument("--days", type=int, default=7,
+                    help="days of the network (subscribers: rows / days / 16; default 7)")
+    ap.add_argument("--work", default="bench-out")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
+    ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
+    ap.add_argument("--spark-run", nargs=2, metavar=("MASTER", "PARQUET"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.spark_run:
+        spark_child(*a.spark_run, a.partitions)
+        return 0
+    csv_path, pq_path = build(a.rows, a.work, a.days)
+    rows = count_rows(pq_path)
+    only = set(a.only.split(","))
+    runs = []
+    if "local" in only:
+        runs += [("local engine, 2 workers", "CSV", lambda o: local_run(csv_path, o)),
+                 ("local engine, 2 workers", "Parquet", lambda o: local_run(pq_path, o))]
+    if "spark" in only:
+        runs += [(f"Spark engine, local[{k}]", "Parquet",
+                  lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions)) for k in (1, 2)]
+    got = {i: [] for i in range(len(runs))}
+    with tempfile.TemporaryDirectory(dir=a.work) as tmp:
+        for r in range(a.repeat):
+            for i, (what, fmt, fn) in enumerate(runs):
+                res = fn(os.path.join(tmp, f"f{i}.parquet"))
+                got[i].append(res)
+                print(f"round {r + 1}: {what} / {fmt}: {res}", file=sys.stderr, flush=True)
+    med = {i: {k: statistics.median(x[k] for x in got[i]) for k in got[i][0]} for i in got}
+    print(f"\n{rows:,} rows over {a.days} days ({os.path.getsize(csv_path) / 2**20:,.0f} MiB CSV, "
+          f"{os.path.getsize(pq_path) / 2**20:,.0f} MiB Parquet), medians of {a.repeat} "
+          f"round(s), load average before: {os.getloadavg()[0]:.1f}\n")
+    print("| engine | input | wall s | M rows/s | M rows/s per core | peak MiB | Spark stage 1 s "
+          "| driver Python MiB | JVM MiB | executor Python MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for i, (what, fmt, _) in enumerate(runs):
+        m = med[i]
+        cores = 1 if "local[1]" in what else 2
+        rate = rows / m["wall"] / 1e6
+        if "Spark" in what:
+            print(f"| {what} | {fmt} | {m['wall']:.1f} | {rate:.2f} | {rate / cores:.2f} | "
+                  f"{m['jvm'] + m['workers'] + m['driver_python']:,.0f} | {m['stage1']:.1f} | "
+                  f"{m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {m['workers']:,.0f} |")
+        else:
+            print(f"| {what} | {fmt} | {m['wall']:.2f} | {rate:.2f} | {rate / cores:.2f} | "
+                  f"{m['peak_mib']:,.0f} | | | | |")
+    spark1 = next((med[i] for i, r in enumerate(runs) if "local[1]" in r[0]), None)
+    spark2 = next((med[i] for i, r in enumerate(runs) if "local[2]" in r[0]), None)
+    if spark1:
+        per_core = rows / spark1["wall"]
+        eff = (rows / spark2["wall"]) / (2 * per_core) if spark2 else 1.0
+        core_hours = CDRS_PER_DAY / per_core / 3600
+        print(f"\nProjection for {CDRS_PER_DAY / 1e9:.0f} billion CDRs a day: {per_core / 1e3:,.0f}k "
+              f"rows/s per core (local[1]), 2-core efficiency {eff:.0%} -> "
+              f"{core_hours:,.0f} core-hours a day at that rate; at the 2-core efficiency, "
+              f"{core_hours / eff:,.0f} core-hours: "
+              + ", ".join(f"{n} nodes x 16 cores: {core_hours / eff / (16 * n):.1f} h"
+                          for n in (4, 8, 16)) + ".")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The feature table on Spark: stage 1 (normalise), shuffle, stage 2 (kernels), driver assembly.
+
+1. ``mapInArrow`` normalises every input partition to canonical event rows
+   (``events.py``; counts and rejects in an accumulator);
+2. ``repartition(n, imsi)`` + ``sortWithinPartitions(imsi, time)``: every event of a
+   subscriber in one partition, in time order;
+3. ``mapInArrow`` reduces each partition with the local engine's kernel in bounded
+   chunks (``reduce.py``): one binary row per chunk, the per-subscriber quantities and
+   the subscriber-device, -cell and -site pairs, never the events;
+4. the driver takes those rows one partition at a time (``toLocalIterator``), recodes
+   the cells to one dictionary and runs the cross-subscriber step of the local engine
+   (``features.compute._assemble``: IMEIs shared across subscribers, numeric
+   neighbours, co-movement, percentile ranks) on them.
+
+The driver thus holds the per-subscriber table (about 3 KB per subscriber for a week of
+CDRs, with its pairs and its moves between sites), never the events; the moves, kept
+for the co-movement features, grow with the days of CDRs (docs/spark.md).  The result is a :class:`~simbox.features.FeatureResult` equal to
+the local engine's on the same records (tests/spark/).
+"""
+from __future__ import annotations
+
+import pickle
+import re
+import time
+import warnings
+
+from simbox.errors import InputError, ParseError
+from simbox.fastpath.aggregate import Reduced, TimeZone
+from simbox.fastpath.columnar import batch_reader
+from simbox.fastpath.events import CellDict
+from simbox.fastpath.keys import KeyBook
+from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
+                                   check_share, reject_share_error)
+from simbox.fastpath.window import TimeWindow
+from simbox.features.compute import FeatureResult, _assemble
+from simbox.features.registry import feature_names
+from simbox.features.tables import cell_table, load_cells, load_tac
+from simbox.spark.events import EVENT_SCHEMA, Counts, normaliser
+from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
+from simbox.spark.session import get_session, read_cdrs
+
+
+def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="UTC",
+                   on_bad_records="skip", rejects=None, time_from=None, time_to=None,
+                   partitions: int | None = None, chunk_events: int = CHUNK_EVENTS,
+                   max_reject_share=MAX_REJECT_SHARE, name: str = "<spark DataFrame>",
+                   stats: ReadStats | None = None) -> FeatureResult:
+    """The feature table of a Spark DataFrame of CDRs (see the module docstring).
+
+    ``df``: rows in the canonical layout or the layout of ``columns`` (a profile);
+    string, integer, timestamp (any session time zone) columns.  ``partitions``:
+    partitions of the shuffle (default ``spark.sql.shuffle.partitions``).  The other
+    options are those of :func:`simbox.features.compute_features`; rejects are located
+    by ``partition P, batch B, row I`` of the input DataFrame, and the rejects file
+    holds the first 1,000 of each partition (all are counted).
+    """
+    t0 = time.monotonic()
+    tz = TimeZone(timezone)
+    check_policy(on_bad_records)
+    max_reject_share = check_share(max_reject_share)
+    window = TimeWindow.of(time_from, time_to)
+    cell_rows = load_cells(cells) if cells is not None else None
+    tac_map = load_tac(tac) if tac is not None else None
+    stats = stats if stats is not None else ReadStats()
+    probe = batch_reader(columns, name=name, cells=CellDict(), stats=ReadStats())
+    _, names = probe.columns_read(df.columns)            # a missing column: said here
+    spark = df.sparkSession
+    counts = spark.sparkContext.accumulator(Counts().zero(), Counts())
+    events = df.select(*names).mapInArrow(
+        normaliser(probe.m, names, name=name, on_bad_records=on_bad_records, window=window,
+                   counts=counts), EVENT_SCHEMA)
+    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    parts = (events.repartition(n, "imsi").sortWithinPartitions("imsi", "time")
+             .mapInArrow(reducer(cell_rows, tz.name, chunk_events), PART_SCHEMA))
+    try:
+        blobs = [pickle.loads(row.part) for row in parts.toLocalIterator()]
+    except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
+        raise _simbox_error(e) from None
+    got = counts.value
+    for k in ("records", "accepted", "skipped", "filtered"):
+        setattr(stats, k, getattr(stats, k) + got[k])
+    stats.rejected.update(got["rejected"])
+    _write_rejects(rejects, got["rejects"])
+    error = reject_share_error(name, stats.records, stats.rejected, max_reject_share)
+    if error is not None:
+        raise error
+    return _assemble_parts(blobs, cell_rows, tac_map, tz, stats, t0, n)
+
+
+def compute_features_spark(inputs, *, spark=None, master=None, cells=None, tac=None,
+                           columns="canonical", timezone="UTC", on_bad_records="skip",
+                           rejects=None, time_from=None, time_to=None,
+                           max_reject_share=MAX_REJECT_SHARE, partitions=None, progress=None,
+                           **ignored) -> FeatureResult:
+    """:func:`simbox.features.compute_features` on Spark: CDR files (Parquet, ORC or CSV;
+    hive partitions pruned by the window), a catalog table (``table:db.name``) or a Spark
+    DataFrame, read by ``spark`` (default: :func:`get_session` with ``master``).
+    ``workers`` and ``memory_limit`` are Spark's to set (ignored)."""
+    frames = [i for i in (inputs if isinstance(inputs, (list, tuple)) else [inputs])
+              if hasattr(i, "sparkSession")]
+    if frames:
+        if len(frames) > 1 or isinstance(inputs, (list, tuple)) and len(inputs) > 1:
+            raise InputError("give one Spark DataFrame alone as the input")
+        return spark_features(frames[0], cells=cells, tac=tac, columns=columns,
+                              timezone=timezone, on_bad_records=on_bad_records, rejects=rejects,
+                              time_from=time_from, time_to=time_to, partitions=partitions,
+                              max_reject_share=max_reject_share)
+    spark = spark or get_session(master)
+    df, nfiles, size, pruned = read_cdrs(spark, inputs, columns=columns, time_from=time_from,
+                                         time_to=time_to)
+    stats = ReadStats(files=nfiles, bytes=size, pruned_files=pruned)
+    names = ", ".join(map(str, inputs)) if isinstance(inputs, (list, tuple)) else str(inputs)
+    return spark_features(df, cells=cells, tac=tac, columns=columns, timezone=timezone,
+                          on_bad_records=on_bad_records, rejects=rejects, time_from=time_from,
+                          time_to=time_to, partitions=partitions, name=names, stats=stats,
+                          max_reject_share=max_reject_share)
+
+
+def _assemble_parts(blobs, cell_rows, tac, tz, stats, t0, n) -> FeatureResult:
+    """The feature table of the stage-2 rows (see the module docstring, step 4)."""
+    celldict = CellDict(sorted({t for d in blobs for t in d["tokens"]}))
+    table, site_names, warning = cell_table(celldict.tokens, cell_rows)
+    if warning:
+        warnings.warn(warning, stacklevel=3)
+    site_code = {s: i for i, s in enumerate(site_names)}
+    book = None
+    tokens = {c: t for d in blobs for c, t in d["book"].items()}
+    if tokens:
+        book = celldict.keys = KeyBook()
+        import numpy as np  # lazy: only with token keys
+        book.encode(np.array(list(tokens.values()), dtype=object))
+    names = feature_names()
+    parts = [load_part(d, celldict._codes, site_code) for d in blobs]
+    del blobs
+    red = Reduced.concat(parts, len(names))
+    stats.duplicates += red.duplicates
+    columns, tables, key_kind = _assemble(red, names, celldict, table, site_names, tac, tz, book)
+    return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
+                         seconds=time.monotonic() - t0,
+                         info={"engine": "spark", "partitions": n, "chunks": len(parts)},
+                         subscriber_key=key_kind,
+                         key_collisions=book.collisions if book is not None else 0)
+
+
+def _write_rejects(rejects, rows):
+    if rejects is None or not rows:
+        return
+    own = not isinstance(rejects, RejectsWriter)
+    writer = RejectsWriter(rejects) if own else rejects
+    try:
+        for file, reason, where in rows:
+            writer.write(file, reason, line=where.get("line"), byte_offset=where.get("byte_offset"),
+                         field=where.get("field"), record=where.get("record"),
+                         detail=where.get("detail"))
+    finally:
+        if own:
+            writer.close()
+
+
+_SIMBOX_LINE = re.compile(r"simbox\.errors\.(\w+): (.*)")
+
+
+def _simbox_error(e: Exception) -> Exception:
+    """The simbox error inside a failed Spark job (its one line), else an InputError."""
+    m = _SIMBOX_LINE.search(str(e))
+    if m is not None:
+        message = m.group(2).strip()
+        if m.group(1) != "ParseError":
+            return InputError(message)
+        err = ParseError.__new__(ParseError)        # its message as the executor wrote it
+        InputError.__init__(err, message)
+        err.reason = message
+        err.path = err.line = err.field = err.offset = err.detail = None
+        return err
+    first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+    return InputError(f"the Spark job failed: {first.strip()}")

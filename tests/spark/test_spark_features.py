@@ -1,0 +1,178 @@
+"""The Spark engine's feature table against the local engine's, on simulated networks."""
+import csv
+import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from simbox.data import simulate
+from simbox.errors import InputError, ParseError
+from simbox.features import compute_features
+
+from spark_checks import assert_same_features
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    base = tmp_path_factory.mktemp("spark-net")
+    sim = simulate(1200, 3, "mixed", 7, base)
+    return base, sim.network.timezone
+
+
+@pytest.fixture(scope="module")
+def local(net):
+    base, tz = net
+    return compute_features(base / "cdrs.csv.gz", cells=base / "cells.csv", tac=base / "tac.csv",
+                            timezone=tz)
+
+
+def opts(net):
+    base, tz = net
+    return dict(cells=base / "cells.csv", tac=base / "tac.csv", timezone=tz)
+
+
+def text_table(path):
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return df
+
+
+def test_csv_through_spark_equals_local(spark, net, local):
+    from simbox.spark import compute_features_spark
+    base, _ = net
+    got = compute_features_spark(base / "cdrs.csv.gz", spark=spark, **opts(net))
+    assert_same_features(local, got)
+    assert got.stats.records == local.stats.records
+    assert got.stats.accepted == local.stats.accepted
+    assert got.stats.duplicates == local.stats.duplicates
+    pd.testing.assert_frame_equal(local.sims, got.sims)
+    pd.testing.assert_frame_equal(local.devices.astype({"imsi": str}),
+                                  got.devices.astype({"imsi": str}))
+
+
+@pytest.mark.parametrize("session_tz", ["UTC", "Asia/Shanghai", "America/Los_Angeles"])
+def test_timestamp_parquet_in_any_session_time_zone(spark, net, local, tmp_path, session_tz):
+    """A timestamp column is an instant whatever spark.sql.session.timeZone says."""
+    from simbox.spark import spark_features
+    base, _ = net
+    df = text_table(base / "cdrs.csv.gz")
+    df["start_time"] = pd.to_datetime(df["start_time"], utc=True)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "cdrs.parquet",
+                   row_group_size=20_000)
+    old = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", session_tz)
+    try:
+        sdf = spark.read.parquet(str(tmp_path / "cdrs.parquet"))
+        got = spark_features(sdf, **opts(net))
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", old)
+    assert_same_features(local, got)
+
+
+def test_skewed_subscriber_and_empty_partitions(spark, tmp_path):
+    """One IMSI with 40,000 events (8 Arrow batches, cut into kernel chunks of 3,000 rows)
+    beside three small ones, in 16 partitions (most of them empty)."""
+    from simbox.spark import spark_features
+    rng = np.random.default_rng(3)
+    n = 40_000
+    t0 = int(datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc).timestamp())
+    rows = {
+        "record_type": rng.choice(["MOC", "MTC", "SMS_MO", "DATA"], n).tolist(),
+        "start_time": [datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+                       .strftime("%Y-%m-%dT%H:%M:%SZ") for t in t0 + rng.integers(0, 7 * 86400, n)],
+        "imsi": ["460001234567890"] * (n - 30) + [f"46000123456789{k}" for k in (1, 2, 3)] * 10,
+        "imei": rng.choice(["35678901234567", "35678901234568", ""], n).tolist(),
+        "msisdn": ["8613800000001"] * n,
+        "other_party": [f"86139{x:08d}" for x in rng.integers(0, 500, n)],
+        "duration_s": rng.integers(0, 300, n).astype(str).tolist(),
+        "cell_id": [f"46000-1-{x}" for x in rng.integers(0, 40, n)],
+    }
+    df = pd.DataFrame(rows)
+    df.loc[df.record_type == "DATA", "other_party"] = ""
+    path = tmp_path / "skew.csv"
+    df.to_csv(path, index=False)
+    local = compute_features(path)
+    sdf = spark.createDataFrame(df.sample(frac=1, random_state=1)).repartition(3)
+    got = spark_features(sdf, partitions=16, chunk_events=3_000)
+    assert_same_features(local, got)
+    assert got.info["chunks"] >= 4
+
+
+def test_rejects_counted_and_written(spark, tmp_path):
+    from simbox.spark import spark_features
+    good = ["MOC", "2026-03-01T12:00:01Z", "460001234567891", "35678901234567", "8613800000001",
+            "8613912345678", "1", "46000-1234-56789"]
+    bad_imsi = good[:2] + ["46000123456789X"] + good[3:]
+    bad_time = good[:1] + ["2026-03-01 25:00:05"] + good[2:]
+    header = ["record_type", "start_time", "imsi", "imei", "msisdn", "other_party",
+              "duration_s", "cell_id"]
+    sdf = spark.createDataFrame([good, bad_imsi, good, bad_time], header).coalesce(1)
+    rej = tmp_path / "rejects.csv"
+    got = spark_features(sdf, rejects=rej, max_reject_share=None)
+    assert (got.stats.records, got.stats.accepted) == (4, 2)
+    assert dict(got.stats.rejected) == {"imsi is not 15 digits": 1, "unparsable time": 1}
+    rows = list(csv.DictReader(open(rej)))
+    assert [(r["line"], r["field"], r["reason"]) for r in rows] == [
+        ("partition 0, batch 0, row 1", "imsi", "imsi is not 15 digits"),
+        ("partition 0, batch 0, row 3", "start_time", "unparsable time")]
+    with pytest.raises(ParseError) as e:
+        spark_features(sdf, on_bad_records="error")
+    assert str(e.value) == ("<spark DataFrame>:partition 0, batch 0, row 1: field 'imsi': imsi "
+                            "is not 15 digits (value '46000123456789X')")
+
+
+def test_missing_column_is_said_on_the_driver(spark):
+    from simbox.spark import spark_features
+    sdf = spark.createDataFrame([("MOC", "460001234567890")], ["record_type", "imsi"])
+    with pytest.raises(InputError) as e:
+        spark_features(sdf)
+    assert "start_time" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_hive_lake_pruned_like_the_local_engine(spark, net, tmp_path):
+    from simbox.spark import compute_features_spark
+    base, tz = net
+    df = text_table(base / "cdrs.csv.gz")
+    ts = pd.to_datetime(df["start_time"], utc=True)
+    for day, part in df.groupby(ts.dt.strftime("%Y-%m-%d")):
+        d = tmp_path / "lake" / f"date={day}"
+        d.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), d / "part-0.parquet")
+    lo = (ts.min().normalize() + pd.Timedelta(days=1)).isoformat()
+    ref = compute_features(tmp_path / "lake", time_from=lo, **opts(net))
+    got = compute_features_spark(tmp_path / "lake", spark=spark, time_from=lo, **opts(net))
+    assert_same_features(ref, got)
+    assert got.stats.pruned_files == ref.stats.pruned_files == 1
+    assert got.stats.filtered == ref.stats.filtered
+
+
+@pytest.mark.slow
+def test_one_subscriber_with_a_million_events(spark, tmp_path):
+    """The issue's skew: one IMSI with 1,000,000 events (16 Arrow batches of 65,536 rows
+    and more, one kernel chunk) beside 200 ordinary ones."""
+    from simbox.spark import spark_features
+    rng = np.random.default_rng(5)
+    n_big, n_small = 1_000_000, 20_000
+    n = n_big + n_small
+    t0 = int(datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc).timestamp())
+    times = t0 + rng.integers(0, 14 * 86400, n)
+    imsi = np.where(np.arange(n) < n_big, 460001234567890, 460001234500000 + rng.integers(0, 200, n))
+    t = pa.table({
+        "record_type": pa.array(rng.choice(["MOC", "MTC", "SMS_MO", "SMS_MT"], n)),
+        "start_time": pa.array(times * 1000, pa.timestamp("ms", tz="UTC")),
+        "imsi": pa.array(imsi.astype(str)),
+        "imei": pa.array(np.where(rng.random(n) < 0.5, "35678901234567", "35678901234568")),
+        "msisdn": pa.array(np.full(n, "8613800000001")),
+        "other_party": pa.array((8613900000000 + rng.integers(0, 5000, n)).astype(str)),
+        "duration_s": pa.array(rng.integers(0, 300, n).astype(np.int32)),
+        "cell_id": pa.array([f"46000-1-{x}" for x in rng.integers(0, 60, n)]),
+    })
+    pq.write_table(t, tmp_path / "skew.parquet", row_group_size=200_000)
+    local = compute_features(tmp_path / "skew.parquet")
+    got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8)
+    assert_same_features(local, got)
+    assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big

@@ -1,0 +1,80 @@
+"""``scan`` and ``simbox features`` with ``--engine spark``: the outputs of the local engine."""
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from simbox.cli import main
+from simbox.data import simulate
+from simbox.errors import ConfigError
+from simbox.scan import scan
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+OUTPUTS = ("flagged.csv", "scores.csv", "deployments.csv", "sites.csv", "sites.geojson")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    base = tmp_path_factory.mktemp("spark-scan")
+    sim = simulate(1500, 3, "mixed", 11, base / "net")
+    return base, base / "net", sim.network.timezone
+
+
+def test_scan_outputs_equal_the_local_engine(spark, net):
+    base, n, tz = net
+    kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz, report=False)
+    a = scan([n / "cdrs.csv.gz"], out=base / "local", **kw)
+    b = scan([n / "cdrs.csv.gz"], out=base / "spark", engine="spark", **kw)
+    assert len(a.flagged) > 0 and len(b.flagged) == len(a.flagged)
+    for name in OUTPUTS:
+        assert (base / "local" / name).read_bytes() == (base / "spark" / name).read_bytes(), name
+    assert a.summary["records"] == b.summary["records"]
+
+
+def test_features_command_with_engine_spark(spark, net, capsys):
+    base, n, tz = net
+    common = [str(n / "cdrs.csv.gz"), "--cells", str(n / "cells.csv"), "--timezone", tz,
+              "--json"]
+    assert main(["features", *common, "--out", str(base / "local.parquet")]) == 0
+    capsys.readouterr()
+    assert main(["features", *common, "--engine", "spark",
+                 "--out", str(base / "spark.parquet")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["records"] > 0 and out["rejected"] == 0
+    a = pq.read_table(base / "local.parquet").to_pandas()
+    b = pq.read_table(base / "spark.parquet").to_pandas()
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-9)
+
+
+def test_spark_engine_refuses_signaling(net):
+    from simbox.engines import compute
+    base, n, tz = net
+    with pytest.raises(ConfigError) as e:
+        compute("spark", [n / "cdrs.csv.gz"], signaling=[n / "x.pcap"])
+    assert str(e.value).startswith("the Spark engine reads CDRs only")
+    with pytest.raises(ConfigError):
+        compute("hadoop", [n / "cdrs.csv.gz"])
+
+
+def test_scan_of_a_dataframe_and_of_a_partitioned_table(spark, net):
+    """From a catalog table (partitioned by date, pruned by --from) and from a DataFrame."""
+    from simbox.spark import compute_features_spark
+    from spark_checks import assert_same_features
+    base, n, tz = net
+    df = pd.read_csv(n / "cdrs.csv.gz", dtype=str, keep_default_na=False)
+    df["date"] = df["start_time"].str[:10]
+    days = sorted(df["date"].unique())
+    sdf = spark.createDataFrame(df)
+    sdf.write.partitionBy("date").mode("overwrite").saveAsTable("cdr")
+    kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz)
+    ref = scan([n / "cdrs.csv.gz"], time_from=days[1], report=False, **kw)
+    got = scan("table:cdr", engine="spark", time_from=days[1], report=False, **kw)
+    pd.testing.assert_frame_equal(ref.flagged, got.flagged)
+    assert got.summary["records"]["records"] == int((df["date"] >= days[1]).sum())
+    whole = scan(sdf.drop("date"), engine="spark", report=False, **kw)
+    local = scan([n / "cdrs.csv.gz"], report=False, **kw)
+    pd.testing.assert_frame_equal(local.flagged, whole.flagged)
+    with pytest.raises(Exception) as e:
+        compute_features_spark("table:no_such_table", spark=spark)
+    assert str(e.value).startswith("table:no_such_table: ")
