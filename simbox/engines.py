@@ -25,6 +25,9 @@ def compute(engine: str, inputs, *, spark_master=None, **options):
             raise ConfigError("the Spark engine reads CDRs only: compute the features of "
                               "signaling captures with --engine local")
         options.pop("signaling", None)
+        if options.pop("probe_numbers", None):
+            raise ConfigError("the Spark engine does not drop test-call probe numbers yet: give "
+                              "--probe-numbers with --engine local")
         return compute_features_spark(inputs, master=spark_master, **options)
     from simbox.features import compute_features  # lazy: as the commands import it
     return compute_features(inputs, **options)

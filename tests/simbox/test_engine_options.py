@@ -45,3 +45,13 @@ def test_bad_window_is_one_line(tmp_path, capsys, argv, message):
     assert main(["features", str(f), "--out", str(tmp_path / "f.parquet"), *argv]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(message) and "\n" not in err
+
+
+def test_spark_engine_refuses_options_it_cannot_honour():
+    from simbox.engines import compute
+    from simbox.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"^the Spark engine does not drop test-call probe "
+                                          r"numbers yet: give --probe-numbers with --engine local$"):
+        compute("spark", ["x.parquet"], probe_numbers=["+8613800000000"])
+    with pytest.raises(ConfigError, match=r"^the Spark engine reads CDRs only"):
+        compute("spark", ["x.parquet"], signaling=["s.pcap"])
