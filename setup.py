@@ -16,6 +16,8 @@ PACKAGES = {
     "simbox": "simbox",
     "simbox.commands": "simbox/commands",
     "simbox.spark": "simbox/spark",
+    "simbox.watch": "simbox/watch",
+    "simbox.feedback": "simbox/feedback",
     "simbox.fastpath": "fastpath",
     "simbox.features": "features",
     "simbox.training": "training",
