@@ -34,7 +34,7 @@ from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
-from simbox.reasons import occlusion_contributions, reasons_table
+from simbox.reasons import occlusion_contributions, reasons_table, reference_stats
 from simbox.sites import load_cells, locate, site_table
 from simbox.training.folder import DEFAULT_MODEL
 from simbox.training.run import model_timezone
@@ -237,13 +237,14 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     reference = res.features.loc[~would] if (~would).any() else res.features
     if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
         reference = reference.sample(REFERENCE_SIMS, random_state=0)
+    stats = reference_stats(reference)       # once, for the contributions and the reasons
     by_score = sims["score"].sort_values(ascending=False, kind="stable").index
     contributions = None if score is None else occlusion_contributions(
         score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
         budget_rows=max(OCCLUSION_MIN_ROWS, len(res.features) // 8),
-        base=sims["score"].reindex(by_score).to_numpy())
+        base=sims["score"].reindex(by_score).to_numpy(), stats=stats)
     reasons = reasons_table(res.features, sims.index, contributions=contributions,
-                            reference=reference)
+                            reference=reference, stats=stats)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -255,7 +256,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         from simbox.feedback.exclusions import EXCLUDED_COLUMNS  # lazy: only with exclusions or a history
         ex_sims = res.sims.loc[held].join(preds.loc[held, ["class", "score"]])
         ex_reasons = reasons_table(res.features, ex_sims.index, contributions=None,
-                                   reference=reference) if held.any() else []
+                                   reference=reference, stats=stats) if held.any() else []
         excluded = _sim_rows(res, preds, ex_sims, ex_reasons, key).join(
             exclude.reindex(ex_sims.index).reset_index(drop=True))
         excluded = excluded.sort_values(["score", key], ascending=[False, True], kind="stable")[
@@ -388,12 +389,18 @@ def _check_options(threshold, target_precision):
 
 
 def _unknown_cells(res, cells: pd.DataFrame) -> dict:
+    """Cells of the events missing from ``cells.csv``: tested once per distinct cell id,
+    not per SIM-cell pair."""
     ev = res.cells
-    unknown = ~ev["cell_id"].astype(str).isin(cells.index)
-    return {"cells": int(ev.loc[unknown, "cell_id"].nunique()),
-            "events": int(ev.loc[unknown, "events"].sum()),
-            "known_cells": int(ev.loc[~unknown, "cell_id"].nunique()),
-            "examples": sorted(ev.loc[unknown, "cell_id"].astype(str).unique())[:3]}
+    code, ids = pd.factorize(ev["cell_id"])
+    ids = pd.Index(ids).astype(str)
+    known = np.asarray(ids.isin(cells.index), dtype=bool)
+    events = np.bincount(code[code >= 0], weights=ev["events"].to_numpy(dtype=float)[code >= 0],
+                         minlength=len(ids))
+    return {"cells": int((~known).sum()),
+            "events": int(round(events[~known].sum())),
+            "known_cells": int(known.sum()),
+            "examples": sorted(ids[~known].tolist())[:3]}
 
 
 def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = None,

@@ -117,8 +117,9 @@ def world_tables(worlds, subscribers, days, workdir, *, log=print):
 
 def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLDS,
           target_precision=TARGET_PRECISION, workdir=None, kind_holdout=True,
-          easy_rate=EASY_LEGIT_RATE):
-    """Simulate the training worlds, write ``knowledge.parquet`` and the model into ``out``."""
+          easy_rate=EASY_LEGIT_RATE, model_params=None):
+    """Simulate the training worlds, write ``knowledge.parquet`` and the model into ``out``.
+    ``model_params``: booster parameters other than the defaults (``{"max_iter": 100}``)."""
     tmp = None
     if workdir is None:
         tmp = tempfile.mkdtemp(prefix="simbox-default-model-")
@@ -139,7 +140,7 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
         model = train(kn.X.iloc[:0], pd.DataFrame(columns=["imsi", "label", "case_id"]),
                       simulated=kn, unlabelled="ignore", target_precision=target_precision,
                       cv_group="world",
-                      seed=0, kind_holdout=kind_holdout,
+                      seed=0, kind_holdout=kind_holdout, model_params=model_params,
                       inputs=[{"knowledge": {"worlds": [i["world"] for i in infos],
                                              "subscribers": subscribers, "days": days,
                                              "rows": len(kn)},
@@ -178,12 +179,22 @@ def main(argv=None) -> int:
                     help="share of the easy legit SIMs kept in the knowledge")
     ap.add_argument("--workdir", help="keep the simulated networks here")
     ap.add_argument("--no-kind-holdout", action="store_true")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="a booster parameter other than the default (e.g. max_iter=100); "
+                         "repeatable")
     a = ap.parse_args(argv)
+    params = {}
+    for item in a.param:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            ap.error(f"--param {item!r}: expected NAME=VALUE")
+        params[name] = json.loads(value)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.monotonic()
     try:
         m = build(a.out, subscribers=a.subscribers, days=a.days, worlds=a.worlds,
-                  workdir=a.workdir, kind_holdout=not a.no_kind_holdout, easy_rate=a.easy_rate)
+                  workdir=a.workdir, kind_holdout=not a.no_kind_holdout, easy_rate=a.easy_rate,
+                  model_params=params or None)
     except SimboxError as exc:
         print(f"build_default_model: error: {exc}", file=sys.stderr)
         return 1
