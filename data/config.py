@@ -134,6 +134,9 @@ SPEC = {
         230.0, 3.0, 0.3, 0.5, 2.0, 20, 0.03, 70, 0.35, "business",
         centre_agents=([15, 120], "agents per call centre (all at one site)"),
         fct_share=(0.25, "share of centres using fixed cellular terminals instead of handsets"),
+        new_office_share=(0.0, "share of centres that open after the first day: all their "
+                               "agents' SIMs start on the same day (hard negatives for early "
+                               "warning)"),
         block_share=(0.6, "share of centres whose agents' SIMs were bought as one block "
                           "(consecutive IMSIs and MSISDNs)"),
         **_agents(6.0, 0.15, 0.06)),
@@ -141,6 +144,8 @@ SPEC = {
         150.0, 2.0, 0.3, 0.3, 0.0, 15, 0.03, 60, 0.35, "business",
         office_agents=([8, 60], "agents (SIMs) per office, all at one site"),
         gateway_sims=([4, 32], "SIMs per desk gateway / multi-SIM fixed cellular terminal"),
+        new_office_share=(0.0, "share of offices that open after the first day: all their "
+                               "gateways' SIMs start on the same day"),
         shared_imei_share=(0.7, "share of gateways whose SIMs all report the gateway's one IMEI "
                                 "(the rest one IMEI per channel, consecutive serials)"),
         gateway_tac_share=(0.5, "share of gateways reporting a GSM-gateway TAC (the rest a "
@@ -181,6 +186,8 @@ SPEC = {
                                   "serials"),
         "server_long_number_share": (0.3, "share of SMS-reporting fleets whose server is a mobile "
                                           "number rather than a short code"),
+        "new_fleet_share": (0.0, "share of fleets deployed after the first day: all their SIMs "
+                                 "start on the same day"),
     },
     "dual_sim": _behaviour(2.0, 1.2, 0.7, 0.8, 5.0, 10, 0.8, 50, 0.18, "resident",
                            second_activity=(0.5, "activity of the second SIM relative to "

@@ -98,6 +98,9 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
                     m = fct[centre]
                     imei[m] = ids.imeis("fct", int(m.sum()))
             start_day = np.zeros(n, int)
+            if p.new_office_share > 0 and days > 1:     # drawn only when asked: same seed, same files
+                opens = rng.random(n_centres) < p.new_office_share
+                start_day = np.where(opens, rng.integers(1, days, size=n_centres), 0)[centre]
             extra["centre"] = centre
             group = np.where((rng.random(n_centres) < p.block_share)[centre], centre, -1)
             if kind == "desk_gateway":
@@ -124,6 +127,12 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
                 dtype = "modem" if u < p.modem_tac_share else \
                     "router" if u < p.modem_tac_share + 0.15 else "m2m_module"
                 imei[m] = ids.imeis(dtype, len(m), consecutive=True)
+            if p.new_fleet_share > 0 and days > 1:      # drawn only when asked: same seed, same files
+                fleets = np.unique(group[group >= 0])
+                late = fleets[rng.random(len(fleets)) < p.new_fleet_share]
+                day = rng.integers(1, days, size=len(late))
+                for g, d in zip(late.tolist(), day.tolist()):
+                    start_day[group == g] = d
             extra["fleet"] = group
         elif kind == "ordinary":
             home = _shared_place(group, home)             # a family plan: one home

@@ -115,3 +115,25 @@ def test_iot_fleets_share_one_tac_and_one_server(week):
     # they report around the clock
     hour = ((m2m.time + 8 * 3600) % 86400) // 3600
     assert np.bincount(hour, minlength=24).min() > 0
+
+
+def test_offices_and_fleets_opening_mid_window_start_together(small):
+    """``new_office_share``: with 1.0 no call-centre or desk-gateway SIM is active on the
+    first day (early-warning hard negatives); the default (0) keeps offices active from
+    the first day."""
+    shares = dict(small["legit"]["shares"], desk_gateway=0.06, call_centre=0.05, m2m=0.08)
+    cfg = dict(small, legit={"shares": shares}, call_centre={"new_office_share": 1.0},
+               desk_gateway={"new_office_share": 1.0}, m2m={"new_fleet_share": 1.0,
+                                                           "block_sims": [10, 30]})
+    df = events(build_network(2000, 5, "mixed", 4, config=cfg))
+    day = (df.time - df.time.min()) // 86400
+    first = day.groupby(df.imsi).min()
+    for kind in ("call_centre", "desk_gateway"):
+        sims = df[df.kind == kind].imsi.unique()
+        assert len(sims) >= 20
+        assert (first.loc[sims] >= 1).all(), kind          # no office open on day 0
+    default = events(build_network(2000, 5, "mixed", 4, config=dict(small, legit={"shares": shares})))
+    dday = (default.time - default.time.min()) // 86400
+    dfirst = dday.groupby(default.imsi).min()
+    offices = default[default.kind.isin(["call_centre", "desk_gateway"])].imsi.unique()
+    assert (dfirst.loc[offices] == 0).mean() > 0.9
