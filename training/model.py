@@ -233,11 +233,14 @@ class Model(BaseEstimator):
     feature a new kind of fraud defeats), ``min_evidence`` (:mod:`~simbox.training.
     evidence`), ``fraud_weight`` (fraud rows weigh this much more in the *booster*
     only: the few fraud cases shape the trees, while the calibrator, fitted with the
-    population weights, keeps the probabilities honest).
+    population weights, keeps the probabilities honest).  ``max_iter=100`` at
+    ``learning_rate=0.2``: the same precision and recall on the held-out worlds as 200 at
+    0.1 (and fewer legit SIMs flagged), with half the trees to walk at every scan
+    (docs/scan.md, "What a scan costs").
     """
 
     def __init__(self, *, feature_names=(), schema_hash=None, calibration_c=100.0,
-                 calibration_folds=3, max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
+                 calibration_folds=3, max_iter=100, learning_rate=0.2, max_leaf_nodes=31,
                  min_samples_leaf=20, l2_regularization=1.0, max_features=0.5,
                  min_evidence=MIN_EVENTS, fraud_weight=30.0, random_state=0):
         self.feature_names = feature_names

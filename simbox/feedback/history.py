@@ -184,7 +184,9 @@ class HistoryStore:
         ref = v["score"].copy()
         for sim, s in first_after.items():
             ref[sim] = s if s is not None else float(scores[sim])
-        now = scores.reindex(v.index).astype(float)
+        # scores are stored (and shown) to 4 decimals: compare at that precision, or a
+        # score of 0.99996 would stay below the 1.0 it was dismissed at
+        now = scores.reindex(v.index).astype(float).round(4)
         keep = now < ref.astype(float) + margin - 1e-12
         v, ref, now = v[keep], ref[keep], now[keep]
         return pd.DataFrame({

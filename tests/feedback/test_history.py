@@ -66,6 +66,17 @@ def test_dismissed_is_not_realerted_unless_the_score_rises_by_the_margin(tmp_pat
         assert r.flagged["status"].tolist() == ["re-alerted"]
 
 
+def test_dismissed_scores_compare_at_the_stored_precision(tmp_path):
+    """Scores are recorded to 4 decimals: a SIM dismissed at 1.0 (0.99996 rounded) and
+    scored 0.99996 again has not gone down, so margin 0 alerts it again."""
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record_scan(fake_result([("1", "861", "simbox", 1.0, "D001")]))
+        name, v = read_verdicts(verdicts_file(tmp_path, "1,,dismissed,2026-03-04,C1,pbx\n"))
+        store.import_verdicts(v, source=name)
+        assert len(store.dismissed(pd.Series({"1": 0.99996}), margin=0.0)) == 0
+        assert list(store.dismissed(pd.Series({"1": 0.99994}), margin=0.0).index) == ["1"]
+
+
 def test_verdict_for_a_sim_never_flagged_is_kept_and_counted(tmp_path, caplog):
     with HistoryStore(tmp_path / "h.sqlite") as store:
         name, v = read_verdicts(verdicts_file(tmp_path, "460009999999999,,seized,2026-03-05,R1,\n"))

@@ -44,7 +44,10 @@ def scans(files, tmp_path_factory):
     out = {}
     for layout in ("operator-anon", "canonical"):
         folder = tmp_path_factory.mktemp("scan") / layout
-        scan(files[layout], columns=layout, timezone=TIMEZONES.get(layout, "UTC"), out=folder)
+        # a threshold of its own: this checks how outputs name the key, not what the
+        # shipped model flags on a dozen toy subscribers (its 3 boxes score 0.27-0.46)
+        scan(files[layout], columns=layout, timezone=TIMEZONES.get(layout, "UTC"), out=folder,
+             threshold=0.2)
         out[layout] = folder
     return out
 

@@ -88,7 +88,9 @@ def test_kill_at_random_times_then_restart(tmp_path, sample_rows, cells_csv, mod
     for attempt in range(40):
         p = _child(folder, tmp_path, cells_csv)
         try:
-            p.wait(timeout=float(rng.uniform(0.3, 4.0)))
+            # later attempts wait longer: on a loaded machine a child may need more
+            # than 4 s to import and take a file, and every attempt must be able to end
+            p.wait(timeout=float(rng.uniform(0.3, 4.0)) * (1 + attempt / 8))
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             kills += 1
