@@ -109,35 +109,62 @@ class _Columnar(_Profiled):
         *args, self.kind = args
         super().__init__(*args)
         self._pool = []             # full-size event columns handed back by the consumer
+        self._scratch = np.empty(0, np.int64)   # int64 durations before they are int32
+        self.values = _Values()
 
     def _open(self, src):
-        f = src.f if getattr(src, "path", None) is not None and not src.gzipped else None
+        local = getattr(src, "path", None) is not None and not src.gzipped
+        f = src.f if local else None
         if f is None or not f.seekable():
-            f = io.BytesIO(src.read())           # a stream: Parquet and ORC need to seek
+            f, local = io.BytesIO(src.read()), False   # a stream: Parquet and ORC need to seek
         try:
             if self.kind == "parquet":
                 import pyarrow.parquet as pq  # lazy: only for Parquet input
-                pf = pq.ParquetFile(f)
+                # a local file is read by Arrow itself (no Python file object between the
+                # decoder and the pages; not memory-mapped: its pages would count as ours)
+                source = src.path if local else f
+                pf = pq.ParquetFile(source)
                 opened = []
 
                 def read(i, cols):
-                    # record types and cells come as dictionaries: fewer strings to make
                     if not opened:
-                        keep = {_norm(n) for fld in ("record_type", "cell_id")
-                                for n in self.m.source_columns(fld)}
-                        opened.append(pq.ParquetFile(
-                            f, read_dictionary=[c for c in cols if _norm(c) in keep]))
-                    return opened[0].iter_batches(batch_size=self.chunk_rows, row_groups=[i],
-                                                  columns=cols, use_threads=False)
+                        opened.append(pq.ParquetFile(source, read_dictionary=self._as_dictionary(
+                            pf.metadata, cols)))
+                    return opened[0].iter_batches(batch_size=min(self.chunk_rows, READ_ROWS),
+                                                  row_groups=[i], columns=cols, use_threads=False)
                 return pf.schema_arrow, pf.metadata.num_rows, pf.num_row_groups, read
             import pyarrow.orc as orc  # lazy: only for ORC input
-            of = orc.ORCFile(f)
+            of = orc.ORCFile(src.path if local else f)
             return of.schema, of.nrows, of.nstripes, \
                 lambda i, cols: pa.Table.from_batches([of.read_stripe(i, columns=cols)]).to_batches(
-                    self.chunk_rows)
+                    min(self.chunk_rows, READ_ROWS))
         except (OSError, pa.ArrowException) as e:
             raise InputError(f"{self.name}: cannot read it as {self.kind.upper()} "
                              f"({str(e).splitlines()[0]})") from None
+
+    def _as_dictionary(self, meta, cols) -> list:
+        """The columns of ``cols`` to read dictionary-encoded: the record type and cell columns
+        (a few distinct values: no string per row), and each text column the file stores
+        mostly dictionary-encoded (fewer uncompressed bytes than half its values' plain
+        encoding, 4 + the shortest value's length each: times sorted within a row group,
+        durations): the kernels then convert each distinct value once."""
+        keep = {_norm(n) for fld in ("record_type", "cell_id")
+                for n in self.m.source_columns(fld)}
+        out = [c for c in cols if _norm(c) in keep]
+        if meta.num_row_groups == 0:
+            return out
+        rg = meta.row_group(0)
+        for j in range(rg.num_columns):
+            c = rg.column(j)
+            if c.path_in_schema not in cols or c.path_in_schema in out \
+                    or c.physical_type != "BYTE_ARRAY" or not c.has_dictionary_page:
+                continue
+            st = c.statistics
+            shortest = min(len(st.min), len(st.max)) if st is not None and st.has_min_max \
+                and isinstance(st.min, (str, bytes)) else 0
+            if c.total_uncompressed_size * 2 < c.num_values * (4 + shortest):
+                out.append(c.path_in_schema)
+        return out
 
     def _batches(self, src):
         self.stats.files += 1
@@ -149,11 +176,12 @@ class _Columnar(_Profiled):
             raise EmptyInputError(f"{self.name}: no rows")
         size = self.size or 0
         done = 0
+        self._pending = None
         for g in range(ngroups):
             row = 0
             try:
                 for batch in read(g, names):
-                    yield from self.convert(batch, wanted, f"{where} {g}", row)
+                    yield from self._append(batch, wanted, f"{where} {g}", row)
                     row += batch.num_rows
             except (OSError, pa.ArrowException) as e:
                 raise InputError(f"{self.name}: {where} {g} cannot be read "
@@ -163,6 +191,54 @@ class _Columnar(_Profiled):
             self.stats.bytes += adv
             if adv:
                 self.progress(adv, total=self.size)
+        yield from self._flush()
+
+    def _append(self, batch, wanted, where: str, first: int):
+        """The events of a read batch: a plain one is converted into the pending event columns
+        (yielded when full, so that event batches hold up to ``chunk_rows`` rows whatever the
+        size of the read batches); another one by :meth:`convert`, after the pending ones."""
+        n = batch.num_rows
+        if not self.fast or n == 0:
+            yield from self.convert(batch, wanted, where, first)
+            return
+        if self._pending is not None and self._pending[1] + n > len(self._pending[0]["time"]):
+            yield from self._flush()
+        if self._pending is None:
+            self._pending = (self._take(n), 0)
+        full, k = self._pending
+        if not self._fill_plain({name: a[k:k + n] for name, a in full.items()},
+                                self._columns(batch, wanted)):
+            yield from self._flush()
+            yield from self.convert(batch, wanted, where, first, plain=False)
+            return
+        self._pending = (full, k + n)
+        self.stats.records += n
+        self.stats.accepted += n
+
+    def _flush(self):
+        """The pending event columns as one batch (memory of the pool: the consumer hands it
+        back)."""
+        if self._pending is None:
+            return
+        full, k = self._pending
+        self._pending = None
+        if k == 0:
+            self._give_back(full)
+            return
+        yield EventBatch({name: a[:k] for name, a in full.items()}, source=self.name,
+                         reusable=True, home=lambda cols: self._give_back(full))
+
+    def _take(self, n: int) -> dict:
+        """Full-size event columns (at least ``n`` rows) from the pool, or new ones."""
+        full = self._pool.pop() if self._pool else None
+        if full is None or len(full["time"]) < n:
+            size = max(n, min(self.chunk_rows, 1 << 20))
+            full = {name: np.empty(size, dtype) for name, dtype in COLUMNS}
+        return full
+
+    def _give_back(self, full):
+        if len(self._pool) < POOL:
+            self._pool.append(full)
 
     def columns_read(self, header) -> tuple:
         """(indices, names) of the columns of ``header`` the profile reads, in header order
@@ -177,64 +253,87 @@ class _Columnar(_Profiled):
                      and len(m.source_columns("cell_id")) <= 1)
         return wanted, [self.header[j] for j in wanted]
 
-    def _plain(self, batch, wanted):
-        """The event columns of a batch whose every value is in its plain form (record types
-        of the profile's table, ``YYYY-MM-DDTHH:MM:SSZ`` or timestamp times, digit strings
-        or non-negative integers of the right lengths, whole-second durations, cell tokens
-        without spaces or ``.``), read by the ``_columnar`` kernels; None when one is not
-        (the normaliser then reads the batch, and says what is wrong)."""
+    def _columns(self, batch, wanted):
+        """column(field): the batch's column of a field (its first source column), or None."""
         pos = {f"c{j}": k for k, j in enumerate(wanted)}
-        n = batch.num_rows
 
         def column(fld):
             names = self.m.source_columns(fld)
             return batch.column(pos[self.col[names[0]]]) if names else None
+        return column
 
-        full = self._pool.pop() if self._pool else None
-        if full is None or len(full["time"]) < n:
-            size = max(n, min(self.chunk_rows, 1 << 20))
-            full = {name: np.empty(size, dtype) for name, dtype in COLUMNS}
-        out = {name: a[:n] for name, a in full.items()}
-        if not self._fill_plain(out, column):
-            self._pool.append(full)
+    def _plain(self, batch, wanted):
+        """The event columns of a batch whose every value is in its plain form (record types
+        of the profile's table, ``YYYY-MM-DDTHH:MM:SSZ`` or timestamp times, digit strings
+        or non-negative integers of the right lengths, whole-second durations, cell tokens
+        without spaces or ``.``), read by the ``_columnar`` kernels, and the callable that
+        takes them back; None when one is not (the normaliser then reads the batch, and
+        says what is wrong)."""
+        n = batch.num_rows
+        full = self._take(n)
+        if not self._fill_plain({name: a[:n] for name, a in full.items()},
+                                self._columns(batch, wanted)):
+            self._give_back(full)
             return None
-        return out, lambda cols: self._pool.append(full) if len(self._pool) < POOL else None
+        return {name: a[:n] for name, a in full.items()}, lambda cols: self._give_back(full)
 
     def _fill_plain(self, out, column) -> bool:
         """Fill ``out`` (the event columns of ``_plain``); False at the first value not plain."""
-        if not _record_types(column("record_type"), self.m, out["rtype"]):
+        if not self.values.codes(column("record_type"), "record_type",
+                                 _record_type_codes(self.m), None, out["rtype"]):
             return False
         t = column("start_time")
         if _is_instant(t.type):
-            sec, null = self._instants(t)
-            if null.any():
+            if not self._instants_plain(t, out["time"]):
                 return False
-            out["time"][:] = sec
-        elif _kernel(_columnar.iso_utc_times, t, out["time"]) != -1:
+        elif not self.values.fill(t, RULES["start_time"], out["time"]):
             return False
-        for fld, key, lo, hi in (("imsi", "imsi", 15, 15), ("imei", "imei", 14, 16),
-                                 ("msisdn", "msisdn", 1, 18), ("other_party", "other", 1, 18)):
-            arr, codes = column(fld), out[key]
+        if column("imsi") is None:
+            return False
+        for fld, key in (("imsi", "imsi"), ("imei", "imei"), ("msisdn", "msisdn"),
+                         ("other_party", "other")):
+            arr = column(fld)
             if arr is None:
-                codes[:] = 0
-            elif _digits(arr, lo, hi, codes) != -1:
-                return False
-            if fld == "imsi" and not codes.all():
+                out[key][:] = 0
+            elif not self.values.fill(arr, RULES[fld], out[key]):
                 return False
         d = column("duration_s")
         if d is None:
             out["duration"][:] = 0
-        elif _durations(d, out["duration"]) is None:
-            return False
-        return _cell_codes(column("cell_id"), self.cells, out["cell"])
+        else:
+            n = len(d)
+            if len(self._scratch) < n:
+                self._scratch = np.empty(n, np.int64)
+            if not self.values.fill(d, RULES["duration_s"], self._scratch[:n]):
+                return False
+            out["duration"][:] = self._scratch[:n]
+        cell = column("cell_id")
+        if cell is None:
+            out["cell"][:] = -1
+            return True
+        return self.values.codes(cell, "cell_id", _cell_table(self.cells), -1, out["cell"])
 
-    def convert(self, batch, wanted, where: str, first: int):
+    def _instants_plain(self, arr, out) -> bool:
+        """Epoch seconds of a timestamp column into ``out`` by the kernel (a date, or a time
+        without a zone read in the profile's IANA zone: by pyarrow); False at a null."""
+        t = arr.type
+        if isinstance(arr, pa.ChunkedArray) or pa.types.is_date(t) or (
+                t.tz is None and self.m.timezone):
+            sec, null = self._instants(arr)
+            out[:] = sec
+            return not null.any()
+        v, valid, off, _keep = _int64s(arr)
+        shift = self.m.offset_seconds if t.tz is None else 0
+        return _columnar.instants(v, valid, off, _UNITS[t.unit], shift, out) == -1
+
+    def convert(self, batch, wanted, where: str, first: int, plain: bool = True):
         """The events of a record batch of the columns ``wanted`` (:meth:`columns_read`), its
-        bad records rejected at ``"{where}, row {first + i}"``."""
+        bad records rejected at ``"{where}, row {first + i}"`` (``plain=False``: the batch is
+        known not to be plain)."""
         n = batch.num_rows
         if n == 0:
             return
-        plain = self._plain(batch, wanted) if self.fast else None
+        plain = self._plain(batch, wanted) if self.fast and plain else None
         if plain is not None:               # every value in its plain form: no normaliser
             self.stats.records += n
             self.stats.accepted += n
@@ -275,7 +374,7 @@ class _Columnar(_Profiled):
         """(epoch seconds, null mask) of a timestamp or date column (see the module docstring)."""
         if pa.types.is_date(arr.type):
             arr = arr.cast(pa.timestamp("s"))
-        unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[arr.type.unit]
+        unit = _UNITS[arr.type.unit]
         if arr.type.tz is None and self.m.timezone:
             arr = pc.assume_timezone(arr, self.m.timezone, ambiguous="earliest",
                                      nonexistent="earliest")
@@ -287,103 +386,168 @@ class _Columnar(_Profiled):
 
 
 MAX_DURATION = 172800
+_UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
+READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
 
 
-def _text(arr):
-    """A string column as ``pa.string()`` (one chunk), or None for another type."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    return arr if pa.types.is_string(arr.type) else None
+def _address(buf) -> int:
+    return buf.address if buf is not None else 0
 
 
-def _kernel(fn, arr, out, *args) -> int:
-    """``fn`` of ``_columnar`` on a string array's buffers (-2: not a string array)."""
-    arr = _text(arr)
-    if arr is None:
-        return -2
-    bits, offsets, data = arr.buffers()
-    u8 = np.frombuffer(bits, np.uint8) if bits is not None else np.zeros(0, np.uint8)
-    off = np.frombuffer(offsets, np.int32)
-    dat = np.frombuffer(data, np.uint8) if data is not None else np.zeros(1, np.uint8)
-    return fn(u8, off, dat, arr.offset, len(arr), *args, out)
+def _text_column(arr):
+    """A :class:`_columnar.Text` over a ``string``, ``large_string`` or ``string_view`` array
+    (by its buffers, no copy), or None for another type."""
+    t = arr.type
+    if pa.types.is_string(t):
+        layout = _columnar.TEXT_OFFSETS32
+    elif pa.types.is_large_string(t):
+        layout = _columnar.TEXT_OFFSETS64
+    elif _STRING_VIEW is not None and t == _STRING_VIEW:
+        bufs = arr.buffers()
+        data = np.array([_address(b) for b in bufs[2:]], np.uint64)
+        return _columnar.Text(_columnar.TEXT_VIEWS, len(arr), arr.offset, _address(bufs[0]),
+                              _address(bufs[1]), 0, data)
+    else:
+        return None
+    bufs = arr.buffers()
+    return _columnar.Text(layout, len(arr), arr.offset, _address(bufs[0]), _address(bufs[1]),
+                          _address(bufs[2]))
 
 
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_STRING_VIEW = pa.string_view() if hasattr(pa, "string_view") else None
+_INDEX = {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}
 
 
-def _digits(arr, lo, hi, out) -> int:
-    """Digits codes of a string or integer column into ``out`` (-1: all plain)."""
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
-    if pa.types.is_integer(arr.type):
-        v = _np(arr.cast(pa.int64()), -1)
-        if (v < -1).any():
-            return 0
-        null = v == -1
-        k = np.searchsorted(_POW10, np.where(null, 0, v), side="right")   # digits of v
-        k = np.maximum(k, 1)
-        if ((~null) & ((k < lo) | (k > hi))).any():
-            return 0
-        out[:] = np.where(null, 0, _POW10[np.minimum(k, 18)] + v)
-        return -1
-    return _kernel(_columnar.digits_codes, arr, out, lo, hi)
-
-
-def _durations(arr, out):
-    """Whole seconds 0..MAX_DURATION of a string or integer column into ``out``, or None."""
-    if pa.types.is_integer(arr.type):
-        v = _np(arr.cast(pa.int64()), 0)
-        if ((v < 0) | (v > MAX_DURATION)).any():
+def _int64s(arr):
+    """(int64 numpy view of the values, validity address, offset, the array owning the
+    validity bitmap: keep it while the address is used) of an integer, decimal (scale 0)
+    or timestamp array, or None when its values do not fit int64."""
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        arr = arr.view(pa.int64())
+    elif not (pa.types.is_integer(t) and t.bit_width == 64 and pa.types.is_signed_integer(t)):
+        if pa.types.is_decimal(t) and t.scale != 0:
             return None
-        out[:] = v
-        return out
-    return out if _kernel(_columnar.small_ints, arr, out, MAX_DURATION) == -1 else None
+        try:
+            arr = arr.cast(pa.int64())          # safe: fails on a value out of range
+        except pa.ArrowInvalid:
+            return None
+    bufs = arr.buffers()
+    v = np.frombuffer(bufs[1], np.int64, count=len(arr), offset=8 * arr.offset) \
+        if len(arr) else np.zeros(0, np.int64)
+    return v, _address(bufs[0]), arr.offset, arr
 
 
-def _dictionary(arr):
-    """(indices as int64 with -1 for null, distinct values as str list) of a column."""
-    if not pa.types.is_dictionary(arr.type):
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            arr = arr.cast(pa.string())
-        arr = pc.dictionary_encode(arr)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return _np(arr.indices.cast(pa.int64()), -1), arr.dictionary.cast(pa.string()).to_pylist()
+class _Values:
+    """Fills event columns from Arrow columns of any layout through the ``_columnar``
+    kernels.  A dictionary column repeats its row group's dictionary in every read batch:
+    the codes of the last dictionary seen per field are kept with it, and reused while the
+    dictionaries are equal."""
 
+    def __init__(self):
+        self._dicts = {}
+        self._scratch = np.empty(0, np.int64)
 
-def _record_types(arr, m, out) -> bool:
-    """Record type codes into ``out`` (uint8) when every value is a code of the profile's
-    table that is not skipped; else False."""
-    idx, values = _dictionary(arr)
-    table = []
-    for v in values:
-        rt = m.record_types.get(v, "?")
-        if rt is None or rt == "?":
+    def fill(self, arr, rule, out) -> bool:
+        """``out`` = the values of ``arr`` (Array or ChunkedArray) under ``rule`` (kind, lo,
+        hi, empty_ok, plus_ok); False at the first value not plain."""
+        if isinstance(arr, pa.ChunkedArray):
+            k = 0
+            for chunk in arr.chunks:
+                if not self.fill(chunk, rule, out[k:k + len(chunk)]):
+                    return False
+                k += len(chunk)
+            return True
+        kind, lo, hi, empty_ok, plus_ok = rule
+        t = arr.type
+        if pa.types.is_dictionary(t):
+            null_ok = kind == _columnar.SECONDS or (kind == _columnar.DIGITS and empty_ok)
+            return self._gather(arr, rule, lambda d: self._convert(d, rule), null_ok, 0, out)
+        col = _text_column(arr)
+        if col is not None:
+            return _columnar.text_values(col, kind, lo, hi, empty_ok, plus_ok, out) == -1
+        if kind == _columnar.ISO or not (pa.types.is_integer(t) or pa.types.is_decimal(t)):
             return False
-        table.append(int(RecordType[rt]))
-    if (idx < 0).any():
-        return False
-    if table:
-        np.take(np.array(table, np.uint8), idx, out=out)
-    return True
+        got = _int64s(arr)
+        return got is not None and _columnar.int_values(got[0], got[1], got[2], kind, lo, hi,
+                                                        empty_ok, out) == -1
 
+    def _convert(self, d, rule):
+        """(codes, bad) of each value of a dictionary under ``rule``."""
+        table, bad = np.empty(len(d), np.int64), np.empty(len(d), np.uint8)
+        col = _text_column(d)
+        if col is not None:
+            _columnar.text_values(col, *rule, table, bad)
+        else:                               # a dictionary of integers: each value alone
+            for i in range(len(d)):
+                bad[i] = not self.fill(d.slice(i, 1), rule, table[i:i + 1])
+        return table, bad
 
-def _cell_codes(arr, cells, out) -> bool:
-    """Codes in ``cells`` of a cell column into ``out`` (-1: null or empty); False when a
-    token holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
-    ``7585772``)."""
-    if arr is None:
-        out[:] = -1
+    def codes(self, arr, key, build, null_value, out) -> bool:
+        """``out`` = the code ``build`` gives each distinct value of a text column (``build``:
+        list of str -> (int64 codes, uint8 bad)); null as ``null_value``; False at a bad one."""
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not pa.types.is_dictionary(arr.type):
+            if _text_column(arr) is None:
+                arr = arr.cast(pa.string())
+            arr = pc.dictionary_encode(arr)
+        return self._gather(arr, key, lambda d: build(d.cast(pa.string()).to_pylist()),
+                            null_value is not None, null_value or 0, out)
+
+    def _gather(self, arr, key, convert, null_ok, null_value, out) -> bool:
+        d = arr.dictionary
+        got = self._dicts.get(key)
+        if got is None or not (len(got[0]) == len(d) and got[0].equals(d)):
+            got = self._dicts[key] = (d, *convert(d))
+        idx = arr.indices
+        bufs = idx.buffers()
+        v = np.frombuffer(bufs[1], _INDEX[idx.type.bit_width], count=len(idx),
+                          offset=idx.type.bit_width // 8 * idx.offset) if len(idx) else \
+            np.zeros(0, np.int32)
+        if out.dtype == np.int64:
+            return _columnar.gather(v, _address(bufs[0]), idx.offset, got[1], got[2], null_ok,
+                                    null_value, out) == -1
+        if len(self._scratch) < len(idx):
+            self._scratch = np.empty(len(idx), np.int64)
+        tmp = self._scratch[:len(idx)]
+        if _columnar.gather(v, _address(bufs[0]), idx.offset, got[1], got[2], null_ok,
+                            null_value, tmp) != -1:
+            return False
+        out[:] = tmp
         return True
-    idx, values = _dictionary(arr)
-    if any("." in v or v != v.strip() for v in values):
-        return False
-    table = np.array([cells.code(v) if v else -1 for v in values] + [-1], np.int32)
-    np.take(table, idx, out=out)
-    return True
+
+
+#: (kind, lo, hi, empty_ok, plus_ok) of each field: the CSV kernel's (``_csvread.pyx``)
+RULES = {"imsi": (_columnar.DIGITS, 15, 15, False, False),
+         "imei": (_columnar.DIGITS, 14, 16, True, False),
+         "msisdn": (_columnar.DIGITS, 1, 18, True, True),
+         "other_party": (_columnar.DIGITS, 1, 18, True, True),
+         "duration_s": (_columnar.SECONDS, 0, MAX_DURATION, True, False),
+         "start_time": (_columnar.ISO, 0, 0, False, False)}
+
+
+def _record_type_codes(m):
+    """build for :meth:`_Values.codes`: the code of each record type word of the profile's
+    table; bad when not in it or skipped."""
+    def build(values):
+        rts = [m.record_types.get(v, "?") for v in values]
+        bad = np.array([rt is None or rt == "?" for rt in rts], np.uint8)
+        return np.array([0 if b else int(RecordType[rt]) for rt, b in zip(rts, bad)],
+                        np.int64), bad
+    return build
+
+
+def _cell_table(cells):
+    """build for :meth:`_Values.codes`: the code in ``cells`` of each cell token (-1: empty);
+    bad when it holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
+    ``7585772``)."""
+    def build(values):
+        bad = np.array(["." in v or v != v.strip() for v in values], np.uint8)
+        return np.array([-1 if b or not v else cells.code(v) for v, b in zip(values, bad)],
+                        np.int64), bad
+    return build
 
 
 def _is_instant(t) -> bool:
