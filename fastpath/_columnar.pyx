@@ -63,14 +63,14 @@ cdef struct TextArray:
 
 cdef class Text:
     """One Arrow text array by its buffers: ``Text(layout, n, offset, valid, offsets_or_views,
-    data, bufs)`` (addresses; 0 for a missing buffer; ``bufs``: a uint64 numpy array of the
-    view layout's data buffer addresses, kept alive here)."""
+    data, bufs, owner)`` (addresses; 0 for a missing buffer; ``bufs``: a uint64 numpy array
+    of the view layout's data buffer addresses; ``owner``: the array, kept alive here)."""
     cdef TextArray a
     cdef readonly Py_ssize_t n
-    cdef object _bufs
+    cdef object _bufs, _owner
 
     def __init__(self, int layout, Py_ssize_t n, int64_t offset, uintptr_t valid,
-                 uintptr_t offsets, uintptr_t data, bufs=None):
+                 uintptr_t offsets, uintptr_t data, bufs=None, owner=None):
         if layout not in (L_OFFSETS32, L_OFFSETS64, L_VIEWS):
             raise ValueError(f"unknown text layout {layout}")
         self.n = n
@@ -81,7 +81,7 @@ cdef class Text:
         self.a.off64 = <const int64_t*>offsets if layout == L_OFFSETS64 else NULL
         self.a.views = <const uint8_t*>offsets if layout == L_VIEWS else NULL
         self.a.data = <const uint8_t*>data
-        self._bufs = bufs
+        self._bufs, self._owner = bufs, owner
         cdef const uintptr_t[::1] b
         if layout == L_VIEWS and bufs is not None and len(bufs):
             b = bufs

@@ -397,7 +397,7 @@ def _address(buf) -> int:
 
 def _text_column(arr):
     """A :class:`_columnar.Text` over a ``string``, ``large_string`` or ``string_view`` array
-    (by its buffers, no copy), or None for another type."""
+    (by its buffers, no copy; it holds the array), or None for another type."""
     t = arr.type
     if pa.types.is_string(t):
         layout = _columnar.TEXT_OFFSETS32
@@ -407,12 +407,12 @@ def _text_column(arr):
         bufs = arr.buffers()
         data = np.array([_address(b) for b in bufs[2:]], np.uint64)
         return _columnar.Text(_columnar.TEXT_VIEWS, len(arr), arr.offset, _address(bufs[0]),
-                              _address(bufs[1]), 0, data)
+                              _address(bufs[1]), 0, data, arr)
     else:
         return None
     bufs = arr.buffers()
     return _columnar.Text(layout, len(arr), arr.offset, _address(bufs[0]), _address(bufs[1]),
-                          _address(bufs[2]))
+                          _address(bufs[2]), None, arr)
 
 
 _STRING_VIEW = pa.string_view() if hasattr(pa, "string_view") else None
