@@ -32,7 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from simbox.errors import ConfigError, EmptyInputError, InputError
+from simbox.fastpath.badrecords import RECORD_CHARS
 from simbox.fastpath.columns import _norm, load_mapping
+from simbox.fastpath.csvread import MAX_RECORD, REASONS, _csvread
 from simbox.fastpath import _columnar
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, RecordType
 from simbox.fastpath.profile_read import (REASON_TEXT, R_TIME, Normaliser, _Profiled, _isnull,
@@ -135,9 +137,10 @@ class _Columnar(_Profiled):
                 return pf.schema_arrow, pf.metadata.num_rows, pf.num_row_groups, read
             import pyarrow.orc as orc  # lazy: only for ORC input
             of = orc.ORCFile(src.path if local else f)
+            # a stripe is decoded whole: slices of it as large as the event batches
             return of.schema, of.nrows, of.nstripes, \
                 lambda i, cols: pa.Table.from_batches([of.read_stripe(i, columns=cols)]).to_batches(
-                    min(self.chunk_rows, READ_ROWS))
+                    min(self.chunk_rows, 1 << 20))
         except (OSError, pa.ArrowException) as e:
             raise InputError(f"{self.name}: cannot read it as {self.kind.upper()} "
                              f"({str(e).splitlines()[0]})") from None
@@ -326,10 +329,10 @@ class _Columnar(_Profiled):
         shift = self.m.offset_seconds if t.tz is None else 0
         return _columnar.instants(v, valid, off, _UNITS[t.unit], shift, out) == -1
 
-    def convert(self, batch, wanted, where: str, first: int, plain: bool = True):
+    def convert(self, batch, wanted, where: str, first: int, plain: bool = True, rows=None):
         """The events of a record batch of the columns ``wanted`` (:meth:`columns_read`), its
         bad records rejected at ``"{where}, row {first + i}"`` (``plain=False``: the batch is
-        known not to be plain)."""
+        known not to be plain; ``rows``: the row of each record, when not 0, 1, 2...)."""
         n = batch.num_rows
         if n == 0:
             return
@@ -340,6 +343,18 @@ class _Columnar(_Profiled):
             cols, home = plain              # memory of a pool: the consumer hands it back
             yield EventBatch(cols, source=self.name, reusable=True, home=home)
             return
+        long_rows = _too_long(batch) if rows is None else None
+        if long_rows is not None:           # as the CSV reader: rejected before any field
+            self.stats.records += len(long_rows)
+            for i in long_rows:
+                self.bad.reject(self.name, TOO_LONG, f"longer than {MAX_RECORD:,} bytes",
+                                line=f"{where}, row {first + int(i)}", field=None,
+                                record=",".join(_cut(c, int(i)) for c in batch.columns))
+            keep = np.setdiff1d(np.arange(n), long_rows)
+            yield from self.convert(batch.take(pa.array(keep)), wanted, where, first, False,
+                                    keep)
+            return
+        rows = np.arange(n) if rows is None else rows
         time_cols = {self.col[c] for c in self.m.source_columns("start_time")}
         arrays, epoch = [], None
         for j, arr in zip(wanted, batch.columns):
@@ -359,7 +374,7 @@ class _Columnar(_Profiled):
             col = field[i] or None
             value = conv.raw(col, int(i)) if col else ""
             self.bad.reject(self.name, REASON_TEXT[int(reason[i])], f"value {value!r}",
-                            line=f"{where}, row {first + int(i)}", field=col,
+                            line=f"{where}, row {first + int(rows[i])}", field=col,
                             record=conv.record(int(i)))
         ok = (reason == 0) & ~conv.skipped
         self.stats.accepted += int(ok.sum())
@@ -386,6 +401,7 @@ class _Columnar(_Profiled):
 
 
 MAX_DURATION = 172800
+TOO_LONG = REASONS[_csvread.REASON_TOO_LONG]
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
 READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
@@ -542,12 +558,47 @@ def _record_type_codes(m):
 def _cell_table(cells):
     """build for :meth:`_Values.codes`: the code in ``cells`` of each cell token (-1: empty);
     bad when it holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
-    ``7585772``)."""
+    ``7585772``) or is longer than a record may be."""
     def build(values):
-        bad = np.array(["." in v or v != v.strip() for v in values], np.uint8)
+        bad = np.array(["." in v or v != v.strip() or len(v) > MAX_RECORD for v in values],
+                       np.uint8)
         return np.array([-1 if b or not v else cells.code(v) for v, b in zip(values, bad)],
                         np.int64), bad
     return build
+
+
+def _too_long(batch):
+    """Rows of a batch whose values take more than MAX_RECORD bytes together (the CSV reader's
+    "record too long": no field can be that long), or None."""
+    total = None
+    for arr in batch.columns:
+        t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+        if arr.nbytes <= MAX_RECORD or not (
+                pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+                or pa.types.is_large_binary(t) or t == _STRING_VIEW):
+            continue
+        if pa.types.is_dictionary(arr.type):
+            idx = _np(arr.indices.cast(pa.int64()), -1)
+            lens = np.append(_np(pc.binary_length(arr.dictionary), 0).astype(np.int64), 0)
+            size = lens[idx]                            # a null index (-1): the 0 appended
+        else:
+            size = _np(pc.binary_length(arr), 0).astype(np.int64)
+        total = size if total is None else total + size
+    if total is None or not (total > MAX_RECORD).any():
+        return None
+    return np.flatnonzero(total > MAX_RECORD)
+
+
+def _cut(arr, i: int) -> str:
+    """Value i of a column as text, cut to RECORD_CHARS bytes (a rejected record's field)."""
+    v = arr.slice(i, 1)
+    t = v.type
+    if pa.types.is_dictionary(t):
+        v = v.cast(t.value_type)
+    if not (pa.types.is_binary(v.type) or pa.types.is_large_binary(v.type)):
+        v = v.cast(pa.large_string()).cast(pa.large_binary())
+    v = pc.binary_slice(v, 0, RECORD_CHARS)[0].as_py()
+    return "" if v is None else v.decode("utf-8", "backslashreplace")
 
 
 def _is_instant(t) -> bool:
