@@ -113,6 +113,7 @@ class _Columnar(_Profiled):
         self._pool = []             # full-size event columns handed back by the consumer
         self._scratch = np.empty(0, np.int64)   # int64 durations before they are int32
         self.values = _Values()
+        self._cell_build = None
 
     def _open(self, src):
         local = getattr(src, "path", None) is not None and not src.gzipped
@@ -137,10 +138,8 @@ class _Columnar(_Profiled):
                 return pf.schema_arrow, pf.metadata.num_rows, pf.num_row_groups, read
             import pyarrow.orc as orc  # lazy: only for ORC input
             of = orc.ORCFile(src.path if local else f)
-            # a stripe is decoded whole: slices of it as large as the event batches
-            return of.schema, of.nrows, of.nstripes, \
-                lambda i, cols: pa.Table.from_batches([of.read_stripe(i, columns=cols)]).to_batches(
-                    min(self.chunk_rows, 1 << 20))
+            return of.schema, of.nrows, of.nstripes, _OrcStripes(
+                of, src.path if local else f, min(self.chunk_rows, READ_ROWS)).read
         except (OSError, pa.ArrowException) as e:
             raise InputError(f"{self.name}: cannot read it as {self.kind.upper()} "
                              f"({str(e).splitlines()[0]})") from None
@@ -314,7 +313,9 @@ class _Columnar(_Profiled):
         if cell is None:
             out["cell"][:] = -1
             return True
-        return self.values.codes(cell, "cell_id", _cell_table(self.cells), -1, out["cell"])
+        if self._cell_build is None:
+            self._cell_build = _cell_table(self.cells)
+        return self.values.codes(cell, "cell_id", self._cell_build, -1, out["cell"])
 
     def _instants_plain(self, arr, out) -> bool:
         """Epoch seconds of a timestamp column into ``out`` by the kernel (a date, or a time
@@ -400,8 +401,46 @@ class _Columnar(_Profiled):
         return sec.astype(np.int64), _isnull(arr)
 
 
+class _OrcStripes:
+    """``read(i, cols)``: the record batches of stripe i of an ORC file, in order (i = 0, 1,
+    ...), streamed by Arrow's ORC scanner in batches of ``rows`` (``ORCFile.read_stripe``
+    decodes a whole stripe at once: twice the CPU, and a stripe's worth of memory); the
+    stripes' row counts come from reading each stripe's narrowest column alone."""
+
+    def __init__(self, of, source, rows: int):
+        self.of, self.source, self.rows = of, source, rows
+        self.it, self.rest = None, None
+
+    def _cheapest(self, cols):
+        schema = self.of.schema
+        fixed = [c for c in cols if pa.types.is_integer(schema.field(c).type)
+                 or pa.types.is_timestamp(schema.field(c).type)]
+        return (fixed or cols)[0]
+
+    def read(self, i, cols):
+        if self.it is None:
+            import pyarrow.dataset as ds  # lazy: only for ORC input
+            one = self._cheapest(cols)
+            self.counts = [self.of.read_stripe(k, columns=[one]).num_rows
+                           for k in range(self.of.nstripes)]
+            self.it = iter(ds.dataset(self.source, format="orc").to_batches(
+                columns=cols, batch_size=self.rows, use_threads=False))
+        need = self.counts[i]
+        while need > 0:
+            b = self.rest if self.rest is not None else next(self.it, None)
+            self.rest = None
+            if b is None:
+                raise pa.ArrowInvalid(f"stripe {i} ends early")
+            if b.num_rows > need:
+                b, self.rest = b.slice(0, need), b.slice(need)
+            need -= b.num_rows
+            if b.num_rows:
+                yield b
+
+
 MAX_DURATION = 172800
 TOO_LONG = REASONS[_csvread.REASON_TOO_LONG]
+MEMO = 1 << 18                  # cell tokens remembered by a reader (then forgotten at once)
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
 READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
@@ -559,11 +598,19 @@ def _cell_table(cells):
     """build for :meth:`_Values.codes`: the code in ``cells`` of each cell token (-1: empty);
     bad when it holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
     ``7585772``) or is longer than a record may be."""
+    memo = {}                   # token -> code (-2: bad), for columns not dictionary-encoded
+
+    def one(v):
+        c = memo[v] = -2 if "." in v or v != v.strip() or len(v) > MAX_RECORD else \
+            cells.code(v) if v else -1
+        return c
+
     def build(values):
-        bad = np.array(["." in v or v != v.strip() or len(v) > MAX_RECORD for v in values],
-                       np.uint8)
-        return np.array([-1 if b or not v else cells.code(v) for v, b in zip(values, bad)],
-                        np.int64), bad
+        if len(memo) > MEMO:
+            memo.clear()
+        codes = np.array([memo[v] if v in memo else one(v) for v in values], np.int64)
+        bad = (codes == -2).astype(np.uint8)
+        return codes, bad
     return build
 
 
