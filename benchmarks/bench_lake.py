@@ -297,9 +297,9 @@ def main(argv=None) -> int:
                   f"{m['peak_mib']:,.0f} | | | | |")
     local = [i for i, r in enumerate(runs) if "Spark" not in r[0]]
     if local:
+        loads = [x["load"] for i in local for x in got[i]]
         print(f"\nLocal engine, CPU time (user + system of the process), medians of {a.repeat}; "
-              f"load average (1 min) before the runs: {min(x['load'] for i in local for x in got[i]):.1f}"
-              f"-{max(x['load'] for i in local for x in got[i]):.1f}\n")
+              f"load average (1 min) before the runs: {min(loads):.1f}-{max(loads):.1f}\n")
         print("| input | wall s | CPU s | CPU s / CSV | peak MiB |")
         print("|---|---|---|---|---|")
         for i in local:

@@ -356,8 +356,9 @@ def gather(const index_t[::1] indices, uintptr_t valid, int64_t offset,
         raise ValueError("output shorter than the column")
     if n == 0:
         return -1
+    cdef const int64_t* t = &table[0] if table.shape[0] else NULL
+    cdef const uint8_t* b = &bad[0] if bad.shape[0] else NULL
     with nogil:
-        res = _gather(&indices[0], <const uint8_t*>valid, offset, n, &table[0] if table.shape[0] else NULL,
-                      &bad[0] if bad.shape[0] else NULL, table.shape[0], null_ok, null_value,
-                      &out[0])
+        res = _gather(&indices[0], <const uint8_t*>valid, offset, n, t, b, table.shape[0],
+                      null_ok, null_value, &out[0])
     return res

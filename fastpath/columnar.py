@@ -26,6 +26,7 @@ covers so that ``--from/--to`` skip the partitions outside the window unread.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -420,11 +421,16 @@ class _OrcStripes:
     def read(self, i, cols):
         if self.it is None:
             import pyarrow.dataset as ds  # lazy: only for ORC input
+            import pyarrow.fs  # noqa: F401 (pa.fs)
             one = self._cheapest(cols)
             self.counts = [self.of.read_stripe(k, columns=[one]).num_rows
                            for k in range(self.of.nstripes)]
-            self.it = iter(ds.dataset(self.source, format="orc").to_batches(
-                columns=cols, batch_size=self.rows, use_threads=False))
+            local = isinstance(self.source, (str, os.PathLike))
+            fragment = ds.OrcFileFormat().make_fragment(
+                os.fspath(self.source) if local else self.source,
+                filesystem=pa.fs.LocalFileSystem() if local else None)
+            self.it = iter(fragment.to_batches(columns=cols, batch_size=self.rows,
+                                               use_threads=False))
         need = self.counts[i]
         while need > 0:
             b = self.rest if self.rest is not None else next(self.it, None)

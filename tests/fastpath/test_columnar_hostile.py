@@ -181,3 +181,13 @@ def test_a_record_too_long_leaves_the_others_rows_where_they_are(tmp_path, monke
     assert [(r["line"], r["reason"]) for r in csv.DictReader(open(rej))] == [
         ("row group 0, row 1", "record too long"), ("row group 0, row 2", "record too long"),
         ("row group 0, row 4", "imsi is not 15 digits")]
+
+
+@pytest.mark.parametrize("name", ["snappy.orc", "dict.parquet"])
+def test_a_file_object_reads_as_its_path(network, name):
+    ref, rs = events(network[name])
+    with open(network[name], "rb") as f:
+        got, gs = events(f)
+    assert (gs.records, gs.accepted) == (rs.records, rs.accepted)
+    for k, v in ref.columns().items():
+        np.testing.assert_array_equal(got.columns()[k], v, err_msg=k)

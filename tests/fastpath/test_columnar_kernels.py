@@ -18,7 +18,8 @@ from simbox.fastpath.columnar import RULES, _Values
 #: (written out again here: the test does not take them from the code it checks)
 SPEC = {"imsi": ("digits", 15, 15, False, False), "imei": ("digits", 14, 16, True, False),
         "msisdn": ("digits", 1, 18, True, True), "other_party": ("digits", 1, 18, True, True),
-        "duration_s": ("seconds", 0, 172800, True, False), "start_time": ("iso", 0, 0, False, False)}
+        "duration_s": ("seconds", 0, 172800, True, False),
+        "start_time": ("iso", 0, 0, False, False)}
 
 
 def plain_reference(value, field):
@@ -64,6 +65,16 @@ texts = st.one_of(
                      "1899-12-31T23:59:59Z", "2199-12-31T18:00:00Z", "2026-03-01T24:00:00Z"]),
     st.datetimes(min_value=datetime.datetime(1890, 1, 1), max_value=datetime.datetime(2210, 1, 1))
     .map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")))
+def same_as_reference(arr, values, field, how):
+    """The kernels read ``arr`` (``values`` laid out as ``how``) as the reference does."""
+    out = np.full(len(values), -7, np.int64)
+    ok = _Values().fill(arr, RULES[field], out)
+    want = reference(values, field)
+    assert ok == (want is not None), (values, field, how)
+    if ok:
+        assert out.tolist() == want
+
+
 LAYOUTS = ["string", "large_string", "string_view", "dictionary", "chunked", "sliced"]
 
 
@@ -87,17 +98,11 @@ def layout(values, how):
 @given(st.lists(texts, min_size=1, max_size=30), st.sampled_from(sorted(RULES)),
        st.sampled_from(LAYOUTS))
 def test_text_columns_as_the_reference(values, field, how):
-    rule = RULES[field]
     arr = layout(values, how)
     if how != "chunked":
         assert how == "string" or arr.offset or pa.types.is_dictionary(arr.type) \
             or arr.type != pa.string()
-    out = np.full(len(values), -7, np.int64)
-    ok = _Values().fill(arr, rule, out)
-    want = reference(values, field)
-    assert ok == (want is not None), (values, field, how)
-    if ok:
-        assert out.tolist() == want
+    same_as_reference(arr, values, field, how)
 
 
 @settings(max_examples=200, deadline=None)
@@ -120,7 +125,6 @@ def test_each_bad_value_is_marked(values, field):
        st.sampled_from(["imsi", "imei", "msisdn", "duration_s"]),
        st.sampled_from(["int64", "int32", "uint64", "decimal", "sliced", "dictionary"]))
 def test_integer_columns_as_the_reference(values, field, how):
-    rule = RULES[field]
     if how == "int32":
         values = [None if v is None else v % 2 ** 31 for v in values]
     arr = pa.array(values, pa.decimal128(20, 0) if how == "decimal" else
@@ -130,12 +134,7 @@ def test_integer_columns_as_the_reference(values, field, how):
         arr = pa.concat_arrays([pa.array([1, None], arr.type), arr]).slice(2)
     if how == "dictionary":
         arr = arr.dictionary_encode()
-    out = np.full(len(values), -7, np.int64)
-    ok = _Values().fill(arr, rule, out)
-    want = reference(values, field)
-    assert ok == (want is not None), (values, field, how)
-    if ok:
-        assert out.tolist() == want
+    same_as_reference(arr, values, field, how)
 
 
 @settings(max_examples=100, deadline=None)
