@@ -421,14 +421,14 @@ class _OrcStripes:
     def read(self, i, cols):
         if self.it is None:
             import pyarrow.dataset as ds  # lazy: only for ORC input
-            import pyarrow.fs  # noqa: F401 (pa.fs)
+            from pyarrow import fs  # lazy: only for ORC input
             one = self._cheapest(cols)
             self.counts = [self.of.read_stripe(k, columns=[one]).num_rows
                            for k in range(self.of.nstripes)]
             local = isinstance(self.source, (str, os.PathLike))
             fragment = ds.OrcFileFormat().make_fragment(
                 os.fspath(self.source) if local else self.source,
-                filesystem=pa.fs.LocalFileSystem() if local else None)
+                filesystem=fs.LocalFileSystem() if local else None)
             self.it = iter(fragment.to_batches(columns=cols, batch_size=self.rows,
                                                use_threads=False))
         need = self.counts[i]
