@@ -10,12 +10,15 @@ CSV file gives the same events, counts, reasons and rejects.  What differs:
   their digits; a ``timestamp`` time column is an instant (with a zone: that
   instant; without one: wall-clock time of the profile's ``timezone`` or
   ``utc_offset``, else UTC) and is not parsed as text;
-- the record batches are those of the file (``pyarrow.parquet`` row groups,
-  ORC stripes), cut to at most ``chunk_rows`` rows: memory is bounded by one
-  batch, whatever the file's size;
+- the file is read in batches of at most ``READ_ROWS`` rows within a row group
+  (ORC: a stripe), whose buffers stay in the CPU caches; plain batches (see
+  ``_plain``) are converted in place by the ``_columnar`` kernels into pooled event
+  columns handed on ``chunk_rows`` at a time, other batches by the normaliser:
+  memory is bounded by a few batches, whatever the file's size;
 - a rejected record is located by ``row group R, row I`` (``stripe S, row I`` for
   ORC; both 0-based) in place of a line number, and its record is its values
-  joined with ``,``.
+  joined with ``,``; a row longer than the CSV reader's ``MAX_RECORD`` is rejected
+  whole, as a CSV record that long is.
 
 Parquet files are recognised by their ``PAR1`` magic number, ORC files by
 ``ORC``; both need a seekable file (standard input is read into memory first).
