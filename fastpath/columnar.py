@@ -40,7 +40,9 @@ from simbox.fastpath.badrecords import RECORD_CHARS
 from simbox.fastpath.columns import _norm, load_mapping
 from simbox.fastpath.csvread import MAX_RECORD, REASONS, _csvread
 from simbox.fastpath import _columnar
-from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, RecordType
+from simbox.fastpath.columnar_values import (RULES, STRING_VIEW, Values, cell_table, int64s,
+                                             record_type_codes)
+from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.profile_read import (REASON_TEXT, R_TIME, Normaliser, _Profiled, _isnull,
                                           _np)
 from simbox.fastpath.stats import ReadStats, check_policy
@@ -116,7 +118,7 @@ class _Columnar(_Profiled):
         super().__init__(*args)
         self._pool = []             # full-size event columns handed back by the consumer
         self._scratch = np.empty(0, np.int64)   # int64 durations before they are int32
-        self.values = _Values()
+        self.values = Values()
         self._cell_build = None
 
     def _open(self, src):
@@ -286,7 +288,7 @@ class _Columnar(_Profiled):
     def _fill_plain(self, out, column) -> bool:
         """Fill ``out`` (the event columns of ``_plain``); False at the first value not plain."""
         if not self.values.codes(column("record_type"), "record_type",
-                                 _record_type_codes(self.m), None, out["rtype"]):
+                                 record_type_codes(self.m), None, out["rtype"]):
             return False
         t = column("start_time")
         if _is_instant(t.type):
@@ -318,7 +320,7 @@ class _Columnar(_Profiled):
             out["cell"][:] = -1
             return True
         if self._cell_build is None:
-            self._cell_build = _cell_table(self.cells)
+            self._cell_build = cell_table(self.cells)
         return self.values.codes(cell, "cell_id", self._cell_build, -1, out["cell"])
 
     def _instants_plain(self, arr, out) -> bool:
@@ -330,7 +332,7 @@ class _Columnar(_Profiled):
             sec, null = self._instants(arr)
             out[:] = sec
             return not null.any()
-        v, valid, off, _keep = _int64s(arr)
+        v, valid, off, _keep = int64s(arr)
         shift = self.m.offset_seconds if t.tz is None else 0
         return _columnar.instants(v, valid, off, _UNITS[t.unit], shift, out) == -1
 
@@ -447,180 +449,10 @@ class _OrcStripes:
                 yield b
 
 
-MAX_DURATION = 172800
 TOO_LONG = REASONS[_csvread.REASON_TOO_LONG]
-MEMO = 1 << 18                  # cell tokens remembered by a reader (then forgotten at once)
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
 READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
-
-
-def _address(buf) -> int:
-    return buf.address if buf is not None else 0
-
-
-def _text_column(arr):
-    """A :class:`_columnar.Text` over a ``string``, ``large_string`` or ``string_view`` array
-    (by its buffers, no copy; it holds the array), or None for another type."""
-    t = arr.type
-    if pa.types.is_string(t):
-        layout = _columnar.TEXT_OFFSETS32
-    elif pa.types.is_large_string(t):
-        layout = _columnar.TEXT_OFFSETS64
-    elif _STRING_VIEW is not None and t == _STRING_VIEW:
-        bufs = arr.buffers()
-        data = np.array([_address(b) for b in bufs[2:]], np.uint64)
-        return _columnar.Text(_columnar.TEXT_VIEWS, len(arr), arr.offset, _address(bufs[0]),
-                              _address(bufs[1]), 0, data, arr)
-    else:
-        return None
-    bufs = arr.buffers()
-    return _columnar.Text(layout, len(arr), arr.offset, _address(bufs[0]), _address(bufs[1]),
-                          _address(bufs[2]), None, arr)
-
-
-_STRING_VIEW = pa.string_view() if hasattr(pa, "string_view") else None
-_INDEX = {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}
-
-
-def _int64s(arr):
-    """(int64 numpy view of the values, validity address, offset, the array owning the
-    validity bitmap: keep it while the address is used) of an integer, decimal (scale 0)
-    or timestamp array, or None when its values do not fit int64."""
-    t = arr.type
-    if pa.types.is_timestamp(t):
-        arr = arr.view(pa.int64())
-    elif not (pa.types.is_integer(t) and t.bit_width == 64 and pa.types.is_signed_integer(t)):
-        if pa.types.is_decimal(t) and t.scale != 0:
-            return None
-        try:
-            arr = arr.cast(pa.int64())          # safe: fails on a value out of range
-        except pa.ArrowInvalid:
-            return None
-    bufs = arr.buffers()
-    v = np.frombuffer(bufs[1], np.int64, count=len(arr), offset=8 * arr.offset) \
-        if len(arr) else np.zeros(0, np.int64)
-    return v, _address(bufs[0]), arr.offset, arr
-
-
-class _Values:
-    """Fills event columns from Arrow columns of any layout through the ``_columnar``
-    kernels.  A dictionary column repeats its row group's dictionary in every read batch:
-    the codes of the last dictionary seen per field are kept with it, and reused while the
-    dictionaries are equal."""
-
-    def __init__(self):
-        self._dicts = {}
-        self._scratch = np.empty(0, np.int64)
-
-    def fill(self, arr, rule, out) -> bool:
-        """``out`` = the values of ``arr`` (Array or ChunkedArray) under ``rule`` (kind, lo,
-        hi, empty_ok, plus_ok); False at the first value not plain."""
-        if isinstance(arr, pa.ChunkedArray):
-            k = 0
-            for chunk in arr.chunks:
-                if not self.fill(chunk, rule, out[k:k + len(chunk)]):
-                    return False
-                k += len(chunk)
-            return True
-        kind, lo, hi, empty_ok, plus_ok = rule
-        t = arr.type
-        if pa.types.is_dictionary(t):
-            null_ok = kind == _columnar.SECONDS or (kind == _columnar.DIGITS and empty_ok)
-            return self._gather(arr, rule, lambda d: self._convert(d, rule), null_ok, 0, out)
-        col = _text_column(arr)
-        if col is not None:
-            return _columnar.text_values(col, kind, lo, hi, empty_ok, plus_ok, out) == -1
-        if kind == _columnar.ISO or not (pa.types.is_integer(t) or pa.types.is_decimal(t)):
-            return False
-        got = _int64s(arr)
-        return got is not None and _columnar.int_values(got[0], got[1], got[2], kind, lo, hi,
-                                                        empty_ok, out) == -1
-
-    def _convert(self, d, rule):
-        """(codes, bad) of each value of a dictionary under ``rule``."""
-        table, bad = np.empty(len(d), np.int64), np.empty(len(d), np.uint8)
-        col = _text_column(d)
-        if col is not None:
-            _columnar.text_values(col, *rule, table, bad)
-        else:                               # a dictionary of integers: each value alone
-            for i in range(len(d)):
-                bad[i] = not self.fill(d.slice(i, 1), rule, table[i:i + 1])
-        return table, bad
-
-    def codes(self, arr, key, build, null_value, out) -> bool:
-        """``out`` = the code ``build`` gives each distinct value of a text column (``build``:
-        list of str -> (int64 codes, uint8 bad)); null as ``null_value``; False at a bad one."""
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if not pa.types.is_dictionary(arr.type):
-            if _text_column(arr) is None:
-                arr = arr.cast(pa.string())
-            arr = pc.dictionary_encode(arr)
-        return self._gather(arr, key, lambda d: build(d.cast(pa.string()).to_pylist()),
-                            null_value is not None, null_value or 0, out)
-
-    def _gather(self, arr, key, convert, null_ok, null_value, out) -> bool:
-        d = arr.dictionary
-        got = self._dicts.get(key)
-        if got is None or not (len(got[0]) == len(d) and got[0].equals(d)):
-            got = self._dicts[key] = (d, *convert(d))
-        idx = arr.indices
-        bufs = idx.buffers()
-        v = np.frombuffer(bufs[1], _INDEX[idx.type.bit_width], count=len(idx),
-                          offset=idx.type.bit_width // 8 * idx.offset) if len(idx) else \
-            np.zeros(0, np.int32)
-        if out.dtype == np.int64:
-            return _columnar.gather(v, _address(bufs[0]), idx.offset, got[1], got[2], null_ok,
-                                    null_value, out) == -1
-        if len(self._scratch) < len(idx):
-            self._scratch = np.empty(len(idx), np.int64)
-        tmp = self._scratch[:len(idx)]
-        if _columnar.gather(v, _address(bufs[0]), idx.offset, got[1], got[2], null_ok,
-                            null_value, tmp) != -1:
-            return False
-        out[:] = tmp
-        return True
-
-
-#: (kind, lo, hi, empty_ok, plus_ok) of each field: the CSV kernel's (``_csvread.pyx``)
-RULES = {"imsi": (_columnar.DIGITS, 15, 15, False, False),
-         "imei": (_columnar.DIGITS, 14, 16, True, False),
-         "msisdn": (_columnar.DIGITS, 1, 18, True, True),
-         "other_party": (_columnar.DIGITS, 1, 18, True, True),
-         "duration_s": (_columnar.SECONDS, 0, MAX_DURATION, True, False),
-         "start_time": (_columnar.ISO, 0, 0, False, False)}
-
-
-def _record_type_codes(m):
-    """build for :meth:`_Values.codes`: the code of each record type word of the profile's
-    table; bad when not in it or skipped."""
-    def build(values):
-        rts = [m.record_types.get(v, "?") for v in values]
-        bad = np.array([rt is None or rt == "?" for rt in rts], np.uint8)
-        return np.array([0 if b else int(RecordType[rt]) for rt, b in zip(rts, bad)],
-                        np.int64), bad
-    return build
-
-
-def _cell_table(cells):
-    """build for :meth:`_Values.codes`: the code in ``cells`` of each cell token (-1: empty);
-    bad when it holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
-    ``7585772``) or is longer than a record may be."""
-    memo = {}                   # token -> code (-2: bad), for columns not dictionary-encoded
-
-    def one(v):
-        c = memo[v] = -2 if "." in v or v != v.strip() or len(v) > MAX_RECORD else \
-            cells.code(v) if v else -1
-        return c
-
-    def build(values):
-        if len(memo) > MEMO:
-            memo.clear()
-        codes = np.array([memo[v] if v in memo else one(v) for v in values], np.int64)
-        bad = (codes == -2).astype(np.uint8)
-        return codes, bad
-    return build
 
 
 def _too_long(batch):
@@ -631,7 +463,7 @@ def _too_long(batch):
         t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
         if arr.nbytes <= MAX_RECORD or not (
                 pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
-                or pa.types.is_large_binary(t) or t == _STRING_VIEW):
+                or pa.types.is_large_binary(t) or t == STRING_VIEW):
             continue
         if pa.types.is_dictionary(arr.type):
             idx = _np(arr.indices.cast(pa.int64()), -1)

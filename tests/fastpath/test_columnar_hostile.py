@@ -166,8 +166,9 @@ def test_feature_tables_equal_the_csv_ones(network, name):
 
 
 def test_a_record_too_long_leaves_the_others_rows_where_they_are(tmp_path, monkeypatch):
-    from simbox.fastpath import columnar
+    from simbox.fastpath import columnar, columnar_values
     monkeypatch.setattr(columnar, "MAX_RECORD", 300)
+    monkeypatch.setattr(columnar_values, "MAX_RECORD", 300)
     rows = [GOOD] * 6
     rows[1] = GOOD[:7] + ["46000-" + "7" * 400]      # too long: a cell token too
     rows[2] = GOOD[:5] + ["5" * 400] + GOOD[6:]

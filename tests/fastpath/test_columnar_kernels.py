@@ -1,4 +1,4 @@
-"""The ``_columnar`` kernels (through ``columnar._Values``) against a pure-Python reference
+"""The ``_columnar`` kernels (through ``columnar_values.Values``) against a pure-Python reference
 of their rules, on random Arrow arrays of every layout they read in place: string,
 large_string, string_view, dictionary (of strings, with null indices), sliced arrays
 (offset != 0), chunked arrays, integers with nulls, timestamps of every unit."""
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simbox.fastpath import columnar
-from simbox.fastpath.columnar import RULES, _Values
+from simbox.fastpath import _columnar, columnar
+from simbox.fastpath.columnar_values import RULES, Values, text_column
 
 
 #: each field's plain values, as docs/input-formats.md and the CSV kernel state them
@@ -68,7 +68,7 @@ texts = st.one_of(
 def same_as_reference(arr, values, field, how):
     """The kernels read ``arr`` (``values`` laid out as ``how``) as the reference does."""
     out = np.full(len(values), -7, np.int64)
-    ok = _Values().fill(arr, RULES[field], out)
+    ok = Values().fill(arr, RULES[field], out)
     want = reference(values, field)
     assert ok == (want is not None), (values, field, how)
     if ok:
@@ -111,8 +111,8 @@ def test_each_bad_value_is_marked(values, field):
     """text_values with ``bad``: every value judged alone (what a dictionary needs)."""
     rule = RULES[field]
     table, bad = np.empty(len(values), np.int64), np.empty(len(values), np.uint8)
-    col = columnar._text_column(pa.array(values, pa.string()))
-    assert columnar._columnar.text_values(col, *rule, table, bad) == -1
+    col = text_column(pa.array(values, pa.string()))
+    assert _columnar.text_values(col, *rule, table, bad) == -1
     for v, t, b in zip(values, table, bad):
         want = plain_reference(v, field)
         assert bool(b) == (want is None), v
@@ -156,7 +156,7 @@ def test_timestamps_as_the_reference(ticks, unit, tz, cut):
 
 def test_a_dictionary_converts_each_distinct_value_once():
     """Equal dictionaries in later batches reuse the codes; a new one is converted."""
-    v = _Values()
+    v = Values()
     calls = []
     convert = v._convert
     v._convert = lambda d, rule: calls.append(len(d)) or convert(d, rule)
@@ -176,6 +176,6 @@ def test_a_dictionary_converts_each_distinct_value_once():
 
 @pytest.mark.parametrize("bad_rule", [(0, 5, 19, True, False), (9, 0, 0, False, False)])
 def test_a_bad_rule_is_a_value_error(bad_rule):
-    col = columnar._text_column(pa.array(["1"]))
+    col = text_column(pa.array(["1"]))
     with pytest.raises(ValueError):
-        columnar._columnar.text_values(col, *bad_rule, np.empty(1, np.int64))
+        _columnar.text_values(col, *bad_rule, np.empty(1, np.int64))
