@@ -72,6 +72,44 @@ def build(rows: int, work: str, days: int = 7) -> tuple[str, str]:
     return csv_path, pq_path
 
 
+def build_local_formats(csv_path: str) -> dict:
+    """The local engine's other inputs beside ``csv_path`` (kept for reuse): a "vendor-typed"
+    Parquet copy (IMSI and IMEI as int64, times as timestamp[us, tz=UTC], durations int32,
+    1M-row row groups) and an ORC copy (string columns, snappy as the Parquet files)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.orc as orc
+    import pyarrow.parquet as pq
+    base = csv_path[:-len(".csv")]
+    paths = {"typed": base + "-typed.parquet", "orc": base + ".orc"}
+    types = {"typed": {**{h: pa.string() for h in HEADER}, "imsi": pa.int64(),
+                       "imei": pa.int64(), "duration_s": pa.int32(),
+                       "start_time": pa.timestamp("s", tz="UTC")},
+             "orc": {h: pa.string() for h in HEADER}}
+    for kind, path in paths.items():
+        if os.path.exists(path):
+            continue
+        reader = pcsv.open_csv(csv_path, read_options=pcsv.ReadOptions(block_size=64 << 20),
+                               convert_options=pcsv.ConvertOptions(
+                                   column_types=types[kind], strings_can_be_null=False))
+        tmp, writer = path + ".tmp", None
+        for batch in reader:
+            t = pa.Table.from_batches([batch])
+            if kind == "typed":
+                i = t.schema.get_field_index("start_time")
+                t = t.set_column(i, "start_time", t.column(i).cast(pa.timestamp("us", tz="UTC")))
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, t.schema)
+                writer.write_table(t, row_group_size=1 << 20)
+            else:
+                if writer is None:
+                    writer = orc.ORCWriter(tmp, compression="snappy")
+                writer.write(t)
+        writer.close()
+        os.replace(tmp, path)
+    return paths
+
+
 def count_rows(pq_path: str) -> int:
     import pyarrow.parquet as pq
     return pq.ParquetFile(pq_path).metadata.num_rows
@@ -80,15 +118,18 @@ def count_rows(pq_path: str) -> int:
 # ---- runs ----------------------------------------------------------------------------------
 
 def local_run(path: str, out: str) -> dict:
-    """``simbox features`` in its own process: wall s and peak RSS MiB."""
-    cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "simbox", "features", path,
+    """``simbox features`` in its own process: wall s, CPU s (user + system), peak RSS MiB
+    and the load average (1 min) before it."""
+    load = os.getloadavg()[0]
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable, "-m", "simbox", "features", path,
            "--workers", "2", "--out", out]
     p = subprocess.run(cmd, capture_output=True, text=True,
                        env={**os.environ, "SIMBOX_NO_PROGRESS": "1"})
     if p.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    wall, kb = p.stderr.strip().splitlines()[-1].split()
-    return {"wall": float(wall), "peak_mib": int(kb) / 1024}
+    wall, kb, user, system = p.stderr.strip().splitlines()[-1].split()
+    return {"wall": float(wall), "peak_mib": int(kb) / 1024, "cpu": float(user) + float(system),
+            "load": load}
 
 
 def spark_run(master: str, path: str, partitions: int) -> dict:
@@ -220,8 +261,12 @@ def main(argv=None) -> int:
     only = set(a.only.split(","))
     runs = []
     if "local" in only:
+        other = build_local_formats(csv_path)
         runs += [("local engine, 2 workers", "CSV", lambda o: local_run(csv_path, o)),
-                 ("local engine, 2 workers", "Parquet", lambda o: local_run(pq_path, o))]
+                 ("local engine, 2 workers", "Parquet", lambda o: local_run(pq_path, o)),
+                 ("local engine, 2 workers", "Parquet, vendor-typed",
+                  lambda o: local_run(other["typed"], o)),
+                 ("local engine, 2 workers", "ORC", lambda o: local_run(other["orc"], o))]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
                   lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions)) for k in (1, 2)]
@@ -250,6 +295,17 @@ def main(argv=None) -> int:
         else:
             print(f"| {what} | {fmt} | {m['wall']:.2f} | {rate:.2f} | {rate / cores:.2f} | "
                   f"{m['peak_mib']:,.0f} | | | | |")
+    local = [i for i, r in enumerate(runs) if "Spark" not in r[0]]
+    if local:
+        loads = [x["load"] for i in local for x in got[i]]
+        print(f"\nLocal engine, CPU time (user + system of the process), medians of {a.repeat}; "
+              f"load average (1 min) before the runs: {min(loads):.1f}-{max(loads):.1f}\n")
+        print("| input | wall s | CPU s | CPU s / CSV | peak MiB |")
+        print("|---|---|---|---|---|")
+        for i in local:
+            m = med[i]
+            print(f"| {runs[i][1]} | {m['wall']:.2f} | {m['cpu']:.2f} | "
+                  f"{m['cpu'] / med[local[0]]['cpu']:.2f} | {m['peak_mib']:,.0f} |")
     spark1 = next((med[i] for i, r in enumerate(runs) if "local[1]" in r[0]), None)
     spark2 = next((med[i] for i, r in enumerate(runs) if "local[2]" in r[0]), None)
     if spark1:

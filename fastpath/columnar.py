@@ -10,12 +10,15 @@ CSV file gives the same events, counts, reasons and rejects.  What differs:
   their digits; a ``timestamp`` time column is an instant (with a zone: that
   instant; without one: wall-clock time of the profile's ``timezone`` or
   ``utc_offset``, else UTC) and is not parsed as text;
-- the record batches are those of the file (``pyarrow.parquet`` row groups,
-  ORC stripes), cut to at most ``chunk_rows`` rows: memory is bounded by one
-  batch, whatever the file's size;
+- the file is read in batches of at most ``READ_ROWS`` rows within a row group
+  (ORC: a stripe), whose buffers stay in the CPU caches; plain batches (see
+  ``_plain``) are converted in place by the ``_columnar`` kernels into pooled event
+  columns handed on ``chunk_rows`` at a time, other batches by the normaliser:
+  memory is bounded by a few batches, whatever the file's size;
 - a rejected record is located by ``row group R, row I`` (``stripe S, row I`` for
   ORC; both 0-based) in place of a line number, and its record is its values
-  joined with ``,``.
+  joined with ``,``; a row longer than the CSV reader's ``MAX_RECORD`` is rejected
+  whole, as a CSV record that long is.
 
 Parquet files are recognised by their ``PAR1`` magic number, ORC files by
 ``ORC``; both need a seekable file (standard input is read into memory first).
@@ -26,15 +29,20 @@ covers so that ``--from/--to`` skip the partitions outside the window unread.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from simbox.errors import ConfigError, EmptyInputError, InputError
+from simbox.fastpath.badrecords import RECORD_CHARS
 from simbox.fastpath.columns import _norm, load_mapping
+from simbox.fastpath.csvread import MAX_RECORD, REASONS, _csvread
 from simbox.fastpath import _columnar
-from simbox.fastpath.events import COLUMNS, CellDict, EventBatch, RecordType
+from simbox.fastpath.columnar_values import (RULES, STRING_VIEW, Values, cell_table, int64s,
+                                             record_type_codes)
+from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
 from simbox.fastpath.profile_read import (REASON_TEXT, R_TIME, Normaliser, _Profiled, _isnull,
                                           _np)
 from simbox.fastpath.stats import ReadStats, check_policy
@@ -109,35 +117,62 @@ class _Columnar(_Profiled):
         *args, self.kind = args
         super().__init__(*args)
         self._pool = []             # full-size event columns handed back by the consumer
+        self._scratch = np.empty(0, np.int64)   # int64 durations before they are int32
+        self.values = Values()
+        self._cell_build = None
 
     def _open(self, src):
-        f = src.f if getattr(src, "path", None) is not None and not src.gzipped else None
+        local = getattr(src, "path", None) is not None and not src.gzipped
+        f = src.f if local else None
         if f is None or not f.seekable():
-            f = io.BytesIO(src.read())           # a stream: Parquet and ORC need to seek
+            f, local = io.BytesIO(src.read()), False   # a stream: Parquet and ORC need to seek
         try:
             if self.kind == "parquet":
                 import pyarrow.parquet as pq  # lazy: only for Parquet input
-                pf = pq.ParquetFile(f)
+                # a local file is read by Arrow itself (no Python file object between the
+                # decoder and the pages; not memory-mapped: its pages would count as ours)
+                source = src.path if local else f
+                pf = pq.ParquetFile(source)
                 opened = []
 
                 def read(i, cols):
-                    # record types and cells come as dictionaries: fewer strings to make
                     if not opened:
-                        keep = {_norm(n) for fld in ("record_type", "cell_id")
-                                for n in self.m.source_columns(fld)}
-                        opened.append(pq.ParquetFile(
-                            f, read_dictionary=[c for c in cols if _norm(c) in keep]))
-                    return opened[0].iter_batches(batch_size=self.chunk_rows, row_groups=[i],
-                                                  columns=cols, use_threads=False)
+                        opened.append(pq.ParquetFile(source, read_dictionary=self._as_dictionary(
+                            pf.metadata, cols)))
+                    return opened[0].iter_batches(batch_size=min(self.chunk_rows, READ_ROWS),
+                                                  row_groups=[i], columns=cols, use_threads=False)
                 return pf.schema_arrow, pf.metadata.num_rows, pf.num_row_groups, read
             import pyarrow.orc as orc  # lazy: only for ORC input
-            of = orc.ORCFile(f)
-            return of.schema, of.nrows, of.nstripes, \
-                lambda i, cols: pa.Table.from_batches([of.read_stripe(i, columns=cols)]).to_batches(
-                    self.chunk_rows)
+            of = orc.ORCFile(src.path if local else f)
+            return of.schema, of.nrows, of.nstripes, _OrcStripes(
+                of, src.path if local else f, min(self.chunk_rows, READ_ROWS)).read
         except (OSError, pa.ArrowException) as e:
             raise InputError(f"{self.name}: cannot read it as {self.kind.upper()} "
                              f"({str(e).splitlines()[0]})") from None
+
+    def _as_dictionary(self, meta, cols) -> list:
+        """The columns of ``cols`` to read dictionary-encoded: the record type and cell columns
+        (a few distinct values: no string per row), and each text column the file stores
+        mostly dictionary-encoded (fewer uncompressed bytes than half its values' plain
+        encoding, 4 + the shortest value's length each: times sorted within a row group,
+        durations): the kernels then convert each distinct value once."""
+        keep = {_norm(n) for fld in ("record_type", "cell_id")
+                for n in self.m.source_columns(fld)}
+        out = [c for c in cols if _norm(c) in keep]
+        if meta.num_row_groups == 0:
+            return out
+        rg = meta.row_group(0)
+        for j in range(rg.num_columns):
+            c = rg.column(j)
+            if c.path_in_schema not in cols or c.path_in_schema in out \
+                    or c.physical_type != "BYTE_ARRAY" or not c.has_dictionary_page:
+                continue
+            st = c.statistics
+            shortest = min(len(st.min), len(st.max)) if st is not None and st.has_min_max \
+                and isinstance(st.min, (str, bytes)) else 0
+            if c.total_uncompressed_size * 2 < c.num_values * (4 + shortest):
+                out.append(c.path_in_schema)
+        return out
 
     def _batches(self, src):
         self.stats.files += 1
@@ -149,11 +184,12 @@ class _Columnar(_Profiled):
             raise EmptyInputError(f"{self.name}: no rows")
         size = self.size or 0
         done = 0
+        self._pending = None
         for g in range(ngroups):
             row = 0
             try:
                 for batch in read(g, names):
-                    yield from self.convert(batch, wanted, f"{where} {g}", row)
+                    yield from self._append(batch, wanted, f"{where} {g}", row)
                     row += batch.num_rows
             except (OSError, pa.ArrowException) as e:
                 raise InputError(f"{self.name}: {where} {g} cannot be read "
@@ -163,6 +199,54 @@ class _Columnar(_Profiled):
             self.stats.bytes += adv
             if adv:
                 self.progress(adv, total=self.size)
+        yield from self._flush()
+
+    def _append(self, batch, wanted, where: str, first: int):
+        """The events of a read batch: a plain one is converted into the pending event columns
+        (yielded when full, so that event batches hold up to ``chunk_rows`` rows whatever the
+        size of the read batches); another one by :meth:`convert`, after the pending ones."""
+        n = batch.num_rows
+        if not self.fast or n == 0:
+            yield from self.convert(batch, wanted, where, first)
+            return
+        if self._pending is not None and self._pending[1] + n > len(self._pending[0]["time"]):
+            yield from self._flush()
+        if self._pending is None:
+            self._pending = (self._take(n), 0)
+        full, k = self._pending
+        if not self._fill_plain({name: a[k:k + n] for name, a in full.items()},
+                                self._columns(batch, wanted)):
+            yield from self._flush()
+            yield from self.convert(batch, wanted, where, first, plain=False)
+            return
+        self._pending = (full, k + n)
+        self.stats.records += n
+        self.stats.accepted += n
+
+    def _flush(self):
+        """The pending event columns as one batch (memory of the pool: the consumer hands it
+        back)."""
+        if self._pending is None:
+            return
+        full, k = self._pending
+        self._pending = None
+        if k == 0:
+            self._give_back(full)
+            return
+        yield EventBatch({name: a[:k] for name, a in full.items()}, source=self.name,
+                         reusable=True, home=lambda cols: self._give_back(full))
+
+    def _take(self, n: int) -> dict:
+        """Full-size event columns (at least ``n`` rows) from the pool, or new ones."""
+        full = self._pool.pop() if self._pool else None
+        if full is None or len(full["time"]) < n:
+            size = max(n, min(self.chunk_rows, 1 << 20))
+            full = {name: np.empty(size, dtype) for name, dtype in COLUMNS}
+        return full
+
+    def _give_back(self, full):
+        if len(self._pool) < POOL:
+            self._pool.append(full)
 
     def columns_read(self, header) -> tuple:
         """(indices, names) of the columns of ``header`` the profile reads, in header order
@@ -177,70 +261,107 @@ class _Columnar(_Profiled):
                      and len(m.source_columns("cell_id")) <= 1)
         return wanted, [self.header[j] for j in wanted]
 
-    def _plain(self, batch, wanted):
-        """The event columns of a batch whose every value is in its plain form (record types
-        of the profile's table, ``YYYY-MM-DDTHH:MM:SSZ`` or timestamp times, digit strings
-        or non-negative integers of the right lengths, whole-second durations, cell tokens
-        without spaces or ``.``), read by the ``_columnar`` kernels; None when one is not
-        (the normaliser then reads the batch, and says what is wrong)."""
+    def _columns(self, batch, wanted):
+        """column(field): the batch's column of a field (its first source column), or None."""
         pos = {f"c{j}": k for k, j in enumerate(wanted)}
-        n = batch.num_rows
 
         def column(fld):
             names = self.m.source_columns(fld)
             return batch.column(pos[self.col[names[0]]]) if names else None
+        return column
 
-        full = self._pool.pop() if self._pool else None
-        if full is None or len(full["time"]) < n:
-            size = max(n, min(self.chunk_rows, 1 << 20))
-            full = {name: np.empty(size, dtype) for name, dtype in COLUMNS}
-        out = {name: a[:n] for name, a in full.items()}
-        if not self._fill_plain(out, column):
-            self._pool.append(full)
+    def _plain(self, batch, wanted):
+        """The event columns of a batch whose every value is in its plain form (record types
+        of the profile's table, ``YYYY-MM-DDTHH:MM:SSZ`` or timestamp times, digit strings
+        or non-negative integers of the right lengths, whole-second durations, cell tokens
+        without spaces or ``.``), read by the ``_columnar`` kernels, and the callable that
+        takes them back; None when one is not (the normaliser then reads the batch, and
+        says what is wrong)."""
+        n = batch.num_rows
+        full = self._take(n)
+        if not self._fill_plain({name: a[:n] for name, a in full.items()},
+                                self._columns(batch, wanted)):
+            self._give_back(full)
             return None
-        return out, lambda cols: self._pool.append(full) if len(self._pool) < POOL else None
+        return {name: a[:n] for name, a in full.items()}, lambda cols: self._give_back(full)
 
     def _fill_plain(self, out, column) -> bool:
         """Fill ``out`` (the event columns of ``_plain``); False at the first value not plain."""
-        if not _record_types(column("record_type"), self.m, out["rtype"]):
+        if not self.values.codes(column("record_type"), "record_type",
+                                 record_type_codes(self.m), None, out["rtype"]):
             return False
         t = column("start_time")
         if _is_instant(t.type):
-            sec, null = self._instants(t)
-            if null.any():
+            if not self._instants_plain(t, out["time"]):
                 return False
-            out["time"][:] = sec
-        elif _kernel(_columnar.iso_utc_times, t, out["time"]) != -1:
+        elif not self.values.fill(t, RULES["start_time"], out["time"]):
             return False
-        for fld, key, lo, hi in (("imsi", "imsi", 15, 15), ("imei", "imei", 14, 16),
-                                 ("msisdn", "msisdn", 1, 18), ("other_party", "other", 1, 18)):
-            arr, codes = column(fld), out[key]
+        if column("imsi") is None:
+            return False
+        for fld, key in (("imsi", "imsi"), ("imei", "imei"), ("msisdn", "msisdn"),
+                         ("other_party", "other")):
+            arr = column(fld)
             if arr is None:
-                codes[:] = 0
-            elif _digits(arr, lo, hi, codes) != -1:
-                return False
-            if fld == "imsi" and not codes.all():
+                out[key][:] = 0
+            elif not self.values.fill(arr, RULES[fld], out[key]):
                 return False
         d = column("duration_s")
         if d is None:
             out["duration"][:] = 0
-        elif _durations(d, out["duration"]) is None:
-            return False
-        return _cell_codes(column("cell_id"), self.cells, out["cell"])
+        else:
+            n = len(d)
+            if len(self._scratch) < n:
+                self._scratch = np.empty(n, np.int64)
+            if not self.values.fill(d, RULES["duration_s"], self._scratch[:n]):
+                return False
+            out["duration"][:] = self._scratch[:n]
+        cell = column("cell_id")
+        if cell is None:
+            out["cell"][:] = -1
+            return True
+        if self._cell_build is None:
+            self._cell_build = cell_table(self.cells)
+        return self.values.codes(cell, "cell_id", self._cell_build, -1, out["cell"])
 
-    def convert(self, batch, wanted, where: str, first: int):
+    def _instants_plain(self, arr, out) -> bool:
+        """Epoch seconds of a timestamp column into ``out`` by the kernel (a date, or a time
+        without a zone read in the profile's IANA zone: by pyarrow); False at a null."""
+        t = arr.type
+        if isinstance(arr, pa.ChunkedArray) or pa.types.is_date(t) or (
+                t.tz is None and self.m.timezone):
+            sec, null = self._instants(arr)
+            out[:] = sec
+            return not null.any()
+        v, valid, off, _keep = int64s(arr)
+        shift = self.m.offset_seconds if t.tz is None else 0
+        return _columnar.instants(v, valid, off, _UNITS[t.unit], shift, out) == -1
+
+    def convert(self, batch, wanted, where: str, first: int, plain: bool = True, rows=None):
         """The events of a record batch of the columns ``wanted`` (:meth:`columns_read`), its
-        bad records rejected at ``"{where}, row {first + i}"``."""
+        bad records rejected at ``"{where}, row {first + i}"`` (``plain=False``: the batch is
+        known not to be plain; ``rows``: the row of each record, when not 0, 1, 2...)."""
         n = batch.num_rows
         if n == 0:
             return
-        plain = self._plain(batch, wanted) if self.fast else None
+        plain = self._plain(batch, wanted) if self.fast and plain else None
         if plain is not None:               # every value in its plain form: no normaliser
             self.stats.records += n
             self.stats.accepted += n
             cols, home = plain              # memory of a pool: the consumer hands it back
             yield EventBatch(cols, source=self.name, reusable=True, home=home)
             return
+        long_rows = _too_long(batch) if rows is None else None
+        if long_rows is not None:           # as the CSV reader: rejected before any field
+            self.stats.records += len(long_rows)
+            for i in long_rows:
+                self.bad.reject(self.name, TOO_LONG, f"longer than {MAX_RECORD:,} bytes",
+                                line=f"{where}, row {first + int(i)}", field=None,
+                                record=",".join(_cut(c, int(i)) for c in batch.columns))
+            keep = np.setdiff1d(np.arange(n), long_rows)
+            yield from self.convert(batch.take(pa.array(keep)), wanted, where, first, False,
+                                    keep)
+            return
+        rows = np.arange(n) if rows is None else rows
         time_cols = {self.col[c] for c in self.m.source_columns("start_time")}
         arrays, epoch = [], None
         for j, arr in zip(wanted, batch.columns):
@@ -260,7 +381,7 @@ class _Columnar(_Profiled):
             col = field[i] or None
             value = conv.raw(col, int(i)) if col else ""
             self.bad.reject(self.name, REASON_TEXT[int(reason[i])], f"value {value!r}",
-                            line=f"{where}, row {first + int(i)}", field=col,
+                            line=f"{where}, row {first + int(rows[i])}", field=col,
                             record=conv.record(int(i)))
         ok = (reason == 0) & ~conv.skipped
         self.stats.accepted += int(ok.sum())
@@ -275,7 +396,7 @@ class _Columnar(_Profiled):
         """(epoch seconds, null mask) of a timestamp or date column (see the module docstring)."""
         if pa.types.is_date(arr.type):
             arr = arr.cast(pa.timestamp("s"))
-        unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[arr.type.unit]
+        unit = _UNITS[arr.type.unit]
         if arr.type.tz is None and self.m.timezone:
             arr = pc.assume_timezone(arr, self.m.timezone, ambiguous="earliest",
                                      nonexistent="earliest")
@@ -286,104 +407,86 @@ class _Columnar(_Profiled):
         return sec.astype(np.int64), _isnull(arr)
 
 
-MAX_DURATION = 172800
+class _OrcStripes:
+    """``read(i, cols)``: the record batches of stripe i of an ORC file, in order (i = 0, 1,
+    ...), streamed by Arrow's ORC scanner in batches of ``rows`` (``ORCFile.read_stripe``
+    decodes a whole stripe at once: twice the CPU, and a stripe's worth of memory); the
+    stripes' row counts come from reading each stripe's narrowest column alone."""
+
+    def __init__(self, of, source, rows: int):
+        self.of, self.source, self.rows = of, source, rows
+        self.it, self.rest = None, None
+
+    def _cheapest(self, cols):
+        schema = self.of.schema
+        fixed = [c for c in cols if pa.types.is_integer(schema.field(c).type)
+                 or pa.types.is_timestamp(schema.field(c).type)]
+        return (fixed or cols)[0]
+
+    def read(self, i, cols):
+        if self.it is None:
+            import pyarrow.dataset as ds  # lazy: only for ORC input
+            from pyarrow import fs  # lazy: only for ORC input
+            one = self._cheapest(cols)
+            self.counts = [self.of.read_stripe(k, columns=[one]).num_rows
+                           for k in range(self.of.nstripes)]
+            local = isinstance(self.source, (str, os.PathLike))
+            fragment = ds.OrcFileFormat().make_fragment(
+                os.fspath(self.source) if local else self.source,
+                filesystem=fs.LocalFileSystem() if local else None)
+            self.it = iter(fragment.to_batches(columns=cols, batch_size=self.rows,
+                                               use_threads=False))
+        need = self.counts[i]
+        while need > 0:
+            b = self.rest if self.rest is not None else next(self.it, None)
+            self.rest = None
+            if b is None:
+                raise pa.ArrowInvalid(f"stripe {i} ends early")
+            if b.num_rows > need:
+                b, self.rest = b.slice(0, need), b.slice(need)
+            need -= b.num_rows
+            if b.num_rows:
+                yield b
+
+
+TOO_LONG = REASONS[_csvread.REASON_TOO_LONG]
+_UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
+READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
 
 
-def _text(arr):
-    """A string column as ``pa.string()`` (one chunk), or None for another type."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    return arr if pa.types.is_string(arr.type) else None
+def _too_long(batch):
+    """Rows of a batch whose values take more than MAX_RECORD bytes together (the CSV reader's
+    "record too long": no field can be that long), or None."""
+    total = None
+    for arr in batch.columns:
+        t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+        if arr.nbytes <= MAX_RECORD or not (
+                pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+                or pa.types.is_large_binary(t) or t == STRING_VIEW):
+            continue
+        if pa.types.is_dictionary(arr.type):
+            idx = _np(arr.indices.cast(pa.int64()), -1)
+            lens = np.append(_np(pc.binary_length(arr.dictionary), 0).astype(np.int64), 0)
+            size = lens[idx]                            # a null index (-1): the 0 appended
+        else:
+            size = _np(pc.binary_length(arr), 0).astype(np.int64)
+        total = size if total is None else total + size
+    if total is None or not (total > MAX_RECORD).any():
+        return None
+    return np.flatnonzero(total > MAX_RECORD)
 
 
-def _kernel(fn, arr, out, *args) -> int:
-    """``fn`` of ``_columnar`` on a string array's buffers (-2: not a string array)."""
-    arr = _text(arr)
-    if arr is None:
-        return -2
-    bits, offsets, data = arr.buffers()
-    u8 = np.frombuffer(bits, np.uint8) if bits is not None else np.zeros(0, np.uint8)
-    off = np.frombuffer(offsets, np.int32)
-    dat = np.frombuffer(data, np.uint8) if data is not None else np.zeros(1, np.uint8)
-    return fn(u8, off, dat, arr.offset, len(arr), *args, out)
-
-
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
-
-
-def _digits(arr, lo, hi, out) -> int:
-    """Digits codes of a string or integer column into ``out`` (-1: all plain)."""
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
-    if pa.types.is_integer(arr.type):
-        v = _np(arr.cast(pa.int64()), -1)
-        if (v < -1).any():
-            return 0
-        null = v == -1
-        k = np.searchsorted(_POW10, np.where(null, 0, v), side="right")   # digits of v
-        k = np.maximum(k, 1)
-        if ((~null) & ((k < lo) | (k > hi))).any():
-            return 0
-        out[:] = np.where(null, 0, _POW10[np.minimum(k, 18)] + v)
-        return -1
-    return _kernel(_columnar.digits_codes, arr, out, lo, hi)
-
-
-def _durations(arr, out):
-    """Whole seconds 0..MAX_DURATION of a string or integer column into ``out``, or None."""
-    if pa.types.is_integer(arr.type):
-        v = _np(arr.cast(pa.int64()), 0)
-        if ((v < 0) | (v > MAX_DURATION)).any():
-            return None
-        out[:] = v
-        return out
-    return out if _kernel(_columnar.small_ints, arr, out, MAX_DURATION) == -1 else None
-
-
-def _dictionary(arr):
-    """(indices as int64 with -1 for null, distinct values as str list) of a column."""
-    if not pa.types.is_dictionary(arr.type):
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            arr = arr.cast(pa.string())
-        arr = pc.dictionary_encode(arr)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return _np(arr.indices.cast(pa.int64()), -1), arr.dictionary.cast(pa.string()).to_pylist()
-
-
-def _record_types(arr, m, out) -> bool:
-    """Record type codes into ``out`` (uint8) when every value is a code of the profile's
-    table that is not skipped; else False."""
-    idx, values = _dictionary(arr)
-    table = []
-    for v in values:
-        rt = m.record_types.get(v, "?")
-        if rt is None or rt == "?":
-            return False
-        table.append(int(RecordType[rt]))
-    if (idx < 0).any():
-        return False
-    if table:
-        np.take(np.array(table, np.uint8), idx, out=out)
-    return True
-
-
-def _cell_codes(arr, cells, out) -> bool:
-    """Codes in ``cells`` of a cell column into ``out`` (-1: null or empty); False when a
-    token holds a space or a ``.`` (the normaliser trims and reads ``7585772.0`` as
-    ``7585772``)."""
-    if arr is None:
-        out[:] = -1
-        return True
-    idx, values = _dictionary(arr)
-    if any("." in v or v != v.strip() for v in values):
-        return False
-    table = np.array([cells.code(v) if v else -1 for v in values] + [-1], np.int32)
-    np.take(table, idx, out=out)
-    return True
+def _cut(arr, i: int) -> str:
+    """Value i of a column as text, cut to RECORD_CHARS bytes (a rejected record's field)."""
+    v = arr.slice(i, 1)
+    t = v.type
+    if pa.types.is_dictionary(t):
+        v = v.cast(t.value_type)
+    if not (pa.types.is_binary(v.type) or pa.types.is_large_binary(v.type)):
+        v = v.cast(pa.large_string()).cast(pa.large_binary())
+    v = pc.binary_slice(v, 0, RECORD_CHARS)[0].as_py()
+    return "" if v is None else v.decode("utf-8", "backslashreplace")
 
 
 def _is_instant(t) -> bool:

@@ -113,8 +113,10 @@ def _columnar(kind: str, magic: bytes) -> Format:
     return Format(kind, lambda head, gzipped: not gzipped and head.startswith(magic), read)
 
 
-register_format(_columnar("parquet", b"PAR1"))
-register_format(_columnar("orc", b"ORC"))
+# before BER, whose sniffing is a guess: a compressed ORC file's first bytes can pass for
+# a TS 32.297 header, and an exact magic number cannot be mistaken
+register_format(_columnar("parquet", b"PAR1"), before="ber")
+register_format(_columnar("orc", b"ORC"), before="ber")
 
 
 def expand_inputs(inputs) -> list:

@@ -69,7 +69,7 @@ def test_binary_content_is_not_csv(tmp_path, content, shown):
     p.write_bytes(content)
     with pytest.raises(InputError) as e:
         list(open_events(p))
-    assert str(e.value) == f"{p}: not a CDR or capture file simbox reads ({shown}); the formats read are ber, pcap, parquet, orc, csv"
+    assert str(e.value) == f"{p}: not a CDR or capture file simbox reads ({shown}); the formats read are parquet, orc, ber, pcap, csv"
 
 
 def test_empty_file_among_others_is_skipped_with_a_warning(files, tmp_path, caplog):
