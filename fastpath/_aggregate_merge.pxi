@@ -16,11 +16,24 @@ for _k, _f in enumerate((P_M, P_N_MOC, P_N_ANS, P_N_MTC, P_N_SMO, P_N_SMT, P_N_D
 cdef int N_SUMMED = 23
 
 
-cdef inline void summed_runs(PSet* o, int kind, Pair* p, Py_ssize_t n) noexcept nogil:
-    """Entries (value, count) of list ``kind`` from pairs (value, count), counts added."""
+cdef inline void merge_segments(Pair* p, const int64_t* part, Py_ssize_t n) noexcept nogil:
+    """Sort p[0..n): segments of equal ``part`` (by position), each sorted already, merged
+    one after the other (linear in n per segment, where a sort is n log n)."""
+    cdef Py_ssize_t i, mid = 0
+    for i in range(1, n + 1):
+        if i == n or part[i] != part[i - 1]:
+            if mid > 0:
+                inplace_merge(p, p + mid, p + i, pair_less)
+            mid = i
+
+
+cdef inline void summed_runs(PSet* o, int kind, Pair* p, const int64_t* part,
+                             Py_ssize_t n) noexcept nogil:
+    """Entries (value, count) of list ``kind`` from pairs (value, count) in segments
+    sorted by value (``part``: the segment of each), counts added."""
     cdef Py_ssize_t i = 0, j
     cdef int64_t* r
-    std_sort(p, p + n, pair_less)
+    merge_segments(p, part, n)
     while i < n:
         r = entry(o, kind)
         r[0] = p[i].a
@@ -32,14 +45,14 @@ cdef inline void summed_runs(PSet* o, int kind, Pair* p, Py_ssize_t n) noexcept 
         i = j
 
 
-cdef inline Py_ssize_t gather(const PSet* s, int kind, const int64_t* rows, Py_ssize_t k,
+cdef inline Py_ssize_t gather(PSet** sp, int kind, const int64_t* rows, Py_ssize_t k,
                               PWork* w, Py_ssize_t n) noexcept nogil:
-    """Pairs (key, n + position) of the entries of list ``kind`` of the partials rows[0..k)
-    from w.pairs[n], with w.src (entry) and w.part (which of the k) at the same place."""
+    """Pairs (key, n + position) of the entries of list ``kind`` of the partials sp[j] row
+    rows[j], j < k, from w.pairs[n], with w.src (entry) and w.part (which of the k) at the same place."""
     cdef Py_ssize_t j, e
     for j in range(k):
-        for e in range(s.off[kind][rows[j]], s.off[kind][rows[j] + 1]):
-            w.pairs[n].a = s.dat[kind][e * KW[kind]]
+        for e in range(sp[j].off[kind][rows[j]], sp[j].off[kind][rows[j] + 1]):
+            w.pairs[n].a = sp[j].dat[kind][e * KW[kind]]
             w.pairs[n].b = n
             w.src[n] = e
             w.part[n] = j
@@ -47,16 +60,16 @@ cdef inline Py_ssize_t gather(const PSet* s, int kind, const int64_t* rows, Py_s
     return n
 
 
-cdef int combine_scalars(const PSet* s, const int64_t* rows, Py_ssize_t k, int64_t* out,
+cdef int combine_scalars(PSet** sp, const int64_t* rows, Py_ssize_t k, int64_t* out,
                          PSet* o, PWork* w, Py_ssize_t* ngap) except -1 nogil:
-    """The scalars of the merge of partials rows[0..k) (in time order); the gaps between
+    """The scalars of the merge of partials sp[j] row rows[j], j < k (in time order); the gaps between
     the last MOC of one and the first of the next as pairs (gap, 1) at w.pairs[0..ngap)."""
     cdef Py_ssize_t j, f
     cdef const int64_t* x
     cdef bint decided
     ngap[0] = 0
     for j in range(k):
-        x = s.sc + rows[j] * N_PSC
+        x = sp[j].sc + rows[j] * N_PSC
         if x[P_M] == 0:
             continue
         if out[P_M] == 0:
@@ -68,6 +81,7 @@ cdef int combine_scalars(const PSet* s, const int64_t* rows, Py_ssize_t k, int64
             if out[P_N_MOC] > 0:
                 w.pairs[ngap[0]].a = x[P_MOC_FIRST] - out[P_MOC_LAST]
                 w.pairs[ngap[0]].b = 1
+                w.part[ngap[0]] = -1
                 ngap[0] += 1
             else:
                 out[P_MOC_FIRST] = x[P_MOC_FIRST]
@@ -98,9 +112,9 @@ cdef int combine_scalars(const PSet* s, const int64_t* rows, Py_ssize_t k, int64
     return 0
 
 
-cdef int combine_lists(const PSet* s, const int64_t* rows, Py_ssize_t k, int64_t* out,
+cdef int combine_lists(PSet** sp, const int64_t* rows, Py_ssize_t k, int64_t* out,
                        PSet* o, PWork* w, Py_ssize_t ngap, int32_t group) except -1 nogil:
-    """The lists of the merge of partials rows[0..k) (in time order)."""
+    """The lists of the merge of partials sp[j] row rows[j], j < k (in time order)."""
     cdef Py_ssize_t j, e, n, i, q, c0, c, ncallee
     cdef int64_t* r
     cdef const int64_t* x
@@ -108,44 +122,46 @@ cdef int combine_lists(const PSet* s, const int64_t* rows, Py_ssize_t k, int64_t
     # days: union
     n = 0
     for j in range(k):
-        for e in range(s.off[K_DAY][rows[j]], s.off[K_DAY][rows[j] + 1]):
-            w.vals[n] = s.dat[K_DAY][e]
+        for e in range(sp[j].off[K_DAY][rows[j]], sp[j].off[K_DAY][rows[j] + 1]):
+            w.vals[n] = sp[j].dat[K_DAY][e]
             n += 1
     sort_i64(w.vals, n)
     for i in range(n):
         if i == 0 or w.vals[i] != w.vals[i - 1]:
             entry(o, K_DAY)[0] = w.vals[i]
     # durations and gaps: counts added per value (the boundary gaps are in w.pairs already)
+    std_sort(w.pairs, w.pairs + ngap, pair_less)
     for i in range(2):
         q = K_GAP if i == 0 else K_DUR      # gaps first: the boundary gaps are in w.pairs
         n = ngap if q == K_GAP else 0
         for j in range(k):
-            for e in range(s.off[q][rows[j]], s.off[q][rows[j] + 1]):
-                w.pairs[n].a = s.dat[q][e * 2]
-                w.pairs[n].b = s.dat[q][e * 2 + 1]
+            for e in range(sp[j].off[q][rows[j]], sp[j].off[q][rows[j] + 1]):
+                w.pairs[n].a = sp[j].dat[q][e * 2]
+                w.pairs[n].b = sp[j].dat[q][e * 2 + 1]
+                w.part[n] = j
                 n += 1
-        summed_runs(o, q, w.pairs, n)
+        summed_runs(o, q, w.pairs, w.part, n)
     # callees: calls added, the first call; w.vals keeps the first partial calling each
     c0 = o.n[K_CALLEE]
-    n = gather(s, K_CALLEE, rows, k, w, 0)
-    std_sort(w.pairs, w.pairs + n, pair_less)
+    n = gather(sp, K_CALLEE, rows, k, w, 0)
+    merge_segments(w.pairs, w.part, n)
     i = 0
     while i < n:
-        x = s.dat[K_CALLEE] + w.src[w.pairs[i].b] * 3
+        x = sp[w.part[w.pairs[i].b]].dat[K_CALLEE] + w.src[w.pairs[i].b] * 3
         w.vals[o.n[K_CALLEE] - c0] = w.part[w.pairs[i].b]
         r = entry(o, K_CALLEE)
         r[0], r[1], r[2] = x[0], x[1], x[2]
         i += 1
         while i < n and w.pairs[i].a == r[0]:
-            x = s.dat[K_CALLEE] + w.src[w.pairs[i].b] * 3
+            x = sp[w.part[w.pairs[i].b]].dat[K_CALLEE] + w.src[w.pairs[i].b] * 3
             r[1] += x[1]
             r[2] = min(r[2], x[2])
             i += 1
     ncallee = o.n[K_CALLEE] - c0
     # callers: calls added, the last call; the calls of a later partial from a number an
     # earlier one called are call-backs (those before its own first call to it too)
-    n = gather(s, K_CALLER, rows, k, w, 0)
-    std_sort(w.pairs, w.pairs + n, pair_less)
+    n = gather(sp, K_CALLER, rows, k, w, 0)
+    merge_segments(w.pairs, w.part, n)
     i = 0
     c = 0
     while i < n:
@@ -154,10 +170,10 @@ cdef int combine_lists(const PSet* s, const int64_t* rows, Py_ssize_t k, int64_t
             c += 1
         fp = w.vals[c] if c < ncallee and o.dat[K_CALLEE][(c0 + c) * 3] == v else k
         r = entry(o, K_CALLER)
-        x = s.dat[K_CALLER] + w.src[w.pairs[i].b] * 4
+        x = sp[w.part[w.pairs[i].b]].dat[K_CALLER] + w.src[w.pairs[i].b] * 4
         r[0], r[1], r[2], r[3] = v, 0, x[2], 0
         while i < n and w.pairs[i].a == v:
-            x = s.dat[K_CALLER] + w.src[w.pairs[i].b] * 4
+            x = sp[w.part[w.pairs[i].b]].dat[K_CALLER] + w.src[w.pairs[i].b] * 4
             r[1] += x[1]
             r[2] = max(r[2], x[2])
             if fp < w.part[w.pairs[i].b]:
@@ -169,37 +185,38 @@ cdef int combine_lists(const PSet* s, const int64_t* rows, Py_ssize_t k, int64_t
     # SMS peers: SMS MT added
     n = 0
     for j in range(k):
-        for e in range(s.off[K_SMS][rows[j]], s.off[K_SMS][rows[j] + 1]):
-            w.pairs[n].a = s.dat[K_SMS][e * 2]
-            w.pairs[n].b = s.dat[K_SMS][e * 2 + 1]
+        for e in range(sp[j].off[K_SMS][rows[j]], sp[j].off[K_SMS][rows[j] + 1]):
+            w.pairs[n].a = sp[j].dat[K_SMS][e * 2]
+            w.pairs[n].b = sp[j].dat[K_SMS][e * 2 + 1]
+            w.part[n] = j
             n += 1
-    summed_runs(o, K_SMS, w.pairs, n)
+    summed_runs(o, K_SMS, w.pairs, w.part, n)
     # cells: events added, in order of first event (a later partial's new cells after)
     n = 0
     for j in range(k):
-        for e in range(s.off[K_CELL][rows[j]], s.off[K_CELL][rows[j] + 1]):
-            v = s.dat[K_CELL][e * 2]
+        for e in range(sp[j].off[K_CELL][rows[j]], sp[j].off[K_CELL][rows[j] + 1]):
+            v = sp[j].dat[K_CELL][e * 2]
             if w.mark_cell[v] != group:
                 w.mark_cell[v] = group
                 w.cnt_cell[v] = 0
                 w.vals[n] = v
                 n += 1
-            w.cnt_cell[v] += s.dat[K_CELL][e * 2 + 1]
+            w.cnt_cell[v] += sp[j].dat[K_CELL][e * 2 + 1]
     for i in range(n):
         r = entry(o, K_CELL)
         r[0] = w.vals[i]
         r[1] = w.cnt_cell[w.vals[i]]
     # devices: events added, first and last time
-    n = gather(s, K_DEV, rows, k, w, 0)
-    std_sort(w.pairs, w.pairs + n, pair_less)
+    n = gather(sp, K_DEV, rows, k, w, 0)
+    merge_segments(w.pairs, w.part, n)
     i = 0
     while i < n:
-        x = s.dat[K_DEV] + w.src[w.pairs[i].b] * 4
+        x = sp[w.part[w.pairs[i].b]].dat[K_DEV] + w.src[w.pairs[i].b] * 4
         r = entry(o, K_DEV)
         r[0], r[1], r[2], r[3] = x[0], x[1], x[2], x[3]
         i += 1
         while i < n and w.pairs[i].a == r[0]:
-            x = s.dat[K_DEV] + w.src[w.pairs[i].b] * 4
+            x = sp[w.part[w.pairs[i].b]].dat[K_DEV] + w.src[w.pairs[i].b] * 4
             r[1] += x[1]
             r[2] = min(r[2], x[2])
             r[3] = max(r[3], x[3])
@@ -207,50 +224,64 @@ cdef int combine_lists(const PSet* s, const int64_t* rows, Py_ssize_t k, int64_t
     # runs and registration rows: in time order
     for q in range(K_RUN, K_REG + 1):
         for j in range(k):
-            for e in range(s.off[q][rows[j]], s.off[q][rows[j] + 1]):
+            for e in range(sp[j].off[q][rows[j]], sp[j].off[q][rows[j] + 1]):
                 r = entry(o, q)
                 for i in range(KW[q]):
-                    r[i] = s.dat[q][e * KW[q] + i]
+                    r[i] = sp[j].dat[q][e * KW[q] + i]
     return 0
 
 
-def combine_partials(sc, off, dat, const int64_t[::1] order, const int64_t[::1] gstart,
-                     Py_ssize_t ncell, out_sc, out_off, out_dat):
-    """Merge groups of partials: group g is the partials order[gstart[g]:gstart[g + 1]] of
-    one subscriber, in time order (their slices whole UTC hours, no hour in two).
+def combine_partials(sets, const int64_t[::1] which, const int64_t[::1] order,
+                     const int64_t[::1] gstart, Py_ssize_t ncell, out_sc, out_off, out_dat):
+    """Merge groups of partials: group g is the partials (which[i], order[i]) for i in
+    gstart[g] .. gstart[g + 1] - 1 (set, row) of one subscriber, in time order (their
+    slices whole UTC hours, no hour in two).
 
-    IN ``sc``, ``off``, ``dat``: the partials (as partial_partition writes them); cell
-    codes < ``ncell``.  OUT ``out_sc`` (groups, N_PSC) zeros, ``out_off``, ``out_dat``
-    with room for the entries of the inputs (K_GAP: plus one per input partial).
-    Returns the entries of each list.
+    IN ``sets``: (sc, off, dat) of each set of partials (as partial_partition writes
+    them); cell codes < ``ncell``.  OUT ``out_sc`` (groups, N_PSC) zeros, ``out_off``,
+    ``out_dat`` with room for the entries of the inputs (K_GAP: plus one per input
+    partial).  Returns the entries of each list.
     """
-    cdef PSet s = pset_of(sc, off, dat)
+    cdef Py_ssize_t S = len(sets), G = gstart.shape[0] - 1, g, j, q, tot, maxg = 1, ngap, kmax = 1
     cdef PSet o = pset_of(out_sc, out_off, out_dat)
-    cdef Py_ssize_t G = gstart.shape[0] - 1, g, j, q, tot, maxg = 1, ngap
+    cdef PSet* ps = <PSet*>malloc((S if S > 0 else 1) * sizeof(PSet))
+    cdef PSet** sp = NULL
     cdef PWork w
     memset(&w, 0, sizeof(PWork))
-    for g in range(G):                       # the most entries of one list in one group
-        for q in range(N_KINDS):
-            tot = 0
-            for j in range(gstart[g], gstart[g + 1]):
-                tot += s.off[q][order[j] + 1] - s.off[q][order[j]]
-            if q == K_GAP:
-                tot += gstart[g + 1] - gstart[g]
-            maxg = max(maxg, tot)
+    if ps == NULL:
+        raise MemoryError("partials: out of memory")
     try:
+        for j in range(S):
+            ps[j] = pset_of(sets[j][0], sets[j][1], sets[j][2])
+        for g in range(G):                   # the most entries of one list in one group
+            kmax = max(kmax, gstart[g + 1] - gstart[g])
+            for q in range(N_KINDS):
+                tot = 0
+                for j in range(gstart[g], gstart[g + 1]):
+                    tot += ps[which[j]].off[q][order[j] + 1] - ps[which[j]].off[q][order[j]]
+                if q == K_GAP:
+                    tot += gstart[g + 1] - gstart[g]
+                maxg = max(maxg, tot)
+        sp = <PSet**>malloc(kmax * sizeof(PSet*))
+        if sp == NULL:
+            raise MemoryError("partials: out of memory")
         pwork_alloc(&w, maxg, ncell)
         with nogil:
             for g in range(G):
+                for j in range(gstart[g], gstart[g + 1]):
+                    sp[j - gstart[g]] = &ps[which[j]]
                 for q in range(N_KINDS):
                     o.off[q][g] = o.n[q]
-                combine_scalars(&s, &order[gstart[g]], gstart[g + 1] - gstart[g],
+                combine_scalars(sp, &order[gstart[g]], gstart[g + 1] - gstart[g],
                                 o.sc + g * N_PSC, &o, &w, &ngap)
-                combine_lists(&s, &order[gstart[g]], gstart[g + 1] - gstart[g],
+                combine_lists(sp, &order[gstart[g]], gstart[g + 1] - gstart[g],
                               o.sc + g * N_PSC, &o, &w, ngap, <int32_t>g)
             for q in range(N_KINDS):
                 o.off[q][G] = o.n[q]
     finally:
         pwork_free(&w)
+        free(ps)
+        free(sp)
     return [o.n[q] for q in range(N_KINDS)]
 
 

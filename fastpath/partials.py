@@ -75,12 +75,16 @@ class Partials:
             dat.append(np.ascontiguousarray(self.dat[k][ranges(a, b)]))
         return Partials(self.imsi[rows], np.ascontiguousarray(self.sc[rows]), off, dat)
 
-    def select(self, imsis: np.ndarray) -> "Partials":
-        """The partials of the subscribers ``imsis`` (ascending) that have one here."""
+    def rows_of(self, imsis: np.ndarray) -> np.ndarray:
+        """The rows of the subscribers ``imsis`` (ascending) that have a partial here."""
         pos = np.searchsorted(self.imsi, imsis)
         hit = pos < len(self.imsi)
         hit[hit] = self.imsi[pos[hit]] == imsis[hit]
-        return self.take(pos[hit])
+        return pos[hit]
+
+    def select(self, imsis: np.ndarray) -> "Partials":
+        """The partials of the subscribers ``imsis`` (ascending) that have one here."""
+        return self.take(self.rows_of(imsis))
 
     @classmethod
     def concat(cls, parts: list) -> "Partials":
@@ -135,24 +139,36 @@ def partials_from_events(cols: dict, *, timezone: TimeZone) -> Partials:
 
 def combine(parts: list) -> Partials:
     """Per subscriber, the merge of its partials in ``parts`` (sets of slices in time
-    order: every event of parts[i] in whole UTC hours before those of parts[i + 1])."""
-    parts = [p for p in parts if len(p)]
-    if len(parts) < 2:
-        return parts[0] if parts else Partials.empty()
-    allp = Partials.concat(parts)
-    order = np.lexsort((np.repeat(np.arange(len(parts)), [len(p) for p in parts]), allp.imsi))
-    imsi = allp.imsi[order]
+    order: every event of parts[i] in whole UTC hours before those of parts[i + 1]).  A
+    part is a :class:`Partials` or ``(Partials, rows)``: only those rows (ascending) of
+    it, read in place (nothing copied)."""
+    parts = [p if isinstance(p, tuple) else (p, None) for p in parts]
+    parts = [(p, r) for p, r in parts if (len(p) if r is None else len(r))]
+    if not parts:
+        return Partials.empty()
+    if len(parts) == 1 and parts[0][1] is None:
+        return parts[0][0]
+    rows = [np.arange(len(p), dtype=np.int64) if r is None else np.asarray(r, np.int64)
+            for p, r in parts]
+    imsi = np.concatenate([p.imsi[r] for (p, _), r in zip(parts, rows)])
+    which = np.repeat(np.arange(len(parts), dtype=np.int64), [len(r) for r in rows])
+    order = np.lexsort((which, imsi))
+    imsi, which = imsi[order], which[order]
+    row = np.concatenate(rows)[order]
     starts = np.flatnonzero(np.r_[True, imsi[1:] != imsi[:-1]])
     G = len(starts)
     gstart = np.r_[starts, len(order)].astype(np.int64)
+    size = [sum(int((p.off[k][r + 1] - p.off[k][r]).sum()) for (p, _), r in zip(parts, rows))
+            for k in range(len(KINDS))]
+    cap = [m + (len(order) if name == "gap" else 0) for m, (name, _) in zip(size, KINDS)]
     sc = np.zeros((G, len(SCALARS)), np.int64)
     off = np.zeros((len(KINDS), G + 1), np.int64)
-    cap = [len(d) + (len(order) if name == "gap" else 0) for d, (name, _) in zip(allp.dat, KINDS)]
     dat = [np.empty((max(m, 1), w), np.int64) for m, (_, w) in zip(cap, KINDS)]
-    cells = allp.dat[[n for n, _ in KINDS].index("cell")][:, 0]
-    used = _aggregate.combine_partials(allp.sc, allp.off, allp.dat, order.astype(np.int64),
-                                       gstart, _ncell(cells), sc, off, dat)
-    return Partials(imsi[starts], sc, off, [d[:m].copy() for d, m in zip(dat, used)])
+    cell = [n for n, _ in KINDS].index("cell")
+    ncell = max(_ncell(p.dat[cell][:, 0]) for p, _ in parts)
+    used = _aggregate.combine_partials([(p.sc, p.off, p.dat) for p, _ in parts], which, row,
+                                       gstart, ncell, sc, off, dat)
+    return Partials(imsi[starts], sc, off, [d[:m] for d, m in zip(dat, used)])   # no copy
 
 
 def finish(p: Partials, *, columns: np.ndarray, ncols: int, cells: CellTable) -> Reduced:

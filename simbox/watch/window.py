@@ -9,15 +9,22 @@ as the kernel drops them), sorted by subscriber, in a file of the state folder
 
 A drop (:meth:`Window.add`) merges its events into the slices of their hours and
 expires the hours that left the window.  The subscribers it touched (events in the
-drop, or in an expired hour) are reduced again by the batch kernel
-(:func:`~simbox.fastpath.aggregate.reduce_events`) from all their events of the
-window; the kernel rows of the others are kept from the last drop
-(:meth:`Reduced.take`); the features computed over all subscribers (shared IMEIs,
-neighbours, co-movement, percentile ranks) are computed again over all rows
-(:func:`~simbox.features.features_from_reduced`).  The kernel output of a subscriber
-depends on its events alone, so the table equals ``compute_features`` of the same
-files with the events outside the window dropped (tests/watch/test_incremental.py).
-docs/watch.md says why this beats a merge of hourly partials.
+drop, or in an expired hour) get their kernel rows again; the kernel rows of the others
+are kept from the last drop (:meth:`Reduced.take`); the features computed over all
+subscribers (shared IMEIs, neighbours, co-movement, percentile ranks) are computed again
+over all rows (:func:`~simbox.features.features_from_reduced`).
+
+A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of
+three partials, in time order: its events of the window's first UTC day (the hours still
+in the window) and of its last day, reduced to partials, and the merged partials of the
+whole days between (``Window.days``: each day's partials made once from its slices, when
+it becomes a whole day of the window; ``Window.middle``: their merge, made again when the
+days change).  A late file that adds events to a whole day makes that day's partials of
+the subscribers it touched again (``Window.stale``).  With ``merge = False`` (or a window
+of less than three UTC days) the touched subscribers' whole window is reduced again by
+the batch kernel (:func:`~simbox.fastpath.aggregate.reduce_events`).  Either way the
+table equals ``compute_features`` of the same files with the events outside the window
+dropped (tests/watch/test_incremental*.py).  docs/watch.md has the measurements.
 """
 from __future__ import annotations
 
@@ -258,7 +265,7 @@ class Window:
                 events += sum(len(g["time"]) for g in groups)
                 first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
                                else Partials.empty() for g in groups)
-                parts.append(finish(combine([first, middle.select(subs), last]), columns=cols,
+                parts.append(finish(combine([first, (middle, middle.rows_of(subs)), last]), columns=cols,
                                     ncols=len(names), cells=table))
         self.red = Reduced.concat(parts, len(names))
         self.dirty.clear()
