@@ -75,6 +75,11 @@ class Partials:
             dat.append(np.ascontiguousarray(self.dat[k][ranges(a, b)]))
         return Partials(self.imsi[rows], np.ascontiguousarray(self.sc[rows]), off, dat)
 
+    def trimmed(self) -> "Partials":
+        """A copy that owns no more memory than its entries (:func:`combine` returns
+        views of arrays sized for the inputs)."""
+        return Partials(self.imsi, self.sc, self.off, [d.copy() for d in self.dat])
+
     def rows_of(self, imsis: np.ndarray) -> np.ndarray:
         """The rows of the subscribers ``imsis`` (ascending) that have a partial here."""
         pos = np.searchsorted(self.imsi, imsis)

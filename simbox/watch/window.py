@@ -259,8 +259,9 @@ class Window:
                                                workspace=self._workspace()))
         else:
             tail, days, today = plan
+            t_days = time.monotonic()
             middle = self._middle(days)
-            t_days = time.monotonic() - t0
+            t_days = time.monotonic() - t_days
             for subs, groups in self._chunks(todo, [tail, today]):
                 events += sum(len(g["time"]) for g in groups)
                 first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
@@ -308,7 +309,8 @@ class Window:
                 if redo is not None:
                     redo.update(subs.tolist())
         if self.middle is None or self.middle[0] != days or redo is None:
-            self.middle = (days, combine([self.days[d] for d in days]))
+            self.middle = None                   # its memory free before the new one's
+            self.middle = (days, combine([self.days[d] for d in days]).trimmed())
         elif redo:
             subs = np.array(sorted(redo), np.int64)
             merged = combine([self.days[d].select(subs) for d in days])
