@@ -23,6 +23,10 @@ first CDR to its first alert; per SIM: the precision of the first alerts.  Then
 refresh) for days 1-7, then on day 8 single 15-minute drops from ``--latency-offset``
 (the per-drop latency, with the time of each step), then the rest a day at a time; the state size after each day,
 the peak memory, and the batch rate of ``compute_features`` on the whole file.
+``--reduce merge`` (default) makes the touched subscribers' kernel rows by the merge of
+partials, ``--reduce events`` by reducing their whole window again (the path before);
+with ``merge``, each timed drop also times the ``events`` path on the same subscribers
+(``events_path_s``, not part of the drop), so the two are compared under the same load.
 """
 from __future__ import annotations
 
