@@ -23,6 +23,10 @@ first CDR to its first alert; per SIM: the precision of the first alerts.  Then
 refresh) for days 1-7, then on day 8 single 15-minute drops from ``--latency-offset``
 (the per-drop latency, with the time of each step), then the rest a day at a time; the state size after each day,
 the peak memory, and the batch rate of ``compute_features`` on the whole file.
+``--reduce merge`` (default) makes the touched subscribers' kernel rows by the merge of
+partials, ``--reduce events`` by reducing their whole window again (the path before);
+with ``merge``, each timed drop also times the ``events`` path on the same subscribers
+(``events_path_s``, not part of the drop), so the two are compared under the same load.
 """
 from __future__ import annotations
 
@@ -230,7 +234,9 @@ def scale(args) -> dict:
     split_s = time.monotonic() - t
     days = [paths[i:i + 96] for i in range(0, len(paths), 96)]
     w = _watcher(net, work, args.timezone, batch=96)
-    out = {"net": net.name, "files": len(paths), "split_s": split_s, "days": [], "drops": []}
+    w.window.merge = args.reduce == "merge"
+    out = {"net": net.name, "reduce": args.reduce, "files": len(paths), "split_s": split_s,
+           "days": [], "drops": []}
 
     def day(i, files):
         t0 = time.monotonic()
@@ -251,13 +257,15 @@ def scale(args) -> dict:
             a, b = args.latency_offset, args.latency_offset + args.latency_drops
             _drop(w, days[7][:a])
             w.batch = 1
+            _pair_with_events_path(w)
             for p in days[7][a:b]:
                 d = _drop(w, [p])[0]
+                paired = w.timings.get("events_path_s", 0.0)      # not part of the drop
                 out["drops"].append({"name": d.name, "events": d.events, "touched": d.touched,
-                                     "read_commit_s": d.seconds, "refresh_s": d.refresh_seconds,
-                                     **w.timings})
+                                     "read_commit_s": d.seconds,
+                                     "refresh_s": d.refresh_seconds - paired, **w.timings})
                 print(f"drop {d.name}: {d.events:,} events, {d.touched:,} subscribers reduced "
-                      f"again, {d.seconds:.2f} s read+commit, {d.refresh_seconds:.2f} s refresh "
+                      f"again, {d.seconds:.2f} s read+commit, {d.refresh_seconds - paired:.2f} s refresh "
                       f"{w.timings}", flush=True)
             w.batch = 96
             day(7, days[7][b:])
@@ -268,15 +276,62 @@ def scale(args) -> dict:
     lat = [d["read_commit_s"] + d["refresh_s"] for d in out["drops"]]
     if lat:
         out.update(latency_median_s=_q(lat, 0.5), latency_p90_s=_q(lat, 0.9),
-                   latency_max_s=max(lat))
-        print(f"per-drop latency ({len(lat)} drops of 15 min): median {out['latency_median_s']:.2f} s, "
-              f"p90 {out['latency_p90_s']:.2f} s, max {out['latency_max_s']:.2f} s")
+                   latency_max_s=max(lat),
+                   single_drop_rate=sum(d["events"] for d in out["drops"]) / sum(lat))
+        print(f"per-drop latency ({len(lat)} drops of 15 min, --reduce {args.reduce}): median "
+              f"{out['latency_median_s']:.2f} s, p90 {out['latency_p90_s']:.2f} s, max "
+              f"{out['latency_max_s']:.2f} s; {out['single_drop_rate']:,.0f} events/s")
+        _steps(out["drops"])
+    rates = [d["events"] / d["seconds"] for d in out["days"]]
+    if rates:
+        out["batch96_rate"] = sum(d["events"] for d in out["days"]) / sum(d["seconds"] for d in out["days"])
+        print(f"--batch 96 (a day of drops, one refresh): {out['batch96_rate']:,.0f} events/s "
+              f"(days: {min(rates):,.0f} to {max(rates):,.0f})")
     if not args.no_batch:
         n, s = _batch_rate(net, args.timezone)
         out.update(batch_events=n, batch_s=s)
         print(f"batch compute_features (1 worker): {n:,} events in {s:.1f} s ({n / s:,.0f}/s)")
     out["peak_rss_mb"] = _rss_mb()
     return out
+
+
+def _pair_with_events_path(w: Watcher) -> None:
+    """After each refresh, time the path before partials on the same subscribers: their
+    whole window reduced again (``events_path_s`` in the drop's timings; not used)."""
+    from simbox.fastpath.aggregate import reduce_events, slot_columns
+    from simbox.features import feature_names
+    from simbox.features.tables import cell_table
+    win, features = w.window, w.window.features
+
+    def paired(stats=None):
+        res, todo = features(stats)
+        names = feature_names()
+        table, _, _ = cell_table(win.celldict.tokens, win.cells)
+        t = time.monotonic()
+        for _, (chunk,) in win._chunks(todo, [sorted(win.slices)]):
+            reduce_events(chunk, columns=slot_columns(names), ncols=len(names), timezone=win.tz,
+                          cells=table, workspace=win._workspace())
+        win.timings["events_path_s"] = round(time.monotonic() - t, 4)
+        return res, todo
+    win.features = paired
+
+
+STEPS = ("read_commit_s", "reduce", "day_partials", "post", "scores",
+         "deployments, sites, reasons", "alerts", "outputs")
+
+
+def _steps(drops: list) -> None:
+    """The median seconds of each step of a drop, and its share of the median drop."""
+    rows = [{**d, "reduce": d.get("reduce", 0.0) - d.get("day_partials", 0.0)} for d in drops]
+    med = {k: _q([d.get(k, 0.0) for d in rows], 0.5) for k in STEPS}   # reduce: without the days
+    total = sum(med.values())
+    print(f"{'step (median of the drops)':<32} {'s':>7} {'share':>6}")
+    for k, v in med.items():
+        print(f"{k:<32} {v:7.2f} {v / total:6.0%}")
+    print(f"{'reduced events (median)':<32} {_q([d['reduced_events'] for d in drops], 0.5):>9,.0f}")
+    if any("events_path_s" in d for d in drops):
+        print(f"{'the same drops, whole window reduced again (paired)':<32} "
+              f"{_q([d['events_path_s'] for d in drops], 0.5):7.2f}")
 
 
 def main(argv=None) -> int:
@@ -294,6 +349,10 @@ def main(argv=None) -> int:
                          "10:00 local time in a network starting at local midnight)")
     ap.add_argument("--days", type=int, default=14, help="scale: days to replay (default 14)")
     ap.add_argument("--no-batch", action="store_true", help="scale: skip the batch run")
+    ap.add_argument("--reduce", choices=("merge", "events"), default="merge",
+                    help="scale: a drop merges the partials of whole days (default) or reduces "
+                         "the touched subscribers' whole window again (`events`: the path "
+                         "before partials)")
     ap.add_argument("--warmup", nargs="+", default=["1d", "2d"], metavar="DURATION",
                     help="ttd: the figures as if no alert were raised before this much network "
                          "time (at least the run's --min-history, 1d; default 1d 2d)")

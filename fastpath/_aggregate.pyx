@@ -449,3 +449,9 @@ def reduce_partition(events, const int32_t[::1] ids, tz, cells, const int32_t[::
     finally:
         scratch_free(&w)
     return a.n
+
+
+# --------------------------------------------------------------------------- partials
+
+include "_aggregate_partial.pxi"
+include "_aggregate_merge.pxi"

@@ -2,7 +2,7 @@
 
 from libc.stdint cimport uint64_t
 from libc.string cimport memset
-from libcpp.algorithm cimport nth_element
+from libcpp.algorithm cimport inplace_merge, nth_element
 
 cdef extern from *:
     int clzll "__builtin_clzll"(unsigned long long x) nogil

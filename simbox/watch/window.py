@@ -9,15 +9,22 @@ as the kernel drops them), sorted by subscriber, in a file of the state folder
 
 A drop (:meth:`Window.add`) merges its events into the slices of their hours and
 expires the hours that left the window.  The subscribers it touched (events in the
-drop, or in an expired hour) are reduced again by the batch kernel
-(:func:`~simbox.fastpath.aggregate.reduce_events`) from all their events of the
-window; the kernel rows of the others are kept from the last drop
-(:meth:`Reduced.take`); the features computed over all subscribers (shared IMEIs,
-neighbours, co-movement, percentile ranks) are computed again over all rows
-(:func:`~simbox.features.features_from_reduced`).  The kernel output of a subscriber
-depends on its events alone, so the table equals ``compute_features`` of the same
-files with the events outside the window dropped (tests/watch/test_incremental.py).
-docs/watch.md says why this beats a merge of hourly partials.
+drop, or in an expired hour) get their kernel rows again; the kernel rows of the others
+are kept from the last drop (:meth:`Reduced.take`); the features computed over all
+subscribers (shared IMEIs, neighbours, co-movement, percentile ranks) are computed again
+over all rows (:func:`~simbox.features.features_from_reduced`).
+
+A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of
+three partials, in time order: its events of the window's first UTC day (the hours still
+in the window) and of its last day, reduced to partials, and the merged partials of the
+whole days between (``Window.days``: each day's partials made once from its slices, when
+it becomes a whole day of the window; ``Window.middle``: their merge, made again when the
+days change).  A late file that adds events to a whole day makes that day's partials of
+the subscribers it touched again (``Window.stale``).  With ``merge = False`` (or a window
+of less than three UTC days) the touched subscribers' whole window is reduced again by
+the batch kernel (:func:`~simbox.fastpath.aggregate.reduce_events`).  Either way the
+table equals ``compute_features`` of the same files with the events outside the window
+dropped (tests/watch/test_incremental*.py).  docs/watch.md has the measurements.
 """
 from __future__ import annotations
 
@@ -29,11 +36,13 @@ import numpy as np
 
 from simbox.fastpath.aggregate import Reduced, TimeZone, Workspace, reduce_events, slot_columns
 from simbox.fastpath.events import COLUMNS, CellDict
+from simbox.fastpath.partials import Partials, combine, finish, partials_from_events, ranges
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
 
 HOUR = 3600
+DAY_HOURS = 24
 #: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
 CHUNK_EVENTS = 1 << 21
 
@@ -149,6 +158,10 @@ class Window:
     red: Reduced | None = field(init=False, default=None)
     dirty: set = field(init=False, default_factory=set)   # subscribers to reduce again
     timings: dict = field(init=False, default_factory=dict)   # of the last features()
+    merge: bool = True                 # False: reduce touched subscribers' whole window again
+    days: dict = field(init=False, default_factory=dict)    # closed UTC day -> Partials
+    stale: dict = field(init=False, default_factory=dict)   # day -> subscribers to redo
+    middle: tuple | None = field(init=False, default=None)  # (days, their merged Partials)
 
     def __post_init__(self):
         self.tz = TimeZone(self.timezone)
@@ -216,6 +229,8 @@ class Window:
             self.dirty.update(s.imsi.tolist())
         for h, (name, _) in p.new.items():
             self.slices[h] = Slice.open(self.store, name)
+            if h // DAY_HOURS in self.days:      # a late file: the day's partials of its
+                self.stale.setdefault(h // DAY_HOURS, set()).update(p.touched.tolist())
         self.dirty.update(p.touched.tolist())
         self.newest = p.newest
 
@@ -234,19 +249,83 @@ class Window:
             keep = np.flatnonzero(~np.isin(self.red.imsi, todo))
         t0 = time.monotonic()
         parts = [] if keep is None else [self.red.take(keep)]
-        events = 0
-        for chunk in self._chunks(todo):
-            events += len(chunk["time"])
-            parts.append(reduce_events(chunk, columns=cols, ncols=len(names), timezone=self.tz,
-                                       cells=table, workspace=self._workspace()))
+        events, plan, t_days = 0, self._plan() if self.merge else None, 0.0
+        if plan is None:
+            for _, (chunk,) in self._chunks(todo, [sorted(self.slices)]):
+                events += len(chunk["time"])
+                if len(chunk["time"]):
+                    parts.append(reduce_events(chunk, columns=cols, ncols=len(names),
+                                               timezone=self.tz, cells=table,
+                                               workspace=self._workspace()))
+        else:
+            tail, days, today = plan
+            t_days = time.monotonic()
+            middle = self._middle(days)
+            t_days = time.monotonic() - t_days
+            for subs, groups in self._chunks(todo, [tail, today]):
+                events += sum(len(g["time"]) for g in groups)
+                first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
+                               else Partials.empty() for g in groups)
+                parts.append(finish(combine([first, (middle, middle.rows_of(subs)), last]), columns=cols,
+                                    ncols=len(names), cells=table))
         self.red = Reduced.concat(parts, len(names))
         self.dirty.clear()
         t1 = time.monotonic()
         res = features_from_reduced(self.red, self.celldict, cells=self.cells, tac=self.tac,
                                     timezone=self.tz, stats=stats)
         self.timings = {"reduce": round(t1 - t0, 4), "reduced_events": events,
-                        "post": round(time.monotonic() - t1, 4)}
+                        "day_partials": round(t_days, 4), "post": round(time.monotonic() - t1, 4)}
         return res, todo
+
+    # -- partials of whole days ------------------------------------------------------
+    def _plan(self):
+        """(the hours of the window's first day, the whole days between its first and its
+        last day, the hours of its last day), or None when there are no such whole days."""
+        if self.newest is None:
+            return None
+        first = self.newest // HOUR - self.hours + 1
+        d0, d1 = first // DAY_HOURS, self.newest // HOUR // DAY_HOURS
+        if d1 - d0 < 2:
+            return None
+        hours = sorted(self.slices)
+        return ([h for h in hours if h // DAY_HOURS == d0], tuple(range(d0 + 1, d1)),
+                [h for h in hours if h // DAY_HOURS == d1])
+
+    def _middle(self, days: tuple) -> Partials:
+        """The merged partials of the whole days ``days`` for every subscriber: each day's
+        partials made once from its events (again for the subscribers a late file touched),
+        their merge kept until the days change."""
+        for d in [d for d in self.days if d not in days]:
+            del self.days[d]
+            self.stale.pop(d, None)
+        redo = set()
+        for d in days:
+            if d not in self.days:
+                self.days[d] = self._day_partials(d)
+                redo = None
+            elif d in self.stale:
+                subs = np.array(sorted(self.stale.pop(d)), np.int64)
+                self.days[d] = _splice(self.days[d], self._day_partials(d, subs), subs)
+                if redo is not None:
+                    redo.update(subs.tolist())
+        if self.middle is None or self.middle[0] != days or redo is None:
+            self.middle = None                   # its memory free before the new one's
+            self.middle = (days, combine([self.days[d] for d in days]).trimmed())
+        elif redo:
+            subs = np.array(sorted(redo), np.int64)
+            merged = combine([self.days[d].select(subs) for d in days])
+            self.middle = (days, _splice(self.middle[1], merged, subs))
+        return self.middle[1]
+
+    def _day_partials(self, day: int, subs: np.ndarray | None = None) -> Partials:
+        """The partials of day ``day`` (its slices' events) of ``subs`` (default: all)."""
+        hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
+        if subs is None:
+            subs = np.unique(np.concatenate([self.slices[h].imsi for h in hours])) if hours \
+                else np.zeros(0, np.int64)
+        return Partials.concat([partials_from_events(cols, timezone=self.tz)
+                                for _, (cols,) in self._chunks(subs, [hours])
+                                if len(cols["time"])])
 
     def _workspace(self) -> Workspace:
         if not hasattr(self._local, "ws"):
@@ -258,35 +337,35 @@ class Window:
             return np.zeros(0, np.int64)
         return np.unique(np.concatenate([s.imsi for s in self.slices.values()]))
 
-    def _chunks(self, imsis: np.ndarray):
-        """Event columns of the subscribers ``imsis`` (sorted), all their events of the
-        window, in chunks of about :data:`CHUNK_EVENTS` events (a subscriber never split)."""
+    def _chunks(self, imsis: np.ndarray, groups: list):
+        """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
+        :data:`CHUNK_EVENTS` events, a subscriber never split): the chunk's subscribers and,
+        for each list of hours in ``groups``, the event columns of their events in those
+        hours (empty columns when none)."""
         if len(imsis) == 0:
             return
-        spans = [(h, *s.spans(imsis)) for h, s in sorted(self.slices.items())]
+        spans = [[(h, *self.slices[h].spans(imsis)) for h in hours] for hours in groups]
         count = np.zeros(len(imsis), np.int64)
-        for _, pos, a, b in spans:
-            np.add.at(count, pos, b - a)
+        for group in spans:
+            for _, pos, a, b in group:
+                np.add.at(count, pos, b - a)
         bounds = np.searchsorted(np.cumsum(count), np.arange(1, 1 + int(count.sum()) // CHUNK_EVENTS + 1)
                                  * CHUNK_EVENTS, side="left")
         cuts = np.unique(np.r_[0, np.minimum(bounds + 1, len(imsis)), len(imsis)])
         for lo, hi in zip(cuts[:-1], cuts[1:]):
-            pieces = []
-            for h, pos, a, b in spans:
-                sel = (pos >= lo) & (pos < hi)
-                if not sel.any():
-                    continue
-                pieces.append(np.asarray(self.slices[h].rows[_ranges(a[sel], b[sel])]))
-            rows = np.concatenate(pieces) if pieces else np.empty(0, SLICE_DTYPE)
-            if len(rows):
-                yield {name: np.ascontiguousarray(rows[name]) for name, _ in COLUMNS}
+            out = []
+            for group in spans:
+                pieces = []
+                for h, pos, a, b in group:
+                    sel = (pos >= lo) & (pos < hi)
+                    if sel.any():
+                        pieces.append(np.asarray(self.slices[h].rows[ranges(a[sel], b[sel])]))
+                rows = np.concatenate(pieces) if pieces else np.empty(0, SLICE_DTYPE)
+                out.append({name: np.ascontiguousarray(rows[name]) for name, _ in COLUMNS})
+            yield imsis[lo:hi], out
 
 
-def _ranges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The indices a[0]..b[0]-1, a[1]..b[1]-1, ... as one array."""
-    n = b - a
-    total = int(n.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    offs = np.repeat(a - np.r_[0, np.cumsum(n)[:-1]], n)
-    return offs + np.arange(total)
+def _splice(old: Partials, new: Partials, subs: np.ndarray) -> Partials:
+    """``old`` with the partials of the subscribers ``subs`` replaced by ``new``'s."""
+    both = Partials.concat([old.take(np.flatnonzero(~np.isin(old.imsi, subs))), new])
+    return both.take(np.argsort(both.imsi, kind="stable"))

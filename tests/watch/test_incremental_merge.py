@@ -1,0 +1,85 @@
+"""Incremental equals batch through the merge of partials: whole days of the window kept
+as partials (docs/watch.md), late files into such a day, the re-reduce path beside it."""
+import os
+
+import numpy as np
+import pytest
+
+from simbox.watch import Watcher
+from simbox.watch.window import DAY_HOURS, HOUR
+
+from watch_helpers import assert_same_features, batch_features, epoch
+
+
+def _replay(tmp, rows, plan, window_s, model, cells, merge=True, check=None):
+    drops = tmp / "drops"
+    drops.mkdir()
+    w = Watcher(drops, tmp / "state", None, window=window_s, model=model, cells=cells,
+                timezone="Asia/Shanghai", settle=0)
+    w.window.merge = merge
+    paths, seen = [], []
+    try:
+        for i, idx in enumerate(plan):
+            p = drops / f"f{i:03d}.csv"
+            rows.iloc[idx].to_csv(p, index=False)
+            st_ = os.stat(p)
+            w.take(p, st_.st_size, st_.st_mtime)
+            w.window.features()
+            seen.append((sorted(w.window.days), w.window.timings.get("day_partials", 0.0)))
+            paths.append(p)
+        got, _ = w.window.features()
+        newest = w.window.newest
+    finally:
+        w.close()
+    want = batch_features(paths, newest, window_s, cells, "Asia/Shanghai")
+    return got.features, want, seen
+
+
+@pytest.mark.parametrize("window_h", [50, 200])
+def test_late_file_into_a_whole_day(tmp_path, sample_rows, cells_csv, model, window_h):
+    """Files in time order, then a late one with events of a day kept as partials (some
+    repeated): the day's partials of the subscribers it touched are made again."""
+    t = epoch(sample_rows)
+    order = np.argsort(t, kind="stable")
+    plan = [a for a in np.array_split(order, 12)]
+    rng = np.random.default_rng(1)
+    late_day = max((t.max() // HOUR - window_h + 1) // DAY_HOURS,   # a whole day in the window
+                   t.min() // HOUR // DAY_HOURS) + 1
+    in_day = np.flatnonzero(t // HOUR // DAY_HOURS == late_day)
+    assert len(in_day) > 100
+    late = rng.choice(in_day, len(in_day) // 3, replace=False)
+    kept = [np.setdiff1d(p, late) for p in plan]
+    plan = kept + [np.concatenate([late, rng.choice(np.concatenate(kept), 20)])]
+    got, want, seen = _replay(tmp_path, sample_rows, plan, window_h * HOUR, model, cells_csv)
+    assert any(late_day in days for days, _ in seen)            # the merge path was taken
+    assert_same_features(got, want)
+
+
+def test_the_re_reduce_path_is_kept(tmp_path, sample_rows, cells_csv, model):
+    order = np.argsort(epoch(sample_rows), kind="stable")
+    got, want, seen = _replay(tmp_path, sample_rows, np.array_split(order, 5), 200 * HOUR,
+                              model, cells_csv, merge=False)
+    assert all(days == [] for days, _ in seen)
+    assert_same_features(got, want)
+
+
+def test_a_stale_day_not_made_again_fails(tmp_path, sample_rows, cells_csv, model, monkeypatch):
+    """The test can fail: a window that ignores late events in a whole day's partials
+    differs from the batch path."""
+    from simbox.watch import window
+    monkeypatch.setattr(window.Window, "apply", _apply_without_stale(window.Window.apply))
+    t = epoch(sample_rows)
+    order = np.argsort(t, kind="stable")
+    day = t.min() // HOUR // DAY_HOURS + 1
+    late = np.flatnonzero(t // HOUR // DAY_HOURS == day)[::2]
+    plan = [np.setdiff1d(p, late) for p in np.array_split(order, 6)] + [late]
+    got, want, _ = _replay(tmp_path, sample_rows, plan, 200 * HOUR, model, cells_csv)
+    with pytest.raises(AssertionError):
+        assert_same_features(got, want)
+
+
+def _apply_without_stale(apply):
+    def wrapped(self, p):
+        apply(self, p)
+        self.stale.clear()
+    return wrapped
