@@ -26,6 +26,7 @@ know are worded from their name (or a label given in ``meanings``).
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -55,33 +56,53 @@ def _phrase(name: str, meanings: dict[str, str] | None = None) -> Phrase:
     return Phrase(0, name, False, lambda v, label=label: f"{label}: {v:,.3g}")
 
 
+def _log_columns(names) -> np.ndarray:
+    return np.array([PHRASES.get(n, Phrase(0, "", False, str)).log for n in names], dtype=bool)
+
+
+def _transform_array(values: pd.DataFrame, names) -> np.ndarray:
+    """The columns ``names`` of ``values`` as floats, the log-scaled features as
+    ``log1p`` of their value clipped at 0 (NaN stays NaN)."""
+    x = values[list(names)].to_numpy(dtype=float, copy=True)
+    log = _log_columns(names)
+    if log.any():
+        x[:, log] = np.log1p(np.maximum(x[:, log], 0.0))
+    return x
+
+
 def _transform(values: pd.DataFrame, names) -> pd.DataFrame:
-    out = values.astype(float)
-    for name in names:
-        if PHRASES.get(name, Phrase(0, "", False, str)).log:
-            out[name] = np.log1p(out[name].clip(lower=0))
-    return out
+    return pd.DataFrame(_transform_array(values, names), index=values.index, columns=list(names))
 
 
 def reference_stats(reference: pd.DataFrame) -> pd.DataFrame:
-    """Median and robust scale of each feature over a reference population."""
-    x = _transform(reference, reference.columns)
-    med = x.median()
-    mad = (x - med).abs().median() * 1.4826
-    iqr = (x.quantile(0.75) - x.quantile(0.25)) / 1.349
-    scale = pd.concat([mad, iqr, 0.1 * med.abs()], axis=1).max(axis=1).fillna(0.0)
-    scale = scale.where(scale > 0, 1e-3)
-    return pd.DataFrame({"median": med, "scale": scale})
+    """Median and robust scale of each feature over a reference population: the median,
+    and the largest of the MAD x 1.4826, the IQR / 1.349 and a tenth of the median's
+    size (1e-3 where all are 0), NaN ignored.  numpy over the whole array (pandas'
+    column-wise median and quantile give the same numbers: ``tests/simbox``)."""
+    cols = list(reference.columns)
+    x = _transform_array(reference, cols)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)       # all-NaN columns: NaN
+        med = np.nanmedian(x, axis=0) if len(x) else np.full(len(cols), np.nan)
+        mad = (np.nanmedian(np.abs(x - med), axis=0) if len(x) else med.copy()) * 1.4826
+        q75, q25 = (np.nanquantile(x, [0.75, 0.25], axis=0) if len(x)
+                    else (med.copy(), med.copy()))
+    iqr = (q75 - q25) / 1.349
+    scale = np.fmax(np.fmax(mad, iqr), 0.1 * np.abs(med))
+    scale = np.where(np.isnan(scale), 0.0, scale)
+    scale = np.where(scale > 0, scale, 1e-3)
+    return pd.DataFrame({"median": med, "scale": scale}, index=pd.Index(cols))
 
 
 def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     """Robust z-scores in the suspicious direction, capped at ``CAP`` (NaN where undefined)."""
     cols = [c for c in features.columns if c in stats.index and c not in NOT_REASONS]
-    z = (_transform(features[cols], cols) - stats.loc[cols, "median"]) / stats.loc[cols, "scale"]
-    for name in cols:
-        d = PHRASES[name].direction if name in PHRASES else 0
-        z[name] = z[name] * d if d else z[name].abs()
-    return z.clip(upper=CAP)
+    z = (_transform_array(features, cols) - stats.loc[cols, "median"].to_numpy(dtype=float)) \
+        / stats.loc[cols, "scale"].to_numpy(dtype=float)
+    d = np.array([PHRASES[c].direction if c in PHRASES else 0 for c in cols], dtype=float)
+    z = np.where(d != 0, z * d, np.abs(z))
+    z = np.minimum(z, CAP)               # NaN stays NaN
+    return pd.DataFrame(z, index=features.index, columns=cols)
 
 
 def _phrases(row: pd.Series, contributions: pd.Series, floor: float, top: int,

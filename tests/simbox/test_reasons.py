@@ -196,3 +196,34 @@ def test_reasons_table_equals_one_sim_at_a_time(seed):
             got = reasons_table(x, index, contributions=c, reference=reference, top=top)
             assert got.tolist() == _reasons_one_by_one(x, index, c, reference, top=top)
             assert (got.str.count(", ") == top - 1).any() if top else (got == "").all()
+
+
+def _pandas_reference_stats(reference: pd.DataFrame) -> pd.DataFrame:
+    """The column-wise pandas statement of ``reference_stats`` (its earlier code)."""
+    x = reference.astype(float)
+    for name in x.columns:
+        if name in PHRASES and PHRASES[name].log:
+            x[name] = np.log1p(x[name].clip(lower=0))
+    med = x.median()
+    mad = (x - med).abs().median() * 1.4826
+    iqr = (x.quantile(0.75) - x.quantile(0.25)) / 1.349
+    scale = pd.concat([mad, iqr, 0.1 * med.abs()], axis=1).max(axis=1).fillna(0.0)
+    return pd.DataFrame({"median": med, "scale": scale.where(scale > 0, 1e-3)})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reference_stats_equal_the_pandas_statement(seed):
+    rng = np.random.default_rng(seed)
+    names = list(PHRASES)[:20] + ["not_a_registry_column"]
+    n = int(rng.integers(1, 400))
+    x = rng.lognormal(0, 2, (n, len(names))) * rng.choice([-1.0, 1.0, 1.0], (n, len(names)))
+    x[rng.random((n, len(names))) < 0.2] = np.nan
+    x[:, 3] = np.nan                                    # an all-NaN column
+    x[:, 4] = 0.0                                       # a constant column: scale 1e-3
+    x[:, 5] = np.round(x[:, 5])                         # ties
+    ref = pd.DataFrame(x, columns=names)
+    got, want = reference_stats(ref), _pandas_reference_stats(ref)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=0)
+    feats = pd.DataFrame(rng.lognormal(0, 2, (7, len(names))), columns=names)
+    dev = deviations(feats, got)
+    assert (dev.fillna(-np.inf) <= 5.0).all().all()
