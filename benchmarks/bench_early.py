@@ -67,7 +67,8 @@ def early_first(net: Path, timezone: str, min_history: int) -> dict:
         batch = EventBatch({n: cols[n][m] for n, _ in COLUMNS})
         res = features_from_events([batch], celldict, cells=cells, tac=tac,
                                    timezone=timezone, workers=1)
-        flags = early_flags(res, newest=newest, oldest=start, min_history=min_history)
+        flags = early_flags(res, newest=newest, oldest=start, min_history=min_history,
+                            timezone=timezone)
         when = pd.Timestamp(newest, unit="s", tz="UTC")
         for s, r in flags.iterrows():
             out.setdefault(str(s), (when, r["class"], r["reasons"]))
@@ -83,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timezone", default=None,
                     help="time zone (default: world.json's, else Asia/Shanghai)")
     ap.add_argument("--warmup", default="2d", help="the watch's --min-history (default 2d)")
+    ap.add_argument("--cache", help="a folder keeping each network's early flags "
+                    "(<name>.json): computed once, read again by later runs")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     warmup = parse_duration(args.warmup, "--warmup")
@@ -92,7 +95,16 @@ def main(argv=None) -> int:
         wj = net / "world.json"
         tz = args.timezone or (json.loads(wj.read_text())["config"]["run"]["timezone"]
                                if wj.exists() else "Asia/Shanghai")
-        early = early_first(net, tz, warmup)
+        cached = Path(args.cache) / f"{net.name}.json" if args.cache else None
+        if cached is not None and cached.exists():
+            early = {s: (pd.Timestamp(w), c, r) for s, (w, c, r) in
+                     json.loads(cached.read_text()).items()}
+        else:
+            early = early_first(net, tz, warmup)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps({s: (str(w), c, r) for s, (w, c, r) in
+                                              early.items()}))
         alerts = []
         if i < len(args.alerts):
             alerts = [json.loads(x) for x in Path(args.alerts[i]).read_text().splitlines()]

@@ -8,14 +8,16 @@ modems, several of them at one site, or one after another through one port.  The
 layer reads that evidence from the window's feature table after each drop and flags:
 
 A SIM is **young** when its first CDR came at least ``min_history`` after the start of
-the window (the watch had been watching, so the SIM is new, not quiet) and at most
+the window, and after a day of weekday time in it (the watch had been watching, so the
+SIM is new, not quiet; an office quiet over a weekend is not new on Monday), and at most
 :data:`MAX_AGE` before the network time (after that the model has the evidence).  A
 young SIM is **one-way** when its main device's TAC is not a phone or tablet
 (``device_not_phone`` 1: a GSM gateway, a module, a fixed cellular terminal, a modem)
 and its traffic so far is all of one kind:
 
-- *dialling*: outgoing calls, each to a different number; nothing received but SMS
-  from short codes (the operator's balance messages); no SMS sent, no data;
+- *dialling*: outgoing calls, each to a different number, at most
+  :data:`MAX_CALLS_PER_HOUR` in a clock hour; nothing received but SMS from short codes
+  (the operator's balance messages); no SMS sent, no data;
 - *SMS*: SMS only, with two or more other parties (received from short codes or
   international senders, or sent); no call, no data.  (An M2M device reporting by
   SMS writes to one server number.)
@@ -48,6 +50,12 @@ MAX_AGE = 24 * 3600
 #: a SIM is new (not only quiet) when it first appears at least this long after the start
 #: of the window (the watch's --min-history when longer)
 NEW_AFTER = 24 * 3600
+#: of which this much weekday time (local Monday-Friday): an office quiet over a weekend
+#: is not new on Monday morning
+NEW_WEEKDAYS = 24 * 3600
+#: a dialling SIM making more calls than this in a clock hour is left to the model (call
+#: centres and offices dial faster; the boxes that dial fast are the model's)
+MAX_CALLS_PER_HOUR = 8
 #: outgoing calls, pooled over a group's dialling SIMs, that flag the group
 MIN_CALLS = 2
 #: SMS SIMs starting together at one site (one device model) that flag a farm
@@ -62,13 +70,27 @@ def _minutes(seconds) -> str:
     return f"{m} min" if m < 120 else f"{m / 60:.1f} h"
 
 
+def new_from(oldest: int, newest: int, min_history: int, timezone: str = "UTC") -> int:
+    """The first time at which a SIM's first CDR makes it new: ``min_history`` after
+    ``oldest`` and :data:`NEW_WEEKDAYS` of local weekday time after it (whole hours;
+    past ``newest`` when the window holds too little)."""
+    start = oldest - oldest % 3600
+    hours = pd.date_range(pd.Timestamp(start, unit="s", tz="UTC"),
+                          pd.Timestamp(max(newest, start), unit="s", tz="UTC"), freq="h")
+    weekday = (hours.tz_convert(timezone).day_of_week < 5).astype(np.int64) * 3600
+    enough = np.flatnonzero(np.cumsum(weekday) >= NEW_WEEKDAYS)
+    by_weekdays = int(start + (enough[0] + 1) * 3600) if len(enough) else newest + 1
+    return max(oldest + min_history, by_weekdays)
+
+
 def one_way(features: pd.DataFrame, sims: pd.DataFrame, *, newest: int, oldest: int,
-            min_history: int) -> pd.DataFrame:
+            min_history: int, timezone: str = "UTC") -> pd.DataFrame:
     """The young one-way SIMs (see the module docstring): index imsi, columns ``kind``
     (``dialling`` or ``sms``), ``calls``, ``sms``, ``site``, ``tac``, ``imei``, ``age_s``."""
     f = features
     first = f["first_seen"].to_numpy(np.int64)
-    young = (first >= oldest + min_history) & (newest - first <= MAX_AGE)
+    young = (first >= new_from(oldest, newest, min_history, timezone)) \
+        & (newest - first <= MAX_AGE)
     not_phone = f["device_not_phone"].to_numpy(float) == 1
     sel = np.flatnonzero(young & not_phone)
     f = f.iloc[sel]
@@ -77,7 +99,8 @@ def one_way(features: pd.DataFrame, sims: pd.DataFrame, *, newest: int, oldest: 
     data = f["n_data"].to_numpy()
     short_in = np.nan_to_num(f["sms_mt_short_share"].to_numpy(float)) == 1
     dialling = (moc > 0) & (f["moc_callees"].to_numpy() == moc) & (mtc == 0) & (sms_mo == 0) \
-        & (data == 0) & ((sms_mt == 0) | short_in)
+        & (data == 0) & ((sms_mt == 0) | short_in) \
+        & (f["moc_max_per_hour"].to_numpy() <= MAX_CALLS_PER_HOUR)
     peers = f["sms_peers"].to_numpy()
     texting = (moc + mtc == 0) & (peers >= 2) & (data == 0)
     keep = dialling | texting
@@ -95,14 +118,15 @@ def one_way(features: pd.DataFrame, sims: pd.DataFrame, *, newest: int, oldest: 
         "first_seen": first[sel][keep]}, index=f.index)
 
 
-def early_flags(res, *, newest: int, oldest: int, min_history: int,
+def early_flags(res, *, newest: int, oldest: int, min_history: int, timezone: str = "UTC",
                 scores: pd.Series | None = None) -> pd.DataFrame:
     """The SIMs of young deployments, from a window's FeatureResult ``res``: index imsi,
     :data:`COLUMNS` (``score``: the model's score of the SIM, from ``scores``; NaN
     without).  ``newest``/``oldest``: the newest and oldest event times of the window;
-    ``min_history``: how long after ``oldest`` a SIM must first appear to be new."""
+    ``min_history``: how long after ``oldest`` a SIM must first appear to be new (and
+    :data:`NEW_WEEKDAYS` of weekday time in ``timezone``, the network's)."""
     cand = one_way(res.features, res.sims, newest=newest, oldest=oldest,
-                   min_history=min_history)
+                   min_history=min_history, timezone=timezone)
     rows = []
     for (site, tac), g in cand.groupby(["site", "tac"], sort=True):
         for kind, cls in (("dialling", "simbox"), ("sms", "cardfarm")):

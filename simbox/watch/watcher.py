@@ -472,7 +472,7 @@ class Watcher:
         early = early_flags(res, newest=network_time,
                             oldest=max(started, network_time - self.window_s),
                             min_history=max(self.min_history, NEW_AFTER),
-                            scores=preds["score"])
+                            timezone=self.timezone, scores=preds["score"])
         key = flagged.columns[0]
         early = early[~early.index.isin(flagged[key].astype(str))]
         if held is not None:

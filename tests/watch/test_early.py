@@ -46,7 +46,9 @@ def _build(sample_rows, cells_csv, tmp):
     cell = pd.read_csv(cells_csv, dtype=str)["cell_id"].iloc[0]
     r = Rows(cell)
     truth = {}
-    t0 = start - start % HOUR + 30 * HOUR     # young devices start in the second day
+    # young devices start on the third day (the sample starts on a Sunday: the first day
+    # of weekday time, which makes a SIM new rather than quiet, ends on Tuesday 00:00)
+    t0 = start - start % HOUR + 40 * HOUR
     # A: a SIM bank, 6 SIMs one after another through one gateway port, one call each
     gw = _imei(GATEWAY, 1)
     bank = [r.sim() for _ in range(6)]
