@@ -13,8 +13,10 @@ Two runs, each printing a table (and ``--json`` a JSON object)::
 (``late.json``: ``{"fraud": {"late_start_share": 0.6}}``.)
 
 ``ttd``: each network's CDRs are cut into 15-minute files by event time and dropped
-one by one into a :class:`~simbox.watch.Watcher` (the shipped default model, outputs
-written without report.html), as fast as it takes them.  Per deployment (truth from
+one by one into a :class:`~simbox.watch.Watcher` (the shipped default model and the
+early-warning layer, ``--no-early`` without it; outputs written without report.html),
+as fast as it takes them.  ``bench_early.py`` adds the early layer to the alerts of a
+replay without it, offline.  Per deployment (truth from
 ``truth.csv``): the network minutes and the calls (MOC + MTC of its SIMs) from its
 first CDR to its first alert; per SIM: the precision of the first alerts.  Then
 ``compute_features`` over the same file (one worker) for the batch rate.
@@ -79,11 +81,12 @@ def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
 
 
 # -- time to detect -------------------------------------------------------------------
-def replay(net: Path, work: Path, timezone: str) -> dict:
-    """Drop the network's 15-minute files one by one; the watch's and the batch's rates."""
+def replay(net: Path, work: Path, timezone: str, early: bool = True) -> dict:
+    """Drop the network's 15-minute files one by one; the watch's and the batch's rates
+    (``early``: with the early-warning layer, the default)."""
     shutil.rmtree(work, ignore_errors=True)
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
-    w = _watcher(net, work, timezone)
+    w = _watcher(net, work, timezone, early=early)
     per_drop, events, t0 = [], 0, time.monotonic()
     try:
         for p in paths:
@@ -182,7 +185,8 @@ def ttd(args) -> dict:
     if args.reuse:
         runs = json.loads(Path(args.reuse).read_text())["runs"]
     else:
-        runs = [replay(Path(n), work / Path(n).name, args.timezone) for n in args.nets]
+        runs = [replay(Path(n), work / Path(n).name, args.timezone, early=not args.no_early)
+                for n in args.nets]
     out = {"runs": [{k: v for k, v in r.items() if k != "per_drop"} for r in runs]}
     per_drop = [x for r in runs for x in r.get("per_drop", [])]
     out.update(
@@ -356,6 +360,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", nargs="+", default=["1d", "2d"], metavar="DURATION",
                     help="ttd: the figures as if no alert were raised before this much network "
                          "time (at least the run's --min-history, 1d; default 1d 2d)")
+    ap.add_argument("--no-early", action="store_true",
+                    help="ttd: the watch without its early-warning layer (the model alone)")
     ap.add_argument("--reuse", metavar="JSON",
                     help="ttd: take the rates of this earlier run's JSON and its alerts in "
                          "--work; no replay")

@@ -52,6 +52,10 @@ def add_arguments(p):
     p.add_argument("--min-history", default="2d", metavar="DURATION",
                    help="no alert before the state holds this much network time (the model "
                         "scores days of behaviour; 0: alert at once; default %(default)s)")
+    p.add_argument("--no-early", action="store_true",
+                   help="no early warnings: alert on the model's flags only (the early layer "
+                        "alerts new SIMs of gateways and modems that only dial out or only "
+                        "take SMS, in their first hours; docs/watch.md)")
     p.add_argument("--once", action="store_true",
                    help="take the files ready now and exit (for cron)")
     p.add_argument("--interval", type=float, default=5.0, metavar="S",
@@ -146,7 +150,8 @@ def run(args) -> int:
                  tac=opts["tac"], columns=opts["columns"], on_bad_records=opts["on_bad_records"],
                  max_reject_share=opts["max_reject_share"], settle=args.settle,
                  retries=args.retries, report=not args.no_report, hooks=hooks,
-                 batch=args.batch, min_history=args.min_history, **feedback_options(args)) as w:
+                 batch=args.batch, min_history=args.min_history, early=not args.no_early,
+                 **feedback_options(args)) as w:
         taken = w.run(once=args.once, interval=args.interval)
     if args.once and not args.print_alerts:
         print(f"{args.drop_dir}: {taken} file(s) taken; state {args.state}"

@@ -116,7 +116,10 @@ class Watcher:
     off the flags (``excluded.csv``), and every drop is recorded in the history store
     (None: the default store; False: none).  The exclusions file is read again when it
     changes and at each new UTC day, so edits and expiries apply without a restart.
-    ``clock``: wall time (tests).  The other options are :func:`simbox.scan`'s.
+    ``early``: the early-warning layer (:mod:`simbox.watch.early`): young SIMs of
+    gateways and modems that only dial out or only take SMS are alerted before the model
+    has their days of behaviour.  ``clock``: wall time (tests).  The other options are
+    :func:`simbox.scan`'s.
     """
 
     def __init__(self, drop_dir, state_dir, out_dir=None, *, window=DEFAULT_WINDOW, model=None,
@@ -125,7 +128,7 @@ class Watcher:
                  max_reject_share=MAX_REJECT_SHARE, settle: float = 5.0, retries: int = 3,
                  report: bool = True, hooks=(), on_flagged=None, link_rules=None,
                  batch: int = 1, min_history=DEFAULT_MIN_HISTORY, exclude=None, history=None,
-                 dismiss_margin: float | None = None, clock=time.time):
+                 dismiss_margin: float | None = None, early: bool = True, clock=time.time):
         from simbox.scan import load_model, open_feedback, no_cells  # lazy: pandas, the model
         from simbox.sites import load_cells                    # lazy: as above
         from simbox.training.run import model_timezone         # lazy: as above
@@ -142,7 +145,7 @@ class Watcher:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.settle, self.retries, self.report = float(settle), int(retries), report
         self.hooks, self.on_flagged, self.link_rules = list(hooks), on_flagged, link_rules
-        self.clock = clock
+        self.clock, self.early = clock, bool(early)
         self.read_options = dict(columns=columns, on_bad_records=on_bad_records,
                                  max_reject_share=max_reject_share)
         self.model, self.model_name = load_model(model)
@@ -413,6 +416,8 @@ class Watcher:
             result.summary["notes"] = [NO_CELLS_NOTE]
         marks.append(("alerts", time.monotonic()))
         flagged = result.flagged
+        if self.early:
+            flagged = self._with_early(res, preds, flagged, held, network_time)
         if self.on_flagged is not None:
             flagged = self.on_flagged(flagged)
         key = flagged.columns[0]
@@ -458,6 +463,24 @@ class Watcher:
                      "reduced again, %d alert(s), %.2f s", d.name, d.events, d.duplicates,
                      d.too_old, d.touched, len(d.alerts), d.seconds + d.refresh_seconds,
                      extra={"fields": {"event": "drop", **d.as_dict()}})
+
+    def _with_early(self, res, preds, flagged, held, network_time) -> pd.DataFrame:
+        """The flagged table and the early layer's SIMs not in it (nor excluded or
+        dismissed), in its columns (the scan's outputs in ``current/`` stay the model's)."""
+        from simbox.watch.early import NEW_AFTER, early_flags, early_held
+        started = self.store.meta("started", network_time)
+        early = early_flags(res, newest=network_time,
+                            oldest=max(started, network_time - self.window_s),
+                            min_history=max(self.min_history, NEW_AFTER),
+                            timezone=self.timezone, scores=preds["score"])
+        key = flagged.columns[0]
+        early = early[~early.index.isin(flagged[key].astype(str))]
+        if held is not None:
+            early = early[~early.index.isin(held.index)]
+        early = early_held(early, res, self.feedback)
+        if early.empty:
+            return flagged
+        return pd.concat([flagged, early.rename_axis(key).reset_index()], ignore_index=True)
 
     def _score(self, feats: pd.DataFrame) -> pd.DataFrame:
         """Predictions of every SIM: the model run on the SIMs whose feature row changed
