@@ -60,6 +60,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def net_timezone(net: Path, given: str | None) -> str:
+    """The time zone to read a simulated network in: ``given``, else its world's
+    (``world.json``), else the simulator's default city's."""
+    if given:
+        return given
+    wj = net / "world.json"
+    if wj.exists():
+        return json.loads(wj.read_text())["config"]["run"]["timezone"]
+    return "Asia/Shanghai"
+
+
 def _watcher(net: Path, work: Path, timezone: str, **kw) -> Watcher:
     (work / "drop").mkdir(parents=True, exist_ok=True)
     return Watcher(work / "drop", work / "state", work / "out", cells=net / "cells.csv",
@@ -81,16 +92,24 @@ def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
 
 
 # -- time to detect -------------------------------------------------------------------
-def replay(net: Path, work: Path, timezone: str, early: bool = True) -> dict:
+def replay(net: Path, work: Path, timezone: str, early: bool = True,
+           quiet_hours: float = 0.0) -> dict:
     """Drop the network's 15-minute files one by one; the watch's and the batch's rates
-    (``early``: with the early-warning layer, the default)."""
+    (``early``: with the early-warning layer, the default).  ``quiet_hours``: the files
+    of the first hours go in 6-hour batches (no alert can come before the watch's
+    ``--min-history``, and incremental equals batch, so the alerts are the same; the
+    rates then count those batches too)."""
     shutil.rmtree(work, ignore_errors=True)
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
     w = _watcher(net, work, timezone, early=early)
     per_drop, events, t0 = [], 0, time.monotonic()
+    quiet = int(quiet_hours * 4)
+    groups = [paths[i:i + 24] for i in range(0, min(quiet, len(paths)), 24)] + \
+        [[p] for p in paths[quiet:]]
     try:
-        for p in paths:
-            for d in _drop(w, [p]):
+        for group in groups:
+            w.batch = len(group)
+            for d in _drop(w, group):
                 per_drop.append(d.seconds + d.refresh_seconds)
                 events += d.events
     finally:
@@ -185,7 +204,8 @@ def ttd(args) -> dict:
     if args.reuse:
         runs = json.loads(Path(args.reuse).read_text())["runs"]
     else:
-        runs = [replay(Path(n), work / Path(n).name, args.timezone, early=not args.no_early)
+        runs = [replay(Path(n), work / Path(n).name, net_timezone(Path(n), args.timezone),
+                       early=not args.no_early, quiet_hours=args.quiet_hours)
                 for n in args.nets]
     out = {"runs": [{k: v for k, v in r.items() if k != "per_drop"} for r in runs]}
     per_drop = [x for r in runs for x in r.get("per_drop", [])]
@@ -237,7 +257,7 @@ def scale(args) -> dict:
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
     split_s = time.monotonic() - t
     days = [paths[i:i + 96] for i in range(0, len(paths), 96)]
-    w = _watcher(net, work, args.timezone, batch=96)
+    w = _watcher(net, work, net_timezone(net, args.timezone), batch=96)
     w.window.merge = args.reduce == "merge"
     out = {"net": net.name, "reduce": args.reduce, "files": len(paths), "split_s": split_s,
            "days": [], "drops": []}
@@ -292,7 +312,7 @@ def scale(args) -> dict:
         print(f"--batch 96 (a day of drops, one refresh): {out['batch96_rate']:,.0f} events/s "
               f"(days: {min(rates):,.0f} to {max(rates):,.0f})")
     if not args.no_batch:
-        n, s = _batch_rate(net, args.timezone)
+        n, s = _batch_rate(net, net_timezone(net, args.timezone))
         out.update(batch_events=n, batch_s=s)
         print(f"batch compute_features (1 worker): {n:,} events in {s:.1f} s ({n / s:,.0f}/s)")
     out["peak_rss_mb"] = _rss_mb()
@@ -344,8 +364,12 @@ def main(argv=None) -> int:
     ap.add_argument("run", choices=("ttd", "scale"))
     ap.add_argument("nets", nargs="+", help="folders of simbox simulate")
     ap.add_argument("--work", required=True, help="scratch folder (replaced)")
-    ap.add_argument("--timezone", default="Asia/Shanghai",
-                    help="the simulated city's time zone (default %(default)s)")
+    ap.add_argument("--quiet-hours", type=float, default=0.0,
+                    help="ttd: drop the first hours' files in 6-hour batches (at most the "
+                         "watch's --min-history, 48 h: the alerts are the same, faster)")
+    ap.add_argument("--timezone", default=None,
+                    help="the simulated city's time zone (default: the network's world.json, "
+                         "else Asia/Shanghai, the simulator's default)")
     ap.add_argument("--latency-drops", type=int, default=16,
                     help="scale: single 15-minute drops timed on day 8 (default %(default)s)")
     ap.add_argument("--latency-offset", type=int, default=40,
