@@ -171,7 +171,7 @@ def spark_child(master: str, path: str, partitions: int) -> None:
     from simbox.fastpath.events import CellDict
     from simbox.fastpath.stats import ReadStats
     from simbox.spark import compute_features_spark, get_session
-    from simbox.spark.events import EVENT_SCHEMA, Counts, normaliser
+    from simbox.spark.events import EVENT_SCHEMA, normaliser
 
     with TreeMemory() as mem:
         spark = get_session(master, conf={"spark.ui.enabled": "false",
@@ -182,10 +182,9 @@ def spark_child(master: str, path: str, partitions: int) -> None:
         df = spark.read.parquet(path)
         probe = batch_reader("canonical", name=path, cells=CellDict(), stats=ReadStats())
         _, names = probe.columns_read(df.columns)
-        counts = spark.sparkContext.accumulator(Counts().zero(), Counts())
         t = time.monotonic()
         (df.select(*names).mapInArrow(normaliser(probe.m, names, name=path, on_bad_records="skip",
-                                                 window=None, counts=counts), EVENT_SCHEMA)
+                                                 window=None), EVENT_SCHEMA)
          .write.format("noop").mode("overwrite").save())
         stage1 = time.monotonic() - t
         t = time.monotonic()

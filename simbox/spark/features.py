@@ -1,13 +1,14 @@
 """The feature table on Spark: stage 1 (normalise), shuffle, stage 2 (kernels), driver assembly.
 
 1. ``mapInArrow`` normalises every input partition to canonical event rows
-   (``events.py``; counts and rejects in an accumulator);
+   (``events.py``; its rejects and counts are rows too, *meta* rows);
 2. ``repartition(n, imsi)`` + ``sortWithinPartitions(imsi, time)``: every event of a
    subscriber in one partition, in time order;
 3. ``mapInArrow`` reduces each partition with the local engine's kernel in bounded
    chunks (``reduce.py``): one binary row per chunk, the per-subscriber quantities and
-   the subscriber-device, -cell and -site pairs, never the events;
-4. the driver takes those rows one partition at a time (``toLocalIterator``), recodes
+   the subscriber-device, -cell and -site pairs, never the events; the meta rows pass;
+4. the driver takes those rows one partition at a time (``toLocalIterator``), writes
+   every reject as it comes, adds the counts (exact when Spark runs a task again), recodes
    the cells to one dictionary and runs the cross-subscriber step of the local engine
    (``features.compute._assemble``: IMEIs shared across subscribers, numeric
    neighbours, co-movement, percentile ranks) on them.
@@ -35,7 +36,7 @@ from simbox.fastpath.window import TimeWindow
 from simbox.features.compute import FeatureResult, _assemble
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
-from simbox.spark.events import EVENT_SCHEMA, Counts, normaliser
+from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
 from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
 from simbox.spark.session import get_session, read_cdrs
 
@@ -51,8 +52,8 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
     string, integer, timestamp (any session time zone) columns.  ``partitions``:
     partitions of the shuffle (default ``spark.sql.shuffle.partitions``).  The other
     options are those of :func:`simbox.features.compute_features`; rejects are located
-    by ``partition P, batch B, row I`` of the input DataFrame, and the rejects file
-    holds the first 1,000 of each partition (all are counted).
+    by ``partition P, batch B, row I`` of the input DataFrame, each written once to
+    ``rejects`` (in the order of their input partition within each shuffle partition).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
@@ -65,26 +66,35 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
     probe = batch_reader(columns, name=name, cells=CellDict(), stats=ReadStats())
     _, names = probe.columns_read(df.columns)            # a missing column: said here
     spark = df.sparkSession
-    counts = spark.sparkContext.accumulator(Counts().zero(), Counts())
-    events = df.select(*names).mapInArrow(
-        normaliser(probe.m, names, name=name, on_bad_records=on_bad_records, window=window,
-                   counts=counts), EVENT_SCHEMA)
+    events = normalised(df.select(*names), probe.m, names, name=name,
+                        on_bad_records=on_bad_records, window=window)
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
     parts = (events.repartition(n, "imsi").sortWithinPartitions("imsi", "time")
              .mapInArrow(reducer(cell_rows, tz.name, chunk_events), PART_SCHEMA))
+    own = rejects is not None and not isinstance(rejects, RejectsWriter)
+    writer = RejectsWriter(rejects) if own else rejects
+    blobs = []
     try:
-        blobs = [pickle.loads(row.part) for row in parts.toLocalIterator()]
+        for row in parts.toLocalIterator():
+            if row.meta is not None:
+                read_meta(row.meta, stats, writer)
+            else:
+                blobs.append(pickle.loads(row.part))
     except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
         raise _simbox_error(e) from None
-    got = counts.value
-    for k in ("records", "accepted", "skipped", "filtered"):
-        setattr(stats, k, getattr(stats, k) + got[k])
-    stats.rejected.update(got["rejected"])
-    _write_rejects(rejects, got["rejects"])
+    finally:
+        if own:
+            writer.close()
     error = reject_share_error(name, stats.records, stats.rejected, max_reject_share)
     if error is not None:
         raise error
     return _assemble_parts(blobs, cell_rows, tac_map, tz, stats, t0, n)
+
+
+def normalised(df, mapping, names, *, name, on_bad_records, window):
+    """Stage 1: the event and meta rows (:data:`~simbox.spark.events.EVENT_SCHEMA`) of ``df``."""
+    return df.mapInArrow(normaliser(mapping, names, name=name, on_bad_records=on_bad_records,
+                                    window=window), EVENT_SCHEMA)
 
 
 def compute_features_spark(inputs, *, spark=None, master=None, cells=None, tac=None,
@@ -140,21 +150,6 @@ def _assemble_parts(blobs, cell_rows, tac, tz, stats, t0, n) -> FeatureResult:
                          info={"engine": "spark", "partitions": n, "chunks": len(parts)},
                          subscriber_key=key_kind,
                          key_collisions=book.collisions if book is not None else 0)
-
-
-def _write_rejects(rejects, rows):
-    if rejects is None or not rows:
-        return
-    own = not isinstance(rejects, RejectsWriter)
-    writer = RejectsWriter(rejects) if own else rejects
-    try:
-        for file, reason, where in rows:
-            writer.write(file, reason, line=where.get("line"), byte_offset=where.get("byte_offset"),
-                         field=where.get("field"), record=where.get("record"),
-                         detail=where.get("detail"))
-    finally:
-        if own:
-            writer.close()
 
 
 _SIMBOX_LINE = re.compile(r"simbox\.errors\.(\w+): (.*)")
