@@ -25,11 +25,13 @@ import re
 import time
 import warnings
 
+import pyarrow as pa
+
 from simbox.errors import InputError, ParseError
 from simbox.fastpath.aggregate import Reduced, TimeZone
 from simbox.fastpath.columnar import batch_reader
 from simbox.fastpath.events import CellDict
-from simbox.fastpath.keys import KeyBook
+from simbox.fastpath.keys import MSISDN_BASE, KeyBook, kind_of
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
                                    check_share, reject_share_error)
 from simbox.fastpath.window import TimeWindow
@@ -37,8 +39,12 @@ from simbox.features.compute import FeatureResult, _assemble
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
+from simbox.spark.post import chunk_counts, feature_frame, table_columns, to_ipc
 from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
 from simbox.spark.session import get_session, read_cdrs
+
+#: meta rows (rejects and counts) collected in one job; more are taken a partition at a time
+META_COLLECT = 100_000
 
 
 def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="UTC",
@@ -73,22 +79,58 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
              .mapInArrow(reducer(cell_rows, tz.name, chunk_events), PART_SCHEMA))
     own = rejects is not None and not isinstance(rejects, RejectsWriter)
     writer = RejectsWriter(rejects) if own else rejects
-    blobs = []
+    from pyspark import StorageLevel  # lazy: pyspark
+    from pyspark.sql import functions as F  # lazy: pyspark
+    parts = parts.persist(StorageLevel.DISK_ONLY)       # read by the steps of stage 3
     try:
-        for row in parts.toLocalIterator():
-            if row.meta is not None:
-                read_meta(row.meta, stats, writer)
-            else:
-                blobs.append(pickle.loads(row.part))
+        meta = parts.where(F.col("meta").isNotNull()).select("meta")
+        # the counts rows and a few rejects in one job; many rejects a partition at a time
+        rows = meta.collect() if meta.count() <= META_COLLECT else meta.toLocalIterator()
+        for row in rows:
+            read_meta(row.meta, stats, writer)
     except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
+        parts.unpersist()
         raise _simbox_error(e) from None
     finally:
         if own:
             writer.close()
     error = reject_share_error(name, stats.records, stats.rejected, max_reject_share)
     if error is not None:
+        parts.unpersist()
         raise error
-    return _assemble_parts(blobs, cell_rows, tac_map, tz, stats, t0, n)
+    blobs = parts.where(F.col("part").isNotNull()).select("part")
+    got = blobs.mapInArrow(chunk_counts, "chunks long, duplicates long").agg(
+        F.sum("chunks").alias("chunks"), F.sum("duplicates").alias("duplicates")).first()
+    stats.duplicates += int(got.duplicates or 0)
+    table, held = feature_frame(parts, tz=tz, tac=tac_map, partitions=n)
+    try:
+        tables = [pa.ipc.open_stream(row.ipc).read_all()
+                  for row in table.mapInArrow(to_ipc, "ipc binary").collect()]
+    except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
+        parts.unpersist()
+        raise _simbox_error(e) from None
+    finally:
+        for df in held:
+            df.unpersist()
+    columns, codes = table_columns(tables)
+    del tables
+    key_kind = None
+    if len(codes) and int(codes.max()) >= MSISDN_BASE:
+        key_kind = kind_of(codes)
+
+    def tables_of_driver():
+        """The per-subscriber tables (sims, hours, devices, cells): the stage-2 rows on the
+        driver (:func:`_assemble_parts`), for the scan's deployments and sites."""
+        try:
+            got = [pickle.loads(row.part) for row in blobs.toLocalIterator()]
+        finally:
+            parts.unpersist()
+        return _assemble_parts(got, cell_rows, tac_map, tz, ReadStats(), t0, n).tables()
+
+    return FeatureResult(columns, tables_of_driver, stats=stats, timezone=tz.name,
+                         seconds=time.monotonic() - t0,
+                         info={"engine": "spark", "partitions": n, "chunks": int(got.chunks or 0)},
+                         subscriber_key=key_kind, key_collisions=0)
 
 
 def normalised(df, mapping, names, *, name, on_bad_records, window):
