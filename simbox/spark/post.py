@@ -329,13 +329,8 @@ def feature_frame(parts, *, tz, tac=None, partitions: int):
                        (F.col("best") / F.col("moves")).alias("v"))]
     # percentile ranks: a distributed sort, counts per partition, offsets
     levels = subs.mapInArrow(_rank_levels(index), "imsi long, f int, x double")
-    ranged = levels.repartitionByRange(partitions, "f", "x").persist(StorageLevel.DISK_ONLY)
-    counts = ranged.mapInArrow(_range_counts, "f int, lo double, n long").collect()
-    totals, offsets = {}, {}
-    for r in sorted(counts, key=lambda r: (r.f, r.lo)):
-        offsets[(r.f, r.lo)] = totals.get(r.f, 0)
-        totals[r.f] = totals.get(r.f, 0) + r.n
-    long.append(ranged.mapInArrow(_ranks(offsets, totals), LONG_SCHEMA))
+    ranks, ranged = percentile_ranks(levels, partitions)
+    long.append(ranks)
     # the input's first and last event (window shares)
     span = subs.select(F.min(F.col("feats")[index["first_seen"]]).alias("t0"),
                        F.max(F.col("feats")[index["last_seen"]]).alias("t1")).first()
@@ -347,6 +342,21 @@ def feature_frame(parts, *, tz, tac=None, partitions: int):
     table = subs.join(given, "imsi", "left").mapInArrow(
         _finish(index, span, tz.name, tac), FEATS_SCHEMA)
     return table, [ranged, subs]
+
+
+def percentile_ranks(levels, partitions: int):
+    """``(ranks, persisted)``: the rows ``(imsi, f, v)`` of ``levels`` (``imsi long, f int,
+    x double``, no NaN) with ``v`` the mean rank of ``x`` among the rows of its ``f`` over
+    their number (:func:`simbox.features.post.percentile_rank`); ``persisted``: the range
+    partitions, to unpersist once ``ranks`` is computed."""
+    from pyspark import StorageLevel
+    ranged = levels.repartitionByRange(partitions, "f", "x").persist(StorageLevel.DISK_ONLY)
+    counts = ranged.mapInArrow(_range_counts, "f int, lo double, n long").collect()
+    totals, offsets = {}, {}
+    for r in sorted(counts, key=lambda r: (r.f, r.lo)):
+        offsets[(r.f, r.lo)] = totals.get(r.f, 0)
+        totals[r.f] = totals.get(r.f, 0) + r.n
+    return ranged.mapInArrow(_ranks(offsets, totals), LONG_SCHEMA), ranged
 
 
 def table_columns(batch_tables) -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from simbox.data import simulate
 from simbox.errors import InputError, ParseError
-from simbox.features import compute_features
+from simbox.features import compute_features, post
 
 from spark_checks import assert_same_features
 
@@ -176,3 +176,32 @@ def test_one_subscriber_with_a_million_events(spark, tmp_path):
     got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8)
     assert_same_features(local, got)
     assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big
+
+
+SPARK_POST = sorted(set(post.POST) - {"reg_imei_imsis_hour", "reg_device_churn",
+                                      "reg_lac_neighbours"})     # CDRs have no registrations
+
+
+def test_post_features_come_from_spark_not_the_driver(spark, net, local, monkeypatch):
+    """The driver's post step (features.compute._assemble, post.fill) is not run for the
+    feature table, and every post feature equals the local engine's; the network gives
+    each one values beyond its default, so a feature computed differently shows."""
+    import simbox.features.compute as compute
+    import simbox.spark.features as sf
+    from simbox.spark import compute_features_spark
+
+    def refuse(*a, **k):
+        raise AssertionError("the post features were computed on the driver")
+
+    monkeypatch.setattr(compute, "_assemble", refuse)
+    monkeypatch.setattr(sf, "_assemble", refuse)
+    monkeypatch.setattr(post, "fill", refuse)
+    base, _ = net
+    got = compute_features_spark(base / "cdrs.csv.gz", spark=spark, partitions=5, **opts(net))
+    want = local.features
+    for name in SPARK_POST:
+        x = want[name].to_numpy()
+        assert len(np.unique(x[~np.isnan(x)])) > 1, f"{name}: one value only"
+    assert (want["comove_peers"] > 0).any() and (want["imsi_neighbours"] > 0).any()
+    assert (want["msisdn_neighbours"] > 0).any() and (want["imei_max_imsis"] > 1).any()
+    assert_same_features(local, got)
