@@ -16,7 +16,7 @@ one run and interleaved (``--repeat`` rounds, medians printed):
 
 then prints a Markdown table and a projection of nodes and hours for 5 billion CDRs a
 day from the measured per-core throughput of ``local[1]`` and the scaling of
-``local[2]``.
+``local[2]``.  ``--slots 2`` times ``local[2]`` only; ``--build-only`` makes the inputs.
 
     python benchmarks/bench_lake.py --rows 11_000_000 --work bench-out --repeat 3
     python benchmarks/bench_lake.py --rows 50_000_000 --days 32 --work bench-out --repeat 1
@@ -209,12 +209,17 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
+    ap.add_argument("--slots", default="1,2",
+                    help="Spark masters local[K] to time, K comma separated (default 1,2)")
+    ap.add_argument("--build-only", action="store_true", help="make the inputs, time nothing")
     ap.add_argument("--spark-run", nargs=2, metavar=("MASTER", "PARQUET"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.spark_run:
         spark_child(*a.spark_run, a.partitions)
         return 0
     csv_path, pq_path = build(a.rows, a.work, a.days)
+    if a.build_only:
+        return 0
     rows = count_rows(pq_path)
     only = set(a.only.split(","))
     runs = []
@@ -223,7 +228,8 @@ def main(argv=None) -> int:
                  ("local engine, 2 workers", "Parquet", lambda o: local_run(pq_path, o))]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
-                  lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions)) for k in (1, 2)]
+                  lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions))
+                 for k in map(int, a.slots.split(","))]
     got = {i: [] for i in range(len(runs))}
     with tempfile.TemporaryDirectory(dir=a.work) as tmp:
         for r in range(a.repeat):

@@ -1,4 +1,4 @@
-"""The feature table on Spark: stage 1 (normalise), shuffle, stage 2 (kernels), driver assembly.
+"""The feature table on Spark: stage 1 (normalise), shuffle, stage 2 (kernels), stage 3 (post).
 
 1. ``mapInArrow`` normalises every input partition to canonical event rows
    (``events.py``; its rejects and counts are rows too, *meta* rows);
@@ -7,15 +7,17 @@
 3. ``mapInArrow`` reduces each partition with the local engine's kernel in bounded
    chunks (``reduce.py``): one binary row per chunk, the per-subscriber quantities and
    the subscriber-device, -cell and -site pairs, never the events; the meta rows pass;
-4. the driver takes those rows one partition at a time (``toLocalIterator``), writes
-   every reject as it comes, adds the counts (exact when Spark runs a task again), recodes
-   the cells to one dictionary and runs the cross-subscriber step of the local engine
-   (``features.compute._assemble``: IMEIs shared across subscribers, numeric
-   neighbours, co-movement, percentile ranks) on them.
+   these rows are persisted on the executors (disk);
+4. the driver takes the meta rows (writes every reject, adds the counts: exact when
+   Spark runs a task again) and the chunks' duplicate counts;
+5. the features computed after the kernel (IMEIs shared across subscribers, numeric
+   neighbours, co-movement, window shares, percentile ranks) are computed in Spark
+   (``post.py``), and the driver takes the finished feature table.
 
-The driver thus holds the per-subscriber table (about 3 KB per subscriber for a week of
-CDRs, with its pairs and its moves between sites), never the events; the moves, kept
-for the co-movement features, grow with the days of CDRs (docs/spark.md).  The result is a :class:`~simbox.features.FeatureResult` equal to
+The driver thus holds the feature table (66 values per subscriber), never the events,
+pairs or moves.  The per-subscriber tables of :class:`~simbox.features.FeatureResult`
+(``sims``, ``hours``, ``devices``, ``cells``), which a scan asks for, are made on the
+driver from the stage-2 rows when first asked (``_assemble_parts``).  The result equals
 the local engine's on the same records (tests/spark/).
 """
 from __future__ import annotations
