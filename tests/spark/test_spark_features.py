@@ -205,3 +205,29 @@ def test_post_features_come_from_spark_not_the_driver(spark, net, local, monkeyp
     assert (want["comove_peers"] > 0).any() and (want["imsi_neighbours"] > 0).any()
     assert (want["msisdn_neighbours"] > 0).any() and (want["imei_max_imsis"] > 1).any()
     assert_same_features(local, got)
+
+
+def test_token_keys_and_device_tokens_equal_local(spark, tmp_path):
+    """Subscribers keyed by anonymised tokens, devices by tokens (shared by two of them):
+    the keys are decoded on the executors as the driver decodes them locally."""
+    import json
+    from simbox.spark import compute_features_spark
+    profile = tmp_path / "tokens.json"
+    profile.write_text(json.dumps({
+        "name": "tokens", "columns": {"record_type": "t", "start_time": "s", "imsi": None,
+                                      "token": "sub", "imei": "dev", "cell_id": "c"},
+        "subscriber_key": "token", "imei_tokens": True}))
+    rows = ["t,s,sub,dev,c"]
+    for i in range(300):
+        sub = f"u_{i % 7:02x}z"
+        dev = "" if i % 11 == 0 else f"dev-{i % 5}"
+        rows.append(f"{'MOC' if i % 3 else 'SMS_MO'},2026-03-01T{i // 60 % 24:02d}:{i % 60:02d}:05Z,"
+                    f"{sub},{dev},46000-12-{i % 4}")
+    path = tmp_path / "tokens.csv"
+    path.write_text("\n".join(rows) + "\n")
+    local = compute_features(path, columns=profile)
+    got = compute_features_spark(path, spark=spark, columns=profile)
+    assert list(local.features.index)[:2] == ["u_00z", "u_01z"]
+    assert (local.features["imei_max_imsis"] > 1).any()
+    assert_same_features(local, got)
+    assert list(got.subscriber_key) == list(local.subscriber_key)
