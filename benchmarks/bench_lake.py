@@ -12,11 +12,12 @@ one run and interleaved (``--repeat`` rounds, medians printed):
   seconds, the seconds of stage 1 alone (read + normalise, written to Spark's
   ``noop`` sink), the peak RSS of the driver's Python process, of the JVM (driver
   and executor in local mode) and of the executors' Python workers (summed, sampled
-  every 0.2 s from /proc);
+  every 0.2 s from /proc), and the CPU seconds of the whole process tree (the work,
+  whatever the machine's load: the projection's basis when the load is high);
 
 then prints a Markdown table and a projection of nodes and hours for 5 billion CDRs a
 day from the measured per-core throughput of ``local[1]`` and the scaling of
-``local[2]``.
+``local[2]``.  ``--slots 2`` times ``local[2]`` only; ``--build-only`` makes the inputs.
 
     python benchmarks/bench_lake.py --rows 11_000_000 --work bench-out --repeat 3
     python benchmarks/bench_lake.py --rows 50_000_000 --days 32 --work bench-out --repeat 1
@@ -170,6 +171,29 @@ class TreeMemory:
             out[int(pid)] = (ppid, rss / 1024, stat.split("(", 1)[1].split(")")[0])
         return out
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system, with reaped children) of this process, its JVM and
+        the JVM's descendants so far: the work, whatever the machine's load."""
+        procs = self._procs()
+        kids = {}
+        for pid, (ppid, _, _) in procs.items():
+            kids.setdefault(ppid, []).append(pid)
+        tree, stack = [], [os.getpid()]
+        while stack:
+            p = stack.pop()
+            tree.append(p)
+            stack.extend(kids.get(p, []))
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for p in tree:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15])      # utime stime cutime cstime
+        return total / tick
+
     def sample(self):
         procs = self._procs()
         me = os.getpid()
@@ -212,7 +236,7 @@ def spark_child(master: str, path: str, partitions: int) -> None:
     from simbox.fastpath.events import CellDict
     from simbox.fastpath.stats import ReadStats
     from simbox.spark import compute_features_spark, get_session
-    from simbox.spark.events import EVENT_SCHEMA, Counts, normaliser
+    from simbox.spark.events import EVENT_SCHEMA, normaliser
 
     with TreeMemory() as mem:
         spark = get_session(master, conf={"spark.ui.enabled": "false",
@@ -223,19 +247,19 @@ def spark_child(master: str, path: str, partitions: int) -> None:
         df = spark.read.parquet(path)
         probe = batch_reader("canonical", name=path, cells=CellDict(), stats=ReadStats())
         _, names = probe.columns_read(df.columns)
-        counts = spark.sparkContext.accumulator(Counts().zero(), Counts())
         t = time.monotonic()
         (df.select(*names).mapInArrow(normaliser(probe.m, names, name=path, on_bad_records="skip",
-                                                 window=None, counts=counts), EVENT_SCHEMA)
+                                                 window=None), EVENT_SCHEMA)
          .write.format("noop").mode("overwrite").save())
         stage1 = time.monotonic() - t
-        t = time.monotonic()
+        t, cpu = time.monotonic(), mem.cpu_seconds()
         res = compute_features_spark(path, spark=spark, partitions=partitions)
         wall = time.monotonic() - t
+        cpu = mem.cpu_seconds() - cpu
         mem.sample()
     with open("/proc/self/status") as f:
         hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
-    print(json.dumps({"wall": wall, "stage1": stage1, "subscribers": res.shape[0],
+    print(json.dumps({"wall": wall, "cpu": cpu, "load": os.getloadavg()[0], "stage1": stage1, "subscribers": res.shape[0],
                       "records": res.stats.records, "driver_python_hwm": hwm, **mem.peak}))
 
 
@@ -251,12 +275,17 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
+    ap.add_argument("--slots", default="1,2",
+                    help="Spark masters local[K] to time, K comma separated (default 1,2)")
+    ap.add_argument("--build-only", action="store_true", help="make the inputs, time nothing")
     ap.add_argument("--spark-run", nargs=2, metavar=("MASTER", "PARQUET"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.spark_run:
         spark_child(*a.spark_run, a.partitions)
         return 0
     csv_path, pq_path = build(a.rows, a.work, a.days)
+    if a.build_only:
+        return 0
     rows = count_rows(pq_path)
     only = set(a.only.split(","))
     runs = []
@@ -269,7 +298,8 @@ def main(argv=None) -> int:
                  ("local engine, 2 workers", "ORC", lambda o: local_run(other["orc"], o))]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
-                  lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions)) for k in (1, 2)]
+                  lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions))
+                 for k in map(int, a.slots.split(","))]
     got = {i: [] for i in range(len(runs))}
     with tempfile.TemporaryDirectory(dir=a.work) as tmp:
         for r in range(a.repeat):
@@ -282,8 +312,8 @@ def main(argv=None) -> int:
           f"{os.path.getsize(pq_path) / 2**20:,.0f} MiB Parquet), medians of {a.repeat} "
           f"round(s), load average before: {os.getloadavg()[0]:.1f}\n")
     print("| engine | input | wall s | M rows/s | M rows/s per core | peak MiB | Spark stage 1 s "
-          "| driver Python MiB | JVM MiB | executor Python MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| driver Python MiB | JVM MiB | executor Python MiB | CPU s | M rows per CPU-s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for i, (what, fmt, _) in enumerate(runs):
         m = med[i]
         cores = 1 if "local[1]" in what else 2
@@ -291,10 +321,11 @@ def main(argv=None) -> int:
         if "Spark" in what:
             print(f"| {what} | {fmt} | {m['wall']:.1f} | {rate:.2f} | {rate / cores:.2f} | "
                   f"{m['jvm'] + m['workers'] + m['driver_python']:,.0f} | {m['stage1']:.1f} | "
-                  f"{m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {m['workers']:,.0f} |")
+                  f"{m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {m['workers']:,.0f} | "
+                  f"{m['cpu']:,.0f} | {rows / m['cpu'] / 1e6:.3f} |")
         else:
             print(f"| {what} | {fmt} | {m['wall']:.2f} | {rate:.2f} | {rate / cores:.2f} | "
-                  f"{m['peak_mib']:,.0f} | | | | |")
+                  f"{m['peak_mib']:,.0f} | | | | | | |")
     local = [i for i, r in enumerate(runs) if "Spark" not in r[0]]
     if local:
         loads = [x["load"] for i in local for x in got[i]]
@@ -308,6 +339,14 @@ def main(argv=None) -> int:
                   f"{m['cpu'] / med[local[0]]['cpu']:.2f} | {m['peak_mib']:,.0f} |")
     spark1 = next((med[i] for i, r in enumerate(runs) if "local[1]" in r[0]), None)
     spark2 = next((med[i] for i, r in enumerate(runs) if "local[2]" in r[0]), None)
+    cpu = [med[i]["cpu"] for i, r in enumerate(runs) if "Spark" in r[0]]
+    if cpu:
+        per_cpu = rows / max(cpu)
+        print(f"\nProjection from CPU time (the slowest Spark run: {per_cpu / 1e3:,.0f}k rows per "
+              f"CPU-second): {CDRS_PER_DAY / per_cpu / 3600:,.0f} core-hours a day for "
+              f"{CDRS_PER_DAY / 1e9:.0f} billion CDRs; at 50 % cluster efficiency "
+              + ", ".join(f"{n} nodes x 16 cores: {2 * CDRS_PER_DAY / per_cpu / 3600 / (16 * n):.1f} h"
+                          for n in (4, 8, 16)) + ".")
     if spark1:
         per_core = rows / spark1["wall"]
         eff = (rows / spark2["wall"]) / (2 * per_core) if spark2 else 1.0

@@ -72,18 +72,25 @@ def imei_max_imsis(ctx: Context):
 
 
 def device_not_phone(ctx: Context):
-    n = len(ctx.imsi)
     code = np.asarray(ctx.main_imei_code, np.int64)
-    imei = decode_ids(code, ctx.keys)
+    ctx.main_imei = decode_ids(code, ctx.keys)
+    ctx.main_tac, ctx.device_type, flag = device_types(code, ctx.tac)
+    ctx.set("device_not_phone", flag)
+
+
+def device_types(code, tac):
+    """Per main IMEI digits code: ``(TAC, device type, device_not_phone)`` (``""``, ``""``,
+    NaN where unknown); ``tac``: device type by TAC (:func:`features.tables.load_tac`) or None.
+    A pure function of each row (the Spark engine calls it per partition)."""
+    n = len(code)
     tacs, tac_of, has = _tacs(code)
-    tac = np.full(n, "", dtype=object)
-    tac[has] = tacs[tac_of]
-    ctx.main_imei, ctx.main_tac = imei, tac
+    tac_s = np.full(n, "", dtype=object)
+    tac_s[has] = tacs[tac_of]
     dtype = np.full(n, "", dtype=object)
     flag = np.full(n, np.nan)
-    if ctx.tac is not None and len(tacs):
+    if tac is not None and len(tacs):
         # per distinct TAC: its device type and whether it is a phone
-        get = ctx.tac.get
+        get = tac.get
         dt = np.array([get(t) for t in tacs], dtype=object)
         known = np.array([t is not None for t in dt], dtype=bool)
         not_phone = np.full(len(tacs), np.nan)
@@ -91,8 +98,7 @@ def device_not_phone(ctx: Context):
         rows = np.flatnonzero(has)[known[tac_of]]
         dtype[rows] = dt[tac_of][known[tac_of]]
         flag[rows] = not_phone[tac_of][known[tac_of]]
-    ctx.device_type = dtype
-    ctx.set("device_not_phone", flag)
+    return tac_s, dtype, flag
 
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
@@ -116,11 +122,19 @@ def window_shares(ctx: Context):
     if len(first) == 0:
         return
     t0, t1 = int(np.nanmin(first)), int(np.nanmax(last))
+    life, days = window_share_values(first, last, ctx.col("active_days"), t0, t1, ctx.tz)
+    ctx.set("lifetime_share", life)
+    ctx.set("active_day_share", days)
+
+
+def window_share_values(first, last, active_days, t0, t1, tz):
+    """``(lifetime_share, active_day_share)`` of rows within the input's span ``[t0, t1]``
+    (the earliest first and latest last event, epoch s; local days by ``tz``)."""
     span = t1 - t0
-    ctx.set("lifetime_share", (last - first) / span if span > 0 else np.full(len(first), np.nan))
-    off = ctx.tz.offsets([t0, t1])
+    life = (last - first) / span if span > 0 else np.full(len(first), np.nan)
+    off = tz.offsets([t0, t1])
     days = (t1 + off[1]) // 86400 - (t0 + off[0]) // 86400 + 1
-    ctx.set("active_day_share", ctx.col("active_days") / days)
+    return life, active_days / days
 
 
 def _groups(ctx: Context):
@@ -143,13 +157,20 @@ def neighbour_counts(group, rows, values, n, count, distance=NEIGHBOUR_DISTANCE)
     IN: distinct (group, row) pairs, groups in ``0..count-1``.  Rows with value 0
     (unknown) neither have nor are neighbours.
     """
+    keys = close_pair_keys(group, rows, values, n, count, distance)
+    out = np.zeros(n)
+    _post.distinct_per_row(keys, n, out)
+    return out
+
+
+def close_pair_keys(group, rows, values, n, count, distance=NEIGHBOUR_DISTANCE):
+    """The keys ``a * n + b`` (sorted, with repeats) of the rows ``a != b`` sharing a group
+    whose values are within ``distance`` (both ways); IN as :func:`neighbour_counts`."""
     ok = values[rows] != 0
     group, rows = _group_sort(group[ok], rows[ok], values, n, count)
     keys = _post.close_pairs(group, rows, values[rows], distance, n)
     keys.sort()
-    out = np.zeros(n)
-    _post.distinct_per_row(keys, n, out)
-    return out
+    return keys
 
 
 def _group_sort(group, rows, values, n, count):
@@ -199,8 +220,14 @@ def percentile_rank(values, among):
         s = np.sort(v)
         below = np.searchsorted(s, v, side="left")
         upto = np.searchsorted(s, v, side="right")
-        out[ok] = (below + upto + 1) / 2 / len(v)
+        out[ok] = mean_rank_share(below, upto, len(v))
     return out
+
+
+def mean_rank_share(below, upto, total):
+    """The mean 1-based rank over ``total`` of values with ``below`` values less than them
+    and ``upto`` values less than or equal (int arrays)."""
+    return (below + upto + 1) / 2 / total
 
 
 # percentile features: (feature, numerator, denominator or None)
@@ -213,13 +240,23 @@ RANKED = (("moc_per_day_pct", "n_moc", "active_days"),
 def network_ranks(ctx: Context):
     """Levels that depend on the network (tariffs, habits) as percentile ranks within the
     scanned network, among the SIMs with a call or SMS."""
-    active = (ctx.col("n_moc") + ctx.col("n_mtc") + ctx.col("n_sms_mo") + ctx.col("n_sms_mt")) > 0
-    for name, num, den in RANKED:
-        x = ctx.col(num)
-        if den is not None:
-            d = ctx.col(den)
-            x = np.divide(x, d, out=np.full(len(x), np.nan), where=d > 0)
+    active, ranked = rank_inputs(ctx.col)
+    for name, x in ranked:
         ctx.set(name, percentile_rank(x, active))
+
+
+def rank_inputs(col):
+    """``(active, [(feature, values), ...])`` of :data:`RANKED` for the rows whose feature
+    columns ``col(name)`` gives: the SIMs ranked (a call or SMS) and each level ranked."""
+    active = (col("n_moc") + col("n_mtc") + col("n_sms_mo") + col("n_sms_mt")) > 0
+    out = []
+    for name, num, den in RANKED:
+        x = col(num)
+        if den is not None:
+            d = col(den)
+            x = np.divide(x, d, out=np.full(len(x), np.nan), where=d > 0)
+        out.append((name, x))
+    return active, out
 
 
 def _names(codes, names):

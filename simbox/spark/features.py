@@ -1,20 +1,23 @@
-"""The feature table on Spark: stage 1 (normalise), shuffle, stage 2 (kernels), driver assembly.
+"""The feature table on Spark: stage 1 (normalise), shuffle, stage 2 (kernels), stage 3 (post).
 
 1. ``mapInArrow`` normalises every input partition to canonical event rows
-   (``events.py``; counts and rejects in an accumulator);
+   (``events.py``; its rejects and counts are rows too, *meta* rows);
 2. ``repartition(n, imsi)`` + ``sortWithinPartitions(imsi, time)``: every event of a
    subscriber in one partition, in time order;
 3. ``mapInArrow`` reduces each partition with the local engine's kernel in bounded
    chunks (``reduce.py``): one binary row per chunk, the per-subscriber quantities and
-   the subscriber-device, -cell and -site pairs, never the events;
-4. the driver takes those rows one partition at a time (``toLocalIterator``), recodes
-   the cells to one dictionary and runs the cross-subscriber step of the local engine
-   (``features.compute._assemble``: IMEIs shared across subscribers, numeric
-   neighbours, co-movement, percentile ranks) on them.
+   the subscriber-device, -cell and -site pairs, never the events; the meta rows pass;
+   these rows are persisted on the executors (disk);
+4. the driver takes the meta rows (writes every reject, adds the counts: exact when
+   Spark runs a task again) and the chunks' duplicate counts;
+5. the features computed after the kernel (IMEIs shared across subscribers, numeric
+   neighbours, co-movement, window shares, percentile ranks) are computed in Spark
+   (``post.py``), and the driver takes the finished feature table.
 
-The driver thus holds the per-subscriber table (about 3 KB per subscriber for a week of
-CDRs, with its pairs and its moves between sites), never the events; the moves, kept
-for the co-movement features, grow with the days of CDRs (docs/spark.md).  The result is a :class:`~simbox.features.FeatureResult` equal to
+The driver thus holds the feature table (66 values per subscriber), never the events,
+pairs or moves.  The per-subscriber tables of :class:`~simbox.features.FeatureResult`
+(``sims``, ``hours``, ``devices``, ``cells``), which a scan asks for, are made on the
+driver from the stage-2 rows when first asked (``_assemble_parts``).  The result equals
 the local engine's on the same records (tests/spark/).
 """
 from __future__ import annotations
@@ -24,20 +27,26 @@ import re
 import time
 import warnings
 
+import pyarrow as pa
+
 from simbox.errors import InputError, ParseError
 from simbox.fastpath.aggregate import Reduced, TimeZone
 from simbox.fastpath.columnar import batch_reader
 from simbox.fastpath.events import CellDict
-from simbox.fastpath.keys import KeyBook
+from simbox.fastpath.keys import MSISDN_BASE, KeyBook, kind_of
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
                                    check_share, reject_share_error)
 from simbox.fastpath.window import TimeWindow
 from simbox.features.compute import FeatureResult, _assemble
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
-from simbox.spark.events import EVENT_SCHEMA, Counts, normaliser
+from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
+from simbox.spark.post import chunk_counts, feature_frame, table_columns, to_ipc
 from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
 from simbox.spark.session import get_session, read_cdrs
+
+#: meta rows (rejects and counts) collected in one job; more are taken a partition at a time
+META_COLLECT = 100_000
 
 
 def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="UTC",
@@ -51,8 +60,8 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
     string, integer, timestamp (any session time zone) columns.  ``partitions``:
     partitions of the shuffle (default ``spark.sql.shuffle.partitions``).  The other
     options are those of :func:`simbox.features.compute_features`; rejects are located
-    by ``partition P, batch B, row I`` of the input DataFrame, and the rejects file
-    holds the first 1,000 of each partition (all are counted).
+    by ``partition P, batch B, row I`` of the input DataFrame, each written once to
+    ``rejects`` (in the order of their input partition within each shuffle partition).
     """
     t0 = time.monotonic()
     tz = TimeZone(timezone)
@@ -65,26 +74,71 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
     probe = batch_reader(columns, name=name, cells=CellDict(), stats=ReadStats())
     _, names = probe.columns_read(df.columns)            # a missing column: said here
     spark = df.sparkSession
-    counts = spark.sparkContext.accumulator(Counts().zero(), Counts())
-    events = df.select(*names).mapInArrow(
-        normaliser(probe.m, names, name=name, on_bad_records=on_bad_records, window=window,
-                   counts=counts), EVENT_SCHEMA)
+    events = normalised(df.select(*names), probe.m, names, name=name,
+                        on_bad_records=on_bad_records, window=window)
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
     parts = (events.repartition(n, "imsi").sortWithinPartitions("imsi", "time")
              .mapInArrow(reducer(cell_rows, tz.name, chunk_events), PART_SCHEMA))
+    own = rejects is not None and not isinstance(rejects, RejectsWriter)
+    writer = RejectsWriter(rejects) if own else rejects
+    from pyspark import StorageLevel  # lazy: pyspark
+    from pyspark.sql import functions as F  # lazy: pyspark
+    parts = parts.persist(StorageLevel.DISK_ONLY)       # read by the steps of stage 3
     try:
-        blobs = [pickle.loads(row.part) for row in parts.toLocalIterator()]
+        meta = parts.where(F.col("meta").isNotNull()).select("meta")
+        # the counts rows and a few rejects in one job; many rejects a partition at a time
+        rows = meta.collect() if meta.count() <= META_COLLECT else meta.toLocalIterator()
+        for row in rows:
+            read_meta(row.meta, stats, writer)
     except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
+        parts.unpersist()
         raise _simbox_error(e) from None
-    got = counts.value
-    for k in ("records", "accepted", "skipped", "filtered"):
-        setattr(stats, k, getattr(stats, k) + got[k])
-    stats.rejected.update(got["rejected"])
-    _write_rejects(rejects, got["rejects"])
+    finally:
+        if own:
+            writer.close()
     error = reject_share_error(name, stats.records, stats.rejected, max_reject_share)
     if error is not None:
+        parts.unpersist()
         raise error
-    return _assemble_parts(blobs, cell_rows, tac_map, tz, stats, t0, n)
+    blobs = parts.where(F.col("part").isNotNull()).select("part")
+    got = blobs.mapInArrow(chunk_counts, "chunks long, duplicates long").agg(
+        F.sum("chunks").alias("chunks"), F.sum("duplicates").alias("duplicates")).first()
+    stats.duplicates += int(got.duplicates or 0)
+    table, held = feature_frame(parts, tz=tz, tac=tac_map, partitions=n)
+    try:
+        tables = [pa.ipc.open_stream(row.ipc).read_all()
+                  for row in table.mapInArrow(to_ipc, "ipc binary").collect()]
+    except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
+        parts.unpersist()
+        raise _simbox_error(e) from None
+    finally:
+        for df in held:
+            df.unpersist()
+    columns, codes = table_columns(tables)
+    del tables
+    key_kind = None
+    if len(codes) and int(codes.max()) >= MSISDN_BASE:
+        key_kind = kind_of(codes)
+
+    def tables_of_driver():
+        """The per-subscriber tables (sims, hours, devices, cells): the stage-2 rows on the
+        driver (:func:`_assemble_parts`), for the scan's deployments and sites."""
+        try:
+            got = [pickle.loads(row.part) for row in blobs.toLocalIterator()]
+        finally:
+            parts.unpersist()
+        return _assemble_parts(got, cell_rows, tac_map, tz, ReadStats(), t0, n).tables()
+
+    return FeatureResult(columns, tables_of_driver, stats=stats, timezone=tz.name,
+                         seconds=time.monotonic() - t0,
+                         info={"engine": "spark", "partitions": n, "chunks": int(got.chunks or 0)},
+                         subscriber_key=key_kind, key_collisions=0)
+
+
+def normalised(df, mapping, names, *, name, on_bad_records, window):
+    """Stage 1: the event and meta rows (:data:`~simbox.spark.events.EVENT_SCHEMA`) of ``df``."""
+    return df.mapInArrow(normaliser(mapping, names, name=name, on_bad_records=on_bad_records,
+                                    window=window), EVENT_SCHEMA)
 
 
 def compute_features_spark(inputs, *, spark=None, master=None, cells=None, tac=None,
@@ -140,21 +194,6 @@ def _assemble_parts(blobs, cell_rows, tac, tz, stats, t0, n) -> FeatureResult:
                          info={"engine": "spark", "partitions": n, "chunks": len(parts)},
                          subscriber_key=key_kind,
                          key_collisions=book.collisions if book is not None else 0)
-
-
-def _write_rejects(rejects, rows):
-    if rejects is None or not rows:
-        return
-    own = not isinstance(rejects, RejectsWriter)
-    writer = RejectsWriter(rejects) if own else rejects
-    try:
-        for file, reason, where in rows:
-            writer.write(file, reason, line=where.get("line"), byte_offset=where.get("byte_offset"),
-                         field=where.get("field"), record=where.get("record"),
-                         detail=where.get("detail"))
-    finally:
-        if own:
-            writer.close()
 
 
 _SIMBOX_LINE = re.compile(r"simbox\.errors\.(\w+): (.*)")

@@ -12,7 +12,8 @@ subscriber.
 A chunk's result (:class:`~simbox.fastpath.aggregate.Reduced`, with cell and site
 codes of the chunk's own cell dictionary, and the tokens behind its token codes)
 goes to the driver as one binary row; :func:`load_part` recodes it to the run's
-cell dictionary.  The result depends on the chunk only through its events, so the
+cell dictionary.  The meta rows of stage 1 (rejects and counts, negative keys: sorted
+first) are passed on as they are, in the ``meta`` column.  The result depends on the chunk only through its events, so the
 driver's assembled table equals the local engine's.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table
 
 CHUNK_EVENTS = 1 << 20
-PART_SCHEMA = "part binary"
+PART_SCHEMA = "part binary, meta string"
 #: fields of Reduced holding cell codes, and site codes (recoded by load_part)
 CELL_FIELDS = ("main_cell", "cell_code")
 SITE_FIELDS = ("main_site", "site_code", "move_from", "move_to")
@@ -47,6 +48,15 @@ def reducer(cells, timezone: str, chunk_events: int = CHUNK_EVENTS):
         for b in batches:
             if b.num_rows == 0:
                 continue
+            meta = b.column(b.schema.get_field_index("meta"))
+            if meta.null_count < len(meta):             # meta rows (stage 1): passed on
+                has = pc.is_valid(meta)
+                m = meta.filter(has)
+                yield pa.RecordBatch.from_arrays([pa.nulls(len(m), pa.binary()), m],
+                                                 names=["part", "meta"])
+                b = b.filter(pc.invert(has))
+                if b.num_rows == 0:
+                    continue
             held.append(b)
             rows += b.num_rows
             if rows < chunk_events:
@@ -83,7 +93,8 @@ def _part(t, cells, tz, names, slots, work):
             book.update(zip(codes.tolist(), tok.filter(mask).to_pylist()))
     blob = pickle.dumps({"red": vars(red), "tokens": tokens, "sites": list(site_names),
                          "book": book}, protocol=5)
-    return pa.RecordBatch.from_arrays([pa.array([blob], pa.binary())], names=["part"])
+    return pa.RecordBatch.from_arrays([pa.array([blob], pa.binary()), pa.nulls(1, pa.string())],
+                                      names=["part", "meta"])
 
 
 def load_part(d: dict, cell_code: dict, site_code: dict) -> Reduced:

@@ -10,7 +10,7 @@ import pytest
 
 from simbox.data import simulate
 from simbox.errors import InputError, ParseError
-from simbox.features import compute_features
+from simbox.features import compute_features, post
 
 from spark_checks import assert_same_features
 
@@ -176,3 +176,58 @@ def test_one_subscriber_with_a_million_events(spark, tmp_path):
     got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8)
     assert_same_features(local, got)
     assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big
+
+
+SPARK_POST = sorted(set(post.POST) - {"reg_imei_imsis_hour", "reg_device_churn",
+                                      "reg_lac_neighbours"})     # CDRs have no registrations
+
+
+def test_post_features_come_from_spark_not_the_driver(spark, net, local, monkeypatch):
+    """The driver's post step (features.compute._assemble, post.fill) is not run for the
+    feature table, and every post feature equals the local engine's; the network gives
+    each one values beyond its default, so a feature computed differently shows."""
+    import simbox.features.compute as compute
+    import simbox.spark.features as sf
+    from simbox.spark import compute_features_spark
+
+    def refuse(*a, **k):
+        raise AssertionError("the post features were computed on the driver")
+
+    monkeypatch.setattr(compute, "_assemble", refuse)
+    monkeypatch.setattr(sf, "_assemble", refuse)
+    monkeypatch.setattr(post, "fill", refuse)
+    base, _ = net
+    got = compute_features_spark(base / "cdrs.csv.gz", spark=spark, partitions=5, **opts(net))
+    want = local.features
+    for name in SPARK_POST:
+        x = want[name].to_numpy()
+        assert len(np.unique(x[~np.isnan(x)])) > 1, f"{name}: one value only"
+    assert (want["comove_peers"] > 0).any() and (want["imsi_neighbours"] > 0).any()
+    assert (want["msisdn_neighbours"] > 0).any() and (want["imei_max_imsis"] > 1).any()
+    assert_same_features(local, got)
+
+
+def test_token_keys_and_device_tokens_equal_local(spark, tmp_path):
+    """Subscribers keyed by anonymised tokens, devices by tokens (shared by two of them):
+    the keys are decoded on the executors as the driver decodes them locally."""
+    import json
+    from simbox.spark import compute_features_spark
+    profile = tmp_path / "tokens.json"
+    profile.write_text(json.dumps({
+        "name": "tokens", "columns": {"record_type": "t", "start_time": "s", "imsi": None,
+                                      "token": "sub", "imei": "dev", "cell_id": "c"},
+        "subscriber_key": "token", "imei_tokens": True}))
+    rows = ["t,s,sub,dev,c"]
+    for i in range(300):
+        sub = f"u_{i % 7:02x}z"
+        dev = "" if i % 11 == 0 else f"dev-{i % 5}"
+        rows.append(f"{'MOC' if i % 3 else 'SMS_MO'},2026-03-01T{i // 60 % 24:02d}:{i % 60:02d}:05Z,"
+                    f"{sub},{dev},46000-12-{i % 4}")
+    path = tmp_path / "tokens.csv"
+    path.write_text("\n".join(rows) + "\n")
+    local = compute_features(path, columns=profile)
+    got = compute_features_spark(path, spark=spark, columns=profile)
+    assert list(local.features.index)[:2] == ["u_00z", "u_01z"]
+    assert (local.features["imei_max_imsis"] > 1).any()
+    assert_same_features(local, got)
+    assert list(got.subscriber_key) == list(local.subscriber_key)
