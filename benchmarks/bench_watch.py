@@ -93,7 +93,7 @@ def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
 
 # -- time to detect -------------------------------------------------------------------
 def replay(net: Path, work: Path, timezone: str, early: bool = True,
-           quiet_hours: float = 0.0) -> dict:
+           quiet_hours: float = 0.0, model=None) -> dict:
     """Drop the network's 15-minute files one by one; the watch's and the batch's rates
     (``early``: with the early-warning layer, the default).  ``quiet_hours``: the files
     of the first hours go in 6-hour batches (no alert can come before the watch's
@@ -101,7 +101,7 @@ def replay(net: Path, work: Path, timezone: str, early: bool = True,
     rates then count those batches too)."""
     shutil.rmtree(work, ignore_errors=True)
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
-    w = _watcher(net, work, timezone, early=early)
+    w = _watcher(net, work, timezone, early=early, **({"model": model} if model else {}))
     per_drop, events, t0 = [], 0, time.monotonic()
     quiet = int(quiet_hours * 4)
     groups = [paths[i:i + 24] for i in range(0, min(quiet, len(paths)), 24)] + \
@@ -205,7 +205,7 @@ def ttd(args) -> dict:
         runs = json.loads(Path(args.reuse).read_text())["runs"]
     else:
         runs = [replay(Path(n), work / Path(n).name, net_timezone(Path(n), args.timezone),
-                       early=not args.no_early, quiet_hours=args.quiet_hours)
+                       early=not args.no_early, quiet_hours=args.quiet_hours, model=args.model)
                 for n in args.nets]
     out = {"runs": [{k: v for k, v in r.items() if k != "per_drop"} for r in runs]}
     per_drop = [x for r in runs for x in r.get("per_drop", [])]
@@ -364,6 +364,7 @@ def main(argv=None) -> int:
     ap.add_argument("run", choices=("ttd", "scale"))
     ap.add_argument("nets", nargs="+", help="folders of simbox simulate")
     ap.add_argument("--work", required=True, help="scratch folder (replaced)")
+    ap.add_argument("--model", help="ttd: model folder (default: the shipped one)")
     ap.add_argument("--quiet-hours", type=float, default=0.0,
                     help="ttd: drop the first hours' files in 6-hour batches (at most the "
                          "watch's --min-history, 48 h: the alerts are the same, faster)")
