@@ -102,9 +102,10 @@ def test_the_random_batches_took_both_paths():
 def test_typed_columns(rows, ints):
     """Integer digits columns, integer durations, timestamps, dictionaries, nulls."""
     n = len(rows)
+    ints = (ints * (n // len(ints) + 1))[:n]       # as many as the rows (rows may be more)
     t = {h: pa.array([r[h] for r in rows], pa.string()) for h in HEADER}
-    t["msisdn"] = pa.array(ints[:n], pa.int64())
-    t["duration_s"] = pa.array([None if v is None else v % 200000 for v in ints[:n]], pa.int32())
+    t["msisdn"] = pa.array(ints, pa.int64())
+    t["duration_s"] = pa.array([None if v is None else v % 200000 for v in ints], pa.int32())
     t["record_type"] = t["record_type"].dictionary_encode()
     t["start_time"] = pa.array([datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc)
                                 + datetime.timedelta(seconds=17 * i) for i in range(n)],
