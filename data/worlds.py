@@ -42,7 +42,7 @@ from simbox.data.registry import substream
 from simbox.data.simulate import build_network, simulate
 from simbox.errors import ConfigError
 
-GENERATOR_VERSION = 2     # raised whenever a world seed would draw another configuration
+GENERATOR_VERSION = 3     # raised whenever a world seed would draw another configuration
 TRAINING_WORLDS = range(0, 1000)          # build, tune and train here
 HELDOUT_FIRST = 1000                      # worlds >= 1000: held out for the final report
 WORLD_FILE = "world.json"
@@ -121,7 +121,8 @@ RANGES = {
     "call_centre": {"centre_agents": ("range", 0.3, 1.5, 3),
                     "activity_dispersion": ("x", 0.5, 2.0), "fct_share": ("share", 0.0, 0.6),
                     "callback_share": ("share", 0.0, 0.15),
-                    "callback_delay_min": ("x", 0.3, 3.0)},
+                    "callback_delay_min": ("x", 0.3, 3.0),
+                    "new_office_share": ("maybe", 0.5, 0.05, 0.4)},
     "desk_gateway": {"office_agents": ("range", 0.4, 1.6, 4),
                      "gateway_sims": ("range", 0.5, 1.2, 2),
                      "shared_imei_share": ("share", 0.2, 1.0),
@@ -130,7 +131,8 @@ RANGES = {
                      "wrapup_s": ("x", 0.4, 2.5), "international_share": ("share", 0.0, 0.08),
                      "inbound_agent_share": ("share", 0.0, 0.8),
                      "inbound_per_day": ("x", 0.3, 2.0), "callback_share": ("share", 0.02, 0.3),
-                     "callback_delay_min": ("x", 0.3, 3.0)},
+                     "callback_delay_min": ("x", 0.3, 3.0),
+                     "new_office_share": ("maybe", 0.5, 0.05, 0.4)},
     "roamer": {"stay_days": ("range", 0.5, 2.0, 1), "home_share": ("share", 0.4, 0.95)},
     "m2m": {"sms_only_share": ("share", 0.0, 0.85),
             "report_period_min": ("range", 0.3, 2.5, 5),
@@ -138,7 +140,8 @@ RANGES = {
             "move_share": ("share", 0.0, 0.3), "block_share": ("share", 0.4, 1.0),
             "block_sims": ("range", 0.3, 1.5, 4), "fleet_sites": ("upto", 1, 5),
             "modem_tac_share": ("share", 0.0, 0.8),
-            "server_long_number_share": ("share", 0.0, 0.8)},
+            "server_long_number_share": ("share", 0.0, 0.8),
+            "new_fleet_share": ("maybe", 0.4, 0.05, 0.3)},
     "dual_sim": {"second_activity": ("share", 0.1, 1.0)},
     "phone_changer": {"back_and_forth_share": ("share", 0.0, 0.6)},
     "traveller": {"away_days": ("upto", 1, 6)},
