@@ -24,6 +24,14 @@ unlabelled; ``train`` (simulated knowledge + positive-unlabelled, the defaults o
 ``simbox train``) fits a model that scans held-out world B.  Reported: precision,
 recall, legit FPR, and recall on the kinds absent from the seizures.
 
+Part C (``--young N``), young SIMs as ``simbox watch`` sees them: every held-out
+world scanned again as if its window ended at N cut times (events before the cut
+only; cuts drawn from the world seed after two days of window, as
+``simbox.training.young`` draws them for the training worlds), and the figures of
+Part A restricted to the SIMs whose first event is at most 48 h before the cut:
+young fraud (boxes and farms that started late) against young legit SIMs (new
+subscribers, offices and fleets that opened mid-window).
+
 Targets (issue 12): zero-shot precision >= 0.99, recall >= 0.95, every legit group
 FPR <= 1e-3, >= 95% of deployments recovered whole; raid-trained precision >= 0.995
 at recall >= 0.97 with legit FPR <= 1e-4, kinds absent from the seizures recall >= 0.90.
@@ -74,11 +82,30 @@ def raid_pairs(a):
     return pairs
 
 
-def scan_world(model, folder, info):
+def scan_world(model, folder, info, time_to=None):
     from simbox.scan import scan
     files = [str(folder / f) for f in info["cdr_files"]]
     return scan(files, cells=str(folder / "cells.csv"), tac=str(folder / "tac.csv"),
-                model=model, timezone=info["timezone"], allow_missing_cells=True, history=False)
+                model=model, timezone=info["timezone"], allow_missing_cells=True, history=False,
+                time_to=time_to)
+
+
+def young_rows(model, w, folder, res, truth, info, n):
+    """Part C for one world: ``[(cut, figures of the SIMs young at the cut)]``."""
+    from simbox.training import young
+    first, last = young.window_bounds(res.features)
+    seed = w if isinstance(w, int) else sum(map(ord, w))
+    out = []
+    for cut in young.cut_times(seed, first, last, n):
+        sr = scan_world(model, folder, info, time_to=young.iso_utc(cut))
+        fs = sr.features["first_seen"] if "first_seen" in sr.features else None
+        if fs is None:
+            raise SystemExit("eval_worlds: the scan result has no first_seen column")
+        young_imsi = fs.index[young.young_mask(fs.to_numpy(), cut)].astype(str)
+        dep_of = sr.flagged.set_index("imsi")["deployment_id"].astype(str)
+        flagged = set(sr.flagged["imsi"].astype(str)) & set(young_imsi)
+        out.append((cut, score_flags(truth, flagged, dep_of, young_imsi)))
+    return out
 
 
 def score_flags(truth: pd.DataFrame, flagged_imsi, dep_of=None, scanned=None) -> dict:
@@ -217,6 +244,9 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario-seeds", type=parse_worlds, default=parse_worlds("5000-5001"),
                     metavar="A-B", help="seeds of the scenario networks (default 5000-5001; "
                     "Part B trains on the first and scans the second)")
+    ap.add_argument("--young", type=int, default=0, metavar="N",
+                    help="also Part C: scan every world cut at N times and report the SIMs "
+                         "young at each cut (first event within 48 h)")
     ap.add_argument("--workdir", help="keep simulated worlds here (default: a temp folder)")
     ap.add_argument("--json", metavar="FILE", help="write all figures as JSON")
     ap.add_argument("--dev", action="store_true",
@@ -255,6 +285,23 @@ def main(argv=None) -> int:
         print("deployments not recovered whole: " + "; ".join(
             f"world {w} {x['kind']} ({x['flagged']} flagged SIMs in parts of "
             f"{'+'.join(map(str, x['parts']))})" for w, x in split))
+
+    if a.young:
+        yrows = []
+        for w, (folder, res, truth, info) in worlds.items():
+            t0 = time.monotonic()
+            for cut, r in young_rows(model, w, folder, res, truth, info, a.young):
+                day = (cut - res.features["first_seen"].min()) / 86400
+                yrows.append((f"{w} @ day {day:.2f}", r))
+                results.setdefault("young", {})[f"{w}@{cut}"] = r
+            print(f"# world {w}: {a.young} cuts scanned in {time.monotonic() - t0:.0f}s",
+                  flush=True)
+        p = pooled([r for _, r in yrows])
+        results["young"]["pooled"] = p
+        table("C. SIMs young at a cut (first event within 48 h; events before the cut only)",
+              yrows + [("pooled", p)])
+        print(f"\nrecall by kind (pooled): {kinds_line(p)}")
+        print(f"legit FPR by group (pooled): {groups_line(p)}")
 
     if a.raid and raid_pairs(a):
         from simbox.training.dataset import truth_labels  # noqa: F401 (import check)

@@ -39,6 +39,7 @@ from simbox.errors import SimboxError
 from simbox.features import compute_features
 from simbox.training.knowledge import KNOWLEDGE_FILE, read_knowledge, subsample, write_knowledge
 from simbox.training.run import DEFAULT_MODEL, read_truth
+from simbox.training import young
 from simbox.training.schema import registry_schema
 from simbox.training.train import train, write_model_folder
 
@@ -51,16 +52,19 @@ EASY_LEGIT_RATE = 0.15    # share of the easy legit SIMs kept in the knowledge
 GROUP_RATES = {"ordinary": 0.1, "m2m": 0.3, "driver": 0.4, "small_business": 0.4,
                "dual_sim": 0.4, "phone_changer": 0.4, "traveller": 0.5}
 TARGET_PRECISION = 0.995
+YOUNG_CUTS = 0            # cuts per world whose young SIMs join the knowledge (training/young.py)
 
 
 def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
-                      progress=None):
+                      progress=None, cuts=0):
     """Simulate a network into ``workdir`` and compute its features from the written CDRs.
 
     ``world``: a world seed of :mod:`simbox.data.worlds` (its drawn configuration;
     ``scenario`` is then ignored).  A folder that already holds this very
     simulation (``simulation.json`` with the same parameters) is reused.  Returns
-    ``(FeatureResult, truth, summary dict)``.
+    ``(FeatureResult, truth, summary dict)``; with ``cuts`` > 0 the summary also
+    holds ``"young"``: ``[(cut, FeatureResult of the events before it)]`` at that many
+    cut times (:mod:`simbox.training.young`).
     """
     workdir = pathlib.Path(workdir)
     params = {"subscribers": subscribers, "days": days, "scenario": scenario, "seed": seed}
@@ -78,48 +82,78 @@ def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
         info = dict(sim.network.summary(), days=days, timezone=sim.network.timezone,
                     params=params, cdr_files=[pathlib.Path(sim.paths["cdrs"]).name])
         marker.write_text(json.dumps(info))
-    res = compute_features([str(workdir / f) for f in info["cdr_files"]],
-                           cells=str(workdir / "cells.csv"), tac=str(workdir / "tac.csv"),
-                           timezone=info["timezone"], progress=progress)
+    files = [str(workdir / f) for f in info["cdr_files"]]
+    kw = dict(cells=str(workdir / "cells.csv"), tac=str(workdir / "tac.csv"),
+              timezone=info["timezone"], progress=progress)
+    res = compute_features(files, **kw)
     truth = read_truth(workdir / "truth.csv")
+    if cuts:
+        first, last = young.window_bounds(res.features)
+        info = dict(info, young=[(c, compute_features(files, time_to=young.iso_utc(c), **kw))
+                                 for c in young.cut_times(seed if world is None else world,
+                                                          first, last, cuts)])
     return res, truth, info
 
 
-def world_tables(worlds, subscribers, days, workdir, *, log=print):
+def _stacked(features, truth, w, tag, names, keep=None):
+    """One world's rows, indexed ``w<world><tag>:<imsi>``, with their truth (a world
+    column, case ids made unique across worlds); ``keep``: a mask of the SIMs kept."""
+    X = features.loc[:, names] if keep is None else features.loc[keep, names]
+    X = X.copy()
+    X.index = f"w{w}{tag}:" + X.index.astype(str)
+    t = truth.copy()
+    t["imsi"] = f"w{w}{tag}:" + t["imsi"].astype(str)
+    t["case_id"] = np.where(t["case_id"] != "", f"w{w}:" + t["case_id"], "")
+    t["world"] = str(w)
+    t = t.set_index("imsi").reindex(X.index).dropna(subset=["label"])
+    return X.loc[t.index], t.reset_index()
+
+
+def world_tables(worlds, subscribers, days, workdir, *, log=print, young_cuts=0):
     """Features and truth of several worlds, stacked: index ``w<world>:<imsi>``.
 
-    Returns ``(X, truth with a world column, [info per world])``.
+    ``young_cuts``: also that many cuts per world, whose young SIMs are stacked as
+    ``w<world>@<cut>:<imsi>`` (:mod:`simbox.training.young`).  Returns ``(X, truth
+    with a world column and a ``young`` flag, [info per world])``.
     """
     names, _ = registry_schema()
     Xs, truths, infos = [], [], []
     for w in worlds:
         t0 = time.monotonic()
         res, truth, info = simulate_features(subscribers, days, None, w,
-                                             pathlib.Path(workdir) / f"world-{w}", world=w)
-        X = res.features.loc[:, names].copy()
-        X.index = f"w{w}:" + X.index.astype(str)
-        t = truth.copy()
-        t["imsi"] = f"w{w}:" + t["imsi"].astype(str)
-        t["case_id"] = np.where(t["case_id"] != "", f"w{w}:" + t["case_id"], "")
-        t["world"] = str(w)
-        t = t.set_index("imsi").reindex(X.index).dropna(subset=["label"])
-        X = X.loc[t.index]
+                                             pathlib.Path(workdir) / f"world-{w}", world=w,
+                                             cuts=young_cuts)
+        X, t = _stacked(res.features, truth, w, "", names)
+        t["young"] = False
         Xs.append(X)
-        truths.append(t.reset_index())
+        truths.append(t)
+        n_young = 0
+        for cut, yres in info.get("young", []):
+            keep = young.young_mask(yres.features["first_seen"], cut)
+            Xy, ty = _stacked(yres.features, truth, w, f"{young.YOUNG_TAG}{cut}", names, keep)
+            ty["young"] = True
+            Xs.append(Xy)
+            truths.append(ty)
+            n_young += len(Xy)
         infos.append({"world": w, "sims": int(len(X)), "cdrs": info.get("cdrs"),
                       "simbox_sims": info.get("simbox_sims"),
                       "cardfarm_sims": info.get("cardfarm_sims"),
-                      "deployments": info.get("deployments"), "timezone": info["timezone"]})
-        log(f"world {w}: {len(X):,} SIMs, {info.get('deployments')} deployments "
-            f"({time.monotonic() - t0:.0f}s)")
+                      "deployments": info.get("deployments"), "timezone": info["timezone"],
+                      **({"young_cuts": [c for c, _ in info["young"]],
+                          "young_rows": n_young} if young_cuts else {})})
+        log(f"world {w}: {len(X):,} SIMs, {info.get('deployments')} deployments"
+            + (f", {n_young:,} young rows at {young_cuts} cuts" if young_cuts else "")
+            + f" ({time.monotonic() - t0:.0f}s)")
     return pd.concat(Xs), pd.concat(truths, ignore_index=True), infos
 
 
 def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLDS,
           target_precision=TARGET_PRECISION, workdir=None, kind_holdout=True,
-          easy_rate=EASY_LEGIT_RATE, model_params=None):
+          easy_rate=EASY_LEGIT_RATE, model_params=None, young_cuts=YOUNG_CUTS):
     """Simulate the training worlds, write ``knowledge.parquet`` and the model into ``out``.
-    ``model_params``: booster parameters other than the defaults (``{"max_iter": 100}``)."""
+    ``model_params``: booster parameters other than the defaults (``{"max_iter": 100}``);
+    ``young_cuts``: cuts per world whose young SIMs join the knowledge
+    (:mod:`simbox.training.young`; 0: whole windows only)."""
     tmp = None
     if workdir is None:
         tmp = tempfile.mkdtemp(prefix="simbox-default-model-")
@@ -128,11 +162,13 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
     out = pathlib.Path(out)
     stage = pathlib.Path(tempfile.mkdtemp(prefix="simbox-knowledge-"))
     try:
-        X, truth, infos = world_tables(list(worlds), subscribers, days, workdir)
+        X, truth, infos = world_tables(list(worlds), subscribers, days, workdir,
+                                       young_cuts=young_cuts)
         weight = subsample(truth, HARD_NEGATIVE_KINDS, rate=easy_rate, seed=0,
                            group_rates=GROUP_RATES)
         info = {"schema_hash": schema, "worlds": infos, "subscribers": subscribers,
                 "days": days, "easy_legit_rate": easy_rate, "group_rates": GROUP_RATES,
+                "young_cuts": young_cuts, "young_hours": young.YOUNG_HOURS,
                 "kept_whole": ["fraud", *(k for k in HARD_NEGATIVE_KINDS if k not in GROUP_RATES)],
                 "rebuild": "python -m simbox.training.build_default_model"}
         write_knowledge(stage / KNOWLEDGE_FILE, X, truth, weight, info)
@@ -179,6 +215,9 @@ def main(argv=None) -> int:
                     help="share of the easy legit SIMs kept in the knowledge")
     ap.add_argument("--workdir", help="keep the simulated networks here")
     ap.add_argument("--no-kind-holdout", action="store_true")
+    ap.add_argument("--young-cuts", type=int, default=YOUNG_CUTS, metavar="N",
+                    help="cut every world's window at N times and add the SIMs young at each "
+                         f"cut to the knowledge (default {YOUNG_CUTS}; training/young.py)")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="a booster parameter other than the default (e.g. max_iter=100); "
                          "repeatable")
@@ -194,7 +233,7 @@ def main(argv=None) -> int:
     try:
         m = build(a.out, subscribers=a.subscribers, days=a.days, worlds=a.worlds,
                   workdir=a.workdir, kind_holdout=not a.no_kind_holdout, easy_rate=a.easy_rate,
-                  model_params=params or None)
+                  model_params=params or None, young_cuts=a.young_cuts)
     except SimboxError as exc:
         print(f"build_default_model: error: {exc}", file=sys.stderr)
         return 1
