@@ -156,6 +156,10 @@ def _with_truth(rows, truth, prefix=""):
         w = pd.Series(truth["world"].astype(str).to_numpy(), index=prefix + pd.Index(
             truth["imsi"].astype(str)))
         rows["world"] = w.reindex(rows.index).fillna("").to_numpy()
+    if "young" in truth:
+        y = pd.Series(truth["young"].astype(bool).to_numpy(), index=prefix + pd.Index(
+            truth["imsi"].astype(str)))
+        rows["young"] = y.reindex(rows.index).fillna(False).astype(bool).to_numpy()
     return rows
 
 
@@ -241,6 +245,8 @@ def build_training_set(features, labels, *, unlabelled="presumed-legit",
     for c in ("kind", "legit_group", "world"):
         if c in rows:
             rows[c] = rows[c].fillna("")
+    if "young" in rows:
+        rows["young"] = rows["young"].fillna(False).astype(bool)
     Xall = pd.concat(Xs)
     info = {
         "sims": int(len(rows)),

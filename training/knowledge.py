@@ -86,6 +86,9 @@ def write_knowledge(path, X: pd.DataFrame, truth: pd.DataFrame, weight, info: di
         "_world": pa.array(t["world"].astype(str).to_numpy() if "world" in t
                            else np.full(int(keep.sum()), "")),
         "_weight": pa.array(weight[keep].astype(np.float32)),
+        # young-age rows (training/young.py): learnt from, never used to set the threshold
+        "_young": pa.array(t["young"].fillna(False).astype(bool).to_numpy() if "young" in t
+                           else np.zeros(int(keep.sum()), dtype=bool)),
     })
     table = pa.table(cols)
     meta = dict(table.schema.metadata or {})
@@ -121,7 +124,9 @@ def read_knowledge(path, names, schema_hash) -> Knowledge:
     truth = pd.DataFrame({"imsi": index, "label": df["_label"].to_numpy(),
                           "case_id": df["_case"].to_numpy(), "kind": df["_kind"].to_numpy(),
                           "legit_group": df["_legit_group"].to_numpy(),
-                          "world": df["_world"].to_numpy()})
+                          "world": df["_world"].to_numpy(),
+                          "young": (df["_young"].to_numpy(dtype=bool) if "_young" in df
+                                    else np.zeros(len(df), dtype=bool))})
     return Knowledge(X, truth, df["_weight"].to_numpy(dtype=float), info)
 
 

@@ -59,7 +59,7 @@ def eval_frame(ts: TrainingSet, proba: np.ndarray) -> pd.DataFrame:
         "group": r["group"].to_numpy(), "weight": r["weight"].to_numpy(dtype=float),
         "deployment": r["deployment"].to_numpy(), "source": r["source"].to_numpy(),
     }, index=r.index)
-    for c in ("kind", "legit_group", "world"):
+    for c in ("kind", "legit_group", "world", "young"):
         if c in r:
             frame[c] = r[c].to_numpy()
     return frame
@@ -97,6 +97,26 @@ def cross_validated_flags(frame, fold, target, *, n_boot=200, seed=0, slack=RECA
         flagged[test] = score[test] >= t
         per_fold.append(float(t))
     return flagged, per_fold
+
+
+def young_metrics(frame, threshold) -> dict:
+    """Out-of-fold figures of the young-age rows (training/young.py) at the operating
+    threshold: what ``simbox watch`` would flag among SIMs first seen within 48 h."""
+    fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
+    flag = frame["score"].to_numpy() >= threshold
+    w = frame["weight"].to_numpy(dtype=float)
+    tp, fp = float(w[flag & fraud].sum()), float(w[flag & ~fraud].sum())
+    lg = frame["legit_group"].astype(str).to_numpy() if "legit_group" in frame else None
+    by_group = {}
+    if lg is not None:
+        for g in sorted(set(lg[~fraud]) - {""}):
+            m = ~fraud & (lg == g)
+            by_group[g] = [int((flag & m).sum()), int(m.sum())]
+    return {"rows": int(len(frame)), "fraud_rows": int(fraud.sum()),
+            "precision": tp / (tp + fp) if tp + fp else None,
+            "recall": float(w[flag & fraud].sum() / w[fraud].sum()) if fraud.any() else None,
+            "legit_flagged_by_group": by_group,
+            "note": "out-of-fold, weighted by population; young rows never set the threshold"}
 
 
 def _fold_count(y, groups, folds):
@@ -275,6 +295,12 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
                                       progress=progress)
     step("cross-validation")
     frame = eval_frame(ts, proba)
+    # young-age rows (training/young.py) are learnt from; the threshold and the metrics
+    # are those of whole windows, as a scan sees them (young rows reported apart)
+    young_frame = None
+    if "young" in frame and frame["young"].any():
+        judged = ~frame["young"].to_numpy(dtype=bool)
+        young_frame, frame, fold = frame[~judged], frame[judged], fold[judged]
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
                               frame["weight"], n_boot=n_boot, seed=seed, slack=recall_slack)
@@ -309,8 +335,16 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     model_metrics["by_source"] = _by_source(frame, flagged, n_boot, seed)
     step("threshold and metrics")
 
+    rules_X, rules_splits = ts.X, splits
+    if young_frame is not None:             # the rules baseline on the same rows as the model
+        rules_X = ts.X.loc[frame.index]
+        pos = pd.Series(np.arange(len(ts.X)), index=ts.X.index)
+        keep = np.zeros(len(ts.X), dtype=bool)
+        keep[pos.loc[frame.index].to_numpy()] = True
+        new_pos = np.cumsum(keep) - 1
+        rules_splits = [(new_pos[tr[keep[tr]]], new_pos[te[keep[te]]]) for tr, te in splits]
     rules_flags, rules_score, rules_class, rules_params = rules_out_of_fold(
-        ts.X, fraud, splits, sample_weight=frame["weight"].to_numpy(),
+        rules_X, fraud, rules_splits, sample_weight=frame["weight"].to_numpy(),
         target_precision=target_precision)
     rframe = frame.assign(score=rules_score, pred_class=rules_class)
     rules_metrics = evaluate_flags(rframe, rules_flags, n_boot=n_boot, seed=seed)
@@ -326,7 +360,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     holdout = kind_holdout_recall(ts, model, threshold, progress=progress) \
         if kind_holdout and np.isfinite(threshold) else {}
     final_rules = RulesBaseline(target_precision=target_precision).fit(
-        ts.X, fraud, frame["weight"].to_numpy())
+        rules_X, fraud, frame["weight"].to_numpy())
     step("kind hold-out")
     importances = model.importances(ts.X, y, sample_weight=tw, seed=seed)
     step("importances")
@@ -361,6 +395,8 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
                                              frame["weight"].to_numpy(),
                                              exact_at=(target_precision,))},
         "metrics": {"model": model_metrics, "rules": rules_metrics,
+                    **({"young": young_metrics(young_frame, threshold)}
+                       if young_frame is not None else {}),
                     "same_precision": comparison, "kinds_absent_from_training": holdout},
         "rules_baseline": {"params_per_fold": rules_params, "params": final_rules.params_},
         "importances": importances["importance"].round(6).to_dict(),

@@ -1,6 +1,7 @@
 """scoring.npz: the arrays a scan scores with, without scikit-learn or skops
 (simbox.training.scoring), against the full pipeline (Model.predict) as reference."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -240,15 +241,21 @@ def test_scan_imports_neither_scikit_learn_nor_skops(tmp_path):
     (old / "model.json").write_text(json.dumps(card))
 
     def scan(out, *args):
+        env = dict(os.environ, SIMBOX_HISTORY=str(tmp_path / f"history-{out}.sqlite"))
         proc = subprocess.run([sys.executable, "-c", SCAN, str(tmp_path / "net" / "cdrs.csv.gz"),
                                str(tmp_path / "net" / "cells.csv"), str(tmp_path / out), *args],
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, env=env)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.splitlines()[-1]
     assert scan("light") == "0 []"
     assert scan("full", "--model", str(old)) == "0 ['sklearn', 'skops']"
-    for f in ("scores.csv", "flagged.csv", "deployments.csv"):
+    for f in ("scores.csv", "deployments.csv"):
         assert (tmp_path / "light" / f).read_bytes() == (tmp_path / "full" / f).read_bytes()
+    # flagged.csv: equal but for the history's wall-clock columns (each scan its own history)
+    light, full = (pd.read_csv(tmp_path / d / "flagged.csv", dtype=str) for d in ("light", "full"))
+    assert len(light) == len(full)
+    pd.testing.assert_frame_equal(light.drop(columns=["first_flagged"]),
+                                  full.drop(columns=["first_flagged"]))
     assert (tmp_path / "light" / "scores.csv").read_text().count("\n") > 1000
 
 
