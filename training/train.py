@@ -301,6 +301,7 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     if "young" in frame and frame["young"].any():
         judged = ~frame["young"].to_numpy(dtype=bool)
         young_frame, frame, fold = frame[~judged], frame[judged], fold[judged]
+        proba = proba[judged]                # the card's plots: whole windows, as the metrics
     fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
     thr = threshold_bootstrap(fraud, frame["score"], frame["group"], target_precision,
                               frame["weight"], n_boot=n_boot, seed=seed, slack=recall_slack)

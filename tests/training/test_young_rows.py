@@ -84,3 +84,31 @@ def test_young_rows_keep_their_sims_label_case_and_world(one_world):
     assert (whole.loc[plain, "label"].to_numpy() == yt["label"].to_numpy()).all()
     assert (whole.loc[plain, "case_id"].to_numpy() == yt["case_id"].to_numpy()).all()
     assert set(yt["world"]) == {"3"}
+
+
+def test_young_rows_are_learnt_from_but_never_set_the_threshold(tmp_path):
+    """The threshold and metrics are those of whole windows; the young rows are reported
+    apart (card ``metrics.young``), scored out of fold at that threshold."""
+    from simbox.training.knowledge import KNOWLEDGE_FILE, read_knowledge, write_knowledge
+    from simbox.training.threshold import threshold_bootstrap
+    from simbox.training.train import train
+    names, schema = registry_schema()
+    X, truth, _ = world_tables([3, 5, 6, 7], 2000, 4, tmp_path / "w", log=lambda *_: None,
+                               young_cuts=1)
+    weight = np.ones(len(truth))
+    write_knowledge(tmp_path / KNOWLEDGE_FILE, X, truth, weight, {"schema_hash": schema})
+    kn = read_knowledge(tmp_path / KNOWLEDGE_FILE, names, schema)
+    assert kn.truth["young"].sum() == truth["young"].sum() > 0
+    model = train(kn.X.iloc[:0], pd.DataFrame(columns=["imsi", "label", "case_id"]),
+                  simulated=kn, unlabelled="ignore", cv_group="world", seed=0, n_boot=20,
+                  kind_holdout=False, max_group_fpr=1.0)
+    frame, proba = model.oof_
+    assert len(frame) == len(proba) == int((~truth["young"]).sum())
+    assert not frame.index.str.contains(young.YOUNG_TAG).any()
+    fraud = frame["label"].isin(["simbox", "cardfarm"]).to_numpy()
+    again = threshold_bootstrap(fraud, frame["score"], frame["group"], 0.995, frame["weight"],
+                                n_boot=20, seed=0)["bagged"]
+    assert model.threshold == pytest.approx(again)
+    yc = model.card["metrics"]["young"]
+    assert yc["rows"] == int(truth["young"].sum())
+    assert model.card["metrics"]["model"]["per_sim"]["fraud_sims"] == int(fraud.sum())
