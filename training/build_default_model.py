@@ -52,7 +52,7 @@ EASY_LEGIT_RATE = 0.15    # share of the easy legit SIMs kept in the knowledge
 GROUP_RATES = {"ordinary": 0.1, "m2m": 0.3, "driver": 0.4, "small_business": 0.4,
                "dual_sim": 0.4, "phone_changer": 0.4, "traveller": 0.5}
 TARGET_PRECISION = 0.995
-YOUNG_CUTS = 0            # cuts per world whose young SIMs join the knowledge (training/young.py)
+YOUNG_CUTS = 2            # cuts per world whose young SIMs join the knowledge (training/young.py)
 
 
 def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
