@@ -36,7 +36,8 @@ import numpy as np
 
 from simbox.fastpath.aggregate import Reduced, TimeZone, Workspace, reduce_events, slot_columns
 from simbox.fastpath.events import COLUMNS, CellDict
-from simbox.fastpath.partials import Partials, combine, finish, partials_from_events, ranges
+from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
+                                     partials_from_events, ranges)
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
@@ -45,6 +46,8 @@ HOUR = 3600
 DAY_HOURS = 24
 #: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
 CHUNK_EVENTS = 1 << 21
+#: what stored partials must have been written with to be read back
+PARTIALS_LAYOUT = f"layout {len(SCALARS)} scalars {KINDS}"
 
 
 def to_rows(cols: dict) -> np.ndarray:
@@ -159,9 +162,9 @@ class Window:
     dirty: set = field(init=False, default_factory=set)   # subscribers to reduce again
     timings: dict = field(init=False, default_factory=dict)   # of the last features()
     merge: bool = True                 # False: reduce touched subscribers' whole window again
-    days: dict = field(init=False, default_factory=dict)    # closed UTC day -> Partials
+    days: dict = field(init=False, default_factory=dict)    # whole UTC day -> Partials
     stale: dict = field(init=False, default_factory=dict)   # day -> subscribers to redo
-    middle: tuple | None = field(init=False, default=None)  # (days, their merged Partials)
+    saved: dict = field(init=False, default_factory=dict)   # day -> (file, slice files)
 
     def __post_init__(self):
         self.tz = TimeZone(self.timezone)
@@ -172,6 +175,7 @@ class Window:
         self.celldict = CellDict(self.store.cell_tokens())
         self.slices = {h: Slice.open(self.store, n) for h, n in self.store.manifest().items()}
         self.newest = self.store.meta("newest")
+        self.saved = self.store.partials()
         self._local = threading.local()
 
     @property
@@ -260,14 +264,14 @@ class Window:
         else:
             tail, days, today = plan
             t_days = time.monotonic()
-            middle = self._middle(days)
+            whole = self._whole_days(days)
             t_days = time.monotonic() - t_days
             for subs, groups in self._chunks(todo, [tail, today]):
                 events += sum(len(g["time"]) for g in groups)
                 first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
                                else Partials.empty() for g in groups)
-                parts.append(finish(combine([first, (middle, middle.rows_of(subs)), last]), columns=cols,
-                                    ncols=len(names), cells=table))
+                parts.append(finish(combine([first, *[(p, p.rows_of(subs)) for p in whole], last]),
+                                    columns=cols, ncols=len(names), cells=table))
         self.red = Reduced.concat(parts, len(names))
         self.dirty.clear()
         t1 = time.monotonic()
@@ -291,31 +295,42 @@ class Window:
         return ([h for h in hours if h // DAY_HOURS == d0], tuple(range(d0 + 1, d1)),
                 [h for h in hours if h // DAY_HOURS == d1])
 
-    def _middle(self, days: tuple) -> Partials:
-        """The merged partials of the whole days ``days`` for every subscriber: each day's
-        partials made once from its events (again for the subscribers a late file touched),
-        their merge kept until the days change."""
+    def _whole_days(self, days: tuple) -> list:
+        """The partials of each whole day of ``days`` for every subscriber: read from the
+        state when they were made from the day's slices as they are now (a restart makes
+        none again), else made from the day's events (again only for the subscribers a
+        late file touched) and stored.  Days that left the window are forgotten."""
+        gone = [d for d in self.saved if d not in days]
         for d in [d for d in self.days if d not in days]:
             del self.days[d]
             self.stale.pop(d, None)
-        redo = set()
+        if gone:
+            self.store.drop_partials(gone)
+            for d in gone:
+                del self.saved[d]
         for d in days:
+            if d in self.days and d not in self.stale:
+                continue
+            inputs = self._day_inputs(d)
             if d not in self.days:
-                self.days[d] = self._day_partials(d)
-                redo = None
-            elif d in self.stale:
+                saved = self.saved.get(d)
+                if saved is not None and saved[1] == inputs:
+                    self.days[d] = self.store.read_partials(saved[0])
+                    continue
+                made = self._day_partials(d)
+            else:
                 subs = np.array(sorted(self.stale.pop(d)), np.int64)
-                self.days[d] = _splice(self.days[d], self._day_partials(d, subs), subs)
-                if redo is not None:
-                    redo.update(subs.tolist())
-        if self.middle is None or self.middle[0] != days or redo is None:
-            self.middle = None                   # its memory free before the new one's
-            self.middle = (days, combine([self.days[d] for d in days]).trimmed())
-        elif redo:
-            subs = np.array(sorted(redo), np.int64)
-            merged = combine([self.days[d].select(subs) for d in days])
-            self.middle = (days, _splice(self.middle[1], merged, subs))
-        return self.middle[1]
+                made = _splice(self.days[d], self._day_partials(d, subs), subs)
+            self.store.save_partials(d, made, inputs)
+            self.saved = self.store.partials()
+            self.days[d] = self.store.read_partials(self.saved[d][0])
+        return [self.days[d] for d in days]
+
+    def _day_inputs(self, day: int) -> list:
+        """What the partials of day ``day`` are made from: its slice files, the time zone
+        and the layout of the partials."""
+        return sorted([*(s.name for h, s in self.slices.items() if h // DAY_HOURS == day),
+                       f"timezone {self.tz.name}", PARTIALS_LAYOUT])
 
     def _day_partials(self, day: int, subs: np.ndarray | None = None) -> Partials:
         """The partials of day ``day`` (its slices' events) of ``subs`` (default: all)."""
