@@ -193,10 +193,9 @@ class Store:
         return {d: (f, json.loads(s)) for d, f, s in
                 self.db.execute("select day, file, slices from partials")}
 
-    def save_partials(self, day: int, p, slices: list) -> None:
-        """Write the partials ``p`` of day ``day`` (made from the slice files ``slices``)
-        under a fresh name, synced, then name them in the ``partials`` row of the day (the
-        version it replaces removed)."""
+    def write_partials(self, day: int, p) -> str:
+        """Write the partials ``p`` of day ``day`` under a fresh name, synced to disk;
+        returns the file name (recorded by :meth:`record_partials`)."""
         name = f"{day}.{uuid.uuid4().hex[:12]}.npa"
         path = self.partial_dir / name
         try:
@@ -205,17 +204,23 @@ class Store:
                     np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
                 f.flush()
                 os.fsync(f.fileno())
-            old = self.db.execute("select file from partials where day = ?", (day,)).fetchone()
-            self.db.execute("insert or replace into partials values (?, ?, ?)",
-                            (day, name, json.dumps(sorted(slices))))
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        if old:
+        return name
+
+    def record_partials(self, day: int, name: str, slices: list) -> None:
+        """Name the file ``name`` (of :meth:`write_partials`, made from the slice files
+        ``slices``) in the ``partials`` row of day ``day``; the version it replaces is
+        removed."""
+        old = self.db.execute("select file from partials where day = ?", (day,)).fetchone()
+        self.db.execute("insert or replace into partials values (?, ?, ?)",
+                        (day, name, json.dumps(sorted(slices))))
+        if old and old[0] != name:
             self.remove_partials([old[0]])
 
     def read_partials(self, name: str):
-        """The partials of a file of :meth:`save_partials`, memory-mapped (read only)."""
+        """The partials of a file of :meth:`write_partials`, memory-mapped (read only)."""
         from simbox.fastpath.partials import Partials   # lazy: the kernels
         path = self.partial_dir / name
         arrays = []

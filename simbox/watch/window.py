@@ -14,13 +14,15 @@ are kept from the last drop (:meth:`Reduced.take`); the features computed over a
 subscribers (shared IMEIs, neighbours, co-movement, percentile ranks) are computed again
 over all rows (:func:`~simbox.features.features_from_reduced`).
 
-A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of
-three partials, in time order: its events of the window's first UTC day (the hours still
-in the window) and of its last day, reduced to partials, and the merged partials of the
-whole days between (``Window.days``: each day's partials made once from its slices, when
-it becomes a whole day of the window; ``Window.middle``: their merge, made again when the
-days change).  A late file that adds events to a whole day makes that day's partials of
-the subscribers it touched again (``Window.stale``).  With ``merge = False`` (or a window
+A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of its
+partials, in time order: its events of the window's first UTC day (the hours still in
+the window) and of its last day, reduced to partials, and between them its partials of
+each whole day (``Window.days``: each day's partials made once from its slices, when it
+becomes a whole day of the window, stored in the state folder and memory-mapped, so a
+restart reads them back: :meth:`Store.write_partials`).  Stored partials are used only
+while they were made from the day's slice files as they are now.  A late file that adds
+events to a whole day makes that day's partials of the subscribers it touched again
+(``Window.stale``) and stores them again.  With ``merge = False`` (or a window
 of less than three UTC days) the touched subscribers' whole window is reduced again by
 the batch kernel (:func:`~simbox.fastpath.aggregate.reduce_events`).  Either way the
 table equals ``compute_features`` of the same files with the events outside the window
@@ -28,6 +30,8 @@ dropped (tests/watch/test_incremental*.py).  docs/watch.md has the measurements.
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,6 +45,8 @@ from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
+
+log = logging.getLogger("simbox.watch")
 
 HOUR = 3600
 DAY_HOURS = 24
@@ -321,10 +327,26 @@ class Window:
             else:
                 subs = np.array(sorted(self.stale.pop(d)), np.int64)
                 made = _splice(self.days[d], self._day_partials(d, subs), subs)
-            self.store.save_partials(d, made, inputs)
-            self.saved = self.store.partials()
-            self.days[d] = self.store.read_partials(self.saved[d][0])
+            self.days[d] = self._stored(d, made, inputs)
         return [self.days[d] for d in days]
+
+    def _stored(self, day: int, made: Partials, inputs: list) -> Partials:
+        """``made`` written to the state as the partials of ``day``, and read back
+        memory-mapped; kept in memory (and made again after a restart) when the state
+        cannot be written (a full disk: logged)."""
+        name = None
+        try:
+            name = self.store.write_partials(day, made)
+            self.store.record_partials(day, name, inputs)
+        except (OSError, sqlite3.Error) as exc:
+            if name is not None:
+                self.store.remove_partials([name])
+            log.warning("the partials of day %s are not stored (%s); they stay in memory",
+                        day, exc, extra={"fields": {"event": "partials_not_stored",
+                                                    "error": str(exc)}})
+            return made
+        self.saved = self.store.partials()
+        return self.store.read_partials(name)
 
     def _day_inputs(self, day: int) -> list:
         """What the partials of day ``day`` are made from: its slice files, the time zone

@@ -2,7 +2,8 @@
 
 argv: DROP STATE OUT [POINT N]: with POINT, the process kills itself (SIGKILL) at the
 N-th pass through POINT (``before_commit``, ``after_commit``, ``after_alerts``,
-``mid_alert_line``).
+``mid_alert_line``, ``partials_written``: a day's partials file written, not yet named in
+the state, ``partials_recorded``: named).
 """
 import os
 import signal
@@ -50,6 +51,21 @@ def flush_(self, st):
 
 
 store.Store.commit, store.Store.record_alerts, alerts.AlertLog.flush = commit_, record_, flush_
+write_p, record_p = store.Store.write_partials, store.Store.record_partials
+
+
+def write_p_(self, *a, **k):
+    name = write_p(self, *a, **k)
+    die_at("partials_written")
+    return name
+
+
+def record_p_(self, *a, **k):
+    record_p(self, *a, **k)
+    die_at("partials_recorded")
+
+
+store.Store.write_partials, store.Store.record_partials = write_p_, record_p_
 with Watcher(drop, state, out, window="7d", cells=os.environ["CELLS"], timezone="UTC", settle=0,
              report=False) as w:
     while w.poll():
