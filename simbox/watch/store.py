@@ -146,15 +146,7 @@ class Store:
         """Write a new version of an hour's slice (sorted, distinct rows) under a fresh name,
         synced to disk; returns the file name (recorded by :meth:`commit`)."""
         name = f"{hour}.{uuid.uuid4().hex[:12]}.npy"
-        path = self.slice_dir / name
-        try:
-            with open(path, "wb") as f:
-                np.save(f, rows, allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+        _write_synced(self.slice_dir / name, [rows])
         return name
 
     def read_slice(self, name: str) -> np.ndarray:
@@ -197,16 +189,7 @@ class Store:
         """Write the partials ``p`` of day ``day`` under a fresh name, synced to disk;
         returns the file name (recorded by :meth:`record_partials`)."""
         name = f"{day}.{uuid.uuid4().hex[:12]}.npa"
-        path = self.partial_dir / name
-        try:
-            with open(path, "wb") as f:
-                for a in [p.imsi, p.sc, p.off, *p.dat]:
-                    np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+        _write_synced(self.partial_dir / name, [p.imsi, p.sc, p.off, *p.dat])
         return name
 
     def record_partials(self, day: int, name: str, slices: list) -> None:
@@ -317,6 +300,20 @@ class Store:
 
     def alert_count(self) -> int:
         return self.db.execute("select count(*) from alerts").fetchone()[0]
+
+
+def _write_synced(path: Path, arrays: list) -> None:
+    """Write ``arrays`` one after the other in ``.npy`` format to a new file, synced to
+    disk (removed again if writing fails)."""
+    try:
+        with open(path, "wb") as f:
+            for a in arrays:
+                np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 class _transaction:
