@@ -50,43 +50,67 @@ class Rescorer:
     predict: object                       # DataFrame of features -> DataFrame of predictions
     every: int = EVERY
     tolerance: float = TOLERANCE
-    features: pd.DataFrame | None = field(init=False, default=None)   # rows as last scored
     predictions: pd.DataFrame | None = field(init=False, default=None)
     last_full: int | None = field(init=False, default=None)  # network time of the last full
     last: dict = field(init=False, default_factory=dict)     # what the last call did
+    _index: pd.Index | None = field(init=False, default=None)   # the rows as last scored:
+    _values: np.ndarray | None = field(init=False, default=None)  # their values (float)
+    _dtypes: pd.Series | None = field(init=False, default=None)
+
+    @property
+    def features(self) -> pd.DataFrame | None:
+        """Each SIM's feature row as it was when it was last scored."""
+        if self._index is None:
+            return None
+        return pd.DataFrame(self._values, index=self._index,
+                            columns=self._dtypes.index).astype(self._dtypes)
 
     def due(self, feats: pd.DataFrame, network_time: int | None) -> bool:
         """Whether this drop rescores every SIM."""
-        if self.features is None or list(feats.columns) != list(self.features.columns):
+        if self._index is None or list(feats.columns) != list(self._dtypes.index):
             return True
         if network_time is None or self.last_full is None:
             return network_time is not None
         return network_time // self.every != self.last_full // self.every
 
+    def _changed(self, pos: np.ndarray, now: np.ndarray, columns) -> np.ndarray:
+        prev = self._values[pos]
+        same = (prev == now) | (np.isnan(prev) & np.isnan(now))
+        drift = np.isin(columns, DRIFTING)
+        exact = same[:, ~drift].all(axis=1)
+        near = (same[:, drift] | (np.abs(prev[:, drift] - now[:, drift]) <= self.tolerance)
+                ).all(axis=1)
+        return ~(exact & near) | (pos < 0)
+
     def changed(self, feats: pd.DataFrame) -> np.ndarray:
         """Mask of the rows of ``feats`` to score again (see the module docstring)."""
-        prev = self.features.reindex(feats.index)
-        drift = np.isin(feats.columns, DRIFTING)
-        a, b = prev.to_numpy(float), feats.to_numpy(float)
-        same = (a == b) | (np.isnan(a) & np.isnan(b))
-        exact = same[:, ~drift].all(axis=1)
-        near = (same[:, drift] | (np.abs(a[:, drift] - b[:, drift]) <= self.tolerance)).all(axis=1)
-        return ~(exact & near)
+        return self._changed(self._index.get_indexer(feats.index), feats.to_numpy(float),
+                             feats.columns)
 
     def __call__(self, feats: pd.DataFrame, network_time: int | None = None) -> pd.DataFrame:
         """The predictions of every row of ``feats`` (same index)."""
+        now = feats.to_numpy(float)
         full = self.due(feats, network_time)
-        changed = np.ones(len(feats), bool) if full else self.changed(feats)
-        fresh = self.predict(feats.loc[changed]) if changed.any() else None
         if full:
-            preds, kept = fresh, feats
+            changed = np.ones(len(feats), bool)
+        else:
+            pos = self._index.get_indexer(feats.index)
+            changed = self._changed(pos, now, feats.columns)
+        fresh = self.predict(feats.iloc[np.flatnonzero(changed)]) if changed.any() else None
+        if full:
+            preds, values = fresh, now
             self.last_full = network_time
         else:
-            kept = self.features.reindex(feats.index)
-            kept.loc[changed] = feats.loc[changed]
-            preds = self.predictions.reindex(feats.index[~changed])
-            preds = (pd.concat([preds, fresh]) if fresh is not None else preds).reindex(feats.index)
-        self.features, self.predictions = kept, preds
+            values = self._values[pos]
+            values[changed] = now[changed]
+            kept = self.predictions.iloc[pos[~changed]]
+            both = pd.concat([kept, fresh]) if fresh is not None else kept
+            where = np.r_[np.flatnonzero(~changed), np.flatnonzero(changed)]
+            order = np.empty(len(where), np.int64)
+            order[where] = np.arange(len(where))
+            preds = both.iloc[order].set_axis(feats.index)
+        self._index, self._values, self._dtypes = feats.index, values, feats.dtypes
+        self.predictions = preds
         self.last = {"rescored": int(changed.sum()), "rows": len(feats), "full": bool(full),
                      "last_full": self.last_full, "every_s": self.every,
                      "tolerance": self.tolerance}

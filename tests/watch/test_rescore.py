@@ -80,18 +80,17 @@ def test_kept_scores_follow_the_policy(seed):
 class _OnlyNew(Rescorer):
     """A mutation: only new SIMs scored between full rescores."""
 
-    def changed(self, feats):
-        return ~feats.index.isin(self.features.index)
+    def _changed(self, pos, now, columns):
+        return pos < 0
 
 
 class _NoDriftLimit(Rescorer):
     """A mutation: drifting columns never rescore a SIM."""
 
-    def changed(self, feats):
-        prev = self.features.reindex(feats.index)
-        other = [c for c in feats.columns if c not in DRIFTING]
-        a, b = prev[other].to_numpy(float), feats[other].to_numpy(float)
-        return ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+    def _changed(self, pos, now, columns):
+        other = ~np.isin(columns, DRIFTING)
+        a, b = self._values[pos][:, other], now[:, other]
+        return ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1) | (pos < 0)
 
 
 @pytest.mark.parametrize("mutant", [_OnlyNew, _NoDriftLimit])
