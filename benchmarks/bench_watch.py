@@ -60,6 +60,18 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rss_now_mb() -> dict:
+    """The resident memory now: anonymous (the process's own) and of mapped files (the
+    slices and partials pages read, which the kernel may drop), MB (Linux; else empty)."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return {}
+    kb = dict(line.split(":", 1) for line in text.splitlines() if line.startswith("Rss"))
+    return {k.lower() + "_mb": int(v.split()[0]) / 1024 for k, v in kb.items()
+            if k in ("RssAnon", "RssFile")}
+
+
 def net_timezone(net: Path, given: str | None) -> str:
     """The time zone to read a simulated network in: ``given``, else its world's
     (``world.json``), else the simulator's default city's."""
@@ -267,11 +279,13 @@ def scale(args) -> dict:
         taken = _drop(w, files)
         row = {"day": i + 1, "files": len(taken), "events": sum(d.events for d in taken),
                "seconds": time.monotonic() - t0, "window_events": w.window.events(),
-               "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb()}
+               "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb(), **_rss_now_mb()}
         out["days"].append(row)
         print(f"day {row['day']:>2}: {row['events']:>10,} events in {row['seconds']:6.1f} s "
               f"({row['events'] / row['seconds']:,.0f}/s), window {row['window_events']:,} "
-              f"events, state {row['state_mb']:,.0f} MB, peak RSS {row['rss_mb']:,.0f} MB",
+              f"events, state {row['state_mb']:,.0f} MB, peak RSS {row['rss_mb']:,.0f} MB (now "
+              f"{row.get('rssanon_mb', 0):,.0f} MB anonymous, {row.get('rssfile_mb', 0):,.0f} MB "
+              "of mapped files)",
               flush=True)
     try:
         for i in range(min(7, len(days))):

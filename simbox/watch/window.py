@@ -272,7 +272,8 @@ class Window:
             t_days = time.monotonic()
             whole = self._whole_days(days)
             t_days = time.monotonic() - t_days
-            for subs, groups in self._chunks(todo, [tail, today]):
+            entries = sum((_entries(p, todo) for p in whole), np.zeros(len(todo), np.int64))
+            for subs, groups in self._chunks(todo, [tail, today], entries):
                 events += sum(len(g["time"]) for g in groups)
                 first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
                                else Partials.empty() for g in groups)
@@ -374,15 +375,16 @@ class Window:
             return np.zeros(0, np.int64)
         return np.unique(np.concatenate([s.imsi for s in self.slices.values()]))
 
-    def _chunks(self, imsis: np.ndarray, groups: list):
+    def _chunks(self, imsis: np.ndarray, groups: list, extra: np.ndarray | None = None):
         """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
-        :data:`CHUNK_EVENTS` events, a subscriber never split): the chunk's subscribers and,
-        for each list of hours in ``groups``, the event columns of their events in those
-        hours (empty columns when none)."""
+        :data:`CHUNK_EVENTS` events, plus ``extra`` per subscriber when given: the entries
+        of its partials merged with them; a subscriber never split): the chunk's
+        subscribers and, for each list of hours in ``groups``, the event columns of their
+        events in those hours (empty columns when none)."""
         if len(imsis) == 0:
             return
         spans = [[(h, *self.slices[h].spans(imsis)) for h in hours] for hours in groups]
-        count = np.zeros(len(imsis), np.int64)
+        count = np.zeros(len(imsis), np.int64) if extra is None else extra.astype(np.int64)
         for group in spans:
             for _, pos, a, b in group:
                 np.add.at(count, pos, b - a)
@@ -400,6 +402,18 @@ class Window:
                 rows = np.concatenate(pieces) if pieces else np.empty(0, SLICE_DTYPE)
                 out.append({name: np.ascontiguousarray(rows[name]) for name, _ in COLUMNS})
             yield imsis[lo:hi], out
+
+
+def _entries(p: Partials, imsis: np.ndarray) -> np.ndarray:
+    """Per subscriber of ``imsis`` (sorted), the entries of its lists in ``p`` (0 without a
+    partial there)."""
+    out = np.zeros(len(imsis), np.int64)
+    if len(p) == 0:
+        return out
+    pos = np.minimum(np.searchsorted(p.imsi, imsis), len(p) - 1)
+    hit = p.imsi[pos] == imsis
+    out[hit] = (p.off[:, pos[hit] + 1] - p.off[:, pos[hit]]).sum(axis=0)
+    return out
 
 
 def _splice(old: Partials, new: Partials, subs: np.ndarray) -> Partials:
