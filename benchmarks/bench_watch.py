@@ -28,7 +28,11 @@ the peak memory, and the batch rate of ``compute_features`` on the whole file.
 ``--reduce merge`` (default) makes the touched subscribers' kernel rows by the merge of
 partials, ``--reduce events`` by reducing their whole window again (the path before);
 with ``merge``, each timed drop also times the ``events`` path on the same subscribers
-(``events_path_s``, not part of the drop), so the two are compared under the same load.
+(``events_path_s``, not part of the drop), so the two are compared under the same load,
+and scores every SIM again (``full_score_s``, not part of the drop): how many SIMs the
+drop rescored, the flags that differ from a full rescore and the largest score gap
+(``simbox/watch/rescore.py``).  At the end, a restart on the state: its seconds and the
+events of whole days the partial kernel reduced again for it (0: stored partials read back).
 """
 from __future__ import annotations
 
