@@ -24,19 +24,21 @@ def die_at(name):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-commit, record, flush = store.Store.commit, store.Store.record_alerts, alerts.AlertLog.flush
+def dies(cls, name, before=None, after=None):
+    """``cls.name`` replaced by a method that passes the points ``before`` and ``after``."""
+    method = getattr(cls, name)
+
+    def wrapped(self, *a, **k):
+        if before:
+            die_at(before)
+        r = method(self, *a, **k)
+        if after:
+            die_at(after)
+        return r
+    setattr(cls, name, wrapped)
 
 
-def commit_(self, *a, **k):
-    die_at("before_commit")
-    r = commit(self, *a, **k)
-    die_at("after_commit")
-    return r
-
-
-def record_(self, *a, **k):
-    record(self, *a, **k)
-    die_at("after_alerts")
+flush = alerts.AlertLog.flush
 
 
 def flush_(self, st):
@@ -50,22 +52,11 @@ def flush_(self, st):
     return flush(self, st)
 
 
-store.Store.commit, store.Store.record_alerts, alerts.AlertLog.flush = commit_, record_, flush_
-write_p, record_p = store.Store.write_partials, store.Store.record_partials
-
-
-def write_p_(self, *a, **k):
-    name = write_p(self, *a, **k)
-    die_at("partials_written")
-    return name
-
-
-def record_p_(self, *a, **k):
-    record_p(self, *a, **k)
-    die_at("partials_recorded")
-
-
-store.Store.write_partials, store.Store.record_partials = write_p_, record_p_
+alerts.AlertLog.flush = flush_
+dies(store.Store, "commit", "before_commit", "after_commit")
+dies(store.Store, "record_alerts", after="after_alerts")
+dies(store.Store, "write_partials", after="partials_written")
+dies(store.Store, "record_partials", after="partials_recorded")
 with Watcher(drop, state, out, window="7d", cells=os.environ["CELLS"], timezone="UTC", settle=0,
              report=False) as w:
     while w.poll():
