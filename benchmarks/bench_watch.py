@@ -28,7 +28,11 @@ the peak memory, and the batch rate of ``compute_features`` on the whole file.
 ``--reduce merge`` (default) makes the touched subscribers' kernel rows by the merge of
 partials, ``--reduce events`` by reducing their whole window again (the path before);
 with ``merge``, each timed drop also times the ``events`` path on the same subscribers
-(``events_path_s``, not part of the drop), so the two are compared under the same load.
+(``events_path_s``, not part of the drop), so the two are compared under the same load,
+and scores every SIM again (``full_score_s``, not part of the drop): how many SIMs the
+drop rescored, the flags that differ from a full rescore and the largest score gap
+(``simbox/watch/rescore.py``).  At the end, a restart on the state: its seconds and the
+events of whole days the partial kernel reduced again for it (0: stored partials read back).
 """
 from __future__ import annotations
 
@@ -58,6 +62,18 @@ def _q(values, q):
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_now_mb() -> dict:
+    """The resident memory now: anonymous (the process's own) and of mapped files (the
+    slices and partials pages read, which the kernel may drop), MB (Linux; else empty)."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return {}
+    kb = dict(line.split(":", 1) for line in text.splitlines() if line.startswith("Rss"))
+    return {k.lower() + "_mb": int(v.split()[0]) / 1024 for k, v in kb.items()
+            if k in ("RssAnon", "RssFile")}
 
 
 def net_timezone(net: Path, given: str | None) -> str:
@@ -267,11 +283,13 @@ def scale(args) -> dict:
         taken = _drop(w, files)
         row = {"day": i + 1, "files": len(taken), "events": sum(d.events for d in taken),
                "seconds": time.monotonic() - t0, "window_events": w.window.events(),
-               "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb()}
+               "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb(), **_rss_now_mb()}
         out["days"].append(row)
         print(f"day {row['day']:>2}: {row['events']:>10,} events in {row['seconds']:6.1f} s "
               f"({row['events'] / row['seconds']:,.0f}/s), window {row['window_events']:,} "
-              f"events, state {row['state_mb']:,.0f} MB, peak RSS {row['rss_mb']:,.0f} MB",
+              f"events, state {row['state_mb']:,.0f} MB, peak RSS {row['rss_mb']:,.0f} MB (now "
+              f"{row.get('rssanon_mb', 0):,.0f} MB anonymous, {row.get('rssfile_mb', 0):,.0f} MB "
+              "of mapped files)",
               flush=True)
     try:
         for i in range(min(7, len(days))):
@@ -282,9 +300,11 @@ def scale(args) -> dict:
             _drop(w, days[7][:a])
             w.batch = 1
             _pair_with_events_path(w)
+            _pair_with_full_rescore(w)
             for p in days[7][a:b]:
                 d = _drop(w, [p])[0]
-                paired = w.timings.get("events_path_s", 0.0)      # not part of the drop
+                paired = w.timings.get("events_path_s", 0.0) + w.timings.get("full_score_s", 0.0)
+                w.timings["scores"] = w.timings["scores"] - w.timings.get("full_score_s", 0.0)
                 out["drops"].append({"name": d.name, "events": d.events, "touched": d.touched,
                                      "read_commit_s": d.seconds,
                                      "refresh_s": d.refresh_seconds - paired, **w.timings})
@@ -297,6 +317,8 @@ def scale(args) -> dict:
                 day(i, days[i])
     finally:
         w.close()
+    out["peak_rss_watch_mb"] = _rss_mb()
+    _restart(net, work, args, out)
     lat = [d["read_commit_s"] + d["refresh_s"] for d in out["drops"]]
     if lat:
         out.update(latency_median_s=_q(lat, 0.5), latency_p90_s=_q(lat, 0.9),
@@ -306,6 +328,16 @@ def scale(args) -> dict:
               f"{out['latency_median_s']:.2f} s, p90 {out['latency_p90_s']:.2f} s, max "
               f"{out['latency_max_s']:.2f} s; {out['single_drop_rate']:,.0f} events/s")
         _steps(out["drops"])
+        gaps = [d for d in out["drops"] if "score_gap" in d]
+        if gaps:
+            out.update(rescored_median=_q([d["rescored"] for d in gaps], 0.5),
+                       full_rescores=sum(d["rescored"] == d["rows"] for d in gaps),
+                       flags_differ_max=max(d["flags_differ"] for d in gaps),
+                       score_gap_max=max(d["score_gap"] for d in gaps))
+            print(f"scores: a median of {out['rescored_median']:,.0f} SIMs rescored a drop "
+                  f"({out['full_rescores']} full rescores in {len(gaps)} drops); against a full "
+                  f"rescore after each drop: at most {out['flags_differ_max']} flag(s) differ, "
+                  f"largest score gap {out['score_gap_max']:.4f}")
     rates = [d["events"] / d["seconds"] for d in out["days"]]
     if rates:
         out["batch96_rate"] = sum(d["events"] for d in out["days"]) / sum(d["seconds"] for d in out["days"])
@@ -317,6 +349,38 @@ def scale(args) -> dict:
         print(f"batch compute_features (1 worker): {n:,} events in {s:.1f} s ({n / s:,.0f}/s)")
     out["peak_rss_mb"] = _rss_mb()
     return out
+
+
+def _restart(net: Path, work: Path, args, out: dict) -> None:
+    """A restart on the state of the run: the seconds to open it and make the window's
+    table (the first refresh), and the partials the kernel made for it (events of whole
+    days reduced: 0 when the stored partials of the whole days are read back)."""
+    from simbox.watch import window
+    made = {"calls": 0, "whole_day_events": 0}
+    kernel = window.partials_from_events
+
+    def counted(cols, **kw):
+        made["calls"] += 1
+        return kernel(cols, **kw)
+    day_partials = window.Window._day_partials
+
+    def whole_day(self, d, subs=None):
+        made["whole_day_events"] += sum(len(self.slices[h].rows) for h in self.slices
+                                        if h // window.DAY_HOURS == d)
+        return day_partials(self, d, subs)
+    window.Window._day_partials = whole_day
+    window.partials_from_events = counted
+    try:
+        t = time.monotonic()
+        w = _watcher(net, work, net_timezone(net, args.timezone), batch=96)
+        out.update(restart_s=time.monotonic() - t, restart_kernel_calls=made["calls"],
+                   restart_whole_day_events=made["whole_day_events"])
+        w.close()
+    finally:
+        window.partials_from_events, window.Window._day_partials = kernel, day_partials
+    print(f"restart: {out['restart_s']:.1f} s to open the state and make the window's table; "
+          f"{out['restart_whole_day_events']:,} events of whole days reduced again "
+          f"({out['restart_kernel_calls']} partial-kernel calls)", flush=True)
 
 
 def _pair_with_events_path(w: Watcher) -> None:
@@ -338,6 +402,24 @@ def _pair_with_events_path(w: Watcher) -> None:
         win.timings["events_path_s"] = round(time.monotonic() - t, 4)
         return res, todo
     win.features = paired
+
+
+def _pair_with_full_rescore(w: Watcher) -> None:
+    """After each drop's scores, score every SIM again (not used; ``full_score_s`` in the
+    drop's timings) and compare: ``flags_differ``, ``score_gap`` (largest), ``rescored``."""
+    score = w._score
+
+    def paired(feats):
+        preds = score(feats)
+        t = time.monotonic()
+        full = w.model.predict(feats, threshold=w.threshold)
+        gap = np.abs(preds["score"].to_numpy(float) - full["score"].to_numpy(float))
+        w.window.timings.update(
+            full_score_s=round(time.monotonic() - t, 4), score_gap=float(np.nanmax(gap)),
+            flags_differ=int((preds["flagged"].to_numpy() != full["flagged"].to_numpy()).sum()),
+            rescored=w.rescorer.last["rescored"], rows=w.rescorer.last["rows"])
+        return preds
+    w._score = paired
 
 
 STEPS = ("read_commit_s", "reduce", "day_partials", "post", "scores",

@@ -118,8 +118,19 @@ def _status_text(s: dict) -> str:
             ("last alert", json.dumps(s["last_alert"]) if s["last_alert"] else "none"),
             ("failing files", ", ".join(f"{f['file']} ({f['attempts']}x: {f['error']})"
                                         for f in s["failing"]) or "none"),
-            ("quarantined", s["quarantined"])]
+            ("quarantined", s["quarantined"]),
+            ("scores", _scoring_text(s.get("scoring")))]
     return "\n".join(f"{k + ':':<19}{v}" for k, v in rows)
+
+
+def _scoring_text(sc) -> str:
+    """The scoring policy and what the last drop did (simbox/watch/rescore.py)."""
+    if not sc:
+        return "-"
+    done = "all" if sc["full"] else f"{sc['rescored']:,} of {sc['rows']:,}"
+    return (f"{done} SIMs rescored at the last drop; every SIM at the first drop of each "
+            f"{sc['every_s'] // 60} network minutes (last {sc['last_full']}), the others when "
+            f"their row changed (ranks and window shares: by more than {sc['tolerance']})")
 
 
 def run(args) -> int:

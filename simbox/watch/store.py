@@ -10,7 +10,10 @@
 - ``meta``: the newest event time seen, the window, the counters;
 - ``failures``: files that failed to read, with their attempts;
 - ``flags`` and ``alerts``: the SIMs flagged now, and every alert raised
-  (``alerts.jsonl`` in the output folder is written from this table).
+  (``alerts.jsonl`` in the output folder is written from this table);
+- ``partials``: the per-subscriber partials of each whole UTC day of the window
+  (``STATE_DIR/partials/<day>.<version>.npa``, memory-mapped) and the slice files they
+  were made from.
 
 Crash safety: a drop writes its new slice versions under names no manifest row
 uses, fsyncs them, then records the ledger row, the manifest, the new cells and
@@ -18,6 +21,12 @@ the newest time in **one** transaction.  A ``kill -9`` before the commit leaves
 files no manifest row names (removed at the next start: :meth:`Store.collect`);
 after it, the old versions (removed after the commit, or at the next start).  A
 file is thus either fully in the state and in the ledger, or in neither.
+
+The partials are made from the slices: a ``partials`` row holds the names of the slice
+files its day's partials were made from, and is used only while they are still the
+day's slices (a late file committed, then a kill before its day's partials were written
+again: the day is made again from its slices).  A partials file is written and synced
+under a fresh name before its row names it, as a slice.
 """
 from __future__ import annotations
 
@@ -54,6 +63,8 @@ create table if not exists failures (name text primary key, size integer, mtime 
 create table if not exists flags (imsi text primary key, class text not null,
     score real not null, alerted_score real not null, deployment text, first_alert real);
 create table if not exists alerts (seq integer primary key, line text not null);
+create table if not exists partials (day integer primary key, file text not null,
+    slices text not null);
 """
 
 
@@ -63,8 +74,10 @@ class Store:
     def __init__(self, folder):
         self.folder = Path(folder)
         self.slice_dir = self.folder / "slices"
+        self.partial_dir = self.folder / "partials"
         try:
             self.slice_dir.mkdir(parents=True, exist_ok=True)
+            self.partial_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise InputError(f"{self.folder}: cannot create the state folder ({exc.strerror}); "
                              "give a writable folder for --state") from None
@@ -133,15 +146,7 @@ class Store:
         """Write a new version of an hour's slice (sorted, distinct rows) under a fresh name,
         synced to disk; returns the file name (recorded by :meth:`commit`)."""
         name = f"{hour}.{uuid.uuid4().hex[:12]}.npy"
-        path = self.slice_dir / name
-        try:
-            with open(path, "wb") as f:
-                np.save(f, rows, allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+        _write_synced(self.slice_dir / name, [rows])
         return name
 
     def read_slice(self, name: str) -> np.ndarray:
@@ -153,22 +158,80 @@ class Store:
             (self.slice_dir / n).unlink(missing_ok=True)
 
     def collect(self) -> list:
-        """Remove slice files no manifest row names (of a drop killed before its commit, or
-        versions replaced by one); returns their names."""
+        """Remove slice and partials files no row names (of a drop killed before its
+        commit, or versions replaced by one); returns their names."""
         live = set(self.manifest().values())
         dead = [p.name for p in self.slice_dir.iterdir() if p.name not in live]
         self.remove(dead)
-        return dead
+        live = {f for f, _ in self.partials().values()}
+        gone = [p.name for p in self.partial_dir.iterdir() if p.name not in live]
+        self.remove_partials(gone)
+        return dead + gone
 
     def size(self) -> int:
-        """Bytes of the state folder (slices, SQLite file and its journal)."""
+        """Bytes of the state folder (slices, partials, SQLite file and its journal)."""
         total = 0
-        for p in [*self.slice_dir.iterdir(), *self.folder.glob("state.sqlite*")]:
+        for p in [*self.slice_dir.iterdir(), *self.partial_dir.iterdir(),
+                  *self.folder.glob("state.sqlite*")]:
             try:
                 total += p.stat().st_size
             except FileNotFoundError:
                 pass
         return total
+
+    # -- partials of whole days -------------------------------------------------------
+    def partials(self) -> dict:
+        """day -> (partials file, the slice files they were made from)."""
+        return {d: (f, json.loads(s)) for d, f, s in
+                self.db.execute("select day, file, slices from partials")}
+
+    def write_partials(self, day: int, p) -> str:
+        """Write the partials ``p`` of day ``day`` under a fresh name, synced to disk;
+        returns the file name (recorded by :meth:`record_partials`)."""
+        name = f"{day}.{uuid.uuid4().hex[:12]}.npa"
+        _write_synced(self.partial_dir / name, [p.imsi, p.sc, p.off, *p.dat])
+        return name
+
+    def record_partials(self, day: int, name: str, slices: list) -> None:
+        """Name the file ``name`` (of :meth:`write_partials`, made from the slice files
+        ``slices``) in the ``partials`` row of day ``day``; the version it replaces is
+        removed."""
+        old = self.db.execute("select file from partials where day = ?", (day,)).fetchone()
+        self.db.execute("insert or replace into partials values (?, ?, ?)",
+                        (day, name, json.dumps(sorted(slices))))
+        if old and old[0] != name:
+            self.remove_partials([old[0]])
+
+    def read_partials(self, name: str):
+        """The partials of a file of :meth:`write_partials`, memory-mapped (read only)."""
+        from simbox.fastpath.partials import Partials   # lazy: the kernels
+        path = self.partial_dir / name
+        arrays = []
+        with open(path, "rb") as f:
+            end = os.fstat(f.fileno()).st_size
+            while f.tell() < end:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+                at = f.tell()
+                size = int(np.prod(shape)) * dtype.itemsize
+                arrays.append(np.memmap(path, dtype, "r", at, shape) if size else
+                              np.zeros(shape, dtype))
+                f.seek(at + size)
+        return Partials(arrays[0], arrays[1], arrays[2], arrays[3:])
+
+    def drop_partials(self, days) -> None:
+        """Forget the partials of days that left the window (their files removed)."""
+        for day in days:
+            row = self.db.execute("select file from partials where day = ?", (day,)).fetchone()
+            if row:
+                self.db.execute("delete from partials where day = ?", (day,))
+                self.remove_partials([row[0]])
+
+    def remove_partials(self, names) -> None:
+        for n in names:
+            (self.partial_dir / n).unlink(missing_ok=True)
 
     # -- cells -----------------------------------------------------------------------
     def cell_tokens(self) -> list:
@@ -237,6 +300,20 @@ class Store:
 
     def alert_count(self) -> int:
         return self.db.execute("select count(*) from alerts").fetchone()[0]
+
+
+def _write_synced(path: Path, arrays: list) -> None:
+    """Write ``arrays`` one after the other in ``.npy`` format to a new file, synced to
+    disk (removed again if writing fails)."""
+    try:
+        with open(path, "wb") as f:
+            for a in arrays:
+                np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 class _transaction:

@@ -12,7 +12,7 @@ and for each file:
 3. writes the new versions of its hours' slices and commits them with its ledger row
    in one transaction (:mod:`simbox.watch.store`);
 4. recomputes the features of the subscribers it touched, rescores the SIMs whose
-   features changed, regroups the deployments, appends the alerts to
+   features changed (every SIM once a network hour: :mod:`simbox.watch.rescore`), regroups the deployments, appends the alerts to
    ``OUT_DIR/alerts.jsonl`` (:mod:`simbox.watch.alerts`) and rewrites the scan's files
    in ``OUT_DIR/current/`` atomically (one folder rename).
 
@@ -42,6 +42,7 @@ from simbox.fastpath.events import COLUMNS
 from simbox.fastpath.stats import MAX_REJECT_SHARE, ReadStats
 from simbox.training.folder import sha256_file
 from simbox.watch.alerts import AlertLog, diff, iso, line
+from simbox.watch.rescore import Rescorer
 from simbox.watch.store import Store
 from simbox.watch.window import Window
 
@@ -177,7 +178,7 @@ class Watcher:
         self.alert_log = AlertLog(self.out_dir / "alerts.jsonl") if self.out_dir else None
         self.known = self.store.known()
         self._sizes: dict = {}      # name -> (size, mtime) at the last poll (settling files)
-        self._features = self._predictions = None
+        self.rescorer = Rescorer(lambda X: self.model.predict(X, threshold=self.threshold))
         self.result = None          # the ScanResult of the last drop
         self.last: list = []        # the Drops of the last poll
         self.timings: dict = {}     # seconds of each step of the last refresh
@@ -483,24 +484,10 @@ class Watcher:
         return pd.concat([flagged, early.rename_axis(key).reset_index()], ignore_index=True)
 
     def _score(self, feats: pd.DataFrame) -> pd.DataFrame:
-        """Predictions of every SIM: the model run on the SIMs whose feature row changed
-        since the last drop (the scores of a row depend on that row alone)."""
-        if self._features is None:
-            changed = np.ones(len(feats), bool)
-        else:
-            prev = self._features.reindex(feats.index).to_numpy(float)
-            now = feats.to_numpy(float)
-            same = ((prev == now) | (np.isnan(prev) & np.isnan(now))).all(axis=1)
-            changed = ~same
-        fresh = self.model.predict(feats.loc[changed], threshold=self.threshold) \
-            if changed.any() else None
-        if self._predictions is None:
-            preds = fresh
-        else:
-            kept = self._predictions.reindex(feats.index[~changed])
-            preds = pd.concat([kept, fresh]) if fresh is not None else kept
-            preds = preds.reindex(feats.index)
-        self._features, self._predictions = feats, preds
+        """Predictions of every SIM: the SIMs the drop changed scored again, the others'
+        kept; every SIM each network hour (:mod:`simbox.watch.rescore`)."""
+        preds = self.rescorer(feats, self.window.newest)
+        self.store.set_meta("scoring", self.rescorer.last)
         return preds
 
     def _account(self, drops: list, refresh_s: float) -> None:
@@ -530,6 +517,10 @@ def _words(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
     return f"{type(exc).__name__}: {exc}"
+
+
+def _scoring(sc):
+    return {**sc, "last_full": iso(sc["last_full"])} if sc else None
 
 
 def status(state_dir) -> dict:
@@ -567,6 +558,7 @@ def status(state_dir) -> dict:
             "last_alert": json.loads(alert[0]) if alert else None,
             "failing": [{"file": n, "attempts": a, "error": e} for n, a, e in failing],
             "quarantined": store.meta("quarantined", 0),
+            "scoring": _scoring(store.meta("scoring")),
         }
     finally:
         store.close()

@@ -14,13 +14,15 @@ are kept from the last drop (:meth:`Reduced.take`); the features computed over a
 subscribers (shared IMEIs, neighbours, co-movement, percentile ranks) are computed again
 over all rows (:func:`~simbox.features.features_from_reduced`).
 
-A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of
-three partials, in time order: its events of the window's first UTC day (the hours still
-in the window) and of its last day, reduced to partials, and the merged partials of the
-whole days between (``Window.days``: each day's partials made once from its slices, when
-it becomes a whole day of the window; ``Window.middle``: their merge, made again when the
-days change).  A late file that adds events to a whole day makes that day's partials of
-the subscribers it touched again (``Window.stale``).  With ``merge = False`` (or a window
+A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of its
+partials, in time order: its events of the window's first UTC day (the hours still in
+the window) and of its last day, reduced to partials, and between them its partials of
+each whole day (``Window.days``: each day's partials made once from its slices, when it
+becomes a whole day of the window, stored in the state folder and memory-mapped, so a
+restart reads them back: :meth:`Store.write_partials`).  Stored partials are used only
+while they were made from the day's slice files as they are now.  A late file that adds
+events to a whole day makes that day's partials of the subscribers it touched again
+(``Window.stale``) and stores them again.  With ``merge = False`` (or a window
 of less than three UTC days) the touched subscribers' whole window is reduced again by
 the batch kernel (:func:`~simbox.fastpath.aggregate.reduce_events`).  Either way the
 table equals ``compute_features`` of the same files with the events outside the window
@@ -28,6 +30,8 @@ dropped (tests/watch/test_incremental*.py).  docs/watch.md has the measurements.
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,15 +40,20 @@ import numpy as np
 
 from simbox.fastpath.aggregate import Reduced, TimeZone, Workspace, reduce_events, slot_columns
 from simbox.fastpath.events import COLUMNS, CellDict
-from simbox.fastpath.partials import Partials, combine, finish, partials_from_events, ranges
+from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
+                                     partials_from_events, ranges)
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
+
+log = logging.getLogger("simbox.watch")
 
 HOUR = 3600
 DAY_HOURS = 24
 #: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
 CHUNK_EVENTS = 1 << 21
+#: what stored partials must have been written with to be read back
+PARTIALS_LAYOUT = f"layout {len(SCALARS)} scalars {KINDS}"
 
 
 def to_rows(cols: dict) -> np.ndarray:
@@ -159,9 +168,9 @@ class Window:
     dirty: set = field(init=False, default_factory=set)   # subscribers to reduce again
     timings: dict = field(init=False, default_factory=dict)   # of the last features()
     merge: bool = True                 # False: reduce touched subscribers' whole window again
-    days: dict = field(init=False, default_factory=dict)    # closed UTC day -> Partials
+    days: dict = field(init=False, default_factory=dict)    # whole UTC day -> Partials
     stale: dict = field(init=False, default_factory=dict)   # day -> subscribers to redo
-    middle: tuple | None = field(init=False, default=None)  # (days, their merged Partials)
+    saved: dict = field(init=False, default_factory=dict)   # day -> (file, slice files)
 
     def __post_init__(self):
         self.tz = TimeZone(self.timezone)
@@ -172,6 +181,7 @@ class Window:
         self.celldict = CellDict(self.store.cell_tokens())
         self.slices = {h: Slice.open(self.store, n) for h, n in self.store.manifest().items()}
         self.newest = self.store.meta("newest")
+        self.saved = self.store.partials()
         self._local = threading.local()
 
     @property
@@ -260,14 +270,15 @@ class Window:
         else:
             tail, days, today = plan
             t_days = time.monotonic()
-            middle = self._middle(days)
+            whole = self._whole_days(days)
             t_days = time.monotonic() - t_days
-            for subs, groups in self._chunks(todo, [tail, today]):
+            entries = sum((_entries(p, todo) for p in whole), np.zeros(len(todo), np.int64))
+            for subs, groups in self._chunks(todo, [tail, today], entries):
                 events += sum(len(g["time"]) for g in groups)
                 first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
                                else Partials.empty() for g in groups)
-                parts.append(finish(combine([first, (middle, middle.rows_of(subs)), last]), columns=cols,
-                                    ncols=len(names), cells=table))
+                parts.append(finish(combine([first, *[(p, p.rows_of(subs)) for p in whole], last]),
+                                    columns=cols, ncols=len(names), cells=table))
         self.red = Reduced.concat(parts, len(names))
         self.dirty.clear()
         t1 = time.monotonic()
@@ -291,31 +302,58 @@ class Window:
         return ([h for h in hours if h // DAY_HOURS == d0], tuple(range(d0 + 1, d1)),
                 [h for h in hours if h // DAY_HOURS == d1])
 
-    def _middle(self, days: tuple) -> Partials:
-        """The merged partials of the whole days ``days`` for every subscriber: each day's
-        partials made once from its events (again for the subscribers a late file touched),
-        their merge kept until the days change."""
+    def _whole_days(self, days: tuple) -> list:
+        """The partials of each whole day of ``days`` for every subscriber: read from the
+        state when they were made from the day's slices as they are now (a restart makes
+        none again), else made from the day's events (again only for the subscribers a
+        late file touched) and stored.  Days that left the window are forgotten."""
+        gone = [d for d in self.saved if d not in days]
         for d in [d for d in self.days if d not in days]:
             del self.days[d]
             self.stale.pop(d, None)
-        redo = set()
+        if gone:
+            self.store.drop_partials(gone)
+            for d in gone:
+                del self.saved[d]
         for d in days:
+            if d in self.days and d not in self.stale:
+                continue
+            inputs = self._day_inputs(d)
             if d not in self.days:
-                self.days[d] = self._day_partials(d)
-                redo = None
-            elif d in self.stale:
+                saved = self.saved.get(d)
+                if saved is not None and saved[1] == inputs:
+                    self.days[d] = self.store.read_partials(saved[0])
+                    continue
+                made = self._day_partials(d)
+            else:
                 subs = np.array(sorted(self.stale.pop(d)), np.int64)
-                self.days[d] = _splice(self.days[d], self._day_partials(d, subs), subs)
-                if redo is not None:
-                    redo.update(subs.tolist())
-        if self.middle is None or self.middle[0] != days or redo is None:
-            self.middle = None                   # its memory free before the new one's
-            self.middle = (days, combine([self.days[d] for d in days]).trimmed())
-        elif redo:
-            subs = np.array(sorted(redo), np.int64)
-            merged = combine([self.days[d].select(subs) for d in days])
-            self.middle = (days, _splice(self.middle[1], merged, subs))
-        return self.middle[1]
+                made = _splice(self.days[d], self._day_partials(d, subs), subs)
+            self.days[d] = self._stored(d, made, inputs)
+        return [self.days[d] for d in days]
+
+    def _stored(self, day: int, made: Partials, inputs: list) -> Partials:
+        """``made`` written to the state as the partials of ``day``, and read back
+        memory-mapped; kept in memory (and made again after a restart) when the state
+        cannot be written (a full disk: logged)."""
+        name = None
+        try:
+            name = self.store.write_partials(day, made)
+            self.store.record_partials(day, name, inputs)
+        except (OSError, sqlite3.Error) as exc:
+            if name is not None:
+                self.store.remove_partials([name])
+            log.warning("the partials of day %s are not stored (%s); they stay in memory",
+                        day, exc, extra={"fields": {"event": "partials_not_stored",
+                                                    "error": str(exc)}})
+            return made
+        self.saved = self.store.partials()
+        return self.store.read_partials(name)
+
+    def _day_inputs(self, day: int) -> list:
+        """What the partials of day ``day`` are made from: its slice files, the time zone
+        and the layout of the partials."""
+        return sorted([*(s.name for h, s in self.slices.items() if h // DAY_HOURS == day),
+                       f"timezone {self.tz.name}", PARTIALS_LAYOUT])
 
     def _day_partials(self, day: int, subs: np.ndarray | None = None) -> Partials:
         """The partials of day ``day`` (its slices' events) of ``subs`` (default: all)."""
@@ -337,15 +375,16 @@ class Window:
             return np.zeros(0, np.int64)
         return np.unique(np.concatenate([s.imsi for s in self.slices.values()]))
 
-    def _chunks(self, imsis: np.ndarray, groups: list):
+    def _chunks(self, imsis: np.ndarray, groups: list, extra: np.ndarray | None = None):
         """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
-        :data:`CHUNK_EVENTS` events, a subscriber never split): the chunk's subscribers and,
-        for each list of hours in ``groups``, the event columns of their events in those
-        hours (empty columns when none)."""
+        :data:`CHUNK_EVENTS` events, plus ``extra`` per subscriber when given: the entries
+        of its partials merged with them; a subscriber never split): the chunk's
+        subscribers and, for each list of hours in ``groups``, the event columns of their
+        events in those hours (empty columns when none)."""
         if len(imsis) == 0:
             return
         spans = [[(h, *self.slices[h].spans(imsis)) for h in hours] for hours in groups]
-        count = np.zeros(len(imsis), np.int64)
+        count = np.zeros(len(imsis), np.int64) if extra is None else extra.astype(np.int64)
         for group in spans:
             for _, pos, a, b in group:
                 np.add.at(count, pos, b - a)
@@ -363,6 +402,18 @@ class Window:
                 rows = np.concatenate(pieces) if pieces else np.empty(0, SLICE_DTYPE)
                 out.append({name: np.ascontiguousarray(rows[name]) for name, _ in COLUMNS})
             yield imsis[lo:hi], out
+
+
+def _entries(p: Partials, imsis: np.ndarray) -> np.ndarray:
+    """Per subscriber of ``imsis`` (sorted), the entries of its lists in ``p`` (0 without a
+    partial there)."""
+    out = np.zeros(len(imsis), np.int64)
+    if len(p) == 0:
+        return out
+    pos = np.minimum(np.searchsorted(p.imsi, imsis), len(p) - 1)
+    hit = p.imsi[pos] == imsis
+    out[hit] = (p.off[:, pos[hit] + 1] - p.off[:, pos[hit]]).sum(axis=0)
+    return out
 
 
 def _splice(old: Partials, new: Partials, subs: np.ndarray) -> Partials:

@@ -2,7 +2,8 @@
 
 argv: DROP STATE OUT [POINT N]: with POINT, the process kills itself (SIGKILL) at the
 N-th pass through POINT (``before_commit``, ``after_commit``, ``after_alerts``,
-``mid_alert_line``).
+``mid_alert_line``, ``partials_written``: a day's partials file written, not yet named in
+the state, ``partials_recorded``: named).
 """
 import os
 import signal
@@ -23,19 +24,21 @@ def die_at(name):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-commit, record, flush = store.Store.commit, store.Store.record_alerts, alerts.AlertLog.flush
+def dies(cls, name, before=None, after=None):
+    """``cls.name`` replaced by a method that passes the points ``before`` and ``after``."""
+    method = getattr(cls, name)
+
+    def wrapped(self, *a, **k):
+        if before:
+            die_at(before)
+        r = method(self, *a, **k)
+        if after:
+            die_at(after)
+        return r
+    setattr(cls, name, wrapped)
 
 
-def commit_(self, *a, **k):
-    die_at("before_commit")
-    r = commit(self, *a, **k)
-    die_at("after_commit")
-    return r
-
-
-def record_(self, *a, **k):
-    record(self, *a, **k)
-    die_at("after_alerts")
+flush = alerts.AlertLog.flush
 
 
 def flush_(self, st):
@@ -49,7 +52,11 @@ def flush_(self, st):
     return flush(self, st)
 
 
-store.Store.commit, store.Store.record_alerts, alerts.AlertLog.flush = commit_, record_, flush_
+alerts.AlertLog.flush = flush_
+dies(store.Store, "commit", "before_commit", "after_commit")
+dies(store.Store, "record_alerts", after="after_alerts")
+dies(store.Store, "write_partials", after="partials_written")
+dies(store.Store, "record_partials", after="partials_recorded")
 with Watcher(drop, state, out, window="7d", cells=os.environ["CELLS"], timezone="UTC", settle=0,
              report=False) as w:
     while w.poll():

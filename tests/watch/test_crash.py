@@ -55,6 +55,8 @@ def _check(tmp, paths, cells, model):
         want = batch_features(paths, w.window.newest, 7 * 86400, cells, "UTC")
         assert_same_features(res.features, want)
         assert {p.name for p in w.store.slice_dir.iterdir()} == set(w.store.manifest().values())
+        assert {p.name for p in w.store.partial_dir.iterdir()} == \
+            {f for f, _ in w.store.partials().values()}
         events = sum(n for n, in w.store.db.execute("select events from slices"))
     finally:
         w.close()
@@ -69,7 +71,8 @@ def _check(tmp, paths, cells, model):
 
 
 @pytest.mark.parametrize("point,n", [("before_commit", 2), ("after_commit", 3),
-                                     ("after_alerts", 2), ("mid_alert_line", 1)])
+                                     ("after_alerts", 2), ("mid_alert_line", 1),
+                                     ("partials_written", 1), ("partials_recorded", 1)])
 def test_kill_at_a_point_then_restart(tmp_path, sample_rows, cells_csv, model, point, n):
     folder, paths = _drops(tmp_path, sample_rows)
     p = _child(folder, tmp_path, cells_csv, point, n)

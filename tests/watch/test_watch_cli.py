@@ -74,8 +74,13 @@ def test_once_takes_each_file_once_and_skips_the_rest(tmp_path, drops, cells_csv
     s = json.loads(capsys.readouterr().out)
     assert s["files"] == 5 and s["quarantined"] == 1 and s["alerts"] == len(alerts)
     assert s["last_alert"] == alerts[-1] and s["state_bytes"] > 0
+    assert s["scoring"]["rows"] > 0 and s["scoring"]["every_s"] == 3600   # rescore.py
+    assert 0 < s["scoring"]["rescored"] <= s["scoring"]["rows"]
     assert _cli("status", "--state", tmp_path / "st") == 0
-    assert "files taken:       5" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "files taken:       5" in text
+    assert "SIMs rescored at the last drop; every SIM at the first drop of each 60 network " \
+        "minutes" in text
 
 
 def test_status_without_state_is_one_line(tmp_path, capsys):
