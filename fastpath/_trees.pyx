@@ -99,8 +99,8 @@ cdef packed struct code_node_t:
     int32_t left            # absolute index of the left child (split nodes only)
     int32_t right           # absolute index of the right child
     int16_t feature         # column of the row tested (split nodes only)
-    int16_t threshold       # go left when code <= threshold (the float threshold's floor)
-    uint8_t missing_left    # the code MISSING goes left (else right)
+    int16_t threshold       # go left when (code + shift) % 256 <= threshold
+    uint8_t shift           # 1 when MISSING goes left (it becomes 0), else 0 (it stays 255)
     uint8_t is_leaf
     uint8_t pad[2]          # 16 bytes: a node never straddles a cache line
 
@@ -125,7 +125,7 @@ def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) co
     cdef const code_node_t* nd
     cdef const code_node_t* base = &nodes[0]
     cdef int v
-    cdef bint walking, left
+    cdef bint walking
     with nogil:
         i0 = 0
         while i0 < n:
@@ -143,8 +143,7 @@ def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) co
                         nd = base + at[j]
                         if not nd.is_leaf:
                             v = X[i0 + j, nd.feature]
-                            left = (v <= nd.threshold) | ((v == MISSING) & (nd.missing_left != 0))
-                            at[j] = nd.left if left else nd.right
+                            at[j] = nd.left if ((v + nd.shift) & 255) <= nd.threshold else nd.right
                             walking = True
                 for j in range(rows):
                     out[i0 + j, output[t]] += values[at[j]]

@@ -26,7 +26,7 @@ NODE_DTYPE = np.dtype([("value", "<f8"), ("threshold", "<f8"), ("feature", "<i4"
 NODE_FIELDS = ("value", "threshold", "feature", "left", "right", "missing_left", "is_leaf")
 #: one packed node of the trees over byte codes, the kernel's ``code_node_t``
 CODE_NODE_DTYPE = np.dtype([("left", "<i4"), ("right", "<i4"), ("feature", "<i2"),
-                            ("threshold", "<i2"), ("missing_left", "u1"), ("is_leaf", "u1"),
+                            ("threshold", "<i2"), ("shift", "u1"), ("is_leaf", "u1"),
                             ("pad", "u1", 2)])
 #: the byte code of a missing value; bins are 0..MAX_CODE_EDGES
 MISSING_CODE = 255
@@ -125,12 +125,17 @@ def code_nodes(nodes: np.ndarray) -> np.ndarray:
     """The packed nodes (:data:`NODE_DTYPE`, checked) for integer codes: a code ``c`` (0 to
     :data:`MAX_CODE_EDGES`) goes left when ``c <= floor(threshold)``, which is
     ``float(c) <= threshold`` for every finite, infinite or NaN threshold (NaN: never;
-    the floor is clamped to -1..254)."""
+    the floor is clamped to -1..254); :data:`MISSING_CODE` as ``missing_left`` says."""
     out = np.zeros(len(nodes), dtype=CODE_NODE_DTYPE)
-    for f in ("left", "right", "feature", "missing_left", "is_leaf"):
+    for f in ("left", "right", "feature", "is_leaf"):
         out[f] = nodes[f]
     t = np.floor(nodes["threshold"])
-    out["threshold"] = np.where(np.isnan(t), -1, np.clip(np.nan_to_num(t), -1, MAX_CODE_EDGES))
+    t = np.where(np.isnan(t), -1, np.clip(np.nan_to_num(t), -1, MAX_CODE_EDGES)).astype(np.int16)
+    # MISSING (255) goes left by a shift of every code by one (mod 256): codes 0..254
+    # become 1..255 against a threshold one higher, MISSING becomes 0 (at or below any)
+    shift = nodes["missing_left"] != 0
+    out["shift"] = shift
+    out["threshold"] = t + shift
     return out
 
 
