@@ -25,14 +25,24 @@ cdef enum:
     ROWS = 8      # rows walked together: their walks are independent, the CPU overlaps them
 
 
+cdef inline void start_rows(double[:, ::1] out, Py_ssize_t i0, Py_ssize_t rows,
+                            const double[::1] baseline) noexcept nogil:
+    """Rows ``i0:i0 + rows`` of ``out`` set to the baseline, as scikit-learn starts them:
+    zeros, then += baseline (so -0.0 becomes 0.0 alike)."""
+    cdef Py_ssize_t j, c
+    for j in range(rows):
+        for c in range(baseline.shape[0]):
+            out[i0 + j, c] = 0.0 + baseline[c]
+
+
 def raw_predict(const double[:, :] X,            # IN (rows, features), any layout
                 const node_t[::1] nodes,         # IN all trees' nodes, one after another
                 const int64_t[::1] roots,        # IN index of each tree's root
                 const int32_t[::1] output,       # IN the output column of each tree
                 const double[::1] baseline,      # IN the starting value of each column
                 double[:, ::1] out):             # OUT (rows, columns)
-    cdef Py_ssize_t n = X.shape[0], k = baseline.shape[0], t_count = roots.shape[0]
-    cdef Py_ssize_t i0, j, rows, t, c
+    cdef Py_ssize_t n = X.shape[0], t_count = roots.shape[0]
+    cdef Py_ssize_t i0, j, rows, t
     cdef int64_t at[ROWS]
     cdef const node_t* nd
     cdef const node_t* base = &nodes[0]
@@ -42,9 +52,7 @@ def raw_predict(const double[:, :] X,            # IN (rows, features), any layo
         i0 = 0
         while i0 < n:
             rows = min(<Py_ssize_t>ROWS, n - i0)
-            for j in range(rows):
-                for c in range(k):
-                    out[i0 + j, c] = 0.0 + baseline[c]   # as scikit-learn: zeros, then += baseline
+            start_rows(out, i0, rows, baseline)
             for t in range(t_count):
                 for j in range(rows):
                     at[j] = roots[t]
@@ -119,8 +127,8 @@ def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) co
                       double[:, ::1] out):              # OUT (rows, columns)
     """:func:`raw_predict` over byte codes: the same walks, so the same sums, bit for bit
     (a code ``c`` goes left at ``threshold`` exactly when ``float(c) <= float threshold``)."""
-    cdef Py_ssize_t n = X.shape[0], k = baseline.shape[0], t_count = roots.shape[0]
-    cdef Py_ssize_t i0, j, rows, t, c
+    cdef Py_ssize_t n = X.shape[0], t_count = roots.shape[0]
+    cdef Py_ssize_t i0, j, rows, t
     cdef int64_t at[CODE_ROWS]
     cdef const code_node_t* nd
     cdef const code_node_t* base = &nodes[0]
@@ -130,9 +138,7 @@ def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) co
         i0 = 0
         while i0 < n:
             rows = min(<Py_ssize_t>CODE_ROWS, n - i0)
-            for j in range(rows):
-                for c in range(k):
-                    out[i0 + j, c] = 0.0 + baseline[c]   # as raw_predict
+            start_rows(out, i0, rows, baseline)
             for t in range(t_count):
                 for j in range(rows):
                     at[j] = roots[t]
