@@ -8,7 +8,7 @@ children lie after their parent inside the same tree and features inside the row
 so every walk ends at a leaf and every read is in bounds.
 """
 from libc.math cimport isnan
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t
 
 
 cdef packed struct node_t:
@@ -25,14 +25,24 @@ cdef enum:
     ROWS = 8      # rows walked together: their walks are independent, the CPU overlaps them
 
 
+cdef inline void start_rows(double[:, ::1] out, Py_ssize_t i0, Py_ssize_t rows,
+                            const double[::1] baseline) noexcept nogil:
+    """Rows ``i0:i0 + rows`` of ``out`` set to the baseline, as scikit-learn starts them:
+    zeros, then += baseline (so -0.0 becomes 0.0 alike)."""
+    cdef Py_ssize_t j, c
+    for j in range(rows):
+        for c in range(baseline.shape[0]):
+            out[i0 + j, c] = 0.0 + baseline[c]
+
+
 def raw_predict(const double[:, :] X,            # IN (rows, features), any layout
                 const node_t[::1] nodes,         # IN all trees' nodes, one after another
                 const int64_t[::1] roots,        # IN index of each tree's root
                 const int32_t[::1] output,       # IN the output column of each tree
                 const double[::1] baseline,      # IN the starting value of each column
                 double[:, ::1] out):             # OUT (rows, columns)
-    cdef Py_ssize_t n = X.shape[0], k = baseline.shape[0], t_count = roots.shape[0]
-    cdef Py_ssize_t i0, j, rows, t, c
+    cdef Py_ssize_t n = X.shape[0], t_count = roots.shape[0]
+    cdef Py_ssize_t i0, j, rows, t
     cdef int64_t at[ROWS]
     cdef const node_t* nd
     cdef const node_t* base = &nodes[0]
@@ -42,9 +52,7 @@ def raw_predict(const double[:, :] X,            # IN (rows, features), any layo
         i0 = 0
         while i0 < n:
             rows = min(<Py_ssize_t>ROWS, n - i0)
-            for j in range(rows):
-                for c in range(k):
-                    out[i0 + j, c] = 0.0 + baseline[c]   # as scikit-learn: zeros, then += baseline
+            start_rows(out, i0, rows, baseline)
             for t in range(t_count):
                 for j in range(rows):
                     at[j] = roots[t]
@@ -91,3 +99,87 @@ def bin_codes(const double[:, :] X,              # IN (rows, features), any layo
                     else:
                         hi = mid
                 out[i, j] = <double>lo
+
+
+# ---- small codes: the trees over the quantile bins as bytes ------------------------------
+
+cdef packed struct code_node_t:
+    int32_t left            # absolute index of the left child (split nodes only)
+    int32_t right           # absolute index of the right child
+    int16_t feature         # column of the row tested (split nodes only)
+    int16_t threshold       # go left when (code + shift) % 256 <= threshold
+    uint8_t shift           # 1 when MISSING goes left (it becomes 0), else 0 (it stays 255)
+    uint8_t is_leaf
+    uint8_t pad[2]          # 16 bytes: a node never straddles a cache line
+
+
+cdef enum:
+    MISSING = 255           # the code of NaN (a bin index is at most 254)
+    CODE_ROWS = 8
+
+
+def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) codes, MISSING for NaN
+                      const code_node_t[::1] nodes,     # IN all trees' nodes, one after another
+                      const double[::1] values,         # IN each node's leaf value
+                      const int64_t[::1] roots,         # IN index of each tree's root
+                      const int32_t[::1] output,        # IN the output column of each tree
+                      const double[::1] baseline,       # IN the starting value of each column
+                      double[:, ::1] out):              # OUT (rows, columns)
+    """:func:`raw_predict` over byte codes: the same walks, so the same sums, bit for bit
+    (a code ``c`` goes left at ``threshold`` exactly when ``float(c) <= float threshold``)."""
+    cdef Py_ssize_t n = X.shape[0], t_count = roots.shape[0]
+    cdef Py_ssize_t i0, j, rows, t
+    cdef int64_t at[CODE_ROWS]
+    cdef const code_node_t* nd
+    cdef const code_node_t* base = &nodes[0]
+    cdef int v
+    cdef bint walking
+    with nogil:
+        i0 = 0
+        while i0 < n:
+            rows = min(<Py_ssize_t>CODE_ROWS, n - i0)
+            start_rows(out, i0, rows, baseline)
+            for t in range(t_count):
+                for j in range(rows):
+                    at[j] = roots[t]
+                walking = True
+                while walking:
+                    walking = False
+                    for j in range(rows):
+                        nd = base + at[j]
+                        if not nd.is_leaf:
+                            v = X[i0 + j, nd.feature]
+                            at[j] = nd.left if ((v + nd.shift) & 255) <= nd.threshold else nd.right
+                            walking = True
+                for j in range(rows):
+                    out[i0 + j, output[t]] += values[at[j]]
+            i0 += rows
+
+
+def bin_column(const double[::1] x,                     # IN one column's values
+               const double[::1] edges,                 # IN its sorted edges (at most 254)
+               const uint8_t[::1] masked,               # IN 1: the value counts as NaN (or empty)
+               uint8_t[:, ::1] out,                     # OUT (rows, features) codes
+               Py_ssize_t j):                           # IN the column of out to fill
+    """Column ``j`` of ``out``: each value's bin among ``edges`` (the number of edges below
+    it, as :func:`bin_codes`), MISSING for NaN and masked values.  The caller checked
+    the lengths and that ``edges`` holds at most 254 values."""
+    cdef Py_ssize_t n = x.shape[0], i, m = edges.shape[0]
+    cdef bint mask = masked.shape[0] > 0
+    cdef Py_ssize_t lo, hi, mid
+    cdef double v
+    with nogil:
+        for i in range(n):
+            v = x[i]
+            if isnan(v) or (mask and masked[i]):
+                out[i, j] = MISSING
+                continue
+            lo = 0
+            hi = m
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if edges[mid] < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[i, j] = <uint8_t>lo

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError, OutputError, SimboxError
+from simbox.fastpath.csvwrite import TEXT, csv_chunks, kernel_column
 
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
@@ -246,21 +247,48 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
-FLOAT_FORMAT = "%.10g"
+FLOAT_PRECISION = 10
+FLOAT_FORMAT = f"%.{FLOAT_PRECISION}g"
 
 
 def write_csv(df: pd.DataFrame, path) -> None:
     """A table as UTF-8 CSV: ISO times, formulas made inert (:func:`neutralise_formulas`).
 
     The bytes of ``DataFrame.to_csv(index=False, lineterminator="\\n",
-    float_format="%.10g")``, written faster: each column becomes text at once
-    (:func:`csv_texts`) and the standard library's writer quotes and joins them.
+    float_format="%.10g")``, written faster: numbers and plain texts by a kernel
+    (:mod:`simbox.fastpath.csvwrite`), each other column as text at once
+    (:func:`csv_texts`); the standard library's writer writes the header, and the
+    whole table when the kernel leaves a text to it.
     """
     df = neutralise_formulas(iso_times(df))
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(list(df.columns))
+        if df.shape[1] and _write_rows_fast(df, f):
+            return
+        f.seek(0)
+        f.truncate()
+        w.writerow(list(df.columns))
         w.writerows(zip(*(csv_texts(df.iloc[:, j]) for j in range(df.shape[1]))))
+
+
+def _write_rows_fast(df: pd.DataFrame, f) -> bool:
+    """The rows of ``df`` through the kernel into the text file ``f``; False (some rows
+    written) when a text must be written by the csv module."""
+    columns, kinds = [], []
+    for j in range(df.shape[1]):
+        col = df.iloc[:, j]
+        numeric = kernel_column(col.to_numpy()) if isinstance(col.dtype, np.dtype) and \
+            col.dtype.kind in "fiub" else None
+        kind, values = numeric if numeric is not None else (TEXT, csv_texts(col))
+        kinds.append(kind)
+        columns.append(values)
+    f.flush()
+    for chunk in csv_chunks(columns, kinds, precision=FLOAT_PRECISION):
+        if chunk is None:
+            return False
+        f.buffer.write(chunk)
+    return True
 
 
 def csv_texts(col: pd.Series) -> list:

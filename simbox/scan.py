@@ -234,17 +234,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
-    reference = res.features.loc[~would] if (~would).any() else res.features
-    if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
-        reference = reference.sample(REFERENCE_SIMS, random_state=0)
-    stats = reference_stats(reference)       # once, for the contributions and the reasons
-    by_score = sims["score"].sort_values(ascending=False, kind="stable").index
-    contributions = None if score is None else occlusion_contributions(
-        score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
-        budget_rows=max(OCCLUSION_MIN_ROWS, len(res.features) // 8),
-        base=sims["score"].reindex(by_score).to_numpy(), stats=stats)
-    reasons = reasons_table(res.features, sims.index, contributions=contributions,
-                            reference=reference, stats=stats)
+    reasons, reference, stats = _reasons(res, sims, would, score, explain=held.any())
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -271,8 +261,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     for c in keyed(SCORES_COLUMNS, key):
         if c not in scores.columns:
             scores[c] = np.nan
-    scores = scores[keyed(SCORES_COLUMNS, key) + per_row].sort_values(
-        ["score", key], ascending=[False, True], kind="stable").reset_index(drop=True)
+    scores = by_score(scores[keyed(SCORES_COLUMNS, key) + per_row], key)
     for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
         scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
 
@@ -307,6 +296,39 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       scores=scores, excluded=excluded, predictions=preds, features=res.features,
                       cells=cells,
                       deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
+
+
+def by_score(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``df`` sorted by ``score``, highest first (NaN last), then by ``key``; index reset.
+    The feature table's keys are in order already: then one stable sort of the scores
+    gives that order, without sorting the keys (texts) again."""
+    score = df["score"].to_numpy()
+    if score.dtype.kind == "f" and df[key].is_monotonic_increasing:
+        return df.take(np.argsort(-score, kind="stable")).reset_index(drop=True)
+    return df.sort_values(["score", key], ascending=[False, True], kind="stable") \
+        .reset_index(drop=True)
+
+
+def _reasons(res, sims: pd.DataFrame, would: np.ndarray, score, explain: bool = False):
+    """``(reasons, reference, stats)``: the reasons of the flagged SIMs ``sims`` (see
+    :func:`assemble`), the reference SIMs (those not flagged, at most
+    :data:`REFERENCE_SIMS`) and their :func:`~simbox.reasons.reference_stats`.  With no
+    SIM flagged, and ``explain`` false (no SIM held back either), no reference: the
+    reasons are an empty Series and the others None."""
+    if len(sims) == 0 and not explain:
+        return pd.Series([], index=pd.Index(sims.index), name="reasons", dtype=object), None, None
+    reference = res.features.loc[~would] if (~would).any() else res.features
+    if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
+        reference = reference.sample(REFERENCE_SIMS, random_state=0)
+    stats = reference_stats(reference)       # once, for the contributions and the reasons
+    by_score = sims["score"].sort_values(ascending=False, kind="stable").index
+    contributions = None if score is None else occlusion_contributions(
+        score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
+        budget_rows=max(OCCLUSION_MIN_ROWS, len(res.features) // 8),
+        base=sims["score"].reindex(by_score).to_numpy(), stats=stats)
+    reasons = reasons_table(res.features, sims.index, contributions=contributions,
+                            reference=reference, stats=stats)
+    return reasons, reference, stats
 
 
 def _sim_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str) -> pd.DataFrame:

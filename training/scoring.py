@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError, ModelError
-from simbox.fastpath.trees import NODE_FIELDS, Ensemble, MalformedTrees, bin_codes
+from simbox.fastpath.trees import (MAX_CODE_EDGES, NODE_FIELDS, Ensemble, MalformedTrees,
+                                   bin_codes, bin_columns)
 from simbox.training.folder import SCORING_FILE, checked_folder, read_card
 from simbox.training.labels import CLASSES, FRAUD_CLASSES
 
@@ -48,6 +49,11 @@ class NotScorable(ValueError):
 
 def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
     """The model's input columns of ``X``, numeric, or an InputError naming what is wrong."""
+    return check_features(X, names, what).astype(np.float64)
+
+
+def check_features(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
+    """``X``'s columns ``names``, or an InputError naming the missing or non-numeric ones."""
     if not isinstance(X, pd.DataFrame):
         raise InputError(f"{what}: expected a DataFrame of features, got {type(X).__name__}")
     missing = [n for n in names if n not in X.columns]
@@ -59,7 +65,35 @@ def feature_matrix(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
     bad = [n for n in names if not pd.api.types.is_numeric_dtype(out[n])]
     if bad:
         raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
-    return out.astype(np.float64)
+    return out
+
+
+def feature_columns(X: pd.DataFrame, names, columns, what="features") -> list:
+    """The columns ``columns`` of ``X`` as float64 arrays (no copy of a float64 column), as
+    ``feature_matrix(X, names)`` would hold them, checked as it checks them."""
+    check_features(X, names, what)
+    return [X[c].to_numpy(dtype=np.float64) if X[c].dtype == np.float64
+            else X[c].astype(np.float64).to_numpy() for c in columns]
+
+
+def evidence_masks(columns: list, rules, min_events) -> list:
+    """Per column, the rows whose value :func:`mask_evidence` sets to NaN (bool), or None:
+    the same sums on the same values (a rule's counts read the columns as the rules
+    before it left them)."""
+    masks = [None] * len(columns)
+    for stat, counts in rules:
+        sub = np.column_stack([_masked(columns[c], masks[c]) for c in counts])
+        few = np.nansum(sub, axis=1) < min_events
+        masks[stat] = few if masks[stat] is None else masks[stat] | few
+    return masks
+
+
+def _masked(x, mask):
+    if mask is None or not mask.any():
+        return x
+    x = x.copy()
+    x[mask] = np.nan
+    return x
 
 
 def mask_evidence(X, rules, min_events) -> np.ndarray:
@@ -310,13 +344,28 @@ class ScoringModel:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, columns in :data:`CLASSES` order."""
         s = self.scoring
-        Xm = feature_matrix(X, self.feature_names).loc[:, s["columns"]].to_numpy()
-        codes = quantile_codes(mask_evidence(Xm, s["rules"], s["min_events"]), s["edges"],
-                               s["empty"])
-        logits = class_logits(booster_proba(s["ensemble"].raw_predict(codes)),
-                              s["booster_classes"])
+        if max(map(len, s["edges"]), default=0) <= MAX_CODE_EDGES:
+            raw = self._raw_from_codes(X)
+        else:                 # bins that do not fit a byte: the float codes of the pipeline
+            Xm = feature_matrix(X, self.feature_names).loc[:, s["columns"]].to_numpy()
+            codes = quantile_codes(mask_evidence(Xm, s["rules"], s["min_events"]), s["edges"],
+                                   s["empty"])
+            raw = s["ensemble"].raw_predict(codes)
+        logits = class_logits(booster_proba(raw), s["booster_classes"])
         p = calibrated(logits, s["slope"], s["intercept"])
         return p[:, [s["classes"].index(c) for c in CLASSES]]
+
+    def _raw_from_codes(self, X: pd.DataFrame) -> np.ndarray:
+        """The booster's raw sums through byte codes (``Ensemble.raw_predict_codes``): the
+        pipeline's steps column by column, without the float matrices (an eighth of the
+        memory, the same numbers bit for bit)."""
+        s = self.scoring
+        columns = feature_columns(X, self.feature_names, s["columns"])
+        masks = evidence_masks(columns, s["rules"], s["min_events"])
+        n = len(X)
+        for j in s["empty"]:                # missing for every training SIM: bin 0 always
+            columns[j], masks[j] = np.zeros(n), None
+        return s["ensemble"].raw_predict_codes(bin_columns(columns, s["edges"], masks))
 
     def predict(self, X: pd.DataFrame, threshold=None) -> pd.DataFrame:
         """Scores and decisions per SIM, indexed like ``X`` (see ``Model.predict``)."""

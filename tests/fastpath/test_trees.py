@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simbox.fastpath.trees import Ensemble, MalformedTrees, bin_codes
+from simbox.fastpath.trees import MISSING_CODE, Ensemble, MalformedTrees, bin_codes, bin_columns
 
 
 def random_tree(rng, n_features, depth):
@@ -136,3 +136,53 @@ def test_bin_codes_equal_numpy_searchsorted(data, m, n):
 def test_bin_codes_refuse_rows_of_another_width():
     with pytest.raises(ValueError, match="expected rows of 2 features"):
         bin_codes(np.zeros((3, 1)), [np.array([1.0]), np.array([2.0])])
+
+
+# ---- byte codes: raw_predict_codes and bin_columns against the float kernels ---------------
+
+THRESHOLDS = [-np.inf, -1.5, -1.0, 0.0, 0.5, 1.0, 3.0, 3.5, 253.5, 254.0, 300.0, np.inf, np.nan]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_trees=st.integers(1, 12), k=st.integers(1, 3),
+       n_features=st.integers(1, 6), rows=st.integers(0, 40))
+def test_byte_codes_give_the_float_sums_bit_for_bit(seed, n_trees, k, n_features, rows):
+    rng = np.random.default_rng(seed)
+    trees = [random_tree(rng, n_features, int(rng.integers(0, 6))) for _ in range(n_trees)]
+    for t in trees:            # thresholds between, on and beyond the codes, and NaN
+        t["threshold"] = rng.choice(THRESHOLDS, size=len(t["threshold"]))
+    e = Ensemble.from_nodes(trees, np.arange(n_trees) % k, rng.normal(size=k), n_features)
+    codes = rng.choice([0, 1, 2, 3, 4, 253, 254, 255], size=(rows, n_features)).astype(np.uint8)
+    X = np.where(codes == 255, np.nan, codes.astype(float))
+    assert np.array_equal(e.raw_predict_codes(codes), e.raw_predict(X))
+
+
+def test_byte_codes_of_another_width_or_type_are_refused():
+    rng = np.random.default_rng(0)
+    e = Ensemble.from_nodes([random_tree(rng, 3, 3)], [0], [0.0], 3)
+    with pytest.raises(ValueError, match=r"expected uint8 codes of 3 features, got float64 "
+                                         r"of shape \(2, 3\)"):
+        e.raw_predict_codes(np.zeros((2, 3)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 30), m=st.integers(1, 5))
+def test_bin_columns_are_bin_codes_as_bytes(seed, rows, m):
+    rng = np.random.default_rng(seed)
+    edges = [np.unique(rng.integers(-5, 6, size=int(rng.integers(0, 9))).astype(float))
+             for _ in range(m - 1)] + [np.arange(254.0)]          # the most a byte holds
+    X = rng.choice([-6.0, -5.0, -0.5, 0.0, 0.5, 2.0, 5.0, 7.0, 100.0, 253.0, 300.0, np.inf,
+                    -np.inf, np.nan], size=(rows, m))
+    masked = [rng.random(rows) < 0.3 if rng.random() < 0.5 else None for _ in range(m)]
+    want = bin_codes(X, edges)
+    for j, mk in enumerate(masked):
+        if mk is not None:
+            want[mk, j] = np.nan
+    got = bin_columns([X[:, j].copy() for j in range(m)], edges, masked)
+    assert got.dtype == np.uint8 and got.shape == (rows, m)
+    assert np.array_equal(np.where(got == MISSING_CODE, np.nan, got), want, equal_nan=True)
+
+
+def test_bin_columns_refuse_more_edges_than_a_byte_holds():
+    with pytest.raises(ValueError, match="column 0: 3 values, 255 edges"):
+        bin_columns([np.zeros(3)], [np.arange(255.0)])

@@ -224,7 +224,7 @@ SCAN = """
 import sys
 from simbox.cli import main
 rc = main(["scan", sys.argv[1], "--cells", sys.argv[2], "--timezone", "UTC", "--out", sys.argv[3],
-           *sys.argv[4:]])
+           "--no-history", *sys.argv[4:]])    # compared scans: neither sees the other's flags
 print(rc, sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "skops"}))
 """
 

@@ -1,0 +1,162 @@
+# cython: language_level=3
+"""CSV rows as bytes, column by column (see csvwrite.py).
+
+The bytes the standard library's ``csv.writer`` (excel dialect, ``lineterminator="\\n"``)
+writes for rows of the texts ``csvwrite.field_texts`` gives: numbers formatted here as
+Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``),
+texts copied as UTF-8, a text with a comma, a quote or a newline quoted as the csv
+module quotes it.  A text this kernel cannot promise to write as the csv module does
+(a carriage return, an object that is not exactly a ``str``) makes it return None:
+the caller then writes the table with the csv module.
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.list cimport PyList_GET_ITEM
+from cpython.mem cimport PyMem_Free
+from libc.math cimport isnan
+from libc.stdint cimport int64_t, uint8_t
+from libc.stdio cimport snprintf
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memchr, memcpy, strlen
+
+
+cdef extern from "Python.h":
+    char* PyOS_double_to_string(double val, char format_code, int precision, int flags,
+                                int* ptype) except NULL
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+    bint PyUnicode_CheckExact(object o)
+
+
+cdef enum:
+    TEXT = 0        # a list of str
+    FLOAT = 1       # float64: "%.{precision}g", NaN empty
+    INT = 2         # int64: decimal
+    BOOL = 3        # uint8: True / False
+
+
+cdef struct buffer_t:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t capacity
+
+
+cdef int reserve(buffer_t* b, Py_ssize_t more) except -1:
+    """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
+    cdef Py_ssize_t want = b.size + more
+    cdef char* grown
+    if want <= b.capacity:
+        return 0
+    want = max(want, 2 * b.capacity)
+    grown = <char*>realloc(b.data, want)
+    if grown == NULL:
+        raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
+    b.data, b.capacity = grown, want
+    return 0
+
+
+cdef int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+    reserve(b, n)
+    memcpy(b.data + b.size, s, n)
+    b.size += n
+    return 0
+
+
+cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+    """``s`` between double quotes, each quote doubled (the csv module's QUOTE_MINIMAL)."""
+    cdef Py_ssize_t i
+    reserve(b, 2 * n + 2)
+    b.data[b.size] = b'"'
+    b.size += 1
+    for i in range(n):
+        if s[i] == b'"':
+            b.data[b.size] = b'"'
+            b.size += 1
+        b.data[b.size] = s[i]
+        b.size += 1
+    b.data[b.size] = b'"'
+    b.size += 1
+    return 0
+
+
+cdef int put_text(buffer_t* b, object value) except -2:
+    """One text field; 1 when the csv module must write it (not a str, a carriage return)."""
+    cdef Py_ssize_t n
+    cdef const char* s
+    if not PyUnicode_CheckExact(value):
+        return 1
+    s = PyUnicode_AsUTF8AndSize(value, &n)
+    if n and memchr(s, b'\r', n) != NULL:
+        return 1
+    if n and (memchr(s, b',', n) != NULL or memchr(s, b'"', n) != NULL or
+              memchr(s, b'\n', n) != NULL):
+        put_quoted(b, s, n)
+    else:
+        put(b, s, n)
+    return 0
+
+
+def csv_rows(list columns,                 # IN per column: a list of str, or a 1-D array
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT or BOOL
+             int precision,                # IN significant digits of FLOAT fields ("%.10g")
+             Py_ssize_t start,             # IN first row
+             Py_ssize_t stop):             # IN one past the last row
+    """The bytes of rows ``start:stop`` (each ended by ``\\n``), or None when a text field
+    must be left to the csv module.  The caller checked the kinds, dtypes (contiguous
+    float64, int64, uint8) and that every column has more than ``stop - 1`` rows."""
+    cdef Py_ssize_t m = len(columns), i, j, row
+    cdef buffer_t b
+    cdef char num[32]
+    cdef char* text
+    cdef int n
+    cdef double v
+    cdef const double[::1] f
+    cdef const int64_t[::1] k
+    cdef const uint8_t[::1] t
+    cdef const void** at = NULL
+    if stop <= start:
+        return b""
+    at = <const void**>malloc(max(m, 1) * sizeof(void*))
+    if at == NULL:
+        raise MemoryError("cannot allocate the column pointers of a CSV writer")
+    b.data, b.size, b.capacity = NULL, 0, 0
+    try:
+        for j in range(m):          # each column's first value (numbers), once
+            if kinds[j] == FLOAT:
+                f = columns[j]
+                at[j] = &f[0]
+            elif kinds[j] == INT:
+                k = columns[j]
+                at[j] = &k[0]
+            elif kinds[j] == BOOL:
+                t = columns[j]
+                at[j] = &t[0]
+        reserve(&b, (stop - start) * (16 * m + 1) + 64)
+        for i in range(start, stop):
+            row = b.size
+            for j in range(m):
+                if j:
+                    put(&b, b",", 1)
+                if kinds[j] == TEXT:
+                    if put_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
+                        return None
+                elif kinds[j] == FLOAT:
+                    v = (<const double*>at[j])[i]
+                    if not isnan(v):
+                        text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
+                        try:
+                            put(&b, text, strlen(text))
+                        finally:
+                            PyMem_Free(text)
+                elif kinds[j] == INT:
+                    n = snprintf(num, sizeof(num), "%lld", <long long>(<const int64_t*>at[j])[i])
+                    put(&b, num, n)
+                elif (<const uint8_t*>at[j])[i]:
+                    put(&b, b"True", 4)
+                else:
+                    put(&b, b"False", 5)
+            if m == 1 and b.size == row:      # a row of one empty field: the csv module quotes it
+                put(&b, b'""', 2)
+            put(&b, b"\n", 1)
+        return PyBytes_FromStringAndSize(b.data, b.size)
+    finally:
+        free(b.data)
+        free(at)

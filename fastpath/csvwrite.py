@@ -1,0 +1,51 @@
+"""CSV rows written by a kernel: the csv module's bytes for columns of numbers and texts.
+
+:func:`csv_chunks` yields the bytes of the rows of ``columns`` (float64, int64 and
+bool arrays, lists of ``str``) in chunks of :data:`CHUNK_ROWS` rows, as
+``csv.writer(f, lineterminator="\\n").writerows(zip(*texts))`` writes them when
+``texts`` holds each float as ``"%.{precision}g" % v`` (NaN empty), each integer and
+bool as ``str`` of it, and the texts as they are.  When a text is one the kernel
+leaves to the csv module (a carriage return, or not exactly a ``str``), it yields
+None and stops: the caller writes the table with the csv module instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from simbox.fastpath import _csvwrite
+
+TEXT, FLOAT, INT, BOOL = 0, 1, 2, 3
+CHUNK_ROWS = 1 << 16
+
+
+def kernel_column(values):
+    """``(kind, column)`` for :func:`csv_chunks`: a float, integer or bool numpy array as the
+    kernel reads it; None for anything else (the caller passes it as texts)."""
+    if not isinstance(values, np.ndarray) or values.ndim != 1:
+        return None
+    k, size = values.dtype.kind, values.dtype.itemsize
+    if k == "f":
+        return FLOAT, np.ascontiguousarray(values, dtype=np.float64)
+    if k == "i" or (k == "u" and size < 8):
+        return INT, np.ascontiguousarray(values, dtype=np.int64)
+    if k == "b":
+        return BOOL, np.ascontiguousarray(values).view(np.uint8)
+    return None
+
+
+def csv_chunks(columns: list, kinds: list, precision: int = 10):
+    """The bytes of the rows, :data:`CHUNK_ROWS` at a time; None (then nothing more) when
+    a text must be written by the csv module."""
+    kinds = np.asarray(kinds, dtype=np.uint8)
+    n = len(columns[0]) if columns else 0
+    for j, (c, k) in enumerate(zip(columns, kinds)):
+        ok = isinstance(c, list) if k == TEXT else \
+            isinstance(c, np.ndarray) and c.flags.c_contiguous and \
+            c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8}.get(int(k))
+        if not ok or len(c) != n:
+            raise ValueError(f"column {j}: not {n} values of kind {k}")
+    for start in range(0, n, CHUNK_ROWS):
+        chunk = _csvwrite.csv_rows(columns, kinds, precision, start, min(n, start + CHUNK_ROWS))
+        yield chunk
+        if chunk is None:
+            return

@@ -1,0 +1,93 @@
+"""ScoringModel scores through byte codes (one column at a time) with the numbers of the
+float path (feature_matrix, mask_evidence, quantile_codes, raw_predict: the reference),
+bit for bit, on random tables with NaN, infinities, ties on the edges and integer columns."""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simbox.training import scoring
+from simbox.training.folder import DEFAULT_MODEL
+from simbox.training.scoring import load_scorer
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_scorer(DEFAULT_MODEL)
+
+
+def reference_raw(model, X):
+    s = model.scoring
+    Xm = scoring.feature_matrix(X, model.feature_names).loc[:, s["columns"]].to_numpy()
+    codes = scoring.quantile_codes(scoring.mask_evidence(Xm, s["rules"], s["min_events"]),
+                                   s["edges"], s["empty"])
+    return s["ensemble"].raw_predict(codes)
+
+
+def reference_proba(model, X):
+    s = model.scoring
+    logits = scoring.class_logits(scoring.booster_proba(reference_raw(model, X)),
+                                  s["booster_classes"])
+    p = scoring.calibrated(logits, s["slope"], s["intercept"])
+    return p[:, [s["classes"].index(c) for c in scoring.CLASSES]]
+
+
+def random_table(model, seed, rows):
+    """Values drawn from each column's edges (ties), their neighbours, NaN, +-inf and a
+    spread around them; about a third of the columns int64; extra columns, shuffled."""
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for name, e in zip(model.scoring["columns"], model.scoring["edges"]):
+        e = np.asarray(e) if len(e) else np.array([0.0])
+        pool = np.concatenate([e, np.nextafter(e, np.inf), np.nextafter(e, -np.inf),
+                               [e.min() - 1, e.max() + 1, 0.0, np.nan, np.inf, -np.inf]])
+        v = rng.choice(pool, size=rows)
+        v[rng.random(rows) < rng.uniform(0, 0.5)] = np.nan
+        if rng.random() < 0.35:       # an integer column (counts): no NaN, rounded edges
+            v = np.nan_to_num(np.round(v), posinf=10**6, neginf=-1).astype(np.int64)
+        cols[name] = v
+    cols["not_a_feature"] = rng.random(rows)
+    X = pd.DataFrame(cols, index=pd.Index([f"s{i}" for i in range(rows)], name="imsi"))
+    return X[list(rng.permutation(X.columns))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 300))
+def test_codes_path_equals_the_float_path(shipped, seed, rows):
+    X = random_table(shipped, seed, rows)
+    assert np.array_equal(shipped._raw_from_codes(X), reference_raw(shipped, X))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 200), min_events=st.integers(0, 8))
+def test_chained_evidence_rules(shipped, seed, rows, min_events):
+    """Rules whose counts are another rule's statistic (masked before they are summed),
+    several rules on one statistic, a rule over several counts."""
+    rng = np.random.default_rng(seed)
+    m = copy.copy(shipped)
+    m.scoring = dict(shipped.scoring)
+    n = len(m.scoring["columns"])
+    a, b, c, d = (int(i) for i in rng.choice(n, size=4, replace=False))
+    m.scoring["rules"] = [(a, [b]), (b, [a, c]), (a, [d]), (c, [a, b, d]), (d, [d])]
+    m.scoring["min_events"] = min_events
+    X = random_table(m, seed, rows)
+    assert np.array_equal(m._raw_from_codes(X), reference_raw(m, X))
+    assert np.array_equal(m.predict_proba(X), m.predict_proba(X.astype(np.float64)))
+
+
+def test_bins_wider_than_a_byte_take_the_float_path(shipped, monkeypatch):
+    m = copy.copy(shipped)
+    m.scoring = dict(shipped.scoring)
+    m.scoring["edges"] = list(m.scoring["edges"])
+    m.scoring["edges"][0] = np.arange(300.0)        # 300 bins: no byte code
+    monkeypatch.setattr(m, "_raw_from_codes", None)  # would fail if called
+    X = random_table(m, 7, 50)
+    assert np.array_equal(m.predict_proba(X), reference_proba(m, X))
+
+
+def test_probabilities_of_the_shipped_model_match_the_reference(shipped):
+    X = random_table(shipped, 3, 2000)
+    assert np.array_equal(shipped.predict_proba(X), reference_proba(shipped, X))
