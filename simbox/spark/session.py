@@ -116,3 +116,18 @@ def read_table(spark, name: str, window) -> tuple:
         if window.end is not None:
             df = df.where(col <= iso(window.end - 1))
     return (df,)
+
+
+#: rows taken to the driver per kind (``what`` of :func:`to_driver`), for tests and figures
+DRIVER_ROWS: dict = {}
+
+
+def to_driver(df, what: str, *, local_iterator: bool = False):
+    """The rows of ``df`` on the driver: every result a run takes from Spark goes through
+    here (``collect``, or ``toLocalIterator``: one partition at a time), counted in
+    :data:`DRIVER_ROWS` under ``what`` as they arrive (a test sees a collect of the whole
+    table as rows, not as seconds or bytes)."""
+    rows = df.toLocalIterator() if local_iterator else df.collect()
+    for row in rows:
+        DRIVER_ROWS[what] = DRIVER_ROWS.get(what, 0) + 1
+        yield row

@@ -1,0 +1,408 @@
+"""A scan on Spark: every SIM scored on the executors, the flagged ones assembled on the driver.
+
+:func:`scored` takes the feature table left in Spark (:class:`~simbox.spark.features.
+SparkFeatures`) and gives what :func:`simbox.scan.assemble` needs, equal to the local
+engine's, with the driver holding the flagged SIMs and a few aggregates, never a row per
+subscriber:
+
+1. ``mapInArrow`` scores each batch of the feature table with the model (broadcast; its
+   ``predict``, the local engine's code: the rows as the local table types them), and the
+   scored table is persisted (executors' disk);
+2. one aggregate: SIMs, flagged SIMs, SIMs per kind of key;
+3. the flagged rows (features and scores) go to the driver, and their rows of the stage-2
+   results (``Reduced.take`` on the executors), from which the driver makes their
+   per-subscriber tables (``sims``, ``hours``, ``devices``, ``cells``) as the local engine
+   does (``simbox.spark.features._assemble_parts``);
+4. the reference SIMs of the reasons, those pandas' ``sample(REFERENCE_SIMS,
+   random_state=0)`` picks among the SIMs not flagged in key order: the positions drawn on
+   an executor (``RandomState(0).choice``: an array of one int64 per SIM, off the driver),
+   the SIMs ranked by key in range partitions (counts per partition, then offsets), the
+   chosen rows taken;
+5. the time outliers (:func:`simbox.scan.time_outliers`): the two order statistics around
+   each percentile (a sort, ``offset``/``limit``), the outliers themselves and the
+   ``start``/``end`` of the others (one aggregate);
+6. events per hour of day and per cell over every SIM (aggregates of the stage-2 rows);
+7. ``scores.csv``: the scored table sorted by (score descending, key), taken a partition
+   at a time (``toLocalIterator``) and written in batches by the local engine's code
+   (:func:`simbox.scan.scores_table`, :func:`simbox.outputs.write_csv_batches`): one
+   local file, as the local engine writes, in memory one partition at a time.
+
+Every row that reaches the driver goes through :func:`~simbox.spark.session.to_driver`
+(counted per kind).
+"""
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from simbox.fastpath.events import decode_array, normalise_cell_id
+from simbox.fastpath.keys import MSISDN_BASE, TOKEN_BASE, IMSI_COLUMN, key_column, kind_of
+from simbox.fastpath.stats import ReadStats
+from simbox.features.compute import FeatureResult
+from simbox.features.registry import feature_names
+from simbox.spark.features import SparkFeatures, _assemble_parts
+from simbox.spark.post import UNLOCATED, _load, table_columns, to_ipc
+from simbox.spark.session import to_driver
+from simbox.training.scoring import PREDICT_COLUMNS
+
+SCORED_SCHEMA = ("imsi long, key string, msisdn long, feats array<double>, score_simbox double, "
+                 "score_cardfarm double, score_legit double, class string, score double, "
+                 "flagged boolean")
+SCORES = list(PREDICT_COLUMNS)
+
+
+class ScanRows(FeatureResult):
+    """The flagged SIMs' :class:`FeatureResult`, with the key kinds of every SIM."""
+
+    all_kinds: dict = None
+
+    @property
+    def key_kinds(self) -> dict:
+        return self.all_kinds
+
+
+def scored(sf: SparkFeatures, model, threshold: float, *, reference: int):
+    """``(res, predictions, population)`` of a scan (see the module docstring): ``res`` and
+    ``predictions`` of the SIMs at or above ``threshold``, ``population`` the
+    :class:`simbox.scan.Population` of every SIM; ``reference``: the scan's REFERENCE_SIMS."""
+    from pyspark import StorageLevel  # lazy: pyspark
+    from pyspark.sql import functions as F  # lazy: pyspark
+    spark = sf.table.sparkSession
+    model_b = spark.sparkContext.broadcast(pickle.dumps(model, protocol=5))
+    table = sf.table.mapInArrow(_scorer(model_b, float(threshold)), SCORED_SCHEMA) \
+        .persist(StorageLevel.DISK_ONLY)
+    try:
+        counts, = to_driver(table.agg(
+            F.count(F.lit(1)).alias("n"), F.sum(F.col("flagged").cast("long")).alias("flagged"),
+            F.sum((F.col("imsi") >= TOKEN_BASE).cast("long")).alias("token"),
+            F.sum(((F.col("imsi") >= MSISDN_BASE) & (F.col("imsi") < TOKEN_BASE)).cast("long"))
+            .alias("msisdn")), "counts")
+        n = int(counts.n)
+        kinds = {"imsi": n - int(counts.token or 0) - int(counts.msisdn or 0),
+                 "msisdn": int(counts.msisdn or 0), "token": int(counts.token or 0)}
+        kinds = {k: v for k, v in kinds.items() if v} if kinds["imsi"] < n else {"imsi": n}
+        key = key_column(kinds)
+        res, preds = _flagged(sf, table, kinds)
+        ref, ref_preds = _reference(table, n - int(counts.flagged or 0), reference,
+                                    sf.partitions, res, preds)
+        outliers = _outliers(table, n, key)
+        hours, cells = _aggregates(sf.blobs)
+    finally:
+        sf.release()
+    from simbox.scan import Population  # lazy: simbox.scan imports the engines
+    population = Population(sims=n, reference=ref, reference_predictions=ref_preds,
+                            outliers=outliers, baseline_hours=hours, cells=cells,
+                            write_scores=_scores_writer(table, threshold, key,
+                                                        per_row=set(kinds) != {"imsi"}))
+    return res, preds, population
+
+
+# ---- 1. scoring ---------------------------------------------------------------------------
+
+def _frame(t: pa.Table):
+    """(features DataFrame as the local engine types it, the rows' codes, msisdn codes,
+    order) of rows of the scored or feature table, sorted by key."""
+    columns, codes = table_columns([t])
+    order = np.argsort(np.asarray(t.column("key").to_pylist(), dtype=str), kind="stable")
+    cols = dict(columns)
+    index = pd.Index(cols.pop("imsi"), name="imsi", dtype=object)
+    return pd.DataFrame(cols, index=index, copy=False), codes, \
+        t.column("msisdn").to_numpy()[order], order
+
+
+def _scorer(model_b, threshold: float):
+    """The ``mapInArrow`` function scoring feature rows (:data:`SCORED_SCHEMA` out)."""
+
+    def run(batches):
+        model = pickle.loads(model_b.value)
+        for b in batches:
+            if b.num_rows == 0:
+                continue
+            t = pa.Table.from_batches([b])
+            X, codes, msisdn, order = _frame(t)
+            p = model.predict(X, threshold=threshold)
+            yield pa.RecordBatch.from_arrays([
+                pa.array(codes), pa.array(X.index.to_numpy(dtype=object), pa.string()),
+                pa.array(msisdn), t.column("feats").take(pa.array(order)).combine_chunks(),
+                *(pa.array(p[c].to_numpy()) for c in SCORES[:3]),
+                pa.array(p["class"].to_numpy(dtype=object), pa.string()),
+                pa.array(p["score"].to_numpy()), pa.array(p["flagged"].to_numpy(bool))],
+                names=["imsi", "key", "msisdn", "feats", *SCORES])
+
+    return run
+
+
+def _rows(df, what: str, extra: str | None = None):
+    """(features, predictions, codes, msisdn codes, ``extra`` column) of the rows of ``df``
+    (scored table) on the driver, sorted by key; a partition at a time through Arrow."""
+    tables = [pa.ipc.open_stream(r.ipc).read_all()
+              for r in to_driver(df.mapInArrow(to_ipc, "ipc binary"), what)]
+    t = pa.concat_tables(tables) if tables else pa.Table.from_batches([], _empty_schema())
+    return _scored_frame(t, extra)
+
+
+def _scored_frame(t: pa.Table, extra: str | None = None):
+    """:func:`_rows` of an Arrow table of scored rows."""
+    X, codes, msisdn, order = _frame(t)
+    preds = pd.DataFrame({c: t.column(c).to_numpy(zero_copy_only=False)[order] for c in SCORES},
+                         index=X.index)
+    preds["flagged"] = preds["flagged"].astype(bool)
+    more = t.column(extra).to_numpy()[order] if extra else None
+    return X, preds, codes, msisdn, more
+
+
+def _empty_schema():
+    from pyspark.sql.pandas.types import to_arrow_schema  # lazy: pyspark
+    from pyspark.sql.types import _parse_datatype_string  # lazy: pyspark
+    return to_arrow_schema(_parse_datatype_string(SCORED_SCHEMA))
+
+
+# ---- 3. the flagged SIMs ------------------------------------------------------------------
+
+def _flagged(sf: SparkFeatures, table, kinds: dict):
+    """(res, predictions) of the flagged SIMs: their feature rows and scores, their rows of
+    the stage-2 results made into the per-subscriber tables."""
+    from pyspark.sql import functions as F  # lazy: pyspark
+    X, preds, codes, _, _ = _rows(table.where(F.col("flagged")), "flagged rows")
+    wanted = sf.table.sparkSession.sparkContext.broadcast(np.sort(codes))
+    blobs = [pickle.loads(r.part) for r in to_driver(
+        sf.blobs.mapInArrow(_taker(wanted), "part binary"), "flagged stage-2 rows")]
+    with warnings.catch_warnings():      # cells not in cells.csv: the scan says it, once
+        warnings.simplefilter("ignore")
+        tables = _assemble_parts(blobs, sf.cell_rows, sf.tac, sf.tz, ReadStats(), sf.t0,
+                                 sf.partitions).tables()
+    sims = tables[0]
+    if set(kinds) != {"imsi"} and "subscriber_key" not in sims:
+        sims = sims.assign(subscriber_key=kind_of(codes))
+    columns = {"imsi": X.index.to_numpy(dtype=str), **{c: X[c].to_numpy() for c in X.columns}}
+    res = ScanRows(columns, (sims, *tables[1:]), stats=sf.stats, timezone=sf.tz.name,
+                   seconds=0.0, info=sf.info,
+                   subscriber_key=kind_of(codes) if set(kinds) != {"imsi"} else None)
+    res.all_kinds = kinds
+    return res, preds
+
+
+def _taker(wanted):
+    """The ``mapInArrow`` function keeping, of each stage-2 row, the subscribers of the
+    sorted codes ``wanted`` (a broadcast)."""
+
+    def run(batches):
+        codes = wanted.value
+        for d, red, _ in _blobs_of(batches):
+            imsi = np.asarray(red["imsi"], np.int64)
+            pos = np.minimum(np.searchsorted(codes, imsi), max(len(codes) - 1, 0))
+            rows = np.flatnonzero(codes[pos] == imsi) if len(codes) else np.zeros(0, np.int64)
+            if len(rows) == 0:
+                continue
+            from simbox.fastpath.aggregate import Reduced
+            taken = Reduced(**red).take(rows)
+            used = set(imsi[rows].tolist()) | set(np.asarray(taken.dev_imei).tolist())
+            book = {c: t for c, t in d["book"].items() if c in used}
+            blob = pickle.dumps({**d, "red": vars(taken), "book": book}, protocol=5)
+            yield pa.RecordBatch.from_arrays([pa.array([blob], pa.binary())], names=["part"])
+
+    return run
+
+
+def _blobs_of(batches):
+    for b in batches:
+        for blob in b.column(0).to_pylist():
+            if blob is not None:
+                yield _load(blob)
+
+
+# ---- 4. the reference SIMs ----------------------------------------------------------------
+
+def _reference(table, m: int, size: int, partitions: int, res, preds):
+    """(features, predictions) of the reference SIMs of :func:`simbox.scan.assemble`: the
+    ``m`` SIMs not flagged (every SIM when none is), or pandas' ``sample(size,
+    random_state=0)`` of them, in its order."""
+    from pyspark import StorageLevel  # lazy: pyspark
+    from pyspark.sql import functions as F  # lazy: pyspark
+    if m == 0:
+        return res.features, preds
+    others = table.where(~F.col("flagged"))
+    if m <= size:
+        X, p, _, _, _ = _rows(others, "reference rows")
+        return X, p
+    spark = table.sparkSession
+    picks = spark.range(1, numPartitions=1).mapInArrow(_choice(m, size), "pos binary")
+    pos, = to_driver(picks, "reference positions")
+    pos = np.frombuffer(pos.pos, np.int64)
+    wanted = spark.sparkContext.broadcast(np.sort(pos))
+    ranged = others.repartitionByRange(partitions, "key").persist(StorageLevel.DISK_ONLY)
+    try:
+        sizes = {r.p: r.n for r in to_driver(ranged.mapInArrow(_partition_size, "p int, n long"),
+                                             "counts")}
+        offsets, total = {}, 0
+        for p in sorted(sizes):
+            offsets[p] = total
+            total += sizes[p]
+        if total != m:
+            raise RuntimeError(f"the SIMs not flagged were {m:,}, then {total:,}")
+        X, p, _, _, at = _rows(ranged.mapInArrow(_at_positions(offsets, wanted),
+                                                 SCORED_SCHEMA + ", pos long"),
+                               "reference rows", extra="pos")
+    finally:
+        ranged.unpersist()
+    take = pd.Series(np.arange(len(X)), index=at).reindex(pos).to_numpy()   # the draw's order
+    return X.iloc[take], p.iloc[take]
+
+
+def _choice(m: int, size: int):
+    """The ``mapInArrow`` function drawing pandas' sample positions (one binary row)."""
+
+    def run(batches):
+        for _ in batches:
+            pass
+        pos = np.random.RandomState(0).choice(m, size=size, replace=False).astype(np.int64)
+        yield pa.RecordBatch.from_arrays([pa.array([pos.tobytes()], pa.binary())], names=["pos"])
+
+    return run
+
+
+def _partition_size(batches):
+    from pyspark import TaskContext  # lazy: on the executor
+    n = sum(b.num_rows for b in batches)
+    yield pa.RecordBatch.from_arrays([pa.array([TaskContext.get().partitionId()], pa.int32()),
+                                      pa.array([n], pa.int64())], names=["p", "n"])
+
+
+def _at_positions(offsets: dict, wanted):
+    """The ``mapInArrow`` function keeping the rows of a range partition whose position in
+    key order (``offsets``: rows before each partition) is ``wanted`` (sorted, broadcast)."""
+
+    def run(batches):
+        from pyspark import TaskContext  # lazy: on the executor
+        got = [b for b in batches if b.num_rows]
+        if not got:
+            return
+        t = pa.Table.from_batches(got)
+        order = np.argsort(np.asarray(t.column("key").to_pylist(), dtype=str), kind="stable")
+        pos = np.empty(len(order), np.int64)
+        pos[order] = offsets[TaskContext.get().partitionId()] + np.arange(len(order))
+        codes = wanted.value
+        i = np.minimum(np.searchsorted(codes, pos), len(codes) - 1)
+        keep = np.flatnonzero(codes[i] == pos)
+        if len(keep):
+            t = t.take(pa.array(keep))
+            yield from t.append_column("pos", pa.array(pos[keep])).to_batches()
+
+    return run
+
+
+# ---- 5. the time outliers -----------------------------------------------------------------
+
+def _outliers(table, n: int, key: str) -> dict:
+    """:func:`simbox.scan.time_outliers` of every SIM of the scored ``table`` (``n`` rows)."""
+    from pyspark.sql import functions as F  # lazy: pyspark
+    from simbox.scan import sorted_quantile, time_bounds, time_outliers  # lazy: as Population
+    names = feature_names()
+    first = F.col("feats")[names.index("first_seen")]
+    last = F.col("feats")[names.index("last_seen")]
+    times = table.select(F.col("key"), first.alias("first"), last.alias("last"))
+
+    def stamp(x):
+        return pd.Series(pd.to_datetime(np.asarray(x, np.float64), unit="s", utc=True))
+
+    def quantile(col, q):
+        known = times.where(F.col(col).isNotNull() & ~F.isnan(col)).select(col)
+        got, = to_driver(known.agg(F.count(F.lit(1)).alias("n")), "counts")
+        if got.n == 0:
+            return None
+
+        def at(i, j):
+            rows = to_driver(known.orderBy(col).offset(i).limit(j - i + 1), "order statistics")
+            v = [r[0] for r in rows]
+            return stamp([v[0], v[-1]])
+        return sorted_quantile(int(got.n), q, at)
+
+    lo, hi = quantile("first", 0.1), quantile("last", 0.9)
+    if hi is None or lo is None:
+        return {"mask": np.zeros(0, bool), "end": None, "start": None}
+    early, late = time_bounds(lo, hi)
+    ns = 1_000_000_000
+    out = (F.col("first").cast("long") * ns < F.lit(early.value)) | \
+        (F.col("last").cast("long") * ns > F.lit(late.value))
+    out = F.coalesce(out, F.lit(False))
+    rows = list(to_driver(times.where(out).orderBy("key"), "time outliers"))
+    sims = pd.DataFrame({"first_seen": stamp([r["first"] for r in rows]).to_numpy(),
+                         "last_seen": stamp([r["last"] for r in rows]).to_numpy()},
+                        index=pd.Index([r["key"] for r in rows], name="imsi", dtype=object))
+    span, = to_driver(times.where(~out).agg(F.min("first").alias("start"),
+                                            F.max("last").alias("end")), "counts")
+    start, end = (stamp([v]).iloc[0] if v is not None else pd.NaT for v in (span.start, span.end))
+    return time_outliers(sims, key, bulk=(lo, hi, start, end))
+
+
+# ---- 6. hours and cells of every SIM ------------------------------------------------------
+
+def _aggregates(blobs):
+    """(events per hour of day of every SIM, DataFrame ``cell_id, events`` of every cell)."""
+    from pyspark.sql import functions as F  # lazy: pyspark
+    hours, = to_driver(blobs.mapInArrow(_hour_sums, "hours array<long>").agg(
+        F.array(*(F.sum(F.col("hours")[h]) for h in range(24))).alias("h")), "counts")
+    per_cell = blobs.mapInArrow(_cell_events, "cell_id string, events long") \
+        .groupBy("cell_id").agg(F.sum("events").alias("events"))
+    rows = list(to_driver(per_cell, "cells"))
+    cells = pd.DataFrame({"cell_id": pd.Series([r.cell_id for r in rows], dtype=object),
+                          "events": np.array([r.events for r in rows], np.int64)})
+    h = np.array([0 if v is None else v for v in (hours.h or [None] * 24)], np.int64)
+    return h, cells
+
+
+def _hour_sums(batches):
+    for _, red, _ in _blobs_of(batches):
+        h = np.asarray(red["hours"], np.int64).reshape(-1, 24).sum(axis=0)
+        yield pa.RecordBatch.from_arrays([pa.array([h.tolist()], pa.list_(pa.int64()))],
+                                         names=["hours"])
+
+
+def _cell_events(batches):
+    for d, red, _ in _blobs_of(batches):
+        code = np.asarray(red["cell_code"])
+        ok = code >= 0
+        tokens = np.array([normalise_cell_id(t) for t in d["tokens"]] + [UNLOCATED], dtype=object)
+        yield pa.RecordBatch.from_arrays([
+            pa.array(tokens[code[ok]], pa.string()),
+            pa.array(np.asarray(red["cell_events"])[ok].astype(np.int64))],
+            names=["cell_id", "events"])
+
+
+# ---- 7. scores.csv ------------------------------------------------------------------------
+
+def _scores_writer(table, threshold: float, key: str, per_row: bool):
+    """(path) -> None writing ``scores.csv`` of the scored ``table`` (then unpersisted)."""
+
+    def write(path) -> None:
+        from pyspark.sql import functions as F  # lazy: pyspark
+        from simbox.outputs import write_csv_batches  # lazy: as simbox.scan
+        from simbox.scan import _flag, scores_table  # lazy: as Population
+        ordered = table.orderBy(F.desc("score"), F.asc("key")).mapInArrow(to_ipc, "ipc binary")
+
+        def frames():
+            yield _scores_frame(pa.Table.from_batches([], _empty_schema()), threshold, key,
+                                per_row, _flag, scores_table)
+            for r in to_driver(ordered, "scores", local_iterator=True):
+                yield _scores_frame(pa.ipc.open_stream(r.ipc).read_all(), threshold, key,
+                                    per_row, _flag, scores_table)
+        try:
+            write_csv_batches(frames(), path)
+        finally:
+            table.unpersist()
+
+    return write
+
+
+def _scores_frame(t, threshold, key, per_row, flag, scores_table):
+    """The ``scores.csv`` rows of a batch of scored rows."""
+    X, preds, codes, msisdn, _ = _scored_frame(t)
+    sims = pd.DataFrame({"msisdn": decode_array(msisdn)}, index=X.index)
+    if per_row:
+        sims["subscriber_key"] = kind_of(codes)
+    return scores_table(flag(preds, threshold), sims, key,
+                        ["subscriber_key"] if per_row else [])
