@@ -42,9 +42,9 @@ from simbox.features.compute import FeatureResult, _assemble
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
-from simbox.spark.post import chunk_counts, feature_frame, table_columns, to_ipc
+from simbox.spark.post import chunk_counts, feature_frame, table_columns
 from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
-from simbox.spark.session import get_session, read_cdrs, to_driver
+from simbox.spark.session import arrow_to_driver, get_session, read_cdrs, to_driver
 
 #: meta rows (rejects and counts) collected in one job; more are taken a partition at a time
 META_COLLECT = 100_000
@@ -146,9 +146,7 @@ class SparkFeatures:
         """The whole feature table on the driver (``simbox features``, ``train``); the
         per-subscriber tables are taken from the stage-2 rows when first asked."""
         try:
-            tables = [pa.ipc.open_stream(row.ipc).read_all()
-                      for row in to_driver(self.table.mapInArrow(to_ipc, "ipc binary"),
-                                           "feature table")]
+            tables = list(arrow_to_driver(self.table, "feature table"))
         except Exception as e:      # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
             self.release()
             raise _simbox_error(e) from None
@@ -164,8 +162,9 @@ class SparkFeatures:
             """The per-subscriber tables (sims, hours, devices, cells): the stage-2 rows on
             the driver (:func:`_assemble_parts`)."""
             try:
-                got = [pickle.loads(row.part)
-                       for row in to_driver(self.blobs, "stage-2 rows", local_iterator=True)]
+                got = [pickle.loads(row.part) for row in to_driver(
+                    self.blobs, "stage-2 rows", local_iterator=True,
+                    size=lambda r: 1 + len(r.part) // 2048)]  # ~2 KB per subscriber
             finally:
                 self.parts.unpersist()
             return _assemble_parts(got, self.cell_rows, self.tac, self.tz, ReadStats(), self.t0,

@@ -116,18 +116,19 @@ def chunk_counts(batches):
 
 
 def to_ipc(batches):
-    """Rows of any schema as one Arrow IPC stream per partition (a binary row): the driver
-    takes a partition at a time."""
-    sink, writer = None, None
+    """Rows of any schema as one Arrow IPC stream per partition (a binary row, and its rows):
+    the driver takes a partition at a time (:func:`~simbox.spark.session.arrow_to_driver`)."""
+    sink, writer, n = None, None, 0
     for b in batches:
         if writer is None:
             sink = pa.BufferOutputStream()
             writer = pa.ipc.new_stream(sink, b.schema)
         writer.write_batch(b)
+        n += b.num_rows
     if writer is not None:
         writer.close()
-        yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary())],
-                                         names=["ipc"])
+        yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary()),
+                                          pa.array([n], pa.int64())], names=["ipc", "rows"])
 
 
 def _table(batches):

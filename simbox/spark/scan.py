@@ -32,7 +32,9 @@ Every row that reaches the driver goes through :func:`~simbox.spark.session.to_d
 """
 from __future__ import annotations
 
+import logging
 import pickle
+import time
 import warnings
 
 import numpy as np
@@ -45,14 +47,15 @@ from simbox.fastpath.stats import ReadStats
 from simbox.features.compute import FeatureResult
 from simbox.features.registry import feature_names
 from simbox.spark.features import SparkFeatures, _assemble_parts
-from simbox.spark.post import UNLOCATED, _load, table_columns, to_ipc
-from simbox.spark.session import to_driver
+from simbox.spark.post import UNLOCATED, _load, table_columns
+from simbox.spark.session import arrow_to_driver, to_driver
 from simbox.training.scoring import PREDICT_COLUMNS
 
 SCORED_SCHEMA = ("imsi long, key string, msisdn long, feats array<double>, score_simbox double, "
                  "score_cardfarm double, score_legit double, class string, score double, "
                  "flagged boolean")
 SCORES = list(PREDICT_COLUMNS)
+log = logging.getLogger("simbox.spark")
 
 
 class ScanRows(FeatureResult):
@@ -81,16 +84,23 @@ def scored(sf: SparkFeatures, model, threshold: float, *, reference: int):
             F.sum((F.col("imsi") >= TOKEN_BASE).cast("long")).alias("token"),
             F.sum(((F.col("imsi") >= MSISDN_BASE) & (F.col("imsi") < TOKEN_BASE)).cast("long"))
             .alias("msisdn")), "counts")
+        t0 = time.monotonic()
         n = int(counts.n)
         kinds = {"imsi": n - int(counts.token or 0) - int(counts.msisdn or 0),
                  "msisdn": int(counts.msisdn or 0), "token": int(counts.token or 0)}
         kinds = {k: v for k, v in kinds.items() if v} if kinds["imsi"] < n else {"imsi": n}
         key = key_column(kinds)
+        log.info("scored %d SIMs, %d flagged (%.1fs)", n, counts.flagged or 0,
+                 time.monotonic() - sf.t0)
         res, preds = _flagged(sf, table, kinds)
+        log.info("flagged SIMs and their tables taken (%.1fs)", time.monotonic() - t0)
         ref, ref_preds = _reference(table, n - int(counts.flagged or 0), reference,
                                     sf.partitions, res, preds)
-        outliers = _outliers(table, n, key)
+        log.info("reference SIMs taken (%.1fs)", time.monotonic() - t0)
+        outliers = _outliers(table, key)
+        log.info("time outliers (%.1fs)", time.monotonic() - t0)
         hours, cells = _aggregates(sf.blobs)
+        log.info("hours and cells (%.1fs)", time.monotonic() - t0)
     finally:
         sf.release()
     from simbox.scan import Population  # lazy: simbox.scan imports the engines
@@ -139,8 +149,7 @@ def _scorer(model_b, threshold: float):
 def _rows(df, what: str, extra: str | None = None):
     """(features, predictions, codes, msisdn codes, ``extra`` column) of the rows of ``df``
     (scored table) on the driver, sorted by key; a partition at a time through Arrow."""
-    tables = [pa.ipc.open_stream(r.ipc).read_all()
-              for r in to_driver(df.mapInArrow(to_ipc, "ipc binary"), what)]
+    tables = list(arrow_to_driver(df, what))
     t = pa.concat_tables(tables) if tables else pa.Table.from_batches([], _empty_schema())
     return _scored_frame(t, extra)
 
@@ -170,7 +179,8 @@ def _flagged(sf: SparkFeatures, table, kinds: dict):
     X, preds, codes, _, _ = _rows(table.where(F.col("flagged")), "flagged rows")
     wanted = sf.table.sparkSession.sparkContext.broadcast(np.sort(codes))
     blobs = [pickle.loads(r.part) for r in to_driver(
-        sf.blobs.mapInArrow(_taker(wanted), "part binary"), "flagged stage-2 rows")]
+        sf.blobs.mapInArrow(_taker(wanted), "part binary, n long"), "flagged stage-2 rows",
+        size=lambda r: r.n)]
     with warnings.catch_warnings():      # cells not in cells.csv: the scan says it, once
         warnings.simplefilter("ignore")
         tables = _assemble_parts(blobs, sf.cell_rows, sf.tac, sf.tz, ReadStats(), sf.t0,
@@ -203,7 +213,9 @@ def _taker(wanted):
             used = set(imsi[rows].tolist()) | set(np.asarray(taken.dev_imei).tolist())
             book = {c: t for c, t in d["book"].items() if c in used}
             blob = pickle.dumps({**d, "red": vars(taken), "book": book}, protocol=5)
-            yield pa.RecordBatch.from_arrays([pa.array([blob], pa.binary())], names=["part"])
+            yield pa.RecordBatch.from_arrays([pa.array([blob], pa.binary()),
+                                              pa.array([len(rows)], pa.int64())],
+                                             names=["part", "n"])
 
     return run
 
@@ -297,69 +309,107 @@ def _at_positions(offsets: dict, wanted):
 
 # ---- 5. the time outliers -----------------------------------------------------------------
 
-def _outliers(table, n: int, key: str) -> dict:
-    """:func:`simbox.scan.time_outliers` of every SIM of the scored ``table`` (``n`` rows)."""
+DAY = 86_400
+
+
+def _outliers(table, key: str) -> dict:
+    """:func:`simbox.scan.time_outliers` of every SIM of the scored ``table``.
+
+    The order statistics around the percentiles, exactly, with the driver holding counts
+    of days and then of the seconds of two days: SIMs per day of first (last) event; the
+    day holding the wanted rank; SIMs per second of that day; the value at the rank."""
     from pyspark.sql import functions as F  # lazy: pyspark
     from simbox.scan import sorted_quantile, time_bounds, time_outliers  # lazy: as Population
     names = feature_names()
-    first = F.col("feats")[names.index("first_seen")]
-    last = F.col("feats")[names.index("last_seen")]
-    times = table.select(F.col("key"), first.alias("first"), last.alias("last"))
-
-    def stamp(x):
-        return pd.Series(pd.to_datetime(np.asarray(x, np.float64), unit="s", utc=True))
-
-    def quantile(col, q):
-        known = times.where(F.col(col).isNotNull() & ~F.isnan(col)).select(col)
-        got, = to_driver(known.agg(F.count(F.lit(1)).alias("n")), "counts")
-        if got.n == 0:
-            return None
-
-        def at(i, j):
-            rows = to_driver(known.orderBy(col).offset(i).limit(j - i + 1), "order statistics")
-            v = [r[0] for r in rows]
-            return stamp([v[0], v[-1]])
-        return sorted_quantile(int(got.n), q, at)
-
-    lo, hi = quantile("first", 0.1), quantile("last", 0.9)
-    if hi is None or lo is None:
+    times = table.select(F.col("key"), F.col("feats")[names.index("first_seen")].alias("first"),
+                         F.col("feats")[names.index("last_seen")].alias("last"))
+    known = F.array(*(F.when(F.col(c).isNotNull() & ~F.isnan(c), F.struct(
+        F.lit(c).alias("c"), F.col(c).cast("long").alias("t"))) for c in ("first", "last")))
+    seen = times.select(F.explode(F.filter(known, lambda x: x.isNotNull())).alias("x")) \
+        .select("x.c", "x.t")
+    days = {}
+    for r in to_driver(seen.groupBy("c", F.floor(F.col("t") / DAY).alias("d")).count(), "days"):
+        days.setdefault(r.c, []).append((r.d, r["count"]))
+    if not days.get("first") or not days.get("last"):
         return {"mask": np.zeros(0, bool), "end": None, "start": None}
+    wanted = {}                     # (column, rank) -> day
+    for c, q in (("first", 0.1), ("last", 0.9)):
+        per_day = sorted(days[c])
+        n = sum(k for _, k in per_day)
+        virtual = int(np.floor((n - 1) * np.float64(q)))
+        for rank in (virtual, min(virtual + 1, n - 1)):
+            wanted[(c, rank)] = _day_of(per_day, rank)
+    cond = F.lit(False)
+    for (c, _), (d, _) in wanted.items():
+        cond = cond | ((F.col("c") == c) & (F.floor(F.col("t") / DAY) == d))
+    secs = {}
+    for r in to_driver(seen.where(cond).groupBy("c", "t").count(), "seconds"):
+        secs.setdefault(r.c, []).append((r.t, r["count"]))
+
+    def at(c):
+        def value(i, j):
+            def one(rank):
+                d, before = wanted[(c, rank)]
+                left = rank - before
+                for t, k in sorted(v for v in secs[c] if v[0] // DAY == d):
+                    if left < k:
+                        return t
+                    left -= k
+            return _stamp([one(i), one(j)])
+        return value
+
+    lo = sorted_quantile(sum(k for _, k in days["first"]), 0.1, at("first"))
+    hi = sorted_quantile(sum(k for _, k in days["last"]), 0.9, at("last"))
     early, late = time_bounds(lo, hi)
     ns = 1_000_000_000
-    out = (F.col("first").cast("long") * ns < F.lit(early.value)) | \
-        (F.col("last").cast("long") * ns > F.lit(late.value))
-    out = F.coalesce(out, F.lit(False))
-    rows = list(to_driver(times.where(out).orderBy("key"), "time outliers"))
-    sims = pd.DataFrame({"first_seen": stamp([r["first"] for r in rows]).to_numpy(),
-                         "last_seen": stamp([r["last"] for r in rows]).to_numpy()},
+    out = F.coalesce((F.col("first").cast("long") * ns < F.lit(early.value))
+                     | (F.col("last").cast("long") * ns > F.lit(late.value)), F.lit(False))
+    span, = to_driver(times.agg(
+        F.min(F.when(~out, F.col("first"))).alias("start"),
+        F.max(F.when(~out, F.col("last"))).alias("end"),
+        F.sum(out.cast("long")).alias("n")), "counts")
+    rows = list(to_driver(times.where(out).orderBy("key"), "time outliers")) if span.n else []
+    sims = pd.DataFrame({"first_seen": _stamp([r["first"] for r in rows]).to_numpy(),
+                         "last_seen": _stamp([r["last"] for r in rows]).to_numpy()},
                         index=pd.Index([r["key"] for r in rows], name="imsi", dtype=object))
-    span, = to_driver(times.where(~out).agg(F.min("first").alias("start"),
-                                            F.max("last").alias("end")), "counts")
-    start, end = (stamp([v]).iloc[0] if v is not None else pd.NaT for v in (span.start, span.end))
+    start, end = (_stamp([v]).iloc[0] if v is not None else pd.NaT for v in (span.start, span.end))
     return time_outliers(sims, key, bulk=(lo, hi, start, end))
+
+
+def _day_of(per_day, rank: int):
+    """(day, rows before it) of the row of 0-based ``rank`` among sorted (day, rows) counts."""
+    before = 0
+    for d, k in per_day:
+        if rank < before + k:
+            return d, before
+        before += k
+    raise ValueError(f"rank {rank} beyond the {before} rows")
+
+
+def _stamp(seconds) -> pd.Series:
+    return pd.Series(pd.to_datetime(np.asarray(seconds, np.float64), unit="s", utc=True))
 
 
 # ---- 6. hours and cells of every SIM ------------------------------------------------------
 
+HOUR = "\x00hour "     # the events of hour h of every SIM: the row of "cell" HOUR + h
+
+
 def _aggregates(blobs):
-    """(events per hour of day of every SIM, DataFrame ``cell_id, events`` of every cell)."""
+    """(events per hour of day of every SIM, DataFrame ``cell_id, events`` of every cell):
+    one group-by of the stage-2 rows' cell and hour events."""
     from pyspark.sql import functions as F  # lazy: pyspark
-    hours, = to_driver(blobs.mapInArrow(_hour_sums, "hours array<long>").agg(
-        F.array(*(F.sum(F.col("hours")[h]) for h in range(24))).alias("h")), "counts")
-    per_cell = blobs.mapInArrow(_cell_events, "cell_id string, events long") \
-        .groupBy("cell_id").agg(F.sum("events").alias("events"))
-    rows = list(to_driver(per_cell, "cells"))
-    cells = pd.DataFrame({"cell_id": pd.Series([r.cell_id for r in rows], dtype=object),
-                          "events": np.array([r.events for r in rows], np.int64)})
-    h = np.array([0 if v is None else v for v in (hours.h or [None] * 24)], np.int64)
-    return h, cells
-
-
-def _hour_sums(batches):
-    for _, red, _ in _blobs_of(batches):
-        h = np.asarray(red["hours"], np.int64).reshape(-1, 24).sum(axis=0)
-        yield pa.RecordBatch.from_arrays([pa.array([h.tolist()], pa.list_(pa.int64()))],
-                                         names=["hours"])
+    rows = list(to_driver(blobs.mapInArrow(_cell_events, "cell_id string, events long")
+                          .groupBy("cell_id").agg(F.sum("events").alias("events")), "cells"))
+    hours = np.zeros(24, np.int64)
+    cells = []
+    for r in rows:
+        if r.cell_id.startswith(HOUR):
+            hours[int(r.cell_id[len(HOUR):])] = r.events
+        else:
+            cells.append(r)
+    return hours, pd.DataFrame({"cell_id": pd.Series([r.cell_id for r in cells], dtype=object),
+                                "events": np.array([r.events for r in cells], np.int64)})
 
 
 def _cell_events(batches):
@@ -367,9 +417,11 @@ def _cell_events(batches):
         code = np.asarray(red["cell_code"])
         ok = code >= 0
         tokens = np.array([normalise_cell_id(t) for t in d["tokens"]] + [UNLOCATED], dtype=object)
+        hours = np.asarray(red["hours"], np.int64).reshape(-1, 24).sum(axis=0)
         yield pa.RecordBatch.from_arrays([
-            pa.array(tokens[code[ok]], pa.string()),
-            pa.array(np.asarray(red["cell_events"])[ok].astype(np.int64))],
+            pa.array(np.concatenate([tokens[code[ok]], [f"{HOUR}{h:02d}" for h in range(24)]])
+                     .astype(object), pa.string()),
+            pa.array(np.concatenate([np.asarray(red["cell_events"])[ok].astype(np.int64), hours]))],
             names=["cell_id", "events"])
 
 
@@ -382,14 +434,13 @@ def _scores_writer(table, threshold: float, key: str, per_row: bool):
         from pyspark.sql import functions as F  # lazy: pyspark
         from simbox.outputs import write_csv_batches  # lazy: as simbox.scan
         from simbox.scan import _flag, scores_table  # lazy: as Population
-        ordered = table.orderBy(F.desc("score"), F.asc("key")).mapInArrow(to_ipc, "ipc binary")
+        ordered = table.orderBy(F.desc("score"), F.asc("key"))
 
         def frames():
             yield _scores_frame(pa.Table.from_batches([], _empty_schema()), threshold, key,
                                 per_row, _flag, scores_table)
-            for r in to_driver(ordered, "scores", local_iterator=True):
-                yield _scores_frame(pa.ipc.open_stream(r.ipc).read_all(), threshold, key,
-                                    per_row, _flag, scores_table)
+            for t in arrow_to_driver(ordered, "scores", local_iterator=True):
+                yield _scores_frame(t, threshold, key, per_row, _flag, scores_table)
         try:
             write_csv_batches(frames(), path)
         finally:

@@ -21,16 +21,34 @@ def net(tmp_path_factory):
     return base, base / "net", sim.network.timezone
 
 
-def test_scan_outputs_equal_the_local_engine(spark, net):
+def test_scan_outputs_equal_the_local_engine(spark, net, monkeypatch):
+    """Byte for byte, with the reasons' reference a sample of the SIMs not flagged (100 of
+    them, as pandas draws it); the driver takes the flagged SIMs, the sample and a few
+    aggregates: no row per subscriber (rows counted by to_driver, the one way to it)."""
+    import simbox.scan as scan_module
+    from simbox.spark import session
     base, n, tz = net
+    monkeypatch.setattr(scan_module, "REFERENCE_SIMS", 100)
     # no history store: the second scan would see the first one's SIMs as "known"
     kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz, report=False, history=False)
     a = scan([n / "cdrs.csv.gz"], out=base / "local", **kw)
+    session.DRIVER_ROWS.clear()
     b = scan([n / "cdrs.csv.gz"], out=base / "spark", engine="spark", **kw)
     assert len(a.flagged) > 0 and len(b.flagged) == len(a.flagged)
     for name in OUTPUTS:
         assert (base / "local" / name).read_bytes() == (base / "spark" / name).read_bytes(), name
     assert a.summary["records"] == b.summary["records"]
+    assert {k: v for k, v in a.summary.items() if k not in ("seconds", "scanned_at", "out")} == \
+        {k: v for k, v in b.summary.items() if k not in ("seconds", "scanned_at", "out")}
+    rows = dict(session.DRIVER_ROWS)
+    sims, flagged = a.summary["sims"], a.summary["flagged"]
+    assert sims > 5 * (flagged + 100)
+    assert "feature table" not in rows and "stage-2 rows" not in rows, rows
+    assert rows["flagged rows"] == rows["flagged stage-2 rows"] == flagged
+    assert rows["reference rows"] == 100
+    assert rows["scores"] == sims       # scores.csv: every SIM, a partition at a time
+    per_sim = sum(v for k, v in rows.items() if k not in ("scores", "cells"))
+    assert per_sim < 2 * flagged + 100 + 100, rows
 
 
 def test_features_command_with_engine_spark(spark, net, capsys):
