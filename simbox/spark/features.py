@@ -60,12 +60,15 @@ def spark_table(df, *, cells=None, tac=None, columns="canonical", timezone="UTC"
                    on_bad_records="skip", rejects=None, time_from=None, time_to=None,
                    partitions: int | None = None, chunk_events: int = CHUNK_EVENTS,
                    max_reject_share=MAX_REJECT_SHARE, name: str = "<spark DataFrame>",
-                   stats: ReadStats | None = None) -> "SparkFeatures":
+                   stats: ReadStats | None = None,
+                   post_partitions: int | None = None) -> "SparkFeatures":
     """The feature table of a Spark DataFrame of CDRs, left in Spark (see the module docstring).
 
     ``df``: rows in the canonical layout or the layout of ``columns`` (a profile);
     string, integer, timestamp (any session time zone) columns.  ``partitions``:
-    partitions of the shuffle (default ``spark.sql.shuffle.partitions``).  The other
+    partitions of the shuffle (default ``spark.sql.shuffle.partitions``);
+    ``post_partitions``: those of stage 3's repartitions (default ``partitions``; its rows,
+    per subscriber and pair, are far fewer than the events).  The other
     options are those of :func:`simbox.features.compute_features`; rejects are located
     by ``partition P, batch B, row I`` of the input DataFrame, each written once to
     ``rejects`` (in the order of their input partition within each shuffle partition).
@@ -111,9 +114,10 @@ def spark_table(df, *, cells=None, tac=None, columns="canonical", timezone="UTC"
     got, = to_driver(blobs.mapInArrow(chunk_counts, "chunks long, duplicates long").agg(
         F.sum("chunks").alias("chunks"), F.sum("duplicates").alias("duplicates")), "counts")
     stats.duplicates += int(got.duplicates or 0)
-    table, held = feature_frame(parts, tz=tz, tac=tac_map, partitions=n)
+    table, held = feature_frame(parts, tz=tz, tac=tac_map, partitions=post_partitions or n)
     return SparkFeatures(table=table, blobs=blobs, held=held, parts=parts, stats=stats, tz=tz,
-                         cell_rows=cell_rows, tac=tac_map, partitions=n, t0=t0,
+                         cell_rows=cell_rows, tac=tac_map, partitions=post_partitions or n,
+                         t0=t0,
                          info={"engine": "spark", "partitions": n,
                                "chunks": int(got.chunks or 0)})
 

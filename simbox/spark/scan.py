@@ -315,9 +315,9 @@ DAY = 86_400
 def _outliers(table, key: str) -> dict:
     """:func:`simbox.scan.time_outliers` of every SIM of the scored ``table``.
 
-    The order statistics around the percentiles, exactly, with the driver holding counts
-    of days and then of the seconds of two days: SIMs per day of first (last) event; the
-    day holding the wanted rank; SIMs per second of that day; the value at the rank."""
+    The order statistics around the percentiles exactly (:func:`_order_statistics`), then
+    one aggregate (the ``start`` and ``end`` of the SIMs that are not outliers) and the
+    outliers themselves."""
     from pyspark.sql import functions as F  # lazy: pyspark
     from simbox.scan import sorted_quantile, time_bounds, time_outliers  # lazy: as Population
     names = feature_names()
@@ -327,39 +327,17 @@ def _outliers(table, key: str) -> dict:
         F.lit(c).alias("c"), F.col(c).cast("long").alias("t"))) for c in ("first", "last")))
     seen = times.select(F.explode(F.filter(known, lambda x: x.isNotNull())).alias("x")) \
         .select("x.c", "x.t")
-    days = {}
-    for r in to_driver(seen.groupBy("c", F.floor(F.col("t") / DAY).alias("d")).count(), "days"):
-        days.setdefault(r.c, []).append((r.d, r["count"]))
-    if not days.get("first") or not days.get("last"):
+    n, = to_driver(seen.agg(F.sum((F.col("c") == "first").cast("long")).alias("first"),
+                            F.sum((F.col("c") == "last").cast("long")).alias("last")), "counts")
+    if not n.first or not n.last:
         return {"mask": np.zeros(0, bool), "end": None, "start": None}
-    wanted = {}                     # (column, rank) -> day
+    ranks = {}
     for c, q in (("first", 0.1), ("last", 0.9)):
-        per_day = sorted(days[c])
-        n = sum(k for _, k in per_day)
-        virtual = int(np.floor((n - 1) * np.float64(q)))
-        for rank in (virtual, min(virtual + 1, n - 1)):
-            wanted[(c, rank)] = _day_of(per_day, rank)
-    cond = F.lit(False)
-    for (c, _), (d, _) in wanted.items():
-        cond = cond | ((F.col("c") == c) & (F.floor(F.col("t") / DAY) == d))
-    secs = {}
-    for r in to_driver(seen.where(cond).groupBy("c", "t").count(), "seconds"):
-        secs.setdefault(r.c, []).append((r.t, r["count"]))
-
-    def at(c):
-        def value(i, j):
-            def one(rank):
-                d, before = wanted[(c, rank)]
-                left = rank - before
-                for t, k in sorted(v for v in secs[c] if v[0] // DAY == d):
-                    if left < k:
-                        return t
-                    left -= k
-            return _stamp([one(i), one(j)])
-        return value
-
-    lo = sorted_quantile(sum(k for _, k in days["first"]), 0.1, at("first"))
-    hi = sorted_quantile(sum(k for _, k in days["last"]), 0.9, at("last"))
+        i = int(np.floor((n[c] - 1) * np.float64(q)))
+        ranks[c] = (i, min(i + 1, n[c] - 1))
+    value = _order_statistics(seen, ranks)
+    lo = sorted_quantile(n.first, 0.1, lambda i, j: _stamp([value["first", i], value["first", j]]))
+    hi = sorted_quantile(n.last, 0.9, lambda i, j: _stamp([value["last", i], value["last", j]]))
     early, late = time_bounds(lo, hi)
     ns = 1_000_000_000
     out = F.coalesce((F.col("first").cast("long") * ns < F.lit(early.value))
@@ -376,14 +354,40 @@ def _outliers(table, key: str) -> dict:
     return time_outliers(sims, key, bulk=(lo, hi, start, end))
 
 
-def _day_of(per_day, rank: int):
-    """(day, rows before it) of the row of 0-based ``rank`` among sorted (day, rows) counts."""
-    before = 0
-    for d, k in per_day:
-        if rank < before + k:
-            return d, before
-        before += k
-    raise ValueError(f"rank {rank} beyond the {before} rows")
+#: bucket widths (s) of the order statistics' passes: days, hours, seconds
+WIDTHS = (86_400, 3_600, 1)
+
+
+def _order_statistics(seen, ranks: dict) -> dict:
+    """``{(c, rank): value}``: the values of 0-based ``rank`` (``ranks``: c -> ranks) in
+    sorted order of the integer ``t`` of the rows of ``seen`` (``c, t``) of each ``c``.
+
+    One pass per width of :data:`WIDTHS`: the rows per bucket of that width, counted in
+    Spark within the bucket each rank fell in at the pass before (the first: all rows);
+    the driver finds the bucket of each rank from the counts (at most a day's hours or an
+    hour's seconds per rank, whatever the rows)."""
+    from pyspark.sql import functions as F  # lazy: pyspark
+    where = {(c, r): (None, 0) for c, rs in ranks.items() for r in rs}  # (bucket range, below)
+    for w in WIDTHS:
+        cond = F.lit(False)
+        for c, lo_hi in {(c, rng) for (c, _), (rng, _) in where.items()}:
+            part = F.col("c") == c
+            if lo_hi is not None:
+                part = part & (F.col("t") >= lo_hi[0]) & (F.col("t") < lo_hi[1])
+            cond = cond | part
+        counts = {}
+        for r in to_driver(seen.where(cond).groupBy("c", F.floor(F.col("t") / w).alias("b"))
+                           .count(), "order statistics"):
+            counts.setdefault(r.c, []).append((int(r.b), int(r["count"])))
+        for (c, rank), (rng, below) in where.items():
+            for b, k in sorted(counts[c]):
+                if rng is not None and not rng[0] <= b * w < rng[1]:
+                    continue
+                if rank < below + k:
+                    where[(c, rank)] = ((b * w, (b + 1) * w), below)
+                    break
+                below += k
+    return {cr: rng[0] for cr, (rng, _) in where.items()}
 
 
 def _stamp(seconds) -> pd.Series:

@@ -109,7 +109,7 @@ def test_timestamp_parquet_in_any_session_time_zone(spark, net, local, tmp_path)
 
 def test_skewed_subscriber_and_empty_partitions(spark, tmp_path):
     """One IMSI with 40,000 events (8 Arrow batches, cut into kernel chunks of 3,000 rows)
-    beside three small ones, in 16 partitions (most of them empty)."""
+    beside three small ones, in 16 partitions (most of them empty; stage 3 in 2)."""
     from simbox.spark import spark_features
     rng = np.random.default_rng(3)
     n = 40_000
@@ -131,7 +131,7 @@ def test_skewed_subscriber_and_empty_partitions(spark, tmp_path):
     df.to_csv(path, index=False)
     local = compute_features(path)
     sdf = spark.createDataFrame(df.sample(frac=1, random_state=1)).repartition(3)
-    got = spark_features(sdf, partitions=16, chunk_events=3_000)
+    got = spark_features(sdf, partitions=16, chunk_events=3_000, post_partitions=2)
     assert_same_features(local, got)
     assert got.info["chunks"] >= 4
 
