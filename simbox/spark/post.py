@@ -131,6 +131,19 @@ def to_ipc(batches):
                                           pa.array([n], pa.int64())], names=["ipc", "rows"])
 
 
+def ipc_batches(batches):
+    """Rows of any schema as one Arrow IPC stream per Arrow batch (a binary row, and its rows)."""
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, b.schema) as writer:
+            writer.write_batch(b)
+        yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary()),
+                                          pa.array([b.num_rows], pa.int64())],
+                                         names=["ipc", "rows"])
+
+
 def _table(batches):
     """The rows of a partition as one table, None when it has none."""
     got = [b for b in batches if b.num_rows]

@@ -432,32 +432,42 @@ def _cell_events(batches):
 # ---- 7. scores.csv ------------------------------------------------------------------------
 
 def _scores_writer(table, threshold: float, key: str, per_row: bool):
-    """(path) -> None writing ``scores.csv`` of the scored ``table`` (then unpersisted)."""
+    """(path) -> None writing ``scores.csv`` of the scored ``table`` (then unpersisted): its
+    key, MSISDN and score columns sorted by (score descending, key) in Spark, taken an Arrow
+    batch at a time."""
 
     def write(path) -> None:
         from pyspark.sql import functions as F  # lazy: pyspark
         from simbox.outputs import write_csv_batches  # lazy: as simbox.scan
         from simbox.scan import _flag, scores_table  # lazy: as Population
-        ordered = table.orderBy(F.desc("score"), F.asc("key"))
+        ordered = table.select("imsi", "key", "msisdn", *SCORES) \
+            .orderBy(F.desc("score"), F.asc("key"))
+
+        def frame(t):
+            """The ``scores.csv`` rows of an Arrow table of ``ordered`` rows."""
+            keys = pd.Index(t.column("key").to_pylist(), name="imsi", dtype=object)
+            preds = pd.DataFrame({c: t.column(c).to_numpy(zero_copy_only=False)
+                                  for c in SCORES}, index=keys)
+            preds["flagged"] = preds["flagged"].astype(bool)
+            sims = pd.DataFrame({"msisdn": decode_array(t.column("msisdn").to_numpy())},
+                                index=keys)
+            if per_row:
+                sims["subscriber_key"] = kind_of(t.column("imsi").to_numpy())
+            return scores_table(_flag(preds, threshold), sims, key,
+                                ["subscriber_key"] if per_row else [])
 
         def frames():
-            yield _scores_frame(pa.Table.from_batches([], _empty_schema()), threshold, key,
-                                per_row, _flag, scores_table)
-            for t in arrow_to_driver(ordered, "scores", local_iterator=True):
-                yield _scores_frame(t, threshold, key, per_row, _flag, scores_table)
+            yield frame(pa.table({"imsi": pa.array([], pa.int64()), "key": pa.array([], pa.string()),
+                                  "msisdn": pa.array([], pa.int64()),
+                                  **{c: pa.array([], pa.float64()) for c in SCORES[:3]},
+                                  "class": pa.array([], pa.string()),
+                                  "score": pa.array([], pa.float64()),
+                                  "flagged": pa.array([], pa.bool_())}))
+            for t in arrow_to_driver(ordered, "scores", local_iterator=True, per_batch=True):
+                yield frame(t)
         try:
             write_csv_batches(frames(), path)
         finally:
             table.unpersist()
 
     return write
-
-
-def _scores_frame(t, threshold, key, per_row, flag, scores_table):
-    """The ``scores.csv`` rows of a batch of scored rows."""
-    X, preds, codes, msisdn, _ = _scored_frame(t)
-    sims = pd.DataFrame({"msisdn": decode_array(msisdn)}, index=X.index)
-    if per_row:
-        sims["subscriber_key"] = kind_of(codes)
-    return scores_table(flag(preds, threshold), sims, key,
-                        ["subscriber_key"] if per_row else [])

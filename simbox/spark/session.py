@@ -134,11 +134,13 @@ def to_driver(df, what: str, *, local_iterator: bool = False, size=None):
         yield row
 
 
-def arrow_to_driver(df, what: str, *, local_iterator: bool = False):
-    """The rows of ``df`` on the driver as Arrow tables, one per partition (``to_ipc``),
-    counted as their rows by :func:`to_driver`."""
+def arrow_to_driver(df, what: str, *, local_iterator: bool = False, per_batch: bool = False):
+    """The rows of ``df`` on the driver as Arrow tables, one per partition (``to_ipc``) or,
+    with ``per_batch``, one per Arrow batch (``spark.sql.execution.arrow.maxRecordsPerBatch``
+    rows: with ``local_iterator``, the driver's Python holds one at a time), counted as their
+    rows by :func:`to_driver`."""
     import pyarrow as pa
-    from simbox.spark.post import to_ipc  # lazy: post imports this module
-    blocks = df.mapInArrow(to_ipc, "ipc binary, rows long")
+    from simbox.spark.post import ipc_batches, to_ipc  # lazy: post imports this module
+    blocks = df.mapInArrow(ipc_batches if per_batch else to_ipc, "ipc binary, rows long")
     for row in to_driver(blocks, what, local_iterator=local_iterator, size=lambda r: r.rows):
         yield pa.ipc.open_stream(row.ipc).read_all()
