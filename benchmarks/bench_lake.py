@@ -238,6 +238,22 @@ class TreeMemory:
         self._t.join()
 
 
+def bench_session(master: str, partitions: int):
+    """The Spark session of a benchmark child (``partitions``: its shuffle partitions)."""
+    from simbox.spark import get_session
+    spark = get_session(master, conf={"spark.ui.enabled": "false",
+                                      "spark.sql.shuffle.partitions": str(partitions),
+                                      "spark.driver.memory": "2g"})
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS (VmHWM), MiB."""
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+
+
 def spark_child(master: str, path: str, partitions: int) -> None:
     """``--spark-run``: one Spark engine run, a JSON line on stdout."""
     import warnings
@@ -245,14 +261,11 @@ def spark_child(master: str, path: str, partitions: int) -> None:
     from simbox.fastpath.columnar import batch_reader
     from simbox.fastpath.events import CellDict
     from simbox.fastpath.stats import ReadStats
-    from simbox.spark import compute_features_spark, get_session
+    from simbox.spark import compute_features_spark
     from simbox.spark.events import EVENT_SCHEMA, normaliser
 
     with TreeMemory() as mem:
-        spark = get_session(master, conf={"spark.ui.enabled": "false",
-                                          "spark.sql.shuffle.partitions": str(partitions),
-                                          "spark.driver.memory": "2g"})
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = bench_session(master, partitions)
         # stage 1 alone: read + normalise, into Spark's noop sink
         df = spark.read.parquet(path)
         probe = batch_reader("canonical", name=path, cells=CellDict(), stats=ReadStats())
@@ -267,8 +280,7 @@ def spark_child(master: str, path: str, partitions: int) -> None:
         wall = time.monotonic() - t
         cpu = mem.cpu_seconds() - cpu
         mem.sample()
-    with open("/proc/self/status") as f:
-        hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+    hwm = peak_rss_mib()
     print(json.dumps({"wall": wall, "cpu": cpu, "load": os.getloadavg()[0], "stage1": stage1, "subscribers": res.shape[0],
                       "records": res.stats.records, "driver_python_hwm": hwm, **mem.peak}))
 
@@ -279,14 +291,11 @@ def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
     import warnings
     warnings.simplefilter("ignore")
     from simbox.scan import scan
-    from simbox.spark import compute_features_spark, get_session
+    from simbox.spark import compute_features_spark
     from simbox.spark.session import DRIVER_ROWS
 
     with TreeMemory() as mem:
-        spark = get_session(master, conf={"spark.ui.enabled": "false",
-                                          "spark.sql.shuffle.partitions": str(partitions),
-                                          "spark.driver.memory": "2g"})
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = bench_session(master, partitions)
         t = time.monotonic()
         with tempfile.TemporaryDirectory() as out:
             if collect:
@@ -299,15 +308,14 @@ def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
                 sims, flagged = r.summary["sims"], r.summary["flagged"]
         wall = time.monotonic() - t
         mem.sample()
-    with open("/proc/self/status") as f:
-        hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+    hwm = peak_rss_mib()
     print(json.dumps({"wall": wall, "sims": sims, "flagged": flagged, "driver_python_hwm": hwm,
                       "rows_to_driver": dict(DRIVER_ROWS), **mem.peak}))
 
 
 def scan_memory(counts, work: str, partitions: int, master: str) -> None:
     """The ``--scan-sims`` table (see the module docstring)."""
-    print(f"| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
+    print("| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
           f"| rows to the driver per kind (scores.csv's excluded) |")
     print("|---|---|---|---|---|---|---|---|")
     paths = {n: build(n * 16, work, days=1)[0] for n in counts}

@@ -12,13 +12,14 @@
    Spark runs a task again) and the chunks' duplicate counts;
 5. the features computed after the kernel (IMEIs shared across subscribers, numeric
    neighbours, co-movement, window shares, percentile ranks) are computed in Spark
-   (``post.py``), and the driver takes the finished feature table.
+   (``post.py``): :func:`spark_table` returns them still in Spark (:class:`SparkFeatures`);
+   :func:`spark_features` has the driver take the finished feature table.
 
-The driver thus holds the feature table (66 values per subscriber), never the events,
-pairs or moves.  The per-subscriber tables of :class:`~simbox.features.FeatureResult`
-(``sims``, ``hours``, ``devices``, ``cells``), which a scan asks for, are made on the
-driver from the stage-2 rows when first asked (``_assemble_parts``).  The result equals
-the local engine's on the same records (tests/spark/).
+The driver thus holds at most the feature table (66 values per subscriber), never the
+events, pairs or moves; a scan takes less (``scan.py``).  The per-subscriber tables of
+:class:`~simbox.features.FeatureResult` (``sims``, ``hours``, ``devices``, ``cells``) are
+made on the driver from the stage-2 rows when first asked (``_assemble_parts``).  The
+result equals the local engine's on the same records (tests/spark/).
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import time
 import warnings
 from dataclasses import dataclass
 
-import pyarrow as pa
 
 from simbox.errors import InputError, ParseError
 from simbox.fastpath.aggregate import Reduced, TimeZone

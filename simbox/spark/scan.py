@@ -19,13 +19,13 @@ subscriber:
    the SIMs ranked by key in range partitions (counts per partition, then offsets), the
    chosen rows taken;
 5. the time outliers (:func:`simbox.scan.time_outliers`): the two order statistics around
-   each percentile (a sort, ``offset``/``limit``), the outliers themselves and the
-   ``start``/``end`` of the others (one aggregate);
-6. events per hour of day and per cell over every SIM (aggregates of the stage-2 rows);
-7. ``scores.csv``: the scored table sorted by (score descending, key), taken a partition
-   at a time (``toLocalIterator``) and written in batches by the local engine's code
-   (:func:`simbox.scan.scores_table`, :func:`simbox.outputs.write_csv_batches`): one
-   local file, as the local engine writes, in memory one partition at a time.
+   each percentile from counts per day, per hour of that day, per second of that hour;
+   then the outliers themselves and the ``start``/``end`` of the others (one aggregate);
+6. events per hour of day and per cell over every SIM (one group-by of the stage-2 rows);
+7. ``scores.csv``: its columns sorted by (score descending, key) in Spark, taken an Arrow
+   batch at a time (``toLocalIterator``) and written by the local engine's code
+   (:func:`simbox.scan.scores_table`, :func:`simbox.outputs.write_csv_batches`): one local
+   file, byte for byte the local engine's, one batch in the driver's memory at a time.
 
 Every row that reaches the driver goes through :func:`~simbox.spark.session.to_driver`
 (counted per kind).
@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow as pa
 
 from simbox.fastpath.events import decode_array, normalise_cell_id
-from simbox.fastpath.keys import MSISDN_BASE, TOKEN_BASE, IMSI_COLUMN, key_column, kind_of
+from simbox.fastpath.keys import MSISDN_BASE, TOKEN_BASE, key_column, kind_of
 from simbox.fastpath.stats import ReadStats
 from simbox.features.compute import FeatureResult
 from simbox.features.registry import feature_names
