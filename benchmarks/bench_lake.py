@@ -316,7 +316,7 @@ def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
 def scan_memory(counts, work: str, partitions: int, master: str) -> None:
     """The ``--scan-sims`` table (see the module docstring)."""
     print("| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
-          f"| rows to the driver per kind (scores.csv's excluded) |")
+          "| rows to the driver per kind (scores.csv's excluded) |")
     print("|---|---|---|---|---|---|---|---|")
     paths = {n: build(n * 16, work, days=1)[0] for n in counts}
     for collect in (False, True):
