@@ -19,8 +19,17 @@ then prints a Markdown table and a projection of nodes and hours for 5 billion C
 day from the measured per-core throughput of ``local[1]`` and the scaling of
 ``local[2]``.  ``--slots 2`` times ``local[2]`` only; ``--build-only`` makes the inputs.
 
+``--scan-sims 20000,100000,300000`` measures instead a whole ``simbox scan --engine spark``
+(default model, no cell table, no report) on networks of those many subscribers at the
+same 16 rows per subscriber (one day), each in its own process: the peak RSS of the
+driver's Python process (VmHWM) and of the JVM (driver and executor in local mode), the
+rows that reached the driver per kind (``simbox.spark.session.DRIVER_ROWS``) and, for
+contrast, the peak of the driver when it collects the whole feature table instead
+(``compute_features_spark``, what ``simbox features --engine spark`` does).
+
     python benchmarks/bench_lake.py --rows 11_000_000 --work bench-out --repeat 3
     python benchmarks/bench_lake.py --rows 50_000_000 --days 32 --work bench-out --repeat 1
+    python benchmarks/bench_lake.py --scan-sims 20000,100000,300000 --work bench-out
 
 Absolute times drift with the machine's load (2 shared cores): compare within a run.
 """
@@ -48,7 +57,8 @@ def build(rows: int, work: str, days: int = 7) -> tuple[str, str]:
     """(CSV, Parquet) of the benchmark network of ``rows`` rows over ``days`` days in ``work``
     (kept for reuse; about rows / days / 16 subscribers)."""
     os.makedirs(work, exist_ok=True)
-    tag = f"{rows // 1_000_000}M" + (f"-{days}d" if days != 7 else "")
+    tag = (f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows}") + \
+        (f"-{days}d" if days != 7 else "")
     csv_path = os.path.join(work, f"lake-{tag}.csv")
     pq_path = os.path.join(work, f"lake-{tag}.parquet")
     if not os.path.exists(csv_path):
@@ -228,6 +238,22 @@ class TreeMemory:
         self._t.join()
 
 
+def bench_session(master: str, partitions: int):
+    """The Spark session of a benchmark child (``partitions``: its shuffle partitions)."""
+    from simbox.spark import get_session
+    spark = get_session(master, conf={"spark.ui.enabled": "false",
+                                      "spark.sql.shuffle.partitions": str(partitions),
+                                      "spark.driver.memory": "2g"})
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS (VmHWM), MiB."""
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+
+
 def spark_child(master: str, path: str, partitions: int) -> None:
     """``--spark-run``: one Spark engine run, a JSON line on stdout."""
     import warnings
@@ -235,14 +261,11 @@ def spark_child(master: str, path: str, partitions: int) -> None:
     from simbox.fastpath.columnar import batch_reader
     from simbox.fastpath.events import CellDict
     from simbox.fastpath.stats import ReadStats
-    from simbox.spark import compute_features_spark, get_session
+    from simbox.spark import compute_features_spark
     from simbox.spark.events import EVENT_SCHEMA, normaliser
 
     with TreeMemory() as mem:
-        spark = get_session(master, conf={"spark.ui.enabled": "false",
-                                          "spark.sql.shuffle.partitions": str(partitions),
-                                          "spark.driver.memory": "2g"})
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = bench_session(master, partitions)
         # stage 1 alone: read + normalise, into Spark's noop sink
         df = spark.read.parquet(path)
         probe = batch_reader("canonical", name=path, cells=CellDict(), stats=ReadStats())
@@ -257,10 +280,62 @@ def spark_child(master: str, path: str, partitions: int) -> None:
         wall = time.monotonic() - t
         cpu = mem.cpu_seconds() - cpu
         mem.sample()
-    with open("/proc/self/status") as f:
-        hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
+    hwm = peak_rss_mib()
     print(json.dumps({"wall": wall, "cpu": cpu, "load": os.getloadavg()[0], "stage1": stage1, "subscribers": res.shape[0],
                       "records": res.stats.records, "driver_python_hwm": hwm, **mem.peak}))
+
+
+def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
+    """``--scan-run``: one Spark scan (or, with ``collect``, the whole feature table taken to
+    the driver), a JSON line on stdout."""
+    import warnings
+    warnings.simplefilter("ignore")
+    from simbox.scan import scan
+    from simbox.spark import compute_features_spark
+    from simbox.spark.session import DRIVER_ROWS
+
+    with TreeMemory() as mem:
+        spark = bench_session(master, partitions)
+        t = time.monotonic()
+        with tempfile.TemporaryDirectory() as out:
+            if collect:
+                res = compute_features_spark(path, spark=spark, partitions=partitions)
+                sims, flagged = res.shape[0], None
+                res.features  # noqa: B018  (the DataFrame, as a scan of the table would make)
+            else:
+                r = scan(path, engine="spark", out=os.path.join(out, "scan"), report=False,
+                         history=False, timezone="UTC")
+                sims, flagged = r.summary["sims"], r.summary["flagged"]
+        wall = time.monotonic() - t
+        mem.sample()
+    hwm = peak_rss_mib()
+    print(json.dumps({"wall": wall, "sims": sims, "flagged": flagged, "driver_python_hwm": hwm,
+                      "rows_to_driver": dict(DRIVER_ROWS), **mem.peak}))
+
+
+def scan_memory(counts, work: str, partitions: int, master: str) -> None:
+    """The ``--scan-sims`` table (see the module docstring)."""
+    print("| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
+          "| rows to the driver per kind (scores.csv's excluded) |")
+    print("|---|---|---|---|---|---|---|---|")
+    paths = {n: build(n * 16, work, days=1)[0] for n in counts}
+    for collect in (False, True):
+        for n in counts:
+            csv_path = paths[n]
+            cmd = [sys.executable, os.path.abspath(__file__), "--scan-run", master, csv_path,
+                   "--partitions", str(partitions)] + (["--collect"] if collect else [])
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1",
+                                    "SIMBOX_NO_PROGRESS": "1"})
+            lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+            if p.returncode != 0 or not lines:
+                raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
+            m = json.loads(lines[-1])
+            per = ", ".join(f"{k} {v:,}" for k, v in sorted(m["rows_to_driver"].items())
+                            if k != "scores")
+            print(f"| {m['sims']:,} | {n * 16:,} | {'feature table collected' if collect else 'scan'} "
+                  f"| {'' if m['flagged'] is None else m['flagged']} | {m['wall']:.0f} "
+                  f"| {m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {per} |", flush=True)
 
 
 # ---- the table -----------------------------------------------------------------------------
@@ -278,10 +353,22 @@ def main(argv=None) -> int:
     ap.add_argument("--slots", default="1,2",
                     help="Spark masters local[K] to time, K comma separated (default 1,2)")
     ap.add_argument("--build-only", action="store_true", help="make the inputs, time nothing")
+    ap.add_argument("--scan-sims", help="driver memory of a Spark scan at these subscriber "
+                    "counts (comma separated), 16 rows each")
+    ap.add_argument("--master", default="local[2]", help="Spark master of --scan-sims")
     ap.add_argument("--spark-run", nargs=2, metavar=("MASTER", "PARQUET"), help=argparse.SUPPRESS)
+    ap.add_argument("--scan-run", nargs=2, metavar=("MASTER", "CSV"), help=argparse.SUPPRESS)
+    ap.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.spark_run:
         spark_child(*a.spark_run, a.partitions)
+        return 0
+    if a.scan_run:
+        scan_child(*a.scan_run, a.partitions, a.collect)
+        return 0
+    if a.scan_sims:
+        scan_memory([int(x) for x in a.scan_sims.replace("_", "").split(",")], a.work,
+                    a.partitions, a.master)
         return 0
     csv_path, pq_path = build(a.rows, a.work, a.days)
     if a.build_only:

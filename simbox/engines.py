@@ -2,7 +2,9 @@
 
 ``compute(engine, inputs, **options)`` calls :func:`simbox.features.compute_features`
 or :func:`simbox.spark.compute_features_spark` with the same options (those of
-``compute_features``; ``spark_master`` only for Spark).  Both give the same table.
+``compute_features``; ``spark_master`` and ``in_spark`` only for Spark: with it the table
+stays in Spark, for a scan that scores it there: simbox.spark.scan).  Both give the same
+table.
 """
 from __future__ import annotations
 

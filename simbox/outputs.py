@@ -291,6 +291,19 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
     return True
 
 
+def write_csv_batches(frames, path) -> None:
+    """:func:`write_csv` of the concatenation of ``frames`` (DataFrames of the same columns,
+    e.g. a table too large for memory, in bounded batches), one frame in memory at a time;
+    the header of the first (none given: an empty file)."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        for i, df in enumerate(frames):
+            df = neutralise_formulas(iso_times(df))
+            if i == 0:
+                w.writerow(list(df.columns))
+            w.writerows(zip(*(csv_texts(df.iloc[:, j]) for j in range(df.shape[1]))))
+
+
 def csv_texts(col: pd.Series) -> list:
     """The fields of one column as pandas' ``to_csv`` writes them: floats with
     :data:`FLOAT_FORMAT`, integers and booleans as ``str``, missing values empty, other

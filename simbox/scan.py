@@ -78,6 +78,8 @@ class ScanResult:
     scores: pd.DataFrame | None = field(default=None, repr=False)   # every SIM, SCORES_COLUMNS
     #: SIMs that would have been flagged but are excluded (exclusions, dismissed verdicts)
     excluded: pd.DataFrame | None = field(default=None, repr=False)
+    #: (path) -> None: writes scores.csv when ``scores`` is None (an engine that streams it)
+    write_scores: object = field(default=None, repr=False)
 
     def write(self, out_dir, *, report: bool = True) -> Path:
         """Write every output file into ``out_dir`` atomically; returns the folder."""
@@ -97,6 +99,8 @@ class ScanResult:
         write_kml(self.sites, folder / "sites.kml")
         if self.scores is not None:
             write_csv(self.scores, folder / "scores.csv")
+        elif self.write_scores is not None:
+            self.write_scores(folder / "scores.csv")
         if self.excluded is not None:
             write_csv(self.excluded, folder / "excluded.csv")
         if self.rejects_path and os.path.exists(self.rejects_path) and \
@@ -137,7 +141,23 @@ def summary_line(summary: dict) -> str:
     return line
 
 
-def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN) -> dict:
+@dataclass
+class Population:
+    """What a scan takes of every SIM when the engine keeps them (Spark: simbox.spark.scan),
+    the ``FeatureResult`` and predictions given to :func:`assemble` then holding the SIMs
+    at or above the threshold only.  Each field is what :func:`assemble` computes from every
+    SIM otherwise, equal to it."""
+
+    sims: int                       # SIMs scanned
+    reference: pd.DataFrame         # features of the reference SIMs (the sample, its order)
+    reference_predictions: pd.DataFrame   # their predictions (the report's "others")
+    outliers: dict                  # time_outliers() of every SIM (its mask: of none)
+    baseline_hours: np.ndarray      # events per hour of day over every SIM
+    cells: pd.DataFrame             # cell_id, events: every cell's events (its unknown cells)
+    write_scores: object            # (path) -> None: scores.csv of every SIM
+
+
+def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN, *, bulk=None) -> dict:
     """SIMs whose first or last event lies far from the bulk of the data.
 
     The bulk runs from the 10th percentile of the SIMs' first events to the 90th
@@ -147,19 +167,22 @@ def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN) -> dict:
     (per SIM), ``end`` (the latest last event that is not an outlier: the scan's
     end for recency), ``start`` and, when any, ``summary`` (for summary.json)
     and ``message`` (the warning, naming an example by its ``key``: ``imsi`` or
-    ``subscriber``).
+    ``subscriber``).  ``bulk``: ``(lo, hi, start, end)`` computed elsewhere from every SIM
+    (the 10th and 90th percentiles, the ``start`` and ``end`` of the SIMs that are not
+    outliers), ``sims`` then holding the outliers only (:func:`time_bounds`).
     """
     first = pd.to_datetime(sims["first_seen"], utc=True)
     last = pd.to_datetime(sims["last_seen"], utc=True)
-    if len(sims) == 0 or last.isna().all():
+    if bulk is None and (len(sims) == 0 or last.isna().all()):
         return {"mask": np.zeros(len(sims), bool), "end": None, "start": None}
-    lo, hi = first.quantile(0.1), last.quantile(0.9)
-    tol = max(pd.Timedelta(days=1), hi - lo)
-    mask = ((first < lo - tol) | (last > hi + tol)).fillna(False).to_numpy()
-    out = {"mask": mask, "end": last[~mask].max(), "start": first[~mask].min()}
+    lo, hi = (first.quantile(0.1), last.quantile(0.9)) if bulk is None else bulk[:2]
+    early_limit, late_limit = time_bounds(lo, hi)
+    mask = ((first < early_limit) | (last > late_limit)).fillna(False).to_numpy()
+    out = {"mask": mask, "end": last[~mask].max(), "start": first[~mask].min()} if bulk is None \
+        else {"mask": mask, "end": bulk[3], "start": bulk[2]}
     if mask.any():
-        early = (lo - first).where(first < lo - tol)
-        late = (last - hi).where(last > hi + tol)
+        early = (lo - first).where(first < early_limit)
+        late = (last - hi).where(last > late_limit)
         cand = pd.DataFrame({"d": pd.concat([early, late]), "t": pd.concat([first, last])}).dropna()
         worst = cand["d"].idxmax()
         when = cand["t"].to_numpy()[cand["d"].to_numpy().argmax()]
@@ -173,6 +196,23 @@ def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN) -> dict:
                           f"at {_iso(when)}; they do not move the scan's end: recency is measured "
                           f"to {_iso(out['end'])}")
     return out
+
+
+def time_bounds(lo, hi) -> tuple:
+    """``(earliest, latest)``: a SIM whose first event is before ``earliest`` or last event
+    after ``latest`` is a time outlier (:func:`time_outliers`; ``lo``, ``hi``: the 10th
+    percentile of the first events, the 90th of the last ones)."""
+    tol = max(pd.Timedelta(days=1), hi - lo)
+    return lo - tol, hi + tol
+
+
+def sorted_quantile(n: int, q: float, at):
+    """pandas' quantile ``q`` (linear) of ``n`` values from two of them: ``at(i, j)`` gives
+    the ``i``-th and ``j``-th smallest (a Series; an engine that sorts elsewhere)."""
+    virtual = (n - 1) * np.float64(q)
+    i = int(np.floor(virtual))
+    pair = at(i, min(i + 1, n - 1))
+    return pair.quantile(float(virtual - i)) if i + 1 < n else pair.iloc[0]
 
 
 def keyed(columns: list, key: str) -> list:
@@ -199,7 +239,8 @@ def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
 
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
-             exclude: pd.DataFrame | None = None) -> ScanResult:
+             exclude: pd.DataFrame | None = None, population: Population | None = None
+             ) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -210,6 +251,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     ``exclude``: SIMs kept off the shutdown list (indexed by the key, with
     :data:`simbox.feedback.exclusions.EXCLUDED_COLUMNS`): a flagged one goes to
     ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
+    ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
+    SIMs at or above the threshold only (:class:`Population`).
     """
     rules = rules or LinkRules()
     preds = _flag(predictions.reindex(res.features.index), threshold)
@@ -222,7 +265,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     labels, counts = group_sims(sims, hours, res.devices, rules)
     locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
-    outliers = time_outliers(res.sims, key)
+    outliers = time_outliers(res.sims, key) if population is None else population.outliers
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
@@ -234,7 +277,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
-    reasons, reference, stats = _reasons(res, sims, would, score, explain=held.any())
+    reasons, reference, stats = _reasons(res, sims, would, score, explain=held.any(),
+                                         population=population)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -252,18 +296,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         excluded = excluded.sort_values(["score", key], ascending=[False, True], kind="stable")[
             keyed(FLAGGED_COLUMNS, key) + per_row + EXCLUDED_COLUMNS].reset_index(drop=True)
 
-    scores = preds.assign(msisdn=res.sims["msisdn"].reindex(preds.index)) if "msisdn" in res.sims \
-        else preds.assign(msisdn="")
-    if per_row:
-        scores["subscriber_key"] = res.sims["subscriber_key"].reindex(preds.index)
-    scores.index.name = key
-    scores = scores.reset_index()
-    for c in keyed(SCORES_COLUMNS, key):
-        if c not in scores.columns:
-            scores[c] = np.nan
-    scores = by_score(scores[keyed(SCORES_COLUMNS, key) + per_row], key)
-    for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
-        scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
+    scores = scores_table(preds, res.sims, key, per_row) if population is None else None
 
     dep_code, dep_names = pd.factorize(per_sim.to_numpy())
     dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
@@ -276,7 +309,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     summary.update({
         "simbox_version": __version__,
         "threshold": None if threshold is None else round(float(threshold), 4),
-        "sims": int(len(res.features)),
+        "sims": int(n_sims),
         "flagged": int(mask.sum()),
         **({"excluded": int(held.sum())} if exclude is not None else {}),
         "flagged_by_class": {c: int(by_class[c]) for c in FRAUD_CLASSES if c in by_class},
@@ -292,10 +325,34 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     })
     if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
         summary["key_column"] = key
+    if population is None:
+        features, baseline = res.features, np.asarray(res.hours).sum(axis=0)
+    else:       # the report's "others": the reference SIMs
+        features, baseline = pd.concat([res.features, reference]), population.baseline_hours
+        preds = pd.concat([preds, population.reference_predictions.reindex(columns=preds.columns)])
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
-                      scores=scores, excluded=excluded, predictions=preds, features=res.features,
-                      cells=cells,
-                      deployment_hours=dep_hours, site_hours=site_hours, baseline_hours=np.asarray(res.hours).sum(axis=0))
+                      scores=scores, excluded=excluded, predictions=preds, features=features,
+                      cells=cells, write_scores=None if population is None else
+                      population.write_scores, deployment_hours=dep_hours,
+                      site_hours=site_hours, baseline_hours=baseline)
+
+
+def scores_table(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list) -> pd.DataFrame:
+    """The rows of ``scores.csv`` (:data:`SCORES_COLUMNS`): the predictions ``preds`` of SIMs of
+    ``sims`` (their ``msisdn`` and ``subscriber_key``), best score first, ties by key."""
+    scores = preds.assign(msisdn=sims["msisdn"].reindex(preds.index)) if "msisdn" in sims \
+        else preds.assign(msisdn="")
+    if per_row:
+        scores["subscriber_key"] = sims["subscriber_key"].reindex(preds.index)
+    scores.index.name = key
+    scores = scores.reset_index()
+    for c in keyed(SCORES_COLUMNS, key):
+        if c not in scores.columns:
+            scores[c] = np.nan
+    scores = by_score(scores[keyed(SCORES_COLUMNS, key) + per_row], key)
+    for c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
+        scores[c] = pd.to_numeric(scores[c], errors="coerce").round(4)
+    return scores
 
 
 def by_score(df: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -309,22 +366,29 @@ def by_score(df: pd.DataFrame, key: str) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def _reasons(res, sims: pd.DataFrame, would: np.ndarray, score, explain: bool = False):
+def _reasons(res, sims: pd.DataFrame, would: np.ndarray, score, explain: bool = False,
+             population=None):
     """``(reasons, reference, stats)``: the reasons of the flagged SIMs ``sims`` (see
     :func:`assemble`), the reference SIMs (those not flagged, at most
-    :data:`REFERENCE_SIMS`) and their :func:`~simbox.reasons.reference_stats`.  With no
-    SIM flagged, and ``explain`` false (no SIM held back either), no reference: the
-    reasons are an empty Series and the others None."""
+    :data:`REFERENCE_SIMS`; ``population.reference`` on the Spark engine) and their
+    :func:`~simbox.reasons.reference_stats`.  With no SIM flagged, and ``explain`` false
+    (no SIM held back either), no statistics: the reasons are an empty Series, the
+    reference None (the population's on Spark) and the stats None."""
     if len(sims) == 0 and not explain:
-        return pd.Series([], index=pd.Index(sims.index), name="reasons", dtype=object), None, None
-    reference = res.features.loc[~would] if (~would).any() else res.features
-    if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
-        reference = reference.sample(REFERENCE_SIMS, random_state=0)
+        return (pd.Series([], index=pd.Index(sims.index), name="reasons", dtype=object),
+                None if population is None else population.reference, None)
+    if population is not None:
+        reference = population.reference
+    else:
+        reference = res.features.loc[~would] if (~would).any() else res.features
+        if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
+            reference = reference.sample(REFERENCE_SIMS, random_state=0)
+    n_sims = len(res.features) if population is None else population.sims
     stats = reference_stats(reference)       # once, for the contributions and the reasons
     by_score = sims["score"].sort_values(ascending=False, kind="stable").index
     contributions = None if score is None else occlusion_contributions(
         score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
-        budget_rows=max(OCCLUSION_MIN_ROWS, len(res.features) // 8),
+        budget_rows=max(OCCLUSION_MIN_ROWS, n_sims // 8),
         base=sims["score"].reindex(by_score).to_numpy(), stats=stats)
     reasons = reasons_table(res.features, sims.index, contributions=contributions,
                             reference=reference, stats=stats)
@@ -627,14 +691,23 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = compute(engine, inputs, cells=cell_table.reset_index() if located else None,
-                      rejects=rejects, spark_master=spark_master, **features)
+                      rejects=rejects, spark_master=spark_master, **features,
+                      **({"in_spark": True} if engine == "spark" else {}))
+    population = None
+    if engine == "spark":       # scored in Spark; the driver takes the flagged SIMs only
+        from simbox.spark.scan import scored  # lazy: pyspark
+        if isinstance(model, ModelLoading):
+            model = model.get()
+        _stage(progress, "scoring in Spark")
+        res, predictions, population = scored(res, model, threshold, reference=REFERENCE_SIMS)
     for w in caught:   # one line each; cells missing from the table are said once, below
         if "not in cells.csv" not in str(w.message):
             log.warning("%s", w.message)
-    if len(res.features) == 0:
+    n_sims = len(res.features) if population is None else population.sims
+    if n_sims == 0:
         raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
                               "nothing to scan")
-    unknown = _unknown_cells(res, cell_table) if located else \
+    unknown = _unknown_cells(population or res, cell_table) if located else \
         {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
     if unknown["cells"]:
         msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
@@ -649,9 +722,10 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         log.warning("%s; their SIMs are located from their other cells", msg)
     if isinstance(model, ModelLoading):
         model = model.get()
-    _stage(progress, "scoring", f"{len(res.features):,} SIMs", total=len(res.features), unit="SIMs")
-    predictions = model.predict(res.features, threshold=threshold)
-    progress(len(res.features))
+    if population is None:
+        _stage(progress, "scoring", f"{n_sims:,} SIMs", total=n_sims, unit="SIMs")
+        predictions = model.predict(res.features, threshold=threshold)
+        progress(n_sims)
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
     for w in model_warnings:
@@ -670,7 +744,7 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     feedback = feedback or {"exclusions": None, "store": None}
     held = held_back(res, predictions, threshold, feedback, summary)
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
-                      score=score, summary=summary, exclude=held)
+                      score=score, summary=summary, exclude=held, population=population)
     if feedback["store"] is not None:
         feedback["store"].record_scan(result, out=feedback.get("out"))
     if not located:

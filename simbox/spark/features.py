@@ -12,13 +12,14 @@
    Spark runs a task again) and the chunks' duplicate counts;
 5. the features computed after the kernel (IMEIs shared across subscribers, numeric
    neighbours, co-movement, window shares, percentile ranks) are computed in Spark
-   (``post.py``), and the driver takes the finished feature table.
+   (``post.py``): :func:`spark_table` returns them still in Spark (:class:`SparkFeatures`);
+   :func:`spark_features` has the driver take the finished feature table.
 
-The driver thus holds the feature table (66 values per subscriber), never the events,
-pairs or moves.  The per-subscriber tables of :class:`~simbox.features.FeatureResult`
-(``sims``, ``hours``, ``devices``, ``cells``), which a scan asks for, are made on the
-driver from the stage-2 rows when first asked (``_assemble_parts``).  The result equals
-the local engine's on the same records (tests/spark/).
+The driver thus holds at most the feature table (66 values per subscriber), never the
+events, pairs or moves; a scan takes less (``scan.py``).  The per-subscriber tables of
+:class:`~simbox.features.FeatureResult` (``sims``, ``hours``, ``devices``, ``cells``) are
+made on the driver from the stage-2 rows when first asked (``_assemble_parts``).  The
+result equals the local engine's on the same records (tests/spark/).
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ import pickle
 import re
 import time
 import warnings
+from dataclasses import dataclass
 
-import pyarrow as pa
 
 from simbox.errors import InputError, ParseError
 from simbox.fastpath.aggregate import Reduced, TimeZone
@@ -41,24 +42,33 @@ from simbox.features.compute import FeatureResult, _assemble
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
-from simbox.spark.post import chunk_counts, feature_frame, table_columns, to_ipc
+from simbox.spark.post import chunk_counts, feature_frame, table_columns
 from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
-from simbox.spark.session import get_session, read_cdrs
+from simbox.spark.session import arrow_to_driver, get_session, read_cdrs, to_driver
 
 #: meta rows (rejects and counts) collected in one job; more are taken a partition at a time
 META_COLLECT = 100_000
 
 
-def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="UTC",
+def spark_features(df, **options) -> FeatureResult:
+    """The feature table of a Spark DataFrame of CDRs (see the module docstring), on the
+    driver: :func:`spark_table` (its options), collected."""
+    return spark_table(df, **options).collect()
+
+
+def spark_table(df, *, cells=None, tac=None, columns="canonical", timezone="UTC",
                    on_bad_records="skip", rejects=None, time_from=None, time_to=None,
                    partitions: int | None = None, chunk_events: int = CHUNK_EVENTS,
                    max_reject_share=MAX_REJECT_SHARE, name: str = "<spark DataFrame>",
-                   stats: ReadStats | None = None) -> FeatureResult:
-    """The feature table of a Spark DataFrame of CDRs (see the module docstring).
+                   stats: ReadStats | None = None,
+                   post_partitions: int | None = None) -> "SparkFeatures":
+    """The feature table of a Spark DataFrame of CDRs, left in Spark (see the module docstring).
 
     ``df``: rows in the canonical layout or the layout of ``columns`` (a profile);
     string, integer, timestamp (any session time zone) columns.  ``partitions``:
-    partitions of the shuffle (default ``spark.sql.shuffle.partitions``).  The other
+    partitions of the shuffle (default ``spark.sql.shuffle.partitions``);
+    ``post_partitions``: those of stage 3's repartitions (default ``partitions``; its rows,
+    per subscriber and pair, are far fewer than the events).  The other
     options are those of :func:`simbox.features.compute_features`; rejects are located
     by ``partition P, batch B, row I`` of the input DataFrame, each written once to
     ``rejects`` (in the order of their input partition within each shuffle partition).
@@ -87,8 +97,8 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
     try:
         meta = parts.where(F.col("meta").isNotNull()).select("meta")
         # the counts rows and a few rejects in one job; many rejects a partition at a time
-        rows = meta.collect() if meta.count() <= META_COLLECT else meta.toLocalIterator()
-        for row in rows:
+        many = meta.count() > META_COLLECT
+        for row in to_driver(meta, "meta rows", local_iterator=many):
             read_meta(row.meta, stats, writer)
     except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
         parts.unpersist()
@@ -101,38 +111,72 @@ def spark_features(df, *, cells=None, tac=None, columns="canonical", timezone="U
         parts.unpersist()
         raise error
     blobs = parts.where(F.col("part").isNotNull()).select("part")
-    got = blobs.mapInArrow(chunk_counts, "chunks long, duplicates long").agg(
-        F.sum("chunks").alias("chunks"), F.sum("duplicates").alias("duplicates")).first()
+    got, = to_driver(blobs.mapInArrow(chunk_counts, "chunks long, duplicates long").agg(
+        F.sum("chunks").alias("chunks"), F.sum("duplicates").alias("duplicates")), "counts")
     stats.duplicates += int(got.duplicates or 0)
-    table, held = feature_frame(parts, tz=tz, tac=tac_map, partitions=n)
-    try:
-        tables = [pa.ipc.open_stream(row.ipc).read_all()
-                  for row in table.mapInArrow(to_ipc, "ipc binary").collect()]
-    except Exception as e:          # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
-        parts.unpersist()
-        raise _simbox_error(e) from None
-    finally:
-        for df in held:
+    table, held = feature_frame(parts, tz=tz, tac=tac_map, partitions=post_partitions or n)
+    return SparkFeatures(table=table, blobs=blobs, held=held, parts=parts, stats=stats, tz=tz,
+                         cell_rows=cell_rows, tac=tac_map, partitions=post_partitions or n,
+                         t0=t0,
+                         info={"engine": "spark", "partitions": n,
+                               "chunks": int(got.chunks or 0)})
+
+
+@dataclass
+class SparkFeatures:
+    """The feature table of a run still in Spark (:func:`spark_table`): ``table`` (rows of
+    :data:`~simbox.spark.post.FEATS_SCHEMA`), ``blobs`` (the stage-2 rows, for the
+    per-subscriber tables), the DataFrames persisted for them (``held`` for the table,
+    ``parts`` for the stage-2 rows: :meth:`release` them once done).  :meth:`collect` gives the :class:`FeatureResult` on the driver (the
+    whole table); a scan takes only what it needs (``simbox.spark.scan``)."""
+
+    table: object
+    blobs: object
+    held: list
+    parts: object
+    stats: ReadStats
+    tz: TimeZone
+    cell_rows: object
+    tac: object
+    partitions: int
+    t0: float
+    info: dict
+
+    def release(self) -> None:
+        for df in (*self.held, self.parts):
             df.unpersist()
-    columns, codes = table_columns(tables)
-    del tables
-    key_kind = None
-    if len(codes) and int(codes.max()) >= MSISDN_BASE:
-        key_kind = kind_of(codes)
 
-    def tables_of_driver():
-        """The per-subscriber tables (sims, hours, devices, cells): the stage-2 rows on the
-        driver (:func:`_assemble_parts`), for the scan's deployments and sites."""
+    def collect(self) -> FeatureResult:
+        """The whole feature table on the driver (``simbox features``, ``train``); the
+        per-subscriber tables are taken from the stage-2 rows when first asked."""
         try:
-            got = [pickle.loads(row.part) for row in blobs.toLocalIterator()]
-        finally:
-            parts.unpersist()
-        return _assemble_parts(got, cell_rows, tac_map, tz, ReadStats(), t0, n).tables()
+            tables = list(arrow_to_driver(self.table, "feature table"))
+        except Exception as e:      # noqa: BLE001  (a Py4J/PySpark error: its first simbox line)
+            self.release()
+            raise _simbox_error(e) from None
+        for df in self.held:
+            df.unpersist()
+        columns, codes = table_columns(tables)
+        del tables
+        key_kind = None
+        if len(codes) and int(codes.max()) >= MSISDN_BASE:
+            key_kind = kind_of(codes)
 
-    return FeatureResult(columns, tables_of_driver, stats=stats, timezone=tz.name,
-                         seconds=time.monotonic() - t0,
-                         info={"engine": "spark", "partitions": n, "chunks": int(got.chunks or 0)},
-                         subscriber_key=key_kind, key_collisions=0)
+        def tables_of_driver():
+            """The per-subscriber tables (sims, hours, devices, cells): the stage-2 rows on
+            the driver (:func:`_assemble_parts`)."""
+            try:
+                got = [pickle.loads(row.part) for row in to_driver(
+                    self.blobs, "stage-2 rows", local_iterator=True,
+                    size=lambda r: 1 + len(r.part) // 2048)]  # ~2 KB per subscriber
+            finally:
+                self.parts.unpersist()
+            return _assemble_parts(got, self.cell_rows, self.tac, self.tz, ReadStats(), self.t0,
+                                   self.partitions).tables()
+
+        return FeatureResult(columns, tables_of_driver, stats=self.stats, timezone=self.tz.name,
+                             seconds=time.monotonic() - self.t0, info=self.info,
+                             subscriber_key=key_kind, key_collisions=0)
 
 
 def normalised(df, mapping, names, *, name, on_bad_records, window):
@@ -145,29 +189,32 @@ def compute_features_spark(inputs, *, spark=None, master=None, cells=None, tac=N
                            columns="canonical", timezone="UTC", on_bad_records="skip",
                            rejects=None, time_from=None, time_to=None,
                            max_reject_share=MAX_REJECT_SHARE, partitions=None, progress=None,
-                           **ignored) -> FeatureResult:
+                           in_spark: bool = False, **ignored):
     """:func:`simbox.features.compute_features` on Spark: CDR files (Parquet, ORC or CSV;
     hive partitions pruned by the window), a catalog table (``table:db.name``) or a Spark
     DataFrame, read by ``spark`` (default: :func:`get_session` with ``master``).
-    ``workers`` and ``memory_limit`` are Spark's to set (ignored)."""
+    ``workers`` and ``memory_limit`` are Spark's to set (ignored).  A FeatureResult, or with
+    ``in_spark`` the :class:`SparkFeatures` left in Spark (what a scan takes)."""
     frames = [i for i in (inputs if isinstance(inputs, (list, tuple)) else [inputs])
               if hasattr(i, "sparkSession")]
     if frames:
         if len(frames) > 1 or isinstance(inputs, (list, tuple)) and len(inputs) > 1:
             raise InputError("give one Spark DataFrame alone as the input")
-        return spark_features(frames[0], cells=cells, tac=tac, columns=columns,
+        run = spark_table(frames[0], cells=cells, tac=tac, columns=columns,
                               timezone=timezone, on_bad_records=on_bad_records, rejects=rejects,
                               time_from=time_from, time_to=time_to, partitions=partitions,
-                              max_reject_share=max_reject_share)
+                          max_reject_share=max_reject_share)
+        return run if in_spark else run.collect()
     spark = spark or get_session(master)
     df, nfiles, size, pruned = read_cdrs(spark, inputs, columns=columns, time_from=time_from,
                                          time_to=time_to)
     stats = ReadStats(files=nfiles, bytes=size, pruned_files=pruned)
     names = ", ".join(map(str, inputs)) if isinstance(inputs, (list, tuple)) else str(inputs)
-    return spark_features(df, cells=cells, tac=tac, columns=columns, timezone=timezone,
-                          on_bad_records=on_bad_records, rejects=rejects, time_from=time_from,
-                          time_to=time_to, partitions=partitions, name=names, stats=stats,
-                          max_reject_share=max_reject_share)
+    run = spark_table(df, cells=cells, tac=tac, columns=columns, timezone=timezone,
+                      on_bad_records=on_bad_records, rejects=rejects, time_from=time_from,
+                      time_to=time_to, partitions=partitions, name=names, stats=stats,
+                      max_reject_share=max_reject_share)
+    return run if in_spark else run.collect()
 
 
 def _assemble_parts(blobs, cell_rows, tac, tz, stats, t0, n) -> FeatureResult:

@@ -39,13 +39,14 @@ import pyarrow as pa
 from simbox.fastpath.keys import KeyBook, decode_ids
 from simbox.features import comove, post
 from simbox.features.registry import REGISTRY, feature_names
+from simbox.spark.session import to_driver
 
 SUBS_SCHEMA = "imsi long, key string, msisdn long, main_imei long, feats array<double>"
 DEV_SCHEMA = "imsi long, imei long"
 SITE_SCHEMA = "imsi long, site string"
 MOVE_SCHEMA = "imsi long, frm string, to string, time long"
 LONG_SCHEMA = "imsi long, f int, v double"          # one post feature value of a subscriber
-FEATS_SCHEMA = "imsi long, key string, feats array<double>"
+FEATS_SCHEMA = "imsi long, key string, msisdn long, feats array<double>"
 #: values of the features computed here for a subscriber that none of their rows gives
 DEFAULTS = {"moves": 0.0, "comove_peers": 0.0, "comove_share": np.nan, "imei_max_imsis": 0.0,
             "imsi_neighbours": 0.0, "msisdn_neighbours": 0.0, "reg_imei_imsis_hour": 0.0,
@@ -115,18 +116,32 @@ def chunk_counts(batches):
 
 
 def to_ipc(batches):
-    """Rows of any schema as one Arrow IPC stream per partition (a binary row): the driver
-    takes a partition at a time."""
-    sink, writer = None, None
+    """Rows of any schema as one Arrow IPC stream per partition (a binary row, and its rows):
+    the driver takes a partition at a time (:func:`~simbox.spark.session.arrow_to_driver`)."""
+    sink, writer, n = None, None, 0
     for b in batches:
         if writer is None:
             sink = pa.BufferOutputStream()
             writer = pa.ipc.new_stream(sink, b.schema)
         writer.write_batch(b)
+        n += b.num_rows
     if writer is not None:
         writer.close()
-        yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary())],
-                                         names=["ipc"])
+        yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary()),
+                                          pa.array([n], pa.int64())], names=["ipc", "rows"])
+
+
+def ipc_batches(batches):
+    """Rows of any schema as one Arrow IPC stream per Arrow batch (a binary row, and its rows)."""
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, b.schema) as writer:
+            writer.write_batch(b)
+        yield pa.RecordBatch.from_arrays([pa.array([sink.getvalue().to_pybytes()], pa.binary()),
+                                          pa.array([b.num_rows], pa.int64())],
+                                         names=["ipc", "rows"])
 
 
 def _table(batches):
@@ -277,10 +292,10 @@ def _finish(index, span, tz_name, tac):
                 feats[:, index["active_day_share"]] = days
             n, k = feats.shape
             yield pa.RecordBatch.from_arrays([
-                col["imsi"], col["key"],
+                col["imsi"], col["key"], col["msisdn"],
                 pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)),
                                          pa.array(feats.reshape(-1)))],
-                names=["imsi", "key", "feats"])
+                names=["imsi", "key", "msisdn", "feats"])
     return run
 
 
@@ -332,8 +347,8 @@ def feature_frame(parts, *, tz, tac=None, partitions: int):
     ranks, ranged = percentile_ranks(levels, partitions)
     long.append(ranks)
     # the input's first and last event (window shares)
-    span = subs.select(F.min(F.col("feats")[index["first_seen"]]).alias("t0"),
-                       F.max(F.col("feats")[index["last_seen"]]).alias("t1")).first()
+    span, = to_driver(subs.select(F.min(F.col("feats")[index["first_seen"]]).alias("t0"),
+                                  F.max(F.col("feats")[index["last_seen"]]).alias("t1")), "counts")
     span = None if span.t0 is None else (int(span.t0), int(span.t1))
     given = long[0]
     for df in long[1:]:
@@ -351,7 +366,8 @@ def percentile_ranks(levels, partitions: int):
     partitions, to unpersist once ``ranks`` is computed."""
     from pyspark import StorageLevel
     ranged = levels.repartitionByRange(partitions, "f", "x").persist(StorageLevel.DISK_ONLY)
-    counts = ranged.mapInArrow(_range_counts, "f int, lo double, n long").collect()
+    counts = list(to_driver(ranged.mapInArrow(_range_counts, "f int, lo double, n long"),
+                            "counts"))
     totals, offsets = {}, {}
     for r in sorted(counts, key=lambda r: (r.f, r.lo)):
         offsets[(r.f, r.lo)] = totals.get(r.f, 0)

@@ -116,3 +116,31 @@ def read_table(spark, name: str, window) -> tuple:
         if window.end is not None:
             df = df.where(col <= iso(window.end - 1))
     return (df,)
+
+
+#: rows taken to the driver per kind (``what`` of :func:`to_driver`), for tests and figures
+DRIVER_ROWS: dict = {}
+
+
+def to_driver(df, what: str, *, local_iterator: bool = False, size=None):
+    """The rows of ``df`` on the driver: every result a run takes from Spark goes through
+    here (``collect``, or ``toLocalIterator``: one partition at a time), counted in
+    :data:`DRIVER_ROWS` under ``what`` as they arrive (``size``: the rows a row stands for,
+    e.g. the subscribers of a stage-2 row), so that a test sees a collect of a whole
+    table as rows, not as seconds or bytes of memory."""
+    rows = df.toLocalIterator() if local_iterator else df.collect()
+    for row in rows:
+        DRIVER_ROWS[what] = DRIVER_ROWS.get(what, 0) + (1 if size is None else size(row))
+        yield row
+
+
+def arrow_to_driver(df, what: str, *, local_iterator: bool = False, per_batch: bool = False):
+    """The rows of ``df`` on the driver as Arrow tables, one per partition (``to_ipc``) or,
+    with ``per_batch``, one per Arrow batch (``spark.sql.execution.arrow.maxRecordsPerBatch``
+    rows: with ``local_iterator``, the driver's Python holds one at a time), counted as their
+    rows by :func:`to_driver`."""
+    import pyarrow as pa
+    from simbox.spark.post import ipc_batches, to_ipc  # lazy: post imports this module
+    blocks = df.mapInArrow(ipc_batches if per_batch else to_ipc, "ipc binary, rows long")
+    for row in to_driver(blocks, what, local_iterator=local_iterator, size=lambda r: r.rows):
+        yield pa.ipc.open_stream(row.ipc).read_all()

@@ -41,10 +41,30 @@ def text_table(path):
     return df
 
 
-def test_csv_through_spark_equals_local(spark, net, local):
+@pytest.fixture(scope="module")
+def through_spark(spark, net):
+    """The network's CSV through the Spark engine (5 shuffle partitions), with the driver's
+    post step (features.compute._assemble, post.fill) refusing to run while the feature
+    table is computed: every post feature must come from Spark."""
+    import simbox.features.compute as compute
+    import simbox.spark.features as sf
     from simbox.spark import compute_features_spark
+
+    def refuse(*a, **k):
+        raise AssertionError("the post features were computed on the driver")
+
     base, _ = net
-    got = compute_features_spark(base / "cdrs.csv.gz", spark=spark, **opts(net))
+    with pytest.MonkeyPatch.context() as mp:
+        for where, name in ((compute, "_assemble"), (sf, "_assemble"), (post, "fill")):
+            mp.setattr(where, name, refuse)
+        got = compute_features_spark(base / "cdrs.csv.gz", spark=spark, partitions=5,
+                                     **opts(net))
+        got.features  # noqa: B018  (the table, still under the patch)
+    return got
+
+
+def test_csv_through_spark_equals_local(through_spark, local):
+    got = through_spark
     assert_same_features(local, got)
     assert got.stats.records == local.stats.records
     assert got.stats.accepted == local.stats.accepted
@@ -54,28 +74,42 @@ def test_csv_through_spark_equals_local(spark, net, local):
                                   got.devices.astype({"imsi": str}))
 
 
-@pytest.mark.parametrize("session_tz", ["UTC", "Asia/Shanghai", "America/Los_Angeles"])
-def test_timestamp_parquet_in_any_session_time_zone(spark, net, local, tmp_path, session_tz):
-    """A timestamp column is an instant whatever spark.sql.session.timeZone says."""
+def test_timestamp_parquet_in_any_session_time_zone(spark, net, local, tmp_path):
+    """A timestamp column is an instant whatever spark.sql.session.timeZone says: stage 1
+    (where times become UTC seconds) gives the same events in three session time zones, and
+    the whole feature table in one of them (west of UTC) equals the local engine's."""
+    from simbox.fastpath.columnar import batch_reader
+    from simbox.fastpath.events import CellDict
+    from simbox.fastpath.stats import ReadStats
     from simbox.spark import spark_features
+    from simbox.spark.features import normalised
     base, _ = net
     df = text_table(base / "cdrs.csv.gz")
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True)
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "cdrs.parquet",
                    row_group_size=20_000)
     old = spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.session.timeZone", session_tz)
+    events = {}
     try:
-        sdf = spark.read.parquet(str(tmp_path / "cdrs.parquet"))
+        for session_tz in ("UTC", "Asia/Shanghai", "America/Los_Angeles"):
+            spark.conf.set("spark.sql.session.timeZone", session_tz)
+            sdf = spark.read.parquet(str(tmp_path / "cdrs.parquet"))
+            probe = batch_reader("canonical", name="x", cells=CellDict(), stats=ReadStats())
+            _, names = probe.columns_read(sdf.columns)
+            ev = normalised(sdf.select(*names), probe.m, names, name="x", on_bad_records="skip",
+                            window=None).where("meta is null").select("time", "imsi", "cell")
+            events[session_tz] = sorted(map(tuple, ev.collect()))
         got = spark_features(sdf, **opts(net))
     finally:
         spark.conf.set("spark.sql.session.timeZone", old)
+    assert len(events["UTC"]) == len(df)
+    assert events["Asia/Shanghai"] == events["UTC"] == events["America/Los_Angeles"]
     assert_same_features(local, got)
 
 
 def test_skewed_subscriber_and_empty_partitions(spark, tmp_path):
     """One IMSI with 40,000 events (8 Arrow batches, cut into kernel chunks of 3,000 rows)
-    beside three small ones, in 16 partitions (most of them empty)."""
+    beside three small ones, in 16 partitions (most of them empty; stage 3 in 2)."""
     from simbox.spark import spark_features
     rng = np.random.default_rng(3)
     n = 40_000
@@ -97,7 +131,7 @@ def test_skewed_subscriber_and_empty_partitions(spark, tmp_path):
     df.to_csv(path, index=False)
     local = compute_features(path)
     sdf = spark.createDataFrame(df.sample(frac=1, random_state=1)).repartition(3)
-    got = spark_features(sdf, partitions=16, chunk_events=3_000)
+    got = spark_features(sdf, partitions=16, chunk_events=3_000, post_partitions=2)
     assert_same_features(local, got)
     assert got.info["chunks"] >= 4
 
@@ -173,7 +207,7 @@ def test_one_subscriber_with_a_million_events(spark, tmp_path):
     })
     pq.write_table(t, tmp_path / "skew.parquet", row_group_size=200_000)
     local = compute_features(tmp_path / "skew.parquet")
-    got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8)
+    got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=2)
     assert_same_features(local, got)
     assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big
 
@@ -182,22 +216,11 @@ SPARK_POST = sorted(set(post.POST) - {"reg_imei_imsis_hour", "reg_device_churn",
                                       "reg_lac_neighbours"})     # CDRs have no registrations
 
 
-def test_post_features_come_from_spark_not_the_driver(spark, net, local, monkeypatch):
-    """The driver's post step (features.compute._assemble, post.fill) is not run for the
-    feature table, and every post feature equals the local engine's; the network gives
-    each one values beyond its default, so a feature computed differently shows."""
-    import simbox.features.compute as compute
-    import simbox.spark.features as sf
-    from simbox.spark import compute_features_spark
-
-    def refuse(*a, **k):
-        raise AssertionError("the post features were computed on the driver")
-
-    monkeypatch.setattr(compute, "_assemble", refuse)
-    monkeypatch.setattr(sf, "_assemble", refuse)
-    monkeypatch.setattr(post, "fill", refuse)
-    base, _ = net
-    got = compute_features_spark(base / "cdrs.csv.gz", spark=spark, partitions=5, **opts(net))
+def test_post_features_come_from_spark_not_the_driver(through_spark, local):
+    """The driver's post step is not run for the feature table (``through_spark``), and
+    every post feature equals the local engine's; the network gives each one values beyond
+    its default, so a feature computed differently shows."""
+    got = through_spark
     want = local.features
     for name in SPARK_POST:
         x = want[name].to_numpy()
