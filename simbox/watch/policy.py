@@ -213,12 +213,13 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     confirmed = cand & (np.where(office, age >= policy.office_age, age >= policy.young)
                         | (lasted & ~office) | rotation(ev, age < policy.young))
     new_pending = {s: int(v) for s, v, c in zip(ev.index, since, cand & ~confirmed) if c}
-    # flags that fell: held while over the margin, and for clear_after under it
-    fell = was & ~flagged
+    # flags whose score fell: held while over the margin, and for clear_after under it
+    # (a SIM not flagged at its score, excluded or dismissed, is cleared at once)
+    fell = was & ~flagged & (score < threshold)
     low = fell & (score < threshold - policy.clear_margin)
     new_under = {s: int(under.get(s, t)) for s in ev.index[low]}
     held = fell & ~np.array([s in new_under and t - new_under[s] >= policy.clear_after
-                             for s in ev.index])
+                             for s in ev.index], bool)
     if policy.clear_after <= 0:
         held &= ~low
     out = ev.loc[confirmed | (flagged & was) | held].copy()
