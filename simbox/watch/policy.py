@@ -9,25 +9,19 @@ for hours, then falls back as its customers call back (docs/watch.md, "Alert sta
 The policy turns the flags of each drop into the flags to alert on, with two rules:
 
 **Confirmation (new flags).**  A SIM flagged now and not before is *pending* until it
-is confirmed; it raises ``new`` only then.  A SIM is confirmed at once when it is
-*established*: its first CDR is at least :attr:`AlertPolicy.young` old.  A young SIM
-is confirmed by
-
-- *persistence*: flagged at every drop over :attr:`AlertPolicy.confirm` of network
-  time (a streak; a drop without the flag starts it again), with no sign of an office
-  by then (below), or
-- *its device*: two or more of the young flagged SIMs passed through one IMEI one
-  after another (a SIM bank rotating its SIMs, a modem cycling them): confirmed at
-  once.
-
-A young SIM shows a **sign of an office** when people answer it: it received calls from
-numbers it had called (``mtc_callback_share`` > 0 or ``moc_called_back_share`` > 0) or
-repeated a callee (``moc_repeat_share`` > 0), or it sits on a desk device (a gateway or
-fixed cellular terminal, ``device_not_phone``) in a block of consecutive IMSIs at its
-site (``imsi_neighbours`` > 0) and has not yet been :attr:`AlertPolicy.callback_wait`
-old (the time callbacks need to come).  Such a SIM waits until it is established (the
-model then has the evidence a scan has).  A SIM bank's SIMs do not get answered, and a
-rotating bank is confirmed by its device.
+is confirmed; it raises ``new`` only then.  It is confirmed at once when it is
+*established* (its first CDR at least :attr:`AlertPolicy.young` old) or when it is one of
+two or more young SIMs that passed through one IMEI one after another
+(:func:`rotation`: a SIM bank's port, a modem cycling its SIMs).  Otherwise it must be
+flagged at every drop over :attr:`AlertPolicy.confirm` of network time (a streak; a drop
+without the flag starts it again), and is then alerted unless it shows a **sign of an
+office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its main site
+first seen within :data:`PEER_WINDOW` of it; for an early-layer flag, any SIM of the
+window there), received a call from a number it had not called (:func:`unsolicited`:
+people know its number), and it is not busy at night (:data:`NIGHT`: offices close).
+A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and still
+flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
+callbacks of the people it called.
 
 **Hysteresis (cleared).**  A flagged SIM stays flagged (no line) while its score is at
 least the threshold minus :attr:`AlertPolicy.clear_margin`, and, under that, until it
@@ -58,6 +52,9 @@ FEATURES = ("first_seen", "n_moc", "n_mtc", "moc_callees", "moc_repeat_share",
 #: SIMs first seen this close to a SIM's first CDR, at its main site, are its *peers*
 #: (an office's agents, a box's SIMs: put in service together)
 PEER_WINDOW = 12 * 3600
+#: a SIM with at least this share of its events at night (local 00:00-05:59) shows no
+#: sign of an office (offices close; their SIMs take at most a missed call at night)
+NIGHT = 0.05
 #: columns of the evidence table besides :data:`FEATURES`
 COLUMNS = ("flagged", "class", "score", "reasons", "deployment_id", "main_site",
            "main_imei", "early", "peers", "peers_known")
@@ -69,7 +66,7 @@ class AlertPolicy:
 
     young: int = 24 * 3600
     confirm: int = 30 * 60
-    office_age: int = 48 * 3600
+    office_age: int = 72 * 3600
     clear_margin: float = 0.2
     clear_after: int = 6 * 3600
 
@@ -165,7 +162,24 @@ def unsolicited(ev: pd.DataFrame) -> np.ndarray:
 def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.ndarray:
     """Per row of ``ev``: whether the SIM, or a young SIM of the evidence at its site,
     received a call from a number it had not called (module docstring)."""
-    return (unsolicited(ev) >= 1) | (ev["peers_known"].to_numpy(float) >= 1)
+    own = unsolicited(ev) >= 1
+    out = own.copy()
+    site = ev["main_site"].fillna("").astype(str).to_numpy()
+    first = ev["first_seen"].to_numpy(float)
+    for rows in pd.Series(np.arange(len(ev))).groupby(site).agg(list):
+        if len(rows) < 2 or site[rows[0]] == "":
+            continue
+        rows = np.asarray(rows)
+        known = rows[own[rows]]
+        if not len(known):
+            continue
+        near = np.abs(first[rows][:, None] - first[known][None, :]) <= PEER_WINDOW
+        near &= rows[:, None] != known[None, :]
+        out[rows] |= near.any(axis=1)
+    # the early layer's flags are thinner evidence: any peer of the window counts
+    out |= ev["early"].to_numpy(bool) & (ev["peers_known"].to_numpy(float) >= 1)
+    # an office sleeps: a SIM busy at night (local 00:00-05:59) is no office
+    return out & ~(np.nan_to_num(ev["night_share"].to_numpy(float)) >= NIGHT)
 
 
 def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from simbox.watch.policy import COLUMNS, FEATURES, IMMEDIATE, AlertPolicy, decid
 T0 = 1_772_000_000          # network time of the first drop
 DROP = 900
 THRESHOLD = 0.5
-POLICY = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=48 * 3600,
+POLICY = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=72 * 3600,
                      clear_margin=0.2, clear_after=2 * 3600)
 
 
@@ -64,21 +64,40 @@ def test_a_young_office_without_callbacks_waits_for_the_confirmation():
 
 
 def test_a_young_office_whose_peers_are_called_is_held_until_it_is_established():
-    # a peer at its site (an agent who started with it) received a call from a number it
-    # had not called: an office; the SIM waits until it is 48 h old, still flagged
-    age0 = 40 * 3600
-    drops = [[row("A", score=0.9, age=age0 + k * DROP, peers_known=1, t=T0 + k * DROP)]
-             for k in range(40)]
-    due = -(-(48 * 3600 - age0) // DROP)          # the first drop at which it is 48 h old
-    assert run(drops) == [(due, "A", "new")]
-    # its own calls received from numbers it never called: the same
+    # a peer at its site (an agent who started an hour after it, scored under the
+    # threshold) received calls from numbers it had not called: an office; the SIM waits
+    # until it is 72 h old, still flagged
+    age0 = 64 * 3600
+
+    def drop(k, peer_age_offset=3600, site="S1"):
+        t = T0 + k * DROP
+        return [row("A", score=0.9, age=age0 + k * DROP, t=t),
+                row("P", score=0.3, age=age0 - peer_age_offset + k * DROP, n_mtc=3,
+                    callback_share=0.0, site=site, t=t)]
+    due = -(-(72 * 3600 - age0) // DROP)          # the first drop at which it is 72 h old
+    assert run([drop(k) for k in range(40)]) == [(due, "A", "new")]
+    # the called SIM at another site, or first seen two days apart: no peer; the SIM is
+    # older than 24 h: alerted at once
+    assert run([drop(k, site="S2") for k in range(3)]) == [(0, "A", "new")]
+    assert run([drop(k, peer_age_offset=48 * 3600) for k in range(3)]) == [(0, "A", "new")]
+    # its own calls received from numbers it never called: held
     own = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=0.0,
                 t=T0 + k * DROP)] for k in range(8)]
     assert run(own) == []
+    # ... unless it is busy at night (an office sleeps)
+    night = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=0.0,
+                  t=T0 + k * DROP)] for k in range(3)]
+    for (r,) in night:
+        r["night_share"] = 0.2
+    assert run(night) == [(2, "A", "new")]
     # calls received that all answer its own calls (callbacks) are no sign of an office
     back = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=1.0,
                  t=T0 + k * DROP)] for k in range(3)]
     assert run(back) == [(2, "A", "new")]
+    # an early-layer flag counts the called peers of the whole window (``peers_known``)
+    early = [[row("E", score=0.01, flagged=True, early=True, age=3600 + k * DROP,
+                  peers_known=1, t=T0 + k * DROP)] for k in range(3)]
+    assert run(early) == []
 
 
 def test_an_established_sim_is_alerted_at_once():
