@@ -220,6 +220,16 @@ def _table(deps: list) -> list:
     return rows
 
 
+def print_table(rows: list) -> None:
+    """The time-to-detect table of :func:`_table` on standard output."""
+    print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
+          f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
+    for r in rows:
+        print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
+              f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
+              f"{r['p90_calls']:>9.0f}")
+
+
 def ttd(args) -> dict:
     work = Path(args.work)
     if args.reuse:
@@ -256,12 +266,7 @@ def ttd(args) -> dict:
             "deployments": [{**d, "first_cdr": str(d["first_cdr"]), "alert": str(d["alert"])}
                             for d in deps]}
         print(f"--min-history {text}: {len(args.nets)} network(s)")
-        print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
-              f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
-        for r in res["table"]:
-            print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
-                  f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
-                  f"{r['p90_calls']:>9.0f}")
+        print_table(res["table"])
         print(f"per-SIM precision at alert time: {res['precision']:.4f} (class right "
               f"{res['class_precision']:.4f}; {alerted} SIMs alerted, {res['legit_alerted']} "
               "legit)\n")
