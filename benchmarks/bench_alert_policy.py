@@ -59,6 +59,11 @@ def alerts_of(ev_all: pd.DataFrame, policy: AlertPolicy, threshold: float) -> tu
     return out, spent
 
 
+def start_of(net: Path) -> pd.Timestamp:
+    t = pd.read_csv(net / "cdrs.csv.gz", usecols=["start_time"])["start_time"]
+    return pd.to_datetime(t.min(), utc=True)
+
+
 def threshold_of(model) -> float:
     from simbox.scan import load_model
     m, _ = load_model(model)
@@ -75,6 +80,10 @@ def main(argv=None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                     help="policy settings (simbox.watch.policy.AlertPolicy fields)")
     ap.add_argument("--warmup", default="2d", help="the replay's --min-history (default 2d)")
+    ap.add_argument("--cut", action="store_true",
+                    help="the recording ends before the network (a replay interrupted): "
+                         "count only the deployments whose first CDR came at least 2 h "
+                         "before its last drop")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     settings = {}
@@ -97,6 +106,11 @@ def main(argv=None) -> int:
         lines += len(alerts)
         cleared += sum(a["state"] == "cleared" for a in alerts)
         det = bw.detection(net, alerts, warmup)
+        if args.cut:
+            end = pd.Timestamp(int(ev["network_time"].max()), unit="s", tz="UTC")
+            det["deployments"] = [d for d in det["deployments"]
+                                  if d["first_cdr"] <= end - pd.Timedelta(hours=2)]
+            print(f"{net.name}: recorded to {end} (hour {(end - start_of(net)) / pd.Timedelta(hours=1):.1f})")
         deps += det["deployments"]
         tot["alerted"] += det["alerted_sims"]
         tot["true"] += det["true_sims"]

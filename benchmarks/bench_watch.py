@@ -122,7 +122,7 @@ def replay(net: Path, work: Path, timezone: str, early: bool = True,
                  **({"model": model} if model else {}))
     per_drop, events, t0 = [], 0, time.monotonic()
     quiet = int(quiet_hours * 4)
-    groups = [paths[i:i + 24] for i in range(0, min(quiet, len(paths)), 24)] + \
+    groups = [paths[i:min(i + 24, quiet)] for i in range(0, min(quiet, len(paths)), 24)] + \
         [[p] for p in paths[quiet:]]
     try:
         for group in groups:
