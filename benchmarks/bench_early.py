@@ -125,12 +125,7 @@ def main(argv=None) -> int:
         print(f"{net.name}: {len(early)} SIMs flagged early, "
               f"{sum(f['net'] == net.name for f in fps)} legit", flush=True)
     table = bw._table(deps)
-    print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
-          f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
-    for r in table:
-        print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
-              f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
-              f"{r['p90_calls']:>9.0f}")
+    bw.print_table(table)
     prec = totals["true"] / totals["alerted"] if totals["alerted"] else float("nan")
     print(f"per-SIM precision at alert time: {prec:.4f} ({totals['alerted']} SIMs alerted, "
           f"{totals['legit']} legit; early flags on legit SIMs: {len(fps)})")

@@ -50,6 +50,7 @@ import pandas as pd
 
 from simbox.features import compute_features
 from simbox.watch import Watcher, parse_duration
+from simbox.watch.policy import IMMEDIATE, AlertPolicy, evidence
 from simbox.watch.replay import split_by_time
 
 FRAUD = ("simbox", "cardfarm")
@@ -108,8 +109,23 @@ def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
 
 
 # -- time to detect -------------------------------------------------------------------
+class Recorder:
+    """An alert policy that keeps each drop's evidence table (``bench_alert_policy.py``
+    tries other settings on them offline) and applies ``policy``."""
+
+    def __init__(self, policy: AlertPolicy):
+        self.policy, self.tables = policy, []
+
+    def apply(self, flagged, res, preds, *, before, state, network_time, threshold):
+        ev = evidence(flagged, res, preds, threshold, before)
+        self.tables.append(ev.assign(network_time=int(network_time)))
+        return self.policy.apply(flagged, res, preds, before=before, state=state,
+                                 network_time=network_time, threshold=threshold)
+
+
 def replay(net: Path, work: Path, timezone: str, early: bool = True,
-           quiet_hours: float = 0.0, model=None) -> dict:
+           quiet_hours: float = 0.0, model=None, policy: AlertPolicy | None = None,
+           record: Path | None = None) -> dict:
     """Drop the network's 15-minute files one by one; the watch's and the batch's rates
     (``early``: with the early-warning layer, the default).  ``quiet_hours``: the files
     of the first hours go in 6-hour batches (no alert can come before the watch's
@@ -117,10 +133,12 @@ def replay(net: Path, work: Path, timezone: str, early: bool = True,
     rates then count those batches too)."""
     shutil.rmtree(work, ignore_errors=True)
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
-    w = _watcher(net, work, timezone, early=early, **({"model": model} if model else {}))
+    rec = Recorder(policy or AlertPolicy()) if record else None
+    w = _watcher(net, work, timezone, early=early, alert_policy=rec or policy,
+                 **({"model": model} if model else {}))
     per_drop, events, t0 = [], 0, time.monotonic()
     quiet = int(quiet_hours * 4)
-    groups = [paths[i:i + 24] for i in range(0, min(quiet, len(paths)), 24)] + \
+    groups = [paths[i:min(i + 24, quiet)] for i in range(0, min(quiet, len(paths)), 24)] + \
         [[p] for p in paths[quiet:]]
     try:
         for group in groups:
@@ -130,6 +148,9 @@ def replay(net: Path, work: Path, timezone: str, early: bool = True,
                 events += d.events
     finally:
         w.close()
+        if rec is not None and rec.tables:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            pd.concat(rec.tables).to_parquet(record)
     wall = time.monotonic() - t0
     n_batch, s_batch = _batch_rate(net, timezone)
     return {"net": net.name, "drops": len(paths), "events": events, "watch_s": wall,
@@ -215,13 +236,26 @@ def _table(deps: list) -> list:
     return rows
 
 
+def print_table(rows: list) -> None:
+    """The time-to-detect table of :func:`_table` on standard output."""
+    print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
+          f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
+    for r in rows:
+        print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
+              f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
+              f"{r['p90_calls']:>9.0f}")
+
+
 def ttd(args) -> dict:
     work = Path(args.work)
     if args.reuse:
         runs = json.loads(Path(args.reuse).read_text())["runs"]
     else:
+        policy = IMMEDIATE if args.policy == "immediate" else AlertPolicy()
         runs = [replay(Path(n), work / Path(n).name, net_timezone(Path(n), args.timezone),
-                       early=not args.no_early, quiet_hours=args.quiet_hours, model=args.model)
+                       early=not args.no_early, quiet_hours=args.quiet_hours, model=args.model,
+                       policy=policy, record=Path(args.record) / f"{Path(n).name}.parquet"
+                       if args.record else None)
                 for n in args.nets]
     out = {"runs": [{k: v for k, v in r.items() if k != "per_drop"} for r in runs]}
     per_drop = [x for r in runs for x in r.get("per_drop", [])]
@@ -248,12 +282,7 @@ def ttd(args) -> dict:
             "deployments": [{**d, "first_cdr": str(d["first_cdr"]), "alert": str(d["alert"])}
                             for d in deps]}
         print(f"--min-history {text}: {len(args.nets)} network(s)")
-        print(f"{'class':<9} {'deployments':<22} {'n':>3} {'alerted':>7} {'median min':>10} "
-              f"{'p90 min':>8} {'median calls':>12} {'p90 calls':>9}")
-        for r in res["table"]:
-            print(f"{r['class']:<9} {r['boxes']:<22} {r['n']:>3} {r['alerted']:>7} "
-                  f"{r['median_min']:>10.0f} {r['p90_min']:>8.0f} {r['median_calls']:>12.0f} "
-                  f"{r['p90_calls']:>9.0f}")
+        print_table(res["table"])
         print(f"per-SIM precision at alert time: {res['precision']:.4f} (class right "
               f"{res['class_precision']:.4f}; {alerted} SIMs alerted, {res['legit_alerted']} "
               "legit)\n")
@@ -467,6 +496,13 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", nargs="+", default=["1d", "2d"], metavar="DURATION",
                     help="ttd: the figures as if no alert were raised before this much network "
                          "time (at least the run's --min-history, 1d; default 1d 2d)")
+    ap.add_argument("--policy", choices=("default", "immediate"), default="default",
+                    help="ttd: the alert policy (simbox/watch/policy.py): its default "
+                         "settings, or every flag alerted and cleared at once (before "
+                         "session 8)")
+    ap.add_argument("--record", metavar="DIR",
+                    help="ttd: write each network's evidence tables (every drop's) to "
+                         "DIR/<net>.parquet, for bench_alert_policy.py")
     ap.add_argument("--no-early", action="store_true",
                     help="ttd: the watch without its early-warning layer (the model alone)")
     ap.add_argument("--reuse", metavar="JSON",

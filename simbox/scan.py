@@ -309,7 +309,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     summary.update({
         "simbox_version": __version__,
         "threshold": None if threshold is None else round(float(threshold), 4),
-        "sims": int(n_sims),
+        "sims": int(len(res.features) if population is None else population.sims),
         "flagged": int(mask.sum()),
         **({"excluded": int(held.sum())} if exclude is not None else {}),
         "flagged_by_class": {c: int(by_class[c]) for c in FRAUD_CLASSES if c in by_class},

@@ -42,6 +42,7 @@ from simbox.fastpath.events import COLUMNS
 from simbox.fastpath.stats import MAX_REJECT_SHARE, ReadStats
 from simbox.training.folder import sha256_file
 from simbox.watch.alerts import AlertLog, diff, iso, line
+from simbox.watch.policy import AlertPolicy
 from simbox.watch.rescore import Rescorer
 from simbox.watch.store import Store
 from simbox.watch.window import Window
@@ -119,7 +120,9 @@ class Watcher:
     changes and at each new UTC day, so edits and expiries apply without a restart.
     ``early``: the early-warning layer (:mod:`simbox.watch.early`): young SIMs of
     gateways and modems that only dial out or only take SMS are alerted before the model
-    has their days of behaviour.  ``clock``: wall time (tests).  The other options are
+    has their days of behaviour.  ``alert_policy``: when a flag becomes an alert and
+    when it is cleared (:mod:`simbox.watch.policy`; None: the default settings).
+    ``clock``: wall time (tests).  The other options are
     :func:`simbox.scan`'s.
     """
 
@@ -129,7 +132,8 @@ class Watcher:
                  max_reject_share=MAX_REJECT_SHARE, settle: float = 5.0, retries: int = 3,
                  report: bool = True, hooks=(), on_flagged=None, link_rules=None,
                  batch: int = 1, min_history=DEFAULT_MIN_HISTORY, exclude=None, history=None,
-                 dismiss_margin: float | None = None, early: bool = True, clock=time.time):
+                 dismiss_margin: float | None = None, early: bool = True,
+                 alert_policy: AlertPolicy | None = None, clock=time.time):
         from simbox.scan import load_model, open_feedback, no_cells  # lazy: pandas, the model
         from simbox.sites import load_cells                    # lazy: as above
         from simbox.training.run import model_timezone         # lazy: as above
@@ -147,6 +151,7 @@ class Watcher:
         self.settle, self.retries, self.report = float(settle), int(retries), report
         self.hooks, self.on_flagged, self.link_rules = list(hooks), on_flagged, link_rules
         self.clock, self.early = clock, bool(early)
+        self.alert_policy = AlertPolicy() if alert_policy is None else alert_policy
         self.read_options = dict(columns=columns, on_bad_records=on_bad_records,
                                  max_reject_share=max_reject_share)
         self.model, self.model_name = load_model(model)
@@ -424,7 +429,12 @@ class Watcher:
         key = flagged.columns[0]
         history = network_time - self.store.meta("started", network_time)
         if history >= self.min_history:
-            flags, alerts = diff(self.store.flags(), flagged, network_time=network_time,
+            before = self.store.flags()
+            flagged, state = self.alert_policy.apply(
+                flagged, res, preds, before=before, state=self.store.meta("policy", {}),
+                network_time=network_time, threshold=self.threshold)
+            self.store.set_meta("policy", state)      # a rerun of this drop gives the same
+            flags, alerts = diff(before, flagged, network_time=network_time,
                                  now=self.clock(), key=key)
             lines = [line(a) for a in alerts]
             self.store.record_alerts(flags, lines)

@@ -1,0 +1,246 @@
+"""The alert policy of ``simbox watch``: which flags become alerts, and when a flag ends.
+
+The model and the early layer (:mod:`simbox.watch.early`) say, after each drop, which
+SIMs look like a SIM box or a card farm *now*.  A scan of days acts on that; a watch that
+alerts on it within minutes also alerts on SIMs that are hours old, when the evidence is
+thin: an office that opens in the middle of the window (fresh SIMs in fixed cellular
+terminals or desk gateways, dialling out, no callbacks yet) scores like a young SIM box
+for hours, then falls back as its customers call back (docs/watch.md, "Alert states").
+The policy turns the flags of each drop into the flags to alert on, with two rules:
+
+**Confirmation (new flags).**  A SIM flagged now and not before is *pending* until it
+is confirmed; it raises ``new`` only then.  It is confirmed at once when it is
+*established* (its first CDR at least :attr:`AlertPolicy.young` old) or when it is one of
+two or more young SIMs that passed through one IMEI one after another
+(:func:`rotation`: a SIM bank's port, a modem cycling its SIMs).  Otherwise it must be
+flagged at every drop over :attr:`AlertPolicy.confirm` of network time (a streak; a drop
+without the flag starts it again), and is then alerted unless it shows a **sign of an
+office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its main site
+first seen within :data:`PEER_WINDOW` of it; for an early-layer flag, any SIM of the
+window there), received a call from a number it had not called (:func:`unsolicited`:
+people know its number), and it is not busy at night (:data:`NIGHT`: offices close).
+A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and still
+flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
+callbacks of the people it called.
+
+**Hysteresis (cleared).**  A flagged SIM stays flagged (no line) while its score is at
+least the threshold minus :attr:`AlertPolicy.clear_margin`, and, under that, until it
+has stayed under for :attr:`AlertPolicy.clear_after` of network time; then ``cleared``.
+A SIM whose events left the window (no row) is cleared at once.  So a score oscillating
+around the threshold gives one ``new`` line, not a series.
+
+The policy is a pure function of a per-drop *evidence table* (:func:`evidence`: the
+rows of the SIMs flagged now, or scored above :data:`FLOOR` times the threshold, with
+the columns the rules read) and of its own state (pending streaks, times under the
+margin), kept in the watch state between drops: a replay can record the evidence
+tables and try other settings offline (``benchmarks/bench_alert_policy.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+#: the evidence table keeps the SIMs scored above this share of the threshold
+FLOOR = 0.5
+#: the feature columns the rules read (from the window's feature table)
+FEATURES = ("first_seen", "n_moc", "n_mtc", "moc_callees", "moc_repeat_share",
+            "mtc_callback_share", "moc_called_back_share", "n_sms_mo", "n_sms_mt", "n_data",
+            "device_not_phone", "imsi_neighbours", "imei_max_imsis", "n_imeis", "last_seen",
+            "night_share", "moc_office_share", "active_hours")
+#: SIMs first seen this close to a SIM's first CDR, at its main site, are its *peers*
+#: (an office's agents, a box's SIMs: put in service together)
+PEER_WINDOW = 12 * 3600
+#: a SIM with at least this share of its events at night (local 00:00-05:59) shows no
+#: sign of an office (offices close; their SIMs take at most a missed call at night)
+NIGHT = 0.05
+#: columns of the evidence table besides :data:`FEATURES`
+COLUMNS = ("flagged", "class", "score", "reasons", "deployment_id", "main_site",
+           "main_imei", "early", "peers", "peers_known")
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """Settings of the policy (seconds of network time; see the module docstring)."""
+
+    young: int = 24 * 3600
+    confirm: int = 30 * 60
+    office_age: int = 72 * 3600
+    clear_margin: float = 0.2
+    clear_after: int = 6 * 3600
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def apply(self, flagged: pd.DataFrame, res, preds: pd.DataFrame, *, before: dict,
+              state: dict, network_time: int, threshold: float) -> tuple[pd.DataFrame, dict]:
+        """``(the table to alert on, in the columns of ``flagged``; the new state)``: the
+        :func:`evidence` of the drop put through :func:`decide`."""
+        ev = evidence(flagged, res, preds, threshold, before)
+        table, state = decide(ev, before, state, network_time=network_time,
+                              threshold=threshold, policy=self)
+        key = flagged.columns[0]
+        cols = [c for c in flagged.columns if c != key and c in table.columns]
+        return table[cols].rename_axis(key).reset_index(), state
+
+
+#: the policy before session 8: every flag alerted at once, cleared at once
+IMMEDIATE = AlertPolicy(young=0, confirm=0, office_age=0, clear_margin=0.0, clear_after=0)
+
+
+def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
+             before=()) -> pd.DataFrame:
+    """The evidence table of a drop, index the subscriber key: the SIMs of ``flagged``
+    (the model's flags and the early layer's, the alert table before the policy), the
+    SIMs scored at least :data:`FLOOR` times ``threshold`` and those of ``before`` (the
+    flags of the last drop) still in the window; :data:`COLUMNS` (``flagged``: in
+    ``flagged``; ``early``: flagged by the early layer) and :data:`FEATURES`."""
+    key = flagged.columns[0]
+    f = flagged.set_index(flagged[key].astype(str))
+    score = preds["score"]
+    near = score.index[score.to_numpy(float) >= FLOOR * threshold].astype(str)
+    kept = pd.Index([str(k) for k in before]).intersection(res.features.index.astype(str))
+    idx = f.index.union(pd.Index(near)).union(kept)
+    feats = res.features.reindex(idx)
+    sims = res.sims.reindex(idx)
+    out = pd.DataFrame(index=idx)
+    out.index.name = key
+    out["flagged"] = idx.isin(f.index)
+    out["class"] = f["class"].reindex(idx).fillna("legit").astype(str)
+    out["score"] = score.reindex(idx).to_numpy(float)
+    for col in ("reasons", "deployment_id", "main_site"):
+        out[col] = f[col].reindex(idx) if col in f else None
+    out["main_site"] = out["main_site"].fillna(sims["main_site"] if "main_site" in sims else None)
+    out["main_imei"] = sims["main_imei"] if "main_imei" in sims else None
+    out["early"] = out["reasons"].fillna("").astype(str).str.startswith("early warning")
+    for col in FEATURES:
+        out[col] = feats[col].to_numpy(float) if col in feats else np.nan
+    out["peers"], out["peers_known"] = _peers(out, res)
+    return out
+
+
+def _peers(out: pd.DataFrame, res) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``out``: its peers in the window (other SIMs of its main site first seen
+    within :data:`PEER_WINDOW` of it), and how many of them received a call from a number
+    they had not called (:func:`unsolicited`)."""
+    n, k = np.zeros(len(out)), np.zeros(len(out))
+    site_all = res.sims["main_site"].reindex(res.features.index) if "main_site" in res.sims \
+        else None
+    if site_all is None or not len(out):
+        return n, k
+    mine = out["main_site"].fillna("").astype(str).to_numpy()
+    want = np.isin(site_all.fillna("").astype(str).to_numpy(), np.unique(mine[mine != ""]))
+    f = res.features.loc[want]
+    sites = site_all[want].astype(str).to_numpy()
+    first = f["first_seen"].to_numpy(float)
+    known = unsolicited(f) >= 1
+    by_site = pd.Series(np.arange(len(f))).groupby(sites).indices
+    t0 = out["first_seen"].to_numpy(float)
+    for i, (site, t, s) in enumerate(zip(mine, t0, out.index)):
+        rows = by_site.get(site)
+        if rows is None or np.isnan(t):
+            continue
+        near = rows[np.abs(first[rows] - t) <= PEER_WINDOW]
+        near = near[f.index[near] != s]
+        n[i], k[i] = len(near), known[near].sum()
+    return n, k
+
+
+def _age(ev: pd.DataFrame, network_time: int) -> np.ndarray:
+    first = ev["first_seen"].to_numpy(float)
+    return np.where(np.isnan(first), np.inf, network_time - first)
+
+
+def unsolicited(ev: pd.DataFrame) -> np.ndarray:
+    """Per row: calls the SIM received from numbers it had not called (``n_mtc`` less its
+    callbacks): people who know its number."""
+    share = np.nan_to_num(ev["mtc_callback_share"].to_numpy(float))
+    return np.round(np.nan_to_num(ev["n_mtc"].to_numpy(float)) * (1.0 - share))
+
+
+def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.ndarray:
+    """Per row of ``ev``: whether the SIM, or a young SIM of the evidence at its site,
+    received a call from a number it had not called (module docstring)."""
+    own = unsolicited(ev) >= 1
+    out = own.copy()
+    site = ev["main_site"].fillna("").astype(str).to_numpy()
+    first = ev["first_seen"].to_numpy(float)
+    for rows in pd.Series(np.arange(len(ev))).groupby(site).agg(list):
+        if len(rows) < 2 or site[rows[0]] == "":
+            continue
+        rows = np.asarray(rows)
+        known = rows[own[rows]]
+        if not len(known):
+            continue
+        near = np.abs(first[rows][:, None] - first[known][None, :]) <= PEER_WINDOW
+        near &= rows[:, None] != known[None, :]
+        out[rows] |= near.any(axis=1)
+    # the early layer's flags are thinner evidence: any peer of the window counts
+    out |= ev["early"].to_numpy(bool) & (ev["peers_known"].to_numpy(float) >= 1)
+    # an office sleeps: a SIM busy at night (local 00:00-05:59) is no office
+    return out & ~(np.nan_to_num(ev["night_share"].to_numpy(float)) >= NIGHT)
+
+
+def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
+    """Per row: whether the SIM is one of two or more young SIMs of ``ev`` that passed
+    through its main IMEI one after another (each first seen after the one before was
+    last seen): a SIM bank's port or a modem cycling its SIMs.  SIMs in service together
+    on one IMEI (a multi-SIM desk gateway reporting one IMEI) are not a rotation."""
+    out = np.zeros(len(ev), bool)
+    imei = ev["main_imei"].fillna("").astype(str).to_numpy()
+    sel = np.flatnonzero(young & (imei != ""))
+    if len(sel) < 2:
+        return out
+    first = ev["first_seen"].to_numpy(float)
+    last = ev["last_seen"].to_numpy(float)
+    for rows in pd.Series(sel).groupby(imei[sel]).agg(list):
+        if len(rows) < 2:
+            continue
+        rows = sorted(rows, key=lambda r: first[r])
+        if all(first[b] >= last[a] for a, b in zip(rows, rows[1:])):
+            out[rows] = True
+    return out
+
+
+def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
+           threshold: float, policy: AlertPolicy) -> tuple[pd.DataFrame, dict]:
+    """``(the table to alert on, the new state)`` from a drop's evidence table.
+
+    ``before``: the flags of the last drop (:meth:`simbox.watch.store.Store.flags`;
+    a SIM of it without a row in ``ev`` left the window: not held); ``state``: the
+    policy's state after the last drop (``{}`` at first).  The table: the evidence
+    table's rows of the confirmed new flags, the flags kept and the SIMs the hysteresis
+    holds (with the class and deployment of their last alert), index the key.
+    """
+    t = int(network_time)
+    pending, under = state.get("pending", {}), state.get("under", {})
+    age = _age(ev, t)
+    flagged = ev["flagged"].to_numpy(bool)
+    was = ev.index.isin(list(before))
+    score = np.nan_to_num(ev["score"].to_numpy(float))
+    # new flags: pending until confirmed
+    cand = flagged & ~was
+    since = np.array([pending.get(s, t) for s in ev.index], float)
+    lasted = (t - since) >= policy.confirm
+    office = office_sign(ev, age, policy)
+    confirmed = cand & (np.where(office, age >= policy.office_age, age >= policy.young)
+                        | (lasted & ~office) | rotation(ev, age < policy.young))
+    new_pending = {s: int(v) for s, v, c in zip(ev.index, since, cand & ~confirmed) if c}
+    # flags whose score fell: held while over the margin, and for clear_after under it
+    # (a SIM not flagged at its score, excluded or dismissed, is cleared at once)
+    fell = was & ~flagged & (score < threshold)
+    low = fell & (score < threshold - policy.clear_margin)
+    new_under = {s: int(under.get(s, t)) for s in ev.index[low]}
+    held = fell & ~np.array([s in new_under and t - new_under[s] >= policy.clear_after
+                             for s in ev.index], bool)
+    if policy.clear_after <= 0:
+        held &= ~low
+    out = ev.loc[confirmed | (flagged & was) | held].copy()
+    if held.any():
+        keep = out.index.isin(ev.index[held])
+        out.loc[keep, "class"] = [before[s][0] for s in out.index[keep]]
+        out.loc[keep, "deployment_id"] = [before[s][3] for s in out.index[keep]]
+    out["first_seen"] = pd.to_datetime(out["first_seen"], unit="s", utc=True)
+    return out, {"pending": new_pending,
+                 "under": {s: v for s, v in new_under.items() if s in set(out.index)}}

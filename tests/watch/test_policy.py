@@ -1,0 +1,143 @@
+"""The alert policy (simbox/watch/policy.py): confirmation of young flags, the office sign,
+a SIM bank's rotation, hysteresis before ``cleared``; drop by drop through ``diff`` as the
+watch runs it, against outcomes written out by hand."""
+import numpy as np
+import pandas as pd
+
+from simbox.watch.alerts import diff
+from simbox.watch.policy import COLUMNS, FEATURES, IMMEDIATE, AlertPolicy, decide
+
+T0 = 1_772_000_000          # network time of the first drop
+DROP = 900
+THRESHOLD = 0.5
+POLICY = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=72 * 3600,
+                     clear_margin=0.2, clear_after=2 * 3600)
+
+
+def row(imsi, *, score, age, flagged=None, n_moc=5, n_mtc=0, callback_share=np.nan,
+        site="S1", imei="", peers_known=0, last=None, early=False, t=T0):
+    """One evidence row of a SIM ``age`` seconds old at network time ``t``."""
+    r = {c: np.nan for c in FEATURES}
+    r.update({c: None for c in COLUMNS})
+    first = t - age
+    r.update(flagged=score >= THRESHOLD if flagged is None else flagged,
+             **{"class": "simbox" if score >= THRESHOLD else "legit"}, score=score,
+             reasons="early warning: x" if early else "model", deployment_id="D1",
+             main_site=site, main_imei=imei, early=early, peers=10, peers_known=peers_known,
+             first_seen=first, last_seen=first if last is None else last, n_moc=n_moc,
+             n_mtc=n_mtc, mtc_callback_share=callback_share, moc_called_back_share=0.0,
+             device_not_phone=1.0, imsi_neighbours=3.0)
+    return pd.Series(r, name=imsi)
+
+
+def run(drops, policy=POLICY):
+    """Each drop (a list of rows, at T0 + k * DROP) through decide and diff; the alert
+    lines as (drop index, imsi, state)."""
+    flags, state, out = {}, {}, []
+    for k, rows in enumerate(drops):
+        t = T0 + k * DROP
+        ev = pd.DataFrame(rows) if rows else pd.DataFrame(
+            columns=list(COLUMNS) + list(FEATURES))
+        ev.index.name = "imsi"
+        table, state = decide(ev, flags, state, network_time=t, threshold=THRESHOLD,
+                              policy=policy)
+        table = table[["class", "score", "reasons", "deployment_id", "main_site",
+                       "first_seen"]].rename_axis("imsi").reset_index()
+        flags, alerts = diff(flags, table, network_time=t, now=float(t))
+        out += [(k, a["imsi"], a["state"]) for a in alerts]
+    return out
+
+
+def test_a_young_office_without_callbacks_waits_for_the_confirmation():
+    # an agent's SIM in a fixed cellular terminal, an hour old, flagged at every drop,
+    # nobody has called it yet: pending for 30 minutes (two drops), then alerted
+    drops = [[row("A", score=0.9, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(4)]
+    assert run(drops) == [(2, "A", "new")]
+    # flagged at one drop only (a spike): never alerted
+    spike = [[row("A", score=0.9, age=3600, t=T0)]] + [
+        [row("A", score=0.3, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(1, 4)]
+    assert run(spike) == []
+    # the streak starts again after a drop without the flag
+    gap = [[row("A", score=s, age=3600 + k * DROP, t=T0 + k * DROP)]
+           for k, s in enumerate([0.9, 0.9, 0.3, 0.9, 0.9, 0.9])]
+    assert run(gap) == [(5, "A", "new")]
+
+
+def test_a_young_office_whose_peers_are_called_is_held_until_it_is_established():
+    # a peer at its site (an agent who started an hour after it, scored under the
+    # threshold) received calls from numbers it had not called: an office; the SIM waits
+    # until it is 72 h old, still flagged
+    age0 = 64 * 3600
+
+    def drop(k, peer_age_offset=3600, site="S1"):
+        t = T0 + k * DROP
+        return [row("A", score=0.9, age=age0 + k * DROP, t=t),
+                row("P", score=0.3, age=age0 - peer_age_offset + k * DROP, n_mtc=3,
+                    callback_share=0.0, site=site, t=t)]
+    due = -(-(72 * 3600 - age0) // DROP)          # the first drop at which it is 72 h old
+    assert run([drop(k) for k in range(40)]) == [(due, "A", "new")]
+    # the called SIM at another site, or first seen two days apart: no peer; the SIM is
+    # older than 24 h: alerted at once
+    assert run([drop(k, site="S2") for k in range(3)]) == [(0, "A", "new")]
+    assert run([drop(k, peer_age_offset=48 * 3600) for k in range(3)]) == [(0, "A", "new")]
+    # its own calls received from numbers it never called: held
+    own = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=0.0,
+                t=T0 + k * DROP)] for k in range(8)]
+    assert run(own) == []
+    # ... unless it is busy at night (an office sleeps)
+    night = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=0.0,
+                  t=T0 + k * DROP)] for k in range(3)]
+    for (r,) in night:
+        r["night_share"] = 0.2
+    assert run(night) == [(2, "A", "new")]
+    # calls received that all answer its own calls (callbacks) are no sign of an office
+    back = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=1.0,
+                 t=T0 + k * DROP)] for k in range(3)]
+    assert run(back) == [(2, "A", "new")]
+    # an early-layer flag counts the called peers of the whole window (``peers_known``)
+    early = [[row("E", score=0.01, flagged=True, early=True, age=3600 + k * DROP,
+                  peers_known=1, t=T0 + k * DROP)] for k in range(3)]
+    assert run(early) == []
+
+
+def test_an_established_sim_is_alerted_at_once():
+    assert run([[row("A", score=0.9, age=30 * 3600)]]) == [(0, "A", "new")]
+
+
+def test_a_rotating_sim_bank_is_alerted_at_once():
+    # three new SIMs through one gateway IMEI one after another (each in service after the
+    # one before left), one of them with a peer that was called: confirmed at the first drop
+    t = T0
+    bank = [row(s, score=0.6, age=3 * 3600 - i * 3600, last=t - 3 * 3600 + i * 3600 + 600,
+                imei="86000001000001", early=True, peers_known=1 if i == 0 else 0)
+            for i, s in enumerate(["B1", "B2", "B3"])]
+    assert sorted(run([bank])) == [(0, "B1", "new"), (0, "B2", "new"), (0, "B3", "new")]
+    # the same SIMs in service together on the IMEI (a desk gateway): not a rotation
+    together = [row(s, score=0.6, age=3 * 3600, last=t, imei="86000001000001", early=True)
+                for s in ["B1", "B2", "B3"]]
+    assert run([together]) == []
+
+
+def test_hysteresis_one_line_for_a_score_around_the_threshold():
+    scores = [0.9, 0.45, 0.55, 0.35, 0.52, 0.4, 0.6, 0.48]      # never under 0.3
+    drops = [[row("A", score=s, age=30 * 3600 + k * DROP, t=T0 + k * DROP)]
+             for k, s in enumerate(scores)]
+    assert run(drops) == [(0, "A", "new")]
+    # the policy before: a line at every crossing
+    assert [s for _, _, s in run(drops, IMMEDIATE)] == \
+        ["new", "cleared", "new", "cleared", "new", "cleared", "new", "cleared"]
+    # under the margin for clear_after (2 h = 8 drops): cleared once, at the 8th drop under
+    low = [[row("A", score=s, age=30 * 3600 + k * DROP, t=T0 + k * DROP)]
+           for k, s in enumerate([0.9] + [0.1] * 10)]
+    assert run(low) == [(0, "A", "new"), (9, "A", "cleared")]
+    # back over the margin meanwhile: the count starts again
+    back = [[row("A", score=s, age=30 * 3600 + k * DROP, t=T0 + k * DROP)]
+            for k, s in enumerate([0.9] + [0.1] * 5 + [0.4] + [0.1] * 9)]
+    assert run(back) == [(0, "A", "new"), (15, "A", "cleared")]
+    # a SIM not flagged at its score (excluded, dismissed) is cleared at once
+    excluded = [[row("A", score=0.9, age=30 * 3600)],
+                [row("A", score=0.9, age=30 * 3600 + DROP, flagged=False, t=T0 + DROP)]]
+    assert run(excluded) == [(0, "A", "new"), (1, "A", "cleared")]
+    # a SIM whose events left the window (no row) is cleared at once
+    gone = [[row("A", score=0.9, age=30 * 3600)], []]
+    assert run(gone) == [(0, "A", "new"), (1, "A", "cleared")]
