@@ -69,6 +69,8 @@ class AlertPolicy:
     office_age: int = 72 * 3600
     clear_margin: float = 0.2
     clear_after: int = 6 * 3600
+    young_score: float = 0.9            # a model flag of a SIM younger than young_score_age
+    young_score_age: int = 48 * 3600    # starts pending only from this score (0: off)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,7 +88,8 @@ class AlertPolicy:
 
 
 #: the policy before session 8: every flag alerted at once, cleared at once
-IMMEDIATE = AlertPolicy(young=0, confirm=0, office_age=0, clear_margin=0.0, clear_after=0)
+IMMEDIATE = AlertPolicy(young=0, confirm=0, office_age=0, clear_margin=0.0, clear_after=0,
+                        young_score=0.0, young_score_age=0)
 
 
 def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
@@ -219,8 +222,12 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     flagged = ev["flagged"].to_numpy(bool)
     was = ev.index.isin(list(before))
     score = np.nan_to_num(ev["score"].to_numpy(float))
-    # new flags: pending until confirmed
-    cand = flagged & ~was
+    # new flags: pending until confirmed; a young SIM's model flag only from young_score
+    # (young offices score over the threshold for hours; the early layer's flags keep
+    # their own evidence)
+    thin = ~ev["early"].to_numpy(bool) & (age < policy.young_score_age) & \
+        (score < policy.young_score)
+    cand = flagged & ~was & ~thin
     since = np.array([pending.get(s, t) for s in ev.index], float)
     lasted = (t - since) >= policy.confirm
     office = office_sign(ev, age, policy)

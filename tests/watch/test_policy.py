@@ -141,3 +141,24 @@ def test_hysteresis_one_line_for_a_score_around_the_threshold():
     # a SIM whose events left the window (no row) is cleared at once
     gone = [[row("A", score=0.9, age=30 * 3600)], []]
     assert run(gone) == [(0, "A", "new"), (1, "A", "cleared")]
+
+
+def test_a_young_sims_model_flag_needs_the_young_score():
+    """A SIM younger than ``young_score_age`` flagged by the model under ``young_score``
+    never starts its confirmation; at the young score it does; once old enough the
+    threshold is enough; the early layer's flags keep their own evidence."""
+    policy = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=72 * 3600,
+                         clear_margin=0.2, clear_after=2 * 3600, young_score=0.9,
+                         young_score_age=48 * 3600)
+    young = [[row("A", score=0.7, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(8)]
+    assert run(young, policy) == []
+    assert run(young, AlertPolicy(**dict(policy.as_dict(), young_score=0.0))) == \
+        [(2, "A", "new")]
+    sure = [[row("A", score=0.95, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(4)]
+    assert run(sure, policy) == [(2, "A", "new")]
+    old = [[row("A", score=0.7, age=49 * 3600 + k * DROP, t=T0 + k * DROP)] for k in range(2)]
+    assert run(old, policy) == [(0, "A", "new")]
+    early = [[row("A", score=0.7, age=3600 + k * DROP, t=T0 + k * DROP, early=True)]
+             for k in range(4)]
+    assert run(early, policy) == run(early, AlertPolicy(**dict(policy.as_dict(),
+                                                                young_score=0.0)))
