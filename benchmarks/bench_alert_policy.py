@@ -64,10 +64,9 @@ def start_of(net: Path) -> pd.Timestamp:
     return pd.to_datetime(t.min(), utc=True)
 
 
-def threshold_of(model) -> float:
+def load(model):
     from simbox.scan import load_model
-    m, _ = load_model(model)
-    return float(m.threshold)
+    return load_model(model)[0]
 
 
 def main(argv=None) -> int:
@@ -90,8 +89,10 @@ def main(argv=None) -> int:
     for kv in args.set:
         k, v = kv.split("=", 1)
         settings[k] = float(v) if "." in v else int(v)
-    policy = AlertPolicy(**settings)
-    threshold = threshold_of(args.model)
+    m = load(args.model)
+    policy = AlertPolicy(**settings).for_model(m)
+    threshold = float(m.threshold)
+    print(f"young_score {policy.young_score:.4f}, threshold {threshold:.4f}")
     warmup = pd.Timedelta(seconds=parse_duration(args.warmup, "--warmup"))
     deps, tot = [], dict(alerted=0, true=0, legit=0)
     lines = cleared = drops = 0

@@ -116,6 +116,10 @@ class Recorder:
     def __init__(self, policy: AlertPolicy):
         self.policy, self.tables = policy, []
 
+    def for_model(self, model) -> "Recorder":
+        self.policy = self.policy.for_model(model)
+        return self
+
     def apply(self, flagged, res, preds, *, before, state, network_time, threshold):
         ev = evidence(flagged, res, preds, threshold, before)
         self.tables.append(ev.assign(network_time=int(network_time)))

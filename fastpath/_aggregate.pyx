@@ -47,7 +47,7 @@ SLOTS = (
     "moc_gap_cv", "moc_gap_lt30_share", "moc_max_per_hour", "n_imeis", "imei_changes",
     "main_imei_share", "first_seen", "last_seen", "moc_weekend_share", "moc_office_share",
     "moc_evening_share", "mtc_callback_share", "moc_called_back_share", "in_intl_share",
-    "n_registrations", "auth_max_per_hour", "reg_idle_share",
+    "n_registrations", "auth_max_per_hour", "reg_idle_share", "mtc_zero_share",
 )
 
 cdef enum Slot:
@@ -60,7 +60,7 @@ cdef enum Slot:
     S_MOC_GAP_CV, S_MOC_GAP_LT30_SHARE, S_MOC_MAX_PER_HOUR, S_N_IMEIS, S_IMEI_CHANGES,
     S_MAIN_IMEI_SHARE, S_FIRST_SEEN, S_LAST_SEEN, S_MOC_WEEKEND_SHARE, S_MOC_OFFICE_SHARE,
     S_MOC_EVENING_SHARE, S_MTC_CALLBACK_SHARE, S_MOC_CALLED_BACK_SHARE, S_IN_INTL_SHARE,
-    S_N_REGISTRATIONS, S_AUTH_MAX_PER_HOUR, S_REG_IDLE_SHARE, N_SLOTS
+    S_N_REGISTRATIONS, S_AUTH_MAX_PER_HOUR, S_REG_IDLE_SHARE, S_MTC_ZERO_SHARE, N_SLOTS
 
 assert len(SLOTS) == N_SLOTS
 

@@ -25,7 +25,7 @@ cdef inline int reduce_counts(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     cdef Py_ssize_t u = s.row, m = s.m, NB = tz.shape[0], k, j, ndays = 0
     cdef int64_t q0 = a.q0
     cdef int64_t n_moc = 0, n_ans = 0, n_mtc = 0, n_smo = 0, n_smt = 0, n_data = 0
-    cdef int64_t n_zero = 0, n_short = 0, n_night_moc = 0, n_night = 0, n_short_mt = 0
+    cdef int64_t n_zero = 0, n_mtc_zero = 0, n_short = 0, n_night_moc = 0, n_night = 0, n_short_mt = 0
     cdef int64_t n_weekend_moc = 0, n_office_moc = 0, n_evening_moc = 0
     cdef int64_t own_ms = 0, n_hours = 0, prev_hb = -1, t, hb, loc, day
     cdef int64_t hist[24]
@@ -74,6 +74,8 @@ cdef inline int reduce_counts(Arrays a, Sub* s, Scratch* w) except -1 nogil:
                 n_office_moc += 1
         elif ev[k].rtype == MTC:
             n_mtc += 1
+            if ev[k].duration <= 0:
+                n_mtc_zero += 1
         elif ev[k].rtype == SMS_MO:
             n_smo += 1
         elif ev[k].rtype == SMS_MT:
@@ -103,6 +105,7 @@ cdef inline int reduce_counts(Arrays a, Sub* s, Scratch* w) except -1 nogil:
     put(a, u, S_MOC_ZERO_SHARE, ratio(n_zero, n_moc))
     put(a, u, S_MOC_SHORT_SHARE, ratio(n_short, n_moc))
     put(a, u, S_MT_MO_RATIO, ratio(n_mtc, n_moc))
+    put(a, u, S_MTC_ZERO_SHARE, ratio(n_mtc_zero, n_mtc))
     put(a, u, S_SMS_MT_SHORT_SHARE, ratio(n_short_mt, n_smt))
     put(a, u, S_MOC_NIGHT_SHARE, ratio(n_night_moc, n_moc))
     put(a, u, S_MOC_WEEKEND_SHARE, ratio(n_weekend_moc, n_moc))

@@ -7,13 +7,13 @@
 # not call order (equal to about 1e-15).
 
 # the scalars of a partial that add
-cdef int SUMMED[23]
+cdef int SUMMED[24]
 for _k, _f in enumerate((P_M, P_N_MOC, P_N_ANS, P_N_MTC, P_N_SMO, P_N_SMT, P_N_DATA, P_N_ZERO,
                          P_N_SHORT, P_N_NIGHT_MOC, P_N_NIGHT, P_N_SHORT_MT, P_N_WEEKEND_MOC,
                          P_N_OFFICE_MOC, P_N_EVENING_MOC, P_N_HOURS, P_SUM_D, P_CALLBACKS,
-                         P_IMEI_CHANGES, P_N_IMEI, P_N_REG, P_N_IDLE, P_N_CELL)):
+                         P_IMEI_CHANGES, P_N_IMEI, P_N_REG, P_N_IDLE, P_N_CELL, P_N_MTC_ZERO)):
     SUMMED[_k] = _f
-cdef int N_SUMMED = 23
+cdef int N_SUMMED = 24
 
 
 cdef inline void merge_segments(Pair* p, const int64_t* part, Py_ssize_t n) noexcept nogil:
@@ -353,6 +353,7 @@ cdef int finish_counts(Arrays a, Py_ssize_t u, const int64_t* x, Py_ssize_t nday
     put(a, u, S_MOC_ZERO_SHARE, ratio(x[P_N_ZERO], nm))
     put(a, u, S_MOC_SHORT_SHARE, ratio(x[P_N_SHORT], nm))
     put(a, u, S_MT_MO_RATIO, ratio(x[P_N_MTC], nm))
+    put(a, u, S_MTC_ZERO_SHARE, ratio(x[P_N_MTC_ZERO], x[P_N_MTC]))
     put(a, u, S_SMS_MT_SHORT_SHARE, ratio(x[P_N_SHORT_MT], x[P_N_SMT]))
     put(a, u, S_MOC_NIGHT_SHARE, ratio(x[P_N_NIGHT_MOC], nm))
     put(a, u, S_MOC_WEEKEND_SHARE, ratio(x[P_N_WEEKEND_MOC], nm))

@@ -30,7 +30,7 @@ cdef enum:
     P_N_NIGHT_MOC, P_N_NIGHT, P_N_SHORT_MT, P_N_WEEKEND_MOC, P_N_OFFICE_MOC, P_N_EVENING_MOC,
     P_N_HOURS, P_FIRST, P_LAST, P_OWN_MS, P_SUM_D, P_MAXRUN, P_MOC_FIRST, P_MOC_LAST,
     P_CALLBACKS, P_IMEI_FIRST, P_IMEI_LAST, P_IMEI_CHANGES, P_N_IMEI, P_N_REG, P_N_IDLE,
-    P_OPEN_REG, P_TRAFFIC_FIRST, P_AUTH_MAX, P_N_CELL, P_HIST
+    P_OPEN_REG, P_TRAFFIC_FIRST, P_AUTH_MAX, P_N_CELL, P_N_MTC_ZERO, P_HIST
     N_PSC = P_HIST + 24
 
 PARTIAL_SCALARS = (
@@ -38,7 +38,7 @@ PARTIAL_SCALARS = (
     "n_night_moc", "n_night", "n_short_mt", "n_weekend_moc", "n_office_moc", "n_evening_moc",
     "n_hours", "first", "last", "own_ms", "sum_d", "maxrun", "moc_first", "moc_last",
     "callbacks", "imei_first", "imei_last", "imei_changes", "n_imei", "n_reg", "n_idle",
-    "open_reg", "traffic_first", "auth_max", "n_cell") + tuple(f"hour{h}" for h in range(24))
+    "open_reg", "traffic_first", "auth_max", "n_cell", "n_mtc_zero") + tuple(f"hour{h}" for h in range(24))
 assert len(PARTIAL_SCALARS) == N_PSC
 
 cdef enum:
@@ -195,6 +195,8 @@ cdef int partial_counts(Arrays a, const Ev* ev, Py_ssize_t m, int64_t* sc, PSet*
                 sc[P_N_OFFICE_MOC] += 1
         elif ev[k].rtype == MTC:
             sc[P_N_MTC] += 1
+            if ev[k].duration <= 0:
+                sc[P_N_MTC_ZERO] += 1
         elif ev[k].rtype == SMS_MO:
             sc[P_N_SMO] += 1
         elif ev[k].rtype == SMS_MT:

@@ -144,6 +144,11 @@ REGISTRY: tuple[Feature, ...] = (
        phrase=P(0, "callback", False,
                 lambda v: "no call received from a number it called" if v <= 0
                 else f"{share(v)} of calls received from numbers it called")),
+    _f("mtc_zero_share", F, "share", "share of MTC with duration 0 (not answered: missed, "
+       "rejected or diverted)", "voice_in",
+       evidence=("n_mtc",),
+       phrase=P(+1, "unanswered_in", False,
+                lambda v: f"{share(v)} of calls received not answered")),
     _f("in_intl_share", F, "share", "share of incoming calls and SMS (MTC, SMS MT) from an "
        "international number (the rule of moc_intl_share applied to the calling party)",
        "voice_in",
@@ -376,6 +381,7 @@ REASON_ORDER = (
     "msisdn_neighbours", "sms_mt_short_share", "moc_gap_lt30_share", "moc_max_per_hour",
     "hour_entropy", "n_sms_mt", "n_data", "n_imeis", "imei_changes", "main_imei_share",
     "moc_callee_ratio", "moc_repeat_share", "n_moc", "n_moc_answered", "moc_zero_share",
+    "mtc_zero_share",
     "moc_short_share", "moc_night_share", "night_share", "moc_dur_std", "moc_dur_mean",
     "moc_dur_median", "moc_gap_median", "moc_gap_p10", "moc_gap_cv", "top_cell_share",
     "cell_entropy", "sms_peers", "moc_intl_share", "moc_callee_entropy", "active_hours",

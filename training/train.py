@@ -119,6 +119,30 @@ def young_metrics(frame, threshold) -> dict:
             "note": "out-of-fold, weighted by population; young rows never set the threshold"}
 
 
+def young_threshold(frame, threshold, target_precision) -> float | None:
+    """The score from which a young SIM's flag reaches ``target_precision`` out of fold:
+    the lowest score ``t >= threshold`` such that, among the young-age rows scoring at
+    least any ``t' >= t``, the weighted precision is at least the target (so the
+    precision never dips under it above ``t``).  ``simbox watch`` holds a young SIM's
+    model flag until its score reaches it (simbox/watch/policy.py).  None without
+    young rows or fraud among them; 1.0 when no score reaches the target."""
+    fraud = frame["label"].isin(FRAUD_CLASSES).to_numpy()
+    if not fraud.any():
+        return None
+    score = frame["score"].to_numpy(dtype=float)
+    w = frame["weight"].to_numpy(dtype=float)
+    order = np.argsort(-score, kind="stable")
+    s, tp, fp = score[order], np.cumsum(w[order] * fraud[order]), np.cumsum(w[order] * ~fraud[order])
+    last = np.r_[s[1:] != s[:-1], True]          # the last row of each run of equal scores
+    s, tp, fp = s[last], tp[last], fp[last]
+    ok = tp / np.maximum(tp + fp, 1e-300) >= target_precision
+    bad = np.flatnonzero(~ok)                    # from the top: the prefix where it holds
+    good = len(ok) if len(bad) == 0 else bad[0]
+    if good == 0:
+        return 1.0
+    return float(max(s[good - 1], threshold))
+
+
 def _fold_count(y, groups, folds):
     """``folds``, lowered to the number of cases of the rarest class (at least 2)."""
     fewest = min(len(set(groups[y == c])) for c in np.unique(y))
@@ -350,6 +374,8 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
     rframe = frame.assign(score=rules_score, pred_class=rules_class)
     rules_metrics = evaluate_flags(rframe, rules_flags, n_boot=n_boot, seed=seed)
     rp = rules_metrics["per_sim"]["precision"]
+    young_thr = (young_threshold(young_frame, threshold, target_precision)
+                 if young_frame is not None else None)
     comparison = None
     if rp is not None and rp > 0:
         comparison = {"rules": {"precision": rp, "missed": rules_metrics["per_sim"]["missed"]},
@@ -396,7 +422,10 @@ def train(features, labels, *, target_precision=0.995, recall_slack=RECALL_SLACK
                                              frame["weight"].to_numpy(),
                                              exact_at=(target_precision,))},
         "metrics": {"model": model_metrics, "rules": rules_metrics,
-                    **({"young": young_metrics(young_frame, threshold)}
+                    **({"young": {**young_metrics(young_frame, threshold),
+                                  "threshold": young_thr,
+                                  "at_threshold": (young_metrics(young_frame, young_thr)
+                                                   if young_thr is not None else None)}}
                        if young_frame is not None else {}),
                     "same_precision": comparison, "kinds_absent_from_training": holdout},
         "rules_baseline": {"params_per_fold": rules_params, "params": final_rules.params_},

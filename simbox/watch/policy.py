@@ -37,7 +37,7 @@ tables and try other settings offline (``benchmarks/bench_alert_policy.py``).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -69,11 +69,19 @@ class AlertPolicy:
     office_age: int = 72 * 3600
     clear_margin: float = 0.2
     clear_after: int = 6 * 3600
-    young_score: float = 0.9            # a model flag of a SIM younger than young_score_age
-    young_score_age: int = 48 * 3600    # starts pending only from this score (0: off)
+    # a model flag of a SIM younger than young_score_age starts pending only from this
+    # score; None: the model card's young-SIM threshold (:func:`young_score_of`)
+    young_score: float | None = None
+    young_score_age: int = 48 * 3600    # (0: off)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def for_model(self, model) -> "AlertPolicy":
+        """This policy with ``young_score`` taken from ``model``'s card when unset."""
+        if self.young_score is not None:
+            return self
+        return replace(self, young_score=young_score_of(model))
 
     def apply(self, flagged: pd.DataFrame, res, preds: pd.DataFrame, *, before: dict,
               state: dict, network_time: int, threshold: float) -> tuple[pd.DataFrame, dict]:
@@ -85,6 +93,21 @@ class AlertPolicy:
         key = flagged.columns[0]
         cols = [c for c in flagged.columns if c != key and c in table.columns]
         return table[cols].rename_axis(key).reset_index(), state
+
+
+#: ``young_score`` of a model whose card has no young-SIM threshold (models before
+#: session 9): the value chosen on held-out world 1081 in session 8
+FALLBACK_YOUNG_SCORE = 0.9
+
+
+def young_score_of(model) -> float:
+    """The score from which a young SIM's model flag reaches the model's target precision
+    out of fold (``card["metrics"]["young"]["threshold"]``, chosen on the young-age rows
+    of the training worlds: training/train.py ``young_threshold``), never under the
+    model's operating threshold; :data:`FALLBACK_YOUNG_SCORE` without one."""
+    card = getattr(model, "card", None) or {}
+    t = ((card.get("metrics") or {}).get("young") or {}).get("threshold")
+    return float(t) if t is not None else FALLBACK_YOUNG_SCORE
 
 
 #: the policy before session 8: every flag alerted at once, cleared at once
@@ -225,8 +248,9 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     # new flags: pending until confirmed; a young SIM's model flag only from young_score
     # (young offices score over the threshold for hours; the early layer's flags keep
     # their own evidence)
+    young_score = FALLBACK_YOUNG_SCORE if policy.young_score is None else policy.young_score
     thin = ~ev["early"].to_numpy(bool) & (age < policy.young_score_age) & \
-        (score < policy.young_score)
+        (score < young_score)
     cand = flagged & ~was & ~thin
     since = np.array([pending.get(s, t) for s in ev.index], float)
     lasted = (t - since) >= policy.confirm

@@ -151,11 +151,13 @@ class Watcher:
         self.settle, self.retries, self.report = float(settle), int(retries), report
         self.hooks, self.on_flagged, self.link_rules = list(hooks), on_flagged, link_rules
         self.clock, self.early = clock, bool(early)
-        self.alert_policy = AlertPolicy() if alert_policy is None else alert_policy
         self.read_options = dict(columns=columns, on_bad_records=on_bad_records,
                                  max_reject_share=max_reject_share)
         self.model, self.model_name = load_model(model)
         self.threshold = self.model.threshold if threshold is None else float(threshold)
+        # the policy's young-SIM score comes from the model's card unless it is set
+        self.alert_policy = (AlertPolicy() if alert_policy is None else alert_policy
+                             ).for_model(self.model)
         if self.threshold is None or not np.isfinite(self.threshold):
             raise ConfigError(f"{self.model_name}: the model has no operating threshold; give "
                               "--threshold")

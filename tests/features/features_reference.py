@@ -168,6 +168,7 @@ def per_imsi(g: pd.DataFrame) -> dict:
     f["n_mtc"] = len(mtc)
     f["mtc_callers"] = len({o for o in mtc.other_s if o})
     f["mt_mo_ratio"] = div(len(mtc), n_moc)
+    f["mtc_zero_share"] = div(int((mtc.duration <= 0).sum()), len(mtc))
     f["n_sms_mo"], f["n_sms_mt"] = len(smo), len(smt)
     f["sms_peers"] = len({o for o in pd.concat([smo.other_s, smt.other_s]) if o})
     f["sms_mt_short_share"] = div(sum(3 <= len(o) <= 6 for o in smt.other_s), len(smt))

@@ -57,9 +57,11 @@ def test_golden_values_by_hand(gold):
     # never called.  Local (Asia/Shanghai) 2026-03-01 is a Sunday: three MOC on Sunday
     # afternoon, one on Monday at 17:00
     assert (d.mtc_callback_share, d.moc_called_back_share, d.in_intl_share) == (0.5, 0.5, 0)
+    assert d.mtc_zero_share == 0.5          # the call from ...05 (0 s) was not answered, ...01's was
     assert (d.moc_weekend_share, d.moc_office_share, d.moc_evening_share) == (0.75, 0.25, 0)
     assert (a.moc_weekend_share, a.moc_office_share, a.moc_called_back_share) == (0, 0, 0)
     assert np.isnan(a.mtc_callback_share) and np.isnan(a.in_intl_share)      # nothing received
+    assert np.isnan(a.mtc_zero_share)
     # per active day among the four SIMs with calls: MOC 4, 2, 2, 2 (d: 4 over 2 days)
     assert (a.moc_per_day_pct, d.moc_per_day_pct, d.callees_per_day_pct) == (1, 0.5, 0.25)
     e = f.loc["262019876543210"]

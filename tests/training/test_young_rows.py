@@ -112,3 +112,36 @@ def test_young_rows_are_learnt_from_but_never_set_the_threshold(tmp_path):
     yc = model.card["metrics"]["young"]
     assert yc["rows"] == int(truth["young"].sum())
     assert model.card["metrics"]["model"]["per_sim"]["fraud_sims"] == int(fraud.sum())
+
+
+def test_young_threshold_is_where_precision_from_the_top_first_fails():
+    """Against a brute force over every candidate score: the lowest t >= the operating
+    threshold such that every t' >= t keeps the weighted precision at the target."""
+    from simbox.training.train import young_threshold
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        fraud = rng.random(n) < 0.6
+        frame = pd.DataFrame({"label": np.where(fraud, "simbox", "legit"),
+                              "score": np.round(rng.random(n) * (1 + fraud), 1) / 2,
+                              "weight": rng.integers(1, 4, n).astype(float)})
+        thr, target = float(rng.choice([0.0, 0.2, 0.6])), float(rng.choice([0.5, 0.9, 0.99]))
+        got = young_threshold(frame, thr, target)
+        if not fraud.any():
+            assert got is None
+            continue
+
+        def precision_from(t):
+            m = frame.score >= t
+            tp = frame.weight[m & fraud].sum()
+            return tp / frame.weight[m].sum()
+
+        cands = sorted(set(frame.score), reverse=True)
+        want = None
+        for t in cands:
+            if precision_from(t) < target:
+                break
+            want = t
+        want = 1.0 if want is None else max(want, thr)
+        assert got == want

@@ -162,3 +162,19 @@ def test_a_young_sims_model_flag_needs_the_young_score():
              for k in range(4)]
     assert run(early, policy) == run(early, AlertPolicy(**dict(policy.as_dict(),
                                                                 young_score=0.0)))
+
+
+def test_the_young_score_comes_from_the_models_card_unless_set():
+    """``young_score`` None takes the card's young-SIM threshold; a model without one
+    (before session 9) gets the fallback; a set value is kept."""
+    from types import SimpleNamespace
+
+    from simbox.watch.policy import FALLBACK_YOUNG_SCORE
+
+    card = {"metrics": {"young": {"threshold": 0.97}}}
+    assert AlertPolicy().for_model(SimpleNamespace(card=card)).young_score == 0.97
+    assert AlertPolicy().for_model(SimpleNamespace(card={})).young_score == FALLBACK_YOUNG_SCORE
+    assert AlertPolicy(young_score=0.5).for_model(SimpleNamespace(card=card)).young_score == 0.5
+    young = [[row("A", score=0.95, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(4)]
+    assert run(young, AlertPolicy().for_model(SimpleNamespace(card=card))) == []
+    assert run(young, AlertPolicy(young_score=0.9)) == [(2, "A", "new")]
