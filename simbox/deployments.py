@@ -376,7 +376,7 @@ def _first_appearance(labels: np.ndarray) -> np.ndarray:
 
 
 def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
-               rules: LinkRules = LinkRules(), *, stats: dict | None = None
+               rules: LinkRules = LinkRules(), *, stats: dict | None = None, fixed=None
                ) -> tuple[np.ndarray, pd.DataFrame]:
     """Component of each flagged SIM (array aligned with ``sims``) and the link
     counts per component (DataFrame, one column per link kind).
@@ -388,8 +388,13 @@ def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     site+hours links with; ties: the group seen first); they never merge two
     strongly linked groups.  Components come from sparse graphs
     (``scipy.sparse.csgraph.connected_components``): linear in SIMs and links.
-    ``stats``: see :func:`link_sims`.
+    ``stats``: see :func:`link_sims`.  ``fixed`` (optional, an int per SIM, -1 for none):
+    SIMs whose group is known already (the device rule's farms: one deployment per
+    device); they are grouped by it alone, linked to nothing else, and counted as
+    ``device`` links (a star per group): no link is searched among them.
     """
+    if fixed is not None and (np.asarray(fixed) >= 0).any():
+        return _group_fixed(sims, hours, devices, rules, stats, np.asarray(fixed, np.int64))
     t0 = time.monotonic()
     stats = {} if stats is None else stats
     links = link_sims(sims, hours, devices, rules, stats=stats)
@@ -425,6 +430,27 @@ def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
              "(%.1fs)", f"{n:,}", f"{k:,}", f"{sum(len(v) for v in links.values()):,}",
              f"{stats['comparisons']:,}", time.monotonic() - t0)
     return labels, counts
+
+
+def _group_fixed(sims, hours, devices, rules, stats, fixed):
+    """:func:`group_sims` with the groups ``fixed`` (>= 0) known: the others grouped by
+    their links, the fixed ones by their group; labels in order of first appearance."""
+    free = np.flatnonzero(fixed < 0)
+    some, counts = group_sims(sims.iloc[free], np.asarray(hours)[free], devices, rules,
+                              stats=stats)
+    comp = np.empty(len(sims), dtype=np.int64)
+    comp[free] = some
+    known = np.flatnonzero(fixed >= 0)
+    code = pd.factorize(fixed[known])[0]
+    comp[known] = len(counts) + code
+    labels = _first_appearance(comp)
+    k = int(labels.max()) + 1
+    new_of = np.empty(len(counts) + int(code.max()) + 1, dtype=np.int64)
+    new_of[comp] = labels
+    out = pd.DataFrame(0, index=pd.RangeIndex(k), columns=list(LINK_KINDS))
+    out.iloc[new_of[:len(counts)]] = counts[list(LINK_KINDS)].to_numpy()
+    out.loc[new_of[len(counts):], "device"] = np.bincount(code) - 1
+    return labels, out
 
 
 def active_hours(profile: np.ndarray, min_share: float = 0.3) -> list[int]:

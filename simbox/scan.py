@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simbox import device_rule
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
                                 sum_rows)
@@ -221,7 +222,10 @@ def keyed(columns: list, key: str) -> list:
     return [key if c == IMSI_COLUMN else c for c in columns]
 
 
-def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.DataFrame:
+    """The predictions with ``flagged`` at ``threshold`` (None: as given) and the SIMs of
+    the device rule's ``farms`` (:func:`simbox.device_rule.farm_devices`) flagged as its
+    class; a flagged SIM always has a fraud class."""
     p = predictions.copy()
     if threshold is not None:
         p["flagged"] = p["score"].to_numpy() >= threshold
@@ -234,13 +238,22 @@ def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
                                          "simbox", "cardfarm")
     elif wrong.any():
         p.loc[wrong, "class"] = "simbox"
+    if farms is not None and len(farms):
+        rows = p.index.isin(farms.index)
+        p.loc[rows, "flagged"] = True
+        p.loc[rows, "class"] = device_rule.CLASS
     return p
+
+
+def farm_devices(res) -> pd.DataFrame:
+    """The device rule's SIMs of a feature run (:func:`simbox.device_rule.farm_devices`)."""
+    return device_rule.farm_devices(res.features, res.sims, res.devices)
 
 
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
-             exclude: pd.DataFrame | None = None, population: Population | None = None
-             ) -> ScanResult:
+             exclude: pd.DataFrame | None = None, population: Population | None = None,
+             farms: pd.DataFrame | None = None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -252,17 +265,24 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     :data:`simbox.feedback.exclusions.EXCLUDED_COLUMNS`): a flagged one goes to
     ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
     ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
-    SIMs at or above the threshold only (:class:`Population`).
+    SIMs at or above the threshold only (:class:`Population`).  ``farms``: the device
+    rule's SIMs (:func:`farm_devices`; None: found here).
     """
     rules = rules or LinkRules()
-    preds = _flag(predictions.reindex(res.features.index), threshold)
+    if farms is None:                            # the device rule (simbox/device_rule.py)
+        farms = farm_devices(res)
+    by_model = _flag(predictions.reindex(res.features.index), threshold)
+    preds = _flag(by_model, None, farms) if len(farms) else by_model
     would = preds["flagged"].to_numpy()          # flagged before the exclusions
     held = would & preds.index.isin(exclude.index) if exclude is not None and len(exclude) \
         else np.zeros(len(preds), bool)
     mask = would & ~held
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
     hours = np.asarray(res.hours)[mask]
-    labels, counts = group_sims(sims, hours, res.devices, rules)
+    device = None                                # one deployment per farm device
+    if len(farms):
+        device = pd.factorize(farms["imei"].reindex(sims.index).to_numpy())[0]
+    labels, counts = group_sims(sims, hours, res.devices, rules, fixed=device)
     locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
     outliers = time_outliers(res.sims, key) if population is None else population.outliers
@@ -277,8 +297,13 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
 
-    reasons, reference, stats = _reasons(res, sims, would, score, explain=held.any(),
+    model_only = ~sims.index.isin(farms.index) | \
+        by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool) if len(farms) else None
+    reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
+                                         would, score, explain=held.any(),
                                          population=population)
+    if len(farms):
+        reasons = _rule_reasons(reasons, farms, sims.index)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -291,6 +316,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         ex_sims = res.sims.loc[held].join(preds.loc[held, ["class", "score"]])
         ex_reasons = reasons_table(res.features, ex_sims.index, contributions=None,
                                    reference=reference, stats=stats) if held.any() else []
+        if len(farms) and held.any():
+            ex_reasons = _rule_reasons(ex_reasons, farms, ex_sims.index)
         excluded = _sim_rows(res, preds, ex_sims, ex_reasons, key).join(
             exclude.reindex(ex_sims.index).reset_index(drop=True))
         excluded = excluded.sort_values(["score", key], ascending=[False, True], kind="stable")[
@@ -325,6 +352,10 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     })
     if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
         summary["key_column"] = key
+    ruled = farms.loc[farms.index.isin(sims.index)] if len(farms) else farms
+    if len(ruled):                   # (a summary without the rule firing stays as it was)
+        summary["device_rule"] = device_rule.summary(ruled)
+        summary["notes"] = list(summary.get("notes", [])) + [device_rule.note(ruled)]
     if population is None:
         features, baseline = res.features, np.asarray(res.hours).sum(axis=0)
     else:       # the report's "others": the reference SIMs
@@ -335,6 +366,23 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       cells=cells, write_scores=None if population is None else
                       population.write_scores, deployment_hours=dep_hours,
                       site_hours=site_hours, baseline_hours=baseline)
+
+
+def _rule_reasons(reasons: pd.Series, farms: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """The reasons of the SIMs ``index``: the device rule's first for the SIMs of ``farms``,
+    then those of ``reasons`` (the model's, of the SIMs it flagged), joined as one list."""
+    rule = device_rule.reason_text(farms)
+    pos = rule.index.get_indexer(index)
+    on = pos >= 0
+    model = reasons.reindex(index).to_numpy(dtype=object) if len(reasons) else \
+        np.full(len(index), None, dtype=object)
+    has = np.array([isinstance(m, str) and m != "" for m in model], dtype=bool)
+    out = np.where(has, model, "").astype(object)
+    text = rule.to_numpy(dtype=object)
+    out[on] = text[pos[on]]
+    both = np.flatnonzero(on & has)
+    out[both] = [f"{a}, {b}" for a, b in zip(text[pos[both]], model[both])]
+    return pd.Series(out, index=index, name="reasons", dtype=object)
 
 
 def scores_table(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list) -> pd.DataFrame:
@@ -588,14 +636,15 @@ def open_feedback(exclude, history, dismiss_margin) -> dict:
             "own_store": not isinstance(history, HistoryStore), "out": None}
 
 
-def held_back(res, predictions, threshold, feedback, summary) -> pd.DataFrame | None:
+def held_back(res, predictions, threshold, feedback, summary, farms=None) -> pd.DataFrame | None:
     """The flagged SIMs kept off the shutdown list: those an exclusion covers (each
     expired exclusion warned about), then those an analyst dismissed (history)."""
     exclusions, store = feedback["exclusions"], feedback["store"]
     if exclusions is None and store is None:
         return None
     from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as open_feedback
-    flagged = _flag(predictions.reindex(res.features.index), threshold)
+    flagged = _flag(predictions.reindex(res.features.index), threshold,
+                    farm_devices(res) if farms is None else farms)
     cand = flagged.index[flagged["flagged"].to_numpy()]
     parts = []
     if exclusions is not None:
@@ -742,13 +791,15 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     def score(X):
         return model.predict(X, threshold=threshold)["score"].to_numpy()
     feedback = feedback or {"exclusions": None, "store": None}
-    held = held_back(res, predictions, threshold, feedback, summary)
+    farms = farm_devices(res)          # the device rule: its SIMs, once for both
+    held = held_back(res, predictions, threshold, feedback, summary, farms)
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
-                      score=score, summary=summary, exclude=held, population=population)
+                      score=score, summary=summary, exclude=held, population=population,
+                      farms=farms)
     if feedback["store"] is not None:
         feedback["store"].record_scan(result, out=feedback.get("out"))
     if not located:
-        result.summary["notes"] = [NO_CELLS_NOTE]
+        result.summary["notes"] = [NO_CELLS_NOTE] + result.summary.get("notes", [])
         sites = result.sites
         result.sites = sites.assign(coordinates="unknown", cells=sites["site_id"].astype(str)) \
             if len(sites) else sites.assign(coordinates=pd.Series(dtype=object))
