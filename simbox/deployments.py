@@ -49,7 +49,7 @@ import pandas as pd
 
 from simbox.errors import ConfigError
 
-__all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table",
+__all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
 
 log = logging.getLogger("simbox.deployments")
@@ -111,6 +111,18 @@ class UnionFind:
         _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
         order = np.argsort(np.argsort(first))
         return order[inverse]
+
+
+def pairs_of(pairs: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """The rows of a pair table (``FeatureResult.devices`` or ``.cells``: an ``imsi`` column)
+    whose SIM is in ``index``, in their order: ``pairs[pairs["imsi"].isin(index)]``, through
+    the category codes when ``imsi`` is a categorical (one test per distinct SIM)."""
+    col = pairs["imsi"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        hit = np.append(np.asarray(col.cat.categories.isin(index), dtype=bool), False)
+        return pairs.loc[hit[codes]]             # code -1 (no SIM): the False appended
+    return pairs.loc[col.isin(index).to_numpy()]
 
 
 def _pairs(a, b) -> np.ndarray:

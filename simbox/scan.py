@@ -28,7 +28,7 @@ import pandas as pd
 from simbox import device_rule
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
-                                sum_rows)
+                                pairs_of, sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
@@ -282,20 +282,21 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     device = None                                # one deployment per farm device
     if len(farms):
         device = pd.factorize(farms["imei"].reindex(sims.index).to_numpy())[0]
-    labels, counts = group_sims(sims, hours, res.devices, rules, fixed=device)
-    locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
+    devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
+    labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
+    locations = locate(pd.Series(labels, index=sims.index), cell_events, cells)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
     outliers = time_outliers(res.sims, key) if population is None else population.outliers
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
-    deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
+    deployments, per_sim = deployment_table(sims, labels, hours, devices, counts, locations,
                                             scan_end=scan_end)
     if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
         deployments["linked_by"] = deployments["linked_by"].str.replace(
             "imsi block", SUBSCRIBER_BLOCK, regex=False)
     sims = sims.assign(deployment_id=per_sim)
-    sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
+    sites = site_table(sims, hours, devices, cell_events, cells, deployments)
 
     model_only = ~sims.index.isin(farms.index) | \
         by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool) if len(farms) else None
@@ -331,7 +332,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
     site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
-    dev = res.devices.loc[res.devices["imsi"].isin(sims.index) & (res.devices["imei"].astype(str) != "")]
+    dev = devices.loc[devices["imei"].astype(str) != ""]
     by_class = flagged["class"].value_counts()
     summary.update({
         "simbox_version": __version__,
@@ -526,8 +527,15 @@ def _unknown_cells(res, cells: pd.DataFrame) -> dict:
     """Cells of the events missing from ``cells.csv``: tested once per distinct cell id,
     not per SIM-cell pair."""
     ev = res.cells
-    code, ids = pd.factorize(ev["cell_id"])
-    ids = pd.Index(ids).astype(str)
+    if isinstance(ev["cell_id"].dtype, pd.CategoricalDtype):    # the codes: no hashing of rows
+        code = ev["cell_id"].cat.codes.to_numpy().astype(np.int64)
+        used = np.bincount(code[code >= 0], minlength=len(ev["cell_id"].cat.categories)) > 0
+        ids = pd.Index(ev["cell_id"].cat.categories[used]).astype(str)
+        code = np.cumsum(used)[np.maximum(code, 0)] - 1 if len(code) else code
+        code[ev["cell_id"].cat.codes.to_numpy() < 0] = -1
+    else:
+        code, ids = pd.factorize(ev["cell_id"])
+        ids = pd.Index(ids).astype(str)
     known = np.asarray(ids.isin(cells.index), dtype=bool)
     events = np.bincount(code[code >= 0], weights=ev["events"].to_numpy(dtype=float)[code >= 0],
                          minlength=len(ids))
