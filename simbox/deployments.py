@@ -372,13 +372,28 @@ WEAK_LINKS = ("site+hours", "handover")
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected component of each of ``n`` nodes (scipy.sparse.csgraph), any numbering."""
+    """Connected component of each of ``n`` nodes, any numbering: the smallest node of its
+    component.  Labels are lowered along the links, then chased to their roots (pointer
+    jumping), until every link joins two nodes of one label: a few numpy passes over the
+    links (no scipy import; ``tests/simbox/test_deployments.py`` checks it against
+    ``scipy.sparse.csgraph.connected_components``)."""
+    label = np.arange(n, dtype=np.int64)
     if n == 0 or len(pairs) == 0:
-        return np.arange(n, dtype=np.int64)
-    from scipy.sparse import coo_matrix  # lazy: 0.1 s of imports, only when SIMs are linked
-    from scipy.sparse.csgraph import connected_components  # lazy: as above
-    g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    return connected_components(g, directed=False)[1].astype(np.int64)
+        return label
+    a, b = np.asarray(pairs[:, 0], np.int64), np.asarray(pairs[:, 1], np.int64)
+    while True:
+        la, lb = label[a], label[b]
+        split = la != lb
+        if not split.any():
+            return label
+        low = np.minimum(la[split], lb[split])
+        np.minimum.at(label, la[split], low)      # each root takes the lowest label it meets
+        np.minimum.at(label, lb[split], low)
+        while True:                               # every node to its root's label
+            up = label[label]
+            if np.array_equal(up, label):
+                break
+            label = up
 
 
 def _first_appearance(labels: np.ndarray) -> np.ndarray:
