@@ -50,6 +50,7 @@ import pandas as pd
 from simbox.errors import ConfigError
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
+           "member",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
 
 log = logging.getLogger("simbox.deployments")
@@ -120,9 +121,19 @@ def pairs_of(pairs: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     col = pairs["imsi"]
     if isinstance(col.dtype, pd.CategoricalDtype):
         codes = col.cat.codes.to_numpy()
-        hit = np.append(np.asarray(col.cat.categories.isin(index), dtype=bool), False)
+        hit = np.append(member(col.cat.categories, index), False)
         return pairs.loc[hit[codes]]             # code -1 (no SIM): the False appended
-    return pairs.loc[col.isin(index).to_numpy()]
+    return pairs.loc[member(col, index)]
+
+
+def member(values, index: pd.Index) -> np.ndarray:
+    """``values.isin(index)`` as a bool array, by a hash lookup in ``index`` when its keys are
+    unique (pandas' ``isin`` of text columns builds an Arrow scalar per value: a second for
+    100,000 keys)."""
+    index = pd.Index(index)
+    if index.is_unique:
+        return index.get_indexer(pd.Index(values)) >= 0
+    return np.asarray(pd.Index(values).isin(index), dtype=bool)
 
 
 def _pairs(a, b) -> np.ndarray:

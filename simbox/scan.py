@@ -28,7 +28,7 @@ import pandas as pd
 from simbox import device_rule
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
-                                pairs_of, sum_rows)
+                                member, pairs_of, sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
@@ -239,7 +239,7 @@ def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.
     elif wrong.any():
         p.loc[wrong, "class"] = "simbox"
     if farms is not None and len(farms):
-        rows = p.index.isin(farms.index)
+        rows = member(p.index, farms.index)
         p.loc[rows, "flagged"] = True
         p.loc[rows, "class"] = device_rule.CLASS
     return p
@@ -298,7 +298,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, devices, cell_events, cells, deployments)
 
-    model_only = ~sims.index.isin(farms.index) | \
+    model_only = ~member(sims.index, farms.index) | \
         by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool) if len(farms) else None
     reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
                                          would, score, explain=held.any(),
@@ -353,7 +353,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     })
     if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
         summary["key_column"] = key
-    ruled = farms.loc[farms.index.isin(sims.index)] if len(farms) else farms
+    ruled = farms.loc[member(farms.index, sims.index)] if len(farms) else farms
     if len(ruled):                   # (a summary without the rule firing stays as it was)
         summary["device_rule"] = device_rule.summary(ruled)
         summary["notes"] = list(summary.get("notes", [])) + [device_rule.note(ruled)]
