@@ -74,43 +74,11 @@ def haversine_m(lat1, lon1, lat2, lon2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def _main_cluster(pos: pd.DataFrame, cluster_m: float) -> np.ndarray:
-    """Mask of the positions in the busiest cluster: positions are taken busiest
-    first and join the first cluster whose seed is within ``cluster_m``."""
-    order = np.argsort(-pos["events"].to_numpy(), kind="stable")
-    lat, lon = pos["lat"].to_numpy(), pos["lon"].to_numpy()
-    label = np.full(len(pos), -1)
-    seeds: list[int] = []
-    for i in order:
-        near = [k for k, j in enumerate(seeds) if haversine_m(lat[i], lon[i], lat[j], lon[j]) <= cluster_m]
-        if near:
-            label[i] = near[0]
-        else:
-            label[i] = len(seeds)
-            seeds.append(i)
-    totals = np.bincount(label, weights=pos["events"].to_numpy(dtype=float))
-    return label == int(np.argmax(totals))
-
-
-def _centroid(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
-    """Location of one group from its kept positions (``lat, lon, events``) and its cells."""
-    w = pos["events"].to_numpy(dtype=float) ** 2
-    lat0 = float(np.average(pos["lat"], weights=w))
-    # longitude averaged as a unit vector: correct across the antimeridian
-    lon_r = np.radians(pos["lon"].to_numpy())
-    lon0 = float(np.degrees(np.arctan2(np.average(np.sin(lon_r), weights=w),
-                                       np.average(np.cos(lon_r), weights=w))))
-    d = haversine_m(lat0, lon0, pos["lat"].to_numpy(), pos["lon"].to_numpy())
-    radius = float(np.sqrt(np.average(d ** 2, weights=w)))
-    c = cells_used.sort_values("events", ascending=False, kind="stable")
-    return {"lat": round(lat0, 6), "lon": round(lon0, 6), "radius_m": round(radius, 0),
-            "events": int(c["events"].sum()), "cells": ";".join(c["cell_id"].astype(str))}
-
-
 def _spread_centroids(per_cell: pd.DataFrame, cluster_m: float) -> dict:
-    """:func:`_centroid` of the busiest cluster (:func:`_main_cluster`) of each group of
-    ``per_cell`` (``group, cell_id, events, lat, lon``): the same arithmetic on numpy
-    arrays, group by group, without a DataFrame per group."""
+    """The location (:func:`_centroid_arrays`) of the busiest cluster of masts
+    (:func:`_cluster_mask`) of each group of ``per_cell`` (``group, cell_id, events, lat,
+    lon``), group by group on numpy arrays: the positions of a group in order of first
+    appearance, their events summed."""
     if not len(per_cell):
         return {}
     gcode, groups = pd.factorize(per_cell["group"].to_numpy(), sort=False)
@@ -136,7 +104,8 @@ def _spread_centroids(per_cell: pd.DataFrame, cluster_m: float) -> dict:
 
 
 def _cluster_mask(lat: np.ndarray, lon: np.ndarray, events: np.ndarray, cluster_m: float) -> np.ndarray:
-    """:func:`_main_cluster` of positions given as arrays."""
+    """Mask of the positions in the busiest cluster: positions are taken busiest first and
+    join the first cluster whose seed is within ``cluster_m``."""
     order = np.argsort(-events, kind="stable")
     label = np.full(len(lat), -1)
     seeds: list[int] = []
@@ -152,8 +121,8 @@ def _cluster_mask(lat: np.ndarray, lon: np.ndarray, events: np.ndarray, cluster_
 
 
 def _centroid_arrays(lat, lon, events, cell_events, cell_ids) -> dict:
-    """:func:`_centroid` of kept positions ``lat, lon, events`` and the group's cells
-    (``cell_events``, ``cell_ids``: its rows in order)."""
+    """Location of one group from its kept positions ``lat, lon, events`` and its cells
+    (``cell_events``, ``cell_ids``: its rows in order, listed most events first)."""
     w = events.astype(float) ** 2
     lat0 = float(np.average(lat, weights=w))
     lon_r = np.radians(lon)
@@ -167,7 +136,7 @@ def _centroid_arrays(lat, lon, events, cell_events, cell_ids) -> dict:
 
 
 def _centroids(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
-    """:func:`_centroid` of many groups at once (every position of a group kept)."""
+    """:func:`_centroid_arrays` of many groups at once (every position of a group kept)."""
     w = pos["events"].to_numpy(dtype=float) ** 2
     lon_r = np.radians(pos["lon"].to_numpy())
     sums = pd.DataFrame({"group": pos["group"].to_numpy(), "w": w, "wlat": w * pos["lat"].to_numpy(),
