@@ -700,22 +700,18 @@ def _peek_card(model, trust_pickle: bool) -> dict | None:
     return card
 
 
-class ModelLoading:
-    """A model folder loading in a thread (its card already read): :meth:`get` waits
-    for the model, or raises what loading raised.  A scan starts it before the
-    features, which then hide the import of scikit-learn and the load."""
+class Background:
+    """``fn()`` run in a daemon thread from the start: :meth:`get` waits for its result, or
+    raises what it raised."""
 
-    def __init__(self, card: dict, load):
-        self.card = card
-        self.threshold = card.get("threshold", {}).get("value")
+    def __init__(self, fn, name: str):
         self._done: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
-                                        name="simbox-model-load")
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=name)
         self._thread.start()
 
-    def _run(self, load):
+    def _run(self, fn):
         try:
-            self._done["model"] = load()
+            self._done["value"] = fn()
         except BaseException as exc:      # handed to the caller of get()
             self._done["error"] = exc
 
@@ -723,7 +719,18 @@ class ModelLoading:
         self._thread.join()
         if "error" in self._done:
             raise self._done["error"]
-        return self._done["model"]
+        return self._done["value"]
+
+
+class ModelLoading(Background):
+    """A model folder loading in a thread (its card already read): :meth:`get` waits
+    for the model, or raises what loading raised.  A scan starts it before the
+    features, which then hide the import of scikit-learn and the load."""
+
+    def __init__(self, card: dict, load):
+        self.card = card
+        self.threshold = card.get("threshold", {}).get("value")
+        super().__init__(load, "simbox-model-load")
 
 
 def _stage(progress, label: str, detail: str = "", **bar) -> None:
@@ -764,8 +771,20 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     if n_sims == 0:
         raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
                               "nothing to scan")
-    unknown = _unknown_cells(population or res, cell_table) if located else \
-        {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
+    nothing = {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
+    if population is None:
+        # the SIMs' tables (FeatureResult.sims, .cells: pandas) built beside the scoring,
+        # whose kernels release the GIL; their cells checked there too
+        check = Background(lambda: _unknown_cells(res, cell_table) if located else
+                           (res.sims, nothing)[1], "simbox-scan-tables")
+        if isinstance(model, ModelLoading):
+            model = model.get()
+        _stage(progress, "scoring", f"{n_sims:,} SIMs", total=n_sims, unit="SIMs")
+        predictions = model.predict(res.features, threshold=threshold)
+        progress(n_sims)
+        unknown = check.get()
+    else:
+        unknown = _unknown_cells(population, cell_table) if located else nothing
     if unknown["cells"]:
         msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
                f"the cell table (e.g. {', '.join(unknown['examples'])})")
@@ -779,10 +798,6 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         log.warning("%s; their SIMs are located from their other cells", msg)
     if isinstance(model, ModelLoading):
         model = model.get()
-    if population is None:
-        _stage(progress, "scoring", f"{n_sims:,} SIMs", total=n_sims, unit="SIMs")
-        predictions = model.predict(res.features, threshold=threshold)
-        progress(n_sims)
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
     for w in model_warnings:
