@@ -6,7 +6,9 @@
 Runs :func:`simbox.cli.main` with the arguments after ``--``, with the scan's stage
 functions wrapped, and prints one JSON object: per stage, the CPU seconds of the
 thread that ran it (``time.thread_time``) and the wall seconds, summed over calls;
-``model load`` is the loading thread's CPU, which runs beside the features.
+``model load`` is the loading thread's CPU, which runs beside the features; the
+threads that bin and walk the trees (``simbox.fastpath.trees``, two from 16,384 SIMs) are
+counted in the total only (``scoring`` is then the main thread's share: waiting).
 ``benchmarks/bench_scan_cost.py`` runs its scans through it.
 """
 from __future__ import annotations

@@ -15,6 +15,8 @@ the tree and node, before any row is scored.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from simbox.fastpath import _trees
@@ -31,6 +33,10 @@ CODE_NODE_DTYPE = np.dtype([("left", "<i4"), ("right", "<i4"), ("feature", "<i2"
 #: the byte code of a missing value; bins are 0..MAX_CODE_EDGES
 MISSING_CODE = 255
 MAX_CODE_EDGES = 254
+#: rows from which the byte kernels run on two threads (each on half of the rows; the
+#: kernels release the GIL, every row is computed alone: the same bytes and sums)
+THREADED_ROWS = 16384
+THREADS = 2
 
 
 class MalformedTrees(ValueError):
@@ -87,7 +93,8 @@ class Ensemble:
     def raw_predict_codes(self, codes) -> np.ndarray:
         """:meth:`raw_predict` of the bins ``codes`` (uint8, rows x features, as
         :func:`bin_columns` makes them: :data:`MISSING_CODE` for NaN): the same sums, bit
-        for bit, from an eighth of the memory (a row is one cache line of 64 features)."""
+        for bit, from an eighth of the memory (a row is one cache line of 64 features).
+        From :data:`THREADED_ROWS` rows, two threads walk half of the rows each."""
         codes = np.ascontiguousarray(codes)
         if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != self.n_features:
             raise ValueError(f"expected uint8 codes of {self.n_features} features, got "
@@ -99,8 +106,9 @@ class Ensemble:
         if self._code_nodes is None:
             self._code_nodes = code_nodes(self.nodes)
             self._values = np.ascontiguousarray(self.nodes["value"])
-        _trees.raw_predict_codes(codes, self._code_nodes, self._values, self.roots,
-                                 self.output, self.baseline, out)
+        _in_halves(len(codes), lambda lo, hi: _trees.raw_predict_codes(
+            codes[lo:hi], self._code_nodes, self._values, self.roots, self.output,
+            self.baseline, out[lo:hi]))
         return out
 
 
@@ -139,6 +147,18 @@ def code_nodes(nodes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _in_halves(n: int, work) -> None:
+    """``work(lo, hi)`` over the rows ``0..n``: on :data:`THREADS` threads, each a slice of
+    rows, from :data:`THREADED_ROWS` rows (the kernels release the GIL); else at once."""
+    if n < THREADED_ROWS or THREADS < 2:
+        work(0, n)
+        return
+    cuts = [n * k // THREADS for k in range(THREADS + 1)]
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="simbox-trees") as pool:
+        for f in [pool.submit(work, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]:
+            f.result()
+
+
 def bin_columns(columns, edges, masked=None) -> np.ndarray:
     """:func:`bin_codes` as bytes, one column at a time: ``columns`` (float64 arrays of one
     length) each binned among ``edges[j]`` (at most :data:`MAX_CODE_EDGES`, sorted, no NaN);
@@ -147,6 +167,7 @@ def bin_columns(columns, edges, masked=None) -> np.ndarray:
     n = len(columns[0]) if len(columns) else 0
     out = np.empty((n, len(columns)), dtype=np.uint8)
     none = np.empty(0, dtype=np.uint8)
+    work = []
     for j, (x, e) in enumerate(zip(columns, edges)):
         e = np.ascontiguousarray(e, dtype=np.float64)
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -157,7 +178,12 @@ def bin_columns(columns, edges, masked=None) -> np.ndarray:
             np.ascontiguousarray(masked[j], dtype=np.uint8)
         if len(m) not in (0, n):
             raise ValueError(f"column {j}: a mask of {len(m)} rows for {n}")
-        _trees.bin_column(x, e, m, out, j)
+        work.append((j, x, e, m))
+
+    def rows(lo, hi):
+        for j, x, e, m in work:
+            _trees.bin_column(x[lo:hi], e, m[lo:hi] if len(m) else m, out[lo:hi], j)
+    _in_halves(n, rows)
     return out
 
 

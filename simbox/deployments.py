@@ -49,7 +49,8 @@ import pandas as pd
 
 from simbox.errors import ConfigError
 
-__all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table",
+__all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
+           "member",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
 
 log = logging.getLogger("simbox.deployments")
@@ -111,6 +112,28 @@ class UnionFind:
         _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
         order = np.argsort(np.argsort(first))
         return order[inverse]
+
+
+def pairs_of(pairs: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """The rows of a pair table (``FeatureResult.devices`` or ``.cells``: an ``imsi`` column)
+    whose SIM is in ``index``, in their order: ``pairs[pairs["imsi"].isin(index)]``, through
+    the category codes when ``imsi`` is a categorical (one test per distinct SIM)."""
+    col = pairs["imsi"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        hit = np.append(member(col.cat.categories, index), False)
+        return pairs.loc[hit[codes]]             # code -1 (no SIM): the False appended
+    return pairs.loc[member(col, index)]
+
+
+def member(values, index: pd.Index) -> np.ndarray:
+    """``values.isin(index)`` as a bool array, by a hash lookup in ``index`` when its keys are
+    unique (pandas' ``isin`` of text columns builds an Arrow scalar per value: a second for
+    100,000 keys)."""
+    index = pd.Index(index)
+    if index.is_unique:
+        return index.get_indexer(pd.Index(values)) >= 0
+    return np.asarray(pd.Index(values).isin(index), dtype=bool)
 
 
 def _pairs(a, b) -> np.ndarray:
@@ -360,13 +383,28 @@ WEAK_LINKS = ("site+hours", "handover")
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected component of each of ``n`` nodes (scipy.sparse.csgraph), any numbering."""
+    """Connected component of each of ``n`` nodes, any numbering: the smallest node of its
+    component.  Labels are lowered along the links, then chased to their roots (pointer
+    jumping), until every link joins two nodes of one label: a few numpy passes over the
+    links (no scipy import; ``tests/simbox/test_deployments.py`` checks it against
+    ``scipy.sparse.csgraph.connected_components``)."""
+    label = np.arange(n, dtype=np.int64)
     if n == 0 or len(pairs) == 0:
-        return np.arange(n, dtype=np.int64)
-    from scipy.sparse import coo_matrix  # lazy: 0.1 s of imports, only when SIMs are linked
-    from scipy.sparse.csgraph import connected_components  # lazy: as above
-    g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    return connected_components(g, directed=False)[1].astype(np.int64)
+        return label
+    a, b = np.asarray(pairs[:, 0], np.int64), np.asarray(pairs[:, 1], np.int64)
+    while True:
+        la, lb = label[a], label[b]
+        split = la != lb
+        if not split.any():
+            return label
+        low = np.minimum(la[split], lb[split])
+        np.minimum.at(label, la[split], low)      # each root takes the lowest label it meets
+        np.minimum.at(label, lb[split], low)
+        while True:                               # every node to its root's label
+            up = label[label]
+            if np.array_equal(up, label):
+                break
+            label = up
 
 
 def _first_appearance(labels: np.ndarray) -> np.ndarray:
@@ -376,7 +414,7 @@ def _first_appearance(labels: np.ndarray) -> np.ndarray:
 
 
 def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
-               rules: LinkRules = LinkRules(), *, stats: dict | None = None
+               rules: LinkRules = LinkRules(), *, stats: dict | None = None, fixed=None
                ) -> tuple[np.ndarray, pd.DataFrame]:
     """Component of each flagged SIM (array aligned with ``sims``) and the link
     counts per component (DataFrame, one column per link kind).
@@ -388,8 +426,13 @@ def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     site+hours links with; ties: the group seen first); they never merge two
     strongly linked groups.  Components come from sparse graphs
     (``scipy.sparse.csgraph.connected_components``): linear in SIMs and links.
-    ``stats``: see :func:`link_sims`.
+    ``stats``: see :func:`link_sims`.  ``fixed`` (optional, an int per SIM, -1 for none):
+    SIMs whose group is known already (the device rule's farms: one deployment per
+    device); they are grouped by it alone, linked to nothing else, and counted as
+    ``device`` links (a star per group): no link is searched among them.
     """
+    if fixed is not None and (np.asarray(fixed) >= 0).any():
+        return _group_fixed(sims, hours, devices, rules, stats, np.asarray(fixed, np.int64))
     t0 = time.monotonic()
     stats = {} if stats is None else stats
     links = link_sims(sims, hours, devices, rules, stats=stats)
@@ -425,6 +468,27 @@ def group_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
              "(%.1fs)", f"{n:,}", f"{k:,}", f"{sum(len(v) for v in links.values()):,}",
              f"{stats['comparisons']:,}", time.monotonic() - t0)
     return labels, counts
+
+
+def _group_fixed(sims, hours, devices, rules, stats, fixed):
+    """:func:`group_sims` with the groups ``fixed`` (>= 0) known: the others grouped by
+    their links, the fixed ones by their group; labels in order of first appearance."""
+    free = np.flatnonzero(fixed < 0)
+    some, counts = group_sims(sims.iloc[free], np.asarray(hours)[free], devices, rules,
+                              stats=stats)
+    comp = np.empty(len(sims), dtype=np.int64)
+    comp[free] = some
+    known = np.flatnonzero(fixed >= 0)
+    code = pd.factorize(fixed[known])[0]
+    comp[known] = len(counts) + code
+    labels = _first_appearance(comp)
+    k = int(labels.max()) + 1
+    new_of = np.empty(len(counts) + int(code.max()) + 1, dtype=np.int64)
+    new_of[comp] = labels
+    out = pd.DataFrame(0, index=pd.RangeIndex(k), columns=list(LINK_KINDS))
+    out.iloc[new_of[:len(counts)]] = counts[list(LINK_KINDS)].to_numpy()
+    out.loc[new_of[len(counts):], "device"] = np.bincount(code) - 1
+    return labels, out
 
 
 def active_hours(profile: np.ndarray, min_share: float = 0.3) -> list[int]:

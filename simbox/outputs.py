@@ -363,7 +363,8 @@ def circle(lat: float, lon: float, radius_m: float, n: int = 48) -> list[tuple[f
     ang = np.linspace(0.0, 2 * np.pi, n + 1)
     dlat = np.degrees(radius_m * np.cos(ang) / 6_371_008.8)
     dlon = np.degrees(radius_m * np.sin(ang) / (6_371_008.8 * max(1e-9, math.cos(math.radians(lat)))))
-    pts = [(round(lon + x, 7), round(lat + y, 7)) for x, y in zip(dlon, dlat)]
+    # numpy's rounding, as round() of its float64 values gives it, for the whole ring at once
+    pts = list(zip(np.round(lon + dlon, 7).tolist(), np.round(lat + dlat, 7).tolist()))
     pts[-1] = pts[0]
     return pts
 

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simbox import device_rule
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
-                                sum_rows)
+                                member, pairs_of, sum_rows)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
@@ -221,7 +222,10 @@ def keyed(columns: list, key: str) -> list:
     return [key if c == IMSI_COLUMN else c for c in columns]
 
 
-def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.DataFrame:
+    """The predictions with ``flagged`` at ``threshold`` (None: as given) and the SIMs of
+    the device rule's ``farms`` (:func:`simbox.device_rule.farm_devices`) flagged as its
+    class; a flagged SIM always has a fraud class."""
     p = predictions.copy()
     if threshold is not None:
         p["flagged"] = p["score"].to_numpy() >= threshold
@@ -234,13 +238,22 @@ def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
                                          "simbox", "cardfarm")
     elif wrong.any():
         p.loc[wrong, "class"] = "simbox"
+    if farms is not None and len(farms):
+        rows = member(p.index, farms.index)
+        p.loc[rows, "flagged"] = True
+        p.loc[rows, "class"] = device_rule.CLASS
     return p
+
+
+def farm_devices(res) -> pd.DataFrame:
+    """The device rule's SIMs of a feature run (:func:`simbox.device_rule.farm_devices`)."""
+    return device_rule.farm_devices(res.features, res.sims, res.devices)
 
 
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
-             exclude: pd.DataFrame | None = None, population: Population | None = None
-             ) -> ScanResult:
+             exclude: pd.DataFrame | None = None, population: Population | None = None,
+             farms: pd.DataFrame | None = None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -252,33 +265,46 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     :data:`simbox.feedback.exclusions.EXCLUDED_COLUMNS`): a flagged one goes to
     ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
     ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
-    SIMs at or above the threshold only (:class:`Population`).
+    SIMs at or above the threshold only (:class:`Population`).  ``farms``: the device
+    rule's SIMs (:func:`farm_devices`; None: found here).
     """
     rules = rules or LinkRules()
-    preds = _flag(predictions.reindex(res.features.index), threshold)
+    if farms is None:                            # the device rule (simbox/device_rule.py)
+        farms = farm_devices(res)
+    by_model = _flag(predictions.reindex(res.features.index), threshold)
+    preds = _flag(by_model, None, farms) if len(farms) else by_model
     would = preds["flagged"].to_numpy()          # flagged before the exclusions
     held = would & preds.index.isin(exclude.index) if exclude is not None and len(exclude) \
         else np.zeros(len(preds), bool)
     mask = would & ~held
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
     hours = np.asarray(res.hours)[mask]
-    labels, counts = group_sims(sims, hours, res.devices, rules)
-    locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
+    device = None                                # one deployment per farm device
+    if len(farms):
+        device = pd.factorize(farms["imei"].reindex(sims.index).to_numpy())[0]
+    devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
+    labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
+    locations = locate(pd.Series(labels, index=sims.index), cell_events, cells)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
     outliers = time_outliers(res.sims, key) if population is None else population.outliers
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
-    deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
+    deployments, per_sim = deployment_table(sims, labels, hours, devices, counts, locations,
                                             scan_end=scan_end)
     if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
         deployments["linked_by"] = deployments["linked_by"].str.replace(
             "imsi block", SUBSCRIBER_BLOCK, regex=False)
     sims = sims.assign(deployment_id=per_sim)
-    sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
+    sites = site_table(sims, hours, devices, cell_events, cells, deployments)
 
-    reasons, reference, stats = _reasons(res, sims, would, score, explain=held.any(),
+    model_only = ~member(sims.index, farms.index) | \
+        by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool) if len(farms) else None
+    reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
+                                         would, score, explain=held.any(),
                                          population=population)
+    if len(farms):
+        reasons = _rule_reasons(reasons, farms, sims.index)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -291,6 +317,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         ex_sims = res.sims.loc[held].join(preds.loc[held, ["class", "score"]])
         ex_reasons = reasons_table(res.features, ex_sims.index, contributions=None,
                                    reference=reference, stats=stats) if held.any() else []
+        if len(farms) and held.any():
+            ex_reasons = _rule_reasons(ex_reasons, farms, ex_sims.index)
         excluded = _sim_rows(res, preds, ex_sims, ex_reasons, key).join(
             exclude.reindex(ex_sims.index).reset_index(drop=True))
         excluded = excluded.sort_values(["score", key], ascending=[False, True], kind="stable")[
@@ -304,7 +332,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
     site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
-    dev = res.devices.loc[res.devices["imsi"].isin(sims.index) & (res.devices["imei"].astype(str) != "")]
+    dev = devices.loc[devices["imei"].astype(str) != ""]
     by_class = flagged["class"].value_counts()
     summary.update({
         "simbox_version": __version__,
@@ -325,6 +353,10 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     })
     if key != IMSI_COLUMN:           # (an IMSI-keyed summary stays as it was)
         summary["key_column"] = key
+    ruled = farms.loc[member(farms.index, sims.index)] if len(farms) else farms
+    if len(ruled):                   # (a summary without the rule firing stays as it was)
+        summary["device_rule"] = device_rule.summary(ruled)
+        summary["notes"] = list(summary.get("notes", [])) + [device_rule.note(ruled)]
     if population is None:
         features, baseline = res.features, np.asarray(res.hours).sum(axis=0)
     else:       # the report's "others": the reference SIMs
@@ -335,6 +367,23 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       cells=cells, write_scores=None if population is None else
                       population.write_scores, deployment_hours=dep_hours,
                       site_hours=site_hours, baseline_hours=baseline)
+
+
+def _rule_reasons(reasons: pd.Series, farms: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """The reasons of the SIMs ``index``: the device rule's first for the SIMs of ``farms``,
+    then those of ``reasons`` (the model's, of the SIMs it flagged), joined as one list."""
+    rule = device_rule.reason_text(farms)
+    pos = rule.index.get_indexer(index)
+    on = pos >= 0
+    model = reasons.reindex(index).to_numpy(dtype=object) if len(reasons) else \
+        np.full(len(index), None, dtype=object)
+    has = np.array([isinstance(m, str) and m != "" for m in model], dtype=bool)
+    out = np.where(has, model, "").astype(object)
+    text = rule.to_numpy(dtype=object)
+    out[on] = text[pos[on]]
+    both = np.flatnonzero(on & has)
+    out[both] = [f"{a}, {b}" for a, b in zip(text[pos[both]], model[both])]
+    return pd.Series(out, index=index, name="reasons", dtype=object)
 
 
 def scores_table(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list) -> pd.DataFrame:
@@ -478,8 +527,15 @@ def _unknown_cells(res, cells: pd.DataFrame) -> dict:
     """Cells of the events missing from ``cells.csv``: tested once per distinct cell id,
     not per SIM-cell pair."""
     ev = res.cells
-    code, ids = pd.factorize(ev["cell_id"])
-    ids = pd.Index(ids).astype(str)
+    if isinstance(ev["cell_id"].dtype, pd.CategoricalDtype):    # the codes: no hashing of rows
+        code = ev["cell_id"].cat.codes.to_numpy().astype(np.int64)
+        used = np.bincount(code[code >= 0], minlength=len(ev["cell_id"].cat.categories)) > 0
+        ids = pd.Index(ev["cell_id"].cat.categories[used]).astype(str)
+        code = np.cumsum(used)[np.maximum(code, 0)] - 1 if len(code) else code
+        code[ev["cell_id"].cat.codes.to_numpy() < 0] = -1
+    else:
+        code, ids = pd.factorize(ev["cell_id"])
+        ids = pd.Index(ids).astype(str)
     known = np.asarray(ids.isin(cells.index), dtype=bool)
     events = np.bincount(code[code >= 0], weights=ev["events"].to_numpy(dtype=float)[code >= 0],
                          minlength=len(ids))
@@ -588,14 +644,15 @@ def open_feedback(exclude, history, dismiss_margin) -> dict:
             "own_store": not isinstance(history, HistoryStore), "out": None}
 
 
-def held_back(res, predictions, threshold, feedback, summary) -> pd.DataFrame | None:
+def held_back(res, predictions, threshold, feedback, summary, farms=None) -> pd.DataFrame | None:
     """The flagged SIMs kept off the shutdown list: those an exclusion covers (each
     expired exclusion warned about), then those an analyst dismissed (history)."""
     exclusions, store = feedback["exclusions"], feedback["store"]
     if exclusions is None and store is None:
         return None
     from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as open_feedback
-    flagged = _flag(predictions.reindex(res.features.index), threshold)
+    flagged = _flag(predictions.reindex(res.features.index), threshold,
+                    farm_devices(res) if farms is None else farms)
     cand = flagged.index[flagged["flagged"].to_numpy()]
     parts = []
     if exclusions is not None:
@@ -643,22 +700,18 @@ def _peek_card(model, trust_pickle: bool) -> dict | None:
     return card
 
 
-class ModelLoading:
-    """A model folder loading in a thread (its card already read): :meth:`get` waits
-    for the model, or raises what loading raised.  A scan starts it before the
-    features, which then hide the import of scikit-learn and the load."""
+class Background:
+    """``fn()`` run in a daemon thread from the start: :meth:`get` waits for its result, or
+    raises what it raised."""
 
-    def __init__(self, card: dict, load):
-        self.card = card
-        self.threshold = card.get("threshold", {}).get("value")
+    def __init__(self, fn, name: str):
         self._done: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
-                                        name="simbox-model-load")
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=name)
         self._thread.start()
 
-    def _run(self, load):
+    def _run(self, fn):
         try:
-            self._done["model"] = load()
+            self._done["value"] = fn()
         except BaseException as exc:      # handed to the caller of get()
             self._done["error"] = exc
 
@@ -666,7 +719,18 @@ class ModelLoading:
         self._thread.join()
         if "error" in self._done:
             raise self._done["error"]
-        return self._done["model"]
+        return self._done["value"]
+
+
+class ModelLoading(Background):
+    """A model folder loading in a thread (its card already read): :meth:`get` waits
+    for the model, or raises what loading raised.  A scan starts it before the
+    features, which then hide the import of scikit-learn and the load."""
+
+    def __init__(self, card: dict, load):
+        self.card = card
+        self.threshold = card.get("threshold", {}).get("value")
+        super().__init__(load, "simbox-model-load")
 
 
 def _stage(progress, label: str, detail: str = "", **bar) -> None:
@@ -707,8 +771,20 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     if n_sims == 0:
         raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
                               "nothing to scan")
-    unknown = _unknown_cells(population or res, cell_table) if located else \
-        {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
+    nothing = {"cells": 0, "events": 0, "known_cells": 0, "examples": []}
+    if population is None:
+        # the SIMs' tables (FeatureResult.sims, .cells: pandas) built beside the scoring,
+        # whose kernels release the GIL; their cells checked there too
+        check = Background(lambda: _unknown_cells(res, cell_table) if located else
+                           (res.sims, nothing)[1], "simbox-scan-tables")
+        if isinstance(model, ModelLoading):
+            model = model.get()
+        _stage(progress, "scoring", f"{n_sims:,} SIMs", total=n_sims, unit="SIMs")
+        predictions = model.predict(res.features, threshold=threshold)
+        progress(n_sims)
+        unknown = check.get()
+    else:
+        unknown = _unknown_cells(population, cell_table) if located else nothing
     if unknown["cells"]:
         msg = (f"{unknown['cells']:,} cell(s) of the CDRs ({unknown['events']:,} events) are not in "
                f"the cell table (e.g. {', '.join(unknown['examples'])})")
@@ -722,10 +798,6 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         log.warning("%s; their SIMs are located from their other cells", msg)
     if isinstance(model, ModelLoading):
         model = model.get()
-    if population is None:
-        _stage(progress, "scoring", f"{n_sims:,} SIMs", total=n_sims, unit="SIMs")
-        predictions = model.predict(res.features, threshold=threshold)
-        progress(n_sims)
     stats = res.stats.as_dict() if hasattr(res.stats, "as_dict") else {}
     model_warnings = list((getattr(model, "card", None) or {}).get("warnings", []))
     for w in model_warnings:
@@ -742,13 +814,15 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     def score(X):
         return model.predict(X, threshold=threshold)["score"].to_numpy()
     feedback = feedback or {"exclusions": None, "store": None}
-    held = held_back(res, predictions, threshold, feedback, summary)
+    farms = farm_devices(res)          # the device rule: its SIMs, once for both
+    held = held_back(res, predictions, threshold, feedback, summary, farms)
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
-                      score=score, summary=summary, exclude=held, population=population)
+                      score=score, summary=summary, exclude=held, population=population,
+                      farms=farms)
     if feedback["store"] is not None:
         feedback["store"].record_scan(result, out=feedback.get("out"))
     if not located:
-        result.summary["notes"] = [NO_CELLS_NOTE]
+        result.summary["notes"] = [NO_CELLS_NOTE] + result.summary.get("notes", [])
         sites = result.sites
         result.sites = sites.assign(coordinates="unknown", cells=sites["site_id"].astype(str)) \
             if len(sites) else sites.assign(coordinates=pd.Series(dtype=object))

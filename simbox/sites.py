@@ -74,12 +74,40 @@ def haversine_m(lat1, lon1, lat2, lon2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def _main_cluster(pos: pd.DataFrame, cluster_m: float) -> np.ndarray:
-    """Mask of the positions in the busiest cluster: positions are taken busiest
-    first and join the first cluster whose seed is within ``cluster_m``."""
-    order = np.argsort(-pos["events"].to_numpy(), kind="stable")
-    lat, lon = pos["lat"].to_numpy(), pos["lon"].to_numpy()
-    label = np.full(len(pos), -1)
+def _spread_centroids(per_cell: pd.DataFrame, cluster_m: float) -> dict:
+    """The location (:func:`_centroid_arrays`) of the busiest cluster of masts
+    (:func:`_cluster_mask`) of each group of ``per_cell`` (``group, cell_id, events, lat,
+    lon``), group by group on numpy arrays: the positions of a group in order of first
+    appearance, their events summed."""
+    if not len(per_cell):
+        return {}
+    gcode, groups = pd.factorize(per_cell["group"].to_numpy(), sort=False)
+    order = np.argsort(gcode, kind="stable")            # each group's rows in their order
+    bounds = np.flatnonzero(np.diff(gcode[order])) + 1
+    lat_all, lon_all = per_cell["lat"].to_numpy(dtype=float), per_cell["lon"].to_numpy(dtype=float)
+    ev_all = per_cell["events"].to_numpy()
+    cell_all = per_cell["cell_id"].astype(str).to_numpy(dtype=object)
+    out = {}
+    for rows in np.split(order, bounds):
+        lat, lon, ev = lat_all[rows], lon_all[rows], ev_all[rows]
+        # the positions, in order of first appearance, their events summed
+        at: dict = {}
+        for k, key in enumerate(zip(lat.tolist(), lon.tolist())):
+            at.setdefault(key, []).append(k)
+        plat = np.array([key[0] for key in at], dtype=float)
+        plon = np.array([key[1] for key in at], dtype=float)
+        pev = np.array([ev[ks].sum() for ks in at.values()], dtype=ev.dtype)
+        keep = _cluster_mask(plat, plon, pev, cluster_m)
+        out[groups[gcode[rows[0]]]] = _centroid_arrays(plat[keep], plon[keep], pev[keep],
+                                                      ev, cell_all[rows])
+    return out
+
+
+def _cluster_mask(lat: np.ndarray, lon: np.ndarray, events: np.ndarray, cluster_m: float) -> np.ndarray:
+    """Mask of the positions in the busiest cluster: positions are taken busiest first and
+    join the first cluster whose seed is within ``cluster_m``."""
+    order = np.argsort(-events, kind="stable")
+    label = np.full(len(lat), -1)
     seeds: list[int] = []
     for i in order:
         near = [k for k, j in enumerate(seeds) if haversine_m(lat[i], lon[i], lat[j], lon[j]) <= cluster_m]
@@ -88,27 +116,27 @@ def _main_cluster(pos: pd.DataFrame, cluster_m: float) -> np.ndarray:
         else:
             label[i] = len(seeds)
             seeds.append(i)
-    totals = np.bincount(label, weights=pos["events"].to_numpy(dtype=float))
+    totals = np.bincount(label, weights=events.astype(float))
     return label == int(np.argmax(totals))
 
 
-def _centroid(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
-    """Location of one group from its kept positions (``lat, lon, events``) and its cells."""
-    w = pos["events"].to_numpy(dtype=float) ** 2
-    lat0 = float(np.average(pos["lat"], weights=w))
-    # longitude averaged as a unit vector: correct across the antimeridian
-    lon_r = np.radians(pos["lon"].to_numpy())
+def _centroid_arrays(lat, lon, events, cell_events, cell_ids) -> dict:
+    """Location of one group from its kept positions ``lat, lon, events`` and its cells
+    (``cell_events``, ``cell_ids``: its rows in order, listed most events first)."""
+    w = events.astype(float) ** 2
+    lat0 = float(np.average(lat, weights=w))
+    lon_r = np.radians(lon)
     lon0 = float(np.degrees(np.arctan2(np.average(np.sin(lon_r), weights=w),
                                        np.average(np.cos(lon_r), weights=w))))
-    d = haversine_m(lat0, lon0, pos["lat"].to_numpy(), pos["lon"].to_numpy())
+    d = haversine_m(lat0, lon0, lat, lon)
     radius = float(np.sqrt(np.average(d ** 2, weights=w)))
-    c = cells_used.sort_values("events", ascending=False, kind="stable")
+    by = np.argsort(-cell_events, kind="stable")
     return {"lat": round(lat0, 6), "lon": round(lon0, 6), "radius_m": round(radius, 0),
-            "events": int(c["events"].sum()), "cells": ";".join(c["cell_id"].astype(str))}
+            "events": int(cell_events.sum()), "cells": ";".join(cell_ids[by].tolist())}
 
 
 def _centroids(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
-    """:func:`_centroid` of many groups at once (every position of a group kept)."""
+    """:func:`_centroid_arrays` of many groups at once (every position of a group kept)."""
     w = pos["events"].to_numpy(dtype=float) ** 2
     lon_r = np.radians(pos["lon"].to_numpy())
     sums = pd.DataFrame({"group": pos["group"].to_numpy(), "w": w, "wlat": w * pos["lat"].to_numpy(),
@@ -159,14 +187,37 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     far = haversine_m(top["lat"].reindex(pos["group"]).to_numpy(), top["lon"].reindex(pos["group"]).to_numpy(),
                       pos["lat"].to_numpy(), pos["lon"].to_numpy()) > cluster_m
     spread = set(pos.loc[far, "group"])
-    out = {}
-    for g, c in per_cell.loc[per_cell["group"].isin(spread)].groupby("group", sort=False):
-        p = c.groupby(["lat", "lon"], sort=False)["events"].sum().reset_index()
-        out[g] = _centroid(p.loc[_main_cluster(p, cluster_m)], c)
+    out = _spread_centroids(per_cell.loc[per_cell["group"].isin(spread)], cluster_m)
     one = pos.loc[~pos["group"].isin(spread)]
     if len(one):
         out.update(_centroids(one, per_cell.loc[~per_cell["group"].isin(spread)]))
     return pd.DataFrame.from_dict(out, orient="index", columns=cols)
+
+
+def _counts(values: np.ndarray) -> tuple[list, np.ndarray]:
+    """The distinct values and their counts as ``pd.Series.value_counts`` orders them: most
+    frequent first, ties in order of first appearance."""
+    n: dict = {}
+    for v in values.tolist():
+        n[v] = n.get(v, 0) + 1
+    keys = list(n)
+    counts = np.array([n[k] for k in keys], dtype=np.int64)
+    order = np.argsort(-counts, kind="stable")
+    return [keys[i] for i in order], counts[order]
+
+
+def _instants(times: pd.Series) -> np.ndarray:
+    """Times as numpy datetime64 (UTC when they are zoned)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.to_numpy()
+
+
+def _stamp(t, tz):
+    """A value of :func:`_instants` back as the Timestamp pandas' ``min``/``max`` give
+    (in ``tz``, when the times were zoned)."""
+    t = pd.Timestamp(t)
+    return t if tz is None or pd.isna(t) else t.tz_localize("UTC").tz_convert(tz)
 
 
 def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
@@ -198,11 +249,21 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()
     mean_lon = cells.groupby("site_id")["lon"].mean()
+    # each site's SIMs (in their order), then one row per site in order of first appearance
+    members = np.split(np.argsort(code, kind="stable"), np.flatnonzero(np.diff(np.sort(code))) + 1)
+    dep_ids = sims["deployment_id"].to_numpy(dtype=object)
+    classes = sims["class"].to_numpy(dtype=object)
+    first_seen, last_seen = _instants(sims["first_seen"]), _instants(sims["last_seen"])
+    events = sims["n_events"].to_numpy() if "n_events" in sims else None
+    size_of, prio_of = dep_size.to_dict(), dep_prio.to_dict()
+    tz = sims["first_seen"].dt.tz if isinstance(sims["first_seen"].dtype, pd.DatetimeTZDtype) \
+        else None
     rows = []
-    for s, g in sims.groupby(site_of, sort=False):
-        per_dep = g["deployment_id"].value_counts()
-        prio = float((dep_prio.reindex(per_dep.index) * per_dep /
-                      dep_size.reindex(per_dep.index)).sum())
+    for s, idx in zip(names, members):
+        deps, counts = _counts(dep_ids[idx])
+        # the priority as pandas sums it: the terms in value_counts order (most SIMs first)
+        prio = float((np.array([prio_of[d] for d in deps], dtype=float) * counts /
+                      np.array([size_of[d] for d in deps], dtype=float)).sum())
         loc = located.loc[s] if s in located.index else None
         if loc is None:
             lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
@@ -212,15 +273,15 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "lon": float(loc["lon"]) if loc is not None else lon,
             "radius_m": float(loc["radius_m"]) if loc is not None else 0.0,
             "cells": loc["cells"] if loc is not None else "",
-            "deployments": ";".join(sorted(per_dep.index)),
-            "n_deployments": len(per_dep),
-            "class": g["class"].value_counts().index[0],
-            "n_sims": len(g),
+            "deployments": ";".join(sorted(deps)),
+            "n_deployments": len(deps),
+            "class": _counts(classes[idx])[0][0],
+            "n_sims": len(idx),
             "n_devices": int(n_dev.get(s, 0)),
             "active_hours": texts[s],
-            "first_seen": g["first_seen"].min(),
-            "last_seen": g["last_seen"].max(),
-            "events": int(g["n_events"].sum()) if "n_events" in g else 0,
+            "first_seen": _stamp(first_seen[idx].min(), tz),
+            "last_seen": _stamp(last_seen[idx].max(), tz),
+            "events": int(events[idx].sum()) if events is not None else 0,
             "priority": round(prio, 1),
         }
         for c in extra:

@@ -76,7 +76,12 @@ class Run:
 
     @property
     def message(self) -> str:
-        lines = [x for x in self.err.splitlines() if x.strip()] or \
+        """The error line of standard error (``simbox ...: error: ...``), else its first line
+        that is not a warning (nor a warning's echoed source line), else its first line (or
+        standard output's)."""
+        err = [x for x in self.err.splitlines() if x.strip()]
+        lines = [x for x in err if ": error: " in x] or \
+            [x for x in err if not x.startswith(("simbox: WARNING", " "))] or err or \
             [x for x in self.out.splitlines() if x.strip()]
         return ("timed out; " if self.timed_out else "") + (lines[0] if lines else "")
 

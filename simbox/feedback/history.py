@@ -148,7 +148,9 @@ class HistoryStore:
         """Fill the temporary table ``k`` with ``keys`` (inside a transaction or read)."""
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS k (sim TEXT PRIMARY KEY)")
         self.db.execute("DELETE FROM k")
-        self.db.executemany("INSERT OR IGNORE INTO k VALUES (?)", ((str(x),) for x in keys))
+        # in key order: the primary key's B-tree is filled left to right (a third faster)
+        self.db.executemany("INSERT OR IGNORE INTO k VALUES (?)",
+                            ((x,) for x in sorted(map(str, keys))))
 
     def _latest_verdicts(self) -> pd.DataFrame:
         """The latest verdict of each SIM of ``k``: sim, verdict, day, case_id, score, imported_at."""
@@ -168,6 +170,9 @@ class HistoryStore:
         scored is measured against its first score after the verdict."""
         if not 0.0 <= margin <= 1.0:
             raise ConfigError(f"dismiss margin must be within [0, 1], not {margin}")
+        if self.db.execute("SELECT 1 FROM verdicts WHERE verdict = 'dismissed' LIMIT 1"
+                           ).fetchone() is None:        # none ever: no SIM to look up
+            return pd.DataFrame(columns=EXCLUDED_COLUMNS, index=pd.Index([], dtype=object))
         with self.transaction():
             self._keys(scores.index)
             v = self._latest_verdicts()
@@ -219,17 +224,19 @@ class HistoryStore:
             first = dict(self.db.execute(
                 "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
                 "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
-            verdicts = self._latest_verdicts()
+            verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
             status, first_flagged = [], []
             for sim in keys:
-                v = verdicts["verdict"].get(sim)
+                v = verdicts.get(sim)
                 status.append({"confirmed": "confirmed", "seized": "seized",
                                "dismissed": "re-alerted"}.get(v) or
                               ("known" if sim in first else "new"))
                 first_flagged.append(first.get(sim, at))
-            rows = [(scan_id, k, _text(m), c, _num(s), _text(d), st, None, None)
-                    for k, m, c, s, d, st in zip(keys, flagged["msisdn"], flagged["class"],
-                                                 flagged["score"], flagged["deployment_id"], status)]
+            rows = [(scan_id, k, _text(m), c, s, _text(d), st, None, None)
+                    for k, m, c, s, d, st in zip(keys, flagged["msisdn"].tolist(),
+                                                 flagged["class"].tolist(),
+                                                 _nums(flagged["score"]),
+                                                 flagged["deployment_id"].tolist(), status)]
             if excluded is not None and len(excluded):
                 rows += [(scan_id, str(k), _text(m), c, _num(s), None, "excluded", e, r)
                          for k, m, c, s, e, r in zip(excluded[key], excluded["msisdn"],
@@ -409,6 +416,11 @@ def _text(v):
 
 def _num(v):
     return None if v is None or pd.isna(v) else float(v)
+
+
+def _nums(values: pd.Series) -> list:
+    """:func:`_num` of each value of a numeric column, in one pass."""
+    return [None if x != x else x for x in values.to_numpy(dtype=np.float64).tolist()]
 
 
 def open_history(history, *, create: bool = True) -> HistoryStore | None:

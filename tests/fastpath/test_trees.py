@@ -186,3 +186,33 @@ def test_bin_columns_are_bin_codes_as_bytes(seed, rows, m):
 def test_bin_columns_refuse_more_edges_than_a_byte_holds():
     with pytest.raises(ValueError, match="column 0: 3 values, 255 edges"):
         bin_columns([np.zeros(3)], [np.arange(255.0)])
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 7, 3001])
+def test_two_threads_give_the_codes_and_sums_of_one(rows, monkeypatch):
+    """From THREADED_ROWS rows the byte kernels run on two threads, each on half of the rows:
+    the same codes and the same sums, bit for bit, as one pass (and as the float walk)."""
+    from simbox.fastpath import trees
+    rng = np.random.default_rng(rows)
+    m = 5
+    tree_list = [random_tree(rng, m, int(rng.integers(0, 6))) for _ in range(20)]
+    e = Ensemble.from_nodes(tree_list, np.arange(20) % 3, rng.normal(size=3), m)
+    edges = [np.unique(rng.normal(size=int(rng.integers(0, 30)))) for _ in range(m)]
+    X = rng.normal(size=(rows, m))
+    X[rng.random((rows, m)) < 0.1] = np.nan
+    masked = [rng.random(rows) < 0.2 if j % 2 else None for j in range(m)]
+    monkeypatch.setattr(trees, "THREADED_ROWS", 10**9)
+    one_codes = bin_columns([X[:, j].copy() for j in range(m)], edges, masked)
+    one_sums = e.raw_predict_codes(one_codes)
+    monkeypatch.setattr(trees, "THREADED_ROWS", 1)
+    calls = []
+    real = trees._trees.raw_predict_codes
+    monkeypatch.setattr(trees._trees, "raw_predict_codes",
+                        lambda codes, *a: calls.append(len(codes)) or real(codes, *a))
+    two_codes = bin_columns([X[:, j].copy() for j in range(m)], edges, masked)
+    two_sums = e.raw_predict_codes(two_codes)
+    assert np.array_equal(two_codes, one_codes)
+    assert np.array_equal(two_sums, one_sums)
+    assert np.array_equal(two_sums, e.raw_predict(np.where(one_codes == MISSING_CODE, np.nan,
+                                                           one_codes.astype(float))))
+    assert (sorted(calls) == [rows // 2, rows - rows // 2]) or rows == 0

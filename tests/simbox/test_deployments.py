@@ -288,3 +288,31 @@ def test_handover_links_a_sim_that_takes_over_a_burnt_sims_slot():
     late = sims.assign(first_seen=[t, t, t, t, t, t + 30 * h + pd.Timedelta(minutes=1)])
     assert link_sims(late, hours, pd.DataFrame(columns=["imsi", "imei"]))["handover"].tolist() \
         == [[0, 5]]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_components_are_scipys_connected_components(seed):
+    """The grouping's connected components (numpy, no scipy import) against
+    scipy.sparse.csgraph's: the same partition of the nodes."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from simbox.deployments import _components
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    shape = seed % 3          # random links, a chain (the slowest to settle), stars
+    if shape == 0:
+        pairs = rng.integers(0, n, size=(int(rng.integers(0, 2 * n)), 2))
+    elif shape == 1:
+        order = rng.permutation(n)
+        pairs = np.stack([order[:-1], order[1:]], axis=1)[: int(rng.integers(0, n))]
+    else:
+        pairs = np.stack([rng.integers(0, 5, size=n), rng.integers(0, n, size=n)], axis=1)
+    got = _components(n, pairs)
+    if len(pairs):
+        g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        want = connected_components(g, directed=False)[1]
+    else:
+        want = np.arange(n)
+    assert len(set(zip(got.tolist(), want.tolist()))) == len(set(got.tolist())) == \
+        len(set(want.tolist()))

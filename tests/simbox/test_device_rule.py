@@ -1,0 +1,152 @@
+"""The device rule (simbox/device_rule.py): a non-placeholder IMEI carrying more than 512
+IMSIs whose SIMs have at most 2 main sites is a card farm, whatever the model says."""
+import gzip
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simbox.data import sample_dir
+from simbox.device_rule import (MAX_GATEWAY_SIMS, candidates, farm_devices, placeholder_imei,
+                                reason_text)
+
+scan_mod = importlib.import_module("simbox.scan")    # the module (simbox.scan is callable)
+
+
+@pytest.mark.parametrize("imei, placeholder", [
+    ("", True), ("0", True), ("00000000000000", True),
+    ("35000000000000", True),              # a TAC and no serial
+    ("350000000000001", True),             # the same with a check digit
+    ("3569380300000012", True),            # an IMEISV of that form
+    ("86111111999999", True),              # a TAC of one repeated digit
+    ("11111111234567", True),
+    ("35693803777777", True),              # a serial of one repeated digit
+    ("35000000000001", False),             # the attack's farm: serial 000001
+    ("35693803564380", False), ("356938035643809", False),
+    ("a1b2c3", False),                     # an anonymised token is a device
+])
+def test_placeholder_imeis(imei, placeholder):
+    assert placeholder_imei([imei]).tolist() == [placeholder]
+
+
+def tables(pairs: pd.DataFrame, site: dict, categorical: bool):
+    """``(features, sims, devices)`` shaped as a FeatureResult's, from IMSI-IMEI ``pairs``
+    and each SIM's main site."""
+    on = pairs.assign(n=pairs["imei"].map(pairs.groupby("imei")["imsi"].nunique()))
+    index = pd.Index(sorted(site), name="imsi", dtype=object)
+    features = pd.DataFrame({"imei_max_imsis": on.groupby("imsi")["n"].max().reindex(index)
+                             .to_numpy(), "n_moc": 0}, index=index)
+    sims = pd.DataFrame({"main_site": pd.Series(site).reindex(index).to_numpy()}, index=index)
+    if categorical:
+        pairs = pairs.assign(imsi=pd.Categorical(pairs["imsi"], dtype=pd.CategoricalDtype(index)))
+    return features, sims, pairs
+
+
+def network(devices: dict, categorical: bool):
+    """:func:`tables` of devices given as IMEI -> ``(number of SIMs, sites)``: new SIMs for
+    each device, their main sites cycling through that many sites."""
+    rows, site, start = [], {}, 0
+    for name, (n, sites) in devices.items():
+        for i in range(n):
+            k = f"46000{start + i:010d}"
+            rows.append((k, name))
+            site[k] = f"S{i % sites}"
+        start += n
+    return tables(pd.DataFrame(rows, columns=["imsi", "imei"]), site, categorical)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_more_than_512_sims_at_two_sites_or_fewer(categorical):
+    f, s, d = network({"35693803564380": (513, 1),     # a farm
+                       "35693803564390": (512, 1),     # a full SIM bank: not more than 512
+                       "35693803564400": (600, 2),     # a farm over two sites
+                       "35693803564410": (600, 3),     # three sites: not a farm
+                       "35000000000000": (700, 1),     # placeholders
+                       "00000000000000": (700, 1),
+                       "86111111999999": (700, 1),
+                       "": (900, 1)}, categorical)
+    farms = farm_devices(f, s, d)
+    assert farms["imei"].value_counts().to_dict() == {"35693803564380": 513,
+                                                      "35693803564400": 600}
+    assert farms.index.is_monotonic_increasing and farms.index.isin(f.index).all()
+    row = farms.loc[farms["imei"] == "35693803564400"].iloc[0]
+    assert (row["device_sims"], row["device_sites"]) == (600, 2)
+    assert candidates(f).sum() == 513 + 600 + 600 + 3 * 700 + 900
+    text = reason_text(farms)
+    assert text.iloc[0] == ("one of 513 SIMs on device 35693803564380 at one site "
+                            "(device rule: a SIM bank or card farm)")
+    assert text.loc[farms["imei"] == "35693803564400"].iloc[0].startswith(
+        "one of 600 SIMs on device 35693803564400 at two sites")
+
+
+def test_a_sim_on_two_farms_belongs_to_the_larger_one():
+    # device A: SIMs 0-599; device B: SIMs 500-1399 (900): the 100 shared go to B
+    keys = [f"46000{i:010d}" for i in range(1400)]
+    pairs = pd.DataFrame([(k, "35693803564380") for k in keys[:600]] +
+                         [(k, "35693803564390") for k in keys[500:]], columns=["imsi", "imei"])
+    f, s, d = tables(pairs, {k: "S1" for k in keys}, True)
+    farms = farm_devices(f, s, d)
+    assert len(farms) == 1400 and not farms.index.duplicated().any()
+    assert farms.loc[keys[500:600], "imei"].unique().tolist() == ["35693803564390"]
+    assert farms["imei"].value_counts().to_dict() == {"35693803564390": 900,
+                                                      "35693803564380": 500}
+    assert farms.loc[keys[0], "device_sims"] == 600
+
+
+def test_nothing_to_do_without_a_large_device():
+    f, s, d = network({"35693803564380": (MAX_GATEWAY_SIMS, 1)}, True)
+    assert len(farm_devices(f, s, d)) == 0
+    f2 = f.drop(columns="imei_max_imsis")        # a table without the feature: no candidate
+    assert len(farm_devices(f2, s, d)) == 0
+
+
+def small_farm(path, imei: str, sims: int):
+    """The sample network's CDRs plus a farm: ``sims`` IMSIs, 3 SMS each, through ``imei``
+    at one cell of the sample's cells."""
+    src = sample_dir()
+    with gzip.open(src / "cdrs.csv.gz", "rt") as f:
+        text = f.read()
+    cell = pd.read_csv(src / "cells.csv", dtype=str)["cell_id"].iloc[0]
+    t0 = pd.Timestamp(text.splitlines()[1].split(",")[1])
+    rows = []
+    for i in range(sims):
+        for k in range(3):
+            t = (t0 + pd.Timedelta(seconds=600 * i + 7 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            rows.append(f"SMS_MO,{t},4609900{i:08d},{imei},8619900{i:06d},861380000{k:04d},0,{cell}\n")
+    path.write_text(text + "".join(rows))
+    return src
+
+
+@pytest.mark.parametrize("imei, sims, fires", [("35693803564380", 600, True),
+                                               ("35000000000000", 600, False),
+                                               ("35693803564380", 512, False)])
+def test_scan_flags_a_small_farm_as_one_card_farm_deployment(tmp_path, imei, sims, fires):
+    src = small_farm(tmp_path / "cdrs.csv", imei, sims)
+    res = scan_mod.scan([tmp_path / "cdrs.csv"], cells=src / "cells.csv", tac=src / "tac.csv",
+                        timezone="Asia/Shanghai", out=tmp_path / "out", report=False,
+                        history=False)
+    farm = res.flagged["imsi"].astype(str).str.startswith("4609900")
+    if not fires:
+        assert "device_rule" not in res.summary
+        assert not any("device rule" in n for n in res.summary.get("notes", []))
+        assert not res.flagged.loc[farm, "reasons"].str.contains("device rule").any()
+        return
+    assert farm.sum() == sims
+    rows = res.flagged[farm]
+    assert (rows["class"] == "cardfarm").all() and rows["deployment_id"].nunique() == 1
+    assert rows["reasons"].str.startswith(f"one of {sims:,} SIMs on device {imei} at one "
+                                          "site (device rule: a SIM bank or card farm)").all()
+    dep = res.deployments.set_index("deployment_id").loc[rows["deployment_id"].iloc[0]]
+    assert (dep["n_sims"], dep["n_devices"], dep["class"]) == (sims, 1, "cardfarm")
+    assert dep["linked_by"] == f"device ({sims - 1})"
+    # the model's own flags are grouped as without the farm
+    others = res.flagged[~farm]
+    assert len(others) and not others["reasons"].str.contains("device rule").any()
+    assert res.summary["device_rule"]["devices"] == 1
+    assert res.summary["device_rule"]["examples"] == [{"imei": imei, "sims": sims, "sites": 1}]
+    assert any(n.startswith(f"device rule: {sims:,} SIMs on 1 device(s)")
+               for n in res.summary["notes"])
+    scores = pd.read_csv(tmp_path / "out" / "scores.csv", dtype={"imsi": str})
+    on = scores["imsi"].str.startswith("4609900")
+    assert scores.loc[on, "flagged"].all() and (scores.loc[on, "class"] == "cardfarm").all()
