@@ -239,8 +239,8 @@ def _flag(predictions: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
 
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
-             exclude: pd.DataFrame | None = None, population: Population | None = None
-             ) -> ScanResult:
+             exclude: pd.DataFrame | None = None, population: Population | None = None,
+             grouping=None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -253,6 +253,9 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
     ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
     SIMs at or above the threshold only (:class:`Population`).
+    ``grouping``: what makes the deployments, sites and reasons (a callable with the
+    arguments of :func:`group_tables`, default it; ``simbox watch`` gives one that
+    carries over what a drop did not change: :mod:`simbox.watch.regroup`).
     """
     rules = rules or LinkRules()
     preds = _flag(predictions.reindex(res.features.index), threshold)
@@ -262,23 +265,14 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     mask = would & ~held
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
     hours = np.asarray(res.hours)[mask]
-    labels, counts = group_sims(sims, hours, res.devices, rules)
-    locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
     outliers = time_outliers(res.sims, key) if population is None else population.outliers
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
-    deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
-                                            scan_end=scan_end)
-    if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
-        deployments["linked_by"] = deployments["linked_by"].str.replace(
-            "imsi block", SUBSCRIBER_BLOCK, regex=False)
-    sims = sims.assign(deployment_id=per_sim)
-    sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
-
-    reasons, reference, stats = _reasons(res, sims, would, score, explain=held.any(),
-                                         population=population)
+    sims, deployments, sites, reasons, reference, stats = (grouping or group_tables)(
+        res, sims, hours, cells, rules=rules, scan_end=scan_end, key=key, would=would,
+        score=score, explain=held.any(), population=population)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -298,7 +292,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
 
     scores = scores_table(preds, res.sims, key, per_row) if population is None else None
 
-    dep_code, dep_names = pd.factorize(per_sim.to_numpy())
+    dep_code, dep_names = pd.factorize(sims["deployment_id"].to_numpy())
     dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
     site_code, site_names = pd.factorize(sims["main_site"].astype(str).to_numpy())
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
@@ -335,6 +329,28 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       cells=cells, write_scores=None if population is None else
                       population.write_scores, deployment_hours=dep_hours,
                       site_hours=site_hours, baseline_hours=baseline)
+
+
+def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame, *,
+                 rules: LinkRules, scan_end, key: str, would: np.ndarray, score=None,
+                 explain: bool = False, population: Population | None = None) -> tuple:
+    """``(sims, deployments, sites, reasons, reference, stats)`` of the flagged SIMs
+    ``sims`` (``res.sims`` rows with ``class`` and ``score``; ``hours`` their hour rows):
+    grouped into deployments (``sims`` gains ``deployment_id``), located on sites and
+    explained (:func:`_reasons`; ``would``: the mask of ``res.features`` flagged before
+    the exclusions)."""
+    labels, counts = group_sims(sims, hours, res.devices, rules)
+    locations = locate(pd.Series(labels, index=sims.index), res.cells, cells)
+    deployments, per_sim = deployment_table(sims, labels, hours, res.devices, counts, locations,
+                                            scan_end=scan_end)
+    if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
+        deployments["linked_by"] = deployments["linked_by"].str.replace(
+            "imsi block", SUBSCRIBER_BLOCK, regex=False)
+    sims = sims.assign(deployment_id=per_sim)
+    sites = site_table(sims, hours, res.devices, res.cells, cells, deployments)
+    reasons, reference, stats = _reasons(res, sims, would, score, explain=explain,
+                                         population=population)
+    return sims, deployments, sites, reasons, reference, stats
 
 
 def scores_table(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list) -> pd.DataFrame:

@@ -188,8 +188,6 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     if len(sims) == 0:
         return pd.DataFrame(columns=columns)
     located = locate(sims["main_site"].astype(str), cell_events, cells)
-    dep_size = deployments.set_index("deployment_id")["n_sims"]
-    dep_prio = deployments.set_index("deployment_id")["priority"]
     site_info = cells.groupby("site_id")[extra].first() if extra else None
     dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
     site_of = sims["main_site"].astype(str)
@@ -198,11 +196,9 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()
     mean_lon = cells.groupby("site_id")["lon"].mean()
+    by_dep = site_deployments(site_of, sims["deployment_id"], deployments)
     rows = []
     for s, g in sims.groupby(site_of, sort=False):
-        per_dep = g["deployment_id"].value_counts()
-        prio = float((dep_prio.reindex(per_dep.index) * per_dep /
-                      dep_size.reindex(per_dep.index)).sum())
         loc = located.loc[s] if s in located.index else None
         if loc is None:
             lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
@@ -212,8 +208,7 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "lon": float(loc["lon"]) if loc is not None else lon,
             "radius_m": float(loc["radius_m"]) if loc is not None else 0.0,
             "cells": loc["cells"] if loc is not None else "",
-            "deployments": ";".join(sorted(per_dep.index)),
-            "n_deployments": len(per_dep),
+            **by_dep[s],
             "class": g["class"].value_counts().index[0],
             "n_sims": len(g),
             "n_devices": int(n_dev.get(s, 0)),
@@ -221,7 +216,6 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "first_seen": g["first_seen"].min(),
             "last_seen": g["last_seen"].max(),
             "events": int(g["n_events"].sum()) if "n_events" in g else 0,
-            "priority": round(prio, 1),
         }
         for c in extra:
             row[c] = site_info[c].get(s, "") if site_info is not None else ""
@@ -229,3 +223,22 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["priority", "n_sims"], ascending=False, kind="stable") \
         .reset_index(drop=True)
+
+
+def site_deployments(site_of: pd.Series, deployment_id: pd.Series, deployments: pd.DataFrame
+                     ) -> dict:
+    """Per site (``site_of``: the site of each flagged SIM, ``deployment_id`` its
+    deployment): its ``deployments`` (ids, sorted, ``;``-joined), ``n_deployments`` and
+    ``priority``: the sum over its deployments of the deployment's priority times the
+    share of the deployment's SIMs at the site (``deployments`` from
+    :func:`simbox.deployments.deployment_table`)."""
+    dep_size = deployments.set_index("deployment_id")["n_sims"]
+    dep_prio = deployments.set_index("deployment_id")["priority"]
+    out = {}
+    for s, g in deployment_id.groupby(site_of, sort=False):
+        per_dep = g.value_counts()
+        prio = float((dep_prio.reindex(per_dep.index) * per_dep /
+                      dep_size.reindex(per_dep.index)).sum())
+        out[s] = {"deployments": ";".join(sorted(per_dep.index)), "n_deployments": len(per_dep),
+                  "priority": round(prio, 1)}
+    return out
