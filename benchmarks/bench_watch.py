@@ -314,6 +314,8 @@ def scale(args) -> dict:
         taken = _drop(w, files)
         row = {"day": i + 1, "files": len(taken), "events": sum(d.events for d in taken),
                "seconds": time.monotonic() - t0, "window_events": w.window.events(),
+               "read_commit_s": sum(d.seconds for d in taken),
+               "refresh_s": sum(d.refresh_seconds for d in taken),
                "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb(), **_rss_now_mb()}
         out["days"].append(row)
         print(f"day {row['day']:>2}: {row['events']:>10,} events in {row['seconds']:6.1f} s "
@@ -389,6 +391,12 @@ def scale(args) -> dict:
         out["batch96_rate"] = sum(d["events"] for d in out["days"]) / sum(d["seconds"] for d in out["days"])
         print(f"--batch 96 (a day of drops, one refresh): {out['batch96_rate']:,.0f} events/s "
               f"(days: {min(rates):,.0f} to {max(rates):,.0f})")
+        ingest = sum(d["read_commit_s"] for d in out["days"])
+        out.update(ingest_rate=sum(d["events"] for d in out["days"]) / ingest,
+                   refresh_median_s=_q([d["refresh_s"] for d in out["days"]], 0.5))
+        print(f"  of which reading and committing the files alone: {out['ingest_rate']:,.0f} "
+              f"events/s; the day's refresh (features, scores, deployments, alerts, outputs): "
+              f"median {out['refresh_median_s']:.1f} s")
     if not args.no_batch:
         n, s = _batch_rate(net, net_timezone(net, args.timezone))
         out.update(batch_events=n, batch_s=s)

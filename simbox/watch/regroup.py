@@ -66,8 +66,9 @@ def _per_sim(table: pd.DataFrame, sims: pd.Index) -> np.ndarray:
     out = np.zeros(len(sims), np.uint64)
     if len(table) == 0:
         return out
-    pos = sims.get_indexer(table["imsi"])
-    nth = table.groupby("imsi", sort=False).cumcount().to_numpy(np.uint64)
+    keys = table["imsi"].to_numpy(object)          # object arrays: a fast hash lookup
+    pos = pd.Index(sims.to_numpy(object)).get_indexer(keys)
+    nth = pd.Series(keys).groupby(keys, sort=False).cumcount().to_numpy(np.uint64)
     h = _row_hashes(table) * (nth * np.uint64(2) + np.uint64(1))
     np.add.at(out, pos, h)
     return out
