@@ -1,7 +1,6 @@
 """Deployments, sites and reasons between drops (simbox/watch/regroup.py): what a drop did
 not change is carried over; the tables equal a full regroup's after every drop, the
 reasons at each full regroup and, between, for every SIM whose inputs changed."""
-import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +13,7 @@ from simbox.watch import Watcher
 from simbox.watch.regroup import Regrouper
 from simbox.watch.rescore import DRIFTING
 
-from watch_helpers import epoch
+from watch_helpers import drop_each, quarter_hours
 
 
 class StandIn:
@@ -53,12 +52,7 @@ def _inputs(res, sims, hours):
 def _replay(tmp_path, sample_rows, cells_csv, regrouper=Regrouper):
     """Drops of 15 minutes into a watch with the stand-in model; after each, the
     regrouper's tables against a full regroup of the same inputs."""
-    t = epoch(sample_rows)
-    order = np.argsort(t, kind="stable")
-    start = t.min() + 2 * 86400
-    cuts = [start] + [start + 900 * (i + 1) for i in range(12)]
-    plan = [order[t[order] < cuts[0]]] + [order[(t[order] >= a) & (t[order] < b)]
-                                          for a, b in zip(cuts, cuts[1:])]
+    plan = quarter_hours(sample_rows, 12)
     drops = tmp_path / "drops"
     drops.mkdir()
     w = Watcher(drops, tmp_path / "state", None, window="7d", model=StandIn(), cells=cells_csv,
@@ -98,14 +92,7 @@ def _replay(tmp_path, sample_rows, cells_csv, regrouper=Regrouper):
 
     w.regrouper = _Forward(real, Checked())
     try:
-        for i, idx in enumerate(plan):
-            if not len(idx):
-                continue
-            p = drops / f"f{i:03d}.csv"
-            sample_rows.iloc[idx].to_csv(p, index=False)
-            st = os.stat(p)
-            drop = w.take(p, st.st_size, st.st_mtime)
-            w.refresh([drop])
+        drop_each(w, sample_rows, plan, drops)
     finally:
         w.close()
     return seen
