@@ -51,7 +51,7 @@ from simbox.errors import ConfigError
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS",
-           "rank_deployments"]
+           "rank_deployments", "linked_by"]
 
 log = logging.getLogger("simbox.deployments")
 LINK_KINDS = ("device", "device block", "site+hours", "handover", "imsi block",
@@ -550,13 +550,17 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
         table[c] = (locations[c].astype(float).reindex(comps).to_numpy()
                     if locations is not None and len(locations) else np.nan)
     table["active_hours"] = hours_text(sum_rows(hours, np.searchsorted(comps, labels), len(comps)))
-    kinds = link_counts.reindex(comps, fill_value=0)
-    table["linked_by"] = [", ".join(f"{k} ({int(n)})" for k, n in zip(LINK_KINDS, row) if n > 0)
-                          for row in kinds[list(LINK_KINDS)].to_numpy()]
+    table["linked_by"] = linked_by(link_counts.reindex(comps, fill_value=0))
     table = rank_deployments(table.rename_axis("_comp").reset_index(), scan_end)
     ids = table.set_index("_comp")["deployment_id"]
     per_sim = pd.Series(ids.reindex(labels).to_numpy(), index=sims.index, name="deployment_id")
     return table[columns].reset_index(drop=True), per_sim
+
+
+def linked_by(link_counts: pd.DataFrame) -> list:
+    """The ``linked_by`` text of each row of ``link_counts`` (a column per link kind)."""
+    return [", ".join(f"{k} ({int(n)})" for k, n in zip(LINK_KINDS, row) if n > 0)
+            for row in link_counts[list(LINK_KINDS)].to_numpy()]
 
 
 def rank_deployments(table: pd.DataFrame, scan_end) -> pd.DataFrame:

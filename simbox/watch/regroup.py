@@ -3,9 +3,10 @@ change is carried over (issue 16: "deployments are regrouped where new SIMs join
 
 Everything the grouping, the locating and the wording read of a flagged SIM is its
 *fingerprint* (:func:`fingerprints`): its row of the flagged table (``res.sims``'s
-columns with ``class`` and ``score``), its hour-of-day row, its device rows, its cell
-rows and its feature row but for the drifting columns (:data:`~simbox.watch.rescore.DRIFTING`,
-whose moves within the tolerance keep a score too).
+columns with ``class`` and ``score``: counts, first and last event), its hour-of-day row
+and its feature row but for the drifting columns (:data:`~simbox.watch.rescore.DRIFTING`,
+whose moves within the tolerance keep a score too); its device and cell rows follow from
+its events, which no drop changes without changing its count or its first or last event.
 
 The policy (:class:`Regrouper`):
 
@@ -19,7 +20,8 @@ The policy (:class:`Regrouper`):
 
   - a deployment whose SIMs are those of a deployment of the last drop, none of them with
     a changed fingerprint, keeps its row (SIMs, devices, sites, position, hours, events,
-    score, links); the others are made by :func:`~simbox.deployments.deployment_table`
+    score) but for its links, counted again (a SIM elsewhere at its site can change the
+    site's leaders: :func:`~simbox.deployments.group_sims`); the others are made by :func:`~simbox.deployments.deployment_table`
     and :func:`~simbox.sites.locate` over their SIMs only; every deployment's priority
     (its recency moves with the network time), rank and id are computed again
     (:func:`~simbox.deployments.rank_deployments`);
@@ -46,48 +48,52 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import (SUBSCRIBER_BLOCK, deployment_table, group_sims,
+from simbox.deployments import (SUBSCRIBER_BLOCK, deployment_table, group_sims, linked_by,
                                 rank_deployments)
 from simbox.fastpath.keys import IMSI_COLUMN
 from simbox.reasons import occlusion_contributions, reasons_table
 from simbox.sites import locate, site_deployments, site_table
 from simbox.watch.rescore import DRIFTING
 
-_MIX = np.array([1, 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
-                 0x27D4EB2F165667C5], dtype=np.uint64)
+_MIX = np.array([1, 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F], dtype=np.uint64)
 
 
 def _row_hashes(df: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(df, index=False).to_numpy(np.uint64)
 
 
-def _per_sim(table: pd.DataFrame, sims: pd.Index) -> np.ndarray:
-    """Per SIM of ``sims``, a hash of its rows of ``table`` (column ``imsi``) in their order."""
-    out = np.zeros(len(sims), np.uint64)
-    if len(table) == 0:
-        return out
-    keys = table["imsi"].to_numpy(object)          # object arrays: a fast hash lookup
-    pos = pd.Index(sims.to_numpy(object)).get_indexer(keys)
-    nth = pd.Series(keys).groupby(keys, sort=False).cumcount().to_numpy(np.uint64)
-    h = _row_hashes(table) * (nth * np.uint64(2) + np.uint64(1))
-    np.add.at(out, pos, h)
-    return out
-
-
-def fingerprints(res, sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
-                 cells: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash per flagged SIM of ``sims`` of all that grouping, locating and wording
-    it read (module docstring); ``devices`` and ``cells``: ``res.devices`` and
-    ``res.cells`` rows of these SIMs."""
+def fingerprints(res, sims: pd.DataFrame, hours: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per flagged SIM of ``sims`` of its row there (with class and score),
+    its hour-of-day row and its feature row but for the drifting columns.  Its device and
+    cell rows need no hash: they follow from its events, and any change of those changes
+    its row's ``n_events``, ``first_seen`` or ``last_seen`` (events are added, or the
+    oldest hour expires)."""
     if len(sims) == 0:
         return np.zeros(0, np.uint64)
     cols = [c for c in res.features.columns if c not in DRIFTING]
-    parts = [_row_hashes(sims.reset_index()),
-             _row_hashes(pd.DataFrame(np.asarray(hours))),
-             _per_sim(devices, sims.index), _per_sim(cells, sims.index),
+    parts = [_row_hashes(sims.reset_index()), _row_hashes(pd.DataFrame(np.asarray(hours))),
              _row_hashes(res.features.loc[sims.index, cols])]
     with np.errstate(over="ignore"):
         return sum((p * m for p, m in zip(parts, _MIX)), np.zeros(len(sims), np.uint64))
+
+
+def _linked_by(counts: pd.DataFrame, key: str) -> list:
+    """``linked_by`` of deployments from their link counts, as :func:`simbox.scan.group_tables`
+    words them (the "imsi block" links of a run keyed by another key: subscriber block)."""
+    text = linked_by(counts)
+    return text if key == IMSI_COLUMN else [t.replace("imsi block", SUBSCRIBER_BLOCK)
+                                            for t in text]
+
+
+class _Cut:
+    """A FeatureResult whose device and cell tables hold the flagged SIMs' rows only (all
+    that grouping, locating and wording read of them: each filters them by those SIMs)."""
+
+    def __init__(self, res, devices: pd.DataFrame, cells: pd.DataFrame):
+        self._res, self.devices, self.cells = res, devices, cells
+
+    def __getattr__(self, name):
+        return getattr(self._res, name)
 
 
 @dataclass
@@ -113,11 +119,12 @@ class Regrouper:
         hours = np.asarray(hours)
         devices = res.devices.loc[res.devices["imsi"].isin(sims.index)]
         cell_rows = res.cells.loc[res.cells["imsi"].isin(sims.index)]
-        fp = fingerprints(res, sims, hours, devices, cell_rows)
+        fp = fingerprints(res, sims, hours)
         if full or self.fp is None or self.stats is None or len(sims) == 0 \
                 or population is not None:
-            out = group_tables(res, sims, hours, cells, rules=rules, scan_end=scan_end, key=key,
-                               would=would, score=score, explain=explain, population=population)
+            out = group_tables(_Cut(res, devices, cell_rows), sims, hours, cells, rules=rules,
+                               scan_end=scan_end, key=key, would=would, score=score,
+                               explain=explain, population=population)
             self.reference, self.stats = out[4], out[5]
             self._keep(out[0], out[1], out[2], out[3], fp)
             self.last = {"full": True, "sims": len(sims), "changed": len(sims),
@@ -161,9 +168,10 @@ class Regrouper:
             else:
                 kept[lab] = row
         parts = []
-        if kept:
+        if kept:        # their links again: a SIM elsewhere can move a site's leaders
             old = self.deployments.iloc[list(kept.values())]
-            parts.append(old.assign(_comp=list(kept)))
+            parts.append(old.assign(_comp=list(kept), linked_by=_linked_by(
+                counts.loc[list(kept)], key)))
         if redo:
             sub = np.isin(labels, redo)
             code, uniq = pd.factorize(labels[sub], sort=True)      # label order kept
