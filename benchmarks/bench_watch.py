@@ -31,7 +31,9 @@ with ``merge``, each timed drop also times the ``events`` path on the same subsc
 (``events_path_s``, not part of the drop), so the two are compared under the same load,
 and scores every SIM again (``full_score_s``, not part of the drop): how many SIMs the
 drop rescored, the flags that differ from a full rescore and the largest score gap
-(``simbox/watch/rescore.py``).  At the end, a restart on the state: its seconds and the
+(``simbox/watch/rescore.py``), and makes the deployments, sites and reasons by a full
+regroup (``full_regroup_s``, not part of the drop): whether the drop's equal them, and the
+SIMs whose reasons differ (``simbox/watch/regroup.py``).  At the end, a restart on the state: its seconds and the
 events of whole days the partial kernel reduced again for it (0: stored partials read back).
 """
 from __future__ import annotations
@@ -316,6 +318,8 @@ def scale(args) -> dict:
         taken = _drop(w, files)
         row = {"day": i + 1, "files": len(taken), "events": sum(d.events for d in taken),
                "seconds": time.monotonic() - t0, "window_events": w.window.events(),
+               "read_commit_s": sum(d.seconds for d in taken),
+               "refresh_s": sum(d.refresh_seconds for d in taken),
                "state_mb": w.store.size() / 1e6, "rss_mb": _rss_mb(), **_rss_now_mb()}
         out["days"].append(row)
         print(f"day {row['day']:>2}: {row['events']:>10,} events in {row['seconds']:6.1f} s "
@@ -334,10 +338,13 @@ def scale(args) -> dict:
             w.batch = 1
             _pair_with_events_path(w)
             _pair_with_full_rescore(w)
+            _pair_with_full_regroup(w)
             for p in days[7][a:b]:
                 d = _drop(w, [p])[0]
-                paired = w.timings.get("events_path_s", 0.0) + w.timings.get("full_score_s", 0.0)
+                paired = w.timings.get("events_path_s", 0.0) + w.timings.get("full_score_s", 0.0) \
+                    + w.timings.get("full_regroup_s", 0.0)
                 w.timings["scores"] = w.timings["scores"] - w.timings.get("full_score_s", 0.0)
+                w.timings["deployments, sites, reasons"] -= w.timings.get("full_regroup_s", 0.0)
                 out["drops"].append({"name": d.name, "events": d.events, "touched": d.touched,
                                      "read_commit_s": d.seconds,
                                      "refresh_s": d.refresh_seconds - paired, **w.timings})
@@ -371,11 +378,31 @@ def scale(args) -> dict:
                   f"({out['full_rescores']} full rescores in {len(gaps)} drops); against a full "
                   f"rescore after each drop: at most {out['flags_differ_max']} flag(s) differ, "
                   f"largest score gap {out['score_gap_max']:.4f}")
+    pairs = [d for d in out["drops"] if "regroup_equal" in d]
+    if pairs:
+        out.update(regroup_equal=sum(d["regroup_equal"] for d in pairs),
+                   regroup_drops=len(pairs),
+                   reasons_differ_max=max(d["reasons_differ"] for d in pairs),
+                   regroup_changed_median=_q([d["regroup_changed"] for d in pairs], 0.5),
+                   full_regroup_median_s=_q([d["full_regroup_s"] for d in pairs], 0.5),
+                   regroup_median_s=_q([d["regroup_s"] for d in pairs], 0.5))
+        print(f"regroup: deployments and sites equal a full regroup's after "
+              f"{out['regroup_equal']} of {len(pairs)} drops; a median of "
+              f"{out['regroup_changed_median']:,.0f} flagged SIMs changed a drop; reasons of at "
+              f"most {out['reasons_differ_max']} SIM(s) differ; median "
+              f"{out['regroup_median_s']:.2f} s, a full regroup of the same drops (paired) "
+              f"{out['full_regroup_median_s']:.2f} s")
     rates = [d["events"] / d["seconds"] for d in out["days"]]
     if rates:
         out["batch96_rate"] = sum(d["events"] for d in out["days"]) / sum(d["seconds"] for d in out["days"])
         print(f"--batch 96 (a day of drops, one refresh): {out['batch96_rate']:,.0f} events/s "
               f"(days: {min(rates):,.0f} to {max(rates):,.0f})")
+        ingest = sum(d["read_commit_s"] for d in out["days"])
+        out.update(ingest_rate=sum(d["events"] for d in out["days"]) / ingest,
+                   refresh_median_s=_q([d["refresh_s"] for d in out["days"]], 0.5))
+        print(f"  of which reading and committing the files alone: {out['ingest_rate']:,.0f} "
+              f"events/s; the day's refresh (features, scores, deployments, alerts, outputs): "
+              f"median {out['refresh_median_s']:.1f} s")
     if not args.no_batch:
         n, s = _batch_rate(net, net_timezone(net, args.timezone))
         out.update(batch_events=n, batch_s=s)
@@ -435,6 +462,35 @@ def _pair_with_events_path(w: Watcher) -> None:
         win.timings["events_path_s"] = round(time.monotonic() - t, 4)
         return res, todo
     win.features = paired
+
+
+def _pair_with_full_regroup(w: Watcher) -> None:
+    """After each drop's deployments, sites and reasons, make them by a full regroup too
+    (not used; ``full_regroup_s`` in the drop's timings) and compare: ``regroup_equal``
+    (deployments and sites equal), ``reasons_differ`` (SIMs whose reasons differ: 0 at
+    each full regroup; between, through the reference population only)."""
+    from simbox.scan import group_tables
+    regroup = w.regrouper
+
+    class Paired:
+        last = property(lambda self: regroup.last)
+
+        def __call__(self, *args, full=True, **kw):
+            t = time.monotonic()
+            out = regroup(*args, full=full, **kw)
+            took = time.monotonic() - t
+            t = time.monotonic()
+            want = group_tables(*args, **kw)
+            same = all(a.reset_index(drop=True).equals(b.reset_index(drop=True))
+                       for a, b in ((out[1], want[1]), (out[2], want[2])))
+            same = same and out[0]["deployment_id"].equals(want[0]["deployment_id"])
+            w.window.timings.update(
+                full_regroup_s=round(time.monotonic() - t, 4), regroup_s=round(took, 4),
+                regroup_equal=bool(same),
+                reasons_differ=int((out[3].reindex(want[3].index).astype(str)
+                                    != want[3].astype(str)).sum()))
+            return out
+    w.regrouper = Paired()
 
 
 def _pair_with_full_rescore(w: Watcher) -> None:

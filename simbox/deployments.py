@@ -51,7 +51,8 @@ from simbox.errors import ConfigError
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
            "member",
-           "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS"]
+           "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS",
+           "rank_deployments", "linked_by"]
 
 log = logging.getLogger("simbox.deployments")
 LINK_KINDS = ("device", "device block", "site+hours", "handover", "imsi block",
@@ -613,15 +614,26 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
         table[c] = (locations[c].astype(float).reindex(comps).to_numpy()
                     if locations is not None and len(locations) else np.nan)
     table["active_hours"] = hours_text(sum_rows(hours, np.searchsorted(comps, labels), len(comps)))
-    kinds = link_counts.reindex(comps, fill_value=0)
-    table["linked_by"] = [", ".join(f"{k} ({int(n)})" for k, n in zip(LINK_KINDS, row) if n > 0)
-                          for row in kinds[list(LINK_KINDS)].to_numpy()]
-    table = table.rename_axis("_comp").reset_index()
-    idle = (pd.Timestamp(scan_end) - table["last_seen"]).dt.total_seconds() / 86400.0
-    table["priority"] = priority(table["score"], table["n_sims"], idle)
-    table = table.sort_values(["priority", "n_sims", "score"], ascending=False, kind="stable")
-    width = max(3, len(str(len(table))))
-    table["deployment_id"] = [f"D{i:0{width}d}" for i in range(1, len(table) + 1)]
+    table["linked_by"] = linked_by(link_counts.reindex(comps, fill_value=0))
+    table = rank_deployments(table.rename_axis("_comp").reset_index(), scan_end)
     ids = table.set_index("_comp")["deployment_id"]
     per_sim = pd.Series(ids.reindex(labels).to_numpy(), index=sims.index, name="deployment_id")
     return table[columns].reset_index(drop=True), per_sim
+
+
+def linked_by(link_counts: pd.DataFrame) -> list:
+    """The ``linked_by`` text of each row of ``link_counts`` (a column per link kind)."""
+    return [", ".join(f"{k} ({int(n)})" for k, n in zip(LINK_KINDS, row) if n > 0)
+            for row in link_counts[list(LINK_KINDS)].to_numpy()]
+
+
+def rank_deployments(table: pd.DataFrame, scan_end) -> pd.DataFrame:
+    """The rows of ``table`` (in component order) with their ``priority`` (recency to
+    ``scan_end``), highest first (ties: more SIMs, higher score, then component order),
+    and ids ``D001``, ``D002``, ... in that order."""
+    idle = (pd.Timestamp(scan_end) - table["last_seen"]).dt.total_seconds() / 86400.0
+    table = table.assign(priority=priority(table["score"], table["n_sims"], idle))
+    table = table.sort_values(["priority", "n_sims", "score"], ascending=False, kind="stable")
+    width = max(3, len(str(len(table))))
+    table["deployment_id"] = [f"D{i:0{width}d}" for i in range(1, len(table) + 1)]
+    return table

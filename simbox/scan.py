@@ -253,7 +253,7 @@ def farm_devices(res) -> pd.DataFrame:
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
              exclude: pd.DataFrame | None = None, population: Population | None = None,
-             farms: pd.DataFrame | None = None) -> ScanResult:
+             farms: pd.DataFrame | None = None, grouping=None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -267,6 +267,9 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
     SIMs at or above the threshold only (:class:`Population`).  ``farms``: the device
     rule's SIMs (:func:`farm_devices`; None: found here).
+    ``grouping``: what makes the deployments, sites and reasons (a callable with the
+    arguments of :func:`group_tables`, default it; ``simbox watch`` gives one that
+    carries over what a drop did not change: :mod:`simbox.watch.regroup`).
     """
     rules = rules or LinkRules()
     if farms is None:                            # the device rule (simbox/device_rule.py)
@@ -279,32 +282,15 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     mask = would & ~held
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
     hours = np.asarray(res.hours)[mask]
-    device = None                                # one deployment per farm device
-    if len(farms):
-        device = pd.factorize(farms["imei"].reindex(sims.index).to_numpy())[0]
-    devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
-    labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
-    locations = locate(pd.Series(labels, index=sims.index), cell_events, cells)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
     outliers = time_outliers(res.sims, key) if population is None else population.outliers
     scan_end = outliers["end"]
     if outliers.get("message"):
         log.warning("%s", outliers["message"])
-    deployments, per_sim = deployment_table(sims, labels, hours, devices, counts, locations,
-                                            scan_end=scan_end)
-    if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
-        deployments["linked_by"] = deployments["linked_by"].str.replace(
-            "imsi block", SUBSCRIBER_BLOCK, regex=False)
-    sims = sims.assign(deployment_id=per_sim)
-    sites = site_table(sims, hours, devices, cell_events, cells, deployments)
-
-    model_only = ~member(sims.index, farms.index) | \
-        by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool) if len(farms) else None
-    reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
-                                         would, score, explain=held.any(),
-                                         population=population)
-    if len(farms):
-        reasons = _rule_reasons(reasons, farms, sims.index)
+    sims, deployments, sites, reasons, reference, stats = (grouping or group_tables)(
+        res, sims, hours, cells, rules=rules, scan_end=scan_end, key=key, would=would,
+        score=score, explain=held.any(), population=population, farms=farms,
+        by_model=by_model)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
     rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
@@ -326,7 +312,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
 
     scores = scores_table(preds, res.sims, key, per_row) if population is None else None
 
-    dep_code, dep_names = pd.factorize(per_sim.to_numpy())
+    dep_code, dep_names = pd.factorize(sims["deployment_id"].to_numpy())
     dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
     site_code, site_names = pd.factorize(sims["main_site"].astype(str).to_numpy())
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
@@ -384,6 +370,41 @@ def _rule_reasons(reasons: pd.Series, farms: pd.DataFrame, index: pd.Index) -> p
     both = np.flatnonzero(on & has)
     out[both] = [f"{a}, {b}" for a, b in zip(text[pos[both]], model[both])]
     return pd.Series(out, index=index, name="reasons", dtype=object)
+
+
+def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame, *,
+                 rules: LinkRules, scan_end, key: str, would: np.ndarray, score=None,
+                 explain: bool = False, population: Population | None = None,
+                 farms: pd.DataFrame | None = None, by_model: pd.DataFrame | None = None
+                 ) -> tuple:
+    """``(sims, deployments, sites, reasons, reference, stats)`` of the flagged SIMs
+    ``sims`` (``res.sims`` rows with ``class`` and ``score``; ``hours`` their hour rows):
+    grouped into deployments (``sims`` gains ``deployment_id``; one deployment per
+    device of ``farms``, the device rule's SIMs), located on sites and explained
+    (:func:`_reasons` for the SIMs the model flagged, ``by_model``, the rule's wording for
+    the others; ``would``: the mask of ``res.features`` flagged before the exclusions)."""
+    with_farms = farms is not None and len(farms) > 0
+    device = pd.factorize(farms["imei"].reindex(sims.index).to_numpy())[0] if with_farms \
+        else None
+    devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
+    labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
+    locations = locate(pd.Series(labels, index=sims.index), cell_events, cells)
+    deployments, per_sim = deployment_table(sims, labels, hours, devices, counts, locations,
+                                            scan_end=scan_end)
+    if key != IMSI_COLUMN and len(deployments):    # the "imsi block" links compared the keys
+        deployments["linked_by"] = deployments["linked_by"].str.replace(
+            "imsi block", SUBSCRIBER_BLOCK, regex=False)
+    sims = sims.assign(deployment_id=per_sim)
+    sites = site_table(sims, hours, devices, cell_events, cells, deployments)
+    model_only = None
+    if with_farms:
+        model_only = ~member(sims.index, farms.index) | \
+            by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool)
+    reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
+                                         would, score, explain=explain, population=population)
+    if with_farms:
+        reasons = _rule_reasons(reasons, farms, sims.index)
+    return sims, deployments, sites, reasons, reference, stats
 
 
 def scores_table(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list) -> pd.DataFrame:

@@ -239,8 +239,6 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     if len(sims) == 0:
         return pd.DataFrame(columns=columns)
     located = locate(sims["main_site"].astype(str), cell_events, cells)
-    dep_size = deployments.set_index("deployment_id")["n_sims"]
-    dep_prio = deployments.set_index("deployment_id")["priority"]
     site_info = cells.groupby("site_id")[extra].first() if extra else None
     dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
     site_of = sims["main_site"].astype(str)
@@ -250,20 +248,15 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     mean_lat = cells.groupby("site_id")["lat"].mean()
     mean_lon = cells.groupby("site_id")["lon"].mean()
     # each site's SIMs (in their order), then one row per site in order of first appearance
-    members = np.split(np.argsort(code, kind="stable"), np.flatnonzero(np.diff(np.sort(code))) + 1)
-    dep_ids = sims["deployment_id"].to_numpy(dtype=object)
+    members = _members(code)
+    by_dep = site_deployments(site_of, sims["deployment_id"], deployments)
     classes = sims["class"].to_numpy(dtype=object)
     first_seen, last_seen = _instants(sims["first_seen"]), _instants(sims["last_seen"])
     events = sims["n_events"].to_numpy() if "n_events" in sims else None
-    size_of, prio_of = dep_size.to_dict(), dep_prio.to_dict()
     tz = sims["first_seen"].dt.tz if isinstance(sims["first_seen"].dtype, pd.DatetimeTZDtype) \
         else None
     rows = []
     for s, idx in zip(names, members):
-        deps, counts = _counts(dep_ids[idx])
-        # the priority as pandas sums it: the terms in value_counts order (most SIMs first)
-        prio = float((np.array([prio_of[d] for d in deps], dtype=float) * counts /
-                      np.array([size_of[d] for d in deps], dtype=float)).sum())
         loc = located.loc[s] if s in located.index else None
         if loc is None:
             lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
@@ -273,8 +266,7 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "lon": float(loc["lon"]) if loc is not None else lon,
             "radius_m": float(loc["radius_m"]) if loc is not None else 0.0,
             "cells": loc["cells"] if loc is not None else "",
-            "deployments": ";".join(sorted(deps)),
-            "n_deployments": len(deps),
+            **by_dep[s],
             "class": _counts(classes[idx])[0][0],
             "n_sims": len(idx),
             "n_devices": int(n_dev.get(s, 0)),
@@ -282,7 +274,6 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "first_seen": _stamp(first_seen[idx].min(), tz),
             "last_seen": _stamp(last_seen[idx].max(), tz),
             "events": int(events[idx].sum()) if events is not None else 0,
-            "priority": round(prio, 1),
         }
         for c in extra:
             row[c] = site_info[c].get(s, "") if site_info is not None else ""
@@ -290,3 +281,30 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["priority", "n_sims"], ascending=False, kind="stable") \
         .reset_index(drop=True)
+
+
+def _members(code: np.ndarray) -> list:
+    """Per code 0..n-1 (``pd.factorize`` codes): the positions holding it, in order."""
+    return np.split(np.argsort(code, kind="stable"), np.flatnonzero(np.diff(np.sort(code))) + 1)
+
+
+def site_deployments(site_of: pd.Series, deployment_id: pd.Series, deployments: pd.DataFrame
+                     ) -> dict:
+    """Per site (``site_of``: the site of each flagged SIM, ``deployment_id`` its
+    deployment): its ``deployments`` (ids, sorted, ``;``-joined), ``n_deployments`` and
+    ``priority``: the sum over its deployments of the deployment's priority times the
+    share of the deployment's SIMs at the site (``deployments`` from
+    :func:`simbox.deployments.deployment_table`), summed as pandas would: the terms in
+    ``value_counts`` order (most SIMs first)."""
+    size_of = deployments.set_index("deployment_id")["n_sims"].to_dict()
+    prio_of = deployments.set_index("deployment_id")["priority"].to_dict()
+    code, names = pd.factorize(site_of.to_numpy())
+    ids = deployment_id.to_numpy(dtype=object)
+    out = {}
+    for s, idx in zip(names, _members(code)):
+        deps, counts = _counts(ids[idx])
+        prio = float((np.array([prio_of[d] for d in deps], dtype=float) * counts /
+                      np.array([size_of[d] for d in deps], dtype=float)).sum())
+        out[s] = {"deployments": ";".join(sorted(deps)), "n_deployments": len(deps),
+                  "priority": round(prio, 1)}
+    return out

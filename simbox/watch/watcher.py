@@ -12,7 +12,9 @@ and for each file:
 3. writes the new versions of its hours' slices and commits them with its ledger row
    in one transaction (:mod:`simbox.watch.store`);
 4. recomputes the features of the subscribers it touched, rescores the SIMs whose
-   features changed (every SIM once a network hour: :mod:`simbox.watch.rescore`), regroups the deployments, appends the alerts to
+   features changed (every SIM once a network hour: :mod:`simbox.watch.rescore`), regroups the
+   deployments where flagged SIMs changed (all once a network hour:
+   :mod:`simbox.watch.regroup`), appends the alerts to
    ``OUT_DIR/alerts.jsonl`` (:mod:`simbox.watch.alerts`) and rewrites the scan's files
    in ``OUT_DIR/current/`` atomically (one folder rename).
 
@@ -31,6 +33,7 @@ import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +46,7 @@ from simbox.fastpath.stats import MAX_REJECT_SHARE, ReadStats
 from simbox.training.folder import sha256_file
 from simbox.watch.alerts import AlertLog, diff, iso, line
 from simbox.watch.policy import AlertPolicy
+from simbox.watch.regroup import Regrouper
 from simbox.watch.rescore import Rescorer
 from simbox.watch.store import Store
 from simbox.watch.window import Window
@@ -186,6 +190,7 @@ class Watcher:
         self.known = self.store.known()
         self._sizes: dict = {}      # name -> (size, mtime) at the last poll (settling files)
         self.rescorer = Rescorer(lambda X: self.model.predict(X, threshold=self.threshold))
+        self.regrouper = Regrouper()
         self.result = None          # the ScanResult of the last drop
         self.last: list = []        # the Drops of the last poll
         self.timings: dict = {}     # seconds of each step of the last refresh
@@ -417,7 +422,8 @@ class Watcher:
             return self.model.predict(X, threshold=self.threshold)["score"].to_numpy()
         held = held_back(res, preds, self.threshold, self._current_feedback(), summary)
         result = assemble(res, preds, self.cell_frame, threshold=self.threshold,
-                          rules=self.link_rules, score=score, summary=summary, exclude=held)
+                          rules=self.link_rules, score=score, summary=summary, exclude=held,
+                          grouping=partial(self.regrouper, full=self.rescorer.last["full"]))
         if self.feedback["store"] is not None:
             self.feedback["store"].record_scan(result, kind="watch", out=self.out_dir)
         if not self.located:
@@ -467,6 +473,7 @@ class Watcher:
         marks.append(("", time.monotonic()))
         self.timings = {a: round(t1 - t, 4) for (a, t), (_, t1) in zip(marks, marks[1:])}
         self.timings.update(self.window.timings)     # features = reduce + post
+        self.timings.update({f"regroup_{k}": v for k, v in self.regrouper.last.items()})
         seconds = time.monotonic() - t0
         for d in drops:
             d.refresh_seconds = seconds / len(drops)

@@ -19,7 +19,9 @@ partials, in time order: its events of the window's first UTC day (the hours sti
 the window) and of its last day, reduced to partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
-restart reads them back: :meth:`Store.write_partials`).  Stored partials are used only
+restart reads them back: :meth:`Store.write_partials`), the whole days' partials merged
+into one (``Window.middle``: made once a UTC day, stored likewise), so a drop merges three
+partials per subscriber whatever the window's length.  Stored partials are used only
 while they were made from the day's slice files as they are now.  A late file that adds
 events to a whole day makes that day's partials of the subscribers it touched again
 (``Window.stale``) and stores them again.  With ``merge = False`` (or a window
@@ -54,6 +56,8 @@ DAY_HOURS = 24
 CHUNK_EVENTS = 1 << 21
 #: what stored partials must have been written with to be read back
 PARTIALS_LAYOUT = f"layout {len(SCALARS)} scalars {KINDS}"
+#: the ``partials`` row (in place of a day) of the window's whole days merged into one
+MIDDLE = -1
 
 
 def to_rows(cols: dict) -> np.ndarray:
@@ -171,6 +175,7 @@ class Window:
     days: dict = field(init=False, default_factory=dict)    # whole UTC day -> Partials
     stale: dict = field(init=False, default_factory=dict)   # day -> subscribers to redo
     saved: dict = field(init=False, default_factory=dict)   # day -> (file, slice files)
+    middle: tuple | None = field(init=False, default=None)  # (inputs, days, Partials)
 
     def __post_init__(self):
         self.tz = TimeZone(self.timezone)
@@ -270,14 +275,14 @@ class Window:
         else:
             tail, days, today = plan
             t_days = time.monotonic()
-            whole = self._whole_days(days)
+            stale = set().union(*[s for d, s in self.stale.items() if d in days])
+            mid = self._middle(days, self._whole_days(days), stale)
             t_days = time.monotonic() - t_days
-            entries = sum((_entries(p, todo) for p in whole), np.zeros(len(todo), np.int64))
-            for subs, groups in self._chunks(todo, [tail, today], entries):
+            for subs, groups in self._chunks(todo, [tail, today], _entries(mid, todo)):
                 events += sum(len(g["time"]) for g in groups)
                 first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
                                else Partials.empty() for g in groups)
-                parts.append(finish(combine([first, *[(p, p.rows_of(subs)) for p in whole], last]),
+                parts.append(finish(combine([first, (mid, mid.rows_of(subs)), last]),
                                     columns=cols, ncols=len(names), cells=table))
         self.red = Reduced.concat(parts, len(names))
         self.dirty.clear()
@@ -307,7 +312,7 @@ class Window:
         state when they were made from the day's slices as they are now (a restart makes
         none again), else made from the day's events (again only for the subscribers a
         late file touched) and stored.  Days that left the window are forgotten."""
-        gone = [d for d in self.saved if d not in days]
+        gone = [d for d in self.saved if d not in days and d != MIDDLE]
         for d in [d for d in self.days if d not in days]:
             del self.days[d]
             self.stale.pop(d, None)
@@ -330,6 +335,30 @@ class Window:
                 made = _splice(self.days[d], self._day_partials(d, subs), subs)
             self.days[d] = self._stored(d, made, inputs)
         return [self.days[d] for d in days]
+
+    def _middle(self, days: tuple, whole: list, stale: set) -> Partials:
+        """The partials of the whole days ``days`` (``whole``, theirs) merged into one per
+        subscriber, so that a drop merges three partials a subscriber, not one a day: kept
+        while the days and their slices are the same, read back from the state after a
+        restart, made again for the subscribers ``stale`` (a late file into a whole day:
+        their day partials were made again), else made again from ``whole`` (once a UTC
+        day) and stored."""
+        inputs = sorted([f"day {d}" for d in days] + [x for d in days for x in self._day_inputs(d)])
+        if self.middle is not None and self.middle[0] == inputs:
+            return self.middle[2]
+        saved = self.saved.get(MIDDLE)
+        if saved is not None and saved[1] == inputs:
+            made = self.store.read_partials(saved[0])
+            self.middle = (inputs, days, made)
+            return made
+        if self.middle is not None and self.middle[1] == days and stale:
+            subs = np.array(sorted(stale), np.int64)
+            made = _splice(self.middle[2], combine([(p, p.rows_of(subs)) for p in whole]), subs)
+        else:
+            made = combine(whole)
+        made = self._stored(MIDDLE, made, inputs)
+        self.middle = (inputs, days, made)
+        return made
 
     def _stored(self, day: int, made: Partials, inputs: list) -> Partials:
         """``made`` written to the state as the partials of ``day``, and read back

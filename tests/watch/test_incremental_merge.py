@@ -3,6 +3,7 @@ as partials (docs/watch.md), late files into such a day, the re-reduce path besi
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simbox.watch import Watcher
@@ -83,3 +84,28 @@ def _apply_without_stale(apply):
         apply(self, p)
         self.stale.clear()
     return wrapped
+
+
+def _longer(rows, copies: int = 3):
+    """The rows followed by ``copies - 1`` copies of them, each 3 days later (the same
+    subscribers going on): a window of several whole days."""
+    t = pd.to_datetime(rows["start_time"], utc=True)
+    parts = [rows.assign(start_time=(t + pd.Timedelta(days=3 * k)).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ")) for k in range(copies)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_several_whole_days_merged_into_one(tmp_path, sample_rows, cells_csv, model):
+    """A window of about a week: its whole days are merged once into the window's middle
+    partials (kept while the days are the same, spliced for a late file's subscribers)."""
+    rows = _longer(sample_rows)
+    t = epoch(rows)
+    order = np.argsort(t, kind="stable")
+    plan = list(np.array_split(order, 10))
+    rng = np.random.default_rng(2)
+    day = t.min() // HOUR // DAY_HOURS + 4                 # a whole day of the window's middle
+    late = rng.choice(np.flatnonzero(t // HOUR // DAY_HOURS == day), 200, replace=False)
+    plan = [np.setdiff1d(p, late) for p in plan] + [late]
+    got, want, seen = _replay(tmp_path, rows, plan, 200 * HOUR, model, cells_csv)
+    assert max(len(days) for days, _ in seen) >= 4 and any(day in days for days, _ in seen)
+    assert_same_features(got, want)

@@ -1,6 +1,5 @@
 """Scores between drops (simbox/watch/rescore.py): the SIMs a drop changed are scored
 again, the others keep their scores; every SIM at the first drop of a network hour."""
-import os
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ from simbox.watch import Watcher
 from simbox.watch.rescore import DRIFTING, TOLERANCE, Rescorer
 from simbox.watch.window import HOUR
 
-from watch_helpers import epoch
+from watch_helpers import drop_each, quarter_hours
 
 EXACT = ["n_moc", "moc_callees", "imei_max_imsis"]
 DRIFT = ["moc_per_day_pct", "lifetime_share"]
@@ -105,12 +104,7 @@ def test_watch_scores_equal_a_full_rescore_where_the_policy_says(tmp_path, sampl
     are the model's on the whole table; between, each kept score is the model's on the row
     it was scored on, whose columns are today's but for the drifting ones (within the
     tolerance), and fewer SIMs than all are scored."""
-    t = epoch(sample_rows)
-    order = np.argsort(t, kind="stable")
-    start = t.min() + 2 * 86400                        # two days in one file, then 15 minutes
-    cuts = [start] + [start + 900 * (i + 1) for i in range(10)]
-    plan = [order[t[order] < cuts[0]]] + [order[(t[order] >= a) & (t[order] < b)]
-                                          for a, b in zip(cuts, cuts[1:])]
+    plan = quarter_hours(sample_rows, 10)             # two days in one file, then 15 minutes
     drops = tmp_path / "drops"
     drops.mkdir()
     w = Watcher(drops, tmp_path / "state", None, window="7d", model=model, cells=cells_csv,
@@ -139,14 +133,7 @@ def test_watch_scores_equal_a_full_rescore_where_the_policy_says(tmp_path, sampl
         return preds
     w._score = checked
     try:
-        for i, idx in enumerate(plan):
-            if not len(idx):
-                continue
-            p = drops / f"f{i:03d}.csv"
-            sample_rows.iloc[idx].to_csv(p, index=False)
-            st = os.stat(p)
-            drop = w.take(p, st.st_size, st.st_mtime)
-            w.refresh([drop])
+        drop_each(w, sample_rows, plan, drops)
     finally:
         w.close()
     assert seen["full"] >= 2 and seen["partial"] >= 4, seen

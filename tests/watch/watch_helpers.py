@@ -1,4 +1,7 @@
-"""Helpers of the watch tests: event times, the batch reference, the comparison."""
+"""Helpers of the watch tests: event times, the batch reference, the comparison, a replay
+of 15-minute drops."""
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -34,3 +37,26 @@ def assert_same_features(got: pd.DataFrame, want: pd.DataFrame):
         else:
             np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-9, atol=0,
                                        equal_nan=True, err_msg=c)
+
+
+def quarter_hours(rows: pd.DataFrame, drops: int) -> list:
+    """Row positions of the files of a replay: the first two days in one, then ``drops``
+    files of 15 minutes each."""
+    t = epoch(rows)
+    order = np.argsort(t, kind="stable")
+    start = t.min() + 2 * 86400
+    cuts = [start] + [start + 900 * (i + 1) for i in range(drops)]
+    return [order[t[order] < cuts[0]]] + [order[(t[order] >= a) & (t[order] < b)]
+                                          for a, b in zip(cuts, cuts[1:])]
+
+
+def drop_each(w, rows: pd.DataFrame, plan: list, folder) -> None:
+    """Each file of ``plan`` written to ``folder``, taken by the watcher ``w`` and
+    followed by its refresh."""
+    for i, idx in enumerate(plan):
+        if not len(idx):
+            continue
+        p = folder / f"f{i:03d}.csv"
+        rows.iloc[idx].to_csv(p, index=False)
+        st = os.stat(p)
+        w.refresh([w.take(p, st.st_size, st.st_mtime)])
