@@ -318,6 +318,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
     site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
+    devices = pairs_of(res.devices, sims.index)
     dev = devices.loc[devices["imei"].astype(str) != ""]
     by_class = flagged["class"].value_counts()
     summary.update({
