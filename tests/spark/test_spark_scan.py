@@ -58,6 +58,29 @@ def test_scan_outputs_equal_the_local_engine(spark, net, monkeypatch):
     assert per_sim < 2 * flagged + 100 + 100, rows
 
 
+def test_scan_with_no_sim_flagged_equals_the_local_engine(spark, net):
+    """A threshold no SIM reaches: the same (empty) flagged.csv, deployments and sites, the
+    same scores.csv and summary; the report is written; no flagged row or stage-2 row
+    reaches the driver."""
+    from simbox.spark import session
+    base, n, tz = net
+    kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz, history=False,
+              threshold=1.0)
+    a = scan([n / "cdrs.csv.gz"], out=base / "local-none", report=False, **kw)
+    session.DRIVER_ROWS.clear()
+    b = scan([n / "cdrs.csv.gz"], out=base / "spark-none", engine="spark", **kw)
+    assert a.summary["flagged"] == b.summary["flagged"] == 0 and len(b.flagged) == 0
+    for name in OUTPUTS:
+        assert (base / "local-none" / name).read_bytes() == \
+            (base / "spark-none" / name).read_bytes(), name
+    same = ("seconds", "scanned_at", "out", "records", "report")
+    assert {k: v for k, v in a.summary.items() if k not in same} == \
+        {k: v for k, v in b.summary.items() if k not in same}
+    assert (base / "spark-none" / "report.html").stat().st_size > 0
+    rows = dict(session.DRIVER_ROWS)
+    assert rows.get("flagged rows", 0) == rows.get("flagged stage-2 rows", 0) == 0, rows
+
+
 def test_features_command_with_engine_spark(spark, net, capsys):
     base, n, tz = net
     common = [str(n / "cdrs.csv.gz"), "--cells", str(n / "cells.csv"), "--timezone", tz,
