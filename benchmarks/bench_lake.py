@@ -25,11 +25,14 @@ same 16 rows per subscriber (one day), each in its own process: the peak RSS of 
 driver's Python process (VmHWM) and of the JVM (driver and executor in local mode), the
 rows that reached the driver per kind (``simbox.spark.session.DRIVER_ROWS``) and, for
 contrast, the peak of the driver when it collects the whole feature table instead
-(``compute_features_spark``, what ``simbox features --engine spark`` does).
+(``compute_features_spark``, what ``simbox features --engine spark`` does).  With
+``--threshold T`` the scans flag every SIM scoring at least T (0: all of them), so that
+the flagged SIMs themselves grow: the driver's memory per flagged SIM.
 
     python benchmarks/bench_lake.py --rows 11_000_000 --work bench-out --repeat 3
     python benchmarks/bench_lake.py --rows 50_000_000 --days 32 --work bench-out --repeat 1
     python benchmarks/bench_lake.py --scan-sims 20000,100000,300000 --work bench-out
+    python benchmarks/bench_lake.py --scan-sims 20000,50000,100000 --threshold 0 --work bench-out
 
 Absolute times drift with the machine's load (2 shared cores): compare within a run.
 """
@@ -285,7 +288,8 @@ def spark_child(master: str, path: str, partitions: int) -> None:
                       "records": res.stats.records, "driver_python_hwm": hwm, **mem.peak}))
 
 
-def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
+def scan_child(master: str, path: str, partitions: int, collect: bool,
+               threshold: float | None = None) -> None:
     """``--scan-run``: one Spark scan (or, with ``collect``, the whole feature table taken to
     the driver), a JSON line on stdout."""
     import warnings
@@ -304,7 +308,7 @@ def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
                 res.features  # noqa: B018  (the DataFrame, as a scan of the table would make)
             else:
                 r = scan(path, engine="spark", out=os.path.join(out, "scan"), report=False,
-                         history=False, timezone="UTC")
+                         history=False, timezone="UTC", threshold=threshold)
                 sims, flagged = r.summary["sims"], r.summary["flagged"]
         wall = time.monotonic() - t
         mem.sample()
@@ -313,17 +317,20 @@ def scan_child(master: str, path: str, partitions: int, collect: bool) -> None:
                       "rows_to_driver": dict(DRIVER_ROWS), **mem.peak}))
 
 
-def scan_memory(counts, work: str, partitions: int, master: str) -> None:
-    """The ``--scan-sims`` table (see the module docstring)."""
+def scan_memory(counts, work: str, partitions: int, master: str,
+                threshold: float | None = None, collect: bool = True) -> None:
+    """The ``--scan-sims`` table (see the module docstring); with ``threshold`` (a forced
+    flagged share) or without ``collect``, the scans only, not the collected feature table."""
     print("| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
           "| rows to the driver per kind (scores.csv's excluded) |")
     print("|---|---|---|---|---|---|---|---|")
     paths = {n: build(n * 16, work, days=1)[0] for n in counts}
-    for collect in (False, True):
+    for collect in (False, True) if collect and threshold is None else (False,):
         for n in counts:
             csv_path = paths[n]
             cmd = [sys.executable, os.path.abspath(__file__), "--scan-run", master, csv_path,
-                   "--partitions", str(partitions)] + (["--collect"] if collect else [])
+                   "--partitions", str(partitions)] + (["--collect"] if collect else []) + \
+                ([] if threshold is None else ["--threshold", str(threshold)])
             p = subprocess.run(cmd, capture_output=True, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1",
                                     "SIMBOX_NO_PROGRESS": "1"})
@@ -333,7 +340,9 @@ def scan_memory(counts, work: str, partitions: int, master: str) -> None:
             m = json.loads(lines[-1])
             per = ", ".join(f"{k} {v:,}" for k, v in sorted(m["rows_to_driver"].items())
                             if k != "scores")
-            print(f"| {m['sims']:,} | {n * 16:,} | {'feature table collected' if collect else 'scan'} "
+            mode = "feature table collected" if collect else \
+                "scan" + ("" if threshold is None else f", threshold {threshold:g}")
+            print(f"| {m['sims']:,} | {n * 16:,} | {mode} "
                   f"| {'' if m['flagged'] is None else m['flagged']} | {m['wall']:.0f} "
                   f"| {m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {per} |", flush=True)
 
@@ -356,6 +365,10 @@ def main(argv=None) -> int:
     ap.add_argument("--scan-sims", help="driver memory of a Spark scan at these subscriber "
                     "counts (comma separated), 16 rows each")
     ap.add_argument("--master", default="local[2]", help="Spark master of --scan-sims")
+    ap.add_argument("--threshold", type=float, help="--scan-sims: the scans' threshold (a "
+                    "forced flagged share, e.g. 0 flags every SIM); default the model's")
+    ap.add_argument("--scan-only", action="store_true",
+                    help="--scan-sims: the scans only, not the collected feature table")
     ap.add_argument("--spark-run", nargs=2, metavar=("MASTER", "PARQUET"), help=argparse.SUPPRESS)
     ap.add_argument("--scan-run", nargs=2, metavar=("MASTER", "CSV"), help=argparse.SUPPRESS)
     ap.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)
@@ -364,11 +377,11 @@ def main(argv=None) -> int:
         spark_child(*a.spark_run, a.partitions)
         return 0
     if a.scan_run:
-        scan_child(*a.scan_run, a.partitions, a.collect)
+        scan_child(*a.scan_run, a.partitions, a.collect, a.threshold)
         return 0
     if a.scan_sims:
         scan_memory([int(x) for x in a.scan_sims.replace("_", "").split(",")], a.work,
-                    a.partitions, a.master)
+                    a.partitions, a.master, a.threshold, collect=not a.scan_only)
         return 0
     csv_path, pq_path = build(a.rows, a.work, a.days)
     if a.build_only:

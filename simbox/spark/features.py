@@ -28,17 +28,21 @@ import re
 import time
 import warnings
 from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
 
 
 from simbox.errors import InputError, ParseError
 from simbox.fastpath.aggregate import Reduced, TimeZone
 from simbox.fastpath.columnar import batch_reader
-from simbox.fastpath.events import CellDict
-from simbox.fastpath.keys import MSISDN_BASE, KeyBook, kind_of
+from simbox.fastpath.events import CellDict, normalise_cell_id
+from simbox.fastpath.keys import MSISDN_BASE, KeyBook, decode_ids, kind_of
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
                                    check_share, reject_share_error)
 from simbox.fastpath.window import TimeWindow
-from simbox.features.compute import FeatureResult, _assemble
+from simbox.features import post
+from simbox.features.compute import FeatureResult, _assemble, _tables
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
@@ -217,30 +221,63 @@ def compute_features_spark(inputs, *, spark=None, master=None, cells=None, tac=N
     return run if in_spark else run.collect()
 
 
-def _assemble_parts(blobs, cell_rows, tac, tz, stats, t0, n) -> FeatureResult:
-    """The feature table of the stage-2 rows (see the module docstring, step 4)."""
+def _recoded(blobs, cell_rows):
+    """(Reduced of the stage-2 rows ``blobs`` recoded to one cell dictionary, the cell
+    dictionary, its cell table, site names, KeyBook or None), consuming ``blobs``."""
     celldict = CellDict(sorted({t for d in blobs for t in d["tokens"]}))
     table, site_names, warning = cell_table(celldict.tokens, cell_rows)
     if warning:
-        warnings.warn(warning, stacklevel=3)
+        warnings.warn(warning, stacklevel=4)
     site_code = {s: i for i, s in enumerate(site_names)}
     book = None
     tokens = {c: t for d in blobs for c, t in d["book"].items()}
     if tokens:
         book = celldict.keys = KeyBook()
-        import numpy as np  # lazy: only with token keys
         book.encode(np.array(list(tokens.values()), dtype=object))
-    names = feature_names()
     parts = [load_part(d, celldict._codes, site_code) for d in blobs]
-    del blobs
-    red = Reduced.concat(parts, len(names))
+    blobs.clear()
+    red = Reduced.concat(parts, len(feature_names()))
+    return red, celldict, table, site_names, book, len(parts)
+
+
+def _assemble_parts(blobs, cell_rows, tac, tz, stats, t0, n) -> FeatureResult:
+    """The feature table of the stage-2 rows (see the module docstring, step 4)."""
+    red, celldict, table, site_names, book, chunks = _recoded(blobs, cell_rows)
     stats.duplicates += red.duplicates
-    columns, tables, key_kind = _assemble(red, names, celldict, table, site_names, tac, tz, book)
+    columns, tables, key_kind = _assemble(red, feature_names(), celldict, table, site_names,
+                                          tac, tz, book)
     return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
                          seconds=time.monotonic() - t0,
-                         info={"engine": "spark", "partitions": n, "chunks": len(parts)},
+                         info={"engine": "spark", "partitions": n, "chunks": chunks},
                          subscriber_key=key_kind,
                          key_collisions=book.collisions if book is not None else 0)
+
+
+def flagged_tables(blobs, cell_rows, tac, columns: dict):
+    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` for the subscribers of the
+    stage-2 rows ``blobs`` (the flagged SIMs' rows, trimmed: ``simbox.spark.scan._taker``),
+    made as the local engine makes them (:func:`simbox.features.compute._tables`) but
+    without the post features (``columns``: their feature columns, sorted by key, with
+    ``imsi``, ``first_seen``, ``last_seen`` and ``n_events``: the scored table's)."""
+    red, celldict, table, site_names, book, _ = _recoded(blobs, cell_rows)
+    keys = decode_ids(red.imsi, book).astype(str)
+    order = np.argsort(keys, kind="stable")
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    keys = keys[order]
+    if not np.array_equal(keys, np.asarray(columns["imsi"], dtype=str)):
+        raise RuntimeError("the flagged SIMs' stage-2 rows are not those of their scores")
+    tokens = np.array([normalise_cell_id(t) for t in celldict.tokens], dtype=object)
+    code = red.main_imei[order]
+    main_tac, device_type, _ = post.device_types(code, tac)
+    ctx = SimpleNamespace(msisdn=red.msisdn[order], main_imei=decode_ids(code, book),
+                          main_tac=main_tac, device_type=device_type,
+                          main_cell=post._names(red.main_cell[order], tokens),
+                          main_site=post._names(red.main_site[order], site_names),
+                          dev_row=inv[red.dev_row])
+    key_kind = kind_of(red.imsi[order]) if len(red.imsi) and \
+        int(red.imsi.max()) >= MSISDN_BASE else None
+    return _tables(red, ctx, columns, keys, inv, order, tokens, table, book, key_kind)
 
 
 _SIMBOX_LINE = re.compile(r"simbox\.errors\.(\w+): (.*)")

@@ -10,9 +10,11 @@ subscriber:
    scored table is persisted (executors' disk);
 2. one aggregate: SIMs, flagged SIMs, SIMs per kind of key;
 3. the flagged rows (features and scores) go to the driver, and their rows of the stage-2
-   results (``Reduced.take`` on the executors), from which the driver makes their
-   per-subscriber tables (``sims``, ``hours``, ``devices``, ``cells``) as the local engine
-   does (``simbox.spark.features._assemble_parts``);
+   results (``Reduced.take`` on the executors, trimmed to what the tables need: hours,
+   main IMEI/cell/site, device and cell pairs, the cells and sites they name), from which
+   the driver makes their per-subscriber tables (``sims``, ``hours``, ``devices``,
+   ``cells``) as the local engine does, without computing any feature again
+   (``simbox.spark.features.flagged_tables``);
 4. the reference SIMs of the reasons, those pandas' ``sample(REFERENCE_SIMS,
    random_state=0)`` picks among the SIMs not flagged in key order: the positions drawn on
    an executor (``RandomState(0).choice``: an array of one int64 per SIM, off the driver),
@@ -43,10 +45,9 @@ import pyarrow as pa
 
 from simbox.fastpath.events import decode_array, normalise_cell_id
 from simbox.fastpath.keys import MSISDN_BASE, TOKEN_BASE, key_column, kind_of
-from simbox.fastpath.stats import ReadStats
 from simbox.features.compute import FeatureResult
 from simbox.features.registry import feature_names
-from simbox.spark.features import SparkFeatures, _assemble_parts
+from simbox.spark.features import SparkFeatures, flagged_tables
 from simbox.spark.post import UNLOCATED, _load, table_columns
 from simbox.spark.session import arrow_to_driver, to_driver
 from simbox.training.scoring import PREDICT_COLUMNS
@@ -174,21 +175,21 @@ def _empty_schema():
 
 def _flagged(sf: SparkFeatures, table, kinds: dict):
     """(res, predictions) of the flagged SIMs: their feature rows and scores, their rows of
-    the stage-2 results made into the per-subscriber tables."""
+    the stage-2 results (trimmed on the executors: :func:`_taker`) made into the
+    per-subscriber tables (:func:`~simbox.spark.features.flagged_tables`)."""
     from pyspark.sql import functions as F  # lazy: pyspark
     X, preds, codes, _, _ = _rows(table.where(F.col("flagged")), "flagged rows")
     wanted = sf.table.sparkSession.sparkContext.broadcast(np.sort(codes))
     blobs = [pickle.loads(r.part) for r in to_driver(
         sf.blobs.mapInArrow(_taker(wanted), "part binary, n long"), "flagged stage-2 rows",
         size=lambda r: r.n)]
+    columns = {"imsi": X.index.to_numpy(dtype=str), **{c: X[c].to_numpy() for c in X.columns}}
     with warnings.catch_warnings():      # cells not in cells.csv: the scan says it, once
         warnings.simplefilter("ignore")
-        tables = _assemble_parts(blobs, sf.cell_rows, sf.tac, sf.tz, ReadStats(), sf.t0,
-                                 sf.partitions).tables()
+        tables = flagged_tables(blobs, sf.cell_rows, sf.tac, columns)
     sims = tables[0]
     if set(kinds) != {"imsi"} and "subscriber_key" not in sims:
         sims = sims.assign(subscriber_key=kind_of(codes))
-    columns = {"imsi": X.index.to_numpy(dtype=str), **{c: X[c].to_numpy() for c in X.columns}}
     res = ScanRows(columns, (sims, *tables[1:]), stats=sf.stats, timezone=sf.tz.name,
                    seconds=0.0, info=sf.info,
                    subscriber_key=kind_of(codes) if set(kinds) != {"imsi"} else None)
@@ -198,7 +199,7 @@ def _flagged(sf: SparkFeatures, table, kinds: dict):
 
 def _taker(wanted):
     """The ``mapInArrow`` function keeping, of each stage-2 row, the subscribers of the
-    sorted codes ``wanted`` (a broadcast)."""
+    sorted codes ``wanted`` (a broadcast), trimmed (:func:`_trim`)."""
 
     def run(batches):
         codes = wanted.value
@@ -209,15 +210,38 @@ def _taker(wanted):
             if len(rows) == 0:
                 continue
             from simbox.fastpath.aggregate import Reduced
-            taken = Reduced(**red).take(rows)
-            used = set(imsi[rows].tolist()) | set(np.asarray(taken.dev_imei).tolist())
-            book = {c: t for c, t in d["book"].items() if c in used}
-            blob = pickle.dumps({**d, "red": vars(taken), "book": book}, protocol=5)
+            blob = pickle.dumps(_trim(d, Reduced(**red).take(rows)), protocol=5)
             yield pa.RecordBatch.from_arrays([pa.array([blob], pa.binary()),
                                               pa.array([len(rows)], pa.int64())],
                                              names=["part", "n"])
 
     return run
+
+
+def _trim(d: dict, taken) -> dict:
+    """The stage-2 row ``d`` with ``taken`` (a Reduced of its flagged subscribers) holding
+    only what the per-subscriber tables need: hours, the main IMEI, cell and site, the
+    device and cell pairs; no feature values (the scored table's are used), no site pairs,
+    moves or registrations; its cells, sites and tokens only those used."""
+    from simbox.fastpath.aggregate import TABLES  # lazy: as Reduced
+    taken.feats = np.zeros((len(taken.imsi), 0))
+    for kind in ("site", "move", "reg"):
+        for f, dtype in TABLES[kind].items():
+            setattr(taken, f, np.zeros(0, dtype))
+    cell = np.asarray(taken.main_cell)
+    cells = np.unique(np.concatenate([cell[cell >= 0], np.asarray(taken.cell_code)]))
+    cmap = np.full(len(d["tokens"]) + 1, -1, np.int32)       # code -1 -> the last: -1
+    cmap[cells] = np.arange(len(cells), dtype=np.int32)
+    taken.main_cell, taken.cell_code = cmap[cell], cmap[np.asarray(taken.cell_code)]
+    site = np.asarray(taken.main_site)
+    sites = np.unique(site[site >= 0])
+    smap = np.full(len(d["sites"]) + 1, -1, np.int32)
+    smap[sites] = np.arange(len(sites), dtype=np.int32)
+    taken.main_site = smap[site]
+    used = set(np.asarray(taken.imsi).tolist()) | set(np.asarray(taken.dev_imei).tolist())
+    return {"red": vars(taken), "tokens": [d["tokens"][i] for i in cells],
+            "sites": [d["sites"][i] for i in sites],
+            "book": {c: t for c, t in d["book"].items() if c in used}}
 
 
 def _blobs_of(batches):

@@ -74,68 +74,6 @@ def test_csv_through_spark_equals_local(through_spark, local):
                                   got.devices.astype({"imsi": str}))
 
 
-def test_timestamp_parquet_in_any_session_time_zone(spark, net, local, tmp_path):
-    """A timestamp column is an instant whatever spark.sql.session.timeZone says: stage 1
-    (where times become UTC seconds) gives the same events in three session time zones, and
-    the whole feature table in one of them (west of UTC) equals the local engine's."""
-    from simbox.fastpath.columnar import batch_reader
-    from simbox.fastpath.events import CellDict
-    from simbox.fastpath.stats import ReadStats
-    from simbox.spark import spark_features
-    from simbox.spark.features import normalised
-    base, _ = net
-    df = text_table(base / "cdrs.csv.gz")
-    df["start_time"] = pd.to_datetime(df["start_time"], utc=True)
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "cdrs.parquet",
-                   row_group_size=20_000)
-    old = spark.conf.get("spark.sql.session.timeZone")
-    events = {}
-    try:
-        for session_tz in ("UTC", "Asia/Shanghai", "America/Los_Angeles"):
-            spark.conf.set("spark.sql.session.timeZone", session_tz)
-            sdf = spark.read.parquet(str(tmp_path / "cdrs.parquet"))
-            probe = batch_reader("canonical", name="x", cells=CellDict(), stats=ReadStats())
-            _, names = probe.columns_read(sdf.columns)
-            ev = normalised(sdf.select(*names), probe.m, names, name="x", on_bad_records="skip",
-                            window=None).where("meta is null").select("time", "imsi", "cell")
-            events[session_tz] = sorted(map(tuple, ev.collect()))
-        got = spark_features(sdf, **opts(net))
-    finally:
-        spark.conf.set("spark.sql.session.timeZone", old)
-    assert len(events["UTC"]) == len(df)
-    assert events["Asia/Shanghai"] == events["UTC"] == events["America/Los_Angeles"]
-    assert_same_features(local, got)
-
-
-def test_skewed_subscriber_and_empty_partitions(spark, tmp_path):
-    """One IMSI with 40,000 events (8 Arrow batches, cut into kernel chunks of 3,000 rows)
-    beside three small ones, in 16 partitions (most of them empty; stage 3 in 2)."""
-    from simbox.spark import spark_features
-    rng = np.random.default_rng(3)
-    n = 40_000
-    t0 = int(datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc).timestamp())
-    rows = {
-        "record_type": rng.choice(["MOC", "MTC", "SMS_MO", "DATA"], n).tolist(),
-        "start_time": [datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
-                       .strftime("%Y-%m-%dT%H:%M:%SZ") for t in t0 + rng.integers(0, 7 * 86400, n)],
-        "imsi": ["460001234567890"] * (n - 30) + [f"46000123456789{k}" for k in (1, 2, 3)] * 10,
-        "imei": rng.choice(["35678901234567", "35678901234568", ""], n).tolist(),
-        "msisdn": ["8613800000001"] * n,
-        "other_party": [f"86139{x:08d}" for x in rng.integers(0, 500, n)],
-        "duration_s": rng.integers(0, 300, n).astype(str).tolist(),
-        "cell_id": [f"46000-1-{x}" for x in rng.integers(0, 40, n)],
-    }
-    df = pd.DataFrame(rows)
-    df.loc[df.record_type == "DATA", "other_party"] = ""
-    path = tmp_path / "skew.csv"
-    df.to_csv(path, index=False)
-    local = compute_features(path)
-    sdf = spark.createDataFrame(df.sample(frac=1, random_state=1)).repartition(3)
-    got = spark_features(sdf, partitions=16, chunk_events=3_000, post_partitions=2)
-    assert_same_features(local, got)
-    assert got.info["chunks"] >= 4
-
-
 def test_rejects_counted_and_written(spark, tmp_path):
     from simbox.spark import spark_features
     good = ["MOC", "2026-03-01T12:00:01Z", "460001234567891", "35678901234567", "8613800000001",
@@ -167,39 +105,64 @@ def test_missing_column_is_said_on_the_driver(spark):
     assert "start_time" in str(e.value) and "\n" not in str(e.value)
 
 
-def test_hive_lake_pruned_like_the_local_engine(spark, net, tmp_path):
+def test_timestamp_hive_lake_in_any_session_time_zone(spark, net, tmp_path):
+    """A hive lake (``date=...`` folders) of Parquet files with a timestamp column: a timestamp
+    is an instant whatever spark.sql.session.timeZone says (stage 1, where times become UTC
+    seconds, gives the same events in three session time zones), and the feature table of
+    the lake pruned by --from, in a session zone west of UTC, equals the local engine's."""
+    from simbox.fastpath.columnar import batch_reader
+    from simbox.fastpath.events import CellDict
+    from simbox.fastpath.stats import ReadStats
     from simbox.spark import compute_features_spark
+    from simbox.spark.features import normalised
     base, tz = net
     df = text_table(base / "cdrs.csv.gz")
-    ts = pd.to_datetime(df["start_time"], utc=True)
-    for day, part in df.groupby(ts.dt.strftime("%Y-%m-%d")):
+    df["start_time"] = pd.to_datetime(df["start_time"], utc=True)
+    for day, part in df.groupby(df["start_time"].dt.strftime("%Y-%m-%d")):
         d = tmp_path / "lake" / f"date={day}"
         d.mkdir(parents=True)
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), d / "part-0.parquet")
-    lo = (ts.min().normalize() + pd.Timedelta(days=1)).isoformat()
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), d / "part-0.parquet",
+                       row_group_size=20_000)
+    lo = (df["start_time"].min().normalize() + pd.Timedelta(days=1)).isoformat()
+    old = spark.conf.get("spark.sql.session.timeZone")
+    events = {}
+    try:
+        for session_tz in ("UTC", "Asia/Shanghai", "America/Los_Angeles"):
+            spark.conf.set("spark.sql.session.timeZone", session_tz)
+            sdf = spark.read.parquet(str(tmp_path / "lake"))
+            probe = batch_reader("canonical", name="x", cells=CellDict(), stats=ReadStats())
+            _, names = probe.columns_read(sdf.columns)
+            ev = normalised(sdf.select(*names), probe.m, names, name="x", on_bad_records="skip",
+                            window=None).where("meta is null").select("time", "imsi", "cell")
+            events[session_tz] = sorted(map(tuple, ev.collect()))
+        got = compute_features_spark(tmp_path / "lake", spark=spark, time_from=lo, **opts(net))
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", old)
+    assert len(events["UTC"]) == len(df)
+    assert events["Asia/Shanghai"] == events["UTC"] == events["America/Los_Angeles"]
     ref = compute_features(tmp_path / "lake", time_from=lo, **opts(net))
-    got = compute_features_spark(tmp_path / "lake", spark=spark, time_from=lo, **opts(net))
     assert_same_features(ref, got)
     assert got.stats.pruned_files == ref.stats.pruned_files == 1
     assert got.stats.filtered == ref.stats.filtered
 
 
-@pytest.mark.slow
-def test_one_subscriber_with_a_million_events(spark, tmp_path):
-    """The issue's skew: one IMSI with 1,000,000 events (16 Arrow batches of 65,536 rows
-    and more, one kernel chunk) beside 200 ordinary ones."""
+def test_a_million_events_of_one_subscriber_and_empty_partitions(spark, tmp_path):
+    """The issue's skew: one IMSI with 1,000,000 events (16 Arrow batches of 65,536 rows and
+    more, carried over from batch to batch into one kernel chunk) beside three small ones
+    cut into kernel chunks of 3,000 events, in 8 shuffle partitions (at least 4 of them
+    empty; stage 3 in 2)."""
     from simbox.spark import spark_features
     rng = np.random.default_rng(5)
-    n_big, n_small = 1_000_000, 20_000
+    n_big, n_small = 1_000_000, 12_000
     n = n_big + n_small
     t0 = int(datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc).timestamp())
     times = t0 + rng.integers(0, 14 * 86400, n)
-    imsi = np.where(np.arange(n) < n_big, 460001234567890, 460001234500000 + rng.integers(0, 200, n))
+    imsi = np.where(np.arange(n) < n_big, 460001234567890, 460001234500000 + rng.integers(1, 4, n))
     t = pa.table({
-        "record_type": pa.array(rng.choice(["MOC", "MTC", "SMS_MO", "SMS_MT"], n)),
+        "record_type": pa.array(rng.choice(["MOC", "MTC", "SMS_MO", "SMS_MT", "DATA"], n)),
         "start_time": pa.array(times * 1000, pa.timestamp("ms", tz="UTC")),
         "imsi": pa.array(imsi.astype(str)),
-        "imei": pa.array(np.where(rng.random(n) < 0.5, "35678901234567", "35678901234568")),
+        "imei": pa.array(rng.choice(["35678901234567", "35678901234568", ""], n)),
         "msisdn": pa.array(np.full(n, "8613800000001")),
         "other_party": pa.array((8613900000000 + rng.integers(0, 5000, n)).astype(str)),
         "duration_s": pa.array(rng.integers(0, 300, n).astype(np.int32)),
@@ -207,9 +170,11 @@ def test_one_subscriber_with_a_million_events(spark, tmp_path):
     })
     pq.write_table(t, tmp_path / "skew.parquet", row_group_size=200_000)
     local = compute_features(tmp_path / "skew.parquet")
-    got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=2)
+    got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8,
+                         chunk_events=3_000, post_partitions=2)
     assert_same_features(local, got)
     assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big
+    assert got.shape[0] == 4 and got.info["chunks"] >= 4
 
 
 SPARK_POST = sorted(set(post.POST) - {"reg_imei_imsis_hour", "reg_device_churn",

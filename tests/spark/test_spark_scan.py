@@ -83,21 +83,34 @@ def test_spark_engine_refuses_signaling(net):
         compute("hadoop", [n / "cdrs.csv.gz"])
 
 
-def test_scan_of_a_partitioned_table(spark, net):
-    """From a catalog table (partitioned by date, pruned by --from)."""
-    from simbox.spark import compute_features_spark
-    from spark_checks import assert_same_features
+def test_scan_of_a_partitioned_table_with_no_sim_flagged(spark, net):
+    """From a catalog table (partitioned by date, pruned by --from), at a threshold no SIM
+    reaches: the same (empty) flagged.csv, deployments and sites, the same scores.csv and
+    summary as the local engine; the report is written; no flagged row or stage-2 row
+    reaches the driver."""
+    from simbox.spark import compute_features_spark, session
     base, n, tz = net
     df = pd.read_csv(n / "cdrs.csv.gz", dtype=str, keep_default_na=False)
     df["date"] = df["start_time"].str[:10]
     days = sorted(df["date"].unique())
     sdf = spark.createDataFrame(df)
     sdf.write.partitionBy("date").mode("overwrite").saveAsTable("cdr")
-    kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz, history=False)
-    ref = scan([n / "cdrs.csv.gz"], time_from=days[1], report=False, **kw)
-    got = scan("table:cdr", engine="spark", time_from=days[1], report=False, **kw)
-    pd.testing.assert_frame_equal(ref.flagged, got.flagged)
+    kw = dict(cells=n / "cells.csv", tac=n / "tac.csv", timezone=tz, history=False,
+              time_from=days[1], threshold=1.0)
+    ref = scan([n / "cdrs.csv.gz"], out=base / "local-none", report=False, **kw)
+    session.DRIVER_ROWS.clear()
+    got = scan("table:cdr", engine="spark", out=base / "spark-none", **kw)
     assert got.summary["records"]["records"] == int((df["date"] >= days[1]).sum())
+    assert ref.summary["flagged"] == got.summary["flagged"] == 0 and len(got.flagged) == 0
+    for name in OUTPUTS:
+        assert (base / "local-none" / name).read_bytes() == \
+            (base / "spark-none" / name).read_bytes(), name
+    same = ("seconds", "scanned_at", "out", "records", "report")
+    assert {k: v for k, v in ref.summary.items() if k not in same} == \
+        {k: v for k, v in got.summary.items() if k not in same}
+    assert (base / "spark-none" / "report.html").stat().st_size > 0
+    rows = dict(session.DRIVER_ROWS)
+    assert rows.get("flagged rows", 0) == rows.get("flagged stage-2 rows", 0) == 0, rows
     with pytest.raises(Exception) as e:
         compute_features_spark("table:no_such_table", spark=spark)
     assert str(e.value).startswith("table:no_such_table: ")
