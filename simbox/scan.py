@@ -18,6 +18,7 @@ import threading
 import time
 import types
 import logging
+from functools import partial
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,7 +353,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     return ScanResult(flagged=flagged, deployments=deployments, sites=sites, summary=summary,
                       scores=scores, excluded=excluded, predictions=preds, features=features,
                       cells=cells, write_scores=None if population is None else
-                      population.write_scores, deployment_hours=dep_hours,
+                      partial(population.write_scores, farms=farms if len(farms) else None),
+                      deployment_hours=dep_hours,
                       site_hours=site_hours, baseline_hours=baseline)
 
 

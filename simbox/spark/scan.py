@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from simbox import device_rule
 from simbox.fastpath.events import decode_array, normalise_cell_id
 from simbox.fastpath.keys import MSISDN_BASE, TOKEN_BASE, key_column, kind_of
 from simbox.features.compute import FeatureResult
@@ -54,7 +55,7 @@ from simbox.training.scoring import PREDICT_COLUMNS
 
 SCORED_SCHEMA = ("imsi long, key string, msisdn long, feats array<double>, score_simbox double, "
                  "score_cardfarm double, score_legit double, class string, score double, "
-                 "flagged boolean")
+                 "flagged boolean, candidate boolean")
 SCORES = list(PREDICT_COLUMNS)
 log = logging.getLogger("simbox.spark")
 
@@ -82,6 +83,7 @@ def scored(sf: SparkFeatures, model, threshold: float, *, reference: int):
     try:
         counts, = to_driver(table.agg(
             F.count(F.lit(1)).alias("n"), F.sum(F.col("flagged").cast("long")).alias("flagged"),
+            F.sum((F.col("flagged") | F.col("candidate")).cast("long")).alias("taken"),
             F.sum((F.col("imsi") >= TOKEN_BASE).cast("long")).alias("token"),
             F.sum(((F.col("imsi") >= MSISDN_BASE) & (F.col("imsi") < TOKEN_BASE)).cast("long"))
             .alias("msisdn")), "counts")
@@ -95,7 +97,7 @@ def scored(sf: SparkFeatures, model, threshold: float, *, reference: int):
                  time.monotonic() - sf.t0)
         res, preds = _flagged(sf, table, kinds)
         log.info("flagged SIMs and their tables taken (%.1fs)", time.monotonic() - t0)
-        ref, ref_preds = _reference(table, n - int(counts.flagged or 0), reference,
+        ref, ref_preds = _reference(table, n - int(counts.taken or 0), reference,
                                     sf.partitions, res, preds)
         log.info("reference SIMs taken (%.1fs)", time.monotonic() - t0)
         outliers = _outliers(table, key)
@@ -141,8 +143,9 @@ def _scorer(model_b, threshold: float):
                 pa.array(msisdn), t.column("feats").take(pa.array(order)).combine_chunks(),
                 *(pa.array(p[c].to_numpy()) for c in SCORES[:3]),
                 pa.array(p["class"].to_numpy(dtype=object), pa.string()),
-                pa.array(p["score"].to_numpy()), pa.array(p["flagged"].to_numpy(bool))],
-                names=["imsi", "key", "msisdn", "feats", *SCORES])
+                pa.array(p["score"].to_numpy()), pa.array(p["flagged"].to_numpy(bool)),
+                pa.array(device_rule.candidates(X))],
+                names=["imsi", "key", "msisdn", "feats", *SCORES, "candidate"])
 
     return run
 
@@ -178,7 +181,10 @@ def _flagged(sf: SparkFeatures, table, kinds: dict):
     the stage-2 results (trimmed on the executors: :func:`_taker`) made into the
     per-subscriber tables (:func:`~simbox.spark.features.flagged_tables`)."""
     from pyspark.sql import functions as F  # lazy: pyspark
-    X, preds, codes, _, _ = _rows(table.where(F.col("flagged")), "flagged rows")
+    # the model's flags and the device rule's candidates (simbox/device_rule.py: assemble
+    # applies the rule to them as the local engine does)
+    X, preds, codes, _, _ = _rows(table.where(F.col("flagged") | F.col("candidate")),
+                                  "flagged rows")
     wanted = sf.table.sparkSession.sparkContext.broadcast(np.sort(codes))
     blobs = [pickle.loads(r.part) for r in to_driver(
         sf.blobs.mapInArrow(_taker(wanted), "part binary, n long"), "flagged stage-2 rows",
@@ -255,13 +261,16 @@ def _blobs_of(batches):
 
 def _reference(table, m: int, size: int, partitions: int, res, preds):
     """(features, predictions) of the reference SIMs of :func:`simbox.scan.assemble`: the
-    ``m`` SIMs not flagged (every SIM when none is), or pandas' ``sample(size,
+    ``m`` SIMs not flagged nor device-rule candidates (every SIM when none is), or pandas' ``sample(size,
     random_state=0)`` of them, in its order."""
     from pyspark import StorageLevel  # lazy: pyspark
     from pyspark.sql import functions as F  # lazy: pyspark
     if m == 0:
         return res.features, preds
-    others = table.where(~F.col("flagged"))
+    # not flagged: by the model, nor a candidate of the device rule (the rule flags its
+    # candidates unless their device is a placeholder or spans more than two sites: such
+    # SIMs are in the local engine's pool and not in this one)
+    others = table.where(~(F.col("flagged") | F.col("candidate")))
     if m <= size:
         X, p, _, _, _ = _rows(others, "reference rows")
         return X, p
@@ -460,7 +469,8 @@ def _scores_writer(table, threshold: float, key: str, per_row: bool):
     key, MSISDN and score columns sorted by (score descending, key) in Spark, taken an Arrow
     batch at a time."""
 
-    def write(path) -> None:
+    def write(path, farms=None) -> None:
+        """``farms``: the device rule's SIMs, flagged as in the local engine's scores.csv."""
         from pyspark.sql import functions as F  # lazy: pyspark
         from simbox.outputs import write_csv_batches  # lazy: as simbox.scan
         from simbox.scan import _flag, scores_table  # lazy: as Population
@@ -477,7 +487,7 @@ def _scores_writer(table, threshold: float, key: str, per_row: bool):
                                 index=keys)
             if per_row:
                 sims["subscriber_key"] = kind_of(t.column("imsi").to_numpy())
-            return scores_table(_flag(preds, threshold), sims, key,
+            return scores_table(_flag(preds, threshold, farms), sims, key,
                                 ["subscriber_key"] if per_row else [])
 
         def frames():

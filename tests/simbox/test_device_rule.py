@@ -7,7 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simbox.data import sample_dir
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
+from farms import small_farm  # noqa: E402
 from simbox.device_rule import (MAX_GATEWAY_SIMS, candidates, farm_devices, placeholder_imei,
                                 reason_text)
 
@@ -99,23 +103,6 @@ def test_nothing_to_do_without_a_large_device():
     assert len(farm_devices(f, s, d)) == 0
     f2 = f.drop(columns="imei_max_imsis")        # a table without the feature: no candidate
     assert len(farm_devices(f2, s, d)) == 0
-
-
-def small_farm(path, imei: str, sims: int):
-    """The sample network's CDRs plus a farm: ``sims`` IMSIs, 3 SMS each, through ``imei``
-    at one cell of the sample's cells."""
-    src = sample_dir()
-    with gzip.open(src / "cdrs.csv.gz", "rt") as f:
-        text = f.read()
-    cell = pd.read_csv(src / "cells.csv", dtype=str)["cell_id"].iloc[0]
-    t0 = pd.Timestamp(text.splitlines()[1].split(",")[1])
-    rows = []
-    for i in range(sims):
-        for k in range(3):
-            t = (t0 + pd.Timedelta(seconds=600 * i + 7 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            rows.append(f"SMS_MO,{t},4609900{i:08d},{imei},8619900{i:06d},861380000{k:04d},0,{cell}\n")
-    path.write_text(text + "".join(rows))
-    return src
 
 
 @pytest.mark.parametrize("imei, sims, fires", [("35693803564380", 600, True),

@@ -114,3 +114,31 @@ def test_scan_of_a_partitioned_table_with_no_sim_flagged(spark, net):
     with pytest.raises(Exception) as e:
         compute_features_spark("table:no_such_table", spark=spark)
     assert str(e.value).startswith("table:no_such_table: ")
+
+
+def test_the_device_rule_flags_the_same_farm_on_both_engines(spark, tmp_path, monkeypatch):
+    """A card farm of 600 SIMs on one device (simbox/device_rule.py) added to the sample
+    network: its SIMs reach the driver as the rule's candidates and every output equals
+    the local engine's, byte for byte (the farm flagged, one deployment, its wording,
+    scores.csv flagging them)."""
+    import pathlib
+    import sys
+
+    import simbox.scan as scan_module
+    from simbox.spark import read_cdrs, session
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
+    from farms import small_farm
+
+    monkeypatch.setattr(scan_module, "REFERENCE_SIMS", 100)
+    src = small_farm(tmp_path / "cdrs.csv", "35693803564380", 600)
+    kw = dict(cells=src / "cells.csv", tac=src / "tac.csv", timezone="Asia/Shanghai",
+              report=False, history=False)
+    a = scan([tmp_path / "cdrs.csv"], out=tmp_path / "local", **kw)
+    session.DRIVER_ROWS.clear()
+    b = scan(read_cdrs(spark, tmp_path / "cdrs.csv")[0], out=tmp_path / "spark", engine="spark",
+             **kw)
+    assert a.summary["device_rule"]["devices"] == 1 == b.summary["device_rule"]["devices"]
+    for name in OUTPUTS:
+        assert (tmp_path / "local" / name).read_bytes() == \
+            (tmp_path / "spark" / name).read_bytes(), name
+    assert session.DRIVER_ROWS["flagged rows"] == a.summary["flagged"]
