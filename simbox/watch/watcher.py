@@ -427,7 +427,7 @@ class Watcher:
         if self.feedback["store"] is not None:
             self.feedback["store"].record_scan(result, kind="watch", out=self.out_dir)
         if not self.located:
-            result.summary["notes"] = [NO_CELLS_NOTE]
+            result.summary["notes"] = [NO_CELLS_NOTE] + result.summary.get("notes", [])
         marks.append(("alerts", time.monotonic()))
         flagged = result.flagged
         if self.early:
