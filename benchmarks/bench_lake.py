@@ -246,7 +246,7 @@ def bench_session(master: str, partitions: int):
     from simbox.spark import get_session
     spark = get_session(master, conf={"spark.ui.enabled": "false",
                                       "spark.sql.shuffle.partitions": str(partitions),
-                                      "spark.driver.memory": "2g"})
+                                      "spark.driver.memory": os.environ.get("SIMBOX_BENCH_DRIVER_MEMORY", "2g")})
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -359,6 +359,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
+    ap.add_argument("--driver-memory", default=None,
+                    help="spark.driver.memory of the runs (default 2g; in local mode the "
+                         "executors' heap too: a scan of 300k SIMs in 8 partitions needs more "
+                         "than 2g, session 9)")
     ap.add_argument("--slots", default="1,2",
                     help="Spark masters local[K] to time, K comma separated (default 1,2)")
     ap.add_argument("--build-only", action="store_true", help="make the inputs, time nothing")
@@ -373,6 +377,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scan-run", nargs=2, metavar=("MASTER", "CSV"), help=argparse.SUPPRESS)
     ap.add_argument("--collect", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.driver_memory:                          # the children read it (bench_session)
+        os.environ["SIMBOX_BENCH_DRIVER_MEMORY"] = a.driver_memory
     if a.spark_run:
         spark_child(*a.spark_run, a.partitions)
         return 0
