@@ -9,7 +9,9 @@ subscriber:
    ``predict``, the local engine's code: the rows as the local table types them), and the
    scored table is persisted (executors' disk);
 2. one aggregate: SIMs, flagged SIMs, SIMs per kind of key;
-3. the flagged rows (features and scores) go to the driver, and their rows of the stage-2
+3. the flagged rows (features and scores; with them the device rule's candidates, SIMs
+   seen on a device of more than 512 IMSIs: :mod:`simbox.device_rule`, applied by
+   ``assemble`` as in the local engine) go to the driver, and their rows of the stage-2
    results (``Reduced.take`` on the executors, trimmed to what the tables need: hours,
    main IMEI/cell/site, device and cell pairs, the cells and sites they name), from which
    the driver makes their per-subscriber tables (``sims``, ``hours``, ``devices``,
