@@ -69,6 +69,16 @@ def load(model):
     return load_model(model)[0]
 
 
+def _value(text: str):
+    """A ``--set`` value: an int, a float, or the text (``young_hold=age``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,11 +98,12 @@ def main(argv=None) -> int:
     settings = {}
     for kv in args.set:
         k, v = kv.split("=", 1)
-        settings[k] = float(v) if "." in v else int(v)
+        settings[k] = _value(v)
     m = load(args.model)
     policy = AlertPolicy(**settings).for_model(m)
     threshold = float(m.threshold)
-    print(f"young_score {policy.young_score:.4f}, threshold {threshold:.4f}")
+    print(f"young_score {policy.young_score:.4f} (holding young SIMs by {policy.young_hold}), "
+          f"threshold {threshold:.4f}")
     warmup = pd.Timedelta(seconds=parse_duration(args.warmup, "--warmup"))
     deps, tot = [], dict(alerted=0, true=0, legit=0)
     lines = cleared = drops = 0

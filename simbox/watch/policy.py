@@ -23,6 +23,14 @@ A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and sti
 flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
 callbacks of the people it called.
 
+**The young score.**  A model flag of a SIM younger than
+:attr:`AlertPolicy.young_score_age` starts its confirmation only from
+:attr:`AlertPolicy.young_score` (the model card's young-SIM threshold) when an office may
+be there (:func:`office_evidence`: it or a peer was called by a number it had not
+called).  Without that evidence the operating threshold is enough: a new SIM box at a
+site where nobody is called has no office to be confused with (``young_hold="age"``
+holds every young SIM, as in session 9).
+
 **Hysteresis (cleared).**  A flagged SIM stays flagged (no line) while its score is at
 least the threshold minus :attr:`AlertPolicy.clear_margin`, and, under that, until it
 has stayed under for :attr:`AlertPolicy.clear_after` of network time; then ``cleared``.
@@ -73,6 +81,16 @@ class AlertPolicy:
     # score; None: the model card's young-SIM threshold (:func:`young_score_of`)
     young_score: float | None = None
     young_score_age: int = 48 * 3600    # (0: off)
+    # what the young-SIM hold needs: "age" (any young SIM) or "office" (a young SIM that,
+    # or a peer of which, received a call from a number it had not called)
+    # which young SIMs the young score holds: "office" (those with evidence that an office
+    # may be there: :func:`office_evidence`) or "age" (all of them: session 9)
+    young_hold: str = "office"
+
+    def __post_init__(self):
+        if self.young_hold not in ("office", "age"):
+            raise ValueError(f"alert policy: young_hold must be 'office' or 'age', "
+                             f"not {self.young_hold!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -185,6 +203,15 @@ def unsolicited(ev: pd.DataFrame) -> np.ndarray:
     return np.round(np.nan_to_num(ev["n_mtc"].to_numpy(float)) * (1.0 - share))
 
 
+def office_evidence(ev: pd.DataFrame) -> np.ndarray:
+    """Per row: whether an office may be there, which is what the young-SIM hold waits
+    on: the SIM, or one of its peers in the window (:func:`_peers`), received a call from
+    a number it had not called (:func:`unsolicited`).  A young SIM box's SIMs are called
+    by nobody but the people they called; an office's agents, new or not, are called by
+    customers within hours (their numbers are printed, passed on, dialled back later)."""
+    return (unsolicited(ev) >= 1) | (ev["peers_known"].to_numpy(float) >= 1)
+
+
 def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.ndarray:
     """Per row of ``ev``: whether the SIM, or a young SIM of the evidence at its site,
     received a call from a number it had not called (module docstring)."""
@@ -251,6 +278,8 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     young_score = FALLBACK_YOUNG_SCORE if policy.young_score is None else policy.young_score
     thin = ~ev["early"].to_numpy(bool) & (age < policy.young_score_age) & \
         (score < young_score)
+    if policy.young_hold == "office":
+        thin &= office_evidence(ev)
     cand = flagged & ~was & ~thin
     since = np.array([pending.get(s, t) for s in ev.index], float)
     lasted = (t - since) >= policy.confirm

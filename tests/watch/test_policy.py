@@ -149,7 +149,7 @@ def test_a_young_sims_model_flag_needs_the_young_score():
     threshold is enough; the early layer's flags keep their own evidence."""
     policy = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=72 * 3600,
                          clear_margin=0.2, clear_after=2 * 3600, young_score=0.9,
-                         young_score_age=48 * 3600)
+                         young_score_age=48 * 3600, young_hold="age")
     young = [[row("A", score=0.7, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(8)]
     assert run(young, policy) == []
     assert run(young, AlertPolicy(**dict(policy.as_dict(), young_score=0.0))) == \
@@ -176,5 +176,38 @@ def test_the_young_score_comes_from_the_models_card_unless_set():
     assert AlertPolicy().for_model(SimpleNamespace(card={})).young_score == FALLBACK_YOUNG_SCORE
     assert AlertPolicy(young_score=0.5).for_model(SimpleNamespace(card=card)).young_score == 0.5
     young = [[row("A", score=0.95, age=3600 + k * DROP, t=T0 + k * DROP)] for k in range(4)]
-    assert run(young, AlertPolicy().for_model(SimpleNamespace(card=card))) == []
-    assert run(young, AlertPolicy(young_score=0.9)) == [(2, "A", "new")]
+    assert run(young, AlertPolicy(young_hold="age").for_model(SimpleNamespace(card=card))) == []
+    assert run(young, AlertPolicy(young_score=0.9, young_hold="age")) == [(2, "A", "new")]
+
+
+def test_the_young_score_holds_only_where_an_office_may_be():
+    """With ``young_hold="office"`` (the default) a young SIM's model flag under the
+    young score is held only when it, or a peer at its site, was called by a number it
+    had not called; otherwise the threshold and the confirmation streak are enough.
+    ``young_hold="age"`` holds every young SIM."""
+    policy = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=72 * 3600,
+                         clear_margin=0.2, clear_after=2 * 3600, young_score=0.9,
+                         young_score_age=48 * 3600)
+    assert policy.young_hold == "office"
+
+    def drops(**kw):
+        return [[row("A", score=0.7, age=3600 + k * DROP, t=T0 + k * DROP, **kw)]
+                for k in range(8)]
+
+    # nobody calls it or its peers: a box's evidence, confirmed after the streak
+    assert run(drops(), policy) == [(2, "A", "new")]
+    # a callback from a number it called is no office either
+    assert run(drops(n_mtc=3, callback_share=1.0), policy) == [(2, "A", "new")]
+    # its own unsolicited call, or a called peer: held under the young score
+    assert run(drops(n_mtc=1, callback_share=0.0), policy) == []
+    assert run(drops(peers_known=1), policy) == []
+    # over the young score the office evidence does not hold it (the office sign may)
+    sure = [[row("A", score=0.95, age=3600 + k * DROP, t=T0 + k * DROP, peers_known=1)]
+            for k in range(4)]
+    assert run(sure, policy) == run(sure, AlertPolicy(**dict(policy.as_dict(),
+                                                              young_hold="age")))
+    # "age" holds them all
+    assert run(drops(), AlertPolicy(**dict(policy.as_dict(), young_hold="age"))) == []
+    import pytest
+    with pytest.raises(ValueError, match="young_hold must be 'office' or 'age'"):
+        AlertPolicy(young_hold="sometimes")
