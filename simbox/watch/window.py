@@ -210,13 +210,14 @@ class Window:
             if len(rows) == 0:
                 continue
             hour = rows["time"] // HOUR
-            for h in np.unique(hour).tolist():
+            h0 = int(hour.min())
+            for h in (np.flatnonzero(np.bincount(hour - h0)) + h0).tolist():
                 part = rows[hour == h]
                 old = hours.get(h)
                 merged = merge_distinct(old, part) if old is not None else distinct(part)
                 count.duplicates += len(part) + (len(old) if old is not None else 0) - len(merged)
                 hours[h] = merged
-            touched.append(np.unique(rows["imsi"]))
+            touched.append(rows["imsi"])
         if newest is None:
             return Pending({}, [], newest, counts, np.zeros(0, np.int64))
         first = newest // HOUR - self.hours + 1
