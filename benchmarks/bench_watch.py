@@ -142,7 +142,8 @@ def replay(net: Path, work: Path, timezone: str, early: bool = True,
     shutil.rmtree(work, ignore_errors=True)
     paths = split_by_time(net / "cdrs.csv.gz", work / "all", seconds=900)
     rec = Recorder(policy or AlertPolicy()) if record else None
-    w = _watcher(net, work, timezone, early=early, alert_policy=rec or policy,
+    # the quiet hours' 6-hour groups in one refresh each, as before --catch-up
+    w = _watcher(net, work, timezone, early=early, alert_policy=rec or policy, catch_up="30d",
                  **({"model": model} if model else {}))
     per_drop, events, t0 = [], 0, time.monotonic()
     quiet = int(quiet_hours * 4)
