@@ -10,7 +10,8 @@ and for each file:
 2. reads its events (any format simbox reads; malformed records to
    ``STATE_DIR/rejects/<file>.csv``, as a scan does);
 3. writes the new versions of its hours' slices and commits them with its ledger row
-   in one transaction (:mod:`simbox.watch.store`);
+   in one transaction (:mod:`simbox.watch.store`; a backlog: up to ``batch`` files
+   within ``catch_up`` of network time together, refreshed once: :meth:`Watcher.poll`);
 4. recomputes the features of the subscribers it touched, rescores the SIMs whose
    features changed (every SIM once a network hour: :mod:`simbox.watch.rescore`), regroups the
    deployments where flagged SIMs changed (all once a network hour:
