@@ -17,10 +17,11 @@
 
 Crash safety: a drop (one file, or the files of a backlog taken together) writes its
 new slice versions under names no manifest row uses, fsyncs them, then records the
-ledger rows, the manifest, the new cells and the newest time in **one** transaction.  A ``kill -9`` before the commit leaves
-files no manifest row names (removed at the next start: :meth:`Store.collect`);
-after it, the old versions (removed after the commit, or at the next start).  A
-file is thus either fully in the state and in the ledger, or in neither.
+ledger rows, the manifest, the new cells and the newest time in **one** transaction.
+A ``kill -9`` before the commit leaves files no manifest row names (removed at the
+next start: :meth:`Store.collect`); after it, the old versions (removed after the
+commit, or at the next start).  A file is thus either fully in the state and in the
+ledger, or in neither.
 
 The partials are made from the slices: a ``partials`` row holds the names of the slice
 files its day's partials were made from, and is used only while they are still the
@@ -41,7 +42,8 @@ import numpy as np
 from simbox.errors import InputError, OutputError
 #: a slice's rows: the event columns, the IMSI first (slices are sorted by every field in
 #: this order, so a subscriber's events are one run found by binary search)
-from simbox.fastpath.slicerows import ROW_DTYPE as SLICE_DTYPE, ROW_FIELDS as SLICE_FIELDS  # noqa: F401
+from simbox.fastpath.slicerows import ROW_DTYPE as SLICE_DTYPE  # noqa: F401
+from simbox.fastpath.slicerows import ROW_FIELDS as SLICE_FIELDS  # noqa: F401
 
 SCHEMA_VERSION = 1
 
