@@ -67,8 +67,13 @@ def add_arguments(p):
                    help="attempts at a file that fails to read before it is quarantined "
                         "(default %(default)s)")
     p.add_argument("--batch", type=int, default=1, metavar="N",
-                   help="a backlog (after a stop): take up to N files, then score once "
-                        "(default %(default)s: score after every file)")
+                   help="a backlog (several files ready at once, after a stop): take up to N "
+                        "files together, then score once (default %(default)s: score after "
+                        "every file)")
+    p.add_argument("--catch-up", default="1h", metavar="DURATION",
+                   help="with --batch N: a group of files ends once its events reach this much "
+                        "network time past the newest event before it (default %(default)s: "
+                        "an alert in a backlog comes at most about this late)")
     p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
     p.add_argument("--threshold", type=float, help="operating threshold (default: the model's)")
     p.add_argument("--on-alert", metavar="CMD",
@@ -161,7 +166,8 @@ def run(args) -> int:
                  tac=opts["tac"], columns=opts["columns"], on_bad_records=opts["on_bad_records"],
                  max_reject_share=opts["max_reject_share"], settle=args.settle,
                  retries=args.retries, report=not args.no_report, hooks=hooks,
-                 batch=args.batch, min_history=args.min_history, early=not args.no_early,
+                 batch=args.batch, catch_up=args.catch_up, min_history=args.min_history,
+                 early=not args.no_early,
                  **feedback_options(args)) as w:
         taken = w.run(once=args.once, interval=args.interval)
     if args.once and not args.print_alerts:

@@ -15,12 +15,13 @@
   (``STATE_DIR/partials/<day>.<version>.npa``, memory-mapped) and the slice files they
   were made from.
 
-Crash safety: a drop writes its new slice versions under names no manifest row
-uses, fsyncs them, then records the ledger row, the manifest, the new cells and
-the newest time in **one** transaction.  A ``kill -9`` before the commit leaves
-files no manifest row names (removed at the next start: :meth:`Store.collect`);
-after it, the old versions (removed after the commit, or at the next start).  A
-file is thus either fully in the state and in the ledger, or in neither.
+Crash safety: a drop (one file, or the files of a backlog taken together) writes its
+new slice versions under names no manifest row uses, fsyncs them, then records the
+ledger rows, the manifest, the new cells and the newest time in **one** transaction.
+A ``kill -9`` before the commit leaves files no manifest row names (removed at the
+next start: :meth:`Store.collect`); after it, the old versions (removed after the
+commit, or at the next start).  A file is thus either fully in the state and in the
+ledger, or in neither.
 
 The partials are made from the slices: a ``partials`` row holds the names of the slice
 files its day's partials were made from, and is used only while they are still the
@@ -39,13 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from simbox.errors import InputError, OutputError
-from simbox.fastpath.events import COLUMNS
-
-SCHEMA_VERSION = 1
 #: a slice's rows: the event columns, the IMSI first (slices are sorted by every field in
 #: this order, so a subscriber's events are one run found by binary search)
-SLICE_FIELDS = ("imsi", "time", "rtype", "imei", "msisdn", "other", "duration", "cell")
-SLICE_DTYPE = np.dtype([(n, dict(COLUMNS)[n]) for n in SLICE_FIELDS])
+from simbox.fastpath.slicerows import ROW_DTYPE as SLICE_DTYPE  # noqa: F401
+from simbox.fastpath.slicerows import ROW_FIELDS as SLICE_FIELDS  # noqa: F401
+
+SCHEMA_VERSION = 1
 
 _TABLES = """
 create table if not exists meta (key text primary key, value text not null);
@@ -242,18 +242,21 @@ class Store:
         return [t for _, t in rows]
 
     # -- the commit of a drop --------------------------------------------------------
-    def commit(self, ledger_row: dict, new_slices: dict, dropped_hours, cell_tokens: list,
+    def commit(self, ledger_rows: list, new_slices: dict, dropped_hours, cell_tokens: list,
                meta: dict) -> list:
-        """Record one file in one transaction: its ledger row, the new slice versions
-        (hour -> (file, events)), the hours that left the window, the cell tokens added
-        since the last commit and ``meta``.  Returns the replaced slice files (to remove)."""
+        """Record the files of a drop in one transaction: their ledger rows, the new slice
+        versions (hour -> (file, events)), the hours that left the window, the cell tokens
+        added since the last commit and ``meta``.  Returns the replaced slice files (to
+        remove)."""
         old = self.manifest()
         first_new = self.db.execute("select count(*) from cells").fetchone()[0]
-        cols = ", ".join(ledger_row)
-        marks = ", ".join("?" for _ in ledger_row)
         with _transaction(self.db):
-            self.db.execute(f"insert into ledger ({cols}) values ({marks})",
-                            tuple(ledger_row.values()))
+            for row in ledger_rows:
+                cols = ", ".join(row)
+                marks = ", ".join("?" for _ in row)
+                self.db.execute(f"insert into ledger ({cols}) values ({marks})",
+                                tuple(row.values()))
+                self.db.execute("delete from failures where name = ?", (row["name"],))
             for hour in dropped_hours:
                 self.db.execute("delete from slices where hour = ?", (hour,))
             for hour, (name, events) in new_slices.items():
@@ -263,7 +266,6 @@ class Store:
                                 [(i, t) for i, t in enumerate(cell_tokens[first_new:], first_new)])
             for k, v in meta.items():
                 self.set_meta(k, v)
-            self.db.execute("delete from failures where name = ?", (ledger_row["name"],))
         return [old[h] for h in list(new_slices) + list(dropped_hours) if h in old]
 
     # -- failures --------------------------------------------------------------------

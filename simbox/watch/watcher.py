@@ -10,7 +10,8 @@ and for each file:
 2. reads its events (any format simbox reads; malformed records to
    ``STATE_DIR/rejects/<file>.csv``, as a scan does);
 3. writes the new versions of its hours' slices and commits them with its ledger row
-   in one transaction (:mod:`simbox.watch.store`);
+   in one transaction (:mod:`simbox.watch.store`; a backlog: up to ``batch`` files
+   within ``catch_up`` of network time together, refreshed once: :meth:`Watcher.poll`);
 4. recomputes the features of the subscribers it touched, rescores the SIMs whose
    features changed (every SIM once a network hour: :mod:`simbox.watch.rescore`), regroups the
    deployments where flagged SIMs changed (all once a network hour:
@@ -57,6 +58,11 @@ DEFAULT_WINDOW = "7d"
 #: no alert before the state holds this much network time: the model scores days of
 #: behaviour, and hours of a call centre look like a SIM box (docs/watch.md)
 DEFAULT_MIN_HISTORY = "2d"
+#: a backlog is taken in groups of at most this many files, refreshed once a group ...
+DEFAULT_BATCH = 1
+#: ... and of at most this much network time past the newest event before the group
+#: (an alert in a backlog comes at most this much network time late: docs/watch.md)
+DEFAULT_CATCH_UP = "1h"
 SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".reason.txt")
 QUARANTINE = "quarantine"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -101,6 +107,8 @@ class Drop:
     refresh_seconds: float = 0.0   # features, scores, deployments, alerts, outputs
     touched: int = 0               # subscribers reduced again
     alerts: list = field(default_factory=list)
+    sha256: str = ""
+    mtime: float = 0.0
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("name", "size", "records", "events", "duplicates",
@@ -135,7 +143,8 @@ class Watcher:
                  tac=None, columns="canonical", on_bad_records="skip",
                  max_reject_share=MAX_REJECT_SHARE, settle: float = 5.0, retries: int = 3,
                  report: bool = True, hooks=(), on_flagged=None, link_rules=None,
-                 batch: int = 1, min_history=DEFAULT_MIN_HISTORY, exclude=None, history=None,
+                 batch: int = DEFAULT_BATCH, catch_up=DEFAULT_CATCH_UP,
+                 min_history=DEFAULT_MIN_HISTORY, exclude=None, history=None,
                  dismiss_margin: float | None = None, early: bool = True,
                  alert_policy: AlertPolicy | None = None, clock=time.time):
         from simbox.scan import load_model, open_feedback, no_cells  # lazy: pandas, the model
@@ -151,6 +160,7 @@ class Watcher:
         if settle < 0 or retries < 1 or batch < 1:
             raise ConfigError("--settle must be >= 0, --retries and --batch >= 1")
         self.batch = int(batch)
+        self.catch_up = parse_duration(catch_up, "--catch-up")
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.settle, self.retries, self.report = float(settle), int(retries), report
         self.hooks, self.on_flagged, self.link_rules = list(hooks), on_flagged, link_rules
@@ -263,32 +273,54 @@ class Watcher:
         return [(self.drop_dir / n, s, m) for m, n, s in sorted(found)]
 
     def poll(self, once: bool = False) -> list:
-        """Take the files ready now, each followed by its alerts (a backlog: up to
-        ``batch`` files, each committed alone, then one refresh); returns their Drops."""
-        drops, pending = [], []
+        """Take the files ready now, each followed by its alerts; returns their Drops.
+
+        A backlog (several files ready at once: after a stop, or a replay) is taken in
+        groups: up to ``batch`` files, until their events reach ``catch_up`` seconds of
+        network time past the window's newest event before the group (in a new state,
+        past the first file's newest event), committed together
+        (one slice version per hour, one transaction), then one refresh.  The alerts of a
+        group carry the network time of its newest event.  One file ready at a time is
+        committed and refreshed alone."""
+        drops, group = [], []
+        start = self.window.newest
         for path, size, mtime in self.ready(once):
-            drop = self.take(path, size, mtime)
-            if drop is None:
+            taken = self._read_file(path, size, mtime, group)
+            if taken is None:
                 continue
-            pending.append(drop)
-            if len(pending) >= self.batch:
-                self.refresh(pending)
-                drops += pending
-                pending = []
-        if pending:
-            self.refresh(pending)
-            drops += pending
+            group.append(taken)
+            newest = max((d.network_time for d, _ in group if d.network_time is not None),
+                         default=None)
+            if start is None:              # a new state: from the first file's newest event
+                start = newest
+            span = 0 if newest is None else newest - start
+            if len(group) >= self.batch or span >= self.catch_up:
+                drops += self._commit(group)
+                group, start = [], self.window.newest
+        if group:
+            drops += self._commit(group)
         self.last = drops
         return drops
 
     def take(self, path: Path, size: int, mtime: float) -> Drop | None:
-        """Read one file and commit it into the state; None when it is not taken (a
-        duplicate, a failure: retried or quarantined, or a full disk: retried)."""
+        """Read one file and commit it into the state, without a refresh; None when it is
+        not taken (a duplicate, a failure: retried or quarantined, or a full disk: retried)."""
+        taken = self._read_file(path, size, mtime, [])
+        if taken is None:
+            return None
+        drops = self._commit([taken], refresh=False)
+        return drops[0] if drops else None
+
+    def _read_file(self, path: Path, size: int, mtime: float, group: list):
+        """(its Drop, its event columns) of one file, or None when it is not taken: a
+        file of the same content in the ledger or in ``group`` (the files read before it
+        and not yet committed), or a failure to read (retried, then quarantined)."""
         t0 = time.monotonic()
         name = path.name
         try:
             digest = sha256_file(path)
-            same = self.store.in_ledger(digest, size)
+            same = self.store.in_ledger(digest, size) or next(
+                (d.name for d, _ in group if (d.sha256, d.size) == (digest, size)), None)
             if same is not None:
                 log.info("%s: the same file as %s, already taken; skipped", name, same,
                          extra={"fields": {"event": "duplicate_file", "file": name, "as": same}})
@@ -298,20 +330,37 @@ class Watcher:
         except Exception as exc:        # any failure to read: retried, then quarantined
             self._failed(path, size, mtime, exc)
             return None
-        drop = Drop(name, size, records=stats.records, rejected=stats.rejected_total)
+        drop = Drop(name, size, records=stats.records, rejected=stats.rejected_total,
+                    sha256=digest, mtime=mtime)
+        drop.seconds = time.monotonic() - t0
+        # the group's span is checked on the newest event read (the window decides later)
+        drop.network_time = int(cols["time"].max()) if len(cols["time"]) else None
+        return drop, cols
+
+    def _commit(self, group: list, refresh: bool = True) -> list:
+        """Commit the files of ``group`` ((Drop, columns) in the order read) into the state
+        in one transaction, then refresh (``refresh``); returns their Drops (none when the
+        state cannot be written: a full disk, logged; the files are taken again at the
+        next poll)."""
+        t0 = time.monotonic()
+        drops = [d for d, _ in group]
         try:
-            pending = self.window.add(cols)
-            row = dict(name=name, size=size, sha256=digest, mtime=mtime,
-                       processed_at=self.clock(), records=stats.records, events=pending.events,
-                       duplicates=pending.duplicates, rejected=stats.rejected_total,
-                       too_old=pending.too_old, ahead=pending.ahead,
-                       network_time=pending.network_time)
+            pending = self.window.add([cols for _, cols in group])
+            rows = []
+            for d, c in zip(drops, pending.files):
+                d.events, d.duplicates, d.too_old, d.ahead = c.events, c.duplicates, \
+                    c.too_old, c.ahead
+                d.network_time = c.network_time
+                rows.append(dict(name=d.name, size=d.size, sha256=d.sha256, mtime=d.mtime,
+                                 processed_at=self.clock(), records=d.records, events=d.events,
+                                 duplicates=d.duplicates, rejected=d.rejected,
+                                 too_old=d.too_old, ahead=d.ahead, network_time=d.network_time))
             meta = {"newest": pending.newest}
             started = self.store.meta("started")
             if pending.oldest is not None and (started is None or pending.oldest < started):
                 meta["started"] = pending.oldest
             try:
-                replaced = self.store.commit(row, pending.new, pending.expired,
+                replaced = self.store.commit(rows, pending.new, pending.expired,
                                              self.window.celldict.tokens, meta)
             except BaseException:
                 self.store.remove(f for f, _ in pending.new.values())
@@ -319,26 +368,27 @@ class Watcher:
         except Exception as exc:
             if not state_full(exc) and not isinstance(exc, OSError):
                 raise
+            names = ", ".join(d.name for d in drops)
             log.error("%s: cannot write the state in %s: %s; the file is taken again at the "
-                      "next poll", name, self.store.folder, _words(exc),
-                      extra={"fields": {"event": "state_error", "file": name,
+                      "next poll", names, self.store.folder, _words(exc),
+                      extra={"fields": {"event": "state_error", "file": names,
                                         "error": _words(exc)}})
-            return None
+            return []
         self.store.remove(replaced)
         self.window.apply(pending)
-        self.known.add((name, size, mtime))
-        drop.events, drop.duplicates, drop.too_old = pending.events, pending.duplicates, \
-            pending.too_old
-        drop.ahead = pending.ahead
-        if pending.ahead:
-            log.warning("%s: %d event(s) dated more than the window after the rest of the file "
-                        "and the state were not taken (a clock error would expire the whole "
-                        "window)", name, pending.ahead,
-                        extra={"fields": {"event": "ahead", "name": name,
-                                          "ahead": pending.ahead}})
-        drop.network_time = pending.network_time
-        drop.seconds = time.monotonic() - t0
-        return drop
+        share = (time.monotonic() - t0) / len(drops)
+        for d in drops:
+            self.known.add((d.name, d.size, d.mtime))
+            d.seconds += share
+            if d.ahead:
+                log.warning("%s: %d event(s) dated more than the window after the rest of the "
+                            "file and the state were not taken (a clock error would expire the "
+                            "whole window)", d.name, d.ahead,
+                            extra={"fields": {"event": "ahead", "name": d.name,
+                                              "ahead": d.ahead}})
+        if refresh:
+            self.refresh(drops)
+        return drops
 
     def _read(self, path: Path):
         from simbox.fastpath.readers import open_events  # lazy: the readers' stacks

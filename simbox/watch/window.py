@@ -44,6 +44,7 @@ from simbox.fastpath.aggregate import Reduced, TimeZone, Workspace, reduce_event
 from simbox.fastpath.events import COLUMNS, CellDict
 from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
                                      partials_from_events, ranges)
+from simbox.fastpath.slicerows import distinct, merge_distinct
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
@@ -86,21 +87,6 @@ def _without_far_ahead(rows: np.ndarray, newest: int | None, window_s: int) -> t
     return (rows[~far], n) if n else (rows, 0)
 
 
-def distinct(rows: np.ndarray) -> np.ndarray:
-    """The distinct rows, sorted by every field (subscriber first)."""
-    if len(rows) < 2:
-        return rows.copy()
-    order = np.lexsort([rows[n] for n in reversed(SLICE_DTYPE.names)])
-    rows = rows[order]
-    keep = np.ones(len(rows), bool)
-    same = np.ones(len(rows) - 1, bool)
-    for n in SLICE_DTYPE.names:
-        col = rows[n]
-        same &= col[1:] == col[:-1]
-    keep[1:] = ~same
-    return rows[keep]
-
-
 def window_hours(window_s: int) -> int:
     return max(1, -(-int(window_s) // HOUR))
 
@@ -141,20 +127,30 @@ class Slice:
 
 
 @dataclass
+class FileCount:
+    """What one file of a drop brought into the window."""
+
+    events: int = 0            # events inside the window
+    duplicates: int = 0        # of them, already in the window (or twice in the file)
+    too_old: int = 0           # events older than the window (not kept)
+    ahead: int = 0             # events dated a window after the rest (not kept)
+    network_time: int | None = None   # the file's newest event time
+    oldest: int | None = None  # the file's oldest event time in the window
+
+
+@dataclass
 class Pending:
-    """A drop's change to the window, written but not yet committed."""
+    """A drop's change to the window (one or more files), written but not yet committed."""
 
     new: dict                  # hour -> (file name, rows)
     expired: list              # hours that leave the window
     newest: int
-    events: int                # events of the drop inside the window
-    duplicates: int            # events of the drop already in the window (or twice in it)
-    too_old: int               # events of the drop older than the window (not kept)
+    files: list                # a FileCount per file, in the order taken
     touched: np.ndarray        # subscribers with events in the drop (in the window)
-    network_time: int | None   # the drop's newest event time
-    oldest: int | None = None  # the drop's oldest event time in the window
-    ahead: int = 0             # events dated a window after the rest (not kept)
 
+    @property
+    def oldest(self) -> int | None:
+        return min((f.oldest for f in self.files if f.oldest is not None), default=None)
 
 @dataclass
 class Window:
@@ -197,44 +193,63 @@ class Window:
         return int(sum(len(s.rows) for s in self.slices.values()))
 
     # -- a drop ----------------------------------------------------------------------
-    def add(self, cols: dict) -> Pending:
-        """Write the new versions of the slices a drop's events (``cols``) fall in.
+    def add(self, files: list) -> Pending:
+        """Write the new versions of the slices the events of ``files`` (the event columns
+        of each file, in the order taken) fall in: one version per hour whatever the
+        number of files, each file counted as if it were taken alone (its duplicates, its
+        events too old for the window as it then was).
 
         Nothing changes in memory or in the manifest: :meth:`Store.commit`, then
         :meth:`apply` do.  Files written are removed again if writing fails.
         """
-        rows = to_rows(cols)
-        rows, ahead = _without_far_ahead(rows, self.newest, self.window_s)
-        t = rows["time"]
-        drop_newest = int(t.max()) if len(t) else None
-        newest = self.newest if drop_newest is None else \
-            drop_newest if self.newest is None else max(self.newest, drop_newest)
+        hours = {h: s.rows for h, s in self.slices.items()}   # hour -> its rows so far
+        newest, counts, touched = self.newest, [], []
+        for cols in files:
+            count, rows, newest = self._take(to_rows(cols), newest)
+            counts.append(count)
+            if len(rows) == 0:
+                continue
+            hour = rows["time"] // HOUR
+            h0 = int(hour.min())
+            for h in (np.flatnonzero(np.bincount(hour - h0)) + h0).tolist():
+                part = rows[hour == h]
+                old = hours.get(h)
+                merged = merge_distinct(old, part) if old is not None else distinct(part)
+                count.duplicates += len(part) + (len(old) if old is not None else 0) - len(merged)
+                hours[h] = merged
+            touched.append(rows["imsi"])
         if newest is None:
-            return Pending({}, [], newest, 0, 0, 0, np.zeros(0, np.int64), None, ahead=ahead)
-        keep = in_window(t, newest, self.window_s)
-        too_old = int(len(rows) - keep.sum())
-        rows = rows[keep]
+            return Pending({}, [], newest, counts, np.zeros(0, np.int64))
         first = newest // HOUR - self.hours + 1
         expired = sorted(h for h in self.slices if h < first)
-        hour = rows["time"] // HOUR
-        new, dups, written = {}, 0, []
+        new, written = {}, []
         try:
-            for h in np.unique(hour).tolist():
-                part = rows[hour == h]
-                old = self.slices.get(h)
-                merged = np.concatenate([np.asarray(old.rows), part]) if old is not None else part
-                merged = distinct(merged)
-                dups += len(part) + (len(old.rows) if old is not None else 0) - len(merged)
-                name = self.store.write_slice(h, merged)
-                written.append(name)
-                new[h] = (name, len(merged))
+            for h, rows in hours.items():
+                if h >= first and (h not in self.slices or rows is not self.slices[h].rows):
+                    name = self.store.write_slice(h, rows)
+                    written.append(name)
+                    new[h] = (name, len(rows))
         except BaseException:
             self.store.remove(written)
             raise
-        touched = np.unique(rows["imsi"])
-        oldest = int(rows["time"].min()) if len(rows) else None
-        return Pending(new, expired, newest, int(len(rows)), dups, too_old, touched, drop_newest,
-                       oldest, ahead)
+        touched = np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)
+        return Pending(new, expired, newest, counts, touched)
+
+    def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
+        """One file's rows: (its FileCount, its rows inside the window, the newest time)."""
+        rows, ahead = _without_far_ahead(rows, newest, self.window_s)
+        t = rows["time"]
+        count = FileCount(ahead=ahead, network_time=int(t.max()) if len(t) else None)
+        if count.network_time is not None:
+            newest = count.network_time if newest is None else max(newest, count.network_time)
+        if newest is None:
+            return count, rows, newest
+        keep = in_window(t, newest, self.window_s)
+        count.too_old = int(len(rows) - keep.sum())
+        rows = rows[keep]
+        count.events = int(len(rows))
+        count.oldest = int(rows["time"].min()) if len(rows) else None
+        return count, rows, newest
 
     def apply(self, p: Pending) -> None:
         """Take a committed drop into memory: new slices opened, expired ones closed; the

@@ -1,6 +1,7 @@
 """The child of test_crash.py: a Watcher taking every file of a drop folder, then exiting.
 
-argv: DROP STATE OUT [POINT N]: with POINT, the process kills itself (SIGKILL) at the
+argv: DROP STATE OUT [POINT N]; environment: CELLS, BATCH (files committed together when
+several are ready, default 1; whatever network time they span).  With POINT, the process kills itself (SIGKILL) at the
 N-th pass through POINT (``before_commit``, ``after_commit``, ``after_alerts``,
 ``mid_alert_line``, ``partials_written``: a day's partials file written, not yet named in
 the state, ``partials_recorded``: named).
@@ -58,7 +59,7 @@ dies(store.Store, "record_alerts", after="after_alerts")
 dies(store.Store, "write_partials", after="partials_written")
 dies(store.Store, "record_partials", after="partials_recorded")
 with Watcher(drop, state, out, window="7d", cells=os.environ["CELLS"], timezone="UTC", settle=0,
-             report=False) as w:
+             report=False, batch=int(os.environ.get("BATCH", "1")), catch_up="30d") as w:
     while w.poll():
         pass
 print("done")

@@ -32,8 +32,8 @@ def _drops(tmp, rows, n=10):
     return folder, paths
 
 
-def _child(folder, tmp, cells, *point):
-    env = dict(os.environ, CELLS=str(cells), OMP_NUM_THREADS="1")
+def _child(folder, tmp, cells, *point, batch=1):
+    env = dict(os.environ, CELLS=str(cells), OMP_NUM_THREADS="1", BATCH=str(batch))
     return subprocess.Popen([sys.executable, CHILD, str(folder), str(tmp / "state"),
                              str(tmp / "out"), *map(str, point)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -78,6 +78,25 @@ def test_kill_at_a_point_then_restart(tmp_path, sample_rows, cells_csv, model, p
     p = _child(folder, tmp_path, cells_csv, point, n)
     p.communicate(timeout=300)
     assert p.returncode == -signal.SIGKILL
+    p = _child(folder, tmp_path, cells_csv)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    _check(tmp_path, paths, cells_csv, model)
+
+
+@pytest.mark.parametrize("point", ["before_commit", "after_commit"])
+def test_kill_in_a_backlog_taken_in_groups_then_restart(tmp_path, sample_rows, cells_csv, model,
+                                                        point):
+    """Files committed four at a time (one transaction): a kill at the second group's
+    commit, then a restart taking the rest one by one."""
+    folder, paths = _drops(tmp_path, sample_rows)
+    p = _child(folder, tmp_path, cells_csv, point, 2, batch=4)
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
+    db = sqlite3.connect(tmp_path / "state" / "state.sqlite")
+    taken = db.execute("select count(*) from ledger").fetchone()[0]
+    db.close()
+    assert taken == (4 if point == "before_commit" else 8)       # whole groups or nothing
     p = _child(folder, tmp_path, cells_csv)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err

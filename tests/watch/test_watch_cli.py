@@ -177,7 +177,7 @@ def test_log_json_and_print_alerts(tmp_path, drops, cells_csv):
 
 def test_a_backlog_in_one_refresh(tmp_path, drops, cells_csv, model):
     w = Watcher(drops, tmp_path / "st", tmp_path / "out", model=model, cells=cells_csv,
-                timezone="UTC", settle=0, batch=4, report=False)
+                timezone="UTC", settle=0, batch=4, catch_up="30d", report=False)
     try:
         taken = w.poll()
         assert [d.name for d in taken] == ["d0.csv", "d1.csv", "d2.csv", "d3.csv"]

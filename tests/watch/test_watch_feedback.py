@@ -12,7 +12,7 @@ from test_watch_cli import drops  # noqa: F401  (the fixture: four drop files of
 
 def _watch(tmp_path, drops, cells_csv, model, state, out=None, **kw):  # noqa: F811
     return Watcher(drops, tmp_path / state, out, model=model, cells=cells_csv, timezone="UTC",
-                   settle=0, batch=4, report=False, min_history=0, **kw)
+                   settle=0, batch=4, catch_up="30d", report=False, min_history=0, **kw)
 
 
 def test_exclusions_and_history_in_a_watch(tmp_path, drops, cells_csv, model):  # noqa: F811

@@ -1,0 +1,108 @@
+"""A backlog taken in groups (``batch``, ``catch_up``): the same state as its files taken one
+by one, and groups bounded in files and in network time."""
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from simbox.watch import Watcher
+
+from watch_helpers import assert_same_features, epoch
+
+LEDGER = "select name, events, duplicates, too_old, ahead, network_time from ledger order by id"
+
+
+def _files(tmp, rows, plan, dup_share, seed):
+    """The files of ``plan`` (row positions), some rows copied into the next file."""
+    rng = np.random.default_rng(seed)
+    folder = tmp / "drops"
+    folder.mkdir()
+    paths = []
+    for i, idx in enumerate(plan):
+        extra = plan[i - 1][rng.random(len(plan[i - 1])) < dup_share] if i else []
+        p = folder / f"f{i:03d}.csv"
+        rows.iloc[np.r_[idx, extra].astype(int)].to_csv(p, index=False)
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))          # arrival order
+        paths.append(p)
+    if len(paths) > 2:                                       # the same file twice
+        again = folder / "f999.csv"
+        again.write_bytes(paths[1].read_bytes())
+        os.utime(again, (1_000_000 + len(paths), 1_000_000 + len(paths)))
+    return folder
+
+
+def _state(tmp, folder, model, cells, window_h, **kw):
+    w = Watcher(folder, tmp / "state", None, window=f"{window_h}h", model=model, cells=cells,
+                timezone="UTC", settle=0, min_history=0, early=False, **kw)
+    try:
+        refreshes = []
+        refresh = w.refresh
+        w.refresh = lambda drops: (refreshes.append([d.name for d in drops]), refresh(drops))
+        w.poll(once=True)
+        feats, _ = w.window.features()
+        slices = {h: np.array(s.rows) for h, s in w.window.slices.items()}
+        ledger = w.store.db.execute(LEDGER).fetchall()
+        return feats.features, slices, ledger, refreshes
+    finally:
+        w.close()
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=7),
+       shuffle=st.booleans(), dup_share=st.sampled_from([0.0, 0.2]),
+       window_h=st.sampled_from([20, 200]), batch=st.integers(2, 9),
+       seed=st.integers(0, 2**16))
+def test_a_backlog_in_groups_equals_its_files_one_by_one(tmp_path_factory, sample_rows,
+                                                         cells_csv, model, cuts, shuffle,
+                                                         dup_share, window_h, batch, seed):
+    t = epoch(sample_rows)
+    order = np.argsort(t, kind="stable")
+    plan = np.split(order, sorted({int(c * len(order)) for c in cuts}))
+    if shuffle:                                        # late and out-of-order files
+        plan = [plan[i] for i in np.random.default_rng(seed).permutation(len(plan))]
+    one = tmp_path_factory.mktemp("one")
+    many = tmp_path_factory.mktemp("many")
+    f1 = _files(one, sample_rows, plan, dup_share, seed)
+    f2 = _files(many, sample_rows, plan, dup_share, seed)
+    a = _state(one, f1, model, cells_csv, window_h, batch=1)
+    b = _state(many, f2, model, cells_csv, window_h, batch=batch, catch_up="365d")
+    assert b[2] == a[2]                     # every file counted as if taken alone
+    assert a[1].keys() == b[1].keys()
+    for h in a[1]:
+        np.testing.assert_array_equal(a[1][h], b[1][h])
+    assert_same_features(b[0], a[0])
+    assert [len(g) for g in a[3]] == [1] * len(a[2])
+    assert max(len(g) for g in b[3]) == min(batch, len(b[2]))
+
+
+def test_a_group_ends_once_its_events_reach_catch_up(tmp_path, sample_rows, cells_csv, model):
+    t = epoch(sample_rows)
+    order = np.argsort(t, kind="stable")
+    start = t.min()
+    plan = [order[(t[order] >= start + 1800 * i) & (t[order] < start + 1800 * (i + 1))]
+            for i in range(10)]                        # ten half-hour files
+    folder = _files(tmp_path, sample_rows, plan, 0.0, 0)
+    (folder / "f999.csv").unlink()
+    feats, _, ledger, refreshes = _state(tmp_path, folder, model, cells_csv, 200, batch=100,
+                                         catch_up="1h")
+    # each group ends at the first file whose newest event is 1 h past the newest event
+    # before the group (in a new state, the first file's)
+    newest = [r[5] for r in ledger]
+    want, group, start = [], 0, newest[0]
+    for t in newest:
+        group += 1
+        if t - start >= 3600:
+            want.append(group)
+            group, start = 0, max(start, t)
+    want += [group] if group else []
+    assert [len(g) for g in refreshes] == want
+    assert len(want) > 2 and sum(want) == len(ledger) == 10
+
+
+def test_catch_up_must_be_a_duration(tmp_path, model):
+    from simbox.errors import ConfigError
+    with pytest.raises(ConfigError, match="--catch-up 'soon': give a duration"):
+        Watcher(tmp_path, tmp_path / "state", None, model=model, catch_up="soon")
