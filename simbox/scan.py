@@ -37,7 +37,7 @@ from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
 from simbox.reasons import occlusion_contributions, reasons_table, reference_stats
-from simbox.sites import load_cells, locate, site_table
+from simbox.sites import checked_cells, locate, site_table
 from simbox.training.folder import DEFAULT_MODEL
 from simbox.training.run import model_timezone
 from simbox.training.scoring import load_scorer   # scoring.npz: no scikit-learn import
@@ -606,7 +606,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     t0 = _T0[0] = time.monotonic()
     progress = as_progress(progress)
     _check_options(threshold, target_precision)
-    cell_table = load_cells(cells) if cells is not None else no_cells()
+    # checked once: the feature run takes the checked cells as they are (local engine)
+    cell_table, checked = checked_cells(cells) if cells is not None else (no_cells(), None)
     feedback = open_feedback(exclude, history, dismiss_margin)
     card = _peek_card(model, trust_pickle)
     if card is None:      # a loaded Model, or a folder that will not load: say why at once
@@ -631,6 +632,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
                model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
                located=cells is not None, timezone_source=tz_source, feedback=feedback,
+               checked_cells=checked,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
                              signaling=signaling, max_reject_share=max_reject_share,
@@ -768,7 +770,7 @@ _T0 = [time.monotonic()]
 
 def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, threshold, source,
           allow_missing_cells, link_rules, progress, started, features, rejects, located=True,
-          timezone_source="given", feedback=None):
+          timezone_source="given", feedback=None, checked_cells=None):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "sparkSession"):
@@ -778,7 +780,9 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute(engine, inputs, cells=cell_table.reset_index() if located else None,
+        res = compute(engine, inputs, cells=None if not located else checked_cells
+                      if engine == "local" and checked_cells is not None else
+                      cell_table.reset_index(),
                       rejects=rejects, spark_master=spark_master, **features,
                       **({"in_spark": True} if engine == "spark" else {}))
     population = None
