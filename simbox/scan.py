@@ -577,7 +577,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
          max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
          trust_pickle: bool = False, exclude=None, history=None,
          dismiss_margin: float | None = None, probe_numbers=None, time_from=None,
-         time_to=None, engine: str = "local", spark_master: str | None = None) -> ScanResult:
+         time_to=None, engine: str = "local", spark_master: str | None = None,
+         features_ahead=None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -601,6 +602,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     dismissed stay off the list unless their score rose by ``dismiss_margin`` (default
     :data:`~simbox.feedback.history.DISMISS_MARGIN`).  See docs/feedback.md.
     ``engine``: ``local`` or ``spark`` (``spark_master``: its master; see docs/spark.md).
+    ``features_ahead``: the feature run already started by the command
+    (:class:`simbox.features_ahead.FeaturesAhead`), taken when it has these options.
     The other options are those of :func:`simbox.features.compute_features`.
     """
     t0 = _T0[0] = time.monotonic()
@@ -638,6 +641,11 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
                              signaling=signaling, max_reject_share=max_reject_share,
                              time_from=time_from, time_to=time_to,
                              **({"probe_numbers": probe_numbers} if probe_numbers else {})))
+    if features_ahead is not None and (run["engine"] != "local" or not features_ahead.matches(
+            [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs),
+            dict(run["features"], cells=cells))):
+        features_ahead = None
+    run["features_ahead"] = features_ahead
     try:
         if out is None:
             return _scan(inputs, cell_table, rejects=rejects, **run)
@@ -770,7 +778,7 @@ _T0 = [time.monotonic()]
 
 def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, threshold, source,
           allow_missing_cells, link_rules, progress, started, features, rejects, located=True,
-          timezone_source="given", feedback=None, checked_cells=None):
+          timezone_source="given", feedback=None, checked_cells=None, features_ahead=None):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "sparkSession"):
@@ -780,11 +788,17 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute(engine, inputs, cells=None if not located else checked_cells
-                      if engine == "local" and checked_cells is not None else
-                      cell_table.reset_index(),
-                      rejects=rejects, spark_master=spark_master, **features,
-                      **({"in_spark": True} if engine == "spark" else {}))
+        if features_ahead is not None:       # started by the command (simbox.features_ahead)
+            res = features_ahead.result()
+        else:
+            res = compute(engine, inputs, cells=None if not located else checked_cells
+                          if engine == "local" and checked_cells is not None else
+                          cell_table.reset_index(),
+                          rejects=rejects, spark_master=spark_master, **features,
+                          **({"in_spark": True} if engine == "spark" else {}))
+    if features_ahead is not None:
+        caught = features_ahead.warnings + list(caught)
+        rejects = features_ahead.rejects
     population = None
     if engine == "spark":       # scored in Spark; the driver takes the flagged SIMs only
         from simbox.spark.scan import scored  # lazy: pyspark
