@@ -19,13 +19,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import warnings
+
+from simbox.background import Background
 
 __all__ = ["FeaturesAhead", "start"]
 
 
-class FeaturesAhead:
+class FeaturesAhead(Background):
     """:func:`~simbox.features.compute_features` of ``inputs`` with ``options`` (its keyword
     arguments, ``rejects`` among them or not), running in a daemon thread."""
 
@@ -38,20 +39,16 @@ class FeaturesAhead:
             self.options["rejects"] = os.path.join(self._tmp, "rejects.csv")
         self.rejects = self.options["rejects"]
         self.warnings: list = []
-        self._done: dict = {}
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="simbox-features-ahead")
-        self._thread.start()
+        super().__init__(self._compute, "simbox-features-ahead")
 
-    def _run(self):
+    def _compute(self):
         from simbox.features import compute_features  # lazy: this module is imported first
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                self._done["value"] = compute_features(self.inputs, **self.options)
-            self.warnings = list(caught)
-        except BaseException as exc:      # handed to the scan by result()
-            self._done["error"] = exc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return compute_features(self.inputs, **self.options)
+            finally:
+                self.warnings = list(caught)
 
     def matches(self, inputs: list, options: dict) -> bool:
         """Whether this run is the one a scan of ``inputs`` with the feature ``options``
@@ -59,13 +56,6 @@ class FeaturesAhead:
         def given(d):
             return {k: v for k, v in d.items() if k != "rejects" and v is not None}
         return list(inputs) == self.inputs and given(self.options) == given(options)
-
-    def result(self):
-        """The :class:`~simbox.features.FeatureResult` (waits), or raises what the run raised."""
-        self._thread.join()
-        if "error" in self._done:
-            raise self._done["error"]
-        return self._done["value"]
 
     def close(self) -> None:
         """Remove the temporary rejects file (the scan has copied it).  A run the scan did

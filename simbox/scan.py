@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 import types
 import logging
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simbox import device_rule
+from simbox.background import Background
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
                                 member, pairs_of, sum_rows)
@@ -734,28 +734,6 @@ def _peek_card(model, trust_pickle: bool) -> dict | None:
     return card
 
 
-class Background:
-    """``fn()`` run in a daemon thread from the start: :meth:`get` waits for its result, or
-    raises what it raised."""
-
-    def __init__(self, fn, name: str):
-        self._done: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=name)
-        self._thread.start()
-
-    def _run(self, fn):
-        try:
-            self._done["value"] = fn()
-        except BaseException as exc:      # handed to the caller of get()
-            self._done["error"] = exc
-
-    def get(self):
-        self._thread.join()
-        if "error" in self._done:
-            raise self._done["error"]
-        return self._done["value"]
-
-
 class ModelLoading(Background):
     """A model folder loading in a thread (its card already read): :meth:`get` waits
     for the model, or raises what loading raised.  A scan starts it before the
@@ -789,7 +767,7 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if features_ahead is not None:       # started by the command (simbox.features_ahead)
-            res = features_ahead.result()
+            res = features_ahead.get()
         else:
             res = compute(engine, inputs, cells=None if not located else checked_cells
                           if engine == "local" and checked_cells is not None else

@@ -76,8 +76,8 @@ def test_the_command_takes_the_run_ahead_and_writes_the_same(cdrs, reference, tm
 
 def test_the_scan_uses_the_run_ahead_once(cdrs, reference, tmp_path, monkeypatch, capsys):
     taken = []
-    result = FeaturesAhead.result
-    monkeypatch.setattr(FeaturesAhead, "result", lambda self: taken.append(1) or result(self))
+    get = FeaturesAhead.get
+    monkeypatch.setattr(FeaturesAhead, "get", lambda self: taken.append(1) or get(self))
     monkeypatch.setattr(scan_module, "compute", lambda *a, **k: pytest.fail("computed again"))
     assert main(argv(cdrs, tmp_path / "out")) == 0
     capsys.readouterr()
