@@ -17,14 +17,20 @@ def _pandas():
 
 def is_frame(x) -> bool:
     """A pandas DataFrame (without importing pandas)."""
-    pd = _pandas()
-    return pd is not None and isinstance(x, pd.DataFrame)
+    return _is_a(x, "DataFrame")
 
 
 def is_series(x) -> bool:
     """A pandas Series (without importing pandas)."""
-    pd = _pandas()
-    return pd is not None and isinstance(x, pd.Series)
+    return _is_a(x, "Series")
+
+
+def _is_a(x, name: str) -> bool:
+    """``x`` is a ``pandas.<name>``; False while pandas is being imported by another thread
+    (``simbox scan`` imports it beside the feature run: :mod:`simbox.features_ahead`) and
+    has no such class yet, when no such object can exist."""
+    cls = getattr(_pandas(), name, None)
+    return cls is not None and isinstance(x, cls)
 
 
 def arrow_table(columns: dict):

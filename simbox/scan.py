@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 import types
 import logging
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simbox import device_rule
+from simbox.background import Background
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
                                 member, pairs_of, sum_rows)
@@ -37,7 +37,7 @@ from simbox.fastpath.stats import MAX_REJECT_SHARE
 from simbox.outputs import atomic_folder, write_csv, write_geojson, write_kml
 from simbox.progress import as_progress
 from simbox.reasons import occlusion_contributions, reasons_table, reference_stats
-from simbox.sites import load_cells, locate, site_table
+from simbox.sites import checked_cells, locate, site_table
 from simbox.training.folder import DEFAULT_MODEL
 from simbox.training.run import model_timezone
 from simbox.training.scoring import load_scorer   # scoring.npz: no scikit-learn import
@@ -577,7 +577,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
          max_reject_share: float | None = MAX_REJECT_SHARE, model_key=None,
          trust_pickle: bool = False, exclude=None, history=None,
          dismiss_margin: float | None = None, probe_numbers=None, time_from=None,
-         time_to=None, engine: str = "local", spark_master: str | None = None) -> ScanResult:
+         time_to=None, engine: str = "local", spark_master: str | None = None,
+         features_ahead=None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -601,12 +602,15 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     dismissed stay off the list unless their score rose by ``dismiss_margin`` (default
     :data:`~simbox.feedback.history.DISMISS_MARGIN`).  See docs/feedback.md.
     ``engine``: ``local`` or ``spark`` (``spark_master``: its master; see docs/spark.md).
+    ``features_ahead``: the feature run already started by the command
+    (:class:`simbox.features_ahead.FeaturesAhead`), taken when it has these options.
     The other options are those of :func:`simbox.features.compute_features`.
     """
     t0 = _T0[0] = time.monotonic()
     progress = as_progress(progress)
     _check_options(threshold, target_precision)
-    cell_table = load_cells(cells) if cells is not None else no_cells()
+    # checked once: the feature run takes the checked cells as they are (local engine)
+    cell_table, checked = checked_cells(cells) if cells is not None else (no_cells(), None)
     feedback = open_feedback(exclude, history, dismiss_margin)
     card = _peek_card(model, trust_pickle)
     if card is None:      # a loaded Model, or a folder that will not load: say why at once
@@ -631,11 +635,17 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
                model=mdl, model_name=model_name, threshold=threshold, source=source,
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
                located=cells is not None, timezone_source=tz_source, feedback=feedback,
+               checked_cells=checked,
                features=dict(tac=tac, columns=columns, timezone=tz, memory_limit=memory_limit,
                              workers=workers, on_bad_records=on_bad_records, progress=progress,
                              signaling=signaling, max_reject_share=max_reject_share,
                              time_from=time_from, time_to=time_to,
                              **({"probe_numbers": probe_numbers} if probe_numbers else {})))
+    if features_ahead is not None and (run["engine"] != "local" or not features_ahead.matches(
+            [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs),
+            dict(run["features"], cells=cells))):
+        features_ahead = None
+    run["features_ahead"] = features_ahead
     try:
         if out is None:
             return _scan(inputs, cell_table, rejects=rejects, **run)
@@ -724,28 +734,6 @@ def _peek_card(model, trust_pickle: bool) -> dict | None:
     return card
 
 
-class Background:
-    """``fn()`` run in a daemon thread from the start: :meth:`get` waits for its result, or
-    raises what it raised."""
-
-    def __init__(self, fn, name: str):
-        self._done: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=name)
-        self._thread.start()
-
-    def _run(self, fn):
-        try:
-            self._done["value"] = fn()
-        except BaseException as exc:      # handed to the caller of get()
-            self._done["error"] = exc
-
-    def get(self):
-        self._thread.join()
-        if "error" in self._done:
-            raise self._done["error"]
-        return self._done["value"]
-
-
 class ModelLoading(Background):
     """A model folder loading in a thread (its card already read): :meth:`get` waits
     for the model, or raises what loading raised.  A scan starts it before the
@@ -768,7 +756,7 @@ _T0 = [time.monotonic()]
 
 def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, threshold, source,
           allow_missing_cells, link_rules, progress, started, features, rejects, located=True,
-          timezone_source="given", feedback=None):
+          timezone_source="given", feedback=None, checked_cells=None, features_ahead=None):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "sparkSession"):
@@ -778,9 +766,17 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         raise EmptyInputError("no CDR input given (and no signaling capture)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = compute(engine, inputs, cells=cell_table.reset_index() if located else None,
-                      rejects=rejects, spark_master=spark_master, **features,
-                      **({"in_spark": True} if engine == "spark" else {}))
+        if features_ahead is not None:       # started by the command (simbox.features_ahead)
+            res = features_ahead.get()
+        else:
+            res = compute(engine, inputs, cells=None if not located else checked_cells
+                          if engine == "local" and checked_cells is not None else
+                          cell_table.reset_index(),
+                          rejects=rejects, spark_master=spark_master, **features,
+                          **({"in_spark": True} if engine == "spark" else {}))
+    if features_ahead is not None:
+        caught = features_ahead.warnings + list(caught)
+        rejects = features_ahead.rejects
     population = None
     if engine == "spark":       # scored in Spark; the driver takes the flagged SIMs only
         from simbox.spark.scan import scored  # lazy: pyspark

@@ -57,13 +57,20 @@ def load_cells(cells) -> pd.DataFrame:
     (:func:`simbox.features.tables.load_cells`: columns, coordinates, unique
     cells, with file:line:field), plus: at least one cell.
     """
+    return checked_cells(cells)[0]
+
+
+def checked_cells(cells) -> tuple:
+    """``(table, checked)``: :func:`load_cells`'s table and the checked cells it was made of
+    (:class:`simbox.features.tables.Cells`, which the feature run takes as they are)."""
     if isinstance(cells, pd.DataFrame) and cells.index.name == "cell_id":
         cells = cells.reset_index()
-    table = read_cells(cells).to_frame()
+    checked = read_cells(cells)
+    table = checked.to_frame()
     if len(table) == 0:
         name = os.fspath(cells) if isinstance(cells, (str, os.PathLike)) else "the cells DataFrame"
         raise InputError(f"{name}: the cells file has no rows")
-    return table
+    return table, checked
 
 
 def haversine_m(lat1, lon1, lat2, lon2):

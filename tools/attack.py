@@ -395,21 +395,53 @@ def damaged_pcap_gz(work, a):
     return r, ok, ""
 
 
+def _attach_capture(path: pathlib.Path, n: int = 400) -> None:
+    """A pcap of ``n`` attaches (2n packets: GTPv2-C and S6a), by the simulator's writer."""
+    import numpy as np
+    from simbox.data.pcap_writer import write_attach_pcap
+    from simbox.fastpath.events import encode_digits
+    imsi = np.array([encode_digits(f"4600{i:011d}") for i in range(n)])
+    imei = np.array([encode_digits(f"3567890{i:07d}") for i in range(n)])
+    msisdn = np.array([encode_digits(f"86138{i:08d}") for i in range(n)])
+    cells = np.array([f"46000-1-{i + 1}" for i in range(n)], dtype=object)
+    write_attach_pcap(path, np.arange(n) + 1772366405, imsi, imei, msisdn, cells)
+
+
 def bad_pcap_header(work, a):
-    """Readers: a pcap record header with an absurd length: resync, count, go on."""
-    s = sample(work)
-    src = pathlib.Path("/work/shared/captures/ndpi_gtp_c.pcap")
-    if not src.exists():
-        return None, None, "no capture"
-    data = bytearray(src.read_bytes())
-    struct.pack_into("<I", data, 24 + 8, 0x7FFFFFFF)       # first record's incl_len
+    """Item 4, readers: one pcap record header with an absurd length (2 GiB) a third of the
+    way in: the reader passes over that record to the next plausible header, keeps every
+    other packet and counts the damage (was: "1 rejected", every later packet lost)."""
+    clean = work / "attach.pcap"
+    _attach_capture(clean)
+    data = bytearray(clean.read_bytes())
+    offsets, p = [], 24
+    while p + 16 <= len(data):
+        offsets.append(p)
+        p += 16 + struct.unpack_from("<I", data, p + 8)[0]
+    k = len(offsets) // 3
+    size = offsets[k + 1] - offsets[k]
+    struct.pack_into("<I", data, offsets[k] + 8, 0x7FFFFFFF)
     path = work / "badhdr.pcap"
     path.write_bytes(bytes(data))
-    r = Run(SIMBOX + ["features", "--signaling", str(path), "--cells", str(s / "cells.csv"),
-                      "--out", str(work / "f.parquet")])
-    ok = r.code in (0, 1) and "Traceback" not in r.err and "internal error" not in r.err \
-        and "resync" in (r.out + r.err).lower()
-    return r, ok, ""
+
+    def features(capture):
+        return Run(SIMBOX + ["features", "--signaling", str(capture), "--json", "--out",
+                             str(work / "f.parquet")])
+    ref = features(clean)
+    r = features(path)
+    try:
+        want, got = json.loads(ref.out.strip().splitlines()[-1]), \
+            json.loads(r.out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return r, False, "no JSON summary"
+    # the damaged record is one of the 2 packets of an attach: the other still carries it
+    ok = r.code == 0 and got["rejected_by_reason"] == {"bad pcap record header": 1} and \
+        got["records"] == want["records"] and got["skipped_bytes"] == size and \
+        got["accepted"] >= want["accepted"] - 1
+    return r, ok, (f"{got.get('accepted')} of {want.get('accepted')} attach events, "
+                   f"{got.get('records')} of {want.get('records')} packets; "
+                   f"{got.get('rejected_by_reason')}, {got.get('skipped_bytes')} bytes passed over "
+                   f"(the record: {size})")
 
 
 def fifo_input(work, a):

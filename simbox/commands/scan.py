@@ -66,16 +66,25 @@ def add_arguments(p):
 
 def run(args) -> int:
     from simbox.fastpath.signaling import check_captures  # lazy: CLI start-up
-    from simbox.scan import scan, summary_line  # lazy: CLI start-up (pandas, sklearn)
+    from simbox.features_ahead import start  # lazy: CLI start-up (no pandas)
     if not args.inputs and not args.signaling:
         raise ConfigError("give at least one CDR file or --signaling capture")
     check_captures(args.signaling)
-    result = scan(args.inputs, signaling=args.signaling, model=args.model,
-                  threshold=args.threshold, target_precision=args.target_precision,
-                  allow_missing_cells=args.allow_missing_cells, out=args.out,
-                  report=not args.no_report, progress=Bar("scan"),
-                  model_key=args.model_key, trust_pickle=args.trust_pickle,
-                  **feedback_options(args), **input_options(args), **engine_options(args))
+    inputs, engine, bar = input_options(args), engine_options(args), Bar("scan")
+    # the features computed while pandas and the scan's modules are imported
+    ahead = start(args.inputs, engine=engine["engine"], progress=bar, signaling=args.signaling,
+                  **inputs)
+    try:
+        from simbox.scan import scan, summary_line  # lazy: CLI start-up (pandas, sklearn)
+        result = scan(args.inputs, signaling=args.signaling, model=args.model,
+                      threshold=args.threshold, target_precision=args.target_precision,
+                      allow_missing_cells=args.allow_missing_cells, out=args.out,
+                      report=not args.no_report, progress=bar,
+                      model_key=args.model_key, trust_pickle=args.trust_pickle,
+                      features_ahead=ahead, **feedback_options(args), **inputs, **engine)
+    finally:
+        if ahead is not None:
+            ahead.close()
     if args.json:
         print(json.dumps(result.summary, default=str))
     else:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
+import json
 import logging
 import os
 import sqlite3
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
 STATUSES = ("new", "known", "confirmed", "seized", "re-alerted")
+#: a flagged SIM's status from its latest verdict (other verdicts: new or known)
+VERDICT_STATUS = {"confirmed": "confirmed", "seized": "seized", "dismissed": "re-alerted"}
 ENV = "SIMBOX_HISTORY"
 
 SCHEMA = """
@@ -148,9 +152,10 @@ class HistoryStore:
         """Fill the temporary table ``k`` with ``keys`` (inside a transaction or read)."""
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS k (sim TEXT PRIMARY KEY)")
         self.db.execute("DELETE FROM k")
-        # in key order: the primary key's B-tree is filled left to right (a third faster)
-        self.db.executemany("INSERT OR IGNORE INTO k VALUES (?)",
-                            ((x,) for x in sorted(map(str, keys))))
+        # one statement over a JSON array (no Python call per key), in key order: the
+        # primary key's B-tree is filled left to right (a third faster)
+        self.db.execute("INSERT OR IGNORE INTO k SELECT value FROM json_each(?) ORDER BY value",
+                        (json.dumps(list(map(str, keys))),))
 
     def _latest_verdicts(self) -> pd.DataFrame:
         """The latest verdict of each SIM of ``k``: sim, verdict, day, case_id, score, imported_at."""
@@ -225,18 +230,18 @@ class HistoryStore:
                 "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
                 "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
             verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
-            status, first_flagged = [], []
-            for sim in keys:
-                v = verdicts.get(sim)
-                status.append({"confirmed": "confirmed", "seized": "seized",
-                               "dismissed": "re-alerted"}.get(v) or
-                              ("known" if sim in first else "new"))
-                first_flagged.append(first.get(sim, at))
-            rows = [(scan_id, k, _text(m), c, s, _text(d), st, None, None)
-                    for k, m, c, s, d, st in zip(keys, flagged["msisdn"].tolist(),
-                                                 flagged["class"].tolist(),
-                                                 _nums(flagged["score"]),
-                                                 flagged["deployment_id"].tolist(), status)]
+            by_verdict = {s: VERDICT_STATUS[v] for s, v in verdicts.items() if v in VERDICT_STATUS}
+            status = [by_verdict.get(sim) or ("known" if sim in first else "new") for sim in keys] \
+                if by_verdict else ["known" if sim in first else "new" for sim in keys]
+            first_flagged = [first.get(sim, at) for sim in keys] if first else [at] * len(keys)
+            # rows built column-wise, in key order: the indexes' B-trees filled left to right
+            # (inserting 100k flags takes half the time of the flagged table's order)
+            order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
+            cols = (keys, _texts(flagged["msisdn"]), flagged["class"].tolist(),
+                    _nums(flagged["score"]), _texts(flagged["deployment_id"]), status)
+            rows = list(zip(itertools.repeat(scan_id),
+                            *(_object_array(c)[order].tolist() for c in cols),
+                            itertools.repeat(None), itertools.repeat(None)))
             if excluded is not None and len(excluded):
                 rows += [(scan_id, str(k), _text(m), c, _num(s), None, "excluded", e, r)
                          for k, m, c, s, e, r in zip(excluded[key], excluded["msisdn"],
@@ -245,7 +250,7 @@ class HistoryStore:
                                                      excluded["exclusion_reason"])]
             self.db.executemany("INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)", rows)
         flagged["first_flagged"] = pd.to_datetime(pd.Series(first_flagged, dtype=object),
-                                                  utc=True).to_numpy() if len(flagged) else \
+                                                  utc=True).array if len(flagged) else \
             pd.Series(dtype="datetime64[ns, UTC]")
         flagged["status"] = status
         counts = pd.Series(status, dtype=object).value_counts()
@@ -412,6 +417,18 @@ def _text(v):
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(v)
+
+
+def _texts(values: pd.Series) -> list:
+    """:func:`_text` of each value of a column, in one pass (strings as they are)."""
+    return [x if type(x) is str else _text(x) for x in values.tolist()]
+
+
+def _object_array(values: list) -> np.ndarray:
+    """A list as a 1-d object array (its items as they are)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _num(v):
