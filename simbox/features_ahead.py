@@ -7,8 +7,10 @@ in a thread at once, before those imports; :func:`simbox.scan.scan` (``features_
 takes its result instead of computing the features again, when it was started with
 the options the scan would use (:meth:`FeaturesAhead.matches`).
 
-Started only for the local engine with the time zone given (``--timezone``): without
-it the model's card decides the time zone, known once the model folder is found.
+Started only for the local engine.  Without ``--timezone`` the model's card decides the
+time zone: it is read from the model folder's ``model.json`` at once (plain JSON; the
+scan reads and checks the folder again, and a run whose options turn out not to match
+is not taken).
 Rejected records go to a temporary file (unless ``--rejects`` names one), which the
 scan copies into its output folder as it does its own; :meth:`FeaturesAhead.close`
 removes it.  Warnings of the run are recorded and handed to the scan, which says them
@@ -16,7 +18,9 @@ as it says those of its own run.  This module imports neither pandas nor the sca
 """
 from __future__ import annotations
 
+import json
 import os
+import pathlib
 import shutil
 import tempfile
 import warnings
@@ -64,11 +68,32 @@ class FeaturesAhead(Background):
             shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def start(inputs, *, engine: str, timezone=None, **options) -> FeaturesAhead | None:
+def start(inputs, *, engine: str, timezone=None, model=None,
+          **options) -> FeaturesAhead | None:
     """A :class:`FeaturesAhead` for a scan of ``inputs`` (``options``: the input options of
     the command, :func:`simbox.options.input_options`, with ``signaling`` and ``progress``),
-    or None when the scan must find its time zone in the model first (``timezone`` None),
-    runs on another engine or reads no CDR file."""
-    if engine != "local" or not timezone or not inputs:
+    or None when the scan runs on another engine, reads no CDR file, or takes its time
+    zone from a model whose card cannot be read here (``timezone`` None;
+    :func:`card_timezone` of ``model``, the shipped one when None)."""
+    if engine != "local" or not inputs:
+        return None
+    timezone = timezone or card_timezone(model)
+    if not timezone:
         return None
     return FeaturesAhead(list(inputs), dict(options, timezone=timezone))
+
+
+def card_timezone(model=None) -> str | None:
+    """The time zone a scan with no ``--timezone`` takes from the model folder ``model``
+    (the shipped default when None): its card's, else UTC, as
+    :func:`simbox.training.run.model_timezone` decides; None when ``model.json`` cannot
+    be read as a JSON object (the scan then says why)."""
+    from simbox.training.folder import DEFAULT_MODEL  # numpy only
+    folder = pathlib.Path(model) if model else DEFAULT_MODEL
+    try:
+        card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(card, dict):
+        return None
+    return card.get("timezone") or "UTC"

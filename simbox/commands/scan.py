@@ -73,7 +73,7 @@ def run(args) -> int:
     inputs, engine, bar = input_options(args), engine_options(args), Bar("scan")
     # the features computed while pandas and the scan's modules are imported
     ahead = start(args.inputs, engine=engine["engine"], progress=bar, signaling=args.signaling,
-                  **inputs)
+                  model=args.model, **inputs)
     try:
         from simbox.scan import scan, summary_line  # lazy: CLI start-up (pandas, sklearn)
         result = scan(args.inputs, signaling=args.signaling, model=args.model,

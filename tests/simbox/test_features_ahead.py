@@ -102,8 +102,45 @@ def test_a_run_with_other_options_is_not_taken(cdrs, tmp_path):
         other.close()
 
 
-def test_no_run_ahead_without_a_time_zone_or_on_spark():
-    assert ahead_module.start(["x.csv"], engine="local", timezone=None) is None
-    assert ahead_module.start(["x.csv"], engine="local", timezone="") is None
+def test_without_a_time_zone_the_models_is_read_ahead(cdrs, reference, tmp_path, monkeypatch,
+                                                      capsys):
+    """No --timezone: the run ahead takes the model card's zone (as the scan decides it)
+    and is taken; the files are those of the scan with that zone given."""
+    from simbox.training.folder import DEFAULT_MODEL
+    card = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    assert ahead_module.card_timezone() == (card.get("timezone") or "UTC")
+    assert ahead_module.card_timezone(DEFAULT_MODEL) == ahead_module.card_timezone()
+    if (card.get("timezone") or "UTC") != "UTC":
+        pytest.skip("the shipped model's zone is not the reference's UTC")
+    taken = []
+    get = FeaturesAhead.get
+    monkeypatch.setattr(FeaturesAhead, "get", lambda self: taken.append(1) or get(self))
+    monkeypatch.setattr(scan_module, "compute", lambda *a, **k: pytest.fail("computed again"))
+    args = argv(cdrs, tmp_path / "out")
+    i = args.index("--timezone")
+    assert main(args[:i] + args[i + 2:]) == 0
+    capsys.readouterr()
+    got = outputs(tmp_path / "out")
+    assert taken == [1]
+    assert {f: got[f] for f in FILES} == {f: reference[0][f] for f in FILES}
+    assert got["summary"]["timezone_source"].startswith("the model's")
+
+
+def test_a_model_card_that_cannot_be_read_starts_no_run(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    assert ahead_module.card_timezone(folder) is None                  # no model.json
+    assert ahead_module.start(["x.csv"], engine="local", model=folder) is None
+    (folder / "model.json").write_text("[1, 2]")
+    assert ahead_module.card_timezone(folder) is None                  # not an object
+    (folder / "model.json").write_text("{not json")
+    assert ahead_module.card_timezone(folder) is None
+    (folder / "model.json").write_text('{"timezone": "Asia/Tokyo"}')
+    assert ahead_module.card_timezone(folder) == "Asia/Tokyo"
+    (folder / "model.json").write_text('{"format": 3}')
+    assert ahead_module.card_timezone(folder) == "UTC"                # as model_timezone
+
+
+def test_no_run_ahead_on_spark_or_without_inputs():
     assert ahead_module.start(["x.csv"], engine="spark", timezone="UTC") is None
     assert ahead_module.start([], engine="local", timezone="UTC") is None
