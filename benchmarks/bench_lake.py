@@ -358,6 +358,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="bench-out")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
+    ap.add_argument("--formats", default="csv,parquet,typed,orc",
+                    help="the local engine's inputs: csv, parquet, typed (vendor-typed "
+                         "Parquet), orc (default all four)")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
     ap.add_argument("--driver-memory", default=None,
                     help="spark.driver.memory of the runs (default 2g; in local mode the "
@@ -396,12 +399,13 @@ def main(argv=None) -> int:
     only = set(a.only.split(","))
     runs = []
     if "local" in only:
-        other = build_local_formats(csv_path)
-        runs += [("local engine, 2 workers", "CSV", lambda o: local_run(csv_path, o)),
-                 ("local engine, 2 workers", "Parquet", lambda o: local_run(pq_path, o)),
-                 ("local engine, 2 workers", "Parquet, vendor-typed",
-                  lambda o: local_run(other["typed"], o)),
-                 ("local engine, 2 workers", "ORC", lambda o: local_run(other["orc"], o))]
+        formats = a.formats.split(",")
+        other = build_local_formats(csv_path) if {"typed", "orc"} & set(formats) else {}
+        paths = {"csv": ("CSV", csv_path), "parquet": ("Parquet", pq_path),
+                 "typed": ("Parquet, vendor-typed", other.get("typed")),
+                 "orc": ("ORC", other.get("orc"))}
+        runs += [("local engine, 2 workers", paths[f][0],
+                  lambda o, p=paths[f][1]: local_run(p, o)) for f in formats]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
                   lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions))
