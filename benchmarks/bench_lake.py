@@ -4,8 +4,11 @@
 On the benchmark network of ``gen_cdrs.py`` (``--rows``, default 11M) this times, in
 one run and interleaved (``--repeat`` rounds, medians printed):
 
-- ``simbox features`` on the plain CSV and on a Parquet copy (string columns, 1M-row
-  row groups), with ``--workers 2``, each in its own process under ``/usr/bin/time``
+- ``simbox features`` on the plain CSV and on a Parquet copy, with ``--workers 2``
+  (the copy as pyarrow writes it by default: every column a string, snappy, dictionary
+  encoding on, falling back to plain pages for the digit columns once a column chunk's
+  dictionary passes 1 MiB; one row group per 64 MiB block of the CSV, about 668,000
+  rows: the writer's 1M-row cap is never reached), each in its own process under ``/usr/bin/time``
   (wall seconds, peak RSS);
 - the Spark engine (``simbox.spark.compute_features_spark``) on the same Parquet file
   in ``local[1]`` and ``local[2]``, each in its own process (``--spark-run``): wall
