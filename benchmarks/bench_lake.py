@@ -247,11 +247,25 @@ class TreeMemory:
 def bench_session(master: str, partitions: int):
     """The Spark session of a benchmark child (``partitions``: its shuffle partitions)."""
     from simbox.spark import get_session
-    spark = get_session(master, conf={"spark.ui.enabled": "false",
-                                      "spark.sql.shuffle.partitions": str(partitions),
-                                      "spark.driver.memory": os.environ.get("SIMBOX_BENCH_DRIVER_MEMORY", "2g")})
+    conf = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": str(partitions),
+            "spark.driver.memory": os.environ.get("SIMBOX_BENCH_DRIVER_MEMORY", "2g")}
+    if os.environ.get("SIMBOX_BENCH_GC_LOG"):       # the JVM's heap after each collection
+        conf["spark.driver.extraJavaOptions"] = f"-Xlog:gc:file={os.environ['SIMBOX_BENCH_GC_LOG']}"
+    spark = get_session(master, conf=conf)
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def heap_after_gc_mib(path: str | None) -> float | None:
+    """The largest heap occupancy after a collection in the JVM's GC log (``-Xlog:gc``:
+    ``... 612M->143M(2048M) ...``), MiB: what the JVM's live data needed at its peak."""
+    import re
+    if not path or not os.path.exists(path):
+        return None
+    units = {"K": 1 / 1024, "M": 1, "G": 1024}
+    got = [float(m.group(1)) * units[m.group(2)] for m in
+           re.finditer(r"->(\d+)([KMG])\(\d+[KMG]\)", open(path).read())]
+    return max(got) if got else None
 
 
 def peak_rss_mib() -> float:
@@ -317,6 +331,7 @@ def scan_child(master: str, path: str, partitions: int, collect: bool,
         mem.sample()
     hwm = peak_rss_mib()
     print(json.dumps({"wall": wall, "sims": sims, "flagged": flagged, "driver_python_hwm": hwm,
+                      "heap_after_gc": heap_after_gc_mib(os.environ.get("SIMBOX_BENCH_GC_LOG")),
                       "rows_to_driver": dict(DRIVER_ROWS), **mem.peak}))
 
 
@@ -325,8 +340,8 @@ def scan_memory(counts, work: str, partitions: int, master: str,
     """The ``--scan-sims`` table (see the module docstring); with ``threshold`` (a forced
     flagged share) or without ``collect``, the scans only, not the collected feature table."""
     print("| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
-          "| rows to the driver per kind (scores.csv's excluded) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| JVM heap after GC, max MiB | rows to the driver per kind (scores.csv's excluded) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     paths = {n: build(n * 16, work, days=1)[0] for n in counts}
     for collect in (False, True) if collect and threshold is None else (False,):
         for n in counts:
@@ -334,9 +349,10 @@ def scan_memory(counts, work: str, partitions: int, master: str,
             cmd = [sys.executable, os.path.abspath(__file__), "--scan-run", master, csv_path,
                    "--partitions", str(partitions)] + (["--collect"] if collect else []) + \
                 ([] if threshold is None else ["--threshold", str(threshold)])
+            gc_log = os.path.join(work, f"gc-{n}-{os.getpid()}.log")
             p = subprocess.run(cmd, capture_output=True, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1",
-                                    "SIMBOX_NO_PROGRESS": "1"})
+                                    "SIMBOX_NO_PROGRESS": "1", "SIMBOX_BENCH_GC_LOG": gc_log})
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
             if p.returncode != 0 or not lines:
                 raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
@@ -347,7 +363,8 @@ def scan_memory(counts, work: str, partitions: int, master: str,
                 "scan" + ("" if threshold is None else f", threshold {threshold:g}")
             print(f"| {m['sims']:,} | {n * 16:,} | {mode} "
                   f"| {'' if m['flagged'] is None else m['flagged']} | {m['wall']:.0f} "
-                  f"| {m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {per} |", flush=True)
+                  f"| {m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} "
+                  f"| {m['heap_after_gc'] or 0:,.0f} | {per} |", flush=True)
 
 
 # ---- the table -----------------------------------------------------------------------------
