@@ -4,8 +4,11 @@
 On the benchmark network of ``gen_cdrs.py`` (``--rows``, default 11M) this times, in
 one run and interleaved (``--repeat`` rounds, medians printed):
 
-- ``simbox features`` on the plain CSV and on a Parquet copy (string columns, 1M-row
-  row groups), with ``--workers 2``, each in its own process under ``/usr/bin/time``
+- ``simbox features`` on the plain CSV and on a Parquet copy, with ``--workers 2``
+  (the copy as pyarrow writes it by default: every column a string, snappy, dictionary
+  encoding on, falling back to plain pages for the digit columns once a column chunk's
+  dictionary passes 1 MiB; one row group per 64 MiB block of the CSV, about 668,000
+  rows: the writer's 1M-row cap is never reached), each in its own process under ``/usr/bin/time``
   (wall seconds, peak RSS);
 - the Spark engine (``simbox.spark.compute_features_spark``) on the same Parquet file
   in ``local[1]`` and ``local[2]``, each in its own process (``--spark-run``): wall
@@ -244,11 +247,25 @@ class TreeMemory:
 def bench_session(master: str, partitions: int):
     """The Spark session of a benchmark child (``partitions``: its shuffle partitions)."""
     from simbox.spark import get_session
-    spark = get_session(master, conf={"spark.ui.enabled": "false",
-                                      "spark.sql.shuffle.partitions": str(partitions),
-                                      "spark.driver.memory": os.environ.get("SIMBOX_BENCH_DRIVER_MEMORY", "2g")})
+    conf = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": str(partitions),
+            "spark.driver.memory": os.environ.get("SIMBOX_BENCH_DRIVER_MEMORY", "2g")}
+    if os.environ.get("SIMBOX_BENCH_GC_LOG"):       # the JVM's heap after each collection
+        conf["spark.driver.extraJavaOptions"] = f"-Xlog:gc:file={os.environ['SIMBOX_BENCH_GC_LOG']}"
+    spark = get_session(master, conf=conf)
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def heap_after_gc_mib(path: str | None) -> float | None:
+    """The largest heap occupancy after a collection in the JVM's GC log (``-Xlog:gc``:
+    ``... 612M->143M(2048M) ...``), MiB: what the JVM's live data needed at its peak."""
+    import re
+    if not path or not os.path.exists(path):
+        return None
+    units = {"K": 1 / 1024, "M": 1, "G": 1024}
+    got = [float(m.group(1)) * units[m.group(2)] for m in
+           re.finditer(r"->(\d+)([KMG])\(\d+[KMG]\)", open(path).read())]
+    return max(got) if got else None
 
 
 def peak_rss_mib() -> float:
@@ -314,6 +331,7 @@ def scan_child(master: str, path: str, partitions: int, collect: bool,
         mem.sample()
     hwm = peak_rss_mib()
     print(json.dumps({"wall": wall, "sims": sims, "flagged": flagged, "driver_python_hwm": hwm,
+                      "heap_after_gc": heap_after_gc_mib(os.environ.get("SIMBOX_BENCH_GC_LOG")),
                       "rows_to_driver": dict(DRIVER_ROWS), **mem.peak}))
 
 
@@ -322,8 +340,8 @@ def scan_memory(counts, work: str, partitions: int, master: str,
     """The ``--scan-sims`` table (see the module docstring); with ``threshold`` (a forced
     flagged share) or without ``collect``, the scans only, not the collected feature table."""
     print("| SIMs | rows | mode | flagged | wall s | driver Python peak MiB | JVM peak MiB "
-          "| rows to the driver per kind (scores.csv's excluded) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| JVM heap after GC, max MiB | rows to the driver per kind (scores.csv's excluded) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     paths = {n: build(n * 16, work, days=1)[0] for n in counts}
     for collect in (False, True) if collect and threshold is None else (False,):
         for n in counts:
@@ -331,9 +349,10 @@ def scan_memory(counts, work: str, partitions: int, master: str,
             cmd = [sys.executable, os.path.abspath(__file__), "--scan-run", master, csv_path,
                    "--partitions", str(partitions)] + (["--collect"] if collect else []) + \
                 ([] if threshold is None else ["--threshold", str(threshold)])
+            gc_log = os.path.join(work, f"gc-{n}-{os.getpid()}.log")
             p = subprocess.run(cmd, capture_output=True, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1",
-                                    "SIMBOX_NO_PROGRESS": "1"})
+                                    "SIMBOX_NO_PROGRESS": "1", "SIMBOX_BENCH_GC_LOG": gc_log})
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
             if p.returncode != 0 or not lines:
                 raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
@@ -344,7 +363,8 @@ def scan_memory(counts, work: str, partitions: int, master: str,
                 "scan" + ("" if threshold is None else f", threshold {threshold:g}")
             print(f"| {m['sims']:,} | {n * 16:,} | {mode} "
                   f"| {'' if m['flagged'] is None else m['flagged']} | {m['wall']:.0f} "
-                  f"| {m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} | {per} |", flush=True)
+                  f"| {m['driver_python_hwm']:,.0f} | {m['jvm']:,.0f} "
+                  f"| {m['heap_after_gc'] or 0:,.0f} | {per} |", flush=True)
 
 
 # ---- the table -----------------------------------------------------------------------------
@@ -358,6 +378,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="bench-out")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
+    ap.add_argument("--formats", default="csv,parquet,typed,orc",
+                    help="the local engine's inputs: csv, parquet, typed (vendor-typed "
+                         "Parquet), orc (default all four)")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
     ap.add_argument("--driver-memory", default=None,
                     help="spark.driver.memory of the runs (default 2g; in local mode the "
@@ -396,12 +419,13 @@ def main(argv=None) -> int:
     only = set(a.only.split(","))
     runs = []
     if "local" in only:
-        other = build_local_formats(csv_path)
-        runs += [("local engine, 2 workers", "CSV", lambda o: local_run(csv_path, o)),
-                 ("local engine, 2 workers", "Parquet", lambda o: local_run(pq_path, o)),
-                 ("local engine, 2 workers", "Parquet, vendor-typed",
-                  lambda o: local_run(other["typed"], o)),
-                 ("local engine, 2 workers", "ORC", lambda o: local_run(other["orc"], o))]
+        formats = a.formats.split(",")
+        other = build_local_formats(csv_path) if {"typed", "orc"} & set(formats) else {}
+        paths = {"csv": ("CSV", csv_path), "parquet": ("Parquet", pq_path),
+                 "typed": ("Parquet, vendor-typed", other.get("typed")),
+                 "orc": ("ORC", other.get("orc"))}
+        runs += [("local engine, 2 workers", paths[f][0],
+                  lambda o, p=paths[f][1]: local_run(p, o)) for f in formats]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
                   lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions))

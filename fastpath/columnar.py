@@ -43,6 +43,8 @@ from simbox.fastpath import _columnar
 from simbox.fastpath.columnar_values import (RULES, STRING_VIEW, Values, cell_table, int64s,
                                              record_type_codes)
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
+from simbox.fastpath.machine import usable_cores
+from simbox.fastpath.partition import _threaded
 from simbox.fastpath.profile_read import (REASON_TEXT, R_TIME, Normaliser, _Profiled, _isnull,
                                           _np)
 from simbox.fastpath.stats import ReadStats, check_policy
@@ -185,21 +187,33 @@ class _Columnar(_Profiled):
         size = self.size or 0
         done = 0
         self._pending = None
-        for g in range(ngroups):
-            row = 0
-            try:
-                for batch in read(g, names):
-                    yield from self._append(batch, wanted, f"{where} {g}", row)
-                    row += batch.num_rows
-            except (OSError, pa.ArrowException) as e:
-                raise InputError(f"{self.name}: {where} {g} cannot be read "
-                                 f"({str(e).splitlines()[0]})") from None
+        decoded = self._decoded(read, ngroups, names, where)
+        if DECODE_THREAD and usable_cores() > 1:
+            decoded = _threaded(decoded)    # Arrow decodes (GIL released) beside the kernels
+        for g, row, batch in decoded:
+            if batch is not None:
+                yield from self._append(batch, wanted, f"{where} {g}", row)
+                continue
             adv = size * (g + 1) // ngroups - done
             done += adv
             self.stats.bytes += adv
             if adv:
                 self.progress(adv, total=self.size)
         yield from self._flush()
+
+    def _decoded(self, read, ngroups: int, names, where: str):
+        """(group, first row, batch) of every read batch of the file, and (group, rows, None)
+        at the end of each row group (stripe)."""
+        for g in range(ngroups):
+            row = 0
+            try:
+                for batch in read(g, names):
+                    yield g, row, batch
+                    row += batch.num_rows
+            except (OSError, pa.ArrowException) as e:
+                raise InputError(f"{self.name}: {where} {g} cannot be read "
+                                 f"({str(e).splitlines()[0]})") from None
+            yield g, row, None
 
     def _append(self, batch, wanted, where: str, first: int):
         """The events of a read batch: a plain one is converted into the pending event columns
@@ -453,6 +467,9 @@ TOO_LONG = REASONS[_csvread.REASON_TOO_LONG]
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
 READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
+#: Arrow decodes the file in a thread of its own (a queue of 2 read batches) while this one
+#: converts (when the process may use two cores or more)
+DECODE_THREAD = True
 
 
 def _too_long(batch):

@@ -47,7 +47,7 @@ from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.spark.events import EVENT_SCHEMA, normaliser, read_meta
 from simbox.spark.post import chunk_counts, feature_frame, table_columns
-from simbox.spark.reduce import PART_SCHEMA, CHUNK_EVENTS, load_part, reducer
+from simbox.spark.reduce import PART_SCHEMA, CHUNK_BYTES, load_part, reducer
 from simbox.spark.session import arrow_to_driver, get_session, read_cdrs, to_driver
 
 #: meta rows (rejects and counts) collected in one job; more are taken a partition at a time
@@ -62,7 +62,7 @@ def spark_features(df, **options) -> FeatureResult:
 
 def spark_table(df, *, cells=None, tac=None, columns="canonical", timezone="UTC",
                    on_bad_records="skip", rejects=None, time_from=None, time_to=None,
-                   partitions: int | None = None, chunk_events: int = CHUNK_EVENTS,
+                   partitions: int | None = None, chunk_bytes: int = CHUNK_BYTES,
                    max_reject_share=MAX_REJECT_SHARE, name: str = "<spark DataFrame>",
                    stats: ReadStats | None = None,
                    post_partitions: int | None = None) -> "SparkFeatures":
@@ -92,7 +92,7 @@ def spark_table(df, *, cells=None, tac=None, columns="canonical", timezone="UTC"
                         on_bad_records=on_bad_records, window=window)
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
     parts = (events.repartition(n, "imsi").sortWithinPartitions("imsi", "time")
-             .mapInArrow(reducer(cell_rows, tz.name, chunk_events), PART_SCHEMA))
+             .mapInArrow(reducer(cell_rows, tz.name, chunk_bytes), PART_SCHEMA))
     own = rejects is not None and not isinstance(rejects, RejectsWriter)
     writer = RejectsWriter(rejects) if own else rejects
     from pyspark import StorageLevel  # lazy: pyspark

@@ -2,19 +2,25 @@
 
 The canonical event rows are ``repartition``-ed by the subscriber key and sorted
 within partitions by (key, time); ``mapInArrow`` hands a partition over in Arrow
-batches of bounded size.  The batches are gathered until :data:`CHUNK_EVENTS`
-events, then every subscriber that is complete (all but the last one, whose
-events may go on in the next batch) is reduced with
+batches of bounded size.  The batches are gathered until they hold
+:data:`CHUNK_BYTES` bytes of events (Arrow bytes, not rows: rows vary with the cell
+and token strings), then every subscriber that is complete (all but the last one,
+whose events may go on in the next batch) is reduced with
 :func:`simbox.fastpath.aggregate.reduce_events`, the kernel of the local engine;
 the open subscriber is carried over.  Memory per task: one chunk plus the largest
-subscriber.
+subscriber, whatever the partition's size.
 
 A chunk's result (:class:`~simbox.fastpath.aggregate.Reduced`, with cell and site
 codes of the chunk's own cell dictionary, and the tokens behind its token codes)
-goes to the driver as one binary row; :func:`load_part` recodes it to the run's
-cell dictionary.  The meta rows of stage 1 (rejects and counts, negative keys: sorted
-first) are passed on as they are, in the ``meta`` column.  The result depends on the chunk only through its events, so the
-driver's assembled table equals the local engine's.
+goes to the driver as one binary row (about 0.75 byte per byte of events: 6 MB for
+a full chunk, whatever the skew: a subscriber's own rows are at most its events'); :func:`load_part` recodes it to the run's
+cell dictionary.  Later stages take these rows into Python in Arrow batches bounded
+in bytes too (``spark.sql.execution.arrow.maxBytesPerBatch``,
+``simbox.spark.session``), so the JVM's heap per task is bounded by a few chunks.
+The meta rows of stage 1 (rejects and counts, negative keys: sorted
+first) are passed on as they are, in the ``meta`` column.  The result depends on the
+chunk only through its events, so the driver's assembled table equals the local
+engine's.
 """
 from __future__ import annotations
 
@@ -29,14 +35,15 @@ from simbox.fastpath.events import COLUMNS
 from simbox.features.registry import feature_names
 from simbox.features.tables import cell_table
 
-CHUNK_EVENTS = 1 << 20
+#: Arrow bytes of events reduced at once (about 110,000 events of the canonical rows)
+CHUNK_BYTES = 8 << 20
 PART_SCHEMA = "part binary, meta string"
 #: fields of Reduced holding cell codes, and site codes (recoded by load_part)
 CELL_FIELDS = ("main_cell", "cell_code")
 SITE_FIELDS = ("main_site", "site_code", "move_from", "move_to")
 
 
-def reducer(cells, timezone: str, chunk_events: int = CHUNK_EVENTS):
+def reducer(cells, timezone: str, chunk_bytes: int = CHUNK_BYTES):
     """The ``mapInArrow`` function of stage 2 (``cells``: the loaded cell table or None)."""
 
     def run(batches):
@@ -44,7 +51,7 @@ def reducer(cells, timezone: str, chunk_events: int = CHUNK_EVENTS):
         names = feature_names()
         slots = slot_columns(names)
         work = Workspace()
-        held, rows = [], 0
+        held, size = [], 0
         for b in batches:
             if b.num_rows == 0:
                 continue
@@ -58,8 +65,8 @@ def reducer(cells, timezone: str, chunk_events: int = CHUNK_EVENTS):
                 if b.num_rows == 0:
                     continue
             held.append(b)
-            rows += b.num_rows
-            if rows < chunk_events:
+            size += b.nbytes
+            if size < chunk_bytes:
                 continue
             t = pa.Table.from_batches(held)
             key = t.column("imsi").to_numpy()
@@ -67,8 +74,9 @@ def reducer(cells, timezone: str, chunk_events: int = CHUNK_EVENTS):
             if cut == 0:
                 continue                                # one subscriber so far: gather more
             yield _part(t.slice(0, cut), cells, tz, names, slots, work)
-            held, rows = t.slice(cut).to_batches(), len(t) - cut
-        if rows:
+            held = t.slice(cut).to_batches()
+            size = sum(x.nbytes for x in held)
+        if held:
             yield _part(pa.Table.from_batches(held), cells, tz, names, slots, work)
 
     return run

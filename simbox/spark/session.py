@@ -18,6 +18,9 @@ from simbox.fastpath.window import TimeWindow
 
 #: rows per Arrow batch handed to the kernels (spark.sql.execution.arrow.maxRecordsPerBatch)
 ARROW_BATCH_ROWS = 65536
+#: and bytes (spark.sql.execution.arrow.maxBytesPerBatch): the stage-2 rows are chunks of
+#: up to a few MB each (``reduce.py``), so a batch of them stays small in the JVM's heap
+ARROW_BATCH_BYTES = 16 << 20
 
 
 def get_session(master: str | None = None, *, app_name: str = "simbox", conf: dict | None = None):
@@ -35,6 +38,7 @@ def get_session(master: str | None = None, *, app_name: str = "simbox", conf: di
     if master is not None or "PYSPARK_SUBMIT_ARGS" not in os.environ:
         b = b.master(master or os.environ.get("SIMBOX_SPARK_MASTER", "local[*]"))
     settings = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
+                "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_BATCH_BYTES),
                 "spark.ui.showConsoleProgress": "false"}
     settings.update(conf or {})
     for k, v in settings.items():

@@ -149,7 +149,7 @@ def test_timestamp_hive_lake_in_any_session_time_zone(spark, net, tmp_path):
 def test_a_million_events_of_one_subscriber_and_empty_partitions(spark, tmp_path):
     """The issue's skew: one IMSI with 1,000,000 events (16 Arrow batches of 65,536 rows and
     more, carried over from batch to batch into one kernel chunk) beside three small ones
-    cut into kernel chunks of 3,000 events, in 8 shuffle partitions (at least 4 of them
+    cut into kernel chunks of 200 kB (about 3,000 events), in 8 shuffle partitions (at least 4 of them
     empty; stage 3 in 2)."""
     from simbox.spark import spark_features
     rng = np.random.default_rng(5)
@@ -171,7 +171,7 @@ def test_a_million_events_of_one_subscriber_and_empty_partitions(spark, tmp_path
     pq.write_table(t, tmp_path / "skew.parquet", row_group_size=200_000)
     local = compute_features(tmp_path / "skew.parquet")
     got = spark_features(spark.read.parquet(str(tmp_path / "skew.parquet")), partitions=8,
-                         chunk_events=3_000, post_partitions=2)
+                         chunk_bytes=200_000, post_partitions=2)
     assert_same_features(local, got)
     assert int(got.features.loc["460001234567890", "n_events"]) > 0.99 * n_big
     assert got.shape[0] == 4 and got.info["chunks"] >= 4
