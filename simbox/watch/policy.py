@@ -242,11 +242,13 @@ def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
     on one IMEI (a multi-SIM desk gateway reporting one IMEI) are not a rotation."""
     out = np.zeros(len(ev), bool)
     imei = ev["main_imei"].fillna("").astype(str).to_numpy()
-    sel = np.flatnonzero(young & (imei != ""))
-    if len(sel) < 2:
-        return out
     first = ev["first_seen"].to_numpy(float)
     last = ev["last_seen"].to_numpy(float)
+    # a SIM seen once has no span: a run of them "one after another" says nothing (the
+    # channels of a shared-IMEI desk gateway, each with its first call)
+    sel = np.flatnonzero(young & (imei != "") & (last > first))
+    if len(sel) < 2:
+        return out
     for rows in pd.Series(sel).groupby(imei[sel]).agg(list):
         if len(rows) < 2:
             continue
