@@ -63,6 +63,9 @@ PEER_WINDOW = 12 * 3600
 #: a SIM with at least this share of its events at night (local 00:00-05:59) shows no
 #: sign of an office (offices close; their SIMs take at most a missed call at night)
 NIGHT = 0.05
+#: a SIM seen once counts in a rotation only when the next SIM came at least this much
+#: later (a SIM bank's port holds a SIM for a slot; a gateway's channels start together)
+ROTATION_GAP = 15 * 60
 #: columns of the evidence table besides :data:`FEATURES`
 COLUMNS = ("flagged", "class", "score", "reasons", "deployment_id", "main_site",
            "main_imei", "early", "peers", "peers_known")
@@ -239,21 +242,23 @@ def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
     """Per row: whether the SIM is one of two or more young SIMs of ``ev`` that passed
     through its main IMEI one after another (each first seen after the one before was
     last seen): a SIM bank's port or a modem cycling its SIMs.  SIMs in service together
-    on one IMEI (a multi-SIM desk gateway reporting one IMEI) are not a rotation."""
+    on one IMEI (a multi-SIM desk gateway reporting one IMEI) are not a rotation; nor
+    are SIMs seen once each within :data:`ROTATION_GAP` of the next one (a single event
+    has no span: the channels of such a gateway, each with its first call minutes apart,
+    line up "one after another")."""
     out = np.zeros(len(ev), bool)
     imei = ev["main_imei"].fillna("").astype(str).to_numpy()
-    first = ev["first_seen"].to_numpy(float)
-    last = ev["last_seen"].to_numpy(float)
-    # a SIM seen once has no span: a run of them "one after another" says nothing (the
-    # channels of a shared-IMEI desk gateway, each with its first call)
-    sel = np.flatnonzero(young & (imei != "") & (last > first))
+    sel = np.flatnonzero(young & (imei != ""))
     if len(sel) < 2:
         return out
+    first = ev["first_seen"].to_numpy(float)
+    last = ev["last_seen"].to_numpy(float)
     for rows in pd.Series(sel).groupby(imei[sel]).agg(list):
         if len(rows) < 2:
             continue
         rows = sorted(rows, key=lambda r: first[r])
-        if all(first[b] >= last[a] for a, b in zip(rows, rows[1:])):
+        if all(first[b] >= last[a] and (last[a] > first[a] or first[b] - last[a] >= ROTATION_GAP)
+               for a, b in zip(rows, rows[1:])):
             out[rows] = True
     return out
 

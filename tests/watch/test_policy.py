@@ -116,16 +116,17 @@ def test_a_rotating_sim_bank_is_alerted_at_once():
     together = [row(s, score=0.6, age=3 * 3600, last=t, imei="86000001000001", early=True)
                 for s in ["B1", "B2", "B3"]]
     assert run([together]) == []
-    # SIMs seen once each (a shared-IMEI desk gateway's channels, one first call apiece):
-    # no span, so "one after another" says nothing
-    once = [row(s, score=0.6, age=3 * 3600 - i * 3600, last=t - 3 * 3600 + i * 3600,
+    # SIMs seen once each, minutes apart (a shared-IMEI desk gateway's channels, one first
+    # call apiece): no span, so "one after another" says nothing
+    once = [row(s, score=0.6, age=3600 - i * 300, last=t - 3600 + i * 300,
                 imei="86000001000001", early=True, peers_known=1 if i == 0 else 0)
             for i, s in enumerate(["B1", "B2", "B3"])]
     assert run([once]) == []
-    # one of them seen once: the other two still make a rotation
-    two = [r.copy() for r in bank]
-    two[2]["last_seen"] = two[2]["first_seen"]
-    assert sorted(run([two])) == [(0, "B1", "new"), (0, "B2", "new")]
+    # seen once each but a slot apart (a SIM bank's port, one call per SIM): a rotation
+    slots = [row(s, score=0.6, age=3 * 3600 - i * 2400, last=t - 3 * 3600 + i * 2400,
+                 imei="86000001000001", early=True, peers_known=1 if i == 0 else 0)
+             for i, s in enumerate(["B1", "B2", "B3"])]
+    assert sorted(run([slots])) == [(0, "B1", "new"), (0, "B2", "new"), (0, "B3", "new")]
 
 
 def test_hysteresis_one_line_for_a_score_around_the_threshold():
