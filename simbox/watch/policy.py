@@ -84,8 +84,6 @@ class AlertPolicy:
     # score; None: the model card's young-SIM threshold (:func:`young_score_of`)
     young_score: float | None = None
     young_score_age: int = 48 * 3600    # (0: off)
-    # what the young-SIM hold needs: "age" (any young SIM) or "office" (a young SIM that,
-    # or a peer of which, received a call from a number it had not called)
     # which young SIMs the young score holds: "office" (those with evidence that an office
     # may be there: :func:`office_evidence`) or "age" (all of them: session 9)
     young_hold: str = "office"
@@ -257,7 +255,8 @@ def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
         if len(rows) < 2:
             continue
         rows = sorted(rows, key=lambda r: first[r])
-        if all(first[b] >= last[a] and (last[a] > first[a] or first[b] - last[a] >= ROTATION_GAP)
+        if all(first[b] >= last[a]
+               and (last[a] > first[a] or first[b] - last[a] >= ROTATION_GAP)
                for a, b in zip(rows, rows[1:])):
             out[rows] = True
     return out
