@@ -18,7 +18,8 @@ without the flag starts it again), and is then alerted unless it shows a **sign 
 office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its main site
 first seen within :data:`PEER_WINDOW` of it; for an early-layer flag, any SIM of the
 window there), received a call from a number it had not called (:func:`unsolicited`:
-people know its number), and it is not busy at night (:data:`NIGHT`: offices close).
+people know its number), and it is not busy at night (:func:`busy_at_night`: offices
+close; a call *received* at night says nothing of the SIM).
 A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and still
 flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
 callbacks of the people it called.
@@ -61,8 +62,12 @@ FEATURES = ("first_seen", "n_moc", "n_mtc", "moc_callees", "moc_repeat_share",
 #: (an office's agents, a box's SIMs: put in service together)
 PEER_WINDOW = 12 * 3600
 #: a SIM with at least this share of its events at night (local 00:00-05:59) shows no
-#: sign of an office (offices close; their SIMs take at most a missed call at night)
+#: sign of an office (offices close; their SIMs take at most a missed call at night) ...
 NIGHT = 0.05
+#: ... when at least this many of its night events are its own (not calls or SMS it
+#: received): one call at the edge of the night is an office opening early, a box or a
+#: farm at work is busy all night
+NIGHT_OWN = 2
 #: a SIM seen once counts in a rotation only when the next SIM came at least this much
 #: later (a SIM bank's port holds a SIM for a slot; a gateway's channels start together)
 ROTATION_GAP = 15 * 60
@@ -232,8 +237,21 @@ def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.nd
         out[rows] |= near.any(axis=1)
     # the early layer's flags are thinner evidence: any peer of the window counts
     out |= ev["early"].to_numpy(bool) & (ev["peers_known"].to_numpy(float) >= 1)
-    # an office sleeps: a SIM busy at night (local 00:00-05:59) is no office
-    return out & ~(np.nan_to_num(ev["night_share"].to_numpy(float)) >= NIGHT)
+    return out & ~busy_at_night(ev)
+
+
+def busy_at_night(ev: pd.DataFrame) -> np.ndarray:
+    """Per row: whether the SIM is busy at night (local 00:00-05:59), which no office is:
+    at least :data:`NIGHT` of its events at night, and at least :data:`NIGHT_OWN` of them
+    its own.  Its night events less everything it received (calls and SMS, at any hour)
+    is a lower bound of its own: a SIM whose only night event is a call it received (a
+    missed call, a customer dialling early) is not busy."""
+    def col(name):
+        return np.nan_to_num(ev[name].to_numpy(float))
+    share = col("night_share")
+    events = sum(col(c) for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data"))
+    own = np.round(share * events) - col("n_mtc") - col("n_sms_mt")
+    return (share >= NIGHT) & (own >= NIGHT_OWN)
 
 
 def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
