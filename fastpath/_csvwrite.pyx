@@ -3,8 +3,9 @@
 
 The bytes the standard library's ``csv.writer`` (excel dialect, ``lineterminator="\\n"``)
 writes for rows of the texts ``csvwrite.field_texts`` gives: numbers formatted here as
-Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``),
-texts copied as UTF-8, a text with a comma, a quote or a newline quoted as the csv
+Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``;
+a value that is a number of ten-thousandths, as the scores rounded to 4 decimals are,
+written from that integer: :func:`put_decimal4`), texts copied as UTF-8, a text with a comma, a quote or a newline quoted as the csv
 module quotes it.  A text this kernel cannot promise to write as the csv module does
 (a carriage return, an object that is not exactly a ``str``) makes it return None:
 the caller then writes the table with the csv module.
@@ -12,7 +13,7 @@ the caller then writes the table with the csv module.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
-from libc.math cimport isnan
+from libc.math cimport fabs, isnan, llround
 from libc.stdint cimport int64_t, uint8_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, realloc
@@ -74,6 +75,50 @@ cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
         b.size += 1
     b.data[b.size] = b'"'
     b.size += 1
+    return 0
+
+
+cdef enum:
+    DECIMALS = 4                # put_decimal4: ten-thousandths
+    SCALE = 10000               # 10 ** DECIMALS
+    MAX_UNITS = 1000000000      # ... below 10 ** 9: 9 significant digits at most
+
+
+cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
+    """``v`` as ``"%.{precision}g"`` formats it when ``v`` is the double nearest to a nonzero
+    number of ten-thousandths ``u / 10**4`` with ``|u| < 10**9`` (``u`` digits, then the
+    point and the decimals without trailing zeros); 1 (nothing written) for other values.
+
+    Exact: ``u / 10**4`` has at most 9 significant digits and ``v`` lies within half an
+    ulp of it (the division is correctly rounded), far closer than half a unit of the
+    ``precision``-th digit (``precision >= 9``); ``%g`` writes it without an exponent,
+    as its decimal exponent lies within [-4, precision)."""
+    cdef long long u
+    cdef long long whole, frac
+    cdef char num[32]
+    cdef int n = 0, d, width = DECIMALS
+    if precision < 9 or not fabs(v) < <double>MAX_UNITS / SCALE:
+        return 1
+    u = llround(v * SCALE)
+    if u == 0 or <double>u / SCALE != v:
+        return 1
+    if u < 0:
+        num[n] = 45         # '-'
+        n += 1
+        u = -u
+    whole, frac = u // SCALE, u % SCALE
+    n += snprintf(num + n, sizeof(num) - n, "%lld", whole)
+    if frac:
+        while frac % 10 == 0:
+            frac //= 10
+            width -= 1
+        num[n] = 46         # '.'
+        n += 1
+        for d in range(width - 1, -1, -1):
+            num[n + d] = <char>(48 + frac % 10)      # '0' + digit
+            frac //= 10
+        n += width
+    put(b, num, n)
     return 0
 
 
@@ -140,7 +185,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
                         return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
-                    if not isnan(v):
+                    if not isnan(v) and put_decimal4(&b, v, precision):
                         text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
                         try:
                             put(&b, text, strlen(text))

@@ -656,6 +656,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
             result.summary["report"] = bool(report)
             _stage(progress, "writing outputs", f"into {tmp}")
             result.write_into(tmp, report=report)
+            if feedback["store"] is not None:     # the flags' insert, run beside the writing
+                feedback["store"].finish()
     finally:
         if feedback["store"] is not None and feedback["own_store"]:
             feedback["store"].close()
@@ -840,7 +842,9 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
                       score=score, summary=summary, exclude=held, population=population,
                       farms=farms)
     if feedback["store"] is not None:
-        feedback["store"].record_scan(result, out=feedback.get("out"))
+        # with an output folder, the flags are inserted while its files are written
+        feedback["store"].record_scan(result, out=feedback.get("out"),
+                                      wait=feedback.get("out") is None)
     if not located:
         result.summary["notes"] = [NO_CELLS_NOTE] + result.summary.get("notes", [])
         sites = result.sites
