@@ -256,15 +256,16 @@ class HistoryStore:
             order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
             cols = [_object_array(c)[order] for c in (
                 keys, _texts(flagged["msisdn"]), _texts(flagged["class"]),
-                _nums(flagged["score"]), _texts(flagged["deployment_id"]), status,
-                [None] * len(keys), [None] * len(keys))]
+                _texts(flagged["deployment_id"]), status, [None] * len(keys), [None] * len(keys))]
+            score = flagged["score"].to_numpy(dtype=np.float64)[order]
             if excluded is not None and len(excluded):
                 ex = (_texts(excluded[key].astype(str)), _texts(excluded["msisdn"]),
-                      _texts(excluded["class"]), _nums(excluded["score"]), [None] * len(excluded),
+                      _texts(excluded["class"]), [None] * len(excluded),
                       ["excluded"] * len(excluded), _texts(excluded["excluded_by"]),
                       _texts(excluded["exclusion_reason"]))
                 cols = [np.concatenate([c, _object_array(e)]) for c, e in zip(cols, ex)]
-            insert = _insert_flags(self.db, scan_id, cols)
+                score = np.concatenate([score, excluded["score"].to_numpy(dtype=np.float64)])
+            insert = _insert_flags(self.db, scan_id, cols, score)
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -469,30 +470,34 @@ INSERT_ROWS = ("INSERT INTO flags SELECT ?, json_extract(value, '$[0]'), json_ex
                "json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each(?)")
 
 
-def _insert_flags(db, scan_id: int, cols: list):
-    """A callable that inserts the flags (``cols``: the 8 columns of ``flags`` after
-    ``scan_id``, object arrays, rows in insertion order) and commits (rolls back and raises
-    on failure); texts and None only, but the score.  One statement over a JSON array of
-    the rows when every score is a whole number of ten-thousandths (the scan's scores are
-    rounded to 4 decimals): SQLite's ``u / 10000.0`` is then the very double Python binds
-    (the nearest to ``u / 10**4``), texts pass through JSON unchanged; else one
-    ``executemany``, the rows as they are."""
-    score = np.array([np.nan if s is None else s for s in cols[3]], dtype=np.float64)
+def _insert_flags(db, scan_id: int, cols: list, score: np.ndarray):
+    """A callable that inserts the flags and commits (rolls back and raises on failure):
+    ``cols``, the text columns of ``flags`` after ``scan_id`` but the score (object arrays
+    of str and None, rows in insertion order), ``score`` (float64, NaN: NULL).  One statement
+    over a JSON array of the rows when every score is a whole number of ten-thousandths
+    (the scan's scores are rounded to 4 decimals): SQLite's ``u / 10000.0`` is then the
+    very double Python binds (the nearest to ``u / 10**4``), texts pass through JSON
+    unchanged; else one ``executemany``, the rows as they are."""
     units = np.rint(score * 10000.0)
-    exact = bool(np.all(np.isnan(score) | ((np.abs(units) < 2.0 ** 53) & (units / 10000.0 == score))))
-    if exact:
-        cols = list(cols)
-        cols[3] = _object_array([None if u != u else int(u) for u in units.tolist()])
-        text = json.dumps([list(r) for r in zip(*(c.tolist() for c in cols))],
-                          ensure_ascii=False, allow_nan=False)
+    missing = np.isnan(score)
+    texts = [c.tolist() for c in cols]
+    if np.all(missing | ((np.abs(units) < 2.0 ** 53) & (units / 10000.0 == score))):
+        values = units.astype(object)
+        values[~missing] = units[~missing].astype(np.int64).tolist()
+        values[missing] = None
+        text = json.dumps(list(zip(*texts[:3], values.tolist(), *texts[3:])), ensure_ascii=False,
+                          allow_nan=False, separators=(",", ":"))
 
         def insert():
             _commit(db, lambda: db.execute(INSERT_ROWS, (scan_id, text)))
     else:
+        values = score.astype(object)
+        values[missing] = None
+
         def insert():
             _commit(db, lambda: db.executemany(
                 "INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)",
-                zip(itertools.repeat(scan_id), *(c.tolist() for c in cols))))
+                zip(itertools.repeat(scan_id), *texts[:3], values.tolist(), *texts[3:])))
     return insert
 
 
