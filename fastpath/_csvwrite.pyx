@@ -16,7 +16,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
 from libc.math cimport fabs, isnan, llround
-from libc.stdint cimport INT64_MIN, int64_t, uint8_t
+from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
@@ -79,7 +79,7 @@ cdef struct buffer_t:
     Py_ssize_t capacity
 
 
-cdef int reserve(buffer_t* b, Py_ssize_t more) except -1:
+cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1:
     """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
     cdef Py_ssize_t want = b.size + more
     cdef char* grown
@@ -93,11 +93,28 @@ cdef int reserve(buffer_t* b, Py_ssize_t more) except -1:
     return 0
 
 
-cdef int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
     reserve(b, n)
     memcpy(b.data + b.size, s, n)
     b.size += n
     return 0
+
+
+cdef inline int put_int(buffer_t* b, int64_t v) except -1:
+    """``v`` in decimal (``str(v)``), its digits written from the last."""
+    cdef char num[24]
+    cdef int n = 24
+    cdef uint64_t u = <uint64_t>(-(v + 1)) + 1 if v < 0 else <uint64_t>v   # (INT64_MIN too)
+    while True:
+        n -= 1
+        num[n] = <char>(48 + u % 10)                # '0' + digit
+        u //= 10
+        if u == 0:
+            break
+    if v < 0:
+        n -= 1
+        num[n] = 45                                 # '-'
+    return put(b, num + n, 24 - n)
 
 
 cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
@@ -238,8 +255,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
                         finally:
                             PyMem_Free(text)
                 elif kinds[j] == INT:
-                    n = snprintf(num, sizeof(num), "%lld", <long long>(<const int64_t*>at[j])[i])
-                    put(&b, num, n)
+                    put_int(&b, (<const int64_t*>at[j])[i])
                 elif kinds[j] == TIME:
                     if put_time(&b, (<const int64_t*>at[j])[i]):
                         return None

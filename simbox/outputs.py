@@ -235,21 +235,34 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return gets a leading single quote (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``),
     so Excel, LibreOffice and Google Sheets show it as text.  Numbers (``-12.5``)
     and non-text columns are left as they are.
+    Each distinct value of an object column is tested once (a device rule's 100,000
+    flagged SIMs share one reason).
     """
     out = None
     for c in df.columns:
         col = df[c]
         if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
             continue
-        first = col.str[:1] if pd.api.types.is_string_dtype(col) else \
-            col.map(lambda v: v[:1] if isinstance(v, str) else "")
-        text = first.isin(FORMULA_START).to_numpy(dtype=bool).copy()
-        if text.any():
-            text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        if pd.api.types.is_string_dtype(col) and not pd.api.types.is_object_dtype(col):
+            text = col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
+            if text.any():
+                text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        else:                                    # objects: each distinct value tested once
+            try:
+                code, uniques = pd.factorize(col)
+            except TypeError:                    # unhashable objects: each value tested
+                code, uniques = np.arange(len(col)), col.to_numpy(dtype=object)
+            risky = np.array([_formula(v) for v in uniques] + [False], dtype=bool)
+            text = risky[code]                   # code -1 (missing): the False appended
         if text.any():
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)
     return df if out is None else out
+
+
+def _formula(v) -> bool:
+    """Whether a cell value is a text a spreadsheet would run (see :func:`neutralise_formulas`)."""
+    return isinstance(v, str) and v[:1] in FORMULA_START and _NUMBER.fullmatch(v) is None
 
 
 FLOAT_PRECISION = 10
