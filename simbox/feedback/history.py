@@ -242,11 +242,14 @@ class HistoryStore:
                  summary.get("last_seen"), summary.get("sims"), len(flagged),
                  0 if excluded is None else len(excluded)))
             scan_id = cur.lastrowid
-            self._keys(keys)
-            first = dict(self.db.execute(
-                "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
-                "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
-            verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
+            first, verdicts = {}, {}
+            if self.db.execute("SELECT EXISTS (SELECT 1 FROM flags WHERE status != 'excluded') "
+                               "OR EXISTS (SELECT 1 FROM verdicts)").fetchone()[0]:
+                self._keys(keys)         # (a new store: no SIM to look up)
+                first = dict(self.db.execute(
+                    "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
+                    "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
+                verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
             by_verdict = {s: VERDICT_STATUS[v] for s, v in verdicts.items() if v in VERDICT_STATUS}
             status = [by_verdict.get(sim) or ("known" if sim in first else "new") for sim in keys] \
                 if by_verdict else ["known" if sim in first else "new" for sim in keys]
