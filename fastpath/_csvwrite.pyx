@@ -5,8 +5,8 @@ The bytes the standard library's ``csv.writer`` (excel dialect, ``lineterminator
 writes for rows of the texts ``csvwrite.field_texts`` gives: numbers formatted here as
 Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``;
 a value that is a number of ten-thousandths, as the scores rounded to 4 decimals are,
-written from that integer: :func:`put_decimal4`), texts copied as UTF-8, a text with a comma, a quote or a newline quoted as the csv
-module quotes it.  Times (int64 seconds) are written as numpy's ``datetime_as_string``
+written from that integer: :func:`put_decimal4`), texts copied as UTF-8, a text with a
+comma, a quote or a newline quoted as the csv module quotes it.  Times (int64 seconds) are written as numpy's ``datetime_as_string``
 with a ``Z``.  A text this kernel cannot promise to write as the csv module does (a
 carriage return, an object that is not exactly a ``str``; a time outside the years
 1-9999) makes it return None:

@@ -49,7 +49,8 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
     for j, (c, k) in enumerate(zip(columns, kinds)):
         ok = isinstance(c, list) if k == TEXT else \
             isinstance(c, np.ndarray) and c.flags.c_contiguous and \
-            c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8, TIME: np.int64}.get(int(k))
+            c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8,
+                        TIME: np.int64}.get(int(k))
         if not ok or len(c) != n:
             raise ValueError(f"column {j}: not {n} values of kind {k}")
     for start in range(0, n, CHUNK_ROWS):

@@ -129,8 +129,8 @@ def pairs_of(pairs: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 def positions(values: pd.Series, index: pd.Index) -> np.ndarray | None:
     """The position in ``index`` (unique) of each value, -1 when absent: through the
-    categories of a categorical column (a lookup per distinct value); None when ``index`` has duplicates or ``values`` is not categorical
-    (the caller looks them up itself)."""
+    categories of a categorical column (a lookup per distinct value); None when ``index``
+    has duplicates or ``values`` is not categorical (the caller looks them up itself)."""
     if not isinstance(values.dtype, pd.CategoricalDtype) or not index.is_unique:
         return None
     per = index.get_indexer(values.cat.categories)

@@ -467,8 +467,9 @@ def _object_array(values: list) -> np.ndarray:
 
 
 #: flags of a scan from one JSON array of rows (score in ten-thousandths: exact, see below)
-INSERT_ROWS = ("INSERT INTO flags SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-               "json_extract(value, '$[2]'), json_extract(value, '$[3]') / 10000.0, "
+INSERT_ROWS = ("INSERT INTO flags SELECT ?, json_extract(value, '$[0]'), "
+               "json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+               "json_extract(value, '$[3]') / 10000.0, "
                "json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
                "json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each(?)")
 
@@ -513,15 +514,6 @@ def _commit(db, work) -> None:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-
-
-def _num(v):
-    return None if v is None or pd.isna(v) else float(v)
-
-
-def _nums(values: pd.Series) -> list:
-    """:func:`_num` of each value of a numeric column, in one pass."""
-    return [None if x != x else x for x in values.to_numpy(dtype=np.float64).tolist()]
 
 
 def open_history(history, *, create: bool = True) -> HistoryStore | None:

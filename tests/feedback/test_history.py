@@ -299,8 +299,9 @@ def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals):
     score[:3] = [0.0, -0.0, 1.0] if decimals is not None else score[:3]
     texts = ["a", "é日", 'q"uo\\te', "x,y", "\u2028", "", "\n\t", "[1]", "null"]
     keys = [f"{k:015d}" for k in rng.permutation(10**6)[:n]]
-    rows = [(k, None if i % 7 == 0 else rng.choice(texts) + str(i), str(rng.choice(["simbox", "cardfarm"])),
-             float(s), str(rng.choice(texts)), f"D{i % 3:03d}") for i, (k, s) in enumerate(zip(keys, score))]
+    rows = [(k, None if i % 7 == 0 else rng.choice(texts) + str(i),
+             str(rng.choice(["simbox", "cardfarm"])), float(s), str(rng.choice(texts)),
+             f"D{i % 3:03d}") for i, (k, s) in enumerate(zip(keys, score))]
     r = fake_result([(k, m, c, s, d) for k, m, c, s, d, _ in rows])
     r.excluded = pd.DataFrame({"imsi": ["9", "8"], "msisdn": ["1", None], "class": ["simbox"] * 2,
                                "score": [0.5, np.nan], "excluded_by": ["imsi", "verdict:dismissed"],
@@ -315,8 +316,9 @@ def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals):
     db.execute("INSERT INTO scans (scanned_at, kind, key_column) VALUES ('x', 'scan', 'imsi')")
     by_key = sorted(range(n), key=lambda i: keys[i])
     db.executemany("INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)",
-                   [(1, keys[i], rows[i][1], rows[i][2], None if np.isnan(rows[i][3]) else rows[i][3],
-                     rows[i][4], "new", None, None) for i in by_key] +
+                   [(1, keys[i], rows[i][1], rows[i][2],
+                     None if np.isnan(rows[i][3]) else rows[i][3], rows[i][4], "new", None, None)
+                    for i in by_key] +
                    [(1, "9", "1", "simbox", 0.5, None, "excluded", "imsi", "own 'gateway'"),
                     (1, "8", None, "simbox", None, None, "excluded", "verdict:dismissed", None)])
     db.commit()
