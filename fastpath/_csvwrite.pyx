@@ -1,19 +1,22 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True
 """CSV rows as bytes, column by column (see csvwrite.py).
 
 The bytes the standard library's ``csv.writer`` (excel dialect, ``lineterminator="\\n"``)
 writes for rows of the texts ``csvwrite.field_texts`` gives: numbers formatted here as
-Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``),
-texts copied as UTF-8, a text with a comma, a quote or a newline quoted as the csv
-module quotes it.  A text this kernel cannot promise to write as the csv module does
-(a carriage return, an object that is not exactly a ``str``) makes it return None:
+Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``;
+a value that is a number of ten-thousandths, as the scores rounded to 4 decimals are,
+written from that integer: :func:`put_decimal4`), texts copied as UTF-8, a text with a
+comma, a quote or a newline quoted as the csv module quotes it.  Times (int64 seconds) are written as numpy's ``datetime_as_string``
+with a ``Z``.  A text this kernel cannot promise to write as the csv module does (a
+carriage return, an object that is not exactly a ``str``; a time outside the years
+1-9999) makes it return None:
 the caller then writes the table with the csv module.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
-from libc.math cimport isnan
-from libc.stdint cimport int64_t, uint8_t
+from libc.math cimport fabs, isnan, llround
+from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
@@ -31,6 +34,43 @@ cdef enum:
     FLOAT = 1       # float64: "%.{precision}g", NaN empty
     INT = 2         # int64: decimal
     BOOL = 3        # uint8: True / False
+    TIME = 4        # int64 seconds since 1970 (UTC): YYYY-MM-DDTHH:MM:SSZ, INT64_MIN (NaT) empty
+
+
+cdef enum:
+    MIN_YEAR = 1                # TIME: years written here (others: the caller's writer)
+    MAX_YEAR = 9999
+
+
+cdef int put_time(buffer_t* b, int64_t t) except -2:
+    """``t`` (seconds since 1970, UTC) as numpy's ``datetime_as_string(unit="s")`` + ``Z``;
+    1 (nothing written) outside the years MIN_YEAR..MAX_YEAR.  Days to a civil date:
+    H. Hinnant's ``civil_from_days`` (proleptic Gregorian)."""
+    cdef int64_t days, secs, z, era, doe, yoe, y, doy, mp, d, m
+    cdef char num[32]
+    cdef int n
+    if t == INT64_MIN:
+        return 0
+    days, secs = t // 86400, t % 86400        # (cdivision: toward zero)
+    if secs < 0:
+        days, secs = days - 1, secs + 86400
+    z = days + 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    y += m <= 2
+    if y < MIN_YEAR or y > MAX_YEAR:
+        return 1
+    n = snprintf(num, sizeof(num), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", <long long>y,
+                 <long long>m, <long long>d, <long long>(secs // 3600),
+                 <long long>(secs // 60 % 60), <long long>(secs % 60))
+    put(b, num, n)
+    return 0
 
 
 cdef struct buffer_t:
@@ -39,7 +79,7 @@ cdef struct buffer_t:
     Py_ssize_t capacity
 
 
-cdef int reserve(buffer_t* b, Py_ssize_t more) except -1:
+cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1:
     """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
     cdef Py_ssize_t want = b.size + more
     cdef char* grown
@@ -53,27 +93,95 @@ cdef int reserve(buffer_t* b, Py_ssize_t more) except -1:
     return 0
 
 
-cdef int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
     reserve(b, n)
     memcpy(b.data + b.size, s, n)
     b.size += n
     return 0
 
 
+cdef inline int put_int(buffer_t* b, int64_t v) except -1:
+    """``v`` in decimal (``str(v)``), its digits written from the last."""
+    cdef char num[24]
+    cdef int n = 24
+    cdef uint64_t u = <uint64_t>(-(v + 1)) + 1 if v < 0 else <uint64_t>v   # (INT64_MIN too)
+    while True:
+        n -= 1
+        num[n] = <char>(48 + u % 10)                # '0' + digit
+        u //= 10
+        if u == 0:
+            break
+    if v < 0:
+        n -= 1
+        num[n] = 45                                 # '-'
+    return put(b, num + n, 24 - n)
+
+
 cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
-    """``s`` between double quotes, each quote doubled (the csv module's QUOTE_MINIMAL)."""
-    cdef Py_ssize_t i
+    """``s`` between double quotes, each quote doubled (the csv module's QUOTE_MINIMAL): the
+    runs up to each quote copied whole."""
+    cdef const char* end = s + n
+    cdef const char* q
     reserve(b, 2 * n + 2)
     b.data[b.size] = b'"'
     b.size += 1
-    for i in range(n):
-        if s[i] == b'"':
-            b.data[b.size] = b'"'
-            b.size += 1
-        b.data[b.size] = s[i]
+    while s < end:
+        q = <const char*>memchr(s, b'"', end - s)
+        if q == NULL:
+            memcpy(b.data + b.size, s, end - s)
+            b.size += end - s
+            break
+        memcpy(b.data + b.size, s, q + 1 - s)       # up to the quote, then its double
+        b.size += q + 1 - s
+        b.data[b.size] = b'"'
         b.size += 1
+        s = q + 1
     b.data[b.size] = b'"'
     b.size += 1
+    return 0
+
+
+cdef enum:
+    DECIMALS = 4                # put_decimal4: ten-thousandths
+    SCALE = 10000               # 10 ** DECIMALS
+    MAX_UNITS = 1000000000      # ... below 10 ** 9: 9 significant digits at most
+
+
+cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
+    """``v`` as ``"%.{precision}g"`` formats it when ``v`` is the double nearest to a nonzero
+    number of ten-thousandths ``u / 10**4`` with ``|u| < 10**9`` (``u`` digits, then the
+    point and the decimals without trailing zeros); 1 (nothing written) for other values.
+
+    Exact: ``u / 10**4`` has at most 9 significant digits and ``v`` lies within half an
+    ulp of it (the division is correctly rounded), far closer than half a unit of the
+    ``precision``-th digit (``precision >= 9``); ``%g`` writes it without an exponent,
+    as its decimal exponent lies within [-4, precision)."""
+    cdef long long u
+    cdef long long whole, frac
+    cdef char num[32]
+    cdef int n = 0, d, width = DECIMALS
+    if precision < 9 or not fabs(v) < <double>MAX_UNITS / SCALE:
+        return 1
+    u = llround(v * SCALE)
+    if u == 0 or <double>u / SCALE != v:
+        return 1
+    if u < 0:
+        num[n] = 45         # '-'
+        n += 1
+        u = -u
+    whole, frac = u // SCALE, u % SCALE
+    n += snprintf(num + n, sizeof(num) - n, "%lld", whole)
+    if frac:
+        while frac % 10 == 0:
+            frac //= 10
+            width -= 1
+        num[n] = 46         # '.'
+        n += 1
+        for d in range(width - 1, -1, -1):
+            num[n + d] = <char>(48 + frac % 10)      # '0' + digit
+            frac //= 10
+        n += width
+    put(b, num, n)
     return 0
 
 
@@ -95,7 +203,7 @@ cdef int put_text(buffer_t* b, object value) except -2:
 
 
 def csv_rows(list columns,                 # IN per column: a list of str, or a 1-D array
-             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT or BOOL
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL or TIME
              int precision,                # IN significant digits of FLOAT fields ("%.10g")
              Py_ssize_t start,             # IN first row
              Py_ssize_t stop):             # IN one past the last row
@@ -123,7 +231,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
             if kinds[j] == FLOAT:
                 f = columns[j]
                 at[j] = &f[0]
-            elif kinds[j] == INT:
+            elif kinds[j] == INT or kinds[j] == TIME:
                 k = columns[j]
                 at[j] = &k[0]
             elif kinds[j] == BOOL:
@@ -140,15 +248,17 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
                         return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
-                    if not isnan(v):
+                    if not isnan(v) and put_decimal4(&b, v, precision):
                         text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
                         try:
                             put(&b, text, strlen(text))
                         finally:
                             PyMem_Free(text)
                 elif kinds[j] == INT:
-                    n = snprintf(num, sizeof(num), "%lld", <long long>(<const int64_t*>at[j])[i])
-                    put(&b, num, n)
+                    put_int(&b, (<const int64_t*>at[j])[i])
+                elif kinds[j] == TIME:
+                    if put_time(&b, (<const int64_t*>at[j])[i]):
+                        return None
                 elif (<const uint8_t*>at[j])[i]:
                     put(&b, b"True", 4)
                 else:

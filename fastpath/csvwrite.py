@@ -4,9 +4,11 @@
 bool arrays, lists of ``str``) in chunks of :data:`CHUNK_ROWS` rows, as
 ``csv.writer(f, lineterminator="\\n").writerows(zip(*texts))`` writes them when
 ``texts`` holds each float as ``"%.{precision}g" % v`` (NaN empty), each integer and
-bool as ``str`` of it, and the texts as they are.  When a text is one the kernel
-leaves to the csv module (a carriage return, or not exactly a ``str``), it yields
-None and stops: the caller writes the table with the csv module instead.
+bool as ``str`` of it, each time (:data:`TIME`: int64 seconds since 1970, UTC; NaT
+empty, see :func:`time_column`) as ``numpy.datetime_as_string(unit="s") + "Z"``, and
+the texts as they are.  When a value is one the kernel leaves to the csv module (a
+carriage return, a text not exactly a ``str``, a time outside the years 1-9999), it
+yields None and stops: the caller writes the table with the csv module instead.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from simbox.fastpath import _csvwrite
 
-TEXT, FLOAT, INT, BOOL = 0, 1, 2, 3
+TEXT, FLOAT, INT, BOOL, TIME = 0, 1, 2, 3, 4
 CHUNK_ROWS = 1 << 16
 
 
@@ -33,6 +35,12 @@ def kernel_column(values):
     return None
 
 
+def time_column(values: np.ndarray) -> np.ndarray:
+    """A ``datetime64`` array (UTC, naive) as :data:`TIME` values: whole seconds, floored
+    as ``astype("datetime64[s]")`` does; NaT stays NaT (numpy's int64 minimum)."""
+    return np.ascontiguousarray(values.astype("datetime64[s]").view(np.int64))
+
+
 def csv_chunks(columns: list, kinds: list, precision: int = 10):
     """The bytes of the rows, :data:`CHUNK_ROWS` at a time; None (then nothing more) when
     a text must be written by the csv module."""
@@ -41,7 +49,8 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
     for j, (c, k) in enumerate(zip(columns, kinds)):
         ok = isinstance(c, list) if k == TEXT else \
             isinstance(c, np.ndarray) and c.flags.c_contiguous and \
-            c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8}.get(int(k))
+            c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8,
+                        TIME: np.int64}.get(int(k))
         if not ok or len(c) != n:
             raise ValueError(f"column {j}: not {n} values of kind {k}")
     for start in range(0, n, CHUNK_ROWS):

@@ -50,7 +50,7 @@ import pandas as pd
 from simbox.errors import ConfigError
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
-           "member",
+           "positions", "devices_per", "member",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS",
            "rank_deployments", "linked_by"]
 
@@ -127,14 +127,49 @@ def pairs_of(pairs: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     return pairs.loc[member(col, index)]
 
 
+def positions(values: pd.Series, index: pd.Index) -> np.ndarray | None:
+    """The position in ``index`` (unique) of each value, -1 when absent: through the
+    categories of a categorical column (a lookup per distinct value); None when ``index``
+    has duplicates or ``values`` is not categorical (the caller looks them up itself)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype) or not index.is_unique:
+        return None
+    per = index.get_indexer(values.cat.categories)
+    return np.append(per, -1)[values.cat.codes.to_numpy()]       # code -1: the -1 appended
+
+
+def devices_per(devices: pd.DataFrame, group: pd.Series, name: str) -> pd.Series:
+    """Distinct devices (``devices``' non-empty ``imei`` of the SIMs of ``group``'s index)
+    per value of ``group`` (a Series indexed by SIM), indexed by it (named ``name``)."""
+    at = positions(devices["imsi"], group.index)
+    if at is None:
+        dev = devices.loc[devices["imsi"].isin(group.index) & (devices["imei"].astype(str) != "")]
+        of = group.reindex(dev["imsi"].to_numpy()).to_numpy()
+    else:
+        keep = (at >= 0) & (devices["imei"].astype(str) != "").to_numpy()
+        dev, of = devices.loc[keep], group.to_numpy()[at[keep]]
+    return dev.assign(**{name: of}).groupby(name)["imei"].nunique()
+
+
 def member(values, index: pd.Index) -> np.ndarray:
     """``values.isin(index)`` as a bool array, by a hash lookup in ``index`` when its keys are
     unique (pandas' ``isin`` of text columns builds an Arrow scalar per value: a second for
-    100,000 keys)."""
-    index = pd.Index(index)
+    100,000 keys).  The last answer for two ``pd.Index`` (immutable) is kept: a scan asks
+    for the same flagged SIMs among the same keys several times."""
+    last = _LAST_MEMBER[0]
+    if last is not None and last[0] is values and last[1] is index:
+        return last[2].copy()
+    given = index
+    index = index if isinstance(index, pd.Index) else pd.Index(index)
     if index.is_unique:
-        return index.get_indexer(pd.Index(values)) >= 0
-    return np.asarray(pd.Index(values).isin(index), dtype=bool)
+        out = index.get_indexer(values if isinstance(values, pd.Index) else pd.Index(values)) >= 0
+    else:
+        out = np.asarray(pd.Index(values).isin(index), dtype=bool)
+    if isinstance(values, pd.Index) and isinstance(given, pd.Index):
+        _LAST_MEMBER[0] = (values, given, out.copy())
+    return out
+
+
+_LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
 
 
 def _pairs(a, b) -> np.ndarray:
@@ -593,9 +628,7 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     df = sims.assign(_comp=labels)
     if scan_end is None:
         scan_end = df["last_seen"].max()
-    dev = devices.loc[devices["imsi"].isin(df.index) & (devices["imei"].astype(str) != "")]
-    dev = dev.assign(_comp=pd.Series(labels, index=df.index).reindex(dev["imsi"].to_numpy()).to_numpy())
-    n_devices = dev.groupby("_comp")["imei"].nunique()
+    n_devices = devices_per(devices, pd.Series(labels, index=df.index), "_comp")
     g = df.groupby("_comp", sort=True)
     table = pd.DataFrame({"n_sims": g.size(), "first_seen": g["first_seen"].min(),
                           "last_seen": g["last_seen"].max(),

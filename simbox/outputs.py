@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError, OutputError, SimboxError
-from simbox.fastpath.csvwrite import TEXT, csv_chunks, kernel_column
+from simbox.fastpath.csvwrite import TEXT, TIME, csv_chunks, kernel_column, time_column
 
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
@@ -212,11 +212,16 @@ def iso_times(df: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
             s = out[c]
-            s = s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
-            secs = s.dt.tz_localize(None).to_numpy().astype("datetime64[s]")   # as strftime: floor
+            secs = utc_times(s).astype("datetime64[s]")   # as strftime: floor
             text = np.char.add(np.datetime_as_string(secs, unit="s"), "Z").astype(object)
             out[c] = pd.Series(text, index=out.index).where(s.notna(), "")
     return out
+
+
+def utc_times(s: pd.Series) -> np.ndarray:
+    """A datetime column as naive UTC ``datetime64`` values (a naive column is taken as UTC)."""
+    s = s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
+    return s.dt.tz_localize(None).to_numpy()
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -230,21 +235,34 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return gets a leading single quote (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``),
     so Excel, LibreOffice and Google Sheets show it as text.  Numbers (``-12.5``)
     and non-text columns are left as they are.
+    Each distinct value of an object column is tested once (a device rule's 100,000
+    flagged SIMs share one reason).
     """
     out = None
     for c in df.columns:
         col = df[c]
         if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
             continue
-        first = col.str[:1] if pd.api.types.is_string_dtype(col) else \
-            col.map(lambda v: v[:1] if isinstance(v, str) else "")
-        text = first.isin(FORMULA_START).to_numpy(dtype=bool).copy()
-        if text.any():
-            text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        if pd.api.types.is_string_dtype(col) and not pd.api.types.is_object_dtype(col):
+            text = col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
+            if text.any():
+                text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        else:                                    # objects: each distinct value tested once
+            try:
+                code, uniques = pd.factorize(col)
+            except TypeError:                    # unhashable objects: each value tested
+                code, uniques = np.arange(len(col)), col.to_numpy(dtype=object)
+            risky = np.array([_formula(v) for v in uniques] + [False], dtype=bool)
+            text = risky[code]                   # code -1 (missing): the False appended
         if text.any():
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)
     return df if out is None else out
+
+
+def _formula(v) -> bool:
+    """Whether a cell value is a text a spreadsheet would run (see :func:`neutralise_formulas`)."""
+    return isinstance(v, str) and v[:1] in FORMULA_START and _NUMBER.fullmatch(v) is None
 
 
 FLOAT_PRECISION = 10
@@ -255,17 +273,18 @@ def write_csv(df: pd.DataFrame, path) -> None:
     """A table as UTF-8 CSV: ISO times, formulas made inert (:func:`neutralise_formulas`).
 
     The bytes of ``DataFrame.to_csv(index=False, lineterminator="\\n",
-    float_format="%.10g")``, written faster: numbers and plain texts by a kernel
+    float_format="%.10g")``, written faster: numbers, times and plain texts by a kernel
     (:mod:`simbox.fastpath.csvwrite`), each other column as text at once
     (:func:`csv_texts`); the standard library's writer writes the header, and the
-    whole table when the kernel leaves a text to it.
+    whole table (times by :func:`iso_times`) when the kernel leaves a value to it.
     """
-    df = neutralise_formulas(iso_times(df))
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(list(df.columns))
-        if df.shape[1] and _write_rows_fast(df, f):
+        # (times are not texts: no formula to neutralise in them)
+        if df.shape[1] and _write_rows_fast(neutralise_formulas(df), f):
             return
+        df = neutralise_formulas(iso_times(df))
         f.seek(0)
         f.truncate()
         w.writerow(list(df.columns))
@@ -274,12 +293,14 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
 def _write_rows_fast(df: pd.DataFrame, f) -> bool:
     """The rows of ``df`` through the kernel into the text file ``f``; False (some rows
-    written) when a text must be written by the csv module."""
+    written) when a value must be written by the csv module."""
     columns, kinds = [], []
     for j in range(df.shape[1]):
         col = df.iloc[:, j]
         numeric = kernel_column(col.to_numpy()) if isinstance(col.dtype, np.dtype) and \
             col.dtype.kind in "fiub" else None
+        if numeric is None and pd.api.types.is_datetime64_any_dtype(col.dtype):
+            numeric = TIME, time_column(utc_times(col))
         kind, values = numeric if numeric is not None else (TEXT, csv_texts(col))
         kinds.append(kind)
         columns.append(values)

@@ -294,9 +294,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         by_model=by_model)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
     flagged = _sim_rows(res, preds, sims, reasons, key)
-    rank = {d: i for i, d in enumerate(deployments["deployment_id"])}
-    flagged = flagged.assign(_r=flagged["deployment_id"].map(rank)) \
-        .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
+    flagged = by_deployment(flagged, deployments["deployment_id"], key)
     flagged = flagged[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
     excluded = None
     if exclude is not None:
@@ -358,6 +356,21 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       site_hours=site_hours, baseline_hours=baseline)
 
 
+def by_deployment(flagged: pd.DataFrame, ids: pd.Series, key: str) -> pd.DataFrame:
+    """The rows of ``flagged`` in the order of their deployment in ``ids`` (those in none
+    last), then by ``score``, highest first (NaN last), then by ``key``.  Rows already in
+    key order (the feature table's): one stable ``np.lexsort`` of the ranks and scores gives
+    that order, without sorting the keys (texts) again."""
+    rank = {d: i for i, d in enumerate(ids)}
+    if flagged["score"].dtype.kind == "f" and flagged[key].is_monotonic_increasing:
+        r = pd.Index(ids).get_indexer(flagged["deployment_id"]) if pd.Index(ids).is_unique \
+            else flagged["deployment_id"].map(rank).fillna(-1).to_numpy(dtype=np.int64)
+        r = np.where(r < 0, np.inf, r.astype(np.float64))            # in none: last
+        return flagged.take(np.lexsort((-flagged["score"].to_numpy(), r)))
+    return flagged.assign(_r=flagged["deployment_id"].map(rank)) \
+        .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
+
+
 def _rule_reasons(reasons: pd.Series, farms: pd.DataFrame, index: pd.Index) -> pd.Series:
     """The reasons of the SIMs ``index``: the device rule's first for the SIMs of ``farms``,
     then those of ``reasons`` (the model's, of the SIMs it flagged), joined as one list."""
@@ -366,7 +379,8 @@ def _rule_reasons(reasons: pd.Series, farms: pd.DataFrame, index: pd.Index) -> p
     on = pos >= 0
     model = reasons.reindex(index).to_numpy(dtype=object) if len(reasons) else \
         np.full(len(index), None, dtype=object)
-    has = np.array([isinstance(m, str) and m != "" for m in model], dtype=bool)
+    has = np.array([isinstance(m, str) and m != "" for m in model], dtype=bool) if len(reasons) \
+        else np.zeros(len(index), dtype=bool)        # (a farm alone: no SIM the model flagged)
     out = np.where(has, model, "").astype(object)
     text = rule.to_numpy(dtype=object)
     out[on] = text[pos[on]]
@@ -656,6 +670,8 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
             result.summary["report"] = bool(report)
             _stage(progress, "writing outputs", f"into {tmp}")
             result.write_into(tmp, report=report)
+            if feedback["store"] is not None:     # the flags' insert, run beside the writing
+                feedback["store"].finish()
     finally:
         if feedback["store"] is not None and feedback["own_store"]:
             feedback["store"].close()
@@ -840,7 +856,9 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
                       score=score, summary=summary, exclude=held, population=population,
                       farms=farms)
     if feedback["store"] is not None:
-        feedback["store"].record_scan(result, out=feedback.get("out"))
+        # with an output folder, the flags are inserted while its files are written
+        feedback["store"].record_scan(result, out=feedback.get("out"),
+                                      wait=feedback.get("out") is None)
     if not located:
         result.summary["notes"] = [NO_CELLS_NOTE] + result.summary.get("notes", [])
         sites = result.sites

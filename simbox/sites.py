@@ -34,7 +34,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import hours_text, sum_rows
+from simbox.deployments import devices_per, hours_text, positions, sum_rows
 from simbox.errors import InputError
 from simbox.features.tables import load_cells as read_cells
 
@@ -174,10 +174,21 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     used, most events first, ";"-joined).  Groups with no located event are
     left out.
     """
-    ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
-    ev = ev.assign(group=groups.reindex(ev["imsi"].to_numpy()).to_numpy(),
-                   lat=cells["lat"].reindex(ev["cell_id"]).to_numpy(),
-                   lon=cells["lon"].reindex(ev["cell_id"]).to_numpy())
+    at = positions(cell_events["imsi"], groups.index)
+    if at is None:
+        ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
+        group = groups.reindex(ev["imsi"].to_numpy()).to_numpy()
+    else:
+        ev = cell_events.loc[at >= 0, ["imsi", "cell_id", "events"]]
+        group = groups.to_numpy()[at[at >= 0]]
+    cell = positions(ev["cell_id"], cells.index)
+    if cell is None:
+        lat = cells["lat"].reindex(ev["cell_id"]).to_numpy()
+        lon = cells["lon"].reindex(ev["cell_id"]).to_numpy()
+    else:
+        lat = np.append(cells["lat"].to_numpy(dtype=float), np.nan)[cell]
+        lon = np.append(cells["lon"].to_numpy(dtype=float), np.nan)[cell]
+    ev = ev.assign(group=group, lat=lat, lon=lon)
     ev = ev.dropna(subset=["lat", "lon"])
     ev = ev.loc[ev["events"] > 0]
     cols = ["lat", "lon", "radius_m", "events", "cells"]
@@ -203,14 +214,13 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
 
 def _counts(values: np.ndarray) -> tuple[list, np.ndarray]:
     """The distinct values and their counts as ``pd.Series.value_counts`` orders them: most
-    frequent first, ties in order of first appearance."""
-    n: dict = {}
-    for v in values.tolist():
-        n[v] = n.get(v, 0) + 1
-    keys = list(n)
-    counts = np.array([n[k] for k in keys], dtype=np.int64)
+    frequent first, ties in order of first appearance (one ``pd.factorize``: its codes
+    number the values in that order)."""
+    code, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    counts = np.bincount(code, minlength=len(uniques)).astype(np.int64)
     order = np.argsort(-counts, kind="stable")
-    return [keys[i] for i in order], counts[order]
+    keys = np.asarray(uniques, dtype=object)
+    return keys[order].tolist(), counts[order]
 
 
 def _instants(times: pd.Series) -> np.ndarray:
@@ -247,9 +257,8 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
         return pd.DataFrame(columns=columns)
     located = locate(sims["main_site"].astype(str), cell_events, cells)
     site_info = cells.groupby("site_id")[extra].first() if extra else None
-    dev = devices.loc[devices["imsi"].isin(sims.index) & (devices["imei"].astype(str) != "")]
     site_of = sims["main_site"].astype(str)
-    n_dev = dev.assign(site=site_of.reindex(dev["imsi"].to_numpy()).to_numpy()).groupby("site")["imei"].nunique()
+    n_dev = devices_per(devices, site_of, "site")
     code, names = pd.factorize(site_of.to_numpy())
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simbox.background import Background
 from simbox.errors import ConfigError, InputError
 from simbox.feedback import DISMISS_MARGIN
 from simbox.feedback.exclusions import EXCLUDED_COLUMNS
@@ -107,7 +108,9 @@ class HistoryStore:
                              "creates one)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # (record_scan may finish its transaction in a thread of its own: one at a time)
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                      check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             with self.transaction():
@@ -128,7 +131,14 @@ class HistoryStore:
                              f"({exc.strerror or exc})") from None
 
     def close(self) -> None:
-        self.db.close()
+        """Close the store, after the insert :meth:`record_scan` left running (its failure
+        logged here: the caller that did not :meth:`finish` is failing already)."""
+        try:
+            self.finish()
+        except Exception as exc:
+            log.warning("%s: the scan was not recorded (%s)", self.path, exc)
+        finally:
+            self.db.close()
 
     def __enter__(self):
         return self
@@ -208,15 +218,22 @@ class HistoryStore:
             "exclusion_line": pd.Series([np.nan] * len(v), dtype=object, index=v.index)},
             index=v.index)
 
-    def record_scan(self, result, *, kind: str = "scan", out=None) -> int:
+    def record_scan(self, result, *, kind: str = "scan", out=None, wait: bool = True) -> int:
         """Record a :class:`~simbox.scan.ScanResult` (its flagged and excluded SIMs) in one
         transaction; fill its flagged table's ``first_flagged`` and ``status`` and its
-        summary's ``history``.  Returns the scan's number."""
+        summary's ``history``.  Returns the scan's number.
+
+        ``wait=False``: the flags are inserted, and the transaction committed, in a thread
+        (one SQLite statement, which releases the GIL: it runs beside the writing of the
+        scan's files); :meth:`finish` waits for it and raises what failed (nothing of the
+        scan is then kept).  The store is not to be used before :meth:`finish`."""
+        self.finish()
         flagged, excluded, summary = result.flagged, result.excluded, result.summary
         key = summary.get("key_column", "imsi")
         keys = flagged[key].astype(str).tolist()
         at = summary.get("scanned_at") or _now()
-        with self.transaction():
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
             cur = self.db.execute(
                 "INSERT INTO scans (scanned_at, kind, out, model, threshold, key_column, data_from,"
                 " data_to, sims, flagged, excluded) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -225,38 +242,56 @@ class HistoryStore:
                  summary.get("last_seen"), summary.get("sims"), len(flagged),
                  0 if excluded is None else len(excluded)))
             scan_id = cur.lastrowid
-            self._keys(keys)
-            first = dict(self.db.execute(
-                "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
-                "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
-            verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
+            first, verdicts = {}, {}
+            if self.db.execute("SELECT EXISTS (SELECT 1 FROM flags WHERE status != 'excluded') "
+                               "OR EXISTS (SELECT 1 FROM verdicts)").fetchone()[0]:
+                self._keys(keys)         # (a new store: no SIM to look up)
+                first = dict(self.db.execute(
+                    "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
+                    "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
+                verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
             by_verdict = {s: VERDICT_STATUS[v] for s, v in verdicts.items() if v in VERDICT_STATUS}
             status = [by_verdict.get(sim) or ("known" if sim in first else "new") for sim in keys] \
                 if by_verdict else ["known" if sim in first else "new" for sim in keys]
-            first_flagged = [first.get(sim, at) for sim in keys] if first else [at] * len(keys)
+            first_flagged = [first.get(sim, at) for sim in keys] if first else None
             # rows built column-wise, in key order: the indexes' B-trees filled left to right
             # (inserting 100k flags takes half the time of the flagged table's order)
             order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
-            cols = (keys, _texts(flagged["msisdn"]), flagged["class"].tolist(),
-                    _nums(flagged["score"]), _texts(flagged["deployment_id"]), status)
-            rows = list(zip(itertools.repeat(scan_id),
-                            *(_object_array(c)[order].tolist() for c in cols),
-                            itertools.repeat(None), itertools.repeat(None)))
+            cols = [_object_array(c)[order] for c in (
+                keys, _texts(flagged["msisdn"]), _texts(flagged["class"]),
+                _texts(flagged["deployment_id"]), status, [None] * len(keys), [None] * len(keys))]
+            score = flagged["score"].to_numpy(dtype=np.float64)[order]
             if excluded is not None and len(excluded):
-                rows += [(scan_id, str(k), _text(m), c, _num(s), None, "excluded", e, r)
-                         for k, m, c, s, e, r in zip(excluded[key], excluded["msisdn"],
-                                                     excluded["class"], excluded["score"],
-                                                     excluded["excluded_by"],
-                                                     excluded["exclusion_reason"])]
-            self.db.executemany("INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)", rows)
-        flagged["first_flagged"] = pd.to_datetime(pd.Series(first_flagged, dtype=object),
-                                                  utc=True).array if len(flagged) else \
+                ex = (_texts(excluded[key].astype(str)), _texts(excluded["msisdn"]),
+                      _texts(excluded["class"]), [None] * len(excluded),
+                      ["excluded"] * len(excluded), _texts(excluded["excluded_by"]),
+                      _texts(excluded["exclusion_reason"]))
+                cols = [np.concatenate([c, _object_array(e)]) for c, e in zip(cols, ex)]
+                score = np.concatenate([score, excluded["score"].to_numpy(dtype=np.float64)])
+            insert = _insert_flags(self.db, scan_id, cols, score)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        if wait:
+            insert()
+        else:
+            self._pending = Background(insert, "simbox-history-insert")
+        flagged["first_flagged"] = pd.to_datetime(pd.Series(
+            first_flagged if first_flagged is not None else [at], dtype=object), utc=True) \
+            .repeat(len(flagged) if first_flagged is None else 1).array if len(flagged) else \
             pd.Series(dtype="datetime64[ns, UTC]")
         flagged["status"] = status
         counts = pd.Series(status, dtype=object).value_counts()
         summary["history"] = {"store": os.fspath(self.path), "scan": scan_id,
                               "status": {s: int(counts[s]) for s in STATUSES if s in counts}}
         return scan_id
+
+    def finish(self) -> None:
+        """Wait for the flags :meth:`record_scan` (``wait=False``) is inserting; raises what
+        failed there (the scan's transaction then rolled back)."""
+        pending, self._pending = getattr(self, "_pending", None), None
+        if pending is not None:
+            pending.get()
 
     # -- verdicts ---------------------------------------------------------------------
 
@@ -431,13 +466,54 @@ def _object_array(values: list) -> np.ndarray:
     return out
 
 
-def _num(v):
-    return None if v is None or pd.isna(v) else float(v)
+#: flags of a scan from one JSON array of rows (score in ten-thousandths: exact, see below)
+INSERT_ROWS = ("INSERT INTO flags SELECT ?, json_extract(value, '$[0]'), "
+               "json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+               "json_extract(value, '$[3]') / 10000.0, "
+               "json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
+               "json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each(?)")
 
 
-def _nums(values: pd.Series) -> list:
-    """:func:`_num` of each value of a numeric column, in one pass."""
-    return [None if x != x else x for x in values.to_numpy(dtype=np.float64).tolist()]
+def _insert_flags(db, scan_id: int, cols: list, score: np.ndarray):
+    """A callable that inserts the flags and commits (rolls back and raises on failure):
+    ``cols``, the text columns of ``flags`` after ``scan_id`` but the score (object arrays
+    of str and None, rows in insertion order), ``score`` (float64, NaN: NULL).  One statement
+    over a JSON array of the rows when every score is a whole number of ten-thousandths
+    (the scan's scores are rounded to 4 decimals): SQLite's ``u / 10000.0`` is then the
+    very double Python binds (the nearest to ``u / 10**4``), texts pass through JSON
+    unchanged; else one ``executemany``, the rows as they are."""
+    units = np.rint(score * 10000.0)
+    missing = np.isnan(score)
+    texts = [c.tolist() for c in cols]
+    if np.all(missing | ((np.abs(units) < 2.0 ** 53) & (units / 10000.0 == score))):
+        values = units.astype(object)
+        values[~missing] = units[~missing].astype(np.int64).tolist()
+        values[missing] = None
+        text = json.dumps(list(zip(*texts[:3], values.tolist(), *texts[3:])), ensure_ascii=False,
+                          allow_nan=False, separators=(",", ":"))
+
+        def insert():
+            _commit(db, lambda: db.execute(INSERT_ROWS, (scan_id, text)))
+    else:
+        values = score.astype(object)
+        values[missing] = None
+
+        def insert():
+            _commit(db, lambda: db.executemany(
+                "INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)",
+                zip(itertools.repeat(scan_id), *texts[:3], values.tolist(), *texts[3:])))
+    return insert
+
+
+def _commit(db, work) -> None:
+    """``work()`` then COMMIT; ROLLBACK and raise when either fails."""
+    try:
+        work()
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def open_history(history, *, create: bool = True) -> HistoryStore | None:

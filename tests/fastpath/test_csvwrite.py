@@ -8,10 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simbox.fastpath import csvwrite
-from simbox.fastpath.csvwrite import BOOL, FLOAT, INT, TEXT, csv_chunks
+from simbox.fastpath.csvwrite import BOOL, FLOAT, INT, TEXT, TIME, csv_chunks, time_column
 
 TEXT_VALUES = st.text(alphabet=st.sampled_from(list('ab,"\n\t =é日;1.\'')), max_size=6)
-FLOATS = st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 0.1235, 1e-7, 5e-324, 1e300]))
+FLOATS = st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 0.1235, 1e-7, 5e-324, 1e300]),
+                   # scores rounded to 4 decimals (the kernel writes them from their integer)
+                   st.integers(-10**10, 10**10).map(lambda u: u / 10**4),
+                   st.floats(-1e6, 1e6).map(lambda v: round(v, 4)))
 
 
 def reference(columns, kinds):
@@ -68,3 +71,32 @@ def test_columns_of_another_kind_or_length_are_refused():
         list(csv_chunks([["a", "b"], np.zeros(3)], [TEXT, FLOAT]))
     with pytest.raises(ValueError, match="column 0: not 1 values of kind 2"):
         list(csv_chunks([np.zeros(1)], [INT]))
+
+
+# seconds of the years 1-9999 and beyond (the kernel leaves those to the caller: None)
+SECONDS = st.one_of(st.integers(-62135596800 - 86400, 253402300799 + 86400),
+                    st.integers(-2**62, 2**62), st.sampled_from([0, -1, 86399, 86400, -86401]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(seconds=st.lists(SECONDS, min_size=1, max_size=8), nat=st.booleans())
+def test_times_are_numpys_iso_texts(seconds, nat):
+    """A TIME column: numpy's datetime_as_string (unit s) and a Z, NaT empty (the reference
+    of simbox.outputs.iso_times); None when a year is outside 1-9999."""
+    values = np.array(seconds, dtype=np.int64).view("datetime64[s]")
+    if nat:
+        values = np.append(values, np.datetime64("NaT", "s"))
+    col = time_column(values)
+    got = list(csv_chunks([col], [TIME]))
+    texts = [("" if str(t) == "NaT" else t + "Z") for t in np.datetime_as_string(values, unit="s")]
+    years = [int(t[:len(t) - 16]) for t in texts if t]     # (-MM-DDTHH:MM:SSZ)
+    if any(y < 1 or y > 9999 for y in years):
+        assert got[-1] is None
+    else:
+        assert b"".join(got) == reference([texts], [TEXT])
+
+
+def test_time_column_floors_to_seconds():
+    ns = np.array([-1, 999_999_999, -1_000_000_001], dtype=np.int64).view("datetime64[ns]")
+    assert b"".join(csv_chunks([time_column(ns)], [TIME])) == \
+        b"1969-12-31T23:59:59Z\n1970-01-01T00:00:00Z\n1969-12-31T23:59:58Z\n"

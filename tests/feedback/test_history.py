@@ -269,3 +269,73 @@ def test_report_shows_the_excluded_and_the_stale_exclusions(tc_network, history,
     assert first["imsi"] in section and "call centre of a bank" in section
     assert "expired before" in section and "expired block" in section
     assert "covered no flagged SIM in this scan" in section and "covers nothing" in section
+
+
+def _flags(path):
+    import sqlite3
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT rowid, *, typeof(score), typeof(msisdn) FROM flags "
+                          "ORDER BY rowid").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("decimals", [4, None])
+def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals):
+    """record_scan's insert (one JSON statement when the scores have 4 decimals, else
+    executemany; in a thread with wait=False) keeps exactly the rows that binding each
+    value with sqlite3 keeps (the reference), in the same order, with the same types."""
+    import itertools
+    import sqlite3
+
+    import numpy as np
+    from simbox.feedback.history import SCHEMA
+    rng = np.random.default_rng(3)
+    n = 500
+    score = rng.random(n) * rng.choice([1.0, 3.0, 1e-3], n)
+    score = np.round(score, decimals) if decimals is not None else score
+    score[rng.random(n) < 0.05] = np.nan
+    score[:3] = [0.0, -0.0, 1.0] if decimals is not None else score[:3]
+    texts = ["a", "é日", 'q"uo\\te', "x,y", "\u2028", "", "\n\t", "[1]", "null"]
+    keys = [f"{k:015d}" for k in rng.permutation(10**6)[:n]]
+    rows = [(k, None if i % 7 == 0 else rng.choice(texts) + str(i),
+             str(rng.choice(["simbox", "cardfarm"])), float(s), str(rng.choice(texts)),
+             f"D{i % 3:03d}") for i, (k, s) in enumerate(zip(keys, score))]
+    r = fake_result([(k, m, c, s, d) for k, m, c, s, d, _ in rows])
+    r.excluded = pd.DataFrame({"imsi": ["9", "8"], "msisdn": ["1", None], "class": ["simbox"] * 2,
+                               "score": [0.5, np.nan], "excluded_by": ["imsi", "verdict:dismissed"],
+                               "exclusion_reason": ["own 'gateway'", None]})
+    with HistoryStore(tmp_path / "got.sqlite") as store:
+        store.record_scan(r, wait=False)
+        store.finish()
+    ref = tmp_path / "ref.sqlite"
+    HistoryStore(ref).close()
+    db = sqlite3.connect(ref)
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO scans (scanned_at, kind, key_column) VALUES ('x', 'scan', 'imsi')")
+    by_key = sorted(range(n), key=lambda i: keys[i])
+    db.executemany("INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)",
+                   [(1, keys[i], rows[i][1], rows[i][2],
+                     None if np.isnan(rows[i][3]) else rows[i][3], rows[i][4], "new", None, None)
+                    for i in by_key] +
+                   [(1, "9", "1", "simbox", 0.5, None, "excluded", "imsi", "own 'gateway'"),
+                    (1, "8", None, "simbox", None, None, "excluded", "verdict:dismissed", None)])
+    db.commit()
+    db.close()
+    got, want = _flags(tmp_path / "got.sqlite"), _flags(ref)
+    assert len(got) == n + 2
+    assert got == want
+
+
+def test_a_failed_insert_in_the_thread_keeps_nothing(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        # the same SIM twice: the flags' primary key refuses the insert
+        store.record_scan(fake_result([("1", "861", "simbox", 0.9, "D001"),
+                                       ("1", "861", "simbox", 0.9, "D001")]), wait=False)
+        with pytest.raises(Exception, match="UNIQUE"):
+            store.finish()
+        assert store.db.execute("SELECT COUNT(*) FROM scans").fetchone() == (0,)
+        assert store.record_scan(fake_result([("1", "861", "simbox", 0.9, "D001")])) == 1
+    assert len(_flags(path)) == 1

@@ -1,5 +1,6 @@
-"""The scan's fast paths (byte-code scoring, the CSV row kernel, one sort of the scores,
-no reasons when nothing is flagged) write the same bytes as the reference paths they
+"""The scan's fast paths (byte-code scoring, the CSV row kernel, one sort of the scores and
+of the flagged rows, no reasons when nothing is flagged, value counts by factorize, pair
+tables looked up by category codes) write the same bytes as the reference paths they
 replace: every output file of a small network compared byte for byte, with SIMs
 flagged, none flagged and all flagged."""
 import importlib
@@ -8,7 +9,9 @@ import json
 import pytest
 
 import simbox
+import simbox.deployments as deployments_mod
 import simbox.outputs as outputs_mod
+import simbox.sites as sites_mod
 from simbox.data import simulate
 from simbox.training import scoring as scoring_mod
 
@@ -22,10 +25,33 @@ def net(tmp_path_factory):
     return base
 
 
+def counts_reference(values):
+    """sites._counts as it was: a dict of counts, most frequent first, ties first seen."""
+    import numpy as np
+    n = {}
+    for v in values.tolist():
+        n[v] = n.get(v, 0) + 1
+    keys = list(n)
+    counts = np.array([n[k] for k in keys], dtype=np.int64)
+    order = np.argsort(-counts, kind="stable")
+    return [keys[i] for i in order], counts[order]
+
+
+def by_deployment_reference(flagged, ids, key):
+    rank = {d: i for i, d in enumerate(ids)}
+    return flagged.assign(_r=flagged["deployment_id"].map(rank)) \
+        .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
+
+
 def reference_paths(mp):
     """The paths the fast ones replace: float codes, the csv module, a sort of scores and
-    keys, the reference statistics computed even when no SIM is flagged."""
+    keys (and of deployments, scores and keys), the reference statistics computed even when
+    no SIM is flagged, value counts by a dict, pair lookups by the keys' texts."""
     mp.setattr(scoring_mod, "MAX_CODE_EDGES", -1)
+    mp.setattr(scan_mod, "by_deployment", by_deployment_reference)
+    mp.setattr(sites_mod, "_counts", counts_reference)
+    mp.setattr(sites_mod, "positions", lambda values, index: None)
+    mp.setattr(deployments_mod, "positions", lambda values, index: None)
     mp.setattr(outputs_mod, "_write_rows_fast", lambda df, f: False)
     mp.setattr(scan_mod, "by_score", lambda df, key: df.sort_values(
         ["score", key], ascending=[False, True], kind="stable").reset_index(drop=True))
@@ -80,3 +106,67 @@ def test_by_score_is_the_sort_by_score_then_key(seed):
                        "row": np.arange(n)})
     want = df.sort_values(["score", "imsi"], ascending=[False, True], kind="stable")
     assert scan_mod.by_score(df, "imsi").equals(want.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_by_deployment_is_the_sort_by_deployment_score_then_key(seed):
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    keys = sorted(set(rng.choice(["a", "b", "aa", "é", "Z", "10", "9", "x", "y"], size=n)))
+    if seed % 3 == 0:                     # keys out of order: the full sort
+        keys = list(rng.permutation(keys))
+    n = len(keys)
+    df = pd.DataFrame({"imsi": pd.Series(keys, dtype="str" if seed % 2 else object),
+                       "score": rng.choice([0.0, -0.0, 0.1, 0.5, 1.0, np.nan], size=n),
+                       "deployment_id": rng.choice(["D1", "D2", "D3", "none"], size=n)})
+    ids = pd.Series(list(rng.permutation(["D1", "D2", "D3"]))[: int(rng.integers(0, 4))])
+    want = by_deployment_reference(df, ids, "imsi")
+    assert list(scan_mod.by_deployment(df, ids, "imsi").index) == list(want.index)
+
+
+def formulas_reference(df):
+    """outputs.neutralise_formulas as it was: each cell's first character tested."""
+    import pandas as pd
+    out = None
+    for c in df.columns:
+        col = df[c]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        first = col.str[:1] if pd.api.types.is_string_dtype(col) else \
+            col.map(lambda v: v[:1] if isinstance(v, str) else "")
+        text = first.isin(outputs_mod.FORMULA_START).to_numpy(dtype=bool).copy()
+        if text.any():
+            text[text] = [outputs_mod._NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        if text.any():
+            out = df.copy() if out is None else out
+            out.loc[text, c] = "'" + col[text].astype(str)
+    return df if out is None else out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_formulas_neutralised_as_each_cell_tested(seed):
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    alpha = list("=+-@\t\r1.eE a,") + ["=HYPERLINK(x)", "-12.5", "+1e5", "@x", ""]
+    n = int(rng.integers(0, 12))
+    vals = ["".join(rng.choice(alpha, int(rng.integers(0, 4)))) for _ in range(n)]
+    mixed = vals + [None, np.nan, 3, [1]][: int(rng.integers(0, 5))]
+    for df in (pd.DataFrame({"s": pd.array(vals, dtype="str"), "o": pd.Series(vals, dtype=object),
+                             "x": np.arange(n)}),
+               pd.DataFrame({"o": pd.Series(mixed, dtype=object)})):
+        got, want = outputs_mod.neutralise_formulas(df), formulas_reference(df)
+        assert got.equals(want) and list(got.dtypes) == list(want.dtypes)
+
+
+def test_member_keeps_its_last_answer_for_the_same_indexes():
+    import numpy as np
+    import pandas as pd
+    values, index = pd.Index(["a", "b", "c"]), pd.Index(["c", "a"])
+    first = deployments_mod.member(values, index)
+    first[:] = False                                  # the caller's copy, not the kept one
+    assert deployments_mod.member(values, index).tolist() == [True, False, True]
+    assert deployments_mod.member(values, pd.Index(["b"])).tolist() == [False, True, False]
+    assert deployments_mod.member(np.array(["a", "b"]), index).tolist() == [True, False]
