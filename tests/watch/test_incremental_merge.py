@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from simbox.watch import Watcher
 from simbox.watch.window import DAY_HOURS, HOUR
@@ -157,3 +158,20 @@ def test_held_partials_not_made_again_fail(tmp_path, sample_rows, cells_csv, mod
                            model, cells_csv)
     with pytest.raises(AssertionError):
         assert_same_features(got, want)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(6, 16), late=st.lists(st.integers(0, 15), min_size=1, max_size=3),
+       window_h=st.sampled_from([60, 80, 200]))
+def test_held_partials_with_random_late_files(tmp_path_factory, sample_rows, cells_csv, model,
+                                              n, late, window_h):
+    """Property: files in time order cut at random, some of them dropped last (late files
+    into hours the held partials hold, or the middle): the table equals the batch's."""
+    rows = _longer(sample_rows)
+    order = np.argsort(epoch(rows), kind="stable")
+    plan = list(np.array_split(order, n))
+    moved = sorted({i % n for i in late})
+    plan = [p for i, p in enumerate(plan) if i not in moved] + [plan[i] for i in moved]
+    got, want, _ = _replay(tmp_path_factory.mktemp("held"), rows, plan, window_h * HOUR, model,
+                           cells_csv)
+    assert_same_features(got, want)
