@@ -16,13 +16,17 @@ over all rows (:func:`~simbox.features.features_from_reduced`).
 
 A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of its
 partials, in time order: its events of the window's first UTC day (the hours still in
-the window) and of its last day, reduced to partials, and between them its partials of
+the window) and of its last day, as partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
 restart reads them back: :meth:`Store.write_partials`), the whole days' partials merged
-into one (``Window.middle``: made once a UTC day, stored likewise), so a drop merges three
-partials per subscriber whatever the window's length.  Stored partials are used only
-while they were made from the day's slice files as they are now.  A late file that adds
+into one (``Window.middle``: made once a UTC day, stored likewise).  The partials of the
+first day and of the last day's hours before the newest are held in memory between drops
+(``Window.held``: made again only for the subscribers of the hours that expired, closed or
+were rewritten since), so a drop reduces only the touched subscribers' events of the
+newest hour and merges four partials per subscriber whatever the window's length.
+Stored partials are used only while they were made from the day's slice files as they
+are now.  A late file that adds
 events to a whole day makes that day's partials of the subscribers it touched again
 (``Window.stale``) and stores them again.  With ``merge = False`` (or a window
 of less than three UTC days) the touched subscribers' whole window is reduced again by
