@@ -66,10 +66,10 @@ def add_arguments(p):
     p.add_argument("--retries", type=int, default=3, metavar="N",
                    help="attempts at a file that fails to read before it is quarantined "
                         "(default %(default)s)")
-    p.add_argument("--batch", type=int, default=1, metavar="N",
+    p.add_argument("--batch", type=int, default=96, metavar="N",
                    help="a backlog (several files ready at once, after a stop): take up to N "
-                        "files together, then score once (default %(default)s: score after "
-                        "every file)")
+                        "files together, then score once (default %(default)s; 1: score after "
+                        "every file; one file ready at a time is always scored alone)")
     p.add_argument("--catch-up", default="1h", metavar="DURATION",
                    help="with --batch N: a group of files ends once its events reach this much "
                         "network time past the newest event before it (default %(default)s: "

@@ -58,8 +58,9 @@ DEFAULT_WINDOW = "7d"
 #: no alert before the state holds this much network time: the model scores days of
 #: behaviour, and hours of a call centre look like a SIM box (docs/watch.md)
 DEFAULT_MIN_HISTORY = "2d"
-#: a backlog is taken in groups of at most this many files, refreshed once a group ...
-DEFAULT_BATCH = 1
+#: a backlog is taken in groups of at most this many files (a day of 15-minute drops),
+#: refreshed once a group ...
+DEFAULT_BATCH = 96
 #: ... and of at most this much network time past the newest event before the group
 #: (an alert in a backlog comes at most this much network time late: docs/watch.md)
 DEFAULT_CATCH_UP = "1h"

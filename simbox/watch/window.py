@@ -16,13 +16,17 @@ over all rows (:func:`~simbox.features.features_from_reduced`).
 
 A touched subscriber's kernel row is the merge (:mod:`simbox.fastpath.partials`) of its
 partials, in time order: its events of the window's first UTC day (the hours still in
-the window) and of its last day, reduced to partials, and between them its partials of
+the window) and of its last day, as partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
 restart reads them back: :meth:`Store.write_partials`), the whole days' partials merged
-into one (``Window.middle``: made once a UTC day, stored likewise), so a drop merges three
-partials per subscriber whatever the window's length.  Stored partials are used only
-while they were made from the day's slice files as they are now.  A late file that adds
+into one (``Window.middle``: made once a UTC day, stored likewise).  The partials of the
+first day and of the last day's hours before the newest are held in memory between drops
+(``Window.held``: made again only for the subscribers of the hours that expired, closed or
+were rewritten since), so a drop reduces only the touched subscribers' events of the
+newest hour and merges four partials per subscriber whatever the window's length.
+Stored partials are used only while they were made from the day's slice files as they
+are now.  A late file that adds
 events to a whole day makes that day's partials of the subscribers it touched again
 (``Window.stale``) and stores them again.  With ``merge = False`` (or a window
 of less than three UTC days) the touched subscribers' whole window is reduced again by
@@ -40,7 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simbox.fastpath.aggregate import Reduced, TimeZone, Workspace, reduce_events, slot_columns
+from simbox.fastpath.aggregate import (TABLES, Reduced, TimeZone, Workspace, reduce_events,
+                                      slot_columns)
 from simbox.fastpath.events import COLUMNS, CellDict
 from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
                                      partials_from_events, ranges)
@@ -172,6 +177,8 @@ class Window:
     stale: dict = field(init=False, default_factory=dict)   # day -> subscribers to redo
     saved: dict = field(init=False, default_factory=dict)   # day -> (file, slice files)
     middle: tuple | None = field(init=False, default=None)  # (inputs, days, Partials)
+    held: dict = field(init=False, default_factory=dict)    # "first"/"closed" -> (slices, P)
+    _held_events: int = field(init=False, default=0)        # events reduced for them
 
     def __post_init__(self):
         self.tz = TimeZone(self.timezone)
@@ -278,8 +285,9 @@ class Window:
             todo = np.array(sorted(self.dirty), np.int64)
             keep = np.flatnonzero(~np.isin(self.red.imsi, todo))
         t0 = time.monotonic()
-        parts = [] if keep is None else [self.red.take(keep)]
+        parts = []
         events, plan, t_days = 0, self._plan() if self.merge else None, 0.0
+        self._held_events = 0
         if plan is None:
             for _, (chunk,) in self._chunks(todo, [sorted(self.slices)]):
                 events += len(chunk["time"])
@@ -293,13 +301,20 @@ class Window:
             stale = set().union(*[s for d, s in self.stale.items() if d in days])
             mid = self._middle(days, self._whole_days(days), stale)
             t_days = time.monotonic() - t_days
-            for subs, groups in self._chunks(todo, [tail, today], _entries(mid, todo)):
-                events += sum(len(g["time"]) for g in groups)
-                first, last = (partials_from_events(g, timezone=self.tz) if len(g["time"])
-                               else Partials.empty() for g in groups)
-                parts.append(finish(combine([first, (mid, mid.rows_of(subs)), last]),
+            now = self.newest // HOUR
+            closed = [h for h in today if h < now]
+            first = self._held("first", tail)              # the first day's hours
+            before = self._held("closed", closed)          # the last day's closed hours
+            held = [first, mid, before]
+            extra = sum(_entries(p, todo) for p in held)
+            for subs, (cur,) in self._chunks(todo, [[h for h in today if h >= now]], extra):
+                events += len(cur["time"])
+                last = partials_from_events(cur, timezone=self.tz) if len(cur["time"]) \
+                    else Partials.empty()
+                parts.append(finish(combine([*((p, p.rows_of(subs)) for p in held), last]),
                                     columns=cols, ncols=len(names), cells=table))
-        self.red = Reduced.concat(parts, len(names))
+            events += self._held_events
+        self.red = _spliced(self.red, keep, parts, len(names))
         self.dirty.clear()
         t1 = time.monotonic()
         res = features_from_reduced(self.red, self.celldict, cells=self.cells, tac=self.tac,
@@ -307,6 +322,46 @@ class Window:
         self.timings = {"reduce": round(t1 - t0, 4), "reduced_events": events,
                         "day_partials": round(t_days, 4), "post": round(time.monotonic() - t1, 4)}
         return res, todo
+
+    # -- partials of the first day and of the last day's closed hours ---------------
+    def _held(self, which: str, hours: list) -> Partials:
+        """The partials of every subscriber's events in ``hours`` (the window's first day's
+        hours, or its last day's hours before the newest: ``which``), kept in memory
+        between drops and made again only for the subscribers of the hours that changed
+        since (an hour that left the window or closed, a slice a late file rewrote):
+        those subscribers' partials over all of ``hours`` from the events.  So a drop
+        reduces only the touched subscribers' events of the newest hour, and once a network
+        hour those of the hour that expired or closed."""
+        now = {h: self.slices[h] for h in hours}
+        kept = self.held.get(which)
+        if kept is None or not set(kept[0]) & set(now):   # (a new day: nothing to keep)
+            redo = self._all_of(now.values())
+            made = self._hours_partials(hours, redo)
+        else:
+            old, p = kept
+            changed = [s for h, s in old.items() if now.get(h) is not s] + \
+                [s for h, s in now.items() if old.get(h) is not s]
+            if not changed:
+                return p
+            redo = self._all_of(changed)
+            made = _splice(p, self._hours_partials(hours, redo), redo)
+        self.held[which] = (now, made)
+        return made
+
+    def _hours_partials(self, hours: list, subs: np.ndarray) -> Partials:
+        """The partials of the subscribers ``subs`` (sorted) of their events in ``hours``."""
+        parts = []
+        for _, (cols,) in self._chunks(subs, [hours]):
+            self._held_events += len(cols["time"])
+            if len(cols["time"]):
+                parts.append(partials_from_events(cols, timezone=self.tz))
+        return Partials.concat(parts)
+
+    @staticmethod
+    def _all_of(slices) -> np.ndarray:
+        slices = list(slices)
+        return np.unique(np.concatenate([s.imsi for s in slices])) if slices else \
+            np.zeros(0, np.int64)
 
     # -- partials of whole days ------------------------------------------------------
     def _plan(self):
@@ -461,6 +516,38 @@ def _entries(p: Partials, imsis: np.ndarray) -> np.ndarray:
 
 
 def _splice(old: Partials, new: Partials, subs: np.ndarray) -> Partials:
-    """``old`` with the partials of the subscribers ``subs`` replaced by ``new``'s."""
-    both = Partials.concat([old.take(np.flatnonzero(~np.isin(old.imsi, subs))), new])
-    return both.take(np.argsort(both.imsi, kind="stable"))
+    """``old`` with the partials of the subscribers ``subs`` replaced by ``new``'s (the
+    entries copied twice, not three times: the rows taken from both in one pass)."""
+    both = Partials.concat([old, new])
+    rows = np.r_[np.flatnonzero(~np.isin(old.imsi, subs)), len(old) + np.arange(len(new))]
+    return both.take(rows[np.argsort(both.imsi[rows], kind="stable")])
+
+
+def _spliced(red: Reduced | None, keep: np.ndarray | None, parts: list, ncols: int) -> Reduced:
+    """``Reduced.concat([red.take(keep), *parts])`` with the kept rows (those of the
+    subscribers a drop did not touch: most of the table) copied once, not twice."""
+    if red is None or keep is None:
+        return Reduced.concat(parts, ncols)
+    new = Reduced.concat(parts, ncols) if parts else red.take(np.zeros(0, np.int64))
+    nk = len(keep)
+    fields = {"duplicates": new.duplicates}
+    for name in ("imsi", "msisdn", "main_imei", "main_cell", "main_site"):
+        fields[name] = np.concatenate([getattr(red, name)[keep], getattr(new, name)])
+    for name in ("feats", "hours"):
+        a, b = getattr(red, name), getattr(new, name)
+        out = np.empty((nk + len(b),) + a.shape[1:], a.dtype)
+        np.take(a, keep, axis=0, out=out[:nk], mode="wrap")   # ("raise" buffers)
+        out[nk:] = b
+        fields[name] = out
+    pos = np.full(len(red.imsi), -1, np.int64)
+    pos[keep] = np.arange(nk)
+    for table, cols in TABLES.items():
+        to = pos[getattr(red, f"{table}_row")]
+        hit = to >= 0
+        for f in cols:
+            if f == f"{table}_row":
+                fields[f] = np.concatenate([to[hit], getattr(new, f).astype(np.int64) + nk]
+                                           ).astype(np.int32)
+            else:
+                fields[f] = np.concatenate([getattr(red, f)[hit], getattr(new, f)])
+    return Reduced(**fields)

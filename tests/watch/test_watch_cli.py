@@ -109,7 +109,7 @@ def test_a_growing_file_waits_for_the_settle_time(tmp_path, drops, cells_csv, mo
 def test_a_full_disk_is_reported_and_the_file_taken_later(tmp_path, drops, cells_csv, model,
                                                           monkeypatch, caplog):
     w = Watcher(drops, tmp_path / "st", None, model=model, cells=cells_csv, timezone="UTC",
-                settle=0)
+                settle=0, batch=1)          # each file alone: the one that fails is retried
     real = Store.write_slice
     calls = {"n": 0}
 
@@ -205,3 +205,16 @@ def test_outputs_that_cannot_be_written_do_not_stop_the_watch(tmp_path, drops, c
         w.close()
     assert "the outputs are not rewritten" in caplog.text
     assert (tmp_path / "out" / "alerts.jsonl").read_text().count("\n") > 0
+
+
+def test_the_command_and_the_library_default_to_the_same_backlog_groups():
+    """``--batch`` and ``--catch-up`` default to the library's (a backlog after downtime is
+    caught up in groups without asking; one file ready at a time is refreshed alone)."""
+    import argparse
+    from simbox.commands import watch as command
+    from simbox.watch.watcher import DEFAULT_BATCH, DEFAULT_CATCH_UP
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    defaults = {a.dest: a.default for a in p._actions}
+    assert (defaults["batch"], defaults["catch_up"]) == (DEFAULT_BATCH, DEFAULT_CATCH_UP)
+    assert DEFAULT_BATCH > 1
