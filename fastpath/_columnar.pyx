@@ -23,7 +23,9 @@ Rules: digits fields are the CSV kernel's own (``_digits`` of ``_csvfields.pxi``
 it may be empty); a duration is 1-9 ASCII digits of at most ``most`` seconds; a time
 is ``YYYY-MM-DDTHH:MM:SSZ`` (:func:`_iso_utc`) or a timestamp.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uintptr_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t, uintptr_t
+
+import numpy as np
 
 include "_csvfields.pxi"        # _digits: the digits rule of the CSV kernel, shared
 
@@ -362,3 +364,6 @@ def gather(const index_t[::1] indices, uintptr_t valid, int64_t offset,
         res = _gather(&indices[0], <const uint8_t*>valid, offset, n, t, b, table.shape[0],
                       null_ok, null_value, &out[0])
     return res
+
+
+include "_parquet_pages.pxi"     # Parquet pages read in place (parquet_pages.py)
