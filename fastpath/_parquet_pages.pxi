@@ -303,29 +303,6 @@ cdef inline int _hnext(Hybrid* h, int64_t* v) noexcept nogil:
 
 # ---- one column's values ------------------------------------------------------------------
 
-cdef inline int _int_rule(const Rule* r, int64_t x, int64_t* out) noexcept nogil:
-    """out[0]: integer x as a digits code (K_DIGITS) or seconds (K_SECONDS); -1 if not plain."""
-    cdef int k
-    if x < 0:
-        return -1
-    if r.kind == K_SECONDS:
-        if x > r.hi:
-            return -1
-        out[0] = x
-        return 0
-    k = 1                                       # digits of x
-    while k < 19 and x >= _P10[k]:
-        k += 1
-    if k < r.lo or k > r.hi:
-        return -1
-    out[0] = _P10[k] + x
-    return 0
-
-
-cdef inline int64_t _floor_div(int64_t x, int64_t unit) noexcept nogil:
-    return x // unit if x >= 0 else -((unit - 1 - x) // unit)
-
-
 cdef struct Column:
     int mode                    # M_*
     int phys                    # P_*

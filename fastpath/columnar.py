@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -238,10 +239,12 @@ class _Columnar(_Profiled):
         meta = self._pf.metadata
         size, done = self.size or 0, 0
         chunks = parquet_pages.Chunks(self.src.path)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="simbox-pages") \
+            if DECODE_THREAD and usable_cores() > 1 else None
         try:
             for g in range(ngroups):
                 try:
-                    rg = parquet_pages.RowGroup(meta, g, fields, chunks)
+                    rg = parquet_pages.RowGroup(meta, g, fields, chunks, pool)
                 except OSError as e:
                     raise InputError(f"{self.name}: row group {g} cannot be read "
                                      f"({str(e).splitlines()[0]})") from None
@@ -273,6 +276,8 @@ class _Columnar(_Profiled):
                     self.progress(adv, total=self.size)
         finally:
             chunks.close()
+            if pool is not None:
+                pool.shutdown()
         yield from self._flush()
 
     def _rest(self, read, g: int, row: int, wanted, names):

@@ -102,6 +102,7 @@ class Chunks:
     def __init__(self, path):
         self.fd = os.open(path, os.O_RDONLY)
         self.bufs = {}
+        self.scratch = {}       # event key -> int64 values of a column narrower than int64
 
     def read(self, index: int, offset: int, size: int):
         buf = self.bufs.get(index)
@@ -111,9 +112,15 @@ class Chunks:
         got = os.preadv(self.fd, [view], offset) if size else 0
         return view[:got]
 
+    def scratch_of(self, key: str, n: int):
+        buf = self.scratch.get(key)
+        if buf is None or len(buf) < n:
+            buf = self.scratch[key] = np.empty(n, np.int64)
+        return buf[:n]
+
     def close(self):
         os.close(self.fd)
-        self.bufs = {}
+        self.bufs, self.scratch = {}, {}
 
 
 class _Pages:
@@ -200,35 +207,57 @@ class _Pages:
 
 class RowGroup:
     """Row group ``g`` of a file (its wanted column chunks read through ``chunks``), filled
-    into event columns by :meth:`fill`."""
+    into event columns by :meth:`fill`; with ``pool`` (an executor of one thread), half of
+    the columns (by compressed bytes) are decoded there beside the others (the kernels and
+    Arrow's codecs release the GIL)."""
 
-    def __init__(self, meta, g: int, fields, chunks: Chunks):
+    def __init__(self, meta, g: int, fields, chunks: Chunks, pool=None):
         rg = meta.row_group(g)
         self.rows = rg.num_rows
-        self.pages = []
+        self.pool, self.chunks = pool, chunks
+        pages, sizes = [], []
         for f in fields:
             c = rg.column(f.index)
             start = c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset
             if start is None or start < 0:
                 start = c.data_page_offset
             codec = CODECS[c.compression]
-            self.pages.append(_Pages(f, chunks.read(f.index, start, c.total_compressed_size),
-                                     None if codec is None else pa.Codec(codec)))
-        self._scratch = np.empty(0, np.int64)
+            pages.append(_Pages(f, chunks.read(f.index, start, c.total_compressed_size),
+                                None if codec is None else pa.Codec(codec)))
+            sizes.append(c.total_uncompressed_size)
+        self.halves = [pages, []]
+        if pool is not None:                    # largest first, each to the lighter half
+            load = [0, 0]
+            self.halves = [[], []]
+            for i in sorted(range(len(pages)), key=lambda i: -sizes[i]):
+                h = 0 if load[0] <= load[1] else 1
+                self.halves[h].append(pages[i])
+                load[h] += sizes[i]
 
     def fill(self, out: dict, n: int) -> bool:
         """OUT the next ``n`` rows of each planned event column of ``out`` (arrays of at
         least n rows); False when one of them cannot be read here (``out`` is then partly
         written, and the row group must be read another way from the same row on)."""
-        for p in self.pages:
-            dest = out[p.field.key]
-            if dest.dtype == np.int64:
-                if not p.take(dest, n):
-                    return False
-                continue
-            if len(self._scratch) < n:
-                self._scratch = np.empty(n, np.int64)
-            if not p.take(self._scratch, n):
+        scratch = {p.field.key: self.chunks.scratch_of(p.field.key, n) for half in self.halves
+                   for p in half if out[p.field.key].dtype != np.int64}
+        if self.pool is None or not self.halves[1]:
+            return _fill(self.halves[0], out, n, scratch)
+        other = self.pool.submit(_fill, self.halves[1], out, n, scratch)
+        try:
+            mine = _fill(self.halves[0], out, n, scratch)
+        finally:
+            theirs = other.result()
+        return mine and theirs
+
+
+def _fill(pages, out: dict, n: int, scratch: dict) -> bool:
+    for p in pages:
+        key = p.field.key
+        if key not in scratch:
+            if not p.take(out[key], n):
                 return False
-            dest[:n] = self._scratch[:n]
-        return True
+            continue
+        if not p.take(scratch[key], n):
+            return False
+        out[key][:n] = scratch[key]
+    return True
