@@ -333,6 +333,7 @@ cdef class PageColumn:
     cdef Column c
     cdef object _table, _bad, _levels, _values     # owners of the pointers in c
     cdef readonly int64_t left                  # values (with nulls) left in the page
+    cdef readonly bint plain_codes              # a PQ_CODES column's PLAIN page: strings()
 
     def __init__(self, int mode, int physical, int max_def, rule=None, int64_t unit=1,
                  int64_t shift=0, bint null_ok=False, int64_t null_value=0):
@@ -416,9 +417,8 @@ cdef class PageColumn:
             self._levels = levels
             q = &lv[0] if lv.shape[0] else NULL
             _hstart(&self.c.defs, q, q + lv.shape[0], 1)
+        self.plain_codes = encoding == E_PLAIN and self.c.mode == M_CODES
         if encoding == E_PLAIN:
-            if self.c.mode == M_CODES:
-                return False
             self.c.dict_page = False
             self.c.vp, self.c.vend = p, end
         elif encoding == E_PLAIN_DICTIONARY or encoding == E_RLE_DICTIONARY:
@@ -435,6 +435,33 @@ cdef class PageColumn:
         self._values = values
         self.left = num_values
         return True
+
+    def strings(self, Py_ssize_t n, int32_t[::1] offsets, uint8_t[::1] data,
+                uint8_t[::1] valid):
+        """OUT the next k = min(n, left) values of a PLAIN BYTE_ARRAY page as an Arrow string
+        array's buffers: ``offsets`` (k + 1), ``data`` (at least :attr:`plain_bytes`),
+        ``valid`` (k, 0 for a null); k, or -1 when the page is damaged."""
+        cdef Py_ssize_t k = min(n, <Py_ssize_t>self.left), got
+        if self.c.phys != P_BYTE_ARRAY or self.c.dict_page:
+            raise ValueError("not a PLAIN BYTE_ARRAY page")
+        if offsets.shape[0] < k + 1 or valid.shape[0] < k or data.shape[0] < self.plain_bytes:
+            raise ValueError("output shorter than asked")
+        offsets[0] = 0
+        if k <= 0:
+            return 0
+        with nogil:
+            got = _strings(&self.c, k, &offsets[0], &data[0] if data.shape[0] else NULL,
+                           data.shape[0], &valid[0])
+        if got < 0:
+            self.left = 0
+            return -1
+        self.left -= k
+        return k
+
+    @property
+    def plain_bytes(self):
+        """Bytes of the PLAIN values left in the page (what :meth:`strings` may copy)."""
+        return 0 if self.c.dict_page else self.c.vend - self.c.vp
 
     def take(self, int64_t[::1] out, Py_ssize_t n):
         """OUT out[:k]: the next k = min(n, left) values of the page; k, or -1 at a value not
@@ -519,6 +546,29 @@ cdef Py_ssize_t _take(Column* c, int64_t* out, Py_ssize_t n) noexcept nogil:
             out[i] = c.table[k]
         elif _plain_next(c.phys, &c.vp, c.vend, &s, &m) < 0 or _plain_value(c, s, m, &out[i]) < 0:
             return -1
+    return n
+
+
+cdef Py_ssize_t _strings(Column* c, Py_ssize_t n, int32_t* off, uint8_t* data, Py_ssize_t cap,
+                         uint8_t* valid) noexcept nogil:
+    cdef Py_ssize_t i, pos = 0
+    cdef int64_t d, m = 0
+    cdef const uint8_t* s = NULL
+    for i in range(n):
+        valid[i] = 1
+        if c.has_defs:
+            if _hnext(&c.defs, &d) < 0:
+                return -1
+            if d != 1:
+                valid[i] = 0
+                off[i + 1] = pos
+                continue
+        if _plain_next(P_BYTE_ARRAY, &c.vp, c.vend, &s, &m) < 0 or m > cap - pos \
+                or pos + m > 0x7fffffff:
+            return -1
+        memcpy(data + pos, s, m)
+        pos += m
+        off[i + 1] = pos
     return n
 
 

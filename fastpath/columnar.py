@@ -220,10 +220,13 @@ class _Columnar(_Profiled):
         for fld, key in FIELDS:
             names = self.m.source_columns(fld)
             name = self.header[int(self.col[names[0]][1:])] if names else None
-            if fld == "record_type":
-                fields[key] = (name, (False, 0), record_type_codes(self.m))
-            elif fld == "cell_id":
-                fields[key] = (name, (True, -1), self._cell_build)
+            if fld in ("record_type", "cell_id"):
+                build = record_type_codes(self.m) if fld == "record_type" else self._cell_build
+                null = None if fld == "record_type" else -1
+
+                def strings(arr, out, fld=fld, build=build, null=null):
+                    return self.values.codes(arr, fld, build, null, out)
+                fields[key] = (name, (null is not None, null or 0), (build, strings))
             else:
                 fields[key] = (name, RULES[fld], None)
         plan = parquet_pages.plan(self._pf, fields, self.m)

@@ -37,18 +37,22 @@ _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 
 class Field:
     """How one event column comes from one file column: ``key`` (the event column),
-    ``index`` (the file's leaf column), and the kernel's ``PageColumn`` arguments; ``codes``:
-    for a record type or cell column, ``build(list of str) -> (codes, bad)``."""
+    ``index`` (the file's leaf column), and the kernel's ``PageColumn`` arguments; for a
+    record type or cell column, ``codes`` = (``build(list of str) -> (codes, bad)`` for its
+    dictionary pages, ``strings(array, out) -> bool`` for its PLAIN pages: ``out`` = the
+    codes of an Arrow string array, False at a bad one)."""
 
     def __init__(self, key, index, mode, physical, max_def, rule=None, unit=1, shift=0,
                  null_ok=False, null_value=0, codes=None):
-        self.key, self.index, self.codes = key, index, codes
+        self.key, self.index = key, index
+        self.codes, self.strings = codes if codes is not None else (None, None)
         self.args = (mode, physical, max_def, rule, unit, shift, null_ok, null_value)
 
 
 def plan(pf, fields, m):
     """The :class:`Field` of each event column of a ``pyarrow.parquet.ParquetFile`` whose
-    columns are ``fields`` (event key -> (column name or None, rule, build)), or None when
+    columns are ``fields`` (event key -> (column name or None, rule, codes); the rule of a
+    record type or cell column: (null_ok, null_value), its codes: :class:`Field`'s), or None when
     one cannot be read by the kernels (a nested or repeated column, another type, a codec
     Arrow lacks, a time without zone read in an IANA zone)."""
     schema, arrow = pf.schema, pf.schema_arrow
@@ -198,11 +202,33 @@ class _Pages:
         while k < n:
             if self.col.left == 0 and not self.next_page():
                 return False
-            got = self.col.take(out[k:], n - k)
+            if self.col.plain_codes:
+                got = self._strings(out[k:], n - k)
+            else:
+                got = self.col.take(out[k:], n - k)
             if got < 0:
                 return False
             k += got
         return True
+
+
+    def _strings(self, out, n: int) -> int:
+        """The codes of the next values of a record type or cell column's PLAIN page (a
+        dictionary that overflowed, or none), through the reader's ``strings``; -1 at a bad
+        one."""
+        k = min(n, self.col.left)
+        offsets, valid = np.empty(k + 1, np.int32), np.empty(k, np.uint8)
+        data = np.empty(self.col.plain_bytes, np.uint8)
+        if self.col.strings(k, offsets, data, valid) < 0:
+            return -1
+        arr = pa.Array.from_buffers(pa.string(), k, [
+            None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little")),
+            pa.py_buffer(offsets), pa.py_buffer(data)])
+        try:
+            arr.validate(full=True)                 # UTF-8
+        except pa.ArrowInvalid:
+            return -1
+        return k if self.field.strings(arr, out[:k]) else -1
 
 
 class RowGroup:
