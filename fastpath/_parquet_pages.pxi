@@ -256,11 +256,11 @@ cdef inline int _hstart(Hybrid* h, const uint8_t* p, const uint8_t* end, int wid
     return 0
 
 
-cdef inline int _hnext(Hybrid* h, int64_t* v) noexcept nogil:
-    """v[0]: the next value; -1 past the end of the data."""
+cdef inline int _hload(Hybrid* h) noexcept nogil:
+    """Load the next run once the current one is spent; -1 past the end of the data."""
     cdef TIn t
     cdef uint64_t hdr, w
-    cdef int64_t nbytes, bit, byte, k
+    cdef int64_t nbytes
     while h.rle_left == 0 and h.packed_left == 0:
         if h.p >= h.end:
             return -1
@@ -286,6 +286,15 @@ cdef inline int _hnext(Hybrid* h, int64_t* v) noexcept nogil:
             memcpy(&w, h.p, nbytes)
             h.p += nbytes
             h.rle_left, h.rle_value = <int64_t>(hdr >> 1), <int64_t>w
+    return 0
+
+
+cdef inline int _hnext(Hybrid* h, int64_t* v) noexcept nogil:
+    """v[0]: the next value; -1 past the end of the data."""
+    cdef uint64_t w
+    cdef int64_t bit, byte, k
+    if h.rle_left == 0 and h.packed_left == 0 and _hload(h) < 0:
+        return -1
     if h.rle_left:
         h.rle_left -= 1
         v[0] = h.rle_value
@@ -523,29 +532,70 @@ cdef inline int _plain_value(const Column* c, const uint8_t* s, int64_t m,
     return _int_rule(&c.rule, x, out)
 
 
-cdef Py_ssize_t _take(Column* c, int64_t* out, Py_ssize_t n) noexcept nogil:
+cdef inline int64_t _hrepeat(Hybrid* h, int64_t* v) noexcept nogil:
+    """The values left in the hybrid's current repeated run (the next run loaded once the
+    current one is spent), each v[0]; 0 in a bit-packed run, -1 past the end."""
+    if _hload(h) < 0:
+        return -1
+    v[0] = h.rle_value
+    return h.rle_left
+
+
+cdef Py_ssize_t _values(Column* c, int64_t* out, Py_ssize_t n) noexcept nogil:
+    """out[:n]: the next n values of the page, none of them null (the loop of each layout
+    apart); -1 at one not plain."""
     cdef Py_ssize_t i
-    cdef int64_t d, k, m = 0
+    cdef int64_t k, m = 0
     cdef const uint8_t* s = NULL
-    for i in range(n):
-        if c.has_defs:
-            if _hnext(&c.defs, &d) < 0:
-                return -1
-            if d != 1:                          # null
-                if c.mode == M_TEXT or c.mode == M_INT:
-                    if _convert(&c.rule, False, NULL, 0, &out[i]) < 0:
-                        return -1
-                elif not c.null_ok:
-                    return -1
-                else:
-                    out[i] = c.null_value
-                continue
-        if c.dict_page:
+    if c.dict_page:
+        for i in range(n):
             if _hnext(&c.idx, &k) < 0 or k >= c.tsize or c.tbad[k]:
                 return -1
             out[i] = c.table[k]
-        elif _plain_next(c.phys, &c.vp, c.vend, &s, &m) < 0 or _plain_value(c, s, m, &out[i]) < 0:
+    elif c.mode == M_TEXT:
+        for i in range(n):
+            if _plain_next(P_BYTE_ARRAY, &c.vp, c.vend, &s, &m) < 0 \
+                    or _convert(&c.rule, True, s, m, &out[i]) < 0:
+                return -1
+    else:
+        for i in range(n):
+            if _plain_next(c.phys, &c.vp, c.vend, &s, &m) < 0 \
+                    or _plain_value(c, s, m, &out[i]) < 0:
+                return -1
+    return n
+
+
+cdef Py_ssize_t _take(Column* c, int64_t* out, Py_ssize_t n) noexcept nogil:
+    """out[:n]: the next n values of the page; -1 at one not plain.  Definition levels are
+    read a repeated run at a time (a column without nulls: one run per page)."""
+    cdef Py_ssize_t i = 0, run
+    cdef int64_t d
+    if not c.has_defs:
+        return _values(c, out, n)
+    while i < n:
+        run = _hrepeat(&c.defs, &d)
+        if run < 0:
             return -1
+        if run > 0 and d == 1:                  # a run of values
+            run = min(run, n - i)
+            c.defs.rle_left -= run
+            if _values(c, out + i, run) < 0:
+                return -1
+            i += run
+            continue
+        if _hnext(&c.defs, &d) < 0:             # one level of a bit-packed or null run
+            return -1
+        if d == 1:
+            if _values(c, out + i, 1) < 0:
+                return -1
+        elif c.mode == M_TEXT or c.mode == M_INT:
+            if _convert(&c.rule, False, NULL, 0, &out[i]) < 0:
+                return -1
+        elif not c.null_ok:
+            return -1
+        else:
+            out[i] = c.null_value
+        i += 1
     return n
 
 
