@@ -110,8 +110,8 @@ class Chunks:
 
     def read(self, index: int, offset: int, size: int):
         buf = self.bufs.get(index)
-        if buf is None or len(buf) < size:
-            buf = self.bufs[index] = np.empty(max(size, 1 << 16), np.uint8)
+        if buf is None or len(buf) < size:      # a quarter more: the next chunk may be larger
+            buf = self.bufs[index] = np.empty(max(size + size // 4, 1 << 16), np.uint8)
         view = memoryview(buf)[:size]
         got = os.preadv(self.fd, [view], offset) if size else 0
         return view[:got]
