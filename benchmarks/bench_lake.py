@@ -156,12 +156,19 @@ def count_rows(pq_path: str) -> int:
 
 # ---- runs ----------------------------------------------------------------------------------
 
-def local_run(path: str, out: str) -> dict:
-    """``simbox features`` in its own process: wall s, CPU s (user + system), peak RSS MiB
-    and the load average (1 min) before it."""
+#: ``--reader-only``: the events of a whole file read and handed back, nothing else
+READER = ("import sys\nfrom simbox.fastpath.readers import open_events\n"
+          "for b in open_events([sys.argv[1]]):\n    b.recycle()\n")
+
+
+def local_run(path: str, out: str, reader_only: bool = False) -> dict:
+    """``simbox features`` (``reader_only``: the reader alone, :data:`READER`) in its own
+    process: wall s, CPU s (user + system), peak RSS MiB and the load average (1 min)
+    before it."""
     load = os.getloadavg()[0]
-    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable, "-m", "simbox", "features", path,
-           "--workers", "2", "--out", out]
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable] + (
+        ["-c", READER, path] if reader_only else
+        ["-m", "simbox", "features", path, "--workers", "2", "--out", out])
     p = subprocess.run(cmd, capture_output=True, text=True,
                        env={**os.environ, "SIMBOX_NO_PROGRESS": "1"})
     if p.returncode != 0:
@@ -404,6 +411,9 @@ def main(argv=None) -> int:
                     help="the local engine's inputs: csv, parquet (all strings, snappy), lake "
                          "(the lake layout, zstd), lake-snappy, typed (vendor-typed Parquet), "
                          "orc (default all six)")
+    ap.add_argument("--reader-only", action="store_true",
+                    help="the local runs read the events of each file and do nothing else "
+                         "(no features): the readers' own cost")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
     ap.add_argument("--driver-memory", default=None,
                     help="spark.driver.memory of the runs (default 2g; in local mode the "
@@ -450,8 +460,9 @@ def main(argv=None) -> int:
                  "orc": ("ORC", other.get("orc")),
                  "lake": ("Parquet, lake layout, zstd", other.get("lake")),
                  "lake-snappy": ("Parquet, lake layout, snappy", other.get("lake-snappy"))}
-        runs += [("local engine, 2 workers", paths[f][0],
-                  lambda o, p=paths[f][1]: local_run(p, o)) for f in formats]
+        what = "the reader alone" if a.reader_only else "local engine, 2 workers"
+        runs += [(what, paths[f][0], lambda o, p=paths[f][1]: local_run(p, o, a.reader_only))
+                 for f in formats]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
                   lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions))
