@@ -9,7 +9,10 @@ one run and interleaved (``--repeat`` rounds, medians printed):
   encoding on, falling back to plain pages for the digit columns once a column chunk's
   dictionary passes 1 MiB; one row group per 64 MiB block of the CSV, about 668,000
   rows: the writer's 1M-row cap is never reached), each in its own process under ``/usr/bin/time``
-  (wall seconds, peak RSS);
+  (wall seconds, peak RSS); ``--formats`` adds the lake layout (``lake``: times
+  timestamp[us, UTC], durations int32, digit columns strings, dictionary on, 1Mi-row row
+  groups, zstd; ``lake-snappy``), vendor-typed Parquet and ORC (``build_local_formats``);
+  ``--reader-only`` times the readers alone instead of ``simbox features``;
 - the Spark engine (``simbox.spark.compute_features_spark``) on the same Parquet file
   in ``local[1]`` and ``local[2]``, each in its own process (``--spark-run``): wall
   seconds, the seconds of stage 1 alone (read + normalise, written to Spark's
