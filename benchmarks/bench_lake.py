@@ -9,7 +9,10 @@ one run and interleaved (``--repeat`` rounds, medians printed):
   encoding on, falling back to plain pages for the digit columns once a column chunk's
   dictionary passes 1 MiB; one row group per 64 MiB block of the CSV, about 668,000
   rows: the writer's 1M-row cap is never reached), each in its own process under ``/usr/bin/time``
-  (wall seconds, peak RSS);
+  (wall seconds, peak RSS); ``--formats`` adds the lake layout (``lake``: times
+  timestamp[us, UTC], durations int32, digit columns strings, dictionary on, 1Mi-row row
+  groups, zstd; ``lake-snappy``), vendor-typed Parquet and ORC (``build_local_formats``);
+  ``--reader-only`` times the readers alone instead of ``simbox features``;
 - the Spark engine (``simbox.spark.compute_features_spark``) on the same Parquet file
   in ``local[1]`` and ``local[2]``, each in its own process (``--spark-run``): wall
   seconds, the seconds of stage 1 alone (read + normalise, written to Spark's
@@ -89,20 +92,28 @@ def build(rows: int, work: str, days: int = 7) -> tuple[str, str]:
     return csv_path, pq_path
 
 
-def build_local_formats(csv_path: str) -> dict:
+def build_local_formats(csv_path: str, kinds=("typed", "orc", "lake", "lake-snappy")) -> dict:
     """The local engine's other inputs beside ``csv_path`` (kept for reuse): a "vendor-typed"
     Parquet copy (IMSI and IMEI as int64, times as timestamp[us, tz=UTC], durations int32,
-    1M-row row groups) and an ORC copy (string columns, snappy as the Parquet files)."""
+    1M-row row groups), an ORC copy (string columns, snappy as the Parquet files) and the
+    benchmark's lake layout with zstd (Iceberg's default codec) and with snappy (Spark's):
+    the columns typed as a data lake types them (times an Iceberg ``timestamptz``,
+    timestamp[us, tz=UTC]; durations int32), the digit columns kept as strings (leading
+    zeros are significant), dictionary encoding on (pyarrow's default: the record type, cell
+    and time columns stay dictionaries; the digit columns fall back to plain pages once a
+    chunk's dictionary passes 1 MiB), whole 1Mi-row row groups."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.orc as orc
     import pyarrow.parquet as pq
     base = csv_path[:-len(".csv")]
-    paths = {"typed": base + "-typed.parquet", "orc": base + ".orc"}
-    types = {"typed": {**{h: pa.string() for h in HEADER}, "imsi": pa.int64(),
-                       "imei": pa.int64(), "duration_s": pa.int32(),
-                       "start_time": pa.timestamp("s", tz="UTC")},
-             "orc": {h: pa.string() for h in HEADER}}
+    paths = {k: base + {"typed": "-typed.parquet", "orc": ".orc", "lake": "-lake.parquet",
+                        "lake-snappy": "-lake-snappy.parquet"}[k] for k in kinds}
+    strings = {h: pa.string() for h in HEADER}
+    lake = {**strings, "duration_s": pa.int32(), "start_time": pa.timestamp("s", tz="UTC")}
+    types = {"typed": {**strings, "imsi": pa.int64(), "imei": pa.int64(),
+                       "duration_s": pa.int32(), "start_time": pa.timestamp("s", tz="UTC")},
+             "orc": strings, "lake": lake, "lake-snappy": lake}
     for kind, path in paths.items():
         if os.path.exists(path):
             continue
@@ -110,18 +121,32 @@ def build_local_formats(csv_path: str) -> dict:
                                convert_options=pcsv.ConvertOptions(
                                    column_types=types[kind], strings_can_be_null=False))
         tmp, writer = path + ".tmp", None
+        rows = []
         for batch in reader:
             t = pa.Table.from_batches([batch])
-            if kind == "typed":
-                i = t.schema.get_field_index("start_time")
-                t = t.set_column(i, "start_time", t.column(i).cast(pa.timestamp("us", tz="UTC")))
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, t.schema)
-                writer.write_table(t, row_group_size=1 << 20)
-            else:
+            if kind == "orc":
                 if writer is None:
                     writer = orc.ORCWriter(tmp, compression="snappy")
                 writer.write(t)
+                continue
+            i = t.schema.get_field_index("start_time")
+            t = t.set_column(i, "start_time", t.column(i).cast(pa.timestamp("us", tz="UTC")))
+            if kind == "typed":
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, t.schema)
+                writer.write_table(t, row_group_size=1 << 20)
+                continue
+            # the lake layout: whole 1Mi-row row groups (the CSV's blocks gathered)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, t.schema, compression="zstd" if kind == "lake"
+                                          else "snappy")
+            rows.append(t)
+            if sum(x.num_rows for x in rows) >= 1 << 20:
+                whole = pa.concat_tables(rows)
+                writer.write_table(whole.slice(0, 1 << 20), row_group_size=1 << 20)
+                rows = [whole.slice(1 << 20)]
+        if rows:
+            writer.write_table(pa.concat_tables(rows), row_group_size=1 << 20)
         writer.close()
         os.replace(tmp, path)
     return paths
@@ -134,12 +159,19 @@ def count_rows(pq_path: str) -> int:
 
 # ---- runs ----------------------------------------------------------------------------------
 
-def local_run(path: str, out: str) -> dict:
-    """``simbox features`` in its own process: wall s, CPU s (user + system), peak RSS MiB
-    and the load average (1 min) before it."""
+#: ``--reader-only``: the events of a whole file read and handed back, nothing else
+READER = ("import sys\nfrom simbox.fastpath.readers import open_events\n"
+          "for b in open_events([sys.argv[1]]):\n    b.recycle()\n")
+
+
+def local_run(path: str, out: str, reader_only: bool = False) -> dict:
+    """``simbox features`` (``reader_only``: the reader alone, :data:`READER`) in its own
+    process: wall s, CPU s (user + system), peak RSS MiB and the load average (1 min)
+    before it."""
     load = os.getloadavg()[0]
-    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable, "-m", "simbox", "features", path,
-           "--workers", "2", "--out", out]
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable] + (
+        ["-c", READER, path] if reader_only else
+        ["-m", "simbox", "features", path, "--workers", "2", "--out", out])
     p = subprocess.run(cmd, capture_output=True, text=True,
                        env={**os.environ, "SIMBOX_NO_PROGRESS": "1"})
     if p.returncode != 0:
@@ -378,9 +410,13 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="bench-out")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="local,spark", help="local, spark or both (default)")
-    ap.add_argument("--formats", default="csv,parquet,typed,orc",
-                    help="the local engine's inputs: csv, parquet, typed (vendor-typed "
-                         "Parquet), orc (default all four)")
+    ap.add_argument("--formats", default="csv,parquet,lake,lake-snappy,typed,orc",
+                    help="the local engine's inputs: csv, parquet (all strings, snappy), lake "
+                         "(the lake layout, zstd), lake-snappy, typed (vendor-typed Parquet), "
+                         "orc (default all six)")
+    ap.add_argument("--reader-only", action="store_true",
+                    help="the local runs read the events of each file and do nothing else "
+                         "(no features): the readers' own cost")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle partitions of Spark")
     ap.add_argument("--driver-memory", default=None,
                     help="spark.driver.memory of the runs (default 2g; in local mode the "
@@ -420,12 +456,16 @@ def main(argv=None) -> int:
     runs = []
     if "local" in only:
         formats = a.formats.split(",")
-        other = build_local_formats(csv_path) if {"typed", "orc"} & set(formats) else {}
-        paths = {"csv": ("CSV", csv_path), "parquet": ("Parquet", pq_path),
+        other = build_local_formats(csv_path, [f for f in formats if f not in
+                                               ("csv", "parquet")])
+        paths = {"csv": ("CSV", csv_path), "parquet": ("Parquet, all strings, snappy", pq_path),
                  "typed": ("Parquet, vendor-typed", other.get("typed")),
-                 "orc": ("ORC", other.get("orc"))}
-        runs += [("local engine, 2 workers", paths[f][0],
-                  lambda o, p=paths[f][1]: local_run(p, o)) for f in formats]
+                 "orc": ("ORC", other.get("orc")),
+                 "lake": ("Parquet, lake layout, zstd", other.get("lake")),
+                 "lake-snappy": ("Parquet, lake layout, snappy", other.get("lake-snappy"))}
+        what = "the reader alone" if a.reader_only else "local engine, 2 workers"
+        runs += [(what, paths[f][0], lambda o, p=paths[f][1]: local_run(p, o, a.reader_only))
+                 for f in formats]
     if "spark" in only:
         runs += [(f"Spark engine, local[{k}]", "Parquet",
                   lambda o, k=k: spark_run(f"local[{k}]", pq_path, a.partitions))

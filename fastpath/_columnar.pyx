@@ -23,7 +23,9 @@ Rules: digits fields are the CSV kernel's own (``_digits`` of ``_csvfields.pxi``
 it may be empty); a duration is 1-9 ASCII digits of at most ``most`` seconds; a time
 is ``YYYY-MM-DDTHH:MM:SSZ`` (:func:`_iso_utc`) or a timestamp.
 """
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uintptr_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t, uintptr_t
+
+import numpy as np
 
 include "_csvfields.pxi"        # _digits: the digits rule of the CSV kernel, shared
 
@@ -244,31 +246,36 @@ def text_values(Text col, int kind, int lo, int64_t hi, bint empty_ok, bint plus
     return res
 
 
+cdef inline int _int_rule(const Rule* r, int64_t x, int64_t* out) noexcept nogil:
+    """out[0]: integer x as a digits code (K_DIGITS) or seconds (K_SECONDS); -1 if not plain."""
+    cdef int k
+    if x < 0:
+        return -1
+    if r.kind == K_SECONDS:
+        if x > r.hi:
+            return -1
+        out[0] = x
+        return 0
+    k = 1                                       # digits of x
+    while k < 19 and x >= _P10[k]:
+        k += 1
+    if k < r.lo or k > r.hi:
+        return -1
+    out[0] = _P10[k] + x
+    return 0
+
+
 cdef Py_ssize_t _ints(const int64_t* v, const uint8_t* valid, int64_t offset, Py_ssize_t n,
                       const Rule* r, int64_t* out) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int k
-    cdef int64_t x
     for i in range(n):
         if not _bit(valid, offset + i):
             if r.kind == K_DIGITS and not r.empty_ok:
                 return i
             out[i] = 0
             continue
-        x = v[i]
-        if x < 0:
+        if _int_rule(r, v[i], &out[i]) < 0:
             return i
-        if r.kind == K_SECONDS:
-            if x > r.hi:
-                return i
-            out[i] = x
-            continue
-        k = 1                                   # digits of x
-        while k < 19 and x >= _P10[k]:
-            k += 1
-        if k < r.lo or k > r.hi:
-            return i
-        out[i] = _P10[k] + x
     return -1
 
 
@@ -305,15 +312,18 @@ def instants(const int64_t[::1] values, uintptr_t valid, int64_t offset, int64_t
     return res
 
 
+cdef inline int64_t _floor_div(int64_t x, int64_t unit) noexcept nogil:
+    """floor(x / unit), also without cdivision."""
+    return x // unit if x >= 0 else -((unit - 1 - x) // unit)
+
+
 cdef Py_ssize_t _instants(const int64_t* v, const uint8_t* valid, int64_t offset, Py_ssize_t n,
                           int64_t unit, int64_t shift, int64_t* out) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int64_t x
     for i in range(n):
         if not _bit(valid, offset + i):
             return i
-        x = v[i]                                # floor division, also without cdivision
-        out[i] = (x // unit if x >= 0 else -((unit - 1 - x) // unit)) - shift
+        out[i] = _floor_div(v[i], unit) - shift
     return -1
 
 
@@ -362,3 +372,6 @@ def gather(const index_t[::1] indices, uintptr_t valid, int64_t offset,
         res = _gather(&indices[0], <const uint8_t*>valid, offset, n, t, b, table.shape[0],
                       null_ok, null_value, &out[0])
     return res
+
+
+include "_parquet_pages.pxi"     # Parquet pages read in place (parquet_pages.py)

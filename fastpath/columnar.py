@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -39,7 +40,7 @@ from simbox.errors import ConfigError, EmptyInputError, InputError
 from simbox.fastpath.badrecords import RECORD_CHARS
 from simbox.fastpath.columns import _norm, load_mapping
 from simbox.fastpath.csvread import MAX_RECORD, REASONS, _csvread
-from simbox.fastpath import _columnar
+from simbox.fastpath import _columnar, parquet_pages
 from simbox.fastpath.columnar_values import (RULES, STRING_VIEW, Values, cell_table, int64s,
                                              record_type_codes)
 from simbox.fastpath.events import COLUMNS, CellDict, EventBatch
@@ -122,6 +123,7 @@ class _Columnar(_Profiled):
         self._scratch = np.empty(0, np.int64)   # int64 durations before they are int32
         self.values = Values()
         self._cell_build = None
+        self._pf = None
 
     def _open(self, src):
         local = getattr(src, "path", None) is not None and not src.gzipped
@@ -135,6 +137,7 @@ class _Columnar(_Profiled):
                 # decoder and the pages; not memory-mapped: its pages would count as ours)
                 source = src.path if local else f
                 pf = pq.ParquetFile(source)
+                self._pf = pf if local else None
                 opened = []
 
                 def read(i, cols):
@@ -184,9 +187,13 @@ class _Columnar(_Profiled):
         where = "row group" if self.kind == "parquet" else "stripe"
         if nrows == 0:
             raise EmptyInputError(f"{self.name}: no rows")
+        self._pending = None
+        fields = self._page_plan() if self._pf is not None else None
+        if fields is not None:
+            yield from self._page_batches(fields, read, ngroups, wanted, names)
+            return
         size = self.size or 0
         done = 0
-        self._pending = None
         decoded = self._decoded(read, ngroups, names, where)
         if DECODE_THREAD and usable_cores() > 1:
             decoded = _threaded(decoded)    # Arrow decodes (GIL released) beside the kernels
@@ -200,6 +207,96 @@ class _Columnar(_Profiled):
             if adv:
                 self.progress(adv, total=self.size)
         yield from self._flush()
+
+    def _page_plan(self):
+        """The :func:`parquet_pages.plan` of the open Parquet file for the fast path's fields
+        (None: read it through pyarrow)."""
+        if not (PAGES and self.fast) or any(not self.m.source_columns(f) for f in
+                                            ("record_type", "start_time", "imsi")):
+            return None
+        if self._cell_build is None:
+            self._cell_build = cell_table(self.cells)
+        fields = {}
+        for fld, key in FIELDS:
+            names = self.m.source_columns(fld)
+            name = self.header[int(self.col[names[0]][1:])] if names else None
+            if fld in ("record_type", "cell_id"):
+                build = record_type_codes(self.m) if fld == "record_type" else self._cell_build
+                null = None if fld == "record_type" else -1
+
+                def strings(arr, out, fld=fld, build=build, null=null):
+                    return self.values.codes(arr, fld, build, null, out)
+                fields[key] = (name, (null is not None, null or 0), (build, strings))
+            else:
+                fields[key] = (name, RULES[fld], None)
+        plan = parquet_pages.plan(self._pf, fields, self.m)
+        if plan is not None:
+            self._constant = {key: 0 if key != "cell" else -1 for key, (name, _, _) in
+                              fields.items() if name is None}
+        return plan
+
+    def _page_batches(self, fields, read, ngroups: int, wanted, names):
+        """The event batches of a local Parquet file decoded by the page kernels
+        (``parquet_pages``), each row group from the first row they cannot take on read
+        through pyarrow (:meth:`_append`, the normaliser)."""
+        meta = self._pf.metadata
+        size, done = self.size or 0, 0
+        chunks = parquet_pages.Chunks(self.src.path)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="simbox-pages") \
+            if DECODE_THREAD and usable_cores() > 1 else None
+        try:
+            for g in range(ngroups):
+                try:
+                    rg = parquet_pages.RowGroup(meta, g, fields, chunks, pool)
+                except OSError as e:
+                    raise InputError(f"{self.name}: row group {g} cannot be read "
+                                     f"({str(e).splitlines()[0]})") from None
+                row = 0
+                while row < rg.rows:
+                    if self._pending is not None and \
+                            self._pending[1] == len(self._pending[0]["time"]):
+                        yield from self._flush()
+                    if self._pending is None:
+                        self._pending = (self._take(min(rg.rows - row, self.chunk_rows)), 0)
+                    full, k = self._pending
+                    n = min(rg.rows - row, len(full["time"]) - k)
+                    cols = {name: a[k:k + n] for name, a in full.items()}
+                    if not rg.fill(cols, n):
+                        break
+                    for key, value in self._constant.items():
+                        cols[key][:] = value
+                    self._pending = (full, k + n)
+                    self.stats.records += n
+                    self.stats.accepted += n
+                    row += n
+                del rg
+                if row < meta.row_group(g).num_rows:     # the rest through pyarrow
+                    yield from self._rest(read, g, row, wanted, names)
+                adv = size * (g + 1) // ngroups - done
+                done += adv
+                self.stats.bytes += adv
+                if adv:
+                    self.progress(adv, total=self.size)
+        finally:
+            chunks.close()
+            if pool is not None:
+                pool.shutdown()
+        yield from self._flush()
+
+    def _rest(self, read, g: int, row: int, wanted, names):
+        """The events of row group g from ``row`` on, read through pyarrow."""
+        at = 0
+        try:
+            for batch in read(g, names):
+                end = at + batch.num_rows
+                if end > row:
+                    start = max(row, at)
+                    yield from self._append(batch.slice(start - at), wanted, f"row group {g}",
+                                            start)
+                at = end
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(f"{self.name}: row group {g} cannot be read "
+                             f"({str(e).splitlines()[0]})") from None
 
     def _decoded(self, read, ngroups: int, names, where: str):
         """(group, first row, batch) of every read batch of the file, and (group, rows, None)
@@ -467,6 +564,12 @@ TOO_LONG = REASONS[_csvread.REASON_TOO_LONG]
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 POOL = 4                        # batches handed back and kept for refilling (as csvread)
 READ_ROWS = 1 << 16             # rows of a read batch: its Arrow buffers stay in the caches
+#: local Parquet files are decoded by the page kernels (``parquet_pages``) where they can be
+PAGES = True
+#: (field, event column) of the fast path
+FIELDS = (("record_type", "rtype"), ("start_time", "time"), ("imsi", "imsi"), ("imei", "imei"),
+          ("msisdn", "msisdn"), ("other_party", "other"), ("duration_s", "duration"),
+          ("cell_id", "cell"))
 #: Arrow decodes the file in a thread of its own (a queue of 2 read batches) while this one
 #: converts (when the process may use two cores or more)
 DECODE_THREAD = True
