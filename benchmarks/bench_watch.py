@@ -124,11 +124,13 @@ class Recorder:
         self.policy = self.policy.for_model(model)
         return self
 
-    def apply(self, flagged, res, preds, *, before, state, network_time, threshold):
-        ev = evidence(flagged, res, preds, threshold, before)
+    def apply(self, flagged, res, preds, *, before, state, network_time, threshold,
+              in_group=None):
+        ev = evidence(flagged, res, preds, threshold, before, in_group)
         self.tables.append(ev.assign(network_time=int(network_time)))
         return self.policy.apply(flagged, res, preds, before=before, state=state,
-                                 network_time=network_time, threshold=threshold)
+                                 network_time=network_time, threshold=threshold,
+                                 in_group=in_group)
 
 
 def replay(net: Path, work: Path, timezone: str, early: bool = True,

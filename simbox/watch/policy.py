@@ -18,7 +18,8 @@ without the flag starts it again), and is then alerted unless it shows a **sign 
 office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its main site
 first seen within :data:`PEER_WINDOW` of it; for an early-layer flag, any SIM of the
 window there), received a call from a number it had not called (:func:`unsolicited`:
-people know its number), and it is not busy at night (:func:`busy_at_night`: offices
+people know its number; a call from an on-net SIM of its own site or IMEI, a box's SIMs
+calling each other, does not count: :mod:`simbox.watch.callers`), and it is not busy at night (:func:`busy_at_night`: offices
 close; a call *received* at night says nothing of the SIM).
 A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and still
 flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
@@ -73,7 +74,7 @@ NIGHT_OWN = 2
 ROTATION_GAP = 15 * 60
 #: columns of the evidence table besides :data:`FEATURES`
 COLUMNS = ("flagged", "class", "score", "reasons", "deployment_id", "main_site",
-           "main_imei", "early", "peers", "peers_known")
+           "main_imei", "early", "peers", "peers_known", "unsolicited_in")
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,11 @@ class AlertPolicy:
         return replace(self, young_score=young_score_of(model))
 
     def apply(self, flagged: pd.DataFrame, res, preds: pd.DataFrame, *, before: dict,
-              state: dict, network_time: int, threshold: float) -> tuple[pd.DataFrame, dict]:
+              state: dict, network_time: int, threshold: float,
+              in_group=None) -> tuple[pd.DataFrame, dict]:
         """``(the table to alert on, in the columns of ``flagged``; the new state)``: the
         :func:`evidence` of the drop put through :func:`decide`."""
-        ev = evidence(flagged, res, preds, threshold, before)
+        ev = evidence(flagged, res, preds, threshold, before, in_group)
         table, state = decide(ev, before, state, network_time=network_time,
                               threshold=threshold, policy=self)
         key = flagged.columns[0]
@@ -140,12 +142,15 @@ IMMEDIATE = AlertPolicy(young=0, confirm=0, office_age=0, clear_margin=0.0, clea
 
 
 def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
-             before=()) -> pd.DataFrame:
+             before=(), in_group=None) -> pd.DataFrame:
     """The evidence table of a drop, index the subscriber key: the SIMs of ``flagged``
     (the model's flags and the early layer's, the alert table before the policy), the
     SIMs scored at least :data:`FLOOR` times ``threshold`` and those of ``before`` (the
     flags of the last drop) still in the window; :data:`COLUMNS` (``flagged``: in
-    ``flagged``; ``early``: flagged by the early layer) and :data:`FEATURES`."""
+    ``flagged``; ``early``: flagged by the early layer; ``unsolicited_in``: the calls of
+    :func:`unsolicited` that came from the SIM's own group, ``in_group(keys)``:
+    :func:`simbox.watch.callers.unsolicited_in_group`; 0 without it) and
+    :data:`FEATURES`."""
     key = flagged.columns[0]
     f = flagged.set_index(flagged[key].astype(str))
     score = preds["score"]
@@ -166,14 +171,27 @@ def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
     out["early"] = out["reasons"].fillna("").astype(str).str.startswith("early warning")
     for col in FEATURES:
         out[col] = feats[col].to_numpy(float) if col in feats else np.nan
-    out["peers"], out["peers_known"] = _peers(out, res)
+    out["unsolicited_in"] = _in_group(out, in_group)
+    out["peers"], out["peers_known"] = _peers(out, res, in_group)
     return out
 
 
-def _peers(out: pd.DataFrame, res) -> tuple[np.ndarray, np.ndarray]:
+def _in_group(ev: pd.DataFrame, in_group) -> np.ndarray:
+    """``in_group`` of the rows of ``ev`` that have calls of :func:`unsolicited` (0 else)."""
+    out = np.zeros(len(ev))
+    if in_group is None:
+        return out
+    ask = np.flatnonzero(unsolicited(ev) >= 1)
+    if len(ask):
+        out[ask] = in_group(ev.index[ask])
+    return out
+
+
+def _peers(out: pd.DataFrame, res, in_group=None) -> tuple[np.ndarray, np.ndarray]:
     """Per row of ``out``: its peers in the window (other SIMs of its main site first seen
     within :data:`PEER_WINDOW` of it), and how many of them received a call from a number
-    they had not called (:func:`unsolicited`)."""
+    they had not called (:func:`unsolicited`, less the calls of their own group:
+    ``in_group``, asked only for those peers)."""
     n, k = np.zeros(len(out)), np.zeros(len(out))
     site_all = res.sims["main_site"].reindex(res.features.index) if "main_site" in res.sims \
         else None
@@ -184,16 +202,26 @@ def _peers(out: pd.DataFrame, res) -> tuple[np.ndarray, np.ndarray]:
     f = res.features.loc[want]
     sites = site_all[want].astype(str).to_numpy()
     first = f["first_seen"].to_numpy(float)
-    known = unsolicited(f) >= 1
     by_site = pd.Series(np.arange(len(f))).groupby(sites).indices
     t0 = out["first_seen"].to_numpy(float)
+    peers = [None] * len(out)
     for i, (site, t, s) in enumerate(zip(mine, t0, out.index)):
         rows = by_site.get(site)
         if rows is None or np.isnan(t):
             continue
         near = rows[np.abs(first[rows] - t) <= PEER_WINDOW]
-        near = near[f.index[near] != s]
-        n[i], k[i] = len(near), known[near].sum()
+        peers[i] = near[f.index[near] != s]
+    calls = unsolicited(f)
+    if in_group is not None:
+        ask = [p for p in peers if p is not None and len(p)]
+        ask = np.unique(np.concatenate(ask)) if ask else np.zeros(0, np.int64)
+        ask = ask[calls[ask] >= 1]
+        if len(ask):
+            calls[ask] = np.maximum(calls[ask] - in_group(f.index[ask]), 0)
+    known = calls >= 1
+    for i, near in enumerate(peers):
+        if near is not None:
+            n[i], k[i] = len(near), known[near].sum()
     return n, k
 
 
@@ -204,9 +232,13 @@ def _age(ev: pd.DataFrame, network_time: int) -> np.ndarray:
 
 def unsolicited(ev: pd.DataFrame) -> np.ndarray:
     """Per row: calls the SIM received from numbers it had not called (``n_mtc`` less its
-    callbacks): people who know its number."""
+    callbacks), less those of them made by its own group (``unsolicited_in``: a SIM box's
+    SIMs calling each other, :mod:`simbox.watch.callers`): people who know its number."""
     share = np.nan_to_num(ev["mtc_callback_share"].to_numpy(float))
-    return np.round(np.nan_to_num(ev["n_mtc"].to_numpy(float)) * (1.0 - share))
+    calls = np.round(np.nan_to_num(ev["n_mtc"].to_numpy(float)) * (1.0 - share))
+    if "unsolicited_in" in ev:
+        calls = np.maximum(calls - np.nan_to_num(ev["unsolicited_in"].to_numpy(float)), 0)
+    return calls
 
 
 def office_evidence(ev: pd.DataFrame) -> np.ndarray:

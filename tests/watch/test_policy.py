@@ -63,6 +63,24 @@ def test_a_young_office_without_callbacks_waits_for_the_confirmation():
     assert run(gap) == [(5, "A", "new")]
 
 
+def test_calls_from_the_sims_own_group_are_no_sign_of_an_office():
+    # a young human-like box: its two SIMs take calls from numbers they had not called,
+    # all made by each other (unsolicited_in): alerted after the streak, like a box
+    # nobody calls; the same calls from outside (an office's customers) hold them
+    def drops(inside):
+        def one(s, k):
+            r = row(s, score=0.99, age=3600 + k * DROP, n_mtc=4, callback_share=0.0,
+                    t=T0 + k * DROP)
+            r["unsolicited_in"] = 4.0 if inside else 0.0
+            return r
+        return [[one(s, k) for s in ("A", "B")] for k in range(4)]
+    got = run(drops(True))
+    assert sorted(got) == [(2, "A", "new"), (2, "B", "new")]
+    assert run(drops(False)) == []
+    # a row without the column (an evidence table recorded before it) reads as outside
+    assert run([[r.drop("unsolicited_in") for r in d] for d in drops(True)]) == []
+
+
 def test_a_young_office_whose_peers_are_called_is_held_until_it_is_established():
     # a peer at its site (an agent who started an hour after it, scored under the
     # threshold) received calls from numbers it had not called: an office; the SIM waits
