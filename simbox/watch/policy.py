@@ -74,7 +74,7 @@ NIGHT_OWN = 2
 ROTATION_GAP = 15 * 60
 #: columns of the evidence table besides :data:`FEATURES`
 COLUMNS = ("flagged", "class", "score", "reasons", "deployment_id", "main_site",
-           "main_imei", "early", "peers", "peers_known", "unsolicited_in")
+           "main_imei", "early", "peers", "peers_known", "peers_known_like", "unsolicited_in")
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,19 @@ class AlertPolicy:
     # which young SIMs the young score holds: "office" (those with evidence that an office
     # may be there: :func:`office_evidence`) or "age" (all of them: session 9)
     young_hold: str = "office"
+    # whose calls are an office's evidence for the young hold, besides the SIM's own: its
+    # peers in the "window" (any SIM of its site first seen near it), those of them on a
+    # device of its kind ("like"), or its peers in the "evidence" table
+    office_peers: str = "like"
 
     def __post_init__(self):
         if self.young_hold not in ("office", "age"):
             raise ValueError(f"alert policy: young_hold must be 'office' or 'age', "
                              f"not {self.young_hold!r}")
+        if self.office_peers not in ("window", "like", "evidence"):
+            raise ValueError(f"alert policy: office_peers must be 'window', 'like' or "
+                             f"'evidence', "
+                             f"not {self.office_peers!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -172,7 +180,7 @@ def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
     for col in FEATURES:
         out[col] = feats[col].to_numpy(float) if col in feats else np.nan
     out["unsolicited_in"] = _in_group(out, in_group)
-    out["peers"], out["peers_known"] = _peers(out, res, in_group)
+    out["peers"], out["peers_known"], out["peers_known_like"] = _peers(out, res, in_group)
     return out
 
 
@@ -187,16 +195,19 @@ def _in_group(ev: pd.DataFrame, in_group) -> np.ndarray:
     return out
 
 
-def _peers(out: pd.DataFrame, res, in_group=None) -> tuple[np.ndarray, np.ndarray]:
+def _peers(out: pd.DataFrame, res, in_group=None) -> tuple:
     """Per row of ``out``: its peers in the window (other SIMs of its main site first seen
-    within :data:`PEER_WINDOW` of it), and how many of them received a call from a number
+    within :data:`PEER_WINDOW` of it), how many of them received a call from a number
     they had not called (:func:`unsolicited`, less the calls of their own group:
-    ``in_group``, asked only for those peers)."""
-    n, k = np.zeros(len(out)), np.zeros(len(out))
+    ``in_group``, asked only for those peers), and how many of those are on a device of
+    the SIM's kind (``device_not_phone`` the same: an office's agents share a kind of
+    terminal; a quiet subscriber first seen late on a phone is no colleague of a
+    gateway's SIMs)."""
+    n, k, like = np.zeros(len(out)), np.zeros(len(out)), np.zeros(len(out))
     site_all = res.sims["main_site"].reindex(res.features.index) if "main_site" in res.sims \
         else None
     if site_all is None or not len(out):
-        return n, k
+        return n, k, like
     mine = out["main_site"].fillna("").astype(str).to_numpy()
     want = np.isin(site_all.fillna("").astype(str).to_numpy(), np.unique(mine[mine != ""]))
     f = res.features.loc[want]
@@ -219,10 +230,13 @@ def _peers(out: pd.DataFrame, res, in_group=None) -> tuple[np.ndarray, np.ndarra
         if len(ask):
             calls[ask] = np.maximum(calls[ask] - in_group(f.index[ask]), 0)
     known = calls >= 1
+    kind = np.nan_to_num(f["device_not_phone"].to_numpy(float)) >= 0.5
+    mine_kind = np.nan_to_num(out["device_not_phone"].to_numpy(float)) >= 0.5
     for i, near in enumerate(peers):
         if near is not None:
             n[i], k[i] = len(near), known[near].sum()
-    return n, k
+            like[i] = (known[near] & (kind[near] == mine_kind[i])).sum()
+    return n, k, like
 
 
 def _age(ev: pd.DataFrame, network_time: int) -> np.ndarray:
@@ -241,20 +255,27 @@ def unsolicited(ev: pd.DataFrame) -> np.ndarray:
     return calls
 
 
-def office_evidence(ev: pd.DataFrame) -> np.ndarray:
+def office_evidence(ev: pd.DataFrame, peers: str = "window") -> np.ndarray:
     """Per row: whether an office may be there, which is what the young-SIM hold waits
-    on: the SIM, or one of its peers in the window (:func:`_peers`), received a call from
-    a number it had not called (:func:`unsolicited`).  A young SIM box's SIMs are called
+    on: the SIM, or one of its peers in the window (:func:`_peers`; with ``peers="like"``
+    only those on a device of its kind), received a call from a number it had not called
+    (:func:`unsolicited`).  A young SIM box's SIMs are called
     by nobody but the people they called; an office's agents, new or not, are called by
     customers within hours (their numbers are printed, passed on, dialled back later)."""
-    return (unsolicited(ev) >= 1) | (ev["peers_known"].to_numpy(float) >= 1)
-
-
-def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.ndarray:
-    """Per row of ``ev``: whether the SIM, or a young SIM of the evidence at its site,
-    received a call from a number it had not called (module docstring)."""
     own = unsolicited(ev) >= 1
-    out = own.copy()
+    if peers == "like":
+        col = "peers_known_like" if "peers_known_like" in ev else "peers_known"
+        return own | (ev[col].to_numpy(float) >= 1)
+    if peers == "evidence":
+        return own | _known_peer(ev, own) | (ev["early"].to_numpy(bool)
+                                             & (ev["peers_known"].to_numpy(float) >= 1))
+    return own | (ev["peers_known"].to_numpy(float) >= 1)
+
+
+def _known_peer(ev: pd.DataFrame, own: np.ndarray) -> np.ndarray:
+    """Per row of ``ev``: whether another row at its main site first seen within
+    :data:`PEER_WINDOW` of it has ``own``."""
+    out = np.zeros(len(ev), bool)
     site = ev["main_site"].fillna("").astype(str).to_numpy()
     first = ev["first_seen"].to_numpy(float)
     for rows in pd.Series(np.arange(len(ev))).groupby(site).agg(list):
@@ -267,6 +288,14 @@ def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.nd
         near = np.abs(first[rows][:, None] - first[known][None, :]) <= PEER_WINDOW
         near &= rows[:, None] != known[None, :]
         out[rows] |= near.any(axis=1)
+    return out
+
+
+def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.ndarray:
+    """Per row of ``ev``: whether the SIM, or a young SIM of the evidence at its site,
+    received a call from a number it had not called (module docstring)."""
+    own = unsolicited(ev) >= 1
+    out = own | _known_peer(ev, own)
     # the early layer's flags are thinner evidence: any peer of the window counts
     out |= ev["early"].to_numpy(bool) & (ev["peers_known"].to_numpy(float) >= 1)
     return out & ~busy_at_night(ev)
@@ -335,7 +364,7 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     thin = ~ev["early"].to_numpy(bool) & (age < policy.young_score_age) & \
         (score < young_score)
     if policy.young_hold == "office":
-        thin &= office_evidence(ev)
+        thin &= office_evidence(ev, policy.office_peers)
     cand = flagged & ~was & ~thin
     since = np.array([pending.get(s, t) for s in ev.index], float)
     lasted = (t - since) >= policy.confirm

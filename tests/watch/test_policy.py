@@ -15,7 +15,7 @@ POLICY = AlertPolicy(young=24 * 3600, confirm=30 * 60, office_age=72 * 3600,
 
 
 def row(imsi, *, score, age, flagged=None, n_moc=5, n_mtc=0, callback_share=np.nan,
-        site="S1", imei="", peers_known=0, last=None, early=False, t=T0):
+        site="S1", imei="", peers_known=0, peers_like=None, last=None, early=False, t=T0):
     """One evidence row of a SIM ``age`` seconds old at network time ``t``."""
     r = {c: np.nan for c in FEATURES}
     r.update({c: None for c in COLUMNS})
@@ -24,6 +24,7 @@ def row(imsi, *, score, age, flagged=None, n_moc=5, n_mtc=0, callback_share=np.n
              **{"class": "simbox" if score >= THRESHOLD else "legit"}, score=score,
              reasons="early warning: x" if early else "model", deployment_id="D1",
              main_site=site, main_imei=imei, early=early, peers=10, peers_known=peers_known,
+             peers_known_like=peers_known if peers_like is None else peers_like,
              first_seen=first, last_seen=first if last is None else last, n_moc=n_moc,
              n_mtc=n_mtc, mtc_callback_share=callback_share, moc_called_back_share=0.0,
              device_not_phone=1.0, imsi_neighbours=3.0)
@@ -236,6 +237,11 @@ def test_the_young_score_holds_only_where_an_office_may_be():
     # its own unsolicited call, or a called peer: held under the young score
     assert run(drops(n_mtc=1, callback_share=0.0), policy) == []
     assert run(drops(peers_known=1), policy) == []
+    # a called peer on another kind of device (a quiet subscriber's phone first seen
+    # late, beside a gateway's SIMs) is no colleague: not held (office_peers="like")
+    assert run(drops(peers_known=1, peers_like=0), policy) == [(2, "A", "new")]
+    assert run(drops(peers_known=1, peers_like=0),
+               AlertPolicy(**dict(policy.as_dict(), office_peers="window"))) == []
     # over the young score the office evidence does not hold it (the office sign may)
     sure = [[row("A", score=0.95, age=3600 + k * DROP, t=T0 + k * DROP, peers_known=1)]
             for k in range(4)]
