@@ -544,7 +544,8 @@ def sustained(args) -> dict:
     paths = sorted(split.glob("drop-*.csv"))
     days = [paths[i:i + 96] for i in range(0, len(paths), 96)]
     base = _base_state(net, work, days[:args.warm_days], tz)
-    files = [p for d in days[args.warm_days:] for p in d]
+    files = [p for d in days[args.warm_days:args.warm_days + (args.offer_days or len(days))]
+             for p in d]
     counts = [_records(p) for p in files]
     out = {"net": net.name, "warm_days": args.warm_days, "events": sum(counts),
            "files": len(files), "runs": []}
@@ -766,6 +767,9 @@ def main(argv=None) -> int:
     ap.add_argument("--warm-days", type=int, default=7,
                     help="sustained: days of files in the state before the feed (default "
                          "%(default)s: the window full)")
+    ap.add_argument("--offer-days", type=int, default=None,
+                    help="sustained: days of files offered after the state's (default: all "
+                         "the rest)")
     ap.add_argument("--interval", type=float, default=0.2,
                     help="sustained: seconds between polls when nothing is ready (default "
                          "%(default)s)")

@@ -49,6 +49,28 @@ def _state(tmp, folder, model, cells, window_h, **kw):
         w.close()
 
 
+def _one_by_one_and_grouped(tmp_path_factory, rows, cells, model, cuts, shuffle, dup_share,
+                            window_h, seed, **grouped):
+    """The files of ``rows`` cut at ``cuts`` (shuffled: late and out-of-order files) taken one
+    by one and as a backlog with the options ``grouped``: both states (:func:`_state`), the
+    plan and the grouped run's folder; the same ledger (every file counted as if taken
+    alone) and the same slices asserted."""
+    t = epoch(rows)
+    order = np.argsort(t, kind="stable")
+    plan = np.split(order, sorted({int(c * len(order)) for c in cuts}))
+    if shuffle:
+        plan = [plan[i] for i in np.random.default_rng(seed).permutation(len(plan))]
+    f1 = _files(tmp_path_factory.mktemp("one"), rows, plan, dup_share, seed)
+    f2 = _files(tmp_path_factory.mktemp("grouped"), rows, plan, dup_share, seed)
+    a = _state(f1.parent, f1, model, cells, window_h, batch=1)
+    b = _state(f2.parent, f2, model, cells, window_h, **grouped)
+    assert b[2] == a[2]
+    assert a[1].keys() == b[1].keys()
+    for h in a[1]:
+        np.testing.assert_array_equal(a[1][h], b[1][h])
+    return a, b, plan, f2
+
+
 @settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=7),
@@ -58,21 +80,9 @@ def _state(tmp, folder, model, cells, window_h, **kw):
 def test_a_backlog_in_groups_equals_its_files_one_by_one(tmp_path_factory, sample_rows,
                                                          cells_csv, model, cuts, shuffle,
                                                          dup_share, window_h, batch, seed):
-    t = epoch(sample_rows)
-    order = np.argsort(t, kind="stable")
-    plan = np.split(order, sorted({int(c * len(order)) for c in cuts}))
-    if shuffle:                                        # late and out-of-order files
-        plan = [plan[i] for i in np.random.default_rng(seed).permutation(len(plan))]
-    one = tmp_path_factory.mktemp("one")
-    many = tmp_path_factory.mktemp("many")
-    f1 = _files(one, sample_rows, plan, dup_share, seed)
-    f2 = _files(many, sample_rows, plan, dup_share, seed)
-    a = _state(one, f1, model, cells_csv, window_h, batch=1)
-    b = _state(many, f2, model, cells_csv, window_h, batch=batch, catch_up="365d")
-    assert b[2] == a[2]                     # every file counted as if taken alone
-    assert a[1].keys() == b[1].keys()
-    for h in a[1]:
-        np.testing.assert_array_equal(a[1][h], b[1][h])
+    a, b, _, _ = _one_by_one_and_grouped(tmp_path_factory, sample_rows, cells_csv, model, cuts,
+                                         shuffle, dup_share, window_h, seed, batch=batch,
+                                         catch_up="365d")
     assert_same_features(b[0], a[0])
     assert [len(g) for g in a[3]] == [1] * len(a[2])
     assert max(len(g) for g in b[3]) == min(batch, len(b[2]))
@@ -124,21 +134,9 @@ def test_catch_up_auto_takes_every_ready_file_with_one_refresh(
     distinct event of the window once (none lost, none doubled)."""
     from simbox.watch import watcher
     monkeypatch.setattr(watcher, "GROUP_EVENTS", group_events)
-    t = epoch(sample_rows)
-    order = np.argsort(t, kind="stable")
-    plan = np.split(order, sorted({int(c * len(order)) for c in cuts}))
-    if shuffle:                                        # late and out-of-order files
-        plan = [plan[i] for i in np.random.default_rng(seed).permutation(len(plan))]
-    one = tmp_path_factory.mktemp("one")
-    auto = tmp_path_factory.mktemp("auto")
-    f1 = _files(one, sample_rows, plan, dup_share, seed)
-    f2 = _files(auto, sample_rows, plan, dup_share, seed)
-    a = _state(one, f1, model, cells_csv, window_h, batch=1)
-    b = _state(auto, f2, model, cells_csv, window_h, batch=batch, catch_up="auto")
-    assert b[2] == a[2]                     # every file counted as if taken alone
-    assert a[1].keys() == b[1].keys()
-    for h in a[1]:
-        np.testing.assert_array_equal(a[1][h], b[1][h])
+    _, b, plan, f2 = _one_by_one_and_grouped(tmp_path_factory, sample_rows, cells_csv, model,
+                                             cuts, shuffle, dup_share, window_h, seed,
+                                             batch=batch, catch_up="auto")
     assert [len(g) for g in b[3]] == [len(b[2])]       # one refresh for all of them
     paths = sorted(f2.glob("f*.csv"))
     newest = max(r[5] for r in b[2] if r[5] is not None)
