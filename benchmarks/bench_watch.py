@@ -477,12 +477,13 @@ def _base_state(net: Path, work: Path, days: list, timezone: str) -> Path:
     return base
 
 
-def _fit(cycles: list) -> tuple:
-    """(c, F) of a least-squares fit of a cycle's seconds to ``c * events + F``."""
+def _fit(cycles: list, what: str = "seconds") -> tuple:
+    """(c, F) of a least-squares fit of a cycle's seconds (``what``: wall ``seconds`` or
+    ``cpu_s``, the process's CPU time) to ``c * events + F``."""
     if len(cycles) < 3:
         return float("nan"), float("nan")
     x = np.array([c["events"] for c in cycles], float)
-    y = np.array([c["seconds"] for c in cycles], float)
+    y = np.array([c[what] for c in cycles], float)
     if np.ptp(x) == 0:
         return float("nan"), float("nan")
     c, f = np.polyfit(x, y, 1)
@@ -509,7 +510,7 @@ def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float
     cycles, taken, events_taken = [], 0, 0
     cum = np.cumsum(counts)
     while taken < len(files):
-        t = time.monotonic()
+        t, cpu = time.monotonic(), time.process_time()
         drops = w.poll()
         if not drops:
             time.sleep(interval)
@@ -520,6 +521,7 @@ def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float
         events_taken += n
         k = len(landed)
         cycles.append({"files": len(drops), "events": n, "seconds": now - t,
+                       "cpu_s": time.process_time() - cpu,
                        "behind_events": int(cum[k - 1] - events_taken) if k else 0,
                        "lag_s": now - landed[taken] if taken < k else 0.0})
     feeder.join()
@@ -564,8 +566,12 @@ def sustained(args) -> dict:
             finally:
                 w.close()
             c, f = _fit(r["cycles"])
+            cc, cf = _fit(r["cycles"], "cpu_s")
             sizes = [x["events"] for x in r["cycles"]]
             r.update(mode=mode, label=text, open_s=opened, c_us=c * 1e6, F_s=f,
+                     cpu_c_us=cc * 1e6, cpu_F_s=cf,
+                     cpu_share=sum(x["cpu_s"] for x in r["cycles"]) /
+                     sum(x["seconds"] for x in r["cycles"]),
                      cycles_n=len(sizes), cycle_events_median=_q(sizes, 0.5),
                      cycle_s_median=_q([x["seconds"] for x in r["cycles"]], 0.5),
                      uptime=os.getloadavg())
@@ -574,13 +580,18 @@ def sustained(args) -> dict:
                   f"at the end {r['lag_end_s']:.1f} s (max {r['lag_max_s']:.1f} s, "
                   f"{r['behind_max']:,} events behind); {len(sizes)} cycles, median "
                   f"{r['cycle_events_median']:,.0f} events in {r['cycle_s_median']:.2f} s; "
-                  f"c {c * 1e6:.2f} us, F {f:.2f} s; load {os.getloadavg()[0]:.1f}", flush=True)
+                  f"c {c * 1e6:.2f} us, F {f:.2f} s (CPU: c {cc * 1e6:.2f} us, F {cf:.2f} s; "
+                  f"{r['cpu_share']:.0%} of a core); load {os.getloadavg()[0]:.1f}", flush=True)
     for mode in args.modes:
         runs = [r for r in out["runs"] if r["mode"] == mode]
         c, f = _fit([x for r in runs for x in r["cycles"]])
-        out.setdefault("fit", {})[mode] = {"c_us": c * 1e6, "F_s": f}
+        cc, cf = _fit([x for r in runs for x in r["cycles"]], "cpu_s")
+        out.setdefault("fit", {})[mode] = {"c_us": c * 1e6, "F_s": f, "cpu_c_us": cc * 1e6,
+                                           "cpu_F_s": cf}
         print(f"\n--catch-up {mode}: every cycle of every rate: c = {c * 1e6:.3f} us an event, "
-              f"F = {f:.2f} s (keeps up while R * c < 1: R < {1 / c:,.0f} events/s)")
+              f"F = {f:.2f} s (keeps up while R * c < 1: R < {1 / c:,.0f} events/s); in CPU "
+              f"time of the process: c = {cc * 1e6:.3f} us, F = {cf:.2f} s (R < {1 / cc:,.0f} "
+              "events/s on a core of its own)")
         print(f"{'offered/s':>10} {'taken/s':>11} {'lag end s':>9} {'lag max s':>9} "
               f"{'max behind':>11} {'cycles':>6} {'median events':>13} {'median s':>8} "
               f"{'c us':>6} {'F s':>6}")
