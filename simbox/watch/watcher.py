@@ -96,7 +96,11 @@ def parse_catch_up(text) -> int | None:
     ready at a poll, one refresh)."""
     if isinstance(text, str) and text.strip().lower() == AUTO:
         return None
-    return parse_duration(text, "--catch-up")
+    try:
+        return parse_duration(text, "--catch-up")
+    except ConfigError:
+        raise ConfigError(f"--catch-up {text!r}: give a duration such as 1h or 1d, or {AUTO} "
+                          "(every file ready at a poll, one refresh)") from None
 
 
 def state_full(exc: BaseException) -> bool:

@@ -114,9 +114,11 @@ def test_a_group_ends_once_its_events_reach_catch_up(tmp_path, sample_rows, cell
 
 def test_catch_up_must_be_a_duration(tmp_path, model):
     from simbox.errors import ConfigError
-    with pytest.raises(ConfigError, match="--catch-up 'soon': give a duration such as 7d, "
-                                          "36h or 90m"):
-        Watcher(tmp_path, tmp_path / "state", None, model=model, catch_up="soon")
+    for bad in ("soon", "0"):
+        with pytest.raises(ConfigError) as e:
+            Watcher(tmp_path, tmp_path / "state", None, model=model, catch_up=bad)
+        assert str(e.value) == (f"--catch-up {bad!r}: give a duration such as 1h or 1d, or "
+                                "auto (every file ready at a poll, one refresh)")
 
 
 @settings(max_examples=6, deadline=None,
