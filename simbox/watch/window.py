@@ -19,8 +19,10 @@ partials, in time order: its events of the window's first UTC day (the hours sti
 the window) and of its last day, as partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
-restart reads them back: :meth:`Store.write_partials`), the whole days' partials merged
-into one (``Window.middle``: made once a UTC day, stored likewise).  The partials of the
+restart reads them back: :meth:`Store.write_partials`; a day that becomes whole is the
+held partials of its closed hours merged with its other hours': ``_day_from_closed``),
+the whole days' partials merged into one (``Window.middle``: made once a UTC day and at a
+restart, held in memory).  The partials of the
 first day and of the last day's hours before the newest are held in memory between drops
 (``Window.held``: made again only for the subscribers of the hours that expired, closed or
 were rewritten since), so a drop reduces only the touched subscribers' events of the
