@@ -1,6 +1,6 @@
 """Time to detect, throughput, per-drop latency and state size of ``simbox watch`` (issue 16).
 
-Two runs, each printing a table (and ``--json`` a JSON object)::
+Three runs, each printing a table (and ``--json`` a JSON object)::
 
     # simulated networks whose boxes and farms start mid-window
     simbox simulate --subscribers 20000 --days 7 --seed 3 --config late.json --out net3
