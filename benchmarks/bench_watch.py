@@ -1,6 +1,6 @@
 """Time to detect, throughput, per-drop latency and state size of ``simbox watch`` (issue 16).
 
-Two runs, each printing a table (and ``--json`` a JSON object)::
+Three runs, each printing a table (and ``--json`` a JSON object)::
 
     # simulated networks whose boxes and farms start mid-window
     simbox simulate --subscribers 20000 --days 7 --seed 3 --config late.json --out net3
@@ -9,6 +9,9 @@ Two runs, each printing a table (and ``--json`` a JSON object)::
     # a 100k-subscriber network over 14 days
     simbox simulate --subscribers 100000 --days 14 --seed 5 --config late.json --out net100k
     python benchmarks/bench_watch.py scale net100k --work /tmp/scale
+
+    # the sustained rate: files landing at an offered rate while the watch runs
+    python benchmarks/bench_watch.py sustained net100k --work /tmp/sus --rates 250k 500k 1M 2M
 
 (``late.json``: ``{"fraud": {"late_start_share": 0.6}}``.)
 
@@ -20,6 +23,23 @@ replay without it, offline.  Per deployment (truth from
 ``truth.csv``): the network minutes and the calls (MOC + MTC of its SIMs) from its
 first CDR to its first alert; per SIM: the precision of the first alerts.  Then
 ``compute_features`` over the same file (one worker) for the batch rate.
+
+``sustained``: the watch's sustained rate (issue 16: the highest rate of events offered
+to the drop folder, files landing continuously in wall time, that one core keeps up with
+at a bounded lag).  The first ``--warm-days`` days' files make a state (a day per refresh;
+kept in ``WORK/base`` and reused while its files are the same); then for each offered rate
+and each ``--modes`` (``--catch-up`` of the watch: ``auto``, load-driven, or a duration)
+a copy of that state is opened by a :class:`~simbox.watch.Watcher` (in this process: run
+it under ``taskset -c 0`` and ``OMP_NUM_THREADS=1`` for one core) while a feeder thread
+hard-links the later days' files into the drop folder, each at the wall time its events
+are due at that rate (file ``i`` lands when the events before it are ``rate`` per second
+in).  The watch polls every ``--interval`` s and takes whatever is ready.  Per rate: the
+events taken per second from the first landing to the last file taken, the lag after each
+cycle (events landed and not yet taken; the age of the oldest file not yet taken) and
+after the last file lands, the cycles (files taken by one poll, then one refresh) with
+their median size and time, and a least-squares fit of a cycle's seconds to ``c * events
++ F``; the watch keeps up with a rate ``R`` while ``R * c < 1`` (cycles of about ``F / (1
+- R * c)`` s).  Then ``compute_features`` on the whole file (one worker) in the same run.
 
 ``scale``: the 100k network's files, a day at a time (``batch``: 96 files, one
 refresh) for days 1-7, then on day 8 single 15-minute drops from ``--latency-offset``
@@ -424,6 +444,173 @@ def scale(args) -> dict:
     return out
 
 
+# -- the sustained rate: files landing at an offered rate --------------------------------
+def _rate(text: str) -> float:
+    """Events per second of ``250k``, ``1.5M`` or ``2000000``."""
+    t = text.strip().lower()
+    scale_ = {"k": 1e3, "m": 1e6}.get(t[-1:], 1.0)
+    return float(t[:-1] if t[-1:] in "km" else t) * scale_
+
+
+def _records(path: Path) -> int:
+    with open(path, "rb") as f:
+        return f.read().count(b"\n") - 1            # the header
+
+
+def _base_state(net: Path, work: Path, days: list, timezone: str) -> Path:
+    """``WORK/base``: the state after the first days' files (a day per refresh), made once
+    and reused while it holds the same files."""
+    base = work / "base"
+    names = [p.name for d in days for p in d]
+    stamp = base / "files.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == names:
+        return base
+    shutil.rmtree(base, ignore_errors=True)
+    w = _watcher(net, base, timezone, batch=96, catch_up="1d")
+    try:
+        for i, files in enumerate(days):
+            t = time.monotonic()
+            taken = _drop(w, files)
+            print(f"base day {i + 1}: {sum(d.events for d in taken):,} events in "
+                  f"{time.monotonic() - t:.1f} s", flush=True)
+    finally:
+        w.close()
+    stamp.write_text(json.dumps(names))
+    return base
+
+
+def _fit(cycles: list, what: str = "seconds") -> tuple:
+    """(c, F) of a least-squares fit of a cycle's seconds (``what``: wall ``seconds`` or
+    ``cpu_s``, the process's CPU time) to ``c * events + F``."""
+    if len(cycles) < 3:
+        return float("nan"), float("nan")
+    x = np.array([c["events"] for c in cycles], float)
+    y = np.array([c[what] for c in cycles], float)
+    if np.ptp(x) == 0:
+        return float("nan"), float("nan")
+    c, f = np.polyfit(x, y, 1)
+    return float(c), float(f)
+
+
+def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float) -> dict:
+    """Land ``files`` into the watch's drop folder at ``rate`` events/s of wall time (a
+    feeder thread) while the watch polls; returns the cycles and lags."""
+    import threading
+    due = np.r_[0, np.cumsum(counts)[:-1]] / rate
+    landed = []                                    # wall time each file landed
+    t0 = time.monotonic()
+
+    def feed():
+        for path, at in zip(files, due):
+            wait = t0 + at - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            os.link(path, w.drop_dir / path.name)
+            landed.append(time.monotonic())
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    cycles, taken, events_taken = [], 0, 0
+    cum = np.cumsum(counts)
+    while taken < len(files):
+        t, cpu = time.monotonic(), time.process_time()
+        drops = w.poll()
+        if not drops:
+            time.sleep(interval)
+            continue
+        now = time.monotonic()
+        n = sum(d.records for d in drops)
+        taken += len(drops)
+        events_taken += n
+        k = len(landed)
+        cycles.append({"files": len(drops), "events": n, "seconds": now - t,
+                       "cpu_s": time.process_time() - cpu,
+                       "behind_events": int(cum[k - 1] - events_taken) if k else 0,
+                       "lag_s": now - landed[taken] if taken < k else 0.0})
+    feeder.join()
+    end = time.monotonic()
+    total = int(cum[-1])
+    return {"offered": rate, "events": total, "files": len(files),
+            "feed_s": landed[-1] - t0, "taken_s": end - t0,
+            "rate": total / (end - t0), "lag_end_s": end - landed[-1],
+            "lag_max_s": max(c["lag_s"] for c in cycles),
+            "behind_max": max(c["behind_events"] for c in cycles),
+            "cycles": cycles}
+
+
+def sustained(args) -> dict:
+    net, work = Path(args.nets[0]), Path(args.work)
+    tz = net_timezone(net, args.timezone)
+    split = work / "all"
+    if not (split / "done").exists():
+        shutil.rmtree(split, ignore_errors=True)
+        split_by_time(net / "cdrs.csv.gz", split, seconds=900)
+        (split / "done").write_text("")
+    paths = sorted(split.glob("drop-*.csv"))
+    days = [paths[i:i + 96] for i in range(0, len(paths), 96)]
+    base = _base_state(net, work, days[:args.warm_days], tz)
+    files = [p for d in days[args.warm_days:args.warm_days + (args.offer_days or len(days))]
+             for p in d]
+    counts = [_records(p) for p in files]
+    out = {"net": net.name, "warm_days": args.warm_days, "events": sum(counts),
+           "files": len(files), "runs": []}
+    print(f"{len(files)} files, {sum(counts):,} events offered after a {args.warm_days}-day "
+          "state", flush=True)
+    for mode in args.modes:
+        for text in args.rates:
+            run = work / "run"
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.copytree(base / "state", run / "state")
+            t = time.monotonic()
+            w = _watcher(net, run, tz, catch_up=mode)
+            opened = time.monotonic() - t
+            try:
+                r = _offered(w, files, counts, _rate(text), args.interval)
+            finally:
+                w.close()
+            c, f = _fit(r["cycles"])
+            cc, cf = _fit(r["cycles"], "cpu_s")
+            sizes = [x["events"] for x in r["cycles"]]
+            r.update(mode=mode, label=text, open_s=opened, c_us=c * 1e6, F_s=f,
+                     cpu_c_us=cc * 1e6, cpu_F_s=cf,
+                     cpu_share=sum(x["cpu_s"] for x in r["cycles"]) /
+                     sum(x["seconds"] for x in r["cycles"]),
+                     cycles_n=len(sizes), cycle_events_median=_q(sizes, 0.5),
+                     cycle_s_median=_q([x["seconds"] for x in r["cycles"]], 0.5),
+                     uptime=os.getloadavg())
+            out["runs"].append(r)
+            print(f"--catch-up {mode}, offered {text}/s: {r['rate']:,.0f} events/s taken; lag "
+                  f"at the end {r['lag_end_s']:.1f} s (max {r['lag_max_s']:.1f} s, "
+                  f"{r['behind_max']:,} events behind); {len(sizes)} cycles, median "
+                  f"{r['cycle_events_median']:,.0f} events in {r['cycle_s_median']:.2f} s; "
+                  f"c {c * 1e6:.2f} us, F {f:.2f} s (CPU: c {cc * 1e6:.2f} us, F {cf:.2f} s; "
+                  f"{r['cpu_share']:.0%} of a core); load {os.getloadavg()[0]:.1f}", flush=True)
+    for mode in args.modes:
+        runs = [r for r in out["runs"] if r["mode"] == mode]
+        c, f = _fit([x for r in runs for x in r["cycles"]])
+        cc, cf = _fit([x for r in runs for x in r["cycles"]], "cpu_s")
+        out.setdefault("fit", {})[mode] = {"c_us": c * 1e6, "F_s": f, "cpu_c_us": cc * 1e6,
+                                           "cpu_F_s": cf}
+        print(f"\n--catch-up {mode}: every cycle of every rate: c = {c * 1e6:.3f} us an event, "
+              f"F = {f:.2f} s (keeps up while R * c < 1: R < {1 / c:,.0f} events/s); in CPU "
+              f"time of the process: c = {cc * 1e6:.3f} us, F = {cf:.2f} s (R < {1 / cc:,.0f} "
+              "events/s on a core of its own)")
+        print(f"{'offered/s':>10} {'taken/s':>11} {'lag end s':>9} {'lag max s':>9} "
+              f"{'max behind':>11} {'cycles':>6} {'median events':>13} {'median s':>8} "
+              f"{'c us':>6} {'F s':>6}")
+        for r in runs:
+            print(f"{r['offered']:>10,.0f} {r['rate']:>11,.0f} {r['lag_end_s']:>9.1f} "
+                  f"{r['lag_max_s']:>9.1f} {r['behind_max']:>11,} {r['cycles_n']:>6} "
+                  f"{r['cycle_events_median']:>13,.0f} {r['cycle_s_median']:>8.2f} "
+                  f"{r['c_us']:>6.2f} {r['F_s']:>6.2f}")
+    if not args.no_batch:
+        n, s = _batch_rate(net, tz)
+        out.update(batch_events=n, batch_s=s)
+        print(f"batch compute_features (1 worker), same run: {n:,} events in {s:.1f} s "
+              f"({n / s:,.0f}/s)")
+    out["peak_rss_mb"] = _rss_mb()
+    return out
+
+
 def _restart(net: Path, work: Path, args, out: dict) -> None:
     """A restart on the state of the run: the seconds to open it and make the window's
     table (the first refresh), and the partials the kernel made for it (events of whole
@@ -545,7 +732,7 @@ def _steps(drops: list) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", choices=("ttd", "scale"))
+    ap.add_argument("run", choices=("ttd", "scale", "sustained"))
     ap.add_argument("nets", nargs="+", help="folders of simbox simulate")
     ap.add_argument("--work", required=True, help="scratch folder (replaced)")
     ap.add_argument("--model", help="ttd: model folder (default: the shipped one)")
@@ -584,9 +771,24 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse", metavar="JSON",
                     help="ttd: take the rates of this earlier run's JSON and its alerts in "
                          "--work; no replay")
+    ap.add_argument("--rates", nargs="+", default=["250k", "500k", "1M", "1.5M", "2M"],
+                    metavar="RATE", help="sustained: offered events per second of wall time "
+                    "(default %(default)s)")
+    ap.add_argument("--modes", nargs="+", default=["auto"], metavar="CATCH_UP",
+                    help="sustained: the watch's --catch-up for each run (default auto; "
+                         "a duration such as 1h: the default watch)")
+    ap.add_argument("--warm-days", type=int, default=7,
+                    help="sustained: days of files in the state before the feed (default "
+                         "%(default)s: the window full)")
+    ap.add_argument("--offer-days", type=int, default=None,
+                    help="sustained: days of files offered after the state's (default: all "
+                         "the rest)")
+    ap.add_argument("--interval", type=float, default=0.2,
+                    help="sustained: seconds between polls when nothing is ready (default "
+                         "%(default)s)")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
-    out = ttd(args) if args.run == "ttd" else scale(args)
+    out = {"ttd": ttd, "scale": scale, "sustained": sustained}[args.run](args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
     return 0

@@ -70,10 +70,13 @@ def add_arguments(p):
                    help="a backlog (several files ready at once, after a stop): take up to N "
                         "files together, then score once (default %(default)s; 1: score after "
                         "every file; one file ready at a time is always scored alone)")
-    p.add_argument("--catch-up", default="1h", metavar="DURATION",
+    p.add_argument("--catch-up", default="1h", metavar="DURATION|auto",
                    help="with --batch N: a group of files ends once its events reach this much "
                         "network time past the newest event before it (default %(default)s: "
-                        "an alert in a backlog comes at most about this late)")
+                        "an alert in a backlog comes at most about this late); auto: every "
+                        "file ready at a poll is taken with one refresh (committed N files at "
+                        "a time), so a watch under load refreshes less often instead of "
+                        "falling behind")
     p.add_argument("--model", help="model folder (default: the model shipped with simbox)")
     p.add_argument("--threshold", type=float, help="operating threshold (default: the model's)")
     p.add_argument("--on-alert", metavar="CMD",

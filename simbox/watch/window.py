@@ -19,8 +19,10 @@ partials, in time order: its events of the window's first UTC day (the hours sti
 the window) and of its last day, as partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
-restart reads them back: :meth:`Store.write_partials`), the whole days' partials merged
-into one (``Window.middle``: made once a UTC day, stored likewise).  The partials of the
+restart reads them back: :meth:`Store.write_partials`; a day that becomes whole is the
+held partials of its closed hours merged with its other hours': ``_day_from_closed``),
+the whole days' partials merged into one (``Window.middle``: made once a UTC day and at a
+restart, held in memory).  The partials of the
 first day and of the last day's hours before the newest are held in memory between drops
 (``Window.held``: made again only for the subscribers of the hours that expired, closed or
 were rewritten since), so a drop reduces only the touched subscribers' events of the
@@ -387,9 +389,7 @@ class Window:
             del self.days[d]
             self.stale.pop(d, None)
         if gone:
-            self.store.drop_partials(gone)
-            for d in gone:
-                del self.saved[d]
+            self._forget_stored(gone)
         for d in days:
             if d in self.days and d not in self.stale:
                 continue
@@ -399,7 +399,7 @@ class Window:
                 if saved is not None and saved[1] == inputs:
                     self.days[d] = self.store.read_partials(saved[0])
                     continue
-                made = self._day_partials(d)
+                made = self._day_from_closed(d)
             else:
                 subs = np.array(sorted(self.stale.pop(d)), np.int64)
                 made = _splice(self.days[d], self._day_partials(d, subs), subs)
@@ -408,11 +408,15 @@ class Window:
 
     def _middle(self, days: tuple, whole: list, stale: set) -> Partials:
         """The partials of the whole days ``days`` (``whole``, theirs) merged into one per
-        subscriber, so that a drop merges three partials a subscriber, not one a day: kept
-        while the days and their slices are the same, read back from the state after a
-        restart, made again for the subscribers ``stale`` (a late file into a whole day:
-        their day partials were made again), else made again from ``whole`` (once a UTC
-        day) and stored."""
+        subscriber, so that a drop merges four partials a subscriber, not one a day: kept
+        while the days and their slices are the same, made again for the subscribers
+        ``stale`` (a late file into a whole day: their day partials were made again), else
+        made again from ``whole`` (once a UTC day, and at a restart).
+
+        Held in memory, not stored (since session 12): writing it (0.5 GB for the 100k
+        network, with its sync) took 1.5-3 s of a day's refresh, merging the stored days
+        again takes about 1 s at a restart.  A middle stored by an older version is read
+        back while its inputs hold, and removed once a new one is made."""
         inputs = sorted([f"day {d}" for d in days] + [x for d in days for x in self._day_inputs(d)])
         if self.middle is not None and self.middle[0] == inputs:
             return self.middle[2]
@@ -426,9 +430,21 @@ class Window:
             made = _splice(self.middle[2], combine([(p, p.rows_of(subs)) for p in whole]), subs)
         else:
             made = combine(whole)
-        made = self._stored(MIDDLE, made, inputs)
+        if saved is not None:
+            self._forget_stored([MIDDLE])
         self.middle = (inputs, days, made)
         return made
+
+    def _forget_stored(self, days: list) -> None:
+        """Stored partials of ``days`` dropped from the state (logged if it cannot be
+        written: they are not used while their inputs differ)."""
+        try:
+            self.store.drop_partials(days)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("stored partials of %s not removed (%s)", days, exc)
+            return
+        for d in days:
+            self.saved.pop(d, None)
 
     def _stored(self, day: int, made: Partials, inputs: list) -> Partials:
         """``made`` written to the state as the partials of ``day``, and read back
@@ -447,6 +463,25 @@ class Window:
             return made
         self.saved = self.store.partials()
         return self.store.read_partials(name)
+
+    def _day_from_closed(self, day: int) -> Partials:
+        """The partials of a day that just became whole: the held partials of its closed
+        hours (``Window.held["closed"]``, of the last refresh) merged with those of its
+        other hours, made from their events, when the held hours are the day's and their
+        slices unchanged (the common case: a drop past midnight UTC); else all of the day
+        from its events.  So a day of files in one refresh reduces each event about once."""
+        hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
+        kept = self.held.get("closed")
+        if kept is None or not kept[0] or any(
+                h // DAY_HOURS != day or self.slices.get(h) is not s for h, s in kept[0].items()):
+            return self._day_partials(day)
+        rest = [h for h in hours if h not in kept[0]]
+        if not rest:
+            return kept[1]
+        if min(rest) < max(kept[0]):           # a late hour between them: not in time order
+            return self._day_partials(day)
+        return combine([kept[1], self._hours_partials(rest, self._all_of(
+            self.slices[h] for h in rest))])
 
     def _day_inputs(self, day: int) -> list:
         """What the partials of day ``day`` are made from: its slice files, the time zone

@@ -59,7 +59,8 @@ dies(store.Store, "record_alerts", after="after_alerts")
 dies(store.Store, "write_partials", after="partials_written")
 dies(store.Store, "record_partials", after="partials_recorded")
 with Watcher(drop, state, out, window="7d", cells=os.environ["CELLS"], timezone="UTC", settle=0,
-             report=False, batch=int(os.environ.get("BATCH", "1")), catch_up="30d") as w:
+             report=False, batch=int(os.environ.get("BATCH", "1")),
+             catch_up=os.environ.get("CATCH_UP", "30d")) as w:
     while w.poll():
         pass
 print("done")

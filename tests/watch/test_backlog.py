@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from simbox.watch import Watcher
 
-from watch_helpers import assert_same_features, epoch
+from watch_helpers import assert_same_features, batch_features, epoch
 
 LEDGER = "select name, events, duplicates, too_old, ahead, network_time from ledger order by id"
 
@@ -49,6 +49,28 @@ def _state(tmp, folder, model, cells, window_h, **kw):
         w.close()
 
 
+def _one_by_one_and_grouped(tmp_path_factory, rows, cells, model, cuts, shuffle, dup_share,
+                            window_h, seed, **grouped):
+    """The files of ``rows`` cut at ``cuts`` (shuffled: late and out-of-order files) taken one
+    by one and as a backlog with the options ``grouped``: both states (:func:`_state`), the
+    plan and the grouped run's folder; the same ledger (every file counted as if taken
+    alone) and the same slices asserted."""
+    t = epoch(rows)
+    order = np.argsort(t, kind="stable")
+    plan = np.split(order, sorted({int(c * len(order)) for c in cuts}))
+    if shuffle:
+        plan = [plan[i] for i in np.random.default_rng(seed).permutation(len(plan))]
+    f1 = _files(tmp_path_factory.mktemp("one"), rows, plan, dup_share, seed)
+    f2 = _files(tmp_path_factory.mktemp("grouped"), rows, plan, dup_share, seed)
+    a = _state(f1.parent, f1, model, cells, window_h, batch=1)
+    b = _state(f2.parent, f2, model, cells, window_h, **grouped)
+    assert b[2] == a[2]
+    assert a[1].keys() == b[1].keys()
+    for h in a[1]:
+        np.testing.assert_array_equal(a[1][h], b[1][h])
+    return a, b, plan, f2
+
+
 @settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=7),
@@ -58,21 +80,9 @@ def _state(tmp, folder, model, cells, window_h, **kw):
 def test_a_backlog_in_groups_equals_its_files_one_by_one(tmp_path_factory, sample_rows,
                                                          cells_csv, model, cuts, shuffle,
                                                          dup_share, window_h, batch, seed):
-    t = epoch(sample_rows)
-    order = np.argsort(t, kind="stable")
-    plan = np.split(order, sorted({int(c * len(order)) for c in cuts}))
-    if shuffle:                                        # late and out-of-order files
-        plan = [plan[i] for i in np.random.default_rng(seed).permutation(len(plan))]
-    one = tmp_path_factory.mktemp("one")
-    many = tmp_path_factory.mktemp("many")
-    f1 = _files(one, sample_rows, plan, dup_share, seed)
-    f2 = _files(many, sample_rows, plan, dup_share, seed)
-    a = _state(one, f1, model, cells_csv, window_h, batch=1)
-    b = _state(many, f2, model, cells_csv, window_h, batch=batch, catch_up="365d")
-    assert b[2] == a[2]                     # every file counted as if taken alone
-    assert a[1].keys() == b[1].keys()
-    for h in a[1]:
-        np.testing.assert_array_equal(a[1][h], b[1][h])
+    a, b, _, _ = _one_by_one_and_grouped(tmp_path_factory, sample_rows, cells_csv, model, cuts,
+                                         shuffle, dup_share, window_h, seed, batch=batch,
+                                         catch_up="365d")
     assert_same_features(b[0], a[0])
     assert [len(g) for g in a[3]] == [1] * len(a[2])
     assert max(len(g) for g in b[3]) == min(batch, len(b[2]))
@@ -104,5 +114,58 @@ def test_a_group_ends_once_its_events_reach_catch_up(tmp_path, sample_rows, cell
 
 def test_catch_up_must_be_a_duration(tmp_path, model):
     from simbox.errors import ConfigError
-    with pytest.raises(ConfigError, match="--catch-up 'soon': give a duration"):
-        Watcher(tmp_path, tmp_path / "state", None, model=model, catch_up="soon")
+    for bad in ("soon", "0"):
+        with pytest.raises(ConfigError) as e:
+            Watcher(tmp_path, tmp_path / "state", None, model=model, catch_up=bad)
+        assert str(e.value) == (f"--catch-up {bad!r}: give a duration such as 1h or 1d, or "
+                                "auto (every file ready at a poll, one refresh)")
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=7),
+       shuffle=st.booleans(), dup_share=st.sampled_from([0.0, 0.2]),
+       window_h=st.sampled_from([20, 200]), batch=st.integers(1, 5),
+       group_events=st.sampled_from([1, 3000, 1 << 22]), seed=st.integers(0, 2**16))
+def test_catch_up_auto_takes_every_ready_file_with_one_refresh(
+        tmp_path_factory, sample_rows, cells_csv, model, monkeypatch, cuts, shuffle, dup_share,
+        window_h, batch, group_events, seed):
+    """``--catch-up auto`` (load-driven): every file ready at the poll, committed in groups of
+    at most ``batch`` files and ``GROUP_EVENTS`` events, one refresh: the same ledger and
+    slices as the files one by one, the features of the batch path over the window, every
+    distinct event of the window once (none lost, none doubled)."""
+    from simbox.watch import watcher
+    monkeypatch.setattr(watcher, "GROUP_EVENTS", group_events)
+    _, b, plan, f2 = _one_by_one_and_grouped(tmp_path_factory, sample_rows, cells_csv, model,
+                                             cuts, shuffle, dup_share, window_h, seed,
+                                             batch=batch, catch_up="auto")
+    assert [len(g) for g in b[3]] == [len(b[2])]       # one refresh for all of them
+    paths = sorted(f2.glob("f*.csv"))
+    newest = max(r[5] for r in b[2] if r[5] is not None)
+    assert_same_features(b[0], batch_features(paths, newest, window_h * 3600, cells_csv, "UTC"))
+    first = newest // 3600 - window_h + 1             # the window's distinct events, once
+    rows = sample_rows.iloc[np.concatenate(plan)].drop_duplicates()
+    assert sum(len(r) for r in b[1].values()) == int((epoch(rows) // 3600 >= first).sum())
+
+
+def test_catch_up_auto_one_ready_file_is_refreshed_alone(tmp_path, sample_rows, cells_csv, model):
+    """Files landing one at a time are each taken and refreshed alone in ``auto`` too."""
+    t = epoch(sample_rows)
+    order = np.argsort(t, kind="stable")
+    folder = _files(tmp_path, sample_rows, np.array_split(order, 4), 0.0, 0)
+    (folder / "f999.csv").unlink()
+    hidden = sorted(folder.glob("f*.csv"))
+    for p in hidden:
+        p.rename(p.with_name("." + p.name))            # dotfiles: not read
+    w = Watcher(folder, tmp_path / "state", None, window="200h", model=model, cells=cells_csv,
+                timezone="UTC", settle=0, min_history=0, early=False, catch_up="auto")
+    try:
+        refreshes = []
+        refresh = w.refresh
+        w.refresh = lambda drops: (refreshes.append([d.name for d in drops]), refresh(drops))
+        for p in hidden:
+            p.with_name("." + p.name).rename(p)
+            w.poll(once=True)
+    finally:
+        w.close()
+    assert refreshes == [[p.name] for p in hidden]

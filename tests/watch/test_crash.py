@@ -32,8 +32,9 @@ def _drops(tmp, rows, n=10):
     return folder, paths
 
 
-def _child(folder, tmp, cells, *point, batch=1):
-    env = dict(os.environ, CELLS=str(cells), OMP_NUM_THREADS="1", BATCH=str(batch))
+def _child(folder, tmp, cells, *point, batch=1, catch_up="30d"):
+    env = dict(os.environ, CELLS=str(cells), OMP_NUM_THREADS="1", BATCH=str(batch),
+               CATCH_UP=catch_up)
     return subprocess.Popen([sys.executable, CHILD, str(folder), str(tmp / "state"),
                              str(tmp / "out"), *map(str, point)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -84,13 +85,16 @@ def test_kill_at_a_point_then_restart(tmp_path, sample_rows, cells_csv, model, p
     _check(tmp_path, paths, cells_csv, model)
 
 
+@pytest.mark.parametrize("catch_up", ["30d", "auto"])
 @pytest.mark.parametrize("point", ["before_commit", "after_commit"])
 def test_kill_in_a_backlog_taken_in_groups_then_restart(tmp_path, sample_rows, cells_csv, model,
-                                                        point):
+                                                        point, catch_up):
     """Files committed four at a time (one transaction): a kill at the second group's
-    commit, then a restart taking the rest one by one."""
+    commit, then a restart taking the rest one by one.  ``auto``: the groups of one
+    cycle are committed before its one refresh, so the kill comes between a committed
+    group and any refresh of it; the restart's refresh raises what was not raised."""
     folder, paths = _drops(tmp_path, sample_rows)
-    p = _child(folder, tmp_path, cells_csv, point, 2, batch=4)
+    p = _child(folder, tmp_path, cells_csv, point, 2, batch=4, catch_up=catch_up)
     p.communicate(timeout=300)
     assert p.returncode == -signal.SIGKILL
     db = sqlite3.connect(tmp_path / "state" / "state.sqlite")

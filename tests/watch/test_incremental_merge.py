@@ -175,3 +175,52 @@ def test_held_partials_with_random_late_files(tmp_path_factory, sample_rows, cel
     got, want, _ = _replay(tmp_path_factory.mktemp("held"), rows, plan, window_h * HOUR, model,
                            cells_csv)
     assert_same_features(got, want)
+
+
+def _whole_day_calls(monkeypatch):
+    """Record the days made whole (``_day_from_closed``) and those made from all their
+    events (``_day_partials``)."""
+    from simbox.watch import window
+    seen = {"whole": [], "events": []}
+    from_closed, from_events = window.Window._day_from_closed, window.Window._day_partials
+
+    def closed(self, day):
+        seen["whole"].append(day)
+        return from_closed(self, day)
+
+    def events(self, day, subs=None):
+        seen["events"].append(day)
+        return from_events(self, day, subs)
+    monkeypatch.setattr(window.Window, "_day_from_closed", closed)
+    monkeypatch.setattr(window.Window, "_day_partials", events)
+    return seen
+
+
+def test_a_day_made_whole_from_its_held_closed_hours(tmp_path, sample_rows, cells_csv, model,
+                                                     monkeypatch):
+    """A day that becomes whole is the held partials of its closed hours merged with its
+    other hours' (not all its events reduced again): the table equals the batch's."""
+    seen = _whole_day_calls(monkeypatch)
+    rows = _longer(sample_rows)
+    order = np.argsort(epoch(rows), kind="stable")
+    got, want, _ = _replay(tmp_path, rows, list(np.array_split(order, 40)), 200 * HOUR,
+                           model, cells_csv)
+    assert set(seen["whole"]) - set(seen["events"])     # the held hours were used
+    assert_same_features(got, want)
+
+
+def test_a_day_made_whole_without_its_other_hours_fails(tmp_path, sample_rows, cells_csv, model,
+                                                        monkeypatch):
+    """The test above can fail: the held closed hours alone are not the whole day."""
+    from simbox.watch import window
+
+    def closed_only(self, day):
+        kept = self.held.get("closed")
+        return kept[1] if kept is not None and kept[0] else self._day_partials(day)
+    monkeypatch.setattr(window.Window, "_day_from_closed", closed_only)
+    rows = _longer(sample_rows)
+    order = np.argsort(epoch(rows), kind="stable")
+    got, want, _ = _replay(tmp_path, rows, list(np.array_split(order, 40)), 200 * HOUR,
+                           model, cells_csv)
+    with pytest.raises(AssertionError):
+        assert_same_features(got, want)
