@@ -27,6 +27,7 @@ cdef extern from "Python.h":
                                 int* ptype) except NULL
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
     bint PyUnicode_CheckExact(object o)
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
 
 
 cdef enum:
@@ -66,11 +67,28 @@ cdef int put_time(buffer_t* b, int64_t t) except -2:
     y += m <= 2
     if y < MIN_YEAR or y > MAX_YEAR:
         return 1
-    n = snprintf(num, sizeof(num), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", <long long>y,
-                 <long long>m, <long long>d, <long long>(secs // 3600),
-                 <long long>(secs // 60 % 60), <long long>(secs % 60))
-    put(b, num, n)
+    put_digits(num, y, 4)
+    num[4] = 45                                     # '-'
+    put_digits(num + 5, m, 2)
+    num[7] = 45
+    put_digits(num + 8, d, 2)
+    num[10] = 84                                    # 'T'
+    put_digits(num + 11, secs // 3600, 2)
+    num[13] = 58                                    # ':'
+    put_digits(num + 14, secs // 60 % 60, 2)
+    num[16] = 58
+    put_digits(num + 17, secs % 60, 2)
+    num[19] = 90                                    # 'Z'
+    put(b, num, 20)
     return 0
+
+
+cdef inline void put_digits(char* at, int64_t v, int width) noexcept:
+    """``v`` (0 <= v < 10**width) as ``width`` decimal digits, zero-padded (``%0{width}lld``)."""
+    cdef int i
+    for i in range(width - 1, -1, -1):
+        at[i] = <char>(48 + v % 10)                 # '0' + digit
+        v //= 10
 
 
 cdef struct buffer_t:
@@ -270,3 +288,81 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
     finally:
         free(b.data)
         free(at)
+
+
+cdef int put_json_text(buffer_t* b, object value) except -2:
+    """One JSON string (or ``null`` for None) as ``json.dumps(value, ensure_ascii=False)``
+    writes it when it needs no escape; 1 (nothing written) for a text with a quote, a
+    backslash or a control character, or a value that is neither None nor exactly a str."""
+    cdef Py_ssize_t n, i
+    cdef const char* s
+    if value is None:
+        put(b, b"null", 4)
+        return 0
+    if not PyUnicode_CheckExact(value):
+        return 1
+    s = PyUnicode_AsUTF8AndSize(value, &n)
+    for i in range(n):
+        if <unsigned char>s[i] < 32 or s[i] == b'"' or s[i] == b'\\':
+            return 1
+    reserve(b, n + 2)
+    b.data[b.size] = b'"'
+    memcpy(b.data + b.size + 1, s, n)
+    b.data[b.size + n + 1] = b'"'
+    b.size += n + 2
+    return 0
+
+
+def json_rows(list columns,                # IN per column: a list of str/None, or an int64 array
+              const uint8_t[::1] kinds,    # IN per column: TEXT or INT
+              list nulls,                  # IN per INT column: a uint8 array (1: null) or None
+              Py_ssize_t n):               # IN rows
+    """The text of ``json.dumps(rows, ensure_ascii=False, separators=(",", ":"))`` for the
+    ``n`` rows of ``columns`` (each row a list of its fields; an INT field ``null`` where
+    ``nulls`` says so), or None when a text needs an escape (the caller then calls
+    ``json.dumps``).  The caller checked the kinds, dtypes and lengths."""
+    cdef Py_ssize_t m = len(columns), i, j
+    cdef buffer_t b
+    cdef const int64_t[::1] k
+    cdef const uint8_t[::1] z
+    cdef const void** at = NULL
+    cdef const void** none = NULL
+    at = <const void**>malloc(max(m, 1) * sizeof(void*))
+    none = <const void**>malloc(max(m, 1) * sizeof(void*))
+    if at == NULL or none == NULL:
+        free(at)
+        free(none)
+        raise MemoryError("cannot allocate the column pointers of a JSON writer")
+    b.data, b.size, b.capacity = NULL, 0, 0
+    try:
+        for j in range(m):
+            at[j] = none[j] = NULL
+            if kinds[j] == INT and n:
+                k = columns[j]
+                at[j] = &k[0]
+                if nulls[j] is not None:
+                    z = nulls[j]
+                    none[j] = &z[0]
+        reserve(&b, n * (16 * m + 3) + 2)
+        put(&b, b"[", 1)
+        for i in range(n):
+            if i:
+                put(&b, b",", 1)
+            put(&b, b"[", 1)
+            for j in range(m):
+                if j:
+                    put(&b, b",", 1)
+                if kinds[j] == TEXT:
+                    if put_json_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
+                        return None
+                elif none[j] != NULL and (<const uint8_t*>none[j])[i]:
+                    put(&b, b"null", 4)
+                else:
+                    put_int(&b, (<const int64_t*>at[j])[i])
+            put(&b, b"]", 1)
+        put(&b, b"]", 1)
+        return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
+    finally:
+        free(b.data)
+        free(at)
+        free(none)

@@ -9,8 +9,13 @@ empty, see :func:`time_column`) as ``numpy.datetime_as_string(unit="s") + "Z"``,
 the texts as they are.  When a value is one the kernel leaves to the csv module (a
 carriage return, a text not exactly a ``str``, a time outside the years 1-9999), it
 yields None and stops: the caller writes the table with the csv module instead.
+
+:func:`json_text` writes rows as JSON in the same way (the history store's insert of a
+scan's flags), or leaves them to ``json.dumps`` when a text needs an escape.
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -58,3 +63,40 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
         yield chunk
         if chunk is None:
             return
+
+
+def json_text(columns: list, nulls: list | None = None) -> str:
+    """``json.dumps(list(zip(*columns)), ensure_ascii=False, separators=(",", ":"))``
+    (``allow_nan=False``): ``columns`` are lists of ``str`` or None (``null``) and int64
+    arrays, an integer column ``null`` where ``nulls[j]`` (a bool array, or None) is true.
+    The kernel writes the rows; a text that needs an escape (a quote, a backslash, a
+    control character), or a value of another type, leaves them to ``json.dumps``."""
+    n = len(columns[0]) if columns else 0
+    nulls = list(nulls) if nulls is not None else [None] * len(columns)
+    kinds, cols, masks = [], [], []
+    for j, (c, z) in enumerate(zip(columns, nulls)):
+        if isinstance(c, np.ndarray) and c.dtype == np.int64 and c.ndim == 1:
+            kinds.append(INT)
+            cols.append(np.ascontiguousarray(c))
+            masks.append(None if z is None else np.ascontiguousarray(z, dtype=bool).view(np.uint8))
+        elif isinstance(c, list) and z is None:
+            kinds.append(TEXT)
+            cols.append(c)
+            masks.append(None)
+        else:
+            raise ValueError(f"column {j}: not a list of texts nor an int64 array")
+        if len(c) != n or (masks[-1] is not None and len(masks[-1]) != n):
+            raise ValueError(f"column {j}: not {n} values")
+    try:
+        text = _csvwrite.json_rows(cols, np.asarray(kinds, dtype=np.uint8), masks, n)
+    except UnicodeEncodeError:       # a lone surrogate: json.dumps writes it as it is
+        text = None
+    if text is not None:
+        return text
+    rows = [c.tolist() if k == INT else c for c, k in zip(cols, kinds)]
+    for r, z in zip(rows, masks):
+        if z is not None:
+            for i in np.flatnonzero(z):
+                r[i] = None
+    return json.dumps(list(zip(*rows)), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))

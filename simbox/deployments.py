@@ -571,12 +571,24 @@ def priority(mean_score, n_sims, days_idle) -> np.ndarray:
 
 
 def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Rows summed per group (``group``: 0..n_groups-1 per row), column by column with
-    ``np.bincount``: linear in the rows, whatever the number of groups."""
-    rows = np.asarray(rows, dtype=float)
+    """Rows summed per group (``group``: 0..n_groups-1 per row), as floats: linear in the
+    rows, whatever the number of groups.
+
+    Column by column with ``np.bincount``; integer rows (the hour counts) whose groups
+    come in order (one deployment, one site: a card farm's 100,000 SIMs) are summed as
+    int64, each group's rows at once (``np.add.reduceat``), then made floats: the exact
+    sums, so the very values of the float sums while they stay below 2**53."""
+    rows = np.asarray(rows)
     if rows.ndim != 2:      # (0, 24) stays as it is: reshape(0, -1) cannot infer the width
         rows = rows.reshape(len(group), -1 if len(group) else 0)
     group = np.asarray(group, dtype=np.int64)
+    if rows.dtype.kind in "iu" and rows.size and (group[1:] >= group[:-1]).all() and \
+            int(np.abs(rows).max()) * len(group) < 2 ** 53:
+        out = np.zeros((n_groups, rows.shape[1]))
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        out[group[starts]] = np.add.reduceat(rows, starts, axis=0, dtype=np.int64)
+        return out
+    rows = rows.astype(float, copy=False)
     out = np.empty((n_groups, rows.shape[1]))
     for c in range(rows.shape[1]):
         out[:, c] = np.bincount(group, weights=rows[:, c], minlength=n_groups)

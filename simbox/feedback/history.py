@@ -40,6 +40,7 @@ from simbox.background import Background
 from simbox.errors import ConfigError, InputError
 from simbox.feedback import DISMISS_MARGIN
 from simbox.feedback.exclusions import EXCLUDED_COLUMNS
+from simbox.fastpath.csvwrite import json_text
 
 __all__ = ["HistoryStore", "default_history_path", "open_history", "DISMISS_MARGIN",
            "STATUSES", "SCHEMA_VERSION"]
@@ -455,7 +456,10 @@ def _text(v):
 
 
 def _texts(values: pd.Series) -> list:
-    """:func:`_text` of each value of a column, in one pass (strings as they are)."""
+    """:func:`_text` of each value of a column, in one pass (strings as they are; a text
+    column's values straight from its array, missing ones None)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.to_numpy(dtype=object, na_value=None).tolist()
     return [x if type(x) is str else _text(x) for x in values.tolist()]
 
 
@@ -486,11 +490,11 @@ def _insert_flags(db, scan_id: int, cols: list, score: np.ndarray):
     missing = np.isnan(score)
     texts = [c.tolist() for c in cols]
     if np.all(missing | ((np.abs(units) < 2.0 ** 53) & (units / 10000.0 == score))):
-        values = units.astype(object)
-        values[~missing] = units[~missing].astype(np.int64).tolist()
-        values[missing] = None
-        text = json.dumps(list(zip(*texts[:3], values.tolist(), *texts[3:])), ensure_ascii=False,
-                          allow_nan=False, separators=(",", ":"))
+        # json.dumps of the rows (the score a whole number or null): by the CSV kernel's
+        # JSON writer
+        ints = np.where(missing, 0.0, units).astype(np.int64)
+        text = json_text(texts[:3] + [ints] + texts[3:],
+                         [None] * 3 + [missing] + [None] * (len(texts) - 3))
 
         def insert():
             _commit(db, lambda: db.execute(INSERT_ROWS, (scan_id, text)))
