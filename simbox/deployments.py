@@ -133,7 +133,8 @@ def positions(values: pd.Series, index: pd.Index) -> np.ndarray | None:
     has duplicates or ``values`` is not categorical (the caller looks them up itself)."""
     if not isinstance(values.dtype, pd.CategoricalDtype) or not index.is_unique:
         return None
-    per = index.get_indexer(values.cat.categories)
+    cats = values.cat.categories
+    per = np.arange(len(index)) if same_keys(cats, index) else index.get_indexer(cats)
     return np.append(per, -1)[values.cat.codes.to_numpy()]       # code -1: the -1 appended
 
 
@@ -160,13 +161,21 @@ def member(values, index: pd.Index) -> np.ndarray:
         return last[2].copy()
     given = index
     index = index if isinstance(index, pd.Index) else pd.Index(index)
-    if index.is_unique:
+    if index.is_unique and isinstance(values, pd.Index) and same_keys(values, index):
+        out = np.ones(len(values), dtype=bool)
+    elif index.is_unique:
         out = index.get_indexer(values if isinstance(values, pd.Index) else pd.Index(values)) >= 0
     else:
         out = np.asarray(pd.Index(values).isin(index), dtype=bool)
     if isinstance(values, pd.Index) and isinstance(given, pd.Index):
         _LAST_MEMBER[0] = (values, given, out.copy())
     return out
+
+
+def same_keys(a: pd.Index, b: pd.Index) -> bool:
+    """Whether two indexes hold the same keys in the same order (one comparison of the
+    values: cheaper than a hash lookup of each, as when every SIM is flagged)."""
+    return a is b or (len(a) == len(b) and a.equals(b))
 
 
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
