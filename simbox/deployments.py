@@ -174,8 +174,17 @@ def member(values, index: pd.Index) -> np.ndarray:
 
 def same_keys(a: pd.Index, b: pd.Index) -> bool:
     """Whether two indexes hold the same keys in the same order (one comparison of the
-    values: cheaper than a hash lookup of each, as when every SIM is flagged)."""
-    return a is b or (len(a) == len(b) and a.equals(b))
+    values: cheaper than a hash lookup of each, as when every SIM is flagged).  Two text
+    indexes of objects are compared value by value by numpy (a missing key, unequal to
+    itself there, makes them differ: the caller then looks the keys up)."""
+    if a is b:
+        return True
+    if len(a) != len(b):
+        return False
+    if a.dtype == object and b.dtype == object and not isinstance(a, pd.MultiIndex) and \
+            not isinstance(b, pd.MultiIndex):
+        return bool(np.array_equal(a.to_numpy(), b.to_numpy()))
+    return a.equals(b)
 
 
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
