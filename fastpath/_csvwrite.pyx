@@ -36,6 +36,7 @@ cdef enum:
     INT = 2         # int64: decimal
     BOOL = 3        # uint8: True / False
     TIME = 4        # int64 seconds since 1970 (UTC): YYYY-MM-DDTHH:MM:SSZ, INT64_MIN (NaT) empty
+    ARROW = 5       # (data, offsets, valid): texts as Arrow holds them, UTF-8 bytes; invalid empty
 
 
 cdef enum:
@@ -210,6 +211,11 @@ cdef int put_text(buffer_t* b, object value) except -2:
     if not PyUnicode_CheckExact(value):
         return 1
     s = PyUnicode_AsUTF8AndSize(value, &n)
+    return put_utf8(b, s, n)
+
+
+cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
+    """One text field of ``n`` UTF-8 bytes; 1 (nothing written) for a carriage return."""
     if n and memchr(s, b'\r', n) != NULL:
         return 1
     if n and (memchr(s, b',', n) != NULL or memchr(s, b'"', n) != NULL or
@@ -220,14 +226,17 @@ cdef int put_text(buffer_t* b, object value) except -2:
     return 0
 
 
-def csv_rows(list columns,                 # IN per column: a list of str, or a 1-D array
-             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL or TIME
+def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array, or
+                                           #    (data, offsets, valid) of ARROW texts
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME or ARROW
              int precision,                # IN significant digits of FLOAT fields ("%.10g")
              Py_ssize_t start,             # IN first row
              Py_ssize_t stop):             # IN one past the last row
     """The bytes of rows ``start:stop`` (each ended by ``\\n``), or None when a text field
     must be left to the csv module.  The caller checked the kinds, dtypes (contiguous
-    float64, int64, uint8) and that every column has more than ``stop - 1`` rows."""
+    float64, int64, uint8) and that every column has more than ``stop - 1`` rows (an ARROW
+    column: uint8 data, int64 offsets of one more, nondecreasing within the data, and
+    uint8 validity)."""
     cdef Py_ssize_t m = len(columns), i, j, row
     cdef buffer_t b
     cdef char num[32]
@@ -238,15 +247,30 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
     cdef const int64_t[::1] k
     cdef const uint8_t[::1] t
     cdef const void** at = NULL
+    cdef const int64_t** off = NULL
+    cdef const uint8_t** val = NULL
+    cdef const int64_t* o
     if stop <= start:
         return b""
     at = <const void**>malloc(max(m, 1) * sizeof(void*))
-    if at == NULL:
+    off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
+    val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
+    if at == NULL or off == NULL or val == NULL:
+        free(at)
+        free(off)
+        free(val)
         raise MemoryError("cannot allocate the column pointers of a CSV writer")
     b.data, b.size, b.capacity = NULL, 0, 0
     try:
         for j in range(m):          # each column's first value (numbers), once
-            if kinds[j] == FLOAT:
+            if kinds[j] == ARROW:
+                t = columns[j][0]
+                at[j] = &t[0]
+                k = columns[j][1]
+                off[j] = &k[0]
+                t = columns[j][2]
+                val[j] = &t[0]
+            elif kinds[j] == FLOAT:
                 f = columns[j]
                 at[j] = &f[0]
             elif kinds[j] == INT or kinds[j] == TIME:
@@ -264,6 +288,11 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
                 if kinds[j] == TEXT:
                     if put_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
                         return None
+                elif kinds[j] == ARROW:
+                    if val[j][i]:
+                        o = off[j]
+                        if put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
+                            return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
                     if not isnan(v) and put_decimal4(&b, v, precision):
@@ -288,6 +317,8 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
     finally:
         free(b.data)
         free(at)
+        free(off)
+        free(val)
 
 
 cdef int put_json_text(buffer_t* b, object value) except -2:

@@ -217,3 +217,17 @@ def test_lookups_of_the_same_keys_equal_the_hash_lookups(keys, other, same, as_s
     probe = pd.Index(cats, dtype=object)
     assert deployments_mod.member(probe, index).tolist() == (index.get_indexer(probe) >= 0).tolist()
     assert deployments_mod.same_keys(probe, index) == (list(probe) == list(index))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    list("=+-@\t\r a1é日'")), max_size=4)), max_size=12), cut=st.integers(0, 2))
+def test_formula_starts_equal_the_str_accessor(values, cut):
+    """formula_starts (first bytes from the Arrow buffers) against ``str[:1].isin``, the
+    path it replaces, with missing values and a column that is a slice of another."""
+    import pandas as pd
+    col = pd.Series(["x"] * cut + values, dtype="str").iloc[cut:]
+    want = col.str[:1].isin(outputs_mod.FORMULA_START).to_numpy(dtype=bool)
+    assert outputs_mod.formula_starts(col).tolist() == want.tolist()
+    assert outputs_mod.formula_starts(col.astype(object).astype("string[python]")).tolist() == \
+        want.tolist()
