@@ -27,6 +27,7 @@ cdef extern from "Python.h":
                                 int* ptype) except NULL
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
     bint PyUnicode_CheckExact(object o)
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
 
 
 cdef enum:
@@ -35,6 +36,7 @@ cdef enum:
     INT = 2         # int64: decimal
     BOOL = 3        # uint8: True / False
     TIME = 4        # int64 seconds since 1970 (UTC): YYYY-MM-DDTHH:MM:SSZ, INT64_MIN (NaT) empty
+    ARROW = 5       # (data, offsets, valid): texts as Arrow holds them, UTF-8 bytes; invalid empty
 
 
 cdef enum:
@@ -66,11 +68,28 @@ cdef int put_time(buffer_t* b, int64_t t) except -2:
     y += m <= 2
     if y < MIN_YEAR or y > MAX_YEAR:
         return 1
-    n = snprintf(num, sizeof(num), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", <long long>y,
-                 <long long>m, <long long>d, <long long>(secs // 3600),
-                 <long long>(secs // 60 % 60), <long long>(secs % 60))
-    put(b, num, n)
+    put_digits(num, y, 4)
+    num[4] = 45                                     # '-'
+    put_digits(num + 5, m, 2)
+    num[7] = 45
+    put_digits(num + 8, d, 2)
+    num[10] = 84                                    # 'T'
+    put_digits(num + 11, secs // 3600, 2)
+    num[13] = 58                                    # ':'
+    put_digits(num + 14, secs // 60 % 60, 2)
+    num[16] = 58
+    put_digits(num + 17, secs % 60, 2)
+    num[19] = 90                                    # 'Z'
+    put(b, num, 20)
     return 0
+
+
+cdef inline void put_digits(char* at, int64_t v, int width) noexcept:
+    """``v`` (0 <= v < 10**width) as ``width`` decimal digits, zero-padded (``%0{width}lld``)."""
+    cdef int i
+    for i in range(width - 1, -1, -1):
+        at[i] = <char>(48 + v % 10)                 # '0' + digit
+        v //= 10
 
 
 cdef struct buffer_t:
@@ -192,6 +211,11 @@ cdef int put_text(buffer_t* b, object value) except -2:
     if not PyUnicode_CheckExact(value):
         return 1
     s = PyUnicode_AsUTF8AndSize(value, &n)
+    return put_utf8(b, s, n)
+
+
+cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
+    """One text field of ``n`` UTF-8 bytes; 1 (nothing written) for a carriage return."""
     if n and memchr(s, b'\r', n) != NULL:
         return 1
     if n and (memchr(s, b',', n) != NULL or memchr(s, b'"', n) != NULL or
@@ -202,14 +226,17 @@ cdef int put_text(buffer_t* b, object value) except -2:
     return 0
 
 
-def csv_rows(list columns,                 # IN per column: a list of str, or a 1-D array
-             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL or TIME
+def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array, or
+                                           #    (data, offsets, valid) of ARROW texts
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME or ARROW
              int precision,                # IN significant digits of FLOAT fields ("%.10g")
              Py_ssize_t start,             # IN first row
              Py_ssize_t stop):             # IN one past the last row
     """The bytes of rows ``start:stop`` (each ended by ``\\n``), or None when a text field
     must be left to the csv module.  The caller checked the kinds, dtypes (contiguous
-    float64, int64, uint8) and that every column has more than ``stop - 1`` rows."""
+    float64, int64, uint8) and that every column has more than ``stop - 1`` rows (an ARROW
+    column: uint8 data, int64 offsets of one more, nondecreasing within the data, and
+    uint8 validity)."""
     cdef Py_ssize_t m = len(columns), i, j, row
     cdef buffer_t b
     cdef char num[32]
@@ -220,15 +247,30 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
     cdef const int64_t[::1] k
     cdef const uint8_t[::1] t
     cdef const void** at = NULL
+    cdef const int64_t** off = NULL
+    cdef const uint8_t** val = NULL
+    cdef const int64_t* o
     if stop <= start:
         return b""
     at = <const void**>malloc(max(m, 1) * sizeof(void*))
-    if at == NULL:
+    off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
+    val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
+    if at == NULL or off == NULL or val == NULL:
+        free(at)
+        free(off)
+        free(val)
         raise MemoryError("cannot allocate the column pointers of a CSV writer")
     b.data, b.size, b.capacity = NULL, 0, 0
     try:
         for j in range(m):          # each column's first value (numbers), once
-            if kinds[j] == FLOAT:
+            if kinds[j] == ARROW:
+                t = columns[j][0]
+                at[j] = &t[0]
+                k = columns[j][1]
+                off[j] = &k[0]
+                t = columns[j][2]
+                val[j] = &t[0]
+            elif kinds[j] == FLOAT:
                 f = columns[j]
                 at[j] = &f[0]
             elif kinds[j] == INT or kinds[j] == TIME:
@@ -246,6 +288,11 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
                 if kinds[j] == TEXT:
                     if put_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
                         return None
+                elif kinds[j] == ARROW:
+                    if val[j][i]:
+                        o = off[j]
+                        if put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
+                            return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
                     if not isnan(v) and put_decimal4(&b, v, precision):
@@ -270,3 +317,83 @@ def csv_rows(list columns,                 # IN per column: a list of str, or a 
     finally:
         free(b.data)
         free(at)
+        free(off)
+        free(val)
+
+
+cdef int put_json_text(buffer_t* b, object value) except -2:
+    """One JSON string (or ``null`` for None) as ``json.dumps(value, ensure_ascii=False)``
+    writes it when it needs no escape; 1 (nothing written) for a text with a quote, a
+    backslash or a control character, or a value that is neither None nor exactly a str."""
+    cdef Py_ssize_t n, i
+    cdef const char* s
+    if value is None:
+        put(b, b"null", 4)
+        return 0
+    if not PyUnicode_CheckExact(value):
+        return 1
+    s = PyUnicode_AsUTF8AndSize(value, &n)
+    for i in range(n):
+        if <unsigned char>s[i] < 32 or s[i] == b'"' or s[i] == b'\\':
+            return 1
+    reserve(b, n + 2)
+    b.data[b.size] = b'"'
+    memcpy(b.data + b.size + 1, s, n)
+    b.data[b.size + n + 1] = b'"'
+    b.size += n + 2
+    return 0
+
+
+def json_rows(list columns,                # IN per column: a list of str/None, or an int64 array
+              const uint8_t[::1] kinds,    # IN per column: TEXT or INT
+              list nulls,                  # IN per INT column: a uint8 array (1: null) or None
+              Py_ssize_t n):               # IN rows
+    """The text of ``json.dumps(rows, ensure_ascii=False, separators=(",", ":"))`` for the
+    ``n`` rows of ``columns`` (each row a list of its fields; an INT field ``null`` where
+    ``nulls`` says so), or None when a text needs an escape (the caller then calls
+    ``json.dumps``).  The caller checked the kinds, dtypes and lengths."""
+    cdef Py_ssize_t m = len(columns), i, j
+    cdef buffer_t b
+    cdef const int64_t[::1] k
+    cdef const uint8_t[::1] z
+    cdef const void** at = NULL
+    cdef const void** none = NULL
+    at = <const void**>malloc(max(m, 1) * sizeof(void*))
+    none = <const void**>malloc(max(m, 1) * sizeof(void*))
+    if at == NULL or none == NULL:
+        free(at)
+        free(none)
+        raise MemoryError("cannot allocate the column pointers of a JSON writer")
+    b.data, b.size, b.capacity = NULL, 0, 0
+    try:
+        for j in range(m):
+            at[j] = none[j] = NULL
+            if kinds[j] == INT and n:
+                k = columns[j]
+                at[j] = &k[0]
+                if nulls[j] is not None:
+                    z = nulls[j]
+                    none[j] = &z[0]
+        reserve(&b, n * (16 * m + 3) + 2)
+        put(&b, b"[", 1)
+        for i in range(n):
+            if i:
+                put(&b, b",", 1)
+            put(&b, b"[", 1)
+            for j in range(m):
+                if j:
+                    put(&b, b",", 1)
+                if kinds[j] == TEXT:
+                    if put_json_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
+                        return None
+                elif none[j] != NULL and (<const uint8_t*>none[j])[i]:
+                    put(&b, b"null", 4)
+                else:
+                    put_int(&b, (<const int64_t*>at[j])[i])
+            put(&b, b"]", 1)
+        put(&b, b"]", 1)
+        return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
+    finally:
+        free(b.data)
+        free(at)
+        free(none)

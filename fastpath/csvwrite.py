@@ -1,7 +1,7 @@
 """CSV rows written by a kernel: the csv module's bytes for columns of numbers and texts.
 
 :func:`csv_chunks` yields the bytes of the rows of ``columns`` (float64, int64 and
-bool arrays, lists of ``str``) in chunks of :data:`CHUNK_ROWS` rows, as
+bool arrays, lists of ``str``, texts as Arrow holds them: :func:`arrow_text`) in chunks of :data:`CHUNK_ROWS` rows, as
 ``csv.writer(f, lineterminator="\\n").writerows(zip(*texts))`` writes them when
 ``texts`` holds each float as ``"%.{precision}g" % v`` (NaN empty), each integer and
 bool as ``str`` of it, each time (:data:`TIME`: int64 seconds since 1970, UTC; NaT
@@ -9,14 +9,19 @@ empty, see :func:`time_column`) as ``numpy.datetime_as_string(unit="s") + "Z"``,
 the texts as they are.  When a value is one the kernel leaves to the csv module (a
 carriage return, a text not exactly a ``str``, a time outside the years 1-9999), it
 yields None and stops: the caller writes the table with the csv module instead.
+
+:func:`json_text` writes rows as JSON in the same way (the history store's insert of a
+scan's flags), or leaves them to ``json.dumps`` when a text needs an escape.
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from simbox.fastpath import _csvwrite
 
-TEXT, FLOAT, INT, BOOL, TIME = 0, 1, 2, 3, 4
+TEXT, FLOAT, INT, BOOL, TIME, ARROW = 0, 1, 2, 3, 4, 5
 CHUNK_ROWS = 1 << 16
 
 
@@ -45,16 +50,92 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
     """The bytes of the rows, :data:`CHUNK_ROWS` at a time; None (then nothing more) when
     a text must be written by the csv module."""
     kinds = np.asarray(kinds, dtype=np.uint8)
-    n = len(columns[0]) if columns else 0
+    n = (len(columns[0][2]) if kinds[0] == ARROW and isinstance(columns[0], tuple) and
+         len(columns[0]) == 3 else len(columns[0])) if columns else 0
     for j, (c, k) in enumerate(zip(columns, kinds)):
-        ok = isinstance(c, list) if k == TEXT else \
-            isinstance(c, np.ndarray) and c.flags.c_contiguous and \
-            c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8,
-                        TIME: np.int64}.get(int(k))
-        if not ok or len(c) != n:
+        if k == ARROW:
+            ok = _arrow_ok(c, n)
+        else:
+            ok = (isinstance(c, list) if k == TEXT else
+                  isinstance(c, np.ndarray) and c.flags.c_contiguous and
+                  c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8,
+                              TIME: np.int64}.get(int(k))) and len(c) == n
+        if not ok:
             raise ValueError(f"column {j}: not {n} values of kind {k}")
     for start in range(0, n, CHUNK_ROWS):
         chunk = _csvwrite.csv_rows(columns, kinds, precision, start, min(n, start + CHUNK_ROWS))
         yield chunk
         if chunk is None:
             return
+
+
+def arrow_text(array) -> tuple:
+    """An :data:`ARROW` column of a pyarrow ``string`` or ``large_string`` array (or chunked
+    array): ``(data, offsets, valid)``, the UTF-8 bytes, the int64 offsets of each value
+    (one more than the values) and 1 per valid value (a null is written empty, as
+    ``csv_texts`` writes a missing value): the texts as Arrow holds them, no ``str`` made."""
+    import pyarrow as pa  # lazy: only for Arrow-backed text columns (pandas has imported it)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        raise ValueError(f"not an Arrow text array: {array.type}")
+    n = len(array)
+    buffers = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=width)[array.offset:array.offset + n + 1] \
+        if n else np.zeros(1, dtype=width)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None and \
+        buffers[2].size else np.zeros(1, dtype=np.uint8)
+    valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else \
+        np.ones(n, dtype=bool)
+    return (data, np.ascontiguousarray(offsets, dtype=np.int64),
+            np.ascontiguousarray(valid, dtype=bool).view(np.uint8))
+
+
+def _arrow_ok(c, n: int) -> bool:
+    """Whether ``c`` is an :data:`ARROW` column of ``n`` values the kernel may trust."""
+    if not (isinstance(c, tuple) and len(c) == 3 and
+            all(isinstance(a, np.ndarray) and a.ndim == 1 and a.flags.c_contiguous for a in c)):
+        return False
+    data, offsets, valid = c
+    return data.dtype == np.uint8 and offsets.dtype == np.int64 and valid.dtype == np.uint8 and \
+        len(data) > 0 and len(offsets) == n + 1 and len(valid) == n and \
+        (n == 0 or (offsets[0] >= 0 and offsets[-1] <= len(data) and
+                    bool((offsets[1:] >= offsets[:-1]).all())))
+
+
+def json_text(columns: list, nulls: list | None = None) -> str:
+    """``json.dumps(list(zip(*columns)), ensure_ascii=False, separators=(",", ":"))``
+    (``allow_nan=False``): ``columns`` are lists of ``str`` or None (``null``) and int64
+    arrays, an integer column ``null`` where ``nulls[j]`` (a bool array, or None) is true.
+    The kernel writes the rows; a text that needs an escape (a quote, a backslash, a
+    control character), or a value of another type, leaves them to ``json.dumps``."""
+    n = len(columns[0]) if columns else 0
+    nulls = list(nulls) if nulls is not None else [None] * len(columns)
+    kinds, cols, masks = [], [], []
+    for j, (c, z) in enumerate(zip(columns, nulls)):
+        if isinstance(c, np.ndarray) and c.dtype == np.int64 and c.ndim == 1:
+            kinds.append(INT)
+            cols.append(np.ascontiguousarray(c))
+            masks.append(None if z is None else np.ascontiguousarray(z, dtype=bool).view(np.uint8))
+        elif isinstance(c, list) and z is None:
+            kinds.append(TEXT)
+            cols.append(c)
+            masks.append(None)
+        else:
+            raise ValueError(f"column {j}: not a list of texts nor an int64 array")
+        if len(c) != n or (masks[-1] is not None and len(masks[-1]) != n):
+            raise ValueError(f"column {j}: not {n} values")
+    try:
+        text = _csvwrite.json_rows(cols, np.asarray(kinds, dtype=np.uint8), masks, n)
+    except UnicodeEncodeError:       # a lone surrogate: json.dumps writes it as it is
+        text = None
+    if text is not None:
+        return text
+    rows = [c.tolist() if k == INT else c for c, k in zip(cols, kinds)]
+    for r, z in zip(rows, masks):
+        if z is not None:
+            for i in np.flatnonzero(z):
+                r[i] = None
+    return json.dumps(list(zip(*rows)), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))

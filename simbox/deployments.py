@@ -133,7 +133,8 @@ def positions(values: pd.Series, index: pd.Index) -> np.ndarray | None:
     has duplicates or ``values`` is not categorical (the caller looks them up itself)."""
     if not isinstance(values.dtype, pd.CategoricalDtype) or not index.is_unique:
         return None
-    per = index.get_indexer(values.cat.categories)
+    cats = values.cat.categories
+    per = np.arange(len(index)) if same_keys(cats, index) else index.get_indexer(cats)
     return np.append(per, -1)[values.cat.codes.to_numpy()]       # code -1: the -1 appended
 
 
@@ -160,13 +161,30 @@ def member(values, index: pd.Index) -> np.ndarray:
         return last[2].copy()
     given = index
     index = index if isinstance(index, pd.Index) else pd.Index(index)
-    if index.is_unique:
+    if index.is_unique and isinstance(values, pd.Index) and same_keys(values, index):
+        out = np.ones(len(values), dtype=bool)
+    elif index.is_unique:
         out = index.get_indexer(values if isinstance(values, pd.Index) else pd.Index(values)) >= 0
     else:
         out = np.asarray(pd.Index(values).isin(index), dtype=bool)
     if isinstance(values, pd.Index) and isinstance(given, pd.Index):
         _LAST_MEMBER[0] = (values, given, out.copy())
     return out
+
+
+def same_keys(a: pd.Index, b: pd.Index) -> bool:
+    """Whether two indexes hold the same keys in the same order (one comparison of the
+    values: cheaper than a hash lookup of each, as when every SIM is flagged).  Two text
+    indexes of objects are compared value by value by numpy (a missing key, unequal to
+    itself there, makes them differ: the caller then looks the keys up)."""
+    if a is b:
+        return True
+    if len(a) != len(b):
+        return False
+    if a.dtype == object and b.dtype == object and not isinstance(a, pd.MultiIndex) and \
+            not isinstance(b, pd.MultiIndex):
+        return bool(np.array_equal(a.to_numpy(), b.to_numpy()))
+    return a.equals(b)
 
 
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
@@ -571,12 +589,24 @@ def priority(mean_score, n_sims, days_idle) -> np.ndarray:
 
 
 def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Rows summed per group (``group``: 0..n_groups-1 per row), column by column with
-    ``np.bincount``: linear in the rows, whatever the number of groups."""
-    rows = np.asarray(rows, dtype=float)
+    """Rows summed per group (``group``: 0..n_groups-1 per row), as floats: linear in the
+    rows, whatever the number of groups.
+
+    Column by column with ``np.bincount``; integer rows (the hour counts) whose groups
+    come in order (one deployment, one site: a card farm's 100,000 SIMs) are summed as
+    int64, each group's rows at once (``np.add.reduceat``), then made floats: the exact
+    sums, so the very values of the float sums while they stay below 2**53."""
+    rows = np.asarray(rows)
     if rows.ndim != 2:      # (0, 24) stays as it is: reshape(0, -1) cannot infer the width
         rows = rows.reshape(len(group), -1 if len(group) else 0)
     group = np.asarray(group, dtype=np.int64)
+    if rows.dtype.kind in "iu" and rows.size and (group[1:] >= group[:-1]).all() and \
+            int(np.abs(rows).max()) * len(group) < 2 ** 53:
+        out = np.zeros((n_groups, rows.shape[1]))
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        out[group[starts]] = np.add.reduceat(rows, starts, axis=0, dtype=np.int64)
+        return out
+    rows = rows.astype(float, copy=False)
     out = np.empty((n_groups, rows.shape[1]))
     for c in range(rows.shape[1]):
         out[:, c] = np.bincount(group, weights=rows[:, c], minlength=n_groups)

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from simbox.errors import InputError, OutputError, SimboxError
-from simbox.fastpath.csvwrite import TEXT, TIME, csv_chunks, kernel_column, time_column
+from simbox.fastpath.csvwrite import (ARROW, TEXT, TIME, arrow_text, csv_chunks, kernel_column,
+                                      time_column)
 
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
@@ -244,7 +245,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
             continue
         if pd.api.types.is_string_dtype(col) and not pd.api.types.is_object_dtype(col):
-            text = col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
+            text = formula_starts(col)
             if text.any():
                 text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
         else:                                    # objects: each distinct value tested once
@@ -258,6 +259,30 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)
     return df if out is None else out
+
+
+def arrow_texts(col: pd.Series) -> tuple | None:
+    """A text column's values as Arrow holds them (:func:`simbox.fastpath.csvwrite.arrow_text`)
+    when it is pandas' ``str`` (or ``string``) dtype stored in pyarrow; else None."""
+    if not (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"):
+        return None
+    return arrow_text(col.array.__arrow_array__())
+
+
+FORMULA_BYTES = np.frombuffer("".join(FORMULA_START).encode("ascii"), dtype=np.uint8)
+
+
+def formula_starts(col: pd.Series) -> np.ndarray:
+    """Whether each value of a text column starts with a formula character
+    (:data:`FORMULA_START`; missing: False), as ``col.str[:1].isin(FORMULA_START)``: from
+    the first byte of each value when Arrow holds them (the characters are ASCII, so a
+    UTF-8 text starts with one exactly when its first byte is it)."""
+    texts = arrow_texts(col)
+    if texts is None:
+        return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
+    data, offsets, valid = texts
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    return (offsets[1:] > offsets[:-1]) & valid.view(bool) & np.isin(first, FORMULA_BYTES)
 
 
 def _formula(v) -> bool:
@@ -301,6 +326,8 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
             col.dtype.kind in "fiub" else None
         if numeric is None and pd.api.types.is_datetime64_any_dtype(col.dtype):
             numeric = TIME, time_column(utc_times(col))
+        if numeric is None and (texts := arrow_texts(col)) is not None:
+            numeric = ARROW, texts            # (texts straight from their Arrow buffers)
         kind, values = numeric if numeric is not None else (TEXT, csv_texts(col))
         kinds.append(kind)
         columns.append(values)

@@ -40,6 +40,7 @@ from simbox.background import Background
 from simbox.errors import ConfigError, InputError
 from simbox.feedback import DISMISS_MARGIN
 from simbox.feedback.exclusions import EXCLUDED_COLUMNS
+from simbox.fastpath.csvwrite import json_text
 
 __all__ = ["HistoryStore", "default_history_path", "open_history", "DISMISS_MARGIN",
            "STATUSES", "SCHEMA_VERSION"]
@@ -455,7 +456,10 @@ def _text(v):
 
 
 def _texts(values: pd.Series) -> list:
-    """:func:`_text` of each value of a column, in one pass (strings as they are)."""
+    """:func:`_text` of each value of a column, in one pass (strings as they are; a text
+    column's values straight from its array, missing ones None)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.to_numpy(dtype=object, na_value=None).tolist()
     return [x if type(x) is str else _text(x) for x in values.tolist()]
 
 
@@ -466,12 +470,26 @@ def _object_array(values: list) -> np.ndarray:
     return out
 
 
-#: flags of a scan from one JSON array of rows (score in ten-thousandths: exact, see below)
-INSERT_ROWS = ("INSERT INTO flags SELECT ?, json_extract(value, '$[0]'), "
-               "json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-               "json_extract(value, '$[3]') / 10000.0, "
-               "json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
-               "json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each(?)")
+def insert_rows(constant: dict, width: int = 8) -> str:
+    """The statement inserting a scan's flags from one JSON array of rows (``?1``: the scan,
+    ``?2``: the array): field ``j`` of the ``width`` after ``scan_id`` is the row's next JSON
+    value, or the parameter ``constant[j]`` (one value for every row, bound once: SQLite's
+    ``json_extract`` of each field costs more than its insert).  The score (field 3) comes as
+    ten-thousandths: exact, see :func:`_insert_flags`."""
+    fields, at = [], 0
+    for j in range(width):
+        if j in constant:
+            v = f"?{constant[j]}"
+        else:
+            v, at = f"json_extract(value, '$[{at}]')", at + 1
+        fields.append(f"{v} / 10000.0" if j == 3 else v)
+    return f"INSERT INTO flags SELECT ?1, {', '.join(fields)} FROM json_each(?2)"
+
+
+def _constant(values: list) -> bool:
+    """Whether a column holds one value (the same type) in every row."""
+    return len(values) > 1 and values.count(values[0]) == len(values) and \
+        all(type(v) is type(values[0]) for v in values[:1] + values[-1:])
 
 
 def _insert_flags(db, scan_id: int, cols: list, score: np.ndarray):
@@ -481,19 +499,32 @@ def _insert_flags(db, scan_id: int, cols: list, score: np.ndarray):
     over a JSON array of the rows when every score is a whole number of ten-thousandths
     (the scan's scores are rounded to 4 decimals): SQLite's ``u / 10000.0`` is then the
     very double Python binds (the nearest to ``u / 10**4``), texts pass through JSON
-    unchanged; else one ``executemany``, the rows as they are."""
+    unchanged; a column of one value (a card farm's class, deployment, status) is bound
+    once instead (:func:`insert_rows`); else one ``executemany``, the rows as they are."""
     units = np.rint(score * 10000.0)
     missing = np.isnan(score)
     texts = [c.tolist() for c in cols]
     if np.all(missing | ((np.abs(units) < 2.0 ** 53) & (units / 10000.0 == score))):
-        values = units.astype(object)
-        values[~missing] = units[~missing].astype(np.int64).tolist()
-        values[missing] = None
-        text = json.dumps(list(zip(*texts[:3], values.tolist(), *texts[3:])), ensure_ascii=False,
-                          allow_nan=False, separators=(",", ":"))
+        ints = np.where(missing, 0.0, units).astype(np.int64)
+        fields = texts[:3] + [ints] + texts[3:]
+        nulls = [None] * 3 + [missing] + [None] * (len(texts) - 3)
+        if len(ints) > 1 and (missing.all() or (not missing.any() and (ints == ints[0]).all())):
+            one = [None if missing[0] else int(ints[0])]
+        else:
+            one = None
+        constant, params = {}, []
+        for j, f in enumerate(fields):
+            # the key (field 0) stays in the rows: they must be there, one per SIM
+            if j and (one if j == 3 else f if _constant(f) else None) is not None:
+                constant[j] = len(params) + 3
+                params.append(one[0] if j == 3 else f[0])
+        rows = [(f, z) for j, (f, z) in enumerate(zip(fields, nulls)) if j not in constant]
+        # json.dumps of the rows' other fields: by the CSV kernel's JSON writer
+        text = json_text([f for f, _ in rows], [z for _, z in rows])
+        sql = insert_rows(constant, len(fields))
 
         def insert():
-            _commit(db, lambda: db.execute(INSERT_ROWS, (scan_id, text)))
+            _commit(db, lambda: db.execute(sql, (scan_id, text, *params)))
     else:
         values = score.astype(object)
         values[missing] = None

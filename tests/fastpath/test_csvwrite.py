@@ -100,3 +100,77 @@ def test_time_column_floors_to_seconds():
     ns = np.array([-1, 999_999_999, -1_000_000_001], dtype=np.int64).view("datetime64[ns]")
     assert b"".join(csv_chunks([time_column(ns)], [TIME])) == \
         b"1969-12-31T23:59:59Z\n1970-01-01T00:00:00Z\n1969-12-31T23:59:58Z\n"
+
+
+JSON_TEXTS = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab,"\\\n\t\x00 é日[]{}:1')),
+                                          max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_json_text_equals_json_dumps(data):
+    """The kernel's JSON rows against ``json.dumps`` (the reference), texts with and without
+    escapes (then json.dumps writes them), integers with nulls."""
+    import json
+    n = data.draw(st.integers(0, 8))
+    kinds = data.draw(st.lists(st.sampled_from(["text", "int"]), min_size=1, max_size=5))
+    cols, nulls, rows = [], [], []
+    for k in kinds:
+        if k == "text":
+            c = data.draw(st.lists(JSON_TEXTS, min_size=n, max_size=n))
+            cols.append(c)
+            nulls.append(None)
+            rows.append(c)
+        else:
+            v = np.array(data.draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n,
+                                            max_size=n)), dtype=np.int64)
+            z = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+            cols.append(v)
+            nulls.append(z)
+            rows.append([None if m else int(x) for x, m in zip(v.tolist(), z.tolist())])
+    want = json.dumps(list(zip(*rows)), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))
+    assert csvwrite.json_text(cols, nulls) == want
+
+
+def test_json_text_leaves_other_values_to_json_dumps():
+    import json
+    assert csvwrite.json_text([["a", 3], np.array([1, 2])]) == json.dumps(
+        [["a", 1], [3, 2]], separators=(",", ":"))
+    assert csvwrite.json_text([["\ud800"]]) == json.dumps([["\ud800"]], ensure_ascii=False)
+    with pytest.raises(ValueError, match="column 1: not 2 values"):
+        csvwrite.json_text([["a", "b"], np.array([1])])
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), TEXT_VALUES), max_size=12),
+       large=st.booleans(), cut=st.integers(0, 3), chunk=st.integers(1, 5))
+def test_arrow_texts_equal_the_csv_module(values, large, cut, chunk):
+    """A text column read from its Arrow buffers (``string`` and ``large_string``, a slice of
+    a larger array, nulls) against the csv module writing the same values (None empty);
+    a carriage return leaves the table to the csv module (None)."""
+    import pyarrow as pa
+    whole = pa.array(["x"] * cut + values + ["y"], type=pa.large_string() if large else pa.string())
+    column = csvwrite.arrow_text(whole.slice(cut, len(values)))
+    ints = np.arange(len(values), dtype=np.int64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(csvwrite, "CHUNK_ROWS", chunk)
+        got = list(csv_chunks([column, ints], [csvwrite.ARROW, INT]))
+        alone = list(csv_chunks([column], [csvwrite.ARROW]))
+    texts = ["" if v is None else v for v in values]
+    if any("\r" in t for t in texts):
+        assert got[-1] is None and alone[-1] is None
+        return
+    assert b"".join(got) == reference([texts, ints], [TEXT, INT])
+    assert b"".join(alone) == reference([texts], [TEXT])
+
+
+def test_arrow_columns_are_checked():
+    import pyarrow as pa
+    data, offsets, valid = csvwrite.arrow_text(pa.array(["ab", "c"]))
+    for bad in ((data, offsets[::-1].copy(), valid), (data, offsets + 5, valid),
+                (data, offsets, valid[:1].copy()), (data, offsets.astype(np.int32), valid)):
+        with pytest.raises(ValueError, match=r"column 0: not [12] values of kind 5"):
+            list(csv_chunks([bad, np.arange(2, dtype=np.int64)], [csvwrite.ARROW, INT]))
+    with pytest.raises(ValueError, match="not an Arrow text array"):
+        csvwrite.arrow_text(pa.array([1, 2]))

@@ -281,11 +281,14 @@ def _flags(path):
         db.close()
 
 
-@pytest.mark.parametrize("decimals", [4, None])
-def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals):
+@pytest.mark.parametrize("decimals,farm", [(4, None), (None, None), (4, "score"),
+                                           (4, "nan"), (None, "score")])
+def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals, farm):
     """record_scan's insert (one JSON statement when the scores have 4 decimals, else
     executemany; in a thread with wait=False) keeps exactly the rows that binding each
-    value with sqlite3 keeps (the reference), in the same order, with the same types."""
+    value with sqlite3 keeps (the reference), in the same order, with the same types.
+    ``farm``: the class, deployment, MSISDN and score of every row the same (a card farm:
+    the statement binds such columns once), the score a number or NaN."""
     import itertools
     import sqlite3
 
@@ -302,10 +305,15 @@ def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals):
     rows = [(k, None if i % 7 == 0 else rng.choice(texts) + str(i),
              str(rng.choice(["simbox", "cardfarm"])), float(s), str(rng.choice(texts)),
              f"D{i % 3:03d}") for i, (k, s) in enumerate(zip(keys, score))]
+    if farm is not None:
+        one = np.nan if farm == "nan" else float(score[5])
+        rows = [(k, None, "cardfarm", one, "D001", d) for k, _, _, _, _, d in rows]
     r = fake_result([(k, m, c, s, d) for k, m, c, s, d, _ in rows])
     r.excluded = pd.DataFrame({"imsi": ["9", "8"], "msisdn": ["1", None], "class": ["simbox"] * 2,
                                "score": [0.5, np.nan], "excluded_by": ["imsi", "verdict:dismissed"],
                                "exclusion_reason": ["own 'gateway'", None]})
+    if farm is not None:                    # (excluded rows would differ from the flags)
+        r.excluded = None
     with HistoryStore(tmp_path / "got.sqlite") as store:
         store.record_scan(r, wait=False)
         store.finish()
@@ -319,12 +327,13 @@ def test_flags_inserted_as_the_rows_bound_one_by_one(tmp_path, decimals):
                    [(1, keys[i], rows[i][1], rows[i][2],
                      None if np.isnan(rows[i][3]) else rows[i][3], rows[i][4], "new", None, None)
                     for i in by_key] +
-                   [(1, "9", "1", "simbox", 0.5, None, "excluded", "imsi", "own 'gateway'"),
-                    (1, "8", None, "simbox", None, None, "excluded", "verdict:dismissed", None)])
+                   ([(1, "9", "1", "simbox", 0.5, None, "excluded", "imsi", "own 'gateway'"),
+                     (1, "8", None, "simbox", None, None, "excluded", "verdict:dismissed", None)]
+                    if farm is None else []))
     db.commit()
     db.close()
     got, want = _flags(tmp_path / "got.sqlite"), _flags(ref)
-    assert len(got) == n + 2
+    assert len(got) == n + (2 if farm is None else 0)
     assert got == want
 
 

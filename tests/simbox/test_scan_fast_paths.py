@@ -7,6 +7,8 @@ import importlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simbox
 import simbox.deployments as deployments_mod
@@ -170,3 +172,62 @@ def test_member_keeps_its_last_answer_for_the_same_indexes():
     assert deployments_mod.member(values, index).tolist() == [True, False, True]
     assert deployments_mod.member(values, pd.Index(["b"])).tolist() == [False, True, False]
     assert deployments_mod.member(np.array(["a", "b"]), index).tolist() == [True, False]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 40), groups=st.integers(1, 6), width=st.integers(0, 5),
+       seed=st.integers(0, 2**32 - 1), ordered=st.booleans(), big=st.booleans())
+def test_sum_rows_equals_the_float_bincount_sums(n, groups, width, seed, ordered, big):
+    """sum_rows (integer rows in group order: int64 sums) against float ``np.bincount`` per
+    column, the path it replaces; unordered groups and float rows take that path itself."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, groups, n)
+    if ordered:
+        group = np.sort(group)
+    top = 2**40 if big else 60
+    for rows in (rng.integers(0, top, (n, width)).astype(np.int64),
+                 rng.integers(0, 60, (n, width)).astype(np.int32),
+                 rng.random((n, width))):
+        want = np.empty((groups, width))
+        for c in range(width):
+            want[:, c] = np.bincount(group, weights=rows[:, c].astype(float), minlength=groups)
+        got = deployments_mod.sum_rows(rows, group, groups)
+        assert got.dtype == np.float64 and got.shape == (groups, width)
+        assert np.array_equal(got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), unique=True, max_size=5),
+       other=st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), unique=True, max_size=5),
+       same=st.booleans(), as_str=st.booleans())
+def test_lookups_of_the_same_keys_equal_the_hash_lookups(keys, other, same, as_str):
+    """positions() and member() with the same keys in the same order (same_keys: no lookup)
+    against ``get_indexer``, the lookup they skip; categories of the str dtype too."""
+    import numpy as np
+    import pandas as pd
+    index = pd.Index(keys, dtype=object)
+    cats = list(keys) if same else list(other)
+    values = pd.Series(pd.Categorical.from_codes(
+        np.arange(-1, len(cats)) if cats else np.array([-1]),
+        dtype=pd.CategoricalDtype(pd.Index(cats, dtype="str" if as_str else object))))
+    want = np.append(index.get_indexer(values.cat.categories), -1)[values.cat.codes.to_numpy()]
+    assert deployments_mod.positions(values, index).tolist() == want.tolist()
+    deployments_mod._LAST_MEMBER[0] = None
+    probe = pd.Index(cats, dtype=object)
+    assert deployments_mod.member(probe, index).tolist() == (index.get_indexer(probe) >= 0).tolist()
+    assert deployments_mod.same_keys(probe, index) == (list(probe) == list(index))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    list("=+-@\t\r a1é日'")), max_size=4)), max_size=12), cut=st.integers(0, 2))
+def test_formula_starts_equal_the_str_accessor(values, cut):
+    """formula_starts (first bytes from the Arrow buffers) against ``str[:1].isin``, the
+    path it replaces, with missing values and a column that is a slice of another."""
+    import pandas as pd
+    col = pd.Series(["x"] * cut + values, dtype="str").iloc[cut:]
+    want = col.str[:1].isin(outputs_mod.FORMULA_START).to_numpy(dtype=bool)
+    assert outputs_mod.formula_starts(col).tolist() == want.tolist()
+    assert outputs_mod.formula_starts(col.astype(object).astype("string[python]")).tolist() == \
+        want.tolist()
