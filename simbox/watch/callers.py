@@ -48,51 +48,74 @@ def window_calls(window, codes: np.ndarray) -> np.ndarray:
     return np.concatenate(pieces)
 
 
+class GroupCalls:
+    """:func:`unsolicited_in_group` of one refresh, callable on keys: the lookups over every
+    subscriber of the window (their keys, MSISDNs, main sites and IMEIs) are made once, at
+    the first call, and serve every call of the refresh (the evidence table's SIMs, then
+    their peers)."""
+
+    def __init__(self, window, res):
+        self.window, self.res = window, res
+        self._made = None
+
+    def _make(self):
+        red = self.window.red
+        book = getattr(self.window.celldict, "keys", None)
+        codes = np.asarray(red.imsi, np.int64)
+        names = pd.Index(decode_ids(codes, book))
+        sims = self.res.sims.reindex(names)
+        msisdn = sims["msisdn"].fillna("").astype(str).to_numpy() if "msisdn" in sims \
+            else np.full(len(names), "", object)
+        once = pd.Series(msisdn).map(pd.Series(msisdn).value_counts()).to_numpy() == 1
+        owner = np.flatnonzero(once & (msisdn != ""))   # a number of one SIM only
+        groups = []
+        for col in ("main_site", "main_imei"):
+            if col in sims:
+                v = sims[col].fillna("").astype(str).to_numpy()
+                code = pd.factorize(v)[0]
+                groups.append(np.where(v == "", -1, code))
+        order = np.argsort(codes, kind="stable")
+        self._made = (names, codes, order, pd.Index(msisdn[owner]), owner, groups)
+        return self._made
+
+    def __call__(self, keys) -> np.ndarray:
+        keys = pd.Index(np.asarray(keys, dtype=object).astype(str))
+        out = np.zeros(len(keys))
+        red = getattr(self.window, "red", None)
+        if red is None or not len(keys) or not len(red.imsi):
+            return out
+        names, codes, order, numbers, owner, groups = self._made or self._make()
+        pos = names.get_indexer(keys)
+        have = pos >= 0
+        if not have.any():
+            return out
+        calls = window_calls(self.window, np.unique(codes[pos[have]]))
+        if not len(calls):
+            return out
+        sub, other, t = calls["imsi"], calls["other"], calls["time"]
+        moc = calls["rtype"] == RecordType.MOC
+        # the first time each subscriber called each number; an MTC after it is a callback
+        first = pd.Series(t[moc]).groupby([sub[moc], other[moc]]).min()
+        mtc = np.flatnonzero(~moc)
+        called = first.reindex(pd.MultiIndex.from_arrays([sub[mtc], other[mtc]])).to_numpy(float)
+        mtc = mtc[~(called < t[mtc])]          # NaN (never called) or called later
+        if not len(mtc):
+            return out
+        caller = numbers.get_indexer(decode_array(other[mtc]))
+        ok = caller >= 0
+        mtc, caller = mtc[ok], owner[caller[ok]]
+        callee = order[np.searchsorted(codes, sub[mtc], sorter=order)]
+        same = np.zeros(len(mtc), bool)
+        for g in groups:
+            same |= (g[caller] == g[callee]) & (g[caller] >= 0)
+        same &= caller != callee
+        counts = np.bincount(callee[same], minlength=len(names)).astype(float)
+        out[have] = counts[pos[have]]
+        return out
+
+
 def unsolicited_in_group(window, res, keys) -> np.ndarray:
     """Per key of ``keys`` (subscriber keys, as in ``res.features``' index): the calls it
     received in the window from a number it had not called at an earlier time, made by an
     on-net SIM whose main site or main IMEI is its own (0 for a key not in the window)."""
-    keys = pd.Index(np.asarray(keys, dtype=object).astype(str))
-    out = np.zeros(len(keys))
-    red = getattr(window, "red", None)
-    if red is None or not len(keys) or not len(red.imsi):
-        return out
-    names = pd.Index(decode_ids(red.imsi, getattr(window.celldict, "keys", None)))
-    pos = names.get_indexer(keys)
-    have = np.flatnonzero(pos >= 0)
-    if not len(have):
-        return out
-    codes = np.unique(np.asarray(red.imsi)[pos[have]])
-    calls = window_calls(window, codes)
-    if not len(calls):
-        return out
-    sub, other, t = calls["imsi"], calls["other"], calls["time"]
-    moc = calls["rtype"] == RecordType.MOC
-    # the first time each subscriber called each number; an MTC after it is a callback
-    first = pd.Series(t[moc]).groupby([sub[moc], other[moc]]).min()
-    mtc = np.flatnonzero(~moc)
-    called = first.reindex(pd.MultiIndex.from_arrays([sub[mtc], other[mtc]])).to_numpy(float)
-    mtc = mtc[~(called < t[mtc])]          # NaN (never called) or called later
-    if not len(mtc):
-        return out
-    sims = res.sims
-    msisdn = sims["msisdn"].fillna("").astype(str)
-    msisdn = msisdn[msisdn != ""]
-    msisdn = msisdn[~msisdn.duplicated(keep=False)]          # a number of one SIM only
-    caller = pd.Index(msisdn.to_numpy()).get_indexer(decode_array(other[mtc]))
-    callee = names.get_indexer(decode_ids(sub[mtc], getattr(window.celldict, "keys", None)))
-    ok = caller >= 0
-    mtc, caller, callee = mtc[ok], caller[ok], callee[ok]
-    caller_key = msisdn.index.to_numpy()[caller]
-    callee_key = names.to_numpy()[callee]
-    same = np.zeros(len(mtc), bool)
-    for col in ("main_site", "main_imei"):
-        if col not in sims:
-            continue
-        v = sims[col].fillna("").astype(str)
-        a = v.reindex(caller_key).fillna("").to_numpy()
-        b = v.reindex(callee_key).fillna("").to_numpy()
-        same |= (a == b) & (a != "")
-    same &= caller_key != callee_key
-    counts = pd.Series(same.astype(float)).groupby(callee_key).sum()
-    return counts.reindex(keys).fillna(0.0).to_numpy()
+    return GroupCalls(window, res)(keys)

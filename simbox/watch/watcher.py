@@ -483,7 +483,7 @@ class Watcher:
         """The window's features (touched subscribers again), scores of the SIMs whose
         features changed, deployments, alerts, outputs."""
         from simbox.scan import NO_CELLS_NOTE, assemble, held_back  # lazy: pandas, deployments
-        from simbox.watch.callers import unsolicited_in_group
+        from simbox.watch.callers import GroupCalls
         t0 = time.monotonic()
         marks = [("features", t0)]
         res, todo = self.window.features()
@@ -527,7 +527,7 @@ class Watcher:
             flagged, state = self.alert_policy.apply(
                 flagged, res, preds, before=before, state=self.store.meta("policy", {}),
                 network_time=network_time, threshold=self.threshold,
-                in_group=partial(unsolicited_in_group, self.window, res))
+                in_group=GroupCalls(self.window, res))
             self.store.set_meta("policy", state)      # a rerun of this drop gives the same
             flags, alerts = diff(before, flagged, network_time=network_time,
                                  now=self.clock(), key=key)
