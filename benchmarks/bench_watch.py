@@ -135,7 +135,11 @@ def _batch_rate(net: Path, timezone: str) -> tuple[int, float]:
 # -- time to detect -------------------------------------------------------------------
 class Recorder:
     """An alert policy that keeps each drop's evidence table (``bench_alert_policy.py``
-    tries other settings on them offline) and applies ``policy``."""
+    tries other settings on them offline) and applies ``policy``.  The kept tables ask
+    ``in_group`` of every SIM, not only of those younger than the policy's
+    ``group_age`` as the watch does, so that settings with a longer office age read the
+    calls they need (what the watch skips changes no decision of ``policy``:
+    tests/watch/test_policy.py)."""
 
     def __init__(self, policy: AlertPolicy):
         self.policy, self.tables = policy, []

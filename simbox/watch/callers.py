@@ -63,10 +63,12 @@ class GroupCalls:
         book = getattr(self.window.celldict, "keys", None)
         codes = np.asarray(red.imsi, np.int64)
         names = pd.Index(decode_ids(codes, book))
-        sims = self.res.sims.reindex(names)
+        sims = self.res.sims
+        sims = sims[[c for c in ("msisdn", "main_site", "main_imei") if c in sims]] \
+            .reindex(names)
         msisdn = sims["msisdn"].fillna("").astype(str).to_numpy() if "msisdn" in sims \
             else np.full(len(names), "", object)
-        once = pd.Series(msisdn).map(pd.Series(msisdn).value_counts()).to_numpy() == 1
+        once = ~pd.Series(msisdn).duplicated(keep=False).to_numpy()
         owner = np.flatnonzero(once & (msisdn != ""))   # a number of one SIM only
         groups = []
         for col in ("main_site", "main_imei"):

@@ -110,6 +110,15 @@ class AlertPolicy:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def group_age(self) -> int:
+        """The age under which a SIM's calls from its own group (``unsolicited_in``) can
+        change a decision of :func:`decide`: the office sign and the young hold weigh only
+        SIMs younger than ``max(office_age, young, young_score_age)`` (an older SIM is
+        confirmed whatever its sign), and their peers, first seen within
+        :data:`PEER_WINDOW` of them."""
+        return max(self.office_age, self.young, self.young_score_age) + PEER_WINDOW
+
     def for_model(self, model) -> "AlertPolicy":
         """This policy with ``young_score`` taken from ``model``'s card when unset."""
         if self.young_score is not None:
@@ -121,7 +130,8 @@ class AlertPolicy:
               in_group=None) -> tuple[pd.DataFrame, dict]:
         """``(the table to alert on, in the columns of ``flagged``; the new state)``: the
         :func:`evidence` of the drop put through :func:`decide`."""
-        ev = evidence(flagged, res, preds, threshold, before, in_group)
+        ev = evidence(flagged, res, preds, threshold, before, in_group,
+                      in_group_since=network_time - self.group_age)
         table, state = decide(ev, before, state, network_time=network_time,
                               threshold=threshold, policy=self)
         key = flagged.columns[0]
@@ -150,7 +160,7 @@ IMMEDIATE = AlertPolicy(young=0, confirm=0, office_age=0, clear_margin=0.0, clea
 
 
 def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
-             before=(), in_group=None) -> pd.DataFrame:
+             before=(), in_group=None, in_group_since=None) -> pd.DataFrame:
     """The evidence table of a drop, index the subscriber key: the SIMs of ``flagged``
     (the model's flags and the early layer's, the alert table before the policy), the
     SIMs scored at least :data:`FLOOR` times ``threshold`` and those of ``before`` (the
@@ -158,7 +168,12 @@ def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
     ``flagged``; ``early``: flagged by the early layer; ``unsolicited_in``: the calls of
     :func:`unsolicited` that came from the SIM's own group, ``in_group(keys)``:
     :func:`simbox.watch.callers.unsolicited_in_group`; 0 without it) and
-    :data:`FEATURES`."""
+    :data:`FEATURES`.
+
+    ``in_group_since``: ``in_group`` is asked only of SIMs (rows and their peers) first
+    seen at or after this network time; the others' ``unsolicited_in`` is NaN, read as 0
+    (:meth:`AlertPolicy.group_age`: an older SIM's calls from its group change no
+    decision, and reading them is most of the alert step's time on a big network)."""
     key = flagged.columns[0]
     f = flagged.set_index(flagged[key].astype(str))
     score = preds["score"]
@@ -179,27 +194,33 @@ def evidence(flagged: pd.DataFrame, res, preds: pd.DataFrame, threshold: float,
     out["early"] = out["reasons"].fillna("").astype(str).str.startswith("early warning")
     for col in FEATURES:
         out[col] = feats[col].to_numpy(float) if col in feats else np.nan
-    out["unsolicited_in"] = _in_group(out, in_group)
-    out["peers"], out["peers_known"], out["peers_known_like"] = _peers(out, res, in_group)
+    since = -np.inf if in_group_since is None else float(in_group_since)
+    out["unsolicited_in"] = _in_group(out, in_group, since)
+    out["peers"], out["peers_known"], out["peers_known_like"] = _peers(out, res, in_group,
+                                                                       since)
     return out
 
 
-def _in_group(ev: pd.DataFrame, in_group) -> np.ndarray:
-    """``in_group`` of the rows of ``ev`` that have calls of :func:`unsolicited` (0 else)."""
+def _in_group(ev: pd.DataFrame, in_group, since: float = -np.inf) -> np.ndarray:
+    """``in_group`` of the rows of ``ev`` first seen at or after ``since`` that have calls
+    of :func:`unsolicited` (0 for the others with such calls and for those without, NaN
+    for rows first seen before ``since``: not asked)."""
     out = np.zeros(len(ev))
     if in_group is None:
         return out
-    ask = np.flatnonzero(unsolicited(ev) >= 1)
+    young = ev["first_seen"].to_numpy(float) >= since
+    out[~young] = np.nan
+    ask = np.flatnonzero((unsolicited(ev) >= 1) & young)
     if len(ask):
         out[ask] = in_group(ev.index[ask])
     return out
 
 
-def _peers(out: pd.DataFrame, res, in_group=None) -> tuple:
+def _peers(out: pd.DataFrame, res, in_group=None, since: float = -np.inf) -> tuple:
     """Per row of ``out``: its peers in the window (other SIMs of its main site first seen
     within :data:`PEER_WINDOW` of it), how many of them received a call from a number
     they had not called (:func:`unsolicited`, less the calls of their own group:
-    ``in_group``, asked only for those peers), and how many of those are on a device of
+    ``in_group``, asked only for those peers first seen at or after ``since``), and how many of those are on a device of
     the SIM's kind (``device_not_phone`` the same: an office's agents share a kind of
     terminal; a quiet subscriber first seen late on a phone is no colleague of a
     gateway's SIMs)."""
@@ -215,18 +236,19 @@ def _peers(out: pd.DataFrame, res, in_group=None) -> tuple:
     first = f["first_seen"].to_numpy(float)
     by_site = pd.Series(np.arange(len(f))).groupby(sites).indices
     t0 = out["first_seen"].to_numpy(float)
+    me = f.index.get_indexer(out.index)         # the SIM's own row in f (-1: none)
     peers = [None] * len(out)
-    for i, (site, t, s) in enumerate(zip(mine, t0, out.index)):
+    for i, (site, t) in enumerate(zip(mine, t0)):
         rows = by_site.get(site)
         if rows is None or np.isnan(t):
             continue
         near = rows[np.abs(first[rows] - t) <= PEER_WINDOW]
-        peers[i] = near[f.index[near] != s]
+        peers[i] = near[near != me[i]]
     calls = unsolicited(f)
     if in_group is not None:
         ask = [p for p in peers if p is not None and len(p)]
         ask = np.unique(np.concatenate(ask)) if ask else np.zeros(0, np.int64)
-        ask = ask[calls[ask] >= 1]
+        ask = ask[(calls[ask] >= 1) & (first[ask] >= since)]
         if len(ask):
             calls[ask] = np.maximum(calls[ask] - in_group(f.index[ask]), 0)
     known = calls >= 1

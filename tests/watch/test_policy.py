@@ -252,3 +252,134 @@ def test_the_young_score_holds_only_where_an_office_may_be():
     import pytest
     with pytest.raises(ValueError, match="young_hold must be 'office' or 'age'"):
         AlertPolicy(young_hold="sometimes")
+
+
+# -- calls from the group are read only where they can change a decision ---------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from simbox.watch.policy import PEER_WINDOW, evidence  # noqa: E402
+
+_POLICIES = [POLICY, AlertPolicy(), AlertPolicy(office_peers="window"),
+             AlertPolicy(office_peers="evidence"), AlertPolicy(young_hold="age"),
+             AlertPolicy(young=96 * 3600, office_age=24 * 3600, young_score=0.8)]
+
+
+@st.composite
+def _evidence_drop(draw):
+    """A random evidence table at T0 (ages on both sides of every horizon of the
+    policies above), the flags of the drop before and the policy's pending state."""
+    n = draw(st.integers(1, 7))
+    rows, before, pending = [], {}, {}
+    for i in range(n):
+        s = f"S{i}"
+        age = draw(st.sampled_from([600, 3 * 3600, 20 * 3600, 30 * 3600, 47 * 3600,
+                                    60 * 3600, 71 * 3600, 73 * 3600, 80 * 3600,
+                                    90 * 3600, 100 * 3600, 200 * 3600]))
+        age += draw(st.integers(-1800, 1800))
+        score = draw(st.sampled_from([0.05, 0.4, 0.6, 0.85, 0.95]))
+        n_mtc = draw(st.integers(0, 4))
+        r = row(s, score=score, age=age, n_mtc=n_mtc,
+                callback_share=draw(st.sampled_from([np.nan, 0.0, 0.5, 1.0])),
+                site=draw(st.sampled_from(["S1", "S2"])),
+                imei=draw(st.sampled_from(["", "I1"])),
+                peers_known=draw(st.integers(0, 2)), early=draw(st.booleans()),
+                flagged=draw(st.booleans()))
+        r["peers_known_like"] = draw(st.integers(0, int(r["peers_known"])))
+        r["unsolicited_in"] = float(draw(st.integers(0, n_mtc)))
+        r["night_share"] = draw(st.sampled_from([np.nan, 0.0, 0.5]))
+        r["device_not_phone"] = float(draw(st.booleans()))
+        rows.append(r)
+        if draw(st.booleans()):
+            before[s] = ("simbox", 0.9, "model", "D0")
+        if draw(st.booleans()):
+            pending[s] = T0 - draw(st.integers(0, 7200))
+    ev = pd.DataFrame(rows)
+    ev.index.name = "imsi"
+    return ev, before, {"pending": pending, "under": {}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(drop=_evidence_drop(), policy=st.sampled_from(_POLICIES), data=st.data())
+def test_calls_from_the_group_of_old_sims_change_no_decision(drop, policy, data):
+    """``AlertPolicy.group_age``: the evidence asks ``in_group`` only of SIMs younger than
+    it (and counts called peers only from those).  Any other values for the older SIMs
+    (``unsolicited_in`` past ``group_age``; ``peers_known`` and ``peers_known_like``,
+    whose peers are first seen within PEER_WINDOW, past ``group_age - PEER_WINDOW``)
+    leave every decision as it was."""
+    ev, before, state = drop
+    age = T0 - ev["first_seen"].to_numpy(float)
+    other = ev.copy()
+    for col, old in (("unsolicited_in", age >= policy.group_age),
+                     ("peers_known", age >= policy.group_age - PEER_WINDOW),
+                     ("peers_known_like", age >= policy.group_age - PEER_WINDOW)):
+        for i in np.flatnonzero(old):
+            other.iloc[i, other.columns.get_loc(col)] = data.draw(
+                st.sampled_from([np.nan, 0.0, 1.0, 3.0]), label=f"{col}[{i}]")
+    got = decide(ev, before, state, network_time=T0, threshold=THRESHOLD, policy=policy)
+    alt = decide(other, before, state, network_time=T0, threshold=THRESHOLD, policy=policy)
+    cols = [c for c in got[0].columns if c not in ("unsolicited_in", "peers_known",
+                                                   "peers_known_like")]
+    pd.testing.assert_frame_equal(got[0][cols], alt[0][cols])
+    assert got[1] == alt[1]
+
+
+def test_the_group_age_reaches_the_peers_of_the_oldest_held_sim():
+    """The bound is not loose at its edge: a SIM 66 h old (under the office age) beside a
+    SIM of its site first seen 10 h before it (76 h old, past the office age): whether
+    the older one's received calls came from its group decides whether the younger one
+    is held as an office, so the older one must be asked (``group_age`` reaches
+    ``office_age + PEER_WINDOW``)."""
+    def ev(inside):
+        a = row("A", score=0.95, age=66 * 3600)
+        p = row("P", score=0.3, age=76 * 3600, n_mtc=2, callback_share=0.0)
+        p["unsolicited_in"] = 2.0 if inside else 0.0
+        a["unsolicited_in"] = 0.0
+        out = pd.DataFrame([a, p])
+        out.index.name = "imsi"
+        return out
+    got = {inside: decide(ev(inside), {}, {}, network_time=T0, threshold=THRESHOLD,
+                          policy=POLICY)[0].index.tolist() for inside in (True, False)}
+    assert got == {True: ["A"], False: []}
+    assert 76 * 3600 < POLICY.group_age
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_the_evidence_asks_the_group_only_of_young_sims_and_their_peers(data):
+    """``evidence(in_group_since=t)`` against ``evidence`` asking every SIM, on a random
+    network (a fake ``in_group`` that counts random calls and records whom it was asked):
+    the same ``unsolicited_in`` for SIMs first seen at or after ``t`` (NaN before it),
+    the same peers' counts for SIMs first seen PEER_WINDOW after ``t``, and nobody first
+    seen before ``t`` asked."""
+    from types import SimpleNamespace
+    n = data.draw(st.integers(2, 30), label="sims")
+    keys = [f"{100000 + i}" for i in range(n)]
+    first = np.array([T0 - data.draw(st.integers(0, 150), label="age h") * 3600
+                      for _ in keys], float)
+    mtc = np.array([data.draw(st.integers(0, 3)) for _ in keys], float)
+    feats = pd.DataFrame({"first_seen": first, "n_mtc": mtc, "mtc_callback_share": 0.0,
+                          "device_not_phone": [float(data.draw(st.booleans())) for _ in keys]},
+                         index=pd.Index(keys, name="imsi"))
+    sims = pd.DataFrame({"main_site": [data.draw(st.sampled_from(["A", "B"])) for _ in keys],
+                         "main_imei": ""}, index=feats.index)
+    counts = pd.Series([float(data.draw(st.integers(0, int(m)))) for m in mtc], index=keys)
+    res = SimpleNamespace(features=feats, sims=sims)
+    flagged = pd.DataFrame({"imsi": keys[: max(1, n // 2)], "class": "simbox"})
+    preds = pd.DataFrame({"score": np.full(n, 0.9)}, index=feats.index)
+    asked = []
+
+    def in_group(ks):
+        asked.extend(ks)
+        return counts.reindex([str(k) for k in ks]).to_numpy(float)
+    since = T0 - data.draw(st.sampled_from([0, 12, 40, 84, 100])) * 3600
+    full = evidence(flagged, res, preds, THRESHOLD, (), in_group)
+    asked.clear()
+    part = evidence(flagged, res, preds, THRESHOLD, (), in_group, in_group_since=since)
+    assert all(feats.at[k, "first_seen"] >= since for k in asked)
+    young = part["first_seen"].to_numpy(float) >= since
+    np.testing.assert_array_equal(part["unsolicited_in"].to_numpy()[young],
+                                  full["unsolicited_in"].to_numpy()[young])
+    assert np.isnan(part["unsolicited_in"].to_numpy()[~young]).all()
+    inner = part["first_seen"].to_numpy(float) >= since + PEER_WINDOW
+    for col in ("peers", "peers_known", "peers_known_like"):
+        np.testing.assert_array_equal(part[col].to_numpy()[inner], full[col].to_numpy()[inner])
