@@ -11,6 +11,10 @@ threads that bin and walk the trees (``simbox.fastpath.trees``, two from 16,384 
 counted in the total only (``scoring`` is then the main thread's share: waiting).
 ``benchmarks/bench_scan_cost.py`` runs its scans through it.
 
+``SIMBOX_STAGES_DEVICE_RULE=off`` in the environment switches the device rule off
+(``simbox.device_rule.MAX_GATEWAY_SIMS`` raised past any device): what a scan of the same
+rows costs when the rule flags nothing (``bench_scan_cost.py --device-rule off``).
+
 The scan's modules are imported, and its stages wrapped, where the command imports them:
 after it has started the feature run (``simbox.features_ahead.start``), so that the run
 hides the imports as it does in ``simbox scan`` (an older simbox without that module: first).
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import threading
 import time
@@ -41,6 +46,9 @@ def timed(label, fn):
 
 def main(argv) -> int:
     from simbox.cli import main as cli_main
+    if os.environ.get("SIMBOX_STAGES_DEVICE_RULE") == "off":
+        import simbox.device_rule as rule     # (numpy and pandas: imported here, not timed)
+        rule.MAX_GATEWAY_SIMS = 1 << 62
     import simbox.features as feats
     feats.compute_features = timed("features", feats.compute_features)
     try:

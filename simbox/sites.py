@@ -164,17 +164,21 @@ def _centroids(pos: pd.DataFrame, cells_used: pd.DataFrame) -> dict:
                 "cells": per.at[g, "cells"]} for g in sums.index}
 
 
-def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
-           cluster_m: float = CLUSTER_M) -> pd.DataFrame:
-    """Position of each group of SIMs from the cells that carried its events.
-
-    ``groups``: group key per imsi (index imsi); ``cell_events``: ``imsi,
-    cell_id, events``; ``cells`` from :func:`load_cells`.  Returns a DataFrame
-    indexed by group key: ``lat, lon, radius_m, events, cells`` (every cell
-    used, most events first, ";"-joined).  Groups with no located event are
-    left out.
-    """
+def cell_sums(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame):
+    """The events of each group on each located cell: a DataFrame of ``group, cell_id,
+    events, lat, lon``, one row per (group, cell) in order of first appearance in
+    ``cell_events`` (None when no event is on a located cell): the ``groupby`` of the
+    rows of ``cell_events`` whose SIM is in ``groups`` (:func:`locate`).  When the SIMs and
+    cells are looked up through their category codes and the events are integers, the
+    sums are taken with numpy on the codes (:func:`_cell_sums_by_codes`), not on a
+    DataFrame of every event row."""
     at = positions(cell_events["imsi"], groups.index)
+    if at is not None and cell_events["events"].dtype.kind in "iu":
+        cell_all = positions(cell_events["cell_id"], cells.index)
+        if cell_all is not None:
+            sums = _cell_sums_by_codes(groups.to_numpy(), at, cell_events, cell_all, cells)
+            if sums is not False:
+                return sums
     if at is None:
         ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
         group = groups.reindex(ev["imsi"].to_numpy()).to_numpy()
@@ -191,11 +195,58 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     ev = ev.assign(group=group, lat=lat, lon=lon)
     ev = ev.dropna(subset=["lat", "lon"])
     ev = ev.loc[ev["events"] > 0]
-    cols = ["lat", "lon", "radius_m", "events", "cells"]
     if len(ev) == 0:
-        return pd.DataFrame(columns=cols)
-    per_cell = ev.groupby(["group", "cell_id"], sort=False).agg(
+        return None
+    return ev.groupby(["group", "cell_id"], sort=False).agg(
         events=("events", "sum"), lat=("lat", "first"), lon=("lon", "first")).reset_index()
+
+
+def _cell_sums_by_codes(group_of: np.ndarray, at: np.ndarray, cell_events: pd.DataFrame,
+                        cell_at: np.ndarray, cells: pd.DataFrame):
+    """:func:`cell_sums` from positions: ``at`` (the row of ``group_of`` of each event row,
+    -1: none) and ``cell_at`` (the row of ``cells``, -1: none).  The (group, cell) pairs
+    are numbered in order of first appearance (``pd.factorize`` of one integer per pair,
+    as ``groupby(sort=False)`` orders them), the events summed as int64 (exact), ``lat``
+    and ``lon`` taken from each pair's first row (one cell: one position).  False when a
+    located event's group is missing (NaN): the caller's ``groupby`` decides then."""
+    lat = np.append(cells["lat"].to_numpy(dtype=float), np.nan)[cell_at]
+    lon = np.append(cells["lon"].to_numpy(dtype=float), np.nan)[cell_at]
+    events = cell_events["events"].to_numpy()
+    gcode, gvalues = pd.factorize(group_of)
+    gcode = np.append(gcode, -1)[at]                    # at -1 (no group): the -1 appended
+    code = cell_events["cell_id"].cat.codes.to_numpy().astype(np.int64)
+    keep = np.flatnonzero((at >= 0) & ~np.isnan(lat) & ~np.isnan(lon) & (events > 0))
+    if not len(keep):
+        return None
+    if (gcode[keep] < 0).any():
+        return False
+    pair, _ = pd.factorize(gcode[keep].astype(np.int64) * (code.max() + 2) + (code[keep] + 1))
+    first = np.unique(pair, return_index=True)[1]      # each pair's first row (pairs 0..k-1)
+    order = np.argsort(pair, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(pair[order])) + 1]
+    sums = np.add.reduceat(events[keep][order].astype(np.int64), starts)
+    rows = keep[first]
+    groups = np.asarray(gvalues)[gcode[rows]]
+    return pd.DataFrame({"group": groups,
+                         "cell_id": pd.Categorical.from_codes(code[rows],
+                                                              dtype=cell_events["cell_id"].dtype),
+                         "events": sums, "lat": lat[rows], "lon": lon[rows]})
+
+
+def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
+           cluster_m: float = CLUSTER_M) -> pd.DataFrame:
+    """Position of each group of SIMs from the cells that carried its events.
+
+    ``groups``: group key per imsi (index imsi); ``cell_events``: ``imsi,
+    cell_id, events``; ``cells`` from :func:`load_cells`.  Returns a DataFrame
+    indexed by group key: ``lat, lon, radius_m, events, cells`` (every cell
+    used, most events first, ";"-joined).  Groups with no located event are
+    left out.
+    """
+    cols = ["lat", "lon", "radius_m", "events", "cells"]
+    per_cell = cell_sums(groups, cell_events, cells)
+    if per_cell is None:
+        return pd.DataFrame(columns=cols)
     pos = per_cell.groupby(["group", "lat", "lon"], sort=False)["events"].sum().reset_index()
     # the busiest position of each group; a group whose positions all lie within cluster_m
     # of it is one cluster (every position joins the first seed): done in bulk below,

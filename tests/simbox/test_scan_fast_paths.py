@@ -231,3 +231,57 @@ def test_formula_starts_equal_the_str_accessor(values, cut):
     assert outputs_mod.formula_starts(col).tolist() == want.tolist()
     assert outputs_mod.formula_starts(col.astype(object).astype("string[python]")).tolist() == \
         want.tolist()
+
+
+def cell_sums_reference(groups, cell_events, cells):
+    """sites.cell_sums as it was: a DataFrame of every event row, then ``groupby``."""
+    import numpy as np
+    ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
+    group = groups.reindex(ev["imsi"].to_numpy()).to_numpy()
+    ev = ev.assign(group=group, lat=cells["lat"].reindex(ev["cell_id"]).to_numpy(),
+                   lon=cells["lon"].reindex(ev["cell_id"]).to_numpy())
+    ev = ev.dropna(subset=["lat", "lon"])
+    ev = ev.loc[ev["events"] > 0]
+    if len(ev) == 0:
+        return None
+    return ev.groupby(["group", "cell_id"], sort=False).agg(
+        events=("events", "sum"), lat=("lat", "first"), lon=("lon", "first")).reset_index()
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 60), sims=st.integers(1, 8), n_cells=st.integers(1, 6),
+       seed=st.integers(0, 2**32 - 1), labels=st.booleans(), big=st.booleans())
+def test_cell_sums_by_codes_equal_the_groupby(n, sims, n_cells, seed, labels, big):
+    """cell_sums through the category codes (numpy sums per (group, cell) pair) against the
+    ``groupby`` of every event row it replaces: groups of texts or integer labels (one
+    missing), SIMs not in any group, cells missing from the table, without coordinates, with
+    no code (NaN), events of 0 and sums past 2**32."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    keys = [f"s{i}" for i in range(sims)]
+    cell_ids = [f"c{i}" for i in range(n_cells)]
+    known = sorted(rng.choice(cell_ids, int(rng.integers(0, n_cells + 1)), replace=False))
+    cells = pd.DataFrame({"site_id": [f"S{c}" for c in known],
+                          "lat": rng.choice([1.0, 2.0, np.nan], len(known)),
+                          "lon": rng.choice([3.0, 4.0, np.nan], len(known))},
+                         index=pd.Index(known, name="cell_id", dtype=object))
+    codes = rng.integers(-1, n_cells, n)
+    cell_events = pd.DataFrame({
+        "imsi": pd.Categorical.from_codes(rng.integers(-1, sims, n),
+                                          dtype=pd.CategoricalDtype(pd.Index(keys, dtype=object))),
+        "cell_id": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(
+            pd.Index(list(rng.permutation(cell_ids)), dtype=object))),
+        "events": rng.integers(0, 2**40 if big else 5, n).astype(np.int64)})
+    members = [k for k in keys if rng.random() < 0.8]
+    values = rng.integers(0, 3, len(members)) if labels else \
+        np.array(rng.choice(["A", "B", "é"], len(members)), dtype=object)
+    if labels and len(members) > 1:
+        values = values.astype(float)
+        values[0] = np.nan                                    # a SIM in no group
+    groups = pd.Series(values, index=pd.Index(members, dtype=object))
+    got = sites_mod.cell_sums(groups, cell_events, cells)
+    want = cell_sums_reference(groups, cell_events, cells)
+    assert (got is None) == (want is None)
+    if want is not None:
+        pd.testing.assert_frame_equal(got, want)
