@@ -46,9 +46,6 @@ def timed(label, fn):
 
 def main(argv) -> int:
     from simbox.cli import main as cli_main
-    if os.environ.get("SIMBOX_STAGES_DEVICE_RULE") == "off":
-        import simbox.device_rule as rule     # (numpy and pandas: imported here, not timed)
-        rule.MAX_GATEWAY_SIMS = 1 << 62
     import simbox.features as feats
     feats.compute_features = timed("features", feats.compute_features)
     try:
@@ -84,6 +81,8 @@ def patch_scan() -> None:
     import simbox.scan  # noqa: F401  (the module; ``simbox.scan`` the attribute is callable)
     _T["imports"] = (time.thread_time() - c0, time.monotonic() - w0)
     sc = sys.modules["simbox.scan"]
+    if os.environ.get("SIMBOX_STAGES_DEVICE_RULE") == "off":    # (read where it is applied)
+        sys.modules["simbox.device_rule"].MAX_GATEWAY_SIMS = 1 << 62
     for name, label in (("group_sims", "grouping"), ("locate", "tables"),
                         ("deployment_table", "tables"), ("site_table", "tables"),
                         ("time_outliers", "tables"), ("occlusion_contributions", "reasons"),
