@@ -233,29 +233,14 @@ def test_formula_starts_equal_the_str_accessor(values, cut):
         want.tolist()
 
 
-def cell_sums_reference(groups, cell_events, cells):
-    """sites.cell_sums as it was: a DataFrame of every event row, then ``groupby``."""
-    import numpy as np
-    ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
-    group = groups.reindex(ev["imsi"].to_numpy()).to_numpy()
-    ev = ev.assign(group=group, lat=cells["lat"].reindex(ev["cell_id"]).to_numpy(),
-                   lon=cells["lon"].reindex(ev["cell_id"]).to_numpy())
-    ev = ev.dropna(subset=["lat", "lon"])
-    ev = ev.loc[ev["events"] > 0]
-    if len(ev) == 0:
-        return None
-    return ev.groupby(["group", "cell_id"], sort=False).agg(
-        events=("events", "sum"), lat=("lat", "first"), lon=("lon", "first")).reset_index()
-
-
 @settings(max_examples=300, deadline=None)
 @given(n=st.integers(0, 60), sims=st.integers(1, 8), n_cells=st.integers(1, 6),
        seed=st.integers(0, 2**32 - 1), labels=st.booleans(), big=st.booleans())
 def test_cell_sums_by_codes_equal_the_groupby(n, sims, n_cells, seed, labels, big):
     """cell_sums through the category codes (numpy sums per (group, cell) pair) against the
-    ``groupby`` of every event row it replaces: groups of texts or integer labels (one
-    missing), SIMs not in any group, cells missing from the table, without coordinates, with
-    no code (NaN), events of 0 and sums past 2**32."""
+    ``groupby`` of every event row it replaces (its path without lookups by codes): groups of
+    texts or integer labels (one missing), SIMs not in any group, cells missing from the
+    table, without coordinates, with no code (NaN), events of 0 and sums past 2**32."""
     import numpy as np
     import pandas as pd
     rng = np.random.default_rng(seed)
@@ -281,7 +266,9 @@ def test_cell_sums_by_codes_equal_the_groupby(n, sims, n_cells, seed, labels, bi
         values[0] = np.nan                                    # a SIM in no group
     groups = pd.Series(values, index=pd.Index(members, dtype=object))
     got = sites_mod.cell_sums(groups, cell_events, cells)
-    want = cell_sums_reference(groups, cell_events, cells)
+    with pytest.MonkeyPatch.context() as mp:      # no lookup by codes: the DataFrame path
+        mp.setattr(sites_mod, "positions", lambda values, index: None)
+        want = sites_mod.cell_sums(groups, cell_events, cells)
     assert (got is None) == (want is None)
     if want is not None:
         pd.testing.assert_frame_equal(got, want)
