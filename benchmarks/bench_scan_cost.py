@@ -3,6 +3,7 @@
 
     python benchmarks/bench_scan_cost.py --input cdrs.csv.gz --cells cells.csv --tac tac.csv
     python benchmarks/bench_scan_cost.py ... --threshold 0          # every SIM flagged
+    python benchmarks/bench_scan_cost.py ... --device-rule off      # the rule flags nothing
     python benchmarks/bench_scan_cost.py ... --peer /work/venv-main/bin/python --repeat 3
 
 Runs ``simbox features`` and ``simbox scan --no-report`` as child processes, in
@@ -47,10 +48,11 @@ import time
 STAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scan_stages.py")
 
 
-def run(args, history=None) -> tuple[float, float, int, str]:
+def run(args, history=None, extra_env=None) -> tuple[float, float, int, str]:
     """Wall and CPU seconds of one child, its status and its standard output (``history``:
-    the history store it records into, as ``SIMBOX_HISTORY``)."""
-    env = dict(os.environ, SIMBOX_NO_PROGRESS="1", **({"SIMBOX_HISTORY": history} if history else {}))
+    the history store it records into, as ``SIMBOX_HISTORY``; ``extra_env``: more variables)."""
+    env = dict(os.environ, SIMBOX_NO_PROGRESS="1", **({"SIMBOX_HISTORY": history} if history else {}),
+               **(extra_env or {}))
     t0 = time.monotonic()
     p = subprocess.run(args, capture_output=True, env=env)
     wall = time.monotonic() - t0
@@ -82,6 +84,9 @@ def main(argv=None) -> int:
     ap.add_argument("--peer", help="python of another install, scanned beside (e.g. before)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="folder to keep the last scans' outputs in (scan/, peer/)")
+    ap.add_argument("--device-rule", choices=["on", "off"], default="on",
+                    help="off: the scans run with the device rule switched off (what the same "
+                         "rows cost when the rule flags nothing; scan_stages.py)")
     a = ap.parse_args(argv)
     common = ["--cells", a.cells, "--timezone", a.timezone] + (["--tac", a.tac] if a.tac else [])
     scan_extra = (["--threshold", a.threshold] if a.threshold is not None else []) + \
@@ -106,7 +111,9 @@ def main(argv=None) -> int:
                 # each scan records into a new history store (a first scan: the cost
                 # does not grow with the repeats, nor with other users' scans)
                 wall, cpu, status, out = run(args, None if name == "features" else
-                                             os.path.join(scratch, f"history-{r}-{name[:4]}.sqlite"))
+                                             os.path.join(scratch, f"history-{r}-{name[:4]}.sqlite"),
+                                             None if name == "features" or a.device_rule == "on"
+                                             else {"SIMBOX_STAGES_DEVICE_RULE": "off"})
                 if status:
                     print(f"{name} failed (status {status})", file=sys.stderr)
                     return 1
@@ -118,7 +125,8 @@ def main(argv=None) -> int:
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
            for k, v in times.items()}
     fw, fc = med["features"]
-    flag = f", --threshold {a.threshold}" if a.threshold is not None else ""
+    flag = (f", --threshold {a.threshold}" if a.threshold is not None else "") + \
+        (", device rule off" if a.device_rule == "off" else "")
     print(f"| {', '.join(map(os.path.basename, a.input))}{flag} | wall s (median of {a.repeat}) | "
           f"x features | CPU s | x features |")
     print("|---|---|---|---|---|")

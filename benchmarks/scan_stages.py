@@ -11,6 +11,10 @@ threads that bin and walk the trees (``simbox.fastpath.trees``, two from 16,384 
 counted in the total only (``scoring`` is then the main thread's share: waiting).
 ``benchmarks/bench_scan_cost.py`` runs its scans through it.
 
+``SIMBOX_STAGES_DEVICE_RULE=off`` in the environment switches the device rule off
+(``simbox.device_rule.MAX_GATEWAY_SIMS`` raised past any device): what a scan of the same
+rows costs when the rule flags nothing (``bench_scan_cost.py --device-rule off``).
+
 The scan's modules are imported, and its stages wrapped, where the command imports them:
 after it has started the feature run (``simbox.features_ahead.start``), so that the run
 hides the imports as it does in ``simbox scan`` (an older simbox without that module: first).
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import threading
 import time
@@ -76,6 +81,8 @@ def patch_scan() -> None:
     import simbox.scan  # noqa: F401  (the module; ``simbox.scan`` the attribute is callable)
     _T["imports"] = (time.thread_time() - c0, time.monotonic() - w0)
     sc = sys.modules["simbox.scan"]
+    if os.environ.get("SIMBOX_STAGES_DEVICE_RULE") == "off":    # (read where it is applied)
+        sys.modules["simbox.device_rule"].MAX_GATEWAY_SIMS = 1 << 62
     for name, label in (("group_sims", "grouping"), ("locate", "tables"),
                         ("deployment_table", "tables"), ("site_table", "tables"),
                         ("time_outliers", "tables"), ("occlusion_contributions", "reasons"),
