@@ -204,28 +204,29 @@ def sort_order(const Row[::1] rows, int64_t[::1] order, bint radix=True):
     free(counts)
 
 
-def merge_distinct(const Row[::1] a, const Row[::1] b, const int32_t[::1] tag, Row[::1] out,
-                   int64_t[::1] dups):
-    """IN ``a``, ``b``: sorted rows; ``tag``: per row of ``b``, the part it came from (0 ..
-    len(dups) - 1; rows equal in ``b`` in ascending part order, as a stable sort of the
-    parts one after the other leaves them).  OUT ``out`` (``len(a) + len(b)`` rows): their
-    merge, sorted, each distinct row once (the one of ``a``, else of the first part);
-    ``dups[p]`` += the rows of part ``p`` not kept.  Returns the rows written."""
+def merge_distinct(const Row[::1] a, const Row[::1] b, const int64_t[::1] order,
+                   const int32_t[::1] tag, Row[::1] out, int64_t[::1] dups):
+    """IN ``a``: sorted rows; ``b``: rows in any order, ``order`` their positions in sorted
+    order (:func:`sort_order`: stable); ``tag``: per row of ``b``, the part it came from (0
+    .. len(dups) - 1, ascending along ``b``: the parts one after the other).  OUT ``out``
+    (``len(a) + len(b)`` rows): the merge, sorted, each distinct row once (the one of ``a``,
+    else of the first part); ``dups[p]`` += the rows of part ``p`` not kept.  Returns the
+    rows written."""
     cdef Py_ssize_t na = a.shape[0], nb = b.shape[0], i = 0, j = 0, k = 0
     cdef const Row* nxt
     cdef bint from_b
     with nogil:
         while i < na or j < nb:
-            from_b = not (j >= nb or (i < na and cmp_rows(&a[i], &b[j]) <= 0))
+            from_b = not (j >= nb or (i < na and cmp_rows(&a[i], &b[order[j]]) <= 0))
             if from_b:
-                nxt = &b[j]
+                nxt = &b[order[j]]
             else:
                 nxt = &a[i]
             if k == 0 or cmp_rows(nxt, &out[k - 1]) != 0:
                 out[k] = nxt[0]
                 k += 1
             elif from_b:
-                dups[tag[j]] += 1
+                dups[tag[order[j]]] += 1
             if from_b:
                 j += 1
             else:

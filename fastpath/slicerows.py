@@ -61,12 +61,11 @@ def merge_parts(old, parts: list) -> tuple:
     new = parts[0] if len(parts) == 1 else np.concatenate([np.empty(0, ROW_DTYPE), *parts])
     tag = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p) for p in parts])
     order = sort_order(new)
-    new = new[order]
     out = np.empty(len(old) + len(new), ROW_DTYPE)
     dups = np.zeros(len(parts), np.int64)
-    n = _slicerows.merge_distinct(old, new, tag[order], out, dups)
-    imsi = new["imsi"]
-    subs = imsi[np.r_[True, imsi[1:] != imsi[:-1]]] if len(imsi) else imsi.copy()
+    n = _slicerows.merge_distinct(old, new, order, tag, out, dups)
+    imsi = new["imsi"][order]
+    subs = imsi[np.r_[True, imsi[1:] != imsi[:-1]]] if len(imsi) else imsi
     return out[:n], dups, subs
 
 

@@ -209,7 +209,9 @@ class Window:
         events too old for the window as it then was).
 
         Nothing changes in memory or in the manifest: :meth:`Store.commit`, then
-        :meth:`apply` do.  Files written are removed again if writing fails.
+        :meth:`apply` do.  The slices are written and synced by a thread while the next
+        hours merge (:class:`~simbox.watch.store.SliceWriter`); files written are removed
+        again if writing fails.
         """
         newest, counts, parts = self.newest, [], {}   # hour -> [(file, its rows there)]
         for i, cols in enumerate(files):
@@ -228,8 +230,8 @@ class Window:
             return Pending({}, [], newest, counts, np.zeros(0, np.int64))
         first = newest // HOUR - self.hours + 1
         expired = sorted(h for h in self.slices if h < first)
-        new, written, subs = {}, [], []
-        try:
+        sizes, subs = {}, []
+        with self.store.slice_writer() as out:     # an hour written while the next merges
             for h, got in sorted(parts.items()):
                 old = self.slices[h].rows if h in self.slices else None
                 # each file's duplicates as if taken alone: against the hour, the files
@@ -239,12 +241,9 @@ class Window:
                     counts[i].duplicates += n
                 subs.append(their)
                 if h >= first:
-                    name = self.store.write_slice(h, merged)
-                    written.append(name)
-                    new[h] = (name, len(merged))
-        except BaseException:
-            self.store.remove(written)
-            raise
+                    out.write(h, merged)
+                    sizes[h] = len(merged)
+        new = {h: (name, sizes[h]) for h, name in out.names().items()}
         return Pending(new, expired, newest, counts, distinct_keys(subs))
 
     def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
