@@ -364,9 +364,7 @@ class Window:
 
     @staticmethod
     def _all_of(slices) -> np.ndarray:
-        slices = list(slices)
-        return np.unique(np.concatenate([s.imsi for s in slices])) if slices else \
-            np.zeros(0, np.int64)
+        return distinct_keys([s.imsi for s in slices])
 
     # -- partials of whole days ------------------------------------------------------
     def _plan(self):
@@ -496,8 +494,7 @@ class Window:
         """The partials of day ``day`` (its slices' events) of ``subs`` (default: all)."""
         hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
         if subs is None:
-            subs = np.unique(np.concatenate([self.slices[h].imsi for h in hours])) if hours \
-                else np.zeros(0, np.int64)
+            subs = distinct_keys([self.slices[h].imsi for h in hours])
         return Partials.concat([partials_from_events(cols, timezone=self.tz)
                                 for _, (cols,) in self._chunks(subs, [hours])
                                 if len(cols["time"])])
@@ -508,9 +505,7 @@ class Window:
         return self._local.ws
 
     def _all_imsis(self) -> np.ndarray:
-        if not self.slices:
-            return np.zeros(0, np.int64)
-        return np.unique(np.concatenate([s.imsi for s in self.slices.values()]))
+        return distinct_keys([s.imsi for s in self.slices.values()])
 
     def _chunks(self, imsis: np.ndarray, groups: list, extra: np.ndarray | None = None):
         """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
