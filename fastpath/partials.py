@@ -139,7 +139,9 @@ def partials_from_events(cols: dict, *, timezone: TimeZone) -> Partials:
     off = np.zeros((len(KINDS), U + 1), np.int64)
     dat = [np.empty((max(int(m), 1), w), np.int64) for m, (_, w) in zip(_room(c), KINDS)]
     _, used = _aggregate.partial_partition(c, ids, U, tz, _ncell(c["cell"]), sc, off, dat)
-    return Partials(first[order], sc, off, [d[:m].copy() for d, m in zip(dat, used)])
+    # views, not copies (as combine): the room past the entries is never written, so its
+    # pages hold no memory, and copying the entries cost 0.06 us an event (docs/watch.md)
+    return Partials(first[order], sc, off, [d[:m] for d, m in zip(dat, used)])
 
 
 def combine(parts: list) -> Partials:

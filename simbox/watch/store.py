@@ -149,6 +149,10 @@ class Store:
         _write_synced(self.slice_dir / name, [rows])
         return name
 
+    def slice_writer(self) -> "SliceWriter":
+        """A :class:`SliceWriter` of this state (the slices of one drop)."""
+        return SliceWriter(self)
+
     def read_slice(self, name: str) -> np.ndarray:
         """A slice's rows, memory-mapped (read only)."""
         return np.load(self.slice_dir / name, mmap_mode="r", allow_pickle=False)
@@ -302,6 +306,45 @@ class Store:
 
     def alert_count(self) -> int:
         return self.db.execute("select count(*) from alerts").fetchone()[0]
+
+
+class SliceWriter:
+    """The new slice versions of a drop written and synced by one thread beside the caller
+    (:meth:`Store.write_slice` each), so that writing and syncing an hour overlaps merging
+    the next.  A context manager: at its end every file is on disk, or, if one failed or
+    the block raised, every file it wrote is removed and the first error raised::
+
+        with store.slice_writer() as out:
+            for hour, rows in merged:
+                out.write(hour, rows)
+        names = out.names()          # hour -> file name
+    """
+
+    def __init__(self, store: Store):
+        from concurrent.futures import ThreadPoolExecutor  # lazy: a drop's writes only
+        self.store = store
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="simbox-slices")
+        self._jobs: dict = {}
+
+    def write(self, hour: int, rows: np.ndarray) -> None:
+        """Queue ``rows`` (not changed afterwards) as the new version of ``hour``."""
+        self._jobs[hour] = self._pool.submit(self.store.write_slice, hour, rows)
+
+    def names(self) -> dict:
+        """hour -> the file written (after the block)."""
+        return {h: j.result() for h, j in self._jobs.items()}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        self._pool.shutdown(wait=True)
+        errors = [j.exception() for j in self._jobs.values() if j.exception() is not None]
+        if kind is not None or errors:
+            self.store.remove(j.result() for j in self._jobs.values() if j.exception() is None)
+        if kind is None and errors:
+            raise errors[0]
+        return False
 
 
 def _write_synced(path: Path, arrays: list) -> None:

@@ -51,7 +51,7 @@ from simbox.fastpath.aggregate import (TABLES, Reduced, TimeZone, Workspace, red
 from simbox.fastpath.events import COLUMNS, CellDict
 from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
                                      partials_from_events, ranges)
-from simbox.fastpath.slicerows import distinct, merge_distinct
+from simbox.fastpath.slicerows import distinct_keys, merge_parts
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.store import SLICE_DTYPE, Store
@@ -209,40 +209,42 @@ class Window:
         events too old for the window as it then was).
 
         Nothing changes in memory or in the manifest: :meth:`Store.commit`, then
-        :meth:`apply` do.  Files written are removed again if writing fails.
+        :meth:`apply` do.  The slices are written and synced by a thread while the next
+        hours merge (:class:`~simbox.watch.store.SliceWriter`); files written are removed
+        again if writing fails.
         """
-        hours = {h: s.rows for h, s in self.slices.items()}   # hour -> its rows so far
-        newest, counts, touched = self.newest, [], []
-        for cols in files:
+        newest, counts, parts = self.newest, [], {}   # hour -> [(file, its rows there)]
+        for i, cols in enumerate(files):
             count, rows, newest = self._take(to_rows(cols), newest)
             counts.append(count)
             if len(rows) == 0:
                 continue
             hour = rows["time"] // HOUR
-            h0 = int(hour.min())
+            h0, h1 = int(hour.min()), int(hour.max())
+            if h0 == h1:
+                parts.setdefault(h0, []).append((i, rows))
+                continue
             for h in (np.flatnonzero(np.bincount(hour - h0)) + h0).tolist():
-                part = rows[hour == h]
-                old = hours.get(h)
-                merged = merge_distinct(old, part) if old is not None else distinct(part)
-                count.duplicates += len(part) + (len(old) if old is not None else 0) - len(merged)
-                hours[h] = merged
-            touched.append(rows["imsi"])
+                parts.setdefault(h, []).append((i, rows[hour == h]))
         if newest is None:
             return Pending({}, [], newest, counts, np.zeros(0, np.int64))
         first = newest // HOUR - self.hours + 1
         expired = sorted(h for h in self.slices if h < first)
-        new, written = {}, []
-        try:
-            for h, rows in hours.items():
-                if h >= first and (h not in self.slices or rows is not self.slices[h].rows):
-                    name = self.store.write_slice(h, rows)
-                    written.append(name)
-                    new[h] = (name, len(rows))
-        except BaseException:
-            self.store.remove(written)
-            raise
-        touched = np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)
-        return Pending(new, expired, newest, counts, touched)
+        sizes, subs = {}, []
+        with self.store.slice_writer() as out:     # an hour written while the next merges
+            for h, got in sorted(parts.items()):
+                old = self.slices[h].rows if h in self.slices else None
+                # each file's duplicates as if taken alone: against the hour, the files
+                # before it and itself (an hour that left the window meanwhile too)
+                merged, dups, their = merge_parts(old, [r for _, r in got])
+                for (i, _), n in zip(got, dups.tolist()):
+                    counts[i].duplicates += n
+                subs.append(their)
+                if h >= first:
+                    out.write(h, merged)
+                    sizes[h] = len(merged)
+        new = {h: (name, sizes[h]) for h, name in out.names().items()}
+        return Pending(new, expired, newest, counts, distinct_keys(subs))
 
     def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
         """One file's rows: (its FileCount, its rows inside the window, the newest time)."""
@@ -254,8 +256,9 @@ class Window:
         if newest is None:
             return count, rows, newest
         keep = in_window(t, newest, self.window_s)
-        count.too_old = int(len(rows) - keep.sum())
-        rows = rows[keep]
+        count.too_old = int(len(rows) - np.count_nonzero(keep))
+        if count.too_old:
+            rows = rows[keep]
         count.events = int(len(rows))
         count.oldest = int(rows["time"].min()) if len(rows) else None
         return count, rows, newest
@@ -361,9 +364,7 @@ class Window:
 
     @staticmethod
     def _all_of(slices) -> np.ndarray:
-        slices = list(slices)
-        return np.unique(np.concatenate([s.imsi for s in slices])) if slices else \
-            np.zeros(0, np.int64)
+        return distinct_keys([s.imsi for s in slices])
 
     # -- partials of whole days ------------------------------------------------------
     def _plan(self):
@@ -493,8 +494,7 @@ class Window:
         """The partials of day ``day`` (its slices' events) of ``subs`` (default: all)."""
         hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
         if subs is None:
-            subs = np.unique(np.concatenate([self.slices[h].imsi for h in hours])) if hours \
-                else np.zeros(0, np.int64)
+            subs = distinct_keys([self.slices[h].imsi for h in hours])
         return Partials.concat([partials_from_events(cols, timezone=self.tz)
                                 for _, (cols,) in self._chunks(subs, [hours])
                                 if len(cols["time"])])
@@ -505,9 +505,7 @@ class Window:
         return self._local.ws
 
     def _all_imsis(self) -> np.ndarray:
-        if not self.slices:
-            return np.zeros(0, np.int64)
-        return np.unique(np.concatenate([s.imsi for s in self.slices.values()]))
+        return distinct_keys([s.imsi for s in self.slices.values()])
 
     def _chunks(self, imsis: np.ndarray, groups: list, extra: np.ndarray | None = None):
         """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
@@ -530,12 +528,31 @@ class Window:
             for group in spans:
                 pieces = []
                 for h, pos, a, b in group:
-                    sel = (pos >= lo) & (pos < hi)
-                    if sel.any():
-                        pieces.append(np.asarray(self.slices[h].rows[ranges(a[sel], b[sel])]))
-                rows = np.concatenate(pieces) if pieces else np.empty(0, SLICE_DTYPE)
-                out.append({name: np.ascontiguousarray(rows[name]) for name, _ in COLUMNS})
+                    i0, i1 = np.searchsorted(pos, (lo, hi)).tolist()   # (pos ascending)
+                    if i1 == i0:
+                        continue
+                    a_, b_ = a[i0:i1], b[i0:i1]
+                    rows = self.slices[h].rows
+                    if np.array_equal(a_[1:], b_[:-1]):    # one run of the slice: a view
+                        pieces.append(rows[int(a_[0]):int(b_[-1])])
+                    else:
+                        pieces.append(rows[ranges(a_, b_)])
+                out.append(_columns(pieces))
             yield imsis[lo:hi], out
+
+
+def _columns(pieces: list) -> dict:
+    """The event columns of slice rows in pieces (views of the mapped slices or copies),
+    one after the other: each field copied once, straight into its column."""
+    n = sum(len(p) for p in pieces)
+    cols = {}
+    for name, dtype in COLUMNS:
+        col = cols[name] = np.empty(n, dtype)
+        at = 0
+        for p in pieces:
+            col[at:at + len(p)] = p[name]
+            at += len(p)
+    return cols
 
 
 def _entries(p: Partials, imsis: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simbox.fastpath.slicerows import ROW_DTYPE, ROW_FIELDS, distinct, merge_distinct, sort_rows
+from simbox.fastpath.slicerows import (ROW_DTYPE, ROW_FIELDS, distinct, distinct_keys,
+                                       merge_distinct, merge_parts, sort_order, sort_rows)
 
 
 def reference(rows: np.ndarray) -> np.ndarray:
@@ -69,3 +70,59 @@ def test_a_large_hour_read_from_a_memory_map(tmp_path):
 def test_rows_of_another_layout_are_refused():
     with pytest.raises(TypeError, match="rows of dtype"):
         distinct(np.zeros(3, [("imsi", "i8"), ("time", "i8")]))
+
+
+# rows with long runs of one subscriber (past the insertion sort's 24) and subscribers that
+# differ in high and low digits of the radix passes, signs included
+IMSI = st.sampled_from([np.iinfo(np.int64).min, -(1 << 40), -1, 0, 1, 2, 2047, 2048,
+                        (1 << 22) + 5, 262_800_000_000_001, 262_800_000_004_097,
+                        np.iinfo(np.int64).max])
+MANY = st.lists(st.tuples(IMSI, *[_values(n) for n in ROW_FIELDS[1:]]), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MANY)
+def test_the_radix_sort_equals_the_merge_sort_it_replaced(tuples):
+    rows = as_rows(tuples)
+    got = sort_order(rows)
+    assert np.array_equal(got, sort_order(rows, radix=False))     # positions: both stable
+    assert np.array_equal(rows[got], rows[np.lexsort([rows[n] for n in reversed(ROW_FIELDS)])])
+
+
+def test_the_radix_sort_of_a_large_drop():
+    rng = np.random.default_rng(3)
+    rows = np.zeros(200_000, ROW_DTYPE)
+    rows["imsi"] = 262_800_000_000_000 + rng.integers(0, 30_000, len(rows))
+    rows["imsi"][:5000] = 262_800_000_000_000 + 17            # one long run
+    rows["time"] = rng.integers(0, 3600, len(rows))
+    rows["cell"] = rng.integers(0, 3, len(rows))
+    assert np.array_equal(sort_order(rows), sort_order(rows, radix=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ROW, max_size=60), st.lists(st.lists(ROW, max_size=50), max_size=5))
+def test_parts_merged_at_once_equal_the_parts_merged_one_after_the_other(old, parts):
+    """merge_parts (one sort, one pass for the files of a group) against merge_distinct
+    of each file in turn, the path it replaced: the same rows, each file's duplicates."""
+    old = reference(as_rows(old))
+    parts = [as_rows(p) for p in parts]
+    merged, dups, subs = merge_parts(old, parts)
+    want, want_dups = old, []
+    for p in parts:
+        after = merge_distinct(want, p)
+        want_dups.append(len(want) + len(p) - len(after))
+        want = after
+    assert np.array_equal(merged, want)
+    assert dups.tolist() == want_dups
+    every = np.concatenate([p["imsi"] for p in parts]) if parts else np.zeros(0, np.int64)
+    assert np.array_equal(subs, np.unique(every))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(-3, 3) | st.sampled_from(
+    [0, np.iinfo(np.int64).min, np.iinfo(np.int64).max]), max_size=30), max_size=6))
+def test_distinct_keys_equal_numpy_unique(lists):
+    arrays = [np.unique(np.array(x, np.int64)) for x in lists]
+    want = np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
+    got = distinct_keys(arrays)
+    assert got.dtype == np.int64 and np.array_equal(got, want)
