@@ -19,8 +19,9 @@ office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its ma
 first seen within :data:`PEER_WINDOW` of it; for an early-layer flag, any SIM of the
 window there), received a call from a number it had not called (:func:`unsolicited`:
 people know its number; a call from an on-net SIM of its own site or IMEI, a box's SIMs
-calling each other, does not count: :mod:`simbox.watch.callers`), and it is not busy at night (:func:`busy_at_night`: offices
-close; a call *received* at night says nothing of the SIM).
+calling each other, does not count: :mod:`simbox.watch.callers`), and it is not busy at
+night (:func:`busy_at_night`: offices close; a call *received* at night says nothing of
+the SIM).
 A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and still
 flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
 callbacks of the people it called.
@@ -220,10 +221,10 @@ def _peers(out: pd.DataFrame, res, in_group=None, since: float = -np.inf) -> tup
     """Per row of ``out``: its peers in the window (other SIMs of its main site first seen
     within :data:`PEER_WINDOW` of it), how many of them received a call from a number
     they had not called (:func:`unsolicited`, less the calls of their own group:
-    ``in_group``, asked only for those peers first seen at or after ``since``), and how many of those are on a device of
-    the SIM's kind (``device_not_phone`` the same: an office's agents share a kind of
-    terminal; a quiet subscriber first seen late on a phone is no colleague of a
-    gateway's SIMs)."""
+    ``in_group``, asked only for those peers first seen at or after ``since``), and how
+    many of those are on a device of the SIM's kind (``device_not_phone`` the same: an
+    office's agents share a kind of terminal; a quiet subscriber first seen late on a
+    phone is no colleague of a gateway's SIMs)."""
     n, k, like = np.zeros(len(out)), np.zeros(len(out)), np.zeros(len(out))
     site_all = res.sims["main_site"].reindex(res.features.index) if "main_site" in res.sims \
         else None
