@@ -12,7 +12,9 @@ The policy turns the flags of each drop into the flags to alert on, with two rul
 is confirmed; it raises ``new`` only then.  It is confirmed at once when it is
 *established* (its first CDR at least :attr:`AlertPolicy.young` old) or when it is one of
 two or more young SIMs that passed through one IMEI one after another
-(:func:`rotation`: a SIM bank's port, a modem cycling its SIMs).  Otherwise it must be
+(:func:`rotation`: a SIM bank's port, a modem cycling its SIMs), unless it is flagged as a
+SIM box and shows the sign of an office below in its own calls or its evidence peers' (a
+desk gateway reporting one IMEI, its agents starting one after another).  Otherwise it must be
 flagged at every drop over :attr:`AlertPolicy.confirm` of network time (a streak; a drop
 without the flag starts it again), and is then alerted unless it shows a **sign of an
 office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its main site
@@ -314,13 +316,16 @@ def _known_peer(ev: pd.DataFrame, own: np.ndarray) -> np.ndarray:
     return out
 
 
-def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy) -> np.ndarray:
+def office_sign(ev: pd.DataFrame, age: np.ndarray, policy: AlertPolicy, *,
+                window: bool = True) -> np.ndarray:
     """Per row of ``ev``: whether the SIM, or a young SIM of the evidence at its site,
-    received a call from a number it had not called (module docstring)."""
+    received a call from a number it had not called, and it is not busy at night (module
+    docstring).  ``window``: an early-layer flag also counts the called peers of the
+    whole window (``peers_known``: its evidence is thinner)."""
     own = unsolicited(ev) >= 1
     out = own | _known_peer(ev, own)
-    # the early layer's flags are thinner evidence: any peer of the window counts
-    out |= ev["early"].to_numpy(bool) & (ev["peers_known"].to_numpy(float) >= 1)
+    if window:
+        out |= ev["early"].to_numpy(bool) & (ev["peers_known"].to_numpy(float) >= 1)
     return out & ~busy_at_night(ev)
 
 
@@ -392,8 +397,13 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     since = np.array([pending.get(s, t) for s in ev.index], float)
     lasted = (t - since) >= policy.confirm
     office = office_sign(ev, age, policy)
+    # a SIM-box flag's rotation yields to the sign of an office in its own calls or its
+    # evidence peers' (a desk gateway's agents starting one after another on its one IMEI);
+    # a card farm's does not (its SIMs receive: verification calls are its business)
+    called = office_sign(ev, age, policy, window=False) & \
+        (ev["class"].astype(str).to_numpy() == "simbox")
     confirmed = cand & (np.where(office, age >= policy.office_age, age >= policy.young)
-                        | (lasted & ~office) | rotation(ev, age < policy.young))
+                        | (lasted & ~office) | (rotation(ev, age < policy.young) & ~called))
     new_pending = {s: int(v) for s, v, c in zip(ev.index, since, cand & ~confirmed) if c}
     # flags whose score fell: held while over the margin, and for clear_after under it
     # (a SIM not flagged at its score, excluded or dismissed, is cleared at once)

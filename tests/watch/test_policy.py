@@ -154,6 +154,30 @@ def test_a_rotating_sim_bank_is_alerted_at_once():
     assert sorted(run([slots])) == [(0, "B1", "new"), (0, "B2", "new"), (0, "B3", "new")]
 
 
+def test_a_desk_gateways_agents_one_after_another_are_no_rotation_where_an_office_is():
+    # two new agents' SIMs on a desk gateway reporting one IMEI, the second's first call
+    # after the first's last one, both flagged as a SIM box; a colleague at the site (in
+    # the evidence, scored under the threshold) was called by a number it had not called:
+    # an office, held until it is established, not confirmed as a rotation
+    t = T0
+
+    def drop(cls="simbox", called=True, night=np.nan):
+        a = row("A", score=0.95, age=1800, last=t - 1200, imei="86000001000001")
+        b = row("B", score=0.95, age=900, last=t, imei="86000001000001")
+        p = row("P", score=0.3, age=2400, n_mtc=2 if called else 0, callback_share=0.0)
+        for r in (a, b):
+            r["class"], r["night_share"] = cls, night
+        return [a, b, p]
+    assert run([drop()]) == []
+    both = [(0, "A", "new"), (0, "B", "new")]
+    # nobody called there: a SIM bank's port, confirmed at once
+    assert sorted(run([drop(called=False)])) == both
+    # busy at night (4 of its 5 events, its own calls): no office
+    assert sorted(run([drop(night=0.8)])) == both
+    # flagged as a card farm: calls its SIMs receive are its business, not an office's
+    assert sorted(run([drop(cls="cardfarm")])) == both
+
+
 def test_hysteresis_one_line_for_a_score_around_the_threshold():
     scores = [0.9, 0.45, 0.55, 0.35, 0.52, 0.4, 0.6, 0.48]      # never under 0.3
     drops = [[row("A", score=s, age=30 * 3600 + k * DROP, t=T0 + k * DROP)]
