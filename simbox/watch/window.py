@@ -20,9 +20,10 @@ the window) and of its last day, as partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
 restart reads them back: :meth:`Store.write_partials`; a day that becomes whole is the
-held partials of its closed hours merged with its other hours': ``_day_from_closed``),
-the whole days' partials merged into one (``Window.middle``: made once a UTC day and at a
-restart, held in memory).  The partials of the
+held partials of its closed hours merged with its other hours', or the partials made at
+the commits of a backlog from the rows in memory, ``Window.segments``: ``_day_from_closed``),
+the whole days' partials merged into one (``Window.middle``: made at the second refresh of
+a new set of whole days, the first merging the days themselves; held in memory).  The partials of the
 first day and of the last day's hours before the newest are held in memory between drops
 (``Window.held``: made again only for the subscribers of the hours that expired, closed or
 were rewritten since), so a drop reduces only the touched subscribers' events of the
@@ -186,6 +187,7 @@ class Window:
     middle: tuple | None = field(init=False, default=None)  # (inputs, days, Partials)
     held: dict = field(init=False, default_factory=dict)    # "first"/"closed" -> (slices, P)
     segments: list = field(init=False, default_factory=list)  # ({hour: slice file}, P)
+    _days_seen: tuple | None = field(init=False, default=None)  # the last refresh's days
     _held_events: int = field(init=False, default=0)        # events reduced for them
 
     def __post_init__(self):
@@ -354,7 +356,7 @@ class Window:
             tail, days, today = plan
             t_days = time.monotonic()
             stale = set().union(*[s for d, s in self.stale.items() if d in days])
-            mid = self._middle(days, self._whole_days(days), stale)
+            mid = self._middle(days, self._whole_days(days), stale)   # [middle] or the days
             t_days = time.monotonic() - t_days
             now = self.newest // HOUR
             closed = [h for h in today if h < now]
@@ -362,7 +364,7 @@ class Window:
             before = self._held("closed", closed)          # the last day's closed hours
             within = set(self.held["closed"][0])            # (segments it holds: dropped)
             self.segments = [s for s in self.segments if not set(s[0]) <= within]
-            held = [first, mid, before]
+            held = [first, *mid, before]
             extra = sum(_entries(p, todo) for p in held)
             for subs, (cur,) in self._chunks(todo, [[h for h in today if h >= now]], extra):
                 events += len(cur["time"])
@@ -458,34 +460,45 @@ class Window:
             self.days[d] = self._stored(d, made, inputs)
         return [self.days[d] for d in days]
 
-    def _middle(self, days: tuple, whole: list, stale: set) -> Partials:
-        """The partials of the whole days ``days`` (``whole``, theirs) merged into one per
-        subscriber, so that a drop merges four partials a subscriber, not one a day: kept
-        while the days and their slices are the same, made again for the subscribers
-        ``stale`` (a late file into a whole day: their day partials were made again), else
-        made again from ``whole`` (once a UTC day, and at a restart).
+    def _middle(self, days: tuple, whole: list, stale: set) -> list:
+        """The parts a drop merges for the whole days ``days`` (``whole``, theirs): their
+        partials merged into one per subscriber (the *middle*), so that a drop merges four
+        partials a subscriber, not one a day; kept while the days and their slices are the
+        same, made again for the subscribers ``stale`` (a late file into a whole day: their
+        day partials were made again), else made again from ``whole``.
+
+        Made at the **second** refresh of a set of whole days (since session 14): the
+        first refresh after midnight UTC (and after a restart) merges each touched
+        subscriber's days themselves (``whole`` returned), so a cycle of files that crosses
+        midnight at every refresh (a backlog, ``--catch-up auto`` under load: most
+        subscribers touched) merges each day once, not twice (into the middle, then the
+        middle with the rest), and never makes a middle it would not use.
 
         Held in memory, not stored (since session 12): writing it (0.5 GB for the 100k
         network, with its sync) took 1.5-3 s of a day's refresh, merging the stored days
         again takes about 1 s at a restart.  A middle stored by an older version is read
         back while its inputs hold, and removed once a new one is made."""
+        seen, self._days_seen = self._days_seen, days
         inputs = sorted([f"day {d}" for d in days] + [x for d in days for x in self._day_inputs(d)])
         if self.middle is not None and self.middle[0] == inputs:
-            return self.middle[2]
+            return [self.middle[2]]
         saved = self.saved.get(MIDDLE)
         if saved is not None and saved[1] == inputs:
             made = self.store.read_partials(saved[0])
             self.middle = (inputs, days, made)
-            return made
+            return [made]
         if self.middle is not None and self.middle[1] == days and stale:
             subs = np.array(sorted(stale), np.int64)
             made = _splice(self.middle[2], combine([(p, p.rows_of(subs)) for p in whole]), subs)
+        elif days != seen:                  # the first refresh of these days: no middle yet
+            self.middle = None
+            return list(whole)
         else:
             made = combine(whole)
         if saved is not None:
             self._forget_stored([MIDDLE])
         self.middle = (inputs, days, made)
-        return made
+        return [made]
 
     def _forget_stored(self, days: list) -> None:
         """Stored partials of ``days`` dropped from the state (logged if it cannot be
