@@ -79,15 +79,21 @@ def test_days_from_the_rows_of_the_commits(tmp_path, sample_rows, cells_csv, mod
     assert_same_features(got, want)
 
 
-def test_a_late_file_into_a_segment_drops_it(tmp_path, sample_rows, cells_csv, model):
-    """A late file rewrites an hour of a segment before its day is whole: the segment is
-    not used, the hour comes from its slice."""
+def _late_into_a_segment(sample_rows):
+    """(rows, files, day): files in time order, but a third of a day's events held back
+    from the files before it and dropped late, before the day is whole."""
     rows = _longer(sample_rows)
     t = epoch(rows)
     plan = _in_order(rows, 12)
     day = t[plan[3]].max() // HOUR // DAY_HOURS
     late = np.flatnonzero(t // HOUR // DAY_HOURS == day)[::3]
-    plan = [np.setdiff1d(p, late) for p in plan[:4]] + [late] + plan[4:]
+    return rows, [np.setdiff1d(p, late) for p in plan[:4]] + [late] + plan[4:], day
+
+
+def test_a_late_file_into_a_segment_drops_it(tmp_path, sample_rows, cells_csv, model):
+    """A late file rewrites an hour of a segment before its day is whole: the segment is
+    not used, the hour comes from its slice."""
+    rows, plan, day = _late_into_a_segment(sample_rows)
     got, want, made = _replay(tmp_path, rows, plan, model, cells_csv)
     assert made["segments"] and day in made["days"]
     assert_same_features(got, want)
@@ -99,12 +105,7 @@ def test_a_segment_kept_through_a_late_file_fails(tmp_path, sample_rows, cells_c
     from simbox.watch import window
     monkeypatch.setattr(window.Window, "_current", lambda self, files: all(
         h in self.slices for h in files))
-    rows = _longer(sample_rows)
-    t = epoch(rows)
-    plan = _in_order(rows, 12)
-    day = t[plan[3]].max() // HOUR // DAY_HOURS
-    late = np.flatnonzero(t // HOUR // DAY_HOURS == day)[::3]
-    plan = [np.setdiff1d(p, late) for p in plan[:4]] + [late] + plan[4:]
+    rows, plan, day = _late_into_a_segment(sample_rows)
     with pytest.raises(AssertionError):
         got, want, _ = _replay(tmp_path, rows, plan, model, cells_csv)
         assert_same_features(got, want)
