@@ -23,11 +23,12 @@ restart reads them back: :meth:`Store.write_partials`; a day that becomes whole 
 held partials of its closed hours merged with its other hours', or the partials made at
 the commits of a backlog from the rows in memory, ``Window.segments``: ``_day_from_closed``),
 the whole days' partials merged into one (``Window.middle``: made at the second refresh of
-a new set of whole days, the first merging the days themselves; held in memory).  The partials of the
-first day and of the last day's hours before the newest are held in memory between drops
-(``Window.held``: made again only for the subscribers of the hours that expired, closed or
-were rewritten since), so a drop reduces only the touched subscribers' events of the
-newest hour and merges four partials per subscriber whatever the window's length.
+a new set of whole days, the first merging the days themselves; held in memory).  The
+partials of the first day and of the last day's hours before the newest are held in memory
+between drops (``Window.held``: made again only for the subscribers of the hours that
+expired, closed or were rewritten since), so a drop reduces only the touched subscribers'
+events of the newest hour and merges four partials per subscriber whatever the window's
+length.
 Stored partials are used only while they were made from the day's slice files as they
 are now.  A late file that adds
 events to a whole day makes that day's partials of the subscribers it touched again
@@ -561,6 +562,10 @@ class Window:
         already made of runs of them (:meth:`_sources`: the longest at each hour), the
         hours between reduced from their slices, merged in time order."""
         found, parts, rest, i = self._sources(hours), [], [], 0
+
+        def reduced(rest):                  # the hours between, from their slices
+            return [self._hours_partials(rest, self._all_of(self.slices[h] for h in rest))] \
+                if rest else []
         while i < len(hours):
             runs = found.get(hours[i])
             if not runs:
@@ -568,14 +573,10 @@ class Window:
                 i += 1
                 continue
             hs, p = max(runs, key=lambda r: len(r[0]))
-            if rest:
-                parts.append(self._hours_partials(rest, self._all_of(self.slices[h] for h in rest)))
-                rest = []
-            parts.append(p)
+            parts += reduced(rest) + [p]
+            rest = []
             i += len(hs)
-        if rest:
-            parts.append(self._hours_partials(rest, self._all_of(self.slices[h] for h in rest)))
-        return combine(parts)
+        return combine(parts + reduced(rest))
 
     def _day_inputs(self, day: int) -> list:
         """What the partials of day ``day`` are made from: its slice files, the time zone
