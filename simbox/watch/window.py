@@ -20,13 +20,15 @@ the window) and of its last day, as partials, and between them its partials of
 each whole day (``Window.days``: each day's partials made once from its slices, when it
 becomes a whole day of the window, stored in the state folder and memory-mapped, so a
 restart reads them back: :meth:`Store.write_partials`; a day that becomes whole is the
-held partials of its closed hours merged with its other hours': ``_day_from_closed``),
-the whole days' partials merged into one (``Window.middle``: made once a UTC day and at a
-restart, held in memory).  The partials of the
-first day and of the last day's hours before the newest are held in memory between drops
-(``Window.held``: made again only for the subscribers of the hours that expired, closed or
-were rewritten since), so a drop reduces only the touched subscribers' events of the
-newest hour and merges four partials per subscriber whatever the window's length.
+held partials of its closed hours merged with its other hours', or the partials made at
+the commits of a backlog from the rows in memory, ``Window.segments``: ``_day_from_closed``),
+the whole days' partials merged into one (``Window.middle``: made at the second refresh of
+a new set of whole days, the first merging the days themselves; held in memory).  The
+partials of the first day and of the last day's hours before the newest are held in memory
+between drops (``Window.held``: made again only for the subscribers of the hours that
+expired, closed or were rewritten since), so a drop reduces only the touched subscribers'
+events of the newest hour and merges four partials per subscriber whatever the window's
+length.
 Stored partials are used only while they were made from the day's slice files as they
 are now.  A late file that adds
 events to a whole day makes that day's partials of the subscribers it touched again
@@ -66,6 +68,10 @@ CHUNK_EVENTS = 1 << 21
 PARTIALS_LAYOUT = f"layout {len(SCALARS)} scalars {KINDS}"
 #: the ``partials`` row (in place of a day) of the window's whole days merged into one
 MIDDLE = -1
+#: closed hours of one UTC day a commit must bring for their partials to be made at the
+#: commit, from the rows in memory (a backlog, a ``--catch-up auto`` cycle); a drop of fewer
+#: hours leaves them to the held closed hours and the day's slices, as before
+SEGMENT_HOURS = 4
 
 
 def to_rows(cols: dict) -> np.ndarray:
@@ -154,6 +160,7 @@ class Pending:
     newest: int
     files: list                # a FileCount per file, in the order taken
     touched: np.ndarray        # subscribers with events in the drop (in the window)
+    segments: list = field(default_factory=list)   # ({hour: slice file}, Partials)
 
     @property
     def oldest(self) -> int | None:
@@ -172,7 +179,7 @@ class Window:
     slices: dict = field(init=False)   # hour -> Slice
     newest: int | None = field(init=False)
     red: Reduced | None = field(init=False, default=None)
-    dirty: set = field(init=False, default_factory=set)   # subscribers to reduce again
+    dirty: list = field(init=False, default_factory=list)  # subscribers to reduce again
     timings: dict = field(init=False, default_factory=dict)   # of the last features()
     merge: bool = True                 # False: reduce touched subscribers' whole window again
     days: dict = field(init=False, default_factory=dict)    # whole UTC day -> Partials
@@ -180,6 +187,8 @@ class Window:
     saved: dict = field(init=False, default_factory=dict)   # day -> (file, slice files)
     middle: tuple | None = field(init=False, default=None)  # (inputs, days, Partials)
     held: dict = field(init=False, default_factory=dict)    # "first"/"closed" -> (slices, P)
+    segments: list = field(init=False, default_factory=list)  # ({hour: slice file}, P)
+    _days_seen: tuple | None = field(init=False, default=None)  # the last refresh's days
     _held_events: int = field(init=False, default=0)        # events reduced for them
 
     def __post_init__(self):
@@ -230,7 +239,8 @@ class Window:
             return Pending({}, [], newest, counts, np.zeros(0, np.int64))
         first = newest // HOUR - self.hours + 1
         expired = sorted(h for h in self.slices if h < first)
-        sizes, subs = {}, []
+        sizes, subs, day, made = {}, [], [], []
+        now = newest // HOUR
         with self.store.slice_writer() as out:     # an hour written while the next merges
             for h, got in sorted(parts.items()):
                 old = self.slices[h].rows if h in self.slices else None
@@ -243,8 +253,25 @@ class Window:
                 if h >= first:
                     out.write(h, merged)
                     sizes[h] = len(merged)
-        new = {h: (name, sizes[h]) for h, name in out.names().items()}
-        return Pending(new, expired, newest, counts, distinct_keys(subs))
+                    if day and day[-1][0] // DAY_HOURS != h // DAY_HOURS:
+                        made += self._segment(day)
+                        day = []
+                    if h < now:
+                        day.append((h, merged))
+            made += self._segment(day)
+        names = out.names()
+        new = {h: (name, sizes[h]) for h, name in names.items()}
+        segments = [({h: names[h] for h in hours}, p) for hours, p in made]
+        return Pending(new, expired, newest, counts, distinct_keys(subs), segments)
+
+    def _segment(self, hours: list) -> list:
+        """``[(hours, their partials)]`` of the closed hours ``[(hour, its rows)]`` of one
+        UTC day a commit wrote (every subscriber's events of those hours, from the rows in
+        memory), when there are at least :data:`SEGMENT_HOURS` of them; else ``[]``."""
+        if not self.merge or len(hours) < SEGMENT_HOURS:
+            return []
+        cols = _columns([rows for _, rows in hours])
+        return [([h for h, _ in hours], partials_from_events(cols, timezone=self.tz))]
 
     def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
         """One file's rows: (its FileCount, its rows inside the window, the newest time)."""
@@ -268,13 +295,39 @@ class Window:
         subscribers touched marked for :meth:`features`."""
         for h in p.expired:
             s = self.slices.pop(h)
-            self.dirty.update(s.imsi.tolist())
+            self.dirty.append(s.imsi)
         for h, (name, _) in p.new.items():
             self.slices[h] = Slice.open(self.store, name)
-            if h // DAY_HOURS in self.days:      # a late file: the day's partials of its
-                self.stale.setdefault(h // DAY_HOURS, set()).update(p.touched.tolist())
-        self.dirty.update(p.touched.tolist())
+        late = sorted({h // DAY_HOURS for h in p.new} & set(self.days))
+        for d in late:                           # a late file: the day's partials of its
+            self.stale.setdefault(d, set()).update(p.touched.tolist())   # subscribers again
+        self.dirty.append(p.touched)
         self.newest = p.newest
+        # partials made at a commit hold while their hours' slices are those they were
+        # made from (a late file rewrites one: dropped; that hour is reduced from its slice)
+        self.segments = [s for s in self.segments + p.segments if self._current(s[0])]
+        if self.segments:
+            self._whole_from_segments()
+
+    def _current(self, files: dict) -> bool:
+        """Whether the slices of the hours of ``files`` ({hour: slice file}) are those."""
+        return all(h in self.slices and self.slices[h].name == f for h, f in files.items())
+
+    def _whole_from_segments(self) -> None:
+        """The partials of the whole days of the window that partials made at a commit
+        cover (in part), made now and stored (a cycle of days of files holds no more than
+        about a day of such partials in memory); their segments dropped."""
+        plan = self._plan() if self.merge else None
+        if plan is None:
+            self.segments = []
+            return
+        days = {min(f) // DAY_HOURS for f, _ in self.segments} & set(plan[1])
+        for d in sorted(days - set(self.days)):
+            if self.saved.get(d, (None, None))[1] == self._day_inputs(d):
+                continue                      # stored already: read back by the refresh
+            self.days[d] = self._stored(d, self._day_from_closed(d), self._day_inputs(d))
+        last = self.newest // HOUR // DAY_HOURS   # (the others' days are whole or gone)
+        self.segments = [s for s in self.segments if min(s[0]) // DAY_HOURS == last]
 
     # -- the feature table -----------------------------------------------------------
     def features(self, stats=None):
@@ -287,7 +340,7 @@ class Window:
             todo = self._all_imsis()
             keep = None
         else:
-            todo = np.array(sorted(self.dirty), np.int64)
+            todo = distinct_keys(self.dirty)     # (arrays: a hash pass, not a set)
             keep = np.flatnonzero(~np.isin(self.red.imsi, todo))
         t0 = time.monotonic()
         parts = []
@@ -304,13 +357,15 @@ class Window:
             tail, days, today = plan
             t_days = time.monotonic()
             stale = set().union(*[s for d, s in self.stale.items() if d in days])
-            mid = self._middle(days, self._whole_days(days), stale)
+            mid = self._middle(days, self._whole_days(days), stale)   # [middle] or the days
             t_days = time.monotonic() - t_days
             now = self.newest // HOUR
             closed = [h for h in today if h < now]
             first = self._held("first", tail)              # the first day's hours
             before = self._held("closed", closed)          # the last day's closed hours
-            held = [first, mid, before]
+            within = set(self.held["closed"][0])            # (segments it holds: dropped)
+            self.segments = [s for s in self.segments if not set(s[0]) <= within]
+            held = [first, *mid, before]
             extra = sum(_entries(p, todo) for p in held)
             for subs, (cur,) in self._chunks(todo, [[h for h in today if h >= now]], extra):
                 events += len(cur["time"])
@@ -320,7 +375,7 @@ class Window:
                                     columns=cols, ncols=len(names), cells=table))
             events += self._held_events
         self.red = _spliced(self.red, keep, parts, len(names))
-        self.dirty.clear()
+        self.dirty = []
         t1 = time.monotonic()
         res = features_from_reduced(self.red, self.celldict, cells=self.cells, tac=self.tac,
                                     timezone=self.tz, stats=stats)
@@ -340,8 +395,7 @@ class Window:
         now = {h: self.slices[h] for h in hours}
         kept = self.held.get(which)
         if kept is None or not set(kept[0]) & set(now):   # (a new day: nothing to keep)
-            redo = self._all_of(now.values())
-            made = self._hours_partials(hours, redo)
+            made = self._pieces(hours)
         else:
             old, p = kept
             changed = [s for h, s in old.items() if now.get(h) is not s] + \
@@ -407,34 +461,45 @@ class Window:
             self.days[d] = self._stored(d, made, inputs)
         return [self.days[d] for d in days]
 
-    def _middle(self, days: tuple, whole: list, stale: set) -> Partials:
-        """The partials of the whole days ``days`` (``whole``, theirs) merged into one per
-        subscriber, so that a drop merges four partials a subscriber, not one a day: kept
-        while the days and their slices are the same, made again for the subscribers
-        ``stale`` (a late file into a whole day: their day partials were made again), else
-        made again from ``whole`` (once a UTC day, and at a restart).
+    def _middle(self, days: tuple, whole: list, stale: set) -> list:
+        """The parts a drop merges for the whole days ``days`` (``whole``, theirs): their
+        partials merged into one per subscriber (the *middle*), so that a drop merges four
+        partials a subscriber, not one a day; kept while the days and their slices are the
+        same, made again for the subscribers ``stale`` (a late file into a whole day: their
+        day partials were made again), else made again from ``whole``.
+
+        Made at the **second** refresh of a set of whole days (since session 14): the
+        first refresh after midnight UTC (and after a restart) merges each touched
+        subscriber's days themselves (``whole`` returned), so a cycle of files that crosses
+        midnight at every refresh (a backlog, ``--catch-up auto`` under load: most
+        subscribers touched) merges each day once, not twice (into the middle, then the
+        middle with the rest), and never makes a middle it would not use.
 
         Held in memory, not stored (since session 12): writing it (0.5 GB for the 100k
         network, with its sync) took 1.5-3 s of a day's refresh, merging the stored days
         again takes about 1 s at a restart.  A middle stored by an older version is read
         back while its inputs hold, and removed once a new one is made."""
+        seen, self._days_seen = self._days_seen, days
         inputs = sorted([f"day {d}" for d in days] + [x for d in days for x in self._day_inputs(d)])
         if self.middle is not None and self.middle[0] == inputs:
-            return self.middle[2]
+            return [self.middle[2]]
         saved = self.saved.get(MIDDLE)
         if saved is not None and saved[1] == inputs:
             made = self.store.read_partials(saved[0])
             self.middle = (inputs, days, made)
-            return made
+            return [made]
         if self.middle is not None and self.middle[1] == days and stale:
             subs = np.array(sorted(stale), np.int64)
             made = _splice(self.middle[2], combine([(p, p.rows_of(subs)) for p in whole]), subs)
+        elif days != seen:                  # the first refresh of these days: no middle yet
+            self.middle = None
+            return list(whole)
         else:
             made = combine(whole)
         if saved is not None:
             self._forget_stored([MIDDLE])
         self.middle = (inputs, days, made)
-        return made
+        return [made]
 
     def _forget_stored(self, days: list) -> None:
         """Stored partials of ``days`` dropped from the state (logged if it cannot be
@@ -466,23 +531,52 @@ class Window:
         return self.store.read_partials(name)
 
     def _day_from_closed(self, day: int) -> Partials:
-        """The partials of a day that just became whole: the held partials of its closed
-        hours (``Window.held["closed"]``, of the last refresh) merged with those of its
-        other hours, made from their events, when the held hours are the day's and their
-        slices unchanged (the common case: a drop past midnight UTC); else all of the day
-        from its events.  So a day of files in one refresh reduces each event about once."""
+        """The partials of a day that just became whole, from the partials already made
+        of runs of its hours (:meth:`_pieces`): the held partials of its closed hours
+        (``Window.held["closed"]``, of the last refresh: a drop past midnight UTC) and
+        those made at the commits of a backlog or a cycle of files (``Window.segments``),
+        merged with the partials of its other hours, made from their events; with none of
+        those, all of the day from its events.  So a day of files reduces each event
+        about once, and a cycle of days of files reduces each at its commit, from the
+        rows in memory, not read back from the slices."""
         hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
+        return self._pieces(hours) if self._sources(hours) else self._day_partials(day)
+
+    def _sources(self, hours: list) -> dict:
+        """The partials already made of runs of ``hours`` (sorted, consecutive hours of the
+        window), by their first hour: ``{hour: [(its hours, Partials)]}``, each made from
+        the slices as they are now (the held closed hours, the segments of commits)."""
+        found = {}
         kept = self.held.get("closed")
-        if kept is None or not kept[0] or any(
-                h // DAY_HOURS != day or self.slices.get(h) is not s for h, s in kept[0].items()):
-            return self._day_partials(day)
-        rest = [h for h in hours if h not in kept[0]]
-        if not rest:
-            return kept[1]
-        if min(rest) < max(kept[0]):           # a late hour between them: not in time order
-            return self._day_partials(day)
-        return combine([kept[1], self._hours_partials(rest, self._all_of(
-            self.slices[h] for h in rest))])
+        runs = [({h: s.name for h, s in kept[0].items()}, kept[1])] if kept and kept[0] else []
+        at = {h: i for i, h in enumerate(hours)}
+        for files, p in runs + self.segments:
+            hs = sorted(files)
+            i = at.get(hs[0])
+            if i is not None and hours[i:i + len(hs)] == hs and self._current(files):
+                found.setdefault(hs[0], []).append((hs, p))
+        return found
+
+    def _pieces(self, hours: list) -> Partials:
+        """Every subscriber's partials of its events in ``hours`` (sorted): the partials
+        already made of runs of them (:meth:`_sources`: the longest at each hour), the
+        hours between reduced from their slices, merged in time order."""
+        found, parts, rest, i = self._sources(hours), [], [], 0
+
+        def reduced(rest):                  # the hours between, from their slices
+            return [self._hours_partials(rest, self._all_of(self.slices[h] for h in rest))] \
+                if rest else []
+        while i < len(hours):
+            runs = found.get(hours[i])
+            if not runs:
+                rest.append(hours[i])
+                i += 1
+                continue
+            hs, p = max(runs, key=lambda r: len(r[0]))
+            parts += reduced(rest) + [p]
+            rest = []
+            i += len(hs)
+        return combine(parts + reduced(rest))
 
     def _day_inputs(self, day: int) -> list:
         """What the partials of day ``day`` are made from: its slice files, the time zone
