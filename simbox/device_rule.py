@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simbox.deployments import unique_ints
+
 __all__ = ["MAX_GATEWAY_SIMS", "MAX_SITES", "CLASS", "placeholder_imei", "candidates",
            "farm_devices", "reason_text"]
 
@@ -96,7 +98,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     row, code = row[ok], code[ok]
     if not len(row):
         return empty
-    pair = np.unique(code.astype(np.int64) * len(features) + row)     # distinct (device, SIM)
+    pair = unique_ints(code.astype(np.int64) * len(features) + row)     # distinct (device, SIM)
     d, row = pair // len(features), pair % len(features)
     n_sims = np.bincount(d, minlength=len(names))
     big = n_sims > MAX_GATEWAY_SIMS
@@ -111,7 +113,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     s = site_code[row]
     seen = np.asarray(site_names, dtype=object)[s] != ""       # SIMs without a main site
     width = len(site_names) + 1
-    ds = np.unique(d[seen] * width + s[seen]) // width          # distinct (device, site)
+    ds = unique_ints(d[seen] * width + s[seen]) // width          # distinct (device, site)
     n_sites = np.bincount(ds, minlength=len(names))
     farm = big & (n_sites <= MAX_SITES)
     keep = farm[d]
@@ -144,7 +146,7 @@ def reason_text(farms: pd.DataFrame) -> pd.Series:
     device 356938035643809 at one site (device rule: a SIM bank or card farm)`` (worded
     once per device)."""
     code, imeis = pd.factorize(farms["imei"].to_numpy())
-    first = np.unique(code, return_index=True)[1] if len(code) else np.zeros(0, np.int64)
+    first = unique_ints(code, return_index=True)[1] if len(code) else np.zeros(0, np.int64)
     n, sites = farms["device_sims"].to_numpy()[first], farms["device_sites"].to_numpy()[first]
     text = np.array([f"one of {k:,} SIMs on device {i} at {'one site' if m <= 1 else 'two sites'}"
                      " (device rule: a SIM bank or card farm)"
