@@ -17,7 +17,6 @@ from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
 from libc.math cimport fabs, isnan, llround
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
-from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
 
@@ -189,7 +188,7 @@ cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
         n += 1
         u = -u
     whole, frac = u // SCALE, u % SCALE
-    n += snprintf(num + n, sizeof(num) - n, "%lld", whole)
+    n += put_decimal(num + n, whole)
     if frac:
         while frac % 10 == 0:
             frac //= 10
@@ -202,6 +201,22 @@ cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
         n += width
     put(b, num, n)
     return 0
+
+
+cdef inline int put_decimal(char* at, long long v) noexcept:
+    """``v`` (>= 0) in decimal at ``at`` (``"%lld"``, without ``snprintf``); returns the
+    number of digits written."""
+    cdef char num[24]
+    cdef int n = 24, width
+    while True:
+        n -= 1
+        num[n] = <char>(48 + v % 10)                # '0' + digit
+        v //= 10
+        if v == 0:
+            break
+    width = 24 - n
+    memcpy(at, num + n, width)
+    return width
 
 
 cdef int put_text(buffer_t* b, object value) except -2:
