@@ -142,21 +142,22 @@ def devices_per(devices: pd.DataFrame, group: pd.Series, name: str) -> pd.Series
     """Distinct devices (``devices``' non-empty ``imei`` of the SIMs of ``group``'s index)
     per value of ``group`` (a Series indexed by SIM), indexed by it (named ``name``)."""
     at = positions(devices["imsi"], group.index)
+    imei = devices["imei"]
     if at is None:
-        dev = devices.loc[devices["imsi"].isin(group.index) & (devices["imei"].astype(str) != "")]
-        of = group.reindex(dev["imsi"].to_numpy()).to_numpy()
-    else:
-        keep = (at >= 0) & (devices["imei"].astype(str) != "").to_numpy()
-        dev, of = devices.loc[keep], group.to_numpy()[at[keep]]
-    return distinct_per(of, dev["imei"].to_numpy(), name)
+        dev = devices.loc[devices["imsi"].isin(group.index) & (imei.astype(str) != "")]
+        return distinct_per(group.reindex(dev["imsi"].to_numpy()).to_numpy(),
+                            pd.factorize(dev["imei"])[0], name)
+    keep = (at >= 0) & (imei.astype(str) != "").to_numpy()
+    return distinct_per(group.to_numpy()[at[keep]], pd.factorize(imei)[0][keep], name)
 
 
-def distinct_per(group: np.ndarray, values: np.ndarray, name: str) -> pd.Series:
-    """``DataFrame({name: group, "imei": values}).groupby(name)["imei"].nunique()``: the
-    distinct values per group (missing groups and values left out), indexed by the groups
-    in order, by factorized codes and one sort of the (group, value) pairs."""
+def distinct_per(group: np.ndarray, codes: np.ndarray, name: str) -> pd.Series:
+    """``DataFrame({name: group, "imei": values}).groupby(name)["imei"].nunique()`` of the
+    values whose ``pd.factorize`` codes are ``codes`` (-1: missing): the distinct values per
+    group (missing groups and values left out), indexed by the groups in order, by one sort
+    of the (group, value) pairs."""
     g, groups = pd.factorize(group, sort=True)
-    v, _ = pd.factorize(values)
+    v = np.asarray(codes, dtype=np.int64)
     ok = (g >= 0) & (v >= 0)
     width = int(v.max(initial=0)) + 1
     pair = unique_ints(g[ok].astype(np.int64) * width + v[ok])
