@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import unique_ints
+from simbox.deployments import same_keys, unique_ints
 
 __all__ = ["MAX_GATEWAY_SIMS", "MAX_SITES", "CLASS", "placeholder_imei", "candidates",
            "farm_devices", "reason_text"]
@@ -92,8 +92,9 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     pick[pick] = cand[row[pick]]
     imei = devices["imei"].to_numpy()[pick]
     row = row[pick]
-    code, names = pd.factorize(imei)
-    names = np.asarray(names, dtype=object).astype(str)
+    code, texts = pd.factorize(imei)
+    texts = np.asarray(texts, dtype=object)          # (str: factorize leaves missing ones out)
+    names = texts.astype(str)
     ok = (code >= 0) & (names[np.maximum(code, 0)] != "")
     row, code = row[ok], code[ok]
     if not len(row):
@@ -126,7 +127,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     d, row = d[order], row[order]
     first = np.r_[True, row[1:] != row[:-1]]
     d, row = d[first], row[first]          # rows ascending: the order of features
-    out = pd.DataFrame({"imei": names[d].astype(object), "device_sims": n_sims[d].astype(np.int64),
+    out = pd.DataFrame({"imei": texts[d], "device_sims": n_sims[d].astype(np.int64),
                         "device_sites": n_sites[d].astype(np.int64)},
                        index=pd.Index(features.index[row], dtype=object))
     out.index.name = features.index.name
@@ -136,7 +137,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
 def _rows_of(imsi: pd.Series, index: pd.Index) -> np.ndarray:
     """The row of ``index`` of each value of ``imsi`` (-1: none); by the category codes when
     ``imsi`` is a categorical over ``index`` (the feature run's pair tables)."""
-    if isinstance(imsi.dtype, pd.CategoricalDtype) and imsi.cat.categories.equals(index):
+    if isinstance(imsi.dtype, pd.CategoricalDtype) and same_keys(imsi.cat.categories, index):
         return imsi.cat.codes.to_numpy().astype(np.int64)
     return index.get_indexer(imsi.astype(object).to_numpy()).astype(np.int64)
 

@@ -728,7 +728,9 @@ def held_back(res, predictions, threshold, feedback, summary, farms=None) -> pd.
                         exclusions.source, e.line, e.label, e.reason, e.owner, e.expires)
         parts.append(matched)
     if store is not None:
-        dismissed = store.dismissed(flagged.loc[cand, "score"], margin=feedback["margin"])
+        # (every SIM flagged: the column as it is, no lookup of each key)
+        scores = flagged["score"] if len(cand) == len(flagged) else flagged.loc[cand, "score"]
+        dismissed = store.dismissed(scores, margin=feedback["margin"])
         if parts:
             dismissed = dismissed[~dismissed.index.isin(parts[0].index)]
         parts.append(dismissed)
