@@ -16,7 +16,7 @@ the caller then writes the table with the csv module.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
-from libc.math cimport fabs, floor, isnan, llround, log10
+from libc.math cimport fabs, floor, isnan, llround
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
@@ -226,7 +226,8 @@ cdef int put_general(buffer_t* b, double v, int precision) except -2:
     ``10**precision <= 10**10``, so within 1.2e-6 of the exact one, and ``m`` is the exact
     product's nearest integer unless its fraction lies within 1e-5 of one half (then
     nothing is written: ``PyOS_double_to_string`` decides, ties to even).  ``e`` starts
-    from ``log10`` and is corrected until ``m`` has ``precision`` digits (a value that
+    from a comparison with the powers of ten (a guess: ``10**e`` of a negative ``e`` is
+    not exact) and is corrected until ``m`` has ``precision`` digits (a value that
     rounds up to a power of ten takes the next exponent, as ``%g`` does).  Written in
     fixed notation with ``precision - 1 - e`` decimals, trailing zeros and a bare point
     removed (``%g`` without ``#``)."""
@@ -239,8 +240,8 @@ cdef int put_general(buffer_t* b, double v, int precision) except -2:
         return 1
     lo = <long long>POW10[precision - 1]
     hi = <long long>POW10[precision]
-    e = -4                                # the decimal exponent, from the table (a guess:
-    while e < 8 and a >= POW10[e + 5] * 1e-4:  # 10**e of e < 0 is not exact; corrected below)
+    e = -4                                # the decimal exponent (a guess, corrected below)
+    while e < 8 and a >= POW10[e + 5] * 1e-4:
         e += 1
     for tries in range(4):
         k = precision - 1 - e
