@@ -119,21 +119,32 @@ cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
     return 0
 
 
-cdef inline int put_int(buffer_t* b, int64_t v) except -1:
-    """``v`` in decimal (``str(v)``), its digits written from the last."""
+cdef inline int put_decimal(char* at, uint64_t v) noexcept:
+    """``v`` in decimal at ``at`` (``"%llu"``, without ``snprintf``), its digits found from
+    the last; returns the number of digits written."""
     cdef char num[24]
-    cdef int n = 24
-    cdef uint64_t u = <uint64_t>(-(v + 1)) + 1 if v < 0 else <uint64_t>v   # (INT64_MIN too)
+    cdef int n = 24, width
     while True:
         n -= 1
-        num[n] = <char>(48 + u % 10)                # '0' + digit
-        u //= 10
-        if u == 0:
+        num[n] = <char>(48 + v % 10)                # '0' + digit
+        v //= 10
+        if v == 0:
             break
+    width = 24 - n
+    memcpy(at, num + n, width)
+    return width
+
+
+cdef inline int put_int(buffer_t* b, int64_t v) except -1:
+    """``v`` in decimal (``str(v)``)."""
+    cdef char num[24]
+    cdef int n = 0
+    cdef uint64_t u = <uint64_t>(-(v + 1)) + 1 if v < 0 else <uint64_t>v   # (INT64_MIN too)
     if v < 0:
-        n -= 1
-        num[n] = 45                                 # '-'
-    return put(b, num + n, 24 - n)
+        num[0] = 45                                 # '-'
+        n = 1
+    n += put_decimal(num + n, u)
+    return put(b, num, n)
 
 
 cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
@@ -291,22 +302,6 @@ cdef int put_general(buffer_t* b, double v, int precision) except -2:
         n += digits - point
     put(b, num, n)
     return 0
-
-
-cdef inline int put_decimal(char* at, long long v) noexcept:
-    """``v`` (>= 0) in decimal at ``at`` (``"%lld"``, without ``snprintf``); returns the
-    number of digits written."""
-    cdef char num[24]
-    cdef int n = 24, width
-    while True:
-        n -= 1
-        num[n] = <char>(48 + v % 10)                # '0' + digit
-        v //= 10
-        if v == 0:
-            break
-    width = 24 - n
-    memcpy(at, num + n, width)
-    return width
 
 
 cdef int put_text(buffer_t* b, object value) except -2:
