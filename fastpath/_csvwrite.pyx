@@ -5,7 +5,8 @@ The bytes the standard library's ``csv.writer`` (excel dialect, ``lineterminator
 writes for rows of the texts ``csvwrite.field_texts`` gives: numbers formatted here as
 Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``;
 a value that is a number of ten-thousandths, as the scores rounded to 4 decimals are,
-written from that integer: :func:`put_decimal4`), texts copied as UTF-8, a text with a
+written from that integer: :func:`put_decimal4`; other values in fixed notation from
+their digits: :func:`put_general`), texts copied as UTF-8, a text with a
 comma, a quote or a newline quoted as the csv module quotes it.  Times (int64 seconds) are written as numpy's ``datetime_as_string``
 with a ``Z``.  A text this kernel cannot promise to write as the csv module does (a
 carriage return, an object that is not exactly a ``str``; a time outside the years
@@ -15,9 +16,8 @@ the caller then writes the table with the csv module.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
-from libc.math cimport fabs, isnan, llround
+from libc.math cimport fabs, floor, isnan, llround
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
-from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
 
@@ -119,21 +119,32 @@ cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
     return 0
 
 
-cdef inline int put_int(buffer_t* b, int64_t v) except -1:
-    """``v`` in decimal (``str(v)``), its digits written from the last."""
+cdef inline int put_decimal(char* at, uint64_t v) noexcept:
+    """``v`` in decimal at ``at`` (``"%llu"``, without ``snprintf``), its digits found from
+    the last; returns the number of digits written."""
     cdef char num[24]
-    cdef int n = 24
-    cdef uint64_t u = <uint64_t>(-(v + 1)) + 1 if v < 0 else <uint64_t>v   # (INT64_MIN too)
+    cdef int n = 24, width
     while True:
         n -= 1
-        num[n] = <char>(48 + u % 10)                # '0' + digit
-        u //= 10
-        if u == 0:
+        num[n] = <char>(48 + v % 10)                # '0' + digit
+        v //= 10
+        if v == 0:
             break
+    width = 24 - n
+    memcpy(at, num + n, width)
+    return width
+
+
+cdef inline int put_int(buffer_t* b, int64_t v) except -1:
+    """``v`` in decimal (``str(v)``)."""
+    cdef char num[24]
+    cdef int n = 0
+    cdef uint64_t u = <uint64_t>(-(v + 1)) + 1 if v < 0 else <uint64_t>v   # (INT64_MIN too)
     if v < 0:
-        n -= 1
-        num[n] = 45                                 # '-'
-    return put(b, num + n, 24 - n)
+        num[0] = 45                                 # '-'
+        n = 1
+    n += put_decimal(num + n, u)
+    return put(b, num, n)
 
 
 cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
@@ -189,7 +200,7 @@ cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
         n += 1
         u = -u
     whole, frac = u // SCALE, u % SCALE
-    n += snprintf(num + n, sizeof(num) - n, "%lld", whole)
+    n += put_decimal(num + n, whole)
     if frac:
         while frac % 10 == 0:
             frac //= 10
@@ -200,6 +211,95 @@ cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
             num[n + d] = <char>(48 + frac % 10)      # '0' + digit
             frac //= 10
         n += width
+    put(b, num, n)
+    return 0
+
+
+cdef enum:
+    MAX_G_PRECISION = 10        # put_general: "%.{p}g" written here for p up to this
+
+
+cdef double POW10[23]           # 10 ** k, k = 0..22: exact doubles
+POW10[0] = 1.0
+for _k in range(1, 23):
+    POW10[_k] = POW10[_k - 1] * 10.0
+
+
+cdef int put_general(buffer_t* b, double v, int precision) except -2:
+    """``v`` as ``"%.{precision}g"`` formats it when the result has no exponent and
+    ``1e-4 <= |v| < 1e9`` (``precision`` up to MAX_G_PRECISION); 1 (nothing written)
+    otherwise, and when ``v`` lies too near the middle of two ``precision``-digit numbers
+    to round it here with certainty.
+
+    The ``precision`` significant digits are ``m``, the nearest integer to
+    ``|v| * 10**k`` (``k = precision - 1 - e``, ``e`` the decimal exponent): that product
+    is one correctly rounded multiplication by an exact power of ten (``k <= 22``), below
+    ``10**precision <= 10**10``, so within 1.2e-6 of the exact one, and ``m`` is the exact
+    product's nearest integer unless its fraction lies within 1e-5 of one half (then
+    nothing is written: ``PyOS_double_to_string`` decides, ties to even).  ``e`` starts
+    from a comparison with the powers of ten (a guess: ``10**e`` of a negative ``e`` is
+    not exact) and is corrected until ``m`` has ``precision`` digits (a value that
+    rounds up to a power of ten takes the next exponent, as ``%g`` does).  Written in
+    fixed notation with ``precision - 1 - e`` decimals, trailing zeros and a bare point
+    removed (``%g`` without ``#``)."""
+    cdef double a = fabs(v), scaled, frac
+    cdef long long m, lo, hi
+    cdef int e, k, tries, n = 0, i, digits, point
+    cdef char num[40]
+    cdef char dig[24]
+    if precision < 1 or precision > MAX_G_PRECISION or not (a >= 1e-4 and a < 1e9):
+        return 1
+    lo = <long long>POW10[precision - 1]
+    hi = <long long>POW10[precision]
+    e = -4                                # the decimal exponent (a guess, corrected below)
+    while e < 8 and a >= POW10[e + 5] * 1e-4:
+        e += 1
+    for tries in range(4):
+        k = precision - 1 - e
+        if k < 0 or k > 22:
+            return 1
+        scaled = a * POW10[k]
+        m = <long long>floor(scaled)
+        frac = scaled - <double>m
+        if fabs(frac - 0.5) < 1e-5:
+            return 1
+        if frac > 0.5:
+            m += 1
+        if m >= hi:
+            e += 1
+        elif m < lo:
+            e -= 1
+        else:
+            break
+    else:
+        return 1
+    if e < -4 or e >= precision:          # %g would use an exponent
+        return 1
+    digits = put_decimal(dig, m)          # exactly precision digits
+    if v < 0:
+        num[n] = 45                       # '-'
+        n += 1
+    if e >= 0:
+        point = e + 1                     # digits before the point
+        memcpy(num + n, dig, point)
+        n += point
+    else:
+        num[n] = 48                       # '0'
+        num[n + 1] = 46                   # '.'
+        n += 2
+        for i in range(-e - 1):
+            num[n] = 48
+            n += 1
+        point = 0
+    # the decimals, trailing zeros removed
+    while digits > point and dig[digits - 1] == 48:
+        digits -= 1
+    if digits > point:
+        if e >= 0:
+            num[n] = 46                   # '.'
+            n += 1
+        memcpy(num + n, dig + point, digits - point)
+        n += digits - point
     put(b, num, n)
     return 0
 
@@ -295,7 +395,8 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                             return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
-                    if not isnan(v) and put_decimal4(&b, v, precision):
+                    if not isnan(v) and put_decimal4(&b, v, precision) and \
+                            put_general(&b, v, precision):
                         text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
                         try:
                             put(&b, text, strlen(text))

@@ -50,9 +50,9 @@ import pandas as pd
 from simbox.errors import ConfigError
 
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
-           "positions", "devices_per", "member",
+           "positions", "devices_per", "distinct_per", "member",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS",
-           "rank_deployments", "linked_by"]
+           "rank_deployments", "linked_by", "unique_ints"]
 
 log = logging.getLogger("simbox.deployments")
 LINK_KINDS = ("device", "device block", "site+hours", "handover", "imsi block",
@@ -142,13 +142,28 @@ def devices_per(devices: pd.DataFrame, group: pd.Series, name: str) -> pd.Series
     """Distinct devices (``devices``' non-empty ``imei`` of the SIMs of ``group``'s index)
     per value of ``group`` (a Series indexed by SIM), indexed by it (named ``name``)."""
     at = positions(devices["imsi"], group.index)
+    imei = devices["imei"]
     if at is None:
-        dev = devices.loc[devices["imsi"].isin(group.index) & (devices["imei"].astype(str) != "")]
-        of = group.reindex(dev["imsi"].to_numpy()).to_numpy()
-    else:
-        keep = (at >= 0) & (devices["imei"].astype(str) != "").to_numpy()
-        dev, of = devices.loc[keep], group.to_numpy()[at[keep]]
-    return dev.assign(**{name: of}).groupby(name)["imei"].nunique()
+        dev = devices.loc[devices["imsi"].isin(group.index) & (imei.astype(str) != "")]
+        return distinct_per(group.reindex(dev["imsi"].to_numpy()).to_numpy(),
+                            pd.factorize(dev["imei"])[0], name)
+    keep = (at >= 0) & (imei.astype(str) != "").to_numpy()
+    return distinct_per(group.to_numpy()[at[keep]], pd.factorize(imei)[0][keep], name)
+
+
+def distinct_per(group: np.ndarray, codes: np.ndarray, name: str) -> pd.Series:
+    """``DataFrame({name: group, "imei": values}).groupby(name)["imei"].nunique()`` of the
+    values whose ``pd.factorize`` codes are ``codes`` (-1: missing): the distinct values per
+    group (missing groups and values left out), indexed by the groups in order, by one sort
+    of the (group, value) pairs."""
+    g, groups = pd.factorize(group, sort=True)
+    v = np.asarray(codes, dtype=np.int64)
+    ok = (g >= 0) & (v >= 0)
+    width = int(v.max(initial=0)) + 1
+    pair = unique_ints(g[ok].astype(np.int64) * width + v[ok])
+    counts = np.bincount(pair // width, minlength=len(groups)).astype(np.int64)
+    seen = np.bincount(g[g >= 0], minlength=len(groups)) > 0     # (a group of missing values: 0)
+    return pd.Series(counts[seen], index=pd.Index(groups[seen], name=name), name="imei")
 
 
 def member(values, index: pd.Index) -> np.ndarray:
@@ -181,13 +196,24 @@ def same_keys(a: pd.Index, b: pd.Index) -> bool:
         return True
     if len(a) != len(b):
         return False
+    for x, y, answer in _SAME_KEYS:       # the same two (immutable) indexes asked again
+        if x is a and y is b:
+            return answer
     if a.dtype == object and b.dtype == object and not isinstance(a, pd.MultiIndex) and \
             not isinstance(b, pd.MultiIndex):
-        return bool(np.array_equal(a.to_numpy(), b.to_numpy()))
-    return a.equals(b)
+        answer = bool(np.array_equal(a.to_numpy(), b.to_numpy()))
+    else:
+        answer = a.equals(b)
+    if isinstance(a, pd.Index) and isinstance(b, pd.Index):
+        _SAME_KEYS.insert(0, (a, b, answer))
+        del _SAME_KEYS[4:]
+    return answer
 
 
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
+#: same_keys' last answers (a scan compares the flagged SIMs with the pair tables' SIMs, and
+#: those with the cells', several times: 100,000 texts each time)
+_SAME_KEYS: list = []
 
 
 def _pairs(a, b) -> np.ndarray:
@@ -463,7 +489,7 @@ def _components(n: int, pairs: np.ndarray) -> np.ndarray:
 
 def _first_appearance(labels: np.ndarray) -> np.ndarray:
     """Labels renumbered 0..k-1 in order of first appearance."""
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    _, first, inverse = unique_ints(labels, return_index=True, return_inverse=True)
     return np.argsort(np.argsort(first))[inverse]
 
 
@@ -613,6 +639,29 @@ def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     return out
 
 
+def unique_ints(values, *, return_index: bool = False, return_inverse: bool = False):
+    """``np.unique`` of a 1-d integer array (with its ``return_index``: the first position of
+    each value, and ``return_inverse``), by one stable sort: numpy 2's ``np.unique`` hashes
+    the values and then sorts them, 4-5 times slower for 100,000 keys."""
+    values = np.asarray(values)
+    if values.ndim != 1 or values.dtype.kind not in "iub":
+        raise ValueError(f"unique_ints takes a 1-d integer array, not {values.dtype} of "
+                         f"shape {values.shape}")
+    order = np.argsort(values, kind="stable") if return_index or return_inverse else None
+    ranked = values[order] if order is not None else np.sort(values)
+    start = np.empty(len(ranked), dtype=bool)
+    start[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=start[1:])
+    out = [ranked[start]]
+    if return_index:
+        out.append(order[start])
+    if return_inverse:
+        inverse = np.empty(len(values), dtype=np.intp)
+        inverse[order] = np.cumsum(start) - 1
+        out.append(inverse)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def hours_text(profiles: np.ndarray, min_share: float = 0.3) -> list[str]:
     """:func:`format_hours` of :func:`active_hours` for each row of ``profiles``
     (vectorised smoothing; one formatting per distinct set of hours)."""
@@ -621,18 +670,36 @@ def hours_text(profiles: np.ndarray, min_share: float = 0.3) -> list[str]:
     top = smooth.max(axis=1, initial=0)
     on = (smooth >= min_share * top[:, None]) & (top[:, None] > 0)
     keys = on.astype(np.int64) @ (1 << np.arange(24, dtype=np.int64))
-    uniq, first = np.unique(keys, return_index=True)
+    uniq, first = unique_ints(keys, return_index=True)
     done = {int(k): format_hours(np.flatnonzero(on[i]).tolist()) for k, i in zip(uniq, first)}
     return [done[int(k)] for k in keys]
 
 
-def _ordered_join(keys: np.ndarray, values: pd.Series) -> pd.Series:
-    """Per key, its values ``;``-joined, most frequent first (ties: first seen)."""
-    df = pd.DataFrame({"k": keys, "v": values.astype(str).to_numpy(), "o": np.arange(len(keys))})
-    df = df.loc[df["v"] != ""]
-    c = df.groupby(["k", "v"], sort=False).agg(n=("o", "size"), o=("o", "min")).reset_index()
-    c = c.sort_values(["k", "n", "o"], ascending=[True, False, True])
-    return c.groupby("k", sort=False).agg(n=("v", "size"), joined=("v", ";".join))
+def _ordered_join(keys: np.ndarray, values: pd.Series) -> pd.DataFrame:
+    """Per key (integers), its distinct values (texts; empty and missing ones left out)
+    ``;``-joined, most frequent first (ties: first seen): ``n`` (how many) and ``joined``,
+    indexed by key, ascending.  By sorting codes (``pd.factorize`` of the values): the
+    order of a grouping of the (key, value) pairs sorted by key, count and first row."""
+    keys = np.asarray(keys, dtype=np.int64)
+    code, names = pd.factorize(values.astype(str).to_numpy())
+    names = np.asarray(names, dtype=object)
+    keep = code >= 0
+    keep[keep] = names[code[keep]] != ""
+    row = np.flatnonzero(keep)
+    k, c = keys[row], code[row]
+    order = np.lexsort((row, c, k))                   # by key, value, then row
+    k, c, row = k[order], c[order], row[order]
+    start = np.flatnonzero(np.r_[True, (k[1:] != k[:-1]) | (c[1:] != c[:-1])][:len(k)])
+    n = np.diff(np.r_[start, len(k)])                 # rows per (key, value)
+    k, c, first = k[start], c[start], row[start]
+    order = np.lexsort((first, -n, k))                # by key, most rows, first row
+    k, c = k[order], c[order]
+    begin = np.flatnonzero(np.r_[True, k[1:] != k[:-1]][:len(k)])
+    counts = np.diff(np.r_[begin, len(k)]).astype(np.int64)
+    texts = names[c].tolist()
+    joined = np.array([";".join(texts[b:b + m]) for b, m in zip(begin.tolist(), counts.tolist())],
+                      dtype=object)
+    return pd.DataFrame({"n": counts, "joined": joined}, index=pd.Index(k[begin], name="k"))
 
 
 def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,

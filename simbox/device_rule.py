@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simbox.deployments import same_keys, unique_ints
+
 __all__ = ["MAX_GATEWAY_SIMS", "MAX_SITES", "CLASS", "placeholder_imei", "candidates",
            "farm_devices", "reason_text"]
 
@@ -90,13 +92,14 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     pick[pick] = cand[row[pick]]
     imei = devices["imei"].to_numpy()[pick]
     row = row[pick]
-    code, names = pd.factorize(imei)
-    names = np.asarray(names, dtype=object).astype(str)
+    code, texts = pd.factorize(imei)
+    texts = np.asarray(texts, dtype=object)          # (str: factorize leaves missing ones out)
+    names = texts.astype(str)
     ok = (code >= 0) & (names[np.maximum(code, 0)] != "")
     row, code = row[ok], code[ok]
     if not len(row):
         return empty
-    pair = np.unique(code.astype(np.int64) * len(features) + row)     # distinct (device, SIM)
+    pair = unique_ints(code.astype(np.int64) * len(features) + row)     # distinct (device, SIM)
     d, row = pair // len(features), pair % len(features)
     n_sims = np.bincount(d, minlength=len(names))
     big = n_sims > MAX_GATEWAY_SIMS
@@ -111,7 +114,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     s = site_code[row]
     seen = np.asarray(site_names, dtype=object)[s] != ""       # SIMs without a main site
     width = len(site_names) + 1
-    ds = np.unique(d[seen] * width + s[seen]) // width          # distinct (device, site)
+    ds = unique_ints(d[seen] * width + s[seen]) // width          # distinct (device, site)
     n_sites = np.bincount(ds, minlength=len(names))
     farm = big & (n_sites <= MAX_SITES)
     keep = farm[d]
@@ -124,7 +127,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     d, row = d[order], row[order]
     first = np.r_[True, row[1:] != row[:-1]]
     d, row = d[first], row[first]          # rows ascending: the order of features
-    out = pd.DataFrame({"imei": names[d].astype(object), "device_sims": n_sims[d].astype(np.int64),
+    out = pd.DataFrame({"imei": texts[d], "device_sims": n_sims[d].astype(np.int64),
                         "device_sites": n_sites[d].astype(np.int64)},
                        index=pd.Index(features.index[row], dtype=object))
     out.index.name = features.index.name
@@ -134,7 +137,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
 def _rows_of(imsi: pd.Series, index: pd.Index) -> np.ndarray:
     """The row of ``index`` of each value of ``imsi`` (-1: none); by the category codes when
     ``imsi`` is a categorical over ``index`` (the feature run's pair tables)."""
-    if isinstance(imsi.dtype, pd.CategoricalDtype) and imsi.cat.categories.equals(index):
+    if isinstance(imsi.dtype, pd.CategoricalDtype) and same_keys(imsi.cat.categories, index):
         return imsi.cat.codes.to_numpy().astype(np.int64)
     return index.get_indexer(imsi.astype(object).to_numpy()).astype(np.int64)
 
@@ -144,7 +147,7 @@ def reason_text(farms: pd.DataFrame) -> pd.Series:
     device 356938035643809 at one site (device rule: a SIM bank or card farm)`` (worded
     once per device)."""
     code, imeis = pd.factorize(farms["imei"].to_numpy())
-    first = np.unique(code, return_index=True)[1] if len(code) else np.zeros(0, np.int64)
+    first = unique_ints(code, return_index=True)[1] if len(code) else np.zeros(0, np.int64)
     n, sites = farms["device_sims"].to_numpy()[first], farms["device_sites"].to_numpy()[first]
     text = np.array([f"one of {k:,} SIMs on device {i} at {'one site' if m <= 1 else 'two sites'}"
                      " (device rule: a SIM bank or card farm)"

@@ -29,7 +29,7 @@ from simbox import device_rule
 from simbox.background import Background
 from simbox._version import __version__
 from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
-                                member, pairs_of, sum_rows)
+                                member, pairs_of, sum_rows, unique_ints)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
@@ -412,7 +412,8 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
         deployments["linked_by"] = deployments["linked_by"].str.replace(
             "imsi block", SUBSCRIBER_BLOCK, regex=False)
     sims = sims.assign(deployment_id=per_sim)
-    sites = site_table(sims, hours, devices, cell_events, cells, deployments)
+    sites = site_table(sims, hours, devices, cell_events, cells, deployments,
+                       located=by_deployment_id(locations, labels, per_sim))
     model_only = None
     if with_farms:
         model_only = ~member(sims.index, farms.index) | \
@@ -422,6 +423,17 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     if with_farms:
         reasons = _rule_reasons(reasons, farms, sims.index)
     return sims, deployments, sites, reasons, reference, stats
+
+
+def by_deployment_id(locations: pd.DataFrame, labels: np.ndarray, per_sim: pd.Series
+                     ) -> pd.DataFrame | None:
+    """:func:`~simbox.sites.locate`'s rows of the deployments (indexed by component
+    ``labels``) indexed by deployment id (``per_sim``: each SIM's, aligned with ``labels``)."""
+    if locations is None or not len(locations):
+        return None
+    comps, first = unique_ints(np.asarray(labels, dtype=np.int64), return_index=True)
+    ids = pd.Series(per_sim.to_numpy(dtype=object)[first], index=comps)
+    return locations.set_axis(pd.Index(ids.reindex(locations.index).to_numpy(), dtype=object))
 
 
 def scores_table(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list) -> pd.DataFrame:
@@ -716,7 +728,9 @@ def held_back(res, predictions, threshold, feedback, summary, farms=None) -> pd.
                         exclusions.source, e.line, e.label, e.reason, e.owner, e.expires)
         parts.append(matched)
     if store is not None:
-        dismissed = store.dismissed(flagged.loc[cand, "score"], margin=feedback["margin"])
+        # (every SIM flagged: the column as it is, no lookup of each key)
+        scores = flagged["score"] if len(cand) == len(flagged) else flagged.loc[cand, "score"]
+        dismissed = store.dismissed(scores, margin=feedback["margin"])
         if parts:
             dismissed = dismissed[~dismissed.index.isin(parts[0].index)]
         parts.append(dismissed)

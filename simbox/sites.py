@@ -239,33 +239,36 @@ def _stamp(t, tz):
 
 def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
                cell_events: pd.DataFrame, cells: pd.DataFrame,
-               deployments: pd.DataFrame) -> pd.DataFrame:
+               deployments: pd.DataFrame, located: pd.DataFrame | None = None) -> pd.DataFrame:
     """The site list.
 
     ``sims`` (index imsi, flagged SIMs): ``main_site, deployment_id, class,
     first_seen, last_seen``; ``hours`` its hour rows; ``devices``: ``imsi,
     imei``; ``deployments`` from :func:`simbox.deployments.deployment_table`.
     Extra columns of the cell table (first value per site) follow the
-    documented ones.
+    documented ones.  ``located``: :func:`locate`'s rows of the deployments, indexed by
+    ``deployment_id``: a site whose SIMs are exactly the SIMs of one deployment takes its
+    row (the same events, so the same position) instead of locating them again.
     """
     extra = [c for c in cells.columns if c not in CELL_COLUMNS]
     columns = SITE_COLUMNS + extra
-    site = sims["main_site"].astype(str)
-    sims = sims.loc[site != ""]
-    hours = np.asarray(hours)[(site != "").to_numpy()]
+    site_of = sims["main_site"].astype(str)
+    placed = (site_of != "").to_numpy()
+    if not placed.all():
+        sims, site_of, hours = sims.loc[placed], site_of.loc[placed], np.asarray(hours)[placed]
     if len(sims) == 0:
         return pd.DataFrame(columns=columns)
-    located = locate(sims["main_site"].astype(str), cell_events, cells)
-    site_info = cells.groupby("site_id")[extra].first() if extra else None
-    site_of = sims["main_site"].astype(str)
-    n_dev = devices_per(devices, site_of, "site")
     code, names = pd.factorize(site_of.to_numpy())
+    located = _site_locations(site_of, code, names, sims["deployment_id"], deployments, located,
+                              cell_events, cells)
+    site_info = cells.groupby("site_id")[extra].first() if extra else None
+    n_dev = devices_per(devices, site_of, "site")
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()
     mean_lon = cells.groupby("site_id")["lon"].mean()
     # each site's SIMs (in their order), then one row per site in order of first appearance
     members = _members(code)
-    by_dep = site_deployments(site_of, sims["deployment_id"], deployments)
+    by_dep = site_deployments(site_of, sims["deployment_id"], deployments, (code, names))
     classes = sims["class"].to_numpy(dtype=object)
     first_seen, last_seen = _instants(sims["first_seen"]), _instants(sims["last_seen"])
     events = sims["n_events"].to_numpy() if "n_events" in sims else None
@@ -299,22 +302,53 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
         .reset_index(drop=True)
 
 
+def _site_locations(site_of: pd.Series, code: np.ndarray, names, deployment_id: pd.Series,
+                    deployments: pd.DataFrame, located: pd.DataFrame | None,
+                    cell_events: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """:func:`locate` of the sites (``site_of`` per SIM, factorized as ``code``, ``names``):
+    a site whose SIMs are all of one deployment that has no other SIM takes that deployment's
+    row of ``located`` (indexed by deployment id); the other sites are located."""
+    if located is None or not len(located) or not len(code):
+        return locate(site_of, cell_events, cells)
+    dep_code, dep_names = pd.factorize(deployment_id.to_numpy())
+    n = len(names)
+    lo = np.full(n, np.iinfo(np.int64).max)
+    hi = np.full(n, -1)
+    np.minimum.at(lo, code, dep_code)
+    np.maximum.at(hi, code, dep_code)
+    per_site = np.bincount(code, minlength=n)
+    size = deployments.set_index("deployment_id")["n_sims"].reindex(
+        np.asarray(dep_names, dtype=object)).to_numpy(dtype=float)
+    one = (lo == hi) & (lo >= 0)
+    one[one] = size[lo[one]] == per_site[one]
+    dep = np.asarray(dep_names, dtype=object)[np.where(one, lo, 0)]
+    one &= pd.Index(dep).isin(located.index) if one.any() else one
+    if not one.any():
+        return locate(site_of, cell_events, cells)
+    taken = located.loc[dep[one]].set_axis(pd.Index(np.asarray(names, dtype=object)[one]))
+    rest = ~one[code]
+    if not rest.any():
+        return taken
+    return pd.concat([taken, locate(site_of.loc[rest], cell_events, cells)])
+
+
 def _members(code: np.ndarray) -> list:
     """Per code 0..n-1 (``pd.factorize`` codes): the positions holding it, in order."""
     return np.split(np.argsort(code, kind="stable"), np.flatnonzero(np.diff(np.sort(code))) + 1)
 
 
-def site_deployments(site_of: pd.Series, deployment_id: pd.Series, deployments: pd.DataFrame
-                     ) -> dict:
+def site_deployments(site_of: pd.Series, deployment_id: pd.Series, deployments: pd.DataFrame,
+                     factorized: tuple | None = None) -> dict:
     """Per site (``site_of``: the site of each flagged SIM, ``deployment_id`` its
     deployment): its ``deployments`` (ids, sorted, ``;``-joined), ``n_deployments`` and
     ``priority``: the sum over its deployments of the deployment's priority times the
     share of the deployment's SIMs at the site (``deployments`` from
     :func:`simbox.deployments.deployment_table`), summed as pandas would: the terms in
-    ``value_counts`` order (most SIMs first)."""
+    ``value_counts`` order (most SIMs first).  ``factorized``: ``pd.factorize`` of
+    ``site_of``'s values, when the caller has it."""
     size_of = deployments.set_index("deployment_id")["n_sims"].to_dict()
     prio_of = deployments.set_index("deployment_id")["priority"].to_dict()
-    code, names = pd.factorize(site_of.to_numpy())
+    code, names = factorized if factorized is not None else pd.factorize(site_of.to_numpy())
     ids = deployment_id.to_numpy(dtype=object)
     out = {}
     for s, idx in zip(names, _members(code)):

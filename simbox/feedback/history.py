@@ -253,7 +253,8 @@ class HistoryStore:
                 verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
             by_verdict = {s: VERDICT_STATUS[v] for s, v in verdicts.items() if v in VERDICT_STATUS}
             status = [by_verdict.get(sim) or ("known" if sim in first else "new") for sim in keys] \
-                if by_verdict else ["known" if sim in first else "new" for sim in keys]
+                if by_verdict else ["known" if sim in first else "new" for sim in keys] if first \
+                else ["new"] * len(keys)                # (no SIM flagged before: all new)
             first_flagged = [first.get(sim, at) for sim in keys] if first else None
             # rows built column-wise, in key order: the indexes' B-trees filled left to right
             # (inserting 100k flags takes half the time of the flagged table's order)

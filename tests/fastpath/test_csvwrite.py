@@ -174,3 +174,31 @@ def test_arrow_columns_are_checked():
             list(csv_chunks([bad, np.arange(2, dtype=np.int64)], [csvwrite.ARROW, INT]))
     with pytest.raises(ValueError, match="not an Arrow text array"):
         csvwrite.arrow_text(pa.array([1, 2]))
+
+
+def near_ties(rng, n):
+    """Doubles at and beside the middle of two 10-digit decimals, and beside powers of ten:
+    where a fixed-notation ``%.10g`` must round as the correctly rounded one does."""
+    k = rng.integers(10**9, 10**10, n)
+    e = rng.integers(-5, 10, n)
+    mid = (k + 0.5) * 10.0 ** (e - 9)
+    tens = 10.0 ** rng.integers(-5, 10, n)
+    return np.concatenate([mid, np.nextafter(mid, 0), np.nextafter(mid, np.inf), tens,
+                           np.nextafter(tens, 0), np.nextafter(tens, np.inf),
+                           tens * (1 - 5e-11), tens * (1 - 4.9e-11), tens * (1 - 5.1e-11)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), precision=st.integers(1, 12),
+       values=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=20))
+def test_floats_equal_python_g_format(seed, precision, values):
+    """Floats of every magnitude (fixed notation from their digits, the rest by Python) and
+    doubles near ties and powers of ten against ``"%.{precision}g" % v``; NaN empty (a row
+    of one empty field quoted, as the csv module writes it)."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.array(values, dtype=float), rng.random(200),
+                        10.0 ** rng.uniform(-7, 12, 200) * rng.choice([-1.0, 1.0], 200),
+                        near_ties(rng, 100), [np.nan, 0.0, -0.0, 1e-4, 1e9, 0.5, 2.5]])
+    got = b"".join(csv_chunks([x], [FLOAT], precision=precision)).decode().split("\n")[:-1]
+    want = [f"%.{precision}g" % v if v == v else '""' for v in x.tolist()]
+    assert got == want

@@ -59,6 +59,35 @@ def reference_paths(mp):
         ["score", key], ascending=[False, True], kind="stable").reset_index(drop=True))
     reasons = scan_mod._reasons
     mp.setattr(scan_mod, "_reasons", lambda *a, **k: reasons(*a, **{**k, "explain": True}))
+    mp.setattr(scan_mod, "by_deployment_id", lambda *a: None)    # every site located again
+    mp.setattr(deployments_mod, "_ordered_join", ordered_join_reference)
+    mp.setattr(deployments_mod, "distinct_per", distinct_per_reference)
+    mp.setattr(deployments_mod, "unique_ints", unique_ints_reference)
+
+
+def ordered_join_reference(keys, values):
+    """deployments._ordered_join as it was: pandas groupbys of the (key, value) pairs."""
+    import numpy as np
+    import pandas as pd
+    df = pd.DataFrame({"k": keys, "v": values.astype(str).to_numpy(), "o": np.arange(len(keys))})
+    df = df.loc[df["v"] != ""]
+    c = df.groupby(["k", "v"], sort=False).agg(n=("o", "size"), o=("o", "min")).reset_index()
+    c = c.sort_values(["k", "n", "o"], ascending=[True, False, True])
+    return c.groupby("k", sort=False).agg(n=("v", "size"), joined=("v", ";".join))
+
+
+def distinct_per_reference(group, codes, name):
+    """deployments.distinct_per as it was: pandas' ``nunique`` per group (of the values
+    whose codes are ``codes``, -1 missing)."""
+    import numpy as np
+    import pandas as pd
+    values = np.where(np.asarray(codes) >= 0, np.asarray(codes).astype(str), None)
+    return pd.DataFrame({name: group, "imei": values}).groupby(name)["imei"].nunique()
+
+
+def unique_ints_reference(values, *, return_index=False, return_inverse=False):
+    import numpy as np
+    return np.unique(values, return_index=return_index, return_inverse=return_inverse)
 
 
 def files(folder):
@@ -231,3 +260,54 @@ def test_formula_starts_equal_the_str_accessor(values, cut):
     assert outputs_mod.formula_starts(col).tolist() == want.tolist()
     assert outputs_mod.formula_starts(col.astype(object).astype("string[python]")).tolist() == \
         want.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["", "a", "b", "S1", "S2", None])),
+                     max_size=40))
+def test_ordered_join_equals_the_pandas_groupbys(rows):
+    """_ordered_join (one sort of factorized pairs) against the groupbys it replaces, as
+    deployment_table reads them: empty and missing values, ties broken by first row."""
+    import numpy as np
+    import pandas as pd
+    keys = np.array([r[0] for r in rows], dtype=np.int64)
+    values = pd.Series([r[1] for r in rows], dtype=object)
+    got, want = deployments_mod._ordered_join(keys, values), ordered_join_reference(keys, values)
+    comps = np.arange(6)
+    for c, fill in (("n", 0), ("joined", "")):
+        assert got[c].reindex(comps, fill_value=fill).tolist() == \
+            want[c].reindex(comps, fill_value=fill).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from([0, 3, 7, None, 2]),
+                               st.sampled_from(["x", "y", "z", None, "35"])), max_size=40),
+       textual=st.booleans())
+def test_distinct_per_equals_nunique(rows, textual):
+    """distinct_per (factorized pairs, one sort) against pandas' ``groupby().nunique()``:
+    missing groups left out, a group of missing values counted 0, groups in order."""
+    import numpy as np
+    import pandas as pd
+    group = np.array([None if g is None else (f"S{g}" if textual else g) for g, _ in rows],
+                     dtype=object)
+    if not textual and None not in group.tolist():
+        group = group.astype(np.int64)
+    values = pd.array([v for _, v in rows], dtype="str")
+    codes = pd.factorize(values)[0]
+    got, want = deployments_mod.distinct_per(group, codes, "site"), \
+        pd.DataFrame({"site": group, "imei": values}).groupby("site")["imei"].nunique()
+    assert distinct_per_reference(group, codes, "site").tolist() == want.tolist()
+    assert got.index.tolist() == want.index.tolist() and got.tolist() == want.tolist()
+    assert got.index.name == want.index.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(-3, 6), max_size=40), wide=st.booleans())
+def test_unique_ints_equals_np_unique(values, wide):
+    import numpy as np
+    x = np.array(values, dtype=np.int64 if wide else np.int32) * (2**40 if wide else 1)
+    for flags in ({}, {"return_index": True}, {"return_inverse": True},
+                  {"return_index": True, "return_inverse": True}):
+        got, want = deployments_mod.unique_ints(x, **flags), np.unique(x, **flags)
+        got, want = (got,) if not flags else got, (want,) if not flags else want
+        assert all(np.array_equal(a, b) for a, b in zip(got, want))
