@@ -12,9 +12,11 @@ The policy turns the flags of each drop into the flags to alert on, with two rul
 is confirmed; it raises ``new`` only then.  It is confirmed at once when it is
 *established* (its first CDR at least :attr:`AlertPolicy.young` old) or when it is one of
 two or more young SIMs that passed through one IMEI one after another
-(:func:`rotation`: a SIM bank's port, a modem cycling its SIMs), unless it is flagged as a
-SIM box and shows the sign of an office below in its own calls or its evidence peers' (a
-desk gateway reporting one IMEI, its agents starting one after another).  Otherwise it must be
+(:func:`rotation`: a SIM bank's port, a modem cycling its SIMs), unless it shows the sign
+of an office below in its own calls or its evidence peers' and it is flagged as a SIM box (a
+desk gateway reporting one IMEI, its agents starting one after another) or each SIM of the
+rotation was seen once (:func:`rotations`: a gateway's lines each taking one call line up
+one after another too).  Otherwise it must be
 flagged at every drop over :attr:`AlertPolicy.confirm` of network time (a streak; a drop
 without the flag starts it again), and is then alerted unless it shows a **sign of an
 office** (:func:`office_sign`): it, or a *peer* (a SIM of the evidence at its main site
@@ -351,11 +353,21 @@ def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
     are SIMs seen once each within :data:`ROTATION_GAP` of the next one (a single event
     has no span: the channels of such a gateway, each with its first call minutes apart,
     line up "one after another")."""
-    out = np.zeros(len(ev), bool)
+    return rotations(ev, young)[0]
+
+
+def rotations(ev: pd.DataFrame, young: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rotation(ev, young), spanned)``: ``spanned`` per row, whether the SIM's rotation
+    has a SIM seen over a span (events at two times or more), one that held the IMEI for
+    a while and gave it up before the next came.  SIMs seen once each always line up one
+    after another, in a SIM bank's port as in a gateway whose lines are in service
+    together and each took one call or one SMS: their order alone is no evidence of a
+    rotation."""
+    out, spanned = np.zeros(len(ev), bool), np.zeros(len(ev), bool)
     imei = ev["main_imei"].fillna("").astype(str).to_numpy()
     sel = np.flatnonzero(young & (imei != ""))
     if len(sel) < 2:
-        return out
+        return out, spanned
     first = ev["first_seen"].to_numpy(float)
     last = ev["last_seen"].to_numpy(float)
     for rows in pd.Series(sel).groupby(imei[sel]).agg(list):
@@ -366,7 +378,8 @@ def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:
                and (last[a] > first[a] or first[b] - last[a] >= ROTATION_GAP)
                for a, b in zip(rows, rows[1:])):
             out[rows] = True
-    return out
+            spanned[rows] = any(last[r] > first[r] for r in rows)
+    return out, spanned
 
 
 def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
@@ -397,13 +410,17 @@ def decide(ev: pd.DataFrame, before: dict, state: dict, *, network_time: int,
     since = np.array([pending.get(s, t) for s in ev.index], float)
     lasted = (t - since) >= policy.confirm
     office = office_sign(ev, age, policy)
-    # a SIM-box flag's rotation yields to the sign of an office in its own calls or its
-    # evidence peers' (a desk gateway's agents starting one after another on its one IMEI);
-    # a card farm's does not (its SIMs receive: verification calls are its business)
+    # a rotation yields to the sign of an office in the SIM's own calls or its evidence
+    # peers' when the SIM is flagged as a SIM box (a desk gateway's agents starting one
+    # after another on its one IMEI), or when each SIM of it was seen once (a gateway's
+    # lines each taking one call line up as well); a card farm's rotation with a SIM that
+    # held the port over a span confirms (its SIMs receive: verification calls are its
+    # business)
+    rotated, spanned = rotations(ev, age < policy.young)
     called = office_sign(ev, age, policy, window=False) & \
-        (ev["class"].astype(str).to_numpy() == "simbox")
+        ((ev["class"].astype(str).to_numpy() == "simbox") | ~spanned)
     confirmed = cand & (np.where(office, age >= policy.office_age, age >= policy.young)
-                        | (lasted & ~office) | (rotation(ev, age < policy.young) & ~called))
+                        | (lasted & ~office) | (rotated & ~called))
     new_pending = {s: int(v) for s, v, c in zip(ev.index, since, cand & ~confirmed) if c}
     # flags whose score fell: held while over the margin, and for clear_after under it
     # (a SIM not flagged at its score, excluded or dismissed, is cleared at once)

@@ -178,6 +178,31 @@ def test_a_desk_gateways_agents_one_after_another_are_no_rotation_where_an_offic
     assert sorted(run([drop(cls="cardfarm")])) == both
 
 
+def test_sims_seen_once_one_after_another_are_no_rotation_where_an_office_is():
+    # a new office's desk gateway reporting one IMEI: its lines in service together, each
+    # took one call from a number it had not called before the agents started, hours
+    # apart; flagged as a card farm (a SIM that only received): held like any SIM with the
+    # sign of an office, not confirmed as a rotation
+    t = T0
+
+    def drop(n_mtc=1, span=0):
+        rows = []
+        for i, s in enumerate(["A", "B", "C"]):
+            first = t - 3 * 3600 + i * 3600
+            r = row(s, score=0.95, age=t - first, last=first + span, imei="86000001000001",
+                    n_moc=0, n_mtc=n_mtc, callback_share=0.0)
+            r["class"], r["n_sms_mt"] = "cardfarm", 1 - n_mtc + (1 if span else 0)
+            rows.append(r)
+        return [rows]
+    assert run(drop()) == []
+    three = [(0, "A", "new"), (0, "B", "new"), (0, "C", "new")]
+    # each took an SMS, nobody called them: no office, the rotation confirms at once
+    assert sorted(run(drop(n_mtc=0))) == three
+    # each held the port for 20 minutes (a call and an SMS) and gave it up before the
+    # next came: a modem cycling its SIMs, whose SIMs receive calls by its business
+    assert sorted(run(drop(span=1200))) == three
+
+
 def test_hysteresis_one_line_for_a_score_around_the_threshold():
     scores = [0.9, 0.45, 0.55, 0.35, 0.52, 0.4, 0.6, 0.48]      # never under 0.3
     drops = [[row("A", score=s, age=30 * 3600 + k * DROP, t=T0 + k * DROP)]
