@@ -3,7 +3,8 @@
 The top-level folders are mapped onto the namespace with ``package_dir`` and
 every ``_*.pyx`` kernel found in them is compiled.  ``SIMBOX_DEBUG=1`` builds
 the kernels with bounds checks, wraparound and initialisation checks on
-(``SIMBOX_DEBUG=1 pip install -e .``); the test suite must pass in it.
+(``SIMBOX_DEBUG=1 pip install -e .``); the test suite must pass in it.  The kernels
+are made on every core (Cython and the C compiler; ``SIMBOX_BUILD_JOBS=1`` for one).
 """
 import glob
 import os
@@ -11,6 +12,11 @@ import os
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+#: C compilers and Cython run at once: a kernel is one big C file, compiled alone; the
+#: machine's cores compile several (``SIMBOX_BUILD_JOBS`` sets how many)
+JOBS = int(os.environ.get("SIMBOX_BUILD_JOBS", "0") or 0) or (os.cpu_count() or 1)
 
 PACKAGES = {
     "simbox": "simbox",
@@ -69,7 +75,16 @@ def extensions():
     changed = mode_changed()        # always recorded: a debug build must force the next release one
     return cythonize(exts, compiler_directives=directives,
                      compile_time_env={"SIMBOX_DEBUG": DEBUG},
-                     force=DEBUG or changed)
+                     force=DEBUG or changed, nthreads=JOBS if JOBS > 1 else 0)
+
+
+class ParallelBuildExt(build_ext):
+    """``build_ext`` compiling :data:`JOBS` kernels at once unless ``--parallel`` is given."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel and JOBS > 1:
+            self.parallel = JOBS
 
 
 def version():
@@ -94,6 +109,7 @@ setup(
         "simbox": ["templates/*"],
     },
     ext_modules=extensions(),
+    cmdclass={"build_ext": ParallelBuildExt},
     install_requires=[
         "numpy>=1.26",
         "pandas>=2.0",
@@ -108,7 +124,8 @@ setup(
         "tqdm>=4.66",               # the command line's progress bar
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7", "pyspark>=3.5"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6", "pycrate>=0.7",
+                 "pyspark>=3.5"],
         "spark": ["pyspark>=3.5", "venv-pack>=0.2"],   # the Spark engine (docs/spark.md)
     },
     entry_points={"console_scripts": ["simbox=simbox.cli:entry"]},

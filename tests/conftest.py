@@ -38,6 +38,9 @@ def pycrate_cdr(tmp_path_factory):
 
 # the history store of every scan the tests run: a temporary file, never the user's home
 if not os.environ.get("SIMBOX_HISTORY"):
+    import atexit
+    import shutil
     import tempfile
-    os.environ["SIMBOX_HISTORY"] = os.path.join(tempfile.mkdtemp(prefix="simbox-test-history-"),
-                                                "history.sqlite")
+    _history = tempfile.mkdtemp(prefix="simbox-test-history-")
+    os.environ["SIMBOX_HISTORY"] = os.path.join(_history, "history.sqlite")
+    atexit.register(shutil.rmtree, _history, ignore_errors=True)
