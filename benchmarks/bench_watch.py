@@ -621,11 +621,11 @@ def _restart(net: Path, work: Path, args, out: dict) -> None:
     days reduced: 0 when the stored partials of the whole days are read back)."""
     from simbox.watch import window
     made = {"calls": 0, "whole_day_events": 0}
-    kernel = window.partials_from_events
+    kernel = window.partials_from_rows
 
-    def counted(cols, **kw):
+    def counted(parts, **kw):
         made["calls"] += 1
-        return kernel(cols, **kw)
+        return kernel(parts, **kw)
     day_partials = window.Window._day_partials
 
     def whole_day(self, d, subs=None):
@@ -633,7 +633,7 @@ def _restart(net: Path, work: Path, args, out: dict) -> None:
                                         if h // window.DAY_HOURS == d)
         return day_partials(self, d, subs)
     window.Window._day_partials = whole_day
-    window.partials_from_events = counted
+    window.partials_from_rows = counted
     try:
         t = time.monotonic()
         w = _watcher(net, work, net_timezone(net, args.timezone), batch=96, catch_up="1d")
@@ -641,7 +641,7 @@ def _restart(net: Path, work: Path, args, out: dict) -> None:
                    restart_whole_day_events=made["whole_day_events"])
         w.close()
     finally:
-        window.partials_from_events, window.Window._day_partials = kernel, day_partials
+        window.partials_from_rows, window.Window._day_partials = kernel, day_partials
     print(f"restart: {out['restart_s']:.1f} s to open the state and make the window's table; "
           f"{out['restart_whole_day_events']:,} events of whole days reduced again "
           f"({out['restart_kernel_calls']} partial-kernel calls)", flush=True)
@@ -651,6 +651,7 @@ def _pair_with_events_path(w: Watcher) -> None:
     """After each refresh, time the path before partials on the same subscribers: their
     whole window reduced again (``events_path_s`` in the drop's timings; not used)."""
     from simbox.fastpath.aggregate import reduce_events, slot_columns
+    from simbox.watch.window import _columns
     from simbox.features import feature_names
     from simbox.features.tables import cell_table
     win, features = w.window, w.window.features
@@ -660,9 +661,9 @@ def _pair_with_events_path(w: Watcher) -> None:
         names = feature_names()
         table, _, _ = cell_table(win.celldict.tokens, win.cells)
         t = time.monotonic()
-        for _, (chunk,) in win._chunks(todo, [sorted(win.slices)]):
-            reduce_events(chunk, columns=slot_columns(names), ncols=len(names), timezone=win.tz,
-                          cells=table, workspace=win._workspace())
+        for _, (pieces,) in win._chunks(todo, [sorted(win.slices)]):
+            reduce_events(_columns(pieces), columns=slot_columns(names), ncols=len(names),
+                          timezone=win.tz, cells=table, workspace=win._workspace())
         win.timings["events_path_s"] = round(time.monotonic() - t, 4)
         return res, todo
     win.features = paired

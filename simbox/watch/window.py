@@ -52,7 +52,7 @@ from simbox.fastpath.aggregate import (TABLES, Reduced, TimeZone, Workspace, red
                                       slot_columns)
 from simbox.fastpath.events import COLUMNS, CellDict
 from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
-                                     partials_from_events, ranges)
+                                     partials_from_rows, ranges)
 from simbox.fastpath.slicerows import distinct_keys, merge_parts
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
@@ -270,8 +270,8 @@ class Window:
         memory), when there are at least :data:`SEGMENT_HOURS` of them; else ``[]``."""
         if not self.merge or len(hours) < SEGMENT_HOURS:
             return []
-        cols = _columns([rows for _, rows in hours])
-        return [([h for h, _ in hours], partials_from_events(cols, timezone=self.tz))]
+        return [([h for h, _ in hours],
+                 partials_from_rows([rows for _, rows in hours], timezone=self.tz))]
 
     def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
         """One file's rows: (its FileCount, its rows inside the window, the newest time)."""
@@ -347,7 +347,8 @@ class Window:
         events, plan, t_days = 0, self._plan() if self.merge else None, 0.0
         self._held_events = 0
         if plan is None:
-            for _, (chunk,) in self._chunks(todo, [sorted(self.slices)]):
+            for _, (pieces,) in self._chunks(todo, [sorted(self.slices)]):
+                chunk = _columns(pieces)
                 events += len(chunk["time"])
                 if len(chunk["time"]):
                     parts.append(reduce_events(chunk, columns=cols, ncols=len(names),
@@ -368,9 +369,8 @@ class Window:
             held = [first, *mid, before]
             extra = sum(_entries(p, todo) for p in held)
             for subs, (cur,) in self._chunks(todo, [[h for h in today if h >= now]], extra):
-                events += len(cur["time"])
-                last = partials_from_events(cur, timezone=self.tz) if len(cur["time"]) \
-                    else Partials.empty()
+                events += sum(len(p) for p in cur)
+                last = partials_from_rows(cur, timezone=self.tz)
                 parts.append(finish(combine([*((p, p.rows_of(subs)) for p in held), last]),
                                     columns=cols, ncols=len(names), cells=table))
             events += self._held_events
@@ -410,10 +410,9 @@ class Window:
     def _hours_partials(self, hours: list, subs: np.ndarray) -> Partials:
         """The partials of the subscribers ``subs`` (sorted) of their events in ``hours``."""
         parts = []
-        for _, (cols,) in self._chunks(subs, [hours]):
-            self._held_events += len(cols["time"])
-            if len(cols["time"]):
-                parts.append(partials_from_events(cols, timezone=self.tz))
+        for _, (pieces,) in self._chunks(subs, [hours]):
+            self._held_events += sum(len(p) for p in pieces)
+            parts.append(partials_from_rows(pieces, timezone=self.tz))
         return Partials.concat(parts)
 
     @staticmethod
@@ -589,9 +588,8 @@ class Window:
         hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
         if subs is None:
             subs = distinct_keys([self.slices[h].imsi for h in hours])
-        return Partials.concat([partials_from_events(cols, timezone=self.tz)
-                                for _, (cols,) in self._chunks(subs, [hours])
-                                if len(cols["time"])])
+        return Partials.concat([partials_from_rows(pieces, timezone=self.tz)
+                                for _, (pieces,) in self._chunks(subs, [hours])])
 
     def _workspace(self) -> Workspace:
         if not hasattr(self._local, "ws"):
@@ -605,8 +603,9 @@ class Window:
         """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
         :data:`CHUNK_EVENTS` events, plus ``extra`` per subscriber when given: the entries
         of its partials merged with them; a subscriber never split): the chunk's
-        subscribers and, for each list of hours in ``groups``, the event columns of their
-        events in those hours (empty columns when none)."""
+        subscribers and, for each list of hours in ``groups``, their events in those hours:
+        a list of slice rows per hour that has some (views of the slice or copies), each
+        sorted by subscriber, in the order of the hours (:func:`_columns`: as columns)."""
         if len(imsis) == 0:
             return
         spans = [[(h, *self.slices[h].spans(imsis)) for h in hours] for hours in groups]
@@ -631,7 +630,7 @@ class Window:
                         pieces.append(rows[int(a_[0]):int(b_[-1])])
                     else:
                         pieces.append(rows[ranges(a_, b_)])
-                out.append(_columns(pieces))
+                out.append(pieces)
             yield imsis[lo:hi], out
 
 
