@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from simbox.watch import Watcher, window
+from simbox.watch import Watcher, days, window
 from simbox.watch.window import DAY_HOURS, HOUR
 
 from watch_helpers import assert_same_features, batch_features, epoch
@@ -24,7 +24,8 @@ def kernel_days(monkeypatch):
         if days:                    # (a chunk without events: no kernel work)
             calls.append(days)
         return kernel(parts, **kw)
-    monkeypatch.setattr(window, "partials_from_rows", counted)
+    for module in (window, days):       # (the last hour's in one, the days' in the other)
+        monkeypatch.setattr(module, "partials_from_rows", counted)
     return calls
 
 
