@@ -44,7 +44,8 @@ their median size and time, and a least-squares fit of a cycle's seconds to ``c 
 + F``; the watch keeps up with a rate ``R`` while ``R * c < 1`` (cycles of about ``F / (1
 - R * c)`` s).  Whether it keeps up is read from the lag after each cycle (printed per
 rate): its trend, the least-squares slope in seconds a cycle over the last half of the
-cycles, "falls behind" when over 5 % of the median cycle's seconds (:func:`lag_trend`), not
+cycles that ended while files were landing, "falls behind" when over 5 % of their median
+seconds (:func:`lag_trend`; at least 4 such cycles: a longer feed, ``--offer-days``), not
 from the events taken per second, which a finite feed's last cycle understates.  Then
 ``compute_features`` on the whole file (one worker) in the same run.
 
@@ -509,16 +510,18 @@ BEHIND_SHARE = 0.05
 
 
 def lag_trend(cycles: list) -> tuple:
-    """(slope, verdict) of the lag after each cycle: its least-squares slope in seconds a
-    cycle over the last half of the cycles (the first half reaches the steady state), and
-    "keeps up" or "falls behind" (the slope over :data:`BEHIND_SHARE` of the median
-    cycle's seconds); (nan, "too few cycles") under 4 cycles."""
-    lags = [c["lag_s"] for c in cycles]
-    if len(lags) < 4:
+    """(slope, verdict) of the lag after each cycle that ended while files were still
+    landing (those after the feed's last file take its tail: their lag falls to 0): its
+    least-squares slope in seconds a cycle over the last half of them (the first half
+    reaches the steady state), and "keeps up" or "falls behind" (the slope over
+    :data:`BEHIND_SHARE` of their median seconds); (nan, "too few cycles") under 4."""
+    fed = [c for c in cycles if not c.get("feed_over", False)]
+    if len(fed) < 4:
         return float("nan"), "too few cycles"
-    tail = np.array(lags[len(lags) // 2:], float)
-    slope = float(np.polyfit(np.arange(len(tail), dtype=float), tail, 1)[0])
-    limit = BEHIND_SHARE * float(np.median([c["seconds"] for c in cycles[len(lags) // 2:]]))
+    tail = fed[len(fed) // 2:]
+    lags = np.array([c["lag_s"] for c in tail], float)
+    slope = float(np.polyfit(np.arange(len(lags), dtype=float), lags, 1)[0])
+    limit = BEHIND_SHARE * float(np.median([c["seconds"] for c in tail]))
     return slope, ("falls behind" if slope > limit else "keeps up")
 
 
@@ -555,7 +558,8 @@ def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float
         cycles.append({"files": len(drops), "events": n, "seconds": now - t,
                        "cpu_s": time.process_time() - cpu,
                        "behind_events": int(cum[k - 1] - events_taken) if k else 0,
-                       "lag_s": now - landed[taken] if taken < k else 0.0})
+                       "lag_s": now - landed[taken] if taken < k else 0.0,
+                       "feed_over": k == len(files)})
     feeder.join()
     end = time.monotonic()
     total = int(cum[-1])

@@ -7,6 +7,7 @@ sums, first / last times, boundary state, and sorted (key, count) runs: docs/int
 "Merging partial reductions").  Three operations::
 
     p = partials_from_events(cols, timezone=tz)          # the kernel, writing partials
+    p = partials_from_rows([hour1, hour2], timezone=tz)  # the same, of slice rows
     q = combine([p_monday, p_tuesday, p_wednesday])     # merge, slices in time order
     red = finish(q, columns=..., ncols=..., cells=...)  # the kernel's rows and tables
 
