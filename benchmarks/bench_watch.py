@@ -10,8 +10,11 @@ Three runs, each printing a table (and ``--json`` a JSON object)::
     simbox simulate --subscribers 100000 --days 14 --seed 5 --config late.json --out net100k
     python benchmarks/bench_watch.py scale net100k --work /tmp/scale
 
-    # the sustained rate: files landing at an offered rate while the watch runs
-    python benchmarks/bench_watch.py sustained net100k --work /tmp/sus --rates 250k 500k 1M 2M
+    # the sustained rate: files landing at an offered rate while the watch runs (a long
+    # network: 21 days offered after the 7 of the state, so the lag's trend shows)
+    simbox simulate --subscribers 100000 --days 28 --seed 5 --config late.json --out net100k-28
+    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/bench_watch.py sustained net100k-28 \
+        --work /tmp/sus --rates 600k 1M 1.4M
 
 (``late.json``: ``{"fraud": {"late_start_share": 0.6}}``.)
 
@@ -39,7 +42,12 @@ cycle (events landed and not yet taken; the age of the oldest file not yet taken
 after the last file lands, the cycles (files taken by one poll, then one refresh) with
 their median size and time, and a least-squares fit of a cycle's seconds to ``c * events
 + F``; the watch keeps up with a rate ``R`` while ``R * c < 1`` (cycles of about ``F / (1
-- R * c)`` s).  Then ``compute_features`` on the whole file (one worker) in the same run.
+- R * c)`` s).  Whether it keeps up is read from the lag after each cycle (printed per
+rate): its trend, the least-squares slope in seconds a cycle over the last half of the
+cycles that ended while files were landing, "falls behind" when over 5 % of their median
+seconds (:func:`lag_trend`; at least 4 such cycles: a longer feed, ``--offer-days``), not
+from the events taken per second, which a finite feed's last cycle understates.  Then
+``compute_features`` on the whole file (one worker) in the same run.
 
 ``scale``: the 100k network's files, a day at a time (``batch``: 96 files, one
 refresh) for days 1-7, then on day 8 single 15-minute drops from ``--latency-offset``
@@ -496,6 +504,27 @@ def _fit(cycles: list, what: str = "seconds") -> tuple:
     return float(c), float(f)
 
 
+#: the lag falls behind when, over the last half of the cycles, it grows by more than this
+#: share of the median cycle's seconds a cycle (a watch that keeps up holds it level)
+BEHIND_SHARE = 0.05
+
+
+def lag_trend(cycles: list) -> tuple:
+    """(slope, verdict) of the lag after each cycle that ended while files were still
+    landing (those after the feed's last file take its tail: their lag falls to 0): its
+    least-squares slope in seconds a cycle over the last half of them (the first half
+    reaches the steady state), and "keeps up" or "falls behind" (the slope over
+    :data:`BEHIND_SHARE` of their median seconds); (nan, "too few cycles") under 4."""
+    fed = [c for c in cycles if not c.get("feed_over", False)]
+    if len(fed) < 4:
+        return float("nan"), "too few cycles"
+    tail = fed[len(fed) // 2:]
+    lags = np.array([c["lag_s"] for c in tail], float)
+    slope = float(np.polyfit(np.arange(len(lags), dtype=float), lags, 1)[0])
+    limit = BEHIND_SHARE * float(np.median([c["seconds"] for c in tail]))
+    return slope, ("falls behind" if slope > limit else "keeps up")
+
+
 def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float) -> dict:
     """Land ``files`` into the watch's drop folder at ``rate`` events/s of wall time (a
     feeder thread) while the watch polls; returns the cycles and lags."""
@@ -529,7 +558,8 @@ def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float
         cycles.append({"files": len(drops), "events": n, "seconds": now - t,
                        "cpu_s": time.process_time() - cpu,
                        "behind_events": int(cum[k - 1] - events_taken) if k else 0,
-                       "lag_s": now - landed[taken] if taken < k else 0.0})
+                       "lag_s": now - landed[taken] if taken < k else 0.0,
+                       "feed_over": k == len(files)})
     feeder.join()
     end = time.monotonic()
     total = int(cum[-1])
@@ -574,7 +604,9 @@ def sustained(args) -> dict:
             c, f = _fit(r["cycles"])
             cc, cf = _fit(r["cycles"], "cpu_s")
             sizes = [x["events"] for x in r["cycles"]]
+            trend, verdict = lag_trend(r["cycles"])
             r.update(mode=mode, label=text, open_s=opened, c_us=c * 1e6, F_s=f,
+                     lag_trend_s=trend, verdict=verdict,
                      cpu_c_us=cc * 1e6, cpu_F_s=cf,
                      cpu_share=sum(x["cpu_s"] for x in r["cycles"]) /
                      sum(x["seconds"] for x in r["cycles"]),
@@ -588,6 +620,9 @@ def sustained(args) -> dict:
                   f"{r['cycle_events_median']:,.0f} events in {r['cycle_s_median']:.2f} s; "
                   f"c {c * 1e6:.2f} us, F {f:.2f} s (CPU: c {cc * 1e6:.2f} us, F {cf:.2f} s; "
                   f"{r['cpu_share']:.0%} of a core); load {os.getloadavg()[0]:.1f}", flush=True)
+            print("  lag after each cycle (s): " +
+                  " ".join(f"{x['lag_s']:.1f}" for x in r["cycles"]) +
+                  f"; over the last half {trend:+.2f} s a cycle: {verdict}", flush=True)
     for mode in args.modes:
         runs = [r for r in out["runs"] if r["mode"] == mode]
         c, f = _fit([x for r in runs for x in r["cycles"]])
@@ -598,14 +633,14 @@ def sustained(args) -> dict:
               f"F = {f:.2f} s (keeps up while R * c < 1: R < {1 / c:,.0f} events/s); in CPU "
               f"time of the process: c = {cc * 1e6:.3f} us, F = {cf:.2f} s (R < {1 / cc:,.0f} "
               "events/s on a core of its own)")
-        print(f"{'offered/s':>10} {'taken/s':>11} {'lag end s':>9} {'lag max s':>9} "
-              f"{'max behind':>11} {'cycles':>6} {'median events':>13} {'median s':>8} "
-              f"{'c us':>6} {'F s':>6}")
+        print(f"{'offered/s':>10} {'lag trend s/cycle':>17} {'verdict':>13} {'lag end s':>9} "
+              f"{'lag max s':>9} {'taken/s':>11} {'cycles':>6} {'median events':>13} "
+              f"{'median s':>8} {'CPU c us':>8} {'CPU F s':>7}")
         for r in runs:
-            print(f"{r['offered']:>10,.0f} {r['rate']:>11,.0f} {r['lag_end_s']:>9.1f} "
-                  f"{r['lag_max_s']:>9.1f} {r['behind_max']:>11,} {r['cycles_n']:>6} "
-                  f"{r['cycle_events_median']:>13,.0f} {r['cycle_s_median']:>8.2f} "
-                  f"{r['c_us']:>6.2f} {r['F_s']:>6.2f}")
+            print(f"{r['offered']:>10,.0f} {r['lag_trend_s']:>+17.2f} {r['verdict']:>13} "
+                  f"{r['lag_end_s']:>9.1f} {r['lag_max_s']:>9.1f} {r['rate']:>11,.0f} "
+                  f"{r['cycles_n']:>6} {r['cycle_events_median']:>13,.0f} "
+                  f"{r['cycle_s_median']:>8.2f} {r['cpu_c_us']:>8.2f} {r['cpu_F_s']:>7.2f}")
     if not args.no_batch:
         n, s = _batch_rate(net, tz)
         out.update(batch_events=n, batch_s=s)
@@ -619,13 +654,13 @@ def _restart(net: Path, work: Path, args, out: dict) -> None:
     """A restart on the state of the run: the seconds to open it and make the window's
     table (the first refresh), and the partials the kernel made for it (events of whole
     days reduced: 0 when the stored partials of the whole days are read back)."""
-    from simbox.watch import window
+    from simbox.watch import days, window
     made = {"calls": 0, "whole_day_events": 0}
-    kernel = window.partials_from_events
+    kernel = window.partials_from_rows
 
-    def counted(cols, **kw):
+    def counted(parts, **kw):
         made["calls"] += 1
-        return kernel(cols, **kw)
+        return kernel(parts, **kw)
     day_partials = window.Window._day_partials
 
     def whole_day(self, d, subs=None):
@@ -633,7 +668,7 @@ def _restart(net: Path, work: Path, args, out: dict) -> None:
                                         if h // window.DAY_HOURS == d)
         return day_partials(self, d, subs)
     window.Window._day_partials = whole_day
-    window.partials_from_events = counted
+    window.partials_from_rows = days.partials_from_rows = counted
     try:
         t = time.monotonic()
         w = _watcher(net, work, net_timezone(net, args.timezone), batch=96, catch_up="1d")
@@ -641,7 +676,8 @@ def _restart(net: Path, work: Path, args, out: dict) -> None:
                    restart_whole_day_events=made["whole_day_events"])
         w.close()
     finally:
-        window.partials_from_events, window.Window._day_partials = kernel, day_partials
+        window.partials_from_rows = days.partials_from_rows = kernel
+        window.Window._day_partials = day_partials
     print(f"restart: {out['restart_s']:.1f} s to open the state and make the window's table; "
           f"{out['restart_whole_day_events']:,} events of whole days reduced again "
           f"({out['restart_kernel_calls']} partial-kernel calls)", flush=True)
@@ -651,6 +687,7 @@ def _pair_with_events_path(w: Watcher) -> None:
     """After each refresh, time the path before partials on the same subscribers: their
     whole window reduced again (``events_path_s`` in the drop's timings; not used)."""
     from simbox.fastpath.aggregate import reduce_events, slot_columns
+    from simbox.watch.window import _columns
     from simbox.features import feature_names
     from simbox.features.tables import cell_table
     win, features = w.window, w.window.features
@@ -660,9 +697,9 @@ def _pair_with_events_path(w: Watcher) -> None:
         names = feature_names()
         table, _, _ = cell_table(win.celldict.tokens, win.cells)
         t = time.monotonic()
-        for _, (chunk,) in win._chunks(todo, [sorted(win.slices)]):
-            reduce_events(chunk, columns=slot_columns(names), ncols=len(names), timezone=win.tz,
-                          cells=table, workspace=win._workspace())
+        for _, (pieces,) in win._chunks(todo, [sorted(win.slices)]):
+            reduce_events(_columns(pieces), columns=slot_columns(names), ncols=len(names),
+                          timezone=win.tz, cells=table, workspace=win._workspace())
         win.timings["events_path_s"] = round(time.monotonic() - t, 4)
         return res, todo
     win.features = paired

@@ -30,7 +30,7 @@ import numpy as np
 cimport cython
 cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t, uint8_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.math cimport NAN, asin, cos, floor, isnan, log2, sin, sqrt
 from libcpp.algorithm cimport sort as std_sort
 

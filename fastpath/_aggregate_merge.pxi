@@ -23,7 +23,7 @@ cdef inline void merge_segments(Pair* p, const int64_t* part, Py_ssize_t n) noex
     for i in range(1, n + 1):
         if i == n or part[i] != part[i - 1]:
             if mid > 0:
-                inplace_merge(p, p + mid, p + i, pair_less)
+                inplace_merge(p, p + mid, p + i, PairLess())
             mid = i
 
 
@@ -130,7 +130,7 @@ cdef int combine_lists(PSet** sp, const int64_t* rows, Py_ssize_t k, int64_t* ou
         if i == 0 or w.vals[i] != w.vals[i - 1]:
             entry(o, K_DAY)[0] = w.vals[i]
     # durations and gaps: counts added per value (the boundary gaps are in w.pairs already)
-    std_sort(w.pairs, w.pairs + ngap, pair_less)
+    sort_pairs(w.pairs, ngap)
     for i in range(2):
         q = K_GAP if i == 0 else K_DUR      # gaps first: the boundary gaps are in w.pairs
         n = ngap if q == K_GAP else 0

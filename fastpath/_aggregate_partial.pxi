@@ -71,6 +71,37 @@ cdef inline bint pair_less(const Pair& x, const Pair& y) noexcept nogil:
     return x.a < y.a or (x.a == y.a and x.b < y.b)
 
 
+cdef extern from *:
+    """
+    // pair_less as a function object: std::sort and std::inplace_merge inline it (through
+    // a function pointer every comparison is a call: a tenth of a day's partials)
+    struct SimboxPairLess {
+        template <class P> bool operator()(const P& x, const P& y) const {
+            return x.a < y.a || (x.a == y.a && x.b < y.b);
+        }
+    };
+    """
+    cdef cppclass PairLess "SimboxPairLess":
+        PairLess() noexcept nogil
+
+
+cdef inline void sort_pairs(Pair* p, Py_ssize_t n) noexcept nogil:
+    """Sort p[0..n) by (a, b): an insertion sort, inlined, for the few pairs of most
+    subscribers, std::sort (its comparison inlined: PairLess) for more."""
+    cdef Py_ssize_t i, j
+    cdef Pair x
+    if n > 16:
+        std_sort(p, p + n, PairLess())
+        return
+    for i in range(1, n):
+        x = p[i]
+        j = i
+        while j > 0 and (x.a < p[j - 1].a or (x.a == p[j - 1].a and x.b < p[j - 1].b)):
+            p[j] = p[j - 1]
+            j -= 1
+        p[j] = x
+
+
 cdef inline int64_t* entry(PSet* o, int kind) noexcept nogil:
     """The next entry of list ``kind`` of o (o.n[kind] is advanced)."""
     cdef int64_t* r = o.dat[kind] + o.n[kind] * KW[kind]
@@ -137,7 +168,7 @@ cdef inline void sorted_runs(PSet* o, int kind, Pair* p, Py_ssize_t n) noexcept 
     """Entries (value, count) of list ``kind`` from the pairs p[0..n) (values in .a)."""
     cdef Py_ssize_t i = 0, j
     cdef int64_t* r
-    std_sort(p, p + n, pair_less)
+    sort_pairs(p, n)
     while i < n:
         j = i + 1
         while j < n and p[j].a == p[i].a:
@@ -259,7 +290,7 @@ cdef int partial_calls(const Ev* ev, Py_ssize_t m, int64_t* sc, PSet* o, PWork* 
         p[n].a = ev[k].other
         p[n].b = ev[k].time
         n += 1
-    std_sort(p, p + n, pair_less)
+    sort_pairs(p, n)
     i = 0
     while i < n:
         j = i + 1
@@ -288,7 +319,7 @@ cdef int partial_peers(const Ev* ev, Py_ssize_t m, int64_t* sc, PSet* o, PWork* 
             p[n].a = ev[k].other
             p[n].b = ev[k].time
             n += 1
-    std_sort(p, p + n, pair_less)
+    sort_pairs(p, n)
     i = 0
     c = 0
     while i < n:
@@ -317,7 +348,7 @@ cdef int partial_peers(const Ev* ev, Py_ssize_t m, int64_t* sc, PSet* o, PWork* 
             p[n].a = ev[k].other
             p[n].b = ev[k].rtype == SMS_MT
             n += 1
-    std_sort(p, p + n, pair_less)
+    sort_pairs(p, n)
     i = 0
     while i < n:
         j = i + 1
@@ -381,7 +412,7 @@ cdef int partial_cells_devices(const Ev* ev, Py_ssize_t m, int64_t* sc, PSet* o,
         prev = ev[k].imei
     sc[P_IMEI_LAST] = prev
     sc[P_N_IMEI] = n
-    std_sort(p, p + n, pair_less)
+    sort_pairs(p, n)
     i = 0
     while i < n:
         j = i + 1
@@ -441,6 +472,27 @@ cdef int partial_registrations(const Ev* ev, Py_ssize_t m, int64_t* sc, PSet* o)
     return 0
 
 
+cdef int partial_one(Arrays a, Ev* ev, Py_ssize_t m, Py_ssize_t u, PSet* o, PWork* w,
+                     int64_t* dups) except -1 nogil:
+    """The partial of subscriber ``u`` (row u of o) from its events ev[0..m) in any order:
+    sorted, exact duplicates dropped (counted in dups), then every list and scalar.  The
+    one body of partial_partition and partial_rows."""
+    cdef Py_ssize_t k = sort_unique(ev, m)
+    cdef int64_t* row = o.sc + u * N_PSC
+    cdef int64_t callee0
+    dups[0] += m - k
+    m = k
+    for k in range(N_KINDS):
+        o.off[k][u] = o.n[k]
+    partial_counts(a, ev, m, row, o, w)
+    callee0 = o.n[K_CALLEE]
+    partial_calls(ev, m, row, o, w)
+    partial_peers(ev, m, row, o, w, callee0)
+    partial_cells_devices(ev, m, row, o, w, <int32_t>u)
+    partial_registrations(ev, m, row, o)
+    return 0
+
+
 def partial_partition(events, const int32_t[::1] ids, Py_ssize_t nsub, tz, Py_ssize_t ncell,
                       sc, off, dat):
     """The partial of each subscriber's events (ids: dense id per event, 0 .. nsub - 1).
@@ -463,10 +515,8 @@ def partial_partition(events, const int32_t[::1] ids, Py_ssize_t nsub, tz, Py_ss
     cdef PSet o = pset_of(sc, off, dat)
     cdef Scratch s
     cdef PWork w
-    cdef Py_ssize_t u, m, k
-    cdef int64_t dups = 0, callee0
-    cdef Ev* ev
-    cdef int64_t* row
+    cdef Py_ssize_t u, k
+    cdef int64_t dups = 0
     memset(&s, 0, sizeof(Scratch))
     memset(&w, 0, sizeof(PWork))
     try:
@@ -474,23 +524,131 @@ def partial_partition(events, const int32_t[::1] ids, Py_ssize_t nsub, tz, Py_ss
         pwork_alloc(&w, s.maxg, ncell)
         with nogil:
             for u in range(nsub):
-                ev = s.grouped + s.start[u]
-                m = s.start[u + 1] - s.start[u]
-                k = sort_unique(ev, m)
-                dups += m - k
-                m = k
-                row = o.sc + u * N_PSC
-                for k in range(N_KINDS):
-                    o.off[k][u] = o.n[k]
-                partial_counts(a, ev, m, row, &o, &w)
-                callee0 = o.n[K_CALLEE]
-                partial_calls(ev, m, row, &o, &w)
-                partial_peers(ev, m, row, &o, &w, callee0)
-                partial_cells_devices(ev, m, row, &o, &w, <int32_t>u)
-                partial_registrations(ev, m, row, &o)
+                partial_one(a, s.grouped + s.start[u], s.start[u + 1] - s.start[u], u, &o, &w,
+                            &dups)
             for k in range(N_KINDS):
                 o.off[k][nsub] = o.n[k]
     finally:
         scratch_free(&s)
         pwork_free(&w)
     return dups, [o.n[k] for k in range(N_KINDS)]
+
+
+cdef packed struct SliceRow:
+    # one row of the watch's hour slices (slicerows.ROW_DTYPE: the wrapper checks the dtype)
+    int64_t imsi
+    int64_t time
+    uint8_t rtype
+    int64_t imei
+    int64_t msisdn
+    int64_t other
+    int32_t duration
+    int32_t cell
+
+
+cdef int grow_events(Ev** ev, Py_ssize_t* cap, Py_ssize_t need, PWork* w) except -1 nogil:
+    """Room for ``need`` events of one subscriber in ev[0] and in w's work arrays (the
+    cell marks kept: they hold the subscribers already done)."""
+    cdef Py_ssize_t c = cap[0] * 2 if cap[0] * 2 > need else need
+    cdef Ev* e = <Ev*>realloc(ev[0], c * sizeof(Ev))
+    if e == NULL:
+        with gil:
+            raise MemoryError("partial_rows: out of memory")
+    ev[0] = e
+    free(w.pairs); free(w.vals); free(w.src); free(w.part)
+    w.pairs = <Pair*>malloc(c * sizeof(Pair))
+    w.vals = <int64_t*>malloc(c * sizeof(int64_t))
+    w.src = <int64_t*>malloc(c * sizeof(int64_t))
+    w.part = <int64_t*>malloc(c * sizeof(int64_t))
+    if w.pairs == NULL or w.vals == NULL or w.src == NULL or w.part == NULL:
+        with gil:
+            raise MemoryError("partial_rows: out of memory")
+    cap[0] = c
+    return 0
+
+
+def partial_rows(list parts, tz, Py_ssize_t ncell, sc, off, dat, imsi):
+    """The partial of each subscriber's events in ``parts``: slice rows (slicerows.ROW_DTYPE,
+    C-contiguous), each part sorted by subscriber (an hour's slice, a chunk of one), the
+    parts in time order.  Each subscriber's runs are gathered in turn (no partition of the
+    events, no copy of their columns) and reduced by the body of partial_partition
+    (partial_one), so the result is partial_partition's over the same events.
+
+    IN ``tz`` as reduce_partition; ``ncell``: cell codes are < ncell.  OUT, with room for
+    one subscriber (``off``: one list entry) per event: ``sc`` (room, N_PSC) zeros, ``off``
+    (N_KINDS, room + 1), ``dat``, ``imsi`` (int64, the subscribers ascending).  Returns
+    (subscribers, duplicates dropped, entries of each list).
+    """
+    cdef Py_ssize_t P = len(parts), j, u = 0, m, cap = 0, k, i
+    cdef const SliceRow** rows = <const SliceRow**>calloc(P if P else 1, sizeof(SliceRow*))
+    cdef Py_ssize_t* n = <Py_ssize_t*>calloc(P if P else 1, sizeof(Py_ssize_t))
+    cdef Py_ssize_t* at = <Py_ssize_t*>calloc(P if P else 1, sizeof(Py_ssize_t))
+    cdef int64_t* cur = <int64_t*>calloc(P if P else 1, sizeof(int64_t))
+    cdef Ev* ev = NULL
+    cdef Ev* e
+    cdef const SliceRow* r
+    cdef int64_t best = 0, dups = 0, imsi_max = 0x7fffffffffffffff
+    cdef bint done
+    cdef const uint8_t[::1] raw
+    cdef int64_t[::1] out_imsi = imsi
+    cdef Arrays a = Arrays.__new__(Arrays)
+    cdef PSet o = pset_of(sc, off, dat)
+    cdef PWork w
+    memset(&w, 0, sizeof(PWork))
+    keep = []
+    try:
+        if rows == NULL or n == NULL or at == NULL or cur == NULL:
+            raise MemoryError("partial_rows: out of memory")
+        for j in range(P):
+            part = parts[j]
+            if part.dtype.itemsize != sizeof(SliceRow) or not part.flags.c_contiguous:
+                raise ValueError("partial_rows: C-contiguous slice rows expected")
+            n[j] = len(part)
+            if n[j]:
+                raw = part.view(np.uint8).reshape(-1)
+                keep.append(raw)
+                rows[j] = <const SliceRow*>&raw[0]
+        a.tz_offset, a.q0 = tz
+        pwork_alloc(&w, 1, ncell)
+        with nogil:
+            for j in range(P):
+                cur[j] = rows[j][0].imsi if n[j] else imsi_max
+            while True:
+                best = imsi_max                 # the smallest subscriber at the cursors
+                done = True                     # (cur: each part's, imsi_max past its end)
+                for j in range(P):
+                    if cur[j] < best or (cur[j] == best and at[j] < n[j]):
+                        best = cur[j]
+                        done = False
+                if done:
+                    break
+                m = 0                           # its runs, part after part
+                for j in range(P):
+                    if cur[j] != best or at[j] == n[j]:
+                        continue
+                    i = at[j]
+                    while i < n[j] and rows[j][i].imsi == best:
+                        if m == cap:
+                            grow_events(&ev, &cap, m + 1, &w)
+                        r = &rows[j][i]
+                        e = ev + m
+                        e.time = r.time
+                        e.other = r.other
+                        e.imei = r.imei
+                        e.msisdn = r.msisdn
+                        e.duration = r.duration
+                        e.cell = r.cell
+                        e.rtype = r.rtype
+                        m += 1
+                        i += 1
+                    at[j] = i
+                    cur[j] = rows[j][i].imsi if i < n[j] else imsi_max
+                out_imsi[u] = best
+                partial_one(a, ev, m, u, &o, &w, &dups)
+                u += 1
+            for k in range(N_KINDS):
+                o.off[k][u] = o.n[k]
+    finally:
+        free(rows); free(n); free(at); free(cur); free(ev)
+        pwork_free(&w)
+    return u, dups, [o.n[k] for k in range(N_KINDS)]

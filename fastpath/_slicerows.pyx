@@ -205,14 +205,16 @@ def sort_order(const Row[::1] rows, int64_t[::1] order, bint radix=True):
 
 
 def merge_distinct(const Row[::1] a, const Row[::1] b, const int64_t[::1] order,
-                   const int32_t[::1] tag, Row[::1] out, int64_t[::1] dups):
+                   const int32_t[::1] tag, Row[::1] out, int64_t[::1] dups,
+                   int64_t[::1] subs):
     """IN ``a``: sorted rows; ``b``: rows in any order, ``order`` their positions in sorted
     order (:func:`sort_order`: stable); ``tag``: per row of ``b``, the part it came from (0
     .. len(dups) - 1, ascending along ``b``: the parts one after the other).  OUT ``out``
     (``len(a) + len(b)`` rows): the merge, sorted, each distinct row once (the one of ``a``,
-    else of the first part); ``dups[p]`` += the rows of part ``p`` not kept.  Returns the
-    rows written."""
-    cdef Py_ssize_t na = a.shape[0], nb = b.shape[0], i = 0, j = 0, k = 0
+    else of the first part); ``dups[p]`` += the rows of part ``p`` not kept; ``subs`` (room
+    for ``len(b)``): the distinct subscribers of ``b``, ascending.  Returns (the rows
+    written, the subscribers written)."""
+    cdef Py_ssize_t na = a.shape[0], nb = b.shape[0], i = 0, j = 0, k = 0, ns = 0
     cdef const Row* nxt
     cdef bint from_b
     with nogil:
@@ -220,6 +222,9 @@ def merge_distinct(const Row[::1] a, const Row[::1] b, const int64_t[::1] order,
             from_b = not (j >= nb or (i < na and cmp_rows(&a[i], &b[order[j]]) <= 0))
             if from_b:
                 nxt = &b[order[j]]
+                if ns == 0 or subs[ns - 1] != nxt.imsi:
+                    subs[ns] = nxt.imsi
+                    ns += 1
             else:
                 nxt = &a[i]
             if k == 0 or cmp_rows(nxt, &out[k - 1]) != 0:
@@ -231,4 +236,4 @@ def merge_distinct(const Row[::1] a, const Row[::1] b, const int64_t[::1] order,
                 j += 1
             else:
                 i += 1
-    return k
+    return k, ns

@@ -7,6 +7,7 @@ sums, first / last times, boundary state, and sorted (key, count) runs: docs/int
 "Merging partial reductions").  Three operations::
 
     p = partials_from_events(cols, timezone=tz)          # the kernel, writing partials
+    p = partials_from_rows([hour1, hour2], timezone=tz)  # the same, of slice rows
     q = combine([p_monday, p_tuesday, p_wednesday])     # merge, slices in time order
     red = finish(q, columns=..., ncols=..., cells=...)  # the kernel's rows and tables
 
@@ -25,6 +26,7 @@ import numpy as np
 from simbox.fastpath import _aggregate, _partition
 from simbox.fastpath.aggregate import TABLES, CellTable, Reduced, TimeZone
 from simbox.fastpath.events import COLUMNS
+from simbox.fastpath.slicerows import ROW_DTYPE
 
 SCALARS = _aggregate.PARTIAL_SCALARS
 KINDS = _aggregate.PARTIAL_KINDS           # (name, width) of each list, in kind order
@@ -142,6 +144,32 @@ def partials_from_events(cols: dict, *, timezone: TimeZone) -> Partials:
     # views, not copies (as combine): the room past the entries is never written, so its
     # pages hold no memory, and copying the entries cost 0.06 us an event (docs/watch.md)
     return Partials(first[order], sc, off, [d[:m] for d, m in zip(dat, used)])
+
+
+def partials_from_rows(parts: list, *, timezone: TimeZone) -> Partials:
+    """:func:`partials_from_events` of the events of slice rows (``slicerows.ROW_DTYPE``):
+    ``parts`` each sorted by subscriber (an hour's slice or merged rows), in time order.
+    Each subscriber's runs are gathered and reduced in turn (``_aggregate.partial_rows``):
+    no copy of the events into columns, no partition of them by subscriber."""
+    parts = [np.ascontiguousarray(p) for p in parts if len(p)]
+    for p in parts:
+        if p.dtype != ROW_DTYPE:
+            raise TypeError(f"partials_from_rows: rows of dtype {ROW_DTYPE} expected, got {p.dtype}")
+    n = sum(len(p) for p in parts)
+    if n == 0:
+        return Partials.empty()
+    t0 = min(int(p["time"].min()) for p in parts)
+    t1 = max(int(p["time"].max()) for p in parts)
+    ncell = max(int(p["cell"].max()) for p in parts) + 1
+    # room: a subscriber and one entry of every list per event (only what is written holds
+    # memory: the room past it is never touched, as in partials_from_events)
+    sc = np.zeros((n, len(SCALARS)), np.int64)
+    off = np.zeros((len(KINDS), n + 1), np.int64)
+    dat = [np.empty((n, w), np.int64) for _, w in KINDS]
+    imsi = np.empty(n, np.int64)
+    U, _, used = _aggregate.partial_rows(parts, timezone.table(t0, t1), ncell, sc, off, dat, imsi)
+    return Partials(imsi[:U].copy(), sc[:U], np.ascontiguousarray(off[:, :U + 1]),
+                    [d[:m] for d, m in zip(dat, used)])
 
 
 def combine(parts: list) -> Partials:

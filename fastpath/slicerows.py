@@ -63,10 +63,9 @@ def merge_parts(old, parts: list) -> tuple:
     order = sort_order(new)
     out = np.empty(len(old) + len(new), ROW_DTYPE)
     dups = np.zeros(len(parts), np.int64)
-    n = _slicerows.merge_distinct(old, new, order, tag, out, dups)
-    imsi = new["imsi"][order]
-    subs = imsi[np.r_[True, imsi[1:] != imsi[:-1]]] if len(imsi) else imsi
-    return out[:n], dups, subs
+    subs = np.empty(len(new), np.int64)
+    n, ns = _slicerows.merge_distinct(old, new, order, tag, out, dups, subs)
+    return out[:n], dups, subs[:ns].copy()
 
 
 def merge_distinct(old, new) -> np.ndarray:

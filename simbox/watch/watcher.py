@@ -438,7 +438,9 @@ class Watcher:
             batches = []
         finally:
             rejects.close()
-        if batches:
+        if len(batches) == 1:           # (a file of one batch: its columns, not a copy)
+            cols = batches[0]
+        elif batches:
             cols = {n: np.concatenate([b[n] for b in batches]) for n, _ in COLUMNS}
         else:
             cols = {n: np.empty(0, t) for n, t in COLUMNS}

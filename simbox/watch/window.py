@@ -36,12 +36,13 @@ events to a whole day makes that day's partials of the subscribers it touched ag
 of less than three UTC days) the touched subscribers' whole window is reduced again by
 the batch kernel (:func:`~simbox.fastpath.aggregate.reduce_events`).  Either way the
 table equals ``compute_features`` of the same files with the events outside the window
-dropped (tests/watch/test_incremental*.py).  docs/watch.md has the measurements.
+dropped (tests/watch/test_incremental*.py).  docs/watch.md has the measurements.  The
+methods of the days (the plan, whole days, the middle, the held and the segments' partials)
+are in :mod:`simbox.watch.days`.
 """
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -51,27 +52,17 @@ import numpy as np
 from simbox.fastpath.aggregate import (TABLES, Reduced, TimeZone, Workspace, reduce_events,
                                       slot_columns)
 from simbox.fastpath.events import COLUMNS, CellDict
-from simbox.fastpath.partials import (KINDS, SCALARS, Partials, combine, finish,
-                                     partials_from_events, ranges)
+from simbox.fastpath.partials import Partials, combine, finish, partials_from_rows, ranges
 from simbox.fastpath.slicerows import distinct_keys, merge_parts
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
+from simbox.watch.days import DAY_HOURS, HOUR, DayPartials
 from simbox.watch.store import SLICE_DTYPE, Store
 
 log = logging.getLogger("simbox.watch")
 
-HOUR = 3600
-DAY_HOURS = 24
 #: events reduced at once when subscribers are reduced again (bounds the memory of a drop)
 CHUNK_EVENTS = 1 << 21
-#: what stored partials must have been written with to be read back
-PARTIALS_LAYOUT = f"layout {len(SCALARS)} scalars {KINDS}"
-#: the ``partials`` row (in place of a day) of the window's whole days merged into one
-MIDDLE = -1
-#: closed hours of one UTC day a commit must bring for their partials to be made at the
-#: commit, from the rows in memory (a backlog, a ``--catch-up auto`` cycle); a drop of fewer
-#: hours leaves them to the held closed hours and the day's slices, as before
-SEGMENT_HOURS = 4
 
 
 def to_rows(cols: dict) -> np.ndarray:
@@ -167,7 +158,7 @@ class Pending:
         return min((f.oldest for f in self.files if f.oldest is not None), default=None)
 
 @dataclass
-class Window:
+class Window(DayPartials):
     """The slices of the window and the kernel rows of its subscribers."""
 
     store: Store
@@ -264,15 +255,6 @@ class Window:
         segments = [({h: names[h] for h in hours}, p) for hours, p in made]
         return Pending(new, expired, newest, counts, distinct_keys(subs), segments)
 
-    def _segment(self, hours: list) -> list:
-        """``[(hours, their partials)]`` of the closed hours ``[(hour, its rows)]`` of one
-        UTC day a commit wrote (every subscriber's events of those hours, from the rows in
-        memory), when there are at least :data:`SEGMENT_HOURS` of them; else ``[]``."""
-        if not self.merge or len(hours) < SEGMENT_HOURS:
-            return []
-        cols = _columns([rows for _, rows in hours])
-        return [([h for h, _ in hours], partials_from_events(cols, timezone=self.tz))]
-
     def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
         """One file's rows: (its FileCount, its rows inside the window, the newest time)."""
         rows, ahead = _without_far_ahead(rows, newest, self.window_s)
@@ -313,22 +295,6 @@ class Window:
         """Whether the slices of the hours of ``files`` ({hour: slice file}) are those."""
         return all(h in self.slices and self.slices[h].name == f for h, f in files.items())
 
-    def _whole_from_segments(self) -> None:
-        """The partials of the whole days of the window that partials made at a commit
-        cover (in part), made now and stored (a cycle of days of files holds no more than
-        about a day of such partials in memory); their segments dropped."""
-        plan = self._plan() if self.merge else None
-        if plan is None:
-            self.segments = []
-            return
-        days = {min(f) // DAY_HOURS for f, _ in self.segments} & set(plan[1])
-        for d in sorted(days - set(self.days)):
-            if self.saved.get(d, (None, None))[1] == self._day_inputs(d):
-                continue                      # stored already: read back by the refresh
-            self.days[d] = self._stored(d, self._day_from_closed(d), self._day_inputs(d))
-        last = self.newest // HOUR // DAY_HOURS   # (the others' days are whole or gone)
-        self.segments = [s for s in self.segments if min(s[0]) // DAY_HOURS == last]
-
     # -- the feature table -----------------------------------------------------------
     def features(self, stats=None):
         """The feature table of the window (a FeatureResult) and the subscribers whose
@@ -347,7 +313,8 @@ class Window:
         events, plan, t_days = 0, self._plan() if self.merge else None, 0.0
         self._held_events = 0
         if plan is None:
-            for _, (chunk,) in self._chunks(todo, [sorted(self.slices)]):
+            for _, (pieces,) in self._chunks(todo, [sorted(self.slices)]):
+                chunk = _columns(pieces)
                 events += len(chunk["time"])
                 if len(chunk["time"]):
                     parts.append(reduce_events(chunk, columns=cols, ncols=len(names),
@@ -368,9 +335,8 @@ class Window:
             held = [first, *mid, before]
             extra = sum(_entries(p, todo) for p in held)
             for subs, (cur,) in self._chunks(todo, [[h for h in today if h >= now]], extra):
-                events += len(cur["time"])
-                last = partials_from_events(cur, timezone=self.tz) if len(cur["time"]) \
-                    else Partials.empty()
+                events += sum(len(p) for p in cur)
+                last = partials_from_rows(cur, timezone=self.tz)
                 parts.append(finish(combine([*((p, p.rows_of(subs)) for p in held), last]),
                                     columns=cols, ncols=len(names), cells=table))
             events += self._held_events
@@ -382,216 +348,6 @@ class Window:
         self.timings = {"reduce": round(t1 - t0, 4), "reduced_events": events,
                         "day_partials": round(t_days, 4), "post": round(time.monotonic() - t1, 4)}
         return res, todo
-
-    # -- partials of the first day and of the last day's closed hours ---------------
-    def _held(self, which: str, hours: list) -> Partials:
-        """The partials of every subscriber's events in ``hours`` (the window's first day's
-        hours, or its last day's hours before the newest: ``which``), kept in memory
-        between drops and made again only for the subscribers of the hours that changed
-        since (an hour that left the window or closed, a slice a late file rewrote):
-        those subscribers' partials over all of ``hours`` from the events.  So a drop
-        reduces only the touched subscribers' events of the newest hour, and once a network
-        hour those of the hour that expired or closed."""
-        now = {h: self.slices[h] for h in hours}
-        kept = self.held.get(which)
-        if kept is None or not set(kept[0]) & set(now):   # (a new day: nothing to keep)
-            made = self._pieces(hours)
-        else:
-            old, p = kept
-            changed = [s for h, s in old.items() if now.get(h) is not s] + \
-                [s for h, s in now.items() if old.get(h) is not s]
-            if not changed:
-                return p
-            redo = self._all_of(changed)
-            made = _splice(p, self._hours_partials(hours, redo), redo)
-        self.held[which] = (now, made)
-        return made
-
-    def _hours_partials(self, hours: list, subs: np.ndarray) -> Partials:
-        """The partials of the subscribers ``subs`` (sorted) of their events in ``hours``."""
-        parts = []
-        for _, (cols,) in self._chunks(subs, [hours]):
-            self._held_events += len(cols["time"])
-            if len(cols["time"]):
-                parts.append(partials_from_events(cols, timezone=self.tz))
-        return Partials.concat(parts)
-
-    @staticmethod
-    def _all_of(slices) -> np.ndarray:
-        return distinct_keys([s.imsi for s in slices])
-
-    # -- partials of whole days ------------------------------------------------------
-    def _plan(self):
-        """(the hours of the window's first day, the whole days between its first and its
-        last day, the hours of its last day), or None when there are no such whole days."""
-        if self.newest is None:
-            return None
-        first = self.newest // HOUR - self.hours + 1
-        d0, d1 = first // DAY_HOURS, self.newest // HOUR // DAY_HOURS
-        if d1 - d0 < 2:
-            return None
-        hours = sorted(self.slices)
-        return ([h for h in hours if h // DAY_HOURS == d0], tuple(range(d0 + 1, d1)),
-                [h for h in hours if h // DAY_HOURS == d1])
-
-    def _whole_days(self, days: tuple) -> list:
-        """The partials of each whole day of ``days`` for every subscriber: read from the
-        state when they were made from the day's slices as they are now (a restart makes
-        none again), else made from the day's events (again only for the subscribers a
-        late file touched) and stored.  Days that left the window are forgotten."""
-        gone = [d for d in self.saved if d not in days and d != MIDDLE]
-        for d in [d for d in self.days if d not in days]:
-            del self.days[d]
-            self.stale.pop(d, None)
-        if gone:
-            self._forget_stored(gone)
-        for d in days:
-            if d in self.days and d not in self.stale:
-                continue
-            inputs = self._day_inputs(d)
-            if d not in self.days:
-                saved = self.saved.get(d)
-                if saved is not None and saved[1] == inputs:
-                    self.days[d] = self.store.read_partials(saved[0])
-                    continue
-                made = self._day_from_closed(d)
-            else:
-                subs = np.array(sorted(self.stale.pop(d)), np.int64)
-                made = _splice(self.days[d], self._day_partials(d, subs), subs)
-            self.days[d] = self._stored(d, made, inputs)
-        return [self.days[d] for d in days]
-
-    def _middle(self, days: tuple, whole: list, stale: set) -> list:
-        """The parts a drop merges for the whole days ``days`` (``whole``, theirs): their
-        partials merged into one per subscriber (the *middle*), so that a drop merges four
-        partials a subscriber, not one a day; kept while the days and their slices are the
-        same, made again for the subscribers ``stale`` (a late file into a whole day: their
-        day partials were made again), else made again from ``whole``.
-
-        Made at the **second** refresh of a set of whole days (since session 14): the
-        first refresh after midnight UTC (and after a restart) merges each touched
-        subscriber's days themselves (``whole`` returned), so a cycle of files that crosses
-        midnight at every refresh (a backlog, ``--catch-up auto`` under load: most
-        subscribers touched) merges each day once, not twice (into the middle, then the
-        middle with the rest), and never makes a middle it would not use.
-
-        Held in memory, not stored (since session 12): writing it (0.5 GB for the 100k
-        network, with its sync) took 1.5-3 s of a day's refresh, merging the stored days
-        again takes about 1 s at a restart.  A middle stored by an older version is read
-        back while its inputs hold, and removed once a new one is made."""
-        seen, self._days_seen = self._days_seen, days
-        inputs = sorted([f"day {d}" for d in days] + [x for d in days for x in self._day_inputs(d)])
-        if self.middle is not None and self.middle[0] == inputs:
-            return [self.middle[2]]
-        saved = self.saved.get(MIDDLE)
-        if saved is not None and saved[1] == inputs:
-            made = self.store.read_partials(saved[0])
-            self.middle = (inputs, days, made)
-            return [made]
-        if self.middle is not None and self.middle[1] == days and stale:
-            subs = np.array(sorted(stale), np.int64)
-            made = _splice(self.middle[2], combine([(p, p.rows_of(subs)) for p in whole]), subs)
-        elif days != seen:                  # the first refresh of these days: no middle yet
-            self.middle = None
-            return list(whole)
-        else:
-            made = combine(whole)
-        if saved is not None:
-            self._forget_stored([MIDDLE])
-        self.middle = (inputs, days, made)
-        return [made]
-
-    def _forget_stored(self, days: list) -> None:
-        """Stored partials of ``days`` dropped from the state (logged if it cannot be
-        written: they are not used while their inputs differ)."""
-        try:
-            self.store.drop_partials(days)
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("stored partials of %s not removed (%s)", days, exc)
-            return
-        for d in days:
-            self.saved.pop(d, None)
-
-    def _stored(self, day: int, made: Partials, inputs: list) -> Partials:
-        """``made`` written to the state as the partials of ``day``, and read back
-        memory-mapped; kept in memory (and made again after a restart) when the state
-        cannot be written (a full disk: logged)."""
-        name = None
-        try:
-            name = self.store.write_partials(day, made)
-            self.store.record_partials(day, name, inputs)
-        except (OSError, sqlite3.Error) as exc:
-            if name is not None:
-                self.store.remove_partials([name])
-            log.warning("the partials of day %s are not stored (%s); they stay in memory",
-                        day, exc, extra={"fields": {"event": "partials_not_stored",
-                                                    "error": str(exc)}})
-            return made
-        self.saved = self.store.partials()
-        return self.store.read_partials(name)
-
-    def _day_from_closed(self, day: int) -> Partials:
-        """The partials of a day that just became whole, from the partials already made
-        of runs of its hours (:meth:`_pieces`): the held partials of its closed hours
-        (``Window.held["closed"]``, of the last refresh: a drop past midnight UTC) and
-        those made at the commits of a backlog or a cycle of files (``Window.segments``),
-        merged with the partials of its other hours, made from their events; with none of
-        those, all of the day from its events.  So a day of files reduces each event
-        about once, and a cycle of days of files reduces each at its commit, from the
-        rows in memory, not read back from the slices."""
-        hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
-        return self._pieces(hours) if self._sources(hours) else self._day_partials(day)
-
-    def _sources(self, hours: list) -> dict:
-        """The partials already made of runs of ``hours`` (sorted, consecutive hours of the
-        window), by their first hour: ``{hour: [(its hours, Partials)]}``, each made from
-        the slices as they are now (the held closed hours, the segments of commits)."""
-        found = {}
-        kept = self.held.get("closed")
-        runs = [({h: s.name for h, s in kept[0].items()}, kept[1])] if kept and kept[0] else []
-        at = {h: i for i, h in enumerate(hours)}
-        for files, p in runs + self.segments:
-            hs = sorted(files)
-            i = at.get(hs[0])
-            if i is not None and hours[i:i + len(hs)] == hs and self._current(files):
-                found.setdefault(hs[0], []).append((hs, p))
-        return found
-
-    def _pieces(self, hours: list) -> Partials:
-        """Every subscriber's partials of its events in ``hours`` (sorted): the partials
-        already made of runs of them (:meth:`_sources`: the longest at each hour), the
-        hours between reduced from their slices, merged in time order."""
-        found, parts, rest, i = self._sources(hours), [], [], 0
-
-        def reduced(rest):                  # the hours between, from their slices
-            return [self._hours_partials(rest, self._all_of(self.slices[h] for h in rest))] \
-                if rest else []
-        while i < len(hours):
-            runs = found.get(hours[i])
-            if not runs:
-                rest.append(hours[i])
-                i += 1
-                continue
-            hs, p = max(runs, key=lambda r: len(r[0]))
-            parts += reduced(rest) + [p]
-            rest = []
-            i += len(hs)
-        return combine(parts + reduced(rest))
-
-    def _day_inputs(self, day: int) -> list:
-        """What the partials of day ``day`` are made from: its slice files, the time zone
-        and the layout of the partials."""
-        return sorted([*(s.name for h, s in self.slices.items() if h // DAY_HOURS == day),
-                       f"timezone {self.tz.name}", PARTIALS_LAYOUT])
-
-    def _day_partials(self, day: int, subs: np.ndarray | None = None) -> Partials:
-        """The partials of day ``day`` (its slices' events) of ``subs`` (default: all)."""
-        hours = [h for h in sorted(self.slices) if h // DAY_HOURS == day]
-        if subs is None:
-            subs = distinct_keys([self.slices[h].imsi for h in hours])
-        return Partials.concat([partials_from_events(cols, timezone=self.tz)
-                                for _, (cols,) in self._chunks(subs, [hours])
-                                if len(cols["time"])])
 
     def _workspace(self) -> Workspace:
         if not hasattr(self._local, "ws"):
@@ -605,8 +361,9 @@ class Window:
         """Per chunk of the subscribers ``imsis`` (sorted; chunks of about
         :data:`CHUNK_EVENTS` events, plus ``extra`` per subscriber when given: the entries
         of its partials merged with them; a subscriber never split): the chunk's
-        subscribers and, for each list of hours in ``groups``, the event columns of their
-        events in those hours (empty columns when none)."""
+        subscribers and, for each list of hours in ``groups``, their events in those hours:
+        a list of slice rows per hour that has some (views of the slice or copies), each
+        sorted by subscriber, in the order of the hours (:func:`_columns`: as columns)."""
         if len(imsis) == 0:
             return
         spans = [[(h, *self.slices[h].spans(imsis)) for h in hours] for hours in groups]
@@ -631,7 +388,7 @@ class Window:
                         pieces.append(rows[int(a_[0]):int(b_[-1])])
                     else:
                         pieces.append(rows[ranges(a_, b_)])
-                out.append(_columns(pieces))
+                out.append(pieces)
             yield imsis[lo:hi], out
 
 
@@ -659,14 +416,6 @@ def _entries(p: Partials, imsis: np.ndarray) -> np.ndarray:
     hit = p.imsi[pos] == imsis
     out[hit] = (p.off[:, pos[hit] + 1] - p.off[:, pos[hit]]).sum(axis=0)
     return out
-
-
-def _splice(old: Partials, new: Partials, subs: np.ndarray) -> Partials:
-    """``old`` with the partials of the subscribers ``subs`` replaced by ``new``'s (the
-    entries copied twice, not three times: the rows taken from both in one pass)."""
-    both = Partials.concat([old, new])
-    rows = np.r_[np.flatnonzero(~np.isin(old.imsi, subs)), len(old) + np.arange(len(new))]
-    return both.take(rows[np.argsort(both.imsi[rows], kind="stable")])
 
 
 def _spliced(red: Reduced | None, keep: np.ndarray | None, parts: list, ncols: int) -> Reduced:

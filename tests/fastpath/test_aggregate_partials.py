@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from simbox.fastpath.aggregate import (SLOTS, TABLES, CellTable, TimeZone, reduce_events,
                                        slot_columns)
 from simbox.fastpath.events import encode_digits
-from simbox.fastpath.partials import Partials, combine, finish, partials_from_events
+from simbox.fastpath.partials import (Partials, combine, finish, partials_from_events,
+                                      partials_from_rows)
+from simbox.fastpath.slicerows import ROW_DTYPE, sort_rows
 
 TOKENS = [f"46000-{i}-{i * 7}" for i in range(7)]
 SITE = np.array([0, 0, 1, 2, 2, 3, 4])           # two cells at sites 0 and 2: moves by site
@@ -121,6 +123,56 @@ def test_merge_of_partials_equals_the_kernel_over_all_events(cols, cuts, rnd, tz
 def test_one_partial_finishes_to_the_kernel(cols, tz):
     tz = TimeZone(tz)
     assert_equal_outputs(finished(partials_from_events(cols, timezone=tz)), reduce(cols, tz))
+
+
+def assert_same_partials(got: Partials, want: Partials):
+    np.testing.assert_array_equal(got.imsi, want.imsi)
+    np.testing.assert_array_equal(got.sc, want.sc)
+    np.testing.assert_array_equal(got.off, want.off)
+    for g, w in zip(got.dat, want.dat):
+        np.testing.assert_array_equal(g, w)
+
+
+def as_rows(cols):
+    rows = np.empty(len(cols["time"]), ROW_DTYPE)
+    for name in ROW_DTYPE.names:
+        rows[name] = cols[name]
+    return rows
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events(), st.lists(st.integers(0, 8 * 24), max_size=8), st.randoms(use_true_random=False),
+       st.sampled_from(["UTC", "Asia/Shanghai", "Asia/Kathmandu"]), st.integers(0, 6),
+       st.booleans())
+def test_partials_of_rows_sorted_by_subscriber_equal_those_of_the_events(cols, cuts, rnd, tz,
+                                                                         ndup, by_hour):
+    """partials_from_rows (each subscriber's runs gathered part after part) equals
+    partials_from_events over the same events: hour slices in time order, or parts cut
+    anywhere in any order, with duplicates within and across parts."""
+    tz = TimeZone(tz)
+    n = len(cols["time"])
+    idx = np.array([rnd.randrange(n) for _ in range(ndup)] + list(range(n)))
+    rnd.shuffle(idx)
+    cols = take(cols, idx)
+    want = partials_from_events(cols, timezone=tz)
+    if by_hour:
+        cuts = sorted(set(BASE // 3600 + c for c in cuts))
+        parts = [as_rows(s) for s in slices(cols, cuts)]
+    else:
+        n = len(cols["time"])
+        edges = sorted(rnd.randrange(n + 1) for _ in range(len(cuts)))
+        parts = [as_rows(take(cols, at)) for at in np.split(np.arange(n), edges)]
+        rnd.shuffle(parts)
+    parts = [sort_rows(p) for p in parts]
+    assert_same_partials(partials_from_rows(parts, timezone=tz), want)
+
+
+def test_partials_of_rows_want_slice_rows():
+    tz = TimeZone("UTC")
+    assert len(partials_from_rows([], timezone=tz)) == 0
+    assert len(partials_from_rows([np.empty(0, ROW_DTYPE)], timezone=tz)) == 0
+    with pytest.raises(TypeError, match="partials_from_rows: rows of dtype"):
+        partials_from_rows([np.zeros(3, np.int64)], timezone=tz)
 
 
 def test_empty_slices_and_sets():

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from simbox.watch import Watcher, window
+from simbox.watch import Watcher, days, window
 from simbox.watch.window import DAY_HOURS, HOUR
 
 from watch_helpers import assert_same_features, batch_features, epoch
@@ -17,12 +17,15 @@ TZ = "Asia/Shanghai"
 def kernel_days(monkeypatch):
     """The UTC days of the events of every call of the partial kernel, in call order."""
     calls = []
-    kernel = window.partials_from_events
+    kernel = window.partials_from_rows
 
-    def counted(cols, **kw):
-        calls.append(set((np.asarray(cols["time"]) // HOUR // DAY_HOURS).tolist()))
-        return kernel(cols, **kw)
-    monkeypatch.setattr(window, "partials_from_events", counted)
+    def counted(parts, **kw):
+        days = set().union(*[(np.asarray(p["time"]) // HOUR // DAY_HOURS).tolist() for p in parts])
+        if days:                    # (a chunk without events: no kernel work)
+            calls.append(days)
+        return kernel(parts, **kw)
+    for module in (window, days):       # (the last hour's in one, the days' in the other)
+        monkeypatch.setattr(module, "partials_from_rows", counted)
     return calls
 
 
