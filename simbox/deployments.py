@@ -134,7 +134,8 @@ def positions(values: pd.Series, index: pd.Index) -> np.ndarray | None:
     if not isinstance(values.dtype, pd.CategoricalDtype) or not index.is_unique:
         return None
     cats = values.cat.categories
-    per = np.arange(len(index)) if same_keys(cats, index) else index.get_indexer(cats)
+    per = np.arange(len(index)) if same_keys(cats, index) else \
+        np.full(len(cats), -1, dtype=np.intp) if len(index) == 0 else index.get_indexer(cats)
     return np.append(per, -1)[values.cat.codes.to_numpy()]       # code -1: the -1 appended
 
 
@@ -171,6 +172,8 @@ def member(values, index: pd.Index) -> np.ndarray:
     unique (pandas' ``isin`` of text columns builds an Arrow scalar per value: a second for
     100,000 keys).  The last answer for two ``pd.Index`` (immutable) is kept: a scan asks
     for the same flagged SIMs among the same keys several times."""
+    if len(index) == 0:                # (nothing flagged: no hash table of the values)
+        return np.zeros(len(values), dtype=bool)
     last = _LAST_MEMBER[0]
     if last is not None and last[0] is values and last[1] is index:
         return last[2].copy()
@@ -442,7 +445,21 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     """
     counter = {"comparisons": 0}
     n = len(sims)
-    links = {
+    if n == 0:                  # no SIM: no link, and no pass over the pair tables
+        empty = np.zeros((0, 2), dtype=np.int64)
+        links = dict.fromkeys(LINK_KINDS, empty)
+    else:
+        links = _links(sims, hours, devices, rules, counter)
+    if stats is not None:
+        stats.update(counter)
+        stats["links"] = {k: int(len(v)) for k, v in links.items()}
+    return links
+
+
+def _links(sims, hours, devices, rules, counter) -> dict[str, np.ndarray]:
+    """:func:`link_sims`' links of one or more SIMs."""
+    n = len(sims)
+    return {
         "device": _device_links(sims.index, devices),
         "site+hours": _site_hours_links(sims, hours, rules.hour_similarity, rules.max_leaders,
                                         counter, log_every=50_000 if n >= 50_000 else 0),
@@ -452,10 +469,6 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
                                    rules.number_gap, partner=sims["msisdn"]),
         "msisdn block": _block_links(sims["msisdn"], sims["main_site"], rules.number_gap),
     }
-    if stats is not None:
-        stats.update(counter)
-        stats["links"] = {k: int(len(v)) for k, v in links.items()}
-    return links
 
 
 STRONG_LINKS = ("device", "device block", "imsi block", "msisdn block")

@@ -311,3 +311,26 @@ def test_unique_ints_equals_np_unique(values, wide):
         got, want = deployments_mod.unique_ints(x, **flags), np.unique(x, **flags)
         got, want = (got,) if not flags else got, (want,) if not flags else want
         assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seconds=st.lists(st.integers(-62135596800, 253402300799), max_size=8),
+       nat=st.integers(0, 2), zoned=st.booleans(), unit=st.sampled_from(["s", "ms", "ns"]))
+def test_iso_times_equal_numpys_text_and_a_z(seconds, nat, zoned, unit):
+    """iso_times (numpy's text with its "Z", timezone="UTC") against the expression it
+    replaces: ``np.char.add(datetime_as_string(...), "Z")``, NaT empty; naive and zoned."""
+    import numpy as np
+    import pandas as pd
+    values = np.array(seconds + [0] * nat, dtype=np.int64).view("datetime64[s]")
+    values[len(seconds):] = np.datetime64("NaT")
+    if unit == "ns":            # (datetime64[ns] holds the years 1678-2261 only)
+        values = values[(values >= np.datetime64("1678-01-01")) | np.isnat(values)]
+    s = pd.Series(values.astype(f"datetime64[{unit}]"))
+    if zoned:
+        s = s.dt.tz_localize("UTC").dt.tz_convert("Asia/Dhaka")
+    df = pd.DataFrame({"t": s, "x": range(len(s))})
+    secs = outputs_mod.utc_times(s).astype("datetime64[s]")
+    want = pd.Series(np.char.add(np.datetime_as_string(secs, unit="s"), "Z").astype(object),
+                     index=df.index).where(s.notna(), "")
+    got = outputs_mod.iso_times(df)
+    assert got["t"].tolist() == want.tolist() and got["x"].tolist() == df["x"].tolist()
