@@ -334,3 +334,21 @@ def test_iso_times_equal_numpys_text_and_a_z(seconds, nat, zoned, unit):
                      index=df.index).where(s.notna(), "")
     got = outputs_mod.iso_times(df)
     assert got["t"].tolist() == want.tolist() and got["x"].tolist() == df["x"].tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys=st.lists(st.text(alphabet="abc", min_size=1, max_size=3), unique=True, max_size=40),
+       probe=st.lists(st.one_of(st.none(), st.text(alphabet="abcd", min_size=1, max_size=3)),
+                      unique=True, max_size=6),
+       keys_str=st.booleans(), probe_str=st.booleans())
+def test_index_of_equals_get_indexer(keys, probe, keys_str, probe_str):
+    """index_of (a short index looked up in the keys' hash table, or the keys in the index)
+    against ``index.get_indexer(keys)``, the lookup it replaces, with keys and index of the
+    ``str`` dtype or objects, and a missing key; member() of unique values likewise."""
+    import pandas as pd
+    k = pd.Index(keys, dtype="str" if keys_str else object)
+    index = pd.Index(probe, dtype="str" if probe_str and None not in probe else object)
+    want = index.get_indexer(k)
+    assert deployments_mod.index_of(k, index).tolist() == want.tolist()
+    deployments_mod._LAST_MEMBER[0] = None
+    assert deployments_mod.member(k, index).tolist() == (want >= 0).tolist()
