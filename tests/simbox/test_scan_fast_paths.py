@@ -246,6 +246,9 @@ def test_lookups_of_the_same_keys_equal_the_hash_lookups(keys, other, same, as_s
     probe = pd.Index(cats, dtype=object)
     assert deployments_mod.member(probe, index).tolist() == (index.get_indexer(probe) >= 0).tolist()
     assert deployments_mod.same_keys(probe, index) == (list(probe) == list(index))
+    deployments_mod._SAME_KEYS.clear()      # the categories (str or objects) against objects
+    assert deployments_mod.same_keys(values.cat.categories, index) == (cats == list(keys))
+    assert deployments_mod.same_keys(index, values.cat.categories) == (cats == list(keys))
 
 
 @settings(max_examples=200, deadline=None)
