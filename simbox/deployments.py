@@ -134,8 +134,30 @@ def positions(values: pd.Series, index: pd.Index) -> np.ndarray | None:
     if not isinstance(values.dtype, pd.CategoricalDtype) or not index.is_unique:
         return None
     cats = values.cat.categories
-    per = np.arange(len(index)) if same_keys(cats, index) else index.get_indexer(cats)
+    per = np.arange(len(index)) if same_keys(cats, index) else index_of(cats, index)
     return np.append(per, -1)[values.cat.codes.to_numpy()]       # code -1: the -1 appended
+
+
+def index_of(keys: pd.Index, index: pd.Index) -> np.ndarray:
+    """``index.get_indexer(keys)`` for unique ``keys`` and ``index``: the position in ``index``
+    of each key, -1 when absent.  When ``index`` is much shorter (a few flagged SIMs, ``keys``
+    the categories of a feature run's pair tables) its keys are looked up in ``keys`` instead,
+    whose hash table pandas keeps on the Index (built once a scan): not every key converted
+    and hashed again at each call (100,000 keys of the ``str`` dtype: 10 ms a call)."""
+    if len(index) == 0:
+        return np.full(len(keys), -1, dtype=np.intp)
+    if len(index) * 8 < len(keys) and keys.is_unique:
+        probe = index
+        if probe.dtype != keys.dtype and isinstance(keys.dtype, pd.StringDtype) and \
+                probe.dtype == object and probe.inferred_type == "string":
+            probe = probe.astype(keys.dtype)       # texts alike: the same keys, its dtype
+        if probe.dtype == keys.dtype:
+            at = keys.get_indexer(probe)
+            out = np.full(len(keys), -1, dtype=np.intp)
+            hit = at >= 0
+            out[at[hit]] = np.flatnonzero(hit)
+            return out
+    return index.get_indexer(keys)
 
 
 def devices_per(devices: pd.DataFrame, group: pd.Series, name: str) -> pd.Series:
@@ -171,6 +193,8 @@ def member(values, index: pd.Index) -> np.ndarray:
     unique (pandas' ``isin`` of text columns builds an Arrow scalar per value: a second for
     100,000 keys).  The last answer for two ``pd.Index`` (immutable) is kept: a scan asks
     for the same flagged SIMs among the same keys several times."""
+    if len(index) == 0:                # (nothing flagged: no hash table of the values)
+        return np.zeros(len(values), dtype=bool)
     last = _LAST_MEMBER[0]
     if last is not None and last[0] is values and last[1] is index:
         return last[2].copy()
@@ -178,6 +202,8 @@ def member(values, index: pd.Index) -> np.ndarray:
     index = index if isinstance(index, pd.Index) else pd.Index(index)
     if index.is_unique and isinstance(values, pd.Index) and same_keys(values, index):
         out = np.ones(len(values), dtype=bool)
+    elif index.is_unique and isinstance(values, pd.Index) and values.is_unique:
+        out = index_of(values, index) >= 0              # (a pair table's categories)
     elif index.is_unique:
         out = index.get_indexer(values if isinstance(values, pd.Index) else pd.Index(values)) >= 0
     else:
@@ -190,8 +216,9 @@ def member(values, index: pd.Index) -> np.ndarray:
 def same_keys(a: pd.Index, b: pd.Index) -> bool:
     """Whether two indexes hold the same keys in the same order (one comparison of the
     values: cheaper than a hash lookup of each, as when every SIM is flagged).  Two text
-    indexes of objects are compared value by value by numpy (a missing key, unequal to
-    itself there, makes them differ: the caller then looks the keys up)."""
+    indexes of objects, or one of objects and one of the ``str`` dtype, are compared value by
+    value by numpy (a missing key, unequal to itself there, makes them differ: the caller then
+    looks the keys up)."""
     if a is b:
         return True
     if len(a) != len(b):
@@ -199,9 +226,16 @@ def same_keys(a: pd.Index, b: pd.Index) -> bool:
     for x, y, answer in _SAME_KEYS:       # the same two (immutable) indexes asked again
         if x is a and y is b:
             return answer
-    if a.dtype == object and b.dtype == object and not isinstance(a, pd.MultiIndex) and \
-            not isinstance(b, pd.MultiIndex):
+    if isinstance(a, pd.MultiIndex) or isinstance(b, pd.MultiIndex):
+        answer = a.equals(b)
+    elif a.dtype == object and b.dtype == object:
         answer = bool(np.array_equal(a.to_numpy(), b.to_numpy()))
+    elif (a.dtype == object) != (b.dtype == object) and \
+            isinstance((b if a.dtype == object else a).dtype, pd.StringDtype):
+        # texts of the str dtype (a pair table's categories) against objects (the flagged SIMs):
+        # compared as objects, the categories converted once (pandas' equals converts them
+        # at each call: 5-10 ms for 100,000 keys)
+        answer = bool(np.array_equal(_objects(a), _objects(b)))
     else:
         answer = a.equals(b)
     if isinstance(a, pd.Index) and isinstance(b, pd.Index):
@@ -210,6 +244,21 @@ def same_keys(a: pd.Index, b: pd.Index) -> bool:
     return answer
 
 
+def _objects(index: pd.Index) -> np.ndarray:
+    """An index's values as an object array; a ``str`` index's kept for the next call (the last
+    two: a feature run's pair tables share one Index of categories)."""
+    if index.dtype == object:
+        return index.to_numpy()
+    for x, values in _OBJECTS:
+        if x is index:
+            return values
+    values = index.to_numpy(dtype=object)
+    _OBJECTS.insert(0, (index, values))
+    del _OBJECTS[2:]
+    return values
+
+
+_OBJECTS: list = []              # (str Index, its values as objects): _objects' last two
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
 #: same_keys' last answers (a scan compares the flagged SIMs with the pair tables' SIMs, and
 #: those with the cells', several times: 100,000 texts each time)
@@ -442,7 +491,21 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     """
     counter = {"comparisons": 0}
     n = len(sims)
-    links = {
+    if n == 0:                  # no SIM: no link, and no pass over the pair tables
+        empty = np.zeros((0, 2), dtype=np.int64)
+        links = dict.fromkeys(LINK_KINDS, empty)
+    else:
+        links = _links(sims, hours, devices, rules, counter)
+    if stats is not None:
+        stats.update(counter)
+        stats["links"] = {k: int(len(v)) for k, v in links.items()}
+    return links
+
+
+def _links(sims, hours, devices, rules, counter) -> dict[str, np.ndarray]:
+    """:func:`link_sims`' links of one or more SIMs."""
+    n = len(sims)
+    return {
         "device": _device_links(sims.index, devices),
         "site+hours": _site_hours_links(sims, hours, rules.hour_similarity, rules.max_leaders,
                                         counter, log_every=50_000 if n >= 50_000 else 0),
@@ -452,10 +515,6 @@ def link_sims(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
                                    rules.number_gap, partner=sims["msisdn"]),
         "msisdn block": _block_links(sims["msisdn"], sims["main_site"], rules.number_gap),
     }
-    if stats is not None:
-        stats.update(counter)
-        stats["links"] = {k: int(len(v)) for k, v in links.items()}
-    return links
 
 
 STRONG_LINKS = ("device", "device block", "imsi block", "msisdn block")

@@ -214,7 +214,8 @@ def iso_times(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
             s = out[c]
             secs = utc_times(s).astype("datetime64[s]")   # as strftime: floor
-            text = np.char.add(np.datetime_as_string(secs, unit="s"), "Z").astype(object)
+            # (with its "Z": no import of numpy.char, 5-10 ms of a scan; NaT becomes "" below)
+            text = np.datetime_as_string(secs, unit="s", timezone="UTC").astype(object)
             out[c] = pd.Series(text, index=out.index).where(s.notna(), "")
     return out
 

@@ -246,6 +246,9 @@ def test_lookups_of_the_same_keys_equal_the_hash_lookups(keys, other, same, as_s
     probe = pd.Index(cats, dtype=object)
     assert deployments_mod.member(probe, index).tolist() == (index.get_indexer(probe) >= 0).tolist()
     assert deployments_mod.same_keys(probe, index) == (list(probe) == list(index))
+    deployments_mod._SAME_KEYS.clear()      # the categories (str or objects) against objects
+    assert deployments_mod.same_keys(values.cat.categories, index) == (cats == list(keys))
+    assert deployments_mod.same_keys(index, values.cat.categories) == (cats == list(keys))
 
 
 @settings(max_examples=200, deadline=None)
@@ -311,3 +314,44 @@ def test_unique_ints_equals_np_unique(values, wide):
         got, want = deployments_mod.unique_ints(x, **flags), np.unique(x, **flags)
         got, want = (got,) if not flags else got, (want,) if not flags else want
         assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seconds=st.lists(st.integers(-62135596800, 253402300799), max_size=8),
+       nat=st.integers(0, 2), zoned=st.booleans(), unit=st.sampled_from(["s", "ms", "ns"]))
+def test_iso_times_equal_numpys_text_and_a_z(seconds, nat, zoned, unit):
+    """iso_times (numpy's text with its "Z", timezone="UTC") against the expression it
+    replaces: ``np.char.add(datetime_as_string(...), "Z")``, NaT empty; naive and zoned."""
+    import numpy as np
+    import pandas as pd
+    values = np.array(seconds + [0] * nat, dtype=np.int64).view("datetime64[s]")
+    values[len(seconds):] = np.datetime64("NaT")
+    if unit == "ns":            # (datetime64[ns] holds the years 1678-2261 only)
+        values = values[(values >= np.datetime64("1678-01-01")) | np.isnat(values)]
+    s = pd.Series(values.astype(f"datetime64[{unit}]"))
+    if zoned:
+        s = s.dt.tz_localize("UTC").dt.tz_convert("Asia/Dhaka")
+    df = pd.DataFrame({"t": s, "x": range(len(s))})
+    secs = outputs_mod.utc_times(s).astype("datetime64[s]")
+    want = pd.Series(np.char.add(np.datetime_as_string(secs, unit="s"), "Z").astype(object),
+                     index=df.index).where(s.notna(), "")
+    got = outputs_mod.iso_times(df)
+    assert got["t"].tolist() == want.tolist() and got["x"].tolist() == df["x"].tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys=st.lists(st.text(alphabet="abc", min_size=1, max_size=3), unique=True, max_size=40),
+       probe=st.lists(st.one_of(st.none(), st.text(alphabet="abcd", min_size=1, max_size=3)),
+                      unique=True, max_size=6),
+       keys_str=st.booleans(), probe_str=st.booleans())
+def test_index_of_equals_get_indexer(keys, probe, keys_str, probe_str):
+    """index_of (a short index looked up in the keys' hash table, or the keys in the index)
+    against ``index.get_indexer(keys)``, the lookup it replaces, with keys and index of the
+    ``str`` dtype or objects, and a missing key; member() of unique values likewise."""
+    import pandas as pd
+    k = pd.Index(keys, dtype="str" if keys_str else object)
+    index = pd.Index(probe, dtype="str" if probe_str and None not in probe else object)
+    want = index.get_indexer(k)
+    assert deployments_mod.index_of(k, index).tolist() == want.tolist()
+    deployments_mod._LAST_MEMBER[0] = None
+    assert deployments_mod.member(k, index).tolist() == (want >= 0).tolist()
