@@ -43,10 +43,11 @@ after the last file lands, the cycles (files taken by one poll, then one refresh
 their median size and time, and a least-squares fit of a cycle's seconds to ``c * events
 + F``; the watch keeps up with a rate ``R`` while ``R * c < 1`` (cycles of about ``F / (1
 - R * c)`` s).  Whether it keeps up is read from the lag after each cycle (printed per
-rate): its trend, the least-squares slope in seconds a cycle over the last half of the
-cycles that ended while files were landing, "falls behind" when over 5 % of their median
-seconds (:func:`lag_trend`; at least 4 such cycles: a longer feed, ``--offer-days``), not
-from the events taken per second, which a finite feed's last cycle understates.  Then
+rate): each cycle's lag against the one before, fitted by least squares over the cycles
+that ended while files were landing: a ratio under 1 levels off ("keeps up", at the level
+printed), 1 or more grows ("falls behind") (:func:`lag_trend`; at least 4 such cycles: a
+longer feed, ``--offer-days``), not from the events taken per second, which a finite
+feed's last cycle understates.  Then
 ``compute_features`` on the whole file (one worker) in the same run.
 
 ``scale``: the 100k network's files, a day at a time (``batch``: 96 files, one
@@ -504,25 +505,28 @@ def _fit(cycles: list, what: str = "seconds") -> tuple:
     return float(c), float(f)
 
 
-#: the lag falls behind when, over the last half of the cycles, it grows by more than this
-#: share of the median cycle's seconds a cycle (a watch that keeps up holds it level)
-BEHIND_SHARE = 0.05
-
-
 def lag_trend(cycles: list) -> tuple:
-    """(slope, verdict) of the lag after each cycle that ended while files were still
-    landing (those after the feed's last file take its tail: their lag falls to 0): its
-    least-squares slope in seconds a cycle over the last half of them (the first half
-    reaches the steady state), and "keeps up" or "falls behind" (the slope over
-    :data:`BEHIND_SHARE` of their median seconds); (nan, "too few cycles") under 4."""
+    """(ratio, level, verdict) of the lag after each cycle that ended while files were still
+    landing (those after the feed's last file take its tail: their lag falls to 0).
+
+    A cycle takes what landed during the one before, so a watch whose cycle costs ``c`` a
+    event plus ``F`` runs cycles of ``T[n+1] = R c T[n] + F`` at an offered rate ``R``: its
+    lag levels off at ``F / (1 - R c)`` when ``R c < 1`` and grows without bound otherwise.
+    ``ratio`` is the least-squares slope of each cycle's lag against the one before (``R c``
+    seen from the lags themselves, with no model of the cost), ``level`` the lag it levels
+    off at (``b / (1 - ratio)`` of the fit ``lag[n+1] = ratio lag[n] + b``; inf when it does
+    not), the verdict "keeps up" under 1, "falls behind" at 1 or more; (nan, nan, "too few
+    cycles") with fewer than 4 such cycles (a longer feed: ``--offer-days``, a longer network).
+    A slope of the lag over the cycles would read a lag still levelling off as growing."""
     fed = [c for c in cycles if not c.get("feed_over", False)]
     if len(fed) < 4:
-        return float("nan"), "too few cycles"
-    tail = fed[len(fed) // 2:]
-    lags = np.array([c["lag_s"] for c in tail], float)
-    slope = float(np.polyfit(np.arange(len(lags), dtype=float), lags, 1)[0])
-    limit = BEHIND_SHARE * float(np.median([c["seconds"] for c in tail]))
-    return slope, ("falls behind" if slope > limit else "keeps up")
+        return float("nan"), float("nan"), "too few cycles"
+    lags = np.array([c["lag_s"] for c in fed], float)
+    ratio, b = np.polyfit(lags[:-1], lags[1:], 1)
+    ratio, b = float(ratio), float(b)
+    if ratio >= 1:
+        return ratio, float("inf"), "falls behind"
+    return ratio, b / (1 - ratio), "keeps up"
 
 
 def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float) -> dict:
@@ -604,9 +608,9 @@ def sustained(args) -> dict:
             c, f = _fit(r["cycles"])
             cc, cf = _fit(r["cycles"], "cpu_s")
             sizes = [x["events"] for x in r["cycles"]]
-            trend, verdict = lag_trend(r["cycles"])
+            ratio, level, verdict = lag_trend(r["cycles"])
             r.update(mode=mode, label=text, open_s=opened, c_us=c * 1e6, F_s=f,
-                     lag_trend_s=trend, verdict=verdict,
+                     lag_ratio=ratio, lag_level_s=level, verdict=verdict,
                      cpu_c_us=cc * 1e6, cpu_F_s=cf,
                      cpu_share=sum(x["cpu_s"] for x in r["cycles"]) /
                      sum(x["seconds"] for x in r["cycles"]),
@@ -622,7 +626,8 @@ def sustained(args) -> dict:
                   f"{r['cpu_share']:.0%} of a core); load {os.getloadavg()[0]:.1f}", flush=True)
             print("  lag after each cycle (s): " +
                   " ".join(f"{x['lag_s']:.1f}" for x in r["cycles"]) +
-                  f"; over the last half {trend:+.2f} s a cycle: {verdict}", flush=True)
+                  f"; each against the one before: ratio {ratio:.2f}, levels off at "
+                  f"{level:.1f} s: {verdict}", flush=True)
     for mode in args.modes:
         runs = [r for r in out["runs"] if r["mode"] == mode]
         c, f = _fit([x for r in runs for x in r["cycles"]])
@@ -633,11 +638,12 @@ def sustained(args) -> dict:
               f"F = {f:.2f} s (keeps up while R * c < 1: R < {1 / c:,.0f} events/s); in CPU "
               f"time of the process: c = {cc * 1e6:.3f} us, F = {cf:.2f} s (R < {1 / cc:,.0f} "
               "events/s on a core of its own)")
-        print(f"{'offered/s':>10} {'lag trend s/cycle':>17} {'verdict':>13} {'lag end s':>9} "
+        print(f"{'offered/s':>10} {'lag ratio':>9} {'level s':>7} {'verdict':>14} {'lag end s':>9} "
               f"{'lag max s':>9} {'taken/s':>11} {'cycles':>6} {'median events':>13} "
               f"{'median s':>8} {'CPU c us':>8} {'CPU F s':>7}")
         for r in runs:
-            print(f"{r['offered']:>10,.0f} {r['lag_trend_s']:>+17.2f} {r['verdict']:>13} "
+            print(f"{r['offered']:>10,.0f} {r['lag_ratio']:>9.2f} {r['lag_level_s']:>7.1f} "
+                  f"{r['verdict']:>14} "
                   f"{r['lag_end_s']:>9.1f} {r['lag_max_s']:>9.1f} {r['rate']:>11,.0f} "
                   f"{r['cycles_n']:>6} {r['cycle_events_median']:>13,.0f} "
                   f"{r['cycle_s_median']:>8.2f} {r['cpu_c_us']:>8.2f} {r['cpu_F_s']:>7.2f}")
