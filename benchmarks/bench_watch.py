@@ -44,10 +44,10 @@ their median size and time, and a least-squares fit of a cycle's seconds to ``c 
 + F``; the watch keeps up with a rate ``R`` while ``R * c < 1`` (cycles of about ``F / (1
 - R * c)`` s).  Whether it keeps up is read from the lag after each cycle (printed per
 rate): each cycle's lag against the one before, fitted by least squares over the cycles
-that ended while files were landing: a ratio under 1 levels off ("keeps up", at the level
-printed), 1 or more grows ("falls behind") (:func:`lag_trend`; at least 4 such cycles: a
-longer feed, ``--offer-days``), not from the events taken per second, which a finite
-feed's last cycle understates.  Then
+that ended while files were landing: a ratio under 1 levels off, at the level printed
+("keeps up" under 0.9, "at the edge" from 0.9), 1 or more grows ("falls behind")
+(:func:`lag_trend`; at least 4 such cycles: a longer feed, ``--offer-days``), not from the
+events taken per second, which a finite feed's last cycle understates.  Then
 ``compute_features`` on the whole file (one worker) in the same run.
 
 ``scale``: the 100k network's files, a day at a time (``batch``: 96 files, one
@@ -505,6 +505,11 @@ def _fit(cycles: list, what: str = "seconds") -> tuple:
     return float(c), float(f)
 
 
+#: a lag ratio from here to 1 is "at the edge": the lag would level off only after tens of
+#: cycles, at ten times a cycle or more, and the fit over a few cycles cannot tell it from 1
+EDGE = 0.9
+
+
 def lag_trend(cycles: list) -> tuple:
     """(ratio, level, verdict) of the lag after each cycle that ended while files were still
     landing (those after the feed's last file take its tail: their lag falls to 0).
@@ -515,7 +520,8 @@ def lag_trend(cycles: list) -> tuple:
     ``ratio`` is the least-squares slope of each cycle's lag against the one before (``R c``
     seen from the lags themselves, with no model of the cost), ``level`` the lag it levels
     off at (``b / (1 - ratio)`` of the fit ``lag[n+1] = ratio lag[n] + b``; inf when it does
-    not), the verdict "keeps up" under 1, "falls behind" at 1 or more; (nan, nan, "too few
+    not), the verdict "keeps up" under :data:`EDGE`, "at the edge" from there to 1, "falls
+    behind" at 1 or more; (nan, nan, "too few
     cycles") with fewer than 4 such cycles (a longer feed: ``--offer-days``, a longer network).
     A slope of the lag over the cycles would read a lag still levelling off as growing."""
     fed = [c for c in cycles if not c.get("feed_over", False)]
@@ -526,7 +532,7 @@ def lag_trend(cycles: list) -> tuple:
     ratio, b = float(ratio), float(b)
     if ratio >= 1:
         return ratio, float("inf"), "falls behind"
-    return ratio, b / (1 - ratio), "keeps up"
+    return ratio, b / (1 - ratio), "keeps up" if ratio < EDGE else "at the edge"
 
 
 def _offered(w: Watcher, files: list, counts: list, rate: float, interval: float) -> dict:
