@@ -74,6 +74,10 @@ NIGHT = 0.05
 #: received): one call at the edge of the night is an office opening early, a box or a
 #: farm at work is busy all night
 NIGHT_OWN = 2
+#: ... unless they are fewer than this and peers of its kind at its site were called by
+#: strangers (``peers_known_like``): an office's night shift makes a call an hour or two;
+#: a box or a farm at work at night makes them by the dozen
+NIGHT_SHIFT = 4
 #: a SIM seen once counts in a rotation only when the next SIM came at least this much
 #: later (a SIM bank's port holds a SIM for a slot; a gateway's channels start together)
 ROTATION_GAP = 15 * 60
@@ -336,13 +340,20 @@ def busy_at_night(ev: pd.DataFrame) -> np.ndarray:
     at least :data:`NIGHT` of its events at night, and at least :data:`NIGHT_OWN` of them
     its own.  Its night events less everything it received (calls and SMS, at any hour)
     is a lower bound of its own: a SIM whose only night event is a call it received (a
-    missed call, a customer dialling early) is not busy."""
+    missed call, a customer dialling early) is not busy.
+
+    A SIM with fewer than :data:`NIGHT_SHIFT` own night events whose peers of its kind in
+    the window were called by strangers (``peers_known_like``, :func:`_peers`: an office is
+    there) is not busy either: an office's night shift (agents calling at 02:00, a call an
+    hour or two) is no box at work, which at night makes its calls by the dozen."""
     def col(name):
-        return np.nan_to_num(ev[name].to_numpy(float))
+        return np.nan_to_num(ev[name].to_numpy(float)) if name in ev \
+            else np.zeros(len(ev))
     share = col("night_share")
     events = sum(col(c) for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data"))
     own = np.round(share * events) - col("n_mtc") - col("n_sms_mt")
-    return (share >= NIGHT) & (own >= NIGHT_OWN)
+    shift = (own < NIGHT_SHIFT) & (col("peers_known_like") >= 1)
+    return (share >= NIGHT) & (own >= NIGHT_OWN) & ~shift
 
 
 def rotation(ev: pd.DataFrame, young: np.ndarray) -> np.ndarray:

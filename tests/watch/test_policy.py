@@ -115,6 +115,23 @@ def test_a_young_office_whose_peers_are_called_is_held_until_it_is_established()
     # 3 of 7 at night may be its 2 received calls and one own call (an office opening
     # early): not busy, held
     assert run(at_night(3 / 7)) == []
+    # an office's night shift: called by strangers, 2 own calls at night (busy by the rule
+    # above), and peers of its kind at the site called too: held; 4 own night events or
+    # more (a box at work at night calls by the dozen), or no called peer of its kind:
+    # busy, alerted
+    def shift(own, like, rate=1):
+        drops = [[row("A", score=0.9, age=3600 + k * DROP, n_moc=own + k * rate,
+                      n_mtc=2, callback_share=0.0, peers_known=like, peers_like=like,
+                      t=T0 + k * DROP)]
+                 for k in range(5)]
+        for (r,) in drops:
+            r["night_share"] = 1.0
+        return drops
+    assert run(shift(own=2, like=1, rate=0)) == []
+    assert run(shift(own=2, like=0, rate=0)) == [(2, "A", "new")]
+    assert run(shift(own=4, like=1, rate=0)) == [(2, "A", "new")]
+    # its night calls pass 3 at the third drop: the streak ran from the first, alerted then
+    assert run(shift(own=1, like=1)) == [(3, "A", "new")]
     # calls received that all answer its own calls (callbacks) are no sign of an office
     back = [[row("A", score=0.9, age=3600 + k * DROP, n_mtc=2, callback_share=1.0,
                  t=T0 + k * DROP)] for k in range(3)]
