@@ -52,7 +52,7 @@ from simbox.errors import ConfigError
 __all__ = ["LinkRules", "UnionFind", "link_sims", "group_sims", "deployment_table", "pairs_of",
            "positions", "devices_per", "distinct_per", "member",
            "active_hours", "format_hours", "hours_text", "sum_rows", "priority", "LINK_KINDS",
-           "rank_deployments", "linked_by", "unique_ints"]
+           "rank_deployments", "linked_by", "unique_ints", "majority_class"]
 
 log = logging.getLogger("simbox.deployments")
 LINK_KINDS = ("device", "device block", "site+hours", "handover", "imsi block",
@@ -791,10 +791,8 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
                           "events": g["n_events"].sum().astype(np.int64),
                           "score": g["score"].mean().round(4)})
     comps = table.index.to_numpy()
-    # majority class, ties to the higher summed score
-    tally = df.groupby(["_comp", "class"]).agg(size=("score", "size"), sum=("score", "sum"))
-    tally = tally.reset_index().sort_values(["_comp", "size", "sum"], ascending=[True, False, False])
-    table["class"] = tally.drop_duplicates("_comp").set_index("_comp")["class"].reindex(comps)
+    pos = np.searchsorted(comps, labels)             # each SIM's row of the table
+    table["class"] = majority_class(df, pos, comps)
     table["n_devices"] = n_devices.reindex(comps, fill_value=0).astype(int).to_numpy()
     sites = _ordered_join(labels, df["main_site"])
     table["n_sites"] = sites["n"].reindex(comps, fill_value=0).astype(int).to_numpy()
@@ -802,12 +800,37 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     for c in ("lat", "lon", "radius_m"):
         table[c] = (locations[c].astype(float).reindex(comps).to_numpy()
                     if locations is not None and len(locations) else np.nan)
-    table["active_hours"] = hours_text(sum_rows(hours, np.searchsorted(comps, labels), len(comps)))
+    table["active_hours"] = hours_text(sum_rows(hours, pos, len(comps)))
     table["linked_by"] = linked_by(link_counts.reindex(comps, fill_value=0))
     table = rank_deployments(table.rename_axis("_comp").reset_index(), scan_end)
-    ids = table.set_index("_comp")["deployment_id"]
-    per_sim = pd.Series(ids.reindex(labels).to_numpy(), index=sims.index, name="deployment_id")
+    ids = table.set_index("_comp")["deployment_id"].reindex(comps).to_numpy()
+    per_sim = pd.Series(ids[pos], index=sims.index, name="deployment_id")
     return table[columns].reset_index(drop=True), per_sim
+
+
+def majority_class(df: pd.DataFrame, pos: np.ndarray, comps: np.ndarray) -> pd.Series:
+    """Each component's most frequent ``class`` among the rows of ``df`` (ties: the higher
+    summed ``score``, then the first class in sort order), indexed by ``comps`` (``pos``: each
+    row's component as its position in ``comps``).  A component whose rows hold one class
+    takes it at once; the classes of the others are tallied by pandas' groupby
+    (:func:`_tally_classes`), which gives every component the same answer."""
+    code, names = pd.factorize(df["class"])
+    one = np.empty(len(comps), dtype=np.int64)
+    one[pos] = code                       # a class of each component's rows (any one)
+    mixed = np.bincount(pos, weights=code != one[pos], minlength=len(comps)) > 0
+    mixed |= one < 0                      # (a missing class: as the groupby leaves it)
+    out = pd.Series(names.take(one, allow_fill=True, fill_value=np.nan),
+                    index=pd.Index(comps, name="_comp"), name="class")
+    if mixed.any():
+        out[mixed] = _tally_classes(df.loc[mixed[pos]], comps[mixed]).to_numpy()
+    return out
+
+
+def _tally_classes(df: pd.DataFrame, comps: np.ndarray) -> pd.Series:
+    """:func:`majority_class` by pandas' groupby of ``df``'s ``_comp`` and ``class``."""
+    tally = df.groupby(["_comp", "class"]).agg(size=("score", "size"), sum=("score", "sum"))
+    tally = tally.reset_index().sort_values(["_comp", "size", "sum"], ascending=[True, False, False])
+    return tally.drop_duplicates("_comp").set_index("_comp")["class"].reindex(comps)
 
 
 def linked_by(link_counts: pd.DataFrame) -> list:

@@ -157,12 +157,17 @@ def reason_text(farms: pd.DataFrame) -> pd.Series:
 
 def summary(farms: pd.DataFrame) -> dict:
     """The rule's part of ``summary.json``: devices, SIMs, and the devices (at most 5)."""
-    per = farms.groupby("imei", sort=True).agg(sims=("device_sims", "first"),
-                                               sites=("device_sites", "first"))
-    return {"devices": int(len(per)), "sims": int(len(farms)),
+    # each device's first row (the rule's counts are the same in each of its rows), the
+    # devices in IMEI order: a groupby's first rows, without grouping 100,000 SIMs
+    code, imeis = pd.factorize(farms["imei"].to_numpy())
+    values, first = unique_ints(code, return_index=True) if len(code) else (code, code)
+    first = first[values >= 0]                    # (no IMEI: in no group)
+    imeis = np.asarray(imeis, dtype=object)
+    n, sites = farms["device_sims"].to_numpy()[first], farms["device_sites"].to_numpy()[first]
+    return {"devices": int(len(imeis)), "sims": int(len(farms)),
             "max_device_sims": MAX_GATEWAY_SIMS, "max_sites": MAX_SITES,
-            "examples": [{"imei": str(i), "sims": int(r.sims), "sites": int(r.sites)}
-                         for i, r in per.head(5).iterrows()]}
+            "examples": [{"imei": str(imeis[i]), "sims": int(n[i]), "sites": int(sites[i])}
+                         for i in np.argsort(imeis, kind="stable")[:5].tolist()]}
 
 
 def note(farms: pd.DataFrame) -> str:

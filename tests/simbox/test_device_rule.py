@@ -137,3 +137,32 @@ def test_scan_flags_a_small_farm_as_one_card_farm_deployment(tmp_path, imei, sim
     scores = pd.read_csv(tmp_path / "out" / "scores.csv", dtype={"imsi": str})
     on = scores["imsi"].str.startswith("4609900")
     assert scores.loc[on, "flagged"].all() and (scores.loc[on, "class"] == "cardfarm").all()
+
+
+def summary_reference(farms):
+    """device_rule.summary as it was: a groupby of the IMEIs, their first rows."""
+    from simbox import device_rule
+    per = farms.groupby("imei", sort=True).agg(sims=("device_sims", "first"),
+                                               sites=("device_sites", "first"))
+    return {"devices": int(len(per)), "sims": int(len(farms)),
+            "max_device_sims": device_rule.MAX_GATEWAY_SIMS, "max_sites": device_rule.MAX_SITES,
+            "examples": [{"imei": str(i), "sims": int(r.sims), "sites": int(r.sites)}
+                         for i, r in per.head(5).iterrows()]}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_summary_equals_the_groupby_of_the_imeis(seed):
+    """The rule's summary (each device's first row, devices in IMEI order) equals the groupby
+    it replaced: devices in any order, some rows without an IMEI, none at all."""
+    from simbox import device_rule
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    pool = [f"35{int(k):012d}" for k in rng.integers(0, 10**6, int(rng.integers(1, 9)))]
+    imei = [None if rng.random() < 0.1 else pool[int(rng.integers(len(pool)))] for _ in range(n)]
+    sims = {i: int(rng.integers(513, 9999)) for i in pool}
+    sites = {i: int(rng.integers(1, 3)) for i in pool}
+    farms = pd.DataFrame({"imei": pd.Series(imei, dtype="str" if seed % 2 else object),
+                          "device_sims": np.array([sims.get(i, 0) for i in imei], dtype=np.int64),
+                          "device_sites": np.array([sites.get(i, 0) for i in imei], dtype=np.int64)},
+                         index=pd.Index([f"{k:015d}" for k in range(n)], name="imsi"))
+    assert device_rule.summary(farms) == summary_reference(farms)

@@ -63,6 +63,8 @@ def reference_paths(mp):
     mp.setattr(deployments_mod, "_ordered_join", ordered_join_reference)
     mp.setattr(deployments_mod, "distinct_per", distinct_per_reference)
     mp.setattr(deployments_mod, "unique_ints", unique_ints_reference)
+    mp.setattr(deployments_mod, "majority_class",
+               lambda df, pos, comps: deployments_mod._tally_classes(df, comps))
 
 
 def ordered_join_reference(keys, values):
@@ -355,3 +357,26 @@ def test_index_of_equals_get_indexer(keys, probe, keys_str, probe_str):
     assert deployments_mod.index_of(k, index).tolist() == want.tolist()
     deployments_mod._LAST_MEMBER[0] = None
     assert deployments_mod.member(k, index).tolist() == (want >= 0).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["simbox", "cardfarm", "legit", None]),
+                          st.sampled_from([0.5, 0.25, 0.75, 1.0, 0.1, float("nan")])),
+                min_size=1, max_size=40),
+       st.booleans())
+def test_majority_class_equals_the_groupby_tally(rows, as_str):
+    """deployments.majority_class (a component of one class at once) equals the groupby tally
+    of every component (most rows, then the higher summed score, then the class order),
+    with missing classes and scores, as the object or the text dtype."""
+    import numpy as np
+    import pandas as pd
+    comp, cls, score = (list(x) for x in zip(*rows))
+    df = pd.DataFrame({"class": pd.Series(cls, dtype="str" if as_str else object),
+                       "score": score, "_comp": np.asarray(comp, dtype=np.int64) * 3})
+    comps = np.unique(df["_comp"].to_numpy())
+    pos = np.searchsorted(comps, df["_comp"].to_numpy())
+    got = deployments_mod.majority_class(df, pos, comps)
+    want = deployments_mod._tally_classes(df, comps)
+    assert got.index.tolist() == comps.tolist()
+    assert [None if pd.isna(v) else v for v in got.tolist()] == \
+        [None if pd.isna(v) else v for v in want.tolist()]

@@ -91,3 +91,21 @@ def test_bins_wider_than_a_byte_take_the_float_path(shipped, monkeypatch):
 def test_probabilities_of_the_shipped_model_match_the_reference(shipped):
     X = random_table(shipped, 3, 2000)
     assert np.array_equal(shipped.predict_proba(X), reference_proba(shipped, X))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1) | st.just(np.nan)),
+                min_size=0, max_size=40),
+       st.floats(0, 1))
+def test_decisions_classes_as_the_unicode_expression(rows, threshold):
+    """``decisions``' class column (texts picked by code from an object array) equals the
+    numpy unicode expression it replaced: the same values and dtype, NaN and ties included."""
+    p = np.array(rows, dtype=float).reshape(-1, 3)
+    index = pd.Index([f"{i:015d}" for i in range(len(p))], dtype=object)
+    got = scoring.decisions(p, index, threshold)
+    flagged = (1.0 - p[:, 2]) >= float(threshold)
+    fraud = np.where(p[:, 0] >= p[:, 1], scoring.FRAUD_CLASSES[0], scoring.FRAUD_CLASSES[1])
+    want = pd.DataFrame(index=index)
+    want["class"] = np.where(flagged, fraud, "legit")
+    pd.testing.assert_series_equal(got["class"], want["class"])
+    assert list(got.columns) == list(scoring.PREDICT_COLUMNS)
