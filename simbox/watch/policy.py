@@ -25,7 +25,8 @@ window there), received a call from a number it had not called (:func:`unsolicit
 people know its number; a call from an on-net SIM of its own site or IMEI, a box's SIMs
 calling each other, does not count: :mod:`simbox.watch.callers`), and it is not busy at
 night (:func:`busy_at_night`: offices close; a call *received* at night says nothing of
-the SIM).
+the SIM; an office's night shift, a few calls of its own with colleagues called, is not
+busy).
 A SIM with the sign waits until it is :attr:`AlertPolicy.office_age` old and still
 flagged.  A SIM bank's numbers are known to nobody: its only calls are the few
 callbacks of the people it called.
