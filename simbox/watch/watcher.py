@@ -430,8 +430,8 @@ class Watcher:
     def _read(self, path: Path):
         from simbox.fastpath.readers import open_events  # lazy: the readers' stacks
         stats = ReadStats()
+        # (the file and its folder made at the first reject only)
         rejects = RejectsWriter(self.store.folder / "rejects" / f"{path.name}.csv")
-        os.makedirs(os.path.dirname(rejects.path), exist_ok=True)
         try:
             batches = [b.columns() for b in open_events(
                 [path], cells=self.window.celldict, stats=stats, rejects=rejects,

@@ -88,9 +88,12 @@ def _far_ahead(t: np.ndarray, newest: int | None, window_s: int) -> np.ndarray |
     a gap of days, a backlog spanning weeks: all taken."""
     if len(t) == 0:
         return None
+    t0, t1 = int(t.min()), int(t.max())
+    if t1 - t0 <= int(window_s):        # (no time past the earliest by a window: none is
+        return None                     # past the median by one; no median needed)
     mid = int(np.median(t))
     base = mid if newest is None else max(mid, int(newest))
-    far = t > base + max(int(window_s), 2 * (mid - int(t.min())))
+    far = t > base + max(int(window_s), 2 * (mid - t0))
     return far if far.any() else None
 
 
