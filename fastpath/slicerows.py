@@ -9,6 +9,7 @@ binary search and exact duplicates are neighbours::
     rows = distinct(rows)                 # sorted, each distinct row once
     merged = merge_distinct(rows, more)   # rows (sorted, distinct) with more added
     merged, dups = merge_parts(rows, [a, b, c])   # and the duplicates of each part
+    merged, dups = merge_rows(rows, abc, [len(a), len(b), len(c)])   # the same, given as one
 
 :func:`merge_distinct` sorts only ``more`` and merges it in one pass: adding a drop to an
 hour's slice costs the drop's sort and a linear pass, not a sort of the whole hour.
@@ -56,13 +57,23 @@ def merge_parts(old, parts: list) -> tuple:
     in ``old``, in an earlier part or earlier in itself; the distinct subscribers of the
     parts, ascending).  ``old`` (None: no rows) must be sorted and distinct (an hour's
     slice); the parts (a file's rows each, in the order taken) may be in any order."""
-    old = np.empty(0, ROW_DTYPE) if old is None else _rows(old, "merge_parts")
     parts = [_rows(p, "merge_parts") for p in parts]
     new = parts[0] if len(parts) == 1 else np.concatenate([np.empty(0, ROW_DTYPE), *parts])
-    tag = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p) for p in parts])
+    return merge_rows(old, new, [len(p) for p in parts])
+
+
+def merge_rows(old, new, sizes: list) -> tuple:
+    """:func:`merge_parts` of the parts given one after the other in ``new`` (``sizes``:
+    the rows of each): a group's rows of an hour made in one array need no concatenation."""
+    old = np.empty(0, ROW_DTYPE) if old is None else _rows(old, "merge_rows")
+    new = _rows(new, "merge_rows")
+    if sum(sizes) != len(new):
+        raise ValueError(f"merge_rows: the parts' sizes add up to {sum(sizes)}, not to the "
+                         f"{len(new)} rows given")
+    tag = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
     order = sort_order(new)
     out = np.empty(len(old) + len(new), ROW_DTYPE)
-    dups = np.zeros(len(parts), np.int64)
+    dups = np.zeros(len(sizes), np.int64)
     subs = np.empty(len(new), np.int64)
     n, ns = _slicerows.merge_distinct(old, new, order, tag, out, dups, subs)
     return out[:n], dups, subs[:ns].copy()

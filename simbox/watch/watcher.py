@@ -42,6 +42,7 @@ import pandas as pd
 
 from simbox.errors import ConfigError, EmptyInputError, OutputError, SimboxError
 from simbox.fastpath.badrecords import RejectsWriter
+from simbox.fastpath.columns import load_mapping
 from simbox.fastpath.events import COLUMNS
 from simbox.fastpath.stats import MAX_REJECT_SHARE, ReadStats
 from simbox.training.folder import sha256_file
@@ -185,7 +186,8 @@ class Watcher:
         self.settle, self.retries, self.report = float(settle), int(retries), report
         self.hooks, self.on_flagged, self.link_rules = list(hooks), on_flagged, link_rules
         self.clock, self.early = clock, bool(early)
-        self.read_options = dict(columns=columns, on_bad_records=on_bad_records,
+        # the column profile read once (a bad one is refused here, not file after file)
+        self.read_options = dict(columns=load_mapping(columns), on_bad_records=on_bad_records,
                                  max_reject_share=max_reject_share)
         self.model, self.model_name = load_model(model)
         self.threshold = self.model.threshold if threshold is None else float(threshold)
@@ -428,8 +430,8 @@ class Watcher:
     def _read(self, path: Path):
         from simbox.fastpath.readers import open_events  # lazy: the readers' stacks
         stats = ReadStats()
+        # (the file and its folder made at the first reject only)
         rejects = RejectsWriter(self.store.folder / "rejects" / f"{path.name}.csv")
-        os.makedirs(os.path.dirname(rejects.path), exist_ok=True)
         try:
             batches = [b.columns() for b in open_events(
                 [path], cells=self.window.celldict, stats=stats, rejects=rejects,

@@ -53,7 +53,7 @@ from simbox.fastpath.aggregate import (TABLES, Reduced, TimeZone, Workspace, red
                                       slot_columns)
 from simbox.fastpath.events import COLUMNS, CellDict
 from simbox.fastpath.partials import Partials, combine, finish, partials_from_rows, ranges
-from simbox.fastpath.slicerows import distinct_keys, merge_parts
+from simbox.fastpath.slicerows import distinct_keys, merge_rows
 from simbox.features import feature_names, features_from_reduced
 from simbox.features.tables import cell_table, load_cells, load_tac
 from simbox.watch.days import DAY_HOURS, HOUR, DayPartials
@@ -65,30 +65,36 @@ log = logging.getLogger("simbox.watch")
 CHUNK_EVENTS = 1 << 21
 
 
-def to_rows(cols: dict) -> np.ndarray:
-    """Event columns (an EventBatch's) as slice rows (unsorted)."""
-    n = len(cols["time"])
-    rows = np.empty(n, SLICE_DTYPE)
-    for name in SLICE_DTYPE.names:
-        rows[name] = cols[name]
-    return rows
+def hour_rows(got: list) -> tuple:
+    """(the slice rows of the files' events of one hour, the rows of each file there) from
+    ``got`` ``[(file, its event columns, its positions there: None for all)]``: the files'
+    rows one after the other in one array (no array per file, no concatenation)."""
+    sizes = [len(cols["time"]) if sel is None else len(sel) for _, cols, sel in got]
+    rows = np.empty(sum(sizes), SLICE_DTYPE)
+    at = 0
+    for (_, cols, sel), n in zip(got, sizes):
+        for name in SLICE_DTYPE.names:
+            rows[name][at:at + n] = cols[name] if sel is None else cols[name][sel]
+        at += n
+    return rows, sizes
 
 
-def _without_far_ahead(rows: np.ndarray, newest: int | None, window_s: int) -> tuple:
-    """The rows of a file without those dated more than a window after both the file's
-    median time and the newest event of the state (or twice the file's spread below its
-    median, when a file spans more than that), and how many those were.  Such an event is
-    a clock error: one row dated 2199 would move the window past every other event and
+def _far_ahead(t: np.ndarray, newest: int | None, window_s: int) -> np.ndarray | None:
+    """Mask of the event times ``t`` of a file dated more than a window after both the
+    file's median time and the newest event of the state (or twice the file's spread below
+    its median, when a file spans more than that), None when there is none.  Such an event
+    is a clock error: one row dated 2199 would move the window past every other event and
     expire the whole state.  A file of late records with a few current ones, a file after
     a gap of days, a backlog spanning weeks: all taken."""
-    if len(rows) == 0:
-        return rows, 0
-    t = rows["time"]
+    if len(t) == 0:
+        return None
+    t0, t1 = int(t.min()), int(t.max())
+    if t1 - t0 <= int(window_s):        # (no time past the earliest by a window: none is
+        return None                     # past the median by one; no median needed)
     mid = int(np.median(t))
     base = mid if newest is None else max(mid, int(newest))
-    far = t > base + max(int(window_s), 2 * (mid - int(t.min())))
-    n = int(far.sum())
-    return (rows[~far], n) if n else (rows, 0)
+    far = t > base + max(int(window_s), 2 * (mid - t0))
+    return far if far.any() else None
 
 
 def window_hours(window_s: int) -> int:
@@ -213,19 +219,21 @@ class Window(DayPartials):
         hours merge (:class:`~simbox.watch.store.SliceWriter`); files written are removed
         again if writing fails.
         """
-        newest, counts, parts = self.newest, [], {}   # hour -> [(file, its rows there)]
+        # hour -> [(file, its columns, its positions there: None for all)]
+        newest, counts, parts = self.newest, [], {}
         for i, cols in enumerate(files):
-            count, rows, newest = self._take(to_rows(cols), newest)
+            count, keep, newest = self._take(cols["time"], newest)
             counts.append(count)
-            if len(rows) == 0:
+            if count.events == 0:
                 continue
-            hour = rows["time"] // HOUR
+            hour = (cols["time"] if keep is None else cols["time"][keep]) // HOUR
             h0, h1 = int(hour.min()), int(hour.max())
             if h0 == h1:
-                parts.setdefault(h0, []).append((i, rows))
+                parts.setdefault(h0, []).append((i, cols, keep))
                 continue
+            pos = np.arange(len(cols["time"])) if keep is None else keep
             for h in (np.flatnonzero(np.bincount(hour - h0)) + h0).tolist():
-                parts.setdefault(h, []).append((i, rows[hour == h]))
+                parts.setdefault(h, []).append((i, cols, pos[hour == h]))
         if newest is None:
             return Pending({}, [], newest, counts, np.zeros(0, np.int64))
         first = newest // HOUR - self.hours + 1
@@ -237,8 +245,8 @@ class Window(DayPartials):
                 old = self.slices[h].rows if h in self.slices else None
                 # each file's duplicates as if taken alone: against the hour, the files
                 # before it and itself (an hour that left the window meanwhile too)
-                merged, dups, their = merge_parts(old, [r for _, r in got])
-                for (i, _), n in zip(got, dups.tolist()):
+                merged, dups, their = merge_rows(old, *hour_rows(got))
+                for (i, _, _), n in zip(got, dups.tolist()):
                     counts[i].duplicates += n
                 subs.append(their)
                 if h >= first:
@@ -255,22 +263,28 @@ class Window(DayPartials):
         segments = [({h: names[h] for h in hours}, p) for hours, p in made]
         return Pending(new, expired, newest, counts, distinct_keys(subs), segments)
 
-    def _take(self, rows: np.ndarray, newest: int | None) -> tuple:
-        """One file's rows: (its FileCount, its rows inside the window, the newest time)."""
-        rows, ahead = _without_far_ahead(rows, newest, self.window_s)
-        t = rows["time"]
-        count = FileCount(ahead=ahead, network_time=int(t.max()) if len(t) else None)
+    def _take(self, times: np.ndarray, newest: int | None) -> tuple:
+        """One file's events (their ``times``): (its FileCount, the positions of its events
+        inside the window, None for all, the newest time)."""
+        t = np.asarray(times)
+        far = _far_ahead(t, newest, self.window_s)
+        keep = None if far is None else np.flatnonzero(~far)
+        if keep is not None:
+            t = t[keep]
+        count = FileCount(ahead=len(times) - len(t),
+                          network_time=int(t.max()) if len(t) else None)
         if count.network_time is not None:
             newest = count.network_time if newest is None else max(newest, count.network_time)
         if newest is None:
-            return count, rows, newest
-        keep = in_window(t, newest, self.window_s)
-        count.too_old = int(len(rows) - np.count_nonzero(keep))
+            return count, keep, newest
+        inside = in_window(t, newest, self.window_s)
+        count.too_old = int(len(t) - np.count_nonzero(inside))
         if count.too_old:
-            rows = rows[keep]
-        count.events = int(len(rows))
-        count.oldest = int(rows["time"].min()) if len(rows) else None
-        return count, rows, newest
+            keep = np.flatnonzero(inside) if keep is None else keep[inside]
+            t = t[inside]
+        count.events = int(len(t))
+        count.oldest = int(t.min()) if len(t) else None
+        return count, keep, newest
 
     def apply(self, p: Pending) -> None:
         """Take a committed drop into memory: new slices opened, expired ones closed; the

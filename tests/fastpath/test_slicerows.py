@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simbox.fastpath.slicerows import (ROW_DTYPE, ROW_FIELDS, distinct, distinct_keys,
-                                       merge_distinct, merge_parts, sort_order, sort_rows)
+                                       merge_distinct, merge_parts, merge_rows, sort_order,
+                                       sort_rows)
 
 
 def reference(rows: np.ndarray) -> np.ndarray:
@@ -99,6 +100,17 @@ def test_the_radix_sort_of_a_large_drop():
     assert np.array_equal(sort_order(rows), sort_order(rows, radix=False))
 
 
+def _one_after_the_other(old, parts) -> tuple:
+    """The reference of a group's merge: merge_distinct of each part in turn (the rows,
+    each part's duplicates)."""
+    want, dups = old, []
+    for p in parts:
+        after = merge_distinct(want, p)
+        dups.append(len(want) + len(p) - len(after))
+        want = after
+    return want, dups
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(ROW, max_size=60), st.lists(st.lists(ROW, max_size=50), max_size=5))
 def test_parts_merged_at_once_equal_the_parts_merged_one_after_the_other(old, parts):
@@ -107,11 +119,7 @@ def test_parts_merged_at_once_equal_the_parts_merged_one_after_the_other(old, pa
     old = reference(as_rows(old))
     parts = [as_rows(p) for p in parts]
     merged, dups, subs = merge_parts(old, parts)
-    want, want_dups = old, []
-    for p in parts:
-        after = merge_distinct(want, p)
-        want_dups.append(len(want) + len(p) - len(after))
-        want = after
+    want, want_dups = _one_after_the_other(old, parts)
     assert np.array_equal(merged, want)
     assert dups.tolist() == want_dups
     every = np.concatenate([p["imsi"] for p in parts]) if parts else np.zeros(0, np.int64)
@@ -126,3 +134,24 @@ def test_distinct_keys_equal_numpy_unique(lists):
     want = np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
     got = distinct_keys(arrays)
     assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ROW, max_size=60), st.lists(st.lists(ROW, max_size=50), max_size=5))
+def test_rows_given_as_one_array_merge_as_the_parts(old, parts):
+    """merge_rows (the parts one after the other in one array, and their sizes) against
+    merge_distinct of each part in turn."""
+    old = reference(as_rows(old))
+    parts = [as_rows(p) for p in parts]
+    new = np.concatenate([np.empty(0, ROW_DTYPE), *parts])
+    merged, dups, subs = merge_rows(old, new, [len(p) for p in parts])
+    want, want_dups = _one_after_the_other(old, parts)
+    assert np.array_equal(merged, want)
+    assert dups.tolist() == want_dups
+    assert np.array_equal(subs, np.unique(new["imsi"]))
+
+
+def test_merge_rows_refuses_sizes_that_do_not_add_up():
+    with pytest.raises(ValueError, match=r"^merge_rows: the parts' sizes add up to 3, not to "
+                                         r"the 2 rows given$"):
+        merge_rows(None, np.zeros(2, ROW_DTYPE), [1, 2])

@@ -121,6 +121,16 @@ def test_catch_up_must_be_a_duration(tmp_path, model):
                                 "auto (every file ready at a poll, one refresh)")
 
 
+def test_a_bad_column_profile_is_refused_when_the_watch_starts(tmp_path, model):
+    """The profile is loaded once, by the watch, not file after file (each then quarantined)."""
+    from simbox.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        Watcher(tmp_path, tmp_path / "state", None, model=model, columns="no-such-profile")
+    assert str(e.value).startswith("unknown column profile 'no-such-profile': built-in "
+                                   "profiles are ")
+    assert not (tmp_path / "state").exists()
+
+
 @settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=7),
