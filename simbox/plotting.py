@@ -1,5 +1,5 @@
-"""Matplotlib, set up once for every plot simbox draws (the scan report's SVG plots,
-a model folder's PNGs).
+"""Matplotlib, set up once for the plots of a model folder (its PNGs; the scan report draws
+its SVG itself: :mod:`simbox.report_plots`).
 
 Figures are made with :class:`matplotlib.figure.Figure`, not pyplot: no GUI
 backend is chosen or switched (a notebook's stays as it is), no figure is kept in

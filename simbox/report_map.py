@@ -9,12 +9,12 @@ bar and a north arrow make distances readable; hovering shows the details.
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
 
 from simbox.outputs import CLASS_COLOURS
+from simbox.svg import add as _add, root as svg_root, text as _text
 
 __all__ = ["site_map"]
 
@@ -69,9 +69,7 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
         return (width / 2 + (np.asarray(lon) * kx - cx) * scale,
                 height / 2 - (np.asarray(lat) * ky - cy) * scale)
 
-    svg = ET.Element("svg", {"class": "map", "viewBox": f"0 0 {width} {height}",
-                             "xmlns": "http://www.w3.org/2000/svg", "role": "img",
-                             "aria-label": "Map of the sites"})
+    svg = svg_root(width, height, "Map of the sites", "map")
     _add(svg, "rect", x="0", y="0", width=str(width), height=str(height), fill="#fdfdfb")
     n_cells = 0
     if cells is not None and len(cells):
@@ -157,13 +155,3 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
                f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
     return _text(svg), caption
 
-
-def _add(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.Element:
-    """A child element; ``stroke_width=`` becomes the attribute ``stroke-width``."""
-    e = ET.SubElement(parent, tag, {k.replace("_", "-"): v for k, v in attrs.items()})
-    e.text = text
-    return e
-
-
-def _text(svg: ET.Element) -> str:
-    return ET.tostring(svg, encoding="unicode", short_empty_elements=True)

@@ -234,7 +234,12 @@ def test_demo_command(tmp_path, capsys):
     assert lines[0] == f"report: {tmp_path / 'd' / 'scan' / 'report.html'}"
     assert lines[1].startswith("scanned 1,")
     assert lines[2].startswith("found ") and " planted deployments; SIMs: precision " in lines[2]
-    assert (tmp_path / "d" / "scan" / "report.html").stat().st_size > 50_000
+    page = (tmp_path / "d" / "scan" / "report.html").read_text()
+    assert len(page) > 20_000           # the map, the plots (bars with titles) and the tables
+    for plot in ("Score distribution", "Activity by hour of day of the top deployments",
+                 "Flagged SIMs against the others"):
+        assert f"aria-label=\"{plot}" in page, plot
+    assert page.count("SIM(s) scored") >= 3
     assert (tmp_path / "d" / "network" / "truth.csv").exists()
     code, out, _ = run(["demo", "--out", str(tmp_path / "e"), "--subscribers", "1500", "--days", "2",
                         "--json"], capsys)
