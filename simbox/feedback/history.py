@@ -39,7 +39,7 @@ from simbox.background import Background
 from simbox.errors import ConfigError, InputError
 from simbox.feedback import DISMISS_MARGIN
 from simbox.feedback.exclusions import EXCLUDED_COLUMNS
-from simbox.feedback.flagbatch import fixed_texts, json_texts, texts_of
+from simbox.feedback.flagbatch import json_texts, texts_of
 from simbox.feedback.flagreads import FlagReads
 from simbox.feedback.history_schema import (SCHEMA, SCHEMA_VERSION, batch_blobs, factorized,
                                             migrate, sorted_sims, write_batch)
@@ -234,25 +234,11 @@ class HistoryStore(FlagReads):
             scan_id = cur.lastrowid
             sims = _rows(flagged, excluded, "sim")
             fixed, order = sorted_sims(sims, str(self.path))
-            keys = json_texts(fixed)                     # in key order: B-trees walked in order
-            m = len(fixed)
-            # for each SIM the store holds (by sorted position): its earliest flag's time
-            # before this scan (None: only excluded so far)
-            held = np.zeros(m, dtype=bool)
-            first = np.full(m, None, dtype=object)
-            if self.db.execute("SELECT EXISTS (SELECT 1 FROM sims)").fetchone()[0]:
-                at_rows, first_scans = map(json.loads, self.db.execute(
-                    "SELECT json_group_array(j.key), json_group_array(s.first_flagged) FROM "
-                    "json_each(?) j JOIN sims s ON s.sim = j.value", (keys,)).fetchone())
-                if at_rows:
-                    scanned = dict(self.db.execute("SELECT scan_id, scanned_at FROM scans"))
-                    at_rows = np.asarray(at_rows, dtype=np.intp)
-                    held[at_rows] = True
-                    first[at_rows] = [None if f is None else scanned[f] for f in first_scans]
+            held, first = self._held(json_texts(fixed), len(fixed))
             never = first == None  # noqa: E711 (elementwise)
             is_flagged = order < n
-            unsorted = np.empty(m, dtype=np.intp)
-            unsorted[order] = np.arange(m)
+            unsorted = np.empty(len(order), dtype=np.intp)
+            unsorted[order] = np.arange(len(order))
             mine = unsorted[:n]                          # each flagged row's sorted position
             status = np.where(never[mine], 0, 1).astype(np.int8)       # new, known
             if self.db.execute("SELECT EXISTS (SELECT 1 FROM verdicts)").fetchone()[0]:
@@ -271,11 +257,11 @@ class HistoryStore(FlagReads):
                      for name in ("msisdn", "class", "deployment_id", "excluded_by",
                                   "exclusion_reason")}
             texts["status"] = (status if excluded is None else np.concatenate(
-                [status, np.full(m - n, len(STATUSES), np.int8)]), _STATUS_WORDS)
+                [status, np.full(len(fixed) - n, len(STATUSES), np.int8)]), _STATUS_WORDS)
             blobs = batch_blobs(fixed, order, _rows(flagged, excluded, "score"), texts)
             new = ~held
             insert = _insert_scan(self.db, scan_id, len(sims), blobs,
-                                  sorted(texts_of(fixed_texts(texts["deployment_id"][1]))),
+                                  sorted(map(str, texts["deployment_id"][1])),
                                   json_texts(fixed[new & is_flagged]),
                                   json_texts(fixed[new & ~is_flagged]), json_texts(fixed[later]))
         except BaseException:
@@ -291,6 +277,23 @@ class HistoryStore(FlagReads):
         summary["history"] = {"store": os.fspath(self.path), "scan": scan_id,
                               "status": {s: int(counts[s]) for s in STATUSES if s in counts}}
         return scan_id
+
+    def _held(self, keys: str, m: int) -> tuple:
+        """Of ``m`` SIMs (``keys``: their JSON array), those the store holds (a mask) and
+        each one's earliest flag's time (None: only excluded so far, or not held).  One
+        lookup a SIM in ``sims``, in key order (its B-tree walked left to right)."""
+        held = np.zeros(m, dtype=bool)
+        first = np.full(m, None, dtype=object)
+        if self.db.execute("SELECT EXISTS (SELECT 1 FROM sims)").fetchone()[0]:
+            rows, first_scans = map(json.loads, self.db.execute(
+                "SELECT json_group_array(j.key), json_group_array(s.first_flagged) FROM "
+                "json_each(?) j JOIN sims s ON s.sim = j.value", (keys,)).fetchone())
+            if rows:
+                scanned = dict(self.db.execute("SELECT scan_id, scanned_at FROM scans"))
+                rows = np.asarray(rows, dtype=np.intp)
+                held[rows] = True
+                first[rows] = [None if f is None else scanned[f] for f in first_scans]
+        return held, first
 
     def finish(self) -> None:
         """Wait for the flags :meth:`record_scan` (``wait=False``) is inserting; raises what
