@@ -13,9 +13,11 @@ code at commit 43f546a (``git show``, or ``--old FILE``).
    then ``finish``; and wall) of the first scan into a new store and of the tenth scan of
    the same SIMs, medians of ``--repeat`` stores;
 2. a store of ``--scans`` scans of those SIMs (schema 1: the first scan recorded, the
-   others copied in SQL; schema 2: that store migrated, timed), a few verdicts (one of
-   them dismissed), then each query's time (median of ``--repeat``; process CPU and
-   wall), with the results of both checked equal, and the files' sizes.
+   others copied in SQL; schema 2: that store migrated, timed; and a schema 2 store
+   recorded scan by scan), a few verdicts (one of them dismissed), then each query's time
+   (median of ``--query-repeat``; process CPU and wall), with the results checked equal
+   to schema 1's, and the files' sizes (a migrated store keeps schema 1's pages, freed,
+   until ``VACUUM``).
 """
 from __future__ import annotations
 
@@ -183,9 +185,16 @@ def main(argv=None) -> int:
         "dismissed() of a scan's scores": lambda s: s.dismissed(scores),
         "summary()": lambda s: {k: v for k, v in s.summary().items() if k != "store"},
     }
-    times = {k: {} for k in kinds}
-    answers = {k: {} for k in kinds}
-    for name, cls, path in (("schema 1", old.HistoryStore, p1), ("schema 2", HistoryStore, p2)):
+    p3 = fresh(d / "three.sqlite")
+    with HistoryStore(p3) as store:
+        for day in range(args.scans):
+            store.record_scan(result(flagged, day), wait=(day % 10 != 0))
+        store.import_verdicts(verdicts, source="v.csv")
+    stores = {"schema 1": (old.HistoryStore, p1), "schema 2, migrated": (HistoryStore, p2),
+              "schema 2, scan by scan": (HistoryStore, p3)}
+    times = {k: {} for k in stores}
+    answers = {k: {} for k in stores}
+    for name, (cls, path) in stores.items():
         with cls(path) as store:
             for q, fn in queries.items():
                 runs = [timed(lambda: fn(store)) for _ in range(args.query_repeat)]
@@ -193,31 +202,26 @@ def main(argv=None) -> int:
                 answers[name][q] = runs[0][2]
             times[name]["record_scan, scan {}".format(args.scans + 1)] = record(
                 store, flagged, args.scans)
-    for q in queries:
-        a, b = answers["schema 1"][q], answers["schema 2"][q]
-        same = a.equals(b) if isinstance(a, pd.DataFrame) else \
-            all(x.equals(y) if isinstance(x, pd.DataFrame) else x == y
-                for x, y in zip(a.values(), b.values())) if isinstance(a, dict) else a == b
-        if not same:
-            print(f"error: {q}: schema 2 answers otherwise than schema 1", file=sys.stderr)
-            return 1
-    print(f"\nA store of {args.scans} scans of the same SIMs and 10 verdicts (schema 2: the "
-          f"schema 1 store migrated, in {mig_cpu:.1f} s CPU, {mig_wall:.1f} s wall); "
-          "every answer equal:\n")
-    print("| query | schema 1 CPU / wall s | schema 2 CPU / wall s |")
-    print("|---|---|---|")
+    for name in list(stores)[1:]:
+        for q in queries:
+            a, b = answers["schema 1"][q], answers[name][q]
+            same = a.equals(b) if isinstance(a, pd.DataFrame) else \
+                all(x.equals(y) if isinstance(x, pd.DataFrame) else x == y
+                    for x, y in zip(a.values(), b.values())) if isinstance(a, dict) else a == b
+            if not same:
+                print(f"error: {q}: {name} answers otherwise than schema 1", file=sys.stderr)
+                return 1
+    print(f"\nA store of {args.scans} scans of the same SIMs and 10 verdicts (schema 1: its "
+          f"first scan recorded, the others copied in SQL; migrated to schema 2 in "
+          f"{mig_cpu:.1f} s CPU, {mig_wall:.1f} s wall; and recorded scan by scan in "
+          "schema 2); every answer equal:\n")
+    print("| query, CPU / wall s | " + " | ".join(stores) + " |")
+    print("|---|---|---|---|")
     for q in times["schema 1"]:
-        a, b = times["schema 1"][q], times["schema 2"][q]
-        print(f"| {q} | {a[0]:.3f} / {a[1]:.3f} | {b[0]:.3f} / {b[1]:.3f} |")
-    size = [checkpointed_size(p) for p in (p1, p2)]
-    print(f"| file size, MB | {size[0] / 1e6:.0f} | {size[1] / 1e6:.0f} (migrated: schema 1's "
-          "pages freed, kept until VACUUM) |")
-    fresh(p2)
-    with HistoryStore(p2) as store:
-        for day in range(args.scans):
-            store.record_scan(result(flagged, day), wait=(day % 10 != 0))
-    print(f"| file size of a schema 2 store recorded scan by scan, MB | | "
-          f"{checkpointed_size(p2) / 1e6:.0f} |")
+        print(f"| {q} | " + " | ".join(f"{times[k][q][0]:.3f} / {times[k][q][1]:.3f}"
+                                       for k in stores) + " |")
+    print("| file size, MB | " + " | ".join(f"{checkpointed_size(p) / 1e6:.0f}"
+                                            for _, p in stores.values()) + " |")
     return 0
 
 

@@ -2,12 +2,15 @@
 
 One SQLite file (WAL journal: readers never block the writer; every write one
 ``BEGIN IMMEDIATE`` transaction, waiting up to :data:`BUSY_TIMEOUT_S` for another
-writer) holds:
+writer) holds (schema 2, :mod:`simbox.feedback.history_schema`; a store of schema 1 is
+migrated when opened):
 
 - ``scans``: one row per recorded scan (or watch alert batch): when, model, threshold;
-- ``flags``: per scan, each flagged SIM (score, class, deployment, status) and each SIM
-  that would have been flagged but was excluded (``excluded_by``): scores over time,
-  first and last flagged, exclusions hit;
+- ``flag_batches``: per scan, one row holding each flagged SIM (score, class,
+  deployment, status) and each SIM that would have been flagged but was excluded
+  (``excluded_by``) as arrays (:mod:`simbox.feedback.flagbatch`); ``sims``: each SIM
+  ever recorded, its first scan and since when it is flagged; ``deployments``: the scans
+  holding each deployment id.  Scores over time, first and last flagged, exclusions hit;
 - ``verdicts``: analysts' verdicts (:mod:`simbox.feedback.verdicts`), with the SIM's
   score when the verdict was imported (a dismissed SIM is alerted again only when its
   score rises :data:`DISMISS_MARGIN` above that);
@@ -50,7 +53,7 @@ __all__ = ["HistoryStore", "default_history_path", "open_history", "DISMISS_MARG
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 60.0
-MMAP_BYTES = 1 << 30
+MMAP_BYTES = 1 << 31         # (SQLite maps 2 GB at most)
 STATUSES = ("new", "known", "confirmed", "seized", "re-alerted")
 #: a flagged SIM's status from its latest verdict (other verdicts: new or known)
 VERDICT_STATUS = {"confirmed": "confirmed", "seized": "seized", "dismissed": "re-alerted"}
