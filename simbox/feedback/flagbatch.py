@@ -36,6 +36,12 @@ COLUMNS = ("sim", "msisdn", "class", "score", "deployment_id", "status", "exclud
            "exclusion_reason")
 
 _END = 0xFF           # ends every encoded text: a byte UTF-8 never uses
+#: the bytes JSON keeps as they are (printable ASCII but quote and backslash), the end
+#: byte and NUL (padding)
+_PLAIN = np.zeros(256, dtype=bool)
+_PLAIN[0x20:0x7F] = True
+_PLAIN[[0x22, 0x5C]] = False
+_PLAIN[[0, _END]] = True
 #: at most this many keys are looked up one by one (binary searches of BLOB reads)
 _FEW = 32
 
@@ -101,9 +107,9 @@ def json_texts(fixed: np.ndarray) -> str:
         return "[]"
     width = fixed.dtype.itemsize
     b = fixed.view(np.uint8).reshape(len(fixed), width)
-    text = (b >= 0x20) & (b < 0x7F) & (b != 0x22) & (b != 0x5C)
-    after = np.maximum.accumulate(b == _END, axis=1)     # the end byte and the padding
-    if not np.where(after, (b == 0) | (b == _END), text).all():
+    # every byte plain text, the end byte or padding, and no NUL but the padding
+    ends = np.argmax(b == _END, axis=1)
+    if not _PLAIN[b].all() or np.count_nonzero(b == 0) != int((width - 1 - ends).sum()):
         return json.dumps(texts_of(fixed))
     out = np.zeros((len(fixed), width + 2), dtype=np.uint8)
     out[:, 0] = 0x22

@@ -237,7 +237,7 @@ class HistoryStore(FlagReads):
             scan_id = cur.lastrowid
             sims = _rows(flagged, excluded, "sim")
             fixed, order = sorted_sims(sims, str(self.path))
-            held, first = self._held(json_texts(fixed), len(fixed))
+            held, first = self._held(fixed)
             never = first == None  # noqa: E711 (elementwise)
             is_flagged = order < n
             unsorted = np.empty(len(order), dtype=np.intp)
@@ -281,16 +281,17 @@ class HistoryStore(FlagReads):
                               "status": {s: int(counts[s]) for s in STATUSES if s in counts}}
         return scan_id
 
-    def _held(self, keys: str, m: int) -> tuple:
-        """Of ``m`` SIMs (``keys``: their JSON array), those the store holds (a mask) and
-        each one's earliest flag's time (None: only excluded so far, or not held).  One
-        lookup a SIM in ``sims``, in key order (its B-tree walked left to right)."""
-        held = np.zeros(m, dtype=bool)
-        first = np.full(m, None, dtype=object)
+    def _held(self, fixed) -> tuple:
+        """Of a scan's SIMs (sorted, :func:`~simbox.feedback.flagbatch.fixed_texts`), those
+        the store holds (a mask) and each one's earliest flag's time (None: only excluded
+        so far, or not held).  One lookup a SIM in ``sims``, in key order (its B-tree
+        walked left to right)."""
+        held = np.zeros(len(fixed), dtype=bool)
+        first = np.full(len(fixed), None, dtype=object)
         if self.db.execute("SELECT EXISTS (SELECT 1 FROM sims)").fetchone()[0]:
             rows, first_scans = map(json.loads, self.db.execute(
                 "SELECT json_group_array(j.key), json_group_array(s.first_flagged) FROM "
-                "json_each(?) j JOIN sims s ON s.sim = j.value", (keys,)).fetchone())
+                "json_each(?) j JOIN sims s ON s.sim = j.value", (json_texts(fixed),)).fetchone())
             if rows:
                 scanned = dict(self.db.execute("SELECT scan_id, scanned_at FROM scans"))
                 rows = np.asarray(rows, dtype=np.intp)
