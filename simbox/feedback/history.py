@@ -2,12 +2,15 @@
 
 One SQLite file (WAL journal: readers never block the writer; every write one
 ``BEGIN IMMEDIATE`` transaction, waiting up to :data:`BUSY_TIMEOUT_S` for another
-writer) holds:
+writer) holds (schema 2, :mod:`simbox.feedback.history_schema`; a store of schema 1 is
+migrated when opened):
 
 - ``scans``: one row per recorded scan (or watch alert batch): when, model, threshold;
-- ``flags``: per scan, each flagged SIM (score, class, deployment, status) and each SIM
-  that would have been flagged but was excluded (``excluded_by``): scores over time,
-  first and last flagged, exclusions hit;
+- ``flag_batches``: per scan, one row holding each flagged SIM (score, class,
+  deployment, status) and each SIM that would have been flagged but was excluded
+  (``excluded_by``) as arrays (:mod:`simbox.feedback.flagbatch`); ``sims``: each SIM
+  ever recorded, its first scan and since when it is flagged; ``deployments``: the scans
+  holding each deployment id.  Scores over time, first and last flagged, exclusions hit;
 - ``verdicts``: analysts' verdicts (:mod:`simbox.feedback.verdicts`), with the SIM's
   score when the verdict was imported (a dismissed SIM is alerted again only when its
   score rises :data:`DISMISS_MARGIN` above that);
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 import json
 import logging
 import os
@@ -40,49 +42,26 @@ from simbox.background import Background
 from simbox.errors import ConfigError, InputError
 from simbox.feedback import DISMISS_MARGIN
 from simbox.feedback.exclusions import EXCLUDED_COLUMNS
-from simbox.fastpath.csvwrite import json_text
+from simbox.feedback.flagbatch import json_texts, texts_of
+from simbox.feedback.flagreads import FlagReads
+from simbox.feedback.history_schema import (SCHEMA, SCHEMA_VERSION, batch_blobs, factorized,
+                                            migrate, sorted_sims, write_batch)
 
 __all__ = ["HistoryStore", "default_history_path", "open_history", "DISMISS_MARGIN",
            "STATUSES", "SCHEMA_VERSION"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
+MMAP_BYTES = 1 << 31         # (SQLite maps 2 GB at most)
 STATUSES = ("new", "known", "confirmed", "seized", "re-alerted")
 #: a flagged SIM's status from its latest verdict (other verdicts: new or known)
 VERDICT_STATUS = {"confirmed": "confirmed", "seized": "seized", "dismissed": "re-alerted"}
 ENV = "SIMBOX_HISTORY"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS scans (
-    scan_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    scanned_at TEXT NOT NULL,          -- ISO UTC
-    kind TEXT NOT NULL,                -- scan, watch
-    out TEXT, model TEXT, threshold REAL, key_column TEXT NOT NULL,
-    data_from TEXT, data_to TEXT, sims INTEGER, flagged INTEGER, excluded INTEGER);
-CREATE TABLE IF NOT EXISTS flags (
-    scan_id INTEGER NOT NULL REFERENCES scans(scan_id),
-    sim TEXT NOT NULL, msisdn TEXT, class TEXT, score REAL, deployment_id TEXT,
-    status TEXT NOT NULL,              -- a STATUS, or excluded
-    excluded_by TEXT, exclusion_reason TEXT,
-    PRIMARY KEY (scan_id, sim));
-CREATE INDEX IF NOT EXISTS flags_sim ON flags(sim);
-CREATE TABLE IF NOT EXISTS verdicts (
-    verdict_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sim TEXT NOT NULL, verdict TEXT NOT NULL, day TEXT NOT NULL, case_id TEXT NOT NULL,
-    note TEXT, label TEXT, deployment_id TEXT, scan_id INTEGER,
-    score REAL,                        -- the SIM's last score when imported (NULL: unknown)
-    source TEXT, line INTEGER, imported_at TEXT NOT NULL,
-    UNIQUE (sim, verdict, day, case_id));
-CREATE INDEX IF NOT EXISTS verdicts_sim ON verdicts(sim);
-CREATE TABLE IF NOT EXISTS testcalls (
-    test_id TEXT PRIMARY KEY, sim TEXT NOT NULL, msisdn TEXT, campaign TEXT,
-    case_id TEXT NOT NULL, call_time TEXT, matched_by TEXT, evidence TEXT,
-    source TEXT, imported_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS testcalls_sim ON testcalls(sim);
-"""
+#: a flag's status codes in a scan's batch (the excluded SIMs: the last)
+_STATUS_WORDS = STATUSES + ("excluded",)
+_FLAG_FRAME = ["scan", "scanned_at", "kind", "score", "class", "deployment_id", "status",
+               "excluded_by", "exclusion_reason", "msisdn"]
 
 
 def default_history_path() -> Path:
@@ -98,7 +77,7 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class HistoryStore:
+class HistoryStore(FlagReads):
     """A history store file (created on first use).  Use as a context manager or
     :meth:`close` it."""
 
@@ -114,22 +93,35 @@ class HistoryStore:
                                       check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            # a scan's flags are a BLOB of some MB: read through a mapping, one of its pages
+            # is a memory access, not a read() (a SIM's history: 7 times faster)
+            self.db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             with self.transaction():
-                for stmt in SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
-                row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if row is None:
-                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) > SCHEMA_VERSION:
-                    raise ConfigError(f"{self.path}: a history store of a newer simbox (schema "
-                                      f"{row[0]}, this simbox reads {SCHEMA_VERSION}); upgrade "
-                                      "simbox")
+                self._schema()
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a usable history store ({exc})") from None
         except OSError as exc:
             raise InputError(f"{self.path}: cannot open the history store "
                              f"({exc.strerror or exc})") from None
+
+    def _schema(self) -> None:
+        """Create the tables of a new store, migrate one of schema 1 (one transaction with
+        the caller's), refuse one of a newer simbox."""
+        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                   "name='meta'").fetchone()
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() \
+            if has_meta else None
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            raise ConfigError(f"{self.path}: a history store of a newer simbox (schema "
+                              f"{row[0]}, this simbox reads {SCHEMA_VERSION}); upgrade "
+                              "simbox")
+        for stmt in SCHEMA.split(";"):
+            if stmt.strip():
+                self.db.execute(stmt)
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) < SCHEMA_VERSION:
+            migrate(self.db, self.path)
 
     def close(self) -> None:
         """Close the store, after the insert :meth:`record_scan` left running (its failure
@@ -196,10 +188,7 @@ class HistoryStore:
             first_after = {}
             if len(v) and v["score"].isna().any():
                 for sim, at in v.loc[v["score"].isna(), "imported_at"].items():
-                    r = self.db.execute(
-                        "SELECT f.score FROM flags f JOIN scans s USING (scan_id) WHERE f.sim=? "
-                        "AND s.scanned_at >= ? ORDER BY s.scan_id LIMIT 1", (sim, at)).fetchone()
-                    first_after[sim] = r[0] if r else None
+                    first_after[sim] = self._first_score_after(sim, at)
         if not len(v):
             return pd.DataFrame(columns=EXCLUDED_COLUMNS, index=pd.Index([], dtype=object))
         ref = v["score"].copy()
@@ -224,14 +213,17 @@ class HistoryStore:
         transaction; fill its flagged table's ``first_flagged`` and ``status`` and its
         summary's ``history``.  Returns the scan's number.
 
-        ``wait=False``: the flags are inserted, and the transaction committed, in a thread
-        (one SQLite statement, which releases the GIL: it runs beside the writing of the
-        scan's files); :meth:`finish` waits for it and raises what failed (nothing of the
-        scan is then kept).  The store is not to be used before :meth:`finish`."""
+        The scan's flags are one row of ``flag_batches``; ``sims`` says, for each SIM, since
+        when it is flagged (one B-tree lookup per SIM of the scan; a new SIM is inserted).
+        ``wait=False``: the inserts, and the commit, run in a thread (SQLite releases the
+        GIL: beside the writing of the scan's files); :meth:`finish` waits for it and raises
+        what failed (nothing of the scan is then kept).  The store is not to be used before
+        :meth:`finish`."""
         self.finish()
-        flagged, excluded, summary = result.flagged, result.excluded, result.summary
+        summary = result.summary
         key = summary.get("key_column", "imsi")
-        keys = flagged[key].astype(str).tolist()
+        flagged, excluded = _flag_columns(result, key)
+        n = len(flagged["sim"])
         at = summary.get("scanned_at") or _now()
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -240,37 +232,41 @@ class HistoryStore:
                 " data_to, sims, flagged, excluded) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (at, kind, None if out is None else os.fspath(out), summary.get("model"),
                  summary.get("threshold"), key, summary.get("first_seen"),
-                 summary.get("last_seen"), summary.get("sims"), len(flagged),
-                 0 if excluded is None else len(excluded)))
+                 summary.get("last_seen"), summary.get("sims"), n,
+                 0 if excluded is None else len(excluded["sim"])))
             scan_id = cur.lastrowid
-            first, verdicts = {}, {}
-            if self.db.execute("SELECT EXISTS (SELECT 1 FROM flags WHERE status != 'excluded') "
-                               "OR EXISTS (SELECT 1 FROM verdicts)").fetchone()[0]:
-                self._keys(keys)         # (a new store: no SIM to look up)
-                first = dict(self.db.execute(
-                    "SELECT f.sim, MIN(s.scanned_at) FROM flags f JOIN k USING (sim) JOIN scans s "
-                    "USING (scan_id) WHERE f.status != 'excluded' GROUP BY f.sim").fetchall())
-                verdicts = self._latest_verdicts()["verdict"].to_dict()   # a dict: 100k lookups
-            by_verdict = {s: VERDICT_STATUS[v] for s, v in verdicts.items() if v in VERDICT_STATUS}
-            status = [by_verdict.get(sim) or ("known" if sim in first else "new") for sim in keys] \
-                if by_verdict else ["known" if sim in first else "new" for sim in keys] if first \
-                else ["new"] * len(keys)                # (no SIM flagged before: all new)
-            first_flagged = [first.get(sim, at) for sim in keys] if first else None
-            # rows built column-wise, in key order: the indexes' B-trees filled left to right
-            # (inserting 100k flags takes half the time of the flagged table's order)
-            order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
-            cols = [_object_array(c)[order] for c in (
-                keys, _texts(flagged["msisdn"]), _texts(flagged["class"]),
-                _texts(flagged["deployment_id"]), status, [None] * len(keys), [None] * len(keys))]
-            score = flagged["score"].to_numpy(dtype=np.float64)[order]
-            if excluded is not None and len(excluded):
-                ex = (_texts(excluded[key].astype(str)), _texts(excluded["msisdn"]),
-                      _texts(excluded["class"]), [None] * len(excluded),
-                      ["excluded"] * len(excluded), _texts(excluded["excluded_by"]),
-                      _texts(excluded["exclusion_reason"]))
-                cols = [np.concatenate([c, _object_array(e)]) for c, e in zip(cols, ex)]
-                score = np.concatenate([score, excluded["score"].to_numpy(dtype=np.float64)])
-            insert = _insert_flags(self.db, scan_id, cols, score)
+            sims = _rows(flagged, excluded, "sim")
+            fixed, order = sorted_sims(sims, str(self.path))
+            held, first = self._held(fixed)
+            never = first == None  # noqa: E711 (elementwise)
+            is_flagged = order < n
+            unsorted = np.empty(len(order), dtype=np.intp)
+            unsorted[order] = np.arange(len(order))
+            mine = unsorted[:n]                          # each flagged row's sorted position
+            status = np.where(never[mine], 0, 1).astype(np.int8)       # new, known
+            if self.db.execute("SELECT EXISTS (SELECT 1 FROM verdicts)").fetchone()[0]:
+                self._keys(np.asarray(flagged["sim"], dtype=object))
+                verdicts = self._latest_verdicts()["verdict"]
+                words = verdicts[verdicts.isin(list(VERDICT_STATUS))].map(VERDICT_STATUS)
+                if len(words):
+                    status[pd.Index(np.asarray(flagged["sim"], dtype=object)).get_indexer(
+                        words.index)] = [_STATUS_WORDS.index(w) for w in words]
+            first_flagged = np.where(never[mine], at, first[mine])
+            # SIMs flagged now whose first flag is later than this scan (or none): this scan
+            earlier = first.copy()
+            earlier[never] = at
+            later = held & is_flagged & (never | (earlier > at))
+            texts = {name: factorized(_rows(flagged, excluded, name), distinct=name == "msisdn")
+                     for name in ("msisdn", "class", "deployment_id", "excluded_by",
+                                  "exclusion_reason")}
+            texts["status"] = (status if excluded is None else np.concatenate(
+                [status, np.full(len(fixed) - n, len(STATUSES), np.int8)]), _STATUS_WORDS)
+            blobs = batch_blobs(fixed, order, _rows(flagged, excluded, "score"), texts)
+            new = ~held
+            insert = _insert_scan(self.db, scan_id, len(sims), blobs,
+                                  sorted(map(str, texts["deployment_id"][1])),
+                                  json_texts(fixed[new & is_flagged]),
+                                  json_texts(fixed[new & ~is_flagged]), json_texts(fixed[later]))
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -278,15 +274,30 @@ class HistoryStore:
             insert()
         else:
             self._pending = Background(insert, "simbox-history-insert")
-        flagged["first_flagged"] = pd.to_datetime(pd.Series(
-            first_flagged if first_flagged is not None else [at], dtype=object), utc=True) \
-            .repeat(len(flagged) if first_flagged is None else 1).array if len(flagged) else \
-            pd.Series(dtype="datetime64[ns, UTC]")
-        flagged["status"] = status
-        counts = pd.Series(status, dtype=object).value_counts()
+        status_words = np.array(_STATUS_WORDS, dtype=object)[status]
+        _set_history_columns(result, first_flagged, status_words)
+        counts = pd.Series(status_words, dtype=object).value_counts()
         summary["history"] = {"store": os.fspath(self.path), "scan": scan_id,
                               "status": {s: int(counts[s]) for s in STATUSES if s in counts}}
         return scan_id
+
+    def _held(self, fixed) -> tuple:
+        """Of a scan's SIMs (sorted, :func:`~simbox.feedback.flagbatch.fixed_texts`), those
+        the store holds (a mask) and each one's earliest flag's time (None: only excluded
+        so far, or not held).  One lookup a SIM in ``sims``, in key order (its B-tree
+        walked left to right)."""
+        held = np.zeros(len(fixed), dtype=bool)
+        first = np.full(len(fixed), None, dtype=object)
+        if self.db.execute("SELECT EXISTS (SELECT 1 FROM sims)").fetchone()[0]:
+            rows, first_scans = map(json.loads, self.db.execute(
+                "SELECT json_group_array(j.key), json_group_array(s.first_flagged) FROM "
+                "json_each(?) j JOIN sims s ON s.sim = j.value", (json_texts(fixed),)).fetchone())
+            if rows:
+                scanned = dict(self.db.execute("SELECT scan_id, scanned_at FROM scans"))
+                rows = np.asarray(rows, dtype=np.intp)
+                held[rows] = True
+                first[rows] = [None if f is None else scanned[f] for f in first_scans]
+        return held, first
 
     def finish(self) -> None:
         """Wait for the flags :meth:`record_scan` (``wait=False``) is inserting; raises what
@@ -308,19 +319,21 @@ class HistoryStore:
         counts = {"rows": len(verdicts), "sims": 0, "new": 0, "repeated": 0, "unknown": 0,
                   "unknown_examples": []}
         with self.transaction():
+            by_msisdn = self._sims_by_msisdn({v.value for v in verdicts
+                                              if v.key_column == "msisdn"})
+            plan = []
             for v in verdicts:
                 if v.key_column == "deployment_id":
                     sims = self._deployment_sims(v, source)
                 elif v.key_column == "msisdn":
-                    sims = [(r[0], None) for r in self.db.execute(
-                        "SELECT DISTINCT sim FROM flags WHERE msisdn=?", (v.value,))] or \
-                        [(v.value, None)]
+                    sims = [(s, None) for s in by_msisdn.get(v.value, [])] or [(v.value, None)]
                 else:
                     sims = [(v.value, None)]
+                plan.append((v, sims))
+            latest = self._last_flags({sim for _, sims in plan for sim, _ in sims})
+            for v, sims in plan:
                 for sim, scan_id in sims:
-                    last = self.db.execute(
-                        "SELECT score, class FROM flags f WHERE sim=? ORDER BY scan_id DESC "
-                        "LIMIT 1", (sim,)).fetchone()
+                    last = latest.get(sim)
                     if last is None:
                         counts["unknown"] += 1
                         if len(counts["unknown_examples"]) < 3:
@@ -342,20 +355,21 @@ class HistoryStore:
         return counts
 
     def _deployment_sims(self, v, source) -> list:
+        """The SIMs (key order) of a deployment verdict's deployment, with their scan."""
         if v.scan is not None:
-            scan = self.db.execute("SELECT scan_id FROM flags WHERE scan_id=? AND deployment_id=?"
-                                   " LIMIT 1", (v.scan, v.value)).fetchone()
+            scan = self.db.execute("SELECT scan_id FROM deployments WHERE deployment_id=? AND "
+                                   "scan_id=?", (v.value, v.scan)).fetchone()
         else:
-            scan = self.db.execute("SELECT MAX(scan_id) FROM flags WHERE deployment_id=?",
+            scan = self.db.execute("SELECT MAX(scan_id) FROM deployments WHERE deployment_id=?",
                                    (v.value,)).fetchone()
         if not scan or scan[0] is None:
             where = f" in scan {v.scan}" if v.scan is not None else ""
             raise InputError(f"{source}:{v.line}: field 'deployment_id': no recorded scan has "
                              f"deployment {v.value}{where}; name its SIMs instead (nothing "
                              "imported)")
-        return [(r[0], scan[0]) for r in self.db.execute(
-            "SELECT sim FROM flags WHERE scan_id=? AND deployment_id=? ORDER BY sim",
-            (scan[0], v.value))]
+        batch = self._batch(scan[0])
+        return [(sim, scan[0]) for sim in sorted(texts_of(
+            batch.sims[batch.rows_with("deployment_id", [v.value])]))]
 
     # -- test calls -------------------------------------------------------------------
 
@@ -381,14 +395,16 @@ class HistoryStore:
     def sim_record(self, sim: str) -> dict:
         """Everything kept about one SIM (its key, or an MSISDN it was flagged with)."""
         sim = str(sim)
-        keys = [sim] + [r[0] for r in self.db.execute(
-            "SELECT DISTINCT sim FROM flags WHERE msisdn=? AND sim != ?", (sim, sim))]
         q = lambda sql, k: pd.read_sql_query(sql, self.db, params=(k,))  # noqa: E731
-        for k in keys:
-            flags = q("SELECT s.scan_id AS scan, s.scanned_at, s.kind, f.score, f.class, "
-                      "f.deployment_id, f.status, f.excluded_by, f.exclusion_reason, f.msisdn "
-                      "FROM flags f JOIN scans s USING (scan_id) WHERE f.sim=? "
-                      "ORDER BY s.scan_id", k)
+        scans = {r[0]: r[1:] for r in self.db.execute("SELECT scan_id, scanned_at, kind FROM scans")}
+        others = None
+        k = sim
+        while True:
+            flags = pd.DataFrame.from_records(
+                [(scan_id, *scans[scan_id], row["score"][0], row["class"][0],
+                  row["deployment_id"][0], row["status"][0], row["excluded_by"][0],
+                  row["exclusion_reason"][0], row["msisdn"][0])
+                 for scan_id, row in self._sim_flags(k)], columns=_FLAG_FRAME, coerce_float=True)
             verdicts = q("SELECT day, verdict, case_id, label, note, score AS score_then, "
                          "deployment_id, source, line FROM verdicts WHERE sim=? "
                          "ORDER BY day, verdict_id", k)
@@ -396,9 +412,12 @@ class HistoryStore:
                       "WHERE sim=? ORDER BY call_time", k)
             if len(flags) or len(verdicts) or len(tests):
                 break
-        else:
-            raise InputError(f"{sim}: no such SIM in the history store {self.path} (never "
-                             "flagged, no verdict, no test call)")
+            if others is None:          # not a SIM of the store: an MSISDN it was flagged with?
+                others = [s for s in self._sims_by_msisdn([sim])[sim] if s != sim]
+            if not others:
+                raise InputError(f"{sim}: no such SIM in the history store {self.path} (never "
+                                 "flagged, no verdict, no test call)")
+            k = others.pop(0)
         flagged = flags[flags["status"] != "excluded"]
         return {"sim": k, "msisdn": next((m for m in flags["msisdn"] if m), ""),
                 "first_flagged": flagged["scanned_at"].min() if len(flagged) else None,
@@ -442,8 +461,7 @@ class HistoryStore:
     def summary(self) -> dict:
         one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
         return {"store": os.fspath(self.path), "scans": one("SELECT COUNT(*) FROM scans"),
-                "sims_flagged": one("SELECT COUNT(DISTINCT sim) FROM flags "
-                                    "WHERE status != 'excluded'"),
+                "sims_flagged": one("SELECT COUNT(*) FROM sims WHERE first_flagged IS NOT NULL"),
                 "verdicts": one("SELECT COUNT(*) FROM verdicts"),
                 "testcalls": one("SELECT COUNT(*) FROM testcalls")}
 
@@ -464,6 +482,60 @@ def _texts(values: pd.Series) -> list:
     return [x if type(x) is str else _text(x) for x in values.tolist()]
 
 
+def _flag_columns(result, key: str) -> tuple:
+    """What :meth:`HistoryStore.record_scan` reads of a scan's result: its flagged rows and
+    its excluded ones (None: none), each a dict of arrays (numpy, or pandas' Arrow string
+    arrays as the table holds them): ``sim`` (the key, str), ``msisdn``, ``class``,
+    ``deployment_id`` (str, missing: None or NaN), ``score`` (float64; NaN: none); the
+    excluded ones also ``excluded_by`` and ``exclusion_reason``."""
+    flagged, excluded = result.flagged, result.excluded
+
+    def texts(values):
+        return values.array if isinstance(values.dtype, pd.StringDtype) else \
+            _object_array(_texts(values))
+    out = {"sim": texts(flagged[key].astype(str)),
+           "score": flagged["score"].to_numpy(dtype=np.float64)}
+    for name in ("msisdn", "class", "deployment_id"):
+        out[name] = texts(flagged[name])
+    if excluded is None or not len(excluded):
+        return out, None
+    ex = {"sim": texts(excluded[key].astype(str)),
+          "score": excluded["score"].to_numpy(dtype=np.float64)}
+    for name in ("msisdn", "class", "excluded_by", "exclusion_reason"):
+        ex[name] = texts(excluded[name])
+    return out, ex
+
+
+def _set_history_columns(result, first_flagged: np.ndarray, status: np.ndarray) -> None:
+    """What :meth:`HistoryStore.record_scan` writes into a scan's result: each flagged
+    row's ``first_flagged`` (ISO texts, to UTC times) and ``status`` (texts)."""
+    flagged = result.flagged
+    if len(flagged):
+        codes, uniques = pd.factorize(first_flagged)
+        flagged["first_flagged"] = pd.to_datetime(pd.Series(uniques, dtype=object),
+                                                  utc=True).array.take(codes)
+    else:
+        flagged["first_flagged"] = pd.Series(dtype="datetime64[ns, UTC]")
+    flagged["status"] = status.tolist()
+
+
+def _rows(flagged: dict, excluded: dict | None, name: str):
+    """A column of the flagged rows then the excluded ones (a column they lack: None;
+    deployments: the excluded SIMs are in none)."""
+    def col(part, n):
+        if name in part and not (part is excluded and name == "deployment_id"):
+            return part[name]
+        return np.full(n, None, dtype=object)
+    n = len(flagged["sim"])
+    if excluded is None:
+        return col(flagged, n)
+    parts = [col(flagged, n), col(excluded, len(excluded["sim"]))]
+    if name == "score":
+        return np.concatenate(parts)
+    # texts as objects, missing ones None (as pandas' NaN of an Arrow string array)
+    return np.concatenate([np.asarray(p, dtype=object) for p in parts])
+
+
 def _object_array(values: list) -> np.ndarray:
     """A list as a 1-d object array (its items as they are)."""
     out = np.empty(len(values), dtype=object)
@@ -471,70 +543,27 @@ def _object_array(values: list) -> np.ndarray:
     return out
 
 
-def insert_rows(constant: dict, width: int = 8) -> str:
-    """The statement inserting a scan's flags from one JSON array of rows (``?1``: the scan,
-    ``?2``: the array): field ``j`` of the ``width`` after ``scan_id`` is the row's next JSON
-    value, or the parameter ``constant[j]`` (one value for every row, bound once: SQLite's
-    ``json_extract`` of each field costs more than its insert).  The score (field 3) comes as
-    ten-thousandths: exact, see :func:`_insert_flags`."""
-    fields, at = [], 0
-    for j in range(width):
-        if j in constant:
-            v = f"?{constant[j]}"
-        else:
-            v, at = f"json_extract(value, '$[{at}]')", at + 1
-        fields.append(f"{v} / 10000.0" if j == 3 else v)
-    return f"INSERT INTO flags SELECT ?1, {', '.join(fields)} FROM json_each(?2)"
+def _insert_scan(db, scan_id: int, n: int, blobs: dict, deployments: list, new_flagged: str,
+                 new_excluded: str, later: str):
+    """A callable that writes a scan's flags (after its ``scans`` row) and commits (rolls
+    back and raises on failure): its batch (``n`` rows), its deployments, the SIMs new to
+    the store (JSON arrays, in key order: ``sims``' B-tree filled left to right), flagged
+    (first flagged now) or excluded (not flagged yet), ``later``: SIMs held whose first
+    flag is now this scan."""
+    def work():
+        if n:
+            write_batch(db, scan_id, n, blobs)
+        db.executemany("INSERT INTO deployments VALUES (?, ?)",
+                       [(d, scan_id) for d in deployments])
+        for sims, first in ((new_flagged, scan_id), (new_excluded, None)):
+            if sims != "[]":
+                db.execute("INSERT INTO sims SELECT value, ?, ? FROM json_each(?)",
+                           (first, scan_id, sims))
+        if later != "[]":
+            db.execute("UPDATE sims SET first_flagged = ? WHERE sim IN (SELECT value FROM "
+                       "json_each(?))", (scan_id, later))
 
-
-def _constant(values: list) -> bool:
-    """Whether a column holds one value (the same type) in every row."""
-    return len(values) > 1 and values.count(values[0]) == len(values) and \
-        all(type(v) is type(values[0]) for v in values[:1] + values[-1:])
-
-
-def _insert_flags(db, scan_id: int, cols: list, score: np.ndarray):
-    """A callable that inserts the flags and commits (rolls back and raises on failure):
-    ``cols``, the text columns of ``flags`` after ``scan_id`` but the score (object arrays
-    of str and None, rows in insertion order), ``score`` (float64, NaN: NULL).  One statement
-    over a JSON array of the rows when every score is a whole number of ten-thousandths
-    (the scan's scores are rounded to 4 decimals): SQLite's ``u / 10000.0`` is then the
-    very double Python binds (the nearest to ``u / 10**4``), texts pass through JSON
-    unchanged; a column of one value (a card farm's class, deployment, status) is bound
-    once instead (:func:`insert_rows`); else one ``executemany``, the rows as they are."""
-    units = np.rint(score * 10000.0)
-    missing = np.isnan(score)
-    texts = [c.tolist() for c in cols]
-    if np.all(missing | ((np.abs(units) < 2.0 ** 53) & (units / 10000.0 == score))):
-        ints = np.where(missing, 0.0, units).astype(np.int64)
-        fields = texts[:3] + [ints] + texts[3:]
-        nulls = [None] * 3 + [missing] + [None] * (len(texts) - 3)
-        if len(ints) > 1 and (missing.all() or (not missing.any() and (ints == ints[0]).all())):
-            one = [None if missing[0] else int(ints[0])]
-        else:
-            one = None
-        constant, params = {}, []
-        for j, f in enumerate(fields):
-            # the key (field 0) stays in the rows: they must be there, one per SIM
-            if j and (one if j == 3 else f if _constant(f) else None) is not None:
-                constant[j] = len(params) + 3
-                params.append(one[0] if j == 3 else f[0])
-        rows = [(f, z) for j, (f, z) in enumerate(zip(fields, nulls)) if j not in constant]
-        # json.dumps of the rows' other fields: by the CSV kernel's JSON writer
-        text = json_text([f for f, _ in rows], [z for _, z in rows])
-        sql = insert_rows(constant, len(fields))
-
-        def insert():
-            _commit(db, lambda: db.execute(sql, (scan_id, text, *params)))
-    else:
-        values = score.astype(object)
-        values[missing] = None
-
-        def insert():
-            _commit(db, lambda: db.executemany(
-                "INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?)",
-                zip(itertools.repeat(scan_id), *texts[:3], values.tolist(), *texts[3:])))
-    return insert
+    return lambda: _commit(db, work)
 
 
 def _commit(db, work) -> None:
