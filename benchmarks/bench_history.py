@@ -7,7 +7,7 @@ scan), in one process.
 
 The flags are a card farm's: ``--sims`` SIMs, 15-digit keys, 13-digit MSISDNs, scores of
 4 decimals, one big deployment and ``--small`` deployments of 10 SIMs.  Schema 1 is the
-code at commit 43f546a (``git show``, or ``--old FILE``).
+code at commit 43f546a (``tests/feedback/history_schema1.py``, or ``--old FILE``).
 
 1. ``record_scan`` (process CPU: the main thread and its insert thread, ``wait=False``
    then ``finish``; and wall) of the first scan into a new store and of the tenth scan of
@@ -26,7 +26,6 @@ import importlib.util
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import types
@@ -43,9 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def schema1(path=None):
     """simbox.feedback.history of schema 1, as a module of its own."""
-    code = Path(path).read_text() if path else subprocess.run(
-        ["git", "-C", str(ROOT), "show", "43f546a:simbox/feedback/history.py"],
-        capture_output=True, text=True, check=True).stdout
+    code = Path(path or ROOT / "tests" / "feedback" / "history_schema1.py").read_text()
     mod = types.ModuleType("history_schema1")
     exec(compile(code, "history_schema1.py", "exec"), mod.__dict__)
     return mod
@@ -129,7 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="stores for the insert costs")
     ap.add_argument("--query-repeat", type=int, default=3)
     ap.add_argument("--dir", default="/tmp/bench_history")
-    ap.add_argument("--old", help="schema 1's history.py (default: git show 43f546a)")
+    ap.add_argument("--old", help="schema 1's history.py (default: tests/feedback/history_schema1.py)")
     args = ap.parse_args(argv)
     old = schema1(args.old)
     kinds = {"schema 1": old.HistoryStore, "schema 2": HistoryStore}

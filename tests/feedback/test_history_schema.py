@@ -1,5 +1,5 @@
 """The history store's schema 2 against schema 1 (the code before it, at commit 43f546a,
-read from git as the reference): the same scans and verdicts give the same statuses,
+kept in ``history_schema1.py`` as the reference): the same scans and verdicts give the same statuses,
 first-flagged times, dismissed SIMs, SIM records, labels and summary, in a store of
 schema 2 from the start and in a schema 1 store migrated; the migration is all or
 nothing; a store of a newer schema is refused."""
@@ -7,7 +7,6 @@ import importlib.util
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -23,22 +22,16 @@ from simbox.feedback.flagbatch import fixed_texts, json_texts, texts_of
 from simbox.feedback.history import HistoryStore
 from simbox.feedback.verdicts import Verdict
 
-SCHEMA1_COMMIT = "43f546a"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def v1():
-    """simbox.feedback.history as of schema 1 (git show), loaded as a module of its own."""
-    try:
-        code = subprocess.run(["git", "-C", str(ROOT), "show",
-                               f"{SCHEMA1_COMMIT}:simbox/feedback/history.py"],
-                              capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip(f"needs the repository's git history (schema 1 at {SCHEMA1_COMMIT})")
-    spec = importlib.util.spec_from_loader("simbox_history_schema1", loader=None)
+    """simbox.feedback.history as of schema 1 (``history_schema1.py``, its code at 43f546a),
+    loaded as a module of its own."""
+    path = Path(__file__).with_name("history_schema1.py")
+    spec = importlib.util.spec_from_file_location("simbox_history_schema1", path)
     mod = importlib.util.module_from_spec(spec)
-    exec(compile(code, "history_schema1.py", "exec"), mod.__dict__)
+    spec.loader.exec_module(mod)
     sys.modules.setdefault("simbox_history_schema1", mod)
     return mod
 
