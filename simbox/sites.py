@@ -262,7 +262,7 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     located = _site_locations(site_of, code, names, sims["deployment_id"], deployments, located,
                               cell_events, cells)
     site_info = cells.groupby("site_id")[extra].first() if extra else None
-    n_dev = devices_per(devices, site_of, "site")
+    n_dev = devices_per(devices, pd.Series(code, index=site_of.index), "site")   # by code
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()
     mean_lon = cells.groupby("site_id")["lon"].mean()
@@ -275,7 +275,7 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
     tz = sims["first_seen"].dt.tz if isinstance(sims["first_seen"].dtype, pd.DatetimeTZDtype) \
         else None
     rows = []
-    for s, idx in zip(names, members):
+    for i, (s, idx) in enumerate(zip(names, members)):
         loc = located.loc[s] if s in located.index else None
         if loc is None:
             lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
@@ -288,7 +288,7 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             **by_dep[s],
             "class": _counts(classes[idx])[0][0],
             "n_sims": len(idx),
-            "n_devices": int(n_dev.get(s, 0)),
+            "n_devices": int(n_dev.get(i, 0)),
             "active_hours": texts[s],
             "first_seen": _stamp(first_seen[idx].min(), tz),
             "last_seen": _stamp(last_seen[idx].max(), tz),
