@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import same_keys, unique_ints
+from simbox.deployments import factorized, same_keys, unique_ints
 
 __all__ = ["MAX_GATEWAY_SIMS", "MAX_SITES", "CLASS", "placeholder_imei", "candidates",
            "farm_devices", "reason_text"]
@@ -110,7 +110,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     d, row = d[keep], row[keep]
     site = sims["main_site"] if sims.index.equals(features.index) else \
         sims["main_site"].reindex(features.index)
-    site_code, site_names = pd.factorize(site.fillna("").astype(str).to_numpy())
+    site_code, site_names = factorized(site.fillna("").astype(str))
     s = site_code[row]
     seen = np.asarray(site_names, dtype=object)[s] != ""       # SIMs without a main site
     width = len(site_names) + 1

@@ -28,8 +28,8 @@ import pandas as pd
 from simbox import device_rule
 from simbox.background import Background
 from simbox._version import __version__
-from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
-                                member, pairs_of, same_keys, sum_rows, unique_ints)
+from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, factorized,
+                                group_sims, member, pairs_of, same_keys, sum_rows, unique_ints)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
@@ -310,9 +310,9 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
 
     scores = score_rows(preds, res.sims, key, per_row, res) if population is None else None
 
-    dep_code, dep_names = pd.factorize(sims["deployment_id"].to_numpy())
+    dep_code, dep_names = factorized(sims["deployment_id"])
     dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
-    site_code, site_names = pd.factorize(sims["main_site"].astype(str).to_numpy())
+    site_code, site_names = factorized(sims["main_site"].astype(str))
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
     site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
@@ -371,7 +371,7 @@ def flagged_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str
             np.array_equal(sims.index.to_numpy(), index.to_numpy()[rows])):
         out = by_deployment(_sim_rows(res, preds, sims, reasons, key), ids, key)
         return out[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
-    code, names = pd.factorize(sims["deployment_id"].to_numpy(dtype=object))
+    code, names = factorized(sims["deployment_id"])
     ids = pd.Index(ids)
     if ids.is_unique:
         rank = ids.get_indexer(names)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import simbox
 import simbox.deployments as deployments_mod
+import simbox.device_rule as device_rule_mod
 import simbox.outputs as outputs_mod
 import simbox.sites as sites_mod
 from simbox.data import simulate
@@ -30,7 +31,8 @@ def net(tmp_path_factory):
 
 
 def counts_reference(values):
-    """sites._counts as it was: a dict of counts, most frequent first, ties first seen."""
+    """sites._code_counts as it was (of the values): a dict of counts, most frequent first,
+    ties first seen."""
     import numpy as np
     n = {}
     for v in values.tolist():
@@ -53,6 +55,18 @@ def flagged_rows_reference(res, preds, sims, reasons, key, ids, rows, per_row):
     return out[scan_mod.keyed(scan_mod.FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
 
 
+def factorized_reference(values):
+    """deployments.factorized as it was: pd.factorize of the values as objects."""
+    import numpy as np
+    code, uniques = pd_factorize(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    return code, np.asarray(uniques, dtype=object)
+
+
+def pd_factorize(values):
+    import pandas as pd
+    return pd.factorize(values)
+
+
 def names_reference(codes, names):
     """compute.text_of_codes as it was: features.post's object array of names ("" for -1)."""
     import numpy as np
@@ -63,10 +77,13 @@ def names_reference(codes, names):
 def reference_paths(mp):
     """The paths the fast ones replace: float codes, the csv module, a sort of scores and
     keys (and of deployments, scores and keys), the reference statistics computed even when
-    no SIM is flagged, value counts by a dict, pair lookups by the keys' texts."""
+    no SIM is flagged, value counts by a dict, pair lookups by the keys' texts, texts
+    factorized as objects, the flagged and score rows joined and sorted as DataFrames."""
+    import numpy as np
     mp.setattr(scoring_mod, "MAX_CODE_EDGES", -1)
     mp.setattr(scan_mod, "by_deployment", by_deployment_reference)
-    mp.setattr(sites_mod, "_counts", counts_reference)
+    mp.setattr(sites_mod, "_code_counts", lambda code, names: counts_reference(
+        np.append(np.asarray(names, dtype=object), np.nan)[np.asarray(code)]))
     mp.setattr(sites_mod, "positions", lambda values, index: None)
     mp.setattr(deployments_mod, "positions", lambda values, index: None)
     mp.setattr(outputs_mod, "_write_rows_fast", lambda df, f: False)
@@ -85,6 +102,9 @@ def reference_paths(mp):
                scan_mod.scores_table(preds, sims, key, per_row))
     mp.setattr(scan_mod, "_aligned", lambda values, index: values.reindex(index).to_numpy())
     mp.setattr(compute_mod, "text_of_codes", names_reference)
+    for mod in (scan_mod, sites_mod, deployments_mod, device_rule_mod):
+        name = "codes_of" if mod is sites_mod else "factorized"
+        mp.setattr(mod, name, factorized_reference)
 
 
 def ordered_join_reference(keys, values):
@@ -496,3 +516,33 @@ def test_text_of_codes_equals_the_names_array(codes, names):
     got = pd.DataFrame({"c": compute_mod.text_of_codes(np.array(codes, dtype=np.int64), names)})
     want = pd.DataFrame({"c": names_reference(np.array(codes, dtype=np.int64), names)})
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(["", "a", "S1", "é", "D001", "10"]),
+                                 st.just(None)), max_size=40),
+       as_str=st.booleans())
+def test_factorized_equals_pd_factorize_of_the_objects(values, as_str):
+    import numpy as np
+    import pandas as pd
+    s = pd.Series(values, dtype="str" if as_str else object)
+    code, names = deployments_mod.factorized(s)
+    want_code, want_names = pd.factorize(s.to_numpy())
+    assert np.array_equal(code, want_code) and names.dtype == object
+    assert names.tolist() == list(want_names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(["", "a", "S1", "é", "D001"]), st.just(None)),
+                      max_size=40))
+def test_code_counts_equal_the_value_counts_of_the_values(values):
+    import numpy as np
+    import pandas as pd
+    code, names = deployments_mod.factorized(pd.Series(values, dtype=object))
+    keys, counts = sites_mod._code_counts(code, names)
+    values = np.append(names, np.nan)[code]           # (a missing value: NaN)
+    want_keys, want_counts = counts_reference(values)
+    assert [k if k == k else "NaN" for k in keys] == [k if k == k else "NaN" for k in want_keys]
+    assert counts.tolist() == want_counts.tolist()
+    vc = pd.Series(values, dtype=object).value_counts(dropna=False, sort=True)
+    assert counts.tolist() == vc.tolist()
