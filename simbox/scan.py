@@ -498,7 +498,7 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     (:func:`_reasons` for the SIMs the model flagged, ``by_model``, the rule's wording for
     the others; ``would``: the mask of ``res.features`` flagged before the exclusions)."""
     with_farms = farms is not None and len(farms) > 0
-    device = pd.factorize(_aligned(farms["imei"], sims.index))[0] if with_farms else None
+    device = factorized(_aligned(farms["imei"], sims.index))[0] if with_farms else None
     devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
     labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
     locations = locate(pd.Series(labels, index=sims.index), cell_events, cells)
@@ -513,7 +513,7 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     model_only = None
     if with_farms:
         model_only = ~member(sims.index, farms.index) | \
-            np.asarray(_aligned(by_model["flagged"], sims.index), dtype=bool)
+            _aligned(by_model["flagged"], sims.index).to_numpy(dtype=bool)
     reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
                                          would, score, explain=explain, population=population)
     if with_farms:
@@ -521,11 +521,10 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     return sims, deployments, sites, reasons, reference, stats
 
 
-def _aligned(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """``values.reindex(index).to_numpy()``, without a lookup of each key when ``values``
+def _aligned(values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values.reindex(index)``'s values, without a lookup of each key when ``values``
     holds the keys of ``index`` in its order (the device rule's SIMs, every SIM flagged)."""
-    return values.to_numpy() if same_keys(values.index, index) else \
-        values.reindex(index).to_numpy()
+    return values if same_keys(values.index, index) else values.reindex(index)
 
 
 def by_deployment_id(locations: pd.DataFrame, labels: np.ndarray, per_sim: pd.Series

@@ -100,7 +100,7 @@ def reference_paths(mp):
     mp.setattr(scan_mod, "flagged_rows", flagged_rows_reference)
     mp.setattr(scan_mod, "score_rows", lambda preds, sims, key, per_row, res=None:
                scan_mod.scores_table(preds, sims, key, per_row))
-    mp.setattr(scan_mod, "_aligned", lambda values, index: values.reindex(index).to_numpy())
+    mp.setattr(scan_mod, "_aligned", lambda values, index: values.reindex(index))
     mp.setattr(compute_mod, "text_of_codes", names_reference)
     for mod in (scan_mod, sites_mod, deployments_mod, device_rule_mod):
         name = "codes_of" if mod is sites_mod else "factorized"
