@@ -324,8 +324,8 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
-        "main_cell": text_of_codes(ctx.main_cell_code, ctx.cell_tokens),
-        "main_site": text_of_codes(ctx.main_site_code, ctx.site_names),
+        "main_cell": _texts_of(ctx, "main_cell", "cell_tokens"),
+        "main_site": _texts_of(ctx, "main_site", "site_names"),
         "first_seen": pd.to_datetime(feats["first_seen"], unit="s", utc=True),
         "last_seen": pd.to_datetime(feats["last_seen"], unit="s", utc=True),
         "n_events": feats["n_events"],
@@ -350,6 +350,14 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
     return sims, red.hours[order], devices, cells
+
+
+def _texts_of(ctx, name: str, names: str):
+    """The column ``name`` of a post-processing context (``main_cell``, ``main_site``): from its
+    codes (:func:`text_of_codes`) when the context has them, else its texts as they are (the
+    Spark engine's context of the flagged SIMs)."""
+    codes = getattr(ctx, name + "_code", None)
+    return getattr(ctx, name) if codes is None else text_of_codes(codes, getattr(ctx, names))
 
 
 def text_of_codes(codes, names):
