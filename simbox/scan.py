@@ -534,7 +534,7 @@ def by_deployment_id(locations: pd.DataFrame, labels: np.ndarray, per_sim: pd.Se
     if locations is None or not len(locations):
         return None
     comps, first = unique_ints(np.asarray(labels, dtype=np.int64), return_index=True)
-    ids = pd.Series(per_sim.to_numpy(dtype=object)[first], index=comps)
+    ids = pd.Series(np.asarray(per_sim.array.take(first), dtype=object), index=comps)
     return locations.set_axis(pd.Index(ids.reindex(locations.index).to_numpy(), dtype=object))
 
 

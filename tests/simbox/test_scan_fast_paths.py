@@ -231,9 +231,11 @@ def test_formulas_neutralised_as_each_cell_tested(seed):
     n = int(rng.integers(0, 12))
     vals = ["".join(rng.choice(alpha, int(rng.integers(0, 4)))) for _ in range(n)]
     mixed = vals + [None, np.nan, 3, [1]][: int(rng.integers(0, 5))]
+    one = [vals[0] if vals else "=x"] * n + mixed[n:]       # one text (then other objects)
     for df in (pd.DataFrame({"s": pd.array(vals, dtype="str"), "o": pd.Series(vals, dtype=object),
                              "x": np.arange(n)}),
-               pd.DataFrame({"o": pd.Series(mixed, dtype=object)})):
+               pd.DataFrame({"o": pd.Series(mixed, dtype=object)}),
+               pd.DataFrame({"o": pd.Series(one, dtype=object)})):
         got, want = outputs_mod.neutralise_formulas(df), formulas_reference(df)
         assert got.equals(want) and list(got.dtypes) == list(want.dtypes)
 
