@@ -818,7 +818,8 @@ def deployment_table(sims: pd.DataFrame, labels: np.ndarray, hours: np.ndarray,
     table = rank_deployments(table.rename_axis("_comp").reset_index(), scan_end)
     ids = table.set_index("_comp")["deployment_id"].reindex(comps).to_numpy()
     # (the ids converted to pandas' texts once each, then taken per SIM)
-    per_sim = pd.Series(pd.array(ids, dtype="str").take(pos), index=sims.index, name="deployment_id")
+    per_sim = pd.Series(pd.array(ids, dtype="str").take(pos), index=sims.index,
+                        name="deployment_id")
     return table[columns].reset_index(drop=True), per_sim
 
 

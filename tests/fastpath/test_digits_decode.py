@@ -26,5 +26,5 @@ def test_decode_array_equals_the_codes_digits(codes):
 
 def test_decode_array_inverts_encode_digits():
     digits = ["0", "00", "123", "000000000000000001", "999999999999999999", "46000123456789"]
-    assert _digits.decode_array(np.array([encode_digits(d) for d in digits], dtype=np.int64)).tolist() \
-        == digits
+    codes = np.array([encode_digits(d) for d in digits], dtype=np.int64)
+    assert _digits.decode_array(codes).tolist() == digits

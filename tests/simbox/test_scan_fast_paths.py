@@ -474,7 +474,8 @@ def _fake_run(rng, n, n_flagged, key_kind, score_pool):
 
 @settings(max_examples=120, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 60), share=st.floats(0, 1),
-       key_kind=st.booleans(), with_reasons=st.booleans(), key=st.sampled_from(["imsi", "subscriber"]))
+       key_kind=st.booleans(), with_reasons=st.booleans(),
+       key=st.sampled_from(["imsi", "subscriber"]))
 def test_flagged_rows_equal_the_joined_and_sorted_rows(seed, n, share, key_kind, with_reasons, key):
     import numpy as np
     import pandas as pd
