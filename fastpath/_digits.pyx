@@ -3,6 +3,7 @@
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
+from cpython.unicode cimport PyUnicode_DecodeASCII
 
 cnp.import_array()
 
@@ -12,7 +13,7 @@ def decode_array(const int64_t[::1] codes):
     cdef Py_ssize_t i, n = codes.shape[0]
     cdef int64_t c
     cdef char buf[24]
-    cdef int k, j
+    cdef int k
     out = np.empty(n, dtype=object)
     cdef object[:] o = out
     for i in range(n):
@@ -20,16 +21,13 @@ def decode_array(const int64_t[::1] codes):
         if c <= 0:
             o[i] = ""
             continue
-        k = 0
+        # the digits written from the end of buf; the first one is the sentinel '1'
+        k = 24
         while c > 0:
+            k -= 1
             buf[k] = <char>(48 + c % 10)
             c //= 10
-            k += 1
-        # buf holds digits reversed; the last one is the sentinel '1'
-        s = bytearray(k - 1)
-        for j in range(k - 1):
-            s[j] = buf[k - 2 - j]
-        o[i] = s.decode("ascii")
+        o[i] = PyUnicode_DecodeASCII(buf + k + 1, 23 - k, NULL)   # (one str, no bytes between)
     return out
 
 

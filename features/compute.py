@@ -324,14 +324,16 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
-        "main_cell": ctx.main_cell, "main_site": ctx.main_site,
+        "main_cell": _texts_of(ctx, "main_cell", "cell_tokens"),
+        "main_site": _texts_of(ctx, "main_site", "site_names"),
         "first_seen": pd.to_datetime(feats["first_seen"], unit="s", utc=True),
         "last_seen": pd.to_datetime(feats["last_seen"], unit="s", utc=True),
         "n_events": feats["n_events"],
     }, index=index)
     if key_kind is not None:
         sims["subscriber_key"] = key_kind
-    imsi_cat = pd.CategoricalDtype(imsi_s)   # pair tables: IMSI as a category of the index
+    # pair tables: IMSI as a category of the index (from its texts: not converted again)
+    imsi_cat = pd.CategoricalDtype(index.to_numpy())
     drow = ctx.dev_row
     o = np.lexsort((red.dev_imei, drow))
     devices = pd.DataFrame({
@@ -348,6 +350,26 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
     return sims, red.hours[order], devices, cells
+
+
+def _texts_of(ctx, name: str, names: str):
+    """The column ``name`` of a post-processing context (``main_cell``, ``main_site``): from its
+    codes (:func:`text_of_codes`) when the context has them, else its texts as they are (the
+    Spark engine's context of the flagged SIMs)."""
+    codes = getattr(ctx, name + "_code", None)
+    return getattr(ctx, name) if codes is None else text_of_codes(codes, getattr(ctx, names))
+
+
+def text_of_codes(codes, names):
+    """The texts ``names[code]`` of codes (``""`` where a code is negative: as
+    ``features.post`` names the main cell and site) as pandas' ``str`` array: the distinct
+    names converted once, then taken by code (not a text object per row converted)."""
+    import pandas as pd  # lazy: simbox features never imports pandas
+    if not len(codes):                   # (no row: an empty object column, as before)
+        return np.full(0, "", dtype=object)
+    texts = pd.array(np.concatenate([np.array([""], dtype=object),
+                                     np.asarray(names, dtype=object)]), dtype="str")
+    return texts.take(np.maximum(np.asarray(codes, dtype=np.int64), -1) + 1)
 
 
 def _pair_order(row, rank, nrank):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import same_keys, unique_ints
+from simbox.deployments import factorized, same_keys, unique_ints
 
 __all__ = ["MAX_GATEWAY_SIMS", "MAX_SITES", "CLASS", "placeholder_imei", "candidates",
            "farm_devices", "reason_text"]
@@ -90,10 +90,9 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     row = _rows_of(devices["imsi"], features.index)
     pick = row >= 0
     pick[pick] = cand[row[pick]]
-    imei = devices["imei"].to_numpy()[pick]
     row = row[pick]
-    code, texts = pd.factorize(imei)
-    texts = np.asarray(texts, dtype=object)          # (str: factorize leaves missing ones out)
+    # (str: factorize leaves missing ones out; pandas' Arrow texts encoded by Arrow)
+    code, texts = factorized(devices["imei"].array[pick])
     names = texts.astype(str)
     ok = (code >= 0) & (names[np.maximum(code, 0)] != "")
     row, code = row[ok], code[ok]
@@ -110,7 +109,7 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     d, row = d[keep], row[keep]
     site = sims["main_site"] if sims.index.equals(features.index) else \
         sims["main_site"].reindex(features.index)
-    site_code, site_names = pd.factorize(site.fillna("").astype(str).to_numpy())
+    site_code, site_names = factorized(site.fillna("").astype(str))
     s = site_code[row]
     seen = np.asarray(site_names, dtype=object)[s] != ""       # SIMs without a main site
     width = len(site_names) + 1
@@ -127,7 +126,10 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     d, row = d[order], row[order]
     first = np.r_[True, row[1:] != row[:-1]]
     d, row = d[first], row[first]          # rows ascending: the order of features
-    out = pd.DataFrame({"imei": texts[d], "device_sims": n_sims[d].astype(np.int64),
+    imei = texts[d]
+    if all(isinstance(t, str) for t in texts):        # (as pandas' texts: each converted once)
+        imei = pd.array(texts, dtype="str").take(d)
+    out = pd.DataFrame({"imei": imei, "device_sims": n_sims[d].astype(np.int64),
                         "device_sites": n_sites[d].astype(np.int64)},
                        index=pd.Index(features.index[row], dtype=object))
     out.index.name = features.index.name
@@ -146,7 +148,7 @@ def reason_text(farms: pd.DataFrame) -> pd.Series:
     """The reason of each SIM of :func:`farm_devices`, e.g. ``one of 100,000 SIMs on
     device 356938035643809 at one site (device rule: a SIM bank or card farm)`` (worded
     once per device)."""
-    code, imeis = pd.factorize(farms["imei"].to_numpy())
+    code, imeis = factorized(farms["imei"])
     first = unique_ints(code, return_index=True)[1] if len(code) else np.zeros(0, np.int64)
     n, sites = farms["device_sims"].to_numpy()[first], farms["device_sites"].to_numpy()[first]
     text = np.array([f"one of {k:,} SIMs on device {i} at {'one site' if m <= 1 else 'two sites'}"
@@ -159,7 +161,7 @@ def summary(farms: pd.DataFrame) -> dict:
     """The rule's part of ``summary.json``: devices, SIMs, and the devices (at most 5)."""
     # each device's first row (the rule's counts are the same in each of its rows), the
     # devices in IMEI order: a groupby's first rows, without grouping 100,000 SIMs
-    code, imeis = pd.factorize(farms["imei"].to_numpy())
+    code, imeis = factorized(farms["imei"])
     values, first = unique_ints(code, return_index=True) if len(code) else (code, code)
     first = first[values >= 0]                    # (no IMEI: in no group)
     imeis = np.asarray(imeis, dtype=object)

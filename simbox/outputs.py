@@ -238,7 +238,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     so Excel, LibreOffice and Google Sheets show it as text.  Numbers (``-12.5``)
     and non-text columns are left as they are.
     Each distinct value of an object column is tested once (a device rule's 100,000
-    flagged SIMs share one reason).
+    flagged SIMs share one reason: a column of one text is tested once without hashing).
     """
     out = None
     for c in df.columns:
@@ -249,17 +249,30 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             text = formula_starts(col)
             if text.any():
                 text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        elif _one_text(values := col.to_numpy(dtype=object)):   # one text in every row
+            text = np.full(len(values), _formula(values[0]), dtype=bool)
         else:                                    # objects: each distinct value tested once
             try:
                 code, uniques = pd.factorize(col)
             except TypeError:                    # unhashable objects: each value tested
-                code, uniques = np.arange(len(col)), col.to_numpy(dtype=object)
+                code, uniques = np.arange(len(col)), values
             risky = np.array([_formula(v) for v in uniques] + [False], dtype=bool)
             text = risky[code]                   # code -1 (missing): the False appended
         if text.any():
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)
     return df if out is None else out
+
+
+def _one_text(values: np.ndarray) -> bool:
+    """Whether an object array holds one text in every row (e.g. a device rule's reason): one
+    comparison per row, each of the same object answered at once, instead of a hash of each."""
+    if not (len(values) and isinstance(values[0], str)):
+        return False
+    try:
+        return bool(np.all(values == values[0]))
+    except (TypeError, ValueError):             # (objects that compare as arrays)
+        return False
 
 
 def arrow_texts(col: pd.Series) -> tuple | None:

@@ -28,8 +28,8 @@ import pandas as pd
 from simbox import device_rule
 from simbox.background import Background
 from simbox._version import __version__
-from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, group_sims,
-                                member, pairs_of, sum_rows, unique_ints)
+from simbox.deployments import (SUBSCRIBER_BLOCK, LinkRules, deployment_table, factorized,
+                                group_sims, member, pairs_of, same_keys, sum_rows, unique_ints)
 from simbox.errors import ConfigError, EmptyInputError, InputError, ModelError
 from simbox.engines import check_engine, compute
 from simbox.fastpath.keys import IMSI_COLUMN
@@ -293,9 +293,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         score=score, explain=held.any(), population=population, farms=farms,
         by_model=by_model)
     per_row = ["subscriber_key"] if "subscriber_key" in res.sims else []   # the key's kind
-    flagged = _sim_rows(res, preds, sims, reasons, key)
-    flagged = by_deployment(flagged, deployments["deployment_id"], key)
-    flagged = flagged[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
+    flagged = flagged_rows(res, preds, sims, reasons, key, deployments["deployment_id"],
+                           np.flatnonzero(mask), per_row)
     excluded = None
     if exclude is not None:
         from simbox.feedback.exclusions import EXCLUDED_COLUMNS  # lazy: only with exclusions or a history
@@ -309,11 +308,11 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         excluded = excluded.sort_values(["score", key], ascending=[False, True], kind="stable")[
             keyed(FLAGGED_COLUMNS, key) + per_row + EXCLUDED_COLUMNS].reset_index(drop=True)
 
-    scores = scores_table(preds, res.sims, key, per_row) if population is None else None
+    scores = score_rows(preds, res.sims, key, per_row, res) if population is None else None
 
-    dep_code, dep_names = pd.factorize(sims["deployment_id"].to_numpy())
+    dep_code, dep_names = factorized(sims["deployment_id"])
     dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
-    site_code, site_names = pd.factorize(sims["main_site"].astype(str).to_numpy())
+    site_code, site_names = factorized(sims["main_site"].astype(str))
     by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
     site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
     summary = dict(summary or {})
@@ -356,6 +355,104 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       site_hours=site_hours, baseline_hours=baseline)
 
 
+def flagged_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str,
+                 ids: pd.Series, rows: np.ndarray, per_row: list) -> pd.DataFrame:
+    """The table of ``flagged.csv``: :func:`_sim_rows` of the flagged SIMs ``sims`` in
+    :func:`by_deployment` order (deployments in the order of ``ids``), :data:`FLAGGED_COLUMNS`
+    and ``per_row``.  ``rows``: the positions of ``sims`` in ``res.features`` (and in
+    ``preds``, aligned with it).  Built column by column: the order found once from the
+    deployments' ranks and the scores (the keys are in order in the feature table), each
+    column taken once in that order, one DataFrame made of them (no join, sort or take of
+    a 22-column table); other inputs go through :func:`_sim_rows` and :func:`by_deployment`."""
+    index = res.features.index
+    if not (len(sims) == len(rows) > 0 and sims["score"].dtype.kind == "f" and
+            index.is_monotonic_increasing and same_keys(preds.index, index) and
+            (reasons is None or len(reasons) == 0 or reasons.index.equals(sims.index)) and
+            np.array_equal(sims.index.to_numpy(), index.to_numpy()[rows])):
+        out = by_deployment(_sim_rows(res, preds, sims, reasons, key), ids, key)
+        return out[keyed(FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
+    code, names = factorized(sims["deployment_id"])
+    ids = pd.Index(ids)
+    if ids.is_unique:
+        rank = ids.get_indexer(names)
+    else:                                       # (the first of equal ids, as a dict keeps it)
+        first = {d: i for i, d in enumerate(ids)}
+        rank = np.array([first.get(d, -1) for d in names], dtype=np.int64)
+    r = np.where(rank < 0, np.inf, rank.astype(np.float64))
+    r = np.append(r, np.inf)[code]                           # (code -1, no deployment: last)
+    score = np.round(sims["score"].to_numpy(), 4)      # (sorted as written: rounded)
+    order = np.lexsort((-score, r))              # by deployment rank, score (NaN last), key
+    at = rows[order]                             # the rows of res.features in that order
+    counts = [c for c in ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")
+              if c in res.features.columns]
+    reasons = reasons.to_numpy(dtype=object)[order] if reasons is not None and len(reasons) \
+        else np.full(len(order), np.nan, dtype=object)
+    cols = {key: key_texts(res).take(at),
+            "class": sims["class"].array.take(order),
+            "score": score[order],
+            "deployment_id": sims["deployment_id"].array.take(order),
+            "reasons": reasons,
+            **{c: res.features[c].to_numpy()[at] for c in counts},
+            **{c: preds[c].to_numpy()[at] for c in ("score_simbox", "score_cardfarm")
+               if c in preds.columns}}
+    given = {"imei": "main_imei"}
+    for c in keyed(FLAGGED_COLUMNS, key) + per_row:
+        source = given.get(c, c)
+        if c not in cols and source in res.sims.columns:
+            cols[c] = res.sims[source].array.take(at)
+    n = len(at)
+    # (each column keeps its dtype: an object column is not made texts)
+    return pd.DataFrame({c: pd.Series(cols[c], dtype=cols[c].dtype, copy=False) if c in cols
+                         else np.full(n, np.nan) for c in keyed(FLAGGED_COLUMNS, key) + per_row})
+
+
+def key_texts(res):
+    """The keys of a feature run (``res.features.index``, objects) as pandas' ``str`` array, as
+    a column of them becomes: the categories of its pair tables' ``imsi`` when they are these
+    keys (converted once by the run), else converted here."""
+    index = res.features.index
+    for table in ("devices", "cells"):
+        col = getattr(res, table)["imsi"]
+        if isinstance(col.dtype, pd.CategoricalDtype) and same_keys(col.cat.categories, index):
+            cats = col.cat.categories
+            if cats.dtype == pd.StringDtype(na_value=np.nan):      # (the str dtype)
+                return cats.array
+    return pd.array(index.to_numpy(dtype=object), dtype="str")
+
+
+def score_rows(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list,
+               res=None) -> pd.DataFrame:
+    """:func:`scores_table`, column by column when the predictions' keys are those of
+    ``sims`` in order (the feature table's): one stable sort of the scores, each column
+    taken once in that order, rounded, one DataFrame made of them (``res``: the feature
+    run, whose keys are taken as texts, :func:`key_texts`)."""
+    index = preds.index
+    if not (len(preds) and "msisdn" in sims.columns and preds["score"].dtype.kind == "f" and
+            index.is_monotonic_increasing and same_keys(index, sims.index)):
+        return scores_table(preds, sims, key, per_row)
+    score = preds["score"].to_numpy()
+    order = np.argsort(-score, kind="stable")
+    cols = {key: key_texts(res).take(order) if res is not None else index.to_numpy()[order]}
+    for c in keyed(SCORES_COLUMNS, key)[1:] + per_row:
+        if c in ("msisdn", "subscriber_key"):       # (the SIMs' own, as scores_table takes them)
+            v = sims[c]
+        elif c in preds.columns:
+            v = preds[c]
+        elif c in sims.columns:
+            v = sims[c]
+        else:
+            cols[c] = np.full(len(order), np.nan)
+            continue
+        if c in ("score", "score_simbox", "score_cardfarm", "score_legit") and \
+                v.dtype.kind in "fiub":
+            cols[c] = np.round(v.to_numpy(dtype=np.float64)[order], 4)
+        elif c in ("score", "score_simbox", "score_cardfarm", "score_legit"):
+            cols[c] = pd.to_numeric(v.take(order), errors="coerce").round(4).to_numpy()
+        else:
+            cols[c] = v.array.take(order)
+    return pd.DataFrame(cols)
+
+
 def by_deployment(flagged: pd.DataFrame, ids: pd.Series, key: str) -> pd.DataFrame:
     """The rows of ``flagged`` in the order of their deployment in ``ids`` (those in none
     last), then by ``score``, highest first (NaN last), then by ``key``.  Rows already in
@@ -375,7 +472,7 @@ def _rule_reasons(reasons: pd.Series, farms: pd.DataFrame, index: pd.Index) -> p
     """The reasons of the SIMs ``index``: the device rule's first for the SIMs of ``farms``,
     then those of ``reasons`` (the model's, of the SIMs it flagged), joined as one list."""
     rule = device_rule.reason_text(farms)
-    pos = rule.index.get_indexer(index)
+    pos = np.arange(len(index)) if same_keys(rule.index, index) else rule.index.get_indexer(index)
     on = pos >= 0
     model = reasons.reindex(index).to_numpy(dtype=object) if len(reasons) else \
         np.full(len(index), None, dtype=object)
@@ -401,8 +498,7 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     (:func:`_reasons` for the SIMs the model flagged, ``by_model``, the rule's wording for
     the others; ``would``: the mask of ``res.features`` flagged before the exclusions)."""
     with_farms = farms is not None and len(farms) > 0
-    device = pd.factorize(farms["imei"].reindex(sims.index).to_numpy())[0] if with_farms \
-        else None
+    device = factorized(_aligned(farms["imei"], sims.index))[0] if with_farms else None
     devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
     labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
     locations = locate(pd.Series(labels, index=sims.index), cell_events, cells)
@@ -417,12 +513,18 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     model_only = None
     if with_farms:
         model_only = ~member(sims.index, farms.index) | \
-            by_model["flagged"].reindex(sims.index).to_numpy(dtype=bool)
+            _aligned(by_model["flagged"], sims.index).to_numpy(dtype=bool)
     reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
                                          would, score, explain=explain, population=population)
     if with_farms:
         reasons = _rule_reasons(reasons, farms, sims.index)
     return sims, deployments, sites, reasons, reference, stats
+
+
+def _aligned(values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values.reindex(index)``'s values, without a lookup of each key when ``values``
+    holds the keys of ``index`` in its order (the device rule's SIMs, every SIM flagged)."""
+    return values if same_keys(values.index, index) else values.reindex(index)
 
 
 def by_deployment_id(locations: pd.DataFrame, labels: np.ndarray, per_sim: pd.Series
@@ -432,7 +534,7 @@ def by_deployment_id(locations: pd.DataFrame, labels: np.ndarray, per_sim: pd.Se
     if locations is None or not len(locations):
         return None
     comps, first = unique_ints(np.asarray(labels, dtype=np.int64), return_index=True)
-    ids = pd.Series(per_sim.to_numpy(dtype=object)[first], index=comps)
+    ids = pd.Series(np.asarray(per_sim.array.take(first), dtype=object), index=comps)
     return locations.set_axis(pd.Index(ids.reindex(locations.index).to_numpy(), dtype=object))
 
 

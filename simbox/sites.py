@@ -34,7 +34,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import devices_per, hours_text, positions, sum_rows
+from simbox.deployments import devices_per, hours_text, positions, sum_rows, unique_ints
+from simbox.deployments import factorized as codes_of
 from simbox.errors import InputError
 from simbox.features.tables import load_cells as read_cells
 
@@ -212,15 +213,17 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     return pd.DataFrame.from_dict(out, orient="index", columns=cols)
 
 
-def _counts(values: np.ndarray) -> tuple[list, np.ndarray]:
-    """The distinct values and their counts as ``pd.Series.value_counts`` orders them: most
-    frequent first, ties in order of first appearance (one ``pd.factorize``: its codes
-    number the values in that order)."""
-    code, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-    counts = np.bincount(code, minlength=len(uniques)).astype(np.int64)
-    order = np.argsort(-counts, kind="stable")
-    keys = np.asarray(uniques, dtype=object)
-    return keys[order].tolist(), counts[order]
+def _code_counts(code: np.ndarray, names) -> tuple[list, np.ndarray]:
+    """The distinct values ``names[code]`` (code -1: a missing value) and their counts as
+    ``pd.Series.value_counts`` orders them: most frequent first, ties in order of first
+    appearance; from the codes (:func:`~simbox.deployments.factorized` of a column, once), no
+    text per row hashed again."""
+    code = np.asarray(code, dtype=np.int64)
+    values, first, inverse = unique_ints(code, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(values)).astype(np.int64)
+    order = np.lexsort((first, -counts))           # most frequent first, ties first seen
+    keys = np.append(np.asarray(names, dtype=object), np.nan)[values[order]]
+    return keys.tolist(), counts[order]
 
 
 def _instants(times: pd.Series) -> np.ndarray:
@@ -258,24 +261,24 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
         sims, site_of, hours = sims.loc[placed], site_of.loc[placed], np.asarray(hours)[placed]
     if len(sims) == 0:
         return pd.DataFrame(columns=columns)
-    code, names = pd.factorize(site_of.to_numpy())
+    code, names = codes_of(site_of)
     located = _site_locations(site_of, code, names, sims["deployment_id"], deployments, located,
                               cell_events, cells)
     site_info = cells.groupby("site_id")[extra].first() if extra else None
-    n_dev = devices_per(devices, site_of, "site")
+    n_dev = devices_per(devices, pd.Series(code, index=site_of.index), "site")   # by code
     texts = dict(zip(names, hours_text(sum_rows(hours, code, len(names)))))
     mean_lat = cells.groupby("site_id")["lat"].mean()
     mean_lon = cells.groupby("site_id")["lon"].mean()
     # each site's SIMs (in their order), then one row per site in order of first appearance
     members = _members(code)
     by_dep = site_deployments(site_of, sims["deployment_id"], deployments, (code, names))
-    classes = sims["class"].to_numpy(dtype=object)
+    classes = codes_of(sims["class"])
     first_seen, last_seen = _instants(sims["first_seen"]), _instants(sims["last_seen"])
     events = sims["n_events"].to_numpy() if "n_events" in sims else None
     tz = sims["first_seen"].dt.tz if isinstance(sims["first_seen"].dtype, pd.DatetimeTZDtype) \
         else None
     rows = []
-    for s, idx in zip(names, members):
+    for i, (s, idx) in enumerate(zip(names, members)):
         loc = located.loc[s] if s in located.index else None
         if loc is None:
             lat, lon = float(mean_lat.get(s, np.nan)), float(mean_lon.get(s, np.nan))
@@ -286,9 +289,9 @@ def site_table(sims: pd.DataFrame, hours: np.ndarray, devices: pd.DataFrame,
             "radius_m": float(loc["radius_m"]) if loc is not None else 0.0,
             "cells": loc["cells"] if loc is not None else "",
             **by_dep[s],
-            "class": _counts(classes[idx])[0][0],
+            "class": _code_counts(classes[0][idx], classes[1])[0][0],
             "n_sims": len(idx),
-            "n_devices": int(n_dev.get(s, 0)),
+            "n_devices": int(n_dev.get(i, 0)),
             "active_hours": texts[s],
             "first_seen": _stamp(first_seen[idx].min(), tz),
             "last_seen": _stamp(last_seen[idx].max(), tz),
@@ -310,7 +313,7 @@ def _site_locations(site_of: pd.Series, code: np.ndarray, names, deployment_id: 
     row of ``located`` (indexed by deployment id); the other sites are located."""
     if located is None or not len(located) or not len(code):
         return locate(site_of, cell_events, cells)
-    dep_code, dep_names = pd.factorize(deployment_id.to_numpy())
+    dep_code, dep_names = codes_of(deployment_id)
     n = len(names)
     lo = np.full(n, np.iinfo(np.int64).max)
     hi = np.full(n, -1)
@@ -348,11 +351,11 @@ def site_deployments(site_of: pd.Series, deployment_id: pd.Series, deployments: 
     ``site_of``'s values, when the caller has it."""
     size_of = deployments.set_index("deployment_id")["n_sims"].to_dict()
     prio_of = deployments.set_index("deployment_id")["priority"].to_dict()
-    code, names = factorized if factorized is not None else pd.factorize(site_of.to_numpy())
-    ids = deployment_id.to_numpy(dtype=object)
+    code, names = factorized if factorized is not None else codes_of(site_of)
+    ids, id_names = codes_of(deployment_id)
     out = {}
     for s, idx in zip(names, _members(code)):
-        deps, counts = _counts(ids[idx])
+        deps, counts = _code_counts(ids[idx], id_names)
         prio = float((np.array([prio_of[d] for d in deps], dtype=float) * counts /
                       np.array([size_of[d] for d in deps], dtype=float)).sum())
         out[s] = {"deployments": ";".join(sorted(deps)), "n_deployments": len(deps),

@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 import simbox
 import simbox.deployments as deployments_mod
+import simbox.device_rule as device_rule_mod
 import simbox.outputs as outputs_mod
 import simbox.sites as sites_mod
 from simbox.data import simulate
 from simbox.training import scoring as scoring_mod
+
+compute_mod = importlib.import_module("simbox.features.compute")
 
 scan_mod = importlib.import_module("simbox.scan")    # the module (simbox.scan is callable)
 
@@ -28,7 +31,8 @@ def net(tmp_path_factory):
 
 
 def counts_reference(values):
-    """sites._counts as it was: a dict of counts, most frequent first, ties first seen."""
+    """sites._code_counts as it was (of the values): a dict of counts, most frequent first,
+    ties first seen."""
     import numpy as np
     n = {}
     for v in values.tolist():
@@ -45,13 +49,41 @@ def by_deployment_reference(flagged, ids, key):
         .sort_values(["_r", "score", key], ascending=[True, False, True], kind="stable")
 
 
+def flagged_rows_reference(res, preds, sims, reasons, key, ids, rows, per_row):
+    """scan.flagged_rows as it was: the SIMs' rows joined, then sorted by deployment."""
+    out = scan_mod.by_deployment(scan_mod._sim_rows(res, preds, sims, reasons, key), ids, key)
+    return out[scan_mod.keyed(scan_mod.FLAGGED_COLUMNS, key) + per_row].reset_index(drop=True)
+
+
+def factorized_reference(values):
+    """deployments.factorized as it was: pd.factorize of the values as objects."""
+    import numpy as np
+    code, uniques = pd_factorize(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    return code, np.asarray(uniques, dtype=object)
+
+
+def pd_factorize(values):
+    import pandas as pd
+    return pd.factorize(values)
+
+
+def names_reference(codes, names):
+    """compute.text_of_codes as it was: features.post's object array of names ("" for -1)."""
+    import numpy as np
+    from simbox.features import post
+    return post._names(np.asarray(codes), np.asarray(names, dtype=object))
+
+
 def reference_paths(mp):
     """The paths the fast ones replace: float codes, the csv module, a sort of scores and
     keys (and of deployments, scores and keys), the reference statistics computed even when
-    no SIM is flagged, value counts by a dict, pair lookups by the keys' texts."""
+    no SIM is flagged, value counts by a dict, pair lookups by the keys' texts, texts
+    factorized as objects, the flagged and score rows joined and sorted as DataFrames."""
+    import numpy as np
     mp.setattr(scoring_mod, "MAX_CODE_EDGES", -1)
     mp.setattr(scan_mod, "by_deployment", by_deployment_reference)
-    mp.setattr(sites_mod, "_counts", counts_reference)
+    mp.setattr(sites_mod, "_code_counts", lambda code, names: counts_reference(
+        np.append(np.asarray(names, dtype=object), np.nan)[np.asarray(code)]))
     mp.setattr(sites_mod, "positions", lambda values, index: None)
     mp.setattr(deployments_mod, "positions", lambda values, index: None)
     mp.setattr(outputs_mod, "_write_rows_fast", lambda df, f: False)
@@ -65,6 +97,14 @@ def reference_paths(mp):
     mp.setattr(deployments_mod, "unique_ints", unique_ints_reference)
     mp.setattr(deployments_mod, "majority_class",
                lambda df, pos, comps: deployments_mod._tally_classes(df, comps))
+    mp.setattr(scan_mod, "flagged_rows", flagged_rows_reference)
+    mp.setattr(scan_mod, "score_rows", lambda preds, sims, key, per_row, res=None:
+               scan_mod.scores_table(preds, sims, key, per_row))
+    mp.setattr(scan_mod, "_aligned", lambda values, index: values.reindex(index))
+    mp.setattr(compute_mod, "text_of_codes", names_reference)
+    for mod in (scan_mod, sites_mod, deployments_mod, device_rule_mod):
+        name = "codes_of" if mod is sites_mod else "factorized"
+        mp.setattr(mod, name, factorized_reference)
 
 
 def ordered_join_reference(keys, values):
@@ -123,6 +163,10 @@ def test_outputs_are_byte_identical_to_the_reference_paths(net, tmp_path, thresh
     assert sorted(a) == sorted(b) and "scores.csv" in a
     for name in a:
         assert a[name] == b[name], name
+    # the library's tables too: the same values and dtypes
+    import pandas as pd
+    for table in ("flagged", "scores", "deployments", "sites"):
+        pd.testing.assert_frame_equal(getattr(fast, table), getattr(ref, table), check_exact=True)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -187,9 +231,11 @@ def test_formulas_neutralised_as_each_cell_tested(seed):
     n = int(rng.integers(0, 12))
     vals = ["".join(rng.choice(alpha, int(rng.integers(0, 4)))) for _ in range(n)]
     mixed = vals + [None, np.nan, 3, [1]][: int(rng.integers(0, 5))]
+    one = [vals[0] if vals else "=x"] * n + mixed[n:]       # one text (then other objects)
     for df in (pd.DataFrame({"s": pd.array(vals, dtype="str"), "o": pd.Series(vals, dtype=object),
                              "x": np.arange(n)}),
-               pd.DataFrame({"o": pd.Series(mixed, dtype=object)})):
+               pd.DataFrame({"o": pd.Series(mixed, dtype=object)}),
+               pd.DataFrame({"o": pd.Series(one, dtype=object)})):
         got, want = outputs_mod.neutralise_formulas(df), formulas_reference(df)
         assert got.equals(want) and list(got.dtypes) == list(want.dtypes)
 
@@ -380,3 +426,126 @@ def test_majority_class_equals_the_groupby_tally(rows, as_str):
     assert got.index.tolist() == comps.tolist()
     assert [None if pd.isna(v) else v for v in got.tolist()] == \
         [None if pd.isna(v) else v for v in want.tolist()]
+
+
+def _fake_run(rng, n, n_flagged, key_kind, score_pool):
+    """A feature run's tables (keys in order, pair tables' ``imsi`` categorical over them),
+    predictions and the flagged SIMs' table with deployments, as :func:`scan.assemble` has them."""
+    import types
+    import numpy as np
+    import pandas as pd
+    keys = sorted({str(k) for k in rng.integers(10 ** 5, 10 ** 5 + 4 * n + 1, size=n)})
+    n = len(keys)
+    index = pd.Index(np.array(keys, dtype=object), name="imsi", dtype=object)
+    features = pd.DataFrame({c: rng.integers(0, 9, n) for c in
+                             ("n_moc", "n_mtc", "n_sms_mo", "n_sms_mt", "n_data")}, index=index)
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")
+    sims = pd.DataFrame({"msisdn": rng.choice(["", "33612", "=1+2", "é9"], n),
+                         "main_imei": rng.choice(["", "3569", "1234"], n),
+                         "device_type": rng.choice(["", "phone"], n),
+                         "main_cell": rng.choice(["c1", "c2", ""], n),
+                         "main_site": rng.choice(["S1", "S2", ""], n),
+                         "first_seen": t0 + pd.to_timedelta(rng.integers(0, 99, n), unit="s"),
+                         "last_seen": t0 + pd.to_timedelta(rng.integers(99, 999, n), unit="s"),
+                         "n_events": rng.integers(1, 50, n)}, index=index)
+    if key_kind:
+        sims["subscriber_key"] = rng.choice(["imsi", "msisdn"], n)
+    cat = pd.CategoricalDtype(index.to_numpy())
+    devices = pd.DataFrame({"imsi": pd.Categorical.from_codes(np.arange(n), dtype=cat),
+                            "imei": sims["main_imei"].to_numpy()})
+    res = types.SimpleNamespace(features=features, sims=sims, devices=devices, cells=devices)
+    preds = pd.DataFrame({"score_simbox": rng.choice(score_pool, n),
+                          "score_cardfarm": rng.choice(score_pool, n),
+                          "score_legit": rng.random(n),
+                          "class": rng.choice(["simbox", "cardfarm", "legit"], n),
+                          "score": rng.choice(score_pool, n)}, index=index)
+    preds["class"] = preds["class"].astype("str")
+    preds["flagged"] = np.zeros(n, dtype=bool)
+    rows = np.sort(rng.choice(n, size=min(n_flagged, n), replace=False))
+    preds.iloc[rows, preds.columns.get_loc("flagged")] = True
+    mask = preds["flagged"].to_numpy()
+    flagged = sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
+    pool = ["D1", "D2", "D10", "D3"]
+    flagged = flagged.assign(deployment_id=pd.Series(rng.choice(pool, len(flagged)),
+                                                     index=flagged.index, dtype=object))
+    ids = pd.Series(list(rng.permutation(pool))[: int(rng.integers(1, 5))])   # some in none
+    return res, preds, flagged, ids, rows
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 60), share=st.floats(0, 1),
+       key_kind=st.booleans(), with_reasons=st.booleans(),
+       key=st.sampled_from(["imsi", "subscriber"]))
+def test_flagged_rows_equal_the_joined_and_sorted_rows(seed, n, share, key_kind, with_reasons, key):
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    # scores that tie, tie once rounded to 4 decimals, or are missing
+    pool = [0.5, 0.12344, 0.12341, 0.9, np.nan, 0.0, 1.0]
+    res, preds, flagged, ids, rows = _fake_run(rng, n, int(round(share * n)), key_kind, pool)
+    reasons = pd.Series(rng.choice(["a, b", "=x", ""], len(flagged)), index=flagged.index,
+                        dtype=object) if with_reasons else pd.Series([], dtype=object)
+    per_row = ["subscriber_key"] if key_kind else []
+    got = scan_mod.flagged_rows(res, preds, flagged, reasons, key, ids, rows, per_row)
+    want = flagged_rows_reference(res, preds, flagged, reasons, key, ids, rows, per_row)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 60), key_kind=st.booleans(),
+       key=st.sampled_from(["imsi", "subscriber"]))
+def test_score_rows_equal_the_scores_table(seed, n, key_kind, key):
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    pool = [0.5, 0.12344, 0.12341, 0.9, np.nan, 0.0, 1.0, 0.33333333]
+    res, preds, _, _, _ = _fake_run(rng, n, n // 2, key_kind, pool)
+    per_row = ["subscriber_key"] if key_kind else []
+    got = scan_mod.score_rows(preds, res.sims, key, per_row, res)
+    want = scan_mod.scores_table(preds, res.sims, key, per_row)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    # (and without the run's texts: the keys converted here)
+    pd.testing.assert_frame_equal(scan_mod.score_rows(preds, res.sims, key, per_row), want,
+                                  check_exact=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(codes=st.lists(st.integers(-1, 4), max_size=30),
+       names=st.lists(st.sampled_from(["", "S1", "é", "46000-1-2", "a,b", "=x"]), min_size=5,
+                      max_size=5))
+def test_text_of_codes_equals_the_names_array(codes, names):
+    import numpy as np
+    import pandas as pd
+    got = pd.DataFrame({"c": compute_mod.text_of_codes(np.array(codes, dtype=np.int64), names)})
+    want = pd.DataFrame({"c": names_reference(np.array(codes, dtype=np.int64), names)})
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(["", "a", "S1", "é", "D001", "10"]),
+                                 st.just(None)), max_size=40),
+       as_str=st.booleans())
+def test_factorized_equals_pd_factorize_of_the_objects(values, as_str):
+    import numpy as np
+    import pandas as pd
+    s = pd.Series(values, dtype="str" if as_str else object)
+    code, names = deployments_mod.factorized(s)
+    want_code, want_names = pd.factorize(s.to_numpy())
+    assert np.array_equal(code, want_code) and names.dtype == object
+    assert names.tolist() == list(want_names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(["", "a", "S1", "é", "D001"]), st.just(None)),
+                      max_size=40))
+def test_code_counts_equal_the_value_counts_of_the_values(values):
+    import numpy as np
+    import pandas as pd
+    code, names = deployments_mod.factorized(pd.Series(values, dtype=object))
+    keys, counts = sites_mod._code_counts(code, names)
+    values = np.append(names, np.nan)[code]           # (a missing value: NaN)
+    want_keys, want_counts = counts_reference(values)
+    assert [k if k == k else "NaN" for k in keys] == [k if k == k else "NaN" for k in want_keys]
+    assert counts.tolist() == want_counts.tolist()
+    vc = pd.Series(values, dtype=object).value_counts(dropna=False, sort=True)
+    assert counts.tolist() == vc.tolist()
