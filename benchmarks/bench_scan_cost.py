@@ -6,7 +6,7 @@
     python benchmarks/bench_scan_cost.py ... --device-rule off      # the rule flags nothing
     python benchmarks/bench_scan_cost.py ... --peer /work/venv-main/bin/python --repeat 3
 
-Runs ``simbox features`` and ``simbox scan --no-report`` as child processes, in
+Runs ``simbox features`` and ``simbox scan --no-report`` (``--report``: with its report) as child processes, in
 turns (features, scan, peer scan, ...) so that the load of a shared machine
 falls on all alike, ``--repeat`` times, and prints the medians: wall seconds
 and CPU seconds (user + system of the child and its threads),
@@ -84,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--peer", help="python of another install, scanned beside (e.g. before)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="folder to keep the last scans' outputs in (scan/, peer/)")
+    ap.add_argument("--report", action="store_true",
+                    help="scans write report.html too (the default of simbox scan; else --no-report)")
     ap.add_argument("--device-rule", choices=["on", "off"], default="on",
                     help="off: the scans run with the device rule switched off (what the same "
                          "rows cost when the rule flags nothing; scan_stages.py)")
@@ -103,7 +105,8 @@ def main(argv=None) -> int:
             jobs = [("features", [sys.executable, "-m", "simbox", "features", *a.input, *common,
                                   "--out", os.path.join(scratch, f"f{r}.parquet")])]
             jobs += [(name, [py, STAGES, "--", "scan", *a.input, *common, *scan_extra,
-                             "--no-report", "--out", os.path.join(tmp, name.split()[0])])
+                             *([] if a.report else ["--no-report"]),
+                             "--out", os.path.join(tmp, name.split()[0])])
                      for name, py in pythons]
             for name, args in jobs:
                 if name != "features":
@@ -126,7 +129,7 @@ def main(argv=None) -> int:
            for k, v in times.items()}
     fw, fc = med["features"]
     flag = (f", --threshold {a.threshold}" if a.threshold is not None else "") + \
-        (", device rule off" if a.device_rule == "off" else "")
+        (", device rule off" if a.device_rule == "off" else "") + (", with report" if a.report else "")
     print(f"| {', '.join(map(os.path.basename, a.input))}{flag} | wall s (median of {a.repeat}) | "
           f"x features | CPU s | x features |")
     print("|---|---|---|---|---|")
