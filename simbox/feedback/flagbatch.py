@@ -21,13 +21,16 @@ each batch's sorted keys from the SIM's first scan on (see :mod:`simbox.feedback
 from __future__ import annotations
 
 import bisect
+import functools
 import io
 import json
 
 import numpy as np
 
-__all__ = ["TEXT_COLUMNS", "COLUMNS", "Batch", "fixed_texts", "texts_of", "json_texts",
-           "pack"]
+from simbox.errors import InputError
+
+__all__ = ["TEXT_COLUMNS", "COLUMNS", "Batch", "DamagedBatch", "fixed_texts", "texts_of",
+           "json_texts", "pack"]
 
 #: the text columns of a flag after its SIM and score
 TEXT_COLUMNS = ("msisdn", "class", "deployment_id", "status", "excluded_by", "exclusion_reason")
@@ -159,6 +162,7 @@ class _Arrays:
 
     def __init__(self, blob, count: int):
         self.blob, self.parts, at = blob, [], 0
+        size = len(blob)
         for _ in range(count):
             blob.seek(at)
             version = np.lib.format.read_magic(blob)
@@ -166,6 +170,11 @@ class _Arrays:
                 np.lib.format.read_array_header_2_0
             shape, _, dtype = read(blob)
             start, n = blob.tell(), int(np.prod(shape))
+            # (a damaged BLOB: every later read stays inside it, and no object is unpickled)
+            if dtype.hasobject or dtype.itemsize == 0 or n < 0 or \
+                    start + n * dtype.itemsize > size:
+                raise ValueError(f"array {len(self.parts) + 1} of {dtype} x {n} does not fit "
+                                 f"the {size:,} bytes")
             self.parts.append((start, n, dtype))
             at = start + n * dtype.itemsize
 
@@ -193,12 +202,39 @@ class _Arrays:
         return out
 
 
+class DamagedBatch(InputError):
+    """A scan's flags that cannot be read back (a store damaged on disk or edited by hand)."""
+
+
+#: what reading a damaged BLOB raises (numpy's header parser, a short read, a code past
+#: the dictionary, bytes that are not UTF-8)
+_DAMAGE = (ValueError, EOFError, IndexError, UnicodeDecodeError, SyntaxError)
+
+
+def _guarded(method):
+    """``method`` of :class:`Batch`, raising :class:`DamagedBatch` (one line: the scan and
+    the column) for what reading a damaged BLOB raises."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DamagedBatch:
+            raise
+        except _DAMAGE as exc:
+            raise DamagedBatch(f"{self.where}: the flags of scan {self.scan_id} are damaged "
+                               f"({type(exc).__name__}: {str(exc)[:200]}); restore the store "
+                               "from a backup") from None
+    return wrapper
+
+
 class Batch:
     """One scan's flags as read back from ``flag_batches``: ``open(column)`` gives the
-    column's BLOB (:class:`sqlite3.Blob`, read only), opened on first use."""
+    column's BLOB (:class:`sqlite3.Blob`, read only), opened on first use.  Its reads raise
+    :class:`DamagedBatch` (naming ``where``, the store) when the BLOBs are not what
+    :func:`pack` wrote."""
 
-    def __init__(self, scan_id: int, open_blob):
-        self.scan_id = scan_id
+    def __init__(self, scan_id: int, open_blob, where: str = "history store"):
+        self.scan_id, self.where = scan_id, where
         self._open = open_blob
         self._cols: dict = {}
 
@@ -208,13 +244,16 @@ class Batch:
         return self._cols[name]
 
     @property
+    @_guarded
     def sims(self) -> np.ndarray:
         """The keys (:func:`fixed_texts`), sorted."""
         return self._col("sim").whole()
 
+    @_guarded
     def __len__(self) -> int:
         return len(self._col("sim"))
 
+    @_guarded
     def find(self, wanted: np.ndarray) -> np.ndarray:
         """Each wanted key's row (:func:`fixed_texts`), -1 where the batch lacks it: a few
         by binary searches of single keys, many against the whole sorted array."""
@@ -236,10 +275,12 @@ class Batch:
         hit[hit] = sims[at[hit]] == wanted[hit]
         return np.where(hit, at, -1)
 
+    @_guarded
     def score(self, rows=None) -> np.ndarray:
         col = self._col("score")
         return col.whole() if rows is None else col.take(np.asarray(rows))
 
+    @_guarded
     def codes(self, name: str, rows=None) -> np.ndarray:
         """A text column's codes at ``rows`` (all: None)."""
         col = self._col(name)
@@ -251,6 +292,7 @@ class Batch:
             return np.full(n if rows is None else len(rows), col.at(0, 1))
         return col.whole(1) if rows is None else col.take(np.asarray(rows), 1)
 
+    @_guarded
     def texts(self, name: str, rows=None) -> list:
         """A text column's values (str or None) at ``rows`` (all: None)."""
         codes = self.codes(name, rows)
@@ -258,11 +300,13 @@ class Batch:
         words = dict(zip(used.tolist(), texts_of(self._col(name).take(used, 0))))
         return [words.get(c) for c in codes.tolist()]
 
+    @_guarded
     def rows_with(self, name: str, values) -> np.ndarray:
         """The rows whose text column ``name`` holds one of ``values`` (str)."""
         want = np.flatnonzero(np.isin(self._col(name).whole(0), fixed_texts(list(values))))
         return np.flatnonzero(np.isin(self.codes(name), want))
 
+    @_guarded
     def rows(self, rows=None) -> dict:
         """Every column at ``rows`` (all: None), as lists: ``sim``, ``score``, the texts."""
         sims = self.sims if rows is None else self._col("sim").take(np.asarray(rows))

@@ -9,6 +9,7 @@ BLOB reads each, through the store's memory mapping).
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 
@@ -23,7 +24,8 @@ class FlagReads:
     def _batch(self, scan_id: int) -> Batch:
         """A scan's flags (:class:`~simbox.feedback.flagbatch.Batch`), read as needed."""
         return Batch(scan_id, lambda column: self.db.blobopen("flag_batches", column, scan_id,
-                                                               readonly=True))
+                                                               readonly=True),
+                     where=os.fspath(self.path))
 
     def _batches(self, since: int, *, newest_first: bool = False, at_or_after=None) -> list:
         """The scans with flags from scan ``since`` on (and scanned at or after

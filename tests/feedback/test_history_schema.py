@@ -236,3 +236,44 @@ def test_fixed_texts_order_equality_and_json(texts):
     assert (order[found] == np.arange(len(texts))).all()
     import json
     assert json.loads(json_texts(fixed)) == texts
+
+
+# ---- a damaged store ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE flag_batches SET sim = x'00010203'",                       # not an .npy array
+    "UPDATE flag_batches SET sim = substr(sim, 1, length(sim) - 40)",  # cut short
+    "UPDATE flag_batches SET class = substr(class, 1, 90)",            # dictionary, no codes
+])
+def test_a_damaged_batch_is_a_one_line_error_naming_the_store_and_scan(tmp_path, damage):
+    path = tmp_path / "h.sqlite"
+    rows = [("460001", "861", "simbox", 0.9, "D1"), ("460002", "862", "cardfarm", 0.8, "D2")]
+    with HistoryStore(path) as h:
+        h.record_scan(result(rows))
+    db = sqlite3.connect(path)
+    db.execute(damage)
+    db.commit()
+    db.close()
+    with HistoryStore(path, create=False) as h:
+        with pytest.raises(InputError) as err:
+            h.sim_record("460001")
+            h.flags()
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: the flags of scan 1 are damaged (") and "\n" not in msg
+    assert msg.endswith("restore the store from a backup")
+
+
+def test_a_batch_header_claiming_more_than_its_bytes_is_refused(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as h:
+        h.record_scan(result([("460001", "861", "simbox", 0.9, "D1")]))
+    db = sqlite3.connect(path)
+    blob = db.execute("SELECT score FROM flag_batches").fetchone()[0]
+    forged = blob.replace(b"(1,)", b"(9999999,)", 1)      # the score array's shape
+    assert forged != blob
+    db.execute("UPDATE flag_batches SET score = ?", (forged,))
+    db.commit()
+    db.close()
+    with HistoryStore(path, create=False) as h:
+        with pytest.raises(InputError, match="are damaged .*does not fit the"):
+            h.flags()
