@@ -13,7 +13,7 @@ import functools
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-__all__ = ["render", "Markup"]
+__all__ = ["render", "compile_templates", "Markup"]
 
 
 @functools.cache
@@ -26,3 +26,11 @@ def _environment() -> Environment:
 def render(name: str, **context) -> str:
     """The text of template ``name`` filled with ``context``."""
     return _environment().get_template(name).render(**context)
+
+
+def compile_templates(names) -> None:
+    """Templates ``names`` compiled now (kept by the environment for :func:`render`): a
+    command compiles those of its page while it waits for other work."""
+    env = _environment()
+    for name in names:
+        env.get_template(name)

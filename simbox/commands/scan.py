@@ -76,6 +76,9 @@ def run(args) -> int:
                   model=args.model, **inputs)
     try:
         from simbox.scan import scan, summary_line  # lazy: CLI start-up (pandas, sklearn)
+        if not args.no_report:       # its templates compiled while the features are computed
+            from simbox.report import prepare  # lazy: Jinja2, only with a report
+            prepare()
         result = scan(args.inputs, signaling=args.signaling, model=args.model,
                       threshold=args.threshold, target_precision=args.target_precision,
                       allow_missing_cells=args.allow_missing_cells, out=args.out,
