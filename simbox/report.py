@@ -90,26 +90,29 @@ def _day(t) -> str:
     return pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") if pd.notna(t) else "?"
 
 
-def _cell(col: str, v) -> dict:
-    """What a table cell shows: ``parts`` (text, ";"-items), a ``badge`` or a ``rank``, its ``cls``."""
+def _cell(col: str, v) -> tuple:
+    """What a table cell shows: ``(cls, kind, value)``, ``kind`` one of ``badge``, ``rank``,
+    ``parts`` (a list of ";"-items) or ``text``."""
     if col == "hours":            # hour_bars' SVG (pandas keeps it as a plain str)
-        return {"parts": [Markup(v)]}
+        return "", "text", Markup(v)
     if v is None or (isinstance(v, float) and np.isnan(v)):
-        return {"parts": [""]}
+        return "", "text", ""
     if col == "class":
-        return {"badge": str(v)}
+        return "", "badge", str(v)
     if col == "rank":
-        return {"rank": int(v)}
+        return "", "rank", int(v)
     if isinstance(v, (int, np.integer)):
-        return {"cls": "num", "parts": [f"{int(v):,}"]}
+        return "num", "text", f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
         fmt = NUMBER_FORMATS.get(col)
         text = fmt.format(v) if fmt else (f"{v:.3f}" if abs(v) < 1 else f"{v:,.1f}" if abs(v) < 1000
                                           else f"{v:,.0f}")
-        return {"cls": "num", "parts": [text]}
+        return "num", "text", text
     if isinstance(v, pd.Timestamp):
-        return {"cls": "num", "parts": [v.strftime("%Y-%m-%d %H:%M")]}
-    return {"cls": "id" if col in ID_COLUMNS else "", "parts": str(v).split(";")}
+        return "num", "text", v.strftime("%Y-%m-%d %H:%M")
+    parts = str(v).split(";")
+    cls = "id" if col in ID_COLUMNS else ""
+    return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
 
 
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
