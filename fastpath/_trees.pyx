@@ -8,7 +8,8 @@ children lie after their parent inside the same tree and features inside the row
 so every walk ends at a leaf and every read is in bounds.
 """
 from libc.math cimport isnan
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdlib cimport free, malloc
 
 
 cdef packed struct node_t:
@@ -118,42 +119,117 @@ cdef enum:
     CODE_ROWS = 8
 
 
+cdef extern from "_trees_masks.h" nogil:
+    ctypedef struct mask_node_t:
+        uint32_t keep_left      # the leaves kept when the row goes left
+        uint32_t keep_right     # the leaves kept when it goes right
+        uint16_t column         # the feature tested
+        uint8_t shift           # 1 when MISSING goes left (codes tested plus one, mod 256)
+        uint8_t threshold       # go left when (uint8)(code + shift) <= threshold
+    void masks_tree(const mask_node_t* nd, Py_ssize_t n_split, const uint8_t* xc,
+                    Py_ssize_t stride, Py_ssize_t rows, uint32_t* m)
+    int masks_leaf(uint32_t m)
+    int masks_level()
+    int c_masks_set_level "masks_set_level"(int level)
+
+
+cdef enum:
+    BLOCK = 256             # rows whose codes (column-major) and masks stay in L1 while every tree passes
+    MASK_MIN_ROWS = 16      # a block of fewer rows walks every tree (the masks cost every split)
+    MASK_LEAVES = 32        # the leaves of a tree scored by masks, at most (one uint32)
+
+c_masks_set_level(-1)
+
+
+def masks_set_level(int level):
+    """The vector width of the mask kernel: 0 SSE2, 1 AVX2, 2 AVX-512, -1 the widest this
+    CPU runs (the default); a level the CPU lacks gives the widest.  Returns the level used."""
+    return c_masks_set_level(level)
+
+
+cdef inline void walk_tree(const uint8_t[:, ::1] X, Py_ssize_t i0, Py_ssize_t rows,
+                           const code_node_t* base, int64_t root, const double[::1] values,
+                           double[:, ::1] out, Py_ssize_t c) noexcept nogil:
+    """Rows ``i0:i0 + rows`` down one tree from ``root``, CODE_ROWS at a time, each adding
+    its leaf's value to ``out[row, c]``."""
+    cdef Py_ssize_t g0 = 0, j, grows
+    cdef int64_t at[CODE_ROWS]
+    cdef const code_node_t* nd
+    cdef int v
+    cdef bint walking
+    while g0 < rows:
+        grows = min(<Py_ssize_t>CODE_ROWS, rows - g0)
+        for j in range(grows):
+            at[j] = root
+        walking = True
+        while walking:          # one step down for each row not yet at a leaf
+            walking = False
+            for j in range(grows):
+                nd = base + at[j]
+                if not nd.is_leaf:
+                    v = X[i0 + g0 + j, nd.feature]
+                    at[j] = nd.left if ((v + nd.shift) & 255) <= nd.threshold else nd.right
+                    walking = True
+        for j in range(grows):
+            out[i0 + g0 + j, c] += values[at[j]]
+        g0 += grows
+
+
 def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) codes, MISSING for NaN
                       const code_node_t[::1] nodes,     # IN all trees' nodes, one after another
                       const double[::1] values,         # IN each node's leaf value
                       const int64_t[::1] roots,         # IN index of each tree's root
                       const int32_t[::1] output,        # IN the output column of each tree
                       const double[::1] baseline,       # IN the starting value of each column
+                      const mask_node_t[::1] mask_nodes,  # IN the split nodes of the trees by masks
+                      const int64_t[::1] mask_start,    # IN tree t's: mask_nodes[mask_start[t]:mask_start[t + 1]]
+                      const uint8_t[::1] by_masks,      # IN 1: tree t by masks, 0: walked
+                      const double[::1] leaves,         # IN leaf i of tree t (by masks): leaves[32 t + i]
                       double[:, ::1] out):              # OUT (rows, columns)
-    """:func:`raw_predict` over byte codes: the same walks, so the same sums, bit for bit
-    (a code ``c`` goes left at ``threshold`` exactly when ``float(c) <= float threshold``)."""
-    cdef Py_ssize_t n = X.shape[0], t_count = roots.shape[0]
-    cdef Py_ssize_t i0, j, rows, t
-    cdef int64_t at[CODE_ROWS]
-    cdef const code_node_t* nd
+    """:func:`raw_predict` over byte codes: the same leaves, so the same sums, bit for bit
+    (a code ``c`` goes left at ``threshold`` exactly when ``float(c) <= float threshold``).
+
+    Blocks of BLOCK rows: the block's codes turned column-major, then each tree in turn
+    adds its leaf's value to every row of the block (so each row's sum in the trees'
+    order): by masks (``_trees_masks.h``) the trees of ``by_masks``, when the block holds
+    MASK_MIN_ROWS rows or more; else a walk down the nodes.  The caller checked the
+    nodes (children after their parent in the tree, features inside the row) and built
+    the masks of trees only (each node but the root the child of one node)."""
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1], t_count = roots.shape[0]
+    cdef Py_ssize_t i0, j, f, rows, t, c
     cdef const code_node_t* base = &nodes[0]
-    cdef int v
-    cdef bint walking
+    cdef const mask_node_t* mbase = &mask_nodes[0] if mask_nodes.shape[0] else NULL
+    cdef const double* lv
+    cdef uint8_t* xc = <uint8_t*>malloc(BLOCK * m + 1)
+    cdef uint32_t* msk = <uint32_t*>malloc(BLOCK * sizeof(uint32_t))
+    cdef bint masks
+    if xc == NULL or msk == NULL:
+        free(xc)
+        free(msk)
+        raise MemoryError(f"raw_predict_codes: no memory for a block of {BLOCK} rows")
     with nogil:
         i0 = 0
         while i0 < n:
-            rows = min(<Py_ssize_t>CODE_ROWS, n - i0)
+            rows = min(<Py_ssize_t>BLOCK, n - i0)
             start_rows(out, i0, rows, baseline)
+            masks = rows >= MASK_MIN_ROWS
+            if masks:
+                for j in range(rows):
+                    for f in range(m):
+                        xc[f * rows + j] = X[i0 + j, f]
             for t in range(t_count):
-                for j in range(rows):
-                    at[j] = roots[t]
-                walking = True
-                while walking:
-                    walking = False
+                c = output[t]
+                if masks and by_masks[t]:
+                    masks_tree(mbase + mask_start[t], mask_start[t + 1] - mask_start[t],
+                               xc, rows, rows, msk)
+                    lv = &leaves[MASK_LEAVES * t]
                     for j in range(rows):
-                        nd = base + at[j]
-                        if not nd.is_leaf:
-                            v = X[i0 + j, nd.feature]
-                            at[j] = nd.left if ((v + nd.shift) & 255) <= nd.threshold else nd.right
-                            walking = True
-                for j in range(rows):
-                    out[i0 + j, output[t]] += values[at[j]]
+                        out[i0 + j, c] += lv[masks_leaf(msk[j])]
+                else:
+                    walk_tree(X, i0, rows, base, roots[t], values, out, c)
             i0 += rows
+    free(xc)
+    free(msk)
 
 
 def bin_column(const double[::1] x,                     # IN one column's values
