@@ -147,13 +147,14 @@ def masks_set_level(int level):
     return c_masks_set_level(level)
 
 
-cdef inline void walk_tree(const uint8_t[:, ::1] X, Py_ssize_t i0, Py_ssize_t rows,
-                           const code_node_t* base, int64_t root, const double[::1] values,
-                           double[:, ::1] out, Py_ssize_t c) noexcept nogil:
-    """Rows ``i0:i0 + rows`` down one tree from ``root``, CODE_ROWS at a time, each adding
-    its leaf's value to ``out[row, c]``."""
+cdef inline void walk_tree(const uint8_t* x, Py_ssize_t m, Py_ssize_t rows,
+                           const code_node_t* base, int64_t root, const double* values,
+                           double* out, Py_ssize_t k) noexcept nogil:
+    """``rows`` rows of codes (``x``, ``m`` a row) down one tree from ``root``, CODE_ROWS at
+    a time, each adding its leaf's value to its row of ``out`` (``k`` a row)."""
     cdef Py_ssize_t g0 = 0, j, grows
     cdef int64_t at[CODE_ROWS]
+    cdef const uint8_t* row[CODE_ROWS]
     cdef const code_node_t* nd
     cdef int v
     cdef bint walking
@@ -161,75 +162,100 @@ cdef inline void walk_tree(const uint8_t[:, ::1] X, Py_ssize_t i0, Py_ssize_t ro
         grows = min(<Py_ssize_t>CODE_ROWS, rows - g0)
         for j in range(grows):
             at[j] = root
+            row[j] = x + (g0 + j) * m
         walking = True
         while walking:          # one step down for each row not yet at a leaf
             walking = False
             for j in range(grows):
                 nd = base + at[j]
                 if not nd.is_leaf:
-                    v = X[i0 + g0 + j, nd.feature]
+                    v = row[j][nd.feature]
                     at[j] = nd.left if ((v + nd.shift) & 255) <= nd.threshold else nd.right
                     walking = True
         for j in range(grows):
-            out[i0 + g0 + j, c] += values[at[j]]
+            out[(g0 + j) * k] += values[at[j]]
         g0 += grows
 
 
-def raw_predict_codes(const uint8_t[:, ::1] X,          # IN (rows, features) codes, MISSING for NaN
-                      const code_node_t[::1] nodes,     # IN all trees' nodes, one after another
-                      const double[::1] values,         # IN each node's leaf value
-                      const int64_t[::1] roots,         # IN index of each tree's root
-                      const int32_t[::1] output,        # IN the output column of each tree
-                      const double[::1] baseline,       # IN the starting value of each column
-                      const mask_node_t[::1] mask_nodes,  # IN the split nodes of the trees by masks
-                      const int64_t[::1] mask_start,    # IN tree t's: mask_nodes[mask_start[t]:mask_start[t + 1]]
-                      const uint8_t[::1] by_masks,      # IN 1: tree t by masks, 0: walked
-                      const double[::1] leaves,         # IN leaf i of tree t (by masks): leaves[32 t + i]
-                      double[:, ::1] out):              # OUT (rows, columns)
-    """:func:`raw_predict` over byte codes: the same leaves, so the same sums, bit for bit
-    (a code ``c`` goes left at ``threshold`` exactly when ``float(c) <= float threshold``).
+cdef class CodeTrees:
+    """The trees packed for byte codes (``trees.Ensemble`` makes it, from checked nodes):
+    held here so that a call passes only its rows (a small call costs little more than
+    its walk)."""
+    cdef const code_node_t[::1] nodes     # all trees' nodes, one after another
+    cdef const double[::1] values         # each node's leaf value
+    cdef const int64_t[::1] roots         # index of each tree's root
+    cdef const int32_t[::1] output        # the output column of each tree
+    cdef const double[::1] baseline       # the starting value of each column
+    cdef const mask_node_t[::1] mask_nodes  # the split nodes of the trees by masks
+    cdef const int64_t[::1] mask_start    # tree t's: mask_nodes[mask_start[t]:mask_start[t + 1]]
+    cdef const uint8_t[::1] by_masks      # 1: tree t by masks, 0: walked
+    cdef const double[::1] leaves         # leaf i of tree t (by masks): leaves[32 t + i]
 
-    Blocks of BLOCK rows: the block's codes turned column-major, then each tree in turn
-    adds its leaf's value to every row of the block (so each row's sum in the trees'
-    order): by masks (``_trees_masks.h``) the trees of ``by_masks``, when the block holds
-    MASK_MIN_ROWS rows or more; else a walk down the nodes.  The caller checked the
-    nodes (children after their parent in the tree, features inside the row) and built
-    the masks of trees only (each node but the root the child of one node)."""
-    cdef Py_ssize_t n = X.shape[0], m = X.shape[1], t_count = roots.shape[0]
-    cdef Py_ssize_t i0, j, f, rows, t, c
-    cdef const code_node_t* base = &nodes[0]
-    cdef const mask_node_t* mbase = &mask_nodes[0] if mask_nodes.shape[0] else NULL
-    cdef const double* lv
-    cdef uint8_t* xc = <uint8_t*>malloc(BLOCK * m + 1)
-    cdef uint32_t* msk = <uint32_t*>malloc(BLOCK * sizeof(uint32_t))
-    cdef bint masks
-    if xc == NULL or msk == NULL:
+    def __init__(self, const code_node_t[::1] nodes, const double[::1] values,
+                 const int64_t[::1] roots, const int32_t[::1] output,
+                 const double[::1] baseline, const mask_node_t[::1] mask_nodes,
+                 const int64_t[::1] mask_start, const uint8_t[::1] by_masks,
+                 const double[::1] leaves):
+        self.nodes, self.values, self.roots, self.output = nodes, values, roots, output
+        self.baseline, self.mask_nodes, self.mask_start = baseline, mask_nodes, mask_start
+        self.by_masks, self.leaves = by_masks, leaves
+
+    def raw_predict(self, const uint8_t[:, ::1] X,      # IN (rows, features) codes, MISSING for NaN
+                    double[:, ::1] out):                # OUT (rows, columns)
+        """:func:`raw_predict` over byte codes: the same leaves, so the same sums, bit for
+        bit (a code ``c`` goes left at ``threshold`` exactly when ``float(c) <= float
+        threshold``).
+
+        Blocks of BLOCK rows: the block's codes turned column-major, then each tree in
+        turn adds its leaf's value to every row of the block (so each row's sum in the
+        trees' order): by masks (``_trees_masks.h``) the trees of ``by_masks``, when the
+        block holds MASK_MIN_ROWS rows or more; else a walk down the nodes.  The caller
+        checked the nodes (children after their parent in the tree, features inside the
+        row) and built the masks of trees only (each node but the root the child of one)."""
+        cdef Py_ssize_t n = X.shape[0], m = X.shape[1], k = out.shape[1]
+        cdef Py_ssize_t t_count = self.roots.shape[0]
+        cdef Py_ssize_t i0, j, f, rows, t, c
+        cdef const code_node_t* base = &self.nodes[0]
+        cdef const mask_node_t* mbase = &self.mask_nodes[0] if self.mask_nodes.shape[0] else NULL
+        cdef const double* values = &self.values[0]
+        cdef const int64_t* roots = &self.roots[0]
+        cdef const int32_t* output = &self.output[0]
+        cdef const int64_t* mask_start = &self.mask_start[0]
+        cdef const uint8_t* by_masks = &self.by_masks[0]
+        cdef const double* lv
+        cdef Py_ssize_t block = min(<Py_ssize_t>BLOCK, n)
+        cdef uint8_t* xc
+        cdef uint32_t* msk
+        if n == 0:
+            return
+        xc = <uint8_t*>malloc(block * m + 1)
+        msk = <uint32_t*>malloc(block * sizeof(uint32_t))
+        if xc == NULL or msk == NULL:
+            free(xc)
+            free(msk)
+            raise MemoryError(f"raw_predict_codes: no memory for a block of {block} rows")
+        with nogil:
+            i0 = 0
+            while i0 < n:
+                rows = min(block, n - i0)
+                start_rows(out, i0, rows, self.baseline)
+                if rows >= MASK_MIN_ROWS:
+                    for j in range(rows):
+                        for f in range(m):
+                            xc[f * rows + j] = X[i0 + j, f]
+                for t in range(t_count):
+                    c = output[t]
+                    if rows >= MASK_MIN_ROWS and by_masks[t]:
+                        masks_tree(mbase + mask_start[t], mask_start[t + 1] - mask_start[t],
+                                   xc, rows, rows, msk)
+                        lv = &self.leaves[MASK_LEAVES * t]
+                        for j in range(rows):
+                            out[i0 + j, c] += lv[masks_leaf(msk[j])]
+                    else:
+                        walk_tree(&X[i0, 0], m, rows, base, roots[t], values, &out[i0, c], k)
+                i0 += rows
         free(xc)
         free(msk)
-        raise MemoryError(f"raw_predict_codes: no memory for a block of {BLOCK} rows")
-    with nogil:
-        i0 = 0
-        while i0 < n:
-            rows = min(<Py_ssize_t>BLOCK, n - i0)
-            start_rows(out, i0, rows, baseline)
-            masks = rows >= MASK_MIN_ROWS
-            if masks:
-                for j in range(rows):
-                    for f in range(m):
-                        xc[f * rows + j] = X[i0 + j, f]
-            for t in range(t_count):
-                c = output[t]
-                if masks and by_masks[t]:
-                    masks_tree(mbase + mask_start[t], mask_start[t + 1] - mask_start[t],
-                               xc, rows, rows, msk)
-                    lv = &leaves[MASK_LEAVES * t]
-                    for j in range(rows):
-                        out[i0 + j, c] += lv[masks_leaf(msk[j])]
-                else:
-                    walk_tree(X, i0, rows, base, roots[t], values, out, c)
-            i0 += rows
-    free(xc)
-    free(msk)
 
 
 def bin_column(const double[::1] x,                     # IN one column's values

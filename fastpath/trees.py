@@ -57,8 +57,7 @@ class Ensemble:
                  baseline: np.ndarray, n_features: int):
         self.nodes, self.roots, self.output = nodes, roots, output
         self.baseline, self.n_features = baseline, n_features
-        # for raw_predict_codes, made when first used
-        self._code_nodes = self._values = self._masks = None
+        self._code_trees = None     # for raw_predict_codes, made when first used
 
     @classmethod
     def from_nodes(cls, trees, output, baseline, n_features: int) -> "Ensemble":
@@ -116,13 +115,12 @@ class Ensemble:
         if not len(self.roots):
             out[:] = 0.0 + self.baseline
             return out
-        if self._code_nodes is None:
-            self._values = np.ascontiguousarray(self.nodes["value"])
-            self._masks = mask_trees(self.nodes, self.roots)
-            self._code_nodes = code_nodes(self.nodes)
-        _in_halves(len(codes), lambda lo, hi: _trees.raw_predict_codes(
-            codes[lo:hi], self._code_nodes, self._values, self.roots, self.output,
-            self.baseline, *self._masks, out[lo:hi]))
+        if self._code_trees is None:
+            self._code_trees = _trees.CodeTrees(
+                code_nodes(self.nodes), np.ascontiguousarray(self.nodes["value"]), self.roots,
+                self.output, self.baseline, *mask_trees(self.nodes, self.roots))
+        _in_halves(len(codes), lambda lo, hi: self._code_trees.raw_predict(codes[lo:hi],
+                                                                             out[lo:hi]))
         return out
 
 
