@@ -5,11 +5,13 @@ A few rows at a time walk every tree while their features stay in the cache:
 several times faster than one tree over all rows (scikit-learn's order), which
 reads the whole input again for every tree.  The caller (``trees.Ensemble``) has checked the nodes:
 children lie after their parent inside the same tree and features inside the row,
-so every walk ends at a leaf and every read is in bounds.
+so every walk ends at a leaf and every read is in bounds.  Byte codes (``CodeTrees``)
+are scored a block of rows at a time, tree after tree, by leaf masks
+(``_trees_masks.h``) for the trees that have them, else by the walk.
 """
 from libc.math cimport isnan
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
 
 cdef packed struct node_t:
@@ -135,7 +137,8 @@ cdef extern from "_trees_masks.h" nogil:
 
 cdef enum:
     BLOCK = 256             # rows whose codes (column-major) and masks stay in L1 while every tree passes
-    MASK_MIN_ROWS = 16      # a block of fewer rows walks every tree (the masks cost every split)
+    MASK_MIN_ROWS = 64      # a block of fewer rows walks every tree (the masks cost every split)
+    MASK_ROUND = 64         # masks made for a multiple of 64 rows (the widest vector loop's step)
     MASK_LEAVES = 32        # the leaves of a tree scored by masks, at most (one uint32)
 
 c_masks_set_level(-1)
@@ -223,13 +226,15 @@ cdef class CodeTrees:
         cdef const int64_t* mask_start = &self.mask_start[0]
         cdef const uint8_t* by_masks = &self.by_masks[0]
         cdef const double* lv
-        cdef Py_ssize_t block = min(<Py_ssize_t>BLOCK, n)
+        cdef Py_ssize_t block = min(<Py_ssize_t>BLOCK, n), stride
         cdef uint8_t* xc
         cdef uint32_t* msk
         if n == 0:
             return
-        xc = <uint8_t*>malloc(block * m + 1)
-        msk = <uint32_t*>malloc(block * sizeof(uint32_t))
+        stride = (block + MASK_ROUND - 1) // MASK_ROUND * MASK_ROUND
+        # rows past a block's end hold codes (zeros, or an earlier block's): masks made and unused
+        xc = <uint8_t*>calloc(stride * m + 1, 1)
+        msk = <uint32_t*>malloc(stride * sizeof(uint32_t))
         if xc == NULL or msk == NULL:
             free(xc)
             free(msk)
@@ -239,15 +244,16 @@ cdef class CodeTrees:
             while i0 < n:
                 rows = min(block, n - i0)
                 start_rows(out, i0, rows, self.baseline)
+                stride = (rows + MASK_ROUND - 1) // MASK_ROUND * MASK_ROUND
                 if rows >= MASK_MIN_ROWS:
                     for j in range(rows):
                         for f in range(m):
-                            xc[f * rows + j] = X[i0 + j, f]
+                            xc[f * stride + j] = X[i0 + j, f]
                 for t in range(t_count):
                     c = output[t]
                     if rows >= MASK_MIN_ROWS and by_masks[t]:
                         masks_tree(mbase + mask_start[t], mask_start[t + 1] - mask_start[t],
-                                   xc, rows, rows, msk)
+                                   xc, stride, stride, msk)
                         lv = &self.leaves[MASK_LEAVES * t]
                         for j in range(rows):
                             out[i0 + j, c] += lv[masks_leaf(msk[j])]

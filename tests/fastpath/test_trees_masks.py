@@ -52,7 +52,7 @@ def as_floats(codes):
 @settings(max_examples=30, deadline=None,   # the level stays for every example
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), n_trees=st.integers(1, 10), k=st.integers(1, 3),
-       n_features=st.integers(1, 6), rows=st.sampled_from([0, 1, 15, 16, 17, 255, 256, 300, 530]))
+       n_features=st.integers(1, 6), rows=st.sampled_from([0, 1, 63, 64, 65, 255, 256, 300, 356, 530]))
 def test_masks_give_the_walks_sums_bit_for_bit(level, seed, n_trees, k, n_features, rows):
     rng = np.random.default_rng(seed)
     trees = [grown_tree(rng, n_features, int(rng.integers(0, 21)), rng.uniform(0.3, 0.7))
