@@ -68,6 +68,10 @@ class Ensemble:
         self.baseline, self.n_features = baseline, n_features
         self._code_trees = None     # for raw_predict_codes, made when first used
 
+    def __getstate__(self):
+        """Copied and pickled without the kernel's packed trees (remade when first used)."""
+        return dict(self.__dict__, _code_trees=None)
+
     @classmethod
     def from_nodes(cls, trees, output, baseline, n_features: int) -> "Ensemble":
         """``trees``: per tree, a mapping of :data:`NODE_FIELDS` to equal-length arrays

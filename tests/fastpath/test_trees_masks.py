@@ -151,3 +151,15 @@ def test_more_features_than_the_codes_hold_are_refused():
                               "is_leaf": np.array([1])}], [0], [0.0], 40000)
     with pytest.raises(ValueError, match="byte codes take at most 32767 features, not 40000"):
         e.raw_predict_codes(np.zeros((2, 40000), dtype=np.uint8))
+
+
+def test_a_used_ensemble_copies_and_pickles():
+    import copy
+    import pickle
+    rng = np.random.default_rng(5)
+    e = Ensemble.from_nodes([grown_tree(rng, 3, 4, 0.7) for _ in range(4)], [0, 1, 0, 1],
+                            [0.1, -0.2], 3)
+    codes = rng.integers(0, 256, size=(200, 3)).astype(np.uint8)
+    want = e.raw_predict_codes(codes)
+    for other in (copy.deepcopy(e), pickle.loads(pickle.dumps(e))):
+        assert np.array_equal(other.raw_predict_codes(codes), want)
