@@ -131,7 +131,6 @@ cdef extern from "_trees_masks.h" nogil:
     void masks_tree(const mask_node_t* nd, Py_ssize_t n_split, const uint8_t* xc,
                     Py_ssize_t stride, Py_ssize_t rows, uint32_t* m)
     int masks_leaf(uint32_t m)
-    int masks_level()
     int c_masks_set_level "masks_set_level"(int level)
 
 

@@ -129,9 +129,10 @@ class Ensemble:
             out[:] = 0.0 + self.baseline
             return out
         if self._code_trees is None:
+            code = code_nodes(self.nodes)
             self._code_trees = _trees.CodeTrees(
-                code_nodes(self.nodes), np.ascontiguousarray(self.nodes["value"]), self.roots,
-                self.output, self.baseline, *mask_trees(self.nodes, self.roots))
+                code, np.ascontiguousarray(self.nodes["value"]), self.roots, self.output,
+                self.baseline, *mask_trees(self.nodes, self.roots, code))
         _in_halves(len(codes), lambda lo, hi: self._code_trees.raw_predict(codes[lo:hi],
                                                                              out[lo:hi]))
         return out
@@ -172,8 +173,9 @@ def code_nodes(nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def mask_trees(nodes: np.ndarray, roots: np.ndarray):
-    """The trees of the packed nodes (:data:`NODE_DTYPE`, checked) with at most
+def mask_trees(nodes: np.ndarray, roots: np.ndarray, code: np.ndarray | None = None):
+    """The trees of the packed nodes (:data:`NODE_DTYPE`, checked; ``code``: their
+    :func:`code_nodes`, made here if None) with at most
     :data:`MASK_LEAVES` leaves, as the mask kernel (``_trees_masks.h``) takes them:
     ``(mask_nodes, mask_start, by_masks, leaves)``.
 
@@ -215,7 +217,7 @@ def mask_trees(nodes: np.ndarray, roots: np.ndarray):
     for k in range(d - 1, -1, -1):      # each split node: the leaves under it, from below
         at = np.flatnonzero((depth == k) & split)
         sub[at] = sub[left[at]] | sub[right[at]]
-    code = code_nodes(nodes)
+    code = code_nodes(nodes) if code is None else code
     at = np.flatnonzero(split & mine)
     mask_nodes = np.zeros(len(at), dtype=MASK_NODE_DTYPE)
     keep_left, keep_right = ~sub[right[at]], ~sub[left[at]]
