@@ -206,9 +206,14 @@ def test_two_threads_give_the_codes_and_sums_of_one(rows, monkeypatch):
     one_sums = e.raw_predict_codes(one_codes)
     monkeypatch.setattr(trees, "THREADED_ROWS", 1)
     calls = []
-    real = trees._trees.raw_predict_codes
-    monkeypatch.setattr(trees._trees, "raw_predict_codes",
-                        lambda codes, *a: calls.append(len(codes)) or real(codes, *a))
+    real = e._code_trees          # made by the first call
+
+    class Spy:
+        def raw_predict(self, codes, out):
+            calls.append(len(codes))
+            real.raw_predict(codes, out)
+    if real is not None:
+        e._code_trees = Spy()
     two_codes = bin_columns([X[:, j].copy() for j in range(m)], edges, masked)
     two_sums = e.raw_predict_codes(two_codes)
     assert np.array_equal(two_codes, one_codes)
