@@ -8,6 +8,7 @@ are made on every core (Cython and the C compiler; ``SIMBOX_BUILD_JOBS=1`` for o
 """
 import glob
 import os
+import re
 
 import numpy
 from Cython.Build import cythonize
@@ -54,6 +55,16 @@ def mode_changed() -> bool:
     return False
 
 
+def local_headers(pyx: str) -> list:
+    """The C headers beside ``pyx`` that it includes (``cdef extern from "name.h"``): editing
+    one alone rebuilds the module."""
+    with open(pyx, encoding="utf-8") as f:
+        names = re.findall(r'^\s*cdef\s+extern\s+from\s+"([^"<>/]+\.h)"', f.read(), re.M)
+    folder = os.path.dirname(pyx)
+    return sorted(os.path.join(folder, n) for n in set(names)
+                  if os.path.exists(os.path.join(folder, n)))
+
+
 def extensions():
     exts = []
     for package, folder in PACKAGES.items():
@@ -62,6 +73,7 @@ def extensions():
             exts.append(Extension(
                 name, [pyx],
                 include_dirs=[numpy.get_include(), folder],
+                depends=local_headers(pyx),
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                 extra_compile_args=["-O0", "-g"] if DEBUG else ["-O3"],
             ))
