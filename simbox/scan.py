@@ -226,24 +226,47 @@ def keyed(columns: list, key: str) -> list:
 def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.DataFrame:
     """The predictions with ``flagged`` at ``threshold`` (None: as given) and the SIMs of
     the device rule's ``farms`` (:func:`simbox.device_rule.farm_devices`) flagged as its
-    class; a flagged SIM always has a fraud class."""
+    class; a flagged SIM always has a fraud class (a SIM flagged under a lowered threshold
+    takes the likelier fraud class).  On arrays: the classes by their codes
+    (:func:`~simbox.deployments.factorized`), the class column made again from them only
+    when a class changes (pandas' masked assignment into a text column: 6 ms for 100,000)."""
     p = predictions.copy()
-    if threshold is not None:
-        p["flagged"] = p["score"].to_numpy() >= threshold
-    p["flagged"] = p["flagged"].astype(bool)
-    # a SIM flagged under a lowered threshold takes the likelier fraud class
-    fraud = [c for c in ("score_simbox", "score_cardfarm") if c in p.columns]
-    wrong = p["flagged"] & ~p["class"].isin(FRAUD_CLASSES)
-    if wrong.any() and len(fraud) == 2:
-        p.loc[wrong, "class"] = np.where(p.loc[wrong, "score_simbox"] >= p.loc[wrong, "score_cardfarm"],
-                                         "simbox", "cardfarm")
+    flagged = p["score"].to_numpy() >= threshold if threshold is not None else \
+        p["flagged"].to_numpy().astype(bool)
+    code, names = factorized(p["class"])
+    names = list(names)
+
+    def code_of(name):
+        if name not in names:
+            names.append(name)
+        return names.index(name)
+    fraud = np.isin(code, [i for i, c in enumerate(names) if c in FRAUD_CLASSES])
+    wrong = flagged & ~fraud
+    new = code.copy()
+    if wrong.any() and "score_simbox" in p.columns and "score_cardfarm" in p.columns:
+        likelier = p["score_simbox"].to_numpy()[wrong] >= p["score_cardfarm"].to_numpy()[wrong]
+        new[wrong] = np.where(likelier, code_of("simbox"), code_of("cardfarm"))
     elif wrong.any():
-        p.loc[wrong, "class"] = "simbox"
+        new[wrong] = code_of("simbox")
     if farms is not None and len(farms):
         rows = member(p.index, farms.index)
-        p.loc[rows, "flagged"] = True
-        p.loc[rows, "class"] = device_rule.CLASS
+        flagged = flagged | rows
+        new[rows] = code_of(device_rule.CLASS)
+    p["flagged"] = flagged
+    changed = new != code
+    if changed.any():
+        p["class"] = _class_column(p["class"], new, names, changed)
     return p
+
+
+def _class_column(column: pd.Series, code: np.ndarray, names: list, changed: np.ndarray):
+    """``column`` with the classes ``names[code]`` where ``changed``, in its dtype: a text
+    column taken from the names by code (code -1: missing), objects set where changed."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return pd.array(names, dtype=column.dtype).take(code, allow_fill=True)
+    values = column.to_numpy(dtype=object).copy()
+    values[changed] = np.asarray(names, dtype=object)[code[changed]]
+    return pd.Series(values, index=column.index, dtype=column.dtype, name=column.name)
 
 
 def farm_devices(res) -> pd.DataFrame:
