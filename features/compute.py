@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,19 @@ class FeatureResult:
     subscriber_key: object = None
     key_collisions: int = 0    # distinct tokens hashed to one key (see fastpath/keys.py)
     _features: object = field(default=None, init=False, repr=False)
+    _index: object = field(default=None, init=False, repr=False)
+    _lock: object = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def key_index(self):
+        """The keys as one pandas Index of objects named ``imsi``, made once (the scan builds
+        ``features`` and the tables in two threads): the index of ``features`` and of ``sims``
+        and the categories of the pair tables' ``imsi``, so that lookups between them are
+        answered by identity, each key converted and hashed once."""
+        with self._lock:
+            if self._index is None:
+                import pandas as pd  # lazy: simbox features never imports pandas
+                self._index = pd.Index(self.columns["imsi"], name="imsi", dtype=object)
+            return self._index
 
     @property
     def key_kinds(self) -> dict:
@@ -77,8 +91,8 @@ class FeatureResult:
         if self._features is None:
             import pandas as pd  # lazy: simbox features never imports pandas
             cols = dict(self.columns)
-            index = pd.Index(cols.pop("imsi"), name="imsi", dtype=object)
-            self._features = pd.DataFrame(cols, index=index, copy=False)
+            del cols["imsi"]
+            self._features = pd.DataFrame(cols, index=self.key_index(), copy=False)
         return self._features
 
     @property
@@ -280,9 +294,12 @@ def _result(red, celldict, table, site_names, tac, tz, stats, t0, info) -> Featu
     book = getattr(celldict, "keys", None)
     columns, tables, key_kind = _assemble(red, feature_names(), celldict, table, site_names,
                                           tac, tz, book)
-    return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
-                         seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,
-                         key_collisions=book.collisions if book is not None else 0)
+    res = FeatureResult(columns, None, stats=stats, timezone=tz.name,
+                        seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,
+                        key_collisions=book.collisions if book is not None else 0)
+    run = weakref.ref(res)                  # (the result holds its tables: no cycle)
+    res.tables = lambda: tables(run().key_index())
+    return res
 
 
 def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=None):
@@ -312,15 +329,15 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=No
     key_kind = None
     if len(red.imsi) and int(red.imsi.max()) >= MSISDN_BASE:
         key_kind = kind_of(red.imsi[order])
-    return (columns, lambda: _tables(red, ctx, columns, imsi_s, inv, order, tokens, table, book,
-                                     key_kind), key_kind)
+    return (columns, lambda index: _tables(red, ctx, columns, index, inv, order, tokens, table,
+                                           book, key_kind), key_kind)
 
 
-def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=None,
+def _tables(red: Reduced, ctx, feats, index, inv, order, tokens, table, book=None,
             key_kind=None):
-    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
+    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`;
+    ``index``: :meth:`FeatureResult.key_index`)."""
     import pandas as pd  # lazy: simbox features never imports pandas
-    index = pd.Index(imsi_s, name="imsi", dtype=object)
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
@@ -332,8 +349,9 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
     }, index=index)
     if key_kind is not None:
         sims["subscriber_key"] = key_kind
-    # pair tables: IMSI as a category of the index (from its texts: not converted again)
-    imsi_cat = pd.CategoricalDtype(index.to_numpy())
+    # pair tables: IMSI as a category of the index, the index itself (its keys checked once:
+    # the hash table pandas keeps on it serves every later lookup of the scan)
+    imsi_cat = pd.CategoricalDtype(index)
     drow = ctx.dev_row
     o = np.lexsort((red.dev_imei, drow))
     devices = pd.DataFrame({

@@ -431,16 +431,18 @@ def flagged_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str
 
 def key_texts(res):
     """The keys of a feature run (``res.features.index``, objects) as pandas' ``str`` array, as
-    a column of them becomes: the categories of its pair tables' ``imsi`` when they are these
-    keys (converted once by the run), else converted here."""
+    a column of them becomes: converted once a run (``flagged.csv`` and ``scores.csv`` both take
+    them; the last run's kept)."""
     index = res.features.index
-    for table in ("devices", "cells"):
-        col = getattr(res, table)["imsi"]
-        if isinstance(col.dtype, pd.CategoricalDtype) and same_keys(col.cat.categories, index):
-            cats = col.cat.categories
-            if cats.dtype == pd.StringDtype(na_value=np.nan):      # (the str dtype)
-                return cats.array
-    return pd.array(index.to_numpy(dtype=object), dtype="str")
+    last = _KEY_TEXTS[0]
+    if last is not None and last[0] is index:
+        return last[1]
+    texts = pd.array(index.to_numpy(dtype=object), dtype="str")
+    _KEY_TEXTS[0] = (index, texts)
+    return texts
+
+
+_KEY_TEXTS: list = [None]        # (a run's key index, its keys as texts): key_texts' last
 
 
 def score_rows(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list,
