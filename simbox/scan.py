@@ -17,6 +17,7 @@ import sys
 import time
 import types
 import logging
+from collections.abc import Mapping
 from functools import partial
 import warnings
 from dataclasses import dataclass, field
@@ -72,8 +73,8 @@ class ScanResult:
     predictions: pd.DataFrame = field(repr=False)       # every SIM: class, score, flagged
     features: pd.DataFrame = field(repr=False)          # every SIM's features
     cells: pd.DataFrame | None = field(default=None, repr=False)
-    deployment_hours: dict = field(default_factory=dict, repr=False)   # id -> 24 counts
-    site_hours: dict = field(default_factory=dict, repr=False)         # site_id -> 24 counts
+    deployment_hours: Mapping = field(default_factory=dict, repr=False)   # id -> 24 counts
+    site_hours: Mapping = field(default_factory=dict, repr=False)         # site_id -> 24 counts
     baseline_hours: np.ndarray | None = field(default=None, repr=False)
     rejects_path: str | None = None
     out: Path | None = None
@@ -305,7 +306,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         else np.zeros(len(preds), bool)
     mask = would & ~held
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
-    hours = np.asarray(res.hours)[mask]
+    hours = np.asarray(res.hours)
+    hours = hours if mask.all() else hours[mask]    # (all flagged: the rows as they are)
     key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
     outliers = time_outliers(res.sims, key) if population is None else population.outliers
     scan_end = outliers["end"]
@@ -333,11 +335,9 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
 
     scores = score_rows(preds, res.sims, key, per_row, res) if population is None else None
 
-    dep_code, dep_names = factorized(sims["deployment_id"])
-    dep_hours = dict(zip(dep_names, sum_rows(hours, dep_code, len(dep_names))))
-    site_code, site_names = factorized(sims["main_site"].astype(str))
-    by_site = dict(zip(site_names, sum_rows(hours, site_code, len(site_names))))
-    site_hours = {s: by_site[s] for s in sites["site_id"] if s in by_site}
+    # (the report's: summed when it asks)
+    dep_hours = Lazy(partial(hours_by, hours, sims["deployment_id"]))
+    site_hours = Lazy(partial(hours_by, hours, sims["main_site"].astype(str), sites["site_id"]))
     summary = dict(summary or {})
     devices = pairs_of(res.devices, sims.index)
     dev = devices.loc[devices["imei"].astype(str) != ""]
@@ -376,6 +376,37 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
                       partial(population.write_scores, farms=farms if len(farms) else None),
                       deployment_hours=dep_hours,
                       site_hours=site_hours, baseline_hours=baseline)
+
+
+def hours_by(hours: np.ndarray, group: pd.Series, only=None) -> dict:
+    """The hour rows ``hours`` summed per value of ``group`` (aligned with them): value -> 24
+    sums (:func:`~simbox.deployments.sum_rows`), in order of first appearance; ``only``: the
+    values to keep, in their order (those of ``group``)."""
+    code, names = factorized(group)
+    sums = dict(zip(names, sum_rows(hours, code, len(names))))
+    return sums if only is None else {s: sums[s] for s in only if s in sums}
+
+
+class Lazy(Mapping):
+    """A read-only mapping made by ``make()`` on first use (the report's hour sums: a scan
+    without a report never sums them)."""
+
+    def __init__(self, make):
+        self._make, self._data = make, None
+
+    def _mapping(self) -> dict:
+        if self._data is None:
+            self._data, self._make = self._make(), None
+        return self._data
+
+    def __getitem__(self, key):
+        return self._mapping()[key]
+
+    def __iter__(self):
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
 
 
 def flagged_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str,

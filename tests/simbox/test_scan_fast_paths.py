@@ -597,3 +597,22 @@ def test_flag_equals_the_masked_assignments(rows, threshold, dtype, scores, farm
     for f in (None, farms):
         got, want = scan_mod._flag(p, threshold, f), flag_reference(p, threshold, f)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(groups=st.lists(st.sampled_from(["D1", "D2", "S1", ""]), max_size=30),
+       only=st.lists(st.sampled_from(["D1", "S1", "X"]), unique=True), seed=st.integers(0, 99))
+def test_hours_by_made_on_first_use_equal_the_dicts(groups, only, seed):
+    """The report's hour sums (scan.hours_by, in a scan.Lazy mapping) against the dicts the scan
+    made at once: sums per group in order of first appearance, the kept groups in their order."""
+    import numpy as np
+    import pandas as pd
+    hours = np.random.default_rng(seed).integers(0, 9, (len(groups), 24)).astype(np.int32)
+    group = pd.Series(groups, dtype="str")
+    code, names = pd.factorize(group.to_numpy(dtype=object))
+    want = {n: hours[code == i].sum(axis=0).astype(float) for i, n in enumerate(names)}
+    lazy = scan_mod.Lazy(lambda: scan_mod.hours_by(hours, group))
+    assert list(lazy) == list(want) and len(lazy) == len(want)
+    assert all(np.array_equal(lazy[k], want[k]) for k in want) and lazy.get("none") is None
+    kept = scan_mod.hours_by(hours, group, pd.Series(only, dtype=object))
+    assert list(kept) == [s for s in only if s in want]
