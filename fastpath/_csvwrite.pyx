@@ -352,6 +352,13 @@ cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
     return 0
 
 
+cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept:
+    """Whether ``n`` bytes hold no carriage return, comma, quote nor newline (then each text
+    within them is copied as it is: no test per text)."""
+    return n <= 0 or (memchr(s, b'\r', n) == NULL and memchr(s, b',', n) == NULL and
+                      memchr(s, b'"', n) == NULL and memchr(s, b'\n', n) == NULL)
+
+
 def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array, or
                                            #    (data, offsets, valid) of ARROW texts
              const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME or ARROW
@@ -375,16 +382,19 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     cdef const void** at = NULL
     cdef const int64_t** off = NULL
     cdef const uint8_t** val = NULL
+    cdef uint8_t* plain = NULL
     cdef const int64_t* o
     if stop <= start:
         return b""
     at = <const void**>malloc(max(m, 1) * sizeof(void*))
     off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
     val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
-    if at == NULL or off == NULL or val == NULL:
+    plain = <uint8_t*>malloc(max(m, 1))
+    if at == NULL or off == NULL or val == NULL or plain == NULL:
         free(at)
         free(off)
         free(val)
+        free(plain)
         raise MemoryError("cannot allocate the column pointers of a CSV writer")
     b.data, b.size, b.capacity = NULL, 0, 0
     try:
@@ -396,6 +406,10 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                 off[j] = &k[0]
                 t = columns[j][2]
                 val[j] = &t[0]
+                # the texts of these rows, one run of bytes: copied as they are when it holds
+                # nothing to quote (each text is then tested by nobody)
+                plain[j] = plain_bytes((<const char*>at[j]) + off[j][start],
+                                       off[j][stop] - off[j][start])
             elif kinds[j] == FLOAT:
                 f = columns[j]
                 at[j] = &f[0]
@@ -417,7 +431,9 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                 elif kinds[j] == ARROW:
                     if val[j][i]:
                         o = off[j]
-                        if put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
+                        if plain[j]:
+                            put(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i])
+                        elif put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
                             return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
@@ -446,6 +462,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
         free(at)
         free(off)
         free(val)
+        free(plain)
 
 
 cdef int put_json_text(buffer_t* b, object value) except -2:
