@@ -329,15 +329,17 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=No
     key_kind = None
     if len(red.imsi) and int(red.imsi.max()) >= MSISDN_BASE:
         key_kind = kind_of(red.imsi[order])
-    return (columns, lambda index: _tables(red, ctx, columns, index, inv, order, tokens, table,
-                                           book, key_kind), key_kind)
+    return (columns, lambda index=None: _tables(red, ctx, columns, imsi_s if index is None
+                                                else index, inv, order, tokens, table, book,
+                                                key_kind), key_kind)
 
 
-def _tables(red: Reduced, ctx, feats, index, inv, order, tokens, table, book=None,
+def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None,
             key_kind=None):
     """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`;
-    ``index``: :meth:`FeatureResult.key_index`)."""
+    ``keys``: the sorted keys, or their Index, :meth:`FeatureResult.key_index`)."""
     import pandas as pd  # lazy: simbox features never imports pandas
+    index = keys if isinstance(keys, pd.Index) else pd.Index(keys, name="imsi", dtype=object)
     sims = pd.DataFrame({
         "msisdn": decode_array(ctx.msisdn),
         "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
