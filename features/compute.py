@@ -16,7 +16,7 @@ import numpy as np
 from simbox.errors import ConfigError, TooManyRejectsError
 from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
                                        slot_columns)
-from simbox.fastpath.events import CellDict, decode_array, normalise_cell_id
+from simbox.fastpath.events import CellDict, decode_buffers, normalise_cell_id
 from simbox.fastpath.keys import MSISDN_BASE, decode_ids, key_column, kind_of
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
@@ -341,8 +341,10 @@ def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None
     import pandas as pd  # lazy: simbox features never imports pandas
     index = keys if isinstance(keys, pd.Index) else pd.Index(keys, name="imsi", dtype=object)
     sims = pd.DataFrame({
-        "msisdn": decode_array(ctx.msisdn),
-        "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
+        "msisdn": digit_texts(ctx.msisdn),
+        "main_imei": ctx.main_imei if getattr(ctx, "main_imei_code", None) is None else
+        digit_texts(ctx.main_imei_code, book),      # (post made them as objects: decode_ids)
+        "main_tac": ctx.main_tac, "device_type": ctx.device_type,
         "main_cell": _texts_of(ctx, "main_cell", "cell_tokens"),
         "main_site": _texts_of(ctx, "main_site", "site_names"),
         "first_seen": pd.to_datetime(feats["first_seen"], unit="s", utc=True),
@@ -358,7 +360,7 @@ def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None
     o = np.lexsort((red.dev_imei, drow))
     devices = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(drow[o], dtype=imsi_cat),
-        "imei": decode_ids(red.dev_imei[o], book),
+        "imei": digit_texts(red.dev_imei[o], book),
         "events": red.dev_events[o],
         "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
         "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
@@ -370,6 +372,22 @@ def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
     return sims, red.hours[order], devices, cells
+
+
+def digit_texts(codes, book=None):
+    """``decode_ids(codes, book)`` as the column pandas makes of it (its ``str`` dtype): digits
+    codes written by the kernel straight into Arrow's buffers (``decode_buffers``: no ``str``
+    per row made, then converted); keys of a key book (tokens) as ``decode_ids`` gives them.
+    No row: the empty object array, as before."""
+    import pandas as pd  # lazy: simbox features never imports pandas
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    if not len(codes) or book is not None or int(codes.max()) >= MSISDN_BASE:
+        texts = decode_ids(codes, book)
+        return pd.array(texts, dtype="str") if len(codes) else texts
+    import pyarrow as pa  # lazy: as pandas (which has imported it)
+    data, offsets = decode_buffers(codes)
+    return pd.array(pa.LargeStringArray.from_buffers(len(codes), pa.py_buffer(offsets),
+                                                     pa.py_buffer(data)), dtype="str")
 
 
 def _texts_of(ctx, name: str, names: str):

@@ -616,3 +616,24 @@ def test_hours_by_made_on_first_use_equal_the_dicts(groups, only, seed):
     assert all(np.array_equal(lazy[k], want[k]) for k in want) and lazy.get("none") is None
     kept = scan_mod.hours_by(hours, group, pd.Series(only, dtype=object))
     assert list(kept) == [s for s in only if s in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(codes=st.lists(st.one_of(st.integers(-1, 0), st.integers(10 ** 14, 2 * 10 ** 15),
+                                st.integers(1, 10 ** 18)), max_size=30),
+       tokens=st.booleans())
+def test_digit_texts_equal_the_column_of_decode_ids(codes, tokens):
+    """compute.digit_texts (digits written into Arrow's buffers) against the column pandas made
+    of decode_ids' objects (dtype and values; no row: the objects as they were), with and
+    without a key book (tokens: keys that are not digits)."""
+    import numpy as np
+    import pandas as pd
+    from simbox.fastpath.keys import KeyBook, decode_ids
+    arr = np.array(codes, dtype=np.int64)
+    book = None
+    if tokens:
+        book = KeyBook()
+        arr = np.concatenate([arr, book.encode(np.array(["tok-a", "tok-b"], dtype=object))])
+    got = pd.DataFrame({"c": compute_mod.digit_texts(arr, book)})
+    want = pd.DataFrame({"c": decode_ids(arr, book)})
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
