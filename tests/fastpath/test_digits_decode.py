@@ -8,14 +8,18 @@ from simbox.fastpath import _digits
 from simbox.fastpath.events import encode_digits
 
 
+#: digits codes (``"1" + digits``), zero, negative ones and any other int64
+CODES = st.lists(st.one_of(st.integers(-(2 ** 63), 0), st.integers(1, 2 ** 63 - 1),
+                           st.text(alphabet="0123456789", min_size=1, max_size=18).map(
+                               lambda d: int("1" + d))), max_size=50)
+
+
 def decoded_reference(code: int) -> str:
     return "" if code <= 0 else str(code)[1:]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.integers(-(2 ** 63), 0), st.integers(1, 2 ** 63 - 1),
-                          st.text(alphabet="0123456789", min_size=1, max_size=18).map(
-                              lambda d: int("1" + d))), max_size=50))
+@given(CODES)
 def test_decode_array_equals_the_codes_digits(codes):
     arr = np.array(codes, dtype=np.int64)
     got = _digits.decode_array(arr)
@@ -31,9 +35,7 @@ def test_decode_array_inverts_encode_digits():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.integers(-(2 ** 63), 0), st.integers(1, 2 ** 63 - 1),
-                          st.text(alphabet="0123456789", min_size=1, max_size=18).map(
-                              lambda d: int("1" + d))), max_size=50))
+@given(CODES)
 def test_decode_buffers_hold_the_texts_of_decode_array(codes):
     """The texts as Arrow holds them (ASCII bytes, int64 offsets) against decode_array's."""
     arr = np.array(codes, dtype=np.int64)
