@@ -5,8 +5,8 @@ The bytes the standard library's ``csv.writer`` (excel dialect, ``lineterminator
 writes for rows of the texts ``csvwrite.field_texts`` gives: numbers formatted here as
 Python formats them (``PyOS_double_to_string``, the function behind ``"%.10g" % v``;
 a value that is a number of ten-thousandths, as the scores rounded to 4 decimals are,
-written from that integer: :func:`put_decimal4`; other values in fixed notation from
-their digits: :func:`put_general`), texts copied as UTF-8, a text with a
+written from that integer: :func:`put_decimal4`; other values from their digits, in fixed
+notation or with a negative exponent: :func:`put_general`), texts copied as UTF-8, a text with a
 comma, a quote or a newline quoted as the csv module quotes it.  Times (int64 seconds) are written as numpy's ``datetime_as_string``
 with a ``Z``.  A text this kernel cannot promise to write as the csv module does (a
 carriage return, an object that is not exactly a ``str``; a time outside the years
@@ -16,7 +16,7 @@ the caller then writes the table with the csv module.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
-from libc.math cimport fabs, floor, isnan, llround
+from libc.math cimport fabs, floor, isnan, llround, log10, signbit
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
@@ -226,10 +226,10 @@ for _k in range(1, 23):
 
 
 cdef int put_general(buffer_t* b, double v, int precision) except -2:
-    """``v`` as ``"%.{precision}g"`` formats it when the result has no exponent and
-    ``1e-4 <= |v| < 1e9`` (``precision`` up to MAX_G_PRECISION); 1 (nothing written)
-    otherwise, and when ``v`` lies too near the middle of two ``precision``-digit numbers
-    to round it here with certainty.
+    """``v`` as ``"%.{precision}g"`` formats it when ``v`` is zero or ``1e-13 <= |v| < 1e9``
+    and the result has no exponent or a negative one (``precision`` up to
+    MAX_G_PRECISION); 1 (nothing written) otherwise, and when ``v`` lies too near the
+    middle of two ``precision``-digit numbers to round it here with certainty.
 
     The ``precision`` significant digits are ``m``, the nearest integer to
     ``|v| * 10**k`` (``k = precision - 1 - e``, ``e`` the decimal exponent): that product
@@ -241,19 +241,30 @@ cdef int put_general(buffer_t* b, double v, int precision) except -2:
     not exact) and is corrected until ``m`` has ``precision`` digits (a value that
     rounds up to a power of ten takes the next exponent, as ``%g`` does).  Written in
     fixed notation with ``precision - 1 - e`` decimals, trailing zeros and a bare point
-    removed (``%g`` without ``#``)."""
+    removed (``%g`` without ``#``); a value whose exponent is below -4 (``%g`` then writes
+    ``d.ddde-XX``: ``k`` at most 22 down to 1e-13) as its first digit, the other digits without
+    trailing zeros after a point, and ``e-`` with two digits of the exponent.  Zero is ``0``
+    (``-0`` for negative zero)."""
     cdef double a = fabs(v), scaled, frac
     cdef long long m, lo, hi
     cdef int e, k, tries, n = 0, i, digits, point
     cdef char num[40]
     cdef char dig[24]
-    if precision < 1 or precision > MAX_G_PRECISION or not (a >= 1e-4 and a < 1e9):
+    if precision < 1 or precision > MAX_G_PRECISION:
+        return 1
+    if a == 0.0:
+        put(b, b"-0" if signbit(v) else b"0", 2 if signbit(v) else 1)
+        return 0
+    if not (a >= 1e-13 and a < 1e9):
         return 1
     lo = <long long>POW10[precision - 1]
     hi = <long long>POW10[precision]
-    e = -4                                # the decimal exponent (a guess, corrected below)
-    while e < 8 and a >= POW10[e + 5] * 1e-4:
-        e += 1
+    if a >= 1e-4:
+        e = -4                            # the decimal exponent (a guess, corrected below)
+        while e < 8 and a >= POW10[e + 5] * 1e-4:
+            e += 1
+    else:
+        e = <int>floor(log10(a))          # (a guess too)
     for tries in range(4):
         k = precision - 1 - e
         if k < 0 or k > 22:
@@ -273,12 +284,27 @@ cdef int put_general(buffer_t* b, double v, int precision) except -2:
             break
     else:
         return 1
-    if e < -4 or e >= precision:          # %g would use an exponent
+    if e >= precision:                    # %g would use a positive exponent
         return 1
     digits = put_decimal(dig, m)          # exactly precision digits
     if v < 0:
         num[n] = 45                       # '-'
         n += 1
+    if e < -4:                            # d.ddde-XX (-13 <= e <= -5: two digits)
+        num[n] = dig[0]
+        n += 1
+        while digits > 1 and dig[digits - 1] == 48:
+            digits -= 1
+        if digits > 1:
+            num[n] = 46                   # '.'
+            memcpy(num + n + 1, dig + 1, digits - 1)
+            n += digits
+        num[n] = 101                      # 'e'
+        num[n + 1] = 45                   # '-'
+        num[n + 2] = <char>(48 + (-e) // 10)
+        num[n + 3] = <char>(48 + (-e) % 10)
+        put(b, num, n + 4)
+        return 0
     if e >= 0:
         point = e + 1                     # digits before the point
         memcpy(num + n, dig, point)
@@ -326,6 +352,13 @@ cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
     return 0
 
 
+cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept:
+    """Whether ``n`` bytes hold no carriage return, comma, quote nor newline (then each text
+    within them is copied as it is: no test per text)."""
+    return n <= 0 or (memchr(s, b'\r', n) == NULL and memchr(s, b',', n) == NULL and
+                      memchr(s, b'"', n) == NULL and memchr(s, b'\n', n) == NULL)
+
+
 def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array, or
                                            #    (data, offsets, valid) of ARROW texts
              const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME or ARROW
@@ -349,16 +382,19 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     cdef const void** at = NULL
     cdef const int64_t** off = NULL
     cdef const uint8_t** val = NULL
+    cdef uint8_t* plain = NULL
     cdef const int64_t* o
     if stop <= start:
         return b""
     at = <const void**>malloc(max(m, 1) * sizeof(void*))
     off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
     val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
-    if at == NULL or off == NULL or val == NULL:
+    plain = <uint8_t*>malloc(max(m, 1))
+    if at == NULL or off == NULL or val == NULL or plain == NULL:
         free(at)
         free(off)
         free(val)
+        free(plain)
         raise MemoryError("cannot allocate the column pointers of a CSV writer")
     b.data, b.size, b.capacity = NULL, 0, 0
     try:
@@ -370,6 +406,10 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                 off[j] = &k[0]
                 t = columns[j][2]
                 val[j] = &t[0]
+                # the texts of these rows, one run of bytes: copied as they are when it holds
+                # nothing to quote (each text is then tested by nobody)
+                plain[j] = plain_bytes((<const char*>at[j]) + off[j][start],
+                                       off[j][stop] - off[j][start])
             elif kinds[j] == FLOAT:
                 f = columns[j]
                 at[j] = &f[0]
@@ -391,7 +431,9 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                 elif kinds[j] == ARROW:
                     if val[j][i]:
                         o = off[j]
-                        if put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
+                        if plain[j]:
+                            put(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i])
+                        elif put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
                             return None
                 elif kinds[j] == FLOAT:
                     v = (<const double*>at[j])[i]
@@ -420,6 +462,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
         free(at)
         free(off)
         free(val)
+        free(plain)
 
 
 cdef int put_json_text(buffer_t* b, object value) except -2:

@@ -97,6 +97,12 @@ def decode_array(codes) -> np.ndarray:
     return _digits.decode_array(np.ascontiguousarray(codes, dtype=np.int64))
 
 
+def decode_buffers(codes) -> tuple:
+    """:func:`decode_array`'s texts as Arrow holds them: ``(data, offsets)``, their ASCII bytes
+    (uint8) and the int64 offset of each (one more than the codes)."""
+    return _digits.decode_buffers(np.ascontiguousarray(codes, dtype=np.int64))
+
+
 _NUMERIC_CELL = re.compile(r"^([0-9]+)\.0+$")
 
 

@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from simbox.errors import ConfigError, TooManyRejectsError
 from simbox.fastpath.aggregate import (SLOTS, Reduced, TimeZone, Workspace, reduce_events,
                                        slot_columns)
-from simbox.fastpath.events import CellDict, decode_array, normalise_cell_id
+from simbox.fastpath.events import CellDict, decode_buffers, normalise_cell_id
 from simbox.fastpath.keys import MSISDN_BASE, decode_ids, key_column, kind_of
 from simbox.fastpath.partition import DEFAULT_MEMORY_LIMIT, parse_memory, reduce_partitioned
 from simbox.fastpath.stats import (MAX_REJECT_SHARE, ReadStats, RejectsWriter, check_policy,
@@ -55,6 +56,19 @@ class FeatureResult:
     subscriber_key: object = None
     key_collisions: int = 0    # distinct tokens hashed to one key (see fastpath/keys.py)
     _features: object = field(default=None, init=False, repr=False)
+    _index: object = field(default=None, init=False, repr=False)
+    _lock: object = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def key_index(self):
+        """The keys as one pandas Index of objects named ``imsi``, made once (the scan builds
+        ``features`` and the tables in two threads): the index of ``features`` and of ``sims``
+        and the categories of the pair tables' ``imsi``, so that lookups between them are
+        answered by identity, each key converted and hashed once."""
+        with self._lock:
+            if self._index is None:
+                import pandas as pd  # lazy: simbox features never imports pandas
+                self._index = pd.Index(self.columns["imsi"], name="imsi", dtype=object)
+            return self._index
 
     @property
     def key_kinds(self) -> dict:
@@ -77,8 +91,8 @@ class FeatureResult:
         if self._features is None:
             import pandas as pd  # lazy: simbox features never imports pandas
             cols = dict(self.columns)
-            index = pd.Index(cols.pop("imsi"), name="imsi", dtype=object)
-            self._features = pd.DataFrame(cols, index=index, copy=False)
+            del cols["imsi"]
+            self._features = pd.DataFrame(cols, index=self.key_index(), copy=False)
         return self._features
 
     @property
@@ -280,9 +294,12 @@ def _result(red, celldict, table, site_names, tac, tz, stats, t0, info) -> Featu
     book = getattr(celldict, "keys", None)
     columns, tables, key_kind = _assemble(red, feature_names(), celldict, table, site_names,
                                           tac, tz, book)
-    return FeatureResult(columns, tables, stats=stats, timezone=tz.name,
-                         seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,
-                         key_collisions=book.collisions if book is not None else 0)
+    res = FeatureResult(columns, None, stats=stats, timezone=tz.name,
+                        seconds=time.monotonic() - t0, info=info, subscriber_key=key_kind,
+                        key_collisions=book.collisions if book is not None else 0)
+    run = weakref.ref(res)                  # (the result holds its tables: no cycle)
+    res.tables = lambda: tables(run().key_index())
+    return res
 
 
 def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=None):
@@ -312,18 +329,22 @@ def _assemble(red: Reduced, names, celldict, table, site_names, tac, tz, book=No
     key_kind = None
     if len(red.imsi) and int(red.imsi.max()) >= MSISDN_BASE:
         key_kind = kind_of(red.imsi[order])
-    return (columns, lambda: _tables(red, ctx, columns, imsi_s, inv, order, tokens, table, book,
-                                     key_kind), key_kind)
+    return (columns, lambda index=None: _tables(red, ctx, columns, imsi_s if index is None
+                                                else index, inv, order, tokens, table, book,
+                                                key_kind), key_kind)
 
 
-def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=None,
+def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None,
             key_kind=None):
-    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`)."""
+    """``(sims, hours, devices, cells)`` of :class:`FeatureResult` (see :func:`_assemble`;
+    ``keys``: the sorted keys, or their Index, :meth:`FeatureResult.key_index`)."""
     import pandas as pd  # lazy: simbox features never imports pandas
-    index = pd.Index(imsi_s, name="imsi", dtype=object)
+    index = keys if isinstance(keys, pd.Index) else pd.Index(keys, name="imsi", dtype=object)
     sims = pd.DataFrame({
-        "msisdn": decode_array(ctx.msisdn),
-        "main_imei": ctx.main_imei, "main_tac": ctx.main_tac, "device_type": ctx.device_type,
+        "msisdn": digit_texts(ctx.msisdn),
+        "main_imei": ctx.main_imei if getattr(ctx, "main_imei_code", None) is None else
+        digit_texts(ctx.main_imei_code, book),      # (post made them as objects: decode_ids)
+        "main_tac": ctx.main_tac, "device_type": ctx.device_type,
         "main_cell": _texts_of(ctx, "main_cell", "cell_tokens"),
         "main_site": _texts_of(ctx, "main_site", "site_names"),
         "first_seen": pd.to_datetime(feats["first_seen"], unit="s", utc=True),
@@ -332,13 +353,14 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
     }, index=index)
     if key_kind is not None:
         sims["subscriber_key"] = key_kind
-    # pair tables: IMSI as a category of the index (from its texts: not converted again)
-    imsi_cat = pd.CategoricalDtype(index.to_numpy())
+    # pair tables: IMSI as a category of the index, the index itself (its keys checked once:
+    # the hash table pandas keeps on it serves every later lookup of the scan)
+    imsi_cat = pd.CategoricalDtype(index)
     drow = ctx.dev_row
     o = np.lexsort((red.dev_imei, drow))
     devices = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(drow[o], dtype=imsi_cat),
-        "imei": decode_ids(red.dev_imei[o], book),
+        "imei": digit_texts(red.dev_imei[o], book),
         "events": red.dev_events[o],
         "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
         "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
@@ -350,6 +372,22 @@ def _tables(red: Reduced, ctx, feats, imsi_s, inv, order, tokens, table, book=No
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
         "events": red.cell_events[o]})
     return sims, red.hours[order], devices, cells
+
+
+def digit_texts(codes, book=None):
+    """``decode_ids(codes, book)`` as the column pandas makes of it (its ``str`` dtype): digits
+    codes written by the kernel straight into Arrow's buffers (``decode_buffers``: no ``str``
+    per row made, then converted); keys of a key book (tokens) as ``decode_ids`` gives them.
+    No row: the empty object array, as before."""
+    import pandas as pd  # lazy: simbox features never imports pandas
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    if not len(codes) or book is not None or int(codes.max()) >= MSISDN_BASE:
+        texts = decode_ids(codes, book)
+        return pd.array(texts, dtype="str") if len(codes) else texts
+    import pyarrow as pa  # lazy: as pandas (which has imported it)
+    data, offsets = decode_buffers(codes)
+    return pd.array(pa.LargeStringArray.from_buffers(len(codes), pa.py_buffer(offsets),
+                                                     pa.py_buffer(data)), dtype="str")
 
 
 def _texts_of(ctx, name: str, names: str):

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simbox.deployments import one_text
 from simbox.errors import InputError, OutputError, SimboxError
 from simbox.fastpath.csvwrite import (ARROW, TEXT, TIME, arrow_text, csv_chunks, kernel_column,
                                       time_column)
@@ -249,7 +250,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             text = formula_starts(col)
             if text.any():
                 text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
-        elif _one_text(values := col.to_numpy(dtype=object)):   # one text in every row
+        elif one_text(values := col.to_numpy(dtype=object)):    # one text in every row
             text = np.full(len(values), _formula(values[0]), dtype=bool)
         else:                                    # objects: each distinct value tested once
             try:
@@ -262,17 +263,6 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)
     return df if out is None else out
-
-
-def _one_text(values: np.ndarray) -> bool:
-    """Whether an object array holds one text in every row (e.g. a device rule's reason): one
-    comparison per row, each of the same object answered at once, instead of a hash of each."""
-    if not (len(values) and isinstance(values[0], str)):
-        return False
-    try:
-        return bool(np.all(values == values[0]))
-    except (TypeError, ValueError):             # (objects that compare as arrays)
-        return False
 
 
 def arrow_texts(col: pd.Series) -> tuple | None:
@@ -320,8 +310,8 @@ def write_csv(df: pd.DataFrame, path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(list(df.columns))
-        # (times are not texts: no formula to neutralise in them)
-        if df.shape[1] and _write_rows_fast(neutralise_formulas(df), f):
+        # (times are not texts: no formula to neutralise in them; no row: the header alone)
+        if len(df) == 0 or df.shape[1] and _write_rows_fast(neutralise_formulas(df), f):
             return
         df = neutralise_formulas(iso_times(df))
         f.seek(0)

@@ -509,14 +509,18 @@ def _flag_columns(result, key: str) -> tuple:
 def _set_history_columns(result, first_flagged: np.ndarray, status: np.ndarray) -> None:
     """What :meth:`HistoryStore.record_scan` writes into a scan's result: each flagged
     row's ``first_flagged`` (ISO texts, to UTC times) and ``status`` (texts)."""
+    from simbox.deployments import factorized  # lazy: the scan has imported it
     flagged = result.flagged
     if len(flagged):
-        codes, uniques = pd.factorize(first_flagged)
+        codes, uniques = factorized(first_flagged)
         flagged["first_flagged"] = pd.to_datetime(pd.Series(uniques, dtype=object),
                                                   utc=True).array.take(codes)
     else:
         flagged["first_flagged"] = pd.Series(dtype="datetime64[ns, UTC]")
-    flagged["status"] = status.tolist()
+    # (the texts of a list, as pandas makes them, from each distinct one)
+    codes, uniques = factorized(np.asarray(status, dtype=object))
+    flagged["status"] = pd.array(list(uniques), dtype="str").take(codes, allow_fill=True) \
+        if len(codes) else status.tolist()
 
 
 def _rows(flagged: dict, excluded: dict | None, name: str):

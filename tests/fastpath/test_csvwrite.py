@@ -180,9 +180,9 @@ def near_ties(rng, n):
     """Doubles at and beside the middle of two 10-digit decimals, and beside powers of ten:
     where a fixed-notation ``%.10g`` must round as the correctly rounded one does."""
     k = rng.integers(10**9, 10**10, n)
-    e = rng.integers(-5, 10, n)
+    e = rng.integers(-15, 10, n)
     mid = (k + 0.5) * 10.0 ** (e - 9)
-    tens = 10.0 ** rng.integers(-5, 10, n)
+    tens = 10.0 ** rng.integers(-15, 10, n)
     return np.concatenate([mid, np.nextafter(mid, 0), np.nextafter(mid, np.inf), tens,
                            np.nextafter(tens, 0), np.nextafter(tens, np.inf),
                            tens * (1 - 5e-11), tens * (1 - 4.9e-11), tens * (1 - 5.1e-11)])
@@ -197,8 +197,9 @@ def test_floats_equal_python_g_format(seed, precision, values):
     of one empty field quoted, as the csv module writes it)."""
     rng = np.random.default_rng(seed)
     x = np.concatenate([np.array(values, dtype=float), rng.random(200),
-                        10.0 ** rng.uniform(-7, 12, 200) * rng.choice([-1.0, 1.0], 200),
-                        near_ties(rng, 100), [np.nan, 0.0, -0.0, 1e-4, 1e9, 0.5, 2.5]])
+                        10.0 ** rng.uniform(-16, 12, 200) * rng.choice([-1.0, 1.0], 200),
+                        near_ties(rng, 100), [np.nan, 0.0, -0.0, 1e-4, 1e9, 0.5, 2.5, 1e-5,
+                                              -1e-13, 1e-13, 9.99999999995e-5, 1.5e-14]])
     got = b"".join(csv_chunks([x], [FLOAT], precision=precision)).decode().split("\n")[:-1]
     want = [f"%.{precision}g" % v if v == v else '""' for v in x.tolist()]
     assert got == want

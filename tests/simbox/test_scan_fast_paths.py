@@ -549,3 +549,91 @@ def test_code_counts_equal_the_value_counts_of_the_values(values):
     assert counts.tolist() == want_counts.tolist()
     vc = pd.Series(values, dtype=object).value_counts(dropna=False, sort=True)
     assert counts.tolist() == vc.tolist()
+
+
+def flag_reference(predictions, threshold, farms=None):
+    """scan._flag as it was: pandas' masked assignments into the class column."""
+    import numpy as np
+    p = predictions.copy()
+    if threshold is not None:
+        p["flagged"] = p["score"].to_numpy() >= threshold
+    p["flagged"] = p["flagged"].astype(bool)
+    fraud = [c for c in ("score_simbox", "score_cardfarm") if c in p.columns]
+    wrong = p["flagged"] & ~p["class"].isin(scan_mod.FRAUD_CLASSES)
+    if wrong.any() and len(fraud) == 2:
+        p.loc[wrong, "class"] = np.where(p.loc[wrong, "score_simbox"] >= p.loc[wrong, "score_cardfarm"],
+                                         "simbox", "cardfarm")
+    elif wrong.any():
+        p.loc[wrong, "class"] = "simbox"
+    if farms is not None and len(farms):
+        rows = deployments_mod.member(p.index, farms.index)
+        p.loc[rows, "flagged"] = True
+        p.loc[rows, "class"] = device_rule_mod.CLASS
+    return p
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["simbox", "cardfarm", "legit", None]),
+                               st.one_of(st.floats(0, 1), st.just(float("nan"))),
+                               st.floats(0, 1), st.floats(0, 1), st.booleans(), st.booleans()),
+                     max_size=30),
+       threshold=st.one_of(st.none(), st.floats(0, 1)), dtype=st.sampled_from(["str", object]),
+       scores=st.booleans(), farm_share=st.floats(0, 1))
+def test_flag_equals_the_masked_assignments(rows, threshold, dtype, scores, farm_share):
+    """_flag on arrays against pandas' masked assignments: thresholds, missing classes and
+    scores, texts of the str dtype or objects, with and without the class scores, device-rule
+    SIMs flagged none / some / all."""
+    import numpy as np
+    import pandas as pd
+    keys = [f"k{i:03d}" for i in range(len(rows))]
+    p = pd.DataFrame({"score_simbox": [r[2] for r in rows], "score_cardfarm": [r[3] for r in rows],
+                      "class": pd.array([r[0] for r in rows], dtype=dtype),
+                      "score": [r[1] for r in rows], "flagged": [r[4] for r in rows]},
+                     index=pd.Index(keys, dtype=object))
+    if not scores:
+        p = p.drop(columns=["score_simbox"])
+    farm_keys = [k for k, r in zip(keys, rows) if r[5]][:int(len(keys) * farm_share) + 1]
+    farms = pd.DataFrame({"imei": ["1"] * len(farm_keys)}, index=pd.Index(farm_keys, dtype=object))
+    for f in (None, farms):
+        got, want = scan_mod._flag(p, threshold, f), flag_reference(p, threshold, f)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(groups=st.lists(st.sampled_from(["D1", "D2", "S1", ""]), max_size=30),
+       only=st.lists(st.sampled_from(["D1", "S1", "X"]), unique=True), seed=st.integers(0, 99))
+def test_hours_by_made_on_first_use_equal_the_dicts(groups, only, seed):
+    """The report's hour sums (scan.hours_by, in a scan.Lazy mapping) against the dicts the scan
+    made at once: sums per group in order of first appearance, the kept groups in their order."""
+    import numpy as np
+    import pandas as pd
+    hours = np.random.default_rng(seed).integers(0, 9, (len(groups), 24)).astype(np.int32)
+    group = pd.Series(groups, dtype="str")
+    code, names = pd.factorize(group.to_numpy(dtype=object))
+    want = {n: hours[code == i].sum(axis=0).astype(float) for i, n in enumerate(names)}
+    lazy = scan_mod.Lazy(lambda: scan_mod.hours_by(hours, group))
+    assert list(lazy) == list(want) and len(lazy) == len(want)
+    assert all(np.array_equal(lazy[k], want[k]) for k in want) and lazy.get("none") is None
+    kept = scan_mod.hours_by(hours, group, pd.Series(only, dtype=object))
+    assert list(kept) == [s for s in only if s in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(codes=st.lists(st.one_of(st.integers(-1, 0), st.integers(10 ** 14, 2 * 10 ** 15),
+                                st.integers(1, 10 ** 18)), max_size=30),
+       tokens=st.booleans())
+def test_digit_texts_equal_the_column_of_decode_ids(codes, tokens):
+    """compute.digit_texts (digits written into Arrow's buffers) against the column pandas made
+    of decode_ids' objects (dtype and values; no row: the objects as they were), with and
+    without a key book (tokens: keys that are not digits)."""
+    import numpy as np
+    import pandas as pd
+    from simbox.fastpath.keys import KeyBook, decode_ids
+    arr = np.array(codes, dtype=np.int64)
+    book = None
+    if tokens:
+        book = KeyBook()
+        arr = np.concatenate([arr, book.encode(np.array(["tok-a", "tok-b"], dtype=object))])
+    got = pd.DataFrame({"c": compute_mod.digit_texts(arr, book)})
+    want = pd.DataFrame({"c": decode_ids(arr, book)})
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
