@@ -26,6 +26,26 @@ def batch_features(paths, newest, window_s, cells, timezone):
     return features_from_events(batches, cd, cells=cells, timezone=timezone).features
 
 
+def taken(file_times, window_s) -> list:
+    """Per file (its event times, in arrival order), the mask of the events a watch takes
+    by the rule of docs/watch.md ("The window and the state"): those dated more than a window
+    after both the file's median time (whole seconds) and the newest event taken before, or
+    twice the file's spread below its median when that is more, are clock errors and not
+    taken; the newest event taken then includes the file's others."""
+    newest, masks = None, []
+    for t in file_times:
+        t = np.asarray(t, dtype=np.int64)
+        if not len(t):
+            masks.append(np.ones(0, dtype=bool))
+            continue
+        mid = int(np.median(t))
+        base = mid if newest is None else max(mid, newest)
+        keep = t <= base + max(window_s, 2 * (mid - int(t.min())))
+        masks.append(keep)
+        newest = int(t[keep].max()) if newest is None else max(newest, int(t[keep].max()))
+    return masks
+
+
 def assert_same_features(got: pd.DataFrame, want: pd.DataFrame):
     """Bit for bit for integer features, 1e-9 relative for floats."""
     assert list(got.index) == list(want.index)
