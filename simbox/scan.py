@@ -41,7 +41,7 @@ from simbox.reasons import occlusion_contributions, reasons_table, reference_sta
 from simbox.sites import checked_cells, locate, site_table
 from simbox.training.folder import DEFAULT_MODEL
 from simbox.training.run import model_timezone
-from simbox.training.scoring import load_scorer   # scoring.npz: no scikit-learn import
+from simbox.training.scoring import features_of, load_scorer   # scoring.npz: no scikit-learn
 from simbox.training.threshold import pick_on_curve
 
 __all__ = ["scan", "assemble", "ScanResult", "summary_line", "time_outliers", "FLAGGED_COLUMNS",
@@ -640,7 +640,7 @@ def _reasons(res, sims: pd.DataFrame, would: np.ndarray, score, explain: bool = 
         reference = res.features.loc[~would] if (~would).any() else res.features
         if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
             reference = reference.sample(REFERENCE_SIMS, random_state=0)
-    n_sims = len(res.features) if population is None else population.sims
+    n_sims = res.shape[0] if population is None else population.sims
     stats = reference_stats(reference)       # once, for the contributions and the reasons
     by_score = sims["score"].sort_values(ascending=False, kind="stable").index
     contributions = None if score is None else occlusion_contributions(
@@ -975,7 +975,7 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
     for w in caught:   # one line each; cells missing from the table are said once, below
         if "not in cells.csv" not in str(w.message):
             log.warning("%s", w.message)
-    n_sims = len(res.features) if population is None else population.sims
+    n_sims = res.shape[0] if population is None else population.sims
     if n_sims == 0:
         raise EmptyInputError(f"no usable CDR record in the input ({res.stats.summary()}); "
                               "nothing to scan")
@@ -988,7 +988,7 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         if isinstance(model, ModelLoading):
             model = model.get()
         _stage(progress, "scoring", f"{n_sims:,} SIMs", total=n_sims, unit="SIMs")
-        predictions = model.predict(res.features, threshold=threshold)
+        predictions = model.predict(features_of(model, res), threshold=threshold)
         progress(n_sims)
         unknown = check.get()
     else:

@@ -68,12 +68,43 @@ def check_features(X: pd.DataFrame, names, what="features") -> pd.DataFrame:
     return out
 
 
-def feature_columns(X: pd.DataFrame, names, columns, what="features") -> list:
+def feature_columns(X, names, columns, what="features") -> list:
     """The columns ``columns`` of ``X`` as float64 arrays (no copy of a float64 column), as
-    ``feature_matrix(X, names)`` would hold them, checked as it checks them."""
+    ``feature_matrix(X, names)`` would hold them, checked as it checks them.  ``X``: a
+    DataFrame, or a feature run (:class:`~simbox.features.FeatureResult`): its arrays
+    (``columns``) taken as they are, no DataFrame made (:func:`check_arrays`)."""
+    arrays = run_arrays(X)
+    if arrays is not None:
+        check_arrays(arrays, names, what)
+        return [np.asarray(arrays[c], dtype=np.float64) for c in columns]
     check_features(X, names, what)
     return [X[c].to_numpy(dtype=np.float64) if X[c].dtype == np.float64
             else X[c].astype(np.float64).to_numpy() for c in columns]
+
+
+def run_arrays(X) -> dict | None:
+    """The feature arrays of a feature run (``FeatureResult.columns``: the keys, then one
+    array per feature), or None when ``X`` is not one (a DataFrame)."""
+    arrays = getattr(X, "columns", None)
+    return arrays if isinstance(arrays, dict) and hasattr(X, "key_index") else None
+
+
+def check_arrays(arrays: dict, names, what="features") -> None:
+    """:func:`check_features` of a feature run's arrays: the same checks, the same messages."""
+    missing = [n for n in names if n not in arrays or n == "imsi"]
+    if missing:
+        raise InputError(f"{what} lack {len(missing)} feature(s) the model needs: "
+                         f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}; "
+                         "recompute the features with this simbox (simbox features)")
+    bad = [n for n in names if not pd.api.types.is_numeric_dtype(np.asarray(arrays[n]).dtype)]
+    if bad:
+        raise InputError(f"{what}: feature(s) not numeric: {', '.join(bad)}")
+
+
+def features_of(model, res):
+    """What ``model.predict`` scores of a feature run ``res``: the run itself for a
+    :class:`ScoringModel` (its arrays, :func:`feature_columns`), else its DataFrame."""
+    return res if isinstance(model, ScoringModel) else res.features
 
 
 def evidence_masks(columns: list, rules, min_events) -> list:
@@ -344,12 +375,15 @@ class ScoringModel:
         self.threshold = card.get("threshold", {}).get("value")
         self.classes_ = np.asarray(scoring["classes"])
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities, columns in :data:`CLASSES` order."""
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probabilities, columns in :data:`CLASSES` order.  ``X``: a DataFrame of
+        features, or a feature run (:class:`~simbox.features.FeatureResult`, scored from
+        its arrays)."""
         s = self.scoring
         if max(map(len, s["edges"]), default=0) <= MAX_CODE_EDGES:
             raw = self._raw_from_codes(X)
         else:                 # bins that do not fit a byte: the float codes of the pipeline
+            X = X.features if run_arrays(X) is not None else X
             Xm = feature_matrix(X, self.feature_names).loc[:, s["columns"]].to_numpy()
             codes = quantile_codes(mask_evidence(Xm, s["rules"], s["min_events"]), s["edges"],
                                    s["empty"])
@@ -365,17 +399,20 @@ class ScoringModel:
         s = self.scoring
         columns = feature_columns(X, self.feature_names, s["columns"])
         masks = evidence_masks(columns, s["rules"], s["min_events"])
-        n = len(X)
+        arrays = run_arrays(X)
+        n = len(X) if arrays is None else len(arrays["imsi"])
         for j in s["empty"]:                # missing for every training SIM: bin 0 always
             columns[j], masks[j] = np.zeros(n), None
         return s["ensemble"].raw_predict_codes(bin_columns(columns, s["edges"], masks))
 
-    def predict(self, X: pd.DataFrame, threshold=None) -> pd.DataFrame:
-        """Scores and decisions per SIM, indexed like ``X`` (see ``Model.predict``)."""
+    def predict(self, X, threshold=None) -> pd.DataFrame:
+        """Scores and decisions per SIM, indexed like ``X`` (see ``Model.predict``; a feature
+        run: by its keys, ``FeatureResult.key_index``)."""
         t = self.threshold if threshold is None else threshold
         if t is None:
             raise no_threshold()
-        return decisions(self.predict_proba(X), X.index, t)
+        index = X.key_index() if run_arrays(X) is not None else X.index
+        return decisions(self.predict_proba(X), index, t)
 
 
 def load_scorer(path, *, schema=None, key=None, trust_pickle=False):

@@ -109,3 +109,60 @@ def test_decisions_classes_as_the_unicode_expression(rows, threshold):
     want["class"] = np.where(flagged, fraud, "legit")
     pd.testing.assert_series_equal(got["class"], want["class"])
     assert list(got.columns) == list(scoring.PREDICT_COLUMNS)
+
+
+class ArraysRun:
+    """A feature run as the scan hands it to the model: ``columns`` (the keys, then one
+    array per column) and ``key_index`` (:class:`simbox.features.FeatureResult`'s)."""
+
+    def __init__(self, X):
+        self.columns = {"imsi": X.index.to_numpy(dtype=object),
+                        **{c: X[c].to_numpy() for c in X.columns}}
+        self._index = pd.Index(X.index, name="imsi", dtype=object)
+
+    def key_index(self):
+        return self._index
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 300))
+def test_a_feature_runs_arrays_score_as_its_dataframe(shipped, seed, rows):
+    """``predict`` of a feature run's arrays (``features_of``: no DataFrame made) equals
+    ``predict`` of the DataFrame (the reference), columns, dtypes and index."""
+    X = random_table(shipped, seed, rows)
+    run = ArraysRun(X)
+    X = X.set_axis(run.key_index())       # (FeatureResult.features: indexed by key_index)
+    assert scoring.features_of(shipped, run) is run
+    got = shipped.predict(run, threshold=0.3)
+    pd.testing.assert_frame_equal(got, shipped.predict(X, threshold=0.3))
+
+
+def test_a_feature_runs_arrays_are_checked_as_a_dataframe(shipped):
+    X = random_table(shipped, 5, 20)
+    names = shipped.feature_names
+    for drop in ([names[0]], names[:10]):
+        with pytest.raises(scoring.InputError) as df_err:
+            shipped.predict(X.drop(columns=drop))
+        with pytest.raises(scoring.InputError) as run_err:
+            shipped.predict(ArraysRun(X.drop(columns=drop)))
+        assert str(run_err.value) == str(df_err.value)
+        assert "lack" in str(run_err.value)
+    bad = X.assign(**{names[1]: ["x"] * len(X), names[4]: [True] * len(X)})
+    with pytest.raises(scoring.InputError) as df_err:
+        shipped.predict(bad)
+    with pytest.raises(scoring.InputError) as run_err:
+        shipped.predict(ArraysRun(bad))
+    assert str(run_err.value) == str(df_err.value)
+    assert "not numeric" in str(run_err.value)
+
+
+def test_the_float_path_of_a_feature_run_uses_its_dataframe(shipped, monkeypatch):
+    """Bins wider than a byte: the run's DataFrame (``FeatureResult.features``) is scored."""
+    m = copy.copy(shipped)
+    m.scoring = dict(shipped.scoring)
+    m.scoring["edges"] = list(m.scoring["edges"])
+    m.scoring["edges"][0] = np.arange(300.0)
+    X = random_table(m, 9, 40)
+    run = ArraysRun(X)
+    run.features = X
+    assert np.array_equal(m.predict_proba(run), reference_proba(m, X))
