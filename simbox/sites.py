@@ -173,8 +173,17 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     cell_id, events``; ``cells`` from :func:`load_cells`.  Returns a DataFrame
     indexed by group key: ``lat, lon, radius_m, events, cells`` (every cell
     used, most events first, ";"-joined).  Groups with no located event are
-    left out.
+    left out.  A categorical ``imsi`` over ``groups``' index and ``cell_id`` (the feature
+    run's pair tables) are aggregated on their codes (:func:`_located_codes`); other
+    inputs by pandas' groupbys (:func:`_locate_frames`, the reference), to the same table.
     """
+    fast = _located_codes(groups, cell_events, cells, cluster_m)
+    return fast if fast is not None else _locate_frames(groups, cell_events, cells, cluster_m)
+
+
+def _locate_frames(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
+                   cluster_m: float = CLUSTER_M) -> pd.DataFrame:
+    """:func:`locate` by pandas' groupbys of the events' rows (any ``imsi`` and ``cell_id``)."""
     at = positions(cell_events["imsi"], groups.index)
     if at is None:
         ev = cell_events.loc[cell_events["imsi"].isin(groups.index), ["imsi", "cell_id", "events"]]
@@ -211,6 +220,111 @@ def locate(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
     if len(one):
         out.update(_centroids(one, per_cell.loc[~per_cell["group"].isin(spread)]))
     return pd.DataFrame.from_dict(out, orient="index", columns=cols)
+
+
+LOCATED_COLUMNS = ["lat", "lon", "radius_m", "events", "cells"]
+
+
+def _located_codes(groups: pd.Series, cell_events: pd.DataFrame, cells: pd.DataFrame,
+                   cluster_m: float) -> pd.DataFrame | None:
+    """:func:`locate` on codes when ``cell_events``' ``imsi`` and ``cell_id`` are categoricals
+    (else None): the (group, cell) rows and the (group, position) rows summed by sorting
+    integer keys, in order of first appearance as the groupbys of :func:`_locate_frames`
+    give them (event counts: exact sums); a group at one position located from its row
+    with the arithmetic of :func:`_centroids` (a sum of one value is ``0.0 + value``);
+    groups spread over several positions, or a group at one position of many, go through
+    :func:`_spread_centroids` and :func:`_centroids` as there."""
+    col = cell_events["cell_id"]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        return None
+    at = positions(cell_events["imsi"], groups.index)
+    cell = positions(col, cells.index)
+    if at is None or cell is None:
+        return None
+    lat_of = np.append(cells["lat"].to_numpy(dtype=float), np.nan)
+    lon_of = np.append(cells["lon"].to_numpy(dtype=float), np.nan)
+    events = cell_events["events"].to_numpy()
+    gcode, gnames = pd.factorize(groups.to_numpy())
+    g = np.append(gcode, -1)[at]                      # (not a SIM of groups: -1)
+    rows = np.flatnonzero((g >= 0) & ~np.isnan(lat_of[cell]) & ~np.isnan(lon_of[cell]) &
+                          (events > 0))
+    if not len(rows):
+        return pd.DataFrame(columns=LOCATED_COLUMNS)
+    g, cc = g[rows].astype(np.int64), col.cat.codes.to_numpy()[rows].astype(np.int64)
+    # the (group, cell) rows in order of first appearance, their events summed
+    first, inv = _first_seen(g * len(col.cat.categories) + cc)
+    c_ev = np.bincount(inv, weights=events[rows], minlength=len(first)).astype(np.int64)
+    c_g, c_cc = g[first], cc[first]
+    c_lat, c_lon = lat_of[cell[rows[first]]], lon_of[cell[rows[first]]]
+    # the (group, position) rows likewise
+    bits = np.column_stack([c_g, (c_lat + 0.0).view(np.int64), (c_lon + 0.0).view(np.int64)])
+    p_first, p_inv = _first_seen(bits)
+    p_ev = np.bincount(p_inv, weights=c_ev, minlength=len(p_first)).astype(np.int64)
+    p_g, p_lat, p_lon = c_g[p_first], c_lat[p_first], c_lon[p_first]
+    # each group's busiest position (ties: the first), and the groups spread beyond cluster_m
+    by = np.lexsort((np.arange(len(p_g)), -p_ev, p_g))
+    top = np.empty(len(gnames), dtype=np.int64)
+    top[p_g[by][::-1]] = by[::-1]                    # (the first of each group written last)
+    far = haversine_m(p_lat[top[p_g]], p_lon[top[p_g]], p_lat, p_lon) > cluster_m
+    spread = np.zeros(len(gnames), dtype=bool)
+    spread[p_g[far]] = True
+    names = np.asarray(col.cat.categories, dtype=object)
+
+    def per_cell(keep):
+        return pd.DataFrame({"group": gnames[c_g[keep]], "cell_id": names[c_cc[keep]],
+                             "events": c_ev[keep], "lat": c_lat[keep], "lon": c_lon[keep]})
+    out = _spread_centroids(per_cell(spread[c_g]), cluster_m) if spread.any() else {}
+    one, cone = ~spread[p_g], ~spread[c_g]
+    if one.any() and len(unique_ints(p_g[one])) < one.sum():     # a group at two positions
+        pos = pd.DataFrame({"group": gnames[p_g[one]], "lat": p_lat[one], "lon": p_lon[one],
+                            "events": p_ev[one]})
+        out.update(_centroids(pos, per_cell(cone)))
+    elif one.any():
+        out.update(_single_centroids(gnames[p_g[one]], p_lat[one], p_lon[one], p_ev[one],
+                                     p_g[one], c_g[cone], c_ev[cone],
+                                     names[c_cc[cone]].astype(str)))
+    return pd.DataFrame.from_dict(out, orient="index", columns=LOCATED_COLUMNS)
+
+
+def _first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows where each distinct key (an int, or a row of ints) is first seen, in that
+    order, and each row's rank among them: ``groupby(sort=False)``'s order of groups."""
+    if keys.ndim == 1:
+        _, first, inv = unique_ints(keys, return_index=True, return_inverse=True)
+    else:
+        _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inv]
+
+
+def _single_centroids(keys, lat, lon, events, gpos, cgroup, cevents, cids) -> dict:
+    """:func:`_centroids` of groups at one position each (``keys``, ``lat``, ``lon``,
+    ``events``: one row a group, ``gpos`` its group code; ``cgroup``, ``cevents``, ``cids``:
+    the groups' cells in order): each sum of :func:`_centroids` is of one value, which
+    pandas' sum gives as ``0.0 + value``; the same operations on the same arrays."""
+    w = events.astype(float) ** 2
+    lon_r = np.radians(lon)
+    sw, wlat = 0.0 + w, 0.0 + w * lat
+    wsin, wcos = 0.0 + w * np.sin(lon_r), 0.0 + w * np.cos(lon_r)
+    lat0 = wlat / sw
+    lon0 = np.degrees(np.arctan2(wsin / sw, wcos / sw))
+    d = haversine_m(lat0, lon0, lat, lon)
+    radius = np.sqrt((0.0 + w * d ** 2) / sw)
+    # each group's cells, most events first (ties: in order), ";"-joined; their events summed
+    order = np.lexsort((np.arange(len(cgroup)), -cevents, cgroup))
+    cg, texts = cgroup[order], cids[order].tolist()
+    starts = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]])
+    ends = np.r_[starts[1:], len(cg)]
+    joined = {int(cg[a]): ";".join(texts[a:b]) for a, b in zip(starts.tolist(), ends.tolist())}
+    total = np.bincount(cgroup, weights=cevents, minlength=int(gpos.max()) + 1)
+    return {k: {"lat": round(float(a), 6), "lon": round(float(o), 6),
+                "radius_m": round(float(r), 0), "events": int(total[p]), "cells": joined[p]}
+            for k, a, o, r, p in zip(keys.tolist() if keys.dtype != object else list(keys),
+                                     lat0.tolist(), lon0.tolist(), radius.tolist(),
+                                     gpos.tolist())}
 
 
 def _code_counts(code: np.ndarray, names) -> tuple[list, np.ndarray]:
