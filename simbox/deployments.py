@@ -714,12 +714,16 @@ def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     if rows.ndim != 2:      # (0, 24) stays as it is: reshape(0, -1) cannot infer the width
         rows = rows.reshape(len(group), -1 if len(group) else 0)
     group = np.asarray(group, dtype=np.int64)
-    if rows.dtype.kind in "iu" and rows.size and (group[1:] >= group[:-1]).all() and \
-            int(np.abs(rows).max()) * len(group) < 2 ** 53:
-        out = np.zeros((n_groups, rows.shape[1]))
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        out[group[starts]] = np.add.reduceat(rows, starts, axis=0, dtype=np.int64)
-        return out
+    if rows.dtype.kind in "iu" and rows.size and (group[1:] >= group[:-1]).all():
+        # the largest magnitude from the extremes (no absolute copy of the rows); sums that
+        # cannot overflow the rows' own integers are made in them (no cast of each row)
+        top = max(int(rows.max()), -int(rows.min())) * len(group)
+        if top < 2 ** 53:
+            out = np.zeros((n_groups, rows.shape[1]))
+            starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+            acc = rows.dtype if top <= np.iinfo(rows.dtype).max else np.int64
+            out[group[starts]] = np.add.reduceat(rows, starts, axis=0, dtype=acc)
+            return out
     rows = rows.astype(float, copy=False)
     out = np.empty((n_groups, rows.shape[1]))
     for c in range(rows.shape[1]):

@@ -260,6 +260,15 @@ def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.
     return p
 
 
+def flags(res, predictions: pd.DataFrame, threshold: float | None, farms: pd.DataFrame
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(by_model, preds)``: the predictions of ``res``' SIMs (in its key order) flagged at
+    ``threshold`` by the model alone, then with the device rule's ``farms`` (:func:`_flag`);
+    made once a scan for :func:`held_back` and :func:`assemble`."""
+    by_model = _flag(predictions.reindex(res.key_index()), threshold)
+    return by_model, _flag(by_model, None, farms) if len(farms) else by_model
+
+
 def _class_column(column: pd.Series, code: np.ndarray, names: list, changed: np.ndarray):
     """``column`` with the classes ``names[code]`` where ``changed``, in its dtype: a text
     column taken from the names by code (code -1: missing), objects set where changed."""
@@ -278,7 +287,8 @@ def farm_devices(res) -> pd.DataFrame:
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
              exclude: pd.DataFrame | None = None, population: Population | None = None,
-             farms: pd.DataFrame | None = None, grouping=None) -> ScanResult:
+             farms: pd.DataFrame | None = None, grouping=None, flags: tuple | None = None
+             ) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -291,7 +301,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
     ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
     SIMs at or above the threshold only (:class:`Population`).  ``farms``: the device
-    rule's SIMs (:func:`farm_devices`; None: found here).
+    rule's SIMs (:func:`farm_devices`; None: found here).  ``flags``: :func:`flags` of these
+    predictions, threshold and farms, when the caller has them (:func:`held_back` too).
     ``grouping``: what makes the deployments, sites and reasons (a callable with the
     arguments of :func:`group_tables`, default it; ``simbox watch`` gives one that
     carries over what a drop did not change: :mod:`simbox.watch.regroup`).
@@ -299,8 +310,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     rules = rules or LinkRules()
     if farms is None:                            # the device rule (simbox/device_rule.py)
         farms = farm_devices(res)
-    by_model = _flag(predictions.reindex(res.features.index), threshold)
-    preds = _flag(by_model, None, farms) if len(farms) else by_model
+    by_model, preds = flags(res, predictions, threshold, farms) if flags is None else flags
     would = preds["flagged"].to_numpy()          # flagged before the exclusions
     held = would & preds.index.isin(exclude.index) if exclude is not None and len(exclude) \
         else np.zeros(len(preds), bool)
@@ -864,15 +874,19 @@ def open_feedback(exclude, history, dismiss_margin) -> dict:
             "own_store": not isinstance(history, HistoryStore), "out": None}
 
 
-def held_back(res, predictions, threshold, feedback, summary, farms=None) -> pd.DataFrame | None:
+def held_back(res, predictions, threshold, feedback, summary, farms=None,
+              flagged: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The flagged SIMs kept off the shutdown list: those an exclusion covers (each
-    expired exclusion warned about), then those an analyst dismissed (history)."""
+    expired exclusion warned about), then those an analyst dismissed (history).
+    ``flagged``: the predictions flagged with the device rule (:func:`flags`' second),
+    when the caller has them."""
     exclusions, store = feedback["exclusions"], feedback["store"]
     if exclusions is None and store is None:
         return None
     from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as open_feedback
-    flagged = _flag(predictions.reindex(res.features.index), threshold,
-                    farm_devices(res) if farms is None else farms)
+    if flagged is None:
+        flagged = _flag(predictions.reindex(res.key_index()), threshold,
+                        farm_devices(res) if farms is None else farms)
     cand = flagged.index[flagged["flagged"].to_numpy()]
     parts = []
     if exclusions is not None:
@@ -1023,10 +1037,12 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         return model.predict(X, threshold=threshold)["score"].to_numpy()
     feedback = feedback or {"exclusions": None, "store": None}
     farms = farm_devices(res)          # the device rule: its SIMs, once for both
-    held = held_back(res, predictions, threshold, feedback, summary, farms)
+    flagged = flags(res, predictions, threshold, farms) if population is None else None
+    held = held_back(res, predictions, threshold, feedback, summary, farms,
+                     flagged=None if flagged is None else flagged[1])
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
                       score=score, summary=summary, exclude=held, population=population,
-                      farms=farms)
+                      farms=farms, flags=flagged)
     if feedback["store"] is not None:
         # with an output folder, the flags are inserted while its files are written
         feedback["store"].record_scan(result, out=feedback.get("out"),

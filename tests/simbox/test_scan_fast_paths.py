@@ -265,6 +265,10 @@ def test_sum_rows_equals_the_float_bincount_sums(n, groups, width, seed, ordered
     top = 2**40 if big else 60
     for rows in (rng.integers(0, top, (n, width)).astype(np.int64),
                  rng.integers(0, 60, (n, width)).astype(np.int32),
+                 # sums past the rows' own integers (made in int64), negative and unsigned
+                 rng.integers(2**30, 2**31 - 1, (n, width)).astype(np.int32),
+                 rng.integers(-2**15, 2**15 - 1, (n, width)).astype(np.int16),
+                 rng.integers(0, 255, (n, width)).astype(np.uint8),
                  rng.random((n, width))):
         want = np.empty((groups, width))
         for c in range(width):
