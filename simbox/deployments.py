@@ -739,17 +739,27 @@ def unique_ints(values, *, return_index: bool = False, return_inverse: bool = Fa
     if values.ndim != 1 or values.dtype.kind not in "iub":
         raise ValueError(f"unique_ints takes a 1-d integer array, not {values.dtype} of "
                          f"shape {values.shape}")
-    order = np.argsort(values, kind="stable") if return_index or return_inverse else None
-    ranked = values[order] if order is not None else np.sort(values)
+    # values in order already (one device's SIMs by row, one site's SIMs): no sort, the
+    # stable sort's order being the identity
+    ordered = bool((values[1:] >= values[:-1]).all())
+    if ordered:
+        order, ranked = None, values
+    else:
+        order = np.argsort(values, kind="stable") if return_index or return_inverse else None
+        ranked = values[order] if order is not None else np.sort(values)
     start = np.empty(len(ranked), dtype=bool)
     start[:1] = True
     np.not_equal(ranked[1:], ranked[:-1], out=start[1:])
     out = [ranked[start]]
     if return_index:
-        out.append(order[start])
+        out.append(np.flatnonzero(start) if ordered else order[start])
     if return_inverse:
         inverse = np.empty(len(values), dtype=np.intp)
-        inverse[order] = np.cumsum(start) - 1
+        if ordered:
+            np.cumsum(start, out=inverse)
+            inverse -= 1
+        else:
+            inverse[order] = np.cumsum(start) - 1
         out.append(inverse)
     return out[0] if len(out) == 1 else tuple(out)
 

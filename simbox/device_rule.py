@@ -120,12 +120,14 @@ def farm_devices(features: pd.DataFrame, sims: pd.DataFrame, devices: pd.DataFra
     d, row = d[keep], row[keep]
     if not len(row):
         return empty
-    # one device per SIM: the one with most SIMs, then the lower IMEI
-    by_name = np.argsort(np.argsort(names, kind="stable"), kind="stable")   # IMEI order
-    order = np.lexsort((by_name[d], -n_sims[d], row))
-    d, row = d[order], row[order]
-    first = np.r_[True, row[1:] != row[:-1]]
-    d, row = d[first], row[first]          # rows ascending: the order of features
+    # one device per SIM: the one with most SIMs, then the lower IMEI (rows ascending and
+    # distinct, as one device's pairs come: each SIM on one farm device, nothing to choose)
+    if not (row[1:] > row[:-1]).all():
+        by_name = np.argsort(np.argsort(names, kind="stable"), kind="stable")   # IMEI order
+        order = np.lexsort((by_name[d], -n_sims[d], row))
+        d, row = d[order], row[order]
+        first = np.r_[True, row[1:] != row[:-1]]
+        d, row = d[first], row[first]      # rows ascending: the order of features
     imei = texts[d]
     if all(isinstance(t, str) for t in texts):        # (as pandas' texts: each converted once)
         imei = pd.array(texts, dtype="str").take(d)

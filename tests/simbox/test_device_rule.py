@@ -166,3 +166,52 @@ def test_summary_equals_the_groupby_of_the_imeis(seed):
                           "device_sites": np.array([sites.get(i, 0) for i in imei], dtype=np.int64)},
                          index=pd.Index([f"{k:015d}" for k in range(n)], name="imsi"))
     assert device_rule.summary(farms) == summary_reference(farms)
+
+
+def farm_devices_reference(features, sims, devices, limit, max_sites):
+    """The rule as its docstring words it, by pandas groupbys of the distinct pairs."""
+    cand = features.index[features["imei_max_imsis"].to_numpy(dtype=float) > limit]
+    if len(cand) <= limit:
+        return []
+    pairs = devices.assign(imsi=devices["imsi"].astype(object))
+    pairs = pairs.loc[pairs["imsi"].isin(cand) & (pairs["imei"].astype(str) != "")] \
+        .drop_duplicates(["imsi", "imei"])
+    n_sims = pairs.groupby("imei")["imsi"].nunique()
+    big = [i for i in n_sims.index if n_sims[i] > limit and not placeholder_imei([i])[0]]
+    pairs = pairs.loc[pairs["imei"].isin(big)]
+    site = sims["main_site"].reindex(pairs["imsi"]).fillna("").astype(str).to_numpy()
+    n_sites = pairs.assign(site=site).loc[site != ""].groupby("imei")["site"].nunique() \
+        .reindex(big, fill_value=0)
+    farm = [i for i in big if n_sites[i] <= max_sites]
+    pairs = pairs.loc[pairs["imei"].isin(farm)]
+    out = []
+    for k in features.index:
+        on = pairs.loc[pairs["imsi"] == k, "imei"].tolist()
+        if on:
+            best = sorted(on, key=lambda i: (-n_sims[i], i))[0]
+            out.append((k, best, int(n_sims[best]), int(n_sites[best])))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_farm_devices_equals_the_rule_by_groupbys(seed, monkeypatch):
+    """Several devices of random sizes around the limit (lowered to 6), SIMs on one or two
+    of them, placeholders and empty IMEIs, sites missing: the SIMs, devices and counts of
+    the rule worded by groupbys (the sorted shortcut of one device per SIM included)."""
+    import simbox.device_rule as rule
+    monkeypatch.setattr(rule, "MAX_GATEWAY_SIMS", 6)
+    rng = np.random.default_rng(seed)
+    imeis = ["35693803564380", "35693803564390", "35693803564400", "35000000000000", "",
+             "35693803564410"][:int(rng.integers(1, 7))]
+    keys = [f"46000{i:010d}" for i in range(int(rng.integers(5, 40)))]
+    rows = [(k, i) for k in keys for i in imeis if rng.random() < rng.choice([0.15, 0.5, 0.9])]
+    if seed % 3 == 0:                     # each SIM on one device
+        rows = [(k, imeis[j % len(imeis)]) for j, k in enumerate(keys)]
+    sites = [["S1"], ["S1", ""], ["S1", "S2"], ["S1", "S2", "S3", ""]][seed % 4]
+    site = {k: rng.choice(sites) for k in keys}
+    pairs = pd.DataFrame(rows or [(keys[0], imeis[0])], columns=["imsi", "imei"])
+    f, s, d = tables(pairs, site, bool(seed % 2))
+    got = rule.farm_devices(f, s, d)
+    want = farm_devices_reference(f, s, d, 6, rule.MAX_SITES)
+    assert [(k, str(i), int(n), int(m)) for k, i, n, m in zip(
+        got.index, got["imei"], got["device_sims"], got["device_sites"])] == want

@@ -357,10 +357,12 @@ def test_distinct_per_equals_nunique(rows, textual):
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.lists(st.integers(-3, 6), max_size=40), wide=st.booleans())
-def test_unique_ints_equals_np_unique(values, wide):
+@given(values=st.lists(st.integers(-3, 6), max_size=40), wide=st.booleans(),
+       ordered=st.booleans())
+def test_unique_ints_equals_np_unique(values, wide, ordered):
     import numpy as np
     x = np.array(values, dtype=np.int64 if wide else np.int32) * (2**40 if wide else 1)
+    x = np.sort(x) if ordered else x            # (in order: unique_ints sorts nothing)
     for flags in ({}, {"return_index": True}, {"return_inverse": True},
                   {"return_index": True, "return_inverse": True}):
         got, want = deployments_mod.unique_ints(x, **flags), np.unique(x, **flags)
