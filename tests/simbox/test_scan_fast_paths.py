@@ -354,6 +354,8 @@ def test_distinct_per_equals_nunique(rows, textual):
     assert distinct_per_reference(group, codes, "site").tolist() == want.tolist()
     assert got.index.tolist() == want.index.tolist() and got.tolist() == want.tolist()
     assert got.index.name == want.index.name
+    if group.dtype.kind == "i":
+        assert got.index.dtype == want.index.dtype
 
 
 @settings(max_examples=300, deadline=None)
@@ -643,3 +645,26 @@ def test_digit_texts_equal_the_column_of_decode_ids(codes, tokens):
     got = pd.DataFrame({"c": compute_mod.digit_texts(arr, book)})
     want = pd.DataFrame({"c": decode_ids(arr, book)})
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_factorized_keeps_the_codes_of_an_arrow_array_not_a_changed_one():
+    """The codes kept for an Arrow array (``_arrow_factorized``) are those of its texts:
+    asked again, the same answer (copies: a caller's change stays its own); a column set
+    anew (a new Arrow array) is factorized again; against ``pd.factorize``."""
+    import numpy as np
+    import pandas as pd
+    s = pd.Series(["b", "a", None, "b", "c"], dtype="str")
+    want = pd.factorize(s.array)
+    for _ in range(2):
+        code, names = deployments_mod.factorized(s)
+        assert code.tolist() == np.asarray(want[0]).tolist() and names.tolist() == list(want[1])
+        code[:] = 7
+        names[0] = "x"
+    s.iloc[0] = "c"                        # a new Arrow array under the same Series
+    code, names = deployments_mod.factorized(s)
+    want = pd.factorize(s.array)
+    assert code.tolist() == np.asarray(want[0]).tolist() and names.tolist() == list(want[1])
+    many = [pd.Series([str(i)] * 3, dtype="str") for i in range(deployments_mod.ARROW_CODES_KEPT + 3)]
+    for m in many + many[::-1]:
+        assert deployments_mod.factorized(m)[1].tolist() == [m.iloc[0]]
+    assert len(deployments_mod._ARROW_CODES) <= deployments_mod.ARROW_CODES_KEPT
