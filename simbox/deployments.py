@@ -813,7 +813,12 @@ def _ordered_join(keys: np.ndarray, values: pd.Series) -> pd.DataFrame:
     keep[keep] = names[code[keep]] != ""
     row = np.flatnonzero(keep)
     k, c = keys[row], code[row]
-    order = np.lexsort((row, c, k))                   # by key, value, then row
+    # by key, value, then row: one stable sort of (key, value) as one integer (none when in
+    # order already: one deployment at one site)
+    pair = (k - int(k.min(initial=0))) * (len(names) + 1) + c
+    order = np.arange(len(pair)) if (pair[1:] >= pair[:-1]).all() else \
+        np.argsort(pair, kind="stable") if int(pair.max(initial=0)) < 2 ** 62 else \
+        np.lexsort((row, c, k))
     k, c, row = k[order], c[order], row[order]
     start = np.flatnonzero(np.r_[True, (k[1:] != k[:-1]) | (c[1:] != c[:-1])][:len(k)])
     n = np.diff(np.r_[start, len(k)])                 # rows per (key, value)

@@ -450,7 +450,11 @@ def _site_locations(site_of: pd.Series, code: np.ndarray, names, deployment_id: 
 
 
 def _members(code: np.ndarray) -> list:
-    """Per code 0..n-1 (``pd.factorize`` codes): the positions holding it, in order."""
+    """Per code 0..n-1 (``pd.factorize`` codes): the positions holding it, in order (codes
+    in order already, as one site's: no sort)."""
+    code = np.asarray(code)
+    if (code[1:] >= code[:-1]).all():
+        return np.split(np.arange(len(code)), np.flatnonzero(np.diff(code)) + 1)
     return np.split(np.argsort(code, kind="stable"), np.flatnonzero(np.diff(np.sort(code))) + 1)
 
 

@@ -319,16 +319,18 @@ def test_formula_starts_equal_the_str_accessor(values, cut):
 
 @settings(max_examples=300, deadline=None)
 @given(rows=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["", "a", "b", "S1", "S2", None])),
-                     max_size=40))
-def test_ordered_join_equals_the_pandas_groupbys(rows):
+                     max_size=40), ordered=st.booleans(), shift=st.sampled_from([0, -3]))
+def test_ordered_join_equals_the_pandas_groupbys(rows, ordered, shift):
     """_ordered_join (one sort of factorized pairs) against the groupbys it replaces, as
-    deployment_table reads them: empty and missing values, ties broken by first row."""
+    deployment_table reads them: empty and missing values, ties broken by first row; rows
+    in order already (no sort) and negative keys."""
     import numpy as np
     import pandas as pd
-    keys = np.array([r[0] for r in rows], dtype=np.int64)
+    rows = sorted(rows, key=lambda r: (r[0], str(r[1]))) if ordered else rows
+    keys = np.array([r[0] for r in rows], dtype=np.int64) + shift
     values = pd.Series([r[1] for r in rows], dtype=object)
     got, want = deployments_mod._ordered_join(keys, values), ordered_join_reference(keys, values)
-    comps = np.arange(6)
+    comps = np.arange(6) + shift
     for c, fill in (("n", 0), ("joined", "")):
         assert got[c].reindex(comps, fill_value=fill).tolist() == \
             want[c].reindex(comps, fill_value=fill).tolist()
@@ -668,3 +670,16 @@ def test_factorized_keeps_the_codes_of_an_arrow_array_not_a_changed_one():
     for m in many + many[::-1]:
         assert deployments_mod.factorized(m)[1].tolist() == [m.iloc[0]]
     assert len(deployments_mod._ARROW_CODES) <= deployments_mod.ARROW_CODES_KEPT
+
+
+@settings(max_examples=200, deadline=None)
+@given(code=st.lists(st.integers(0, 4), max_size=30), ordered=st.booleans())
+def test_members_equal_the_positions_of_each_code(code, ordered):
+    """sites._members (codes in order: no sort) against the stable sort it skips."""
+    import numpy as np
+    from simbox import sites as sites_mod
+    code = np.array(sorted(code) if ordered else code, dtype=np.int64)
+    code = np.unique(code, return_inverse=True)[1] if len(code) else code   # (0..n-1, all used)
+    got = sites_mod._members(code)
+    want = np.split(np.argsort(code, kind="stable"), np.flatnonzero(np.diff(np.sort(code))) + 1)
+    assert len(got) == len(want) and all(np.array_equal(g, w) for g, w in zip(got, want))
