@@ -104,7 +104,7 @@ def patch_scan() -> None:
 
             def predict_timed(self, X, *a, **k):
                 label = "scoring" if not calls else "scoring (reasons)"
-                calls.append(len(X))
+                calls.append(X.shape[0])      # (a DataFrame, or a feature run: FeatureResult.shape)
                 return timed(label, predict)(self, X, *a, **k)
             cls.predict = predict_timed
         return model
