@@ -357,7 +357,8 @@ def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None
     # the hash table pandas keeps on it serves every later lookup of the scan)
     imsi_cat = pd.CategoricalDtype(index)
     drow = ctx.dev_row
-    o = np.lexsort((red.dev_imei, drow))
+    o = _distinct_order(drow)                # (one device a SIM: its rows ordered, no sort)
+    o = np.lexsort((red.dev_imei, drow)) if o is None else o
     devices = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(drow[o], dtype=imsi_cat),
         "imei": digit_texts(red.dev_imei[o], book),
@@ -410,8 +411,28 @@ def text_of_codes(codes, names):
     return texts.take(np.maximum(np.asarray(codes, dtype=np.int64), -1) + 1)
 
 
+def _distinct_order(row):
+    """The order of ``row`` (integers in ``0..n``, n a bound of them) when its values are
+    distinct: each value's position placed at its rank, no sort (a SIM with one device or
+    one cell: the pair tables of a card farm); None when a value repeats."""
+    row = np.asarray(row)
+    if not len(row):
+        return np.zeros(0, dtype=np.intp)
+    seen = np.bincount(row)
+    if seen.max() > 1:
+        return None
+    rank = np.cumsum(seen) - 1               # each present value's rank among them
+    order = np.empty(len(row), dtype=np.intp)
+    order[rank[row]] = np.arange(len(row))
+    return order
+
+
 def _pair_order(row, rank, nrank):
-    """``np.lexsort((rank, row))`` for distinct (row, rank) pairs, by one sort of one key."""
+    """``np.lexsort((rank, row))`` for distinct (row, rank) pairs, by one sort of one key
+    (no sort when the rows are distinct: :func:`_distinct_order`)."""
+    order = _distinct_order(row)
+    if order is not None:
+        return order
     if (int(row.max()) + 1 if len(row) else 0) * max(nrank, 1) >= 1 << 62:
         return np.lexsort((rank, row))
     return np.argsort(row.astype(np.int64) * nrank + rank)

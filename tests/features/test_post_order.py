@@ -44,3 +44,28 @@ def test_pair_order_is_the_lexsort(pairs, nrank):
     rank = np.array([p[1] for p in pairs], np.int32)
     # nrank 2**58 overflows one combined key: the lexsort fallback
     assert np.array_equal(_pair_order(row, rank, nrank), np.lexsort((rank, row)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.integers(0, 60), max_size=50), st.randoms(use_true_random=False),
+       st.sampled_from([31, 1 << 58]), st.booleans())
+def test_distinct_rows_are_ordered_without_a_sort(rows, rnd, nrank, repeat):
+    """A SIM with one device or one cell (each row once: a card farm's pair tables): the
+    rows placed by rank (_distinct_order) equal the lexsorts of the pair tables; a row
+    seen twice takes the sort."""
+    from simbox.features.compute import _distinct_order
+    rows = list(rows)
+    rnd.shuffle(rows)
+    if repeat and rows:
+        rows.append(rows[0])
+    row = np.array(rows, dtype=np.int64)
+    rank = np.array([rnd.randrange(30) for _ in rows], np.int64)
+    if repeat and rows:
+        rank[-1] = rank[0] + 1                # (distinct pairs, as the pair tables hold)
+    imei = np.array([rnd.choice([3, 10 ** 15, 7]) for _ in rows], np.int64)
+    assert np.array_equal(_pair_order(row, rank, nrank), np.lexsort((rank, row)))
+    got = _distinct_order(row)
+    if repeat and rows:
+        assert got is None
+    else:
+        assert np.array_equal(got, np.lexsort((imei, row)))
