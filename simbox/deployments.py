@@ -810,7 +810,8 @@ def _ordered_join(keys: np.ndarray, values: pd.Series) -> pd.DataFrame:
     keys = np.asarray(keys, dtype=np.int64)
     code, names = factorized(values.astype(str))
     keep = code >= 0
-    keep[keep] = names[code[keep]] != ""
+    keep[keep] = np.array([n != "" for n in names.tolist()], dtype=bool)[code[keep]] \
+        if len(names) else False                  # (each distinct value tested once)
     row = np.flatnonzero(keep)
     k, c = keys[row], code[row]
     # by key, value, then row: one stable sort of (key, value) as one integer (none when in

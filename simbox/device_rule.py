@@ -176,7 +176,7 @@ def summary(farms: pd.DataFrame) -> dict:
 
 def note(farms: pd.DataFrame) -> str:
     """The line the summary and the report say about the rule."""
-    n_dev = farms["imei"].nunique()
+    n_dev = len(factorized(farms["imei"])[1])     # (the distinct IMEIs: its nunique)
     return (f"device rule: {len(farms):,} SIMs on {n_dev:,} device(s) carrying more than "
             f"{MAX_GATEWAY_SIMS} SIMs at {MAX_SITES} sites or fewer flagged as card farm "
             f"(SIM bank; one deployment per device)")

@@ -260,13 +260,19 @@ def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.
     return p
 
 
-def flags(res, predictions: pd.DataFrame, threshold: float | None, farms: pd.DataFrame
+def flag_sims(res, predictions: pd.DataFrame, threshold: float | None, farms: pd.DataFrame
           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(by_model, preds)``: the predictions of ``res``' SIMs (in its key order) flagged at
     ``threshold`` by the model alone, then with the device rule's ``farms`` (:func:`_flag`);
     made once a scan for :func:`held_back` and :func:`assemble`."""
-    by_model = _flag(predictions.reindex(res.key_index()), threshold)
+    by_model = _flag(predictions.reindex(keys_of(res)), threshold)
     return by_model, _flag(by_model, None, farms) if len(farms) else by_model
+
+
+def keys_of(res) -> pd.Index:
+    """The keys of a feature run, in order: ``FeatureResult.key_index`` (no DataFrame of the
+    features made), else its features' index (a run given as tables)."""
+    return res.key_index() if hasattr(res, "key_index") else res.features.index
 
 
 def _class_column(column: pd.Series, code: np.ndarray, names: list, changed: np.ndarray):
@@ -301,8 +307,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     ``ScanResult.excluded`` (and ``excluded.csv``) instead, in no deployment or site.
     ``population``: what is needed of every SIM, when ``res`` and ``predictions`` hold the
     SIMs at or above the threshold only (:class:`Population`).  ``farms``: the device
-    rule's SIMs (:func:`farm_devices`; None: found here).  ``flags``: :func:`flags` of these
-    predictions, threshold and farms, when the caller has them (:func:`held_back` too).
+    rule's SIMs (:func:`farm_devices`; None: found here).  ``flags``: :func:`flag_sims` of
+    these predictions, threshold and farms, when the caller has them (:func:`held_back` too).
     ``grouping``: what makes the deployments, sites and reasons (a callable with the
     arguments of :func:`group_tables`, default it; ``simbox watch`` gives one that
     carries over what a drop did not change: :mod:`simbox.watch.regroup`).
@@ -310,7 +316,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     rules = rules or LinkRules()
     if farms is None:                            # the device rule (simbox/device_rule.py)
         farms = farm_devices(res)
-    by_model, preds = flags(res, predictions, threshold, farms) if flags is None else flags
+    by_model, preds = flag_sims(res, predictions, threshold, farms) if flags is None else flags
     would = preds["flagged"].to_numpy()          # flagged before the exclusions
     held = would & preds.index.isin(exclude.index) if exclude is not None and len(exclude) \
         else np.zeros(len(preds), bool)
@@ -349,9 +355,11 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     dep_hours = Lazy(partial(hours_by, hours, sims["deployment_id"]))
     site_hours = Lazy(partial(hours_by, hours, sims["main_site"].astype(str), sites["site_id"]))
     summary = dict(summary or {})
-    devices = pairs_of(res.devices, sims.index)
-    dev = devices.loc[devices["imei"].astype(str) != ""]
-    by_class = flagged["class"].value_counts()
+    # the flagged SIMs' classes and distinct devices counted on codes (the same SIMs as
+    # flagged.csv's rows; value_counts and nunique leave missing ones out, as factorized)
+    code, names = factorized(sims["class"])
+    by_class = dict(zip(names.tolist(), np.bincount(code[code >= 0], minlength=len(names))))
+    imeis = factorized(pairs_of(res.devices, sims.index)["imei"])[1]
     summary.update({
         "simbox_version": __version__,
         "threshold": None if threshold is None else round(float(threshold), 4),
@@ -361,7 +369,7 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "flagged_by_class": {c: int(by_class[c]) for c in FRAUD_CLASSES if c in by_class},
         "deployments": int(len(deployments)),
         "sites": int(len(sites)),
-        "devices": int(dev["imei"].nunique()),
+        "devices": sum(str(i) != "" for i in imeis.tolist()),
         "unlocated_flagged": int((sims["main_site"].astype(str) == "").sum()),
         "first_seen": _iso(outliers["start"]),
         "last_seen": _iso(outliers["end"]),
@@ -650,7 +658,7 @@ def _reasons(res, sims: pd.DataFrame, would: np.ndarray, score, explain: bool = 
         reference = res.features.loc[~would] if (~would).any() else res.features
         if len(reference) > REFERENCE_SIMS:     # medians and spreads: a fixed sample is enough
             reference = reference.sample(REFERENCE_SIMS, random_state=0)
-    n_sims = res.shape[0] if population is None else population.sims
+    n_sims = len(res.features) if population is None else population.sims
     stats = reference_stats(reference)       # once, for the contributions and the reasons
     by_score = sims["score"].sort_values(ascending=False, kind="stable").index
     contributions = None if score is None else occlusion_contributions(
@@ -878,14 +886,14 @@ def held_back(res, predictions, threshold, feedback, summary, farms=None,
               flagged: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The flagged SIMs kept off the shutdown list: those an exclusion covers (each
     expired exclusion warned about), then those an analyst dismissed (history).
-    ``flagged``: the predictions flagged with the device rule (:func:`flags`' second),
+    ``flagged``: the predictions flagged with the device rule (:func:`flag_sims`' second),
     when the caller has them."""
     exclusions, store = feedback["exclusions"], feedback["store"]
     if exclusions is None and store is None:
         return None
     from simbox.feedback.exclusions import hits_per_line, match_exclusions  # lazy: as open_feedback
     if flagged is None:
-        flagged = _flag(predictions.reindex(res.key_index()), threshold,
+        flagged = _flag(predictions.reindex(keys_of(res)), threshold,
                         farm_devices(res) if farms is None else farms)
     cand = flagged.index[flagged["flagged"].to_numpy()]
     parts = []
@@ -1037,7 +1045,7 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
         return model.predict(X, threshold=threshold)["score"].to_numpy()
     feedback = feedback or {"exclusions": None, "store": None}
     farms = farm_devices(res)          # the device rule: its SIMs, once for both
-    flagged = flags(res, predictions, threshold, farms) if population is None else None
+    flagged = flag_sims(res, predictions, threshold, farms) if population is None else None
     held = held_back(res, predictions, threshold, feedback, summary, farms,
                      flagged=None if flagged is None else flagged[1])
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,

@@ -666,7 +666,8 @@ def test_factorized_keeps_the_codes_of_an_arrow_array_not_a_changed_one():
     code, names = deployments_mod.factorized(s)
     want = pd.factorize(s.array)
     assert code.tolist() == np.asarray(want[0]).tolist() and names.tolist() == list(want[1])
-    many = [pd.Series([str(i)] * 3, dtype="str") for i in range(deployments_mod.ARROW_CODES_KEPT + 3)]
+    many = [pd.Series([str(i)] * 3, dtype="str")
+            for i in range(deployments_mod.ARROW_CODES_KEPT + 3)]
     for m in many + many[::-1]:
         assert deployments_mod.factorized(m)[1].tolist() == [m.iloc[0]]
     assert len(deployments_mod._ARROW_CODES) <= deployments_mod.ARROW_CODES_KEPT

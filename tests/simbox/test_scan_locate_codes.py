@@ -64,13 +64,16 @@ def test_one_group_of_many_sims_at_one_cell():
     keys = pd.Index([f"{i:015d}" for i in range(n)], name="imsi", dtype=object)
     cells = pd.DataFrame({"site_id": ["S0", "S0"], "lat": [LAT0, LAT0], "lon": [-0.0, LON0]},
                          index=pd.Index(["c0", "c1"], name="cell_id", dtype=object))
-    ev = pd.DataFrame({"imsi": pd.Categorical.from_codes(np.arange(n), dtype=pd.CategoricalDtype(keys)),
-                       "cell_id": pd.Categorical.from_codes(np.zeros(n, np.int64), categories=["c0", "c1"]),
+    ev = pd.DataFrame({"imsi": pd.Categorical.from_codes(np.arange(n),
+                                                         dtype=pd.CategoricalDtype(keys)),
+                       "cell_id": pd.Categorical.from_codes(np.zeros(n, np.int64),
+                                                            categories=["c0", "c1"]),
                        "events": np.full(n, 30)})
     for groups in (pd.Series(np.zeros(n, np.int64), index=keys),
                    pd.Series(pd.array(["S0"] * n, dtype="str"), index=keys)):
         got = sites.locate(groups, ev, cells)
-        pd.testing.assert_frame_equal(got, sites._locate_frames(groups, ev, cells), check_exact=True)
+        pd.testing.assert_frame_equal(got, sites._locate_frames(groups, ev, cells),
+                                      check_exact=True)
         assert got.iloc[0]["events"] == 30 * n and got.iloc[0]["cells"] == "c0"
 
 
