@@ -178,7 +178,7 @@ def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN, *, bulk=None) -> d
     last = pd.to_datetime(sims["last_seen"], utc=True)
     if bulk is None and (len(sims) == 0 or last.isna().all()):
         return {"mask": np.zeros(len(sims), bool), "end": None, "start": None}
-    lo, hi = (first.quantile(0.1), last.quantile(0.9)) if bulk is None else bulk[:2]
+    lo, hi = (_quantile(first, 0.1), _quantile(last, 0.9)) if bulk is None else bulk[:2]
     early_limit, late_limit = time_bounds(lo, hi)
     mask = ((first < early_limit) | (last > late_limit)).fillna(False).to_numpy()
     out = {"mask": mask, "end": last[~mask].max(), "start": first[~mask].min()} if bulk is None \
@@ -199,6 +199,24 @@ def time_outliers(sims: pd.DataFrame, key: str = IMSI_COLUMN, *, bulk=None) -> d
                           f"at {_iso(when)}; they do not move the scan's end: recency is measured "
                           f"to {_iso(out['end'])}")
     return out
+
+
+def _quantile(times: pd.Series, q: float):
+    """``times.quantile(q)`` (datetimes, NaT left out) from its two order statistics
+    (:func:`sorted_quantile`), found by ``np.argpartition`` of the int64 values: no sort of
+    100,000 times."""
+    i8 = np.asarray(times.array.asi8) if hasattr(times.array, "asi8") else None
+    if i8 is None:
+        return times.quantile(q)
+    ok = np.flatnonzero(i8 != np.iinfo(np.int64).min)          # (NaT: left out)
+    if not len(ok):
+        return times.quantile(q)
+    values = i8[ok]
+
+    def at(i, j):
+        part = np.argpartition(values, [i, j])
+        return times.iloc[ok[part[[i, j]]]]
+    return sorted_quantile(len(ok), q, at)
 
 
 def time_bounds(lo, hi) -> tuple:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simbox.outputs import write_csv, write_csv_batches
-from simbox.scan import sorted_quantile, time_bounds, time_outliers
+from simbox.scan import _quantile, sorted_quantile, time_bounds, time_outliers
 
 
 def stamps(seconds):
@@ -30,6 +30,17 @@ def test_sorted_quantile_is_pandas_quantile(values, q):
 
     assert sorted_quantile(len(s), q, at) == stamps(values).quantile(q)
     assert len(asked) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1_700_000_000, 1_800_000_000) | st.none(), min_size=1, max_size=300),
+       st.sampled_from([0.1, 0.5, 0.9, 0.0, 1.0, 0.37]))
+def test_quantile_by_partition_is_pandas_quantile(values, q):
+    """time_outliers' percentiles from two order statistics found by a partition (_quantile)
+    equal pandas' quantile of the Series, missing times (NaT) left out."""
+    s = stamps([np.nan if v is None else v for v in values])
+    got, want = _quantile(s, q), s.quantile(q)
+    assert (pd.isna(got) and pd.isna(want)) or got == want
 
 
 def test_time_outliers_from_the_outliers_and_the_bulk():
