@@ -747,7 +747,8 @@ def sum_rows(rows: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
             out = np.zeros((n_groups, rows.shape[1]))
             starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
             acc = rows.dtype if top <= np.iinfo(rows.dtype).max else np.int64
-            out[group[starts]] = np.add.reduceat(rows, starts, axis=0, dtype=acc)
+            out[group[starts]] = rows.sum(axis=0, dtype=acc) if len(starts) == 1 else \
+                np.add.reduceat(rows, starts, axis=0, dtype=acc)       # (one group: its sum)
             return out
     rows = rows.astype(float, copy=False)
     out = np.empty((n_groups, rows.shape[1]))
