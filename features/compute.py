@@ -418,6 +418,8 @@ def _distinct_order(row):
     row = np.asarray(row)
     if not len(row):
         return np.zeros(0, dtype=np.intp)
+    if row.min() < 0:
+        return None
     seen = np.bincount(row)
     if seen.max() > 1:
         return None

@@ -278,8 +278,8 @@ def _flag(predictions: pd.DataFrame, threshold: float | None, farms=None) -> pd.
     return p
 
 
-def flag_sims(res, predictions: pd.DataFrame, threshold: float | None, farms: pd.DataFrame
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def flag_sims(res, predictions: pd.DataFrame, threshold: float | None,
+              farms: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(by_model, preds)``: the predictions of ``res``' SIMs (in its key order) flagged at
     ``threshold`` by the model alone, then with the device rule's ``farms`` (:func:`_flag`);
     made once a scan for :func:`held_back` and :func:`assemble`."""
