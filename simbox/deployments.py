@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,21 +181,32 @@ def _arrow_factorized(array) -> tuple[np.ndarray, np.ndarray]:
     """:func:`factorized` of a pandas text array held by Arrow.  The answers for the last
     few Arrow arrays (immutable: a pandas array set anew holds a new one) are kept, each
     with its array: a scan asks for the codes of one column (deployment ids, classes,
-    sites: 100,000 texts, 1-2 ms) in several of its steps.  Copies are returned."""
+    sites: 100,000 texts, 1-2 ms) in several of its steps.  Copies are returned.  An
+    array is held by a weak reference: its answer goes when the column goes (no memory
+    kept after a scan's tables are gone, e.g. in ``simbox watch``)."""
     data = getattr(array, "_pa_array", None)
-    for kept, code, uniques in _ARROW_CODES if data is not None else ():
-        if kept is data:
+    for ref, code, uniques in list(_ARROW_CODES) if data is not None else ():
+        if ref() is data:
             return code.copy(), uniques.copy()
     code, uniques = pd.factorize(array)
     code, uniques = np.asarray(code), np.asarray(uniques, dtype=object)
     if data is not None:
-        _ARROW_CODES.insert(0, (data, code.copy(), uniques.copy()))
+        try:
+            ref = weakref.ref(data, _forget_codes)
+        except TypeError:                    # (an array that takes no weak reference)
+            return code, uniques
+        _ARROW_CODES.insert(0, (ref, code.copy(), uniques.copy()))
         del _ARROW_CODES[ARROW_CODES_KEPT:]
     return code, uniques
 
 
+def _forget_codes(ref) -> None:
+    """The kept codes of an Arrow array that is gone (its weak reference's callback)."""
+    _ARROW_CODES[:] = [e for e in _ARROW_CODES if e[0] is not ref]
+
+
 ARROW_CODES_KEPT = 6
-_ARROW_CODES: list = []      # (Arrow array, its codes, its distinct texts), the latest first
+_ARROW_CODES: list = []      # (weak ref. to an Arrow array, its codes, its texts), latest first
 
 
 def one_text(values: np.ndarray) -> bool:

@@ -671,6 +671,15 @@ def test_factorized_keeps_the_codes_of_an_arrow_array_not_a_changed_one():
     for m in many + many[::-1]:
         assert deployments_mod.factorized(m)[1].tolist() == [m.iloc[0]]
     assert len(deployments_mod._ARROW_CODES) <= deployments_mod.ARROW_CODES_KEPT
+    # a column gone: its codes are not kept (weak reference)
+    import gc
+    kept = len(deployments_mod._ARROW_CODES)
+    last = pd.Series(["gone", "soon"], dtype="str")
+    deployments_mod.factorized(last)
+    del last, many, m
+    gc.collect()
+    assert len(deployments_mod._ARROW_CODES) <= 1 < kept + 1      # (s alone is alive)
+    assert all(ref() is not None for ref, _, _ in deployments_mod._ARROW_CODES)
 
 
 @settings(max_examples=200, deadline=None)
