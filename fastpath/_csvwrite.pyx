@@ -44,18 +44,42 @@ cdef enum:
     MAX_YEAR = 9999
 
 
-cdef int put_time(buffer_t* b, int64_t t) except -2:
+cdef struct day_t:
+    int64_t days            # the day whose date ``text`` holds (INT64_MIN: none yet)
+    char text[11]           # YYYY-MM-DDT
+
+
+cdef int put_time(buffer_t* b, int64_t t, day_t* day) except -2:
     """``t`` (seconds since 1970, UTC) as numpy's ``datetime_as_string(unit="s")`` + ``Z``;
     1 (nothing written) outside the years MIN_YEAR..MAX_YEAR.  Days to a civil date:
-    H. Hinnant's ``civil_from_days`` (proleptic Gregorian)."""
-    cdef int64_t days, secs, z, era, doe, yoe, y, doy, mp, d, m
-    cdef char num[32]
-    cdef int n
+    H. Hinnant's ``civil_from_days`` (proleptic Gregorian), once per run of rows of one day
+    (``day``: the column's last date, kept from row to row)."""
+    cdef int64_t days, secs
+    cdef char num[20]
     if t == INT64_MIN:
         return 0
     days, secs = t // 86400, t % 86400        # (cdivision: toward zero)
     if secs < 0:
         days, secs = days - 1, secs + 86400
+    if days != day.days:
+        if put_date(day.text, days):
+            return 1
+        day.days = days
+    memcpy(num, day.text, 11)
+    put_digits(num + 11, secs // 3600, 2)
+    num[13] = 58                                    # ':'
+    put_digits(num + 14, secs // 60 % 60, 2)
+    num[16] = 58
+    put_digits(num + 17, secs % 60, 2)
+    num[19] = 90                                    # 'Z'
+    put(b, num, 20)
+    return 0
+
+
+cdef int put_date(char* num, int64_t days) noexcept:
+    """``YYYY-MM-DDT`` of ``days`` since 1970-01-01 into ``num`` (11 bytes); 1 (nothing
+    written) outside the years MIN_YEAR..MAX_YEAR."""
+    cdef int64_t z, era, doe, yoe, y, doy, mp, d, m
     z = days + 719468
     era = (z if z >= 0 else z - 146096) // 146097
     doe = z - era * 146097
@@ -74,13 +98,6 @@ cdef int put_time(buffer_t* b, int64_t t) except -2:
     num[7] = 45
     put_digits(num + 8, d, 2)
     num[10] = 84                                    # 'T'
-    put_digits(num + 11, secs // 3600, 2)
-    num[13] = 58                                    # ':'
-    put_digits(num + 14, secs // 60 % 60, 2)
-    num[16] = 58
-    put_digits(num + 17, secs % 60, 2)
-    num[19] = 90                                    # 'Z'
-    put(b, num, 20)
     return 0
 
 
@@ -383,6 +400,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     cdef const int64_t** off = NULL
     cdef const uint8_t** val = NULL
     cdef uint8_t* plain = NULL
+    cdef day_t* day = NULL
     cdef const int64_t* o
     if stop <= start:
         return b""
@@ -390,11 +408,13 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
     val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
     plain = <uint8_t*>malloc(max(m, 1))
-    if at == NULL or off == NULL or val == NULL or plain == NULL:
+    day = <day_t*>malloc(max(m, 1) * sizeof(day_t))
+    if at == NULL or off == NULL or val == NULL or plain == NULL or day == NULL:
         free(at)
         free(off)
         free(val)
         free(plain)
+        free(day)
         raise MemoryError("cannot allocate the column pointers of a CSV writer")
     b.data, b.size, b.capacity = NULL, 0, 0
     try:
@@ -416,6 +436,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
             elif kinds[j] == INT or kinds[j] == TIME:
                 k = columns[j]
                 at[j] = &k[0]
+                day[j].days = INT64_MIN
             elif kinds[j] == BOOL:
                 t = columns[j]
                 at[j] = &t[0]
@@ -447,7 +468,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                 elif kinds[j] == INT:
                     put_int(&b, (<const int64_t*>at[j])[i])
                 elif kinds[j] == TIME:
-                    if put_time(&b, (<const int64_t*>at[j])[i]):
+                    if put_time(&b, (<const int64_t*>at[j])[i], &day[j]):
                         return None
                 elif (<const uint8_t*>at[j])[i]:
                     put(&b, b"True", 4)
@@ -463,6 +484,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
         free(off)
         free(val)
         free(plain)
+        free(day)
 
 
 cdef int put_json_text(buffer_t* b, object value) except -2:

@@ -96,6 +96,24 @@ def test_times_are_numpys_iso_texts(seconds, nat):
         assert b"".join(got) == reference([texts], [TEXT])
 
 
+@settings(max_examples=200, deadline=None)
+@given(base=SECONDS, steps=st.lists(st.one_of(st.integers(-3 * 86400, 3 * 86400),
+                                              st.sampled_from([0, 1, -1, 86400, -86400]),
+                                              st.none()), min_size=1, max_size=12))
+def test_times_of_a_few_days_reuse_the_date_rightly(base, steps):
+    """Runs of times of one day, NaT between them, days back and forth: the kernel keeps a
+    column's last date from row to row; the texts are still numpy's."""
+    seconds = [np.iinfo(np.int64).min if s is None else base + s for s in steps]
+    values = np.array(seconds, dtype=np.int64).view("datetime64[s]")
+    got = list(csv_chunks([time_column(values)] * 2, [TIME, TIME]))
+    texts = [("" if str(t) == "NaT" else t + "Z") for t in np.datetime_as_string(values, unit="s")]
+    years = [int(t[:len(t) - 16]) for t in texts if t]
+    if any(y < 1 or y > 9999 for y in years):
+        assert got[-1] is None
+    else:
+        assert b"".join(got) == reference([texts, texts], [TEXT, TEXT])
+
+
 def test_time_column_floors_to_seconds():
     ns = np.array([-1, 999_999_999, -1_000_000_001], dtype=np.int64).view("datetime64[ns]")
     assert b"".join(csv_chunks([time_column(ns)], [TIME])) == \
