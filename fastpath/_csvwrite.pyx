@@ -18,7 +18,7 @@ from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
 from libc.math cimport fabs, floor, isnan, llround, log10, signbit
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
 
 
@@ -37,6 +37,7 @@ cdef enum:
     BOOL = 3        # uint8: True / False
     TIME = 4        # int64 seconds since 1970 (UTC): YYYY-MM-DDTHH:MM:SSZ, INT64_MIN (NaT) empty
     ARROW = 5       # (data, offsets, valid): texts as Arrow holds them, UTF-8 bytes; invalid empty
+    CODES = 6       # (codes, data, offsets): int64 codes (-1: empty) into texts given as ARROW's
 
 
 cdef enum:
@@ -49,7 +50,7 @@ cdef struct day_t:
     char text[11]           # YYYY-MM-DDT
 
 
-cdef int put_time(buffer_t* b, int64_t t, day_t* day) except -2:
+cdef int put_time(buffer_t* b, int64_t t, day_t* day) except -2 nogil:
     """``t`` (seconds since 1970, UTC) as numpy's ``datetime_as_string(unit="s")`` + ``Z``;
     1 (nothing written) outside the years MIN_YEAR..MAX_YEAR.  Days to a civil date:
     H. Hinnant's ``civil_from_days`` (proleptic Gregorian), once per run of rows of one day
@@ -76,7 +77,7 @@ cdef int put_time(buffer_t* b, int64_t t, day_t* day) except -2:
     return 0
 
 
-cdef int put_date(char* num, int64_t days) noexcept:
+cdef int put_date(char* num, int64_t days) noexcept nogil:
     """``YYYY-MM-DDT`` of ``days`` since 1970-01-01 into ``num`` (11 bytes); 1 (nothing
     written) outside the years MIN_YEAR..MAX_YEAR."""
     cdef int64_t z, era, doe, yoe, y, doy, mp, d, m
@@ -101,7 +102,7 @@ cdef int put_date(char* num, int64_t days) noexcept:
     return 0
 
 
-cdef inline void put_digits(char* at, int64_t v, int width) noexcept:
+cdef inline void put_digits(char* at, int64_t v, int width) noexcept nogil:
     """``v`` (0 <= v < 10**width) as ``width`` decimal digits, zero-padded (``%0{width}lld``)."""
     cdef int i
     for i in range(width - 1, -1, -1):
@@ -115,7 +116,7 @@ cdef struct buffer_t:
     Py_ssize_t capacity
 
 
-cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1:
+cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1 nogil:
     """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
     cdef Py_ssize_t want = b.size + more
     cdef char* grown
@@ -124,19 +125,20 @@ cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1:
     want = max(want, 2 * b.capacity)
     grown = <char*>realloc(b.data, want)
     if grown == NULL:
-        raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
+        with gil:
+            raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
     b.data, b.capacity = grown, want
     return 0
 
 
-cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1 nogil:
     reserve(b, n)
     memcpy(b.data + b.size, s, n)
     b.size += n
     return 0
 
 
-cdef inline int put_decimal(char* at, uint64_t v) noexcept:
+cdef inline int put_decimal(char* at, uint64_t v) noexcept nogil:
     """``v`` in decimal at ``at`` (``"%llu"``, without ``snprintf``), its digits found from
     the last; returns the number of digits written."""
     cdef char num[24]
@@ -152,7 +154,7 @@ cdef inline int put_decimal(char* at, uint64_t v) noexcept:
     return width
 
 
-cdef inline int put_int(buffer_t* b, int64_t v) except -1:
+cdef inline int put_int(buffer_t* b, int64_t v) except -1 nogil:
     """``v`` in decimal (``str(v)``)."""
     cdef char num[24]
     cdef int n = 0
@@ -164,7 +166,7 @@ cdef inline int put_int(buffer_t* b, int64_t v) except -1:
     return put(b, num, n)
 
 
-cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1 nogil:
     """``s`` between double quotes, each quote doubled (the csv module's QUOTE_MINIMAL): the
     runs up to each quote copied whole."""
     cdef const char* end = s + n
@@ -194,7 +196,7 @@ cdef enum:
     MAX_UNITS = 1000000000      # ... below 10 ** 9: 9 significant digits at most
 
 
-cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
+cdef int put_decimal4(buffer_t* b, double v, int precision) except -2 nogil:
     """``v`` as ``"%.{precision}g"`` formats it when ``v`` is the double nearest to a nonzero
     number of ten-thousandths ``u / 10**4`` with ``|u| < 10**9`` (``u`` digits, then the
     point and the decimals without trailing zeros); 1 (nothing written) for other values.
@@ -242,7 +244,7 @@ for _k in range(1, 23):
     POW10[_k] = POW10[_k - 1] * 10.0
 
 
-cdef int put_general(buffer_t* b, double v, int precision) except -2:
+cdef int put_general(buffer_t* b, double v, int precision) except -2 nogil:
     """``v`` as ``"%.{precision}g"`` formats it when ``v`` is zero or ``1e-13 <= |v| < 1e9``
     and the result has no exponent or a negative one (``precision`` up to
     MAX_G_PRECISION); 1 (nothing written) otherwise, and when ``v`` lies too near the
@@ -357,7 +359,7 @@ cdef int put_text(buffer_t* b, object value) except -2:
     return put_utf8(b, s, n)
 
 
-cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
+cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2 nogil:
     """One text field of ``n`` UTF-8 bytes; 1 (nothing written) for a carriage return."""
     if n and memchr(s, b'\r', n) != NULL:
         return 1
@@ -369,16 +371,134 @@ cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
     return 0
 
 
-cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept:
+cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept nogil:
     """Whether ``n`` bytes hold no carriage return, comma, quote nor newline (then each text
     within them is copied as it is: no test per text)."""
     return n <= 0 or (memchr(s, b'\r', n) == NULL and memchr(s, b',', n) == NULL and
                       memchr(s, b'"', n) == NULL and memchr(s, b'\n', n) == NULL)
 
 
-def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array, or
-                                           #    (data, offsets, valid) of ARROW texts
-             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME or ARROW
+cdef struct column_t:
+    uint8_t kind            # TEXT, FLOAT, INT, BOOL, TIME, ARROW or CODES
+    const void* at          # the values: double, int64 (INT, TIME, CODES' codes), uint8, ARROW's bytes
+    const int64_t* off      # ARROW: each text's first byte (one more than the texts)
+    const uint8_t* valid    # ARROW: 1 per valid text
+    bint plain              # ARROW: the rows' bytes hold nothing to quote (each copied as it is)
+    day_t day               # TIME: the last date written
+    char* fields            # CODES: each text as written (quoted when it must be), one after the other
+    int64_t* start          # CODES: each text's first byte in ``fields`` (one more than the texts)
+    uint8_t* crlf           # CODES: 1 for a text left to the csv module (a carriage return)
+
+
+cdef int render_codes(column_t* c, const char* data, const int64_t* offsets,
+                      Py_ssize_t k) except -1:
+    """``c.fields``, ``c.start`` and ``c.crlf`` of ``k`` texts (UTF-8 ``data`` at
+    ``offsets``): each written once as a field is (:func:`put_utf8`), then copied per row."""
+    cdef buffer_t b
+    cdef Py_ssize_t e
+    cdef int left
+    b.data, b.size, b.capacity = NULL, 0, 0
+    c.start = <int64_t*>malloc((k + 1) * sizeof(int64_t))
+    c.crlf = <uint8_t*>malloc(max(k, 1))
+    if c.start == NULL or c.crlf == NULL:
+        raise MemoryError(f"cannot allocate the {k} texts of a CSV column of codes")
+    try:
+        for e in range(k):
+            c.start[e] = b.size
+            left = put_utf8(&b, data + offsets[e], offsets[e + 1] - offsets[e])
+            c.crlf[e] = left
+        c.start[k] = b.size
+    except BaseException:
+        free(b.data)
+        raise
+    c.fields = b.data
+    return 0
+
+
+cdef inline int put_field(buffer_t* b, column_t* c, Py_ssize_t i, int precision) except -2 nogil:
+    """Row ``i``'s field of a column of any kind but TEXT; 1 (nothing more written) when
+    the csv module must write the table."""
+    cdef double v
+    cdef char* text
+    cdef int64_t code
+    cdef const int64_t* o
+    if c.kind == ARROW:
+        if c.valid[i]:
+            o = c.off
+            if c.plain:
+                put(b, (<const char*>c.at) + o[i], o[i + 1] - o[i])
+            elif put_utf8(b, (<const char*>c.at) + o[i], o[i + 1] - o[i]):
+                return 1
+    elif c.kind == CODES:
+        code = (<const int64_t*>c.at)[i]
+        if code >= 0:
+            if c.crlf[code]:
+                return 1
+            put(b, c.fields + c.start[code], c.start[code + 1] - c.start[code])
+    elif c.kind == FLOAT:
+        v = (<const double*>c.at)[i]
+        if not isnan(v) and put_decimal4(b, v, precision) and put_general(b, v, precision):
+            with gil:           # (Python's formatter: a value the two above leave)
+                text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
+                try:
+                    put(b, text, strlen(text))
+                finally:
+                    PyMem_Free(text)
+    elif c.kind == INT:
+        put_int(b, (<const int64_t*>c.at)[i])
+    elif c.kind == TIME:
+        if put_time(b, (<const int64_t*>c.at)[i], &c.day):
+            return 1
+    elif (<const uint8_t*>c.at)[i]:
+        put(b, b"True", 4)
+    else:
+        put(b, b"False", 5)
+    return 0
+
+
+cdef int put_rows(buffer_t* b, column_t* cols, Py_ssize_t m, Py_ssize_t start,
+                  Py_ssize_t stop, int precision) except -2 nogil:
+    """Rows ``start:stop`` of ``m`` columns of no TEXT (the GIL released by the caller);
+    1 when the csv module must write the table."""
+    cdef Py_ssize_t i, j, row
+    for i in range(start, stop):
+        row = b.size
+        for j in range(m):
+            if j:
+                put(b, b",", 1)
+            if put_field(b, &cols[j], i, precision):
+                return 1
+        if m == 1 and b.size == row:      # a row of one empty field: the csv module quotes it
+            put(b, b'""', 2)
+        put(b, b"\n", 1)
+    return 0
+
+
+cdef int put_rows_texts(buffer_t* b, column_t* cols, list columns, Py_ssize_t start,
+                        Py_ssize_t stop, int precision) except -2:
+    """:func:`put_rows` of columns among which some are TEXT (lists of str: the GIL held)."""
+    cdef Py_ssize_t m = len(columns), i, j, row
+    for i in range(start, stop):
+        row = b.size
+        for j in range(m):
+            if j:
+                put(b, b",", 1)
+            if cols[j].kind == TEXT:
+                if put_text(b, <object>PyList_GET_ITEM(<list>columns[j], i)):
+                    return 1
+            elif put_field(b, &cols[j], i, precision):
+                return 1
+        if m == 1 and b.size == row:
+            put(b, b'""', 2)
+        put(b, b"\n", 1)
+    return 0
+
+
+def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array,
+                                           #    (data, offsets, valid) of ARROW texts or
+                                           #    (codes, data, offsets) of CODES
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME, ARROW
+                                           #    or CODES
              int precision,                # IN significant digits of FLOAT fields ("%.10g")
              Py_ssize_t start,             # IN first row
              Py_ssize_t stop):             # IN one past the last row
@@ -386,105 +506,72 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     must be left to the csv module.  The caller checked the kinds, dtypes (contiguous
     float64, int64, uint8) and that every column has more than ``stop - 1`` rows (an ARROW
     column: uint8 data, int64 offsets of one more, nondecreasing within the data, and
-    uint8 validity)."""
-    cdef Py_ssize_t m = len(columns), i, j, row
+    uint8 validity; a CODES column: int64 codes from -1 to one less than its texts, given
+    as an ARROW column's data and offsets).  Without a TEXT column the rows are written
+    with the GIL released."""
+    cdef Py_ssize_t m = len(columns), j
     cdef buffer_t b
-    cdef char num[32]
-    cdef char* text
-    cdef int n
-    cdef double v
     cdef const double[::1] f
     cdef const int64_t[::1] k
+    cdef const int64_t[::1] o
     cdef const uint8_t[::1] t
-    cdef const void** at = NULL
-    cdef const int64_t** off = NULL
-    cdef const uint8_t** val = NULL
-    cdef uint8_t* plain = NULL
-    cdef day_t* day = NULL
-    cdef const int64_t* o
+    cdef column_t* cols = NULL
+    cdef bint texts = False
+    cdef int left
     if stop <= start:
         return b""
-    at = <const void**>malloc(max(m, 1) * sizeof(void*))
-    off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
-    val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
-    plain = <uint8_t*>malloc(max(m, 1))
-    day = <day_t*>malloc(max(m, 1) * sizeof(day_t))
-    if at == NULL or off == NULL or val == NULL or plain == NULL or day == NULL:
-        free(at)
-        free(off)
-        free(val)
-        free(plain)
-        free(day)
-        raise MemoryError("cannot allocate the column pointers of a CSV writer")
+    cols = <column_t*>calloc(max(m, 1), sizeof(column_t))
+    if cols == NULL:
+        raise MemoryError("cannot allocate the columns of a CSV writer")
     b.data, b.size, b.capacity = NULL, 0, 0
     try:
-        for j in range(m):          # each column's first value (numbers), once
-            if kinds[j] == ARROW:
+        for j in range(m):          # each column's first value, once
+            cols[j].kind = kinds[j]
+            if kinds[j] == TEXT:
+                texts = True
+            elif kinds[j] == ARROW:
                 t = columns[j][0]
-                at[j] = &t[0]
+                cols[j].at = &t[0]
                 k = columns[j][1]
-                off[j] = &k[0]
+                cols[j].off = &k[0]
                 t = columns[j][2]
-                val[j] = &t[0]
+                cols[j].valid = &t[0]
                 # the texts of these rows, one run of bytes: copied as they are when it holds
                 # nothing to quote (each text is then tested by nobody)
-                plain[j] = plain_bytes((<const char*>at[j]) + off[j][start],
-                                       off[j][stop] - off[j][start])
+                cols[j].plain = plain_bytes((<const char*>cols[j].at) + cols[j].off[start],
+                                            cols[j].off[stop] - cols[j].off[start])
+            elif kinds[j] == CODES:
+                k = columns[j][0]
+                cols[j].at = &k[0]
+                t = columns[j][1]
+                o = columns[j][2]
+                render_codes(&cols[j], <const char*>&t[0], &o[0], len(o) - 1)
             elif kinds[j] == FLOAT:
                 f = columns[j]
-                at[j] = &f[0]
+                cols[j].at = &f[0]
             elif kinds[j] == INT or kinds[j] == TIME:
                 k = columns[j]
-                at[j] = &k[0]
-                day[j].days = INT64_MIN
+                cols[j].at = &k[0]
+                cols[j].day.days = INT64_MIN
             elif kinds[j] == BOOL:
                 t = columns[j]
-                at[j] = &t[0]
+                cols[j].at = &t[0]
         reserve(&b, (stop - start) * (16 * m + 1) + 64)
-        for i in range(start, stop):
-            row = b.size
-            for j in range(m):
-                if j:
-                    put(&b, b",", 1)
-                if kinds[j] == TEXT:
-                    if put_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
-                        return None
-                elif kinds[j] == ARROW:
-                    if val[j][i]:
-                        o = off[j]
-                        if plain[j]:
-                            put(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i])
-                        elif put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
-                            return None
-                elif kinds[j] == FLOAT:
-                    v = (<const double*>at[j])[i]
-                    if not isnan(v) and put_decimal4(&b, v, precision) and \
-                            put_general(&b, v, precision):
-                        text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
-                        try:
-                            put(&b, text, strlen(text))
-                        finally:
-                            PyMem_Free(text)
-                elif kinds[j] == INT:
-                    put_int(&b, (<const int64_t*>at[j])[i])
-                elif kinds[j] == TIME:
-                    if put_time(&b, (<const int64_t*>at[j])[i], &day[j]):
-                        return None
-                elif (<const uint8_t*>at[j])[i]:
-                    put(&b, b"True", 4)
-                else:
-                    put(&b, b"False", 5)
-            if m == 1 and b.size == row:      # a row of one empty field: the csv module quotes it
-                put(&b, b'""', 2)
-            put(&b, b"\n", 1)
+        if texts:
+            left = put_rows_texts(&b, cols, columns, start, stop, precision)
+        else:
+            with nogil:
+                left = put_rows(&b, cols, m, start, stop, precision)
+        if left:
+            return None
         return PyBytes_FromStringAndSize(b.data, b.size)
     finally:
         free(b.data)
-        free(at)
-        free(off)
-        free(val)
-        free(plain)
-        free(day)
+        for j in range(m):
+            free(cols[j].fields)
+            free(cols[j].start)
+            free(cols[j].crlf)
+        free(cols)
 
 
 cdef int put_json_text(buffer_t* b, object value) except -2:

@@ -31,8 +31,8 @@ import pandas as pd
 
 from simbox.deployments import one_text
 from simbox.errors import InputError, OutputError, SimboxError
-from simbox.fastpath.csvwrite import (ARROW, TEXT, TIME, arrow_text, csv_chunks, kernel_column,
-                                      time_column)
+from simbox.fastpath.csvwrite import (ARROW, CODES, TEXT, TIME, arrow_text, codes_column,
+                                      csv_chunks, kernel_column, time_column)
 
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
@@ -303,9 +303,10 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
     The bytes of ``DataFrame.to_csv(index=False, lineterminator="\\n",
     float_format="%.10g")``, written faster: numbers, times and plain texts by a kernel
-    (:mod:`simbox.fastpath.csvwrite`), each other column as text at once
-    (:func:`csv_texts`); the standard library's writer writes the header, and the
-    whole table (times by :func:`iso_times`) when the kernel leaves a value to it.
+    (:mod:`simbox.fastpath.csvwrite`; a column of one text as a code), each other column as
+    text at once (:func:`csv_texts`); the standard library's writer writes the header, and
+    the whole table (times by :func:`iso_times`) when the kernel leaves a value to it.  A
+    table without other texts is formatted with the GIL released.
     """
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -332,6 +333,9 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
             numeric = TIME, time_column(utc_times(col))
         if numeric is None and (texts := arrow_texts(col)) is not None:
             numeric = ARROW, texts            # (texts straight from their Arrow buffers)
+        if numeric is None and (one := one_str(col)) is not None:
+            # one text in every row (a device rule's reason): written once, copied per row
+            numeric = CODES, codes_column(np.zeros(len(col), dtype=np.int64), [one])
         kind, values = numeric if numeric is not None else (TEXT, csv_texts(col))
         kinds.append(kind)
         columns.append(values)
@@ -341,6 +345,15 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
             return False
         f.buffer.write(chunk)
     return True
+
+
+def one_str(col: pd.Series) -> str | None:
+    """The text of an object column holding one ``str`` (exactly) in every row
+    (:func:`~simbox.deployments.one_text`), else None."""
+    if not pd.api.types.is_object_dtype(col.dtype) or not len(col):
+        return None
+    values = col.to_numpy()
+    return values[0] if type(values[0]) is str and one_text(values) else None
 
 
 def write_csv_batches(frames, path) -> None:
