@@ -237,8 +237,8 @@ class HistoryStore(FlagReads):
             scan_id = cur.lastrowid
             sims = _rows(flagged, excluded, "sim")
             fixed, order = sorted_sims(sims, str(self.path))
-            held, first = self._held(fixed)
-            never = first == None  # noqa: E711 (elementwise)
+            held, first, scanned = self._held(fixed)
+            never = first < 0
             is_flagged = order < n
             unsorted = np.empty(len(order), dtype=np.intp)
             unsorted[order] = np.arange(len(order))
@@ -251,11 +251,13 @@ class HistoryStore(FlagReads):
                 if len(words):
                     status[pd.Index(np.asarray(flagged["sim"], dtype=object)).get_indexer(
                         words.index)] = [_STATUS_WORDS.index(w) for w in words]
-            first_flagged = np.where(never[mine], at, first[mine])
+            # each flagged row's first flag: this scan's time when none before (codes, texts)
+            first_codes, ids = pd.factorize(np.where(never[mine], -1, first[mine]))
+            first_flagged = (first_codes, [at if i < 0 else scanned[i] for i in ids.tolist()])
             # SIMs flagged now whose first flag is later than this scan (or none): this scan
-            earlier = first.copy()
-            earlier[never] = at
-            later = held & is_flagged & (never | (earlier > at))
+            codes, ids = pd.factorize(first)
+            after = np.array([i < 0 or scanned[i] > at for i in ids.tolist()], dtype=bool)
+            later = held & is_flagged & after[codes]
             codes = status if excluded is None else np.concatenate(
                 [status, np.full(len(fixed) - n, len(STATUSES), np.int8)])
             # (the batch's BLOBs and the new SIMs' JSON are made by the insert's thread)
@@ -277,11 +279,12 @@ class HistoryStore(FlagReads):
 
     def _held(self, fixed) -> tuple:
         """Of a scan's SIMs (sorted, :func:`~simbox.feedback.flagbatch.fixed_texts`), those
-        the store holds (a mask) and each one's earliest flag's time (None: only excluded
-        so far, or not held).  One lookup a SIM in ``sims``, in key order (its B-tree
-        walked left to right)."""
+        the store holds (a mask), each one's earliest flag's scan (-1: only excluded so far,
+        or not held) and the times of those scans (scan -> ``scanned_at``).  One lookup a SIM
+        in ``sims``, in key order (its B-tree walked left to right)."""
         held = np.zeros(len(fixed), dtype=bool)
-        first = np.full(len(fixed), None, dtype=object)
+        first = np.full(len(fixed), -1, dtype=np.int64)
+        scanned = {}
         if self.db.execute("SELECT EXISTS (SELECT 1 FROM sims)").fetchone()[0]:
             rows, first_scans = map(json.loads, self.db.execute(
                 "SELECT json_group_array(j.key), json_group_array(s.first_flagged) FROM "
@@ -290,8 +293,8 @@ class HistoryStore(FlagReads):
                 scanned = dict(self.db.execute("SELECT scan_id, scanned_at FROM scans"))
                 rows = np.asarray(rows, dtype=np.intp)
                 held[rows] = True
-                first[rows] = [None if f is None else scanned[f] for f in first_scans]
-        return held, first
+                first[rows] = [-1 if f is None else f for f in first_scans]
+        return held, first, scanned
 
     def finish(self) -> None:
         """Wait for the flags :meth:`record_scan` (``wait=False``) is inserting; raises what
@@ -500,15 +503,14 @@ def _flag_columns(result, key: str) -> tuple:
     return out, ex
 
 
-def _set_history_columns(result, first_flagged: np.ndarray, status: np.ndarray) -> None:
+def _set_history_columns(result, first_flagged: tuple, status: np.ndarray) -> None:
     """What :meth:`HistoryStore.record_scan` writes into a scan's result: each flagged
-    row's ``first_flagged`` (ISO texts, to UTC times) and ``status`` (codes into
-    :data:`STATUSES`, as texts)."""
-    from simbox.deployments import factorized  # lazy: the scan has imported it
+    row's ``first_flagged`` (codes into ISO texts, as UTC times) and ``status`` (codes into
+    :data:`STATUSES`, as texts): each distinct value made once, then taken per row."""
     flagged = result.flagged
+    codes, texts = first_flagged
     if len(flagged):
-        codes, uniques = factorized(first_flagged)
-        flagged["first_flagged"] = pd.to_datetime(pd.Series(uniques, dtype=object),
+        flagged["first_flagged"] = pd.to_datetime(pd.Series(texts, dtype=object),
                                                   utc=True).array.take(codes)
     else:
         flagged["first_flagged"] = pd.Series(dtype="datetime64[ns, UTC]")
