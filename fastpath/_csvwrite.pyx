@@ -13,7 +13,9 @@ carriage return, an object that is not exactly a ``str``; a time outside the yea
 1-9999) makes it return None:
 the caller then writes the table with the csv module.
 """
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, _PyBytes_Resize
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
 from libc.math cimport fabs, floor, isnan, llround, log10, signbit
@@ -111,28 +113,41 @@ cdef inline void put_digits(char* at, int64_t v, int width) noexcept nogil:
 
 
 cdef struct buffer_t:
-    char* data
+    char* data              # the bytes written (the buffer of ``bytes`` when it is not NULL)
     Py_ssize_t size
     Py_ssize_t capacity
+    PyObject* bytes         # NULL: ``data`` is malloc's; else a bytes object of ``capacity``
+                            #    bytes being filled (its own: handed back without a copy)
 
 
 cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1 nogil:
     """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
-    cdef Py_ssize_t want = b.size + more
-    cdef char* grown
-    if want <= b.capacity:
+    if b.size + more <= b.capacity:
         return 0
+    return grow(b, b.size + more)
+
+
+cdef int grow(buffer_t* b, Py_ssize_t want) except -1 nogil:
+    """``b`` grown to at least ``want`` bytes (twice its size at least), or MemoryError."""
+    cdef char* grown
     want = max(want, 2 * b.capacity)
-    grown = <char*>realloc(b.data, want)
-    if grown == NULL:
+    if b.bytes != NULL:
         with gil:
-            raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
-    b.data, b.capacity = grown, want
+            _PyBytes_Resize(&b.bytes, want)
+            b.data = PyBytes_AS_STRING(<object>b.bytes)
+    else:
+        grown = <char*>realloc(b.data, want)
+        if grown == NULL:
+            with gil:
+                raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
+        b.data = grown
+    b.capacity = want
     return 0
 
 
 cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1 nogil:
-    reserve(b, n)
+    if b.size + n > b.capacity:
+        grow(b, b.size + n)
     memcpy(b.data + b.size, s, n)
     b.size += n
     return 0
@@ -397,7 +412,7 @@ cdef int render_codes(column_t* c, const char* data, const int64_t* offsets,
     cdef buffer_t b
     cdef Py_ssize_t e
     cdef int left
-    b.data, b.size, b.capacity = NULL, 0, 0
+    b.data, b.size, b.capacity, b.bytes = NULL, 0, 0, NULL
     c.start = <int64_t*>malloc((k + 1) * sizeof(int64_t))
     c.crlf = <uint8_t*>malloc(max(k, 1))
     if c.start == NULL or c.crlf == NULL:
@@ -523,7 +538,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     cols = <column_t*>calloc(max(m, 1), sizeof(column_t))
     if cols == NULL:
         raise MemoryError("cannot allocate the columns of a CSV writer")
-    b.data, b.size, b.capacity = NULL, 0, 0
+    b.data, b.size, b.capacity, b.bytes = NULL, 0, 0, NULL
     try:
         for j in range(m):          # each column's first value, once
             cols[j].kind = kinds[j]
@@ -556,7 +571,13 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
             elif kinds[j] == BOOL:
                 t = columns[j]
                 cols[j].at = &t[0]
-        reserve(&b, (stop - start) * (16 * m + 1) + 64)
+        # the rows are written into the bytes object handed back (no copy of them at the end)
+        b.capacity = (stop - start) * (16 * m + 1) + 64
+        out = PyBytes_FromStringAndSize(NULL, b.capacity)
+        b.bytes = <PyObject*>out
+        Py_INCREF(out)              # (b.bytes' own reference: _PyBytes_Resize may replace it)
+        out = None
+        b.data = PyBytes_AS_STRING(<object>b.bytes)
         if texts:
             left = put_rows_texts(&b, cols, columns, start, stop, precision)
         else:
@@ -564,9 +585,11 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
                 left = put_rows(&b, cols, m, start, stop, precision)
         if left:
             return None
-        return PyBytes_FromStringAndSize(b.data, b.size)
+        _PyBytes_Resize(&b.bytes, b.size)
+        out = <object>b.bytes        # (a new reference; b.bytes' own is dropped below)
+        return out
     finally:
-        free(b.data)
+        Py_XDECREF(b.bytes)
         for j in range(m):
             free(cols[j].fields)
             free(cols[j].start)
@@ -617,7 +640,7 @@ def json_rows(list columns,                # IN per column: a list of str/None, 
         free(at)
         free(none)
         raise MemoryError("cannot allocate the column pointers of a JSON writer")
-    b.data, b.size, b.capacity = NULL, 0, 0
+    b.data, b.size, b.capacity, b.bytes = NULL, 0, 0, NULL
     try:
         for j in range(m):
             at[j] = none[j] = NULL
