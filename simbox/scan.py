@@ -10,7 +10,6 @@ atomically.  See docs/scan.md for the columns and formulas.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -96,24 +95,14 @@ class ScanResult:
     def write_into(self, folder, *, report: bool = True) -> None:
         """Write the files into an existing folder (not atomic: see :meth:`write`)."""
         folder = Path(folder)
-        # scores.csv (every SIM) in a thread beside flagged.csv and the site files: the CSV
-        # kernel formats a table of numbers and Arrow texts with the GIL released
-        scores = None if self.scores is None else Background(
-            partial(write_csv, self.scores, folder / "scores.csv"), "simbox-write-scores")
-        try:
-            write_csv(self.flagged, folder / "flagged.csv")
-            write_csv(self.deployments, folder / "deployments.csv")
-            write_csv(self.sites, folder / "sites.csv")
-            write_geojson(self.sites, folder / "sites.geojson")
-            write_kml(self.sites, folder / "sites.kml")
-        except BaseException:
-            if scores is not None:    # (ended before the folder goes; this error is the one)
-                with contextlib.suppress(BaseException):
-                    scores.get()
-            raise
-        if scores is not None:
-            scores.get()
-        if self.scores is None and self.write_scores is not None:
+        write_csv(self.flagged, folder / "flagged.csv")
+        write_csv(self.deployments, folder / "deployments.csv")
+        write_csv(self.sites, folder / "sites.csv")
+        write_geojson(self.sites, folder / "sites.geojson")
+        write_kml(self.sites, folder / "sites.kml")
+        if self.scores is not None:
+            write_csv(self.scores, folder / "scores.csv")
+        elif self.write_scores is not None:
             self.write_scores(folder / "scores.csv")
         if self.excluded is not None:
             write_csv(self.excluded, folder / "excluded.csv")
