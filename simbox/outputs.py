@@ -273,7 +273,9 @@ def arrow_texts(col: pd.Series) -> tuple | None:
     return arrow_text(col.array.__arrow_array__())
 
 
-FORMULA_BYTES = np.frombuffer("".join(FORMULA_START).encode("ascii"), dtype=np.uint8)
+#: whether a first byte is one of :data:`FORMULA_START` (a lookup per text, not ``np.isin``)
+FORMULA_BYTES = np.zeros(256, dtype=bool)
+FORMULA_BYTES[np.frombuffer("".join(FORMULA_START).encode("ascii"), dtype=np.uint8)] = True
 
 
 def formula_starts(col: pd.Series) -> np.ndarray:
@@ -286,7 +288,7 @@ def formula_starts(col: pd.Series) -> np.ndarray:
         return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
     data, offsets, valid = texts
     first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    return (offsets[1:] > offsets[:-1]) & valid.view(bool) & np.isin(first, FORMULA_BYTES)
+    return (offsets[1:] > offsets[:-1]) & valid.view(bool) & FORMULA_BYTES[first]
 
 
 def _formula(v) -> bool:
