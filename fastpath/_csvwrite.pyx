@@ -118,39 +118,54 @@ cdef struct buffer_t:
     Py_ssize_t capacity
     PyObject* bytes         # NULL: ``data`` is malloc's; else a bytes object of ``capacity``
                             #    bytes being filled (its own: handed back without a copy)
+    bint failed             # a growth failed: nothing more written; the writer raises
+                            #    MemoryError when its rows are done (:func:`check`)
 
 
-cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1 nogil:
-    """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
-    if b.size + more <= b.capacity:
-        return 0
-    return grow(b, b.size + more)
+cdef inline bint reserve(buffer_t* b, Py_ssize_t more) noexcept nogil:
+    """Room for ``more`` bytes at the end of ``b``; False when there is none (``b.failed``)."""
+    return b.size + more <= b.capacity or grow(b, b.size + more)
 
 
-cdef int grow(buffer_t* b, Py_ssize_t want) except -1 nogil:
-    """``b`` grown to at least ``want`` bytes (twice its size at least), or MemoryError."""
+cdef bint grow(buffer_t* b, Py_ssize_t want) noexcept nogil:
+    """``b`` grown to at least ``want`` bytes (twice its size at least); False, with
+    ``b.failed`` set and ``b`` as it was (or, a bytes object that could not grow, emptied),
+    when memory is short.  (No exception here: :func:`put`, called for every field, stays
+    small enough to be inlined.)"""
     cdef char* grown
+    if b.failed:
+        return False
     want = max(want, 2 * b.capacity)
     if b.bytes != NULL:
         with gil:
-            _PyBytes_Resize(&b.bytes, want)
+            try:
+                _PyBytes_Resize(&b.bytes, want)     # (failing, it frees the object)
+            except MemoryError:
+                b.bytes, b.data, b.size, b.capacity, b.failed = NULL, NULL, 0, 0, True
+                return False
             b.data = PyBytes_AS_STRING(<object>b.bytes)
     else:
         grown = <char*>realloc(b.data, want)
         if grown == NULL:
-            with gil:
-                raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
+            b.failed = True
+            return False
         b.data = grown
     b.capacity = want
+    return True
+
+
+cdef int check(buffer_t* b) except -1:
+    """MemoryError when ``b`` could not grow."""
+    if b.failed:
+        raise MemoryError(f"cannot grow a CSV buffer past {b.capacity:,} bytes")
     return 0
 
 
-cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1 nogil:
-    if b.size + n > b.capacity:
-        grow(b, b.size + n)
+cdef inline void put(buffer_t* b, const char* s, Py_ssize_t n) noexcept nogil:
+    if b.size + n > b.capacity and not grow(b, b.size + n):
+        return
     memcpy(b.data + b.size, s, n)
     b.size += n
-    return 0
 
 
 cdef inline int put_decimal(char* at, uint64_t v) noexcept nogil:
@@ -169,7 +184,7 @@ cdef inline int put_decimal(char* at, uint64_t v) noexcept nogil:
     return width
 
 
-cdef inline int put_int(buffer_t* b, int64_t v) except -1 nogil:
+cdef inline void put_int(buffer_t* b, int64_t v) noexcept nogil:
     """``v`` in decimal (``str(v)``)."""
     cdef char num[24]
     cdef int n = 0
@@ -178,15 +193,16 @@ cdef inline int put_int(buffer_t* b, int64_t v) except -1 nogil:
         num[0] = 45                                 # '-'
         n = 1
     n += put_decimal(num + n, u)
-    return put(b, num, n)
+    put(b, num, n)
 
 
-cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1 nogil:
+cdef void put_quoted(buffer_t* b, const char* s, Py_ssize_t n) noexcept nogil:
     """``s`` between double quotes, each quote doubled (the csv module's QUOTE_MINIMAL): the
     runs up to each quote copied whole."""
     cdef const char* end = s + n
     cdef const char* q
-    reserve(b, 2 * n + 2)
+    if not reserve(b, 2 * n + 2):
+        return
     b.data[b.size] = b'"'
     b.size += 1
     while s < end:
@@ -202,7 +218,6 @@ cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1 nogil:
         s = q + 1
     b.data[b.size] = b'"'
     b.size += 1
-    return 0
 
 
 cdef enum:
@@ -412,7 +427,7 @@ cdef int render_codes(column_t* c, const char* data, const int64_t* offsets,
     cdef buffer_t b
     cdef Py_ssize_t e
     cdef int left
-    b.data, b.size, b.capacity, b.bytes = NULL, 0, 0, NULL
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
     c.start = <int64_t*>malloc((k + 1) * sizeof(int64_t))
     c.crlf = <uint8_t*>malloc(max(k, 1))
     if c.start == NULL or c.crlf == NULL:
@@ -423,6 +438,7 @@ cdef int render_codes(column_t* c, const char* data, const int64_t* offsets,
             left = put_utf8(&b, data + offsets[e], offsets[e + 1] - offsets[e])
             c.crlf[e] = left
         c.start[k] = b.size
+        check(&b)
     except BaseException:
         free(b.data)
         raise
@@ -538,7 +554,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     cols = <column_t*>calloc(max(m, 1), sizeof(column_t))
     if cols == NULL:
         raise MemoryError("cannot allocate the columns of a CSV writer")
-    b.data, b.size, b.capacity, b.bytes = NULL, 0, 0, NULL
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
     try:
         for j in range(m):          # each column's first value, once
             cols[j].kind = kinds[j]
@@ -583,6 +599,7 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
         else:
             with nogil:
                 left = put_rows(&b, cols, m, start, stop, precision)
+        check(&b)
         if left:
             return None
         _PyBytes_Resize(&b.bytes, b.size)
@@ -612,7 +629,8 @@ cdef int put_json_text(buffer_t* b, object value) except -2:
     for i in range(n):
         if <unsigned char>s[i] < 32 or s[i] == b'"' or s[i] == b'\\':
             return 1
-    reserve(b, n + 2)
+    if not reserve(b, n + 2):
+        return 0
     b.data[b.size] = b'"'
     memcpy(b.data + b.size + 1, s, n)
     b.data[b.size + n + 1] = b'"'
@@ -640,7 +658,7 @@ def json_rows(list columns,                # IN per column: a list of str/None, 
         free(at)
         free(none)
         raise MemoryError("cannot allocate the column pointers of a JSON writer")
-    b.data, b.size, b.capacity, b.bytes = NULL, 0, 0, NULL
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
     try:
         for j in range(m):
             at[j] = none[j] = NULL
@@ -668,6 +686,7 @@ def json_rows(list columns,                # IN per column: a list of str/None, 
                     put_int(&b, (<const int64_t*>at[j])[i])
             put(&b, b"]", 1)
         put(&b, b"]", 1)
+        check(&b)
         return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
     finally:
         free(b.data)

@@ -296,3 +296,23 @@ def test_a_table_without_texts_of_python_is_written_without_the_gil():
     for t in threads:
         t.join()
     assert out == [alone, alone]
+
+
+@pytest.mark.parametrize("kind", ["text", "arrow", "codes"])
+def test_rows_longer_than_the_first_guess_grow_the_buffer(kind):
+    """Rows far longer than the kernel's first guess of a row (16 bytes a field): the buffer
+    grows, as many times as needed, and the bytes are still the csv module's."""
+    import pyarrow as pa
+    rng = np.random.default_rng(5)
+    texts = ["".join(rng.choice(list('ab,"é日 \n'), int(k))) for k in rng.integers(0, 3000, 300)]
+    if kind == "text":
+        column, k = texts, TEXT
+    elif kind == "arrow":
+        column, k = csvwrite.arrow_text(pa.array(texts)), csvwrite.ARROW
+    else:
+        column, k = csvwrite.codes_column(np.arange(len(texts)), texts), csvwrite.CODES
+    got = list(csv_chunks([column, np.arange(len(texts), dtype=np.int64)], [k, INT]))
+    assert b"".join(got) == reference([texts, np.arange(len(texts))], [TEXT, INT])
+    plain = [t.replace('"', "").replace("\n", "") for t in texts]   # (the JSON kernel's own)
+    assert csvwrite.json_text([plain]) == __import__("json").dumps(
+        [[t] for t in plain], ensure_ascii=False, separators=(",", ":"))
