@@ -692,3 +692,54 @@ def json_rows(list columns,                # IN per column: a list of str/None, 
         free(b.data)
         free(at)
         free(none)
+
+
+def json_fixed(const uint8_t[:, ::1] rows):     # IN texts of one width: UTF-8, 0xFF, NULs
+    """The JSON array of the texts of ``rows`` (each a text's bytes, the end byte 0xFF,
+    then NUL padding: ``simbox.feedback.flagbatch.fixed_texts``) as ``json.dumps`` writes it,
+    or None when a text holds a byte other than printable ASCII, a quote or a backslash
+    (it may need an escape), or a row is not laid out so."""
+    cdef Py_ssize_t n = rows.shape[0], width = rows.shape[1], i, j, end
+    cdef uint8_t c
+    cdef buffer_t b
+    cdef bint bad = False
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
+    try:
+        with nogil:
+            if reserve(&b, n * (width + 2) + 2):
+                b.data[0] = 91                                  # '['
+                b.size = 1
+                for i in range(n):
+                    end = -1
+                    for j in range(width):
+                        c = rows[i, j]
+                        if c == 0xFF:
+                            end = j
+                            break
+                        if c < 32 or c > 126 or c == 34 or c == 92:   # (control, '"', '\\')
+                            bad = True
+                            break
+                    if bad or end < 0:
+                        bad = True
+                        break
+                    for j in range(end + 1, width):
+                        if rows[i, j]:
+                            bad = True
+                            break
+                    if bad:
+                        break
+                    if i:
+                        b.data[b.size] = 44                     # ','
+                        b.size += 1
+                    b.data[b.size] = 34
+                    memcpy(b.data + b.size + 1, &rows[i, 0], end)
+                    b.data[b.size + end + 1] = 34
+                    b.size += end + 2
+                b.data[b.size] = 93                             # ']'
+                b.size += 1
+        check(&b)
+        if bad:
+            return None
+        return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
+    finally:
+        free(b.data)

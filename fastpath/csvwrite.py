@@ -147,6 +147,18 @@ def _arrow_ok(c, n: int) -> bool:
                     bool((offsets[1:] >= offsets[:-1]).all())))
 
 
+def json_fixed(fixed: np.ndarray) -> str | None:
+    """``json.dumps`` of the texts of a numpy bytes array laid out as
+    ``simbox.feedback.flagbatch.fixed_texts`` lays them out (each text's UTF-8, 0xFF, NULs),
+    written by the kernel; None when a text may need an escape (a byte that is not printable
+    ASCII, a quote, a backslash) or a row is not laid out so."""
+    width = fixed.dtype.itemsize
+    if fixed.dtype.kind != "S" or width == 0:
+        raise ValueError(f"not texts of one width: {fixed.dtype}")
+    return _csvwrite.json_fixed(np.ascontiguousarray(fixed).view(np.uint8).reshape(len(fixed),
+                                                                                    width))
+
+
 def json_text(columns: list, nulls: list | None = None) -> str:
     """``json.dumps(list(zip(*columns)), ensure_ascii=False, separators=(",", ":"))``
     (``allow_nan=False``): ``columns`` are lists of ``str`` or None (``null``) and int64

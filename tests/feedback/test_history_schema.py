@@ -250,6 +250,21 @@ def test_text_order_is_numpys_stable_sort(values, encoded):
     assert text_order(fixed[::-1]).tolist() == np.argsort(fixed[::-1], kind="stable").tolist()
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                                  max_size=8),
+                          st.text(max_size=6)), max_size=20))
+def test_json_texts_equal_json_dumps(texts):
+    """The JSON array of fixed texts, written by the kernel when every text is printable ASCII
+    without a quote or backslash (else json.dumps): json.dumps' text without spaces."""
+    import json
+    fixed = fixed_texts(texts)
+    got = json_texts(fixed)
+    assert json.loads(got) == texts
+    if all(t.isascii() and t.isprintable() and '"' not in t and "\\" not in t for t in texts):
+        assert got == json.dumps(texts, separators=(",", ":"))
+
+
 # ---- a damaged store ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", [
