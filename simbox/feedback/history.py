@@ -255,13 +255,13 @@ class HistoryStore(FlagReads):
             first_codes, ids = pd.factorize(np.where(never[mine], -1, first[mine]))
             first_flagged = (first_codes, [at if i < 0 else scanned[i] for i in ids.tolist()])
             # SIMs flagged now whose first flag is later than this scan (or none): this scan
-            codes, ids = pd.factorize(first)
+            scan_of, ids = pd.factorize(first)
             after = np.array([i < 0 or scanned[i] > at for i in ids.tolist()], dtype=bool)
-            later = held & is_flagged & after[codes]
-            codes = status if excluded is None else np.concatenate(
+            later = held & is_flagged & after[scan_of]
+            statuses = status if excluded is None else np.concatenate(
                 [status, np.full(len(fixed) - n, len(STATUSES), np.int8)])
             # (the batch's BLOBs and the new SIMs' JSON are made by the insert's thread)
-            insert = _insert_scan(self.db, scan_id, fixed, order, flagged, excluded, codes,
+            insert = _insert_scan(self.db, scan_id, fixed, order, flagged, excluded, statuses,
                                   ~held, is_flagged, later)
         except BaseException:
             self.db.execute("ROLLBACK")
