@@ -13,12 +13,14 @@ carriage return, an object that is not exactly a ``str``; a time outside the yea
 1-9999) makes it return None:
 the caller then writes the table with the csv module.
 """
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, _PyBytes_Resize
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free
 from libc.math cimport fabs, floor, isnan, llround, log10, signbit
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
 
 
@@ -37,6 +39,7 @@ cdef enum:
     BOOL = 3        # uint8: True / False
     TIME = 4        # int64 seconds since 1970 (UTC): YYYY-MM-DDTHH:MM:SSZ, INT64_MIN (NaT) empty
     ARROW = 5       # (data, offsets, valid): texts as Arrow holds them, UTF-8 bytes; invalid empty
+    CODES = 6       # (codes, data, offsets): int64 codes (-1: empty) into texts given as ARROW's
 
 
 cdef enum:
@@ -44,18 +47,42 @@ cdef enum:
     MAX_YEAR = 9999
 
 
-cdef int put_time(buffer_t* b, int64_t t) except -2:
+cdef struct day_t:
+    int64_t days            # the day whose date ``text`` holds (INT64_MIN: none yet)
+    char text[11]           # YYYY-MM-DDT
+
+
+cdef int put_time(buffer_t* b, int64_t t, day_t* day) except -2 nogil:
     """``t`` (seconds since 1970, UTC) as numpy's ``datetime_as_string(unit="s")`` + ``Z``;
     1 (nothing written) outside the years MIN_YEAR..MAX_YEAR.  Days to a civil date:
-    H. Hinnant's ``civil_from_days`` (proleptic Gregorian)."""
-    cdef int64_t days, secs, z, era, doe, yoe, y, doy, mp, d, m
-    cdef char num[32]
-    cdef int n
+    H. Hinnant's ``civil_from_days`` (proleptic Gregorian), once per run of rows of one day
+    (``day``: the column's last date, kept from row to row)."""
+    cdef int64_t days, secs
+    cdef char num[20]
     if t == INT64_MIN:
         return 0
     days, secs = t // 86400, t % 86400        # (cdivision: toward zero)
     if secs < 0:
         days, secs = days - 1, secs + 86400
+    if days != day.days:
+        if put_date(day.text, days):
+            return 1
+        day.days = days
+    memcpy(num, day.text, 11)
+    put_digits(num + 11, secs // 3600, 2)
+    num[13] = 58                                    # ':'
+    put_digits(num + 14, secs // 60 % 60, 2)
+    num[16] = 58
+    put_digits(num + 17, secs % 60, 2)
+    num[19] = 90                                    # 'Z'
+    put(b, num, 20)
+    return 0
+
+
+cdef int put_date(char* num, int64_t days) noexcept nogil:
+    """``YYYY-MM-DDT`` of ``days`` since 1970-01-01 into ``num`` (11 bytes); 1 (nothing
+    written) outside the years MIN_YEAR..MAX_YEAR."""
+    cdef int64_t z, era, doe, yoe, y, doy, mp, d, m
     z = days + 719468
     era = (z if z >= 0 else z - 146096) // 146097
     doe = z - era * 146097
@@ -74,17 +101,10 @@ cdef int put_time(buffer_t* b, int64_t t) except -2:
     num[7] = 45
     put_digits(num + 8, d, 2)
     num[10] = 84                                    # 'T'
-    put_digits(num + 11, secs // 3600, 2)
-    num[13] = 58                                    # ':'
-    put_digits(num + 14, secs // 60 % 60, 2)
-    num[16] = 58
-    put_digits(num + 17, secs % 60, 2)
-    num[19] = 90                                    # 'Z'
-    put(b, num, 20)
     return 0
 
 
-cdef inline void put_digits(char* at, int64_t v, int width) noexcept:
+cdef inline void put_digits(char* at, int64_t v, int width) noexcept nogil:
     """``v`` (0 <= v < 10**width) as ``width`` decimal digits, zero-padded (``%0{width}lld``)."""
     cdef int i
     for i in range(width - 1, -1, -1):
@@ -93,33 +113,62 @@ cdef inline void put_digits(char* at, int64_t v, int width) noexcept:
 
 
 cdef struct buffer_t:
-    char* data
+    char* data              # the bytes written (the buffer of ``bytes`` when it is not NULL)
     Py_ssize_t size
     Py_ssize_t capacity
+    PyObject* bytes         # NULL: ``data`` is malloc's; else a bytes object of ``capacity``
+                            #    bytes being filled (its own: handed back without a copy)
+    bint failed             # a growth failed: nothing more written; the writer raises
+                            #    MemoryError when its rows are done (:func:`check`)
 
 
-cdef inline int reserve(buffer_t* b, Py_ssize_t more) except -1:
-    """Room for ``more`` bytes at the end of ``b``, or MemoryError."""
-    cdef Py_ssize_t want = b.size + more
+cdef inline bint reserve(buffer_t* b, Py_ssize_t more) noexcept nogil:
+    """Room for ``more`` bytes at the end of ``b``; False when there is none (``b.failed``)."""
+    return b.size + more <= b.capacity or grow(b, b.size + more)
+
+
+cdef bint grow(buffer_t* b, Py_ssize_t want) noexcept nogil:
+    """``b`` grown to at least ``want`` bytes (twice its size at least); False, with
+    ``b.failed`` set and ``b`` as it was (or, a bytes object that could not grow, emptied),
+    when memory is short.  (No exception here: :func:`put`, called for every field, stays
+    small enough to be inlined.)"""
     cdef char* grown
-    if want <= b.capacity:
-        return 0
+    if b.failed:
+        return False
     want = max(want, 2 * b.capacity)
-    grown = <char*>realloc(b.data, want)
-    if grown == NULL:
-        raise MemoryError(f"cannot grow a CSV buffer to {want} bytes")
-    b.data, b.capacity = grown, want
+    if b.bytes != NULL:
+        with gil:
+            try:
+                _PyBytes_Resize(&b.bytes, want)     # (failing, it frees the object)
+            except MemoryError:
+                b.bytes, b.data, b.size, b.capacity, b.failed = NULL, NULL, 0, 0, True
+                return False
+            b.data = PyBytes_AS_STRING(<object>b.bytes)
+    else:
+        grown = <char*>realloc(b.data, want)
+        if grown == NULL:
+            b.failed = True
+            return False
+        b.data = grown
+    b.capacity = want
+    return True
+
+
+cdef int check(buffer_t* b) except -1:
+    """MemoryError when ``b`` could not grow."""
+    if b.failed:
+        raise MemoryError(f"cannot grow a CSV buffer past {b.capacity:,} bytes")
     return 0
 
 
-cdef inline int put(buffer_t* b, const char* s, Py_ssize_t n) except -1:
-    reserve(b, n)
+cdef inline void put(buffer_t* b, const char* s, Py_ssize_t n) noexcept nogil:
+    if b.size + n > b.capacity and not grow(b, b.size + n):
+        return
     memcpy(b.data + b.size, s, n)
     b.size += n
-    return 0
 
 
-cdef inline int put_decimal(char* at, uint64_t v) noexcept:
+cdef inline int put_decimal(char* at, uint64_t v) noexcept nogil:
     """``v`` in decimal at ``at`` (``"%llu"``, without ``snprintf``), its digits found from
     the last; returns the number of digits written."""
     cdef char num[24]
@@ -135,7 +184,7 @@ cdef inline int put_decimal(char* at, uint64_t v) noexcept:
     return width
 
 
-cdef inline int put_int(buffer_t* b, int64_t v) except -1:
+cdef inline void put_int(buffer_t* b, int64_t v) noexcept nogil:
     """``v`` in decimal (``str(v)``)."""
     cdef char num[24]
     cdef int n = 0
@@ -144,15 +193,16 @@ cdef inline int put_int(buffer_t* b, int64_t v) except -1:
         num[0] = 45                                 # '-'
         n = 1
     n += put_decimal(num + n, u)
-    return put(b, num, n)
+    put(b, num, n)
 
 
-cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
+cdef void put_quoted(buffer_t* b, const char* s, Py_ssize_t n) noexcept nogil:
     """``s`` between double quotes, each quote doubled (the csv module's QUOTE_MINIMAL): the
     runs up to each quote copied whole."""
     cdef const char* end = s + n
     cdef const char* q
-    reserve(b, 2 * n + 2)
+    if not reserve(b, 2 * n + 2):
+        return
     b.data[b.size] = b'"'
     b.size += 1
     while s < end:
@@ -168,7 +218,6 @@ cdef int put_quoted(buffer_t* b, const char* s, Py_ssize_t n) except -1:
         s = q + 1
     b.data[b.size] = b'"'
     b.size += 1
-    return 0
 
 
 cdef enum:
@@ -177,7 +226,7 @@ cdef enum:
     MAX_UNITS = 1000000000      # ... below 10 ** 9: 9 significant digits at most
 
 
-cdef int put_decimal4(buffer_t* b, double v, int precision) except -2:
+cdef int put_decimal4(buffer_t* b, double v, int precision) except -2 nogil:
     """``v`` as ``"%.{precision}g"`` formats it when ``v`` is the double nearest to a nonzero
     number of ten-thousandths ``u / 10**4`` with ``|u| < 10**9`` (``u`` digits, then the
     point and the decimals without trailing zeros); 1 (nothing written) for other values.
@@ -225,7 +274,7 @@ for _k in range(1, 23):
     POW10[_k] = POW10[_k - 1] * 10.0
 
 
-cdef int put_general(buffer_t* b, double v, int precision) except -2:
+cdef int put_general(buffer_t* b, double v, int precision) except -2 nogil:
     """``v`` as ``"%.{precision}g"`` formats it when ``v`` is zero or ``1e-13 <= |v| < 1e9``
     and the result has no exponent or a negative one (``precision`` up to
     MAX_G_PRECISION); 1 (nothing written) otherwise, and when ``v`` lies too near the
@@ -340,7 +389,7 @@ cdef int put_text(buffer_t* b, object value) except -2:
     return put_utf8(b, s, n)
 
 
-cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
+cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2 nogil:
     """One text field of ``n`` UTF-8 bytes; 1 (nothing written) for a carriage return."""
     if n and memchr(s, b'\r', n) != NULL:
         return 1
@@ -352,16 +401,135 @@ cdef int put_utf8(buffer_t* b, const char* s, Py_ssize_t n) except -2:
     return 0
 
 
-cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept:
+cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept nogil:
     """Whether ``n`` bytes hold no carriage return, comma, quote nor newline (then each text
     within them is copied as it is: no test per text)."""
     return n <= 0 or (memchr(s, b'\r', n) == NULL and memchr(s, b',', n) == NULL and
                       memchr(s, b'"', n) == NULL and memchr(s, b'\n', n) == NULL)
 
 
-def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array, or
-                                           #    (data, offsets, valid) of ARROW texts
-             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME or ARROW
+cdef struct column_t:
+    uint8_t kind            # TEXT, FLOAT, INT, BOOL, TIME, ARROW or CODES
+    const void* at          # the values: double, int64 (INT, TIME, CODES' codes), uint8, ARROW's bytes
+    const int64_t* off      # ARROW: each text's first byte (one more than the texts)
+    const uint8_t* valid    # ARROW: 1 per valid text
+    bint plain              # ARROW: the rows' bytes hold nothing to quote (each copied as it is)
+    day_t day               # TIME: the last date written
+    char* fields            # CODES: each text as written (quoted when it must be), one after the other
+    int64_t* start          # CODES: each text's first byte in ``fields`` (one more than the texts)
+    uint8_t* crlf           # CODES: 1 for a text left to the csv module (a carriage return)
+
+
+cdef int render_codes(column_t* c, const char* data, const int64_t* offsets,
+                      Py_ssize_t k) except -1:
+    """``c.fields``, ``c.start`` and ``c.crlf`` of ``k`` texts (UTF-8 ``data`` at
+    ``offsets``): each written once as a field is (:func:`put_utf8`), then copied per row."""
+    cdef buffer_t b
+    cdef Py_ssize_t e
+    cdef int left
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
+    c.start = <int64_t*>malloc((k + 1) * sizeof(int64_t))
+    c.crlf = <uint8_t*>malloc(max(k, 1))
+    if c.start == NULL or c.crlf == NULL:
+        raise MemoryError(f"cannot allocate the {k} texts of a CSV column of codes")
+    try:
+        for e in range(k):
+            c.start[e] = b.size
+            left = put_utf8(&b, data + offsets[e], offsets[e + 1] - offsets[e])
+            c.crlf[e] = left
+        c.start[k] = b.size
+        check(&b)
+    except BaseException:
+        free(b.data)
+        raise
+    c.fields = b.data
+    return 0
+
+
+cdef inline int put_field(buffer_t* b, column_t* c, Py_ssize_t i, int precision) except -2 nogil:
+    """Row ``i``'s field of a column of any kind but TEXT; 1 (nothing more written) when
+    the csv module must write the table."""
+    cdef double v
+    cdef char* text
+    cdef int64_t code
+    cdef const int64_t* o
+    if c.kind == ARROW:
+        if c.valid[i]:
+            o = c.off
+            if c.plain:
+                put(b, (<const char*>c.at) + o[i], o[i + 1] - o[i])
+            elif put_utf8(b, (<const char*>c.at) + o[i], o[i + 1] - o[i]):
+                return 1
+    elif c.kind == CODES:
+        code = (<const int64_t*>c.at)[i]
+        if code >= 0:
+            if c.crlf[code]:
+                return 1
+            put(b, c.fields + c.start[code], c.start[code + 1] - c.start[code])
+    elif c.kind == FLOAT:
+        v = (<const double*>c.at)[i]
+        if not isnan(v) and put_decimal4(b, v, precision) and put_general(b, v, precision):
+            with gil:           # (Python's formatter: a value the two above leave)
+                text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
+                try:
+                    put(b, text, strlen(text))
+                finally:
+                    PyMem_Free(text)
+    elif c.kind == INT:
+        put_int(b, (<const int64_t*>c.at)[i])
+    elif c.kind == TIME:
+        if put_time(b, (<const int64_t*>c.at)[i], &c.day):
+            return 1
+    elif (<const uint8_t*>c.at)[i]:
+        put(b, b"True", 4)
+    else:
+        put(b, b"False", 5)
+    return 0
+
+
+cdef int put_rows(buffer_t* b, column_t* cols, Py_ssize_t m, Py_ssize_t start,
+                  Py_ssize_t stop, int precision) except -2 nogil:
+    """Rows ``start:stop`` of ``m`` columns of no TEXT (the GIL released by the caller);
+    1 when the csv module must write the table."""
+    cdef Py_ssize_t i, j, row
+    for i in range(start, stop):
+        row = b.size
+        for j in range(m):
+            if j:
+                put(b, b",", 1)
+            if put_field(b, &cols[j], i, precision):
+                return 1
+        if m == 1 and b.size == row:      # a row of one empty field: the csv module quotes it
+            put(b, b'""', 2)
+        put(b, b"\n", 1)
+    return 0
+
+
+cdef int put_rows_texts(buffer_t* b, column_t* cols, list columns, Py_ssize_t start,
+                        Py_ssize_t stop, int precision) except -2:
+    """:func:`put_rows` of columns among which some are TEXT (lists of str: the GIL held)."""
+    cdef Py_ssize_t m = len(columns), i, j, row
+    for i in range(start, stop):
+        row = b.size
+        for j in range(m):
+            if j:
+                put(b, b",", 1)
+            if cols[j].kind == TEXT:
+                if put_text(b, <object>PyList_GET_ITEM(<list>columns[j], i)):
+                    return 1
+            elif put_field(b, &cols[j], i, precision):
+                return 1
+        if m == 1 and b.size == row:
+            put(b, b'""', 2)
+        put(b, b"\n", 1)
+    return 0
+
+
+def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array,
+                                           #    (data, offsets, valid) of ARROW texts or
+                                           #    (codes, data, offsets) of CODES
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME, ARROW
+                                           #    or CODES
              int precision,                # IN significant digits of FLOAT fields ("%.10g")
              Py_ssize_t start,             # IN first row
              Py_ssize_t stop):             # IN one past the last row
@@ -369,100 +537,81 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     must be left to the csv module.  The caller checked the kinds, dtypes (contiguous
     float64, int64, uint8) and that every column has more than ``stop - 1`` rows (an ARROW
     column: uint8 data, int64 offsets of one more, nondecreasing within the data, and
-    uint8 validity)."""
-    cdef Py_ssize_t m = len(columns), i, j, row
+    uint8 validity; a CODES column: int64 codes from -1 to one less than its texts, given
+    as an ARROW column's data and offsets).  Without a TEXT column the rows are written
+    with the GIL released."""
+    cdef Py_ssize_t m = len(columns), j
     cdef buffer_t b
-    cdef char num[32]
-    cdef char* text
-    cdef int n
-    cdef double v
     cdef const double[::1] f
     cdef const int64_t[::1] k
+    cdef const int64_t[::1] o
     cdef const uint8_t[::1] t
-    cdef const void** at = NULL
-    cdef const int64_t** off = NULL
-    cdef const uint8_t** val = NULL
-    cdef uint8_t* plain = NULL
-    cdef const int64_t* o
+    cdef column_t* cols = NULL
+    cdef bint texts = False
+    cdef int left
     if stop <= start:
         return b""
-    at = <const void**>malloc(max(m, 1) * sizeof(void*))
-    off = <const int64_t**>malloc(max(m, 1) * sizeof(void*))
-    val = <const uint8_t**>malloc(max(m, 1) * sizeof(void*))
-    plain = <uint8_t*>malloc(max(m, 1))
-    if at == NULL or off == NULL or val == NULL or plain == NULL:
-        free(at)
-        free(off)
-        free(val)
-        free(plain)
-        raise MemoryError("cannot allocate the column pointers of a CSV writer")
-    b.data, b.size, b.capacity = NULL, 0, 0
+    cols = <column_t*>calloc(max(m, 1), sizeof(column_t))
+    if cols == NULL:
+        raise MemoryError("cannot allocate the columns of a CSV writer")
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
     try:
-        for j in range(m):          # each column's first value (numbers), once
-            if kinds[j] == ARROW:
+        for j in range(m):          # each column's first value, once
+            cols[j].kind = kinds[j]
+            if kinds[j] == TEXT:
+                texts = True
+            elif kinds[j] == ARROW:
                 t = columns[j][0]
-                at[j] = &t[0]
+                cols[j].at = &t[0]
                 k = columns[j][1]
-                off[j] = &k[0]
+                cols[j].off = &k[0]
                 t = columns[j][2]
-                val[j] = &t[0]
+                cols[j].valid = &t[0]
                 # the texts of these rows, one run of bytes: copied as they are when it holds
                 # nothing to quote (each text is then tested by nobody)
-                plain[j] = plain_bytes((<const char*>at[j]) + off[j][start],
-                                       off[j][stop] - off[j][start])
+                cols[j].plain = plain_bytes((<const char*>cols[j].at) + cols[j].off[start],
+                                            cols[j].off[stop] - cols[j].off[start])
+            elif kinds[j] == CODES:
+                k = columns[j][0]
+                cols[j].at = &k[0]
+                t = columns[j][1]
+                o = columns[j][2]
+                render_codes(&cols[j], <const char*>&t[0], &o[0], len(o) - 1)
             elif kinds[j] == FLOAT:
                 f = columns[j]
-                at[j] = &f[0]
+                cols[j].at = &f[0]
             elif kinds[j] == INT or kinds[j] == TIME:
                 k = columns[j]
-                at[j] = &k[0]
+                cols[j].at = &k[0]
+                cols[j].day.days = INT64_MIN
             elif kinds[j] == BOOL:
                 t = columns[j]
-                at[j] = &t[0]
-        reserve(&b, (stop - start) * (16 * m + 1) + 64)
-        for i in range(start, stop):
-            row = b.size
-            for j in range(m):
-                if j:
-                    put(&b, b",", 1)
-                if kinds[j] == TEXT:
-                    if put_text(&b, <object>PyList_GET_ITEM(<list>columns[j], i)):
-                        return None
-                elif kinds[j] == ARROW:
-                    if val[j][i]:
-                        o = off[j]
-                        if plain[j]:
-                            put(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i])
-                        elif put_utf8(&b, (<const char*>at[j]) + o[i], o[i + 1] - o[i]):
-                            return None
-                elif kinds[j] == FLOAT:
-                    v = (<const double*>at[j])[i]
-                    if not isnan(v) and put_decimal4(&b, v, precision) and \
-                            put_general(&b, v, precision):
-                        text = PyOS_double_to_string(v, b'g', precision, 0, NULL)
-                        try:
-                            put(&b, text, strlen(text))
-                        finally:
-                            PyMem_Free(text)
-                elif kinds[j] == INT:
-                    put_int(&b, (<const int64_t*>at[j])[i])
-                elif kinds[j] == TIME:
-                    if put_time(&b, (<const int64_t*>at[j])[i]):
-                        return None
-                elif (<const uint8_t*>at[j])[i]:
-                    put(&b, b"True", 4)
-                else:
-                    put(&b, b"False", 5)
-            if m == 1 and b.size == row:      # a row of one empty field: the csv module quotes it
-                put(&b, b'""', 2)
-            put(&b, b"\n", 1)
-        return PyBytes_FromStringAndSize(b.data, b.size)
+                cols[j].at = &t[0]
+        # the rows are written into the bytes object handed back (no copy of them at the end)
+        b.capacity = (stop - start) * (16 * m + 1) + 64
+        out = PyBytes_FromStringAndSize(NULL, b.capacity)
+        b.bytes = <PyObject*>out
+        Py_INCREF(out)              # (b.bytes' own reference: _PyBytes_Resize may replace it)
+        out = None
+        b.data = PyBytes_AS_STRING(<object>b.bytes)
+        if texts:
+            left = put_rows_texts(&b, cols, columns, start, stop, precision)
+        else:
+            with nogil:
+                left = put_rows(&b, cols, m, start, stop, precision)
+        check(&b)
+        if left:
+            return None
+        _PyBytes_Resize(&b.bytes, b.size)
+        out = <object>b.bytes        # (a new reference; b.bytes' own is dropped below)
+        return out
     finally:
-        free(b.data)
-        free(at)
-        free(off)
-        free(val)
-        free(plain)
+        Py_XDECREF(b.bytes)
+        for j in range(m):
+            free(cols[j].fields)
+            free(cols[j].start)
+            free(cols[j].crlf)
+        free(cols)
 
 
 cdef int put_json_text(buffer_t* b, object value) except -2:
@@ -480,7 +629,8 @@ cdef int put_json_text(buffer_t* b, object value) except -2:
     for i in range(n):
         if <unsigned char>s[i] < 32 or s[i] == b'"' or s[i] == b'\\':
             return 1
-    reserve(b, n + 2)
+    if not reserve(b, n + 2):
+        return 0
     b.data[b.size] = b'"'
     memcpy(b.data + b.size + 1, s, n)
     b.data[b.size + n + 1] = b'"'
@@ -508,7 +658,7 @@ def json_rows(list columns,                # IN per column: a list of str/None, 
         free(at)
         free(none)
         raise MemoryError("cannot allocate the column pointers of a JSON writer")
-    b.data, b.size, b.capacity = NULL, 0, 0
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
     try:
         for j in range(m):
             at[j] = none[j] = NULL
@@ -536,8 +686,60 @@ def json_rows(list columns,                # IN per column: a list of str/None, 
                     put_int(&b, (<const int64_t*>at[j])[i])
             put(&b, b"]", 1)
         put(&b, b"]", 1)
+        check(&b)
         return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
     finally:
         free(b.data)
         free(at)
         free(none)
+
+
+def json_fixed(const uint8_t[:, ::1] rows):     # IN texts of one width: UTF-8, 0xFF, NULs
+    """The JSON array of the texts of ``rows`` (each a text's bytes, the end byte 0xFF,
+    then NUL padding: ``simbox.feedback.flagbatch.fixed_texts``) as ``json.dumps`` writes it,
+    or None when a text holds a byte other than printable ASCII, a quote or a backslash
+    (it may need an escape), or a row is not laid out so."""
+    cdef Py_ssize_t n = rows.shape[0], width = rows.shape[1], i, j, end
+    cdef uint8_t c
+    cdef buffer_t b
+    cdef bint bad = False
+    b.data, b.size, b.capacity, b.bytes, b.failed = NULL, 0, 0, NULL, False
+    try:
+        with nogil:
+            if reserve(&b, n * (width + 2) + 2):
+                b.data[0] = 91                                  # '['
+                b.size = 1
+                for i in range(n):
+                    end = -1
+                    for j in range(width):
+                        c = rows[i, j]
+                        if c == 0xFF:
+                            end = j
+                            break
+                        if c < 32 or c > 126 or c == 34 or c == 92:   # (control, '"', '\\')
+                            bad = True
+                            break
+                    if bad or end < 0:
+                        bad = True
+                        break
+                    for j in range(end + 1, width):
+                        if rows[i, j]:
+                            bad = True
+                            break
+                    if bad:
+                        break
+                    if i:
+                        b.data[b.size] = 44                     # ','
+                        b.size += 1
+                    b.data[b.size] = 34
+                    memcpy(b.data + b.size + 1, &rows[i, 0], end)
+                    b.data[b.size + end + 1] = 34
+                    b.size += end + 2
+                b.data[b.size] = 93                             # ']'
+                b.size += 1
+        check(&b)
+        if bad:
+            return None
+        return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
+    finally:
+        free(b.data)

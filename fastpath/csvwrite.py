@@ -1,14 +1,16 @@
 """CSV rows written by a kernel: the csv module's bytes for columns of numbers and texts.
 
 :func:`csv_chunks` yields the bytes of the rows of ``columns`` (float64, int64 and
-bool arrays, lists of ``str``, texts as Arrow holds them: :func:`arrow_text`) in chunks of :data:`CHUNK_ROWS` rows, as
+bool arrays, lists of ``str``, texts as Arrow holds them: :func:`arrow_text`, repeated texts
+as codes into their distinct values: :func:`codes_column`) in chunks of :data:`CHUNK_ROWS` rows, as
 ``csv.writer(f, lineterminator="\\n").writerows(zip(*texts))`` writes them when
 ``texts`` holds each float as ``"%.{precision}g" % v`` (NaN empty), each integer and
 bool as ``str`` of it, each time (:data:`TIME`: int64 seconds since 1970, UTC; NaT
 empty, see :func:`time_column`) as ``numpy.datetime_as_string(unit="s") + "Z"``, and
 the texts as they are.  When a value is one the kernel leaves to the csv module (a
 carriage return, a text not exactly a ``str``, a time outside the years 1-9999), it
-yields None and stops: the caller writes the table with the csv module instead.
+yields None and stops: the caller writes the table with the csv module instead.  A table
+without a list of ``str`` is written with the GIL released (a thread may write another).
 
 :func:`json_text` writes rows as JSON in the same way (the history store's insert of a
 scan's flags), or leaves them to ``json.dumps`` when a text needs an escape.
@@ -21,7 +23,7 @@ import numpy as np
 
 from simbox.fastpath import _csvwrite
 
-TEXT, FLOAT, INT, BOOL, TIME, ARROW = 0, 1, 2, 3, 4, 5
+TEXT, FLOAT, INT, BOOL, TIME, ARROW, CODES = 0, 1, 2, 3, 4, 5, 6
 CHUNK_ROWS = 1 << 16
 
 
@@ -50,11 +52,12 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
     """The bytes of the rows, :data:`CHUNK_ROWS` at a time; None (then nothing more) when
     a text must be written by the csv module."""
     kinds = np.asarray(kinds, dtype=np.uint8)
-    n = (len(columns[0][2]) if kinds[0] == ARROW and isinstance(columns[0], tuple) and
-         len(columns[0]) == 3 else len(columns[0])) if columns else 0
+    n = _rows(columns[0], kinds[0]) if columns else 0
     for j, (c, k) in enumerate(zip(columns, kinds)):
         if k == ARROW:
             ok = _arrow_ok(c, n)
+        elif k == CODES:
+            ok = _codes_ok(c, n, j)
         else:
             ok = (isinstance(c, list) if k == TEXT else
                   isinstance(c, np.ndarray) and c.flags.c_contiguous and
@@ -67,6 +70,13 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
         yield chunk
         if chunk is None:
             return
+
+
+def _rows(column, kind) -> int:
+    """The rows of a column of ``kind`` (an ARROW column: its validity's; CODES: its codes')."""
+    if kind in (ARROW, CODES) and isinstance(column, tuple) and len(column) == 3:
+        return len(column[2] if kind == ARROW else column[0])
+    return len(column)
 
 
 def arrow_text(array) -> tuple:
@@ -92,6 +102,39 @@ def arrow_text(array) -> tuple:
             np.ascontiguousarray(valid, dtype=bool).view(np.uint8))
 
 
+def codes_column(codes, texts) -> tuple:
+    """A :data:`CODES` column: each row's ``codes`` (integers; -1: a missing value, written
+    empty) into ``texts`` (a list of ``str``, each written as a text field is): ``(codes,
+    data, offsets)``, the codes as int64 and the texts' UTF-8 bytes and int64 offsets (one
+    more than the texts).  Each distinct text is quoted once, then copied per row: for
+    columns of few distinct texts (a class, a deployment, a reason repeated)."""
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
+    return np.ascontiguousarray(codes, dtype=np.int64), data, offsets
+
+
+def _codes_ok(c, n: int, j: int) -> bool:
+    """Whether ``c`` is a :data:`CODES` column of ``n`` rows (a code out of range: ValueError
+    naming it)."""
+    if not (isinstance(c, tuple) and len(c) == 3 and
+            all(isinstance(a, np.ndarray) and a.ndim == 1 and a.flags.c_contiguous for a in c)):
+        return False
+    codes, data, offsets = c
+    if not (codes.dtype == np.int64 and data.dtype == np.uint8 and offsets.dtype == np.int64 and
+            len(codes) == n and len(data) > 0 and len(offsets) >= 1 and offsets[0] >= 0 and
+            offsets[-1] <= len(data) and bool((offsets[1:] >= offsets[:-1]).all())):
+        return False
+    k = len(offsets) - 1
+    bad = (codes < -1) | (codes >= k)
+    if bad.any():
+        raise ValueError(f"column {j}: code {int(codes[np.argmax(bad)])} in row "
+                         f"{int(np.argmax(bad))} is not one of its {k} texts (0 to {k - 1}, "
+                         "or -1 for none)")
+    return True
+
+
 def _arrow_ok(c, n: int) -> bool:
     """Whether ``c`` is an :data:`ARROW` column of ``n`` values the kernel may trust."""
     if not (isinstance(c, tuple) and len(c) == 3 and
@@ -102,6 +145,18 @@ def _arrow_ok(c, n: int) -> bool:
         len(data) > 0 and len(offsets) == n + 1 and len(valid) == n and \
         (n == 0 or (offsets[0] >= 0 and offsets[-1] <= len(data) and
                     bool((offsets[1:] >= offsets[:-1]).all())))
+
+
+def json_fixed(fixed: np.ndarray) -> str | None:
+    """``json.dumps`` of the texts of a numpy bytes array laid out as
+    ``simbox.feedback.flagbatch.fixed_texts`` lays them out (each text's UTF-8, 0xFF, NULs),
+    written by the kernel; None when a text may need an escape (a byte that is not printable
+    ASCII, a quote, a backslash) or a row is not laid out so."""
+    width = fixed.dtype.itemsize
+    if fixed.dtype.kind != "S" or width == 0:
+        raise ValueError(f"not texts of one width: {fixed.dtype}")
+    return _csvwrite.json_fixed(np.ascontiguousarray(fixed).view(np.uint8).reshape(len(fixed),
+                                                                                    width))
 
 
 def json_text(columns: list, nulls: list | None = None) -> str:

@@ -31,8 +31,8 @@ import pandas as pd
 
 from simbox.deployments import one_text
 from simbox.errors import InputError, OutputError, SimboxError
-from simbox.fastpath.csvwrite import (ARROW, TEXT, TIME, arrow_text, csv_chunks, kernel_column,
-                                      time_column)
+from simbox.fastpath.csvwrite import (ARROW, CODES, TEXT, TIME, arrow_text, codes_column,
+                                      csv_chunks, kernel_column, time_column)
 
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
@@ -273,7 +273,9 @@ def arrow_texts(col: pd.Series) -> tuple | None:
     return arrow_text(col.array.__arrow_array__())
 
 
-FORMULA_BYTES = np.frombuffer("".join(FORMULA_START).encode("ascii"), dtype=np.uint8)
+#: whether a first byte is one of :data:`FORMULA_START` (a lookup per text, not ``np.isin``)
+FORMULA_BYTES = np.zeros(256, dtype=bool)
+FORMULA_BYTES[np.frombuffer("".join(FORMULA_START).encode("ascii"), dtype=np.uint8)] = True
 
 
 def formula_starts(col: pd.Series) -> np.ndarray:
@@ -286,7 +288,7 @@ def formula_starts(col: pd.Series) -> np.ndarray:
         return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
     data, offsets, valid = texts
     first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    return (offsets[1:] > offsets[:-1]) & valid.view(bool) & np.isin(first, FORMULA_BYTES)
+    return (offsets[1:] > offsets[:-1]) & valid.view(bool) & FORMULA_BYTES[first]
 
 
 def _formula(v) -> bool:
@@ -303,9 +305,10 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
     The bytes of ``DataFrame.to_csv(index=False, lineterminator="\\n",
     float_format="%.10g")``, written faster: numbers, times and plain texts by a kernel
-    (:mod:`simbox.fastpath.csvwrite`), each other column as text at once
-    (:func:`csv_texts`); the standard library's writer writes the header, and the
-    whole table (times by :func:`iso_times`) when the kernel leaves a value to it.
+    (:mod:`simbox.fastpath.csvwrite`; a column of one text as a code), each other column as
+    text at once (:func:`csv_texts`); the standard library's writer writes the header, and
+    the whole table (times by :func:`iso_times`) when the kernel leaves a value to it.  A
+    table without other texts is formatted with the GIL released.
     """
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -332,6 +335,9 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
             numeric = TIME, time_column(utc_times(col))
         if numeric is None and (texts := arrow_texts(col)) is not None:
             numeric = ARROW, texts            # (texts straight from their Arrow buffers)
+        if numeric is None and (one := one_str(col)) is not None:
+            # one text in every row (a device rule's reason): written once, copied per row
+            numeric = CODES, codes_column(np.zeros(len(col), dtype=np.int64), [one])
         kind, values = numeric if numeric is not None else (TEXT, csv_texts(col))
         kinds.append(kind)
         columns.append(values)
@@ -341,6 +347,15 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
             return False
         f.buffer.write(chunk)
     return True
+
+
+def one_str(col: pd.Series) -> str | None:
+    """The text of an object column holding one ``str`` (exactly) in every row
+    (:func:`~simbox.deployments.one_text`), else None."""
+    if not pd.api.types.is_object_dtype(col.dtype) or not len(col):
+        return None
+    values = col.to_numpy()
+    return values[0] if type(values[0]) is str and one_text(values) else None
 
 
 def write_csv_batches(frames, path) -> None:

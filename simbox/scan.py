@@ -491,9 +491,11 @@ def flagged_rows(res, preds: pd.DataFrame, sims: pd.DataFrame, reasons, key: str
         if c not in cols and source in res.sims.columns:
             cols[c] = res.sims[source].array.take(at)
     n = len(at)
-    # (each column keeps its dtype: an object column is not made texts)
+    # (each column keeps its dtype: an object column is not made texts; copy=False: the
+    # columns as they are, not consolidated into 2-d blocks by dtype, a copy of each)
     return pd.DataFrame({c: pd.Series(cols[c], dtype=cols[c].dtype, copy=False) if c in cols
-                         else np.full(n, np.nan) for c in keyed(FLAGGED_COLUMNS, key) + per_row})
+                         else np.full(n, np.nan) for c in keyed(FLAGGED_COLUMNS, key) + per_row},
+                        copy=False)
 
 
 def key_texts(res):
@@ -542,7 +544,7 @@ def score_rows(preds: pd.DataFrame, sims: pd.DataFrame, key: str, per_row: list,
             cols[c] = pd.to_numeric(v.take(order), errors="coerce").round(4).to_numpy()
         else:
             cols[c] = v.array.take(order)
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, copy=False)        # (the columns as they are: no 2-d blocks)
 
 
 def by_deployment(flagged: pd.DataFrame, ids: pd.Series, key: str) -> pd.DataFrame:

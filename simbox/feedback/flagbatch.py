@@ -28,6 +28,7 @@ import json
 import numpy as np
 
 from simbox.errors import InputError
+from simbox.fastpath.csvwrite import json_fixed
 
 __all__ = ["TEXT_COLUMNS", "COLUMNS", "Batch", "DamagedBatch", "fixed_texts", "texts_of",
            "json_texts", "pack"]
@@ -39,12 +40,6 @@ COLUMNS = ("sim", "msisdn", "class", "score", "deployment_id", "status", "exclud
            "exclusion_reason")
 
 _END = 0xFF           # ends every encoded text: a byte UTF-8 never uses
-#: the bytes JSON keeps as they are (printable ASCII but quote and backslash), the end
-#: byte and NUL (padding)
-_PLAIN = np.zeros(256, dtype=bool)
-_PLAIN[0x20:0x7F] = True
-_PLAIN[[0x22, 0x5C]] = False
-_PLAIN[[0, _END]] = True
 #: at most this many keys are looked up one by one (binary searches of BLOB reads)
 _FEW = 32
 
@@ -104,24 +99,13 @@ def texts_of(fixed: np.ndarray) -> list:
 
 def json_texts(fixed: np.ndarray) -> str:
     """The JSON array of the texts :func:`fixed_texts` encoded (for SQLite's ``json_each``):
-    built from the bytes when no text needs escaping (printable ASCII, no quote or
-    backslash), else by :func:`json.dumps`."""
+    written from the bytes by a kernel when no text needs escaping (printable ASCII, no
+    quote or backslash: :func:`simbox.fastpath.csvwrite.json_fixed`), else by
+    :func:`json.dumps`."""
     if not len(fixed):
         return "[]"
-    width = fixed.dtype.itemsize
-    b = fixed.view(np.uint8).reshape(len(fixed), width)
-    # every byte plain text, the end byte or padding, and no NUL but the padding
-    ends = np.argmax(b == _END, axis=1)
-    if not _PLAIN[b].all() or np.count_nonzero(b == 0) != int((width - 1 - ends).sum()):
-        return json.dumps(texts_of(fixed))
-    out = np.zeros((len(fixed), width + 2), dtype=np.uint8)
-    out[:, 0] = 0x22
-    out[:, 1:-1] = b
-    out[:, 1:-1][b == _END] = 0x22                      # the closing quote
-    out[:, -1] = 0x2C
-    flat = out.ravel()
-    flat = flat[flat != 0]
-    return "[" + flat[:-1].tobytes().decode("ascii") + "]"
+    text = json_fixed(fixed)
+    return json.dumps(texts_of(fixed)) if text is None else text
 
 
 def _npy(*arrays) -> bytes:

@@ -237,8 +237,8 @@ class HistoryStore(FlagReads):
             scan_id = cur.lastrowid
             sims = _rows(flagged, excluded, "sim")
             fixed, order = sorted_sims(sims, str(self.path))
-            held, first = self._held(fixed)
-            never = first == None  # noqa: E711 (elementwise)
+            held, first, scanned = self._held(fixed)
+            never = first < 0
             is_flagged = order < n
             unsorted = np.empty(len(order), dtype=np.intp)
             unsorted[order] = np.arange(len(order))
@@ -251,22 +251,18 @@ class HistoryStore(FlagReads):
                 if len(words):
                     status[pd.Index(np.asarray(flagged["sim"], dtype=object)).get_indexer(
                         words.index)] = [_STATUS_WORDS.index(w) for w in words]
-            first_flagged = np.where(never[mine], at, first[mine])
+            # each flagged row's first flag: this scan's time when none before (codes, texts)
+            first_codes, ids = pd.factorize(np.where(never[mine], -1, first[mine]))
+            first_flagged = (first_codes, [at if i < 0 else scanned[i] for i in ids.tolist()])
             # SIMs flagged now whose first flag is later than this scan (or none): this scan
-            earlier = first.copy()
-            earlier[never] = at
-            later = held & is_flagged & (never | (earlier > at))
-            texts = {name: factorized(_rows(flagged, excluded, name), distinct=name == "msisdn")
-                     for name in ("msisdn", "class", "deployment_id", "excluded_by",
-                                  "exclusion_reason")}
-            texts["status"] = (status if excluded is None else np.concatenate(
-                [status, np.full(len(fixed) - n, len(STATUSES), np.int8)]), _STATUS_WORDS)
-            blobs = batch_blobs(fixed, order, _rows(flagged, excluded, "score"), texts)
-            new = ~held
-            insert = _insert_scan(self.db, scan_id, len(sims), blobs,
-                                  sorted(map(str, texts["deployment_id"][1])),
-                                  json_texts(fixed[new & is_flagged]),
-                                  json_texts(fixed[new & ~is_flagged]), json_texts(fixed[later]))
+            scan_of, ids = pd.factorize(first)
+            after = np.array([i < 0 or scanned[i] > at for i in ids.tolist()], dtype=bool)
+            later = held & is_flagged & after[scan_of]
+            statuses = status if excluded is None else np.concatenate(
+                [status, np.full(len(fixed) - n, len(STATUSES), np.int8)])
+            # (the batch's BLOBs and the new SIMs' JSON are made by the insert's thread)
+            insert = _insert_scan(self.db, scan_id, fixed, order, flagged, excluded, statuses,
+                                  ~held, is_flagged, later)
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -274,20 +270,21 @@ class HistoryStore(FlagReads):
             insert()
         else:
             self._pending = Background(insert, "simbox-history-insert")
-        status_words = np.array(_STATUS_WORDS, dtype=object)[status]
-        _set_history_columns(result, first_flagged, status_words)
-        counts = pd.Series(status_words, dtype=object).value_counts()
+        _set_history_columns(result, first_flagged, status)
+        counts = np.bincount(status, minlength=len(STATUSES))
         summary["history"] = {"store": os.fspath(self.path), "scan": scan_id,
-                              "status": {s: int(counts[s]) for s in STATUSES if s in counts}}
+                              "status": {s: int(counts[i]) for i, s in enumerate(STATUSES)
+                                         if counts[i]}}
         return scan_id
 
     def _held(self, fixed) -> tuple:
         """Of a scan's SIMs (sorted, :func:`~simbox.feedback.flagbatch.fixed_texts`), those
-        the store holds (a mask) and each one's earliest flag's time (None: only excluded
-        so far, or not held).  One lookup a SIM in ``sims``, in key order (its B-tree
-        walked left to right)."""
+        the store holds (a mask), each one's earliest flag's scan (-1: only excluded so far,
+        or not held) and the times of those scans (scan -> ``scanned_at``).  One lookup a SIM
+        in ``sims``, in key order (its B-tree walked left to right)."""
         held = np.zeros(len(fixed), dtype=bool)
-        first = np.full(len(fixed), None, dtype=object)
+        first = np.full(len(fixed), -1, dtype=np.int64)
+        scanned = {}
         if self.db.execute("SELECT EXISTS (SELECT 1 FROM sims)").fetchone()[0]:
             rows, first_scans = map(json.loads, self.db.execute(
                 "SELECT json_group_array(j.key), json_group_array(s.first_flagged) FROM "
@@ -296,8 +293,8 @@ class HistoryStore(FlagReads):
                 scanned = dict(self.db.execute("SELECT scan_id, scanned_at FROM scans"))
                 rows = np.asarray(rows, dtype=np.intp)
                 held[rows] = True
-                first[rows] = [None if f is None else scanned[f] for f in first_scans]
-        return held, first
+                first[rows] = [-1 if f is None else f for f in first_scans]
+        return held, first, scanned
 
     def finish(self) -> None:
         """Wait for the flags :meth:`record_scan` (``wait=False``) is inserting; raises what
@@ -506,21 +503,20 @@ def _flag_columns(result, key: str) -> tuple:
     return out, ex
 
 
-def _set_history_columns(result, first_flagged: np.ndarray, status: np.ndarray) -> None:
+def _set_history_columns(result, first_flagged: tuple, status: np.ndarray) -> None:
     """What :meth:`HistoryStore.record_scan` writes into a scan's result: each flagged
-    row's ``first_flagged`` (ISO texts, to UTC times) and ``status`` (texts)."""
-    from simbox.deployments import factorized  # lazy: the scan has imported it
+    row's ``first_flagged`` (codes into ISO texts, as UTC times) and ``status`` (codes into
+    :data:`STATUSES`, as texts): each distinct value made once, then taken per row."""
     flagged = result.flagged
+    codes, texts = first_flagged
     if len(flagged):
-        codes, uniques = factorized(first_flagged)
-        flagged["first_flagged"] = pd.to_datetime(pd.Series(uniques, dtype=object),
+        flagged["first_flagged"] = pd.to_datetime(pd.Series(texts, dtype=object),
                                                   utc=True).array.take(codes)
     else:
         flagged["first_flagged"] = pd.Series(dtype="datetime64[ns, UTC]")
-    # (the texts of a list, as pandas makes them, from each distinct one)
-    codes, uniques = factorized(np.asarray(status, dtype=object))
-    flagged["status"] = pd.array(list(uniques), dtype="str").take(codes, allow_fill=True) \
-        if len(codes) else status.tolist()
+    # (the texts as pandas makes them of a list, from the words: no text per row)
+    flagged["status"] = pd.array(list(STATUSES), dtype="str").take(status) if len(status) \
+        else []
 
 
 def _rows(flagged: dict, excluded: dict | None, name: str):
@@ -547,25 +543,35 @@ def _object_array(values: list) -> np.ndarray:
     return out
 
 
-def _insert_scan(db, scan_id: int, n: int, blobs: dict, deployments: list, new_flagged: str,
-                 new_excluded: str, later: str):
+def _insert_scan(db, scan_id: int, fixed: np.ndarray, order: np.ndarray, flagged: dict,
+                 excluded: dict | None, status: np.ndarray, new: np.ndarray,
+                 is_flagged: np.ndarray, later: np.ndarray):
     """A callable that writes a scan's flags (after its ``scans`` row) and commits (rolls
-    back and raises on failure): its batch (``n`` rows), its deployments, the SIMs new to
-    the store (JSON arrays, in key order: ``sims``' B-tree filled left to right), flagged
-    (first flagged now) or excluded (not flagged yet), ``later``: SIMs held whose first
-    flag is now this scan."""
+    back and raises on failure): its batch (:func:`batch_blobs` of the sorted keys ``fixed``,
+    ``order`` and the columns of ``flagged`` and ``excluded``, :func:`_flag_columns`; the
+    ``status`` codes), its deployments, the SIMs new to the store (``new``, a mask of
+    ``fixed``: JSON arrays in key order, ``sims``' B-tree filled left to right), flagged (first
+    flagged now) or excluded (not flagged yet), and ``later``: SIMs held whose first flag is
+    now this scan.  Nothing here is needed by the scan's files: a scan runs it in a thread
+    beside their writing."""
     def work():
-        if n:
-            write_batch(db, scan_id, n, blobs)
+        texts = {name: factorized(_rows(flagged, excluded, name), distinct=name == "msisdn")
+                 for name in ("msisdn", "class", "deployment_id", "excluded_by",
+                              "exclusion_reason")}
+        texts["status"] = (status, _STATUS_WORDS)
+        if len(fixed):
+            write_batch(db, scan_id, len(fixed),
+                        batch_blobs(fixed, order, _rows(flagged, excluded, "score"), texts))
         db.executemany("INSERT INTO deployments VALUES (?, ?)",
-                       [(d, scan_id) for d in deployments])
-        for sims, first in ((new_flagged, scan_id), (new_excluded, None)):
+                       [(d, scan_id) for d in sorted(map(str, texts["deployment_id"][1]))])
+        for sims, first in ((json_texts(fixed[new & is_flagged]), scan_id),
+                            (json_texts(fixed[new & ~is_flagged]), None)):
             if sims != "[]":
                 db.execute("INSERT INTO sims SELECT value, ?, ? FROM json_each(?)",
                            (first, scan_id, sims))
-        if later != "[]":
+        if later.any():
             db.execute("UPDATE sims SET first_flagged = ? WHERE sim IN (SELECT value FROM "
-                       "json_each(?))", (scan_id, later))
+                       "json_each(?))", (scan_id, json_texts(fixed[later])))
 
     return lambda: _commit(db, work)
 

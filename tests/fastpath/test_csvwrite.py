@@ -96,6 +96,24 @@ def test_times_are_numpys_iso_texts(seconds, nat):
         assert b"".join(got) == reference([texts], [TEXT])
 
 
+@settings(max_examples=200, deadline=None)
+@given(base=SECONDS, steps=st.lists(st.one_of(st.integers(-3 * 86400, 3 * 86400),
+                                              st.sampled_from([0, 1, -1, 86400, -86400]),
+                                              st.none()), min_size=1, max_size=12))
+def test_times_of_a_few_days_reuse_the_date_rightly(base, steps):
+    """Runs of times of one day, NaT between them, days back and forth: the kernel keeps a
+    column's last date from row to row; the texts are still numpy's."""
+    seconds = [np.iinfo(np.int64).min if s is None else base + s for s in steps]
+    values = np.array(seconds, dtype=np.int64).view("datetime64[s]")
+    got = list(csv_chunks([time_column(values)] * 2, [TIME, TIME]))
+    texts = [("" if str(t) == "NaT" else t + "Z") for t in np.datetime_as_string(values, unit="s")]
+    years = [int(t[:len(t) - 16]) for t in texts if t]
+    if any(y < 1 or y > 9999 for y in years):
+        assert got[-1] is None
+    else:
+        assert b"".join(got) == reference([texts, texts], [TEXT, TEXT])
+
+
 def test_time_column_floors_to_seconds():
     ns = np.array([-1, 999_999_999, -1_000_000_001], dtype=np.int64).view("datetime64[ns]")
     assert b"".join(csv_chunks([time_column(ns)], [TIME])) == \
@@ -203,3 +221,98 @@ def test_floats_equal_python_g_format(seed, precision, values):
     got = b"".join(csv_chunks([x], [FLOAT], precision=precision)).decode().split("\n")[:-1]
     want = [f"%.{precision}g" % v if v == v else '""' for v in x.tolist()]
     assert got == want
+
+
+# ---- repeated texts as codes (CODES) ------------------------------------------------------
+
+CODE_TEXTS = st.text(alphabet=st.sampled_from(list('ab,"\n\r =+-@é日\'')), max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), n=st.integers(0, 12), chunk=st.integers(1, 5), with_text=st.booleans(),
+       alone=st.booleans())
+def test_codes_equal_the_csv_module(data, n, chunk, with_text, alone):
+    """A CODES column (codes -1..k-1 into k texts with commas, quotes, newlines, formula
+    characters, other scripts, empty ones) beside numbers and times (the GIL released) or
+    beside a list of str (the GIL held), against the csv module writing the texts the codes
+    name (-1: empty); a carriage return in a text some row names leaves the table to the csv
+    module (None), one no row names does not."""
+    texts = data.draw(st.lists(CODE_TEXTS, max_size=4))
+    codes = np.array(data.draw(st.lists(st.integers(-1, len(texts) - 1), min_size=n,
+                                        max_size=n)), dtype=np.int64)
+    column = csvwrite.codes_column(codes, texts)
+    named = ["" if c < 0 else texts[c] for c in codes.tolist()]
+    others = [np.arange(n, dtype=np.int64), np.linspace(-1.5, 2.5, n),
+              time_column((np.arange(n) * 40000).astype("datetime64[s]"))]
+    kinds = [INT, FLOAT, TIME]
+    if with_text:
+        others.append(data.draw(st.lists(TEXT_VALUES, min_size=n, max_size=n)))
+        kinds.append(TEXT)
+    columns, kinds = ([column], [csvwrite.CODES]) if alone else \
+        ([others[0], column] + others[1:], [INT, csvwrite.CODES] + kinds[1:])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(csvwrite, "CHUNK_ROWS", chunk)
+        got = list(csv_chunks(columns, kinds))
+    if any("\r" in t for t in named):
+        assert got[-1] is None
+        return
+    assert None not in got
+    want = [named] if alone else [others[0], named] + [
+        [t + "Z" for t in np.datetime_as_string(c.view("datetime64[s]"), unit="s").tolist()]
+        if k == TIME else c for c, k in zip(others[1:], kinds[2:])]
+    want_kinds = [TEXT] if alone else [INT, TEXT] + [TEXT if k == TIME else k for k in kinds[2:]]
+    assert b"".join(got) == reference(want, want_kinds)
+
+
+def test_codes_out_of_range_are_refused():
+    column = csvwrite.codes_column(np.array([0, 2, -1]), ["a", "b"])
+    with pytest.raises(ValueError, match=r"^column 1: code 2 in row 1 is not one of its 2 "
+                                         r"texts \(0 to 1, or -1 for none\)$"):
+        list(csv_chunks([np.arange(3, dtype=np.int64), column], [INT, csvwrite.CODES]))
+    column = csvwrite.codes_column(np.array([-2]), ["a"])
+    with pytest.raises(ValueError, match=r"^column 0: code -2 in row 0 is not one of its 1 "):
+        list(csv_chunks([column], [csvwrite.CODES]))
+    with pytest.raises(ValueError, match="column 1: not 2 values of kind 6"):
+        list(csv_chunks([np.arange(2, dtype=np.int64), csvwrite.codes_column(np.array([0]), ["a"])],
+                        [INT, csvwrite.CODES]))
+
+
+def test_a_table_without_texts_of_python_is_written_without_the_gil():
+    """Two threads write a large table each at once: with the GIL released by the kernel
+    the bytes are those of one thread alone (no shared state between the calls)."""
+    import threading
+    n = 200_000
+    cols = [np.arange(n, dtype=np.int64), np.linspace(0, 1, n),
+            csvwrite.codes_column(np.arange(n) % 3, ["x", "y,z", ""])]
+    kinds = [INT, FLOAT, csvwrite.CODES]
+    alone = b"".join(csv_chunks(cols, kinds))
+    out = [None, None]
+
+    def write(i):
+        out[i] = b"".join(csv_chunks(cols, kinds))
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [alone, alone]
+
+
+@pytest.mark.parametrize("kind", ["text", "arrow", "codes"])
+def test_rows_longer_than_the_first_guess_grow_the_buffer(kind):
+    """Rows far longer than the kernel's first guess of a row (16 bytes a field): the buffer
+    grows, as many times as needed, and the bytes are still the csv module's."""
+    import pyarrow as pa
+    rng = np.random.default_rng(5)
+    texts = ["".join(rng.choice(list('ab,"é日 \n'), int(k))) for k in rng.integers(0, 3000, 300)]
+    if kind == "text":
+        column, k = texts, TEXT
+    elif kind == "arrow":
+        column, k = csvwrite.arrow_text(pa.array(texts)), csvwrite.ARROW
+    else:
+        column, k = csvwrite.codes_column(np.arange(len(texts)), texts), csvwrite.CODES
+    got = list(csv_chunks([column, np.arange(len(texts), dtype=np.int64)], [k, INT]))
+    assert b"".join(got) == reference([texts, np.arange(len(texts))], [TEXT, INT])
+    plain = [t.replace('"', "").replace("\n", "") for t in texts]   # (the JSON kernel's own)
+    assert csvwrite.json_text([plain]) == __import__("json").dumps(
+        [[t] for t in plain], ensure_ascii=False, separators=(",", ":"))

@@ -238,6 +238,33 @@ def test_fixed_texts_order_equality_and_json(texts):
     assert json.loads(json_texts(fixed)) == texts
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=19), max_size=30), st.booleans())
+def test_text_order_is_numpys_stable_sort(values, encoded):
+    """The keys' order by 8-byte words against ``np.argsort(kind="stable")``: any width
+    (padded or a multiple of 8), NUL bytes inside and at the end, ties kept in order."""
+    from simbox.feedback.history_schema import text_order
+    fixed = fixed_texts([v.decode("latin-1") for v in values]) if encoded else \
+        np.array(values, dtype=f"S{max([len(v) for v in values] + [1])}")
+    assert text_order(fixed).tolist() == np.argsort(fixed, kind="stable").tolist()
+    assert text_order(fixed[::-1]).tolist() == np.argsort(fixed[::-1], kind="stable").tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                                  max_size=8),
+                          st.text(max_size=6)), max_size=20))
+def test_json_texts_equal_json_dumps(texts):
+    """The JSON array of fixed texts, written by the kernel when every text is printable ASCII
+    without a quote or backslash (else json.dumps): json.dumps' text without spaces."""
+    import json
+    fixed = fixed_texts(texts)
+    got = json_texts(fixed)
+    assert json.loads(got) == texts
+    if all(t.isascii() and t.isprintable() and '"' not in t and "\\" not in t for t in texts):
+        assert got == json.dumps(texts, separators=(",", ":"))
+
+
 # ---- a damaged store ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", [
