@@ -396,7 +396,7 @@ def _site_hours_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float, m
             rows = block[lo:lo + 4096]
             matched = np.zeros(len(rows), dtype=bool)
             if len(leaders):
-                sim = unit[rows] @ unit[leaders].T
+                sim = _alike(unit[rows] @ unit[leaders].T)
                 counter["comparisons"] += sim.size
                 fit = (sim >= threshold) & (first[rows][:, None] <= last[leaders][None, :]) & \
                       (first[leaders][None, :] <= last[rows][:, None])
@@ -404,21 +404,14 @@ def _site_hours_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float, m
                 best = np.argmax(np.where(fit, sim, -np.inf), axis=1)
                 out_a.append(leaders[best[matched]])
                 out_b.append(rows[matched])
-            new: list[int] = []
-            for r in rows[~matched]:            # SIMs no leader fits, in order
-                if new:
-                    lead = np.asarray(new)
-                    s = unit[lead] @ unit[r]
-                    counter["comparisons"] += len(lead)
-                    f = (s >= threshold) & (first[r] <= last[lead]) & (first[lead] <= last[r])
-                    if f.any():
-                        out_a.append(lead[[int(np.argmax(np.where(f, s, -np.inf)))]])
-                        out_b.append(np.array([r]))
-                        continue
-                if len(leaders) + len(new) < max_leaders:
-                    new.append(int(r))
-            if new:
-                leaders = np.concatenate([leaders, np.asarray(new, dtype=np.int64)])
+            # SIMs no leader fits, in order: each fits one of the leaders this block made
+            # before it, or becomes one while there is room (:func:`_new_leaders`)
+            a, b, new = _new_leaders(rows[~matched], unit, first, last, threshold,
+                                     max_leaders - len(leaders), counter)
+            out_a.append(a)
+            out_b.append(b)
+            if len(new):
+                leaders = np.concatenate([leaders, new])
             done += len(rows)
             if log_every and done // log_every != (done - len(rows)) // log_every:
                 log.info("grouping: site+hours links, %s of %s SIMs (%s comparisons)",
@@ -426,6 +419,65 @@ def _site_hours_links(sims: pd.DataFrame, hours: np.ndarray, threshold: float, m
     if not out_a:
         return _pairs([], [])
     return _pairs(np.concatenate(out_a), np.concatenate(out_b))
+
+
+#: decimals the cosine of two hour profiles is compared at
+ALIKE_DECIMALS = 9
+
+
+def _alike(products: np.ndarray) -> np.ndarray:
+    """Cosines of unit hour profiles as compared: rounded to :data:`ALIKE_DECIMALS`.  A
+    matrix product's last bits depend on where a row sits in it (the BLAS kernel's lanes),
+    so two leaders of one profile could tie or not by their places; rounded, they tie, and
+    the earlier leader wins (``np.argmax``: the first of the largest)."""
+    return np.round(products, ALIKE_DECIMALS)
+
+
+def _new_leaders(rows: np.ndarray, unit: np.ndarray, first: np.ndarray, last: np.ndarray,
+                 threshold: float, room: int, counter: dict) -> tuple:
+    """The leader rule of :func:`_site_hours_links` over ``rows`` (in order), none of which
+    fits the leaders made before: each row is linked to the most alike of the leaders made
+    from ``rows`` before it (``threshold``, overlapping periods), else becomes a leader
+    while fewer than ``room`` were made.  Returns the links ``(leaders, rows)`` in row order
+    and the new leaders.
+
+    The rule is sequential, but a row's leaders change only when a row fits none: the
+    rows up to the next such row are decided at once against the leaders made so far
+    (one column of profile products a leader, for the rows after it), so the loop turns
+    once per new leader (at most ``room``), not once per row."""
+    n = len(rows)
+    seen = np.zeros(n, dtype=np.int64)       # leaders made before each row: those it sees
+    sims = np.empty((n, max(0, min(room, n))))
+    fits = np.zeros((n, sims.shape[1]), dtype=bool)
+    anyfit = np.zeros(n, dtype=bool)
+    new: list[int] = []
+    at = 0
+    while at < n:
+        miss = np.flatnonzero(~anyfit[at:])
+        stop = at + int(miss[0]) if len(miss) else n     # the next row no leader fits
+        seen[at:stop] = len(new)
+        if stop == n:
+            break
+        seen[stop] = len(new)
+        if len(new) >= room:                  # no room: the later rows see these leaders
+            seen[stop:] = len(new)
+            break
+        k, r = len(new), rows[stop]
+        new.append(int(r))
+        later = rows[stop + 1:]
+        s = _alike(unit[later] @ unit[r])
+        sims[stop + 1:, k] = s
+        fits[stop + 1:, k] = (s >= threshold) & (first[later] <= last[r]) & \
+            (first[r] <= last[later])
+        anyfit[stop + 1:] |= fits[stop + 1:, k]
+        at = stop + 1
+    counter["comparisons"] += int(seen.sum())
+    lead = np.asarray(new, dtype=np.int64)
+    visible = fits[:, :len(new)] & (np.arange(len(new))[None, :] < seen[:, None])
+    hit = visible.any(axis=1)
+    best = np.argmax(np.where(visible, sims[:, :len(new)], -np.inf), axis=1) if len(new) \
+        else np.zeros(n, dtype=np.int64)
+    return lead[best[hit]], rows[hit], lead
 
 
 def _handover_links(sims: pd.DataFrame, gap_s: int) -> np.ndarray:
