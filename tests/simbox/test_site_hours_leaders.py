@@ -72,7 +72,7 @@ def test_new_leaders_turn_once_per_leader_not_per_row(monkeypatch):
     import simbox.deployments as d
     monkeypatch.setattr(d.np, "flatnonzero", counting)
     try:
-        a, b, new = _new_leaders(rows, unit, first, last, threshold, room, {"comparisons": 0})
+        _, b, new = _new_leaders(rows, unit, first, last, threshold, room, {"comparisons": 0})
     finally:
         monkeypatch.setattr(d.np, "flatnonzero", real)
     assert len(calls) <= len(new) + 1
