@@ -446,6 +446,7 @@ def _new_leaders(rows: np.ndarray, unit: np.ndarray, first: np.ndarray, last: np
     (one column of profile products a leader, for the rows after it), so the loop turns
     once per new leader (at most ``room``), not once per row."""
     n = len(rows)
+    u, f, la = unit[rows], first[rows], last[rows]      # (gathered once; sliced below)
     seen = np.zeros(n, dtype=np.int64)       # leaders made before each row: those it sees
     sims = np.empty((n, max(0, min(room, n))))
     fits = np.zeros((n, sims.shape[1]), dtype=bool)
@@ -462,14 +463,14 @@ def _new_leaders(rows: np.ndarray, unit: np.ndarray, first: np.ndarray, last: np
         if len(new) >= room:                  # no room: the later rows see these leaders
             seen[stop:] = len(new)
             break
-        k, r = len(new), rows[stop]
-        new.append(int(r))
-        later = rows[stop + 1:]
-        s = _alike(unit[later] @ unit[r])
+        k = len(new)
+        new.append(int(rows[stop]))
+        s = _alike(u[stop + 1:] @ u[stop])
         sims[stop + 1:, k] = s
-        fits[stop + 1:, k] = (s >= threshold) & (first[later] <= last[r]) & \
-            (first[r] <= last[later])
-        anyfit[stop + 1:] |= fits[stop + 1:, k]
+        fit = fits[stop + 1:, k]
+        np.greater_equal(s, threshold, out=fit)
+        fit &= (f[stop + 1:] <= la[stop]) & (f[stop] <= la[stop + 1:])
+        anyfit[stop + 1:] |= fit
         at = stop + 1
     counter["comparisons"] += int(seen.sum())
     lead = np.asarray(new, dtype=np.int64)
@@ -524,8 +525,54 @@ def _runs(group: np.ndarray, value: np.ndarray, gap: int, min_run: int) -> tuple
     return k, k + 1
 
 
+def _digit_texts(numbers, lo: int, hi: int):
+    """``(texts, ok)``: the entries as one Arrow text array and, per entry, whether it is
+    ``lo``-``hi`` ASCII digits (Arrow's kernels: no Python ``str`` test per entry); None
+    when the entries are not all texts (missing ones aside)."""
+    import pyarrow as pa  # lazy: pandas has imported it
+    import pyarrow.compute as pc
+    values = numbers
+    if isinstance(numbers, (pd.Series, pd.Index)):     # (Arrow's own buffers, or objects)
+        values = numbers.array if isinstance(numbers.dtype, pd.StringDtype) else \
+            numbers.to_numpy()
+    try:
+        texts = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    length = pc.binary_length(texts)
+    ok = pc.and_(pc.and_(pc.string_is_ascii(texts), pc.utf8_is_digit(texts)),
+                 pc.and_(pc.greater_equal(length, lo), pc.less_equal(length, hi)))
+    return texts, ok.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _int_texts(texts, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Digit texts (Arrow), or their code units ``start:stop``, as int64."""
+    import pyarrow as pa  # lazy: pandas has imported it
+    import pyarrow.compute as pc
+    if start or stop is not None:
+        texts = pc.utf8_slice_codeunits(texts, start, stop if stop is not None else 2**31 - 1)
+    return np.asarray(pc.cast(texts, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def _digits(numbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(positions, lengths, values)`` of the entries that are 1-18 ASCII digits."""
+    """``(positions, lengths, values)`` of the entries that are 1-18 ASCII digits: by
+    :func:`_digit_texts` (100,000 numbers: no Python ``str`` test per entry), or by
+    :func:`_digits_of_objects` when the entries are not all texts."""
+    import pyarrow as pa  # lazy: pandas has imported it
+    import pyarrow.compute as pc
+    got = _digit_texts(numbers, 1, 18)
+    if got is None:
+        return _digits_of_objects(numbers)
+    texts, ok = got
+    kept = texts.filter(pa.array(ok))
+    return np.flatnonzero(ok), np.asarray(pc.binary_length(kept).to_numpy(
+        zero_copy_only=False), dtype=np.int64), _int_texts(kept)
+
+
+def _digits_of_objects(numbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_digits` entry by entry (``str`` of each: any objects)."""
     s = np.asarray(numbers, dtype=object).astype(str)
     valid = np.array([x.isdigit() and x.isascii() and 0 < len(x) <= 18 for x in s], dtype=bool)
     idx = np.flatnonzero(valid)
@@ -568,6 +615,22 @@ def _block_links(numbers: pd.Series, sites: pd.Series, gap: int, partner=None) -
     return np.concatenate(out)
 
 
+def _imei_parts(imeis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(tac, serial, ok)``: of the IMEIs that are 14-16 ASCII digits (``ok``), the type
+    allocation code (digits 1-8) and the serial (digits 9-14) as integers, by Arrow's
+    kernels; entry by entry (``str`` of each) when they are not all texts."""
+    import pyarrow as pa  # lazy: pandas has imported it
+    got = _digit_texts(imeis, 14, 16)
+    if got is not None:
+        texts, ok = got
+        kept = texts.filter(pa.array(ok))
+        return _int_texts(kept, 0, 8), _int_texts(kept, 8, 14), ok
+    imei = np.asarray(imeis, dtype=object).astype(str)
+    ok = np.array([x.isdigit() and x.isascii() and 14 <= len(x) <= 16 for x in imei], dtype=bool)
+    return np.array([int(x[:8]) for x in imei[ok]], dtype=np.int64), \
+        np.array([int(x[8:14]) for x in imei[ok]], dtype=np.int64), ok
+
+
 def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_run: int = 4
                         ) -> np.ndarray:
     """SIMs in devices with consecutive IMEIs: one type allocation code (first 8
@@ -578,14 +641,11 @@ def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_ru
     runs of any length: two or three modems of one farm at different sites are one
     batch of hardware, and a phone rarely carries several flagged SIMs."""
     d = devices.loc[devices["imsi"].isin(imsis), ["imsi", "imei"]].drop_duplicates()
-    imei = d["imei"].astype(str).to_numpy()
-    ok = np.array([x.isdigit() and x.isascii() and 14 <= len(x) <= 16 for x in imei], dtype=bool)
-    d, imei = d.loc[ok], imei[ok]
+    tac, serial, ok = _imei_parts(d["imei"])
+    d = d.loc[ok]
     if len(d) < 2:
         return _pairs([], [])
     pos = pd.Series(np.arange(len(imsis)), index=imsis).reindex(d["imsi"].to_numpy()).to_numpy()
-    tac = np.array([int(x[:8]) for x in imei], dtype=np.int64)
-    serial = np.array([int(x[8:14]) for x in imei], dtype=np.int64)
     u = pd.DataFrame({"tac": tac, "serial": serial, "i": pos}).sort_values(["tac", "serial", "i"])
     sims_in = u.groupby(["tac", "serial"], sort=False)["i"].transform("nunique").to_numpy()
     first = u.drop_duplicates(["tac", "serial"])            # one SIM per device
