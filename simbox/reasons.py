@@ -97,20 +97,28 @@ def reference_stats(reference: pd.DataFrame) -> pd.DataFrame:
 def deviations(features: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     """Robust z-scores in the suspicious direction, capped at ``CAP`` (NaN where undefined)."""
     cols = [c for c in features.columns if c in stats.index and c not in NOT_REASONS]
-    # in place, in the array _transform_array made (100,000 SIMs x 60 features: each
-    # temporary array would be 48 MB of fresh pages)
-    z = _transform_array(features, cols)
-    z -= stats.loc[cols, "median"].to_numpy(dtype=float)
-    z /= stats.loc[cols, "scale"].to_numpy(dtype=float)
+    z = _deviation_array(features[cols].to_numpy(dtype=float, copy=True), cols, stats)
+    return pd.DataFrame(z, index=features.index, columns=cols, copy=False)
+
+
+def _deviation_array(x: np.ndarray, cols, stats: pd.DataFrame) -> np.ndarray:
+    """:func:`deviations` of the values ``x`` (float, one column per name of ``cols``, all in
+    ``stats``), made in ``x`` itself (100,000 SIMs x 60 features: each temporary array
+    would be 48 MB of fresh pages); returns ``x``."""
+    log = _log_columns(cols)
+    if log.any():                        # as _transform_array
+        x[:, log] = np.log1p(np.maximum(x[:, log], 0.0))
+    x -= stats.loc[cols, "median"].to_numpy(dtype=float)
+    x /= stats.loc[cols, "scale"].to_numpy(dtype=float)
     d = np.array([PHRASES[c].direction if c in PHRASES else 0 for c in cols], dtype=float)
-    for j in range(len(cols)):           # z * d in the suspicious direction, else |z|
-        col = z[:, j]
+    for j in range(len(cols)):           # x * d in the suspicious direction, else |x|
+        col = x[:, j]
         if d[j] != 0:
             col *= d[j]
         else:
             np.abs(col, out=col)
-    np.minimum(z, CAP, out=z)            # NaN stays NaN
-    return pd.DataFrame(z, index=features.index, columns=cols, copy=False)
+    np.minimum(x, CAP, out=x)            # NaN stays NaN
+    return x
 
 
 def _phrases(row: pd.Series, contributions: pd.Series, floor: float, top: int,
@@ -210,8 +218,10 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     values = features.loc[flagged_index, cols].to_numpy(dtype=float)
     if stats is None:
         stats = reference_stats(reference)
-    dev = deviations(features.loc[flagged_index], stats)
-    dev = dev.reindex(columns=cols).to_numpy(dtype=float)
+    known = np.array([c in stats.index for c in cols], dtype=bool)    # (deviations' columns)
+    dev = np.full(values.shape, np.nan)
+    dev[:, known] = _deviation_array(values[:, known], [c for c, k in zip(cols, known) if k],
+                                     stats)
     contrib = None if contributions is None else \
         contributions.reindex(index=flagged_index, columns=cols).to_numpy(dtype=float)
     n, top = len(flagged_index), int(top)
@@ -241,8 +251,11 @@ def _pick_all(values: np.ndarray, scores: np.ndarray, rank: np.ndarray, group_of
         return
     ok = ~np.isnan(scores) & (scores > floor)
     by_rank = np.argsort(rank, kind="stable")       # as lexsort((rank, -score)) on each row
-    key = np.where(ok, -scores, np.inf)[:, by_rank]
-    order = by_rank[np.argsort(key, axis=1, kind="stable")]     # features above floor first
+    key = scores[:, by_rank]                        # (a copy: negated in place, no temporary)
+    np.negative(key, out=key)
+    np.copyto(key, np.inf, where=~ok[:, by_rank])
+    order = np.argsort(key, axis=1, kind="stable")
+    np.take(by_rank, order, out=order)              # features above floor first
     rows = np.arange(n)
     for j in range(f):
         col = order[:, j]
@@ -292,20 +305,29 @@ def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.
     the deviations).  ``base``: the SIMs' scores when already known; ``stats``:
     :func:`reference_stats` of ``reference`` when already known.
     """
-    X = features.loc[pd.Index(index)]
+    index = pd.Index(index)
+    if features.index.is_unique:        # the rows by position: only the first n copied
+        pos = features.index.get_indexer(index)
+        if (pos < 0).any():
+            raise KeyError(f"{index[pos < 0][:5].tolist()} not in the features' index")
+        rows = features.index.take(pos)
+    else:
+        X = features.loc[index]
+        pos, rows = None, X.index
     cols = list(features.columns)
     median = reference[cols].median()
-    if len(X) == 0:
-        return pd.DataFrame(index=X.index, columns=cols, dtype=float)
+    if len(rows) == 0:
+        return pd.DataFrame(index=rows, columns=cols, dtype=float)
     k = len(cols) if candidates is None else max(1, min(int(candidates), len(cols)))
-    n = len(X) if budget_rows is None else min(len(X), max(0, int(budget_rows) // k))
-    out = np.full((len(X), len(cols)), np.nan)
+    n = len(rows) if budget_rows is None else min(len(rows), max(0, int(budget_rows) // k))
+    out = np.full((len(rows), len(cols)), np.nan)
     if n == 0:
-        return pd.DataFrame(out, index=X.index, columns=cols)
-    if n < len(X):
+        return pd.DataFrame(out, index=rows, columns=cols)
+    if n < len(rows):
         log.info("reasons: the model's contributions for the first %s of %s flagged SIMs; the "
-                 "others are explained by their deviations", f"{n:,}", f"{len(X):,}")
-    values = X.to_numpy(dtype=float)[:n]
+                 "others are explained by their deviations", f"{n:,}", f"{len(rows):,}")
+    X = features.iloc[pos[:n]] if pos is not None else X.iloc[:n]
+    values = X.to_numpy(dtype=float)
     base = np.asarray(score(X.iloc[:n]) if base is None else base, dtype=float)[:n]
     if k == len(cols):
         which = np.tile(np.arange(len(cols)), (n, 1))
@@ -329,4 +351,4 @@ def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.
         frame = pd.DataFrame(stacked, columns=cols).astype(dtypes, errors="ignore")
         s = np.asarray(score(frame), dtype=float).reshape(m, k)
         np.put_along_axis(out[lo:lo + m], w, base[lo:lo + m, None] - s, axis=1)
-    return pd.DataFrame(out, index=X.index, columns=cols)
+    return pd.DataFrame(out, index=rows, columns=cols)
