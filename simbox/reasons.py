@@ -63,7 +63,12 @@ def _log_columns(names) -> np.ndarray:
 def _transform_array(values: pd.DataFrame, names) -> np.ndarray:
     """The columns ``names`` of ``values`` as floats, the log-scaled features as
     ``log1p`` of their value clipped at 0 (NaN stays NaN)."""
-    x = values[list(names)].to_numpy(dtype=float, copy=True)
+    return _log_in_place(values[list(names)].to_numpy(dtype=float, copy=True), names)
+
+
+def _log_in_place(x: np.ndarray, names) -> np.ndarray:
+    """The log-scaled features among the columns ``names`` of ``x`` made ``log1p`` of their
+    value clipped at 0, in ``x``; returns ``x``."""
     log = _log_columns(names)
     if log.any():
         x[:, log] = np.log1p(np.maximum(x[:, log], 0.0))
@@ -105,9 +110,7 @@ def _deviation_array(x: np.ndarray, cols, stats: pd.DataFrame) -> np.ndarray:
     """:func:`deviations` of the values ``x`` (float, one column per name of ``cols``, all in
     ``stats``), made in ``x`` itself (100,000 SIMs x 60 features: each temporary array
     would be 48 MB of fresh pages); returns ``x``."""
-    log = _log_columns(cols)
-    if log.any():                        # as _transform_array
-        x[:, log] = np.log1p(np.maximum(x[:, log], 0.0))
+    _log_in_place(x, cols)
     x -= stats.loc[cols, "median"].to_numpy(dtype=float)
     x /= stats.loc[cols, "scale"].to_numpy(dtype=float)
     d = np.array([PHRASES[c].direction if c in PHRASES else 0 for c in cols], dtype=float)
