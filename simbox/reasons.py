@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from simbox._reasons import pick_places
 from simbox.features.registry import BY_NAME, NOT_A_REASON, REASON_ORDER, REGISTRY
 from simbox.features.wording import Phrase
 
@@ -246,33 +247,17 @@ def _pick_all(values: np.ndarray, scores: np.ndarray, rank: np.ndarray, group_of
               used: np.ndarray) -> None:
     """:func:`_pick` for every SIM at once (IN: ``values``, ``scores`` SIMs x features,
     ``limit`` places per SIM; IN/OUT: ``count`` places taken, ``picked`` the feature of
-    each place, ``used`` groups worded).  One pass per rank place, over all SIMs: the
-    features ordered by score (higher first), ties by :data:`PHRASES` order, those at
-    or below ``floor`` never, a NaN value skipped, one feature per group."""
+    each place, ``used`` groups worded): the features ordered by score (higher first),
+    ties by :data:`PHRASES` order then column, those at or below ``floor`` never, a NaN
+    value skipped, one feature per group.  The kernel ``simbox._reasons.pick_places``,
+    without the GIL (the scan explains in a thread beside the grouping)."""
     n, f = scores.shape
     if n == 0 or f == 0:
         return
-    ok = ~np.isnan(scores) & (scores > floor)
-    by_rank = np.argsort(rank, kind="stable")       # as lexsort((rank, -score)) on each row
-    key = scores[:, by_rank]                        # (a copy: negated in place, no temporary)
-    np.negative(key, out=key)
-    np.copyto(key, np.inf, where=~ok[:, by_rank])
-    order = np.argsort(key, axis=1, kind="stable")
-    np.take(by_rank, order, out=order)              # features above floor first
-    rows = np.arange(n)
-    for j in range(f):
-        col = order[:, j]
-        live = ok[rows, col] & (count < limit)
-        if not live.any():
-            if not (ok[rows, col].any() and (count < limit).any()):
-                break
-            continue
-        g = group_of[col]
-        take = live & ~np.isnan(values[rows, col]) & ~used[rows, g]
-        r = rows[take]
-        used[r, g[take]] = True
-        picked[r, count[r]] = col[take]
-        count[r] += 1
+    tie = np.empty(f, dtype=np.int64)          # the place of each feature in (rank, column) order
+    tie[np.argsort(rank, kind="stable")] = np.arange(f)
+    pick_places(values, scores, tie, np.asarray(group_of, dtype=np.int64), float(floor),
+                np.ascontiguousarray(limit, dtype=np.int64), count, picked, used.view(np.uint8))
 
 
 def _word(values: np.ndarray, picked: np.ndarray, count: np.ndarray, phrases: list) -> list[str]:

@@ -592,6 +592,14 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     (:func:`_reasons` for the SIMs the model flagged, ``by_model``, the rule's wording for
     the others; ``would``: the mask of ``res.features`` flagged before the exclusions)."""
     with_farms = farms is not None and len(farms) > 0
+    model_only = None
+    if with_farms:
+        model_only = ~member(sims.index, farms.index) | \
+            _aligned(by_model["flagged"], sims.index).to_numpy(dtype=bool)
+    res.features    # noqa: B018  (built here, before the reasons' thread reads it)
+    explained = Background(partial(_reasons, res, sims if model_only is None else sims[model_only],
+                                   would, score, explain=explain, population=population),
+                           name="simbox-reasons")
     device = factorized(_aligned(farms["imei"], sims.index))[0] if with_farms else None
     devices, cell_events = pairs_of(res.devices, sims.index), pairs_of(res.cells, sims.index)
     labels, counts = group_sims(sims, hours, devices, rules, fixed=device)
@@ -604,12 +612,7 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     sims = sims.assign(deployment_id=per_sim)
     sites = site_table(sims, hours, devices, cell_events, cells, deployments,
                        located=by_deployment_id(locations, labels, per_sim))
-    model_only = None
-    if with_farms:
-        model_only = ~member(sims.index, farms.index) | \
-            _aligned(by_model["flagged"], sims.index).to_numpy(dtype=bool)
-    reasons, reference, stats = _reasons(res, sims if model_only is None else sims[model_only],
-                                         would, score, explain=explain, population=population)
+    reasons, reference, stats = explained.get()
     if with_farms:
         reasons = _rule_reasons(reasons, farms, sims.index)
     return sims, deployments, sites, reasons, reference, stats

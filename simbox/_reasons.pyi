@@ -1,0 +1,5 @@
+import numpy as np
+
+def pick_places(values: np.ndarray, scores: np.ndarray, tie: np.ndarray, group_of: np.ndarray,
+                floor: float, limit: np.ndarray, count: np.ndarray, picked: np.ndarray,
+                used: np.ndarray) -> None: ...
