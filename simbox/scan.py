@@ -590,7 +590,9 @@ def group_tables(res, sims: pd.DataFrame, hours: np.ndarray, cells: pd.DataFrame
     grouped into deployments (``sims`` gains ``deployment_id``; one deployment per
     device of ``farms``, the device rule's SIMs), located on sites and explained
     (:func:`_reasons` for the SIMs the model flagged, ``by_model``, the rule's wording for
-    the others; ``would``: the mask of ``res.features`` flagged before the exclusions)."""
+    the others; ``would``: the mask of ``res.features`` flagged before the exclusions).
+    The reasons are made in a thread while this one groups and locates: their kernels
+    (the model's trees, the picking) and numpy's large operations run without the GIL."""
     with_farms = farms is not None and len(farms) > 0
     model_only = None
     if with_farms:
