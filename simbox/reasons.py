@@ -71,9 +71,36 @@ def _log_in_place(x: np.ndarray, names) -> np.ndarray:
     """The log-scaled features among the columns ``names`` of ``x`` made ``log1p`` of their
     value clipped at 0, in ``x``; returns ``x``."""
     log = _log_columns(names)
-    if log.any():
+    if not log.any():
+        return x
+    if x.flags.f_contiguous and x.ndim == 2:      # column by column, each contiguous
+        for j in np.flatnonzero(log):
+            col = x[:, j]
+            np.maximum(col, 0.0, out=col)
+            np.log1p(col, out=col)
+    else:
         x[:, log] = np.log1p(np.maximum(x[:, log], 0.0))
     return x
+
+
+def _float_rows(features: pd.DataFrame, index: pd.Index, cols: list) -> np.ndarray:
+    """``features.loc[index, cols]`` as a float array in column order (Fortran): each column
+    taken on its own from its array, without pandas' interleaving of the mixed dtypes
+    into rows; ``.loc``'s own result when the keys repeat."""
+    if not (features.index.is_unique and index.is_unique):
+        return np.asfortranarray(features.loc[index, cols].to_numpy(dtype=float))
+    pos = features.index.get_indexer(index)
+    if (pos < 0).any():
+        raise KeyError(f"{index[pos < 0][:5].tolist()} not in the features' index")
+    out = np.empty((len(index), len(cols)), dtype=np.float64, order="F")
+    for j, c in enumerate(cols):
+        col = features[c].to_numpy()
+        if col.dtype.kind in "biuf":
+            np.take(col, pos, out=out[:, j]) if col.dtype == np.float64 else \
+                np.copyto(out[:, j], col.take(pos), casting="unsafe")
+        else:
+            out[:, j] = features[c].iloc[pos].to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _transform(values: pd.DataFrame, names) -> pd.DataFrame:
@@ -219,45 +246,76 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     cols = [c for c in features.columns if c not in NOT_REASONS]
     rank = np.array([_RANK.get(c, len(_RANK)) for c in cols])
     phrases = [_phrase(c) for c in cols]
-    values = features.loc[flagged_index, cols].to_numpy(dtype=float)
+    values = _float_rows(features, flagged_index, cols)
     if stats is None:
         stats = reference_stats(reference)
-    known = np.array([c in stats.index for c in cols], dtype=bool)    # (deviations' columns)
-    dev = np.full(values.shape, np.nan)
-    dev[:, known] = _deviation_array(values[:, known], [c for c, k in zip(cols, known) if k],
-                                     stats)
-    contrib = None if contributions is None else \
-        contributions.reindex(index=flagged_index, columns=cols).to_numpy(dtype=float)
     n, top = len(flagged_index), int(top)
     count = np.zeros(n, dtype=np.int64)
     picked = np.full((n, max(top, 0)), -1, dtype=np.int64)     # feature column per place
     group_of = pd.factorize(pd.Index([p.group for p in phrases]))[0] if cols else np.zeros(0, int)
     used = np.zeros((n, int(group_of.max()) + 1 if len(group_of) else 0), dtype=bool)
-    if contrib is not None:
-        occluded = ~np.isnan(contrib).all(axis=1)
-        _pick_all(values, contrib, rank, group_of, min_model_contribution, np.where(occluded, top, 0),
-                  count, picked, used)
-    _pick_all(values, dev, rank, group_of, 1.0, np.full(n, top), count, picked, used)
+    if contributions is not None:
+        contrib, rows = _contribution_rows(contributions, flagged_index, cols)
+        _pick_all(values, contrib, rank, group_of, min_model_contribution, np.full(n, top),
+                  count, picked, used, rows=rows)
+    # the deviations (see deviations()), made per SIM by the kernel as it picks: from the
+    # values on the statistics' scale, the columns the statistics lack never picked
+    med = stats["median"].reindex(cols).to_numpy(dtype=float)
+    scale = stats["scale"].reindex(cols).fillna(1.0).to_numpy(dtype=float)
+    direction = np.array([PHRASES[c].direction if c in PHRASES else 0 for c in cols], dtype=float)
+    scaled = _log_in_place(values.copy(order="F"), cols)
+    _pick_all(values, scaled, rank, group_of, 1.0, np.full(n, top), count, picked, used,
+              deviation=(med, scale, direction))
     return pd.Series(_word(values, picked, count, phrases), index=flagged_index, name="reasons",
                      dtype=object)
 
 
+def _contribution_rows(contributions: pd.DataFrame, flagged_index: pd.Index, cols: list
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, rows)``: the rows of ``contributions`` (columns ``cols``) that are not all
+    NaN (the SIMs occluded), and for each SIM of ``flagged_index`` the row of its own in
+    them (-1: none, the SIM is explained by its deviations) -- the SIMs of
+    ``contributions.reindex(flagged_index)`` without a 100,000-row copy of NaN rows."""
+    if not (contributions.columns.is_unique and flagged_index.is_unique and
+            contributions.index.is_unique):                  # repeated keys: as reindex does
+        full = contributions.reindex(index=flagged_index, columns=cols).to_numpy(dtype=float)
+        return full, np.where(np.isnan(full).all(axis=1), -1, np.arange(len(full))).astype(np.int64)
+    at = contributions.columns.get_indexer(cols)
+    there = np.flatnonzero(at >= 0)
+    c = contributions.to_numpy(dtype=float)       # (one float block: no copy)
+    occluded = ~np.isnan(c).take(at[there], axis=1).all(axis=1)
+    scores = np.full((int(occluded.sum()), len(cols)), np.nan)
+    scores[:, there] = c[occluded][:, at[there]]
+    sim = flagged_index.get_indexer(contributions.index[occluded])
+    rows = np.full(len(flagged_index), -1, dtype=np.int64)
+    rows[sim[sim >= 0]] = np.flatnonzero(sim >= 0)
+    return scores, rows
+
+
 def _pick_all(values: np.ndarray, scores: np.ndarray, rank: np.ndarray, group_of: np.ndarray,
               floor: float, limit: np.ndarray, count: np.ndarray, picked: np.ndarray,
-              used: np.ndarray) -> None:
-    """:func:`_pick` for every SIM at once (IN: ``values``, ``scores`` SIMs x features,
-    ``limit`` places per SIM; IN/OUT: ``count`` places taken, ``picked`` the feature of
-    each place, ``used`` groups worded): the features ordered by score (higher first),
-    ties by :data:`PHRASES` order then column, those at or below ``floor`` never, a NaN
-    value skipped, one feature per group.  The kernel ``simbox._reasons.pick_places``,
-    without the GIL (the scan explains in a thread beside the grouping)."""
-    n, f = scores.shape
+              used: np.ndarray, *, rows: np.ndarray | None = None,
+              deviation: tuple | None = None) -> None:
+    """:func:`_pick` for every SIM at once (IN: ``values`` SIMs x features, ``scores`` a row
+    per SIM or, with ``rows``, the row ``rows[i]`` for SIM ``i`` (-1: none), ``limit``
+    places per SIM; IN/OUT: ``count`` places taken, ``picked`` the feature of each place,
+    ``used`` groups worded): the features ordered by score (higher first), ties by
+    :data:`PHRASES` order then column, those at or below ``floor`` never, a NaN value
+    skipped, one feature per group.  ``deviation``: ``(median, scale, direction)`` per
+    feature, ``scores`` then being the values on the statistics' scale and the score the
+    capped deviation (:func:`_deviation_array`).  The kernel
+    ``simbox._reasons.pick_places``, without the GIL (the scan explains in a thread beside
+    the grouping)."""
+    n, f = values.shape
     if n == 0 or f == 0:
         return
     tie = np.empty(f, dtype=np.int64)          # the place of each feature in (rank, column) order
     tie[np.argsort(rank, kind="stable")] = np.arange(f)
-    pick_places(values, scores, tie, np.asarray(group_of, dtype=np.int64), float(floor),
-                np.ascontiguousarray(limit, dtype=np.int64), count, picked, used.view(np.uint8))
+    rows = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    med, scale, direction = (None, None, None) if deviation is None else deviation
+    pick_places(values, scores, rows, tie, np.asarray(group_of, dtype=np.int64), float(floor),
+                np.ascontiguousarray(limit, dtype=np.int64), count, picked, used.view(np.uint8),
+                median=med, scale=scale, direction=direction, cap=CAP)
 
 
 def _word(values: np.ndarray, picked: np.ndarray, count: np.ndarray, phrases: list) -> list[str]:
