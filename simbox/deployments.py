@@ -338,7 +338,27 @@ def _pairs(a, b) -> np.ndarray:
 
 
 def _device_links(imsis: pd.Index, devices: pd.DataFrame) -> np.ndarray:
-    """A star per IMEI: its first SIM linked to each other SIM seen in it (no comparison)."""
+    """A star per IMEI: its first SIM linked to each other SIM seen in it (no comparison).
+    On codes (:func:`_sim_devices`): one sort of (IMEI, SIM) integers; the pandas
+    statement (:func:`_device_links_frames`) when the pair table's SIMs are not categories."""
+    got = _sim_devices(imsis, devices)
+    if got is None:
+        return _device_links_frames(imsis, devices)
+    sim, code, uniques = got
+    texts = uniques.astype(str)
+    rank = np.empty(len(uniques), dtype=np.int64)        # the IMEIs in text order
+    rank[np.argsort(texts, kind="stable")] = np.arange(len(uniques))
+    keep = (texts != "")[code]
+    n = max(len(imsis), 1)
+    key = unique_ints(rank[code[keep]] * n + sim[keep])  # distinct (IMEI, SIM), sorted
+    device, sim = key // n, key % n
+    start = np.r_[True, device[1:] != device[:-1]] if len(key) else np.zeros(0, dtype=bool)
+    first = sim[start][np.cumsum(start) - 1]             # each IMEI's first (smallest) SIM
+    return _pairs(first[~start], sim[~start])
+
+
+def _device_links_frames(imsis: pd.Index, devices: pd.DataFrame) -> np.ndarray:
+    """:func:`_device_links` by pandas (any pair table; the reference of the tests)."""
     d = devices.loc[devices["imsi"].isin(imsis) & (devices["imei"].astype(str) != ""),
                     ["imsi", "imei"]].drop_duplicates()
     pos = pd.Series(np.arange(len(imsis)), index=imsis)
@@ -347,6 +367,20 @@ def _device_links(imsis: pd.Index, devices: pd.DataFrame) -> np.ndarray:
     i = d["i"].to_numpy()
     keep = first != i
     return _pairs(first[keep], i[keep])
+
+
+def _sim_devices(imsis: pd.Index, devices: pd.DataFrame):
+    """``(sim, code, uniques)``: of each row of the pair table ``devices`` whose SIM is in
+    ``imsis`` and whose IMEI is there, the SIM's position in ``imsis`` and the IMEI's code
+    into the distinct IMEIs ``uniques`` (:func:`factorized`: Arrow's dictionary encoding, no
+    text per row); None when the SIMs are not categories of a unique ``imsis``
+    (:func:`positions`)."""
+    at = positions(devices["imsi"], imsis)
+    if at is None:
+        return None
+    code, uniques = factorized(devices["imei"])
+    keep = (at >= 0) & (code >= 0)
+    return at[keep].astype(np.int64), code[keep].astype(np.int64), uniques
 
 
 def _unit_rows(hours: np.ndarray) -> np.ndarray:
@@ -588,14 +622,14 @@ def _block_links(numbers: pd.Series, sites: pd.Series, gap: int, partner=None) -
     MSISDN each ``d`` apart, ``d <= gap``): one batch of SIMs spread over a
     farm's sites, a moving box, a remote bank.
     """
-    site = sites.astype(str).to_numpy()
+    site, blank = _site_codes(sites)
     idx, length, value = _digits(numbers)
     if len(idx) < 2:
         return _pairs([], [])
     out = []
-    here = site[idx] != ""
+    here = ~blank[site[idx]]
     i1, v1 = idx[here], value[here]
-    grp = pd.factorize(pd.Series(length[here]).astype(str).to_numpy() + "|" + site[i1])[0]
+    grp = pd.factorize(length[here] * (len(blank) + 1) + site[i1])[0]  # (length, site) groups
     order = np.lexsort((v1, grp))
     a, b = _runs(grp[order], v1[order], gap, 2)
     out.append(_pairs(i1[order][a], i1[order][b]))
@@ -613,6 +647,18 @@ def _block_links(numbers: pd.Series, sites: pd.Series, gap: int, partner=None) -
             (pb - pa == v3[b] - v3[a]) & (site[i3[a]] != site[i3[b]])
         out.append(_pairs(i3[a[same]], i3[b[same]]))
     return np.concatenate(out)
+
+
+def _site_codes(sites: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(code, blank)``: each SIM's site as a code of its text (equal texts, equal codes;
+    values other than texts by ``str``) and, per code, whether the SIM has no site there: an
+    empty text, or a missing value (the last code).  By :func:`factorized`: no text per SIM."""
+    code, uniques = factorized(sites)
+    if not all(isinstance(x, str) for x in uniques):       # numbers...: by their texts
+        merged, uniques = pd.factorize(np.array([str(x) for x in uniques], dtype=object))
+        code = np.where(code >= 0, np.asarray(merged)[np.maximum(code, 0)], -1)
+    blank = np.append(np.asarray(uniques, dtype=object) == "", True)
+    return np.where(code >= 0, code, len(blank) - 1).astype(np.int64), blank
 
 
 def _imei_parts(imeis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -640,6 +686,37 @@ def _device_block_links(imsis: pd.Index, devices: pd.DataFrame, gap: int, min_ru
     each held two or more flagged SIMs (SIM rotation: modems, gateway ports) link in
     runs of any length: two or three modems of one farm at different sites are one
     batch of hardware, and a phone rarely carries several flagged SIMs."""
+    got = _sim_devices(imsis, devices)
+    if got is None:
+        return _device_block_links_frames(imsis, devices, gap, min_run)
+    sim, code, uniques = got
+    tac_u, serial_u, ok_u = _imei_parts(uniques)        # per distinct IMEI, not per row
+    tac_of = np.zeros(len(uniques), dtype=np.int64)
+    serial_of = np.zeros(len(uniques), dtype=np.int64)
+    tac_of[ok_u], serial_of[ok_u] = tac_u, serial_u
+    keep = ok_u[code]
+    n = max(len(imsis), 1)
+    pair = unique_ints(code[keep] * n + sim[keep])      # distinct (IMEI, SIM)
+    if len(pair) < 2:
+        return _pairs([], [])
+    code, sim = pair // n, pair % n
+    tac, serial = tac_of[code], serial_of[code]
+    order = np.lexsort((sim, serial, tac))
+    tac, serial, sim = tac[order], serial[order], sim[order]
+    device = np.r_[True, (tac[1:] != tac[:-1]) | (serial[1:] != serial[:-1])]
+    new_sim = device | np.r_[True, sim[1:] != sim[:-1]]
+    sims_in = np.bincount(np.cumsum(device) - 1, weights=new_sim)   # distinct SIMs a device
+    ft, fs, fi = tac[device], serial[device], sim[device]          # one SIM per device
+    a, b = _runs(ft, fs, gap, min_run)
+    multi = sims_in >= 2
+    ma, mb = _runs(ft[multi], fs[multi], gap, 2)
+    mi = fi[multi]
+    return np.concatenate([_pairs(fi[a], fi[b]), _pairs(mi[ma], mi[mb])])
+
+
+def _device_block_links_frames(imsis: pd.Index, devices: pd.DataFrame, gap: int,
+                               min_run: int = 4) -> np.ndarray:
+    """:func:`_device_block_links` by pandas (any pair table; the reference of the tests)."""
     d = devices.loc[devices["imsi"].isin(imsis), ["imsi", "imei"]].drop_duplicates()
     tac, serial, ok = _imei_parts(d["imei"])
     d = d.loc[ok]
