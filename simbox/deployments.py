@@ -144,7 +144,20 @@ def index_of(keys: pd.Index, index: pd.Index) -> np.ndarray:
     of each key, -1 when absent.  When ``index`` is much shorter (a few flagged SIMs, ``keys``
     the categories of a feature run's pair tables) its keys are looked up in ``keys`` instead,
     whose hash table pandas keeps on the Index (built once a scan): not every key converted
-    and hashed again at each call (100,000 keys of the ``str`` dtype: 10 ms a call)."""
+    and hashed again at each call (100,000 keys of the ``str`` dtype: 10 ms a call).  The
+    answer for the last two ``pd.Index`` (immutable) is kept: a scan's steps ask for the
+    flagged SIMs among the pair tables' categories eight times (a copy is returned)."""
+    last = _LAST_INDEX_OF[0]
+    if last is not None and last[0] is keys and last[1] is index:
+        return last[2].copy()
+    out = _index_of(keys, index)
+    if isinstance(keys, pd.Index) and isinstance(index, pd.Index):
+        _LAST_INDEX_OF[0] = (keys, index, out.copy())
+    return out
+
+
+def _index_of(keys: pd.Index, index: pd.Index) -> np.ndarray:
+    """:func:`index_of` (its answer made)."""
     if len(index) == 0:
         return np.full(len(keys), -1, dtype=np.intp)
     if len(index) * 8 < len(keys) and keys.is_unique:
@@ -325,6 +338,7 @@ def _objects(index: pd.Index) -> np.ndarray:
 
 
 _OBJECTS: list = []              # (str Index, its values as objects): _objects' last two
+_LAST_INDEX_OF: list = [None]    # (keys, index, answer) of index_of's last pair of Index
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
 #: same_keys' last answers (a scan compares the flagged SIMs with the pair tables' SIMs, and
 #: those with the cells', several times: 100,000 texts each time)

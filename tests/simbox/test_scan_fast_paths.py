@@ -415,6 +415,22 @@ def test_index_of_equals_get_indexer(keys, probe, keys_str, probe_str):
     assert deployments_mod.member(k, index).tolist() == (want >= 0).tolist()
 
 
+def test_index_of_keeps_the_last_answer_of_the_same_two_indexes():
+    """The answer kept for the last two Index objects: the same again, a copy each time (a
+    caller changing it changes nothing kept); other objects, even of equal keys, looked up."""
+    import pandas as pd
+    keys = pd.Index([f"k{i}" for i in range(50)], dtype=object)
+    index = pd.Index([f"k{i}" for i in range(0, 50, 3)] + ["absent"], dtype=object)
+    want = index.get_indexer(keys).tolist()
+    first = deployments_mod.index_of(keys, index)
+    assert first.tolist() == want
+    first[:] = 99
+    assert deployments_mod.index_of(keys, index).tolist() == want
+    other = pd.Index(list(index[:-1]) + ["k1"], dtype=object)   # another object, another answer
+    assert deployments_mod.index_of(keys, other).tolist() == other.get_indexer(keys).tolist()
+    assert deployments_mod.index_of(keys, index).tolist() == want
+
+
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["simbox", "cardfarm", "legit", None]),
                           st.sampled_from([0.5, 0.25, 0.75, 1.0, 0.1, float("nan")])),
