@@ -685,11 +685,11 @@ def _reasons(res, sims: pd.DataFrame, would: np.ndarray, score, explain: bool = 
             reference = reference.sample(REFERENCE_SIMS, random_state=0)
     n_sims = len(res.features) if population is None else population.sims
     stats = reference_stats(reference)       # once, for the contributions and the reasons
-    by_score = sims["score"].sort_values(ascending=False, kind="stable").index
+    by_score = sims["score"].sort_values(ascending=False, kind="stable")
     contributions = None if score is None else occlusion_contributions(
-        score, res.features, by_score, reference, candidates=OCCLUDED_FEATURES,
-        budget_rows=max(OCCLUSION_MIN_ROWS, n_sims // 8),
-        base=sims["score"].reindex(by_score).to_numpy(), stats=stats)
+        score, res.features, by_score.index, reference, candidates=OCCLUDED_FEATURES,
+        budget_rows=max(OCCLUSION_MIN_ROWS, n_sims // 8), base=by_score.to_numpy(),
+        stats=stats, only_occluded=True)
     reasons = reasons_table(res.features, sims.index, contributions=contributions,
                             reference=reference, stats=stats)
     return reasons, reference, stats

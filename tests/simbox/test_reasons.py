@@ -152,6 +152,14 @@ def test_occlusion_budget_and_candidates_bound_the_model_calls(network):
     assert (c.iloc[:10].ne(0).sum(axis=1) <= 3).all()
     text = reasons_table(feats, flagged, contributions=c)
     assert text.iloc[10:].equals(reasons_table(feats, flagged).iloc[10:])
+    # only the occluded SIMs' rows (the scan's call): those rows, the same reasons; the
+    # keys beyond the budget are not looked up
+    rows.clear()
+    head = occlusion_contributions(score, feats, flagged.append(pd.Index(["not a SIM"])),
+                                   reference, candidates=3, budget_rows=30, only_occluded=True)
+    assert sum(rows) == 10 + 30
+    pd.testing.assert_frame_equal(head, c.iloc[:10])
+    assert reasons_table(feats, flagged, contributions=head).equals(text)
 
 
 def _reasons_one_by_one(features, index, contributions, reference, top=4, floor=0.01):
