@@ -496,14 +496,16 @@ def _new_leaders(rows: np.ndarray, unit: np.ndarray, first: np.ndarray, last: np
     n = len(rows)
     u, f, la = unit[rows], first[rows], last[rows]      # (gathered once; sliced below)
     seen = np.zeros(n, dtype=np.int64)       # leaders made before each row: those it sees
-    sims = np.empty((n, max(0, min(room, n))))
-    fits = np.zeros((n, sims.shape[1]), dtype=bool)
+    width = max(0, min(room, n))
+    sims = np.empty((width, n))              # a row per new leader: its products, contiguous
+    fits = np.zeros((width, n), dtype=bool)
     anyfit = np.zeros(n, dtype=bool)
     new: list[int] = []
     at = 0
     while at < n:
-        miss = np.flatnonzero(~anyfit[at:])
-        stop = at + int(miss[0]) if len(miss) else n     # the next row no leader fits
+        stop = at + int(np.argmin(anyfit[at:]))          # the next row no leader fits
+        if anyfit[stop]:
+            stop = n
         seen[at:stop] = len(new)
         if stop == n:
             break
@@ -513,18 +515,21 @@ def _new_leaders(rows: np.ndarray, unit: np.ndarray, first: np.ndarray, last: np
             break
         k = len(new)
         new.append(int(rows[stop]))
-        s = _alike(u[stop + 1:] @ u[stop])
-        sims[stop + 1:, k] = s
-        fit = fits[stop + 1:, k]
+        s = sims[k, stop + 1:]
+        np.matmul(u[stop + 1:], u[stop], out=s)
+        np.round(s, ALIKE_DECIMALS, out=s)   # (as _alike)
+        fit = fits[k, stop + 1:]
         np.greater_equal(s, threshold, out=fit)
-        fit &= (f[stop + 1:] <= la[stop]) & (f[stop] <= la[stop + 1:])
+        fit &= f[stop + 1:] <= la[stop]
+        fit &= la[stop + 1:] >= f[stop]
         anyfit[stop + 1:] |= fit
         at = stop + 1
     counter["comparisons"] += int(seen.sum())
     lead = np.asarray(new, dtype=np.int64)
-    visible = fits[:, :len(new)] & (np.arange(len(new))[None, :] < seen[:, None])
+    m = len(new)
+    visible = fits[:m].T & (np.arange(m)[None, :] < seen[:, None])
     hit = visible.any(axis=1)
-    best = np.argmax(np.where(visible, sims[:, :len(new)], -np.inf), axis=1) if len(new) \
+    best = np.argmax(np.where(visible, sims[:m].T, -np.inf), axis=1) if m \
         else np.zeros(n, dtype=np.int64)
     return lead[best[hit]], rows[hit], lead
 
