@@ -145,14 +145,18 @@ def index_of(keys: pd.Index, index: pd.Index) -> np.ndarray:
     the categories of a feature run's pair tables) its keys are looked up in ``keys`` instead,
     whose hash table pandas keeps on the Index (built once a scan): not every key converted
     and hashed again at each call (100,000 keys of the ``str`` dtype: 10 ms a call).  The
-    answer for the last two ``pd.Index`` (immutable) is kept: a scan's steps ask for the
-    flagged SIMs among the pair tables' categories eight times (a copy is returned)."""
-    last = _LAST_INDEX_OF[0]
-    if last is not None and last[0] is keys and last[1] is index:
-        return last[2].copy()
+    answers for the last few pairs of ``pd.Index`` (immutable) are kept, and serve another
+    ``index`` object of the same keys in the same order (:func:`same_keys`: one comparison,
+    not a lookup per key): a scan's steps ask for the flagged SIMs among the pair tables'
+    categories eight times, each step with its own Index of them.  A copy is returned."""
+    for k, i, answer in _INDEX_OF:
+        if k is keys and (i is index or (isinstance(index, pd.Index) and len(i) == len(index)
+                                         and same_keys(i, index))):
+            return answer.copy()
     out = _index_of(keys, index)
     if isinstance(keys, pd.Index) and isinstance(index, pd.Index):
-        _LAST_INDEX_OF[0] = (keys, index, out.copy())
+        _INDEX_OF.insert(0, (keys, index, out.copy()))
+        del _INDEX_OF[3:]
     return out
 
 
@@ -338,7 +342,7 @@ def _objects(index: pd.Index) -> np.ndarray:
 
 
 _OBJECTS: list = []              # (str Index, its values as objects): _objects' last two
-_LAST_INDEX_OF: list = [None]    # (keys, index, answer) of index_of's last pair of Index
+_INDEX_OF: list = []             # (keys, index, answer) of index_of's last three pairs of Index
 _LAST_MEMBER: list = [None]      # (values, index, answer) of member's last pair of Index
 #: same_keys' last answers (a scan compares the flagged SIMs with the pair tables' SIMs, and
 #: those with the cells', several times: 100,000 texts each time)

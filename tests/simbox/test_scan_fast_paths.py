@@ -416,8 +416,9 @@ def test_index_of_equals_get_indexer(keys, probe, keys_str, probe_str):
 
 
 def test_index_of_keeps_the_last_answer_of_the_same_two_indexes():
-    """The answer kept for the last two Index objects: the same again, a copy each time (a
-    caller changing it changes nothing kept); other objects, even of equal keys, looked up."""
+    """The answers kept for the last Index objects: the same again, a copy each time (a
+    caller changing it changes nothing kept); another object of the same keys in the same
+    order served too; one of other keys (or another order) looked up."""
     import pandas as pd
     keys = pd.Index([f"k{i}" for i in range(50)], dtype=object)
     index = pd.Index([f"k{i}" for i in range(0, 50, 3)] + ["absent"], dtype=object)
@@ -429,6 +430,10 @@ def test_index_of_keeps_the_last_answer_of_the_same_two_indexes():
     other = pd.Index(list(index[:-1]) + ["k1"], dtype=object)   # another object, another answer
     assert deployments_mod.index_of(keys, other).tolist() == other.get_indexer(keys).tolist()
     assert deployments_mod.index_of(keys, index).tolist() == want
+    again = pd.Index(list(index), dtype="str")                  # the same keys, another object
+    assert deployments_mod.index_of(keys, again).tolist() == want
+    turned = pd.Index(list(index)[::-1], dtype=object)
+    assert deployments_mod.index_of(keys, turned).tolist() == turned.get_indexer(keys).tolist()
 
 
 @settings(max_examples=80, deadline=None)
