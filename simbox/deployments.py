@@ -657,19 +657,26 @@ def _block_links(numbers: pd.Series, sites: pd.Series, gap: int, partner=None) -
     a, b = _runs(grp[order], v1[order], gap, 2)
     out.append(_pairs(i1[order][a], i1[order][b]))
     if partner is not None:
-        pidx, plen, pval = _digits(partner)
-        other = np.full(len(site), -1, dtype=np.int64)
-        other[pidx] = pval
-        plength = np.zeros(len(site), dtype=np.int64)
-        plength[pidx] = plen
-        order = np.lexsort((value, length))
-        i3, v3 = idx[order], value[order]
-        a, b = _runs(length[order], v3, gap, 2)
-        pa, pb = other[i3[a]], other[i3[b]]
-        same = (pa >= 0) & (pb >= 0) & (plength[i3[a]] == plength[i3[b]]) & \
-            (pb - pa == v3[b] - v3[a]) & (site[i3[a]] != site[i3[b]])
-        out.append(_pairs(i3[a[same]], i3[b[same]]))
+        out.append(_stepping_links(idx, length, value, site, partner, gap))
     return np.concatenate(out)
+
+
+def _stepping_links(idx, length, value, site, partner, gap: int) -> np.ndarray:
+    """:func:`_block_links`' links between SIMs at different sites (``site``: a value per
+    SIM, compared by ``!=``) whose numbers (``idx``/``length``/``value`` of
+    :func:`_digits`) and ``partner`` numbers step together, ``d <= gap`` apart."""
+    pidx, plen, pval = _digits(partner)
+    other = np.full(len(site), -1, dtype=np.int64)
+    other[pidx] = pval
+    plength = np.zeros(len(site), dtype=np.int64)
+    plength[pidx] = plen
+    order = np.lexsort((value, length))
+    i3, v3 = idx[order], value[order]
+    a, b = _runs(length[order], v3, gap, 2)
+    pa, pb = other[i3[a]], other[i3[b]]
+    same = (pa >= 0) & (pb >= 0) & (plength[i3[a]] == plength[i3[b]]) & \
+        (pb - pa == v3[b] - v3[a]) & (site[i3[a]] != site[i3[b]])
+    return _pairs(i3[a[same]], i3[b[same]])
 
 
 def _site_codes(sites: pd.Series) -> tuple[np.ndarray, np.ndarray]:

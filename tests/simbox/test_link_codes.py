@@ -8,11 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simbox.deployments import (_block_links, _device_block_links, _device_block_links_frames,
-                                _device_links, _device_links_frames, _digits, _pairs, _runs)
+                                _device_links, _device_links_frames, _digits, _pairs, _runs,
+                                _stepping_links)
 
 
 def block_links_texts(numbers, sites, gap, partner=None):
-    """Session 19's ``_block_links``: the sites as texts, groups of ``length|site``."""
+    """Session 19's ``_block_links``: the sites as texts, groups of ``length|site``; the links
+    across sites by the function both share."""
     site = sites.astype(str).to_numpy()
     idx, length, value = _digits(numbers)
     if len(idx) < 2:
@@ -24,19 +26,8 @@ def block_links_texts(numbers, sites, gap, partner=None):
     order = np.lexsort((v1, grp))
     a, b = _runs(grp[order], v1[order], gap, 2)
     out.append(_pairs(i1[order][a], i1[order][b]))
-    if partner is not None:
-        pidx, plen, pval = _digits(partner)
-        other = np.full(len(site), -1, dtype=np.int64)
-        other[pidx] = pval
-        plength = np.zeros(len(site), dtype=np.int64)
-        plength[pidx] = plen
-        order = np.lexsort((value, length))
-        i3, v3 = idx[order], value[order]
-        a, b = _runs(length[order], v3, gap, 2)
-        pa, pb = other[i3[a]], other[i3[b]]
-        same = (pa >= 0) & (pb >= 0) & (plength[i3[a]] == plength[i3[b]]) & \
-            (pb - pa == v3[b] - v3[a]) & (site[i3[a]] != site[i3[b]])
-        out.append(_pairs(i3[a[same]], i3[b[same]]))
+    if partner is not None:             # (unchanged: the sites compared as texts there)
+        out.append(_stepping_links(idx, length, value, site, partner, gap))
     return np.concatenate(out)
 
 
