@@ -22,6 +22,9 @@ from libc.math cimport fabs, floor, isnan, llround, log10, signbit
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
+cimport numpy as cnp
+
+cnp.import_array()
 
 
 cdef extern from "Python.h":
@@ -29,6 +32,9 @@ cdef extern from "Python.h":
                                 int* ptype) except NULL
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
     bint PyUnicode_CheckExact(object o)
+    bint PyUnicode_Check(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    Py_UCS4 PyUnicode_READ_CHAR(object o, Py_ssize_t index)
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
 
 
@@ -743,3 +749,24 @@ def json_fixed(const uint8_t[:, ::1] rows):     # IN texts of one width: UTF-8, 
         return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
     finally:
         free(b.data)
+
+
+
+def first_chars_in(cnp.ndarray values,          # IN objects, C-contiguous (may be read-only)
+                   const uint8_t[::1] table,     # IN 256 entries: 1 for a character looked for
+                   uint8_t[::1] out):            # OUT per value: 1 when it is a str whose
+                                                 #     first character is one of ``table``'s
+    """Whether each value is a ``str`` (or a subclass) whose first character (below 256) is
+    one of ``table``'s: a spreadsheet formula's first character, looked up without a
+    ``str`` made or a value hashed."""
+    cdef Py_ssize_t i, n = values.shape[0]
+    cdef PyObject** at = <PyObject**>cnp.PyArray_DATA(values)
+    cdef Py_UCS4 c
+    cdef object v
+    for i in range(n):
+        v = <object>at[i]
+        if PyUnicode_Check(v) and PyUnicode_GET_LENGTH(v) > 0:
+            c = PyUnicode_READ_CHAR(v, 0)
+            out[i] = c < 256 and table[c] != 0
+        else:
+            out[i] = 0

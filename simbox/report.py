@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK
+from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK, factorized
 from simbox.pages import Markup, compile_templates, render
 from simbox.report_map import site_map
 from simbox.report_plots import feature_plot, hours_plot, score_plot
@@ -59,15 +59,23 @@ def _where(row, within: str) -> str:
 
 
 def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
+    """The first sites' field sheets.  Each site's SIMs are found by the code of their main
+    site (the flagged SIMs' main sites encoded once), and only the columns a sheet shows are
+    taken of them."""
     flagged = result.flagged
     sheets = []
-    for i, row in enumerate(sites.head(FIELD_SHEETS).to_dict(orient="records")):
+    shown = sites.head(FIELD_SHEETS).to_dict(orient="records")
+    if shown:
+        code, names = factorized(flagged["main_site"].astype(str))
+        site_code = {name: k for k, name in enumerate(names.tolist())}
+    for i, row in enumerate(shown):
         mini, caption = site_map(sites, result.cells, focus=i, width=250, height=250, legend=False,
                                  min_pad_m=500, used_cells=str(row.get("cells", "")))
-        here = flagged.loc[flagged["main_site"].astype(str) == str(row["site_id"])]
-        types = here["device_type"].replace("", "unknown").value_counts() \
-            if "device_type" in here else pd.Series(dtype=int)
-        deps = here.groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
+        at = np.flatnonzero(code == site_code.get(str(row["site_id"]), -2))
+        types = flagged["device_type"].take(at).replace("", "unknown").value_counts() \
+            if "device_type" in flagged else pd.Series(dtype=int)
+        deps = pd.DataFrame({c: flagged[c].take(at) for c in ("deployment_id", "class")}) \
+            .groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
         items = [("where", _where(row, " \u00b1 {:.0f} m"))]
         if row.get("address"):
             items.append(("address", str(row["address"])))
@@ -93,6 +101,10 @@ def _day(t) -> str:
 def _cell(col: str, v) -> tuple:
     """What a table cell shows: ``(cls, kind, value)``, ``kind`` one of ``badge``, ``rank``,
     ``parts`` (a list of ";"-items) or ``text``."""
+    if type(v) is str and col not in SPECIAL_COLUMNS:     # (the common case first)
+        parts = v.split(";")
+        cls = "id" if col in ID_COLUMNS else ""
+        return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
     if col == "hours":            # hour_bars' SVG (pandas keeps it as a plain str)
         return "", "text", Markup(v)
     if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -115,16 +127,23 @@ def _cell(col: str, v) -> tuple:
     return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
 
 
+#: the columns whose cells :func:`_cell` shows otherwise than by their values' types
+SPECIAL_COLUMNS = ("hours", "class", "rank")
+
+
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
-    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers``."""
+    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers``.
+    The cells are made column by column, from each column's values as objects (as its
+    rows would give them), not row by row."""
     headers = headers or {}
     for c in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dt.tz is not None:
             df = df.assign(**{c: df[c].dt.tz_convert("UTC")})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "rank"}
     head = [(headers.get(c, c), c in numeric) for c in df.columns]
-    rows = [[_cell(c, v) for c, v in zip(df.columns, row)]
-            for row in df.itertuples(index=False, name=None)]
+    columns = [[_cell(c, v) for v in df.iloc[:, j].to_numpy(dtype=object)]
+               for j, c in enumerate(df.columns)]
+    rows = list(zip(*columns)) if columns else [()] * len(df)
     return Markup(render("_table.html", head=head, rows=rows))
 
 

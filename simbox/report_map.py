@@ -43,22 +43,24 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
 
     Sites are numbered by their row (priority rank).  ``focus`` (a row number)
     centres the view on that site alone (the others still drawn when in view);
-    ``used_cells`` (";"-list) rings the masts of those cells.
+    ``used_cells`` (";"-list) rings the masts of those cells.  The sites' values are
+    read once as lists (a report draws seven maps of the same sites), not row by row.
     """
-    s = sites.reset_index(drop=True)
-    s = s.assign(_rank=np.arange(1, len(s) + 1)).dropna(subset=["lat", "lon"]).reset_index(drop=True)
+    located = sites["lat"].notna().to_numpy() & sites["lon"].notna().to_numpy()
+    s = sites.loc[located] if not located.all() else sites
     if len(s) == 0:
         return '<p class="note">No located site to draw.</p>', ""
-    view = s if focus is None else s.loc[s["_rank"] == focus + 1]
-    lat0 = float(view["lat"].mean())
+    ranks = (np.flatnonzero(located) + 1).tolist()
+    lat, lon = s["lat"].to_numpy(dtype=float), s["lon"].to_numpy(dtype=float)
+    view = slice(None) if focus is None else np.asarray(ranks) == focus + 1
+    lat0 = float(s["lat"][view].mean())
     kx = math.cos(math.radians(lat0)) * M_PER_DEG       # metres per degree of longitude
     ky = M_PER_DEG
     # view in metres around the sites, padded, with the map's aspect ratio
-    xs, ys = view["lon"].to_numpy() * kx, view["lat"].to_numpy() * ky
-    rv = view["radius_m"].fillna(0).to_numpy() if "radius_m" in view else np.zeros(len(view))
+    radius = s["radius_m"].fillna(0).to_numpy() if "radius_m" in s else np.zeros(len(s))
+    xs, ys, rv = lon[view] * kx, lat[view] * ky, radius[view]
     x0, x1 = float((xs - rv).min()), float((xs + rv).max())
     y0, y1 = float((ys - rv).min()), float((ys + rv).max())
-    radius = s["radius_m"].fillna(0).to_numpy() if "radius_m" in s else np.zeros(len(s))
     pad = max(min_pad_m, 0.15 * max(x1 - x0, y1 - y0))
     x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
     w, h = width - 2 * PAD, height - 2 * PAD
@@ -88,37 +90,40 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
             _add(g, "title", "masts of the cells these SIMs used")
             for a, b in zip(ux, uy):
                 _add(g, "circle", cx=f"{a:.1f}", cy=f"{b:.1f}", r="6")
-    sx, sy = px(s["lon"].to_numpy(), s["lat"].to_numpy())
+    sx, sy = px(lon, lat)
     n_sims = s["n_sims"].to_numpy(dtype=float) if "n_sims" in s else np.ones(len(s))
     r_px = np.clip(5 + 3.2 * np.sqrt(n_sims), 10, 30)
+    # each site's values as a row of the table gives them (objects: a row of mixed columns)
+    rows = _rows(s, ("site_id", "n_sims", "n_devices", "class", "deployments", "active_hours"))
+    site_id, n_sims_v, n_devices, classes, deployments, active = rows
+    sx_t, sy_t, sy4 = [f"{v:.1f}" for v in sx], [f"{v:.1f}" for v in sy], \
+        [f"{v + 4:.1f}" for v in sy]
     # confidence circles first, then markers from the lowest priority up (rank 1 on top)
     for i in range(len(s)):
-        i_rank = int(s.loc[i, "_rank"])
         if radius[i] > 0:
-            colour = CLASS_COLOURS.get(s.loc[i, "class"], "#444")
-            _add(svg, "circle", cx=f"{sx[i]:.1f}", cy=f"{sy[i]:.1f}", r=f"{radius[i] * scale:.1f}",
-                 fill=colour, fill_opacity=f"{0.07 if focus in (None, i_rank - 1) else 0}",
+            colour = CLASS_COLOURS.get(_get(classes, i, None), "#444")
+            _add(svg, "circle", cx=sx_t[i], cy=sy_t[i], r=f"{radius[i] * scale:.1f}",
+                 fill=colour, fill_opacity=f"{0.07 if focus in (None, ranks[i] - 1) else 0}",
                  stroke=colour, stroke_width="1.2", stroke_dasharray="5 4")
     order = list(reversed(range(len(s))))
     if focus is not None:   # the focused site on top
-        order = [i for i in order if s.loc[i, "_rank"] != focus + 1] + \
-            [i for i in order if s.loc[i, "_rank"] == focus + 1]
+        order = [i for i in order if ranks[i] != focus + 1] + \
+            [i for i in order if ranks[i] == focus + 1]
     for i in order:
-        row = s.loc[i]
-        colour = CLASS_COLOURS.get(row.get("class"), "#444")
-        tip = (f"#{row['_rank']} site {row['site_id']}: {row.get('n_sims', '?')} SIMs, "
-               f"{row.get('n_devices', '?')} devices, {row.get('class', '')}; deployments "
-               f"{row.get('deployments', '')}; active {row.get('active_hours', '')}; "
-               f"{row['lat']:.5f}, {row['lon']:.5f}")
+        colour = CLASS_COLOURS.get(_get(classes, i, None), "#444")
+        tip = (f"#{ranks[i]} site {site_id[i]}: {_get(n_sims_v, i, '?')} SIMs, "
+               f"{_get(n_devices, i, '?')} devices, {_get(classes, i, '')}; deployments "
+               f"{_get(deployments, i, '')}; active {_get(active, i, '')}; "
+               f"{lat[i]:.5f}, {lon[i]:.5f}")
         if radius[i] > 0:
             tip += f" (within about {radius[i]:.0f} m)"
         g = _add(svg, "g")
         _add(g, "title", tip)
-        _add(g, "circle", cx=f"{sx[i]:.1f}", cy=f"{sy[i]:.1f}", r=f"{r_px[i]:.1f}", fill=colour,
+        _add(g, "circle", cx=sx_t[i], cy=sy_t[i], r=f"{r_px[i]:.1f}", fill=colour,
              fill_opacity="0.85", stroke="#fff", stroke_width="2")
-        _add(g, "text", str(row["_rank"]), x=f"{sx[i]:.1f}", y=f"{sy[i] + 4:.1f}", text_anchor="middle",
+        _add(g, "text", str(ranks[i]), x=sx_t[i], y=sy4[i], text_anchor="middle",
              font_size="12", font_weight="700", fill="#fff")
-        _add(g, "text", str(row["site_id"]), x=f"{sx[i] + r_px[i] + 4:.1f}", y=f"{sy[i] + 4:.1f}",
+        _add(g, "text", str(site_id[i]), x=f"{sx[i] + r_px[i] + 4:.1f}", y=sy4[i],
              font_size="12.5", fill="#1d2329", stroke="#fdfdfb", stroke_width="3", paint_order="stroke")
     # scale bar and north arrow
     bar_m = _nice_length((width / 4) / scale)
@@ -155,3 +160,18 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
                f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
     return _text(svg), caption
 
+
+
+_MISSING = object()
+
+
+def _rows(s: pd.DataFrame, columns) -> list:
+    """Per column of ``columns``, its values as a row of ``s`` holds them (``s.loc[i]``): a
+    list (:data:`_MISSING` for a column ``s`` lacks).  A row of columns of several dtypes
+    is of objects: each value boxed alone, numbers as numpy scalars (their text as Python's)."""
+    return [s[c].tolist() if c in s else _MISSING for c in columns]
+
+
+def _get(values, i: int, default):
+    """``row.get(column, default)`` of row ``i`` of a :func:`_rows` column."""
+    return default if values is _MISSING else values[i]

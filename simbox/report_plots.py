@@ -187,11 +187,11 @@ def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -
     each fraud class (their colours), the threshold as a dashed line."""
     w, h = 640, 330
     score = np.asarray(scores, dtype=float)
-    cls = np.asarray(classes, dtype=object)
+    classes = pd.Series(classes, copy=False)     # (compared as a column: no str made per SIM)
     flagged = score >= threshold if threshold is not None else np.zeros(len(score), bool)
     series = [("not flagged", NOT_FLAGGED, histogram(score[~flagged]))]
     for c, colour in CLASS_COLOURS.items():
-        sel = flagged & (cls == c)
+        sel = flagged & (classes == c).to_numpy(dtype=bool, na_value=False)
         if sel.any():
             series.append((f"flagged {c}", colour, histogram(score[sel])))
     top = max(1, max(int(s[2].max()) for s in series))
