@@ -15,7 +15,7 @@ import pandas as pd
 
 from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK, factorized
 from simbox.pages import Markup, compile_templates, render
-from simbox.report_map import site_map
+from simbox.report_map import site_maps
 from simbox.report_plots import feature_plot, hours_plot, score_plot
 
 __all__ = ["render_report", "html_table", "prepare"]
@@ -58,10 +58,20 @@ def _where(row, within: str) -> str:
     return where
 
 
-def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
-    """The first sites' field sheets.  Each site's SIMs are found by the code of their main
-    site (the flagged SIMs' main sites encoded once), and only the columns a sheet shows are
-    taken of them."""
+def _maps(result, sites: pd.DataFrame) -> list:
+    """The report's maps, ``(svg, caption)``: the map of every site, then one of each field
+    sheet's site (:data:`FIELD_SHEETS`), centred on it."""
+    shown = sites.head(FIELD_SHEETS)
+    cells = [str(c) for c in shown["cells"].tolist()] if "cells" in shown else [""] * len(shown)
+    return site_maps(sites, result.cells, [{}] + [
+        dict(focus=i, width=250, height=250, legend=False, min_pad_m=500, used_cells=cells[i])
+        for i in range(len(shown))])
+
+
+def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
+    """The first sites' field sheets, with their maps (``maps``: one a sheet, :func:`_maps`).
+    Each site's SIMs are found by the code of their main site (the flagged SIMs' main sites
+    encoded once), and only the columns a sheet shows are taken of them."""
     flagged = result.flagged
     sheets = []
     shown = sites.head(FIELD_SHEETS).to_dict(orient="records")
@@ -69,8 +79,7 @@ def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
         code, names = factorized(flagged["main_site"].astype(str))
         site_code = {name: k for k, name in enumerate(names.tolist())}
     for i, row in enumerate(shown):
-        mini, caption = site_map(sites, result.cells, focus=i, width=250, height=250, legend=False,
-                                 min_pad_m=500, used_cells=str(row.get("cells", "")))
+        mini, caption = maps[i]
         at = np.flatnonzero(code == site_code.get(str(row["site_id"]), -2))
         types = flagged["device_type"].take(at).replace("", "unknown").value_counts() \
             if "device_type" in flagged else pd.Series(dtype=int)
@@ -190,7 +199,7 @@ def render_report(result) -> str:
     sites = result.sites.reset_index(drop=True)
     deployments = result.deployments
     flagged = result.flagged
-    map_svg, caption = site_map(sites, result.cells)
+    (map_svg, caption), *minis = _maps(result, sites)
     site_cols = ["rank", "site_id"] + (["address"] if "address" in sites.columns else []) + [
         "lat", "lon", "radius_m", "class", "n_sims", "n_devices", "deployments", "active_hours",
         "hours", "first_seen", "last_seen", "cells", "priority"]
@@ -232,7 +241,7 @@ def render_report(result) -> str:
         meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=[
             SUBSCRIBER_BLOCK if k == "imsi block" and summary.get("key_column") else k
             for k in LINK_KINDS],
-        map=Markup(map_svg), map_caption=caption, sheets=_field_sheets(result, sites),
+        map=Markup(map_svg), map_caption=caption, sheets=_field_sheets(result, sites, minis),
         sites_table=html_table(sites_view, headers),
         deployments_table=html_table(deployments[[c for c in dep_cols if c in deployments.columns]],
                                      headers),

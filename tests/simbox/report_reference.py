@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from simbox.outputs import CLASS_COLOURS, FORMULA_START, _NUMBER, formula_starts
+from simbox.outputs import CLASS_COLOURS, FORMULA_START, _NUMBER
 from simbox.deployments import one_text
 from simbox.pages import Markup, render
 from simbox.report import FIELD_SHEETS, NUMBER_FORMATS, ID_COLUMNS, _where, _day, _count, \
@@ -281,6 +281,11 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             out.loc[text, c] = "'" + col[text].astype(str)
     return df if out is None else out
 
+
+
+def formula_starts(col: pd.Series) -> np.ndarray:
+    """(its definition, where main read Arrow's first bytes)"""
+    return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
 
 
 def _formula(v) -> bool:

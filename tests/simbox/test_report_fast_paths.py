@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import report_reference as ref
 from simbox.fastpath.csvwrite import first_chars_in
 from simbox.outputs import FORMULA_BYTES, neutralise_formulas
-from simbox.report import _field_sheets, html_table
+from simbox.report import _field_sheets, _maps, html_table
 from simbox.report_map import site_map
 from simbox.report_plots import score_plot
 from simbox.scan import assemble
@@ -182,15 +182,17 @@ def flagged_at_sites(draw):
 @given(case=flagged_at_sites())
 def test_field_sheets_are_those_of_each_site_filtered(case):
     result, sites = case
-    assert _field_sheets(result, sites) == ref._field_sheets(result, sites)
+    assert _field_sheets(result, sites, _maps(result, sites)[1:]) == \
+        ref._field_sheets(result, sites)
 
 
 def test_field_sheets_of_the_synthetic_network(network):
     res = assemble(network.res, network.predictions, load_cells(network.cells), threshold=0.5,
                    summary={"model": "synthetic"})
     sites = res.sites.reset_index(drop=True)
-    assert _field_sheets(res, sites) == ref._field_sheets(res, sites)
-    assert site_map(sites, res.cells) == ref.site_map(sites, res.cells)
+    maps = _maps(res, sites)
+    assert _field_sheets(res, sites, maps[1:]) == ref._field_sheets(res, sites)
+    assert maps[0] == ref.site_map(sites, res.cells)
 
 
 @settings(max_examples=100, deadline=None)
