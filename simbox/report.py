@@ -6,7 +6,8 @@ URL; a Content-Security-Policy meta tag (``default-src 'none'``) makes the brows
 refuse any request the page might still try, so it works the same on a laptop in
 the field with no network.  The page is the Jinja2 template
 ``simbox/templates/report.html`` and its partials (autoescape on); this module
-gathers the values it shows.
+gathers the values it shows, and makes the markup of its tables (:func:`html_table`,
+every text escaped: hundreds of rows, too many cells for a template's loop).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK, factorized
-from simbox.pages import Markup, compile_templates, render
+from simbox.pages import Markup, compile_templates, escape, render
 from simbox.report_map import site_maps
 from simbox.report_plots import feature_plot, hours_plot, score_plot
 
@@ -22,7 +23,7 @@ __all__ = ["render_report", "html_table", "prepare"]
 
 #: the templates of report.html: the page and every template it extends or includes
 TEMPLATES = ("report.html", "base.html", "_report.css", "_todo.html", "_warnings.html",
-             "_sheet.html", "_table.html", "_method.html")
+             "_sheet.html", "_method.html")
 
 FLAGGED_ROWS = 500
 NUMBER_FORMATS = {"lat": "{:.5f}", "lon": "{:.5f}", "radius_m": "{:,.0f}", "score": "{:.3f}",
@@ -33,9 +34,10 @@ ID_COLUMNS = ("imsi", "subscriber", "msisdn", "site_id", "deployment_id", "imei"
 def hour_bars(profile) -> Markup:
     """A tiny inline SVG bar chart of 24 hourly counts (hours 0-23, left to right)."""
     p = np.asarray(profile, dtype=float)
-    top = p.max() if len(p) and p.max() > 0 else 1.0
+    top = float(p.max()) if len(p) and p.max() > 0 else 1.0
     bars = "".join(f'<rect x="{3 * h}" y="{18 - 17 * v / top:.1f}" width="2.4" '
-                   f'height="{max(0.6, 17 * v / top):.1f}"/>' for h, v in enumerate(p))
+                   f'height="{max(0.6, 17 * v / top):.1f}"/>'
+                   for h, v in enumerate(p.tolist()))     # (Python floats: the same bits)
     return Markup(f'<svg class="hours" viewBox="0 0 72 18" width="96" height="24" role="img" '
                   'preserveAspectRatio="none" '
                   f'aria-label="events by hour of day"><title>events by hour of day, 00 to 23</title>'
@@ -141,19 +143,40 @@ SPECIAL_COLUMNS = ("hours", "class", "rank")
 
 
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
-    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers``.
-    The cells are made column by column, from each column's values as objects (as its
-    rows would give them), not row by row."""
+    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers`` (no
+    row: a note saying none).  The cells are made column by column, from each column's
+    values as objects (as its rows would give them), not row by row, and their markup
+    here (:func:`_td`: no template loop over thousands of cells)."""
     headers = headers or {}
     for c in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dt.tz is not None:
             df = df.assign(**{c: df[c].dt.tz_convert("UTC")})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "rank"}
     head = [(headers.get(c, c), c in numeric) for c in df.columns]
-    columns = [[_cell(c, v) for v in df.iloc[:, j].to_numpy(dtype=object)]
+    columns = [[_td(_cell(c, v)) for v in df.iloc[:, j].to_numpy(dtype=object)]
                for j, c in enumerate(df.columns)]
-    rows = list(zip(*columns)) if columns else [()] * len(df)
-    return Markup(render("_table.html", head=head, rows=rows))
+    if not len(df):
+        return Markup('<p class="note">None.</p>')
+    rows = map("".join, zip(*columns)) if columns else [""] * len(df)
+    return Markup("<table><thead><tr>" + "".join(
+        f"<th class=num>{escape(name)}</th>" if numeric else f"<th>{escape(name)}</th>"
+        for name, numeric in head) + "</tr></thead><tbody>\n" +
+        "".join(f"<tr>{row}</tr>\n" for row in rows) + "</tbody></table>")
+
+
+def _td(cell: tuple) -> str:
+    """A table cell's markup from :func:`_cell`'s ``(cls, kind, value)``: a badge, a rank,
+    ";"-parts that do not break, or the value; every text escaped."""
+    cls, kind, v = cell
+    if kind == "badge":
+        inner = f'<span class="badge {escape(v)}">{escape(v)}</span>'
+    elif kind == "rank":
+        inner = f'<span class="rank">{escape(v)}</span>'
+    elif kind == "parts":
+        inner = "; ".join([f'<span class="nw">{escape(p)}</span>' for p in v])
+    else:
+        inner = escape(v)
+    return f'<td class="{escape(cls)}">{inner}</td>' if cls else f"<td>{inner}</td>"
 
 
 def _cards(summary: dict) -> list[tuple[str, str]]:

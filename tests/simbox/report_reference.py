@@ -10,9 +10,9 @@ import pandas as pd
 
 from simbox.outputs import CLASS_COLOURS, FORMULA_START, _NUMBER
 from simbox.deployments import one_text
-from simbox.pages import Markup, render
+from simbox.pages import Markup, _environment
 from simbox.report import FIELD_SHEETS, NUMBER_FORMATS, ID_COLUMNS, _where, _day, _count, \
-    _first_items, hour_bars
+    _first_items
 from simbox.report_map import WIDTH, HEIGHT, PAD, M_PER_DEG, _nice_length, _label
 from simbox.report_plots import (SCORE_BINS, NOT_FLAGGED, INK, Panel, histogram, root, add, num,
                                  text, _legend)
@@ -203,7 +203,7 @@ def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Marku
     head = [(headers.get(c, c), c in numeric) for c in df.columns]
     rows = [[_cell(c, v) for c, v in zip(df.columns, row)]
             for row in df.itertuples(index=False, name=None)]
-    return Markup(render("_table.html", head=head, rows=rows))
+    return Markup(_TABLE.render(head=head, rows=rows))
 
 
 def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -> str:
@@ -283,6 +283,19 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 
 
+def hour_bars(profile) -> Markup:
+    """A tiny inline SVG bar chart of 24 hourly counts (hours 0-23, left to right)."""
+    p = np.asarray(profile, dtype=float)
+    top = p.max() if len(p) and p.max() > 0 else 1.0
+    bars = "".join(f'<rect x="{3 * h}" y="{18 - 17 * v / top:.1f}" width="2.4" '
+                   f'height="{max(0.6, 17 * v / top):.1f}"/>' for h, v in enumerate(p))
+    return Markup(f'<svg class="hours" viewBox="0 0 72 18" width="96" height="24" role="img" '
+                  'preserveAspectRatio="none" '
+                  f'aria-label="events by hour of day"><title>events by hour of day, 00 to 23</title>'
+                  f'<rect x="0" y="17.4" width="72" height="0.6" fill="#c5ced6"/>'
+                  f'<g fill="#1d2329">{bars}</g></svg>')
+
+
 def formula_starts(col: pd.Series) -> np.ndarray:
     """(its definition, where main read Arrow's first bytes)"""
     return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
@@ -290,3 +303,7 @@ def formula_starts(col: pd.Series) -> np.ndarray:
 
 def _formula(v) -> bool:
     return isinstance(v, str) and v[:1] in FORMULA_START and _NUMBER.fullmatch(v) is None
+
+
+#: simbox/templates/_table.html as it was, rendered by the report's environment
+_TABLE = _environment().from_string('{% if not rows %}<p class="note">None.</p>{% else %}\n<table><thead><tr>{% for name, numeric in head %}<th{% if numeric %} class=num{% endif %}>{{ name }}</th>{% endfor %}</tr></thead><tbody>\n{% for row in rows %}<tr>{% for cls, kind, v in row %}<td{% if cls %} class="{{ cls }}"{% endif %}>\n{%- if kind == "badge" %}<span class="badge {{ v }}">{{ v }}</span>\n{%- elif kind == "rank" %}<span class="rank">{{ v }}</span>\n{%- elif kind == "parts" %}{% for p in v %}<span class="nw">{{ p }}</span>{% if not loop.last %}; {% endif %}{% endfor %}\n{%- else %}{{ v }}{% endif %}</td>{% endfor %}</tr>\n{% endfor %}</tbody></table>{% endif %}\n')

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import report_reference as ref
 from simbox.fastpath.csvwrite import first_chars_in
 from simbox.outputs import FORMULA_BYTES, neutralise_formulas
-from simbox.report import _field_sheets, _maps, html_table
+from simbox.report import _field_sheets, _maps, hour_bars, html_table
 from simbox.report_map import site_map
 from simbox.report_plots import score_plot
 from simbox.scan import assemble
@@ -239,3 +239,11 @@ def test_neutralise_formulas_is_the_hashed_test(values, text):
 def test_first_chars_in_refuses_a_table_of_another_size():
     with pytest.raises(ValueError, match="the table of characters has 128 entries, not 256"):
         first_chars_in(np.array(["a"], dtype=object), np.zeros(128, dtype=bool))
+
+
+@settings(max_examples=200, deadline=None)
+@given(profile=st.lists(st.one_of(st.integers(0, 10**9), st.floats(0, 1e12), st.just(np.nan)),
+                        max_size=24), ints=st.booleans())
+def test_hour_bars_of_python_floats_are_those_of_numpy_floats(profile, ints):
+    p = np.array([int(v) if v == v else 0 for v in profile]) if ints else np.array(profile)
+    assert hour_bars(p) == ref.hour_bars(p)
