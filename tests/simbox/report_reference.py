@@ -4,6 +4,7 @@ names it imports."""
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,16 @@ from simbox.report import FIELD_SHEETS, NUMBER_FORMATS, ID_COLUMNS, _where, _day
     _first_items
 from simbox.report_map import WIDTH, HEIGHT, PAD, M_PER_DEG, _nice_length, _label
 from simbox.report_plots import (SCORE_BINS, NOT_FLAGGED, INK, Panel, histogram, root, add, num,
-                                 text, _legend)
-from simbox.svg import add as _add, root as svg_root, text as _text
+                                 _legend)
+from simbox.svg import add as _add, root as svg_root
+
+
+def _text(svg) -> str:
+    """(simbox.svg.text as it was)"""
+    return ET.tostring(svg, encoding="unicode", short_empty_elements=True)
+
+
+text = _text
 
 
 def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | None = None,
