@@ -71,22 +71,15 @@ def _maps(result, sites: pd.DataFrame) -> list:
 
 
 def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
-    """The first sites' field sheets, with their maps (``maps``: one a sheet, :func:`_maps`).
-    Each site's SIMs are found by the code of their main site (the flagged SIMs' main sites
-    encoded once), and only the columns a sheet shows are taken of them."""
+    """The first sites' field sheets, with their maps (``maps``: one a sheet, :func:`_maps`)
+    and what their SIMs are (:class:`_Tally`)."""
     flagged = result.flagged
     sheets = []
     shown = sites.head(FIELD_SHEETS).to_dict(orient="records")
-    if shown:
-        code, names = factorized(flagged["main_site"].astype(str))
-        site_code = {name: k for k, name in enumerate(names.tolist())}
+    tally = _Tally(flagged) if shown else None
     for i, row in enumerate(shown):
         mini, caption = maps[i]
-        at = np.flatnonzero(code == site_code.get(str(row["site_id"]), -2))
-        types = flagged["device_type"].take(at).replace("", "unknown").value_counts() \
-            if "device_type" in flagged else pd.Series(dtype=int)
-        deps = pd.DataFrame({c: flagged[c].take(at) for c in ("deployment_id", "class")}) \
-            .groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
+        types, deps = tally.site(str(row["site_id"]))
         items = [("where", _where(row, " \u00b1 {:.0f} m"))]
         if row.get("address"):
             items.append(("address", str(row["address"])))
@@ -94,8 +87,8 @@ def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
             ("when", (row["active_hours"] or "-") + " (local time)"),
             ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
             ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
-             + (" (" + ", ".join(f"{n} {t}" for t, n in types.items()) + ")" if len(types) else "")),
-            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps.items())),
+             + (" (" + ", ".join(f"{n} {t}" for t, n in types) + ")" if len(types) else "")),
+            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps)),
             ("cells", _first_items(str(row.get("cells", "")), 4).replace(";", "; ")),
             ("priority", f"{row['priority']:.1f}"),
         ]
@@ -103,6 +96,57 @@ def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
                        "caption": caption, "items": items,
                        "hours": hour_bars(result.site_hours.get(row["site_id"], np.zeros(24)))})
     return sheets
+
+
+class _Tally:
+    """The flagged SIMs of a site, as a field sheet counts them, from codes made once (the
+    main sites, deployments, classes and device types of every flagged SIM).
+
+    :meth:`site` gives ``(types, deployments)``: the SIMs' device types with how many
+    (``""`` counted as ``unknown``), most first, ties in order of first appearance (as
+    ``value_counts`` orders them), missing ones left out; and the deployments they belong
+    to, ordered by id (as ``groupby`` orders them), each with the class most of its SIMs
+    here have (ties: the first to appear).
+    """
+
+    def __init__(self, flagged: pd.DataFrame):
+        self.code, names = factorized(flagged["main_site"].astype(str))
+        self.site_code = {name: k for k, name in enumerate(names.tolist())}
+        self.dep, self.dep_names = factorized(flagged["deployment_id"])
+        self.cls, self.cls_names = factorized(flagged["class"])
+        self.type = None
+        if "device_type" in flagged:
+            code, names = factorized(flagged["device_type"])
+            merged: dict = {}                 # ("" and "unknown": one type)
+            remap = np.array([merged.setdefault("unknown" if t == "" else t, len(merged))
+                              for t in names.tolist()] + [-1], dtype=np.int64)
+            self.type, self.type_names = remap[code], list(merged)
+
+    def site(self, site_id: str) -> tuple[list, list]:
+        at = np.flatnonzero(self.code == self.site_code.get(site_id, -2))
+        types = []
+        if self.type is not None:
+            t = self.type[at]
+            types = [(self.type_names[k], n) for k, n in _most_first(t[t >= 0])]
+        dep, cls = self.dep[at], self.cls[at]
+        deps = []
+        for d in sorted(np.unique(dep[dep >= 0]).tolist(), key=lambda d: self.dep_names[d]):
+            c = cls[dep == d]
+            most = _most_first(c[c >= 0])
+            if not most:
+                raise IndexError(f"deployment {self.dep_names[d]}: no class of its SIMs")
+            deps.append((self.dep_names[d], self.cls_names[most[0][0]]))
+        return types, deps
+
+
+def _most_first(codes: np.ndarray) -> list[tuple[int, int]]:
+    """``(code, count)`` of the distinct ``codes``, most first, ties in order of first
+    appearance (``value_counts``' order)."""
+    if not len(codes):
+        return []
+    u, first, count = np.unique(codes, return_index=True, return_counts=True)
+    order = np.lexsort((first, -count))
+    return list(zip(u[order].tolist(), count[order].tolist()))
 
 
 def _day(t) -> str:
@@ -153,7 +197,9 @@ def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Marku
             df = df.assign(**{c: df[c].dt.tz_convert("UTC")})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "rank"}
     head = [(headers.get(c, c), c in numeric) for c in df.columns]
-    columns = [[_td(_cell(c, v)) for v in df.iloc[:, j].to_numpy(dtype=object)]
+    columns = [[_td(("num", "text", t)) for t in times] if c not in SPECIAL_COLUMNS and
+               (times := _minutes(df.iloc[:, j])) is not None else
+               [_td(_cell(c, v)) for v in df.iloc[:, j].to_numpy(dtype=object)]
                for j, c in enumerate(df.columns)]
     if not len(df):
         return Markup('<p class="note">None.</p>')
@@ -166,17 +212,49 @@ def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Marku
 
 def _td(cell: tuple) -> str:
     """A table cell's markup from :func:`_cell`'s ``(cls, kind, value)``: a badge, a rank,
-    ";"-parts that do not break, or the value; every text escaped."""
+    ";"-parts that do not break, or the value; every text escaped (:func:`_escape`)."""
     cls, kind, v = cell
     if kind == "badge":
-        inner = f'<span class="badge {escape(v)}">{escape(v)}</span>'
+        inner = f'<span class="badge {_escape(v)}">{_escape(v)}</span>'
     elif kind == "rank":
-        inner = f'<span class="rank">{escape(v)}</span>'
+        inner = f'<span class="rank">{_escape(v)}</span>'
     elif kind == "parts":
-        inner = "; ".join([f'<span class="nw">{escape(p)}</span>' for p in v])
+        inner = "; ".join([f'<span class="nw">{_escape(p)}</span>' for p in v])
     else:
-        inner = escape(v)
-    return f'<td class="{escape(cls)}">{inner}</td>' if cls else f"<td>{inner}</td>"
+        inner = _escape(v)
+    return f'<td class="{_escape(cls)}">{inner}</td>' if cls else f"<td>{inner}</td>"
+
+
+def _escape(v) -> str:
+    """:func:`markupsafe.escape` of ``v`` as a plain ``str``; a ``str`` escaped here (the same
+    five characters, the same entities) without a Markup made."""
+    if type(v) is not str:
+        return str(escape(v))
+    if "&" in v:
+        v = v.replace("&", "&amp;")
+    if "<" in v:
+        v = v.replace("<", "&lt;")
+    if ">" in v:
+        v = v.replace(">", "&gt;")
+    if "'" in v:
+        v = v.replace("'", "&#39;")
+    if '"' in v:
+        v = v.replace('"', "&#34;")
+    return v
+
+
+def _minutes(col: pd.Series) -> list | None:
+    """The texts :func:`_cell` shows for the times of a datetime column (``%Y-%m-%d %H:%M``),
+    made at once; None (each made by :func:`_cell`) when one is missing or of a year
+    before 1000 or after 9999."""
+    if not pd.api.types.is_datetime64_any_dtype(col.dtype) or not len(col):
+        return None
+    values = (col.dt.tz_localize(None) if col.dt.tz is not None else col).to_numpy()
+    minutes = values.astype("datetime64[m]")                  # (floored, as strftime shows)
+    years = minutes.astype("datetime64[Y]").astype(np.int64) + 1970
+    if np.isnat(minutes).any() or years.min() < 1000 or years.max() > 9999:
+        return None
+    return [t[:10] + " " + t[11:] for t in np.datetime_as_string(minutes, unit="m").tolist()]
 
 
 def _cards(summary: dict) -> list[tuple[str, str]]:

@@ -146,18 +146,19 @@ def flagged_at_sites(draw):
     """A scan's result as the field sheets read it: flagged SIMs at sites, of deployments."""
     n_sites = draw(st.integers(0, 8))
     site_ids = [f"S{k}" for k in range(n_sites)] + ["S<&>"]
-    n = draw(st.integers(0, 40))
+    n = draw(st.integers(0, 80))
     main_site = draw(st.lists(st.one_of(st.sampled_from(site_ids), st.none()), min_size=n,
                               max_size=n))
     flagged = pd.DataFrame({
         "imsi": pd.Series([f"4600{k}" for k in range(n)], dtype="str"),
         "class": pd.Series(draw(st.lists(st.sampled_from(["simbox", "cardfarm"]), min_size=n,
                                          max_size=n)), dtype="str"),
-        "deployment_id": pd.Series(draw(st.lists(st.one_of(st.sampled_from(["D1", "D2", "D3"]),
-                                                           st.none()), min_size=n, max_size=n)),
-                                   dtype="str"),
-        "device_type": pd.Series(draw(st.lists(st.sampled_from(["", "modem", "phone"]),
-                                               min_size=n, max_size=n)), dtype="str"),
+        "deployment_id": pd.Series(draw(st.lists(st.one_of(st.sampled_from(
+            ["D1", "D2", "D10", "Z", "a", "\u00e9"]), st.none()), min_size=n, max_size=n)),
+            dtype="str"),
+        "device_type": pd.Series(draw(st.lists(st.one_of(st.sampled_from(
+            ["", "unknown", "modem", "phone"] + [f"t{k}" for k in range(18)]), st.none()),
+            min_size=n, max_size=n)), dtype="str"),
         "main_site": pd.Series(main_site, dtype=draw(st.sampled_from(["str", object]))),
     })
     if draw(st.integers(0, 4)) == 0:
@@ -247,3 +248,23 @@ def test_first_chars_in_refuses_a_table_of_another_size():
 def test_hour_bars_of_python_floats_are_those_of_numpy_floats(profile, ints):
     p = np.array([int(v) if v == v else 0 for v in profile]) if ints else np.array(profile)
     assert hour_bars(p) == ref.hour_bars(p)
+
+
+def test_field_sheet_of_many_device_types_tied():
+    """More than 16 distinct types (where a sort's ties would show), each on as many SIMs."""
+    rng = np.random.default_rng(3)
+    kinds = [f"type{k}" for k in rng.permutation(40)] * 3 + ["", "unknown"] * 3
+    n = len(kinds)
+    flagged = pd.DataFrame({
+        "class": pd.Series(rng.choice(["simbox", "cardfarm"], n), dtype="str"),
+        "deployment_id": pd.Series(rng.choice(["D2", "D10", "D1"], n), dtype="str"),
+        "device_type": pd.Series(kinds, dtype="str"),
+        "main_site": pd.Series(["S0"] * n, dtype="str")})
+    t = pd.Timestamp("2026-03-01", tz="UTC")
+    sites = pd.DataFrame({"site_id": ["S0"], "lat": [31.1], "lon": [121.4], "radius_m": [0.0],
+                          "cells": ["C1"], "class": ["simbox"], "n_sims": [n], "n_devices": [9],
+                          "active_hours": ["00:00-24:00"], "first_seen": [t], "last_seen": [t],
+                          "priority": [1.0]})
+    result = types.SimpleNamespace(flagged=flagged, cells=None, site_hours={})
+    assert _field_sheets(result, sites, _maps(result, sites)[1:]) == \
+        ref._field_sheets(result, sites)
