@@ -76,7 +76,7 @@ def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
     flagged = result.flagged
     sheets = []
     shown = sites.head(FIELD_SHEETS).to_dict(orient="records")
-    tally = _Tally(flagged) if shown else None
+    tally = _Tally(flagged, [str(row["site_id"]) for row in shown]) if shown else None
     for i, row in enumerate(shown):
         mini, caption = maps[i]
         types, deps = tally.site(str(row["site_id"]))
@@ -99,8 +99,9 @@ def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
 
 
 class _Tally:
-    """The flagged SIMs of a site, as a field sheet counts them, from codes made once (the
-    main sites, deployments, classes and device types of every flagged SIM).
+    """The flagged SIMs of some sites (``site_ids``), as a field sheet counts them, from codes
+    made once (the main sites of every flagged SIM, the deployments, classes and device
+    types of those at these sites).
 
     :meth:`site` gives ``(types, deployments)``: the SIMs' device types with how many
     (``""`` counted as ``unknown``), most first, ties in order of first appearance (as
@@ -109,14 +110,17 @@ class _Tally:
     here have (ties: the first to appear).
     """
 
-    def __init__(self, flagged: pd.DataFrame):
-        self.code, names = factorized(flagged["main_site"].astype(str))
-        self.site_code = {name: k for k, name in enumerate(names.tolist())}
-        self.dep, self.dep_names = factorized(flagged["deployment_id"])
-        self.cls, self.cls_names = factorized(flagged["class"])
+    def __init__(self, flagged: pd.DataFrame, site_ids: list[str]):
+        code, names = factorized(flagged["main_site"].astype(str))
+        site_code = {name: k for k, name in enumerate(names.tolist())}
+        self.site_code = {s: site_code.get(s, -2) for s in site_ids}
+        at = np.flatnonzero(np.isin(code, list(self.site_code.values())))  # (these sites' SIMs)
+        self.code = code[at]
+        self.dep, self.dep_names = factorized(flagged["deployment_id"].take(at))
+        self.cls, self.cls_names = factorized(flagged["class"].take(at))
         self.type = None
         if "device_type" in flagged:
-            code, names = factorized(flagged["device_type"])
+            code, names = factorized(flagged["device_type"].take(at))
             merged: dict = {}                 # ("" and "unknown": one type)
             remap = np.array([merged.setdefault("unknown" if t == "" else t, len(merged))
                               for t in names.tolist()] + [-1], dtype=np.int64)

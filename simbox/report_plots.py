@@ -55,6 +55,12 @@ def box_stats(values) -> dict | None:
     v = v[np.isfinite(v)]
     if not len(v):
         return None
+    least = v.min()
+    if least == v.max() and (least != 0 or not np.signbit(v).any()):
+        # one value (a count all these SIMs share): every statistic is it, exactly as the
+        # interpolation gives it, without the partitions (slowest on equal values)
+        x = float(least)
+        return {"q1": x, "med": x, "q3": x, "lo": x, "hi": x, "n": int(len(v))}
     q1, med, q3 = np.percentile(v, [25, 50, 75])
     iqr = q3 - q1
     below = v[v <= q3 + WHISKER_IQR * iqr]

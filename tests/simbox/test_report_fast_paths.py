@@ -13,7 +13,7 @@ from simbox.fastpath.csvwrite import first_chars_in
 from simbox.outputs import FORMULA_BYTES, neutralise_formulas
 from simbox.report import _field_sheets, _maps, hour_bars, html_table
 from simbox.report_map import site_map
-from simbox.report_plots import score_plot
+from simbox.report_plots import box_stats, score_plot
 from simbox.scan import assemble
 from simbox.sites import load_cells
 
@@ -268,3 +268,32 @@ def test_field_sheet_of_many_device_types_tied():
     result = types.SimpleNamespace(flagged=flagged, cells=None, site_hours={})
     assert _field_sheets(result, sites, _maps(result, sites)[1:]) == \
         ref._field_sheets(result, sites)
+
+
+def _box_stats_by_percentiles(values):
+    """box_stats as it was: every set of values through the percentiles."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return None
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    iqr = q3 - q1
+    below = v[v <= q3 + 1.5 * iqr]
+    above = v[v >= q1 - 1.5 * iqr]
+    hi = q3 if not len(below) or below.max() < q3 else below.max()
+    lo = q1 if not len(above) or above.min() > q1 else above.min()
+    return {"q1": float(q1), "med": float(med), "q3": float(q3), "lo": float(lo), "hi": float(hi),
+            "n": int(len(v))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from([0.0, -0.0, 3.0, 1e300, -2.5, np.nan, np.inf]),
+                                 st.floats(allow_nan=True)), max_size=20), same=st.booleans())
+def test_box_stats_of_one_value_are_the_percentiles(values, same):
+    if same and values:
+        values = [values[0]] * len(values) + [np.nan]
+    got, want = box_stats(values), _box_stats_by_percentiles(values)
+    assert got == want
+    if got is not None:          # (the same bits: -0.0 is not 0.0)
+        assert [np.signbit(got[k]) for k in ("q1", "med", "q3", "lo", "hi")] == \
+            [np.signbit(want[k]) for k in ("q1", "med", "q3", "lo", "hi")]
