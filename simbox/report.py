@@ -18,6 +18,7 @@ from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK, factorized
 from simbox.pages import Markup, compile_templates, escape, render
 from simbox.report_map import site_maps
 from simbox.report_plots import feature_plot, hours_plot, score_plot
+from simbox.svg import escape_text
 
 __all__ = ["render_report", "html_table", "prepare"]
 
@@ -234,12 +235,7 @@ def _escape(v) -> str:
     five characters, the same entities) without a Markup made."""
     if type(v) is not str:
         return str(escape(v))
-    if "&" in v:
-        v = v.replace("&", "&amp;")
-    if "<" in v:
-        v = v.replace("<", "&lt;")
-    if ">" in v:
-        v = v.replace(">", "&gt;")
+    v = escape_text(v)
     if "'" in v:
         v = v.replace("'", "&#39;")
     if '"' in v:

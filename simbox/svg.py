@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-__all__ = ["root", "add", "text", "num"]
+__all__ = ["root", "add", "text", "num", "escape_text"]
 
 NAMESPACE = "http://www.w3.org/2000/svg"
 
@@ -65,18 +65,18 @@ def _write(e: ET.Element, put) -> None:
     if text or len(e):
         put(">")
         if text:
-            put(_escape_cdata(text))
+            put(escape_text(text))
         for child in e:
             _write(child, put)
         put("</" + tag + ">")
     else:
         put(" />")
     if tail:
-        put(_escape_cdata(tail))
+        put(escape_text(tail))
 
 
-def _escape_cdata(s: str) -> str:
-    """A text as ElementTree escapes it."""
+def escape_text(s: str) -> str:
+    """A text with ``&``, ``<`` and ``>`` escaped, as ElementTree escapes element text."""
     if "&" in s:
         s = s.replace("&", "&amp;")
     if "<" in s:
@@ -88,12 +88,7 @@ def _escape_cdata(s: str) -> str:
 
 def _escape_attrib(s: str) -> str:
     """An attribute's value as ElementTree escapes it."""
-    if "&" in s:
-        s = s.replace("&", "&amp;")
-    if "<" in s:
-        s = s.replace("<", "&lt;")
-    if ">" in s:
-        s = s.replace(">", "&gt;")
+    s = escape_text(s)
     if '"' in s:
         s = s.replace('"', "&quot;")
     if "\r" in s:
