@@ -292,7 +292,8 @@ def _box_stats_by_percentiles(values):
 def test_box_stats_of_one_value_are_the_percentiles(values, same):
     if same and values:
         values = [values[0]] * len(values) + [np.nan]
-    got, want = box_stats(values), _box_stats_by_percentiles(values)
+    with np.errstate(over="ignore", invalid="ignore"):     # (floats near the largest)
+        got, want = box_stats(values), _box_stats_by_percentiles(values)
     assert got == want
     if got is not None:          # (the same bits: -0.0 is not 0.0)
         assert [np.signbit(got[k]) for k in ("q1", "med", "q3", "lo", "hi")] == \
