@@ -22,6 +22,9 @@ from libc.math cimport fabs, floor, isnan, llround, log10, signbit
 from libc.stdint cimport INT64_MIN, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcpy, strlen
+cimport numpy as cnp
+
+cnp.import_array()
 
 
 cdef extern from "Python.h":
@@ -29,6 +32,11 @@ cdef extern from "Python.h":
                                 int* ptype) except NULL
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
     bint PyUnicode_CheckExact(object o)
+    bint PyUnicode_Check(object o)
+    bint PyFloat_CheckExact(object o)
+    double PyFloat_AS_DOUBLE(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    Py_UCS4 PyUnicode_READ_CHAR(object o, Py_ssize_t index)
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
 
 
@@ -40,6 +48,7 @@ cdef enum:
     TIME = 4        # int64 seconds since 1970 (UTC): YYYY-MM-DDTHH:MM:SSZ, INT64_MIN (NaT) empty
     ARROW = 5       # (data, offsets, valid): texts as Arrow holds them, UTF-8 bytes; invalid empty
     CODES = 6       # (codes, data, offsets): int64 codes (-1: empty) into texts given as ARROW's
+    OBJECTS = 7     # an object array: str as TEXT, None and float NaN empty (missing)
 
 
 cdef enum:
@@ -409,7 +418,7 @@ cdef bint plain_bytes(const char* s, Py_ssize_t n) noexcept nogil:
 
 
 cdef struct column_t:
-    uint8_t kind            # TEXT, FLOAT, INT, BOOL, TIME, ARROW or CODES
+    uint8_t kind            # TEXT, FLOAT, INT, BOOL, TIME, ARROW, CODES or OBJECTS
     const void* at          # the values: double, int64 (INT, TIME, CODES' codes), uint8, ARROW's bytes
     const int64_t* off      # ARROW: each text's first byte (one more than the texts)
     const uint8_t* valid    # ARROW: 1 per valid text
@@ -507,7 +516,8 @@ cdef int put_rows(buffer_t* b, column_t* cols, Py_ssize_t m, Py_ssize_t start,
 
 cdef int put_rows_texts(buffer_t* b, column_t* cols, list columns, Py_ssize_t start,
                         Py_ssize_t stop, int precision) except -2:
-    """:func:`put_rows` of columns among which some are TEXT (lists of str: the GIL held)."""
+    """:func:`put_rows` of columns among which some are TEXT or OBJECTS (Python objects: the
+    GIL held)."""
     cdef Py_ssize_t m = len(columns), i, j, row
     for i in range(start, stop):
         row = b.size
@@ -517,6 +527,9 @@ cdef int put_rows_texts(buffer_t* b, column_t* cols, list columns, Py_ssize_t st
             if cols[j].kind == TEXT:
                 if put_text(b, <object>PyList_GET_ITEM(<list>columns[j], i)):
                     return 1
+            elif cols[j].kind == OBJECTS:
+                if put_object(b, <object>(<PyObject**>cols[j].at)[i]):
+                    return 1
             elif put_field(b, &cols[j], i, precision):
                 return 1
         if m == 1 and b.size == row:
@@ -525,11 +538,23 @@ cdef int put_rows_texts(buffer_t* b, column_t* cols, list columns, Py_ssize_t st
     return 0
 
 
-def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array,
+cdef inline int put_object(buffer_t* b, object value) except -2:
+    """One field of an OBJECTS column: a str as :func:`put_text`, nothing for None or a float
+    NaN (a missing value, as pandas' ``isna`` finds it); 1 for any other object (the csv
+    module writes it)."""
+    if value is None:
+        return 0
+    if PyFloat_CheckExact(value):
+        return 0 if isnan(PyFloat_AS_DOUBLE(value)) else 1
+    return put_text(b, value)
+
+
+def csv_rows(list columns,                 # IN per column: a list of str, a 1-D array
+                                           #    (OBJECTS: of objects, C-contiguous),
                                            #    (data, offsets, valid) of ARROW texts or
                                            #    (codes, data, offsets) of CODES
-             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME, ARROW
-                                           #    or CODES
+             const uint8_t[::1] kinds,     # IN per column: TEXT, FLOAT, INT, BOOL, TIME, ARROW,
+                                           #    CODES or OBJECTS
              int precision,                # IN significant digits of FLOAT fields ("%.10g")
              Py_ssize_t start,             # IN first row
              Py_ssize_t stop):             # IN one past the last row
@@ -538,8 +563,8 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
     float64, int64, uint8) and that every column has more than ``stop - 1`` rows (an ARROW
     column: uint8 data, int64 offsets of one more, nondecreasing within the data, and
     uint8 validity; a CODES column: int64 codes from -1 to one less than its texts, given
-    as an ARROW column's data and offsets).  Without a TEXT column the rows are written
-    with the GIL released."""
+    as an ARROW column's data and offsets).  Without a TEXT or OBJECTS column the rows are
+    written with the GIL released."""
     cdef Py_ssize_t m = len(columns), j
     cdef buffer_t b
     cdef const double[::1] f
@@ -560,6 +585,9 @@ def csv_rows(list columns,                 # IN per column: a list of str, a 1-D
             cols[j].kind = kinds[j]
             if kinds[j] == TEXT:
                 texts = True
+            elif kinds[j] == OBJECTS:
+                texts = True
+                cols[j].at = cnp.PyArray_DATA(<cnp.ndarray>columns[j])
             elif kinds[j] == ARROW:
                 t = columns[j][0]
                 cols[j].at = &t[0]
@@ -743,3 +771,39 @@ def json_fixed(const uint8_t[:, ::1] rows):     # IN texts of one width: UTF-8, 
         return PyUnicode_DecodeUTF8(b.data, b.size, NULL)
     finally:
         free(b.data)
+
+
+
+def first_chars_in(cnp.ndarray values,          # IN objects, C-contiguous (may be read-only)
+                   const uint8_t[::1] table,     # IN 256 entries: 1 for a character looked for
+                   uint8_t[::1] out):            # OUT per value: 1 when it is a str whose
+                                                 #     first character is one of ``table``'s
+    """Whether each value is a ``str`` (or a subclass) whose first character (below 256) is
+    one of ``table``'s: a spreadsheet formula's first character, looked up without a
+    ``str`` made or a value hashed."""
+    cdef Py_ssize_t i, n = values.shape[0]
+    cdef PyObject** at = <PyObject**>cnp.PyArray_DATA(values)
+    cdef Py_UCS4 c
+    cdef object v
+    for i in range(n):
+        v = <object>at[i]
+        if PyUnicode_Check(v) and PyUnicode_GET_LENGTH(v) > 0:
+            c = PyUnicode_READ_CHAR(v, 0)
+            out[i] = c < 256 and table[c] != 0
+        else:
+            out[i] = 0
+
+
+def first_bytes_in(const uint8_t[::1] data,       # IN texts' UTF-8 bytes (Arrow's)
+                   const int64_t[::1] offsets,   # IN each text's first byte, one more than
+                                                 #    the texts (nondecreasing, within data)
+                   const uint8_t[::1] valid,     # IN 1 per valid text
+                   const uint8_t[::1] table,     # IN 256 entries: 1 for a byte looked for
+                   uint8_t[::1] out):            # OUT per text: 1 when it is valid, not empty
+                                                 #     and its first byte is one of table's
+    """:func:`first_chars_in` of texts as Arrow holds them (for ASCII characters looked for:
+    a UTF-8 text starts with one exactly when its first byte is it)."""
+    cdef Py_ssize_t i, n = out.shape[0]
+    with nogil:
+        for i in range(n):
+            out[i] = valid[i] != 0 and offsets[i + 1] > offsets[i] and table[data[offsets[i]]] != 0

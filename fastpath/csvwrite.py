@@ -1,16 +1,19 @@
 """CSV rows written by a kernel: the csv module's bytes for columns of numbers and texts.
 
 :func:`csv_chunks` yields the bytes of the rows of ``columns`` (float64, int64 and
-bool arrays, lists of ``str``, texts as Arrow holds them: :func:`arrow_text`, repeated texts
+bool arrays, lists of ``str``, object arrays (:data:`OBJECTS`: each ``str`` written, None
+and float NaN empty), texts as Arrow holds them: :func:`arrow_text`, repeated texts
 as codes into their distinct values: :func:`codes_column`) in chunks of :data:`CHUNK_ROWS` rows, as
 ``csv.writer(f, lineterminator="\\n").writerows(zip(*texts))`` writes them when
 ``texts`` holds each float as ``"%.{precision}g" % v`` (NaN empty), each integer and
 bool as ``str`` of it, each time (:data:`TIME`: int64 seconds since 1970, UTC; NaT
 empty, see :func:`time_column`) as ``numpy.datetime_as_string(unit="s") + "Z"``, and
 the texts as they are.  When a value is one the kernel leaves to the csv module (a
-carriage return, a text not exactly a ``str``, a time outside the years 1-9999), it
+carriage return, a text not exactly a ``str``, an object of an OBJECTS column neither a
+``str``, None nor a float NaN, a time outside the years 1-9999), it
 yields None and stops: the caller writes the table with the csv module instead.  A table
-without a list of ``str`` is written with the GIL released (a thread may write another).
+without a list of ``str`` or an object array is written with the GIL released (a thread may
+write another).
 
 :func:`json_text` writes rows as JSON in the same way (the history store's insert of a
 scan's flags), or leaves them to ``json.dumps`` when a text needs an escape.
@@ -23,8 +26,12 @@ import numpy as np
 
 from simbox.fastpath import _csvwrite
 
-TEXT, FLOAT, INT, BOOL, TIME, ARROW, CODES = 0, 1, 2, 3, 4, 5, 6
-CHUNK_ROWS = 1 << 16
+TEXT, FLOAT, INT, BOOL, TIME, ARROW, CODES, OBJECTS = 0, 1, 2, 3, 4, 5, 6, 7
+#: rows a chunk: about 1 MB of a wide table (flagged.csv, 22 columns).  Chunks of this size are
+#: taken by the allocator from memory it has had back (two at a time: one written, one made),
+#: where chunks of 65,536 rows (19 MB) were fresh pages each scan: 7,000 page faults, some
+#: 20 ms of a 100,000-row flagged.csv
+CHUNK_ROWS = 1 << 12
 
 
 def kernel_column(values):
@@ -40,6 +47,35 @@ def kernel_column(values):
     if k == "b":
         return BOOL, np.ascontiguousarray(values).view(np.uint8)
     return None
+
+
+def first_chars_in(values, table: np.ndarray) -> np.ndarray:
+    """Whether each of the objects ``values`` is a ``str`` whose first character is one of
+    ``table`` (256 booleans, by character code): one look-up a value, no value hashed."""
+    values = np.ascontiguousarray(values, dtype=object)
+    table = np.ascontiguousarray(table, dtype=bool)
+    if values.ndim != 1:
+        raise ValueError(f"not one column of values: {values.ndim} dimensions")
+    if table.shape != (256,):
+        raise ValueError(f"the table of characters has {table.size} entries, not 256")
+    out = np.empty(len(values), dtype=np.uint8)
+    _csvwrite.first_chars_in(values, table.view(np.uint8), out)
+    return out.view(bool)
+
+
+def first_bytes_in(texts: tuple, table: np.ndarray) -> np.ndarray:
+    """:func:`first_chars_in` of an :data:`ARROW` column ``texts`` (:func:`arrow_text`) for
+    ASCII characters (``table`` true only below 128): whether each valid, non-empty text's
+    first byte is one of ``table``."""
+    data, offsets, valid = texts
+    table = np.ascontiguousarray(table, dtype=bool)
+    if table.shape != (256,) or table[128:].any():
+        raise ValueError("the table of characters must have 256 entries, true only below 128")
+    if not _arrow_ok(texts, len(valid)):
+        raise ValueError("not texts as arrow_text gives them")
+    out = np.empty(len(valid), dtype=np.uint8)
+    _csvwrite.first_bytes_in(data, offsets, valid, table.view(np.uint8), out)
+    return out.view(bool)
 
 
 def time_column(values: np.ndarray) -> np.ndarray:
@@ -60,6 +96,8 @@ def csv_chunks(columns: list, kinds: list, precision: int = 10):
             ok = _codes_ok(c, n, j)
         else:
             ok = (isinstance(c, list) if k == TEXT else
+                  isinstance(c, np.ndarray) and c.dtype == object and c.ndim == 1 and
+                  c.flags.c_contiguous if k == OBJECTS else
                   isinstance(c, np.ndarray) and c.flags.c_contiguous and
                   c.dtype == {FLOAT: np.float64, INT: np.int64, BOOL: np.uint8,
                               TIME: np.int64}.get(int(k))) and len(c) == n

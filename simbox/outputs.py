@@ -31,8 +31,9 @@ import pandas as pd
 
 from simbox.deployments import one_text
 from simbox.errors import InputError, OutputError, SimboxError
-from simbox.fastpath.csvwrite import (ARROW, CODES, TEXT, TIME, arrow_text, codes_column,
-                                      csv_chunks, kernel_column, time_column)
+from simbox.fastpath.csvwrite import (ARROW, CODES, OBJECTS, TEXT, TIME, arrow_text, codes_column,
+                                      csv_chunks, first_bytes_in, first_chars_in,
+                                      kernel_column, time_column)
 
 __all__ = ["OUTPUT_FILES", "check_output_folder", "atomic_folder", "OutputLock", "write_csv",
            "write_geojson", "write_kml", "iso_times", "neutralise_formulas", "KML_NS"]
@@ -238,27 +239,25 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return gets a leading single quote (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``),
     so Excel, LibreOffice and Google Sheets show it as text.  Numbers (``-12.5``)
     and non-text columns are left as they are.
-    Each distinct value of an object column is tested once (a device rule's 100,000
-    flagged SIMs share one reason: a column of one text is tested once without hashing).
+    Only the cells that start with one of those characters are tested further: their
+    first characters are looked up by a kernel (Arrow's bytes or the objects', no value
+    hashed: 100,000 reasons of flagged SIMs, distinct texts, in about 1 ms).
     """
     out = None
     for c in df.columns:
         col = df[c]
-        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
-            continue
-        if pd.api.types.is_string_dtype(col) and not pd.api.types.is_object_dtype(col):
+        dtype = col.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":     # objects: a str starting so
+            values = col.to_numpy(dtype=object)
+            text = first_chars_in(values, FORMULA_BYTES)
+            if text.any():
+                text[text] = [not _number(v) for v in values[text]]
+        elif pd.api.types.is_string_dtype(dtype):    # (of the dtype: no value looked at)
             text = formula_starts(col)
             if text.any():
-                text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
-        elif one_text(values := col.to_numpy(dtype=object)):    # one text in every row
-            text = np.full(len(values), _formula(values[0]), dtype=bool)
-        else:                                    # objects: each distinct value tested once
-            try:
-                code, uniques = pd.factorize(col)
-            except TypeError:                    # unhashable objects: each value tested
-                code, uniques = np.arange(len(col)), values
-            risky = np.array([_formula(v) for v in uniques] + [False], dtype=bool)
-            text = risky[code]                   # code -1 (missing): the False appended
+                text[text] = [not _number(str(v)) for v in col[text]]
+        else:
+            continue
         if text.any():
             out = df.copy() if out is None else out
             out.loc[text, c] = "'" + col[text].astype(str)
@@ -282,18 +281,16 @@ def formula_starts(col: pd.Series) -> np.ndarray:
     """Whether each value of a text column starts with a formula character
     (:data:`FORMULA_START`; missing: False), as ``col.str[:1].isin(FORMULA_START)``: from
     the first byte of each value when Arrow holds them (the characters are ASCII, so a
-    UTF-8 text starts with one exactly when its first byte is it)."""
+    UTF-8 text starts with one exactly when its first byte is it), by a kernel."""
     texts = arrow_texts(col)
     if texts is None:
         return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
-    data, offsets, valid = texts
-    first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    return (offsets[1:] > offsets[:-1]) & valid.view(bool) & FORMULA_BYTES[first]
+    return first_bytes_in(texts, FORMULA_BYTES)
 
 
-def _formula(v) -> bool:
-    """Whether a cell value is a text a spreadsheet would run (see :func:`neutralise_formulas`)."""
-    return isinstance(v, str) and v[:1] in FORMULA_START and _NUMBER.fullmatch(v) is None
+def _number(v: str) -> bool:
+    """Whether a text is a number (``-12.5``: a formula character first, but no formula)."""
+    return _NUMBER.fullmatch(v) is not None
 
 
 FLOAT_PRECISION = 10
@@ -305,8 +302,8 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
     The bytes of ``DataFrame.to_csv(index=False, lineterminator="\\n",
     float_format="%.10g")``, written faster: numbers, times and plain texts by a kernel
-    (:mod:`simbox.fastpath.csvwrite`; a column of one text as a code), each other column as
-    text at once (:func:`csv_texts`); the standard library's writer writes the header, and
+    (:mod:`simbox.fastpath.csvwrite`; a column of one text as a code, a column of objects
+    as they are), each other column as text at once (:func:`csv_texts`); the standard library's writer writes the header, and
     the whole table (times by :func:`iso_times`) when the kernel leaves a value to it.  A
     table without other texts is formatted with the GIL released.
     """
@@ -338,6 +335,8 @@ def _write_rows_fast(df: pd.DataFrame, f) -> bool:
         if numeric is None and (one := one_str(col)) is not None:
             # one text in every row (a device rule's reason): written once, copied per row
             numeric = CODES, codes_column(np.zeros(len(col), dtype=np.int64), [one])
+        if numeric is None and col.dtype == object:    # (texts, None and NaN: no list made)
+            numeric = OBJECTS, np.ascontiguousarray(col.to_numpy(dtype=object))
         kind, values = numeric if numeric is not None else (TEXT, csv_texts(col))
         kinds.append(kind)
         columns.append(values)

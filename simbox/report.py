@@ -6,23 +6,25 @@ URL; a Content-Security-Policy meta tag (``default-src 'none'``) makes the brows
 refuse any request the page might still try, so it works the same on a laptop in
 the field with no network.  The page is the Jinja2 template
 ``simbox/templates/report.html`` and its partials (autoescape on); this module
-gathers the values it shows.
+gathers the values it shows, and makes the markup of its tables (:func:`html_table`,
+every text escaped: hundreds of rows, too many cells for a template's loop).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK
-from simbox.pages import Markup, compile_templates, render
-from simbox.report_map import site_map
+from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK, factorized
+from simbox.pages import Markup, compile_templates, escape, render
+from simbox.report_map import site_maps
 from simbox.report_plots import feature_plot, hours_plot, score_plot
+from simbox.svg import escape_text
 
 __all__ = ["render_report", "html_table", "prepare"]
 
 #: the templates of report.html: the page and every template it extends or includes
 TEMPLATES = ("report.html", "base.html", "_report.css", "_todo.html", "_warnings.html",
-             "_sheet.html", "_table.html", "_method.html")
+             "_sheet.html", "_method.html")
 
 FLAGGED_ROWS = 500
 NUMBER_FORMATS = {"lat": "{:.5f}", "lon": "{:.5f}", "radius_m": "{:,.0f}", "score": "{:.3f}",
@@ -33,9 +35,10 @@ ID_COLUMNS = ("imsi", "subscriber", "msisdn", "site_id", "deployment_id", "imei"
 def hour_bars(profile) -> Markup:
     """A tiny inline SVG bar chart of 24 hourly counts (hours 0-23, left to right)."""
     p = np.asarray(profile, dtype=float)
-    top = p.max() if len(p) and p.max() > 0 else 1.0
+    top = float(p.max()) if len(p) and p.max() > 0 else 1.0
     bars = "".join(f'<rect x="{3 * h}" y="{18 - 17 * v / top:.1f}" width="2.4" '
-                   f'height="{max(0.6, 17 * v / top):.1f}"/>' for h, v in enumerate(p))
+                   f'height="{max(0.6, 17 * v / top):.1f}"/>'
+                   for h, v in enumerate(p.tolist()))     # (Python floats: the same bits)
     return Markup(f'<svg class="hours" viewBox="0 0 72 18" width="96" height="24" role="img" '
                   'preserveAspectRatio="none" '
                   f'aria-label="events by hour of day"><title>events by hour of day, 00 to 23</title>'
@@ -58,16 +61,26 @@ def _where(row, within: str) -> str:
     return where
 
 
-def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
+def _maps(result, sites: pd.DataFrame) -> list:
+    """The report's maps, ``(svg, caption)``: the map of every site, then one of each field
+    sheet's site (:data:`FIELD_SHEETS`), centred on it."""
+    shown = sites.head(FIELD_SHEETS)
+    cells = [str(c) for c in shown["cells"].tolist()] if "cells" in shown else [""] * len(shown)
+    return site_maps(sites, result.cells, [{}] + [
+        dict(focus=i, width=250, height=250, legend=False, min_pad_m=500, used_cells=cells[i])
+        for i in range(len(shown))])
+
+
+def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
+    """The first sites' field sheets, with their maps (``maps``: one a sheet, :func:`_maps`)
+    and what their SIMs are (:class:`_Tally`)."""
     flagged = result.flagged
     sheets = []
-    for i, row in enumerate(sites.head(FIELD_SHEETS).to_dict(orient="records")):
-        mini, caption = site_map(sites, result.cells, focus=i, width=250, height=250, legend=False,
-                                 min_pad_m=500, used_cells=str(row.get("cells", "")))
-        here = flagged.loc[flagged["main_site"].astype(str) == str(row["site_id"])]
-        types = here["device_type"].replace("", "unknown").value_counts() \
-            if "device_type" in here else pd.Series(dtype=int)
-        deps = here.groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
+    shown = sites.head(FIELD_SHEETS).to_dict(orient="records")
+    tally = _Tally(flagged, [str(row["site_id"]) for row in shown]) if shown else None
+    for i, row in enumerate(shown):
+        mini, caption = maps[i]
+        types, deps = tally.site(str(row["site_id"]))
         items = [("where", _where(row, " \u00b1 {:.0f} m"))]
         if row.get("address"):
             items.append(("address", str(row["address"])))
@@ -75,8 +88,8 @@ def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
             ("when", (row["active_hours"] or "-") + " (local time)"),
             ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
             ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
-             + (" (" + ", ".join(f"{n} {t}" for t, n in types.items()) + ")" if len(types) else "")),
-            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps.items())),
+             + (" (" + ", ".join(f"{n} {t}" for t, n in types) + ")" if len(types) else "")),
+            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps)),
             ("cells", _first_items(str(row.get("cells", "")), 4).replace(";", "; ")),
             ("priority", f"{row['priority']:.1f}"),
         ]
@@ -86,6 +99,61 @@ def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
     return sheets
 
 
+class _Tally:
+    """The flagged SIMs of some sites (``site_ids``), as a field sheet counts them, from codes
+    made once (the main sites of every flagged SIM, the deployments, classes and device
+    types of those at these sites).
+
+    :meth:`site` gives ``(types, deployments)``: the SIMs' device types with how many
+    (``""`` counted as ``unknown``), most first, ties in order of first appearance (as
+    ``value_counts`` orders them), missing ones left out; and the deployments they belong
+    to, ordered by id (as ``groupby`` orders them), each with the class most of its SIMs
+    here have (ties: the first to appear).
+    """
+
+    def __init__(self, flagged: pd.DataFrame, site_ids: list[str]):
+        code, names = factorized(flagged["main_site"].astype(str))
+        site_code = {name: k for k, name in enumerate(names.tolist())}
+        self.site_code = {s: site_code.get(s, -2) for s in site_ids}
+        at = np.flatnonzero(np.isin(code, list(self.site_code.values())))  # (these sites' SIMs)
+        self.code = code[at]
+        self.dep, self.dep_names = factorized(flagged["deployment_id"].take(at))
+        self.cls, self.cls_names = factorized(flagged["class"].take(at))
+        self.type = None
+        if "device_type" in flagged:
+            code, names = factorized(flagged["device_type"].take(at))
+            merged: dict = {}                 # ("" and "unknown": one type)
+            remap = np.array([merged.setdefault("unknown" if t == "" else t, len(merged))
+                              for t in names.tolist()] + [-1], dtype=np.int64)
+            self.type, self.type_names = remap[code], list(merged)
+
+    def site(self, site_id: str) -> tuple[list, list]:
+        at = np.flatnonzero(self.code == self.site_code.get(site_id, -2))
+        types = []
+        if self.type is not None:
+            t = self.type[at]
+            types = [(self.type_names[k], n) for k, n in _most_first(t[t >= 0])]
+        dep, cls = self.dep[at], self.cls[at]
+        deps = []
+        for d in sorted(np.unique(dep[dep >= 0]).tolist(), key=lambda d: self.dep_names[d]):
+            c = cls[dep == d]
+            most = _most_first(c[c >= 0])
+            if not most:
+                raise IndexError(f"deployment {self.dep_names[d]}: no class of its SIMs")
+            deps.append((self.dep_names[d], self.cls_names[most[0][0]]))
+        return types, deps
+
+
+def _most_first(codes: np.ndarray) -> list[tuple[int, int]]:
+    """``(code, count)`` of the distinct ``codes``, most first, ties in order of first
+    appearance (``value_counts``' order)."""
+    if not len(codes):
+        return []
+    u, first, count = np.unique(codes, return_index=True, return_counts=True)
+    order = np.lexsort((first, -count))
+    return list(zip(u[order].tolist(), count[order].tolist()))
+
+
 def _day(t) -> str:
     return pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") if pd.notna(t) else "?"
 
@@ -93,6 +161,10 @@ def _day(t) -> str:
 def _cell(col: str, v) -> tuple:
     """What a table cell shows: ``(cls, kind, value)``, ``kind`` one of ``badge``, ``rank``,
     ``parts`` (a list of ";"-items) or ``text``."""
+    if type(v) is str and col not in SPECIAL_COLUMNS:     # (the common case first)
+        parts = v.split(";")
+        cls = "id" if col in ID_COLUMNS else ""
+        return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
     if col == "hours":            # hour_bars' SVG (pandas keeps it as a plain str)
         return "", "text", Markup(v)
     if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -115,17 +187,74 @@ def _cell(col: str, v) -> tuple:
     return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
 
 
+#: the columns whose cells :func:`_cell` shows otherwise than by their values' types
+SPECIAL_COLUMNS = ("hours", "class", "rank")
+
+
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
-    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers``."""
+    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers`` (no
+    row: a note saying none).  The cells are made column by column, from each column's
+    values as objects (as its rows would give them), not row by row, and their markup
+    here (:func:`_td`: no template loop over thousands of cells)."""
     headers = headers or {}
     for c in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dt.tz is not None:
             df = df.assign(**{c: df[c].dt.tz_convert("UTC")})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "rank"}
     head = [(headers.get(c, c), c in numeric) for c in df.columns]
-    rows = [[_cell(c, v) for c, v in zip(df.columns, row)]
-            for row in df.itertuples(index=False, name=None)]
-    return Markup(render("_table.html", head=head, rows=rows))
+    columns = [[_td(("num", "text", t)) for t in times] if c not in SPECIAL_COLUMNS and
+               (times := _minutes(df.iloc[:, j])) is not None else
+               [_td(_cell(c, v)) for v in df.iloc[:, j].to_numpy(dtype=object)]
+               for j, c in enumerate(df.columns)]
+    if not len(df):
+        return Markup('<p class="note">None.</p>')
+    rows = map("".join, zip(*columns)) if columns else [""] * len(df)
+    return Markup("<table><thead><tr>" + "".join(
+        f"<th class=num>{escape(name)}</th>" if numeric else f"<th>{escape(name)}</th>"
+        for name, numeric in head) + "</tr></thead><tbody>\n" +
+        "".join(f"<tr>{row}</tr>\n" for row in rows) + "</tbody></table>")
+
+
+def _td(cell: tuple) -> str:
+    """A table cell's markup from :func:`_cell`'s ``(cls, kind, value)``: a badge, a rank,
+    ";"-parts that do not break, or the value; every text escaped (:func:`_escape`)."""
+    cls, kind, v = cell
+    if kind == "badge":
+        inner = f'<span class="badge {_escape(v)}">{_escape(v)}</span>'
+    elif kind == "rank":
+        inner = f'<span class="rank">{_escape(v)}</span>'
+    elif kind == "parts":
+        inner = "; ".join([f'<span class="nw">{_escape(p)}</span>' for p in v])
+    else:
+        inner = _escape(v)
+    return f'<td class="{_escape(cls)}">{inner}</td>' if cls else f"<td>{inner}</td>"
+
+
+def _escape(v) -> str:
+    """:func:`markupsafe.escape` of ``v`` as a plain ``str``; a ``str`` escaped here (the same
+    five characters, the same entities) without a Markup made."""
+    if type(v) is not str:
+        return str(escape(v))
+    v = escape_text(v)
+    if "'" in v:
+        v = v.replace("'", "&#39;")
+    if '"' in v:
+        v = v.replace('"', "&#34;")
+    return v
+
+
+def _minutes(col: pd.Series) -> list | None:
+    """The texts :func:`_cell` shows for the times of a datetime column (``%Y-%m-%d %H:%M``),
+    made at once; None (each made by :func:`_cell`) when one is missing or of a year
+    before 1000 or after 9999."""
+    if not pd.api.types.is_datetime64_any_dtype(col.dtype) or not len(col):
+        return None
+    values = (col.dt.tz_localize(None) if col.dt.tz is not None else col).to_numpy()
+    minutes = values.astype("datetime64[m]")                  # (floored, as strftime shows)
+    years = minutes.astype("datetime64[Y]").astype(np.int64) + 1970
+    if np.isnat(minutes).any() or years.min() < 1000 or years.max() > 9999:
+        return None
+    return [t[:10] + " " + t[11:] for t in np.datetime_as_string(minutes, unit="m").tolist()]
 
 
 def _cards(summary: dict) -> list[tuple[str, str]]:
@@ -171,7 +300,7 @@ def render_report(result) -> str:
     sites = result.sites.reset_index(drop=True)
     deployments = result.deployments
     flagged = result.flagged
-    map_svg, caption = site_map(sites, result.cells)
+    (map_svg, caption), *minis = _maps(result, sites)
     site_cols = ["rank", "site_id"] + (["address"] if "address" in sites.columns else []) + [
         "lat", "lon", "radius_m", "class", "n_sims", "n_devices", "deployments", "active_hours",
         "hours", "first_seen", "last_seen", "cells", "priority"]
@@ -213,7 +342,7 @@ def render_report(result) -> str:
         meta=meta, cards=_cards(summary), visits=_visits(sites), link_kinds=[
             SUBSCRIBER_BLOCK if k == "imsi block" and summary.get("key_column") else k
             for k in LINK_KINDS],
-        map=Markup(map_svg), map_caption=caption, sheets=_field_sheets(result, sites),
+        map=Markup(map_svg), map_caption=caption, sheets=_field_sheets(result, sites, minis),
         sites_table=html_table(sites_view, headers),
         deployments_table=html_table(deployments[[c for c in dep_cols if c in deployments.columns]],
                                      headers),

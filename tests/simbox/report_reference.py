@@ -1,0 +1,318 @@
+"""The report's code as it was before session 20 (main at bc14f57): the reference its faster
+paths are tested against (tests/simbox/test_report_fast_paths.py).  Verbatim but for the
+names it imports."""
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+
+from simbox.outputs import CLASS_COLOURS, FORMULA_START, _NUMBER
+from simbox.deployments import one_text
+from simbox.pages import Markup, _environment
+from simbox.report import FIELD_SHEETS, NUMBER_FORMATS, ID_COLUMNS, _where, _day, _count, \
+    _first_items
+from simbox.report_map import WIDTH, HEIGHT, PAD, M_PER_DEG, _nice_length, _label
+from simbox.report_plots import (SCORE_BINS, NOT_FLAGGED, INK, Panel, histogram, root, add, num,
+                                 _legend)
+from simbox.svg import add as _add, root as svg_root
+
+
+def _text(svg) -> str:
+    """(simbox.svg.text as it was)"""
+    return ET.tostring(svg, encoding="unicode", short_empty_elements=True)
+
+
+text = _text
+
+
+def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | None = None,
+             width: int = WIDTH, height: int = HEIGHT, legend: bool = True,
+             min_pad_m: float = 1000.0, used_cells: str = "") -> tuple[str, str]:
+    """An ``<svg>`` element with the sites over the cells, and its caption.
+
+    Sites are numbered by their row (priority rank).  ``focus`` (a row number)
+    centres the view on that site alone (the others still drawn when in view);
+    ``used_cells`` (";"-list) rings the masts of those cells.
+    """
+    s = sites.reset_index(drop=True)
+    s = s.assign(_rank=np.arange(1, len(s) + 1)).dropna(subset=["lat", "lon"]).reset_index(drop=True)
+    if len(s) == 0:
+        return '<p class="note">No located site to draw.</p>', ""
+    view = s if focus is None else s.loc[s["_rank"] == focus + 1]
+    lat0 = float(view["lat"].mean())
+    kx = math.cos(math.radians(lat0)) * M_PER_DEG       # metres per degree of longitude
+    ky = M_PER_DEG
+    # view in metres around the sites, padded, with the map's aspect ratio
+    xs, ys = view["lon"].to_numpy() * kx, view["lat"].to_numpy() * ky
+    rv = view["radius_m"].fillna(0).to_numpy() if "radius_m" in view else np.zeros(len(view))
+    x0, x1 = float((xs - rv).min()), float((xs + rv).max())
+    y0, y1 = float((ys - rv).min()), float((ys + rv).max())
+    radius = s["radius_m"].fillna(0).to_numpy() if "radius_m" in s else np.zeros(len(s))
+    pad = max(min_pad_m, 0.15 * max(x1 - x0, y1 - y0))
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    w, h = width - 2 * PAD, height - 2 * PAD
+    scale = min(w / (x1 - x0), h / (y1 - y0))          # px per metre
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def px(lon, lat):
+        return (width / 2 + (np.asarray(lon) * kx - cx) * scale,
+                height / 2 - (np.asarray(lat) * ky - cy) * scale)
+
+    svg = svg_root(width, height, "Map of the sites", "map")
+    _add(svg, "rect", x="0", y="0", width=str(width), height=str(height), fill="#fdfdfb")
+    n_cells = 0
+    if cells is not None and len(cells):
+        c = cells.drop_duplicates(subset=["lat", "lon"])
+        cx_, cy_ = px(c["lon"].to_numpy(), c["lat"].to_numpy())
+        inside = (cx_ >= 0) & (cx_ <= width) & (cy_ >= 0) & (cy_ <= height)
+        n_cells = int(inside.sum())
+        dot = str(2 if focus is None else 3)
+        g = _add(svg, "g", fill="#8a97a3", fill_opacity="0.45")
+        for a, b in zip(cx_[inside], cy_[inside]):
+            _add(g, "circle", cx=f"{a:.1f}", cy=f"{b:.1f}", r=dot)
+        used = cells.loc[cells.index.isin([x for x in used_cells.split(";") if x])]
+        if len(used):
+            ux, uy = px(used["lon"].to_numpy(), used["lat"].to_numpy())
+            g = _add(svg, "g", fill="none", stroke="#1d2329", stroke_width="1.3")
+            _add(g, "title", "masts of the cells these SIMs used")
+            for a, b in zip(ux, uy):
+                _add(g, "circle", cx=f"{a:.1f}", cy=f"{b:.1f}", r="6")
+    sx, sy = px(s["lon"].to_numpy(), s["lat"].to_numpy())
+    n_sims = s["n_sims"].to_numpy(dtype=float) if "n_sims" in s else np.ones(len(s))
+    r_px = np.clip(5 + 3.2 * np.sqrt(n_sims), 10, 30)
+    # confidence circles first, then markers from the lowest priority up (rank 1 on top)
+    for i in range(len(s)):
+        i_rank = int(s.loc[i, "_rank"])
+        if radius[i] > 0:
+            colour = CLASS_COLOURS.get(s.loc[i, "class"], "#444")
+            _add(svg, "circle", cx=f"{sx[i]:.1f}", cy=f"{sy[i]:.1f}", r=f"{radius[i] * scale:.1f}",
+                 fill=colour, fill_opacity=f"{0.07 if focus in (None, i_rank - 1) else 0}",
+                 stroke=colour, stroke_width="1.2", stroke_dasharray="5 4")
+    order = list(reversed(range(len(s))))
+    if focus is not None:   # the focused site on top
+        order = [i for i in order if s.loc[i, "_rank"] != focus + 1] + \
+            [i for i in order if s.loc[i, "_rank"] == focus + 1]
+    for i in order:
+        row = s.loc[i]
+        colour = CLASS_COLOURS.get(row.get("class"), "#444")
+        tip = (f"#{row['_rank']} site {row['site_id']}: {row.get('n_sims', '?')} SIMs, "
+               f"{row.get('n_devices', '?')} devices, {row.get('class', '')}; deployments "
+               f"{row.get('deployments', '')}; active {row.get('active_hours', '')}; "
+               f"{row['lat']:.5f}, {row['lon']:.5f}")
+        if radius[i] > 0:
+            tip += f" (within about {radius[i]:.0f} m)"
+        g = _add(svg, "g")
+        _add(g, "title", tip)
+        _add(g, "circle", cx=f"{sx[i]:.1f}", cy=f"{sy[i]:.1f}", r=f"{r_px[i]:.1f}", fill=colour,
+             fill_opacity="0.85", stroke="#fff", stroke_width="2")
+        _add(g, "text", str(row["_rank"]), x=f"{sx[i]:.1f}", y=f"{sy[i] + 4:.1f}", text_anchor="middle",
+             font_size="12", font_weight="700", fill="#fff")
+        _add(g, "text", str(row["site_id"]), x=f"{sx[i] + r_px[i] + 4:.1f}", y=f"{sy[i] + 4:.1f}",
+             font_size="12.5", fill="#1d2329", stroke="#fdfdfb", stroke_width="3", paint_order="stroke")
+    # scale bar and north arrow
+    bar_m = _nice_length((width / 4) / scale)
+    bar_px = bar_m * scale
+    bx, by = PAD, height - PAD
+    g = _add(svg, "g", font_size="12", fill="#1d2329")
+    _add(g, "rect", x=str(bx - 6), y=str(by - 22), width=f"{bar_px + 60:.1f}", height="30",
+         fill="#fdfdfb", fill_opacity="0.85")
+    _add(g, "path", d=f"M{bx} {by - 6}v6h{bar_px:.1f}v-6", fill="none", stroke="#1d2329",
+         stroke_width="2")
+    _add(g, "text", _label(bar_m), x=f"{bx + bar_px + 6:.1f}", y=str(by))
+    nx, ny = width - PAD - 10, PAD + 6
+    g = _add(svg, "g")
+    _add(g, "path", d=f"M{nx} {ny}l8 22h-16z", fill="#1d2329")
+    _add(g, "text", "N", x=str(nx), y=str(ny + 38), text_anchor="middle", font_size="13",
+         font_weight="700", fill="#1d2329")
+    if not legend:
+        return _text(svg), f"view about {_label(round(width / scale, -2))} across"
+    # legend
+    ly = PAD
+    g = _add(svg, "g", font_size="12", fill="#1d2329")
+    _add(g, "rect", x=str(PAD - 6), y=str(ly - 14), width="230", height="84", fill="#fdfdfb",
+         fill_opacity="0.9", stroke="#d9dee3")
+    for k, (cls, colour) in enumerate(CLASS_COLOURS.items()):
+        _add(g, "circle", cx=str(PAD + 4), cy=str(ly + k * 18), r="6", fill=colour)
+        _add(g, "text", f"{cls} site (size: SIMs)", x=str(PAD + 16), y=str(ly + 4 + k * 18))
+    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 36), r="2.5", fill="#8a97a3")
+    _add(g, "text", "cell site of the network", x=str(PAD + 16), y=str(ly + 40))
+    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 54), r="6", fill="none", stroke="#444",
+         stroke_dasharray="3 2")
+    _add(g, "text", "confidence radius", x=str(PAD + 16), y=str(ly + 58))
+    width_m = width / scale
+    caption = (f"{len(s)} site(s), {n_cells} cell site(s) of the network in view, "
+               f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
+    return _text(svg), caption
+
+
+
+def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
+    flagged = result.flagged
+    sheets = []
+    for i, row in enumerate(sites.head(FIELD_SHEETS).to_dict(orient="records")):
+        mini, caption = site_map(sites, result.cells, focus=i, width=250, height=250, legend=False,
+                                 min_pad_m=500, used_cells=str(row.get("cells", "")))
+        here = flagged.loc[flagged["main_site"].astype(str) == str(row["site_id"])]
+        types = here["device_type"].replace("", "unknown").value_counts() \
+            if "device_type" in here else pd.Series(dtype=int)
+        deps = here.groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
+        items = [("where", _where(row, " \u00b1 {:.0f} m"))]
+        if row.get("address"):
+            items.append(("address", str(row["address"])))
+        items += [
+            ("when", (row["active_hours"] or "-") + " (local time)"),
+            ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
+            ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
+             + (" (" + ", ".join(f"{n} {t}" for t, n in types.items()) + ")" if len(types) else "")),
+            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps.items())),
+            ("cells", _first_items(str(row.get("cells", "")), 4).replace(";", "; ")),
+            ("priority", f"{row['priority']:.1f}"),
+        ]
+        sheets.append({"rank": i + 1, "site_id": str(row["site_id"]), "cls": row["class"], "map": Markup(mini),
+                       "caption": caption, "items": items,
+                       "hours": hour_bars(result.site_hours.get(row["site_id"], np.zeros(24)))})
+    return sheets
+
+
+def _cell(col: str, v) -> tuple:
+    """What a table cell shows: ``(cls, kind, value)``, ``kind`` one of ``badge``, ``rank``,
+    ``parts`` (a list of ";"-items) or ``text``."""
+    if col == "hours":            # hour_bars' SVG (pandas keeps it as a plain str)
+        return "", "text", Markup(v)
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "", "text", ""
+    if col == "class":
+        return "", "badge", str(v)
+    if col == "rank":
+        return "", "rank", int(v)
+    if isinstance(v, (int, np.integer)):
+        return "num", "text", f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        fmt = NUMBER_FORMATS.get(col)
+        text = fmt.format(v) if fmt else (f"{v:.3f}" if abs(v) < 1 else f"{v:,.1f}" if abs(v) < 1000
+                                          else f"{v:,.0f}")
+        return "num", "text", text
+    if isinstance(v, pd.Timestamp):
+        return "num", "text", v.strftime("%Y-%m-%d %H:%M")
+    parts = str(v).split(";")
+    cls = "id" if col in ID_COLUMNS else ""
+    return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
+
+
+def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
+    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers``."""
+    headers = headers or {}
+    for c in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dt.tz is not None:
+            df = df.assign(**{c: df[c].dt.tz_convert("UTC")})
+    numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "rank"}
+    head = [(headers.get(c, c), c in numeric) for c in df.columns]
+    rows = [[_cell(c, v) for c, v in zip(df.columns, row)]
+            for row in df.itertuples(index=False, name=None)]
+    return Markup(_TABLE.render(head=head, rows=rows))
+
+
+def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -> str:
+    """Every SIM's score in 50 bins on a log scale: those not flagged, then the flagged ones of
+    each fraud class (their colours), the threshold as a dashed line."""
+    w, h = 640, 330
+    score = np.asarray(scores, dtype=float)
+    cls = np.asarray(classes, dtype=object)
+    flagged = score >= threshold if threshold is not None else np.zeros(len(score), bool)
+    series = [("not flagged", NOT_FLAGGED, histogram(score[~flagged]))]
+    for c, colour in CLASS_COLOURS.items():
+        sel = flagged & (cls == c)
+        if sel.any():
+            series.append((f"flagged {c}", colour, histogram(score[sel])))
+    top = max(1, max(int(s[2].max()) for s in series))
+    decades = int(math.floor(math.log10(top)))
+    svg = root(w, h, "Score distribution: SIMs per score bin, log scale")
+    p = Panel(svg, 76, 34, w - 76 - 18, h - 34 - 58).scales(
+        ("linear", 0.0, 1.0), ("log", 0.7, 10 ** (math.log10(top) * 1.08 + 0.05)))
+    p.y_axis([10 ** k for k in range(decades + 1)], label="SIMs (log scale)")
+    edges = np.linspace(0.0, 1.0, SCORE_BINS + 1)
+    for label, colour, counts in series:
+        g = add(svg, "g", fill=colour)
+        for i in np.flatnonzero(counts):
+            x0, x1 = float(p.x(edges[i])), float(p.x(edges[i + 1]))
+            y = float(p.y(counts[i]))
+            r = add(g, "rect", x=num(x0), y=num(y), width=num(max(x1 - x0 - 0.6, 0.6)),
+                    height=num(p.bottom - y))
+            add(r, "title", f"{label}: {counts[i]:,} SIM(s) scored {edges[i]:.2f}-{edges[i + 1]:.2f}")
+    p.x_axis(np.round(np.arange(0, 1.01, 0.2), 1), [f"{v:.1f}" for v in np.arange(0, 1.01, 0.2)],
+             label="fraud score")
+    if threshold is not None and np.isfinite(threshold):
+        tx = float(p.x(min(max(threshold, 0.0), 1.0)))
+        add(svg, "path", d=f"M{num(tx)} {num(p.top)}V{num(p.bottom)}", stroke=INK,
+            stroke_width="1.4", stroke_dasharray="6 4")
+        near_right = tx > p.right - 110          # the label left of the line
+        add(svg, "text", f"threshold {threshold:.2f}", x=num(tx - 4 if near_right else tx + 4),
+            y=num(p.top + 11), font_size="11.5", fill=INK,
+            text_anchor="end" if near_right else "start")
+    _legend(svg, [(label, colour, "box") for label, colour, _ in series],
+            p.left + (p.width - 132 * len(series)) / 2, 16, columns=len(series), column_width=132)
+    return text(svg)
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, made inert (CSV injection).
+
+    As OWASP recommends: a text cell starting with ``= + - @``, a tab or a carriage
+    return gets a leading single quote (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``),
+    so Excel, LibreOffice and Google Sheets show it as text.  Numbers (``-12.5``)
+    and non-text columns are left as they are.
+    Each distinct value of an object column is tested once (a device rule's 100,000
+    flagged SIMs share one reason: a column of one text is tested once without hashing).
+    """
+    out = None
+    for c in df.columns:
+        col = df[c]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        if pd.api.types.is_string_dtype(col) and not pd.api.types.is_object_dtype(col):
+            text = formula_starts(col)
+            if text.any():
+                text[text] = [_NUMBER.fullmatch(str(v)) is None for v in col[text]]
+        elif one_text(values := col.to_numpy(dtype=object)):    # one text in every row
+            text = np.full(len(values), _formula(values[0]), dtype=bool)
+        else:                                    # objects: each distinct value tested once
+            try:
+                code, uniques = pd.factorize(col)
+            except TypeError:                    # unhashable objects: each value tested
+                code, uniques = np.arange(len(col)), values
+            risky = np.array([_formula(v) for v in uniques] + [False], dtype=bool)
+            text = risky[code]                   # code -1 (missing): the False appended
+        if text.any():
+            out = df.copy() if out is None else out
+            out.loc[text, c] = "'" + col[text].astype(str)
+    return df if out is None else out
+
+
+
+def hour_bars(profile) -> Markup:
+    """A tiny inline SVG bar chart of 24 hourly counts (hours 0-23, left to right)."""
+    p = np.asarray(profile, dtype=float)
+    top = p.max() if len(p) and p.max() > 0 else 1.0
+    bars = "".join(f'<rect x="{3 * h}" y="{18 - 17 * v / top:.1f}" width="2.4" '
+                   f'height="{max(0.6, 17 * v / top):.1f}"/>' for h, v in enumerate(p))
+    return Markup(f'<svg class="hours" viewBox="0 0 72 18" width="96" height="24" role="img" '
+                  'preserveAspectRatio="none" '
+                  f'aria-label="events by hour of day"><title>events by hour of day, 00 to 23</title>'
+                  f'<rect x="0" y="17.4" width="72" height="0.6" fill="#c5ced6"/>'
+                  f'<g fill="#1d2329">{bars}</g></svg>')
+
+
+def formula_starts(col: pd.Series) -> np.ndarray:
+    """(its definition, where main read Arrow's first bytes)"""
+    return col.str[:1].isin(FORMULA_START).to_numpy(dtype=bool).copy()
+
+
+def _formula(v) -> bool:
+    return isinstance(v, str) and v[:1] in FORMULA_START and _NUMBER.fullmatch(v) is None
+
+
+#: simbox/templates/_table.html as it was, rendered by the report's environment
+_TABLE = _environment().from_string('{% if not rows %}<p class="note">None.</p>{% else %}\n<table><thead><tr>{% for name, numeric in head %}<th{% if numeric %} class=num{% endif %}>{{ name }}</th>{% endfor %}</tr></thead><tbody>\n{% for row in rows %}<tr>{% for cls, kind, v in row %}<td{% if cls %} class="{{ cls }}"{% endif %}>\n{%- if kind == "badge" %}<span class="badge {{ v }}">{{ v }}</span>\n{%- elif kind == "rank" %}<span class="rank">{{ v }}</span>\n{%- elif kind == "parts" %}{% for p in v %}<span class="nw">{{ p }}</span>{% if not loop.last %}; {% endif %}{% endfor %}\n{%- else %}{{ v }}{% endif %}</td>{% endfor %}</tr>\n{% endfor %}</tbody></table>{% endif %}\n')
