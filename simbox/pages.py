@@ -3,8 +3,7 @@
 ``base.html`` is the frame of every page; ``report.html`` (a scan) and
 ``model_report.html`` (a model folder) extend it and include partials
 (``_*.html``).  Values are escaped by the templates; markup simbox draws itself
-(the SVG map and plots, the report's tables, each text in them escaped by :func:`escape`)
-is passed as :class:`markupsafe.Markup`.  This module
+(the SVG map and plots) is passed as :class:`markupsafe.Markup`.  This module
 imports nothing of the project, so every layer may render a page.
 """
 from __future__ import annotations
@@ -12,9 +11,9 @@ from __future__ import annotations
 import functools
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-__all__ = ["render", "compile_templates", "Markup", "escape"]
+__all__ = ["render", "compile_templates", "Markup"]
 
 
 @functools.cache

@@ -6,8 +6,7 @@ URL; a Content-Security-Policy meta tag (``default-src 'none'``) makes the brows
 refuse any request the page might still try, so it works the same on a laptop in
 the field with no network.  The page is the Jinja2 template
 ``simbox/templates/report.html`` and its partials (autoescape on); this module
-gathers the values it shows, and makes the markup of its tables (:func:`html_table`,
-every text escaped: hundreds of rows, too many cells for a template's loop).
+gathers the values it shows.
 """
 from __future__ import annotations
 
@@ -15,16 +14,15 @@ import numpy as np
 import pandas as pd
 
 from simbox.deployments import LINK_KINDS, SUBSCRIBER_BLOCK, factorized
-from simbox.pages import Markup, compile_templates, escape, render
+from simbox.pages import Markup, compile_templates, render
 from simbox.report_map import site_maps
 from simbox.report_plots import feature_plot, hours_plot, score_plot
-from simbox.svg import escape_text
 
 __all__ = ["render_report", "html_table", "prepare"]
 
 #: the templates of report.html: the page and every template it extends or includes
 TEMPLATES = ("report.html", "base.html", "_report.css", "_todo.html", "_warnings.html",
-             "_sheet.html", "_method.html")
+             "_sheet.html", "_table.html", "_method.html")
 
 FLAGGED_ROWS = 500
 NUMBER_FORMATS = {"lat": "{:.5f}", "lon": "{:.5f}", "radius_m": "{:,.0f}", "score": "{:.3f}",
@@ -192,55 +190,22 @@ SPECIAL_COLUMNS = ("hours", "class", "rank")
 
 
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
-    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers`` (no
-    row: a note saying none).  The cells are made column by column, from each column's
-    values as objects (as its rows would give them), not row by row, and their markup
-    here (:func:`_td`: no template loop over thousands of cells)."""
+    """A plain HTML table of ``df`` (times as ISO UTC), headers renamed by ``headers``: the
+    template ``_table.html`` (autoescape).  The cells (:func:`_cell`) are made column by
+    column, from each column's values as objects (as its rows would give them), a column
+    of times formatted at once (:func:`_minutes`), not row by row."""
     headers = headers or {}
     for c in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dt.tz is not None:
             df = df.assign(**{c: df[c].dt.tz_convert("UTC")})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != "rank"}
     head = [(headers.get(c, c), c in numeric) for c in df.columns]
-    columns = [[_td(("num", "text", t)) for t in times] if c not in SPECIAL_COLUMNS and
+    columns = [[("num", "text", t) for t in times] if c not in SPECIAL_COLUMNS and
                (times := _minutes(df.iloc[:, j])) is not None else
-               [_td(_cell(c, v)) for v in df.iloc[:, j].to_numpy(dtype=object)]
+               [_cell(c, v) for v in df.iloc[:, j].to_numpy(dtype=object)]
                for j, c in enumerate(df.columns)]
-    if not len(df):
-        return Markup('<p class="note">None.</p>')
-    rows = map("".join, zip(*columns)) if columns else [""] * len(df)
-    return Markup("<table><thead><tr>" + "".join(
-        f"<th class=num>{escape(name)}</th>" if numeric else f"<th>{escape(name)}</th>"
-        for name, numeric in head) + "</tr></thead><tbody>\n" +
-        "".join(f"<tr>{row}</tr>\n" for row in rows) + "</tbody></table>")
-
-
-def _td(cell: tuple) -> str:
-    """A table cell's markup from :func:`_cell`'s ``(cls, kind, value)``: a badge, a rank,
-    ";"-parts that do not break, or the value; every text escaped (:func:`_escape`)."""
-    cls, kind, v = cell
-    if kind == "badge":
-        inner = f'<span class="badge {_escape(v)}">{_escape(v)}</span>'
-    elif kind == "rank":
-        inner = f'<span class="rank">{_escape(v)}</span>'
-    elif kind == "parts":
-        inner = "; ".join([f'<span class="nw">{_escape(p)}</span>' for p in v])
-    else:
-        inner = _escape(v)
-    return f'<td class="{_escape(cls)}">{inner}</td>' if cls else f"<td>{inner}</td>"
-
-
-def _escape(v) -> str:
-    """:func:`markupsafe.escape` of ``v`` as a plain ``str``; a ``str`` escaped here (the same
-    five characters, the same entities) without a Markup made."""
-    if type(v) is not str:
-        return str(escape(v))
-    v = escape_text(v)
-    if "'" in v:
-        v = v.replace("'", "&#39;")
-    if '"' in v:
-        v = v.replace('"', "&#34;")
-    return v
+    rows = list(zip(*columns)) if columns else [()] * len(df)
+    return Markup(render("_table.html", head=head, rows=rows))
 
 
 def _minutes(col: pd.Series) -> list | None:

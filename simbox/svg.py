@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-__all__ = ["root", "add", "text", "num", "escape_text"]
+__all__ = ["root", "add", "text", "num"]
 
 NAMESPACE = "http://www.w3.org/2000/svg"
 
@@ -31,73 +31,8 @@ def add(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.El
 
 
 def text(svg: ET.Element) -> str:
-    """The markup of ``svg``: ``ET.tostring(svg, encoding="unicode")``, written here for the
-    elements :func:`root` and :func:`add` make (plain tag and attribute names, texts): a
-    report's maps and plots hold thousands, and ElementTree's writer spends most of its
-    time on namespaces they do not have.  Anything else is left to ElementTree."""
-    out: list[str] = []
-    try:
-        _write(svg, out.append)
-    except _NotPlain:
-        return ET.tostring(svg, encoding="unicode", short_empty_elements=True)
-    return "".join(out)
-
-
-class _NotPlain(Exception):
-    """An element :func:`_write` leaves to ElementTree (a namespace, a comment, a value that
-    is not a text)."""
-
-
-def _write(e: ET.Element, put) -> None:
-    """``e`` as ElementTree writes it (``short_empty_elements``), piece by piece to ``put``."""
-    tag = e.tag
-    if type(tag) is not str or tag[:1] == "{":
-        raise _NotPlain
-    attrs = []
-    for k, v in e.items():
-        if type(k) is not str or k[:1] == "{" or type(v) is not str:
-            raise _NotPlain
-        attrs.append(f' {k}="{_escape_attrib(v)}"')
-    put("<" + tag + "".join(attrs))
-    text, tail = e.text, e.tail
-    if text is not None and type(text) is not str or tail is not None and type(tail) is not str:
-        raise _NotPlain
-    if text or len(e):
-        put(">")
-        if text:
-            put(escape_text(text))
-        for child in e:
-            _write(child, put)
-        put("</" + tag + ">")
-    else:
-        put(" />")
-    if tail:
-        put(escape_text(tail))
-
-
-def escape_text(s: str) -> str:
-    """A text with ``&``, ``<`` and ``>`` escaped, as ElementTree escapes element text."""
-    if "&" in s:
-        s = s.replace("&", "&amp;")
-    if "<" in s:
-        s = s.replace("<", "&lt;")
-    if ">" in s:
-        s = s.replace(">", "&gt;")
-    return s
-
-
-def _escape_attrib(s: str) -> str:
-    """An attribute's value as ElementTree escapes it."""
-    s = escape_text(s)
-    if '"' in s:
-        s = s.replace('"', "&quot;")
-    if "\r" in s:
-        s = s.replace("\r", "&#13;")
-    if "\n" in s:
-        s = s.replace("\n", "&#10;")
-    if "\t" in s:
-        s = s.replace("\t", "&#09;")
-    return s
+    """The markup of ``svg``."""
+    return ET.tostring(svg, encoding="unicode", short_empty_elements=True)
 
 
 def num(v: float) -> str:
