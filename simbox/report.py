@@ -163,6 +163,11 @@ def _cell(col: str, v) -> tuple:
         parts = v.split(";")
         cls = "id" if col in ID_COLUMNS else ""
         return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
+    return _any_cell(col, v)
+
+
+def _any_cell(col: str, v) -> tuple:
+    """:func:`_cell` of any value (a ``str`` too: the tests' reference of its first case)."""
     if col == "hours":            # hour_bars' SVG (pandas keeps it as a plain str)
         return "", "text", Markup(v)
     if v is None or (isinstance(v, float) and np.isnan(v)):

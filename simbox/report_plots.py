@@ -197,18 +197,26 @@ def _array(values, dtype) -> np.ndarray:
     return np.asarray(values, dtype=dtype)
 
 
-def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -> str:
-    """Every SIM's score in 50 bins on a log scale: those not flagged, then the flagged ones of
-    each fraud class (their colours), the threshold as a dashed line."""
-    w, h = 640, 330
+def score_series(scores: pd.Series, classes: pd.Series, threshold: float | None) -> list:
+    """:func:`score_plot`'s bars, ``(label, colour, counts per bin)``: the SIMs not flagged,
+    then the flagged ones of each fraud class that has some.  The classes compared as a
+    column (no ``str`` made per SIM), the scores taken without the index's hash table."""
     score = _array(scores, float)
-    classes = pd.Series(classes, copy=False)     # (compared as a column: no str made per SIM)
+    classes = pd.Series(classes, copy=False)
     flagged = score >= threshold if threshold is not None else np.zeros(len(score), bool)
     series = [("not flagged", NOT_FLAGGED, histogram(score[~flagged]))]
     for c, colour in CLASS_COLOURS.items():
         sel = flagged & (classes == c).to_numpy(dtype=bool, na_value=False)
         if sel.any():
             series.append((f"flagged {c}", colour, histogram(score[sel])))
+    return series
+
+
+def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -> str:
+    """Every SIM's score in 50 bins on a log scale: those not flagged, then the flagged ones of
+    each fraud class (their colours), the threshold as a dashed line."""
+    w, h = 640, 330
+    series = score_series(scores, classes, threshold)
     top = max(1, max(int(s[2].max()) for s in series))
     decades = int(math.floor(math.log10(top)))
     svg = root(w, h, "Score distribution: SIMs per score bin, log scale")

@@ -12,11 +12,10 @@ import pandas as pd
 from simbox.outputs import CLASS_COLOURS, FORMULA_START, _NUMBER
 from simbox.deployments import one_text
 from simbox.pages import Markup, _environment
-from simbox.report import FIELD_SHEETS, NUMBER_FORMATS, ID_COLUMNS, _where, _day, _count, \
-    _first_items
+from simbox.report import FIELD_SHEETS, _where, _day, _count, \
+    _first_items, _any_cell
 from simbox.report_map import WIDTH, HEIGHT, PAD, M_PER_DEG, _nice_length, _label
-from simbox.report_plots import (SCORE_BINS, NOT_FLAGGED, INK, Panel, histogram, root, add, num,
-                                 _legend)
+from simbox.report_plots import (NOT_FLAGGED, histogram)
 from simbox.svg import add as _add, root as svg_root
 
 
@@ -178,28 +177,8 @@ def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
 
 
 def _cell(col: str, v) -> tuple:
-    """What a table cell shows: ``(cls, kind, value)``, ``kind`` one of ``badge``, ``rank``,
-    ``parts`` (a list of ";"-items) or ``text``."""
-    if col == "hours":            # hour_bars' SVG (pandas keeps it as a plain str)
-        return "", "text", Markup(v)
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "", "text", ""
-    if col == "class":
-        return "", "badge", str(v)
-    if col == "rank":
-        return "", "rank", int(v)
-    if isinstance(v, (int, np.integer)):
-        return "num", "text", f"{int(v):,}"
-    if isinstance(v, (float, np.floating)):
-        fmt = NUMBER_FORMATS.get(col)
-        text = fmt.format(v) if fmt else (f"{v:.3f}" if abs(v) < 1 else f"{v:,.1f}" if abs(v) < 1000
-                                          else f"{v:,.0f}")
-        return "num", "text", text
-    if isinstance(v, pd.Timestamp):
-        return "num", "text", v.strftime("%Y-%m-%d %H:%M")
-    parts = str(v).split(";")
-    cls = "id" if col in ID_COLUMNS else ""
-    return (cls, "parts", parts) if len(parts) > 1 else (cls, "text", parts[0])
+    """(report._cell as it was: without its first case, the text's)"""
+    return _any_cell(col, v)
 
 
 def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Markup:
@@ -215,10 +194,8 @@ def html_table(df: pd.DataFrame, headers: dict[str, str] | None = None) -> Marku
     return Markup(_TABLE.render(head=head, rows=rows))
 
 
-def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -> str:
-    """Every SIM's score in 50 bins on a log scale: those not flagged, then the flagged ones of
-    each fraud class (their colours), the threshold as a dashed line."""
-    w, h = 640, 330
+def score_series(scores: pd.Series, classes: pd.Series, threshold: float | None) -> list:
+    """(report_plots.score_plot's bars as it made them: each class as an object compared)"""
     score = np.asarray(scores, dtype=float)
     cls = np.asarray(classes, dtype=object)
     flagged = score >= threshold if threshold is not None else np.zeros(len(score), bool)
@@ -227,34 +204,7 @@ def score_plot(scores: pd.Series, classes: pd.Series, threshold: float | None) -
         sel = flagged & (cls == c)
         if sel.any():
             series.append((f"flagged {c}", colour, histogram(score[sel])))
-    top = max(1, max(int(s[2].max()) for s in series))
-    decades = int(math.floor(math.log10(top)))
-    svg = root(w, h, "Score distribution: SIMs per score bin, log scale")
-    p = Panel(svg, 76, 34, w - 76 - 18, h - 34 - 58).scales(
-        ("linear", 0.0, 1.0), ("log", 0.7, 10 ** (math.log10(top) * 1.08 + 0.05)))
-    p.y_axis([10 ** k for k in range(decades + 1)], label="SIMs (log scale)")
-    edges = np.linspace(0.0, 1.0, SCORE_BINS + 1)
-    for label, colour, counts in series:
-        g = add(svg, "g", fill=colour)
-        for i in np.flatnonzero(counts):
-            x0, x1 = float(p.x(edges[i])), float(p.x(edges[i + 1]))
-            y = float(p.y(counts[i]))
-            r = add(g, "rect", x=num(x0), y=num(y), width=num(max(x1 - x0 - 0.6, 0.6)),
-                    height=num(p.bottom - y))
-            add(r, "title", f"{label}: {counts[i]:,} SIM(s) scored {edges[i]:.2f}-{edges[i + 1]:.2f}")
-    p.x_axis(np.round(np.arange(0, 1.01, 0.2), 1), [f"{v:.1f}" for v in np.arange(0, 1.01, 0.2)],
-             label="fraud score")
-    if threshold is not None and np.isfinite(threshold):
-        tx = float(p.x(min(max(threshold, 0.0), 1.0)))
-        add(svg, "path", d=f"M{num(tx)} {num(p.top)}V{num(p.bottom)}", stroke=INK,
-            stroke_width="1.4", stroke_dasharray="6 4")
-        near_right = tx > p.right - 110          # the label left of the line
-        add(svg, "text", f"threshold {threshold:.2f}", x=num(tx - 4 if near_right else tx + 4),
-            y=num(p.top + 11), font_size="11.5", fill=INK,
-            text_anchor="end" if near_right else "start")
-    _legend(svg, [(label, colour, "box") for label, colour, _ in series],
-            p.left + (p.width - 132 * len(series)) / 2, 16, columns=len(series), column_width=132)
-    return text(svg)
+    return series
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
