@@ -374,12 +374,9 @@ def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.
     index = pd.Index(index)
     cols = list(features.columns)
     k = len(cols) if candidates is None else max(1, min(int(candidates), len(cols)))
-    n = len(index) if budget_rows is None else min(len(index), max(0, int(budget_rows) // k))
-    if 0 < n < len(index):
-        log.info("reasons: the model's contributions for the first %s of %s flagged SIMs; the "
-                 "others are explained by their deviations", f"{n:,}", f"{len(index):,}")
-    if only_occluded:
-        index = index[:n]
+    sims = len(index)
+    if only_occluded and budget_rows is not None and features.index.is_unique:
+        index = index[:max(0, int(budget_rows) // k)]      # (a row each: the budget's SIMs)
     if features.index.is_unique:        # the rows by position: only the first n copied
         pos = features.index.get_indexer(index)
         if (pos < 0).any():
@@ -391,9 +388,16 @@ def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.
     median = reference[cols].median()
     if len(rows) == 0:
         return pd.DataFrame(index=rows, columns=cols, dtype=float)
+    n = len(rows) if budget_rows is None else min(len(rows), max(0, int(budget_rows) // k))
     out = np.full((len(rows), len(cols)), np.nan)
     if n == 0:
         return pd.DataFrame(out, index=rows, columns=cols)
+    if n < max(len(rows), sims):
+        log.info("reasons: the model's contributions for the first %s of %s flagged SIMs; the "
+                 "others are explained by their deviations", f"{n:,}",
+                 f"{max(len(rows), sims):,}")
+    if only_occluded and n < len(rows):
+        out, rows = out[:n], rows[:n]
     X = features.iloc[pos[:n]] if pos is not None else X.iloc[:n]
     values = X.to_numpy(dtype=float)
     base = np.asarray(score(X.iloc[:n]) if base is None else base, dtype=float)[:n]
