@@ -162,6 +162,24 @@ def test_occlusion_budget_and_candidates_bound_the_model_calls(network):
     assert reasons_table(feats, flagged, contributions=head).equals(text)
 
 
+def test_only_occluded_rows_of_a_feature_table_with_repeated_keys():
+    """Keys that repeat in the feature table: the budget counts ``.loc``'s rows (as without
+    ``only_occluded``), whose first rows are returned."""
+    rng = np.random.default_rng(0)
+    feats = pd.DataFrame(rng.normal(size=(12, 4)), columns=["n_mtc", "moc_callees", "c", "d"],
+                         index=[f"s{i % 10}" for i in range(12)])
+    def score(X):
+        return X["n_mtc"].to_numpy() * 0.1
+    index = pd.Index(["s1", "s0", "s3"])                 # s0 and s1: two rows each
+    full = occlusion_contributions(score, feats, index, feats.iloc[:5], candidates=2,
+                                   budget_rows=6)
+    head = occlusion_contributions(score, feats, index, feats.iloc[:5], candidates=2,
+                                   budget_rows=6, only_occluded=True)
+    assert len(full) == 5 and len(head) == 3
+    pd.testing.assert_frame_equal(head, full.iloc[:3])
+    assert full.iloc[3:].isna().all().all()
+
+
 def _reasons_one_by_one(features, index, contributions, reference, top=4, floor=0.01):
     """The slow reference of reasons_table: each SIM on its own, through ``_pick``."""
     from simbox.reasons import NOT_REASONS, _RANK, _phrase, _pick
