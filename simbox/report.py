@@ -77,24 +77,31 @@ def _field_sheets(result, sites: pd.DataFrame, maps: list) -> list[dict]:
     shown = sites.head(FIELD_SHEETS).to_dict(orient="records")
     tally = _Tally(flagged, [str(row["site_id"]) for row in shown]) if shown else None
     for i, row in enumerate(shown):
-        mini, caption = maps[i]
         types, deps = tally.site(str(row["site_id"]))
-        items = [("where", _where(row, " \u00b1 {:.0f} m"))]
-        if row.get("address"):
-            items.append(("address", str(row["address"])))
-        items += [
-            ("when", (row["active_hours"] or "-") + " (local time)"),
-            ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
-            ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
-             + (" (" + ", ".join(f"{n} {t}" for t, n in types) + ")" if len(types) else "")),
-            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps)),
-            ("cells", _first_items(str(row.get("cells", "")), 4).replace(";", "; ")),
-            ("priority", f"{row['priority']:.1f}"),
-        ]
-        sheets.append({"rank": i + 1, "site_id": str(row["site_id"]), "cls": row["class"], "map": Markup(mini),
-                       "caption": caption, "items": items,
-                       "hours": hour_bars(result.site_hours.get(row["site_id"], np.zeros(24)))})
+        sheets.append(field_sheet(result, i, row, types, deps, maps[i]))
     return sheets
+
+
+def field_sheet(result, i: int, row: dict, types: list, deps: list, drawn: tuple) -> dict:
+    """The field sheet of the site ``row`` (rank ``i + 1``): ``types`` its SIMs' device types
+    with their counts, ``deps`` its deployments with their classes (pairs, in the order
+    shown), ``drawn`` its map and caption."""
+    mini, caption = drawn
+    items = [("where", _where(row, " \u00b1 {:.0f} m"))]
+    if row.get("address"):
+        items.append(("address", str(row["address"])))
+    items += [
+        ("when", (row["active_hours"] or "-") + " (local time)"),
+        ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
+        ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
+         + (" (" + ", ".join(f"{n} {t}" for t, n in types) + ")" if len(types) else "")),
+        ("deployments", ", ".join(f"{d} ({c})" for d, c in deps)),
+        ("cells", _first_items(str(row.get("cells", "")), 4).replace(";", "; ")),
+        ("priority", f"{row['priority']:.1f}"),
+    ]
+    return {"rank": i + 1, "site_id": str(row["site_id"]), "cls": row["class"], "map": Markup(mini),
+            "caption": caption, "items": items,
+            "hours": hour_bars(result.site_hours.get(row["site_id"], np.zeros(24)))}
 
 
 class _Tally:

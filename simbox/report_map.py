@@ -158,41 +158,51 @@ class _Layer:
             _add(g, "text", self.labels[i], x=f"{sx[i] + r_px[i] + 4:.1f}", y=sy4[i],
                  font_size="12.5", fill="#1d2329", stroke="#fdfdfb", stroke_width="3",
                  paint_order="stroke")
-        # scale bar and north arrow
-        bar_m = _nice_length((width / 4) / scale)
-        bar_px = bar_m * scale
-        bx, by = PAD, height - PAD
-        g = _add(svg, "g", font_size="12", fill="#1d2329")
-        _add(g, "rect", x=str(bx - 6), y=str(by - 22), width=f"{bar_px + 60:.1f}", height="30",
-             fill="#fdfdfb", fill_opacity="0.85")
-        _add(g, "path", d=f"M{bx} {by - 6}v6h{bar_px:.1f}v-6", fill="none", stroke="#1d2329",
-             stroke_width="2")
-        _add(g, "text", _label(bar_m), x=f"{bx + bar_px + 6:.1f}", y=str(by))
-        nx, ny = width - PAD - 10, PAD + 6
-        g = _add(svg, "g")
-        _add(g, "path", d=f"M{nx} {ny}l8 22h-16z", fill="#1d2329")
-        _add(g, "text", "N", x=str(nx), y=str(ny + 38), text_anchor="middle", font_size="13",
-             font_weight="700", fill="#1d2329")
+        scale_bar_and_north(svg, width, height, scale)
         if not legend:
             return _text(svg), f"view about {_label(round(width / scale, -2))} across"
-        # legend
-        ly = PAD
-        g = _add(svg, "g", font_size="12", fill="#1d2329")
-        _add(g, "rect", x=str(PAD - 6), y=str(ly - 14), width="230", height="84", fill="#fdfdfb",
-             fill_opacity="0.9", stroke="#d9dee3")
-        for k, (cls, colour) in enumerate(CLASS_COLOURS.items()):
-            _add(g, "circle", cx=str(PAD + 4), cy=str(ly + k * 18), r="6", fill=colour)
-            _add(g, "text", f"{cls} site (size: SIMs)", x=str(PAD + 16), y=str(ly + 4 + k * 18))
-        _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 36), r="2.5", fill="#8a97a3")
-        _add(g, "text", "cell site of the network", x=str(PAD + 16), y=str(ly + 40))
-        _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 54), r="6", fill="none", stroke="#444",
-             stroke_dasharray="3 2")
-        _add(g, "text", "confidence radius", x=str(PAD + 16), y=str(ly + 58))
+        map_legend(svg)
         width_m = width / scale
         caption = (f"{len(s)} site(s), {n_cells} cell site(s) of the network in view, "
                    f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
         return _text(svg), caption
 
+
+
+def scale_bar_and_north(svg, width: float, height: float, scale: float) -> None:
+    """A map's scale bar (bottom left, a round length near a quarter of the width) and its
+    north arrow (top right); ``scale``: pixels per metre."""
+    bar_m = _nice_length((width / 4) / scale)
+    bar_px = bar_m * scale
+    bx, by = PAD, height - PAD
+    g = _add(svg, "g", font_size="12", fill="#1d2329")
+    _add(g, "rect", x=str(bx - 6), y=str(by - 22), width=f"{bar_px + 60:.1f}", height="30",
+         fill="#fdfdfb", fill_opacity="0.85")
+    _add(g, "path", d=f"M{bx} {by - 6}v6h{bar_px:.1f}v-6", fill="none", stroke="#1d2329",
+         stroke_width="2")
+    _add(g, "text", _label(bar_m), x=f"{bx + bar_px + 6:.1f}", y=str(by))
+    nx, ny = width - PAD - 10, PAD + 6
+    g = _add(svg, "g")
+    _add(g, "path", d=f"M{nx} {ny}l8 22h-16z", fill="#1d2329")
+    _add(g, "text", "N", x=str(nx), y=str(ny + 38), text_anchor="middle", font_size="13",
+         font_weight="700", fill="#1d2329")
+
+
+def map_legend(svg) -> None:
+    """A map's legend (top left): the classes' colours, the network's cell sites, the
+    confidence radius."""
+    ly = PAD
+    g = _add(svg, "g", font_size="12", fill="#1d2329")
+    _add(g, "rect", x=str(PAD - 6), y=str(ly - 14), width="230", height="84", fill="#fdfdfb",
+         fill_opacity="0.9", stroke="#d9dee3")
+    for k, (cls, colour) in enumerate(CLASS_COLOURS.items()):
+        _add(g, "circle", cx=str(PAD + 4), cy=str(ly + k * 18), r="6", fill=colour)
+        _add(g, "text", f"{cls} site (size: SIMs)", x=str(PAD + 16), y=str(ly + 4 + k * 18))
+    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 36), r="2.5", fill="#8a97a3")
+    _add(g, "text", "cell site of the network", x=str(PAD + 16), y=str(ly + 40))
+    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 54), r="6", fill="none", stroke="#444",
+         stroke_dasharray="3 2")
+    _add(g, "text", "confidence radius", x=str(PAD + 16), y=str(ly + 58))
 
 _MISSING = object()
 

@@ -12,9 +12,9 @@ import pandas as pd
 from simbox.outputs import CLASS_COLOURS, FORMULA_START, _NUMBER
 from simbox.deployments import one_text
 from simbox.pages import Markup, _environment
-from simbox.report import FIELD_SHEETS, _where, _day, _count, \
-    _first_items, _any_cell
-from simbox.report_map import WIDTH, HEIGHT, PAD, M_PER_DEG, _nice_length, _label
+from simbox.report import FIELD_SHEETS, field_sheet, _any_cell
+from simbox.report_map import WIDTH, HEIGHT, PAD, M_PER_DEG, _label, \
+    map_legend, scale_bar_and_north
 from simbox.report_plots import (NOT_FLAGGED, histogram)
 from simbox.svg import add as _add, root as svg_root
 
@@ -111,36 +111,10 @@ def site_map(sites: pd.DataFrame, cells: pd.DataFrame | None, *, focus: int | No
              font_size="12", font_weight="700", fill="#fff")
         _add(g, "text", str(row["site_id"]), x=f"{sx[i] + r_px[i] + 4:.1f}", y=f"{sy[i] + 4:.1f}",
              font_size="12.5", fill="#1d2329", stroke="#fdfdfb", stroke_width="3", paint_order="stroke")
-    # scale bar and north arrow
-    bar_m = _nice_length((width / 4) / scale)
-    bar_px = bar_m * scale
-    bx, by = PAD, height - PAD
-    g = _add(svg, "g", font_size="12", fill="#1d2329")
-    _add(g, "rect", x=str(bx - 6), y=str(by - 22), width=f"{bar_px + 60:.1f}", height="30",
-         fill="#fdfdfb", fill_opacity="0.85")
-    _add(g, "path", d=f"M{bx} {by - 6}v6h{bar_px:.1f}v-6", fill="none", stroke="#1d2329",
-         stroke_width="2")
-    _add(g, "text", _label(bar_m), x=f"{bx + bar_px + 6:.1f}", y=str(by))
-    nx, ny = width - PAD - 10, PAD + 6
-    g = _add(svg, "g")
-    _add(g, "path", d=f"M{nx} {ny}l8 22h-16z", fill="#1d2329")
-    _add(g, "text", "N", x=str(nx), y=str(ny + 38), text_anchor="middle", font_size="13",
-         font_weight="700", fill="#1d2329")
+    scale_bar_and_north(svg, width, height, scale)     # (unchanged: the module's)
     if not legend:
         return _text(svg), f"view about {_label(round(width / scale, -2))} across"
-    # legend
-    ly = PAD
-    g = _add(svg, "g", font_size="12", fill="#1d2329")
-    _add(g, "rect", x=str(PAD - 6), y=str(ly - 14), width="230", height="84", fill="#fdfdfb",
-         fill_opacity="0.9", stroke="#d9dee3")
-    for k, (cls, colour) in enumerate(CLASS_COLOURS.items()):
-        _add(g, "circle", cx=str(PAD + 4), cy=str(ly + k * 18), r="6", fill=colour)
-        _add(g, "text", f"{cls} site (size: SIMs)", x=str(PAD + 16), y=str(ly + 4 + k * 18))
-    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 36), r="2.5", fill="#8a97a3")
-    _add(g, "text", "cell site of the network", x=str(PAD + 16), y=str(ly + 40))
-    _add(g, "circle", cx=str(PAD + 4), cy=str(ly + 54), r="6", fill="none", stroke="#444",
-         stroke_dasharray="3 2")
-    _add(g, "text", "confidence radius", x=str(PAD + 16), y=str(ly + 58))
+    map_legend(svg)
     width_m = width / scale
     caption = (f"{len(s)} site(s), {n_cells} cell site(s) of the network in view, "
                f"view about {_label(round(width_m, -2) or width_m)} across; numbers are priority ranks")
@@ -158,21 +132,8 @@ def _field_sheets(result, sites: pd.DataFrame) -> list[dict]:
         types = here["device_type"].replace("", "unknown").value_counts() \
             if "device_type" in here else pd.Series(dtype=int)
         deps = here.groupby("deployment_id")["class"].agg(lambda c: c.value_counts().index[0])
-        items = [("where", _where(row, " \u00b1 {:.0f} m"))]
-        if row.get("address"):
-            items.append(("address", str(row["address"])))
-        items += [
-            ("when", (row["active_hours"] or "-") + " (local time)"),
-            ("seen", f"{_day(row['first_seen'])} to {_day(row['last_seen'])}"),
-            ("expect", f"{_count(row['n_sims'], 'SIM')} in {_count(row['n_devices'], 'device')}"
-             + (" (" + ", ".join(f"{n} {t}" for t, n in types.items()) + ")" if len(types) else "")),
-            ("deployments", ", ".join(f"{d} ({c})" for d, c in deps.items())),
-            ("cells", _first_items(str(row.get("cells", "")), 4).replace(";", "; ")),
-            ("priority", f"{row['priority']:.1f}"),
-        ]
-        sheets.append({"rank": i + 1, "site_id": str(row["site_id"]), "cls": row["class"], "map": Markup(mini),
-                       "caption": caption, "items": items,
-                       "hours": hour_bars(result.site_hours.get(row["site_id"], np.zeros(24)))})
+        sheets.append(field_sheet(result, i, row, list(types.items()), list(deps.items()),
+                                  (mini, caption)))       # (unchanged: the module's)
     return sheets
 
 
