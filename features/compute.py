@@ -366,8 +366,8 @@ def _tables(red: Reduced, ctx, feats, keys, inv, order, tokens, table, book=None
         "first_seen": pd.to_datetime(red.dev_first[o], unit="s", utc=True),
         "last_seen": pd.to_datetime(red.dev_last[o], unit="s", utc=True)})
     crow = inv[red.cell_row]
-    o = _pair_order(crow, table.cell_rank[red.cell_code] if len(red.cell_code) else red.cell_code,
-                    len(table.cell_rank))
+    o = _pair_order(red.cell_row, table.cell_rank[red.cell_code] if len(red.cell_code)
+                    else red.cell_code, len(table.cell_rank), inv, placed=crow)
     cells = pd.DataFrame({
         "imsi": pd.Categorical.from_codes(crow[o], dtype=imsi_cat),
         "cell_id": pd.Categorical.from_codes(red.cell_code[o], categories=pd.Index(tokens, dtype=object)),
@@ -429,15 +429,33 @@ def _distinct_order(row):
     return order
 
 
-def _pair_order(row, rank, nrank):
-    """``np.lexsort((rank, row))`` for distinct (row, rank) pairs, by one sort of one key
-    (no sort when the rows are distinct: :func:`_distinct_order`)."""
-    order = _distinct_order(row)
+def _pair_order(row, rank, nrank, inv=None, placed=None):
+    """``np.lexsort((rank, inv[row]))`` for distinct (row, rank) pairs (``inv``: a permutation
+    of the rows, as :func:`_assemble`'s of the kernel's rows to the sorted keys; None: none;
+    ``placed``: ``inv[row]`` when the caller has it), without a sort of random keys:
+
+    - rows each seen once: placed by rank, no sort (:func:`_distinct_order`);
+    - else the pairs sorted by (row, rank) in one combined key by a stable sort (Timsort:
+      the kernel gives a row's pairs together, so the keys come in short runs it merges),
+      then each row's stretch moved to the place ``inv`` gives it (linear).
+    """
+    placed = (row if inv is None else inv[row]) if placed is None else placed
+    order = _distinct_order(placed)
     if order is not None:
         return order
-    if (int(row.max()) + 1 if len(row) else 0) * max(nrank, 1) >= 1 << 62:
-        return np.lexsort((rank, row))
-    return np.argsort(row.astype(np.int64) * nrank + rank)
+    rows = len(inv) if inv is not None else int(row.max()) + 1
+    if rows * max(nrank, 1) >= 1 << 62:
+        return np.lexsort((rank, placed))
+    order = np.argsort(row.astype(np.int64) * nrank + rank, kind="stable")
+    if inv is None:
+        return order
+    count = np.bincount(row, minlength=rows)
+    start = np.cumsum(count) - count               # each row's stretch in ``order``
+    at = np.empty(rows, dtype=np.int64)
+    at[inv] = np.arange(rows)                      # the row at each place
+    size = count[at]
+    moved = np.cumsum(size) - size                 # where each place's stretch goes
+    return order[np.arange(len(order), dtype=np.int64) + np.repeat(start[at] - moved, size)]
 
 
 def write_table(table, path) -> str:

@@ -69,3 +69,24 @@ def test_distinct_rows_are_ordered_without_a_sort(rows, rnd, nrank, repeat):
         assert got is None
     else:
         assert np.array_equal(got, np.lexsort((imei, row)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.tuples(st.integers(0, 50), st.integers(0, 30)), max_size=160),
+       st.sampled_from([31, 1 << 58]), st.randoms(use_true_random=False), st.booleans())
+def test_pair_order_through_a_permutation_is_the_lexsort(pairs, nrank, rnd, grouped):
+    """The pair tables' order: by (the row's place in the sorted keys, rank), the kernel's
+    rows given with the permutation to those places; the pairs grouped by row (as the kernel
+    gives them) or in any order, rows without a pair, rows with one."""
+    pairs = sorted(pairs) if grouped else list(pairs)
+    if grouped:                        # each row's pairs together, in any order among them
+        rnd.shuffle(pairs)
+        pairs.sort(key=lambda p: p[0])
+    rows = 51
+    inv = np.arange(rows, dtype=np.int64)
+    rnd.shuffle(inv)
+    row = np.array([p[0] for p in pairs], np.int64)
+    rank = np.array([p[1] for p in pairs], np.int64)
+    want = np.lexsort((rank, inv[row]))
+    assert np.array_equal(_pair_order(row, rank, nrank, inv), want)
+    assert np.array_equal(_pair_order(row, rank, nrank, inv, placed=inv[row]), want)
