@@ -181,6 +181,15 @@ def test_float_rows_equal_loc_to_numpy():
                                   df.loc[twice, cols].to_numpy(dtype=float, na_value=np.nan))
     with pytest.raises(KeyError, match="not in the features' index"):
         _float_rows(df, pd.Index(["nope"]), cols)
+    # ``out``/``only``: the columns of ``only`` taken again, the others left as they are
+    only = np.array([c in ("i64", "f32", "nullable") for c in cols])
+    for keys in (idx, twice):
+        want = df.loc[keys, cols].to_numpy(dtype=float, na_value=np.nan)
+        out = _float_rows(df, keys, cols)
+        out[:] = -7.0
+        assert _float_rows(df, keys, cols, out=out, only=only) is out
+        np.testing.assert_array_equal(out[:, only], want[:, only])
+        assert (out[:, ~only] == -7.0).all()
 
 
 @pytest.mark.parametrize("repeated", [False, True])
