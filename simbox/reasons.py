@@ -83,23 +83,33 @@ def _log_in_place(x: np.ndarray, names) -> np.ndarray:
     return x
 
 
+def _row_positions(features: pd.DataFrame, index: pd.Index) -> np.ndarray | None:
+    """The positions of the keys ``index`` in ``features`` (KeyError for a key not there), or
+    None when keys repeat (``.loc``'s rows then)."""
+    if not (features.index.is_unique and index.is_unique):
+        return None
+    pos = features.index.get_indexer(index)
+    if (pos < 0).any():
+        raise KeyError(f"{index[pos < 0][:5].tolist()} not in the features' index")
+    return pos
+
+
 def _float_rows(features: pd.DataFrame, index: pd.Index, cols: list, *, out=None,
-                only=None) -> np.ndarray:
+                only=None, pos=False) -> np.ndarray:
     """``features.loc[index, cols]`` as a float array in column order (Fortran): each column
     taken on its own from its array, without pandas' interleaving of the mixed dtypes
     into rows; ``.loc``'s own result when the keys repeat.  ``out`` (a result of this
     function for the same arguments) and ``only`` (a mask of ``cols``): the columns of
-    ``only`` taken again into ``out``, the others left as they are."""
+    ``only`` taken again into ``out``, the others left as they are.  ``pos``:
+    :func:`_row_positions` of ``index`` when the caller has them."""
     take = np.ones(len(cols), dtype=bool) if only is None else np.asarray(only, dtype=bool)
-    if not (features.index.is_unique and index.is_unique):
+    pos = _row_positions(features, index) if pos is False else pos
+    if pos is None:
         block = features.loc[index, [c for c, t in zip(cols, take) if t]].to_numpy(dtype=float)
         if out is None:
             return np.asfortranarray(block)
         out[:, take] = block
         return out
-    pos = features.index.get_indexer(index)
-    if (pos < 0).any():
-        raise KeyError(f"{index[pos < 0][:5].tolist()} not in the features' index")
     if out is None:
         out = np.empty((len(index), len(cols)), dtype=np.float64, order="F")
     for j in np.flatnonzero(take):
@@ -255,7 +265,8 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
     cols = [c for c in features.columns if c not in NOT_REASONS]
     rank = np.array([_RANK.get(c, len(_RANK)) for c in cols])
     phrases = [_phrase(c) for c in cols]
-    values = _float_rows(features, flagged_index, cols)
+    pos = _row_positions(features, flagged_index)
+    values = _float_rows(features, flagged_index, cols, pos=pos)
     if stats is None:
         stats = reference_stats(reference)
     n, top = len(flagged_index), int(top)
@@ -279,7 +290,7 @@ def reasons_table(features: pd.DataFrame, flagged_index, *, contributions: pd.Da
               count, picked, used, deviation=(med, scale, direction))
     logged = _log_columns(cols)
     if logged.any():
-        _float_rows(features, flagged_index, cols, out=values, only=logged)
+        _float_rows(features, flagged_index, cols, out=values, only=logged, pos=pos)
     return pd.Series(_word(values, picked, count, phrases), index=flagged_index, name="reasons",
                      dtype=object)
 
@@ -361,6 +372,27 @@ def _word_rows(v: np.ndarray, picked: np.ndarray, count: np.ndarray, phrases: li
     return [", ".join(w[:k]) for w, k in zip(words.tolist(), count.tolist())]
 
 
+def _occluding_values(median: np.ndarray, dtypes: list) -> tuple[np.ndarray, bool]:
+    """The medians that replace a feature's value in :func:`occlusion_contributions` as its
+    column's dtype holds them (an int64 column's median truncated, a float32 one rounded),
+    and whether the occluded rows must still be cast to the dtypes as a DataFrame.
+
+    The occluded rows were cast to the features' dtypes (``astype(dtypes,
+    errors="ignore")``) before being scored, which takes them as floats again: for numpy
+    int, bool and float columns that changes only the medians put in, since the other
+    values came from those dtypes.  So the medians are cast here once, with pandas'
+    rule (a column at a time; a NaN median of an int column fails its cast and, with
+    ``errors="ignore"``, stays NaN), and the rows stay floats.  Other dtypes (extension
+    arrays): the DataFrame cast, as before."""
+    if not all(isinstance(d, np.dtype) and d.kind in "biuf" for d in dtypes):
+        return median, True
+    out = median.copy()
+    for j, d in enumerate(dtypes):
+        if d != np.float64 and not (d.kind in "iu" and np.isnan(median[j])):
+            out[j] = np.asarray(median[j]).astype(d).astype(np.float64)
+    return out, False
+
+
 def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.DataFrame, *,
                             max_rows: int = 200_000, candidates: int | None = None,
                             budget_rows: int | None = None, base=None,
@@ -424,8 +456,8 @@ def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.
         z = ((_transform(X.iloc[:n], cols) - stats["median"]) / stats["scale"]).abs()
         z = z.fillna(-1.0).to_numpy()
         which = np.argsort(-z, axis=1, kind="stable")[:, :k]
-    med = median.to_numpy(dtype=float)
     dtypes = features.dtypes.to_dict()
+    med, cast = _occluding_values(median.to_numpy(dtype=float), [dtypes[c] for c in cols])
     step = max(1, max_rows // k)
     out[:n] = 0.0
     for lo in range(0, n, step):
@@ -434,7 +466,9 @@ def occlusion_contributions(score, features: pd.DataFrame, index, reference: pd.
         stacked = np.repeat(block, k, axis=0)                        # sim-major, k rows each
         f = w.reshape(-1)
         stacked[np.arange(m * k), f] = med[f]
-        frame = pd.DataFrame(stacked, columns=cols).astype(dtypes, errors="ignore")
+        frame = pd.DataFrame(stacked, columns=cols)
+        if cast:
+            frame = frame.astype(dtypes, errors="ignore")
         s = np.asarray(score(frame), dtype=float).reshape(m, k)
         np.put_along_axis(out[lo:lo + m], w, base[lo:lo + m, None] - s, axis=1)
     return pd.DataFrame(out, index=rows, columns=cols)

@@ -253,3 +253,34 @@ def test_reference_stats_equal_the_pandas_statement(seed):
     feats = pd.DataFrame(rng.lognormal(0, 2, (7, len(names))), columns=names)
     dev = deviations(feats, got)
     assert (dev.fillna(-np.inf) <= 5.0).all().all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_occluding_medians_cast_once_equal_the_rows_cast(seed, monkeypatch):
+    """The medians put in cast to their columns' dtypes once (``_occluding_values``) give the
+    contributions of the occluded rows cast as a DataFrame (the code before): int columns
+    with medians between two integers (truncated), float32, bool, uint8 columns, NaN values;
+    an empty reference (NaN medians: no column cast, as ``errors="ignore"`` did)."""
+    import simbox.reasons as r
+    rng = np.random.default_rng(seed)
+    n = 40
+    feats = pd.DataFrame({
+        "a": rng.integers(0, 9, n), "b": rng.normal(size=n).astype(np.float32),
+        "c": rng.random(n) < 0.3, "d": rng.integers(0, 200, n).astype(np.uint8),
+        "e": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+        "f": rng.integers(-10**12, 10**12, n)}, index=[f"s{i}" for i in range(n)])
+    seen = []
+
+    def score(X):                     # a score of every column, as the model sees them
+        seen.append(X.dtypes.tolist())
+        v = np.column_stack([X[c].astype(np.float64).to_numpy() for c in X.columns])
+        return np.nansum(np.sin(v * [1.0, 2.0, 3.0, 0.1, 5.0, 1e-12]), axis=1)
+
+    for reference in (feats.iloc[: 2 * (seed + 1)], feats.iloc[:0]):
+        flagged = feats.index[rng.permutation(n)[:15]]
+        got = occlusion_contributions(score, feats, flagged, reference)
+        with monkeypatch.context() as m:
+            m.setattr(r, "_occluding_values", lambda med, dtypes: (med, True))
+            want = occlusion_contributions(score, feats, flagged, reference)
+        pd.testing.assert_frame_equal(got, want)
+    assert any(t != [np.dtype(np.float64)] * 6 for t in seen)     # the old path did cast
