@@ -263,30 +263,66 @@ cdef class CodeTrees:
         free(msk)
 
 
-def bin_column(const double[::1] x,                     # IN one column's values
-               const double[::1] edges,                 # IN its sorted edges (at most 254)
-               const uint8_t[::1] masked,               # IN 1: the value counts as NaN (or empty)
-               uint8_t[:, ::1] out,                     # OUT (rows, features) codes
-               Py_ssize_t j):                           # IN the column of out to fill
-    """Column ``j`` of ``out``: each value's bin among ``edges`` (the number of edges below
-    it, as :func:`bin_codes`), MISSING for NaN and masked values.  The caller checked
-    the lengths and that ``edges`` holds at most 254 values."""
-    cdef Py_ssize_t n = x.shape[0], i, m = edges.shape[0]
-    cdef bint mask = masked.shape[0] > 0
-    cdef Py_ssize_t lo, hi, mid
+def bin_columns(list xs,                                 # IN each column's values (float64)
+                list edges,                              # IN each column's sorted edges (<= 254)
+                list masks,                              # IN each column's mask (uint8; empty: none)
+                uint8_t[:, ::1] out,                     # OUT (rows, features) codes
+                Py_ssize_t lo, Py_ssize_t hi):           # IN the rows to fill
+    """Rows ``lo:hi`` of ``out``: in column ``j`` each value of ``xs[j]`` binned among
+    ``edges[j]`` (the number of edges below it, as :func:`bin_codes`), MISSING for NaN and
+    for the rows ``masks[j]`` marks.  Every column in one pass without the GIL (a call per
+    column would take the GIL back between columns: behind another thread holding it, up
+    to a switch interval each).  The caller checked the lengths (every column ``out``'s
+    rows, a mask those or none) and that each edges array holds at most 254 values."""
+    cdef Py_ssize_t f = len(xs), j, i, m, a, b, mid
+    cdef const double[::1] xv
+    cdef const double[::1] ev
+    cdef const uint8_t[::1] mv
     cdef double v
-    with nogil:
-        for i in range(n):
-            v = x[i]
-            if isnan(v) or (mask and masked[i]):
-                out[i, j] = MISSING
-                continue
-            lo = 0
-            hi = m
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if edges[mid] < v:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            out[i, j] = <uint8_t>lo
+    cdef const double* x
+    cdef const double* e
+    cdef const uint8_t* k
+    if len(edges) != f or len(masks) != f or out.shape[1] < f:
+        raise ValueError("bin_columns: one values, edges and mask array per column of out")
+    if not (0 <= lo <= hi <= out.shape[0]):
+        raise ValueError(f"bin_columns: rows {lo}:{hi} outside the {out.shape[0]} of out")
+    if hi == lo or f == 0:
+        return
+    cdef const double** xp = <const double**>malloc(f * sizeof(double*))
+    cdef const double** ep = <const double**>malloc(f * sizeof(double*))
+    cdef const uint8_t** kp = <const uint8_t**>malloc(f * sizeof(uint8_t*))
+    cdef Py_ssize_t* ms = <Py_ssize_t*>malloc(f * sizeof(Py_ssize_t))
+    if xp == NULL or ep == NULL or kp == NULL or ms == NULL:
+        free(xp); free(ep); free(kp); free(ms)
+        raise MemoryError()
+    try:
+        for j in range(f):           # (the lists hold the arrays: their data stay in place)
+            xv = xs[j]
+            ev = edges[j]
+            mv = masks[j]
+            if xv.shape[0] != out.shape[0] or mv.shape[0] not in (0, out.shape[0]):
+                raise ValueError(f"bin_columns: column {j} has {xv.shape[0]} values and a mask "
+                                 f"of {mv.shape[0]} for {out.shape[0]} rows")
+            xp[j] = &xv[0]
+            ms[j] = ev.shape[0]
+            ep[j] = &ev[0] if ev.shape[0] else NULL
+            kp[j] = &mv[0] if mv.shape[0] else NULL
+        with nogil:
+            for j in range(f):
+                x, e, k, m = xp[j], ep[j], kp[j], ms[j]
+                for i in range(lo, hi):
+                    v = x[i]
+                    if isnan(v) or (k != NULL and k[i]):
+                        out[i, j] = MISSING
+                        continue
+                    a = 0
+                    b = m
+                    while a < b:
+                        mid = (a + b) >> 1
+                        if e[mid] < v:
+                            a = mid + 1
+                        else:
+                            b = mid
+                    out[i, j] = <uint8_t>a
+    finally:
+        free(xp); free(ep); free(kp); free(ms)

@@ -249,14 +249,14 @@ def _in_halves(n: int, work) -> None:
 
 
 def bin_columns(columns, edges, masked=None) -> np.ndarray:
-    """:func:`bin_codes` as bytes, one column at a time: ``columns`` (float64 arrays of one
+    """:func:`bin_codes` as bytes, column after column: ``columns`` (float64 arrays of one
     length) each binned among ``edges[j]`` (at most :data:`MAX_CODE_EDGES`, sorted, no NaN);
     NaN, and the rows of ``masked[j]`` (a bool array, or None), become :data:`MISSING_CODE`.
     Returns ``(rows, columns)`` uint8, C order."""
     n = len(columns[0]) if len(columns) else 0
     out = np.empty((n, len(columns)), dtype=np.uint8)
     none = np.empty(0, dtype=np.uint8)
-    work = []
+    xs, es, ms = [], [], []
     for j, (x, e) in enumerate(zip(columns, edges)):
         e = np.ascontiguousarray(e, dtype=np.float64)
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -267,12 +267,11 @@ def bin_columns(columns, edges, masked=None) -> np.ndarray:
             np.ascontiguousarray(masked[j], dtype=np.uint8)
         if len(m) not in (0, n):
             raise ValueError(f"column {j}: a mask of {len(m)} rows for {n}")
-        work.append((j, x, e, m))
-
-    def rows(lo, hi):
-        for j, x, e, m in work:
-            _trees.bin_column(x[lo:hi], e, m[lo:hi] if len(m) else m, out[lo:hi], j)
-    _in_halves(n, rows)
+        xs.append(x)
+        es.append(e)
+        ms.append(m)
+    # every column in one kernel call a thread: the GIL released once, not once a column
+    _in_halves(n, lambda lo, hi: _trees.bin_columns(xs, es, ms, out, lo, hi))
     return out
 
 

@@ -221,3 +221,27 @@ def test_two_threads_give_the_codes_and_sums_of_one(rows, monkeypatch):
     assert np.array_equal(two_sums, e.raw_predict(np.where(one_codes == MISSING_CODE, np.nan,
                                                            one_codes.astype(float))))
     assert (sorted(calls) == [rows // 2, rows - rows // 2]) or rows == 0
+
+
+def test_bin_columns_kernel_fills_its_rows_and_refuses_what_does_not_fit():
+    """``_trees.bin_columns`` (every column in one call without the GIL): rows ``lo:hi`` only,
+    as ``bin_codes`` bins them; lists of another length, a column or mask of other rows and
+    rows outside ``out`` are a ValueError naming them, not a read out of bounds."""
+    from simbox.fastpath import _trees
+    X = np.array([[0.5, np.nan], [3.0, 1.0], [-1.0, 9.0], [2.0, 0.0]])
+    edges = [np.array([0.0, 1.0, 2.0]), np.array([0.5])]
+    mask = np.array([0, 0, 1, 0], dtype=np.uint8)
+    out = np.full((4, 2), 7, dtype=np.uint8)
+    _trees.bin_columns([X[:, 0].copy(), X[:, 1].copy()], edges, [np.empty(0, np.uint8), mask],
+                       out, 1, 3)
+    assert out.tolist() == [[7, 7], [3, 1], [0, MISSING_CODE], [7, 7]]
+    cols = [X[:, 0].copy(), X[:, 1].copy()]
+    none = [np.empty(0, np.uint8)] * 2
+    with pytest.raises(ValueError, match="one values, edges and mask array per column"):
+        _trees.bin_columns(cols, edges[:1], none, out, 0, 4)
+    with pytest.raises(ValueError, match=r"rows 2:5 outside the 4 of out"):
+        _trees.bin_columns(cols, edges, none, out, 2, 5)
+    with pytest.raises(ValueError, match="column 1 has 3 values and a mask of 0 for 4 rows"):
+        _trees.bin_columns([cols[0], cols[1][:3].copy()], edges, none, out, 0, 4)
+    with pytest.raises(ValueError, match="column 0 has 4 values and a mask of 2 for 4 rows"):
+        _trees.bin_columns(cols, edges, [np.zeros(2, np.uint8), none[1]], out, 0, 4)
