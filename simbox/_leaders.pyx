@@ -45,7 +45,7 @@ cdef inline Py_ssize_t unit_row(const hour_t[:, ::1] hours, Py_ssize_t r, double
     of the sum of squares, summed in four lanes: exact, so the same as numpy's in any order,
     while the sum is a whole number below 2^53 (counts)."""
     cdef Py_ssize_t w = hours.shape[1], k, m = 0
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, x, norm
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, norm
     cdef const hour_t* h
     if w == 0:
         return 0
@@ -141,7 +141,7 @@ def site_leaders(const hour_t[:, ::1] hours, const int64_t[::1] order,
                  int64_t[::1] chunk_done, int64_t[::1] chunk_comparisons):
     """The site+hours links of every site: the leader rule of ``deployments._site_hours_links``.
 
-    IN: ``hours`` (SIMs x hours, counts), ``order`` (the SIMs of each site in order of
+    IN: ``hours`` (SIMs x hours, counts: int32, int64 or float64), ``order`` (the SIMs of each site in order of
     first activity, site after site: rows of ``hours``), ``starts`` (site ``s`` is
     ``order[starts[s]:starts[s + 1]]``), ``first``/``last`` (each SIM's active period);
     ``threshold``, ``max_leaders``, ``chunk`` (rows decided against the leaders made before
