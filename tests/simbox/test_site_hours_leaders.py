@@ -229,3 +229,18 @@ def test_rounded_as_numpy_rounds():
     y = x * 1e9
     assert np.array_equal((y + magic) - magic, np.rint(y))
     assert np.array_equal(((y + magic) - magic) / 1e9, np.round(x, ALIKE_DECIMALS))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), sites=st.integers(1, 50),
+       span=st.sampled_from([1, 3_600 * 10**9, 2**40, 2**62]))
+def test_site_time_order_is_the_lexsort(seed, n, sites, span):
+    """One stable sort of ``site x span + first`` when it fits in int64, else the lexsort
+    (NaT is int64's least value: a span too wide); ties by row either way."""
+    rng = np.random.default_rng(seed)
+    site = rng.integers(0, sites, n)
+    first = rng.integers(0, span, n) - span // 2
+    if n and rng.random() < 0.2:
+        first[rng.integers(0, n)] = np.iinfo(np.int64).min            # NaT
+    want = np.lexsort((np.arange(n), first, site))
+    assert d._site_time_order(site, first).tolist() == want.tolist()
