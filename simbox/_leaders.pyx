@@ -211,25 +211,24 @@ def site_leaders(const hour_t[:, ::1] hours, const int64_t[::1] order,
                         fetch(hours, order[i + AHEAD], &first[0], &last[0])
                     r = order[i]
                     nnz = unit_row(hours, r, &u[0], &nz[0])
-                    if old:
+                    j = -1
+                    if old:                 # the leaders of earlier chunks first
                         comparisons += old
                         j = best_leader(&u[0], &nz[0], nnz, &lt[0], stride, 0, old, &rounded[0],
                                         &lf[0], &ll[0], first[r], last[r], scale, rmin)
-                        if j >= 0:
-                            links[nlinks, 0] = lead[j]
-                            links[nlinks, 1] = r
-                            nlinks += 1
-                            continue
-                    if nl > old:
+                    if j < 0 and nl > old:  # then those this chunk made before the row
                         comparisons += nl - old
                         j = best_leader(&u[0], &nz[0], nnz, &lt[0], stride, old, nl, &rounded[0],
                                         &lf[0], &ll[0], first[r], last[r], scale, rmin)
-                        if j >= 0:
-                            late[nlate, 0] = lead[j]
-                            late[nlate, 1] = r
-                            nlate += 1
-                            continue
-                    if nl < cap:            # a new leader
+                    if j >= old:            # a leader of this chunk: its links follow
+                        late[nlate, 0] = lead[j]
+                        late[nlate, 1] = r
+                        nlate += 1
+                    elif j >= 0:
+                        links[nlinks, 0] = lead[j]
+                        links[nlinks, 1] = r
+                        nlinks += 1
+                    elif nl < cap:          # a new leader
                         for k in range(w):
                             lt[k * stride + nl] = u[k]
                         lf[nl] = first[r]
