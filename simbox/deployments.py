@@ -634,13 +634,17 @@ def _stepping_links(idx, length, value, site, partner, gap: int) -> np.ndarray:
 def _site_codes(sites: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(code, blank)``: each SIM's site as a code of its text (equal texts, equal codes;
     values other than texts by ``str``) and, per code, whether the SIM has no site there: an
-    empty text, or a missing value (the last code).  By :func:`factorized`: no text per SIM."""
+    empty text, or a missing value, which takes the empty text's code (one "no site", as the
+    texts compared it: ``tests/simbox/test_link_codes.py``), else a code of its own, the
+    last.  By :func:`factorized`: no text per SIM."""
     code, uniques = factorized(sites)
     if not all(isinstance(x, str) for x in uniques):       # numbers...: by their texts
         merged, uniques = pd.factorize(np.array([str(x) for x in uniques], dtype=object))
         code = np.where(code >= 0, np.asarray(merged)[np.maximum(code, 0)], -1)
     blank = np.append(np.asarray(uniques, dtype=object) == "", True)
-    return np.where(code >= 0, code, len(blank) - 1).astype(np.int64), blank
+    empty = np.flatnonzero(blank[:-1])
+    missing = int(empty[0]) if len(empty) else len(blank) - 1
+    return np.where(code >= 0, code, missing).astype(np.int64), blank
 
 
 def _imei_parts(imeis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

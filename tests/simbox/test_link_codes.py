@@ -4,7 +4,7 @@ against the pandas statements they replaced: ``_device_links_frames`` and
 ``_block_links`` written again here.  Same pairs in the same order."""
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simbox.deployments import (_block_links, _device_block_links, _device_block_links_frames,
@@ -97,6 +97,9 @@ sites_st = st.lists(st.sampled_from(["S1", "S2", "S10", "", "S٣"]), min_size=0,
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 2**32 - 1), sites_st, st.sampled_from(["object", "arrow", "missing"]),
        st.integers(1, 3), st.booleans())
+# an empty site and a missing one are one "no site" to the stepping links too (CI, session 21)
+@example(2, ["S1", "S1", "S1", "", "S1", "S1", "S1", "S1", "S1", "S1", "S1", "S1"], "missing",
+         1, True)
 def test_number_block_links_on_site_codes_equal_the_text_version(seed, sites, form, gap,
                                                                  with_partner):
     rng = np.random.default_rng(seed)
