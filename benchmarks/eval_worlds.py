@@ -49,6 +49,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from simbox.data.worlds import GENERATOR_VERSION, GENERATORS
 from simbox.training.build_default_model import parse_worlds
 
 WHOLE = 0.8
@@ -66,7 +67,7 @@ def world(w, a, work):
     else:
         folder = work / f"world-{w}"
         res, truth, info = simulate_features(a.subscribers, a.days, None, a.sim_seed + w,
-                                             folder, world=w)
+                                             folder, world=w, generator=a.generator)
     return folder, res, truth, info
 
 
@@ -232,6 +233,9 @@ def main(argv=None) -> int:
                     help="held-out world seeds (>= 1000; default 1000-1003)")
     ap.add_argument("--subscribers", type=int, default=20_000)
     ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--generator", type=int, choices=GENERATORS, default=GENERATOR_VERSION,
+                    help=f"version of the held-out worlds' draws (default {GENERATOR_VERSION}, "
+                         "the latest; simbox.data.worlds)")
     ap.add_argument("--sim-seed", type=int, default=0, help="added to the world seed for the "
                     "simulation's own randomness")
     ap.add_argument("--model", help="model folder (default: the shipped default model)")

@@ -107,9 +107,11 @@ SPEC = {
     "legit": {
         "shares": ({"ordinary": 0.70, "low_activity": 0.10, "m2m": 0.06, "driver": 0.03,
                     "small_business": 0.03, "dual_sim": 0.03, "phone_changer": 0.02,
-                    "traveller": 0.02, "call_centre": 0.01, "desk_gateway": 0.0, "roamer": 0.0},
+                    "traveller": 0.02, "call_centre": 0.01, "desk_gateway": 0.0, "roamer": 0.0,
+                    "cloned_imei": 0.0},
                    "relative share of each legitimate kind among legitimate SIMs (desk "
-                   "gateways and roamers come with worlds, see simbox.data.worlds)"),
+                   "gateways, roamers and cloned IMEIs come with worlds, see "
+                   "simbox.data.worlds)"),
         "onnet_contacts": (0.35, "share of a person's contacts that are subscribers of this "
                                  "network (their calls appear on both sides)"),
         "shortcode_sms_per_day": (0.4, "SMS received from bank / service short codes per day "
@@ -197,6 +199,9 @@ SPEC = {
                                                            "handset now and then")),
     "traveller": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident",
                             away_days=([1, 4], "days spent in a distant town")),
+    "cloned_imei": _behaviour(3.0, 1.6, 1.0, 1.2, 8.0, 14, 0.8, 55, 0.18, "resident",
+                              clones=([1, 3], "cloned IMEIs the kind's SIMs share (each SIM "
+                                              "on one of them, drawn at random)")),
     "roamer": _behaviour(2.0, 1.2, 1.5, 1.5, 10.0, 10, 0.75, 110, 0.2, "resident",
                          stay_days=([1, 6], "days in the country (arrivals on any day)"),
                          home_share=(0.75, "share of contacts in the home country: calls "

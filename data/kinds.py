@@ -50,6 +50,10 @@ KINDS = (
          "almost no voice, modem pools"),
     Kind("cardfarm_spam", "cardfarm", "SMS spam farm: bursts of SMS to many distinct numbers"),
     Kind("cardfarm_rented", "cardfarm", "rented numbers: receive verification SMS and a few calls"),
+    # appended last: the kind codes of the kinds above stay as they were
+    Kind("cloned_imei", "legit", "a person whose counterfeit handset carries a cloned IMEI: "
+         "tens to hundreds of unrelated IMSIs on one IMEI, spread over the whole city, each living "
+         "an ordinary life", True),
 )
 
 KIND_BY_NAME = {k.name: k for k in KINDS}

@@ -142,6 +142,12 @@ def create_legit(seed, cfg, subs, ids, net, window, n_legit, counts=None, tag=""
             work[half:] = work[:half]
             imei[half:] = imei[:half]
             start_day[half:] = start_day[:half]
+        elif kind == "cloned_imei":
+            # counterfeit handsets sold with one of a few cloned IMEIs: unrelated people
+            # all over the city, each on one of them (the popular clone more often)
+            clones = ids.imeis("feature_phone", max(int(uniform_range(rng, p.clones)), 1))
+            weight = rng.dirichlet(np.ones(len(clones)))
+            imei = clones[rng.choice(len(clones), size=n, p=weight)]
         elif kind == "roamer":
             home = net.pick(rng, n, "work")               # hotels crowd the centre
             stay = uniform_range(rng, p.stay_days, n)

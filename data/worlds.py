@@ -42,7 +42,11 @@ from simbox.data.registry import substream
 from simbox.data.simulate import build_network, simulate
 from simbox.errors import ConfigError
 
-GENERATOR_VERSION = 3     # raised whenever a world seed would draw another configuration
+GENERATOR_VERSION = 4     # raised whenever a world seed would draw another configuration
+GENERATORS = (3, 4)       # the versions world_config can still draw (3: the shipped model's)
+# what each version added, none of it drawn by an earlier version
+NEW_IN = {4: {"cloned_imei (legit kind)", "cardfarm.sims_per_modem from a SIM bank",
+             "cardfarm_spam spread thin (a few SMS per SIM-day)"}}
 TRAINING_WORLDS = range(0, 1000)          # build, tune and train here
 HELDOUT_FIRST = 1000                      # worlds >= 1000: held out for the final report
 WORLD_FILE = "world.json"
@@ -145,6 +149,7 @@ RANGES = {
     "dual_sim": {"second_activity": ("share", 0.1, 1.0)},
     "phone_changer": {"back_and_forth_share": ("share", 0.0, 0.6)},
     "traveller": {"away_days": ("upto", 1, 6)},
+    "cloned_imei": {"clones": ("upto", 1, 8)},
     "fraud": {"international_share": ("maybe", 0.4, 0.0, 0.15),
               "onnet_callee_share": ("share", 0.1, 0.5),
               "late_start_share": ("share", 0.0, 0.6),
@@ -197,10 +202,14 @@ BEHAVIOUR_RATES = ("moc_per_day", "mtc_per_day", "sms_mo_per_day", "sms_mt_per_d
                    "data_per_day")
 # shares of the kinds that are absent from the default configuration (as in the
 # default population's relative weights)
-WORLD_SHARES = {"desk_gateway": 0.008, "roamer": 0.015}
+WORLD_SHARES = {"desk_gateway": 0.008, "roamer": 0.015, "cloned_imei": 0.01}
 ABSENT_CHANCE = 0.15          # a non-ordinary legitimate kind is absent from a world
 CROWDED_CHANCE = 0.15         # ... or 2.5-5 times as common as its lognormal draw
 PORT_POOL_CHANCE = 0.3       # a world's farms keep one SIM (or few) per modem port
+BANK_POOL_CHANCE = 0.3       # ... or a SIM bank feeds each modem 32-256 SIMs in turn
+BANK_POOL_SIMS = (32, 256)
+THIN_SPAM_CHANCE = 0.3       # a world's spam farms send a few SMS per SIM-day, in small bursts
+THIN_SPAM_PER_DAY = (2, 20)
 MAX_FACTOR = 4.0              # no kind more than 4 times its default share
 FRAUD_ABSENT_CHANCE = 0.25    # a fraud kind is absent from a world
 
@@ -212,9 +221,10 @@ def _round(x):
 class _Draw:
     """Draws of one section of one world (its own random stream)."""
 
-    def __init__(self, world_seed, section):
+    def __init__(self, world_seed, section, generator=GENERATOR_VERSION):
         self.rng = substream(int(world_seed), f"world:{section}")
         self.spec = SPEC[section]
+        self.generator = generator
 
     def factor(self, lo, hi):
         return float(self.rng.uniform(lo, hi))
@@ -305,6 +315,8 @@ def _city(d: _Draw, world_seed) -> dict:
 def _legit(d: _Draw, world_seed) -> dict:
     shares = {}
     for kind, w in dict(SPEC["legit"]["shares"][0], **WORLD_SHARES).items():
+        if kind == "cloned_imei" and d.generator < 4:
+            continue                                 # drawn last: the others as before
         if kind == "ordinary":
             shares[kind] = _round(w * d.factor(0.75, 1.15))
             continue
@@ -344,18 +356,32 @@ def _simbox_human(d: _Draw, world_seed) -> dict:
 def _cardfarm(d: _Draw, world_seed) -> dict:
     if d.chance(PORT_POOL_CHANCE):      # modem pools with one SIM per port: one IMSI per IMEI
         return {"sims_per_modem": [1, d.integer(1, 4)]}, d
+    if d.generator >= 4 and d.chance(BANK_POOL_CHANCE / (1 - PORT_POOL_CHANCE)):
+        lo = d.integer(BANK_POOL_SIMS[0], BANK_POOL_SIMS[1] // 2)
+        return {"sims_per_modem": [lo, d.integer(lo, BANK_POOL_SIMS[1])]}, d
     return {"sims_per_modem": d.rule("sims_per_modem", ("range", 0.4, 1.5, 2))}, d
 
 
-SPECIAL = {"run": _run, "cardfarm": _cardfarm, "city": _city, "legit": _legit, "fraud": _fraud, "simbox": _simbox,
-           "simbox_human": _simbox_human}
+def _cardfarm_spam(d: _Draw, world_seed) -> dict:
+    if d.generator >= 4 and d.chance(THIN_SPAM_CHANCE):
+        # spread thin over many SIMs, under per-SIM volume rules: a few SMS a SIM-day
+        lo = d.integer(THIN_SPAM_PER_DAY[0], THIN_SPAM_PER_DAY[1] // 2)
+        size = d.integer(2, 5)
+        return {"sms_mo_per_day": [lo, d.integer(lo, THIN_SPAM_PER_DAY[1])],
+                "burst_size": [size, d.integer(size, 12)]}, d
+    return {}, d
+
+
+SPECIAL = {"run": _run, "cardfarm": _cardfarm, "cardfarm_spam": _cardfarm_spam, "city": _city,
+           "legit": _legit, "fraud": _fraud, "simbox": _simbox, "simbox_human": _simbox_human}
 SPECIAL_DOC = {
     "run.timezone, mcc_mnc, country_code, operator_short_code; city.centre_lat/lon":
         f"one of {len(CITIES)} cities ({', '.join(sorted(CITIES))})",
     "run.start_date": "any day of 2025-2027 (any weekday; DST switches included)",
     "legit.shares": f"ordinary x 0.75-1.15; every other kind default x lognormal(0, 0.6) "
                     f"(desk_gateway {WORLD_SHARES['desk_gateway']}, roamer "
-                    f"{WORLD_SHARES['roamer']}), absent with probability {ABSENT_CHANCE}, "
+                    f"{WORLD_SHARES['roamer']}, cloned_imei {WORLD_SHARES['cloned_imei']}), "
+                    f"absent with probability {ABSENT_CHANCE}, "
                     f"2.5-5x more with {CROWDED_CHANCE}, at most {MAX_FACTOR:g}x the default",
     "fraud.share": "log-uniform 0.3 %-3 % of subscribers",
     "fraud.mix_mixed": f"every fraud kind lognormal(0, 0.8), absent with probability "
@@ -365,29 +391,44 @@ SPECIAL_DOC = {
                              "behind the box's)",
     "simbox_human.sleep_hours": "from 0-2 h for 4-8 hours",
     "cardfarm.sims_per_modem": f"[1, 1-4] (modem pools with a SIM per port) in "
-                               f"{PORT_POOL_CHANCE:.0%} of worlds, else the default range "
-                               f"x 0.4-1.5 (at least 2)",
+                               f"{PORT_POOL_CHANCE:.0%} of worlds, [a, b] within "
+                               f"{BANK_POOL_SIMS[0]}-{BANK_POOL_SIMS[1]} (a SIM bank feeding "
+                               f"each modem) in {BANK_POOL_CHANCE:.0%}, else the default "
+                               f"range x 0.4-1.5 (at least 2)",
+    "cardfarm_spam.sms_mo_per_day, burst_size": f"[a, b] within {THIN_SPAM_PER_DAY[0]}-"
+                                                f"{THIN_SPAM_PER_DAY[1]} SMS per SIM-day in bursts "
+                                                f"of [2-5, up to 12] (spam spread thin) in "
+                                                f"{THIN_SPAM_CHANCE:.0%} of worlds, else the "
+                                                f"rules below",
 }
 
 
-def world_config(world_seed: int) -> dict:
+def world_config(world_seed: int, generator: int = GENERATOR_VERSION) -> dict:
     """The configuration overrides of world ``world_seed`` (a plain, JSON-ready dict).
 
     Deterministic per seed; validated by :class:`simbox.data.config.Config` (a
-    ``ConfigError`` here would be a bug of the generator).
+    ``ConfigError`` here would be a bug of the generator).  ``generator``: the version
+    of the draws (:data:`GENERATORS`); an earlier one draws every world exactly as it
+    did, without what later versions added (:data:`NEW_IN`).
     """
     world_seed = int(world_seed)
     if world_seed < 0:
         raise ConfigError(f"world must be >= 0, got {world_seed}")
+    if generator not in GENERATORS:
+        raise ConfigError(f"world generator version must be one of "
+                          f"{', '.join(map(str, GENERATORS))}, got {generator}")
     out = {}
     for section in SPEC:
-        d = _Draw(world_seed, section)
+        if section == "cloned_imei" and generator < 4:
+            continue
+        d = _Draw(world_seed, section, generator)
         values = {}
         if section in SPECIAL:
             values, d = SPECIAL[section](d, world_seed)
         values.update(_behaviour(d))
         for key, rule in RANGES.get(section, {}).items():
-            values[key] = d.rule(key, rule)
+            if key not in values:                    # drawn by its SPECIAL function
+                values[key] = d.rule(key, rule)
         if values:
             out[section] = values
     Config(out, source=f"world {world_seed}")        # validate
@@ -412,19 +453,20 @@ def ranges_table() -> str:
     return "\n".join(lines)
 
 
-def world_document(world_seed: int, seed: int | None = None, config: dict | None = None) -> dict:
+def world_document(world_seed: int, seed: int | None = None, config: dict | None = None,
+                   generator: int = GENERATOR_VERSION) -> dict:
     """What ``world.json`` holds: the world, its split, the generator version and its config.
 
     ``simbox simulate --config world.json`` reads the ``config`` table of such a file.
     """
     return {"world": int(world_seed), "split": split_of(world_seed),
-            "generator_version": GENERATOR_VERSION, "seed": seed,
-            "config": world_config(world_seed) if config is None else config}
+            "generator_version": int(generator), "seed": seed,
+            "config": world_config(world_seed, generator) if config is None else config}
 
 
-def _world(world_seed, seed, overrides):
+def _world(world_seed, seed, overrides, generator=GENERATOR_VERSION):
     """(Config, its overrides as a dict, the network seed) of a world run."""
-    conf = world_config(world_seed)
+    conf = world_config(world_seed, generator)
     cfg = Config(conf, source=f"world {world_seed}")
     if overrides:
         cfg = cfg.with_overrides(overrides)
@@ -433,13 +475,15 @@ def _world(world_seed, seed, overrides):
 
 
 def build_world(world_seed: int, subscribers: int, days: int, seed: int | None = None, *,
-                overrides: dict | None = None, progress=None):
+                overrides: dict | None = None, progress=None,
+                generator: int = GENERATOR_VERSION):
     """The :class:`~simbox.data.simulate.Network` of world ``world_seed`` (in memory).
 
     ``seed`` draws the network inside the world (default: the world seed);
-    ``overrides`` apply on top of the world's configuration.
+    ``overrides`` apply on top of the world's configuration; ``generator``: the version
+    of the world's draws (:func:`world_config`).
     """
-    cfg, _, s = _world(world_seed, seed, overrides)
+    cfg, _, s = _world(world_seed, seed, overrides, generator)
     net = build_network(subscribers, days, "mixed", s, config=cfg, progress=progress)
     net.world = int(world_seed)
     return net
@@ -447,19 +491,21 @@ def build_world(world_seed: int, subscribers: int, days: int, seed: int | None =
 
 def simulate_world(world_seed: int, subscribers: int, days: int, seed: int | None = None,
                    out=None, *, overrides: dict | None = None, format: str = "csv",
-                   signaling: bool | str = False, progress=None):
+                   signaling: bool | str = False, progress=None,
+                   generator: int = GENERATOR_VERSION):
     """Simulate world ``world_seed`` into ``out`` (as :func:`simbox.data.simulate`) and
     write ``world.json`` (the world, its split and its drawn configuration) beside it.
 
     ``seed`` draws the network inside the world (default: the world seed), so
-    ``simulate_world(w, n, d)`` is fully determined by ``w``.
+    ``simulate_world(w, n, d)`` is fully determined by ``w`` (and ``generator``, the
+    version of the world's draws: :func:`world_config`).
     """
-    cfg, conf, s = _world(world_seed, seed, overrides)
+    cfg, conf, s = _world(world_seed, seed, overrides, generator)
     res = simulate(subscribers, days, "mixed", s, out, config=cfg, format=format,
                    signaling=signaling, progress=progress)
     res.network.world = int(world_seed)
     path = pathlib.Path(out) / WORLD_FILE
-    doc = world_document(world_seed, s, conf)
+    doc = world_document(world_seed, s, conf, generator)
     doc.update(subscribers=int(subscribers), days=int(days))
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     res.paths["world"] = path

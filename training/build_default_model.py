@@ -2,6 +2,7 @@
 
     python -m simbox.training.build_default_model                 # the shipped settings
     python -m simbox.training.build_default_model --out /tmp/m --worlds 0-3 --subscribers 10000
+    python -m simbox.training.build_default_model --out /tmp/m --generator 4   # the latest worlds
 
 Simulates the *training worlds* of the many-world simulator (``simbox.data.worlds``:
 population mix, hard negatives and fraud variants drawn per world; the held-out
@@ -34,7 +35,7 @@ import pandas as pd
 
 from simbox.data.kinds import HARD_NEGATIVE_KINDS
 from simbox.data.simulate import simulate
-from simbox.data.worlds import GENERATOR_VERSION, simulate_world
+from simbox.data.worlds import GENERATOR_VERSION, GENERATORS, simulate_world
 from simbox.errors import SimboxError
 from simbox.features import compute_features
 from simbox.training.knowledge import KNOWLEDGE_FILE, read_knowledge, subsample, write_knowledge
@@ -46,6 +47,10 @@ from simbox.training.train import train, write_model_folder
 SUBSCRIBERS = 10_000
 DAYS = 7
 WORLDS = range(0, 48)     # training worlds; held-out worlds are 1000 and up
+# the version of the worlds' draws the shipped model was trained on: the default
+# rebuild draws them so, and gives the shipped files again (the newer versions' worlds
+# are for held-out tables and for the next model: --generator)
+GENERATOR = 3
 EASY_LEGIT_RATE = 0.15    # share of the easy legit SIMs kept in the knowledge
 # large legit groups sampled too (each kept SIM weighs 1 / rate): the knowledge of 48
 # worlds stays ~100k SIMs, so that `simbox train` beside it stays within minutes
@@ -56,12 +61,12 @@ YOUNG_CUTS = 2            # cuts per world whose young SIMs join the knowledge (
 
 
 def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
-                      progress=None, cuts=0):
+                      progress=None, cuts=0, generator=GENERATOR_VERSION):
     """Simulate a network into ``workdir`` and compute its features from the written CDRs.
 
     ``world``: a world seed of :mod:`simbox.data.worlds` (its drawn configuration;
-    ``scenario`` is then ignored).  A folder that already holds this very
-    simulation (``simulation.json`` with the same parameters) is reused.  Returns
+    ``scenario`` is then ignored; ``generator``: the version of its draws).  A folder
+    that already holds this very simulation (``simulation.json`` with the same parameters) is reused.  Returns
     ``(FeatureResult, truth, summary dict)``; with ``cuts`` > 0 the summary also
     holds ``"young"``: ``[(cut, FeatureResult of the events before it)]`` at that many
     cut times (:mod:`simbox.training.young`).
@@ -70,13 +75,13 @@ def simulate_features(subscribers, days, scenario, seed, workdir, *, world=None,
     params = {"subscribers": subscribers, "days": days, "scenario": scenario, "seed": seed}
     if world is not None:
         params = {"subscribers": subscribers, "days": days, "world": world, "seed": seed,
-                  "generator": GENERATOR_VERSION}
+                  "generator": int(generator)}
     marker = workdir / "simulation.json"
     info = json.loads(marker.read_text()) if marker.is_file() else None
     if info is None or info.get("params") != params:
         if world is not None:
             sim = simulate_world(world, subscribers, days, seed=seed, out=workdir,
-                                 progress=progress)
+                                 progress=progress, generator=generator)
         else:
             sim = simulate(subscribers, days, scenario, seed, out=workdir, progress=progress)
         info = dict(sim.network.summary(), days=days, timezone=sim.network.timezone,
@@ -109,8 +114,10 @@ def _stacked(features, truth, w, tag, names, keep=None):
     return X.loc[t.index], t.reset_index()
 
 
-def world_tables(worlds, subscribers, days, workdir, *, log=print, young_cuts=0):
-    """Features and truth of several worlds, stacked: index ``w<world>:<imsi>``.
+def world_tables(worlds, subscribers, days, workdir, *, log=print, young_cuts=0,
+                 generator=GENERATOR):
+    """Features and truth of several worlds, stacked: index ``w<world>:<imsi>``
+    (``generator``: the version of the worlds' draws).
 
     ``young_cuts``: also that many cuts per world, whose young SIMs are stacked as
     ``w<world>@<cut>:<imsi>`` (:mod:`simbox.training.young`).  Returns ``(X, truth
@@ -122,7 +129,7 @@ def world_tables(worlds, subscribers, days, workdir, *, log=print, young_cuts=0)
         t0 = time.monotonic()
         res, truth, info = simulate_features(subscribers, days, None, w,
                                              pathlib.Path(workdir) / f"world-{w}", world=w,
-                                             cuts=young_cuts)
+                                             cuts=young_cuts, generator=generator)
         X, t = _stacked(res.features, truth, w, "", names)
         t["young"] = False
         Xs.append(X)
@@ -149,11 +156,13 @@ def world_tables(worlds, subscribers, days, workdir, *, log=print, young_cuts=0)
 
 def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLDS,
           target_precision=TARGET_PRECISION, workdir=None, kind_holdout=True,
-          easy_rate=EASY_LEGIT_RATE, model_params=None, young_cuts=YOUNG_CUTS):
+          easy_rate=EASY_LEGIT_RATE, model_params=None, young_cuts=YOUNG_CUTS,
+          generator=GENERATOR):
     """Simulate the training worlds, write ``knowledge.parquet`` and the model into ``out``.
     ``model_params``: booster parameters other than the defaults (``{"max_iter": 100}``);
     ``young_cuts``: cuts per world whose young SIMs join the knowledge
-    (:mod:`simbox.training.young`; 0: whole windows only)."""
+    (:mod:`simbox.training.young`; 0: whole windows only); ``generator``: the version
+    of the worlds' draws (:data:`GENERATOR`, the shipped model's)."""
     tmp = None
     if workdir is None:
         tmp = tempfile.mkdtemp(prefix="simbox-default-model-")
@@ -163,7 +172,7 @@ def build(out=DEFAULT_MODEL, *, subscribers=SUBSCRIBERS, days=DAYS, worlds=WORLD
     stage = pathlib.Path(tempfile.mkdtemp(prefix="simbox-knowledge-"))
     try:
         X, truth, infos = world_tables(list(worlds), subscribers, days, workdir,
-                                       young_cuts=young_cuts)
+                                       young_cuts=young_cuts, generator=generator)
         weight = subsample(truth, HARD_NEGATIVE_KINDS, rate=easy_rate, seed=0,
                            group_rates=GROUP_RATES)
         info = {"schema_hash": schema, "worlds": infos, "subscribers": subscribers,
@@ -211,6 +220,9 @@ def main(argv=None) -> int:
     ap.add_argument("--days", type=int, default=DAYS)
     ap.add_argument("--worlds", type=parse_worlds, default=list(WORLDS), metavar="A-B,C",
                     help=f"training world seeds (default {WORLDS.start}-{WORLDS.stop - 1})")
+    ap.add_argument("--generator", type=int, choices=GENERATORS, default=GENERATOR,
+                    help=f"version of the worlds' draws (default {GENERATOR}, the shipped "
+                         f"model's; {GENERATOR_VERSION} the latest: simbox.data.worlds)")
     ap.add_argument("--easy-rate", type=float, default=EASY_LEGIT_RATE,
                     help="share of the easy legit SIMs kept in the knowledge")
     ap.add_argument("--workdir", help="keep the simulated networks here")
@@ -233,7 +245,7 @@ def main(argv=None) -> int:
     try:
         m = build(a.out, subscribers=a.subscribers, days=a.days, worlds=a.worlds,
                   workdir=a.workdir, kind_holdout=not a.no_kind_holdout, easy_rate=a.easy_rate,
-                  model_params=params or None, young_cuts=a.young_cuts)
+                  model_params=params or None, young_cuts=a.young_cuts, generator=a.generator)
     except SimboxError as exc:
         print(f"build_default_model: error: {exc}", file=sys.stderr)
         return 1

@@ -42,6 +42,9 @@ def add_arguments(p):
     p.add_argument("--world", type=int, default=None, metavar="N",
                    help="simulate world N: a whole configuration drawn from seed N "
                         "(0-999 training worlds, 1000+ held out); writes world.json")
+    p.add_argument("--generator", type=int, default=None, metavar="V",
+                   help="with --world: the version of the world's draws (default the latest; "
+                        "3 draws the worlds the shipped model was trained on)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--config", help="JSON or TOML file overriding simulator parameters")
     p.add_argument("--format", default=None,
@@ -63,6 +66,8 @@ def run(args) -> int:
     fmt = args.format or "csv"
     if fmt not in writers.WRITERS:
         raise ConfigError(f"unknown --format {fmt!r}; available: {', '.join(sorted(writers.WRITERS))}")
+    if args.generator is not None and args.world is None:
+        raise ConfigError("--generator goes with --world (the version of a world's draws)")
     if args.world is not None:
         from simbox.data.config import read_config_file  # lazy: CLI start-up
         from simbox.data.worlds import simulate_world  # lazy: CLI start-up
@@ -74,7 +79,8 @@ def run(args) -> int:
             raise ConfigError("--testcalls does not go with --world yet")
         res = simulate_world(args.world, args.subscribers, args.days, args.seed, args.out,
                              overrides=overrides, format=fmt, signaling=args.signaling,
-                             progress=Bar("simulate"))
+                             progress=Bar("simulate"),
+                             **({} if args.generator is None else {"generator": args.generator}))
     else:
         res = simulate(args.subscribers, args.days, args.scenario or "mixed",
                        0 if args.seed is None else args.seed, args.out,

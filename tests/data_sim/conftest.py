@@ -2,7 +2,8 @@ import pytest
 
 from simbox.data import build_network
 
-# a small network where every population and fraud kind appears
+# a small network where every population and fraud kind appears (cloned IMEIs, a world
+# kind, have their own network in test_sim_offices.py)
 SMALL = {"fraud": {"share": 0.03, "roaming_sims_share": 0.1}, "cardfarm": {"sims": [20, 60]},
          "simbox": {"ports": [4, 8, 16, 32], "port_weights": [1, 1, 1, 1],
                     "caller_shift_h": [0, 8], "fct_tac_share": 0.1},

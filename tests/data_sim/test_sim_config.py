@@ -109,8 +109,9 @@ def test_every_parameter_is_used(small):
     """No dead parameter: building each scenario reads every one of them."""
     from simbox.data import build_network
     used = set()
+    shares = dict(small["legit"]["shares"], cloned_imei=0.01)     # a world kind
     for scenario in ("baseline", "evasive", "mixed"):
-        cfg = Config(small)
+        cfg = Config(dict(small, legit={"shares": shares}))
         build_network(3000, 2, scenario, 1, config=cfg)
         used |= cfg.used
     assert sorted(set(name for name, _, _ in describe()) - used) == []

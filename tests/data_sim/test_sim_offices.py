@@ -1,5 +1,5 @@
-"""Desk gateways, call centres, roamers and IoT fleets: the hard negatives that look like
-boxes and farms on naive features, and the behaviour that tells them apart."""
+"""Desk gateways, call centres, roamers, cloned IMEIs and IoT fleets: the hard negatives that
+look like boxes and farms on naive features, and the behaviour that tells them apart."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,8 +17,10 @@ def events(net):
 
 @pytest.fixture(scope="module")
 def week(small):
-    """2,000 SIMs x 7 days (Monday to Sunday) with many desk gateways and roamers."""
-    shares = dict(small["legit"]["shares"], desk_gateway=0.06, roamer=0.03, m2m=0.08)
+    """2,000 SIMs x 7 days (Monday to Sunday) with many desk gateways, roamers and cloned
+    IMEIs."""
+    shares = dict(small["legit"]["shares"], desk_gateway=0.06, roamer=0.03, m2m=0.08,
+                  cloned_imei=0.05)
     net = build_network(2000, 7, "mixed", 3, config=dict(small, legit={"shares": shares},
                                                          m2m={"sms_only_share": 0.6,
                                                               "block_sims": [10, 30]}))
@@ -81,6 +83,32 @@ def test_customers_call_agents_back(week):
     # desk-gateway agents also get calls from numbers they never called (inbound queues)
     share, _ = callback_share(df, "desk_gateway")
     assert share < 0.9
+
+
+def test_cloned_imei_sims_share_a_few_imeis_all_over_the_city(week):
+    """Counterfeit handsets: tens of unrelated SIMs on each cloned IMEI, at sites all over
+    the city, the clones used by no other kind."""
+    net, df = week
+    cl = df[(df.kind == "cloned_imei") & (df.imei > 0)]
+    assert cl.imsi.nunique() >= 60
+    per_imei = cl.groupby("imei")["imsi"].nunique()
+    assert len(per_imei) <= 3 and per_imei.max() >= 30
+    tac = net.tac.set_index("tac")["device_type"]
+    assert set(tac.loc[pd.Series(decode_array(per_imei.index.to_numpy())).str[:8]]) == \
+        {"feature_phone"}
+    assert not df[(df.kind != "cloned_imei") & df.imei.isin(per_imei.index)].size
+    sites = net.cells["site_id"].to_numpy()
+    top = per_imei.idxmax()
+    home = cl[cl.imei == top].assign(site=sites[cl[cl.imei == top].cell]).groupby("imsi")[
+        "site"].agg(lambda s: s.value_counts().index[0])
+    n_sites = net.cells["site_id"].nunique()          # unrelated people, not one site
+    assert home.nunique() >= 0.5 * min(len(home), n_sites)
+    n = np.sort(np.array([int(s) for s in home.index]))
+    assert (np.diff(n) == 1).mean() < 0.2              # not one block of numbers
+    # each lives an ordinary life: calls both ways, a few a day
+    voice = cl[cl.rtype.isin([RecordType.MOC, RecordType.MTC])]
+    per_day = voice.groupby("imsi").size() / 7
+    assert 1 < per_day.median() < 20
 
 
 def test_roamers_have_foreign_sims_short_stays_and_call_home(week):

@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from simbox.cli import main
@@ -13,6 +15,7 @@ from simbox.data.config import Config, load_config
 from simbox.data.worlds import (HELDOUT_FIRST, build_world, heldout_worlds, simulate_world,
                                 split_of, training_worlds, world_config)
 from simbox.errors import ConfigError
+from simbox.fastpath.events import decode_array
 
 DATA = pathlib.Path(__file__).parents[2] / "data"
 
@@ -132,6 +135,68 @@ def test_docs_list_how_worlds_are_drawn():
     doc = pathlib.Path(__file__).parents[2] / "docs" / "simulator.md"
     assert ranges_table() in doc.read_text(encoding="utf-8"), \
         "docs/simulator.md world table is stale: paste `python -m simbox.data.plot_docs --worlds`"
+
+
+def test_some_worlds_feed_their_farms_from_a_sim_bank():
+    """Worlds draw modem pools with a SIM per port, multi-card modems, and modems behind a
+    SIM bank (32-256 SIMs each): a farm's count of IMSIs per IMEI spans 1 to hundreds."""
+    from simbox.data.worlds import BANK_POOL_SIMS
+    per_modem = [world_config(w)["cardfarm"]["sims_per_modem"] for w in range(40)]
+    assert any(hi <= 4 for lo, hi in per_modem)
+    assert any(lo < BANK_POOL_SIMS[0] and hi > 4 for lo, hi in per_modem)
+    banked = [w for w, (lo, hi) in enumerate(per_modem) if lo >= BANK_POOL_SIMS[0]]
+    assert 5 <= len(banked) <= 25
+    assert all(hi <= BANK_POOL_SIMS[1] for lo, hi in per_modem)
+    net = build_world(banked[0], 2000, 3, overrides={
+        "fraud": {"share": 0.05, "mix_mixed": {"cardfarm_otp": 1.0}},
+        "cardfarm": {"sims": [100, 100], "cycle_min": [5, 10]}})   # the bank goes round
+    farm = net.truth[net.truth["class"] == "cardfarm"]
+    c = net.cdrs
+    on = np.isin(decode_array(c.imsi), farm["imsi"].to_numpy())
+    sims = pd.DataFrame({"imei": c.imei[on], "imsi": decode_array(c.imsi[on])})
+    assert sims.groupby("imei")["imsi"].nunique().max() >= BANK_POOL_SIMS[0]
+
+
+def test_an_earlier_generator_draws_its_worlds_without_what_came_later():
+    """Version 3 (the shipped model's worlds): no cloned IMEIs, no SIM banks, no thin spam;
+    version 4 draws every other section as version 3 did (and the legit kinds' shares)."""
+    from simbox.data.worlds import GENERATORS
+    assert GENERATORS == (3, 4)
+    for w in range(12):
+        old, new = world_config(w, 3), world_config(w, 4)
+        assert "cloned_imei" not in old and "cloned_imei" not in old["legit"]["shares"]
+        assert old["cardfarm"]["sims_per_modem"][0] < 32
+        shares = dict(new["legit"]["shares"])
+        shares.pop("cloned_imei")
+        assert old["legit"]["shares"] == shares   # drawn first: the others' shares as before
+        assert old["cardfarm_spam"]["sms_mo_per_day"][0] >= 5   # never spread thin
+        for section in set(old) - {"legit", "cardfarm", "cardfarm_spam"}:   # (their draws moved)
+            assert old[section] == new[section], (w, section)
+    with pytest.raises(ConfigError, match="generator version must be one of 3, 4, got 2"):
+        world_config(1, 2)
+
+
+def test_simulate_command_draws_an_earlier_generator(tmp_path, capsys):
+    out = tmp_path / "w"
+    assert main(["simulate", "--world", "3", "--generator", "3", "--subscribers", "300",
+                 "--days", "1", "--out", str(out)]) == 0
+    doc = json.loads((out / "world.json").read_text())
+    assert doc["generator_version"] == 3 and doc["config"] == world_config(3, 3)
+    assert main(["simulate", "--generator", "3", "--subscribers", "300", "--days", "1",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "--generator goes with --world" in capsys.readouterr().err
+
+
+def test_some_worlds_spread_their_spam_thin():
+    """A few SMS per SIM-day in small bursts in some worlds (under per-SIM volume rules),
+    hundreds in the others."""
+    from simbox.data.worlds import THIN_SPAM_PER_DAY
+    rates = [world_config(w)["cardfarm_spam"] for w in range(40)]
+    thin = [r for r in rates if r["sms_mo_per_day"][1] <= THIN_SPAM_PER_DAY[1]
+            and r["burst_size"][1] <= 12]
+    assert 5 <= len(thin) <= 25
+    assert all(r["sms_mo_per_day"][0] >= THIN_SPAM_PER_DAY[0] for r in thin)
+    assert max(r["sms_mo_per_day"][1] for r in rates) > 100
 
 
 def test_every_kind_appears_across_a_handful_of_worlds():

@@ -196,3 +196,19 @@ def test_fraud_labels_alone_are_fitted_against_the_unlabelled(network, names, sc
     assert not drop[~un].any()
     assert (drop & is_fraud).sum() >= 0.5 * (un & is_fraud).sum()
     assert (drop & ~is_fraud).sum() <= 0.02 * (un & ~is_fraud).sum()
+
+
+def test_the_default_rebuild_draws_the_shipped_models_worlds():
+    """`build_default_model` draws its worlds with the generator the shipped model was
+    trained on: world 1 at the shipped size gives the very records its knowledge counted
+    (a newer generator draws another world)."""
+    from simbox.data.worlds import GENERATOR_VERSION, build_world
+    from simbox.training.build_default_model import DAYS, GENERATOR, SUBSCRIBERS
+    from simbox.training.knowledge import default_knowledge
+    from simbox.training.schema import registry_schema
+    info = {w["world"]: w for w in default_knowledge(*registry_schema()).info["worlds"]}[1]
+    net = build_world(1, SUBSCRIBERS, DAYS, generator=GENERATOR)
+    got = net.summary()
+    assert {k: got[k] for k in ("cdrs", "simbox_sims", "cardfarm_sims", "deployments")} == \
+        {k: info[k] for k in ("cdrs", "simbox_sims", "cardfarm_sims", "deployments")}
+    assert GENERATOR < GENERATOR_VERSION
