@@ -43,6 +43,7 @@ from simbox.training.folder import DEFAULT_MODEL
 from simbox.training.run import model_timezone
 from simbox.training.scoring import features_of, load_scorer   # scoring.npz: no scikit-learn
 from simbox.training.threshold import pick_on_curve
+from simbox.training.young import YOUNG_HOURS, young_mask, young_threshold_of
 
 __all__ = ["scan", "assemble", "ScanResult", "summary_line", "time_outliers", "FLAGGED_COLUMNS",
            "SCORES_COLUMNS"]
@@ -125,7 +126,10 @@ def summary_line(summary: dict) -> str:
             f"records): {summary['flagged']:,} flagged{classes} in {summary['deployments']:,} "
             f"deployment(s) at {summary['sites']:,} site(s)")
     if summary.get("excluded"):
-        line += f"; {summary['excluded']:,} excluded (excluded.csv)"
+        young = summary.get("held_young", 0)
+        line += (f"; {summary['excluded']:,} excluded (excluded.csv"
+                 + (f": {young:,} first seen within 48 h, held under the young-SIM threshold "
+                    f"{summary['young_threshold']:.4f}" if young else "") + ")")
     if summary.get("top_site"):
         t = summary["top_site"]
         line += f"; first site {t['site_id']} ({t['n_sims']} SIMs)"
@@ -311,8 +315,8 @@ def farm_devices(res) -> pd.DataFrame:
 def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: float | None = None,
              rules: LinkRules | None = None, score=None, summary: dict | None = None,
              exclude: pd.DataFrame | None = None, population: Population | None = None,
-             farms: pd.DataFrame | None = None, grouping=None, flags: tuple | None = None
-             ) -> ScanResult:
+             farms: pd.DataFrame | None = None, grouping=None, flags: tuple | None = None,
+             young_threshold: float | None = None) -> ScanResult:
     """The scan's tables from a ``FeatureResult`` and the model's predictions.
 
     ``cells`` comes from :func:`simbox.sites.load_cells`.  ``threshold`` (None:
@@ -327,6 +331,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     SIMs at or above the threshold only (:class:`Population`).  ``farms``: the device
     rule's SIMs (:func:`farm_devices`; None: found here).  ``flags``: :func:`flag_sims` of
     these predictions, threshold and farms, when the caller has them (:func:`held_back` too).
+    ``young_threshold``: the model's flags of SIMs first seen within 48 h of the scan's end
+    and scored under it are held too (:func:`young_held`; None: none held).
     ``grouping``: what makes the deployments, sites and reasons (a callable with the
     arguments of :func:`group_tables`, default it; ``simbox watch`` gives one that
     carries over what a drop did not change: :mod:`simbox.watch.regroup`).
@@ -335,6 +341,15 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     if farms is None:                            # the device rule (simbox/device_rule.py)
         farms = farm_devices(res)
     by_model, preds = flag_sims(res, predictions, threshold, farms) if flags is None else flags
+    key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
+    outliers = time_outliers(res.sims, key) if population is None else population.outliers
+    scan_end = outliers["end"]
+    if outliers.get("message"):
+        log.warning("%s", outliers["message"])
+    young = young_held(res, by_model, farms, scan_end, young_threshold)
+    if young is not None:       # (an exclusion or a dismissal of the same SIM comes first)
+        exclude = young if exclude is None else \
+            pd.concat([exclude, young[~young.index.isin(exclude.index)]])
     would = preds["flagged"].to_numpy()          # flagged before the exclusions
     held = would & preds.index.isin(exclude.index) if exclude is not None and len(exclude) \
         else np.zeros(len(preds), bool)
@@ -342,11 +357,6 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
     sims = res.sims.loc[mask].join(preds.loc[mask, ["class", "score"]])
     hours = np.asarray(res.hours)
     hours = hours if mask.all() else hours[mask]    # (all flagged: the rows as they are)
-    key = getattr(res, "key_column", IMSI_COLUMN)     # the key column's name in the outputs
-    outliers = time_outliers(res.sims, key) if population is None else population.outliers
-    scan_end = outliers["end"]
-    if outliers.get("message"):
-        log.warning("%s", outliers["message"])
     sims, deployments, sites, reasons, reference, stats = (grouping or group_tables)(
         res, sims, hours, cells, rules=rules, scan_end=scan_end, key=key, would=would,
         score=score, explain=held.any(), population=population, farms=farms,
@@ -384,6 +394,8 @@ def assemble(res, predictions: pd.DataFrame, cells: pd.DataFrame, *, threshold: 
         "sims": int(len(res.features) if population is None else population.sims),
         "flagged": int(mask.sum()),
         **({"excluded": int(held.sum())} if exclude is not None else {}),
+        **({"held_young": int(member(preds.index[held], young.index).sum()),
+            "young_threshold": round(float(young_threshold), 4)} if young is not None else {}),
         "flagged_by_class": {c: int(by_class[c]) for c in FRAUD_CLASSES if c in by_class},
         "deployments": int(len(deployments)),
         "sites": int(len(sites)),
@@ -805,7 +817,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
          trust_pickle: bool = False, exclude=None, history=None,
          dismiss_margin: float | None = None, probe_numbers=None, time_from=None,
          time_to=None, engine: str = "local", spark_master: str | None = None,
-         features_ahead=None) -> ScanResult:
+         young_hold: bool = True, features_ahead=None) -> ScanResult:
     """Scan CDR files: the shutdown list, the deployments and the sites.
 
     ``signaling``: signaling captures (pcap/pcapng) whose attach events join the CDRs
@@ -829,6 +841,10 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     dismissed stay off the list unless their score rose by ``dismiss_margin`` (default
     :data:`~simbox.feedback.history.DISMISS_MARGIN`).  See docs/feedback.md.
     ``engine``: ``local`` or ``spark`` (``spark_master``: its master; see docs/spark.md).
+    ``young_hold``: at the model's operating threshold, its flags of SIMs first seen within
+    48 h of the scan's end and scored under the card's young-SIM threshold go to
+    ``excluded.csv``, not the shutdown list (:func:`young_held`; a given ``threshold`` or
+    ``target_precision`` holds none).
     ``features_ahead``: the feature run already started by the command
     (:class:`simbox.features_ahead.FeaturesAhead`), taken when it has these options.
     The other options are those of :func:`simbox.features.compute_features`.
@@ -860,6 +876,7 @@ def scan(inputs, *, cells=None, tac=None, model=None, threshold: float | None = 
     tz, tz_source = model_timezone(timezone, mdl, model_name)
     run = dict(engine=check_engine(engine), spark_master=spark_master,
                model=mdl, model_name=model_name, threshold=threshold, source=source,
+               young_hold=young_hold and source == "the model's operating threshold",
                allow_missing_cells=allow_missing_cells, link_rules=link_rules, progress=progress, started=t0,
                located=cells is not None, timezone_source=tz_source, feedback=feedback,
                checked_cells=checked,
@@ -905,6 +922,59 @@ def open_feedback(exclude, history, dismiss_margin) -> dict:
         read_exclusions(exclude)
     return {"exclusions": exclusions, "store": open_history(history), "margin": margin,
             "own_store": not isinstance(history, HistoryStore), "out": None}
+
+
+def young_held(res, by_model: pd.DataFrame, farms: pd.DataFrame, end, young_threshold: float,
+               hours: float = YOUNG_HOURS) -> pd.DataFrame | None:
+    """The model's flags kept off the shutdown list for being young: SIMs flagged as SIM boxes
+    (an office dials out like one; none looks like a card farm) first seen at most
+    ``hours`` before the scan's ``end`` whose score is under the model card's young-SIM
+    threshold ``young_threshold`` (:func:`simbox.training.young.young_threshold_of`), when an
+    office may be there: it, or a SIM on a device of its kind that started at its site
+    within 12 h of it, was called by a number it had not called
+    (:func:`simbox.watch.policy.office_evidence_of`).  An office that opened a day ago
+    (agents in desk gateways or call centres dialling fresh numbers) scores like a new SIM
+    box, but its customers call in; a new SIM box is called by nobody but the people it
+    called.  At the young threshold the young rows of the training worlds reach the target
+    precision.  This is ``simbox watch``'s young hold (``young_hold="office"``,
+    ``office_peers="like"``, without the calls of the SIMs' own groups: a SIM box whose
+    SIMs call each other may be held).  The device rule's SIMs are not held.  ``by_model``: the
+    predictions flagged by the model (:func:`flag_sims`' first).  Returns the rows of
+    :data:`simbox.feedback.exclusions.EXCLUDED_COLUMNS` (``excluded_by`` ``young``, the
+    time it stops being young as its expiry), None when none is held."""
+    if young_threshold is None or end is None or pd.isna(end):
+        return None
+    score = by_model["score"].to_numpy(float)
+    cand = by_model["flagged"].to_numpy(bool) & (score < float(young_threshold)) & \
+        (by_model["class"].to_numpy() == "simbox")
+    if len(farms):
+        cand &= ~member(by_model.index, farms.index)
+    if not cand.any():
+        return None
+    first = np.asarray(res.columns["first_seen"] if hasattr(res, "columns") else
+                       res.features["first_seen"].reindex(by_model.index), dtype=float)
+    end_s = pd.Timestamp(end).timestamp()
+    rows = np.flatnonzero(cand & young_mask(first, end_s, hours))
+    if len(rows):
+        from simbox.watch.policy import office_evidence_of  # lazy: only with young flags
+        rows = rows[office_evidence_of(res, by_model.index[rows])]
+    if not len(rows):
+        return None
+    first, score = first[rows], score[rows]
+    age_h = (end_s - first) / 3600.0
+    until = pd.to_datetime(first + hours * 3600.0, unit="s", utc=True).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    return pd.DataFrame({
+        "excluded_by": "young",
+        "exclusion_reason": [f"first seen {a:.0f} h before the scan's end and called by "
+                             f"people (it or a SIM that started beside it): score {s:.4f} is "
+                             f"under the young-SIM threshold {young_threshold:.4f} (an office "
+                             f"that just opened scores like a new SIM box); scan again when "
+                             f"it is older" for a, s in zip(age_h, score)],
+        "exclusion_owner": "simbox", "exclusion_expires": list(until),
+        "exclusion_line": pd.Series([np.nan] * len(rows), dtype=object,
+                                    index=by_model.index[rows])},
+        index=by_model.index[rows])
 
 
 def held_back(res, predictions, threshold, feedback, summary, farms=None,
@@ -990,7 +1060,7 @@ _T0 = [time.monotonic()]
 
 
 def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, threshold, source,
-          allow_missing_cells, link_rules, progress, started, features, rejects, located=True,
+          young_hold, allow_missing_cells, link_rules, progress, started, features, rejects, located=True,
           timezone_source="given", feedback=None, checked_cells=None, features_ahead=None):
     """Features, scores, tables: the work of :func:`scan` (``features``: options of
     :func:`simbox.features.compute_features`)."""
@@ -1075,7 +1145,8 @@ def _scan(inputs, cell_table, *, engine, spark_master, model, model_name, thresh
                      flagged=None if flagged is None else flagged[1])
     result = assemble(res, predictions, cell_table, threshold=threshold, rules=link_rules,
                       score=score, summary=summary, exclude=held, population=population,
-                      farms=farms, flags=flagged)
+                      farms=farms, flags=flagged,
+                      young_threshold=young_threshold_of(model) if young_hold else None)
     if feedback["store"] is not None:
         # with an output folder, the flags are inserted while its files are written
         feedback["store"].record_scan(result, out=feedback.get("out"),

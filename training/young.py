@@ -49,6 +49,16 @@ def iso_utc(epoch_s: int) -> str:
     return pd.Timestamp(int(epoch_s), unit="s", tz="UTC").isoformat()
 
 
+def young_threshold_of(model) -> float | None:
+    """The score from which a young SIM's model flag reaches the model's target precision
+    out of fold (``card["metrics"]["young"]["threshold"]``, chosen on the young-age rows
+    of the training worlds: training/train.py ``young_threshold``); None when the card has
+    none (models before session 9)."""
+    card = getattr(model, "card", None) or {}
+    t = ((card.get("metrics") or {}).get("young") or {}).get("threshold")
+    return float(t) if t is not None else None
+
+
 def young_mask(first_seen, cut: int, hours: float = YOUNG_HOURS) -> np.ndarray:
     """SIMs whose first event is at most ``hours`` before ``cut``."""
     fs = np.asarray(first_seen, dtype=float)

@@ -53,6 +53,10 @@ def add_arguments(p):
     g.add_argument("--threshold", type=float, help="flag SIMs with a fraud score at least this")
     g.add_argument("--target-precision", type=float,
                    help="use the lowest threshold reaching this precision on the model's validation")
+    p.add_argument("--no-young-hold", action="store_true",
+                   help="put the model's flags of SIMs first seen within 48 h of the scan's end "
+                        "on the shutdown list at the operating threshold (default: those under "
+                        "the model card's young-SIM threshold go to excluded.csv)")
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
     p.add_argument("--allow-missing-cells", action="store_true",
                    help="scan even when some CDR cells are missing from --cells: warn, and "
@@ -84,7 +88,7 @@ def run(args) -> int:
                       allow_missing_cells=args.allow_missing_cells, out=args.out,
                       report=not args.no_report, progress=bar,
                       model_key=args.model_key, trust_pickle=args.trust_pickle,
-                      features_ahead=ahead, **feedback_options(args), **inputs, **engine)
+                      young_hold=not args.no_young_hold, features_ahead=ahead, **feedback_options(args), **inputs, **engine)
     finally:
         if ahead is not None:
             ahead.close()

@@ -58,6 +58,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from simbox.training.young import young_threshold_of
+
 #: the evidence table keeps the SIMs scored above this share of the threshold
 FLOOR = 0.5
 #: the feature columns the rules read (from the window's feature table)
@@ -155,13 +157,10 @@ FALLBACK_YOUNG_SCORE = 0.9
 
 
 def young_score_of(model) -> float:
-    """The score from which a young SIM's model flag reaches the model's target precision
-    out of fold (``card["metrics"]["young"]["threshold"]``, chosen on the young-age rows
-    of the training worlds: training/train.py ``young_threshold``), never under the
-    model's operating threshold; :data:`FALLBACK_YOUNG_SCORE` without one."""
-    card = getattr(model, "card", None) or {}
-    t = ((card.get("metrics") or {}).get("young") or {}).get("threshold")
-    return float(t) if t is not None else FALLBACK_YOUNG_SCORE
+    """The model card's young-SIM threshold (:func:`simbox.training.young.young_threshold_of`,
+    never under the model's operating threshold); :data:`FALLBACK_YOUNG_SCORE` without one."""
+    t = young_threshold_of(model)
+    return t if t is not None else FALLBACK_YOUNG_SCORE
 
 
 #: the policy before session 8: every flag alerted at once, cleared at once
@@ -302,6 +301,21 @@ def office_evidence(ev: pd.DataFrame, peers: str = "window") -> np.ndarray:
         return own | _known_peer(ev, own) | (ev["early"].to_numpy(bool)
                                              & (ev["peers_known"].to_numpy(float) >= 1))
     return own | (ev["peers_known"].to_numpy(float) >= 1)
+
+
+def office_evidence_of(res, keys, peers: str = "like") -> np.ndarray:
+    """:func:`office_evidence` of the SIMs ``keys`` of a feature run ``res`` (a scan's: no
+    calls of their own groups known, ``peers`` ``"window"`` or ``"like"``), from their
+    features and their peers in the run (:func:`_peers`)."""
+    keys = pd.Index(keys)
+    feats = res.features.reindex(keys)
+    ev = pd.DataFrame({c: feats[c].to_numpy(float) for c in
+                       ("first_seen", "n_mtc", "mtc_callback_share", "device_not_phone")},
+                      index=keys)
+    ev["main_site"] = res.sims["main_site"].reindex(keys).to_numpy() \
+        if "main_site" in res.sims else None
+    ev["peers"], ev["peers_known"], ev["peers_known_like"] = _peers(ev, res)
+    return office_evidence(ev, peers)
 
 
 def _known_peer(ev: pd.DataFrame, own: np.ndarray) -> np.ndarray:

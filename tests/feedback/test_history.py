@@ -137,8 +137,9 @@ def test_bad_verdict_rows(tmp_path, row, message):
 # ---- real scans -------------------------------------------------------------------------
 
 def scan_argv(net, out, *extra):
+    # (the young hold, tests/simbox/test_young_hold.py, would add its SIMs to excluded.csv)
     return ["scan", str(net / "cdrs.csv.gz"), "--cells", str(net / "cells.csv"), "--timezone",
-            "Asia/Shanghai", "--no-report", "--out", str(out), *extra]
+            "Asia/Shanghai", "--no-report", "--no-young-hold", "--out", str(out), *extra]
 
 
 def test_scan_writes_status_and_excluded(tc_network, history, tmp_path, capsys, caplog):

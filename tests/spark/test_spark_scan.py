@@ -141,4 +141,6 @@ def test_the_device_rule_flags_the_same_farm_on_both_engines(spark, tmp_path, mo
     for name in OUTPUTS:
         assert (tmp_path / "local" / name).read_bytes() == \
             (tmp_path / "spark" / name).read_bytes(), name
-    assert session.DRIVER_ROWS["flagged rows"] == a.summary["flagged"]
+    # (the driver takes every flagged SIM; the young hold keeps some off the list)
+    assert session.DRIVER_ROWS["flagged rows"] == a.summary["flagged"] + \
+        a.summary.get("excluded", 0)
