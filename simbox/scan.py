@@ -945,9 +945,10 @@ def young_held(res, by_model: pd.DataFrame, farms: pd.DataFrame, end, young_thre
     if young_threshold is None or end is None or pd.isna(end):
         return None
     score = by_model["score"].to_numpy(float)
-    cand = by_model["flagged"].to_numpy(bool) & (score < float(young_threshold)) & \
-        (by_model["class"].to_numpy() == "simbox")
-    if len(farms):
+    cand = by_model["flagged"].to_numpy(bool) & (score < float(young_threshold))
+    if cand.any():
+        cand &= by_model["class"].to_numpy() == "simbox"
+    if cand.any() and len(farms):
         cand &= ~member(by_model.index, farms.index)
     if not cand.any():
         return None
