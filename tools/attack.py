@@ -3,6 +3,7 @@
 
     python tools/attack.py                      # every attack, full size (the 3M-row farm too)
     python tools/attack.py --quick              # the farm at 300k rows, a 20 MB unterminated line
+                                                # (the cost bound is then shown, not judged)
     python tools/attack.py --only farm 2199     # attacks whose name contains a word given
     python tools/attack.py --only pools         # a farm the model flags (100k SIMs, 40 sites)
 
@@ -143,8 +144,11 @@ def farm(work, a):
     r = Run(scan_args(s, out, path, extra=["--threshold", str(a.farm_threshold)]
                       if a.farm_threshold is not None else []), timeout=a.timeout)
     ratio = r.seconds / max(feats.seconds, 0.1)
-    ok = r.code == 0 and not r.timed_out and ratio <= 1.5          # the bound
-    return r, ok, f"{kept(out)}; features {feats.seconds:.1f}s, scan/features {ratio:.2f}x"
+    # the bound; at --quick size the scan's fixed costs (importing pandas, the
+    # report) outweigh the features, so the ratio is shown, not judged
+    ok = r.code == 0 and not r.timed_out and (a.quick or ratio <= 1.5)
+    return r, ok, (f"{kept(out)}; features {feats.seconds:.1f}s, scan/features {ratio:.2f}x"
+                   + (" (not judged at --quick size)" if a.quick else ""))
 
 
 def pools(work, a):
@@ -174,9 +178,10 @@ def pools(work, a):
         flagged = f"{json.loads((out / 'summary.json').read_text())['flagged']:,} flagged; "
     except (OSError, ValueError, KeyError):
         pass
-    ok = r.code == 0 and not r.timed_out and ratio <= 1.5          # the bound
+    ok = r.code == 0 and not r.timed_out and (a.quick or ratio <= 1.5)   # as farm()
     return r, ok, (f"{kept(out)}; {flagged}features {feats.seconds:.0f}s, "
-                   f"scan/features {ratio:.2f}x")
+                   f"scan/features {ratio:.2f}x"
+                   + (" (not judged at --quick size)" if a.quick else ""))
 
 
 def date_2199(work, a):
